@@ -1,0 +1,100 @@
+/*
+ * api/openai: the OpenAI-compatible request and response bodies, as vLLM serves them
+ * (REFERENCE.md §1). Pure: parses and writes byte buffers.
+ *
+ * Parsing validates what a server or the gateway relies on (types of model, prompt or
+ * messages, stream, stream_options, max_tokens / max_completion_tokens, n,
+ * temperature, top_p, cache_salt, priority) and reports the first problem with the
+ * offending field in `param` and a message that says what was expected. Everything
+ * else in the body is left alone, so the gateway can pass the body through untouched.
+ *
+ * Ownership: wp_api_request_t owns its cJSON tree and its prompt buffer; the string
+ * fields (model, cache_salt, request_id) point into the tree and live as long as the
+ * request. Free with wp_api_request_free.
+ */
+#ifndef WP_API_OPENAI_H
+#define WP_API_OPENAI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+
+typedef struct cJSON cJSON;
+
+typedef enum { WP_API_COMPLETIONS, WP_API_CHAT } wp_api_kind_t;
+
+typedef struct wp_api_request_s {
+    wp_api_kind_t kind;
+    cJSON *root;
+    const char *model;      /* NULL when absent (a server then uses its default model) */
+    bool stream;
+    bool include_usage;     /* stream_options.include_usage */
+    int64_t max_tokens;     /* -1 when absent */
+    int64_t min_tokens;     /* 0 when absent */
+    int64_t n;
+    int64_t priority;       /* 0 when absent; lower runs earlier */
+    bool has_priority;
+    bool ignore_eos;
+    const char *cache_salt; /* NULL when absent */
+    const char *request_id; /* body field request_id, NULL when absent */
+    cJSON *kv_transfer_params; /* borrowed from root, NULL when absent */
+    /* The prompt as text: completions' prompt string, or the chat messages rendered
+     * by wp_api_render_chat. Token-id prompts are kept in prompt_ids instead. */
+    wp_buf_t prompt;
+    int32_t *prompt_ids;
+    size_t n_prompt_ids;
+} wp_api_request_t;
+
+typedef struct wp_api_error_s {
+    int status;      /* HTTP status to answer with */
+    char param[64];  /* offending field, "" when none */
+    wp_err_t err;    /* the message */
+} wp_api_error_t;
+
+wp_status_t wp_api_request_parse(wp_api_kind_t kind, const char *body, size_t len,
+                                 wp_api_request_t *out, wp_api_error_t *err);
+void wp_api_request_free(wp_api_request_t *req);
+
+/* Renders chat messages as one text, the same way everywhere (the simulator's chat
+ * template and the gateway's prefix hashing): "<|role|>\ncontent\n" per message, then
+ * "<|assistant|>\n". Text parts of array contents are concatenated. */
+wp_status_t wp_api_render_chat(const cJSON *messages, wp_buf_t *out);
+
+/* Path from a URL path: /v1/completions → WP_API_COMPLETIONS etc.; false otherwise. */
+bool wp_api_kind_from_path(const char *path, size_t len, wp_api_kind_t *kind);
+
+/* ---- responses (the simulator writes these) ---- */
+
+typedef struct wp_api_usage_s {
+    int64_t prompt_tokens, completion_tokens, cached_tokens;
+} wp_api_usage_t;
+
+typedef struct wp_api_resp_s {
+    wp_api_kind_t kind;
+    const char *id;        /* "cmpl-…" or "chatcmpl-…" */
+    const char *model;
+    int64_t created;       /* unix seconds */
+    const char *finish_reason; /* NULL while streaming */
+    const cJSON *kv_transfer_params; /* added at top level when not NULL */
+} wp_api_resp_t;
+
+/* A whole non-streamed response with one choice holding text. */
+wp_status_t wp_api_write_response(wp_buf_t *out, const wp_api_resp_t *r, const char *text,
+                                  size_t text_len, const wp_api_usage_t *usage);
+/* One SSE event "data: {chunk}\n\n". For chat, first = true adds the role delta. A
+ * finish_reason in r marks the last content chunk. */
+wp_status_t wp_api_write_chunk(wp_buf_t *out, const wp_api_resp_t *r, const char *text,
+                               size_t text_len, bool first);
+/* The usage chunk (choices: []) sent before [DONE] with include_usage. */
+wp_status_t wp_api_write_usage_chunk(wp_buf_t *out, const wp_api_resp_t *r,
+                                     const wp_api_usage_t *usage);
+/* "data: [DONE]\n\n" */
+wp_status_t wp_api_write_done(wp_buf_t *out);
+/* An error body {"error":{"message","type","param","code"}}; type from the status. */
+wp_status_t wp_api_write_error(wp_buf_t *out, int status, const char *message, const char *param);
+/* The OpenAI error type for an HTTP status: 400 BadRequestError, 404 NotFoundError, … */
+const char *wp_api_error_type(int status);
+
+#endif

@@ -1,0 +1,130 @@
+/* base/buf: see buf.h. Growth doubles, bounded by max. */
+#include "base/buf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void wp_buf_init(wp_buf_t *b, size_t max)
+{
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max ? max : WP_BUF_DEFAULT_MAX;
+}
+
+void wp_buf_free(wp_buf_t *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void wp_buf_reset(wp_buf_t *b)
+{
+    b->len = 0;
+    if (b->data != NULL)
+        b->data[0] = '\0';
+}
+
+wp_status_t wp_buf_reserve(wp_buf_t *b, size_t extra)
+{
+    if (extra > b->max || b->len + extra + 1 > b->max)
+        return WP_ELIMIT;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return WP_OK;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    if (cap > b->max)
+        cap = b->max;
+    char *p = realloc(b->data, cap);
+    if (p == NULL)
+        return WP_ENOMEM;
+    b->data = p;
+    b->cap = cap;
+    return WP_OK;
+}
+
+wp_status_t wp_buf_append(wp_buf_t *b, const void *p, size_t n)
+{
+    wp_status_t st = wp_buf_reserve(b, n);
+    if (st != WP_OK)
+        return st;
+    if (n > 0)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return WP_OK;
+}
+
+wp_status_t wp_buf_puts(wp_buf_t *b, const char *s)
+{
+    return wp_buf_append(b, s, strlen(s));
+}
+
+wp_status_t wp_buf_printf(wp_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return WP_EINVAL;
+    wp_status_t st = wp_buf_reserve(b, (size_t)n);
+    if (st != WP_OK)
+        return st;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return WP_OK;
+}
+
+wp_status_t wp_buf_json_escape(wp_buf_t *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char esc[7];
+        size_t k = 0;
+        if (c == '"' || c == '\\') {
+            esc[k++] = '\\';
+            esc[k++] = (char)c;
+        } else if (c == '\n') {
+            esc[k++] = '\\';
+            esc[k++] = 'n';
+        } else if (c == '\r') {
+            esc[k++] = '\\';
+            esc[k++] = 'r';
+        } else if (c == '\t') {
+            esc[k++] = '\\';
+            esc[k++] = 't';
+        } else if (c < 0x20) {
+            memcpy(esc, "\\u00", 4);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            k = 6;
+        } else {
+            esc[k++] = (char)c;
+        }
+        wp_status_t st = wp_buf_append(b, esc, k);
+        if (st != WP_OK)
+            return st;
+    }
+    return WP_OK;
+}
+
+void wp_buf_consume(wp_buf_t *b, size_t n)
+{
+    if (n >= b->len) {
+        wp_buf_reset(b);
+        return;
+    }
+    memmove(b->data, b->data + n, b->len - n);
+    b->len -= n;
+    b->data[b->len] = '\0';
+}

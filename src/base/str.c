@@ -1,0 +1,88 @@
+/* base/str: see str.h. */
+#include "base/str.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+wp_str_t wp_str_from(const char *s)
+{
+    return (wp_str_t){s, s ? strlen(s) : 0};
+}
+
+bool wp_str_eq(wp_str_t a, wp_str_t b)
+{
+    return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
+}
+
+bool wp_str_eq_cstr(wp_str_t a, const char *s)
+{
+    return wp_str_eq(a, wp_str_from(s));
+}
+
+bool wp_str_case_eq_cstr(wp_str_t a, const char *s)
+{
+    size_t n = strlen(s);
+    return a.n == n && strncasecmp(a.p, s, n) == 0;
+}
+
+/* Copies the slice into a small NUL-terminated scratch buffer for strto*. */
+static bool to_scratch(const char *s, size_t n, char *tmp, size_t cap)
+{
+    if (n == 0 || n >= cap)
+        return false;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    return true;
+}
+
+wp_status_t wp_parse_i64(const char *s, size_t n, int64_t *out)
+{
+    char tmp[32], *end;
+    if (!to_scratch(s, n, tmp, sizeof(tmp)))
+        return WP_EINVAL;
+    errno = 0;
+    long long v = strtoll(tmp, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return WP_EINVAL;
+    *out = v;
+    return WP_OK;
+}
+
+wp_status_t wp_parse_u64(const char *s, size_t n, uint64_t *out)
+{
+    char tmp[32], *end;
+    if (!to_scratch(s, n, tmp, sizeof(tmp)) || tmp[0] == '-')
+        return WP_EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(tmp, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return WP_EINVAL;
+    *out = v;
+    return WP_OK;
+}
+
+wp_status_t wp_parse_double(const char *s, size_t n, double *out)
+{
+    char tmp[64], *end;
+    if (!to_scratch(s, n, tmp, sizeof(tmp)))
+        return WP_EINVAL;
+    errno = 0;
+    double v = strtod(tmp, &end);
+    if (errno != 0 || *end != '\0')
+        return WP_EINVAL;
+    *out = v;
+    return WP_OK;
+}
+
+bool wp_strlcpy(char *dst, const char *src, size_t cap)
+{
+    size_t n = strlen(src);
+    if (cap == 0)
+        return false;
+    size_t k = n < cap - 1 ? n : cap - 1;
+    memcpy(dst, src, k);
+    dst[k] = '\0';
+    return k == n;
+}

@@ -1,0 +1,36 @@
+/*
+ * base/str: string slices and strict number parsing.
+ *
+ * A wp_str_t borrows its bytes: it is valid as long as what it points into. Number
+ * parsing accepts the whole slice or fails (no trailing garbage, no silent overflow);
+ * this replaces atoi and friends, which are banned.
+ */
+#ifndef WP_BASE_STR_H
+#define WP_BASE_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+typedef struct wp_str_s {
+    const char *p;
+    size_t n;
+} wp_str_t;
+
+#define WP_STR(lit) ((wp_str_t){(lit), sizeof(lit) - 1})
+
+wp_str_t wp_str_from(const char *s);
+bool wp_str_eq(wp_str_t a, wp_str_t b);
+bool wp_str_eq_cstr(wp_str_t a, const char *s);
+bool wp_str_case_eq_cstr(wp_str_t a, const char *s);
+
+wp_status_t wp_parse_i64(const char *s, size_t n, int64_t *out);
+wp_status_t wp_parse_u64(const char *s, size_t n, uint64_t *out);
+wp_status_t wp_parse_double(const char *s, size_t n, double *out);
+
+/* Copies at most cap-1 bytes and always NUL-terminates; returns false when cut. */
+bool wp_strlcpy(char *dst, const char *src, size_t cap);
+
+#endif

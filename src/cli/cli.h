@@ -1,0 +1,43 @@
+/*
+ * cli: the `wellpath` command. One file per subcommand (sim.c, gateway.c, up.c); this
+ * header holds what they share: loading the topology file, turning it into the
+ * gateway's and the simulator's configs, and running a loop until SIGINT/SIGTERM.
+ *
+ * Every subcommand has --help and exits non-zero with one clear line on bad input.
+ */
+#ifndef WP_CLI_CLI_H
+#define WP_CLI_CLI_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "config/topology.h"
+#include "gateway/gateway.h"
+#include "sim/sim.h"
+
+int wp_cli_sim(int argc, char **argv);
+int wp_cli_gateway(int argc, char **argv);
+int wp_cli_up(int argc, char **argv);
+
+/* Reads and parses path (NULL: the embedded default). */
+wp_status_t wp_cli_load_topology(const char *path, wp_topology_t *t, wp_err_t *err);
+/* The gateway's config from the topology: listen address, limits, scheduler, and the
+ * endpoints the file lists (the simulated ones are added by `up`). */
+wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *gc, wp_err_t *err);
+wp_status_t wp_cli_sim_config(const wp_topology_t *t, wp_sim_config_t *sc, wp_err_t *err);
+/* "host:port" into parts; port 0 allowed. */
+wp_status_t wp_cli_parse_listen(const char *s, char *host, size_t cap, int *port, wp_err_t *err);
+/* Prints "wellpath <cmd>: <msg>" on stderr and returns 2. */
+int wp_cli_fail(const char *cmd, const char *msg);
+
+/* Calls on_signal(ud, signum) on SIGINT or SIGTERM; the handles are closed by
+ * wp_cli_signals_close. */
+typedef struct wp_cli_signals_s {
+    uv_signal_t sigint, sigterm;
+    void (*on_signal)(void *ud, int signum);
+    void *ud;
+} wp_cli_signals_t;
+void wp_cli_signals_start(uv_loop_t *loop, wp_cli_signals_t *s, void (*fn)(void *, int), void *ud);
+void wp_cli_signals_close(wp_cli_signals_t *s);
+
+#endif

@@ -1,0 +1,168 @@
+/*
+ * cli/common: what the subcommands share (see cli.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/str.h"
+#include "cli/cli.h"
+
+int wp_cli_fail(const char *cmd, const char *msg)
+{
+    fprintf(stderr, "wellpath %s: %s\n", cmd, msg);
+    return 2;
+}
+
+wp_status_t wp_cli_load_topology(const char *path, wp_topology_t *t, wp_err_t *err)
+{
+    if (path == NULL) {
+        const char *y = wp_topology_default_yaml();
+        return wp_topology_parse(y, strlen(y), "(embedded default)", t, err);
+    }
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return wp_err_set(err, WP_EIO, "cannot open topology file '%s': %s", path, strerror(errno));
+    wp_buf_t b;
+    wp_buf_init(&b, WP_TOPO_MAX_INPUT + 1);
+    char chunk[8192];
+    size_t n;
+    wp_status_t st = WP_OK;
+    while (st == WP_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        st = wp_buf_append(&b, chunk, n);
+    bool read_err = ferror(f) != 0;
+    fclose(f);
+    if (st != WP_OK || read_err) {
+        wp_buf_free(&b);
+        return wp_err_set(err, WP_EINVAL, "%s: %s", path,
+                          read_err ? "read error" : "file is larger than 1 MiB");
+    }
+    st = wp_topology_parse(b.data ? b.data : "", b.len, path, t, err);
+    wp_buf_free(&b);
+    return st;
+}
+
+wp_status_t wp_cli_parse_listen(const char *s, char *host, size_t cap, int *port, wp_err_t *err)
+{
+    const char *colon = strrchr(s, ':');
+    int64_t p;
+    if (colon == NULL || colon == s || wp_parse_i64(colon + 1, strlen(colon + 1), &p) != WP_OK || p < 0 ||
+        p > 65535 || (size_t)(colon - s) >= cap)
+        return wp_err_set(err, WP_EINVAL, "listen address '%s': expected host:port (port 0..65535)", s);
+    const char *h = s;
+    size_t hl = (size_t)(colon - s);
+    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    *port = (int)p;
+    return WP_OK;
+}
+
+static wp_status_t sched_config(const wp_topology_scheduler_t *ts, wp_sched_config_t *sc, wp_err_t *err)
+{
+    wp_sched_config_default(sc);
+    sc->n_scorers = 0;
+    wp_status_t st = wp_sched_config_set_policy(sc, ts->policy, err);
+    if (st == WP_OK)
+        st = wp_sched_config_set_picker(sc, ts->picker, err);
+    for (size_t i = 0; st == WP_OK && i < ts->n_scorers; i++) {
+        st = wp_sched_config_add_scorer(sc, ts->scorers[i].type, ts->scorers[i].weight, err);
+        if (st != WP_OK) {
+            char msg[WP_ERR_MAX + 64];
+            snprintf(msg, sizeof(msg), "inferenceScheduler.scorers (line %d): %s", ts->scorers[i].line,
+                     err->msg);
+            wp_strlcpy(err->msg, msg, sizeof(err->msg));
+        }
+    }
+    sc->block_chars = (uint32_t)ts->prefix_block_chars;
+    sc->lru_capacity = (uint32_t)ts->prefix_lru_blocks;
+    sc->stale_after_s = ts->stale_after_ms / 1000.0;
+    return st != WP_OK ? st : wp_sched_config_validate(sc, err);
+}
+
+static wp_sched_role_t role_of(wp_topology_role_t r)
+{
+    return r == WP_TOPO_ROLE_PREFILL ? WP_SCHED_ROLE_PREFILL
+           : r == WP_TOPO_ROLE_DECODE ? WP_SCHED_ROLE_DECODE
+                                      : WP_SCHED_ROLE_BOTH;
+}
+
+wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *gc, wp_err_t *err)
+{
+    wp_gateway_config_default(gc);
+    const wp_topology_gateway_t *g = &t->gateway;
+    wp_strlcpy(gc->listen_host, g->listen_host, sizeof(gc->listen_host));
+    gc->listen_port = g->listen_port;
+    gc->server.max_body_bytes = (size_t)g->max_body_bytes;
+    gc->server.max_header_bytes = (size_t)g->max_header_bytes;
+    gc->server.max_connections = g->max_connections;
+    gc->client.connect_timeout_ms = (uint64_t)g->connect_timeout_ms;
+    gc->client.first_byte_ms = (uint64_t)g->request_timeout_ms;
+    gc->client.idle_ms = (uint64_t)g->request_timeout_ms;
+    gc->retries = g->retries;
+    gc->log_prompts = g->log_prompts;
+    gc->seed = t->simulation.seed;
+    gc->scrape_interval_ms = (uint64_t)t->scheduler.scrape_interval_ms;
+    wp_status_t st = sched_config(&t->scheduler, &gc->sched, err);
+    if (st != WP_OK)
+        return st;
+    for (size_t i = 0; i < t->n_endpoints; i++) {
+        const wp_topology_endpoint_t *e = &t->endpoints[i];
+        wp_gateway_endpoint_cfg_t *ep = &gc->endpoints[gc->n_endpoints++];
+        wp_strlcpy(ep->name, e->name, sizeof(ep->name));
+        wp_strlcpy(ep->host, e->host, sizeof(ep->host));
+        ep->port = e->port;
+        wp_strlcpy(ep->base_path, e->base_path, sizeof(ep->base_path));
+        ep->engine = e->engine;
+        ep->role = role_of(e->role);
+    }
+    return WP_OK;
+}
+
+wp_status_t wp_cli_sim_config(const wp_topology_t *t, wp_sim_config_t *sc, wp_err_t *err)
+{
+    wp_sim_config_default(sc);
+    if (!wp_strlcpy(sc->model, t->model, sizeof(sc->model)) || !wp_strlcpy(sc->gpu, t->gpu, sizeof(sc->gpu)))
+        return wp_err_set(err, WP_EINVAL, "model or gpu name too long");
+    sc->replicas = t->vllm.replicas;
+    sc->tensor_parallel = t->vllm.tensor_parallel;
+    sc->prefix_caching = t->vllm.prefix_caching;
+    sc->max_num_seqs = t->vllm.max_num_seqs;
+    sc->max_num_batched_tokens = t->vllm.max_num_batched_tokens;
+    sc->block_size = t->vllm.block_size;
+    sc->max_model_len = t->vllm.max_model_len;
+    sc->gpu_memory_utilization = t->vllm.gpu_memory_utilization;
+    sc->port = t->simulation.base_port;
+    sc->time_scale = t->simulation.time_scale;
+    sc->seed = t->simulation.seed;
+    return WP_OK;
+}
+
+static void on_uv_signal(uv_signal_t *h, int signum)
+{
+    wp_cli_signals_t *s = h->data;
+    s->on_signal(s->ud, signum);
+}
+
+void wp_cli_signals_start(uv_loop_t *loop, wp_cli_signals_t *s, void (*fn)(void *, int), void *ud)
+{
+    s->on_signal = fn;
+    s->ud = ud;
+    uv_signal_init(loop, &s->sigint);
+    uv_signal_init(loop, &s->sigterm);
+    s->sigint.data = s;
+    s->sigterm.data = s;
+    uv_signal_start(&s->sigint, on_uv_signal, SIGINT);
+    uv_signal_start(&s->sigterm, on_uv_signal, SIGTERM);
+}
+
+void wp_cli_signals_close(wp_cli_signals_t *s)
+{
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+}

@@ -1,0 +1,44 @@
+/*
+ * cli/main: `wellpath <command>` dispatch. The commands are listed in usage() and in
+ * DESIGN.md; each lives in its own file.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static void usage(FILE *out)
+{
+    fputs("usage: wellpath <command> [options]\n"
+          "\n"
+          "commands:\n"
+          "  up        start a simulated model-server pool and the gateway from a topology\n"
+          "            file (no file: Path 1, four simulated replicas); Ctrl-C stops it all\n"
+          "  gateway   the inference-aware gateway alone, in front of real endpoints\n"
+          "  sim       one or more simulated vLLM-compatible model servers\n"
+          "\n"
+          "Run 'wellpath <command> --help' for a command's options.\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "up") == 0)
+        return wp_cli_up(argc - 1, argv + 1);
+    if (strcmp(cmd, "gateway") == 0)
+        return wp_cli_gateway(argc - 1, argv + 1);
+    if (strcmp(cmd, "sim") == 0)
+        return wp_cli_sim(argc - 1, argv + 1);
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "wellpath: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

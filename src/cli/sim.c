@@ -1,0 +1,172 @@
+/*
+ * cli/sim: `wellpath sim` — N simulated vLLM-compatible servers in one process, on
+ * consecutive ports. When every replica listens it prints one line on stdout,
+ *   wellpath sim: ready ports=8100,8101,...
+ * which `wellpath up` (and tests) read to learn the ports.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <signal.h>
+
+#include "base/log.h"
+#include "base/str.h"
+#include "cli/cli.h"
+
+static const char usage_text[] =
+    "usage: wellpath sim [options]\n"
+    "\n"
+    "Simulated vLLM-compatible model servers (OpenAI API, /metrics, /health, /tokenize).\n"
+    "  -f, --file FILE              take model, gpu, vllm.* and simulation.* from a topology file\n"
+    "      --model NAME             model from the catalog (default qwen3-8b)\n"
+    "      --gpu NAME               a100|h100|h200|b200 (default h100)\n"
+    "      --tp N                   tensor parallel size 1|2|4|8 (default 1)\n"
+    "      --replicas N             servers to run, on consecutive ports (default 1)\n"
+    "      --host ADDR              address to bind (default 127.0.0.1)\n"
+    "      --port P                 first port (default 8100; 0: any free ports)\n"
+    "      --time-scale F           factor on every simulated duration (default 1)\n"
+    "      --seed N                 seed for generated text (default 1)\n"
+    "      --max-num-seqs N         like vLLM (default 256)\n"
+    "      --max-num-batched-tokens N  like vLLM (default 8192)\n"
+    "      --max-model-len N        like vLLM (default: the model's)\n"
+    "      --block-size N           KV block size in tokens (default 16)\n"
+    "      --gpu-memory-utilization F  like vLLM (default 0.9)\n"
+    "      --no-prefix-caching      disable the prefix cache\n"
+    "      --default-max-tokens N   for requests without max_tokens (default 256)\n"
+    "      --log-level LEVEL        debug|info|warn|error\n";
+
+typedef struct sim_run_s {
+    wp_sim_t *sim;
+    wp_cli_signals_t sig;
+} sim_run_t;
+
+static void on_signal(void *ud, int signum)
+{
+    sim_run_t *r = ud;
+    wp_sim_free(r->sim);
+    wp_cli_signals_close(&r->sig);
+}
+
+static wp_status_t int_arg(const char *name, const char *v, int64_t lo, int64_t hi, int *out, wp_err_t *err)
+{
+    int64_t x;
+    if (wp_parse_i64(v, strlen(v), &x) != WP_OK || x < lo || x > hi)
+        return wp_err_set(err, WP_EINVAL, "--%s: expected an integer in %lld..%lld, got '%s'", name,
+                          (long long)lo, (long long)hi, v);
+    *out = (int)x;
+    return WP_OK;
+}
+
+static wp_status_t double_arg(const char *name, const char *v, double lo, double hi, double *out, wp_err_t *err)
+{
+    double x;
+    if (wp_parse_double(v, strlen(v), &x) != WP_OK || !(x > lo && x <= hi))
+        return wp_err_set(err, WP_EINVAL, "--%s: expected a number in (%g, %g], got '%s'", name, lo, hi, v);
+    *out = x;
+    return WP_OK;
+}
+
+enum { O_MODEL = 256, O_GPU, O_TP, O_REPLICAS, O_HOST, O_PORT, O_SCALE, O_SEED, O_SEQS, O_BATCH,
+       O_MAXLEN, O_BLOCK, O_UTIL, O_NOPC, O_DEFMAX, O_LOG };
+
+static wp_status_t apply(wp_sim_config_t *sc, int c, const char *v, wp_err_t *err)
+{
+    int seed;
+    switch (c) {
+    case O_MODEL: return wp_strlcpy(sc->model, v, sizeof(sc->model)) ? WP_OK : wp_err_set(err, WP_EINVAL, "--model: name too long");
+    case O_GPU: return wp_strlcpy(sc->gpu, v, sizeof(sc->gpu)) ? WP_OK : wp_err_set(err, WP_EINVAL, "--gpu: name too long");
+    case O_TP: return int_arg("tp", v, 1, 8, &sc->tensor_parallel, err);
+    case O_REPLICAS: return int_arg("replicas", v, 1, WP_SIM_MAX_REPLICAS, &sc->replicas, err);
+    case O_HOST: return wp_strlcpy(sc->host, v, sizeof(sc->host)) ? WP_OK : wp_err_set(err, WP_EINVAL, "--host: too long");
+    case O_PORT: return int_arg("port", v, 0, 65535, &sc->port, err);
+    case O_SCALE: return double_arg("time-scale", v, 0, 1e6, &sc->time_scale, err);
+    case O_SEED:
+        if (int_arg("seed", v, 0, 2147483647, &seed, err) != WP_OK)
+            return WP_EINVAL;
+        sc->seed = (uint64_t)seed;
+        return WP_OK;
+    case O_SEQS: return int_arg("max-num-seqs", v, 1, 65536, &sc->max_num_seqs, err);
+    case O_BATCH: return int_arg("max-num-batched-tokens", v, 1, 1 << 24, &sc->max_num_batched_tokens, err);
+    case O_MAXLEN: return int_arg("max-model-len", v, 16, 1 << 24, &sc->max_model_len, err);
+    case O_BLOCK: return int_arg("block-size", v, 1, 1024, &sc->block_size, err);
+    case O_UTIL: return double_arg("gpu-memory-utilization", v, 0, 1, &sc->gpu_memory_utilization, err);
+    case O_NOPC: sc->prefix_caching = false; return WP_OK;
+    case O_DEFMAX: return int_arg("default-max-tokens", v, 1, 1 << 20, &sc->default_max_tokens, err);
+    }
+    return WP_OK;
+}
+
+int wp_cli_sim(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"file", required_argument, NULL, 'f'}, {"model", required_argument, NULL, O_MODEL},
+        {"gpu", required_argument, NULL, O_GPU}, {"tp", required_argument, NULL, O_TP},
+        {"replicas", required_argument, NULL, O_REPLICAS}, {"host", required_argument, NULL, O_HOST},
+        {"port", required_argument, NULL, O_PORT}, {"time-scale", required_argument, NULL, O_SCALE},
+        {"seed", required_argument, NULL, O_SEED}, {"max-num-seqs", required_argument, NULL, O_SEQS},
+        {"max-num-batched-tokens", required_argument, NULL, O_BATCH},
+        {"max-model-len", required_argument, NULL, O_MAXLEN},
+        {"block-size", required_argument, NULL, O_BLOCK},
+        {"gpu-memory-utilization", required_argument, NULL, O_UTIL},
+        {"no-prefix-caching", no_argument, NULL, O_NOPC},
+        {"default-max-tokens", required_argument, NULL, O_DEFMAX},
+        {"log-level", required_argument, NULL, O_LOG}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    wp_sim_config_t sc;
+    wp_sim_config_default(&sc);
+    wp_err_t err;
+    bool ok;
+    /* A topology file first, then the flags over it, whatever their order. */
+    for (int i = 1; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--file") == 0) {
+            wp_topology_t t;
+            if (wp_cli_load_topology(argv[i + 1], &t, &err) != WP_OK ||
+                wp_cli_sim_config(&t, &sc, &err) != WP_OK)
+                return wp_cli_fail("sim", err.msg);
+            wp_topology_free(&t);
+        }
+    }
+    int c;
+    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        if (c == '?')
+            return 2;
+        if (c == O_LOG) {
+            wp_log_level_t level = wp_log_level_parse(optarg, &ok);
+            if (!ok)
+                return wp_cli_fail("sim", "--log-level: expected debug, info, warn or error");
+            wp_log_setup(level, false);
+            continue;
+        }
+        if (c != 'f' && apply(&sc, c, optarg, &err) != WP_OK)
+            return wp_cli_fail("sim", err.msg);
+    }
+    if (optind < argc)
+        return wp_cli_fail("sim", "unexpected argument; see --help");
+    if (getenv("WELLPATH_PARENT_DEATH") != NULL)
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+    uv_loop_t *loop = uv_default_loop();
+    sim_run_t run = {0};
+    run.sim = wp_sim_new(loop, &sc, &err);
+    if (run.sim == NULL)
+        return wp_cli_fail("sim", err.msg);
+    if (wp_sim_start(run.sim, &err) != WP_OK) {
+        wp_sim_free(run.sim);
+        uv_run(loop, UV_RUN_DEFAULT);
+        return wp_cli_fail("sim", err.msg);
+    }
+    printf("wellpath sim: ready model=%s ports=", wp_sim_served_name(run.sim));
+    for (int i = 0; i < wp_sim_replicas(run.sim); i++)
+        printf("%s%d", i ? "," : "", wp_sim_port(run.sim, i));
+    printf("\n");
+    fflush(stdout);
+    wp_cli_signals_start(loop, &run.sig, on_signal, &run);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    return 0;
+}

@@ -1,0 +1,293 @@
+/*
+ * cli/up: `wellpath up [-f topology.yaml]` — the embedded default (or the file's
+ * topology) live on this machine: a `wellpath sim` child process serving the
+ * simulated replicas, and the gateway in this process in front of them.
+ *
+ * Sequence: spawn the child with its settings as flags; read its stdout until the
+ * "ready ... ports=" line; start the gateway with one endpoint per port; once every
+ * endpoint has joined the pool, print where to point a client. SIGINT or SIGTERM
+ * stops the gateway and the child; if the child dies, everything stops with an error.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/str.h"
+#include "cli/cli.h"
+#include "model/model.h"
+
+static const char usage_text[] =
+    "usage: wellpath up [-f FILE] [--listen HOST:PORT] [--log-level LEVEL] [--log-json]\n"
+    "\n"
+    "Starts a simulated model-server pool and the gateway in front of it, from a topology\n"
+    "file; without one, the embedded default (Path 1: four simulated Qwen3-8B replicas,\n"
+    "prefix-aware 100 + load-aware 50). Ctrl-C stops all of it.\n"
+    "  -f, --file FILE        topology file\n"
+    "      --listen HOST:PORT gateway address (default from the file, else 127.0.0.1:8000)\n"
+    "      --log-level LEVEL  debug|info|warn|error (default info)\n"
+    "      --log-json         logs as JSON lines\n";
+
+typedef struct up_s {
+    uv_loop_t *loop;
+    uv_process_t child;
+    uv_pipe_t out;
+    uv_timer_t ready_timer;
+    wp_cli_signals_t sig;
+    wp_buf_t line;
+    wp_gateway_config_t gc;
+    wp_gateway_t *gw;
+    int replicas;
+    int ready_ticks;
+    bool announced, stopping, child_alive;
+    int exit_code;
+} up_t;
+
+static void stop(up_t *u, int code)
+{
+    if (u->stopping)
+        return;
+    u->stopping = true;
+    u->exit_code = code;
+    if (u->gw != NULL)
+        wp_gateway_free(u->gw);
+    u->gw = NULL;
+    if (u->child_alive)
+        uv_process_kill(&u->child, SIGTERM);
+    uv_timer_stop(&u->ready_timer);
+    uv_close((uv_handle_t *)&u->ready_timer, NULL);
+    wp_cli_signals_close(&u->sig);
+    if (!uv_is_closing((uv_handle_t *)&u->out))
+        uv_close((uv_handle_t *)&u->out, NULL);
+}
+
+static void on_signal(void *ud, int signum)
+{
+    wp_log(WP_LOG_INFO, "stopping", "signal=%d", signum);
+    stop(ud, 0);
+}
+
+static void on_child_exit(uv_process_t *p, int64_t status, int term_signal)
+{
+    up_t *u = p->data;
+    u->child_alive = false;
+    if (!u->stopping) {
+        wp_log(WP_LOG_ERROR, "the simulated pool exited", "status=%lld signal=%d", (long long)status, term_signal);
+        stop(u, 1);
+    }
+    uv_close((uv_handle_t *)p, NULL);
+}
+
+static void on_ready_tick(uv_timer_t *t)
+{
+    up_t *u = t->data;
+    if (u->announced || u->gw == NULL)
+        return;
+    int ready = wp_gateway_ready_endpoints(u->gw);
+    if (ready < u->replicas && ++u->ready_ticks < 1500)
+        return;
+    u->announced = true;
+    uv_timer_stop(t);
+    printf("wellpath up: ready gateway=http://%s:%d/v1 replicas=%d/%d model=%s\n", u->gc.listen_host,
+           wp_gateway_port(u->gw), ready, u->replicas, u->gc.models[0]);
+    printf("  try: curl http://%s:%d/v1/completions -H 'Content-Type: application/json' "
+           "-d '{\"model\":\"%s\",\"prompt\":\"Hello\",\"max_tokens\":16}'\n",
+           u->gc.listen_host, wp_gateway_port(u->gw), u->gc.models[0]);
+    fflush(stdout);
+}
+
+/* Adds one endpoint per port of the ready line, then starts the gateway. */
+static void start_gateway(up_t *u, const char *ports)
+{
+    const char *p = ports;
+    while (*p && u->gc.n_endpoints < WP_GATEWAY_MAX_ENDPOINTS) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        int64_t port;
+        if (wp_parse_i64(p, n, &port) != WP_OK)
+            break;
+        wp_gateway_endpoint_cfg_t *ep = &u->gc.endpoints[u->gc.n_endpoints];
+        memset(ep, 0, sizeof(*ep));
+        snprintf(ep->name, sizeof(ep->name), "sim-%d", u->gc.n_endpoints);
+        wp_strlcpy(ep->host, "127.0.0.1", sizeof(ep->host));
+        ep->port = (int)port;
+        u->gc.n_endpoints++;
+        p += n + (comma ? 1 : 0);
+    }
+    wp_err_t err;
+    u->gw = wp_gateway_new(u->loop, &u->gc, &err);
+    if (u->gw == NULL || wp_gateway_start(u->gw, &err) != WP_OK) {
+        fprintf(stderr, "wellpath up: %s\n", err.msg);
+        stop(u, 1);
+        return;
+    }
+    uv_timer_start(&u->ready_timer, on_ready_tick, 20, 20);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char slab[4096];
+    *buf = uv_buf_init(slab, sizeof(slab));
+}
+
+static void on_child_out(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    up_t *u = s->data;
+    if (nread < 0) {
+        uv_read_stop(s);
+        return;
+    }
+    if (u->gw != NULL || u->stopping) { /* after the ready line: pass the child's output on */
+        fwrite(buf->base, 1, (size_t)nread, stdout);
+        return;
+    }
+    wp_buf_append(&u->line, buf->base, (size_t)nread);
+    char *nl = u->line.data ? strchr(u->line.data, '\n') : NULL;
+    if (nl == NULL)
+        return;
+    *nl = '\0';
+    const char *ports = strstr(u->line.data, "ports=");
+    if (ports == NULL) {
+        fprintf(stderr, "wellpath up: unexpected output from the simulator: %s\n", u->line.data);
+        stop(u, 1);
+        return;
+    }
+    start_gateway(u, ports + 6);
+}
+
+/* The child's argv: `wellpath sim` with the topology's simulation settings as flags. */
+static char **child_args(const char *exe, const wp_sim_config_t *sc, char store[][32])
+{
+    static char *argv[40];
+    int n = 0, k = 0;
+#define ARG(s) (argv[n++] = (char *)(s))
+#define NUM(flag, fmt, v) (ARG(flag), snprintf(store[k], 32, fmt, v), ARG(store[k++]))
+    ARG(exe);
+    ARG("sim");
+    ARG("--model");
+    ARG(sc->model);
+    ARG("--gpu");
+    ARG(sc->gpu);
+    NUM("--tp", "%d", sc->tensor_parallel);
+    NUM("--replicas", "%d", sc->replicas);
+    NUM("--port", "%d", sc->port);
+    NUM("--time-scale", "%.17g", sc->time_scale);
+    NUM("--seed", "%llu", (unsigned long long)sc->seed);
+    if (sc->max_num_seqs)
+        NUM("--max-num-seqs", "%d", sc->max_num_seqs);
+    if (sc->max_num_batched_tokens)
+        NUM("--max-num-batched-tokens", "%d", sc->max_num_batched_tokens);
+    if (sc->max_model_len)
+        NUM("--max-model-len", "%d", sc->max_model_len);
+    if (sc->block_size)
+        NUM("--block-size", "%d", sc->block_size);
+    if (sc->gpu_memory_utilization > 0)
+        NUM("--gpu-memory-utilization", "%.17g", sc->gpu_memory_utilization);
+    if (!sc->prefix_caching)
+        ARG("--no-prefix-caching");
+    argv[n] = NULL;
+#undef ARG
+#undef NUM
+    return argv;
+}
+
+static wp_status_t configure(up_t *u, const char *file, const char *listen, wp_sim_config_t *sc, wp_err_t *err)
+{
+    wp_topology_t topo;
+    wp_status_t st = wp_cli_load_topology(file, &topo, err);
+    if (st != WP_OK)
+        return st;
+    st = wp_cli_gateway_config(&topo, &u->gc, err);
+    if (st == WP_OK)
+        st = wp_cli_sim_config(&topo, sc, err);
+    if (st == WP_OK && topo.n_endpoints > 0)
+        st = wp_err_set(err, WP_EINVAL, "%s lists `endpoints:`; use `wellpath gateway -f` for real servers", file);
+    if (st == WP_OK && listen != NULL)
+        st = wp_cli_parse_listen(listen, u->gc.listen_host, sizeof(u->gc.listen_host), &u->gc.listen_port, err);
+    const wp_model_spec_t *m = st == WP_OK ? wp_model_find(topo.model) : NULL;
+    if (st == WP_OK && m == NULL)
+        st = wp_err_set(err, WP_EINVAL, "model '%s' is not in the catalog", topo.model);
+    if (st == WP_OK) {
+        wp_strlcpy(u->gc.models[0], m->hf_id, sizeof(u->gc.models[0]));
+        wp_strlcpy(u->gc.models[1], m->name, sizeof(u->gc.models[1]));
+        u->gc.n_models = 2;
+        u->replicas = sc->replicas;
+        if (topo.gateway.log_format == WP_TOPO_LOG_JSON)
+            wp_log_setup(WP_LOG_INFO, true);
+    }
+    wp_topology_free(&topo);
+    return st;
+}
+
+int wp_cli_up(int argc, char **argv)
+{
+    static const struct option opts[] = {{"file", required_argument, NULL, 'f'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"log-level", required_argument, NULL, 'v'},
+                                         {"log-json", no_argument, NULL, 'j'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *file = NULL, *listen = NULL;
+    wp_log_level_t level = WP_LOG_INFO;
+    bool json = false, ok;
+    int c;
+    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f': file = optarg; break;
+        case 'l': listen = optarg; break;
+        case 'j': json = true; break;
+        case 'v':
+            level = wp_log_level_parse(optarg, &ok);
+            if (!ok)
+                return wp_cli_fail("up", "--log-level: expected debug, info, warn or error");
+            break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: fputs(usage_text, stderr); return 2;
+        }
+    }
+    if (optind < argc)
+        return wp_cli_fail("up", "unexpected argument; see --help");
+    wp_log_setup(level, json);
+    static up_t u;
+    wp_sim_config_t sc;
+    wp_err_t err;
+    if (configure(&u, file, listen, &sc, &err) != WP_OK)
+        return wp_cli_fail("up", err.msg);
+    u.loop = uv_default_loop();
+    wp_buf_init(&u.line, 64 * 1024);
+    char exe[4096];
+    size_t exe_len = sizeof(exe);
+    if (uv_exepath(exe, &exe_len) != 0)
+        return wp_cli_fail("up", "cannot find this program's path to start the simulator");
+    static char store[16][32];
+    char **args = child_args(exe, &sc, store);
+    uv_pipe_init(u.loop, &u.out, 0);
+    u.out.data = &u;
+    uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE},
+                                     {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&u.out},
+                                     {.flags = UV_INHERIT_FD, .data.fd = 2}};
+    char *env[] = {"WELLPATH_PARENT_DEATH=1", NULL};
+    extern char **environ;
+    static char *envp[512];
+    int ne = 0;
+    for (char **e = environ; *e && ne < 510; e++)
+        envp[ne++] = *e;
+    envp[ne++] = env[0];
+    envp[ne] = NULL;
+    uv_process_options_t po = {.file = exe, .args = args, .env = envp, .exit_cb = on_child_exit,
+                               .stdio = stdio, .stdio_count = 3};
+    u.child.data = &u;
+    int rc = uv_spawn(u.loop, &u.child, &po);
+    if (rc != 0)
+        return wp_cli_fail("up", uv_strerror(rc));
+    u.child_alive = true;
+    uv_read_start((uv_stream_t *)&u.out, on_alloc, on_child_out);
+    uv_timer_init(u.loop, &u.ready_timer);
+    u.ready_timer.data = &u;
+    wp_cli_signals_start(u.loop, &u.sig, on_signal, &u);
+    uv_run(u.loop, UV_RUN_DEFAULT);
+    wp_buf_free(&u.line);
+    uv_loop_close(u.loop);
+    return u.exit_code;
+}

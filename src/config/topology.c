@@ -1,0 +1,552 @@
+/*
+ * config/topology: the schema of the topology file and the public API (see topology.h).
+ *
+ * The file is loaded with libyaml's document API (which gives every node its line and
+ * column), then walked by config/schema against the tables below, one per section. The
+ * tables are the single statement of each key's type, range and destination: parsing
+ * and wp_topology_validate both read them. Lists (scorers, endpoints) and composite
+ * values (gateway.listen, endpoints[].url) are custom fields. Rules that span sections
+ * (model or endpoints; prefill with decode; simulated ports fit under 65536) run after
+ * the walk. Parsing starts from wp_topology_defaults, so absent keys keep their default.
+ */
+#include "config/topology.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "base/str.h"
+#include "config/schema.h"
+
+_Static_assert(sizeof(wp_topology_engine_t) == sizeof(int), "enums are stored as int");
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define SZ(type, field) sizeof(((type *)0)->field)
+#define F_STR(k, type, field, ch)                                                                  \
+    {                                                                                              \
+        .key = k, .kind = WP__CFG_STR, .off = offsetof(type, field), .size = SZ(type, field),      \
+        .choices = ch                                                                              \
+    }
+#define F_ENUM(k, type, field, ch)                                                                 \
+    {                                                                                              \
+        .key = k, .kind = WP__CFG_ENUM, .off = offsetof(type, field), .choices = ch                \
+    }
+#define F_INT(k, type, field, lo, hi)                                                              \
+    {                                                                                              \
+        .key = k, .kind = WP__CFG_INT, .off = offsetof(type, field), .size = SZ(type, field),      \
+        .min = lo, .max = hi                                                                       \
+    }
+#define F_BOOL(k, type, field)                                                                     \
+    {                                                                                              \
+        .key = k, .kind = WP__CFG_BOOL, .off = offsetof(type, field)                               \
+    }
+#define F_MAP(k, type, field, tab)                                                                 \
+    {                                                                                              \
+        .key = k, .kind = WP__CFG_MAP, .off = offsetof(type, field), .sub = tab, .nsub = N(tab)    \
+    }
+#define F_CUSTOM(k, fn)                                                                            \
+    {                                                                                              \
+        .key = k, .kind = WP__CFG_CUSTOM, .custom = fn                                             \
+    }
+
+static const int64_t tp_choices[] = {1, 2, 4, 8, 0};
+static const char *const policy_choices[] = {
+    "topology", "round-robin",          "random", "least-request", "load-aware", "prefix-aware",
+    "queue",    "kv-cache-utilization", NULL};
+static const char *const picker_choices[] = {"max-score", "weighted-random", NULL};
+static const char *const engine_choices[] = {"vllm", "sglang", "trtllm", "llamacpp", NULL};
+static const char *const role_choices[] = {"both", "prefill", "decode", NULL};
+static const char *const log_choices[] = {"logfmt", "json", NULL};
+
+static wp_status_t parse_scorers(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path);
+static wp_status_t parse_endpoints(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path);
+static wp_status_t parse_listen(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path);
+static wp_status_t parse_url(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path);
+
+typedef wp_topology_vllm_t vllm_t;
+static const wp__cfg_field_t vllm_fields[] = {
+    F_INT("replicas", vllm_t, replicas, 1, 64),
+    {.key = "tensorParallel",
+     .kind = WP__CFG_INT,
+     .off = offsetof(vllm_t, tensor_parallel),
+     .size = sizeof(int),
+     .min = 1,
+     .max = 8,
+     .int_choices = tp_choices},
+    F_BOOL("prefixCaching", vllm_t, prefix_caching),
+    {.key = "maxNumSeqs",
+     .kind = WP__CFG_INT,
+     .off = offsetof(vllm_t, max_num_seqs),
+     .size = sizeof(int),
+     .min = 1,
+     .max = 65536,
+     .zero_unset = true},
+    {.key = "maxNumBatchedTokens",
+     .kind = WP__CFG_INT,
+     .off = offsetof(vllm_t, max_num_batched_tokens),
+     .size = sizeof(int),
+     .min = 1,
+     .max = 16777216,
+     .zero_unset = true},
+    {.key = "blockSize",
+     .kind = WP__CFG_INT,
+     .off = offsetof(vllm_t, block_size),
+     .size = sizeof(int),
+     .min = 1,
+     .max = 1024,
+     .zero_unset = true},
+    {.key = "gpuMemoryUtilization",
+     .kind = WP__CFG_DOUBLE,
+     .off = offsetof(vllm_t, gpu_memory_utilization),
+     .min = 0,
+     .max = 1,
+     .min_exclusive = true,
+     .zero_unset = true},
+    {.key = "maxModelLen",
+     .kind = WP__CFG_INT,
+     .off = offsetof(vllm_t, max_model_len),
+     .size = sizeof(int),
+     .min = 1,
+     .max = 16777216,
+     .zero_unset = true},
+};
+
+typedef wp_topology_scorer_t scorer_t;
+static const wp__cfg_field_t scorer_fields[] = {
+    {.key = "type",
+     .kind = WP__CFG_STR,
+     .off = offsetof(scorer_t, type),
+     .size = SZ(scorer_t, type),
+     .required = true},
+    {.key = "weight",
+     .kind = WP__CFG_DOUBLE,
+     .off = offsetof(scorer_t, weight),
+     .min = 0,
+     .max = 1e9,
+     .required = true},
+};
+
+typedef wp_topology_scheduler_t sched_t;
+static const wp__cfg_field_t sched_fields[] = {
+    F_STR("policy", sched_t, policy, policy_choices),
+    F_STR("picker", sched_t, picker, picker_choices),
+    F_CUSTOM("scorers", parse_scorers),
+    F_INT("scrapeIntervalMs", sched_t, scrape_interval_ms, 1, 60000),
+    F_INT("staleAfterMs", sched_t, stale_after_ms, 1, 3600000),
+    F_INT("prefixBlockChars", sched_t, prefix_block_chars, 1, 65536),
+    F_INT("prefixLruBlocks", sched_t, prefix_lru_blocks, 1, 100000000),
+};
+
+typedef wp_topology_endpoint_t endpoint_t;
+static const wp__cfg_field_t endpoint_fields[] = {
+    {.key = "url", .kind = WP__CFG_CUSTOM, .custom = parse_url, .required = true},
+    F_ENUM("engine", endpoint_t, engine, engine_choices),
+    F_ENUM("role", endpoint_t, role, role_choices),
+    F_STR("name", endpoint_t, name, NULL),
+};
+
+typedef wp_topology_gateway_t gateway_t;
+static const wp__cfg_field_t gateway_fields[] = {
+    F_CUSTOM("listen", parse_listen),
+    F_INT("maxBodyBytes", gateway_t, max_body_bytes, 1, 1073741824),
+    F_INT("maxHeaderBytes", gateway_t, max_header_bytes, 256, 1048576),
+    F_INT("maxConnections", gateway_t, max_connections, 1, 1000000),
+    F_INT("requestTimeoutMs", gateway_t, request_timeout_ms, 1, 86400000),
+    F_INT("connectTimeoutMs", gateway_t, connect_timeout_ms, 1, 600000),
+    F_INT("retries", gateway_t, retries, 0, 16),
+    F_ENUM("logFormat", gateway_t, log_format, log_choices),
+    F_BOOL("logPrompts", gateway_t, log_prompts),
+};
+
+typedef wp_topology_simulation_t sim_t;
+static const wp__cfg_field_t sim_fields[] = {
+    F_INT("basePort", sim_t, base_port, 0, 65535),
+    {.key = "timeScale",
+     .kind = WP__CFG_DOUBLE,
+     .off = offsetof(sim_t, time_scale),
+     .min = 0,
+     .max = 1e6,
+     .min_exclusive = true},
+    F_INT("seed", sim_t, seed, 0, 9.2e18),
+};
+
+typedef wp_topology_pool_t pool_t;
+static const wp__cfg_field_t pool_fields[] = {
+    {.key = "replicas",
+     .kind = WP__CFG_INT,
+     .off = offsetof(pool_t, replicas),
+     .size = sizeof(int),
+     .min = 1,
+     .max = 64,
+     .required = true},
+    {.key = "tensorParallel",
+     .kind = WP__CFG_INT,
+     .off = offsetof(pool_t, tensor_parallel),
+     .size = sizeof(int),
+     .min = 1,
+     .max = 8,
+     .int_choices = tp_choices},
+};
+
+typedef wp_topology_nixl_t nixl_t;
+static const wp__cfg_field_t nixl_fields[] = {
+    F_STR("backend", nixl_t, backend, NULL),
+    F_STR("transport", nixl_t, transport, NULL),
+};
+
+#define F_SECTION(k, field, tab)                                                                   \
+    {                                                                                              \
+        .key = k, .kind = WP__CFG_MAP, .off = offsetof(wp_topology_t, field), .sub = tab,          \
+        .nsub = N(tab), .flag_off = offsetof(wp_topology_t, field.present) + 1                     \
+    }
+
+static const wp__cfg_field_t top_fields[] = {
+    F_STR("model", wp_topology_t, model, NULL),
+    F_STR("gpu", wp_topology_t, gpu, NULL),
+    F_MAP("vllm", wp_topology_t, vllm, vllm_fields),
+    F_MAP("inferenceScheduler", wp_topology_t, scheduler, sched_fields),
+    F_CUSTOM("endpoints", parse_endpoints),
+    F_MAP("gateway", wp_topology_t, gateway, gateway_fields),
+    F_MAP("simulation", wp_topology_t, simulation, sim_fields),
+    F_SECTION("prefill", prefill, pool_fields),
+    F_SECTION("decode", decode, pool_fields),
+    F_SECTION("nixl", nixl, nixl_fields),
+    {.key = "expertParallel",
+     .kind = WP__CFG_INT,
+     .off = offsetof(wp_topology_t, expert_parallel),
+     .size = sizeof(int),
+     .min = 1,
+     .max = 1024,
+     .zero_unset = true},
+};
+
+/* ---- custom fields ---- */
+
+static void item_path(char *out, size_t cap, const char *path, size_t i)
+{
+    snprintf(out, cap, "%s[%zu]", path, i);
+}
+
+static wp_status_t parse_scorers(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path)
+{
+    wp_topology_scheduler_t *s = base;
+    yaml_node_item_t *items;
+    size_t count;
+    wp_status_t st = wp__cfg_seq(c, n, path, &items, &count);
+    if (st != WP_OK)
+        return st;
+    if (count == 0 || count > WP_TOPO_MAX_SCORERS)
+        return wp__cfg_fail(c, n, path, WP_EINVAL, "expected 1 to %d scorers, got %zu",
+                            WP_TOPO_MAX_SCORERS, count);
+    memset(s->scorers, 0, sizeof(s->scorers));
+    s->n_scorers = count;
+    for (size_t i = 0; i < count && st == WP_OK; i++) {
+        yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
+        char ip[WP__CFG_PATH_MAX];
+        item_path(ip, sizeof(ip), path, i);
+        s->scorers[i].line = (int)item->start_mark.line + 1;
+        st = wp__cfg_map(c, item, scorer_fields, N(scorer_fields), &s->scorers[i], ip);
+    }
+    return st;
+}
+
+static wp_status_t parse_url(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path)
+{
+    endpoint_t *e = base;
+    const char *s;
+    wp_err_t why;
+    wp_status_t st = wp__cfg_scalar(c, n, path, &s);
+    if (st != WP_OK)
+        return st;
+    if (strlen(s) >= sizeof(e->url))
+        return wp__cfg_fail(c, n, path, WP_EINVAL, "URL too long (%zu bytes)", strlen(s));
+    if (wp_topology_parse_url(s, e->host, &e->port, e->base_path, &why) != WP_OK)
+        return wp__cfg_fail(c, n, path, WP_EINVAL, "%s", why.msg);
+    wp_strlcpy(e->url, s, sizeof(e->url));
+    return WP_OK;
+}
+
+static wp_status_t parse_listen(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path)
+{
+    gateway_t *g = base;
+    const char *s;
+    wp_err_t why;
+    wp_status_t st = wp__cfg_scalar(c, n, path, &s);
+    if (st != WP_OK)
+        return st;
+    if (wp_topology_parse_hostport(s, g->listen_host, &g->listen_port, &why) != WP_OK)
+        return wp__cfg_fail(c, n, path, WP_EINVAL, "%s", why.msg);
+    return WP_OK;
+}
+
+static void default_name(endpoint_t *e)
+{
+    bool v6 = strchr(e->host, ':') != NULL;
+    char name[WP_TOPO_HOST_MAX + 16];
+    snprintf(name, sizeof(name), "%s%s%s:%u", v6 ? "[" : "", e->host, v6 ? "]" : "",
+             (unsigned)e->port);
+    wp_strlcpy(e->name, name, sizeof(e->name));
+}
+
+static wp_status_t parse_endpoint(wp__cfg_ctx_t *c, yaml_node_t *item, endpoint_t *eps, size_t i,
+                                  const char *ip)
+{
+    endpoint_t *e = &eps[i];
+    e->line = (int)item->start_mark.line + 1;
+    wp_status_t st = wp__cfg_map(c, item, endpoint_fields, N(endpoint_fields), e, ip);
+    if (st != WP_OK)
+        return st;
+    if (e->name[0] == '\0')
+        default_name(e);
+    for (size_t k = 0; k < i; k++)
+        if (strcmp(eps[k].name, e->name) == 0)
+            return wp__cfg_fail(c, item, ip, WP_EINVAL,
+                                "endpoint name \"%s\" already used on line %d", e->name,
+                                eps[k].line);
+    return WP_OK;
+}
+
+static wp_status_t parse_endpoints(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path)
+{
+    wp_topology_t *t = base;
+    yaml_node_item_t *items;
+    size_t count;
+    wp_status_t st = wp__cfg_seq(c, n, path, &items, &count);
+    if (st != WP_OK || count == 0)
+        return st;
+    if (count > WP_TOPO_MAX_ENDPOINTS)
+        return wp__cfg_fail(c, n, path, WP_EINVAL, "%zu endpoints, at most %d", count,
+                            WP_TOPO_MAX_ENDPOINTS);
+    t->endpoints = calloc(count, sizeof(*t->endpoints));
+    if (t->endpoints == NULL)
+        return wp__cfg_fail(c, n, path, WP_ENOMEM, "out of memory");
+    t->n_endpoints = count;
+    for (size_t i = 0; i < count && st == WP_OK; i++) {
+        char ip[WP__CFG_PATH_MAX];
+        item_path(ip, sizeof(ip), path, i);
+        st = parse_endpoint(c, yaml_document_get_node(c->doc, items[i]), t->endpoints, i, ip);
+    }
+    return st;
+}
+
+/* ---- rules across sections ---- */
+
+static yaml_node_t *top_key_node(wp__cfg_ctx_t *c, yaml_node_t *root, const char *key)
+{
+    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        if (k != NULL && k->type == YAML_SCALAR_NODE &&
+            strcmp((const char *)k->data.scalar.value, key) == 0)
+            return k;
+    }
+    return root;
+}
+
+static wp_status_t check_across(wp__cfg_ctx_t *c, yaml_node_t *root, const wp_topology_t *t)
+{
+    if (t->model[0] == '\0' && t->n_endpoints == 0)
+        return wp__cfg_fail(c, root, "model", WP_EINVAL,
+                            "missing required key (name the model, or list endpoints)");
+    if (t->prefill.present != t->decode.present) {
+        const char *has = t->prefill.present ? "prefill" : "decode";
+        return wp__cfg_fail(c, top_key_node(c, root, has), has, WP_EINVAL,
+                            "P/D needs both prefill and decode sections");
+    }
+    int ports = t->prefill.present ? t->prefill.replicas + t->decode.replicas : t->vllm.replicas;
+    if (t->simulation.base_port > 0 && t->simulation.base_port + ports - 1 > 65535)
+        return wp__cfg_fail(c, top_key_node(c, root, "simulation"), "simulation.basePort",
+                            WP_EINVAL, "%d replicas from port %d run past 65535", ports,
+                            t->simulation.base_port);
+    return WP_OK;
+}
+
+/* ---- public API ---- */
+
+static void set_scorer(wp_topology_scorer_t *s, const char *type, double weight)
+{
+    wp_strlcpy(s->type, type, sizeof(s->type));
+    s->weight = weight;
+}
+
+void wp_topology_defaults(wp_topology_t *t)
+{
+    memset(t, 0, sizeof(*t)); /* also zeroes padding and string tails: structs compare */
+    wp_strlcpy(t->model, "qwen3-8b", sizeof(t->model));
+    wp_strlcpy(t->gpu, "h100", sizeof(t->gpu));
+    t->vllm = (wp_topology_vllm_t){.replicas = 4, .tensor_parallel = 1, .prefix_caching = true};
+    wp_topology_scheduler_t *s = &t->scheduler;
+    wp_strlcpy(s->policy, "topology", sizeof(s->policy));
+    wp_strlcpy(s->picker, "max-score", sizeof(s->picker));
+    set_scorer(&s->scorers[0], "prefix-aware", 100);
+    set_scorer(&s->scorers[1], "load-aware", 50);
+    s->n_scorers = 2;
+    s->scrape_interval_ms = 50;
+    s->stale_after_ms = 2000;
+    s->prefix_block_chars = 64;
+    s->prefix_lru_blocks = 31250;
+    wp_topology_gateway_t *g = &t->gateway;
+    wp_strlcpy(g->listen_host, "127.0.0.1", sizeof(g->listen_host));
+    g->listen_port = 8000;
+    g->max_body_bytes = 4194304;
+    g->max_header_bytes = 16384;
+    g->max_connections = 4096;
+    g->request_timeout_ms = 600000;
+    g->connect_timeout_ms = 2000;
+    g->retries = 2;
+    g->log_format = WP_TOPO_LOG_LOGFMT;
+    t->simulation = (wp_topology_simulation_t){.base_port = 8100, .time_scale = 1.0, .seed = 1};
+    t->prefill.replicas = t->decode.replicas = 1;
+    t->prefill.tensor_parallel = t->decode.tensor_parallel = 1;
+    wp_strlcpy(t->nixl.backend, "ucx", sizeof(t->nixl.backend));
+    wp_strlcpy(t->nixl.transport, "rdma", sizeof(t->nixl.transport));
+}
+
+const char *wp_topology_default_yaml(void)
+{
+    return "# wellpath's embedded default: Path 1 (inference scheduling), four simulated\n"
+           "# replicas of a small model behind the gateway.\n"
+           "model: qwen3-8b\n"
+           "gpu: h100\n"
+           "vllm:\n"
+           "  replicas: 4\n"
+           "  tensorParallel: 1\n"
+           "  prefixCaching: true\n"
+           "inferenceScheduler:\n"
+           "  policy: topology\n"
+           "  picker: max-score\n"
+           "  scorers:\n"
+           "    - type: prefix-aware\n"
+           "      weight: 100\n"
+           "    - type: load-aware\n"
+           "      weight: 50\n"
+           "  scrapeIntervalMs: 50\n"
+           "  staleAfterMs: 2000\n"
+           "  prefixBlockChars: 64\n"
+           "  prefixLruBlocks: 31250\n"
+           "gateway:\n"
+           "  listen: 127.0.0.1:8000\n"
+           "  maxBodyBytes: 4194304\n"
+           "  maxHeaderBytes: 16384\n"
+           "  maxConnections: 4096\n"
+           "  requestTimeoutMs: 600000\n"
+           "  connectTimeoutMs: 2000\n"
+           "  retries: 2\n"
+           "  logFormat: logfmt\n"
+           "  logPrompts: false\n"
+           "simulation:\n"
+           "  basePort: 8100\n"
+           "  timeScale: 1.0\n"
+           "  seed: 1\n";
+}
+
+static wp_status_t yaml_error(const yaml_parser_t *p, const char *file, wp_err_t *err)
+{
+    const yaml_mark_t *m = &p->problem_mark;
+    return wp_err_set(err, WP_EINVAL, "%s:%lu:%lu: invalid YAML: %s%s%s%s", file,
+                      (unsigned long)m->line + 1, (unsigned long)m->column + 1,
+                      p->problem ? p->problem : "parse error", p->context ? " (" : "",
+                      p->context ? p->context : "", p->context ? ")" : "");
+}
+
+/* After the first document: anything but the end of the stream is an error. */
+static wp_status_t expect_single_document(yaml_parser_t *p, const char *file, wp_err_t *err)
+{
+    yaml_document_t next;
+    if (!yaml_parser_load(p, &next))
+        return yaml_error(p, file, err);
+    yaml_node_t *root = yaml_document_get_root_node(&next);
+    unsigned long line = root ? (unsigned long)root->start_mark.line + 1 : 0;
+    yaml_document_delete(&next);
+    if (root != NULL)
+        return wp_err_set(err, WP_EINVAL, "%s:%lu:1: a second YAML document; expected one", file,
+                          line);
+    return WP_OK;
+}
+
+static wp_status_t parse_document(yaml_parser_t *p, const char *file, wp_topology_t *out,
+                                  wp_err_t *err)
+{
+    yaml_document_t doc;
+    if (!yaml_parser_load(p, &doc))
+        return yaml_error(p, file, err);
+    wp__cfg_ctx_t c = {.filename = file, .doc = &doc, .err = err};
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    wp_status_t st;
+    if (root == NULL)
+        st = wp_err_set(err, WP_EINVAL, "%s:1:1: empty file; expected a topology (at least model)",
+                        file);
+    else
+        st = wp__cfg_map(&c, root, top_fields, N(top_fields), out, "");
+    if (st == WP_OK)
+        st = check_across(&c, root, out);
+    yaml_document_delete(&doc);
+    if (st == WP_OK)
+        st = expect_single_document(p, file, err);
+    return st;
+}
+
+wp_status_t wp_topology_parse(const char *data, size_t len, const char *filename,
+                              wp_topology_t *out, wp_err_t *err)
+{
+    const char *file = filename ? filename : "topology";
+    wp_topology_defaults(out);
+    memset(out->model, 0, sizeof(out->model)); /* the file must say, unless endpoints */
+    if (len > WP_TOPO_MAX_INPUT)
+        return wp_err_set(err, WP_ELIMIT, "%s: %zu bytes, more than the %zu allowed", file, len,
+                          WP_TOPO_MAX_INPUT);
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
+        return wp_err_set(err, WP_ENOMEM, "%s: out of memory", file);
+    yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
+    wp_status_t st = parse_document(&p, file, out, err);
+    yaml_parser_delete(&p);
+    if (st != WP_OK)
+        wp_topology_free(out);
+    return st;
+}
+
+void wp_topology_free(wp_topology_t *t)
+{
+    free(t->endpoints);
+    t->endpoints = NULL;
+    t->n_endpoints = 0;
+}
+
+static wp_status_t validate_lists(const wp_topology_t *t, wp_err_t *err)
+{
+    const wp_topology_scheduler_t *s = &t->scheduler;
+    if (s->n_scorers == 0 || s->n_scorers > WP_TOPO_MAX_SCORERS)
+        return wp_err_set(err, WP_EINVAL, "scorers: %zu scorers", s->n_scorers);
+    for (size_t i = 0; i < s->n_scorers; i++)
+        if (wp__cfg_check(scorer_fields, N(scorer_fields), &s->scorers[i], "scorers[]", err) !=
+            WP_OK)
+            return WP_EINVAL;
+    if ((t->endpoints != NULL) != (t->n_endpoints > 0) || t->n_endpoints > WP_TOPO_MAX_ENDPOINTS)
+        return wp_err_set(err, WP_EINVAL, "endpoints: pointer and count disagree");
+    for (size_t i = 0; i < t->n_endpoints; i++) {
+        const endpoint_t *e = &t->endpoints[i];
+        if (wp__cfg_check(endpoint_fields, N(endpoint_fields), e, "endpoints[]", err) != WP_OK)
+            return WP_EINVAL;
+        if (memchr(e->host, 0, sizeof(e->host)) == NULL || e->host[0] == '\0' || e->port == 0 ||
+            memchr(e->base_path, 0, sizeof(e->base_path)) == NULL)
+            return wp_err_set(err, WP_EINVAL, "endpoints[%zu]: bad address", i);
+    }
+    return WP_OK;
+}
+
+wp_status_t wp_topology_validate(const wp_topology_t *t, wp_err_t *err)
+{
+    if (memchr(t->model, 0, sizeof(t->model)) == NULL ||
+        (t->model[0] == '\0' && t->n_endpoints == 0))
+        return wp_err_set(err, WP_EINVAL, "model: empty and no endpoints");
+    /* model may legitimately be "" with endpoints: check the other top fields only. */
+    if (wp__cfg_check(top_fields + 1, N(top_fields) - 1, t, "", err) != WP_OK)
+        return WP_EINVAL;
+    const wp_topology_gateway_t *g = &t->gateway;
+    if (memchr(g->listen_host, 0, sizeof(g->listen_host)) == NULL || g->listen_host[0] == '\0')
+        return wp_err_set(err, WP_EINVAL, "gateway.listen: empty host");
+    return validate_lists(t, err);
+}

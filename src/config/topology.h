@@ -1,0 +1,179 @@
+/*
+ * config/topology: the topology file, parsed into a plain struct. Pure: it parses a byte
+ * buffer (the shell reads the file) and does no I/O.
+ *
+ * The file is the production guide's topology as is (model, gpu, vllm, inferenceScheduler,
+ * prefill, decode, nixl, expertParallel; camelCase keys) plus wellpath's own sections
+ * (endpoints, gateway, simulation). wp_topology_parse starts from the embedded default and
+ * overlays what the file says, except that the file must name `model` unless it lists
+ * `endpoints` (then model may be absent and is left ""). A list in the file replaces the
+ * default list (scorers). An empty file, or one holding only comments, is an error: an
+ * explicit -f that says nothing is more likely a mistake than a wish for the defaults;
+ * callers that want the defaults call wp_topology_defaults.
+ *
+ * Every error is one line naming the file, line and column (1-based) and the key path:
+ *   topology.yaml:7:3: vllm.replicas: expected an integer, got "eight"
+ * Unknown keys name the key and list the keys allowed at that level; duplicate keys and
+ * invalid YAML (libyaml's own message and position) are errors too.
+ *
+ * Invariants (wp_topology_validate): every string is NUL-terminated within its array;
+ * numbers are within the ranges documented on each field; n_scorers <= WP_TOPO_MAX_SCORERS;
+ * endpoints is non-NULL exactly when n_endpoints > 0.
+ *
+ * Ownership: the caller owns the wp_topology_t. Strings are fixed-size arrays inside it
+ * (too long is an error). The endpoints array is heap memory owned by the struct and
+ * released by wp_topology_free; a struct copy is shallow, so free exactly one of them.
+ */
+#ifndef WP_CONFIG_TOPOLOGY_H
+#define WP_CONFIG_TOPOLOGY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define WP_TOPO_NAME_MAX 64  /* model, gpu, scorer type, policy, nixl strings */
+#define WP_TOPO_HOST_MAX 256 /* host names and addresses, without brackets */
+#define WP_TOPO_URL_MAX 512
+#define WP_TOPO_PATH_MAX 256
+#define WP_TOPO_MAX_SCORERS 16
+#define WP_TOPO_MAX_ENDPOINTS 256
+#define WP_TOPO_MAX_INPUT ((size_t)1 << 20) /* bytes of YAML accepted */
+
+typedef enum {
+    WP_TOPO_ENGINE_VLLM = 0,
+    WP_TOPO_ENGINE_SGLANG,
+    WP_TOPO_ENGINE_TRTLLM,
+    WP_TOPO_ENGINE_LLAMACPP,
+} wp_topology_engine_t;
+
+typedef enum {
+    WP_TOPO_ROLE_BOTH = 0,
+    WP_TOPO_ROLE_PREFILL,
+    WP_TOPO_ROLE_DECODE,
+} wp_topology_role_t;
+
+typedef enum {
+    WP_TOPO_LOG_LOGFMT = 0,
+    WP_TOPO_LOG_JSON,
+} wp_topology_log_format_t;
+
+typedef struct wp_topology_vllm_s {
+    int replicas;        /* 1..64 */
+    int tensor_parallel; /* 1, 2, 4 or 8 */
+    bool prefix_caching;
+    /* Optional engine settings: 0 (or 0.0) means "not set, use the engine's default". */
+    int max_num_seqs;              /* 1..65536 */
+    int max_num_batched_tokens;    /* 1..16777216 */
+    int block_size;                /* 1..1024 */
+    int max_model_len;             /* 1..16777216 */
+    double gpu_memory_utilization; /* (0, 1] */
+} wp_topology_vllm_t;
+
+typedef struct wp_topology_scorer_s {
+    char type[WP_TOPO_NAME_MAX]; /* non-empty; the scheduler's registry checks the name */
+    double weight;               /* >= 0, finite */
+    int line;                    /* 1-based line of the list item, 0 when not from a file */
+} wp_topology_scorer_t;
+
+typedef struct wp_topology_scheduler_s {
+    /* topology|round-robin|random|least-request|load-aware|prefix-aware|queue|
+     * kv-cache-utilization; names the scheduler's registry entry, hence a string. */
+    char policy[WP_TOPO_NAME_MAX];
+    char picker[WP_TOPO_NAME_MAX]; /* max-score|weighted-random */
+    wp_topology_scorer_t scorers[WP_TOPO_MAX_SCORERS];
+    size_t n_scorers;       /* >= 1 */
+    int scrape_interval_ms; /* 1..60000 */
+    int stale_after_ms;     /* 1..3600000 */
+    int prefix_block_chars; /* 1..65536 */
+    int prefix_lru_blocks;  /* 1..100000000 */
+} wp_topology_scheduler_t;
+
+typedef struct wp_topology_endpoint_s {
+    char url[WP_TOPO_URL_MAX];        /* as written */
+    char host[WP_TOPO_HOST_MAX];      /* without [] for IPv6 */
+    uint16_t port;                    /* 1..65535; 80 when the URL has none */
+    char base_path[WP_TOPO_PATH_MAX]; /* "" or "/prefix", no trailing slash */
+    wp_topology_engine_t engine;      /* default vllm */
+    wp_topology_role_t role;          /* default both */
+    char name[WP_TOPO_NAME_MAX];      /* default "host:port"; unique in the file */
+    int line;
+} wp_topology_endpoint_t;
+
+typedef struct wp_topology_gateway_s {
+    char listen_host[WP_TOPO_HOST_MAX]; /* from listen: host:port ([v6]:port) */
+    uint16_t listen_port;               /* 0..65535, 0 = ephemeral */
+    int64_t max_body_bytes;             /* 1..1 GiB */
+    int64_t max_header_bytes;           /* 256..1 MiB */
+    int max_connections;                /* 1..1000000 */
+    int64_t request_timeout_ms;         /* 1..86400000 */
+    int64_t connect_timeout_ms;         /* 1..600000 */
+    int retries;                        /* 0..16 */
+    wp_topology_log_format_t log_format;
+    bool log_prompts;
+} wp_topology_gateway_t;
+
+typedef struct wp_topology_simulation_s {
+    int base_port;     /* 0..65535, 0 = ephemeral ports */
+    double time_scale; /* > 0, <= 1e6 */
+    uint64_t seed;     /* 0..2^63-1 */
+} wp_topology_simulation_t;
+
+typedef struct wp_topology_pool_s {
+    bool present;        /* the section was in the file */
+    int replicas;        /* 1..64, required in the section */
+    int tensor_parallel; /* 1, 2, 4 or 8; default 1 */
+} wp_topology_pool_t;
+
+typedef struct wp_topology_nixl_s {
+    bool present;
+    char backend[WP_TOPO_NAME_MAX];   /* default "ucx" */
+    char transport[WP_TOPO_NAME_MAX]; /* default "rdma" */
+} wp_topology_nixl_t;
+
+typedef struct wp_topology_s {
+    char model[WP_TOPO_NAME_MAX]; /* default qwen3-8b; "" only when endpoints are given */
+    char gpu[WP_TOPO_NAME_MAX];   /* default h100; the shell checks it against the catalog */
+    wp_topology_vllm_t vllm;
+    wp_topology_scheduler_t scheduler; /* the file's inferenceScheduler */
+    wp_topology_endpoint_t *endpoints; /* owned; NULL when none */
+    size_t n_endpoints;                /* <= WP_TOPO_MAX_ENDPOINTS */
+    wp_topology_gateway_t gateway;
+    wp_topology_simulation_t simulation;
+    wp_topology_pool_t prefill;
+    wp_topology_pool_t decode;
+    wp_topology_nixl_t nixl;
+    int expert_parallel; /* 0 = not set, else 1..1024 */
+} wp_topology_t;
+
+/* Fills t with the embedded default: Path 1, qwen3-8b on h100, vllm {replicas 4,
+ * tensorParallel 1, prefixCaching true}, scorers prefix-aware 100 + load-aware 50,
+ * gateway on 127.0.0.1:8000. t needs no freeing afterwards (no endpoints). */
+void wp_topology_defaults(wp_topology_t *t);
+
+/* The embedded default as YAML text (static storage); parses to wp_topology_defaults. */
+const char *wp_topology_default_yaml(void);
+
+/* Parses len bytes of YAML; filename only labels errors (NULL: "topology"). On success
+ * *out holds the result (free with wp_topology_free); on failure *out is left in a state
+ * that needs no freeing and err says what and where. */
+wp_status_t wp_topology_parse(const char *data, size_t len, const char *filename,
+                              wp_topology_t *out, wp_err_t *err);
+
+/* Releases the endpoints and leaves t with none; safe on a defaults-only struct. */
+void wp_topology_free(wp_topology_t *t);
+
+wp_status_t wp_topology_validate(const wp_topology_t *t, wp_err_t *err);
+
+/* "http://host[:port][/prefix]" (IPv6 as [addr]) into host, port (80 when absent) and
+ * base path ("" or "/prefix", trailing slashes dropped). Rejects other schemes, user
+ * info, queries and fragments. Outputs are written only on success. */
+wp_status_t wp_topology_parse_url(const char *url, char host[WP_TOPO_HOST_MAX], uint16_t *port,
+                                  char base_path[WP_TOPO_PATH_MAX], wp_err_t *err);
+
+/* "host:port" or "[v6addr]:port" with port 0..65535. */
+wp_status_t wp_topology_parse_hostport(const char *s, char host[WP_TOPO_HOST_MAX], uint16_t *port,
+                                       wp_err_t *err);
+
+#endif

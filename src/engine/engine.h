@@ -1,0 +1,159 @@
+/*
+ * engine: one vLLM-like model server, pure. A KV block pool with a prefix cache, a
+ * continuous-batching scheduler with chunked prefill and recompute preemption, and step
+ * timing from the roofline model (model/model.h). Shells drive it: `sim/` in real time
+ * behind HTTP, `des/` on a virtual clock. Time is an argument; nothing here reads a clock.
+ *
+ * Lifecycle: wp_engine_new, then any number of wp_engine_add / wp_engine_abort /
+ * wp_engine_step calls, then wp_engine_free. The engine borrows cfg->perf (it must outlive
+ * the engine) and owns everything else. wp_engine_add copies what it needs from the
+ * request (the prompt's block hashes, not its tokens); `user` is returned untouched in
+ * events and never dereferenced.
+ *
+ * A step's events array belongs to the engine and stays valid until the next call of
+ * wp_engine_step or wp_engine_free (adding or aborting requests in between is fine). Events of a request
+ * come in order: FIRST_TOKEN (token_index 0), TOKEN (1, 2, ...), then FINISHED in the same
+ * step as its last token. After FINISHED or an abort the id is unknown to the engine and
+ * may be reused.
+ *
+ * Invariants (checked by wp_engine_validate): every block is free, cached or referenced;
+ * a block's ref count equals the number of request block tables holding it; running
+ * requests never exceed max_num_seqs; a step never schedules more than
+ * max_num_batched_tokens tokens. Given the same calls, the engine behaves identically.
+ */
+#ifndef WP_ENGINE_ENGINE_H
+#define WP_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "model/model.h"
+
+typedef struct wp_engine_s wp_engine_t;
+
+/* First parent of every block hash chain. */
+#define WP_ENGINE_HASH_ROOT 0x77656c6c70617468ULL /* "wellpath" */
+
+/* Hash of one full block: chained on the parent's hash, keyed by the salt (the hash of
+ * cache_salt; 0 = none). Same tokens, parent and salt give the same hash. */
+uint64_t wp_engine_block_hash(uint64_t parent, const int32_t *tokens, size_t n, uint64_t salt);
+
+typedef struct wp_engine_config_s {
+    int32_t block_size;             /* tokens per KV block (16) */
+    int32_t num_blocks;             /* KV blocks in the pool */
+    int32_t max_num_seqs;           /* running requests at most (256) */
+    int32_t max_num_batched_tokens; /* tokens per step at most (8192) */
+    int32_t max_model_len;          /* prompt + max_tokens at most */
+    bool enable_prefix_caching;
+    bool priority_scheduling; /* lower priority value first; else first come, first served */
+    const wp_perf_t *perf;    /* required, borrowed */
+} wp_engine_config_t;
+
+/* vLLM's defaults; num_blocks from the perf model's KV capacity, max_model_len from the
+ * model, lowered to the KV capacity when the pool is smaller. */
+void wp_engine_config_default(wp_engine_config_t *cfg, const wp_perf_t *perf);
+
+wp_status_t wp_engine_new(const wp_engine_config_t *cfg, wp_engine_t **out, wp_err_t *err);
+void wp_engine_free(wp_engine_t *e);
+
+typedef struct wp_engine_req_s {
+    uint64_t id;           /* unique among requests in the engine */
+    const int32_t *tokens; /* prompt token ids, read during wp_engine_add only */
+    int32_t n_tokens;      /* >= 1 */
+    int32_t max_tokens;    /* output tokens to generate, >= 1 */
+    uint64_t salt;         /* hash of cache_salt; 0 = none */
+    int32_t priority;      /* lower runs earlier, with priority scheduling */
+    double arrival;        /* seconds; orders equal priorities */
+    void *user;
+} wp_engine_req_t;
+
+/* WP_EINVAL with a message for an empty prompt, max_tokens < 1, a duplicate id, prompt +
+ * max_tokens above max_model_len, or a request whose KV can never fit in the pool. */
+wp_status_t wp_engine_add(wp_engine_t *e, const wp_engine_req_t *in, wp_err_t *err);
+/* Drops a waiting or running request and frees its blocks (counted as finished with
+ * reason abort, without an event). WP_ENOTFOUND when the id is unknown. */
+wp_status_t wp_engine_abort(wp_engine_t *e, uint64_t id);
+
+typedef enum {
+    WP_ENGINE_EV_FIRST_TOKEN,
+    WP_ENGINE_EV_TOKEN,
+    WP_ENGINE_EV_FINISHED,
+} wp_engine_event_type_t;
+
+typedef enum {
+    WP_ENGINE_FINISH_NONE,
+    WP_ENGINE_FINISH_LENGTH,
+    WP_ENGINE_FINISH_ABORT,
+    WP_ENGINE_FINISH_COUNT,
+} wp_engine_finish_t;
+
+/* "length", "abort"; "" for NONE. */
+const char *wp_engine_finish_str(wp_engine_finish_t f);
+
+typedef struct wp_engine_event_s {
+    wp_engine_event_type_t type;
+    uint64_t id;
+    void *user;
+    int32_t token_index;       /* output token number (FIRST_TOKEN: 0; FINISHED: the last) */
+    wp_engine_finish_t finish; /* FINISHED only */
+    int32_t prompt_tokens;
+    int32_t cached_tokens;  /* prompt tokens found in the prefix cache at first admission */
+    double first_scheduled; /* `now` of the step that first scheduled the request */
+} wp_engine_event_t;
+
+typedef struct wp_engine_step_s {
+    double duration_s; /* wp_perf_step_time of the batch run; 0 when idle */
+    const wp_engine_event_t *events;
+    size_t n_events;
+    wp_perf_batch_t batch;
+    int32_t n_scheduled;  /* requests that ran this step */
+    int32_t n_preempted;  /* requests preempted this step */
+} wp_engine_step_t;
+
+/* Plans and runs one continuous-batching iteration at time now (seconds). */
+wp_status_t wp_engine_step(wp_engine_t *e, double now, wp_engine_step_t *out);
+/* Whether any request is waiting or running. */
+bool wp_engine_busy(const wp_engine_t *e);
+
+typedef struct wp_engine_stats_s {
+    int32_t num_running;
+    int32_t num_waiting;
+    double kv_usage; /* referenced blocks / num_blocks; cached-only blocks count as free */
+    int32_t num_blocks;
+    int32_t block_size;
+    int32_t num_cached_blocks; /* unreferenced blocks kept for the prefix cache */
+    uint64_t prefix_queries;   /* tokens looked up in the prefix cache, cumulative */
+    uint64_t prefix_hits;      /* of which found */
+    uint64_t prompt_tokens_total;
+    uint64_t generation_tokens_total;
+    uint64_t num_preemptions_total;
+    uint64_t finished[WP_ENGINE_FINISH_COUNT];
+} wp_engine_stats_t;
+
+void wp_engine_stats(const wp_engine_t *e, wp_engine_stats_t *out);
+
+typedef enum {
+    WP_ENGINE_REQ_WAITING,
+    WP_ENGINE_REQ_RUNNING,
+} wp_engine_req_state_t;
+
+typedef struct wp_engine_req_info_s {
+    wp_engine_req_state_t state;
+    int32_t prompt_tokens;
+    int32_t cached_tokens;   /* at first admission; 0 before it */
+    int32_t output_tokens;   /* generated so far */
+    int32_t computed_tokens; /* tokens whose KV is computed now */
+    int32_t num_blocks;      /* blocks held */
+    int32_t preemptions;
+    double first_scheduled; /* -1 when never scheduled */
+} wp_engine_req_info_t;
+
+/* WP_ENOTFOUND when the id is unknown (never added, finished or aborted). */
+wp_status_t wp_engine_req_info(const wp_engine_t *e, uint64_t id, wp_engine_req_info_t *out);
+
+/* Checks every invariant listed above; WP_EINVAL with the first violation found. */
+wp_status_t wp_engine_validate(const wp_engine_t *e, wp_err_t *err);
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * engine/sched: one continuous-batching step, planned then applied.
+ *
+ * Planning follows vLLM's V1 scheduler. A token budget of max_num_batched_tokens is
+ * shared by everything that runs in the step. Running requests go first, decodes (one
+ * token left to compute) before unfinished prefills, in admission order; each gets
+ * min(tokens left, budget) tokens, so a long prompt is prefilled in chunks over several
+ * steps. When a running request needs a block and none is free or cached, the newest
+ * running request (with priority scheduling, the lowest-priority one) is preempted: its
+ * blocks are released, its KV forgotten, and it goes back to the front of the waiting
+ * queue to be recomputed; if that was the request itself, planning of running requests
+ * stops. Only when nothing was preempted are waiting requests admitted, in queue order,
+ * while max_num_seqs, the budget and the blocks allow; admission stops at the first
+ * request that does not fit (no skipping ahead). An admitted request first takes the
+ * longest chain of its prompt's blocks found in the prefix cache, at most (tokens - 1)
+ * rounded down to whole blocks, because the last token is always recomputed.
+ *
+ * Applying advances every scheduled request's computed tokens, registers the hashes of
+ * prompt blocks that became full, and samples a token for each request whose known
+ * tokens are all computed: FIRST_TOKEN or TOKEN, then FINISHED at max_tokens, when the
+ * request's blocks are released (hashed ones stay cached) and its slot freed. The step's
+ * duration is the roofline time of the batch actually run.
+ */
+#include "engine/engine_int.h"
+
+#include <math.h>
+
+typedef struct plan_s {
+    int32_t budget;
+    int32_t preempted;
+    double now;
+} plan_t;
+
+static int32_t ceil_div(int32_t a, int32_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* Tokens of the sequence so far: the prompt and what was generated. */
+static int32_t known(const wp__req_t *r)
+{
+    return r->n_prompt + r->num_output;
+}
+
+static void schedule(wp_engine_t *e, plan_t *p, int32_t slot, int32_t n)
+{
+    e->reqs[slot].step_tokens = n;
+    e->sched[e->n_sched++] = slot;
+    p->budget -= n;
+}
+
+/* Grows the block table to cover `slots` tokens: all the blocks or none. */
+static bool grow_blocks(wp_engine_t *e, wp__req_t *r, int32_t slots)
+{
+    int32_t need = ceil_div(slots, e->cfg.block_size) - r->n_blocks;
+    if (need <= 0) {
+        return true;
+    }
+    if (need > wp__kv_available(&e->kv)) {
+        return false;
+    }
+    while (need-- > 0) {
+        r->blocks[r->n_blocks++] = wp__kv_alloc(&e->kv);
+    }
+    return true;
+}
+
+static int32_t victim_pos(const wp_engine_t *e)
+{
+    int32_t worst = e->n_running - 1;
+    if (!e->cfg.priority_scheduling) {
+        return worst;
+    }
+    for (int32_t i = e->n_running - 2; i >= 0; i--) {
+        if (wp__queue_before(&e->reqs[e->running[worst]], &e->reqs[e->running[i]])) {
+            worst = i;
+        }
+    }
+    return worst;
+}
+
+static void preempt(wp_engine_t *e, plan_t *p, int32_t pos)
+{
+    int32_t slot = e->running[pos];
+    wp__req_t *r = &e->reqs[slot];
+    p->budget += r->step_tokens; /* its entry in sched is skipped when applying */
+    r->step_tokens = 0;
+    wp__engine_release_blocks(e, r);
+    r->num_computed = 0;
+    r->preemptions++;
+    e->num_preemptions_total++;
+    p->preempted++;
+    wp__running_remove_at(e, pos);
+    if (!e->cfg.priority_scheduling) {
+        r->order = --e->front_order;
+    }
+    wp__queue_push(e, slot);
+}
+
+/* Schedules running requests with one token left (decodes) or more (prefill chunks).
+ * Returns false when a request had to preempt itself: planning of running stops. */
+static bool run_pass(wp_engine_t *e, plan_t *p, bool decodes)
+{
+    for (int32_t i = 0; i < e->n_running && p->budget > 0; i++) {
+        int32_t slot = e->running[i];
+        wp__req_t *r = &e->reqs[slot];
+        int32_t left = known(r) - r->num_computed;
+        if (r->step_tokens > 0 || (left == 1) != decodes) {
+            continue;
+        }
+        int32_t n = left < p->budget ? left : p->budget;
+        while (!grow_blocks(e, r, r->num_computed + n)) {
+            int32_t vpos = victim_pos(e);
+            bool self = e->running[vpos] == slot;
+            if (vpos < i) {
+                i--;
+            }
+            preempt(e, p, vpos);
+            if (self) {
+                return false;
+            }
+        }
+        schedule(e, p, slot, n);
+    }
+    return true;
+}
+
+/* Leading prompt blocks found in the prefix cache, and how many of them sit unreferenced
+ * in the LRU (taking those shrinks what allocation can get). */
+static int32_t count_hits(const wp_engine_t *e, const wp__req_t *r, int32_t *in_lru)
+{
+    int32_t max = (known(r) - 1) / e->cfg.block_size;
+    if (max > r->n_hashes) {
+        max = r->n_hashes;
+    }
+    int32_t hits = 0;
+    *in_lru = 0;
+    while (hits < max) {
+        int32_t b = wp__kv_lookup(&e->kv, r->hashes[hits]);
+        if (b < 0) {
+            break;
+        }
+        *in_lru += e->kv.ref[b] == 0;
+        hits++;
+    }
+    return hits;
+}
+
+static void take_hits(wp_engine_t *e, wp__req_t *r, int32_t hits)
+{
+    for (int32_t j = 0; j < hits; j++) {
+        int32_t b = wp__kv_lookup(&e->kv, r->hashes[j]);
+        wp__kv_ref(&e->kv, b);
+        r->blocks[r->n_blocks++] = b;
+    }
+    r->n_hashed = hits;
+    r->num_computed = hits * e->cfg.block_size;
+}
+
+/* Admits the head of the waiting queue when it fits; returns whether it did. */
+static bool admit_one(wp_engine_t *e, plan_t *p)
+{
+    int32_t slot = wp__queue_top(e);
+    if (slot < 0) {
+        return false;
+    }
+    wp__req_t *r = &e->reqs[slot];
+    int32_t bs = e->cfg.block_size, in_lru = 0;
+    int32_t hits = e->cfg.enable_prefix_caching ? count_hits(e, r, &in_lru) : 0;
+    int32_t cached = hits * bs;
+    int32_t n = known(r) - cached < p->budget ? known(r) - cached : p->budget;
+    if (ceil_div(cached + n, bs) - hits > wp__kv_available(&e->kv) - in_lru) {
+        return false;
+    }
+    wp__queue_remove(e, slot);
+    take_hits(e, r, hits);
+    grow_blocks(e, r, cached + n); /* fits: checked above */
+    if (e->cfg.enable_prefix_caching) {
+        e->prefix_queries += (uint64_t)known(r);
+        e->prefix_hits += (uint64_t)cached;
+    }
+    if (r->first_scheduled < 0.0) {
+        r->first_scheduled = p->now;
+        r->cached_tokens = cached;
+    }
+    r->state = REQ_RUNNING;
+    e->running[e->n_running++] = slot;
+    schedule(e, p, slot, n);
+    return true;
+}
+
+static void admit(wp_engine_t *e, plan_t *p)
+{
+    while (p->budget > 0 && e->n_running < e->cfg.max_num_seqs && admit_one(e, p)) {
+    }
+}
+
+/* Gives the prompt blocks that became full their hashes, so later requests find them. */
+static void register_blocks(wp_engine_t *e, wp__req_t *r)
+{
+    int32_t done = r->num_computed < r->n_prompt ? r->num_computed : r->n_prompt;
+    int32_t limit = done / e->cfg.block_size;
+    if (limit > r->n_hashes) {
+        limit = r->n_hashes;
+    }
+    for (int32_t j = r->n_hashed; j < limit; j++) {
+        wp__kv_register(&e->kv, r->blocks[j], r->hashes[j]);
+    }
+    if (limit > r->n_hashed) {
+        r->n_hashed = limit;
+    }
+}
+
+static void emit(wp_engine_t *e, const wp__req_t *r, wp_engine_event_type_t type, int32_t index)
+{
+    e->events[e->n_events++] = (wp_engine_event_t){
+        .type = type,
+        .id = r->id,
+        .user = r->user,
+        .token_index = index,
+        .finish = type == WP_ENGINE_EV_FINISHED ? WP_ENGINE_FINISH_LENGTH : WP_ENGINE_FINISH_NONE,
+        .prompt_tokens = r->n_prompt,
+        .cached_tokens = r->cached_tokens,
+        .first_scheduled = r->first_scheduled,
+    };
+}
+
+static void sample(wp_engine_t *e, int32_t slot)
+{
+    wp__req_t *r = &e->reqs[slot];
+    int32_t index = r->num_output++;
+    e->generation_tokens_total++;
+    if (index == 0) {
+        e->prompt_tokens_total += (uint64_t)r->n_prompt;
+    }
+    emit(e, r, index == 0 ? WP_ENGINE_EV_FIRST_TOKEN : WP_ENGINE_EV_TOKEN, index);
+    if (r->num_output == r->max_tokens) {
+        emit(e, r, WP_ENGINE_EV_FINISHED, index);
+        e->finished[WP_ENGINE_FINISH_LENGTH]++;
+        wp__engine_release_blocks(e, r);
+        wp__engine_drop(e, slot); /* state becomes REQ_FREE: compacted out of running */
+    }
+}
+
+static void account(wp_perf_batch_t *b, const wp__req_t *r, int32_t n)
+{
+    if (n == 1 && r->num_output > 0 && known(r) - r->num_computed == 1) {
+        b->decode_seqs++;
+        b->decode_ctx += r->num_computed + 1;
+        return;
+    }
+    b->prefill_tokens += n;
+    b->prefill_attn += (double)n * r->num_computed + (double)n * (n + 1) / 2.0;
+}
+
+static int32_t apply(wp_engine_t *e, wp_perf_batch_t *batch)
+{
+    int32_t ran = 0;
+    for (int32_t k = 0; k < e->n_sched; k++) {
+        int32_t slot = e->sched[k];
+        wp__req_t *r = &e->reqs[slot];
+        int32_t n = r->step_tokens;
+        if (n == 0) {
+            continue; /* preempted after it was scheduled */
+        }
+        ran++;
+        r->step_tokens = 0;
+        account(batch, r, n);
+        r->num_computed += n;
+        if (e->cfg.enable_prefix_caching) {
+            register_blocks(e, r);
+        }
+        if (r->num_computed == known(r)) {
+            sample(e, slot);
+        }
+    }
+    int32_t kept = 0;
+    for (int32_t i = 0; i < e->n_running; i++) {
+        if (e->reqs[e->running[i]].state == REQ_RUNNING) {
+            e->running[kept++] = e->running[i];
+        }
+    }
+    e->n_running = kept;
+    return ran;
+}
+
+wp_status_t wp_engine_step(wp_engine_t *e, double now, wp_engine_step_t *out)
+{
+    if (e == NULL || out == NULL || !isfinite(now)) {
+        return WP_EINVAL;
+    }
+    e->n_events = 0;
+    e->n_sched = 0;
+    plan_t p = {.budget = e->cfg.max_num_batched_tokens, .now = now};
+    if (run_pass(e, &p, true)) {
+        run_pass(e, &p, false);
+    }
+    if (p.preempted == 0) {
+        admit(e, &p);
+    }
+    *out = (wp_engine_step_t){.n_preempted = p.preempted};
+    out->n_scheduled = apply(e, &out->batch);
+    out->duration_s = wp_perf_step_time(e->cfg.perf, &out->batch);
+    out->events = e->events;
+    out->n_events = e->n_events;
+    return WP_OK;
+}

@@ -1,0 +1,263 @@
+/*
+ * gateway/endpoints: the pool's state. Every scrape tick each endpoint with no scrape
+ * in flight gets GET /metrics; every health interval, GET /health; now and then,
+ * GET /v1/models to learn the served model names. The three signals the scorers need
+ * (waiting, running, KV usage) are read under the metric names of the endpoint's
+ * engine (REFERENCE.md §2), summed over data-parallel engines (KV usage: the largest).
+ *
+ * Health: an endpoint starts out of the pool and joins at its first good answer; two
+ * failed checks in a row (connect error, timeout, non-2xx) take it out again, and it
+ * is logged each time it changes state.
+ */
+#include "gateway/internal.h"
+
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/prom.h"
+#include "base/log.h"
+#include "base/str.h"
+
+#define FAILURES_TO_EJECT 2
+#define MODELS_INTERVAL_MS 5000
+#define CHECK_TIMEOUT_MS 2000
+#define SCRAPE_BODY_MAX (8u << 20)
+
+typedef struct engine_names_s {
+    const char *waiting, *running, *kv, *kv_old;
+} engine_names_t;
+
+static const engine_names_t engine_names[] = {
+    [WP_TOPO_ENGINE_VLLM] = {"vllm:num_requests_waiting", "vllm:num_requests_running",
+                        "vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"},
+    [WP_TOPO_ENGINE_SGLANG] = {"sglang:num_queue_reqs", "sglang:num_running_reqs", "sglang:token_usage", NULL},
+    [WP_TOPO_ENGINE_TRTLLM] = {"trtllm_num_requests_waiting", "trtllm_num_requests_running",
+                          "trtllm_kv_cache_utilization", NULL},
+    [WP_TOPO_ENGINE_LLAMACPP] = {"llamacpp:requests_deferred", "llamacpp:requests_processing",
+                            "llamacpp:kv_cache_usage_ratio", NULL},
+};
+
+typedef struct scrape_acc_s {
+    const engine_names_t *names;
+    double waiting, running, kv;
+    int seen;
+} scrape_acc_t;
+
+static void on_sample(void *ud, wp_str_t name, wp_str_t labels, double v)
+{
+    scrape_acc_t *a = ud;
+    if (v != v) /* NaN */
+        return;
+    if (wp_str_eq_cstr(name, a->names->waiting)) {
+        a->waiting += v;
+        a->seen |= 1;
+    } else if (wp_str_eq_cstr(name, a->names->running)) {
+        a->running += v;
+        a->seen |= 2;
+    } else if (wp_str_eq_cstr(name, a->names->kv) ||
+               (a->names->kv_old && wp_str_eq_cstr(name, a->names->kv_old))) {
+        if (v > a->kv)
+            a->kv = v;
+        a->seen |= 4;
+    }
+}
+
+void gw_endpoint_mark(wp_gateway_t *gw, gw_endpoint_t *ep, bool ok, const char *why)
+{
+    if (ok) {
+        ep->failures = 0;
+        if (!ep->healthy && !gw->stopping) {
+            ep->healthy = true;
+            wp_sched_endpoint_set_healthy(gw->sched, ep->index, true);
+            wp_log(WP_LOG_INFO, "endpoint joined the pool", "endpoint=%s", ep->cfg.name);
+        }
+        return;
+    }
+    wp_strlcpy(ep->last_error, why, sizeof(ep->last_error));
+    if (++ep->failures < FAILURES_TO_EJECT || !ep->healthy)
+        return;
+    ep->healthy = false;
+    wp_sched_endpoint_set_healthy(gw->sched, ep->index, false);
+    char q[256];
+    wp_log(WP_LOG_WARN, "endpoint left the pool", "endpoint=%s reason=%s", ep->cfg.name,
+           wp_log_quote(q, sizeof(q), why));
+}
+
+/* ---- one GET with its body gathered; the three checks share it ---- */
+
+static void check_on_head(void *ud, int status, const wp_http_headers_t *h)
+{
+    gw_check_t *c = ud;
+    c->status = status;
+    wp_buf_reset(&c->body);
+}
+
+static void check_on_body(void *ud, const char *data, size_t len)
+{
+    gw_check_t *c = ud;
+    if (c->kind != GW_CHECK_HEALTH)
+        wp_buf_append(&c->body, data, len);
+}
+
+static void learn_models(wp_gateway_t *gw, const wp_buf_t *body)
+{
+    cJSON *root = cJSON_ParseWithLength(body->data, body->len);
+    const cJSON *m;
+    cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(root, "data"))
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
+        if (cJSON_IsString(id) && !gw_model_known(gw, id->valuestring) &&
+            gw->n_models < WP_GATEWAY_MAX_MODELS) {
+            wp_strlcpy(gw->models[gw->n_models++], id->valuestring, sizeof(gw->models[0]));
+            wp_log(WP_LOG_INFO, "model learned", "model=%s", id->valuestring);
+        }
+    }
+    cJSON_Delete(root);
+}
+
+static void apply_scrape(wp_gateway_t *gw, gw_endpoint_t *ep, const wp_buf_t *body)
+{
+    scrape_acc_t a = {.names = &engine_names[ep->cfg.engine]};
+    wp_err_t err;
+    if (wp_api_prom_parse(body->data, body->len, on_sample, &a, &err) != WP_OK) {
+        gw_endpoint_mark(gw, ep, false, err.msg);
+        return;
+    }
+    if (a.seen != 7) {
+        gw_endpoint_mark(gw, ep, false, "metrics lack the waiting, running or KV usage series");
+        return;
+    }
+    ep->waiting = a.waiting;
+    ep->running = a.running;
+    ep->kv_usage = a.kv > 1.0 ? 1.0 : a.kv;
+    ep->metrics_seen = true;
+    wp_sched_endpoint_set_metrics(gw->sched, ep->index, gw_now(gw), ep->waiting, ep->running,
+                                  ep->kv_usage);
+    gw_endpoint_mark(gw, ep, true, NULL);
+}
+
+static void check_on_done(void *ud, wp_status_t st, const char *why)
+{
+    gw_check_t *c = ud;
+    c->call = NULL;
+    if (c->gw->stopping)
+        return;
+    if (st != WP_OK || c->status < 200 || c->status > 299) {
+        char msg[300];
+        if (st != WP_OK)
+            wp_strlcpy(msg, why ? why : "request failed", sizeof(msg));
+        else
+            snprintf(msg, sizeof(msg), "%s answered HTTP %d",
+                     c->kind == GW_CHECK_SCRAPE ? "/metrics" : c->kind == GW_CHECK_HEALTH ? "/health" : "/v1/models",
+                     c->status);
+        if (c->kind != GW_CHECK_MODELS)
+            gw_endpoint_mark(c->gw, c->ep, false, msg);
+        return;
+    }
+    if (c->kind == GW_CHECK_SCRAPE)
+        apply_scrape(c->gw, c->ep, &c->body);
+    else if (c->kind == GW_CHECK_MODELS)
+        learn_models(c->gw, &c->body);
+    else
+        gw_endpoint_mark(c->gw, c->ep, true, NULL);
+}
+
+static void check_start(gw_check_t *c, const char *path)
+{
+    uint64_t now = uv_now(c->gw->loop);
+    if (c->call != NULL) {
+        if (now - c->started_ms < CHECK_TIMEOUT_MS)
+            return;
+        wp_http_call_cancel(c->call); /* hung: counts as a failed check */
+        c->call = NULL;
+        if (c->kind != GW_CHECK_MODELS)
+            gw_endpoint_mark(c->gw, c->ep, false, "no answer within the check timeout");
+    }
+    c->started_ms = now;
+    c->status = 0;
+    char full[256];
+    snprintf(full, sizeof(full), "%s%s", c->ep->cfg.base_path, path);
+    static const wp_http_call_cbs_t cbs = {check_on_head, check_on_body, check_on_done};
+    c->call = wp_http_call_start(c->ep->up, "GET", full, NULL, NULL, 0, &cbs, c);
+}
+
+void gw_endpoints_tick(wp_gateway_t *gw)
+{
+    uint64_t now = uv_now(gw->loop);
+    bool health = now - gw->last_health_ms >= gw->cfg.health_interval_ms || gw->last_health_ms == 0;
+    bool models = gw->cfg.n_models == 0 &&
+                  (now - gw->last_models_ms >= MODELS_INTERVAL_MS || gw->last_models_ms == 0);
+    if (health)
+        gw->last_health_ms = now ? now : 1;
+    if (models)
+        gw->last_models_ms = now ? now : 1;
+    for (int i = 0; i < gw->n_eps; i++) {
+        gw_endpoint_t *ep = &gw->eps[i];
+        check_start(&ep->checks[GW_CHECK_SCRAPE], "/metrics");
+        if (health)
+            check_start(&ep->checks[GW_CHECK_HEALTH], "/health");
+        if (models)
+            check_start(&ep->checks[GW_CHECK_MODELS], "/v1/models");
+    }
+}
+
+bool gw_model_known(const wp_gateway_t *gw, const char *model)
+{
+    for (int i = 0; i < gw->n_models; i++) {
+        if (strcmp(gw->models[i], model) == 0)
+            return true;
+    }
+    return false;
+}
+
+int gw_ready_count(const wp_gateway_t *gw)
+{
+    int n = 0;
+    for (int i = 0; i < gw->n_eps; i++)
+        n += gw->eps[i].healthy;
+    return n;
+}
+
+wp_status_t gw_endpoints_init(wp_gateway_t *gw, wp_err_t *err)
+{
+    gw->eps = calloc((size_t)(gw->cfg.n_endpoints ? gw->cfg.n_endpoints : 1), sizeof(gw_endpoint_t));
+    if (gw->eps == NULL)
+        return wp_err_set(err, WP_ENOMEM, "out of memory");
+    for (int i = 0; i < gw->cfg.n_endpoints; i++) {
+        gw_endpoint_t *ep = &gw->eps[i];
+        ep->cfg = gw->cfg.endpoints[i];
+        for (int k = 0; k < GW_CHECK_KINDS; k++) {
+            ep->checks[k] = (gw_check_t){.gw = gw, .ep = ep, .kind = (gw_check_kind_t)k};
+            wp_buf_init(&ep->checks[k].body, SCRAPE_BODY_MAX);
+        }
+        ep->up = wp_http_upstream_new(gw->loop, ep->cfg.host, ep->cfg.port, &gw->cfg.client, err);
+        if (ep->up == NULL)
+            return WP_EINVAL;
+        gw->n_eps++;
+        ep->index = wp_sched_endpoint_add(gw->sched, ep->cfg.name, ep->cfg.role);
+        if (ep->index < 0)
+            return wp_err_set(err, WP_EINVAL, "endpoint '%s': cannot add (duplicate name or too many)",
+                              ep->cfg.name);
+        wp_sched_endpoint_set_healthy(gw->sched, ep->index, false);
+    }
+    return WP_OK;
+}
+
+void gw_endpoints_free(wp_gateway_t *gw)
+{
+    for (int i = 0; i < gw->n_eps; i++) {
+        gw_endpoint_t *ep = &gw->eps[i];
+        for (int k = 0; k < GW_CHECK_KINDS; k++) {
+            if (ep->checks[k].call != NULL)
+                wp_http_call_cancel(ep->checks[k].call);
+            ep->checks[k].call = NULL;
+            wp_buf_free(&ep->checks[k].body);
+        }
+        wp_http_upstream_free(ep->up);
+    }
+    free(gw->eps);
+    gw->eps = NULL;
+    gw->n_eps = 0;
+}

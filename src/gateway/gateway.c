@@ -1,0 +1,182 @@
+/*
+ * gateway/gateway: life cycle and routes. Every request enters through on_request:
+ * the two completion paths go to proxy.c, the rest (/health, /metrics, /v1/models)
+ * are answered here. Anything else gets a JSON 404 (or 405 for a wrong method).
+ */
+#include "gateway/internal.h"
+
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/openai.h"
+#include "base/log.h"
+#include "base/str.h"
+
+void wp_gateway_config_default(wp_gateway_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    wp_strlcpy(cfg->listen_host, "127.0.0.1", sizeof(cfg->listen_host));
+    cfg->listen_port = 8000;
+    wp_http_server_config_default(&cfg->server);
+    wp_http_client_config_default(&cfg->client);
+    wp_sched_config_default(&cfg->sched);
+    cfg->scrape_interval_ms = 50;
+    cfg->health_interval_ms = 1000;
+    cfg->retries = 2;
+    cfg->log_requests = true;
+    cfg->seed = 1;
+}
+
+double gw_now(const wp_gateway_t *gw)
+{
+    return (double)uv_now(gw->loop) / 1000.0;
+}
+
+static void answer_models(wp_gateway_t *gw, wp_http_req_t *req)
+{
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    wp_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+    for (int i = 0; i < gw->n_models; i++) {
+        wp_buf_printf(&b, "%s{\"id\":\"", i ? "," : "");
+        wp_buf_json_escape(&b, gw->models[i], strlen(gw->models[i]));
+        wp_buf_puts(&b, "\",\"object\":\"model\",\"created\":0,\"owned_by\":\"wellpath\"}");
+    }
+    wp_buf_puts(&b, "]}");
+    wp_http_res_send(req, 200, "application/json", b.data, b.len, NULL);
+    wp_buf_free(&b);
+}
+
+static void answer_health(wp_gateway_t *gw, wp_http_req_t *req)
+{
+    int ready = gw_ready_count(gw);
+    if (ready > 0 && !gw->stopping) {
+        wp_http_res_send(req, 200, NULL, "", 0, NULL);
+        return;
+    }
+    wp_http_res_error(req, 503, gw->stopping ? "the gateway is shutting down"
+                                             : "no endpoint is ready",
+                      NULL);
+}
+
+static void answer_metrics(wp_gateway_t *gw, wp_http_req_t *req)
+{
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    gw_metrics_write(gw, &b);
+    wp_http_res_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, NULL);
+    wp_buf_free(&b);
+}
+
+static void on_request(wp_http_req_t *req, void *ctx)
+{
+    wp_gateway_t *gw = ctx;
+    wp_api_kind_t kind;
+    bool get = req->method == HTTP_GET, post = req->method == HTTP_POST;
+    if (wp_api_kind_from_path(req->path.p, req->path.n, &kind)) {
+        if (!post) {
+            wp_http_res_error(req, 405, "use POST for this path", NULL);
+            return;
+        }
+        gw_proxy_start(gw, req, (int)kind);
+        return;
+    }
+    if (wp_str_eq_cstr(req->path, "/health") && get)
+        answer_health(gw, req);
+    else if (wp_str_eq_cstr(req->path, "/metrics") && get)
+        answer_metrics(gw, req);
+    else if (wp_str_eq_cstr(req->path, "/v1/models") && get)
+        answer_models(gw, req);
+    else {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "no route for %s %.200s", req->method_name, req->path.p);
+        gw_count_status(gw->unrouted, 404);
+        wp_http_res_error(req, 404, msg, NULL);
+    }
+}
+
+static void on_scrape_timer(uv_timer_t *t)
+{
+    gw_endpoints_tick(t->data);
+}
+
+wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp_err_t *err)
+{
+    wp_gateway_t *gw = calloc(1, sizeof(*gw));
+    if (gw == NULL) {
+        wp_err_set(err, WP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    gw->loop = loop;
+    gw->cfg = *cfg;
+    wp_rng_seed(&gw->rng, cfg->seed);
+    for (int i = 0; i < cfg->n_models; i++)
+        wp_strlcpy(gw->models[gw->n_models++], cfg->models[i], sizeof(gw->models[0]));
+    gw->sched = wp_sched_new(&cfg->sched, err);
+    if (gw->sched == NULL) {
+        free(gw);
+        return NULL;
+    }
+    gw_metrics_init(gw);
+    if (gw_endpoints_init(gw, err) != WP_OK) {
+        gw_metrics_free(gw);
+        wp_sched_free(gw->sched);
+        free(gw);
+        return NULL;
+    }
+    return gw;
+}
+
+wp_status_t wp_gateway_start(wp_gateway_t *gw, wp_err_t *err)
+{
+    gw->server = wp_http_server_new(gw->loop, &gw->cfg.server, on_request, gw);
+    if (gw->server == NULL)
+        return wp_err_set(err, WP_ENOMEM, "out of memory");
+    wp_status_t st = wp_http_server_listen(gw->server, gw->cfg.listen_host, gw->cfg.listen_port, err);
+    if (st != WP_OK)
+        return st;
+    gw->port = wp_http_server_port(gw->server);
+    uv_timer_init(gw->loop, &gw->scrape_timer);
+    gw->scrape_timer.data = gw;
+    gw->timer_ready = true;
+    uv_timer_start(&gw->scrape_timer, on_scrape_timer, 0, gw->cfg.scrape_interval_ms);
+    wp_log(WP_LOG_INFO, "gateway listening", "addr=%s:%d endpoints=%d policy=%s",
+           gw->cfg.listen_host, gw->port, gw->n_eps, gw->cfg.sched.policy);
+    return WP_OK;
+}
+
+int wp_gateway_port(const wp_gateway_t *gw)
+{
+    return gw->port;
+}
+
+int wp_gateway_ready_endpoints(const wp_gateway_t *gw)
+{
+    return gw_ready_count(gw);
+}
+
+static void free_all(wp_gateway_t *gw)
+{
+    gw_metrics_free(gw);
+    wp_sched_free(gw->sched);
+    free(gw);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    free_all(h->data);
+}
+
+void wp_gateway_free(wp_gateway_t *gw)
+{
+    gw->stopping = true;
+    if (gw->server != NULL)
+        wp_http_server_close(gw->server); /* aborts in-flight requests: they cancel their calls */
+    gw_endpoints_free(gw);
+    if (gw->timer_ready)
+        uv_close((uv_handle_t *)&gw->scrape_timer, on_timer_closed);
+    else
+        free_all(gw);
+}

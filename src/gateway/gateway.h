@@ -1,0 +1,74 @@
+/*
+ * gateway: the OpenAI-compatible, inference-aware reverse proxy (Path 1).
+ *
+ * It listens for /v1/completions and /v1/chat/completions, parses the body, asks the
+ * sched/ core for an endpoint over the current endpoint state, forwards the body
+ * unchanged on a kept-alive upstream connection and streams the answer back as it
+ * arrives. Endpoint state is the gateway's own in-flight counts plus metrics scraped
+ * from each endpoint's /metrics every scrape_interval_ms; an endpoint whose health
+ * check or scrape fails leaves the pool until it answers again. Its own /metrics,
+ * /health and /v1/models are served too.
+ *
+ * Time: the shell reads the loop's clock (uv_now) once per tick and passes it to
+ * sched/. Ownership: the gateway copies its config; wp_gateway_free stops listening,
+ * cancels upstream calls and frees everything once libuv has closed the handles
+ * (run the loop after calling it).
+ */
+#ifndef WP_GATEWAY_GATEWAY_H
+#define WP_GATEWAY_GATEWAY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "base/err.h"
+#include "config/topology.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "sched/sched.h"
+
+#define WP_GATEWAY_MAX_ENDPOINTS 256
+#define WP_GATEWAY_MAX_MODELS 8
+
+
+typedef struct wp_gateway_endpoint_cfg_s {
+    char name[64];
+    char host[256];
+    int port;
+    char base_path[128]; /* prefixed to every upstream path; "" for none */
+    wp_topology_engine_t engine; /* picks the metric names to scrape */
+    wp_sched_role_t role;
+} wp_gateway_endpoint_cfg_t;
+
+typedef struct wp_gateway_config_s {
+    char listen_host[64];
+    int listen_port; /* 0 = ephemeral */
+    wp_http_server_config_t server;
+    wp_http_client_config_t client;
+    wp_sched_config_t sched;
+    uint64_t scrape_interval_ms; /* 50 */
+    uint64_t health_interval_ms; /* 1000 */
+    int retries;                 /* extra attempts on another endpoint, before any byte: 2 */
+    /* Models the pool serves: requests naming another model get 404. When empty, the
+     * gateway learns them from the endpoints' /v1/models. */
+    char models[WP_GATEWAY_MAX_MODELS][128];
+    int n_models;
+    bool log_requests; /* one line per request */
+    bool log_prompts;  /* include prompt text in that line (off by default) */
+    uint64_t seed;     /* tie-breaking randomness */
+    wp_gateway_endpoint_cfg_t endpoints[WP_GATEWAY_MAX_ENDPOINTS];
+    int n_endpoints;
+} wp_gateway_config_t;
+
+typedef struct wp_gateway_s wp_gateway_t;
+
+void wp_gateway_config_default(wp_gateway_config_t *cfg);
+
+wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp_err_t *err);
+wp_status_t wp_gateway_start(wp_gateway_t *gw, wp_err_t *err);
+int wp_gateway_port(const wp_gateway_t *gw);
+/* Endpoints currently in the pool (healthy). */
+int wp_gateway_ready_endpoints(const wp_gateway_t *gw);
+void wp_gateway_free(wp_gateway_t *gw);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * gateway/internal: the structures shared by the gateway's files (gateway.c: life
+ * cycle and routes; endpoints.c: scraping and health; proxy.c: one proxied request;
+ * metrics.c: the gateway's own /metrics). Not a public interface.
+ */
+#ifndef WP_GATEWAY_INTERNAL_H
+#define WP_GATEWAY_INTERNAL_H
+
+#include "base/buf.h"
+#include "base/rng.h"
+#include "gateway/gateway.h"
+#include "stats/stats.h"
+
+#define GW_MAX_STATUSES 16
+
+typedef struct gw_status_count_s {
+    int status;
+    uint64_t count;
+} gw_status_count_t;
+
+struct gw_endpoint_s;
+
+/* One periodic GET to an endpoint (scrape, health or models) and its answer. */
+typedef enum { GW_CHECK_SCRAPE, GW_CHECK_HEALTH, GW_CHECK_MODELS, GW_CHECK_KINDS } gw_check_kind_t;
+
+typedef struct gw_check_s {
+    struct wp_gateway_s *gw;
+    struct gw_endpoint_s *ep;
+    gw_check_kind_t kind;
+    wp_http_call_t *call; /* in flight, or NULL */
+    uint64_t started_ms;
+    wp_buf_t body;
+    int status;
+} gw_check_t;
+
+typedef struct gw_endpoint_s {
+    wp_gateway_endpoint_cfg_t cfg;
+    int index; /* in sched/ */
+    wp_http_upstream_t *up;
+    bool healthy;
+    int failures;           /* consecutive failed checks */
+    gw_check_t checks[GW_CHECK_KINDS];
+    double waiting, running, kv_usage; /* last scrape */
+    bool metrics_seen;
+    char last_error[200];
+    /* counters */
+    gw_status_count_t statuses[GW_MAX_STATUSES];
+    uint64_t picks, upstream_errors, retries_from;
+} gw_endpoint_t;
+
+struct wp_gateway_s {
+    uv_loop_t *loop;
+    wp_gateway_config_t cfg;
+    wp_http_server_t *server;
+    wp_sched_t *sched;
+    wp_rng_t rng;
+    gw_endpoint_t *eps;
+    int n_eps;
+    uv_timer_t scrape_timer;
+    uint64_t last_health_ms;
+    uint64_t last_models_ms;
+    bool stopping;
+    bool timer_ready;
+    int port;
+    uint64_t next_id;
+    char models[WP_GATEWAY_MAX_MODELS][128];
+    int n_models;
+    /* metrics */
+    wp_stats_hist_t decision_s, ttft_s, e2e_s, itl_s, prefix_ratio;
+    gw_status_count_t unrouted[GW_MAX_STATUSES]; /* answered without an endpoint */
+    uint64_t retries_total;
+    uint64_t in_flight;
+};
+
+/* endpoints.c */
+wp_status_t gw_endpoints_init(wp_gateway_t *gw, wp_err_t *err);
+void gw_endpoints_free(wp_gateway_t *gw);
+void gw_endpoints_tick(wp_gateway_t *gw);
+void gw_endpoint_mark(wp_gateway_t *gw, gw_endpoint_t *ep, bool ok, const char *why);
+bool gw_model_known(const wp_gateway_t *gw, const char *model);
+int gw_ready_count(const wp_gateway_t *gw);
+
+/* proxy.c */
+void gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind);
+
+/* metrics.c */
+void gw_metrics_init(wp_gateway_t *gw);
+void gw_metrics_free(wp_gateway_t *gw);
+void gw_count_status(gw_status_count_t *arr, int status);
+void gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out);
+
+/* gateway.c */
+double gw_now(const wp_gateway_t *gw);
+
+#endif

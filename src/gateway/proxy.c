@@ -1,0 +1,326 @@
+/*
+ * gateway/proxy: one proxied completion request, from body parse to the last byte.
+ *
+ *   parse body -> check model -> pick (sched/) -> call upstream -> on_head: answer
+ *   head -> on_body: pass each piece on as it arrives -> on_done: end, account, log.
+ *
+ * Retries: a connection failure, a timeout or a 5xx from the upstream before any byte
+ * has gone to the client is retried on another endpoint (never one already tried), at
+ * most cfg.retries times. After the first byte a failure cannot be retried: a streamed
+ * (SSE) answer is ended with an SSE error event, any other body is cut by closing the
+ * connection, so the client never mistakes a partial answer for a whole one.
+ *
+ * Lifetime: a proxy_t lives from gw_proxy_start to finish(); it owns the parsed body
+ * and the upstream call. If the client goes away first, on_abort cancels the call.
+ */
+#include "gateway/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/openai.h"
+#include "base/log.h"
+#include "base/str.h"
+
+typedef struct proxy_s {
+    wp_gateway_t *gw;
+    wp_http_req_t *req;
+    wp_api_kind_t kind;
+    wp_api_request_t api;
+    const char *model;
+    gw_endpoint_t *ep;
+    wp_http_call_t *call;
+    wp_sched_pick_t pick;
+    uint64_t tried[(WP_SCHED_MAX_ENDPOINTS + 63) / 64];
+    int attempts;
+    char request_id[80];
+    wp_buf_t fwd_headers;
+    uint64_t t0_ns, t_first_ns, t_last_ns;
+    double decision_s;
+    int status;      /* what the client got */
+    int up_status;   /* what the current upstream answered */
+    bool sse, responded, dispatched;
+    char fail_why[300];
+    int fail_status;
+} proxy_t;
+
+static void attempt(proxy_t *p);
+
+static void finish(proxy_t *p, const char *outcome)
+{
+    wp_gateway_t *gw = p->gw;
+    if (p->dispatched)
+        wp_sched_on_complete(gw->sched, p->ep->index);
+    p->dispatched = false;
+    if (p->ep != NULL)
+        gw_count_status(p->ep->statuses, p->status);
+    else
+        gw_count_status(gw->unrouted, p->status);
+    uint64_t end = uv_hrtime();
+    if (p->status >= 200 && p->status < 300) {
+        wp_stats_hist_observe(&gw->e2e_s, (double)(end - p->t0_ns) / 1e9);
+        if (p->t_first_ns)
+            wp_stats_hist_observe(&gw->ttft_s, (double)(p->t_first_ns - p->t0_ns) / 1e9);
+    }
+    gw->in_flight--;
+    if (gw->cfg.log_requests && wp_log_enabled(WP_LOG_INFO)) {
+        char scores[256] = "", q[4096];
+        size_t k = 0;
+        for (int i = 0; i < p->pick.n_scores && k < sizeof(scores) - 40; i++)
+            k += (size_t)snprintf(scores + k, sizeof(scores) - k, "%s%s:%.3f", i ? "," : "",
+                                  p->pick.scores[i].name, p->pick.scores[i].raw);
+        double ttft = p->t_first_ns ? (double)(p->t_first_ns - p->t0_ns) / 1e6 : -1;
+        wp_log(WP_LOG_INFO, "request", "id=%s model=%s endpoint=%s status=%d outcome=%s ttft_ms=%.2f e2e_ms=%.2f attempts=%d prefix=%.3f scores=%s%s%s",
+               p->request_id, p->model ? p->model : "-", p->ep ? p->ep->cfg.name : "-", p->status,
+               outcome, ttft, (double)(end - p->t0_ns) / 1e6, p->attempts, p->pick.prefix_ratio,
+               scores[0] ? scores : "-", gw->cfg.log_prompts ? " prompt=" : "",
+               gw->cfg.log_prompts ? wp_log_quote(q, sizeof(q), p->api.prompt.data ? p->api.prompt.data : "") : "");
+    }
+    wp_api_request_free(&p->api);
+    wp_buf_free(&p->fwd_headers);
+    free(p);
+}
+
+/* Answers with an error and finishes; only before anything was sent. */
+static void fail(proxy_t *p, int status, const char *msg, const char *param)
+{
+    p->status = status;
+    char extra[128];
+    snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\n", p->request_id);
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    wp_api_write_error(&b, status, msg, param);
+    wp_http_res_send(p->req, status, "application/json", b.data, b.len, extra);
+    wp_buf_free(&b);
+    finish(p, "error");
+}
+
+static void on_abort(wp_http_req_t *req)
+{
+    proxy_t *p = req->user;
+    if (p->call != NULL)
+        wp_http_call_cancel(p->call);
+    p->call = NULL;
+    p->status = 499; /* client closed the request (nginx's code) */
+    wp_http_res_end(req);
+    finish(p, "client-gone");
+}
+
+/* ---- upstream callbacks ---- */
+
+static bool retryable_status(int s)
+{
+    return s == 502 || s == 503 || s == 504 || s == 500;
+}
+
+static void upstream_failed(proxy_t *p, int status, const char *why)
+{
+    p->ep->upstream_errors++;
+    snprintf(p->fail_why, sizeof(p->fail_why), "%s", why);
+    p->fail_status = status;
+    wp_sched_on_complete(p->gw->sched, p->ep->index);
+    p->dispatched = false;
+    if (p->attempts <= p->gw->cfg.retries) {
+        p->gw->retries_total++;
+        p->ep->retries_from++;
+        attempt(p);
+        return;
+    }
+    fail(p, status, why, NULL);
+}
+
+static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
+{
+    proxy_t *p = ud;
+    p->up_status = status;
+    if (retryable_status(status) && p->attempts <= p->gw->cfg.retries) {
+        wp_http_call_cancel(p->call);
+        p->call = NULL;
+        char why[200];
+        snprintf(why, sizeof(why), "upstream %s answered HTTP %d", p->ep->cfg.name, status);
+        upstream_failed(p, 502, why);
+        return;
+    }
+    wp_str_t ct = wp_http_headers_get(h, "Content-Type");
+    char ctype[128] = "application/json";
+    if (ct.p != NULL && ct.n < sizeof(ctype)) {
+        memcpy(ctype, ct.p, ct.n);
+        ctype[ct.n] = '\0';
+    }
+    p->sse = strncmp(ctype, "text/event-stream", 17) == 0;
+    char extra[256];
+    snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\nX-Wellpath-Endpoint: %s\r\n%s", p->request_id,
+             p->ep->cfg.name, p->sse ? "Cache-Control: no-cache\r\n" : "");
+    p->status = status;
+    p->responded = true;
+    wp_http_res_head(p->req, status, ctype, -1, extra);
+}
+
+static void on_up_body(void *ud, const char *data, size_t len)
+{
+    proxy_t *p = ud;
+    uint64_t now = uv_hrtime();
+    if (p->t_first_ns == 0)
+        p->t_first_ns = now;
+    else if (p->sse)
+        wp_stats_hist_observe(&p->gw->itl_s, (double)(now - p->t_last_ns) / 1e9);
+    p->t_last_ns = now;
+    wp_http_res_write(p->req, data, len);
+}
+
+static void on_up_done(void *ud, wp_status_t st, const char *why)
+{
+    proxy_t *p = ud;
+    p->call = NULL;
+    if (st == WP_OK) {
+        wp_http_res_end(p->req);
+        finish(p, "ok");
+        return;
+    }
+    int status = strstr(why ? why : "", "timeout") || strstr(why ? why : "", "timed out") ? 504 : 502;
+    if (!p->responded) {
+        upstream_failed(p, status, why ? why : "upstream failed");
+        return;
+    }
+    p->ep->upstream_errors++;
+    wp_log(WP_LOG_WARN, "upstream failed mid-response", "id=%s endpoint=%s why=\"%s\"", p->request_id,
+           p->ep->cfg.name, why ? why : "");
+    if (p->sse) {
+        wp_buf_t b;
+        wp_buf_init(&b, 0);
+        wp_buf_puts(&b, "data: ");
+        wp_api_write_error(&b, status, why ? why : "upstream failed", NULL);
+        wp_buf_puts(&b, "\n\n");
+        wp_http_res_write(p->req, b.data, b.len);
+        wp_buf_free(&b);
+        wp_http_res_end(p->req);
+    } else {
+        wp_http_res_abort(p->req);
+    }
+    finish(p, "upstream-failed-mid-response");
+}
+
+/* ---- picking and sending ---- */
+
+static void attempt(proxy_t *p)
+{
+    wp_gateway_t *gw = p->gw;
+    p->attempts++;
+    wp_sched_request_t sr = {
+        .model = p->model,
+        .cache_salt = p->api.cache_salt,
+        .prompt = p->api.prompt.data,
+        .prompt_len = p->api.prompt.len,
+        .priority = (int)p->api.priority,
+        .session_ep = -1,
+        .role = WP_SCHED_ROLE_BOTH,
+        .exclude = p->tried,
+    };
+    uint64_t t = uv_hrtime();
+    wp_err_t err;
+    wp_status_t st = wp_sched_pick(gw->sched, gw_now(gw), &sr, &gw->rng, &p->pick, &err);
+    p->decision_s = (double)(uv_hrtime() - t) / 1e9;
+    wp_stats_hist_observe(&gw->decision_s, p->decision_s);
+    if (st != WP_OK) {
+        if (p->attempts > 1) {
+            fail(p, p->fail_status, p->fail_why, NULL);
+            return;
+        }
+        char msg[256];
+        snprintf(msg, sizeof(msg), "no endpoint is ready to serve model '%s'", p->model);
+        fail(p, 503, msg, NULL);
+        return;
+    }
+    p->ep = &gw->eps[p->pick.endpoint];
+    p->tried[p->pick.endpoint / 64] |= 1ULL << (p->pick.endpoint % 64);
+    wp_sched_on_dispatch(gw->sched, &p->pick);
+    p->dispatched = true;
+    p->ep->picks++;
+    wp_stats_hist_observe(&gw->prefix_ratio, p->pick.prefix_ratio);
+    char path[300];
+    snprintf(path, sizeof(path), "%s%.*s", p->ep->cfg.base_path, (int)p->req->url.len, p->req->url.data);
+    static const wp_http_call_cbs_t cbs = {on_up_head, on_up_body, on_up_done};
+    p->call = wp_http_call_start(p->ep->up, "POST", path, p->fwd_headers.data, p->req->body.data,
+                                 p->req->body.len, &cbs, p);
+    if (p->call == NULL)
+        upstream_failed(p, 502, "out of memory starting the upstream call");
+}
+
+static bool hop_by_hop(wp_str_t name)
+{
+    static const char *const skip[] = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade",
+                                       "proxy-connection", "proxy-authorization", "host",
+                                       "content-length", "x-request-id", "trailer", "expect"};
+    for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
+        if (wp_str_case_eq_cstr(name, skip[i]))
+            return true;
+    }
+    return false;
+}
+
+static void build_forward_headers(proxy_t *p)
+{
+    const wp_http_headers_t *hs = &p->req->headers;
+    wp_buf_init(&p->fwd_headers, 64 * 1024);
+    for (int i = 0; i < hs->n; i++) {
+        wp_str_t n = wp_http_headers_name(hs, i), v = wp_http_headers_value(hs, i);
+        if (hop_by_hop(n))
+            continue;
+        wp_buf_printf(&p->fwd_headers, "%.*s: %.*s\r\n", (int)n.n, n.p, (int)v.n, v.p);
+    }
+    wp_buf_printf(&p->fwd_headers, "X-Request-Id: %s\r\n", p->request_id);
+}
+
+static void set_request_id(proxy_t *p)
+{
+    wp_str_t id = wp_http_headers_get(&p->req->headers, "X-Request-Id");
+    bool ok = id.p != NULL && id.n > 0 && id.n < sizeof(p->request_id);
+    for (size_t i = 0; ok && i < id.n; i++)
+        ok = id.p[i] > 0x20 && id.p[i] < 0x7f;
+    if (ok) {
+        memcpy(p->request_id, id.p, id.n);
+        p->request_id[id.n] = '\0';
+        return;
+    }
+    uint64_t r = wp_rng_next(&p->gw->rng);
+    snprintf(p->request_id, sizeof(p->request_id), "wp-%016llx%04llx", (unsigned long long)r,
+             (unsigned long long)(++p->gw->next_id & 0xffff));
+}
+
+void gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
+{
+    proxy_t *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        wp_http_res_error(req, 503, "out of memory", NULL);
+        return;
+    }
+    p->gw = gw;
+    p->req = req;
+    p->kind = (wp_api_kind_t)kind;
+    p->t0_ns = req->start_ns;
+    req->user = p;
+    req->on_abort = on_abort;
+    gw->in_flight++;
+    set_request_id(p);
+    wp_buf_init(&p->fwd_headers, 64 * 1024);
+    wp_api_error_t e;
+    if (wp_api_request_parse(p->kind, req->body.data, req->body.len, &p->api, &e) != WP_OK) {
+        fail(p, e.status, e.err.msg, e.param);
+        return;
+    }
+    p->model = p->api.model ? p->api.model : (gw->n_models > 0 ? gw->models[0] : NULL);
+    if (p->model == NULL) {
+        fail(p, 503, "no endpoint is ready: the served models are not known yet", "model");
+        return;
+    }
+    if (gw->n_models > 0 && !gw_model_known(gw, p->model)) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "The model `%.200s` does not exist.", p->model);
+        fail(p, 404, msg, "model");
+        return;
+    }
+    wp_buf_free(&p->fwd_headers);
+    build_forward_headers(p);
+    attempt(p);
+}

@@ -1,0 +1,606 @@
+/*
+ * http/server: see server.h.
+ *
+ * Bytes read are appended to the connection's input buffer; conn_process() feeds that
+ * buffer to http_parser until a request is complete, pauses the parser, and hands the
+ * request to the handler. When the handler ends the response, processing resumes on
+ * what is left in the buffer. conn_process() guards against re-entry, so a handler
+ * that answers synchronously simply lets the loop go on to the next pipelined request.
+ *
+ * A connection is freed in its close callback. If its request is still with the
+ * handler then, the request is detached (req->conn = NULL, aborted) and freed later by
+ * wp_http_res_end.
+ */
+#include "http/server.h"
+
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/openai.h"
+#include "base/log.h"
+
+struct wp_http_server_s {
+    uv_loop_t *loop;
+    uv_tcp_t tcp;
+    wp_http_server_config_t cfg;
+    wp_http_handler_fn handler;
+    void *ctx;
+    int port;
+    int nconns;
+    bool listening, closing;
+    wp_http_conn_t *conns; /* doubly linked list of open connections */
+};
+
+struct wp_http_conn_s {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    wp_http_server_t *srv;
+    wp_http_conn_t *prev, *next;
+    http_parser parser;
+    wp_buf_t in;
+    wp_http_req_t *req; /* being parsed, or with the handler */
+    bool req_complete;  /* parsed whole, handed to the handler */
+    bool in_process, closing, shutting, reading;
+    int error_status;   /* set by a parser callback that hit a limit */
+    int handles_open;   /* tcp + timer */
+};
+
+typedef struct write_s {
+    uv_write_t w;
+    char data[];
+} write_t;
+
+static const http_parser_settings *settings(void);
+static void conn_process(wp_http_conn_t *c);
+static void conn_close(wp_http_conn_t *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void on_timer(uv_timer_t *t)
+{
+    conn_close(t->data);
+}
+
+static void conn_read_start(wp_http_conn_t *c)
+{
+    if (!c->reading && !c->closing && !c->shutting)
+        c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
+}
+
+void wp_http_server_config_default(wp_http_server_config_t *cfg)
+{
+    cfg->max_header_bytes = 16 * 1024;
+    cfg->max_body_bytes = 4 * 1024 * 1024;
+    cfg->max_connections = 4096;
+    cfg->idle_timeout_ms = 60000;
+    cfg->header_timeout_ms = 30000;
+    cfg->server_name = "wellpath";
+}
+
+/* ---- requests ---- */
+
+static wp_http_req_t *req_new(wp_http_conn_t *c)
+{
+    wp_http_req_t *r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return NULL;
+    r->conn = c;
+    wp_buf_init(&r->url, c->srv->cfg.max_header_bytes);
+    wp_http_headers_init(&r->headers, c->srv->cfg.max_header_bytes);
+    wp_buf_init(&r->body, c->srv->cfg.max_body_bytes + 1);
+    r->start_ns = uv_hrtime();
+    return r;
+}
+
+static void req_free(wp_http_req_t *r)
+{
+    wp_buf_free(&r->url);
+    wp_http_headers_free(&r->headers);
+    wp_buf_free(&r->body);
+    free(r);
+}
+
+/* ---- writing ---- */
+
+static void on_write(uv_write_t *w, int status)
+{
+    free(w);
+}
+
+static void conn_write(wp_http_conn_t *c, const void *data, size_t len)
+{
+    if (c == NULL || c->closing || len == 0)
+        return;
+    write_t *w = malloc(sizeof(*w) + len);
+    if (w == NULL) {
+        conn_close(c);
+        return;
+    }
+    memcpy(w->data, data, len);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+    if (uv_write(&w->w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+        free(w);
+        conn_close(c);
+    }
+}
+
+const char *wp_http_status_text(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Payload Too Large";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return status < 400 ? "OK" : "Error";
+    }
+}
+
+void wp_http_res_head(wp_http_req_t *req, int status, const char *content_type,
+                      long long content_length, const char *extra_headers)
+{
+    if (req->head_sent)
+        return;
+    req->head_sent = true;
+    req->status = status;
+    req->chunked = content_length < 0;
+    wp_http_conn_t *c = req->conn;
+    if (c == NULL)
+        return;
+    wp_buf_t h;
+    wp_buf_init(&h, 64 * 1024);
+    wp_buf_printf(&h, "HTTP/1.1 %d %s\r\nServer: %s\r\n", status, wp_http_status_text(status),
+                  c->srv->cfg.server_name);
+    if (content_type != NULL)
+        wp_buf_printf(&h, "Content-Type: %s\r\n", content_type);
+    if (req->chunked)
+        wp_buf_puts(&h, "Transfer-Encoding: chunked\r\n");
+    else
+        wp_buf_printf(&h, "Content-Length: %lld\r\n", content_length);
+    if (!req->keep_alive)
+        wp_buf_puts(&h, "Connection: close\r\n");
+    if (extra_headers != NULL)
+        wp_buf_puts(&h, extra_headers);
+    wp_buf_puts(&h, "\r\n");
+    conn_write(c, h.data, h.len);
+    wp_buf_free(&h);
+}
+
+void wp_http_res_write(wp_http_req_t *req, const void *data, size_t len)
+{
+    if (req->conn == NULL || req->ended || len == 0)
+        return;
+    req->bytes_out += len;
+    if (!req->chunked) {
+        conn_write(req->conn, data, len);
+        return;
+    }
+    /* One write for size line, data and CRLF keeps frames whole on the wire. */
+    char size[24];
+    int k = snprintf(size, sizeof(size), "%zx\r\n", len);
+    write_t *w = malloc(sizeof(*w) + (size_t)k + len + 2);
+    if (w == NULL) {
+        conn_close(req->conn);
+        return;
+    }
+    memcpy(w->data, size, (size_t)k);
+    memcpy(w->data + k, data, len);
+    memcpy(w->data + k + len, "\r\n", 2);
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)((size_t)k + len + 2));
+    if (req->conn->closing || uv_write(&w->w, (uv_stream_t *)&req->conn->tcp, &b, 1, on_write) != 0)
+        free(w);
+}
+
+static void on_shutdown(uv_shutdown_t *s, int status)
+{
+    wp_http_conn_t *c = s->handle->data;
+    free(s);
+    conn_close(c);
+}
+
+/* Flushes what is queued, then closes. */
+static void conn_shutdown(wp_http_conn_t *c)
+{
+    if (c->closing || c->shutting)
+        return;
+    c->shutting = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+    uv_shutdown_t *s = malloc(sizeof(*s));
+    if (s == NULL || uv_shutdown(s, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        free(s);
+        conn_close(c);
+    }
+}
+
+void wp_http_res_end(wp_http_req_t *req)
+{
+    if (req->ended)
+        return;
+    req->ended = true;
+    wp_http_conn_t *c = req->conn;
+    if (c == NULL) { /* detached: the client is gone */
+        req_free(req);
+        return;
+    }
+    if (!req->head_sent)
+        wp_http_res_head(req, 200, NULL, 0, NULL);
+    if (req->chunked)
+        conn_write(c, "0\r\n\r\n", 5);
+    bool keep = req->keep_alive;
+    c->req = NULL;
+    c->req_complete = false;
+    req_free(req);
+    if (!keep) {
+        conn_shutdown(c);
+        return;
+    }
+    uv_timer_start(&c->timer, on_timer, c->srv->cfg.idle_timeout_ms, 0);
+    conn_read_start(c);
+    conn_process(c);
+}
+
+void wp_http_res_abort(wp_http_req_t *req)
+{
+    if (req->ended)
+        return;
+    req->keep_alive = false;
+    wp_http_conn_t *c = req->conn;
+    if (c != NULL) {
+        c->req = NULL;
+        c->req_complete = false;
+        conn_close(c);
+    }
+    req->ended = true;
+    req_free(req);
+}
+
+void wp_http_res_send(wp_http_req_t *req, int status, const char *content_type, const void *body,
+                      size_t len, const char *extra_headers)
+{
+    wp_http_res_head(req, status, content_type, (long long)len, extra_headers);
+    wp_http_res_write(req, body, len);
+    wp_http_res_end(req);
+}
+
+void wp_http_res_error(wp_http_req_t *req, int status, const char *message, const char *param)
+{
+    wp_buf_t b;
+    wp_buf_init(&b, 16 * 1024);
+    wp_api_write_error(&b, status, message, param);
+    wp_http_res_send(req, status, "application/json", b.data, b.len, NULL);
+    wp_buf_free(&b);
+}
+
+size_t wp_http_req_write_queue(const wp_http_req_t *req)
+{
+    return req->conn ? req->conn->tcp.write_queue_size : 0;
+}
+
+/* ---- parser callbacks ---- */
+
+static int on_message_begin(http_parser *p)
+{
+    wp_http_conn_t *c = p->data;
+    c->req = req_new(c);
+    if (c->req == NULL)
+        return -1;
+    uv_timer_start(&c->timer, on_timer, c->srv->cfg.header_timeout_ms, 0);
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t len)
+{
+    wp_http_conn_t *c = p->data;
+    if (wp_buf_append(&c->req->url, at, len) != WP_OK) {
+        c->error_status = 431;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t len)
+{
+    wp_http_conn_t *c = p->data;
+    if (wp_http_headers_on_field(&c->req->headers, at, len) != WP_OK) {
+        c->error_status = 431;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t len)
+{
+    wp_http_conn_t *c = p->data;
+    if (wp_http_headers_on_value(&c->req->headers, at, len) != WP_OK) {
+        c->error_status = 431;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    wp_http_conn_t *c = p->data;
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->srv->cfg.max_body_bytes) {
+        c->error_status = 413;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t len)
+{
+    wp_http_conn_t *c = p->data;
+    if (c->req->body.len + len > c->srv->cfg.max_body_bytes ||
+        wp_buf_append(&c->req->body, at, len) != WP_OK) {
+        c->error_status = 413;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    wp_http_conn_t *c = p->data;
+    wp_http_req_t *r = c->req;
+    r->method = (int)p->method;
+    wp_strlcpy(r->method_name, http_method_str((enum http_method)p->method), sizeof(r->method_name));
+    r->keep_alive = http_should_keep_alive(p) != 0 && !c->srv->closing;
+    const char *q = memchr(r->url.data ? r->url.data : "", '?', r->url.len);
+    r->path = (wp_str_t){r->url.data ? r->url.data : "", q ? (size_t)(q - r->url.data) : r->url.len};
+    c->req_complete = true;
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+static const http_parser_settings *settings(void)
+{
+    static const http_parser_settings s = {
+        .on_message_begin = on_message_begin,
+        .on_url = on_url,
+        .on_header_field = on_header_field,
+        .on_header_value = on_header_value,
+        .on_headers_complete = on_headers_complete,
+        .on_body = on_body,
+        .on_message_complete = on_message_complete,
+    };
+    return &s;
+}
+
+/* ---- connection ---- */
+
+static void conn_fail(wp_http_conn_t *c, int status, const char *why)
+{
+    wp_http_req_t *r = c->req;
+    if (r == NULL) {
+        r = req_new(c);
+        if (r == NULL) {
+            conn_close(c);
+            return;
+        }
+        c->req = r;
+    }
+    r->keep_alive = false;
+    c->req_complete = true;
+    wp_log(WP_LOG_DEBUG, "bad http request", "status=%d why=\"%s\"", status, why);
+    wp_http_res_error(r, status, why, NULL); /* ends r; shuts the connection down */
+}
+
+static void conn_dispatch(wp_http_conn_t *c)
+{
+    uv_timer_stop(&c->timer);
+    c->srv->handler(c->req, c->srv->ctx);
+}
+
+static void conn_process(wp_http_conn_t *c)
+{
+    if (c->in_process)
+        return;
+    c->in_process = true;
+    while (!c->closing && !c->shutting && c->req_complete == false && c->in.len > 0) {
+        http_parser_pause(&c->parser, 0);
+        size_t n = http_parser_execute(&c->parser, settings(), c->in.data, c->in.len);
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        if (e != HPE_OK && e != HPE_PAUSED) {
+            char why[160];
+            int status = c->error_status ? c->error_status : 400;
+            if (status == 413)
+                snprintf(why, sizeof(why), "request body exceeds the limit of %zu bytes",
+                         c->srv->cfg.max_body_bytes);
+            else if (status == 431)
+                snprintf(why, sizeof(why), "request headers exceed the limit of %zu bytes",
+                         c->srv->cfg.max_header_bytes);
+            else
+                snprintf(why, sizeof(why), "malformed HTTP request at byte %zu: %s", n,
+                         http_errno_description(e));
+            conn_fail(c, status, why);
+            break;
+        }
+        wp_buf_consume(&c->in, n);
+        if (!c->req_complete)
+            break; /* need more bytes */
+        conn_dispatch(c);
+    }
+    c->in_process = false;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    static char slab[64 * 1024]; /* the loop is single-threaded; data is copied at once */
+    *buf = uv_buf_init(slab, sizeof(slab));
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    wp_http_conn_t *c = s->data;
+    if (nread < 0) {
+        conn_close(c);
+        return;
+    }
+    if (nread == 0)
+        return;
+    size_t cap = c->srv->cfg.max_header_bytes + c->srv->cfg.max_body_bytes + 64 * 1024;
+    if (c->in.len + (size_t)nread > cap || wp_buf_append(&c->in, buf->base, (size_t)nread) != WP_OK) {
+        /* More pipelined input than one request may hold: stop reading until the
+         * current answer is done. */
+        uv_read_stop(s);
+        c->reading = false;
+        return;
+    }
+    conn_process(c);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    wp_http_conn_t *c = h->data;
+    if (--c->handles_open > 0)
+        return;
+    wp_http_server_t *srv = c->srv;
+    wp_buf_free(&c->in);
+    free(c);
+    srv->nconns--;
+    if (srv->closing && srv->nconns == 0 && !srv->listening)
+        free(srv);
+}
+
+static void conn_close(wp_http_conn_t *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    wp_http_server_t *srv = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    wp_http_req_t *r = c->req;
+    c->req = NULL;
+    if (r != NULL) {
+        if (c->req_complete && !r->ended) {
+            r->conn = NULL;
+            r->aborted = true;
+            if (r->on_abort)
+                r->on_abort(r);
+        } else {
+            req_free(r);
+        }
+    }
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    wp_http_server_t *srv = server->data;
+    if (status < 0)
+        return;
+    wp_http_conn_t *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return;
+    c->srv = srv;
+    uv_tcp_init(srv->loop, &c->tcp);
+    uv_timer_init(srv->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->handles_open = 2;
+    srv->nconns++;
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    wp_buf_init(&c->in, 0);
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        conn_close(c);
+        return;
+    }
+    if (srv->nconns > srv->cfg.max_connections || srv->closing) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    uv_timer_start(&c->timer, on_timer, srv->cfg.idle_timeout_ms, 0);
+    conn_read_start(c);
+}
+
+wp_http_server_t *wp_http_server_new(uv_loop_t *loop, const wp_http_server_config_t *cfg,
+                                     wp_http_handler_fn handler, void *ctx)
+{
+    wp_http_server_t *srv = calloc(1, sizeof(*srv));
+    if (srv == NULL)
+        return NULL;
+    srv->loop = loop;
+    srv->cfg = *cfg;
+    srv->handler = handler;
+    srv->ctx = ctx;
+    return srv;
+}
+
+wp_status_t wp_http_server_listen(wp_http_server_t *srv, const char *host, int port, wp_err_t *err)
+{
+    struct sockaddr_storage addr;
+    int rc = strchr(host, ':') ? uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr)
+                               : uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+    if (rc != 0)
+        return wp_err_set(err, WP_EINVAL, "listen address '%s' is not a numeric IP address", host);
+    uv_tcp_init(srv->loop, &srv->tcp);
+    srv->tcp.data = srv;
+    srv->listening = true;
+    rc = uv_tcp_bind(&srv->tcp, (const struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&srv->tcp, 511, on_connection);
+    if (rc != 0)
+        return wp_err_set(err, WP_EIO, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+    struct sockaddr_storage bound;
+    int len = sizeof(bound);
+    uv_tcp_getsockname(&srv->tcp, (struct sockaddr *)&bound, &len);
+    srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                   : ((struct sockaddr_in *)&bound)->sin_port);
+    return WP_OK;
+}
+
+int wp_http_server_port(const wp_http_server_t *srv)
+{
+    return srv->port;
+}
+
+int wp_http_server_connections(const wp_http_server_t *srv)
+{
+    return srv->nconns;
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+    wp_http_server_t *srv = h->data;
+    srv->listening = false;
+    if (srv->nconns == 0)
+        free(srv);
+}
+
+void wp_http_server_close(wp_http_server_t *srv)
+{
+    srv->closing = true;
+    while (srv->conns != NULL)
+        conn_close(srv->conns);
+    if (srv->listening)
+        uv_close((uv_handle_t *)&srv->tcp, on_listener_closed);
+    else if (srv->nconns == 0)
+        free(srv);
+}

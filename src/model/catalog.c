@@ -1,0 +1,237 @@
+/*
+ * model/catalog: static tables of model architectures and GPUs, and their lookups.
+ *
+ * Dense models get their parameter counts from their shape through one macro (attention
+ * projections, a SwiGLU MLP of three matrices, two norms per layer, embeddings and LM
+ * head unless tied), so the table cannot drift from the formula that wp_model_validate
+ * checks. Mixture-of-experts models carry their published total and active counts, from
+ * which perf.c derives the per-expert and shared parts. Figures are from REFERENCE.md
+ * section 7 and the models' published configs. GPU memory sizes are binary gigabytes
+ * (an "80 GB" H100 is five 16 GiB HBM3 stacks); bandwidths and FLOP/s are decimal.
+ * Lookups are linear scans: the tables are tiny and lookups happen at configuration time.
+ */
+#include "model/model.h"
+
+#include <string.h>
+#include <strings.h>
+
+#define GIB (1024.0 * 1024.0 * 1024.0)
+
+#define DENSE_PARAMS(L, H, Q, KV, HD, F, V, TIED)                                                  \
+    ((int64_t)(L) * ((int64_t)(H) * (Q) * (HD) * 2 + (int64_t)(H) * (KV) * (HD) * 2 +             \
+                     (int64_t)(H) * (F) * 3 + (int64_t)(H) * 2) +                                  \
+     (int64_t)(V) * (H) * ((TIED) ? 1 : 2) + (int64_t)(H))
+
+#define DENSE(NAME, HF, L, H, Q, KV, HD, F, V, TIED, MAXLEN)                                       \
+    {.name = NAME,                                                                                 \
+     .hf_id = HF,                                                                                  \
+     .layers = L,                                                                                  \
+     .hidden = H,                                                                                  \
+     .q_heads = Q,                                                                                 \
+     .kv_heads = KV,                                                                               \
+     .head_dim = HD,                                                                               \
+     .ffn = F,                                                                                     \
+     .vocab = V,                                                                                   \
+     .tied_embeddings = TIED,                                                                      \
+     .params_total = DENSE_PARAMS(L, H, Q, KV, HD, F, V, TIED),                                    \
+     .params_active = DENSE_PARAMS(L, H, Q, KV, HD, F, V, TIED),                                   \
+     .max_model_len = MAXLEN}
+
+static const wp_model_spec_t models[] = {
+    DENSE("sim-tiny", "wellpath/sim-tiny", 24, 896, 14, 2, 64, 4864, 151936, true, 32768),
+    DENSE("llama-3.1-8b", "meta-llama/Llama-3.1-8B-Instruct", 32, 4096, 32, 8, 128, 14336, 128256,
+          false, 131072),
+    DENSE("qwen3-8b", "Qwen/Qwen3-8B", 36, 4096, 32, 8, 128, 12288, 151936, false, 32768),
+    DENSE("qwen3-32b", "Qwen/Qwen3-32B", 64, 5120, 64, 8, 128, 25600, 151936, false, 32768),
+    DENSE("llama-3.1-70b", "meta-llama/Llama-3.1-70B-Instruct", 80, 8192, 64, 8, 128, 28672,
+          128256, false, 131072),
+    {.name = "mixtral-8x7b",
+     .hf_id = "mistralai/Mixtral-8x7B-Instruct-v0.1",
+     .layers = 32,
+     .hidden = 4096,
+     .q_heads = 32,
+     .kv_heads = 8,
+     .head_dim = 128,
+     .ffn = 14336,
+     .vocab = 32000,
+     .params_total = 46700000000LL,
+     .params_active = 12900000000LL,
+     .n_experts = 8,
+     .top_k = 2,
+     .max_model_len = 32768},
+    /* Alternate layers use a 128-token sliding window; modelled as full attention, which
+     * overstates its KV needs (conservative). */
+    {.name = "gpt-oss-120b",
+     .hf_id = "openai/gpt-oss-120b",
+     .layers = 36,
+     .hidden = 2880,
+     .q_heads = 64,
+     .kv_heads = 8,
+     .head_dim = 64,
+     .ffn = 2880,
+     .vocab = 201088,
+     .params_total = 116800000000LL,
+     .params_active = 5130000000LL,
+     .n_experts = 128,
+     .top_k = 4,
+     .max_model_len = 131072},
+    {.name = "deepseek-r1",
+     .hf_id = "deepseek-ai/DeepSeek-R1",
+     .layers = 61,
+     .hidden = 7168,
+     .q_heads = 128,
+     .kv_heads = 128,
+     .head_dim = 128,
+     .ffn = 2048,
+     .vocab = 129280,
+     .params_total = 671000000000LL,
+     .params_active = 37000000000LL,
+     .n_experts = 256,
+     .top_k = 8,
+     .kv_lora_rank = 512,
+     .rope_dim = 64,
+     .max_model_len = 163840},
+};
+
+static const wp_gpu_spec_t gpus[] = {
+    {"a100", "NVIDIA A100 SXM 80GB", 312e12, 0.0, 80 * GIB, 2.039e12, 600e9},
+    {"h100", "NVIDIA H100 SXM 80GB", 989e12, 1979e12, 80 * GIB, 3.35e12, 900e9},
+    {"h200", "NVIDIA H200 141GB", 989e12, 1979e12, 141 * GIB, 4.8e12, 900e9},
+    {"b200", "NVIDIA B200 180GB", 2250e12, 4500e12, 180 * GIB, 8e12, 1800e9},
+};
+
+#define N_MODELS (sizeof(models) / sizeof(models[0]))
+#define N_GPUS (sizeof(gpus) / sizeof(gpus[0]))
+
+static const char *last_part(const char *id)
+{
+    const char *slash = strrchr(id, '/');
+    return slash != NULL ? slash + 1 : id;
+}
+
+const wp_model_spec_t *wp_model_find(const char *name)
+{
+    if (name == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < N_MODELS; i++) {
+        const wp_model_spec_t *m = &models[i];
+        if (strcasecmp(name, m->name) == 0 || strcasecmp(name, m->hf_id) == 0 ||
+            strcasecmp(name, last_part(m->hf_id)) == 0) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+size_t wp_model_count(void)
+{
+    return N_MODELS;
+}
+
+const wp_model_spec_t *wp_model_at(size_t i)
+{
+    return i < N_MODELS ? &models[i] : NULL;
+}
+
+/* "h100", "H100", "h100-sxm", "nvidia-h100" all name the H100. */
+const wp_gpu_spec_t *wp_gpu_find(const char *name)
+{
+    if (name == NULL) {
+        return NULL;
+    }
+    if (strncasecmp(name, "nvidia-", 7) == 0) {
+        name += 7;
+    }
+    for (size_t i = 0; i < N_GPUS; i++) {
+        size_t n = strlen(gpus[i].name);
+        if (strncasecmp(name, gpus[i].name, n) == 0 && (name[n] == '\0' || name[n] == '-')) {
+            return &gpus[i];
+        }
+    }
+    return NULL;
+}
+
+size_t wp_gpu_count(void)
+{
+    return N_GPUS;
+}
+
+const wp_gpu_spec_t *wp_gpu_at(size_t i)
+{
+    return i < N_GPUS ? &gpus[i] : NULL;
+}
+
+int64_t wp_model_dense_params(const wp_model_spec_t *m)
+{
+    return DENSE_PARAMS(m->layers, m->hidden, m->q_heads, m->kv_heads, m->head_dim, m->ffn,
+                        m->vocab, m->tied_embeddings);
+}
+
+bool wp_model_is_moe(const wp_model_spec_t *m)
+{
+    return m->n_experts > 0;
+}
+
+bool wp_model_is_mla(const wp_model_spec_t *m)
+{
+    return m->kv_lora_rank > 0;
+}
+
+static wp_status_t validate_shape(const wp_model_spec_t *m, wp_err_t *err)
+{
+    if (m->name == NULL || m->hf_id == NULL) {
+        return wp_err_set(err, WP_EINVAL, "model spec without a name");
+    }
+    if (m->layers <= 0 || m->hidden <= 0 || m->q_heads <= 0 || m->kv_heads <= 0 ||
+        m->head_dim <= 0 || m->ffn <= 0 || m->vocab <= 0 || m->max_model_len <= 0) {
+        return wp_err_set(err, WP_EINVAL, "model %s: sizes must be positive", m->name);
+    }
+    if (m->q_heads % m->kv_heads != 0) {
+        return wp_err_set(err, WP_EINVAL, "model %s: %d query heads not a multiple of %d kv heads",
+                          m->name, m->q_heads, m->kv_heads);
+    }
+    if ((m->kv_lora_rank > 0) != (m->rope_dim > 0)) {
+        return wp_err_set(err, WP_EINVAL, "model %s: MLA needs both kv_lora_rank and rope_dim",
+                          m->name);
+    }
+    return WP_OK;
+}
+
+static wp_status_t validate_params(const wp_model_spec_t *m, wp_err_t *err)
+{
+    if (m->params_active <= 0 || m->params_active > m->params_total) {
+        return wp_err_set(err, WP_EINVAL, "model %s: active params %lld not in (0, total %lld]",
+                          m->name, (long long)m->params_active, (long long)m->params_total);
+    }
+    if (!wp_model_is_moe(m)) {
+        if (m->top_k != 0 || m->params_active != m->params_total ||
+            m->params_total != wp_model_dense_params(m)) {
+            return wp_err_set(err, WP_EINVAL, "model %s: dense params %lld, architecture gives %lld",
+                              m->name, (long long)m->params_total,
+                              (long long)wp_model_dense_params(m));
+        }
+        return WP_OK;
+    }
+    if (m->top_k <= 0 || m->top_k >= m->n_experts) {
+        return wp_err_set(err, WP_EINVAL, "model %s: top_k %d not in [1, %d)", m->name, m->top_k,
+                          m->n_experts);
+    }
+    /* total = shared + E * expert, active = shared + k * expert; both parts positive. */
+    double expert = (double)(m->params_total - m->params_active) / (m->n_experts - m->top_k);
+    double shared = (double)m->params_active - m->top_k * expert;
+    if (expert <= 0.0 || shared <= 0.0) {
+        return wp_err_set(err, WP_EINVAL, "model %s: total/active params imply no shared part",
+                          m->name);
+    }
+    return WP_OK;
+}
+
+wp_status_t wp_model_validate(const wp_model_spec_t *m, wp_err_t *err)
+{
+    if (m == NULL) {
+        return wp_err_set(err, WP_EINVAL, "no model spec");
+    }
+    wp_status_t st = validate_shape(m, err);
+    return st != WP_OK ? st : validate_params(m, err);
+}

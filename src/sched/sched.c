@@ -1,0 +1,307 @@
+/*
+ * sched/sched: endpoint state and the pick pipeline.
+ *
+ * wp_sched_new validates the config and resolves it, once, into a plan: the policy table,
+ * and for scoring policies the list of (scorer table, weight) and the picker table. A pick
+ * then runs without allocating, using scratch arrays inside wp_sched_t: filter the endpoints
+ * into candidates, hash the prompt's block chain into the caller's pick struct, match it
+ * against the prefix index (one pass for all endpoints), and either let the policy choose
+ * (round-robin, random) or run each scorer over the candidates, clamp its values to [0,1],
+ * add value × weight into the totals and let the picker choose. The winner's per-scorer
+ * values and prefix match are copied into the pick, so the gateway can log and export why
+ * an endpoint won, and on_dispatch can teach the index without hashing again.
+ */
+#include "sched/sched_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct plan_s {
+    const wp__sched_scorer_t *scorer;
+    double weight;
+} plan_t;
+
+struct wp_sched_s {
+    wp_sched_config_t cfg;
+    const wp__sched_policy_t *policy;
+    const wp__sched_picker_t *picker;
+    plan_t plan[WP_SCHED_MAX_SCORERS];
+    int n_plan;
+    uint32_t policy_state;
+    wp_sched_index_t *index;
+    int n_eps;
+    wp__sched_ep_t eps[WP_SCHED_MAX_ENDPOINTS];
+    /* pick scratch */
+    int cand[WP_SCHED_MAX_ENDPOINTS];
+    uint16_t matched[WP_SCHED_MAX_ENDPOINTS];
+    double totals[WP_SCHED_MAX_ENDPOINTS];
+    double raw[WP_SCHED_MAX_SCORERS][WP_SCHED_MAX_ENDPOINTS];
+};
+
+/* ---- life ---- */
+
+static void resolve_plan(wp_sched_t *s)
+{
+    s->policy = wp__sched_policy_find(s->cfg.policy);
+    if (s->policy->choose)
+        return;
+    if (s->policy->scorer) {
+        s->plan[0] = (plan_t){wp__sched_scorer_find(s->policy->scorer), 1.0};
+        s->n_plan = 1;
+        s->picker = &wp__sched_picker_max;
+        return;
+    }
+    for (int i = 0; i < s->cfg.n_scorers; i++)
+        s->plan[i] =
+            (plan_t){wp__sched_scorer_find(s->cfg.scorers[i].type), s->cfg.scorers[i].weight};
+    s->n_plan = s->cfg.n_scorers;
+    s->picker = wp__sched_picker_find(s->cfg.picker);
+}
+
+wp_sched_t *wp_sched_new(const wp_sched_config_t *cfg, wp_err_t *err)
+{
+    if (!cfg || wp_sched_config_validate(cfg, err) != WP_OK)
+        return NULL;
+    wp_sched_t *s = calloc(1, sizeof(*s));
+    if (!s) {
+        wp_err_set(err, WP_ENOMEM, "scheduler: out of memory");
+        return NULL;
+    }
+    s->cfg = *cfg;
+    s->index = wp_sched_index_new(cfg->lru_capacity, err);
+    if (!s->index) {
+        free(s);
+        return NULL;
+    }
+    resolve_plan(s);
+    return s;
+}
+
+void wp_sched_free(wp_sched_t *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < s->n_eps; i++)
+        free(s->eps[i].name);
+    wp_sched_index_free(s->index);
+    free(s);
+}
+
+/* ---- endpoints ---- */
+
+static bool ep_ok(const wp_sched_t *s, int ep)
+{
+    return ep >= 0 && ep < s->n_eps;
+}
+
+int wp_sched_endpoint_add(wp_sched_t *s, const char *name, wp_sched_role_t role)
+{
+    if (!name || !*name || wp_sched_endpoint_find(s, name) >= 0 || role < WP_SCHED_ROLE_BOTH ||
+        role > WP_SCHED_ROLE_DECODE)
+        return WP_EINVAL;
+    if (s->n_eps >= WP_SCHED_MAX_ENDPOINTS)
+        return WP_ELIMIT;
+    char *copy = strdup(name);
+    if (!copy)
+        return WP_ENOMEM;
+    s->eps[s->n_eps] = (wp__sched_ep_t){.name = copy, .role = role, .healthy = true};
+    return s->n_eps++;
+}
+
+int wp_sched_endpoint_count(const wp_sched_t *s)
+{
+    return s->n_eps;
+}
+
+const char *wp_sched_endpoint_name(const wp_sched_t *s, int ep)
+{
+    return ep_ok(s, ep) ? s->eps[ep].name : NULL;
+}
+
+int wp_sched_endpoint_find(const wp_sched_t *s, const char *name)
+{
+    for (int i = 0; name && i < s->n_eps; i++)
+        if (strcmp(s->eps[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+wp_status_t wp_sched_endpoint_set_healthy(wp_sched_t *s, int ep, bool healthy)
+{
+    if (!ep_ok(s, ep))
+        return WP_EINVAL;
+    s->eps[ep].healthy = healthy;
+    return WP_OK;
+}
+
+wp_status_t wp_sched_endpoint_set_metrics(wp_sched_t *s, int ep, double now, double waiting,
+                                          double running, double kv_usage)
+{
+    const double tol = 1e-6;
+    if (!ep_ok(s, ep) || !isfinite(now) || !isfinite(waiting) || waiting < 0.0 ||
+        !isfinite(running) || running < 0.0 || !isfinite(kv_usage) || kv_usage < -tol ||
+        kv_usage > 1.0 + tol)
+        return WP_EINVAL;
+    wp__sched_ep_t *e = &s->eps[ep];
+    e->waiting = waiting;
+    e->running = running;
+    e->kv_usage = wp__sched_clamp01(kv_usage);
+    e->scraped_at = now;
+    e->has_metrics = true;
+    return WP_OK;
+}
+
+uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep)
+{
+    return ep_ok(s, ep) ? s->eps[ep].in_flight : 0;
+}
+
+/* ---- pick ---- */
+
+static const char *role_name(wp_sched_role_t role)
+{
+    return role == WP_SCHED_ROLE_PREFILL  ? "prefill"
+           : role == WP_SCHED_ROLE_DECODE ? "decode"
+                                          : "any";
+}
+
+static wp_status_t check_request(const wp_sched_request_t *req, const wp_rng_t *rng,
+                                 const wp_sched_pick_t *out, wp_err_t *err)
+{
+    if (!req || !out || !rng)
+        return wp_err_set(err, WP_EINVAL, "pick: request, rng and output are required");
+    if (!req->model)
+        return wp_err_set(err, WP_EINVAL, "pick: request has no model");
+    if (!req->prompt && req->prompt_len > 0)
+        return wp_err_set(err, WP_EINVAL, "pick: prompt is NULL but its length is %zu",
+                          req->prompt_len);
+    if (req->role < WP_SCHED_ROLE_BOTH || req->role > WP_SCHED_ROLE_DECODE)
+        return wp_err_set(err, WP_EINVAL, "pick: bad role %d", (int)req->role);
+    return WP_OK;
+}
+
+static wp_status_t no_candidate(const wp_sched_t *s, const wp_sched_request_t *req, wp_err_t *err)
+{
+    int healthy = 0;
+    for (int i = 0; i < s->n_eps; i++)
+        healthy += s->eps[i].healthy;
+    return wp_err_set(err, WP_ENOTFOUND,
+                      "no eligible endpoint for model '%s' (%d endpoints, %d healthy, role %s)",
+                      req->model, s->n_eps, healthy, role_name(req->role));
+}
+
+static int score_and_pick(wp_sched_t *s, const wp__sched_ctx_t *ctx, wp_rng_t *rng,
+                          wp_sched_pick_t *out)
+{
+    int n = ctx->n;
+    memset(s->totals, 0, (size_t)n * sizeof(double));
+    for (int k = 0; k < s->n_plan; k++) {
+        double *raw = s->raw[k];
+        s->plan[k].scorer->score(ctx, raw);
+        for (int i = 0; i < n; i++) {
+            raw[i] = wp__sched_clamp01(raw[i]);
+            s->totals[i] += raw[i] * s->plan[k].weight;
+        }
+    }
+    int pos = s->picker->pick(s->totals, n, rng);
+    out->total = s->totals[pos];
+    out->n_scores = s->n_plan;
+    for (int k = 0; k < s->n_plan; k++)
+        out->scores[k] = (wp_sched_score_t){s->plan[k].scorer->name, s->raw[k][pos],
+                                            s->raw[k][pos] * s->plan[k].weight};
+    return pos;
+}
+
+wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *req, wp_rng_t *rng,
+                          wp_sched_pick_t *out, wp_err_t *err)
+{
+    wp_status_t st = check_request(req, rng, out, err);
+    if (st != WP_OK)
+        return st;
+    int n = wp__sched_filter(s->eps, s->n_eps, req, s->cand);
+    if (n == 0)
+        return no_candidate(s, req, err);
+    size_t nb = wp_sched_hash_chain(req->model, req->cache_salt, req->prompt, req->prompt_len,
+                                    s->cfg.block_chars, s->cfg.max_blocks, out->block_hashes);
+    wp_sched_index_match(s->index, out->block_hashes, nb, s->matched);
+    wp__sched_ctx_t ctx = {.cfg = &s->cfg,
+                           .eps = s->eps,
+                           .req = req,
+                           .now = now,
+                           .n = n,
+                           .cand = s->cand,
+                           .matched = s->matched,
+                           .n_blocks = (uint32_t)nb};
+    int pos;
+    if (s->policy->choose) {
+        pos = s->policy->choose(&ctx, &s->policy_state, rng);
+        out->total = 0.0;
+        out->n_scores = 0;
+    } else {
+        pos = score_and_pick(s, &ctx, rng, out);
+    }
+    int ep = s->cand[pos];
+    out->endpoint = ep;
+    out->n_candidates = n;
+    out->n_blocks = (uint32_t)nb;
+    out->matched_blocks = s->matched[ep];
+    out->prefix_ratio = nb ? (double)s->matched[ep] / (double)nb : 0.0;
+    return WP_OK;
+}
+
+wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick)
+{
+    if (!pick || !ep_ok(s, pick->endpoint) || pick->n_blocks > WP_SCHED_MAX_BLOCKS)
+        return WP_EINVAL;
+    s->eps[pick->endpoint].in_flight++;
+    return wp_sched_index_insert(s->index, pick->endpoint, pick->block_hashes, pick->n_blocks);
+}
+
+wp_status_t wp_sched_on_complete(wp_sched_t *s, int ep)
+{
+    if (!ep_ok(s, ep))
+        return WP_EINVAL;
+    if (s->eps[ep].in_flight > 0)
+        s->eps[ep].in_flight--;
+    return WP_OK;
+}
+
+wp_sched_index_t *wp_sched_index(wp_sched_t *s)
+{
+    return s->index;
+}
+
+/* ---- validation ---- */
+
+static wp_status_t validate_ep(const wp_sched_t *s, int i, wp_err_t *err)
+{
+    const wp__sched_ep_t *e = &s->eps[i];
+    if (!e->name || !*e->name || wp_sched_endpoint_find(s, e->name) != i)
+        return wp_err_set(err, WP_EINVAL, "endpoint %d: missing or duplicate name", i);
+    if (e->role < WP_SCHED_ROLE_BOTH || e->role > WP_SCHED_ROLE_DECODE)
+        return wp_err_set(err, WP_EINVAL, "endpoint %s: bad role", e->name);
+    if (e->has_metrics && (e->waiting < 0.0 || e->running < 0.0 || !(e->kv_usage >= 0.0) ||
+                           e->kv_usage > 1.0 || !isfinite(e->scraped_at)))
+        return wp_err_set(err, WP_EINVAL, "endpoint %s: metrics out of range", e->name);
+    if (wp_sched_index_endpoint_blocks(s->index, i) > s->cfg.lru_capacity)
+        return wp_err_set(err, WP_EINVAL, "endpoint %s: index holds too many blocks", e->name);
+    return WP_OK;
+}
+
+wp_status_t wp_sched_validate(const wp_sched_t *s, wp_err_t *err)
+{
+    if (s->n_eps < 0 || s->n_eps > WP_SCHED_MAX_ENDPOINTS)
+        return wp_err_set(err, WP_EINVAL, "endpoint count %d out of range", s->n_eps);
+    if (!s->policy || (!s->policy->choose && (!s->picker || s->n_plan < 1)))
+        return wp_err_set(err, WP_EINVAL, "policy plan not resolved");
+    for (int i = 0; i < s->n_eps; i++) {
+        wp_status_t st = validate_ep(s, i, err);
+        if (st != WP_OK)
+            return st;
+    }
+    for (int i = s->n_eps; i < WP_SCHED_MAX_ENDPOINTS; i++)
+        if (wp_sched_index_endpoint_blocks(s->index, i) != 0)
+            return wp_err_set(err, WP_EINVAL, "index holds blocks for unknown endpoint %d", i);
+    return wp_sched_index_validate(s->index, err);
+}

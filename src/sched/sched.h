@@ -1,0 +1,160 @@
+/*
+ * sched: the gateway's brain. Given the endpoints' state and a request, pick an endpoint.
+ *
+ * A pick runs: filters (drop unhealthy endpoints, those whose role does not fit and those
+ * the request excludes) ->
+ * policy. The "topology" policy runs the configured scorers (each returns a value in [0,1]),
+ * sums score × weight per endpoint and lets a picker choose ("max-score": highest total, ties
+ * broken uniformly at random; "weighted-random": probability proportional to the total,
+ * uniform when all are zero). The single-scorer policies ("least-request", "load-aware",
+ * "prefix-aware", "queue", "kv-cache-utilization") are that scorer alone with weight 1 and
+ * max-score; "round-robin" cycles over the eligible endpoints by index; "random" is uniform.
+ *
+ * Endpoint state: requests in flight (the gateway's own count, exact and immediate) and the
+ * last scraped metrics (waiting, running, kv_usage). Metrics are "fresh" when they were set
+ * at most stale_after_s before `now`; otherwise (never set, or stale) they are unknown and:
+ *   - load-aware and queue use the endpoint's in-flight count as its waiting count q;
+ *   - kv-cache-utilization scores 0.5 (neutral: unknown neither attracts nor repels).
+ *
+ * Prefix chain: the prompt text is cut into full blocks of block_chars characters (at most
+ * max_blocks); seed = wp_hash64(model bytes, NUL, cache_salt bytes; seed 0) with a NULL salt
+ * read as ""; h_0 = wp_hash64(block_0, seed), h_i = wp_hash64(block_i, h_{i-1}). An endpoint's
+ * prefix score is the number of leading blocks the prefix index says it holds / total blocks
+ * (0 when the prompt has no full block). The hashes travel in the pick, so on_dispatch teaches
+ * the index without re-hashing. The chain is always hashed and matched, whatever the policy,
+ * so pick.prefix_ratio is always reported and the index always learns.
+ *
+ * Determinism: no clock, no global state; `now` and the rng are arguments, so a seed gives
+ * the same picks. Memory: wp_sched_t owns endpoint names (copied), the prefix index and its
+ * scratch space; pick allocates nothing. A wp_sched_t is driven by one thread at a time.
+ * Pointers in a request are borrowed for the duration of the call; a pick is plain data.
+ */
+#ifndef WP_SCHED_SCHED_H
+#define WP_SCHED_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/rng.h"
+#include "sched/prefix_index.h"
+
+#define WP_SCHED_MAX_ENDPOINTS WP_SCHED_INDEX_MAX_ENDPOINTS
+#define WP_SCHED_MAX_SCORERS 8
+#define WP_SCHED_MAX_BLOCKS 256
+#define WP_SCHED_NAME_MAX 64
+#define WP_SCHED_EXCLUDE_WORDS ((WP_SCHED_MAX_ENDPOINTS + 63) / 64)
+
+typedef enum {
+    WP_SCHED_ROLE_BOTH = 0, /* endpoint: serves both; request: no preference */
+    WP_SCHED_ROLE_PREFILL,
+    WP_SCHED_ROLE_DECODE,
+} wp_sched_role_t;
+
+typedef struct wp_sched_scorer_cfg_s {
+    char type[WP_SCHED_NAME_MAX]; /* prefix-aware, load-aware, queue, kv-cache-utilization,
+                                     least-request, session-affinity */
+    double weight;                /* finite, >= 0 */
+} wp_sched_scorer_cfg_t;
+
+typedef struct wp_sched_config_s {
+    char policy[WP_SCHED_NAME_MAX]; /* see the top of this file */
+    char picker[WP_SCHED_NAME_MAX]; /* "max-score" or "weighted-random"; topology only */
+    wp_sched_scorer_cfg_t scorers[WP_SCHED_MAX_SCORERS]; /* topology only */
+    int n_scorers;
+    uint32_t block_chars;  /* prefix block size in characters, default 64 */
+    uint32_t max_blocks;   /* 1..WP_SCHED_MAX_BLOCKS, default 256 */
+    uint32_t lru_capacity; /* blocks per endpoint, default 31250 */
+    double load_threshold; /* load-aware T, > 0, default 128 */
+    double stale_after_s;  /* metrics older than this are unknown, >= 0, default 2 */
+} wp_sched_config_t;
+
+typedef struct wp_sched_request_s {
+    const char *model;      /* required */
+    const char *cache_salt; /* NULL or "" = none */
+    const char *prompt;     /* for chat: the serialized messages; may be NULL when len is 0 */
+    size_t prompt_len;
+    int priority;         /* carried for policies; lower runs earlier */
+    int session_ep;       /* endpoint chosen before for this session, -1 = none */
+    wp_sched_role_t role; /* role wanted; BOTH = any */
+    /* NULL, or a bitset of WP_SCHED_MAX_ENDPOINTS bits (WP_SCHED_EXCLUDE_WORDS words, bit i
+     * of word i / 64 = endpoint i): endpoints to skip, e.g. those a retry already tried. */
+    const uint64_t *exclude;
+} wp_sched_request_t;
+
+typedef struct wp_sched_score_s {
+    const char *name; /* static string, the scorer's type */
+    double raw;       /* in [0,1] */
+    double weighted;  /* raw × weight */
+} wp_sched_score_t;
+
+typedef struct wp_sched_pick_s {
+    int endpoint; /* chosen endpoint index */
+    double total; /* sum of weighted scores (0 for round-robin and random) */
+    int n_scores;
+    wp_sched_score_t scores[WP_SCHED_MAX_SCORERS]; /* the winner's, in scorer order */
+    int n_candidates;                              /* endpoints left after the filters */
+    uint32_t n_blocks;                             /* full blocks hashed (<= max_blocks) */
+    uint32_t matched_blocks;                       /* leading blocks the winner holds */
+    double prefix_ratio; /* matched_blocks / n_blocks, 0 when n_blocks is 0 */
+    uint64_t block_hashes[WP_SCHED_MAX_BLOCKS];
+} wp_sched_pick_t;
+
+typedef struct wp_sched_s wp_sched_t;
+
+/* Topology policy, prefix-aware 100 + load-aware 50, max-score, and the defaults above. */
+void wp_sched_config_default(wp_sched_config_t *cfg);
+/* Set the policy or picker name, append a scorer; each checks the name against the registry
+ * (WP_EINVAL names it and lists the valid ones). Adding a scorer past the limit: WP_ELIMIT. */
+wp_status_t wp_sched_config_set_policy(wp_sched_config_t *cfg, const char *name, wp_err_t *err);
+wp_status_t wp_sched_config_set_picker(wp_sched_config_t *cfg, const char *name, wp_err_t *err);
+wp_status_t wp_sched_config_add_scorer(wp_sched_config_t *cfg, const char *type, double weight,
+                                       wp_err_t *err);
+/* Checks every name and number; wp_sched_new calls it. */
+wp_status_t wp_sched_config_validate(const wp_sched_config_t *cfg, wp_err_t *err);
+
+/* The config is copied. NULL (err set) on a bad config or no memory. */
+wp_sched_t *wp_sched_new(const wp_sched_config_t *cfg, wp_err_t *err);
+void wp_sched_free(wp_sched_t *s);
+
+/* Adds a healthy endpoint with no metrics and nothing in flight; returns its index (0, 1, ...)
+ * or a negative wp_status_t (WP_ELIMIT when full, WP_EINVAL on an empty or NULL name,
+ * WP_ENOMEM). The name is copied. */
+int wp_sched_endpoint_add(wp_sched_t *s, const char *name, wp_sched_role_t role);
+int wp_sched_endpoint_count(const wp_sched_t *s);
+/* NULL when ep is out of range; valid until wp_sched_free. */
+const char *wp_sched_endpoint_name(const wp_sched_t *s, int ep);
+/* -1 when no endpoint has that name. */
+int wp_sched_endpoint_find(const wp_sched_t *s, const char *name);
+
+/* Setters return WP_EINVAL on an out-of-range endpoint or (metrics) a value that is NaN,
+ * negative, or a kv_usage above 1 (kv_usage is clamped when within 1e-6 of [0,1]). */
+wp_status_t wp_sched_endpoint_set_healthy(wp_sched_t *s, int ep, bool healthy);
+wp_status_t wp_sched_endpoint_set_metrics(wp_sched_t *s, int ep, double now, double waiting,
+                                          double running, double kv_usage);
+uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep);
+
+/* Picks an endpoint for req. WP_ENOTFOUND when no endpoint passes the filters, WP_EINVAL on
+ * a bad request (NULL model, prompt NULL with len > 0, NULL rng). out is fully written on
+ * success. Allocates nothing; updates only the round-robin cursor. */
+wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *req, wp_rng_t *rng,
+                          wp_sched_pick_t *out, wp_err_t *err);
+/* The request was sent to pick->endpoint: in_flight++ and the prefix index records the
+ * pick's block hashes on that endpoint. WP_ENOMEM when the index could not grow (the
+ * in-flight count is still updated). */
+wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick);
+/* A request on ep ended (success or not): in_flight-- (never below 0). */
+wp_status_t wp_sched_on_complete(wp_sched_t *s, int ep);
+
+/* Hashes a prompt's block chain as described above; returns the number of blocks (at most
+ * max_blocks, which must be <= WP_SCHED_MAX_BLOCKS). */
+size_t wp_sched_hash_chain(const char *model, const char *cache_salt, const char *text, size_t len,
+                           uint32_t block_chars, uint32_t max_blocks, uint64_t *out);
+
+/* The prefix index (owned by s), e.g. to forget an endpoint's blocks or read its size. */
+wp_sched_index_t *wp_sched_index(wp_sched_t *s);
+
+wp_status_t wp_sched_validate(const wp_sched_t *s, wp_err_t *err);
+
+#endif

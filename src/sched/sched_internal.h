@@ -1,0 +1,93 @@
+/*
+ * sched/sched_internal: what the scheduler's parts share; not for callers outside src/sched.
+ *
+ * A pick builds one wp__sched_ctx_t (the candidates left by the filters, the prefix match
+ * of every endpoint, time, config) and hands it, read-only, to the policy's parts. Each part
+ * is a small const table of function pointers in its own file, found by name through the
+ * registry (registry.c):
+ *   - scorer:  score(ctx, out) writes one value in [0,1] per candidate;
+ *   - picker:  pick(totals, n, rng) returns the chosen candidate's position;
+ *   - policy:  either a scoring policy (scorer == NULL: the configured list, "topology"; or
+ *              one named scorer with weight 1 and the max-score picker) or its own
+ *              choose(ctx, state, rng) (round-robin, random) with one word of state kept by
+ *              the scheduler.
+ *   - filter:  keep(ep, index, req) says whether an endpoint may serve the request.
+ * Tables are immutable, so there is no global mutable state. Adding a scorer means one new
+ * file and one line in registry.c.
+ */
+#ifndef WP_SCHED_SCHED_INTERNAL_H
+#define WP_SCHED_SCHED_INTERNAL_H
+
+#include "sched/sched.h"
+
+typedef struct wp__sched_ep_s {
+    char *name; /* owned */
+    wp_sched_role_t role;
+    bool healthy;
+    bool has_metrics;
+    uint32_t in_flight;
+    double waiting, running, kv_usage, scraped_at;
+} wp__sched_ep_t;
+
+typedef struct wp__sched_ctx_s {
+    const wp_sched_config_t *cfg;
+    const wp__sched_ep_t *eps; /* all endpoints, by index */
+    const wp_sched_request_t *req;
+    double now;
+    int n;                   /* candidates */
+    const int *cand;         /* candidate endpoint indices, ascending */
+    const uint16_t *matched; /* leading blocks held, by endpoint index */
+    uint32_t n_blocks;
+} wp__sched_ctx_t;
+
+typedef struct wp__sched_scorer_s {
+    const char *name;
+    void (*score)(const wp__sched_ctx_t *ctx, double *out);
+} wp__sched_scorer_t;
+
+typedef struct wp__sched_picker_s {
+    const char *name;
+    int (*pick)(const double *totals, int n, wp_rng_t *rng);
+} wp__sched_picker_t;
+
+typedef struct wp__sched_policy_s {
+    const char *name;
+    const char *scorer; /* single-scorer policy: its scorer; NULL: topology or choose */
+    int (*choose)(const wp__sched_ctx_t *ctx, uint32_t *state, wp_rng_t *rng);
+} wp__sched_policy_t;
+
+typedef struct wp__sched_filter_s {
+    const char *name;
+    bool (*keep)(const wp__sched_ep_t *ep, int index, const wp_sched_request_t *req);
+} wp__sched_filter_t;
+
+extern const wp__sched_scorer_t wp__sched_scorer_prefix;
+extern const wp__sched_scorer_t wp__sched_scorer_load;
+extern const wp__sched_scorer_t wp__sched_scorer_queue;
+extern const wp__sched_scorer_t wp__sched_scorer_kv;
+extern const wp__sched_scorer_t wp__sched_scorer_least_request;
+extern const wp__sched_scorer_t wp__sched_scorer_session;
+extern const wp__sched_picker_t wp__sched_picker_max;
+extern const wp__sched_picker_t wp__sched_picker_weighted;
+extern const wp__sched_policy_t wp__sched_policy_rr;
+extern const wp__sched_policy_t wp__sched_policy_random;
+
+/* Registry: NULL when the name is unknown (name may be NULL). */
+const wp__sched_scorer_t *wp__sched_scorer_find(const char *name);
+const wp__sched_picker_t *wp__sched_picker_find(const char *name);
+const wp__sched_policy_t *wp__sched_policy_find(const char *name);
+/* WP_EINVAL "unknown <what> 'name' (valid: a, b, c)" for kind 's'corer, 'p'icker, 'P'olicy. */
+wp_status_t wp__sched_unknown(wp_err_t *err, char kind, const char *name);
+
+/* Filters: writes the indices of the endpoints every filter keeps; returns their count. */
+int wp__sched_filter(const wp__sched_ep_t *eps, int n_eps, const wp_sched_request_t *req, int *out);
+
+/* Shared by scorers. */
+bool wp__sched_ep_fresh(const wp__sched_ctx_t *ctx, int ep);
+/* Waiting requests: scraped when fresh, otherwise the gateway's in-flight count. */
+double wp__sched_ep_queue(const wp__sched_ctx_t *ctx, int ep);
+/* out[i] = (max - v[i]) / (max - min) over v[0..n); 1 for all when max == min. */
+void wp__sched_inverse_minmax(const double *v, int n, double *out);
+double wp__sched_clamp01(double x);
+
+#endif

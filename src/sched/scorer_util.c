@@ -1,0 +1,39 @@
+/*
+ * sched/scorer_util: helpers the scorers share — metric freshness, the waiting-queue
+ * estimate with its in-flight fallback, and the inverse min-max normalisation used by the
+ * queue and least-request scorers. All pure functions of the pick context.
+ */
+#include "sched/sched_internal.h"
+
+#include <math.h>
+
+double wp__sched_clamp01(double x)
+{
+    if (!(x > 0.0)) /* also maps NaN to 0 */
+        return 0.0;
+    return x < 1.0 ? x : 1.0;
+}
+
+bool wp__sched_ep_fresh(const wp__sched_ctx_t *ctx, int ep)
+{
+    const wp__sched_ep_t *e = &ctx->eps[ep];
+    return e->has_metrics && ctx->now - e->scraped_at <= ctx->cfg->stale_after_s;
+}
+
+double wp__sched_ep_queue(const wp__sched_ctx_t *ctx, int ep)
+{
+    if (wp__sched_ep_fresh(ctx, ep))
+        return ctx->eps[ep].waiting;
+    return (double)ctx->eps[ep].in_flight;
+}
+
+void wp__sched_inverse_minmax(const double *v, int n, double *out)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        lo = fmin(lo, v[i]);
+        hi = fmax(hi, v[i]);
+    }
+    for (int i = 0; i < n; i++)
+        out[i] = hi > lo ? (hi - v[i]) / (hi - lo) : 1.0;
+}

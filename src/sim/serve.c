@@ -1,0 +1,341 @@
+/*
+ * sim/serve: completions on a simulated replica, and the engine's step loop.
+ *
+ * The step loop keeps a simulated clock (vnow). When the engine has work, one step is
+ * planned at vnow, vnow advances by the step's duration, and a timer fires when the
+ * wall clock reaches vnow × time_scale; then the step's tokens are delivered and the
+ * next step is planned. Tying the timer to the absolute target (not to each step's
+ * delay) keeps the pace right even though libuv timers have millisecond resolution.
+ *
+ * A request whose client goes away is aborted in the engine at once; its record waits
+ * on the replica's `dead` list until the running step's events (which may name it)
+ * have been delivered.
+ */
+#include "sim/internal.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "base/hash.h"
+#include "base/log.h"
+#include "tok/tok.h"
+
+bool wp_sim__served(const wp_sim_t *sim, const char *model);
+
+double sim_real_seconds(const wp_sim_t *sim)
+{
+    return (double)(uv_hrtime() - sim->t0_ns) / 1e9 / sim->cfg.time_scale;
+}
+
+static void req_free(sim_req_t *q)
+{
+    wp_buf_free(&q->text);
+    free(q);
+}
+
+/* ---- writing answers ---- */
+
+static wp_api_resp_t resp_of(const sim_req_t *q, const char *finish)
+{
+    return (wp_api_resp_t){.kind = q->kind,
+                           .id = q->resp_id,
+                           .model = q->r->sim->model->hf_id,
+                           .created = q->created,
+                           .finish_reason = finish};
+}
+
+static wp_api_usage_t usage_of(const sim_req_t *q)
+{
+    return (wp_api_usage_t){q->prompt_tokens, q->out_tokens, q->cached_tokens};
+}
+
+static void deliver_token(sim_req_t *q, int32_t index)
+{
+    char word[64];
+    size_t n = wp_tok_filler(q->id ^ q->r->sim->cfg.seed, (uint64_t)index, word, sizeof(word));
+    q->out_tokens = index + 1;
+    if (!q->stream) {
+        wp_buf_append(&q->text, word, n);
+        return;
+    }
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    bool last = index + 1 == q->max_tokens;
+    if (index == 0 && q->kind == WP_API_CHAT) {
+        wp_api_resp_t role = resp_of(q, NULL);
+        wp_api_write_chunk(&b, &role, "", 0, true);
+    }
+    wp_api_resp_t r = resp_of(q, last ? "length" : NULL);
+    wp_api_write_chunk(&b, &r, word, n, false);
+    wp_http_res_write(q->http, b.data, b.len);
+    wp_buf_free(&b);
+}
+
+static void deliver_finish(sim_req_t *q, const char *reason)
+{
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    wp_api_usage_t u = usage_of(q);
+    if (q->stream) {
+        if (q->include_usage) {
+            wp_api_resp_t r = resp_of(q, NULL);
+            wp_api_write_usage_chunk(&b, &r, &u);
+        }
+        wp_api_write_done(&b);
+        wp_http_res_write(q->http, b.data, b.len);
+        wp_http_res_end(q->http);
+    } else {
+        wp_api_resp_t r = resp_of(q, reason);
+        wp_api_write_response(&b, &r, q->text.data ? q->text.data : "", q->text.len, &u);
+        wp_http_res_send(q->http, 200, "application/json", b.data, b.len, NULL);
+    }
+    wp_buf_free(&b);
+}
+
+static void record_finish(sim_replica_t *r, sim_req_t *q, double now)
+{
+    wp_stats_hist_observe(&r->e2e, now - q->arrival);
+    wp_stats_hist_observe(&r->queue, q->first_scheduled - q->arrival);
+    wp_stats_hist_observe(&r->prefill, q->first_token - q->first_scheduled);
+    wp_stats_hist_observe(&r->decode, now - q->first_token);
+    r->success++;
+}
+
+static void deliver_event(sim_replica_t *r, const wp_engine_event_t *ev, double now)
+{
+    sim_req_t *q = ev->user;
+    if (q->aborted)
+        return;
+    switch (ev->type) {
+    case WP_ENGINE_EV_FIRST_TOKEN:
+        q->cached_tokens = ev->cached_tokens;
+        q->first_scheduled = ev->first_scheduled;
+        q->first_token = now;
+        wp_stats_hist_observe(&r->ttft, now - q->arrival);
+        deliver_token(q, ev->token_index);
+        break;
+    case WP_ENGINE_EV_TOKEN:
+        wp_stats_hist_observe(&r->itl, now - q->last_token);
+        deliver_token(q, ev->token_index);
+        break;
+    case WP_ENGINE_EV_FINISHED:
+        record_finish(r, q, now);
+        deliver_finish(q, wp_engine_finish_str(ev->finish));
+        req_free(q);
+        return;
+    }
+    q->last_token = now;
+}
+
+/* ---- the step loop ---- */
+
+static void plan_step(sim_replica_t *r);
+
+static void on_step_done(uv_timer_t *t)
+{
+    sim_replica_t *r = t->data;
+    r->timer_armed = false;
+    for (size_t i = 0; i < r->step.n_events; i++)
+        deliver_event(r, &r->step.events[i], r->vnow);
+    r->step.n_events = 0;
+    while (r->dead != NULL) {
+        sim_req_t *d = r->dead;
+        r->dead = d->next_dead;
+        req_free(d);
+    }
+    plan_step(r);
+}
+
+static void plan_step(sim_replica_t *r)
+{
+    if (r->timer_armed || r->closing || !wp_engine_busy(r->engine))
+        return;
+    wp_sim_t *sim = r->sim;
+    double real = sim_real_seconds(sim);
+    if (r->vnow < real)
+        r->vnow = real;
+    if (wp_engine_step(r->engine, r->vnow, &r->step) != WP_OK)
+        return;
+    r->steps++;
+    r->vnow += r->step.duration_s;
+    double wait_s = (r->vnow - sim_real_seconds(sim)) * sim->cfg.time_scale;
+    uint64_t ms = wait_s > 0 ? (uint64_t)ceil(wait_s * 1000.0) : 0;
+    r->timer_armed = true;
+    uv_timer_start(&r->timer, on_step_done, ms, 0);
+}
+
+void sim_replica_wake(sim_replica_t *r)
+{
+    plan_step(r);
+}
+
+/* ---- requests ---- */
+
+static void on_abort(wp_http_req_t *http)
+{
+    sim_req_t *q = http->user;
+    sim_replica_t *r = q->r;
+    q->aborted = true;
+    wp_engine_abort(r->engine, q->id);
+    wp_http_res_end(http);
+    if (r->timer_armed) {
+        q->next_dead = r->dead;
+        r->dead = q;
+    } else {
+        req_free(q);
+    }
+}
+
+static void reject(wp_http_req_t *req, int status, const char *msg, const char *param)
+{
+    wp_http_res_error(req, status, msg, param);
+}
+
+/* Tokens of the request's prompt: given ids, or the text tokenized. Caller frees. */
+static int32_t *prompt_tokens(const wp_sim_t *sim, const wp_api_request_t *api, size_t *n)
+{
+    if (api->prompt_ids != NULL) {
+        int32_t *ids = malloc(api->n_prompt_ids * sizeof(int32_t));
+        if (ids != NULL)
+            memcpy(ids, api->prompt_ids, api->n_prompt_ids * sizeof(int32_t));
+        *n = api->n_prompt_ids;
+        return ids;
+    }
+    size_t cap = api->prompt.len / 2 + 16;
+    int32_t *ids = malloc(cap * sizeof(int32_t));
+    if (ids == NULL)
+        return NULL;
+    *n = wp_tok_encode(api->prompt.data ? api->prompt.data : "", api->prompt.len,
+                       (uint32_t)sim->model->vocab, ids, cap);
+    if (*n > cap) { /* cannot happen at >= 2 bytes a token, but stay safe */
+        free(ids);
+        ids = malloc(*n * sizeof(int32_t));
+        if (ids != NULL)
+            wp_tok_encode(api->prompt.data, api->prompt.len, (uint32_t)sim->model->vocab, ids, *n);
+    }
+    return ids;
+}
+
+static bool check_request(sim_replica_t *r, wp_http_req_t *req, const wp_api_request_t *api,
+                          size_t n_tokens, int64_t max_tokens)
+{
+    wp_sim_t *sim = r->sim;
+    char msg[512];
+    if (api->model != NULL && !wp_sim__served(sim, api->model)) {
+        snprintf(msg, sizeof(msg), "The model `%.200s` does not exist.", api->model);
+        reject(req, 404, msg, "model");
+        return false;
+    }
+    if (api->n != 1) {
+        reject(req, 400, "the simulator answers n=1 only", "n");
+        return false;
+    }
+    if (n_tokens == 0) {
+        reject(req, 400, "the prompt is empty", api->kind == WP_API_CHAT ? "messages" : "prompt");
+        return false;
+    }
+    int64_t limit = sim->ecfg.max_model_len;
+    if ((int64_t)n_tokens + max_tokens > limit) {
+        snprintf(msg, sizeof(msg),
+                 "This model's maximum context length is %lld tokens. However, you requested %lld tokens "
+                 "(%zu in the messages, %lld in the completion). Please reduce the length of the messages "
+                 "or completion.",
+                 (long long)limit, (long long)n_tokens + (long long)max_tokens, n_tokens, (long long)max_tokens);
+        reject(req, 400, msg, "max_tokens");
+        return false;
+    }
+    return true;
+}
+
+static sim_req_t *req_new(sim_replica_t *r, wp_http_req_t *req, const wp_api_request_t *api)
+{
+    sim_req_t *q = calloc(1, sizeof(*q));
+    if (q == NULL)
+        return NULL;
+    q->r = r;
+    q->http = req;
+    q->kind = api->kind;
+    q->stream = api->stream;
+    q->include_usage = api->include_usage;
+    q->id = ((uint64_t)r->index << 48) | ++r->next_id;
+    snprintf(q->resp_id, sizeof(q->resp_id), "%s-%016llx", api->kind == WP_API_CHAT ? "chatcmpl" : "cmpl",
+             (unsigned long long)wp_hash_mix(q->id ^ r->sim->cfg.seed));
+    q->created = (int64_t)time(NULL);
+    q->arrival = sim_real_seconds(r->sim);
+    if (r->vnow > q->arrival && !r->timer_armed)
+        q->arrival = r->vnow;
+    wp_buf_init(&q->text, 0);
+    return q;
+}
+
+void sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind)
+{
+    wp_sim_t *sim = r->sim;
+    wp_api_request_t api;
+    wp_api_error_t e;
+    if (wp_api_request_parse(kind, req->body.data, req->body.len, &api, &e) != WP_OK) {
+        reject(req, e.status, e.err.msg, e.param);
+        wp_api_request_free(&api);
+        return;
+    }
+    size_t n = 0;
+    int32_t *ids = prompt_tokens(sim, &api, &n);
+    int64_t max_tokens = api.max_tokens > 0 ? api.max_tokens : sim->cfg.default_max_tokens;
+    sim_req_t *q = NULL;
+    if (ids == NULL)
+        reject(req, 503, "out of memory", NULL);
+    else if (check_request(r, req, &api, n, max_tokens) && (q = req_new(r, req, &api)) != NULL) {
+        q->prompt_tokens = (int32_t)n;
+        q->max_tokens = (int32_t)max_tokens;
+        wp_engine_req_t in = {.id = q->id,
+                              .tokens = ids,
+                              .n_tokens = (int32_t)n,
+                              .max_tokens = (int32_t)max_tokens,
+                              .salt = api.cache_salt ? wp_hash64(api.cache_salt, strlen(api.cache_salt), 0) : 0,
+                              .priority = (int32_t)api.priority,
+                              .arrival = q->arrival,
+                              .user = q};
+        wp_err_t err;
+        if (wp_engine_add(r->engine, &in, &err) != WP_OK) {
+            reject(req, 400, err.msg, NULL);
+            req_free(q);
+        } else {
+            req->user = q;
+            req->on_abort = on_abort;
+            if (q->stream)
+                wp_http_res_head(req, 200, "text/event-stream; charset=utf-8", -1, "Cache-Control: no-cache\r\n");
+            plan_step(r);
+        }
+    }
+    free(ids);
+    wp_api_request_free(&api);
+}
+
+void sim_serve_tokenize(sim_replica_t *r, wp_http_req_t *req)
+{
+    wp_api_request_t api;
+    wp_api_error_t e;
+    bool chat = req->body.data != NULL && strstr(req->body.data, "\"messages\"") != NULL;
+    if (wp_api_request_parse(chat ? WP_API_CHAT : WP_API_COMPLETIONS, req->body.data, req->body.len, &api, &e) !=
+        WP_OK) {
+        reject(req, e.status, e.err.msg, e.param);
+        wp_api_request_free(&api);
+        return;
+    }
+    size_t n = 0;
+    int32_t *ids = prompt_tokens(r->sim, &api, &n);
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    wp_buf_printf(&b, "{\"count\":%zu,\"max_model_len\":%d,\"tokens\":[", ids ? n : 0, r->sim->ecfg.max_model_len);
+    for (size_t i = 0; ids != NULL && i < n; i++)
+        wp_buf_printf(&b, "%s%d", i ? "," : "", ids[i]);
+    wp_buf_puts(&b, "],\"token_strs\":null}");
+    wp_http_res_send(req, 200, "application/json", b.data, b.len, NULL);
+    wp_buf_free(&b);
+    free(ids);
+    wp_api_request_free(&api);
+}

@@ -1,0 +1,234 @@
+/*
+ * sim/sim: replicas and routes. Each replica has its own HTTP server and engine; the
+ * perf model (catalog model + GPU + TP) is shared read-only by all of them.
+ */
+#include "sim/internal.h"
+
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "base/str.h"
+
+void wp_sim_config_default(wp_sim_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    wp_strlcpy(cfg->host, "127.0.0.1", sizeof(cfg->host));
+    cfg->port = 8100;
+    cfg->replicas = 1;
+    wp_strlcpy(cfg->model, "qwen3-8b", sizeof(cfg->model));
+    wp_strlcpy(cfg->gpu, "h100", sizeof(cfg->gpu));
+    cfg->tensor_parallel = 1;
+    cfg->time_scale = 1.0;
+    cfg->seed = 1;
+    cfg->prefix_caching = true;
+    cfg->default_max_tokens = 256;
+    wp_http_server_config_default(&cfg->server);
+    cfg->server.server_name = "wellpath-sim";
+}
+
+static bool served(const wp_sim_t *sim, const char *model)
+{
+    return strcmp(model, sim->model->hf_id) == 0 || strcmp(model, sim->model->name) == 0;
+}
+
+static void answer_models(sim_replica_t *r, wp_http_req_t *req)
+{
+    wp_sim_t *sim = r->sim;
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    const char *names[2] = {sim->model->hf_id, sim->model->name};
+    wp_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
+    for (int i = 0; i < 2; i++)
+        wp_buf_printf(&b,
+                      "%s{\"id\":\"%s\",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"wellpath\","
+                      "\"root\":\"%s\",\"parent\":null,\"max_model_len\":%d}",
+                      i ? "," : "", names[i], (long long)(sim->t0_ns / 1000000000ULL), sim->model->hf_id,
+                      sim->ecfg.max_model_len);
+    wp_buf_puts(&b, "]}");
+    wp_http_res_send(req, 200, "application/json", b.data, b.len, NULL);
+    wp_buf_free(&b);
+}
+
+static void answer_metrics(sim_replica_t *r, wp_http_req_t *req)
+{
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    sim_metrics_write(r, &b);
+    wp_http_res_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, NULL);
+    wp_buf_free(&b);
+}
+
+static void on_request(wp_http_req_t *req, void *ctx)
+{
+    sim_replica_t *r = ctx;
+    wp_api_kind_t kind;
+    bool get = req->method == HTTP_GET, post = req->method == HTTP_POST;
+    if (wp_api_kind_from_path(req->path.p, req->path.n, &kind) && post)
+        sim_serve_completion(r, req, kind);
+    else if (wp_str_eq_cstr(req->path, "/health") && get)
+        wp_http_res_send(req, 200, NULL, "", 0, NULL);
+    else if (wp_str_eq_cstr(req->path, "/metrics") && get)
+        answer_metrics(r, req);
+    else if (wp_str_eq_cstr(req->path, "/v1/models") && get)
+        answer_models(r, req);
+    else if (wp_str_eq_cstr(req->path, "/tokenize") && post)
+        sim_serve_tokenize(r, req);
+    else {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "no route for %s %.200s", req->method_name, req->path.p);
+        wp_http_res_error(req, 404, msg, NULL);
+    }
+}
+
+bool wp_sim__served(const wp_sim_t *sim, const char *model);
+bool wp_sim__served(const wp_sim_t *sim, const char *model)
+{
+    return served(sim, model);
+}
+
+static wp_status_t setup_perf(wp_sim_t *sim, wp_err_t *err)
+{
+    const wp_sim_config_t *c = &sim->cfg;
+    sim->model = wp_model_find(c->model);
+    if (sim->model == NULL)
+        return wp_err_set(err, WP_EINVAL, "unknown model '%s' (see the catalog in docs/models.md)", c->model);
+    const wp_gpu_spec_t *gpu = wp_gpu_find(c->gpu);
+    if (gpu == NULL)
+        return wp_err_set(err, WP_EINVAL, "unknown gpu '%s': expected a100, h100, h200 or b200", c->gpu);
+    wp_perf_params_t pp;
+    wp_perf_params_default(&pp);
+    if (c->gpu_memory_utilization > 0)
+        pp.gpu_memory_utilization = c->gpu_memory_utilization;
+    wp_status_t st = wp_perf_init(&sim->perf, sim->model, gpu, c->tensor_parallel, &pp, err);
+    if (st != WP_OK)
+        return st;
+    wp_engine_config_default(&sim->ecfg, &sim->perf);
+    sim->ecfg.enable_prefix_caching = c->prefix_caching;
+    if (c->max_num_seqs)
+        sim->ecfg.max_num_seqs = c->max_num_seqs;
+    if (c->max_num_batched_tokens)
+        sim->ecfg.max_num_batched_tokens = c->max_num_batched_tokens;
+    if (c->block_size) {
+        int64_t tokens = (int64_t)sim->ecfg.num_blocks * sim->ecfg.block_size;
+        sim->ecfg.block_size = c->block_size;
+        sim->ecfg.num_blocks = (int32_t)(tokens / c->block_size);
+    }
+    if (c->max_model_len)
+        sim->ecfg.max_model_len = c->max_model_len;
+    return WP_OK;
+}
+
+wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err)
+{
+    if (cfg->replicas < 1 || cfg->replicas > WP_SIM_MAX_REPLICAS) {
+        wp_err_set(err, WP_EINVAL, "replicas must be 1..%d, got %d", WP_SIM_MAX_REPLICAS, cfg->replicas);
+        return NULL;
+    }
+    if (!(cfg->time_scale > 0)) {
+        wp_err_set(err, WP_EINVAL, "time scale must be > 0");
+        return NULL;
+    }
+    wp_sim_t *sim = calloc(1, sizeof(*sim));
+    if (sim == NULL) {
+        wp_err_set(err, WP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    sim->loop = loop;
+    sim->cfg = *cfg;
+    sim->t0_ns = uv_hrtime();
+    sim->replicas = calloc((size_t)cfg->replicas, sizeof(sim_replica_t));
+    if (sim->replicas == NULL || setup_perf(sim, err) != WP_OK) {
+        if (sim->replicas == NULL)
+            wp_err_set(err, WP_ENOMEM, "out of memory");
+        free(sim->replicas);
+        free(sim);
+        return NULL;
+    }
+    for (int i = 0; i < cfg->replicas; i++) {
+        sim_replica_t *r = &sim->replicas[i];
+        r->sim = sim;
+        r->index = i;
+        if (wp_engine_new(&sim->ecfg, &r->engine, err) != WP_OK) {
+            wp_sim_free(sim);
+            return NULL;
+        }
+        sim->n++;
+        sim_metrics_init(r);
+        uv_timer_init(loop, &r->timer);
+        r->timer.data = r;
+        sim->open_handles++;
+    }
+    return sim;
+}
+
+wp_status_t wp_sim_start(wp_sim_t *sim, wp_err_t *err)
+{
+    for (int i = 0; i < sim->n; i++) {
+        sim_replica_t *r = &sim->replicas[i];
+        r->server = wp_http_server_new(sim->loop, &sim->cfg.server, on_request, r);
+        if (r->server == NULL)
+            return wp_err_set(err, WP_ENOMEM, "out of memory");
+        int port = sim->cfg.port ? sim->cfg.port + i : 0;
+        wp_status_t st = wp_http_server_listen(r->server, sim->cfg.host, port, err);
+        if (st != WP_OK)
+            return st;
+        r->port = wp_http_server_port(r->server);
+    }
+    wp_log(WP_LOG_INFO, "sim started", "model=%s gpu=%s tp=%d replicas=%d kv_blocks=%d block_size=%d time_scale=%g",
+           sim->model->hf_id, sim->cfg.gpu, sim->cfg.tensor_parallel, sim->n, sim->ecfg.num_blocks,
+           sim->ecfg.block_size, sim->cfg.time_scale);
+    return WP_OK;
+}
+
+int wp_sim_replicas(const wp_sim_t *sim)
+{
+    return sim->n;
+}
+
+int wp_sim_port(const wp_sim_t *sim, int replica)
+{
+    return sim->replicas[replica].port;
+}
+
+const char *wp_sim_served_name(const wp_sim_t *sim)
+{
+    return sim->model->hf_id;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    sim_replica_t *r = h->data;
+    wp_sim_t *sim = r->sim;
+    while (r->dead != NULL) {
+        sim_req_t *d = r->dead;
+        r->dead = d->next_dead;
+        wp_buf_free(&d->text);
+        free(d);
+    }
+    wp_engine_free(r->engine);
+    sim_metrics_free(r);
+    if (--sim->open_handles == 0) {
+        free(sim->replicas);
+        free(sim);
+    }
+}
+
+void wp_sim_free(wp_sim_t *sim)
+{
+    sim->freeing = true;
+    for (int i = 0; i < sim->n; i++) {
+        sim_replica_t *r = &sim->replicas[i];
+        r->closing = true;
+        if (r->server != NULL)
+            wp_http_server_close(r->server); /* aborts requests: they are freed in serve.c */
+        r->server = NULL;
+        uv_close((uv_handle_t *)&r->timer, on_timer_closed);
+    }
+    if (sim->n == 0) {
+        free(sim->replicas);
+        free(sim);
+    }
+}

@@ -1,0 +1,128 @@
+/*
+ * stats/samples: exact percentiles over raw samples, for benchmark reports.
+ *
+ * Samples go into a growable array (doubling, capped at `limit`); sum, min and max are
+ * kept as they arrive so mean/min/max cost nothing. The first quantile query sorts the
+ * array in place and marks it sorted; an add after that clears the mark. The quantile is
+ * numpy's default ("linear", Hyndman-Fan type 7): rank h = (n-1)q over the sorted
+ * values, interpolated between the two values around it.
+ */
+#include "stats/stats.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+void wp_stats_samples_init(wp_stats_samples_t *s, size_t limit)
+{
+    memset(s, 0, sizeof(*s));
+    s->limit = limit ? limit : WP_STATS_SAMPLES_DEFAULT_LIMIT;
+    s->min = INFINITY;
+    s->max = -INFINITY;
+    s->sorted = true;
+}
+
+void wp_stats_samples_free(wp_stats_samples_t *s)
+{
+    free(s->v);
+    wp_stats_samples_init(s, s->limit);
+}
+
+static wp_status_t grow(wp_stats_samples_t *s)
+{
+    size_t cap = s->cap ? s->cap * 2 : 1024;
+    if (cap > s->limit)
+        cap = s->limit;
+    double *v = realloc(s->v, cap * sizeof(double));
+    if (v == NULL)
+        return WP_ENOMEM;
+    s->v = v;
+    s->cap = cap;
+    return WP_OK;
+}
+
+wp_status_t wp_stats_samples_add(wp_stats_samples_t *s, double v)
+{
+    if (!isfinite(v))
+        return WP_EINVAL;
+    if (s->n == s->limit)
+        return WP_ELIMIT;
+    if (s->n == s->cap) {
+        wp_status_t st = grow(s);
+        if (st != WP_OK)
+            return st;
+    }
+    if (s->n > 0 && v < s->v[s->n - 1])
+        s->sorted = false;
+    s->v[s->n++] = v;
+    s->sum += v;
+    s->min = v < s->min ? v : s->min;
+    s->max = v > s->max ? v : s->max;
+    return WP_OK;
+}
+
+size_t wp_stats_samples_count(const wp_stats_samples_t *s)
+{
+    return s->n;
+}
+
+double wp_stats_samples_mean(const wp_stats_samples_t *s)
+{
+    return s->n ? s->sum / (double)s->n : NAN;
+}
+
+double wp_stats_samples_min(const wp_stats_samples_t *s)
+{
+    return s->n ? s->min : NAN;
+}
+
+double wp_stats_samples_max(const wp_stats_samples_t *s)
+{
+    return s->n ? s->max : NAN;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double wp_stats_samples_quantile(wp_stats_samples_t *s, double q)
+{
+    if (s->n == 0 || isnan(q))
+        return NAN;
+    if (!s->sorted) {
+        qsort(s->v, s->n, sizeof(double), cmp_double);
+        s->sorted = true;
+    }
+    q = q < 0 ? 0 : (q > 1 ? 1 : q);
+    double h = (double)(s->n - 1) * q;
+    size_t lo = (size_t)floor(h);
+    if (lo + 1 >= s->n)
+        return s->v[s->n - 1];
+    return s->v[lo] + (h - (double)lo) * (s->v[lo + 1] - s->v[lo]);
+}
+
+wp_status_t wp_stats_samples_validate(const wp_stats_samples_t *s, wp_err_t *err)
+{
+    if (s->n > s->cap || s->cap > s->limit)
+        return wp_err_set(err, WP_EINVAL, "samples: n %zu, cap %zu, limit %zu out of order", s->n,
+                          s->cap, s->limit);
+    double sum = 0, abs_sum = 0, lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < s->n; i++) {
+        sum += s->v[i];
+        abs_sum += fabs(s->v[i]);
+        lo = s->v[i] < lo ? s->v[i] : lo;
+        hi = s->v[i] > hi ? s->v[i] : hi;
+        if (s->sorted && i > 0 && s->v[i] < s->v[i - 1])
+            return wp_err_set(err, WP_EINVAL, "samples: marked sorted but v[%zu] < v[%zu]", i,
+                              i - 1);
+    }
+    if (s->n > 0 && (lo != s->min || hi != s->max))
+        return wp_err_set(err, WP_EINVAL, "samples: min/max do not match the values");
+    double tol = 1e-9 * abs_sum + 1e-300; /* summation order differs after sorting */
+    if (fabs(sum - s->sum) > tol)
+        return wp_err_set(err, WP_EINVAL, "samples: sum %g does not match the values (%g)", s->sum,
+                          sum);
+    return WP_OK;
+}

@@ -1,0 +1,378 @@
+/* Unit tests for config/topology: the guide's Path 1 file, defaults, the embedded YAML,
+ * and errors that name the file, line, column and key. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "config/topology.h"
+
+static wp_status_t parse(const char *yaml, wp_topology_t *t, wp_err_t *err)
+{
+    return wp_topology_parse(yaml, strlen(yaml), "topology.yaml", t, err);
+}
+
+/* Parses yaml, expects WP_EINVAL and an error message starting with `prefix` and
+ * containing `part` (when not NULL). */
+static void expect_error(const char *yaml, const char *prefix, const char *part)
+{
+    wp_topology_t t;
+    wp_err_t err = {{0}};
+    assert_int_equal(parse(yaml, &t, &err), WP_EINVAL);
+    if (strncmp(err.msg, prefix, strlen(prefix)) != 0 ||
+        (part != NULL && strstr(err.msg, part) == NULL))
+        fail_msg("message \"%s\" lacks \"%s\" / \"%s\"", err.msg, prefix, part ? part : "");
+    assert_null(t.endpoints); /* nothing to free after a failure */
+}
+
+static const char path1_yaml[] = "model: qwen3-32b\n"
+                                 "gpu: h100\n"
+                                 "vllm:\n"
+                                 "  replicas: 8\n"
+                                 "  tensorParallel: 2\n"
+                                 "  prefixCaching: true\n"
+                                 "inferenceScheduler:\n"
+                                 "  scorers:\n"
+                                 "    - type: prefix-aware\n"
+                                 "      weight: 100\n"
+                                 "    - type: load-aware\n"
+                                 "      weight: 50\n";
+
+static void test_config_path1_guide_block(void **state)
+{
+    (void)state;
+    wp_topology_t t;
+    wp_err_t err;
+    assert_int_equal(parse(path1_yaml, &t, &err), WP_OK);
+    assert_string_equal(t.model, "qwen3-32b");
+    assert_string_equal(t.gpu, "h100");
+    assert_int_equal(t.vllm.replicas, 8);
+    assert_int_equal(t.vllm.tensor_parallel, 2);
+    assert_true(t.vllm.prefix_caching);
+    assert_int_equal(t.vllm.max_num_seqs, 0); /* not set: engine default */
+    assert_int_equal(t.scheduler.n_scorers, 2);
+    assert_string_equal(t.scheduler.scorers[0].type, "prefix-aware");
+    assert_true(t.scheduler.scorers[0].weight == 100.0);
+    assert_int_equal(t.scheduler.scorers[0].line, 9);
+    assert_string_equal(t.scheduler.scorers[1].type, "load-aware");
+    assert_true(t.scheduler.scorers[1].weight == 50.0);
+    assert_int_equal(t.scheduler.scorers[1].line, 11);
+    /* untouched sections keep their defaults */
+    assert_string_equal(t.scheduler.policy, "topology");
+    assert_string_equal(t.gateway.listen_host, "127.0.0.1");
+    assert_int_equal(t.gateway.listen_port, 8000);
+    assert_int_equal(t.n_endpoints, 0);
+    assert_false(t.prefill.present);
+    assert_int_equal(wp_topology_validate(&t, &err), WP_OK);
+    wp_topology_free(&t);
+}
+
+static void test_config_defaults(void **state)
+{
+    (void)state;
+    wp_topology_t t;
+    wp_err_t err;
+    wp_topology_defaults(&t);
+    assert_string_equal(t.model, "qwen3-8b");
+    assert_string_equal(t.gpu, "h100");
+    assert_int_equal(t.vllm.replicas, 4);
+    assert_int_equal(t.vllm.tensor_parallel, 1);
+    assert_true(t.vllm.prefix_caching);
+    assert_int_equal(t.scheduler.n_scorers, 2);
+    assert_string_equal(t.scheduler.scorers[0].type, "prefix-aware");
+    assert_true(t.scheduler.scorers[0].weight == 100.0);
+    assert_string_equal(t.scheduler.scorers[1].type, "load-aware");
+    assert_true(t.scheduler.scorers[1].weight == 50.0);
+    assert_int_equal(t.scheduler.scrape_interval_ms, 50);
+    assert_int_equal(t.scheduler.stale_after_ms, 2000);
+    assert_int_equal(t.scheduler.prefix_block_chars, 64);
+    assert_int_equal(t.scheduler.prefix_lru_blocks, 31250);
+    assert_string_equal(t.gateway.listen_host, "127.0.0.1");
+    assert_int_equal(t.gateway.listen_port, 8000);
+    assert_int_equal(t.gateway.max_body_bytes, 4194304);
+    assert_int_equal(t.gateway.retries, 2);
+    assert_int_equal(t.simulation.base_port, 8100);
+    assert_int_equal(t.simulation.seed, 1);
+    assert_null(t.endpoints);
+    assert_int_equal(wp_topology_validate(&t, &err), WP_OK);
+    wp_topology_free(&t); /* harmless */
+}
+
+static void test_config_default_yaml_equals_defaults(void **state)
+{
+    (void)state;
+    wp_topology_t parsed, def;
+    wp_err_t err = {{0}};
+    const char *y = wp_topology_default_yaml();
+    if (wp_topology_parse(y, strlen(y), "default", &parsed, &err) != WP_OK)
+        fail_msg("%s", err.msg);
+    wp_topology_defaults(&def);
+    /* defaults and the parser zero every string tail and all padding, so bytes compare;
+     * the scorers' line numbers are the one thing the file adds */
+    assert_int_equal(parsed.scheduler.scorers[0].line, 13);
+    parsed.scheduler.scorers[0].line = parsed.scheduler.scorers[1].line = 0;
+    assert_memory_equal(&parsed, &def, sizeof(def));
+    wp_topology_free(&parsed);
+}
+
+static void test_config_unknown_key(void **state)
+{
+    (void)state;
+    expect_error("model: m\nvllm:\n  replica: 8\n",
+                 "topology.yaml:3:3: vllm.replica: unknown key; allowed here: replicas, "
+                 "tensorParallel, prefixCaching, maxNumSeqs",
+                 NULL);
+    expect_error("model: m\ninferenceScheduler:\n  scorers:\n    - type: queue\n      wieght: 1\n",
+                 "topology.yaml:5:7: inferenceScheduler.scorers[0].wieght: unknown key",
+                 "allowed here: type, weight");
+    expect_error("modle: m\n", "topology.yaml:1:1: modle: unknown key; allowed here: model, gpu",
+                 "expertParallel");
+}
+
+static void test_config_wrong_type(void **state)
+{
+    (void)state;
+    expect_error("model: m\ngpu: h100\nvllm:\n  replicas: eight\n",
+                 "topology.yaml:4:13: vllm.replicas: expected an integer, got \"eight\"", NULL);
+    expect_error("model: m\nvllm:\n  replicas: \"8\"\n",
+                 "topology.yaml:3:13: vllm.replicas: expected an integer, got the string \"8\"",
+                 NULL);
+    expect_error("model: m\nvllm:\n  prefixCaching: yes\n",
+                 "topology.yaml:3:18: vllm.prefixCaching: expected true or false, got \"yes\"",
+                 NULL);
+    expect_error("model: [a, b]\n", "topology.yaml:1:8: model: expected a string, got a list",
+                 NULL);
+    expect_error("model: m\nvllm: 4\n", "topology.yaml:2:7: vllm: expected a mapping, got \"4\"",
+                 NULL);
+    expect_error("model: m\nvllm:\n", "topology.yaml:2:6: vllm: expected a mapping, got nothing",
+                 NULL);
+    expect_error("model: m\ninferenceScheduler:\n  scorers:\n    - type: q\n      weight: heavy\n",
+                 "topology.yaml:5:15: inferenceScheduler.scorers[0].weight: expected a number",
+                 NULL);
+    expect_error("- a\n- b\n", "topology.yaml:1:1: top level: expected a mapping", NULL);
+}
+
+static void test_config_ranges_and_choices(void **state)
+{
+    (void)state;
+    expect_error("model: m\nvllm:\n  tensorParallel: 3\n",
+                 "topology.yaml:3:19: vllm.tensorParallel: expected one of 1, 2, 4, 8, got 3",
+                 NULL);
+    expect_error("model: m\nvllm:\n  replicas: 65\n",
+                 "topology.yaml:3:13: vllm.replicas: 65 is out of range [1, 64]", NULL);
+    expect_error("model: m\nvllm:\n  gpuMemoryUtilization: 0\n",
+                 "topology.yaml:3:25: vllm.gpuMemoryUtilization: 0 is out of range (0, 1]", NULL);
+    expect_error("model: m\ninferenceScheduler:\n  policy: fastest\n",
+                 "topology.yaml:3:11: inferenceScheduler.policy: \"fastest\" is not one of: "
+                 "topology, round-robin",
+                 NULL);
+    expect_error("model: m\ninferenceScheduler:\n  scorers:\n    - type: q\n      weight: -1\n",
+                 "topology.yaml:5:15: inferenceScheduler.scorers[0].weight: -1 is out of range",
+                 NULL);
+    expect_error("model: m\ninferenceScheduler:\n  scorers: []\n",
+                 "topology.yaml:3:12: inferenceScheduler.scorers: expected 1 to 16 scorers", NULL);
+    expect_error("model: m\nsimulation:\n  basePort: 65534\n",
+                 "topology.yaml:2:1: simulation.basePort: 4 replicas from port 65534", NULL);
+    expect_error(
+        "model: m\ngpu: a-very-long-gpu-name-that-goes-on-and-on-and-on-and-on-and-on-xyz\n",
+        "topology.yaml:2:6: gpu: too long (65 bytes, at most 63)", NULL);
+    wp_topology_t t;
+    wp_err_t err;
+    assert_int_equal(parse("model: m\nvllm:\n  gpuMemoryUtilization: 1.0\n  maxNumSeqs: 128\n"
+                           "inferenceScheduler:\n  scorers:\n    - {type: queue, weight: 2.5}\n",
+                           &t, &err),
+                     WP_OK);
+    assert_true(t.vllm.gpu_memory_utilization == 1.0);
+    assert_int_equal(t.vllm.max_num_seqs, 128);
+    assert_int_equal(t.scheduler.n_scorers, 1); /* the file's list replaces the default */
+    assert_true(t.scheduler.scorers[0].weight == 2.5);
+    wp_topology_free(&t);
+}
+
+static void test_config_required_and_duplicates(void **state)
+{
+    (void)state;
+    expect_error("gpu: h100\n", "topology.yaml:1:1: model: missing required key", NULL);
+    expect_error("model: m\ninferenceScheduler:\n  scorers:\n    - type: queue\n",
+                 "topology.yaml:4:7: inferenceScheduler.scorers[0]: missing required key "
+                 "\"weight\"",
+                 NULL);
+    expect_error("model: m\nvllm:\n  replicas: 2\n  replicas: 3\n",
+                 "topology.yaml:4:3: vllm.replicas: duplicate key", NULL);
+    expect_error("model: \"\"\n", "topology.yaml:1:8: model: expected a non-empty string", NULL);
+    expect_error("model: m\n---\nmodel: n\n", "topology.yaml:3:1: a second YAML document", NULL);
+}
+
+static void test_config_invalid_yaml_and_empty(void **state)
+{
+    (void)state;
+    expect_error("model: m\nvllm:\n\treplicas: 2\n", "topology.yaml:3:", "invalid YAML");
+    expect_error("model: [unclosed\n", "topology.yaml:", "invalid YAML");
+    expect_error("", "topology.yaml:1:1: empty file", NULL);
+    expect_error("# only a comment\n\n", "topology.yaml:1:1: empty file", NULL);
+}
+
+static void test_config_endpoints(void **state)
+{
+    (void)state;
+    wp_topology_t t;
+    wp_err_t err = {{0}};
+    const char *y = "endpoints:\n"
+                    "  - url: http://10.0.0.5:8000\n"
+                    "  - url: http://[::1]:9000/v1/\n"
+                    "    engine: sglang\n"
+                    "    role: decode\n"
+                    "  - url: http://pod-c.svc\n"
+                    "    name: pod-c\n";
+    if (parse(y, &t, &err) != WP_OK)
+        fail_msg("%s", err.msg);
+    assert_string_equal(t.model, ""); /* no model needed with endpoints */
+    assert_int_equal(t.n_endpoints, 3);
+    assert_string_equal(t.endpoints[0].host, "10.0.0.5");
+    assert_int_equal(t.endpoints[0].port, 8000);
+    assert_string_equal(t.endpoints[0].base_path, "");
+    assert_string_equal(t.endpoints[0].name, "10.0.0.5:8000");
+    assert_int_equal(t.endpoints[0].engine, WP_TOPO_ENGINE_VLLM);
+    assert_int_equal(t.endpoints[0].role, WP_TOPO_ROLE_BOTH);
+    assert_int_equal(t.endpoints[0].line, 2);
+    assert_string_equal(t.endpoints[1].host, "::1");
+    assert_int_equal(t.endpoints[1].port, 9000);
+    assert_string_equal(t.endpoints[1].base_path, "/v1");
+    assert_string_equal(t.endpoints[1].name, "[::1]:9000");
+    assert_int_equal(t.endpoints[1].engine, WP_TOPO_ENGINE_SGLANG);
+    assert_int_equal(t.endpoints[1].role, WP_TOPO_ROLE_DECODE);
+    assert_int_equal(t.endpoints[2].port, 80);
+    assert_string_equal(t.endpoints[2].name, "pod-c");
+    assert_string_equal(t.endpoints[2].url, "http://pod-c.svc");
+    assert_int_equal(wp_topology_validate(&t, &err), WP_OK);
+    wp_topology_free(&t);
+    assert_null(t.endpoints);
+}
+
+static void test_config_bad_url(void **state)
+{
+    (void)state;
+    expect_error("endpoints:\n  - url: ftp://h:1\n",
+                 "topology.yaml:2:10: endpoints[0].url: expected http://host:port", NULL);
+    expect_error("endpoints:\n  - url: http://h:1\n  - url: http://h:abc\n",
+                 "topology.yaml:3:10: endpoints[1].url: bad port \"abc\"", NULL);
+    expect_error("endpoints:\n  - url: http://h:70000\n", "topology.yaml:2:10:", "bad port");
+    expect_error("endpoints:\n  - url: http://:80\n", "topology.yaml:2:10:", "missing host");
+    expect_error("endpoints:\n  - url: http://u@h:80\n", "topology.yaml:2:10:", "user info");
+    expect_error("endpoints:\n  - url: http://h:80/x?y=1\n", "topology.yaml:2:10:", "query");
+    expect_error("endpoints:\n  - engine: vllm\n",
+                 "topology.yaml:2:5: endpoints[0]: missing required key \"url\"", NULL);
+    expect_error("endpoints:\n  - url: http://h:1\n    engine: vllm2\n",
+                 "topology.yaml:3:13: endpoints[0].engine: \"vllm2\" is not one of: vllm, sglang",
+                 NULL);
+    expect_error("endpoints:\n  - url: http://h:1\n  - url: http://h:1/v1\n",
+                 "topology.yaml:3:5: endpoints[1]: endpoint name \"h:1\" already used on line 2",
+                 NULL);
+    expect_error("model: m\ngateway:\n  listen: localhost\n",
+                 "topology.yaml:3:11: gateway.listen: expected host:port", NULL);
+}
+
+static void test_config_pd_and_ep(void **state)
+{
+    (void)state;
+    wp_topology_t t;
+    wp_err_t err = {{0}};
+    const char *y = "model: qwen3-32b\n"
+                    "prefill: {replicas: 4, tensorParallel: 1}\n"
+                    "decode: {replicas: 2, tensorParallel: 4}\n"
+                    "nixl: {backend: ucx, transport: tcp}\n"
+                    "expertParallel: 8\n"
+                    "gateway:\n  listen: \"[::]:0\"\n  logFormat: json\n  logPrompts: True\n"
+                    "simulation:\n  timeScale: 0.5\n  seed: 42\n";
+    if (parse(y, &t, &err) != WP_OK)
+        fail_msg("%s", err.msg);
+    assert_true(t.prefill.present && t.decode.present && t.nixl.present);
+    assert_int_equal(t.prefill.replicas, 4);
+    assert_int_equal(t.decode.replicas, 2);
+    assert_int_equal(t.decode.tensor_parallel, 4);
+    assert_string_equal(t.nixl.transport, "tcp");
+    assert_int_equal(t.expert_parallel, 8);
+    assert_string_equal(t.gateway.listen_host, "::");
+    assert_int_equal(t.gateway.listen_port, 0);
+    assert_int_equal(t.gateway.log_format, WP_TOPO_LOG_JSON);
+    assert_true(t.gateway.log_prompts);
+    assert_true(t.simulation.time_scale == 0.5);
+    assert_int_equal(t.simulation.seed, 42);
+    assert_int_equal(wp_topology_validate(&t, &err), WP_OK);
+    wp_topology_free(&t);
+    expect_error("model: m\nprefill: {replicas: 4}\n",
+                 "topology.yaml:2:1: prefill: P/D needs both prefill and decode", NULL);
+    expect_error("model: m\ndecode: {tensorParallel: 2}\n",
+                 "topology.yaml:2:9: decode: missing required key \"replicas\"", NULL);
+}
+
+static void test_config_validate_catches_breakage(void **state)
+{
+    (void)state;
+    wp_topology_t t;
+    wp_err_t err = {{0}};
+    wp_topology_defaults(&t);
+    t.vllm.tensor_parallel = 3;
+    assert_int_equal(wp_topology_validate(&t, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "vllm.tensorParallel"));
+    wp_topology_defaults(&t);
+    t.scheduler.scorers[1].weight = -2;
+    assert_int_equal(wp_topology_validate(&t, &err), WP_EINVAL);
+    wp_topology_defaults(&t);
+    t.n_endpoints = 1; /* count without array */
+    assert_int_equal(wp_topology_validate(&t, &err), WP_EINVAL);
+    wp_topology_defaults(&t);
+    memset(t.gpu, 'x', sizeof(t.gpu)); /* unterminated */
+    assert_int_equal(wp_topology_validate(&t, &err), WP_EINVAL);
+    wp_topology_defaults(&t);
+    t.model[0] = '\0';
+    assert_int_equal(wp_topology_validate(&t, &err), WP_EINVAL);
+}
+
+static void test_config_parse_url_and_hostport(void **state)
+{
+    (void)state;
+    char host[WP_TOPO_HOST_MAX] = "unchanged", path[WP_TOPO_PATH_MAX];
+    uint16_t port = 7;
+    wp_err_t err;
+    assert_int_equal(wp_topology_parse_url("http://a.b:8080/x/y//", host, &port, path, &err),
+                     WP_OK);
+    assert_string_equal(host, "a.b");
+    assert_int_equal(port, 8080);
+    assert_string_equal(path, "/x/y");
+    assert_int_equal(wp_topology_parse_url("https://a.b", host, &port, path, &err), WP_EINVAL);
+    assert_int_equal(wp_topology_parse_url("http://a.b:0", host, &port, path, &err), WP_EINVAL);
+    assert_int_equal(wp_topology_parse_url("http://[::1", host, &port, path, &err), WP_EINVAL);
+    assert_int_equal(wp_topology_parse_url("http://[::1]x", host, &port, path, &err), WP_EINVAL);
+    assert_string_equal(host, "a.b"); /* untouched on failure */
+    assert_int_equal(wp_topology_parse_hostport("0.0.0.0:65535", host, &port, &err), WP_OK);
+    assert_string_equal(host, "0.0.0.0");
+    assert_int_equal(port, 65535);
+    assert_int_equal(wp_topology_parse_hostport("h:", host, &port, &err), WP_EINVAL);
+    assert_int_equal(wp_topology_parse_hostport("h:+80", host, &port, &err), WP_EINVAL);
+    assert_int_equal(wp_topology_parse_hostport(":80", host, &port, &err), WP_EINVAL);
+    assert_int_equal(wp_topology_parse_hostport("h:80x", host, &port, &err), WP_EINVAL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_path1_guide_block),
+        cmocka_unit_test(test_config_defaults),
+        cmocka_unit_test(test_config_default_yaml_equals_defaults),
+        cmocka_unit_test(test_config_unknown_key),
+        cmocka_unit_test(test_config_wrong_type),
+        cmocka_unit_test(test_config_ranges_and_choices),
+        cmocka_unit_test(test_config_required_and_duplicates),
+        cmocka_unit_test(test_config_invalid_yaml_and_empty),
+        cmocka_unit_test(test_config_endpoints),
+        cmocka_unit_test(test_config_bad_url),
+        cmocka_unit_test(test_config_pd_and_ep),
+        cmocka_unit_test(test_config_validate_catches_breakage),
+        cmocka_unit_test(test_config_parse_url_and_hostport),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

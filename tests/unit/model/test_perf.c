@@ -1,0 +1,194 @@
+/* Tests for model/perf: KV capacity and step times checked against hand-computed
+ * figures and the derived figures of REFERENCE.md section 7 (Qwen3-32B on H100). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <string.h>
+
+#include "model/model.h"
+
+#define assert_near(x, want, rel)                                                                  \
+    do {                                                                                           \
+        double x_ = (x), w_ = (want);                                                              \
+        if (fabs(x_ - w_) > (rel) * fabs(w_)) {                                                    \
+            fail_msg("%s = %g, want %g within %g%%", #x, x_, w_, (rel) * 100.0);                   \
+        }                                                                                          \
+    } while (0)
+
+static wp_perf_t init_ok(const char *model, const char *gpu, int tp, const wp_perf_params_t *pp)
+{
+    wp_perf_t p;
+    wp_err_t err = {{0}};
+    wp_status_t st = wp_perf_init(&p, wp_model_find(model), wp_gpu_find(gpu), tp, pp, &err);
+    if (st != WP_OK) {
+        fail_msg("perf init %s/%s/tp%d: %s", model, gpu, tp, err.msg);
+    }
+    return p;
+}
+
+/* REFERENCE's decode figures (9.8 ms weights alone; 13/27/40 ms) work out with one byte
+ * per weight and per KV element (FP8): 32.76 GB / 3.35 TB/s = 9.78 ms. */
+static wp_perf_params_t fp8_no_overhead(void)
+{
+    wp_perf_params_t pp;
+    wp_perf_params_default(&pp);
+    pp.weight_bytes = 1.0;
+    pp.kv_bytes = 1.0;
+    pp.step_overhead_s = 0.0;
+    return pp;
+}
+
+static void test_perf_kv_bytes(void **state)
+{
+    (void)state;
+    wp_perf_t p = init_ok("qwen3-32b", "h100", 2, NULL);
+    /* 64 layers x 2 (K, V) x 8 heads x 128 x 2 bytes = 256 KiB; half per GPU at TP2. */
+    assert_true(p.kv_bytes_token == 262144.0);
+    assert_true(p.kv_bytes_token_gpu == 131072.0);
+    /* MLA: 61 layers x (512 + 64) x 1 byte, whole latent on every GPU. */
+    wp_perf_params_t pp = fp8_no_overhead();
+    wp_perf_t d = init_ok("deepseek-r1", "h200", 8, &pp);
+    assert_true(d.kv_bytes_token == 35136.0);
+    assert_true(d.kv_bytes_token_gpu == 35136.0);
+    /* sim-tiny has 2 KV heads: at TP4 each GPU still holds one head (replicated). */
+    wp_perf_t t = init_ok("sim-tiny", "h100", 4, NULL);
+    assert_true(t.kv_bytes_token == 24.0 * 2 * 2 * 64 * 2);
+    assert_true(t.kv_bytes_token_gpu == t.kv_bytes_token / 2.0);
+}
+
+/* (80 GiB x 0.9 - 65.52 GB / 2 - 4 GiB) / 128 KiB = 40,252,337,152 / 131072 = 307,100
+ * tokens; REFERENCE section 8 says about 307k per Qwen3-32B TP2 instance. */
+static void test_perf_kv_capacity(void **state)
+{
+    (void)state;
+    wp_perf_t p = init_ok("qwen3-32b", "h100", 2, NULL);
+    int64_t cap = wp_perf_kv_capacity_tokens(&p);
+    assert_int_equal(cap, 307100);
+    assert_near((double)cap, 307e3, 0.10);
+    /* TP1: (77,309,411,328 - 65,524,213,760 - 4,294,967,296) / 262,144 = 28,572 tokens. */
+    wp_perf_t one = init_ok("qwen3-32b", "h100", 1, NULL);
+    assert_int_equal(wp_perf_kv_capacity_tokens(&one), 28572);
+}
+
+static void test_perf_init_errors(void **state)
+{
+    (void)state;
+    wp_perf_t p;
+    wp_err_t err = {{0}};
+    const wp_gpu_spec_t *h100 = wp_gpu_find("h100");
+    assert_int_equal(wp_perf_init(&p, wp_model_find("qwen3-8b"), h100, 3, NULL, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "3"));
+    assert_int_equal(wp_perf_init(&p, wp_model_find("llama-3.1-70b"), h100, 1, NULL, &err),
+                     WP_EINVAL);
+    assert_non_null(strstr(err.msg, "does not fit"));
+    assert_int_equal(wp_perf_init(&p, wp_model_find("deepseek-r1"), h100, 8, NULL, &err),
+                     WP_EINVAL);
+    assert_int_equal(wp_perf_init(&p, NULL, h100, 1, NULL, &err), WP_EINVAL);
+    wp_perf_params_t pp;
+    wp_perf_params_default(&pp);
+    pp.prefill_mfu = 0.0;
+    assert_int_equal(wp_perf_init(&p, wp_model_find("qwen3-8b"), h100, 1, &pp, &err), WP_EINVAL);
+    wp_perf_params_default(&pp);
+    pp.decode_mbu = NAN;
+    assert_int_equal(wp_perf_init(&p, wp_model_find("qwen3-8b"), h100, 1, &pp, &err), WP_EINVAL);
+    wp_perf_params_default(&pp);
+    pp.step_overhead_s = -1.0;
+    assert_int_equal(wp_perf_init(&p, wp_model_find("qwen3-8b"), h100, 1, &pp, &err), WP_EINVAL);
+    assert_int_equal(wp_perf_init(&p, wp_model_find("llama-3.1-70b"), h100, 4, NULL, &err), WP_OK);
+}
+
+/* 2 x (32.76e9 - 2 x 151936 x 5120) = 62.41 GFLOP per prefill token (REFERENCE: ~62);
+ * 8192 tokens at 989 TFLOP/s x 0.5 take 1.034 s: 7.92k tokens/s (REFERENCE: ~7.9k). */
+static void test_perf_prefill(void **state)
+{
+    (void)state;
+    wp_perf_t p = init_ok("qwen3-32b", "h100", 1, NULL);
+    wp_perf_batch_t one = {.prefill_tokens = 1};
+    assert_near(wp_perf_flops(&p, &one), 62.41e9, 0.001);
+    assert_near(wp_perf_flops(&p, &one), 62e9, 0.02);
+    wp_perf_batch_t big = {.prefill_tokens = 8192};
+    double t = wp_perf_step_time(&p, &big);
+    assert_near(t, 1.0339 + 0.003, 0.001);
+    assert_near(8192.0 / (t - p.params.step_overhead_s), 7.9e3, 0.02);
+    /* Attention: 4 x 64 layers x 64 heads x 128 = 2,097,152 FLOPs per pair. */
+    assert_true(p.attn_flops_pair == 2097152.0);
+    wp_perf_batch_t attn = {.prefill_tokens = 1, .prefill_attn = 1000.0};
+    assert_near(wp_perf_flops(&p, &attn) - wp_perf_flops(&p, &one), 2.097152e9, 1e-9);
+}
+
+/* FP8, MBU 0.75, no overhead, TP1, 4k context: weights 32.76 GB / 2.5125 TB/s = 13.04 ms,
+ * KV 4096 x 128 KiB = 0.537 GB (0.214 ms) per sequence. Batch 1: 13.25 ms (REF ~13),
+ * batch 64: 26.72 ms (REF ~27), batch 128: 40.40 ms (REF ~40). Tolerance 5 %. */
+static void test_perf_decode_reference(void **state)
+{
+    (void)state;
+    wp_perf_params_t pp = fp8_no_overhead();
+    wp_perf_t p = init_ok("qwen3-32b", "h100", 1, &pp);
+    const int64_t batches[] = {1, 64, 128};
+    const double want[] = {13e-3, 27e-3, 40e-3};
+    const double hand[] = {13.254e-3, 26.715e-3, 40.39e-3};
+    for (int i = 0; i < 3; i++) {
+        wp_perf_batch_t b = {.decode_seqs = batches[i], .decode_ctx = batches[i] * 4096};
+        double t = wp_perf_step_time(&p, &b);
+        assert_near(t, want[i], 0.05);
+        assert_near(t, hand[i], 0.002);
+    }
+    /* Weights alone at full bandwidth: 9.78 ms (REF: at least 9.8 ms). */
+    pp.decode_mbu = 1.0;
+    wp_perf_t full = init_ok("qwen3-32b", "h100", 1, &pp);
+    assert_near(full.weight_bytes / full.gpu->mem_bw, 9.8e-3, 0.01);
+    /* Default BF16 doubles the bytes: batch 1 ~26.5 ms + 3 ms overhead. */
+    wp_perf_t bf16 = init_ok("qwen3-32b", "h100", 1, NULL);
+    wp_perf_batch_t b1 = {.decode_seqs = 1, .decode_ctx = 4096};
+    assert_near(wp_perf_step_time(&bf16, &b1), 2 * 13.254e-3 + 3e-3, 0.002);
+    wp_perf_batch_t empty = {0};
+    assert_true(wp_perf_step_time(&bf16, &empty) == 0.0);
+}
+
+/* TP2 all-reduce: 2 x 64 layers x (5 us + 1 x 10240 bytes / 900 GB/s) = 0.6415 ms for one
+ * token; the memory side halves. */
+static void test_perf_tensor_parallel(void **state)
+{
+    (void)state;
+    wp_perf_params_t pp = fp8_no_overhead();
+    wp_perf_t p1 = init_ok("qwen3-32b", "h100", 1, &pp);
+    wp_perf_t p2 = init_ok("qwen3-32b", "h100", 2, &pp);
+    wp_perf_batch_t b = {.decode_seqs = 1, .decode_ctx = 4096};
+    assert_true(wp_perf_allreduce_time(&p1, &b) == 0.0);
+    assert_near(wp_perf_allreduce_time(&p2, &b), 128 * (5e-6 + 10240.0 / 900e9), 1e-9);
+    assert_near(wp_perf_bytes_per_gpu(&p2, &b), wp_perf_bytes_per_gpu(&p1, &b) / 2.0, 1e-9);
+    assert_near(wp_perf_step_time(&p2, &b),
+                wp_perf_step_time(&p1, &b) / 2.0 + wp_perf_allreduce_time(&p2, &b), 1e-9);
+}
+
+/* Mixtral TP2: one token reads the shared part + 2 of 8 experts = the 12.9B active
+ * params; a large batch touches every expert (46.7B). */
+static void test_perf_moe_weights(void **state)
+{
+    (void)state;
+    wp_perf_t p = init_ok("mixtral-8x7b", "h100", 2, NULL);
+    wp_perf_batch_t one = {.decode_seqs = 1};
+    assert_near(wp_perf_bytes_per_gpu(&p, &one), 12.9e9 * 2 / 2, 1e-9);
+    wp_perf_batch_t many = {.decode_seqs = 1000};
+    assert_near(wp_perf_bytes_per_gpu(&p, &many), 46.7e9 * 2 / 2, 1e-6);
+    /* Two tokens: 1 - (3/4)^2 = 7/16 of the experts. */
+    wp_perf_batch_t two = {.decode_seqs = 2};
+    double expert = (46.7e9 - 12.9e9) / 6.0, shared = 12.9e9 - 2 * expert;
+    assert_near(wp_perf_bytes_per_gpu(&p, &two), (shared + 8 * expert * 7.0 / 16.0), 1e-9);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_perf_kv_bytes),        cmocka_unit_test(test_perf_kv_capacity),
+        cmocka_unit_test(test_perf_init_errors),     cmocka_unit_test(test_perf_prefill),
+        cmocka_unit_test(test_perf_decode_reference), cmocka_unit_test(test_perf_tensor_parallel),
+        cmocka_unit_test(test_perf_moe_weights),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
