@@ -66,16 +66,16 @@ static wp_status_t check_config(const wp_engine_config_t *c, wp_err_t *err)
         return wp_err_set(err, WP_EINVAL,
                           "engine: num_blocks %d, max_num_seqs %d, max_num_batched_tokens %d and "
                           "max_model_len %d must be >= 1",
-                          (int)c->num_blocks, (int)c->max_num_seqs,
-                          (int)c->max_num_batched_tokens, (int)c->max_model_len);
+                          (int)c->num_blocks, (int)c->max_num_seqs, (int)c->max_num_batched_tokens,
+                          (int)c->max_model_len);
     }
     return WP_OK;
 }
 
 wp_status_t wp_engine_new(const wp_engine_config_t *cfg, wp_engine_t **out, wp_err_t *err)
 {
-    wp_status_t st = cfg != NULL ? check_config(cfg, err)
-                                 : wp_err_set(err, WP_EINVAL, "engine: no config");
+    wp_status_t st =
+        cfg != NULL ? check_config(cfg, err) : wp_err_set(err, WP_EINVAL, "engine: no config");
     if (st != WP_OK) {
         return st;
     }
@@ -363,8 +363,8 @@ static wp_status_t check_req(const wp_engine_t *e, int32_t slot, int32_t *refs, 
 static wp_status_t check_running(const wp_engine_t *e, uint8_t *seen, wp_err_t *err)
 {
     if (e->n_running > e->cfg.max_num_seqs) {
-        return wp_err_set(err, WP_EINVAL, "engine: %d running > max_num_seqs %d",
-                          (int)e->n_running, (int)e->cfg.max_num_seqs);
+        return wp_err_set(err, WP_EINVAL, "engine: %d running > max_num_seqs %d", (int)e->n_running,
+                          (int)e->cfg.max_num_seqs);
     }
     for (int32_t i = 0; i < e->n_running; i++) {
         int32_t s = e->running[i];

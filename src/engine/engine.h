@@ -11,8 +11,8 @@
  * events and never dereferenced.
  *
  * A step's events array belongs to the engine and stays valid until the next call of
- * wp_engine_step or wp_engine_free (adding or aborting requests in between is fine). Events of a request
- * come in order: FIRST_TOKEN (token_index 0), TOKEN (1, 2, ...), then FINISHED in the same
+ * wp_engine_step or wp_engine_free (adding or aborting requests in between is fine). Events of a
+ * request come in order: FIRST_TOKEN (token_index 0), TOKEN (1, 2, ...), then FINISHED in the same
  * step as its last token. After FINISHED or an abort the id is unknown to the engine and
  * may be reused.
  *
@@ -108,8 +108,8 @@ typedef struct wp_engine_step_s {
     const wp_engine_event_t *events;
     size_t n_events;
     wp_perf_batch_t batch;
-    int32_t n_scheduled;  /* requests that ran this step */
-    int32_t n_preempted;  /* requests preempted this step */
+    int32_t n_scheduled; /* requests that ran this step */
+    int32_t n_preempted; /* requests preempted this step */
 } wp_engine_step_t;
 
 /* Plans and runs one continuous-batching iteration at time now (seconds). */

@@ -144,7 +144,8 @@ static wp_status_t check_lru(const wp__kv_t *kv, uint8_t *where, wp_err_t *err)
 {
     int32_t count = 0, prev = -1;
     for (int32_t b = kv->lru_head; b >= 0; b = kv->next[b]) {
-        if (b >= kv->num_blocks || where[b] != 0 || kv->prev[b] != prev || count >= kv->num_blocks) {
+        if (b >= kv->num_blocks || where[b] != 0 || kv->prev[b] != prev ||
+            count >= kv->num_blocks) {
             return wp_err_set(err, WP_EINVAL, "kv: LRU list broken at block %d", (int)b);
         }
         if (kv->ref[b] != 0 || !kv->hashed[b]) {

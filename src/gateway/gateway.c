@@ -112,6 +112,7 @@ wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp
     gw->loop = loop;
     gw->cfg = *cfg;
     wp_rng_seed(&gw->rng, cfg->seed);
+    gw->id_base = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 40);
     for (int i = 0; i < cfg->n_models; i++)
         wp_strlcpy(gw->models[gw->n_models++], cfg->models[i], sizeof(gw->models[0]));
     gw->sched = wp_sched_new(&cfg->sched, err);

@@ -63,6 +63,7 @@ struct wp_gateway_s {
     bool timer_ready;
     int port;
     uint64_t next_id;
+    uint64_t id_base; /* request ids: mixed start time + counter */
     char models[WP_GATEWAY_MAX_MODELS][128];
     int n_models;
     /* metrics */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "api/openai.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "base/str.h"
 
@@ -283,9 +284,9 @@ static void set_request_id(proxy_t *p)
         p->request_id[id.n] = '\0';
         return;
     }
-    uint64_t r = wp_rng_next(&p->gw->rng);
-    snprintf(p->request_id, sizeof(p->request_id), "wp-%016llx%04llx", (unsigned long long)r,
-             (unsigned long long)(++p->gw->next_id & 0xffff));
+    /* Unique across restarts: the start time, mixed, plus a counter. */
+    uint64_t r = wp_hash_mix(p->gw->id_base + ++p->gw->next_id);
+    snprintf(p->request_id, sizeof(p->request_id), "wp-%016llx", (unsigned long long)r);
 }
 
 void gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)

@@ -18,24 +18,17 @@
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
 #define DENSE_PARAMS(L, H, Q, KV, HD, F, V, TIED)                                                  \
-    ((int64_t)(L) * ((int64_t)(H) * (Q) * (HD) * 2 + (int64_t)(H) * (KV) * (HD) * 2 +             \
-                     (int64_t)(H) * (F) * 3 + (int64_t)(H) * 2) +                                  \
+    ((int64_t)(L) * ((int64_t)(H) * (Q) * (HD)*2 + (int64_t)(H) * (KV) * (HD)*2 +                  \
+                     (int64_t)(H) * (F)*3 + (int64_t)(H)*2) +                                      \
      (int64_t)(V) * (H) * ((TIED) ? 1 : 2) + (int64_t)(H))
 
 #define DENSE(NAME, HF, L, H, Q, KV, HD, F, V, TIED, MAXLEN)                                       \
-    {.name = NAME,                                                                                 \
-     .hf_id = HF,                                                                                  \
-     .layers = L,                                                                                  \
-     .hidden = H,                                                                                  \
-     .q_heads = Q,                                                                                 \
-     .kv_heads = KV,                                                                               \
-     .head_dim = HD,                                                                               \
-     .ffn = F,                                                                                     \
-     .vocab = V,                                                                                   \
-     .tied_embeddings = TIED,                                                                      \
-     .params_total = DENSE_PARAMS(L, H, Q, KV, HD, F, V, TIED),                                    \
-     .params_active = DENSE_PARAMS(L, H, Q, KV, HD, F, V, TIED),                                   \
-     .max_model_len = MAXLEN}
+    {                                                                                              \
+        .name = NAME, .hf_id = HF, .layers = L, .hidden = H, .q_heads = Q, .kv_heads = KV,         \
+        .head_dim = HD, .ffn = F, .vocab = V, .tied_embeddings = TIED,                             \
+        .params_total = DENSE_PARAMS(L, H, Q, KV, HD, F, V, TIED),                                 \
+        .params_active = DENSE_PARAMS(L, H, Q, KV, HD, F, V, TIED), .max_model_len = MAXLEN        \
+    }
 
 static const wp_model_spec_t models[] = {
     DENSE("sim-tiny", "wellpath/sim-tiny", 24, 896, 14, 2, 64, 4864, 151936, true, 32768),
@@ -43,8 +36,8 @@ static const wp_model_spec_t models[] = {
           false, 131072),
     DENSE("qwen3-8b", "Qwen/Qwen3-8B", 36, 4096, 32, 8, 128, 12288, 151936, false, 32768),
     DENSE("qwen3-32b", "Qwen/Qwen3-32B", 64, 5120, 64, 8, 128, 25600, 151936, false, 32768),
-    DENSE("llama-3.1-70b", "meta-llama/Llama-3.1-70B-Instruct", 80, 8192, 64, 8, 128, 28672,
-          128256, false, 131072),
+    DENSE("llama-3.1-70b", "meta-llama/Llama-3.1-70B-Instruct", 80, 8192, 64, 8, 128, 28672, 128256,
+          false, 131072),
     {.name = "mixtral-8x7b",
      .hf_id = "mistralai/Mixtral-8x7B-Instruct-v0.1",
      .layers = 32,
@@ -207,9 +200,9 @@ static wp_status_t validate_params(const wp_model_spec_t *m, wp_err_t *err)
     if (!wp_model_is_moe(m)) {
         if (m->top_k != 0 || m->params_active != m->params_total ||
             m->params_total != wp_model_dense_params(m)) {
-            return wp_err_set(err, WP_EINVAL, "model %s: dense params %lld, architecture gives %lld",
-                              m->name, (long long)m->params_total,
-                              (long long)wp_model_dense_params(m));
+            return wp_err_set(err, WP_EINVAL,
+                              "model %s: dense params %lld, architecture gives %lld", m->name,
+                              (long long)m->params_total, (long long)wp_model_dense_params(m));
         }
         return WP_OK;
     }

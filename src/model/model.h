@@ -46,8 +46,8 @@ typedef struct wp_model_spec_s {
 } wp_model_spec_t;
 
 typedef struct wp_gpu_spec_s {
-    const char *name; /* "h100" */
-    const char *desc; /* "NVIDIA H100 SXM 80GB" */
+    const char *name;  /* "h100" */
+    const char *desc;  /* "NVIDIA H100 SXM 80GB" */
     double bf16_flops; /* dense peak, FLOP/s */
     double fp8_flops;  /* dense peak, FLOP/s; 0 when the GPU has no FP8 tensor cores */
     double hbm_bytes;
@@ -92,14 +92,14 @@ typedef struct wp_perf_s {
     const wp_gpu_spec_t *gpu;
     int tp;
     wp_perf_params_t params;
-    double peak_flops;        /* per GPU, for the weight dtype */
-    double weight_bytes;      /* whole model */
-    double shared_params;     /* parameters every token reads (attention, dense, embeddings) */
-    double expert_params;     /* one routed expert over all layers; 0 for dense */
-    double flop_params;       /* active parameters in matmuls per token (no embeddings) */
-    double attn_flops_pair;   /* FLOPs per (query token, attended token) pair, all layers */
-    double lm_head_flops;     /* FLOPs for the logits of one sampled token */
-    double kv_bytes_token;    /* KV bytes per token, whole model (all layers, all heads) */
+    double peak_flops;         /* per GPU, for the weight dtype */
+    double weight_bytes;       /* whole model */
+    double shared_params;      /* parameters every token reads (attention, dense, embeddings) */
+    double expert_params;      /* one routed expert over all layers; 0 for dense */
+    double flop_params;        /* active parameters in matmuls per token (no embeddings) */
+    double attn_flops_pair;    /* FLOPs per (query token, attended token) pair, all layers */
+    double lm_head_flops;      /* FLOPs for the logits of one sampled token */
+    double kv_bytes_token;     /* KV bytes per token, whole model (all layers, all heads) */
     double kv_bytes_token_gpu; /* the share one GPU holds at this tp */
     int64_t kv_capacity_tokens;
 } wp_perf_t;

@@ -54,12 +54,15 @@ static wp_status_t check_params(const wp_perf_params_t *q, wp_err_t *err)
     }
     if (!in_range(q->prefill_mfu, 0.0, 1.0) || !in_range(q->decode_mbu, 0.0, 1.0) ||
         !in_range(q->gpu_memory_utilization, 0.0, 1.0)) {
-        return wp_err_set(err, WP_EINVAL, "mfu %g, mbu %g and gpu_memory_utilization %g must be in "
-                          "(0, 1]", q->prefill_mfu, q->decode_mbu, q->gpu_memory_utilization);
+        return wp_err_set(err, WP_EINVAL,
+                          "mfu %g, mbu %g and gpu_memory_utilization %g must be in "
+                          "(0, 1]",
+                          q->prefill_mfu, q->decode_mbu, q->gpu_memory_utilization);
     }
     if (!(q->step_overhead_s >= 0.0) || !(q->activation_reserve >= 0.0) ||
         !(q->allreduce_latency_s >= 0.0)) {
-        return wp_err_set(err, WP_EINVAL, "overhead, activation reserve and all-reduce latency "
+        return wp_err_set(err, WP_EINVAL,
+                          "overhead, activation reserve and all-reduce latency "
                           "must be >= 0");
     }
     return WP_OK;
@@ -88,8 +91,7 @@ static void derive_attention(wp_perf_t *p)
     double kvb = p->params.kv_bytes;
     if (wp_model_is_mla(m)) {
         /* Absorbed MLA: scores over the latent + rope key, values from the latent. */
-        p->attn_flops_pair =
-            2.0 * m->layers * m->q_heads * (2.0 * m->kv_lora_rank + m->rope_dim);
+        p->attn_flops_pair = 2.0 * m->layers * m->q_heads * (2.0 * m->kv_lora_rank + m->rope_dim);
         p->kv_bytes_token = (double)m->layers * (m->kv_lora_rank + m->rope_dim) * kvb;
         p->kv_bytes_token_gpu = p->kv_bytes_token;
         return;

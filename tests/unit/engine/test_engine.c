@@ -365,8 +365,8 @@ static void test_engine_priority(void **state)
     fill(t, 20, 0);
     wp_engine_req_t r = {.id = 1, .tokens = t, .n_tokens = 20, .max_tokens = 1, .priority = 5};
     assert_int_equal(wp_engine_add(e, &r, NULL), WP_OK);
-    r = (wp_engine_req_t){.id = 2, .tokens = t, .n_tokens = 20, .max_tokens = 1, .priority = 0,
-                          .arrival = 1.0};
+    r = (wp_engine_req_t){
+        .id = 2, .tokens = t, .n_tokens = 20, .max_tokens = 1, .priority = 0, .arrival = 1.0};
     assert_int_equal(wp_engine_add(e, &r, NULL), WP_OK);
     r.id = 3;
     r.arrival = 0.5; /* same priority, earlier arrival: before 2 */
@@ -388,7 +388,7 @@ static void test_engine_priority(void **state)
 static void test_engine_priority_preemption(void **state)
 {
     (void)state;
-    wp_engine_config_t c = small_config(10);
+    wp_engine_config_t c = small_config(9);
     c.block_size = 4;
     c.priority_scheduling = true;
     wp_engine_t *e = make(&c);
@@ -567,9 +567,8 @@ static void test_engine_randomized(void **state)
     assert_int_equal(st.num_preemptions_total, (uint64_t)preempted);
     assert_true(st.prefix_hits > 0);
     assert_true(st.kv_usage == 0.0);
-    print_message("randomized: %d steps, %d preemptions, hits %llu/%llu tokens\n", steps,
-                  preempted, (unsigned long long)st.prefix_hits,
-                  (unsigned long long)st.prefix_queries);
+    print_message("randomized: %d steps, %d preemptions, hits %llu/%llu tokens\n", steps, preempted,
+                  (unsigned long long)st.prefix_hits, (unsigned long long)st.prefix_queries);
     free(t);
     wp_engine_free(e);
 }

@@ -27,8 +27,8 @@ static void test_kv_hash_chain(void **state)
     for (int i = 0; i < 64; i++) {
         a[i] = b[i] = c[i] = i * 7 + 1;
     }
-    b[40] = 999;   /* third block differs */
-    c[3] = 12345;  /* first block differs, the rest equal */
+    b[40] = 999;  /* third block differs */
+    c[3] = 12345; /* first block differs, the rest equal */
     uint64_t ha[4], hb[4], hc[4], hs[4], ha2[4];
     chain(a, 4, 0, ha);
     chain(a, 4, 0, ha2);

@@ -110,7 +110,7 @@ static void test_model_gpu_find(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_model_find_names),   cmocka_unit_test(test_model_list),
+        cmocka_unit_test(test_model_find_names),       cmocka_unit_test(test_model_list),
         cmocka_unit_test(test_model_validate_catalog), cmocka_unit_test(test_model_dense_params),
         cmocka_unit_test(test_model_gpu_find),
     };

@@ -15,8 +15,8 @@
 #define assert_near(x, want, rel)                                                                  \
     do {                                                                                           \
         double x_ = (x), w_ = (want);                                                              \
-        if (fabs(x_ - w_) > (rel) * fabs(w_)) {                                                    \
-            fail_msg("%s = %g, want %g within %g%%", #x, x_, w_, (rel) * 100.0);                   \
+        if (fabs(x_ - w_) > (rel)*fabs(w_)) {                                                      \
+            fail_msg("%s = %g, want %g within %g%%", #x, x_, w_, (rel)*100.0);                     \
         }                                                                                          \
     } while (0)
 
@@ -185,8 +185,8 @@ static void test_perf_moe_weights(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_perf_kv_bytes),        cmocka_unit_test(test_perf_kv_capacity),
-        cmocka_unit_test(test_perf_init_errors),     cmocka_unit_test(test_perf_prefill),
+        cmocka_unit_test(test_perf_kv_bytes),         cmocka_unit_test(test_perf_kv_capacity),
+        cmocka_unit_test(test_perf_init_errors),      cmocka_unit_test(test_perf_prefill),
         cmocka_unit_test(test_perf_decode_reference), cmocka_unit_test(test_perf_tensor_parallel),
         cmocka_unit_test(test_perf_moe_weights),
     };

@@ -202,9 +202,12 @@ static void test_tok_filler(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tok_english_ratio),   cmocka_unit_test(test_tok_deterministic),
-        cmocka_unit_test(test_tok_boundaries_vary), cmocka_unit_test(test_tok_utf8_safe),
-        cmocka_unit_test(test_tok_cap),             cmocka_unit_test(test_tok_filler),
+        cmocka_unit_test(test_tok_english_ratio),
+        cmocka_unit_test(test_tok_deterministic),
+        cmocka_unit_test(test_tok_boundaries_vary),
+        cmocka_unit_test(test_tok_utf8_safe),
+        cmocka_unit_test(test_tok_cap),
+        cmocka_unit_test(test_tok_filler),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
