@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast test-asan node-deps format clean
+.PHONY: all build build-asan deps run test test-fast node-deps bench format clean
 
 all: build
 
@@ -37,6 +37,10 @@ test: deps build build-asan node-deps
 
 test-fast: build node-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Benchmarks (not part of make test); writes docs/benchmarks.md.
+bench: deps build
+	scripts/bench.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -2,6 +2,7 @@
  * cli/main: `wellpath <command>` dispatch. The commands are listed in usage() and in
  * DESIGN.md; each lives in its own file.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,9 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* A peer that closes its socket must not kill a server writing to it: writes fail
+     * with EPIPE instead and the connection is closed. */
+    signal(SIGPIPE, SIG_IGN);
     const char *cmd = argv[1];
     if (strcmp(cmd, "up") == 0)
         return wp_cli_up(argc - 1, argv + 1);
