@@ -240,7 +240,8 @@ static wp_status_t parse_fields(wp_api_request_t *r, wp_api_error_t *e)
         get_string(root, "cache_salt", false, &r->cache_salt, e) ||
         get_string(root, "request_id", true, &r->request_id, e))
         return WP_EINVAL;
-    r->has_priority = cJSON_GetObjectItemCaseSensitive(root, "priority") != NULL;
+    const cJSON *prio = cJSON_GetObjectItemCaseSensitive(root, "priority");
+    r->has_priority = prio != NULL && !cJSON_IsNull(prio);
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
     if (so != NULL && !cJSON_IsNull(so)) {
         if (!cJSON_IsObject(so))

@@ -1,7 +1,9 @@
 /*
  * api/response: writing OpenAI-style responses, stream chunks and error bodies (see
  * openai.h). Written with wp_buf_t rather than a JSON tree: the shapes are fixed and
- * the streamed path runs once per generated token.
+ * the streamed path runs once per generated token. Each writer either appends one
+ * whole document (or SSE event) or, when the buffer's cap is reached, leaves the
+ * buffer as it found it and returns WP_ELIMIT.
  */
 #include "api/openai.h"
 
@@ -12,18 +14,30 @@
 const char *wp_api_error_type(int status)
 {
     switch (status) {
-    case 400: return "BadRequestError";
-    case 401: return "AuthenticationError";
-    case 403: return "PermissionDeniedError";
-    case 404: return "NotFoundError";
-    case 408: return "RequestTimeoutError";
-    case 413: return "RequestTooLargeError";
-    case 429: return "RateLimitError";
-    case 431: return "RequestHeaderFieldsTooLargeError";
-    case 502: return "BadGatewayError";
-    case 503: return "ServiceUnavailableError";
-    case 504: return "GatewayTimeoutError";
-    default: return status >= 500 ? "InternalServerError" : "BadRequestError";
+    case 400:
+        return "BadRequestError";
+    case 401:
+        return "AuthenticationError";
+    case 403:
+        return "PermissionDeniedError";
+    case 404:
+        return "NotFoundError";
+    case 408:
+        return "RequestTimeoutError";
+    case 413:
+        return "RequestTooLargeError";
+    case 429:
+        return "RateLimitError";
+    case 431:
+        return "RequestHeaderFieldsTooLargeError";
+    case 502:
+        return "BadGatewayError";
+    case 503:
+        return "ServiceUnavailableError";
+    case 504:
+        return "GatewayTimeoutError";
+    default:
+        return status >= 500 ? "InternalServerError" : "BadRequestError";
     }
 }
 
@@ -34,107 +48,124 @@ static wp_status_t put_str(wp_buf_t *out, const char *s, size_t n)
     return WP_OK;
 }
 
+/* Ends a writer: on failure the buffer is cut back to where the writer started, so a
+ * capped buffer never holds half a JSON document. */
+static wp_status_t done(wp_buf_t *out, size_t start, wp_status_t st)
+{
+    if (st != WP_OK && out->len > start) {
+        out->len = start;
+        out->data[start] = '\0';
+    }
+    return st;
+}
+
 wp_status_t wp_api_write_error(wp_buf_t *out, int status, const char *message, const char *param)
 {
-    wp_buf_puts(out, "{\"error\":{\"message\":");
-    put_str(out, message, strlen(message));
-    wp_buf_printf(out, ",\"type\":\"%s\",\"param\":", wp_api_error_type(status));
-    if (param != NULL && param[0] != '\0')
-        put_str(out, param, strlen(param));
-    else
-        wp_buf_puts(out, "null");
-    return wp_buf_printf(out, ",\"code\":%d}}", status);
+    size_t start = out->len;
+    bool has_param = param != NULL && param[0] != '\0';
+    bool bad = wp_buf_puts(out, "{\"error\":{\"message\":") ||
+               put_str(out, message, strlen(message)) ||
+               wp_buf_printf(out, ",\"type\":\"%s\",\"param\":", wp_api_error_type(status)) ||
+               (has_param ? put_str(out, param, strlen(param)) : wp_buf_puts(out, "null")) ||
+               wp_buf_printf(out, ",\"code\":%d}}", status);
+    return done(out, start, bad ? WP_ELIMIT : WP_OK);
 }
 
-static void write_head(wp_buf_t *out, const wp_api_resp_t *r, bool chunk)
+static wp_status_t write_head(wp_buf_t *out, const wp_api_resp_t *r, bool chunk)
 {
-    const char *object = r->kind == WP_API_CHAT ? (chunk ? "chat.completion.chunk" : "chat.completion")
-                                                : "text_completion";
-    wp_buf_puts(out, "{\"id\":");
-    put_str(out, r->id, strlen(r->id));
-    wp_buf_printf(out, ",\"object\":\"%s\",\"created\":%lld,\"model\":", object, (long long)r->created);
-    put_str(out, r->model, strlen(r->model));
+    const char *object = r->kind == WP_API_CHAT
+                             ? (chunk ? "chat.completion.chunk" : "chat.completion")
+                             : "text_completion";
+    if (wp_buf_puts(out, "{\"id\":") || put_str(out, r->id, strlen(r->id)) ||
+        wp_buf_printf(out, ",\"object\":\"%s\",\"created\":%lld,\"model\":", object,
+                      (long long)r->created) ||
+        put_str(out, r->model, strlen(r->model)))
+        return WP_ELIMIT;
+    return WP_OK;
 }
 
-static void write_usage(wp_buf_t *out, const wp_api_usage_t *u)
+static wp_status_t write_usage(wp_buf_t *out, const wp_api_usage_t *u)
 {
-    wp_buf_printf(out,
-                  "\"usage\":{\"prompt_tokens\":%lld,\"total_tokens\":%lld,\"completion_tokens\":%lld,"
-                  "\"prompt_tokens_details\":{\"cached_tokens\":%lld}}",
-                  (long long)u->prompt_tokens, (long long)(u->prompt_tokens + u->completion_tokens),
-                  (long long)u->completion_tokens, (long long)u->cached_tokens);
+    return wp_buf_printf(
+        out,
+        "\"usage\":{\"prompt_tokens\":%lld,\"total_tokens\":%lld,\"completion_tokens\":%lld,"
+        "\"prompt_tokens_details\":{\"cached_tokens\":%lld}}",
+        (long long)u->prompt_tokens, (long long)(u->prompt_tokens + u->completion_tokens),
+        (long long)u->completion_tokens, (long long)u->cached_tokens);
 }
 
-static void write_finish(wp_buf_t *out, const char *reason)
+static wp_status_t write_finish(wp_buf_t *out, const char *reason)
 {
     if (reason != NULL)
-        wp_buf_printf(out, ",\"finish_reason\":\"%s\"", reason);
-    else
-        wp_buf_puts(out, ",\"finish_reason\":null");
+        return wp_buf_printf(out, ",\"finish_reason\":\"%s\"", reason);
+    return wp_buf_puts(out, ",\"finish_reason\":null");
 }
 
-static void write_kv_params(wp_buf_t *out, const cJSON *kv)
+static wp_status_t write_kv_params(wp_buf_t *out, const cJSON *kv)
 {
     if (kv == NULL)
-        return;
+        return WP_OK;
     char *s = cJSON_PrintUnformatted(kv);
     if (s == NULL)
-        return;
-    wp_buf_puts(out, ",\"kv_transfer_params\":");
-    wp_buf_puts(out, s);
+        return WP_ENOMEM;
+    wp_status_t st = wp_buf_puts(out, ",\"kv_transfer_params\":");
+    if (st == WP_OK)
+        st = wp_buf_puts(out, s);
     free(s);
+    return st;
+}
+
+/* The one choice: chat's message or delta, or completions' text. */
+static wp_status_t write_choice_text(wp_buf_t *out, const wp_api_resp_t *r, const char *text,
+                                     size_t text_len, bool chunk, bool first)
+{
+    if (r->kind != WP_API_CHAT)
+        return wp_buf_puts(out, "\"text\":") || put_str(out, text, text_len) ? WP_ELIMIT : WP_OK;
+    if (chunk)
+        return wp_buf_puts(out, first ? "\"delta\":{\"role\":\"assistant\",\"content\":"
+                                      : "\"delta\":{\"content\":") ||
+                       put_str(out, text, text_len) || wp_buf_puts(out, "}")
+                   ? WP_ELIMIT
+                   : WP_OK;
+    return wp_buf_puts(out, "\"message\":{\"role\":\"assistant\",\"content\":") ||
+                   put_str(out, text, text_len) || wp_buf_puts(out, ",\"tool_calls\":[]}")
+               ? WP_ELIMIT
+               : WP_OK;
 }
 
 wp_status_t wp_api_write_response(wp_buf_t *out, const wp_api_resp_t *r, const char *text,
                                   size_t text_len, const wp_api_usage_t *usage)
 {
-    write_head(out, r, false);
-    wp_buf_puts(out, ",\"choices\":[{\"index\":0,");
-    if (r->kind == WP_API_CHAT) {
-        wp_buf_puts(out, "\"message\":{\"role\":\"assistant\",\"content\":");
-        put_str(out, text, text_len);
-        wp_buf_puts(out, ",\"tool_calls\":[]}");
-    } else {
-        wp_buf_puts(out, "\"text\":");
-        put_str(out, text, text_len);
-    }
-    wp_buf_puts(out, ",\"logprobs\":null");
-    write_finish(out, r->finish_reason ? r->finish_reason : "length");
-    wp_buf_puts(out, ",\"stop_reason\":null}],");
-    write_usage(out, usage);
-    write_kv_params(out, r->kv_transfer_params);
-    return wp_buf_puts(out, "}");
+    size_t start = out->len;
+    bool bad = write_head(out, r, false) || wp_buf_puts(out, ",\"choices\":[{\"index\":0,") ||
+               write_choice_text(out, r, text, text_len, false, false) ||
+               wp_buf_puts(out, ",\"logprobs\":null") ||
+               write_finish(out, r->finish_reason ? r->finish_reason : "length") ||
+               wp_buf_puts(out, ",\"stop_reason\":null}],") || write_usage(out, usage) ||
+               write_kv_params(out, r->kv_transfer_params) || wp_buf_puts(out, "}");
+    return done(out, start, bad ? WP_ELIMIT : WP_OK);
 }
 
 wp_status_t wp_api_write_chunk(wp_buf_t *out, const wp_api_resp_t *r, const char *text,
                                size_t text_len, bool first)
 {
-    wp_buf_puts(out, "data: ");
-    write_head(out, r, true);
-    wp_buf_puts(out, ",\"choices\":[{\"index\":0,");
-    if (r->kind == WP_API_CHAT) {
-        wp_buf_puts(out, "\"delta\":{");
-        if (first)
-            wp_buf_puts(out, "\"role\":\"assistant\",");
-        wp_buf_puts(out, "\"content\":");
-        put_str(out, text, text_len);
-        wp_buf_puts(out, "}");
-    } else {
-        wp_buf_puts(out, "\"text\":");
-        put_str(out, text, text_len);
-    }
-    wp_buf_puts(out, ",\"logprobs\":null");
-    write_finish(out, r->finish_reason);
-    return wp_buf_puts(out, "}]}\n\n");
+    size_t start = out->len;
+    bool bad = wp_buf_puts(out, "data: ") || write_head(out, r, true) ||
+               wp_buf_puts(out, ",\"choices\":[{\"index\":0,") ||
+               write_choice_text(out, r, text, text_len, true, first) ||
+               wp_buf_puts(out, ",\"logprobs\":null") || write_finish(out, r->finish_reason) ||
+               wp_buf_puts(out, "}]}\n\n");
+    return done(out, start, bad ? WP_ELIMIT : WP_OK);
 }
 
-wp_status_t wp_api_write_usage_chunk(wp_buf_t *out, const wp_api_resp_t *r, const wp_api_usage_t *usage)
+wp_status_t wp_api_write_usage_chunk(wp_buf_t *out, const wp_api_resp_t *r,
+                                     const wp_api_usage_t *usage)
 {
-    wp_buf_puts(out, "data: ");
-    write_head(out, r, true);
-    wp_buf_puts(out, ",\"choices\":[],");
-    write_usage(out, usage);
-    return wp_buf_puts(out, "}\n\n");
+    size_t start = out->len;
+    bool bad = wp_buf_puts(out, "data: ") || write_head(out, r, true) ||
+               wp_buf_puts(out, ",\"choices\":[],") || write_usage(out, usage) ||
+               wp_buf_puts(out, "}\n\n");
+    return done(out, start, bad ? WP_ELIMIT : WP_OK);
 }
 
 wp_status_t wp_api_write_done(wp_buf_t *out)

@@ -87,6 +87,7 @@ wp_status_t wp_buf_printf(wp_buf_t *b, const char *fmt, ...)
 wp_status_t wp_buf_json_escape(wp_buf_t *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
+    size_t start = b->len;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[7];
@@ -112,8 +113,12 @@ wp_status_t wp_buf_json_escape(wp_buf_t *b, const char *s, size_t n)
             esc[k++] = (char)c;
         }
         wp_status_t st = wp_buf_append(b, esc, k);
-        if (st != WP_OK)
+        if (st != WP_OK) {
+            b->len = start; /* all or nothing, like every other append */
+            if (b->data != NULL)
+                b->data[start] = '\0';
             return st;
+        }
     }
     return WP_OK;
 }

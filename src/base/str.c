@@ -1,6 +1,7 @@
 /* base/str: see str.h. */
 #include "base/str.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,10 +28,12 @@ bool wp_str_case_eq_cstr(wp_str_t a, const char *s)
     return a.n == n && strncasecmp(a.p, s, n) == 0;
 }
 
-/* Copies the slice into a small NUL-terminated scratch buffer for strto*. */
+/* Copies the slice into a small NUL-terminated scratch buffer for strto*. Leading
+ * white space is refused here: strto* would skip it (and strtoull would then accept
+ * " -1" as a huge value). */
 static bool to_scratch(const char *s, size_t n, char *tmp, size_t cap)
 {
-    if (n == 0 || n >= cap)
+    if (n == 0 || n >= cap || isspace((unsigned char)s[0]))
         return false;
     memcpy(tmp, s, n);
     tmp[n] = '\0';

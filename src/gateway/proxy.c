@@ -61,7 +61,7 @@ static void finish(proxy_t *p, const char *outcome)
     uint64_t end = uv_hrtime();
     if (p->status >= 200 && p->status < 300) {
         wp_stats_hist_observe(&gw->e2e_s, (double)(end - p->t0_ns) / 1e9);
-        if (p->t_first_ns)
+        if (p->t_first_ns && p->sse)
             wp_stats_hist_observe(&gw->ttft_s, (double)(p->t_first_ns - p->t0_ns) / 1e9);
     }
     gw->in_flight--;
@@ -153,9 +153,14 @@ static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
     char extra[256];
     snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\nX-Wellpath-Endpoint: %s\r\n%s", p->request_id,
              p->ep->cfg.name, p->sse ? "Cache-Control: no-cache\r\n" : "");
+    /* A body of known length keeps its length; anything else is sent chunked. */
+    wp_str_t cl = wp_http_headers_get(h, "Content-Length");
+    int64_t length = -1;
+    if (cl.p == NULL || wp_parse_i64(cl.p, cl.n, &length) != WP_OK || length < 0)
+        length = -1;
     p->status = status;
     p->responded = true;
-    wp_http_res_head(p->req, status, ctype, -1, extra);
+    wp_http_res_head(p->req, status, ctype, length, extra);
 }
 
 static void on_up_body(void *ud, const char *data, size_t len)
