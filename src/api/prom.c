@@ -1,17 +1,20 @@
 /*
  * api/prom: see prom.h. Each line is scanned once: name, optional {labels} (quoted
  * values may hold escaped quotes, commas and braces), value, optional timestamp.
- * Values follow the format's spelling: Go/Python floats, NaN, +Inf, -Inf.
+ * Values follow the format's spelling: Go/Python floats, NaN, +Inf, -Inf. Anything
+ * after the value other than an integer timestamp makes the line malformed.
  */
 #include "api/prom.h"
 
 #include <ctype.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 static bool name_char(char c, bool first)
 {
-    return isalpha((unsigned char)c) || c == '_' || c == ':' || (!first && isdigit((unsigned char)c));
+    return isalpha((unsigned char)c) || c == '_' || c == ':' ||
+           (!first && isdigit((unsigned char)c));
 }
 
 static bool parse_value(const char *p, size_t n, double *out)
@@ -29,6 +32,23 @@ static bool parse_value(const char *p, size_t n, double *out)
         return true;
     }
     return wp_parse_double(p, n, out) == WP_OK;
+}
+
+/* What follows a value: nothing, or white space, an integer timestamp (ms) and white space. */
+static bool timestamp_ok(const char *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    size_t ts = i;
+    while (i < n && p[i] != ' ' && p[i] != '\t')
+        i++;
+    int64_t t;
+    if (i > ts && wp_parse_i64(p + ts, i - ts, &t) != WP_OK)
+        return false;
+    while (i < n && (p[i] == ' ' || p[i] == '\t'))
+        i++;
+    return i == n;
 }
 
 /* Returns the index just past the closing brace of labels starting at p[0] == '{', or 0. */
@@ -50,8 +70,8 @@ static size_t skip_labels(const char *p, size_t n)
     return 0;
 }
 
-static wp_status_t parse_line(const char *p, size_t n, int lineno, wp_api_prom_sample_fn fn, void *ud,
-                              wp_err_t *err)
+static wp_status_t parse_line(const char *p, size_t n, int lineno, wp_api_prom_sample_fn fn,
+                              void *ud, wp_err_t *err)
 {
     size_t i = 0;
     while (i < n && (p[i] == ' ' || p[i] == '\t'))
@@ -80,14 +100,18 @@ static wp_status_t parse_line(const char *p, size_t n, int lineno, wp_api_prom_s
         i++;
     double v;
     if (vs == i || !parse_value(p + vs, i - vs, &v))
-        return wp_err_set(err, WP_EINVAL, "metrics line %d: bad value for '%.*s'", lineno, (int)name.n,
-                          name.p);
+        return wp_err_set(err, WP_EINVAL, "metrics line %d: bad value for '%.*s'", lineno,
+                          (int)name.n, name.p);
+    if (!timestamp_ok(p + i, n - i))
+        return wp_err_set(err, WP_EINVAL,
+                          "metrics line %d: unexpected text after the value of '%.*s'", lineno,
+                          (int)name.n, name.p);
     fn(ud, name, labels, v);
     return WP_OK;
 }
 
-wp_status_t wp_api_prom_parse(const char *text, size_t len, wp_api_prom_sample_fn on_sample, void *ud,
-                              wp_err_t *err)
+wp_status_t wp_api_prom_parse(const char *text, size_t len, wp_api_prom_sample_fn on_sample,
+                              void *ud, wp_err_t *err)
 {
     int lineno = 0;
     size_t pos = 0;

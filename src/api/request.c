@@ -43,8 +43,8 @@ static const char *type_name(const cJSON *v)
 
 static bool is_integer(const cJSON *v)
 {
-    return cJSON_IsNumber(v) && isfinite(v->valuedouble) && floor(v->valuedouble) == v->valuedouble &&
-           fabs(v->valuedouble) < 9.0e15;
+    return cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
+           floor(v->valuedouble) == v->valuedouble && fabs(v->valuedouble) < 9.0e15;
 }
 
 /* An optional integer field in [lo, hi]; absent or null leaves *out as it is. */
@@ -102,8 +102,8 @@ static wp_status_t get_bool(const cJSON *root, const char *key, bool *out, wp_ap
 }
 
 /* An optional string field; an empty string is refused when !allow_empty. */
-static wp_status_t get_string(const cJSON *root, const char *key, bool allow_empty, const char **out,
-                              wp_api_error_t *e)
+static wp_status_t get_string(const cJSON *root, const char *key, bool allow_empty,
+                              const char **out, wp_api_error_t *e)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
     if (v == NULL || cJSON_IsNull(v))
@@ -171,8 +171,9 @@ static wp_status_t check_messages(const cJSON *msgs, wp_api_error_t *e)
             snprintf(msg, sizeof(msg), "messages[%d].role must be a string", i);
         else if (content != NULL && !cJSON_IsString(content) && !cJSON_IsArray(content) &&
                  !cJSON_IsNull(content))
-            snprintf(msg, sizeof(msg), "messages[%d].content must be a string or an array of parts, got %s",
-                     i, type_name(content));
+            snprintf(msg, sizeof(msg),
+                     "messages[%d].content must be a string or an array of parts, got %s", i,
+                     type_name(content));
         else {
             i++;
             continue;
@@ -209,21 +210,24 @@ static wp_status_t parse_prompt(wp_api_request_t *r, const cJSON *p, wp_api_erro
                    ? WP_OK
                    : bad(e, "prompt", "%s", "'prompt' is too long");
     if (!cJSON_IsArray(p) || cJSON_GetArraySize(p) == 0)
-        return bad(e, "prompt", "'prompt' must be a string, a list of token ids or a one-element list, got %s",
+        return bad(e, "prompt",
+                   "'prompt' must be a string, a list of token ids or a one-element list, got %s",
                    cJSON_IsArray(p) ? "an empty array" : type_name(p));
     const cJSON *first = p->child;
     if (cJSON_IsNumber(first))
         return take_ids(r, p, e);
     if (cJSON_GetArraySize(p) > 1)
-        return bad(e, "prompt", "%s",
-                   "'prompt' lists of several prompts are not supported; send one request per prompt");
+        return bad(
+            e, "prompt", "%s",
+            "'prompt' lists of several prompts are not supported; send one request per prompt");
     if (cJSON_IsString(first))
         return wp_buf_puts(&r->prompt, first->valuestring) == WP_OK
                    ? WP_OK
                    : bad(e, "prompt", "%s", "'prompt' is too long");
     if (cJSON_IsArray(first))
         return take_ids(r, first, e);
-    return bad(e, "prompt", "'prompt' elements must be strings or token ids, got %s", type_name(first));
+    return bad(e, "prompt", "'prompt' elements must be strings or token ids, got %s",
+               type_name(first));
 }
 
 static wp_status_t parse_fields(wp_api_request_t *r, wp_api_error_t *e)
@@ -236,7 +240,8 @@ static wp_status_t parse_fields(wp_api_request_t *r, wp_api_error_t *e)
         get_int(root, "n", 1, 128, &r->n, e) ||
         get_int(root, "priority", -(1LL << 31), (1LL << 31) - 1, &r->priority, e) ||
         get_bool(root, "ignore_eos", &r->ignore_eos, e) ||
-        check_number(root, "temperature", 0.0, 2.0, e) || check_number(root, "top_p", 0.0, 1.0, e) ||
+        check_number(root, "temperature", 0.0, 2.0, e) ||
+        check_number(root, "top_p", 0.0, 1.0, e) ||
         get_string(root, "cache_salt", false, &r->cache_salt, e) ||
         get_string(root, "request_id", true, &r->request_id, e))
         return WP_EINVAL;
@@ -245,13 +250,15 @@ static wp_status_t parse_fields(wp_api_request_t *r, wp_api_error_t *e)
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
     if (so != NULL && !cJSON_IsNull(so)) {
         if (!cJSON_IsObject(so))
-            return bad(e, "stream_options", "'stream_options' must be an object, got %s", type_name(so));
+            return bad(e, "stream_options", "'stream_options' must be an object, got %s",
+                       type_name(so));
         if (get_bool(so, "include_usage", &r->include_usage, e))
             return WP_EINVAL;
     }
     cJSON *kv = cJSON_GetObjectItemCaseSensitive(root, "kv_transfer_params");
     if (kv != NULL && !cJSON_IsNull(kv) && !cJSON_IsObject(kv))
-        return bad(e, "kv_transfer_params", "'kv_transfer_params' must be an object, got %s", type_name(kv));
+        return bad(e, "kv_transfer_params", "'kv_transfer_params' must be an object, got %s",
+                   type_name(kv));
     r->kv_transfer_params = cJSON_IsObject(kv) ? kv : NULL;
     if (r->kind == WP_API_CHAT) {
         const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");

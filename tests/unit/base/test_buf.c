@@ -1,0 +1,144 @@
+/* Unit tests for base/buf: appends and their hard cap (WP_ELIMIT leaves the buffer as
+ * it was), NUL termination, printf, JSON escaping and consume. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/buf.h"
+
+static void test_base_buf_append_and_nul(void **state)
+{
+    (void)state;
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    assert_int_equal(b.max, WP_BUF_DEFAULT_MAX);
+    assert_int_equal(wp_buf_append(&b, "ab", 2), WP_OK);
+    assert_int_equal(wp_buf_puts(&b, "cd"), WP_OK);
+    assert_int_equal(wp_buf_append(&b, NULL, 0), WP_OK);
+    assert_int_equal(b.len, 4);
+    assert_string_equal(b.data, "abcd");
+    assert_true(b.cap > b.len && b.cap <= b.max);
+    /* Binary data with a NUL inside is kept whole. */
+    assert_int_equal(wp_buf_append(&b, "x\0y", 3), WP_OK);
+    assert_int_equal(b.len, 7);
+    assert_memory_equal(b.data + 4, "x\0y", 4);
+    wp_buf_reset(&b);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(b.data, "");
+    wp_buf_free(&b);
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    /* A freed buffer may be reused. */
+    assert_int_equal(wp_buf_puts(&b, "again"), WP_OK);
+    assert_string_equal(b.data, "again");
+    wp_buf_free(&b);
+}
+
+static void test_base_buf_cap_leaves_unchanged(void **state)
+{
+    (void)state;
+    wp_buf_t b;
+    wp_buf_init(&b, 8); /* at most 7 bytes plus the NUL */
+    assert_int_equal(wp_buf_puts(&b, "12345"), WP_OK);
+    assert_int_equal(wp_buf_puts(&b, "678"), WP_ELIMIT);
+    assert_int_equal(b.len, 5);
+    assert_string_equal(b.data, "12345");
+    assert_int_equal(wp_buf_printf(&b, "%d", 678), WP_ELIMIT);
+    assert_string_equal(b.data, "12345");
+    assert_int_equal(wp_buf_json_escape(&b, "a\"b", 3), WP_ELIMIT); /* needs 4 */
+    assert_int_equal(b.len, 5);
+    assert_string_equal(b.data, "12345");
+    assert_int_equal(wp_buf_reserve(&b, (size_t)-1), WP_ELIMIT);
+    assert_int_equal(wp_buf_puts(&b, "67"), WP_OK); /* exactly full */
+    assert_int_equal(b.len, 7);
+    assert_true(b.cap <= 8);
+    assert_int_equal(wp_buf_append(&b, "x", 1), WP_ELIMIT);
+    assert_string_equal(b.data, "1234567");
+    wp_buf_free(&b);
+}
+
+static void test_base_buf_growth(void **state)
+{
+    (void)state;
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    char chunk[100];
+    memset(chunk, 'z', sizeof(chunk));
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(wp_buf_append(&b, chunk, sizeof(chunk)), WP_OK);
+    assert_int_equal(b.len, 10000);
+    assert_int_equal(b.data[9999], 'z');
+    assert_int_equal(b.data[10000], '\0');
+    assert_true(b.cap >= 10001);
+    wp_buf_free(&b);
+}
+
+static void test_base_buf_printf(void **state)
+{
+    (void)state;
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    assert_int_equal(wp_buf_printf(&b, "%s=%d;", "a", 42), WP_OK);
+    assert_int_equal(wp_buf_printf(&b, "%.2f", 0.125), WP_OK);
+    assert_string_equal(b.data, "a=42;0.12");
+    assert_int_equal(b.len, 9);
+    wp_buf_free(&b);
+}
+
+static void test_base_buf_json_escape(void **state)
+{
+    (void)state;
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    const char in[] = "q\"b\\n\nr\rt\t\x01\x1f\x7f h\xc3\xa9";
+    assert_int_equal(wp_buf_json_escape(&b, in, sizeof(in) - 1), WP_OK);
+    assert_string_equal(b.data, "q\\\"b\\\\n\\nr\\rt\\t\\u0001\\u001f\x7f h\xc3\xa9");
+    wp_buf_reset(&b);
+    /* An embedded NUL is escaped, not a terminator. */
+    assert_int_equal(wp_buf_json_escape(&b, "a\0b", 3), WP_OK);
+    assert_string_equal(b.data, "a\\u0000b");
+    wp_buf_reset(&b);
+    assert_int_equal(wp_buf_json_escape(&b, "", 0), WP_OK);
+    assert_int_equal(b.len, 0);
+    wp_buf_free(&b);
+}
+
+static void test_base_buf_consume(void **state)
+{
+    (void)state;
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    assert_int_equal(wp_buf_puts(&b, "hello world"), WP_OK);
+    wp_buf_consume(&b, 6);
+    assert_int_equal(b.len, 5);
+    assert_string_equal(b.data, "world");
+    wp_buf_consume(&b, 0);
+    assert_string_equal(b.data, "world");
+    wp_buf_consume(&b, 5);
+    assert_int_equal(b.len, 0);
+    assert_string_equal(b.data, "");
+    assert_int_equal(wp_buf_puts(&b, "xy"), WP_OK);
+    wp_buf_consume(&b, 100); /* more than held: empties */
+    assert_int_equal(b.len, 0);
+    assert_string_equal(b.data, "");
+    wp_buf_free(&b);
+    wp_buf_consume(&b, 1); /* on an empty, unallocated buffer: no-op */
+    assert_int_equal(b.len, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_base_buf_append_and_nul),
+        cmocka_unit_test(test_base_buf_cap_leaves_unchanged),
+        cmocka_unit_test(test_base_buf_growth),
+        cmocka_unit_test(test_base_buf_printf),
+        cmocka_unit_test(test_base_buf_json_escape),
+        cmocka_unit_test(test_base_buf_consume),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
