@@ -169,6 +169,9 @@ static wp_status_t check_messages(const cJSON *msgs, wp_api_error_t *e)
             snprintf(msg, sizeof(msg), "messages[%d] must be an object, got %s", i, type_name(m));
         else if (!cJSON_IsString(role))
             snprintf(msg, sizeof(msg), "messages[%d].role must be a string", i);
+        else if (content == NULL && strcmp(role->valuestring, "assistant") != 0)
+            snprintf(msg, sizeof(msg), "messages[%d].content is required for role '%.32s'", i,
+                     role->valuestring);
         else if (content != NULL && !cJSON_IsString(content) && !cJSON_IsArray(content) &&
                  !cJSON_IsNull(content))
             snprintf(msg, sizeof(msg),

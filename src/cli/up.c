@@ -26,6 +26,9 @@ static const char usage_text[] =
     "prefix-aware 100 + load-aware 50). Ctrl-C stops all of it.\n"
     "  -f, --file FILE        topology file\n"
     "      --listen HOST:PORT gateway address (default from the file, else 127.0.0.1:8000)\n"
+    "      --policy NAME      override inferenceScheduler.policy (topology, round-robin, random,\n"
+    "                         load-aware, prefix-aware, queue, kv-cache-utilization, least-request)\n"
+    "      --base-port P      first simulated replica's port (0: any free ports)\n"
     "      --log-level LEVEL  debug|info|warn|error (default info)\n"
     "      --log-json         logs as JSON lines\n";
 
@@ -192,8 +195,14 @@ static char **child_args(const char *exe, const wp_sim_config_t *sc, char store[
     return argv;
 }
 
-static wp_status_t configure(up_t *u, const char *file, const char *listen, wp_sim_config_t *sc, wp_err_t *err)
+typedef struct up_opts_s {
+    const char *file, *listen, *policy;
+    int base_port; /* -1: from the file */
+} up_opts_t;
+
+static wp_status_t configure(up_t *u, const up_opts_t *o, wp_sim_config_t *sc, wp_err_t *err)
 {
+    const char *file = o->file;
     wp_topology_t topo;
     wp_status_t st = wp_cli_load_topology(file, &topo, err);
     if (st != WP_OK)
@@ -203,8 +212,12 @@ static wp_status_t configure(up_t *u, const char *file, const char *listen, wp_s
         st = wp_cli_sim_config(&topo, sc, err);
     if (st == WP_OK && topo.n_endpoints > 0)
         st = wp_err_set(err, WP_EINVAL, "%s lists `endpoints:`; use `wellpath gateway -f` for real servers", file);
-    if (st == WP_OK && listen != NULL)
-        st = wp_cli_parse_listen(listen, u->gc.listen_host, sizeof(u->gc.listen_host), &u->gc.listen_port, err);
+    if (st == WP_OK && o->listen != NULL)
+        st = wp_cli_parse_listen(o->listen, u->gc.listen_host, sizeof(u->gc.listen_host), &u->gc.listen_port, err);
+    if (st == WP_OK && o->policy != NULL)
+        st = wp_sched_config_set_policy(&u->gc.sched, o->policy, err);
+    if (o->base_port >= 0)
+        sc->port = o->base_port;
     const wp_model_spec_t *m = st == WP_OK ? wp_model_find(topo.model) : NULL;
     if (st == WP_OK && m == NULL)
         st = wp_err_set(err, WP_EINVAL, "model '%s' is not in the catalog", topo.model);
@@ -226,16 +239,25 @@ int wp_cli_up(int argc, char **argv)
                                          {"listen", required_argument, NULL, 'l'},
                                          {"log-level", required_argument, NULL, 'v'},
                                          {"log-json", no_argument, NULL, 'j'},
+                                         {"policy", required_argument, NULL, 'p'},
+                                         {"base-port", required_argument, NULL, 'b'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *file = NULL, *listen = NULL;
+    up_opts_t o = {.base_port = -1};
+    int64_t port;
     wp_log_level_t level = WP_LOG_INFO;
     bool json = false, ok;
     int c;
     while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'f': file = optarg; break;
-        case 'l': listen = optarg; break;
+        case 'f': o.file = optarg; break;
+        case 'l': o.listen = optarg; break;
+        case 'p': o.policy = optarg; break;
+        case 'b':
+            if (wp_parse_i64(optarg, strlen(optarg), &port) != WP_OK || port < 0 || port > 65535)
+                return wp_cli_fail("up", "--base-port: expected a port number 0..65535");
+            o.base_port = (int)port;
+            break;
         case 'j': json = true; break;
         case 'v':
             level = wp_log_level_parse(optarg, &ok);
@@ -252,7 +274,7 @@ int wp_cli_up(int argc, char **argv)
     static up_t u;
     wp_sim_config_t sc;
     wp_err_t err;
-    if (configure(&u, file, listen, &sc, &err) != WP_OK)
+    if (configure(&u, &o, &sc, &err) != WP_OK)
         return wp_cli_fail("up", err.msg);
     u.loop = uv_default_loop();
     wp_buf_init(&u.line, 64 * 1024);

@@ -42,6 +42,7 @@ static const engine_names_t engine_names[] = {
 typedef struct scrape_acc_s {
     const engine_names_t *names;
     double waiting, running, kv;
+    double cache_queries, cache_hits; /* vLLM's prefix-cache counters, when exported */
     int seen;
 } scrape_acc_t;
 
@@ -61,6 +62,10 @@ static void on_sample(void *ud, wp_str_t name, wp_str_t labels, double v)
         if (v > a->kv)
             a->kv = v;
         a->seen |= 4;
+    } else if (wp_str_eq_cstr(name, "vllm:prefix_cache_queries_total")) {
+        a->cache_queries += v;
+    } else if (wp_str_eq_cstr(name, "vllm:prefix_cache_hits_total")) {
+        a->cache_hits += v;
     }
 }
 
@@ -132,6 +137,8 @@ static void apply_scrape(wp_gateway_t *gw, gw_endpoint_t *ep, const wp_buf_t *bo
     ep->waiting = a.waiting;
     ep->running = a.running;
     ep->kv_usage = a.kv > 1.0 ? 1.0 : a.kv;
+    ep->cache_queries = a.cache_queries;
+    ep->cache_hits = a.cache_hits;
     ep->metrics_seen = true;
     wp_sched_endpoint_set_metrics(gw->sched, ep->index, gw_now(gw), ep->waiting, ep->running,
                                   ep->kv_usage);

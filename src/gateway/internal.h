@@ -41,6 +41,7 @@ typedef struct gw_endpoint_s {
     int failures;           /* consecutive failed checks */
     gw_check_t checks[GW_CHECK_KINDS];
     double waiting, running, kv_usage; /* last scrape */
+    double cache_queries, cache_hits;  /* the endpoint's prefix-cache counters (tokens) */
     bool metrics_seen;
     char last_error[200];
     /* counters */

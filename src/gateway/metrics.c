@@ -10,6 +10,7 @@
  *   prefix_match_ratio                   matched / total prefix blocks on the winner
  *   in_flight                            requests being served now
  *   wellpath_endpoint_{healthy,in_flight,waiting,running,kv_usage}{endpoint}
+ *   wellpath_endpoint_prefix_cache_{queries,hits}_total{endpoint}  re-exported vLLM counters
  *   wellpath_endpoint_connections{endpoint}  open upstream connections (reused)
  *   wellpath_endpoint_upstream_errors_total{endpoint}
  */
@@ -88,6 +89,14 @@ static double v_in_flight(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 static double v_waiting(const wp_gateway_t *gw, const gw_endpoint_t *ep) { return ep->waiting; }
 static double v_running(const wp_gateway_t *gw, const gw_endpoint_t *ep) { return ep->running; }
 static double v_kv(const wp_gateway_t *gw, const gw_endpoint_t *ep) { return ep->kv_usage; }
+static double v_cache_queries(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+{
+    return ep->cache_queries;
+}
+static double v_cache_hits(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+{
+    return ep->cache_hits;
+}
 static double v_picks(const wp_gateway_t *gw, const gw_endpoint_t *ep) { return (double)ep->picks; }
 static double v_connections(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
@@ -137,6 +146,10 @@ void gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
     per_endpoint(gw, out, "wellpath_endpoint_waiting", "gauge", "Waiting requests, last scrape.", v_waiting);
     per_endpoint(gw, out, "wellpath_endpoint_running", "gauge", "Running requests, last scrape.", v_running);
     per_endpoint(gw, out, "wellpath_endpoint_kv_usage", "gauge", "KV cache usage 0..1, last scrape.", v_kv);
+    per_endpoint(gw, out, "wellpath_endpoint_prefix_cache_queries_total", "counter",
+                 "The endpoint's prefix-cache queries in tokens, last scrape (vLLM's counter).", v_cache_queries);
+    per_endpoint(gw, out, "wellpath_endpoint_prefix_cache_hits_total", "counter",
+                 "The endpoint's prefix-cache hits in tokens, last scrape (vLLM's counter).", v_cache_hits);
     per_endpoint(gw, out, "wellpath_endpoint_connections", "gauge",
                  "Open connections from the gateway to the endpoint (kept alive and reused).", v_connections);
     per_endpoint(gw, out, "wellpath_endpoint_upstream_errors_total", "counter",

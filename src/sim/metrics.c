@@ -80,7 +80,8 @@ void sim_metrics_write(sim_replica_t *r, wp_buf_t *out)
     family(out, "vllm:request_success_total", "counter", "Count of successfully processed requests.");
     for (int f = WP_ENGINE_FINISH_LENGTH; f < WP_ENGINE_FINISH_COUNT; f++) {
         char l[320];
-        snprintf(l, sizeof(l), "%s,finished_reason=\"%s\"", labels, wp_engine_finish_str((wp_engine_finish_t)f));
+        snprintf(l, sizeof(l), "engine=\"0\",finished_reason=\"%s\",model_name=\"%s\"",
+                 wp_engine_finish_str((wp_engine_finish_t)f), sim->model->hf_id);
         sample(out, "vllm:request_success_total", l, (double)st.finished[f]);
     }
     hist(out, "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", labels, &r->ttft);

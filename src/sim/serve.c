@@ -263,7 +263,7 @@ static sim_req_t *req_new(sim_replica_t *r, wp_http_req_t *req, const wp_api_req
     q->include_usage = api->include_usage;
     q->id = ((uint64_t)r->index << 48) | ++r->next_id;
     snprintf(q->resp_id, sizeof(q->resp_id), "%s-%016llx", api->kind == WP_API_CHAT ? "chatcmpl" : "cmpl",
-             (unsigned long long)wp_hash_mix(q->id ^ r->sim->cfg.seed));
+             (unsigned long long)wp_hash_mix(q->id ^ r->sim->t0_ns));
     q->created = (int64_t)time(NULL);
     q->arrival = sim_real_seconds(r->sim);
     if (r->vnow > q->arrival && !r->timer_armed)

@@ -137,13 +137,13 @@ static void test_api_chat_render_exact(void **state)
                        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"x\"}},"
                        "{\"type\":\"text\",\"text\":\"there\"}]},"
                        "{\"role\":\"assistant\",\"content\":null},"
-                       "{\"role\":\"tool\"}]}";
+                       "{\"role\":\"assistant\"}]}";
     assert_int_equal(parse(WP_API_CHAT, body, &r, &e), WP_OK);
     assert_int_equal(r.kind, WP_API_CHAT);
     assert_string_equal(r.prompt.data, "<|system|>\nBe brief.\n"
                                        "<|user|>\nHi there\n"
                                        "<|assistant|>\n\n"
-                                       "<|tool|>\n\n"
+                                       "<|assistant|>\n\n"
                                        "<|assistant|>\n");
     assert_int_equal(r.prompt.len, strlen(r.prompt.data));
 
@@ -173,6 +173,8 @@ static void test_api_chat_message_errors(void **state)
     (void)state;
     expect_bad(WP_API_CHAT, "{\"model\":\"m\"}", "messages", "'messages' is required");
     expect_bad(WP_API_CHAT, "{\"messages\":[]}", "messages", "an empty array");
+    expect_bad(WP_API_CHAT, "{\"messages\":[{\"role\":\"user\"}]}", "messages",
+               "messages[0].content is required for role 'user'");
     expect_bad(WP_API_CHAT, "{\"messages\":\"hi\"}", "messages", "got a string");
     expect_bad(WP_API_CHAT, "{\"messages\":[{\"role\":\"user\",\"content\":\"a\"},7]}", "messages",
                "messages[1] must be an object, got a number");

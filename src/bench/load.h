@@ -1,0 +1,85 @@
+/*
+ * bench/load: the load generator of `wellpath bench`. It issues streaming completion
+ * requests to one OpenAI-compatible target at the times a source gives, measures each
+ * from the stream as it arrives (TTFT, every inter-token gap, end to end) and hands one
+ * result per request to a sink.
+ *
+ * The source is pulled one item ahead: an item with arrival_s >= 0 is sent when the
+ * run's clock reaches it (open loop); an item with arrival_s < 0 is sent as soon as
+ * fewer than `concurrency` requests are in flight (closed loop). A request counts one
+ * output token per content chunk and takes the usage chunk's numbers as the truth for
+ * token counts (include_usage is always asked for).
+ *
+ * Ownership: the caller owns config, source and sink state; the run owns its requests.
+ * wp_bench_load_stop may be called at any time (Ctrl-C): no new request starts, the
+ * ones in flight are cancelled and reported as aborted, then on_done runs once.
+ */
+#ifndef WP_BENCH_LOAD_H
+#define WP_BENCH_LOAD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "api/openai.h"
+#include "base/err.h"
+
+typedef enum {
+    WP_BENCH_OK = 0,
+    WP_BENCH_FAIL_HTTP_4XX,
+    WP_BENCH_FAIL_HTTP_5XX,
+    WP_BENCH_FAIL_CONNECT,
+    WP_BENCH_FAIL_TIMEOUT,
+    WP_BENCH_FAIL_STREAM,       /* an SSE error event, a malformed event, a cut stream */
+    WP_BENCH_FAIL_BAD_RESPONSE, /* not an event stream */
+    WP_BENCH_FAIL_ABORTED,
+} wp_bench_outcome_t;
+
+typedef struct wp_bench_item_s {
+    double arrival_s; /* from the start of the run; < 0: closed loop */
+    int stage;
+    const char *prompt; /* valid until the next pull */
+    size_t prompt_len;
+    int max_tokens;
+} wp_bench_item_t;
+
+typedef struct wp_bench_result_s {
+    int stage;
+    wp_bench_outcome_t outcome;
+    int http_status;
+    double start_s, ttft_s, e2e_s; /* ttft_s < 0 when no token came */
+    const double *itl;             /* gaps between content chunks, seconds */
+    size_t n_itl;
+    int prompt_tokens, output_tokens, cached_tokens;
+    const char *error; /* "" when ok */
+} wp_bench_result_t;
+
+/* Returns WP_OK with the next item, WP_ENOTFOUND at the end, another status on error. */
+typedef wp_status_t (*wp_bench_source_fn)(void *ud, wp_bench_item_t *out, wp_err_t *err);
+typedef void (*wp_bench_sink_fn)(void *ud, const wp_bench_result_t *r);
+/* status WP_OK: the source ran out and every request ended; otherwise why the run stopped. */
+typedef void (*wp_bench_done_fn)(void *ud, wp_status_t status, const char *why);
+
+typedef struct wp_bench_load_config_s {
+    char host[256];
+    int port;
+    char base_path[256];
+    char model[256];
+    wp_api_kind_t api;
+    int concurrency;      /* closed loop: requests in flight at most */
+    double timeout_s;     /* per request: first byte and between chunks */
+    bool progress;        /* a live line on stderr */
+    const char *label;    /* shown in the progress line (policy name) */
+} wp_bench_load_config_t;
+
+typedef struct wp_bench_load_s wp_bench_load_t;
+
+wp_bench_load_t *wp_bench_load_start(uv_loop_t *loop, const wp_bench_load_config_t *cfg,
+                                     wp_bench_source_fn source, wp_bench_sink_fn sink,
+                                     wp_bench_done_fn done, void *ud, wp_err_t *err);
+void wp_bench_load_stop(wp_bench_load_t *l);
+/* Frees the run after on_done has been called (run the loop to let handles close). */
+void wp_bench_load_free(wp_bench_load_t *l);
+const char *wp_bench_outcome_str(wp_bench_outcome_t o);
+
+#endif

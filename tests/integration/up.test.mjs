@@ -1,0 +1,90 @@
+// `wellpath up`: a simulated pool (a child `wellpath sim` process) and the gateway from
+// one topology file. The ready line, a request through it, SIGTERM stopping the child
+// too, and bad topology files rejected with exit code 2 and one line naming key and line.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { MODEL, Proc, canConnect, childPids, listeningPorts, pidAlive, post, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+
+const TOPOLOGY = `model: qwen3-8b
+gpu: h100
+vllm:
+  replicas: 2
+  tensorParallel: 1
+  prefixCaching: true
+simulation:
+  basePort: 0
+  timeScale: 0.05
+`;
+
+test('test_up_serves_and_stops_its_child', async (t) => {
+  const up = new Proc(['up', '-f', writeTemp(TOPOLOGY), '--listen', '127.0.0.1:0']);
+  t.after(() => up.stop());
+  const m = await up.waitFor(/^wellpath up: ready gateway=(http:\/\/127\.0\.0\.1:(\d+)\/v1) replicas=(\d+)\/(\d+) model=(\S+)/);
+  assert.equal(m[3], '2', 'both replicas joined before the ready line');
+  assert.equal(m[4], '2');
+  assert.equal(m[5], MODEL);
+  const base = m[1];
+
+  const r = await post(`${base}/completions`, { model: MODEL, prompt: 'Hello from the up test', max_tokens: 4 });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.usage.completion_tokens, 4);
+  assert.match(r.headers.get('x-wellpath-endpoint'), /^sim-[01]$/);
+  const chat = await post(`${base}/chat/completions`, { messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
+  assert.equal(chat.status, 200, 'the model may be left out');
+
+  // The child sim process and the ports it listens on.
+  const kids = childPids(up.pid);
+  assert.equal(kids.length, 1, `one child process: ${kids}`);
+  const simPid = kids[0];
+  const simPorts = await waitUntil(() => {
+    const p = listeningPorts(simPid);
+    return p.length === 2 ? p : null;
+  }, { what: 'the child to list its two listening ports' });
+  for (const p of simPorts) assert.ok(await canConnect(p), `sim port ${p} accepts connections`);
+
+  await stopClean(assert, up, 'wellpath up');
+  await waitUntil(() => !pidAlive(simPid), { what: `the child sim ${simPid} to exit` });
+  assert.ok(!(await canConnect(Number(m[2]))), 'the gateway port is closed');
+  for (const p of simPorts) assert.ok(!(await canConnect(p)), `sim port ${p} is closed`);
+});
+
+async function badTopology(text) {
+  const file = writeTemp(text);
+  const p = new Proc(['up', '-f', file, '--listen', '127.0.0.1:0']);
+  const r = await p.exit;
+  const err = p.lines.stderr.filter((l) => l.trim() !== '');
+  return { code: r.code, err, file };
+}
+
+test('test_up_bad_topology_unknown_key', async () => {
+  const { code, err } = await badTopology('model: qwen3-8b\nvllm:\n  replicas: 2\n  replicaz: 3\n');
+  assert.equal(code, 2);
+  assert.equal(err.length, 1, `one line: ${err.join('\n')}`);
+  assert.match(err[0], /replicaz/, 'names the key');
+  assert.match(err[0], /:4:/, 'names the line');
+});
+
+test('test_up_bad_topology_wrong_type', async () => {
+  const { code, err } = await badTopology('model: qwen3-8b\nsimulation:\n  basePort: 0\n  timeScale: fast\n');
+  assert.equal(code, 2);
+  assert.equal(err.length, 1, `one line: ${err.join('\n')}`);
+  assert.match(err[0], /simulation\.timeScale/, 'names the key');
+  assert.match(err[0], /:4:/, 'names the line');
+});
+
+test('test_up_bad_topology_unknown_model', async () => {
+  const { code, err } = await badTopology('model: gpt-17\nsimulation:\n  basePort: 0\n');
+  assert.equal(code, 2);
+  assert.equal(err.length, 1, `one line: ${err.join('\n')}`);
+  assert.match(err[0], /gpt-17/);
+});
+
+test('test_up_help', async () => {
+  const p = new Proc(['up', '--help']);
+  const r = await p.exit;
+  assert.equal(r.code, 0);
+  assert.match(p.lines.stdout.join('\n'), /usage: wellpath up/);
+  const bad = new Proc(['up', '--no-such-flag']);
+  assert.equal((await bad.exit).code, 2);
+});
