@@ -22,6 +22,8 @@ const char *wp_api_error_type(int status)
         return "PermissionDeniedError";
     case 404:
         return "NotFoundError";
+    case 405:
+        return "MethodNotAllowedError";
     case 408:
         return "RequestTimeoutError";
     case 413:

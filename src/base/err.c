@@ -32,6 +32,8 @@ const char *wp_status_str(wp_status_t status)
         return "i/o error";
     case WP_EAGAIN:
         return "need more input";
+    case WP_ETIMEDOUT:
+        return "timed out";
     }
     return "unknown status";
 }

@@ -21,6 +21,7 @@ typedef enum {
     WP_ENOTFOUND = -4,
     WP_EIO = -5,
     WP_EAGAIN = -6, /* need more input */
+    WP_ETIMEDOUT = -7, /* a deadline passed */
 } wp_status_t;
 
 typedef struct wp_err_s {

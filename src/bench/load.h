@@ -23,17 +23,7 @@
 
 #include "api/openai.h"
 #include "base/err.h"
-
-typedef enum {
-    WP_BENCH_OK = 0,
-    WP_BENCH_FAIL_HTTP_4XX,
-    WP_BENCH_FAIL_HTTP_5XX,
-    WP_BENCH_FAIL_CONNECT,
-    WP_BENCH_FAIL_TIMEOUT,
-    WP_BENCH_FAIL_STREAM,       /* an SSE error event, a malformed event, a cut stream */
-    WP_BENCH_FAIL_BAD_RESPONSE, /* not an event stream */
-    WP_BENCH_FAIL_ABORTED,
-} wp_bench_outcome_t;
+#include "report/report.h"
 
 typedef struct wp_bench_item_s {
     double arrival_s; /* from the start of the run; < 0: closed loop */
@@ -43,14 +33,10 @@ typedef struct wp_bench_item_s {
     int max_tokens;
 } wp_bench_item_t;
 
+/* One finished request: the report's record plus what only the shell knows. */
 typedef struct wp_bench_result_s {
-    int stage;
-    wp_bench_outcome_t outcome;
+    wp_report_result_t r;
     int http_status;
-    double start_s, ttft_s, e2e_s; /* ttft_s < 0 when no token came */
-    const double *itl;             /* gaps between content chunks, seconds */
-    size_t n_itl;
-    int prompt_tokens, output_tokens, cached_tokens;
     const char *error; /* "" when ok */
 } wp_bench_result_t;
 
@@ -80,6 +66,5 @@ wp_bench_load_t *wp_bench_load_start(uv_loop_t *loop, const wp_bench_load_config
 void wp_bench_load_stop(wp_bench_load_t *l);
 /* Frees the run after on_done has been called (run the loop to let handles close). */
 void wp_bench_load_free(wp_bench_load_t *l);
-const char *wp_bench_outcome_str(wp_bench_outcome_t o);
 
 #endif

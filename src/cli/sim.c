@@ -73,7 +73,7 @@ enum { O_MODEL = 256, O_GPU, O_TP, O_REPLICAS, O_HOST, O_PORT, O_SCALE, O_SEED, 
 
 static wp_status_t apply(wp_sim_config_t *sc, int c, const char *v, wp_err_t *err)
 {
-    int seed;
+    uint64_t seed;
     switch (c) {
     case O_MODEL: return wp_strlcpy(sc->model, v, sizeof(sc->model)) ? WP_OK : wp_err_set(err, WP_EINVAL, "--model: name too long");
     case O_GPU: return wp_strlcpy(sc->gpu, v, sizeof(sc->gpu)) ? WP_OK : wp_err_set(err, WP_EINVAL, "--gpu: name too long");
@@ -83,13 +83,13 @@ static wp_status_t apply(wp_sim_config_t *sc, int c, const char *v, wp_err_t *er
     case O_PORT: return int_arg("port", v, 0, 65535, &sc->port, err);
     case O_SCALE: return double_arg("time-scale", v, 0, 1e6, &sc->time_scale, err);
     case O_SEED:
-        if (int_arg("seed", v, 0, 2147483647, &seed, err) != WP_OK)
-            return WP_EINVAL;
-        sc->seed = (uint64_t)seed;
+        if (wp_parse_u64(v, strlen(v), &seed) != WP_OK || seed > (uint64_t)INT64_MAX)
+            return wp_err_set(err, WP_EINVAL, "--seed: expected an integer in 0..2^63-1, got '%s'", v);
+        sc->seed = seed;
         return WP_OK;
     case O_SEQS: return int_arg("max-num-seqs", v, 1, 65536, &sc->max_num_seqs, err);
     case O_BATCH: return int_arg("max-num-batched-tokens", v, 1, 1 << 24, &sc->max_num_batched_tokens, err);
-    case O_MAXLEN: return int_arg("max-model-len", v, 16, 1 << 24, &sc->max_model_len, err);
+    case O_MAXLEN: return int_arg("max-model-len", v, 1, 1 << 24, &sc->max_model_len, err);
     case O_BLOCK: return int_arg("block-size", v, 1, 1024, &sc->block_size, err);
     case O_UTIL: return double_arg("gpu-memory-utilization", v, 0, 1, &sc->gpu_memory_utilization, err);
     case O_NOPC: sc->prefix_caching = false; return WP_OK;

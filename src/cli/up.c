@@ -43,7 +43,7 @@ typedef struct up_s {
     wp_gateway_t *gw;
     int replicas;
     int ready_ticks;
-    bool announced, stopping, child_alive;
+    bool announced, stopping, child_alive, log_json;
     int exit_code;
 } up_t;
 
@@ -227,7 +227,7 @@ static wp_status_t configure(up_t *u, const up_opts_t *o, wp_sim_config_t *sc, w
         u->gc.n_models = 2;
         u->replicas = sc->replicas;
         if (topo.gateway.log_format == WP_TOPO_LOG_JSON)
-            wp_log_setup(WP_LOG_INFO, true);
+            u->log_json = true;
     }
     wp_topology_free(&topo);
     return st;
@@ -276,6 +276,7 @@ int wp_cli_up(int argc, char **argv)
     wp_err_t err;
     if (configure(&u, &o, &sc, &err) != WP_OK)
         return wp_cli_fail("up", err.msg);
+    wp_log_setup(level, json || u.log_json);
     u.loop = uv_default_loop();
     wp_buf_init(&u.line, 64 * 1024);
     char exe[4096];

@@ -7,6 +7,7 @@
  * strictly: numbers and booleans must be plain (unquoted) scalars, so `replicas: "8"` is
  * an error rather than a silent conversion; strings accept any scalar except null. Error
  * positions come from the node's start mark (0-based in libyaml, printed 1-based).
+ * wp__cfg_load owns the libyaml parser and document for the duration of one callback.
  */
 #include "config/schema.h"
 
@@ -387,4 +388,71 @@ wp_status_t wp__cfg_check(const wp__cfg_field_t *fields, size_t nfields, const v
             return st;
     }
     return WP_OK;
+}
+
+yaml_node_t *wp__cfg_lookup(wp__cfg_ctx_t *c, yaml_node_t *n, const char *key,
+                            yaml_node_t **key_node)
+{
+    if (n == NULL || n->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        if (k != NULL && k->type == YAML_SCALAR_NODE &&
+            strcmp((const char *)k->data.scalar.value, key) == 0) {
+            if (key_node != NULL)
+                *key_node = k;
+            return yaml_document_get_node(c->doc, p->value);
+        }
+    }
+    return NULL;
+}
+
+static wp_status_t yaml_error(const yaml_parser_t *p, const char *file, wp_err_t *err)
+{
+    const yaml_mark_t *m = &p->problem_mark;
+    return wp_err_set(err, WP_EINVAL, "%s:%lu:%lu: invalid YAML: %s%s%s%s", file,
+                      (unsigned long)m->line + 1, (unsigned long)m->column + 1,
+                      p->problem ? p->problem : "parse error", p->context ? " (" : "",
+                      p->context ? p->context : "", p->context ? ")" : "");
+}
+
+/* After the first document: anything but the end of the stream is an error. */
+static wp_status_t expect_single_document(yaml_parser_t *p, const char *file, wp_err_t *err)
+{
+    yaml_document_t next;
+    if (!yaml_parser_load(p, &next))
+        return yaml_error(p, file, err);
+    yaml_node_t *root = yaml_document_get_root_node(&next);
+    unsigned long line = root ? (unsigned long)root->start_mark.line + 1 : 0;
+    yaml_document_delete(&next);
+    if (root != NULL)
+        return wp_err_set(err, WP_EINVAL, "%s:%lu:1: a second YAML document; expected one", file,
+                          line);
+    return WP_OK;
+}
+
+static wp_status_t load_document(yaml_parser_t *p, const char *file, wp__cfg_root_fn fn,
+                                 void *arg, wp_err_t *err)
+{
+    yaml_document_t doc;
+    if (!yaml_parser_load(p, &doc))
+        return yaml_error(p, file, err);
+    wp__cfg_ctx_t c = {.filename = file, .doc = &doc, .err = err};
+    wp_status_t st = fn(&c, yaml_document_get_root_node(&doc), arg);
+    yaml_document_delete(&doc);
+    if (st == WP_OK)
+        st = expect_single_document(p, file, err);
+    return st;
+}
+
+wp_status_t wp__cfg_load(const char *data, size_t len, const char *file, wp__cfg_root_fn fn,
+                         void *arg, wp_err_t *err)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
+        return wp_err_set(err, WP_ENOMEM, "%s: out of memory", file);
+    yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
+    wp_status_t st = load_document(&p, file, fn, arg, err);
+    yaml_parser_delete(&p);
+    return st;
 }

@@ -8,8 +8,13 @@
  * writes the values, and reports missing required keys. Lists and cross-field rules are
  * WP__CFG_CUSTOM fields whose function gets the section struct itself.
  *
+ * wp__cfg_load parses a whole buffer as exactly one YAML document and hands its root to a
+ * callback, so every file format (topology, workload) loads and reports YAML errors the
+ * same way.
+ *
  * Errors are "file:line:col: key.path: message" in the caller's wp_err_t. Nothing here
- * allocates; the document belongs to the caller.
+ * allocates except libyaml's document inside wp__cfg_load, which it frees; otherwise the
+ * document belongs to the caller.
  */
 #ifndef WP_CONFIG_SCHEMA_H
 #define WP_CONFIG_SCHEMA_H
@@ -80,5 +85,19 @@ wp_status_t wp__cfg_seq(wp__cfg_ctx_t *c, yaml_node_t *n, const char *path,
 
 /* A scalar's text as a C string (error when n is not a scalar or holds a NUL byte). */
 wp_status_t wp__cfg_scalar(wp__cfg_ctx_t *c, yaml_node_t *n, const char *path, const char **text);
+
+/* Called by wp__cfg_load with the document's root node (NULL when the input holds no
+ * node: empty, or only comments). */
+typedef wp_status_t (*wp__cfg_root_fn)(wp__cfg_ctx_t *c, yaml_node_t *root, void *arg);
+
+/* Parses data[0..len) as one YAML document and calls fn on its root. libyaml's errors are
+ * "file:line:col: invalid YAML: ..."; a second document is an error. */
+wp_status_t wp__cfg_load(const char *data, size_t len, const char *file, wp__cfg_root_fn fn,
+                         void *arg, wp_err_t *err);
+
+/* The value of `key` in mapping n (its key node in *key_node when not NULL), or NULL when
+ * n is not a mapping or has no such key. */
+yaml_node_t *wp__cfg_lookup(wp__cfg_ctx_t *c, yaml_node_t *n, const char *key,
+                            yaml_node_t **key_node);
 
 #endif

@@ -136,7 +136,7 @@ static const wp__cfg_field_t sched_fields[] = {
     F_INT("scrapeIntervalMs", sched_t, scrape_interval_ms, 1, 60000),
     F_INT("staleAfterMs", sched_t, stale_after_ms, 1, 3600000),
     F_INT("prefixBlockChars", sched_t, prefix_block_chars, 1, 65536),
-    F_INT("prefixLruBlocks", sched_t, prefix_lru_blocks, 1, 100000000),
+    F_INT("prefixLruBlocks", sched_t, prefix_lru_blocks, 1, 16000000),
 };
 
 typedef wp_topology_endpoint_t endpoint_t;
@@ -335,14 +335,8 @@ static wp_status_t parse_endpoints(wp__cfg_ctx_t *c, yaml_node_t *n, void *base,
 
 static yaml_node_t *top_key_node(wp__cfg_ctx_t *c, yaml_node_t *root, const char *key)
 {
-    for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
-         p++) {
-        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-        if (k != NULL && k->type == YAML_SCALAR_NODE &&
-            strcmp((const char *)k->data.scalar.value, key) == 0)
-            return k;
-    }
-    return root;
+    yaml_node_t *k = NULL;
+    return wp__cfg_lookup(c, root, key, &k) != NULL ? k : root;
 }
 
 static wp_status_t check_across(wp__cfg_ctx_t *c, yaml_node_t *root, const wp_topology_t *t)
@@ -442,49 +436,15 @@ const char *wp_topology_default_yaml(void)
            "  seed: 1\n";
 }
 
-static wp_status_t yaml_error(const yaml_parser_t *p, const char *file, wp_err_t *err)
+static wp_status_t parse_root(wp__cfg_ctx_t *c, yaml_node_t *root, void *arg)
 {
-    const yaml_mark_t *m = &p->problem_mark;
-    return wp_err_set(err, WP_EINVAL, "%s:%lu:%lu: invalid YAML: %s%s%s%s", file,
-                      (unsigned long)m->line + 1, (unsigned long)m->column + 1,
-                      p->problem ? p->problem : "parse error", p->context ? " (" : "",
-                      p->context ? p->context : "", p->context ? ")" : "");
-}
-
-/* After the first document: anything but the end of the stream is an error. */
-static wp_status_t expect_single_document(yaml_parser_t *p, const char *file, wp_err_t *err)
-{
-    yaml_document_t next;
-    if (!yaml_parser_load(p, &next))
-        return yaml_error(p, file, err);
-    yaml_node_t *root = yaml_document_get_root_node(&next);
-    unsigned long line = root ? (unsigned long)root->start_mark.line + 1 : 0;
-    yaml_document_delete(&next);
-    if (root != NULL)
-        return wp_err_set(err, WP_EINVAL, "%s:%lu:1: a second YAML document; expected one", file,
-                          line);
-    return WP_OK;
-}
-
-static wp_status_t parse_document(yaml_parser_t *p, const char *file, wp_topology_t *out,
-                                  wp_err_t *err)
-{
-    yaml_document_t doc;
-    if (!yaml_parser_load(p, &doc))
-        return yaml_error(p, file, err);
-    wp__cfg_ctx_t c = {.filename = file, .doc = &doc, .err = err};
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
-    wp_status_t st;
+    wp_topology_t *out = arg;
     if (root == NULL)
-        st = wp_err_set(err, WP_EINVAL, "%s:1:1: empty file; expected a topology (at least model)",
-                        file);
-    else
-        st = wp__cfg_map(&c, root, top_fields, N(top_fields), out, "");
+        return wp_err_set(c->err, WP_EINVAL,
+                          "%s:1:1: empty file; expected a topology (at least model)", c->filename);
+    wp_status_t st = wp__cfg_map(c, root, top_fields, N(top_fields), out, "");
     if (st == WP_OK)
-        st = check_across(&c, root, out);
-    yaml_document_delete(&doc);
-    if (st == WP_OK)
-        st = expect_single_document(p, file, err);
+        st = check_across(c, root, out);
     return st;
 }
 
@@ -497,12 +457,7 @@ wp_status_t wp_topology_parse(const char *data, size_t len, const char *filename
     if (len > WP_TOPO_MAX_INPUT)
         return wp_err_set(err, WP_ELIMIT, "%s: %zu bytes, more than the %zu allowed", file, len,
                           WP_TOPO_MAX_INPUT);
-    yaml_parser_t p;
-    if (!yaml_parser_initialize(&p))
-        return wp_err_set(err, WP_ENOMEM, "%s: out of memory", file);
-    yaml_parser_set_input_string(&p, (const unsigned char *)data, len);
-    wp_status_t st = parse_document(&p, file, out, err);
-    yaml_parser_delete(&p);
+    wp_status_t st = wp__cfg_load(data, len, file, parse_root, out, err);
     if (st != WP_OK)
         wp_topology_free(out);
     return st;

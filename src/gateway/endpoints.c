@@ -69,11 +69,16 @@ static void on_sample(void *ud, wp_str_t name, wp_str_t labels, double v)
     }
 }
 
-void gw_endpoint_mark(wp_gateway_t *gw, gw_endpoint_t *ep, bool ok, const char *why)
+/* One check's outcome. Scrape and health failures are counted apart: an endpoint is in
+ * the pool while neither has failed FAILURES_TO_EJECT times in a row, and joins only
+ * when both last succeeded (so a server whose /health answers but whose /metrics lacks
+ * the series does not flap in and out). */
+static void mark(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind, bool ok, const char *why)
 {
     if (ok) {
-        ep->failures = 0;
-        if (!ep->healthy && !gw->stopping) {
+        ep->failures[kind] = 0;
+        if (!ep->healthy && !gw->stopping && ep->failures[GW_CHECK_SCRAPE] == 0 &&
+            ep->failures[GW_CHECK_HEALTH] == 0) {
             ep->healthy = true;
             wp_sched_endpoint_set_healthy(gw->sched, ep->index, true);
             wp_log(WP_LOG_INFO, "endpoint joined the pool", "endpoint=%s", ep->cfg.name);
@@ -81,10 +86,12 @@ void gw_endpoint_mark(wp_gateway_t *gw, gw_endpoint_t *ep, bool ok, const char *
         return;
     }
     wp_strlcpy(ep->last_error, why, sizeof(ep->last_error));
-    if (++ep->failures < FAILURES_TO_EJECT || !ep->healthy)
+    if (++ep->failures[kind] < FAILURES_TO_EJECT || !ep->healthy)
         return;
     ep->healthy = false;
     wp_sched_endpoint_set_healthy(gw->sched, ep->index, false);
+    /* Whatever it held may be gone (a restart empties the cache): forget its prefixes. */
+    wp_sched_index_clear_endpoint(wp_sched_index(gw->sched), ep->index);
     char q[256];
     wp_log(WP_LOG_WARN, "endpoint left the pool", "endpoint=%s reason=%s", ep->cfg.name,
            wp_log_quote(q, sizeof(q), why));
@@ -127,11 +134,11 @@ static void apply_scrape(wp_gateway_t *gw, gw_endpoint_t *ep, const wp_buf_t *bo
     scrape_acc_t a = {.names = &engine_names[ep->cfg.engine]};
     wp_err_t err;
     if (wp_api_prom_parse(body->data, body->len, on_sample, &a, &err) != WP_OK) {
-        gw_endpoint_mark(gw, ep, false, err.msg);
+        mark(gw, ep, GW_CHECK_SCRAPE, false, err.msg);
         return;
     }
     if (a.seen != 7) {
-        gw_endpoint_mark(gw, ep, false, "metrics lack the waiting, running or KV usage series");
+        mark(gw, ep, GW_CHECK_SCRAPE, false, "metrics lack the waiting, running or KV usage series");
         return;
     }
     ep->waiting = a.waiting;
@@ -142,7 +149,7 @@ static void apply_scrape(wp_gateway_t *gw, gw_endpoint_t *ep, const wp_buf_t *bo
     ep->metrics_seen = true;
     wp_sched_endpoint_set_metrics(gw->sched, ep->index, gw_now(gw), ep->waiting, ep->running,
                                   ep->kv_usage);
-    gw_endpoint_mark(gw, ep, true, NULL);
+    mark(gw, ep, GW_CHECK_SCRAPE, true, NULL);
 }
 
 static void check_on_done(void *ud, wp_status_t st, const char *why)
@@ -160,7 +167,7 @@ static void check_on_done(void *ud, wp_status_t st, const char *why)
                      c->kind == GW_CHECK_SCRAPE ? "/metrics" : c->kind == GW_CHECK_HEALTH ? "/health" : "/v1/models",
                      c->status);
         if (c->kind != GW_CHECK_MODELS)
-            gw_endpoint_mark(c->gw, c->ep, false, msg);
+            mark(c->gw, c->ep, c->kind, false, msg);
         return;
     }
     if (c->kind == GW_CHECK_SCRAPE)
@@ -168,7 +175,7 @@ static void check_on_done(void *ud, wp_status_t st, const char *why)
     else if (c->kind == GW_CHECK_MODELS)
         learn_models(c->gw, &c->body);
     else
-        gw_endpoint_mark(c->gw, c->ep, true, NULL);
+        mark(c->gw, c->ep, c->kind, true, NULL);
 }
 
 static void check_start(gw_check_t *c, const char *path)
@@ -180,7 +187,7 @@ static void check_start(gw_check_t *c, const char *path)
         wp_http_call_cancel(c->call); /* hung: counts as a failed check */
         c->call = NULL;
         if (c->kind != GW_CHECK_MODELS)
-            gw_endpoint_mark(c->gw, c->ep, false, "no answer within the check timeout");
+            mark(c->gw, c->ep, c->kind, false, "no answer within the check timeout");
     }
     c->started_ms = now;
     c->status = 0;
@@ -235,6 +242,7 @@ wp_status_t gw_endpoints_init(wp_gateway_t *gw, wp_err_t *err)
     for (int i = 0; i < gw->cfg.n_endpoints; i++) {
         gw_endpoint_t *ep = &gw->eps[i];
         ep->cfg = gw->cfg.endpoints[i];
+        ep->failures[GW_CHECK_SCRAPE] = ep->failures[GW_CHECK_HEALTH] = 1; /* both must pass first */
         for (int k = 0; k < GW_CHECK_KINDS; k++) {
             ep->checks[k] = (gw_check_t){.gw = gw, .ep = ep, .kind = (gw_check_kind_t)k};
             wp_buf_init(&ep->checks[k].body, SCRAPE_BODY_MAX);

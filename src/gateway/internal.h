@@ -38,7 +38,7 @@ typedef struct gw_endpoint_s {
     int index; /* in sched/ */
     wp_http_upstream_t *up;
     bool healthy;
-    int failures;           /* consecutive failed checks */
+    int failures[GW_CHECK_KINDS]; /* consecutive failed checks, by kind */
     gw_check_t checks[GW_CHECK_KINDS];
     double waiting, running, kv_usage; /* last scrape */
     double cache_queries, cache_hits;  /* the endpoint's prefix-cache counters (tokens) */
@@ -78,7 +78,6 @@ struct wp_gateway_s {
 wp_status_t gw_endpoints_init(wp_gateway_t *gw, wp_err_t *err);
 void gw_endpoints_free(wp_gateway_t *gw);
 void gw_endpoints_tick(wp_gateway_t *gw);
-void gw_endpoint_mark(wp_gateway_t *gw, gw_endpoint_t *ep, bool ok, const char *why);
 bool gw_model_known(const wp_gateway_t *gw, const char *model);
 int gw_ready_count(const wp_gateway_t *gw);
 

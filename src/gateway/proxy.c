@@ -46,6 +46,9 @@ typedef struct proxy_s {
     int fail_status;
 } proxy_t;
 
+/* Bytes queued for one client before it counts as too slow to serve. */
+#define SLOW_CLIENT_BYTES ((size_t)16 << 20)
+
 static void attempt(proxy_t *p);
 
 static void finish(proxy_t *p, const char *outcome)
@@ -172,6 +175,18 @@ static void on_up_body(void *ud, const char *data, size_t len)
     else if (p->sse)
         wp_stats_hist_observe(&p->gw->itl_s, (double)(now - p->t_last_ns) / 1e9);
     p->t_last_ns = now;
+    if (wp_http_req_write_queue(p->req) > SLOW_CLIENT_BYTES) {
+        /* The client reads slower than the model writes: cut it off rather than buffer
+         * without bound. on_abort cancels the upstream call and finishes. */
+        wp_log(WP_LOG_WARN, "client too slow, closing", "id=%s queued=%zu", p->request_id,
+               wp_http_req_write_queue(p->req));
+        wp_http_call_cancel(p->call);
+        p->call = NULL;
+        p->status = 499;
+        wp_http_res_abort(p->req);
+        finish(p, "client-too-slow");
+        return;
+    }
     wp_http_res_write(p->req, data, len);
 }
 
@@ -184,7 +199,7 @@ static void on_up_done(void *ud, wp_status_t st, const char *why)
         finish(p, "ok");
         return;
     }
-    int status = strstr(why ? why : "", "timeout") || strstr(why ? why : "", "timed out") ? 504 : 502;
+    int status = st == WP_ETIMEDOUT ? 504 : 502;
     if (!p->responded) {
         upstream_failed(p, status, why ? why : "upstream failed");
         return;

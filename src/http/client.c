@@ -162,7 +162,7 @@ static void conn_release(conn_t *c)
 
 /* A failure on this connection: retry once when nothing was received on a reused
  * connection (the server closed it while idle), otherwise report. */
-static void conn_fail(conn_t *c, const char *why)
+static void conn_fail_status(conn_t *c, wp_status_t status, const char *why)
 {
     wp_http_call_t *call = c->call;
     conn_close(c);
@@ -180,7 +180,12 @@ static void conn_fail(conn_t *c, const char *why)
     }
     char msg[400];
     snprintf(msg, sizeof(msg), "upstream %s: %s", call->up->name, why);
-    call_finish(call, WP_EIO, msg);
+    call_finish(call, status, msg);
+}
+
+static void conn_fail(conn_t *c, const char *why)
+{
+    conn_fail_status(c, WP_EIO, why);
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -195,7 +200,7 @@ static void on_timeout(uv_timer_t *t)
                       : !call->head_seen ? "no response before the first-byte timeout"
                                          : "response stalled past the idle timeout";
     call->retried = true; /* a timeout is not retried invisibly */
-    conn_fail(c, why);
+    conn_fail_status(c, WP_ETIMEDOUT, why);
 }
 
 /* ---- response parsing ---- */

@@ -5,7 +5,8 @@
  * connection (or opens one), writes the request, and reports the response through
  * callbacks as it arrives: on_head once, on_body for every piece of the (de-chunked)
  * body, on_done exactly once at the end (WP_OK when the whole response came, an error
- * with a reason otherwise). After on_done the call is gone. A call that fails on a
+ * with a reason otherwise: WP_ETIMEDOUT for a timeout, WP_EIO for the rest). After
+ * on_done the call is gone. A call that fails on a
  * reused connection before any response byte (the server had closed it) is retried
  * once on a new connection, invisibly.
  *

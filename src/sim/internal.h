@@ -61,6 +61,9 @@ struct wp_sim_s {
     bool freeing;
 };
 
+/* sim.c: whether `model` names this simulator's model (any catalog spelling) */
+bool sim_serves(const wp_sim_t *sim, const char *model);
+
 /* serve.c */
 void sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind);
 void sim_serve_tokenize(sim_replica_t *r, wp_http_req_t *req);

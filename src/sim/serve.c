@@ -24,8 +24,6 @@
 #include "base/log.h"
 #include "tok/tok.h"
 
-bool wp_sim__served(const wp_sim_t *sim, const char *model);
-
 double sim_real_seconds(const wp_sim_t *sim)
 {
     return (double)(uv_hrtime() - sim->t0_ns) / 1e9 / sim->cfg.time_scale;
@@ -225,7 +223,7 @@ static bool check_request(sim_replica_t *r, wp_http_req_t *req, const wp_api_req
 {
     wp_sim_t *sim = r->sim;
     char msg[512];
-    if (api->model != NULL && !wp_sim__served(sim, api->model)) {
+    if (api->model != NULL && !sim_serves(sim, api->model)) {
         snprintf(msg, sizeof(msg), "The model `%.200s` does not exist.", api->model);
         reject(req, 404, msg, "model");
         return false;

@@ -29,9 +29,9 @@ void wp_sim_config_default(wp_sim_config_t *cfg)
     cfg->server.server_name = "wellpath-sim";
 }
 
-static bool served(const wp_sim_t *sim, const char *model)
+bool sim_serves(const wp_sim_t *sim, const char *model)
 {
-    return strcmp(model, sim->model->hf_id) == 0 || strcmp(model, sim->model->name) == 0;
+    return wp_model_find(model) == sim->model;
 }
 
 static void answer_models(sim_replica_t *r, wp_http_req_t *req)
@@ -81,12 +81,6 @@ static void on_request(wp_http_req_t *req, void *ctx)
         snprintf(msg, sizeof(msg), "no route for %s %.200s", req->method_name, req->path.p);
         wp_http_res_error(req, 404, msg, NULL);
     }
-}
-
-bool wp_sim__served(const wp_sim_t *sim, const char *model);
-bool wp_sim__served(const wp_sim_t *sim, const char *model)
-{
-    return served(sim, model);
 }
 
 static wp_status_t setup_perf(wp_sim_t *sim, wp_err_t *err)
