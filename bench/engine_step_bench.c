@@ -37,7 +37,8 @@ int main(int argc, char **argv)
     }
     wp_err_t err;
     wp_perf_t perf;
-    if (wp_perf_init(&perf, wp_model_find("qwen3-8b"), wp_gpu_find("h100"), 1, NULL, &err) != WP_OK) {
+    if (wp_perf_init(&perf, wp_model_find("qwen3-8b"), wp_gpu_find("h100"), 1, NULL, &err) !=
+        WP_OK) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
     }
@@ -57,8 +58,11 @@ int main(int argc, char **argv)
             tokens[k] = (int32_t)((group * 7919 + (uint64_t)k * 31) % 150000);
         for (int k = 0; k < QUESTION_TOKENS; k++)
             tokens[SYSTEM_TOKENS + k] = (int32_t)wp_rng_below(&rng, 150000);
-        wp_engine_req_t r = {.id = (uint64_t)i + 1, .tokens = tokens, .n_tokens = SYSTEM_TOKENS + QUESTION_TOKENS,
-                             .max_tokens = OUTPUT_TOKENS, .arrival = 0};
+        wp_engine_req_t r = {.id = (uint64_t)i + 1,
+                             .tokens = tokens,
+                             .n_tokens = SYSTEM_TOKENS + QUESTION_TOKENS,
+                             .max_tokens = OUTPUT_TOKENS,
+                             .arrival = 0};
         if (wp_engine_add(e, &r, &err) != WP_OK) {
             fprintf(stderr, "%s\n", err.msg);
             return 1;
@@ -77,10 +81,13 @@ int main(int argc, char **argv)
     double wall = now_s() - t0;
     wp_engine_stats_t s;
     wp_engine_stats(e, &s);
-    printf("engine_step_bench: qwen3-8b/h100/tp1, %lld requests (%d+%d prompt, %d out, groups of %d)\n",
+    printf("engine_step_bench: qwen3-8b/h100/tp1, %lld requests (%d+%d prompt, %d out, groups of "
+           "%d)\n",
            (long long)n, SYSTEM_TOKENS, QUESTION_TOKENS, OUTPUT_TOKENS, GROUP_SIZE);
-    printf("steps %llu in %.3f s wall: %.0f steps/s, %.2f M events/s, %.0f simulated s per wall s\n",
-           (unsigned long long)steps, wall, (double)steps / wall, (double)events / wall / 1e6, vnow / wall);
+    printf(
+        "steps %llu in %.3f s wall: %.0f steps/s, %.2f M events/s, %.0f simulated s per wall s\n",
+        (unsigned long long)steps, wall, (double)steps / wall, (double)events / wall / 1e6,
+        vnow / wall);
     printf("simulated: %.1f s, prefix hit rate %.1f %%, %llu preemptions\n", vnow,
            100.0 * (double)s.prefix_hits / (double)(s.prefix_queries ? s.prefix_queries : 1),
            (unsigned long long)s.num_preemptions_total);

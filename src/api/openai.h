@@ -28,17 +28,17 @@ typedef enum { WP_API_COMPLETIONS, WP_API_CHAT } wp_api_kind_t;
 typedef struct wp_api_request_s {
     wp_api_kind_t kind;
     cJSON *root;
-    const char *model;      /* NULL when absent (a server then uses its default model) */
+    const char *model; /* NULL when absent (a server then uses its default model) */
     bool stream;
-    bool include_usage;     /* stream_options.include_usage */
-    int64_t max_tokens;     /* -1 when absent */
-    int64_t min_tokens;     /* 0 when absent */
+    bool include_usage; /* stream_options.include_usage */
+    int64_t max_tokens; /* -1 when absent */
+    int64_t min_tokens; /* 0 when absent */
     int64_t n;
-    int64_t priority;       /* 0 when absent; lower runs earlier */
+    int64_t priority; /* 0 when absent; lower runs earlier */
     bool has_priority;
     bool ignore_eos;
-    const char *cache_salt; /* NULL when absent */
-    const char *request_id; /* body field request_id, NULL when absent */
+    const char *cache_salt;    /* NULL when absent */
+    const char *request_id;    /* body field request_id, NULL when absent */
     cJSON *kv_transfer_params; /* borrowed from root, NULL when absent */
     /* The prompt as text: completions' prompt string, or the chat messages rendered
      * by wp_api_render_chat. Token-id prompts are kept in prompt_ids instead. */
@@ -48,9 +48,9 @@ typedef struct wp_api_request_s {
 } wp_api_request_t;
 
 typedef struct wp_api_error_s {
-    int status;      /* HTTP status to answer with */
-    char param[64];  /* offending field, "" when none */
-    wp_err_t err;    /* the message */
+    int status;     /* HTTP status to answer with */
+    char param[64]; /* offending field, "" when none */
+    wp_err_t err;   /* the message */
 } wp_api_error_t;
 
 wp_status_t wp_api_request_parse(wp_api_kind_t kind, const char *body, size_t len,
@@ -73,10 +73,10 @@ typedef struct wp_api_usage_s {
 
 typedef struct wp_api_resp_s {
     wp_api_kind_t kind;
-    const char *id;        /* "cmpl-…" or "chatcmpl-…" */
+    const char *id; /* "cmpl-…" or "chatcmpl-…" */
     const char *model;
-    int64_t created;       /* unix seconds */
-    const char *finish_reason; /* NULL while streaming */
+    int64_t created;                 /* unix seconds */
+    const char *finish_reason;       /* NULL while streaming */
     const cJSON *kv_transfer_params; /* added at top level when not NULL */
 } wp_api_resp_t;
 

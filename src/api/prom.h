@@ -21,8 +21,8 @@
 
 typedef void (*wp_api_prom_sample_fn)(void *ud, wp_str_t name, wp_str_t labels, double value);
 
-wp_status_t wp_api_prom_parse(const char *text, size_t len, wp_api_prom_sample_fn on_sample, void *ud,
-                              wp_err_t *err);
+wp_status_t wp_api_prom_parse(const char *text, size_t len, wp_api_prom_sample_fn on_sample,
+                              void *ud, wp_err_t *err);
 
 /* Finds label `key` in raw label text (a="x",b="y"); writes its unescaped value into
  * out (NUL-terminated, cut to cap) and returns true when present. */

@@ -22,11 +22,11 @@
 typedef void (*wp_api_sse_event_fn)(void *ud, const char *data, size_t len);
 
 typedef struct wp_api_sse_s {
-    wp_buf_t line;  /* the line being read */
-    wp_buf_t data;  /* the event being gathered */
-    bool has_data;  /* a data field was seen in this event */
-    bool last_cr;   /* the previous byte was CR (a following LF belongs to it) */
-    size_t offset;  /* bytes fed so far */
+    wp_buf_t line; /* the line being read */
+    wp_buf_t data; /* the event being gathered */
+    bool has_data; /* a data field was seen in this event */
+    bool last_cr;  /* the previous byte was CR (a following LF belongs to it) */
+    size_t offset; /* bytes fed so far */
     wp_api_sse_event_fn on_event;
     void *ud;
 } wp_api_sse_t;

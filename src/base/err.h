@@ -15,12 +15,12 @@
 
 typedef enum {
     WP_OK = 0,
-    WP_EINVAL = -1,  /* bad input: the message says what and where */
-    WP_ENOMEM = -2,  /* allocation failed */
-    WP_ELIMIT = -3,  /* a size or count limit was reached */
+    WP_EINVAL = -1, /* bad input: the message says what and where */
+    WP_ENOMEM = -2, /* allocation failed */
+    WP_ELIMIT = -3, /* a size or count limit was reached */
     WP_ENOTFOUND = -4,
     WP_EIO = -5,
-    WP_EAGAIN = -6, /* need more input */
+    WP_EAGAIN = -6,    /* need more input */
     WP_ETIMEDOUT = -7, /* a deadline passed */
 } wp_status_t;
 

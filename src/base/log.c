@@ -110,8 +110,7 @@ void wp_log(wp_log_level_t level, const char *msg, const char *fields_fmt, ...)
     gmtime_r(&tv.tv_sec, &tm);
     char ts[96];
     snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             (int)(tv.tv_usec / 1000));
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
     wp_buf_t b;
     wp_buf_init(&b, 8192);
     if (g_json) {

@@ -199,7 +199,8 @@ static void on_event(void *ud, const char *data, size_t len)
         q->usage_seen = true;
         q->prompt_tokens = int_of(usage, "prompt_tokens");
         q->output_tokens = int_of(usage, "completion_tokens");
-        q->cached_tokens = int_of(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"), "cached_tokens");
+        q->cached_tokens = int_of(cJSON_GetObjectItemCaseSensitive(usage, "prompt_tokens_details"),
+                                  "cached_tokens");
     }
     cJSON_Delete(root);
 }
@@ -214,7 +215,8 @@ static void on_head(void *ud, int status, const wp_http_headers_t *h)
         return;
     if (!q->is_sse) {
         breq_fail(q, WP_REPORT_BAD_RESPONSE, "%s",
-                  "the target answered a streaming request without an event stream (does it ignore \"stream\": true?)");
+                  "the target answered a streaming request without an event stream (does it ignore "
+                  "\"stream\": true?)");
         snprintf(q->l->fatal, sizeof(q->l->fatal), "%s", q->error);
     }
 }
@@ -238,7 +240,10 @@ static void on_done(void *ud, wp_status_t st, const char *why)
     if (st != WP_OK) {
         bool timeout = st == WP_ETIMEDOUT;
         bool connect = why && strstr(why, "connect");
-        breq_fail(q, timeout ? WP_REPORT_TIMEOUT : connect ? WP_REPORT_CONNECT : WP_REPORT_STREAM_ERROR,
+        breq_fail(q,
+                  timeout   ? WP_REPORT_TIMEOUT
+                  : connect ? WP_REPORT_CONNECT
+                            : WP_REPORT_STREAM_ERROR,
                   "%s", why ? why : "request failed");
     } else if (q->status >= 400) {
         char msg[300];
@@ -271,8 +276,8 @@ static void send_next(wp_bench_load_t *l)
     snprintf(path, sizeof(path), "%s%s", l->cfg.base_path,
              l->cfg.api == WP_API_CHAT ? "/v1/chat/completions" : "/v1/completions");
     static const wp_http_call_cbs_t cbs = {on_head, on_body, on_done};
-    q->call = wp_http_call_start(l->up, "POST", path, "Content-Type: application/json\r\n", l->next_body.data,
-                                 l->next_body.len, &cbs, q);
+    q->call = wp_http_call_start(l->up, "POST", path, "Content-Type: application/json\r\n",
+                                 l->next_body.data, l->next_body.len, &cbs, q);
     l->have_next = false;
     if (q->call == NULL) {
         breq_fail(q, WP_REPORT_CONNECT, "%s", "out of memory");
@@ -293,8 +298,9 @@ static void build_body(wp_bench_load_t *l)
     else
         wp_buf_puts(b, "\",\"prompt\":\"");
     wp_buf_json_escape(b, l->next.prompt, l->next.prompt_len);
-    wp_buf_printf(b, "\"%s,\"max_tokens\":%d,\"min_tokens\":%d,\"ignore_eos\":true,\"stream\":true,"
-                     "\"stream_options\":{\"include_usage\":true},\"temperature\":0}",
+    wp_buf_printf(b,
+                  "\"%s,\"max_tokens\":%d,\"min_tokens\":%d,\"ignore_eos\":true,\"stream\":true,"
+                  "\"stream_options\":{\"include_usage\":true},\"temperature\":0}",
                   l->cfg.api == WP_API_CHAT ? "}]" : "", l->next.max_tokens, l->next.max_tokens);
 }
 
@@ -348,10 +354,13 @@ static void on_timer(uv_timer_t *t)
 static void on_progress(uv_timer_t *t)
 {
     wp_bench_load_t *l = t->data;
-    double p50 = wp_stats_samples_count(&l->ttft_recent) ? wp_stats_samples_quantile(&l->ttft_recent, 0.5) : NAN;
+    double p50 = wp_stats_samples_count(&l->ttft_recent)
+                     ? wp_stats_samples_quantile(&l->ttft_recent, 0.5)
+                     : NAN;
     fprintf(stderr, "\r%s%sstage %d  done %llu  in flight %d  failed %llu  TTFT p50 %.0f ms   ",
             l->cfg.label ? l->cfg.label : "", l->cfg.label ? "  " : "", l->stage + 1,
-            (unsigned long long)l->ended, l->in_flight, (unsigned long long)l->failed, p50 * 1000.0);
+            (unsigned long long)l->ended, l->in_flight, (unsigned long long)l->failed,
+            p50 * 1000.0);
 }
 
 wp_bench_load_t *wp_bench_load_start(uv_loop_t *loop, const wp_bench_load_config_t *cfg,

@@ -52,10 +52,10 @@ typedef struct wp_bench_load_config_s {
     char base_path[256];
     char model[256];
     wp_api_kind_t api;
-    int concurrency;      /* closed loop: requests in flight at most */
-    double timeout_s;     /* per request: first byte and between chunks */
-    bool progress;        /* a live line on stderr */
-    const char *label;    /* shown in the progress line (policy name) */
+    int concurrency;   /* closed loop: requests in flight at most */
+    double timeout_s;  /* per request: first byte and between chunks */
+    bool progress;     /* a live line on stderr */
+    const char *label; /* shown in the progress line (policy name) */
 } wp_bench_load_config_t;
 
 typedef struct wp_bench_load_s wp_bench_load_t;

@@ -48,9 +48,10 @@ wp_status_t wp_cli_parse_listen(const char *s, char *host, size_t cap, int *port
 {
     const char *colon = strrchr(s, ':');
     int64_t p;
-    if (colon == NULL || colon == s || wp_parse_i64(colon + 1, strlen(colon + 1), &p) != WP_OK || p < 0 ||
-        p > 65535 || (size_t)(colon - s) >= cap)
-        return wp_err_set(err, WP_EINVAL, "listen address '%s': expected host:port (port 0..65535)", s);
+    if (colon == NULL || colon == s || wp_parse_i64(colon + 1, strlen(colon + 1), &p) != WP_OK ||
+        p < 0 || p > 65535 || (size_t)(colon - s) >= cap)
+        return wp_err_set(err, WP_EINVAL, "listen address '%s': expected host:port (port 0..65535)",
+                          s);
     const char *h = s;
     size_t hl = (size_t)(colon - s);
     if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
@@ -63,7 +64,8 @@ wp_status_t wp_cli_parse_listen(const char *s, char *host, size_t cap, int *port
     return WP_OK;
 }
 
-static wp_status_t sched_config(const wp_topology_scheduler_t *ts, wp_sched_config_t *sc, wp_err_t *err)
+static wp_status_t sched_config(const wp_topology_scheduler_t *ts, wp_sched_config_t *sc,
+                                wp_err_t *err)
 {
     wp_sched_config_default(sc);
     sc->n_scorers = 0;
@@ -74,8 +76,8 @@ static wp_status_t sched_config(const wp_topology_scheduler_t *ts, wp_sched_conf
         st = wp_sched_config_add_scorer(sc, ts->scorers[i].type, ts->scorers[i].weight, err);
         if (st != WP_OK) {
             char msg[WP_ERR_MAX + 64];
-            snprintf(msg, sizeof(msg), "inferenceScheduler.scorers (line %d): %s", ts->scorers[i].line,
-                     err->msg);
+            snprintf(msg, sizeof(msg), "inferenceScheduler.scorers (line %d): %s",
+                     ts->scorers[i].line, err->msg);
             wp_strlcpy(err->msg, msg, sizeof(err->msg));
         }
     }
@@ -87,7 +89,7 @@ static wp_status_t sched_config(const wp_topology_scheduler_t *ts, wp_sched_conf
 
 static wp_sched_role_t role_of(wp_topology_role_t r)
 {
-    return r == WP_TOPO_ROLE_PREFILL ? WP_SCHED_ROLE_PREFILL
+    return r == WP_TOPO_ROLE_PREFILL  ? WP_SCHED_ROLE_PREFILL
            : r == WP_TOPO_ROLE_DECODE ? WP_SCHED_ROLE_DECODE
                                       : WP_SCHED_ROLE_BOTH;
 }
@@ -127,7 +129,8 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
 wp_status_t wp_cli_sim_config(const wp_topology_t *t, wp_sim_config_t *sc, wp_err_t *err)
 {
     wp_sim_config_default(sc);
-    if (!wp_strlcpy(sc->model, t->model, sizeof(sc->model)) || !wp_strlcpy(sc->gpu, t->gpu, sizeof(sc->gpu)))
+    if (!wp_strlcpy(sc->model, t->model, sizeof(sc->model)) ||
+        !wp_strlcpy(sc->gpu, t->gpu, sizeof(sc->gpu)))
         return wp_err_set(err, WP_EINVAL, "model or gpu name too long");
     sc->replicas = t->vllm.replicas;
     sc->tensor_parallel = t->vllm.tensor_parallel;

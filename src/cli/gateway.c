@@ -46,20 +46,31 @@ int wp_cli_gateway(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'f': file = optarg; break;
-        case 'l': listen = optarg; break;
-        case 'j': json = true; break;
+        case 'f':
+            file = optarg;
+            break;
+        case 'l':
+            listen = optarg;
+            break;
+        case 'j':
+            json = true;
+            break;
         case 'v':
             level = wp_log_level_parse(optarg, &ok);
             if (!ok)
                 return wp_cli_fail("gateway", "--log-level: expected debug, info, warn or error");
             break;
-        case 'h': fputs(usage_text, stdout); return 0;
-        default: fputs(usage_text, stderr); return 2;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            fputs(usage_text, stderr);
+            return 2;
         }
     }
     if (file == NULL)
-        return wp_cli_fail("gateway", "-f FILE is required (a topology file with an `endpoints:` list)");
+        return wp_cli_fail("gateway",
+                           "-f FILE is required (a topology file with an `endpoints:` list)");
     wp_topology_t topo;
     wp_err_t err;
     if (wp_cli_load_topology(file, &topo, &err) != WP_OK)
@@ -68,9 +79,11 @@ int wp_cli_gateway(int argc, char **argv)
     static wp_gateway_config_t gc;
     wp_status_t st = wp_cli_gateway_config(&topo, &gc, &err);
     if (st == WP_OK && listen != NULL)
-        st = wp_cli_parse_listen(listen, gc.listen_host, sizeof(gc.listen_host), &gc.listen_port, &err);
+        st = wp_cli_parse_listen(listen, gc.listen_host, sizeof(gc.listen_host), &gc.listen_port,
+                                 &err);
     if (st == WP_OK && gc.n_endpoints == 0)
-        st = wp_err_set(&err, WP_EINVAL, "%s: no `endpoints:` listed; use `wellpath up` for a simulated pool", file);
+        st = wp_err_set(&err, WP_EINVAL,
+                        "%s: no `endpoints:` listed; use `wellpath up` for a simulated pool", file);
     wp_topology_free(&topo);
     if (st != WP_OK)
         return wp_cli_fail("gateway", err.msg);

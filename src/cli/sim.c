@@ -49,7 +49,8 @@ static void on_signal(void *ud, int signum)
     wp_cli_signals_close(&r->sig);
 }
 
-static wp_status_t int_arg(const char *name, const char *v, int64_t lo, int64_t hi, int *out, wp_err_t *err)
+static wp_status_t int_arg(const char *name, const char *v, int64_t lo, int64_t hi, int *out,
+                           wp_err_t *err)
 {
     int64_t x;
     if (wp_parse_i64(v, strlen(v), &x) != WP_OK || x < lo || x > hi)
@@ -59,41 +60,81 @@ static wp_status_t int_arg(const char *name, const char *v, int64_t lo, int64_t 
     return WP_OK;
 }
 
-static wp_status_t double_arg(const char *name, const char *v, double lo, double hi, double *out, wp_err_t *err)
+static wp_status_t double_arg(const char *name, const char *v, double lo, double hi, double *out,
+                              wp_err_t *err)
 {
     double x;
     if (wp_parse_double(v, strlen(v), &x) != WP_OK || !(x > lo && x <= hi))
-        return wp_err_set(err, WP_EINVAL, "--%s: expected a number in (%g, %g], got '%s'", name, lo, hi, v);
+        return wp_err_set(err, WP_EINVAL, "--%s: expected a number in (%g, %g], got '%s'", name, lo,
+                          hi, v);
     *out = x;
     return WP_OK;
 }
 
-enum { O_MODEL = 256, O_GPU, O_TP, O_REPLICAS, O_HOST, O_PORT, O_SCALE, O_SEED, O_SEQS, O_BATCH,
-       O_MAXLEN, O_BLOCK, O_UTIL, O_NOPC, O_DEFMAX, O_LOG };
+enum {
+    O_MODEL = 256,
+    O_GPU,
+    O_TP,
+    O_REPLICAS,
+    O_HOST,
+    O_PORT,
+    O_SCALE,
+    O_SEED,
+    O_SEQS,
+    O_BATCH,
+    O_MAXLEN,
+    O_BLOCK,
+    O_UTIL,
+    O_NOPC,
+    O_DEFMAX,
+    O_LOG
+};
 
 static wp_status_t apply(wp_sim_config_t *sc, int c, const char *v, wp_err_t *err)
 {
     uint64_t seed;
     switch (c) {
-    case O_MODEL: return wp_strlcpy(sc->model, v, sizeof(sc->model)) ? WP_OK : wp_err_set(err, WP_EINVAL, "--model: name too long");
-    case O_GPU: return wp_strlcpy(sc->gpu, v, sizeof(sc->gpu)) ? WP_OK : wp_err_set(err, WP_EINVAL, "--gpu: name too long");
-    case O_TP: return int_arg("tp", v, 1, 8, &sc->tensor_parallel, err);
-    case O_REPLICAS: return int_arg("replicas", v, 1, WP_SIM_MAX_REPLICAS, &sc->replicas, err);
-    case O_HOST: return wp_strlcpy(sc->host, v, sizeof(sc->host)) ? WP_OK : wp_err_set(err, WP_EINVAL, "--host: too long");
-    case O_PORT: return int_arg("port", v, 0, 65535, &sc->port, err);
-    case O_SCALE: return double_arg("time-scale", v, 0, 1e6, &sc->time_scale, err);
+    case O_MODEL:
+        return wp_strlcpy(sc->model, v, sizeof(sc->model))
+                   ? WP_OK
+                   : wp_err_set(err, WP_EINVAL, "--model: name too long");
+    case O_GPU:
+        return wp_strlcpy(sc->gpu, v, sizeof(sc->gpu))
+                   ? WP_OK
+                   : wp_err_set(err, WP_EINVAL, "--gpu: name too long");
+    case O_TP:
+        return int_arg("tp", v, 1, 8, &sc->tensor_parallel, err);
+    case O_REPLICAS:
+        return int_arg("replicas", v, 1, WP_SIM_MAX_REPLICAS, &sc->replicas, err);
+    case O_HOST:
+        return wp_strlcpy(sc->host, v, sizeof(sc->host))
+                   ? WP_OK
+                   : wp_err_set(err, WP_EINVAL, "--host: too long");
+    case O_PORT:
+        return int_arg("port", v, 0, 65535, &sc->port, err);
+    case O_SCALE:
+        return double_arg("time-scale", v, 0, 1e6, &sc->time_scale, err);
     case O_SEED:
         if (wp_parse_u64(v, strlen(v), &seed) != WP_OK || seed > (uint64_t)INT64_MAX)
-            return wp_err_set(err, WP_EINVAL, "--seed: expected an integer in 0..2^63-1, got '%s'", v);
+            return wp_err_set(err, WP_EINVAL, "--seed: expected an integer in 0..2^63-1, got '%s'",
+                              v);
         sc->seed = seed;
         return WP_OK;
-    case O_SEQS: return int_arg("max-num-seqs", v, 1, 65536, &sc->max_num_seqs, err);
-    case O_BATCH: return int_arg("max-num-batched-tokens", v, 1, 1 << 24, &sc->max_num_batched_tokens, err);
-    case O_MAXLEN: return int_arg("max-model-len", v, 1, 1 << 24, &sc->max_model_len, err);
-    case O_BLOCK: return int_arg("block-size", v, 1, 1024, &sc->block_size, err);
-    case O_UTIL: return double_arg("gpu-memory-utilization", v, 0, 1, &sc->gpu_memory_utilization, err);
-    case O_NOPC: sc->prefix_caching = false; return WP_OK;
-    case O_DEFMAX: return int_arg("default-max-tokens", v, 1, 1 << 20, &sc->default_max_tokens, err);
+    case O_SEQS:
+        return int_arg("max-num-seqs", v, 1, 65536, &sc->max_num_seqs, err);
+    case O_BATCH:
+        return int_arg("max-num-batched-tokens", v, 1, 1 << 24, &sc->max_num_batched_tokens, err);
+    case O_MAXLEN:
+        return int_arg("max-model-len", v, 1, 1 << 24, &sc->max_model_len, err);
+    case O_BLOCK:
+        return int_arg("block-size", v, 1, 1024, &sc->block_size, err);
+    case O_UTIL:
+        return double_arg("gpu-memory-utilization", v, 0, 1, &sc->gpu_memory_utilization, err);
+    case O_NOPC:
+        sc->prefix_caching = false;
+        return WP_OK;
+    case O_DEFMAX:
+        return int_arg("default-max-tokens", v, 1, 1 << 20, &sc->default_max_tokens, err);
     }
     return WP_OK;
 }
@@ -101,18 +142,24 @@ static wp_status_t apply(wp_sim_config_t *sc, int c, const char *v, wp_err_t *er
 int wp_cli_sim(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"file", required_argument, NULL, 'f'}, {"model", required_argument, NULL, O_MODEL},
-        {"gpu", required_argument, NULL, O_GPU}, {"tp", required_argument, NULL, O_TP},
-        {"replicas", required_argument, NULL, O_REPLICAS}, {"host", required_argument, NULL, O_HOST},
-        {"port", required_argument, NULL, O_PORT}, {"time-scale", required_argument, NULL, O_SCALE},
-        {"seed", required_argument, NULL, O_SEED}, {"max-num-seqs", required_argument, NULL, O_SEQS},
+        {"file", required_argument, NULL, 'f'},
+        {"model", required_argument, NULL, O_MODEL},
+        {"gpu", required_argument, NULL, O_GPU},
+        {"tp", required_argument, NULL, O_TP},
+        {"replicas", required_argument, NULL, O_REPLICAS},
+        {"host", required_argument, NULL, O_HOST},
+        {"port", required_argument, NULL, O_PORT},
+        {"time-scale", required_argument, NULL, O_SCALE},
+        {"seed", required_argument, NULL, O_SEED},
+        {"max-num-seqs", required_argument, NULL, O_SEQS},
         {"max-num-batched-tokens", required_argument, NULL, O_BATCH},
         {"max-model-len", required_argument, NULL, O_MAXLEN},
         {"block-size", required_argument, NULL, O_BLOCK},
         {"gpu-memory-utilization", required_argument, NULL, O_UTIL},
         {"no-prefix-caching", no_argument, NULL, O_NOPC},
         {"default-max-tokens", required_argument, NULL, O_DEFMAX},
-        {"log-level", required_argument, NULL, O_LOG}, {"help", no_argument, NULL, 'h'},
+        {"log-level", required_argument, NULL, O_LOG},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     wp_sim_config_t sc;
     wp_sim_config_default(&sc);

@@ -27,7 +27,8 @@ static const char usage_text[] =
     "  -f, --file FILE        topology file\n"
     "      --listen HOST:PORT gateway address (default from the file, else 127.0.0.1:8000)\n"
     "      --policy NAME      override inferenceScheduler.policy (topology, round-robin, random,\n"
-    "                         load-aware, prefix-aware, queue, kv-cache-utilization, least-request)\n"
+    "                         load-aware, prefix-aware, queue, kv-cache-utilization, "
+    "least-request)\n"
     "      --base-port P      first simulated replica's port (0: any free ports)\n"
     "      --log-level LEVEL  debug|info|warn|error (default info)\n"
     "      --log-json         logs as JSON lines\n";
@@ -76,7 +77,8 @@ static void on_child_exit(uv_process_t *p, int64_t status, int term_signal)
     up_t *u = p->data;
     u->child_alive = false;
     if (!u->stopping) {
-        wp_log(WP_LOG_ERROR, "the simulated pool exited", "status=%lld signal=%d", (long long)status, term_signal);
+        wp_log(WP_LOG_ERROR, "the simulated pool exited", "status=%lld signal=%d",
+               (long long)status, term_signal);
         stop(u, 1);
     }
     uv_close((uv_handle_t *)p, NULL);
@@ -92,8 +94,8 @@ static void on_ready_tick(uv_timer_t *t)
         return;
     u->announced = true;
     uv_timer_stop(t);
-    printf("wellpath up: ready gateway=http://%s:%d/v1 replicas=%d/%d model=%s\n", u->gc.listen_host,
-           wp_gateway_port(u->gw), ready, u->replicas, u->gc.models[0]);
+    printf("wellpath up: ready gateway=http://%s:%d/v1 replicas=%d/%d model=%s\n",
+           u->gc.listen_host, wp_gateway_port(u->gw), ready, u->replicas, u->gc.models[0]);
     printf("  try: curl http://%s:%d/v1/completions -H 'Content-Type: application/json' "
            "-d '{\"model\":\"%s\",\"prompt\":\"Hello\",\"max_tokens\":16}'\n",
            u->gc.listen_host, wp_gateway_port(u->gw), u->gc.models[0]);
@@ -211,9 +213,11 @@ static wp_status_t configure(up_t *u, const up_opts_t *o, wp_sim_config_t *sc, w
     if (st == WP_OK)
         st = wp_cli_sim_config(&topo, sc, err);
     if (st == WP_OK && topo.n_endpoints > 0)
-        st = wp_err_set(err, WP_EINVAL, "%s lists `endpoints:`; use `wellpath gateway -f` for real servers", file);
+        st = wp_err_set(err, WP_EINVAL,
+                        "%s lists `endpoints:`; use `wellpath gateway -f` for real servers", file);
     if (st == WP_OK && o->listen != NULL)
-        st = wp_cli_parse_listen(o->listen, u->gc.listen_host, sizeof(u->gc.listen_host), &u->gc.listen_port, err);
+        st = wp_cli_parse_listen(o->listen, u->gc.listen_host, sizeof(u->gc.listen_host),
+                                 &u->gc.listen_port, err);
     if (st == WP_OK && o->policy != NULL)
         st = wp_sched_config_set_policy(&u->gc.sched, o->policy, err);
     if (o->base_port >= 0)
@@ -250,22 +254,34 @@ int wp_cli_up(int argc, char **argv)
     int c;
     while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'f': o.file = optarg; break;
-        case 'l': o.listen = optarg; break;
-        case 'p': o.policy = optarg; break;
+        case 'f':
+            o.file = optarg;
+            break;
+        case 'l':
+            o.listen = optarg;
+            break;
+        case 'p':
+            o.policy = optarg;
+            break;
         case 'b':
             if (wp_parse_i64(optarg, strlen(optarg), &port) != WP_OK || port < 0 || port > 65535)
                 return wp_cli_fail("up", "--base-port: expected a port number 0..65535");
             o.base_port = (int)port;
             break;
-        case 'j': json = true; break;
+        case 'j':
+            json = true;
+            break;
         case 'v':
             level = wp_log_level_parse(optarg, &ok);
             if (!ok)
                 return wp_cli_fail("up", "--log-level: expected debug, info, warn or error");
             break;
-        case 'h': fputs(usage_text, stdout); return 0;
-        default: fputs(usage_text, stderr); return 2;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 0;
+        default:
+            fputs(usage_text, stderr);
+            return 2;
         }
     }
     if (optind < argc)
@@ -287,9 +303,10 @@ int wp_cli_up(int argc, char **argv)
     char **args = child_args(exe, &sc, store);
     uv_pipe_init(u.loop, &u.out, 0);
     u.out.data = &u;
-    uv_stdio_container_t stdio[3] = {{.flags = UV_IGNORE},
-                                     {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&u.out},
-                                     {.flags = UV_INHERIT_FD, .data.fd = 2}};
+    uv_stdio_container_t stdio[3] = {
+        {.flags = UV_IGNORE},
+        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&u.out},
+        {.flags = UV_INHERIT_FD, .data.fd = 2}};
     char *env[] = {"WELLPATH_PARENT_DEATH=1", NULL};
     extern char **environ;
     static char *envp[512];
@@ -298,8 +315,12 @@ int wp_cli_up(int argc, char **argv)
         envp[ne++] = *e;
     envp[ne++] = env[0];
     envp[ne] = NULL;
-    uv_process_options_t po = {.file = exe, .args = args, .env = envp, .exit_cb = on_child_exit,
-                               .stdio = stdio, .stdio_count = 3};
+    uv_process_options_t po = {.file = exe,
+                               .args = args,
+                               .env = envp,
+                               .exit_cb = on_child_exit,
+                               .stdio = stdio,
+                               .stdio_count = 3};
     u.child.data = &u;
     int rc = uv_spawn(u.loop, &u.child, &po);
     if (rc != 0)

@@ -431,8 +431,8 @@ static wp_status_t expect_single_document(yaml_parser_t *p, const char *file, wp
     return WP_OK;
 }
 
-static wp_status_t load_document(yaml_parser_t *p, const char *file, wp__cfg_root_fn fn,
-                                 void *arg, wp_err_t *err)
+static wp_status_t load_document(yaml_parser_t *p, const char *file, wp__cfg_root_fn fn, void *arg,
+                                 wp_err_t *err)
 {
     yaml_document_t doc;
     if (!yaml_parser_load(p, &doc))

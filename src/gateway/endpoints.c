@@ -31,12 +31,13 @@ typedef struct engine_names_s {
 
 static const engine_names_t engine_names[] = {
     [WP_TOPO_ENGINE_VLLM] = {"vllm:num_requests_waiting", "vllm:num_requests_running",
-                        "vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"},
-    [WP_TOPO_ENGINE_SGLANG] = {"sglang:num_queue_reqs", "sglang:num_running_reqs", "sglang:token_usage", NULL},
+                             "vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"},
+    [WP_TOPO_ENGINE_SGLANG] = {"sglang:num_queue_reqs", "sglang:num_running_reqs",
+                               "sglang:token_usage", NULL},
     [WP_TOPO_ENGINE_TRTLLM] = {"trtllm_num_requests_waiting", "trtllm_num_requests_running",
-                          "trtllm_kv_cache_utilization", NULL},
+                               "trtllm_kv_cache_utilization", NULL},
     [WP_TOPO_ENGINE_LLAMACPP] = {"llamacpp:requests_deferred", "llamacpp:requests_processing",
-                            "llamacpp:kv_cache_usage_ratio", NULL},
+                                 "llamacpp:kv_cache_usage_ratio", NULL},
 };
 
 typedef struct scrape_acc_s {
@@ -73,7 +74,8 @@ static void on_sample(void *ud, wp_str_t name, wp_str_t labels, double v)
  * the pool while neither has failed FAILURES_TO_EJECT times in a row, and joins only
  * when both last succeeded (so a server whose /health answers but whose /metrics lacks
  * the series does not flap in and out). */
-static void mark(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind, bool ok, const char *why)
+static void mark(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind, bool ok,
+                 const char *why)
 {
     if (ok) {
         ep->failures[kind] = 0;
@@ -120,7 +122,7 @@ static void learn_models(wp_gateway_t *gw, const wp_buf_t *body)
     cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(root, "data"))
     {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(m, "id");
-        if (cJSON_IsString(id) && !gw_model_known(gw, id->valuestring) &&
+        if (cJSON_IsString(id) && !wp__gw_model_known(gw, id->valuestring) &&
             gw->n_models < WP_GATEWAY_MAX_MODELS) {
             wp_strlcpy(gw->models[gw->n_models++], id->valuestring, sizeof(gw->models[0]));
             wp_log(WP_LOG_INFO, "model learned", "model=%s", id->valuestring);
@@ -138,7 +140,8 @@ static void apply_scrape(wp_gateway_t *gw, gw_endpoint_t *ep, const wp_buf_t *bo
         return;
     }
     if (a.seen != 7) {
-        mark(gw, ep, GW_CHECK_SCRAPE, false, "metrics lack the waiting, running or KV usage series");
+        mark(gw, ep, GW_CHECK_SCRAPE, false,
+             "metrics lack the waiting, running or KV usage series");
         return;
     }
     ep->waiting = a.waiting;
@@ -147,7 +150,7 @@ static void apply_scrape(wp_gateway_t *gw, gw_endpoint_t *ep, const wp_buf_t *bo
     ep->cache_queries = a.cache_queries;
     ep->cache_hits = a.cache_hits;
     ep->metrics_seen = true;
-    wp_sched_endpoint_set_metrics(gw->sched, ep->index, gw_now(gw), ep->waiting, ep->running,
+    wp_sched_endpoint_set_metrics(gw->sched, ep->index, wp__gw_now(gw), ep->waiting, ep->running,
                                   ep->kv_usage);
     mark(gw, ep, GW_CHECK_SCRAPE, true, NULL);
 }
@@ -164,7 +167,9 @@ static void check_on_done(void *ud, wp_status_t st, const char *why)
             wp_strlcpy(msg, why ? why : "request failed", sizeof(msg));
         else
             snprintf(msg, sizeof(msg), "%s answered HTTP %d",
-                     c->kind == GW_CHECK_SCRAPE ? "/metrics" : c->kind == GW_CHECK_HEALTH ? "/health" : "/v1/models",
+                     c->kind == GW_CHECK_SCRAPE   ? "/metrics"
+                     : c->kind == GW_CHECK_HEALTH ? "/health"
+                                                  : "/v1/models",
                      c->status);
         if (c->kind != GW_CHECK_MODELS)
             mark(c->gw, c->ep, c->kind, false, msg);
@@ -197,7 +202,7 @@ static void check_start(gw_check_t *c, const char *path)
     c->call = wp_http_call_start(c->ep->up, "GET", full, NULL, NULL, 0, &cbs, c);
 }
 
-void gw_endpoints_tick(wp_gateway_t *gw)
+void wp__gw_endpoints_tick(wp_gateway_t *gw)
 {
     uint64_t now = uv_now(gw->loop);
     bool health = now - gw->last_health_ms >= gw->cfg.health_interval_ms || gw->last_health_ms == 0;
@@ -217,7 +222,7 @@ void gw_endpoints_tick(wp_gateway_t *gw)
     }
 }
 
-bool gw_model_known(const wp_gateway_t *gw, const char *model)
+bool wp__gw_model_known(const wp_gateway_t *gw, const char *model)
 {
     for (int i = 0; i < gw->n_models; i++) {
         if (strcmp(gw->models[i], model) == 0)
@@ -226,7 +231,7 @@ bool gw_model_known(const wp_gateway_t *gw, const char *model)
     return false;
 }
 
-int gw_ready_count(const wp_gateway_t *gw)
+int wp__gw_ready_count(const wp_gateway_t *gw)
 {
     int n = 0;
     for (int i = 0; i < gw->n_eps; i++)
@@ -234,15 +239,17 @@ int gw_ready_count(const wp_gateway_t *gw)
     return n;
 }
 
-wp_status_t gw_endpoints_init(wp_gateway_t *gw, wp_err_t *err)
+wp_status_t wp__gw_endpoints_init(wp_gateway_t *gw, wp_err_t *err)
 {
-    gw->eps = calloc((size_t)(gw->cfg.n_endpoints ? gw->cfg.n_endpoints : 1), sizeof(gw_endpoint_t));
+    gw->eps =
+        calloc((size_t)(gw->cfg.n_endpoints ? gw->cfg.n_endpoints : 1), sizeof(gw_endpoint_t));
     if (gw->eps == NULL)
         return wp_err_set(err, WP_ENOMEM, "out of memory");
     for (int i = 0; i < gw->cfg.n_endpoints; i++) {
         gw_endpoint_t *ep = &gw->eps[i];
         ep->cfg = gw->cfg.endpoints[i];
-        ep->failures[GW_CHECK_SCRAPE] = ep->failures[GW_CHECK_HEALTH] = 1; /* both must pass first */
+        ep->failures[GW_CHECK_SCRAPE] = ep->failures[GW_CHECK_HEALTH] =
+            1; /* both must pass first */
         for (int k = 0; k < GW_CHECK_KINDS; k++) {
             ep->checks[k] = (gw_check_t){.gw = gw, .ep = ep, .kind = (gw_check_kind_t)k};
             wp_buf_init(&ep->checks[k].body, SCRAPE_BODY_MAX);
@@ -253,14 +260,15 @@ wp_status_t gw_endpoints_init(wp_gateway_t *gw, wp_err_t *err)
         gw->n_eps++;
         ep->index = wp_sched_endpoint_add(gw->sched, ep->cfg.name, ep->cfg.role);
         if (ep->index < 0)
-            return wp_err_set(err, WP_EINVAL, "endpoint '%s': cannot add (duplicate name or too many)",
+            return wp_err_set(err, WP_EINVAL,
+                              "endpoint '%s': cannot add (duplicate name or too many)",
                               ep->cfg.name);
         wp_sched_endpoint_set_healthy(gw->sched, ep->index, false);
     }
     return WP_OK;
 }
 
-void gw_endpoints_free(wp_gateway_t *gw)
+void wp__gw_endpoints_free(wp_gateway_t *gw)
 {
     for (int i = 0; i < gw->n_eps; i++) {
         gw_endpoint_t *ep = &gw->eps[i];

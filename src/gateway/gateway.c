@@ -29,7 +29,7 @@ void wp_gateway_config_default(wp_gateway_config_t *cfg)
     cfg->seed = 1;
 }
 
-double gw_now(const wp_gateway_t *gw)
+double wp__gw_now(const wp_gateway_t *gw)
 {
     return (double)uv_now(gw->loop) / 1000.0;
 }
@@ -51,21 +51,20 @@ static void answer_models(wp_gateway_t *gw, wp_http_req_t *req)
 
 static void answer_health(wp_gateway_t *gw, wp_http_req_t *req)
 {
-    int ready = gw_ready_count(gw);
+    int ready = wp__gw_ready_count(gw);
     if (ready > 0 && !gw->stopping) {
         wp_http_res_send(req, 200, NULL, "", 0, NULL);
         return;
     }
-    wp_http_res_error(req, 503, gw->stopping ? "the gateway is shutting down"
-                                             : "no endpoint is ready",
-                      NULL);
+    wp_http_res_error(req, 503,
+                      gw->stopping ? "the gateway is shutting down" : "no endpoint is ready", NULL);
 }
 
 static void answer_metrics(wp_gateway_t *gw, wp_http_req_t *req)
 {
     wp_buf_t b;
     wp_buf_init(&b, 0);
-    gw_metrics_write(gw, &b);
+    wp__gw_metrics_write(gw, &b);
     wp_http_res_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, NULL);
     wp_buf_free(&b);
 }
@@ -80,7 +79,7 @@ static void on_request(wp_http_req_t *req, void *ctx)
             wp_http_res_error(req, 405, "use POST for this path", NULL);
             return;
         }
-        gw_proxy_start(gw, req, (int)kind);
+        wp__gw_proxy_start(gw, req, (int)kind);
         return;
     }
     if (wp_str_eq_cstr(req->path, "/health") && get)
@@ -92,14 +91,14 @@ static void on_request(wp_http_req_t *req, void *ctx)
     else {
         char msg[300];
         snprintf(msg, sizeof(msg), "no route for %s %.200s", req->method_name, req->path.p);
-        gw_count_status(gw->unrouted, 404);
+        wp__gw_count_status(gw->unrouted, 404);
         wp_http_res_error(req, 404, msg, NULL);
     }
 }
 
 static void on_scrape_timer(uv_timer_t *t)
 {
-    gw_endpoints_tick(t->data);
+    wp__gw_endpoints_tick(t->data);
 }
 
 wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp_err_t *err)
@@ -120,9 +119,9 @@ wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp
         free(gw);
         return NULL;
     }
-    gw_metrics_init(gw);
-    if (gw_endpoints_init(gw, err) != WP_OK) {
-        gw_metrics_free(gw);
+    wp__gw_metrics_init(gw);
+    if (wp__gw_endpoints_init(gw, err) != WP_OK) {
+        wp__gw_metrics_free(gw);
         wp_sched_free(gw->sched);
         free(gw);
         return NULL;
@@ -135,7 +134,8 @@ wp_status_t wp_gateway_start(wp_gateway_t *gw, wp_err_t *err)
     gw->server = wp_http_server_new(gw->loop, &gw->cfg.server, on_request, gw);
     if (gw->server == NULL)
         return wp_err_set(err, WP_ENOMEM, "out of memory");
-    wp_status_t st = wp_http_server_listen(gw->server, gw->cfg.listen_host, gw->cfg.listen_port, err);
+    wp_status_t st =
+        wp_http_server_listen(gw->server, gw->cfg.listen_host, gw->cfg.listen_port, err);
     if (st != WP_OK)
         return st;
     gw->port = wp_http_server_port(gw->server);
@@ -155,12 +155,12 @@ int wp_gateway_port(const wp_gateway_t *gw)
 
 int wp_gateway_ready_endpoints(const wp_gateway_t *gw)
 {
-    return gw_ready_count(gw);
+    return wp__gw_ready_count(gw);
 }
 
 static void free_all(wp_gateway_t *gw)
 {
-    gw_metrics_free(gw);
+    wp__gw_metrics_free(gw);
     wp_sched_free(gw->sched);
     free(gw);
 }
@@ -175,7 +175,7 @@ void wp_gateway_free(wp_gateway_t *gw)
     gw->stopping = true;
     if (gw->server != NULL)
         wp_http_server_close(gw->server); /* aborts in-flight requests: they cancel their calls */
-    gw_endpoints_free(gw);
+    wp__gw_endpoints_free(gw);
     if (gw->timer_ready)
         uv_close((uv_handle_t *)&gw->scrape_timer, on_timer_closed);
     else

@@ -30,12 +30,11 @@
 #define WP_GATEWAY_MAX_ENDPOINTS 256
 #define WP_GATEWAY_MAX_MODELS 8
 
-
 typedef struct wp_gateway_endpoint_cfg_s {
     char name[64];
     char host[256];
     int port;
-    char base_path[128]; /* prefixed to every upstream path; "" for none */
+    char base_path[128];         /* prefixed to every upstream path; "" for none */
     wp_topology_engine_t engine; /* picks the metric names to scrape */
     wp_sched_role_t role;
 } wp_gateway_endpoint_cfg_t;

@@ -75,22 +75,22 @@ struct wp_gateway_s {
 };
 
 /* endpoints.c */
-wp_status_t gw_endpoints_init(wp_gateway_t *gw, wp_err_t *err);
-void gw_endpoints_free(wp_gateway_t *gw);
-void gw_endpoints_tick(wp_gateway_t *gw);
-bool gw_model_known(const wp_gateway_t *gw, const char *model);
-int gw_ready_count(const wp_gateway_t *gw);
+wp_status_t wp__gw_endpoints_init(wp_gateway_t *gw, wp_err_t *err);
+void wp__gw_endpoints_free(wp_gateway_t *gw);
+void wp__gw_endpoints_tick(wp_gateway_t *gw);
+bool wp__gw_model_known(const wp_gateway_t *gw, const char *model);
+int wp__gw_ready_count(const wp_gateway_t *gw);
 
 /* proxy.c */
-void gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind);
+void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind);
 
 /* metrics.c */
-void gw_metrics_init(wp_gateway_t *gw);
-void gw_metrics_free(wp_gateway_t *gw);
-void gw_count_status(gw_status_count_t *arr, int status);
-void gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out);
+void wp__gw_metrics_init(wp_gateway_t *gw);
+void wp__gw_metrics_free(wp_gateway_t *gw);
+void wp__gw_count_status(gw_status_count_t *arr, int status);
+void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out);
 
 /* gateway.c */
-double gw_now(const wp_gateway_t *gw);
+double wp__gw_now(const wp_gateway_t *gw);
 
 #endif

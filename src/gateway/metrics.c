@@ -18,12 +18,13 @@
 
 #include <string.h>
 
-static const double decision_bounds[] = {1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 1e-2};
+static const double decision_bounds[] = {1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5,
+                                         1e-4, 2e-4, 5e-4, 1e-3, 1e-2};
 static const double ratio_bounds[] = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.99, 1.0};
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
-void gw_metrics_init(wp_gateway_t *gw)
+void wp__gw_metrics_init(wp_gateway_t *gw)
 {
     wp_stats_hist_init(&gw->decision_s, decision_bounds, N(decision_bounds), NULL);
     wp_stats_hist_init(&gw->ttft_s, WP_STATS_BUCKETS_TTFT, WP_STATS_BUCKETS_TTFT_N, NULL);
@@ -32,7 +33,7 @@ void gw_metrics_init(wp_gateway_t *gw)
     wp_stats_hist_init(&gw->prefix_ratio, ratio_bounds, N(ratio_bounds), NULL);
 }
 
-void gw_metrics_free(wp_gateway_t *gw)
+void wp__gw_metrics_free(wp_gateway_t *gw)
 {
     wp_stats_hist_free(&gw->decision_s);
     wp_stats_hist_free(&gw->ttft_s);
@@ -41,7 +42,7 @@ void gw_metrics_free(wp_gateway_t *gw)
     wp_stats_hist_free(&gw->prefix_ratio);
 }
 
-void gw_count_status(gw_status_count_t *arr, int status)
+void wp__gw_count_status(gw_status_count_t *arr, int status)
 {
     for (int i = 0; i < GW_MAX_STATUSES; i++) {
         if (arr[i].status == status || arr[i].status == 0) {
@@ -75,20 +76,33 @@ static void status_lines(wp_buf_t *out, const char *endpoint, const gw_status_co
     for (int i = 0; i < GW_MAX_STATUSES && arr[i].status; i++) {
         wp_buf_puts(out, "wellpath_gateway_requests_total{endpoint=\"");
         label(out, endpoint);
-        wp_buf_printf(out, "\",status=\"%d\"} %llu\n", arr[i].status, (unsigned long long)arr[i].count);
+        wp_buf_printf(out, "\",status=\"%d\"} %llu\n", arr[i].status,
+                      (unsigned long long)arr[i].count);
     }
 }
 
 typedef double (*ep_value_fn)(const wp_gateway_t *gw, const gw_endpoint_t *ep);
 
-static double v_healthy(const wp_gateway_t *gw, const gw_endpoint_t *ep) { return ep->healthy; }
+static double v_healthy(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+{
+    return ep->healthy;
+}
 static double v_in_flight(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
     return wp_sched_endpoint_in_flight(gw->sched, ep->index);
 }
-static double v_waiting(const wp_gateway_t *gw, const gw_endpoint_t *ep) { return ep->waiting; }
-static double v_running(const wp_gateway_t *gw, const gw_endpoint_t *ep) { return ep->running; }
-static double v_kv(const wp_gateway_t *gw, const gw_endpoint_t *ep) { return ep->kv_usage; }
+static double v_waiting(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+{
+    return ep->waiting;
+}
+static double v_running(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+{
+    return ep->running;
+}
+static double v_kv(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+{
+    return ep->kv_usage;
+}
 static double v_cache_queries(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
     return ep->cache_queries;
@@ -97,7 +111,10 @@ static double v_cache_hits(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
     return ep->cache_hits;
 }
-static double v_picks(const wp_gateway_t *gw, const gw_endpoint_t *ep) { return (double)ep->picks; }
+static double v_picks(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+{
+    return (double)ep->picks;
+}
 static double v_connections(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
     return wp_http_upstream_open_connections(ep->up);
@@ -124,34 +141,50 @@ static void hist(wp_buf_t *out, const wp_stats_hist_t *h, const char *name, cons
     wp_stats_hist_write_prom(h, out, name, "");
 }
 
-void gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
+void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
 {
-    family(out, "wellpath_gateway_requests_total", "counter", "Requests answered, by endpoint and HTTP status.");
+    family(out, "wellpath_gateway_requests_total", "counter",
+           "Requests answered, by endpoint and HTTP status.");
     for (int i = 0; i < gw->n_eps; i++)
         status_lines(out, gw->eps[i].cfg.name, gw->eps[i].statuses);
     status_lines(out, "none", gw->unrouted);
-    per_endpoint(gw, out, "wellpath_gateway_picks_total", "counter", "Scheduling decisions per endpoint.", v_picks);
-    family(out, "wellpath_gateway_retries_total", "counter", "Attempts moved to another endpoint before the first byte.");
-    wp_buf_printf(out, "wellpath_gateway_retries_total %llu\n", (unsigned long long)gw->retries_total);
+    per_endpoint(gw, out, "wellpath_gateway_picks_total", "counter",
+                 "Scheduling decisions per endpoint.", v_picks);
+    family(out, "wellpath_gateway_retries_total", "counter",
+           "Attempts moved to another endpoint before the first byte.");
+    wp_buf_printf(out, "wellpath_gateway_retries_total %llu\n",
+                  (unsigned long long)gw->retries_total);
     family(out, "wellpath_gateway_in_flight", "gauge", "Requests being served now.");
     wp_buf_printf(out, "wellpath_gateway_in_flight %llu\n", (unsigned long long)gw->in_flight);
-    hist(out, &gw->decision_s, "wellpath_gateway_decision_seconds", "Time of one scheduling decision.");
-    hist(out, &gw->ttft_s, "wellpath_gateway_ttft_seconds", "Time to the first response byte, seen at the gateway.");
-    hist(out, &gw->itl_s, "wellpath_gateway_itl_seconds", "Gaps between streamed pieces, seen at the gateway.");
-    hist(out, &gw->e2e_s, "wellpath_gateway_e2e_seconds", "Whole request latency, seen at the gateway.");
+    hist(out, &gw->decision_s, "wellpath_gateway_decision_seconds",
+         "Time of one scheduling decision.");
+    hist(out, &gw->ttft_s, "wellpath_gateway_ttft_seconds",
+         "Time to the first response byte, seen at the gateway.");
+    hist(out, &gw->itl_s, "wellpath_gateway_itl_seconds",
+         "Gaps between streamed pieces, seen at the gateway.");
+    hist(out, &gw->e2e_s, "wellpath_gateway_e2e_seconds",
+         "Whole request latency, seen at the gateway.");
     hist(out, &gw->prefix_ratio, "wellpath_gateway_prefix_match_ratio",
          "Share of the prompt's prefix blocks the chosen endpoint was expected to hold.");
-    per_endpoint(gw, out, "wellpath_endpoint_healthy", "gauge", "1 when the endpoint is in the pool.", v_healthy);
-    per_endpoint(gw, out, "wellpath_endpoint_in_flight", "gauge", "Requests the gateway has on the endpoint.", v_in_flight);
-    per_endpoint(gw, out, "wellpath_endpoint_waiting", "gauge", "Waiting requests, last scrape.", v_waiting);
-    per_endpoint(gw, out, "wellpath_endpoint_running", "gauge", "Running requests, last scrape.", v_running);
-    per_endpoint(gw, out, "wellpath_endpoint_kv_usage", "gauge", "KV cache usage 0..1, last scrape.", v_kv);
+    per_endpoint(gw, out, "wellpath_endpoint_healthy", "gauge",
+                 "1 when the endpoint is in the pool.", v_healthy);
+    per_endpoint(gw, out, "wellpath_endpoint_in_flight", "gauge",
+                 "Requests the gateway has on the endpoint.", v_in_flight);
+    per_endpoint(gw, out, "wellpath_endpoint_waiting", "gauge", "Waiting requests, last scrape.",
+                 v_waiting);
+    per_endpoint(gw, out, "wellpath_endpoint_running", "gauge", "Running requests, last scrape.",
+                 v_running);
+    per_endpoint(gw, out, "wellpath_endpoint_kv_usage", "gauge",
+                 "KV cache usage 0..1, last scrape.", v_kv);
     per_endpoint(gw, out, "wellpath_endpoint_prefix_cache_queries_total", "counter",
-                 "The endpoint's prefix-cache queries in tokens, last scrape (vLLM's counter).", v_cache_queries);
+                 "The endpoint's prefix-cache queries in tokens, last scrape (vLLM's counter).",
+                 v_cache_queries);
     per_endpoint(gw, out, "wellpath_endpoint_prefix_cache_hits_total", "counter",
-                 "The endpoint's prefix-cache hits in tokens, last scrape (vLLM's counter).", v_cache_hits);
+                 "The endpoint's prefix-cache hits in tokens, last scrape (vLLM's counter).",
+                 v_cache_hits);
     per_endpoint(gw, out, "wellpath_endpoint_connections", "gauge",
-                 "Open connections from the gateway to the endpoint (kept alive and reused).", v_connections);
+                 "Open connections from the gateway to the endpoint (kept alive and reused).",
+                 v_connections);
     per_endpoint(gw, out, "wellpath_endpoint_upstream_errors_total", "counter",
                  "Failed upstream attempts (connect, timeout, 5xx, cut streams).", v_errors);
 }

@@ -10,7 +10,7 @@
  * (SSE) answer is ended with an SSE error event, any other body is cut by closing the
  * connection, so the client never mistakes a partial answer for a whole one.
  *
- * Lifetime: a proxy_t lives from gw_proxy_start to finish(); it owns the parsed body
+ * Lifetime: a proxy_t lives from wp__gw_proxy_start to finish(); it owns the parsed body
  * and the upstream call. If the client goes away first, on_abort cancels the call.
  */
 #include "gateway/internal.h"
@@ -39,8 +39,8 @@ typedef struct proxy_s {
     wp_buf_t fwd_headers;
     uint64_t t0_ns, t_first_ns, t_last_ns;
     double decision_s;
-    int status;      /* what the client got */
-    int up_status;   /* what the current upstream answered */
+    int status;    /* what the client got */
+    int up_status; /* what the current upstream answered */
     bool sse, responded, dispatched;
     char fail_why[300];
     int fail_status;
@@ -58,9 +58,9 @@ static void finish(proxy_t *p, const char *outcome)
         wp_sched_on_complete(gw->sched, p->ep->index);
     p->dispatched = false;
     if (p->ep != NULL)
-        gw_count_status(p->ep->statuses, p->status);
+        wp__gw_count_status(p->ep->statuses, p->status);
     else
-        gw_count_status(gw->unrouted, p->status);
+        wp__gw_count_status(gw->unrouted, p->status);
     uint64_t end = uv_hrtime();
     if (p->status >= 200 && p->status < 300) {
         wp_stats_hist_observe(&gw->e2e_s, (double)(end - p->t0_ns) / 1e9);
@@ -75,11 +75,15 @@ static void finish(proxy_t *p, const char *outcome)
             k += (size_t)snprintf(scores + k, sizeof(scores) - k, "%s%s:%.3f", i ? "," : "",
                                   p->pick.scores[i].name, p->pick.scores[i].raw);
         double ttft = p->t_first_ns ? (double)(p->t_first_ns - p->t0_ns) / 1e6 : -1;
-        wp_log(WP_LOG_INFO, "request", "id=%s model=%s endpoint=%s status=%d outcome=%s ttft_ms=%.2f e2e_ms=%.2f attempts=%d prefix=%.3f scores=%s%s%s",
+        wp_log(WP_LOG_INFO, "request",
+               "id=%s model=%s endpoint=%s status=%d outcome=%s ttft_ms=%.2f e2e_ms=%.2f "
+               "attempts=%d prefix=%.3f scores=%s%s%s",
                p->request_id, p->model ? p->model : "-", p->ep ? p->ep->cfg.name : "-", p->status,
                outcome, ttft, (double)(end - p->t0_ns) / 1e6, p->attempts, p->pick.prefix_ratio,
                scores[0] ? scores : "-", gw->cfg.log_prompts ? " prompt=" : "",
-               gw->cfg.log_prompts ? wp_log_quote(q, sizeof(q), p->api.prompt.data ? p->api.prompt.data : "") : "");
+               gw->cfg.log_prompts
+                   ? wp_log_quote(q, sizeof(q), p->api.prompt.data ? p->api.prompt.data : "")
+                   : "");
     }
     wp_api_request_free(&p->api);
     wp_buf_free(&p->fwd_headers);
@@ -154,8 +158,8 @@ static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
     }
     p->sse = strncmp(ctype, "text/event-stream", 17) == 0;
     char extra[256];
-    snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\nX-Wellpath-Endpoint: %s\r\n%s", p->request_id,
-             p->ep->cfg.name, p->sse ? "Cache-Control: no-cache\r\n" : "");
+    snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\nX-Wellpath-Endpoint: %s\r\n%s",
+             p->request_id, p->ep->cfg.name, p->sse ? "Cache-Control: no-cache\r\n" : "");
     /* A body of known length keeps its length; anything else is sent chunked. */
     wp_str_t cl = wp_http_headers_get(h, "Content-Length");
     int64_t length = -1;
@@ -205,8 +209,8 @@ static void on_up_done(void *ud, wp_status_t st, const char *why)
         return;
     }
     p->ep->upstream_errors++;
-    wp_log(WP_LOG_WARN, "upstream failed mid-response", "id=%s endpoint=%s why=\"%s\"", p->request_id,
-           p->ep->cfg.name, why ? why : "");
+    wp_log(WP_LOG_WARN, "upstream failed mid-response", "id=%s endpoint=%s why=\"%s\"",
+           p->request_id, p->ep->cfg.name, why ? why : "");
     if (p->sse) {
         wp_buf_t b;
         wp_buf_init(&b, 0);
@@ -240,7 +244,7 @@ static void attempt(proxy_t *p)
     };
     uint64_t t = uv_hrtime();
     wp_err_t err;
-    wp_status_t st = wp_sched_pick(gw->sched, gw_now(gw), &sr, &gw->rng, &p->pick, &err);
+    wp_status_t st = wp_sched_pick(gw->sched, wp__gw_now(gw), &sr, &gw->rng, &p->pick, &err);
     p->decision_s = (double)(uv_hrtime() - t) / 1e9;
     wp_stats_hist_observe(&gw->decision_s, p->decision_s);
     if (st != WP_OK) {
@@ -260,7 +264,8 @@ static void attempt(proxy_t *p)
     p->ep->picks++;
     wp_stats_hist_observe(&gw->prefix_ratio, p->pick.prefix_ratio);
     char path[300];
-    snprintf(path, sizeof(path), "%s%.*s", p->ep->cfg.base_path, (int)p->req->url.len, p->req->url.data);
+    snprintf(path, sizeof(path), "%s%.*s", p->ep->cfg.base_path, (int)p->req->url.len,
+             p->req->url.data);
     static const wp_http_call_cbs_t cbs = {on_up_head, on_up_body, on_up_done};
     p->call = wp_http_call_start(p->ep->up, "POST", path, p->fwd_headers.data, p->req->body.data,
                                  p->req->body.len, &cbs, p);
@@ -270,9 +275,18 @@ static void attempt(proxy_t *p)
 
 static bool hop_by_hop(wp_str_t name)
 {
-    static const char *const skip[] = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade",
-                                       "proxy-connection", "proxy-authorization", "host",
-                                       "content-length", "x-request-id", "trailer", "expect"};
+    static const char *const skip[] = {"connection",
+                                       "keep-alive",
+                                       "transfer-encoding",
+                                       "te",
+                                       "upgrade",
+                                       "proxy-connection",
+                                       "proxy-authorization",
+                                       "host",
+                                       "content-length",
+                                       "x-request-id",
+                                       "trailer",
+                                       "expect"};
     for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
         if (wp_str_case_eq_cstr(name, skip[i]))
             return true;
@@ -309,7 +323,7 @@ static void set_request_id(proxy_t *p)
     snprintf(p->request_id, sizeof(p->request_id), "wp-%016llx", (unsigned long long)r);
 }
 
-void gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
+void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
 {
     proxy_t *p = calloc(1, sizeof(*p));
     if (p == NULL) {
@@ -335,7 +349,7 @@ void gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
         fail(p, 503, "no endpoint is ready: the served models are not known yet", "model");
         return;
     }
-    if (gw->n_models > 0 && !gw_model_known(gw, p->model)) {
+    if (gw->n_models > 0 && !wp__gw_model_known(gw, p->model)) {
         char msg[300];
         snprintf(msg, sizeof(msg), "The model `%.200s` does not exist.", p->model);
         fail(p, 404, msg, "model");

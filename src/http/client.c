@@ -34,7 +34,7 @@ struct wp_http_upstream_s {
 struct wp_http_call_s {
     wp_http_upstream_t *up;
     conn_t *conn;
-    wp_buf_t req;   /* the request bytes, kept for one transparent retry */
+    wp_buf_t req; /* the request bytes, kept for one transparent retry */
     wp_http_call_cbs_t cbs;
     void *ud;
     bool head_seen, got_bytes, retried, canceled;
@@ -307,7 +307,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
     if (e != HPE_OK && e != HPE_PAUSED) {
         char why[200];
-        snprintf(why, sizeof(why), "malformed response at byte %zu: %s", n, http_errno_description(e));
+        snprintf(why, sizeof(why), "malformed response at byte %zu: %s", n,
+                 http_errno_description(e));
         call->retried = true;
         conn_fail(c, why);
         return;
@@ -386,7 +387,8 @@ static void call_start_on(wp_http_call_t *call, conn_t *c)
     }
     c->connect.data = c;
     uv_timer_start(&c->timer, on_timeout, c->up->cfg.connect_timeout_ms, 0);
-    int rc = uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&c->up->addr, on_connect);
+    int rc =
+        uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&c->up->addr, on_connect);
     if (rc != 0) {
         char why[200];
         snprintf(why, sizeof(why), "connect failed: %s", uv_strerror(rc));

@@ -43,8 +43,8 @@ struct wp_http_conn_s {
     wp_http_req_t *req; /* being parsed, or with the handler */
     bool req_complete;  /* parsed whole, handed to the handler */
     bool in_process, closing, shutting, reading;
-    int error_status;   /* set by a parser callback that hit a limit */
-    int handles_open;   /* tcp + timer */
+    int error_status; /* set by a parser callback that hit a limit */
+    int handles_open; /* tcp + timer */
 };
 
 typedef struct write_s {
@@ -129,23 +129,40 @@ static void conn_write(wp_http_conn_t *c, const void *data, size_t len)
 const char *wp_http_status_text(int status)
 {
     switch (status) {
-    case 200: return "OK";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return status < 400 ? "OK" : "Error";
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return status < 400 ? "OK" : "Error";
     }
 }
 
@@ -358,10 +375,12 @@ static int on_message_complete(http_parser *p)
     wp_http_conn_t *c = p->data;
     wp_http_req_t *r = c->req;
     r->method = (int)p->method;
-    wp_strlcpy(r->method_name, http_method_str((enum http_method)p->method), sizeof(r->method_name));
+    wp_strlcpy(r->method_name, http_method_str((enum http_method)p->method),
+               sizeof(r->method_name));
     r->keep_alive = http_should_keep_alive(p) != 0 && !c->srv->closing;
     const char *q = memchr(r->url.data ? r->url.data : "", '?', r->url.len);
-    r->path = (wp_str_t){r->url.data ? r->url.data : "", q ? (size_t)(q - r->url.data) : r->url.len};
+    r->path =
+        (wp_str_t){r->url.data ? r->url.data : "", q ? (size_t)(q - r->url.data) : r->url.len};
     c->req_complete = true;
     http_parser_pause(p, 1);
     return 0;
@@ -454,7 +473,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return;
     size_t cap = c->srv->cfg.max_header_bytes + c->srv->cfg.max_body_bytes + 64 * 1024;
-    if (c->in.len + (size_t)nread > cap || wp_buf_append(&c->in, buf->base, (size_t)nread) != WP_OK) {
+    if (c->in.len + (size_t)nread > cap ||
+        wp_buf_append(&c->in, buf->base, (size_t)nread) != WP_OK) {
         /* More pipelined input than one request may hold: stop reading until the
          * current answer is done. */
         uv_read_stop(s);
@@ -572,7 +592,7 @@ wp_status_t wp_http_server_listen(wp_http_server_t *srv, const char *host, int p
     int len = sizeof(bound);
     uv_tcp_getsockname(&srv->tcp, (struct sockaddr *)&bound, &len);
     srv->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                                   : ((struct sockaddr_in *)&bound)->sin_port);
+                                                  : ((struct sockaddr_in *)&bound)->sin_port);
     return WP_OK;
 }
 

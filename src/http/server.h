@@ -32,14 +32,14 @@ typedef struct wp_http_req_s wp_http_req_t;
 
 struct wp_http_req_s {
     wp_http_conn_t *conn;
-    int method;         /* enum http_method */
+    int method; /* enum http_method */
     char method_name[16];
-    wp_buf_t url;       /* path and query as sent */
-    wp_str_t path;      /* into url, without the query */
+    wp_buf_t url;  /* path and query as sent */
+    wp_str_t path; /* into url, without the query */
     wp_http_headers_t headers;
     wp_buf_t body;
     bool keep_alive;
-    uint64_t start_ns;  /* when the request line began (uv_hrtime) */
+    uint64_t start_ns; /* when the request line began (uv_hrtime) */
     /* For the handler: */
     void *user;
     void (*on_abort)(wp_http_req_t *req); /* client went away before the end */
@@ -52,12 +52,12 @@ struct wp_http_req_s {
 typedef void (*wp_http_handler_fn)(wp_http_req_t *req, void *ctx);
 
 typedef struct wp_http_server_config_s {
-    size_t max_header_bytes;   /* 16 KiB */
-    size_t max_body_bytes;     /* 4 MiB */
-    int max_connections;       /* 4096 */
-    uint64_t idle_timeout_ms;  /* keep-alive idle: 60 s */
-    uint64_t header_timeout_ms;/* whole request must arrive within: 30 s */
-    const char *server_name;   /* "Server:" header value */
+    size_t max_header_bytes;    /* 16 KiB */
+    size_t max_body_bytes;      /* 4 MiB */
+    int max_connections;        /* 4096 */
+    uint64_t idle_timeout_ms;   /* keep-alive idle: 60 s */
+    uint64_t header_timeout_ms; /* whole request must arrive within: 30 s */
+    const char *server_name;    /* "Server:" header value */
 } wp_http_server_config_t;
 
 void wp_http_server_config_default(wp_http_server_config_t *cfg);
@@ -82,8 +82,8 @@ void wp_http_res_end(wp_http_req_t *req);
  * has no framing of its own). Frees req like wp_http_res_end. */
 void wp_http_res_abort(wp_http_req_t *req);
 /* Head + body + end in one. */
-void wp_http_res_send(wp_http_req_t *req, int status, const char *content_type,
-                      const void *body, size_t len, const char *extra_headers);
+void wp_http_res_send(wp_http_req_t *req, int status, const char *content_type, const void *body,
+                      size_t len, const char *extra_headers);
 /* An OpenAI-style JSON error: {"error":{"message","type","param","code"}}. */
 void wp_http_res_error(wp_http_req_t *req, int status, const char *message, const char *param);
 const char *wp_http_status_text(int status);

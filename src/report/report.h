@@ -29,7 +29,8 @@
  * Memory: the caller owns the wp_report_t (wp_report_create / wp_report_free); the report
  * owns its runs, their records and samples, the policy names and the workload JSON (all
  * copied). Run pointers stay valid until wp_report_free. Records and ITL samples are capped
- * (wp_report_limits_t); ITL gaps past the cap are dropped and counted. Metrics and writers
+ * (wp_report_limits_t); ITL gaps past the cap (or on allocation failure) are dropped and
+ * counted. Metrics and writers
  * sort stored samples in place (hence non-const); do not call them concurrently with adds.
  */
 #ifndef WP_REPORT_REPORT_H

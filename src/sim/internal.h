@@ -25,7 +25,7 @@ typedef struct sim_req_s {
     char resp_id[48];
     int64_t created;
     int32_t prompt_tokens, cached_tokens, max_tokens, out_tokens;
-    wp_buf_t text; /* the answer, when not streamed */
+    wp_buf_t text;                                            /* the answer, when not streamed */
     double arrival, first_token, last_token, first_scheduled; /* simulated seconds */
     struct sim_req_s *next_dead;
 } sim_req_t;
@@ -37,12 +37,12 @@ struct sim_replica_s {
     int port;
     wp_engine_t *engine;
     uv_timer_t timer;
-    bool timer_armed;  /* a step is running; its events come when the timer fires */
+    bool timer_armed; /* a step is running; its events come when the timer fires */
     bool closing;
     wp_engine_step_t step;
-    double vnow;       /* simulated clock, seconds */
+    double vnow; /* simulated clock, seconds */
     uint64_t next_id;
-    sim_req_t *dead;   /* aborted while a step was running; freed after it */
+    sim_req_t *dead; /* aborted while a step was running; freed after it */
     wp_stats_hist_t ttft, itl, e2e, queue, prefill, decode;
     uint64_t success;
     uint64_t steps;
@@ -62,17 +62,17 @@ struct wp_sim_s {
 };
 
 /* sim.c: whether `model` names this simulator's model (any catalog spelling) */
-bool sim_serves(const wp_sim_t *sim, const char *model);
+bool wp__sim_serves(const wp_sim_t *sim, const char *model);
 
 /* serve.c */
-void sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind);
-void sim_serve_tokenize(sim_replica_t *r, wp_http_req_t *req);
-void sim_replica_wake(sim_replica_t *r);
-double sim_real_seconds(const wp_sim_t *sim); /* simulated seconds since start, from the clock */
+void wp__sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind);
+void wp__sim_serve_tokenize(sim_replica_t *r, wp_http_req_t *req);
+double
+wp__sim_real_seconds(const wp_sim_t *sim); /* simulated seconds since start, from the clock */
 
 /* metrics.c */
-void sim_metrics_init(sim_replica_t *r);
-void sim_metrics_free(sim_replica_t *r);
-void sim_metrics_write(sim_replica_t *r, wp_buf_t *out);
+void wp__sim_metrics_init(sim_replica_t *r);
+void wp__sim_metrics_free(sim_replica_t *r);
+void wp__sim_metrics_write(sim_replica_t *r, wp_buf_t *out);
 
 #endif

@@ -7,7 +7,7 @@
 
 #include <stdio.h>
 
-void sim_metrics_init(sim_replica_t *r)
+void wp__sim_metrics_init(sim_replica_t *r)
 {
     wp_stats_hist_init(&r->ttft, WP_STATS_BUCKETS_TTFT, WP_STATS_BUCKETS_TTFT_N, NULL);
     wp_stats_hist_init(&r->itl, WP_STATS_BUCKETS_ITL, WP_STATS_BUCKETS_ITL_N, NULL);
@@ -17,7 +17,7 @@ void sim_metrics_init(sim_replica_t *r)
     wp_stats_hist_init(&r->decode, WP_STATS_BUCKETS_E2E, WP_STATS_BUCKETS_E2E_N, NULL);
 }
 
-void sim_metrics_free(sim_replica_t *r)
+void wp__sim_metrics_free(sim_replica_t *r)
 {
     wp_stats_hist_free(&r->ttft);
     wp_stats_hist_free(&r->itl);
@@ -51,48 +51,58 @@ static void counter(wp_buf_t *out, const char *name, const char *help, const cha
     sample(out, name, labels, v);
 }
 
-static void hist(wp_buf_t *out, const char *name, const char *help, const char *labels, const wp_stats_hist_t *h)
+static void hist(wp_buf_t *out, const char *name, const char *help, const char *labels,
+                 const wp_stats_hist_t *h)
 {
     family(out, name, "histogram", help);
     wp_stats_hist_write_prom(h, out, name, labels);
 }
 
-void sim_metrics_write(sim_replica_t *r, wp_buf_t *out)
+void wp__sim_metrics_write(sim_replica_t *r, wp_buf_t *out)
 {
     wp_sim_t *sim = r->sim;
     wp_engine_stats_t st;
     wp_engine_stats(r->engine, &st);
     char labels[256];
     snprintf(labels, sizeof(labels), "engine=\"0\",model_name=\"%s\"", sim->model->hf_id);
-    gauge(out, "vllm:num_requests_running", "Number of requests in model execution batches.", labels, st.num_running);
-    gauge(out, "vllm:num_requests_waiting", "Number of requests waiting to be processed.", labels, st.num_waiting);
-    gauge(out, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", labels, st.kv_usage);
-    counter(out, "vllm:prefix_cache_queries_total", "Prefix cache queries, in terms of number of queried tokens.",
-            labels, (double)st.prefix_queries);
-    counter(out, "vllm:prefix_cache_hits_total", "Prefix cache hits, in terms of number of cached tokens.", labels,
+    gauge(out, "vllm:num_requests_running", "Number of requests in model execution batches.",
+          labels, st.num_running);
+    gauge(out, "vllm:num_requests_waiting", "Number of requests waiting to be processed.", labels,
+          st.num_waiting);
+    gauge(out, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", labels,
+          st.kv_usage);
+    counter(out, "vllm:prefix_cache_queries_total",
+            "Prefix cache queries, in terms of number of queried tokens.", labels,
+            (double)st.prefix_queries);
+    counter(out, "vllm:prefix_cache_hits_total",
+            "Prefix cache hits, in terms of number of cached tokens.", labels,
             (double)st.prefix_hits);
     counter(out, "vllm:prompt_tokens_total", "Number of prefill tokens processed.", labels,
             (double)st.prompt_tokens_total);
     counter(out, "vllm:generation_tokens_total", "Number of generation tokens processed.", labels,
             (double)st.generation_tokens_total);
-    counter(out, "vllm:num_preemptions_total", "Cumulative number of preemption from the engine.", labels,
-            (double)st.num_preemptions_total);
-    family(out, "vllm:request_success_total", "counter", "Count of successfully processed requests.");
+    counter(out, "vllm:num_preemptions_total", "Cumulative number of preemption from the engine.",
+            labels, (double)st.num_preemptions_total);
+    family(out, "vllm:request_success_total", "counter",
+           "Count of successfully processed requests.");
     for (int f = WP_ENGINE_FINISH_LENGTH; f < WP_ENGINE_FINISH_COUNT; f++) {
         char l[320];
         snprintf(l, sizeof(l), "engine=\"0\",finished_reason=\"%s\",model_name=\"%s\"",
                  wp_engine_finish_str((wp_engine_finish_t)f), sim->model->hf_id);
         sample(out, "vllm:request_success_total", l, (double)st.finished[f]);
     }
-    hist(out, "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", labels, &r->ttft);
-    hist(out, "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", labels, &r->itl);
-    hist(out, "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.", labels, &r->e2e);
-    hist(out, "vllm:request_queue_time_seconds", "Histogram of time spent in WAITING phase for request.", labels,
-         &r->queue);
-    hist(out, "vllm:request_prefill_time_seconds", "Histogram of time spent in PREFILL phase for request.", labels,
-         &r->prefill);
-    hist(out, "vllm:request_decode_time_seconds", "Histogram of time spent in DECODE phase for request.", labels,
-         &r->decode);
+    hist(out, "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.",
+         labels, &r->ttft);
+    hist(out, "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.",
+         labels, &r->itl);
+    hist(out, "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.",
+         labels, &r->e2e);
+    hist(out, "vllm:request_queue_time_seconds",
+         "Histogram of time spent in WAITING phase for request.", labels, &r->queue);
+    hist(out, "vllm:request_prefill_time_seconds",
+         "Histogram of time spent in PREFILL phase for request.", labels, &r->prefill);
+    hist(out, "vllm:request_decode_time_seconds",
+         "Histogram of time spent in DECODE phase for request.", labels, &r->decode);
     char info[512];
     snprintf(info, sizeof(info),
              "block_size=\"%d\",cache_dtype=\"auto\",enable_prefix_caching=\"%s\",engine=\"0\","
@@ -100,5 +110,6 @@ void sim_metrics_write(sim_replica_t *r, wp_buf_t *out)
              st.block_size, sim->ecfg.enable_prefix_caching ? "True" : "False",
              sim->perf.params.gpu_memory_utilization, st.num_blocks);
     gauge(out, "vllm:cache_config_info", "Information of the LLMEngine CacheConfig", info, 1.0);
-    counter(out, "wellpath_sim_steps_total", "Engine steps run by this simulated replica.", labels, (double)r->steps);
+    counter(out, "wellpath_sim_steps_total", "Engine steps run by this simulated replica.", labels,
+            (double)r->steps);
 }

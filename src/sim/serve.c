@@ -24,7 +24,7 @@
 #include "base/log.h"
 #include "tok/tok.h"
 
-double sim_real_seconds(const wp_sim_t *sim)
+double wp__sim_real_seconds(const wp_sim_t *sim)
 {
     return (double)(uv_hrtime() - sim->t0_ns) / 1e9 / sim->cfg.time_scale;
 }
@@ -153,22 +153,17 @@ static void plan_step(sim_replica_t *r)
     if (r->timer_armed || r->closing || !wp_engine_busy(r->engine))
         return;
     wp_sim_t *sim = r->sim;
-    double real = sim_real_seconds(sim);
+    double real = wp__sim_real_seconds(sim);
     if (r->vnow < real)
         r->vnow = real;
     if (wp_engine_step(r->engine, r->vnow, &r->step) != WP_OK)
         return;
     r->steps++;
     r->vnow += r->step.duration_s;
-    double wait_s = (r->vnow - sim_real_seconds(sim)) * sim->cfg.time_scale;
+    double wait_s = (r->vnow - wp__sim_real_seconds(sim)) * sim->cfg.time_scale;
     uint64_t ms = wait_s > 0 ? (uint64_t)ceil(wait_s * 1000.0) : 0;
     r->timer_armed = true;
     uv_timer_start(&r->timer, on_step_done, ms, 0);
-}
-
-void sim_replica_wake(sim_replica_t *r)
-{
-    plan_step(r);
 }
 
 /* ---- requests ---- */
@@ -223,7 +218,7 @@ static bool check_request(sim_replica_t *r, wp_http_req_t *req, const wp_api_req
 {
     wp_sim_t *sim = r->sim;
     char msg[512];
-    if (api->model != NULL && !sim_serves(sim, api->model)) {
+    if (api->model != NULL && !wp__sim_serves(sim, api->model)) {
         snprintf(msg, sizeof(msg), "The model `%.200s` does not exist.", api->model);
         reject(req, 404, msg, "model");
         return false;
@@ -239,10 +234,13 @@ static bool check_request(sim_replica_t *r, wp_http_req_t *req, const wp_api_req
     int64_t limit = sim->ecfg.max_model_len;
     if ((int64_t)n_tokens + max_tokens > limit) {
         snprintf(msg, sizeof(msg),
-                 "This model's maximum context length is %lld tokens. However, you requested %lld tokens "
-                 "(%zu in the messages, %lld in the completion). Please reduce the length of the messages "
+                 "This model's maximum context length is %lld tokens. However, you requested %lld "
+                 "tokens "
+                 "(%zu in the messages, %lld in the completion). Please reduce the length of the "
+                 "messages "
                  "or completion.",
-                 (long long)limit, (long long)n_tokens + (long long)max_tokens, n_tokens, (long long)max_tokens);
+                 (long long)limit, (long long)n_tokens + (long long)max_tokens, n_tokens,
+                 (long long)max_tokens);
         reject(req, 400, msg, "max_tokens");
         return false;
     }
@@ -260,17 +258,18 @@ static sim_req_t *req_new(sim_replica_t *r, wp_http_req_t *req, const wp_api_req
     q->stream = api->stream;
     q->include_usage = api->include_usage;
     q->id = ((uint64_t)r->index << 48) | ++r->next_id;
-    snprintf(q->resp_id, sizeof(q->resp_id), "%s-%016llx", api->kind == WP_API_CHAT ? "chatcmpl" : "cmpl",
+    snprintf(q->resp_id, sizeof(q->resp_id), "%s-%016llx",
+             api->kind == WP_API_CHAT ? "chatcmpl" : "cmpl",
              (unsigned long long)wp_hash_mix(q->id ^ r->sim->t0_ns));
     q->created = (int64_t)time(NULL);
-    q->arrival = sim_real_seconds(r->sim);
+    q->arrival = wp__sim_real_seconds(r->sim);
     if (r->vnow > q->arrival && !r->timer_armed)
         q->arrival = r->vnow;
     wp_buf_init(&q->text, 0);
     return q;
 }
 
-void sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind)
+void wp__sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind)
 {
     wp_sim_t *sim = r->sim;
     wp_api_request_t api;
@@ -289,14 +288,15 @@ void sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t ki
     else if (check_request(r, req, &api, n, max_tokens) && (q = req_new(r, req, &api)) != NULL) {
         q->prompt_tokens = (int32_t)n;
         q->max_tokens = (int32_t)max_tokens;
-        wp_engine_req_t in = {.id = q->id,
-                              .tokens = ids,
-                              .n_tokens = (int32_t)n,
-                              .max_tokens = (int32_t)max_tokens,
-                              .salt = api.cache_salt ? wp_hash64(api.cache_salt, strlen(api.cache_salt), 0) : 0,
-                              .priority = (int32_t)api.priority,
-                              .arrival = q->arrival,
-                              .user = q};
+        wp_engine_req_t in = {
+            .id = q->id,
+            .tokens = ids,
+            .n_tokens = (int32_t)n,
+            .max_tokens = (int32_t)max_tokens,
+            .salt = api.cache_salt ? wp_hash64(api.cache_salt, strlen(api.cache_salt), 0) : 0,
+            .priority = (int32_t)api.priority,
+            .arrival = q->arrival,
+            .user = q};
         wp_err_t err;
         if (wp_engine_add(r->engine, &in, &err) != WP_OK) {
             reject(req, 400, err.msg, NULL);
@@ -305,7 +305,8 @@ void sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t ki
             req->user = q;
             req->on_abort = on_abort;
             if (q->stream)
-                wp_http_res_head(req, 200, "text/event-stream; charset=utf-8", -1, "Cache-Control: no-cache\r\n");
+                wp_http_res_head(req, 200, "text/event-stream; charset=utf-8", -1,
+                                 "Cache-Control: no-cache\r\n");
             plan_step(r);
         }
     }
@@ -313,13 +314,13 @@ void sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t ki
     wp_api_request_free(&api);
 }
 
-void sim_serve_tokenize(sim_replica_t *r, wp_http_req_t *req)
+void wp__sim_serve_tokenize(sim_replica_t *r, wp_http_req_t *req)
 {
     wp_api_request_t api;
     wp_api_error_t e;
     bool chat = req->body.data != NULL && strstr(req->body.data, "\"messages\"") != NULL;
-    if (wp_api_request_parse(chat ? WP_API_CHAT : WP_API_COMPLETIONS, req->body.data, req->body.len, &api, &e) !=
-        WP_OK) {
+    if (wp_api_request_parse(chat ? WP_API_CHAT : WP_API_COMPLETIONS, req->body.data, req->body.len,
+                             &api, &e) != WP_OK) {
         reject(req, e.status, e.err.msg, e.param);
         wp_api_request_free(&api);
         return;
@@ -328,7 +329,8 @@ void sim_serve_tokenize(sim_replica_t *r, wp_http_req_t *req)
     int32_t *ids = prompt_tokens(r->sim, &api, &n);
     wp_buf_t b;
     wp_buf_init(&b, 0);
-    wp_buf_printf(&b, "{\"count\":%zu,\"max_model_len\":%d,\"tokens\":[", ids ? n : 0, r->sim->ecfg.max_model_len);
+    wp_buf_printf(&b, "{\"count\":%zu,\"max_model_len\":%d,\"tokens\":[", ids ? n : 0,
+                  r->sim->ecfg.max_model_len);
     for (size_t i = 0; ids != NULL && i < n; i++)
         wp_buf_printf(&b, "%s%d", i ? "," : "", ids[i]);
     wp_buf_puts(&b, "],\"token_strs\":null}");

@@ -29,7 +29,7 @@ void wp_sim_config_default(wp_sim_config_t *cfg)
     cfg->server.server_name = "wellpath-sim";
 }
 
-bool sim_serves(const wp_sim_t *sim, const char *model)
+bool wp__sim_serves(const wp_sim_t *sim, const char *model)
 {
     return wp_model_find(model) == sim->model;
 }
@@ -42,11 +42,12 @@ static void answer_models(sim_replica_t *r, wp_http_req_t *req)
     const char *names[2] = {sim->model->hf_id, sim->model->name};
     wp_buf_puts(&b, "{\"object\":\"list\",\"data\":[");
     for (int i = 0; i < 2; i++)
-        wp_buf_printf(&b,
-                      "%s{\"id\":\"%s\",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"wellpath\","
-                      "\"root\":\"%s\",\"parent\":null,\"max_model_len\":%d}",
-                      i ? "," : "", names[i], (long long)(sim->t0_ns / 1000000000ULL), sim->model->hf_id,
-                      sim->ecfg.max_model_len);
+        wp_buf_printf(
+            &b,
+            "%s{\"id\":\"%s\",\"object\":\"model\",\"created\":%lld,\"owned_by\":\"wellpath\","
+            "\"root\":\"%s\",\"parent\":null,\"max_model_len\":%d}",
+            i ? "," : "", names[i], (long long)(sim->t0_ns / 1000000000ULL), sim->model->hf_id,
+            sim->ecfg.max_model_len);
     wp_buf_puts(&b, "]}");
     wp_http_res_send(req, 200, "application/json", b.data, b.len, NULL);
     wp_buf_free(&b);
@@ -56,7 +57,7 @@ static void answer_metrics(sim_replica_t *r, wp_http_req_t *req)
 {
     wp_buf_t b;
     wp_buf_init(&b, 0);
-    sim_metrics_write(r, &b);
+    wp__sim_metrics_write(r, &b);
     wp_http_res_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, NULL);
     wp_buf_free(&b);
 }
@@ -67,7 +68,7 @@ static void on_request(wp_http_req_t *req, void *ctx)
     wp_api_kind_t kind;
     bool get = req->method == HTTP_GET, post = req->method == HTTP_POST;
     if (wp_api_kind_from_path(req->path.p, req->path.n, &kind) && post)
-        sim_serve_completion(r, req, kind);
+        wp__sim_serve_completion(r, req, kind);
     else if (wp_str_eq_cstr(req->path, "/health") && get)
         wp_http_res_send(req, 200, NULL, "", 0, NULL);
     else if (wp_str_eq_cstr(req->path, "/metrics") && get)
@@ -75,7 +76,7 @@ static void on_request(wp_http_req_t *req, void *ctx)
     else if (wp_str_eq_cstr(req->path, "/v1/models") && get)
         answer_models(r, req);
     else if (wp_str_eq_cstr(req->path, "/tokenize") && post)
-        sim_serve_tokenize(r, req);
+        wp__sim_serve_tokenize(r, req);
     else {
         char msg[300];
         snprintf(msg, sizeof(msg), "no route for %s %.200s", req->method_name, req->path.p);
@@ -88,10 +89,12 @@ static wp_status_t setup_perf(wp_sim_t *sim, wp_err_t *err)
     const wp_sim_config_t *c = &sim->cfg;
     sim->model = wp_model_find(c->model);
     if (sim->model == NULL)
-        return wp_err_set(err, WP_EINVAL, "unknown model '%s' (see the catalog in docs/models.md)", c->model);
+        return wp_err_set(err, WP_EINVAL, "unknown model '%s' (see the catalog in docs/models.md)",
+                          c->model);
     const wp_gpu_spec_t *gpu = wp_gpu_find(c->gpu);
     if (gpu == NULL)
-        return wp_err_set(err, WP_EINVAL, "unknown gpu '%s': expected a100, h100, h200 or b200", c->gpu);
+        return wp_err_set(err, WP_EINVAL, "unknown gpu '%s': expected a100, h100, h200 or b200",
+                          c->gpu);
     wp_perf_params_t pp;
     wp_perf_params_default(&pp);
     if (c->gpu_memory_utilization > 0)
@@ -118,7 +121,8 @@ static wp_status_t setup_perf(wp_sim_t *sim, wp_err_t *err)
 wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err)
 {
     if (cfg->replicas < 1 || cfg->replicas > WP_SIM_MAX_REPLICAS) {
-        wp_err_set(err, WP_EINVAL, "replicas must be 1..%d, got %d", WP_SIM_MAX_REPLICAS, cfg->replicas);
+        wp_err_set(err, WP_EINVAL, "replicas must be 1..%d, got %d", WP_SIM_MAX_REPLICAS,
+                   cfg->replicas);
         return NULL;
     }
     if (!(cfg->time_scale > 0)) {
@@ -150,7 +154,7 @@ wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err)
             return NULL;
         }
         sim->n++;
-        sim_metrics_init(r);
+        wp__sim_metrics_init(r);
         uv_timer_init(loop, &r->timer);
         r->timer.data = r;
         sim->open_handles++;
@@ -171,7 +175,8 @@ wp_status_t wp_sim_start(wp_sim_t *sim, wp_err_t *err)
             return st;
         r->port = wp_http_server_port(r->server);
     }
-    wp_log(WP_LOG_INFO, "sim started", "model=%s gpu=%s tp=%d replicas=%d kv_blocks=%d block_size=%d time_scale=%g",
+    wp_log(WP_LOG_INFO, "sim started",
+           "model=%s gpu=%s tp=%d replicas=%d kv_blocks=%d block_size=%d time_scale=%g",
            sim->model->hf_id, sim->cfg.gpu, sim->cfg.tensor_parallel, sim->n, sim->ecfg.num_blocks,
            sim->ecfg.block_size, sim->cfg.time_scale);
     return WP_OK;
@@ -203,7 +208,7 @@ static void on_timer_closed(uv_handle_t *h)
         free(d);
     }
     wp_engine_free(r->engine);
-    sim_metrics_free(r);
+    wp__sim_metrics_free(r);
     if (--sim->open_handles == 0) {
         free(sim->replicas);
         free(sim);

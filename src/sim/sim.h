@@ -27,7 +27,7 @@
 
 typedef struct wp_sim_config_s {
     char host[64];
-    int port;     /* first replica's port; replica i listens on port + i (0: ephemeral) */
+    int port; /* first replica's port; replica i listens on port + i (0: ephemeral) */
     int replicas;
     char model[64]; /* catalog name, e.g. qwen3-8b */
     char gpu[16];   /* a100|h100|h200|b200 */
