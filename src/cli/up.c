@@ -17,6 +17,7 @@
 #include "base/str.h"
 #include "cli/cli.h"
 #include "model/model.h"
+#include "proc/child.h"
 
 static const char usage_text[] =
     "usage: wellpath up [-f FILE] [--listen HOST:PORT] [--log-level LEVEL] [--log-json]\n"
@@ -35,16 +36,14 @@ static const char usage_text[] =
 
 typedef struct up_s {
     uv_loop_t *loop;
-    uv_process_t child;
-    uv_pipe_t out;
+    wp_child_t *child;
     uv_timer_t ready_timer;
     wp_cli_signals_t sig;
-    wp_buf_t line;
     wp_gateway_config_t gc;
     wp_gateway_t *gw;
     int replicas;
     int ready_ticks;
-    bool announced, stopping, child_alive, log_json;
+    bool announced, stopping, log_json;
     int exit_code;
 } up_t;
 
@@ -57,13 +56,12 @@ static void stop(up_t *u, int code)
     if (u->gw != NULL)
         wp_gateway_free(u->gw);
     u->gw = NULL;
-    if (u->child_alive)
-        uv_process_kill(&u->child, SIGTERM);
+    if (u->child != NULL)
+        wp_child_free(u->child); /* SIGTERM to a live child */
+    u->child = NULL;
     uv_timer_stop(&u->ready_timer);
     uv_close((uv_handle_t *)&u->ready_timer, NULL);
     wp_cli_signals_close(&u->sig);
-    if (!uv_is_closing((uv_handle_t *)&u->out))
-        uv_close((uv_handle_t *)&u->out, NULL);
 }
 
 static void on_signal(void *ud, int signum)
@@ -72,16 +70,13 @@ static void on_signal(void *ud, int signum)
     stop(ud, 0);
 }
 
-static void on_child_exit(uv_process_t *p, int64_t status, int term_signal)
+static void on_child_exit(void *ud, int64_t status, int term_signal)
 {
-    up_t *u = p->data;
-    u->child_alive = false;
+    up_t *u = ud;
     if (!u->stopping) {
-        wp_log(WP_LOG_ERROR, "the simulated pool exited", "status=%lld signal=%d",
-               (long long)status, term_signal);
+        wp_log(WP_LOG_ERROR, "the simulated pool exited", "status=%lld signal=%d", (long long)status, term_signal);
         stop(u, 1);
     }
-    uv_close((uv_handle_t *)p, NULL);
 }
 
 static void on_ready_tick(uv_timer_t *t)
@@ -130,31 +125,17 @@ static void start_gateway(up_t *u, const char *ports)
     uv_timer_start(&u->ready_timer, on_ready_tick, 20, 20);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Before the ready line: wait for it; after: pass the child's output on. */
+static void on_child_line(void *ud, const char *line)
 {
-    static char slab[4096];
-    *buf = uv_buf_init(slab, sizeof(slab));
-}
-
-static void on_child_out(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
-{
-    up_t *u = s->data;
-    if (nread < 0) {
-        uv_read_stop(s);
+    up_t *u = ud;
+    if (u->gw != NULL || u->stopping) {
+        printf("%s\n", line);
         return;
     }
-    if (u->gw != NULL || u->stopping) { /* after the ready line: pass the child's output on */
-        fwrite(buf->base, 1, (size_t)nread, stdout);
-        return;
-    }
-    wp_buf_append(&u->line, buf->base, (size_t)nread);
-    char *nl = u->line.data ? strchr(u->line.data, '\n') : NULL;
-    if (nl == NULL)
-        return;
-    *nl = '\0';
-    const char *ports = strstr(u->line.data, "ports=");
+    const char *ports = strstr(line, "ports=");
     if (ports == NULL) {
-        fprintf(stderr, "wellpath up: unexpected output from the simulator: %s\n", u->line.data);
+        fprintf(stderr, "wellpath up: unexpected output from the simulator: %s\n", line);
         stop(u, 1);
         return;
     }
@@ -162,13 +143,12 @@ static void on_child_out(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 }
 
 /* The child's argv: `wellpath sim` with the topology's simulation settings as flags. */
-static char **child_args(const char *exe, const wp_sim_config_t *sc, char store[][32])
+static char **child_args(const wp_sim_config_t *sc, char store[][32])
 {
     static char *argv[40];
     int n = 0, k = 0;
 #define ARG(s) (argv[n++] = (char *)(s))
 #define NUM(flag, fmt, v) (ARG(flag), snprintf(store[k], 32, fmt, v), ARG(store[k++]))
-    ARG(exe);
     ARG("sim");
     ARG("--model");
     ARG(sc->model);
@@ -294,44 +274,14 @@ int wp_cli_up(int argc, char **argv)
         return wp_cli_fail("up", err.msg);
     wp_log_setup(level, json || u.log_json);
     u.loop = uv_default_loop();
-    wp_buf_init(&u.line, 64 * 1024);
-    char exe[4096];
-    size_t exe_len = sizeof(exe);
-    if (uv_exepath(exe, &exe_len) != 0)
-        return wp_cli_fail("up", "cannot find this program's path to start the simulator");
     static char store[16][32];
-    char **args = child_args(exe, &sc, store);
-    uv_pipe_init(u.loop, &u.out, 0);
-    u.out.data = &u;
-    uv_stdio_container_t stdio[3] = {
-        {.flags = UV_IGNORE},
-        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&u.out},
-        {.flags = UV_INHERIT_FD, .data.fd = 2}};
-    char *env[] = {"WELLPATH_PARENT_DEATH=1", NULL};
-    extern char **environ;
-    static char *envp[512];
-    int ne = 0;
-    for (char **e = environ; *e && ne < 510; e++)
-        envp[ne++] = *e;
-    envp[ne++] = env[0];
-    envp[ne] = NULL;
-    uv_process_options_t po = {.file = exe,
-                               .args = args,
-                               .env = envp,
-                               .exit_cb = on_child_exit,
-                               .stdio = stdio,
-                               .stdio_count = 3};
-    u.child.data = &u;
-    int rc = uv_spawn(u.loop, &u.child, &po);
-    if (rc != 0)
-        return wp_cli_fail("up", uv_strerror(rc));
-    u.child_alive = true;
-    uv_read_start((uv_stream_t *)&u.out, on_alloc, on_child_out);
+    u.child = wp_child_spawn_self(u.loop, child_args(&sc, store), on_child_line, on_child_exit, &u, &err);
+    if (u.child == NULL)
+        return wp_cli_fail("up", err.msg);
     uv_timer_init(u.loop, &u.ready_timer);
     u.ready_timer.data = &u;
     wp_cli_signals_start(u.loop, &u.sig, on_signal, &u);
     uv_run(u.loop, UV_RUN_DEFAULT);
-    wp_buf_free(&u.line);
     uv_loop_close(u.loop);
     return u.exit_code;
 }
