@@ -17,6 +17,7 @@ static void usage(FILE *out)
           "            file (no file: Path 1, four simulated replicas); Ctrl-C stops it all\n"
           "  gateway   the inference-aware gateway alone, in front of real endpoints\n"
           "  sim       one or more simulated vLLM-compatible model servers\n"
+          "  bench     a serving benchmark against a server, or against `up` once per policy\n"
           "\n"
           "Run 'wellpath <command> --help' for a command's options.\n",
           out);
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
         return wp_cli_up(argc - 1, argv + 1);
     if (strcmp(cmd, "gateway") == 0)
         return wp_cli_gateway(argc - 1, argv + 1);
+    if (strcmp(cmd, "bench") == 0)
+        return wp_cli_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "sim") == 0)
         return wp_cli_sim(argc - 1, argv + 1);
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
