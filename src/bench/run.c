@@ -22,6 +22,10 @@
 #include "http/client.h"
 #include "proc/child.h"
 
+/* How long to wait before reading the prefix-cache counters after a run (a gateway
+ * re-exports what it scraped, every 50 ms by default). */
+#define COUNTER_SETTLE_MS 250
+
 typedef struct target_s {
     char host[256];
     uint16_t port;
@@ -40,7 +44,7 @@ typedef struct run_s {
     bool replay_done;
     wp_status_t replay_status;
     char replay_why[640];
-    uint64_t results, bad_results;
+    uint64_t results, bad_results, completed;
     /* the deployment of one policy */
     wp_child_t *child;
     bool child_ready, child_exited;
@@ -85,7 +89,8 @@ static void get_done(void *ud, wp_status_t st, const char *why)
     g->done = true;
 }
 
-static wp_status_t http_get(uv_loop_t *loop, const target_t *t, const char *path, get_t *g, wp_err_t *err)
+static wp_status_t http_get(uv_loop_t *loop, const target_t *t, const char *path, get_t *g,
+                            wp_err_t *err)
 {
     memset(g, 0, sizeof(*g));
     wp_buf_init(&g->body, 16u << 20);
@@ -110,7 +115,8 @@ static wp_status_t http_get(uv_loop_t *loop, const target_t *t, const char *path
     return WP_OK;
 }
 
-static wp_status_t first_model(uv_loop_t *loop, const target_t *t, char *out, size_t cap, wp_err_t *err)
+static wp_status_t first_model(uv_loop_t *loop, const target_t *t, char *out, size_t cap,
+                               wp_err_t *err)
 {
     get_t g;
     wp_status_t st = http_get(loop, t, "/v1/models", &g, err);
@@ -159,6 +165,25 @@ static counters_t read_counters(uv_loop_t *loop, const target_t *t)
     return c;
 }
 
+/* Turns the loop for ms milliseconds. */
+static void settle_done(uv_timer_t *t)
+{
+    *(bool *)t->data = true;
+}
+
+static void settle(uv_loop_t *loop, uint64_t ms)
+{
+    bool done = false;
+    uv_timer_t t;
+    uv_timer_init(loop, &t);
+    t.data = &done;
+    uv_timer_start(&t, settle_done, ms, 0);
+    turn_until(loop, &done);
+    done = false;
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+}
+
 /* ---- the replay ---- */
 
 static wp_status_t source(void *ud, wp_bench_item_t *out, wp_err_t *err)
@@ -184,6 +209,7 @@ static void sink(void *ud, const wp_bench_result_t *res)
     run_t *r = ud;
     wp_err_t err;
     r->results++;
+    r->completed += res->r.outcome == WP_REPORT_OK;
     if (wp_report_add(r->rrun, &res->r, &err) != WP_OK && r->bad_results++ == 0)
         fprintf(stderr, "wellpath bench: a result was not recorded: %s\n", err.msg);
     if (res->r.outcome != WP_REPORT_OK && res->r.outcome != WP_REPORT_ABORTED)
@@ -210,8 +236,9 @@ static void on_sigint(uv_signal_t *h, int signum)
 
 static wp_status_t parse_target(const char *url, target_t *t, wp_err_t *err)
 {
-    if (wp_topology_parse_url(url, t->host, &t->port, t->base_path, err) != WP_OK)
-        return wp_err_set(err, WP_EINVAL, "--target: %s", err->msg);
+    wp_err_t e;
+    if (wp_topology_parse_url(url, t->host, &t->port, t->base_path, &e) != WP_OK)
+        return wp_err_set(err, WP_EINVAL, "target: %s", e.msg);
     /* A URL given as .../v1 names the API root: requests add /v1 themselves. */
     size_t n = strlen(t->base_path);
     if (n >= 3 && strcmp(t->base_path + n - 3, "/v1") == 0)
@@ -226,17 +253,19 @@ static wp_status_t replay(run_t *r, wp_report_t *rep, const target_t *t, const c
 {
     const wp_bench_opts_t *o = r->opts;
     wp_bench_load_config_t lc = {.port = t->port,
-                                 .api = o->spec.api == WP_WORKLOAD_API_CHAT ? WP_API_CHAT : WP_API_COMPLETIONS,
+                                 .api = o->spec.api == WP_WORKLOAD_API_CHAT ? WP_API_CHAT
+                                                                            : WP_API_COMPLETIONS,
                                  .concurrency = o->spec.load.concurrency,
                                  .timeout_s = o->timeout_s,
                                  .progress = o->progress,
                                  .label = label};
     wp_strlcpy(lc.host, t->host, sizeof(lc.host));
     wp_strlcpy(lc.base_path, t->base_path, sizeof(lc.base_path));
+    /* The probe also tells an unreachable target apart before any request is sent. */
+    if (first_model(r->loop, t, lc.model, sizeof(lc.model), err) != WP_OK)
+        return WP_EIO;
     if (o->model != NULL)
         wp_strlcpy(lc.model, o->model, sizeof(lc.model));
-    else if (first_model(r->loop, t, lc.model, sizeof(lc.model), err) != WP_OK)
-        return WP_EIO;
     r->wl = wp_workload_new(&o->spec, trace, err);
     if (r->wl == NULL)
         return WP_EINVAL;
@@ -248,23 +277,27 @@ static wp_status_t replay(run_t *r, wp_report_t *rep, const target_t *t, const c
                                         ws[i].duration > 0 ? ws[i].duration : NAN};
     wp_status_t st = wp_report_run_add(rep, label, stages, ns, &r->rrun, err);
     counters_t before = read_counters(r->loop, t);
-    if (st == WP_OK) {
+    /* A Ctrl-C during the probe or the deployment's start leaves the run empty. */
+    if (st == WP_OK && !r->interrupted) {
         r->replay_done = false;
         r->load = wp_bench_load_start(r->loop, &lc, source, sink, replay_done, r, err);
         if (r->load == NULL)
             st = WP_EINVAL;
     }
-    if (st == WP_OK) {
+    if (st == WP_OK && r->load != NULL) {
         turn_until(r->loop, &r->replay_done);
         wp_bench_load_free(r->load);
         r->load = NULL;
         if (r->replay_status != WP_OK && r->replay_status != WP_EAGAIN)
             st = wp_err_set(err, WP_EINVAL, "%s", r->replay_why);
     }
+    /* A gateway re-exports counters it scraped: let one more scrape happen first. */
+    settle(r->loop, COUNTER_SETTLE_MS);
     counters_t after = read_counters(r->loop, t);
     if (before.seen && after.seen && after.queries > before.queries)
-        wp_report_run_set_server_hit_rate(r->rrun, WP_REPORT_SUMMARY,
-                                          (after.hits - before.hits) / (after.queries - before.queries), NULL);
+        wp_report_run_set_server_hit_rate(
+            r->rrun, WP_REPORT_SUMMARY,
+            (after.hits - before.hits) / (after.queries - before.queries), NULL);
     wp_workload_free(r->wl);
     r->wl = NULL;
     return st;
@@ -294,8 +327,10 @@ static void child_exit(void *ud, int64_t status, int term_signal)
 
 static wp_status_t deploy(run_t *r, const char *policy, target_t *t, wp_err_t *err)
 {
-    char *args[] = {"up", "-f", (char *)r->opts->topology, "--listen", "127.0.0.1:0", "--base-port", "0",
-                    "--policy", (char *)policy, "--log-level", "warn", NULL};
+    char *args[] = {"up",          "-f",          (char *)r->opts->topology,
+                    "--listen",    "127.0.0.1:0", "--base-port",
+                    "0",           "--policy",    (char *)policy,
+                    "--log-level", "warn",        NULL};
     r->child_ready = r->child_exited = false;
     r->child = wp_child_spawn_self(r->loop, args, child_line, child_exit, r, err);
     if (r->child == NULL)
@@ -358,8 +393,8 @@ static wp_status_t read_trace(const wp_bench_opts_t *o, wp_workload_trace_t *tra
     char path[2048];
     const char *p = o->spec.trace_path;
     if (p[0] != '/' && o->workload_file != NULL && strrchr(o->workload_file, '/') != NULL)
-        snprintf(path, sizeof(path), "%.*s/%s", (int)(strrchr(o->workload_file, '/') - o->workload_file),
-                 o->workload_file, p);
+        snprintf(path, sizeof(path), "%.*s/%s",
+                 (int)(strrchr(o->workload_file, '/') - o->workload_file), o->workload_file, p);
     else
         wp_strlcpy(path, p, sizeof(path));
     FILE *f = fopen(path, "rb");
@@ -381,7 +416,8 @@ static wp_status_t read_trace(const wp_bench_opts_t *o, wp_workload_trace_t *tra
     return st;
 }
 
-static wp_status_t run_all(run_t *r, wp_report_t *rep, const wp_workload_trace_t *trace, wp_err_t *err)
+static wp_status_t run_all(run_t *r, wp_report_t *rep, const wp_workload_trace_t *trace,
+                           wp_err_t *err)
 {
     const wp_bench_opts_t *o = r->opts;
     target_t t;
@@ -394,7 +430,8 @@ static wp_status_t run_all(run_t *r, wp_report_t *rep, const wp_workload_trace_t
         if (st == WP_OK)
             st = replay(r, rep, &t, o->policies[i], trace, err);
         undeploy(r);
-        if (st != WP_OK)
+        /* A Ctrl-C on a terminal stops the child too: not a failure of its own. */
+        if (st != WP_OK && !r->interrupted)
             return st;
     }
     return WP_OK;
@@ -404,7 +441,9 @@ int wp_bench_run(const wp_bench_opts_t *o)
 {
     wp_err_t err;
     wp_workload_trace_t trace = {0};
-    if (wp_workload_spec_validate(&o->spec, &err) != WP_OK ||
+    target_t t;
+    if ((o->target != NULL && parse_target(o->target, &t, &err) != WP_OK) ||
+        wp_workload_spec_validate(&o->spec, &err) != WP_OK ||
         (o->spec.type == WP_WORKLOAD_TRACE && read_trace(o, &trace, &err) != WP_OK)) {
         fprintf(stderr, "wellpath bench: %s\n", err.msg);
         return 2;
@@ -437,6 +476,10 @@ int wp_bench_run(const wp_bench_opts_t *o)
     }
     if (wp_report_run_count(rep) > 0)
         rc |= write_outputs(o, rep);
+    if (rc == 0 && !r.interrupted && r.results > 0 && r.completed == 0) {
+        fprintf(stderr, "wellpath bench: every request failed (see the failures in the report)\n");
+        rc = 1;
+    }
     wp_report_free(rep);
     wp_workload_trace_free(&trace);
     uv_loop_close(r.loop);

@@ -38,21 +38,51 @@ static const char usage_text[] =
     "  --timeout S             per request, to the first byte and between chunks (default 600)\n"
     "  --quiet                 no progress line\n";
 
-enum { O_TARGET = 256, O_TOPO, O_POLICIES, O_WORKLOAD, O_SET, O_TYPE, O_RATE, O_DURATION, O_NUM,
-       O_CONC, O_STAGES, O_SEED, O_API, O_MODEL, O_SLO, O_JSON, O_HTML, O_TIMEOUT, O_QUIET, O_LOG };
+enum {
+    O_TARGET = 256,
+    O_TOPO,
+    O_POLICIES,
+    O_WORKLOAD,
+    O_SET,
+    O_TYPE,
+    O_RATE,
+    O_DURATION,
+    O_NUM,
+    O_CONC,
+    O_STAGES,
+    O_SEED,
+    O_API,
+    O_MODEL,
+    O_SLO,
+    O_JSON,
+    O_HTML,
+    O_TIMEOUT,
+    O_QUIET,
+    O_LOG
+};
 
-static const struct option opts[] = {
-    {"target", required_argument, NULL, O_TARGET}, {"topology", required_argument, NULL, O_TOPO},
-    {"policies", required_argument, NULL, O_POLICIES}, {"workload", required_argument, NULL, O_WORKLOAD},
-    {"set", required_argument, NULL, O_SET}, {"type", required_argument, NULL, O_TYPE},
-    {"rate", required_argument, NULL, O_RATE}, {"duration", required_argument, NULL, O_DURATION},
-    {"num-requests", required_argument, NULL, O_NUM}, {"concurrency", required_argument, NULL, O_CONC},
-    {"stages", required_argument, NULL, O_STAGES}, {"seed", required_argument, NULL, O_SEED},
-    {"api", required_argument, NULL, O_API}, {"model", required_argument, NULL, O_MODEL},
-    {"slo", required_argument, NULL, O_SLO}, {"json", required_argument, NULL, O_JSON},
-    {"html", required_argument, NULL, O_HTML}, {"timeout", required_argument, NULL, O_TIMEOUT},
-    {"quiet", no_argument, NULL, O_QUIET}, {"log-level", required_argument, NULL, O_LOG},
-    {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+static const struct option opts[] = {{"target", required_argument, NULL, O_TARGET},
+                                     {"topology", required_argument, NULL, O_TOPO},
+                                     {"policies", required_argument, NULL, O_POLICIES},
+                                     {"workload", required_argument, NULL, O_WORKLOAD},
+                                     {"set", required_argument, NULL, O_SET},
+                                     {"type", required_argument, NULL, O_TYPE},
+                                     {"rate", required_argument, NULL, O_RATE},
+                                     {"duration", required_argument, NULL, O_DURATION},
+                                     {"num-requests", required_argument, NULL, O_NUM},
+                                     {"concurrency", required_argument, NULL, O_CONC},
+                                     {"stages", required_argument, NULL, O_STAGES},
+                                     {"seed", required_argument, NULL, O_SEED},
+                                     {"api", required_argument, NULL, O_API},
+                                     {"model", required_argument, NULL, O_MODEL},
+                                     {"slo", required_argument, NULL, O_SLO},
+                                     {"json", required_argument, NULL, O_JSON},
+                                     {"html", required_argument, NULL, O_HTML},
+                                     {"timeout", required_argument, NULL, O_TIMEOUT},
+                                     {"quiet", no_argument, NULL, O_QUIET},
+                                     {"log-level", required_argument, NULL, O_LOG},
+                                     {"help", no_argument, NULL, 'h'},
+                                     {NULL, 0, NULL, 0}};
 
 static wp_status_t read_workload(const char *path, wp_workload_spec_t *spec, wp_err_t *err)
 {
@@ -85,9 +115,11 @@ static wp_status_t stages_yaml(const char *s, char *out, size_t cap, wp_err_t *e
         if (comma == NULL)
             comma = p + strlen(p);
         if (colon == NULL || colon > comma || k + 64 > cap)
-            return wp_err_set(err, WP_EINVAL, "--stages: expected RATE:SECONDS,RATE:SECONDS,..., got '%s'", s);
-        k += (size_t)snprintf(out + k, cap - k, "%s{rate: %.*s, duration: %.*s}", p == s ? "" : ", ",
-                              (int)(colon - p), p, (int)(comma - colon - 1), colon + 1);
+            return wp_err_set(err, WP_EINVAL,
+                              "--stages: expected RATE:SECONDS,RATE:SECONDS,..., got '%s'", s);
+        k +=
+            (size_t)snprintf(out + k, cap - k, "%s{rate: %.*s, duration: %.*s}", p == s ? "" : ", ",
+                             (int)(colon - p), p, (int)(comma - colon - 1), colon + 1);
         p = *comma ? comma + 1 : comma;
     }
     snprintf(out + k, cap - k, "]");
@@ -102,7 +134,8 @@ static wp_status_t set_policies(wp_bench_opts_t *o, const char *list, wp_err_t *
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
         if (n == 0 || n >= sizeof(o->policies[0]) || o->n_policies == WP_BENCH_MAX_POLICIES)
-            return wp_err_set(err, WP_EINVAL, "--policies: expected up to %d names separated by commas",
+            return wp_err_set(err, WP_EINVAL,
+                              "--policies: expected up to %d names separated by commas",
                               WP_BENCH_MAX_POLICIES);
         memcpy(o->policies[o->n_policies], p, n);
         o->policies[o->n_policies++][n] = '\0';
@@ -115,10 +148,16 @@ static wp_status_t apply(wp_bench_opts_t *o, int c, const char *v, wp_err_t *err
 {
     char yaml[4096], key[128];
     switch (c) {
-    case O_TARGET: o->target = v; return WP_OK;
-    case O_TOPO: o->topology = v; return WP_OK;
-    case O_POLICIES: return set_policies(o, v, err);
-    case O_WORKLOAD: return WP_OK; /* read first, see below */
+    case O_TARGET:
+        o->target = v;
+        return WP_OK;
+    case O_TOPO:
+        o->topology = v;
+        return WP_OK;
+    case O_POLICIES:
+        return set_policies(o, v, err);
+    case O_WORKLOAD:
+        return WP_OK; /* read first, see below */
     case O_SET: {
         const char *eq = strchr(v, '=');
         if (eq == NULL || eq == v || (size_t)(eq - v) >= sizeof(key))
@@ -127,10 +166,14 @@ static wp_status_t apply(wp_bench_opts_t *o, int c, const char *v, wp_err_t *err
         key[eq - v] = '\0';
         return wp_workload_spec_set(&o->spec, key, eq + 1, err);
     }
-    case O_TYPE: return wp_workload_spec_set(&o->spec, "type", v, err);
-    case O_RATE: return wp_workload_spec_set(&o->spec, "load.rate", v, err);
-    case O_DURATION: return wp_workload_spec_set(&o->spec, "load.duration", v, err);
-    case O_NUM: return wp_workload_spec_set(&o->spec, "load.num_requests", v, err);
+    case O_TYPE:
+        return wp_workload_spec_set(&o->spec, "type", v, err);
+    case O_RATE:
+        return wp_workload_spec_set(&o->spec, "load.rate", v, err);
+    case O_DURATION:
+        return wp_workload_spec_set(&o->spec, "load.duration", v, err);
+    case O_NUM:
+        return wp_workload_spec_set(&o->spec, "load.num_requests", v, err);
     case O_CONC:
         if (wp_workload_spec_set(&o->spec, "load.type", "concurrency", err) != WP_OK)
             return WP_EINVAL;
@@ -140,17 +183,28 @@ static wp_status_t apply(wp_bench_opts_t *o, int c, const char *v, wp_err_t *err
             wp_workload_spec_set(&o->spec, "load.type", "stages", err) != WP_OK)
             return WP_EINVAL;
         return wp_workload_spec_set(&o->spec, "load.stages", yaml, err);
-    case O_SEED: return wp_workload_spec_set(&o->spec, "seed", v, err);
-    case O_API: return wp_workload_spec_set(&o->spec, "api", v, err);
-    case O_MODEL: o->model = v; return WP_OK;
-    case O_SLO: return wp_report_slo_parse(v, &o->slo, err);
-    case O_JSON: o->json_path = v; return WP_OK;
-    case O_HTML: o->html_path = v; return WP_OK;
+    case O_SEED:
+        return wp_workload_spec_set(&o->spec, "seed", v, err);
+    case O_API:
+        return wp_workload_spec_set(&o->spec, "api", v, err);
+    case O_MODEL:
+        o->model = v;
+        return WP_OK;
+    case O_SLO:
+        return wp_report_slo_parse(v, &o->slo, err);
+    case O_JSON:
+        o->json_path = v;
+        return WP_OK;
+    case O_HTML:
+        o->html_path = v;
+        return WP_OK;
     case O_TIMEOUT:
         if (wp_parse_double(v, strlen(v), &o->timeout_s) != WP_OK || !(o->timeout_s > 0))
             return wp_err_set(err, WP_EINVAL, "--timeout: expected seconds > 0, got '%s'", v);
         return WP_OK;
-    case O_QUIET: o->progress = false; return WP_OK;
+    case O_QUIET:
+        o->progress = false;
+        return WP_OK;
     }
     return WP_OK;
 }
@@ -194,7 +248,8 @@ int wp_cli_bench(int argc, char **argv)
     if (optind < argc)
         return wp_cli_fail("bench", "unexpected argument; see --help");
     if ((o.target == NULL) == (o.topology == NULL))
-        return wp_cli_fail("bench", "give either --target URL or --topology FILE (with --policies)");
+        return wp_cli_fail("bench",
+                           "give either --target URL or --topology FILE (with --policies)");
     if (o.topology != NULL && o.n_policies == 0)
         set_policies(&o, "topology", &err);
     if (o.target != NULL && o.n_policies > 0)

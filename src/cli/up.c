@@ -74,7 +74,8 @@ static void on_child_exit(void *ud, int64_t status, int term_signal)
 {
     up_t *u = ud;
     if (!u->stopping) {
-        wp_log(WP_LOG_ERROR, "the simulated pool exited", "status=%lld signal=%d", (long long)status, term_signal);
+        wp_log(WP_LOG_ERROR, "the simulated pool exited", "status=%lld signal=%d",
+               (long long)status, term_signal);
         stop(u, 1);
     }
 }
@@ -143,7 +144,7 @@ static void on_child_line(void *ud, const char *line)
 }
 
 /* The child's argv: `wellpath sim` with the topology's simulation settings as flags. */
-static char **child_args(const wp_sim_config_t *sc, char store[][32])
+static char **child_args(const wp_sim_config_t *sc, const char *log_level, char store[][32])
 {
     static char *argv[40];
     int n = 0, k = 0;
@@ -171,6 +172,8 @@ static char **child_args(const wp_sim_config_t *sc, char store[][32])
         NUM("--gpu-memory-utilization", "%.17g", sc->gpu_memory_utilization);
     if (!sc->prefix_caching)
         ARG("--no-prefix-caching");
+    ARG("--log-level");
+    ARG(log_level);
     argv[n] = NULL;
 #undef ARG
 #undef NUM
@@ -230,6 +233,7 @@ int wp_cli_up(int argc, char **argv)
     up_opts_t o = {.base_port = -1};
     int64_t port;
     wp_log_level_t level = WP_LOG_INFO;
+    const char *level_name = "info";
     bool json = false, ok;
     int c;
     while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
@@ -255,6 +259,7 @@ int wp_cli_up(int argc, char **argv)
             level = wp_log_level_parse(optarg, &ok);
             if (!ok)
                 return wp_cli_fail("up", "--log-level: expected debug, info, warn or error");
+            level_name = optarg;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -275,7 +280,8 @@ int wp_cli_up(int argc, char **argv)
     wp_log_setup(level, json || u.log_json);
     u.loop = uv_default_loop();
     static char store[16][32];
-    u.child = wp_child_spawn_self(u.loop, child_args(&sc, store), on_child_line, on_child_exit, &u, &err);
+    u.child = wp_child_spawn_self(u.loop, child_args(&sc, level_name, store), on_child_line,
+                                  on_child_exit, &u, &err);
     if (u.child == NULL)
         return wp_cli_fail("up", err.msg);
     uv_timer_init(u.loop, &u.ready_timer);

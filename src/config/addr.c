@@ -60,7 +60,7 @@ wp_status_t wp_topology_parse_hostport(const char *s, char host[WP_TOPO_HOST_MAX
         return st;
     if (*rest != ':')
         return wp_err_set(err, WP_EINVAL, "expected host:port, got \"%s\"", s);
-    uint16_t p;
+    uint16_t p = 0;
     st = parse_port(rest + 1, (size_t)(end - rest - 1), &p, err);
     if (st != WP_OK)
         return st;

@@ -114,8 +114,12 @@ wp_child_t *wp_child_spawn_self(uv_loop_t *loop, char *const *args, wp_child_lin
         {.flags = UV_IGNORE},
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&c->out},
         {.flags = UV_INHERIT_FD, .data.fd = 2}};
-    uv_process_options_t po = {.file = exe, .args = argv, .env = envp, .exit_cb = on_exit_cb,
-                               .stdio = stdio, .stdio_count = 3};
+    uv_process_options_t po = {.file = exe,
+                               .args = argv,
+                               .env = envp,
+                               .exit_cb = on_exit_cb,
+                               .stdio = stdio,
+                               .stdio_count = 3};
     int rc = uv_spawn(loop, &c->proc, &po);
     free(envp);
     c->handles = 2;

@@ -156,5 +156,7 @@ const char *wp__workload_dist_problem(const wp_workload_dist_t *d)
         return "needs min and max in [1, 1000000]";
     if (ceil(d->min) > floor(d->max))
         return "min is above max (no whole number of tokens between them)";
+    if (d->kind != WP_WORKLOAD_DIST_UNIFORM && (d->mean < d->min || d->mean > d->max))
+        return "mean is outside [min, max]";
     return NULL;
 }

@@ -138,7 +138,9 @@ static wp_status_t parse_line(parser_t *p, const char *s, size_t n)
         size_t col = end && end >= s ? (size_t)(end - s) + 1 : 1;
         return wp_err_set(p->err, WP_EINVAL, "%s:%zu:%zu: not valid JSON", p->file, p->line, col);
     }
-    if (end != NULL && !blank(end, n - (size_t)(end - s))) {
+    while (end != NULL && end < s + n && blank(end, 1))
+        end++;
+    if (end != NULL && end < s + n) {
         cJSON_Delete(o);
         return wp_err_set(p->err, WP_EINVAL, "%s:%zu:%zu: text after the JSON object", p->file,
                           p->line, (size_t)(end - s) + 1);

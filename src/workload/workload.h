@@ -11,7 +11,7 @@
  * Tokens and text. Lengths are in tokens of our tokenizer (tok/tok.h). Text is made of
  * wp_tok_filler pieces (" the", " data", ",", "."), each exactly one token, so a prompt of
  * n tokens is exactly n tokens under wp_tok and concatenating texts adds their counts: a
- * shared prefix of k tokens is k identical leading tokens. That is about 4.2 bytes per
+ * shared prefix of k tokens is k identical leading tokens. That is about 3.8 bytes per
  * token. On a real model's BPE tokenizer these are common single-token English words, so
  * counts come out close to (usually within a few percent of) the requested lengths. For chat
  * the prompt is one user message; the server's chat template adds its own few tokens.
