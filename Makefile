@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps bench format clean
+.PHONY: all build build-asan deps run test test-fast node-deps bench bench-path1 format clean
 
 all: build
 
@@ -41,6 +41,10 @@ test-fast: build node-deps
 # Benchmarks (not part of make test); writes docs/benchmarks.md.
 bench: deps build
 	scripts/bench.sh $(BUILD)
+
+# The guide's Path 1 comparison, live and scaled down (about 4 minutes).
+bench-path1: deps build
+	scripts/bench_path1.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
