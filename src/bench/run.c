@@ -20,7 +20,8 @@
 #include "bench/load.h"
 #include "config/topology.h"
 #include "http/client.h"
-#include "proc/child.h"
+#include "os/child.h"
+#include "os/file.h"
 
 /* How long to wait before reading the prefix-cache counters after a run (a gateway
  * re-exports what it scraped, every 50 ms by default). */
@@ -397,21 +398,10 @@ static wp_status_t read_trace(const wp_bench_opts_t *o, wp_workload_trace_t *tra
                  (int)(strrchr(o->workload_file, '/') - o->workload_file), o->workload_file, p);
     else
         wp_strlcpy(path, p, sizeof(path));
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return wp_err_set(err, WP_EIO, "trace file '%s': %s", path, strerror(errno));
     wp_buf_t b;
-    wp_buf_init(&b, WP_WORKLOAD_TRACE_MAX_BYTES);
-    char chunk[65536];
-    size_t n;
-    wp_status_t st = WP_OK;
-    while (st == WP_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        st = wp_buf_append(&b, chunk, n);
-    fclose(f);
-    if (st != WP_OK)
-        st = wp_err_set(err, st, "trace file '%s' is too large", path);
-    else
-        st = wp_workload_trace_parse(b.data ? b.data : "", b.len, path, trace, err);
+    wp_status_t st = wp_os_read_file(path, "trace file", WP_WORKLOAD_TRACE_MAX_BYTES, &b, err);
+    if (st == WP_OK)
+        st = wp_workload_trace_parse(b.data, b.len, path, trace, err);
     wp_buf_free(&b);
     return st;
 }

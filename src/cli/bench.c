@@ -1,7 +1,6 @@
 /*
  * cli/bench: `wellpath bench` argument parsing; the benchmark itself is bench/.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "base/str.h"
 #include "bench/bench.h"
 #include "cli/cli.h"
+#include "os/file.h"
 
 static const char usage_text[] =
     "usage: wellpath bench (--target URL | --topology FILE --policies A,B,...) [options]\n"
@@ -86,21 +86,10 @@ static const struct option opts[] = {{"target", required_argument, NULL, O_TARGE
 
 static wp_status_t read_workload(const char *path, wp_workload_spec_t *spec, wp_err_t *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return wp_err_set(err, WP_EIO, "cannot open workload file '%s': %s", path, strerror(errno));
     wp_buf_t b;
-    wp_buf_init(&b, WP_WORKLOAD_MAX_INPUT + 1);
-    char chunk[8192];
-    size_t n;
-    wp_status_t st = WP_OK;
-    while (st == WP_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        st = wp_buf_append(&b, chunk, n);
-    fclose(f);
-    if (st != WP_OK)
-        st = wp_err_set(err, st, "%s: larger than 1 MiB", path);
-    else
-        st = wp_workload_parse(b.data ? b.data : "", b.len, path, spec, err);
+    wp_status_t st = wp_os_read_file(path, "workload file", WP_WORKLOAD_MAX_INPUT, &b, err);
+    if (st == WP_OK)
+        st = wp_workload_parse(b.data, b.len, path, spec, err);
     wp_buf_free(&b);
     return st;
 }
@@ -227,7 +216,6 @@ int wp_cli_bench(int argc, char **argv)
         }
     }
     int c;
-    bool ok;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (c == 'h') {
             fputs(usage_text, stdout);
@@ -236,9 +224,9 @@ int wp_cli_bench(int argc, char **argv)
         if (c == '?')
             return 2;
         if (c == O_LOG) {
-            wp_log_level_t level = wp_log_level_parse(optarg, &ok);
-            if (!ok)
-                return wp_cli_fail("bench", "--log-level: expected debug, info, warn or error");
+            wp_log_level_t level;
+            if (!wp_cli_log_level("bench", optarg, &level))
+                return 2;
             wp_log_setup(level, false);
             continue;
         }

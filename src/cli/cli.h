@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <uv.h>
 
+#include "base/log.h"
 #include "config/topology.h"
 #include "gateway/gateway.h"
 #include "sim/sim.h"
@@ -28,6 +29,8 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
 wp_status_t wp_cli_sim_config(const wp_topology_t *t, wp_sim_config_t *sc, wp_err_t *err);
 /* "host:port" into parts; port 0 allowed. */
 wp_status_t wp_cli_parse_listen(const char *s, char *host, size_t cap, int *port, wp_err_t *err);
+/* Parses a --log-level value; on a bad one prints why and returns false. */
+bool wp_cli_log_level(const char *cmd, const char *arg, wp_log_level_t *out);
 /* Prints "wellpath <cmd>: <msg>" on stderr and returns 2. */
 int wp_cli_fail(const char *cmd, const char *msg);
 

@@ -1,7 +1,6 @@
 /*
  * cli/common: what the subcommands share (see cli.h).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,11 +8,21 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "cli/cli.h"
+#include "os/file.h"
 
 int wp_cli_fail(const char *cmd, const char *msg)
 {
     fprintf(stderr, "wellpath %s: %s\n", cmd, msg);
     return 2;
+}
+
+bool wp_cli_log_level(const char *cmd, const char *arg, wp_log_level_t *out)
+{
+    bool ok;
+    *out = wp_log_level_parse(arg, &ok);
+    if (!ok)
+        wp_cli_fail(cmd, "--log-level: expected debug, info, warn or error");
+    return ok;
 }
 
 wp_status_t wp_cli_load_topology(const char *path, wp_topology_t *t, wp_err_t *err)
@@ -22,22 +31,11 @@ wp_status_t wp_cli_load_topology(const char *path, wp_topology_t *t, wp_err_t *e
         const char *y = wp_topology_default_yaml();
         return wp_topology_parse(y, strlen(y), "(embedded default)", t, err);
     }
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return wp_err_set(err, WP_EIO, "cannot open topology file '%s': %s", path, strerror(errno));
     wp_buf_t b;
-    wp_buf_init(&b, WP_TOPO_MAX_INPUT + 1);
-    char chunk[8192];
-    size_t n;
-    wp_status_t st = WP_OK;
-    while (st == WP_OK && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        st = wp_buf_append(&b, chunk, n);
-    bool read_err = ferror(f) != 0;
-    fclose(f);
-    if (st != WP_OK || read_err) {
+    wp_status_t st = wp_os_read_file(path, "topology file", WP_TOPO_MAX_INPUT, &b, err);
+    if (st != WP_OK) {
         wp_buf_free(&b);
-        return wp_err_set(err, WP_EINVAL, "%s: %s", path,
-                          read_err ? "read error" : "file is larger than 1 MiB");
+        return st;
     }
     st = wp_topology_parse(b.data ? b.data : "", b.len, path, t, err);
     wp_buf_free(&b);

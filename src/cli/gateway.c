@@ -42,7 +42,7 @@ int wp_cli_gateway(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *file = NULL, *listen = NULL;
     wp_log_level_t level = WP_LOG_INFO;
-    bool json = false, ok;
+    bool json = false;
     int c;
     while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
         switch (c) {
@@ -56,9 +56,8 @@ int wp_cli_gateway(int argc, char **argv)
             json = true;
             break;
         case 'v':
-            level = wp_log_level_parse(optarg, &ok);
-            if (!ok)
-                return wp_cli_fail("gateway", "--log-level: expected debug, info, warn or error");
+            if (!wp_cli_log_level("gateway", optarg, &level))
+                return 2;
             break;
         case 'h':
             fputs(usage_text, stdout);

@@ -164,7 +164,6 @@ int wp_cli_sim(int argc, char **argv)
     wp_sim_config_t sc;
     wp_sim_config_default(&sc);
     wp_err_t err;
-    bool ok;
     /* A topology file first, then the flags over it, whatever their order. */
     for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--file") == 0) {
@@ -184,9 +183,9 @@ int wp_cli_sim(int argc, char **argv)
         if (c == '?')
             return 2;
         if (c == O_LOG) {
-            wp_log_level_t level = wp_log_level_parse(optarg, &ok);
-            if (!ok)
-                return wp_cli_fail("sim", "--log-level: expected debug, info, warn or error");
+            wp_log_level_t level;
+            if (!wp_cli_log_level("sim", optarg, &level))
+                return 2;
             wp_log_setup(level, false);
             continue;
         }

@@ -17,7 +17,7 @@
 #include "base/str.h"
 #include "cli/cli.h"
 #include "model/model.h"
-#include "proc/child.h"
+#include "os/child.h"
 
 static const char usage_text[] =
     "usage: wellpath up [-f FILE] [--listen HOST:PORT] [--log-level LEVEL] [--log-json]\n"
@@ -234,7 +234,7 @@ int wp_cli_up(int argc, char **argv)
     int64_t port;
     wp_log_level_t level = WP_LOG_INFO;
     const char *level_name = "info";
-    bool json = false, ok;
+    bool json = false;
     int c;
     while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
         switch (c) {
@@ -256,9 +256,8 @@ int wp_cli_up(int argc, char **argv)
             json = true;
             break;
         case 'v':
-            level = wp_log_level_parse(optarg, &ok);
-            if (!ok)
-                return wp_cli_fail("up", "--log-level: expected debug, info, warn or error");
+            if (!wp_cli_log_level("up", optarg, &level))
+                return 2;
             level_name = optarg;
             break;
         case 'h':

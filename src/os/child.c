@@ -1,8 +1,8 @@
 /*
- * proc/child: see child.h. The process handle and the stdout pipe close on their own
+ * os/child: see child.h. The process handle and the stdout pipe close on their own
  * schedules; the struct is freed when both are closed and the owner has let go.
  */
-#include "proc/child.h"
+#include "os/child.h"
 
 #include <signal.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * proc/child: a child process running this same program (`wellpath <subcommand> ...`),
+ * os/child: a child process running this same program (`wellpath <subcommand> ...`),
  * for `wellpath up` (which runs the simulated pool as `wellpath sim`) and `wellpath
  * bench` (which runs each policy's deployment as `wellpath up`).
  *
@@ -13,8 +13,8 @@
  * on_exit ran (or at any time: a live child is sent SIGTERM first); run the loop to let
  * the handles close.
  */
-#ifndef WP_PROC_CHILD_H
-#define WP_PROC_CHILD_H
+#ifndef WP_OS_CHILD_H
+#define WP_OS_CHILD_H
 
 #include <stdbool.h>
 #include <stdint.h>
