@@ -22,7 +22,7 @@
 #include "report/report.h"
 #include "workload/workload.h"
 
-#define WP_BENCH_MAX_POLICIES 16
+#define WP_BENCH_MAX_POLICIES 16 /* = WP_CLI_MAX_POLICIES */
 
 typedef struct wp_bench_opts_s {
     const char *target;   /* URL, or NULL with topology */

@@ -18,6 +18,7 @@ static void usage(FILE *out)
           "  gateway   the inference-aware gateway alone, in front of real endpoints\n"
           "  sim       one or more simulated vLLM-compatible model servers\n"
           "  bench     a serving benchmark against a server, or against `up` once per policy\n"
+          "  simulate  the whole pool and scheduler in virtual time, with bench's report\n"
           "\n"
           "Run 'wellpath <command> --help' for a command's options.\n",
           out);
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
         return wp_cli_up(argc - 1, argv + 1);
     if (strcmp(cmd, "gateway") == 0)
         return wp_cli_gateway(argc - 1, argv + 1);
+    if (strcmp(cmd, "simulate") == 0)
+        return wp_cli_simulate(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return wp_cli_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "sim") == 0)

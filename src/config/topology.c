@@ -53,8 +53,9 @@ _Static_assert(sizeof(wp_topology_engine_t) == sizeof(int), "enums are stored as
 
 static const int64_t tp_choices[] = {1, 2, 4, 8, 0};
 static const char *const policy_choices[] = {
-    "topology", "round-robin",          "random", "least-request", "load-aware", "prefix-aware",
-    "queue",    "kv-cache-utilization", NULL};
+    "topology",   "round-robin",        "random",    "least-request",
+    "load-aware", "prefix-aware",       "queue",     "kv-cache-utilization",
+    "llm-d",      "sglang-cache-aware", "dynamo-kv", NULL};
 static const char *const picker_choices[] = {"max-score", "weighted-random", NULL};
 static const char *const engine_choices[] = {"vllm", "sglang", "trtllm", "llamacpp", NULL};
 static const char *const role_choices[] = {"both", "prefill", "decode", NULL};

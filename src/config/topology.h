@@ -79,7 +79,8 @@ typedef struct wp_topology_scorer_s {
 
 typedef struct wp_topology_scheduler_s {
     /* topology|round-robin|random|least-request|load-aware|prefix-aware|queue|
-     * kv-cache-utilization; names the scheduler's registry entry, hence a string. */
+     * kv-cache-utilization|llm-d|sglang-cache-aware|dynamo-kv; names the scheduler's
+     * registry entry, hence a string. */
     char policy[WP_TOPO_NAME_MAX];
     char picker[WP_TOPO_NAME_MAX]; /* max-score|weighted-random */
     wp_topology_scorer_t scorers[WP_TOPO_MAX_SCORERS];

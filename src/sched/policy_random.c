@@ -8,4 +8,4 @@ static int random_choose(const wp__sched_ctx_t *ctx, uint32_t *state, wp_rng_t *
     return (int)wp_rng_below(rng, (uint64_t)ctx->n);
 }
 
-const wp__sched_policy_t wp__sched_policy_random = {"random", NULL, random_choose};
+const wp__sched_policy_t wp__sched_policy_random = {.name = "random", .choose = random_choose};

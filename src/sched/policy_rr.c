@@ -18,4 +18,4 @@ static int rr_choose(const wp__sched_ctx_t *ctx, uint32_t *state, wp_rng_t *rng)
     return pos;
 }
 
-const wp__sched_policy_t wp__sched_policy_rr = {"round-robin", NULL, rr_choose};
+const wp__sched_policy_t wp__sched_policy_rr = {.name = "round-robin", .choose = rr_choose};

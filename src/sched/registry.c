@@ -19,12 +19,13 @@ static const wp__sched_picker_t *const pickers[] = {
     &wp__sched_picker_weighted,
 };
 
-static const wp__sched_policy_t topology = {"topology", NULL, NULL};
-static const wp__sched_policy_t least_request = {"least-request", "least-request", NULL};
-static const wp__sched_policy_t load_aware = {"load-aware", "load-aware", NULL};
-static const wp__sched_policy_t prefix_aware = {"prefix-aware", "prefix-aware", NULL};
-static const wp__sched_policy_t queue = {"queue", "queue", NULL};
-static const wp__sched_policy_t kv = {"kv-cache-utilization", "kv-cache-utilization", NULL};
+static const wp__sched_policy_t topology = {"topology", NULL, NULL, NULL, 0};
+static const wp__sched_policy_t least_request = {"least-request", "least-request", NULL, NULL, 0};
+static const wp__sched_policy_t load_aware = {"load-aware", "load-aware", NULL, NULL, 0};
+static const wp__sched_policy_t prefix_aware = {"prefix-aware", "prefix-aware", NULL, NULL, 0};
+static const wp__sched_policy_t queue = {"queue", "queue", NULL, NULL, 0};
+static const wp__sched_policy_t kv = {"kv-cache-utilization", "kv-cache-utilization", NULL, NULL,
+                                      0};
 
 static const wp__sched_policy_t *const policies[] = {
     &topology,
@@ -35,6 +36,9 @@ static const wp__sched_policy_t *const policies[] = {
     &prefix_aware,
     &queue,
     &kv,
+    &wp__sched_policy_llmd,
+    &wp__sched_policy_sglang,
+    &wp__sched_policy_dynamo,
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -72,7 +76,7 @@ static void append_name(char *list, size_t cap, const char *name)
 
 wp_status_t wp__sched_unknown(wp_err_t *err, char kind, const char *name)
 {
-    char list[256] = "";
+    char list[512] = "";
     const char *what;
     if (kind == 's') {
         what = "scorer type";

@@ -41,22 +41,31 @@ struct wp_sched_s {
 
 /* ---- life ---- */
 
+static void plan_add(wp_sched_t *s, const char *scorer, double weight)
+{
+    s->plan[s->n_plan++] = (plan_t){wp__sched_scorer_find(scorer), weight};
+}
+
+/* Scoring policies: the policy's one scorer, its preset list, or (topology) the configured
+ * list; the first two always use max-score. Choose policies need no plan. */
 static void resolve_plan(wp_sched_t *s)
 {
-    s->policy = wp__sched_policy_find(s->cfg.policy);
-    if (s->policy->choose)
+    const wp__sched_policy_t *p = wp__sched_policy_find(s->cfg.policy);
+    s->policy = p;
+    s->n_plan = 0;
+    if (p->choose)
         return;
-    if (s->policy->scorer) {
-        s->plan[0] = (plan_t){wp__sched_scorer_find(s->policy->scorer), 1.0};
-        s->n_plan = 1;
-        s->picker = &wp__sched_picker_max;
-        return;
+    s->picker = &wp__sched_picker_max;
+    if (p->scorer) {
+        plan_add(s, p->scorer, 1.0);
+    } else if (p->preset) {
+        for (int i = 0; i < p->n_preset; i++)
+            plan_add(s, p->preset[i].scorer, p->preset[i].weight);
+    } else {
+        for (int i = 0; i < s->cfg.n_scorers; i++)
+            plan_add(s, s->cfg.scorers[i].type, s->cfg.scorers[i].weight);
+        s->picker = wp__sched_picker_find(s->cfg.picker);
     }
-    for (int i = 0; i < s->cfg.n_scorers; i++)
-        s->plan[i] =
-            (plan_t){wp__sched_scorer_find(s->cfg.scorers[i].type), s->cfg.scorers[i].weight};
-    s->n_plan = s->cfg.n_scorers;
-    s->picker = wp__sched_picker_find(s->cfg.picker);
 }
 
 wp_sched_t *wp_sched_new(const wp_sched_config_t *cfg, wp_err_t *err)
@@ -157,6 +166,14 @@ uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep)
     return ep_ok(s, ep) ? s->eps[ep].in_flight : 0;
 }
 
+wp_status_t wp_sched_endpoint_set_capacity(wp_sched_t *s, int ep, uint32_t blocks)
+{
+    if (!ep_ok(s, ep))
+        return WP_EINVAL;
+    s->eps[ep].kv_blocks = blocks;
+    return WP_OK;
+}
+
 /* ---- pick ---- */
 
 static const char *role_name(wp_sched_role_t role)
@@ -222,8 +239,15 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
     int n = wp__sched_filter(s->eps, s->n_eps, req, s->cand);
     if (n == 0)
         return no_candidate(s, req, err);
-    size_t nb = wp_sched_hash_chain(req->model, req->cache_salt, req->prompt, req->prompt_len,
-                                    s->cfg.block_chars, s->cfg.max_blocks, out->block_hashes);
+    size_t nb;
+    if (req->hashes != NULL) {
+        nb = req->n_hashes < s->cfg.max_blocks ? req->n_hashes : s->cfg.max_blocks;
+        if (out->block_hashes != req->hashes)
+            memmove(out->block_hashes, req->hashes, nb * sizeof(uint64_t));
+    } else {
+        nb = wp_sched_hash_chain(req->model, req->cache_salt, req->prompt, req->prompt_len,
+                                 s->cfg.block_chars, s->cfg.max_blocks, out->block_hashes);
+    }
     wp_sched_index_match(s->index, out->block_hashes, nb, s->matched);
     wp__sched_ctx_t ctx = {.cfg = &s->cfg,
                            .eps = s->eps,
@@ -232,7 +256,8 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
                            .n = n,
                            .cand = s->cand,
                            .matched = s->matched,
-                           .n_blocks = (uint32_t)nb};
+                           .n_blocks = (uint32_t)nb,
+                           .index = s->index};
     int pos;
     if (s->policy->choose) {
         pos = s->policy->choose(&ctx, &s->policy_state, rng);
@@ -295,6 +320,9 @@ wp_status_t wp_sched_validate(const wp_sched_t *s, wp_err_t *err)
         return wp_err_set(err, WP_EINVAL, "endpoint count %d out of range", s->n_eps);
     if (!s->policy || (!s->policy->choose && (!s->picker || s->n_plan < 1)))
         return wp_err_set(err, WP_EINVAL, "policy plan not resolved");
+    for (int k = 0; k < s->n_plan; k++)
+        if (!s->plan[k].scorer)
+            return wp_err_set(err, WP_EINVAL, "policy %s: scorer %d unknown", s->policy->name, k);
     for (int i = 0; i < s->n_eps; i++) {
         wp_status_t st = validate_ep(s, i, err);
         if (st != WP_OK)

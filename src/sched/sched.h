@@ -9,6 +9,16 @@
  * uniform when all are zero). The single-scorer policies ("least-request", "load-aware",
  * "prefix-aware", "queue", "kv-cache-utilization") are that scorer alone with weight 1 and
  * max-score; "round-robin" cycles over the eligible endpoints by index; "random" is uniform.
+ * Peer policies, for side-by-side comparison (docs/policies.md gives sources and formulas):
+ *   - "llm-d": prefix-aware + queue + kv-cache-utilization, weights 1:1:1, max-score;
+ *   - "sglang-cache-aware": when in-flight counts are imbalanced (max − min > abs and
+ *     max > rel × min) the least-loaded endpoint; otherwise the longest prefix match if its
+ *     match rate (matched / hashed blocks) exceeds cache_threshold, else the endpoint whose
+ *     prefix-index entry is smallest (fewest tracked blocks);
+ *   - "dynamo-kv": the lowest cost = overlap_weight × (prompt blocks not matched on the
+ *     endpoint) + decode blocks in use (kv_usage × capacity when metrics are fresh and the
+ *     capacity is known, otherwise in-flight × the request's block count).
+ * Choose policies (round-robin, random, sglang, dynamo) break ties uniformly with the rng.
  *
  * Endpoint state: requests in flight (the gateway's own count, exact and immediate) and the
  * last scraped metrics (waiting, running, kv_usage). Metrics are "fresh" when they were set
@@ -68,6 +78,13 @@ typedef struct wp_sched_config_s {
     uint32_t lru_capacity; /* blocks per endpoint, default 31250 */
     double load_threshold; /* load-aware T, > 0, default 128 */
     double stale_after_s;  /* metrics older than this are unknown, >= 0, default 2 */
+    /* sglang-cache-aware (SGLang router defaults): match rate above which the longest match
+     * wins, in [0,1], default 0.5; imbalance thresholds on in-flight counts, absolute
+     * >= 0, default 32, and relative >= 0, default 1.0001. */
+    double sglang_cache_threshold;
+    double sglang_balance_abs;
+    double sglang_balance_rel;
+    double dynamo_overlap_weight; /* dynamo-kv: weight of uncached prefill blocks, >= 0, 1 */
 } wp_sched_config_t;
 
 typedef struct wp_sched_request_s {
@@ -81,6 +98,10 @@ typedef struct wp_sched_request_s {
     /* NULL, or a bitset of WP_SCHED_MAX_ENDPOINTS bits (WP_SCHED_EXCLUDE_WORDS words, bit i
      * of word i / 64 = endpoint i): endpoints to skip, e.g. those a retry already tried. */
     const uint64_t *exclude;
+    /* NULL, or the prompt's block chain already hashed (wp_sched_hash_chain with this
+     * scheduler's block_chars and max_blocks): then prompt is not read. */
+    const uint64_t *hashes;
+    size_t n_hashes;
 } wp_sched_request_t;
 
 typedef struct wp_sched_score_s {
@@ -134,6 +155,9 @@ wp_status_t wp_sched_endpoint_set_healthy(wp_sched_t *s, int ep, bool healthy);
 wp_status_t wp_sched_endpoint_set_metrics(wp_sched_t *s, int ep, double now, double waiting,
                                           double running, double kv_usage);
 uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep);
+/* The endpoint's KV cache size in blocks (vllm:cache_config_info num_gpu_blocks; 0 =
+ * unknown, the initial state). Used by dynamo-kv. WP_EINVAL on an out-of-range endpoint. */
+wp_status_t wp_sched_endpoint_set_capacity(wp_sched_t *s, int ep, uint32_t blocks);
 
 /* Picks an endpoint for req. WP_ENOTFOUND when no endpoint passes the filters, WP_EINVAL on
  * a bad request (NULL model, prompt NULL with len > 0, NULL rng). out is fully written on

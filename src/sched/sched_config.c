@@ -25,6 +25,10 @@ void wp_sched_config_default(wp_sched_config_t *cfg)
     cfg->lru_capacity = 31250;
     cfg->load_threshold = 128.0;
     cfg->stale_after_s = 2.0;
+    cfg->sglang_cache_threshold = 0.5;
+    cfg->sglang_balance_abs = 32.0;
+    cfg->sglang_balance_rel = 1.0001;
+    cfg->dynamo_overlap_weight = 1.0;
 }
 
 /* Copies name into dst when it fits; a name too long cannot be a valid one anyway. */
@@ -96,6 +100,27 @@ static wp_status_t validate_scorers(const wp_sched_config_t *cfg, wp_err_t *err)
     return WP_OK;
 }
 
+/* A peer parameter: finite and >= 0 (and <= hi when hi is finite). */
+static wp_status_t check_param(const char *name, double v, double hi, wp_err_t *err)
+{
+    if (!isfinite(v) || v < 0.0 || v > hi)
+        return wp_err_set(err, WP_EINVAL, "%s %g must be finite, >= 0%s", name, v,
+                          isfinite(hi) ? " and <= 1" : "");
+    return WP_OK;
+}
+
+static wp_status_t validate_peers(const wp_sched_config_t *cfg, wp_err_t *err)
+{
+    wp_status_t st = check_param("sglang cache_threshold", cfg->sglang_cache_threshold, 1.0, err);
+    if (st == WP_OK)
+        st = check_param("sglang balance_abs_threshold", cfg->sglang_balance_abs, INFINITY, err);
+    if (st == WP_OK)
+        st = check_param("sglang balance_rel_threshold", cfg->sglang_balance_rel, INFINITY, err);
+    if (st == WP_OK)
+        st = check_param("dynamo overlap_weight", cfg->dynamo_overlap_weight, INFINITY, err);
+    return st;
+}
+
 static wp_status_t validate_numbers(const wp_sched_config_t *cfg, wp_err_t *err)
 {
     if (cfg->block_chars == 0)
@@ -110,7 +135,7 @@ static wp_status_t validate_numbers(const wp_sched_config_t *cfg, wp_err_t *err)
                           cfg->load_threshold);
     if (!isfinite(cfg->stale_after_s) || cfg->stale_after_s < 0.0)
         return wp_err_set(err, WP_EINVAL, "stale_after_s %g must be >= 0", cfg->stale_after_s);
-    return WP_OK;
+    return validate_peers(cfg, err);
 }
 
 wp_status_t wp_sched_config_validate(const wp_sched_config_t *cfg, wp_err_t *err)

@@ -7,10 +7,11 @@
  * registry (registry.c):
  *   - scorer:  score(ctx, out) writes one value in [0,1] per candidate;
  *   - picker:  pick(totals, n, rng) returns the chosen candidate's position;
- *   - policy:  either a scoring policy (scorer == NULL: the configured list, "topology"; or
- *              one named scorer with weight 1 and the max-score picker) or its own
- *              choose(ctx, state, rng) (round-robin, random) with one word of state kept by
- *              the scheduler.
+ *   - policy:  either a scoring policy (the configured list, "topology"; one named scorer
+ *              with weight 1; or a fixed preset list of weighted scorers, "llm-d"; the last
+ *              two with the max-score picker) or its own choose(ctx, state, rng)
+ *              (round-robin, random, sglang-cache-aware, dynamo-kv) with one word of state
+ *              kept by the scheduler.
  *   - filter:  keep(ep, index, req) says whether an endpoint may serve the request.
  * Tables are immutable, so there is no global mutable state. Adding a scorer means one new
  * file and one line in registry.c.
@@ -26,6 +27,7 @@ typedef struct wp__sched_ep_s {
     bool healthy;
     bool has_metrics;
     uint32_t in_flight;
+    uint32_t kv_blocks; /* KV cache size in blocks (num_gpu_blocks), 0 = unknown */
     double waiting, running, kv_usage, scraped_at;
 } wp__sched_ep_t;
 
@@ -38,6 +40,7 @@ typedef struct wp__sched_ctx_s {
     const int *cand;         /* candidate endpoint indices, ascending */
     const uint16_t *matched; /* leading blocks held, by endpoint index */
     uint32_t n_blocks;
+    const wp_sched_index_t *index; /* the prefix index, read-only (tree sizes) */
 } wp__sched_ctx_t;
 
 typedef struct wp__sched_scorer_s {
@@ -50,10 +53,18 @@ typedef struct wp__sched_picker_s {
     int (*pick)(const double *totals, int n, wp_rng_t *rng);
 } wp__sched_picker_t;
 
+/* One row of a preset policy: a scorer by name and its weight. */
+typedef struct wp__sched_weighted_s {
+    const char *scorer;
+    double weight;
+} wp__sched_weighted_t;
+
 typedef struct wp__sched_policy_s {
     const char *name;
-    const char *scorer; /* single-scorer policy: its scorer; NULL: topology or choose */
+    const char *scorer; /* single-scorer policy: its scorer; NULL: topology, preset or choose */
     int (*choose)(const wp__sched_ctx_t *ctx, uint32_t *state, wp_rng_t *rng);
+    const wp__sched_weighted_t *preset; /* preset policy: its scorers, with max-score */
+    int n_preset;                       /* 1..WP_SCHED_MAX_SCORERS when preset is set */
 } wp__sched_policy_t;
 
 typedef struct wp__sched_filter_s {
@@ -71,6 +82,9 @@ extern const wp__sched_picker_t wp__sched_picker_max;
 extern const wp__sched_picker_t wp__sched_picker_weighted;
 extern const wp__sched_policy_t wp__sched_policy_rr;
 extern const wp__sched_policy_t wp__sched_policy_random;
+extern const wp__sched_policy_t wp__sched_policy_llmd;
+extern const wp__sched_policy_t wp__sched_policy_sglang;
+extern const wp__sched_policy_t wp__sched_policy_dynamo;
 
 /* Registry: NULL when the name is unknown (name may be NULL). */
 const wp__sched_scorer_t *wp__sched_scorer_find(const char *name);
@@ -89,5 +103,11 @@ double wp__sched_ep_queue(const wp__sched_ctx_t *ctx, int ep);
 /* out[i] = (max - v[i]) / (max - min) over v[0..n); 1 for all when max == min. */
 void wp__sched_inverse_minmax(const double *v, int n, double *out);
 double wp__sched_clamp01(double x);
+
+/* Shared by choose policies: the position (in ctx->cand) of a candidate with the lowest
+ * key(ctx, endpoint); keys within 1e-9 of the lowest are ties, broken uniformly with the
+ * rng. Two passes over the candidates, calling key again in the second: no scratch. */
+typedef double (*wp__sched_key_fn)(const wp__sched_ctx_t *ctx, int ep);
+int wp__sched_argmin(const wp__sched_ctx_t *ctx, wp__sched_key_fn key, wp_rng_t *rng);
 
 #endif

@@ -84,11 +84,11 @@ static void on_request(wp_http_req_t *req, void *ctx)
     }
 }
 
-static wp_status_t setup_perf(wp_sim_t *sim, wp_err_t *err)
+wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t **model,
+                                wp_perf_t *perf, wp_engine_config_t *ecfg, wp_err_t *err)
 {
-    const wp_sim_config_t *c = &sim->cfg;
-    sim->model = wp_model_find(c->model);
-    if (sim->model == NULL)
+    *model = wp_model_find(c->model);
+    if (*model == NULL)
         return wp_err_set(err, WP_EINVAL, "unknown model '%s' (see the catalog in docs/models.md)",
                           c->model);
     const wp_gpu_spec_t *gpu = wp_gpu_find(c->gpu);
@@ -99,22 +99,22 @@ static wp_status_t setup_perf(wp_sim_t *sim, wp_err_t *err)
     wp_perf_params_default(&pp);
     if (c->gpu_memory_utilization > 0)
         pp.gpu_memory_utilization = c->gpu_memory_utilization;
-    wp_status_t st = wp_perf_init(&sim->perf, sim->model, gpu, c->tensor_parallel, &pp, err);
+    wp_status_t st = wp_perf_init(perf, *model, gpu, c->tensor_parallel, &pp, err);
     if (st != WP_OK)
         return st;
-    wp_engine_config_default(&sim->ecfg, &sim->perf);
-    sim->ecfg.enable_prefix_caching = c->prefix_caching;
+    wp_engine_config_default(ecfg, perf);
+    ecfg->enable_prefix_caching = c->prefix_caching;
     if (c->max_num_seqs)
-        sim->ecfg.max_num_seqs = c->max_num_seqs;
+        ecfg->max_num_seqs = c->max_num_seqs;
     if (c->max_num_batched_tokens)
-        sim->ecfg.max_num_batched_tokens = c->max_num_batched_tokens;
+        ecfg->max_num_batched_tokens = c->max_num_batched_tokens;
     if (c->block_size) {
-        int64_t tokens = (int64_t)sim->ecfg.num_blocks * sim->ecfg.block_size;
-        sim->ecfg.block_size = c->block_size;
-        sim->ecfg.num_blocks = (int32_t)(tokens / c->block_size);
+        int64_t tokens = (int64_t)ecfg->num_blocks * ecfg->block_size;
+        ecfg->block_size = c->block_size;
+        ecfg->num_blocks = (int32_t)(tokens / c->block_size);
     }
     if (c->max_model_len)
-        sim->ecfg.max_model_len = c->max_model_len;
+        ecfg->max_model_len = c->max_model_len;
     return WP_OK;
 }
 
@@ -138,7 +138,8 @@ wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err)
     sim->cfg = *cfg;
     sim->t0_ns = uv_hrtime();
     sim->replicas = calloc((size_t)cfg->replicas, sizeof(sim_replica_t));
-    if (sim->replicas == NULL || setup_perf(sim, err) != WP_OK) {
+    if (sim->replicas == NULL ||
+        wp_sim_engine_setup(&sim->cfg, &sim->model, &sim->perf, &sim->ecfg, err) != WP_OK) {
         if (sim->replicas == NULL)
             wp_err_set(err, WP_ENOMEM, "out of memory");
         free(sim->replicas);

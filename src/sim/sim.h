@@ -21,6 +21,8 @@
 #include <uv.h>
 
 #include "base/err.h"
+#include "engine/engine.h"
+#include "model/model.h"
 #include "http/server.h"
 
 #define WP_SIM_MAX_REPLICAS 64
@@ -45,6 +47,10 @@ typedef struct wp_sim_config_s {
 typedef struct wp_sim_s wp_sim_t;
 
 void wp_sim_config_default(wp_sim_config_t *cfg);
+/* The model, its perf model and the engine config that cfg describes (catalog names,
+ * TP, memory utilisation, engine overrides). Shared with the virtual-time simulator. */
+wp_status_t wp_sim_engine_setup(const wp_sim_config_t *cfg, const wp_model_spec_t **model,
+                                wp_perf_t *perf, wp_engine_config_t *ecfg, wp_err_t *err);
 wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err);
 wp_status_t wp_sim_start(wp_sim_t *sim, wp_err_t *err);
 int wp_sim_replicas(const wp_sim_t *sim);

@@ -41,11 +41,26 @@ static bool is_continuation(unsigned char c)
     return (c & 0xC0) == 0x80;
 }
 
+static uint32_t norm_vocab(uint32_t vocab)
+{
+    return vocab == 0 || vocab > INT32_MAX ? INT32_MAX : vocab;
+}
+
+/* vocab already normalised. */
+static int32_t piece_id(const void *p, size_t len, uint32_t vocab)
+{
+    return (int32_t)(wp_hash64(p, len, PIECE_SEED) % vocab);
+}
+
+int32_t wp_tok_piece_id(const char *piece, size_t n, uint32_t vocab)
+{
+    return piece_id(piece, n, norm_vocab(vocab));
+}
+
 static void emit(sink_t *s, const unsigned char *p, size_t len)
 {
     if (s->count < s->cap) {
-        uint64_t h = wp_hash64(p, len, PIECE_SEED);
-        s->out[s->count] = (int32_t)(h % s->vocab);
+        s->out[s->count] = piece_id(p, len, s->vocab);
     }
     s->count++;
 }
@@ -137,10 +152,7 @@ size_t wp_tok_encode(const char *text, size_t n, uint32_t vocab, int32_t *out, s
     if (text == NULL || n == 0) {
         return 0;
     }
-    if (vocab == 0 || vocab > INT32_MAX) {
-        vocab = INT32_MAX;
-    }
-    sink_t s = {.out = out, .cap = out != NULL ? cap : 0, .count = 0, .vocab = vocab};
+    sink_t s = {.out = out, .cap = out != NULL ? cap : 0, .count = 0, .vocab = norm_vocab(vocab)};
     return encode((const unsigned char *)text, n, &s);
 }
 

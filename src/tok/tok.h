@@ -26,6 +26,12 @@
  * means [0, INT32_MAX). */
 size_t wp_tok_encode(const char *text, size_t n, uint32_t vocab, int32_t *out, size_t cap);
 
+/* The id wp_tok_encode gives a piece of n bytes that it emits as one token (a filler
+ * piece, a short word with its leading space, one punctuation byte): the hash of the bytes
+ * mod vocab, with vocab normalised as in wp_tok_encode. For callers that know their text is
+ * made of such pieces and want its ids without tokenizing it. */
+int32_t wp_tok_piece_id(const char *piece, size_t n, uint32_t vocab);
+
 /* The number of tokens wp_tok_encode would return. */
 size_t wp_tok_count(const char *text, size_t n);
 

@@ -15,8 +15,10 @@
  * per pass; a pass past the first reuses the system prompts with new questions.
  * multi_turn goes turn by turn across sessions (all first turns, then all second turns),
  * so a session's turns are num_sessions requests apart; a pass past the first starts new
- * sessions. An answer's length is drawn from a stream keyed by (session, turn), so the
- * same answer text reappears in every later turn of its session.
+ * sessions. Text goes through one sink (internal.h), which also collects the token ids
+ * once wp_workload_set_vocab was called and stops keeping bytes at max_text_bytes. An answer's
+ * length is drawn from a stream keyed by (session, turn), so the same answer text reappears in
+ * every later turn of its session.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -37,6 +39,7 @@ struct wp_workload_s {
     uint32_t *perm; /* shared_prefix: groups x prompts */
     size_t n_perm;
     wp_buf_t text;
+    wp__workload_sink_t sink; /* text -> &text; ids once a vocab is set */
 };
 
 /* ---- arrivals ---- */
@@ -145,7 +148,7 @@ static uint64_t seed_of(const wp_workload_t *w)
 
 static wp_status_t put_text(wp_workload_t *w, uint64_t key, size_t n)
 {
-    return wp__workload_corpus_text(&w->corpus, key, n, &w->text);
+    return wp__workload_corpus_emit(&w->corpus, key, n, &w->sink);
 }
 
 static void shuffle(wp_workload_t *w)
@@ -258,6 +261,7 @@ static wp_status_t init_content(wp_workload_t *w, wp_err_t *err)
 {
     wp_rng_seed(&w->content, wp__workload_key(seed_of(w), WP__WL_TAG_CONTENT, 0, 0));
     wp_buf_init(&w->text, WP_BUF_DEFAULT_MAX);
+    w->sink = (wp__workload_sink_t){.text = &w->text, .text_max = SIZE_MAX};
     if (wp__workload_corpus_init(&w->corpus) != WP_OK)
         return wp_err_set(err, WP_ENOMEM, "out of memory for the text corpus");
     if (w->spec.type != WP_WORKLOAD_SHARED_PREFIX)
@@ -297,6 +301,7 @@ void wp_workload_free(wp_workload_t *w)
         return;
     wp__workload_corpus_free(&w->corpus);
     wp_buf_free(&w->text);
+    wp__workload_sink_free(&w->sink);
     free(w->arrivals);
     free(w->perm);
     free(w);
@@ -316,13 +321,28 @@ wp_status_t wp_workload_next(wp_workload_t *w, wp_workload_req_t *out)
                                .group = -1,
                                .session = -1};
     wp_buf_reset(&w->text);
+    w->sink.n_ids = 0;
     wp_status_t st = make_content(w, i, out);
     if (st != WP_OK)
         return st;
     w->next++;
     out->prompt = w->text.data ? w->text.data : "";
     out->prompt_len = w->text.len;
+    out->ids = w->sink.want_ids ? w->sink.ids : NULL;
+    out->n_ids = w->sink.want_ids ? w->sink.n_ids : 0;
     return WP_OK;
+}
+
+wp_status_t wp_workload_set_vocab(wp_workload_t *w, uint32_t vocab)
+{
+    wp_status_t st = wp__workload_corpus_set_vocab(&w->corpus, vocab);
+    w->sink.want_ids = st == WP_OK;
+    return st;
+}
+
+void wp_workload_set_max_text_bytes(wp_workload_t *w, size_t max_text_bytes)
+{
+    w->sink.text_max = max_text_bytes == 0 ? SIZE_MAX : max_text_bytes;
 }
 
 size_t wp_workload_total(const wp_workload_t *w)
@@ -369,6 +389,14 @@ wp_status_t wp_workload_validate(const wp_workload_t *w, wp_err_t *err)
     for (size_t i = 0; i < WP__WORKLOAD_CORPUS_TOKENS; i++)
         if (w->corpus.off[i] >= w->corpus.off[i + 1])
             return wp_err_set(err, WP_EINVAL, "corpus piece %zu is empty", i);
+    if (w->text.len > w->sink.text_max || w->sink.n_ids > w->sink.cap_ids ||
+        (w->sink.want_ids && w->corpus.ids == NULL))
+        return wp_err_set(err, WP_EINVAL, "text or ids past their bounds");
+    uint32_t vocab = w->corpus.vocab;
+    int64_t limit = vocab == 0 || vocab > INT32_MAX ? INT32_MAX : (int64_t)vocab;
+    for (size_t i = 0; w->corpus.ids != NULL && i < WP__WORKLOAD_CORPUS_TOKENS; i++)
+        if (w->corpus.ids[i] < 0 || w->corpus.ids[i] >= limit)
+            return wp_err_set(err, WP_EINVAL, "corpus id %zu out of the vocab", i);
     if (w->spec.type == WP_WORKLOAD_SHARED_PREFIX && w->n_perm == 0)
         return wp_err_set(err, WP_EINVAL, "shared_prefix without prompts");
     return validate_arrivals(w, err);

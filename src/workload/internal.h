@@ -6,10 +6,15 @@
  * It is built from a constant key, so it is the same in every generator; each generator
  * owns its copy (no global state). Keys for text and per-item random streams come from
  * wp__workload_key, a hash of (seed, tag, a, b).
+ *
+ * Token ids. Once a vocab is set, the corpus also holds the id of every piece, so a
+ * window's ids are a memcpy like its bytes. Generated text goes to a sink: its bytes to a
+ * buffer, kept up to text_max, and its ids (when wanted) to an array the sink owns.
  */
 #ifndef WP_WORKLOAD_INTERNAL_H
 #define WP_WORKLOAD_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,7 +29,18 @@
 typedef struct wp__workload_corpus_s {
     char *bytes;
     uint32_t *off; /* CORPUS_TOKENS + 1 offsets into bytes; off[i] < off[i + 1] */
+    int32_t *ids;  /* CORPUS_TOKENS ids under vocab; NULL until a vocab is set */
+    uint32_t vocab;
 } wp__workload_corpus_t;
+
+/* Where generated text goes. text_max >= text->len; SIZE_MAX keeps every byte. */
+typedef struct wp__workload_sink_s {
+    wp_buf_t *text;
+    size_t text_max;
+    bool want_ids; /* needs a corpus with ids */
+    int32_t *ids;  /* owned; n_ids <= cap_ids */
+    size_t n_ids, cap_ids;
+} wp__workload_sink_t;
 
 /* Tags that separate the key spaces of wp__workload_key. */
 enum {
@@ -44,9 +60,15 @@ uint64_t wp__workload_key(uint64_t seed, uint64_t tag, uint64_t a, uint64_t b);
 
 wp_status_t wp__workload_corpus_init(wp__workload_corpus_t *c);
 void wp__workload_corpus_free(wp__workload_corpus_t *c);
+/* Computes the id of every corpus piece under vocab (as wp_tok_encode takes it). */
+wp_status_t wp__workload_corpus_set_vocab(wp__workload_corpus_t *c, uint32_t vocab);
 /* Appends text(key, n): exactly n tokens. */
 wp_status_t wp__workload_corpus_text(const wp__workload_corpus_t *c, uint64_t key, size_t n,
                                      wp_buf_t *out);
+/* Sends text(key, n) to s: its bytes (up to s->text_max) and, if s wants them, its n ids. */
+wp_status_t wp__workload_corpus_emit(const wp__workload_corpus_t *c, uint64_t key, size_t n,
+                                     wp__workload_sink_t *s);
+void wp__workload_sink_free(wp__workload_sink_t *s);
 
 /* One length drawn from d (d valid per wp__workload_dist_problem). */
 size_t wp__workload_dist_sample(const wp_workload_dist_t *d, wp_rng_t *r);

@@ -20,6 +20,11 @@
  *   Mooncake hash id h: a 512-token block text(h), independent of the seed, so equal ids
  *   give equal text; a prompt is its blocks concatenated and cut to input_length tokens
  *   (padded with text unique to the request if the blocks are too few).
+ * Token ids: after wp_workload_set_vocab each request also carries its prompt's ids,
+ * exactly what wp_tok_encode returns for the full text under that vocab, at the cost of a
+ * memcpy (no tokenizing). wp_workload_set_max_text_bytes caps the text handed out (the ids
+ * and prompt_tokens still cover the whole prompt), for a simulator that only hashes the
+ * first KiB of each prompt.
  *
  * Determinism. Same spec (seed included) and trace -> byte-identical sequence. Arrivals
  * and content draw from separate streams of the seed, so changing the load does not
@@ -28,7 +33,8 @@
  * Ownership. Specs are plain values (copy freely). A trace owns its arrays; release with
  * wp_workload_trace_free. A generator copies the spec, borrows the trace (which must
  * outlive it) and owns everything else; the prompt in a wp_workload_req_t belongs to the
- * generator and stays valid until the next wp_workload_next or wp_workload_free.
+ * generator and stays valid until the next wp_workload_next or wp_workload_free; so do
+ * its ids.
  */
 #ifndef WP_WORKLOAD_WORKLOAD_H
 #define WP_WORKLOAD_WORKLOAD_H
@@ -190,8 +196,12 @@ typedef struct wp_workload_req_s {
     int64_t session;      /* multi_turn: the session (unique over the run); else -1 */
     int turn;             /* multi_turn: 0-based turn; else 0 */
     const char *prompt;   /* NUL-terminated, owned by the generator (see top) */
-    size_t prompt_len;    /* bytes */
-    size_t prompt_tokens; /* exact, under wp_tok */
+    size_t prompt_len;    /* bytes; at most max_text_bytes when set (then the text is only
+                             the prompt's first prompt_len bytes) */
+    size_t prompt_tokens; /* exact, under wp_tok, of the whole prompt (never truncated) */
+    const int32_t *ids;   /* the whole prompt's token ids (n_ids == prompt_tokens) once a
+                             vocab is set, owned by the generator; else NULL */
+    size_t n_ids;
     size_t prefix_tokens; /* leading tokens shared by design with other requests (system
                              prompt, earlier turns); for trace: 0 */
     size_t max_tokens;
@@ -205,6 +215,17 @@ void wp_workload_free(wp_workload_t *w);
 
 /* The next request in arrival order; WP_ENOTFOUND when all were returned. */
 wp_status_t wp_workload_next(wp_workload_t *w, wp_workload_req_t *out);
+
+/* From the next request on, fill ids with the prompt's token ids under vocab, equal to
+ * wp_tok_encode(prompt, full length, vocab, ...) (vocab 0 or above INT32_MAX means
+ * [0, INT32_MAX), as there). Costs one hash per corpus piece now (64K) and a copy per
+ * token later. WP_ENOMEM leaves ids off. May be called again to change the vocab. */
+wp_status_t wp_workload_set_vocab(wp_workload_t *w, uint32_t vocab);
+
+/* From the next request on, hand out at most the first max_text_bytes bytes of each
+ * prompt (prompt_len is then the truncated length; prompt_tokens and ids stay those of
+ * the whole prompt). 0: the whole text (the default). */
+void wp_workload_set_max_text_bytes(wp_workload_t *w, size_t max_text_bytes);
 
 /* Number of requests in the run (always known: arrivals are drawn up front). */
 size_t wp_workload_total(const wp_workload_t *w);

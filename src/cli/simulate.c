@@ -1,0 +1,245 @@
+/*
+ * cli/simulate: `wellpath simulate -f topology.yaml [workload and report options]` — the
+ * topology's pool in virtual time (des/), once per policy, with the report `wellpath
+ * bench` writes ("mode": "simulate"). The same seed gives a byte-identical JSON report.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "cli/cli.h"
+#include "cli/runopts.h"
+#include "des/des.h"
+#include "os/file.h"
+
+static const char usage_text[] =
+    "usage: wellpath simulate -f FILE [options]\n"
+    "\n"
+    "Runs the topology's model-server pool and gateway scheduler in virtual time and reports\n"
+    "what `wellpath bench` would measure (TTFT, ITL, TPOT, E2E, throughput, hit rate).\n"
+    "  -f, --file FILE         topology file (model, gpu, vllm.*, "
+    "inferenceScheduler.*)\n" WP_CLI_RUN_USAGE
+    "  --latency-ms C,E        one-way network latency client-gateway and gateway-engine\n"
+    "                          (default 0.5,0.2)\n";
+
+enum { O_FILE = 'f', O_LATENCY = 256 };
+
+static const struct option opts[] = {{"file", required_argument, NULL, O_FILE},
+                                     {"latency-ms", required_argument, NULL, O_LATENCY},
+                                     WP_CLI_RUN_OPTIONS,
+                                     {"help", no_argument, NULL, 'h'},
+                                     {NULL, 0, NULL, 0}};
+
+typedef struct progress_s {
+    const char *policy;
+    bool on;
+} progress_t;
+
+static void on_progress(void *ud, size_t done, size_t total)
+{
+    progress_t *p = ud;
+    if (!p->on || total == 0)
+        return;
+    int width = 30, fill = (int)((double)done / (double)total * width);
+    char bar[32];
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "\r%-20s [%s] %3.0f%% %zu/%zu", p->policy, bar,
+            100.0 * (double)done / (double)total, done, total);
+    if (done == total)
+        fprintf(stderr, "\n");
+}
+
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static wp_status_t parse_latency(const char *v, wp_des_config_t *dc, wp_err_t *err)
+{
+    double c, e;
+    char tail;
+    if (sscanf(v, "%lf,%lf%c", &c, &e, &tail) != 2 || !(c >= 0 && e >= 0 && c < 10000 && e < 10000))
+        return wp_err_set(err, WP_EINVAL,
+                          "--latency-ms: expected two numbers CLIENT,ENGINE in ms, got '%s'", v);
+    dc->client_latency_s = c / 1000.0;
+    dc->engine_latency_s = e / 1000.0;
+    return WP_OK;
+}
+
+/* One policy: a fresh workload generator over the same spec, a run in the report. */
+static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *run,
+                                const char *policy, const wp_workload_trace_t *trace,
+                                wp_report_t *rep, wp_err_t *err)
+{
+    wp_des_config_t c = *dc;
+    if (wp_sched_config_set_policy(&c.sched, policy, err) != WP_OK)
+        return WP_EINVAL;
+    wp_workload_t *wl = wp_workload_new(&run->spec, trace, err);
+    if (wl == NULL)
+        return WP_EINVAL;
+    const wp_workload_stage_t *ws;
+    size_t ns = wp_workload_stages(wl, &ws);
+    wp_report_stage_t stages[WP_WORKLOAD_MAX_STAGES];
+    for (size_t i = 0; i < ns; i++)
+        stages[i] = (wp_report_stage_t){ws[i].rate > 0 ? ws[i].rate : NAN,
+                                        ws[i].duration > 0 ? ws[i].duration : NAN};
+    wp_report_run_t *rr;
+    wp_status_t st = wp_report_run_add(rep, policy, stages, ns, &rr, err);
+    progress_t pg = {policy, run->progress};
+    wp_des_stats_t stats;
+    double t0 = wall_s();
+    if (st == WP_OK)
+        st = wp_des_run(&c, wl, rr, on_progress, &pg, &stats, err);
+    double wall = wall_s() - t0;
+    if (st == WP_OK)
+        fprintf(stderr,
+                "simulate: %s: %llu requests (%llu failed), %llu events, %llu engine steps (mean "
+                "batch %.1f, "
+                "%llu preemptions), %.1f s virtual in %.2f s wall (%.2f M events/s)\n",
+                policy, (unsigned long long)stats.requests, (unsigned long long)stats.failed,
+                (unsigned long long)stats.events, (unsigned long long)stats.steps,
+                stats.steps ? (double)stats.scheduled / (double)stats.steps : 0.0,
+                (unsigned long long)stats.preemptions, stats.end_s, wall,
+                (double)stats.events / (wall > 0 ? wall : 1e-9) / 1e6);
+    wp_workload_free(wl);
+    return st;
+}
+
+static wp_status_t read_trace(const wp_cli_run_t *run, wp_workload_trace_t *trace, wp_err_t *err)
+{
+    char path[2048];
+    const char *p = run->spec.trace_path,
+               *slash = run->workload_file ? strrchr(run->workload_file, '/') : NULL;
+    if (p[0] != '/' && slash != NULL)
+        snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - run->workload_file),
+                 run->workload_file, p);
+    else
+        snprintf(path, sizeof(path), "%s", p);
+    wp_buf_t b;
+    wp_status_t st = wp_os_read_file(path, "trace file", WP_WORKLOAD_TRACE_MAX_BYTES, &b, err);
+    if (st == WP_OK)
+        st = wp_workload_trace_parse(b.data, b.len, path, trace, err);
+    wp_buf_free(&b);
+    return st;
+}
+
+static wp_status_t configure(const char *file, wp_des_config_t *dc, wp_sim_config_t *sc,
+                             wp_perf_t *perf, const wp_model_spec_t **model, wp_err_t *err)
+{
+    wp_topology_t topo;
+    static wp_gateway_config_t gc;
+    wp_status_t st = wp_cli_load_topology(file, &topo, err);
+    if (st != WP_OK)
+        return st;
+    st = wp_cli_gateway_config(&topo, &gc, err);
+    if (st == WP_OK)
+        st = wp_cli_sim_config(&topo, sc, err);
+    wp_topology_free(&topo);
+    if (st == WP_OK)
+        st = wp_sim_engine_setup(sc, model, perf, &dc->engine, err);
+    if (st != WP_OK)
+        return st;
+    dc->n_engines = sc->replicas;
+    dc->sched = gc.sched;
+    dc->model = (*model)->hf_id;
+    dc->vocab = (uint32_t)(*model)->vocab;
+    dc->scrape_interval_s = (double)gc.scrape_interval_ms / 1000.0;
+    dc->seed = sc->seed;
+    return WP_OK;
+}
+
+static int write_reports(const wp_cli_run_t *run, wp_report_t *rep)
+{
+    wp_err_t err;
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    int rc = 0;
+    if (wp_report_write_table(rep, &b, &err) == WP_OK)
+        fwrite(b.data, 1, b.len, stdout);
+    const char *paths[2] = {run->json_path, run->html_path};
+    for (int k = 0; k < 2; k++) {
+        if (paths[k] == NULL)
+            continue;
+        wp_buf_reset(&b);
+        wp_status_t st = k == 0 ? wp_report_write_json(rep, &b, true, &err)
+                                : wp_report_write_html(rep, &b, &err);
+        FILE *f = st == WP_OK ? fopen(paths[k], "wb") : NULL;
+        if (f == NULL || fwrite(b.data, 1, b.len, f) != b.len) {
+            fprintf(stderr, "wellpath simulate: cannot write %s\n", paths[k]);
+            rc = 1;
+        }
+        if (f != NULL)
+            fclose(f);
+    }
+    wp_buf_free(&b);
+    return rc;
+}
+
+int wp_cli_simulate(int argc, char **argv)
+{
+    static wp_cli_run_t run;
+    static wp_des_config_t dc;
+    wp_err_t err;
+    const char *file = NULL, *latency = NULL;
+    wp_des_config_default(&dc);
+    if (wp_cli_run_init(&run, argc, argv, &err) != WP_OK)
+        return wp_cli_fail("simulate", err.msg);
+    int c;
+    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+        bool handled;
+        if (c == 'h') {
+            fputs(usage_text, stdout);
+            return 0;
+        }
+        if (c == '?')
+            return 2;
+        if (c == O_FILE)
+            file = optarg;
+        else if (c == O_LATENCY)
+            latency = optarg;
+        else if (wp_cli_run_option(&run, c, optarg, &handled, &err) != WP_OK)
+            return wp_cli_fail("simulate", err.msg);
+    }
+    if (optind < argc)
+        return wp_cli_fail("simulate", "unexpected argument; see --help");
+    if (file == NULL)
+        return wp_cli_fail("simulate", "-f FILE is required (the topology to simulate)");
+    wp_sim_config_t sc;
+    wp_perf_t perf;
+    const wp_model_spec_t *model;
+    if (configure(file, &dc, &sc, &perf, &model, &err) != WP_OK ||
+        (latency != NULL && parse_latency(latency, &dc, &err) != WP_OK) ||
+        wp_workload_spec_validate(&run.spec, &err) != WP_OK)
+        return wp_cli_fail("simulate", err.msg);
+    if (run.n_policies == 0)
+        snprintf(run.policies[run.n_policies++], sizeof(run.policies[0]), "topology");
+    wp_workload_trace_t trace = {0};
+    if (run.spec.type == WP_WORKLOAD_TRACE && read_trace(&run, &trace, &err) != WP_OK)
+        return wp_cli_fail("simulate", err.msg);
+    wp_buf_t wj;
+    wp_buf_init(&wj, 0);
+    wp_workload_spec_json(&run.spec, &wj);
+    wp_report_t *rep = NULL;
+    wp_status_t st = wp_report_create(&rep, WP_REPORT_MODE_SIMULATE, wj.data, &run.slo, NULL, &err);
+    wp_buf_free(&wj);
+    for (int i = 0; st == WP_OK && i < run.n_policies; i++)
+        st = simulate_one(&dc, &run, run.policies[i], &trace, rep, &err);
+    int rc = 0;
+    if (st != WP_OK) {
+        fprintf(stderr, "wellpath simulate: %s\n", err.msg);
+        rc = st == WP_EINVAL ? 2 : 1;
+    }
+    if (rep != NULL && wp_report_run_count(rep) > 0)
+        rc |= write_reports(&run, rep);
+    wp_report_free(rep);
+    wp_workload_trace_free(&trace);
+    return rc;
+}

@@ -1,0 +1,402 @@
+/*
+ * des/des: see des.h.
+ *
+ * Events, in the order a request meets them:
+ *   SEND       the client sends request i (from the workload's arrival time, or when a
+ *              closed-loop slot frees); it reaches the gateway a client latency later
+ *   PICK       the gateway picks an engine (sched/) and forwards the request
+ *   ADD        the request reaches the engine and joins its queue
+ *   STEP_END   an engine's step ends: its tokens are delivered, the next step planned
+ *   DONE       the gateway sees the end of a request: its in-flight count drops
+ *   SCRAPE     the gateway reads every engine's metrics (stale until the next one)
+ * Times seen by the client add the latencies of the way back, which are constant, so
+ * gaps between tokens are the engine's own.
+ */
+#include "des/des.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "des/heap.h"
+
+enum { EV_SEND, EV_PICK, EV_ADD, EV_STEP_END, EV_DONE, EV_SCRAPE };
+
+typedef struct dreq_s {
+    uint64_t id;
+    size_t stage;
+    int ep;
+    double sent, first; /* client times */
+    double last_token;  /* engine time of the last token */
+    double *itl;
+    size_t n_itl, cap_itl;
+    int32_t *ids;
+    int32_t n_ids, max_tokens;
+    uint32_t prompt_tokens, output_tokens, cached;
+    wp_sched_pick_t pick;
+    struct dreq_s *next_free;
+} dreq_t;
+
+typedef struct engine_s {
+    wp_engine_t *e;
+    wp_engine_step_t step;
+    bool stepping;
+} engine_t;
+
+typedef struct des_s {
+    const wp_des_config_t *cfg;
+    wp_workload_t *wl;
+    wp_report_run_t *run;
+    wp_sched_t *sched;
+    wp_rng_t rng;
+    wp_des_heap_t heap;
+    engine_t *engines;
+    wp_des_stats_t *stats;
+    size_t total, done, in_flight;
+    bool source_done, closed_loop;
+    int concurrency;
+    wp_des_progress_fn progress;
+    void *ud;
+    size_t next_progress;
+    dreq_t *free_reqs;
+    wp_status_t failure;
+    wp_err_t *err;
+} des_t;
+
+void wp_des_config_default(wp_des_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->n_engines = 1;
+    wp_sched_config_default(&cfg->sched);
+    cfg->model = "model";
+    cfg->vocab = 151936;
+    cfg->scrape_interval_s = 0.05;
+    cfg->client_latency_s = 0.0005;
+    cfg->engine_latency_s = 0.0002;
+    cfg->seed = 1;
+}
+
+static void push(des_t *d, double t, int type, int index, void *ptr)
+{
+    if (wp_des_heap_push(&d->heap, t, type, index, ptr) != WP_OK && d->failure == WP_OK)
+        d->failure = wp_err_set(d->err, WP_ENOMEM, "out of memory for the event queue");
+}
+
+/* ---- requests ---- */
+
+static dreq_t *req_alloc(des_t *d)
+{
+    dreq_t *q = d->free_reqs;
+    if (q != NULL) {
+        d->free_reqs = q->next_free;
+        int32_t *ids = q->ids;
+        double *itl = q->itl;
+        size_t cap = q->cap_itl;
+        memset(q, 0, sizeof(*q));
+        q->ids = ids;
+        q->itl = itl;
+        q->cap_itl = cap;
+        return q;
+    }
+    return calloc(1, sizeof(dreq_t));
+}
+
+static void req_release(des_t *d, dreq_t *q)
+{
+    free(q->ids);
+    q->ids = NULL;
+    q->next_free = d->free_reqs;
+    d->free_reqs = q;
+}
+
+static void record(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double end)
+{
+    wp_report_result_t r = {
+        .stage = q->stage,
+        .outcome = outcome,
+        .start_s = q->sent,
+        .ttft_s = q->output_tokens > 0 ? q->first - q->sent : NAN,
+        .e2e_s = end - q->sent,
+        .prompt_tokens = q->prompt_tokens,
+        .output_tokens = q->output_tokens,
+        .cached_tokens = q->cached,
+        .itl_s = q->itl,
+        .n_itl = q->n_itl,
+    };
+    wp_report_add(d->run, &r, NULL);
+    d->done++;
+    if (outcome == WP_REPORT_OK)
+        d->stats->completed++;
+    else
+        d->stats->failed++;
+    if (d->progress != NULL && d->done >= d->next_progress) {
+        d->progress(d->ud, d->done, d->total);
+        d->next_progress = d->done + (d->total / 100 > 0 ? d->total / 100 : 1);
+    }
+}
+
+/* Pulls the next request; schedules its SEND now (closed loop) or at its arrival. */
+static void pull_next(des_t *d, double now)
+{
+    if (d->source_done)
+        return;
+    wp_workload_req_t w;
+    if (wp_workload_next(d->wl, &w) != WP_OK) {
+        d->source_done = true;
+        return;
+    }
+    dreq_t *q = req_alloc(d);
+    if (q == NULL) {
+        d->failure = wp_err_set(d->err, WP_ENOMEM, "out of memory for requests");
+        return;
+    }
+    q->id = (uint64_t)w.index + 1;
+    q->stage = w.stage;
+    q->max_tokens = (int32_t)w.max_tokens;
+    q->ids = malloc((w.n_ids ? w.n_ids : 1) * sizeof(int32_t));
+    if (q->ids != NULL && w.ids != NULL)
+        memcpy(q->ids, w.ids, w.n_ids * sizeof(int32_t));
+    q->n_ids = (int32_t)w.n_ids;
+    q->prompt_tokens = (uint32_t)w.n_ids;
+    /* The text is valid only until the next pull: hash its block chain now (as the
+     * gateway would at PICK) and keep the hashes for the pick. */
+    q->pick.n_blocks = (uint32_t)wp_sched_hash_chain(
+        d->cfg->model, NULL, w.prompt, w.prompt_len, d->cfg->sched.block_chars,
+        d->cfg->sched.max_blocks, q->pick.block_hashes);
+    double at = w.arrival_s < 0 ? now : w.arrival_s;
+    d->closed_loop = w.arrival_s < 0;
+    d->stats->requests++;
+    push(d, at, EV_SEND, -1, q);
+}
+
+/* ---- events ---- */
+
+static void on_send(des_t *d, double t, dreq_t *q)
+{
+    q->sent = t;
+    d->in_flight++;
+    push(d, t + d->cfg->client_latency_s, EV_PICK, -1, q);
+    if (!d->closed_loop)
+        pull_next(d, t);
+}
+
+static void on_pick(des_t *d, double t, dreq_t *q)
+{
+    wp_sched_request_t sr = {.model = d->cfg->model,
+                             .session_ep = -1,
+                             .hashes = q->pick.block_hashes,
+                             .n_hashes = q->pick.n_blocks};
+    if (wp_sched_pick(d->sched, t, &sr, &d->rng, &q->pick, NULL) != WP_OK) {
+        /* No engine: the gateway answers 503 at once. */
+        d->in_flight--;
+        record(d, q, WP_REPORT_HTTP_5XX, t + d->cfg->client_latency_s);
+        req_release(d, q);
+        return;
+    }
+    q->ep = q->pick.endpoint;
+    if (q->ep < 64)
+        d->stats->picks[q->ep]++;
+    wp_sched_on_dispatch(d->sched, &q->pick);
+    push(d, t + d->cfg->engine_latency_s, EV_ADD, q->ep, q);
+}
+
+static void plan_step(des_t *d, int i, double t)
+{
+    engine_t *en = &d->engines[i];
+    if (en->stepping || !wp_engine_busy(en->e))
+        return;
+    if (wp_engine_step(en->e, t, &en->step) != WP_OK)
+        return;
+    d->stats->steps++;
+    d->stats->scheduled += (uint64_t)en->step.n_scheduled;
+    d->stats->preemptions += (uint64_t)en->step.n_preempted;
+    en->stepping = true;
+    push(d, t + en->step.duration_s, EV_STEP_END, i, NULL);
+}
+
+static void finish(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double at)
+{
+    double back = d->cfg->engine_latency_s + d->cfg->client_latency_s;
+    record(d, q, outcome, at + back);
+    push(d, at + d->cfg->engine_latency_s, EV_DONE, q->ep, NULL);
+    if (d->closed_loop)
+        pull_next(d, at + back);
+    req_release(d, q);
+}
+
+static void on_add(des_t *d, double t, dreq_t *q)
+{
+    wp_engine_req_t in = {.id = q->id,
+                          .tokens = q->ids,
+                          .n_tokens = q->n_ids,
+                          .max_tokens = q->max_tokens,
+                          .arrival = t,
+                          .user = q};
+    if (q->ids == NULL || wp_engine_add(d->engines[q->ep].e, &in, NULL) != WP_OK) {
+        finish(d, q, WP_REPORT_HTTP_4XX, t); /* the server would answer 400 */
+        return;
+    }
+    free(q->ids); /* the engine keeps the block hashes, not the tokens */
+    q->ids = NULL;
+    plan_step(d, q->ep, t);
+}
+
+static void add_gap(dreq_t *q, double gap)
+{
+    if (q->n_itl == q->cap_itl) {
+        size_t cap = q->cap_itl ? q->cap_itl * 2 : 64;
+        double *v = realloc(q->itl, cap * sizeof(double));
+        if (v == NULL)
+            return;
+        q->itl = v;
+        q->cap_itl = cap;
+    }
+    q->itl[q->n_itl++] = gap;
+}
+
+static void on_step_end(des_t *d, double t, int i)
+{
+    engine_t *en = &d->engines[i];
+    en->stepping = false;
+    double back = d->cfg->engine_latency_s + d->cfg->client_latency_s;
+    for (size_t k = 0; k < en->step.n_events; k++) {
+        const wp_engine_event_t *ev = &en->step.events[k];
+        dreq_t *q = ev->user;
+        switch (ev->type) {
+        case WP_ENGINE_EV_FIRST_TOKEN:
+            q->first = t + back;
+            q->cached = (uint32_t)ev->cached_tokens;
+            q->output_tokens = 1;
+            q->last_token = t;
+            break;
+        case WP_ENGINE_EV_TOKEN:
+            add_gap(q, t - q->last_token);
+            q->last_token = t;
+            q->output_tokens++;
+            break;
+        case WP_ENGINE_EV_FINISHED:
+            finish(d, q, WP_REPORT_OK, t);
+            break;
+        }
+    }
+    en->step.n_events = 0;
+    plan_step(d, i, t);
+}
+
+static void on_scrape(des_t *d, double t)
+{
+    for (int i = 0; i < d->cfg->n_engines; i++) {
+        wp_engine_stats_t st;
+        wp_engine_stats(d->engines[i].e, &st);
+        wp_sched_endpoint_set_metrics(d->sched, i, t, st.num_waiting, st.num_running, st.kv_usage);
+    }
+    if (d->in_flight > 0 || !d->source_done)
+        push(d, t + d->cfg->scrape_interval_s, EV_SCRAPE, -1, NULL);
+}
+
+static void dispatch(des_t *d, const wp_des_event_t *ev)
+{
+    switch (ev->type) {
+    case EV_SEND:
+        on_send(d, ev->t, ev->ptr);
+        break;
+    case EV_PICK:
+        on_pick(d, ev->t, ev->ptr);
+        break;
+    case EV_ADD:
+        on_add(d, ev->t, ev->ptr);
+        break;
+    case EV_STEP_END:
+        on_step_end(d, ev->t, ev->index);
+        break;
+    case EV_DONE:
+        wp_sched_on_complete(d->sched, ev->index);
+        d->in_flight--;
+        break;
+    case EV_SCRAPE:
+        on_scrape(d, ev->t);
+        break;
+    }
+}
+
+/* ---- set-up and the loop ---- */
+
+static wp_status_t setup(des_t *d, wp_err_t *err)
+{
+    const wp_des_config_t *cfg = d->cfg;
+    if (cfg->n_engines < 1 || cfg->n_engines > WP_DES_MAX_ENGINES ||
+        cfg->n_engines > WP_SCHED_MAX_ENDPOINTS)
+        return wp_err_set(err, WP_EINVAL, "engines must be 1..%d, got %d", WP_SCHED_MAX_ENDPOINTS,
+                          cfg->n_engines);
+    d->sched = wp_sched_new(&cfg->sched, err);
+    if (d->sched == NULL)
+        return WP_EINVAL;
+    d->engines = calloc((size_t)cfg->n_engines, sizeof(engine_t));
+    if (d->engines == NULL)
+        return wp_err_set(err, WP_ENOMEM, "out of memory");
+    for (int i = 0; i < cfg->n_engines; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "engine-%d", i);
+        if (wp_sched_endpoint_add(d->sched, name, WP_SCHED_ROLE_BOTH) < 0)
+            return wp_err_set(err, WP_EINVAL, "cannot add engine %d to the scheduler", i);
+        wp_status_t st = wp_engine_new(&cfg->engine, &d->engines[i].e, err);
+        if (st != WP_OK)
+            return st;
+    }
+    wp_rng_seed(&d->rng, cfg->seed);
+    wp_des_heap_init(&d->heap);
+    return WP_OK;
+}
+
+static void teardown(des_t *d)
+{
+    for (int i = 0; d->engines != NULL && i < d->cfg->n_engines; i++)
+        wp_engine_free(d->engines[i].e);
+    free(d->engines);
+    wp_sched_free(d->sched);
+    wp_des_heap_free(&d->heap);
+    while (d->free_reqs != NULL) {
+        dreq_t *q = d->free_reqs;
+        d->free_reqs = q->next_free;
+        free(q->itl);
+        free(q->ids);
+        free(q);
+    }
+}
+
+wp_status_t wp_des_run(const wp_des_config_t *cfg, wp_workload_t *wl, wp_report_run_t *run,
+                       wp_des_progress_fn progress, void *ud, wp_des_stats_t *stats, wp_err_t *err)
+{
+    des_t d = {.cfg = cfg,
+               .wl = wl,
+               .run = run,
+               .stats = stats,
+               .progress = progress,
+               .ud = ud,
+               .err = err};
+    memset(stats, 0, sizeof(*stats));
+    d.total = wp_workload_total(wl);
+    wp_status_t st = setup(&d, err);
+    if (st == WP_OK) {
+        /* Token ids straight from the generator; text only as far as the scheduler hashes. */
+        if (wp_workload_set_vocab(wl, cfg->vocab) != WP_OK)
+            d.failure = wp_err_set(err, WP_ENOMEM, "out of memory for token ids");
+        wp_workload_set_max_text_bytes(wl, (size_t)cfg->sched.block_chars * cfg->sched.max_blocks);
+        push(&d, 0.0, EV_SCRAPE, -1, NULL);
+        pull_next(&d, 0.0);
+        const wp_workload_spec_t *spec = wp_workload_spec(wl);
+        int conc = spec->load.type == WP_WORKLOAD_LOAD_CONCURRENCY ? spec->load.concurrency : 1;
+        for (int k = 1; d.closed_loop && k < conc; k++)
+            pull_next(&d, 0.0);
+        wp_des_event_t ev;
+        while (d.failure == WP_OK && wp_des_heap_pop(&d.heap, &ev)) {
+            stats->events++;
+            stats->end_s = ev.t;
+            dispatch(&d, &ev);
+        }
+        st = d.failure;
+    }
+    teardown(&d);
+    return st;
+}

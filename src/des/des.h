@@ -1,0 +1,62 @@
+/*
+ * des: the whole cluster in virtual time. A discrete-event loop drives N engine/ cores
+ * and the sched/ core with the requests of a workload/ generator, and records every
+ * request in a report/ run, the same record `wellpath bench` makes live.
+ *
+ * The scheduler sees what the live gateway sees: its own in-flight counts at once, and
+ * each engine's waiting / running / KV usage only as of the last scrape (every
+ * scrape_interval_s). Requests travel client -> gateway -> engine and tokens back with
+ * fixed one-way latencies. An engine steps as the simulator's replicas do: a step is
+ * planned at t, its tokens are seen at t + its duration, then the next is planned. No
+ * code of sched/ or engine/ knows it runs in a simulation.
+ *
+ * Deterministic: no clock, no global state; the same config, seed and workload give the
+ * same events in the same order. Ownership: the caller owns config, workload and report
+ * run; wp_des_run allocates what it needs and frees it before returning. cfg->engine.perf
+ * is borrowed.
+ */
+#ifndef WP_DES_DES_H
+#define WP_DES_DES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "engine/engine.h"
+#include "report/report.h"
+#include "sched/sched.h"
+#include "workload/workload.h"
+
+#define WP_DES_MAX_ENGINES 1024
+
+typedef struct wp_des_config_s {
+    int n_engines;
+    wp_engine_config_t engine; /* every engine's config (perf borrowed) */
+    wp_sched_config_t sched;
+    const char *model;        /* the model name requests carry (prefix hash seed) */
+    uint32_t vocab;           /* token ids of the prompts */
+    double scrape_interval_s; /* 0.05 */
+    double client_latency_s;  /* one way, client <-> gateway */
+    double engine_latency_s;  /* one way, gateway <-> engine */
+    uint64_t seed;            /* the scheduler's tie-breaking */
+} wp_des_config_t;
+
+typedef struct wp_des_stats_s {
+    uint64_t events;   /* events processed by the loop */
+    uint64_t steps;    /* engine steps */
+    uint64_t requests; /* requests issued */
+    uint64_t completed, failed;
+    double end_s;         /* virtual time at the end */
+    uint64_t scheduled;   /* requests run, summed over steps (scheduled / steps = mean batch) */
+    uint64_t preemptions; /* summed over engines */
+    uint64_t picks[WP_DES_MAX_ENGINES > 64 ? 64 : WP_DES_MAX_ENGINES]; /* first 64 engines */
+} wp_des_stats_t;
+
+/* Called now and then with requests finished so far and the total. */
+typedef void (*wp_des_progress_fn)(void *ud, size_t done, size_t total);
+
+void wp_des_config_default(wp_des_config_t *cfg);
+wp_status_t wp_des_run(const wp_des_config_t *cfg, wp_workload_t *wl, wp_report_run_t *run,
+                       wp_des_progress_fn progress, void *ud, wp_des_stats_t *stats, wp_err_t *err);
+
+#endif

@@ -1,0 +1,493 @@
+/* Tests for the peer policies (llm-d, sglang-cache-aware, dynamo-kv): each decision on
+ * hand-built endpoint states, both sides of every threshold, the cost arithmetic worked
+ * by hand, determinism with a seed, the config checks, and the scheduler's invariants. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <math.h>
+
+#include <cmocka.h>
+
+#include "sched/sched.h"
+
+#define MODEL "qwen3-32b"
+
+static void assert_valid(const wp_sched_t *s)
+{
+    wp_err_t err = {{0}};
+    if (wp_sched_validate(s, &err) != WP_OK)
+        fail_msg("validate: %s", err.msg);
+}
+
+static wp_sched_config_t config_for(const char *policy)
+{
+    wp_sched_config_t c;
+    wp_sched_config_default(&c);
+    wp_err_t err;
+    if (wp_sched_config_set_policy(&c, policy, &err) != WP_OK)
+        fail_msg("set_policy: %s", err.msg);
+    return c;
+}
+
+static wp_sched_t *make(const wp_sched_config_t *cfg, int n)
+{
+    wp_err_t err;
+    wp_sched_t *s = wp_sched_new(cfg, &err);
+    if (!s)
+        fail_msg("new: %s", err.msg);
+    for (int i = 0; i < n; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "ep%d", i);
+        assert_int_equal(wp_sched_endpoint_add(s, name, WP_SCHED_ROLE_BOTH), i);
+    }
+    return s;
+}
+
+/* `blocks` blocks of 64 characters made from seed, then `tail` more characters. */
+static void make_text(char *buf, int blocks, int tail, int seed)
+{
+    int len = blocks * 64 + tail;
+    for (int c = 0; c < len; c++)
+        buf[c] = (char)('a' + (seed * 7 + (c / 64) * 13 + c) % 26);
+    buf[len] = 0;
+}
+
+static wp_sched_request_t req_for(const char *text)
+{
+    return (wp_sched_request_t){
+        .model = MODEL, .prompt = text, .prompt_len = strlen(text), .session_ep = -1};
+}
+
+/* The index learns that ep holds the first `blocks` blocks of text. */
+static void teach(wp_sched_t *s, int ep, const char *text, size_t blocks)
+{
+    uint64_t h[WP_SCHED_MAX_BLOCKS];
+    size_t n = wp_sched_hash_chain(MODEL, NULL, text, strlen(text), 64, WP_SCHED_MAX_BLOCKS, h);
+    assert_true(blocks <= n);
+    assert_int_equal(wp_sched_index_insert(wp_sched_index(s), ep, h, blocks), WP_OK);
+}
+
+/* Puts `count` more requests in flight on ep, without teaching the index anything. */
+static void load(wp_sched_t *s, int ep, int count)
+{
+    wp_sched_pick_t p = {.endpoint = ep, .n_blocks = 0};
+    for (int i = 0; i < count; i++)
+        assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+}
+
+static int pick_ep(wp_sched_t *s, double now, const wp_sched_request_t *r, uint64_t seed)
+{
+    wp_rng_t rng;
+    wp_rng_seed(&rng, seed);
+    wp_sched_pick_t p;
+    wp_err_t err;
+    if (wp_sched_pick(s, now, r, &rng, &p, &err) != WP_OK)
+        fail_msg("pick: %s", err.msg);
+    return p.endpoint;
+}
+
+/* ---- registry and config ---- */
+
+static void test_peers_registered(void **state)
+{
+    const char *names[] = {"llm-d", "sglang-cache-aware", "dynamo-kv"};
+    for (int i = 0; i < 3; i++) {
+        wp_sched_config_t c = config_for(names[i]);
+        wp_sched_t *s = make(&c, 2);
+        assert_valid(s);
+        wp_sched_free(s);
+    }
+    wp_sched_config_t c;
+    wp_sched_config_default(&c);
+    wp_err_t err;
+    assert_int_equal(wp_sched_config_set_policy(&c, "sglang", &err), WP_EINVAL);
+    const char *listed[] = {
+        "round-robin",       "random", "least-request", "load-aware", "prefix-aware",
+        "topology",          "llm-d",  "dynamo-kv",     "queue",      "kv-cache-utilization",
+        "sglang-cache-aware"};
+    for (size_t i = 0; i < sizeof(listed) / sizeof(listed[0]); i++)
+        assert_non_null(strstr(err.msg, listed[i]));
+}
+
+static void test_peers_config_defaults_and_checks(void **state)
+{
+    wp_sched_config_t c;
+    wp_sched_config_default(&c);
+    assert_float_equal(c.sglang_cache_threshold, 0.5, 0);
+    assert_float_equal(c.sglang_balance_abs, 32, 0);
+    assert_float_equal(c.sglang_balance_rel, 1.0001, 0);
+    assert_float_equal(c.dynamo_overlap_weight, 1.0, 0);
+    wp_err_t err;
+    wp_sched_config_t bad = c;
+    bad.sglang_cache_threshold = 1.5;
+    assert_int_equal(wp_sched_config_validate(&bad, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "cache_threshold"));
+    bad = c;
+    bad.sglang_balance_abs = -1;
+    assert_int_equal(wp_sched_config_validate(&bad, &err), WP_EINVAL);
+    bad = c;
+    bad.sglang_balance_rel = NAN;
+    assert_int_equal(wp_sched_config_validate(&bad, &err), WP_EINVAL);
+    bad = c;
+    bad.dynamo_overlap_weight = INFINITY;
+    assert_int_equal(wp_sched_config_validate(&bad, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "overlap_weight"));
+    assert_int_equal(wp_sched_config_validate(&c, &err), WP_OK);
+}
+
+static void test_peers_set_capacity(void **state)
+{
+    wp_sched_config_t c = config_for("dynamo-kv");
+    wp_sched_t *s = make(&c, 2);
+    assert_int_equal(wp_sched_endpoint_set_capacity(s, 1, 19200), WP_OK);
+    assert_int_equal(wp_sched_endpoint_set_capacity(s, 2, 1), WP_EINVAL);
+    assert_int_equal(wp_sched_endpoint_set_capacity(s, -1, 1), WP_EINVAL);
+    assert_valid(s);
+    wp_sched_free(s);
+}
+
+/* ---- llm-d ---- */
+
+/* llm-d must equal the topology policy configured by hand with the same three scorers at
+ * weight 1 and max-score: same winner, same total, same per-scorer values, on a series of
+ * states mixing prefix matches, queues, KV usage and stale metrics. */
+static void test_peers_llmd_equals_manual_config(void **state)
+{
+    wp_sched_config_t a = config_for("llm-d");
+    wp_sched_config_t m;
+    wp_sched_config_default(&m);
+    m.n_scorers = 0;
+    wp_err_t err;
+    assert_int_equal(wp_sched_config_add_scorer(&m, "prefix-aware", 1, &err), WP_OK);
+    assert_int_equal(wp_sched_config_add_scorer(&m, "queue", 1, &err), WP_OK);
+    assert_int_equal(wp_sched_config_add_scorer(&m, "kv-cache-utilization", 1, &err), WP_OK);
+    wp_sched_t *sa = make(&a, 4), *sm = make(&m, 4);
+    wp_rng_t ra, rm, world;
+    wp_rng_seed(&ra, 7);
+    wp_rng_seed(&rm, 7);
+    wp_rng_seed(&world, 99);
+    char text[64 * 12 + 1];
+    for (int step = 0; step < 300; step++) {
+        double now = step * 0.1;
+        for (int e = 0; e < 4; e++) {
+            if (wp_rng_below(&world, 4) == 0)
+                continue; /* leave this one's metrics to go stale */
+            double q = (double)wp_rng_below(&world, 20), kv = wp_rng_double(&world);
+            assert_int_equal(wp_sched_endpoint_set_metrics(sa, e, now, q, 1, kv), WP_OK);
+            assert_int_equal(wp_sched_endpoint_set_metrics(sm, e, now, q, 1, kv), WP_OK);
+        }
+        make_text(text, 1 + (int)wp_rng_below(&world, 11), 5, (int)wp_rng_below(&world, 6));
+        wp_sched_request_t r = req_for(text);
+        wp_sched_pick_t pa, pm;
+        assert_int_equal(wp_sched_pick(sa, now, &r, &ra, &pa, &err), WP_OK);
+        assert_int_equal(wp_sched_pick(sm, now, &r, &rm, &pm, &err), WP_OK);
+        assert_int_equal(pa.endpoint, pm.endpoint);
+        assert_float_equal(pa.total, pm.total, 1e-12);
+        assert_int_equal(pa.n_scores, 3);
+        for (int k = 0; k < 3; k++) {
+            assert_string_equal(pa.scores[k].name, pm.scores[k].name);
+            assert_float_equal(pa.scores[k].raw, pm.scores[k].raw, 1e-12);
+        }
+        assert_int_equal(wp_sched_on_dispatch(sa, &pa), WP_OK);
+        assert_int_equal(wp_sched_on_dispatch(sm, &pm), WP_OK);
+    }
+    assert_valid(sa);
+    assert_valid(sm);
+    wp_sched_free(sa);
+    wp_sched_free(sm);
+}
+
+/* 1:1:1 by hand: ep0 holds 4 of 4 blocks, waiting 10, kv 0.9 → 1 + 0 + 0.1 = 1.1;
+ * ep1 holds none, waiting 0, kv 0.2 → 0 + 1 + 0.8 = 1.8. ep1 wins. */
+static void test_peers_llmd_hand_numbers(void **state)
+{
+    wp_sched_config_t c = config_for("llm-d");
+    wp_sched_t *s = make(&c, 2);
+    char text[64 * 4 + 1];
+    make_text(text, 4, 0, 1);
+    teach(s, 0, text, 4);
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 1.0, 10, 4, 0.9), WP_OK);
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 1.0, 0, 4, 0.2), WP_OK);
+    wp_sched_request_t r = req_for(text);
+    wp_rng_t rng;
+    wp_rng_seed(&rng, 1);
+    wp_sched_pick_t p;
+    wp_err_t err;
+    assert_int_equal(wp_sched_pick(s, 1.0, &r, &rng, &p, &err), WP_OK);
+    assert_int_equal(p.endpoint, 1);
+    assert_float_equal(p.total, 1.8, 1e-12);
+    /* ep1 now at waiting 10 too: ep0 = 1 + 1 + 0.1 = 2.1, ep1 = 0 + 1 + 0.8 = 1.8. */
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 1.0, 10, 4, 0.2), WP_OK);
+    assert_int_equal(pick_ep(s, 1.0, &r, 1), 0);
+    wp_sched_free(s);
+}
+
+/* ---- sglang-cache-aware ---- */
+
+/* Three endpoints; ep0 holds the whole prompt. Returns the scheduler with the given
+ * in-flight loads on ep0, ep1, ep2. */
+static wp_sched_t *sglang_world(const wp_sched_config_t *c, const char *text, int l0, int l1,
+                                int l2)
+{
+    wp_sched_t *s = make(c, 3);
+    teach(s, 0, text, 8);
+    load(s, 0, l0);
+    load(s, 1, l1);
+    load(s, 2, l2);
+    return s;
+}
+
+static void test_peers_sglang_absolute_threshold(void **state)
+{
+    wp_sched_config_t c = config_for("sglang-cache-aware");
+    char text[64 * 8 + 1];
+    make_text(text, 8, 0, 3);
+    wp_sched_request_t r = req_for(text);
+    /* max − min = 37 − 5 = 32, not > 32: balanced, the full match on ep0 wins. */
+    wp_sched_t *s = sglang_world(&c, text, 37, 5, 9);
+    for (uint64_t seed = 0; seed < 20; seed++)
+        assert_int_equal(pick_ep(s, 0, &r, seed), 0);
+    wp_sched_free(s);
+    /* 38 − 5 = 33 > 32 and 38 > 1.0001 × 5: imbalanced, the least-loaded ep1 wins. */
+    s = sglang_world(&c, text, 38, 5, 9);
+    for (uint64_t seed = 0; seed < 20; seed++)
+        assert_int_equal(pick_ep(s, 0, &r, seed), 1);
+    assert_valid(s);
+    wp_sched_free(s);
+}
+
+static void test_peers_sglang_relative_threshold(void **state)
+{
+    wp_sched_config_t c = config_for("sglang-cache-aware");
+    c.sglang_balance_rel = 10.0;
+    char text[64 * 8 + 1];
+    make_text(text, 8, 0, 3);
+    wp_sched_request_t r = req_for(text);
+    /* 50 − 5 = 45 > 32, but 50 > 10 × 5 is false: balanced, ep0 by prefix. */
+    wp_sched_t *s = sglang_world(&c, text, 50, 5, 9);
+    assert_int_equal(pick_ep(s, 0, &r, 1), 0);
+    wp_sched_free(s);
+    /* 51 > 50: imbalanced, least-loaded ep1. */
+    s = sglang_world(&c, text, 51, 5, 9);
+    assert_int_equal(pick_ep(s, 0, &r, 1), 1);
+    wp_sched_free(s);
+}
+
+/* Imbalanced with two endpoints tied at the lowest load: both get picked across seeds. */
+static void test_peers_sglang_shortest_queue_ties(void **state)
+{
+    wp_sched_config_t c = config_for("sglang-cache-aware");
+    c.sglang_balance_abs = 2;
+    char text[64 * 8 + 1];
+    make_text(text, 8, 0, 3);
+    wp_sched_request_t r = req_for(text);
+    wp_sched_t *s = sglang_world(&c, text, 10, 1, 1);
+    int seen[3] = {0};
+    for (uint64_t seed = 0; seed < 64; seed++)
+        seen[pick_ep(s, 0, &r, seed)]++;
+    assert_int_equal(seen[0], 0);
+    assert_true(seen[1] > 0 && seen[2] > 0);
+    wp_sched_free(s);
+}
+
+/* Match rate = matched / hashed blocks against cache_threshold 0.5 (strictly above).
+ * Prompt: 10 blocks. Index: ep0 holds the first 6 (or 5) prompt blocks; ep1 holds 3 blocks
+ * of another text; ep2 holds 1 block of another text. Loads equal (balanced). */
+static void test_peers_sglang_match_rate_threshold(void **state)
+{
+    wp_sched_config_t c = config_for("sglang-cache-aware");
+    char text[64 * 10 + 1], other[64 * 10 + 1];
+    make_text(text, 10, 0, 4);
+    make_text(other, 10, 0, 5);
+    wp_sched_request_t r = req_for(text);
+    for (int held = 6; held >= 5; held--) {
+        wp_sched_t *s = make(&c, 3);
+        teach(s, 0, text, (size_t)held);
+        teach(s, 1, other, 3);
+        teach(s, 2, other, 1);
+        /* 6/10 = 0.6 > 0.5: the longest match, ep0. 5/10 = 0.5, not above: the smallest
+         * tree, ep2 (1 block, against 3 and 5). */
+        int want = held == 6 ? 0 : 2;
+        for (uint64_t seed = 0; seed < 10; seed++)
+            assert_int_equal(pick_ep(s, 0, &r, seed), want);
+        assert_valid(s);
+        wp_sched_free(s);
+    }
+}
+
+/* A prompt with no full block has match rate 0: the smallest tree wins, and a fresh
+ * endpoint (empty tree) beats one that has learnt something. */
+static void test_peers_sglang_short_prompt_goes_to_smallest_tree(void **state)
+{
+    wp_sched_config_t c = config_for("sglang-cache-aware");
+    char other[64 * 4 + 1];
+    make_text(other, 4, 0, 6);
+    wp_sched_t *s = make(&c, 2);
+    teach(s, 0, other, 4);
+    wp_sched_request_t r = req_for("hello");
+    assert_int_equal(pick_ep(s, 0, &r, 3), 1);
+    wp_sched_free(s);
+}
+
+/* ---- dynamo-kv ---- */
+
+/* Prompt: 10 full blocks + 32 characters = 672 characters = 10.5 blocks (16-token KV
+ * blocks at 4 characters per token). Capacities 1000 blocks; metrics fresh at t = 5.
+ *   ep0: matched 8, kv 0.30 → prefill 2.5,  decode 300
+ *   ep1: matched 0, kv 0.29 → prefill 10.5, decode 290
+ *   ep2: metrics stale, 31 in flight → decode 31 × 10 hashed blocks = 310, prefill 10.5
+ * weight 1: ep0 302.5, ep1 300.5, ep2 320.5 → ep1.
+ * weight 2: ep0 305.0, ep1 311.0, ep2 331.0 → ep0. */
+static void test_peers_dynamo_cost_arithmetic(void **state)
+{
+    char text[64 * 10 + 32 + 1];
+    make_text(text, 10, 32, 8);
+    wp_sched_request_t r = req_for(text);
+    for (int w = 1; w <= 2; w++) {
+        wp_sched_config_t c = config_for("dynamo-kv");
+        c.dynamo_overlap_weight = w;
+        wp_sched_t *s = make(&c, 3);
+        for (int e = 0; e < 3; e++)
+            assert_int_equal(wp_sched_endpoint_set_capacity(s, e, 1000), WP_OK);
+        teach(s, 0, text, 8);
+        assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 5.0, 0, 8, 0.30), WP_OK);
+        assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 5.0, 0, 8, 0.29), WP_OK);
+        assert_int_equal(wp_sched_endpoint_set_metrics(s, 2, 0.0, 0, 8, 0.0), WP_OK);
+        load(s, 2, 31);
+        for (uint64_t seed = 0; seed < 10; seed++)
+            assert_int_equal(pick_ep(s, 5.0, &r, seed), w == 1 ? 1 : 0);
+        /* Make ep2 cheapest through its fallback alone: with 29 in flight its cost is
+         * 10.5 + 290 = 300.5 at weight 1, a tie with ep1 (both must be picked). */
+        if (w == 1) {
+            for (int i = 0; i < 2; i++)
+                assert_int_equal(wp_sched_on_complete(s, 2), WP_OK);
+            int seen[3] = {0};
+            for (uint64_t seed = 0; seed < 64; seed++)
+                seen[pick_ep(s, 5.0, &r, seed)]++;
+            assert_int_equal(seen[0], 0);
+            assert_true(seen[1] > 0 && seen[2] > 0);
+        }
+        assert_valid(s);
+        wp_sched_free(s);
+    }
+}
+
+/* Without a known capacity the fallback is used even with fresh metrics: the endpoint
+ * with fewer requests in flight wins when prefixes are equal (none cached). Prompt of
+ * 4 blocks: ep0 3 in flight → 4 + 12 = 16; ep1 2 in flight → 4 + 8 = 12. */
+static void test_peers_dynamo_unknown_capacity_fallback(void **state)
+{
+    wp_sched_config_t c = config_for("dynamo-kv");
+    wp_sched_t *s = make(&c, 2);
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 1.0, 0, 3, 0.0), WP_OK);
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 1.0, 0, 2, 0.9), WP_OK);
+    load(s, 0, 3);
+    load(s, 1, 2);
+    char text[64 * 4 + 1];
+    make_text(text, 4, 0, 9);
+    wp_sched_request_t r = req_for(text);
+    assert_int_equal(pick_ep(s, 1.0, &r, 2), 1);
+    /* A short prompt (no full block) counts each in-flight request as one block. */
+    wp_sched_request_t shortr = req_for("hi");
+    load(s, 1, 2); /* ep1: 4 in flight → cost 4 + 2/64; ep0: 3 + 2/64 */
+    assert_int_equal(pick_ep(s, 1.0, &shortr, 2), 0);
+    wp_sched_free(s);
+}
+
+/* ---- all three ---- */
+
+/* Same seed, same sequence of requests and states → the same picks, run after run; the
+ * scheduler stays valid throughout. */
+static void run_sequence(const char *policy, uint64_t seed, int *out, int n)
+{
+    wp_sched_config_t c = config_for(policy);
+    c.sglang_balance_abs = 3;
+    wp_sched_t *s = make(&c, 5);
+    for (int e = 0; e < 5; e++)
+        assert_int_equal(wp_sched_endpoint_set_capacity(s, e, 500), WP_OK);
+    wp_rng_t rng, world;
+    wp_rng_seed(&rng, seed);
+    wp_rng_seed(&world, seed + 1);
+    char text[64 * 9 + 7 + 1];
+    wp_err_t err;
+    for (int i = 0; i < n; i++) {
+        double now = i * 0.05;
+        int e = (int)wp_rng_below(&world, 5);
+        assert_int_equal(wp_sched_endpoint_set_metrics(s, e, now, (double)wp_rng_below(&world, 8),
+                                                       2, wp_rng_double(&world)),
+                         WP_OK);
+        make_text(text, (int)wp_rng_below(&world, 10), 7, (int)wp_rng_below(&world, 4));
+        wp_sched_request_t r = req_for(text);
+        wp_sched_pick_t p;
+        assert_int_equal(wp_sched_pick(s, now, &r, &rng, &p, &err), WP_OK);
+        out[i] = p.endpoint;
+        assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+        if (wp_rng_below(&world, 3) == 0)
+            assert_int_equal(wp_sched_on_complete(s, (int)wp_rng_below(&world, 5)), WP_OK);
+    }
+    assert_valid(s);
+    wp_sched_free(s);
+}
+
+static void test_peers_deterministic(void **state)
+{
+    const char *names[] = {"llm-d", "sglang-cache-aware", "dynamo-kv"};
+    enum { N = 400 };
+    static int a[N], b[N], c[N];
+    for (int i = 0; i < 3; i++) {
+        run_sequence(names[i], 11, a, N);
+        run_sequence(names[i], 11, b, N);
+        assert_memory_equal(a, b, sizeof(a));
+        run_sequence(names[i], 12, c, N);
+        int spread[5] = {0};
+        for (int k = 0; k < N; k++)
+            spread[a[k]]++;
+        int used = 0;
+        for (int e = 0; e < 5; e++)
+            used += spread[e] > 0;
+        assert_true(used >= 2); /* no policy herds everything onto one endpoint */
+    }
+}
+
+/* Filters still apply: an unhealthy endpoint is never chosen, whatever it scores. */
+static void test_peers_respect_filters(void **state)
+{
+    const char *names[] = {"llm-d", "sglang-cache-aware", "dynamo-kv"};
+    char text[64 * 6 + 1];
+    make_text(text, 6, 0, 2);
+    wp_sched_request_t r = req_for(text);
+    for (int i = 0; i < 3; i++) {
+        wp_sched_config_t c = config_for(names[i]);
+        wp_sched_t *s = make(&c, 3);
+        teach(s, 0, text, 6);
+        assert_int_equal(wp_sched_endpoint_set_healthy(s, 0, false), WP_OK);
+        for (uint64_t seed = 0; seed < 10; seed++)
+            assert_int_not_equal(pick_ep(s, 0, &r, seed), 0);
+        wp_sched_free(s);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_peers_registered),
+        cmocka_unit_test(test_peers_config_defaults_and_checks),
+        cmocka_unit_test(test_peers_set_capacity),
+        cmocka_unit_test(test_peers_llmd_equals_manual_config),
+        cmocka_unit_test(test_peers_llmd_hand_numbers),
+        cmocka_unit_test(test_peers_sglang_absolute_threshold),
+        cmocka_unit_test(test_peers_sglang_relative_threshold),
+        cmocka_unit_test(test_peers_sglang_shortest_queue_ties),
+        cmocka_unit_test(test_peers_sglang_match_rate_threshold),
+        cmocka_unit_test(test_peers_sglang_short_prompt_goes_to_smallest_tree),
+        cmocka_unit_test(test_peers_dynamo_cost_arithmetic),
+        cmocka_unit_test(test_peers_dynamo_unknown_capacity_fallback),
+        cmocka_unit_test(test_peers_deterministic),
+        cmocka_unit_test(test_peers_respect_filters),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
