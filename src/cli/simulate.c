@@ -99,16 +99,20 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
     if (st == WP_OK)
         st = wp_des_run(&c, wl, rr, on_progress, &pg, &stats, err);
     double wall = wall_s() - t0;
+    char picks[512] = "";
+    for (int i = 0, k = 0; st == WP_OK && i < c.n_engines && i < 64 && k < (int)sizeof(picks) - 24; i++)
+        k += snprintf(picks + k, sizeof(picks) - (size_t)k, "%s%llu", i ? "," : "",
+                      (unsigned long long)stats.picks[i]);
     if (st == WP_OK)
         fprintf(stderr,
                 "simulate: %s: %llu requests (%llu failed), %llu events, %llu engine steps (mean "
                 "batch %.1f, "
-                "%llu preemptions), %.1f s virtual in %.2f s wall (%.2f M events/s)\n",
+                "%llu preemptions), %.1f s virtual in %.2f s wall (%.2f M events/s) picks=%s\n",
                 policy, (unsigned long long)stats.requests, (unsigned long long)stats.failed,
                 (unsigned long long)stats.events, (unsigned long long)stats.steps,
                 stats.steps ? (double)stats.scheduled / (double)stats.steps : 0.0,
                 (unsigned long long)stats.preemptions, stats.end_s, wall,
-                (double)stats.events / (wall > 0 ? wall : 1e-9) / 1e6);
+                (double)stats.events / (wall > 0 ? wall : 1e-9) / 1e6, picks);
     wp_workload_free(wl);
     return st;
 }

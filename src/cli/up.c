@@ -28,8 +28,7 @@ static const char usage_text[] =
     "  -f, --file FILE        topology file\n"
     "      --listen HOST:PORT gateway address (default from the file, else 127.0.0.1:8000)\n"
     "      --policy NAME      override inferenceScheduler.policy (topology, round-robin, random,\n"
-    "                         load-aware, prefix-aware, queue, kv-cache-utilization, "
-    "least-request)\n"
+    "                         llm-d, sglang-cache-aware, dynamo-kv, ...: docs/policies.md)\n"
     "      --base-port P      first simulated replica's port (0: any free ports)\n"
     "      --log-level LEVEL  debug|info|warn|error (default info)\n"
     "      --log-json         logs as JSON lines\n";

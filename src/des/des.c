@@ -290,6 +290,7 @@ static void on_scrape(des_t *d, double t)
         wp_engine_stats_t st;
         wp_engine_stats(d->engines[i].e, &st);
         wp_sched_endpoint_set_metrics(d->sched, i, t, st.num_waiting, st.num_running, st.kv_usage);
+        wp_sched_endpoint_set_capacity(d->sched, i, (uint32_t)st.num_blocks);
     }
     if (d->in_flight > 0 || !d->source_done)
         push(d, t + d->cfg->scrape_interval_s, EV_SCRAPE, -1, NULL);

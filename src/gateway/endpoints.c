@@ -44,6 +44,7 @@ typedef struct scrape_acc_s {
     const engine_names_t *names;
     double waiting, running, kv;
     double cache_queries, cache_hits; /* vLLM's prefix-cache counters, when exported */
+    double kv_blocks;                 /* vllm:cache_config_info's num_gpu_blocks, 0 when absent */
     int seen;
 } scrape_acc_t;
 
@@ -63,6 +64,12 @@ static void on_sample(void *ud, wp_str_t name, wp_str_t labels, double v)
         if (v > a->kv)
             a->kv = v;
         a->seen |= 4;
+    } else if (wp_str_eq_cstr(name, "vllm:cache_config_info")) {
+        char blocks[32];
+        double b;
+        if (wp_api_prom_label(labels, "num_gpu_blocks", blocks, sizeof(blocks)) &&
+            wp_parse_double(blocks, strlen(blocks), &b) == WP_OK && b > 0 && b < 4e9)
+            a->kv_blocks = b;
     } else if (wp_str_eq_cstr(name, "vllm:prefix_cache_queries_total")) {
         a->cache_queries += v;
     } else if (wp_str_eq_cstr(name, "vllm:prefix_cache_hits_total")) {
@@ -152,6 +159,8 @@ static void apply_scrape(wp_gateway_t *gw, gw_endpoint_t *ep, const wp_buf_t *bo
     ep->metrics_seen = true;
     wp_sched_endpoint_set_metrics(gw->sched, ep->index, wp__gw_now(gw), ep->waiting, ep->running,
                                   ep->kv_usage);
+    if (a.kv_blocks > 0)
+        wp_sched_endpoint_set_capacity(gw->sched, ep->index, (uint32_t)a.kv_blocks);
     mark(gw, ep, GW_CHECK_SCRAPE, true, NULL);
 }
 

@@ -2,24 +2,16 @@
  * sched: the gateway's brain. Given the endpoints' state and a request, pick an endpoint.
  *
  * A pick runs: filters (drop unhealthy endpoints, those whose role does not fit and those
- * the request excludes) ->
- * policy. The "topology" policy runs the configured scorers (each returns a value in [0,1]),
- * sums score × weight per endpoint and lets a picker choose ("max-score": highest total, ties
- * broken uniformly at random; "weighted-random": probability proportional to the total,
- * uniform when all are zero). The single-scorer policies ("least-request", "load-aware",
+ * the request excludes) -> policy. The "topology" policy runs the configured scorers (each returns
+ * a value in [0,1]), sums score × weight per endpoint and lets a picker choose ("max-score":
+ * highest total, ties broken uniformly at random; "weighted-random": probability proportional to
+ * the total, uniform when all are zero). The single-scorer policies ("least-request", "load-aware",
  * "prefix-aware", "queue", "kv-cache-utilization") are that scorer alone with weight 1 and
  * max-score; "round-robin" cycles over the eligible endpoints by index; "random" is uniform.
- * Peer policies, for side-by-side comparison (docs/policies.md gives sources and formulas):
- *   - "llm-d": prefix-aware + queue + kv-cache-utilization, weights 1:1:1, max-score;
- *   - "sglang-cache-aware": when in-flight counts are imbalanced (max − min > abs and
- *     max > rel × min) the least-loaded endpoint; otherwise the longest prefix match if its
- *     match rate (matched / hashed blocks) exceeds cache_threshold, else the endpoint whose
- *     prefix-index entry is smallest (fewest tracked blocks);
- *   - "dynamo-kv": the lowest cost = overlap_weight × (prompt blocks not matched on the
- *     endpoint) + decode blocks in use (kv_usage × capacity when metrics are fresh and the
- *     capacity is known, otherwise in-flight × the request's block count).
- * Choose policies (round-robin, random, sglang, dynamo) break ties uniformly with the rng.
- *
+ * Peer policies (formulas and sources in docs/policies.md): "llm-d" (prefix-aware + queue +
+ * kv-cache-utilization, 1:1:1, max-score), "sglang-cache-aware" (shortest in-flight queue
+ * when imbalanced, else longest prefix match above a match rate, else smallest index
+ * entry) and "dynamo-kv" (lowest overlap_weight × uncached blocks + KV blocks in use).
  * Endpoint state: requests in flight (the gateway's own count, exact and immediate) and the
  * last scraped metrics (waiting, running, kv_usage). Metrics are "fresh" when they were set
  * at most stale_after_s before `now`; otherwise (never set, or stale) they are unknown and:
@@ -31,8 +23,7 @@
  * read as ""; h_0 = wp_hash64(block_0, seed), h_i = wp_hash64(block_i, h_{i-1}). An endpoint's
  * prefix score is the number of leading blocks the prefix index says it holds / total blocks
  * (0 when the prompt has no full block). The hashes travel in the pick, so on_dispatch teaches
- * the index without re-hashing. The chain is always hashed and matched, whatever the policy,
- * so pick.prefix_ratio is always reported and the index always learns.
+ * the index without re-hashing. The chain is always hashed and matched, whatever the policy.
  *
  * Determinism: no clock, no global state; `now` and the rng are arguments, so a seed gives
  * the same picks. Memory: wp_sched_t owns endpoint names (copied), the prefix index and its

@@ -1,0 +1,200 @@
+/*
+ * tests/unit/des/test_des: the virtual-time simulator — determinism, conservation, and a
+ * scenario small enough to check on paper.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <cJSON.h>
+
+#include "des/des.h"
+#include "des/heap.h"
+#include "model/model.h"
+
+typedef struct world_s {
+    wp_perf_t perf;
+    wp_des_config_t cfg;
+} world_t;
+
+static void world_init(world_t *w, int engines)
+{
+    wp_err_t err;
+    assert_int_equal(wp_perf_init(&w->perf, wp_model_find("qwen3-8b"), wp_gpu_find("h100"), 1, NULL, &err), WP_OK);
+    wp_des_config_default(&w->cfg);
+    wp_engine_config_default(&w->cfg.engine, &w->perf);
+    w->cfg.n_engines = engines;
+    w->cfg.model = "Qwen/Qwen3-8B";
+    w->cfg.vocab = 151936;
+    w->cfg.client_latency_s = 0.001;
+    w->cfg.engine_latency_s = 0.002;
+}
+
+static wp_workload_spec_t shared_prefix(int groups, int per_group, double rate, int requests)
+{
+    wp_workload_spec_t s = wp_workload_spec_default();
+    wp_err_t err;
+    char v[32];
+    snprintf(v, sizeof(v), "%d", groups);
+    assert_int_equal(wp_workload_spec_set(&s, "num_groups", v, &err), WP_OK);
+    snprintf(v, sizeof(v), "%d", per_group);
+    assert_int_equal(wp_workload_spec_set(&s, "num_prompts_per_group", v, &err), WP_OK);
+    assert_int_equal(wp_workload_spec_set(&s, "system_prompt_len", "800", &err), WP_OK);
+    assert_int_equal(wp_workload_spec_set(&s, "question_len", "100", &err), WP_OK);
+    assert_int_equal(wp_workload_spec_set(&s, "output_len", "20", &err), WP_OK);
+    snprintf(v, sizeof(v), "%g", rate);
+    assert_int_equal(wp_workload_spec_set(&s, "load.rate", v, &err), WP_OK);
+    snprintf(v, sizeof(v), "%d", requests);
+    assert_int_equal(wp_workload_spec_set(&s, "load.num_requests", v, &err), WP_OK);
+    return s;
+}
+
+/* Runs one simulation and returns its JSON report (caller frees). */
+static char *run_json(world_t *w, const wp_workload_spec_t *spec, const char *policy, wp_des_stats_t *stats)
+{
+    wp_err_t err;
+    wp_des_config_t cfg = w->cfg;
+    assert_int_equal(wp_sched_config_set_policy(&cfg.sched, policy, &err), WP_OK);
+    wp_workload_t *wl = wp_workload_new(spec, NULL, &err);
+    assert_non_null(wl);
+    wp_report_t *rep;
+    assert_int_equal(wp_report_create(&rep, WP_REPORT_MODE_SIMULATE, "{}", NULL, NULL, &err), WP_OK);
+    wp_report_stage_t stage = {NAN, NAN};
+    wp_report_run_t *run;
+    assert_int_equal(wp_report_run_add(rep, policy, &stage, 1, &run, &err), WP_OK);
+    assert_int_equal(wp_des_run(&cfg, wl, run, NULL, NULL, stats, &err), WP_OK);
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    assert_int_equal(wp_report_write_json(rep, &b, false, &err), WP_OK);
+    char *s = strdup(b.data);
+    wp_buf_free(&b);
+    wp_report_free(rep);
+    wp_workload_free(wl);
+    return s;
+}
+
+static void test_des_heap_orders_by_time_then_insertion(void **state)
+{
+    (void)state;
+    wp_des_heap_t h;
+    wp_des_heap_init(&h);
+    double times[] = {3.0, 1.0, 2.0, 1.0, 0.5, 2.0};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(wp_des_heap_push(&h, times[i], i, -1, NULL), WP_OK);
+    int expect[] = {4, 1, 3, 2, 5, 0}; /* equal times come out in insertion order */
+    wp_des_event_t ev;
+    for (int i = 0; i < 6; i++) {
+        assert_true(wp_des_heap_pop(&h, &ev));
+        assert_int_equal(ev.type, expect[i]);
+    }
+    assert_false(wp_des_heap_pop(&h, &ev));
+    wp_des_heap_free(&h);
+}
+
+static void test_des_same_seed_same_bytes(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 4);
+    wp_workload_spec_t spec = shared_prefix(6, 5, 20, 120);
+    wp_des_stats_t a, b;
+    char *ja = run_json(&w, &spec, "topology", &a);
+    char *jb = run_json(&w, &spec, "topology", &b);
+    assert_string_equal(ja, jb);
+    assert_int_equal(a.events, b.events);
+    /* Another tie-breaking seed changes the run. */
+    w.cfg.seed = 99;
+    wp_des_stats_t c;
+    char *jc = run_json(&w, &spec, "random", &c);
+    char *jd = run_json(&w, &spec, "random", &c);
+    assert_string_equal(jc, jd);
+    free(ja);
+    free(jb);
+    free(jc);
+    free(jd);
+}
+
+static void test_des_conserves_requests(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 3);
+    const char *policies[] = {"round-robin", "random", "least-request", "load-aware", "prefix-aware", "topology"};
+    for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
+        wp_workload_spec_t spec = shared_prefix(4, 5, 50, 200);
+        wp_des_stats_t st;
+        char *j = run_json(&w, &spec, policies[i], &st);
+        cJSON *root = cJSON_Parse(j);
+        const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+        assert_int_equal(st.requests, 200);
+        assert_int_equal(st.completed + st.failed, 200);
+        assert_int_equal(cJSON_GetObjectItem(m, "requests")->valuedouble, 200);
+        assert_int_equal(cJSON_GetObjectItem(m, "completed")->valuedouble, st.completed);
+        assert_int_equal(st.failed, 0);
+        uint64_t picks = 0;
+        for (int e = 0; e < 3; e++)
+            picks += st.picks[e];
+        assert_int_equal(picks, 200);
+        cJSON_Delete(root);
+        free(j);
+    }
+    /* A prompt the engines cannot take fails, once, and is still counted. */
+    world_init(&w, 2);
+    w.cfg.engine.max_model_len = 500;
+    wp_workload_spec_t spec = shared_prefix(2, 2, 10, 10);
+    wp_des_stats_t st;
+    char *j = run_json(&w, &spec, "round-robin", &st);
+    assert_int_equal(st.requests, 10);
+    assert_int_equal(st.failed, 10);
+    assert_int_equal(st.completed, 0);
+    assert_non_null(strstr(j, "\"http_4xx\":10"));
+    free(j);
+}
+
+/* One request on an idle engine: TTFT = the way there (client + engine latency) + the
+ * prefill step (one step: 900 tokens fit the 8192-token budget) + the way back. */
+static void test_des_single_request_ttft_on_paper(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 1);
+    wp_workload_spec_t spec = shared_prefix(1, 1, 1, 1);
+    wp_des_stats_t st;
+    char *j = run_json(&w, &spec, "round-robin", &st);
+    cJSON *root = cJSON_Parse(j);
+    const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+    double ttft = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "ttft_s"), "mean")->valuedouble;
+    double e2e = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "e2e_s"), "mean")->valuedouble;
+    /* The prefill step on paper: 900 prompt tokens, each attending to itself and those
+     * before it: 900 x 901 / 2 pairs. */
+    wp_perf_batch_t b = {.prefill_tokens = 900, .prefill_attn = 900.0 * 901.0 / 2.0};
+    double prefill = wp_perf_step_time(&w.perf, &b);
+    double lat = 2 * (0.001 + 0.002);
+    assert_true(fabs(ttft - (prefill + lat)) < 1e-9 * 1000);
+    /* Then 19 decode steps of one sequence whose context grows from 901 to 919. */
+    double decode = 0;
+    for (int k = 0; k < 19; k++) {
+        wp_perf_batch_t d = {.decode_seqs = 1, .decode_ctx = 901 + k};
+        decode += wp_perf_step_time(&w.perf, &d);
+    }
+    assert_true(fabs(e2e - (prefill + decode + lat)) < 1e-6);
+    assert_int_equal(st.steps, 20);
+    cJSON_Delete(root);
+    free(j);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_des_heap_orders_by_time_then_insertion),
+        cmocka_unit_test(test_des_same_seed_same_bytes),
+        cmocka_unit_test(test_des_conserves_requests),
+        cmocka_unit_test(test_des_single_request_ttft_on_paper),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
