@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps bench bench-path1 format clean
+.PHONY: all build build-asan deps run test test-fast node-deps bench bench-path1 bench-simulate format clean
 
 all: build
 
@@ -45,6 +45,10 @@ bench: deps build
 # The guide's Path 1 comparison, live and scaled down (about 4 minutes).
 bench-path1: deps build
 	scripts/bench_path1.sh $(BUILD)
+
+# The virtual-time simulator: speed and the policy comparisons (about a minute).
+bench-simulate: deps build
+	scripts/bench_simulate.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -100,7 +100,8 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
         st = wp_des_run(&c, wl, rr, on_progress, &pg, &stats, err);
     double wall = wall_s() - t0;
     char picks[512] = "";
-    for (int i = 0, k = 0; st == WP_OK && i < c.n_engines && i < 64 && k < (int)sizeof(picks) - 24; i++)
+    for (int i = 0, k = 0; st == WP_OK && i < c.n_engines && i < 64 && k < (int)sizeof(picks) - 24;
+         i++)
         k += snprintf(picks + k, sizeof(picks) - (size_t)k, "%s%llu", i ? "," : "",
                       (unsigned long long)stats.picks[i]);
     if (st == WP_OK)

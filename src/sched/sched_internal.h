@@ -78,6 +78,7 @@ extern const wp__sched_scorer_t wp__sched_scorer_queue;
 extern const wp__sched_scorer_t wp__sched_scorer_kv;
 extern const wp__sched_scorer_t wp__sched_scorer_least_request;
 extern const wp__sched_scorer_t wp__sched_scorer_session;
+extern const wp__sched_scorer_t wp__sched_scorer_headroom;
 extern const wp__sched_picker_t wp__sched_picker_max;
 extern const wp__sched_picker_t wp__sched_picker_weighted;
 extern const wp__sched_policy_t wp__sched_policy_rr;

@@ -25,7 +25,9 @@ typedef struct world_s {
 static void world_init(world_t *w, int engines)
 {
     wp_err_t err;
-    assert_int_equal(wp_perf_init(&w->perf, wp_model_find("qwen3-8b"), wp_gpu_find("h100"), 1, NULL, &err), WP_OK);
+    assert_int_equal(
+        wp_perf_init(&w->perf, wp_model_find("qwen3-8b"), wp_gpu_find("h100"), 1, NULL, &err),
+        WP_OK);
     wp_des_config_default(&w->cfg);
     wp_engine_config_default(&w->cfg.engine, &w->perf);
     w->cfg.n_engines = engines;
@@ -55,7 +57,8 @@ static wp_workload_spec_t shared_prefix(int groups, int per_group, double rate, 
 }
 
 /* Runs one simulation and returns its JSON report (caller frees). */
-static char *run_json(world_t *w, const wp_workload_spec_t *spec, const char *policy, wp_des_stats_t *stats)
+static char *run_json(world_t *w, const wp_workload_spec_t *spec, const char *policy,
+                      wp_des_stats_t *stats)
 {
     wp_err_t err;
     wp_des_config_t cfg = w->cfg;
@@ -63,7 +66,8 @@ static char *run_json(world_t *w, const wp_workload_spec_t *spec, const char *po
     wp_workload_t *wl = wp_workload_new(spec, NULL, &err);
     assert_non_null(wl);
     wp_report_t *rep;
-    assert_int_equal(wp_report_create(&rep, WP_REPORT_MODE_SIMULATE, "{}", NULL, NULL, &err), WP_OK);
+    assert_int_equal(wp_report_create(&rep, WP_REPORT_MODE_SIMULATE, "{}", NULL, NULL, &err),
+                     WP_OK);
     wp_report_stage_t stage = {NAN, NAN};
     wp_report_run_t *run;
     assert_int_equal(wp_report_run_add(rep, policy, &stage, 1, &run, &err), WP_OK);
@@ -124,13 +128,15 @@ static void test_des_conserves_requests(void **state)
     (void)state;
     world_t w;
     world_init(&w, 3);
-    const char *policies[] = {"round-robin", "random", "least-request", "load-aware", "prefix-aware", "topology"};
+    const char *policies[] = {"round-robin", "random",       "least-request",
+                              "load-aware",  "prefix-aware", "topology"};
     for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++) {
         wp_workload_spec_t spec = shared_prefix(4, 5, 50, 200);
         wp_des_stats_t st;
         char *j = run_json(&w, &spec, policies[i], &st);
         cJSON *root = cJSON_Parse(j);
-        const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+        const cJSON *m = cJSON_GetObjectItem(
+            cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
         assert_int_equal(st.requests, 200);
         assert_int_equal(st.completed + st.failed, 200);
         assert_int_equal(cJSON_GetObjectItem(m, "requests")->valuedouble, 200);
@@ -167,7 +173,8 @@ static void test_des_single_request_ttft_on_paper(void **state)
     wp_des_stats_t st;
     char *j = run_json(&w, &spec, "round-robin", &st);
     cJSON *root = cJSON_Parse(j);
-    const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+    const cJSON *m =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
     double ttft = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "ttft_s"), "mean")->valuedouble;
     double e2e = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "e2e_s"), "mean")->valuedouble;
     /* The prefill step on paper: 900 prompt tokens, each attending to itself and those

@@ -125,6 +125,30 @@ static void test_scorers_kv_formula(void **state)
     assert_float_equal(f.out[2], 0.0, 1e-12);
 }
 
+/* cache-headroom: 1 − blocks(e) / max blocks, from the prefix index. Endpoint 0 holds 40
+ * blocks, 1 holds 10, 2 none: 1 − 40/40 = 0, 1 − 10/40 = 0.75, 1. */
+static void test_scorers_cache_headroom_formula(void **state)
+{
+    fixture_t f;
+    fixture_init(&f, 0.0);
+    wp_sched_index_t *ix = wp_sched_index_new(1000, NULL);
+    assert_non_null(ix);
+    f.ctx.index = ix;
+    wp__sched_scorer_headroom.score(&f.ctx, f.out);
+    for (int i = 0; i < N; i++)
+        assert_float_equal(f.out[i], 1.0, 1e-12); /* nothing cached anywhere: all equal */
+    uint64_t h[40];
+    for (int i = 0; i < 40; i++)
+        h[i] = 1000 + (uint64_t)i;
+    assert_int_equal(wp_sched_index_insert(ix, 0, h, 40), WP_OK);
+    assert_int_equal(wp_sched_index_insert(ix, 1, h, 10), WP_OK);
+    wp__sched_scorer_headroom.score(&f.ctx, f.out);
+    assert_float_equal(f.out[0], 0.0, 1e-12);
+    assert_float_equal(f.out[1], 0.75, 1e-12);
+    assert_float_equal(f.out[2], 1.0, 1e-12);
+    wp_sched_index_free(ix);
+}
+
 static void test_scorers_least_request_formula(void **state)
 {
     fixture_t f;
@@ -205,6 +229,7 @@ int main(void)
         cmocka_unit_test(test_scorers_least_request_formula),
         cmocka_unit_test(test_scorers_prefix_and_session),
         cmocka_unit_test(test_scorers_clamp),
+        cmocka_unit_test(test_scorers_cache_headroom_formula),
         cmocka_unit_test(test_scorers_hash_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

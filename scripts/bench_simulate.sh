@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# `make bench-simulate`: the virtual-time simulator's figures, each in its own section of
+# docs/benchmarks.md with its command: the llm-d ladder's speed, and our scheduling policy
+# against the peers' on the shared-prefix ladder, the scaled Path 1 workload and the
+# Mooncake trace (skipped, saying why, when ../shared/data is absent).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+bin=$build/wellpath
+peers=round-robin,random,load-aware,llm-d,sglang-cache-aware,dynamo-kv,topology
+host="$(nproc) cores, $(date -u +%Y-%m-%d)"
+section() { # name, title, note, command...
+    local name=$1 title=$2 note=$3 out
+    shift 3
+    echo "running: $*" >&2
+    out=$("$@" 2>&1)
+    printf '%s\n\n' "$out"
+    printf '## %s\n\nWritten by `make bench-simulate` on %s. %s Command:\n\n```\n%s\n```\n\n```\n%s\n```\n' \
+        "$title" "$host" "$note" "$*" "$out" | scripts/doc_section.sh docs/benchmarks.md "$name"
+}
+section sim-speed "Virtual-time simulator: the llm-d ladder (16 H100s, 17,120 requests) on one core" \
+    "One policy; the stderr line gives events, engine steps and the wall time." \
+    "$bin" simulate -f bench/calibration/llmd-topology.yaml --workload bench/calibration/llmd-ladder.yaml \
+    --policy topology --quiet
+section sim-peers-ladder "Policies side by side, simulated: the llm-d shared-prefix ladder (3 -> 60 QPS)" \
+    "\`topology\` is ours: prefix-aware 100 + load-aware 50 + cache-headroom 10 (bench/calibration/llmd-topology.yaml)." \
+    "$bin" simulate -f bench/calibration/llmd-topology.yaml --workload bench/calibration/llmd-ladder.yaml \
+    --policies "$peers" --quiet --json "$build/sim-ladder.json"
+section sim-peers-path1 "Policies side by side, simulated: the scaled Path 1 workload of make bench-path1" \
+    "Same topology and workload files as the live run." \
+    "$bin" simulate -f bench/path1/topology.yaml --workload bench/path1/workload.yaml --policies "$peers" --quiet
+if [ -f ../shared/data/mooncake-synthetic-trace.jsonl ]; then
+    section sim-peers-trace "Policies side by side, simulated: the Mooncake trace replay" \
+        "8 x Qwen3-8B with a 128k context on H100 (bench/calibration/mooncake-topology.yaml)." \
+        "$bin" simulate -f bench/calibration/mooncake-topology.yaml --workload bench/calibration/mooncake.yaml \
+        --policies "$peers" --quiet --json "$build/sim-trace.json"
+else
+    echo "skipping the Mooncake trace: ../shared/data/mooncake-synthetic-trace.jsonl is absent" >&2
+fi
