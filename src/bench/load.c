@@ -335,6 +335,8 @@ static void pump(wp_bench_load_t *l)
             continue;
         }
         double wait = l->next.arrival_s - now_s(l);
+        if (l->cfg.max_concurrency > 0 && l->in_flight >= l->cfg.max_concurrency && wait <= 0.0005)
+            return; /* due, but the client is at its cap: an ending request pumps again */
         if (wait > 0.0005) {
             uv_timer_start(&l->timer, on_timer, (uint64_t)ceil(wait * 1000.0), 0);
             return;

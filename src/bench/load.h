@@ -6,7 +6,8 @@
  *
  * The source is pulled one item ahead: an item with arrival_s >= 0 is sent when the
  * run's clock reaches it (open loop); an item with arrival_s < 0 is sent as soon as
- * fewer than `concurrency` requests are in flight (closed loop). A request counts one
+ * fewer than `concurrency` requests are in flight (closed loop). With max_concurrency, an
+ * open-loop item that is due waits until fewer than that many are in flight. A request counts one
  * output token per content chunk and takes the usage chunk's numbers as the truth for
  * token counts (include_usage is always asked for).
  *
@@ -53,6 +54,7 @@ typedef struct wp_bench_load_config_s {
     char model[256];
     wp_api_kind_t api;
     int concurrency;   /* closed loop: requests in flight at most */
+    int max_concurrency; /* open loop: a due request waits while this many are in flight (0: no cap) */
     double timeout_s;  /* per request: first byte and between chunks */
     bool progress;     /* a live line on stderr */
     const char *label; /* shown in the progress line (policy name) */

@@ -257,6 +257,7 @@ static wp_status_t replay(run_t *r, wp_report_t *rep, const target_t *t, const c
                                  .api = o->spec.api == WP_WORKLOAD_API_CHAT ? WP_API_CHAT
                                                                             : WP_API_COMPLETIONS,
                                  .concurrency = o->spec.load.concurrency,
+                                 .max_concurrency = o->spec.load.max_concurrency,
                                  .timeout_s = o->timeout_s,
                                  .progress = o->progress,
                                  .label = label};

@@ -21,7 +21,7 @@
 
 #include "des/heap.h"
 
-enum { EV_SEND, EV_PICK, EV_ADD, EV_STEP_END, EV_DONE, EV_SCRAPE };
+enum { EV_SEND, EV_SEND_QUEUED, EV_PICK, EV_ADD, EV_STEP_END, EV_DONE, EV_SCRAPE };
 
 typedef struct dreq_s {
     uint64_t id;
@@ -35,7 +35,7 @@ typedef struct dreq_s {
     int32_t n_ids, max_tokens;
     uint32_t prompt_tokens, output_tokens, cached;
     wp_sched_pick_t pick;
-    struct dreq_s *next_free;
+    struct dreq_s *next_free; /* the free list, or the client's waiting line */
 } dreq_t;
 
 typedef struct engine_s {
@@ -54,6 +54,8 @@ typedef struct des_s {
     engine_t *engines;
     wp_des_stats_t *stats;
     size_t total, done, in_flight;
+    size_t client_in_flight, cap; /* load.max_concurrency (0: none) */
+    dreq_t *line_head, *line_tail; /* requests waiting in the client for a slot */
     bool source_done, closed_loop;
     int concurrency;
     wp_des_progress_fn progress;
@@ -172,13 +174,43 @@ static void pull_next(des_t *d, double now)
 
 /* ---- events ---- */
 
-static void on_send(des_t *d, double t, dreq_t *q)
+static void send_now(des_t *d, double t, dreq_t *q)
 {
     q->sent = t;
     d->in_flight++;
     push(d, t + d->cfg->client_latency_s, EV_PICK, -1, q);
+}
+
+/* A request's arrival: sent at once, or queued in the client when it is at its cap. */
+static void on_send(des_t *d, double t, dreq_t *q)
+{
     if (!d->closed_loop)
         pull_next(d, t);
+    if (d->cap > 0 && d->client_in_flight >= d->cap) {
+        q->next_free = NULL;
+        if (d->line_tail)
+            d->line_tail->next_free = q;
+        else
+            d->line_head = q;
+        d->line_tail = q;
+        return;
+    }
+    d->client_in_flight++;
+    send_now(d, t, q);
+}
+
+/* A request ended at the client: its slot goes to the first one waiting, if any. */
+static void free_slot(des_t *d, double t)
+{
+    dreq_t *q = d->line_head;
+    if (q == NULL) {
+        d->client_in_flight--;
+        return;
+    }
+    d->line_head = q->next_free;
+    if (d->line_head == NULL)
+        d->line_tail = NULL;
+    push(d, t, EV_SEND_QUEUED, -1, q);
 }
 
 static void on_pick(des_t *d, double t, dreq_t *q)
@@ -191,6 +223,7 @@ static void on_pick(des_t *d, double t, dreq_t *q)
         /* No engine: the gateway answers 503 at once. */
         d->in_flight--;
         record(d, q, WP_REPORT_HTTP_5XX, t + d->cfg->client_latency_s);
+        free_slot(d, t + d->cfg->client_latency_s);
         req_release(d, q);
         return;
     }
@@ -219,6 +252,7 @@ static void finish(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double at)
 {
     double back = d->cfg->engine_latency_s + d->cfg->client_latency_s;
     record(d, q, outcome, at + back);
+    free_slot(d, at + back);
     push(d, at + d->cfg->engine_latency_s, EV_DONE, q->ep, NULL);
     if (d->closed_loop)
         pull_next(d, at + back);
@@ -292,7 +326,7 @@ static void on_scrape(des_t *d, double t)
         wp_sched_endpoint_set_metrics(d->sched, i, t, st.num_waiting, st.num_running, st.kv_usage);
         wp_sched_endpoint_set_capacity(d->sched, i, (uint32_t)st.num_blocks);
     }
-    if (d->in_flight > 0 || !d->source_done)
+    if (d->in_flight > 0 || !d->source_done || d->line_head != NULL)
         push(d, t + d->cfg->scrape_interval_s, EV_SCRAPE, -1, NULL);
 }
 
@@ -301,6 +335,9 @@ static void dispatch(des_t *d, const wp_des_event_t *ev)
     switch (ev->type) {
     case EV_SEND:
         on_send(d, ev->t, ev->ptr);
+        break;
+    case EV_SEND_QUEUED:
+        send_now(d, ev->t, ev->ptr);
         break;
     case EV_PICK:
         on_pick(d, ev->t, ev->ptr);
@@ -387,6 +424,7 @@ wp_status_t wp_des_run(const wp_des_config_t *cfg, wp_workload_t *wl, wp_report_
         push(&d, 0.0, EV_SCRAPE, -1, NULL);
         pull_next(&d, 0.0);
         const wp_workload_spec_t *spec = wp_workload_spec(wl);
+        d.cap = spec->load.max_concurrency > 0 ? (size_t)spec->load.max_concurrency : 0;
         int conc = spec->load.type == WP_WORKLOAD_LOAD_CONCURRENCY ? spec->load.concurrency : 1;
         for (int k = 1; d.closed_loop && k < conc; k++)
             pull_next(&d, 0.0);

@@ -105,6 +105,13 @@ static const wp__cfg_field_t load_fields[] = {
      .min = 1,
      .max = 100000,
      .zero_unset = true},
+    {.key = "max_concurrency",
+     .kind = WP__CFG_INT,
+     .off = offsetof(load_t, max_concurrency),
+     .size = sizeof(int),
+     .min = 1,
+     .max = 1000000,
+     .zero_unset = true},
     {.key = "stages", .kind = WP__CFG_CUSTOM, .custom = parse_stages},
 };
 
@@ -661,6 +668,8 @@ static wp_status_t json_load(const spec_t *s, wp_buf_t *b)
         st = wp_buf_printf(b, ",\"num_requests\":%lld", (long long)l->num_requests);
     if (st == WP_OK && l->concurrency > 0)
         st = wp_buf_printf(b, ",\"concurrency\":%d", l->concurrency);
+    if (st == WP_OK && l->max_concurrency > 0)
+        st = wp_buf_printf(b, ",\"max_concurrency\":%d", l->max_concurrency);
     if (st == WP_OK && l->n_stages > 0)
         st = wp_buf_puts(b, ",\"stages\":[");
     for (size_t i = 0; st == WP_OK && i < l->n_stages; i++)

@@ -102,6 +102,10 @@ typedef struct wp_workload_load_s {
     double duration;
     int64_t num_requests;
     int concurrency;
+    /* Open loop with a client-side cap (inference-perf's worker pool): a request whose
+     * arrival comes while max_concurrency are in flight waits in the client until one
+     * ends, and its latencies count from when it is sent. 0: no cap. */
+    int max_concurrency;
     wp_workload_stage_t stages[WP_WORKLOAD_MAX_STAGES];
     size_t n_stages;
     bool has_type; /* type was given (else a trace workload uses trace arrivals) */

@@ -195,6 +195,36 @@ static void test_des_single_request_ttft_on_paper(void **state)
     free(j);
 }
 
+/* load.max_concurrency 1 with arrivals far faster than service: the client sends one
+ * request at a time, so no request ever queues in the engine (every TTFT is the idle
+ * one) and the run lasts the sum of the requests' times. */
+static void test_des_client_cap_serialises(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 2);
+    wp_workload_spec_t spec = shared_prefix(5, 2, 1000, 10);
+    wp_err_t err;
+    assert_int_equal(wp_workload_spec_set(&spec, "load.max_concurrency", "1", &err), WP_OK);
+    wp_des_stats_t st;
+    char *j = run_json(&w, &spec, "round-robin", &st);
+    cJSON *root = cJSON_Parse(j);
+    const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+    const cJSON *ttft = cJSON_GetObjectItem(m, "ttft_s");
+    double e2e_mean = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "e2e_s"), "mean")->valuedouble;
+    assert_int_equal(st.completed, 10);
+    assert_true(cJSON_GetObjectItem(ttft, "p99")->valuedouble < 1.5 * cJSON_GetObjectItem(ttft, "p50")->valuedouble);
+    assert_true(st.end_s >= 10 * e2e_mean * 0.99);
+    cJSON_Delete(root);
+    free(j);
+    /* Without the cap the same arrivals overlap: the run is much shorter. */
+    spec = shared_prefix(5, 2, 1000, 10);
+    wp_des_stats_t open;
+    j = run_json(&w, &spec, "round-robin", &open);
+    assert_true(open.end_s < 0.5 * st.end_s);
+    free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +232,7 @@ int main(void)
         cmocka_unit_test(test_des_same_seed_same_bytes),
         cmocka_unit_test(test_des_conserves_requests),
         cmocka_unit_test(test_des_single_request_ttft_on_paper),
+        cmocka_unit_test(test_des_client_cap_serialises),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
