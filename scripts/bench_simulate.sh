@@ -22,6 +22,9 @@ section sim-speed "Virtual-time simulator: the llm-d ladder (16 H100s, 17,120 re
     "One policy; the stderr line gives events, engine steps and the wall time." \
     "$bin" simulate -f bench/calibration/llmd-topology.yaml --workload bench/calibration/llmd-ladder.yaml \
     --policy topology --quiet
+section sim-speed-2x "Virtual-time simulator: the ladder at twice the length (34k requests), whole command timed" \
+    "The time line is bash's: wall, user and system seconds of the whole command, report included." \
+    bash -c "TIMEFORMAT='time: %R s wall, %U s user, %S s system'; time $bin simulate -f bench/calibration/llmd-topology.yaml --workload bench/calibration/llmd-ladder-2x.yaml --policy topology --quiet >/dev/null"
 section sim-peers-ladder "Policies side by side, simulated: the llm-d shared-prefix ladder (3 -> 60 QPS)" \
     "\`topology\` is ours: prefix-aware 100 + load-aware 50 + cache-headroom 10 (bench/calibration/llmd-topology.yaml)." \
     "$bin" simulate -f bench/calibration/llmd-topology.yaml --workload bench/calibration/llmd-ladder.yaml \

@@ -38,6 +38,15 @@ typedef struct wp_bench_opts_s {
     bool progress;
 } wp_bench_opts_t;
 
+/* Reads and parses the spec's trace file; a relative path is taken from the workload
+ * file's folder (workload_file may be NULL: then from the current folder). */
+wp_status_t wp_bench_read_trace(const wp_workload_spec_t *spec, const char *workload_file,
+                                wp_workload_trace_t *trace, wp_err_t *err);
+/* Prints the report's table on stdout and writes the JSON and HTML files that are named
+ * (NULL: none); returns 0, or 1 after saying on stderr which file could not be written. */
+int wp_bench_write_report(wp_report_t *rep, const char *json_path, const char *html_path,
+                          const char *cmd);
+
 /* Runs the benchmark; returns the process exit code (0, 1 on a failed run, 2 on bad
  * input) after printing what went wrong. */
 int wp_bench_run(const wp_bench_opts_t *opts);

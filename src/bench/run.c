@@ -357,11 +357,11 @@ static void undeploy(run_t *r)
 
 /* ---- output ---- */
 
-static int write_file(const char *path, const wp_buf_t *b)
+static int write_file(const char *path, const wp_buf_t *b, const char *cmd)
 {
     FILE *f = fopen(path, "wb");
     if (f == NULL || fwrite(b->data, 1, b->len, f) != b->len) {
-        fprintf(stderr, "wellpath bench: cannot write %s: %s\n", path, strerror(errno));
+        fprintf(stderr, "wellpath %s: cannot write %s: %s\n", cmd, path, strerror(errno));
         if (f)
             fclose(f);
         return 1;
@@ -369,7 +369,8 @@ static int write_file(const char *path, const wp_buf_t *b)
     return fclose(f) == 0 ? 0 : 1;
 }
 
-static int write_outputs(const wp_bench_opts_t *o, wp_report_t *rep)
+int wp_bench_write_report(wp_report_t *rep, const char *json_path, const char *html_path,
+                          const char *cmd)
 {
     wp_err_t err;
     wp_buf_t b;
@@ -378,25 +379,26 @@ static int write_outputs(const wp_bench_opts_t *o, wp_report_t *rep)
     if (wp_report_write_table(rep, &b, &err) == WP_OK)
         fwrite(b.data, 1, b.len, stdout);
     fflush(stdout);
-    if (o->json_path != NULL) {
+    if (json_path != NULL) {
         wp_buf_reset(&b);
-        rc |= wp_report_write_json(rep, &b, true, &err) == WP_OK ? write_file(o->json_path, &b) : 1;
+        rc |=
+            wp_report_write_json(rep, &b, true, &err) == WP_OK ? write_file(json_path, &b, cmd) : 1;
     }
-    if (o->html_path != NULL) {
+    if (html_path != NULL) {
         wp_buf_reset(&b);
-        rc |= wp_report_write_html(rep, &b, &err) == WP_OK ? write_file(o->html_path, &b) : 1;
+        rc |= wp_report_write_html(rep, &b, &err) == WP_OK ? write_file(html_path, &b, cmd) : 1;
     }
     wp_buf_free(&b);
     return rc;
 }
 
-static wp_status_t read_trace(const wp_bench_opts_t *o, wp_workload_trace_t *trace, wp_err_t *err)
+wp_status_t wp_bench_read_trace(const wp_workload_spec_t *spec, const char *workload_file,
+                                wp_workload_trace_t *trace, wp_err_t *err)
 {
     char path[2048];
-    const char *p = o->spec.trace_path;
-    if (p[0] != '/' && o->workload_file != NULL && strrchr(o->workload_file, '/') != NULL)
-        snprintf(path, sizeof(path), "%.*s/%s",
-                 (int)(strrchr(o->workload_file, '/') - o->workload_file), o->workload_file, p);
+    const char *p = spec->trace_path, *slash = workload_file ? strrchr(workload_file, '/') : NULL;
+    if (p[0] != '/' && slash != NULL)
+        snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - workload_file), workload_file, p);
     else
         wp_strlcpy(path, p, sizeof(path));
     wp_buf_t b;
@@ -435,7 +437,8 @@ int wp_bench_run(const wp_bench_opts_t *o)
     target_t t;
     if ((o->target != NULL && parse_target(o->target, &t, &err) != WP_OK) ||
         wp_workload_spec_validate(&o->spec, &err) != WP_OK ||
-        (o->spec.type == WP_WORKLOAD_TRACE && read_trace(o, &trace, &err) != WP_OK)) {
+        (o->spec.type == WP_WORKLOAD_TRACE &&
+         wp_bench_read_trace(&o->spec, o->workload_file, &trace, &err) != WP_OK)) {
         fprintf(stderr, "wellpath bench: %s\n", err.msg);
         return 2;
     }
@@ -466,7 +469,7 @@ int wp_bench_run(const wp_bench_opts_t *o)
         rc = 1;
     }
     if (wp_report_run_count(rep) > 0)
-        rc |= write_outputs(o, rep);
+        rc |= wp_bench_write_report(rep, o->json_path, o->html_path, "bench");
     if (rc == 0 && !r.interrupted && r.results > 0 && r.completed == 0) {
         fprintf(stderr, "wellpath bench: every request failed (see the failures in the report)\n");
         rc = 1;

@@ -14,7 +14,7 @@
 #include "cli/cli.h"
 #include "cli/runopts.h"
 #include "des/des.h"
-#include "os/file.h"
+#include "bench/bench.h"
 
 static const char usage_text[] =
     "usage: wellpath simulate -f FILE [options]\n"
@@ -118,24 +118,6 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
     return st;
 }
 
-static wp_status_t read_trace(const wp_cli_run_t *run, wp_workload_trace_t *trace, wp_err_t *err)
-{
-    char path[2048];
-    const char *p = run->spec.trace_path,
-               *slash = run->workload_file ? strrchr(run->workload_file, '/') : NULL;
-    if (p[0] != '/' && slash != NULL)
-        snprintf(path, sizeof(path), "%.*s/%s", (int)(slash - run->workload_file),
-                 run->workload_file, p);
-    else
-        snprintf(path, sizeof(path), "%s", p);
-    wp_buf_t b;
-    wp_status_t st = wp_os_read_file(path, "trace file", WP_WORKLOAD_TRACE_MAX_BYTES, &b, err);
-    if (st == WP_OK)
-        st = wp_workload_trace_parse(b.data, b.len, path, trace, err);
-    wp_buf_free(&b);
-    return st;
-}
-
 static wp_status_t configure(const char *file, wp_des_config_t *dc, wp_sim_config_t *sc,
                              wp_perf_t *perf, const wp_model_spec_t **model, wp_err_t *err)
 {
@@ -159,33 +141,6 @@ static wp_status_t configure(const char *file, wp_des_config_t *dc, wp_sim_confi
     dc->scrape_interval_s = (double)gc.scrape_interval_ms / 1000.0;
     dc->seed = sc->seed;
     return WP_OK;
-}
-
-static int write_reports(const wp_cli_run_t *run, wp_report_t *rep)
-{
-    wp_err_t err;
-    wp_buf_t b;
-    wp_buf_init(&b, 0);
-    int rc = 0;
-    if (wp_report_write_table(rep, &b, &err) == WP_OK)
-        fwrite(b.data, 1, b.len, stdout);
-    const char *paths[2] = {run->json_path, run->html_path};
-    for (int k = 0; k < 2; k++) {
-        if (paths[k] == NULL)
-            continue;
-        wp_buf_reset(&b);
-        wp_status_t st = k == 0 ? wp_report_write_json(rep, &b, true, &err)
-                                : wp_report_write_html(rep, &b, &err);
-        FILE *f = st == WP_OK ? fopen(paths[k], "wb") : NULL;
-        if (f == NULL || fwrite(b.data, 1, b.len, f) != b.len) {
-            fprintf(stderr, "wellpath simulate: cannot write %s\n", paths[k]);
-            rc = 1;
-        }
-        if (f != NULL)
-            fclose(f);
-    }
-    wp_buf_free(&b);
-    return rc;
 }
 
 int wp_cli_simulate(int argc, char **argv)
@@ -227,7 +182,8 @@ int wp_cli_simulate(int argc, char **argv)
     if (run.n_policies == 0)
         snprintf(run.policies[run.n_policies++], sizeof(run.policies[0]), "topology");
     wp_workload_trace_t trace = {0};
-    if (run.spec.type == WP_WORKLOAD_TRACE && read_trace(&run, &trace, &err) != WP_OK)
+    if (run.spec.type == WP_WORKLOAD_TRACE &&
+        wp_bench_read_trace(&run.spec, run.workload_file, &trace, &err) != WP_OK)
         return wp_cli_fail("simulate", err.msg);
     wp_buf_t wj;
     wp_buf_init(&wj, 0);
@@ -243,7 +199,7 @@ int wp_cli_simulate(int argc, char **argv)
         rc = st == WP_EINVAL ? 2 : 1;
     }
     if (rep != NULL && wp_report_run_count(rep) > 0)
-        rc |= write_reports(&run, rep);
+        rc |= wp_bench_write_report(rep, run.json_path, run.html_path, "simulate");
     wp_report_free(rep);
     wp_workload_trace_free(&trace);
     return rc;
