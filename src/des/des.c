@@ -54,7 +54,7 @@ typedef struct des_s {
     engine_t *engines;
     wp_des_stats_t *stats;
     size_t total, done, in_flight;
-    size_t client_in_flight, cap; /* load.max_concurrency (0: none) */
+    size_t client_in_flight, cap;  /* load.max_concurrency (0: none) */
     dreq_t *line_head, *line_tail; /* requests waiting in the client for a slot */
     bool source_done, closed_loop;
     int concurrency;
@@ -218,12 +218,15 @@ static void on_pick(des_t *d, double t, dreq_t *q)
     wp_sched_request_t sr = {.model = d->cfg->model,
                              .session_ep = -1,
                              .hashes = q->pick.block_hashes,
-                             .n_hashes = q->pick.n_blocks};
+                             .n_hashes = q->pick.n_blocks,
+                             .prompt_tokens = q->prompt_tokens};
     if (wp_sched_pick(d->sched, t, &sr, &d->rng, &q->pick, NULL) != WP_OK) {
         /* No engine: the gateway answers 503 at once. */
         d->in_flight--;
         record(d, q, WP_REPORT_HTTP_5XX, t + d->cfg->client_latency_s);
         free_slot(d, t + d->cfg->client_latency_s);
+        if (d->closed_loop) /* the client's slot is free again, as in finish() */
+            pull_next(d, t + d->cfg->client_latency_s);
         req_release(d, q);
         return;
     }
@@ -268,6 +271,7 @@ static void on_add(des_t *d, double t, dreq_t *q)
                           .arrival = t,
                           .user = q};
     if (q->ids == NULL || wp_engine_add(d->engines[q->ep].e, &in, NULL) != WP_OK) {
+        wp_sched_on_prefill_done(d->sched, &q->pick);
         finish(d, q, WP_REPORT_HTTP_4XX, t); /* the server would answer 400 */
         return;
     }
@@ -299,6 +303,7 @@ static void on_step_end(des_t *d, double t, int i)
         dreq_t *q = ev->user;
         switch (ev->type) {
         case WP_ENGINE_EV_FIRST_TOKEN:
+            wp_sched_on_prefill_done(d->sched, &q->pick);
             q->first = t + back;
             q->cached = (uint32_t)ev->cached_tokens;
             q->output_tokens = 1;

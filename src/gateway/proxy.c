@@ -42,6 +42,7 @@ typedef struct proxy_s {
     int status;    /* what the client got */
     int up_status; /* what the current upstream answered */
     bool sse, responded, dispatched;
+    bool prefilling; /* dispatched and no body byte yet: counts in the endpoint's pending prefill */
     char fail_why[300];
     int fail_status;
 } proxy_t;
@@ -51,12 +52,27 @@ typedef struct proxy_s {
 
 static void attempt(proxy_t *p);
 
+/* The first byte came back (or never will): the prompt is prefilled. */
+static void prefill_done(proxy_t *p)
+{
+    if (p->prefilling)
+        wp_sched_on_prefill_done(p->gw->sched, &p->pick);
+    p->prefilling = false;
+}
+
+/* The current attempt is over: the endpoint gets its in-flight slot back. */
+static void release(proxy_t *p)
+{
+    prefill_done(p);
+    if (p->dispatched)
+        wp_sched_on_complete(p->gw->sched, p->ep->index);
+    p->dispatched = false;
+}
+
 static void finish(proxy_t *p, const char *outcome)
 {
     wp_gateway_t *gw = p->gw;
-    if (p->dispatched)
-        wp_sched_on_complete(gw->sched, p->ep->index);
-    p->dispatched = false;
+    release(p);
     if (p->ep != NULL)
         wp__gw_count_status(p->ep->statuses, p->status);
     else
@@ -127,8 +143,7 @@ static void upstream_failed(proxy_t *p, int status, const char *why)
     p->ep->upstream_errors++;
     snprintf(p->fail_why, sizeof(p->fail_why), "%s", why);
     p->fail_status = status;
-    wp_sched_on_complete(p->gw->sched, p->ep->index);
-    p->dispatched = false;
+    release(p);
     if (p->attempts <= p->gw->cfg.retries) {
         p->gw->retries_total++;
         p->ep->retries_from++;
@@ -174,9 +189,10 @@ static void on_up_body(void *ud, const char *data, size_t len)
 {
     proxy_t *p = ud;
     uint64_t now = uv_hrtime();
-    if (p->t_first_ns == 0)
+    if (p->t_first_ns == 0) {
         p->t_first_ns = now;
-    else if (p->sse)
+        prefill_done(p);
+    } else if (p->sse)
         wp_stats_hist_observe(&p->gw->itl_s, (double)(now - p->t_last_ns) / 1e9);
     p->t_last_ns = now;
     if (wp_http_req_write_queue(p->req) > SLOW_CLIENT_BYTES) {
@@ -261,6 +277,7 @@ static void attempt(proxy_t *p)
     p->tried[p->pick.endpoint / 64] |= 1ULL << (p->pick.endpoint % 64);
     wp_sched_on_dispatch(gw->sched, &p->pick);
     p->dispatched = true;
+    p->prefilling = true;
     p->ep->picks++;
     wp_stats_hist_observe(&gw->prefix_ratio, p->pick.prefix_ratio);
     char path[300];

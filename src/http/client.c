@@ -50,6 +50,7 @@ struct conn_s {
     http_parser parser;
     wp_http_headers_t headers;
     int handles_open;
+    int connect_err; /* uv_tcp_connect failed at once: reported from the timer */
     bool connected, reused, closing, in_parse, complete, keep_alive;
 };
 
@@ -196,6 +197,13 @@ static void on_timeout(uv_timer_t *t)
         return;
     }
     wp_http_call_t *call = c->call;
+    if (c->connect_err != 0) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "connect failed: %s", uv_strerror(c->connect_err));
+        call->retried = true;
+        conn_fail(c, msg);
+        return;
+    }
     const char *why = !c->connected      ? "connect timed out"
                       : !call->head_seen ? "no response before the first-byte timeout"
                                          : "response stalled past the idle timeout";
@@ -390,10 +398,10 @@ static void call_start_on(wp_http_call_t *call, conn_t *c)
     int rc =
         uv_tcp_connect(&c->connect, &c->tcp, (const struct sockaddr *)&c->up->addr, on_connect);
     if (rc != 0) {
-        char why[200];
-        snprintf(why, sizeof(why), "connect failed: %s", uv_strerror(rc));
-        call->retried = true;
-        conn_fail(c, why);
+        /* Report on the next tick, not now: the caller has not got the call yet, and
+         * on_done from inside wp_http_call_start would leave it holding a freed call. */
+        c->connect_err = rc;
+        uv_timer_start(&c->timer, on_timeout, 0, 0);
     }
 }
 

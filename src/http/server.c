@@ -253,15 +253,16 @@ void wp_http_res_end(wp_http_req_t *req)
         req_free(req);
         return;
     }
+    /* Detach first: a failed write closes the connection, which must not free req. */
+    c->req = NULL;
+    c->req_complete = false;
     if (!req->head_sent)
         wp_http_res_head(req, 200, NULL, 0, NULL);
     if (req->chunked)
         conn_write(c, "0\r\n\r\n", 5);
     bool keep = req->keep_alive;
-    c->req = NULL;
-    c->req_complete = false;
     req_free(req);
-    if (!keep) {
+    if (!keep || c->closing) {
         conn_shutdown(c);
         return;
     }
@@ -473,13 +474,15 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return;
     size_t cap = c->srv->cfg.max_header_bytes + c->srv->cfg.max_body_bytes + 64 * 1024;
-    if (c->in.len + (size_t)nread > cap ||
-        wp_buf_append(&c->in, buf->base, (size_t)nread) != WP_OK) {
-        /* More pipelined input than one request may hold: stop reading until the
-         * current answer is done. */
+    if (wp_buf_append(&c->in, buf->base, (size_t)nread) != WP_OK) {
+        conn_close(c);
+        return;
+    }
+    if (c->in.len > cap) {
+        /* More pipelined input than one request may hold: keep what was read (it is
+         * part of the stream) and stop reading until the current answer is done. */
         uv_read_stop(s);
         c->reading = false;
-        return;
     }
     conn_process(c);
 }

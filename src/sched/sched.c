@@ -258,6 +258,9 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
                            .matched = s->matched,
                            .n_blocks = (uint32_t)nb,
                            .index = s->index};
+    ctx.prompt_tokens = req->prompt_tokens    ? (double)req->prompt_tokens
+                        : req->hashes != NULL ? (double)nb * s->cfg.block_chars / 4.0
+                                              : (double)req->prompt_len / 4.0;
     int pos;
     if (s->policy->choose) {
         pos = s->policy->choose(&ctx, &s->policy_state, rng);
@@ -272,7 +275,14 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
     out->n_blocks = (uint32_t)nb;
     out->matched_blocks = s->matched[ep];
     out->prefix_ratio = nb ? (double)s->matched[ep] / (double)nb : 0.0;
+    out->prefill_tokens = wp__sched_uncached_tokens(&ctx, ep);
     return WP_OK;
+}
+
+double wp__sched_uncached_tokens(const wp__sched_ctx_t *ctx, int ep)
+{
+    double cached = (double)ctx->matched[ep] * ctx->cfg->block_chars / 4.0;
+    return ctx->prompt_tokens > cached ? ctx->prompt_tokens - cached : 0.0;
 }
 
 wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick)
@@ -280,7 +290,19 @@ wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick)
     if (!pick || !ep_ok(s, pick->endpoint) || pick->n_blocks > WP_SCHED_MAX_BLOCKS)
         return WP_EINVAL;
     s->eps[pick->endpoint].in_flight++;
+    s->eps[pick->endpoint].pending_prefill += pick->prefill_tokens;
     return wp_sched_index_insert(s->index, pick->endpoint, pick->block_hashes, pick->n_blocks);
+}
+
+wp_status_t wp_sched_on_prefill_done(wp_sched_t *s, const wp_sched_pick_t *pick)
+{
+    if (!pick || !ep_ok(s, pick->endpoint))
+        return WP_EINVAL;
+    wp__sched_ep_t *e = &s->eps[pick->endpoint];
+    e->pending_prefill -= pick->prefill_tokens;
+    if (e->pending_prefill < 0.5) /* rounding, or an endpoint forgotten meanwhile */
+        e->pending_prefill = 0.0;
+    return WP_OK;
 }
 
 wp_status_t wp_sched_on_complete(wp_sched_t *s, int ep)

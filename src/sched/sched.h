@@ -93,6 +93,9 @@ typedef struct wp_sched_request_s {
      * scheduler's block_chars and max_blocks): then prompt is not read. */
     const uint64_t *hashes;
     size_t n_hashes;
+    /* The prompt's length in tokens when the caller knows it; 0: estimated as
+     * prompt_len / 4 (or n_hashes blocks when only hashes are given). */
+    size_t prompt_tokens;
 } wp_sched_request_t;
 
 typedef struct wp_sched_score_s {
@@ -109,7 +112,8 @@ typedef struct wp_sched_pick_s {
     int n_candidates;                              /* endpoints left after the filters */
     uint32_t n_blocks;                             /* full blocks hashed (<= max_blocks) */
     uint32_t matched_blocks;                       /* leading blocks the winner holds */
-    double prefix_ratio; /* matched_blocks / n_blocks, 0 when n_blocks is 0 */
+    double prefix_ratio;   /* matched_blocks / n_blocks, 0 when n_blocks is 0 */
+    double prefill_tokens; /* prompt tokens the winner must prefill (estimated) */
     uint64_t block_hashes[WP_SCHED_MAX_BLOCKS];
 } wp_sched_pick_t;
 
@@ -159,6 +163,10 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
  * pick's block hashes on that endpoint. WP_ENOMEM when the index could not grow (the
  * in-flight count is still updated). */
 wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick);
+/* The request of this pick produced its first token (or failed before one): the prompt
+ * tokens it had to prefill leave the endpoint's pending prefill work. Call it once per
+ * dispatched request, before or with on_complete. */
+wp_status_t wp_sched_on_prefill_done(wp_sched_t *s, const wp_sched_pick_t *pick);
 /* A request on ep ended (success or not): in_flight-- (never below 0). */
 wp_status_t wp_sched_on_complete(wp_sched_t *s, int ep);
 

@@ -27,7 +27,8 @@ typedef struct wp__sched_ep_s {
     bool healthy;
     bool has_metrics;
     uint32_t in_flight;
-    uint32_t kv_blocks; /* KV cache size in blocks (num_gpu_blocks), 0 = unknown */
+    uint32_t kv_blocks;     /* KV cache size in blocks (num_gpu_blocks), 0 = unknown */
+    double pending_prefill; /* tokens sent here whose prefill has not ended (first token) */
     double waiting, running, kv_usage, scraped_at;
 } wp__sched_ep_t;
 
@@ -41,6 +42,7 @@ typedef struct wp__sched_ctx_s {
     const uint16_t *matched; /* leading blocks held, by endpoint index */
     uint32_t n_blocks;
     const wp_sched_index_t *index; /* the prefix index, read-only (tree sizes) */
+    double prompt_tokens;          /* the whole prompt, estimated (wp__sched_prompt_tokens) */
 } wp__sched_ctx_t;
 
 typedef struct wp__sched_scorer_s {
@@ -79,6 +81,11 @@ extern const wp__sched_scorer_t wp__sched_scorer_kv;
 extern const wp__sched_scorer_t wp__sched_scorer_least_request;
 extern const wp__sched_scorer_t wp__sched_scorer_session;
 extern const wp__sched_scorer_t wp__sched_scorer_headroom;
+extern const wp__sched_scorer_t wp__sched_scorer_prefill;
+
+/* Prompt tokens the endpoint would have to prefill: the whole prompt less the leading
+ * blocks it holds (block_chars / 4 tokens each), never below 0. */
+double wp__sched_uncached_tokens(const wp__sched_ctx_t *ctx, int ep);
 extern const wp__sched_picker_t wp__sched_picker_max;
 extern const wp__sched_picker_t wp__sched_picker_weighted;
 extern const wp__sched_policy_t wp__sched_policy_rr;

@@ -136,7 +136,9 @@ static void plan_step(sim_replica_t *r);
 static void on_step_done(uv_timer_t *t)
 {
     sim_replica_t *r = t->data;
-    r->timer_armed = false;
+    /* timer_armed stays set while the events go out: ending a response may run the
+     * next pipelined request (whose plan_step must not overwrite r->step now), and an
+     * abort must park its record on `dead`, since later events may still name it. */
     for (size_t i = 0; i < r->step.n_events; i++)
         deliver_event(r, &r->step.events[i], r->vnow);
     r->step.n_events = 0;
@@ -145,6 +147,7 @@ static void on_step_done(uv_timer_t *t)
         r->dead = d->next_dead;
         req_free(d);
     }
+    r->timer_armed = false;
     plan_step(r);
 }
 

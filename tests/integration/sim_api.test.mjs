@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, assertErrorShape, metrics, post, postStream, randomText, sample, startSim, stopClean } from '../lib/wellpath.mjs';
+import { MODEL, assertErrorShape, metrics, post, postStream, randomText, rawRequest, sample, startSim, stopClean } from '../lib/wellpath.mjs';
 
 describe('sim API', () => {
   let sim, base;
@@ -53,6 +53,26 @@ describe('sim API', () => {
     // The count matches what a completion reports as prompt_tokens.
     const c = await post(`${base}/v1/completions`, { model: MODEL, prompt: 'hello world how are you today', max_tokens: 1 });
     assert.equal(c.json.usage.prompt_tokens, a.json.count);
+  });
+
+  test('test_sim_pipelined_streams_keep_every_token', async () => {
+    // Ending one response starts the next pipelined request from inside the step loop:
+    // its first step must not overwrite the step whose tokens are still going out.
+    const n = 3, maxTokens = 4;
+    let data = '';
+    for (let i = 0; i < n; i++) {
+      const body = JSON.stringify({ model: MODEL, prompt: `pipelined ${i} ${randomText(40)}`, max_tokens: maxTokens, stream: true });
+      data += `POST /v1/completions HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n${i === n - 1 ? 'Connection: close\r\n' : ''}\r\n${body}`;
+    }
+    const got = await rawRequest(sim.ports[0], data, { timeout: 15000 });
+    const answers = got.split(/(?=HTTP\/1\.1 )/).filter((a) => a.startsWith('HTTP/1.1 '));
+    assert.equal(answers.length, n, got.slice(0, 400));
+    for (const a of answers) {
+      assert.ok(a.startsWith('HTTP/1.1 200'), a.slice(0, 200));
+      assert.equal((a.match(/"text":/g) || []).length, maxTokens, a);
+      assert.ok(a.includes('data: [DONE]'));
+    }
   });
 
   test('test_sim_completion_non_stream', async () => {

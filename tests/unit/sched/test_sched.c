@@ -240,6 +240,40 @@ static void test_sched_prefix_routes_to_same_endpoint(void **state)
     wp_sched_free(s);
 }
 
+/* prefill-queue alone: a dispatched request counts its uncached prompt tokens as pending
+ * on its endpoint until on_prefill_done; the next prompt goes where less is pending. */
+static void test_sched_pending_prefill_moves_traffic(void **state)
+{
+    wp_rng_t rng;
+    wp_rng_seed(&rng, 3);
+    wp_sched_config_t cfg;
+    wp_sched_config_default(&cfg);
+    cfg.n_scorers = 0;
+    wp_err_t err;
+    assert_int_equal(wp_sched_config_add_scorer(&cfg, "prefill-queue", 1, &err), WP_OK);
+    wp_sched_t *s = make(&cfg, 2);
+    char a[10 * 64 + 1], b[10 * 64 + 1];
+    make_text(a, 10, 1);
+    make_text(b, 10, 2);
+    wp_sched_request_t ra = req_for(a, NULL), rb = req_for(b, NULL);
+    wp_sched_pick_t pa, pb;
+    int first = pick_ep(s, 0, &ra, &rng, &pa);
+    assert_float_equal(pa.prefill_tokens, 640.0 / 4.0, 1e-9); /* 640 chars, nothing cached */
+    assert_int_equal(wp_sched_on_dispatch(s, &pa), WP_OK);
+    /* b costs 160 on either, plus 160 pending on `first`: the other one wins, every time. */
+    for (int i = 0; i < 10; i++)
+        assert_int_equal(pick_ep(s, 0, &rb, &rng, &pb), 1 - first);
+    /* Once a's first token is back nothing is pending: ties again, both get picked. */
+    assert_int_equal(wp_sched_on_prefill_done(s, &pa), WP_OK);
+    assert_int_equal(wp_sched_on_prefill_done(s, &pa), WP_OK); /* twice: clamped at 0 */
+    int seen[2] = {0, 0};
+    for (int i = 0; i < 40; i++)
+        seen[pick_ep(s, 0, &rb, &rng, &pb)]++;
+    assert_true(seen[0] > 5 && seen[1] > 5);
+    assert_valid(s);
+    wp_sched_free(s);
+}
+
 static void test_sched_load_moves_traffic_off_a_queue(void **state)
 {
     /* Two endpoints, a 10-block request; A (0) holds its first 2 blocks (ratio 0.2).
@@ -434,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_sched_not_found_and_filters),
         cmocka_unit_test(test_sched_prefix_routes_to_same_endpoint),
         cmocka_unit_test(test_sched_load_moves_traffic_off_a_queue),
+        cmocka_unit_test(test_sched_pending_prefill_moves_traffic),
         cmocka_unit_test(test_sched_stale_metrics_use_in_flight),
         cmocka_unit_test(test_sched_ties_uniform),
         cmocka_unit_test(test_sched_round_robin_and_single_scorer),

@@ -149,6 +149,30 @@ static void test_scorers_cache_headroom_formula(void **state)
     wp_sched_index_free(ix);
 }
 
+/* prefill-queue: cost = pending prefill + uncached prompt tokens (prompt less 16 tokens per
+ * held 64-character block); score = (max − cost) / (max − min). A 1000-token prompt:
+ * endpoint 0 holds 50 blocks (800 tokens: 200 uncached) but has 1500 pending → 1700;
+ * endpoint 1 holds none, 0 pending → 1000; endpoint 2 holds none, 400 pending → 1400.
+ * Scores: (1700 − 1700)/700 = 0, (1700 − 1000)/700 = 1, (1700 − 1400)/700 = 3/7. */
+static void test_scorers_prefill_queue_formula(void **state)
+{
+    fixture_t f;
+    fixture_init(&f, 0.0);
+    f.ctx.prompt_tokens = 1000;
+    f.matched[0] = 50;
+    f.eps[0].pending_prefill = 1500;
+    f.eps[2].pending_prefill = 400;
+    wp__sched_scorer_prefill.score(&f.ctx, f.out);
+    assert_float_equal(f.out[0], 0.0, 1e-12);
+    assert_float_equal(f.out[1], 1.0, 1e-12);
+    assert_float_equal(f.out[2], 3.0 / 7.0, 1e-12);
+    f.eps[0].pending_prefill = 0; /* now 200 vs 1000 vs 1400: the holder wins */
+    wp__sched_scorer_prefill.score(&f.ctx, f.out);
+    assert_float_equal(f.out[0], 1.0, 1e-12);
+    assert_float_equal(f.out[1], 400.0 / 1200.0, 1e-12);
+    assert_float_equal(f.out[2], 0.0, 1e-12);
+}
+
 static void test_scorers_least_request_formula(void **state)
 {
     fixture_t f;
@@ -230,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_scorers_prefix_and_session),
         cmocka_unit_test(test_scorers_clamp),
         cmocka_unit_test(test_scorers_cache_headroom_formula),
+        cmocka_unit_test(test_scorers_prefill_queue_formula),
         cmocka_unit_test(test_scorers_hash_chain),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
