@@ -172,9 +172,13 @@ static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
         ctype[ct.n] = '\0';
     }
     p->sse = strncmp(ctype, "text/event-stream", 17) == 0;
-    char extra[256];
-    snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\nX-Wellpath-Endpoint: %s\r\n%s",
-             p->request_id, p->ep->cfg.name, p->sse ? "Cache-Control: no-cache\r\n" : "");
+    /* The body is passed on as it came: so is its encoding. */
+    wp_str_t ce = wp_http_headers_get(h, "Content-Encoding");
+    char extra[512];
+    snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\nX-Wellpath-Endpoint: %s\r\n%s%s%.*s%s",
+             p->request_id, p->ep->cfg.name, p->sse ? "Cache-Control: no-cache\r\n" : "",
+             ce.p && ce.n < 64 ? "Content-Encoding: " : "", ce.p && ce.n < 64 ? (int)ce.n : 0,
+             ce.p ? ce.p : "", ce.p && ce.n < 64 ? "\r\n" : "");
     /* A body of known length keeps its length; anything else is sent chunked. */
     wp_str_t cl = wp_http_headers_get(h, "Content-Length");
     int64_t length = -1;

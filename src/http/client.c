@@ -465,7 +465,7 @@ wp_http_upstream_t *wp_http_upstream_new(uv_loop_t *loop, const char *host, int 
     up->loop = loop;
     up->cfg = *cfg;
     wp_strlcpy(up->host, host, sizeof(up->host));
-    snprintf(up->name, sizeof(up->name), "%s:%d", host, port);
+    snprintf(up->name, sizeof(up->name), strchr(host, ':') ? "[%s]:%d" : "%s:%d", host, port);
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&up->addr) == 0 ||
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&up->addr) == 0)
         return up;

@@ -173,7 +173,9 @@ void wp_http_res_head(wp_http_req_t *req, int status, const char *content_type,
         return;
     req->head_sent = true;
     req->status = status;
-    req->chunked = content_length < 0;
+    req->chunked = content_length < 0 && !req->http10;
+    if (content_length < 0 && req->http10)
+        req->keep_alive = false; /* HTTP/1.0 knows no chunks: the close ends the body */
     wp_http_conn_t *c = req->conn;
     if (c == NULL)
         return;
@@ -185,7 +187,7 @@ void wp_http_res_head(wp_http_req_t *req, int status, const char *content_type,
         wp_buf_printf(&h, "Content-Type: %s\r\n", content_type);
     if (req->chunked)
         wp_buf_puts(&h, "Transfer-Encoding: chunked\r\n");
-    else
+    else if (content_length >= 0)
         wp_buf_printf(&h, "Content-Length: %lld\r\n", content_length);
     if (!req->keep_alive)
         wp_buf_puts(&h, "Connection: close\r\n");
@@ -379,6 +381,7 @@ static int on_message_complete(http_parser *p)
     wp_strlcpy(r->method_name, http_method_str((enum http_method)p->method),
                sizeof(r->method_name));
     r->keep_alive = http_should_keep_alive(p) != 0 && !c->srv->closing;
+    r->http10 = p->http_major == 1 && p->http_minor == 0;
     const char *q = memchr(r->url.data ? r->url.data : "", '?', r->url.len);
     r->path =
         (wp_str_t){r->url.data ? r->url.data : "", q ? (size_t)(q - r->url.data) : r->url.len};

@@ -39,6 +39,7 @@ struct wp_http_req_s {
     wp_http_headers_t headers;
     wp_buf_t body;
     bool keep_alive;
+    bool http10;       /* an HTTP/1.0 client: no chunked encoding for it */
     uint64_t start_ns; /* when the request line began (uv_hrtime) */
     /* For the handler: */
     void *user;

@@ -11,6 +11,7 @@ import {
   post,
   postStream,
   randomText,
+  rawRequest,
   sample,
   startGateway,
   startSim,
@@ -45,6 +46,18 @@ describe('gateway over three replicas', () => {
     assert.equal(chat.status, 200);
     assert.equal(chat.json.object, 'chat.completion');
     assert.equal(chat.json.usage.completion_tokens, 3);
+  });
+
+  // HTTP/1.0 has no chunked encoding: a stream is sent as it comes and ends with the close.
+  test('test_gateway_streams_to_http10_clients', async () => {
+    const body = JSON.stringify({ model: MODEL, prompt: 'hello old client', max_tokens: 3, stream: true });
+    const text = await rawRequest(gw.port, `POST /v1/completions HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`, { timeout: 10000 });
+    const [head, payload] = text.split('\r\n\r\n');
+    assert.match(head, /^HTTP\/1\.1 200/);
+    assert.doesNotMatch(head, /transfer-encoding/i, head);
+    assert.match(head, /connection: close/i);
+    assert.equal((payload.match(/^data: \{/gm) || []).length, 3, payload); // one event per token
+    assert.match(payload, /data: \[DONE\]\n\n$/);
   });
 
   test('test_gateway_request_id', async () => {
