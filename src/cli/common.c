@@ -105,6 +105,7 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
     gc->client.first_byte_ms = (uint64_t)g->request_timeout_ms;
     gc->client.idle_ms = (uint64_t)g->request_timeout_ms;
     gc->retries = g->retries;
+    gc->pd_threshold = t->scheduler.pd_threshold;
     gc->log_prompts = g->log_prompts;
     gc->seed = t->simulation.seed;
     gc->scrape_interval_ms = (uint64_t)t->scheduler.scrape_interval_ms;

@@ -138,6 +138,7 @@ static const wp__cfg_field_t sched_fields[] = {
     F_INT("staleAfterMs", sched_t, stale_after_ms, 1, 3600000),
     F_INT("prefixBlockChars", sched_t, prefix_block_chars, 1, 65536),
     F_INT("prefixLruBlocks", sched_t, prefix_lru_blocks, 1, 16000000),
+    F_INT("pdThreshold", sched_t, pd_threshold, 0, 16777216),
 };
 
 typedef wp_topology_endpoint_t endpoint_t;
@@ -382,6 +383,7 @@ void wp_topology_defaults(wp_topology_t *t)
     s->stale_after_ms = 2000;
     s->prefix_block_chars = 64;
     s->prefix_lru_blocks = 31250;
+    s->pd_threshold = 512;
     wp_topology_gateway_t *g = &t->gateway;
     wp_strlcpy(g->listen_host, "127.0.0.1", sizeof(g->listen_host));
     g->listen_port = 8000;
@@ -421,6 +423,7 @@ const char *wp_topology_default_yaml(void)
            "  staleAfterMs: 2000\n"
            "  prefixBlockChars: 64\n"
            "  prefixLruBlocks: 31250\n"
+           "  pdThreshold: 512\n"
            "gateway:\n"
            "  listen: 127.0.0.1:8000\n"
            "  maxBodyBytes: 4194304\n"

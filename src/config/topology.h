@@ -88,7 +88,9 @@ typedef struct wp_topology_scheduler_s {
     int scrape_interval_ms; /* 1..60000 */
     int stale_after_ms;     /* 1..3600000 */
     int prefix_block_chars; /* 1..65536 */
-    int prefix_lru_blocks;  /* 1..100000000 */
+    int prefix_lru_blocks;  /* 1..16000000 */
+    int pd_threshold;       /* P/D: disaggregate when the prompt and its uncached part on the
+                               decode endpoint both reach this many tokens; 0..16777216 */
 } wp_topology_scheduler_t;
 
 typedef struct wp_topology_endpoint_s {

@@ -273,6 +273,7 @@ wp_status_t wp__gw_endpoints_init(wp_gateway_t *gw, wp_err_t *err)
                               "endpoint '%s': cannot add (duplicate name or too many)",
                               ep->cfg.name);
         wp_sched_endpoint_set_healthy(gw->sched, ep->index, false);
+        gw->has_prefill |= ep->cfg.role == WP_SCHED_ROLE_PREFILL;
     }
     return WP_OK;
 }

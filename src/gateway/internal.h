@@ -6,12 +6,23 @@
 #ifndef WP_GATEWAY_INTERNAL_H
 #define WP_GATEWAY_INTERNAL_H
 
+#include "api/openai.h"
 #include "base/buf.h"
 #include "base/rng.h"
 #include "gateway/gateway.h"
 #include "stats/stats.h"
 
 #define GW_MAX_STATUSES 16
+
+/* Why a P/D request fell back to decode-only (wellpath_gateway_pd_fallbacks_total). */
+typedef enum {
+    GW_PD_NO_PREFILL_ENDPOINT,
+    GW_PD_CONNECT,
+    GW_PD_TIMEOUT,
+    GW_PD_HTTP_5XX,
+    GW_PD_BAD_RESPONSE,
+    GW_PD_FALLBACK_KINDS
+} gw_pd_fallback_t;
 
 typedef struct gw_status_count_s {
     int status;
@@ -71,6 +82,10 @@ struct wp_gateway_s {
     wp_stats_hist_t decision_s, ttft_s, e2e_s, itl_s, prefix_ratio;
     gw_status_count_t unrouted[GW_MAX_STATUSES]; /* answered without an endpoint */
     uint64_t retries_total;
+    /* P/D */
+    bool has_prefill; /* the pool has prefill endpoints: requests go to decode ones */
+    uint64_t pd_disaggregated, pd_decode_only;
+    uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];
     uint64_t in_flight;
 };
 
@@ -81,8 +96,54 @@ void wp__gw_endpoints_tick(wp_gateway_t *gw);
 bool wp__gw_model_known(const wp_gateway_t *gw, const char *model);
 int wp__gw_ready_count(const wp_gateway_t *gw);
 
-/* proxy.c */
+/* proxy.c: one proxied request */
+typedef struct gw_proxy_s {
+    wp_gateway_t *gw;
+    wp_http_req_t *req;
+    wp_api_kind_t kind;
+    wp_api_request_t api;
+    const char *model;
+    gw_endpoint_t *ep;
+    wp_http_call_t *call;
+    wp_sched_pick_t pick;
+    uint64_t tried[(WP_SCHED_MAX_ENDPOINTS + 63) / 64];
+    int attempts;
+    char request_id[80];
+    wp_buf_t fwd_headers;
+    uint64_t t0_ns, t_first_ns, t_last_ns;
+    double decision_s;
+    int status;    /* what the client got */
+    int up_status; /* what the current upstream answered */
+    bool sse, responded, dispatched;
+    bool prefilling; /* dispatched and no body byte yet: counts in the endpoint's pending prefill */
+    char fail_why[300];
+    int fail_status;
+    /* P/D: a prefill stage on a prefill endpoint runs first (gateway/pd.c) */
+    gw_endpoint_t *pf_ep;
+    wp_sched_pick_t pf_pick;
+    wp_http_call_t *pf_call;
+    bool pf_dispatched;
+    int pf_status;
+    wp_buf_t pf_answer; /* the prefill endpoint's answer */
+    wp_buf_t send_body; /* the body for the decode endpoint; empty: the client's own */
+} gw_proxy_t;
+
 void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind);
+/* Picks an endpoint (decode role in a P/D pool) and sends it the request. */
+void wp__gw_proxy_attempt(gw_proxy_t *p);
+/* Answers with an error, only before anything was sent; ends the request. */
+void wp__gw_proxy_fail(gw_proxy_t *p, int status, const char *msg, const char *param);
+/* Ends the request: accounting, the log line, memory. */
+void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome);
+/* X-Request-Id and friends for an answer the gateway writes itself. */
+
+/* pd.c: prefill/decode disaggregation */
+/* Decides whether to disaggregate and, if so, starts the prefill stage (which then calls
+ * wp__gw_proxy_attempt with the decode body); false: go straight to the decode endpoint. */
+bool wp__gw_pd_begin(gw_proxy_t *p);
+/* The client went away or the request ends: cancel and release the prefill stage. */
+void wp__gw_pd_end(gw_proxy_t *p);
+const char *wp__gw_pd_fallback_name(int kind);
 
 /* metrics.c */
 void wp__gw_metrics_init(wp_gateway_t *gw);

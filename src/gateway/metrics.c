@@ -12,7 +12,8 @@
  *   wellpath_endpoint_{healthy,in_flight,waiting,running,kv_usage}{endpoint}
  *   wellpath_endpoint_prefix_cache_{queries,hits}_total{endpoint}  re-exported vLLM counters
  *   wellpath_endpoint_connections{endpoint}  open upstream connections (reused)
- *   wellpath_endpoint_upstream_errors_total{endpoint}
+ *   wellpath_gateway_pd_requests_total{path}, wellpath_gateway_pd_fallbacks_total{reason}  (P/D
+ * pools) wellpath_endpoint_upstream_errors_total{endpoint}
  */
 #include "gateway/internal.h"
 
@@ -141,6 +142,22 @@ static void hist(wp_buf_t *out, const wp_stats_hist_t *h, const char *name, cons
     wp_stats_hist_write_prom(h, out, name, "");
 }
 
+/* Only for a pool with prefill endpoints. */
+static void write_pd(wp_gateway_t *gw, wp_buf_t *out)
+{
+    family(out, "wellpath_gateway_pd_requests_total", "counter",
+           "Requests of a P/D pool by path: prefilled on a prefill endpoint, or decode-only.");
+    wp_buf_printf(out, "wellpath_gateway_pd_requests_total{path=\"disaggregated\"} %llu\n",
+                  (unsigned long long)gw->pd_disaggregated);
+    wp_buf_printf(out, "wellpath_gateway_pd_requests_total{path=\"decode_only\"} %llu\n",
+                  (unsigned long long)gw->pd_decode_only);
+    family(out, "wellpath_gateway_pd_fallbacks_total", "counter",
+           "Prefill stages that failed, so the request was decoded without them, by reason.");
+    for (int k = 0; k < GW_PD_FALLBACK_KINDS; k++)
+        wp_buf_printf(out, "wellpath_gateway_pd_fallbacks_total{reason=\"%s\"} %llu\n",
+                      wp__gw_pd_fallback_name(k), (unsigned long long)gw->pd_fallbacks[k]);
+}
+
 void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
 {
     family(out, "wellpath_gateway_requests_total", "counter",
@@ -154,6 +171,8 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
            "Attempts moved to another endpoint before the first byte.");
     wp_buf_printf(out, "wellpath_gateway_retries_total %llu\n",
                   (unsigned long long)gw->retries_total);
+    if (gw->has_prefill)
+        write_pd(gw, out);
     family(out, "wellpath_gateway_in_flight", "gauge", "Requests being served now.");
     wp_buf_printf(out, "wellpath_gateway_in_flight %llu\n", (unsigned long long)gw->in_flight);
     hist(out, &gw->decision_s, "wellpath_gateway_decision_seconds",

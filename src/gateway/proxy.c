@@ -10,7 +10,7 @@
  * (SSE) answer is ended with an SSE error event, any other body is cut by closing the
  * connection, so the client never mistakes a partial answer for a whole one.
  *
- * Lifetime: a proxy_t lives from wp__gw_proxy_start to finish(); it owns the parsed body
+ * Lifetime: a gw_proxy_t lives from wp__gw_proxy_start to finish(); it owns the parsed body
  * and the upstream call. If the client goes away first, on_abort cancels the call.
  */
 #include "gateway/internal.h"
@@ -24,36 +24,11 @@
 #include "base/log.h"
 #include "base/str.h"
 
-typedef struct proxy_s {
-    wp_gateway_t *gw;
-    wp_http_req_t *req;
-    wp_api_kind_t kind;
-    wp_api_request_t api;
-    const char *model;
-    gw_endpoint_t *ep;
-    wp_http_call_t *call;
-    wp_sched_pick_t pick;
-    uint64_t tried[(WP_SCHED_MAX_ENDPOINTS + 63) / 64];
-    int attempts;
-    char request_id[80];
-    wp_buf_t fwd_headers;
-    uint64_t t0_ns, t_first_ns, t_last_ns;
-    double decision_s;
-    int status;    /* what the client got */
-    int up_status; /* what the current upstream answered */
-    bool sse, responded, dispatched;
-    bool prefilling; /* dispatched and no body byte yet: counts in the endpoint's pending prefill */
-    char fail_why[300];
-    int fail_status;
-} proxy_t;
-
 /* Bytes queued for one client before it counts as too slow to serve. */
 #define SLOW_CLIENT_BYTES ((size_t)16 << 20)
 
-static void attempt(proxy_t *p);
-
 /* The first byte came back (or never will): the prompt is prefilled. */
-static void prefill_done(proxy_t *p)
+static void prefill_done(gw_proxy_t *p)
 {
     if (p->prefilling)
         wp_sched_on_prefill_done(p->gw->sched, &p->pick);
@@ -61,7 +36,7 @@ static void prefill_done(proxy_t *p)
 }
 
 /* The current attempt is over: the endpoint gets its in-flight slot back. */
-static void release(proxy_t *p)
+static void release(gw_proxy_t *p)
 {
     prefill_done(p);
     if (p->dispatched)
@@ -69,7 +44,7 @@ static void release(proxy_t *p)
     p->dispatched = false;
 }
 
-static void finish(proxy_t *p, const char *outcome)
+void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome)
 {
     wp_gateway_t *gw = p->gw;
     release(p);
@@ -101,13 +76,16 @@ static void finish(proxy_t *p, const char *outcome)
                    ? wp_log_quote(q, sizeof(q), p->api.prompt.data ? p->api.prompt.data : "")
                    : "");
     }
+    wp__gw_pd_end(p);
+    wp_buf_free(&p->pf_answer);
+    wp_buf_free(&p->send_body);
     wp_api_request_free(&p->api);
     wp_buf_free(&p->fwd_headers);
     free(p);
 }
 
 /* Answers with an error and finishes; only before anything was sent. */
-static void fail(proxy_t *p, int status, const char *msg, const char *param)
+void wp__gw_proxy_fail(gw_proxy_t *p, int status, const char *msg, const char *param)
 {
     p->status = status;
     char extra[128];
@@ -117,18 +95,18 @@ static void fail(proxy_t *p, int status, const char *msg, const char *param)
     wp_api_write_error(&b, status, msg, param);
     wp_http_res_send(p->req, status, "application/json", b.data, b.len, extra);
     wp_buf_free(&b);
-    finish(p, "error");
+    wp__gw_proxy_finish(p, "error");
 }
 
 static void on_abort(wp_http_req_t *req)
 {
-    proxy_t *p = req->user;
+    gw_proxy_t *p = req->user;
     if (p->call != NULL)
         wp_http_call_cancel(p->call);
     p->call = NULL;
     p->status = 499; /* client closed the request (nginx's code) */
     wp_http_res_end(req);
-    finish(p, "client-gone");
+    wp__gw_proxy_finish(p, "client-gone");
 }
 
 /* ---- upstream callbacks ---- */
@@ -138,7 +116,7 @@ static bool retryable_status(int s)
     return s == 502 || s == 503 || s == 504 || s == 500;
 }
 
-static void upstream_failed(proxy_t *p, int status, const char *why)
+static void upstream_failed(gw_proxy_t *p, int status, const char *why)
 {
     p->ep->upstream_errors++;
     snprintf(p->fail_why, sizeof(p->fail_why), "%s", why);
@@ -147,15 +125,15 @@ static void upstream_failed(proxy_t *p, int status, const char *why)
     if (p->attempts <= p->gw->cfg.retries) {
         p->gw->retries_total++;
         p->ep->retries_from++;
-        attempt(p);
+        wp__gw_proxy_attempt(p);
         return;
     }
-    fail(p, status, why, NULL);
+    wp__gw_proxy_fail(p, status, why, NULL);
 }
 
 static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
 {
-    proxy_t *p = ud;
+    gw_proxy_t *p = ud;
     p->up_status = status;
     if (retryable_status(status) && p->attempts <= p->gw->cfg.retries) {
         wp_http_call_cancel(p->call);
@@ -191,7 +169,7 @@ static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
 
 static void on_up_body(void *ud, const char *data, size_t len)
 {
-    proxy_t *p = ud;
+    gw_proxy_t *p = ud;
     uint64_t now = uv_hrtime();
     if (p->t_first_ns == 0) {
         p->t_first_ns = now;
@@ -208,7 +186,7 @@ static void on_up_body(void *ud, const char *data, size_t len)
         p->call = NULL;
         p->status = 499;
         wp_http_res_abort(p->req);
-        finish(p, "client-too-slow");
+        wp__gw_proxy_finish(p, "client-too-slow");
         return;
     }
     wp_http_res_write(p->req, data, len);
@@ -216,11 +194,11 @@ static void on_up_body(void *ud, const char *data, size_t len)
 
 static void on_up_done(void *ud, wp_status_t st, const char *why)
 {
-    proxy_t *p = ud;
+    gw_proxy_t *p = ud;
     p->call = NULL;
     if (st == WP_OK) {
         wp_http_res_end(p->req);
-        finish(p, "ok");
+        wp__gw_proxy_finish(p, "ok");
         return;
     }
     int status = st == WP_ETIMEDOUT ? 504 : 502;
@@ -243,12 +221,12 @@ static void on_up_done(void *ud, wp_status_t st, const char *why)
     } else {
         wp_http_res_abort(p->req);
     }
-    finish(p, "upstream-failed-mid-response");
+    wp__gw_proxy_finish(p, "upstream-failed-mid-response");
 }
 
 /* ---- picking and sending ---- */
 
-static void attempt(proxy_t *p)
+void wp__gw_proxy_attempt(gw_proxy_t *p)
 {
     wp_gateway_t *gw = p->gw;
     p->attempts++;
@@ -259,7 +237,7 @@ static void attempt(proxy_t *p)
         .prompt_len = p->api.prompt.len,
         .priority = (int)p->api.priority,
         .session_ep = -1,
-        .role = WP_SCHED_ROLE_BOTH,
+        .role = gw->has_prefill ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH,
         .exclude = p->tried,
     };
     uint64_t t = uv_hrtime();
@@ -269,12 +247,12 @@ static void attempt(proxy_t *p)
     wp_stats_hist_observe(&gw->decision_s, p->decision_s);
     if (st != WP_OK) {
         if (p->attempts > 1) {
-            fail(p, p->fail_status, p->fail_why, NULL);
+            wp__gw_proxy_fail(p, p->fail_status, p->fail_why, NULL);
             return;
         }
         char msg[256];
         snprintf(msg, sizeof(msg), "no endpoint is ready to serve model '%s'", p->model);
-        fail(p, 503, msg, NULL);
+        wp__gw_proxy_fail(p, 503, msg, NULL);
         return;
     }
     p->ep = &gw->eps[p->pick.endpoint];
@@ -288,8 +266,9 @@ static void attempt(proxy_t *p)
     snprintf(path, sizeof(path), "%s%.*s", p->ep->cfg.base_path, (int)p->req->url.len,
              p->req->url.data);
     static const wp_http_call_cbs_t cbs = {on_up_head, on_up_body, on_up_done};
-    p->call = wp_http_call_start(p->ep->up, "POST", path, p->fwd_headers.data, p->req->body.data,
-                                 p->req->body.len, &cbs, p);
+    const wp_buf_t *body = p->send_body.len ? &p->send_body : &p->req->body;
+    p->call = wp_http_call_start(p->ep->up, "POST", path, p->fwd_headers.data, body->data,
+                                 body->len, &cbs, p);
     if (p->call == NULL)
         upstream_failed(p, 502, "out of memory starting the upstream call");
 }
@@ -315,7 +294,7 @@ static bool hop_by_hop(wp_str_t name)
     return false;
 }
 
-static void build_forward_headers(proxy_t *p)
+static void build_forward_headers(gw_proxy_t *p)
 {
     const wp_http_headers_t *hs = &p->req->headers;
     wp_buf_init(&p->fwd_headers, 64 * 1024);
@@ -328,7 +307,7 @@ static void build_forward_headers(proxy_t *p)
     wp_buf_printf(&p->fwd_headers, "X-Request-Id: %s\r\n", p->request_id);
 }
 
-static void set_request_id(proxy_t *p)
+static void set_request_id(gw_proxy_t *p)
 {
     wp_str_t id = wp_http_headers_get(&p->req->headers, "X-Request-Id");
     bool ok = id.p != NULL && id.n > 0 && id.n < sizeof(p->request_id);
@@ -346,7 +325,7 @@ static void set_request_id(proxy_t *p)
 
 void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
 {
-    proxy_t *p = calloc(1, sizeof(*p));
+    gw_proxy_t *p = calloc(1, sizeof(*p));
     if (p == NULL) {
         wp_http_res_error(req, 503, "out of memory", NULL);
         return;
@@ -355,6 +334,8 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
     p->req = req;
     p->kind = (wp_api_kind_t)kind;
     p->t0_ns = req->start_ns;
+    wp_buf_init(&p->pf_answer, 1u << 20);
+    wp_buf_init(&p->send_body, 0);
     req->user = p;
     req->on_abort = on_abort;
     gw->in_flight++;
@@ -362,21 +343,23 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
     wp_buf_init(&p->fwd_headers, 64 * 1024);
     wp_api_error_t e;
     if (wp_api_request_parse(p->kind, req->body.data, req->body.len, &p->api, &e) != WP_OK) {
-        fail(p, e.status, e.err.msg, e.param);
+        wp__gw_proxy_fail(p, e.status, e.err.msg, e.param);
         return;
     }
     p->model = p->api.model ? p->api.model : (gw->n_models > 0 ? gw->models[0] : NULL);
     if (p->model == NULL) {
-        fail(p, 503, "no endpoint is ready: the served models are not known yet", "model");
+        wp__gw_proxy_fail(p, 503, "no endpoint is ready: the served models are not known yet",
+                          "model");
         return;
     }
     if (gw->n_models > 0 && !wp__gw_model_known(gw, p->model)) {
         char msg[300];
         snprintf(msg, sizeof(msg), "The model `%.200s` does not exist.", p->model);
-        fail(p, 404, msg, "model");
+        wp__gw_proxy_fail(p, 404, msg, "model");
         return;
     }
     wp_buf_free(&p->fwd_headers);
     build_forward_headers(p);
-    attempt(p);
+    if (!wp__gw_pd_begin(p))
+        wp__gw_proxy_attempt(p);
 }

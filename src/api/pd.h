@@ -1,0 +1,27 @@
+/*
+ * api/pd: the two request bodies of prefill/decode disaggregation, in vLLM's
+ * NixlConnector protocol (REFERENCE.md §4). Pure: JSON in, JSON out.
+ *
+ * Prefill body: the original request with kv_transfer_params = {do_remote_decode: true,
+ * do_remote_prefill: false, remote_engine_id, remote_block_ids, remote_host,
+ * remote_port: null}, stream false, stream_options removed, max_tokens 1 (and
+ * max_completion_tokens 1 when present), min_tokens removed.
+ * Decode body: the original request plus the prefill answer's kv_transfer_params,
+ * verbatim. The original tree is never modified; out is appended to.
+ */
+#ifndef WP_API_PD_H
+#define WP_API_PD_H
+
+#include "base/buf.h"
+#include "base/err.h"
+
+typedef struct cJSON cJSON;
+
+wp_status_t wp_api_pd_prefill_body(const cJSON *request, wp_buf_t *out);
+/* WP_EINVAL (err says why) when the prefill answer is not JSON or lacks an object
+ * kv_transfer_params. cached_tokens, when not NULL, gets the prefill answer's
+ * usage.prompt_tokens_details.cached_tokens (-1 when absent). */
+wp_status_t wp_api_pd_decode_body(const cJSON *request, const char *prefill_answer, size_t len,
+                                  wp_buf_t *out, long long *cached_tokens, wp_err_t *err);
+
+#endif

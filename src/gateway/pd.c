@@ -1,0 +1,170 @@
+/*
+ * gateway/pd: prefill/decode disaggregation (REFERENCE.md §4), the stage that runs before
+ * the decode endpoint is called.
+ *
+ * The decider looks at the decode endpoint the scheduler would pick: when the prompt and
+ * its uncached part there both reach pd_threshold tokens, a prefill endpoint is picked
+ * and sent the prefill body (max_tokens 1, not streamed, do_remote_decode). Its answer's
+ * kv_transfer_params go into the decode body, and wp__gw_proxy_attempt sends that to a
+ * decode endpoint and streams the answer back. A prefill 4xx goes to the client as it
+ * is; any other prefill failure falls back to decode-only with the client's own body,
+ * counted by reason and logged. Both stages carry the same X-Request-Id.
+ */
+#include "gateway/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "api/pd.h"
+#include "base/log.h"
+
+static const char *const fallback_names[GW_PD_FALLBACK_KINDS] = {
+    "no_prefill_endpoint", "connect", "timeout", "http_5xx", "bad_response"};
+
+const char *wp__gw_pd_fallback_name(int kind)
+{
+    return fallback_names[kind];
+}
+
+static void release_prefill(gw_proxy_t *p)
+{
+    if (!p->pf_dispatched)
+        return;
+    wp_sched_on_prefill_done(p->gw->sched, &p->pf_pick);
+    wp_sched_on_complete(p->gw->sched, p->pf_pick.endpoint);
+    p->pf_dispatched = false;
+}
+
+void wp__gw_pd_end(gw_proxy_t *p)
+{
+    if (p->pf_call != NULL)
+        wp_http_call_cancel(p->pf_call);
+    p->pf_call = NULL;
+    release_prefill(p);
+}
+
+static void fall_back(gw_proxy_t *p, gw_pd_fallback_t why, const char *detail)
+{
+    p->gw->pd_fallbacks[why]++;
+    p->gw->pd_decode_only++;
+    wp_buf_reset(&p->send_body);
+    char q[300];
+    wp_log(WP_LOG_WARN, "prefill failed, decoding without it", "id=%s reason=%s detail=%s",
+           p->request_id, fallback_names[why], wp_log_quote(q, sizeof(q), detail));
+    wp__gw_proxy_attempt(p);
+}
+
+static void pf_head(void *ud, int status, const wp_http_headers_t *h)
+{
+    gw_proxy_t *p = ud;
+    p->pf_status = status;
+    wp_buf_reset(&p->pf_answer);
+}
+
+static void pf_body(void *ud, const char *data, size_t len)
+{
+    gw_proxy_t *p = ud;
+    wp_buf_append(&p->pf_answer, data, len); /* past the cap the JSON is cut: bad_response */
+}
+
+/* A prefill 4xx: the client's request is at fault, so the client gets that answer. */
+static void pass_prefill_error(gw_proxy_t *p)
+{
+    char extra[256];
+    snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\nX-Wellpath-Endpoint: %s\r\n", p->request_id,
+             p->pf_ep->cfg.name);
+    p->status = p->pf_status;
+    p->ep = p->pf_ep;
+    wp_http_res_send(p->req, p->pf_status, "application/json", p->pf_answer.data, p->pf_answer.len,
+                     extra);
+    wp__gw_proxy_finish(p, "prefill-4xx");
+}
+
+static void pf_done(void *ud, wp_status_t st, const char *why)
+{
+    gw_proxy_t *p = ud;
+    p->pf_call = NULL;
+    release_prefill(p);
+    if (st != WP_OK) {
+        fall_back(p, st == WP_ETIMEDOUT ? GW_PD_TIMEOUT : GW_PD_CONNECT, why ? why : "");
+        return;
+    }
+    if (p->pf_status >= 400 && p->pf_status < 500) {
+        pass_prefill_error(p);
+        return;
+    }
+    if (p->pf_status >= 500 || p->pf_status < 200) {
+        char d[64];
+        snprintf(d, sizeof(d), "HTTP %d", p->pf_status);
+        fall_back(p, GW_PD_HTTP_5XX, d);
+        return;
+    }
+    wp_err_t err;
+    wp_buf_reset(&p->send_body);
+    if (wp_api_pd_decode_body(p->api.root, p->pf_answer.data ? p->pf_answer.data : "",
+                              p->pf_answer.len, &p->send_body, NULL, &err) != WP_OK) {
+        fall_back(p, GW_PD_BAD_RESPONSE, err.msg);
+        return;
+    }
+    p->gw->pd_disaggregated++;
+    wp__gw_proxy_attempt(p);
+}
+
+/* Would the request be worth disaggregating on the decode endpoint it would get? */
+static bool worth_it(gw_proxy_t *p)
+{
+    wp_gateway_t *gw = p->gw;
+    wp_sched_request_t sr = {.model = p->model,
+                             .cache_salt = p->api.cache_salt,
+                             .prompt = p->api.prompt.data,
+                             .prompt_len = p->api.prompt.len,
+                             .session_ep = -1,
+                             .role = WP_SCHED_ROLE_DECODE};
+    wp_sched_pick_t dry;
+    if (wp_sched_pick(gw->sched, wp__gw_now(gw), &sr, &gw->rng, &dry, NULL) != WP_OK)
+        return false; /* no decode endpoint: the attempt answers 503 */
+    double tokens = (double)p->api.prompt.len / 4.0, n = gw->cfg.pd_threshold;
+    return tokens >= n && dry.prefill_tokens >= n;
+}
+
+bool wp__gw_pd_begin(gw_proxy_t *p)
+{
+    wp_gateway_t *gw = p->gw;
+    if (!gw->has_prefill)
+        return false;
+    if (!worth_it(p)) {
+        gw->pd_decode_only++;
+        return false;
+    }
+    wp_sched_request_t sr = {.model = p->model,
+                             .cache_salt = p->api.cache_salt,
+                             .prompt = p->api.prompt.data,
+                             .prompt_len = p->api.prompt.len,
+                             .session_ep = -1,
+                             .role = WP_SCHED_ROLE_PREFILL};
+    if (wp_sched_pick(gw->sched, wp__gw_now(gw), &sr, &gw->rng, &p->pf_pick, NULL) != WP_OK) {
+        gw->pd_fallbacks[GW_PD_NO_PREFILL_ENDPOINT]++;
+        gw->pd_decode_only++;
+        return false;
+    }
+    p->pf_ep = &gw->eps[p->pf_pick.endpoint];
+    wp_buf_reset(&p->send_body);
+    if (wp_api_pd_prefill_body(p->api.root, &p->send_body) != WP_OK) {
+        fall_back(p, GW_PD_BAD_RESPONSE, "out of memory building the prefill body");
+        return true;
+    }
+    wp_sched_on_dispatch(gw->sched, &p->pf_pick);
+    p->pf_dispatched = true;
+    p->pf_ep->picks++;
+    char path[300];
+    snprintf(path, sizeof(path), "%s%.*s", p->pf_ep->cfg.base_path, (int)p->req->url.len,
+             p->req->url.data);
+    static const wp_http_call_cbs_t cbs = {pf_head, pf_body, pf_done};
+    p->pf_call = wp_http_call_start(p->pf_ep->up, "POST", path, p->fwd_headers.data,
+                                    p->send_body.data, p->send_body.len, &cbs, p);
+    if (p->pf_call == NULL) {
+        release_prefill(p);
+        fall_back(p, GW_PD_CONNECT, "out of memory starting the prefill call");
+    }
+    return true;
+}
