@@ -33,14 +33,30 @@ static const char usage_text[] =
     "      --log-level LEVEL  debug|info|warn|error (default info)\n"
     "      --log-json         logs as JSON lines\n";
 
+struct up_s;
+
+/* One simulated pool: a `wellpath sim` child and the endpoints it serves. Path 1 has one
+ * pool; P/D has a prefill pool and a decode pool. */
+typedef struct up_pool_s {
+    struct up_s *u;
+    wp_child_t *child;
+    wp_sim_config_t sc;
+    wp_sched_role_t role;
+    const char *prefix; /* endpoint names: prefix-0, prefix-1, ... */
+    char ports[4096];   /* from the child's ready line */
+    bool ready;
+} up_pool_t;
+
 typedef struct up_s {
     uv_loop_t *loop;
-    wp_child_t *child;
+    up_pool_t pools[2];
+    int n_pools;
     uv_timer_t ready_timer;
     wp_cli_signals_t sig;
     wp_gateway_config_t gc;
     wp_gateway_t *gw;
-    int replicas;
+    int replicas; /* over all pools */
+    char transport[16]; /* nixl.transport: the simulated KV link of a P/D pair */
     int ready_ticks;
     bool announced, stopping, log_json;
     int exit_code;
@@ -55,9 +71,11 @@ static void stop(up_t *u, int code)
     if (u->gw != NULL)
         wp_gateway_free(u->gw);
     u->gw = NULL;
-    if (u->child != NULL)
-        wp_child_free(u->child); /* SIGTERM to a live child */
-    u->child = NULL;
+    for (int i = 0; i < u->n_pools; i++) {
+        if (u->pools[i].child != NULL)
+            wp_child_free(u->pools[i].child); /* SIGTERM to a live child */
+        u->pools[i].child = NULL;
+    }
     uv_timer_stop(&u->ready_timer);
     uv_close((uv_handle_t *)&u->ready_timer, NULL);
     wp_cli_signals_close(&u->sig);
@@ -71,7 +89,7 @@ static void on_signal(void *ud, int signum)
 
 static void on_child_exit(void *ud, int64_t status, int term_signal)
 {
-    up_t *u = ud;
+    up_t *u = ((up_pool_t *)ud)->u;
     if (!u->stopping) {
         wp_log(WP_LOG_ERROR, "the simulated pool exited", "status=%lld signal=%d",
                (long long)status, term_signal);
@@ -97,24 +115,31 @@ static void on_ready_tick(uv_timer_t *t)
     fflush(stdout);
 }
 
-/* Adds one endpoint per port of the ready line, then starts the gateway. */
-static void start_gateway(up_t *u, const char *ports)
+/* Adds one endpoint per port of a pool's ready line. */
+static void add_endpoints(up_t *u, const up_pool_t *pool)
 {
-    const char *p = ports;
-    while (*p && u->gc.n_endpoints < WP_GATEWAY_MAX_ENDPOINTS) {
+    const char *p = pool->ports;
+    for (int i = 0; *p && u->gc.n_endpoints < WP_GATEWAY_MAX_ENDPOINTS; i++) {
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
         int64_t port;
         if (wp_parse_i64(p, n, &port) != WP_OK)
             break;
-        wp_gateway_endpoint_cfg_t *ep = &u->gc.endpoints[u->gc.n_endpoints];
+        wp_gateway_endpoint_cfg_t *ep = &u->gc.endpoints[u->gc.n_endpoints++];
         memset(ep, 0, sizeof(*ep));
-        snprintf(ep->name, sizeof(ep->name), "sim-%d", u->gc.n_endpoints);
+        snprintf(ep->name, sizeof(ep->name), "%s-%d", pool->prefix, i);
         wp_strlcpy(ep->host, "127.0.0.1", sizeof(ep->host));
         ep->port = (int)port;
-        u->gc.n_endpoints++;
+        ep->role = pool->role;
         p += n + (comma ? 1 : 0);
     }
+}
+
+/* Every pool is up: the gateway starts in front of all of them. */
+static void start_gateway(up_t *u)
+{
+    for (int i = 0; i < u->n_pools; i++)
+        add_endpoints(u, &u->pools[i]);
     wp_err_t err;
     u->gw = wp_gateway_new(u->loop, &u->gc, &err);
     if (u->gw == NULL || wp_gateway_start(u->gw, &err) != WP_OK) {
@@ -128,8 +153,9 @@ static void start_gateway(up_t *u, const char *ports)
 /* Before the ready line: wait for it; after: pass the child's output on. */
 static void on_child_line(void *ud, const char *line)
 {
-    up_t *u = ud;
-    if (u->gw != NULL || u->stopping) {
+    up_pool_t *pool = ud;
+    up_t *u = pool->u;
+    if (u->gw != NULL || u->stopping || pool->ready) {
         printf("%s\n", line);
         return;
     }
@@ -139,17 +165,32 @@ static void on_child_line(void *ud, const char *line)
         stop(u, 1);
         return;
     }
-    start_gateway(u, ports + 6);
+    size_t n = strcspn(ports + 6, " ");
+    snprintf(pool->ports, sizeof(pool->ports), "%.*s", (int)n, ports + 6);
+    pool->ready = true;
+    for (int i = 0; i < u->n_pools; i++) {
+        if (!u->pools[i].ready)
+            return;
+    }
+    start_gateway(u);
 }
 
 /* The child's argv: `wellpath sim` with the topology's simulation settings as flags. */
-static char **child_args(const wp_sim_config_t *sc, const char *log_level, char store[][32])
+static char **child_args(const up_pool_t *pool, const char *transport, const char *log_level,
+                         char store[][32])
 {
     static char *argv[40];
     int n = 0, k = 0;
 #define ARG(s) (argv[n++] = (char *)(s))
 #define NUM(flag, fmt, v) (ARG(flag), snprintf(store[k], 32, fmt, v), ARG(store[k++]))
+    const wp_sim_config_t *sc = &pool->sc;
     ARG("sim");
+    if (pool->role != WP_SCHED_ROLE_BOTH) {
+        ARG("--role");
+        ARG(pool->role == WP_SCHED_ROLE_PREFILL ? "prefill" : "decode");
+        ARG("--kv-transport");
+        ARG(transport);
+    }
     ARG("--model");
     ARG(sc->model);
     ARG("--gpu");
@@ -184,6 +225,31 @@ typedef struct up_opts_s {
     int base_port; /* -1: from the file */
 } up_opts_t;
 
+/* One pool per role: Path 1 runs one pool of vllm.replicas; a topology with prefill and
+ * decode sections runs a prefill pool and a decode pool, each with its own replicas and
+ * TP, on consecutive ports. */
+static void make_pools(up_t *u, const wp_topology_t *topo, const wp_sim_config_t *sc)
+{
+    u->n_pools = 0;
+    u->replicas = 0;
+    const wp_topology_pool_t *pd[2] = {&topo->prefill, &topo->decode};
+    bool split = topo->prefill.present && topo->decode.present;
+    for (int i = 0; i < (split ? 2 : 1); i++) {
+        up_pool_t *pool = &u->pools[u->n_pools++];
+        pool->u = u;
+        pool->sc = *sc;
+        pool->role = !split ? WP_SCHED_ROLE_BOTH : i == 0 ? WP_SCHED_ROLE_PREFILL : WP_SCHED_ROLE_DECODE;
+        pool->prefix = !split ? "sim" : i == 0 ? "prefill" : "decode";
+        if (split) {
+            pool->sc.replicas = pd[i]->replicas;
+            pool->sc.tensor_parallel = pd[i]->tensor_parallel;
+        }
+        if (sc->port != 0)
+            pool->sc.port = sc->port + u->replicas;
+        u->replicas += pool->sc.replicas;
+    }
+}
+
 static wp_status_t configure(up_t *u, const up_opts_t *o, wp_sim_config_t *sc, wp_err_t *err)
 {
     const char *file = o->file;
@@ -211,7 +277,8 @@ static wp_status_t configure(up_t *u, const up_opts_t *o, wp_sim_config_t *sc, w
         wp_strlcpy(u->gc.models[0], m->hf_id, sizeof(u->gc.models[0]));
         wp_strlcpy(u->gc.models[1], m->name, sizeof(u->gc.models[1]));
         u->gc.n_models = 2;
-        u->replicas = sc->replicas;
+        make_pools(u, &topo, sc);
+        wp_strlcpy(u->transport, topo.nixl.present ? topo.nixl.transport : "rdma", sizeof(u->transport));
         if (topo.gateway.log_format == WP_TOPO_LOG_JSON)
             u->log_json = true;
     }
@@ -277,14 +344,20 @@ int wp_cli_up(int argc, char **argv)
         return wp_cli_fail("up", err.msg);
     wp_log_setup(level, json || u.log_json);
     u.loop = uv_default_loop();
-    static char store[16][32];
-    u.child = wp_child_spawn_self(u.loop, child_args(&sc, level_name, store), on_child_line,
-                                  on_child_exit, &u, &err);
-    if (u.child == NULL)
-        return wp_cli_fail("up", err.msg);
     uv_timer_init(u.loop, &u.ready_timer);
     u.ready_timer.data = &u;
     wp_cli_signals_start(u.loop, &u.sig, on_signal, &u);
+    for (int i = 0; i < u.n_pools; i++) {
+        static char store[2][16][32];
+        up_pool_t *pool = &u.pools[i];
+        pool->child = wp_child_spawn_self(u.loop, child_args(pool, u.transport, level_name, store[i]),
+                                          on_child_line, on_child_exit, pool, &err);
+        if (pool->child == NULL) {
+            stop(&u, 2);
+            uv_run(u.loop, UV_RUN_DEFAULT);
+            return wp_cli_fail("up", err.msg);
+        }
+    }
     uv_run(u.loop, UV_RUN_DEFAULT);
     uv_loop_close(u.loop);
     return u.exit_code;
