@@ -1,8 +1,9 @@
 /*
  * cli/sim: `wellpath sim` — N simulated vLLM-compatible servers in one process, on
  * consecutive ports. When every replica listens it prints one line on stdout,
- *   wellpath sim: ready ports=8100,8101,...
- * which `wellpath up` (and tests) read to learn the ports.
+ *   wellpath sim: ready model=NAME ports=8100,8101,... kv_ports=P0,P1,...
+ * which `wellpath up` (and tests) read to learn the ports; kv_ports are the P/D side
+ * channels (protocol in sim/sim.h).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -35,6 +36,12 @@ static const char usage_text[] =
     "      --gpu-memory-utilization F  like vLLM (default 0.9)\n"
     "      --no-prefix-caching      disable the prefix cache\n"
     "      --default-max-tokens N   for requests without max_tokens (default 256)\n"
+    "      --role ROLE              prefill|decode|both: which side of P/D disaggregation\n"
+    "                               this server plays (default both)\n"
+    "      --kv-transport T         KV link: rdma (400 Gb/s = 50 GB/s, 5 us; the default)\n"
+    "                               or tcp (25 Gb/s = 3.125 GB/s, 50 us)\n"
+    "      --kv-timeout-ms N        held KV blocks are released after (default 30000)\n"
+    "      --kv-port P              first side-channel port (default 0: any free ports)\n"
     "      --log-level LEVEL        debug|info|warn|error\n";
 
 typedef struct sim_run_s {
@@ -87,6 +94,10 @@ enum {
     O_UTIL,
     O_NOPC,
     O_DEFMAX,
+    O_ROLE,
+    O_KVT,
+    O_KVTIMEOUT,
+    O_KVPORT,
     O_LOG
 };
 
@@ -135,6 +146,14 @@ static wp_status_t apply(wp_sim_config_t *sc, int c, const char *v, wp_err_t *er
         return WP_OK;
     case O_DEFMAX:
         return int_arg("default-max-tokens", v, 1, 1 << 20, &sc->default_max_tokens, err);
+    case O_ROLE:
+        return wp_sim_role_parse(v, &sc->role, err);
+    case O_KVT:
+        return wp_sim_kv_transport(v, &sc->kv_bandwidth, &sc->kv_latency_s, err);
+    case O_KVTIMEOUT:
+        return int_arg("kv-timeout-ms", v, 1, 86400000, &sc->kv_timeout_ms, err);
+    case O_KVPORT:
+        return int_arg("kv-port", v, 0, 65535, &sc->kv_port, err);
     }
     return WP_OK;
 }
@@ -158,6 +177,10 @@ int wp_cli_sim(int argc, char **argv)
         {"gpu-memory-utilization", required_argument, NULL, O_UTIL},
         {"no-prefix-caching", no_argument, NULL, O_NOPC},
         {"default-max-tokens", required_argument, NULL, O_DEFMAX},
+        {"role", required_argument, NULL, O_ROLE},
+        {"kv-transport", required_argument, NULL, O_KVT},
+        {"kv-timeout-ms", required_argument, NULL, O_KVTIMEOUT},
+        {"kv-port", required_argument, NULL, O_KVPORT},
         {"log-level", required_argument, NULL, O_LOG},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -209,6 +232,9 @@ int wp_cli_sim(int argc, char **argv)
     printf("wellpath sim: ready model=%s ports=", wp_sim_served_name(run.sim));
     for (int i = 0; i < wp_sim_replicas(run.sim); i++)
         printf("%s%d", i ? "," : "", wp_sim_port(run.sim, i));
+    printf(" kv_ports=");
+    for (int i = 0; i < wp_sim_replicas(run.sim); i++)
+        printf("%s%d", i ? "," : "", wp_sim_kv_port(run.sim, i));
     printf("\n");
     fflush(stdout);
     wp_cli_signals_start(loop, &run.sig, on_signal, &run);

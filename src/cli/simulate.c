@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/str.h"
 #include "cli/cli.h"
 #include "cli/runopts.h"
 #include "des/des.h"
@@ -23,13 +24,16 @@ static const char usage_text[] =
     "what `wellpath bench` would measure (TTFT, ITL, TPOT, E2E, throughput, hit rate).\n"
     "  -f, --file FILE         topology file (model, gpu, vllm.*, "
     "inferenceScheduler.*)\n" WP_CLI_RUN_USAGE
+    "  --xpyd-gpus N           P/D topology: one run per prefill:decode split of N GPUs, and\n"
+    "                          the best split by output tokens/s and by goodput\n"
     "  --latency-ms C,E        one-way network latency client-gateway and gateway-engine\n"
     "                          (default 0.5,0.2)\n";
 
-enum { O_FILE = 'f', O_LATENCY = 256 };
+enum { O_FILE = 'f', O_LATENCY = 256, O_XPYD };
 
 static const struct option opts[] = {{"file", required_argument, NULL, O_FILE},
                                      {"latency-ms", required_argument, NULL, O_LATENCY},
+                                     {"xpyd-gpus", required_argument, NULL, O_XPYD},
                                      WP_CLI_RUN_OPTIONS,
                                      {"help", no_argument, NULL, 'h'},
                                      {NULL, 0, NULL, 0}};
@@ -76,8 +80,8 @@ static wp_status_t parse_latency(const char *v, wp_des_config_t *dc, wp_err_t *e
 
 /* One policy: a fresh workload generator over the same spec, a run in the report. */
 static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *run,
-                                const char *policy, const wp_workload_trace_t *trace,
-                                wp_report_t *rep, wp_err_t *err)
+                                const char *policy, const char *label,
+                                const wp_workload_trace_t *trace, wp_report_t *rep, wp_err_t *err)
 {
     wp_des_config_t c = *dc;
     if (wp_sched_config_set_policy(&c.sched, policy, err) != WP_OK)
@@ -92,16 +96,16 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
         stages[i] = (wp_report_stage_t){ws[i].rate > 0 ? ws[i].rate : NAN,
                                         ws[i].duration > 0 ? ws[i].duration : NAN};
     wp_report_run_t *rr;
-    wp_status_t st = wp_report_run_add(rep, policy, stages, ns, &rr, err);
-    progress_t pg = {policy, run->progress};
+    wp_status_t st = wp_report_run_add(rep, label, stages, ns, &rr, err);
+    progress_t pg = {label, run->progress};
     wp_des_stats_t stats;
     double t0 = wall_s();
     if (st == WP_OK)
         st = wp_des_run(&c, wl, rr, on_progress, &pg, &stats, err);
     double wall = wall_s() - t0;
     char picks[512] = "";
-    for (int i = 0, k = 0; st == WP_OK && i < c.n_engines && i < 64 && k < (int)sizeof(picks) - 24;
-         i++)
+    int engines = c.n_pools == 2 ? c.pools[0].n + c.pools[1].n : c.n_engines;
+    for (int i = 0, k = 0; st == WP_OK && i < engines && i < 64 && k < (int)sizeof(picks) - 24; i++)
         k += snprintf(picks + k, sizeof(picks) - (size_t)k, "%s%llu", i ? "," : "",
                       (unsigned long long)stats.picks[i]);
     if (st == WP_OK)
@@ -109,7 +113,7 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
                 "simulate: %s: %llu requests (%llu failed), %llu events, %llu engine steps (mean "
                 "batch %.1f, "
                 "%llu preemptions), %.1f s virtual in %.2f s wall (%.2f M events/s) picks=%s\n",
-                policy, (unsigned long long)stats.requests, (unsigned long long)stats.failed,
+                label, (unsigned long long)stats.requests, (unsigned long long)stats.failed,
                 (unsigned long long)stats.events, (unsigned long long)stats.steps,
                 stats.steps ? (double)stats.scheduled / (double)stats.steps : 0.0,
                 (unsigned long long)stats.preemptions, stats.end_s, wall,
@@ -118,8 +122,34 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
     return st;
 }
 
+/* A topology with prefill and decode sections: two pools, each with its replicas and TP,
+ * and the KV link of nixl.transport. perf holds one perf model per pool. */
+static wp_status_t configure_pd(const wp_topology_t *topo, const wp_sim_config_t *sc,
+                                wp_des_config_t *dc, wp_perf_t perf[2], wp_err_t *err)
+{
+    const wp_topology_pool_t *pools[2] = {&topo->prefill, &topo->decode};
+    const wp_model_spec_t *m;
+    for (int p = 0; p < 2; p++) {
+        wp_sim_config_t c = *sc;
+        c.replicas = pools[p]->replicas;
+        c.tensor_parallel = pools[p]->tensor_parallel;
+        wp_status_t st = wp_sim_engine_setup(&c, &m, &perf[p], &dc->pools[p].engine, err);
+        if (st != WP_OK)
+            return st;
+        dc->pools[p].n = c.replicas;
+        dc->pools[p].role = p == 0 ? WP_SCHED_ROLE_PREFILL : WP_SCHED_ROLE_DECODE;
+    }
+    dc->n_pools = 2;
+    dc->pd_threshold = topo->scheduler.pd_threshold;
+    if (wp_model_link(topo->nixl.present ? topo->nixl.transport : "rdma", &dc->kv_link_bw,
+                      &dc->kv_link_latency_s) != WP_OK)
+        return wp_err_set(err, WP_EINVAL, "nixl.transport '%s': expected rdma or tcp",
+                          topo->nixl.transport);
+    return WP_OK;
+}
+
 static wp_status_t configure(const char *file, wp_des_config_t *dc, wp_sim_config_t *sc,
-                             wp_perf_t *perf, const wp_model_spec_t **model, wp_err_t *err)
+                             wp_perf_t perf[2], const wp_model_spec_t **model, wp_err_t *err)
 {
     wp_topology_t topo;
     static wp_gateway_config_t gc;
@@ -129,9 +159,11 @@ static wp_status_t configure(const char *file, wp_des_config_t *dc, wp_sim_confi
     st = wp_cli_gateway_config(&topo, &gc, err);
     if (st == WP_OK)
         st = wp_cli_sim_config(&topo, sc, err);
-    wp_topology_free(&topo);
     if (st == WP_OK)
-        st = wp_sim_engine_setup(sc, model, perf, &dc->engine, err);
+        st = wp_sim_engine_setup(sc, model, &perf[0], &dc->engine, err);
+    if (st == WP_OK && topo.prefill.present && topo.decode.present)
+        st = configure_pd(&topo, sc, dc, perf, err);
+    wp_topology_free(&topo);
     if (st != WP_OK)
         return st;
     dc->n_engines = sc->replicas;
@@ -143,12 +175,57 @@ static wp_status_t configure(const char *file, wp_des_config_t *dc, wp_sim_confi
     return WP_OK;
 }
 
+/* Every prefill:decode split of a fixed GPU budget (at the pools' TP), one run each,
+ * labelled xPyD; then the best split by output tokens/s, and by goodput when SLOs are set. */
+static wp_status_t sweep_xpyd(const wp_des_config_t *dc, const wp_cli_run_t *run, int gpus,
+                              const wp_workload_trace_t *trace, wp_report_t *rep, wp_err_t *err)
+{
+    if (dc->n_pools != 2)
+        return wp_err_set(err, WP_EINVAL,
+                          "--xpyd-gpus needs a topology with prefill and decode sections");
+    int tp_p = dc->pools[0].engine.perf->tp, tp_d = dc->pools[1].engine.perf->tp;
+    char best[32] = "", best_good[32] = "";
+    double best_tps = -1, best_gps = -1;
+    for (int x = 1; x * tp_p + tp_d <= gpus; x++) {
+        wp_des_config_t c = *dc;
+        c.pools[0].n = x;
+        c.pools[1].n = (gpus - x * tp_p) / tp_d;
+        char label[32];
+        snprintf(label, sizeof(label), "%dP%dD", x, c.pools[1].n);
+        wp_status_t st = simulate_one(&c, run, run->policies[0], label, trace, rep, err);
+        if (st != WP_OK)
+            return st;
+        wp_report_metrics_t m;
+        if (wp_report_run_metrics(wp_report_run_get(rep, wp_report_run_count(rep) - 1),
+                                  WP_REPORT_SUMMARY, &m, err) != WP_OK)
+            return WP_EINVAL;
+        if (m.output_tokens_per_s > best_tps) {
+            best_tps = m.output_tokens_per_s;
+            snprintf(best, sizeof(best), "%s", label);
+        }
+        if (m.goodput_requests_per_s > best_gps) {
+            best_gps = m.goodput_requests_per_s;
+            snprintf(best_good, sizeof(best_good), "%s", label);
+        }
+    }
+    if (best[0] == '\0')
+        return wp_err_set(
+            err, WP_EINVAL,
+            "--xpyd-gpus %d: too few GPUs for one prefill (TP %d) and one decode (TP %d) replica",
+            gpus, tp_p, tp_d);
+    printf(
+        "xpyd: %d GPUs: best by output tokens/s %s (%.0f tok/s); best by goodput %s (%.2f req/s)\n",
+        gpus, best, best_tps, best_good, best_gps);
+    return WP_OK;
+}
+
 int wp_cli_simulate(int argc, char **argv)
 {
     static wp_cli_run_t run;
     static wp_des_config_t dc;
     wp_err_t err;
     const char *file = NULL, *latency = NULL;
+    int xpyd_gpus = 0;
     wp_des_config_default(&dc);
     if (wp_cli_run_init(&run, argc, argv, &err) != WP_OK)
         return wp_cli_fail("simulate", err.msg);
@@ -165,7 +242,12 @@ int wp_cli_simulate(int argc, char **argv)
             file = optarg;
         else if (c == O_LATENCY)
             latency = optarg;
-        else if (wp_cli_run_option(&run, c, optarg, &handled, &err) != WP_OK)
+        else if (c == O_XPYD) {
+            int64_t g;
+            if (wp_parse_i64(optarg, strlen(optarg), &g) != WP_OK || g < 2 || g > 1024)
+                return wp_cli_fail("simulate", "--xpyd-gpus: expected a GPU count 2..1024");
+            xpyd_gpus = (int)g;
+        } else if (wp_cli_run_option(&run, c, optarg, &handled, &err) != WP_OK)
             return wp_cli_fail("simulate", err.msg);
     }
     if (optind < argc)
@@ -173,9 +255,9 @@ int wp_cli_simulate(int argc, char **argv)
     if (file == NULL)
         return wp_cli_fail("simulate", "-f FILE is required (the topology to simulate)");
     wp_sim_config_t sc;
-    wp_perf_t perf;
+    static wp_perf_t perf[2];
     const wp_model_spec_t *model;
-    if (configure(file, &dc, &sc, &perf, &model, &err) != WP_OK ||
+    if (configure(file, &dc, &sc, perf, &model, &err) != WP_OK ||
         (latency != NULL && parse_latency(latency, &dc, &err) != WP_OK) ||
         wp_workload_spec_validate(&run.spec, &err) != WP_OK)
         return wp_cli_fail("simulate", err.msg);
@@ -191,8 +273,10 @@ int wp_cli_simulate(int argc, char **argv)
     wp_report_t *rep = NULL;
     wp_status_t st = wp_report_create(&rep, WP_REPORT_MODE_SIMULATE, wj.data, &run.slo, NULL, &err);
     wp_buf_free(&wj);
-    for (int i = 0; st == WP_OK && i < run.n_policies; i++)
-        st = simulate_one(&dc, &run, run.policies[i], &trace, rep, &err);
+    if (xpyd_gpus > 0)
+        st = sweep_xpyd(&dc, &run, xpyd_gpus, &trace, rep, &err);
+    for (int i = 0; xpyd_gpus == 0 && st == WP_OK && i < run.n_policies; i++)
+        st = simulate_one(&dc, &run, run.policies[i], run.policies[i], &trace, rep, &err);
     int rc = 0;
     if (st != WP_OK) {
         fprintf(stderr, "wellpath simulate: %s\n", err.msg);

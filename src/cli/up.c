@@ -55,7 +55,7 @@ typedef struct up_s {
     wp_cli_signals_t sig;
     wp_gateway_config_t gc;
     wp_gateway_t *gw;
-    int replicas; /* over all pools */
+    int replicas;       /* over all pools */
     char transport[16]; /* nixl.transport: the simulated KV link of a P/D pair */
     int ready_ticks;
     bool announced, stopping, log_json;
@@ -238,7 +238,9 @@ static void make_pools(up_t *u, const wp_topology_t *topo, const wp_sim_config_t
         up_pool_t *pool = &u->pools[u->n_pools++];
         pool->u = u;
         pool->sc = *sc;
-        pool->role = !split ? WP_SCHED_ROLE_BOTH : i == 0 ? WP_SCHED_ROLE_PREFILL : WP_SCHED_ROLE_DECODE;
+        pool->role = !split   ? WP_SCHED_ROLE_BOTH
+                     : i == 0 ? WP_SCHED_ROLE_PREFILL
+                              : WP_SCHED_ROLE_DECODE;
         pool->prefix = !split ? "sim" : i == 0 ? "prefill" : "decode";
         if (split) {
             pool->sc.replicas = pd[i]->replicas;
@@ -278,7 +280,8 @@ static wp_status_t configure(up_t *u, const up_opts_t *o, wp_sim_config_t *sc, w
         wp_strlcpy(u->gc.models[1], m->name, sizeof(u->gc.models[1]));
         u->gc.n_models = 2;
         make_pools(u, &topo, sc);
-        wp_strlcpy(u->transport, topo.nixl.present ? topo.nixl.transport : "rdma", sizeof(u->transport));
+        wp_strlcpy(u->transport, topo.nixl.present ? topo.nixl.transport : "rdma",
+                   sizeof(u->transport));
         if (topo.gateway.log_format == WP_TOPO_LOG_JSON)
             u->log_json = true;
     }
@@ -350,8 +353,9 @@ int wp_cli_up(int argc, char **argv)
     for (int i = 0; i < u.n_pools; i++) {
         static char store[2][16][32];
         up_pool_t *pool = &u.pools[i];
-        pool->child = wp_child_spawn_self(u.loop, child_args(pool, u.transport, level_name, store[i]),
-                                          on_child_line, on_child_exit, pool, &err);
+        pool->child =
+            wp_child_spawn_self(u.loop, child_args(pool, u.transport, level_name, store[i]),
+                                on_child_line, on_child_exit, pool, &err);
         if (pool->child == NULL) {
             stop(&u, 2);
             uv_run(u.loop, UV_RUN_DEFAULT);

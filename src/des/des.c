@@ -21,7 +21,10 @@
 
 #include "des/heap.h"
 
-enum { EV_SEND, EV_SEND_QUEUED, EV_PICK, EV_ADD, EV_STEP_END, EV_DONE, EV_SCRAPE };
+enum { EV_SEND, EV_SEND_QUEUED, EV_PICK, EV_ADD, EV_STEP_END, EV_DONE, EV_SCRAPE, EV_RELEASE };
+
+/* A request's phase: straight to one engine, or P/D prefill then decode. */
+enum { PHASE_DIRECT, PHASE_PREFILL, PHASE_DECODE, PHASE_DECODE_LOCAL };
 
 typedef struct dreq_s {
     uint64_t id;
@@ -35,11 +38,15 @@ typedef struct dreq_s {
     int32_t n_ids, max_tokens;
     uint32_t prompt_tokens, output_tokens, cached;
     wp_sched_pick_t pick;
+    int phase;
+    int pf_ep;
+    wp_sched_pick_t pf_pick;  /* P/D: the prefill engine's pick */
     struct dreq_s *next_free; /* the free list, or the client's waiting line */
 } dreq_t;
 
 typedef struct engine_s {
     wp_engine_t *e;
+    const wp_engine_config_t *cfg;
     wp_engine_step_t step;
     bool stepping;
 } engine_t;
@@ -64,6 +71,8 @@ typedef struct des_s {
     dreq_t *free_reqs;
     wp_status_t failure;
     wp_err_t *err;
+    bool pd; /* two pools: prefill and decode */
+    int n;   /* engines */
 } des_t;
 
 void wp_des_config_default(wp_des_config_t *cfg)
@@ -213,13 +222,44 @@ static void free_slot(des_t *d, double t)
     push(d, t, EV_SEND_QUEUED, -1, q);
 }
 
-static void on_pick(des_t *d, double t, dreq_t *q)
+/* P/D, as the gateway's decider (gateway/pd.c): is the request worth prefilling apart on
+ * the decode engine it would get? When it is, pick the prefill engine into pf_pick. */
+static bool pd_prefill_pick(des_t *d, double t, dreq_t *q)
 {
     wp_sched_request_t sr = {.model = d->cfg->model,
                              .session_ep = -1,
                              .hashes = q->pick.block_hashes,
                              .n_hashes = q->pick.n_blocks,
-                             .prompt_tokens = q->prompt_tokens};
+                             .prompt_tokens = q->prompt_tokens,
+                             .role = WP_SCHED_ROLE_DECODE};
+    wp_sched_pick_t dry;
+    if (wp_sched_pick(d->sched, t, &sr, &d->rng, &dry, NULL) != WP_OK)
+        return false;
+    double n = d->cfg->pd_threshold;
+    if (q->prompt_tokens < n || dry.prefill_tokens < n)
+        return false;
+    sr.role = WP_SCHED_ROLE_PREFILL;
+    memcpy(q->pf_pick.block_hashes, q->pick.block_hashes, q->pick.n_blocks * sizeof(uint64_t));
+    sr.hashes = q->pf_pick.block_hashes;
+    return wp_sched_pick(d->sched, t, &sr, &d->rng, &q->pf_pick, NULL) == WP_OK;
+}
+
+static void on_pick(des_t *d, double t, dreq_t *q)
+{
+    if (d->pd && q->phase == PHASE_DIRECT && pd_prefill_pick(d, t, q)) {
+        q->phase = PHASE_PREFILL;
+        q->pf_ep = q->pf_pick.endpoint;
+        wp_sched_on_dispatch(d->sched, &q->pf_pick);
+        d->stats->disaggregated++;
+        push(d, t + d->cfg->engine_latency_s, EV_ADD, q->pf_ep, q);
+        return;
+    }
+    wp_sched_request_t sr = {.model = d->cfg->model,
+                             .session_ep = -1,
+                             .hashes = q->pick.block_hashes,
+                             .n_hashes = q->pick.n_blocks,
+                             .prompt_tokens = q->prompt_tokens,
+                             .role = d->pd ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH};
     if (wp_sched_pick(d->sched, t, &sr, &d->rng, &q->pick, NULL) != WP_OK) {
         /* No engine: the gateway answers 503 at once. */
         d->in_flight--;
@@ -234,7 +274,14 @@ static void on_pick(des_t *d, double t, dreq_t *q)
     if (q->ep < 64)
         d->stats->picks[q->ep]++;
     wp_sched_on_dispatch(d->sched, &q->pick);
-    push(d, t + d->cfg->engine_latency_s, EV_ADD, q->ep, q);
+    double at = t + d->cfg->engine_latency_s;
+    if (q->phase == PHASE_DECODE) { /* the decode engine pulls the KV first */
+        double bytes = (double)q->prompt_tokens * d->engines[q->pf_ep].cfg->perf->kv_bytes_token;
+        d->stats->kv_bytes_moved += bytes;
+        at += bytes / d->cfg->kv_link_bw + d->cfg->kv_link_latency_s;
+        push(d, at, EV_RELEASE, q->pf_ep, q);
+    }
+    push(d, at, EV_ADD, q->ep, q);
 }
 
 static void plan_step(des_t *d, int i, double t)
@@ -264,20 +311,32 @@ static void finish(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double at)
 
 static void on_add(des_t *d, double t, dreq_t *q)
 {
+    int ep = q->phase == PHASE_PREFILL ? q->pf_ep : q->ep;
     wp_engine_req_t in = {.id = q->id,
                           .tokens = q->ids,
                           .n_tokens = q->n_ids,
-                          .max_tokens = q->max_tokens,
+                          .max_tokens = q->phase == PHASE_PREFILL ? 1 : q->max_tokens,
+                          .hold = q->phase == PHASE_PREFILL,
+                          .kv_ready = q->phase == PHASE_DECODE,
                           .arrival = t,
                           .user = q};
-    if (q->ids == NULL || wp_engine_add(d->engines[q->ep].e, &in, NULL) != WP_OK) {
+    if (q->ids == NULL || wp_engine_add(d->engines[ep].e, &in, NULL) != WP_OK) {
+        if (q->phase == PHASE_PREFILL) { /* decode-only, as the gateway falls back */
+            wp_sched_on_prefill_done(d->sched, &q->pf_pick);
+            wp_sched_on_complete(d->sched, q->pf_ep);
+            q->phase = PHASE_DECODE_LOCAL;
+            push(d, t + d->cfg->engine_latency_s, EV_PICK, -1, q);
+            return;
+        }
         wp_sched_on_prefill_done(d->sched, &q->pick);
         finish(d, q, WP_REPORT_HTTP_4XX, t); /* the server would answer 400 */
         return;
     }
-    free(q->ids); /* the engine keeps the block hashes, not the tokens */
-    q->ids = NULL;
-    plan_step(d, q->ep, t);
+    if (q->phase != PHASE_PREFILL) { /* the engine keeps the block hashes, not the tokens */
+        free(q->ids);
+        q->ids = NULL;
+    }
+    plan_step(d, ep, t);
 }
 
 static void add_gap(dreq_t *q, double gap)
@@ -303,9 +362,15 @@ static void on_step_end(des_t *d, double t, int i)
         dreq_t *q = ev->user;
         switch (ev->type) {
         case WP_ENGINE_EV_FIRST_TOKEN:
+            if (q->phase == PHASE_PREFILL) { /* the prefill stage's one token: not the client's */
+                wp_sched_on_prefill_done(d->sched, &q->pf_pick);
+                q->cached = (uint32_t)ev->cached_tokens; /* the prefill side's hits */
+                break;
+            }
             wp_sched_on_prefill_done(d->sched, &q->pick);
             q->first = t + back;
-            q->cached = (uint32_t)ev->cached_tokens;
+            if (q->phase != PHASE_DECODE) /* a pulled prompt counts as the prefill side's hits */
+                q->cached = (uint32_t)ev->cached_tokens;
             q->output_tokens = 1;
             q->last_token = t;
             break;
@@ -315,6 +380,12 @@ static void on_step_end(des_t *d, double t, int i)
             q->output_tokens++;
             break;
         case WP_ENGINE_EV_FINISHED:
+            if (q->phase == PHASE_PREFILL) { /* the gateway gets the KV params, then decodes */
+                wp_sched_on_complete(d->sched, q->pf_ep);
+                q->phase = PHASE_DECODE;
+                push(d, t + d->cfg->engine_latency_s, EV_PICK, -1, q);
+                break;
+            }
             finish(d, q, WP_REPORT_OK, t);
             break;
         }
@@ -325,7 +396,7 @@ static void on_step_end(des_t *d, double t, int i)
 
 static void on_scrape(des_t *d, double t)
 {
-    for (int i = 0; i < d->cfg->n_engines; i++) {
+    for (int i = 0; i < d->n; i++) {
         wp_engine_stats_t st;
         wp_engine_stats(d->engines[i].e, &st);
         wp_sched_endpoint_set_metrics(d->sched, i, t, st.num_waiting, st.num_running, st.kv_usage);
@@ -357,6 +428,9 @@ static void dispatch(des_t *d, const wp_des_event_t *ev)
         wp_sched_on_complete(d->sched, ev->index);
         d->in_flight--;
         break;
+    case EV_RELEASE:
+        wp_engine_release(d->engines[ev->index].e, ((dreq_t *)ev->ptr)->id);
+        break;
     case EV_SCRAPE:
         on_scrape(d, ev->t);
         break;
@@ -368,24 +442,37 @@ static void dispatch(des_t *d, const wp_des_event_t *ev)
 static wp_status_t setup(des_t *d, wp_err_t *err)
 {
     const wp_des_config_t *cfg = d->cfg;
-    if (cfg->n_engines < 1 || cfg->n_engines > WP_DES_MAX_ENGINES ||
-        cfg->n_engines > WP_SCHED_MAX_ENDPOINTS)
+    /* One pool of n_engines, or the two P/D pools. */
+    wp_des_pool_t single = {cfg->n_engines, cfg->engine, WP_SCHED_ROLE_BOTH};
+    const wp_des_pool_t *pools = cfg->n_pools == 2 ? cfg->pools : &single;
+    int n_pools = cfg->n_pools == 2 ? 2 : 1;
+    d->pd = n_pools == 2;
+    d->n = 0;
+    for (int p = 0; p < n_pools; p++)
+        d->n += pools[p].n;
+    if (d->n < 1 || d->n > WP_DES_MAX_ENGINES || d->n > WP_SCHED_MAX_ENDPOINTS)
         return wp_err_set(err, WP_EINVAL, "engines must be 1..%d, got %d", WP_SCHED_MAX_ENDPOINTS,
-                          cfg->n_engines);
+                          d->n);
+    if (d->pd && !(cfg->kv_link_bw > 0 && cfg->kv_link_latency_s >= 0))
+        return wp_err_set(err, WP_EINVAL, "P/D needs a KV link bandwidth > 0");
     d->sched = wp_sched_new(&cfg->sched, err);
     if (d->sched == NULL)
         return WP_EINVAL;
-    d->engines = calloc((size_t)cfg->n_engines, sizeof(engine_t));
+    d->engines = calloc((size_t)d->n, sizeof(engine_t));
     if (d->engines == NULL)
         return wp_err_set(err, WP_ENOMEM, "out of memory");
-    for (int i = 0; i < cfg->n_engines; i++) {
-        char name[32];
-        snprintf(name, sizeof(name), "engine-%d", i);
-        if (wp_sched_endpoint_add(d->sched, name, WP_SCHED_ROLE_BOTH) < 0)
-            return wp_err_set(err, WP_EINVAL, "cannot add engine %d to the scheduler", i);
-        wp_status_t st = wp_engine_new(&cfg->engine, &d->engines[i].e, err);
-        if (st != WP_OK)
-            return st;
+    static const char *const prefix[] = {"engine", "prefill", "decode"};
+    for (int p = 0, i = 0; p < n_pools; p++) {
+        for (int k = 0; k < pools[p].n; k++, i++) {
+            char name[32];
+            snprintf(name, sizeof(name), "%s-%d", prefix[pools[p].role], k);
+            if (wp_sched_endpoint_add(d->sched, name, pools[p].role) < 0)
+                return wp_err_set(err, WP_EINVAL, "cannot add engine %d to the scheduler", i);
+            d->engines[i].cfg = d->pd ? &cfg->pools[p].engine : &cfg->engine;
+            wp_status_t st = wp_engine_new(&pools[p].engine, &d->engines[i].e, err);
+            if (st != WP_OK)
+                return st;
+        }
     }
     wp_rng_seed(&d->rng, cfg->seed);
     wp_des_heap_init(&d->heap);
@@ -394,7 +481,7 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
 
 static void teardown(des_t *d)
 {
-    for (int i = 0; d->engines != NULL && i < d->cfg->n_engines; i++)
+    for (int i = 0; d->engines != NULL && i < d->n; i++)
         wp_engine_free(d->engines[i].e);
     free(d->engines);
     wp_sched_free(d->sched);

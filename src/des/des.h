@@ -29,9 +29,26 @@
 
 #define WP_DES_MAX_ENGINES 1024
 
+/* P/D: the engines of a prefill pool and of a decode pool (each with its own config). */
+typedef struct wp_des_pool_s {
+    int n;
+    wp_engine_config_t engine; /* perf borrowed */
+    wp_sched_role_t role;
+} wp_des_pool_t;
+
 typedef struct wp_des_config_s {
     int n_engines;
     wp_engine_config_t engine; /* every engine's config (perf borrowed) */
+    /* P/D instead: when n_pools is 2, pools[0] is the prefill pool and pools[1] the decode
+     * pool (n_engines and engine are then ignored). A request is disaggregated when its
+     * prompt and its uncached part on the decode engine the scheduler would pick both reach
+     * pd_threshold tokens: prefilled (max_tokens 1, held) on a prefill engine, its KV pulled
+     * over the link (bytes / kv_link_bw + kv_link_latency_s), decoded on a decode engine. */
+    wp_des_pool_t pools[2];
+    int n_pools;
+    int pd_threshold;
+    double kv_link_bw; /* bytes/s */
+    double kv_link_latency_s;
     wp_sched_config_t sched;
     const char *model;        /* the model name requests carry (prefix hash seed) */
     uint32_t vocab;           /* token ids of the prompts */
@@ -50,6 +67,8 @@ typedef struct wp_des_stats_s {
     uint64_t scheduled;   /* requests run, summed over steps (scheduled / steps = mean batch) */
     uint64_t preemptions; /* summed over engines */
     uint64_t picks[WP_DES_MAX_ENGINES > 64 ? 64 : WP_DES_MAX_ENGINES]; /* first 64 engines */
+    uint64_t disaggregated; /* P/D: requests prefilled on a prefill engine */
+    double kv_bytes_moved;  /* P/D: KV pulled from prefill to decode engines */
 } wp_des_stats_t;
 
 /* Called now and then with requests finished so far and the total. */

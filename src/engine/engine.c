@@ -5,7 +5,8 @@
  * prompt's full blocks once (the tokens themselves are not kept), sizes the request's
  * block table for its whole life (prompt + max_tokens - 1 slots: the last token's KV is
  * never computed) and queues it. Every allocation the engine will ever need for a request
- * happens here, so wp_engine_step (sched.c) never allocates. Validation recounts each
+ * happens here, so wp_engine_step (sched.c) never allocates. A finished `hold` request stays
+ * in its slot as REQ_HELD, blocks referenced, until wp_engine_release. Validation recounts each
  * block's holders from the block tables and checks the pool, the heap, the running list
  * and the id map against each other.
  */
@@ -207,7 +208,9 @@ static wp_status_t init_request(wp_engine_t *e, wp__req_t *r, const wp_engine_re
                      .heap_pos = -1,
                      .first_scheduled = -1.0,
                      .cap_blocks = (int32_t)((slots + bs - 1) / bs),
-                     .n_hashes = e->cfg.enable_prefix_caching ? in->n_tokens / bs : 0};
+                     .n_hashes = e->cfg.enable_prefix_caching ? in->n_tokens / bs : 0,
+                     .hold = in->hold,
+                     .kv_ready = in->kv_ready};
     r->blocks = malloc((size_t)r->cap_blocks * sizeof(int32_t));
     r->hashes = r->n_hashes > 0 ? malloc((size_t)r->n_hashes * sizeof(uint64_t)) : NULL;
     if (r->blocks == NULL || (r->n_hashes > 0 && r->hashes == NULL)) {
@@ -270,6 +273,41 @@ void wp__engine_drop(wp_engine_t *e, int32_t slot)
     e->n_live--;
 }
 
+static void release_held(wp_engine_t *e, int32_t slot)
+{
+    wp__req_t *r = &e->reqs[slot];
+    e->n_held--;
+    e->held_blocks -= r->n_blocks;
+    wp__engine_release_blocks(e, r);
+    wp__engine_drop(e, slot);
+}
+
+wp_status_t wp_engine_release(wp_engine_t *e, uint64_t id)
+{
+    int32_t slot = wp__map_get(&e->ids, id);
+    if (slot < 0) {
+        return WP_ENOTFOUND;
+    }
+    if (e->reqs[slot].state != REQ_HELD) {
+        return WP_EINVAL;
+    }
+    release_held(e, slot);
+    return WP_OK;
+}
+
+int32_t wp_engine_req_blocks(const wp_engine_t *e, uint64_t id, int32_t *out, int32_t cap)
+{
+    int32_t slot = wp__map_get(&e->ids, id);
+    if (slot < 0) {
+        return -1;
+    }
+    const wp__req_t *r = &e->reqs[slot];
+    for (int32_t i = 0; i < r->n_blocks && i < cap; i++) {
+        out[i] = r->blocks[i];
+    }
+    return r->n_blocks;
+}
+
 wp_status_t wp_engine_abort(wp_engine_t *e, uint64_t id)
 {
     int32_t slot = wp__map_get(&e->ids, id);
@@ -277,6 +315,10 @@ wp_status_t wp_engine_abort(wp_engine_t *e, uint64_t id)
         return WP_ENOTFOUND;
     }
     wp__req_t *r = &e->reqs[slot];
+    if (r->state == REQ_HELD) {
+        release_held(e, slot);
+        return WP_OK;
+    }
     if (r->state == REQ_WAITING) {
         wp__queue_remove(e, slot);
     } else {
@@ -307,6 +349,8 @@ void wp_engine_stats(const wp_engine_t *e, wp_engine_stats_t *out)
         .prompt_tokens_total = e->prompt_tokens_total,
         .generation_tokens_total = e->generation_tokens_total,
         .num_preemptions_total = e->num_preemptions_total,
+        .num_held = e->n_held,
+        .held_blocks = e->held_blocks,
     };
     for (int i = 0; i < WP_ENGINE_FINISH_COUNT; i++) {
         out->finished[i] = e->finished[i];
@@ -320,8 +364,13 @@ wp_status_t wp_engine_req_info(const wp_engine_t *e, uint64_t id, wp_engine_req_
         return WP_ENOTFOUND;
     }
     const wp__req_t *r = &e->reqs[slot];
+    static const wp_engine_req_state_t states[] = {
+        [REQ_WAITING] = WP_ENGINE_REQ_WAITING,
+        [REQ_RUNNING] = WP_ENGINE_REQ_RUNNING,
+        [REQ_HELD] = WP_ENGINE_REQ_HELD,
+    };
     *out = (wp_engine_req_info_t){
-        .state = r->state == REQ_RUNNING ? WP_ENGINE_REQ_RUNNING : WP_ENGINE_REQ_WAITING,
+        .state = states[r->state],
         .prompt_tokens = r->n_prompt,
         .cached_tokens = r->cached_tokens,
         .output_tokens = r->num_output,
@@ -337,9 +386,10 @@ static wp_status_t check_req(const wp_engine_t *e, int32_t slot, int32_t *refs, 
 {
     const wp__req_t *r = &e->reqs[slot];
     int32_t bs = e->cfg.block_size;
-    bool waiting = r->state == REQ_WAITING;
+    bool waiting = r->state == REQ_WAITING, held = r->state == REQ_HELD;
     if (wp__map_get(&e->ids, r->id) != slot || r->n_blocks > r->cap_blocks ||
-        r->num_computed > r->n_blocks * bs || r->num_output >= r->max_tokens ||
+        r->num_computed > r->n_blocks * bs || (held != (r->num_output == r->max_tokens)) ||
+        r->num_output > r->max_tokens || (held && !r->hold) || r->remote_step ||
         r->num_computed > r->n_prompt + r->num_output || r->n_hashed > r->n_blocks ||
         (waiting && (r->n_blocks != 0 || r->num_computed != 0)) || r->step_tokens != 0) {
         return wp_err_set(err, WP_EINVAL,
@@ -379,25 +429,32 @@ static wp_status_t check_running(const wp_engine_t *e, uint8_t *seen, wp_err_t *
 
 static wp_status_t check_requests(const wp_engine_t *e, int32_t *refs, wp_err_t *err)
 {
-    int32_t live = 0, running = 0;
+    int32_t live = 0, running = 0, held = 0, held_blocks = 0;
     for (int32_t s = 0; s < e->n_slots; s++) {
-        if (e->reqs[s].state == REQ_FREE) {
+        const wp__req_t *r = &e->reqs[s];
+        if (r->state == REQ_FREE) {
             continue;
         }
         live++;
-        running += e->reqs[s].state == REQ_RUNNING;
+        running += r->state == REQ_RUNNING;
+        if (r->state == REQ_HELD) {
+            held++;
+            held_blocks += r->n_blocks;
+        }
         wp_status_t st = check_req(e, s, refs, err);
         if (st != WP_OK) {
             return st;
         }
     }
-    if (live != e->n_live || running != e->n_running || live != e->n_running + e->n_waiting ||
-        (size_t)live != e->ids.count) {
+    if (live != e->n_live || running != e->n_running ||
+        live != e->n_running + e->n_waiting + e->n_held || (size_t)live != e->ids.count ||
+        held != e->n_held || held_blocks != e->held_blocks) {
         return wp_err_set(err, WP_EINVAL,
-                          "engine: %d live requests, counted %d (running %d/%d, waiting %d, ids "
-                          "%zu)",
+                          "engine: %d live requests, counted %d (running %d/%d, waiting %d, held "
+                          "%d/%d with %d/%d blocks, ids %zu)",
                           (int)e->n_live, (int)live, (int)running, (int)e->n_running,
-                          (int)e->n_waiting, e->ids.count);
+                          (int)e->n_waiting, (int)held, (int)e->n_held, (int)held_blocks,
+                          (int)e->held_blocks, e->ids.count);
     }
     return WP_OK;
 }

@@ -14,7 +14,19 @@
  * wp_engine_step or wp_engine_free (adding or aborting requests in between is fine). Events of a
  * request come in order: FIRST_TOKEN (token_index 0), TOKEN (1, 2, ...), then FINISHED in the same
  * step as its last token. After FINISHED or an abort the id is unknown to the engine and
- * may be reused.
+ * may be reused, except for a request added with `hold` (below), which stays known until
+ * wp_engine_release.
+ *
+ * P/D disaggregation (REFERENCE.md §4). A request with `hold` is a remote prefill: when it
+ * finishes, its blocks stay referenced (they are the KV a decode server will pull) and the
+ * request is HELD: not waiting, not running, not busy, counted in stats num_held /
+ * held_blocks, until wp_engine_release (or wp_engine_abort) frees them. A request with
+ * `kv_ready` is a remote decode: its prompt's KV arrived from a prefill server, so
+ * admission gives it blocks for the whole prompt as if they were cached, except that the
+ * last prompt token is run again (as vLLM's NixlConnector does) to produce the first output
+ * token: its first step costs a decode step of context prompt_tokens, not a prefill.
+ * Its cached_tokens are reported as prompt_tokens (all of the prompt was computed
+ * elsewhere). If it is preempted, the transferred KV is gone and it recomputes locally.
  *
  * Invariants (checked by wp_engine_validate): every block is free, cached or referenced;
  * a block's ref count equals the number of request block tables holding it; running
@@ -66,6 +78,8 @@ typedef struct wp_engine_req_s {
     uint64_t salt;         /* hash of cache_salt; 0 = none */
     int32_t priority;      /* lower runs earlier, with priority scheduling */
     double arrival;        /* seconds; orders equal priorities */
+    bool hold;             /* keep the blocks after FINISHED, until wp_engine_release */
+    bool kv_ready;         /* the prompt's KV came from a remote prefill: no prefill work */
     void *user;
 } wp_engine_req_t;
 
@@ -73,8 +87,16 @@ typedef struct wp_engine_req_s {
  * max_tokens above max_model_len, or a request whose KV can never fit in the pool. */
 wp_status_t wp_engine_add(wp_engine_t *e, const wp_engine_req_t *in, wp_err_t *err);
 /* Drops a waiting or running request and frees its blocks (counted as finished with
- * reason abort, without an event). WP_ENOTFOUND when the id is unknown. */
+ * reason abort, without an event); a held request is released as by wp_engine_release.
+ * WP_ENOTFOUND when the id is unknown. */
 wp_status_t wp_engine_abort(wp_engine_t *e, uint64_t id);
+/* Frees the blocks of a held request (one added with `hold` that has finished) and forgets
+ * its id. WP_ENOTFOUND when the id is unknown; WP_EINVAL when the request is not held yet
+ * (still waiting or running: use wp_engine_abort). */
+wp_status_t wp_engine_release(wp_engine_t *e, uint64_t id);
+/* Copies up to cap of the block ids in the request's block table to out (in order) and
+ * returns how many the table holds (which may exceed cap); -1 when the id is unknown. */
+int32_t wp_engine_req_blocks(const wp_engine_t *e, uint64_t id, int32_t *out, int32_t cap);
 
 typedef enum {
     WP_ENGINE_EV_FIRST_TOKEN,
@@ -130,6 +152,8 @@ typedef struct wp_engine_stats_s {
     uint64_t generation_tokens_total;
     uint64_t num_preemptions_total;
     uint64_t finished[WP_ENGINE_FINISH_COUNT];
+    int32_t num_held;    /* finished `hold` requests not yet released */
+    int32_t held_blocks; /* block-table entries of held requests (their referenced KV) */
 } wp_engine_stats_t;
 
 void wp_engine_stats(const wp_engine_t *e, wp_engine_stats_t *out);
@@ -137,6 +161,7 @@ void wp_engine_stats(const wp_engine_t *e, wp_engine_stats_t *out);
 typedef enum {
     WP_ENGINE_REQ_WAITING,
     WP_ENGINE_REQ_RUNNING,
+    WP_ENGINE_REQ_HELD, /* finished with `hold`; blocks kept until wp_engine_release */
 } wp_engine_req_state_t;
 
 typedef struct wp_engine_req_info_s {

@@ -5,7 +5,8 @@
  *
  * Requests live in a slot array (reqs) that grows only in wp_engine_add; slots are
  * referred to by index, never by pointer across a call that may grow it. A slot is free,
- * waiting (in the heap, heap_pos valid) or running (in the running list). The id map goes
+ * waiting (in the heap, heap_pos valid), running (in the running list) or held (finished
+ * with hold, in no list, blocks kept; n_held / held_blocks count them). The id map goes
  * from request id to slot. Arrays sized by max_num_seqs (running, sched, events) are
  * allocated once, so a step allocates nothing.
  */
@@ -20,6 +21,7 @@ typedef enum {
     REQ_FREE = 0,
     REQ_WAITING,
     REQ_RUNNING,
+    REQ_HELD, /* finished with hold: blocks kept, in no queue */
 } wp__req_state_t;
 
 typedef struct wp__req_s {
@@ -33,6 +35,9 @@ typedef struct wp__req_s {
     int32_t cached_tokens;
     int32_t preemptions;
     int32_t step_tokens; /* scheduled in the current step; 0 otherwise */
+    bool hold;           /* becomes REQ_HELD at FINISHED instead of being dropped */
+    bool kv_ready;       /* next admission takes the prompt's KV as remote (cleared by it) */
+    bool remote_step;    /* this step runs the last prompt token of a kv_ready admission */
     /* waiting-heap key: (prio, arrival, order), smallest first */
     int32_t prio;
     double arrival;
@@ -73,6 +78,8 @@ struct wp_engine_s {
     uint64_t generation_tokens_total;
     uint64_t num_preemptions_total;
     uint64_t finished[WP_ENGINE_FINISH_COUNT];
+    int32_t n_held;
+    int32_t held_blocks;
 };
 
 /* queue.c: the waiting heap, ordered by (prio, arrival, order). */

@@ -13,12 +13,15 @@
  * while max_num_seqs, the budget and the blocks allow; admission stops at the first
  * request that does not fit (no skipping ahead). An admitted request first takes the
  * longest chain of its prompt's blocks found in the prefix cache, at most (tokens - 1)
- * rounded down to whole blocks, because the last token is always recomputed.
+ * rounded down to whole blocks, because the last token is always recomputed. A kv_ready
+ * request (its KV pulled from a remote prefill) takes blocks for its whole prompt and
+ * computes only the last token, accounted as a decode.
  *
  * Applying advances every scheduled request's computed tokens, registers the hashes of
  * prompt blocks that became full, and samples a token for each request whose known
  * tokens are all computed: FIRST_TOKEN or TOKEN, then FINISHED at max_tokens, when the
- * request's blocks are released (hashed ones stay cached) and its slot freed. The step's
+ * request's blocks are released (hashed ones stay cached) and its slot freed, unless it was
+ * added with hold: then it becomes held with its blocks referenced. The step's
  * duration is the roofline time of the batch actually run.
  */
 #include "engine/engine_int.h"
@@ -85,6 +88,7 @@ static void preempt(wp_engine_t *e, plan_t *p, int32_t pos)
     wp__req_t *r = &e->reqs[slot];
     p->budget += r->step_tokens; /* its entry in sched is skipped when applying */
     r->step_tokens = 0;
+    r->remote_step = false;
     wp__engine_release_blocks(e, r);
     r->num_computed = 0;
     r->preemptions++;
@@ -157,7 +161,9 @@ static void take_hits(wp_engine_t *e, wp__req_t *r, int32_t hits)
     r->num_computed = hits * e->cfg.block_size;
 }
 
-/* Admits the head of the waiting queue when it fits; returns whether it did. */
+/* Admits the head of the waiting queue when it fits; returns whether it did. A kv_ready
+ * request starts with everything but its last known token computed (the remote KV fills
+ * the blocks past the local prefix-cache hits). */
 static bool admit_one(wp_engine_t *e, plan_t *p)
 {
     int32_t slot = wp__queue_top(e);
@@ -168,21 +174,26 @@ static bool admit_one(wp_engine_t *e, plan_t *p)
     int32_t bs = e->cfg.block_size, in_lru = 0;
     int32_t hits = e->cfg.enable_prefix_caching ? count_hits(e, r, &in_lru) : 0;
     int32_t cached = hits * bs;
-    int32_t n = known(r) - cached < p->budget ? known(r) - cached : p->budget;
-    if (ceil_div(cached + n, bs) - hits > wp__kv_available(&e->kv) - in_lru) {
+    bool remote = r->kv_ready; /* hits never exceed known - 1 tokens */
+    int32_t start = remote ? known(r) - 1 : cached;
+    int32_t n = known(r) - start < p->budget ? known(r) - start : p->budget;
+    if (ceil_div(start + n, bs) - hits > wp__kv_available(&e->kv) - in_lru) {
         return false;
     }
     wp__queue_remove(e, slot);
     take_hits(e, r, hits);
-    grow_blocks(e, r, cached + n); /* fits: checked above */
+    grow_blocks(e, r, start + n); /* fits: checked above */
+    r->num_computed = start;
+    r->remote_step = remote;
     if (e->cfg.enable_prefix_caching) {
         e->prefix_queries += (uint64_t)known(r);
         e->prefix_hits += (uint64_t)cached;
     }
     if (r->first_scheduled < 0.0) {
         r->first_scheduled = p->now;
-        r->cached_tokens = cached;
+        r->cached_tokens = r->kv_ready ? r->n_prompt : cached;
     }
+    r->kv_ready = false; /* a preempted request recomputes: the remote KV is gone */
     r->state = REQ_RUNNING;
     e->running[e->n_running++] = slot;
     schedule(e, p, slot, n);
@@ -237,6 +248,12 @@ static void sample(wp_engine_t *e, int32_t slot)
     if (r->num_output == r->max_tokens) {
         emit(e, r, WP_ENGINE_EV_FINISHED, index);
         e->finished[WP_ENGINE_FINISH_LENGTH]++;
+        if (r->hold) { /* REQ_HELD: compacted out of running, blocks kept */
+            r->state = REQ_HELD;
+            e->n_held++;
+            e->held_blocks += r->n_blocks;
+            return;
+        }
         wp__engine_release_blocks(e, r);
         wp__engine_drop(e, slot); /* state becomes REQ_FREE: compacted out of running */
     }
@@ -244,7 +261,7 @@ static void sample(wp_engine_t *e, int32_t slot)
 
 static void account(wp_perf_batch_t *b, const wp__req_t *r, int32_t n)
 {
-    if (n == 1 && r->num_output > 0 && known(r) - r->num_computed == 1) {
+    if (n == 1 && (r->num_output > 0 || r->remote_step) && known(r) - r->num_computed == 1) {
         b->decode_seqs++;
         b->decode_ctx += r->num_computed + 1;
         return;
@@ -266,6 +283,7 @@ static int32_t apply(wp_engine_t *e, wp_perf_batch_t *batch)
         ran++;
         r->step_tokens = 0;
         account(batch, r, n);
+        r->remote_step = false;
         r->num_computed += n;
         if (e->cfg.enable_prefix_caching) {
             register_blocks(e, r);

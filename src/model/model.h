@@ -107,6 +107,11 @@ typedef struct wp_perf_s {
 /* Fills p. params may be NULL for defaults. Fails with WP_EINVAL (message with the
  * numbers) when tp is not 1, 2, 4 or 8, when a parameter is out of range or when the
  * weights do not fit. */
+/* The simulated KV link between a prefill and a decode server, by NIXL transport name:
+ * "rdma" (InfiniBand NDR / RoCE, 400 Gb/s = 50 GB/s, 5 us) or "tcp" (25 Gb/s = 3.125 GB/s,
+ * 50 us). WP_EINVAL for another name. */
+wp_status_t wp_model_link(const char *transport, double *bytes_per_s, double *latency_s);
+
 wp_status_t wp_perf_init(wp_perf_t *p, const wp_model_spec_t *m, const wp_gpu_spec_t *g, int tp,
                          const wp_perf_params_t *params, wp_err_t *err);
 

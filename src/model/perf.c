@@ -20,6 +20,7 @@
 #include "model/model.h"
 
 #include <math.h>
+#include <string.h>
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
@@ -199,4 +200,19 @@ double wp_perf_step_time(const wp_perf_t *p, const wp_perf_batch_t *b)
     double memory = wp_perf_bytes_per_gpu(p, b) / (p->gpu->mem_bw * p->params.decode_mbu);
     double t = compute > memory ? compute : memory;
     return t + p->params.step_overhead_s + wp_perf_allreduce_time(p, b);
+}
+
+wp_status_t wp_model_link(const char *transport, double *bytes_per_s, double *latency_s)
+{
+    if (strcmp(transport, "rdma") == 0) {
+        *bytes_per_s = 400e9 / 8.0;
+        *latency_s = 5e-6;
+        return WP_OK;
+    }
+    if (strcmp(transport, "tcp") == 0) {
+        *bytes_per_s = 25e9 / 8.0;
+        *latency_s = 50e-6;
+        return WP_OK;
+    }
+    return WP_EINVAL;
 }

@@ -1,7 +1,12 @@
 /*
  * sim/internal: structures shared by the simulator's files (sim.c: replicas and
- * routes; serve.c: completions and the engine's step loop; metrics.c: /metrics).
+ * routes; serve.c: completions and the engine's step loop; metrics.c: /metrics; kv.c: the
+ * side-channel server and held requests; pull.c: the decode side's KV pull).
  * Not a public interface.
+ *
+ * Handle lifetime: every libuv handle the simulator opens counts in sim->open_handles; each
+ * close callback ends with wp__sim_handle_closed, and the last one frees the sim (only once
+ * wp_sim_free has run).
  */
 #ifndef WP_SIM_INTERNAL_H
 #define WP_SIM_INTERNAL_H
@@ -14,6 +19,9 @@
 #include "stats/stats.h"
 
 typedef struct sim_replica_s sim_replica_t;
+typedef struct sim_pull_s sim_pull_t;
+typedef struct sim_held_s sim_held_t;
+typedef struct sim_kvconn_s sim_kvconn_t;
 
 /* One request on a replica, from arrival to the last byte. */
 typedef struct sim_req_s {
@@ -25,7 +33,12 @@ typedef struct sim_req_s {
     char resp_id[48];
     int64_t created;
     int32_t prompt_tokens, cached_tokens, max_tokens, out_tokens;
-    wp_buf_t text;                                            /* the answer, when not streamed */
+    wp_buf_t text; /* the answer, when not streamed */
+    bool hold;     /* a remote prefill: answer carries kv_transfer_params */
+    uint64_t salt;
+    int32_t priority;
+    char headers[160]; /* extra response headers: "X-Request-Id: ...\r\n" or "" */
+    sim_pull_t *pull;  /* while pulling KV: the pull owns the record */
     double arrival, first_token, last_token, first_scheduled; /* simulated seconds */
     struct sim_req_s *next_dead;
 } sim_req_t;
@@ -46,6 +59,17 @@ struct sim_replica_s {
     wp_stats_hist_t ttft, itl, e2e, queue, prefill, decode;
     uint64_t success;
     uint64_t steps;
+    /* P/D */
+    uv_tcp_t kv_listener;
+    bool kv_listening;
+    int kv_port;
+    sim_held_t *held;      /* held requests, a list */
+    sim_kvconn_t *kvconns; /* side-channel connections, a list */
+    sim_pull_t *pulls;     /* pulls in flight, a list */
+    uint64_t expired[64];  /* ids of the last held requests that expired (a ring) */
+    uint64_t n_expired;
+    uint64_t kv_pulls_ok, kv_pulls_failed, kv_served, kv_refused;
+    wp_stats_hist_t kv_pull;
 };
 
 struct wp_sim_s {
@@ -63,12 +87,34 @@ struct wp_sim_s {
 
 /* sim.c: whether `model` names this simulator's model (any catalog spelling) */
 bool wp__sim_serves(const wp_sim_t *sim, const char *model);
+/* sim.c: a handle's close callback ends with this. */
+void wp__sim_handle_closed(wp_sim_t *sim);
 
 /* serve.c */
 void wp__sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind);
 void wp__sim_serve_tokenize(sim_replica_t *r, wp_http_req_t *req);
 double
 wp__sim_real_seconds(const wp_sim_t *sim); /* simulated seconds since start, from the clock */
+
+/* serve.c: adds q (prompt ids copied by the engine) and starts its answer; on failure the
+ * request is answered with an error and q freed. */
+void wp__sim_enqueue(sim_req_t *q, const int32_t *ids, size_t n, bool kv_ready);
+void wp__sim_req_free(sim_req_t *q);
+/* serve.c: ends q's request with a JSON error (echoing X-Request-Id) and frees q. */
+void wp__sim_fail(sim_req_t *q, int status, const char *msg);
+
+/* kv.c: the side channel of a replica, and its held requests. */
+wp_status_t wp__sim_kv_listen(sim_replica_t *r, int port, wp_err_t *err);
+/* Registers q's engine request (held in the engine) for a pull; arms its expiry timer. */
+void wp__sim_kv_hold(sim_replica_t *r, uint64_t id, int32_t prompt_tokens);
+/* The kv_transfer_params object of a held request's answer (caller deletes it). */
+cJSON *wp__sim_kv_params(sim_replica_t *r, uint64_t id);
+void wp__sim_kv_close(sim_replica_t *r);
+
+/* pull.c: pulls q's KV as kv_transfer_params says, then enqueues q (or fails it). ids are
+ * copied. */
+void wp__sim_pull_start(sim_req_t *q, const cJSON *kv, const int32_t *ids, size_t n);
+void wp__sim_pull_close_all(sim_replica_t *r);
 
 /* metrics.c */
 void wp__sim_metrics_init(sim_replica_t *r);

@@ -1,14 +1,23 @@
 /*
  * sim/metrics: a replica's /metrics with vLLM's names, labels and buckets
  * (REFERENCE.md §2). Latencies are in simulated seconds: what a real server on that
- * hardware would report, whatever the time scale.
+ * hardware would report, whatever the time scale. wellpath's own P/D series:
+ * wellpath_sim_kv_pulls_total{result="ok|failed"} (decode side),
+ * wellpath_sim_kv_pull_seconds (simulated transfer time of the successful pulls),
+ * wellpath_sim_kv_served_total{result="ok|refused"} (prefill side),
+ * wellpath_sim_kv_held_requests and wellpath_sim_kv_held_blocks (gauges).
  */
 #include "sim/internal.h"
 
 #include <stdio.h>
 
+static const double kv_pull_buckets[] = {0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                         0.1,    0.25,   0.5,   1,      2.5,   5,    10};
+
 void wp__sim_metrics_init(sim_replica_t *r)
 {
+    wp_stats_hist_init(&r->kv_pull, kv_pull_buckets,
+                       sizeof(kv_pull_buckets) / sizeof(kv_pull_buckets[0]), NULL);
     wp_stats_hist_init(&r->ttft, WP_STATS_BUCKETS_TTFT, WP_STATS_BUCKETS_TTFT_N, NULL);
     wp_stats_hist_init(&r->itl, WP_STATS_BUCKETS_ITL, WP_STATS_BUCKETS_ITL_N, NULL);
     wp_stats_hist_init(&r->e2e, WP_STATS_BUCKETS_E2E, WP_STATS_BUCKETS_E2E_N, NULL);
@@ -25,6 +34,7 @@ void wp__sim_metrics_free(sim_replica_t *r)
     wp_stats_hist_free(&r->queue);
     wp_stats_hist_free(&r->prefill);
     wp_stats_hist_free(&r->decode);
+    wp_stats_hist_free(&r->kv_pull);
 }
 
 static void family(wp_buf_t *out, const char *name, const char *type, const char *help)
@@ -56,6 +66,36 @@ static void hist(wp_buf_t *out, const char *name, const char *help, const char *
 {
     family(out, name, "histogram", help);
     wp_stats_hist_write_prom(h, out, name, labels);
+}
+
+/* A counter family with one sample per value of the label `result`. */
+static void counter_by_result(wp_buf_t *out, const sim_replica_t *r, const char *name,
+                              const char *help, const char *const *results, const uint64_t *v)
+{
+    family(out, name, "counter", help);
+    for (int i = 0; i < 2; i++) {
+        char l[320];
+        snprintf(l, sizeof(l), "engine=\"0\",model_name=\"%s\",result=\"%s\"", r->sim->model->hf_id,
+                 results[i]);
+        sample(out, name, l, (double)v[i]);
+    }
+}
+
+static void write_kv(sim_replica_t *r, wp_buf_t *out, const char *labels,
+                     const wp_engine_stats_t *st)
+{
+    static const char *const pulls[] = {"ok", "failed"}, *const served[] = {"ok", "refused"};
+    uint64_t p[2] = {r->kv_pulls_ok, r->kv_pulls_failed}, s[2] = {r->kv_served, r->kv_refused};
+    counter_by_result(out, r, "wellpath_sim_kv_pulls_total",
+                      "KV pulls from a remote prefill server, by result.", pulls, p);
+    hist(out, "wellpath_sim_kv_pull_seconds",
+         "Simulated KV transfer time of successful pulls in seconds.", labels, &r->kv_pull);
+    counter_by_result(out, r, "wellpath_sim_kv_served_total",
+                      "KV pull requests answered on the side channel, by result.", served, s);
+    gauge(out, "wellpath_sim_kv_held_requests",
+          "Finished remote prefills whose KV blocks wait for a pull.", labels, st->num_held);
+    gauge(out, "wellpath_sim_kv_held_blocks", "KV blocks held for remote decodes.", labels,
+          st->held_blocks);
 }
 
 void wp__sim_metrics_write(sim_replica_t *r, wp_buf_t *out)
@@ -112,4 +152,5 @@ void wp__sim_metrics_write(sim_replica_t *r, wp_buf_t *out)
     gauge(out, "vllm:cache_config_info", "Information of the LLMEngine CacheConfig", info, 1.0);
     counter(out, "wellpath_sim_steps_total", "Engine steps run by this simulated replica.", labels,
             (double)r->steps);
+    write_kv(r, out, labels, &st);
 }

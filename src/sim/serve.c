@@ -10,6 +10,10 @@
  * A request whose client goes away is aborted in the engine at once; its record waits
  * on the replica's `dead` list until the running step's events (which may name it)
  * have been delivered.
+ *
+ * P/D: a remote prefill (do_remote_decode) runs with max_tokens 1 and hold, non-streamed,
+ * and its answer carries kv_transfer_params (kv.c keeps its blocks for a pull); a remote
+ * decode (do_remote_prefill) is handed to pull.c, which enqueues it once the KV arrived.
  */
 #include "sim/internal.h"
 
@@ -29,7 +33,7 @@ double wp__sim_real_seconds(const wp_sim_t *sim)
     return (double)(uv_hrtime() - sim->t0_ns) / 1e9 / sim->cfg.time_scale;
 }
 
-static void req_free(sim_req_t *q)
+void wp__sim_req_free(sim_req_t *q)
 {
     wp_buf_free(&q->text);
     free(q);
@@ -88,8 +92,15 @@ static void deliver_finish(sim_req_t *q, const char *reason)
         wp_http_res_end(q->http);
     } else {
         wp_api_resp_t r = resp_of(q, reason);
+        cJSON *kv = NULL;
+        if (q->hold) {
+            kv = wp__sim_kv_params(q->r, q->id);
+            wp__sim_kv_hold(q->r, q->id, q->prompt_tokens);
+        }
+        r.kv_transfer_params = kv;
         wp_api_write_response(&b, &r, q->text.data ? q->text.data : "", q->text.len, &u);
-        wp_http_res_send(q->http, 200, "application/json", b.data, b.len, NULL);
+        cJSON_Delete(kv);
+        wp_http_res_send(q->http, 200, "application/json", b.data, b.len, q->headers);
     }
     wp_buf_free(&b);
 }
@@ -123,7 +134,7 @@ static void deliver_event(sim_replica_t *r, const wp_engine_event_t *ev, double 
     case WP_ENGINE_EV_FINISHED:
         record_finish(r, q, now);
         deliver_finish(q, wp_engine_finish_str(ev->finish));
-        req_free(q);
+        wp__sim_req_free(q);
         return;
     }
     q->last_token = now;
@@ -145,7 +156,7 @@ static void on_step_done(uv_timer_t *t)
     while (r->dead != NULL) {
         sim_req_t *d = r->dead;
         r->dead = d->next_dead;
-        req_free(d);
+        wp__sim_req_free(d);
     }
     r->timer_armed = false;
     plan_step(r);
@@ -176,13 +187,15 @@ static void on_abort(wp_http_req_t *http)
     sim_req_t *q = http->user;
     sim_replica_t *r = q->r;
     q->aborted = true;
-    wp_engine_abort(r->engine, q->id);
     wp_http_res_end(http);
+    if (q->pull != NULL)
+        return; /* the pull frees the record when it ends */
+    wp_engine_abort(r->engine, q->id);
     if (r->timer_armed) {
         q->next_dead = r->dead;
         r->dead = q;
     } else {
-        req_free(q);
+        wp__sim_req_free(q);
     }
 }
 
@@ -250,6 +263,12 @@ static bool check_request(sim_replica_t *r, wp_http_req_t *req, const wp_api_req
     return true;
 }
 
+/* Whether kv_transfer_params holds `name`: true. */
+static bool kv_flag(const wp_api_request_t *api, const char *name)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(api->kv_transfer_params, name));
+}
+
 static sim_req_t *req_new(sim_replica_t *r, wp_http_req_t *req, const wp_api_request_t *api)
 {
     sim_req_t *q = calloc(1, sizeof(*q));
@@ -265,6 +284,14 @@ static sim_req_t *req_new(sim_replica_t *r, wp_http_req_t *req, const wp_api_req
              api->kind == WP_API_CHAT ? "chatcmpl" : "cmpl",
              (unsigned long long)wp_hash_mix(q->id ^ r->sim->t0_ns));
     q->created = (int64_t)time(NULL);
+    q->salt = api->cache_salt ? wp_hash64(api->cache_salt, strlen(api->cache_salt), 0) : 0;
+    q->priority = (int32_t)api->priority;
+    wp_str_t xid = wp_http_headers_get(&req->headers, "X-Request-Id");
+    bool clean = xid.n > 0 && xid.n <= 128;
+    for (size_t i = 0; clean && i < xid.n; i++)
+        clean = xid.p[i] >= 0x20 && xid.p[i] < 0x7f;
+    if (clean)
+        snprintf(q->headers, sizeof(q->headers), "X-Request-Id: %.*s\r\n", (int)xid.n, xid.p);
     q->arrival = wp__sim_real_seconds(r->sim);
     if (r->vnow > q->arrival && !r->timer_armed)
         q->arrival = r->vnow;
@@ -288,33 +315,64 @@ void wp__sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_
     sim_req_t *q = NULL;
     if (ids == NULL)
         reject(req, 503, "out of memory", NULL);
-    else if (check_request(r, req, &api, n, max_tokens) && (q = req_new(r, req, &api)) != NULL) {
-        q->prompt_tokens = (int32_t)n;
-        q->max_tokens = (int32_t)max_tokens;
-        wp_engine_req_t in = {
-            .id = q->id,
-            .tokens = ids,
-            .n_tokens = (int32_t)n,
-            .max_tokens = (int32_t)max_tokens,
-            .salt = api.cache_salt ? wp_hash64(api.cache_salt, strlen(api.cache_salt), 0) : 0,
-            .priority = (int32_t)api.priority,
-            .arrival = q->arrival,
-            .user = q};
-        wp_err_t err;
-        if (wp_engine_add(r->engine, &in, &err) != WP_OK) {
-            reject(req, 400, err.msg, NULL);
-            req_free(q);
-        } else {
+    else {
+        wp_sim_role_t role = sim->cfg.role;
+        bool remote_decode = role != WP_SIM_ROLE_DECODE && kv_flag(&api, "do_remote_decode");
+        bool remote_prefill = role != WP_SIM_ROLE_PREFILL && kv_flag(&api, "do_remote_prefill");
+        if (remote_decode)
+            max_tokens = 1;
+        if (check_request(r, req, &api, n, max_tokens) && (q = req_new(r, req, &api)) != NULL) {
+            q->prompt_tokens = (int32_t)n;
+            q->max_tokens = (int32_t)max_tokens;
+            q->hold = remote_decode;
+            q->stream = q->stream && !remote_decode;
             req->user = q;
             req->on_abort = on_abort;
-            if (q->stream)
-                wp_http_res_head(req, 200, "text/event-stream; charset=utf-8", -1,
-                                 "Cache-Control: no-cache\r\n");
-            plan_step(r);
+            if (remote_prefill && !remote_decode)
+                wp__sim_pull_start(q, api.kv_transfer_params, ids, n);
+            else
+                wp__sim_enqueue(q, ids, n, false);
         }
     }
     free(ids);
     wp_api_request_free(&api);
+}
+
+void wp__sim_fail(sim_req_t *q, int status, const char *msg)
+{
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    wp_api_write_error(&b, status, msg, NULL);
+    q->http->on_abort = NULL;
+    wp_http_res_send(q->http, status, "application/json", b.data, b.len, q->headers);
+    wp_buf_free(&b);
+    wp__sim_req_free(q);
+}
+
+void wp__sim_enqueue(sim_req_t *q, const int32_t *ids, size_t n, bool kv_ready)
+{
+    sim_replica_t *r = q->r;
+    wp_engine_req_t in = {.id = q->id,
+                          .tokens = ids,
+                          .n_tokens = (int32_t)n,
+                          .max_tokens = q->max_tokens,
+                          .salt = q->salt,
+                          .priority = q->priority,
+                          .arrival = q->arrival,
+                          .hold = q->hold,
+                          .kv_ready = kv_ready,
+                          .user = q};
+    wp_err_t err;
+    if (wp_engine_add(r->engine, &in, &err) != WP_OK) {
+        wp__sim_fail(q, 400, err.msg);
+        return;
+    }
+    if (q->stream) {
+        char head[224];
+        snprintf(head, sizeof(head), "Cache-Control: no-cache\r\n%s", q->headers);
+        wp_http_res_head(q->http, 200, "text/event-stream; charset=utf-8", -1, head);
+    }
+    plan_step(r);
 }
 
 void wp__sim_serve_tokenize(sim_replica_t *r, wp_http_req_t *req)

@@ -25,8 +25,42 @@ void wp_sim_config_default(wp_sim_config_t *cfg)
     cfg->seed = 1;
     cfg->prefix_caching = true;
     cfg->default_max_tokens = 256;
+    cfg->role = WP_SIM_ROLE_BOTH;
+    wp_sim_kv_transport("rdma", &cfg->kv_bandwidth, &cfg->kv_latency_s, NULL);
+    cfg->kv_timeout_ms = 30000;
     wp_http_server_config_default(&cfg->server);
     cfg->server.server_name = "wellpath-sim";
+}
+
+wp_status_t wp_sim_kv_transport(const char *name, double *bandwidth, double *latency_s,
+                                wp_err_t *err)
+{
+    if (wp_model_link(name, bandwidth, latency_s) != WP_OK)
+        return wp_err_set(err, WP_EINVAL, "kv transport '%s': expected rdma or tcp", name);
+    return WP_OK;
+}
+
+static const char *const role_names[] = {"both", "prefill", "decode"};
+
+wp_status_t wp_sim_role_parse(const char *name, wp_sim_role_t *out, wp_err_t *err)
+{
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(name, role_names[i]) == 0) {
+            *out = (wp_sim_role_t)i;
+            return WP_OK;
+        }
+    }
+    return wp_err_set(err, WP_EINVAL, "role '%s': expected prefill, decode or both", name);
+}
+
+const char *wp_sim_role_str(wp_sim_role_t role)
+{
+    return (unsigned)role < 3 ? role_names[role] : "?";
+}
+
+double wp_sim_kv_pull_seconds(double kv_bytes, double bandwidth, double latency_s)
+{
+    return kv_bytes / bandwidth + latency_s;
 }
 
 bool wp__sim_serves(const wp_sim_t *sim, const char *model)
@@ -129,6 +163,12 @@ wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err)
         wp_err_set(err, WP_EINVAL, "time scale must be > 0");
         return NULL;
     }
+    if (!(cfg->kv_bandwidth > 0) || !(cfg->kv_latency_s >= 0) || cfg->kv_timeout_ms < 1 ||
+        cfg->kv_port < 0 || cfg->kv_port > 65535) {
+        wp_err_set(err, WP_EINVAL,
+                   "kv link: bandwidth must be > 0, latency >= 0, timeout >= 1 ms, port 0..65535");
+        return NULL;
+    }
     wp_sim_t *sim = calloc(1, sizeof(*sim));
     if (sim == NULL) {
         wp_err_set(err, WP_ENOMEM, "out of memory");
@@ -175,11 +215,16 @@ wp_status_t wp_sim_start(wp_sim_t *sim, wp_err_t *err)
         if (st != WP_OK)
             return st;
         r->port = wp_http_server_port(r->server);
+        st = wp__sim_kv_listen(r, sim->cfg.kv_port ? sim->cfg.kv_port + i : 0, err);
+        if (st != WP_OK)
+            return st;
     }
     wp_log(WP_LOG_INFO, "sim started",
-           "model=%s gpu=%s tp=%d replicas=%d kv_blocks=%d block_size=%d time_scale=%g",
+           "model=%s gpu=%s tp=%d replicas=%d kv_blocks=%d block_size=%d time_scale=%g role=%s "
+           "kv_bandwidth=%g kv_latency_s=%g kv_timeout_ms=%d",
            sim->model->hf_id, sim->cfg.gpu, sim->cfg.tensor_parallel, sim->n, sim->ecfg.num_blocks,
-           sim->ecfg.block_size, sim->cfg.time_scale);
+           sim->ecfg.block_size, sim->cfg.time_scale, wp_sim_role_str(sim->cfg.role),
+           sim->cfg.kv_bandwidth, sim->cfg.kv_latency_s, sim->cfg.kv_timeout_ms);
     return WP_OK;
 }
 
@@ -191,6 +236,19 @@ int wp_sim_replicas(const wp_sim_t *sim)
 int wp_sim_port(const wp_sim_t *sim, int replica)
 {
     return sim->replicas[replica].port;
+}
+
+int wp_sim_kv_port(const wp_sim_t *sim, int replica)
+{
+    return sim->replicas[replica].kv_port;
+}
+
+void wp__sim_handle_closed(wp_sim_t *sim)
+{
+    if (--sim->open_handles == 0 && sim->freeing) {
+        free(sim->replicas);
+        free(sim);
+    }
 }
 
 const char *wp_sim_served_name(const wp_sim_t *sim)
@@ -209,11 +267,9 @@ static void on_timer_closed(uv_handle_t *h)
         free(d);
     }
     wp_engine_free(r->engine);
+    r->engine = NULL;
     wp__sim_metrics_free(r);
-    if (--sim->open_handles == 0) {
-        free(sim->replicas);
-        free(sim);
-    }
+    wp__sim_handle_closed(sim);
 }
 
 void wp_sim_free(wp_sim_t *sim)
@@ -225,6 +281,8 @@ void wp_sim_free(wp_sim_t *sim)
         if (r->server != NULL)
             wp_http_server_close(r->server); /* aborts requests: they are freed in serve.c */
         r->server = NULL;
+        wp__sim_pull_close_all(r);
+        wp__sim_kv_close(r);
         uv_close((uv_handle_t *)&r->timer, on_timer_closed);
     }
     if (sim->n == 0) {

@@ -9,7 +9,32 @@
  * /v1/models, /health, /tokenize, /metrics (§2 names, labels and buckets).
  *
  * The generated text is deterministic filler; a request without max_tokens gets
- * default_max_tokens (a real model would stop at its end-of-sequence token).
+ * default_max_tokens (a real model would stop at its end-of-sequence token). A request's
+ * X-Request-Id header is echoed on its answer.
+ *
+ * P/D roles (REFERENCE.md §4). role prefill (or both): a request whose kv_transfer_params
+ * has do_remote_decode=true runs with max_tokens 1 and the engine's `hold` flag, and is
+ * answered non-streamed with a top-level kv_transfer_params {do_remote_prefill: true,
+ * do_remote_decode: false, remote_block_ids: the engine's block ids, remote_engine_id:
+ * "sim-<http port>", remote_request_id: the engine request id in decimal, remote_host,
+ * remote_port: this replica's side-channel port, tp_size}. Its blocks stay held until a
+ * decode server pulls them or kv_timeout_ms passes. role decode (or both): a request with
+ * do_remote_prefill=true pulls from remote_host:remote_port first; the pull costs
+ * kv_bytes / kv_bandwidth + kv_latency simulated seconds, then the request runs with the
+ * engine's `kv_ready` flag (cached_tokens = prompt tokens). When the pull fails,
+ * kv_transfer_params.kv_load_failure_policy decides: "fail" answers 500 with a JSON error,
+ * anything else ("recompute", the default) prefills locally. A prefill replica ignores
+ * do_remote_prefill and a decode replica ignores do_remote_decode (both compute locally).
+ *
+ * Side-channel protocol (one TCP port per replica; lines end in "\n", at most
+ * WP_SIM_KV_LINE_MAX bytes; each side gives up after WP_SIM_KV_IO_TIMEOUT_MS):
+ *   decode -> prefill   PULL <remote_request_id> <n_tokens>
+ *   prefill -> decode   OK <kv_bytes>          the held request is released
+ *                       ERR <reason>           reason: unknown, expired, tokens, bad-request,
+ *                                              line-too-long; nothing is released
+ * then the prefill side closes the connection. kv_bytes = n_tokens × the model's KV bytes per
+ * token (all layers and heads: what the tp ranks hold together); n_tokens must equal the held
+ * request's prompt tokens.
  * Ownership: wp_sim_t owns its replicas, engines and servers; free with wp_sim_free
  * and run the loop until the handles are closed.
  */
@@ -26,6 +51,22 @@
 #include "http/server.h"
 
 #define WP_SIM_MAX_REPLICAS 64
+#define WP_SIM_KV_LINE_MAX 128
+#define WP_SIM_KV_IO_TIMEOUT_MS 5000
+
+typedef enum { WP_SIM_ROLE_BOTH, WP_SIM_ROLE_PREFILL, WP_SIM_ROLE_DECODE } wp_sim_role_t;
+
+/* KV link figures by transport name (documented defaults):
+ *   rdma: 400 Gb/s = 50e9 bytes/s, 5 µs latency (one InfiniBand NDR / RoCE NIC)
+ *   tcp:  25 Gb/s = 3.125e9 bytes/s, 50 µs latency
+ * WP_EINVAL for any other name. */
+wp_status_t wp_sim_kv_transport(const char *name, double *bandwidth, double *latency_s,
+                                wp_err_t *err);
+/* "prefill" | "decode" | "both". */
+wp_status_t wp_sim_role_parse(const char *name, wp_sim_role_t *out, wp_err_t *err);
+const char *wp_sim_role_str(wp_sim_role_t role);
+/* Simulated seconds a pull of kv_bytes takes over the link: kv_bytes / bandwidth + latency. */
+double wp_sim_kv_pull_seconds(double kv_bytes, double bandwidth, double latency_s);
 
 typedef struct wp_sim_config_s {
     char host[64];
@@ -41,6 +82,11 @@ typedef struct wp_sim_config_s {
     int max_num_seqs, max_num_batched_tokens, block_size, max_model_len;
     double gpu_memory_utilization;
     int default_max_tokens;
+    wp_sim_role_t role;  /* both */
+    double kv_bandwidth; /* bytes per second (rdma: 50e9) */
+    double kv_latency_s; /* seconds (rdma: 5e-6) */
+    int kv_timeout_ms;   /* held blocks are released after (30000) */
+    int kv_port;         /* first side-channel port, replica i on kv_port + i (0: ephemeral) */
     wp_http_server_config_t server;
 } wp_sim_config_t;
 
@@ -55,6 +101,8 @@ wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err)
 wp_status_t wp_sim_start(wp_sim_t *sim, wp_err_t *err);
 int wp_sim_replicas(const wp_sim_t *sim);
 int wp_sim_port(const wp_sim_t *sim, int replica);
+/* The replica's side-channel (KV pull) port. */
+int wp_sim_kv_port(const wp_sim_t *sim, int replica);
 /* The name clients use (the catalog's Hugging Face id) and its short alias. */
 const char *wp_sim_served_name(const wp_sim_t *sim);
 void wp_sim_free(wp_sim_t *sim);

@@ -86,3 +86,36 @@ test('test_simulate_bad_input', async () => {
   assert.equal(r.code, 2);
   assert.match(r.stderr, /:3:\d+: vllm\.replicas: expected an integer/);
 });
+
+// P/D in virtual time: the guide's Path 2 block, and the prefill:decode split of a GPU budget.
+test('test_simulate_pd_and_xpyd_sweep', async () => {
+  const topo = writeTemp(`model: qwen3-32b
+gpu: h100
+prefill:
+  replicas: 2
+  tensorParallel: 2
+decode:
+  replicas: 2
+  tensorParallel: 2
+nixl:
+  backend: ucx
+  transport: rdma
+`);
+  const load = ['--type', 'random', '--set', 'input_len=8000', '--set', 'output_len=100', '--rate', '2',
+    '--num-requests', '40', '--quiet'];
+  const json = writeTemp('', '.json');
+  let r = await run(['simulate', '-f', topo, ...load, '--json', json]);
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+  assert.equal(rep.runs[0].summary.completed, 40);
+  r = await run(['simulate', '-f', topo, ...load, '--xpyd-gpus', '8', '--json', json]);
+  assert.equal(r.code, 0, r.stderr);
+  const sweep = JSON.parse(fs.readFileSync(json, 'utf8'));
+  assert.deepEqual(sweep.runs.map((x) => x.policy), ['1P3D', '2P2D', '3P1D']);
+  for (const x of sweep.runs) assert.equal(x.summary.completed, 40);
+  assert.match(r.stdout, /^xpyd: 8 GPUs: best by output tokens\/s \dP\dD/m);
+  // A Path 1 topology cannot be swept.
+  r = await run(['simulate', '-f', writeTemp(TOPOLOGY), ...load, '--xpyd-gpus', '8']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /needs a topology with prefill and decode sections/);
+});

@@ -37,10 +37,11 @@ test('test_up_serves_and_stops_its_child', async (t) => {
   const kids = childPids(up.pid);
   assert.equal(kids.length, 1, `one child process: ${kids}`);
   const simPid = kids[0];
+  // Each replica listens twice: its HTTP port and its KV side channel (P/D pulls).
   const simPorts = await waitUntil(() => {
     const p = listeningPorts(simPid);
-    return p.length === 2 ? p : null;
-  }, { what: 'the child to list its two listening ports' });
+    return p.length === 4 ? p : null;
+  }, { what: 'the child to list its four listening ports' });
   for (const p of simPorts) assert.ok(await canConnect(p), `sim port ${p} accepts connections`);
 
   await stopClean(assert, up, 'wellpath up');

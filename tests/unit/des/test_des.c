@@ -209,11 +209,13 @@ static void test_des_client_cap_serialises(void **state)
     wp_des_stats_t st;
     char *j = run_json(&w, &spec, "round-robin", &st);
     cJSON *root = cJSON_Parse(j);
-    const cJSON *m = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+    const cJSON *m =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
     const cJSON *ttft = cJSON_GetObjectItem(m, "ttft_s");
     double e2e_mean = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "e2e_s"), "mean")->valuedouble;
     assert_int_equal(st.completed, 10);
-    assert_true(cJSON_GetObjectItem(ttft, "p99")->valuedouble < 1.5 * cJSON_GetObjectItem(ttft, "p50")->valuedouble);
+    assert_true(cJSON_GetObjectItem(ttft, "p99")->valuedouble <
+                1.5 * cJSON_GetObjectItem(ttft, "p50")->valuedouble);
     assert_true(st.end_s >= 10 * e2e_mean * 0.99);
     cJSON_Delete(root);
     free(j);
@@ -225,6 +227,49 @@ static void test_des_client_cap_serialises(void **state)
     free(j);
 }
 
+/* P/D: one prefill and one decode engine. A 900-token prompt over the threshold is
+ * prefilled on the prefill engine (one prefill step), its KV pulled (900 tokens of KV over
+ * the link), and decoded on the decode engine; one under the threshold goes straight to
+ * decode. TTFT on paper: client->gateway, gateway->prefill, the prefill step, prefill->
+ * gateway, gateway->decode, the pull, the decode engine's first step (a decode step of
+ * context 900), and back. */
+static void test_des_pd_on_paper(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 1);
+    w.cfg.n_pools = 2;
+    w.cfg.pools[0] = (wp_des_pool_t){1, w.cfg.engine, WP_SCHED_ROLE_PREFILL};
+    w.cfg.pools[1] = (wp_des_pool_t){1, w.cfg.engine, WP_SCHED_ROLE_DECODE};
+    w.cfg.kv_link_bw = 1e9;
+    w.cfg.kv_link_latency_s = 1e-4;
+    w.cfg.pd_threshold = 500;
+    wp_workload_spec_t spec = shared_prefix(1, 1, 1, 1);
+    wp_des_stats_t st;
+    char *j = run_json(&w, &spec, "round-robin", &st);
+    assert_int_equal(st.disaggregated, 1);
+    assert_int_equal(st.completed, 1);
+    double bytes = 900.0 * w.perf.kv_bytes_token;
+    assert_float_equal(st.kv_bytes_moved, bytes, 1e-3);
+    cJSON *root = cJSON_Parse(j);
+    const cJSON *m =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+    double ttft = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "ttft_s"), "mean")->valuedouble;
+    wp_perf_batch_t pf = {.prefill_tokens = 900, .prefill_attn = 900.0 * 901.0 / 2.0};
+    wp_perf_batch_t first = {.decode_seqs = 1, .decode_ctx = 900};
+    double expect = 0.001 + 0.002 + wp_perf_step_time(&w.perf, &pf) + 0.002 + 0.002 + bytes / 1e9 +
+                    1e-4 + wp_perf_step_time(&w.perf, &first) + 0.002 + 0.001;
+    assert_float_equal(ttft, expect, 1e-6);
+    cJSON_Delete(root);
+    free(j);
+    /* Under the threshold: decode-only. */
+    w.cfg.pd_threshold = 5000;
+    j = run_json(&w, &spec, "round-robin", &st);
+    assert_int_equal(st.disaggregated, 0);
+    assert_int_equal(st.completed, 1);
+    free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +278,7 @@ int main(void)
         cmocka_unit_test(test_des_conserves_requests),
         cmocka_unit_test(test_des_single_request_ttft_on_paper),
         cmocka_unit_test(test_des_client_cap_serialises),
+        cmocka_unit_test(test_des_pd_on_paper),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
