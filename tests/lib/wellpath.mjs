@@ -161,9 +161,11 @@ export async function startSim({ replicas = 1, timeScale = 0.05, args = [], port
   return { proc: p, model: m[1], ports: m[2].split(',').map(Number) };
 }
 
-// A topology listing endpoints [{name, port}] plus extra top-level YAML.
+// A topology listing endpoints [{name, port, role?}] plus extra top-level YAML.
 export function gatewayTopology(endpoints, extra = '') {
-  const eps = endpoints.map((e) => `  - {url: "http://127.0.0.1:${e.port}", name: ${e.name}}`).join('\n');
+  const eps = endpoints
+    .map((e) => `  - {url: "http://127.0.0.1:${e.port}", name: ${e.name}${e.role ? `, role: ${e.role}` : ''}}`)
+    .join('\n');
   return `endpoints:\n${eps}\n${extra}`;
 }
 
