@@ -4,7 +4,7 @@ ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps bench bench-path1 bench-simulate format clean
+.PHONY: all build build-asan deps run test test-fast node-deps bench bench-path1 bench-simulate bench-pd format clean
 
 all: build
 
@@ -49,6 +49,10 @@ bench-path1: deps build
 # The virtual-time simulator: speed and the policy comparisons (about a minute).
 bench-simulate: deps build
 	scripts/bench_simulate.sh $(BUILD)
+
+# P/D against aggregated (simulated and live) and the xPyD sweep (about 2 minutes).
+bench-pd: deps build
+	scripts/bench_pd.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
