@@ -3,6 +3,7 @@
 
 #include <cJSON.h>
 #include <stdlib.h>
+#include <string.h>
 
 static wp_status_t print_into(cJSON *tree, wp_buf_t *out)
 {
@@ -75,4 +76,34 @@ wp_status_t wp_api_pd_decode_body(const cJSON *request, const char *prefill_answ
     }
     set_item(t, "kv_transfer_params", copy);
     return print_into(t, out);
+}
+
+int wp_api_pd_fold_cached(const char *piece, size_t n, long long cached, wp_buf_t *out)
+{
+    static const char key[] = "\"cached_tokens\":";
+    const size_t klen = sizeof(key) - 1;
+    int replaced = 0;
+    size_t i = 0, from = 0;
+    while (i + klen <= n) {
+        if (memcmp(piece + i, key, klen) != 0) {
+            i++;
+            continue;
+        }
+        size_t j = i + klen;
+        while (j < n && piece[j] == ' ')
+            j++;
+        size_t digits = j;
+        while (digits < n && piece[digits] >= '0' && piece[digits] <= '9')
+            digits++;
+        if (digits == j || digits == n) { /* no number here, or it may go on in the next piece */
+            i = j;
+            continue;
+        }
+        wp_buf_append(out, piece + from, j - from);
+        wp_buf_printf(out, "%lld", cached);
+        from = i = digits;
+        replaced++;
+    }
+    wp_buf_append(out, piece + from, n - from);
+    return replaced;
 }

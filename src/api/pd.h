@@ -24,4 +24,10 @@ wp_status_t wp_api_pd_prefill_body(const cJSON *request, wp_buf_t *out);
 wp_status_t wp_api_pd_decode_body(const cJSON *request, const char *prefill_answer, size_t len,
                                   wp_buf_t *out, long long *cached_tokens, wp_err_t *err);
 
+/* The decode answer reports the whole pulled prompt as cached; the client should see the
+ * prefill side's cache hits. Copies a piece of the decode answer (a JSON body or SSE
+ * events) into out with the number after every `"cached_tokens":` replaced by cached.
+ * Returns how many it replaced (a key cut across two pieces is left as it is). */
+int wp_api_pd_fold_cached(const char *piece, size_t n, long long cached, wp_buf_t *out);
+
 #endif

@@ -124,8 +124,9 @@ typedef struct gw_proxy_s {
     wp_http_call_t *pf_call;
     bool pf_dispatched;
     int pf_status;
-    wp_buf_t pf_answer; /* the prefill endpoint's answer */
-    wp_buf_t send_body; /* the body for the decode endpoint; empty: the client's own */
+    wp_buf_t pf_answer;  /* the prefill endpoint's answer */
+    wp_buf_t send_body;  /* the body for the decode endpoint; empty: the client's own */
+    long long pf_cached; /* the prefill side's cached tokens, shown to the client; -1: none */
 } gw_proxy_t;
 
 void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind);

@@ -45,6 +45,7 @@ void wp__gw_pd_end(gw_proxy_t *p)
 
 static void fall_back(gw_proxy_t *p, gw_pd_fallback_t why, const char *detail)
 {
+    p->pf_cached = -1;
     p->gw->pd_fallbacks[why]++;
     p->gw->pd_decode_only++;
     wp_buf_reset(&p->send_body);
@@ -102,7 +103,7 @@ static void pf_done(void *ud, wp_status_t st, const char *why)
     wp_err_t err;
     wp_buf_reset(&p->send_body);
     if (wp_api_pd_decode_body(p->api.root, p->pf_answer.data ? p->pf_answer.data : "",
-                              p->pf_answer.len, &p->send_body, NULL, &err) != WP_OK) {
+                              p->pf_answer.len, &p->send_body, &p->pf_cached, &err) != WP_OK) {
         fall_back(p, GW_PD_BAD_RESPONSE, err.msg);
         return;
     }

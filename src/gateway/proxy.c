@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "api/openai.h"
+#include "api/pd.h"
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/str.h"
@@ -160,8 +161,9 @@ static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
     /* A body of known length keeps its length; anything else is sent chunked. */
     wp_str_t cl = wp_http_headers_get(h, "Content-Length");
     int64_t length = -1;
-    if (cl.p == NULL || wp_parse_i64(cl.p, cl.n, &length) != WP_OK || length < 0)
-        length = -1;
+    if (cl.p == NULL || wp_parse_i64(cl.p, cl.n, &length) != WP_OK || length < 0 ||
+        p->pf_cached >= 0)
+        length = -1; /* unknown, or the folded usage changes it */
     p->status = status;
     p->responded = true;
     wp_http_res_head(p->req, status, ctype, length, extra);
@@ -187,6 +189,14 @@ static void on_up_body(void *ud, const char *data, size_t len)
         p->status = 499;
         wp_http_res_abort(p->req);
         wp__gw_proxy_finish(p, "client-too-slow");
+        return;
+    }
+    if (p->pf_cached >= 0) { /* P/D: the client sees the prefill side's cache hits */
+        wp_buf_t folded;
+        wp_buf_init(&folded, 0);
+        wp_api_pd_fold_cached(data, len, p->pf_cached, &folded);
+        wp_http_res_write(p->req, folded.data, folded.len);
+        wp_buf_free(&folded);
         return;
     }
     wp_http_res_write(p->req, data, len);
@@ -336,6 +346,7 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
     p->t0_ns = req->start_ns;
     wp_buf_init(&p->pf_answer, 1u << 20);
     wp_buf_init(&p->send_body, 0);
+    p->pf_cached = -1;
     req->user = p;
     req->on_abort = on_abort;
     gw->in_flight++;

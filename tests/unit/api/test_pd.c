@@ -81,11 +81,35 @@ static void test_api_pd_decode_body(void **state)
     wp_buf_free(&b);
 }
 
+static void test_api_pd_fold_cached(void **state)
+{
+    (void)state;
+    const char *sse =
+        "data: "
+        "{\"usage\":{\"prompt_tokens\":900,\"prompt_tokens_details\":{\"cached_tokens\":896}}}\n\n"
+        "data: [DONE]\n\n";
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    assert_int_equal(wp_api_pd_fold_cached(sse, strlen(sse), 64, &b), 1);
+    assert_non_null(strstr(b.data, "\"cached_tokens\":64}}}"));
+    assert_non_null(strstr(b.data, "\"prompt_tokens\":900"));
+    assert_non_null(strstr(b.data, "data: [DONE]\n\n"));
+    /* A key cut at the end of a piece is left alone; text without the key is copied. */
+    wp_buf_reset(&b);
+    assert_int_equal(wp_api_pd_fold_cached("x \"cached_tokens\":89", 20, 1, &b), 0);
+    assert_string_equal(b.data, "x \"cached_tokens\":89");
+    wp_buf_reset(&b);
+    assert_int_equal(wp_api_pd_fold_cached("data: {}\n\n", 10, 1, &b), 0);
+    assert_string_equal(b.data, "data: {}\n\n");
+    wp_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_api_pd_prefill_body),
         cmocka_unit_test(test_api_pd_decode_body),
+        cmocka_unit_test(test_api_pd_fold_cached),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
