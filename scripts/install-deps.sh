@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang
       libuv1-dev libhttp-parser-dev libyaml-dev libcjson-dev libxxhash-dev libssl-dev
-      libcmocka-dev nodejs npm curl)
+      libcmocka-dev nodejs npm curl prometheus chromium)
 
 missing=()
 for p in "${pkgs[@]}"; do

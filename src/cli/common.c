@@ -107,6 +107,7 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
     gc->retries = g->retries;
     gc->pd_threshold = t->scheduler.pd_threshold;
     gc->log_prompts = g->log_prompts;
+    gc->guide_metrics = g->guide_metrics;
     gc->seed = t->simulation.seed;
     gc->scrape_interval_ms = (uint64_t)t->scheduler.scrape_interval_ms;
     wp_status_t st = sched_config(&t->scheduler, &gc->sched, err);

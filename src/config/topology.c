@@ -160,6 +160,7 @@ static const wp__cfg_field_t gateway_fields[] = {
     F_INT("retries", gateway_t, retries, 0, 16),
     F_ENUM("logFormat", gateway_t, log_format, log_choices),
     F_BOOL("logPrompts", gateway_t, log_prompts),
+    F_BOOL("guideMetrics", gateway_t, guide_metrics),
 };
 
 typedef wp_topology_simulation_t sim_t;
@@ -434,6 +435,7 @@ const char *wp_topology_default_yaml(void)
            "  retries: 2\n"
            "  logFormat: logfmt\n"
            "  logPrompts: false\n"
+           "  guideMetrics: false\n"
            "simulation:\n"
            "  basePort: 8100\n"
            "  timeScale: 1.0\n"

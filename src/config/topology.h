@@ -115,6 +115,7 @@ typedef struct wp_topology_gateway_s {
     int retries;                        /* 0..16 */
     wp_topology_log_format_t log_format;
     bool log_prompts;
+    bool guide_metrics; /* also export the production guide's series on /metrics */
 } wp_topology_gateway_t;
 
 typedef struct wp_topology_simulation_s {

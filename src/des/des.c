@@ -231,7 +231,8 @@ static bool pd_prefill_pick(des_t *d, double t, dreq_t *q)
                              .hashes = q->pick.block_hashes,
                              .n_hashes = q->pick.n_blocks,
                              .prompt_tokens = q->prompt_tokens,
-                             .role = WP_SCHED_ROLE_DECODE};
+                             .role = WP_SCHED_ROLE_DECODE,
+                             .dry = true};
     wp_sched_pick_t dry;
     if (wp_sched_pick(d->sched, t, &sr, &d->rng, &dry, NULL) != WP_OK)
         return false;
@@ -239,6 +240,7 @@ static bool pd_prefill_pick(des_t *d, double t, dreq_t *q)
     if (q->prompt_tokens < n || dry.prefill_tokens < n)
         return false;
     sr.role = WP_SCHED_ROLE_PREFILL;
+    sr.dry = false;
     memcpy(q->pf_pick.block_hashes, q->pick.block_hashes, q->pick.n_blocks * sizeof(uint64_t));
     sr.hashes = q->pf_pick.block_hashes;
     return wp_sched_pick(d->sched, t, &sr, &d->rng, &q->pf_pick, NULL) == WP_OK;
@@ -250,7 +252,6 @@ static void on_pick(des_t *d, double t, dreq_t *q)
         q->phase = PHASE_PREFILL;
         q->pf_ep = q->pf_pick.endpoint;
         wp_sched_on_dispatch(d->sched, &q->pf_pick);
-        d->stats->disaggregated++;
         push(d, t + d->cfg->engine_latency_s, EV_ADD, q->pf_ep, q);
         return;
     }
@@ -261,7 +262,10 @@ static void on_pick(des_t *d, double t, dreq_t *q)
                              .prompt_tokens = q->prompt_tokens,
                              .role = d->pd ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH};
     if (wp_sched_pick(d->sched, t, &sr, &d->rng, &q->pick, NULL) != WP_OK) {
-        /* No engine: the gateway answers 503 at once. */
+        /* No engine: the gateway answers 503 at once. Nobody will pull the prefill
+         * engine's held KV (the simulator's would expire): release it now. */
+        if (q->phase == PHASE_DECODE)
+            wp_engine_release(d->engines[q->pf_ep].e, q->id);
         d->in_flight--;
         record(d, q, WP_REPORT_HTTP_5XX, t + d->cfg->client_latency_s);
         free_slot(d, t + d->cfg->client_latency_s);
@@ -382,6 +386,7 @@ static void on_step_end(des_t *d, double t, int i)
         case WP_ENGINE_EV_FINISHED:
             if (q->phase == PHASE_PREFILL) { /* the gateway gets the KV params, then decodes */
                 wp_sched_on_complete(d->sched, q->pf_ep);
+                d->stats->disaggregated++; /* as the gateway counts it: the prefill succeeded */
                 q->phase = PHASE_DECODE;
                 push(d, t + d->cfg->engine_latency_s, EV_PICK, -1, q);
                 break;

@@ -1,7 +1,8 @@
 /*
  * gateway/gateway: life cycle and routes. Every request enters through on_request:
- * the two completion paths go to proxy.c, the rest (/health, /metrics, /v1/models)
- * are answered here. Anything else gets a JSON 404 (or 405 for a wrong method).
+ * the two completion paths go to proxy.c, the rest (/health, /metrics, /v1/models,
+ * and the status page / with its JSON /status from status.c) are answered here.
+ * Anything else gets a JSON 404 (or 405 for a wrong method).
  */
 #include "gateway/internal.h"
 
@@ -70,6 +71,23 @@ static void answer_metrics(wp_gateway_t *gw, wp_http_req_t *req)
     wp_buf_free(&b);
 }
 
+static void answer_status(wp_gateway_t *gw, wp_http_req_t *req)
+{
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    wp__gw_status_write_json(gw, &b);
+    wp_http_res_send(req, 200, "application/json", b.data, b.len, "Cache-Control: no-store\r\n");
+    wp_buf_free(&b);
+}
+
+static void answer_status_page(wp_http_req_t *req)
+{
+    const char *html;
+    size_t len;
+    wp__gw_status_page(&html, &len);
+    wp_http_res_send(req, 200, "text/html; charset=utf-8", html, len, NULL);
+}
+
 static void on_request(wp_http_req_t *req, void *ctx)
 {
     wp_gateway_t *gw = ctx;
@@ -89,6 +107,10 @@ static void on_request(wp_http_req_t *req, void *ctx)
         answer_metrics(gw, req);
     else if (wp_str_eq_cstr(req->path, "/v1/models") && get)
         answer_models(gw, req);
+    else if (wp_str_eq_cstr(req->path, "/status") && get)
+        answer_status(gw, req);
+    else if (wp_str_eq_cstr(req->path, "/") && get)
+        answer_status_page(req);
     else {
         char msg[300];
         snprintf(msg, sizeof(msg), "no route for %s %.200s", req->method_name, req->path.p);

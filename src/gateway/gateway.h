@@ -55,7 +55,10 @@ typedef struct wp_gateway_config_s {
     int n_models;
     bool log_requests; /* one line per request */
     bool log_prompts;  /* include prompt text in that line (off by default) */
-    uint64_t seed;     /* tie-breaking randomness */
+    /* Also export the production guide's own series (vllm_ttft, kv_cache_hit,
+     * kv_cache_lookup, vllm_kv_utilization) so its rules run unchanged; off by default. */
+    bool guide_metrics;
+    uint64_t seed; /* tie-breaking randomness */
     wp_gateway_endpoint_cfg_t endpoints[WP_GATEWAY_MAX_ENDPOINTS];
     int n_endpoints;
 } wp_gateway_config_t;

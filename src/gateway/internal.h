@@ -1,7 +1,7 @@
 /*
  * gateway/internal: the structures shared by the gateway's files (gateway.c: life
  * cycle and routes; endpoints.c: scraping and health; proxy.c: one proxied request;
- * metrics.c: the gateway's own /metrics). Not a public interface.
+ * metrics.c: the gateway's own /metrics; status.c: the status page). Not a public interface.
  */
 #ifndef WP_GATEWAY_INTERNAL_H
 #define WP_GATEWAY_INTERNAL_H
@@ -12,7 +12,11 @@
 #include "gateway/gateway.h"
 #include "stats/stats.h"
 
-#define GW_MAX_STATUSES 16
+/* (model, status) pairs counted per endpoint. The last GW_OTHER_STATUSES slots are kept
+ * for model "other": a new pair that finds the others full is counted there. */
+#define GW_MAX_STATUSES 48
+#define GW_OTHER_STATUSES 16
+#define GW_MODEL_LABEL_MAX 128
 
 /* Why a P/D request fell back to decode-only (wellpath_gateway_pd_fallbacks_total). */
 typedef enum {
@@ -24,10 +28,14 @@ typedef enum {
     GW_PD_FALLBACK_KINDS
 } gw_pd_fallback_t;
 
+/* One wellpath_gateway_requests_total sample of an endpoint: status 0 = free slot. */
 typedef struct gw_status_count_s {
     int status;
+    char model[GW_MODEL_LABEL_MAX]; /* the request's model, "none" when unknown */
     uint64_t count;
 } gw_status_count_t;
+
+#define GW_TTFT_RECENT 32 /* TTFTs kept per endpoint for the status page */
 
 struct gw_endpoint_s;
 
@@ -58,6 +66,9 @@ typedef struct gw_endpoint_s {
     /* counters */
     gw_status_count_t statuses[GW_MAX_STATUSES];
     uint64_t picks, upstream_errors, retries_from;
+    /* recent TTFTs in seconds (status page): a ring of the last ttft_n answers */
+    double ttft_recent[GW_TTFT_RECENT];
+    int ttft_n, ttft_next;
 } gw_endpoint_t;
 
 struct wp_gateway_s {
@@ -149,8 +160,21 @@ const char *wp__gw_pd_fallback_name(int kind);
 /* metrics.c */
 void wp__gw_metrics_init(wp_gateway_t *gw);
 void wp__gw_metrics_free(wp_gateway_t *gw);
+/* Counts an answer without a model (label "none"). */
 void wp__gw_count_status(gw_status_count_t *arr, int status);
+/* Counts an answer for a request's model: the model when the pool serves it (or when the
+ * pool's models are not known yet), "none" when NULL, empty or unknown; a new pair that
+ * finds the table full is counted as model "other" with its status. */
+void wp__gw_count_request(const wp_gateway_t *gw, gw_status_count_t *arr, const char *model,
+                          int status);
 void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out);
+
+/* status.c: GET / (the HTML status page) and GET /status (its JSON; shape in status.c) */
+/* The page, a static string: *html stays valid for the life of the program. */
+void wp__gw_status_page(const char **html, size_t *len);
+void wp__gw_status_write_json(const wp_gateway_t *gw, wp_buf_t *out);
+/* Records a streamed 2xx answer's TTFT on the endpoint that served it. */
+void wp__gw_status_note_ttft(gw_endpoint_t *ep, double seconds);
 
 /* gateway.c */
 double wp__gw_now(const wp_gateway_t *gw);

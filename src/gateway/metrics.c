@@ -2,20 +2,31 @@
  * gateway/metrics: the gateway's own /metrics in the Prometheus text format.
  *
  * Families (all prefixed wellpath_gateway_ or wellpath_endpoint_):
- *   requests_total{endpoint,status}      answers by status ("none" when unrouted)
+ *   requests_total{endpoint,model,status}  answers ("none" endpoint when unrouted; "none"
+ *                                        model when the request named none the pool serves)
  *   picks_total{endpoint}                scheduling decisions per endpoint
  *   retries_total                        attempts moved to another endpoint
  *   decision_seconds                     time of one scheduling decision (histogram)
  *   ttft_seconds, itl_seconds, e2e_seconds  seen at the gateway (vLLM's buckets)
  *   prefix_match_ratio                   matched / total prefix blocks on the winner
+ *   cache_hit_rate                       sum of the endpoints' prefix-cache hits / queries
  *   in_flight                            requests being served now
  *   wellpath_endpoint_{healthy,in_flight,waiting,running,kv_usage}{endpoint}
  *   wellpath_endpoint_prefix_cache_{queries,hits}_total{endpoint}  re-exported vLLM counters
  *   wellpath_endpoint_connections{endpoint}  open upstream connections (reused)
  *   wellpath_gateway_pd_requests_total{path}, wellpath_gateway_pd_fallbacks_total{reason}  (P/D
- * pools) wellpath_endpoint_upstream_errors_total{endpoint}
+ *   pools), wellpath_endpoint_upstream_errors_total{endpoint}
+ *
+ * With gateway.guideMetrics the production guide's own names follow (REFERENCE.md §10), so
+ * its rules run unchanged: vllm_ttft (histogram: the gateway's TTFT, vLLM's buckets),
+ * kv_cache_hit and kv_cache_lookup (counters: the endpoints' prefix-cache hits and queries
+ * summed, in tokens) and vllm_kv_utilization (gauge: the highest KV usage among the
+ * endpoints scraped so far; the highest rather than the mean, because the alert is about
+ * one server running out of KV memory and a mean would hide it behind idle ones).
  */
 #include "gateway/internal.h"
+
+#include "base/str.h"
 
 #include <string.h>
 
@@ -43,15 +54,41 @@ void wp__gw_metrics_free(wp_gateway_t *gw)
     wp_stats_hist_free(&gw->prefix_ratio);
 }
 
+/* Counts into arr[from, to): the pair's slot, or a free one; false when full. */
+static bool count_in(gw_status_count_t *arr, int from, int to, const char *model, int status)
+{
+    for (int i = from; i < to; i++) {
+        if (arr[i].status == 0) {
+            arr[i].status = status;
+            wp_strlcpy(arr[i].model, model, sizeof(arr[i].model));
+        } else if (arr[i].status != status || strcmp(arr[i].model, model) != 0) {
+            continue;
+        }
+        arr[i].count++;
+        return true;
+    }
+    return false;
+}
+
+static void count(gw_status_count_t *arr, const char *model, int status)
+{
+    char m[GW_MODEL_LABEL_MAX];
+    wp_strlcpy(m, model, sizeof(m));
+    if (!count_in(arr, 0, GW_MAX_STATUSES - GW_OTHER_STATUSES, m, status))
+        count_in(arr, GW_MAX_STATUSES - GW_OTHER_STATUSES, GW_MAX_STATUSES, "other", status);
+}
+
 void wp__gw_count_status(gw_status_count_t *arr, int status)
 {
-    for (int i = 0; i < GW_MAX_STATUSES; i++) {
-        if (arr[i].status == status || arr[i].status == 0) {
-            arr[i].status = status;
-            arr[i].count++;
-            return;
-        }
-    }
+    count(arr, "none", status);
+}
+
+void wp__gw_count_request(const wp_gateway_t *gw, gw_status_count_t *arr, const char *model,
+                          int status)
+{
+    bool known =
+        model != NULL && model[0] != '\0' && (gw->n_models == 0 || wp__gw_model_known(gw, model));
+    count(arr, known ? model : "none", status);
 }
 
 static void family(wp_buf_t *out, const char *name, const char *type, const char *help)
@@ -74,9 +111,13 @@ static void label(wp_buf_t *out, const char *v)
 
 static void status_lines(wp_buf_t *out, const char *endpoint, const gw_status_count_t *arr)
 {
-    for (int i = 0; i < GW_MAX_STATUSES && arr[i].status; i++) {
+    for (int i = 0; i < GW_MAX_STATUSES; i++) {
+        if (arr[i].status == 0)
+            continue;
         wp_buf_puts(out, "wellpath_gateway_requests_total{endpoint=\"");
         label(out, endpoint);
+        wp_buf_puts(out, "\",model=\"");
+        label(out, arr[i].model);
         wp_buf_printf(out, "\",status=\"%d\"} %llu\n", arr[i].status,
                       (unsigned long long)arr[i].count);
     }
@@ -142,6 +183,48 @@ static void hist(wp_buf_t *out, const wp_stats_hist_t *h, const char *name, cons
     wp_stats_hist_write_prom(h, out, name, "");
 }
 
+static void scalar(wp_buf_t *out, const char *name, const char *type, const char *help, double v)
+{
+    char num[WP_STATS_FMT_MAX];
+    wp_stats_fmt_double(num, sizeof(num), v);
+    family(out, name, type, help);
+    wp_buf_printf(out, "%s %s\n", name, num);
+}
+
+/* The endpoints' prefix-cache counters summed, and the highest KV usage scraped. */
+typedef struct {
+    double hits, queries, kv_max;
+} pool_sums_t;
+
+static pool_sums_t pool_sums(const wp_gateway_t *gw)
+{
+    pool_sums_t s = {0, 0, 0};
+    for (int i = 0; i < gw->n_eps; i++) {
+        const gw_endpoint_t *ep = &gw->eps[i];
+        s.hits += ep->cache_hits;
+        s.queries += ep->cache_queries;
+        if (ep->metrics_seen && ep->kv_usage > s.kv_max)
+            s.kv_max = ep->kv_usage;
+    }
+    return s;
+}
+
+/* The production guide's series (gateway.guideMetrics). */
+static void write_guide(wp_gateway_t *gw, wp_buf_t *out, const pool_sums_t *s)
+{
+    hist(out, &gw->ttft_s, "vllm_ttft",
+         "The production guide's name for TTFT: the gateway's wellpath_gateway_ttft_seconds.");
+    scalar(out, "kv_cache_hit", "counter",
+           "The production guide's name: the endpoints' prefix-cache hits summed (tokens).",
+           s->hits);
+    scalar(out, "kv_cache_lookup", "counter",
+           "The production guide's name: the endpoints' prefix-cache queries summed (tokens).",
+           s->queries);
+    scalar(out, "vllm_kv_utilization", "gauge",
+           "The production guide's name: the highest KV cache usage (0..1) among the endpoints.",
+           s->kv_max);
+}
+
 /* Only for a pool with prefill endpoints. */
 static void write_pd(wp_gateway_t *gw, wp_buf_t *out)
 {
@@ -161,7 +244,7 @@ static void write_pd(wp_gateway_t *gw, wp_buf_t *out)
 void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
 {
     family(out, "wellpath_gateway_requests_total", "counter",
-           "Requests answered, by endpoint and HTTP status.");
+           "Requests answered, by endpoint, model and HTTP status.");
     for (int i = 0; i < gw->n_eps; i++)
         status_lines(out, gw->eps[i].cfg.name, gw->eps[i].statuses);
     status_lines(out, "none", gw->unrouted);
@@ -185,6 +268,11 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
          "Whole request latency, seen at the gateway.");
     hist(out, &gw->prefix_ratio, "wellpath_gateway_prefix_match_ratio",
          "Share of the prompt's prefix blocks the chosen endpoint was expected to hold.");
+    pool_sums_t sums = pool_sums(gw);
+    scalar(out, "wellpath_gateway_cache_hit_rate", "gauge",
+           "Prefix-cache hit rate estimated from the endpoints' counters: sum of hits / sum of "
+           "queries since they started (0 before any query).",
+           sums.queries > 0 ? sums.hits / sums.queries : 0);
     per_endpoint(gw, out, "wellpath_endpoint_healthy", "gauge",
                  "1 when the endpoint is in the pool.", v_healthy);
     per_endpoint(gw, out, "wellpath_endpoint_in_flight", "gauge",
@@ -206,4 +294,6 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
                  v_connections);
     per_endpoint(gw, out, "wellpath_endpoint_upstream_errors_total", "counter",
                  "Failed upstream attempts (connect, timeout, 5xx, cut streams).", v_errors);
+    if (gw->cfg.guide_metrics)
+        write_guide(gw, out, &sums);
 }

@@ -120,7 +120,8 @@ static bool worth_it(gw_proxy_t *p)
                              .prompt = p->api.prompt.data,
                              .prompt_len = p->api.prompt.len,
                              .session_ep = -1,
-                             .role = WP_SCHED_ROLE_DECODE};
+                             .role = WP_SCHED_ROLE_DECODE,
+                             .dry = true};
     wp_sched_pick_t dry;
     if (wp_sched_pick(gw->sched, wp__gw_now(gw), &sr, &gw->rng, &dry, NULL) != WP_OK)
         return false; /* no decode endpoint: the attempt answers 503 */

@@ -49,15 +49,15 @@ void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome)
 {
     wp_gateway_t *gw = p->gw;
     release(p);
-    if (p->ep != NULL)
-        wp__gw_count_status(p->ep->statuses, p->status);
-    else
-        wp__gw_count_status(gw->unrouted, p->status);
+    wp__gw_count_request(gw, p->ep != NULL ? p->ep->statuses : gw->unrouted, p->model, p->status);
     uint64_t end = uv_hrtime();
     if (p->status >= 200 && p->status < 300) {
         wp_stats_hist_observe(&gw->e2e_s, (double)(end - p->t0_ns) / 1e9);
-        if (p->t_first_ns && p->sse)
+        if (p->t_first_ns && p->sse) {
             wp_stats_hist_observe(&gw->ttft_s, (double)(p->t_first_ns - p->t0_ns) / 1e9);
+            if (p->ep != NULL)
+                wp__gw_status_note_ttft(p->ep, (double)(p->t_first_ns - p->t0_ns) / 1e9);
+        }
     }
     gw->in_flight--;
     if (gw->cfg.log_requests && wp_log_enabled(WP_LOG_INFO)) {

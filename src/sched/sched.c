@@ -28,7 +28,7 @@ struct wp_sched_s {
     const wp__sched_picker_t *picker;
     plan_t plan[WP_SCHED_MAX_SCORERS];
     int n_plan;
-    uint32_t policy_state;
+    uint32_t policy_state[WP_SCHED_ROLE_DECODE + 1]; /* round-robin cursor, one per role */
     wp_sched_index_t *index;
     int n_eps;
     wp__sched_ep_t eps[WP_SCHED_MAX_ENDPOINTS];
@@ -263,7 +263,10 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
                                               : (double)req->prompt_len / 4.0;
     int pos;
     if (s->policy->choose) {
-        pos = s->policy->choose(&ctx, &s->policy_state, rng);
+        uint32_t cursor = s->policy_state[req->role];
+        pos = s->policy->choose(&ctx, &cursor, rng);
+        if (!req->dry)
+            s->policy_state[req->role] = cursor;
         out->total = 0.0;
         out->n_scores = 0;
     } else {

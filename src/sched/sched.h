@@ -96,6 +96,9 @@ typedef struct wp_sched_request_s {
     /* The prompt's length in tokens when the caller knows it; 0: estimated as
      * prompt_len / 4 (or n_hashes blocks when only hashes are given). */
     size_t prompt_tokens;
+    /* A look-ahead pick (what would this request get?): the round-robin cursor stays put,
+     * so the real pick that follows is not skewed by it. */
+    bool dry;
 } wp_sched_request_t;
 
 typedef struct wp_sched_score_s {
@@ -156,7 +159,9 @@ wp_status_t wp_sched_endpoint_set_capacity(wp_sched_t *s, int ep, uint32_t block
 
 /* Picks an endpoint for req. WP_ENOTFOUND when no endpoint passes the filters, WP_EINVAL on
  * a bad request (NULL model, prompt NULL with len > 0, NULL rng). out is fully written on
- * success. Allocates nothing; updates only the round-robin cursor. */
+ * success. Allocates nothing; updates only the round-robin cursor of the request's role
+ * (one cursor per role, so prefill and decode picks of P/D do not move each other's), and
+ * not even that for a dry pick. */
 wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *req, wp_rng_t *rng,
                           wp_sched_pick_t *out, wp_err_t *err);
 /* The request was sent to pick->endpoint: in_flight++ and the prefix index records the

@@ -270,6 +270,56 @@ static void test_des_pd_on_paper(void **state)
     free(j);
 }
 
+/* P/D: a prefill engine whose max_model_len is below the prompt cannot take the prefill;
+ * the request falls back to decode-only on the decode engine. It is not counted as
+ * disaggregated (as the gateway counts only a prefill that succeeded) and moves no KV;
+ * the prefill engine ends with nothing held. */
+static void test_des_pd_failed_prefill_add_falls_back(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 1);
+    w.cfg.n_pools = 2;
+    w.cfg.pools[0] = (wp_des_pool_t){1, w.cfg.engine, WP_SCHED_ROLE_PREFILL};
+    w.cfg.pools[0].engine.max_model_len = 500; /* the 900-token prompt does not fit */
+    w.cfg.pools[1] = (wp_des_pool_t){1, w.cfg.engine, WP_SCHED_ROLE_DECODE};
+    w.cfg.kv_link_bw = 1e9;
+    w.cfg.kv_link_latency_s = 1e-4;
+    w.cfg.pd_threshold = 500;
+    wp_workload_spec_t spec = shared_prefix(1, 2, 1, 2);
+    wp_des_stats_t st;
+    char *j = run_json(&w, &spec, "round-robin", &st);
+    assert_int_equal(st.completed, 2);
+    assert_int_equal(st.failed, 0);
+    assert_int_equal(st.disaggregated, 0);
+    assert_float_equal(st.kv_bytes_moved, 0.0, 0.0);
+    assert_int_equal(st.picks[1], 2); /* both decoded on the decode engine */
+    free(j);
+}
+
+/* P/D with round-robin over two prefill and two decode engines: requests one at a time
+ * alternate in both pools (the decider's look-ahead pick moves no cursor). */
+static void test_des_pd_round_robin_spreads_both_pools(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 1);
+    w.cfg.n_pools = 2;
+    w.cfg.pools[0] = (wp_des_pool_t){2, w.cfg.engine, WP_SCHED_ROLE_PREFILL};
+    w.cfg.pools[1] = (wp_des_pool_t){2, w.cfg.engine, WP_SCHED_ROLE_DECODE};
+    w.cfg.kv_link_bw = 1e9;
+    w.cfg.kv_link_latency_s = 1e-4;
+    w.cfg.pd_threshold = 500;
+    wp_workload_spec_t spec = shared_prefix(4, 1, 0.5, 4); /* 2 s apart: one at a time */
+    wp_des_stats_t st;
+    char *j = run_json(&w, &spec, "round-robin", &st);
+    assert_int_equal(st.completed, 4);
+    assert_int_equal(st.disaggregated, 4);
+    assert_int_equal(st.picks[2], 2);
+    assert_int_equal(st.picks[3], 2);
+    free(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +329,8 @@ int main(void)
         cmocka_unit_test(test_des_single_request_ttft_on_paper),
         cmocka_unit_test(test_des_client_cap_serialises),
         cmocka_unit_test(test_des_pd_on_paper),
+        cmocka_unit_test(test_des_pd_failed_prefill_add_falls_back),
+        cmocka_unit_test(test_des_pd_round_robin_spreads_both_pools),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -379,6 +379,39 @@ static void test_sched_round_robin_and_single_scorer(void **state)
     wp_sched_free(s);
 }
 
+/* P/D with round-robin: prefill endpoints 0 and 1, decode endpoints 2 and 3. A request
+ * makes a dry decode pick (the decider's look-ahead), a prefill pick, then its decode pick;
+ * each role has its own cursor and the dry pick moves none, so both pools alternate. (With
+ * one shared cursor moved by every pick, every prefill went to 0 and every decode to 2.) */
+static void test_sched_round_robin_per_role_and_dry(void **state)
+{
+    wp_rng_t rng;
+    wp_rng_seed(&rng, 6);
+    wp_sched_config_t c;
+    wp_sched_config_default(&c);
+    assert_int_equal(wp_sched_config_set_policy(&c, "round-robin", NULL), WP_OK);
+    wp_err_t err;
+    wp_sched_t *s = wp_sched_new(&c, &err);
+    assert_non_null(s);
+    assert_int_equal(wp_sched_endpoint_add(s, "p0", WP_SCHED_ROLE_PREFILL), 0);
+    assert_int_equal(wp_sched_endpoint_add(s, "p1", WP_SCHED_ROLE_PREFILL), 1);
+    assert_int_equal(wp_sched_endpoint_add(s, "d0", WP_SCHED_ROLE_DECODE), 2);
+    assert_int_equal(wp_sched_endpoint_add(s, "d1", WP_SCHED_ROLE_DECODE), 3);
+    wp_sched_request_t dry = req_for("x", NULL), pf = req_for("x", NULL), dec = req_for("x", NULL);
+    dry.role = dec.role = WP_SCHED_ROLE_DECODE;
+    dry.dry = true;
+    pf.role = WP_SCHED_ROLE_PREFILL;
+    wp_sched_pick_t p;
+    const int want_pf[] = {0, 1, 0, 1}, want_dec[] = {2, 3, 2, 3};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(pick_ep(s, 0, &dry, &rng, &p), want_dec[i]); /* what it would get */
+        assert_int_equal(pick_ep(s, 0, &pf, &rng, &p), want_pf[i]);
+        assert_int_equal(pick_ep(s, 0, &dec, &rng, &p), want_dec[i]); /* and does get */
+    }
+    assert_valid(s);
+    wp_sched_free(s);
+}
+
 static void test_sched_session_affinity(void **state)
 {
     wp_rng_t rng;
@@ -472,6 +505,7 @@ int main(void)
         cmocka_unit_test(test_sched_stale_metrics_use_in_flight),
         cmocka_unit_test(test_sched_ties_uniform),
         cmocka_unit_test(test_sched_round_robin_and_single_scorer),
+        cmocka_unit_test(test_sched_round_robin_per_role_and_dry),
         cmocka_unit_test(test_sched_session_affinity),
         cmocka_unit_test(test_sched_validate_after_random_operations),
     };
