@@ -65,6 +65,12 @@ wp_status_t wp_api_render_chat(const cJSON *messages, wp_buf_t *out);
 /* Path from a URL path: /v1/completions → WP_API_COMPLETIONS etc.; false otherwise. */
 bool wp_api_kind_from_path(const char *path, size_t len, wp_api_kind_t *kind);
 
+/* Reads "prompt_tokens":N and "completion_tokens":N out of a piece of an answer (a JSON
+ * body or SSE events, as they pass through), updating the values found; a number cut
+ * across two pieces is missed. For logging usage without parsing whole answers. */
+void wp_api_usage_scan(const char *piece, size_t n, long long *prompt_tokens,
+                       long long *completion_tokens);
+
 /* ---- responses (the simulator writes these) ---- */
 
 typedef struct wp_api_usage_s {

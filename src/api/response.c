@@ -174,3 +174,27 @@ wp_status_t wp_api_write_done(wp_buf_t *out)
 {
     return wp_buf_puts(out, "data: [DONE]\n\n");
 }
+
+static void scan_number(const char *piece, size_t n, const char *key, long long *out)
+{
+    size_t klen = strlen(key);
+    for (size_t i = 0; i + klen < n; i++) {
+        if (memcmp(piece + i, key, klen) != 0)
+            continue;
+        size_t j = i + klen;
+        long long v = 0;
+        size_t d = j;
+        while (d < n && piece[d] >= '0' && piece[d] <= '9' && d - j < 15)
+            v = v * 10 + (piece[d++] - '0');
+        if (d > j && d < n)
+            *out = v;
+        i = d > i ? d - 1 : i;
+    }
+}
+
+void wp_api_usage_scan(const char *piece, size_t n, long long *prompt_tokens,
+                       long long *completion_tokens)
+{
+    scan_number(piece, n, "\"prompt_tokens\":", prompt_tokens);
+    scan_number(piece, n, "\"completion_tokens\":", completion_tokens);
+}

@@ -138,6 +138,7 @@ typedef struct gw_proxy_s {
     wp_buf_t pf_answer;  /* the prefill endpoint's answer */
     wp_buf_t send_body;  /* the body for the decode endpoint; empty: the client's own */
     long long pf_cached; /* the prefill side's cached tokens, shown to the client; -1: none */
+    long long prompt_tokens, completion_tokens; /* from the answer's usage, for the log; -1 */
 } gw_proxy_t;
 
 void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind);

@@ -69,10 +69,11 @@ void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome)
         double ttft = p->t_first_ns ? (double)(p->t_first_ns - p->t0_ns) / 1e6 : -1;
         wp_log(WP_LOG_INFO, "request",
                "id=%s model=%s endpoint=%s status=%d outcome=%s ttft_ms=%.2f e2e_ms=%.2f "
-               "attempts=%d prefix=%.3f scores=%s%s%s",
+               "prompt_tokens=%lld completion_tokens=%lld attempts=%d prefix=%.3f scores=%s%s%s",
                p->request_id, p->model ? p->model : "-", p->ep ? p->ep->cfg.name : "-", p->status,
-               outcome, ttft, (double)(end - p->t0_ns) / 1e6, p->attempts, p->pick.prefix_ratio,
-               scores[0] ? scores : "-", gw->cfg.log_prompts ? " prompt=" : "",
+               outcome, ttft, (double)(end - p->t0_ns) / 1e6, p->prompt_tokens,
+               p->completion_tokens, p->attempts, p->pick.prefix_ratio, scores[0] ? scores : "-",
+               gw->cfg.log_prompts ? " prompt=" : "",
                gw->cfg.log_prompts
                    ? wp_log_quote(q, sizeof(q), p->api.prompt.data ? p->api.prompt.data : "")
                    : "");
@@ -191,6 +192,7 @@ static void on_up_body(void *ud, const char *data, size_t len)
         wp__gw_proxy_finish(p, "client-too-slow");
         return;
     }
+    wp_api_usage_scan(data, len, &p->prompt_tokens, &p->completion_tokens);
     if (p->pf_cached >= 0) { /* P/D: the client sees the prefill side's cache hits */
         wp_buf_t folded;
         wp_buf_init(&folded, 0);
@@ -347,6 +349,7 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
     wp_buf_init(&p->pf_answer, 1u << 20);
     wp_buf_init(&p->send_body, 0);
     p->pf_cached = -1;
+    p->prompt_tokens = p->completion_tokens = -1;
     req->user = p;
     req->on_abort = on_abort;
     gw->in_flight++;

@@ -300,9 +300,27 @@ static void test_api_writers_capped_buffer(void **state)
     wp_buf_free(&b);
 }
 
+static void test_api_usage_scan(void **state)
+{
+    (void)state;
+    long long prompt = -1, completion = -1;
+    const char *chunk =
+        "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":123,\"total_tokens\":130,"
+        "\"completion_tokens\":7}}\n\n";
+    wp_api_usage_scan(chunk, strlen(chunk), &prompt, &completion);
+    assert_int_equal(prompt, 123);
+    assert_int_equal(completion, 7);
+    /* A number at the very end of a piece may go on in the next: left as it was. */
+    wp_api_usage_scan("\"completion_tokens\":9", 20, &prompt, &completion);
+    assert_int_equal(completion, 7);
+    wp_api_usage_scan("no usage here", 13, &prompt, &completion);
+    assert_int_equal(prompt, 123);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_api_usage_scan),
         cmocka_unit_test(test_api_response_chat),
         cmocka_unit_test(test_api_response_completion_default_finish),
         cmocka_unit_test(test_api_response_kv_transfer_params),
