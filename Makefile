@@ -1,10 +1,13 @@
 # Short verbs over CMake. `make run` and `make test` install missing Debian packages first.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps bench bench-path1 bench-simulate bench-pd format clean
+.PHONY: all build build-asan deps run test test-fast node-deps bench bench-path1 bench-simulate bench-pd format clean fuzz fuzz-build fuzz-short
 
 all: build
 
@@ -34,6 +37,27 @@ test: deps build build-asan node-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory fuzz-short
+
+# libFuzzer targets (tests/fuzz, docs/fuzzing.md), built with clang in $(FUZZ_BUILD).
+$(FUZZ_BUILD)/Makefile:
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { echo "fuzz: $(FUZZ_CC) is not installed (make deps, or apt-get install clang); the fuzz targets need clang" >&2; exit 1; }
+	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=$(FUZZ_CC) -DCMAKE_BUILD_TYPE=Debug -DWP_FUZZ=ON $(CMAKE_ARGS)
+
+fuzz-build: $(FUZZ_BUILD)/Makefile
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+
+# Every target for FUZZ_SECONDS (default 60) on a copy of its seed corpus.
+fuzz: deps fuzz-build
+	tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# The short run in make test: the seed corpus plus 3 s of fuzzing per target; skipped
+# (with a note) where clang is missing.
+fuzz-short:
+	@if command -v $(FUZZ_CC) >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory fuzz-build && rm -rf $(FUZZ_BUILD)/corpus-short && \
+	  FUZZ_CORPUS=corpus-short tests/fuzz/run.sh $(FUZZ_BUILD) 3; \
+	else echo "fuzz: $(FUZZ_CC) is not installed, fuzz targets skipped"; fi
 
 test-fast: build node-deps
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -58,4 +82,4 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

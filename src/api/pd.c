@@ -16,12 +16,26 @@ static wp_status_t print_into(cJSON *tree, wp_buf_t *out)
     return st;
 }
 
+/* Removes every member named key (case-sensitive, as the server reads keys): a key the
+ * client sent twice must not survive, since JSON parsers that keep the last duplicate
+ * would read the client's value instead of ours. */
+static void delete_all(cJSON *obj, const char *key)
+{
+    cJSON *c = obj->child;
+    while (c != NULL) {
+        cJSON *next = c->next;
+        if (c->string != NULL && strcmp(c->string, key) == 0)
+            cJSON_Delete(cJSON_DetachItemViaPointer(obj, c));
+        c = next;
+    }
+}
+
+/* Sets obj[key] = value; obj takes value. value NULL (no memory): only deletes. */
 static void set_item(cJSON *obj, const char *key, cJSON *value)
 {
-    if (cJSON_HasObjectItem(obj, key))
-        cJSON_ReplaceItemInObjectCaseSensitive(obj, key, value);
-    else
-        cJSON_AddItemToObject(obj, key, value);
+    delete_all(obj, key);
+    if (value != NULL && !cJSON_AddItemToObject(obj, key, value))
+        cJSON_Delete(value);
 }
 
 wp_status_t wp_api_pd_prefill_body(const cJSON *request, wp_buf_t *out)
@@ -41,10 +55,10 @@ wp_status_t wp_api_pd_prefill_body(const cJSON *request, wp_buf_t *out)
     cJSON_AddNullToObject(kv, "remote_port");
     set_item(t, "kv_transfer_params", kv);
     set_item(t, "stream", cJSON_CreateFalse());
-    cJSON_DeleteItemFromObjectCaseSensitive(t, "stream_options");
-    cJSON_DeleteItemFromObjectCaseSensitive(t, "min_tokens");
+    delete_all(t, "stream_options");
+    delete_all(t, "min_tokens");
     set_item(t, "max_tokens", cJSON_CreateNumber(1));
-    if (cJSON_HasObjectItem(t, "max_completion_tokens"))
+    if (cJSON_GetObjectItemCaseSensitive(t, "max_completion_tokens") != NULL)
         set_item(t, "max_completion_tokens", cJSON_CreateNumber(1));
     return print_into(t, out);
 }

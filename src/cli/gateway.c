@@ -1,12 +1,20 @@
 /*
  * cli/gateway: `wellpath gateway -f FILE` — the gateway alone, in front of the
  * endpoints the topology file lists.
+ *
+ * Signals: SIGTERM or SIGINT drains (wp_gateway_drain: stop accepting, let in-flight
+ * requests finish, at most --drain-timeout ms) and exits 0, or 1 when requests had to be
+ * cut; a second SIGTERM/SIGINT exits at once. SIGHUP re-reads FILE and applies it with
+ * wp_gateway_reload; a file that does not load or apply leaves the running config as it
+ * is and logs one line saying why (the key and line, from the topology parser).
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/log.h"
+#include "base/str.h"
 #include "cli/cli.h"
 
 static const char usage_text[] =
@@ -17,19 +25,87 @@ static const char usage_text[] =
     "  -f, --file FILE        topology file (required)\n"
     "      --listen HOST:PORT override gateway.listen (port 0: any free port)\n"
     "      --log-level LEVEL  debug|info|warn|error (default info)\n"
-    "      --log-json         structured logs as JSON lines instead of logfmt\n";
+    "      --log-json         structured logs as JSON lines instead of logfmt\n"
+    "      --drain-timeout MS on SIGTERM, how long in-flight requests may run (default 30000)\n"
+    "Signals: SIGTERM/SIGINT drain then exit (twice: exit at once); SIGHUP reloads FILE.\n";
 
 typedef struct gw_run_s {
     wp_gateway_t *gw;
     wp_cli_signals_t sig;
+    uv_signal_t sighup;
+    const char *file, *listen;
+    int64_t drain_timeout_ms; /* -1: from the config */
+    bool draining;
+    int exit_code;
 } gw_run_t;
+
+/* FILE (and the command line over it) as a gateway config. */
+static wp_status_t build_config(const gw_run_t *r, wp_gateway_config_t *gc, bool *log_json,
+                                wp_err_t *err)
+{
+    wp_topology_t topo;
+    wp_status_t st = wp_cli_load_topology(r->file, &topo, err);
+    if (st != WP_OK)
+        return st;
+    *log_json = topo.gateway.log_format == WP_TOPO_LOG_JSON;
+    st = wp_cli_gateway_config(&topo, gc, err);
+    if (st == WP_OK && r->listen != NULL)
+        st = wp_cli_parse_listen(r->listen, gc->listen_host, sizeof(gc->listen_host),
+                                 &gc->listen_port, err);
+    if (st == WP_OK && gc->n_endpoints == 0)
+        st = wp_err_set(err, WP_EINVAL,
+                        "%s: no `endpoints:` listed; use `wellpath up` for a simulated pool",
+                        r->file);
+    if (r->drain_timeout_ms >= 0)
+        gc->drain_timeout_ms = (uint64_t)r->drain_timeout_ms;
+    wp_topology_free(&topo);
+    return st;
+}
+
+static void stop_now(gw_run_t *r, int code)
+{
+    r->exit_code = code;
+    wp_gateway_free(r->gw);
+    r->gw = NULL;
+    wp_cli_signals_close(&r->sig);
+    uv_close((uv_handle_t *)&r->sighup, NULL);
+}
+
+static void on_drained(void *ud, int cut)
+{
+    stop_now(ud, cut > 0 ? 1 : 0);
+}
 
 static void on_signal(void *ud, int signum)
 {
     gw_run_t *r = ud;
+    if (r->gw == NULL)
+        return;
+    if (r->draining) {
+        wp_log(WP_LOG_WARN, "second signal: stopping now", "signal=%d", signum);
+        stop_now(r, 1);
+        return;
+    }
+    r->draining = true;
     wp_log(WP_LOG_INFO, "stopping", "signal=%d", signum);
-    wp_gateway_free(r->gw);
-    wp_cli_signals_close(&r->sig);
+    wp_gateway_drain(r->gw, on_drained, r);
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    gw_run_t *r = h->data;
+    static wp_gateway_config_t gc; /* large: not on the stack */
+    bool log_json;
+    wp_err_t err;
+    if (r->gw == NULL || r->draining)
+        return;
+    wp_log(WP_LOG_INFO, "reloading", "file=%s", r->file);
+    if (build_config(r, &gc, &log_json, &err) != WP_OK ||
+        wp_gateway_reload(r->gw, &gc, &err) != WP_OK) {
+        char q[600];
+        wp_log(WP_LOG_ERROR, "reload failed, keeping the running config", "file=%s reason=%s",
+               r->file, wp_log_quote(q, sizeof(q), err.msg));
+    }
 }
 
 int wp_cli_gateway(int argc, char **argv)
@@ -38,19 +114,26 @@ int wp_cli_gateway(int argc, char **argv)
                                          {"listen", required_argument, NULL, 'l'},
                                          {"log-level", required_argument, NULL, 'v'},
                                          {"log-json", no_argument, NULL, 'j'},
+                                         {"drain-timeout", required_argument, NULL, 'd'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    const char *file = NULL, *listen = NULL;
+    static gw_run_t run;
+    run = (gw_run_t){.drain_timeout_ms = -1};
     wp_log_level_t level = WP_LOG_INFO;
     bool json = false;
     int c;
     while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
-            file = optarg;
+            run.file = optarg;
             break;
         case 'l':
-            listen = optarg;
+            run.listen = optarg;
+            break;
+        case 'd':
+            if (wp_parse_i64(optarg, strlen(optarg), &run.drain_timeout_ms) != WP_OK ||
+                run.drain_timeout_ms < 0 || run.drain_timeout_ms > 86400000)
+                return wp_cli_fail("gateway", "--drain-timeout: expected milliseconds 0..86400000");
             break;
         case 'j':
             json = true;
@@ -67,27 +150,17 @@ int wp_cli_gateway(int argc, char **argv)
             return 2;
         }
     }
-    if (file == NULL)
+    if (run.file == NULL)
         return wp_cli_fail("gateway",
                            "-f FILE is required (a topology file with an `endpoints:` list)");
-    wp_topology_t topo;
     wp_err_t err;
-    if (wp_cli_load_topology(file, &topo, &err) != WP_OK)
-        return wp_cli_fail("gateway", err.msg);
-    wp_log_setup(level, json || topo.gateway.log_format == WP_TOPO_LOG_JSON);
     static wp_gateway_config_t gc;
-    wp_status_t st = wp_cli_gateway_config(&topo, &gc, &err);
-    if (st == WP_OK && listen != NULL)
-        st = wp_cli_parse_listen(listen, gc.listen_host, sizeof(gc.listen_host), &gc.listen_port,
-                                 &err);
-    if (st == WP_OK && gc.n_endpoints == 0)
-        st = wp_err_set(&err, WP_EINVAL,
-                        "%s: no `endpoints:` listed; use `wellpath up` for a simulated pool", file);
-    wp_topology_free(&topo);
-    if (st != WP_OK)
+    bool log_json = false;
+    wp_log_setup(level, json);
+    if (build_config(&run, &gc, &log_json, &err) != WP_OK)
         return wp_cli_fail("gateway", err.msg);
+    wp_log_setup(level, json || log_json);
     uv_loop_t *loop = uv_default_loop();
-    gw_run_t run = {0};
     run.gw = wp_gateway_new(loop, &gc, &err);
     if (run.gw == NULL)
         return wp_cli_fail("gateway", err.msg);
@@ -97,7 +170,10 @@ int wp_cli_gateway(int argc, char **argv)
         return wp_cli_fail("gateway", err.msg);
     }
     wp_cli_signals_start(loop, &run.sig, on_signal, &run);
+    uv_signal_init(loop, &run.sighup);
+    run.sighup.data = &run;
+    uv_signal_start(&run.sighup, on_sighup, SIGHUP);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
-    return 0;
+    return run.exit_code;
 }

@@ -6,7 +6,9 @@
  * Sequence: spawn the child with its settings as flags; read its stdout until the
  * "ready ... ports=" line; start the gateway with one endpoint per port; once every
  * endpoint has joined the pool, print where to point a client. SIGINT or SIGTERM
- * stops the gateway and the child; if the child dies, everything stops with an error.
+ * drains the gateway (wp_gateway_drain: in-flight requests finish, at most
+ * --drain-timeout ms), then stops the child; a second signal stops everything at once.
+ * If the child dies, everything stops with an error.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -31,7 +33,8 @@ static const char usage_text[] =
     "                         llm-d, sglang-cache-aware, dynamo-kv, ...: docs/policies.md)\n"
     "      --base-port P      first simulated replica's port (0: any free ports)\n"
     "      --log-level LEVEL  debug|info|warn|error (default info)\n"
-    "      --log-json         logs as JSON lines\n";
+    "      --log-json         logs as JSON lines\n"
+    "      --drain-timeout MS on SIGTERM, how long in-flight requests may run (default 30000)\n";
 
 struct up_s;
 
@@ -58,7 +61,7 @@ typedef struct up_s {
     int replicas;       /* over all pools */
     char transport[16]; /* nixl.transport: the simulated KV link of a P/D pair */
     int ready_ticks;
-    bool announced, stopping, log_json;
+    bool announced, stopping, draining, log_json;
     int exit_code;
 } up_t;
 
@@ -81,10 +84,22 @@ static void stop(up_t *u, int code)
     wp_cli_signals_close(&u->sig);
 }
 
+static void on_drained(void *ud, int cut)
+{
+    stop(ud, cut > 0 ? 1 : 0);
+}
+
 static void on_signal(void *ud, int signum)
 {
+    up_t *u = ud;
+    if (u->draining || u->gw == NULL) {
+        wp_log(WP_LOG_INFO, "stopping now", "signal=%d", signum);
+        stop(u, u->draining ? 1 : 0);
+        return;
+    }
     wp_log(WP_LOG_INFO, "stopping", "signal=%d", signum);
-    stop(ud, 0);
+    u->draining = true;
+    wp_gateway_drain(u->gw, on_drained, u);
 }
 
 static void on_child_exit(void *ud, int64_t status, int term_signal)
@@ -222,7 +237,8 @@ static char **child_args(const up_pool_t *pool, const char *transport, const cha
 
 typedef struct up_opts_s {
     const char *file, *listen, *policy;
-    int base_port; /* -1: from the file */
+    int base_port;            /* -1: from the file */
+    int64_t drain_timeout_ms; /* -1: the default */
 } up_opts_t;
 
 /* One pool per role: Path 1 runs one pool of vllm.replicas; a topology with prefill and
@@ -272,6 +288,8 @@ static wp_status_t configure(up_t *u, const up_opts_t *o, wp_sim_config_t *sc, w
         st = wp_sched_config_set_policy(&u->gc.sched, o->policy, err);
     if (o->base_port >= 0)
         sc->port = o->base_port;
+    if (o->drain_timeout_ms >= 0)
+        u->gc.drain_timeout_ms = (uint64_t)o->drain_timeout_ms;
     const wp_model_spec_t *m = st == WP_OK ? wp_model_find(topo.model) : NULL;
     if (st == WP_OK && m == NULL)
         st = wp_err_set(err, WP_EINVAL, "model '%s' is not in the catalog", topo.model);
@@ -297,9 +315,10 @@ int wp_cli_up(int argc, char **argv)
                                          {"log-json", no_argument, NULL, 'j'},
                                          {"policy", required_argument, NULL, 'p'},
                                          {"base-port", required_argument, NULL, 'b'},
+                                         {"drain-timeout", required_argument, NULL, 'd'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    up_opts_t o = {.base_port = -1};
+    up_opts_t o = {.base_port = -1, .drain_timeout_ms = -1};
     int64_t port;
     wp_log_level_t level = WP_LOG_INFO;
     const char *level_name = "info";
@@ -320,6 +339,11 @@ int wp_cli_up(int argc, char **argv)
             if (wp_parse_i64(optarg, strlen(optarg), &port) != WP_OK || port < 0 || port > 65535)
                 return wp_cli_fail("up", "--base-port: expected a port number 0..65535");
             o.base_port = (int)port;
+            break;
+        case 'd':
+            if (wp_parse_i64(optarg, strlen(optarg), &o.drain_timeout_ms) != WP_OK ||
+                o.drain_timeout_ms < 0 || o.drain_timeout_ms > 86400000)
+                return wp_cli_fail("up", "--drain-timeout: expected milliseconds 0..86400000");
             break;
         case 'j':
             json = true;

@@ -8,9 +8,14 @@
  * Health: an endpoint starts out of the pool and joins at its first good answer; two
  * failed checks in a row (connect error, timeout, non-2xx) take it out again, and it
  * is logged each time it changes state.
+ *
+ * Generations: the endpoints live in a gw_pool_t with their scheduler; a reload builds a
+ * new one (carrying each surviving endpoint's state over by name) and retires the old,
+ * which is freed at a tick once no request holds it (internal.h).
  */
 #include "gateway/internal.h"
 
+#include <assert.h>
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -221,6 +226,7 @@ void wp__gw_endpoints_tick(wp_gateway_t *gw)
         gw->last_health_ms = now ? now : 1;
     if (models)
         gw->last_models_ms = now ? now : 1;
+    wp__gw_pools_collect(gw, false);
     for (int i = 0; i < gw->n_eps; i++) {
         gw_endpoint_t *ep = &gw->eps[i];
         check_start(&ep->checks[GW_CHECK_SCRAPE], "/metrics");
@@ -248,49 +254,185 @@ int wp__gw_ready_count(const wp_gateway_t *gw)
     return n;
 }
 
-wp_status_t wp__gw_endpoints_init(wp_gateway_t *gw, wp_err_t *err)
+/* ---- generations (see gw_pool_t in internal.h) ---- */
+
+static bool same_address(const wp_gateway_endpoint_cfg_t *a, const wp_gateway_endpoint_cfg_t *b)
 {
-    gw->eps =
-        calloc((size_t)(gw->cfg.n_endpoints ? gw->cfg.n_endpoints : 1), sizeof(gw_endpoint_t));
-    if (gw->eps == NULL)
-        return wp_err_set(err, WP_ENOMEM, "out of memory");
-    for (int i = 0; i < gw->cfg.n_endpoints; i++) {
-        gw_endpoint_t *ep = &gw->eps[i];
-        ep->cfg = gw->cfg.endpoints[i];
-        ep->failures[GW_CHECK_SCRAPE] = ep->failures[GW_CHECK_HEALTH] =
-            1; /* both must pass first */
-        for (int k = 0; k < GW_CHECK_KINDS; k++) {
-            ep->checks[k] = (gw_check_t){.gw = gw, .ep = ep, .kind = (gw_check_kind_t)k};
-            wp_buf_init(&ep->checks[k].body, SCRAPE_BODY_MAX);
-        }
-        ep->up = wp_http_upstream_new(gw->loop, ep->cfg.host, ep->cfg.port, &gw->cfg.client, err);
-        if (ep->up == NULL)
-            return WP_EINVAL;
-        gw->n_eps++;
-        ep->index = wp_sched_endpoint_add(gw->sched, ep->cfg.name, ep->cfg.role);
-        if (ep->index < 0)
-            return wp_err_set(err, WP_EINVAL,
-                              "endpoint '%s': cannot add (duplicate name or too many)",
-                              ep->cfg.name);
-        wp_sched_endpoint_set_healthy(gw->sched, ep->index, false);
-        gw->has_prefill |= ep->cfg.role == WP_SCHED_ROLE_PREFILL;
+    return strcmp(a->host, b->host) == 0 && a->port == b->port &&
+           strcmp(a->base_path, b->base_path) == 0 && a->engine == b->engine && a->role == b->role;
+}
+
+static const gw_endpoint_t *find_by_name(const gw_pool_t *pool, const char *name)
+{
+    for (int i = 0; pool != NULL && i < pool->n_eps; i++) {
+        if (strcmp(pool->eps[i].cfg.name, name) == 0)
+            return &pool->eps[i];
     }
+    return NULL;
+}
+
+/* A reloaded endpoint keeps its counters; at the same address, also what the checks
+ * learned (health, metrics), so an unchanged endpoint does not leave the pool. */
+static void carry_over(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep, const gw_endpoint_t *o)
+{
+    memcpy(ep->statuses, o->statuses, sizeof(ep->statuses));
+    ep->picks = o->picks;
+    ep->upstream_errors = o->upstream_errors;
+    ep->retries_from = o->retries_from;
+    memcpy(ep->ttft_recent, o->ttft_recent, sizeof(ep->ttft_recent));
+    ep->ttft_n = o->ttft_n;
+    ep->ttft_next = o->ttft_next;
+    if (!same_address(&ep->cfg, &o->cfg))
+        return;
+    ep->healthy = o->healthy;
+    memcpy(ep->failures, o->failures, sizeof(ep->failures));
+    ep->waiting = o->waiting;
+    ep->running = o->running;
+    ep->kv_usage = o->kv_usage;
+    ep->cache_queries = o->cache_queries;
+    ep->cache_hits = o->cache_hits;
+    ep->metrics_seen = o->metrics_seen;
+    wp_strlcpy(ep->last_error, o->last_error, sizeof(ep->last_error));
+    wp_sched_endpoint_set_healthy(pool->sched, ep->index, ep->healthy);
+    if (ep->metrics_seen)
+        wp_sched_endpoint_set_metrics(pool->sched, ep->index, wp__gw_now(gw), ep->waiting,
+                                      ep->running, ep->kv_usage);
+}
+
+static void cancel_checks(gw_pool_t *pool)
+{
+    for (int i = 0; i < pool->n_eps; i++) {
+        for (int k = 0; k < GW_CHECK_KINDS; k++) {
+            if (pool->eps[i].checks[k].call != NULL)
+                wp_http_call_cancel(pool->eps[i].checks[k].call);
+            pool->eps[i].checks[k].call = NULL;
+        }
+    }
+}
+
+static void pool_free(gw_pool_t *pool)
+{
+    cancel_checks(pool);
+    for (int i = 0; i < pool->n_eps; i++) {
+        for (int k = 0; k < GW_CHECK_KINDS; k++)
+            wp_buf_free(&pool->eps[i].checks[k].body);
+        if (pool->eps[i].up != NULL)
+            wp_http_upstream_free(pool->eps[i].up);
+    }
+    free(pool->eps);
+    wp_sched_free(pool->sched);
+    free(pool);
+}
+
+static wp_status_t endpoint_init(wp_gateway_t *gw, gw_pool_t *pool, const wp_gateway_config_t *cfg,
+                                 int i, wp_err_t *err)
+{
+    gw_endpoint_t *ep = &pool->eps[i];
+    ep->cfg = cfg->endpoints[i];
+    ep->pool = pool;
+    ep->failures[GW_CHECK_SCRAPE] = ep->failures[GW_CHECK_HEALTH] = 1; /* both must pass first */
+    for (int k = 0; k < GW_CHECK_KINDS; k++) {
+        ep->checks[k] = (gw_check_t){.gw = gw, .ep = ep, .kind = (gw_check_kind_t)k};
+        wp_buf_init(&ep->checks[k].body, SCRAPE_BODY_MAX);
+    }
+    pool->n_eps++; /* from here on pool_free cleans it up */
+    ep->up = wp_http_upstream_new(gw->loop, ep->cfg.host, ep->cfg.port, &cfg->client, err);
+    if (ep->up == NULL)
+        return WP_EINVAL;
+    ep->index = wp_sched_endpoint_add(pool->sched, ep->cfg.name, ep->cfg.role);
+    if (ep->index < 0)
+        return wp_err_set(err, WP_EINVAL, "endpoint '%s': cannot add (duplicate name or too many)",
+                          ep->cfg.name);
+    wp_sched_endpoint_set_healthy(pool->sched, ep->index, false);
+    pool->has_prefill |= ep->cfg.role == WP_SCHED_ROLE_PREFILL;
     return WP_OK;
+}
+
+gw_pool_t *wp__gw_pool_new(wp_gateway_t *gw, const wp_gateway_config_t *cfg, const gw_pool_t *prev,
+                           wp_err_t *err)
+{
+    gw_pool_t *pool = calloc(1, sizeof(*pool));
+    if (pool == NULL) {
+        wp_err_set(err, WP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    pool->eps = calloc((size_t)(cfg->n_endpoints ? cfg->n_endpoints : 1), sizeof(gw_endpoint_t));
+    pool->sched = wp_sched_new(&cfg->sched, err);
+    if (pool->eps == NULL || pool->sched == NULL) {
+        if (pool->eps == NULL)
+            wp_err_set(err, WP_ENOMEM, "out of memory");
+        pool_free(pool);
+        return NULL;
+    }
+    for (int i = 0; i < cfg->n_endpoints; i++) {
+        if (endpoint_init(gw, pool, cfg, i, err) != WP_OK) {
+            pool_free(pool);
+            return NULL;
+        }
+        const gw_endpoint_t *o = find_by_name(prev, pool->eps[i].cfg.name);
+        if (o != NULL)
+            carry_over(gw, pool, &pool->eps[i], o);
+    }
+    return pool;
+}
+
+void wp__gw_pool_ref(gw_pool_t *pool)
+{
+    pool->refs++;
+}
+
+void wp__gw_pool_unref(gw_pool_t *pool)
+{
+    assert(pool->refs > 0);
+    pool->refs--;
+}
+
+void wp__gw_pool_use(wp_gateway_t *gw, gw_pool_t *pool)
+{
+    gw_pool_t *old = gw->pool;
+    wp__gw_pool_ref(pool);
+    gw->pool = pool;
+    gw->sched = pool->sched;
+    gw->eps = pool->eps;
+    gw->n_eps = pool->n_eps;
+    gw->has_prefill = pool->has_prefill;
+    if (old == NULL)
+        return;
+    cancel_checks(old); /* only the current generation is checked */
+    old->next_retired = gw->retired;
+    gw->retired = old;
+    wp__gw_pool_unref(old);
+}
+
+void wp__gw_pools_collect(wp_gateway_t *gw, bool all)
+{
+    gw_pool_t **link = &gw->retired;
+    while (*link != NULL) {
+        gw_pool_t *p = *link;
+        if (p->refs > 0 && !all) {
+            link = &p->next_retired;
+            continue;
+        }
+        *link = p->next_retired;
+        pool_free(p);
+    }
+}
+
+gw_endpoint_t *wp__gw_ep_current(wp_gateway_t *gw, gw_endpoint_t *ep)
+{
+    if (ep == NULL || ep->pool == gw->pool)
+        return ep;
+    gw_endpoint_t *cur = (gw_endpoint_t *)find_by_name(gw->pool, ep->cfg.name);
+    return cur != NULL ? cur : ep;
 }
 
 void wp__gw_endpoints_free(wp_gateway_t *gw)
 {
-    for (int i = 0; i < gw->n_eps; i++) {
-        gw_endpoint_t *ep = &gw->eps[i];
-        for (int k = 0; k < GW_CHECK_KINDS; k++) {
-            if (ep->checks[k].call != NULL)
-                wp_http_call_cancel(ep->checks[k].call);
-            ep->checks[k].call = NULL;
-            wp_buf_free(&ep->checks[k].body);
-        }
-        wp_http_upstream_free(ep->up);
-    }
-    free(gw->eps);
+    wp__gw_pools_collect(gw, true);
+    if (gw->pool != NULL)
+        pool_free(gw->pool);
+    gw->pool = NULL;
+    gw->sched = NULL;
     gw->eps = NULL;
     gw->n_eps = 0;
 }

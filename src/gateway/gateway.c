@@ -3,6 +3,12 @@
  * the two completion paths go to proxy.c, the rest (/health, /metrics, /v1/models,
  * and the status page / with its JSON /status from status.c) are answered here.
  * Anything else gets a JSON 404 (or 405 for a wrong method).
+ *
+ * Drain (SIGTERM): the server stops listening and closes idle connections; completion
+ * requests that still arrive get 503 + Connection: close; a 20 ms timer watches for the
+ * last client connection to go (or the deadline) and tells the caller. Reload (SIGHUP):
+ * a new generation (sched + endpoints, endpoints.c) is built from the new config and
+ * swapped in; requests in flight keep the generation they started on.
  */
 #include "gateway/internal.h"
 
@@ -29,6 +35,7 @@ void wp_gateway_config_default(wp_gateway_config_t *cfg)
     cfg->pd_threshold = 512;
     cfg->log_requests = true;
     cfg->seed = 1;
+    cfg->drain_timeout_ms = 30000;
 }
 
 double wp__gw_now(const wp_gateway_t *gw)
@@ -54,12 +61,13 @@ static void answer_models(wp_gateway_t *gw, wp_http_req_t *req)
 static void answer_health(wp_gateway_t *gw, wp_http_req_t *req)
 {
     int ready = wp__gw_ready_count(gw);
-    if (ready > 0 && !gw->stopping) {
+    bool down = gw->stopping || gw->draining;
+    if (ready > 0 && !down) {
         wp_http_res_send(req, 200, NULL, "", 0, NULL);
         return;
     }
-    wp_http_res_error(req, 503,
-                      gw->stopping ? "the gateway is shutting down" : "no endpoint is ready", NULL);
+    wp_http_res_error(req, 503, down ? "the gateway is shutting down" : "no endpoint is ready",
+                      NULL);
 }
 
 static void answer_metrics(wp_gateway_t *gw, wp_http_req_t *req)
@@ -94,6 +102,11 @@ static void on_request(wp_http_req_t *req, void *ctx)
     wp_api_kind_t kind;
     bool get = req->method == HTTP_GET, post = req->method == HTTP_POST;
     if (wp_api_kind_from_path(req->path.p, req->path.n, &kind)) {
+        if (gw->draining) {
+            wp__gw_count_status(gw->unrouted, 503);
+            wp_http_res_error(req, 503, "the gateway is shutting down", NULL);
+            return;
+        }
         if (!post) {
             wp_http_res_error(req, 405, "use POST for this path", NULL);
             return;
@@ -137,18 +150,17 @@ wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp
     gw->id_base = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 40);
     for (int i = 0; i < cfg->n_models; i++)
         wp_strlcpy(gw->models[gw->n_models++], cfg->models[i], sizeof(gw->models[0]));
-    gw->sched = wp_sched_new(&cfg->sched, err);
-    if (gw->sched == NULL) {
+    gw_pool_t *pool = wp__gw_pool_new(gw, cfg, NULL, err);
+    if (pool == NULL) {
         free(gw);
         return NULL;
     }
+    wp__gw_pool_use(gw, pool);
     wp__gw_metrics_init(gw);
-    if (wp__gw_endpoints_init(gw, err) != WP_OK) {
-        wp__gw_metrics_free(gw);
-        wp_sched_free(gw->sched);
-        free(gw);
-        return NULL;
-    }
+    uv_timer_init(gw->loop, &gw->scrape_timer);
+    uv_timer_init(gw->loop, &gw->drain_timer);
+    gw->scrape_timer.data = gw->drain_timer.data = gw;
+    gw->timers_open = 2;
     return gw;
 }
 
@@ -162,9 +174,6 @@ wp_status_t wp_gateway_start(wp_gateway_t *gw, wp_err_t *err)
     if (st != WP_OK)
         return st;
     gw->port = wp_http_server_port(gw->server);
-    uv_timer_init(gw->loop, &gw->scrape_timer);
-    gw->scrape_timer.data = gw;
-    gw->timer_ready = true;
     uv_timer_start(&gw->scrape_timer, on_scrape_timer, 0, gw->cfg.scrape_interval_ms);
     wp_log(WP_LOG_INFO, "gateway listening", "addr=%s:%d endpoints=%d policy=%s",
            gw->cfg.listen_host, gw->port, gw->n_eps, gw->cfg.sched.policy);
@@ -181,26 +190,108 @@ int wp_gateway_ready_endpoints(const wp_gateway_t *gw)
     return wp__gw_ready_count(gw);
 }
 
+/* ---- drain ---- */
+
+static void on_drain_timer(uv_timer_t *t)
+{
+    wp_gateway_t *gw = t->data;
+    int left = wp_http_server_connections(gw->server);
+    bool late = uv_now(gw->loop) >= gw->drain_deadline_ms;
+    if (left > 0 && !late)
+        return;
+    uv_timer_stop(t);
+    if (left > 0)
+        wp_log(WP_LOG_WARN, "drain timeout: cutting what is left", "connections=%d in_flight=%llu",
+               left, (unsigned long long)gw->in_flight);
+    else
+        wp_log(WP_LOG_INFO, "drained", "connections=0");
+    wp_gateway_drained_fn fn = gw->on_drained;
+    gw->on_drained = NULL;
+    if (fn != NULL)
+        fn(gw->drained_ud, left); /* may free gw */
+}
+
+void wp_gateway_drain(wp_gateway_t *gw, wp_gateway_drained_fn fn, void *ud)
+{
+    if (gw->draining || gw->stopping)
+        return;
+    gw->draining = true;
+    gw->on_drained = fn;
+    gw->drained_ud = ud;
+    gw->drain_deadline_ms = uv_now(gw->loop) + gw->cfg.drain_timeout_ms;
+    if (gw->server != NULL)
+        wp_http_server_drain(gw->server);
+    wp_log(WP_LOG_INFO, "draining", "in_flight=%llu connections=%d timeout_ms=%llu",
+           (unsigned long long)gw->in_flight,
+           gw->server ? wp_http_server_connections(gw->server) : 0,
+           (unsigned long long)gw->cfg.drain_timeout_ms);
+    if (gw->server == NULL) {
+        uv_timer_start(&gw->drain_timer, on_drain_timer, 0, 0);
+        return;
+    }
+    uv_timer_start(&gw->drain_timer, on_drain_timer, 0, 20);
+}
+
+/* ---- reload ---- */
+
+wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, wp_err_t *err)
+{
+    if (gw->draining || gw->stopping)
+        return wp_err_set(err, WP_EINVAL, "the gateway is shutting down");
+    gw_pool_t *pool = wp__gw_pool_new(gw, cfg, gw->pool, err);
+    if (pool == NULL)
+        return WP_EINVAL;
+    if (strcmp(cfg->listen_host, gw->cfg.listen_host) != 0 ||
+        (cfg->listen_port != gw->cfg.listen_port && cfg->listen_port != 0))
+        wp_log(WP_LOG_WARN, "reload: the listen address needs a restart, kept",
+               "addr=%s:%d wanted=%s:%d", gw->cfg.listen_host, gw->port, cfg->listen_host,
+               cfg->listen_port);
+    char host[sizeof(gw->cfg.listen_host)];
+    int port = gw->cfg.listen_port;
+    wp_strlcpy(host, gw->cfg.listen_host, sizeof(host));
+    gw->cfg = *cfg;
+    wp_strlcpy(gw->cfg.listen_host, host, sizeof(gw->cfg.listen_host));
+    gw->cfg.listen_port = port;
+    if (cfg->n_models > 0) {
+        gw->n_models = 0;
+        for (int i = 0; i < cfg->n_models; i++)
+            wp_strlcpy(gw->models[gw->n_models++], cfg->models[i], sizeof(gw->models[0]));
+    }
+    if (gw->server != NULL)
+        wp_http_server_set_limits(gw->server, &gw->cfg.server);
+    wp__gw_pool_use(gw, pool);
+    gw->last_health_ms = 0; /* new endpoints are checked at the next tick */
+    gw->reloads++;
+    if (gw->server != NULL) {
+        uv_timer_stop(&gw->scrape_timer);
+        uv_timer_start(&gw->scrape_timer, on_scrape_timer, 0, gw->cfg.scrape_interval_ms);
+    }
+    wp_log(WP_LOG_INFO, "reloaded", "endpoints=%d policy=%s", gw->n_eps, gw->cfg.sched.policy);
+    return WP_OK;
+}
+
+/* ---- free ---- */
+
 static void free_all(wp_gateway_t *gw)
 {
     wp__gw_metrics_free(gw);
-    wp_sched_free(gw->sched);
     free(gw);
 }
 
 static void on_timer_closed(uv_handle_t *h)
 {
-    free_all(h->data);
+    wp_gateway_t *gw = h->data;
+    if (--gw->timers_open == 0)
+        free_all(gw);
 }
 
 void wp_gateway_free(wp_gateway_t *gw)
 {
     gw->stopping = true;
+    gw->on_drained = NULL;
     if (gw->server != NULL)
         wp_http_server_close(gw->server); /* aborts in-flight requests: they cancel their calls */
     wp__gw_endpoints_free(gw);
-    if (gw->timer_ready)
-        uv_close((uv_handle_t *)&gw->scrape_timer, on_timer_closed);
-    else
-        free_all(gw);
+    uv_close((uv_handle_t *)&gw->scrape_timer, on_timer_closed);
+    uv_close((uv_handle_t *)&gw->drain_timer, on_timer_closed);
 }

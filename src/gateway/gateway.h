@@ -58,12 +58,14 @@ typedef struct wp_gateway_config_s {
     /* Also export the production guide's own series (vllm_ttft, kv_cache_hit,
      * kv_cache_lookup, vllm_kv_utilization) so its rules run unchanged; off by default. */
     bool guide_metrics;
-    uint64_t seed; /* tie-breaking randomness */
+    uint64_t seed;             /* tie-breaking randomness */
+    uint64_t drain_timeout_ms; /* SIGTERM: in-flight requests are cut after this: 30000 */
     wp_gateway_endpoint_cfg_t endpoints[WP_GATEWAY_MAX_ENDPOINTS];
     int n_endpoints;
 } wp_gateway_config_t;
 
 typedef struct wp_gateway_s wp_gateway_t;
+typedef void (*wp_gateway_drained_fn)(void *ud, int cut);
 
 void wp_gateway_config_default(wp_gateway_config_t *cfg);
 
@@ -72,6 +74,21 @@ wp_status_t wp_gateway_start(wp_gateway_t *gw, wp_err_t *err);
 int wp_gateway_port(const wp_gateway_t *gw);
 /* Endpoints currently in the pool (healthy). */
 int wp_gateway_ready_endpoints(const wp_gateway_t *gw);
+/* Graceful stop: the listener closes (new connections are refused), idle keep-alive
+ * connections are closed, completion requests arriving on connections still open get 503
+ * with "Connection: close", and requests in flight (streams included) run to their end.
+ * fn(ud, cut) is called once, from the loop: when no client connection remains (cut 0)
+ * or when cfg.drain_timeout_ms has passed (cut = connections still open, which
+ * wp_gateway_free then closes). The caller frees the gateway then (fn may do it). A
+ * second call does nothing. */
+void wp_gateway_drain(wp_gateway_t *gw, wp_gateway_drained_fn fn, void *ud);
+/* Applies a new config without dropping a connection: endpoints (added, removed,
+ * changed), scheduler policy, scorers and weights, retries, timeouts for new upstream
+ * calls, limits for new requests, logging. The listen address is kept (a change is
+ * logged and ignored). A request in flight finishes on the endpoints it started with.
+ * On error (bad scheduler config, an endpoint that cannot be added) nothing changes and
+ * err says why. */
+wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, wp_err_t *err);
 void wp_gateway_free(wp_gateway_t *gw);
 
 #endif

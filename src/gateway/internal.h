@@ -52,9 +52,12 @@ typedef struct gw_check_s {
     int status;
 } gw_check_t;
 
+struct gw_pool_s;
+
 typedef struct gw_endpoint_s {
     wp_gateway_endpoint_cfg_t cfg;
-    int index; /* in sched/ */
+    struct gw_pool_s *pool; /* the generation it belongs to */
+    int index;              /* in that pool's sched/ */
     wp_http_upstream_t *up;
     bool healthy;
     int failures[GW_CHECK_KINDS]; /* consecutive failed checks, by kind */
@@ -71,19 +74,44 @@ typedef struct gw_endpoint_s {
     int ttft_n, ttft_next;
 } gw_endpoint_t;
 
+/* One generation of the pool: a scheduler and the endpoints it picks from (eps[i] is
+ * sched endpoint i), each with its own upstream connections. A reload (SIGHUP) builds a
+ * new generation and makes it current; the old one is retired: its checks stop, and it
+ * is freed (sched, upstreams, endpoints) once no request holds it any more. A request
+ * holds the generation that was current when it arrived (refs) for all its attempts, so
+ * a request on a removed endpoint completes. The current generation holds one ref too. */
+typedef struct gw_pool_s {
+    int refs;
+    wp_sched_t *sched;
+    gw_endpoint_t *eps;
+    int n_eps;
+    bool has_prefill; /* requests go to decode endpoints */
+    struct gw_pool_s *next_retired;
+} gw_pool_t;
+
 struct wp_gateway_s {
     uv_loop_t *loop;
     wp_gateway_config_t cfg;
     wp_http_server_t *server;
+    gw_pool_t *pool;    /* the current generation */
+    gw_pool_t *retired; /* older generations still held by requests */
+    /* Aliases of the current generation's fields (kept in step by wp__gw_pool_use), for
+     * the readers that only look at the present pool (metrics.c, status.c, endpoints.c). */
     wp_sched_t *sched;
-    wp_rng_t rng;
     gw_endpoint_t *eps;
     int n_eps;
+    wp_rng_t rng;
     uv_timer_t scrape_timer;
+    uv_timer_t drain_timer;
+    int timers_open;
+    bool draining;
+    uint64_t drain_deadline_ms;
+    wp_gateway_drained_fn on_drained;
+    void *drained_ud;
+    uint64_t reloads; /* applied (not exported yet: metrics.c) */
     uint64_t last_health_ms;
     uint64_t last_models_ms;
     bool stopping;
-    bool timer_ready;
     int port;
     uint64_t next_id;
     uint64_t id_base; /* request ids: mixed start time + counter */
@@ -94,14 +122,29 @@ struct wp_gateway_s {
     gw_status_count_t unrouted[GW_MAX_STATUSES]; /* answered without an endpoint */
     uint64_t retries_total;
     /* P/D */
-    bool has_prefill; /* the pool has prefill endpoints: requests go to decode ones */
+    bool has_prefill; /* alias of pool->has_prefill */
     uint64_t pd_disaggregated, pd_decode_only;
     uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];
     uint64_t in_flight;
 };
 
 /* endpoints.c */
-wp_status_t wp__gw_endpoints_init(wp_gateway_t *gw, wp_err_t *err);
+/* A new generation from cfg's endpoints and scheduler (refs 0; nothing is started). Its
+ * endpoints carry over from `prev` (may be NULL) what is known about the same endpoint
+ * (same name and address): health, last metrics, counters. NULL with err on failure. */
+gw_pool_t *wp__gw_pool_new(wp_gateway_t *gw, const wp_gateway_config_t *cfg, const gw_pool_t *prev,
+                           wp_err_t *err);
+/* Makes pool current (taking a ref) and retires the previous one (dropping its ref). */
+void wp__gw_pool_use(wp_gateway_t *gw, gw_pool_t *pool);
+void wp__gw_pool_ref(gw_pool_t *pool);
+/* Drops a ref; a retired generation left without refs is freed at the next tick. */
+void wp__gw_pool_unref(gw_pool_t *pool);
+/* Frees retired generations nobody holds (all == true: every one, at shutdown). */
+void wp__gw_pools_collect(wp_gateway_t *gw, bool all);
+/* The current generation's endpoint for ep (same name): where counters go when a request
+ * that began before a reload ends; ep itself when it is current or was removed. */
+gw_endpoint_t *wp__gw_ep_current(wp_gateway_t *gw, gw_endpoint_t *ep);
+/* Shutdown: cancels checks, frees the current and every retired generation. */
 void wp__gw_endpoints_free(wp_gateway_t *gw);
 void wp__gw_endpoints_tick(wp_gateway_t *gw);
 bool wp__gw_model_known(const wp_gateway_t *gw, const char *model);
@@ -110,6 +153,7 @@ int wp__gw_ready_count(const wp_gateway_t *gw);
 /* proxy.c: one proxied request */
 typedef struct gw_proxy_s {
     wp_gateway_t *gw;
+    gw_pool_t *pool; /* the generation this request picks from (held) */
     wp_http_req_t *req;
     wp_api_kind_t kind;
     wp_api_request_t api;

@@ -30,8 +30,8 @@ static void release_prefill(gw_proxy_t *p)
 {
     if (!p->pf_dispatched)
         return;
-    wp_sched_on_prefill_done(p->gw->sched, &p->pf_pick);
-    wp_sched_on_complete(p->gw->sched, p->pf_pick.endpoint);
+    wp_sched_on_prefill_done(p->pool->sched, &p->pf_pick);
+    wp_sched_on_complete(p->pool->sched, p->pf_pick.endpoint);
     p->pf_dispatched = false;
 }
 
@@ -123,7 +123,7 @@ static bool worth_it(gw_proxy_t *p)
                              .role = WP_SCHED_ROLE_DECODE,
                              .dry = true};
     wp_sched_pick_t dry;
-    if (wp_sched_pick(gw->sched, wp__gw_now(gw), &sr, &gw->rng, &dry, NULL) != WP_OK)
+    if (wp_sched_pick(p->pool->sched, wp__gw_now(gw), &sr, &gw->rng, &dry, NULL) != WP_OK)
         return false; /* no decode endpoint: the attempt answers 503 */
     double tokens = (double)p->api.prompt.len / 4.0, n = gw->cfg.pd_threshold;
     return tokens >= n && dry.prefill_tokens >= n;
@@ -132,7 +132,7 @@ static bool worth_it(gw_proxy_t *p)
 bool wp__gw_pd_begin(gw_proxy_t *p)
 {
     wp_gateway_t *gw = p->gw;
-    if (!gw->has_prefill)
+    if (!p->pool->has_prefill)
         return false;
     if (!worth_it(p)) {
         gw->pd_decode_only++;
@@ -144,20 +144,20 @@ bool wp__gw_pd_begin(gw_proxy_t *p)
                              .prompt_len = p->api.prompt.len,
                              .session_ep = -1,
                              .role = WP_SCHED_ROLE_PREFILL};
-    if (wp_sched_pick(gw->sched, wp__gw_now(gw), &sr, &gw->rng, &p->pf_pick, NULL) != WP_OK) {
+    if (wp_sched_pick(p->pool->sched, wp__gw_now(gw), &sr, &gw->rng, &p->pf_pick, NULL) != WP_OK) {
         gw->pd_fallbacks[GW_PD_NO_PREFILL_ENDPOINT]++;
         gw->pd_decode_only++;
         return false;
     }
-    p->pf_ep = &gw->eps[p->pf_pick.endpoint];
+    p->pf_ep = &p->pool->eps[p->pf_pick.endpoint];
     wp_buf_reset(&p->send_body);
     if (wp_api_pd_prefill_body(p->api.root, &p->send_body) != WP_OK) {
         fall_back(p, GW_PD_BAD_RESPONSE, "out of memory building the prefill body");
         return true;
     }
-    wp_sched_on_dispatch(gw->sched, &p->pf_pick);
+    wp_sched_on_dispatch(p->pool->sched, &p->pf_pick);
     p->pf_dispatched = true;
-    p->pf_ep->picks++;
+    wp__gw_ep_current(gw, p->pf_ep)->picks++;
     char path[300];
     snprintf(path, sizeof(path), "%s%.*s", p->pf_ep->cfg.base_path, (int)p->req->url.len,
              p->req->url.data);

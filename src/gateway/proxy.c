@@ -11,7 +11,9 @@
  * connection, so the client never mistakes a partial answer for a whole one.
  *
  * Lifetime: a gw_proxy_t lives from wp__gw_proxy_start to finish(); it owns the parsed body
- * and the upstream call. If the client goes away first, on_abort cancels the call.
+ * and the upstream call, and holds the pool generation current at its start (every
+ * attempt picks from it, so a reload never moves a request between schedulers). If the client goes
+ * away first, on_abort cancels the call.
  */
 #include "gateway/internal.h"
 
@@ -32,7 +34,7 @@
 static void prefill_done(gw_proxy_t *p)
 {
     if (p->prefilling)
-        wp_sched_on_prefill_done(p->gw->sched, &p->pick);
+        wp_sched_on_prefill_done(p->pool->sched, &p->pick);
     p->prefilling = false;
 }
 
@@ -41,7 +43,7 @@ static void release(gw_proxy_t *p)
 {
     prefill_done(p);
     if (p->dispatched)
-        wp_sched_on_complete(p->gw->sched, p->ep->index);
+        wp_sched_on_complete(p->pool->sched, p->ep->index);
     p->dispatched = false;
 }
 
@@ -49,14 +51,15 @@ void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome)
 {
     wp_gateway_t *gw = p->gw;
     release(p);
-    wp__gw_count_request(gw, p->ep != NULL ? p->ep->statuses : gw->unrouted, p->model, p->status);
+    gw_endpoint_t *acct = wp__gw_ep_current(gw, p->ep); /* counters survive a reload */
+    wp__gw_count_request(gw, acct != NULL ? acct->statuses : gw->unrouted, p->model, p->status);
     uint64_t end = uv_hrtime();
     if (p->status >= 200 && p->status < 300) {
         wp_stats_hist_observe(&gw->e2e_s, (double)(end - p->t0_ns) / 1e9);
         if (p->t_first_ns && p->sse) {
             wp_stats_hist_observe(&gw->ttft_s, (double)(p->t_first_ns - p->t0_ns) / 1e9);
-            if (p->ep != NULL)
-                wp__gw_status_note_ttft(p->ep, (double)(p->t_first_ns - p->t0_ns) / 1e9);
+            if (acct != NULL)
+                wp__gw_status_note_ttft(acct, (double)(p->t_first_ns - p->t0_ns) / 1e9);
         }
     }
     gw->in_flight--;
@@ -83,6 +86,7 @@ void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome)
     wp_buf_free(&p->send_body);
     wp_api_request_free(&p->api);
     wp_buf_free(&p->fwd_headers);
+    wp__gw_pool_unref(p->pool);
     free(p);
 }
 
@@ -120,13 +124,13 @@ static bool retryable_status(int s)
 
 static void upstream_failed(gw_proxy_t *p, int status, const char *why)
 {
-    p->ep->upstream_errors++;
+    wp__gw_ep_current(p->gw, p->ep)->upstream_errors++;
     snprintf(p->fail_why, sizeof(p->fail_why), "%s", why);
     p->fail_status = status;
     release(p);
     if (p->attempts <= p->gw->cfg.retries) {
         p->gw->retries_total++;
-        p->ep->retries_from++;
+        wp__gw_ep_current(p->gw, p->ep)->retries_from++;
         wp__gw_proxy_attempt(p);
         return;
     }
@@ -218,7 +222,7 @@ static void on_up_done(void *ud, wp_status_t st, const char *why)
         upstream_failed(p, status, why ? why : "upstream failed");
         return;
     }
-    p->ep->upstream_errors++;
+    wp__gw_ep_current(p->gw, p->ep)->upstream_errors++;
     wp_log(WP_LOG_WARN, "upstream failed mid-response", "id=%s endpoint=%s why=\"%s\"",
            p->request_id, p->ep->cfg.name, why ? why : "");
     if (p->sse) {
@@ -249,12 +253,12 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
         .prompt_len = p->api.prompt.len,
         .priority = (int)p->api.priority,
         .session_ep = -1,
-        .role = gw->has_prefill ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH,
+        .role = p->pool->has_prefill ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH,
         .exclude = p->tried,
     };
     uint64_t t = uv_hrtime();
     wp_err_t err;
-    wp_status_t st = wp_sched_pick(gw->sched, wp__gw_now(gw), &sr, &gw->rng, &p->pick, &err);
+    wp_status_t st = wp_sched_pick(p->pool->sched, wp__gw_now(gw), &sr, &gw->rng, &p->pick, &err);
     p->decision_s = (double)(uv_hrtime() - t) / 1e9;
     wp_stats_hist_observe(&gw->decision_s, p->decision_s);
     if (st != WP_OK) {
@@ -267,12 +271,12 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
         wp__gw_proxy_fail(p, 503, msg, NULL);
         return;
     }
-    p->ep = &gw->eps[p->pick.endpoint];
+    p->ep = &p->pool->eps[p->pick.endpoint];
     p->tried[p->pick.endpoint / 64] |= 1ULL << (p->pick.endpoint % 64);
-    wp_sched_on_dispatch(gw->sched, &p->pick);
+    wp_sched_on_dispatch(p->pool->sched, &p->pick);
     p->dispatched = true;
     p->prefilling = true;
-    p->ep->picks++;
+    wp__gw_ep_current(gw, p->ep)->picks++;
     wp_stats_hist_observe(&gw->prefix_ratio, p->pick.prefix_ratio);
     char path[300];
     snprintf(path, sizeof(path), "%s%.*s", p->ep->cfg.base_path, (int)p->req->url.len,
@@ -343,6 +347,8 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
         return;
     }
     p->gw = gw;
+    p->pool = gw->pool;
+    wp__gw_pool_ref(p->pool);
     p->req = req;
     p->kind = (wp_api_kind_t)kind;
     p->t0_ns = req->start_ns;

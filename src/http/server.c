@@ -29,7 +29,9 @@ struct wp_http_server_s {
     void *ctx;
     int port;
     int nconns;
-    bool listening, closing;
+    bool listening;     /* the listener handle exists (until its close callback) */
+    bool listener_open; /* ... and uv_close has not been called on it yet */
+    bool closing, draining;
     wp_http_conn_t *conns; /* doubly linked list of open connections */
 };
 
@@ -179,6 +181,8 @@ void wp_http_res_head(wp_http_req_t *req, int status, const char *content_type,
     wp_http_conn_t *c = req->conn;
     if (c == NULL)
         return;
+    if (c->srv->draining)
+        req->keep_alive = false; /* the connection closes after this answer */
     wp_buf_t h;
     wp_buf_init(&h, 64 * 1024);
     wp_buf_printf(&h, "HTTP/1.1 %d %s\r\nServer: %s\r\n", status, wp_http_status_text(status),
@@ -264,7 +268,7 @@ void wp_http_res_end(wp_http_req_t *req)
         conn_write(c, "0\r\n\r\n", 5);
     bool keep = req->keep_alive;
     req_free(req);
-    if (!keep || c->closing) {
+    if (!keep || c->closing || c->srv->draining) {
         conn_shutdown(c);
         return;
     }
@@ -380,7 +384,7 @@ static int on_message_complete(http_parser *p)
     r->method = (int)p->method;
     wp_strlcpy(r->method_name, http_method_str((enum http_method)p->method),
                sizeof(r->method_name));
-    r->keep_alive = http_should_keep_alive(p) != 0 && !c->srv->closing;
+    r->keep_alive = http_should_keep_alive(p) != 0 && !c->srv->closing && !c->srv->draining;
     r->http10 = p->http_major == 1 && p->http_minor == 0;
     const char *q = memchr(r->url.data ? r->url.data : "", '?', r->url.len);
     r->path =
@@ -555,7 +559,7 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c);
         return;
     }
-    if (srv->nconns > srv->cfg.max_connections || srv->closing) {
+    if (srv->nconns > srv->cfg.max_connections || srv->closing || srv->draining) {
         conn_close(c);
         return;
     }
@@ -588,7 +592,7 @@ wp_status_t wp_http_server_listen(wp_http_server_t *srv, const char *host, int p
         return wp_err_set(err, WP_EINVAL, "listen address '%s' is not a numeric IP address", host);
     uv_tcp_init(srv->loop, &srv->tcp);
     srv->tcp.data = srv;
-    srv->listening = true;
+    srv->listening = srv->listener_open = true;
     rc = uv_tcp_bind(&srv->tcp, (const struct sockaddr *)&addr, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&srv->tcp, 511, on_connection);
@@ -616,8 +620,44 @@ static void on_listener_closed(uv_handle_t *h)
 {
     wp_http_server_t *srv = h->data;
     srv->listening = false;
-    if (srv->nconns == 0)
+    if (srv->closing && srv->nconns == 0)
         free(srv);
+}
+
+static void close_listener(wp_http_server_t *srv)
+{
+    if (!srv->listener_open)
+        return;
+    srv->listener_open = false;
+    uv_close((uv_handle_t *)&srv->tcp, on_listener_closed);
+}
+
+void wp_http_server_set_limits(wp_http_server_t *srv, const wp_http_server_config_t *cfg)
+{
+    const char *name = srv->cfg.server_name;
+    srv->cfg = *cfg;
+    if (srv->cfg.server_name == NULL)
+        srv->cfg.server_name = name;
+}
+
+void wp_http_server_drain(wp_http_server_t *srv)
+{
+    if (srv->draining || srv->closing)
+        return;
+    srv->draining = true;
+    close_listener(srv);
+    /* Idle keep-alive connections (no request begun, nothing buffered) are shut down
+     * now; the others close after their answer. */
+    for (wp_http_conn_t *c = srv->conns, *next; c != NULL; c = next) {
+        next = c->next;
+        if (c->req == NULL && c->in.len == 0)
+            conn_shutdown(c);
+    }
+}
+
+bool wp_http_server_draining(const wp_http_server_t *srv)
+{
+    return srv->draining;
 }
 
 void wp_http_server_close(wp_http_server_t *srv)
@@ -625,8 +665,7 @@ void wp_http_server_close(wp_http_server_t *srv)
     srv->closing = true;
     while (srv->conns != NULL)
         conn_close(srv->conns);
-    if (srv->listening)
-        uv_close((uv_handle_t *)&srv->tcp, on_listener_closed);
-    else if (srv->nconns == 0)
+    close_listener(srv);
+    if (!srv->listening && srv->nconns == 0)
         free(srv);
 }

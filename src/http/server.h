@@ -68,6 +68,16 @@ wp_http_server_t *wp_http_server_new(uv_loop_t *loop, const wp_http_server_confi
 wp_status_t wp_http_server_listen(wp_http_server_t *srv, const char *host, int port, wp_err_t *err);
 int wp_http_server_port(const wp_http_server_t *srv);
 int wp_http_server_connections(const wp_http_server_t *srv);
+/* Drain (graceful stop, step one): closes the listener (new connections are refused),
+ * shuts idle keep-alive connections down, and from now on every answer carries
+ * "Connection: close" and its connection closes once the answer is flushed. Requests
+ * in flight are left to finish. Drained when wp_http_server_connections() is 0; then
+ * (or at a deadline, cutting what is left) call wp_http_server_close. Idempotent. */
+void wp_http_server_drain(wp_http_server_t *srv);
+bool wp_http_server_draining(const wp_http_server_t *srv);
+/* New limits (header, body, connections, timeouts) for requests and connections that
+ * begin from now on; a NULL server_name keeps the current one. */
+void wp_http_server_set_limits(wp_http_server_t *srv, const wp_http_server_config_t *cfg);
 /* Stops listening and closes every connection; frees the server when all handles
  * are closed. In-flight requests get on_abort. */
 void wp_http_server_close(wp_http_server_t *srv);
