@@ -34,10 +34,10 @@ node-deps:
 
 # The whole suite, then again under AddressSanitizer + UndefinedBehaviorSanitizer.
 test: deps build build-asan node-deps
+	@$(MAKE) --no-print-directory fuzz-short
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
-	@$(MAKE) --no-print-directory fuzz-short
 
 # libFuzzer targets (tests/fuzz, docs/fuzzing.md), built with clang in $(FUZZ_BUILD).
 $(FUZZ_BUILD)/Makefile:
