@@ -25,6 +25,14 @@ bool wp_cli_log_level(const char *cmd, const char *arg, wp_log_level_t *out)
     return ok;
 }
 
+bool wp_cli_drain_timeout(const char *cmd, const char *arg, int64_t *out_ms)
+{
+    if (wp_parse_i64(arg, strlen(arg), out_ms) == WP_OK && *out_ms >= 0 && *out_ms <= 86400000)
+        return true;
+    wp_cli_fail(cmd, "--drain-timeout: expected milliseconds 0..86400000");
+    return false;
+}
+
 wp_status_t wp_cli_load_topology(const char *path, wp_topology_t *t, wp_err_t *err)
 {
     if (path == NULL) {

@@ -131,9 +131,8 @@ int wp_cli_gateway(int argc, char **argv)
             run.listen = optarg;
             break;
         case 'd':
-            if (wp_parse_i64(optarg, strlen(optarg), &run.drain_timeout_ms) != WP_OK ||
-                run.drain_timeout_ms < 0 || run.drain_timeout_ms > 86400000)
-                return wp_cli_fail("gateway", "--drain-timeout: expected milliseconds 0..86400000");
+            if (!wp_cli_drain_timeout("gateway", optarg, &run.drain_timeout_ms))
+                return 2;
             break;
         case 'j':
             json = true;

@@ -341,9 +341,8 @@ int wp_cli_up(int argc, char **argv)
             o.base_port = (int)port;
             break;
         case 'd':
-            if (wp_parse_i64(optarg, strlen(optarg), &o.drain_timeout_ms) != WP_OK ||
-                o.drain_timeout_ms < 0 || o.drain_timeout_ms > 86400000)
-                return wp_cli_fail("up", "--drain-timeout: expected milliseconds 0..86400000");
+            if (!wp_cli_drain_timeout("up", optarg, &o.drain_timeout_ms))
+                return 2;
             break;
         case 'j':
             json = true;
