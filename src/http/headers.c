@@ -1,6 +1,8 @@
 /* http/headers: see headers.h. Offsets, not pointers, so `raw` may move when it grows. */
 #include "http/headers.h"
 
+#include <string.h>
+
 void wp_http_headers_init(wp_http_headers_t *hs, size_t max_bytes)
 {
     wp_buf_init(&hs->raw, max_bytes);
@@ -67,4 +69,24 @@ wp_str_t wp_http_headers_get(const wp_http_headers_t *hs, const char *name)
             return wp_http_headers_value(hs, i);
     }
     return (wp_str_t){NULL, 0};
+}
+
+bool wp_http_bearer_ok(const wp_http_headers_t *hs, const char *token)
+{
+    if (token == NULL || token[0] == '\0')
+        return false;
+    wp_str_t v = wp_http_headers_get(hs, "Authorization");
+    if (v.p == NULL || v.n < 7 || !wp_str_case_eq_cstr((wp_str_t){v.p, 7}, "bearer "))
+        return false;
+    v.p += 7;
+    v.n -= 7;
+    while (v.n > 0 && v.p[0] == ' ') {
+        v.p++;
+        v.n--;
+    }
+    size_t tn = strlen(token);
+    unsigned char diff = (unsigned char)(v.n != tn);
+    for (size_t i = 0; i < tn; i++)
+        diff |= (unsigned char)(token[i] ^ (i < v.n ? v.p[i] : 0));
+    return diff == 0;
 }

@@ -10,6 +10,8 @@
 #ifndef WP_HTTP_HEADERS_H
 #define WP_HTTP_HEADERS_H
 
+#include <stdbool.h>
+
 #include "base/buf.h"
 #include "base/str.h"
 
@@ -35,5 +37,9 @@ wp_status_t wp_http_headers_on_value(wp_http_headers_t *hs, const char *at, size
 wp_str_t wp_http_headers_get(const wp_http_headers_t *hs, const char *name);
 wp_str_t wp_http_headers_name(const wp_http_headers_t *hs, int i);
 wp_str_t wp_http_headers_value(const wp_http_headers_t *hs, int i);
+/* True when an "Authorization: Bearer <token>" header carries exactly `token` (compared
+ * in time independent of where the bytes differ). An empty or NULL token never matches:
+ * an admin surface without a configured token stays closed. */
+bool wp_http_bearer_ok(const wp_http_headers_t *hs, const char *token);
 
 #endif

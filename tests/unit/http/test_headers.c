@@ -149,6 +149,30 @@ static void test_http_headers_many_after_growth(void **state)
     wp_http_headers_free(&hs);
 }
 
+static void test_http_headers_bearer(void **state)
+{
+    (void)state;
+    wp_http_headers_t hs;
+    wp_http_headers_init(&hs, 0);
+    assert_false(wp_http_bearer_ok(&hs, "s3cret")); /* no header */
+    add(&hs, "authorization", "Bearer s3cret");
+    assert_true(wp_http_bearer_ok(&hs, "s3cret"));
+    assert_false(wp_http_bearer_ok(&hs, "s3cre"));   /* a prefix of the sent token */
+    assert_false(wp_http_bearer_ok(&hs, "s3cret!")); /* longer than the sent token */
+    assert_false(wp_http_bearer_ok(&hs, ""));        /* no token configured: closed */
+    assert_false(wp_http_bearer_ok(&hs, NULL));
+    wp_http_headers_reset(&hs);
+    add(&hs, "Authorization", "bearer   s3cret"); /* scheme is case-insensitive */
+    assert_true(wp_http_bearer_ok(&hs, "s3cret"));
+    wp_http_headers_reset(&hs);
+    add(&hs, "Authorization", "Basic s3cret");
+    assert_false(wp_http_bearer_ok(&hs, "s3cret"));
+    wp_http_headers_reset(&hs);
+    add(&hs, "Authorization", "Bearer ");
+    assert_false(wp_http_bearer_ok(&hs, "s3cret"));
+    wp_http_headers_free(&hs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -159,6 +183,7 @@ int main(void)
         cmocka_unit_test(test_http_headers_byte_limit),
         cmocka_unit_test(test_http_headers_reset_reuses),
         cmocka_unit_test(test_http_headers_many_after_growth),
+        cmocka_unit_test(test_http_headers_bearer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
