@@ -3,7 +3,8 @@
  * table below; an endpoint is a candidate when every filter keeps it. "healthy" drops
  * endpoints marked unhealthy; "role" keeps an endpoint when the request has no preference
  * (BOTH), when the endpoint serves both, or when the roles are equal; "exclude" drops the
- * endpoints whose bit is set in the request's exclude set (a retry's already-tried ones).
+ * endpoints whose bit is set in the request's exclude set (a retry's already-tried ones);
+ * "room" drops an endpoint whose in-flight count has reached its limit (when it has one).
  */
 #include "sched/sched_internal.h"
 
@@ -23,10 +24,16 @@ static bool keep_not_excluded(const wp__sched_ep_t *ep, int index, const wp_sche
     return !req->exclude || !(req->exclude[index / 64] >> (index % 64) & 1);
 }
 
+static bool keep_room(const wp__sched_ep_t *ep, int index, const wp_sched_request_t *req)
+{
+    return ep->max_in_flight == 0 || ep->in_flight < ep->max_in_flight;
+}
+
 static const wp__sched_filter_t filters[] = {
     {"healthy", keep_healthy},
     {"role", keep_role},
     {"exclude", keep_not_excluded},
+    {"room", keep_room},
 };
 
 static bool keep_all(const wp__sched_ep_t *ep, int index, const wp_sched_request_t *req)

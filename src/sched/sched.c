@@ -166,6 +166,43 @@ uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep)
     return ep_ok(s, ep) ? s->eps[ep].in_flight : 0;
 }
 
+wp_status_t wp_sched_endpoint_set_limit(wp_sched_t *s, int ep, uint32_t max_in_flight)
+{
+    if (!ep_ok(s, ep))
+        return WP_EINVAL;
+    s->eps[ep].max_in_flight = max_in_flight;
+    return WP_OK;
+}
+
+static bool saturated(const wp_sched_t *s, const wp__sched_ep_t *e, double now,
+                      const wp_sched_saturation_t *th)
+{
+    if (e->max_in_flight > 0 && e->in_flight >= e->max_in_flight)
+        return true;
+    if (!e->has_metrics || now - e->scraped_at > s->cfg.stale_after_s)
+        return false;
+    double waiting = fmax(e->waiting, (double)e->in_flight - e->running);
+    return (th->queue_depth > 0 && waiting >= th->queue_depth) ||
+           (th->kv_usage > 0 && e->kv_usage >= th->kv_usage);
+}
+
+int wp_sched_room(const wp_sched_t *s, double now, wp_sched_role_t role,
+                  const wp_sched_saturation_t *th, int *n_healthy)
+{
+    int room = 0, healthy = 0;
+    for (int i = 0; i < s->n_eps; i++) {
+        const wp__sched_ep_t *e = &s->eps[i];
+        bool fits = role == WP_SCHED_ROLE_BOTH || e->role == WP_SCHED_ROLE_BOTH || e->role == role;
+        if (!e->healthy || !fits)
+            continue;
+        healthy++;
+        room += !saturated(s, e, now, th);
+    }
+    if (n_healthy)
+        *n_healthy = healthy;
+    return room;
+}
+
 wp_status_t wp_sched_endpoint_set_capacity(wp_sched_t *s, int ep, uint32_t blocks)
 {
     if (!ep_ok(s, ep))

@@ -157,6 +157,30 @@ uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep);
  * unknown, the initial state). Used by dynamo-kv. WP_EINVAL on an out-of-range endpoint. */
 wp_status_t wp_sched_endpoint_set_capacity(wp_sched_t *s, int ep, uint32_t blocks);
 
+/* The most requests the gateway may have in flight on ep at once (0 = no limit, the
+ * initial state). An endpoint at its limit is no candidate ("room" filter) until one ends.
+ * WP_EINVAL on an out-of-range endpoint. */
+wp_status_t wp_sched_endpoint_set_limit(wp_sched_t *s, int ep, uint32_t max_in_flight);
+
+/* Saturation (flow control): when is an endpoint too busy to take another request now?
+ * At its in-flight limit; or, with fresh metrics, when its waiting queue reaches
+ * queue_depth or its KV usage reaches kv_usage (either threshold <= 0: not used). The
+ * waiting count is the larger of the scraped one and (in flight - scraped running): what
+ * the gateway sent since the scrape counts at once, so a burst cannot overshoot the
+ * threshold on a 50 ms old number. Unknown (stale) metrics count as room: an endpoint
+ * without /metrics is limited by its in-flight limit alone. The defaults are the reference
+ * endpoint picker's saturation detector's: queue depth 5, KV usage 0.8. */
+typedef struct wp_sched_saturation_s {
+    double queue_depth;
+    double kv_usage;
+} wp_sched_saturation_t;
+
+/* Healthy endpoints of the role (BOTH: any) that are not saturated; *n_healthy (may be
+ * NULL) gets the healthy ones of the role, saturated or not. 0 with *n_healthy > 0: the
+ * pool is saturated (queue the request); 0 with *n_healthy == 0: nothing can serve it. */
+int wp_sched_room(const wp_sched_t *s, double now, wp_sched_role_t role,
+                  const wp_sched_saturation_t *th, int *n_healthy);
+
 /* Picks an endpoint for req. WP_ENOTFOUND when no endpoint passes the filters, WP_EINVAL on
  * a bad request (NULL model, prompt NULL with len > 0, NULL rng). out is fully written on
  * success. Allocates nothing; updates only the round-robin cursor of the request's role

@@ -27,6 +27,7 @@ typedef struct wp__sched_ep_s {
     bool healthy;
     bool has_metrics;
     uint32_t in_flight;
+    uint32_t max_in_flight; /* 0 = no limit; at the limit the "room" filter drops it */
     uint32_t kv_blocks;     /* KV cache size in blocks (num_gpu_blocks), 0 = unknown */
     double pending_prefill; /* tokens sent here whose prefill has not ended (first token) */
     double waiting, running, kv_usage, scraped_at;

@@ -492,6 +492,70 @@ static void test_sched_validate_after_random_operations(void **state)
     assert_true(a != random_workload(12, false));
 }
 
+/* In-flight limits drop an endpoint at its limit; wp_sched_room tells saturation (limit,
+ * waiting queue, KV usage, and sends since the scrape) from an empty pool. */
+static void test_sched_limit_and_room(void **state)
+{
+    (void)state;
+    wp_rng_t rng;
+    wp_rng_seed(&rng, 5);
+    wp_sched_pick_t p;
+    wp_err_t err;
+    wp_sched_request_t r = req_for("hello", NULL);
+    wp_sched_t *s = make(NULL, 2);
+    const wp_sched_saturation_t th = {.queue_depth = 5, .kv_usage = 0.8};
+    int healthy = -1;
+    assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, &healthy), 2);
+    assert_int_equal(healthy, 2);
+    assert_int_equal(wp_sched_endpoint_set_limit(s, 2, 1), WP_EINVAL);
+    assert_int_equal(wp_sched_endpoint_set_limit(s, 0, 1), WP_OK);
+    /* ep0 takes one request, then only ep1 is a candidate. */
+    p.endpoint = 0;
+    p.n_blocks = 0;
+    assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(pick_ep(s, 0, &r, &rng, &p), 1);
+    assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, NULL), 1);
+    /* ep1 is saturated by its scraped queue; the pool is then full, not empty. */
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 0, 5, 10, 0.1), WP_OK);
+    assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, &healthy), 0);
+    assert_int_equal(healthy, 2);
+    /* A picked endpoint at its limit still is not one: the pick fails. */
+    wp_sched_endpoint_set_limit(s, 1, 0);
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 0, 4, 10, 0.79), WP_OK);
+    assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, NULL), 1);
+    /* KV usage at the threshold saturates; a stale scrape counts as room. */
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 0, 0, 10, 0.8), WP_OK);
+    assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, NULL), 0);
+    assert_int_equal(wp_sched_room(s, 100, WP_SCHED_ROLE_BOTH, &th, NULL), 1);
+    const wp_sched_saturation_t off = {0, 0};
+    assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &off, NULL), 1);
+    /* Sends since the scrape count at once: 10 running + 5 more in flight = 5 waiting. */
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 0, 0, 10, 0.1), WP_OK);
+    for (int i = 0; i < 14; i++) {
+        p.endpoint = 1;
+        assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+    }
+    assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, NULL), 1);
+    assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+    assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, NULL), 0);
+    /* The limited endpoint frees its slot: room again. */
+    assert_int_equal(wp_sched_on_complete(s, 0), WP_OK);
+    assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, NULL), 1);
+    /* Unhealthy endpoints are neither room nor healthy; roles are respected. */
+    wp_sched_endpoint_set_healthy(s, 0, false);
+    wp_sched_endpoint_set_healthy(s, 1, false);
+    assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, &healthy), 0);
+    assert_int_equal(healthy, 0);
+    assert_int_equal(wp_sched_endpoint_add(s, "p0", WP_SCHED_ROLE_PREFILL), 2);
+    assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_DECODE, &th, &healthy), 0);
+    assert_int_equal(healthy, 0);
+    assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_PREFILL, &th, &healthy), 1);
+    assert_int_equal(wp_sched_pick(s, 0, &r, &rng, &p, &err), WP_OK);
+    assert_valid(s);
+    wp_sched_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +572,7 @@ int main(void)
         cmocka_unit_test(test_sched_round_robin_per_role_and_dry),
         cmocka_unit_test(test_sched_session_affinity),
         cmocka_unit_test(test_sched_validate_after_random_operations),
+        cmocka_unit_test(test_sched_limit_and_room),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,183 @@
+/* Tests for sched/queue: priority order, fair turns between flows, FIFO within a flow,
+ * eviction by a higher priority when full, deadlines, removal by id, bounds. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sched/queue.h"
+
+static wp_sched_queue_t *make(uint32_t cap)
+{
+    wp_err_t err;
+    wp_sched_queue_t *q = wp_sched_queue_new(cap, &err);
+    if (q == NULL)
+        fail_msg("new: %s", err.msg);
+    return q;
+}
+
+/* Pushes an item whose ud is the integer tag `label`; returns its id. */
+static uint64_t push(wp_sched_queue_t *q, int64_t prio, uint64_t flow, double deadline, int label)
+{
+    wp_sched_queue_item_t it = {
+        .priority = prio, .flow = flow, .deadline = deadline, .ud = (void *)(intptr_t)label};
+    wp_sched_queue_item_t ev;
+    bool has_ev;
+    assert_int_equal(wp_sched_queue_push(q, &it, &ev, &has_ev), WP_OK);
+    assert_false(has_ev);
+    return it.id;
+}
+
+static int pop(wp_sched_queue_t *q)
+{
+    wp_sched_queue_item_t it;
+    if (!wp_sched_queue_pop(q, &it))
+        return -1;
+    return (int)(intptr_t)it.ud;
+}
+
+static void test_queue_priority_then_fifo(void **state)
+{
+    (void)state;
+    wp_sched_queue_t *q = make(16);
+    push(q, 5, 0, INFINITY, 1);
+    push(q, 0, 0, INFINITY, 2);
+    push(q, 5, 0, INFINITY, 3);
+    push(q, -1, 0, INFINITY, 4);
+    push(q, 0, 0, INFINITY, 5);
+    assert_int_equal(wp_sched_queue_len(q), 5);
+    int want[] = {4, 2, 5, 1, 3};
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(pop(q), want[i]);
+    assert_int_equal(pop(q), -1);
+    wp_sched_queue_free(q);
+}
+
+/* Flow A queues 6 items, then flow B 2 and flow C 1: they alternate, each FIFO. */
+static void test_queue_flows_take_turns(void **state)
+{
+    (void)state;
+    wp_sched_queue_t *q = make(64);
+    for (int i = 0; i < 6; i++)
+        push(q, 0, 0xA, INFINITY, 10 + i);
+    push(q, 0, 0xB, INFINITY, 20);
+    push(q, 0, 0xB, INFINITY, 21);
+    push(q, 0, 0xC, INFINITY, 30);
+    int want[] = {10, 20, 30, 11, 21, 12, 13, 14, 15};
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(pop(q), want[i]);
+    /* A flow that comes back after the clock moved on starts at the clock, not behind. */
+    push(q, 0, 0xA, INFINITY, 16);
+    push(q, 0, 0xA, INFINITY, 17);
+    push(q, 0, 0xB, INFINITY, 22);
+    assert_int_equal(pop(q), 16);
+    assert_int_equal(pop(q), 22);
+    assert_int_equal(pop(q), 17);
+    /* Priority still comes before turns. */
+    push(q, 1, 0xA, INFINITY, 40);
+    push(q, 0, 0xB, INFINITY, 41);
+    push(q, 0, 0xB, INFINITY, 42);
+    assert_int_equal(pop(q), 41);
+    assert_int_equal(pop(q), 42);
+    assert_int_equal(pop(q), 40);
+    wp_sched_queue_free(q);
+}
+
+static void test_queue_full_evicts_lower_priority(void **state)
+{
+    (void)state;
+    wp_sched_queue_t *q = make(3);
+    push(q, 0, 0, INFINITY, 1);
+    push(q, 5, 0, INFINITY, 2);
+    push(q, 5, 0, INFINITY, 3);
+    wp_sched_queue_item_t it = {.priority = 5, .deadline = INFINITY, .ud = (void *)4}, ev;
+    bool has_ev = true;
+    /* Equal priority does not outrank: refused, nothing changes. */
+    assert_int_equal(wp_sched_queue_push(q, &it, &ev, &has_ev), WP_ELIMIT);
+    assert_false(has_ev);
+    assert_int_equal(wp_sched_queue_len(q), 3);
+    /* A higher priority (lower value) evicts the last in order: the later priority-5 one. */
+    it.priority = 1;
+    assert_int_equal(wp_sched_queue_push(q, &it, &ev, &has_ev), WP_OK);
+    assert_true(has_ev);
+    assert_int_equal((int)(intptr_t)ev.ud, 3);
+    assert_int_equal(wp_sched_queue_len(q), 3);
+    assert_int_equal(pop(q), 1);
+    assert_int_equal(pop(q), 4);
+    assert_int_equal(pop(q), 2);
+    /* A smaller bound applies to new pushes only. */
+    push(q, 0, 0, INFINITY, 5);
+    push(q, 0, 0, INFINITY, 6);
+    assert_int_equal(wp_sched_queue_set_capacity(q, 1), WP_OK);
+    assert_int_equal(wp_sched_queue_len(q), 2);
+    it.priority = 0;
+    assert_int_equal(wp_sched_queue_push(q, &it, &ev, &has_ev), WP_ELIMIT);
+    assert_int_equal(wp_sched_queue_set_capacity(q, 0), WP_EINVAL);
+    assert_int_equal(wp_sched_queue_set_capacity(q, WP_SCHED_QUEUE_MAX + 1), WP_EINVAL);
+    wp_sched_queue_free(q);
+}
+
+static void test_queue_deadlines_and_remove(void **state)
+{
+    (void)state;
+    wp_sched_queue_t *q = make(8);
+    push(q, 0, 0, 10.0, 1);
+    uint64_t id2 = push(q, 0, 0, 5.0, 2);
+    push(q, 0, 0, INFINITY, 3);
+    uint64_t id4 = push(q, 0, 0, 5.0, 4);
+    wp_sched_queue_item_t it;
+    assert_false(wp_sched_queue_pop_expired(q, 4.9, &it));
+    assert_true(wp_sched_queue_remove(q, id4));
+    assert_false(wp_sched_queue_remove(q, id4)); /* not twice */
+    assert_true(wp_sched_queue_pop_expired(q, 5.0, &it));
+    assert_int_equal(it.id, id2);
+    assert_false(wp_sched_queue_pop_expired(q, 5.0, &it));
+    assert_true(wp_sched_queue_pop_expired(q, 1e9, &it));
+    assert_int_equal((int)(intptr_t)it.ud, 1);
+    assert_false(wp_sched_queue_pop_expired(q, 1e9, &it)); /* +inf never expires */
+    assert_int_equal(pop(q), 3);
+    assert_false(wp_sched_queue_remove(q, 12345));
+    wp_sched_queue_free(q);
+}
+
+static void test_queue_bounds(void **state)
+{
+    (void)state;
+    wp_err_t err;
+    assert_null(wp_sched_queue_new(0, &err));
+    assert_non_null(strstr(err.msg, "out of range"));
+    assert_null(wp_sched_queue_new(WP_SCHED_QUEUE_MAX + 1, &err));
+    /* Grows past its first allocation up to the capacity, and keeps every item. */
+    wp_sched_queue_t *q = make(1000);
+    for (int i = 0; i < 1000; i++)
+        push(q, i % 3, (uint64_t)(i % 7), INFINITY, i);
+    wp_sched_queue_item_t it = {.priority = 9}, ev;
+    bool has_ev;
+    assert_int_equal(wp_sched_queue_push(q, &it, &ev, &has_ev), WP_ELIMIT);
+    int64_t last_prio = -1;
+    for (int i = 0; i < 1000; i++) {
+        assert_true(wp_sched_queue_pop(q, &it));
+        assert_true(it.priority >= last_prio);
+        last_prio = it.priority;
+    }
+    assert_int_equal(wp_sched_queue_len(q), 0);
+    wp_sched_queue_free(q);
+    wp_sched_queue_free(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_queue_priority_then_fifo),
+        cmocka_unit_test(test_queue_flows_take_turns),
+        cmocka_unit_test(test_queue_full_evicts_lower_priority),
+        cmocka_unit_test(test_queue_deadlines_and_remove),
+        cmocka_unit_test(test_queue_bounds),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
