@@ -110,9 +110,27 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
     gc->server.max_header_bytes = (size_t)g->max_header_bytes;
     gc->server.max_connections = g->max_connections;
     gc->client.connect_timeout_ms = (uint64_t)g->connect_timeout_ms;
-    gc->client.first_byte_ms = (uint64_t)g->request_timeout_ms;
-    gc->client.idle_ms = (uint64_t)g->request_timeout_ms;
+    gc->client.first_byte_ms =
+        (uint64_t)(g->first_byte_timeout_ms ? g->first_byte_timeout_ms : g->request_timeout_ms);
+    gc->client.idle_ms =
+        (uint64_t)(g->idle_timeout_ms ? g->idle_timeout_ms : g->request_timeout_ms);
     gc->retries = g->retries;
+    gc->drain_timeout_ms = (uint64_t)g->drain_timeout_ms;
+    gc->max_in_flight = (uint32_t)g->max_in_flight_per_endpoint;
+    gc->flow = (wp_gateway_flow_cfg_t){
+        .enabled = g->flow.enabled,
+        .max_queue = (uint32_t)g->flow.max_queue,
+        .queue_timeout_ms = (uint64_t)g->flow.queue_timeout_ms,
+        .saturation = {g->flow.queue_depth_threshold, g->flow.kv_cache_threshold}};
+    gc->outlier =
+        (wp_gateway_outlier_cfg_t){.consecutive_failures = g->outlier.consecutive_failures,
+                                   .base_ejection_ms = (uint64_t)g->outlier.base_ejection_ms,
+                                   .max_ejection_ms = (uint64_t)g->outlier.max_ejection_ms,
+                                   .max_ejection_percent = g->outlier.max_ejection_percent};
+    /* The file's token, else the environment's: a token never has to be written down. */
+    const char *env_token = getenv("WELLPATH_ADMIN_TOKEN");
+    wp_strlcpy(gc->admin_token, g->admin_token[0] ? g->admin_token : (env_token ? env_token : ""),
+               sizeof(gc->admin_token));
     gc->pd_threshold = t->scheduler.pd_threshold;
     gc->log_prompts = g->log_prompts;
     gc->guide_metrics = g->guide_metrics;

@@ -6,7 +6,9 @@
  * requests finish, at most --drain-timeout ms) and exits 0, or 1 when requests had to be
  * cut; a second SIGTERM/SIGINT exits at once. SIGHUP re-reads FILE and applies it with
  * wp_gateway_reload; a file that does not load or apply leaves the running config as it
- * is and logs one line saying why (the key and line, from the topology parser).
+ * is and logs one line saying why (the key and line, from the topology parser). With an
+ * admin token (gateway.adminToken or WELLPATH_ADMIN_TOKEN), POST /admin/reload and POST
+ * /admin/drain do the same as SIGHUP and SIGTERM.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -76,6 +78,12 @@ static void on_drained(void *ud, int cut)
     stop_now(ud, cut > 0 ? 1 : 0);
 }
 
+static void begin_drain(gw_run_t *r)
+{
+    r->draining = true;
+    wp_gateway_drain(r->gw, on_drained, r);
+}
+
 static void on_signal(void *ud, int signum)
 {
     gw_run_t *r = ud;
@@ -86,26 +94,40 @@ static void on_signal(void *ud, int signum)
         stop_now(r, 1);
         return;
     }
-    r->draining = true;
     wp_log(WP_LOG_INFO, "stopping", "signal=%d", signum);
-    wp_gateway_drain(r->gw, on_drained, r);
+    begin_drain(r);
+}
+
+/* Re-reads FILE and applies it; on failure the running config stays and the log says why. */
+static wp_status_t reload(void *ud, wp_err_t *err)
+{
+    gw_run_t *r = ud;
+    static wp_gateway_config_t gc; /* large: not on the stack */
+    bool log_json;
+    if (r->gw == NULL || r->draining)
+        return wp_err_set(err, WP_EINVAL, "the gateway is shutting down");
+    wp_log(WP_LOG_INFO, "reloading", "file=%s", r->file);
+    if (build_config(r, &gc, &log_json, err) != WP_OK ||
+        wp_gateway_reload(r->gw, &gc, err) != WP_OK) {
+        char q[600];
+        wp_log(WP_LOG_ERROR, "reload failed, keeping the running config", "file=%s reason=%s",
+               r->file, wp_log_quote(q, sizeof(q), err->msg));
+        return WP_EINVAL;
+    }
+    return WP_OK;
 }
 
 static void on_sighup(uv_signal_t *h, int signum)
 {
-    gw_run_t *r = h->data;
-    static wp_gateway_config_t gc; /* large: not on the stack */
-    bool log_json;
     wp_err_t err;
-    if (r->gw == NULL || r->draining)
-        return;
-    wp_log(WP_LOG_INFO, "reloading", "file=%s", r->file);
-    if (build_config(r, &gc, &log_json, &err) != WP_OK ||
-        wp_gateway_reload(r->gw, &gc, &err) != WP_OK) {
-        char q[600];
-        wp_log(WP_LOG_ERROR, "reload failed, keeping the running config", "file=%s reason=%s",
-               r->file, wp_log_quote(q, sizeof(q), err.msg));
-    }
+    reload(h->data, &err);
+}
+
+static void admin_drain(void *ud)
+{
+    gw_run_t *r = ud;
+    if (r->gw != NULL && !r->draining)
+        begin_drain(r);
 }
 
 int wp_cli_gateway(int argc, char **argv)
@@ -168,6 +190,7 @@ int wp_cli_gateway(int argc, char **argv)
         uv_run(loop, UV_RUN_DEFAULT);
         return wp_cli_fail("gateway", err.msg);
     }
+    wp_gateway_set_admin(run.gw, &(wp_gateway_admin_t){reload, admin_drain, &run});
     wp_cli_signals_start(loop, &run.sig, on_signal, &run);
     uv_signal_init(loop, &run.sighup);
     run.sighup.data = &run;

@@ -149,6 +149,27 @@ static const wp__cfg_field_t endpoint_fields[] = {
     F_STR("name", endpoint_t, name, NULL),
 };
 
+typedef wp_topology_flow_t flow_t;
+static const wp__cfg_field_t flow_fields[] = {
+    F_BOOL("enabled", flow_t, enabled),
+    F_INT("maxQueue", flow_t, max_queue, 1, 65536),
+    F_INT("queueTimeoutMs", flow_t, queue_timeout_ms, 1, 86400000),
+    F_INT("queueDepthThreshold", flow_t, queue_depth_threshold, 0, 1000000),
+    {.key = "kvCacheThreshold",
+     .kind = WP__CFG_DOUBLE,
+     .off = offsetof(flow_t, kv_cache_threshold),
+     .min = 0,
+     .max = 1},
+};
+
+typedef wp_topology_outlier_t outlier_t;
+static const wp__cfg_field_t outlier_fields[] = {
+    F_INT("consecutiveFailures", outlier_t, consecutive_failures, 0, 1000000),
+    F_INT("baseEjectionMs", outlier_t, base_ejection_ms, 1, 86400000),
+    F_INT("maxEjectionMs", outlier_t, max_ejection_ms, 1, 86400000),
+    F_INT("maxEjectionPercent", outlier_t, max_ejection_percent, 0, 100),
+};
+
 typedef wp_topology_gateway_t gateway_t;
 static const wp__cfg_field_t gateway_fields[] = {
     F_CUSTOM("listen", parse_listen),
@@ -157,7 +178,18 @@ static const wp__cfg_field_t gateway_fields[] = {
     F_INT("maxConnections", gateway_t, max_connections, 1, 1000000),
     F_INT("requestTimeoutMs", gateway_t, request_timeout_ms, 1, 86400000),
     F_INT("connectTimeoutMs", gateway_t, connect_timeout_ms, 1, 600000),
+    F_INT("firstByteTimeoutMs", gateway_t, first_byte_timeout_ms, 0, 86400000),
+    F_INT("idleTimeoutMs", gateway_t, idle_timeout_ms, 0, 86400000),
+    F_INT("drainTimeoutMs", gateway_t, drain_timeout_ms, 1, 86400000),
+    F_INT("maxInFlightPerEndpoint", gateway_t, max_in_flight_per_endpoint, 0, 1000000),
     F_INT("retries", gateway_t, retries, 0, 16),
+    {.key = "adminToken",
+     .kind = WP__CFG_STR,
+     .off = offsetof(gateway_t, admin_token),
+     .size = SZ(gateway_t, admin_token),
+     .zero_unset = true},
+    F_MAP("flowControl", gateway_t, flow, flow_fields),
+    F_MAP("outlierDetection", gateway_t, outlier, outlier_fields),
     F_ENUM("logFormat", gateway_t, log_format, log_choices),
     F_BOOL("logPrompts", gateway_t, log_prompts),
     F_BOOL("guideMetrics", gateway_t, guide_metrics),
@@ -394,6 +426,15 @@ void wp_topology_defaults(wp_topology_t *t)
     g->request_timeout_ms = 600000;
     g->connect_timeout_ms = 2000;
     g->retries = 2;
+    g->drain_timeout_ms = 30000;
+    g->flow = (wp_topology_flow_t){.max_queue = 1024,
+                                   .queue_timeout_ms = 30000,
+                                   .queue_depth_threshold = 5,
+                                   .kv_cache_threshold = 0.8};
+    g->outlier = (wp_topology_outlier_t){.consecutive_failures = 5,
+                                         .base_ejection_ms = 30000,
+                                         .max_ejection_ms = 300000,
+                                         .max_ejection_percent = 50};
     g->log_format = WP_TOPO_LOG_LOGFMT;
     t->simulation = (wp_topology_simulation_t){.base_port = 8100, .time_scale = 1.0, .seed = 1};
     t->prefill.replicas = t->decode.replicas = 1;

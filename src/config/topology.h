@@ -37,6 +37,7 @@
 #define WP_TOPO_HOST_MAX 256 /* host names and addresses, without brackets */
 #define WP_TOPO_URL_MAX 512
 #define WP_TOPO_PATH_MAX 256
+#define WP_TOPO_TOKEN_MAX 256
 #define WP_TOPO_MAX_SCORERS 16
 #define WP_TOPO_MAX_ENDPOINTS 256
 #define WP_TOPO_MAX_INPUT ((size_t)1 << 20) /* bytes of YAML accepted */
@@ -104,15 +105,39 @@ typedef struct wp_topology_endpoint_s {
     int line;
 } wp_topology_endpoint_t;
 
+/* gateway.flowControl: requests wait at the gateway while every endpoint is saturated. */
+typedef struct wp_topology_flow_s {
+    bool enabled;              /* default false */
+    int max_queue;             /* 1..65536, default 1024 */
+    int64_t queue_timeout_ms;  /* 1..86400000, default 30000: then 429 */
+    int queue_depth_threshold; /* 0..1000000, default 5 (0: not used) */
+    double kv_cache_threshold; /* 0..1, default 0.8 (0: not used) */
+} wp_topology_flow_t;
+
+/* gateway.outlierDetection: passive ejection of endpoints that fail requests. */
+typedef struct wp_topology_outlier_s {
+    int consecutive_failures; /* 0..1000000, default 5 (0: off) */
+    int64_t base_ejection_ms; /* 1..86400000, default 30000; doubles per ejection */
+    int64_t max_ejection_ms;  /* 1..86400000, default 300000 */
+    int max_ejection_percent; /* 0..100, default 50 */
+} wp_topology_outlier_t;
+
 typedef struct wp_topology_gateway_s {
-    char listen_host[WP_TOPO_HOST_MAX]; /* from listen: host:port ([v6]:port) */
-    uint16_t listen_port;               /* 0..65535, 0 = ephemeral */
-    int64_t max_body_bytes;             /* 1..1 GiB */
-    int64_t max_header_bytes;           /* 256..1 MiB */
-    int max_connections;                /* 1..1000000 */
-    int64_t request_timeout_ms;         /* 1..86400000 */
-    int64_t connect_timeout_ms;         /* 1..600000 */
-    int retries;                        /* 0..16 */
+    char listen_host[WP_TOPO_HOST_MAX];  /* from listen: host:port ([v6]:port) */
+    uint16_t listen_port;                /* 0..65535, 0 = ephemeral */
+    int64_t max_body_bytes;              /* 1..1 GiB */
+    int64_t max_header_bytes;            /* 256..1 MiB */
+    int max_connections;                 /* 1..1000000 */
+    int64_t request_timeout_ms;          /* 1..86400000 */
+    int64_t connect_timeout_ms;          /* 1..600000 */
+    int64_t first_byte_timeout_ms;       /* 0..86400000, 0 = request_timeout_ms */
+    int64_t idle_timeout_ms;             /* 0..86400000, 0 = request_timeout_ms */
+    int64_t drain_timeout_ms;            /* 1..86400000, default 30000 */
+    int max_in_flight_per_endpoint;      /* 0..1000000, 0 = no limit */
+    int retries;                         /* 0..16 */
+    char admin_token[WP_TOPO_TOKEN_MAX]; /* "" = admin API off (unless the environment sets one) */
+    wp_topology_flow_t flow;
+    wp_topology_outlier_t outlier;
     wp_topology_log_format_t log_format;
     bool log_prompts;
     bool guide_metrics; /* also export the production guide's series on /metrics */

@@ -94,7 +94,7 @@ static void mark(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind, bool
         if (!ep->healthy && !gw->stopping && ep->failures[GW_CHECK_SCRAPE] == 0 &&
             ep->failures[GW_CHECK_HEALTH] == 0) {
             ep->healthy = true;
-            wp_sched_endpoint_set_healthy(gw->sched, ep->index, true);
+            wp__gw_ep_sync(gw, ep);
             wp_log(WP_LOG_INFO, "endpoint joined the pool", "endpoint=%s", ep->cfg.name);
         }
         return;
@@ -103,7 +103,7 @@ static void mark(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind, bool
     if (++ep->failures[kind] < FAILURES_TO_EJECT || !ep->healthy)
         return;
     ep->healthy = false;
-    wp_sched_endpoint_set_healthy(gw->sched, ep->index, false);
+    wp__gw_ep_sync(gw, ep);
     /* Whatever it held may be gone (a restart empties the cache): forget its prefixes. */
     wp_sched_index_clear_endpoint(wp_sched_index(gw->sched), ep->index);
     char q[256];
@@ -227,6 +227,8 @@ void wp__gw_endpoints_tick(wp_gateway_t *gw)
     if (models)
         gw->last_models_ms = now ? now : 1;
     wp__gw_pools_collect(gw, false);
+    wp__gw_outlier_tick(gw);
+    wp__gw_flow_tick(gw);
     for (int i = 0; i < gw->n_eps; i++) {
         gw_endpoint_t *ep = &gw->eps[i];
         check_start(&ep->checks[GW_CHECK_SCRAPE], "/metrics");
@@ -250,7 +252,7 @@ int wp__gw_ready_count(const wp_gateway_t *gw)
 {
     int n = 0;
     for (int i = 0; i < gw->n_eps; i++)
-        n += gw->eps[i].healthy;
+        n += gw->eps[i].healthy && !gw->eps[i].ejected;
     return n;
 }
 
@@ -282,8 +284,17 @@ static void carry_over(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep, con
     memcpy(ep->ttft_recent, o->ttft_recent, sizeof(ep->ttft_recent));
     ep->ttft_n = o->ttft_n;
     ep->ttft_next = o->ttft_next;
-    if (!same_address(&ep->cfg, &o->cfg))
+    ep->ejections_total = o->ejections_total;
+    if (!same_address(&ep->cfg, &o->cfg)) {
+        wp__gw_ep_sync(gw, ep);
         return;
+    }
+    ep->consecutive_failures = o->consecutive_failures;
+    ep->ejected = o->ejected;
+    ep->probation = o->probation;
+    ep->ejected_until_ms = o->ejected_until_ms;
+    ep->recovered_ms = o->recovered_ms;
+    ep->ejections = o->ejections;
     ep->healthy = o->healthy;
     memcpy(ep->failures, o->failures, sizeof(ep->failures));
     ep->waiting = o->waiting;
@@ -293,7 +304,7 @@ static void carry_over(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep, con
     ep->cache_hits = o->cache_hits;
     ep->metrics_seen = o->metrics_seen;
     wp_strlcpy(ep->last_error, o->last_error, sizeof(ep->last_error));
-    wp_sched_endpoint_set_healthy(pool->sched, ep->index, ep->healthy);
+    wp__gw_ep_sync(gw, ep);
     if (ep->metrics_seen)
         wp_sched_endpoint_set_metrics(pool->sched, ep->index, wp__gw_now(gw), ep->waiting,
                                       ep->running, ep->kv_usage);
@@ -343,7 +354,7 @@ static wp_status_t endpoint_init(wp_gateway_t *gw, gw_pool_t *pool, const wp_gat
     if (ep->index < 0)
         return wp_err_set(err, WP_EINVAL, "endpoint '%s': cannot add (duplicate name or too many)",
                           ep->cfg.name);
-    wp_sched_endpoint_set_healthy(pool->sched, ep->index, false);
+    wp__gw_ep_sync(gw, ep); /* out of the pool until its checks pass */
     pool->has_prefill |= ep->cfg.role == WP_SCHED_ROLE_PREFILL;
     return WP_OK;
 }

@@ -36,6 +36,12 @@ void wp_gateway_config_default(wp_gateway_config_t *cfg)
     cfg->log_requests = true;
     cfg->seed = 1;
     cfg->drain_timeout_ms = 30000;
+    cfg->flow = (wp_gateway_flow_cfg_t){
+        .max_queue = 1024, .queue_timeout_ms = 30000, .saturation = {5, 0.8}};
+    cfg->outlier = (wp_gateway_outlier_cfg_t){.consecutive_failures = 5,
+                                              .base_ejection_ms = 30000,
+                                              .max_ejection_ms = 300000,
+                                              .max_ejection_percent = 50};
 }
 
 double wp__gw_now(const wp_gateway_t *gw)
@@ -96,6 +102,69 @@ static void answer_status_page(wp_http_req_t *req)
     wp_http_res_send(req, 200, "text/html; charset=utf-8", html, len, NULL);
 }
 
+/* ---- admin API: off without a token; every call needs it as a bearer token ---- */
+
+void wp_gateway_set_admin(wp_gateway_t *gw, const wp_gateway_admin_t *admin)
+{
+    gw->admin = admin != NULL ? *admin : (wp_gateway_admin_t){0};
+}
+
+static void admin_send(wp_http_req_t *req, int status, const char *msg, const char *extra)
+{
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    if (status < 300) {
+        wp_buf_puts(&b, "{\"status\":\"");
+        wp_buf_json_escape(&b, msg, strlen(msg));
+        wp_buf_puts(&b, "\"}");
+    } else {
+        wp_api_write_error(&b, status, msg, NULL);
+    }
+    wp_http_res_send(req, status, "application/json", b.data, b.len, extra);
+    wp_buf_free(&b);
+}
+
+static void answer_admin(wp_gateway_t *gw, wp_http_req_t *req, bool post)
+{
+    if (gw->cfg.admin_token[0] == '\0') {
+        wp__gw_count_status(gw->unrouted, 404);
+        wp_http_res_error(req, 404, "no route: the admin API is off (no admin token)", NULL);
+        return;
+    }
+    if (!wp_http_bearer_ok(&req->headers, gw->cfg.admin_token)) {
+        wp_log(WP_LOG_WARN, "admin: refused", "path=%.*s", (int)req->path.n, req->path.p);
+        admin_send(req, 401, "admin API: missing or wrong bearer token",
+                   "WWW-Authenticate: Bearer realm=\"wellpath-admin\"\r\n");
+        return;
+    }
+    bool reload = wp_str_eq_cstr(req->path, "/admin/reload");
+    bool drain = wp_str_eq_cstr(req->path, "/admin/drain");
+    if (!reload && !drain) {
+        admin_send(req, 404, "no such admin path (POST /admin/reload, POST /admin/drain)", NULL);
+        return;
+    }
+    if (!post) {
+        admin_send(req, 405, "use POST for this path", "Allow: POST\r\n");
+        return;
+    }
+    if ((reload && gw->admin.reload == NULL) || (drain && gw->admin.drain == NULL)) {
+        admin_send(req, 501, "not available for this command", NULL);
+        return;
+    }
+    if (drain) {
+        wp_log(WP_LOG_INFO, "admin: drain", "in_flight=%llu", (unsigned long long)gw->in_flight);
+        admin_send(req, 202, "draining", "Connection: close\r\n");
+        gw->admin.drain(gw->admin.ud);
+        return;
+    }
+    wp_err_t err = {{0}};
+    if (gw->admin.reload(gw->admin.ud, &err) != WP_OK) {
+        admin_send(req, 400, err.msg, NULL); /* the running config is kept */
+        return;
+    }
+    admin_send(req, 200, "reloaded", NULL);
+}
+
 static void on_request(wp_http_req_t *req, void *ctx)
 {
     wp_gateway_t *gw = ctx;
@@ -114,7 +183,9 @@ static void on_request(wp_http_req_t *req, void *ctx)
         wp__gw_proxy_start(gw, req, (int)kind);
         return;
     }
-    if (wp_str_eq_cstr(req->path, "/health") && get)
+    if (req->path.n >= 7 && memcmp(req->path.p, "/admin/", 7) == 0)
+        answer_admin(gw, req, post);
+    else if (wp_str_eq_cstr(req->path, "/health") && get)
         answer_health(gw, req);
     else if (wp_str_eq_cstr(req->path, "/metrics") && get)
         answer_metrics(gw, req);
@@ -150,8 +221,10 @@ wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp
     gw->id_base = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 40);
     for (int i = 0; i < cfg->n_models; i++)
         wp_strlcpy(gw->models[gw->n_models++], cfg->models[i], sizeof(gw->models[0]));
-    gw_pool_t *pool = wp__gw_pool_new(gw, cfg, NULL, err);
-    if (pool == NULL) {
+    gw_pool_t *pool = NULL;
+    if (wp__gw_flow_configure(gw, err) != WP_OK ||
+        (pool = wp__gw_pool_new(gw, cfg, NULL, err)) == NULL) {
+        wp__gw_flow_free(gw);
         free(gw);
         return NULL;
     }
@@ -260,6 +333,12 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
     if (gw->server != NULL)
         wp_http_server_set_limits(gw->server, &gw->cfg.server);
     wp__gw_pool_use(gw, pool);
+    for (int i = 0; i < gw->n_eps; i++) /* limits as the new config says */
+        wp__gw_ep_sync(gw, &gw->eps[i]);
+    wp_err_t ferr;
+    if (wp__gw_flow_configure(gw, &ferr) != WP_OK)
+        wp_log(WP_LOG_WARN, "reload: flow control kept as it was", "why=\"%s\"", ferr.msg);
+    wp__gw_flow_drain(gw);
     gw->last_health_ms = 0; /* new endpoints are checked at the next tick */
     gw->reloads++;
     if (gw->server != NULL) {
@@ -275,6 +354,7 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
 static void free_all(wp_gateway_t *gw)
 {
     wp__gw_metrics_free(gw);
+    wp__gw_flow_free(gw);
     free(gw);
 }
 

@@ -39,6 +39,29 @@ typedef struct wp_gateway_endpoint_cfg_s {
     wp_sched_role_t role;
 } wp_gateway_endpoint_cfg_t;
 
+/* Flow control: while every endpoint is saturated (sched.h, wp_sched_room), requests wait
+ * in a bounded queue (sched/queue.h: priority, then fair turns between fairness keys) and
+ * are sent as room appears; beyond max_queue, or past queue_timeout_ms, they get 429. */
+typedef struct wp_gateway_flow_cfg_s {
+    bool enabled;                     /* false */
+    uint32_t max_queue;               /* 1024 */
+    uint64_t queue_timeout_ms;        /* 30000 */
+    wp_sched_saturation_t saturation; /* queue depth 5, KV usage 0.8 */
+} wp_gateway_flow_cfg_t;
+
+/* Outlier detection: an endpoint whose proxied requests fail (connect error, timeout, 5xx,
+ * a cut stream) consecutive_failures times in a row leaves the pool for base_ejection_ms,
+ * doubled at each ejection up to max_ejection_ms; then it is on probation (one request at
+ * a time: each one a recovery probe) until a request succeeds, and a failure on probation
+ * ejects it again. At most max_ejection_percent of the pool is ejected at once (at least
+ * one endpoint when it is > 0). consecutive_failures 0 turns it off. */
+typedef struct wp_gateway_outlier_cfg_s {
+    int consecutive_failures;  /* 5 */
+    uint64_t base_ejection_ms; /* 30000 */
+    uint64_t max_ejection_ms;  /* 300000 */
+    int max_ejection_percent;  /* 50 */
+} wp_gateway_outlier_cfg_t;
+
 typedef struct wp_gateway_config_s {
     char listen_host[64];
     int listen_port; /* 0 = ephemeral */
@@ -60,6 +83,12 @@ typedef struct wp_gateway_config_s {
     bool guide_metrics;
     uint64_t seed;             /* tie-breaking randomness */
     uint64_t drain_timeout_ms; /* SIGTERM: in-flight requests are cut after this: 30000 */
+    uint32_t max_in_flight;    /* per endpoint, 0 = no limit; all at it: queue or 429 */
+    wp_gateway_flow_cfg_t flow;
+    wp_gateway_outlier_cfg_t outlier;
+    /* Bearer token of the admin API (POST /admin/reload, POST /admin/drain); "" = the
+     * admin paths do not exist (404). */
+    char admin_token[256];
     wp_gateway_endpoint_cfg_t endpoints[WP_GATEWAY_MAX_ENDPOINTS];
     int n_endpoints;
 } wp_gateway_config_t;
@@ -89,6 +118,15 @@ void wp_gateway_drain(wp_gateway_t *gw, wp_gateway_drained_fn fn, void *ud);
  * On error (bad scheduler config, an endpoint that cannot be added) nothing changes and
  * err says why. */
 wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, wp_err_t *err);
+/* What the admin API calls (the gateway cannot re-read its own file: the command that
+ * started it can). reload: re-read and apply, return WP_OK or an error in err; drain: as
+ * SIGTERM. Either may be NULL (that path then answers 501). */
+typedef struct wp_gateway_admin_s {
+    wp_status_t (*reload)(void *ud, wp_err_t *err);
+    void (*drain)(void *ud);
+    void *ud;
+} wp_gateway_admin_t;
+void wp_gateway_set_admin(wp_gateway_t *gw, const wp_gateway_admin_t *admin);
 void wp_gateway_free(wp_gateway_t *gw);
 
 #endif

@@ -9,6 +9,7 @@
 #include "api/openai.h"
 #include "base/buf.h"
 #include "base/rng.h"
+#include "sched/queue.h"
 #include "gateway/gateway.h"
 #include "stats/stats.h"
 
@@ -27,6 +28,15 @@ typedef enum {
     GW_PD_BAD_RESPONSE,
     GW_PD_FALLBACK_KINDS
 } gw_pd_fallback_t;
+
+/* Why flow control turned a request away with 429 (wellpath_gateway_shed_total{reason}). */
+typedef enum {
+    GW_SHED_QUEUE_FULL,      /* the queue was full and the request did not outrank anyone */
+    GW_SHED_QUEUE_TIMEOUT,   /* it waited queue_timeout_ms */
+    GW_SHED_EVICTED,         /* a request of higher priority took its place */
+    GW_SHED_IN_FLIGHT_LIMIT, /* every endpoint at its limit, and no queue */
+    GW_SHED_KINDS
+} gw_shed_t;
 
 /* One wellpath_gateway_requests_total sample of an endpoint: status 0 = free slot. */
 typedef struct gw_status_count_s {
@@ -72,6 +82,14 @@ typedef struct gw_endpoint_s {
     /* recent TTFTs in seconds (status page): a ring of the last ttft_n answers */
     double ttft_recent[GW_TTFT_RECENT];
     int ttft_n, ttft_next;
+    /* outlier detection (outlier.c) */
+    int consecutive_failures; /* proxied requests failed in a row */
+    bool ejected;             /* out of the pool until ejected_until_ms */
+    bool probation;           /* back, one request at a time, until one succeeds */
+    uint64_t ejected_until_ms;
+    uint64_t recovered_ms; /* when it last left probation */
+    int ejections;         /* since it last stayed well for max_ejection_ms: the back-off */
+    uint64_t ejections_total;
 } gw_endpoint_t;
 
 /* One generation of the pool: a scheduler and the endpoints it picks from (eps[i] is
@@ -126,6 +144,13 @@ struct wp_gateway_s {
     uint64_t pd_disaggregated, pd_decode_only;
     uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];
     uint64_t in_flight;
+    /* flow control (flow.c) */
+    wp_sched_queue_t *queue;    /* NULL until flow control is first enabled */
+    bool flow_busy, flow_again; /* drain is running / must run once more */
+    uint64_t shed[GW_SHED_KINDS];
+    wp_stats_hist_t queue_wait_s;
+    wp_gateway_admin_t admin;
+    uint64_t ejections_total;
 };
 
 /* endpoints.c */
@@ -183,9 +208,16 @@ typedef struct gw_proxy_s {
     wp_buf_t send_body;  /* the body for the decode endpoint; empty: the client's own */
     long long pf_cached; /* the prefill side's cached tokens, shown to the client; -1: none */
     long long prompt_tokens, completion_tokens; /* from the answer's usage, for the log; -1 */
+    /* flow control */
+    bool queued; /* waiting in gw->queue under queue_id */
+    uint64_t queue_id;
+    uint64_t queued_ms; /* when it joined the queue (loop time) */
+    double queue_wait_s;
 } gw_proxy_t;
 
 void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind);
+/* Sends the request on its way: the P/D prefill stage, or straight to an endpoint. */
+void wp__gw_proxy_dispatch(gw_proxy_t *p);
 /* Picks an endpoint (decode role in a P/D pool) and sends it the request. */
 void wp__gw_proxy_attempt(gw_proxy_t *p);
 /* Answers with an error, only before anything was sent; ends the request. */
@@ -201,6 +233,31 @@ bool wp__gw_pd_begin(gw_proxy_t *p);
 /* The client went away or the request ends: cancel and release the prefill stage. */
 void wp__gw_pd_end(gw_proxy_t *p);
 const char *wp__gw_pd_fallback_name(int kind);
+
+/* flow.c: flow control (gateway.h, wp_gateway_flow_cfg_t) */
+/* true: send the request now. false: it waits in the queue (and is dispatched from there)
+ * or it was answered 429 and finished. */
+bool wp__gw_flow_admit(gw_proxy_t *p);
+/* Dispatches queued requests while an endpoint has room; safe to call from anywhere
+ * (a call made while one runs makes that one go round again). */
+void wp__gw_flow_drain(wp_gateway_t *gw);
+/* At each tick: 429 for requests past their deadline, then drain. */
+void wp__gw_flow_tick(wp_gateway_t *gw);
+/* The request ends while queued (client gone, shutdown): take it out. */
+void wp__gw_flow_forget(gw_proxy_t *p);
+/* Applies cfg->flow (at start and on reload). WP_ENOMEM, or WP_EINVAL on a bad bound. */
+wp_status_t wp__gw_flow_configure(wp_gateway_t *gw, wp_err_t *err);
+void wp__gw_flow_free(wp_gateway_t *gw);
+const char *wp__gw_shed_name(int kind);
+
+/* outlier.c: outlier detection (gateway.h, wp_gateway_outlier_cfg_t) */
+/* Pushes what the scheduler must know of ep: in the pool (health checks pass and not
+ * ejected) and its in-flight limit (1 on probation, else cfg.max_in_flight). */
+void wp__gw_ep_sync(wp_gateway_t *gw, gw_endpoint_t *ep);
+/* A proxied request on ep ended: ok (an answer below 500) or failed. */
+void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool ok);
+/* Ends ejections whose time is up (the endpoint goes on probation). */
+void wp__gw_outlier_tick(wp_gateway_t *gw);
 
 /* metrics.c */
 void wp__gw_metrics_init(wp_gateway_t *gw);

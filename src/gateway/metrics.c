@@ -16,6 +16,10 @@
  *   wellpath_endpoint_connections{endpoint}  open upstream connections (reused)
  *   wellpath_gateway_pd_requests_total{path}, wellpath_gateway_pd_fallbacks_total{reason}  (P/D
  *   pools), wellpath_endpoint_upstream_errors_total{endpoint}
+ *   queue_length, queue_wait_seconds     flow control: requests waiting now; time they waited
+ *   shed_total{reason}                   429s of flow control and limits (flow.c's reasons)
+ *   reloads_total                        configs applied (SIGHUP, POST /admin/reload)
+ *   wellpath_endpoint_{ejected,ejections_total}{endpoint}  outlier detection (outlier.c)
  *
  * With gateway.guideMetrics the production guide's own names follow (REFERENCE.md §10), so
  * its rules run unchanged: vllm_ttft (histogram: the gateway's TTFT, vLLM's buckets),
@@ -43,6 +47,7 @@ void wp__gw_metrics_init(wp_gateway_t *gw)
     wp_stats_hist_init(&gw->itl_s, WP_STATS_BUCKETS_ITL, WP_STATS_BUCKETS_ITL_N, NULL);
     wp_stats_hist_init(&gw->e2e_s, WP_STATS_BUCKETS_E2E, WP_STATS_BUCKETS_E2E_N, NULL);
     wp_stats_hist_init(&gw->prefix_ratio, ratio_bounds, N(ratio_bounds), NULL);
+    wp_stats_hist_init(&gw->queue_wait_s, WP_STATS_BUCKETS_TTFT, WP_STATS_BUCKETS_TTFT_N, NULL);
 }
 
 void wp__gw_metrics_free(wp_gateway_t *gw)
@@ -52,6 +57,7 @@ void wp__gw_metrics_free(wp_gateway_t *gw)
     wp_stats_hist_free(&gw->itl_s);
     wp_stats_hist_free(&gw->e2e_s);
     wp_stats_hist_free(&gw->prefix_ratio);
+    wp_stats_hist_free(&gw->queue_wait_s);
 }
 
 /* Counts into arr[from, to): the pair's slot, or a free one; false when full. */
@@ -165,6 +171,14 @@ static double v_errors(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
     return (double)ep->upstream_errors;
 }
+static double v_ejected(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+{
+    return ep->ejected;
+}
+static double v_ejections(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+{
+    return (double)ep->ejections_total;
+}
 
 static void per_endpoint(wp_gateway_t *gw, wp_buf_t *out, const char *name, const char *type,
                          const char *help, ep_value_fn fn)
@@ -225,6 +239,16 @@ static void write_guide(wp_gateway_t *gw, wp_buf_t *out, const pool_sums_t *s)
            s->kv_max);
 }
 
+/* A counter family with one label whose values are name(0..n-1). */
+static void by_reason(wp_buf_t *out, const char *name, const char *help, const char *label,
+                      const char *(*value_name)(int), const uint64_t *v, int n)
+{
+    family(out, name, "counter", help);
+    for (int k = 0; k < n; k++)
+        wp_buf_printf(out, "%s{%s=\"%s\"} %llu\n", name, label, value_name(k),
+                      (unsigned long long)v[k]);
+}
+
 /* Only for a pool with prefill endpoints. */
 static void write_pd(wp_gateway_t *gw, wp_buf_t *out)
 {
@@ -234,11 +258,9 @@ static void write_pd(wp_gateway_t *gw, wp_buf_t *out)
                   (unsigned long long)gw->pd_disaggregated);
     wp_buf_printf(out, "wellpath_gateway_pd_requests_total{path=\"decode_only\"} %llu\n",
                   (unsigned long long)gw->pd_decode_only);
-    family(out, "wellpath_gateway_pd_fallbacks_total", "counter",
-           "Prefill stages that failed, so the request was decoded without them, by reason.");
-    for (int k = 0; k < GW_PD_FALLBACK_KINDS; k++)
-        wp_buf_printf(out, "wellpath_gateway_pd_fallbacks_total{reason=\"%s\"} %llu\n",
-                      wp__gw_pd_fallback_name(k), (unsigned long long)gw->pd_fallbacks[k]);
+    by_reason(out, "wellpath_gateway_pd_fallbacks_total",
+              "Prefill stages that failed, so the request was decoded without them, by reason.",
+              "reason", wp__gw_pd_fallback_name, gw->pd_fallbacks, GW_PD_FALLBACK_KINDS);
 }
 
 void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
@@ -256,8 +278,19 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
                   (unsigned long long)gw->retries_total);
     if (gw->has_prefill)
         write_pd(gw, out);
-    family(out, "wellpath_gateway_in_flight", "gauge", "Requests being served now.");
-    wp_buf_printf(out, "wellpath_gateway_in_flight %llu\n", (unsigned long long)gw->in_flight);
+    scalar(out, "wellpath_gateway_in_flight", "gauge", "Requests being served now.",
+           (double)gw->in_flight);
+    scalar(out, "wellpath_gateway_queue_length", "gauge",
+           "Requests waiting for an endpoint with room (flow control).",
+           gw->queue ? (double)wp_sched_queue_len(gw->queue) : 0);
+    hist(out, &gw->queue_wait_s, "wellpath_gateway_queue_wait_seconds",
+         "Time a request waited in the flow-control queue before it was sent.");
+    by_reason(out, "wellpath_gateway_shed_total",
+              "Requests answered 429 by flow control or the in-flight limit, by reason.", "reason",
+              wp__gw_shed_name, gw->shed, GW_SHED_KINDS);
+    scalar(out, "wellpath_gateway_reloads_total", "counter",
+           "Configurations applied while running (SIGHUP or POST /admin/reload).",
+           (double)gw->reloads);
     hist(out, &gw->decision_s, "wellpath_gateway_decision_seconds",
          "Time of one scheduling decision.");
     hist(out, &gw->ttft_s, "wellpath_gateway_ttft_seconds",
@@ -294,6 +327,10 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
                  v_connections);
     per_endpoint(gw, out, "wellpath_endpoint_upstream_errors_total", "counter",
                  "Failed upstream attempts (connect, timeout, 5xx, cut streams).", v_errors);
+    per_endpoint(gw, out, "wellpath_endpoint_ejected", "gauge",
+                 "1 while outlier detection keeps the endpoint out of the pool.", v_ejected);
+    per_endpoint(gw, out, "wellpath_endpoint_ejections_total", "counter",
+                 "Times outlier detection ejected the endpoint.", v_ejections);
     if (gw->cfg.guide_metrics)
         write_guide(gw, out, &sums);
 }

@@ -86,6 +86,8 @@ static void pf_done(void *ud, wp_status_t st, const char *why)
     gw_proxy_t *p = ud;
     p->pf_call = NULL;
     release_prefill(p);
+    wp__gw_outlier_note(p->gw, wp__gw_ep_current(p->gw, p->pf_ep),
+                        st == WP_OK && p->pf_status < 500);
     if (st != WP_OK) {
         fall_back(p, st == WP_ETIMEDOUT ? GW_PD_TIMEOUT : GW_PD_CONNECT, why ? why : "");
         return;

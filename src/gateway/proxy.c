@@ -50,6 +50,7 @@ static void release(gw_proxy_t *p)
 void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome)
 {
     wp_gateway_t *gw = p->gw;
+    wp__gw_flow_forget(p);
     release(p);
     gw_endpoint_t *acct = wp__gw_ep_current(gw, p->ep); /* counters survive a reload */
     wp__gw_count_request(gw, acct != NULL ? acct->statuses : gw->unrouted, p->model, p->status);
@@ -88,6 +89,7 @@ void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome)
     wp_buf_free(&p->fwd_headers);
     wp__gw_pool_unref(p->pool);
     free(p);
+    wp__gw_flow_drain(gw); /* an endpoint may have room now */
 }
 
 /* Answers with an error and finishes; only before anything was sent. */
@@ -117,9 +119,10 @@ static void on_abort(wp_http_req_t *req)
 
 /* ---- upstream callbacks ---- */
 
+/* Worth another endpoint: a server error, or a server that sheds load (429). */
 static bool retryable_status(int s)
 {
-    return s == 502 || s == 503 || s == 504 || s == 500;
+    return s == 502 || s == 503 || s == 504 || s == 500 || s == 429;
 }
 
 static void upstream_failed(gw_proxy_t *p, int status, const char *why)
@@ -144,6 +147,8 @@ static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
     if (retryable_status(status) && p->attempts <= p->gw->cfg.retries) {
         wp_http_call_cancel(p->call);
         p->call = NULL;
+        if (status != 429) /* shedding load is no fault of the endpoint */
+            wp__gw_outlier_note(p->gw, wp__gw_ep_current(p->gw, p->ep), false);
         char why[200];
         snprintf(why, sizeof(why), "upstream %s answered HTTP %d", p->ep->cfg.name, status);
         upstream_failed(p, 502, why);
@@ -213,11 +218,14 @@ static void on_up_done(void *ud, wp_status_t st, const char *why)
     gw_proxy_t *p = ud;
     p->call = NULL;
     if (st == WP_OK) {
+        if (p->up_status != 429)
+            wp__gw_outlier_note(p->gw, wp__gw_ep_current(p->gw, p->ep), p->up_status < 500);
         wp_http_res_end(p->req);
         wp__gw_proxy_finish(p, "ok");
         return;
     }
     int status = st == WP_ETIMEDOUT ? 504 : 502;
+    wp__gw_outlier_note(p->gw, wp__gw_ep_current(p->gw, p->ep), false);
     if (!p->responded) {
         upstream_failed(p, status, why ? why : "upstream failed");
         return;
@@ -266,7 +274,17 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
             wp__gw_proxy_fail(p, p->fail_status, p->fail_why, NULL);
             return;
         }
+        int healthy = 0;
+        const wp_sched_saturation_t limits_only = {0, 0};
+        wp_sched_room(p->pool->sched, wp__gw_now(gw), sr.role, &limits_only, &healthy);
         char msg[256];
+        if (healthy > 0) { /* there are endpoints, each at its in-flight limit */
+            snprintf(msg, sizeof(msg), "every endpoint is at its in-flight limit (%u)",
+                     gw->cfg.max_in_flight);
+            gw->shed[GW_SHED_IN_FLIGHT_LIMIT]++;
+            wp__gw_proxy_fail(p, 429, msg, NULL);
+            return;
+        }
         snprintf(msg, sizeof(msg), "no endpoint is ready to serve model '%s'", p->model);
         wp__gw_proxy_fail(p, 503, msg, NULL);
         return;
@@ -380,6 +398,12 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
     }
     wp_buf_free(&p->fwd_headers);
     build_forward_headers(p);
+    if (wp__gw_flow_admit(p))
+        wp__gw_proxy_dispatch(p);
+}
+
+void wp__gw_proxy_dispatch(gw_proxy_t *p)
+{
     if (!wp__gw_pd_begin(p))
         wp__gw_proxy_attempt(p);
 }

@@ -357,9 +357,70 @@ static void test_config_parse_url_and_hostport(void **state)
     assert_int_equal(wp_topology_parse_hostport("h:80x", host, &port, &err), WP_EINVAL);
 }
 
+/* The robustness keys: timeouts, drain, limits, admin token, flow control, outlier
+ * detection; their defaults and their errors. */
+static void test_config_gateway_robustness_keys(void **state)
+{
+    (void)state;
+    wp_topology_t t;
+    wp_err_t err = {{0}};
+    wp_topology_defaults(&t);
+    assert_false(t.gateway.flow.enabled);
+    assert_int_equal(t.gateway.flow.max_queue, 1024);
+    assert_int_equal(t.gateway.flow.queue_depth_threshold, 5);
+    assert_true(t.gateway.flow.kv_cache_threshold == 0.8);
+    assert_int_equal(t.gateway.outlier.consecutive_failures, 5);
+    assert_int_equal(t.gateway.outlier.max_ejection_percent, 50);
+    assert_int_equal(t.gateway.drain_timeout_ms, 30000);
+    assert_string_equal(t.gateway.admin_token, "");
+    assert_int_equal(wp_topology_validate(&t, &err), WP_OK);
+    const char *y = "model: m\n"
+                    "gateway:\n"
+                    "  firstByteTimeoutMs: 1500\n"
+                    "  idleTimeoutMs: 800\n"
+                    "  drainTimeoutMs: 2000\n"
+                    "  maxInFlightPerEndpoint: 64\n"
+                    "  adminToken: s3cret\n"
+                    "  flowControl:\n"
+                    "    enabled: true\n"
+                    "    maxQueue: 10\n"
+                    "    queueTimeoutMs: 250\n"
+                    "    queueDepthThreshold: 0\n"
+                    "    kvCacheThreshold: 0.95\n"
+                    "  outlierDetection: {consecutiveFailures: 3, baseEjectionMs: 100,\n"
+                    "                     maxEjectionMs: 400, maxEjectionPercent: 100}\n";
+    if (parse(y, &t, &err) != WP_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(t.gateway.first_byte_timeout_ms, 1500);
+    assert_int_equal(t.gateway.idle_timeout_ms, 800);
+    assert_int_equal(t.gateway.drain_timeout_ms, 2000);
+    assert_int_equal(t.gateway.max_in_flight_per_endpoint, 64);
+    assert_string_equal(t.gateway.admin_token, "s3cret");
+    assert_true(t.gateway.flow.enabled);
+    assert_int_equal(t.gateway.flow.max_queue, 10);
+    assert_int_equal(t.gateway.flow.queue_timeout_ms, 250);
+    assert_int_equal(t.gateway.flow.queue_depth_threshold, 0);
+    assert_true(t.gateway.flow.kv_cache_threshold == 0.95);
+    assert_int_equal(t.gateway.outlier.consecutive_failures, 3);
+    assert_int_equal(t.gateway.outlier.base_ejection_ms, 100);
+    assert_int_equal(t.gateway.outlier.max_ejection_ms, 400);
+    assert_int_equal(t.gateway.outlier.max_ejection_percent, 100);
+    assert_int_equal(wp_topology_validate(&t, &err), WP_OK);
+    wp_topology_free(&t);
+    expect_error("model: m\ngateway:\n  flowControl:\n    kvCacheThreshold: 2\n",
+                 "topology.yaml:4:23: gateway.flowControl.kvCacheThreshold", NULL);
+    expect_error("model: m\ngateway:\n  flowControl: {maxQueue: 0}\n",
+                 "topology.yaml:3:27: gateway.flowControl.maxQueue", NULL);
+    expect_error("model: m\ngateway:\n  outlierDetection: {consecutive: 3}\n",
+                 "topology.yaml:3:22: gateway.outlierDetection", "consecutive");
+    expect_error("model: m\ngateway:\n  maxInFlightPerEndpoint: -1\n",
+                 "topology.yaml:3:27: gateway.maxInFlightPerEndpoint", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_config_gateway_robustness_keys),
         cmocka_unit_test(test_config_path1_guide_block),
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_default_yaml_equals_defaults),

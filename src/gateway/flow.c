@@ -1,0 +1,185 @@
+/*
+ * gateway/flow: flow control — the waiting room in front of the scheduler (gateway.h,
+ * wp_gateway_flow_cfg_t; the queue's order is sched/queue.h's).
+ *
+ * A request is sent at once while some endpoint of the pool has room (wp_sched_room) and
+ * nobody is queued; otherwise it joins the queue with its priority (the body's `priority`,
+ * vLLM's convention: lower first; the X-Wellpath-Priority header overrides it) and its
+ * fairness key (the x-gateway-inference-fairness-id header, hashed; none: the default
+ * flow). The queue is drained whenever room may have appeared: a request ended, a tick
+ * brought fresh metrics, a request joined. Each tick also answers 429 to those that waited
+ * queue_timeout_ms. A request that finds the queue full gets 429 at once, unless it
+ * outranks the last one queued, which then gets the 429 instead.
+ *
+ * Without flow control, an in-flight limit still applies: when every endpoint is at it the
+ * request gets 429 at once (proxy.c, on a failed pick). Time is the loop's (uv_now), read
+ * here and passed to the pure queue.
+ */
+#include "gateway/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/hash.h"
+#include "base/log.h"
+
+static const char *const shed_names[GW_SHED_KINDS] = {
+    [GW_SHED_QUEUE_FULL] = "queue_full",
+    [GW_SHED_QUEUE_TIMEOUT] = "queue_timeout",
+    [GW_SHED_EVICTED] = "evicted",
+    [GW_SHED_IN_FLIGHT_LIMIT] = "in_flight_limit",
+};
+
+const char *wp__gw_shed_name(int kind)
+{
+    return kind >= 0 && kind < GW_SHED_KINDS ? shed_names[kind] : "unknown";
+}
+
+wp_status_t wp__gw_flow_configure(wp_gateway_t *gw, wp_err_t *err)
+{
+    const wp_gateway_flow_cfg_t *f = &gw->cfg.flow;
+    if (!f->enabled)
+        return WP_OK; /* a queue kept from before drains as usual; nothing joins it */
+    if (gw->queue == NULL) {
+        gw->queue = wp_sched_queue_new(f->max_queue, err);
+        return gw->queue != NULL ? WP_OK : WP_EINVAL;
+    }
+    if (wp_sched_queue_set_capacity(gw->queue, f->max_queue) != WP_OK)
+        return wp_err_set(err, WP_EINVAL, "flowControl.maxQueue %u out of range", f->max_queue);
+    return WP_OK;
+}
+
+void wp__gw_flow_free(wp_gateway_t *gw)
+{
+    wp_sched_queue_free(gw->queue);
+    gw->queue = NULL;
+}
+
+static wp_sched_role_t pool_role(const gw_pool_t *pool)
+{
+    return pool->has_prefill ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH;
+}
+
+static void shed(gw_proxy_t *p, gw_shed_t why, const char *msg)
+{
+    p->gw->shed[why]++;
+    wp__gw_proxy_fail(p, 429, msg, NULL);
+}
+
+/* The request's priority: the header when present and an integer, else the body's. */
+static bool request_priority(gw_proxy_t *p, int64_t *out)
+{
+    wp_str_t h = wp_http_headers_get(&p->req->headers, "X-Wellpath-Priority");
+    *out = p->api.priority;
+    if (h.p == NULL)
+        return true;
+    return wp_parse_i64(h.p, h.n, out) == WP_OK;
+}
+
+static uint64_t request_flow(const gw_proxy_t *p)
+{
+    wp_str_t h = wp_http_headers_get(&p->req->headers, "x-gateway-inference-fairness-id");
+    return h.p != NULL && h.n > 0 ? wp_hash64(h.p, h.n, 0x666c6f77) | 1 : 0;
+}
+
+bool wp__gw_flow_admit(gw_proxy_t *p)
+{
+    wp_gateway_t *gw = p->gw;
+    if (!gw->cfg.flow.enabled || gw->queue == NULL)
+        return true;
+    int healthy = 0;
+    int room = wp_sched_room(p->pool->sched, wp__gw_now(gw), pool_role(p->pool),
+                             &gw->cfg.flow.saturation, &healthy);
+    if (wp_sched_queue_len(gw->queue) == 0 && (room > 0 || healthy == 0))
+        return true; /* no endpoint at all: the pick answers 503 */
+    int64_t prio;
+    if (!request_priority(p, &prio)) {
+        wp__gw_proxy_fail(p, 400, "X-Wellpath-Priority: expected an integer", "priority");
+        return false;
+    }
+    uint64_t now = uv_now(gw->loop);
+    wp_sched_queue_item_t it = {.priority = prio,
+                                .flow = request_flow(p),
+                                .deadline = (double)(now + gw->cfg.flow.queue_timeout_ms),
+                                .ud = p},
+                          ev;
+    bool evicted;
+    wp_status_t st = wp_sched_queue_push(gw->queue, &it, &ev, &evicted);
+    if (st != WP_OK) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "every endpoint is saturated and the queue is full (%u)",
+                 wp_sched_queue_len(gw->queue));
+        shed(p, GW_SHED_QUEUE_FULL, msg);
+        return false;
+    }
+    p->queued = true;
+    p->queue_id = it.id;
+    p->queued_ms = now;
+    if (evicted) {
+        gw_proxy_t *out = ev.ud;
+        out->queued = false;
+        shed(out, GW_SHED_EVICTED, "queued request displaced by one of higher priority");
+    }
+    wp__gw_flow_drain(gw);
+    return false;
+}
+
+void wp__gw_flow_forget(gw_proxy_t *p)
+{
+    if (p->queued && p->gw->queue != NULL)
+        wp_sched_queue_remove(p->gw->queue, p->queue_id);
+    p->queued = false;
+}
+
+static void drain_once(wp_gateway_t *gw)
+{
+    wp_sched_queue_item_t it;
+    while (wp_sched_queue_len(gw->queue) > 0) {
+        int healthy = 0;
+        int room = wp_sched_room(gw->sched, wp__gw_now(gw), pool_role(gw->pool),
+                                 &gw->cfg.flow.saturation, &healthy);
+        if (room == 0 && healthy > 0)
+            return;
+        if (!wp_sched_queue_pop(gw->queue, &it))
+            return;
+        gw_proxy_t *p = it.ud;
+        p->queued = false;
+        p->queue_wait_s = (double)(uv_now(gw->loop) - p->queued_ms) / 1000.0;
+        wp_stats_hist_observe(&gw->queue_wait_s, p->queue_wait_s);
+        wp__gw_proxy_dispatch(p); /* healthy == 0: the pick answers 503 */
+    }
+}
+
+void wp__gw_flow_drain(wp_gateway_t *gw)
+{
+    if (gw->queue == NULL || gw->stopping)
+        return;
+    if (gw->flow_busy) {
+        gw->flow_again = true;
+        return;
+    }
+    gw->flow_busy = true;
+    do {
+        gw->flow_again = false;
+        drain_once(gw);
+    } while (gw->flow_again);
+    gw->flow_busy = false;
+}
+
+void wp__gw_flow_tick(wp_gateway_t *gw)
+{
+    if (gw->queue == NULL)
+        return;
+    wp_sched_queue_item_t it;
+    double now = (double)uv_now(gw->loop);
+    while (wp_sched_queue_pop_expired(gw->queue, now, &it)) {
+        gw_proxy_t *p = it.ud;
+        p->queued = false;
+        char msg[160];
+        snprintf(msg, sizeof(msg), "every endpoint stayed saturated for %llu ms",
+                 (unsigned long long)gw->cfg.flow.queue_timeout_ms);
+        shed(p, GW_SHED_QUEUE_TIMEOUT, msg);
+    }
+    wp__gw_flow_drain(gw);
+}

@@ -1,0 +1,101 @@
+/*
+ * gateway/outlier: passive outlier detection, as a load balancer does it (gateway.h,
+ * wp_gateway_outlier_cfg_t). Health checks (endpoints.c) see a server that answers
+ * /health; this sees one that fails real requests while its /health still answers — a
+ * bad GPU, a wedged engine, a server that answers 500 to everything.
+ *
+ *   well --N failures in a row--> ejected --time up--> probation --success--> well
+ *                                    ^                     |
+ *                                    +------failure--------+
+ *
+ * Ejected: out of the scheduler's pool for base × 2^k ms (k = ejections since it last
+ * stayed well for max_ejection_ms), at most max_ejection_ms. Probation: in the pool with an
+ * in-flight limit of 1, so each request it gets is a recovery probe; a request that fails
+ * there before the first byte is retried on another endpoint like any other, so the client
+ * does not pay for the probe. The scheduler's view of an endpoint (in the pool, its limit)
+ * is set in one place, wp__gw_ep_sync, from both the health checks and this.
+ */
+#include "gateway/internal.h"
+
+#include "base/log.h"
+
+void wp__gw_ep_sync(wp_gateway_t *gw, gw_endpoint_t *ep)
+{
+    wp_sched_t *s = ep->pool->sched;
+    wp_sched_endpoint_set_healthy(s, ep->index, ep->healthy && !ep->ejected);
+    wp_sched_endpoint_set_limit(s, ep->index, ep->probation ? 1 : gw->cfg.max_in_flight);
+}
+
+/* Ejecting one more keeps the ejected share within max_ejection_percent (at least one). */
+static bool may_eject(const wp_gateway_t *gw, const gw_pool_t *pool)
+{
+    int pct = gw->cfg.outlier.max_ejection_percent, ejected = 0;
+    if (pct <= 0)
+        return false;
+    for (int i = 0; i < pool->n_eps; i++)
+        ejected += pool->eps[i].ejected;
+    int cap = pool->n_eps * pct / 100;
+    return ejected < (cap > 0 ? cap : 1);
+}
+
+static void eject(wp_gateway_t *gw, gw_endpoint_t *ep, uint64_t now)
+{
+    const wp_gateway_outlier_cfg_t *c = &gw->cfg.outlier;
+    uint64_t ms = c->base_ejection_ms;
+    for (int k = 0; k < ep->ejections && ms < c->max_ejection_ms; k++)
+        ms *= 2;
+    if (ms > c->max_ejection_ms)
+        ms = c->max_ejection_ms;
+    ep->ejected = true;
+    ep->probation = false;
+    ep->ejected_until_ms = now + ms;
+    ep->ejections++;
+    ep->ejections_total++;
+    gw->ejections_total++;
+    wp__gw_ep_sync(gw, ep);
+    wp_log(WP_LOG_WARN, "endpoint ejected", "endpoint=%s failures=%d for_ms=%llu ejections=%d",
+           ep->cfg.name, ep->consecutive_failures, (unsigned long long)ms, ep->ejections);
+}
+
+void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool ok)
+{
+    if (ep == NULL || gw->cfg.outlier.consecutive_failures <= 0)
+        return;
+    uint64_t now = uv_now(gw->loop);
+    if (ok) {
+        ep->consecutive_failures = 0;
+        if (ep->probation) {
+            ep->probation = false;
+            ep->recovered_ms = now;
+            wp__gw_ep_sync(gw, ep);
+            wp_log(WP_LOG_INFO, "endpoint recovered", "endpoint=%s", ep->cfg.name);
+        }
+        return;
+    }
+    ep->consecutive_failures++;
+    if (ep->ejected)
+        return;
+    bool due = ep->probation || ep->consecutive_failures >= gw->cfg.outlier.consecutive_failures;
+    if (due && may_eject(gw, ep->pool))
+        eject(gw, ep, now);
+}
+
+void wp__gw_outlier_tick(wp_gateway_t *gw)
+{
+    uint64_t now = uv_now(gw->loop);
+    for (int i = 0; i < gw->n_eps; i++) {
+        gw_endpoint_t *ep = &gw->eps[i];
+        if (!ep->ejected) {
+            if (ep->ejections > 0 && !ep->probation &&
+                now - ep->recovered_ms >= gw->cfg.outlier.max_ejection_ms)
+                ep->ejections = 0; /* well long enough: the back-off starts over */
+            continue;
+        }
+        if (now < ep->ejected_until_ms)
+            continue;
+        ep->ejected = false;
+        ep->probation = true;
+        wp__gw_ep_sync(gw, ep);
+        wp_log(WP_LOG_INFO, "endpoint on probation", "endpoint=%s", ep->cfg.name);
+    }
+}
