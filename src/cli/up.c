@@ -8,9 +8,14 @@
  * endpoint has joined the pool, print where to point a client. SIGINT or SIGTERM
  * drains the gateway (wp_gateway_drain: in-flight requests finish, at most
  * --drain-timeout ms), then stops the child; a second signal stops everything at once.
- * If the child dies, everything stops with an error.
+ * If the child dies, everything stops with an error. SIGHUP (or POST /admin/reload with
+ * the admin token) re-reads FILE and applies what the gateway owns (scheduler, weights,
+ * limits, timeouts, flow control, logging) to the running pool; a change to the simulated
+ * pool itself (model, GPU, replicas, TP, engine settings) needs a restart and is refused
+ * with a line that says so, keeping the running config. POST /admin/drain is SIGTERM.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +41,12 @@ static const char usage_text[] =
     "      --log-json         logs as JSON lines\n"
     "      --drain-timeout MS on SIGTERM, how long in-flight requests may run (default 30000)\n";
 
+typedef struct up_opts_s {
+    const char *file, *listen, *policy;
+    int base_port;            /* -1: from the file */
+    int64_t drain_timeout_ms; /* -1: the default */
+} up_opts_t;
+
 struct up_s;
 
 /* One simulated pool: a `wellpath sim` child and the endpoints it serves. Path 1 has one
@@ -56,6 +67,8 @@ typedef struct up_s {
     int n_pools;
     uv_timer_t ready_timer;
     wp_cli_signals_t sig;
+    uv_signal_t sighup;
+    up_opts_t opts;
     wp_gateway_config_t gc;
     wp_gateway_t *gw;
     int replicas;       /* over all pools */
@@ -82,6 +95,7 @@ static void stop(up_t *u, int code)
     uv_timer_stop(&u->ready_timer);
     uv_close((uv_handle_t *)&u->ready_timer, NULL);
     wp_cli_signals_close(&u->sig);
+    uv_close((uv_handle_t *)&u->sighup, NULL);
 }
 
 static void on_drained(void *ud, int cut)
@@ -100,6 +114,15 @@ static void on_signal(void *ud, int signum)
     wp_log(WP_LOG_INFO, "stopping", "signal=%d", signum);
     u->draining = true;
     wp_gateway_drain(u->gw, on_drained, u);
+}
+
+static void admin_drain(void *ud)
+{
+    up_t *u = ud;
+    if (u->gw != NULL && !u->draining) {
+        u->draining = true;
+        wp_gateway_drain(u->gw, on_drained, u);
+    }
 }
 
 static void on_child_exit(void *ud, int64_t status, int term_signal)
@@ -150,6 +173,8 @@ static void add_endpoints(up_t *u, const up_pool_t *pool)
     }
 }
 
+static wp_status_t reload(void *ud, wp_err_t *err);
+
 /* Every pool is up: the gateway starts in front of all of them. */
 static void start_gateway(up_t *u)
 {
@@ -162,6 +187,7 @@ static void start_gateway(up_t *u)
         stop(u, 1);
         return;
     }
+    wp_gateway_set_admin(u->gw, &(wp_gateway_admin_t){reload, admin_drain, u});
     uv_timer_start(&u->ready_timer, on_ready_tick, 20, 20);
 }
 
@@ -235,12 +261,6 @@ static char **child_args(const up_pool_t *pool, const char *transport, const cha
     return argv;
 }
 
-typedef struct up_opts_s {
-    const char *file, *listen, *policy;
-    int base_port;            /* -1: from the file */
-    int64_t drain_timeout_ms; /* -1: the default */
-} up_opts_t;
-
 /* One pool per role: Path 1 runs one pool of vllm.replicas; a topology with prefill and
  * decode sections runs a prefill pool and a decode pool, each with its own replicas and
  * TP, on consecutive ports. */
@@ -307,6 +327,56 @@ static wp_status_t configure(up_t *u, const up_opts_t *o, wp_sim_config_t *sc, w
     return st;
 }
 
+/* The simulated pools a config describes are the running ones. */
+static bool same_pools(const up_t *a, const up_t *b)
+{
+    if (a->n_pools != b->n_pools || strcmp(a->transport, b->transport) != 0)
+        return false;
+    for (int i = 0; i < a->n_pools; i++)
+        if (memcmp(&a->pools[i].sc, &b->pools[i].sc, sizeof(a->pools[i].sc)) != 0 ||
+            a->pools[i].role != b->pools[i].role)
+            return false;
+    return true;
+}
+
+/* SIGHUP, POST /admin/reload: the gateway's part of FILE, over the running pools. */
+static wp_status_t reload(void *ud, wp_err_t *err)
+{
+    up_t *u = ud;
+    static up_t next; /* large: not on the stack */
+    wp_sim_config_t sc;
+    if (u->gw == NULL || u->draining)
+        return wp_err_set(err, WP_EINVAL, "not running (starting or shutting down)");
+    if (u->opts.file == NULL)
+        return wp_err_set(err, WP_EINVAL, "no -f FILE to re-read (the embedded default runs)");
+    next = (up_t){0};
+    wp_status_t st = configure(&next, &u->opts, &sc, err);
+    if (st == WP_OK && !same_pools(u, &next))
+        st = wp_err_set(err, WP_EINVAL,
+                        "%s: the simulated pool changed (model, gpu, replicas, TP or engine "
+                        "settings); restart `wellpath up` to apply that",
+                        u->opts.file);
+    if (st == WP_OK) {
+        for (int i = 0; i < u->n_pools; i++)
+            add_endpoints(&next, &u->pools[i]);
+        st = wp_gateway_reload(u->gw, &next.gc, err);
+    }
+    if (st != WP_OK) {
+        char q[600];
+        wp_log(WP_LOG_ERROR, "reload failed, keeping the running config", "file=%s reason=%s",
+               u->opts.file, wp_log_quote(q, sizeof(q), err->msg));
+        return st;
+    }
+    u->gc = next.gc;
+    return WP_OK;
+}
+
+static void on_sighup(uv_signal_t *h, int signum)
+{
+    wp_err_t err;
+    reload(h->data, &err);
+}
+
 int wp_cli_up(int argc, char **argv)
 {
     static const struct option opts[] = {{"file", required_argument, NULL, 'f'},
@@ -366,6 +436,7 @@ int wp_cli_up(int argc, char **argv)
     static up_t u;
     wp_sim_config_t sc;
     wp_err_t err;
+    u.opts = o;
     if (configure(&u, &o, &sc, &err) != WP_OK)
         return wp_cli_fail("up", err.msg);
     wp_log_setup(level, json || u.log_json);
@@ -373,6 +444,9 @@ int wp_cli_up(int argc, char **argv)
     uv_timer_init(u.loop, &u.ready_timer);
     u.ready_timer.data = &u;
     wp_cli_signals_start(u.loop, &u.sig, on_signal, &u);
+    uv_signal_init(u.loop, &u.sighup);
+    u.sighup.data = &u;
+    uv_signal_start(&u.sighup, on_sighup, SIGHUP);
     for (int i = 0; i < u.n_pools; i++) {
         static char store[2][16][32];
         up_pool_t *pool = &u.pools[i];

@@ -2,6 +2,7 @@
 // one topology file. The ready line, a request through it, SIGTERM stopping the child
 // too, and bad topology files rejected with exit code 2 and one line naming key and line.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { test } from 'node:test';
 
 import { MODEL, Proc, canConnect, childPids, listeningPorts, pidAlive, post, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
@@ -88,4 +89,43 @@ test('test_up_help', async () => {
   assert.match(p.lines.stdout.join('\n'), /usage: wellpath up/);
   const bad = new Proc(['up', '--no-such-flag']);
   assert.equal((await bad.exit).code, 2);
+});
+
+// SIGHUP and POST /admin/reload re-read the file: the gateway's part applies to the running
+// pool; a change to the simulated pool is refused (it needs a restart); POST /admin/drain
+// stops everything cleanly.
+test('test_up_reloads_the_gateway_part_and_refuses_pool_changes', async (t) => {
+  const file = writeTemp(`${TOPOLOGY}gateway:\n  adminToken: t0ken\n`);
+  const up = new Proc(['up', '-f', file, '--listen', '127.0.0.1:0']);
+  t.after(() => up.stop());
+  const m = await up.waitFor(/^wellpath up: ready gateway=http:\/\/127\.0\.0\.1:(\d+)\/v1/);
+  const url = `http://127.0.0.1:${m[1]}`;
+  const admin = (path) => fetch(`${url}${path}`, { method: 'POST', headers: { Authorization: 'Bearer t0ken' } });
+  const policy = async () => (await (await fetch(`${url}/status`)).json()).policy;
+  assert.equal(await policy(), 'topology');
+
+  fs.writeFileSync(file, `${TOPOLOGY}inferenceScheduler:\n  policy: round-robin\ngateway:\n  adminToken: t0ken\n`);
+  let r = await admin('/admin/reload');
+  assert.equal(r.status, 200, await r.text());
+  assert.equal(await policy(), 'round-robin');
+  const seen = new Set();
+  for (let i = 0; i < 4; i++) seen.add((await post(`${url}/v1/completions`, { model: MODEL, prompt: 'same prompt', max_tokens: 1 })).headers.get('x-wellpath-endpoint'));
+  assert.deepEqual([...seen].sort(), ['sim-0', 'sim-1'], 'round-robin over the running replicas');
+
+  fs.writeFileSync(file, `${TOPOLOGY.replace('replicas: 2', 'replicas: 3')}gateway:\n  adminToken: t0ken\n`);
+  r = await admin('/admin/reload');
+  assert.equal(r.status, 400);
+  assert.match((await r.json()).error.message, /simulated pool changed .* restart/);
+  assert.equal(await policy(), 'round-robin', 'the running config is kept');
+
+  fs.writeFileSync(file, `${TOPOLOGY}inferenceScheduler:\n  policy: least-request\ngateway:\n  adminToken: t0ken\n`);
+  const from = up.lines.stderr.length;
+  up.child.kill('SIGHUP');
+  await up.waitFor(/msg=reloaded/, { stream: 'stderr', from });
+  assert.equal(await policy(), 'least-request');
+
+  r = await admin('/admin/drain');
+  assert.equal(r.status, 202);
+  const exit = await up.exit;
+  assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, up.output());
 });
