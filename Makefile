@@ -3,11 +3,13 @@ BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
+SOAK_SECONDS ?= 300
+SOAK_RATE  ?= 40
 FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps bench bench-path1 bench-simulate bench-pd format clean fuzz fuzz-build fuzz-short
+.PHONY: all build build-asan deps run test test-fast node-deps bench bench-path1 bench-simulate bench-pd format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -73,6 +75,11 @@ bench-path1: deps build
 # The virtual-time simulator: speed and the policy comparisons (about a minute).
 bench-simulate: deps build
 	scripts/bench_simulate.sh $(BUILD)
+
+# Load for SOAK_SECONDS at SOAK_RATE req/s through `wellpath up`: failures and memory growth
+# (not part of make test; writes its section of docs/benchmarks.md).
+soak: deps build
+	scripts/soak.sh $(BUILD) $(SOAK_SECONDS) $(SOAK_RATE)
 
 # P/D against aggregated (simulated and live) and the xPyD sweep (about 2 minutes).
 bench-pd: deps build
