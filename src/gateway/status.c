@@ -22,7 +22,8 @@
  *     },
  *     "endpoints": [{
  *       "name": "replica-0", "role": "both" | "prefill" | "decode",
- *       "healthy": true, "in_flight": 0,
+ *       "healthy": true, "in_flight": 0,   health checks pass; requests the gateway has there
+ *       "outlier": "ok" | "ejected" | "probation",   outlier detection's verdict
  *       "waiting": 0, "running": 0, "kv_usage": 0.12,   last scrape (kv_usage 0..1)
  *       "cache_queries": 640, "cache_hits": 320,        the endpoint's prefix-cache
  *       "cache_hit_rate": 0.5,                          counters (tokens); hits/queries
@@ -115,7 +116,11 @@ static void write_endpoint(const wp_gateway_t *gw, const gw_endpoint_t *ep, uint
     json_str(b, "name", ep->cfg.name);
     wp_buf_puts(b, ",");
     json_str(b, "role", role_name(ep->cfg.role));
-    wp_buf_printf(b, ",\"healthy\":%s,\"in_flight\":%u,", ep->healthy ? "true" : "false",
+    wp_buf_printf(b, ",\"healthy\":%s,\"outlier\":\"%s\",\"in_flight\":%u,",
+                  ep->healthy ? "true" : "false",
+                  ep->ejected     ? "ejected"
+                  : ep->probation ? "probation"
+                                  : "ok",
                   wp_sched_endpoint_in_flight(gw->sched, ep->index));
     json_num(b, "waiting", ep->waiting);
     wp_buf_puts(b, ",");
@@ -269,7 +274,9 @@ static const char status_page[] =
     "    tr.dataset.endpoint = e.name;\n"
     "    cell(tr, 'name', e.name);\n"
     "    cell(tr, 'role', e.role, 'l');\n"
-    "    const st = cell(tr, 'state', e.healthy ? 'up' : 'down', e.healthy ? 'up' : 'down');\n"
+    "    const up = e.healthy && e.outlier === 'ok';\n"
+    "    const st = cell(tr, 'state', !e.healthy ? 'down' : up ? 'up' : e.outlier, up ? 'up' : "
+    "'down');\n"
     "    if (!e.healthy && e.last_error) st.title = e.last_error;\n"
     "    cell(tr, 'in_flight', e.in_flight);\n"
     "    cell(tr, 'waiting', num(e.waiting));\n"

@@ -74,6 +74,8 @@ describe('outlier detection', () => {
     assert.equal(bad.completions, 3, 'ejected after exactly consecutiveFailures failures');
     let prom = await metrics(gw.url);
     assert.equal(sample(prom, 'wellpath_endpoint_ejections_total', { endpoint: 'bad' }), 1);
+    const status = await (await fetch(`${gw.url}/status`)).json();
+    assert.deepEqual(status.endpoints.map((e) => [e.name, e.healthy, e.outlier]), [['good', true, 'ok'], ['bad', true, 'ejected']]);
     // While ejected it gets nothing.
     for (let i = 0; i < 10; i++) assert.equal((await complete(gw.url)).status, 200);
     assert.equal(bad.completions, 3);
