@@ -25,6 +25,13 @@ bool wp_cli_log_level(const char *cmd, const char *arg, wp_log_level_t *out)
     return ok;
 }
 
+void wp_cli_log_reload_failed(const char *file, const char *why)
+{
+    char q[600];
+    wp_log(WP_LOG_ERROR, "reload failed, keeping the running config", "file=%s reason=%s", file,
+           wp_log_quote(q, sizeof(q), why));
+}
+
 bool wp_cli_drain_timeout(const char *cmd, const char *arg, int64_t *out_ms)
 {
     if (wp_parse_i64(arg, strlen(arg), out_ms) == WP_OK && *out_ms >= 0 && *out_ms <= 86400000)

@@ -109,9 +109,7 @@ static wp_status_t reload(void *ud, wp_err_t *err)
     wp_log(WP_LOG_INFO, "reloading", "file=%s", r->file);
     if (build_config(r, &gc, &log_json, err) != WP_OK ||
         wp_gateway_reload(r->gw, &gc, err) != WP_OK) {
-        char q[600];
-        wp_log(WP_LOG_ERROR, "reload failed, keeping the running config", "file=%s reason=%s",
-               r->file, wp_log_quote(q, sizeof(q), err->msg));
+        wp_cli_log_reload_failed(r->file, err->msg);
         return WP_EINVAL;
     }
     return WP_OK;

@@ -362,9 +362,7 @@ static wp_status_t reload(void *ud, wp_err_t *err)
         st = wp_gateway_reload(u->gw, &next.gc, err);
     }
     if (st != WP_OK) {
-        char q[600];
-        wp_log(WP_LOG_ERROR, "reload failed, keeping the running config", "file=%s reason=%s",
-               u->opts.file, wp_log_quote(q, sizeof(q), err->msg));
+        wp_cli_log_reload_failed(u->opts.file, err->msg);
         return st;
     }
     u->gc = next.gc;

@@ -252,7 +252,7 @@ int wp__gw_ready_count(const wp_gateway_t *gw)
 {
     int n = 0;
     for (int i = 0; i < gw->n_eps; i++)
-        n += gw->eps[i].healthy && !gw->eps[i].ejected;
+        n += gw->eps[i].healthy && !gw->eps[i].out.ejected;
     return n;
 }
 
@@ -289,12 +289,7 @@ static void carry_over(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep, con
         wp__gw_ep_sync(gw, ep);
         return;
     }
-    ep->consecutive_failures = o->consecutive_failures;
-    ep->ejected = o->ejected;
-    ep->probation = o->probation;
-    ep->ejected_until_ms = o->ejected_until_ms;
-    ep->recovered_ms = o->recovered_ms;
-    ep->ejections = o->ejections;
+    ep->out = o->out;
     ep->healthy = o->healthy;
     memcpy(ep->failures, o->failures, sizeof(ep->failures));
     ep->waiting = o->waiting;

@@ -49,6 +49,16 @@ typedef struct gw_status_count_s {
 
 struct gw_endpoint_s;
 
+/* An endpoint's outlier-detection state (outlier.c). */
+typedef struct gw_outlier_s {
+    int consecutive_failures; /* proxied requests failed in a row */
+    bool ejected;             /* out of the pool until ejected_until_ms */
+    bool probation;           /* back, one request at a time, until one succeeds */
+    uint64_t ejected_until_ms;
+    uint64_t recovered_ms; /* when it last left probation */
+    int ejections;         /* since it last stayed well for max_ejection_ms: the back-off */
+} gw_outlier_t;
+
 /* One periodic GET to an endpoint (scrape, health or models) and its answer. */
 typedef enum { GW_CHECK_SCRAPE, GW_CHECK_HEALTH, GW_CHECK_MODELS, GW_CHECK_KINDS } gw_check_kind_t;
 
@@ -82,13 +92,7 @@ typedef struct gw_endpoint_s {
     /* recent TTFTs in seconds (status page): a ring of the last ttft_n answers */
     double ttft_recent[GW_TTFT_RECENT];
     int ttft_n, ttft_next;
-    /* outlier detection (outlier.c) */
-    int consecutive_failures; /* proxied requests failed in a row */
-    bool ejected;             /* out of the pool until ejected_until_ms */
-    bool probation;           /* back, one request at a time, until one succeeds */
-    uint64_t ejected_until_ms;
-    uint64_t recovered_ms; /* when it last left probation */
-    int ejections;         /* since it last stayed well for max_ejection_ms: the back-off */
+    gw_outlier_t out;
     uint64_t ejections_total;
 } gw_endpoint_t;
 

@@ -173,7 +173,7 @@ static double v_errors(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 }
 static double v_ejected(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return ep->ejected;
+    return ep->out.ejected;
 }
 static double v_ejections(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {

@@ -22,8 +22,8 @@
 void wp__gw_ep_sync(wp_gateway_t *gw, gw_endpoint_t *ep)
 {
     wp_sched_t *s = ep->pool->sched;
-    wp_sched_endpoint_set_healthy(s, ep->index, ep->healthy && !ep->ejected);
-    wp_sched_endpoint_set_limit(s, ep->index, ep->probation ? 1 : gw->cfg.max_in_flight);
+    wp_sched_endpoint_set_healthy(s, ep->index, ep->healthy && !ep->out.ejected);
+    wp_sched_endpoint_set_limit(s, ep->index, ep->out.probation ? 1 : gw->cfg.max_in_flight);
 }
 
 /* Ejecting one more keeps the ejected share within max_ejection_percent (at least one). */
@@ -33,7 +33,7 @@ static bool may_eject(const wp_gateway_t *gw, const gw_pool_t *pool)
     if (pct <= 0)
         return false;
     for (int i = 0; i < pool->n_eps; i++)
-        ejected += pool->eps[i].ejected;
+        ejected += pool->eps[i].out.ejected;
     int cap = pool->n_eps * pct / 100;
     return ejected < (cap > 0 ? cap : 1);
 }
@@ -42,19 +42,19 @@ static void eject(wp_gateway_t *gw, gw_endpoint_t *ep, uint64_t now)
 {
     const wp_gateway_outlier_cfg_t *c = &gw->cfg.outlier;
     uint64_t ms = c->base_ejection_ms;
-    for (int k = 0; k < ep->ejections && ms < c->max_ejection_ms; k++)
+    for (int k = 0; k < ep->out.ejections && ms < c->max_ejection_ms; k++)
         ms *= 2;
     if (ms > c->max_ejection_ms)
         ms = c->max_ejection_ms;
-    ep->ejected = true;
-    ep->probation = false;
-    ep->ejected_until_ms = now + ms;
-    ep->ejections++;
+    ep->out.ejected = true;
+    ep->out.probation = false;
+    ep->out.ejected_until_ms = now + ms;
+    ep->out.ejections++;
     ep->ejections_total++;
     gw->ejections_total++;
     wp__gw_ep_sync(gw, ep);
     wp_log(WP_LOG_WARN, "endpoint ejected", "endpoint=%s failures=%d for_ms=%llu ejections=%d",
-           ep->cfg.name, ep->consecutive_failures, (unsigned long long)ms, ep->ejections);
+           ep->cfg.name, ep->out.consecutive_failures, (unsigned long long)ms, ep->out.ejections);
 }
 
 void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool ok)
@@ -63,19 +63,20 @@ void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool ok)
         return;
     uint64_t now = uv_now(gw->loop);
     if (ok) {
-        ep->consecutive_failures = 0;
-        if (ep->probation) {
-            ep->probation = false;
-            ep->recovered_ms = now;
+        ep->out.consecutive_failures = 0;
+        if (ep->out.probation) {
+            ep->out.probation = false;
+            ep->out.recovered_ms = now;
             wp__gw_ep_sync(gw, ep);
             wp_log(WP_LOG_INFO, "endpoint recovered", "endpoint=%s", ep->cfg.name);
         }
         return;
     }
-    ep->consecutive_failures++;
-    if (ep->ejected)
+    ep->out.consecutive_failures++;
+    if (ep->out.ejected)
         return;
-    bool due = ep->probation || ep->consecutive_failures >= gw->cfg.outlier.consecutive_failures;
+    bool due =
+        ep->out.probation || ep->out.consecutive_failures >= gw->cfg.outlier.consecutive_failures;
     if (due && may_eject(gw, ep->pool))
         eject(gw, ep, now);
 }
@@ -85,16 +86,16 @@ void wp__gw_outlier_tick(wp_gateway_t *gw)
     uint64_t now = uv_now(gw->loop);
     for (int i = 0; i < gw->n_eps; i++) {
         gw_endpoint_t *ep = &gw->eps[i];
-        if (!ep->ejected) {
-            if (ep->ejections > 0 && !ep->probation &&
-                now - ep->recovered_ms >= gw->cfg.outlier.max_ejection_ms)
-                ep->ejections = 0; /* well long enough: the back-off starts over */
+        if (!ep->out.ejected) {
+            if (ep->out.ejections > 0 && !ep->out.probation &&
+                now - ep->out.recovered_ms >= gw->cfg.outlier.max_ejection_ms)
+                ep->out.ejections = 0; /* well long enough: the back-off starts over */
             continue;
         }
-        if (now < ep->ejected_until_ms)
+        if (now < ep->out.ejected_until_ms)
             continue;
-        ep->ejected = false;
-        ep->probation = true;
+        ep->out.ejected = false;
+        ep->out.probation = true;
         wp__gw_ep_sync(gw, ep);
         wp_log(WP_LOG_INFO, "endpoint on probation", "endpoint=%s", ep->cfg.name);
     }

@@ -118,9 +118,9 @@ static void write_endpoint(const wp_gateway_t *gw, const gw_endpoint_t *ep, uint
     json_str(b, "role", role_name(ep->cfg.role));
     wp_buf_printf(b, ",\"healthy\":%s,\"outlier\":\"%s\",\"in_flight\":%u,",
                   ep->healthy ? "true" : "false",
-                  ep->ejected     ? "ejected"
-                  : ep->probation ? "probation"
-                                  : "ok",
+                  ep->out.ejected     ? "ejected"
+                  : ep->out.probation ? "probation"
+                                      : "ok",
                   wp_sched_endpoint_in_flight(gw->sched, ep->index));
     json_num(b, "waiting", ep->waiting);
     wp_buf_puts(b, ",");

@@ -30,17 +30,24 @@ async function shed(url, reason) {
   return sample(await metrics(url), 'wellpath_gateway_shed_total', { reason });
 }
 
-describe('in-flight limit without flow control', () => {
-  let sim;
-  let gw;
+// A one-replica simulator (time scale 1) behind a gateway with `extra` YAML, started
+// before the suite's tests and stopped after them; ctx.url is the gateway's.
+function pool(extra) {
+  const ctx = {};
   before(async () => {
-    sim = await startSim({ timeScale: 1 });
-    gw = await startGateway([{ name: 'only', port: sim.ports[0] }], { extra: 'gateway:\n  maxInFlightPerEndpoint: 1\n' });
+    ctx.sim = await startSim({ timeScale: 1 });
+    ctx.gw = await startGateway([{ name: 'only', port: ctx.sim.ports[0] }], { extra });
+    ctx.url = ctx.gw.url;
   });
   after(async () => {
-    if (gw) await stopClean(assert, gw.proc, 'gateway');
-    if (sim) await stopClean(assert, sim.proc, 'sim');
+    if (ctx.gw) await stopClean(assert, ctx.gw.proc, 'gateway');
+    if (ctx.sim) await stopClean(assert, ctx.sim.proc, 'sim');
   });
+  return ctx;
+}
+
+describe('in-flight limit without flow control', () => {
+  const gw = pool('gateway:\n  maxInFlightPerEndpoint: 1\n');
 
   test('a request past the limit gets 429 at once, the next one after the slot frees is served', async () => {
     const busy = long(gw.url);
@@ -58,17 +65,7 @@ describe('in-flight limit without flow control', () => {
 });
 
 describe('flow control', () => {
-  let sim;
-  let gw;
-  before(async () => {
-    sim = await startSim({ timeScale: 1 });
-    const extra = 'gateway:\n  maxInFlightPerEndpoint: 1\n  flowControl:\n    enabled: true\n    maxQueue: 2\n    queueTimeoutMs: 20000\n';
-    gw = await startGateway([{ name: 'only', port: sim.ports[0] }], { extra });
-  });
-  after(async () => {
-    if (gw) await stopClean(assert, gw.proc, 'gateway');
-    if (sim) await stopClean(assert, sim.proc, 'sim');
-  });
+  const gw = pool('gateway:\n  maxInFlightPerEndpoint: 1\n  flowControl:\n    enabled: true\n    maxQueue: 2\n    queueTimeoutMs: 20000\n');
 
   test('queued requests are served by priority; a full queue sheds or evicts by priority', async () => {
     const busy = long(gw.url);
@@ -127,17 +124,7 @@ describe('flow control', () => {
 });
 
 describe('flow control deadline', () => {
-  let sim;
-  let gw;
-  before(async () => {
-    sim = await startSim({ timeScale: 1 });
-    const extra = 'gateway:\n  maxInFlightPerEndpoint: 1\n  flowControl: {enabled: true, queueTimeoutMs: 300}\n';
-    gw = await startGateway([{ name: 'only', port: sim.ports[0] }], { extra });
-  });
-  after(async () => {
-    if (gw) await stopClean(assert, gw.proc, 'gateway');
-    if (sim) await stopClean(assert, sim.proc, 'sim');
-  });
+  const gw = pool('gateway:\n  maxInFlightPerEndpoint: 1\n  flowControl: {enabled: true, queueTimeoutMs: 300}\n');
 
   test('a request that waits past queueTimeoutMs gets 429', async () => {
     const busy = long(gw.url);
