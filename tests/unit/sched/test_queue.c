@@ -170,6 +170,83 @@ static void test_queue_bounds(void **state)
     wp_sched_queue_free(NULL);
 }
 
+/* Random pushes, pops, expiries and removals: every item leaves exactly once; pops between
+ * pushes come out by priority, and within one (priority, flow) first in first out. */
+static void test_queue_random_operations(void **state)
+{
+    (void)state;
+    enum { N = 4000 };
+    static int left[N + 1]; /* ids are 1..N in push order: 1 while queued */
+    static int64_t prio_of[N + 1];
+    static uint64_t flow_of[N + 1];
+    uint64_t rng = 42;
+    wp_sched_queue_t *q = make(64);
+    int pushed = 0, gone = 0;
+    uint64_t last_in[4][3] = {{0}}; /* last id popped per (priority, flow) */
+    while (gone < N) {
+        rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        int op = (int)(rng >> 60) % 4;
+        if (pushed < N && (op < 2 || wp_sched_queue_len(q) == 0)) {
+            wp_sched_queue_item_t it = {.priority = (int64_t)(rng >> 33) % 4,
+                                        .flow = (rng >> 40) % 3,
+                                        .deadline = (double)((rng >> 20) % 1000)},
+                                  ev;
+            bool has_ev;
+            wp_status_t st = wp_sched_queue_push(q, &it, &ev, &has_ev);
+            if (st == WP_ELIMIT) {
+                pushed++; /* refused: counts as gone, never queued */
+                gone++;
+                continue;
+            }
+            assert_int_equal(st, WP_OK);
+            assert_int_equal(it.id, (uint64_t)++pushed);
+            left[it.id] = 1;
+            prio_of[it.id] = it.priority;
+            flow_of[it.id] = it.flow;
+            if (has_ev) {
+                assert_int_equal(left[ev.id], 1);
+                assert_true(ev.priority > it.priority);
+                left[ev.id] = 0;
+                gone++;
+            }
+        } else if (op == 2) {
+            wp_sched_queue_item_t it;
+            int64_t prev = INT64_MIN;
+            int k = (int)(rng >> 50) % 5;
+            while (k-- > 0 && wp_sched_queue_pop(q, &it)) {
+                assert_int_equal(left[it.id], 1);
+                assert_true(it.priority >= prev);
+                prev = it.priority;
+                assert_true(it.id > last_in[prio_of[it.id]][flow_of[it.id]]);
+                last_in[prio_of[it.id]][flow_of[it.id]] = it.id;
+                left[it.id] = 0;
+                gone++;
+            }
+        } else {
+            wp_sched_queue_item_t it;
+            if (wp_sched_queue_pop_expired(q, (double)((rng >> 24) % 1000), &it)) {
+                assert_int_equal(left[it.id], 1);
+                left[it.id] = 0;
+                gone++;
+            } else if (pushed > 0) {
+                uint64_t id = 1 + (rng >> 30) % (uint64_t)pushed;
+                bool was = left[id] == 1;
+                assert_int_equal(wp_sched_queue_remove(q, id), was);
+                if (was) {
+                    left[id] = 0;
+                    gone++;
+                }
+            }
+        }
+        uint32_t queued = 0;
+        for (int i = 1; i <= pushed; i++)
+            queued += (uint32_t)left[i];
+        assert_int_equal(wp_sched_queue_len(q), queued);
+    }
+    assert_int_equal(wp_sched_queue_len(q), 0);
+    wp_sched_queue_free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_queue_full_evicts_lower_priority),
         cmocka_unit_test(test_queue_deadlines_and_remove),
         cmocka_unit_test(test_queue_bounds),
+        cmocka_unit_test(test_queue_random_operations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
