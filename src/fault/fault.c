@@ -257,13 +257,49 @@ wp_status_t wp_fault_set_parse_json(const char *data, size_t len, wp_fault_set_t
     return st;
 }
 
+wp_status_t wp_fault_crash_parse_json(const char *data, size_t len, int64_t *restart_ms,
+                                      wp_err_t *err)
+{
+    size_t skip = 0;
+    while (skip < len && strchr(" \t\r\n", data[skip]) != NULL)
+        skip++;
+    wp_fault_t f;
+    wp_fault_init(&f, WP_FAULT_CRASH);
+    if (skip == len) {
+        *restart_ms = f.restart_ms;
+        return WP_OK;
+    }
+    cJSON *root = cJSON_ParseWithLength(data, len);
+    wp_status_t st = WP_OK;
+    if (!cJSON_IsObject(root))
+        st = wp_err_set(err, WP_EINVAL, "body: expected a JSON object {\"restart_ms\":N}");
+    for (const cJSON *c = root ? root->child : NULL; st == WP_OK && c != NULL; c = c->next) {
+        if (strcmp(c->string, "restart_ms") != 0)
+            st = wp_err_set(err, WP_EINVAL, "%.32s: unknown field (expected \"restart_ms\")",
+                            c->string);
+        else if (!cJSON_IsNumber(c))
+            st = wp_err_set(err, WP_EINVAL, "restart_ms: expected a number");
+        else
+            st = param_set("body", &f, c->string, strlen(c->string), c->valuedouble, err);
+    }
+    cJSON_Delete(root);
+    if (st == WP_OK)
+        *restart_ms = f.restart_ms;
+    return st;
+}
+
 wp_status_t wp_fault_set_write_json(const wp_fault_set_t *set, wp_buf_t *out)
 {
     wp_status_t st = wp_buf_puts(out, "{\"faults\":[");
     for (int i = 0; st == WP_OK && i < set->n; i++) {
         const wp_fault_t *f = &set->f[i];
-        st = wp_buf_printf(out, "%s{\"kind\":\"%s\",\"rate\":%.17g", i ? "," : "",
-                           wp_fault_kind_name(f->kind), f->rate);
+        char rate[32]; /* the shortest of %.15g and %.17g that reads back the same */
+        snprintf(rate, sizeof(rate), "%.15g", f->rate);
+        double back;
+        if (wp_parse_double(rate, strlen(rate), &back) != WP_OK || back != f->rate)
+            snprintf(rate, sizeof(rate), "%.17g", f->rate);
+        st = wp_buf_printf(out, "%s{\"kind\":\"%s\",\"rate\":%s", i ? "," : "",
+                           wp_fault_kind_name(f->kind), rate);
         for (size_t p = 0; st == WP_OK && p < N_PARAMS; p++) {
             int64_t v;
             memcpy(&v, (const char *)f + params[p].off, sizeof(v));

@@ -98,6 +98,10 @@ wp_status_t wp_fault_set_add(wp_fault_set_t *set, const wp_fault_t *f, wp_err_t 
  * success). The error names the field: "faults[1].rate: expected a number in [0, 1]". */
 wp_status_t wp_fault_set_parse_json(const char *data, size_t len, wp_fault_set_t *out,
                                     wp_err_t *err);
+/* The body of an ordered crash: empty, {} or {"restart_ms":N} (-1..86400000); *restart_ms
+ * is -1 (never) unless given. The error names the field. */
+wp_status_t wp_fault_crash_parse_json(const char *data, size_t len, int64_t *restart_ms,
+                                      wp_err_t *err);
 /* The set as the JSON above, every parameter of each kind spelled out. */
 wp_status_t wp_fault_set_write_json(const wp_fault_set_t *set, wp_buf_t *out);
 

@@ -124,6 +124,11 @@ static void test_fault_json_round_trip(void **state)
     assert_int_equal(wp_fault_set_parse_json(b.data, b.len, &again, &err), WP_OK);
     assert_memory_equal(&again, &set, sizeof(set));
     wp_buf_free(&b);
+    wp_fault_set_t one = {.n = 1, .f = {{.kind = WP_FAULT_503, .rate = 0.2}}};
+    wp_buf_init(&b, 0);
+    assert_int_equal(wp_fault_set_write_json(&one, &b), WP_OK);
+    assert_string_equal(b.data, "{\"faults\":[{\"kind\":\"503\",\"rate\":0.2}]}");
+    wp_buf_free(&b);
     assert_int_equal(wp_fault_set_parse_json("{\"faults\":[]}", 13, &set, &err), WP_OK);
     assert_int_equal(set.n, 0);
 }
@@ -164,6 +169,32 @@ static void test_fault_json_errors_name_the_field(void **state)
     wp_fault_set_t set;
     wp_err_t err;
     assert_int_equal(wp_fault_set_parse_json(big, strlen(big), &set, &err), WP_ELIMIT);
+}
+
+static void test_fault_crash_body(void **state)
+{
+    (void)state;
+    int64_t ms = 5;
+    wp_err_t err;
+    assert_int_equal(wp_fault_crash_parse_json("", 0, &ms, &err), WP_OK);
+    assert_int_equal(ms, -1);
+    assert_int_equal(wp_fault_crash_parse_json(" {} ", 4, &ms, &err), WP_OK);
+    assert_int_equal(ms, -1);
+    const char *b = "{\"restart_ms\":250}";
+    assert_int_equal(wp_fault_crash_parse_json(b, strlen(b), &ms, &err), WP_OK);
+    assert_int_equal(ms, 250);
+    b = "{\"restart_ms\":-5}";
+    assert_int_equal(wp_fault_crash_parse_json(b, strlen(b), &ms, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "restart_ms must be an integer in -1..86400000"));
+    b = "{\"restart\":1}";
+    assert_int_equal(wp_fault_crash_parse_json(b, strlen(b), &ms, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "restart: unknown field"));
+    b = "{\"restart_ms\":\"1\"}";
+    assert_int_equal(wp_fault_crash_parse_json(b, strlen(b), &ms, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "restart_ms: expected a number"));
+    assert_int_equal(wp_fault_crash_parse_json("nope", 4, &ms, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "body: expected a JSON object"));
+    assert_int_equal(ms, 250); /* unchanged by the failures */
 }
 
 static wp_fault_set_t set_of(const char *const *specs, int n)
@@ -299,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_fault_spec_errors),
         cmocka_unit_test(test_fault_json_round_trip),
         cmocka_unit_test(test_fault_json_errors_name_the_field),
+        cmocka_unit_test(test_fault_crash_body),
         cmocka_unit_test(test_fault_decide_rates_zero_and_one),
         cmocka_unit_test(test_fault_decide_rate_is_a_probability),
         cmocka_unit_test(test_fault_decide_precedence),
