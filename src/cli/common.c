@@ -151,6 +151,8 @@ wp_status_t wp_cli_sim_config(const wp_topology_t *t, wp_sim_config_t *sc, wp_er
     sc->port = t->simulation.base_port;
     sc->time_scale = t->simulation.time_scale;
     sc->seed = t->simulation.seed;
+    sc->faults = t->simulation.faults;
+    wp_strlcpy(sc->admin_token, t->simulation.admin_token, sizeof(sc->admin_token));
     return WP_OK;
 }
 

@@ -262,6 +262,7 @@ int wp_cli_sim(int argc, char **argv)
         admin_token(&sc, "WELLPATH_ADMIN_TOKEN", env_token, &err) != WP_OK)
         return wp_cli_fail("sim", err.msg);
     int c;
+    bool flag_faults = false;
     while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
         if (c == 'h') {
             fputs(usage_text, stdout);
@@ -275,6 +276,10 @@ int wp_cli_sim(int argc, char **argv)
                 return 2;
             wp_log_setup(level, false);
             continue;
+        }
+        if (c == O_FAULT && !flag_faults) { /* --fault flags replace the file's faults */
+            sc.faults.n = 0;
+            flag_faults = true;
         }
         if (c != 'f' && apply(&sc, c, optarg, &err) != WP_OK)
             return wp_cli_fail("sim", err.msg);

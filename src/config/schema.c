@@ -337,6 +337,8 @@ static wp_status_t check_value(const wp__cfg_field_t *f, const char *p, const ch
     size_t nch = 0;
     switch (f->kind) {
     case WP__CFG_STR:
+        if (memchr(p, 0, f->size) != NULL && p[0] == '\0' && f->zero_unset)
+            return WP_OK;
         if (memchr(p, 0, f->size) == NULL || p[0] == '\0')
             return wp_err_set(err, WP_EINVAL, "%s: empty or unterminated string", path);
         return WP_OK;

@@ -62,7 +62,7 @@ struct wp__cfg_field_s {
     size_t nsub;
     wp__cfg_custom_fn custom;
     size_t flag_off; /* offset + 1 of a bool in base set when the key is present; 0 none */
-    bool zero_unset; /* INT/DOUBLE: a stored 0 means "not set" (only for wp__cfg_check) */
+    bool zero_unset; /* INT/DOUBLE: a stored 0, STR: "", means "not set" (for wp__cfg_check) */
 };
 
 /* Formats "file:line:col: path: <fmt>" into c->err for node n; returns status. */

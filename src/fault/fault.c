@@ -175,6 +175,37 @@ wp_status_t wp_fault_parse_spec(const char *spec, wp_fault_t *out, wp_err_t *err
     return WP_OK;
 }
 
+/* The shortest of %.15g and %.17g that reads back the same. */
+static void format_rate(double rate, char *out, size_t cap)
+{
+    snprintf(out, cap, "%.15g", rate);
+    double back;
+    if (wp_parse_double(out, strlen(out), &back) != WP_OK || back != rate)
+        snprintf(out, cap, "%.17g", rate);
+}
+
+static int64_t param_get(const wp_fault_t *f, const param_t *p)
+{
+    int64_t v;
+    memcpy(&v, (const char *)f + p->off, sizeof(v));
+    return v;
+}
+
+bool wp_fault_format_spec(const wp_fault_t *f, char *out, size_t cap)
+{
+    char rate[32];
+    format_rate(f->rate, rate, sizeof(rate));
+    int n = snprintf(out, cap, "%s:%s", wp_fault_kind_name(f->kind), rate);
+    for (size_t i = 0; i < N_PARAMS && n >= 0 && (size_t)n < cap; i++) {
+        if (!(params[i].kinds & BIT(f->kind)))
+            continue;
+        int k = snprintf(out + n, cap - (size_t)n, ",%s=%lld", params[i].name,
+                         (long long)param_get(f, &params[i]));
+        n = k < 0 ? k : n + k;
+    }
+    return n >= 0 && (size_t)n < cap;
+}
+
 wp_status_t wp_fault_set_add(wp_fault_set_t *set, const wp_fault_t *f, wp_err_t *err)
 {
     if (set->n >= WP_FAULT_MAX)
@@ -293,19 +324,14 @@ wp_status_t wp_fault_set_write_json(const wp_fault_set_t *set, wp_buf_t *out)
     wp_status_t st = wp_buf_puts(out, "{\"faults\":[");
     for (int i = 0; st == WP_OK && i < set->n; i++) {
         const wp_fault_t *f = &set->f[i];
-        char rate[32]; /* the shortest of %.15g and %.17g that reads back the same */
-        snprintf(rate, sizeof(rate), "%.15g", f->rate);
-        double back;
-        if (wp_parse_double(rate, strlen(rate), &back) != WP_OK || back != f->rate)
-            snprintf(rate, sizeof(rate), "%.17g", f->rate);
+        char rate[32];
+        format_rate(f->rate, rate, sizeof(rate));
         st = wp_buf_printf(out, "%s{\"kind\":\"%s\",\"rate\":%s", i ? "," : "",
                            wp_fault_kind_name(f->kind), rate);
-        for (size_t p = 0; st == WP_OK && p < N_PARAMS; p++) {
-            int64_t v;
-            memcpy(&v, (const char *)f + params[p].off, sizeof(v));
+        for (size_t p = 0; st == WP_OK && p < N_PARAMS; p++)
             if (params[p].kinds & BIT(f->kind))
-                st = wp_buf_printf(out, ",\"%s\":%lld", params[p].name, (long long)v);
-        }
+                st = wp_buf_printf(out, ",\"%s\":%lld", params[p].name,
+                                   (long long)param_get(f, &params[p]));
         if (st == WP_OK)
             st = wp_buf_puts(out, "}");
     }

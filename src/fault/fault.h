@@ -92,6 +92,10 @@ void wp_fault_init(wp_fault_t *f, wp_fault_kind_t kind);
 /* One flag value, KIND[:RATE][,param=value...]. The error names the spec and what in it
  * was wrong (kind, rate, a parameter not of this kind, a value out of range). */
 wp_status_t wp_fault_parse_spec(const char *spec, wp_fault_t *out, wp_err_t *err);
+/* f as a spec that wp_fault_parse_spec reads back to f, every parameter of its kind
+ * spelled out ("latency:0.5,ms=300"); cut (and false) when cap is too small. */
+#define WP_FAULT_SPEC_MAX 96
+bool wp_fault_format_spec(const wp_fault_t *f, char *out, size_t cap);
 /* Appends f; WP_ELIMIT past WP_FAULT_MAX. */
 wp_status_t wp_fault_set_add(wp_fault_set_t *set, const wp_fault_t *f, wp_err_t *err);
 /* {"faults":[{"kind":..., "rate":..., params...}, ...]} into *out (replaced only on

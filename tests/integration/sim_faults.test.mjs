@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, Proc, assertErrorShape, canConnect, metrics, post, rawRequest, sample, startSim, stopClean, waitUntil } from '../lib/wellpath.mjs';
+import { MODEL, Proc, assertErrorShape, canConnect, childPids, listeningPorts, metrics, post, rawRequest, sample, startSim, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
 
 const TOKEN = 'fault-test-token';
 const AUTH = { Authorization: `Bearer ${TOKEN}` };
@@ -123,6 +123,55 @@ describe('sim faults: flags', () => {
     for (let i = 0; i < 5; i++) assert.equal((await completion(p0)).status, 200, 'the sibling keeps serving');
     assert.deepEqual(delta(Object.fromEntries(KINDS.map((k) => [k, 0])), await faultCounts(p0)), {});
     assert.equal(await canConnect(p1), false, 'no restart_ms: it stays down');
+  });
+});
+
+describe('sim faults: topology keys', () => {
+  const topology = () => `model: qwen3-8b
+vllm:
+  replicas: 2
+simulation:
+  basePort: 0
+  timeScale: 0.05
+  faults: ["500:1", "latency:0,ms=250"]
+  adminToken: ${TOKEN}
+`;
+
+  test('test_sim_fault_topology_file_and_flags_over_it', async (t) => {
+    const file = writeTemp(topology());
+    const proc = new Proc(['sim', '-f', file, '--port', '0', '--fault', '429:1', '--fault-replicas', '1'], noEnvToken);
+    t.after(() => stopClean(assert, proc, 'wellpath sim'));
+    const m = await proc.waitFor(/^wellpath sim: ready model=\S+ ports=(\d+),(\d+)/);
+    const [q0, q1] = [Number(m[1]), Number(m[2])];
+    // The flags replace the file's faults, on the replicas they name; the file's token holds.
+    assert.deepEqual((await admin(q1, 'GET', '/admin/faults')).json, { faults: [{ kind: '429', rate: 1 }] });
+    assert.deepEqual((await admin(q0, 'GET', '/admin/faults')).json, { faults: [] });
+    assert.equal((await completion(q1)).status, 429);
+    assert.equal((await completion(q0)).status, 200);
+  });
+
+  test('test_sim_fault_topology_keys_through_up', async (t) => {
+    const up = new Proc(['up', '-f', writeTemp(topology()), '--listen', '127.0.0.1:0'], noEnvToken);
+    t.after(() => up.stop());
+    await up.waitFor(/^wellpath up: ready gateway=/);
+    const kids = childPids(up.pid);
+    assert.equal(kids.length, 1);
+    const ports = await waitUntil(() => {
+      const p = listeningPorts(kids[0]);
+      return p.length === 4 ? p : null;
+    }, { what: 'the child to list its ports' });
+    const sets = [];
+    for (const port of ports) {
+      try {
+        const r = await admin(port, 'GET', '/admin/faults');
+        sets.push(r.status === 200 ? r.json : r.status);
+      } catch {
+        /* the KV side channel does not speak HTTP */
+      }
+    }
+    const want = { faults: [{ kind: '500', rate: 1 }, { kind: 'latency', rate: 0, ms: 250 }] };
+    assert.deepEqual(sets, [want, want], 'every replica of the pool got the faults and the token');
+    await stopClean(assert, up, 'wellpath up');
   });
 });
 

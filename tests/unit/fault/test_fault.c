@@ -96,6 +96,36 @@ static void test_fault_spec_errors(void **state)
     spec_bad("crash,bogus=1", "its parameters: after, restart_ms");
 }
 
+static void test_fault_spec_format_round_trip(void **state)
+{
+    (void)state;
+    static const char *const specs[] = {"503:0.2",
+                                        "latency:0.1,ms=500",
+                                        "hang",
+                                        "disconnect:1,after=5",
+                                        "crash:0,restart_ms=2000",
+                                        "context-length:0.333333333333333314829616256247"};
+    static const char *const want[] = {"503:0.2",
+                                       "latency:0.1,ms=500",
+                                       "hang:1",
+                                       "disconnect:1,after=5",
+                                       "crash:0,after=0,restart_ms=2000",
+                                       "context-length:0.33333333333333331"};
+    for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
+        wp_fault_t f = spec_ok(specs[i]), back;
+        char out[WP_FAULT_SPEC_MAX];
+        assert_true(wp_fault_format_spec(&f, out, sizeof(out)));
+        assert_string_equal(out, want[i]);
+        back = spec_ok(out);
+        assert_memory_equal(&back, &f, sizeof(f));
+    }
+    wp_fault_t f = spec_ok("crash:0.123456789,after=1000000000000,restart_ms=86400000");
+    char small[16];
+    assert_false(wp_fault_format_spec(&f, small, sizeof(small)));
+    char out[WP_FAULT_SPEC_MAX];
+    assert_true(wp_fault_format_spec(&f, out, sizeof(out)));
+}
+
 static void test_fault_json_round_trip(void **state)
 {
     (void)state;
@@ -328,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_fault_spec_kinds_and_rates),
         cmocka_unit_test(test_fault_spec_params_and_defaults),
         cmocka_unit_test(test_fault_spec_errors),
+        cmocka_unit_test(test_fault_spec_format_round_trip),
         cmocka_unit_test(test_fault_json_round_trip),
         cmocka_unit_test(test_fault_json_errors_name_the_field),
         cmocka_unit_test(test_fault_crash_body),
