@@ -262,7 +262,7 @@ int wp_cli_sim(int argc, char **argv)
         admin_token(&sc, "WELLPATH_ADMIN_TOKEN", env_token, &err) != WP_OK)
         return wp_cli_fail("sim", err.msg);
     int c;
-    bool flag_faults = false;
+    bool flag_faults = false, flag_replicas = false;
     while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
         if (c == 'h') {
             fputs(usage_text, stdout);
@@ -281,13 +281,13 @@ int wp_cli_sim(int argc, char **argv)
             sc.faults.n = 0;
             flag_faults = true;
         }
+        flag_replicas |= c == O_FAULT_REPLICAS;
         if (c != 'f' && apply(&sc, c, optarg, &err) != WP_OK)
             return wp_cli_fail("sim", err.msg);
     }
     if (optind < argc)
         return wp_cli_fail("sim", "unexpected argument; see --help");
-    if (sc.replicas < 64 && (sc.fault_replicas >> sc.replicas) != 0 &&
-        sc.fault_replicas != ~(uint64_t)0) {
+    if (flag_replicas && sc.replicas < 64 && (sc.fault_replicas >> sc.replicas) != 0) {
         snprintf(err.msg, sizeof(err.msg),
                  "--fault-replicas: replica %d does not exist (replicas 0..%d)",
                  63 - __builtin_clzll(sc.fault_replicas), sc.replicas - 1);

@@ -233,7 +233,8 @@ static char **child_args(const up_pool_t *pool, const char *transport, const cha
         ARG("--fault");
         ARG(specs[i]);
     }
-    if (sc->admin_token[0] != '\0') {
+    const char *env_token = getenv("WELLPATH_ADMIN_TOKEN"); /* inherited; it wins, as in sim */
+    if (sc->admin_token[0] != '\0' && (env_token == NULL || env_token[0] == '\0')) {
         ARG("--admin-token");
         ARG(sc->admin_token);
     }
