@@ -372,7 +372,7 @@ describe('sim faults: admin endpoint and kinds', () => {
   });
 
   test('test_sim_fault_crash_drawn_with_restart', async () => {
-    await setFaults(p2, [{ kind: 'crash', rate: 1, after: 1, restart_ms: 300 }]);
+    await setFaults(p2, [{ kind: 'crash', rate: 1, after: 1, restart_ms: 1000 }]);
     const before2 = await faultCounts(p2);
     assert.equal((await completion(p2)).status, 200, 'the first request passes');
     assert.equal(await rawPost(p2, '/v1/completions', { model: MODEL, prompt: 'second', max_tokens: 2 }), '');

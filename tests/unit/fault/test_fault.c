@@ -3,6 +3,7 @@
  * per-request decision (rates 0 and 1, precedence, crash after N, determinism, one draw
  * per fault). */
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -192,10 +193,12 @@ static void test_fault_json_errors_name_the_field(void **state)
              "faults[0]: ms must be an integer in 0..3600000");
     json_bad("{\"faults\":[{\"kind\":\"hang\",\"ms\":1}]}",
              "faults[0]: 'ms' is not a parameter of hang");
-    char big[2048] = "{\"faults\":[";
+    char big[2048];
+    size_t len = (size_t)snprintf(big, sizeof(big), "{\"faults\":[");
     for (int i = 0; i <= WP_FAULT_MAX; i++)
-        strcat(big, i ? ",{\"kind\":\"hang\"}" : "{\"kind\":\"hang\"}");
-    strcat(big, "]}");
+        len +=
+            (size_t)snprintf(big + len, sizeof(big) - len, "%s{\"kind\":\"hang\"}", i ? "," : "");
+    snprintf(big + len, sizeof(big) - len, "]}");
     wp_fault_set_t set;
     wp_err_t err;
     assert_int_equal(wp_fault_set_parse_json(big, strlen(big), &set, &err), WP_ELIMIT);
