@@ -134,10 +134,11 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
                                    .base_ejection_ms = (uint64_t)g->outlier.base_ejection_ms,
                                    .max_ejection_ms = (uint64_t)g->outlier.max_ejection_ms,
                                    .max_ejection_percent = g->outlier.max_ejection_percent};
-    /* The file's token, else the environment's: a token never has to be written down. */
+    /* A non-empty WELLPATH_ADMIN_TOKEN wins over the file's (as for `wellpath sim`), so a
+     * token never has to be written down. */
     const char *env_token = getenv("WELLPATH_ADMIN_TOKEN");
-    wp_strlcpy(gc->admin_token, g->admin_token[0] ? g->admin_token : (env_token ? env_token : ""),
-               sizeof(gc->admin_token));
+    bool from_env = env_token != NULL && env_token[0] != '\0';
+    wp_strlcpy(gc->admin_token, from_env ? env_token : g->admin_token, sizeof(gc->admin_token));
     gc->pd_threshold = t->scheduler.pd_threshold;
     gc->log_prompts = g->log_prompts;
     gc->guide_metrics = g->guide_metrics;
@@ -176,6 +177,8 @@ wp_status_t wp_cli_sim_config(const wp_topology_t *t, wp_sim_config_t *sc, wp_er
     sc->port = t->simulation.base_port;
     sc->time_scale = t->simulation.time_scale;
     sc->seed = t->simulation.seed;
+    sc->faults = t->simulation.faults;
+    wp_strlcpy(sc->admin_token, t->simulation.admin_token, sizeof(sc->admin_token));
     return WP_OK;
 }
 

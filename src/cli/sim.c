@@ -3,7 +3,8 @@
  * consecutive ports. When every replica listens it prints one line on stdout,
  *   wellpath sim: ready model=NAME ports=8100,8101,... kv_ports=P0,P1,...
  * which `wellpath up` (and tests) read to learn the ports; kv_ports are the P/D side
- * channels (protocol in sim/sim.h).
+ * channels (protocol in sim/sim.h). Fault injection (--fault, --fault-replicas,
+ * --admin-token or WELLPATH_ADMIN_TOKEN) is described in sim/sim.h and fault/fault.h.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -42,6 +43,14 @@ static const char usage_text[] =
     "                               or tcp (25 Gb/s = 3.125 GB/s, 50 us)\n"
     "      --kv-timeout-ms N        held KV blocks are released after (default 30000)\n"
     "      --kv-port P              first side-channel port (default 0: any free ports)\n"
+    "      --fault SPEC             inject a fault, KIND[:RATE][,param=value...] (repeatable):\n"
+    "                               429|500|503|context-length|hang, latency (ms=N),\n"
+    "                               disconnect (after=TOKENS), crash (after=REQUESTS,\n"
+    "                               restart_ms=N); RATE in [0,1], default 1\n"
+    "      --fault-replicas LIST    replica indices the --fault flags apply to, e.g. 0,2\n"
+    "                               (default all)\n"
+    "      --admin-token TOKEN      turn on /admin/faults and /admin/crash, behind\n"
+    "                               Authorization: Bearer TOKEN (or env WELLPATH_ADMIN_TOKEN)\n"
     "      --log-level LEVEL        debug|info|warn|error\n";
 
 typedef struct sim_run_s {
@@ -98,8 +107,49 @@ enum {
     O_KVT,
     O_KVTIMEOUT,
     O_KVPORT,
+    O_FAULT,
+    O_FAULT_REPLICAS,
+    O_ADMIN_TOKEN,
     O_LOG
 };
+
+/* "0,2,5" into a bit per replica index. */
+static wp_status_t replica_list(const char *v, uint64_t *mask, wp_err_t *err)
+{
+    uint64_t m = 0;
+    for (const char *p = v;; p++) {
+        size_t n = strcspn(p, ",");
+        int64_t i;
+        if (wp_parse_i64(p, n, &i) != WP_OK || i < 0 || i >= WP_SIM_MAX_REPLICAS)
+            return wp_err_set(err, WP_EINVAL,
+                              "--fault-replicas: expected replica indices 0..%d separated by "
+                              "commas, got '%s'",
+                              WP_SIM_MAX_REPLICAS - 1, v);
+        m |= (uint64_t)1 << i;
+        p += n;
+        if (*p == '\0')
+            break;
+    }
+    *mask = m;
+    return WP_OK;
+}
+
+static wp_status_t admin_token(wp_sim_config_t *sc, const char *what, const char *v, wp_err_t *err)
+{
+    if (v[0] == '\0' || !wp_strlcpy(sc->admin_token, v, sizeof(sc->admin_token)))
+        return wp_err_set(err, WP_EINVAL, "%s: expected a token of 1..%zu bytes", what,
+                          sizeof(sc->admin_token) - 1);
+    return WP_OK;
+}
+
+static wp_status_t add_fault(wp_sim_config_t *sc, const char *v, wp_err_t *err)
+{
+    wp_fault_t f;
+    wp_err_t e;
+    if (wp_fault_parse_spec(v, &f, &e) != WP_OK || wp_fault_set_add(&sc->faults, &f, &e) != WP_OK)
+        return wp_err_set(err, WP_EINVAL, "--fault: %s", e.msg);
+    return WP_OK;
+}
 
 static wp_status_t apply(wp_sim_config_t *sc, int c, const char *v, wp_err_t *err)
 {
@@ -154,6 +204,12 @@ static wp_status_t apply(wp_sim_config_t *sc, int c, const char *v, wp_err_t *er
         return int_arg("kv-timeout-ms", v, 1, 86400000, &sc->kv_timeout_ms, err);
     case O_KVPORT:
         return int_arg("kv-port", v, 0, 65535, &sc->kv_port, err);
+    case O_FAULT:
+        return add_fault(sc, v, err);
+    case O_FAULT_REPLICAS:
+        return replica_list(v, &sc->fault_replicas, err);
+    case O_ADMIN_TOKEN:
+        return admin_token(sc, "--admin-token", v, err);
     }
     return WP_OK;
 }
@@ -181,6 +237,9 @@ int wp_cli_sim(int argc, char **argv)
         {"kv-transport", required_argument, NULL, O_KVT},
         {"kv-timeout-ms", required_argument, NULL, O_KVTIMEOUT},
         {"kv-port", required_argument, NULL, O_KVPORT},
+        {"fault", required_argument, NULL, O_FAULT},
+        {"fault-replicas", required_argument, NULL, O_FAULT_REPLICAS},
+        {"admin-token", required_argument, NULL, O_ADMIN_TOKEN},
         {"log-level", required_argument, NULL, O_LOG},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
@@ -197,7 +256,13 @@ int wp_cli_sim(int argc, char **argv)
             wp_topology_free(&t);
         }
     }
+    /* The environment over the file, the flags over both. */
+    const char *env_token = getenv("WELLPATH_ADMIN_TOKEN");
+    if (env_token != NULL && env_token[0] != '\0' &&
+        admin_token(&sc, "WELLPATH_ADMIN_TOKEN", env_token, &err) != WP_OK)
+        return wp_cli_fail("sim", err.msg);
     int c;
+    bool flag_faults = false, flag_replicas = false;
     while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
         if (c == 'h') {
             fputs(usage_text, stdout);
@@ -212,11 +277,22 @@ int wp_cli_sim(int argc, char **argv)
             wp_log_setup(level, false);
             continue;
         }
+        if (c == O_FAULT && !flag_faults) { /* --fault flags replace the file's faults */
+            sc.faults.n = 0;
+            flag_faults = true;
+        }
+        flag_replicas |= c == O_FAULT_REPLICAS;
         if (c != 'f' && apply(&sc, c, optarg, &err) != WP_OK)
             return wp_cli_fail("sim", err.msg);
     }
     if (optind < argc)
         return wp_cli_fail("sim", "unexpected argument; see --help");
+    if (flag_replicas && sc.replicas < 64 && (sc.fault_replicas >> sc.replicas) != 0) {
+        snprintf(err.msg, sizeof(err.msg),
+                 "--fault-replicas: replica %d does not exist (replicas 0..%d)",
+                 63 - __builtin_clzll(sc.fault_replicas), sc.replicas - 1);
+        return wp_cli_fail("sim", err.msg);
+    }
     if (getenv("WELLPATH_PARENT_DEATH") != NULL)
         prctl(PR_SET_PDEATHSIG, SIGTERM);
     uv_loop_t *loop = uv_default_loop();

@@ -3,8 +3,9 @@
  * topology) live on this machine: a `wellpath sim` child process serving the
  * simulated replicas, and the gateway in this process in front of them.
  *
- * Sequence: spawn the child with its settings as flags; read its stdout until the
- * "ready ... ports=" line; start the gateway with one endpoint per port; once every
+ * Sequence: spawn the child with its settings as flags (simulation.faults and
+ * simulation.adminToken as --fault and --admin-token: every replica of every pool); read its stdout
+ * until the "ready ... ports=" line; start the gateway with one endpoint per port; once every
  * endpoint has joined the pool, print where to point a client. SIGINT or SIGTERM
  * drains the gateway (wp_gateway_drain: in-flight requests finish, at most
  * --drain-timeout ms), then stops the child; a second signal stops everything at once.
@@ -218,9 +219,9 @@ static void on_child_line(void *ud, const char *line)
 
 /* The child's argv: `wellpath sim` with the topology's simulation settings as flags. */
 static char **child_args(const up_pool_t *pool, const char *transport, const char *log_level,
-                         char store[][32])
+                         char store[][32], char specs[][WP_FAULT_SPEC_MAX])
 {
-    static char *argv[40];
+    static char *argv[48 + 2 * WP_FAULT_MAX];
     int n = 0, k = 0;
 #define ARG(s) (argv[n++] = (char *)(s))
 #define NUM(flag, fmt, v) (ARG(flag), snprintf(store[k], 32, fmt, v), ARG(store[k++]))
@@ -253,6 +254,16 @@ static char **child_args(const up_pool_t *pool, const char *transport, const cha
         NUM("--gpu-memory-utilization", "%.17g", sc->gpu_memory_utilization);
     if (!sc->prefix_caching)
         ARG("--no-prefix-caching");
+    for (int i = 0; i < sc->faults.n; i++) {
+        wp_fault_format_spec(&sc->faults.f[i], specs[i], WP_FAULT_SPEC_MAX);
+        ARG("--fault");
+        ARG(specs[i]);
+    }
+    const char *env_token = getenv("WELLPATH_ADMIN_TOKEN"); /* inherited; it wins, as in sim */
+    if (sc->admin_token[0] != '\0' && (env_token == NULL || env_token[0] == '\0')) {
+        ARG("--admin-token");
+        ARG(sc->admin_token);
+    }
     ARG("--log-level");
     ARG(log_level);
     argv[n] = NULL;
@@ -446,11 +457,11 @@ int wp_cli_up(int argc, char **argv)
     u.sighup.data = &u;
     uv_signal_start(&u.sighup, on_sighup, SIGHUP);
     for (int i = 0; i < u.n_pools; i++) {
-        static char store[2][16][32];
+        static char store[2][16][32], specs[2][WP_FAULT_MAX][WP_FAULT_SPEC_MAX];
         up_pool_t *pool = &u.pools[i];
-        pool->child =
-            wp_child_spawn_self(u.loop, child_args(pool, u.transport, level_name, store[i]),
-                                on_child_line, on_child_exit, pool, &err);
+        pool->child = wp_child_spawn_self(
+            u.loop, child_args(pool, u.transport, level_name, store[i], specs[i]), on_child_line,
+            on_child_exit, pool, &err);
         if (pool->child == NULL) {
             stop(&u, 2);
             uv_run(u.loop, UV_RUN_DEFAULT);

@@ -65,6 +65,7 @@ static wp_status_t parse_scorers(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, c
 static wp_status_t parse_endpoints(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path);
 static wp_status_t parse_listen(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path);
 static wp_status_t parse_url(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path);
+static wp_status_t parse_faults(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path);
 
 typedef wp_topology_vllm_t vllm_t;
 static const wp__cfg_field_t vllm_fields[] = {
@@ -205,6 +206,12 @@ static const wp__cfg_field_t sim_fields[] = {
      .max = 1e6,
      .min_exclusive = true},
     F_INT("seed", sim_t, seed, 0, 9.2e18),
+    F_CUSTOM("faults", parse_faults),
+    {.key = "adminToken",
+     .kind = WP__CFG_STR,
+     .off = offsetof(sim_t, admin_token),
+     .size = SZ(sim_t, admin_token),
+     .zero_unset = true},
 };
 
 typedef wp_topology_pool_t pool_t;
@@ -283,6 +290,35 @@ static wp_status_t parse_scorers(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, c
         item_path(ip, sizeof(ip), path, i);
         s->scorers[i].line = (int)item->start_mark.line + 1;
         st = wp__cfg_map(c, item, scorer_fields, N(scorer_fields), &s->scorers[i], ip);
+    }
+    return st;
+}
+
+/* simulation.faults: a list of specs, each read as `wellpath sim --fault` reads it. */
+static wp_status_t parse_faults(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path)
+{
+    sim_t *sim = base;
+    yaml_node_item_t *items;
+    size_t count;
+    wp_status_t st = wp__cfg_seq(c, n, path, &items, &count);
+    if (st != WP_OK)
+        return st;
+    if (count > WP_FAULT_MAX)
+        return wp__cfg_fail(c, n, path, WP_EINVAL, "at most %d faults, got %zu", WP_FAULT_MAX,
+                            count);
+    sim->faults.n = 0;
+    for (size_t i = 0; i < count && st == WP_OK; i++) {
+        yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
+        char ip[WP__CFG_PATH_MAX];
+        item_path(ip, sizeof(ip), path, i);
+        const char *spec;
+        wp_fault_t f;
+        wp_err_t e;
+        st = wp__cfg_scalar(c, item, ip, &spec);
+        if (st == WP_OK && wp_fault_parse_spec(spec, &f, &e) != WP_OK)
+            st = wp__cfg_fail(c, item, ip, WP_EINVAL, "%s", e.msg);
+        if (st == WP_OK)
+            st = wp_fault_set_add(&sim->faults, &f, c->err);
     }
     return st;
 }

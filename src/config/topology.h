@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "fault/fault.h"
 
 #define WP_TOPO_NAME_MAX 64  /* model, gpu, scorer type, policy, nixl strings */
 #define WP_TOPO_HOST_MAX 256 /* host names and addresses, without brackets */
@@ -144,9 +145,11 @@ typedef struct wp_topology_gateway_s {
 } wp_topology_gateway_t;
 
 typedef struct wp_topology_simulation_s {
-    int base_port;     /* 0..65535, 0 = ephemeral ports */
-    double time_scale; /* > 0, <= 1e6 */
-    uint64_t seed;     /* 0..2^63-1 */
+    int base_port;         /* 0..65535, 0 = ephemeral ports */
+    double time_scale;     /* > 0, <= 1e6 */
+    uint64_t seed;         /* 0..2^63-1 */
+    wp_fault_set_t faults; /* faults: a list of `wellpath sim --fault` specs; none by default */
+    char admin_token[128]; /* adminToken: "" = the simulator's admin endpoint is off */
 } wp_topology_simulation_t;
 
 typedef struct wp_topology_pool_s {

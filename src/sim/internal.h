@@ -1,7 +1,8 @@
 /*
  * sim/internal: structures shared by the simulator's files (sim.c: replicas and
  * routes; serve.c: completions and the engine's step loop; metrics.c: /metrics; kv.c: the
- * side-channel server and held requests; pull.c: the decode side's KV pull).
+ * side-channel server and held requests; pull.c: the decode side's KV pull; inject.c: fault
+ * injection, the admin endpoint, crash and restart).
  * Not a public interface.
  *
  * Handle lifetime: every libuv handle the simulator opens counts in sim->open_handles; each
@@ -33,8 +34,9 @@ typedef struct sim_req_s {
     char resp_id[48];
     int64_t created;
     int32_t prompt_tokens, cached_tokens, max_tokens, out_tokens;
-    wp_buf_t text; /* the answer, when not streamed */
-    bool hold;     /* a remote prefill: answer carries kv_transfer_params */
+    wp_buf_t text;            /* the answer, when not streamed */
+    bool hold;                /* a remote prefill: answer carries kv_transfer_params */
+    int64_t disconnect_after; /* injected: close the connection at this token (-1: never) */
     uint64_t salt;
     int32_t priority;
     char headers[160]; /* extra response headers: "X-Request-Id: ...\r\n" or "" */
@@ -70,6 +72,14 @@ struct sim_replica_s {
     uint64_t n_expired;
     uint64_t kv_pulls_ok, kv_pulls_failed, kv_served, kv_refused;
     wp_stats_hist_t kv_pull;
+    /* fault injection (inject.c) */
+    wp_fault_set_t faults;
+    wp_rng_t fault_rng;
+    uint64_t fault_requests; /* completion requests since the set was installed or a restart */
+    uint64_t faults_injected[WP_FAULT_KIND_COUNT];
+    uv_timer_t fault_timer; /* the crash (deferred out of any handler), then the restart */
+    bool crash_pending, down;
+    int64_t restart_ms;
 };
 
 struct wp_sim_s {
@@ -87,11 +97,14 @@ struct wp_sim_s {
 
 /* sim.c: whether `model` names this simulator's model (any catalog spelling) */
 bool wp__sim_serves(const wp_sim_t *sim, const char *model);
+/* sim.c: the HTTP handler of a replica (ctx: the replica). */
+void wp__sim_on_request(wp_http_req_t *req, void *ctx);
 /* sim.c: a handle's close callback ends with this. */
 void wp__sim_handle_closed(wp_sim_t *sim);
 
-/* serve.c */
-void wp__sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind);
+/* serve.c: d is the request's fault decision: its context-length error, its disconnect. */
+void wp__sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind,
+                              const wp_fault_decision_t *d);
 void wp__sim_serve_tokenize(sim_replica_t *r, wp_http_req_t *req);
 double
 wp__sim_real_seconds(const wp_sim_t *sim); /* simulated seconds since start, from the clock */
@@ -110,11 +123,20 @@ void wp__sim_kv_hold(sim_replica_t *r, uint64_t id, int32_t prompt_tokens);
 /* The kv_transfer_params object of a held request's answer (caller deletes it). */
 cJSON *wp__sim_kv_params(sim_replica_t *r, uint64_t id);
 void wp__sim_kv_close(sim_replica_t *r);
+/* Drops every held request without touching the engine (it is being replaced or freed). */
+void wp__sim_kv_forget(sim_replica_t *r);
 
 /* pull.c: pulls q's KV as kv_transfer_params says, then enqueues q (or fails it). ids are
  * copied. */
 void wp__sim_pull_start(sim_req_t *q, const cJSON *kv, const int32_t *ids, size_t n);
 void wp__sim_pull_close_all(sim_replica_t *r);
+
+/* inject.c: per-replica fault state (opens fault_timer); a completion request through the
+ * fault decision; the admin endpoint (false when req is not for it); closing. */
+void wp__sim_inject_init(sim_replica_t *r);
+void wp__sim_inject_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind);
+bool wp__sim_admin(sim_replica_t *r, wp_http_req_t *req);
+void wp__sim_inject_close(sim_replica_t *r);
 
 /* metrics.c */
 void wp__sim_metrics_init(sim_replica_t *r);

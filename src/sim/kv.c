@@ -319,10 +319,15 @@ wp_status_t wp__sim_kv_listen(sim_replica_t *r, int port, wp_err_t *err)
     return WP_OK;
 }
 
-void wp__sim_kv_close(sim_replica_t *r)
+void wp__sim_kv_forget(sim_replica_t *r)
 {
     while (r->held != NULL)
-        held_drop(r->held, false); /* the engine is freed with its blocks */
+        held_drop(r->held, false);
+}
+
+void wp__sim_kv_close(sim_replica_t *r)
+{
+    wp__sim_kv_forget(r); /* the engine is freed with its blocks */
     while (r->kvconns != NULL)
         kvconn_close(r->kvconns);
     if (r->kv_listening) {

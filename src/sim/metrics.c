@@ -5,7 +5,9 @@
  * wellpath_sim_kv_pulls_total{result="ok|failed"} (decode side),
  * wellpath_sim_kv_pull_seconds (simulated transfer time of the successful pulls),
  * wellpath_sim_kv_served_total{result="ok|refused"} (prefill side),
- * wellpath_sim_kv_held_requests and wellpath_sim_kv_held_blocks (gauges).
+ * wellpath_sim_kv_held_requests and wellpath_sim_kv_held_blocks (gauges). Fault injection:
+ * wellpath_sim_faults_injected_total{kind} (every kind, 0 until injected; kept across a
+ * simulated crash, unlike the rest).
  */
 #include "sim/internal.h"
 
@@ -98,6 +100,18 @@ static void write_kv(sim_replica_t *r, wp_buf_t *out, const char *labels,
           st->held_blocks);
 }
 
+static void write_faults(sim_replica_t *r, wp_buf_t *out)
+{
+    const char *name = "wellpath_sim_faults_injected_total";
+    family(out, name, "counter", "Faults injected into requests of this replica, by kind.");
+    for (int k = 0; k < WP_FAULT_KIND_COUNT; k++) {
+        char l[320];
+        snprintf(l, sizeof(l), "engine=\"0\",kind=\"%s\",model_name=\"%s\"",
+                 wp_fault_kind_name((wp_fault_kind_t)k), r->sim->model->hf_id);
+        sample(out, name, l, (double)r->faults_injected[k]);
+    }
+}
+
 void wp__sim_metrics_write(sim_replica_t *r, wp_buf_t *out)
 {
     wp_sim_t *sim = r->sim;
@@ -153,4 +167,5 @@ void wp__sim_metrics_write(sim_replica_t *r, wp_buf_t *out)
     counter(out, "wellpath_sim_steps_total", "Engine steps run by this simulated replica.", labels,
             (double)r->steps);
     write_kv(r, out, labels, &st);
+    write_faults(r, out);
 }

@@ -39,6 +39,41 @@ void wp__sim_req_free(sim_req_t *q)
     free(q);
 }
 
+/* Drops q from the engine; its record is freed now or, while a step's events are going
+ * out (they may still name it), after them. */
+static void forget(sim_req_t *q)
+{
+    sim_replica_t *r = q->r;
+    q->aborted = true;
+    wp_engine_abort(r->engine, q->id);
+    if (r->timer_armed) {
+        q->next_dead = r->dead;
+        r->dead = q;
+    } else {
+        wp__sim_req_free(q);
+    }
+}
+
+static void on_abort(wp_http_req_t *http)
+{
+    sim_req_t *q = http->user;
+    q->aborted = true;
+    wp_http_res_end(http);
+    if (q->pull != NULL)
+        return; /* the pull frees the record when it ends */
+    forget(q);
+}
+
+/* The injected disconnect: the connection closes with the answer unfinished. */
+static void cut(sim_req_t *q)
+{
+    wp_log(WP_LOG_DEBUG, "fault: disconnect", "replica=%d request=%llu tokens=%d", q->r->index,
+           (unsigned long long)q->id, q->out_tokens);
+    q->http->on_abort = NULL;
+    wp_http_res_abort(q->http);
+    forget(q);
+}
+
 /* ---- writing answers ---- */
 
 static wp_api_resp_t resp_of(const sim_req_t *q, const char *finish)
@@ -57,6 +92,10 @@ static wp_api_usage_t usage_of(const sim_req_t *q)
 
 static void deliver_token(sim_req_t *q, int32_t index)
 {
+    if (index == q->disconnect_after) {
+        cut(q);
+        return;
+    }
     char word[64];
     size_t n = wp_tok_filler(q->id ^ q->r->sim->cfg.seed, (uint64_t)index, word, sizeof(word));
     q->out_tokens = index + 1;
@@ -132,6 +171,12 @@ static void deliver_event(sim_replica_t *r, const wp_engine_event_t *ev, double 
         deliver_token(q, ev->token_index);
         break;
     case WP_ENGINE_EV_FINISHED:
+        if (q->disconnect_after >= 0) { /* shorter than `after`: cut before the end */
+            if (q->hold)
+                wp_engine_release(r->engine, q->id);
+            cut(q);
+            return;
+        }
         record_finish(r, q, now);
         deliver_finish(q, wp_engine_finish_str(ev->finish));
         wp__sim_req_free(q);
@@ -182,23 +227,6 @@ static void plan_step(sim_replica_t *r)
 
 /* ---- requests ---- */
 
-static void on_abort(wp_http_req_t *http)
-{
-    sim_req_t *q = http->user;
-    sim_replica_t *r = q->r;
-    q->aborted = true;
-    wp_http_res_end(http);
-    if (q->pull != NULL)
-        return; /* the pull frees the record when it ends */
-    wp_engine_abort(r->engine, q->id);
-    if (r->timer_armed) {
-        q->next_dead = r->dead;
-        r->dead = q;
-    } else {
-        wp__sim_req_free(q);
-    }
-}
-
 static void reject(wp_http_req_t *req, int status, const char *msg, const char *param)
 {
     wp_http_res_error(req, status, msg, param);
@@ -229,6 +257,30 @@ static int32_t *prompt_tokens(const wp_sim_t *sim, const wp_api_request_t *api, 
     return ids;
 }
 
+/* 400 with vLLM's words for a request past max_model_len (its input alone, or input and
+ * max_tokens together); the context-length fault answers the same. */
+static void reject_context_length(sim_replica_t *r, wp_http_req_t *req, size_t n_tokens,
+                                  int64_t max_tokens)
+{
+    long long limit = r->sim->ecfg.max_model_len, n = (long long)n_tokens, m = max_tokens;
+    char msg[512];
+    if (n >= limit) {
+        snprintf(msg, sizeof(msg),
+                 "This model's maximum context length is %lld tokens. However, your request has "
+                 "%lld input tokens. Please reduce the length of the input messages.",
+                 limit, n);
+        reject(req, 400, msg, "input_tokens");
+        return;
+    }
+    snprintf(msg, sizeof(msg),
+             "This model's maximum context length is %lld tokens. However, you requested %lld "
+             "output tokens and your prompt contains %lld input tokens, for a total of %lld "
+             "tokens (%lld + %lld = %lld > %lld). Please reduce the length of the input prompt "
+             "or the number of requested output tokens.",
+             limit, m, n, n + m, n, m, n + m, limit);
+    reject(req, 400, msg, "max_tokens");
+}
+
 static bool check_request(sim_replica_t *r, wp_http_req_t *req, const wp_api_request_t *api,
                           size_t n_tokens, int64_t max_tokens)
 {
@@ -247,17 +299,8 @@ static bool check_request(sim_replica_t *r, wp_http_req_t *req, const wp_api_req
         reject(req, 400, "the prompt is empty", api->kind == WP_API_CHAT ? "messages" : "prompt");
         return false;
     }
-    int64_t limit = sim->ecfg.max_model_len;
-    if ((int64_t)n_tokens + max_tokens > limit) {
-        snprintf(msg, sizeof(msg),
-                 "This model's maximum context length is %lld tokens. However, you requested %lld "
-                 "tokens "
-                 "(%zu in the messages, %lld in the completion). Please reduce the length of the "
-                 "messages "
-                 "or completion.",
-                 (long long)limit, (long long)n_tokens + (long long)max_tokens, n_tokens,
-                 (long long)max_tokens);
-        reject(req, 400, msg, "max_tokens");
+    if ((int64_t)n_tokens + max_tokens > sim->ecfg.max_model_len) {
+        reject_context_length(r, req, n_tokens, max_tokens);
         return false;
     }
     return true;
@@ -279,6 +322,7 @@ static sim_req_t *req_new(sim_replica_t *r, wp_http_req_t *req, const wp_api_req
     q->kind = api->kind;
     q->stream = api->stream;
     q->include_usage = api->include_usage;
+    q->disconnect_after = -1;
     q->id = ((uint64_t)r->index << 48) | ++r->next_id;
     snprintf(q->resp_id, sizeof(q->resp_id), "%s-%016llx",
              api->kind == WP_API_CHAT ? "chatcmpl" : "cmpl",
@@ -299,7 +343,8 @@ static sim_req_t *req_new(sim_replica_t *r, wp_http_req_t *req, const wp_api_req
     return q;
 }
 
-void wp__sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind)
+void wp__sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind,
+                              const wp_fault_decision_t *d)
 {
     wp_sim_t *sim = r->sim;
     wp_api_request_t api;
@@ -321,7 +366,11 @@ void wp__sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_
         bool remote_prefill = role != WP_SIM_ROLE_PREFILL && kv_flag(&api, "do_remote_prefill");
         if (remote_decode)
             max_tokens = 1;
-        if (check_request(r, req, &api, n, max_tokens) && (q = req_new(r, req, &api)) != NULL) {
+        if (d->status == 400)
+            reject_context_length(r, req, n, max_tokens);
+        else if (check_request(r, req, &api, n, max_tokens) &&
+                 (q = req_new(r, req, &api)) != NULL) {
+            q->disconnect_after = d->disconnect_after;
             q->prompt_tokens = (int32_t)n;
             q->max_tokens = (int32_t)max_tokens;
             q->hold = remote_decode;

@@ -28,6 +28,7 @@ void wp_sim_config_default(wp_sim_config_t *cfg)
     cfg->role = WP_SIM_ROLE_BOTH;
     wp_sim_kv_transport("rdma", &cfg->kv_bandwidth, &cfg->kv_latency_s, NULL);
     cfg->kv_timeout_ms = 30000;
+    cfg->fault_replicas = ~(uint64_t)0;
     wp_http_server_config_default(&cfg->server);
     cfg->server.server_name = "wellpath-sim";
 }
@@ -96,13 +97,15 @@ static void answer_metrics(sim_replica_t *r, wp_http_req_t *req)
     wp_buf_free(&b);
 }
 
-static void on_request(wp_http_req_t *req, void *ctx)
+void wp__sim_on_request(wp_http_req_t *req, void *ctx)
 {
     sim_replica_t *r = ctx;
     wp_api_kind_t kind;
     bool get = req->method == HTTP_GET, post = req->method == HTTP_POST;
+    if (wp__sim_admin(r, req))
+        return;
     if (wp_api_kind_from_path(req->path.p, req->path.n, &kind) && post)
-        wp__sim_serve_completion(r, req, kind);
+        wp__sim_inject_completion(r, req, kind);
     else if (wp_str_eq_cstr(req->path, "/health") && get)
         wp_http_res_send(req, 200, NULL, "", 0, NULL);
     else if (wp_str_eq_cstr(req->path, "/metrics") && get)
@@ -199,6 +202,7 @@ wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err)
         uv_timer_init(loop, &r->timer);
         r->timer.data = r;
         sim->open_handles++;
+        wp__sim_inject_init(r);
     }
     return sim;
 }
@@ -207,7 +211,7 @@ wp_status_t wp_sim_start(wp_sim_t *sim, wp_err_t *err)
 {
     for (int i = 0; i < sim->n; i++) {
         sim_replica_t *r = &sim->replicas[i];
-        r->server = wp_http_server_new(sim->loop, &sim->cfg.server, on_request, r);
+        r->server = wp_http_server_new(sim->loop, &sim->cfg.server, wp__sim_on_request, r);
         if (r->server == NULL)
             return wp_err_set(err, WP_ENOMEM, "out of memory");
         int port = sim->cfg.port ? sim->cfg.port + i : 0;
@@ -283,6 +287,7 @@ void wp_sim_free(wp_sim_t *sim)
         r->server = NULL;
         wp__sim_pull_close_all(r);
         wp__sim_kv_close(r);
+        wp__sim_inject_close(r);
         uv_close((uv_handle_t *)&r->timer, on_timer_closed);
     }
     if (sim->n == 0) {

@@ -35,6 +35,29 @@
  * then the prefill side closes the connection. kv_bytes = n_tokens × the model's KV bytes per
  * token (all layers and heads: what the tp ranks hold together); n_tokens must equal the held
  * request's prompt tokens.
+ *
+ * Fault injection (kinds, parameters and the decision in fault/fault.h). Each replica keeps
+ * its own fault set, its own RNG (seeded from seed and the replica's index) and its own
+ * counts, in wellpath_sim_faults_injected_total{kind} on its /metrics. Only completion
+ * requests (/v1/completions, /v1/chat/completions) are subject to faults; /health,
+ * /metrics, /v1/models, /tokenize and /admin are not. cfg.faults is installed at start on
+ * the replicas whose bit is set in cfg.fault_replicas. A crash closes the replica's HTTP
+ * listener and every HTTP connection (in-flight requests get nothing more), drops its
+ * held KV blocks and starts it over with an empty engine and fresh vLLM series (as a
+ * restarted process would); its fault set and fault counts survive. With restart_ms >= 0
+ * it listens again on the same port after that many milliseconds. Its siblings are not
+ * touched. The P/D side channel keeps listening.
+ *
+ * Admin endpoint, per replica, only when cfg.admin_token is set (otherwise /admin/... is
+ * an unknown path, 404); every call needs "Authorization: Bearer <token>" (401 with a
+ * JSON error and "WWW-Authenticate: Bearer" otherwise):
+ *   GET    /admin/faults   200 {"faults":[...]} (the replica's set, as fault.h writes it)
+ *   PUT    /admin/faults   replaces the set with the body's {"faults":[...]}: 200 and the
+ *                          new set; 400 naming the field that is wrong
+ *   DELETE /admin/faults   clears the set: 200 {"faults":[]}
+ *   POST   /admin/crash    optional body {"restart_ms":N}: 202 {"crash":true,"restart_ms":N},
+ *                          then the replica crashes (counted as an injected crash)
+ * Replacing or clearing the set reseeds the replica's RNG and restarts its request count.
  * Ownership: wp_sim_t owns its replicas, engines and servers; free with wp_sim_free
  * and run the loop until the handles are closed.
  */
@@ -47,6 +70,7 @@
 
 #include "base/err.h"
 #include "engine/engine.h"
+#include "fault/fault.h"
 #include "model/model.h"
 #include "http/server.h"
 
@@ -88,6 +112,10 @@ typedef struct wp_sim_config_s {
     int kv_timeout_ms;   /* held blocks are released after (30000) */
     int kv_port;         /* first side-channel port, replica i on kv_port + i (0: ephemeral) */
     wp_http_server_config_t server;
+    /* fault injection */
+    wp_fault_set_t faults;   /* installed at start (empty: none) */
+    uint64_t fault_replicas; /* bit i: replica i gets `faults` (default: all) */
+    char admin_token[128];   /* "": no admin endpoint */
 } wp_sim_config_t;
 
 typedef struct wp_sim_s wp_sim_t;

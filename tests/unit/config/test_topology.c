@@ -417,6 +417,43 @@ static void test_config_gateway_robustness_keys(void **state)
                  "topology.yaml:3:27: gateway.maxInFlightPerEndpoint", NULL);
 }
 
+static void test_config_simulation_faults_and_admin_token(void **state)
+{
+    (void)state;
+    wp_topology_t t;
+    wp_err_t err = {{0}};
+    const char *y = "model: qwen3-8b\n"
+                    "simulation:\n"
+                    "  faults: [\"503:0.2\", \"latency:0.1,ms=500\", \"crash:0,restart_ms=2000\"]\n"
+                    "  adminToken: s3cret\n";
+    if (parse(y, &t, &err) != WP_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(t.simulation.faults.n, 3);
+    assert_int_equal(t.simulation.faults.f[0].kind, WP_FAULT_503);
+    assert_true(t.simulation.faults.f[0].rate == 0.2);
+    assert_int_equal(t.simulation.faults.f[1].ms, 500);
+    assert_int_equal(t.simulation.faults.f[2].restart_ms, 2000);
+    assert_string_equal(t.simulation.admin_token, "s3cret");
+    assert_int_equal(wp_topology_validate(&t, &err), WP_OK);
+    wp_topology_free(&t);
+    /* By default: no faults, no token, and that validates. */
+    wp_topology_defaults(&t);
+    assert_int_equal(t.simulation.faults.n, 0);
+    assert_string_equal(t.simulation.admin_token, "");
+    assert_int_equal(wp_topology_validate(&t, &err), WP_OK);
+    expect_error("model: m\nsimulation:\n  faults:\n    - 503\n    - \"latency,ms=x\"\n",
+                 "topology.yaml:5:7: simulation.faults[1]: fault 'latency,ms=x': ms must be an "
+                 "integer, got 'x'",
+                 NULL);
+    expect_error("model: m\nsimulation:\n  faults: 503\n",
+                 "topology.yaml:3:11: simulation.faults: expected a list", NULL);
+    expect_error("model: m\nsimulation:\n  faults: [teapot]\n",
+                 "topology.yaml:3:12: simulation.faults[0]: fault 'teapot': unknown fault kind",
+                 NULL);
+    expect_error("model: m\nsimulation:\n  adminToken: \"\"\n",
+                 "topology.yaml:3:15: simulation.adminToken: expected a non-empty string", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -434,6 +471,7 @@ int main(void)
         cmocka_unit_test(test_config_pd_and_ep),
         cmocka_unit_test(test_config_validate_catches_breakage),
         cmocka_unit_test(test_config_parse_url_and_hostport),
+        cmocka_unit_test(test_config_simulation_faults_and_admin_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
