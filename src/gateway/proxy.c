@@ -151,7 +151,9 @@ static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
             wp__gw_outlier_note(p->gw, wp__gw_ep_current(p->gw, p->ep), false);
         char why[200];
         snprintf(why, sizeof(why), "upstream %s answered HTTP %d", p->ep->cfg.name, status);
-        upstream_failed(p, 502, why);
+        /* If no endpoint is left to try, the client hears what they said: load shed (429)
+         * or unavailable (503) keep their meaning; any other 5xx is a bad gateway. */
+        upstream_failed(p, status == 429 || status == 503 ? status : 502, why);
         return;
     }
     wp_str_t ct = wp_http_headers_get(h, "Content-Type");
