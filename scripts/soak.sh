@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make soak: load for a set time against `wellpath up` (gateway + simulated pool, with flow
 # control, an in-flight limit and outlier detection on), sampling the resident memory of
-# the gateway process and of the simulator child every few seconds. Reports the requests,
+# the gateway process and of the simulator child every few seconds, while the simulator
+# injects 503s (1 %) and latency spikes (2 %) that the gateway must hide. Reports the requests,
 # the failures by kind (from bench's JSON report) and the memory growth between the end of
 # the warm-up (the first fifth of the run) and the end, then writes its section of
 # docs/benchmarks.md. Exit 1 when a request failed for a reason other than a 429 shed, or
@@ -34,7 +35,12 @@ gateway:
   maxInFlightPerEndpoint: 64
   flowControl: {enabled: true, maxQueue: 512, queueTimeoutMs: 10000}
   outlierDetection: {consecutiveFailures: 5}
-simulation: {basePort: 0, timeScale: 0.2}
+simulation:
+  basePort: 0
+  timeScale: 0.2
+  # Faults the client should never see: a 503 now and then (retried on another replica
+  # before the first byte) and latency spikes.
+  faults: ["503:0.01", "latency:0.02,ms=200"]
 YAML
 
 "$bin" up -f "$work/topology.yaml" --listen 127.0.0.1:0 --log-level warn >"$work/up.out" 2>"$work/up.err" &
@@ -65,14 +71,19 @@ echo "$(($(date +%s) - start)),$(rss "$up_pid"),$(rss "$sim_pid")" >>"$work/rss.
 alive=1
 kill -0 "$up_pid" 2>/dev/null || alive=0
 kill -0 "$sim_pid" 2>/dev/null || alive=0
-shed=$(node -e 'fetch(process.argv[1] + "/metrics").then((r) => r.text()).then((t) => console.log(
-    t.split("\n").filter((l) => l.startsWith("wellpath_gateway_shed_total")).reduce((s, l) => s + Number(l.split(" ").pop()), 0)))' "$url")
+# Sum of a gateway counter family's samples.
+counter() {
+    node -e 'fetch(process.argv[1] + "/metrics").then((r) => r.text()).then((t) => console.log(
+        t.split("\n").filter((l) => l.startsWith(process.argv[2])).reduce((s, l) => s + Number(l.split(" ").pop()), 0)))' "$url" "$1"
+}
+shed=$(counter wellpath_gateway_shed_total)
+retries=$(counter "wellpath_gateway_retries_total ")
 cp "$work/rss.csv" "$build/soak-rss.csv"
 cp "$work/report.json" "$build/soak-report.json"
 
-summary=$(node - "$work/report.json" "$work/rss.csv" "$seconds" "$rate" "$alive" "$shed" <<'JS'
+summary=$(node - "$work/report.json" "$work/rss.csv" "$seconds" "$rate" "$alive" "$shed" "$retries" <<'JS'
 const fs = require('fs');
-const [report, csv, seconds, rate, alive, shed] = process.argv.slice(2);
+const [report, csv, seconds, rate, alive, shed, retries] = process.argv.slice(2);
 const r = JSON.parse(fs.readFileSync(report, 'utf8'));
 const o = r.runs[0].summary;
 const rows = fs.readFileSync(csv, 'utf8').trim().split('\n').slice(1).map((l) => l.split(',').map(Number));
@@ -83,7 +94,7 @@ const growth = (i) => `${mib(warm[i])} -> ${mib(last[i])} MiB (${(((last[i] - wa
 const f = o.failures;
 const other = Object.entries(f).filter(([k]) => k !== 'http_4xx').reduce((s, [, v]) => s + v, 0);
 console.log(`soak: ${seconds} s at ${rate} req/s (Poisson), ${o.requests} requests, ${o.completed} completed, ${o.failed} failed`);
-console.log(`failures: ${JSON.stringify(f)}; shed with 429 by the gateway: ${shed}`);
+console.log(`failures: ${JSON.stringify(f)}; shed with 429 by the gateway: ${shed}; retried after an injected fault: ${retries}`);
 console.log(`gateway RSS after warm-up -> end: ${growth(1)}`);
 console.log(`simulator RSS after warm-up -> end: ${growth(2)}`);
 console.log(`processes alive at the end: ${alive === '1' ? 'yes' : 'NO'}`);
@@ -96,7 +107,8 @@ printf '%s\n' "$summary"
     printf '## Soak\n\nWritten by `make soak` on %s, %s cores: `scripts/soak.sh %s %s %s` (the\n' \
         "$(date -u +%Y-%m-%d)" "$(nproc)" "$build" "$seconds" "$rate"
     printf 'embedded topology in the script: 4 simulated Qwen3-8B replicas at time scale 0.2, flow\n'
-    printf 'control, an in-flight limit of 64 and outlier detection on). RSS samples every 5 s are in\n'
+    printf 'control, an in-flight limit of 64 and outlier detection on; the simulator injects 503s\n'
+    printf 'into 1 %% of requests and 200 ms latency spikes into 2 %%). RSS samples every 5 s are in\n'
     printf '`%s/soak-rss.csv`.\n\n```\n%s\n```\n' "$build" "$summary"
 } | scripts/doc_section.sh docs/benchmarks.md soak
 exit "${status:-0}"
