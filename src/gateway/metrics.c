@@ -19,6 +19,8 @@
  *   queue_length, queue_wait_seconds     flow control: requests waiting now; time they waited
  *   shed_total{reason}                   429s of flow control and limits (flow.c's reasons)
  *   reloads_total                        configs applied (SIGHUP, POST /admin/reload)
+ *   prefix_index_bytes                   memory of the prefix index (bounded by the LRUs)
+ *   wellpath_endpoint_prefix_index_blocks{endpoint}  blocks the index tracks per endpoint
  *   wellpath_endpoint_{ejected,ejections_total}{endpoint}  outlier detection (outlier.c)
  *
  * With gateway.guideMetrics the production guide's own names follow (REFERENCE.md §10), so
@@ -171,6 +173,10 @@ static double v_errors(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
     return (double)ep->upstream_errors;
 }
+static double v_index_blocks(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+{
+    return (double)wp_sched_index_endpoint_blocks(wp_sched_index(gw->sched), ep->index);
+}
 static double v_ejected(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
     return ep->out.ejected;
@@ -291,6 +297,9 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
     scalar(out, "wellpath_gateway_reloads_total", "counter",
            "Configurations applied while running (SIGHUP or POST /admin/reload).",
            (double)gw->reloads);
+    scalar(out, "wellpath_gateway_prefix_index_bytes", "gauge",
+           "Memory held by the prefix index (at most prefixLruBlocks blocks per endpoint).",
+           (double)wp_sched_index_bytes(wp_sched_index(gw->sched)));
     hist(out, &gw->decision_s, "wellpath_gateway_decision_seconds",
          "Time of one scheduling decision.");
     hist(out, &gw->ttft_s, "wellpath_gateway_ttft_seconds",
@@ -327,6 +336,9 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
                  v_connections);
     per_endpoint(gw, out, "wellpath_endpoint_upstream_errors_total", "counter",
                  "Failed upstream attempts (connect, timeout, 5xx, cut streams).", v_errors);
+    per_endpoint(gw, out, "wellpath_endpoint_prefix_index_blocks", "gauge",
+                 "Prompt blocks the prefix index remembers on the endpoint (LRU-bounded).",
+                 v_index_blocks);
     per_endpoint(gw, out, "wellpath_endpoint_ejected", "gauge",
                  "1 while outlier detection keeps the endpoint out of the pool.", v_ejected);
     per_endpoint(gw, out, "wellpath_endpoint_ejections_total", "counter",
