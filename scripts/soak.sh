@@ -69,14 +69,14 @@ index_kib() { echo $(($(counter "wellpath_gateway_prefix_index_bytes ") / 1024))
     --rate "$rate" --duration "$seconds" --timeout 60 --json "$work/report.json" --quiet \
     >"$work/bench.out" 2>"$work/bench.err" &
 bench_pid=$!
-echo "t_s,gateway_rss_kib,sim_rss_kib,prefix_index_kib" >"$work/rss.csv"
+echo "t_s,gateway_rss_kib,sim_rss_kib,prefix_index_kib,in_flight" >"$work/rss.csv"
 start=$(date +%s)
 while kill -0 "$bench_pid" 2>/dev/null; do
-    echo "$(($(date +%s) - start)),$(rss "$up_pid"),$(rss "$sim_pid"),$(index_kib)" >>"$work/rss.csv"
+    echo "$(($(date +%s) - start)),$(rss "$up_pid"),$(rss "$sim_pid"),$(index_kib),$(counter "wellpath_gateway_in_flight ")" >>"$work/rss.csv"
     sleep 5
 done
 wait "$bench_pid" || { cat "$work/bench.err" >&2; echo "soak: bench failed" >&2; exit 1; }
-echo "$(($(date +%s) - start)),$(rss "$up_pid"),$(rss "$sim_pid"),$(index_kib)" >>"$work/rss.csv"
+echo "$(($(date +%s) - start)),$(rss "$up_pid"),$(rss "$sim_pid"),$(index_kib),$(counter "wellpath_gateway_in_flight ")" >>"$work/rss.csv"
 alive=1
 kill -0 "$up_pid" 2>/dev/null || alive=0
 kill -0 "$sim_pid" 2>/dev/null || alive=0
@@ -102,7 +102,7 @@ console.log(`failures: ${JSON.stringify(f)}; shed with 429 by the gateway: ${she
 console.log(`gateway RSS after warm-up -> end: ${growth(1)}; of it the prefix index (bounded by its LRUs): ${growth(3)}`);
 console.log(`gateway RSS growth not explained by the prefix index: ${mib(last[1] - warm[1] - (last[3] - warm[3]))} MiB`);
 console.log(`simulator RSS after warm-up -> end: ${growth(2)}`);
-console.log(`processes alive at the end: ${alive === '1' ? 'yes' : 'NO'}`);
+console.log(`processes alive at the end: ${alive === '1' ? 'yes' : 'NO'}; most requests in flight at a sample: ${Math.max(...rows.map((x) => x[4]))}`);
 console.log(`TTFT p50 ${(o.ttft_s.p50 * 1000).toFixed(1)} ms, p99 ${(o.ttft_s.p99 * 1000).toFixed(1)} ms; ${o.requests_per_s.toFixed(1)} req/s`);
 process.exitCode = other > 0 || f.http_4xx > Number(shed) || alive !== '1' ? 1 : 0;
 JS
