@@ -523,6 +523,10 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
 
 static void teardown(des_t *d)
 {
+    if (d->held != NULL) { /* a run that failed before the next stage began */
+        req_release(d, d->held);
+        d->held = NULL;
+    }
     for (int i = 0; d->engines != NULL && i < d->n; i++)
         wp_engine_free(d->engines[i].e);
     free(d->engines);
