@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench-simulate`: the virtual-time simulator's figures, each in its own section of
-# docs/benchmarks.md with its command: the llm-d ladder's speed, and our scheduling policy
-# against the peers' on the shared-prefix ladder, the scaled Path 1 workload and the
-# Mooncake trace (skipped, saying why, when ../shared/data is absent).
+# docs/benchmarks.md with its command: the calibration against the published llm-d
+# benchmark (also written into docs/calibration.md), the llm-d ladder's speed, and our
+# scheduling policy against the peers' on the shared-prefix ladder, the scaled Path 1
+# workload and the Mooncake trace (skipped, saying why, when ../shared/data is absent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -18,7 +19,23 @@ section() { # name, title, note, command...
     printf '## %s\n\nWritten by `make bench-simulate` on %s. %s Command:\n\n```\n%s\n```\n\n```\n%s\n```\n' \
         "$title" "$host" "$note" "$*" "$out" | scripts/doc_section.sh docs/benchmarks.md "$name"
 }
-section sim-speed "Virtual-time simulator: the llm-d ladder (16 H100s, 17,120 requests) on one core" \
+# The calibration: the guide's scheduler (`topology` of llmd-guide-topology.yaml) and the
+# Kubernetes Service (`random`, as kube-proxy picks) on the ladder as inference-perf runs it;
+# round-robin beside them for the Service read as IPVS.
+echo "running: calibration" >&2
+"$bin" simulate -f bench/calibration/llmd-guide-topology.yaml --workload bench/calibration/llmd-ladder.yaml \
+    --policies topology,random,round-robin --quiet --json "$build/sim-calibration.json" >/dev/null
+table=$(scripts/calibration_table.sh "$build/sim-calibration.json" topology random)
+rr=$(scripts/calibration_table.sh "$build/sim-calibration.json" topology round-robin |
+    awk -F'|' 'NR > 2 && NR < 9 { printf "\n-%s:%s (error%s)", $2, $7, $8 }')
+printf '%s\n\n' "$table"
+cal_cmd="$bin simulate -f bench/calibration/llmd-guide-topology.yaml --workload bench/calibration/llmd-ladder.yaml --policies topology,random,round-robin --json $build/sim-calibration.json; scripts/calibration_table.sh $build/sim-calibration.json"
+for doc in docs/benchmarks.md docs/calibration.md; do
+    printf '## Calibration: the llm-d inference-scheduling benchmark, published against simulated\n\nWritten by `make bench-simulate` on %s. Command:\n\n```\n%s\n```\n\n%s\n\nThe Service read as round-robin (IPVS) instead of random, 60 QPS stage:%s\n' \
+        "$host" "$cal_cmd" "$table" "$rr" |
+        scripts/doc_section.sh "$doc" sim-calibration
+done
+section sim-speed "Virtual-time simulator: the llm-d ladder (16 H100s, 17,084 requests) on one core" \
     "One policy; the stderr line gives events, engine steps and the wall time." \
     "$bin" simulate -f bench/calibration/llmd-topology.yaml --workload bench/calibration/llmd-ladder.yaml \
     --policy topology --quiet

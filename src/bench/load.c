@@ -3,8 +3,10 @@
  *
  * One timer drives the open loop: it fires at the next item's arrival, sends every
  * item that is due, and re-arms for the one after. Closed-loop items are sent whenever
- * a slot frees. Each request parses its answer with the SSE parser as bytes arrive and
- * reads each event's JSON for content and usage; the time of each content chunk gives
+ * a slot frees. With sequential stages (inference-perf's), a stage's first item waits until
+ * every request of the stage before has ended, and the stage's arrival times are shifted
+ * to start interval_s after that. Each request parses its answer with the SSE parser as bytes
+ * arrive and reads each event's JSON for content and usage; the time of each content chunk gives
  * TTFT and the inter-token gaps.
  */
 #include "bench/load.h"
@@ -42,6 +44,11 @@ struct wp_bench_load_s {
     int in_flight;
     uint64_t started, ended, failed;
     int stage;
+    /* sequential stages: the stage sending, its requests not ended yet, the shift from
+     * nominal to real arrival times, and when its last request ended */
+    int cur_stage, stage_left;
+    bool stage_set;
+    double shift, last_end;
     wp_stats_samples_t ttft_recent;
     char fatal[640];
     int handles;
@@ -126,6 +133,10 @@ static void breq_end(breq_t *q)
         q->next->prev = q->prev;
     l->in_flight--;
     l->ended++;
+    if (l->cfg.sequential && q->stage == l->cur_stage) {
+        l->stage_left--;
+        l->last_end = now_s(l);
+    }
     wp_api_sse_free(&q->sse);
     wp_buf_free(&q->body);
     free(q->itl);
@@ -272,6 +283,7 @@ static void send_next(wp_bench_load_t *l)
     l->in_flight++;
     l->started++;
     l->stage = q->stage;
+    l->stage_left += l->cfg.sequential;
     char path[300];
     snprintf(path, sizeof(path), "%s%s", l->cfg.base_path,
              l->cfg.api == WP_API_CHAT ? "/v1/chat/completions" : "/v1/completions");
@@ -334,7 +346,14 @@ static void pump(wp_bench_load_t *l)
             send_next(l);
             continue;
         }
-        double wait = l->next.arrival_s - now_s(l);
+        if (l->cfg.sequential && (!l->stage_set || l->next.stage != l->cur_stage)) {
+            if (l->stage_set && l->stage_left > 0)
+                return; /* the stage before has requests left: their ends pump again */
+            l->shift = l->stage_set ? l->last_end + l->cfg.interval_s - l->next.stage_start_s : 0;
+            l->cur_stage = l->next.stage;
+            l->stage_set = true;
+        }
+        double wait = l->next.arrival_s + l->shift - now_s(l);
         if (l->cfg.max_concurrency > 0 && l->in_flight >= l->cfg.max_concurrency && wait <= 0.0005)
             return; /* due, but the client is at its cap: an ending request pumps again */
         if (wait > 0.0005) {

@@ -29,7 +29,8 @@
 typedef struct wp_bench_item_s {
     double arrival_s; /* from the start of the run; < 0: closed loop */
     int stage;
-    const char *prompt; /* valid until the next pull */
+    double stage_start_s; /* nominal start of its stage (sequential stages shift from it) */
+    const char *prompt;   /* valid until the next pull */
     size_t prompt_len;
     int max_tokens;
 } wp_bench_item_t;
@@ -53,8 +54,13 @@ typedef struct wp_bench_load_config_s {
     char base_path[256];
     char model[256];
     wp_api_kind_t api;
-    int concurrency;   /* closed loop: requests in flight at most */
-    int max_concurrency; /* open loop: a due request waits while this many are in flight (0: no cap) */
+    int concurrency;     /* closed loop: requests in flight at most */
+    int max_concurrency; /* open loop: a due request waits while this many are in flight (0: no cap)
+                          */
+    /* inference-perf's sequential stages: a stage's first request waits until every request
+     * of the previous stage ended, plus interval_s; its requests keep their offsets. */
+    bool sequential;
+    double interval_s;
     double timeout_s;  /* per request: first byte and between chunks */
     bool progress;     /* a live line on stderr */
     const char *label; /* shown in the progress line (policy name) */

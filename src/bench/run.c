@@ -199,6 +199,7 @@ static wp_status_t source(void *ud, wp_bench_item_t *out, wp_err_t *err)
     }
     *out = (wp_bench_item_t){.arrival_s = q.arrival_s,
                              .stage = (int)q.stage,
+                             .stage_start_s = q.stage_start_s,
                              .prompt = q.prompt,
                              .prompt_len = q.prompt_len,
                              .max_tokens = (int)q.max_tokens};
@@ -258,6 +259,8 @@ static wp_status_t replay(run_t *r, wp_report_t *rep, const target_t *t, const c
                                                                             : WP_API_COMPLETIONS,
                                  .concurrency = o->spec.load.concurrency,
                                  .max_concurrency = o->spec.load.max_concurrency,
+                                 .sequential = o->spec.load.sequential,
+                                 .interval_s = o->spec.load.interval,
                                  .timeout_s = o->timeout_s,
                                  .progress = o->progress,
                                  .label = label};

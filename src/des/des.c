@@ -31,6 +31,7 @@ typedef struct dreq_s {
     size_t stage;
     int ep;
     double sent, first; /* client times */
+    double offset;      /* arrival - its stage's nominal start (sequential stages) */
     double last_token;  /* engine time of the last token */
     double *itl;
     size_t n_itl, cap_itl;
@@ -64,6 +65,12 @@ typedef struct des_s {
     size_t client_in_flight, cap;  /* load.max_concurrency (0: none) */
     dreq_t *line_head, *line_tail; /* requests waiting in the client for a slot */
     bool source_done, closed_loop;
+    /* load.sequential: the stage now sending, its requests not yet ended, the shift from
+     * nominal to real arrival times, and the next stage's first request, held back. */
+    bool sequential;
+    double interval, shift;
+    size_t cur_stage, stage_left;
+    dreq_t *held;
     int concurrency;
     wp_des_progress_fn progress;
     void *ud;
@@ -121,6 +128,8 @@ static void req_release(des_t *d, dreq_t *q)
     d->free_reqs = q;
 }
 
+static void start_stage(des_t *d, dreq_t *q, double at);
+
 static void record(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double end)
 {
     wp_report_result_t r = {
@@ -137,6 +146,11 @@ static void record(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double end)
     };
     wp_report_add(d->run, &r, NULL);
     d->done++;
+    if (d->sequential && q->stage == d->cur_stage && --d->stage_left == 0 && d->held != NULL) {
+        dreq_t *next = d->held;
+        d->held = NULL;
+        start_stage(d, next, end + d->interval);
+    }
     if (outcome == WP_REPORT_OK)
         d->stats->completed++;
     else
@@ -145,6 +159,15 @@ static void record(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double end)
         d->progress(d->ud, d->done, d->total);
         d->next_progress = d->done + (d->total / 100 > 0 ? d->total / 100 : 1);
     }
+}
+
+/* A sequential load's stage begins at `at` with its first request q. */
+static void start_stage(des_t *d, dreq_t *q, double at)
+{
+    d->cur_stage = q->stage;
+    d->stage_left = 1;
+    d->shift = at;
+    push(d, at + q->offset, EV_SEND, -1, q);
 }
 
 /* Pulls the next request; schedules its SEND now (closed loop) or at its arrival. */
@@ -178,6 +201,20 @@ static void pull_next(des_t *d, double now)
     double at = w.arrival_s < 0 ? now : w.arrival_s;
     d->closed_loop = w.arrival_s < 0;
     d->stats->requests++;
+    if (d->sequential && !d->closed_loop) {
+        q->offset = w.arrival_s - w.stage_start_s;
+        if (d->stats->requests == 1) { /* the first stage starts at 0 */
+            start_stage(d, q, w.stage_start_s);
+        } else if (w.stage != d->cur_stage && d->stage_left > 0) {
+            d->held = q; /* until the current stage drains: record() starts it */
+        } else if (w.stage != d->cur_stage) {
+            start_stage(d, q, now + d->interval);
+        } else {
+            d->stage_left++;
+            push(d, d->shift + q->offset, EV_SEND, -1, q);
+        }
+        return;
+    }
     push(d, at, EV_SEND, -1, q);
 }
 
@@ -486,6 +523,10 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
 
 static void teardown(des_t *d)
 {
+    if (d->held != NULL) { /* a run that failed before the next stage began */
+        req_release(d, d->held);
+        d->held = NULL;
+    }
     for (int i = 0; d->engines != NULL && i < d->n; i++)
         wp_engine_free(d->engines[i].e);
     free(d->engines);
@@ -519,8 +560,10 @@ wp_status_t wp_des_run(const wp_des_config_t *cfg, wp_workload_t *wl, wp_report_
             d.failure = wp_err_set(err, WP_ENOMEM, "out of memory for token ids");
         wp_workload_set_max_text_bytes(wl, (size_t)cfg->sched.block_chars * cfg->sched.max_blocks);
         push(&d, 0.0, EV_SCRAPE, -1, NULL);
-        pull_next(&d, 0.0);
         const wp_workload_spec_t *spec = wp_workload_spec(wl);
+        d.sequential = spec->load.sequential;
+        d.interval = spec->load.interval;
+        pull_next(&d, 0.0);
         d.cap = spec->load.max_concurrency > 0 ? (size_t)spec->load.max_concurrency : 0;
         int conc = spec->load.type == WP_WORKLOAD_LOAD_CONCURRENCY ? spec->load.concurrency : 1;
         for (int k = 1; d.closed_loop && k < conc; k++)

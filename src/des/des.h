@@ -10,6 +10,11 @@
  * planned at t, its tokens are seen at t + its duration, then the next is planned. No
  * code of sched/ or engine/ knows it runs in a simulation.
  *
+ * The client follows the workload's load: open loop at the arrival times, closed loop,
+ * a cap on requests in flight (load.max_concurrency), or inference-perf's sequential
+ * stages (load.sequential): a stage's requests keep their offsets into the stage, and the
+ * stage starts load.interval seconds after the last request of the previous one ended.
+ *
  * Deterministic: no clock, no global state; the same config, seed and workload give the
  * same events in the same order. Ownership: the caller owns config, workload and report
  * run; wp_des_run allocates what it needs and frees it before returning. cfg->engine.perf

@@ -14,6 +14,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/hash.h"
 
@@ -35,6 +36,14 @@ const char *wp_engine_finish_str(wp_engine_finish_t f)
     }
 }
 
+/* vLLM's batch defaults for its OpenAI server (EngineArgs.get_batch_defaults): a GPU
+ * with at least 70 GiB that is not an A100 gets max_num_seqs 1024 and 8192 batched tokens;
+ * any other gets 256 and 2048. */
+static bool large_gpu(const wp_gpu_spec_t *g)
+{
+    return g->hbm_bytes >= 70.0 * 1024 * 1024 * 1024 && strncmp(g->name, "a100", 4) != 0;
+}
+
 void wp_engine_config_default(wp_engine_config_t *cfg, const wp_perf_t *perf)
 {
     *cfg = (wp_engine_config_t){.block_size = 16,
@@ -45,6 +54,9 @@ void wp_engine_config_default(wp_engine_config_t *cfg, const wp_perf_t *perf)
     if (perf == NULL) {
         return;
     }
+    bool large = large_gpu(perf->gpu);
+    cfg->max_num_seqs = large ? 1024 : 256;
+    cfg->max_num_batched_tokens = large ? 8192 : 2048;
     int64_t cap = wp_perf_kv_capacity_tokens(perf);
     int64_t blocks = cap / cfg->block_size;
     cfg->num_blocks = blocks > INT32_MAX ? INT32_MAX : (int32_t)blocks;
@@ -209,11 +221,12 @@ static wp_status_t init_request(wp_engine_t *e, wp__req_t *r, const wp_engine_re
                      .first_scheduled = -1.0,
                      .cap_blocks = (int32_t)((slots + bs - 1) / bs),
                      .n_hashes = e->cfg.enable_prefix_caching ? in->n_tokens / bs : 0,
+                     .cap_hashes = e->cfg.enable_prefix_caching ? (int32_t)(slots / bs) : 0,
                      .hold = in->hold,
                      .kv_ready = in->kv_ready};
     r->blocks = malloc((size_t)r->cap_blocks * sizeof(int32_t));
-    r->hashes = r->n_hashes > 0 ? malloc((size_t)r->n_hashes * sizeof(uint64_t)) : NULL;
-    if (r->blocks == NULL || (r->n_hashes > 0 && r->hashes == NULL)) {
+    r->hashes = r->cap_hashes > 0 ? malloc((size_t)r->cap_hashes * sizeof(uint64_t)) : NULL;
+    if (r->blocks == NULL || (r->cap_hashes > 0 && r->hashes == NULL)) {
         req_free_arrays(r);
         return WP_ENOMEM;
     }

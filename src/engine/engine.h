@@ -64,7 +64,10 @@ typedef struct wp_engine_config_s {
 } wp_engine_config_t;
 
 /* vLLM's defaults; num_blocks from the perf model's KV capacity, max_model_len from the
- * model, lowered to the KV capacity when the pool is smaller. */
+ * model, lowered to the KV capacity when the pool is smaller. max_num_seqs and
+ * max_num_batched_tokens as vLLM's OpenAI server sets them by GPU: 1024 and 8192 on a GPU
+ * of 70 GiB or more that is not an A100 (H100, H200, B200), else 256 and 2048. Without a
+ * perf model: 256 and 8192. */
 void wp_engine_config_default(wp_engine_config_t *cfg, const wp_perf_t *perf);
 
 wp_status_t wp_engine_new(const wp_engine_config_t *cfg, wp_engine_t **out, wp_err_t *err);

@@ -44,10 +44,12 @@ typedef struct wp__req_s {
     int64_t order;
     int32_t heap_pos;
     double first_scheduled; /* -1 until first scheduled */
-    uint64_t *hashes;       /* one per full prompt block (prefix caching only) */
+    uint64_t *hashes;       /* one per full block known so far (prefix caching only): the
+                               prompt's at add, then each block that fills with output */
     int32_t n_hashes;
-    int32_t n_hashed; /* leading blocks of the table known to carry their hash */
-    int32_t *blocks;  /* block table */
+    int32_t cap_hashes; /* full blocks of prompt + max_tokens - 1 tokens */
+    int32_t n_hashed;   /* leading blocks of the table known to carry their hash */
+    int32_t *blocks;    /* block table */
     int32_t n_blocks;
     int32_t cap_blocks;
     int32_t next_free; /* free-slot list link */

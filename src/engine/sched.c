@@ -18,15 +18,20 @@
  * computes only the last token, accounted as a decode.
  *
  * Applying advances every scheduled request's computed tokens, registers the hashes of
- * prompt blocks that became full, and samples a token for each request whose known
- * tokens are all computed: FIRST_TOKEN or TOKEN, then FINISHED at max_tokens, when the
- * request's blocks are released (hashed ones stay cached) and its slot freed, unless it was
- * added with hold: then it becomes held with its blocks referenced. The step's
- * duration is the roofline time of the batch actually run.
+ * blocks that became full (prompt and, as in vLLM v1, generated tokens: a preempted request
+ * that comes back finds its own blocks while they stay cached), and samples a token for each
+ * request whose known tokens are all computed: FIRST_TOKEN or TOKEN, then FINISHED at max_tokens,
+ * when the request's blocks are released (hashed ones stay cached) and its slot freed, unless it
+ * was added with hold: then it becomes held with its blocks referenced. The step's duration is the
+ * roofline time of the batch actually run.
  */
 #include "engine/engine_int.h"
 
 #include <math.h>
+
+#include "base/hash.h"
+
+#define OUTPUT_KEY 0x6f75747075747321ULL /* "outputs!" */
 
 typedef struct plan_s {
     int32_t budget;
@@ -206,13 +211,26 @@ static void admit(wp_engine_t *e, plan_t *p)
     }
 }
 
-/* Gives the prompt blocks that became full their hashes, so later requests find them. */
+/* The hash of block j once it holds generated tokens. The engine samples no real token
+ * ids, so the block is keyed by the request's id: unique to the request (sampled outputs
+ * differ), the same for it after a preemption. */
+static uint64_t output_block_hash(const wp__req_t *r, int32_t j)
+{
+    uint64_t parent = j > 0 ? r->hashes[j - 1] : WP_ENGINE_HASH_ROOT;
+    return wp_hash_mix(parent ^ wp_hash_mix(r->id ^ ((uint64_t)(uint32_t)j << 32) ^ OUTPUT_KEY));
+}
+
+/* Gives the blocks that became full their hashes, so later requests (and this one, after a
+ * preemption) find them: prompt blocks and, as vLLM v1 does, blocks of generated tokens. */
 static void register_blocks(wp_engine_t *e, wp__req_t *r)
 {
-    int32_t done = r->num_computed < r->n_prompt ? r->num_computed : r->n_prompt;
-    int32_t limit = done / e->cfg.block_size;
-    if (limit > r->n_hashes) {
-        limit = r->n_hashes;
+    int32_t limit = r->num_computed / e->cfg.block_size;
+    if (limit > r->cap_hashes) {
+        limit = r->cap_hashes;
+    }
+    while (r->n_hashes < limit) {
+        r->hashes[r->n_hashes] = output_block_hash(r, r->n_hashes);
+        r->n_hashes++;
     }
     for (int32_t j = r->n_hashed; j < limit; j++) {
         wp__kv_register(&e->kv, r->blocks[j], r->hashes[j]);

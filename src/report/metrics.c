@@ -7,7 +7,9 @@
  * SLO, and fills temporary sample sets for TTFT, TPOT and E2E. ITL comes from the run's
  * per-stage sample sets: a stage's own set (sorted in place), or for the whole run the
  * only stage's set, or else a temporary merge of all of them. Percentiles are
- * wp_stats_samples_quantile (numpy's linear method); means are arithmetic means.
+ * wp_stats_samples_quantile (numpy's linear method); means are arithmetic means. The ITL
+ * mean is the pooled mean of every gap (each request's mean times its gap count, summed),
+ * so it stays exact when the sample cap dropped gaps; its percentiles use the kept ones.
  * Rates divide by the span; with a span <= 0 they are NaN. See report.h for the exact
  * definitions of TPOT, the ITL SLO and goodput.
  */
@@ -19,6 +21,8 @@
 typedef struct {
     wp_stats_samples_t ttft, tpot, e2e;
     double first_start, last_end;
+    double gap_sum; /* every ITL gap of the scope's completed requests, kept or not */
+    uint64_t gaps;
 } scope_acc_t;
 
 static void dist_of(wp_stats_samples_t *s, wp_report_dist_t *d)
@@ -54,6 +58,10 @@ static wp_status_t add_completed(scope_acc_t *acc, wp_report_metrics_t *m,
                                  const wp__report_rec_t *rec, const wp_report_slo_t *slo)
 {
     m->completed++;
+    if (rec->n_gaps > 0) {
+        acc->gap_sum += rec->mean_itl_s * rec->n_gaps;
+        acc->gaps += rec->n_gaps;
+    }
     m->prompt_tokens += rec->prompt_tokens;
     m->output_tokens += rec->output_tokens;
     m->cached_tokens += rec->cached_tokens;
@@ -147,6 +155,8 @@ wp_status_t wp_report_run_metrics(wp_report_run_t *run, size_t stage, wp_report_
         dist_of(&acc.ttft, &m->ttft_s);
         dist_of(&acc.tpot, &m->tpot_s);
         dist_of(&acc.e2e, &m->e2e_s);
+        if (acc.gaps > 0) /* exact even when gaps past the sample cap were dropped */
+            m->itl_s.mean = acc.gap_sum / (double)acc.gaps;
         rates(m, &acc);
         m->server_cache_hit_rate =
             run->server_hit[stage == WP_REPORT_SUMMARY ? run->n_stages : stage];

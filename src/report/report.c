@@ -354,6 +354,7 @@ wp_status_t wp_report_add(wp_report_run_t *run, const wp_report_result_t *res, w
         .ttft_s = ok ? res->ttft_s : NAN,
         .e2e_s = res->e2e_s,
         .mean_itl_s = ok ? mean_of(res->itl_s, res->n_itl) : NAN,
+        .n_gaps = ok ? (uint32_t)res->n_itl : 0,
         .stage = (uint32_t)res->stage,
         .prompt_tokens = res->prompt_tokens,
         .output_tokens = res->output_tokens,

@@ -10,7 +10,8 @@
  *
  * Definitions (also in metrics.c):
  * - Latency metrics (TTFT, ITL, TPOT, E2E) and token counts use completed requests only.
- *   ITL pools every inter-token gap of every completed request; TPOT is
+ *   ITL pools every inter-token gap of every completed request (the mean counts gaps past
+ *   the sample cap too; percentiles use the kept samples); TPOT is
  *   (E2E - TTFT) / (output_tokens - 1) for completed requests with >= 2 output tokens.
  * - Rates divide by the measured span of the scope: from the earliest start to the latest
  *   end (start + E2E) of all its requests, failed ones included. A stage's configured

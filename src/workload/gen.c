@@ -6,13 +6,18 @@
  * after stage, until the stage's duration or the request limit ends it; the trace's
  * timestamps (minus the first, divided by speed); or -1 for a closed loop. So the total is
  * known before the first request and each stage is a contiguous range of indexes
- * (stage_end[k] is one past its last request).
+ * (stage_end[k] is one past its last request). A sequential load (inference-perf's) draws
+ * exactly floor(rate x duration) arrivals per stage, uncut by the duration; each stage's
+ * nominal start (stage_start[k]) travels with its requests so the driver can move the
+ * stage to when the previous one drained.
  *
  * Content is made on demand by wp_workload_next into one reused buffer, from the content
  * stream (sequential draws: shuffles, random lengths) and from keys that name each piece
  * of text (group g's system prompt, session s's turn t...), so a piece has the same text
  * wherever it appears. shared_prefix walks the (group, prompt) pairs in an order shuffled
- * per pass; a pass past the first reuses the system prompts with new questions.
+ * per pass; a pass past the first reuses the system prompts with new questions (with
+ * fixed_prompts, as inference-perf, one shuffle, the same questions again, and each stage
+ * starting over from the first prompt of that order).
  * multi_turn goes turn by turn across sessions (all first turns, then all second turns),
  * so a session's turns are num_sessions requests apart; a pass past the first starts new
  * sessions. Text goes through one sink (internal.h), which also collects the token ids
@@ -32,6 +37,7 @@ struct wp_workload_s {
     wp__workload_corpus_t corpus;
     wp_workload_stage_t stages[WP_WORKLOAD_MAX_STAGES];
     size_t stage_end[WP_WORKLOAD_MAX_STAGES];
+    double stage_start[WP_WORKLOAD_MAX_STAGES]; /* nominal start of each stage's arrivals */
     size_t n_stages;
     double *arrivals; /* total entries; NULL in closed loop */
     size_t total, next, stage;
@@ -62,20 +68,23 @@ static wp_status_t push(wp_workload_t *w, size_t *cap, double t, wp_err_t *err)
     return WP_OK;
 }
 
-/* Arrivals of stage k from time start, until its duration or limit requests in all. */
+/* Arrivals of stage k from time start, until its duration or limit requests in all; in a
+ * sequential load exactly floor(rate x duration) of them, however long they take. */
 static wp_status_t draw_stage(wp_workload_t *w, size_t k, double start, size_t limit, wp_rng_t *r,
                               size_t *cap, wp_err_t *err)
 {
     const wp_workload_stage_t *s = &w->stages[k];
     bool poisson = w->spec.load.type != WP_WORKLOAD_LOAD_CONSTANT;
+    bool exact = w->spec.load.sequential && s->duration > 0;
+    size_t count = exact ? (size_t)floor(s->rate * s->duration) : SIZE_MAX;
     double t = start;
     wp_status_t st = WP_OK;
-    for (size_t i = 0; st == WP_OK && w->total < limit; i++) {
+    for (size_t i = 0; st == WP_OK && w->total < limit && i < count; i++) {
         if (poisson)
             t += -log(1.0 - wp_rng_double(r)) / s->rate;
         else
             t = start + (double)i / s->rate;
-        if (s->duration > 0 && t >= start + s->duration)
+        if (!exact && s->duration > 0 && t >= start + s->duration)
             break;
         st = push(w, cap, t, err);
     }
@@ -90,11 +99,15 @@ static wp_status_t draw_rate_arrivals(wp_workload_t *w, wp_err_t *err)
     wp_rng_seed(&r, wp__workload_key((uint64_t)w->spec.seed, WP__WL_TAG_ARRIVAL, 0, 0));
     double start = 0;
     for (size_t k = 0; k < w->n_stages; k++) {
+        w->stage_start[k] = start;
         wp_status_t st = draw_stage(w, k, start, limit, &r, &cap, err);
         if (st != WP_OK)
             return st;
         w->stage_end[k] = w->total;
         start += w->stages[k].duration;
+        /* exact counts may run past the duration: keep arrivals in order */
+        if (w->total > 0 && w->arrivals[w->total - 1] > start)
+            start = w->arrivals[w->total - 1];
     }
     return WP_OK;
 }
@@ -167,8 +180,15 @@ static wp_status_t make_shared_prefix(wp_workload_t *w, size_t i, wp_workload_re
 {
     const wp_workload_spec_t *s = &w->spec;
     size_t pass = i / w->n_perm, j = i % w->n_perm;
-    if (j == 0)
+    if (s->fixed_prompts) { /* one shuffle; every stage starts again from its first prompt */
+        size_t first = w->stage > 0 ? w->stage_end[w->stage - 1] : 0;
+        pass = 0;
+        j = (i - first) % w->n_perm;
+        if (i == 0)
+            shuffle(w);
+    } else if (j == 0) {
         shuffle(w);
+    }
     size_t g = w->perm[j] / (size_t)s->num_prompts_per_group;
     r->group = (int64_t)g;
     r->prefix_tokens = (size_t)s->system_prompt_len;
@@ -318,6 +338,7 @@ wp_status_t wp_workload_next(wp_workload_t *w, wp_workload_req_t *out)
     *out = (wp_workload_req_t){.index = i,
                                .arrival_s = w->arrivals ? w->arrivals[i] : -1,
                                .stage = w->stage,
+                               .stage_start_s = w->arrivals ? w->stage_start[w->stage] : 0,
                                .group = -1,
                                .session = -1};
     wp_buf_reset(&w->text);

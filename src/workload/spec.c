@@ -112,6 +112,12 @@ static const wp__cfg_field_t load_fields[] = {
      .min = 1,
      .max = 1000000,
      .zero_unset = true},
+    {.key = "sequential", .kind = WP__CFG_BOOL, .off = offsetof(load_t, sequential)},
+    {.key = "interval",
+     .kind = WP__CFG_DOUBLE,
+     .off = offsetof(load_t, interval),
+     .min = 0,
+     .max = 1e6},
     {.key = "stages", .kind = WP__CFG_CUSTOM, .custom = parse_stages},
 };
 
@@ -141,6 +147,7 @@ static const wp__cfg_field_t shared_prefix_fields[] = {
     F_INT("num_prompts_per_group", num_prompts_per_group, 1, 100000),
     F_INT("system_prompt_len", system_prompt_len, 1, WP_WORKLOAD_MAX_LEN),
     F_INT("question_len", question_len, 1, WP_WORKLOAD_MAX_LEN),
+    {.key = "fixed_prompts", .kind = WP__CFG_BOOL, .off = offsetof(spec_t, fixed_prompts)},
 };
 
 static const wp__cfg_field_t multi_turn_fields[] = {
@@ -371,6 +378,12 @@ static wp_status_t check_load_keys(const load_t *l, wp_workload_load_type_t t, p
     }
     if (l->concurrency > 0 && t != WP_WORKLOAD_LOAD_CONCURRENCY)
         return fail(p, "load.concurrency", "only for load type concurrency (this is %s)", name);
+    if (l->sequential && (t == WP_WORKLOAD_LOAD_CONCURRENCY || t == WP_WORKLOAD_LOAD_TRACE))
+        return fail(p, "load.sequential", "only for rate-driven loads (this is %s)", name);
+    if (l->sequential && l->num_requests > 0)
+        return fail(p, "load.sequential", "counts come from rate x duration: no num_requests");
+    if (l->interval > 0 && !l->sequential)
+        return fail(p, "load.interval", "a pause between stages needs sequential: true");
     return WP_OK;
 }
 
@@ -628,6 +641,8 @@ static wp_status_t json_type_keys(const spec_t *s, wp_buf_t *b)
                           s->num_groups, s->num_prompts_per_group, s->system_prompt_len,
                           s->question_len) != WP_OK)
             return WP_ELIMIT;
+        if (s->fixed_prompts && wp_buf_puts(b, ",\"fixed_prompts\":true") != WP_OK)
+            return WP_ELIMIT;
         return json_dist(b, "output_len", &s->output_len);
     case WP_WORKLOAD_MULTI_TURN:
         if (wp_buf_printf(b,
@@ -670,6 +685,8 @@ static wp_status_t json_load(const spec_t *s, wp_buf_t *b)
         st = wp_buf_printf(b, ",\"concurrency\":%d", l->concurrency);
     if (st == WP_OK && l->max_concurrency > 0)
         st = wp_buf_printf(b, ",\"max_concurrency\":%d", l->max_concurrency);
+    if (st == WP_OK && l->sequential)
+        st = wp_buf_printf(b, ",\"sequential\":true,\"interval\":%.10g", l->interval);
     if (st == WP_OK && l->n_stages > 0)
         st = wp_buf_puts(b, ",\"stages\":[");
     for (size_t i = 0; st == WP_OK && i < l->n_stages; i++)

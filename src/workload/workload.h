@@ -106,6 +106,14 @@ typedef struct wp_workload_load_s {
      * arrival comes while max_concurrency are in flight waits in the client until one
      * ends, and its latencies count from when it is sent. 0: no cap. */
     int max_concurrency;
+    /* Stages one after another, as inference-perf runs them with workers: stage k sends
+     * exactly floor(rate x duration) requests (Poisson gaps, not cut at the duration), and
+     * stage k + 1 starts only when every request of stage k has ended, `interval` seconds
+     * later. The arrival times handed out are nominal (stage k starting where the last
+     * one's arrivals ended); the driver shifts each stage to its real start (des/).
+     * Only for poisson, constant and stages loads. */
+    bool sequential;
+    double interval; /* seconds between a stage's last answer and the next stage; >= 0 */
     wp_workload_stage_t stages[WP_WORKLOAD_MAX_STAGES];
     size_t n_stages;
     bool has_type; /* type was given (else a trace workload uses trace arrivals) */
@@ -117,6 +125,10 @@ typedef struct wp_workload_spec_s {
     int64_t seed;
     /* shared_prefix (inference-perf names) */
     int num_groups, num_prompts_per_group, question_len;
+    /* As inference-perf: the groups x prompts prompts are made once (one shuffle) and sent
+     * again in the same order from the start of every stage, so a repeated prompt can hit
+     * the cache whole. false (the default): each pass asks new questions. */
+    bool fixed_prompts;
     /* shared_prefix and multi_turn */
     int system_prompt_len;
     /* multi_turn: each session has its own system prompt */
@@ -196,6 +208,8 @@ typedef struct wp_workload_req_s {
     size_t index;         /* 0, 1, 2, ... */
     double arrival_s;     /* seconds from the start; -1 in closed loop (issue when a slot frees) */
     size_t stage;         /* index into wp_workload_stages */
+    double stage_start_s; /* nominal start of its stage: arrival_s - stage_start_s is its
+                             offset into the stage (0 in closed loop) */
     int64_t group;        /* shared_prefix: the group; else -1 */
     int64_t session;      /* multi_turn: the session (unique over the run); else -1 */
     int turn;             /* multi_turn: 0-based turn; else 0 */

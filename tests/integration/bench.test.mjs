@@ -251,6 +251,23 @@ describe('bench against wellpath up', () => {
     assert.equal(promptTotal(s), 300 * s.completed);
   });
 
+  // inference-perf's sequential stages: exactly rate x duration requests per stage, the
+  // second stage sent only after the first one's last answer plus the interval, and with
+  // fixed_prompts the second stage repeats the first one's prompts (so it hits the cache).
+  test('test_bench_sequential_stages', async (t) => {
+    const wl = writeTemp(
+      'type: shared_prefix\nseed: 21\nnum_groups: 2\nnum_prompts_per_group: 2\nsystem_prompt_len: 200\nquestion_len: 40\noutput_len: 8\nfixed_prompts: true\n' +
+        'load:\n  type: stages\n  sequential: true\n  interval: 1\n  stages: [{rate: 20, duration: 0.2}, {rate: 20, duration: 0.2}]\n',
+    );
+    const { rep, s, stages } = await run(t, ['--workload', wl]);
+    assert.equal(rep.workload.load.sequential, true);
+    assert.deepEqual(stages.map((x) => x.metrics.requests), [4, 4]);
+    const span = (m) => m.completed / m.requests_per_s;
+    // The run's span holds both stages' spans and the pause between them.
+    assert.ok(span(s) >= span(stages[0].metrics) + 1 + span(stages[1].metrics) - 0.05, `span ${span(s)} s`);
+    assert.ok(stages[1].metrics.cache_hit_rate > stages[0].metrics.cache_hit_rate, 'the repeated prompts hit the cache');
+  });
+
   test('test_bench_concurrency', async (t) => {
     const { rep, s, stages } = await run(t, ['--type', 'random', '--seed', '17', '--set', 'input_len=250', '--set', 'output_len=5', '--concurrency', '4', '--num-requests', '12']);
     assert.equal(rep.workload.load.type, 'concurrency');

@@ -227,6 +227,70 @@ static void test_des_client_cap_serialises(void **state)
     free(j);
 }
 
+/* Summary metrics of a sequential two-stage run (one request per stage, one engine). */
+static void run_sequential(world_t *w, const char *interval, double *span, double *e2e_mean,
+                           double *ttft_max)
+{
+    wp_err_t err;
+    wp_workload_spec_t spec = shared_prefix(2, 1, 1, 1);
+    spec.load.num_requests = 0;
+    assert_int_equal(wp_workload_spec_set(&spec, "load.type", "stages", &err), WP_OK);
+    spec.load.has_rate = false;
+    assert_int_equal(wp_workload_spec_set(&spec, "load.stages",
+                                          "[{rate: 1, duration: 1}, {rate: 1, duration: 1}]", &err),
+                     WP_OK);
+    assert_int_equal(wp_workload_spec_set(&spec, "load.sequential", "true", &err), WP_OK);
+    assert_int_equal(wp_workload_spec_set(&spec, "load.interval", interval, &err), WP_OK);
+    wp_des_config_t cfg = w->cfg;
+    assert_int_equal(wp_sched_config_set_policy(&cfg.sched, "round-robin", &err), WP_OK);
+    wp_workload_t *wl = wp_workload_new(&spec, NULL, &err);
+    if (wl == NULL)
+        fail_msg("%s", err.msg);
+    assert_int_equal(wp_workload_total(wl), 2);
+    wp_report_t *rep;
+    assert_int_equal(wp_report_create(&rep, WP_REPORT_MODE_SIMULATE, "{}", NULL, NULL, &err),
+                     WP_OK);
+    wp_report_stage_t stages[2] = {{1, 1}, {1, 1}};
+    wp_report_run_t *run;
+    assert_int_equal(wp_report_run_add(rep, "round-robin", stages, 2, &run, &err), WP_OK);
+    wp_des_stats_t st;
+    assert_int_equal(wp_des_run(&cfg, wl, run, NULL, NULL, &st, &err), WP_OK);
+    assert_int_equal(st.completed, 2);
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    assert_int_equal(wp_report_write_json(rep, &b, false, &err), WP_OK);
+    cJSON *root = cJSON_Parse(b.data);
+    const cJSON *m =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+    *span = 2.0 / cJSON_GetObjectItem(m, "requests_per_s")->valuedouble;
+    *e2e_mean = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "e2e_s"), "mean")->valuedouble;
+    *ttft_max = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "ttft_s"), "p99")->valuedouble;
+    cJSON_Delete(root);
+    wp_buf_free(&b);
+    wp_report_free(rep);
+    wp_workload_free(wl);
+}
+
+/* load.sequential: the second stage's request is sent only after the first stage's one
+ * ended, plus the interval. On one engine each runs alone, so the run's span (first send
+ * to last answer) is both requests' E2E plus the second one's offset into its stage, and
+ * the interval adds to it exactly; neither request ever queues behind the other. */
+static void test_des_sequential_stages_drain(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 1);
+    double span0, e2e0, ttft0, span5, e2e5, ttft5;
+    run_sequential(&w, "0", &span0, &e2e0, &ttft0);
+    run_sequential(&w, "5", &span5, &e2e5, &ttft5);
+    assert_true(span0 >= 2 * e2e0 - 1e-9);
+    assert_true(fabs(span5 - span0 - 5.0) < 1e-6);
+    assert_true(fabs(e2e5 - e2e0) < 1e-9);
+    wp_perf_batch_t b = {.prefill_tokens = 900, .prefill_attn = 900.0 * 901.0 / 2.0};
+    double idle = wp_perf_step_time(&w.perf, &b) + 2 * (0.001 + 0.002);
+    assert_true(fabs(ttft0 - idle) < 1e-6); /* the idle engine's TTFT, for both */
+}
+
 /* P/D: one prefill and one decode engine. A 900-token prompt over the threshold is
  * prefilled on the prefill engine (one prefill step), its KV pulled (900 tokens of KV over
  * the link), and decoded on the decode engine; one under the threshold goes straight to
@@ -328,6 +392,7 @@ int main(void)
         cmocka_unit_test(test_des_conserves_requests),
         cmocka_unit_test(test_des_single_request_ttft_on_paper),
         cmocka_unit_test(test_des_client_cap_serialises),
+        cmocka_unit_test(test_des_sequential_stages_drain),
         cmocka_unit_test(test_des_pd_on_paper),
         cmocka_unit_test(test_des_pd_failed_prefill_add_falls_back),
         cmocka_unit_test(test_des_pd_round_robin_spreads_both_pools),

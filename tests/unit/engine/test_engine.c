@@ -275,6 +275,53 @@ static void track(track_t *tr, const wp_engine_event_t *ev, int max_tokens)
     }
 }
 
+/* vLLM v1 caches full blocks of generated tokens too: a request preempted after it wrote
+ * output blocks finds them (and its prompt's) in the cache when it is admitted again, and
+ * recomputes only what was evicted. 12 blocks of 4 tokens, two requests growing to 7 blocks
+ * each: the newer is preempted once; when it comes back, more than its prompt is already
+ * computed. */
+static void test_engine_preempted_request_reuses_its_output_blocks(void **state)
+{
+    (void)state;
+    wp_engine_config_t c = small_config(12);
+    c.block_size = 4;
+    wp_engine_t *e = make(&c);
+    int32_t a[8], b[8];
+    fill(a, 8, 0);
+    fill(b, 8, 500);
+    add(e, 1, a, 8, 20);
+    add(e, 2, b, 8, 20);
+    int known_on_return = -1, prefill_on_return = -1;
+    double now = 0.0;
+    for (int step = 0; wp_engine_busy(e); step++) {
+        wp_engine_req_info_t before, after;
+        bool waiting = wp_engine_req_info(e, 2, &before) == WP_OK &&
+                       before.state == WP_ENGINE_REQ_WAITING && before.preemptions == 1;
+        wp_engine_step_t s;
+        assert_int_equal(wp_engine_step(e, now, &s), WP_OK);
+        check(e);
+        now += s.duration_s;
+        if (waiting && prefill_on_return < 0 && wp_engine_req_info(e, 2, &after) == WP_OK &&
+            after.state == WP_ENGINE_REQ_RUNNING) {
+            known_on_return = before.prompt_tokens + before.output_tokens;
+            prefill_on_return = (int)s.batch.prefill_tokens; /* request 1 is done by now */
+        }
+        assert_true(step < 1000);
+    }
+    assert_true(known_on_return >= 8 + 8); /* it had filled output blocks */
+    /* Without output blocks in the cache it would recompute everything past its prompt
+     * (known - 8 = 17 here); with them, only its tail: the block request 1 evicted first
+     * (a preempted request's blocks are freed tail first, so its tail goes first, as in
+     * vLLM) plus the last token. */
+    assert_true(prefill_on_return >= 1 && prefill_on_return <= 8);
+    assert_true(prefill_on_return < known_on_return - 8);
+    wp_engine_stats_t st;
+    wp_engine_stats(e, &st);
+    assert_int_equal(st.num_preemptions_total, 1);
+    assert_int_equal(st.generation_tokens_total, 40);
+    wp_engine_free(e);
+}
+
 /* 10 blocks of 4 tokens; two requests that each grow to 8 blocks cannot both run to
  * the end: the newer one is preempted, recomputed later, and both complete. */
 static void test_engine_preemption(void **state)
@@ -481,7 +528,7 @@ static void test_engine_config_default(void **state)
     wp_engine_config_default(&c, &p);
     assert_int_equal(c.block_size, 16);
     assert_int_equal(c.num_blocks, 307100 / 16);
-    assert_int_equal(c.max_num_seqs, 256);
+    assert_int_equal(c.max_num_seqs, 1024); /* vLLM's OpenAI-server default on an H100 */
     assert_int_equal(c.max_num_batched_tokens, 8192);
     assert_int_equal(c.max_model_len, 32768);
     assert_true(c.enable_prefix_caching);
@@ -492,6 +539,13 @@ static void test_engine_config_default(void **state)
     assert_int_equal(st.num_blocks, 19193);
     check(e);
     wp_engine_free(e);
+    /* An A100 (80 GB, but excluded by name in vLLM) gets the small-GPU batch defaults. */
+    wp_perf_t a;
+    assert_int_equal(
+        wp_perf_init(&a, wp_model_find("qwen3-8b"), wp_gpu_find("a100"), 1, NULL, &err), WP_OK);
+    wp_engine_config_default(&c, &a);
+    assert_int_equal(c.max_num_seqs, 256);
+    assert_int_equal(c.max_num_batched_tokens, 2048);
 }
 
 /* Many requests in groups sharing prefixes, random lengths, random aborts, a pool small
@@ -581,6 +635,7 @@ int main(void)
         cmocka_unit_test(test_engine_admission_limits),
         cmocka_unit_test(test_engine_chunked_prefill),
         cmocka_unit_test(test_engine_preemption),
+        cmocka_unit_test(test_engine_preempted_request_reuses_its_output_blocks),
         cmocka_unit_test(test_engine_abort),
         cmocka_unit_test(test_engine_priority),
         cmocka_unit_test(test_engine_priority_preemption),

@@ -298,6 +298,70 @@ static void test_workload_stages(void **state)
     wp_workload_free(w);
 }
 
+/* inference-perf's sequential stages: exactly floor(rate x duration) requests per stage,
+ * nominal stage starts that follow the previous stage's arrivals, in order. */
+static void test_workload_sequential_exact_counts(void **state)
+{
+    (void)state;
+    wp_workload_spec_t s =
+        parse_ok("type: random\ninput_len: 8\nload:\n  type: stages\n  sequential: true\n"
+                 "  interval: 1.5\n"
+                 "  stages: [{rate: 3, duration: 20}, {rate: 60, duration: 2.5}, "
+                 "{rate: 7.5, duration: 2}]\n");
+    size_t n;
+    copy_t *all = run_all(&s, NULL, &n);
+    size_t per[3] = {0};
+    double start[3] = {-1, -1, -1}, last = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = all[i].r.stage;
+        assert_true(k < 3);
+        per[k]++;
+        if (start[k] < 0)
+            start[k] = all[i].r.stage_start_s;
+        assert_true(all[i].r.stage_start_s == start[k]); /* one start per stage */
+        assert_true(all[i].r.arrival_s >= all[i].r.stage_start_s);
+        assert_true(all[i].r.arrival_s >= last); /* in order across stages */
+        last = all[i].r.arrival_s;
+    }
+    assert_int_equal(per[0], 60);
+    assert_int_equal(per[1], 150);
+    assert_int_equal(per[2], 15); /* floor(7.5 x 2) */
+    assert_true(start[0] == 0);
+    assert_true(start[1] >= 20 && start[2] >= start[1] + 2.5);
+    free_all(all, n);
+
+    expect_error("load: {rate: 2, duration: 5, interval: 1}\n", "sequential");
+    wp_err_t err = {{0}};
+    wp_workload_spec_t c = parse_ok("load: {type: concurrency, concurrency: 2, num_requests: 4}\n");
+    c.load.sequential = true;
+    assert_int_not_equal(wp_workload_spec_validate(&c, &err), WP_OK);
+    assert_non_null(strstr(err.msg, "load.sequential"));
+}
+
+/* fixed_prompts: the same groups x prompts texts come back in the same order in every
+ * pass, and every stage starts again from the first. */
+static void test_workload_fixed_prompts_repeat(void **state)
+{
+    (void)state;
+    wp_workload_spec_t s =
+        parse_ok("num_groups: 2\nnum_prompts_per_group: 3\nfixed_prompts: true\n"
+                 "load:\n  type: stages\n  sequential: true\n"
+                 "  stages: [{rate: 10, duration: 1}, {rate: 4, duration: 1}]\n");
+    size_t n;
+    copy_t *all = run_all(&s, NULL, &n);
+    assert_int_equal(n, 14);
+    for (size_t i = 0; i < 6; i++)
+        for (size_t j = 0; j < i; j++)
+            assert_string_not_equal(all[i].text, all[j].text); /* 6 distinct prompts */
+    for (size_t i = 6; i < 10; i++)
+        assert_string_equal(all[i].text, all[i - 6].text); /* the second pass repeats */
+    for (size_t i = 10; i < 14; i++) {
+        assert_int_equal(all[i].r.stage, 1);
+        assert_string_equal(all[i].text, all[i - 10].text); /* stage 1 starts over */
+    }
+    free_all(all, n);
+}
+
 static void test_workload_distributions(void **state)
 {
     (void)state;
@@ -489,6 +553,8 @@ int main(void)
         cmocka_unit_test(test_workload_poisson_rate),
         cmocka_unit_test(test_workload_constant_and_count),
         cmocka_unit_test(test_workload_stages),
+        cmocka_unit_test(test_workload_sequential_exact_counts),
+        cmocka_unit_test(test_workload_fixed_prompts_repeat),
         cmocka_unit_test(test_workload_distributions),
         cmocka_unit_test(test_workload_yaml_full),
         cmocka_unit_test(test_workload_yaml_errors),
