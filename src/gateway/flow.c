@@ -145,6 +145,14 @@ static void drain_once(wp_gateway_t *gw)
             return;
         gw_proxy_t *p = it.ud;
         p->queued = false;
+        if (p->pool != gw->pool) {
+            /* Queued before a reload: nothing was picked yet, so it moves to the current
+             * generation, whose room was just checked (else it would be sent to the retired
+             * scheduler, whose in-flight counts the check above does not see). */
+            wp__gw_pool_unref(p->pool);
+            p->pool = gw->pool;
+            wp__gw_pool_ref(p->pool);
+        }
         p->queue_wait_s = (double)(uv_now(gw->loop) - p->queued_ms) / 1000.0;
         wp_stats_hist_observe(&gw->queue_wait_s, p->queue_wait_s);
         wp__gw_proxy_dispatch(p); /* healthy == 0: the pick answers 503 */

@@ -86,6 +86,14 @@ void wp__gw_outlier_tick(wp_gateway_t *gw)
     uint64_t now = uv_now(gw->loop);
     for (int i = 0; i < gw->n_eps; i++) {
         gw_endpoint_t *ep = &gw->eps[i];
+        if (gw->cfg.outlier.consecutive_failures <= 0) {
+            /* Turned off (by a reload): nothing would ever end an ejection or probation. */
+            if (ep->out.ejected || ep->out.probation) {
+                ep->out = (gw_outlier_t){0};
+                wp__gw_ep_sync(gw, ep);
+            }
+            continue;
+        }
         if (!ep->out.ejected) {
             if (ep->out.ejections > 0 && !ep->out.probation &&
                 now - ep->out.recovered_ms >= gw->cfg.outlier.max_ejection_ms)
