@@ -138,7 +138,11 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
      * token never has to be written down. */
     const char *env_token = getenv("WELLPATH_ADMIN_TOKEN");
     bool from_env = env_token != NULL && env_token[0] != '\0';
-    wp_strlcpy(gc->admin_token, from_env ? env_token : g->admin_token, sizeof(gc->admin_token));
+    if (!wp_strlcpy(gc->admin_token, from_env ? env_token : g->admin_token,
+                    sizeof(gc->admin_token)))
+        return wp_err_set(err, WP_EINVAL, "%s: the admin token is longer than %zu bytes",
+                          from_env ? "WELLPATH_ADMIN_TOKEN" : "gateway.adminToken",
+                          sizeof(gc->admin_token) - 1);
     gc->pd_threshold = t->scheduler.pd_threshold;
     gc->log_prompts = g->log_prompts;
     gc->guide_metrics = g->guide_metrics;

@@ -153,7 +153,7 @@ static const wp__cfg_field_t endpoint_fields[] = {
 typedef wp_topology_flow_t flow_t;
 static const wp__cfg_field_t flow_fields[] = {
     F_BOOL("enabled", flow_t, enabled),
-    F_INT("maxQueue", flow_t, max_queue, 1, 65536),
+    F_INT("maxQueue", flow_t, max_queue, 1, 16384),
     F_INT("queueTimeoutMs", flow_t, queue_timeout_ms, 1, 86400000),
     F_INT("queueDepthThreshold", flow_t, queue_depth_threshold, 0, 1000000),
     {.key = "kvCacheThreshold",

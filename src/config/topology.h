@@ -109,7 +109,7 @@ typedef struct wp_topology_endpoint_s {
 /* gateway.flowControl: requests wait at the gateway while every endpoint is saturated. */
 typedef struct wp_topology_flow_s {
     bool enabled;              /* default false */
-    int max_queue;             /* 1..65536, default 1024 */
+    int max_queue;             /* 1..16384, default 1024 */
     int64_t queue_timeout_ms;  /* 1..86400000, default 30000: then 429 */
     int queue_depth_threshold; /* 0..1000000, default 5 (0: not used) */
     double kv_cache_threshold; /* 0..1, default 0.8 (0: not used) */

@@ -94,7 +94,7 @@ static void mark(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind, bool
         if (!ep->healthy && !gw->stopping && ep->failures[GW_CHECK_SCRAPE] == 0 &&
             ep->failures[GW_CHECK_HEALTH] == 0) {
             ep->healthy = true;
-            wp__gw_ep_sync(gw, ep);
+            wp__gw_pool_sync(gw, ep->pool);
             wp_log(WP_LOG_INFO, "endpoint joined the pool", "endpoint=%s", ep->cfg.name);
         }
         return;
@@ -103,7 +103,7 @@ static void mark(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind, bool
     if (++ep->failures[kind] < FAILURES_TO_EJECT || !ep->healthy)
         return;
     ep->healthy = false;
-    wp__gw_ep_sync(gw, ep);
+    wp__gw_pool_sync(gw, ep->pool);
     /* Whatever it held may be gone (a restart empties the cache): forget its prefixes. */
     wp_sched_index_clear_endpoint(wp_sched_index(gw->sched), ep->index);
     char q[256];
@@ -286,10 +286,14 @@ static void carry_over(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep, con
     ep->ttft_next = o->ttft_next;
     ep->ejections_total = o->ejections_total;
     if (!same_address(&ep->cfg, &o->cfg)) {
-        wp__gw_ep_sync(gw, ep);
+        wp__gw_pool_sync(gw, ep->pool);
         return;
     }
     ep->out = o->out;
+    /* What still runs there counts against its limit and load in the new scheduler too
+     * (those requests end through wp__gw_in_flight_mirror). */
+    wp_sched_endpoint_set_in_flight(pool->sched, ep->index,
+                                    wp_sched_endpoint_in_flight(o->pool->sched, o->index));
     ep->healthy = o->healthy;
     memcpy(ep->failures, o->failures, sizeof(ep->failures));
     ep->waiting = o->waiting;
@@ -299,7 +303,7 @@ static void carry_over(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep, con
     ep->cache_hits = o->cache_hits;
     ep->metrics_seen = o->metrics_seen;
     wp_strlcpy(ep->last_error, o->last_error, sizeof(ep->last_error));
-    wp__gw_ep_sync(gw, ep);
+    wp__gw_pool_sync(gw, ep->pool);
     if (ep->metrics_seen)
         wp_sched_endpoint_set_metrics(pool->sched, ep->index, wp__gw_now(gw), ep->waiting,
                                       ep->running, ep->kv_usage);
@@ -349,7 +353,7 @@ static wp_status_t endpoint_init(wp_gateway_t *gw, gw_pool_t *pool, const wp_gat
     if (ep->index < 0)
         return wp_err_set(err, WP_EINVAL, "endpoint '%s': cannot add (duplicate name or too many)",
                           ep->cfg.name);
-    wp__gw_ep_sync(gw, ep); /* out of the pool until its checks pass */
+    wp__gw_pool_sync(gw, ep->pool); /* out of the pool until its checks pass */
     pool->has_prefill |= ep->cfg.role == WP_SCHED_ROLE_PREFILL;
     return WP_OK;
 }
@@ -422,6 +426,18 @@ void wp__gw_pools_collect(wp_gateway_t *gw, bool all)
         *link = p->next_retired;
         pool_free(p);
     }
+}
+
+void wp__gw_in_flight_mirror(wp_gateway_t *gw, const gw_pool_t *pool, const gw_endpoint_t *ep,
+                             bool add)
+{
+    if (pool == gw->pool)
+        return;
+    const gw_endpoint_t *cur = find_by_name(gw->pool, ep->cfg.name);
+    if (cur == NULL || !same_address(&cur->cfg, &ep->cfg))
+        return;
+    uint32_t n = wp_sched_endpoint_in_flight(gw->sched, cur->index);
+    wp_sched_endpoint_set_in_flight(gw->sched, cur->index, add ? n + 1 : n > 0 ? n - 1 : 0);
 }
 
 gw_endpoint_t *wp__gw_ep_current(wp_gateway_t *gw, gw_endpoint_t *ep)

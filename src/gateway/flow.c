@@ -4,12 +4,18 @@
  *
  * A request is sent at once while some endpoint of the pool has room (wp_sched_room) and
  * nobody is queued; otherwise it joins the queue with its priority (the body's `priority`,
- * vLLM's convention: lower first; the X-Wellpath-Priority header overrides it) and its
+ * vLLM's convention: lower first; the X-Wellpath-Priority header overrides it, parsed for
+ * every request in proxy.c) and its
  * fairness key (the x-gateway-inference-fairness-id header, hashed; none: the default
  * flow). The queue is drained whenever room may have appeared: a request ended, a tick
  * brought fresh metrics, a request joined. Each tick also answers 429 to those that waited
  * queue_timeout_ms. A request that finds the queue full gets 429 at once, unless it
  * outranks the last one queued, which then gets the 429 instead.
+ *
+ * P/D: room is the decode endpoints'. A request in its prefill stage holds no decode slot
+ * yet, so when its decode pick then finds every decode endpoint at its limit it comes back
+ * to the queue (wp__gw_flow_requeue) with its priority and first deadline, and goes on to
+ * the decode stage when room appears (its prefill is not run again).
  *
  * Without flow control, an in-flight limit still applies: when every endpoint is at it the
  * request gets 429 at once (proxy.c, on a failed pick). Time is the loop's (uv_now), read
@@ -67,20 +73,51 @@ static void shed(gw_proxy_t *p, gw_shed_t why, const char *msg)
     wp__gw_proxy_fail(p, 429, msg, NULL);
 }
 
-/* The request's priority: the header when present and an integer, else the body's. */
-static bool request_priority(gw_proxy_t *p, int64_t *out)
+bool wp__gw_flow_priority(gw_proxy_t *p)
 {
     wp_str_t h = wp_http_headers_get(&p->req->headers, "X-Wellpath-Priority");
-    *out = p->api.priority;
-    if (h.p == NULL)
-        return true;
-    return wp_parse_i64(h.p, h.n, out) == WP_OK;
+    p->priority = p->api.priority;
+    return h.p == NULL || wp_parse_i64(h.p, h.n, &p->priority) == WP_OK;
 }
 
 static uint64_t request_flow(const gw_proxy_t *p)
 {
     wp_str_t h = wp_http_headers_get(&p->req->headers, "x-gateway-inference-fairness-id");
     return h.p != NULL && h.n > 0 ? wp_hash64(h.p, h.n, 0x666c6f77) | 1 : 0;
+}
+
+/* Into the queue (the deadline is set the first time), or answered 429. */
+static void enqueue(gw_proxy_t *p)
+{
+    wp_gateway_t *gw = p->gw;
+    uint64_t now = uv_now(gw->loop);
+    if (p->deadline_ms == 0)
+        p->deadline_ms = now + gw->cfg.flow.queue_timeout_ms;
+    wp_sched_queue_item_t it = {.priority = p->priority,
+                                .flow = request_flow(p),
+                                .deadline = (double)p->deadline_ms,
+                                .ud = p},
+                          ev;
+    bool evicted;
+    wp_status_t st = wp_sched_queue_push(gw->queue, &it, &ev, &evicted);
+    if (st != WP_OK) {
+        char msg[160];
+        if (st == WP_ENOMEM)
+            snprintf(msg, sizeof(msg), "out of memory queueing the request");
+        else
+            snprintf(msg, sizeof(msg), "every endpoint is saturated and the queue is full (%u)",
+                     wp_sched_queue_len(gw->queue));
+        shed(p, GW_SHED_QUEUE_FULL, msg);
+        return;
+    }
+    p->queued = true;
+    p->queue_id = it.id;
+    p->queued_ms = now;
+    if (evicted) {
+        gw_proxy_t *out = ev.ud;
+        out->queued = false;
+        shed(out, GW_SHED_EVICTED, "queued request displaced by one of higher priority");
+    }
 }
 
 bool wp__gw_flow_admit(gw_proxy_t *p)
@@ -93,36 +130,18 @@ bool wp__gw_flow_admit(gw_proxy_t *p)
                              &gw->cfg.flow.saturation, &healthy);
     if (wp_sched_queue_len(gw->queue) == 0 && (room > 0 || healthy == 0))
         return true; /* no endpoint at all: the pick answers 503 */
-    int64_t prio;
-    if (!request_priority(p, &prio)) {
-        wp__gw_proxy_fail(p, 400, "X-Wellpath-Priority: expected an integer", "priority");
-        return false;
-    }
-    uint64_t now = uv_now(gw->loop);
-    wp_sched_queue_item_t it = {.priority = prio,
-                                .flow = request_flow(p),
-                                .deadline = (double)(now + gw->cfg.flow.queue_timeout_ms),
-                                .ud = p},
-                          ev;
-    bool evicted;
-    wp_status_t st = wp_sched_queue_push(gw->queue, &it, &ev, &evicted);
-    if (st != WP_OK) {
-        char msg[160];
-        snprintf(msg, sizeof(msg), "every endpoint is saturated and the queue is full (%u)",
-                 wp_sched_queue_len(gw->queue));
-        shed(p, GW_SHED_QUEUE_FULL, msg);
-        return false;
-    }
-    p->queued = true;
-    p->queue_id = it.id;
-    p->queued_ms = now;
-    if (evicted) {
-        gw_proxy_t *out = ev.ud;
-        out->queued = false;
-        shed(out, GW_SHED_EVICTED, "queued request displaced by one of higher priority");
-    }
+    enqueue(p);
     wp__gw_flow_drain(gw);
     return false;
+}
+
+bool wp__gw_flow_requeue(gw_proxy_t *p)
+{
+    wp_gateway_t *gw = p->gw;
+    if (!gw->cfg.flow.enabled || gw->queue == NULL || gw->stopping)
+        return false;
+    enqueue(p); /* not drained from here: the caller is in the middle of a pick */
+    return true;
 }
 
 void wp__gw_flow_forget(gw_proxy_t *p)
@@ -145,10 +164,11 @@ static void drain_once(wp_gateway_t *gw)
             return;
         gw_proxy_t *p = it.ud;
         p->queued = false;
-        if (p->pool != gw->pool) {
+        if (p->pool != gw->pool && !p->pd_started) {
             /* Queued before a reload: nothing was picked yet, so it moves to the current
              * generation, whose room was just checked (else it would be sent to the retired
-             * scheduler, whose in-flight counts the check above does not see). */
+             * scheduler, whose in-flight counts the check above does not see). One in the
+             * middle of P/D (requeued after its prefill) stays on its own. */
             wp__gw_pool_unref(p->pool);
             p->pool = gw->pool;
             wp__gw_pool_ref(p->pool);

@@ -333,8 +333,7 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
     if (gw->server != NULL)
         wp_http_server_set_limits(gw->server, &gw->cfg.server);
     wp__gw_pool_use(gw, pool);
-    for (int i = 0; i < gw->n_eps; i++) /* limits as the new config says */
-        wp__gw_ep_sync(gw, &gw->eps[i]);
+    wp__gw_pool_sync(gw, gw->pool); /* limits as the new config says */
     wp_err_t ferr;
     if (wp__gw_flow_configure(gw, &ferr) != WP_OK)
         wp_log(WP_LOG_WARN, "reload: flow control kept as it was", "why=\"%s\"", ferr.msg);

@@ -173,6 +173,12 @@ void wp__gw_pools_collect(wp_gateway_t *gw, bool all);
 /* The current generation's endpoint for ep (same name): where counters go when a request
  * that began before a reload ends; ep itself when it is current or was removed. */
 gw_endpoint_t *wp__gw_ep_current(wp_gateway_t *gw, gw_endpoint_t *ep);
+/* A request of generation `pool` was sent to ep (add) or ended there: when a newer
+ * generation is current, its endpoint of the same name and address counts it too, so an
+ * in-flight limit and the load scorers hold across reloads (a new generation starts from
+ * the counts of the one before). Nothing when pool is current. */
+void wp__gw_in_flight_mirror(wp_gateway_t *gw, const gw_pool_t *pool, const gw_endpoint_t *ep,
+                             bool add);
 /* Shutdown: cancels checks, frees the current and every retired generation. */
 void wp__gw_endpoints_free(wp_gateway_t *gw);
 void wp__gw_endpoints_tick(wp_gateway_t *gw);
@@ -215,8 +221,11 @@ typedef struct gw_proxy_s {
     /* flow control */
     bool queued; /* waiting in gw->queue under queue_id */
     uint64_t queue_id;
-    uint64_t queued_ms; /* when it joined the queue (loop time) */
+    uint64_t queued_ms;   /* when it joined the queue (loop time) */
+    uint64_t deadline_ms; /* its 429 deadline, set when it is first queued; 0 before */
     double queue_wait_s;
+    int64_t priority; /* the body's, or the X-Wellpath-Priority header's (lower first) */
+    bool pd_started;  /* wp__gw_pd_begin has run: a second dispatch goes to decode */
 } gw_proxy_t;
 
 void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind);
@@ -242,6 +251,13 @@ const char *wp__gw_pd_fallback_name(int kind);
 /* true: send the request now. false: it waits in the queue (and is dispatched from there)
  * or it was answered 429 and finished. */
 bool wp__gw_flow_admit(gw_proxy_t *p);
+/* Reads the request's priority into p->priority; false when X-Wellpath-Priority is there
+ * but not an integer (the caller answers 400). */
+bool wp__gw_flow_priority(gw_proxy_t *p);
+/* A pick found every endpoint at its in-flight limit: with flow control on, the request
+ * goes back into the queue (or is answered 429 when it is full) and true; false when flow
+ * control is off (the caller answers). */
+bool wp__gw_flow_requeue(gw_proxy_t *p);
 /* Dispatches queued requests while an endpoint has room; safe to call from anywhere
  * (a call made while one runs makes that one go round again). */
 void wp__gw_flow_drain(wp_gateway_t *gw);
@@ -255,9 +271,11 @@ void wp__gw_flow_free(wp_gateway_t *gw);
 const char *wp__gw_shed_name(int kind);
 
 /* outlier.c: outlier detection (gateway.h, wp_gateway_outlier_cfg_t) */
-/* Pushes what the scheduler must know of ep: in the pool (health checks pass and not
- * ejected) and its in-flight limit (1 on probation, else cfg.max_in_flight). */
-void wp__gw_ep_sync(wp_gateway_t *gw, gw_endpoint_t *ep);
+/* Pushes what the pool's scheduler must know of each endpoint: in the pool (health checks
+ * pass and not ejected) and its in-flight limit (1 on probation while another endpoint
+ * serves fully, else cfg.max_in_flight). Call it after any change to one endpoint: a
+ * change to one can lift or set another's probation limit. */
+void wp__gw_pool_sync(wp_gateway_t *gw, gw_pool_t *pool);
 /* A proxied request on ep ended: ok (an answer below 500) or failed. */
 void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool ok);
 /* Ends ejections whose time is up (the endpoint goes on probation). */

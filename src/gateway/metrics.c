@@ -284,7 +284,8 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
                   (unsigned long long)gw->retries_total);
     if (gw->has_prefill)
         write_pd(gw, out);
-    scalar(out, "wellpath_gateway_in_flight", "gauge", "Requests being served now.",
+    scalar(out, "wellpath_gateway_in_flight", "gauge",
+           "Requests accepted and not answered yet (those waiting in the queue included).",
            (double)gw->in_flight);
     scalar(out, "wellpath_gateway_queue_length", "gauge",
            "Requests waiting for an endpoint with room (flow control).",

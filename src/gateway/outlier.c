@@ -10,20 +10,35 @@
  *
  * Ejected: out of the scheduler's pool for base × 2^k ms (k = ejections since it last
  * stayed well for max_ejection_ms), at most max_ejection_ms. Probation: in the pool with an
- * in-flight limit of 1, so each request it gets is a recovery probe; a request that fails
- * there before the first byte is retried on another endpoint like any other, so the client
+ * in-flight limit of 1 (while some other endpoint serves fully; else without that limit,
+ * which would only turn clients away), so each request it gets is a recovery probe; a request that
+ * fails there before the first byte is retried on another endpoint like any other, so the client
  * does not pay for the probe. The scheduler's view of an endpoint (in the pool, its limit)
- * is set in one place, wp__gw_ep_sync, from both the health checks and this.
+ * is set in one place, wp__gw_pool_sync, from both the health checks and this.
  */
 #include "gateway/internal.h"
 
 #include "base/log.h"
 
-void wp__gw_ep_sync(wp_gateway_t *gw, gw_endpoint_t *ep)
+/* In the pool, and not held back: health checks pass, not ejected, not on probation. */
+static bool serves_fully(const gw_endpoint_t *e)
 {
-    wp_sched_t *s = ep->pool->sched;
-    wp_sched_endpoint_set_healthy(s, ep->index, ep->healthy && !ep->out.ejected);
-    wp_sched_endpoint_set_limit(s, ep->index, ep->out.probation ? 1 : gw->cfg.max_in_flight);
+    return e->healthy && !e->out.ejected && !e->out.probation;
+}
+
+void wp__gw_pool_sync(wp_gateway_t *gw, gw_pool_t *pool)
+{
+    int full = 0;
+    for (int i = 0; i < pool->n_eps; i++)
+        full += serves_fully(&pool->eps[i]);
+    for (int i = 0; i < pool->n_eps; i++) {
+        gw_endpoint_t *e = &pool->eps[i];
+        /* Probation limits an endpoint to one request at a time only while another one can
+         * take the rest: with none, the limit would only turn clients away. */
+        bool one = e->out.probation && full > 0;
+        wp_sched_endpoint_set_healthy(pool->sched, e->index, e->healthy && !e->out.ejected);
+        wp_sched_endpoint_set_limit(pool->sched, e->index, one ? 1 : gw->cfg.max_in_flight);
+    }
 }
 
 /* Ejecting one more keeps the ejected share within max_ejection_percent (at least one). */
@@ -52,7 +67,7 @@ static void eject(wp_gateway_t *gw, gw_endpoint_t *ep, uint64_t now)
     ep->out.ejections++;
     ep->ejections_total++;
     gw->ejections_total++;
-    wp__gw_ep_sync(gw, ep);
+    wp__gw_pool_sync(gw, ep->pool);
     wp_log(WP_LOG_WARN, "endpoint ejected", "endpoint=%s failures=%d for_ms=%llu ejections=%d",
            ep->cfg.name, ep->out.consecutive_failures, (unsigned long long)ms, ep->out.ejections);
 }
@@ -67,7 +82,7 @@ void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool ok)
         if (ep->out.probation) {
             ep->out.probation = false;
             ep->out.recovered_ms = now;
-            wp__gw_ep_sync(gw, ep);
+            wp__gw_pool_sync(gw, ep->pool);
             wp_log(WP_LOG_INFO, "endpoint recovered", "endpoint=%s", ep->cfg.name);
         }
         return;
@@ -90,7 +105,7 @@ void wp__gw_outlier_tick(wp_gateway_t *gw)
             /* Turned off (by a reload): nothing would ever end an ejection or probation. */
             if (ep->out.ejected || ep->out.probation) {
                 ep->out = (gw_outlier_t){0};
-                wp__gw_ep_sync(gw, ep);
+                wp__gw_pool_sync(gw, ep->pool);
             }
             continue;
         }
@@ -104,7 +119,7 @@ void wp__gw_outlier_tick(wp_gateway_t *gw)
             continue;
         ep->out.ejected = false;
         ep->out.probation = true;
-        wp__gw_ep_sync(gw, ep);
+        wp__gw_pool_sync(gw, ep->pool);
         wp_log(WP_LOG_INFO, "endpoint on probation", "endpoint=%s", ep->cfg.name);
     }
 }

@@ -32,6 +32,7 @@ static void release_prefill(gw_proxy_t *p)
         return;
     wp_sched_on_prefill_done(p->pool->sched, &p->pf_pick);
     wp_sched_on_complete(p->pool->sched, p->pf_pick.endpoint);
+    wp__gw_in_flight_mirror(p->gw, p->pool, p->pf_ep, false);
     p->pf_dispatched = false;
 }
 
@@ -158,6 +159,7 @@ bool wp__gw_pd_begin(gw_proxy_t *p)
         return true;
     }
     wp_sched_on_dispatch(p->pool->sched, &p->pf_pick);
+    wp__gw_in_flight_mirror(gw, p->pool, p->pf_ep, true);
     p->pf_dispatched = true;
     wp__gw_ep_current(gw, p->pf_ep)->picks++;
     char path[300];

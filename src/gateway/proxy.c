@@ -42,8 +42,10 @@ static void prefill_done(gw_proxy_t *p)
 static void release(gw_proxy_t *p)
 {
     prefill_done(p);
-    if (p->dispatched)
+    if (p->dispatched) {
         wp_sched_on_complete(p->pool->sched, p->ep->index);
+        wp__gw_in_flight_mirror(p->gw, p->pool, p->ep, false);
+    }
     p->dispatched = false;
 }
 
@@ -280,6 +282,11 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
         const wp_sched_saturation_t limits_only = {0, 0};
         wp_sched_room(p->pool->sched, wp__gw_now(gw), sr.role, &limits_only, &healthy);
         char msg[256];
+        int attempts = p->attempts;
+        p->attempts = 0; /* if it waits for room, its next pick is a first attempt again */
+        if (healthy > 0 && wp__gw_flow_requeue(p))
+            return; /* queued, or answered 429 (and gone) */
+        p->attempts = attempts;
         if (healthy > 0) { /* there are endpoints, each at its in-flight limit */
             snprintf(msg, sizeof(msg), "every endpoint is at its in-flight limit (%u)",
                      gw->cfg.max_in_flight);
@@ -294,6 +301,7 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
     p->ep = &p->pool->eps[p->pick.endpoint];
     p->tried[p->pick.endpoint / 64] |= 1ULL << (p->pick.endpoint % 64);
     wp_sched_on_dispatch(p->pool->sched, &p->pick);
+    wp__gw_in_flight_mirror(gw, p->pool, p->ep, true);
     p->dispatched = true;
     p->prefilling = true;
     wp__gw_ep_current(gw, p->ep)->picks++;
@@ -398,6 +406,10 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
         wp__gw_proxy_fail(p, 404, msg, "model");
         return;
     }
+    if (!wp__gw_flow_priority(p)) {
+        wp__gw_proxy_fail(p, 400, "X-Wellpath-Priority: expected an integer", "priority");
+        return;
+    }
     wp_buf_free(&p->fwd_headers);
     build_forward_headers(p);
     if (wp__gw_flow_admit(p))
@@ -406,6 +418,10 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
 
 void wp__gw_proxy_dispatch(gw_proxy_t *p)
 {
-    if (!wp__gw_pd_begin(p))
-        wp__gw_proxy_attempt(p);
+    if (!p->pd_started) {
+        p->pd_started = true;
+        if (wp__gw_pd_begin(p))
+            return;
+    }
+    wp__gw_proxy_attempt(p);
 }

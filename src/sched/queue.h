@@ -18,8 +18,9 @@
  *
  * Pure: no clock (`now` is an argument), no I/O, no global state. The queue owns its
  * array; items carry an opaque pointer that it never touches. Operations are O(n) scans
- * over at most `capacity` items (1024 by default in the gateway): simple, and cheap next to
- * a model call.
+ * over at most `capacity` items: about 1 µs a push at the gateway's default of 1024, 16 µs
+ * at the cap of 16384 (each item is a client connection waiting with its body), cheap next
+ * to a model call.
  */
 #ifndef WP_SCHED_QUEUE_H
 #define WP_SCHED_QUEUE_H
@@ -29,7 +30,7 @@
 
 #include "base/err.h"
 
-#define WP_SCHED_QUEUE_MAX 65536
+#define WP_SCHED_QUEUE_MAX 16384
 
 typedef struct wp_sched_queue_item_s {
     int64_t priority; /* lower first */

@@ -166,6 +166,14 @@ uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep)
     return ep_ok(s, ep) ? s->eps[ep].in_flight : 0;
 }
 
+wp_status_t wp_sched_endpoint_set_in_flight(wp_sched_t *s, int ep, uint32_t n)
+{
+    if (!ep_ok(s, ep))
+        return WP_EINVAL;
+    s->eps[ep].in_flight = n;
+    return WP_OK;
+}
+
 wp_status_t wp_sched_endpoint_set_limit(wp_sched_t *s, int ep, uint32_t max_in_flight)
 {
     if (!ep_ok(s, ep))

@@ -153,6 +153,9 @@ wp_status_t wp_sched_endpoint_set_healthy(wp_sched_t *s, int ep, bool healthy);
 wp_status_t wp_sched_endpoint_set_metrics(wp_sched_t *s, int ep, double now, double waiting,
                                           double running, double kv_usage);
 uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep);
+/* Sets the in-flight count outright: a new scheduler that takes over endpoints from an
+ * older one (a reload) starts from what is still running there. WP_EINVAL out of range. */
+wp_status_t wp_sched_endpoint_set_in_flight(wp_sched_t *s, int ep, uint32_t n);
 /* The endpoint's KV cache size in blocks (vllm:cache_config_info num_gpu_blocks; 0 =
  * unknown, the initial state). Used by dynamo-kv. WP_EINVAL on an out-of-range endpoint. */
 wp_status_t wp_sched_endpoint_set_capacity(wp_sched_t *s, int ep, uint32_t blocks);

@@ -539,6 +539,10 @@ static void test_sched_limit_and_room(void **state)
     assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, NULL), 1);
     assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
     assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, NULL), 0);
+    /* A count set outright (a reload's new scheduler) is what the limit sees. */
+    assert_int_equal(wp_sched_endpoint_set_in_flight(s, 0, 1), WP_OK);
+    assert_int_equal(wp_sched_endpoint_in_flight(s, 0), 1);
+    assert_int_equal(wp_sched_endpoint_set_in_flight(s, 9, 1), WP_EINVAL);
     /* The limited endpoint frees its slot: room again. */
     assert_int_equal(wp_sched_on_complete(s, 0), WP_OK);
     assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, NULL), 1);

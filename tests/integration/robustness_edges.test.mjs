@@ -1,7 +1,11 @@
-// Review reproductions (branch `review`): flow control across a reload, P/D requests
-// through the flow-control queue, outlier probation. Tests marked todo still fail (open
-// findings); the others failed before the fixes in flow.c and outlier.c on this branch. Each test asserts
-// the behaviour the docs promise.
+// Where flow control, in-flight limits and outlier probation meet reloads, P/D pools and
+// single-endpoint pools (each case a bug found in review, fixed, and kept here):
+// - requests queued across a SIGHUP keep waiting and are served (not 429);
+// - P/D requests wait in the queue when every decode endpoint is at its limit, also after
+//   their prefill, instead of getting 429;
+// - turning outlier detection off by a reload ends ejections and probation;
+// - a reload does not reset the in-flight counts a limit is checked against;
+// - an endpoint on probation that is the only one left is not limited to one request.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -41,13 +45,8 @@ describe('reload while requests are queued', () => {
     // A new request after the reload: the endpoint still has the busy one in flight.
     const after1 = short(gw.url);
     await new Promise((r) => setTimeout(r, 300));
-    const prom = await metrics(gw.url);
-    const inflightNow = sample(prom, 'wellpath_endpoint_in_flight', { endpoint: 'only' });
-    const q = sample(prom, 'wellpath_gateway_queue_length');
     const results = await Promise.all([busy, ...waiting, after1]);
     const statuses = results.map((r) => r.status);
-    console.log('after reload: in_flight(new gen)=', inflightNow, 'queue_length=', q, 'statuses=', statuses,
-      'messages=', results.filter((r) => r.status !== 200).map((r) => r.json?.error?.message));
     assert.deepEqual(statuses, [200, 200, 200, 200, 200], 'every queued request served after the reload');
   });
 });
@@ -70,13 +69,12 @@ describe('P/D requests through the flow-control queue', () => {
     for (const s of [pre, dec]) if (s) await stopClean(assert, s.proc, 'sim');
   });
 
-  test('concurrent P/D requests wait in the queue instead of getting 429', { todo: 'review finding 2: requests in the prefill stage hold no decode room' }, async () => {
+  test('concurrent P/D requests wait in the queue instead of getting 429', async () => {
     const rs = await Promise.all([0, 1, 2, 3].map(() => long(gw.url)));
     const prom = await metrics(gw.url);
-    console.log('P/D statuses=', rs.map((r) => r.status), 'messages=', rs.filter((r) => r.status !== 200).map((r) => r.json?.error?.message),
-      'shed in_flight_limit=', sample(prom, 'wellpath_gateway_shed_total', { reason: 'in_flight_limit' }),
-      'queue_wait_count=', sample(prom, 'wellpath_gateway_queue_wait_seconds_count'));
     assert.deepEqual(rs.map((r) => r.status), [200, 200, 200, 200]);
+    assert.equal(sample(prom, 'wellpath_gateway_shed_total', { reason: 'in_flight_limit' }), 0);
+    assert.ok(sample(prom, 'wellpath_gateway_queue_wait_seconds_count') > 0, 'some waited in the queue');
   });
 });
 
@@ -141,7 +139,6 @@ describe('outlier detection turned off by a reload', () => {
     bad.maxActive = 0;
     const rs = await Promise.all([0, 1, 2, 3].map(() => complete()));
     const st = (await (await fetch(`${gw.url}/status`)).json()).endpoints[0];
-    console.log('after 7 successes: outlier=', st.outlier, 'msgs=', rs.filter((r) => r.status !== 200).map((r) => r.json?.error?.message), 'concurrent statuses=', rs.map((r) => r.status), 'max concurrent upstream=', bad.maxActive);
     assert.equal(st.outlier, 'ok');
     assert.deepEqual(rs.map((r) => r.status), [200, 200, 200, 200]);
   });
@@ -158,7 +155,7 @@ describe('in-flight limit across a reload', () => {
     if (sim) await stopClean(assert, sim.proc, 'sim');
   });
 
-  test('a reload does not reset what is in flight: the limit still holds', { todo: 'review finding 3: in-flight counts are per generation' }, async () => {
+  test('a reload does not reset what is in flight: the limit still holds', async () => {
     let busyDone = false;
     const busy = long(gw.url).then((r) => { busyDone = true; return r; });
     await waitUntil(async () => (await inFlight(gw.url, 'only')) === 1, { what: 'busy in flight' });
@@ -171,9 +168,7 @@ describe('in-flight limit across a reload', () => {
     const extra = [long(gw.url), long(gw.url), long(gw.url)];
     await new Promise((r) => setTimeout(r, 300));
     const running = sample(await metrics(`http://127.0.0.1:${sim.ports[0]}`), 'vllm:num_requests_running');
-    console.log('limit 1, 3 reloads: upstream running now =', running, 'busy done =', busyDone, 'gateway in_flight metric =', await inFlight(gw.url, 'only'));
     const rs = await Promise.all([busy, ...extra]);
-    console.log('statuses', rs.map((r) => r.status));
     assert.ok(running <= 1, `upstream has ${running} running with maxInFlightPerEndpoint 1`);
   });
 });
@@ -191,7 +186,7 @@ describe('probation without any in-flight limit configured', () => {
     if (bad) bad.server.close();
   });
 
-  test('concurrent requests to an endpoint on probation are not answered 429 "in-flight limit (0)"', { todo: 'review finding 5: probation sheds with 429 without a configured limit' }, async () => {
+  test('concurrent requests to an endpoint on probation are not answered 429 "in-flight limit (0)"', async () => {
     const complete = () => post(`${gw.url}/v1/completions`, { model: MODEL, prompt: 'hi', max_tokens: 2 });
     await complete();
     await complete();
@@ -200,7 +195,6 @@ describe('probation without any in-flight limit configured', () => {
     bad.delayMs = 300;
     await waitUntil(async () => (await (await fetch(`${gw.url}/status`)).json()).endpoints[0].outlier === 'probation', { what: 'probation' });
     const rs = await Promise.all([0, 1, 2, 3].map(() => complete()));
-    console.log('probation, no limit configured: statuses=', rs.map((r) => r.status), 'msgs=', rs.filter((r) => r.status !== 200).map((r) => r.json?.error?.message));
     assert.deepEqual(rs.map((r) => r.status), [200, 200, 200, 200]);
   });
 });
