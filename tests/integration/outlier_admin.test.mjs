@@ -13,38 +13,10 @@
 // WELLPATH_ADMIN_TOKEN wins over the file's.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, Proc, gatewayTopology, metrics, post, sample, startGateway, startSim, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+import { MODEL, Proc, gatewayTopology, metrics, post, sample, startGateway, startSim, stopClean, waitUntil, writeTemp, fakeVllm } from '../lib/wellpath.mjs';
 
-// A vLLM look-alike whose completions fail while `failing` is true.
-function fakeServer() {
-  const s = { failing: true, completions: 0 };
-  s.server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      if (req.url === '/health') return res.end();
-      if (req.url === '/metrics') {
-        res.setHeader('Content-Type', 'text/plain');
-        return res.end('vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n');
-      }
-      if (req.url === '/v1/models') return res.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model' }] }));
-      s.completions++;
-      res.setHeader('Content-Type', 'application/json');
-      if (s.failing) {
-        res.statusCode = 500;
-        return res.end('{"error":{"message":"engine dead","type":"InternalServerError","param":null,"code":500}}');
-      }
-      res.end(JSON.stringify({ id: 'cmpl-fake', object: 'text_completion', model: MODEL, choices: [{ index: 0, text: 'ok', finish_reason: 'length' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
-    });
-  });
-  return new Promise((resolve) => s.server.listen(0, '127.0.0.1', () => {
-    s.port = s.server.address().port;
-    resolve(s);
-  }));
-}
 
 const complete = (url) => post(`${url}/v1/completions`, { model: MODEL, prompt: 'hello there', max_tokens: 2 });
 
@@ -54,7 +26,7 @@ describe('outlier detection', () => {
   let gw;
   before(async () => {
     sim = await startSim({ timeScale: 0.01 });
-    bad = await fakeServer();
+    bad = await fakeVllm();
     const extra = 'gateway:\n  outlierDetection: {consecutiveFailures: 3, baseEjectionMs: 600, maxEjectionMs: 5000}\n';
     gw = await startGateway([{ name: 'good', port: sim.ports[0] }, { name: 'bad', port: bad.port }], { extra });
   });

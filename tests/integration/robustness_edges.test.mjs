@@ -8,10 +8,9 @@
 // - an endpoint on probation that is the only one left is not limited to one request.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, Proc, metrics, post, randomText, sample, startGateway, startSim, stopClean, waitUntil } from '../lib/wellpath.mjs';
+import { MODEL, Proc, metrics, post, randomText, sample, startGateway, startSim, stopClean, waitUntil, fakeVllm } from '../lib/wellpath.mjs';
 
 function long(url) {
   return post(`${url}/v1/completions`, { model: MODEL, prompt: randomText(100), max_tokens: 160, ignore_eos: true }, { timeout: 60000 });
@@ -78,43 +77,11 @@ describe('P/D requests through the flow-control queue', () => {
   });
 });
 
-// A vLLM look-alike: completions fail (500) while `failing`; each takes `delayMs`.
-function fakeServer() {
-  const s = { failing: true, completions: 0, active: 0, maxActive: 0, delayMs: 0 };
-  s.server = http.createServer((req, res) => {
-    let body = '';
-    req.on('data', (d) => (body += d));
-    req.on('end', () => {
-      if (req.url === '/health') return res.end();
-      if (req.url === '/metrics') {
-        res.setHeader('Content-Type', 'text/plain');
-        return res.end('vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n');
-      }
-      if (req.url === '/v1/models') return res.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model' }] }));
-      s.completions++;
-      s.active++;
-      s.maxActive = Math.max(s.maxActive, s.active);
-      setTimeout(() => {
-        s.active--;
-        res.setHeader('Content-Type', 'application/json');
-        if (s.failing) {
-          res.statusCode = 500;
-          return res.end('{"error":{"message":"engine dead","type":"InternalServerError","param":null,"code":500}}');
-        }
-        res.end(JSON.stringify({ id: 'cmpl-fake', object: 'text_completion', model: MODEL, choices: [{ index: 0, text: 'ok', finish_reason: 'length' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
-      }, s.delayMs);
-    });
-  });
-  return new Promise((resolve) => s.server.listen(0, '127.0.0.1', () => {
-    s.port = s.server.address().port;
-    resolve(s);
-  }));
-}
 
 describe('outlier detection turned off by a reload', () => {
   let bad, gw;
   before(async () => {
-    bad = await fakeServer();
+    bad = await fakeVllm();
     gw = await startGateway([{ name: 'bad', port: bad.port }], {
       extra: 'gateway:\n  retries: 0\n  outlierDetection: {consecutiveFailures: 2, baseEjectionMs: 300, maxEjectionMs: 5000}\n',
     });
@@ -176,7 +143,7 @@ describe('in-flight limit across a reload', () => {
 describe('probation without any in-flight limit configured', () => {
   let bad, gw;
   before(async () => {
-    bad = await fakeServer();
+    bad = await fakeVllm();
     gw = await startGateway([{ name: 'bad', port: bad.port }], {
       extra: 'gateway:\n  retries: 0\n  outlierDetection: {consecutiveFailures: 2, baseEjectionMs: 300}\n',
     });

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, Proc, assertErrorShape, canConnect, childPids, listeningPorts, metrics, post, rawRequest, sample, startSim, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+import { MODEL, Proc, assertErrorShape, canConnect, childPids, listeningPorts, metrics, post, rawRequest, sample, startSim, stopClean, waitUntil, writeTemp, readJson } from '../lib/wellpath.mjs';
 
 const TOKEN = 'fault-test-token';
 const AUTH = { Authorization: `Bearer ${TOKEN}` };
@@ -22,14 +22,7 @@ async function admin(port, method, path, { body, headers = AUTH } = {}) {
     headers: { 'Content-Type': 'application/json', ...headers },
     body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
   });
-  const text = await res.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, json, text };
+  return readJson(res);
 }
 
 async function setFaults(port, faults) {

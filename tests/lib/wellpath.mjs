@@ -10,6 +10,7 @@
 // Only node built-ins are used.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -189,6 +190,41 @@ export async function startGateway(endpoints, { extra = '', waitReady = true } =
   return { proc: p, port, url, file };
 }
 
+// A vLLM look-alike on 127.0.0.1 (node's http): /health, /metrics (idle gauges) and
+// /v1/models answer; each completion takes `delayMs` and fails with a 500 JSON error while
+// `failing` is true. It counts completions and the most it had at once (`maxActive`).
+// Close it with `s.server.close()`.
+export function fakeVllm({ failing = true, delayMs = 0 } = {}) {
+  const s = { failing, delayMs, completions: 0, active: 0, maxActive: 0 };
+  s.server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/health') return res.end();
+      if (req.url === '/metrics') {
+        res.setHeader('Content-Type', 'text/plain');
+        return res.end('vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n');
+      }
+      if (req.url === '/v1/models') return res.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model' }] }));
+      s.completions++;
+      s.active++;
+      s.maxActive = Math.max(s.maxActive, s.active);
+      setTimeout(() => {
+        s.active--;
+        res.setHeader('Content-Type', 'application/json');
+        if (s.failing) {
+          res.statusCode = 500;
+          return res.end('{"error":{"message":"engine dead","type":"InternalServerError","param":null,"code":500}}');
+        }
+        res.end(JSON.stringify({ id: 'cmpl-fake', object: 'text_completion', model: MODEL, choices: [{ index: 0, text: 'ok', finish_reason: 'length' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+      }, s.delayMs);
+    });
+  });
+  return new Promise((resolve) => s.server.listen(0, '127.0.0.1', () => {
+    s.port = s.server.address().port;
+    resolve(s);
+  }));
+}
+
 // Polls cond() (sync or async) until it returns a truthy value, or throws on timeout.
 export async function waitUntil(cond, { timeout = 15000, interval = 25, what = 'condition' } = {}) {
   const end = Date.now() + timeout;
@@ -213,6 +249,11 @@ export async function post(url, body, { headers = {}, timeout = 30000 } = {}) {
     body: typeof body === 'string' ? body : JSON.stringify(body),
     signal: AbortSignal.timeout(timeout),
   });
+  return readJson(res);
+}
+
+// A fetch Response as { status, headers, text, json } (json undefined when not JSON).
+export async function readJson(res) {
   const text = await res.text();
   let json;
   try {
