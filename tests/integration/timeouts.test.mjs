@@ -1,0 +1,69 @@
+// Upstream timeouts at the gateway: a server that stops in the middle of a stream is cut
+// after gateway.idleTimeoutMs and the client's stream ends with an SSE error event (504),
+// never a hang; one that never sends its head is cut after firstByteTimeoutMs and, with no
+// other endpoint, answered 504 with a JSON error; both are counted as upstream errors.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { after, before, describe, test } from 'node:test';
+
+import { MODEL, assertErrorShape, metrics, post, postStream, sample, startGateway, stopClean } from '../lib/wellpath.mjs';
+
+// Streams two SSE events and then goes quiet (the connection stays open); a request whose
+// prompt is "silent" gets nothing at all.
+function stallingServer() {
+  const s = { open: new Set() };
+  s.server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/health') return res.end();
+      if (req.url === '/metrics') return res.end('vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n');
+      if (req.url === '/v1/models') return res.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model' }] }));
+      s.open.add(res);
+      res.on('close', () => s.open.delete(res));
+      if (req.headers['x-test'] === 'silent') return; /* no head, no byte */
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      for (let i = 0; i < 2; i++) res.write(`data: ${JSON.stringify({ id: 'cmpl-x', object: 'text_completion', choices: [{ index: 0, text: ` t${i}` }] })}\n\n`);
+    });
+  });
+  return new Promise((resolve) => s.server.listen(0, '127.0.0.1', () => {
+    s.port = s.server.address().port;
+    resolve(s);
+  }));
+}
+
+describe('upstream timeouts', () => {
+  let up;
+  let gw;
+  before(async () => {
+    up = await stallingServer();
+    const extra = 'gateway:\n  firstByteTimeoutMs: 300\n  idleTimeoutMs: 300\n  retries: 0\n  outlierDetection: {consecutiveFailures: 0}\n';
+    gw = await startGateway([{ name: 'stall', port: up.port }], { extra });
+  });
+  after(async () => {
+    if (gw) await stopClean(assert, gw.proc, 'gateway');
+    for (const r of up?.open || []) r.destroy();
+    up?.server.close();
+  });
+
+  test('a stream that goes quiet is ended with an SSE error event after idleTimeoutMs', async () => {
+    const t0 = performance.now();
+    const r = await postStream(`${gw.url}/v1/completions`, { model: MODEL, prompt: 'hi', max_tokens: 8, stream: true });
+    const took = performance.now() - t0;
+    assert.equal(r.status, 200);
+    assert.equal(r.events.length, 3, JSON.stringify(r.events));
+    const last = r.events[2].data;
+    assert.equal(last.error.code, 504, JSON.stringify(last));
+    assert.ok(took >= 280 && took < 5000, `ended after ${took} ms`);
+  });
+
+  test('no head within firstByteTimeoutMs: 504 with a JSON error', async () => {
+    const before = sample(await metrics(gw.url), 'wellpath_endpoint_upstream_errors_total', { endpoint: 'stall' });
+    const t0 = performance.now();
+    const r = await post(`${gw.url}/v1/completions`, { model: MODEL, prompt: 'hi', max_tokens: 8 }, { headers: { 'X-Test': 'silent' } });
+    const took = performance.now() - t0;
+    assert.equal(r.status, 504, r.text);
+    assertErrorShape(assert, r.json, 504);
+    assert.ok(took >= 280 && took < 5000, `answered after ${took} ms`);
+    assert.equal(sample(await metrics(gw.url), 'wellpath_endpoint_upstream_errors_total', { endpoint: 'stall' }), before + 1);
+  });
+});
