@@ -16,6 +16,7 @@
  *       "in_flight": 0,                requests being served now
  *       "requests": 10, "errors": 0,   answers sent (all endpoints + unrouted), non-2xx ones
  *       "picks": 10, "retries": 0,     scheduling decisions, attempts moved elsewhere
+ *       "queued": 0, "shed": 0,        waiting in the flow-control queue now; 429s it sent
  *       "ttft_p50_ms": 12.5,           gateway TTFT histogram (streamed 2xx answers since
  *       "ttft_p95_ms": 40.1,           start), histogram_quantile as Prometheus does; null
  *       "ttft_count": 8                while empty
@@ -149,12 +150,17 @@ static void write_totals(const wp_gateway_t *gw, uint64_t picks_all, wp_buf_t *b
     for (int i = 0; i < gw->n_eps; i++)
         count_statuses(gw->eps[i].statuses, &requests, &errors);
     count_statuses(gw->unrouted, &requests, &errors);
+    uint64_t shed = 0;
+    for (int k = 0; k < GW_SHED_KINDS; k++)
+        shed += gw->shed[k];
     wp_buf_printf(b,
                   "\"totals\":{\"endpoints\":%d,\"healthy\":%d,\"in_flight\":%llu,"
-                  "\"requests\":%llu,\"errors\":%llu,\"picks\":%llu,\"retries\":%llu,",
+                  "\"requests\":%llu,\"errors\":%llu,\"picks\":%llu,\"retries\":%llu,"
+                  "\"queued\":%u,\"shed\":%llu,",
                   gw->n_eps, wp__gw_ready_count(gw), (unsigned long long)gw->in_flight,
                   (unsigned long long)requests, (unsigned long long)errors,
-                  (unsigned long long)picks_all, (unsigned long long)gw->retries_total);
+                  (unsigned long long)picks_all, (unsigned long long)gw->retries_total,
+                  gw->queue ? wp_sched_queue_len(gw->queue) : 0u, (unsigned long long)shed);
     json_num(b, "ttft_p50_ms", wp_stats_hist_quantile(&gw->ttft_s, 0.5) * 1000.0);
     wp_buf_puts(b, ",");
     json_num(b, "ttft_p95_ms", wp_stats_hist_quantile(&gw->ttft_s, 0.95) * 1000.0);
@@ -267,6 +273,8 @@ static const char status_page[] =
     "  card(tot, 'requests', t.requests);\n"
     "  card(tot, 'errors', t.errors);\n"
     "  card(tot, 'retries', t.retries);\n"
+    "  card(tot, 'queued', t.queued);\n"
+    "  card(tot, 'shed', t.shed);\n"
     "  card(tot, 'ttft_p50', ms(t.ttft_p50_ms));\n"
     "  card(tot, 'ttft_p95', ms(t.ttft_p95_ms));\n"
     "  const rows = s.endpoints.map((e) => {\n"

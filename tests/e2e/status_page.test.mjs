@@ -97,6 +97,7 @@ describe('status page in headless Chromium', () => {
     const s = await (await fetch(`${base}/status`)).json();
     assert.equal(s.totals.endpoints, 2);
     assert.equal(s.totals.healthy, 2);
+    assert.deepEqual([s.totals.queued, s.totals.shed], [0, 0], 'flow control idle');
     assert.ok(s.models.includes(MODEL), JSON.stringify(s.models));
     assert.deepEqual(s.endpoints.map((e) => e.name).sort(), ['sim-0', 'sim-1']);
     for (const e of s.endpoints) {
