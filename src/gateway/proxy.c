@@ -98,8 +98,10 @@ void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome)
 void wp__gw_proxy_fail(gw_proxy_t *p, int status, const char *msg, const char *param)
 {
     p->status = status;
-    char extra[128];
-    snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\n", p->request_id);
+    char extra[160];
+    /* Shed or unavailable: tell clients (the OpenAI SDKs honour it) when to come back. */
+    snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\n%s", p->request_id,
+             status == 429 || status == 503 ? "Retry-After: 1\r\n" : "");
     wp_buf_t b;
     wp_buf_init(&b, 0);
     wp_api_write_error(&b, status, msg, param);

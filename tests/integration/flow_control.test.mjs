@@ -57,6 +57,7 @@ describe('in-flight limit without flow control', () => {
     assert.equal(r.status, 429, r.text);
     assertErrorShape(assert, r.json, 429);
     assert.match(r.json.error.message, /in-flight limit \(1\)/);
+    assert.equal(r.headers.get('retry-after'), '1');
     assert.ok(performance.now() - t0 < 1000, 'answered at once, not after the busy request');
     assert.equal(await shed(gw.url, 'in_flight_limit'), 1);
     assert.equal((await busy).status, 200);
