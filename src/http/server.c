@@ -21,6 +21,11 @@
 #include "api/openai.h"
 #include "base/log.h"
 
+/* Connections past max_connections that are still answered (503), and how long each may
+ * take to send its request. */
+#define OVER_LIMIT_MAX 64
+#define OVER_LIMIT_MS 1000
+
 struct wp_http_server_s {
     uv_loop_t *loop;
     uv_tcp_t tcp;
@@ -29,6 +34,7 @@ struct wp_http_server_s {
     void *ctx;
     int port;
     int nconns;
+    int n_over;         /* of them, over max_connections and about to be answered 503 */
     bool listening;     /* the listener handle exists (until its close callback) */
     bool listener_open; /* ... and uv_close has not been called on it yet */
     bool closing, draining;
@@ -46,6 +52,7 @@ struct wp_http_conn_s {
     bool req_complete;  /* parsed whole, handed to the handler */
     bool in_process, closing, shutting, reading;
     int error_status; /* set by a parser callback that hit a limit */
+    bool over_limit;  /* accepted past max_connections: its request gets 503, then close */
     int handles_open; /* tcp + timer */
 };
 
@@ -430,6 +437,13 @@ static void conn_fail(wp_http_conn_t *c, int status, const char *why)
 static void conn_dispatch(wp_http_conn_t *c)
 {
     uv_timer_stop(&c->timer);
+    if (c->over_limit) {
+        char why[96];
+        snprintf(why, sizeof(why), "too many connections: this server takes %d at once",
+                 c->srv->cfg.max_connections);
+        conn_fail(c, 503, why);
+        return;
+    }
     c->srv->handler(c->req, c->srv->ctx);
 }
 
@@ -501,6 +515,7 @@ static void on_handle_closed(uv_handle_t *h)
         return;
     wp_http_server_t *srv = c->srv;
     wp_buf_free(&c->in);
+    srv->n_over -= c->over_limit;
     free(c);
     srv->nconns--;
     if (srv->closing && srv->nconns == 0 && !srv->listening)
@@ -559,14 +574,20 @@ static void on_connection(uv_stream_t *server, int status)
         conn_close(c);
         return;
     }
-    if (srv->nconns > srv->cfg.max_connections || srv->closing || srv->draining) {
+    /* Past the limit a connection still gets an answer (503 and a JSON error, as nginx's
+     * limit_conn does) once it has sent its request, within OVER_LIMIT_MS; a flood beyond
+     * OVER_LIMIT_MAX such connections at once is closed at accept. */
+    bool over = srv->nconns > srv->cfg.max_connections;
+    if (srv->closing || srv->draining || (over && srv->n_over >= OVER_LIMIT_MAX)) {
         conn_close(c);
         return;
     }
+    c->over_limit = over;
+    srv->n_over += over;
     uv_tcp_nodelay(&c->tcp, 1);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
-    uv_timer_start(&c->timer, on_timer, srv->cfg.idle_timeout_ms, 0);
+    uv_timer_start(&c->timer, on_timer, over ? OVER_LIMIT_MS : srv->cfg.idle_timeout_ms, 0);
     conn_read_start(c);
 }
 

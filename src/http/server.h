@@ -5,7 +5,9 @@
  * One request at a time per connection: after a request is complete, parsing pauses
  * until its response has ended, then resumes on the bytes already read (pipelining
  * is answered in order). Limits on header bytes (431), body bytes (413), connections
- * (the accept is closed), and on idle keep-alive and slow clients (a timer: a
+ * (past max_connections a connection's request gets 503 with a JSON error and the
+ * connection closes; past that by more than 64 at once, or draining, the accept is
+ * closed), and on idle keep-alive and slow clients (a timer: a
  * connection that has not sent a whole request within header_timeout_ms is closed).
  * Malformed HTTP is answered with 400 and a JSON error, then the connection closes.
  *

@@ -3,6 +3,7 @@
 // the right status and the OpenAI error shape, and the gateway keeps serving
 // afterwards, also when a client disconnects in the middle of a stream.
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 
 import {
@@ -175,5 +176,49 @@ describe('gateway with no endpoint ready', () => {
     // Bad input is still told apart from "no endpoint".
     const bad = await post(`${gw.url}/v1/completions`, '{');
     assert.equal(bad.status, 400);
+  });
+});
+
+describe('connection limit', () => {
+  let sim, gw;
+  before(async () => {
+    sim = await startSim({ timeScale: 0.01 });
+    // The gateway's own scrapes are client connections of the simulator, not of the gateway.
+    gw = await startGateway([{ name: 'r0', port: sim.ports[0] }], { extra: 'gateway:\n  maxConnections: 2\n' });
+  });
+  after(async () => {
+    if (gw) await stopClean(assert, gw.proc, 'wellpath gateway');
+    if (sim) await stopClean(assert, sim.proc, 'wellpath sim');
+  });
+
+  test('test_bad_input_connection_limit_answers_503', async () => {
+    // Connections held open (each has had one answer and stays kept alive) until one is
+    // over the limit; the test's own fetch pool may hold some of the two slots already.
+    const held = [];
+    let res;
+    for (let i = 0; i < 3 && !res; i++) {
+      const sock = net.connect(gw.port, '127.0.0.1');
+      sock.setEncoding('latin1');
+      sock.on('error', () => {});
+      let got = '';
+      await new Promise((resolve) => {
+        sock.on('data', (d) => {
+          got += d;
+          if (/\r\n\r\n[\s\S]*\}|^HTTP\/1\.1 200[^]*\r\n\r\n/.test(got)) resolve();
+        });
+        sock.on('close', resolve);
+        sock.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+      });
+      if (/^HTTP\/1\.1 200/.test(got)) held.push(sock);
+      else res = parseRawResponse(got);
+    }
+    assert.ok(res, `the third connection at the latest is over the limit of 2 (held ${held.length})`);
+    assert.equal(res.status, 503, res.headers);
+    assertErrorShape(assert, res.json, 503, 'over the connection limit');
+    assert.match(res.json.error.message, /too many connections: this server takes 2 at once/);
+    assert.match(res.headers, /connection: close/i);
+    // A slot freed: served again.
+    for (const sock of held.splice(0)) sock.destroy();
+    await waitUntil(async () => parseRawResponse(await rawRequest(gw.port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).status === 200, { what: 'a slot to free' });
   });
 });
