@@ -18,7 +18,7 @@ hz=$(getconf CLK_TCK)
 "$bin" sim --port 0 --time-scale 0.00001 --max-num-seqs 512 --log-level warn >"$tmp/sim.out" &
 pids+=($!)
 for _ in $(seq 100); do grep -q ports= "$tmp/sim.out" && break; sleep 0.1; done
-port=$(sed -n 's/.*ports=\([0-9]*\).*/\1/p' "$tmp/sim.out")
+port=$(sed -n 's/.* ports=\([0-9]*\).*/\1/p' "$tmp/sim.out") # not kv_ports=
 printf 'endpoints:\n  - url: http://127.0.0.1:%s\n    name: sim\n' "$port" >"$tmp/gw.yaml"
 "$bin" gateway -f "$tmp/gw.yaml" --listen 127.0.0.1:0 2>"$tmp/gw.err" &
 gw=$!
