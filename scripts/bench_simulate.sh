@@ -43,7 +43,7 @@ section sim-speed-2x "Virtual-time simulator: the ladder at twice the length (34
     "The time line is bash's: wall, user and system seconds of the whole command, report included." \
     bash -c "TIMEFORMAT='time: %R s wall, %U s user, %S s system'; time $bin simulate -f bench/calibration/llmd-topology.yaml --workload bench/calibration/llmd-ladder-2x.yaml --policy topology --quiet >/dev/null"
 section sim-peers-ladder "Policies side by side, simulated: the llm-d shared-prefix ladder (3 -> 60 QPS)" \
-    "\`topology\` is ours: prefix-aware 100 + load-aware 50 + cache-headroom 10 + prefill-queue 100 (bench/calibration/llmd-topology.yaml)." \
+    "\`topology\` is ours: prefix-aware 100 + load-aware 50 + cache-headroom 10 + prefill-queue 30 (bench/calibration/llmd-topology.yaml)." \
     "$bin" simulate -f bench/calibration/llmd-topology.yaml --workload bench/calibration/llmd-ladder.yaml \
     --policies "$peers" --quiet --json "$build/sim-ladder.json"
 section sim-peers-path1 "Policies side by side, simulated: the scaled Path 1 workload of make bench-path1" \
@@ -54,6 +54,10 @@ if [ -f ../shared/data/mooncake-synthetic-trace.jsonl ]; then
         "8 x Qwen3-8B with a 128k context on H100; \`topology\` is ours as on the ladder (bench/calibration/mooncake-topology.yaml)." \
         "$bin" simulate -f bench/calibration/mooncake-topology.yaml --workload bench/calibration/mooncake.yaml \
         --policies "$peers" --quiet --json "$build/sim-trace.json"
+    section sim-peers-trace-3x "Policies side by side, simulated: the Mooncake trace at three times its speed" \
+        "The same pool and trace, arrivals three times as fast (bench/calibration/mooncake-3x.yaml): the pool is loaded, so output tokens/s depends on the policy too." \
+        "$bin" simulate -f bench/calibration/mooncake-topology.yaml --workload bench/calibration/mooncake-3x.yaml \
+        --policies "$peers" --quiet --json "$build/sim-trace-3x.json"
 else
     echo "skipping the Mooncake trace: ../shared/data/mooncake-synthetic-trace.jsonl is absent" >&2
 fi
