@@ -151,10 +151,27 @@ void wp__gw_flow_forget(gw_proxy_t *p)
     p->queued = false;
 }
 
+/* A queued request holds nothing on its generation but the reference (its prefill, if it
+ * had one, is over): it moves to the current one, whose room was just checked. Left on a
+ * retired scheduler, it would be picked against in-flight counts the check does not see,
+ * fail, come back to the queue, and be popped again at once. */
+static void move_to_current(wp_gateway_t *gw, gw_proxy_t *p)
+{
+    if (p->pool == gw->pool)
+        return;
+    wp__gw_pool_unref(p->pool);
+    p->pool = gw->pool;
+    wp__gw_pool_ref(p->pool);
+    p->pf_ep = NULL; /* an endpoint of the old generation: its stage is over */
+    memset(p->tried, 0, sizeof(p->tried));
+}
+
 static void drain_once(wp_gateway_t *gw)
 {
     wp_sched_queue_item_t it;
-    while (wp_sched_queue_len(gw->queue) > 0) {
+    /* Each request queued now is popped at most once per pass: one that comes straight
+     * back (its pick found no room after all) waits for the next event. */
+    for (uint32_t left = wp_sched_queue_len(gw->queue); left > 0; left--) {
         int healthy = 0;
         int room = wp_sched_room(gw->sched, wp__gw_now(gw), pool_role(gw->pool),
                                  &gw->cfg.flow.saturation, &healthy);
@@ -164,15 +181,7 @@ static void drain_once(wp_gateway_t *gw)
             return;
         gw_proxy_t *p = it.ud;
         p->queued = false;
-        if (p->pool != gw->pool && !p->pd_started) {
-            /* Queued before a reload: nothing was picked yet, so it moves to the current
-             * generation, whose room was just checked (else it would be sent to the retired
-             * scheduler, whose in-flight counts the check above does not see). One in the
-             * middle of P/D (requeued after its prefill) stays on its own. */
-            wp__gw_pool_unref(p->pool);
-            p->pool = gw->pool;
-            wp__gw_pool_ref(p->pool);
-        }
+        move_to_current(gw, p);
         p->queue_wait_s = (double)(uv_now(gw->loop) - p->queued_ms) / 1000.0;
         wp_stats_hist_observe(&gw->queue_wait_s, p->queue_wait_s);
         wp__gw_proxy_dispatch(p); /* healthy == 0: the pick answers 503 */
