@@ -15,8 +15,7 @@ static bool keep_healthy(const wp__sched_ep_t *ep, int index, const wp_sched_req
 
 static bool keep_role(const wp__sched_ep_t *ep, int index, const wp_sched_request_t *req)
 {
-    return req->role == WP_SCHED_ROLE_BOTH || ep->role == WP_SCHED_ROLE_BOTH ||
-           ep->role == req->role;
+    return wp__sched_role_fits(ep->role, req->role);
 }
 
 static bool keep_not_excluded(const wp__sched_ep_t *ep, int index, const wp_sched_request_t *req)
@@ -26,7 +25,7 @@ static bool keep_not_excluded(const wp__sched_ep_t *ep, int index, const wp_sche
 
 static bool keep_room(const wp__sched_ep_t *ep, int index, const wp_sched_request_t *req)
 {
-    return ep->max_in_flight == 0 || ep->in_flight < ep->max_in_flight;
+    return !wp__sched_at_limit(ep);
 }
 
 static const wp__sched_filter_t filters[] = {

@@ -185,9 +185,9 @@ wp_status_t wp_sched_endpoint_set_limit(wp_sched_t *s, int ep, uint32_t max_in_f
 static bool saturated(const wp_sched_t *s, const wp__sched_ep_t *e, double now,
                       const wp_sched_saturation_t *th)
 {
-    if (e->max_in_flight > 0 && e->in_flight >= e->max_in_flight)
+    if (wp__sched_at_limit(e))
         return true;
-    if (!e->has_metrics || now - e->scraped_at > s->cfg.stale_after_s)
+    if (!wp__sched_metrics_fresh(e, now, s->cfg.stale_after_s))
         return false;
     double waiting = fmax(e->waiting, (double)e->in_flight - e->running);
     return (th->queue_depth > 0 && waiting >= th->queue_depth) ||
@@ -200,8 +200,7 @@ int wp_sched_room(const wp_sched_t *s, double now, wp_sched_role_t role,
     int room = 0, healthy = 0;
     for (int i = 0; i < s->n_eps; i++) {
         const wp__sched_ep_t *e = &s->eps[i];
-        bool fits = role == WP_SCHED_ROLE_BOTH || e->role == WP_SCHED_ROLE_BOTH || e->role == role;
-        if (!e->healthy || !fits)
+        if (!e->healthy || !wp__sched_role_fits(e->role, role))
             continue;
         healthy++;
         room += !saturated(s, e, now, th);

@@ -105,6 +105,14 @@ wp_status_t wp__sched_unknown(wp_err_t *err, char kind, const char *name);
 /* Filters: writes the indices of the endpoints every filter keeps; returns their count. */
 int wp__sched_filter(const wp__sched_ep_t *eps, int n_eps, const wp_sched_request_t *req, int *out);
 
+/* Endpoint predicates shared by the filters, the scorers and wp_sched_room. */
+/* Its metrics were scraped at most stale_after_s before now. */
+bool wp__sched_metrics_fresh(const wp__sched_ep_t *e, double now, double stale_after_s);
+/* It may serve a request that wants `role` (BOTH on either side fits anything). */
+bool wp__sched_role_fits(wp_sched_role_t ep_role, wp_sched_role_t role);
+/* It has reached its in-flight limit (never, without one). */
+bool wp__sched_at_limit(const wp__sched_ep_t *e);
+
 /* Shared by scorers. */
 bool wp__sched_ep_fresh(const wp__sched_ctx_t *ctx, int ep);
 /* Waiting requests: scraped when fresh, otherwise the gateway's in-flight count. */

@@ -1,7 +1,8 @@
 /*
- * sched/scorer_util: helpers the scorers share — metric freshness, the waiting-queue
- * estimate with its in-flight fallback, and the inverse min-max normalisation used by the
- * queue and least-request scorers. All pure functions of the pick context.
+ * sched/scorer_util: helpers the scorers, filters and wp_sched_room share — metric
+ * freshness, role fit, the in-flight limit, the waiting-queue estimate with its in-flight
+ * fallback, and the inverse min-max normalisation used by the queue and least-request
+ * scorers. All pure functions of their arguments.
  */
 #include "sched/sched_internal.h"
 
@@ -14,10 +15,24 @@ double wp__sched_clamp01(double x)
     return x < 1.0 ? x : 1.0;
 }
 
+bool wp__sched_metrics_fresh(const wp__sched_ep_t *e, double now, double stale_after_s)
+{
+    return e->has_metrics && now - e->scraped_at <= stale_after_s;
+}
+
+bool wp__sched_role_fits(wp_sched_role_t ep_role, wp_sched_role_t role)
+{
+    return role == WP_SCHED_ROLE_BOTH || ep_role == WP_SCHED_ROLE_BOTH || ep_role == role;
+}
+
+bool wp__sched_at_limit(const wp__sched_ep_t *e)
+{
+    return e->max_in_flight > 0 && e->in_flight >= e->max_in_flight;
+}
+
 bool wp__sched_ep_fresh(const wp__sched_ctx_t *ctx, int ep)
 {
-    const wp__sched_ep_t *e = &ctx->eps[ep];
-    return e->has_metrics && ctx->now - e->scraped_at <= ctx->cfg->stale_after_s;
+    return wp__sched_metrics_fresh(&ctx->eps[ep], ctx->now, ctx->cfg->stale_after_s);
 }
 
 double wp__sched_ep_queue(const wp__sched_ctx_t *ctx, int ep)
