@@ -285,13 +285,11 @@ static void carry_over(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep, con
     ep->ttft_n = o->ttft_n;
     ep->ttft_next = o->ttft_next;
     ep->ejections_total = o->ejections_total;
-    if (!same_address(&ep->cfg, &o->cfg)) {
-        wp__gw_pool_sync(gw, ep->pool);
+    if (!same_address(&ep->cfg, &o->cfg))
         return;
-    }
     ep->out = o->out;
     /* What still runs there counts against its limit and load in the new scheduler too
-     * (those requests end through wp__gw_in_flight_mirror). */
+     * (those requests end through wp__gw_ep_done). */
     wp_sched_endpoint_set_in_flight(pool->sched, ep->index,
                                     wp_sched_endpoint_in_flight(o->pool->sched, o->index));
     ep->healthy = o->healthy;
@@ -303,7 +301,6 @@ static void carry_over(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep, con
     ep->cache_hits = o->cache_hits;
     ep->metrics_seen = o->metrics_seen;
     wp_strlcpy(ep->last_error, o->last_error, sizeof(ep->last_error));
-    wp__gw_pool_sync(gw, ep->pool);
     if (ep->metrics_seen)
         wp_sched_endpoint_set_metrics(pool->sched, ep->index, wp__gw_now(gw), ep->waiting,
                                       ep->running, ep->kv_usage);
@@ -353,7 +350,6 @@ static wp_status_t endpoint_init(wp_gateway_t *gw, gw_pool_t *pool, const wp_gat
     if (ep->index < 0)
         return wp_err_set(err, WP_EINVAL, "endpoint '%s': cannot add (duplicate name or too many)",
                           ep->cfg.name);
-    wp__gw_pool_sync(gw, ep->pool); /* out of the pool until its checks pass */
     pool->has_prefill |= ep->cfg.role == WP_SCHED_ROLE_PREFILL;
     return WP_OK;
 }
@@ -383,6 +379,9 @@ gw_pool_t *wp__gw_pool_new(wp_gateway_t *gw, const wp_gateway_config_t *cfg, con
         if (o != NULL)
             carry_over(gw, pool, &pool->eps[i], o);
     }
+    /* Once, over every endpoint: health as carried over (a new one is out of the pool
+     * until its checks pass), ejection and limits. */
+    wp__gw_pool_sync(gw, pool);
     return pool;
 }
 
@@ -428,7 +427,7 @@ void wp__gw_pools_collect(wp_gateway_t *gw, bool all)
     }
 }
 
-void wp__gw_in_flight_mirror(wp_gateway_t *gw, const gw_pool_t *pool, const gw_endpoint_t *ep,
+static void in_flight_mirror(wp_gateway_t *gw, const gw_pool_t *pool, const gw_endpoint_t *ep,
                              bool add)
 {
     if (pool == gw->pool)
@@ -438,6 +437,19 @@ void wp__gw_in_flight_mirror(wp_gateway_t *gw, const gw_pool_t *pool, const gw_e
         return;
     uint32_t n = wp_sched_endpoint_in_flight(gw->sched, cur->index);
     wp_sched_endpoint_set_in_flight(gw->sched, cur->index, add ? n + 1 : n > 0 ? n - 1 : 0);
+}
+
+void wp__gw_ep_sent(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
+                    const wp_sched_pick_t *pick)
+{
+    wp_sched_on_dispatch(pool->sched, pick);
+    in_flight_mirror(gw, pool, ep, true);
+}
+
+void wp__gw_ep_done(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep)
+{
+    wp_sched_on_complete(pool->sched, ep->index);
+    in_flight_mirror(gw, pool, ep, false);
 }
 
 gw_endpoint_t *wp__gw_ep_current(wp_gateway_t *gw, gw_endpoint_t *ep)

@@ -23,7 +23,6 @@
  */
 #include "gateway/internal.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 

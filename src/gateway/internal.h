@@ -173,12 +173,14 @@ void wp__gw_pools_collect(wp_gateway_t *gw, bool all);
 /* The current generation's endpoint for ep (same name): where counters go when a request
  * that began before a reload ends; ep itself when it is current or was removed. */
 gw_endpoint_t *wp__gw_ep_current(wp_gateway_t *gw, gw_endpoint_t *ep);
-/* A request of generation `pool` was sent to ep (add) or ended there: when a newer
- * generation is current, its endpoint of the same name and address counts it too, so an
- * in-flight limit and the load scorers hold across reloads (a new generation starts from
- * the counts of the one before). Nothing when pool is current. */
-void wp__gw_in_flight_mirror(wp_gateway_t *gw, const gw_pool_t *pool, const gw_endpoint_t *ep,
-                             bool add);
+/* A request of generation `pool` was sent to ep with `pick` (in flight, taught to the
+ * prefix index), or its attempt there ended. When a newer generation is current, its
+ * endpoint of the same name and address counts it too, so an in-flight limit and the load
+ * scorers hold across reloads (a new generation starts from the counts of the one
+ * before). */
+void wp__gw_ep_sent(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
+                    const wp_sched_pick_t *pick);
+void wp__gw_ep_done(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep);
 /* Shutdown: cancels checks, frees the current and every retired generation. */
 void wp__gw_endpoints_free(wp_gateway_t *gw);
 void wp__gw_endpoints_tick(wp_gateway_t *gw);
@@ -276,7 +278,8 @@ const char *wp__gw_shed_name(int kind);
  * serves fully, else cfg.max_in_flight). Call it after any change to one endpoint: a
  * change to one can lift or set another's probation limit. */
 void wp__gw_pool_sync(wp_gateway_t *gw, gw_pool_t *pool);
-/* A proxied request on ep ended: ok (an answer below 500) or failed. */
+/* A proxied request on ep (of any generation: the current one's endpoint of that name is
+ * the one judged) ended: ok (an answer below 500) or failed. */
 void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool ok);
 /* Ends ejections whose time is up (the endpoint goes on probation). */
 void wp__gw_outlier_tick(wp_gateway_t *gw);

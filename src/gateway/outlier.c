@@ -76,6 +76,7 @@ void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool ok)
 {
     if (ep == NULL || gw->cfg.outlier.consecutive_failures <= 0)
         return;
+    ep = wp__gw_ep_current(gw, ep);
     uint64_t now = uv_now(gw->loop);
     if (ok) {
         ep->out.consecutive_failures = 0;

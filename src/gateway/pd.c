@@ -31,8 +31,7 @@ static void release_prefill(gw_proxy_t *p)
     if (!p->pf_dispatched)
         return;
     wp_sched_on_prefill_done(p->pool->sched, &p->pf_pick);
-    wp_sched_on_complete(p->pool->sched, p->pf_pick.endpoint);
-    wp__gw_in_flight_mirror(p->gw, p->pool, p->pf_ep, false);
+    wp__gw_ep_done(p->gw, p->pool, p->pf_ep);
     p->pf_dispatched = false;
 }
 
@@ -87,8 +86,7 @@ static void pf_done(void *ud, wp_status_t st, const char *why)
     gw_proxy_t *p = ud;
     p->pf_call = NULL;
     release_prefill(p);
-    wp__gw_outlier_note(p->gw, wp__gw_ep_current(p->gw, p->pf_ep),
-                        st == WP_OK && p->pf_status < 500);
+    wp__gw_outlier_note(p->gw, p->pf_ep, st == WP_OK && p->pf_status < 500);
     if (st != WP_OK) {
         fall_back(p, st == WP_ETIMEDOUT ? GW_PD_TIMEOUT : GW_PD_CONNECT, why ? why : "");
         return;
@@ -158,8 +156,7 @@ bool wp__gw_pd_begin(gw_proxy_t *p)
         fall_back(p, GW_PD_BAD_RESPONSE, "out of memory building the prefill body");
         return true;
     }
-    wp_sched_on_dispatch(p->pool->sched, &p->pf_pick);
-    wp__gw_in_flight_mirror(gw, p->pool, p->pf_ep, true);
+    wp__gw_ep_sent(gw, p->pool, p->pf_ep, &p->pf_pick);
     p->pf_dispatched = true;
     wp__gw_ep_current(gw, p->pf_ep)->picks++;
     char path[300];

@@ -43,8 +43,7 @@ static void release(gw_proxy_t *p)
 {
     prefill_done(p);
     if (p->dispatched) {
-        wp_sched_on_complete(p->pool->sched, p->ep->index);
-        wp__gw_in_flight_mirror(p->gw, p->pool, p->ep, false);
+        wp__gw_ep_done(p->gw, p->pool, p->ep);
     }
     p->dispatched = false;
 }
@@ -152,7 +151,7 @@ static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
         wp_http_call_cancel(p->call);
         p->call = NULL;
         if (status != 429) /* shedding load is no fault of the endpoint */
-            wp__gw_outlier_note(p->gw, wp__gw_ep_current(p->gw, p->ep), false);
+            wp__gw_outlier_note(p->gw, p->ep, false);
         char why[200];
         snprintf(why, sizeof(why), "upstream %s answered HTTP %d", p->ep->cfg.name, status);
         /* If no endpoint is left to try, the client hears what they said: load shed (429)
@@ -225,13 +224,13 @@ static void on_up_done(void *ud, wp_status_t st, const char *why)
     p->call = NULL;
     if (st == WP_OK) {
         if (p->up_status != 429)
-            wp__gw_outlier_note(p->gw, wp__gw_ep_current(p->gw, p->ep), p->up_status < 500);
+            wp__gw_outlier_note(p->gw, p->ep, p->up_status < 500);
         wp_http_res_end(p->req);
         wp__gw_proxy_finish(p, "ok");
         return;
     }
     int status = st == WP_ETIMEDOUT ? 504 : 502;
-    wp__gw_outlier_note(p->gw, wp__gw_ep_current(p->gw, p->ep), false);
+    wp__gw_outlier_note(p->gw, p->ep, false);
     if (!p->responded) {
         upstream_failed(p, status, why ? why : "upstream failed");
         return;
@@ -255,6 +254,30 @@ static void on_up_done(void *ud, wp_status_t st, const char *why)
 }
 
 /* ---- picking and sending ---- */
+
+/* A first pick found no candidate: every endpoint of the role is at its in-flight limit
+ * (wait for room in the flow-control queue, else 429), or none is ready (503). */
+static void no_candidate(gw_proxy_t *p, wp_sched_role_t role)
+{
+    wp_gateway_t *gw = p->gw;
+    int healthy = 0;
+    const wp_sched_saturation_t limits_only = {0, 0};
+    wp_sched_room(p->pool->sched, wp__gw_now(gw), role, &limits_only, &healthy);
+    char msg[256];
+    if (healthy == 0) {
+        snprintf(msg, sizeof(msg), "no endpoint is ready to serve model '%s'", p->model);
+        wp__gw_proxy_fail(p, 503, msg, NULL);
+        return;
+    }
+    p->attempts = 0; /* waiting for room: its next pick is a first attempt again */
+    if (wp__gw_flow_requeue(p))
+        return; /* queued, or answered 429 (and gone) */
+    p->attempts = 1;
+    snprintf(msg, sizeof(msg), "every endpoint is at its in-flight limit (%u)",
+             gw->cfg.max_in_flight);
+    gw->shed[GW_SHED_IN_FLIGHT_LIMIT]++;
+    wp__gw_proxy_fail(p, 429, msg, NULL);
+}
 
 void wp__gw_proxy_attempt(gw_proxy_t *p)
 {
@@ -280,30 +303,12 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
             wp__gw_proxy_fail(p, p->fail_status, p->fail_why, NULL);
             return;
         }
-        int healthy = 0;
-        const wp_sched_saturation_t limits_only = {0, 0};
-        wp_sched_room(p->pool->sched, wp__gw_now(gw), sr.role, &limits_only, &healthy);
-        char msg[256];
-        int attempts = p->attempts;
-        p->attempts = 0; /* if it waits for room, its next pick is a first attempt again */
-        if (healthy > 0 && wp__gw_flow_requeue(p))
-            return; /* queued, or answered 429 (and gone) */
-        p->attempts = attempts;
-        if (healthy > 0) { /* there are endpoints, each at its in-flight limit */
-            snprintf(msg, sizeof(msg), "every endpoint is at its in-flight limit (%u)",
-                     gw->cfg.max_in_flight);
-            gw->shed[GW_SHED_IN_FLIGHT_LIMIT]++;
-            wp__gw_proxy_fail(p, 429, msg, NULL);
-            return;
-        }
-        snprintf(msg, sizeof(msg), "no endpoint is ready to serve model '%s'", p->model);
-        wp__gw_proxy_fail(p, 503, msg, NULL);
+        no_candidate(p, sr.role);
         return;
     }
     p->ep = &p->pool->eps[p->pick.endpoint];
     p->tried[p->pick.endpoint / 64] |= 1ULL << (p->pick.endpoint % 64);
-    wp_sched_on_dispatch(p->pool->sched, &p->pick);
-    wp__gw_in_flight_mirror(gw, p->pool, p->ep, true);
+    wp__gw_ep_sent(gw, p->pool, p->ep, &p->pick);
     p->dispatched = true;
     p->prefilling = true;
     wp__gw_ep_current(gw, p->ep)->picks++;
