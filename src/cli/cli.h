@@ -33,6 +33,9 @@ wp_status_t wp_cli_sim_config(const wp_topology_t *t, wp_sim_config_t *sc, wp_er
 wp_status_t wp_cli_parse_listen(const char *s, char *host, size_t cap, int *port, wp_err_t *err);
 /* Parses a --log-level value; on a bad one prints why and returns false. */
 bool wp_cli_log_level(const char *cmd, const char *arg, wp_log_level_t *out);
+/* WELLPATH_ADMIN_TOKEN when set and not empty, else NULL: it wins over a topology file's
+ * adminToken (gateway and simulator alike); a command-line flag wins over it. */
+const char *wp_cli_env_admin_token(void);
 /* Logs that a reload of FILE failed (why: the error) and the running config stays. */
 void wp_cli_log_reload_failed(const char *file, const char *why);
 /* Parses a --drain-timeout value (milliseconds, 0..one day); on a bad one prints why

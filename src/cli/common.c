@@ -25,6 +25,12 @@ bool wp_cli_log_level(const char *cmd, const char *arg, wp_log_level_t *out)
     return ok;
 }
 
+const char *wp_cli_env_admin_token(void)
+{
+    const char *t = getenv("WELLPATH_ADMIN_TOKEN");
+    return t != NULL && t[0] != '\0' ? t : NULL;
+}
+
 void wp_cli_log_reload_failed(const char *file, const char *why)
 {
     char q[600];
@@ -134,10 +140,8 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
                                    .base_ejection_ms = (uint64_t)g->outlier.base_ejection_ms,
                                    .max_ejection_ms = (uint64_t)g->outlier.max_ejection_ms,
                                    .max_ejection_percent = g->outlier.max_ejection_percent};
-    /* A non-empty WELLPATH_ADMIN_TOKEN wins over the file's (as for `wellpath sim`), so a
-     * token never has to be written down. */
-    const char *env_token = getenv("WELLPATH_ADMIN_TOKEN");
-    bool from_env = env_token != NULL && env_token[0] != '\0';
+    const char *env_token = wp_cli_env_admin_token(); /* a token need not be written down */
+    bool from_env = env_token != NULL;
     if (!wp_strlcpy(gc->admin_token, from_env ? env_token : g->admin_token,
                     sizeof(gc->admin_token)))
         return wp_err_set(err, WP_EINVAL, "%s: the admin token is longer than %zu bytes",

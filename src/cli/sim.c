@@ -257,9 +257,8 @@ int wp_cli_sim(int argc, char **argv)
         }
     }
     /* The environment over the file, the flags over both. */
-    const char *env_token = getenv("WELLPATH_ADMIN_TOKEN");
-    if (env_token != NULL && env_token[0] != '\0' &&
-        admin_token(&sc, "WELLPATH_ADMIN_TOKEN", env_token, &err) != WP_OK)
+    const char *env_token = wp_cli_env_admin_token();
+    if (env_token != NULL && admin_token(&sc, "WELLPATH_ADMIN_TOKEN", env_token, &err) != WP_OK)
         return wp_cli_fail("sim", err.msg);
     int c;
     bool flag_faults = false, flag_replicas = false;

@@ -259,8 +259,8 @@ static char **child_args(const up_pool_t *pool, const char *transport, const cha
         ARG("--fault");
         ARG(specs[i]);
     }
-    const char *env_token = getenv("WELLPATH_ADMIN_TOKEN"); /* inherited; it wins, as in sim */
-    if (sc->admin_token[0] != '\0' && (env_token == NULL || env_token[0] == '\0')) {
+    /* The child inherits the environment's token, which wins over the file's. */
+    if (sc->admin_token[0] != '\0' && wp_cli_env_admin_token() == NULL) {
         ARG("--admin-token");
         ARG(sc->admin_token);
     }
