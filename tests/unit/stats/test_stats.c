@@ -257,6 +257,47 @@ static void test_stats_samples_quantile(void **state)
     wp_stats_samples_free(&s);
 }
 
+/* Above 64 samples the sort is a radix sort on the values' bits: every quantile of 5000
+ * values of mixed signs, magnitudes, zeros of both signs and repeats must equal the one
+ * computed from a reference order (insertion sort of a copy). */
+static void test_stats_samples_sort_order(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    static double ref[N];
+    wp_stats_samples_t s;
+    wp_stats_samples_init(&s, 0);
+    uint64_t x = 88172645463325252u;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v = (double)(x % 2000001) / 1000.0 - 1000.0; /* [-1000, 1000], repeats */
+        if (i % 7 == 0)
+            v *= 1e-300; /* tiny and subnormal-adjacent magnitudes */
+        if (i % 11 == 0)
+            v = (i % 2) ? 0.0 : -0.0;
+        if (i % 13 == 0)
+            v = ldexp(v, 900); /* huge ones */
+        ref[i] = v;
+        assert_int_equal(wp_stats_samples_add(&s, v), WP_OK);
+    }
+    for (int i = 1; i < N; i++) {
+        double v = ref[i];
+        int j = i;
+        for (; j > 0 && ref[j - 1] > v; j--)
+            ref[j] = ref[j - 1];
+        ref[j] = v;
+    }
+    for (int i = 0; i <= 100; i++) {
+        double q = i / 100.0, h = (N - 1) * q;
+        int lo = (int)floor(h);
+        double want = lo + 1 >= N ? ref[N - 1] : ref[lo] + (h - lo) * (ref[lo + 1] - ref[lo]);
+        assert_near(wp_stats_samples_quantile(&s, q), want, 0);
+    }
+    assert_true(s.sorted);
+    assert_int_equal(wp_stats_samples_validate(&s, NULL), WP_OK);
+    wp_stats_samples_free(&s);
+}
+
 static void test_stats_samples_limits(void **state)
 {
     (void)state;
@@ -289,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_stats_hist_merge_and_validate),
         cmocka_unit_test(test_stats_fmt_double),
         cmocka_unit_test(test_stats_samples_quantile),
+        cmocka_unit_test(test_stats_samples_sort_order),
         cmocka_unit_test(test_stats_samples_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
