@@ -182,6 +182,9 @@ wp_status_t wp_cli_sim_config(const wp_topology_t *t, wp_sim_config_t *sc, wp_er
     sc->block_size = t->vllm.block_size;
     sc->max_model_len = t->vllm.max_model_len;
     sc->gpu_memory_utilization = t->vllm.gpu_memory_utilization;
+    sc->prefill_mfu = t->simulation.prefill_mfu;
+    sc->decode_mbu = t->simulation.decode_mbu;
+    sc->step_overhead_ms = t->simulation.step_overhead_ms;
     sc->port = t->simulation.base_port;
     sc->time_scale = t->simulation.time_scale;
     sc->seed = t->simulation.seed;

@@ -30,11 +30,15 @@ static const char usage_text[] =
     "      --port P                 first port (default 8100; 0: any free ports)\n"
     "      --time-scale F           factor on every simulated duration (default 1)\n"
     "      --seed N                 seed for generated text (default 1)\n"
-    "      --max-num-seqs N         like vLLM (default 256)\n"
-    "      --max-num-batched-tokens N  like vLLM (default 8192)\n"
+    "      --max-num-seqs N         like vLLM (default vLLM's for the GPU: 1024 on\n"
+    "                               h100/h200/b200, 256 on a100)\n"
+    "      --max-num-batched-tokens N  like vLLM (default 8192 on h100/h200/b200, 2048 on a100)\n"
     "      --max-model-len N        like vLLM (default: the model's)\n"
     "      --block-size N           KV block size in tokens (default 16)\n"
     "      --gpu-memory-utilization F  like vLLM (default 0.9)\n"
+    "      --prefill-mfu F          engine model: prefill model FLOPs utilisation (default 0.5)\n"
+    "      --decode-mbu F           engine model: memory bandwidth utilisation (default 0.75)\n"
+    "      --step-overhead-ms F     engine model: fixed CPU time per step (default 3)\n"
     "      --no-prefix-caching      disable the prefix cache\n"
     "      --default-max-tokens N   for requests without max_tokens (default 256)\n"
     "      --role ROLE              prefill|decode|both: which side of P/D disaggregation\n"
@@ -87,6 +91,17 @@ static wp_status_t double_arg(const char *name, const char *v, double lo, double
     return WP_OK;
 }
 
+static wp_status_t nonneg_arg(const char *name, const char *v, double hi, double *out,
+                              wp_err_t *err)
+{
+    double x;
+    if (wp_parse_double(v, strlen(v), &x) != WP_OK || !(x >= 0 && x <= hi))
+        return wp_err_set(err, WP_EINVAL, "--%s: expected a number in [0, %g], got '%s'", name, hi,
+                          v);
+    *out = x;
+    return WP_OK;
+}
+
 enum {
     O_MODEL = 256,
     O_GPU,
@@ -101,6 +116,9 @@ enum {
     O_MAXLEN,
     O_BLOCK,
     O_UTIL,
+    O_MFU,
+    O_MBU,
+    O_OVERHEAD,
     O_NOPC,
     O_DEFMAX,
     O_ROLE,
@@ -191,6 +209,12 @@ static wp_status_t apply(wp_sim_config_t *sc, int c, const char *v, wp_err_t *er
         return int_arg("block-size", v, 1, 1024, &sc->block_size, err);
     case O_UTIL:
         return double_arg("gpu-memory-utilization", v, 0, 1, &sc->gpu_memory_utilization, err);
+    case O_MFU:
+        return double_arg("prefill-mfu", v, 0, 1, &sc->prefill_mfu, err);
+    case O_MBU:
+        return double_arg("decode-mbu", v, 0, 1, &sc->decode_mbu, err);
+    case O_OVERHEAD:
+        return nonneg_arg("step-overhead-ms", v, 1000, &sc->step_overhead_ms, err);
     case O_NOPC:
         sc->prefix_caching = false;
         return WP_OK;
@@ -231,6 +255,9 @@ int wp_cli_sim(int argc, char **argv)
         {"max-model-len", required_argument, NULL, O_MAXLEN},
         {"block-size", required_argument, NULL, O_BLOCK},
         {"gpu-memory-utilization", required_argument, NULL, O_UTIL},
+        {"prefill-mfu", required_argument, NULL, O_MFU},
+        {"decode-mbu", required_argument, NULL, O_MBU},
+        {"step-overhead-ms", required_argument, NULL, O_OVERHEAD},
         {"no-prefix-caching", no_argument, NULL, O_NOPC},
         {"default-max-tokens", required_argument, NULL, O_DEFMAX},
         {"role", required_argument, NULL, O_ROLE},

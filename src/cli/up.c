@@ -252,6 +252,12 @@ static char **child_args(const up_pool_t *pool, const char *transport, const cha
         NUM("--block-size", "%d", sc->block_size);
     if (sc->gpu_memory_utilization > 0)
         NUM("--gpu-memory-utilization", "%.17g", sc->gpu_memory_utilization);
+    if (sc->prefill_mfu > 0)
+        NUM("--prefill-mfu", "%.17g", sc->prefill_mfu);
+    if (sc->decode_mbu > 0)
+        NUM("--decode-mbu", "%.17g", sc->decode_mbu);
+    if (sc->step_overhead_ms >= 0)
+        NUM("--step-overhead-ms", "%.17g", sc->step_overhead_ms);
     if (!sc->prefix_caching)
         ARG("--no-prefix-caching");
     for (int i = 0; i < sc->faults.n; i++) {

@@ -363,7 +363,7 @@ static wp_status_t check_value(const wp__cfg_field_t *f, const char *p, const ch
         return WP_OK;
     case WP__CFG_DOUBLE:
         memcpy(&dv, p, sizeof(dv));
-        if (dv == 0 && f->zero_unset)
+        if ((dv == 0 && f->zero_unset) || (dv < 0 && f->negative_unset))
             return WP_OK;
         if (!isfinite(dv) || (f->min_exclusive ? !(dv > f->min) : !(dv >= f->min)) || dv > f->max)
             return wp_err_set(err, WP_EINVAL, "%s: %g is out of range", path, dv);

@@ -61,8 +61,9 @@ struct wp__cfg_field_s {
     const wp__cfg_field_t *sub; /* MAP */
     size_t nsub;
     wp__cfg_custom_fn custom;
-    size_t flag_off; /* offset + 1 of a bool in base set when the key is present; 0 none */
-    bool zero_unset; /* INT/DOUBLE: a stored 0, STR: "", means "not set" */
+    size_t flag_off;     /* offset + 1 of a bool in base set when the key is present; 0 none */
+    bool zero_unset;     /* INT/DOUBLE: a stored 0, STR: "", means "not set" */
+    bool negative_unset; /* DOUBLE: a stored value < 0 means "not set" (0 is a value) */
 };
 
 /* Formats "file:line:col: path: <fmt>" into c->err for node n; returns status. */

@@ -51,6 +51,13 @@ _Static_assert(sizeof(wp_topology_engine_t) == sizeof(int), "enums are stored as
         .key = k, .kind = WP__CFG_CUSTOM, .custom = fn                                             \
     }
 
+/* A share in (0, 1] where a stored 0 means "not set": the model's default applies. */
+#define F_SHARE(k, type, field)                                                                    \
+    {                                                                                              \
+        .key = k, .kind = WP__CFG_DOUBLE, .off = offsetof(type, field), .min = 0, .max = 1,        \
+        .min_exclusive = true, .zero_unset = true                                                  \
+    }
+
 static const int64_t tp_choices[] = {1, 2, 4, 8, 0};
 static const char *const policy_choices[] = {
     "topology",   "round-robin",        "random",    "least-request",
@@ -99,13 +106,7 @@ static const wp__cfg_field_t vllm_fields[] = {
      .min = 1,
      .max = 1024,
      .zero_unset = true},
-    {.key = "gpuMemoryUtilization",
-     .kind = WP__CFG_DOUBLE,
-     .off = offsetof(vllm_t, gpu_memory_utilization),
-     .min = 0,
-     .max = 1,
-     .min_exclusive = true,
-     .zero_unset = true},
+    F_SHARE("gpuMemoryUtilization", vllm_t, gpu_memory_utilization),
     {.key = "maxModelLen",
      .kind = WP__CFG_INT,
      .off = offsetof(vllm_t, max_model_len),
@@ -212,6 +213,14 @@ static const wp__cfg_field_t sim_fields[] = {
      .off = offsetof(sim_t, admin_token),
      .size = SZ(sim_t, admin_token),
      .zero_unset = true},
+    F_SHARE("prefillMfu", sim_t, prefill_mfu),
+    F_SHARE("decodeMbu", sim_t, decode_mbu),
+    {.key = "stepOverheadMs",
+     .kind = WP__CFG_DOUBLE,
+     .off = offsetof(sim_t, step_overhead_ms),
+     .min = 0,
+     .max = 1000,
+     .negative_unset = true},
 };
 
 typedef wp_topology_pool_t pool_t;
@@ -472,7 +481,8 @@ void wp_topology_defaults(wp_topology_t *t)
                                          .max_ejection_ms = 300000,
                                          .max_ejection_percent = 50};
     g->log_format = WP_TOPO_LOG_LOGFMT;
-    t->simulation = (wp_topology_simulation_t){.base_port = 8100, .time_scale = 1.0, .seed = 1};
+    t->simulation = (wp_topology_simulation_t){
+        .base_port = 8100, .time_scale = 1.0, .seed = 1, .step_overhead_ms = -1.0};
     t->prefill.replicas = t->decode.replicas = 1;
     t->prefill.tensor_parallel = t->decode.tensor_parallel = 1;
     wp_strlcpy(t->nixl.backend, "ucx", sizeof(t->nixl.backend));

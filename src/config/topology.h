@@ -150,6 +150,10 @@ typedef struct wp_topology_simulation_s {
     uint64_t seed;         /* 0..2^63-1 */
     wp_fault_set_t faults; /* faults: a list of `wellpath sim --fault` specs; none by default */
     char admin_token[128]; /* adminToken: "" = the simulator's admin endpoint is off */
+    /* The engine model's constants (docs/calibration.md); unset: the model's defaults. */
+    double prefill_mfu;      /* prefillMfu: (0, 1], 0 = unset */
+    double decode_mbu;       /* decodeMbu: (0, 1], 0 = unset */
+    double step_overhead_ms; /* stepOverheadMs: 0..1000, < 0 = unset */
 } wp_topology_simulation_t;
 
 typedef struct wp_topology_pool_s {

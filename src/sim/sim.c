@@ -25,6 +25,7 @@ void wp_sim_config_default(wp_sim_config_t *cfg)
     cfg->seed = 1;
     cfg->prefix_caching = true;
     cfg->default_max_tokens = 256;
+    cfg->step_overhead_ms = -1.0;
     cfg->role = WP_SIM_ROLE_BOTH;
     wp_sim_kv_transport("rdma", &cfg->kv_bandwidth, &cfg->kv_latency_s, NULL);
     cfg->kv_timeout_ms = 30000;
@@ -136,6 +137,12 @@ wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t 
     wp_perf_params_default(&pp);
     if (c->gpu_memory_utilization > 0)
         pp.gpu_memory_utilization = c->gpu_memory_utilization;
+    if (c->prefill_mfu > 0)
+        pp.prefill_mfu = c->prefill_mfu;
+    if (c->decode_mbu > 0)
+        pp.decode_mbu = c->decode_mbu;
+    if (c->step_overhead_ms >= 0)
+        pp.step_overhead_s = c->step_overhead_ms / 1000.0;
     wp_status_t st = wp_perf_init(perf, *model, gpu, c->tensor_parallel, &pp, err);
     if (st != WP_OK)
         return st;

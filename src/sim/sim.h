@@ -105,6 +105,8 @@ typedef struct wp_sim_config_s {
     /* 0 = the engine's default */
     int max_num_seqs, max_num_batched_tokens, block_size, max_model_len;
     double gpu_memory_utilization;
+    /* engine model constants: 0 (mfu, mbu) or < 0 (overhead) = the model's defaults */
+    double prefill_mfu, decode_mbu, step_overhead_ms;
     int default_max_tokens;
     wp_sim_role_t role;  /* both */
     double kv_bandwidth; /* bytes per second (rdma: 50e9) */

@@ -87,6 +87,40 @@ test('test_simulate_bad_input', async () => {
   assert.match(r.stderr, /:3:\d+: vllm\.replicas: expected an integer/);
 });
 
+// The engine model's constants from the topology (simulation.prefillMfu, decodeMbu,
+// stepOverheadMs): one request alone on one replica decodes in steps of weights / (bandwidth x
+// MBU) + overhead, so dropping the 3 ms overhead takes exactly 3 ms off every gap, and halving
+// the MBU doubles the rest.
+test('test_simulate_engine_constants', async () => {
+  const itl = async (extra) => {
+    const topo = writeTemp(`model: qwen3-8b\ngpu: h100\nvllm:\n  replicas: 1\nsimulation:\n  basePort: 0\n${extra}`);
+    const json = writeTemp('', '.json');
+    const r = await run(['simulate', '-f', topo, '--concurrency', '1', '--num-requests', '1',
+      '--set', 'num_groups=1', '--set', 'system_prompt_len=64', '--set', 'output_len=64', '--json', json, '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(fs.readFileSync(json, 'utf8')).runs[0].summary.itl_s.mean * 1000;
+  };
+  const base = await itl('');
+  const bare = await itl('  stepOverheadMs: 0\n');
+  const slow = await itl('  decodeMbu: 0.375\n');
+  const faster = await itl('  decodeMbu: 0.75\n  stepOverheadMs: 0\n  prefillMfu: 0.65\n');
+  assert.ok(Math.abs(base - bare - 3) < 0.01, `overhead: ${base} - ${bare} ms`);
+  assert.ok(Math.abs((slow - 3) / (base - 3) - 2) < 0.01, `mbu halved: ${slow} vs ${base} ms`);
+  assert.ok(Math.abs(faster - bare) < 0.01, 'the prefill MFU does not change a decode step');
+  let r = await run(['simulate', '-f', writeTemp('model: qwen3-8b\nsimulation:\n  decodeMbu: 1.5\n'), '--quiet']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /:3:\d+: simulation\.decodeMbu/);
+  r = await run(['simulate', '-f', writeTemp('model: qwen3-8b\nsimulation:\n  stepOverheadMs: -1\n'), '--quiet']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /simulation\.stepOverheadMs/);
+  r = await run(['sim', '--decode-mbu', '0']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--decode-mbu: expected a number in \(0, 1\], got '0'/);
+  r = await run(['sim', '--step-overhead-ms', 'x']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--step-overhead-ms: expected a number in \[0, 1000\], got 'x'/);
+});
+
 // P/D in virtual time: the guide's Path 2 block, and the prefill:decode split of a GPU budget.
 test('test_simulate_pd_and_xpyd_sweep', async () => {
   const topo = writeTemp(`model: qwen3-32b

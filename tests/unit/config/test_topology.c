@@ -286,7 +286,8 @@ static void test_config_pd_and_ep(void **state)
                     "nixl: {backend: ucx, transport: tcp}\n"
                     "expertParallel: 8\n"
                     "gateway:\n  listen: \"[::]:0\"\n  logFormat: json\n  logPrompts: True\n"
-                    "simulation:\n  timeScale: 0.5\n  seed: 42\n";
+                    "simulation:\n  timeScale: 0.5\n  seed: 42\n  decodeMbu: 0.8\n"
+                    "  stepOverheadMs: 0\n";
     if (parse(y, &t, &err) != WP_OK)
         fail_msg("%s", err.msg);
     assert_true(t.prefill.present && t.decode.present && t.nixl.present);
@@ -301,8 +302,18 @@ static void test_config_pd_and_ep(void **state)
     assert_true(t.gateway.log_prompts);
     assert_true(t.simulation.time_scale == 0.5);
     assert_int_equal(t.simulation.seed, 42);
+    assert_true(t.simulation.decode_mbu == 0.8 && t.simulation.step_overhead_ms == 0.0);
+    assert_true(t.simulation.prefill_mfu == 0.0); /* unset: the engine model's default */
     assert_int_equal(wp_topology_validate(&t, &err), WP_OK);
     wp_topology_free(&t);
+    if (parse("model: m\n", &t, &err) != WP_OK)
+        fail_msg("%s", err.msg);
+    assert_true(t.simulation.step_overhead_ms < 0 && t.simulation.decode_mbu == 0.0);
+    wp_topology_free(&t);
+    expect_error("model: m\nsimulation:\n  prefillMfu: 0\n",
+                 "topology.yaml:3:15: simulation.prefillMfu:", NULL);
+    expect_error("model: m\nsimulation:\n  stepOverheadMs: 1001\n",
+                 "topology.yaml:3:19: simulation.stepOverheadMs:", NULL);
     expect_error("model: m\nprefill: {replicas: 4}\n",
                  "topology.yaml:2:1: prefill: P/D needs both prefill and decode", NULL);
     expect_error("model: m\ndecode: {tensorParallel: 2}\n",
