@@ -10,15 +10,17 @@ build=${1:-build}
 bin=$build/wellpath
 peers=round-robin,random,load-aware,llm-d,sglang-cache-aware,dynamo-kv,topology
 host="$(nproc) cores, $(date -u +%Y-%m-%d)"
-section() { # name, title, note, command...
-    local name=$1 title=$2 note=$3 out
-    shift 3
+emit() { # fence around the output ("```" or "" for a markdown table), name, title, note, command...
+    local fence=$1 name=$2 title=$3 note=$4 out
+    shift 4
     echo "running: $*" >&2
     out=$("$@" 2>&1)
     printf '%s\n\n' "$out"
-    printf '## %s\n\nWritten by `make bench-simulate` on %s. %s Command:\n\n```\n%s\n```\n\n```\n%s\n```\n' \
-        "$title" "$host" "$note" "$*" "$out" | scripts/doc_section.sh docs/benchmarks.md "$name"
+    printf '## %s\n\nWritten by `make bench-simulate` on %s. %s Command:\n\n```\n%s\n```\n\n%s\n%s\n%s\n' \
+        "$title" "$host" "$note" "$*" "$fence" "$out" "$fence" | scripts/doc_section.sh docs/benchmarks.md "$name"
 }
+section() { emit '```' "$@"; }
+table() { emit '' "$@"; }
 # The calibration: the guide's scheduler (`topology` of llmd-guide-topology.yaml) and the
 # Kubernetes Service (`random`, as kube-proxy picks) on the ladder as inference-perf runs it;
 # round-robin beside them for the Service read as IPVS.
@@ -43,7 +45,7 @@ section sim-speed-2x "Virtual-time simulator: the ladder at twice the length (34
     "The time line is bash's: wall, user and system seconds of the whole command, report included." \
     bash -c "TIMEFORMAT='time: %R s wall, %U s user, %S s system'; time $bin simulate -f bench/calibration/llmd-topology.yaml --workload bench/calibration/llmd-ladder-2x.yaml --policy topology --quiet >/dev/null"
 section sim-peers-ladder "Policies side by side, simulated: the llm-d shared-prefix ladder (3 -> 60 QPS)" \
-    "\`topology\` is ours: prefix-aware 100 + load-aware 50 + cache-headroom 10 + prefill-queue 30 (bench/calibration/llmd-topology.yaml)." \
+    "\`topology\` is ours: prefix-aware 100 + load-aware 50 + cache-headroom 10 + prefill-queue 50 (bench/calibration/llmd-topology.yaml)." \
     "$bin" simulate -f bench/calibration/llmd-topology.yaml --workload bench/calibration/llmd-ladder.yaml \
     --policies "$peers" --quiet --json "$build/sim-ladder.json"
 section sim-peers-path1 "Policies side by side, simulated: the scaled Path 1 workload of make bench-path1" \
@@ -58,6 +60,10 @@ if [ -f ../shared/data/mooncake-synthetic-trace.jsonl ]; then
         "The same pool and trace, arrivals three times as fast (bench/calibration/mooncake-3x.yaml): the pool is loaded, so output tokens/s depends on the policy too." \
         "$bin" simulate -f bench/calibration/mooncake-topology.yaml --workload bench/calibration/mooncake-3x.yaml \
         --policies "$peers" --quiet --json "$build/sim-trace-3x.json"
+    table sim-peers-trace-load "Policies side by side, simulated: the Mooncake trace as load grows" \
+        "Each row one run of the trace at that speed (\`--set speed=S\`); ours (\`topology\`) against the two best peers and load-aware. Arrival-bound at 1x and 2x (every policy serves the offered load)." \
+        scripts/policy_load_table.sh "$bin" bench/calibration/mooncake-topology.yaml bench/calibration/mooncake.yaml \
+        "1 2 2.5 3 3.5 4" topology,llm-d,sglang-cache-aware,load-aware
 else
     echo "skipping the Mooncake trace: ../shared/data/mooncake-synthetic-trace.jsonl is absent" >&2
 fi
