@@ -108,13 +108,17 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
     for (int i = 0, k = 0; st == WP_OK && i < engines && i < 64 && k < (int)sizeof(picks) - 24; i++)
         k += snprintf(picks + k, sizeof(picks) - (size_t)k, "%s%llu", i ? "," : "",
                       (unsigned long long)stats.picks[i]);
+    char admission[96] = "";
+    if (c.flow_enabled || c.max_in_flight > 0)
+        snprintf(admission, sizeof(admission), ", %llu queued at the gateway, %llu shed",
+                 (unsigned long long)stats.queued, (unsigned long long)stats.shed);
     if (st == WP_OK)
         fprintf(stderr,
-                "simulate: %s: %llu requests (%llu failed), %llu events, %llu engine steps (mean "
-                "batch %.1f, "
-                "%llu preemptions), %.1f s virtual in %.2f s wall (%.2f M events/s) picks=%s\n",
+                "simulate: %s: %llu requests (%llu failed%s), %llu events, %llu engine steps "
+                "(mean batch %.1f, %llu preemptions), %.1f s virtual in %.2f s wall (%.2f M "
+                "events/s) picks=%s\n",
                 label, (unsigned long long)stats.requests, (unsigned long long)stats.failed,
-                (unsigned long long)stats.events, (unsigned long long)stats.steps,
+                admission, (unsigned long long)stats.events, (unsigned long long)stats.steps,
                 stats.steps ? (double)stats.scheduled / (double)stats.steps : 0.0,
                 (unsigned long long)stats.preemptions, stats.end_s, wall,
                 (double)stats.events / (wall > 0 ? wall : 1e-9) / 1e6, picks);
@@ -172,6 +176,11 @@ static wp_status_t configure(const char *file, wp_des_config_t *dc, wp_sim_confi
     dc->vocab = (uint32_t)(*model)->vocab;
     dc->scrape_interval_s = (double)gc.scrape_interval_ms / 1000.0;
     dc->seed = sc->seed;
+    dc->max_in_flight = gc.max_in_flight;
+    dc->flow_enabled = gc.flow.enabled;
+    dc->flow_max_queue = gc.flow.max_queue;
+    dc->flow_queue_timeout_s = (double)gc.flow.queue_timeout_ms / 1000.0;
+    dc->saturation = gc.flow.saturation;
     return WP_OK;
 }
 

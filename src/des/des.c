@@ -4,11 +4,14 @@
  * Events, in the order a request meets them:
  *   SEND       the client sends request i (from the workload's arrival time, or when a
  *              closed-loop slot frees); it reaches the gateway a client latency later
- *   PICK       the gateway picks an engine (sched/) and forwards the request
+ *   PICK       the gateway admits the request (or queues it: flow control) and picks an
+ *              engine (sched/) and forwards it
  *   ADD        the request reaches the engine and joins its queue
  *   STEP_END   an engine's step ends: its tokens are delivered, the next step planned
- *   DONE       the gateway sees the end of a request: its in-flight count drops
- *   SCRAPE     the gateway reads every engine's metrics (stale until the next one)
+ *   DONE       the gateway sees the end of a request: its in-flight count drops, and
+ *              queued requests are sent while an engine has room
+ *   SCRAPE     the gateway reads every engine's metrics (stale until the next one),
+ *              sheds queued requests past their deadline and drains the queue
  * Times seen by the client add the latencies of the way back, which are constant, so
  * gaps between tokens are the engine's own.
  */
@@ -42,6 +45,7 @@ typedef struct dreq_s {
     int phase;
     int pf_ep;
     wp_sched_pick_t pf_pick;  /* P/D: the prefill engine's pick */
+    double deadline;          /* flow control: when waiting at the gateway ends in 429 */
     struct dreq_s *next_free; /* the free list, or the client's waiting line */
 } dreq_t;
 
@@ -78,8 +82,9 @@ typedef struct des_s {
     dreq_t *free_reqs;
     wp_status_t failure;
     wp_err_t *err;
-    bool pd; /* two pools: prefill and decode */
-    int n;   /* engines */
+    bool pd;                 /* two pools: prefill and decode */
+    int n;                   /* engines */
+    wp_sched_queue_t *queue; /* flow control's waiting room (NULL: off) */
 } des_t;
 
 void wp_des_config_default(wp_des_config_t *cfg)
@@ -93,6 +98,9 @@ void wp_des_config_default(wp_des_config_t *cfg)
     cfg->client_latency_s = 0.0005;
     cfg->engine_latency_s = 0.0002;
     cfg->seed = 1;
+    cfg->flow_max_queue = 1024; /* the gateway's defaults */
+    cfg->flow_queue_timeout_s = 30.0;
+    cfg->saturation = (wp_sched_saturation_t){5, 0.8};
 }
 
 static void push(des_t *d, double t, int type, int index, void *ptr)
@@ -283,7 +291,97 @@ static bool pd_prefill_pick(des_t *d, double t, dreq_t *q)
     return wp_sched_pick(d->sched, t, &sr, &d->rng, &q->pf_pick, NULL) == WP_OK;
 }
 
+/* The gateway answers the request itself (503: no engine; 429: shed) before any engine
+ * has it. Nobody will pull a prefill engine's held KV (the simulator's would expire):
+ * it is released now. */
+static void reject(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t)
+{
+    if (q->phase == PHASE_DECODE)
+        wp_engine_release(d->engines[q->pf_ep].e, q->id);
+    if (outcome == WP_REPORT_HTTP_4XX)
+        d->stats->shed++;
+    d->in_flight--;
+    record(d, q, outcome, t + d->cfg->client_latency_s);
+    free_slot(d, t + d->cfg->client_latency_s);
+    if (d->closed_loop) /* the client's slot is free again, as in finish() */
+        pull_next(d, t + d->cfg->client_latency_s);
+    req_release(d, q);
+}
+
+static wp_sched_role_t room_role(const des_t *d)
+{
+    return d->pd ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH;
+}
+
+/* Into the waiting room with its first deadline, or 429 when it is full. */
+static void enqueue(des_t *d, double t, dreq_t *q)
+{
+    if (q->deadline == 0)
+        q->deadline = t + d->cfg->flow_queue_timeout_s;
+    wp_sched_queue_item_t it = {.deadline = q->deadline, .ud = q}, ev;
+    bool evicted = false;
+    if (wp_sched_queue_push(d->queue, &it, &ev, &evicted) != WP_OK) {
+        reject(d, q, WP_REPORT_HTTP_4XX, t);
+        return;
+    }
+    d->stats->queued++;
+    if (evicted)
+        reject(d, ev.ud, WP_REPORT_HTTP_4XX, t);
+}
+
+static void route(des_t *d, double t, dreq_t *q);
+
+/* Sends queued requests while an engine has room; each at most once a pass. */
+static void drain(des_t *d, double t)
+{
+    if (d->queue == NULL)
+        return;
+    for (uint32_t left = wp_sched_queue_len(d->queue); left > 0; left--) {
+        int healthy = 0;
+        int room = wp_sched_room(d->sched, t, room_role(d), &d->cfg->saturation, &healthy);
+        wp_sched_queue_item_t it;
+        if ((room == 0 && healthy > 0) || !wp_sched_queue_pop(d->queue, &it))
+            return;
+        route(d, t, it.ud);
+    }
+}
+
+static void expire(des_t *d, double t)
+{
+    wp_sched_queue_item_t it;
+    while (d->queue != NULL && wp_sched_queue_pop_expired(d->queue, t, &it))
+        reject(d, it.ud, WP_REPORT_HTTP_4XX, t);
+}
+
+/* A request reaching the gateway: sent on at once while an engine has room and nobody
+ * waits, queued otherwise (no engine at all: on to the pick, which answers 503). */
 static void on_pick(des_t *d, double t, dreq_t *q)
+{
+    if (d->queue != NULL && q->phase == PHASE_DIRECT) {
+        int healthy = 0;
+        int room = wp_sched_room(d->sched, t, room_role(d), &d->cfg->saturation, &healthy);
+        if (wp_sched_queue_len(d->queue) > 0 || (room == 0 && healthy > 0)) {
+            enqueue(d, t, q);
+            drain(d, t);
+            return;
+        }
+    }
+    route(d, t, q);
+}
+
+/* No engine passed the filters: with healthy engines all at their in-flight limit the
+ * request waits again (flow control) or is shed (429); with none, 503. */
+static void no_pick(des_t *d, double t, dreq_t *q)
+{
+    int healthy = 0;
+    wp_sched_room(d->sched, t, room_role(d), &d->cfg->saturation, &healthy);
+    if (healthy > 0 && d->queue != NULL)
+        enqueue(d, t, q);
+    else
+        reject(d, q, healthy > 0 ? WP_REPORT_HTTP_4XX : WP_REPORT_HTTP_5XX, t);
+}
+
+static void route(des_t *d, double t, dreq_t *q)
 {
     if (d->pd && q->phase == PHASE_DIRECT && pd_prefill_pick(d, t, q)) {
         q->phase = PHASE_PREFILL;
@@ -299,16 +397,7 @@ static void on_pick(des_t *d, double t, dreq_t *q)
                              .prompt_tokens = q->prompt_tokens,
                              .role = d->pd ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH};
     if (wp_sched_pick(d->sched, t, &sr, &d->rng, &q->pick, NULL) != WP_OK) {
-        /* No engine: the gateway answers 503 at once. Nobody will pull the prefill
-         * engine's held KV (the simulator's would expire): release it now. */
-        if (q->phase == PHASE_DECODE)
-            wp_engine_release(d->engines[q->pf_ep].e, q->id);
-        d->in_flight--;
-        record(d, q, WP_REPORT_HTTP_5XX, t + d->cfg->client_latency_s);
-        free_slot(d, t + d->cfg->client_latency_s);
-        if (d->closed_loop) /* the client's slot is free again, as in finish() */
-            pull_next(d, t + d->cfg->client_latency_s);
-        req_release(d, q);
+        no_pick(d, t, q);
         return;
     }
     q->ep = q->pick.endpoint;
@@ -444,6 +533,8 @@ static void on_scrape(des_t *d, double t)
         wp_sched_endpoint_set_metrics(d->sched, i, t, st.num_waiting, st.num_running, st.kv_usage);
         wp_sched_endpoint_set_capacity(d->sched, i, (uint32_t)st.num_blocks);
     }
+    expire(d, t);
+    drain(d, t);
     if (d->in_flight > 0 || !d->source_done || d->line_head != NULL)
         push(d, t + d->cfg->scrape_interval_s, EV_SCRAPE, -1, NULL);
 }
@@ -469,6 +560,7 @@ static void dispatch(des_t *d, const wp_des_event_t *ev)
     case EV_DONE:
         wp_sched_on_complete(d->sched, ev->index);
         d->in_flight--;
+        drain(d, ev->t);
         break;
     case EV_RELEASE:
         wp_engine_release(d->engines[ev->index].e, ((dreq_t *)ev->ptr)->id);
@@ -508,13 +600,21 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
         for (int k = 0; k < pools[p].n; k++, i++) {
             char name[32];
             snprintf(name, sizeof(name), "%s-%d", prefix[pools[p].role], k);
-            if (wp_sched_endpoint_add(d->sched, name, pools[p].role) < 0)
+            if (wp_sched_endpoint_add(d->sched, name, pools[p].role) < 0 ||
+                wp_sched_endpoint_set_limit(d->sched, i, cfg->max_in_flight) != WP_OK)
                 return wp_err_set(err, WP_EINVAL, "cannot add engine %d to the scheduler", i);
             d->engines[i].cfg = d->pd ? &cfg->pools[p].engine : &cfg->engine;
             wp_status_t st = wp_engine_new(&pools[p].engine, &d->engines[i].e, err);
             if (st != WP_OK)
                 return st;
         }
+    }
+    if (cfg->flow_enabled) {
+        if (!(cfg->flow_queue_timeout_s > 0))
+            return wp_err_set(err, WP_EINVAL, "flow control: queue timeout must be > 0");
+        d->queue = wp_sched_queue_new(cfg->flow_max_queue, err);
+        if (d->queue == NULL)
+            return WP_EINVAL;
     }
     wp_rng_seed(&d->rng, cfg->seed);
     wp_des_heap_init(&d->heap);
@@ -523,6 +623,10 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
 
 static void teardown(des_t *d)
 {
+    wp_sched_queue_item_t it;
+    while (d->queue != NULL && wp_sched_queue_pop(d->queue, &it)) /* a run that failed */
+        req_release(d, it.ud);
+    wp_sched_queue_free(d->queue);
     if (d->held != NULL) { /* a run that failed before the next stage began */
         req_release(d, d->held);
         d->held = NULL;

@@ -10,6 +10,14 @@
  * planned at t, its tokens are seen at t + its duration, then the next is planned. No
  * code of sched/ or engine/ knows it runs in a simulation.
  *
+ * The gateway's admission is the live one's: an in-flight limit per endpoint (a request
+ * that finds every endpoint at it gets 429), and with flow control a waiting room in
+ * sched/queue's order while every endpoint is saturated (wp_sched_room with the same
+ * thresholds), drained when a request ends or a scrape brings fresh metrics; a request
+ * that finds the queue full, or waits longer than the queue timeout, gets 429. A P/D
+ * request whose decode pick finds every decode engine at its limit waits again, its
+ * prefilled KV held (gateway/flow.c).
+ *
  * The client follows the workload's load: open loop at the arrival times, closed loop,
  * a cap on requests in flight (load.max_concurrency), or inference-perf's sequential
  * stages (load.sequential): a stage's requests keep their offsets into the stage, and the
@@ -29,6 +37,7 @@
 #include "base/err.h"
 #include "engine/engine.h"
 #include "report/report.h"
+#include "sched/queue.h"
 #include "sched/sched.h"
 #include "workload/workload.h"
 
@@ -61,6 +70,12 @@ typedef struct wp_des_config_s {
     double client_latency_s;  /* one way, client <-> gateway */
     double engine_latency_s;  /* one way, gateway <-> engine */
     uint64_t seed;            /* the scheduler's tie-breaking */
+    /* The gateway's admission (gateway.maxInFlightPerEndpoint, gateway.flowControl). */
+    uint32_t max_in_flight;           /* per endpoint, 0 = none */
+    bool flow_enabled;                /* queue while saturated */
+    uint32_t flow_max_queue;          /* 1..WP_SCHED_QUEUE_MAX */
+    double flow_queue_timeout_s;      /* > 0 */
+    wp_sched_saturation_t saturation; /* queue depth and KV usage thresholds */
 } wp_des_config_t;
 
 typedef struct wp_des_stats_s {
@@ -74,6 +89,8 @@ typedef struct wp_des_stats_s {
     uint64_t picks[WP_DES_MAX_ENGINES > 64 ? 64 : WP_DES_MAX_ENGINES]; /* first 64 engines */
     uint64_t disaggregated; /* P/D: requests prefilled on a prefill engine */
     double kv_bytes_moved;  /* P/D: KV pulled from prefill to decode engines */
+    uint64_t queued;        /* flow control: requests that waited at the gateway */
+    uint64_t shed;          /* answered 429 by the gateway (queue full, timeout, limit) */
 } wp_des_stats_t;
 
 /* Called now and then with requests finished so far and the total. */

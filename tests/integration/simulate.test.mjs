@@ -121,6 +121,24 @@ test('test_simulate_engine_constants', async () => {
   assert.match(r.stderr, /--step-overhead-ms: expected a number in \[0, 1000\], got 'x'/);
 });
 
+// The gateway's admission from the topology, as the live gateway applies it: an in-flight
+// limit of 1 on each of 3 replicas with 12 requests sent at once sheds 9 with 429; with flow
+// control they wait at the gateway and all complete.
+test('test_simulate_gateway_admission', async () => {
+  const topo = (flow) => writeTemp(`${TOPOLOGY}gateway:\n  maxInFlightPerEndpoint: 1\n  flowControl:\n    enabled: ${flow}\n`);
+  const args = (f, json) => ['simulate', '-f', f, '--policy', 'round-robin', '--rate', '10000', '--num-requests', '12',
+    '--set', 'output_len=8', '--json', json, '--quiet'];
+  for (const [flow, completed, shed] of [[false, 3, 9], [true, 12, 0]]) {
+    const json = writeTemp('', '.json');
+    const r = await run(args(topo(flow), json));
+    assert.equal(r.code, 0, r.stderr);
+    const sum = JSON.parse(fs.readFileSync(json, 'utf8')).runs[0].summary;
+    assert.equal(sum.completed, completed, `flow ${flow}`);
+    assert.equal(sum.failures.http_4xx, shed, `flow ${flow}: shed with 429`);
+    assert.match(r.stderr, new RegExp(`\\d+ queued at the gateway, ${shed} shed`));
+  }
+});
+
 // P/D in virtual time: the guide's Path 2 block, and the prefill:decode split of a GPU budget.
 test('test_simulate_pd_and_xpyd_sweep', async () => {
   const topo = writeTemp(`model: qwen3-32b

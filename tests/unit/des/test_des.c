@@ -384,6 +384,71 @@ static void test_des_pd_round_robin_spreads_both_pools(void **state)
     free(j);
 }
 
+/* The summary's mean E2E and the count of http_4xx failures of a run's JSON report. */
+static void summary_e2e_4xx(const char *json, double *e2e_mean, int *n_4xx)
+{
+    cJSON *root = cJSON_Parse(json);
+    const cJSON *m =
+        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+    *e2e_mean = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "e2e_s"), "mean")->valuedouble;
+    *n_4xx = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "failures"), "http_4xx")->valueint;
+    cJSON_Delete(root);
+}
+
+/* The gateway's admission in virtual time, on one engine with an in-flight limit of 1 and
+ * six requests sent within 6 ms, each taking about S alone: without flow control the five
+ * that find the engine at its limit get 429; with it they wait and run one after another
+ * (the run lasts more than 5 S); a queue timeout of 1.5 S lets the second through (it waits
+ * S) and sheds the four behind it; a queue of 2 takes the second and third and sheds the
+ * other three at once. */
+static void test_des_flow_control(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 1);
+    w.cfg.max_in_flight = 1;
+    wp_workload_spec_t spec = shared_prefix(3, 2, 1000, 6);
+    wp_des_stats_t st;
+    double s_one, e2e;
+    int n_4xx;
+    char *j = run_json(&w, &spec, "round-robin", &st);
+    summary_e2e_4xx(j, &s_one, &n_4xx);
+    free(j);
+    assert_int_equal(st.completed, 1);
+    assert_int_equal(st.failed, 5);
+    assert_int_equal(st.shed, 5);
+    assert_int_equal(n_4xx, 5);
+    assert_int_equal(st.queued, 0);
+
+    w.cfg.flow_enabled = true;
+    j = run_json(&w, &spec, "round-robin", &st);
+    summary_e2e_4xx(j, &e2e, &n_4xx);
+    free(j);
+    assert_int_equal(st.completed, 6);
+    assert_int_equal(st.queued, 5);
+    assert_int_equal(st.shed, 0);
+    assert_true(st.end_s > 5 * s_one); /* one at a time (the later ones hit the cache) */
+    assert_true(e2e > 3 * s_one);      /* the k-th waited for the k - 1 before it */
+
+    w.cfg.flow_queue_timeout_s = 1.5 * s_one;
+    j = run_json(&w, &spec, "round-robin", &st);
+    summary_e2e_4xx(j, &e2e, &n_4xx);
+    free(j);
+    assert_int_equal(st.completed, 2);
+    assert_int_equal(st.shed, 4);
+    assert_int_equal(n_4xx, 4);
+
+    w.cfg.flow_queue_timeout_s = 30.0;
+    w.cfg.flow_max_queue = 2;
+    j = run_json(&w, &spec, "round-robin", &st);
+    summary_e2e_4xx(j, &e2e, &n_4xx);
+    free(j);
+    assert_int_equal(st.completed, 3);
+    assert_int_equal(st.shed, 3);
+    assert_int_equal(st.queued, 2);
+    assert_int_equal(st.completed + st.failed, st.requests); /* each counted once */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -396,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_des_pd_on_paper),
         cmocka_unit_test(test_des_pd_failed_prefill_add_falls_back),
         cmocka_unit_test(test_des_pd_round_robin_spreads_both_pools),
+        cmocka_unit_test(test_des_flow_control),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
