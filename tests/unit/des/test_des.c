@@ -449,6 +449,35 @@ static void test_des_flow_control(void **state)
     assert_int_equal(st.completed + st.failed, st.requests); /* each counted once */
 }
 
+/* P/D under flow control with an in-flight limit of 1 on two prefill engines and one decode
+ * engine, four requests at once: the first two are prefilled apart, the third finds both
+ * prefill engines at their limit and goes straight to decode, the fourth waits at the
+ * gateway; the first two, prefilled, find the decode engine at its limit and wait again
+ * with their KV held. When the third ends, the fourth (first in the queue) is prefilled
+ * apart too (and waits again after it) while the first goes on to decode. All four
+ * complete, none is shed. */
+static void test_des_pd_flow_control_requeues_decode(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 1);
+    w.cfg.n_pools = 2;
+    w.cfg.pools[0] = (wp_des_pool_t){2, w.cfg.engine, WP_SCHED_ROLE_PREFILL};
+    w.cfg.pools[1] = (wp_des_pool_t){1, w.cfg.engine, WP_SCHED_ROLE_DECODE};
+    w.cfg.kv_link_bw = 1e9;
+    w.cfg.kv_link_latency_s = 1e-4;
+    w.cfg.pd_threshold = 500;
+    w.cfg.max_in_flight = 1;
+    w.cfg.flow_enabled = true;
+    wp_workload_spec_t spec = shared_prefix(4, 1, 1000, 4);
+    wp_des_stats_t st;
+    free(run_json(&w, &spec, "round-robin", &st));
+    assert_int_equal(st.completed, 4);
+    assert_int_equal(st.shed, 0);
+    assert_int_equal(st.disaggregated, 3);
+    assert_int_equal(st.queued, 4); /* the fourth, then each prefilled one once */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -462,6 +491,7 @@ int main(void)
         cmocka_unit_test(test_des_pd_failed_prefill_add_falls_back),
         cmocka_unit_test(test_des_pd_round_robin_spreads_both_pools),
         cmocka_unit_test(test_des_flow_control),
+        cmocka_unit_test(test_des_pd_flow_control_requeues_decode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
