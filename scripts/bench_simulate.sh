@@ -48,6 +48,13 @@ section sim-peers-ladder "Policies side by side, simulated: the llm-d shared-pre
     "\`topology\` is ours: prefix-aware 100 + load-aware 50 + cache-headroom 10 + prefill-queue 50 (bench/calibration/llmd-topology.yaml)." \
     "$bin" simulate -f bench/calibration/llmd-topology.yaml --workload bench/calibration/llmd-ladder.yaml \
     --policies "$peers" --quiet --json "$build/sim-ladder.json"
+# Flow control (gateway.flowControl) on the same ladder: requests wait at the gateway while
+# every replica is saturated instead of being preempted in the engines.
+{ cat bench/calibration/llmd-topology.yaml
+  printf 'gateway:\n  flowControl:\n    enabled: true\n    queueTimeoutMs: 3600000\n'; } >"$build/llmd-topology-flow.yaml"
+section sim-flow-ladder "Flow control, simulated: the llm-d ladder with and without the gateway's waiting room" \
+    "\`build/llmd-topology-flow.yaml\` is bench/calibration/llmd-topology.yaml plus \`gateway.flowControl: {enabled: true, queueTimeoutMs: 3600000}\` (the default saturation thresholds: queue depth 5, KV 0.8); compare with the \`topology\` rows of the ladder above." \
+    "$bin" simulate -f "$build/llmd-topology-flow.yaml" --workload bench/calibration/llmd-ladder.yaml --policy topology --quiet
 section sim-peers-path1 "Policies side by side, simulated: the scaled Path 1 workload of make bench-path1" \
     "Same topology and workload files as the live run: \`topology\` is the guide's prefix-aware 100 + load-aware 50." \
     "$bin" simulate -f bench/path1/topology.yaml --workload bench/path1/workload.yaml --policies "$peers" --quiet
