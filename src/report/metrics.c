@@ -6,7 +6,8 @@
  * (start + E2E, failures included) for the measured span, counts requests meeting every
  * SLO, and fills temporary sample sets for TTFT, TPOT and E2E. ITL comes from the run's
  * per-stage sample sets: a stage's own set (sorted in place), or for the whole run the
- * only stage's set, or else a temporary merge of all of them. Percentiles are
+ * only stage's set, or else the union of all of them (wp_stats_samples_union_quantiles:
+ * each sorted in place and merged, nothing copied). Percentiles are
  * wp_stats_samples_quantile (numpy's linear method); means are arithmetic means. The ITL
  * mean is the pooled mean of every gap (each request's mean times its gap count, summed),
  * so it stays exact when the sample cap dropped gaps; its percentiles use the kept ones.
@@ -100,23 +101,27 @@ static wp_status_t scan_records(const wp_report_run_t *run, size_t stage, scope_
     return WP_OK;
 }
 
-/* ITL distribution of the scope; merges stages into a temporary set when needed. */
+/* ITL distribution of the scope: a stage's set, or for the whole run the union of the
+ * stages' sets, merged in place (its mean is replaced by the pooled one). */
 static wp_status_t itl_dist(wp_report_run_t *run, size_t stage, wp_report_dist_t *d)
 {
     if (stage != WP_REPORT_SUMMARY || run->n_stages == 1) {
         dist_of(&run->itl[stage == WP_REPORT_SUMMARY ? 0 : stage], d);
         return WP_OK;
     }
-    wp_stats_samples_t all;
-    wp_stats_samples_init(&all, run->owner->limits.max_itl_samples);
-    for (size_t s = 0; s < run->n_stages; s++)
-        for (size_t i = 0; i < run->itl[s].n; i++)
-            if (wp_stats_samples_add(&all, run->itl[s].v[i]) != WP_OK) {
-                wp_stats_samples_free(&all);
-                return WP_ENOMEM;
-            }
-    dist_of(&all, d);
-    wp_stats_samples_free(&all);
+    /* the quantiles dist_of reports */
+    static const double qs[4] = {0.50, 0.90, 0.95, 0.99};
+    double v[4];
+    if (wp_stats_samples_union_quantiles(run->itl, run->n_stages, qs, 4, v) != WP_OK)
+        return WP_ENOMEM;
+    double sum = 0;
+    size_t n = 0;
+    for (size_t s = 0; s < run->n_stages; s++) {
+        sum += run->itl[s].sum;
+        n += run->itl[s].n;
+    }
+    *d = (wp_report_dist_t){
+        .mean = n ? sum / (double)n : NAN, .p50 = v[0], .p90 = v[1], .p95 = v[2], .p99 = v[3]};
     return WP_OK;
 }
 

@@ -159,7 +159,7 @@ wp_status_t wp_report_create(wp_report_t **out, wp_report_mode_t mode, const cha
     if (r->limits.max_requests == 0)
         r->limits.max_requests = WP_REPORT_DEFAULT_MAX_REQUESTS;
     if (r->limits.max_itl_samples == 0)
-        r->limits.max_itl_samples = WP_STATS_SAMPLES_DEFAULT_LIMIT;
+        r->limits.max_itl_samples = WP_REPORT_DEFAULT_MAX_ITL_SAMPLES;
     *out = r;
     return WP_OK;
 }

@@ -99,10 +99,13 @@ typedef struct wp_report_slo_s {
 /* 0 means the default. */
 typedef struct wp_report_limits_s {
     size_t max_requests;    /* records per run; default WP_REPORT_DEFAULT_MAX_REQUESTS */
-    size_t max_itl_samples; /* ITL gaps per run; default WP_STATS_SAMPLES_DEFAULT_LIMIT */
+    size_t max_itl_samples; /* ITL gaps per run; default WP_REPORT_DEFAULT_MAX_ITL_SAMPLES */
 } wp_report_limits_t;
 
 #define WP_REPORT_DEFAULT_MAX_REQUESTS ((size_t)1 << 22)
+/* 64M gaps (512 MiB at most, allocated as they come): the ladder at twice its length
+ * (34M gaps) keeps every one, so every stage's percentiles see all its gaps. */
+#define WP_REPORT_DEFAULT_MAX_ITL_SAMPLES ((size_t)1 << 26)
 #define WP_REPORT_MAX_RUNS 64
 #define WP_REPORT_MAX_STAGES 1024
 #define WP_REPORT_MAX_POLICY_LEN 128

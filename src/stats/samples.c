@@ -171,6 +171,97 @@ double wp_stats_samples_quantile(wp_stats_samples_t *s, double q)
     return s->v[lo] + (h - (double)lo) * (s->v[lo + 1] - s->v[lo]);
 }
 
+/* The merge's heap: the head of each non-empty set, smallest first. */
+typedef struct {
+    double v;
+    size_t set, at;
+} head_t;
+
+static void sift_down(head_t *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        if (l < n && h[l].v < h[m].v)
+            m = l;
+        if (l + 1 < n && h[l + 1].v < h[m].v)
+            m = l + 1;
+        if (m == i)
+            return;
+        head_t t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+typedef struct {
+    head_t *h;
+    size_t n;    /* sets not yet exhausted */
+    size_t rank; /* the rank of h[0].v in the union */
+    double prev; /* the value at rank - 1 */
+} merge_t;
+
+/* The value of the union at rank r >= m->rank - 1, walking the merge forward. */
+static double union_at(wp_stats_samples_t *sets, merge_t *m, size_t r)
+{
+    if (r + 1 == m->rank)
+        return m->prev;
+    while (m->rank < r) {
+        head_t *top = &m->h[0];
+        m->prev = top->v;
+        if (++top->at < sets[top->set].n)
+            top->v = sets[top->set].v[top->at];
+        else
+            m->h[0] = m->h[--m->n];
+        sift_down(m->h, m->n, 0);
+        m->rank++;
+    }
+    return m->h[0].v;
+}
+
+wp_status_t wp_stats_samples_union_quantiles(wp_stats_samples_t *sets, size_t k, const double *qs,
+                                             size_t nq, double *out)
+{
+    size_t total = 0, n = 0;
+    for (size_t i = 0; i < k; i++)
+        total += sets[i].n;
+    if (total == 0) {
+        for (size_t i = 0; i < nq; i++)
+            out[i] = NAN;
+        return WP_OK;
+    }
+    head_t *h = malloc(k * sizeof(*h));
+    if (h == NULL)
+        return WP_ENOMEM;
+    for (size_t i = 0; i < k; i++) {
+        if (sets[i].n == 0)
+            continue;
+        wp_stats_samples_quantile(&sets[i], 0.0); /* sorts it */
+        h[n++] = (head_t){sets[i].v[0], i, 0};
+    }
+    for (size_t i = n; i-- > 0;)
+        sift_down(h, n, i);
+    merge_t m = {.h = h, .n = n};
+    for (size_t i = 0; i < nq; i++) {
+        double q = isnan(qs[i]) ? NAN : (qs[i] < 0 ? 0 : (qs[i] > 1 ? 1 : qs[i]));
+        if (isnan(q)) {
+            out[i] = NAN;
+            continue;
+        }
+        double hq = (double)(total - 1) * q;
+        size_t lo = (size_t)floor(hq);
+        double a = union_at(sets, &m, lo);
+        if (lo + 1 >= total) {
+            out[i] = a;
+            continue;
+        }
+        double b = union_at(sets, &m, lo + 1);
+        out[i] = a + (hq - (double)lo) * (b - a);
+    }
+    free(h);
+    return WP_OK;
+}
+
 wp_status_t wp_stats_samples_validate(const wp_stats_samples_t *s, wp_err_t *err)
 {
     if (s->n > s->cap || s->cap > s->limit)

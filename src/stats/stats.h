@@ -106,6 +106,12 @@ double wp_stats_samples_max(const wp_stats_samples_t *s);
 /* Sorted x[0..n): h = (n-1)*q, x[floor h] + (h - floor h)*(x[floor h + 1] - x[floor h]).
  * q is clamped to [0,1]; NaN when empty or q is NaN. Sorts in place on first use. */
 double wp_stats_samples_quantile(wp_stats_samples_t *s, double q);
+/* The same quantiles over the union of k sets, as if their values were pooled in one set,
+ * without copying them: each set is sorted in place, then merged up to the highest rank
+ * needed. qs[0..nq) ascending; out[i] gets the quantile qs[i] (NaN when every set is
+ * empty). WP_ENOMEM when the merge's heap of k entries cannot be allocated. */
+wp_status_t wp_stats_samples_union_quantiles(wp_stats_samples_t *sets, size_t k, const double *qs,
+                                             size_t nq, double *out);
 wp_status_t wp_stats_samples_validate(const wp_stats_samples_t *s, wp_err_t *err);
 
 #endif

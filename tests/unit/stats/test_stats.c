@@ -298,6 +298,49 @@ static void test_stats_samples_sort_order(void **state)
     wp_stats_samples_free(&s);
 }
 
+/* Quantiles over the union of sets, merged without a copy, equal those of one set holding
+ * every value: three sets of different sizes (one empty, one of a single value, repeats
+ * across sets), every percentile, the ends, and a NaN q. */
+static void test_stats_samples_union_quantiles(void **state)
+{
+    (void)state;
+    wp_stats_samples_t sets[4], all;
+    wp_stats_samples_init(&all, 0);
+    for (int i = 0; i < 4; i++)
+        wp_stats_samples_init(&sets[i], 0);
+    const int sizes[4] = {700, 0, 1, 300};
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 4; i++)
+        for (int k = 0; k < sizes[i]; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            double v = (double)(x % 5000) / 100.0 - 10.0;
+            assert_int_equal(wp_stats_samples_add(&sets[i], v), WP_OK);
+            assert_int_equal(wp_stats_samples_add(&all, v), WP_OK);
+        }
+    double qs[104], got[104];
+    for (int i = 0; i <= 100; i++)
+        qs[i] = i / 100.0;
+    qs[101] = 1.0; /* repeated */
+    qs[102] = 1.0;
+    qs[103] = 1.0;
+    assert_int_equal(wp_stats_samples_union_quantiles(sets, 4, qs, 104, got), WP_OK);
+    for (int i = 0; i < 104; i++)
+        assert_near(got[i], wp_stats_samples_quantile(&all, qs[i]), 0);
+    const double two[2] = {0.25, 0.25}; /* the same rank twice */
+    double out[2];
+    assert_int_equal(wp_stats_samples_union_quantiles(sets, 4, two, 2, out), WP_OK);
+    assert_near(out[0], wp_stats_samples_quantile(&all, 0.25), 0);
+    assert_near(out[1], out[0], 0);
+    const double nan_q[1] = {NAN};
+    assert_int_equal(wp_stats_samples_union_quantiles(sets, 4, nan_q, 1, out), WP_OK);
+    assert_true(isnan(out[0]));
+    assert_int_equal(wp_stats_samples_union_quantiles(sets + 1, 1, qs, 1, out), WP_OK);
+    assert_true(isnan(out[0])); /* only the empty set */
+    for (int i = 0; i < 4; i++)
+        wp_stats_samples_free(&sets[i]);
+    wp_stats_samples_free(&all);
+}
+
 static void test_stats_samples_limits(void **state)
 {
     (void)state;
@@ -331,6 +374,7 @@ int main(void)
         cmocka_unit_test(test_stats_fmt_double),
         cmocka_unit_test(test_stats_samples_quantile),
         cmocka_unit_test(test_stats_samples_sort_order),
+        cmocka_unit_test(test_stats_samples_union_quantiles),
         cmocka_unit_test(test_stats_samples_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
