@@ -135,8 +135,9 @@ static bool run_pass(wp_engine_t *e, plan_t *p, bool decodes)
 }
 
 /* Leading prompt blocks found in the prefix cache, and how many of them sit unreferenced
- * in the LRU (taking those shrinks what allocation can get). */
-static int32_t count_hits(const wp_engine_t *e, const wp__req_t *r, int32_t *in_lru)
+ * in the LRU (taking those shrinks what allocation can get). The blocks found are noted in
+ * r->blocks, which a waiting request does not use (it holds none), for take_hits. */
+static int32_t count_hits(const wp_engine_t *e, wp__req_t *r, int32_t *in_lru)
 {
     int32_t max = (known(r) - 1) / e->cfg.block_size;
     if (max > r->n_hashes) {
@@ -150,25 +151,36 @@ static int32_t count_hits(const wp_engine_t *e, const wp__req_t *r, int32_t *in_
             break;
         }
         *in_lru += e->kv.ref[b] == 0;
-        hits++;
+        r->blocks[hits++] = b;
     }
     return hits;
 }
 
+/* Takes the blocks count_hits just found (nothing changed the cache in between). */
 static void take_hits(wp_engine_t *e, wp__req_t *r, int32_t hits)
 {
     for (int32_t j = 0; j < hits; j++) {
-        int32_t b = wp__kv_lookup(&e->kv, r->hashes[j]);
-        wp__kv_ref(&e->kv, b);
-        r->blocks[r->n_blocks++] = b;
+        wp__kv_ref(&e->kv, r->blocks[j]);
     }
+    r->n_blocks = hits;
     r->n_hashed = hits;
     r->num_computed = hits * e->cfg.block_size;
 }
 
-/* Admits the head of the waiting queue when it fits; returns whether it did. A kv_ready
- * request starts with everything but its last known token computed (the remote KV fills
- * the blocks past the local prefix-cache hits). */
+/* Where a request admitted with `hits` prefix-cache blocks starts computing (a kv_ready
+ * one with everything but its last known token computed: the remote KV fills the blocks
+ * past the local hits), how many tokens its first chunk takes, and how many new blocks
+ * that needs. */
+static int32_t first_chunk(const wp_engine_t *e, const wp__req_t *r, int32_t hits, int32_t budget,
+                           int32_t *start, int32_t *n)
+{
+    int32_t bs = e->cfg.block_size;
+    *start = r->kv_ready ? known(r) - 1 : hits * bs; /* hits never exceed known - 1 tokens */
+    *n = known(r) - *start < budget ? known(r) - *start : budget;
+    return ceil_div(*start + *n, bs) - hits;
+}
+
+/* Admits the head of the waiting queue when it fits; returns whether it did. */
 static bool admit_one(wp_engine_t *e, plan_t *p)
 {
     int32_t slot = wp__queue_top(e);
@@ -176,13 +188,11 @@ static bool admit_one(wp_engine_t *e, plan_t *p)
         return false;
     }
     wp__req_t *r = &e->reqs[slot];
-    int32_t bs = e->cfg.block_size, in_lru = 0;
+    int32_t bs = e->cfg.block_size, in_lru = 0, start, n;
     int32_t hits = e->cfg.enable_prefix_caching ? count_hits(e, r, &in_lru) : 0;
     int32_t cached = hits * bs;
-    bool remote = r->kv_ready; /* hits never exceed known - 1 tokens */
-    int32_t start = remote ? known(r) - 1 : cached;
-    int32_t n = known(r) - start < p->budget ? known(r) - start : p->budget;
-    if (ceil_div(start + n, bs) - hits > wp__kv_available(&e->kv) - in_lru) {
+    bool remote = r->kv_ready;
+    if (first_chunk(e, r, hits, p->budget, &start, &n) > wp__kv_available(&e->kv) - in_lru) {
         return false;
     }
     wp__queue_remove(e, slot);
