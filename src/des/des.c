@@ -316,7 +316,8 @@ static wp_sched_role_t room_role(const des_t *d)
 /* Into the waiting room with its first deadline, or 429 when it is full. */
 static void enqueue(des_t *d, double t, dreq_t *q)
 {
-    if (q->deadline == 0)
+    bool first = q->deadline == 0;
+    if (first)
         q->deadline = t + d->cfg->flow_queue_timeout_s;
     wp_sched_queue_item_t it = {.deadline = q->deadline, .ud = q}, ev;
     bool evicted = false;
@@ -324,7 +325,7 @@ static void enqueue(des_t *d, double t, dreq_t *q)
         reject(d, q, WP_REPORT_HTTP_4XX, t);
         return;
     }
-    d->stats->queued++;
+    d->stats->queued += first; /* requests, not waits: a P/D request may wait twice */
     if (evicted)
         reject(d, ev.ud, WP_REPORT_HTTP_4XX, t);
 }
@@ -613,8 +614,10 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
         if (!(cfg->flow_queue_timeout_s > 0))
             return wp_err_set(err, WP_EINVAL, "flow control: queue timeout must be > 0");
         d->queue = wp_sched_queue_new(cfg->flow_max_queue, err);
-        if (d->queue == NULL)
-            return WP_EINVAL;
+        if (d->queue == NULL) /* err says which: a bad capacity or no memory */
+            return cfg->flow_max_queue >= 1 && cfg->flow_max_queue <= WP_SCHED_QUEUE_MAX
+                       ? WP_ENOMEM
+                       : WP_EINVAL;
     }
     wp_rng_seed(&d->rng, cfg->seed);
     wp_des_heap_init(&d->heap);
@@ -627,6 +630,7 @@ static void teardown(des_t *d)
     while (d->queue != NULL && wp_sched_queue_pop(d->queue, &it)) /* a run that failed */
         req_release(d, it.ud);
     wp_sched_queue_free(d->queue);
+    d->queue = NULL;
     if (d->held != NULL) { /* a run that failed before the next stage began */
         req_release(d, d->held);
         d->held = NULL;

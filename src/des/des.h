@@ -89,7 +89,7 @@ typedef struct wp_des_stats_s {
     uint64_t picks[WP_DES_MAX_ENGINES > 64 ? 64 : WP_DES_MAX_ENGINES]; /* first 64 engines */
     uint64_t disaggregated; /* P/D: requests prefilled on a prefill engine */
     double kv_bytes_moved;  /* P/D: KV pulled from prefill to decode engines */
-    uint64_t queued;        /* flow control: requests that waited at the gateway */
+    uint64_t queued;        /* flow control: requests that waited at the gateway (once each) */
     uint64_t shed;          /* answered 429 by the gateway (queue full, timeout, limit) */
 } wp_des_stats_t;
 
