@@ -37,6 +37,24 @@ static void world_init(world_t *w, int engines)
     w->cfg.engine_latency_s = 0.002;
 }
 
+/* P/D: a prefill pool and a decode pool of the world's engine config, a 1 GB/s link with
+ * 100 µs latency, disaggregation from 500 prompt tokens. */
+static void world_pd(world_t *w, int n_prefill, int n_decode)
+{
+    w->cfg.n_pools = 2;
+    w->cfg.pools[0] = (wp_des_pool_t){n_prefill, w->cfg.engine, WP_SCHED_ROLE_PREFILL};
+    w->cfg.pools[1] = (wp_des_pool_t){n_decode, w->cfg.engine, WP_SCHED_ROLE_DECODE};
+    w->cfg.kv_link_bw = 1e9;
+    w->cfg.kv_link_latency_s = 1e-4;
+    w->cfg.pd_threshold = 500;
+}
+
+/* The "summary" object of a report's first run. */
+static const cJSON *first_summary(const cJSON *root)
+{
+    return cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+}
+
 static wp_workload_spec_t shared_prefix(int groups, int per_group, double rate, int requests)
 {
     wp_workload_spec_t s = wp_workload_spec_default();
@@ -135,8 +153,7 @@ static void test_des_conserves_requests(void **state)
         wp_des_stats_t st;
         char *j = run_json(&w, &spec, policies[i], &st);
         cJSON *root = cJSON_Parse(j);
-        const cJSON *m = cJSON_GetObjectItem(
-            cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+        const cJSON *m = first_summary(root);
         assert_int_equal(st.requests, 200);
         assert_int_equal(st.completed + st.failed, 200);
         assert_int_equal(cJSON_GetObjectItem(m, "requests")->valuedouble, 200);
@@ -173,8 +190,7 @@ static void test_des_single_request_ttft_on_paper(void **state)
     wp_des_stats_t st;
     char *j = run_json(&w, &spec, "round-robin", &st);
     cJSON *root = cJSON_Parse(j);
-    const cJSON *m =
-        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+    const cJSON *m = first_summary(root);
     double ttft = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "ttft_s"), "mean")->valuedouble;
     double e2e = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "e2e_s"), "mean")->valuedouble;
     /* The prefill step on paper: 900 prompt tokens, each attending to itself and those
@@ -209,8 +225,7 @@ static void test_des_client_cap_serialises(void **state)
     wp_des_stats_t st;
     char *j = run_json(&w, &spec, "round-robin", &st);
     cJSON *root = cJSON_Parse(j);
-    const cJSON *m =
-        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+    const cJSON *m = first_summary(root);
     const cJSON *ttft = cJSON_GetObjectItem(m, "ttft_s");
     double e2e_mean = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "e2e_s"), "mean")->valuedouble;
     assert_int_equal(st.completed, 10);
@@ -260,8 +275,7 @@ static void run_sequential(world_t *w, const char *interval, double *span, doubl
     wp_buf_init(&b, 0);
     assert_int_equal(wp_report_write_json(rep, &b, false, &err), WP_OK);
     cJSON *root = cJSON_Parse(b.data);
-    const cJSON *m =
-        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+    const cJSON *m = first_summary(root);
     *span = 2.0 / cJSON_GetObjectItem(m, "requests_per_s")->valuedouble;
     *e2e_mean = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "e2e_s"), "mean")->valuedouble;
     *ttft_max = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "ttft_s"), "p99")->valuedouble;
@@ -302,12 +316,7 @@ static void test_des_pd_on_paper(void **state)
     (void)state;
     world_t w;
     world_init(&w, 1);
-    w.cfg.n_pools = 2;
-    w.cfg.pools[0] = (wp_des_pool_t){1, w.cfg.engine, WP_SCHED_ROLE_PREFILL};
-    w.cfg.pools[1] = (wp_des_pool_t){1, w.cfg.engine, WP_SCHED_ROLE_DECODE};
-    w.cfg.kv_link_bw = 1e9;
-    w.cfg.kv_link_latency_s = 1e-4;
-    w.cfg.pd_threshold = 500;
+    world_pd(&w, 1, 1);
     wp_workload_spec_t spec = shared_prefix(1, 1, 1, 1);
     wp_des_stats_t st;
     char *j = run_json(&w, &spec, "round-robin", &st);
@@ -316,8 +325,7 @@ static void test_des_pd_on_paper(void **state)
     double bytes = 900.0 * w.perf.kv_bytes_token;
     assert_float_equal(st.kv_bytes_moved, bytes, 1e-3);
     cJSON *root = cJSON_Parse(j);
-    const cJSON *m =
-        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+    const cJSON *m = first_summary(root);
     double ttft = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "ttft_s"), "mean")->valuedouble;
     wp_perf_batch_t pf = {.prefill_tokens = 900, .prefill_attn = 900.0 * 901.0 / 2.0};
     wp_perf_batch_t first = {.decode_seqs = 1, .decode_ctx = 900};
@@ -343,13 +351,8 @@ static void test_des_pd_failed_prefill_add_falls_back(void **state)
     (void)state;
     world_t w;
     world_init(&w, 1);
-    w.cfg.n_pools = 2;
-    w.cfg.pools[0] = (wp_des_pool_t){1, w.cfg.engine, WP_SCHED_ROLE_PREFILL};
+    world_pd(&w, 1, 1);
     w.cfg.pools[0].engine.max_model_len = 500; /* the 900-token prompt does not fit */
-    w.cfg.pools[1] = (wp_des_pool_t){1, w.cfg.engine, WP_SCHED_ROLE_DECODE};
-    w.cfg.kv_link_bw = 1e9;
-    w.cfg.kv_link_latency_s = 1e-4;
-    w.cfg.pd_threshold = 500;
     wp_workload_spec_t spec = shared_prefix(1, 2, 1, 2);
     wp_des_stats_t st;
     char *j = run_json(&w, &spec, "round-robin", &st);
@@ -368,12 +371,7 @@ static void test_des_pd_round_robin_spreads_both_pools(void **state)
     (void)state;
     world_t w;
     world_init(&w, 1);
-    w.cfg.n_pools = 2;
-    w.cfg.pools[0] = (wp_des_pool_t){2, w.cfg.engine, WP_SCHED_ROLE_PREFILL};
-    w.cfg.pools[1] = (wp_des_pool_t){2, w.cfg.engine, WP_SCHED_ROLE_DECODE};
-    w.cfg.kv_link_bw = 1e9;
-    w.cfg.kv_link_latency_s = 1e-4;
-    w.cfg.pd_threshold = 500;
+    world_pd(&w, 2, 2);
     wp_workload_spec_t spec = shared_prefix(4, 1, 0.5, 4); /* 2 s apart: one at a time */
     wp_des_stats_t st;
     char *j = run_json(&w, &spec, "round-robin", &st);
@@ -388,8 +386,7 @@ static void test_des_pd_round_robin_spreads_both_pools(void **state)
 static void summary_e2e_4xx(const char *json, double *e2e_mean, int *n_4xx)
 {
     cJSON *root = cJSON_Parse(json);
-    const cJSON *m =
-        cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(root, "runs"), 0), "summary");
+    const cJSON *m = first_summary(root);
     *e2e_mean = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "e2e_s"), "mean")->valuedouble;
     *n_4xx = cJSON_GetObjectItem(cJSON_GetObjectItem(m, "failures"), "http_4xx")->valueint;
     cJSON_Delete(root);
@@ -461,12 +458,7 @@ static void test_des_pd_flow_control_requeues_decode(void **state)
     (void)state;
     world_t w;
     world_init(&w, 1);
-    w.cfg.n_pools = 2;
-    w.cfg.pools[0] = (wp_des_pool_t){2, w.cfg.engine, WP_SCHED_ROLE_PREFILL};
-    w.cfg.pools[1] = (wp_des_pool_t){1, w.cfg.engine, WP_SCHED_ROLE_DECODE};
-    w.cfg.kv_link_bw = 1e9;
-    w.cfg.kv_link_latency_s = 1e-4;
-    w.cfg.pd_threshold = 500;
+    world_pd(&w, 2, 1);
     w.cfg.max_in_flight = 1;
     w.cfg.flow_enabled = true;
     wp_workload_spec_t spec = shared_prefix(4, 1, 1000, 4);
