@@ -80,26 +80,22 @@ static wp_status_t int_arg(const char *name, const char *v, int64_t lo, int64_t 
     return WP_OK;
 }
 
-static wp_status_t double_arg(const char *name, const char *v, double lo, double hi, double *out,
-                              wp_err_t *err)
+/* A number in (lo, hi], or [lo, hi] when lo_in. */
+static wp_status_t range_arg(const char *name, const char *v, double lo, bool lo_in, double hi,
+                             double *out, wp_err_t *err)
 {
     double x;
-    if (wp_parse_double(v, strlen(v), &x) != WP_OK || !(x > lo && x <= hi))
-        return wp_err_set(err, WP_EINVAL, "--%s: expected a number in (%g, %g], got '%s'", name, lo,
-                          hi, v);
+    if (wp_parse_double(v, strlen(v), &x) != WP_OK || !(lo_in ? x >= lo : x > lo) || !(x <= hi))
+        return wp_err_set(err, WP_EINVAL, "--%s: expected a number in %c%g, %g], got '%s'", name,
+                          lo_in ? '[' : '(', lo, hi, v);
     *out = x;
     return WP_OK;
 }
 
-static wp_status_t nonneg_arg(const char *name, const char *v, double hi, double *out,
+static wp_status_t double_arg(const char *name, const char *v, double lo, double hi, double *out,
                               wp_err_t *err)
 {
-    double x;
-    if (wp_parse_double(v, strlen(v), &x) != WP_OK || !(x >= 0 && x <= hi))
-        return wp_err_set(err, WP_EINVAL, "--%s: expected a number in [0, %g], got '%s'", name, hi,
-                          v);
-    *out = x;
-    return WP_OK;
+    return range_arg(name, v, lo, false, hi, out, err);
 }
 
 enum {
@@ -214,7 +210,7 @@ static wp_status_t apply(wp_sim_config_t *sc, int c, const char *v, wp_err_t *er
     case O_MBU:
         return double_arg("decode-mbu", v, 0, 1, &sc->decode_mbu, err);
     case O_OVERHEAD:
-        return nonneg_arg("step-overhead-ms", v, 1000, &sc->step_overhead_ms, err);
+        return range_arg("step-overhead-ms", v, 0, true, 1000, &sc->step_overhead_ms, err);
     case O_NOPC:
         sc->prefix_caching = false;
         return WP_OK;

@@ -155,14 +155,19 @@ static void sort_values(double *v, size_t n)
     free(scratch);
 }
 
-double wp_stats_samples_quantile(wp_stats_samples_t *s, double q)
+static void ensure_sorted(wp_stats_samples_t *s)
 {
-    if (s->n == 0 || isnan(q))
-        return NAN;
     if (!s->sorted) {
         sort_values(s->v, s->n);
         s->sorted = true;
     }
+}
+
+double wp_stats_samples_quantile(wp_stats_samples_t *s, double q)
+{
+    if (s->n == 0 || isnan(q))
+        return NAN;
+    ensure_sorted(s);
     q = q < 0 ? 0 : (q > 1 ? 1 : q);
     double h = (double)(s->n - 1) * q;
     size_t lo = (size_t)floor(h);
@@ -236,7 +241,7 @@ wp_status_t wp_stats_samples_union_quantiles(wp_stats_samples_t *sets, size_t k,
     for (size_t i = 0; i < k; i++) {
         if (sets[i].n == 0)
             continue;
-        wp_stats_samples_quantile(&sets[i], 0.0); /* sorts it */
+        ensure_sorted(&sets[i]);
         h[n++] = (head_t){sets[i].v[0], i, 0};
     }
     for (size_t i = n; i-- > 0;)
