@@ -1,0 +1,205 @@
+/*
+ * sched/admit: see admit.h.
+ *
+ * The queue holds items whose ud is the ticket; a ticket knows its id in the queue, so a
+ * request that goes away is taken out by id. The queue array is allocated the first time
+ * flow control is on, so a gateway that never queues holds none.
+ */
+#include "sched/admit.h"
+
+#include <stdlib.h>
+
+struct wp_sched_admit_s {
+    wp_sched_admit_cfg_t cfg;
+    wp_sched_queue_t *queue; /* NULL until the queue is first on */
+    uint64_t shed[WP_SCHED_SHED_KINDS];
+    uint64_t waited;
+};
+
+static const char *const shed_names[WP_SCHED_SHED_KINDS] = {
+    [WP_SCHED_SHED_QUEUE_FULL] = "queue_full", [WP_SCHED_SHED_QUEUE_TIMEOUT] = "queue_timeout",
+    [WP_SCHED_SHED_EVICTED] = "evicted",       [WP_SCHED_SHED_IN_FLIGHT_LIMIT] = "in_flight_limit",
+    [WP_SCHED_SHED_NO_MEMORY] = "no_memory",
+};
+
+const char *wp_sched_shed_name(wp_sched_shed_t why)
+{
+    return why < WP_SCHED_SHED_KINDS ? shed_names[why] : "unknown";
+}
+
+void wp_sched_admit_cfg_default(wp_sched_admit_cfg_t *cfg)
+{
+    *cfg = (wp_sched_admit_cfg_t){
+        .queue = false, .max_queue = 1024, .queue_timeout_s = 30.0, .saturation = {5, 0.8}};
+}
+
+static wp_status_t check(const wp_sched_admit_cfg_t *cfg, wp_err_t *err)
+{
+    if (cfg->max_queue < 1 || cfg->max_queue > WP_SCHED_QUEUE_MAX)
+        return wp_err_set(err, WP_EINVAL, "flow control: maxQueue %u is out of range 1..%d",
+                          cfg->max_queue, WP_SCHED_QUEUE_MAX);
+    if (!(cfg->queue_timeout_s > 0))
+        return wp_err_set(err, WP_EINVAL, "flow control: the queue timeout must be > 0");
+    return WP_OK;
+}
+
+wp_status_t wp_sched_admit_configure(wp_sched_admit_t *a, const wp_sched_admit_cfg_t *cfg,
+                                     wp_err_t *err)
+{
+    wp_status_t st = check(cfg, err);
+    if (st != WP_OK)
+        return st;
+    if (cfg->queue && a->queue == NULL) {
+        a->queue = wp_sched_queue_new(cfg->max_queue, err);
+        if (a->queue == NULL)
+            return WP_ENOMEM; /* the capacity was checked above */
+    } else if (a->queue != NULL) {
+        wp_sched_queue_set_capacity(a->queue, cfg->max_queue);
+    }
+    a->cfg = *cfg;
+    return WP_OK;
+}
+
+wp_sched_admit_t *wp_sched_admit_new(const wp_sched_admit_cfg_t *cfg, wp_err_t *err)
+{
+    wp_sched_admit_t *a = calloc(1, sizeof(*a));
+    if (a == NULL) {
+        wp_err_set(err, WP_ENOMEM, "out of memory");
+        return NULL;
+    }
+    if (wp_sched_admit_configure(a, cfg, err) != WP_OK) {
+        free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void wp_sched_admit_free(wp_sched_admit_t *a)
+{
+    if (a == NULL)
+        return;
+    wp_sched_queue_free(a->queue);
+    free(a);
+}
+
+const wp_sched_admit_cfg_t *wp_sched_admit_cfg(const wp_sched_admit_t *a)
+{
+    return &a->cfg;
+}
+
+static wp_sched_admit_result_t verdict(wp_sched_admit_verdict_t v)
+{
+    return (wp_sched_admit_result_t){.verdict = v};
+}
+
+static wp_sched_admit_result_t shed(wp_sched_admit_t *a, wp_sched_shed_t why)
+{
+    a->shed[why]++;
+    return (wp_sched_admit_result_t){.verdict = WP_SCHED_ADMIT_SHED, .shed = why};
+}
+
+/* Into the queue with its first deadline, or shed. */
+static wp_sched_admit_result_t enqueue(wp_sched_admit_t *a, double now, wp_sched_ticket_t *t)
+{
+    bool first = t->deadline == 0;
+    double deadline = first ? now + a->cfg.queue_timeout_s : t->deadline;
+    wp_sched_queue_item_t it = {.priority = t->priority,
+                                .flow = t->flow,
+                                .deadline = deadline,
+                                .ud = t},
+                          ev;
+    bool evicted = false;
+    wp_status_t st = wp_sched_queue_push(a->queue, &it, &ev, &evicted);
+    if (st != WP_OK)
+        return shed(a, st == WP_ENOMEM ? WP_SCHED_SHED_NO_MEMORY : WP_SCHED_SHED_QUEUE_FULL);
+    t->deadline = deadline;
+    t->queued = true;
+    t->queued_at = now;
+    t->id = it.id;
+    a->waited += first;
+    wp_sched_admit_result_t r = verdict(WP_SCHED_ADMIT_QUEUED);
+    if (evicted) {
+        r.evicted = ev.ud;
+        r.evicted->queued = false;
+        a->shed[WP_SCHED_SHED_EVICTED]++;
+    }
+    return r;
+}
+
+wp_sched_admit_result_t wp_sched_admit_arrive(wp_sched_admit_t *a, const wp_sched_t *s, double now,
+                                              wp_sched_role_t role, wp_sched_ticket_t *t)
+{
+    if (!a->cfg.queue || a->queue == NULL)
+        return verdict(WP_SCHED_ADMIT_SEND);
+    int healthy = 0;
+    int room = wp_sched_room(s, now, role, &a->cfg.saturation, &healthy);
+    if (wp_sched_queue_len(a->queue) == 0 && (room > 0 || healthy == 0))
+        return verdict(WP_SCHED_ADMIT_SEND); /* no endpoint at all: the pick answers 503 */
+    return enqueue(a, now, t);
+}
+
+wp_sched_admit_result_t wp_sched_admit_no_room(wp_sched_admit_t *a, const wp_sched_t *s, double now,
+                                               wp_sched_role_t role, wp_sched_ticket_t *t)
+{
+    int healthy = 0;
+    const wp_sched_saturation_t limits_only = {0, 0};
+    wp_sched_room(s, now, role, &limits_only, &healthy);
+    if (healthy == 0)
+        return verdict(WP_SCHED_ADMIT_UNAVAILABLE);
+    if (!a->cfg.queue || a->queue == NULL)
+        return shed(a, WP_SCHED_SHED_IN_FLIGHT_LIMIT);
+    return enqueue(a, now, t);
+}
+
+uint32_t wp_sched_admit_pass(const wp_sched_admit_t *a)
+{
+    return a->queue != NULL ? wp_sched_queue_len(a->queue) : 0;
+}
+
+wp_sched_ticket_t *wp_sched_admit_next(wp_sched_admit_t *a, const wp_sched_t *s, double now,
+                                       wp_sched_role_t role)
+{
+    if (a->queue == NULL || wp_sched_queue_len(a->queue) == 0)
+        return NULL;
+    int healthy = 0;
+    int room = wp_sched_room(s, now, role, &a->cfg.saturation, &healthy);
+    wp_sched_queue_item_t it;
+    if ((room == 0 && healthy > 0) || !wp_sched_queue_pop(a->queue, &it))
+        return NULL;
+    wp_sched_ticket_t *t = it.ud;
+    t->queued = false;
+    return t;
+}
+
+wp_sched_ticket_t *wp_sched_admit_expired(wp_sched_admit_t *a, double now)
+{
+    wp_sched_queue_item_t it;
+    if (a->queue == NULL || !wp_sched_queue_pop_expired(a->queue, now, &it))
+        return NULL;
+    wp_sched_ticket_t *t = it.ud;
+    t->queued = false;
+    a->shed[WP_SCHED_SHED_QUEUE_TIMEOUT]++;
+    return t;
+}
+
+void wp_sched_admit_forget(wp_sched_admit_t *a, wp_sched_ticket_t *t)
+{
+    if (t->queued && a->queue != NULL)
+        wp_sched_queue_remove(a->queue, t->id);
+    t->queued = false;
+}
+
+uint32_t wp_sched_admit_queued(const wp_sched_admit_t *a)
+{
+    return a->queue != NULL ? wp_sched_queue_len(a->queue) : 0;
+}
+
+uint64_t wp_sched_admit_shed_count(const wp_sched_admit_t *a, wp_sched_shed_t why)
+{
+    return why < WP_SCHED_SHED_KINDS ? a->shed[why] : 0;
+}
+
+uint64_t wp_sched_admit_waited_count(const wp_sched_admit_t *a)
+{
+    return a->waited;
+}
