@@ -140,6 +140,9 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
                                    .base_ejection_ms = (uint64_t)g->outlier.base_ejection_ms,
                                    .max_ejection_ms = (uint64_t)g->outlier.max_ejection_ms,
                                    .max_ejection_percent = g->outlier.max_ejection_percent};
+    if (!wp_strlcpy(gc->decision_log, g->decision_log, sizeof(gc->decision_log)))
+        return wp_err_set(err, WP_EINVAL, "gateway.decisionLog: longer than %zu bytes",
+                          sizeof(gc->decision_log) - 1);
     const char *env_token = wp_cli_env_admin_token(); /* a token need not be written down */
     bool from_env = env_token != NULL;
     if (!wp_strlcpy(gc->admin_token, from_env ? env_token : g->admin_token,

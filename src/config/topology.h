@@ -137,6 +137,7 @@ typedef struct wp_topology_gateway_s {
     int max_in_flight_per_endpoint;      /* 0..1000000, 0 = no limit */
     int retries;                         /* 0..16 */
     char admin_token[WP_TOPO_TOKEN_MAX]; /* "" = admin API off (unless the environment sets one) */
+    char decision_log[512];              /* decisionLog: a file for the decision log, "" = off */
     wp_topology_flow_t flow;
     wp_topology_outlier_t outlier;
     wp_topology_log_format_t log_format;

@@ -252,7 +252,7 @@ int wp__gw_ready_count(const wp_gateway_t *gw)
 {
     int n = 0;
     for (int i = 0; i < gw->n_eps; i++)
-        n += gw->eps[i].healthy && !gw->eps[i].out.ejected;
+        n += gw->eps[i].healthy && !wp_sched_outlier_get(gw->pool->outlier, i)->ejected;
     return n;
 }
 
@@ -284,10 +284,12 @@ static void carry_over(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep, con
     memcpy(ep->ttft_recent, o->ttft_recent, sizeof(ep->ttft_recent));
     ep->ttft_n = o->ttft_n;
     ep->ttft_next = o->ttft_next;
-    ep->ejections_total = o->ejections_total;
+    wp_sched_outlier_ep_t *out = wp_sched_outlier_ep(pool->outlier, ep->index);
+    const wp_sched_outlier_ep_t *old = wp_sched_outlier_get(o->pool->outlier, o->index);
+    out->ejections_total = old->ejections_total;
     if (!same_address(&ep->cfg, &o->cfg))
         return;
-    ep->out = o->out;
+    *out = *old; /* healthy is set from ep->healthy by the next sync */
     /* What still runs there counts against its limit and load in the new scheduler too
      * (those requests end through wp__gw_ep_done). */
     wp_sched_endpoint_set_in_flight(pool->sched, ep->index,
@@ -328,6 +330,7 @@ static void pool_free(gw_pool_t *pool)
     }
     free(pool->eps);
     wp_sched_free(pool->sched);
+    wp_sched_outlier_free(pool->outlier);
     free(pool);
 }
 
@@ -364,7 +367,10 @@ gw_pool_t *wp__gw_pool_new(wp_gateway_t *gw, const wp_gateway_config_t *cfg, con
     }
     pool->eps = calloc((size_t)(cfg->n_endpoints ? cfg->n_endpoints : 1), sizeof(gw_endpoint_t));
     pool->sched = wp_sched_new(&cfg->sched, err);
-    if (pool->eps == NULL || pool->sched == NULL) {
+    wp_sched_outlier_cfg_t ocfg = wp__gw_outlier_cfg(cfg);
+    if (pool->sched != NULL)
+        pool->outlier = wp_sched_outlier_new(cfg->n_endpoints, &ocfg, err);
+    if (pool->eps == NULL || pool->sched == NULL || pool->outlier == NULL) {
         if (pool->eps == NULL)
             wp_err_set(err, WP_ENOMEM, "out of memory");
         pool_free(pool);

@@ -221,9 +221,11 @@ wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp
     gw->id_base = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 40);
     for (int i = 0; i < cfg->n_models; i++)
         wp_strlcpy(gw->models[gw->n_models++], cfg->models[i], sizeof(gw->models[0]));
+    gw->start_ms = uv_now(loop);
     gw_pool_t *pool = NULL;
-    if (wp__gw_flow_configure(gw, err) != WP_OK ||
+    if (wp__gw_flow_configure(gw, err) != WP_OK || wp__gw_decisions_open(gw, err) != WP_OK ||
         (pool = wp__gw_pool_new(gw, cfg, NULL, err)) == NULL) {
+        wp__gw_decisions_close(gw);
         wp__gw_flow_free(gw);
         free(gw);
         return NULL;
@@ -337,6 +339,10 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
     wp_err_t ferr;
     if (wp__gw_flow_configure(gw, &ferr) != WP_OK)
         wp_log(WP_LOG_WARN, "reload: flow control kept as it was", "why=\"%s\"", ferr.msg);
+    if (wp__gw_decisions_open(gw, &ferr) != WP_OK)
+        wp_log(WP_LOG_WARN, "reload: no decision log", "why=\"%s\"", ferr.msg);
+    wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_RELOAD,
+                                               .generation = gw->reloads + 1});
     wp__gw_flow_drain(gw);
     gw->last_health_ms = 0; /* new endpoints are checked at the next tick */
     gw->reloads++;
@@ -354,6 +360,7 @@ static void free_all(wp_gateway_t *gw)
 {
     wp__gw_metrics_free(gw);
     wp__gw_flow_free(gw);
+    wp__gw_decisions_close(gw);
     free(gw);
 }
 

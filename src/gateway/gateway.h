@@ -89,6 +89,9 @@ typedef struct wp_gateway_config_s {
     /* Bearer token of the admin API (POST /admin/reload, POST /admin/drain); "" = the
      * admin paths do not exist (404). */
     char admin_token[256];
+    /* The decision log (sched/decision.h): one JSON line per pick, queue, shed, retry, P/D
+     * and outlier decision, appended to this file; "" = off (the default). */
+    char decision_log[512];
     wp_gateway_endpoint_cfg_t endpoints[WP_GATEWAY_MAX_ENDPOINTS];
     int n_endpoints;
 } wp_gateway_config_t;

@@ -6,10 +6,14 @@
 #ifndef WP_GATEWAY_INTERNAL_H
 #define WP_GATEWAY_INTERNAL_H
 
+#include <stdio.h>
+
 #include "api/openai.h"
 #include "base/buf.h"
 #include "base/rng.h"
-#include "sched/queue.h"
+#include "sched/admit.h"
+#include "sched/decision.h"
+#include "sched/outlier.h"
 #include "gateway/gateway.h"
 #include "stats/stats.h"
 
@@ -29,15 +33,6 @@ typedef enum {
     GW_PD_FALLBACK_KINDS
 } gw_pd_fallback_t;
 
-/* Why flow control turned a request away with 429 (wellpath_gateway_shed_total{reason}). */
-typedef enum {
-    GW_SHED_QUEUE_FULL,      /* the queue was full and the request did not outrank anyone */
-    GW_SHED_QUEUE_TIMEOUT,   /* it waited queue_timeout_ms */
-    GW_SHED_EVICTED,         /* a request of higher priority took its place */
-    GW_SHED_IN_FLIGHT_LIMIT, /* every endpoint at its limit, and no queue */
-    GW_SHED_KINDS
-} gw_shed_t;
-
 /* One wellpath_gateway_requests_total sample of an endpoint: status 0 = free slot. */
 typedef struct gw_status_count_s {
     int status;
@@ -48,16 +43,6 @@ typedef struct gw_status_count_s {
 #define GW_TTFT_RECENT 32 /* TTFTs kept per endpoint for the status page */
 
 struct gw_endpoint_s;
-
-/* An endpoint's outlier-detection state (outlier.c). */
-typedef struct gw_outlier_s {
-    int consecutive_failures; /* proxied requests failed in a row */
-    bool ejected;             /* out of the pool until ejected_until_ms */
-    bool probation;           /* back, one request at a time, until one succeeds */
-    uint64_t ejected_until_ms;
-    uint64_t recovered_ms; /* when it last left probation */
-    int ejections;         /* since it last stayed well for max_ejection_ms: the back-off */
-} gw_outlier_t;
 
 /* One periodic GET to an endpoint (scrape, health or models) and its answer. */
 typedef enum { GW_CHECK_SCRAPE, GW_CHECK_HEALTH, GW_CHECK_MODELS, GW_CHECK_KINDS } gw_check_kind_t;
@@ -92,8 +77,6 @@ typedef struct gw_endpoint_s {
     /* recent TTFTs in seconds (status page): a ring of the last ttft_n answers */
     double ttft_recent[GW_TTFT_RECENT];
     int ttft_n, ttft_next;
-    gw_outlier_t out;
-    uint64_t ejections_total;
 } gw_endpoint_t;
 
 /* One generation of the pool: a scheduler and the endpoints it picks from (eps[i] is
@@ -105,6 +88,7 @@ typedef struct gw_endpoint_s {
 typedef struct gw_pool_s {
     int refs;
     wp_sched_t *sched;
+    wp_sched_outlier_t *outlier; /* outlier detection's state of eps[i] is its endpoint i */
     gw_endpoint_t *eps;
     int n_eps;
     bool has_prefill; /* requests go to decode endpoints */
@@ -148,11 +132,13 @@ struct wp_gateway_s {
     uint64_t pd_disaggregated, pd_decode_only;
     uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];
     uint64_t in_flight;
-    /* flow control (flow.c) */
-    wp_sched_queue_t *queue;    /* NULL until flow control is first enabled */
+    /* admission and flow control (flow.c over sched/admit) */
+    wp_sched_admit_t *admit;
     bool flow_busy, flow_again; /* drain is running / must run once more */
-    uint64_t shed[GW_SHED_KINDS];
     wp_stats_hist_t queue_wait_s;
+    /* the decision log (decisions.c): NULL when off */
+    FILE *decision_log;
+    uint64_t start_ms;
     wp_gateway_admin_t admin;
     uint64_t ejections_total;
 };
@@ -220,14 +206,12 @@ typedef struct gw_proxy_s {
     wp_buf_t send_body;  /* the body for the decode endpoint; empty: the client's own */
     long long pf_cached; /* the prefill side's cached tokens, shown to the client; -1: none */
     long long prompt_tokens, completion_tokens; /* from the answer's usage, for the log; -1 */
-    /* flow control */
-    bool queued; /* waiting in gw->queue under queue_id */
-    uint64_t queue_id;
-    uint64_t queued_ms;   /* when it joined the queue (loop time) */
-    uint64_t deadline_ms; /* its 429 deadline, set when it is first queued; 0 before */
+    size_t n_tokens; /* the prompt's tokens (tok/), for the scheduler and the P/D decider */
+    /* admission: its priority (the body's, or the X-Wellpath-Priority header's), fairness
+     * key and place in the queue */
+    wp_sched_ticket_t ticket;
     double queue_wait_s;
-    int64_t priority; /* the body's, or the X-Wellpath-Priority header's (lower first) */
-    bool pd_started;  /* wp__gw_pd_begin has run: a second dispatch goes to decode */
+    bool pd_started; /* wp__gw_pd_begin has run: a second dispatch goes to decode */
 } gw_proxy_t;
 
 void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind);
@@ -235,6 +219,10 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind);
 void wp__gw_proxy_dispatch(gw_proxy_t *p);
 /* Picks an endpoint (decode role in a P/D pool) and sends it the request. */
 void wp__gw_proxy_attempt(gw_proxy_t *p);
+/* No healthy endpoint can serve it: 503. Ends the request. */
+void wp__gw_proxy_unavailable(gw_proxy_t *p);
+/* The scheduler's view of the request (the decode role in a P/D pool). */
+void wp__gw_proxy_sched_request(const gw_proxy_t *p, wp_sched_request_t *sr);
 /* Answers with an error, only before anything was sent; ends the request. */
 void wp__gw_proxy_fail(gw_proxy_t *p, int status, const char *msg, const char *param);
 /* Ends the request: accounting, the log line, memory. */
@@ -253,13 +241,12 @@ const char *wp__gw_pd_fallback_name(int kind);
 /* true: send the request now. false: it waits in the queue (and is dispatched from there)
  * or it was answered 429 and finished. */
 bool wp__gw_flow_admit(gw_proxy_t *p);
-/* Reads the request's priority into p->priority; false when X-Wellpath-Priority is there
+/* Reads the request's priority into its ticket; false when X-Wellpath-Priority is there
  * but not an integer (the caller answers 400). */
 bool wp__gw_flow_priority(gw_proxy_t *p);
-/* A pick found every endpoint at its in-flight limit: with flow control on, the request
- * goes back into the queue (or is answered 429 when it is full) and true; false when flow
- * control is off (the caller answers). */
-bool wp__gw_flow_requeue(gw_proxy_t *p);
+/* A first pick found no candidate: the request waits for room again, or is answered (429
+ * shed, 503 nothing healthy) and finished. */
+void wp__gw_flow_no_room(gw_proxy_t *p);
 /* Dispatches queued requests while an endpoint has room; safe to call from anywhere
  * (a call made while one runs makes that one go round again). */
 void wp__gw_flow_drain(wp_gateway_t *gw);
@@ -270,7 +257,6 @@ void wp__gw_flow_forget(gw_proxy_t *p);
 /* Applies cfg->flow (at start and on reload). WP_ENOMEM, or WP_EINVAL on a bad bound. */
 wp_status_t wp__gw_flow_configure(wp_gateway_t *gw, wp_err_t *err);
 void wp__gw_flow_free(wp_gateway_t *gw);
-const char *wp__gw_shed_name(int kind);
 
 /* outlier.c: outlier detection (gateway.h, wp_gateway_outlier_cfg_t) */
 /* Pushes what the pool's scheduler must know of each endpoint: in the pool (health checks
@@ -279,10 +265,12 @@ const char *wp__gw_shed_name(int kind);
  * change to one can lift or set another's probation limit. */
 void wp__gw_pool_sync(wp_gateway_t *gw, gw_pool_t *pool);
 /* A proxied request on ep (of any generation: the current one's endpoint of that name is
- * the one judged) ended: ok (an answer below 500) or failed. */
-void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool ok);
+ * the one judged) ended; fault: it counts against the endpoint (sched/retry.h). */
+void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool fault);
 /* Ends ejections whose time is up (the endpoint goes on probation). */
 void wp__gw_outlier_tick(wp_gateway_t *gw);
+/* The detector's config from the gateway's (ms to s). */
+wp_sched_outlier_cfg_t wp__gw_outlier_cfg(const wp_gateway_config_t *cfg);
 
 /* metrics.c */
 void wp__gw_metrics_init(wp_gateway_t *gw);
@@ -302,6 +290,13 @@ void wp__gw_status_page(const char **html, size_t *len);
 void wp__gw_status_write_json(const wp_gateway_t *gw, wp_buf_t *out);
 /* Records a streamed 2xx answer's TTFT on the endpoint that served it. */
 void wp__gw_status_note_ttft(gw_endpoint_t *ep, double seconds);
+
+/* decisions.c: the decision log (gateway.decisionLog; sched/decision.h) */
+/* Opens cfg.decision_log for appending (closing one open before); "" = off. */
+wp_status_t wp__gw_decisions_open(wp_gateway_t *gw, wp_err_t *err);
+void wp__gw_decisions_close(wp_gateway_t *gw);
+/* Writes one line when the log is on. */
+void wp__gw_decision(wp_gateway_t *gw, const wp_sched_decision_t *d);
 
 /* gateway.c */
 double wp__gw_now(const wp_gateway_t *gw);

@@ -179,11 +179,11 @@ static double v_index_blocks(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 }
 static double v_ejected(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return ep->out.ejected;
+    return wp_sched_outlier_get(ep->pool->outlier, ep->index)->ejected;
 }
 static double v_ejections(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return (double)ep->ejections_total;
+    return (double)wp_sched_outlier_get(ep->pool->outlier, ep->index)->ejections_total;
 }
 
 static void per_endpoint(wp_gateway_t *gw, wp_buf_t *out, const char *name, const char *type,
@@ -289,12 +289,15 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
            (double)gw->in_flight);
     scalar(out, "wellpath_gateway_queue_length", "gauge",
            "Requests waiting for an endpoint with room (flow control).",
-           gw->queue ? (double)wp_sched_queue_len(gw->queue) : 0);
+           (double)wp_sched_admit_queued(gw->admit));
     hist(out, &gw->queue_wait_s, "wellpath_gateway_queue_wait_seconds",
          "Time a request waited in the flow-control queue before it was sent.");
-    by_reason(out, "wellpath_gateway_shed_total",
-              "Requests answered 429 by flow control or the in-flight limit, by reason.", "reason",
-              wp__gw_shed_name, gw->shed, GW_SHED_KINDS);
+    family(out, "wellpath_gateway_shed_total", "counter",
+           "Requests answered 429 by flow control or the in-flight limit, by reason.");
+    for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
+        wp_buf_printf(out, "wellpath_gateway_shed_total{reason=\"%s\"} %llu\n",
+                      wp_sched_shed_name((wp_sched_shed_t)k),
+                      (unsigned long long)wp_sched_admit_shed_count(gw->admit, (wp_sched_shed_t)k));
     scalar(out, "wellpath_gateway_reloads_total", "counter",
            "Configurations applied while running (SIGHUP or POST /admin/reload).",
            (double)gw->reloads);

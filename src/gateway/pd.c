@@ -1,14 +1,14 @@
 /*
- * gateway/pd: prefill/decode disaggregation (REFERENCE.md §4), the stage that runs before
+ * gateway/pd: prefill/decode disaggregation (docs/pd.md), the stage that runs before
  * the decode endpoint is called.
  *
- * The decider looks at the decode endpoint the scheduler would pick: when the prompt and
- * its uncached part there both reach pd_threshold tokens, a prefill endpoint is picked
- * and sent the prefill body (max_tokens 1, not streamed, do_remote_decode). Its answer's
- * kv_transfer_params go into the decode body, and wp__gw_proxy_attempt sends that to a
- * decode endpoint and streams the answer back. A prefill 4xx goes to the client as it
- * is; any other prefill failure falls back to decode-only with the client's own body,
- * counted by reason and logged. Both stages carry the same X-Request-Id.
+ * The decider (sched/pd.h, shared with the simulator) looks at the decode endpoint the
+ * scheduler would pick: when the prompt and its uncached part there both reach
+ * pd_threshold tokens, a prefill endpoint is picked and sent the prefill body (max_tokens 1, not
+ * streamed, do_remote_decode). Its answer's kv_transfer_params go into the decode body, and
+ * wp__gw_proxy_attempt sends that to a decode endpoint and streams the answer back. A prefill 4xx
+ * goes to the client as it is; any other prefill failure falls back to decode-only with the
+ * client's own body, counted by reason and logged. Both stages carry the same X-Request-Id.
  */
 #include "gateway/internal.h"
 
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "api/pd.h"
+#include "sched/pd.h"
 #include "base/log.h"
 
 static const char *const fallback_names[GW_PD_FALLBACK_KINDS] = {
@@ -86,7 +87,7 @@ static void pf_done(void *ud, wp_status_t st, const char *why)
     gw_proxy_t *p = ud;
     p->pf_call = NULL;
     release_prefill(p);
-    wp__gw_outlier_note(p->gw, p->pf_ep, st == WP_OK && p->pf_status < 500);
+    wp__gw_outlier_note(p->gw, p->pf_ep, st != WP_OK || p->pf_status >= 500);
     if (st != WP_OK) {
         fall_back(p, st == WP_ETIMEDOUT ? GW_PD_TIMEOUT : GW_PD_CONNECT, why ? why : "");
         return;
@@ -112,44 +113,31 @@ static void pf_done(void *ud, wp_status_t st, const char *why)
     wp__gw_proxy_attempt(p);
 }
 
-/* Would the request be worth disaggregating on the decode endpoint it would get? */
-static bool worth_it(gw_proxy_t *p)
-{
-    wp_gateway_t *gw = p->gw;
-    wp_sched_request_t sr = {.model = p->model,
-                             .cache_salt = p->api.cache_salt,
-                             .prompt = p->api.prompt.data,
-                             .prompt_len = p->api.prompt.len,
-                             .session_ep = -1,
-                             .role = WP_SCHED_ROLE_DECODE,
-                             .dry = true};
-    wp_sched_pick_t dry;
-    if (wp_sched_pick(p->pool->sched, wp__gw_now(gw), &sr, &gw->rng, &dry, NULL) != WP_OK)
-        return false; /* no decode endpoint: the attempt answers 503 */
-    double tokens = (double)p->api.prompt.len / 4.0, n = gw->cfg.pd_threshold;
-    return tokens >= n && dry.prefill_tokens >= n;
-}
-
 bool wp__gw_pd_begin(gw_proxy_t *p)
 {
     wp_gateway_t *gw = p->gw;
     if (!p->pool->has_prefill)
         return false;
-    if (!worth_it(p)) {
+    wp_sched_request_t sr;
+    wp__gw_proxy_sched_request(p, &sr);
+    wp_sched_pd_verdict_t v = wp_sched_pd_decide(p->pool->sched, wp__gw_now(gw), &sr,
+                                                 gw->cfg.pd_threshold, &gw->rng, &p->pf_pick);
+    wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_PD,
+                                               .request = p->request_id,
+                                               .detail = wp_sched_pd_name(v)});
+    if (v != WP_SCHED_PD_DISAGGREGATE) {
+        if (v == WP_SCHED_PD_NO_PREFILL)
+            gw->pd_fallbacks[GW_PD_NO_PREFILL_ENDPOINT]++;
         gw->pd_decode_only++;
         return false;
     }
-    wp_sched_request_t sr = {.model = p->model,
-                             .cache_salt = p->api.cache_salt,
-                             .prompt = p->api.prompt.data,
-                             .prompt_len = p->api.prompt.len,
-                             .session_ep = -1,
-                             .role = WP_SCHED_ROLE_PREFILL};
-    if (wp_sched_pick(p->pool->sched, wp__gw_now(gw), &sr, &gw->rng, &p->pf_pick, NULL) != WP_OK) {
-        gw->pd_fallbacks[GW_PD_NO_PREFILL_ENDPOINT]++;
-        gw->pd_decode_only++;
-        return false;
-    }
+    wp__gw_decision(gw,
+                    &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_PICK,
+                                           .request = p->request_id,
+                                           .endpoint = p->pool->eps[p->pf_pick.endpoint].cfg.name,
+                                           .pick = &p->pf_pick,
+                                           .role = WP_SCHED_ROLE_PREFILL,
+                                           .attempt = 1});
     p->pf_ep = &p->pool->eps[p->pf_pick.endpoint];
     wp_buf_reset(&p->send_body);
     if (wp_api_pd_prefill_body(p->api.root, &p->send_body) != WP_OK) {

@@ -26,6 +26,8 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "sched/retry.h"
+#include "tok/tok.h"
 
 /* Bytes queued for one client before it counts as too slow to serve. */
 #define SLOW_CLIENT_BYTES ((size_t)16 << 20)
@@ -122,41 +124,58 @@ static void on_abort(wp_http_req_t *req)
 
 /* ---- upstream callbacks ---- */
 
-/* Worth another endpoint: a server error, or a server that sheds load (429). */
-static bool retryable_status(int s)
+/* The attempt failed before any byte reached the client and r says to try another
+ * endpoint: the endpoint gets its slot back, and the next attempt picks (excluding the
+ * ones tried). Should none be left, the client hears r.status and why. */
+static void retry(gw_proxy_t *p, wp_sched_retry_t r, const char *why)
 {
-    return s == 502 || s == 503 || s == 504 || s == 500 || s == 429;
+    wp_gateway_t *gw = p->gw;
+    gw_endpoint_t *cur = wp__gw_ep_current(gw, p->ep);
+    cur->upstream_errors++;
+    snprintf(p->fail_why, sizeof(p->fail_why), "%s", why);
+    p->fail_status = r.status;
+    release(p);
+    gw->retries_total++;
+    cur->retries_from++;
+    wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_RETRY,
+                                               .request = p->request_id,
+                                               .endpoint = p->ep->cfg.name,
+                                               .status = p->up_status ? p->up_status : r.status});
+    wp__gw_proxy_attempt(p);
 }
 
-static void upstream_failed(gw_proxy_t *p, int status, const char *why)
+/* The attempt failed before any byte reached the client: another endpoint, or the
+ * client hears r.status. */
+static void attempt_failed(gw_proxy_t *p, wp_sched_retry_t r, const char *why)
 {
-    wp__gw_ep_current(p->gw, p->ep)->upstream_errors++;
-    snprintf(p->fail_why, sizeof(p->fail_why), "%s", why);
-    p->fail_status = status;
-    release(p);
-    if (p->attempts <= p->gw->cfg.retries) {
-        p->gw->retries_total++;
-        wp__gw_ep_current(p->gw, p->ep)->retries_from++;
-        wp__gw_proxy_attempt(p);
+    if (r.retry) {
+        retry(p, r, why);
         return;
     }
-    wp__gw_proxy_fail(p, status, why, NULL);
+    wp__gw_ep_current(p->gw, p->ep)->upstream_errors++;
+    release(p);
+    wp__gw_proxy_fail(p, r.status, why, NULL);
+}
+
+/* Outlier detection hears of the attempt's outcome, as sched/retry decided. */
+static void judge(gw_proxy_t *p, gw_endpoint_t *ep, wp_sched_retry_t r)
+{
+    if (r.judged)
+        wp__gw_outlier_note(p->gw, ep, r.fault);
 }
 
 static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
 {
     gw_proxy_t *p = ud;
     p->up_status = status;
-    if (retryable_status(status) && p->attempts <= p->gw->cfg.retries) {
+    wp_sched_retry_t r = wp_sched_retry_decide(status, p->attempts, p->gw->cfg.retries, false);
+    if (r.retry) {
         wp_http_call_cancel(p->call);
         p->call = NULL;
-        if (status != 429) /* shedding load is no fault of the endpoint */
-            wp__gw_outlier_note(p->gw, p->ep, false);
+        judge(p, p->ep, r);
         char why[200];
         snprintf(why, sizeof(why), "upstream %s answered HTTP %d", p->ep->cfg.name, status);
-        /* If no endpoint is left to try, the client hears what they said: load shed (429)
-         * or unavailable (503) keep their meaning; any other 5xx is a bad gateway. */
-        upstream_failed(p, status == 429 || status == 503 ? status : 502, why);
+        retry(p, r, why);
         return;
     }
     wp_str_t ct = wp_http_headers_get(h, "Content-Type");
@@ -223,18 +242,21 @@ static void on_up_done(void *ud, wp_status_t st, const char *why)
     gw_proxy_t *p = ud;
     p->call = NULL;
     if (st == WP_OK) {
-        if (p->up_status != 429)
-            wp__gw_outlier_note(p->gw, p->ep, p->up_status < 500);
+        judge(p, p->ep, wp_sched_retry_decide(p->up_status, p->attempts, 0, true));
         wp_http_res_end(p->req);
         wp__gw_proxy_finish(p, "ok");
         return;
     }
-    int status = st == WP_ETIMEDOUT ? 504 : 502;
-    wp__gw_outlier_note(p->gw, p->ep, false);
+    int outcome = st == WP_ETIMEDOUT ? WP_SCHED_RETRY_TIMEOUT : WP_SCHED_RETRY_TRANSPORT;
+    wp_sched_retry_t r =
+        wp_sched_retry_decide(outcome, p->attempts, p->gw->cfg.retries, p->responded);
+    judge(p, p->ep, r);
+    p->up_status = 0;
     if (!p->responded) {
-        upstream_failed(p, status, why ? why : "upstream failed");
+        attempt_failed(p, r, why ? why : "upstream failed");
         return;
     }
+    int status = r.status;
     wp__gw_ep_current(p->gw, p->ep)->upstream_errors++;
     wp_log(WP_LOG_WARN, "upstream failed mid-response", "id=%s endpoint=%s why=\"%s\"",
            p->request_id, p->ep->cfg.name, why ? why : "");
@@ -255,44 +277,35 @@ static void on_up_done(void *ud, wp_status_t st, const char *why)
 
 /* ---- picking and sending ---- */
 
-/* A first pick found no candidate: every endpoint of the role is at its in-flight limit
- * (wait for room in the flow-control queue, else 429), or none is ready (503). */
-static void no_candidate(gw_proxy_t *p, wp_sched_role_t role)
+void wp__gw_proxy_unavailable(gw_proxy_t *p)
 {
-    wp_gateway_t *gw = p->gw;
-    int healthy = 0;
-    const wp_sched_saturation_t limits_only = {0, 0};
-    wp_sched_room(p->pool->sched, wp__gw_now(gw), role, &limits_only, &healthy);
     char msg[256];
-    if (healthy == 0) {
-        snprintf(msg, sizeof(msg), "no endpoint is ready to serve model '%s'", p->model);
-        wp__gw_proxy_fail(p, 503, msg, NULL);
-        return;
-    }
-    p->attempts = 0; /* waiting for room: its next pick is a first attempt again */
-    if (wp__gw_flow_requeue(p))
-        return; /* queued, or answered 429 (and gone) */
-    p->attempts = 1;
-    snprintf(msg, sizeof(msg), "every endpoint is at its in-flight limit (%u)",
-             gw->cfg.max_in_flight);
-    gw->shed[GW_SHED_IN_FLIGHT_LIMIT]++;
-    wp__gw_proxy_fail(p, 429, msg, NULL);
+    snprintf(msg, sizeof(msg), "no endpoint is ready to serve model '%s'", p->model);
+    wp__gw_decision(p->gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_UNAVAILABLE,
+                                                  .request = p->request_id});
+    wp__gw_proxy_fail(p, 503, msg, NULL);
+}
+
+void wp__gw_proxy_sched_request(const gw_proxy_t *p, wp_sched_request_t *sr)
+{
+    *sr = (wp_sched_request_t){
+        .model = p->model,
+        .cache_salt = p->api.cache_salt,
+        .prompt = p->api.prompt.data,
+        .prompt_len = p->api.prompt.len,
+        .prompt_tokens = p->n_tokens,
+        .session_ep = -1,
+        .role = p->pool->has_prefill ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH,
+        .exclude = p->tried,
+    };
 }
 
 void wp__gw_proxy_attempt(gw_proxy_t *p)
 {
     wp_gateway_t *gw = p->gw;
     p->attempts++;
-    wp_sched_request_t sr = {
-        .model = p->model,
-        .cache_salt = p->api.cache_salt,
-        .prompt = p->api.prompt.data,
-        .prompt_len = p->api.prompt.len,
-        .priority = (int)p->api.priority,
-        .session_ep = -1,
-        .role = p->pool->has_prefill ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH,
-        .exclude = p->tried,
-    };
+    wp_sched_request_t sr;
+    wp__gw_proxy_sched_request(p, &sr);
     uint64_t t = uv_hrtime();
     wp_err_t err;
     wp_status_t st = wp_sched_pick(p->pool->sched, wp__gw_now(gw), &sr, &gw->rng, &p->pick, &err);
@@ -303,10 +316,16 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
             wp__gw_proxy_fail(p, p->fail_status, p->fail_why, NULL);
             return;
         }
-        no_candidate(p, sr.role);
+        wp__gw_flow_no_room(p); /* wait for room, shed, or 503 */
         return;
     }
     p->ep = &p->pool->eps[p->pick.endpoint];
+    wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_PICK,
+                                               .request = p->request_id,
+                                               .endpoint = p->ep->cfg.name,
+                                               .pick = &p->pick,
+                                               .role = sr.role,
+                                               .attempt = p->attempts});
     p->tried[p->pick.endpoint / 64] |= 1ULL << (p->pick.endpoint % 64);
     wp__gw_ep_sent(gw, p->pool, p->ep, &p->pick);
     p->dispatched = true;
@@ -321,7 +340,9 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
     p->call = wp_http_call_start(p->ep->up, "POST", path, p->fwd_headers.data, body->data,
                                  body->len, &cbs, p);
     if (p->call == NULL)
-        upstream_failed(p, 502, "out of memory starting the upstream call");
+        attempt_failed(
+            p, wp_sched_retry_decide(WP_SCHED_RETRY_TRANSPORT, p->attempts, gw->cfg.retries, false),
+            "out of memory starting the upstream call");
 }
 
 static bool hop_by_hop(wp_str_t name)
@@ -413,6 +434,7 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
         wp__gw_proxy_fail(p, 404, msg, "model");
         return;
     }
+    p->n_tokens = wp_tok_count(p->api.prompt.data ? p->api.prompt.data : "", p->api.prompt.len);
     if (!wp__gw_flow_priority(p)) {
         wp__gw_proxy_fail(p, 400, "X-Wellpath-Priority: expected an integer", "priority");
         return;

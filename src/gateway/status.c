@@ -117,11 +117,12 @@ static void write_endpoint(const wp_gateway_t *gw, const gw_endpoint_t *ep, uint
     json_str(b, "name", ep->cfg.name);
     wp_buf_puts(b, ",");
     json_str(b, "role", role_name(ep->cfg.role));
+    const wp_sched_outlier_ep_t *o = wp_sched_outlier_get(ep->pool->outlier, ep->index);
     wp_buf_printf(b, ",\"healthy\":%s,\"outlier\":\"%s\",\"in_flight\":%u,",
                   ep->healthy ? "true" : "false",
-                  ep->out.ejected     ? "ejected"
-                  : ep->out.probation ? "probation"
-                                      : "ok",
+                  o->ejected     ? "ejected"
+                  : o->probation ? "probation"
+                                 : "ok",
                   wp_sched_endpoint_in_flight(gw->sched, ep->index));
     json_num(b, "waiting", ep->waiting);
     wp_buf_puts(b, ",");
@@ -151,8 +152,8 @@ static void write_totals(const wp_gateway_t *gw, uint64_t picks_all, wp_buf_t *b
         count_statuses(gw->eps[i].statuses, &requests, &errors);
     count_statuses(gw->unrouted, &requests, &errors);
     uint64_t shed = 0;
-    for (int k = 0; k < GW_SHED_KINDS; k++)
-        shed += gw->shed[k];
+    for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
+        shed += wp_sched_admit_shed_count(gw->admit, (wp_sched_shed_t)k);
     wp_buf_printf(b,
                   "\"totals\":{\"endpoints\":%d,\"healthy\":%d,\"in_flight\":%llu,"
                   "\"requests\":%llu,\"errors\":%llu,\"picks\":%llu,\"retries\":%llu,"
@@ -160,7 +161,7 @@ static void write_totals(const wp_gateway_t *gw, uint64_t picks_all, wp_buf_t *b
                   gw->n_eps, wp__gw_ready_count(gw), (unsigned long long)gw->in_flight,
                   (unsigned long long)requests, (unsigned long long)errors,
                   (unsigned long long)picks_all, (unsigned long long)gw->retries_total,
-                  gw->queue ? wp_sched_queue_len(gw->queue) : 0u, (unsigned long long)shed);
+                  wp_sched_admit_queued(gw->admit), (unsigned long long)shed);
     json_num(b, "ttft_p50_ms", wp_stats_hist_quantile(&gw->ttft_s, 0.5) * 1000.0);
     wp_buf_puts(b, ",");
     json_num(b, "ttft_p95_ms", wp_stats_hist_quantile(&gw->ttft_s, 0.95) * 1000.0);
