@@ -23,6 +23,8 @@
 #include <string.h>
 
 #include "des/heap.h"
+#include "sched/admit.h"
+#include "sched/pd.h"
 
 enum { EV_SEND, EV_SEND_QUEUED, EV_PICK, EV_ADD, EV_STEP_END, EV_DONE, EV_SCRAPE, EV_RELEASE };
 
@@ -45,7 +47,7 @@ typedef struct dreq_s {
     int phase;
     int pf_ep;
     wp_sched_pick_t pf_pick;  /* P/D: the prefill engine's pick */
-    double deadline;          /* flow control: when waiting at the gateway ends in 429 */
+    wp_sched_ticket_t ticket; /* admission: its place in the gateway's waiting room */
     struct dreq_s *next_free; /* the free list, or the client's waiting line */
 } dreq_t;
 
@@ -84,7 +86,7 @@ typedef struct des_s {
     wp_err_t *err;
     bool pd;                 /* two pools: prefill and decode */
     int n;                   /* engines */
-    wp_sched_queue_t *queue; /* flow control's waiting room (NULL: off) */
+    wp_sched_admit_t *admit; /* admission and flow control's waiting room */
 } des_t;
 
 void wp_des_config_default(wp_des_config_t *cfg)
@@ -267,28 +269,24 @@ static void free_slot(des_t *d, double t)
     push(d, t, EV_SEND_QUEUED, -1, q);
 }
 
-/* P/D, as the gateway's decider (gateway/pd.c): is the request worth prefilling apart on
- * the decode engine it would get? When it is, pick the prefill engine into pf_pick. */
+/* The scheduler's view of q (the decode role in a P/D pool). */
+static wp_sched_request_t sched_request(const des_t *d, const dreq_t *q)
+{
+    return (wp_sched_request_t){.model = d->cfg->model,
+                                .session_ep = -1,
+                                .hashes = q->pick.block_hashes,
+                                .n_hashes = q->pick.n_blocks,
+                                .prompt_tokens = q->prompt_tokens,
+                                .role = d->pd ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH};
+}
+
+/* P/D, the gateway's decider (sched/pd.h): prefill apart? Then pf_pick is the prefill
+ * engine's pick. */
 static bool pd_prefill_pick(des_t *d, double t, dreq_t *q)
 {
-    wp_sched_request_t sr = {.model = d->cfg->model,
-                             .session_ep = -1,
-                             .hashes = q->pick.block_hashes,
-                             .n_hashes = q->pick.n_blocks,
-                             .prompt_tokens = q->prompt_tokens,
-                             .role = WP_SCHED_ROLE_DECODE,
-                             .dry = true};
-    wp_sched_pick_t dry;
-    if (wp_sched_pick(d->sched, t, &sr, &d->rng, &dry, NULL) != WP_OK)
-        return false;
-    double n = d->cfg->pd_threshold;
-    if (q->prompt_tokens < n || dry.prefill_tokens < n)
-        return false;
-    sr.role = WP_SCHED_ROLE_PREFILL;
-    sr.dry = false;
-    memcpy(q->pf_pick.block_hashes, q->pick.block_hashes, q->pick.n_blocks * sizeof(uint64_t));
-    sr.hashes = q->pf_pick.block_hashes;
-    return wp_sched_pick(d->sched, t, &sr, &d->rng, &q->pf_pick, NULL) == WP_OK;
+    wp_sched_request_t sr = sched_request(d, q);
+    return wp_sched_pd_decide(d->sched, t, &sr, d->cfg->pd_threshold, &d->rng, &q->pf_pick) ==
+           WP_SCHED_PD_DISAGGREGATE;
 }
 
 /* The gateway answers the request itself (503: no engine; 429: shed) before any engine
@@ -298,8 +296,6 @@ static void reject(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t)
 {
     if (q->phase == PHASE_DECODE)
         wp_engine_release(d->engines[q->pf_ep].e, q->id);
-    if (outcome == WP_REPORT_HTTP_4XX)
-        d->stats->shed++;
     d->in_flight--;
     record(d, q, outcome, t + d->cfg->client_latency_s);
     free_slot(d, t + d->cfg->client_latency_s);
@@ -313,21 +309,24 @@ static wp_sched_role_t room_role(const des_t *d)
     return d->pd ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH;
 }
 
-/* Into the waiting room with its first deadline, or 429 when it is full. */
-static void enqueue(des_t *d, double t, dreq_t *q)
+/* Carries out what admission decided: true when the request goes on to its pick now. */
+static bool carry_out(des_t *d, double t, dreq_t *q, wp_sched_admit_result_t r)
 {
-    bool first = q->deadline == 0;
-    if (first)
-        q->deadline = t + d->cfg->flow_queue_timeout_s;
-    wp_sched_queue_item_t it = {.deadline = q->deadline, .ud = q}, ev;
-    bool evicted = false;
-    if (wp_sched_queue_push(d->queue, &it, &ev, &evicted) != WP_OK) {
+    if (r.evicted != NULL)
+        reject(d, r.evicted->ud, WP_REPORT_HTTP_4XX, t);
+    switch (r.verdict) {
+    case WP_SCHED_ADMIT_SEND:
+        return true;
+    case WP_SCHED_ADMIT_QUEUED:
+        return false;
+    case WP_SCHED_ADMIT_SHED:
         reject(d, q, WP_REPORT_HTTP_4XX, t);
-        return;
+        return false;
+    case WP_SCHED_ADMIT_UNAVAILABLE:
+    default:
+        reject(d, q, WP_REPORT_HTTP_5XX, t);
+        return false;
     }
-    d->stats->queued += first; /* requests, not waits: a P/D request may wait twice */
-    if (evicted)
-        reject(d, ev.ud, WP_REPORT_HTTP_4XX, t);
 }
 
 static void route(des_t *d, double t, dreq_t *q);
@@ -335,51 +334,42 @@ static void route(des_t *d, double t, dreq_t *q);
 /* Sends queued requests while an engine has room; each at most once a pass. */
 static void drain(des_t *d, double t)
 {
-    if (d->queue == NULL)
-        return;
-    for (uint32_t left = wp_sched_queue_len(d->queue); left > 0; left--) {
-        int healthy = 0;
-        int room = wp_sched_room(d->sched, t, room_role(d), &d->cfg->saturation, &healthy);
-        wp_sched_queue_item_t it;
-        if ((room == 0 && healthy > 0) || !wp_sched_queue_pop(d->queue, &it))
+    for (uint32_t left = wp_sched_admit_pass(d->admit); left > 0; left--) {
+        wp_sched_ticket_t *k = wp_sched_admit_next(d->admit, d->sched, t, room_role(d));
+        if (k == NULL)
             return;
-        route(d, t, it.ud);
+        route(d, t, k->ud);
     }
 }
 
 static void expire(des_t *d, double t)
 {
-    wp_sched_queue_item_t it;
-    while (d->queue != NULL && wp_sched_queue_pop_expired(d->queue, t, &it))
-        reject(d, it.ud, WP_REPORT_HTTP_4XX, t);
+    wp_sched_ticket_t *k;
+    while ((k = wp_sched_admit_expired(d->admit, t)) != NULL)
+        reject(d, k->ud, WP_REPORT_HTTP_4XX, t);
 }
 
 /* A request reaching the gateway: sent on at once while an engine has room and nobody
  * waits, queued otherwise (no engine at all: on to the pick, which answers 503). */
 static void on_pick(des_t *d, double t, dreq_t *q)
 {
-    if (d->queue != NULL && q->phase == PHASE_DIRECT) {
-        int healthy = 0;
-        int room = wp_sched_room(d->sched, t, room_role(d), &d->cfg->saturation, &healthy);
-        if (wp_sched_queue_len(d->queue) > 0 || (room == 0 && healthy > 0)) {
-            enqueue(d, t, q);
-            drain(d, t);
+    if (q->phase == PHASE_DIRECT) {
+        q->ticket.ud = q;
+        wp_sched_admit_result_t r =
+            wp_sched_admit_arrive(d->admit, d->sched, t, room_role(d), &q->ticket);
+        if (!carry_out(d, t, q, r))
             return;
-        }
     }
     route(d, t, q);
 }
 
-/* No engine passed the filters: with healthy engines all at their in-flight limit the
- * request waits again (flow control) or is shed (429); with none, 503. */
+/* No engine passed the filters: wait again (flow control), shed (429), or 503. */
 static void no_pick(des_t *d, double t, dreq_t *q)
 {
-    int healthy = 0;
-    wp_sched_room(d->sched, t, room_role(d), &d->cfg->saturation, &healthy);
-    if (healthy > 0 && d->queue != NULL)
-        enqueue(d, t, q);
-    else
-        reject(d, q, healthy > 0 ? WP_REPORT_HTTP_4XX : WP_REPORT_HTTP_5XX, t);
+    wp_sched_admit_result_t r =
+        wp_sched_admit_no_room(d->admit, d->sched, t, room_role(d), &q->ticket);
+    if (carry_out(d, t, q, r))
+        reject(d, q, WP_REPORT_HTTP_5XX, t);
 }
 
 static void route(des_t *d, double t, dreq_t *q)
@@ -391,12 +381,7 @@ static void route(des_t *d, double t, dreq_t *q)
         push(d, t + d->cfg->engine_latency_s, EV_ADD, q->pf_ep, q);
         return;
     }
-    wp_sched_request_t sr = {.model = d->cfg->model,
-                             .session_ep = -1,
-                             .hashes = q->pick.block_hashes,
-                             .n_hashes = q->pick.n_blocks,
-                             .prompt_tokens = q->prompt_tokens,
-                             .role = d->pd ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH};
+    wp_sched_request_t sr = sched_request(d, q);
     if (wp_sched_pick(d->sched, t, &sr, &d->rng, &q->pick, NULL) != WP_OK) {
         no_pick(d, t, q);
         return;
@@ -610,15 +595,16 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
                 return st;
         }
     }
-    if (cfg->flow_enabled) {
-        if (!(cfg->flow_queue_timeout_s > 0))
-            return wp_err_set(err, WP_EINVAL, "flow control: queue timeout must be > 0");
-        d->queue = wp_sched_queue_new(cfg->flow_max_queue, err);
-        if (d->queue == NULL) /* err says which: a bad capacity or no memory */
-            return cfg->flow_max_queue >= 1 && cfg->flow_max_queue <= WP_SCHED_QUEUE_MAX
-                       ? WP_ENOMEM
-                       : WP_EINVAL;
-    }
+    wp_sched_admit_cfg_t acfg = {.queue = cfg->flow_enabled,
+                                 .max_queue = cfg->flow_max_queue,
+                                 .queue_timeout_s = cfg->flow_queue_timeout_s,
+                                 .saturation = cfg->saturation};
+    d->admit = wp_sched_admit_new(&acfg, err);
+    if (d->admit == NULL) /* err says which: a bad bound or no memory */
+        return cfg->flow_max_queue >= 1 && cfg->flow_max_queue <= WP_SCHED_QUEUE_MAX &&
+                       cfg->flow_queue_timeout_s > 0
+                   ? WP_ENOMEM
+                   : WP_EINVAL;
     wp_rng_seed(&d->rng, cfg->seed);
     wp_des_heap_init(&d->heap);
     return WP_OK;
@@ -626,11 +612,11 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
 
 static void teardown(des_t *d)
 {
-    wp_sched_queue_item_t it;
-    while (d->queue != NULL && wp_sched_queue_pop(d->queue, &it)) /* a run that failed */
-        req_release(d, it.ud);
-    wp_sched_queue_free(d->queue);
-    d->queue = NULL;
+    wp_sched_ticket_t *k; /* a run that failed: what still waits */
+    while (d->admit != NULL && (k = wp_sched_admit_expired(d->admit, INFINITY)) != NULL)
+        req_release(d, k->ud);
+    wp_sched_admit_free(d->admit);
+    d->admit = NULL;
     if (d->held != NULL) { /* a run that failed before the next stage began */
         req_release(d, d->held);
         d->held = NULL;
@@ -683,6 +669,9 @@ wp_status_t wp_des_run(const wp_des_config_t *cfg, wp_workload_t *wl, wp_report_
             dispatch(&d, &ev);
         }
         st = d.failure;
+        stats->queued = wp_sched_admit_waited_count(d.admit);
+        for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
+            stats->shed += wp_sched_admit_shed_count(d.admit, (wp_sched_shed_t)k);
     }
     teardown(&d);
     return st;
