@@ -27,13 +27,16 @@ static const char usage_text[] =
     "  --xpyd-gpus N           P/D topology: one run per prefill:decode split of N GPUs, and\n"
     "                          the best split by output tokens/s and by goodput\n"
     "  --latency-ms C,E        one-way network latency client-gateway and gateway-engine\n"
-    "                          (default 0.5,0.2)\n";
+    "                          (default 0.5,0.2)\n"
+    "  --decision-log FILE     write the simulated gateway's decisions, one JSON line each\n"
+    "                          (the format of gateway.decisionLog), to FILE\n";
 
-enum { O_FILE = 'f', O_LATENCY = 256, O_XPYD };
+enum { O_FILE = 'f', O_LATENCY = 256, O_XPYD, O_DECISION_LOG };
 
 static const struct option opts[] = {{"file", required_argument, NULL, O_FILE},
                                      {"latency-ms", required_argument, NULL, O_LATENCY},
                                      {"xpyd-gpus", required_argument, NULL, O_XPYD},
+                                     {"decision-log", required_argument, NULL, O_DECISION_LOG},
                                      WP_CLI_RUN_OPTIONS,
                                      {"help", no_argument, NULL, 'h'},
                                      {NULL, 0, NULL, 0}};
@@ -228,12 +231,23 @@ static wp_status_t sweep_xpyd(const wp_des_config_t *dc, const wp_cli_run_t *run
     return WP_OK;
 }
 
+/* One line of the decision log (sched/decision.h) into the file. */
+static void write_decision(void *ud, double t, const wp_sched_decision_t *d)
+{
+    wp_buf_t b;
+    wp_buf_init(&b, 64 * 1024);
+    wp_sched_decision_write(&b, t, d);
+    if (b.len > 0)
+        fwrite(b.data, 1, b.len, ud);
+    wp_buf_free(&b);
+}
+
 int wp_cli_simulate(int argc, char **argv)
 {
     static wp_cli_run_t run;
     static wp_des_config_t dc;
     wp_err_t err;
-    const char *file = NULL, *latency = NULL;
+    const char *file = NULL, *latency = NULL, *decision_log = NULL;
     int xpyd_gpus = 0;
     wp_des_config_default(&dc);
     if (wp_cli_run_init(&run, argc, argv, &err) != WP_OK)
@@ -251,6 +265,8 @@ int wp_cli_simulate(int argc, char **argv)
             file = optarg;
         else if (c == O_LATENCY)
             latency = optarg;
+        else if (c == O_DECISION_LOG)
+            decision_log = optarg;
         else if (c == O_XPYD) {
             int64_t g;
             if (wp_parse_i64(optarg, strlen(optarg), &g) != WP_OK || g < 2 || g > 1024)
@@ -272,6 +288,13 @@ int wp_cli_simulate(int argc, char **argv)
         return wp_cli_fail("simulate", err.msg);
     if (run.n_policies == 0)
         snprintf(run.policies[run.n_policies++], sizeof(run.policies[0]), "topology");
+    FILE *dlog = NULL;
+    if (decision_log != NULL) {
+        if ((dlog = fopen(decision_log, "w")) == NULL)
+            return wp_cli_fail("simulate", "--decision-log: cannot open the file for writing");
+        dc.decision = write_decision;
+        dc.decision_ud = dlog;
+    }
     wp_workload_trace_t trace = {0};
     if (run.spec.type == WP_WORKLOAD_TRACE &&
         wp_bench_read_trace(&run.spec, run.workload_file, &trace, &err) != WP_OK)
@@ -295,5 +318,9 @@ int wp_cli_simulate(int argc, char **argv)
         rc |= wp_bench_write_report(rep, run.json_path, run.html_path, "simulate");
     wp_report_free(rep);
     wp_workload_trace_free(&trace);
+    if (dlog != NULL && fclose(dlog) != 0) {
+        fprintf(stderr, "wellpath simulate: --decision-log: write failed\n");
+        rc |= 1;
+    }
     return rc;
 }

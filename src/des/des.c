@@ -111,6 +111,33 @@ static void push(des_t *d, double t, int type, int index, void *ptr)
         d->failure = wp_err_set(d->err, WP_ENOMEM, "out of memory for the event queue");
 }
 
+/* ---- the decision log ---- */
+
+static void decide(des_t *d, double t, wp_sched_decision_kind_t kind, const dreq_t *q,
+                   const wp_sched_decision_t *more)
+{
+    if (d->cfg->decision == NULL)
+        return;
+    char name[32];
+    wp_sched_decision_t dec = more != NULL ? *more : (wp_sched_decision_t){0};
+    dec.kind = kind;
+    if (q != NULL) {
+        snprintf(name, sizeof(name), "r%llu", (unsigned long long)q->id);
+        dec.request = name;
+    }
+    d->cfg->decision(d->cfg->decision_ud, t, &dec);
+}
+
+static void decide_pick(des_t *d, double t, const dreq_t *q, const wp_sched_pick_t *pick,
+                        wp_sched_role_t role)
+{
+    wp_sched_decision_t more = {.endpoint = wp_sched_endpoint_name(d->sched, pick->endpoint),
+                                .pick = pick,
+                                .role = role,
+                                .attempt = 1};
+    decide(d, t, WP_SCHED_DECISION_PICK, q, &more);
+}
+
 /* ---- requests ---- */
 
 static dreq_t *req_alloc(des_t *d)
@@ -285,8 +312,13 @@ static wp_sched_request_t sched_request(const des_t *d, const dreq_t *q)
 static bool pd_prefill_pick(des_t *d, double t, dreq_t *q)
 {
     wp_sched_request_t sr = sched_request(d, q);
-    return wp_sched_pd_decide(d->sched, t, &sr, d->cfg->pd_threshold, &d->rng, &q->pf_pick) ==
-           WP_SCHED_PD_DISAGGREGATE;
+    wp_sched_pd_verdict_t v =
+        wp_sched_pd_decide(d->sched, t, &sr, d->cfg->pd_threshold, &d->rng, &q->pf_pick);
+    decide(d, t, WP_SCHED_DECISION_PD, q, &(wp_sched_decision_t){.detail = wp_sched_pd_name(v)});
+    if (v != WP_SCHED_PD_DISAGGREGATE)
+        return false;
+    decide_pick(d, t, q, &q->pf_pick, WP_SCHED_ROLE_PREFILL);
+    return true;
 }
 
 /* The gateway answers the request itself (503: no engine; 429: shed) before any engine
@@ -312,18 +344,25 @@ static wp_sched_role_t room_role(const des_t *d)
 /* Carries out what admission decided: true when the request goes on to its pick now. */
 static bool carry_out(des_t *d, double t, dreq_t *q, wp_sched_admit_result_t r)
 {
-    if (r.evicted != NULL)
+    if (r.evicted != NULL) {
+        decide(d, t, WP_SCHED_DECISION_SHED, r.evicted->ud,
+               &(wp_sched_decision_t){.detail = wp_sched_shed_name(WP_SCHED_SHED_EVICTED)});
         reject(d, r.evicted->ud, WP_REPORT_HTTP_4XX, t);
+    }
     switch (r.verdict) {
     case WP_SCHED_ADMIT_SEND:
         return true;
     case WP_SCHED_ADMIT_QUEUED:
+        decide(d, t, WP_SCHED_DECISION_QUEUE, q, NULL);
         return false;
     case WP_SCHED_ADMIT_SHED:
+        decide(d, t, WP_SCHED_DECISION_SHED, q,
+               &(wp_sched_decision_t){.detail = wp_sched_shed_name(r.shed)});
         reject(d, q, WP_REPORT_HTTP_4XX, t);
         return false;
     case WP_SCHED_ADMIT_UNAVAILABLE:
     default:
+        decide(d, t, WP_SCHED_DECISION_UNAVAILABLE, q, NULL);
         reject(d, q, WP_REPORT_HTTP_5XX, t);
         return false;
     }
@@ -338,6 +377,7 @@ static void drain(des_t *d, double t)
         wp_sched_ticket_t *k = wp_sched_admit_next(d->admit, d->sched, t, room_role(d));
         if (k == NULL)
             return;
+        decide(d, t, WP_SCHED_DECISION_DEQUEUE, k->ud, NULL);
         route(d, t, k->ud);
     }
 }
@@ -345,8 +385,11 @@ static void drain(des_t *d, double t)
 static void expire(des_t *d, double t)
 {
     wp_sched_ticket_t *k;
-    while ((k = wp_sched_admit_expired(d->admit, t)) != NULL)
+    while ((k = wp_sched_admit_expired(d->admit, t)) != NULL) {
+        decide(d, t, WP_SCHED_DECISION_SHED, k->ud,
+               &(wp_sched_decision_t){.detail = wp_sched_shed_name(WP_SCHED_SHED_QUEUE_TIMEOUT)});
         reject(d, k->ud, WP_REPORT_HTTP_4XX, t);
+    }
 }
 
 /* A request reaching the gateway: sent on at once while an engine has room and nobody
@@ -387,6 +430,7 @@ static void route(des_t *d, double t, dreq_t *q)
         return;
     }
     q->ep = q->pick.endpoint;
+    decide_pick(d, t, q, &q->pick, sr.role);
     if (q->ep < 64)
         d->stats->picks[q->ep]++;
     wp_sched_on_dispatch(d->sched, &q->pick);

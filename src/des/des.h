@@ -37,6 +37,7 @@
 #include "base/err.h"
 #include "engine/engine.h"
 #include "report/report.h"
+#include "sched/decision.h"
 #include "sched/queue.h"
 #include "sched/sched.h"
 #include "workload/workload.h"
@@ -76,6 +77,11 @@ typedef struct wp_des_config_s {
     uint32_t flow_max_queue;          /* 1..WP_SCHED_QUEUE_MAX */
     double flow_queue_timeout_s;      /* > 0 */
     wp_sched_saturation_t saturation; /* queue depth and KV usage thresholds */
+    /* The decision log (sched/decision.h): called with each decision the simulated
+     * gateway takes, at its virtual time; NULL = off. Requests are named "r<n>" (n from 1,
+     * in arrival order), engines as the scheduler names them ("engine-0", "prefill-0"). */
+    void (*decision)(void *ud, double t, const wp_sched_decision_t *d);
+    void *decision_ud;
 } wp_des_config_t;
 
 typedef struct wp_des_stats_s {
