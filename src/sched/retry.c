@@ -9,8 +9,8 @@ static bool worth_retry(int outcome)
            outcome == 504;
 }
 
-/* What the client hears when nothing more is tried. */
-static int client_status(int outcome)
+/* The gateway's own answer for a failure it cannot pass on or retry elsewhere. */
+static int gateway_status(int outcome)
 {
     if (outcome == WP_SCHED_RETRY_TIMEOUT)
         return 504;
@@ -21,11 +21,13 @@ static int client_status(int outcome)
 
 wp_sched_retry_t wp_sched_retry_decide(int outcome, int attempts, int retries, bool responded)
 {
-    wp_sched_retry_t r = {.status = outcome, .fault = outcome < 0 || outcome >= 500};
-    if (!worth_retry(outcome))
-        return r; /* an answer: 2xx, 4xx, or a 5xx that is no reason to go elsewhere */
-    r.is_failure = true;
-    r.retry = !responded && attempts <= retries;
-    r.status = client_status(outcome);
+    wp_sched_retry_t r = {.judged = outcome != 429, .fault = outcome < 0 || outcome >= 500};
+    r.retry = worth_retry(outcome) && !responded && attempts <= retries;
+    if (r.retry)
+        r.status = gateway_status(outcome);
+    else if (outcome > 0)
+        r.pass = true, r.status = outcome;
+    else
+        r.status = outcome == WP_SCHED_RETRY_TIMEOUT ? 504 : 502;
     return r;
 }
