@@ -321,25 +321,31 @@ export function sample(prom, name, labels = {}) {
 
 // Sends raw bytes on a TCP connection and resolves with everything read until the
 // server closes (or `timeout` ms pass: then what was read so far).
-export function rawRequest(port, data, { timeout = 5000 } = {}) {
+export async function rawRequest(port, data, { timeout = 5000 } = {}) {
+  return (await rawExchange(port, data, { timeout })).text;
+}
+
+// Like rawRequest, and says whether the server closed the connection (closed: true) or
+// `timeout` ms passed first (closed: false).
+export function rawExchange(port, data, { timeout = 5000 } = {}) {
   return new Promise((resolve, reject) => {
     const sock = net.connect(port, '127.0.0.1');
     let got = '';
     const timer = setTimeout(() => {
       sock.destroy();
-      resolve(got);
+      resolve({ text: got, closed: false });
     }, timeout);
     sock.setEncoding('latin1');
     sock.on('connect', () => sock.write(data));
     sock.on('data', (d) => (got += d));
     sock.on('error', (e) => {
       clearTimeout(timer);
-      if (got) resolve(got);
+      if (got) resolve({ text: got, closed: true });
       else reject(e);
     });
     sock.on('close', () => {
       clearTimeout(timer);
-      resolve(got);
+      resolve({ text: got, closed: true });
     });
   });
 }
