@@ -1,5 +1,5 @@
 /*
- * gateway/pd: prefill/decode disaggregation (REFERENCE.md §4), the stage that runs before
+ * gateway/pd: prefill/decode disaggregation (docs/reference.md §4), the stage that runs before
  * the decode endpoint is called.
  *
  * The decider looks at the decode endpoint the scheduler would pick: when the prompt and
