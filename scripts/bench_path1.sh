@@ -16,7 +16,7 @@ printf '%s\n' "$out"
     printf 'Written by `make bench-path1` on %s, %s cores. Command:\n\n```\n%s\n```\n\n' \
         "$(date -u +%Y-%m-%d)" "$(nproc)" "${cmd[*]}"
     cat <<'TXT'
-What was scaled, against the llm-d inference-scheduling benchmark (REFERENCE.md §8):
+What was scaled, against the llm-d inference-scheduling benchmark (docs/reference.md §8):
 
 | | published | here |
 |---|---|---|

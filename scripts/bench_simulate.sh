@@ -3,7 +3,8 @@
 # docs/benchmarks.md with its command: the calibration against the published llm-d
 # benchmark (also written into docs/calibration.md), the llm-d ladder's speed, and our
 # scheduling policy against the peers' on the shared-prefix ladder, the scaled Path 1
-# workload and the Mooncake trace (skipped, saying why, when ../shared/data is absent).
+# workload and the Mooncake trace (skipped, saying why, where the trace is absent: it is not
+# in the repository; bench/calibration/mooncake.yaml names where CI keeps it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -58,7 +59,8 @@ section sim-flow-ladder "Flow control, simulated: the llm-d ladder with and with
 section sim-peers-path1 "Policies side by side, simulated: the scaled Path 1 workload of make bench-path1" \
     "Same topology and workload files as the live run: \`topology\` is the guide's prefix-aware 100 + load-aware 50." \
     "$bin" simulate -f bench/path1/topology.yaml --workload bench/path1/workload.yaml --policies "$peers" --quiet
-if [ -f ../shared/data/mooncake-synthetic-trace.jsonl ]; then
+trace=../shared/data/mooncake-synthetic-trace.jsonl # bench/calibration/mooncake.yaml's path
+if [ -f "$trace" ]; then
     section sim-peers-trace "Policies side by side, simulated: the Mooncake trace replay" \
         "8 x Qwen3-8B with a 128k context on H100; \`topology\` is ours as on the ladder (bench/calibration/mooncake-topology.yaml)." \
         "$bin" simulate -f bench/calibration/mooncake-topology.yaml --workload bench/calibration/mooncake.yaml \
@@ -72,5 +74,5 @@ if [ -f ../shared/data/mooncake-synthetic-trace.jsonl ]; then
         scripts/policy_load_table.sh "$bin" bench/calibration/mooncake-topology.yaml bench/calibration/mooncake.yaml \
         "1 2 2.5 3 3.5 4" topology,llm-d,sglang-cache-aware,load-aware
 else
-    echo "skipping the Mooncake trace: ../shared/data/mooncake-synthetic-trace.jsonl is absent" >&2
+    echo "skipping the Mooncake trace sections: $trace is absent (a copy of kvcache-ai/Mooncake FAST25-release/traces/synthetic_trace.jsonl; docs/reference.md §9)" >&2
 fi

@@ -2,7 +2,7 @@
 # The calibration table of docs/calibration.md from one `wellpath simulate --json` report of
 # the llm-d ladder with two runs: LLMD (the guide's scheduler) and K8S (the Kubernetes
 # Service baseline). Published figures: llm-d/llm-d guides/inference-scheduling/README.md
-# (the rate=60 stage report and its comparison table) and REFERENCE.md §8.
+# (the rate=60 stage report and its comparison table) and docs/reference.md §8.
 # Usage: scripts/calibration_table.sh REPORT.json [LLMD_POLICY [K8S_POLICY]]
 set -euo pipefail
 json=$1 llmd=${2:-topology} k8s=${3:-random}
@@ -55,7 +55,7 @@ BEGIN {
         }
     }
     printf "\nWorst error (like-for-like rows): %.1f %%, %s. Hit rate at 60 QPS: %.1f %% vs %.1f %%.\n", worst, wname, x[6] * 100, y[6] * 100
-    printf "\n| whole run (the seed'"'"'s Path 1 figures, REFERENCE §8) | published Service -> llm-d | simulated `%s` -> `%s` |\n|---|---|---|\n", pb, pa
+    printf "\n| whole run (the seed'"'"'s Path 1 figures, docs/reference.md §8) | published Service -> llm-d | simulated `%s` -> `%s` |\n|---|---|---|\n", pb, pa
     printf "| cache hit rate | 12 %% -> 89 %% | %.1f %% -> %.1f %% |\n", y[7] * 100, x[7] * 100
     printf "| output throughput | 9k -> 11k tok/s | %.1fk -> %.1fk tok/s |\n", y[8] / 1000, x[8] / 1000
     printf "| TTFT p95 | 6.2 s -> 157 ms | %.1f s -> %.0f ms |\n", y[9], x[9] * 1000

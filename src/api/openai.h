@@ -1,6 +1,6 @@
 /*
  * api/openai: the OpenAI-compatible request and response bodies, as vLLM serves them
- * (REFERENCE.md §1). Pure: parses and writes byte buffers.
+ * (docs/reference.md §1). Pure: parses and writes byte buffers.
  *
  * Parsing validates what a server or the gateway relies on (types of model, prompt or
  * messages, stream, stream_options, max_tokens / max_completion_tokens, n,

@@ -1,6 +1,6 @@
 /*
  * api/pd: the two request bodies of prefill/decode disaggregation, in vLLM's
- * NixlConnector protocol (REFERENCE.md §4). Pure: JSON in, JSON out.
+ * NixlConnector protocol (docs/reference.md §4). Pure: JSON in, JSON out.
  *
  * Prefill body: the original request with kv_transfer_params = {do_remote_decode: true,
  * do_remote_prefill: false, remote_engine_id, remote_block_ids, remote_host,

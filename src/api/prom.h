@@ -1,6 +1,6 @@
 /*
  * api/prom: a parser for the Prometheus text exposition format, enough to read a model
- * server's /metrics (REFERENCE.md §2). Pure and allocation-free.
+ * server's /metrics (docs/reference.md §2). Pure and allocation-free.
  *
  * wp_api_prom_parse walks the text line by line and calls `on_sample` for every sample
  * with its metric name, the raw label text between the braces (without them; "" when

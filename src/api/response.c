@@ -38,6 +38,8 @@ const char *wp_api_error_type(int status)
         return "ServiceUnavailableError";
     case 504:
         return "GatewayTimeoutError";
+    case 505:
+        return "HTTPVersionNotSupportedError";
     default:
         return status >= 500 ? "InternalServerError" : "BadRequestError";
     }

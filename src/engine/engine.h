@@ -17,7 +17,7 @@
  * may be reused, except for a request added with `hold` (below), which stays known until
  * wp_engine_release.
  *
- * P/D disaggregation (REFERENCE.md §4). A request with `hold` is a remote prefill: when it
+ * P/D disaggregation (docs/reference.md §4). A request with `hold` is a remote prefill: when it
  * finishes, its blocks stay referenced (they are the KV a decode server will pull) and the
  * request is HELD: not waiting, not running, not busy, counted in stats num_held /
  * held_blocks, until wp_engine_release (or wp_engine_abort) frees them. A request with

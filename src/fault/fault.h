@@ -4,7 +4,7 @@
  * A fault is a kind, a rate in [0, 1] (the probability it is drawn for one request) and
  * the parameters of its kind:
  *   429, 500, 503      the request is answered with that status and a JSON error
- *                      (REFERENCE.md §1) before any work is done
+ *                      (docs/reference.md §1) before any work is done
  *   context-length     400 with vLLM's context-length message (type BadRequestError,
  *                      param "max_tokens"), before any work is done
  *   latency  ms        ms extra milliseconds before the first byte (default 1000)

@@ -3,7 +3,7 @@
  * in flight gets GET /metrics; every health interval, GET /health; now and then,
  * GET /v1/models to learn the served model names. The three signals the scorers need
  * (waiting, running, KV usage) are read under the metric names of the endpoint's
- * engine (REFERENCE.md §2), summed over data-parallel engines (KV usage: the largest).
+ * engine (docs/reference.md §2), summed over data-parallel engines (KV usage: the largest).
  *
  * Health: an endpoint starts out of the pool and joins at its first good answer; two
  * failed checks in a row (connect error, timeout, non-2xx) take it out again, and it

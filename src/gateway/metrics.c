@@ -23,7 +23,7 @@
  *   wellpath_endpoint_prefix_index_blocks{endpoint}  blocks the index tracks per endpoint
  *   wellpath_endpoint_{ejected,ejections_total}{endpoint}  outlier detection (outlier.c)
  *
- * With gateway.guideMetrics the production guide's own names follow (REFERENCE.md §10), so
+ * With gateway.guideMetrics the production guide's own names follow (docs/reference.md §10), so
  * its rules run unchanged: vllm_ttft (histogram: the gateway's TTFT, vLLM's buckets),
  * kv_cache_hit and kv_cache_lookup (counters: the endpoints' prefix-cache hits and queries
  * summed, in tokens) and vllm_kv_utilization (gauge: the highest KV usage among the

@@ -170,6 +170,8 @@ const char *wp_http_status_text(int status)
         return "Service Unavailable";
     case 504:
         return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
     default:
         return status < 400 ? "OK" : "Error";
     }
@@ -366,6 +368,11 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 static int on_headers_complete(http_parser *p)
 {
     wp_http_conn_t *c = p->data;
+    /* http_parser takes any one-digit version; we speak 1.0 and 1.1 only. */
+    if (p->http_major != 1 || p->http_minor > 1) {
+        c->error_status = 505;
+        return -1;
+    }
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > c->srv->cfg.max_body_bytes) {
         c->error_status = 413;
         return -1;
@@ -465,6 +472,11 @@ static void conn_process(wp_http_conn_t *c)
             else if (status == 431)
                 snprintf(why, sizeof(why), "request headers exceed the limit of %zu bytes",
                          c->srv->cfg.max_header_bytes);
+            else if (status == 505)
+                snprintf(why, sizeof(why),
+                         "HTTP version %u.%u is not supported: this server speaks HTTP/1.0 "
+                         "and HTTP/1.1",
+                         c->parser.http_major, c->parser.http_minor);
             else
                 snprintf(why, sizeof(why), "malformed HTTP request at byte %zu: %s", n,
                          http_errno_description(e));

@@ -9,7 +9,8 @@
  * connection closes; past that by more than 64 at once, or draining, the accept is
  * closed), and on idle keep-alive and slow clients (a timer: a
  * connection that has not sent a whole request within header_timeout_ms is closed).
- * Malformed HTTP is answered with 400 and a JSON error, then the connection closes.
+ * Malformed HTTP is answered with 400 and a JSON error, then the connection closes; so
+ * is an HTTP version other than 1.0 and 1.1, with 505.
  *
  * Ownership and lifetime: the server owns connections; a connection owns its
  * current request. The handler gets a wp_http_req_t and must end it exactly once

@@ -5,8 +5,8 @@
  * projections, a SwiGLU MLP of three matrices, two norms per layer, embeddings and LM
  * head unless tied), so the table cannot drift from the formula that wp_model_validate
  * checks. Mixture-of-experts models carry their published total and active counts, from
- * which perf.c derives the per-expert and shared parts. Figures are from REFERENCE.md
- * section 7 and the models' published configs. GPU memory sizes are binary gigabytes
+ * which perf.c derives the per-expert and shared parts. Figures are from docs/reference.md
+ * §7 and the models' published configs. GPU memory sizes are binary gigabytes
  * (an "80 GB" H100 is five 16 GiB HBM3 stacks); bandwidths and FLOP/s are decimal.
  * Lookups are linear scans: the tables are tiny and lookups happen at configuration time.
  */

@@ -14,7 +14,7 @@
  * capacity is at least one token. Step times are deterministic functions of the batch.
  *
  * Units: bytes, FLOPs, seconds, bytes per second (decimal), memory sizes in bytes.
- * Calibration against REFERENCE.md section 7 lives in tests/unit/model/test_perf.c.
+ * Calibration against docs/reference.md §7 lives in tests/unit/model/test_perf.c.
  */
 #ifndef WP_MODEL_MODEL_H
 #define WP_MODEL_MODEL_H

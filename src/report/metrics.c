@@ -1,5 +1,5 @@
 /*
- * report/metrics: the metrics M of REFERENCE §9 for one stage or a whole run.
+ * report/metrics: the metrics M of docs/reference.md §9 for one stage or a whole run.
  *
  * One pass over the run's records picks those in scope (one stage, or all): it counts
  * outcomes, sums tokens of completed requests, tracks the earliest start and latest end

@@ -3,7 +3,7 @@
  *
  * A wp_report_t holds one run per scheduling policy; a run holds the stages it was driven
  * through ({rate, duration_s} as configured) and one record per finished request, added
- * with wp_report_add. From them it computes the metrics M of REFERENCE §9 per stage and
+ * with wp_report_add. From them it computes the metrics M of docs/reference.md §9 per stage and
  * for the whole run, and writes them as JSON (the `--json` shape of issue 3, byte-identical
  * for identical inputs), as a plain-text table for stdout, and as one self-contained HTML
  * page (inline CSS and SVG, no scripts, no external assets).

@@ -1,6 +1,6 @@
 /*
  * sim/metrics: a replica's /metrics with vLLM's names, labels and buckets
- * (REFERENCE.md §2). Latencies are in simulated seconds: what a real server on that
+ * (docs/reference.md §2). Latencies are in simulated seconds: what a real server on that
  * hardware would report, whatever the time scale. wellpath's own P/D series:
  * wellpath_sim_kv_pulls_total{result="ok|failed"} (decode side),
  * wellpath_sim_kv_pull_seconds (simulated transfer time of the successful pulls),

@@ -5,14 +5,14 @@
  * (tok/), added to the engine, and the engine is stepped on a libuv timer whose delay
  * is the step's simulated duration times time_scale. Tokens produced by a step are
  * delivered when the step ends: streamed as SSE chunks or gathered into one JSON
- * answer. The API is vLLM's (REFERENCE.md §1): /v1/completions, /v1/chat/completions,
+ * answer. The API is vLLM's (docs/reference.md §1): /v1/completions, /v1/chat/completions,
  * /v1/models, /health, /tokenize, /metrics (§2 names, labels and buckets).
  *
  * The generated text is deterministic filler; a request without max_tokens gets
  * default_max_tokens (a real model would stop at its end-of-sequence token). A request's
  * X-Request-Id header is echoed on its answer.
  *
- * P/D roles (REFERENCE.md §4). role prefill (or both): a request whose kv_transfer_params
+ * P/D roles (docs/reference.md §4). role prefill (or both): a request whose kv_transfer_params
  * has do_remote_decode=true runs with max_tokens 1 and the engine's `hold` flag, and is
  * answered non-streamed with a top-level kv_transfer_params {do_remote_prefill: true,
  * do_remote_decode: false, remote_block_ids: the engine's block ids, remote_engine_id:

@@ -32,7 +32,7 @@
 
 #define WP_STATS_HIST_MAX_BOUNDS 256
 
-/* vLLM's bucket upper bounds, in seconds (REFERENCE.md §2). */
+/* vLLM's bucket upper bounds, in seconds (docs/reference.md §2). */
 #define WP_STATS_BUCKETS_TTFT_N 22
 #define WP_STATS_BUCKETS_ITL_N 19
 #define WP_STATS_BUCKETS_E2E_N 21

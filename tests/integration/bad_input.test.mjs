@@ -14,6 +14,7 @@ import {
   parseRawResponse,
   post,
   randomText,
+  rawExchange,
   rawRequest,
   sample,
   startGateway,
@@ -55,6 +56,32 @@ describe('gateway bad input', () => {
       400,
       'Content-Length with Transfer-Encoding',
     );
+  });
+
+  // HTTP versions other than 1.0 and 1.1 get 505 (as nginx answers them) with a JSON
+  // error, then the connection closes: the request pipelined behind is not answered.
+  // The gateway and the simulated servers share src/http/server.c; both are checked.
+  test('test_bad_input_http_version_505', async () => {
+    for (const [who, port] of [
+      ['gateway', gw.port],
+      ['sim', sim.ports[0]],
+    ]) {
+      for (const version of ['9.9', '2.0', '0.9', '1.2']) {
+        const what = `${who}: GET /health HTTP/${version}`;
+        const ex = await rawExchange(port, `GET /health HTTP/${version}\r\nHost: x\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n`);
+        assert.ok(ex.closed, `${what}: the server closes the connection\n${ex.text}`);
+        assert.match(ex.text, /^HTTP\/1\.1 505 HTTP Version Not Supported\r\n/, what);
+        assert.equal(ex.text.match(/HTTP\/1\.1 \d{3}/g).length, 1, `${what}: one answer only\n${ex.text}`);
+        const res = parseRawResponse(ex.text);
+        assert.match(res.headers, /^Connection: close\r?$/im, what);
+        assertErrorShape(assert, res.json, 505, what);
+        assert.match(res.json.error.message, new RegExp(`HTTP version ${version.replace('.', '\\.')} is not supported`), what);
+      }
+      for (const version of ['1.0', '1.1']) {
+        const res = parseRawResponse(await rawRequest(port, `GET /health HTTP/${version}\r\nHost: x\r\nConnection: close\r\n\r\n`));
+        assert.equal(res.status, 200, `${who}: HTTP/${version} is served`);
+      }
+    }
   });
 
   test('test_bad_input_limits', async () => {

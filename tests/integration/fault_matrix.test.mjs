@@ -76,8 +76,9 @@ describe('fault matrix', () => {
     const rs = await Promise.all(Array.from({ length: N }, send));
     assert.equal(rs.length, N);
     await waitUntil(async () => answered(await metrics(gw.url)) - before === N, { what: `the gateway to count exactly ${N} answers` });
-    // Nothing more turns up later (a request answered twice would count again).
-    await new Promise((r) => setTimeout(r, 100));
+    // Nothing more turns up later (a request answered twice would count again when its
+    // second answer ends): once nothing is in flight, every count has been made.
+    await waitUntil(async () => sample(await metrics(gw.url), 'wellpath_gateway_in_flight') === 0, { what: 'nothing in flight at the gateway' });
     assert.equal(answered(await metrics(gw.url)) - before, N);
     return rs;
   }

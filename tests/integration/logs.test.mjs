@@ -10,8 +10,7 @@ const SECRET = 'the-launch-code-is-swordfish';
 
 async function requestLines(gw, n) {
   const lines = () => gw.proc.lines.stderr.filter((l) => l.includes('msg=request') || l.includes('"msg":"request"'));
-  const end = Date.now() + 10000;
-  while (lines().length < n && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  await waitUntil(() => lines().length >= n, { timeout: 10000, what: `${n} request log lines` });
   return lines();
 }
 

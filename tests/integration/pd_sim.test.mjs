@@ -1,4 +1,4 @@
-// P/D disaggregation between two simulated servers (REFERENCE.md §4): a `--role prefill`
+// P/D disaggregation between two simulated servers (docs/reference.md §4): a `--role prefill`
 // server answers the prefill step with kv_transfer_params and holds the KV blocks; a
 // `--role decode` server pulls them over the side channel and answers the decode step with
 // cached_tokens = prompt tokens. Failed pulls (already pulled, dead port, expired) recompute

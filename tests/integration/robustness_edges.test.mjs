@@ -43,7 +43,7 @@ describe('reload while requests are queued', () => {
     await waitUntil(() => gw.proc.lines.stderr.some((l) => l.includes('msg=reloaded')), { what: 'reloaded' });
     // A new request after the reload: the endpoint still has the busy one in flight.
     const after1 = short(gw.url);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitUntil(async () => (await queued(gw.url)) === 4, { what: 'the request sent after the reload queued behind the busy one' });
     const results = await Promise.all([busy, ...waiting, after1]);
     const statuses = results.map((r) => r.status);
     assert.deepEqual(statuses, [200, 200, 200, 200, 200], 'every queued request served after the reload');
@@ -132,9 +132,15 @@ describe('in-flight limit across a reload', () => {
       await waitUntil(async () => sample(await metrics(gw.url), 'wellpath_gateway_reloads_total') === i, { what: `reload ${i}` });
     }
     const simProm = await metrics(`http://127.0.0.1:${sim.ports[0]}`);
-    const extra = [long(gw.url), long(gw.url), long(gw.url)];
-    await new Promise((r) => setTimeout(r, 300));
-    const running = sample(await metrics(`http://127.0.0.1:${sim.ports[0]}`), 'vllm:num_requests_running');
+    let extraDone = 0;
+    const extra = [long(gw.url), long(gw.url), long(gw.url)].map((p) => p.then((r) => { extraDone++; return r; }));
+    // Until the gateway has answered the three (429 while the limit holds), or the
+    // upstream runs more than one (the limit lost): the most seen running meanwhile.
+    let running = 0;
+    await waitUntil(async () => {
+      running = Math.max(running, sample(await metrics(`http://127.0.0.1:${sim.ports[0]}`), 'vllm:num_requests_running'));
+      return extraDone === 3 || running > 1;
+    }, { timeout: 60000, what: 'the three requests answered, or more than one running upstream' });
     const rs = await Promise.all([busy, ...extra]);
     assert.ok(running <= 1, `upstream has ${running} running with maxInFlightPerEndpoint 1`);
   });

@@ -1,4 +1,4 @@
-// The simulated model server's vLLM-compatible API (REFERENCE.md §1, §2): models,
+// The simulated model server's vLLM-compatible API (docs/reference.md §1, §2): models,
 // health, tokenize, completions and chat (streamed and not), usage and prefix-cache
 // accounting, cache_salt isolation, /metrics names, labels and buckets, and errors.
 import assert from 'node:assert/strict';

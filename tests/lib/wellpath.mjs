@@ -321,25 +321,31 @@ export function sample(prom, name, labels = {}) {
 
 // Sends raw bytes on a TCP connection and resolves with everything read until the
 // server closes (or `timeout` ms pass: then what was read so far).
-export function rawRequest(port, data, { timeout = 5000 } = {}) {
+export async function rawRequest(port, data, { timeout = 5000 } = {}) {
+  return (await rawExchange(port, data, { timeout })).text;
+}
+
+// Like rawRequest, and says whether the server closed the connection (closed: true) or
+// `timeout` ms passed first (closed: false).
+export function rawExchange(port, data, { timeout = 5000 } = {}) {
   return new Promise((resolve, reject) => {
     const sock = net.connect(port, '127.0.0.1');
     let got = '';
     const timer = setTimeout(() => {
       sock.destroy();
-      resolve(got);
+      resolve({ text: got, closed: false });
     }, timeout);
     sock.setEncoding('latin1');
     sock.on('connect', () => sock.write(data));
     sock.on('data', (d) => (got += d));
     sock.on('error', (e) => {
       clearTimeout(timer);
-      if (got) resolve(got);
+      if (got) resolve({ text: got, closed: true });
       else reject(e);
     });
     sock.on('close', () => {
       clearTimeout(timer);
-      resolve(got);
+      resolve({ text: got, closed: true });
     });
   });
 }
@@ -404,12 +410,39 @@ export function assertErrorShape(assert, json, status, what = '') {
   assert.equal(e.code, status, `${what}: error.code`);
 }
 
-// A random text of about n characters (words), different on every call.
-export function randomText(n) {
+// A random text of about n characters (words), different on every call. `rng` (a
+// function returning [0, 1)) picks the words: pass a seeded one (seededRandom) for a
+// text that a seed reproduces.
+export function randomText(n, rng = Math.random) {
   const words = ['alpha', 'river', 'stone', 'cloud', 'system', 'prompt', 'token', 'cache', 'gateway', 'model', 'metric', 'route'];
-  let s = `${Math.random().toString(36).slice(2)} `;
-  while (s.length < n) s += `${words[Math.floor(Math.random() * words.length)]} ${Math.floor(Math.random() * 1000)} `;
+  let s = `${Math.floor(rng() * 2 ** 52).toString(36)} `;
+  while (s.length < n) s += `${words[Math.floor(rng() * words.length)]} ${Math.floor(rng() * 1000)} `;
   return s.slice(0, n);
+}
+
+// The seed of a test's randomness: WELLPATH_TEST_SEED when set (to rerun a failure),
+// otherwise a fresh one. A test prints it when it fails, with how to rerun with it.
+export function testSeed() {
+  const env = process.env.WELLPATH_TEST_SEED;
+  if (env !== undefined && env !== '') {
+    const v = Number(env);
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new Error(`WELLPATH_TEST_SEED=${env}: want an integer in 0..4294967295`);
+    return v;
+  }
+  return Math.floor(Math.random() * 0x100000000);
+}
+
+// A seeded generator of numbers in [0, 1) (mulberry32): the same seed gives the same
+// sequence.
+export function seededRandom(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 // Listening TCP ports of a process, from /proc (Linux): its socket inodes matched

@@ -1,4 +1,4 @@
-/* tests/unit/api/test_pd: the two bodies of P/D disaggregation (REFERENCE.md §4). */
+/* tests/unit/api/test_pd: the two bodies of P/D disaggregation (docs/reference.md §4). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

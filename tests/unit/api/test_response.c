@@ -1,5 +1,5 @@
 /* Unit tests for api/response: every writer's output parses back with cJSON and holds
- * exactly the fields of REFERENCE.md §1; SSE framing; escaping; capped buffers. */
+ * exactly the fields of docs/reference.md §1; SSE framing; escaping; capped buffers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* Tests for model/perf: KV capacity and step times checked against hand-computed
- * figures and the derived figures of REFERENCE.md section 7 (Qwen3-32B on H100). */
+ * figures and the derived figures of docs/reference.md §7 (Qwen3-32B on H100). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,8 +31,8 @@ static wp_perf_t init_ok(const char *model, const char *gpu, int tp, const wp_pe
     return p;
 }
 
-/* REFERENCE's decode figures (9.8 ms weights alone; 13/27/40 ms) work out with one byte
- * per weight and per KV element (FP8): 32.76 GB / 3.35 TB/s = 9.78 ms. */
+/* The decode figures of docs/reference.md §7 (9.8 ms weights alone; 13/27/40 ms) work
+ * out with one byte per weight and per KV element (FP8): 32.76 GB / 3.35 TB/s = 9.78 ms. */
 static wp_perf_params_t fp8_no_overhead(void)
 {
     wp_perf_params_t pp;
@@ -62,7 +62,7 @@ static void test_perf_kv_bytes(void **state)
 }
 
 /* (80 GiB x 0.9 - 65.52 GB / 2 - 4 GiB) / 128 KiB = 40,252,337,152 / 131072 = 307,100
- * tokens; REFERENCE section 8 says about 307k per Qwen3-32B TP2 instance. */
+ * tokens; docs/reference.md §8 says about 307k per Qwen3-32B TP2 instance. */
 static void test_perf_kv_capacity(void **state)
 {
     (void)state;
@@ -102,8 +102,8 @@ static void test_perf_init_errors(void **state)
     assert_int_equal(wp_perf_init(&p, wp_model_find("llama-3.1-70b"), h100, 4, NULL, &err), WP_OK);
 }
 
-/* 2 x (32.76e9 - 2 x 151936 x 5120) = 62.41 GFLOP per prefill token (REFERENCE: ~62);
- * 8192 tokens at 989 TFLOP/s x 0.5 take 1.034 s: 7.92k tokens/s (REFERENCE: ~7.9k). */
+/* 2 x (32.76e9 - 2 x 151936 x 5120) = 62.41 GFLOP per prefill token (docs/reference.md §7: ~62);
+ * 8192 tokens at 989 TFLOP/s x 0.5 take 1.034 s: 7.92k tokens/s (§7: ~7.9k). */
 static void test_perf_prefill(void **state)
 {
     (void)state;
@@ -152,13 +152,14 @@ static void test_perf_decode_reference(void **state)
 
 /* TP2 all-reduce: 2 x 64 layers x (5 us + 1 x 10240 bytes / 900 GB/s) = 0.6415 ms for one
  * token; the memory side halves. */
-/* A second check of the decode constants, from the published llm-d benchmark (REFERENCE
- * section 8; docs/calibration.md): at the peak of its 60 QPS stage each TP2 replica decodes
+/* A second check of the decode constants, from the published llm-d benchmark (docs/reference.md
+ * §8; docs/calibration.md): at the peak of its 60 QPS stage each TP2 replica decodes
  * its share of the 1500 requests (1500 / 8 = 187.5) with ~8.1k tokens of context (7576
  * prompt + ~500 generated), and the report's ITL p90-p95 is 94-97 ms. The default (BF16)
  * roofline step of that batch must fall in that band. Its largest gap, 0.398 s, bounds the
  * fresh prefill a step can carry: a whole 8192-token chunk costs more than 0.4 s at any prefill
- * MFU in REFERENCE's 0.4-0.65, so it does not bound the MFU unless such a step ran. */
+ * MFU in the 0.4-0.65 of docs/reference.md §7, so it does not bound the MFU unless such a
+ * step ran. */
 static void test_perf_llmd_peak_step(void **state)
 {
     (void)state;

@@ -417,8 +417,8 @@ static void test_workload_yaml_full(void **state)
     assert_int_equal(s.api, WP_WORKLOAD_API_CHAT);
     assert_int_equal(s.load.n_stages, 2);
     assert_true(s.load.stages[1].rate == 10 && s.load.stages[1].duration == 20);
-    s = parse_ok("type: trace\nformat: mooncake\npath: ../shared/data/t.jsonl\nspeed: 2.5\n");
-    assert_string_equal(s.trace_path, "../shared/data/t.jsonl");
+    s = parse_ok("type: trace\nformat: mooncake\npath: ../data/t.jsonl\nspeed: 2.5\n");
+    assert_string_equal(s.trace_path, "../data/t.jsonl");
     assert_true(s.trace_speed == 2.5);
     wp_workload_spec_t d = wp_workload_spec_default();
     assert_int_equal(d.type, WP_WORKLOAD_SHARED_PREFIX);

@@ -1,7 +1,8 @@
 /* Tests for workload traces: Mooncake JSONL parsing (fields, order, blank lines, every kind
  * of malformed line reported with its number), replay (arrivals, speed, num_requests) and
  * prefix reuse (equal hash ids give equal text; exact token counts). Set
- * WP_MOONCAKE_TRACE to the shared trace file to also parse the real one. */
+ * WP_MOONCAKE_TRACE to a copy of the Mooncake synthetic trace (docs/reference.md §9) to
+ * also parse the real one; without it that test is skipped, saying why. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -190,8 +191,10 @@ static void test_trace_mooncake_file(void **state)
     (void)state;
     const char *path = getenv("WP_MOONCAKE_TRACE");
     if (path == NULL) {
-        print_message("skipped: set WP_MOONCAKE_TRACE to ../shared/data/"
-                      "mooncake-synthetic-trace.jsonl to parse the real trace\n");
+        print_message("skipped: WP_MOONCAKE_TRACE is not set; set it to a copy of the Mooncake "
+                      "synthetic trace (kvcache-ai/Mooncake FAST25-release/traces/"
+                      "synthetic_trace.jsonl, docs/reference.md section 9) to parse the real "
+                      "trace\n");
         skip();
     }
     FILE *f = fopen(path, "rb");
