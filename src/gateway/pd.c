@@ -1,6 +1,6 @@
 /*
  * gateway/pd: prefill/decode disaggregation (docs/pd.md, docs/reference.md §4), the stage
- * that runs before * the decode endpoint is called.
+ * that runs before the decode endpoint is called.
  *
  * The decider (sched/pd.h, shared with the simulator) looks at the decode endpoint the
  * scheduler would pick: when the prompt and its uncached part there both reach
