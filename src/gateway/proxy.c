@@ -288,7 +288,6 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
         .cache_salt = p->api.cache_salt,
         .prompt = p->api.prompt.data,
         .prompt_len = p->api.prompt.len,
-        .priority = (int)p->api.priority,
         .session_ep = -1,
         .role = p->pool->has_prefill ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH,
         .exclude = p->tried,

@@ -83,7 +83,6 @@ typedef struct wp_sched_request_s {
     const char *cache_salt; /* NULL or "" = none */
     const char *prompt;     /* for chat: the serialized messages; may be NULL when len is 0 */
     size_t prompt_len;
-    int priority;         /* carried for policies; lower runs earlier */
     int session_ep;       /* endpoint chosen before for this session, -1 = none */
     wp_sched_role_t role; /* role wanted; BOTH = any */
     /* NULL, or a bitset of WP_SCHED_MAX_ENDPOINTS bits (WP_SCHED_EXCLUDE_WORDS words, bit i
