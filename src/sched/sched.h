@@ -53,6 +53,13 @@ typedef enum {
     WP_SCHED_ROLE_DECODE,
 } wp_sched_role_t;
 
+/* Kinds of accounting error (wp_sched_accounting_errors). */
+typedef enum {
+    WP_SCHED_ACCT_COMPLETE = 0, /* on_complete with nothing in flight */
+    WP_SCHED_ACCT_PREFILL,      /* on_prefill_done with no prefill pending */
+    WP_SCHED_ACCT_KINDS
+} wp_sched_acct_t;
+
 typedef struct wp_sched_scorer_cfg_s {
     char type[WP_SCHED_NAME_MAX]; /* prefix-aware, load-aware, queue, kv-cache-utilization,
                                      least-request, session-affinity */
@@ -190,16 +197,34 @@ int wp_sched_room(const wp_sched_t *s, double now, wp_sched_role_t role,
  * not even that for a dry pick. */
 wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *req, wp_rng_t *rng,
                           wp_sched_pick_t *out, wp_err_t *err);
-/* The request was sent to pick->endpoint: in_flight++ and the prefix index records the
- * pick's block hashes on that endpoint. WP_ENOMEM when the index could not grow (the
- * in-flight count is still updated). */
+/* The request was sent to pick->endpoint: in_flight++, one more prefill pending (its
+ * prefill_tokens), and the prefix index records the pick's block hashes on that endpoint.
+ * WP_ENOMEM when the index could not grow (the counts are still updated). */
 wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick);
 /* The request of this pick produced its first token (or failed before one): the prompt
  * tokens it had to prefill leave the endpoint's pending prefill work. Call it once per
- * dispatched request, before or with on_complete. */
+ * dispatched request, before or with on_complete. WP_ELIMIT, and nothing changes but the
+ * endpoint's WP_SCHED_ACCT_PREFILL error count, when no prefill was pending there. */
 wp_status_t wp_sched_on_prefill_done(wp_sched_t *s, const wp_sched_pick_t *pick);
-/* A request on ep ended (success or not): in_flight-- (never below 0). */
+/* A request on ep ended (success or not): in_flight--. WP_ELIMIT, and nothing changes but
+ * the endpoint's WP_SCHED_ACCT_COMPLETE error count, when nothing was in flight there. */
 wp_status_t wp_sched_on_complete(wp_sched_t *s, int ep);
+
+/* Accounting errors: a completion or a prefill-done the scheduler's counts say cannot be
+ * (a double completion, or one for a request never dispatched here). The counts stay at
+ * 0, so routing goes on, but each such call is counted here for the caller to export:
+ * a non-zero count is a bug in the caller's bookkeeping, never a property of the load. */
+uint64_t wp_sched_accounting_errors(const wp_sched_t *s, int ep, wp_sched_acct_t kind);
+/* "complete", "prefill"; NULL out of range. */
+const char *wp_sched_acct_name(wp_sched_acct_t kind);
+
+/* A reload: endpoint dst_ep of a new scheduler takes over what src (an older scheduler)
+ * knows of src_ep by its own bookkeeping: in-flight and pending-prefill counts and the
+ * prefix index's blocks (added as the most recent of dst_ep, in src_ep's LRU order, so the
+ * older ones go first if dst's LRU is smaller). Metrics, health, limits and error counts
+ * are not copied. src is read only. WP_EINVAL on an endpoint out of range; WP_ENOMEM when
+ * dst's index could not grow (it stays valid, with part of the blocks). */
+wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_t *src, int src_ep);
 
 /* Hashes a prompt's block chain as described above; returns the number of blocks (at most
  * max_blocks, which must be <= WP_SCHED_MAX_BLOCKS). */
@@ -209,6 +234,9 @@ size_t wp_sched_hash_chain(const char *model, const char *cache_salt, const char
 /* The prefix index (owned by s), e.g. to forget an endpoint's blocks or read its size. */
 wp_sched_index_t *wp_sched_index(wp_sched_t *s);
 
+/* Checks the endpoints, the plan and the prefix index. Debug builds (NDEBUG unset) run it,
+ * sampled by its cost, after each dispatch, prefill-done, completion and adoption, and
+ * assert that it passes. */
 wp_status_t wp_sched_validate(const wp_sched_t *s, wp_err_t *err);
 
 #endif
