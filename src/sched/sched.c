@@ -194,6 +194,26 @@ wp_status_t wp_sched_endpoint_set_in_flight(wp_sched_t *s, int ep, uint32_t n)
     return WP_OK;
 }
 
+wp_sched_load_t wp_sched_endpoint_load(const wp_sched_t *s, int ep)
+{
+    if (!ep_ok(s, ep))
+        return (wp_sched_load_t){0, 0, 0.0};
+    const wp__sched_ep_t *e = &s->eps[ep];
+    return (wp_sched_load_t){e->in_flight, e->prefilling, e->pending_prefill};
+}
+
+wp_status_t wp_sched_endpoint_set_load(wp_sched_t *s, int ep, const wp_sched_load_t *load)
+{
+    if (!ep_ok(s, ep) || !load || !isfinite(load->pending_prefill) || load->pending_prefill < 0.0 ||
+        (load->prefilling == 0 && load->pending_prefill != 0.0))
+        return WP_EINVAL;
+    wp__sched_ep_t *e = &s->eps[ep];
+    e->in_flight = load->in_flight;
+    e->prefilling = load->prefilling;
+    e->pending_prefill = load->pending_prefill;
+    return WP_OK;
+}
+
 wp_status_t wp_sched_endpoint_set_limit(wp_sched_t *s, int ep, uint32_t max_in_flight)
 {
     if (!ep_ok(s, ep))

@@ -162,6 +162,20 @@ uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep);
 /* Sets the in-flight count outright: a new scheduler that takes over endpoints from an
  * older one (a reload) starts from what is still running there. WP_EINVAL out of range. */
 wp_status_t wp_sched_endpoint_set_in_flight(wp_sched_t *s, int ep, uint32_t n);
+/* What an endpoint has outstanding by the scheduler's own bookkeeping: dispatches less
+ * completions (in_flight), and less prefill-dones (prefilling, with their prompt tokens
+ * still to prefill; pending_prefill is 0 when prefilling is). */
+typedef struct wp_sched_load_s {
+    uint32_t in_flight;
+    uint32_t prefilling;
+    double pending_prefill;
+} wp_sched_load_t;
+/* All zero when ep is out of range. */
+wp_sched_load_t wp_sched_endpoint_load(const wp_sched_t *s, int ep);
+/* Sets it outright: a caller that keeps a newer scheduler in step with requests an older one
+ * dispatched (a reload). WP_EINVAL out of range, or on a pending_prefill that is negative,
+ * not finite, or not 0 while prefilling is 0. */
+wp_status_t wp_sched_endpoint_set_load(wp_sched_t *s, int ep, const wp_sched_load_t *load);
 /* The endpoint's KV cache size in blocks (vllm:cache_config_info num_gpu_blocks; 0 =
  * unknown, the initial state). Used by dynamo-kv. WP_EINVAL on an out-of-range endpoint. */
 wp_status_t wp_sched_endpoint_set_capacity(wp_sched_t *s, int ep, uint32_t blocks);

@@ -156,6 +156,31 @@ static void test_sched_adopt_keeps_prefix_and_counts(void **state)
     wp_sched_free(neu);
 }
 
+static void test_sched_load_get_and_set(void **state)
+{
+    const char *names[] = {"a"};
+    wp_sched_t *s = make(names, 1, false, 0);
+    wp_sched_pick_t p = {.endpoint = 0, .prefill_tokens = 40};
+    assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+    wp_sched_load_t l = wp_sched_endpoint_load(s, 0);
+    assert_int_equal(l.in_flight, 1);
+    assert_int_equal(l.prefilling, 1);
+    assert_float_equal(l.pending_prefill, 40, 0);
+    l = wp_sched_endpoint_load(s, 1);
+    assert_int_equal(l.in_flight + l.prefilling, 0);
+    l = (wp_sched_load_t){3, 2, 70};
+    assert_int_equal(wp_sched_endpoint_set_load(s, 0, &l), WP_OK);
+    assert_int_equal(wp_sched_endpoint_in_flight(s, 0), 3);
+    l = (wp_sched_load_t){3, 0, 70}; /* tokens with nothing prefilling */
+    assert_int_equal(wp_sched_endpoint_set_load(s, 0, &l), WP_EINVAL);
+    l = (wp_sched_load_t){3, 1, -1};
+    assert_int_equal(wp_sched_endpoint_set_load(s, 0, &l), WP_EINVAL);
+    assert_int_equal(wp_sched_endpoint_set_load(s, 1, &l), WP_EINVAL);
+    assert_int_equal(wp_sched_endpoint_load(s, 0).prefilling, 2);
+    assert_valid(s);
+    wp_sched_free(s);
+}
+
 /* A smaller LRU in the new scheduler keeps the most recent blocks, in the same order. */
 static void test_sched_adopt_smaller_lru_keeps_most_recent(void **state)
 {
@@ -184,6 +209,7 @@ int main(void)
         cmocka_unit_test(test_sched_accounting_prefill_underflow_counted),
         cmocka_unit_test(test_sched_adopt_keeps_prefix_and_counts),
         cmocka_unit_test(test_sched_adopt_smaller_lru_keeps_most_recent),
+        cmocka_unit_test(test_sched_load_get_and_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
