@@ -34,7 +34,7 @@
 static void prefill_done(gw_proxy_t *p)
 {
     if (p->prefilling)
-        wp_sched_on_prefill_done(p->pool->sched, &p->pick);
+        wp__gw_ep_prefilled(p->gw, p->pool, p->ep, &p->pick);
     p->prefilling = false;
 }
 
