@@ -260,6 +260,19 @@ void wp__gw_proxy_fail(gw_proxy_t *p, int status, const char *msg, const char *p
 void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome);
 /* X-Request-Id and friends for an answer the gateway writes itself. */
 
+/* session.c: session affinity's x-session-token (llm-d's): an endpoint's name in base64 */
+/* Writes name's token, NUL-terminated; its length, or 0 when it does not fit in cap. */
+size_t wp__gw_session_encode(const char *name, char *out, size_t cap);
+/* The endpoint of s that token[0..len) names; -1 when it is not a token (never trusted) or
+ * names no endpoint of s. */
+int wp__gw_session_decode(const wp_sched_t *s, const char *token, size_t len);
+/* The request's session endpoint in its generation (wp_sched_request_t.session_ep): -1
+ * without the header, with a bad one, or when the scheduler runs no session-affinity. */
+int wp__gw_session_endpoint(const gw_proxy_t *p);
+/* "x-session-token: TOKEN\r\n" for the answer of p->ep, when its scheduler runs
+ * session-affinity; else "" (and 0). Returns the length written. */
+size_t wp__gw_session_header(const gw_proxy_t *p, char *out, size_t cap);
+
 /* pd.c: prefill/decode disaggregation */
 /* Decides whether to disaggregate and, if so, starts the prefill stage (which then calls
  * wp__gw_proxy_attempt with the decode body); false: go straight to the decode endpoint. */

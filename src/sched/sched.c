@@ -443,6 +443,14 @@ wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_
     return st;
 }
 
+bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type)
+{
+    for (int k = 0; type && k < s->n_plan; k++)
+        if (s->plan[k].weight > 0 && strcmp(s->plan[k].scorer->name, type) == 0)
+            return true;
+    return false;
+}
+
 wp_sched_index_t *wp_sched_index(wp_sched_t *s)
 {
     return s->index;

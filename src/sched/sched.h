@@ -240,6 +240,10 @@ const char *wp_sched_acct_name(wp_sched_acct_t kind);
  * dst's index could not grow (it stays valid, with part of the blocks). */
 wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_t *src, int src_ep);
 
+/* Whether picks run the scorer of that type (in the topology list or a policy's preset,
+ * with a weight above 0): a caller feeds what only that scorer reads (session_ep). */
+bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type);
+
 /* Hashes a prompt's block chain as described above; returns the number of blocks (at most
  * max_blocks, which must be <= WP_SCHED_MAX_BLOCKS). */
 size_t wp_sched_hash_chain(const char *model, const char *cache_salt, const char *text, size_t len,

@@ -431,6 +431,9 @@ static void test_sched_session_affinity(void **state)
     assert_float_equal(p.total, 100, 0);
     r.session_ep = -1;
     assert_int_not_equal(pick_ep(s, 0, &r, &rng, &p), 2);
+    assert_true(wp_sched_uses_scorer(s, "session-affinity"));
+    assert_false(wp_sched_uses_scorer(s, "prefix-aware"));
+    assert_false(wp_sched_uses_scorer(s, NULL));
     wp_sched_free(s);
 }
 
