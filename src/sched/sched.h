@@ -159,8 +159,8 @@ wp_status_t wp_sched_endpoint_set_healthy(wp_sched_t *s, int ep, bool healthy);
 wp_status_t wp_sched_endpoint_set_metrics(wp_sched_t *s, int ep, double now, double waiting,
                                           double running, double kv_usage);
 uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep);
-/* Sets the in-flight count outright: a new scheduler that takes over endpoints from an
- * older one (a reload) starts from what is still running there. WP_EINVAL out of range. */
+/* Sets the in-flight count outright (the other counts stay; a reload takes all of an
+ * endpoint's over with wp_sched_endpoint_adopt). WP_EINVAL out of range. */
 wp_status_t wp_sched_endpoint_set_in_flight(wp_sched_t *s, int ep, uint32_t n);
 /* What an endpoint has outstanding by the scheduler's own bookkeeping: dispatches less
  * completions (in_flight), and less prefill-dones (prefilling, with their prompt tokens
