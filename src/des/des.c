@@ -77,7 +77,6 @@ typedef struct des_s {
     double interval, shift;
     size_t cur_stage, stage_left;
     dreq_t *held;
-    int concurrency;
     wp_des_progress_fn progress;
     void *ud;
     size_t next_progress;

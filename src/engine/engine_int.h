@@ -82,6 +82,7 @@ struct wp_engine_s {
     uint64_t finished[WP_ENGINE_FINISH_COUNT];
     int32_t n_held;
     int32_t held_blocks;
+    uint64_t debug_steps; /* debug builds: steps since the last wp_engine_validate */
 };
 
 /* queue.c: the waiting heap, ordered by (prio, arrival, order). */

@@ -27,6 +27,7 @@
  */
 #include "engine/engine_int.h"
 
+#include <assert.h>
 #include <math.h>
 
 #include "base/hash.h"
@@ -330,6 +331,26 @@ static int32_t apply(wp_engine_t *e, wp_perf_batch_t *batch)
     return ran;
 }
 
+/* Debug builds: wp_engine_validate after a step, every step for a small engine and about
+ * once per 4096 blocks and slots otherwise (a check costs that much), so the sanitizer
+ * suite exercises the invariants without turning quadratic. */
+static void debug_check(wp_engine_t *e)
+{
+#ifndef NDEBUG
+    uint64_t every = 1 + ((uint64_t)e->kv.num_blocks + (uint64_t)e->n_slots) / 4096;
+    if (++e->debug_steps < every) {
+        return;
+    }
+    e->debug_steps = 0;
+    wp_err_t err;
+    wp_status_t st = wp_engine_validate(e, &err);
+    assert(st == WP_OK && "wp_engine_validate failed (see err.msg)");
+    (void)st;
+#else
+    (void)e;
+#endif
+}
+
 wp_status_t wp_engine_step(wp_engine_t *e, double now, wp_engine_step_t *out)
 {
     if (e == NULL || out == NULL || !isfinite(now)) {
@@ -349,5 +370,6 @@ wp_status_t wp_engine_step(wp_engine_t *e, double now, wp_engine_step_t *out)
     out->duration_s = wp_perf_step_time(e->cfg.perf, &out->batch);
     out->events = e->events;
     out->n_events = e->n_events;
+    debug_check(e);
     return WP_OK;
 }

@@ -58,12 +58,23 @@ typedef struct gw_check_s {
 } gw_check_t;
 
 struct gw_pool_s;
+struct gw_upstream_s; /* endpoints.c: an upstream shared by generations, with its refs */
 
 typedef struct gw_endpoint_s {
     wp_gateway_endpoint_cfg_t cfg;
     struct gw_pool_s *pool; /* the generation it belongs to */
     int index;              /* in that pool's sched/ */
-    wp_http_upstream_t *up;
+    wp_http_upstream_t *up; /* upstream->up: borrowed from the shared upstream below */
+    /* The connection pool, shared with the same endpoint of the generations before and
+     * after while its address and client settings stay; freed with the last of them. */
+    struct gw_upstream_s *upstream;
+    /* Equal across generations while name and address stay: the newer scheduler's counts
+     * of the endpoint then continue the older one's (wp_sched_endpoint_adopt), and what a
+     * request of an older generation does there is passed on (endpoints.c). */
+    uint64_t lineage;
+    wp_sched_load_t synced;                    /* this generation's load of it, as last passed on */
+    uint64_t acct_seen[WP_SCHED_ACCT_KINDS];   /* the sched's error counts taken in */
+    uint64_t acct_errors[WP_SCHED_ACCT_KINDS]; /* accounting_errors_total, carried over */
     bool healthy;
     int failures[GW_CHECK_KINDS]; /* consecutive failed checks, by kind */
     gw_check_t checks[GW_CHECK_KINDS];
@@ -80,9 +91,10 @@ typedef struct gw_endpoint_s {
 } gw_endpoint_t;
 
 /* One generation of the pool: a scheduler and the endpoints it picks from (eps[i] is
- * sched endpoint i), each with its own upstream connections. A reload (SIGHUP) builds a
- * new generation and makes it current; the old one is retired: its checks stop, and it
- * is freed (sched, upstreams, endpoints) once no request holds it any more. A request
+ * sched endpoint i), each with its upstream connections (shared with the generation
+ * before when the endpoint stayed). A reload (SIGHUP) builds a new generation and makes it
+ * current; the old one is retired: its checks stop, and it is freed (sched, its refs on
+ * the upstreams, endpoints) once no request holds it any more. A request
  * holds the generation that was current when it arrived (refs) for all its attempts, so
  * a request on a removed endpoint completes. The current generation holds one ref too. */
 typedef struct gw_pool_s {
@@ -114,7 +126,8 @@ struct wp_gateway_s {
     uint64_t drain_deadline_ms;
     wp_gateway_drained_fn on_drained;
     void *drained_ud;
-    uint64_t reloads; /* applied (not exported yet: metrics.c) */
+    uint64_t reloads;      /* applied */
+    uint64_t next_lineage; /* the last gw_endpoint_t.lineage handed out */
     uint64_t last_health_ms;
     uint64_t last_models_ms;
     bool stopping;
@@ -159,14 +172,20 @@ void wp__gw_pools_collect(wp_gateway_t *gw, bool all);
 /* The current generation's endpoint for ep (same name): where counters go when a request
  * that began before a reload ends; ep itself when it is current or was removed. */
 gw_endpoint_t *wp__gw_ep_current(wp_gateway_t *gw, gw_endpoint_t *ep);
-/* A request of generation `pool` was sent to ep with `pick` (in flight, taught to the
- * prefix index), or its attempt there ended. When a newer generation is current, its
- * endpoint of the same name and address counts it too, so an in-flight limit and the load
- * scorers hold across reloads (a new generation starts from the counts of the one
- * before). */
+/* A request of generation `pool` was sent to ep with `pick` (in flight, prefill pending,
+ * taught to the prefix index), or its attempt there ended. A new generation starts from
+ * the counts and prefix blocks of the one before (wp_sched_endpoint_adopt) for each
+ * endpoint of the same name and address; when a newer generation is current, what a
+ * request of an older one does is passed on to it, so in-flight limits, load, pending
+ * prefill and the prefix index hold across reloads. Each call also takes in the
+ * accounting errors the scheduler counted (a completion or prefill-done with nothing
+ * pending): counted in ep's acct_errors, logged, and an assert in debug builds. */
 void wp__gw_ep_sent(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
                     const wp_sched_pick_t *pick);
 void wp__gw_ep_done(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep);
+/* The request of `pick` on ep produced its first byte (or failed before one). */
+void wp__gw_ep_prefilled(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
+                         const wp_sched_pick_t *pick);
 /* Shutdown: cancels checks, frees the current and every retired generation. */
 void wp__gw_endpoints_free(wp_gateway_t *gw);
 void wp__gw_endpoints_tick(wp_gateway_t *gw);
@@ -228,6 +247,19 @@ void wp__gw_proxy_fail(gw_proxy_t *p, int status, const char *msg, const char *p
 /* Ends the request: accounting, the log line, memory. */
 void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome);
 /* X-Request-Id and friends for an answer the gateway writes itself. */
+
+/* session.c: session affinity's x-session-token (llm-d's): an endpoint's name in base64 */
+/* Writes name's token, NUL-terminated; its length, or 0 when it does not fit in cap. */
+size_t wp__gw_session_encode(const char *name, char *out, size_t cap);
+/* The endpoint of s that token[0..len) names; -1 when it is not a token (never trusted) or
+ * names no endpoint of s. */
+int wp__gw_session_decode(const wp_sched_t *s, const char *token, size_t len);
+/* The request's session endpoint in its generation (wp_sched_request_t.session_ep): -1
+ * without the header, with a bad one, or when the scheduler runs no session-affinity. */
+int wp__gw_session_endpoint(const gw_proxy_t *p);
+/* "x-session-token: TOKEN\r\n" for the answer of p->ep, when its scheduler runs
+ * session-affinity; else "" (and 0). Returns the length written. */
+size_t wp__gw_session_header(const gw_proxy_t *p, char *out, size_t cap);
 
 /* pd.c: prefill/decode disaggregation */
 /* Decides whether to disaggregate and, if so, starts the prefill stage (which then calls

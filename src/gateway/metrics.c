@@ -22,6 +22,9 @@
  *   prefix_index_bytes                   memory of the prefix index (bounded by the LRUs)
  *   wellpath_endpoint_prefix_index_blocks{endpoint}  blocks the index tracks per endpoint
  *   wellpath_endpoint_{ejected,ejections_total}{endpoint}  outlier detection (outlier.c)
+ *   accounting_errors_total{endpoint,kind}  completions ("complete") and first bytes
+ *                                        ("prefill") reported with nothing pending on the
+ *                                        endpoint: a gateway bug, so alert on any (endpoints.c)
  *
  * With gateway.guideMetrics the production guide's own names follow (docs/reference.md §10), so
  * its rules run unchanged: vllm_ttft (histogram: the gateway's TTFT, vLLM's buckets),
@@ -255,6 +258,21 @@ static void by_reason(wp_buf_t *out, const char *name, const char *help, const c
                       (unsigned long long)v[k]);
 }
 
+static void write_accounting(wp_gateway_t *gw, wp_buf_t *out)
+{
+    family(out, "wellpath_gateway_accounting_errors_total", "counter",
+           "Completions or prefill ends reported with nothing pending on the endpoint (a bug: "
+           "the in-flight and pending-prefill counts would drift without it).");
+    for (int i = 0; i < gw->n_eps; i++) {
+        for (int k = 0; k < WP_SCHED_ACCT_KINDS; k++) {
+            wp_buf_puts(out, "wellpath_gateway_accounting_errors_total{endpoint=\"");
+            label(out, gw->eps[i].cfg.name);
+            wp_buf_printf(out, "\",kind=\"%s\"} %llu\n", wp_sched_acct_name((wp_sched_acct_t)k),
+                          (unsigned long long)gw->eps[i].acct_errors[k]);
+        }
+    }
+}
+
 /* Only for a pool with prefill endpoints. */
 static void write_pd(wp_gateway_t *gw, wp_buf_t *out)
 {
@@ -347,6 +365,7 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
                  "1 while outlier detection keeps the endpoint out of the pool.", v_ejected);
     per_endpoint(gw, out, "wellpath_endpoint_ejections_total", "counter",
                  "Times outlier detection ejected the endpoint.", v_ejections);
+    write_accounting(gw, out);
     if (gw->cfg.guide_metrics)
         write_guide(gw, out, &sums);
 }

@@ -36,7 +36,7 @@
 static void prefill_done(gw_proxy_t *p)
 {
     if (p->prefilling)
-        wp_sched_on_prefill_done(p->pool->sched, &p->pick);
+        wp__gw_ep_prefilled(p->gw, p->pool, p->ep, &p->pick);
     p->prefilling = false;
 }
 
@@ -187,9 +187,10 @@ static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
     p->sse = strncmp(ctype, "text/event-stream", 17) == 0;
     /* The body is passed on as it came: so is its encoding. */
     wp_str_t ce = wp_http_headers_get(h, "Content-Encoding");
-    char extra[512];
-    snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\nX-Wellpath-Endpoint: %s\r\n%s%s%.*s%s",
-             p->request_id, p->ep->cfg.name, p->sse ? "Cache-Control: no-cache\r\n" : "",
+    char extra[640], session[160];
+    wp__gw_session_header(p, session, sizeof(session));
+    snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\nX-Wellpath-Endpoint: %s\r\n%s%s%s%.*s%s",
+             p->request_id, p->ep->cfg.name, session, p->sse ? "Cache-Control: no-cache\r\n" : "",
              ce.p && ce.n < 64 ? "Content-Encoding: " : "", ce.p && ce.n < 64 ? (int)ce.n : 0,
              ce.p ? ce.p : "", ce.p && ce.n < 64 ? "\r\n" : "");
     /* A body of known length keeps its length; anything else is sent chunked. */
@@ -294,7 +295,7 @@ void wp__gw_proxy_sched_request(const gw_proxy_t *p, wp_sched_request_t *sr)
         .prompt = p->api.prompt.data,
         .prompt_len = p->api.prompt.len,
         .prompt_tokens = p->n_tokens,
-        .session_ep = -1,
+        .session_ep = wp__gw_session_endpoint(p),
         .role = p->pool->has_prefill ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH,
         .exclude = p->tried,
     };

@@ -313,6 +313,21 @@ size_t wp_sched_index_match(const wp_sched_index_t *ix, const uint64_t *hashes, 
     return i;
 }
 
+wp_status_t wp_sched_index_copy_endpoint(wp_sched_index_t *dst, int dst_ep,
+                                         const wp_sched_index_t *src, int src_ep)
+{
+    if (dst_ep < 0 || dst_ep >= WP_SCHED_INDEX_MAX_ENDPOINTS || src_ep < 0 ||
+        src_ep >= WP_SCHED_INDEX_MAX_ENDPOINTS || src == dst)
+        return WP_EINVAL;
+    /* Oldest first: each insert goes to the front, so src's head ends up dst's head. */
+    for (uint32_t id = src->lru[src_ep].tail; id != NIL; id = src->nodes[id].prev) {
+        wp_status_t st = insert_one(dst, dst_ep, src->nodes[id].hash);
+        if (st != WP_OK)
+            return st;
+    }
+    return WP_OK;
+}
+
 bool wp_sched_index_contains(const wp_sched_index_t *ix, int ep, uint64_t hash)
 {
     size_t slot = map_find(ix, hash);

@@ -52,6 +52,12 @@ size_t wp_sched_index_match(const wp_sched_index_t *ix, const uint64_t *hashes, 
                             uint16_t *matched);
 
 bool wp_sched_index_contains(const wp_sched_index_t *ix, int ep, uint64_t hash);
+/* Copies src's blocks of endpoint src_ep into dst as endpoint dst_ep's most recent ones,
+ * keeping their LRU order (src may be another index, with another capacity: the oldest
+ * go first when dst's LRU is smaller). src is read only; it may not be dst. WP_EINVAL on
+ * a bad endpoint or src == dst; WP_ENOMEM leaves dst valid with part of the blocks. */
+wp_status_t wp_sched_index_copy_endpoint(wp_sched_index_t *dst, int dst_ep,
+                                         const wp_sched_index_t *src, int src_ep);
 /* Forgets every block of endpoint ep (e.g. the server restarted and lost its cache). */
 void wp_sched_index_clear_endpoint(wp_sched_index_t *ix, int ep);
 

@@ -13,6 +13,7 @@
  */
 #include "sched/sched_internal.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,26 @@ struct wp_sched_s {
     uint16_t matched[WP_SCHED_MAX_ENDPOINTS];
     double totals[WP_SCHED_MAX_ENDPOINTS];
     double raw[WP_SCHED_MAX_SCORERS][WP_SCHED_MAX_ENDPOINTS];
+    uint64_t debug_ops; /* debug builds: state changes since the last validation */
 };
+
+/* Debug builds: validate after a state change, every time while the scheduler is small and
+ * about once per 16 KiB of index memory otherwise, so a long debug run stays linear. */
+static void debug_check(wp_sched_t *s)
+{
+#ifndef NDEBUG
+    uint64_t every = 1 + wp_sched_index_bytes(s->index) / 16384;
+    if (++s->debug_ops < every)
+        return;
+    s->debug_ops = 0;
+    wp_err_t err;
+    wp_status_t st = wp_sched_validate(s, &err);
+    assert(st == WP_OK && "wp_sched_validate failed (see err.msg)");
+    (void)st;
+#else
+    (void)s;
+#endif
+}
 
 /* ---- life ---- */
 
@@ -171,6 +191,26 @@ wp_status_t wp_sched_endpoint_set_in_flight(wp_sched_t *s, int ep, uint32_t n)
     if (!ep_ok(s, ep))
         return WP_EINVAL;
     s->eps[ep].in_flight = n;
+    return WP_OK;
+}
+
+wp_sched_load_t wp_sched_endpoint_load(const wp_sched_t *s, int ep)
+{
+    if (!ep_ok(s, ep))
+        return (wp_sched_load_t){0, 0, 0.0};
+    const wp__sched_ep_t *e = &s->eps[ep];
+    return (wp_sched_load_t){e->in_flight, e->prefilling, e->pending_prefill};
+}
+
+wp_status_t wp_sched_endpoint_set_load(wp_sched_t *s, int ep, const wp_sched_load_t *load)
+{
+    if (!ep_ok(s, ep) || !load || !isfinite(load->pending_prefill) || load->pending_prefill < 0.0 ||
+        (load->prefilling == 0 && load->pending_prefill != 0.0))
+        return WP_EINVAL;
+    wp__sched_ep_t *e = &s->eps[ep];
+    e->in_flight = load->in_flight;
+    e->prefilling = load->prefilling;
+    e->pending_prefill = load->pending_prefill;
     return WP_OK;
 }
 
@@ -336,9 +376,14 @@ wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick)
 {
     if (!pick || !ep_ok(s, pick->endpoint) || pick->n_blocks > WP_SCHED_MAX_BLOCKS)
         return WP_EINVAL;
-    s->eps[pick->endpoint].in_flight++;
-    s->eps[pick->endpoint].pending_prefill += pick->prefill_tokens;
-    return wp_sched_index_insert(s->index, pick->endpoint, pick->block_hashes, pick->n_blocks);
+    wp__sched_ep_t *e = &s->eps[pick->endpoint];
+    e->in_flight++;
+    e->prefilling++;
+    e->pending_prefill += pick->prefill_tokens;
+    wp_status_t st =
+        wp_sched_index_insert(s->index, pick->endpoint, pick->block_hashes, pick->n_blocks);
+    debug_check(s);
+    return st;
 }
 
 wp_status_t wp_sched_on_prefill_done(wp_sched_t *s, const wp_sched_pick_t *pick)
@@ -346,9 +391,15 @@ wp_status_t wp_sched_on_prefill_done(wp_sched_t *s, const wp_sched_pick_t *pick)
     if (!pick || !ep_ok(s, pick->endpoint))
         return WP_EINVAL;
     wp__sched_ep_t *e = &s->eps[pick->endpoint];
+    if (e->prefilling == 0) {
+        e->acct_errors[WP_SCHED_ACCT_PREFILL]++;
+        return WP_ELIMIT;
+    }
+    e->prefilling--;
     e->pending_prefill -= pick->prefill_tokens;
-    if (e->pending_prefill < 0.5) /* rounding, or an endpoint forgotten meanwhile */
+    if (e->prefilling == 0 || e->pending_prefill < 0.5) /* none left, or rounding */
         e->pending_prefill = 0.0;
+    debug_check(s);
     return WP_OK;
 }
 
@@ -356,9 +407,48 @@ wp_status_t wp_sched_on_complete(wp_sched_t *s, int ep)
 {
     if (!ep_ok(s, ep))
         return WP_EINVAL;
-    if (s->eps[ep].in_flight > 0)
-        s->eps[ep].in_flight--;
+    if (s->eps[ep].in_flight == 0) {
+        s->eps[ep].acct_errors[WP_SCHED_ACCT_COMPLETE]++;
+        return WP_ELIMIT;
+    }
+    s->eps[ep].in_flight--;
+    debug_check(s);
     return WP_OK;
+}
+
+uint64_t wp_sched_accounting_errors(const wp_sched_t *s, int ep, wp_sched_acct_t kind)
+{
+    if (!ep_ok(s, ep) || kind < 0 || kind >= WP_SCHED_ACCT_KINDS)
+        return 0;
+    return s->eps[ep].acct_errors[kind];
+}
+
+const char *wp_sched_acct_name(wp_sched_acct_t kind)
+{
+    static const char *const names[WP_SCHED_ACCT_KINDS] = {"complete", "prefill"};
+    return kind >= 0 && kind < WP_SCHED_ACCT_KINDS ? names[kind] : NULL;
+}
+
+wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_t *src, int src_ep)
+{
+    if (!dst || !src || dst == src || !ep_ok(dst, dst_ep) || !ep_ok(src, src_ep))
+        return WP_EINVAL;
+    wp__sched_ep_t *d = &dst->eps[dst_ep];
+    const wp__sched_ep_t *o = &src->eps[src_ep];
+    d->in_flight = o->in_flight;
+    d->prefilling = o->prefilling;
+    d->pending_prefill = o->pending_prefill;
+    wp_status_t st = wp_sched_index_copy_endpoint(dst->index, dst_ep, src->index, src_ep);
+    debug_check(dst);
+    return st;
+}
+
+bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type)
+{
+    for (int k = 0; type && k < s->n_plan; k++)
+        if (s->plan[k].weight > 0 && strcmp(s->plan[k].scorer->name, type) == 0)
+            return true;
+    return false;
 }
 
 wp_sched_index_t *wp_sched_index(wp_sched_t *s)
@@ -378,6 +468,10 @@ static wp_status_t validate_ep(const wp_sched_t *s, int i, wp_err_t *err)
     if (e->has_metrics && (e->waiting < 0.0 || e->running < 0.0 || !(e->kv_usage >= 0.0) ||
                            e->kv_usage > 1.0 || !isfinite(e->scraped_at)))
         return wp_err_set(err, WP_EINVAL, "endpoint %s: metrics out of range", e->name);
+    if (!(e->pending_prefill >= 0.0) || !isfinite(e->pending_prefill) ||
+        (e->prefilling == 0 && e->pending_prefill != 0.0))
+        return wp_err_set(err, WP_EINVAL, "endpoint %s: pending prefill %g with %u prefilling",
+                          e->name, e->pending_prefill, e->prefilling);
     if (wp_sched_index_endpoint_blocks(s->index, i) > s->cfg.lru_capacity)
         return wp_err_set(err, WP_EINVAL, "endpoint %s: index holds too many blocks", e->name);
     return WP_OK;

@@ -53,6 +53,13 @@ typedef enum {
     WP_SCHED_ROLE_DECODE,
 } wp_sched_role_t;
 
+/* Kinds of accounting error (wp_sched_accounting_errors). */
+typedef enum {
+    WP_SCHED_ACCT_COMPLETE = 0, /* on_complete with nothing in flight */
+    WP_SCHED_ACCT_PREFILL,      /* on_prefill_done with no prefill pending */
+    WP_SCHED_ACCT_KINDS
+} wp_sched_acct_t;
+
 typedef struct wp_sched_scorer_cfg_s {
     char type[WP_SCHED_NAME_MAX]; /* prefix-aware, load-aware, queue, kv-cache-utilization,
                                      least-request, session-affinity */
@@ -83,7 +90,6 @@ typedef struct wp_sched_request_s {
     const char *cache_salt; /* NULL or "" = none */
     const char *prompt;     /* for chat: the serialized messages; may be NULL when len is 0 */
     size_t prompt_len;
-    int priority;         /* carried for policies; lower runs earlier */
     int session_ep;       /* endpoint chosen before for this session, -1 = none */
     wp_sched_role_t role; /* role wanted; BOTH = any */
     /* NULL, or a bitset of WP_SCHED_MAX_ENDPOINTS bits (WP_SCHED_EXCLUDE_WORDS words, bit i
@@ -153,9 +159,23 @@ wp_status_t wp_sched_endpoint_set_healthy(wp_sched_t *s, int ep, bool healthy);
 wp_status_t wp_sched_endpoint_set_metrics(wp_sched_t *s, int ep, double now, double waiting,
                                           double running, double kv_usage);
 uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep);
-/* Sets the in-flight count outright: a new scheduler that takes over endpoints from an
- * older one (a reload) starts from what is still running there. WP_EINVAL out of range. */
+/* Sets the in-flight count outright (the other counts stay; a reload takes all of an
+ * endpoint's over with wp_sched_endpoint_adopt). WP_EINVAL out of range. */
 wp_status_t wp_sched_endpoint_set_in_flight(wp_sched_t *s, int ep, uint32_t n);
+/* What an endpoint has outstanding by the scheduler's own bookkeeping: dispatches less
+ * completions (in_flight), and less prefill-dones (prefilling, with their prompt tokens
+ * still to prefill; pending_prefill is 0 when prefilling is). */
+typedef struct wp_sched_load_s {
+    uint32_t in_flight;
+    uint32_t prefilling;
+    double pending_prefill;
+} wp_sched_load_t;
+/* All zero when ep is out of range. */
+wp_sched_load_t wp_sched_endpoint_load(const wp_sched_t *s, int ep);
+/* Sets it outright: a caller that keeps a newer scheduler in step with requests an older one
+ * dispatched (a reload). WP_EINVAL out of range, or on a pending_prefill that is negative,
+ * not finite, or not 0 while prefilling is 0. */
+wp_status_t wp_sched_endpoint_set_load(wp_sched_t *s, int ep, const wp_sched_load_t *load);
 /* The endpoint's KV cache size in blocks (vllm:cache_config_info num_gpu_blocks; 0 =
  * unknown, the initial state). Used by dynamo-kv. WP_EINVAL on an out-of-range endpoint. */
 wp_status_t wp_sched_endpoint_set_capacity(wp_sched_t *s, int ep, uint32_t blocks);
@@ -191,16 +211,38 @@ int wp_sched_room(const wp_sched_t *s, double now, wp_sched_role_t role,
  * not even that for a dry pick. */
 wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *req, wp_rng_t *rng,
                           wp_sched_pick_t *out, wp_err_t *err);
-/* The request was sent to pick->endpoint: in_flight++ and the prefix index records the
- * pick's block hashes on that endpoint. WP_ENOMEM when the index could not grow (the
- * in-flight count is still updated). */
+/* The request was sent to pick->endpoint: in_flight++, one more prefill pending (its
+ * prefill_tokens), and the prefix index records the pick's block hashes on that endpoint.
+ * WP_ENOMEM when the index could not grow (the counts are still updated). */
 wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick);
 /* The request of this pick produced its first token (or failed before one): the prompt
  * tokens it had to prefill leave the endpoint's pending prefill work. Call it once per
- * dispatched request, before or with on_complete. */
+ * dispatched request, before or with on_complete. WP_ELIMIT, and nothing changes but the
+ * endpoint's WP_SCHED_ACCT_PREFILL error count, when no prefill was pending there. */
 wp_status_t wp_sched_on_prefill_done(wp_sched_t *s, const wp_sched_pick_t *pick);
-/* A request on ep ended (success or not): in_flight-- (never below 0). */
+/* A request on ep ended (success or not): in_flight--. WP_ELIMIT, and nothing changes but
+ * the endpoint's WP_SCHED_ACCT_COMPLETE error count, when nothing was in flight there. */
 wp_status_t wp_sched_on_complete(wp_sched_t *s, int ep);
+
+/* Accounting errors: a completion or a prefill-done the scheduler's counts say cannot be
+ * (a double completion, or one for a request never dispatched here). The counts stay at
+ * 0, so routing goes on, but each such call is counted here for the caller to export:
+ * a non-zero count is a bug in the caller's bookkeeping, never a property of the load. */
+uint64_t wp_sched_accounting_errors(const wp_sched_t *s, int ep, wp_sched_acct_t kind);
+/* "complete", "prefill"; NULL out of range. */
+const char *wp_sched_acct_name(wp_sched_acct_t kind);
+
+/* A reload: endpoint dst_ep of a new scheduler takes over what src (an older scheduler)
+ * knows of src_ep by its own bookkeeping: in-flight and pending-prefill counts and the
+ * prefix index's blocks (added as the most recent of dst_ep, in src_ep's LRU order, so the
+ * older ones go first if dst's LRU is smaller). Metrics, health, limits and error counts
+ * are not copied. src is read only. WP_EINVAL on an endpoint out of range; WP_ENOMEM when
+ * dst's index could not grow (it stays valid, with part of the blocks). */
+wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_t *src, int src_ep);
+
+/* Whether picks run the scorer of that type (in the topology list or a policy's preset,
+ * with a weight above 0): a caller feeds what only that scorer reads (session_ep). */
+bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type);
 
 /* Hashes a prompt's block chain as described above; returns the number of blocks (at most
  * max_blocks, which must be <= WP_SCHED_MAX_BLOCKS). */
@@ -210,6 +252,9 @@ size_t wp_sched_hash_chain(const char *model, const char *cache_salt, const char
 /* The prefix index (owned by s), e.g. to forget an endpoint's blocks or read its size. */
 wp_sched_index_t *wp_sched_index(wp_sched_t *s);
 
+/* Checks the endpoints, the plan and the prefix index. Debug builds (NDEBUG unset) run it,
+ * sampled by its cost, after each dispatch, prefill-done, completion and adoption, and
+ * assert that it passes. */
 wp_status_t wp_sched_validate(const wp_sched_t *s, wp_err_t *err);
 
 #endif

@@ -30,6 +30,8 @@ typedef struct wp__sched_ep_s {
     uint32_t max_in_flight; /* 0 = no limit; at the limit the "room" filter drops it */
     uint32_t kv_blocks;     /* KV cache size in blocks (num_gpu_blocks), 0 = unknown */
     double pending_prefill; /* tokens sent here whose prefill has not ended (first token) */
+    uint32_t prefilling;    /* dispatched requests whose prefill has not ended; 0: no tokens */
+    uint64_t acct_errors[WP_SCHED_ACCT_KINDS]; /* underflows reported by the caller */
     double waiting, running, kv_usage, scraped_at;
 } wp__sched_ep_t;
 

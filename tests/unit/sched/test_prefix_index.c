@@ -106,6 +106,38 @@ static void test_prefix_index_clear_endpoint(void **state)
     wp_sched_index_free(ix);
 }
 
+/* Copying one endpoint's blocks into another index keeps their LRU order: with a smaller
+ * LRU the most recent survive, and what was copied is then evicted in the original order. */
+static void test_prefix_index_copy_endpoint(void **state)
+{
+    wp_sched_index_t *src = new_index(100), *dst = new_index(3);
+    const uint64_t a[] = {1, 2, 3, 4}; /* inserted last to first: 1 is the most recent */
+    const uint64_t other[] = {9};
+    assert_int_equal(wp_sched_index_insert(src, 5, a, 4), WP_OK);
+    assert_int_equal(wp_sched_index_insert(src, 6, other, 1), WP_OK);
+    assert_int_equal(wp_sched_index_copy_endpoint(dst, 2, src, 5), WP_OK);
+    assert_valid(src);
+    assert_valid(dst);
+    assert_int_equal(wp_sched_index_endpoint_blocks(src, 5), 4); /* read only */
+    assert_int_equal(wp_sched_index_endpoint_blocks(dst, 2), 3);
+    assert_false(wp_sched_index_contains(dst, 2, 4)); /* the oldest did not fit */
+    assert_false(wp_sched_index_contains(dst, 2, 9));
+    assert_false(wp_sched_index_contains(dst, 5, 1));
+    uint16_t m[WP_SCHED_INDEX_MAX_ENDPOINTS];
+    assert_int_equal(wp_sched_index_match(dst, a, 4, m), 3);
+    assert_int_equal(m[2], 3);
+    const uint64_t fresh[] = {7};
+    assert_int_equal(wp_sched_index_insert(dst, 2, fresh, 1), WP_OK); /* evicts 3 */
+    assert_false(wp_sched_index_contains(dst, 2, 3));
+    assert_true(wp_sched_index_contains(dst, 2, 2));
+    assert_int_equal(wp_sched_index_copy_endpoint(dst, 2, dst, 2), WP_EINVAL);
+    assert_int_equal(wp_sched_index_copy_endpoint(dst, 256, src, 5), WP_EINVAL);
+    assert_int_equal(wp_sched_index_copy_endpoint(dst, 2, src, -1), WP_EINVAL);
+    assert_valid(dst);
+    wp_sched_index_free(src);
+    wp_sched_index_free(dst);
+}
+
 static void test_prefix_index_bad_input(void **state)
 {
     wp_err_t err;
@@ -208,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_prefix_index_lru_eviction),
         cmocka_unit_test(test_prefix_index_keeps_leading_blocks),
         cmocka_unit_test(test_prefix_index_clear_endpoint),
+        cmocka_unit_test(test_prefix_index_copy_endpoint),
         cmocka_unit_test(test_prefix_index_bad_input),
         cmocka_unit_test(test_prefix_index_random_against_reference),
         cmocka_unit_test(test_prefix_index_memory_per_block),

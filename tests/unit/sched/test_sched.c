@@ -148,7 +148,8 @@ static void test_sched_endpoints(void **state)
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, -1, 0, 0), WP_EINVAL);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, 0, 0, 1.5), WP_EINVAL);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, 3, 4, 0.5), WP_OK);
-    assert_int_equal(wp_sched_on_complete(s, 0), WP_OK); /* never below 0 */
+    /* never below 0: counted as an accounting error (test_sched_accounting.c) */
+    assert_int_equal(wp_sched_on_complete(s, 0), WP_ELIMIT);
     assert_int_equal(wp_sched_endpoint_in_flight(s, 0), 0);
     assert_int_equal(wp_sched_on_complete(s, -1), WP_EINVAL);
     assert_valid(s);
@@ -265,7 +266,7 @@ static void test_sched_pending_prefill_moves_traffic(void **state)
         assert_int_equal(pick_ep(s, 0, &rb, &rng, &pb), 1 - first);
     /* Once a's first token is back nothing is pending: ties again, both get picked. */
     assert_int_equal(wp_sched_on_prefill_done(s, &pa), WP_OK);
-    assert_int_equal(wp_sched_on_prefill_done(s, &pa), WP_OK); /* twice: clamped at 0 */
+    assert_int_equal(wp_sched_on_prefill_done(s, &pa), WP_ELIMIT); /* twice: an error */
     int seen[2] = {0, 0};
     for (int i = 0; i < 40; i++)
         seen[pick_ep(s, 0, &rb, &rng, &pb)]++;
@@ -430,6 +431,9 @@ static void test_sched_session_affinity(void **state)
     assert_float_equal(p.total, 100, 0);
     r.session_ep = -1;
     assert_int_not_equal(pick_ep(s, 0, &r, &rng, &p), 2);
+    assert_true(wp_sched_uses_scorer(s, "session-affinity"));
+    assert_false(wp_sched_uses_scorer(s, "prefix-aware"));
+    assert_false(wp_sched_uses_scorer(s, NULL));
     wp_sched_free(s);
 }
 
@@ -456,7 +460,8 @@ static uint64_t random_workload(uint64_t seed, bool check)
                                           wp_rng_double(&rng));
             break;
         case 2:
-            wp_sched_on_complete(s, ep);
+            if (wp_sched_endpoint_in_flight(s, ep) > 0)
+                assert_int_equal(wp_sched_on_complete(s, ep), WP_OK);
             break;
         default: {
             make_text(text, 1 + (int)wp_rng_below(&rng, 12), (int)wp_rng_below(&rng, 6));

@@ -1,0 +1,215 @@
+/* Tests for sched's bookkeeping across events and reloads: accounting errors (a completion
+ * or a prefill-done the counts say cannot be is refused and counted, never hidden by a
+ * floor at zero), and wp_sched_endpoint_adopt (a new scheduler takes over an endpoint's
+ * in-flight and pending-prefill counts and its prefix-index blocks from an old one). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sched/sched.h"
+
+static void assert_valid(const wp_sched_t *s)
+{
+    wp_err_t err = {{0}};
+    if (wp_sched_validate(s, &err) != WP_OK)
+        fail_msg("validate: %s", err.msg);
+}
+
+/* A scheduler whose endpoints are named by names[0..n); prefix-aware alone when prefix. */
+static wp_sched_t *make(const char *const *names, int n, bool prefix, uint32_t lru)
+{
+    wp_sched_config_t cfg;
+    wp_sched_config_default(&cfg);
+    wp_err_t err;
+    if (prefix)
+        assert_int_equal(wp_sched_config_set_policy(&cfg, "prefix-aware", &err), WP_OK);
+    if (lru)
+        cfg.lru_capacity = lru;
+    wp_sched_t *s = wp_sched_new(&cfg, &err);
+    if (!s)
+        fail_msg("new: %s", err.msg);
+    for (int i = 0; i < n; i++)
+        assert_int_equal(wp_sched_endpoint_add(s, names[i], WP_SCHED_ROLE_BOTH), i);
+    return s;
+}
+
+/* `blocks` blocks of 64 characters made from seed. */
+static void make_text(char *buf, int blocks, int seed)
+{
+    for (int b = 0; b < blocks; b++)
+        for (int c = 0; c < 64; c++)
+            buf[b * 64 + c] = (char)('a' + (seed * 7 + b * 13 + c) % 26);
+    buf[blocks * 64] = 0;
+}
+
+static wp_sched_pick_t pick_for(wp_sched_t *s, const char *text)
+{
+    wp_sched_request_t r = {
+        .model = "m", .prompt = text, .prompt_len = strlen(text), .session_ep = -1};
+    wp_rng_t rng;
+    wp_rng_seed(&rng, 1);
+    wp_sched_pick_t p;
+    wp_err_t err;
+    if (wp_sched_pick(s, 0, &r, &rng, &p, &err) != WP_OK)
+        fail_msg("pick: %s", err.msg);
+    return p;
+}
+
+static void test_sched_accounting_double_completion_counted(void **state)
+{
+    const char *names[] = {"a", "b"};
+    wp_sched_t *s = make(names, 2, false, 0);
+    wp_sched_pick_t p = {.endpoint = 1, .prefill_tokens = 100};
+    assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+    assert_int_equal(wp_sched_on_prefill_done(s, &p), WP_OK);
+    assert_int_equal(wp_sched_on_complete(s, 1), WP_OK);
+    assert_int_equal(wp_sched_accounting_errors(s, 1, WP_SCHED_ACCT_COMPLETE), 0);
+    /* The same request ends again: refused, counted, the count stays at 0. */
+    assert_int_equal(wp_sched_on_complete(s, 1), WP_ELIMIT);
+    assert_int_equal(wp_sched_on_complete(s, 1), WP_ELIMIT);
+    assert_int_equal(wp_sched_endpoint_in_flight(s, 1), 0);
+    assert_int_equal(wp_sched_accounting_errors(s, 1, WP_SCHED_ACCT_COMPLETE), 2);
+    assert_int_equal(wp_sched_accounting_errors(s, 0, WP_SCHED_ACCT_COMPLETE), 0);
+    /* A completion on an endpoint that never had a request. */
+    assert_int_equal(wp_sched_on_complete(s, 0), WP_ELIMIT);
+    assert_int_equal(wp_sched_accounting_errors(s, 0, WP_SCHED_ACCT_COMPLETE), 1);
+    /* Out of range: not an accounting error, a bad argument. */
+    assert_int_equal(wp_sched_on_complete(s, 2), WP_EINVAL);
+    assert_int_equal(wp_sched_accounting_errors(s, 2, WP_SCHED_ACCT_COMPLETE), 0);
+    assert_int_equal(wp_sched_accounting_errors(s, 0, WP_SCHED_ACCT_KINDS), 0);
+    assert_string_equal(wp_sched_acct_name(WP_SCHED_ACCT_COMPLETE), "complete");
+    assert_string_equal(wp_sched_acct_name(WP_SCHED_ACCT_PREFILL), "prefill");
+    assert_null(wp_sched_acct_name(WP_SCHED_ACCT_KINDS));
+    assert_valid(s);
+    wp_sched_free(s);
+}
+
+/* A prefill-done with no prefill pending is counted, even for a fully cached prompt
+ * (0 tokens), which a floor on the token sum alone could never notice. */
+static void test_sched_accounting_prefill_underflow_counted(void **state)
+{
+    const char *names[] = {"a"};
+    wp_sched_t *s = make(names, 1, false, 0);
+    wp_sched_pick_t cached = {.endpoint = 0, .prefill_tokens = 0};
+    assert_int_equal(wp_sched_on_prefill_done(s, &cached), WP_ELIMIT);
+    assert_int_equal(wp_sched_accounting_errors(s, 0, WP_SCHED_ACCT_PREFILL), 1);
+    wp_sched_pick_t p1 = {.endpoint = 0, .prefill_tokens = 300};
+    wp_sched_pick_t p2 = {.endpoint = 0, .prefill_tokens = 0.25};
+    assert_int_equal(wp_sched_on_dispatch(s, &p1), WP_OK);
+    assert_int_equal(wp_sched_on_dispatch(s, &p2), WP_OK);
+    assert_int_equal(wp_sched_on_prefill_done(s, &p1), WP_OK);
+    assert_int_equal(wp_sched_on_prefill_done(s, &p2), WP_OK);
+    assert_int_equal(wp_sched_on_prefill_done(s, &p2), WP_ELIMIT);
+    assert_int_equal(wp_sched_accounting_errors(s, 0, WP_SCHED_ACCT_PREFILL), 2);
+    assert_int_equal(wp_sched_accounting_errors(s, 0, WP_SCHED_ACCT_COMPLETE), 0);
+    assert_valid(s);
+    wp_sched_free(s);
+}
+
+/* After a reload the surviving endpoint keeps its prefix blocks, so a prompt it served goes
+ * back to it with its full prefix matched; in-flight and pending prefill come along, and
+ * the requests begun before complete in the new scheduler without an accounting error. */
+static void test_sched_adopt_keeps_prefix_and_counts(void **state)
+{
+    const char *old_names[] = {"a", "b", "c"};
+    const char *new_names[] = {"c", "b", "d"}; /* b moves from 1 to 1, c from 2 to 0 */
+    wp_sched_t *old = make(old_names, 3, true, 0);
+    char text[8 * 64 + 1];
+    make_text(text, 8, 3);
+    wp_sched_pick_t p = pick_for(old, text);
+    p.endpoint = 2; /* send it to c */
+    assert_int_equal(wp_sched_on_dispatch(old, &p), WP_OK);
+    assert_int_equal(wp_sched_on_dispatch(old, &p), WP_OK);
+    assert_int_equal(wp_sched_on_prefill_done(old, &p), WP_OK);
+
+    wp_sched_t *neu = make(new_names, 3, true, 0);
+    assert_int_equal(wp_sched_endpoint_adopt(neu, 0, old, 2), WP_OK);
+    assert_int_equal(wp_sched_endpoint_adopt(neu, 1, old, 1), WP_OK);
+    assert_valid(neu);
+    assert_valid(old);
+    assert_int_equal(wp_sched_index_endpoint_blocks(wp_sched_index(neu), 0), 8);
+    assert_int_equal(wp_sched_index_endpoint_blocks(wp_sched_index(old), 2), 8); /* src kept */
+    assert_int_equal(wp_sched_index_endpoint_blocks(wp_sched_index(neu), 1), 0);
+    assert_int_equal(wp_sched_endpoint_in_flight(neu, 0), 2);
+    wp_sched_pick_t q = pick_for(neu, text);
+    assert_int_equal(q.endpoint, 0);
+    assert_int_equal(q.matched_blocks, 8);
+    assert_float_equal(q.prefix_ratio, 1.0, 0);
+    /* One request was still prefilling: its prefill-done and both completions are owed. */
+    assert_int_equal(wp_sched_on_prefill_done(neu, &q), WP_OK);
+    assert_int_equal(wp_sched_on_complete(neu, 0), WP_OK);
+    assert_int_equal(wp_sched_on_complete(neu, 0), WP_OK);
+    assert_int_equal(wp_sched_accounting_errors(neu, 0, WP_SCHED_ACCT_PREFILL), 0);
+    assert_int_equal(wp_sched_accounting_errors(neu, 0, WP_SCHED_ACCT_COMPLETE), 0);
+    assert_int_equal(wp_sched_on_prefill_done(neu, &q), WP_ELIMIT);
+
+    assert_int_equal(wp_sched_endpoint_adopt(neu, 3, old, 0), WP_EINVAL);
+    assert_int_equal(wp_sched_endpoint_adopt(neu, 0, old, 3), WP_EINVAL);
+    assert_int_equal(wp_sched_endpoint_adopt(neu, 0, neu, 1), WP_EINVAL);
+    assert_valid(neu);
+    wp_sched_free(old);
+    wp_sched_free(neu);
+}
+
+static void test_sched_load_get_and_set(void **state)
+{
+    const char *names[] = {"a"};
+    wp_sched_t *s = make(names, 1, false, 0);
+    wp_sched_pick_t p = {.endpoint = 0, .prefill_tokens = 40};
+    assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+    wp_sched_load_t l = wp_sched_endpoint_load(s, 0);
+    assert_int_equal(l.in_flight, 1);
+    assert_int_equal(l.prefilling, 1);
+    assert_float_equal(l.pending_prefill, 40, 0);
+    l = wp_sched_endpoint_load(s, 1);
+    assert_int_equal(l.in_flight + l.prefilling, 0);
+    l = (wp_sched_load_t){3, 2, 70};
+    assert_int_equal(wp_sched_endpoint_set_load(s, 0, &l), WP_OK);
+    assert_int_equal(wp_sched_endpoint_in_flight(s, 0), 3);
+    l = (wp_sched_load_t){3, 0, 70}; /* tokens with nothing prefilling */
+    assert_int_equal(wp_sched_endpoint_set_load(s, 0, &l), WP_EINVAL);
+    l = (wp_sched_load_t){3, 1, -1};
+    assert_int_equal(wp_sched_endpoint_set_load(s, 0, &l), WP_EINVAL);
+    assert_int_equal(wp_sched_endpoint_set_load(s, 1, &l), WP_EINVAL);
+    assert_int_equal(wp_sched_endpoint_load(s, 0).prefilling, 2);
+    assert_valid(s);
+    wp_sched_free(s);
+}
+
+/* A smaller LRU in the new scheduler keeps the most recent blocks, in the same order. */
+static void test_sched_adopt_smaller_lru_keeps_most_recent(void **state)
+{
+    const char *names[] = {"a"};
+    wp_sched_t *old = make(names, 1, true, 100);
+    char t1[4 * 64 + 1], t2[4 * 64 + 1];
+    make_text(t1, 4, 1);
+    make_text(t2, 4, 2);
+    wp_sched_pick_t p1 = pick_for(old, t1), p2 = pick_for(old, t2);
+    assert_int_equal(wp_sched_on_dispatch(old, &p1), WP_OK);
+    assert_int_equal(wp_sched_on_dispatch(old, &p2), WP_OK); /* t2 is the most recent */
+    wp_sched_t *neu = make(names, 1, true, 4);
+    assert_int_equal(wp_sched_endpoint_adopt(neu, 0, old, 0), WP_OK);
+    assert_valid(neu);
+    assert_int_equal(wp_sched_index_endpoint_blocks(wp_sched_index(neu), 0), 4);
+    assert_int_equal(pick_for(neu, t2).matched_blocks, 4);
+    assert_int_equal(pick_for(neu, t1).matched_blocks, 0);
+    wp_sched_free(old);
+    wp_sched_free(neu);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sched_accounting_double_completion_counted),
+        cmocka_unit_test(test_sched_accounting_prefill_underflow_counted),
+        cmocka_unit_test(test_sched_adopt_keeps_prefix_and_counts),
+        cmocka_unit_test(test_sched_adopt_smaller_lru_keeps_most_recent),
+        cmocka_unit_test(test_sched_load_get_and_set),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
