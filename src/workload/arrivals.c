@@ -16,11 +16,10 @@
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 void wp_workload_pacer_init(wp_workload_pacer_t *p, const wp_workload_pacer_config_t *cfg)
 {
-    memset(p, 0, sizeof(*p));
+    *p = (wp_workload_pacer_t){0};
     p->cfg = *cfg;
     if (p->cfg.concurrency < 1)
         p->cfg.concurrency = 1;
