@@ -1,13 +1,14 @@
 /*
  * bench/load: see load.h.
  *
- * One timer drives the open loop: it fires at the next item's arrival, sends every
- * item that is due, and re-arms for the one after. Closed-loop items are sent whenever
- * a slot frees. With sequential stages (inference-perf's), a stage's first item waits until
- * every request of the stage before has ended, and the stage's arrival times are shifted
- * to start interval_s after that. Each request parses its answer with the SSE parser as bytes
- * arrive and reads each event's JSON for content and usage; the time of each content chunk gives
- * TTFT and the inter-token gaps.
+ * When to send is workload/arrivals' decision (the same pacer des/ runs in virtual time);
+ * this file wires it to real time. The item pulled ahead is offered to the pacer, which
+ * gives its send time or holds it until its stage drains; one timer fires at the send time
+ * (up to 0.5 ms early: the timer counts whole ms), then the pacer sends it or puts it in
+ * line for a slot. An ending request tells the pacer, which may hand the item back: its
+ * stage starts (a send time), or it takes the freed slot (send now). Each request parses
+ * its answer with the SSE parser as bytes arrive and reads each event's JSON for content
+ * and usage; the time of each content chunk gives TTFT and the inter-token gaps.
  */
 #include "bench/load.h"
 
@@ -21,10 +22,14 @@
 #include "base/buf.h"
 #include "http/client.h"
 #include "stats/stats.h"
+#include "workload/arrivals.h"
 
 #define MAX_EVENT (1u << 20)
 
 typedef struct breq_s breq_t;
+
+/* Where the item pulled ahead stands with the pacer. */
+typedef enum { PACE_HELD, PACE_TIMED, PACE_LINE, PACE_GO } pace_t;
 
 struct wp_bench_load_s {
     uv_loop_t *loop;
@@ -36,19 +41,18 @@ struct wp_bench_load_s {
     void *ud;
     uv_timer_t timer, progress;
     uint64_t t0_ns;
-    /* the next item, pulled ahead */
+    /* the next item, pulled ahead: held, to send at next_at, in line for a slot, or to
+     * send now */
     bool have_next, source_done, stopping, finished;
     wp_bench_item_t next;
     wp_buf_t next_body;
+    pace_t pace;
+    double next_at;
+    wp_workload_pacer_t pacer;
     breq_t *live; /* doubly linked, for stop */
     int in_flight;
     uint64_t started, ended, failed;
-    int stage;
-    /* sequential stages: the stage sending, its requests not ended yet, the shift from
-     * nominal to real arrival times, and when its last request ended */
-    int cur_stage, stage_left;
-    bool stage_set;
-    double shift, last_end;
+    int stage; /* of the last request sent (the progress line) */
     wp_stats_samples_t ttft_recent;
     char fatal[640];
     int handles;
@@ -133,10 +137,14 @@ static void breq_end(breq_t *q)
         q->next->prev = q->prev;
     l->in_flight--;
     l->ended++;
-    if (l->cfg.sequential && q->stage == l->cur_stage) {
-        l->stage_left--;
-        l->last_end = now_s(l);
+    void *ud;
+    double at;
+    if (wp_workload_pacer_ended(&l->pacer, (size_t)q->stage, end, &ud, &at)) {
+        l->pace = PACE_TIMED; /* the item pulled ahead: its stage starts */
+        l->next_at = at;
     }
+    if (wp_workload_pacer_free_slot(&l->pacer, &ud))
+        l->pace = PACE_GO; /* the item pulled ahead takes the slot */
     wp_api_sse_free(&q->sse);
     wp_buf_free(&q->body);
     free(q->itl);
@@ -269,8 +277,10 @@ static void on_done(void *ud, wp_status_t st, const char *why)
 static void send_next(wp_bench_load_t *l)
 {
     breq_t *q = calloc(1, sizeof(*q));
-    if (q == NULL)
+    if (q == NULL) { /* the pacer counts it sent: stop rather than ask it again */
+        snprintf(l->fatal, sizeof(l->fatal), "%s", "out of memory for a request");
         return;
+    }
     q->l = l;
     q->stage = l->next.stage;
     q->start_s = now_s(l);
@@ -283,7 +293,6 @@ static void send_next(wp_bench_load_t *l)
     l->in_flight++;
     l->started++;
     l->stage = q->stage;
-    l->stage_left += l->cfg.sequential;
     char path[300];
     snprintf(path, sizeof(path), "%s%s", l->cfg.base_path,
              l->cfg.api == WP_API_CHAT ? "/v1/chat/completions" : "/v1/completions");
@@ -332,6 +341,9 @@ static bool pull(wp_bench_load_t *l)
     }
     build_body(l);
     l->have_next = true;
+    wp_workload_pacer_item_t it = {l->next.arrival_s, (size_t)l->next.stage, l->next.stage_start_s};
+    l->pace =
+        wp_workload_pacer_offer(&l->pacer, &it, l, now_s(l), &l->next_at) ? PACE_TIMED : PACE_HELD;
     return true;
 }
 
@@ -340,25 +352,23 @@ static void on_timer(uv_timer_t *t);
 static void pump(wp_bench_load_t *l)
 {
     while (!l->stopping && !l->fatal[0] && pull(l)) {
-        if (l->next.arrival_s < 0) {
-            if (l->in_flight >= l->cfg.concurrency)
+        if (l->pace == PACE_HELD || l->pace == PACE_LINE)
+            return; /* an ending request hands it back (breq_end) and pumps again */
+        if (l->pace == PACE_TIMED) {
+            double wait = l->next_at - now_s(l);
+            if (wait > 0.0005) {
+                uv_timer_start(&l->timer, on_timer, (uint64_t)ceil(wait * 1000.0), 0);
                 return;
-            send_next(l);
-            continue;
-        }
-        if (l->cfg.sequential && (!l->stage_set || l->next.stage != l->cur_stage)) {
-            if (l->stage_set && l->stage_left > 0)
-                return; /* the stage before has requests left: their ends pump again */
-            l->shift = l->stage_set ? l->last_end + l->cfg.interval_s - l->next.stage_start_s : 0;
-            l->cur_stage = l->next.stage;
-            l->stage_set = true;
-        }
-        double wait = l->next.arrival_s + l->shift - now_s(l);
-        if (l->cfg.max_concurrency > 0 && l->in_flight >= l->cfg.max_concurrency && wait <= 0.0005)
-            return; /* due, but the client is at its cap: an ending request pumps again */
-        if (wait > 0.0005) {
-            uv_timer_start(&l->timer, on_timer, (uint64_t)ceil(wait * 1000.0), 0);
-            return;
+            }
+            bool send = false;
+            if (wp_workload_pacer_due(&l->pacer, l, &send) != WP_OK) {
+                snprintf(l->fatal, sizeof(l->fatal), "%s", "out of memory for the client's line");
+                break;
+            }
+            if (!send) {
+                l->pace = PACE_LINE;
+                return;
+            }
         }
         send_next(l);
     }
@@ -397,6 +407,9 @@ wp_bench_load_t *wp_bench_load_start(uv_loop_t *loop, const wp_bench_load_config
     l->cfg = *cfg;
     if (l->cfg.concurrency < 1)
         l->cfg.concurrency = 1;
+    wp_workload_pacer_config_t pc = {l->cfg.concurrency, l->cfg.max_concurrency, l->cfg.sequential,
+                                     l->cfg.interval_s};
+    wp_workload_pacer_init(&l->pacer, &pc);
     l->source = source;
     l->sink = sink;
     l->done = done;
@@ -455,6 +468,7 @@ void wp_bench_load_free(wp_bench_load_t *l)
     wp_http_upstream_free(l->up);
     wp_buf_free(&l->next_body);
     wp_stats_samples_free(&l->ttft_recent);
+    wp_workload_pacer_free(&l->pacer);
     uv_close((uv_handle_t *)&l->timer, on_closed);
     uv_close((uv_handle_t *)&l->progress, on_closed);
 }

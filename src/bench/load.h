@@ -4,12 +4,15 @@
  * from the stream as it arrives (TTFT, every inter-token gap, end to end) and hands one
  * result per request to a sink.
  *
- * The source is pulled one item ahead: an item with arrival_s >= 0 is sent when the
- * run's clock reaches it (open loop); an item with arrival_s < 0 is sent as soon as
- * fewer than `concurrency` requests are in flight (closed loop). With max_concurrency, an
- * open-loop item that is due waits until fewer than that many are in flight. A request counts one
- * output token per content chunk and takes the usage chunk's numbers as the truth for
- * token counts (include_usage is always asked for).
+ * The source is pulled one item ahead and paced by workload/arrivals (the pacer des/
+ * uses too): an item with arrival_s >= 0 is sent when the run's clock reaches it (open
+ * loop); an item with arrival_s < 0 is sent as soon as fewer than `concurrency` requests
+ * are in flight (closed loop). With max_concurrency, an item that is due waits until fewer
+ * than that many are in flight (first come, first served; it bounds a closed loop too).
+ * With sequential stages, a stage's first item waits until every request of the stage
+ * before has ended, plus interval_s. A request counts one output token per content chunk
+ * and takes the usage chunk's numbers as the truth for token counts (include_usage is
+ * always asked for).
  *
  * Ownership: the caller owns config, source and sink state; the run owns its requests.
  * wp_bench_load_stop may be called at any time (Ctrl-C): no new request starts, the
@@ -55,8 +58,7 @@ typedef struct wp_bench_load_config_s {
     char model[256];
     wp_api_kind_t api;
     int concurrency;     /* closed loop: requests in flight at most */
-    int max_concurrency; /* open loop: a due request waits while this many are in flight (0: no cap)
-                          */
+    int max_concurrency; /* a due request waits while this many are in flight (0: no cap) */
     /* inference-perf's sequential stages: a stage's first request waits until every request
      * of the previous stage ended, plus interval_s; its requests keep their offsets. */
     bool sequential;

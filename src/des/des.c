@@ -25,6 +25,7 @@
 #include "des/heap.h"
 #include "sched/admit.h"
 #include "sched/pd.h"
+#include "workload/arrivals.h"
 
 enum { EV_SEND, EV_SEND_QUEUED, EV_PICK, EV_ADD, EV_STEP_END, EV_DONE, EV_SCRAPE, EV_RELEASE };
 
@@ -36,7 +37,6 @@ typedef struct dreq_s {
     size_t stage;
     int ep;
     double sent, first; /* client times */
-    double offset;      /* arrival - its stage's nominal start (sequential stages) */
     double last_token;  /* engine time of the last token */
     double *itl;
     size_t n_itl, cap_itl;
@@ -48,7 +48,7 @@ typedef struct dreq_s {
     int pf_ep;
     wp_sched_pick_t pf_pick;  /* P/D: the prefill engine's pick */
     wp_sched_ticket_t ticket; /* admission: its place in the gateway's waiting room */
-    struct dreq_s *next_free; /* the free list, or the client's waiting line */
+    struct dreq_s *next_free; /* the free list */
 } dreq_t;
 
 typedef struct engine_s {
@@ -68,15 +68,10 @@ typedef struct des_s {
     engine_t *engines;
     wp_des_stats_t *stats;
     size_t total, done, in_flight;
-    size_t client_in_flight, cap;  /* load.max_concurrency (0: none) */
-    dreq_t *line_head, *line_tail; /* requests waiting in the client for a slot */
+    /* The client's pacing (workload/arrivals): when each request is sent. closed_loop: the
+     * requests are closed loop, so each one that ends pulls the next (finish, reject). */
+    wp_workload_pacer_t pacer;
     bool source_done, closed_loop;
-    /* load.sequential: the stage now sending, its requests not yet ended, the shift from
-     * nominal to real arrival times, and the next stage's first request, held back. */
-    bool sequential;
-    double interval, shift;
-    size_t cur_stage, stage_left;
-    dreq_t *held;
     wp_des_progress_fn progress;
     void *ud;
     size_t next_progress;
@@ -164,8 +159,6 @@ static void req_release(des_t *d, dreq_t *q)
     d->free_reqs = q;
 }
 
-static void start_stage(des_t *d, dreq_t *q, double at);
-
 static void record(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double end)
 {
     wp_report_result_t r = {
@@ -182,11 +175,10 @@ static void record(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double end)
     };
     wp_report_add(d->run, &r, NULL);
     d->done++;
-    if (d->sequential && q->stage == d->cur_stage && --d->stage_left == 0 && d->held != NULL) {
-        dreq_t *next = d->held;
-        d->held = NULL;
-        start_stage(d, next, end + d->interval);
-    }
+    void *next;
+    double at;
+    if (wp_workload_pacer_ended(&d->pacer, q->stage, end, &next, &at))
+        push(d, at, EV_SEND, -1, next); /* the next stage starts: its first request */
     if (outcome == WP_REPORT_OK)
         d->stats->completed++;
     else
@@ -197,16 +189,8 @@ static void record(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double end)
     }
 }
 
-/* A sequential load's stage begins at `at` with its first request q. */
-static void start_stage(des_t *d, dreq_t *q, double at)
-{
-    d->cur_stage = q->stage;
-    d->stage_left = 1;
-    d->shift = at;
-    push(d, at + q->offset, EV_SEND, -1, q);
-}
-
-/* Pulls the next request; schedules its SEND now (closed loop) or at its arrival. */
+/* Pulls the next request; schedules its SEND when the pacer says (now in a closed loop,
+ * at its arrival, or when its stage starts). */
 static void pull_next(des_t *d, double now)
 {
     if (d->source_done)
@@ -234,24 +218,13 @@ static void pull_next(des_t *d, double now)
     q->pick.n_blocks = (uint32_t)wp_sched_hash_chain(
         d->cfg->model, NULL, w.prompt, w.prompt_len, d->cfg->sched.block_chars,
         d->cfg->sched.max_blocks, q->pick.block_hashes);
-    double at = w.arrival_s < 0 ? now : w.arrival_s;
     d->closed_loop = w.arrival_s < 0;
     d->stats->requests++;
-    if (d->sequential && !d->closed_loop) {
-        q->offset = w.arrival_s - w.stage_start_s;
-        if (d->stats->requests == 1) { /* the first stage starts at 0 */
-            start_stage(d, q, w.stage_start_s);
-        } else if (w.stage != d->cur_stage && d->stage_left > 0) {
-            d->held = q; /* until the current stage drains: record() starts it */
-        } else if (w.stage != d->cur_stage) {
-            start_stage(d, q, now + d->interval);
-        } else {
-            d->stage_left++;
-            push(d, d->shift + q->offset, EV_SEND, -1, q);
-        }
-        return;
-    }
-    push(d, at, EV_SEND, -1, q);
+    wp_workload_pacer_item_t it = {w.arrival_s, w.stage, w.stage_start_s};
+    double at;
+    if (wp_workload_pacer_offer(&d->pacer, &it, q, now, &at))
+        push(d, at, EV_SEND, -1, q);
+    /* else held until its stage starts: record() sends it */
 }
 
 /* ---- events ---- */
@@ -263,36 +236,29 @@ static void send_now(des_t *d, double t, dreq_t *q)
     push(d, t + d->cfg->client_latency_s, EV_PICK, -1, q);
 }
 
-/* A request's arrival: sent at once, or queued in the client when it is at its cap. */
+/* A request's send time: sent at once, or it waits in the client's line for a slot. */
 static void on_send(des_t *d, double t, dreq_t *q)
 {
     if (!d->closed_loop)
         pull_next(d, t);
-    if (d->cap > 0 && d->client_in_flight >= d->cap) {
-        q->next_free = NULL;
-        if (d->line_tail)
-            d->line_tail->next_free = q;
-        else
-            d->line_head = q;
-        d->line_tail = q;
+    bool send = false;
+    wp_status_t st = wp_workload_pacer_due(&d->pacer, q, &send);
+    if (st != WP_OK) {
+        req_release(d, q);
+        if (d->failure == WP_OK)
+            d->failure = wp_err_set(d->err, st, "the client's line of requests is full");
         return;
     }
-    d->client_in_flight++;
-    send_now(d, t, q);
+    if (send)
+        send_now(d, t, q);
 }
 
 /* A request ended at the client: its slot goes to the first one waiting, if any. */
 static void free_slot(des_t *d, double t)
 {
-    dreq_t *q = d->line_head;
-    if (q == NULL) {
-        d->client_in_flight--;
-        return;
-    }
-    d->line_head = q->next_free;
-    if (d->line_head == NULL)
-        d->line_tail = NULL;
-    push(d, t, EV_SEND_QUEUED, -1, q);
+    void *q;
+    if (wp_workload_pacer_free_slot(&d->pacer, &q))
+        push(d, t, EV_SEND_QUEUED, -1, q);
 }
 
 /* The scheduler's view of q (the decode role in a P/D pool). */
@@ -564,7 +530,7 @@ static void on_scrape(des_t *d, double t)
     }
     expire(d, t);
     drain(d, t);
-    if (d->in_flight > 0 || !d->source_done || d->line_head != NULL)
+    if (d->in_flight > 0 || !d->source_done || wp_workload_pacer_waiting(&d->pacer) > 0)
         push(d, t + d->cfg->scrape_interval_s, EV_SCRAPE, -1, NULL);
 }
 
@@ -660,10 +626,10 @@ static void teardown(des_t *d)
         req_release(d, k->ud);
     wp_sched_admit_free(d->admit);
     d->admit = NULL;
-    if (d->held != NULL) { /* a run that failed before the next stage began */
-        req_release(d, d->held);
-        d->held = NULL;
-    }
+    void *ud;
+    while (wp_workload_pacer_take(&d->pacer, &ud)) /* a run that failed: held or in line */
+        req_release(d, ud);
+    wp_workload_pacer_free(&d->pacer);
     for (int i = 0; d->engines != NULL && i < d->n; i++)
         wp_engine_free(d->engines[i].e);
     free(d->engines);
@@ -698,11 +664,11 @@ wp_status_t wp_des_run(const wp_des_config_t *cfg, wp_workload_t *wl, wp_report_
         wp_workload_set_max_text_bytes(wl, (size_t)cfg->sched.block_chars * cfg->sched.max_blocks);
         push(&d, 0.0, EV_SCRAPE, -1, NULL);
         const wp_workload_spec_t *spec = wp_workload_spec(wl);
-        d.sequential = spec->load.sequential;
-        d.interval = spec->load.interval;
-        pull_next(&d, 0.0);
-        d.cap = spec->load.max_concurrency > 0 ? (size_t)spec->load.max_concurrency : 0;
         int conc = spec->load.type == WP_WORKLOAD_LOAD_CONCURRENCY ? spec->load.concurrency : 1;
+        wp_workload_pacer_config_t pc = {conc, spec->load.max_concurrency, spec->load.sequential,
+                                         spec->load.interval};
+        wp_workload_pacer_init(&d.pacer, &pc);
+        pull_next(&d, 0.0);
         for (int k = 1; d.closed_loop && k < conc; k++)
             pull_next(&d, 0.0);
         wp_des_event_t ev;

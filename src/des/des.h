@@ -18,10 +18,11 @@
  * request whose decode pick finds every decode engine at its limit waits again, its
  * prefilled KV held (gateway/flow.c).
  *
- * The client follows the workload's load: open loop at the arrival times, closed loop,
- * a cap on requests in flight (load.max_concurrency), or inference-perf's sequential
- * stages (load.sequential): a stage's requests keep their offsets into the stage, and the
- * stage starts load.interval seconds after the last request of the previous one ended.
+ * The client follows the workload's load as `wellpath bench` does, through the same
+ * pacing core (workload/arrivals.h): open loop at the arrival times, closed loop, a cap on
+ * requests in flight (load.max_concurrency), or inference-perf's sequential stages
+ * (load.sequential): a stage's requests keep their offsets into the stage, and the stage
+ * starts load.interval seconds after the last request of the previous one ended.
  *
  * Deterministic: no clock, no global state; the same config, seed and workload give the
  * same events in the same order. Ownership: the caller owns config, workload and report

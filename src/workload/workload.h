@@ -104,13 +104,15 @@ typedef struct wp_workload_load_s {
     int concurrency;
     /* Open loop with a client-side cap (inference-perf's worker pool): a request whose
      * arrival comes while max_concurrency are in flight waits in the client until one
-     * ends, and its latencies count from when it is sent. 0: no cap. */
+     * ends, and its latencies count from when it is sent (it bounds a closed loop too;
+     * workload/arrivals paces both). 0: no cap. */
     int max_concurrency;
     /* Stages one after another, as inference-perf runs them with workers: stage k sends
      * exactly floor(rate x duration) requests (Poisson gaps, not cut at the duration), and
      * stage k + 1 starts only when every request of stage k has ended, `interval` seconds
      * later. The arrival times handed out are nominal (stage k starting where the last
-     * one's arrivals ended); the driver shifts each stage to its real start (des/).
+     * one's arrivals ended); the pacer shifts each stage to its real start
+     * (workload/arrivals, for bench/ and des/).
      * Only for poisson, constant and stages loads. */
     bool sequential;
     double interval; /* seconds between a stage's last answer and the next stage; >= 0 */
