@@ -52,8 +52,7 @@ static wp_status_t build_config(const gw_run_t *r, wp_gateway_config_t *gc, bool
     *log_json = topo.gateway.log_format == WP_TOPO_LOG_JSON;
     st = wp_cli_gateway_config(&topo, gc, err);
     if (st == WP_OK && r->listen != NULL)
-        st = wp_cli_parse_listen(r->listen, gc->listen_host, sizeof(gc->listen_host),
-                                 &gc->listen_port, err);
+        st = wp_cli_listen(r->listen, gc, err);
     if (st == WP_OK && gc->n_endpoints == 0)
         st = wp_err_set(err, WP_EINVAL,
                         "%s: no `endpoints:` listed; use `wellpath up` for a simulated pool",

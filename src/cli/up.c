@@ -319,8 +319,7 @@ static wp_status_t configure(up_t *u, const up_opts_t *o, wp_sim_config_t *sc, w
         st = wp_err_set(err, WP_EINVAL,
                         "%s lists `endpoints:`; use `wellpath gateway -f` for real servers", file);
     if (st == WP_OK && o->listen != NULL)
-        st = wp_cli_parse_listen(o->listen, u->gc.listen_host, sizeof(u->gc.listen_host),
-                                 &u->gc.listen_port, err);
+        st = wp_cli_listen(o->listen, &u->gc, err);
     if (st == WP_OK && o->policy != NULL)
         st = wp_sched_config_set_policy(&u->gc.sched, o->policy, err);
     if (o->base_port >= 0)

@@ -342,7 +342,7 @@ static wp_status_t parse_url(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const
         return st;
     if (strlen(s) >= sizeof(e->url))
         return wp__cfg_fail(c, n, path, WP_EINVAL, "URL too long (%zu bytes)", strlen(s));
-    if (wp_topology_parse_url(s, e->host, &e->port, e->base_path, &why) != WP_OK)
+    if (wp_addr_parse_url(s, e->host, &e->port, e->base_path, &why) != WP_OK)
         return wp__cfg_fail(c, n, path, WP_EINVAL, "%s", why.msg);
     wp_strlcpy(e->url, s, sizeof(e->url));
     return WP_OK;
@@ -356,7 +356,7 @@ static wp_status_t parse_listen(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, co
     wp_status_t st = wp__cfg_scalar(c, n, path, &s);
     if (st != WP_OK)
         return st;
-    if (wp_topology_parse_hostport(s, g->listen_host, &g->listen_port, &why) != WP_OK)
+    if (wp_addr_parse_hostport(s, WP_ADDR_PORT0_OK, g->listen_host, &g->listen_port, &why) != WP_OK)
         return wp__cfg_fail(c, n, path, WP_EINVAL, "%s", why.msg);
     return WP_OK;
 }

@@ -97,3 +97,21 @@ test('test_cli_gateway_and_up_take_both_forms', async (t) => {
   await up.waitFor(/^wellpath up: ready gateway=http:\/\/127\.0\.0\.1:\d+\/v1 replicas=2\/2/);
   await stopClean(assert, up, 'wellpath up');
 });
+
+// --listen and gateway.listen go through the same parser (config/addr.h): an unbracketed
+// IPv6 address is an error, not a guess at where the port starts.
+test('test_cli_listen_follows_the_address_rules', async () => {
+  const noEndpoints = writeTemp('model: qwen3-8b\n');
+  const cases = [
+    [['gateway', '-f', noEndpoints, '--listen', '::1:0'], /--listen: .*needs brackets/],
+    [['up', '-f', noEndpoints, '--listen=localhost:70000'], /--listen: bad port "70000"/],
+    [['up', '--listen=bad host:80'], /--listen: bad character ' '/],
+    [['gateway', '-f', writeTemp('model: m\ngateway:\n  listen: "::1:80"\n')], /gateway\.listen: .*needs brackets/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await run(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err.join('\n')}`);
+    assert.equal(r.err.length, 1, r.err.join('\n'));
+    assert.match(r.err[0], re);
+  }
+});

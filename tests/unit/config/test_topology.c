@@ -343,31 +343,6 @@ static void test_config_validate_catches_breakage(void **state)
     assert_int_equal(wp_topology_validate(&t, &err), WP_EINVAL);
 }
 
-static void test_config_parse_url_and_hostport(void **state)
-{
-    (void)state;
-    char host[WP_TOPO_HOST_MAX] = "unchanged", path[WP_TOPO_PATH_MAX];
-    uint16_t port = 7;
-    wp_err_t err;
-    assert_int_equal(wp_topology_parse_url("http://a.b:8080/x/y//", host, &port, path, &err),
-                     WP_OK);
-    assert_string_equal(host, "a.b");
-    assert_int_equal(port, 8080);
-    assert_string_equal(path, "/x/y");
-    assert_int_equal(wp_topology_parse_url("https://a.b", host, &port, path, &err), WP_EINVAL);
-    assert_int_equal(wp_topology_parse_url("http://a.b:0", host, &port, path, &err), WP_EINVAL);
-    assert_int_equal(wp_topology_parse_url("http://[::1", host, &port, path, &err), WP_EINVAL);
-    assert_int_equal(wp_topology_parse_url("http://[::1]x", host, &port, path, &err), WP_EINVAL);
-    assert_string_equal(host, "a.b"); /* untouched on failure */
-    assert_int_equal(wp_topology_parse_hostport("0.0.0.0:65535", host, &port, &err), WP_OK);
-    assert_string_equal(host, "0.0.0.0");
-    assert_int_equal(port, 65535);
-    assert_int_equal(wp_topology_parse_hostport("h:", host, &port, &err), WP_EINVAL);
-    assert_int_equal(wp_topology_parse_hostport("h:+80", host, &port, &err), WP_EINVAL);
-    assert_int_equal(wp_topology_parse_hostport(":80", host, &port, &err), WP_EINVAL);
-    assert_int_equal(wp_topology_parse_hostport("h:80x", host, &port, &err), WP_EINVAL);
-}
-
 /* The robustness keys: timeouts, drain, limits, admin token, flow control, outlier
  * detection; their defaults and their errors. */
 static void test_config_gateway_robustness_keys(void **state)
@@ -481,7 +456,6 @@ int main(void)
         cmocka_unit_test(test_config_bad_url),
         cmocka_unit_test(test_config_pd_and_ep),
         cmocka_unit_test(test_config_validate_catches_breakage),
-        cmocka_unit_test(test_config_parse_url_and_hostport),
         cmocka_unit_test(test_config_simulation_faults_and_admin_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
