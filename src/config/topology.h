@@ -82,11 +82,10 @@ typedef struct wp_topology_scorer_s {
 } wp_topology_scorer_t;
 
 typedef struct wp_topology_scheduler_s {
-    /* topology|round-robin|random|least-request|load-aware|prefix-aware|queue|
-     * kv-cache-utilization|llm-d|sglang-cache-aware|dynamo-kv; names the scheduler's
-     * registry entry, hence a string. */
+    /* Names of the scheduler's registry (wp_sched_policy_name, wp_sched_picker_name; the
+     * one list, docs/policies.md), hence strings. */
     char policy[WP_TOPO_NAME_MAX];
-    char picker[WP_TOPO_NAME_MAX]; /* max-score|weighted-random */
+    char picker[WP_TOPO_NAME_MAX];
     wp_topology_scorer_t scorers[WP_TOPO_MAX_SCORERS];
     size_t n_scorers;       /* >= 1 */
     int scrape_interval_ms; /* 1..60000 */

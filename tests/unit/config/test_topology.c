@@ -4,11 +4,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "config/topology.h"
+#include "sched/sched.h"
 
 static wp_status_t parse(const char *yaml, wp_topology_t *t, wp_err_t *err)
 {
@@ -343,6 +345,39 @@ static void test_config_validate_catches_breakage(void **state)
     assert_int_equal(wp_topology_validate(&t, &err), WP_EINVAL);
 }
 
+/* inferenceScheduler.policy and .picker accept exactly the scheduler registry's names:
+ * each one parses, an unknown one is refused with the registry's list, and validate
+ * checks a stored name against the same list. */
+static void test_config_policy_names_are_the_registry(void **state)
+{
+    (void)state;
+    char yaml[256], list[512] = "";
+    wp_topology_t t;
+    wp_err_t err;
+    size_t n = 0;
+    for (const char *name; (name = wp_sched_policy_name(n)) != NULL; n++) {
+        snprintf(yaml, sizeof(yaml), "model: m\ninferenceScheduler:\n  policy: %s\n", name);
+        assert_int_equal(parse(yaml, &t, &err), WP_OK);
+        assert_string_equal(t.scheduler.policy, name);
+        assert_int_equal(wp_topology_validate(&t, &err), WP_OK);
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", n ? ", " : "", name);
+    }
+    assert_true(n >= 11);
+    char want[700];
+    snprintf(want, sizeof(want),
+             "topology.yaml:3:11: inferenceScheduler.policy: \"fastest\" is not one of: %s", list);
+    expect_error("model: m\ninferenceScheduler:\n  policy: fastest\n", want, NULL);
+    for (size_t i = 0; wp_sched_picker_name(i) != NULL; i++) {
+        snprintf(yaml, sizeof(yaml), "model: m\ninferenceScheduler:\n  picker: %s\n",
+                 wp_sched_picker_name(i));
+        assert_int_equal(parse(yaml, &t, &err), WP_OK);
+    }
+    wp_topology_defaults(&t);
+    snprintf(t.scheduler.policy, sizeof(t.scheduler.policy), "fastest");
+    assert_int_equal(wp_topology_validate(&t, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "fastest"));
+}
+
 /* The robustness keys: timeouts, drain, limits, admin token, flow control, outlier
  * detection; their defaults and their errors. */
 static void test_config_gateway_robustness_keys(void **state)
@@ -455,6 +490,7 @@ int main(void)
         cmocka_unit_test(test_config_endpoints),
         cmocka_unit_test(test_config_bad_url),
         cmocka_unit_test(test_config_pd_and_ep),
+        cmocka_unit_test(test_config_policy_names_are_the_registry),
         cmocka_unit_test(test_config_validate_catches_breakage),
         cmocka_unit_test(test_config_simulation_faults_and_admin_token),
     };
