@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "bench/load.h"
+#include "config/addr.h"
 #include "config/topology.h"
 #include "http/client.h"
 #include "os/child.h"
@@ -239,7 +240,7 @@ static void on_sigint(uv_signal_t *h, int signum)
 static wp_status_t parse_target(const char *url, target_t *t, wp_err_t *err)
 {
     wp_err_t e;
-    if (wp_topology_parse_url(url, t->host, &t->port, t->base_path, &e) != WP_OK)
+    if (wp_addr_parse_url(url, t->host, &t->port, t->base_path, &e) != WP_OK)
         return wp_err_set(err, WP_EINVAL, "target: %s", e.msg);
     /* A URL given as .../v1 names the API root: requests add /v1 themselves. */
     size_t n = strlen(t->base_path);

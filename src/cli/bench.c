@@ -1,7 +1,6 @@
 /*
  * cli/bench: `wellpath bench` argument parsing; the benchmark itself is bench/.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,16 +22,12 @@ static const char usage_text[] =
     "  --timeout S             per request, to the first byte and between chunks (default 600)\n"
     "  --log-level LEVEL       debug|info|warn|error\n";
 
-enum { O_TARGET = 256, O_TOPO, O_MODEL, O_TIMEOUT, O_LOG };
+enum { O_HELP = 'h', O_TARGET = 256, O_TOPO, O_MODEL, O_TIMEOUT, O_LOG };
 
-static const struct option opts[] = {{"target", required_argument, NULL, O_TARGET},
-                                     {"topology", required_argument, NULL, O_TOPO},
-                                     {"model", required_argument, NULL, O_MODEL},
-                                     {"timeout", required_argument, NULL, O_TIMEOUT},
-                                     {"log-level", required_argument, NULL, O_LOG},
-                                     WP_CLI_RUN_OPTIONS,
-                                     {"help", no_argument, NULL, 'h'},
-                                     {NULL, 0, NULL, 0}};
+static const wp_cli_opt_t opts[] = {
+    {"target", 0, true, O_TARGET},   {"topology", 0, true, O_TOPO}, {"model", 0, true, O_MODEL},
+    {"timeout", 0, true, O_TIMEOUT}, {"log-level", 0, true, O_LOG}, {"help", 'h', false, O_HELP},
+};
 
 static wp_status_t apply(wp_bench_opts_t *o, int c, const char *v, wp_err_t *err)
 {
@@ -61,30 +56,32 @@ int wp_cli_bench(int argc, char **argv)
     memset(&o, 0, sizeof(o));
     o.timeout_s = 600;
     wp_err_t err;
-    if (wp_cli_run_init(&run, argc, argv, &err) != WP_OK)
-        return wp_cli_fail("bench", err.msg);
+    wp_cli_args_t args;
+    const char *v;
     int c;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    wp_cli_args_init(&args, argc, argv);
+    if (wp_cli_args_add(&args, opts, sizeof(opts) / sizeof(opts[0]), &err) != WP_OK ||
+        wp_cli_run_add_options(&args, &err) != WP_OK || wp_cli_run_init(&run, &args, &err) != WP_OK)
+        return wp_cli_fail("bench", err.msg);
+    while ((c = wp_cli_args_next(&args, &v, &err)) > 0) {
         bool handled;
         wp_log_level_t level;
-        if (c == 'h') {
+        if (c == O_HELP) {
             fputs(usage_text, stdout);
             return 0;
         }
-        if (c == '?')
-            return 2;
         if (c == O_LOG) {
-            if (!wp_cli_log_level("bench", optarg, &level))
+            if (!wp_cli_log_level("bench", v, &level))
                 return 2;
             wp_log_setup(level, false);
             continue;
         }
-        if (wp_cli_run_option(&run, c, optarg, &handled, &err) != WP_OK ||
-            (!handled && apply(&o, c, optarg, &err) != WP_OK))
+        if (wp_cli_run_option(&run, c, v, &handled, &err) != WP_OK ||
+            (!handled && apply(&o, c, v, &err) != WP_OK))
             return wp_cli_fail("bench", err.msg);
     }
-    if (optind < argc)
-        return wp_cli_fail("bench", "unexpected argument; see --help");
+    if (c < 0)
+        return wp_cli_fail("bench", err.msg);
     if ((o.target == NULL) == (o.topology == NULL))
         return wp_cli_fail("bench",
                            "give either --target URL or --topology FILE (with --policies)");

@@ -29,8 +29,9 @@ wp_status_t wp_cli_load_topology(const char *path, wp_topology_t *t, wp_err_t *e
  * endpoints the file lists (the simulated ones are added by `up`). */
 wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *gc, wp_err_t *err);
 wp_status_t wp_cli_sim_config(const wp_topology_t *t, wp_sim_config_t *sc, wp_err_t *err);
-/* "host:port" into parts; port 0 allowed. */
-wp_status_t wp_cli_parse_listen(const char *s, char *host, size_t cap, int *port, wp_err_t *err);
+/* A --listen value, "host:port" as config/addr.h reads it (port 0: any free port), into
+ * gc's listen address; errors start with "--listen: ". */
+wp_status_t wp_cli_listen(const char *s, wp_gateway_config_t *gc, wp_err_t *err);
 /* Parses a --log-level value; on a bad one prints why and returns false. */
 bool wp_cli_log_level(const char *cmd, const char *arg, wp_log_level_t *out);
 /* WELLPATH_ADMIN_TOKEN when set and not empty, else NULL: it wins over a topology file's

@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "cli/cli.h"
+#include "config/addr.h"
 #include "os/file.h"
 
 int wp_cli_fail(const char *cmd, const char *msg)
@@ -63,24 +64,25 @@ wp_status_t wp_cli_load_topology(const char *path, wp_topology_t *t, wp_err_t *e
     return st;
 }
 
-wp_status_t wp_cli_parse_listen(const char *s, char *host, size_t cap, int *port, wp_err_t *err)
+/* A listening address from the topology or --listen into the gateway's config. */
+static wp_status_t set_listen(wp_gateway_config_t *gc, const char *host, uint16_t port,
+                              const char *what, wp_err_t *err)
 {
-    const char *colon = strrchr(s, ':');
-    int64_t p;
-    if (colon == NULL || colon == s || wp_parse_i64(colon + 1, strlen(colon + 1), &p) != WP_OK ||
-        p < 0 || p > 65535 || (size_t)(colon - s) >= cap)
-        return wp_err_set(err, WP_EINVAL, "listen address '%s': expected host:port (port 0..65535)",
-                          s);
-    const char *h = s;
-    size_t hl = (size_t)(colon - s);
-    if (h[0] == '[' && hl >= 2 && h[hl - 1] == ']') {
-        h++;
-        hl -= 2;
-    }
-    memcpy(host, h, hl);
-    host[hl] = '\0';
-    *port = (int)p;
+    if (!wp_strlcpy(gc->listen_host, host, sizeof(gc->listen_host)))
+        return wp_err_set(err, WP_EINVAL, "%s: host \"%s\" is longer than %zu bytes", what, host,
+                          sizeof(gc->listen_host) - 1);
+    gc->listen_port = port;
     return WP_OK;
+}
+
+wp_status_t wp_cli_listen(const char *s, wp_gateway_config_t *gc, wp_err_t *err)
+{
+    char host[WP_ADDR_HOST_MAX];
+    uint16_t port;
+    wp_err_t why;
+    if (wp_addr_parse_hostport(s, WP_ADDR_PORT0_OK, host, &port, &why) != WP_OK)
+        return wp_err_set(err, WP_EINVAL, "--listen: %s", why.msg);
+    return set_listen(gc, host, port, "--listen", err);
 }
 
 static wp_status_t sched_config(const wp_topology_scheduler_t *ts, wp_sched_config_t *sc,
@@ -117,8 +119,9 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
 {
     wp_gateway_config_default(gc);
     const wp_topology_gateway_t *g = &t->gateway;
-    wp_strlcpy(gc->listen_host, g->listen_host, sizeof(gc->listen_host));
-    gc->listen_port = g->listen_port;
+    wp_status_t st = set_listen(gc, g->listen_host, g->listen_port, "gateway.listen", err);
+    if (st != WP_OK)
+        return st;
     gc->server.max_body_bytes = (size_t)g->max_body_bytes;
     gc->server.max_header_bytes = (size_t)g->max_header_bytes;
     gc->server.max_connections = g->max_connections;
@@ -155,7 +158,7 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
     gc->guide_metrics = g->guide_metrics;
     gc->seed = t->simulation.seed;
     gc->scrape_interval_ms = (uint64_t)t->scheduler.scrape_interval_ms;
-    wp_status_t st = sched_config(&t->scheduler, &gc->sched, err);
+    st = sched_config(&t->scheduler, &gc->sched, err);
     if (st != WP_OK)
         return st;
     for (size_t i = 0; i < t->n_endpoints; i++) {

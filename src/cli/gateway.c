@@ -10,13 +10,13 @@
  * admin token (gateway.adminToken or WELLPATH_ADMIN_TOKEN), POST /admin/reload and POST
  * /admin/drain do the same as SIGHUP and SIGTERM.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "base/log.h"
 #include "base/str.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 
 static const char usage_text[] =
@@ -52,8 +52,7 @@ static wp_status_t build_config(const gw_run_t *r, wp_gateway_config_t *gc, bool
     *log_json = topo.gateway.log_format == WP_TOPO_LOG_JSON;
     st = wp_cli_gateway_config(&topo, gc, err);
     if (st == WP_OK && r->listen != NULL)
-        st = wp_cli_parse_listen(r->listen, gc->listen_host, sizeof(gc->listen_host),
-                                 &gc->listen_port, err);
+        st = wp_cli_listen(r->listen, gc, err);
     if (st == WP_OK && gc->n_endpoints == 0)
         st = wp_err_set(err, WP_EINVAL,
                         "%s: no `endpoints:` listed; use `wellpath up` for a simulated pool",
@@ -128,51 +127,56 @@ static void admin_drain(void *ud)
         begin_drain(r);
 }
 
+enum { O_FILE = 'f', O_HELP = 'h', O_LISTEN = 256, O_LOG, O_JSON, O_DRAIN };
+
+static const wp_cli_opt_t opts[] = {
+    {"file", 'f', true, O_FILE},         {"listen", 0, true, O_LISTEN},
+    {"log-level", 0, true, O_LOG},       {"log-json", 0, false, O_JSON},
+    {"drain-timeout", 0, true, O_DRAIN}, {"help", 'h', false, O_HELP},
+};
+
 int wp_cli_gateway(int argc, char **argv)
 {
-    static const struct option opts[] = {{"file", required_argument, NULL, 'f'},
-                                         {"listen", required_argument, NULL, 'l'},
-                                         {"log-level", required_argument, NULL, 'v'},
-                                         {"log-json", no_argument, NULL, 'j'},
-                                         {"drain-timeout", required_argument, NULL, 'd'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     static gw_run_t run;
     run = (gw_run_t){.drain_timeout_ms = -1};
     wp_log_level_t level = WP_LOG_INFO;
     bool json = false;
+    wp_cli_args_t args;
+    wp_err_t err;
+    const char *v;
     int c;
-    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+    wp_cli_args_init(&args, argc, argv);
+    if (wp_cli_args_add(&args, opts, sizeof(opts) / sizeof(opts[0]), &err) != WP_OK)
+        return wp_cli_fail("gateway", err.msg);
+    while ((c = wp_cli_args_next(&args, &v, &err)) > 0) {
         switch (c) {
-        case 'f':
-            run.file = optarg;
+        case O_FILE:
+            run.file = v;
             break;
-        case 'l':
-            run.listen = optarg;
+        case O_LISTEN:
+            run.listen = v;
             break;
-        case 'd':
-            if (!wp_cli_drain_timeout("gateway", optarg, &run.drain_timeout_ms))
+        case O_DRAIN:
+            if (!wp_cli_drain_timeout("gateway", v, &run.drain_timeout_ms))
                 return 2;
             break;
-        case 'j':
+        case O_JSON:
             json = true;
             break;
-        case 'v':
-            if (!wp_cli_log_level("gateway", optarg, &level))
+        case O_LOG:
+            if (!wp_cli_log_level("gateway", v, &level))
                 return 2;
             break;
-        case 'h':
+        case O_HELP:
             fputs(usage_text, stdout);
             return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
         }
     }
+    if (c < 0)
+        return wp_cli_fail("gateway", err.msg);
     if (run.file == NULL)
         return wp_cli_fail("gateway",
                            "-f FILE is required (a topology file with an `endpoints:` list)");
-    wp_err_t err;
     static wp_gateway_config_t gc;
     bool log_json = false;
     wp_log_setup(level, json);
@@ -183,16 +187,18 @@ int wp_cli_gateway(int argc, char **argv)
     run.gw = wp_gateway_new(loop, &gc, &err);
     if (run.gw == NULL)
         return wp_cli_fail("gateway", err.msg);
-    if (wp_gateway_start(run.gw, &err) != WP_OK) {
-        wp_gateway_free(run.gw);
-        uv_run(loop, UV_RUN_DEFAULT);
-        return wp_cli_fail("gateway", err.msg);
-    }
-    wp_gateway_set_admin(run.gw, &(wp_gateway_admin_t){reload, admin_drain, &run});
+    /* Signals are caught before the gateway listens: a SIGTERM sent as soon as the
+     * "listening" line appears drains like any other. */
     wp_cli_signals_start(loop, &run.sig, on_signal, &run);
     uv_signal_init(loop, &run.sighup);
     run.sighup.data = &run;
     uv_signal_start(&run.sighup, on_sighup, SIGHUP);
+    if (wp_gateway_start(run.gw, &err) != WP_OK) {
+        stop_now(&run, 2);
+        uv_run(loop, UV_RUN_DEFAULT);
+        return wp_cli_fail("gateway", err.msg);
+    }
+    wp_gateway_set_admin(run.gw, &(wp_gateway_admin_t){reload, admin_drain, &run});
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     return run.exit_code;

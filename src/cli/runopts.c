@@ -17,21 +17,40 @@ static wp_status_t read_workload(const char *path, wp_workload_spec_t *spec, wp_
     return st;
 }
 
-wp_status_t wp_cli_run_init(wp_cli_run_t *r, int argc, char **argv, wp_err_t *err)
+static const wp_cli_opt_t run_opts[] = {
+    {"workload", 0, true, WP_CLI_O_WORKLOAD}, {"set", 0, true, WP_CLI_O_SET},
+    {"type", 0, true, WP_CLI_O_TYPE},         {"rate", 0, true, WP_CLI_O_RATE},
+    {"duration", 0, true, WP_CLI_O_DURATION}, {"num-requests", 0, true, WP_CLI_O_NUM},
+    {"concurrency", 0, true, WP_CLI_O_CONC},  {"stages", 0, true, WP_CLI_O_STAGES},
+    {"seed", 0, true, WP_CLI_O_SEED},         {"api", 0, true, WP_CLI_O_API},
+    {"policies", 0, true, WP_CLI_O_POLICIES}, {"policy", 0, true, WP_CLI_O_POLICY},
+    {"slo", 0, true, WP_CLI_O_SLO},           {"json", 0, true, WP_CLI_O_JSON},
+    {"html", 0, true, WP_CLI_O_HTML},         {"quiet", 0, false, WP_CLI_O_QUIET},
+};
+
+wp_status_t wp_cli_run_add_options(wp_cli_args_t *a, wp_err_t *err)
+{
+    return wp_cli_args_add(a, run_opts, sizeof(run_opts) / sizeof(run_opts[0]), err);
+}
+
+wp_status_t wp_cli_run_init(wp_cli_run_t *r, wp_cli_args_t *a, wp_err_t *err)
 {
     memset(r, 0, sizeof(*r));
     r->spec = wp_workload_spec_default();
     wp_report_slo_none(&r->slo);
     r->progress = isatty(2) != 0;
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], "--workload") == 0) {
-            r->workload_file = argv[i + 1];
-            wp_status_t st = read_workload(argv[i + 1], &r->spec, err);
+    const char *v;
+    int c;
+    while ((c = wp_cli_args_next(a, &v, err)) > 0) {
+        if (c == WP_CLI_O_WORKLOAD) {
+            r->workload_file = v;
+            wp_status_t st = read_workload(v, &r->spec, err);
             if (st != WP_OK)
                 return st;
         }
     }
-    return WP_OK;
+    wp_cli_args_rewind(a);
+    return c < 0 ? WP_EINVAL : WP_OK;
 }
 
 /* "3:20,10:20" -> the YAML list the workload spec takes. */

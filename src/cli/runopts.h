@@ -6,9 +6,9 @@
 #ifndef WP_CLI_RUNOPTS_H
 #define WP_CLI_RUNOPTS_H
 
-#include <getopt.h>
 #include <stdbool.h>
 
+#include "cli/args.h"
 #include "report/report.h"
 #include "workload/workload.h"
 
@@ -43,26 +43,8 @@ enum {
     WP_CLI_O_QUIET,
 };
 
-/* Entries for a getopt_long table. */
-#define WP_CLI_RUN_OPTIONS                                                                         \
-    {"workload", required_argument, NULL, WP_CLI_O_WORKLOAD},                                      \
-        {"set", required_argument, NULL, WP_CLI_O_SET},                                            \
-        {"type", required_argument, NULL, WP_CLI_O_TYPE},                                          \
-        {"rate", required_argument, NULL, WP_CLI_O_RATE},                                          \
-        {"duration", required_argument, NULL, WP_CLI_O_DURATION},                                  \
-        {"num-requests", required_argument, NULL, WP_CLI_O_NUM},                                   \
-        {"concurrency", required_argument, NULL, WP_CLI_O_CONC},                                   \
-        {"stages", required_argument, NULL, WP_CLI_O_STAGES},                                      \
-        {"seed", required_argument, NULL, WP_CLI_O_SEED},                                          \
-        {"api", required_argument, NULL, WP_CLI_O_API},                                            \
-        {"policies", required_argument, NULL, WP_CLI_O_POLICIES},                                  \
-        {"policy", required_argument, NULL, WP_CLI_O_POLICY},                                      \
-        {"slo", required_argument, NULL, WP_CLI_O_SLO},                                            \
-        {"json", required_argument, NULL, WP_CLI_O_JSON},                                          \
-        {"html", required_argument, NULL, WP_CLI_O_HTML},                                          \
-    {                                                                                              \
-        "quiet", no_argument, NULL, WP_CLI_O_QUIET                                                 \
-    }
+/* Registers the options above with a command's parser. */
+wp_status_t wp_cli_run_add_options(wp_cli_args_t *a, wp_err_t *err);
 
 /* Their --help lines. */
 #define WP_CLI_RUN_USAGE                                                                           \
@@ -83,8 +65,10 @@ enum {
     "  --html FILE             write a self-contained HTML report\n"                               \
     "  --quiet                 no progress line\n"
 
-/* Defaults; then reads the --workload file if argv names one (before the flags). */
-wp_status_t wp_cli_run_init(wp_cli_run_t *r, int argc, char **argv, wp_err_t *err);
+/* Defaults; then reads the --workload file if the arguments name one (before the flags,
+ * whatever their order), and rewinds the parser. The parser must know all the command's
+ * options; a bad one is an error here already. */
+wp_status_t wp_cli_run_init(wp_cli_run_t *r, wp_cli_args_t *a, wp_err_t *err);
 /* Applies one option; *handled is false for a code that is not one of these. */
 wp_status_t wp_cli_run_option(wp_cli_run_t *r, int code, const char *value, bool *handled,
                               wp_err_t *err);

@@ -6,7 +6,6 @@
  * channels (protocol in sim/sim.h). Fault injection (--fault, --fault-replicas,
  * --admin-token or WELLPATH_ADMIN_TOKEN) is described in sim/sim.h and fault/fault.h.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 
 #include "base/log.h"
 #include "base/str.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 
 static const char usage_text[] =
@@ -99,6 +99,8 @@ static wp_status_t double_arg(const char *name, const char *v, double lo, double
 }
 
 enum {
+    O_FILE = 'f',
+    O_HELP = 'h',
     O_MODEL = 256,
     O_GPU,
     O_TP,
@@ -234,67 +236,73 @@ static wp_status_t apply(wp_sim_config_t *sc, int c, const char *v, wp_err_t *er
     return WP_OK;
 }
 
+static const wp_cli_opt_t opts[] = {
+    {"file", 'f', true, O_FILE},
+    {"model", 0, true, O_MODEL},
+    {"gpu", 0, true, O_GPU},
+    {"tp", 0, true, O_TP},
+    {"replicas", 0, true, O_REPLICAS},
+    {"host", 0, true, O_HOST},
+    {"port", 0, true, O_PORT},
+    {"time-scale", 0, true, O_SCALE},
+    {"seed", 0, true, O_SEED},
+    {"max-num-seqs", 0, true, O_SEQS},
+    {"max-num-batched-tokens", 0, true, O_BATCH},
+    {"max-model-len", 0, true, O_MAXLEN},
+    {"block-size", 0, true, O_BLOCK},
+    {"gpu-memory-utilization", 0, true, O_UTIL},
+    {"prefill-mfu", 0, true, O_MFU},
+    {"decode-mbu", 0, true, O_MBU},
+    {"step-overhead-ms", 0, true, O_OVERHEAD},
+    {"no-prefix-caching", 0, false, O_NOPC},
+    {"default-max-tokens", 0, true, O_DEFMAX},
+    {"role", 0, true, O_ROLE},
+    {"kv-transport", 0, true, O_KVT},
+    {"kv-timeout-ms", 0, true, O_KVTIMEOUT},
+    {"kv-port", 0, true, O_KVPORT},
+    {"fault", 0, true, O_FAULT},
+    {"fault-replicas", 0, true, O_FAULT_REPLICAS},
+    {"admin-token", 0, true, O_ADMIN_TOKEN},
+    {"log-level", 0, true, O_LOG},
+    {"help", 'h', false, O_HELP},
+};
+
 int wp_cli_sim(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"file", required_argument, NULL, 'f'},
-        {"model", required_argument, NULL, O_MODEL},
-        {"gpu", required_argument, NULL, O_GPU},
-        {"tp", required_argument, NULL, O_TP},
-        {"replicas", required_argument, NULL, O_REPLICAS},
-        {"host", required_argument, NULL, O_HOST},
-        {"port", required_argument, NULL, O_PORT},
-        {"time-scale", required_argument, NULL, O_SCALE},
-        {"seed", required_argument, NULL, O_SEED},
-        {"max-num-seqs", required_argument, NULL, O_SEQS},
-        {"max-num-batched-tokens", required_argument, NULL, O_BATCH},
-        {"max-model-len", required_argument, NULL, O_MAXLEN},
-        {"block-size", required_argument, NULL, O_BLOCK},
-        {"gpu-memory-utilization", required_argument, NULL, O_UTIL},
-        {"prefill-mfu", required_argument, NULL, O_MFU},
-        {"decode-mbu", required_argument, NULL, O_MBU},
-        {"step-overhead-ms", required_argument, NULL, O_OVERHEAD},
-        {"no-prefix-caching", no_argument, NULL, O_NOPC},
-        {"default-max-tokens", required_argument, NULL, O_DEFMAX},
-        {"role", required_argument, NULL, O_ROLE},
-        {"kv-transport", required_argument, NULL, O_KVT},
-        {"kv-timeout-ms", required_argument, NULL, O_KVTIMEOUT},
-        {"kv-port", required_argument, NULL, O_KVPORT},
-        {"fault", required_argument, NULL, O_FAULT},
-        {"fault-replicas", required_argument, NULL, O_FAULT_REPLICAS},
-        {"admin-token", required_argument, NULL, O_ADMIN_TOKEN},
-        {"log-level", required_argument, NULL, O_LOG},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
     wp_sim_config_t sc;
     wp_sim_config_default(&sc);
     wp_err_t err;
+    wp_cli_args_t args;
+    const char *v;
+    int c;
+    wp_cli_args_init(&args, argc, argv);
+    if (wp_cli_args_add(&args, opts, sizeof(opts) / sizeof(opts[0]), &err) != WP_OK)
+        return wp_cli_fail("sim", err.msg);
     /* A topology file first, then the flags over it, whatever their order. */
-    for (int i = 1; i + 1 < argc; i++) {
-        if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--file") == 0) {
-            wp_topology_t t;
-            if (wp_cli_load_topology(argv[i + 1], &t, &err) != WP_OK ||
-                wp_cli_sim_config(&t, &sc, &err) != WP_OK)
-                return wp_cli_fail("sim", err.msg);
-            wp_topology_free(&t);
-        }
+    while ((c = wp_cli_args_next(&args, &v, &err)) > 0) {
+        if (c != O_FILE)
+            continue;
+        wp_topology_t t;
+        if (wp_cli_load_topology(v, &t, &err) != WP_OK || wp_cli_sim_config(&t, &sc, &err) != WP_OK)
+            return wp_cli_fail("sim", err.msg);
+        wp_topology_free(&t);
     }
+    if (c < 0)
+        return wp_cli_fail("sim", err.msg);
+    wp_cli_args_rewind(&args);
     /* The environment over the file, the flags over both. */
     const char *env_token = wp_cli_env_admin_token();
     if (env_token != NULL && admin_token(&sc, "WELLPATH_ADMIN_TOKEN", env_token, &err) != WP_OK)
         return wp_cli_fail("sim", err.msg);
-    int c;
     bool flag_faults = false, flag_replicas = false;
-    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
-        if (c == 'h') {
+    while ((c = wp_cli_args_next(&args, &v, &err)) > 0) {
+        if (c == O_HELP) {
             fputs(usage_text, stdout);
             return 0;
         }
-        if (c == '?')
-            return 2;
         if (c == O_LOG) {
             wp_log_level_t level;
-            if (!wp_cli_log_level("sim", optarg, &level))
+            if (!wp_cli_log_level("sim", v, &level))
                 return 2;
             wp_log_setup(level, false);
             continue;
@@ -304,11 +312,11 @@ int wp_cli_sim(int argc, char **argv)
             flag_faults = true;
         }
         flag_replicas |= c == O_FAULT_REPLICAS;
-        if (c != 'f' && apply(&sc, c, optarg, &err) != WP_OK)
+        if (c != O_FILE && apply(&sc, c, v, &err) != WP_OK)
             return wp_cli_fail("sim", err.msg);
     }
-    if (optind < argc)
-        return wp_cli_fail("sim", "unexpected argument; see --help");
+    if (c < 0)
+        return wp_cli_fail("sim", err.msg);
     if (flag_replicas && sc.replicas < 64 && (sc.fault_replicas >> sc.replicas) != 0) {
         snprintf(err.msg, sizeof(err.msg),
                  "--fault-replicas: replica %d does not exist (replicas 0..%d)",
@@ -327,6 +335,8 @@ int wp_cli_sim(int argc, char **argv)
         uv_run(loop, UV_RUN_DEFAULT);
         return wp_cli_fail("sim", err.msg);
     }
+    /* Caught from before the ready line on: a SIGTERM right after it stops cleanly. */
+    wp_cli_signals_start(loop, &run.sig, on_signal, &run);
     printf("wellpath sim: ready model=%s ports=", wp_sim_served_name(run.sim));
     for (int i = 0; i < wp_sim_replicas(run.sim); i++)
         printf("%s%d", i ? "," : "", wp_sim_port(run.sim, i));
@@ -335,7 +345,6 @@ int wp_cli_sim(int argc, char **argv)
         printf("%s%d", i ? "," : "", wp_sim_kv_port(run.sim, i));
     printf("\n");
     fflush(stdout);
-    wp_cli_signals_start(loop, &run.sig, on_signal, &run);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
     return 0;

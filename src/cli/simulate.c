@@ -3,7 +3,6 @@
  * topology's pool in virtual time (des/), once per policy, with the report `wellpath
  * bench` writes ("mode": "simulate"). The same seed gives a byte-identical JSON report.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,15 +30,15 @@ static const char usage_text[] =
     "  --decision-log FILE     write the simulated gateway's decisions, one JSON line each\n"
     "                          (the format of gateway.decisionLog), to FILE\n";
 
-enum { O_FILE = 'f', O_LATENCY = 256, O_XPYD, O_DECISION_LOG };
+enum { O_FILE = 'f', O_HELP = 'h', O_LATENCY = 256, O_XPYD, O_DECISION_LOG };
 
-static const struct option opts[] = {{"file", required_argument, NULL, O_FILE},
-                                     {"latency-ms", required_argument, NULL, O_LATENCY},
-                                     {"xpyd-gpus", required_argument, NULL, O_XPYD},
-                                     {"decision-log", required_argument, NULL, O_DECISION_LOG},
-                                     WP_CLI_RUN_OPTIONS,
-                                     {"help", no_argument, NULL, 'h'},
-                                     {NULL, 0, NULL, 0}};
+static const wp_cli_opt_t opts[] = {
+    {"file", 'f', true, O_FILE},
+    {"latency-ms", 0, true, O_LATENCY},
+    {"xpyd-gpus", 0, true, O_XPYD},
+    {"decision-log", 0, true, O_DECISION_LOG},
+    {"help", 'h', false, O_HELP},
+};
 
 typedef struct progress_s {
     const char *policy;
@@ -250,33 +249,35 @@ int wp_cli_simulate(int argc, char **argv)
     const char *file = NULL, *latency = NULL, *decision_log = NULL;
     int xpyd_gpus = 0;
     wp_des_config_default(&dc);
-    if (wp_cli_run_init(&run, argc, argv, &err) != WP_OK)
-        return wp_cli_fail("simulate", err.msg);
+    wp_cli_args_t args;
+    const char *v;
     int c;
-    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+    wp_cli_args_init(&args, argc, argv);
+    if (wp_cli_args_add(&args, opts, sizeof(opts) / sizeof(opts[0]), &err) != WP_OK ||
+        wp_cli_run_add_options(&args, &err) != WP_OK || wp_cli_run_init(&run, &args, &err) != WP_OK)
+        return wp_cli_fail("simulate", err.msg);
+    while ((c = wp_cli_args_next(&args, &v, &err)) > 0) {
         bool handled;
-        if (c == 'h') {
+        if (c == O_HELP) {
             fputs(usage_text, stdout);
             return 0;
         }
-        if (c == '?')
-            return 2;
         if (c == O_FILE)
-            file = optarg;
+            file = v;
         else if (c == O_LATENCY)
-            latency = optarg;
+            latency = v;
         else if (c == O_DECISION_LOG)
-            decision_log = optarg;
+            decision_log = v;
         else if (c == O_XPYD) {
             int64_t g;
-            if (wp_parse_i64(optarg, strlen(optarg), &g) != WP_OK || g < 2 || g > 1024)
+            if (wp_parse_i64(v, strlen(v), &g) != WP_OK || g < 2 || g > 1024)
                 return wp_cli_fail("simulate", "--xpyd-gpus: expected a GPU count 2..1024");
             xpyd_gpus = (int)g;
-        } else if (wp_cli_run_option(&run, c, optarg, &handled, &err) != WP_OK)
+        } else if (wp_cli_run_option(&run, c, v, &handled, &err) != WP_OK)
             return wp_cli_fail("simulate", err.msg);
     }
-    if (optind < argc)
-        return wp_cli_fail("simulate", "unexpected argument; see --help");
+    if (c < 0)
+        return wp_cli_fail("simulate", err.msg);
     if (file == NULL)
         return wp_cli_fail("simulate", "-f FILE is required (the topology to simulate)");
     wp_sim_config_t sc;

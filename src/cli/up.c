@@ -15,7 +15,6 @@
  * pool itself (model, GPU, replicas, TP, engine settings) needs a restart and is refused
  * with a line that says so, keeping the running config. POST /admin/drain is SIGTERM.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 
 #include "base/log.h"
 #include "base/str.h"
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "model/model.h"
 #include "os/child.h"
@@ -319,8 +319,7 @@ static wp_status_t configure(up_t *u, const up_opts_t *o, wp_sim_config_t *sc, w
         st = wp_err_set(err, WP_EINVAL,
                         "%s lists `endpoints:`; use `wellpath gateway -f` for real servers", file);
     if (st == WP_OK && o->listen != NULL)
-        st = wp_cli_parse_listen(o->listen, u->gc.listen_host, sizeof(u->gc.listen_host),
-                                 &u->gc.listen_port, err);
+        st = wp_cli_listen(o->listen, &u->gc, err);
     if (st == WP_OK && o->policy != NULL)
         st = wp_sched_config_set_policy(&u->gc.sched, o->policy, err);
     if (o->base_port >= 0)
@@ -392,65 +391,66 @@ static void on_sighup(uv_signal_t *h, int signum)
     reload(h->data, &err);
 }
 
+enum { O_FILE = 'f', O_HELP = 'h', O_LISTEN = 256, O_LOG, O_JSON, O_POLICY, O_BASE, O_DRAIN };
+
+static const wp_cli_opt_t opts[] = {
+    {"file", 'f', true, O_FILE},         {"listen", 0, true, O_LISTEN},
+    {"log-level", 0, true, O_LOG},       {"log-json", 0, false, O_JSON},
+    {"policy", 0, true, O_POLICY},       {"base-port", 0, true, O_BASE},
+    {"drain-timeout", 0, true, O_DRAIN}, {"help", 'h', false, O_HELP},
+};
+
 int wp_cli_up(int argc, char **argv)
 {
-    static const struct option opts[] = {{"file", required_argument, NULL, 'f'},
-                                         {"listen", required_argument, NULL, 'l'},
-                                         {"log-level", required_argument, NULL, 'v'},
-                                         {"log-json", no_argument, NULL, 'j'},
-                                         {"policy", required_argument, NULL, 'p'},
-                                         {"base-port", required_argument, NULL, 'b'},
-                                         {"drain-timeout", required_argument, NULL, 'd'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
     up_opts_t o = {.base_port = -1, .drain_timeout_ms = -1};
     int64_t port;
     wp_log_level_t level = WP_LOG_INFO;
-    const char *level_name = "info";
+    const char *level_name = "info", *v;
     bool json = false;
+    wp_cli_args_t args;
+    wp_err_t err;
     int c;
-    while ((c = getopt_long(argc, argv, "f:h", opts, NULL)) != -1) {
+    wp_cli_args_init(&args, argc, argv);
+    if (wp_cli_args_add(&args, opts, sizeof(opts) / sizeof(opts[0]), &err) != WP_OK)
+        return wp_cli_fail("up", err.msg);
+    while ((c = wp_cli_args_next(&args, &v, &err)) > 0) {
         switch (c) {
-        case 'f':
-            o.file = optarg;
+        case O_FILE:
+            o.file = v;
             break;
-        case 'l':
-            o.listen = optarg;
+        case O_LISTEN:
+            o.listen = v;
             break;
-        case 'p':
-            o.policy = optarg;
+        case O_POLICY:
+            o.policy = v;
             break;
-        case 'b':
-            if (wp_parse_i64(optarg, strlen(optarg), &port) != WP_OK || port < 0 || port > 65535)
+        case O_BASE:
+            if (wp_parse_i64(v, strlen(v), &port) != WP_OK || port < 0 || port > 65535)
                 return wp_cli_fail("up", "--base-port: expected a port number 0..65535");
             o.base_port = (int)port;
             break;
-        case 'd':
-            if (!wp_cli_drain_timeout("up", optarg, &o.drain_timeout_ms))
+        case O_DRAIN:
+            if (!wp_cli_drain_timeout("up", v, &o.drain_timeout_ms))
                 return 2;
             break;
-        case 'j':
+        case O_JSON:
             json = true;
             break;
-        case 'v':
-            if (!wp_cli_log_level("up", optarg, &level))
+        case O_LOG:
+            if (!wp_cli_log_level("up", v, &level))
                 return 2;
-            level_name = optarg;
+            level_name = v;
             break;
-        case 'h':
+        case O_HELP:
             fputs(usage_text, stdout);
             return 0;
-        default:
-            fputs(usage_text, stderr);
-            return 2;
         }
     }
-    if (optind < argc)
-        return wp_cli_fail("up", "unexpected argument; see --help");
+    if (c < 0)
+        return wp_cli_fail("up", err.msg);
     wp_log_setup(level, json);
     static up_t u;
     wp_sim_config_t sc;
-    wp_err_t err;
     u.opts = o;
     if (configure(&u, &o, &sc, &err) != WP_OK)
         return wp_cli_fail("up", err.msg);

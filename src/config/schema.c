@@ -91,22 +91,35 @@ wp_status_t wp__cfg_seq(wp__cfg_ctx_t *c, yaml_node_t *n, const char *path,
     return WP_OK;
 }
 
-static void list_choices(const char *const *choices, char *out, size_t cap)
+/* The i-th allowed value of f, NULL past the last (or when f has no list). */
+static const char *choice(const wp__cfg_field_t *f, size_t i)
+{
+    if (f->choice_at != NULL)
+        return f->choice_at(i);
+    return f->choices != NULL ? f->choices[i] : NULL;
+}
+
+static bool has_choices(const wp__cfg_field_t *f)
+{
+    return f->choices != NULL || f->choice_at != NULL;
+}
+
+static void list_choices(const wp__cfg_field_t *f, char *out, size_t cap)
 {
     out[0] = '\0';
     size_t len = 0;
-    for (size_t i = 0; choices[i] != NULL && len + 1 < cap; i++) {
-        int k = snprintf(out + len, cap - len, "%s%s", i ? ", " : "", choices[i]);
+    for (size_t i = 0; choice(f, i) != NULL && len + 1 < cap; i++) {
+        int k = snprintf(out + len, cap - len, "%s%s", i ? ", " : "", choice(f, i));
         if (k < 0)
             break;
         len += (size_t)k;
     }
 }
 
-static int find_choice(const char *const *choices, const char *s)
+static int find_choice(const wp__cfg_field_t *f, const char *s)
 {
-    for (int i = 0; choices[i] != NULL; i++)
-        if (strcmp(choices[i], s) == 0)
+    for (int i = 0; choice(f, (size_t)i) != NULL; i++)
+        if (strcmp(choice(f, (size_t)i), s) == 0)
             return i;
     return -1;
 }
@@ -120,9 +133,9 @@ static wp_status_t set_str(wp__cfg_ctx_t *c, const wp__cfg_field_t *f, yaml_node
         return st;
     if (s[0] == '\0')
         return wp__cfg_fail(c, n, path, WP_EINVAL, "expected a non-empty string");
-    if (f->choices != NULL && find_choice(f->choices, s) < 0) {
+    if (has_choices(f) && find_choice(f, s) < 0) {
         char all[256];
-        list_choices(f->choices, all, sizeof(all));
+        list_choices(f, all, sizeof(all));
         return wp__cfg_fail(c, n, path, WP_EINVAL, "\"%s\" is not one of: %s", s, all);
     }
     if (strlen(s) >= f->size)
@@ -140,10 +153,10 @@ static wp_status_t set_enum(wp__cfg_ctx_t *c, const wp__cfg_field_t *f, yaml_nod
     wp_status_t st = wp__cfg_scalar(c, n, path, &s);
     if (st != WP_OK)
         return st;
-    int i = find_choice(f->choices, s);
+    int i = find_choice(f, s);
     if (i < 0) {
         char all[256];
-        list_choices(f->choices, all, sizeof(all));
+        list_choices(f, all, sizeof(all));
         return wp__cfg_fail(c, n, path, WP_EINVAL, "\"%s\" is not one of: %s", s, all);
     }
     *dst = i;
@@ -213,9 +226,10 @@ static wp_status_t set_bool(wp__cfg_ctx_t *c, yaml_node_t *n, bool *dst, const c
     static const char *const yes[] = {"true", "True", "TRUE", NULL};
     static const char *const no[] = {"false", "False", "FALSE", NULL};
     const char *s = (const char *)n->data.scalar.value;
-    if (is_plain(n) && find_choice(yes, s) >= 0)
+    const wp__cfg_field_t yes_f = {.choices = yes}, no_f = {.choices = no};
+    if (is_plain(n) && find_choice(&yes_f, s) >= 0)
         *dst = true;
-    else if (is_plain(n) && find_choice(no, s) >= 0)
+    else if (is_plain(n) && find_choice(&no_f, s) >= 0)
         *dst = false;
     else
         return type_error(c, n, path, "true or false");
@@ -339,10 +353,12 @@ static wp_status_t check_value(const wp__cfg_field_t *f, const char *p, const ch
     case WP__CFG_STR:
         if (memchr(p, 0, f->size) == NULL || (p[0] == '\0' && !f->zero_unset))
             return wp_err_set(err, WP_EINVAL, "%s: empty or unterminated string", path);
+        if (p[0] != '\0' && has_choices(f) && find_choice(f, p) < 0)
+            return wp_err_set(err, WP_EINVAL, "%s: \"%s\" is not an allowed value", path, p);
         return WP_OK;
     case WP__CFG_ENUM:
         memcpy(&ev, p, sizeof(ev));
-        while (f->choices[nch] != NULL)
+        while (choice(f, nch) != NULL)
             nch++;
         if (ev < 0 || (size_t)ev >= nch)
             return wp_err_set(err, WP_EINVAL, "%s: enum value %d out of range", path, ev);

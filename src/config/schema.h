@@ -35,7 +35,7 @@ typedef struct wp__cfg_ctx_s {
 } wp__cfg_ctx_t;
 
 typedef enum {
-    WP__CFG_STR,    /* char[size]; non-empty; in choices when given */
+    WP__CFG_STR,    /* char[size]; non-empty; in choices (or choice_at) when given */
     WP__CFG_ENUM,   /* int-sized enum: index of the value in choices */
     WP__CFG_INT,    /* int (size 4) or int64_t (size 8), plain scalar, in [min, max] */
     WP__CFG_DOUBLE, /* double, plain scalar, finite, in [min, max] (min exclusive?) */
@@ -57,6 +57,9 @@ struct wp__cfg_field_s {
     bool min_exclusive;
     bool required;
     const char *const *choices; /* NULL-terminated (STR, ENUM) */
+    /* STR: the i-th allowed value, NULL past the last, for a list another module owns
+     * (the scheduler's policy names); instead of choices. */
+    const char *(*choice_at)(size_t i);
     const int64_t *int_choices; /* 0-terminated (INT) */
     const wp__cfg_field_t *sub; /* MAP */
     size_t nsub;

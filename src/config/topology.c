@@ -19,6 +19,7 @@
 
 #include "base/str.h"
 #include "config/schema.h"
+#include "sched/sched.h"
 
 _Static_assert(sizeof(wp_topology_engine_t) == sizeof(int), "enums are stored as int");
 
@@ -59,11 +60,6 @@ _Static_assert(sizeof(wp_topology_engine_t) == sizeof(int), "enums are stored as
     }
 
 static const int64_t tp_choices[] = {1, 2, 4, 8, 0};
-static const char *const policy_choices[] = {
-    "topology",   "round-robin",        "random",    "least-request",
-    "load-aware", "prefix-aware",       "queue",     "kv-cache-utilization",
-    "llm-d",      "sglang-cache-aware", "dynamo-kv", NULL};
-static const char *const picker_choices[] = {"max-score", "weighted-random", NULL};
 static const char *const engine_choices[] = {"vllm", "sglang", "trtllm", "llamacpp", NULL};
 static const char *const role_choices[] = {"both", "prefill", "decode", NULL};
 static const char *const log_choices[] = {"logfmt", "json", NULL};
@@ -133,8 +129,17 @@ static const wp__cfg_field_t scorer_fields[] = {
 
 typedef wp_topology_scheduler_t sched_t;
 static const wp__cfg_field_t sched_fields[] = {
-    F_STR("policy", sched_t, policy, policy_choices),
-    F_STR("picker", sched_t, picker, picker_choices),
+    /* The names are the scheduler registry's: a policy added there is accepted here. */
+    {.key = "policy",
+     .kind = WP__CFG_STR,
+     .off = offsetof(sched_t, policy),
+     .size = SZ(sched_t, policy),
+     .choice_at = wp_sched_policy_name},
+    {.key = "picker",
+     .kind = WP__CFG_STR,
+     .off = offsetof(sched_t, picker),
+     .size = SZ(sched_t, picker),
+     .choice_at = wp_sched_picker_name},
     F_CUSTOM("scorers", parse_scorers),
     F_INT("scrapeIntervalMs", sched_t, scrape_interval_ms, 1, 60000),
     F_INT("staleAfterMs", sched_t, stale_after_ms, 1, 3600000),
@@ -347,7 +352,7 @@ static wp_status_t parse_url(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const
         return st;
     if (strlen(s) >= sizeof(e->url))
         return wp__cfg_fail(c, n, path, WP_EINVAL, "URL too long (%zu bytes)", strlen(s));
-    if (wp_topology_parse_url(s, e->host, &e->port, e->base_path, &why) != WP_OK)
+    if (wp_addr_parse_url(s, e->host, &e->port, e->base_path, &why) != WP_OK)
         return wp__cfg_fail(c, n, path, WP_EINVAL, "%s", why.msg);
     wp_strlcpy(e->url, s, sizeof(e->url));
     return WP_OK;
@@ -361,7 +366,7 @@ static wp_status_t parse_listen(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, co
     wp_status_t st = wp__cfg_scalar(c, n, path, &s);
     if (st != WP_OK)
         return st;
-    if (wp_topology_parse_hostport(s, g->listen_host, &g->listen_port, &why) != WP_OK)
+    if (wp_addr_parse_hostport(s, WP_ADDR_PORT0_OK, g->listen_host, &g->listen_port, &why) != WP_OK)
         return wp__cfg_fail(c, n, path, WP_EINVAL, "%s", why.msg);
     return WP_OK;
 }

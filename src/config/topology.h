@@ -18,7 +18,8 @@
  *
  * Invariants (wp_topology_validate): every string is NUL-terminated within its array;
  * numbers are within the ranges documented on each field; n_scorers <= WP_TOPO_MAX_SCORERS;
- * endpoints is non-NULL exactly when n_endpoints > 0.
+ * endpoints is non-NULL exactly when n_endpoints > 0. Addresses (gateway.listen,
+ * endpoints[].url) follow config/addr.h.
  *
  * Ownership: the caller owns the wp_topology_t. Strings are fixed-size arrays inside it
  * (too long is an error). The endpoints array is heap memory owned by the struct and
@@ -32,12 +33,13 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "config/addr.h"
 #include "fault/fault.h"
 
-#define WP_TOPO_NAME_MAX 64  /* model, gpu, scorer type, policy, nixl strings */
-#define WP_TOPO_HOST_MAX 256 /* host names and addresses, without brackets */
+#define WP_TOPO_NAME_MAX 64               /* model, gpu, scorer type, policy, nixl strings */
+#define WP_TOPO_HOST_MAX WP_ADDR_HOST_MAX /* host names and addresses, without brackets */
 #define WP_TOPO_URL_MAX 512
-#define WP_TOPO_PATH_MAX 256
+#define WP_TOPO_PATH_MAX WP_ADDR_PATH_MAX
 #define WP_TOPO_TOKEN_MAX 256
 #define WP_TOPO_MAX_SCORERS 16
 #define WP_TOPO_MAX_ENDPOINTS 256
@@ -80,11 +82,10 @@ typedef struct wp_topology_scorer_s {
 } wp_topology_scorer_t;
 
 typedef struct wp_topology_scheduler_s {
-    /* topology|round-robin|random|least-request|load-aware|prefix-aware|queue|
-     * kv-cache-utilization|llm-d|sglang-cache-aware|dynamo-kv; names the scheduler's
-     * registry entry, hence a string. */
+    /* Names of the scheduler's registry (wp_sched_policy_name, wp_sched_picker_name; the
+     * one list, docs/policies.md), hence strings. */
     char policy[WP_TOPO_NAME_MAX];
-    char picker[WP_TOPO_NAME_MAX]; /* max-score|weighted-random */
+    char picker[WP_TOPO_NAME_MAX];
     wp_topology_scorer_t scorers[WP_TOPO_MAX_SCORERS];
     size_t n_scorers;       /* >= 1 */
     int scrape_interval_ms; /* 1..60000 */
@@ -202,15 +203,5 @@ wp_status_t wp_topology_parse(const char *data, size_t len, const char *filename
 void wp_topology_free(wp_topology_t *t);
 
 wp_status_t wp_topology_validate(const wp_topology_t *t, wp_err_t *err);
-
-/* "http://host[:port][/prefix]" (IPv6 as [addr]) into host, port (80 when absent) and
- * base path ("" or "/prefix", trailing slashes dropped). Rejects other schemes, user
- * info, queries and fragments. Outputs are written only on success. */
-wp_status_t wp_topology_parse_url(const char *url, char host[WP_TOPO_HOST_MAX], uint16_t *port,
-                                  char base_path[WP_TOPO_PATH_MAX], wp_err_t *err);
-
-/* "host:port" or "[v6addr]:port" with port 0..65535. */
-wp_status_t wp_topology_parse_hostport(const char *s, char host[WP_TOPO_HOST_MAX], uint16_t *port,
-                                       wp_err_t *err);
 
 #endif

@@ -69,6 +69,16 @@ const wp__sched_policy_t *wp__sched_policy_find(const char *name)
     return find((const void *const *)policies, COUNT(policies), name);
 }
 
+const char *wp_sched_policy_name(size_t i)
+{
+    return i < COUNT(policies) ? policies[i]->name : NULL;
+}
+
+const char *wp_sched_picker_name(size_t i)
+{
+    return i < COUNT(pickers) ? pickers[i]->name : NULL;
+}
+
 static void append_name(char *list, size_t cap, const char *name)
 {
     size_t len = strlen(list);

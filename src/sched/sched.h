@@ -136,6 +136,11 @@ wp_status_t wp_sched_config_set_policy(wp_sched_config_t *cfg, const char *name,
 wp_status_t wp_sched_config_set_picker(wp_sched_config_t *cfg, const char *name, wp_err_t *err);
 wp_status_t wp_sched_config_add_scorer(wp_sched_config_t *cfg, const char *type, double weight,
                                        wp_err_t *err);
+/* The registry's names in its order: the i-th policy or picker, NULL past the last. The
+ * one list of what set_policy / set_picker accept, for other modules' checks and messages
+ * (the topology file's inferenceScheduler.policy and .picker). Static storage. */
+const char *wp_sched_policy_name(size_t i);
+const char *wp_sched_picker_name(size_t i);
 /* Checks every name and number; wp_sched_new calls it. */
 wp_status_t wp_sched_config_validate(const wp_sched_config_t *cfg, wp_err_t *err);
 

@@ -4,11 +4,13 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "config/topology.h"
+#include "sched/sched.h"
 
 static wp_status_t parse(const char *yaml, wp_topology_t *t, wp_err_t *err)
 {
@@ -343,29 +345,37 @@ static void test_config_validate_catches_breakage(void **state)
     assert_int_equal(wp_topology_validate(&t, &err), WP_EINVAL);
 }
 
-static void test_config_parse_url_and_hostport(void **state)
+/* inferenceScheduler.policy and .picker accept exactly the scheduler registry's names:
+ * each one parses, an unknown one is refused with the registry's list, and validate
+ * checks a stored name against the same list. */
+static void test_config_policy_names_are_the_registry(void **state)
 {
     (void)state;
-    char host[WP_TOPO_HOST_MAX] = "unchanged", path[WP_TOPO_PATH_MAX];
-    uint16_t port = 7;
+    char yaml[256], list[512] = "";
+    wp_topology_t t;
     wp_err_t err;
-    assert_int_equal(wp_topology_parse_url("http://a.b:8080/x/y//", host, &port, path, &err),
-                     WP_OK);
-    assert_string_equal(host, "a.b");
-    assert_int_equal(port, 8080);
-    assert_string_equal(path, "/x/y");
-    assert_int_equal(wp_topology_parse_url("https://a.b", host, &port, path, &err), WP_EINVAL);
-    assert_int_equal(wp_topology_parse_url("http://a.b:0", host, &port, path, &err), WP_EINVAL);
-    assert_int_equal(wp_topology_parse_url("http://[::1", host, &port, path, &err), WP_EINVAL);
-    assert_int_equal(wp_topology_parse_url("http://[::1]x", host, &port, path, &err), WP_EINVAL);
-    assert_string_equal(host, "a.b"); /* untouched on failure */
-    assert_int_equal(wp_topology_parse_hostport("0.0.0.0:65535", host, &port, &err), WP_OK);
-    assert_string_equal(host, "0.0.0.0");
-    assert_int_equal(port, 65535);
-    assert_int_equal(wp_topology_parse_hostport("h:", host, &port, &err), WP_EINVAL);
-    assert_int_equal(wp_topology_parse_hostport("h:+80", host, &port, &err), WP_EINVAL);
-    assert_int_equal(wp_topology_parse_hostport(":80", host, &port, &err), WP_EINVAL);
-    assert_int_equal(wp_topology_parse_hostport("h:80x", host, &port, &err), WP_EINVAL);
+    size_t n = 0;
+    for (const char *name; (name = wp_sched_policy_name(n)) != NULL; n++) {
+        snprintf(yaml, sizeof(yaml), "model: m\ninferenceScheduler:\n  policy: %s\n", name);
+        assert_int_equal(parse(yaml, &t, &err), WP_OK);
+        assert_string_equal(t.scheduler.policy, name);
+        assert_int_equal(wp_topology_validate(&t, &err), WP_OK);
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", n ? ", " : "", name);
+    }
+    assert_true(n >= 11);
+    char want[700];
+    snprintf(want, sizeof(want),
+             "topology.yaml:3:11: inferenceScheduler.policy: \"fastest\" is not one of: %s", list);
+    expect_error("model: m\ninferenceScheduler:\n  policy: fastest\n", want, NULL);
+    for (size_t i = 0; wp_sched_picker_name(i) != NULL; i++) {
+        snprintf(yaml, sizeof(yaml), "model: m\ninferenceScheduler:\n  picker: %s\n",
+                 wp_sched_picker_name(i));
+        assert_int_equal(parse(yaml, &t, &err), WP_OK);
+    }
+    wp_topology_defaults(&t);
+    snprintf(t.scheduler.policy, sizeof(t.scheduler.policy), "fastest");
+    assert_int_equal(wp_topology_validate(&t, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "fastest"));
 }
 
 /* The robustness keys: timeouts, drain, limits, admin token, flow control, outlier
@@ -480,8 +490,8 @@ int main(void)
         cmocka_unit_test(test_config_endpoints),
         cmocka_unit_test(test_config_bad_url),
         cmocka_unit_test(test_config_pd_and_ep),
+        cmocka_unit_test(test_config_policy_names_are_the_registry),
         cmocka_unit_test(test_config_validate_catches_breakage),
-        cmocka_unit_test(test_config_parse_url_and_hostport),
         cmocka_unit_test(test_config_simulation_faults_and_admin_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
