@@ -38,7 +38,9 @@
 #include "base/err.h"
 #include "engine/engine.h"
 #include "report/report.h"
+#include "fault/fault.h"
 #include "sched/decision.h"
+#include "sched/outlier.h"
 #include "sched/queue.h"
 #include "sched/sched.h"
 #include "workload/workload.h"
@@ -83,6 +85,16 @@ typedef struct wp_des_config_s {
      * in arrival order), engines as the scheduler names them ("engine-0", "prefill-0"). */
     void (*decision)(void *ud, double t, const wp_sched_decision_t *d);
     void *decision_ud;
+    /* Failures, as the gateway meets them: engines whose bit is set in fault_replicas
+     * (default all; engine i is bit i, the first 64) draw `faults` for every request as
+     * `wellpath sim --fault` does for its replica i with this seed; only the error kinds
+     * (429, 500, 503, context-length) are simulated. A failed attempt is retried on another
+     * engine (`retries`, default 2) as sched/retry says, and outlier detection
+     * (sched/outlier; the gateway's defaults) ejects an engine that keeps failing. */
+    wp_fault_set_t faults;
+    uint64_t fault_replicas;
+    int retries;
+    wp_sched_outlier_cfg_t outlier;
 } wp_des_config_t;
 
 typedef struct wp_des_stats_s {
@@ -94,10 +106,11 @@ typedef struct wp_des_stats_s {
     uint64_t scheduled;   /* requests run, summed over steps (scheduled / steps = mean batch) */
     uint64_t preemptions; /* summed over engines */
     uint64_t picks[WP_DES_MAX_ENGINES > 64 ? 64 : WP_DES_MAX_ENGINES]; /* first 64 engines */
-    uint64_t disaggregated; /* P/D: requests prefilled on a prefill engine */
-    double kv_bytes_moved;  /* P/D: KV pulled from prefill to decode engines */
-    uint64_t queued;        /* flow control: requests that waited at the gateway (once each) */
-    uint64_t shed;          /* answered 429 by the gateway (queue full, timeout, limit) */
+    uint64_t disaggregated;   /* P/D: requests prefilled on a prefill engine */
+    double kv_bytes_moved;    /* P/D: KV pulled from prefill to decode engines */
+    uint64_t queued;          /* flow control: requests that waited at the gateway (once each) */
+    uint64_t shed;            /* answered 429 by the gateway (queue full, timeout, limit) */
+    uint64_t faults_injected; /* engine answers that were injected errors */
 } wp_des_stats_t;
 
 /* Called now and then with requests finished so far and the total. */

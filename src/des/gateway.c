@@ -1,0 +1,301 @@
+/*
+ * des/gateway: the simulated gateway (see des/internal.h): what gateway/ does live, on
+ * virtual events, through the same cores. Admission and the waiting room (sched/admit),
+ * the P/D decision (sched/pd), the pick (sched), retries (sched/retry) and outlier
+ * detection (sched/outlier); every decision goes to the decision log (sched/decision)
+ * when the caller asked for one. No decision is taken here: this file wires events to
+ * the cores and carries out what they say.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "des/internal.h"
+#include "sched/pd.h"
+#include "sched/retry.h"
+
+/* ---- the decision log ---- */
+
+static void decide(des_t *d, double t, wp_sched_decision_kind_t kind, const dreq_t *q,
+                   const wp_sched_decision_t *more)
+{
+    if (d->cfg->decision == NULL)
+        return;
+    char name[32];
+    wp_sched_decision_t dec = more != NULL ? *more : (wp_sched_decision_t){0};
+    dec.kind = kind;
+    if (q != NULL) {
+        snprintf(name, sizeof(name), "r%llu", (unsigned long long)q->id);
+        dec.request = name;
+    }
+    d->cfg->decision(d->cfg->decision_ud, t, &dec);
+}
+
+static void decide_pick(des_t *d, double t, const dreq_t *q, const wp_sched_pick_t *pick,
+                        wp_sched_role_t role)
+{
+    wp_sched_decision_t more = {.endpoint = wp_sched_endpoint_name(d->sched, pick->endpoint),
+                                .pick = pick,
+                                .role = role,
+                                .attempt = q->attempts > 0 ? q->attempts : 1};
+    decide(d, t, WP_SCHED_DECISION_PICK, q, &more);
+}
+
+/* The scheduler's view of q (the decode role in a P/D pool). */
+static wp_sched_request_t sched_request(const des_t *d, const dreq_t *q)
+{
+    return (wp_sched_request_t){.model = d->cfg->model,
+                                .session_ep = -1,
+                                .hashes = q->pick.block_hashes,
+                                .n_hashes = q->pick.n_blocks,
+                                .prompt_tokens = q->prompt_tokens,
+                                .role = d->pd ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH,
+                                .exclude = q->tried};
+}
+
+/* P/D, the gateway's decider (sched/pd.h): prefill apart? Then pf_pick is the prefill
+ * engine's pick. */
+static bool pd_prefill_pick(des_t *d, double t, dreq_t *q)
+{
+    wp_sched_request_t sr = sched_request(d, q);
+    wp_sched_pd_verdict_t v =
+        wp_sched_pd_decide(d->sched, t, &sr, d->cfg->pd_threshold, &d->rng, &q->pf_pick);
+    decide(d, t, WP_SCHED_DECISION_PD, q, &(wp_sched_decision_t){.detail = wp_sched_pd_name(v)});
+    if (v != WP_SCHED_PD_DISAGGREGATE)
+        return false;
+    decide_pick(d, t, q, &q->pf_pick, WP_SCHED_ROLE_PREFILL);
+    return true;
+}
+
+/* The gateway answers the request itself (503: no engine; 429: shed; an engine's error
+ * passed on) before any byte reached the client. Nobody will pull a prefill engine's held KV (the
+ * simulator's would expire): it is released now. */
+static void reject(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t)
+{
+    if (q->phase == PHASE_DECODE && !q->kv_pulled)
+        wp_engine_release(d->engines[q->pf_ep].e, q->id);
+    d->in_flight--;
+    wp__des_end(d, q, outcome, t + d->cfg->client_latency_s);
+}
+
+static wp_sched_role_t room_role(const des_t *d)
+{
+    return d->pd ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH;
+}
+
+/* Carries out what admission decided: true when the request goes on to its pick now. */
+static bool carry_out(des_t *d, double t, dreq_t *q, wp_sched_admit_result_t r)
+{
+    if (r.evicted != NULL) {
+        decide(d, t, WP_SCHED_DECISION_SHED, r.evicted->ud,
+               &(wp_sched_decision_t){.detail = wp_sched_shed_name(WP_SCHED_SHED_EVICTED)});
+        reject(d, r.evicted->ud, WP_REPORT_HTTP_4XX, t);
+    }
+    switch (r.verdict) {
+    case WP_SCHED_ADMIT_SEND:
+        return true;
+    case WP_SCHED_ADMIT_QUEUED:
+        decide(d, t, WP_SCHED_DECISION_QUEUE, q, NULL);
+        return false;
+    case WP_SCHED_ADMIT_SHED:
+        decide(d, t, WP_SCHED_DECISION_SHED, q,
+               &(wp_sched_decision_t){.detail = wp_sched_shed_name(r.shed)});
+        reject(d, q, WP_REPORT_HTTP_4XX, t);
+        return false;
+    case WP_SCHED_ADMIT_UNAVAILABLE:
+    default:
+        decide(d, t, WP_SCHED_DECISION_UNAVAILABLE, q, NULL);
+        reject(d, q, WP_REPORT_HTTP_5XX, t);
+        return false;
+    }
+}
+
+static void route(des_t *d, double t, dreq_t *q);
+
+/* Sends queued requests while an engine has room; each at most once a pass. */
+static void drain(des_t *d, double t)
+{
+    for (uint32_t left = wp_sched_admit_pass(d->admit); left > 0; left--) {
+        wp_sched_ticket_t *k = wp_sched_admit_next(d->admit, d->sched, t, room_role(d));
+        if (k == NULL)
+            return;
+        decide(d, t, WP_SCHED_DECISION_DEQUEUE, k->ud, NULL);
+        route(d, t, k->ud);
+    }
+}
+
+static void expire(des_t *d, double t)
+{
+    wp_sched_ticket_t *k;
+    while ((k = wp_sched_admit_expired(d->admit, t)) != NULL) {
+        decide(d, t, WP_SCHED_DECISION_SHED, k->ud,
+               &(wp_sched_decision_t){.detail = wp_sched_shed_name(WP_SCHED_SHED_QUEUE_TIMEOUT)});
+        reject(d, k->ud, WP_REPORT_HTTP_4XX, t);
+    }
+}
+
+/* A request reaching the gateway: sent on at once while an engine has room and nobody
+ * waits, queued otherwise (no engine at all: on to the pick, which answers 503). */
+void wp__des_gw_arrive(des_t *d, double t, dreq_t *q)
+{
+    if (q->phase == PHASE_DIRECT) {
+        q->ticket.ud = q;
+        wp_sched_admit_result_t r =
+            wp_sched_admit_arrive(d->admit, d->sched, t, room_role(d), &q->ticket);
+        if (!carry_out(d, t, q, r))
+            return;
+    }
+    route(d, t, q);
+}
+
+/* No engine passed the filters. A retry with nothing left to try: the client hears the
+ * last failure. A first pick: wait again (flow control), shed (429), or 503. */
+static void no_pick(des_t *d, double t, dreq_t *q)
+{
+    if (q->attempts > 1) {
+        reject(d, q, q->fail_status >= 500 ? WP_REPORT_HTTP_5XX : WP_REPORT_HTTP_4XX, t);
+        return;
+    }
+    q->attempts = 0; /* waiting for room: its next pick is a first attempt again */
+    wp_sched_admit_result_t r =
+        wp_sched_admit_no_room(d->admit, d->sched, t, room_role(d), &q->ticket);
+    if (carry_out(d, t, q, r))
+        reject(d, q, WP_REPORT_HTTP_5XX, t);
+}
+
+static void route(des_t *d, double t, dreq_t *q)
+{
+    if (d->pd && q->phase == PHASE_DIRECT && pd_prefill_pick(d, t, q)) {
+        q->phase = PHASE_PREFILL;
+        q->pf_ep = q->pf_pick.endpoint;
+        wp_sched_on_dispatch(d->sched, &q->pf_pick);
+        wp__des_push(d, t + d->cfg->engine_latency_s, EV_ADD, q->pf_ep, q);
+        return;
+    }
+    wp_sched_request_t sr = sched_request(d, q);
+    if (wp_sched_pick(d->sched, t, &sr, &d->rng, &q->pick, NULL) != WP_OK) {
+        no_pick(d, t, q);
+        return;
+    }
+    q->ep = q->pick.endpoint;
+    q->tried[q->ep / 64] |= 1ULL << (q->ep % 64);
+    decide_pick(d, t, q, &q->pick, sr.role);
+    if (q->ep < 64)
+        d->stats->picks[q->ep]++;
+    wp_sched_on_dispatch(d->sched, &q->pick);
+    double at = t + d->cfg->engine_latency_s;
+    if (q->phase == PHASE_DECODE && !q->kv_pulled) { /* the decode engine pulls the KV first */
+        q->kv_pulled = true;
+        double bytes = (double)q->prompt_tokens * d->engines[q->pf_ep].cfg->perf->kv_bytes_token;
+        d->stats->kv_bytes_moved += bytes;
+        at += bytes / d->cfg->kv_link_bw + d->cfg->kv_link_latency_s;
+        wp__des_push(d, at, EV_RELEASE, q->pf_ep, q);
+    }
+    wp__des_push(d, at, EV_ADD, q->ep, q);
+}
+
+/* ---- outcomes: retries and outlier detection ---- */
+
+/* Outlier detection hears of an outcome on engine ep; what it decides is logged and
+ * pushed into the scheduler. */
+static void judge(des_t *d, double t, int ep, bool fault)
+{
+    double for_s = 0;
+    wp_sched_outlier_event_t ev = wp_sched_outlier_note(d->outlier, ep, fault, t, &for_s);
+    if (ev == WP_SCHED_OUTLIER_NONE)
+        return;
+    static const wp_sched_decision_kind_t kinds[] = {
+        [WP_SCHED_OUTLIER_EJECTED] = WP_SCHED_DECISION_EJECT,
+        [WP_SCHED_OUTLIER_PROBATION] = WP_SCHED_DECISION_PROBATION,
+        [WP_SCHED_OUTLIER_RECOVERED] = WP_SCHED_DECISION_RECOVER};
+    decide(
+        d, t, kinds[ev], NULL,
+        &(wp_sched_decision_t){.endpoint = wp_sched_endpoint_name(d->sched, ep), .seconds = for_s});
+    wp_sched_outlier_apply(d->outlier, d->sched, d->cfg->max_in_flight);
+}
+
+void wp__des_gw_done(des_t *d, double t, int ep)
+{
+    wp_sched_on_complete(d->sched, ep);
+    d->in_flight--;
+    judge(d, t, ep, false);
+    drain(d, t);
+}
+
+void wp__des_gw_failed(des_t *d, double t, dreq_t *q, int ep)
+{
+    int status = q->fail_status;
+    bool prefill = q->phase == PHASE_PREFILL;
+    wp_sched_on_prefill_done(d->sched, prefill ? &q->pf_pick : &q->pick);
+    wp_sched_on_complete(d->sched, ep);
+    if (prefill) { /* as gateway/pd.c: a 4xx is the client's, anything else falls back */
+        judge(d, t, ep, status >= 500);
+        if (status >= 400 && status < 500) {
+            reject(d, q, WP_REPORT_HTTP_4XX, t);
+            return;
+        }
+        q->phase = PHASE_DECODE_LOCAL;
+        route(d, t, q);
+        drain(d, t);
+        return;
+    }
+    wp_sched_retry_t r = wp_sched_retry_decide(status, q->attempts, d->cfg->retries, false);
+    if (r.judged)
+        judge(d, t, ep, r.fault);
+    if (r.retry) {
+        decide(d, t, WP_SCHED_DECISION_RETRY, q,
+               &(wp_sched_decision_t){.endpoint = wp_sched_endpoint_name(d->sched, ep),
+                                      .status = status});
+        q->fail_status = r.status;
+        route(d, t, q);
+    } else {
+        reject(d, q, r.status >= 500 ? WP_REPORT_HTTP_5XX : WP_REPORT_HTTP_4XX, t);
+    }
+    drain(d, t);
+}
+
+void wp__des_gw_tick(des_t *d, double t)
+{
+    for (int i = 0; i < d->n; i++) {
+        wp_sched_outlier_event_t ev = wp_sched_outlier_tick(d->outlier, i, t);
+        if (ev != WP_SCHED_OUTLIER_NONE)
+            decide(d, t, WP_SCHED_DECISION_PROBATION, NULL,
+                   &(wp_sched_decision_t){.endpoint = wp_sched_endpoint_name(d->sched, i)});
+    }
+    wp_sched_outlier_apply(d->outlier, d->sched, d->cfg->max_in_flight);
+    expire(d, t);
+    drain(d, t);
+}
+
+/* ---- set-up ---- */
+
+wp_status_t wp__des_gw_setup(des_t *d, wp_err_t *err)
+{
+    const wp_des_config_t *cfg = d->cfg;
+    wp_sched_admit_cfg_t acfg = {.queue = cfg->flow_enabled,
+                                 .max_queue = cfg->flow_max_queue,
+                                 .queue_timeout_s = cfg->flow_queue_timeout_s,
+                                 .saturation = cfg->saturation};
+    d->admit = wp_sched_admit_new(&acfg, err);
+    if (d->admit == NULL) /* err says which: a bad bound or no memory */
+        return cfg->flow_max_queue >= 1 && cfg->flow_max_queue <= WP_SCHED_QUEUE_MAX &&
+                       cfg->flow_queue_timeout_s > 0
+                   ? WP_ENOMEM
+                   : WP_EINVAL;
+    d->outlier = wp_sched_outlier_new(d->n, &cfg->outlier, err);
+    if (d->outlier == NULL)
+        return WP_ENOMEM;
+    wp_sched_outlier_apply(d->outlier, d->sched, cfg->max_in_flight);
+    return WP_OK;
+}
+
+void wp__des_gw_teardown(des_t *d)
+{
+    wp_sched_ticket_t *k; /* a run that failed: what still waits */
+    while (d->admit != NULL && (k = wp_sched_admit_expired(d->admit, INFINITY)) != NULL)
+        wp__des_release(d, k->ud);
+    wp_sched_admit_free(d->admit);
+    d->admit = NULL;
+    wp_sched_outlier_free(d->outlier);
+    d->outlier = NULL;
+}

@@ -1,0 +1,118 @@
+/*
+ * des/internal: what the simulator's two files share; not for callers outside src/des.
+ *
+ *   des.c      the loop, the client (pacing through workload/arrivals, the report) and the
+ *              engines (engine/ stepped in virtual time, injected faults)
+ *   gateway.c  the simulated gateway: admission, the P/D decision, the pick, retries and
+ *              outlier detection through the sched/ cores, as gateway/ calls them live,
+ *              and the decision log
+ *
+ * One des_t lives on wp_des_run's stack for a run; requests (dreq_t) come from its free
+ * list and go back to it when they end. Every event carries the request it is about.
+ */
+#ifndef WP_DES_INTERNAL_H
+#define WP_DES_INTERNAL_H
+
+#include "base/rng.h"
+#include "des/des.h"
+#include "des/heap.h"
+#include "fault/fault.h"
+#include "sched/admit.h"
+#include "sched/outlier.h"
+#include "workload/arrivals.h"
+
+enum {
+    EV_SEND,
+    EV_SEND_QUEUED,
+    EV_PICK,
+    EV_ADD,
+    EV_STEP_END,
+    EV_DONE,
+    EV_SCRAPE,
+    EV_RELEASE,
+    EV_FAIL
+};
+
+/* A request's phase: straight to one engine, or P/D prefill then decode. */
+enum { PHASE_DIRECT, PHASE_PREFILL, PHASE_DECODE, PHASE_DECODE_LOCAL };
+
+typedef struct dreq_s {
+    uint64_t id;
+    size_t stage;
+    int ep;
+    double sent, first; /* client times */
+    double last_token;  /* engine time of the last token */
+    double *itl;
+    size_t n_itl, cap_itl;
+    int32_t *ids;
+    int32_t n_ids, max_tokens;
+    uint32_t prompt_tokens, output_tokens, cached;
+    wp_sched_pick_t pick;
+    int phase;
+    int pf_ep;
+    wp_sched_pick_t pf_pick;  /* P/D: the prefill engine's pick */
+    wp_sched_ticket_t ticket; /* admission: its place in the gateway's waiting room */
+    int attempts;             /* picks made for the current stage (retries: more than 1) */
+    uint64_t tried[WP_SCHED_EXCLUDE_WORDS]; /* engines the current stage tried */
+    int fail_status;                        /* an injected error's status (EV_FAIL) */
+    bool kv_pulled;                         /* P/D: the decode stage pulled the prefilled KV */
+    struct dreq_s *next_free;               /* the free list */
+} dreq_t;
+
+typedef struct engine_s {
+    wp_engine_t *e;
+    const wp_engine_config_t *cfg;
+    wp_engine_step_t step;
+    bool stepping;
+    bool faulty;             /* gets cfg->faults */
+    wp_rng_t fault_rng;      /* seeded as `wellpath sim` seeds its replica of this index */
+    uint64_t fault_requests; /* requests that drew */
+} engine_t;
+
+typedef struct des_s {
+    const wp_des_config_t *cfg;
+    wp_workload_t *wl;
+    wp_report_run_t *run;
+    wp_sched_t *sched;
+    wp_rng_t rng;
+    wp_des_heap_t heap;
+    engine_t *engines;
+    wp_des_stats_t *stats;
+    size_t total, done, in_flight;
+    /* The client's pacing (workload/arrivals): when each request is sent. closed_loop: the
+     * requests are closed loop, so each one that ends pulls the next. */
+    wp_workload_pacer_t pacer;
+    bool source_done, closed_loop;
+    wp_des_progress_fn progress;
+    void *ud;
+    size_t next_progress;
+    dreq_t *free_reqs;
+    wp_status_t failure;
+    wp_err_t *err;
+    bool pd;                     /* two pools: prefill and decode */
+    int n;                       /* engines */
+    wp_sched_admit_t *admit;     /* admission and flow control's waiting room */
+    wp_sched_outlier_t *outlier; /* outlier detection over the engines */
+} des_t;
+
+/* des.c */
+void wp__des_push(des_t *d, double t, int type, int index, void *ptr);
+/* The request ends at the client at client time t with outcome: recorded, its slot freed,
+ * the next one pulled in a closed loop, q released. */
+void wp__des_end(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t);
+/* Back to the free list. */
+void wp__des_release(des_t *d, dreq_t *q);
+
+/* gateway.c */
+wp_status_t wp__des_gw_setup(des_t *d, wp_err_t *err);
+void wp__des_gw_teardown(des_t *d);
+/* EV_PICK: the request reaches the gateway (first, or for its decode stage). */
+void wp__des_gw_arrive(des_t *d, double t, dreq_t *q);
+/* EV_DONE: the gateway sees a request on engine ep end well. */
+void wp__des_gw_done(des_t *d, double t, int ep);
+/* EV_FAIL: engine ep answered q with q->fail_status before any byte. */
+void wp__des_gw_failed(des_t *d, double t, dreq_t *q, int ep);
+/* EV_SCRAPE, after the metrics: ejections that end, deadlines that pass, the queue. */
+void wp__des_gw_tick(des_t *d, double t);
+
+#endif
