@@ -5,7 +5,9 @@
  */
 #include "cli/args.h"
 
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void wp_cli_args_init(wp_cli_args_t *a, int argc, char **argv)
@@ -110,4 +112,39 @@ int wp_cli_args_next(wp_cli_args_t *a, const char **value, wp_err_t *err)
         return o->code;
     const char shown[3] = {'-', arg[1], '\0'};
     return take_value(a, o, arg[2] != '\0' ? arg + 2 : NULL, shown, value, err);
+}
+
+void wp_cli_argv_init(wp_cli_argv_t *av)
+{
+    memset(av, 0, sizeof(*av));
+}
+
+wp_status_t wp_cli_argv_push(wp_cli_argv_t *av, wp_err_t *err, const char *fmt, ...)
+{
+    if (av->n >= WP_CLI_ARGV_MAX)
+        return wp_err_set(err, WP_ELIMIT, "more than %d arguments for a child process",
+                          WP_CLI_ARGV_MAX);
+    va_list ap;
+    va_start(ap, fmt);
+    int len = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (len < 0 || len >= WP_CLI_ARGV_ARG_MAX)
+        return wp_err_set(err, WP_ELIMIT, "an argument for a child process is over %d bytes",
+                          WP_CLI_ARGV_ARG_MAX);
+    char *s = malloc((size_t)len + 1);
+    if (s == NULL)
+        return wp_err_set(err, WP_ENOMEM, "out of memory");
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)len + 1, fmt, ap);
+    va_end(ap);
+    av->v[av->n++] = s;
+    av->v[av->n] = NULL;
+    return WP_OK;
+}
+
+void wp_cli_argv_free(wp_cli_argv_t *av)
+{
+    for (int i = 0; i < av->n; i++)
+        free(av->v[i]);
+    wp_cli_argv_init(av);
 }

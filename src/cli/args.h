@@ -53,4 +53,22 @@ int wp_cli_args_next(wp_cli_args_t *a, const char **value, wp_err_t *err);
  * e.g. a file first and the flags over it). */
 void wp_cli_args_rewind(wp_cli_args_t *a);
 
+/* A command line being built for a child process (`up` runs `wellpath sim`): a
+ * NULL-terminated argv whose strings it owns. At most WP_CLI_ARGV_MAX arguments of at
+ * most WP_CLI_ARGV_ARG_MAX bytes each; past either, push fails and says so (nothing is
+ * cut). Free with wp_cli_argv_free, also after a failure. */
+#define WP_CLI_ARGV_MAX 256
+#define WP_CLI_ARGV_ARG_MAX 4096
+
+typedef struct wp_cli_argv_s {
+    char *v[WP_CLI_ARGV_MAX + 1]; /* v[n] == NULL */
+    int n;
+} wp_cli_argv_t;
+
+void wp_cli_argv_init(wp_cli_argv_t *av);
+/* Appends one argument, formatted like printf. */
+wp_status_t wp_cli_argv_push(wp_cli_argv_t *av, wp_err_t *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void wp_cli_argv_free(wp_cli_argv_t *av);
+
 #endif

@@ -28,6 +28,8 @@ wp_status_t wp_cli_load_topology(const char *path, wp_topology_t *t, wp_err_t *e
 /* The gateway's config from the topology: listen address, limits, scheduler, and the
  * endpoints the file lists (the simulated ones are added by `up`). */
 wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *gc, wp_err_t *err);
+/* The simulator's defaults with the topology's model, gpu, vllm.* and simulation.* over
+ * them (the rows of cli/simopts.h that have a topology key). */
 wp_status_t wp_cli_sim_config(const wp_topology_t *t, wp_sim_config_t *sc, wp_err_t *err);
 /* A --listen value, "host:port" as config/addr.h reads it (port 0: any free port), into
  * gc's listen address; errors start with "--listen: ". */

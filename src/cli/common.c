@@ -8,6 +8,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "cli/cli.h"
+#include "cli/simopts.h"
 #include "config/addr.h"
 #include "os/file.h"
 
@@ -177,26 +178,7 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
 wp_status_t wp_cli_sim_config(const wp_topology_t *t, wp_sim_config_t *sc, wp_err_t *err)
 {
     wp_sim_config_default(sc);
-    if (!wp_strlcpy(sc->model, t->model, sizeof(sc->model)) ||
-        !wp_strlcpy(sc->gpu, t->gpu, sizeof(sc->gpu)))
-        return wp_err_set(err, WP_EINVAL, "model or gpu name too long");
-    sc->replicas = t->vllm.replicas;
-    sc->tensor_parallel = t->vllm.tensor_parallel;
-    sc->prefix_caching = t->vllm.prefix_caching;
-    sc->max_num_seqs = t->vllm.max_num_seqs;
-    sc->max_num_batched_tokens = t->vllm.max_num_batched_tokens;
-    sc->block_size = t->vllm.block_size;
-    sc->max_model_len = t->vllm.max_model_len;
-    sc->gpu_memory_utilization = t->vllm.gpu_memory_utilization;
-    sc->prefill_mfu = t->simulation.prefill_mfu;
-    sc->decode_mbu = t->simulation.decode_mbu;
-    sc->step_overhead_ms = t->simulation.step_overhead_ms;
-    sc->port = t->simulation.base_port;
-    sc->time_scale = t->simulation.time_scale;
-    sc->seed = t->simulation.seed;
-    sc->faults = t->simulation.faults;
-    wp_strlcpy(sc->admin_token, t->simulation.admin_token, sizeof(sc->admin_token));
-    return WP_OK;
+    return wp_cli_simopt_from_topology(t, sc, err);
 }
 
 static void on_uv_signal(uv_signal_t *h, int signum)

@@ -3,8 +3,9 @@
  * topology) live on this machine: a `wellpath sim` child process serving the
  * simulated replicas, and the gateway in this process in front of them.
  *
- * Sequence: spawn the child with its settings as flags (simulation.faults and
- * simulation.adminToken as --fault and --admin-token: every replica of every pool); read its stdout
+ * Sequence: spawn the child with its settings as flags (the rows of cli/simopts.h: every
+ * vllm.* and simulation.* key, faults and admin token included, applies to every replica
+ * of every pool); read its stdout
  * until the "ready ... ports=" line; start the gateway with one endpoint per port; once every
  * endpoint has joined the pool, print where to point a client. SIGINT or SIGTERM
  * drains the gateway (wp_gateway_drain: in-flight requests finish, at most
@@ -24,6 +25,7 @@
 #include "base/str.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/simopts.h"
 #include "model/model.h"
 #include "os/child.h"
 
@@ -217,65 +219,22 @@ static void on_child_line(void *ud, const char *line)
     start_gateway(u);
 }
 
-/* The child's argv: `wellpath sim` with the topology's simulation settings as flags. */
-static char **child_args(const up_pool_t *pool, const char *transport, const char *log_level,
-                         char store[][32], char specs[][WP_FAULT_SPEC_MAX])
+/* The child's argv: `wellpath sim` with the pool's settings as flags (every row of
+ * cli/simopts.h with a topology key), its P/D role and the log level. */
+static wp_status_t child_args(const up_pool_t *pool, const char *transport, const char *log_level,
+                              wp_cli_argv_t *av, wp_err_t *err)
 {
-    static char *argv[48 + 2 * WP_FAULT_MAX];
-    int n = 0, k = 0;
-#define ARG(s) (argv[n++] = (char *)(s))
-#define NUM(flag, fmt, v) (ARG(flag), snprintf(store[k], 32, fmt, v), ARG(store[k++]))
-    const wp_sim_config_t *sc = &pool->sc;
-    ARG("sim");
-    if (pool->role != WP_SCHED_ROLE_BOTH) {
-        ARG("--role");
-        ARG(pool->role == WP_SCHED_ROLE_PREFILL ? "prefill" : "decode");
-        ARG("--kv-transport");
-        ARG(transport);
-    }
-    ARG("--model");
-    ARG(sc->model);
-    ARG("--gpu");
-    ARG(sc->gpu);
-    NUM("--tp", "%d", sc->tensor_parallel);
-    NUM("--replicas", "%d", sc->replicas);
-    NUM("--port", "%d", sc->port);
-    NUM("--time-scale", "%.17g", sc->time_scale);
-    NUM("--seed", "%llu", (unsigned long long)sc->seed);
-    if (sc->max_num_seqs)
-        NUM("--max-num-seqs", "%d", sc->max_num_seqs);
-    if (sc->max_num_batched_tokens)
-        NUM("--max-num-batched-tokens", "%d", sc->max_num_batched_tokens);
-    if (sc->max_model_len)
-        NUM("--max-model-len", "%d", sc->max_model_len);
-    if (sc->block_size)
-        NUM("--block-size", "%d", sc->block_size);
-    if (sc->gpu_memory_utilization > 0)
-        NUM("--gpu-memory-utilization", "%.17g", sc->gpu_memory_utilization);
-    if (sc->prefill_mfu > 0)
-        NUM("--prefill-mfu", "%.17g", sc->prefill_mfu);
-    if (sc->decode_mbu > 0)
-        NUM("--decode-mbu", "%.17g", sc->decode_mbu);
-    if (sc->step_overhead_ms >= 0)
-        NUM("--step-overhead-ms", "%.17g", sc->step_overhead_ms);
-    if (!sc->prefix_caching)
-        ARG("--no-prefix-caching");
-    for (int i = 0; i < sc->faults.n; i++) {
-        wp_fault_format_spec(&sc->faults.f[i], specs[i], WP_FAULT_SPEC_MAX);
-        ARG("--fault");
-        ARG(specs[i]);
-    }
-    /* The child inherits the environment's token, which wins over the file's. */
-    if (sc->admin_token[0] != '\0' && wp_cli_env_admin_token() == NULL) {
-        ARG("--admin-token");
-        ARG(sc->admin_token);
-    }
-    ARG("--log-level");
-    ARG(log_level);
-    argv[n] = NULL;
-#undef ARG
-#undef NUM
-    return argv;
+    wp_status_t st = wp_cli_argv_push(av, err, "sim");
+    if (st == WP_OK && pool->role != WP_SCHED_ROLE_BOTH)
+        st = wp_cli_argv_push(av, err, "--role=%s",
+                              pool->role == WP_SCHED_ROLE_PREFILL ? "prefill" : "decode");
+    if (st == WP_OK && pool->role != WP_SCHED_ROLE_BOTH)
+        st = wp_cli_argv_push(av, err, "--kv-transport=%s", transport);
+    if (st == WP_OK)
+        st = wp_cli_simopt_to_argv(&pool->sc, av, err);
+    if (st == WP_OK)
+        st = wp_cli_argv_push(av, err, "--log-level=%s", log_level);
+    return st;
 }
 
 /* One pool per role: Path 1 runs one pool of vllm.replicas; a topology with prefill and
@@ -463,11 +422,13 @@ int wp_cli_up(int argc, char **argv)
     u.sighup.data = &u;
     uv_signal_start(&u.sighup, on_sighup, SIGHUP);
     for (int i = 0; i < u.n_pools; i++) {
-        static char store[2][16][32], specs[2][WP_FAULT_MAX][WP_FAULT_SPEC_MAX];
         up_pool_t *pool = &u.pools[i];
-        pool->child = wp_child_spawn_self(
-            u.loop, child_args(pool, u.transport, level_name, store[i], specs[i]), on_child_line,
-            on_child_exit, pool, &err);
+        wp_cli_argv_t av;
+        wp_cli_argv_init(&av);
+        if (child_args(pool, u.transport, level_name, &av, &err) == WP_OK)
+            pool->child =
+                wp_child_spawn_self(u.loop, av.v, on_child_line, on_child_exit, pool, &err);
+        wp_cli_argv_free(&av); /* the child has its own copy */
         if (pool->child == NULL) {
             stop(&u, 2);
             uv_run(u.loop, UV_RUN_DEFAULT);

@@ -10,7 +10,7 @@
 
 #include "base/buf.h"
 
-#define MAX_ARGS 64
+#define MAX_ARGS 256
 #define MAX_LINE (64 * 1024)
 
 struct wp_child_s {
@@ -86,8 +86,13 @@ wp_child_t *wp_child_spawn_self(uv_loop_t *loop, char *const *args, wp_child_lin
     char *argv[MAX_ARGS + 2];
     int n = 0;
     argv[n++] = exe;
-    for (int i = 0; args[i] != NULL && n <= MAX_ARGS; i++)
+    for (int i = 0; args[i] != NULL; i++) {
+        if (n > MAX_ARGS) { /* never cut a command line short */
+            wp_err_set(err, WP_ELIMIT, "more than %d arguments for a child process", MAX_ARGS);
+            return NULL;
+        }
         argv[n++] = args[i];
+    }
     argv[n] = NULL;
     extern char **environ;
     size_t ne = 0;

@@ -27,7 +27,8 @@ typedef struct wp_child_s wp_child_t;
 typedef void (*wp_child_line_fn)(void *ud, const char *line);
 typedef void (*wp_child_exit_fn)(void *ud, int64_t status, int term_signal);
 
-/* args: the arguments after the program name, NULL-terminated. */
+/* args: the arguments after the program name, NULL-terminated; at most 256 (more: NULL
+ * and WP_ELIMIT, nothing is cut). The args are copied: they may be freed on return. */
 wp_child_t *wp_child_spawn_self(uv_loop_t *loop, char *const *args, wp_child_line_fn on_line,
                                 wp_child_exit_fn on_exit, void *ud, wp_err_t *err);
 bool wp_child_alive(const wp_child_t *c);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { test } from 'node:test';
 
-import { MODEL, Proc, canConnect, childPids, listeningPorts, pidAlive, post, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+import { MODEL, Proc, canConnect, childPids, freePort, listeningPorts, metrics, pidAlive, post, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
 
 const TOPOLOGY = `model: qwen3-8b
 gpu: h100
@@ -128,4 +128,47 @@ test('test_up_reloads_the_gateway_part_and_refuses_pool_changes', async (t) => {
   assert.equal(r.status, 202);
   const exit = await up.exit;
   assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, up.output());
+});
+
+// Every vllm.* and simulation.* key reaches the `wellpath sim` child (issue 12): with all
+// the engine settings, 16 faults and an admin token, the child's arguments outgrew the
+// fixed argv of os/child and the last ones (the admin token) were silently dropped.
+test('test_up_passes_every_simulation_setting_to_its_child', async (t) => {
+  const port = await freePort();
+  const faults = Array.from({ length: 16 }, () => '    - "500:0"').join('\n');
+  const file = writeTemp(`model: qwen3-8b
+vllm:
+  replicas: 1
+  prefixCaching: false
+  maxNumSeqs: 64
+  maxNumBatchedTokens: 4096
+  blockSize: 32
+  maxModelLen: 8192
+  gpuMemoryUtilization: 0.8
+simulation:
+  basePort: ${port}
+  timeScale: 0.05
+  seed: 9
+  prefillMfu: 0.4
+  decodeMbu: 0.6
+  stepOverheadMs: 2
+  adminToken: s3cret
+  faults:
+${faults}
+`);
+  const up = new Proc(['up', '-f', file, '--listen', '127.0.0.1:0'], { env: { WELLPATH_ADMIN_TOKEN: '' } });
+  t.after(() => up.stop());
+  await up.waitFor(/^wellpath up: ready gateway=http:\/\/127\.0\.0\.1:\d+\/v1 replicas=1\/1/);
+  const sim = `http://127.0.0.1:${port}`;
+  const res = await fetch(`${sim}/admin/faults`, { headers: { Authorization: 'Bearer s3cret' } });
+  assert.equal(res.status, 200, 'simulation.adminToken reached the child');
+  assert.equal((await res.json()).faults.length, 16, 'all 16 faults reached the child');
+  const tok = await post(`${sim}/tokenize`, { prompt: 'hi' });
+  assert.equal(tok.json.max_model_len, 8192);
+  const info = (await metrics(sim)).find((x) => x.name === 'vllm:cache_config_info');
+  assert.ok(info, 'vllm:cache_config_info exported');
+  assert.equal(info.labels.block_size, '32');
+  assert.equal(info.labels.enable_prefix_caching, 'False');
+  assert.equal(info.labels.gpu_memory_utilization, '0.8');
+  await stopClean(assert, up, 'wellpath up');
 });

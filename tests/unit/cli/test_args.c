@@ -45,7 +45,7 @@ static void parse(const char *const *in, char *out, size_t cap)
 #define EXPECT(want, ...)                                                                          \
     do {                                                                                           \
         const char *in_[] = {__VA_ARGS__, NULL};                                                   \
-        char got_[1024];                                                                            \
+        char got_[1024];                                                                           \
         parse(in_, got_, sizeof(got_));                                                            \
         assert_string_equal(got_, want);                                                           \
     } while (0)
@@ -107,6 +107,27 @@ static void test_cli_args_capacity(void **state)
     assert_int_equal(wp_cli_args_add(&a, many, 1, &err), WP_ELIMIT);
 }
 
+static void test_cli_argv_limits(void **state)
+{
+    (void)state;
+    wp_cli_argv_t av;
+    wp_err_t err;
+    wp_cli_argv_init(&av);
+    for (int i = 0; i < WP_CLI_ARGV_MAX; i++)
+        assert_int_equal(wp_cli_argv_push(&av, &err, "--port=%d", i), WP_OK);
+    assert_string_equal(av.v[7], "--port=7");
+    assert_null(av.v[WP_CLI_ARGV_MAX]);
+    assert_int_equal(wp_cli_argv_push(&av, &err, "one-more"), WP_ELIMIT);
+    wp_cli_argv_free(&av);
+    assert_int_equal(av.n, 0);
+    static char big[WP_CLI_ARGV_ARG_MAX + 1];
+    memset(big, 'x', WP_CLI_ARGV_ARG_MAX);
+    assert_int_equal(wp_cli_argv_push(&av, &err, "%s", big), WP_ELIMIT);
+    big[WP_CLI_ARGV_ARG_MAX - 1] = '\0';
+    assert_int_equal(wp_cli_argv_push(&av, &err, "%s", big), WP_OK);
+    wp_cli_argv_free(&av);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -114,6 +135,7 @@ int main(void)
         cmocka_unit_test(test_cli_args_errors_name_the_option),
         cmocka_unit_test(test_cli_args_double_dash_and_rewind),
         cmocka_unit_test(test_cli_args_capacity),
+        cmocka_unit_test(test_cli_argv_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
