@@ -71,6 +71,20 @@ static wp_status_t parse_replica_list(wp_sim_config_t *sc, const char *what, con
     return WP_OK;
 }
 
+/* All replicas (the default) is said by leaving the flag out. */
+static wp_status_t pass_fault_replicas(const wp_cli_simopt_t *o, const wp_sim_config_t *sc,
+                                       wp_cli_argv_t *av, wp_err_t *err)
+{
+    if (sc->fault_replicas == ~0ULL)
+        return WP_OK;
+    char list[64 * 3 + 1] = "";
+    size_t n = 0;
+    for (int i = 0; i < 64; i++)
+        if (sc->fault_replicas >> i & 1)
+            n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%d", n ? "," : "", i);
+    return wp_cli_argv_push(av, err, "--%s=%s", o->flag, list);
+}
+
 /* The child inherits the environment's token, which wins over the file's: pass the
  * file's only when the environment has none. */
 static wp_status_t pass_admin_token(const wp_cli_simopt_t *o, const wp_sim_config_t *sc,
@@ -243,8 +257,11 @@ static const wp_cli_simopt_t rows[] = {
              "restart_ms=N); RATE in [0,1], default 1"},
     {.flag = "fault-replicas",
      .metavar = "LIST",
+     TOPO("simulation.faultReplicas", simulation.fault_replicas),
      .kind = WP_CLI_SIMOPT_CUSTOM,
+     SC(fault_replicas),
      .parse = parse_replica_list,
+     .pass = pass_fault_replicas,
      .help = "replica indices the --fault flags apply to, e.g. 0,2\n(default all)"},
     {.flag = "admin-token",
      .metavar = "TOKEN",

@@ -33,10 +33,8 @@ static const char usage_text[] =
 enum { O_FILE = 'f', O_HELP = 'h', O_LATENCY = 256, O_XPYD, O_DECISION_LOG };
 
 static const wp_cli_opt_t opts[] = {
-    {"file", 'f', true, O_FILE},
-    {"latency-ms", 0, true, O_LATENCY},
-    {"xpyd-gpus", 0, true, O_XPYD},
-    {"decision-log", 0, true, O_DECISION_LOG},
+    {"file", 'f', true, O_FILE},    {"latency-ms", 0, true, O_LATENCY},
+    {"xpyd-gpus", 0, true, O_XPYD}, {"decision-log", 0, true, O_DECISION_LOG},
     {"help", 'h', false, O_HELP},
 };
 
@@ -183,6 +181,19 @@ static wp_status_t configure(const char *file, wp_des_config_t *dc, wp_sim_confi
     dc->flow_max_queue = gc.flow.max_queue;
     dc->flow_queue_timeout_s = (double)gc.flow.queue_timeout_ms / 1000.0;
     dc->saturation = gc.flow.saturation;
+    dc->retries = gc.retries;
+    dc->outlier = wp_gateway_outlier_cfg(&gc.outlier);
+    dc->fault_replicas = sc->fault_replicas;
+    dc->faults.n = 0; /* the errors; what needs a connection is left to `wellpath up` */
+    for (int i = 0; i < sc->faults.n; i++) {
+        if (wp_fault_status(sc->faults.f[i].kind) != 0)
+            dc->faults.f[dc->faults.n++] = sc->faults.f[i];
+        else
+            fprintf(stderr,
+                    "wellpath simulate: simulation.faults: '%s' is not simulated in virtual "
+                    "time (429, 500, 503 and context-length are); left out\n",
+                    wp_fault_kind_name(sc->faults.f[i].kind));
+    }
     return WP_OK;
 }
 

@@ -69,6 +69,8 @@ static wp_status_t parse_endpoints(wp__cfg_ctx_t *c, yaml_node_t *n, void *base,
 static wp_status_t parse_listen(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path);
 static wp_status_t parse_url(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path);
 static wp_status_t parse_faults(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path);
+static wp_status_t parse_fault_replicas(wp__cfg_ctx_t *c, yaml_node_t *n, void *base,
+                                        const char *path);
 
 typedef wp_topology_vllm_t vllm_t;
 static const wp__cfg_field_t vllm_fields[] = {
@@ -218,6 +220,7 @@ static const wp__cfg_field_t sim_fields[] = {
      .min_exclusive = true},
     F_INT("seed", sim_t, seed, 0, 9.2e18),
     F_CUSTOM("faults", parse_faults),
+    F_CUSTOM("faultReplicas", parse_fault_replicas),
     {.key = "adminToken",
      .kind = WP__CFG_STR,
      .off = offsetof(sim_t, admin_token),
@@ -338,6 +341,35 @@ static wp_status_t parse_faults(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, co
             st = wp__cfg_fail(c, item, ip, WP_EINVAL, "%s", e.msg);
         if (st == WP_OK)
             st = wp_fault_set_add(&sim->faults, &f, c->err);
+    }
+    return st;
+}
+
+/* simulation.faultReplicas: the replica indices (0..63) the faults apply to. */
+static wp_status_t parse_fault_replicas(wp__cfg_ctx_t *c, yaml_node_t *n, void *base,
+                                        const char *path)
+{
+    sim_t *sim = base;
+    yaml_node_item_t *items;
+    size_t count;
+    wp_status_t st = wp__cfg_seq(c, n, path, &items, &count);
+    if (st != WP_OK)
+        return st;
+    if (count == 0)
+        return wp__cfg_fail(c, n, path, WP_EINVAL, "expected at least one replica index");
+    sim->fault_replicas = 0;
+    for (size_t i = 0; i < count && st == WP_OK; i++) {
+        yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
+        char ip[WP__CFG_PATH_MAX];
+        item_path(ip, sizeof(ip), path, i);
+        const char *v;
+        int64_t k = -1;
+        st = wp__cfg_scalar(c, item, ip, &v);
+        if (st == WP_OK && (wp_parse_i64(v, strlen(v), &k) != WP_OK || k < 0 || k > 63))
+            st =
+                wp__cfg_fail(c, item, ip, WP_EINVAL, "expected a replica index 0..63, got '%s'", v);
+        if (st == WP_OK)
+            sim->fault_replicas |= (uint64_t)1 << k;
     }
     return st;
 }
@@ -491,8 +523,11 @@ void wp_topology_defaults(wp_topology_t *t)
                                          .max_ejection_ms = 300000,
                                          .max_ejection_percent = 50};
     g->log_format = WP_TOPO_LOG_LOGFMT;
-    t->simulation = (wp_topology_simulation_t){
-        .base_port = 8100, .time_scale = 1.0, .seed = 1, .step_overhead_ms = -1.0};
+    t->simulation = (wp_topology_simulation_t){.base_port = 8100,
+                                               .time_scale = 1.0,
+                                               .seed = 1,
+                                               .step_overhead_ms = -1.0,
+                                               .fault_replicas = ~0ULL};
     t->prefill.replicas = t->decode.replicas = 1;
     t->prefill.tensor_parallel = t->decode.tensor_parallel = 1;
     wp_strlcpy(t->nixl.backend, "ucx", sizeof(t->nixl.backend));

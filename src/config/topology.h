@@ -151,6 +151,8 @@ typedef struct wp_topology_simulation_s {
     double time_scale;     /* > 0, <= 1e6 */
     uint64_t seed;         /* 0..2^63-1 */
     wp_fault_set_t faults; /* faults: a list of `wellpath sim --fault` specs; none by default */
+    uint64_t
+        fault_replicas;    /* faultReplicas: indices the faults apply to (bit i); all by default */
     char admin_token[128]; /* adminToken: "" = the simulator's admin endpoint is off */
     /* The engine model's constants (docs/calibration.md); unset: the model's defaults. */
     double prefill_mfu;      /* prefillMfu: (0, 1], 0 = unset */

@@ -172,6 +172,7 @@ static void route(des_t *d, double t, dreq_t *q)
         wp__des_push(d, t + d->cfg->engine_latency_s, EV_ADD, q->pf_ep, q);
         return;
     }
+    q->attempts++;
     wp_sched_request_t sr = sched_request(d, q);
     if (wp_sched_pick(d->sched, t, &sr, &d->rng, &q->pick, NULL) != WP_OK) {
         no_pick(d, t, q);

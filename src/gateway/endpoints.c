@@ -431,7 +431,7 @@ gw_pool_t *wp__gw_pool_new(wp_gateway_t *gw, const wp_gateway_config_t *cfg, con
     }
     pool->eps = calloc((size_t)(cfg->n_endpoints ? cfg->n_endpoints : 1), sizeof(gw_endpoint_t));
     pool->sched = wp_sched_new(&cfg->sched, err);
-    wp_sched_outlier_cfg_t ocfg = wp__gw_outlier_cfg(cfg);
+    wp_sched_outlier_cfg_t ocfg = wp_gateway_outlier_cfg(&cfg->outlier);
     if (pool->sched != NULL)
         pool->outlier = wp_sched_outlier_new(cfg->n_endpoints, &ocfg, err);
     if (pool->eps == NULL || pool->sched == NULL || pool->outlier == NULL) {

@@ -141,6 +141,7 @@ void wp__gw_flow_no_room(gw_proxy_t *p)
         wp__gw_proxy_fail(p, 503, "the gateway is stopping", NULL);
         return;
     }
+    p->attempts = 0; /* waiting for room: its next pick is a first attempt again */
     wp_sched_admit_result_t r = wp_sched_admit_no_room(gw->admit, p->pool->sched, now_s(gw),
                                                        pool_role(p->pool), &p->ticket);
     /* Not drained from here: the caller is in the middle of a pick. */

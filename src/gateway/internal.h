@@ -301,8 +301,6 @@ void wp__gw_pool_sync(wp_gateway_t *gw, gw_pool_t *pool);
 void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool fault);
 /* Ends ejections whose time is up (the endpoint goes on probation). */
 void wp__gw_outlier_tick(wp_gateway_t *gw);
-/* The detector's config from the gateway's (ms to s). */
-wp_sched_outlier_cfg_t wp__gw_outlier_cfg(const wp_gateway_config_t *cfg);
 
 /* metrics.c */
 void wp__gw_metrics_init(wp_gateway_t *gw);

@@ -10,9 +10,8 @@
 
 #include "base/log.h"
 
-wp_sched_outlier_cfg_t wp__gw_outlier_cfg(const wp_gateway_config_t *cfg)
+wp_sched_outlier_cfg_t wp_gateway_outlier_cfg(const wp_gateway_outlier_cfg_t *c)
 {
-    const wp_gateway_outlier_cfg_t *c = &cfg->outlier;
     return (wp_sched_outlier_cfg_t){.consecutive_failures = c->consecutive_failures,
                                     .base_ejection_s = (double)c->base_ejection_ms / 1000.0,
                                     .max_ejection_s = (double)c->max_ejection_ms / 1000.0,

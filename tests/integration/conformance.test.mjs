@@ -2,26 +2,35 @@
 // same requests in the same order get the same decisions. One workload (closed loop, one
 // request at a time, prompts in groups that share a system prompt) goes through the
 // gateway in front of three `wellpath sim` replicas (via `wellpath bench`, decisions in
-// gateway.decisionLog) and through the simulator in virtual time (--decision-log). The two
-// decision logs, times and request ids left out, must be equal line for line: the same
-// endpoint, prefix share, candidates and every scorer's score for every request,
-// tie-breaks included (the same seed).
+// gateway.decisionLog) and through the simulator in virtual time (--decision-log). The
+// second replica answers 70 % of its requests with an injected 500 (drawn from the same
+// seed on both sides), so the logs also hold retries and the ejection of that replica by
+// outlier detection; and the live gateway is reloaded in the middle of the run, which must
+// change nothing. The two logs, times and request ids left out (and the live reload line),
+// must be equal line for line: the same endpoint, prefix share, candidates and every
+// scorer's score for every pick, tie-breaks included.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, test } from 'node:test';
 
-import { Proc, startGateway, startSim, stopClean, writeTemp } from '../lib/wellpath.mjs';
+import { Proc, startGateway, startSim, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
 
-const SCHEDULER = `inferenceScheduler:
+const TOKEN = 'conformance-token';
+const SHARED = `inferenceScheduler:
   scorers:
     - {type: prefix-aware, weight: 100}
     - {type: load-aware, weight: 50}
+gateway:
+  retries: 2
+  outlierDetection: {consecutiveFailures: 2, baseEjectionMs: 600000, maxEjectionMs: 600000}
 simulation:
   seed: 7
+  faults: ["500:0.7"]
+  faultReplicas: [1]
 `;
-const WORKLOAD = ['--type', 'shared_prefix', '--set', 'num_groups=3', '--set', 'num_prompts_per_group=5',
+const WORKLOAD = ['--type', 'shared_prefix', '--set', 'num_groups=4', '--set', 'num_prompts_per_group=4',
   '--set', 'system_prompt_len=300', '--set', 'question_len=20', '--set', 'output_len=4',
-  '--concurrency', '1', '--num-requests', '15', '--seed', '3', '--quiet'];
+  '--concurrency', '1', '--num-requests', '24', '--seed', '3', '--quiet'];
 
 async function run(args) {
   const p = new Proc(args);
@@ -29,11 +38,15 @@ async function run(args) {
   assert.equal(r.code, 0, `wellpath ${args[0]} failed: ${p.lines.stderr.join('\n')}`);
 }
 
+function lines(file) {
+  const text = fs.readFileSync(file, 'utf8').trim();
+  return text ? text.split('\n').map((l) => JSON.parse(l)) : [];
+}
+
 // What must agree: everything but the time and the request's id.
-function decisions(file) {
-  return fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => {
-    const { t, request, ...rest } = JSON.parse(l);
-    assert.ok(Number.isFinite(t), `a time on every line: ${l}`);
+function decisions(all) {
+  return all.filter((d) => d.event !== 'reload').map(({ t, request, ...rest }) => {
+    assert.ok(Number.isFinite(t), `a time on every line: ${JSON.stringify(rest)}`);
     return rest;
   });
 }
@@ -48,19 +61,27 @@ after(async () => {
 test('the gateway and the simulator take the same decisions on the same requests', async () => {
   const desLog = writeTemp('', '.jsonl');
   const liveLog = writeTemp('', '.jsonl');
-  const desTopo = writeTemp(`model: qwen3-8b\ngpu: h100\nvllm:\n  replicas: 3\n${SCHEDULER}`);
+  const desTopo = writeTemp(`model: qwen3-8b\ngpu: h100\nvllm:\n  replicas: 3\n${SHARED}`);
   await run(['simulate', '-f', desTopo, ...WORKLOAD, '--decision-log', desLog]);
 
-  sim = await startSim({ replicas: 3, timeScale: 0.02 });
+  sim = await startSim({ replicas: 3, timeScale: 0.02, args: ['--seed', '7', '--fault', '500:0.7', '--fault-replicas', '1'] });
   const eps = sim.ports.map((port, i) => ({ name: `engine-${i}`, port }));
-  gw = await startGateway(eps, { extra: `${SCHEDULER}gateway:\n  decisionLog: ${liveLog}\n` });
-  await run(['bench', '--target', gw.url, ...WORKLOAD]);
+  const extra = SHARED.replace('gateway:\n', `gateway:\n  decisionLog: ${liveLog}\n  adminToken: ${TOKEN}\n`);
+  gw = await startGateway(eps, { extra });
+  const bench = run(['bench', '--target', gw.url, ...WORKLOAD]);
+  // A reload half way through: the state of the endpoints that stay carries over.
+  await waitUntil(() => lines(liveLog).length >= 12, { timeout: 30000, what: 'half the requests decided' });
+  const reload = await fetch(`${gw.url}/admin/reload`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+  assert.equal(reload.status, 200, await reload.text());
+  await bench;
 
-  const live = decisions(liveLog);
-  const des = decisions(desLog);
-  assert.equal(live.length, 15, 'one pick per request');
-  assert.deepEqual(live, des);
-  // The workload is one that routing can get wrong: prefixes are found again.
-  assert.ok(live.filter((d) => d.prefix > 0.5).length >= 9, JSON.stringify(live));
-  assert.ok(new Set(live.map((d) => d.endpoint)).size >= 2, 'more than one endpoint used');
+  const live = lines(liveLog);
+  assert.equal(live.filter((d) => d.event === 'reload').length, 1, 'the reload is in the log');
+  const des = decisions(lines(desLog));
+  assert.deepEqual(decisions(live), des);
+  // The run is one that routing can get wrong: prefixes are found again, the failing
+  // replica is retried away from and ejected.
+  assert.ok(des.filter((d) => d.event === 'pick' && d.prefix > 0.5).length >= 12, JSON.stringify(des));
+  assert.ok(des.some((d) => d.event === 'retry' && d.endpoint === 'engine-1' && d.status === 500));
+  assert.deepEqual(des.filter((d) => d.event === 'eject').map((d) => d.endpoint), ['engine-1']);
 });
