@@ -15,6 +15,7 @@
 
 #include "des/des.h"
 #include "des/heap.h"
+#include "fault/fault.h"
 #include "model/model.h"
 
 typedef struct world_s {
@@ -470,6 +471,57 @@ static void test_des_pd_flow_control_requeues_decode(void **state)
     assert_int_equal(st.queued, 3); /* the fourth, the first two (the fourth waits twice) */
 }
 
+/* Decision-log events counted by kind and endpoint (the decision callback). */
+typedef struct tally_s {
+    int retries, ejects, picks_on[4];
+} tally_t;
+
+static void tally(void *ud, double t, const wp_sched_decision_t *d)
+{
+    tally_t *k = ud;
+    k->retries += d->kind == WP_SCHED_DECISION_RETRY;
+    k->ejects += d->kind == WP_SCHED_DECISION_EJECT;
+    if (d->kind == WP_SCHED_DECISION_PICK && d->endpoint != NULL)
+        k->picks_on[d->endpoint[strlen(d->endpoint) - 1] - '0']++;
+}
+
+/* An engine that answers every request with 500: its requests are retried on another
+ * engine (none fails at the client), outlier detection ejects it after two failures in a
+ * row and it gets no pick after that; with no retries its requests fail at the client. */
+static void test_des_failing_engine_retried_and_ejected(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 3);
+    wp_err_t err;
+    wp_fault_t f;
+    assert_int_equal(wp_fault_parse_spec("500", &f, &err), WP_OK);
+    assert_int_equal(wp_fault_set_add(&w.cfg.faults, &f, &err), WP_OK);
+    w.cfg.fault_replicas = 1u << 1;
+    w.cfg.outlier = (wp_sched_outlier_cfg_t){2, 600, 600, 50};
+    tally_t k = {0};
+    w.cfg.decision = tally;
+    w.cfg.decision_ud = &k;
+    wp_workload_spec_t spec = shared_prefix(6, 5, 20, 90);
+    wp_des_stats_t st;
+    free(run_json(&w, &spec, "round-robin", &st));
+    assert_int_equal(st.completed, 90);
+    assert_int_equal(st.failed, 0);
+    assert_int_equal(st.faults_injected, 2);
+    assert_int_equal(k.retries, 2);
+    assert_int_equal(k.ejects, 1);
+    assert_int_equal(k.picks_on[1], 2); /* the two that failed, then never again */
+
+    w.cfg.retries = 0;
+    w.cfg.outlier.consecutive_failures = 0; /* off: it keeps its share */
+    k = (tally_t){0};
+    free(run_json(&w, &spec, "round-robin", &st));
+    assert_int_equal(st.failed, 30);
+    assert_int_equal(st.faults_injected, 30);
+    assert_int_equal(k.retries, 0);
+    assert_int_equal(k.picks_on[1], 30);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -484,6 +536,7 @@ int main(void)
         cmocka_unit_test(test_des_pd_round_robin_spreads_both_pools),
         cmocka_unit_test(test_des_flow_control),
         cmocka_unit_test(test_des_pd_flow_control_requeues_decode),
+        cmocka_unit_test(test_des_failing_engine_retried_and_ejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
