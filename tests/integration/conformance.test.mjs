@@ -8,7 +8,8 @@
 // outlier detection; and the live gateway is reloaded in the middle of the run, which must
 // change nothing. The two logs, times and request ids left out (and the live reload line),
 // must be equal line for line: the same endpoint, prefix share, candidates and every
-// scorer's score for every pick, tie-breaks included.
+// scorer's score for every pick, tie-breaks included. A second case does the same for a
+// P/D pool (the decision to disaggregate, the prefill and the decode picks).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, test } from 'node:test';
@@ -51,12 +52,17 @@ function decisions(all) {
   });
 }
 
-let sim;
-let gw;
+const procs = [];
 after(async () => {
-  if (gw) await stopClean(assert, gw.proc, 'gateway');
-  if (sim) await stopClean(assert, sim.proc, 'sim');
+  for (const [p, what] of procs.reverse()) await stopClean(assert, p, what);
 });
+
+async function startRole(role, replicas) {
+  const p = new Proc(['sim', '--role', role, '--replicas', String(replicas), '--port', '0', '--time-scale', '0.02', '--seed', '7']);
+  procs.push([p, `sim ${role}`]);
+  const m = await p.waitFor(/^wellpath sim: ready model=(\S+) ports=([\d,]+)/);
+  return m[2].split(',').map(Number);
+}
 
 test('the gateway and the simulator take the same decisions on the same requests', async () => {
   const desLog = writeTemp('', '.jsonl');
@@ -64,10 +70,12 @@ test('the gateway and the simulator take the same decisions on the same requests
   const desTopo = writeTemp(`model: qwen3-8b\ngpu: h100\nvllm:\n  replicas: 3\n${SHARED}`);
   await run(['simulate', '-f', desTopo, ...WORKLOAD, '--decision-log', desLog]);
 
-  sim = await startSim({ replicas: 3, timeScale: 0.02, args: ['--seed', '7', '--fault', '500:0.7', '--fault-replicas', '1'] });
+  const sim = await startSim({ replicas: 3, timeScale: 0.02, args: ['--seed', '7', '--fault', '500:0.7', '--fault-replicas', '1'] });
+  procs.push([sim.proc, 'sim']);
   const eps = sim.ports.map((port, i) => ({ name: `engine-${i}`, port }));
   const extra = SHARED.replace('gateway:\n', `gateway:\n  decisionLog: ${liveLog}\n  adminToken: ${TOKEN}\n`);
-  gw = await startGateway(eps, { extra });
+  const gw = await startGateway(eps, { extra });
+  procs.push([gw.proc, 'gateway']);
   const bench = run(['bench', '--target', gw.url, ...WORKLOAD]);
   // A reload half way through: the state of the endpoints that stay carries over.
   await waitUntil(() => lines(liveLog).length >= 12, { timeout: 30000, what: 'half the requests decided' });
@@ -84,4 +92,37 @@ test('the gateway and the simulator take the same decisions on the same requests
   assert.ok(des.filter((d) => d.event === 'pick' && d.prefix > 0.5).length >= 12, JSON.stringify(des));
   assert.ok(des.some((d) => d.event === 'retry' && d.endpoint === 'engine-1' && d.status === 500));
   assert.deepEqual(des.filter((d) => d.event === 'eject').map((d) => d.endpoint), ['engine-1']);
+});
+
+// P/D: two prefill and two decode replicas; the decider sends a prompt to a prefill
+// endpoint when it and its uncached part on the decode endpoint it would get reach 200
+// tokens. Both sides log the same P/D decisions, prefill picks and decode picks.
+test('P/D: the same decisions to disaggregate, and the same prefill and decode picks', async () => {
+  const desLog = writeTemp('', '.jsonl');
+  const liveLog = writeTemp('', '.jsonl');
+  const sched = `inferenceScheduler:
+  pdThreshold: 200
+  scorers:
+    - {type: prefix-aware, weight: 100}
+    - {type: load-aware, weight: 50}
+simulation:
+  seed: 7
+`;
+  const workload = WORKLOAD.map((a) => (a === '24' ? '16' : a));
+  await run(['simulate', '-f', writeTemp(`model: qwen3-8b\ngpu: h100\nprefill: {replicas: 2}\ndecode: {replicas: 2}\n${sched}`),
+    ...workload, '--decision-log', desLog]);
+
+  const [pre, dec] = await Promise.all([startRole('prefill', 2), startRole('decode', 2)]);
+  const eps = [...pre.map((port, i) => ({ name: `prefill-${i}`, port, role: 'prefill' })),
+    ...dec.map((port, i) => ({ name: `decode-${i}`, port, role: 'decode' }))];
+  const gw = await startGateway(eps, { extra: `${sched}gateway:\n  decisionLog: ${liveLog}\n` });
+  procs.push([gw.proc, 'gateway']);
+  await run(['bench', '--target', gw.url, ...workload]);
+
+  const des = decisions(lines(desLog));
+  assert.deepEqual(decisions(lines(liveLog)), des);
+  const pd = des.filter((d) => d.event === 'pd').map((d) => d.decision);
+  assert.equal(pd.length, 16);
+  assert.ok(pd.includes('disaggregate') && pd.includes('decode_only'), JSON.stringify(pd));
+  assert.ok(des.some((d) => d.event === 'pick' && d.role === 'prefill'));
 });
