@@ -475,6 +475,32 @@ static void test_config_simulation_faults_and_admin_token(void **state)
                  "topology.yaml:3:15: simulation.adminToken: expected a non-empty string", NULL);
 }
 
+/* simulation.faultReplicas: the replicas the faults apply to, as a bit mask; all when
+ * absent; a bad index names its item and line. gateway.decisionLog: a path, off when
+ * absent. */
+static void test_config_fault_replicas_and_decision_log(void **state)
+{
+    (void)state;
+    wp_topology_t t;
+    wp_err_t err;
+    assert_int_equal(parse("model: m\n", &t, &err), WP_OK);
+    assert_true(t.simulation.fault_replicas == ~0ULL);
+    assert_string_equal(t.gateway.decision_log, "");
+    wp_topology_free(&t);
+    assert_int_equal(parse("model: m\nsimulation:\n  faultReplicas: [1, 3, 63]\n"
+                           "gateway:\n  decisionLog: /tmp/decisions.jsonl\n",
+                           &t, &err),
+                     WP_OK);
+    assert_true(t.simulation.fault_replicas == ((1ULL << 1) | (1ULL << 3) | (1ULL << 63)));
+    assert_string_equal(t.gateway.decision_log, "/tmp/decisions.jsonl");
+    wp_topology_free(&t);
+    expect_error("model: m\nsimulation:\n  faultReplicas: [0, 64]\n",
+                 "topology.yaml:3:22: simulation.faultReplicas[1]: expected a replica index", NULL);
+    expect_error("model: m\nsimulation:\n  faultReplicas: []\n", "topology.yaml:3:18",
+                 "at least one");
+    expect_error("model: m\nsimulation:\n  faultReplicas: [x]\n", "topology.yaml:3", "got 'x'");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +519,7 @@ int main(void)
         cmocka_unit_test(test_config_policy_names_are_the_registry),
         cmocka_unit_test(test_config_validate_catches_breakage),
         cmocka_unit_test(test_config_simulation_faults_and_admin_token),
+        cmocka_unit_test(test_config_fault_replicas_and_decision_log),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
