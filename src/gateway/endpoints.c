@@ -118,7 +118,7 @@ static void mark(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind, bool
     ep->healthy = false;
     wp__gw_pool_sync(gw, ep->pool);
     /* Whatever it held may be gone (a restart empties the cache): forget its prefixes. */
-    wp_sched_index_clear_endpoint(wp_sched_index(gw->sched), ep->index);
+    wp_sched_index_clear_endpoint(wp_sched_index(ep->pool->sched), ep->index);
     char q[256];
     wp_log(WP_LOG_WARN, "endpoint left the pool", "endpoint=%s reason=%s", ep->cfg.name,
            wp_log_quote(q, sizeof(q), why));
@@ -175,10 +175,10 @@ static void apply_scrape(wp_gateway_t *gw, gw_endpoint_t *ep, const wp_buf_t *bo
     ep->cache_queries = a.cache_queries;
     ep->cache_hits = a.cache_hits;
     ep->metrics_seen = true;
-    wp_sched_endpoint_set_metrics(gw->sched, ep->index, wp__gw_now(gw), ep->waiting, ep->running,
-                                  ep->kv_usage);
+    wp_sched_endpoint_set_metrics(ep->pool->sched, ep->index, wp__gw_now(gw), ep->waiting,
+                                  ep->running, ep->kv_usage);
     if (a.kv_blocks > 0)
-        wp_sched_endpoint_set_capacity(gw->sched, ep->index, (uint32_t)a.kv_blocks);
+        wp_sched_endpoint_set_capacity(ep->pool->sched, ep->index, (uint32_t)a.kv_blocks);
     mark(gw, ep, GW_CHECK_SCRAPE, true, NULL);
 }
 
@@ -226,7 +226,7 @@ static void check_start(gw_check_t *c, const char *path)
     char full[256];
     snprintf(full, sizeof(full), "%s%s", c->ep->cfg.base_path, path);
     static const wp_http_call_cbs_t cbs = {check_on_head, check_on_body, check_on_done};
-    c->call = wp_http_call_start(c->ep->up, "GET", full, NULL, NULL, 0, &cbs, c);
+    c->call = wp_http_call_start(wp__gw_ep_upstream(c->ep), "GET", full, NULL, NULL, 0, &cbs, c);
 }
 
 void wp__gw_endpoints_tick(wp_gateway_t *gw)
@@ -242,8 +242,8 @@ void wp__gw_endpoints_tick(wp_gateway_t *gw)
     wp__gw_pools_collect(gw, false);
     wp__gw_outlier_tick(gw);
     wp__gw_flow_tick(gw);
-    for (int i = 0; i < gw->n_eps; i++) {
-        gw_endpoint_t *ep = &gw->eps[i];
+    for (int i = 0; i < gw->pool->n_eps; i++) {
+        gw_endpoint_t *ep = &gw->pool->eps[i];
         check_start(&ep->checks[GW_CHECK_SCRAPE], "/metrics");
         if (health)
             check_start(&ep->checks[GW_CHECK_HEALTH], "/health");
@@ -264,8 +264,8 @@ bool wp__gw_model_known(const wp_gateway_t *gw, const char *model)
 int wp__gw_ready_count(const wp_gateway_t *gw)
 {
     int n = 0;
-    for (int i = 0; i < gw->n_eps; i++)
-        n += gw->eps[i].healthy && !wp_sched_outlier_get(gw->pool->outlier, i)->ejected;
+    for (int i = 0; i < gw->pool->n_eps; i++)
+        n += gw->pool->eps[i].healthy && !wp_sched_outlier_get(gw->pool->outlier, i)->ejected;
     return n;
 }
 
@@ -367,7 +367,6 @@ static wp_status_t upstream_attach(wp_gateway_t *gw, gw_endpoint_t *ep,
         u->refs = 1;
     }
     ep->upstream = u;
-    ep->up = u->up;
     return WP_OK;
 }
 
@@ -376,7 +375,6 @@ static void upstream_detach(gw_endpoint_t *ep)
 {
     gw_upstream_t *u = ep->upstream;
     ep->upstream = NULL;
-    ep->up = NULL;
     if (u == NULL || --u->refs > 0)
         return;
     wp_http_upstream_free(u->up);
@@ -471,10 +469,6 @@ void wp__gw_pool_use(wp_gateway_t *gw, gw_pool_t *pool)
     gw_pool_t *old = gw->pool;
     wp__gw_pool_ref(pool);
     gw->pool = pool;
-    gw->sched = pool->sched;
-    gw->eps = pool->eps;
-    gw->n_eps = pool->n_eps;
-    gw->has_prefill = pool->has_prefill;
     if (old == NULL)
         return;
     /* The new generation adopted what the old one counted so far (carry_over): from here
@@ -549,14 +543,14 @@ static void heir_sync(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep)
     gw_endpoint_t *h = heir(gw, pool, ep);
     if (h == NULL)
         return;
-    wp_sched_load_t l = wp_sched_endpoint_load(gw->sched, h->index);
+    wp_sched_load_t l = wp_sched_endpoint_load(gw->pool->sched, h->index);
     l.in_flight = shift(gw, h, WP_SCHED_ACCT_COMPLETE, l.in_flight, now.in_flight, was.in_flight);
     l.prefilling =
         shift(gw, h, WP_SCHED_ACCT_PREFILL, l.prefilling, now.prefilling, was.prefilling);
     l.pending_prefill += now.pending_prefill - was.pending_prefill;
     if (l.prefilling == 0 || l.pending_prefill < 0.5)
         l.pending_prefill = 0.0;
-    wp_sched_endpoint_set_load(gw->sched, h->index, &l);
+    wp_sched_endpoint_set_load(gw->pool->sched, h->index, &l);
 }
 
 void wp__gw_ep_sent(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
@@ -565,7 +559,7 @@ void wp__gw_ep_sent(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
     wp_sched_on_dispatch(pool->sched, pick);
     gw_endpoint_t *h = heir(gw, pool, ep);
     if (h != NULL) /* what it was sent is in its cache, whichever generation sent it */
-        wp_sched_index_insert(wp_sched_index(gw->sched), h->index, pick->block_hashes,
+        wp_sched_index_insert(wp_sched_index(gw->pool->sched), h->index, pick->block_hashes,
                               pick->n_blocks);
     heir_sync(gw, pool, ep);
 }
@@ -583,6 +577,11 @@ void wp__gw_ep_done(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep)
     heir_sync(gw, pool, ep);
 }
 
+wp_http_upstream_t *wp__gw_ep_upstream(const gw_endpoint_t *ep)
+{
+    return ep->upstream->up;
+}
+
 gw_endpoint_t *wp__gw_ep_current(wp_gateway_t *gw, gw_endpoint_t *ep)
 {
     if (ep == NULL || ep->pool == gw->pool)
@@ -597,7 +596,4 @@ void wp__gw_endpoints_free(wp_gateway_t *gw)
     if (gw->pool != NULL)
         pool_free(gw->pool);
     gw->pool = NULL;
-    gw->sched = NULL;
-    gw->eps = NULL;
-    gw->n_eps = 0;
 }

@@ -251,7 +251,7 @@ wp_status_t wp_gateway_start(wp_gateway_t *gw, wp_err_t *err)
     gw->port = wp_http_server_port(gw->server);
     uv_timer_start(&gw->scrape_timer, on_scrape_timer, 0, gw->cfg.scrape_interval_ms);
     wp_log(WP_LOG_INFO, "gateway listening", "addr=%s:%d endpoints=%d policy=%s",
-           gw->cfg.listen_host, gw->port, gw->n_eps, gw->cfg.sched.policy);
+           gw->cfg.listen_host, gw->port, gw->pool->n_eps, gw->cfg.sched.policy);
     return WP_OK;
 }
 
@@ -350,7 +350,8 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
         uv_timer_stop(&gw->scrape_timer);
         uv_timer_start(&gw->scrape_timer, on_scrape_timer, 0, gw->cfg.scrape_interval_ms);
     }
-    wp_log(WP_LOG_INFO, "reloaded", "endpoints=%d policy=%s", gw->n_eps, gw->cfg.sched.policy);
+    wp_log(WP_LOG_INFO, "reloaded", "endpoints=%d policy=%s", gw->pool->n_eps,
+           gw->cfg.sched.policy);
     return WP_OK;
 }
 

@@ -64,7 +64,6 @@ typedef struct gw_endpoint_s {
     wp_gateway_endpoint_cfg_t cfg;
     struct gw_pool_s *pool; /* the generation it belongs to */
     int index;              /* in that pool's sched/ */
-    wp_http_upstream_t *up; /* upstream->up: borrowed from the shared upstream below */
     /* The connection pool, shared with the same endpoint of the generations before and
      * after while its address and client settings stay; freed with the last of them. */
     struct gw_upstream_s *upstream;
@@ -113,11 +112,6 @@ struct wp_gateway_s {
     wp_http_server_t *server;
     gw_pool_t *pool;    /* the current generation */
     gw_pool_t *retired; /* older generations still held by requests */
-    /* Aliases of the current generation's fields (kept in step by wp__gw_pool_use), for
-     * the readers that only look at the present pool (metrics.c, status.c, endpoints.c). */
-    wp_sched_t *sched;
-    gw_endpoint_t *eps;
-    int n_eps;
     wp_rng_t rng;
     uv_timer_t scrape_timer;
     uv_timer_t drain_timer;
@@ -141,7 +135,6 @@ struct wp_gateway_s {
     gw_status_count_t unrouted[GW_MAX_STATUSES]; /* answered without an endpoint */
     uint64_t retries_total;
     /* P/D */
-    bool has_prefill; /* alias of pool->has_prefill */
     uint64_t pd_disaggregated, pd_decode_only;
     uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];
     uint64_t in_flight;
@@ -169,6 +162,8 @@ void wp__gw_pool_ref(gw_pool_t *pool);
 void wp__gw_pool_unref(gw_pool_t *pool);
 /* Frees retired generations nobody holds (all == true: every one, at shutdown). */
 void wp__gw_pools_collect(wp_gateway_t *gw, bool all);
+/* ep's upstream connections (wp__gw_ep_upstream(ep) stays valid while ep's generation lives). */
+wp_http_upstream_t *wp__gw_ep_upstream(const gw_endpoint_t *ep);
 /* The current generation's endpoint for ep (same name): where counters go when a request
  * that began before a reload ends; ep itself when it is current or was removed. */
 gw_endpoint_t *wp__gw_ep_current(wp_gateway_t *gw, gw_endpoint_t *ep);

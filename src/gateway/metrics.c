@@ -142,7 +142,7 @@ static double v_healthy(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 }
 static double v_in_flight(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return wp_sched_endpoint_in_flight(gw->sched, ep->index);
+    return wp_sched_endpoint_in_flight(ep->pool->sched, ep->index);
 }
 static double v_waiting(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
@@ -170,7 +170,7 @@ static double v_picks(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 }
 static double v_connections(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return wp_http_upstream_open_connections(ep->up);
+    return wp_http_upstream_open_connections(wp__gw_ep_upstream(ep));
 }
 static double v_errors(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
@@ -178,7 +178,7 @@ static double v_errors(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 }
 static double v_index_blocks(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return (double)wp_sched_index_endpoint_blocks(wp_sched_index(gw->sched), ep->index);
+    return (double)wp_sched_index_endpoint_blocks(wp_sched_index(ep->pool->sched), ep->index);
 }
 static double v_ejected(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
@@ -193,10 +193,11 @@ static void per_endpoint(wp_gateway_t *gw, wp_buf_t *out, const char *name, cons
                          const char *help, ep_value_fn fn)
 {
     family(out, name, type, help);
-    for (int i = 0; i < gw->n_eps; i++) {
+    const gw_pool_t *pool = gw->pool;
+    for (int i = 0; i < pool->n_eps; i++) {
         wp_buf_printf(out, "%s{endpoint=\"", name);
-        label(out, gw->eps[i].cfg.name);
-        wp_buf_printf(out, "\"} %.17g\n", fn(gw, &gw->eps[i]));
+        label(out, pool->eps[i].cfg.name);
+        wp_buf_printf(out, "\"} %.17g\n", fn(gw, &pool->eps[i]));
     }
 }
 
@@ -222,8 +223,8 @@ typedef struct {
 static pool_sums_t pool_sums(const wp_gateway_t *gw)
 {
     pool_sums_t s = {0, 0, 0};
-    for (int i = 0; i < gw->n_eps; i++) {
-        const gw_endpoint_t *ep = &gw->eps[i];
+    for (int i = 0; i < gw->pool->n_eps; i++) {
+        const gw_endpoint_t *ep = &gw->pool->eps[i];
         s.hits += ep->cache_hits;
         s.queries += ep->cache_queries;
         if (ep->metrics_seen && ep->kv_usage > s.kv_max)
@@ -263,12 +264,13 @@ static void write_accounting(wp_gateway_t *gw, wp_buf_t *out)
     family(out, "wellpath_gateway_accounting_errors_total", "counter",
            "Completions or prefill ends reported with nothing pending on the endpoint (a bug: "
            "the in-flight and pending-prefill counts would drift without it).");
-    for (int i = 0; i < gw->n_eps; i++) {
+    const gw_pool_t *pool = gw->pool;
+    for (int i = 0; i < pool->n_eps; i++) {
         for (int k = 0; k < WP_SCHED_ACCT_KINDS; k++) {
             wp_buf_puts(out, "wellpath_gateway_accounting_errors_total{endpoint=\"");
-            label(out, gw->eps[i].cfg.name);
+            label(out, pool->eps[i].cfg.name);
             wp_buf_printf(out, "\",kind=\"%s\"} %llu\n", wp_sched_acct_name((wp_sched_acct_t)k),
-                          (unsigned long long)gw->eps[i].acct_errors[k]);
+                          (unsigned long long)pool->eps[i].acct_errors[k]);
         }
     }
 }
@@ -291,8 +293,8 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
 {
     family(out, "wellpath_gateway_requests_total", "counter",
            "Requests answered, by endpoint, model and HTTP status.");
-    for (int i = 0; i < gw->n_eps; i++)
-        status_lines(out, gw->eps[i].cfg.name, gw->eps[i].statuses);
+    for (int i = 0; i < gw->pool->n_eps; i++)
+        status_lines(out, gw->pool->eps[i].cfg.name, gw->pool->eps[i].statuses);
     status_lines(out, "none", gw->unrouted);
     per_endpoint(gw, out, "wellpath_gateway_picks_total", "counter",
                  "Scheduling decisions per endpoint.", v_picks);
@@ -300,7 +302,7 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
            "Attempts moved to another endpoint before the first byte.");
     wp_buf_printf(out, "wellpath_gateway_retries_total %llu\n",
                   (unsigned long long)gw->retries_total);
-    if (gw->has_prefill)
+    if (gw->pool->has_prefill)
         write_pd(gw, out);
     scalar(out, "wellpath_gateway_in_flight", "gauge",
            "Requests accepted and not answered yet (those waiting in the queue included).",
@@ -321,7 +323,7 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
            (double)gw->reloads);
     scalar(out, "wellpath_gateway_prefix_index_bytes", "gauge",
            "Memory held by the prefix index (at most prefixLruBlocks blocks per endpoint).",
-           (double)wp_sched_index_bytes(wp_sched_index(gw->sched)));
+           (double)wp_sched_index_bytes(wp_sched_index(gw->pool->sched)));
     hist(out, &gw->decision_s, "wellpath_gateway_decision_seconds",
          "Time of one scheduling decision.");
     hist(out, &gw->ttft_s, "wellpath_gateway_ttft_seconds",

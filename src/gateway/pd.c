@@ -151,7 +151,7 @@ bool wp__gw_pd_begin(gw_proxy_t *p)
     snprintf(path, sizeof(path), "%s%.*s", p->pf_ep->cfg.base_path, (int)p->req->url.len,
              p->req->url.data);
     static const wp_http_call_cbs_t cbs = {pf_head, pf_body, pf_done};
-    p->pf_call = wp_http_call_start(p->pf_ep->up, "POST", path, p->fwd_headers.data,
+    p->pf_call = wp_http_call_start(wp__gw_ep_upstream(p->pf_ep), "POST", path, p->fwd_headers.data,
                                     p->send_body.data, p->send_body.len, &cbs, p);
     if (p->pf_call == NULL) {
         release_prefill(p);

@@ -338,8 +338,8 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
              p->req->url.data);
     static const wp_http_call_cbs_t cbs = {on_up_head, on_up_body, on_up_done};
     const wp_buf_t *body = p->send_body.len ? &p->send_body : &p->req->body;
-    p->call = wp_http_call_start(p->ep->up, "POST", path, p->fwd_headers.data, body->data,
-                                 body->len, &cbs, p);
+    p->call = wp_http_call_start(wp__gw_ep_upstream(p->ep), "POST", path, p->fwd_headers.data,
+                                 body->data, body->len, &cbs, p);
     if (p->call == NULL)
         attempt_failed(
             p, wp_sched_retry_decide(WP_SCHED_RETRY_TRANSPORT, p->attempts, gw->cfg.retries, false),

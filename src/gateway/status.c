@@ -103,8 +103,8 @@ static double recent_ttft_mean(const gw_endpoint_t *ep)
 static uint64_t total_picks(const wp_gateway_t *gw)
 {
     uint64_t n = 0;
-    for (int i = 0; i < gw->n_eps; i++)
-        n += gw->eps[i].picks;
+    for (int i = 0; i < gw->pool->n_eps; i++)
+        n += gw->pool->eps[i].picks;
     return n;
 }
 
@@ -123,7 +123,7 @@ static void write_endpoint(const wp_gateway_t *gw, const gw_endpoint_t *ep, uint
                   o->ejected     ? "ejected"
                   : o->probation ? "probation"
                                  : "ok",
-                  wp_sched_endpoint_in_flight(gw->sched, ep->index));
+                  wp_sched_endpoint_in_flight(ep->pool->sched, ep->index));
     json_num(b, "waiting", ep->waiting);
     wp_buf_puts(b, ",");
     json_num(b, "running", ep->running);
@@ -148,8 +148,8 @@ static void write_endpoint(const wp_gateway_t *gw, const gw_endpoint_t *ep, uint
 static void write_totals(const wp_gateway_t *gw, uint64_t picks_all, wp_buf_t *b)
 {
     uint64_t requests = 0, errors = 0;
-    for (int i = 0; i < gw->n_eps; i++)
-        count_statuses(gw->eps[i].statuses, &requests, &errors);
+    for (int i = 0; i < gw->pool->n_eps; i++)
+        count_statuses(gw->pool->eps[i].statuses, &requests, &errors);
     count_statuses(gw->unrouted, &requests, &errors);
     uint64_t shed = 0;
     for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
@@ -158,7 +158,7 @@ static void write_totals(const wp_gateway_t *gw, uint64_t picks_all, wp_buf_t *b
                   "\"totals\":{\"endpoints\":%d,\"healthy\":%d,\"in_flight\":%llu,"
                   "\"requests\":%llu,\"errors\":%llu,\"picks\":%llu,\"retries\":%llu,"
                   "\"queued\":%u,\"shed\":%llu,",
-                  gw->n_eps, wp__gw_ready_count(gw), (unsigned long long)gw->in_flight,
+                  gw->pool->n_eps, wp__gw_ready_count(gw), (unsigned long long)gw->in_flight,
                   (unsigned long long)requests, (unsigned long long)errors,
                   (unsigned long long)picks_all, (unsigned long long)gw->retries_total,
                   wp_sched_admit_queued(gw->admit), (unsigned long long)shed);
@@ -182,10 +182,10 @@ void wp__gw_status_write_json(const wp_gateway_t *gw, wp_buf_t *b)
     wp_buf_puts(b, "],");
     write_totals(gw, picks_all, b);
     wp_buf_puts(b, ",\"endpoints\":[");
-    for (int i = 0; i < gw->n_eps; i++) {
+    for (int i = 0; i < gw->pool->n_eps; i++) {
         if (i)
             wp_buf_puts(b, ",");
-        write_endpoint(gw, &gw->eps[i], picks_all, b);
+        write_endpoint(gw, &gw->pool->eps[i], picks_all, b);
     }
     wp_buf_puts(b, "]}");
 }
