@@ -24,7 +24,7 @@
  *   wellpath_endpoint_{ejected,ejections_total}{endpoint}  outlier detection (outlier.c)
  *   accounting_errors_total{endpoint,kind}  completions ("complete") and first bytes
  *                                        ("prefill") reported with nothing pending on the
- *                                        endpoint: a gateway bug, so alert on any (endpoints.c)
+ *                                        endpoint: a gateway bug, so alert on any (pool.c)
  *
  * With gateway.guideMetrics the production guide's own names follow (docs/reference.md §10), so
  * its rules run unchanged: vllm_ttft (histogram: the gateway's TTFT, vLLM's buckets),
@@ -89,17 +89,27 @@ static void count(gw_status_count_t *arr, const char *model, int status)
         count_in(arr, GW_MAX_STATUSES - GW_OTHER_STATUSES, GW_MAX_STATUSES, "other", status);
 }
 
-void wp__gw_count_status(gw_status_count_t *arr, int status)
+void wp__gw_count_unrouted(wp_gateway_t *gw, int status)
 {
-    count(arr, "none", status);
+    count(gw->unrouted, "none", status);
 }
 
-void wp__gw_count_request(const wp_gateway_t *gw, gw_status_count_t *arr, const char *model,
-                          int status)
+void wp__gw_count_answer(wp_gateway_t *gw, gw_endpoint_t *ep, const char *model, int status)
 {
+    ep = wp__gw_ep_current(gw, ep);
     bool known =
         model != NULL && model[0] != '\0' && (gw->n_models == 0 || wp__gw_model_known(gw, model));
-    count(arr, known ? model : "none", status);
+    count(ep != NULL ? ep->counts.statuses : gw->unrouted, known ? model : "none", status);
+}
+
+void wp__gw_count_pick(wp_gateway_t *gw, gw_endpoint_t *ep)
+{
+    wp__gw_ep_current(gw, ep)->counts.picks++;
+}
+
+void wp__gw_count_upstream_error(wp_gateway_t *gw, gw_endpoint_t *ep)
+{
+    wp__gw_ep_current(gw, ep)->counts.upstream_errors++;
 }
 
 static void family(wp_buf_t *out, const char *name, const char *type, const char *help)
@@ -138,7 +148,7 @@ typedef double (*ep_value_fn)(const wp_gateway_t *gw, const gw_endpoint_t *ep);
 
 static double v_healthy(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return ep->healthy;
+    return gw_ep_outlier(ep)->healthy;
 }
 static double v_in_flight(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
@@ -146,27 +156,27 @@ static double v_in_flight(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 }
 static double v_waiting(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return ep->waiting;
+    return ep->probe.waiting;
 }
 static double v_running(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return ep->running;
+    return ep->probe.running;
 }
 static double v_kv(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return ep->kv_usage;
+    return ep->probe.kv_usage;
 }
 static double v_cache_queries(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return ep->cache_queries;
+    return ep->probe.cache_queries;
 }
 static double v_cache_hits(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return ep->cache_hits;
+    return ep->probe.cache_hits;
 }
 static double v_picks(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return (double)ep->picks;
+    return (double)ep->counts.picks;
 }
 static double v_connections(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
@@ -174,7 +184,7 @@ static double v_connections(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 }
 static double v_errors(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return (double)ep->upstream_errors;
+    return (double)ep->counts.upstream_errors;
 }
 static double v_index_blocks(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
@@ -182,11 +192,11 @@ static double v_index_blocks(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 }
 static double v_ejected(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return wp_sched_outlier_get(ep->pool->outlier, ep->index)->ejected;
+    return gw_ep_outlier(ep)->ejected;
 }
 static double v_ejections(const wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
-    return (double)wp_sched_outlier_get(ep->pool->outlier, ep->index)->ejections_total;
+    return (double)gw_ep_outlier(ep)->ejections_total;
 }
 
 static void per_endpoint(wp_gateway_t *gw, wp_buf_t *out, const char *name, const char *type,
@@ -224,11 +234,11 @@ static pool_sums_t pool_sums(const wp_gateway_t *gw)
 {
     pool_sums_t s = {0, 0, 0};
     for (int i = 0; i < gw->pool->n_eps; i++) {
-        const gw_endpoint_t *ep = &gw->pool->eps[i];
-        s.hits += ep->cache_hits;
-        s.queries += ep->cache_queries;
-        if (ep->metrics_seen && ep->kv_usage > s.kv_max)
-            s.kv_max = ep->kv_usage;
+        const gw_probe_t *pr = &gw->pool->eps[i].probe;
+        s.hits += pr->cache_hits;
+        s.queries += pr->cache_queries;
+        if (pr->metrics_seen && pr->kv_usage > s.kv_max)
+            s.kv_max = pr->kv_usage;
     }
     return s;
 }
@@ -270,7 +280,7 @@ static void write_accounting(wp_gateway_t *gw, wp_buf_t *out)
             wp_buf_puts(out, "wellpath_gateway_accounting_errors_total{endpoint=\"");
             label(out, pool->eps[i].cfg.name);
             wp_buf_printf(out, "\",kind=\"%s\"} %llu\n", wp_sched_acct_name((wp_sched_acct_t)k),
-                          (unsigned long long)pool->eps[i].acct_errors[k]);
+                          (unsigned long long)pool->eps[i].counts.acct_errors[k]);
         }
     }
 }
@@ -294,7 +304,7 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
     family(out, "wellpath_gateway_requests_total", "counter",
            "Requests answered, by endpoint, model and HTTP status.");
     for (int i = 0; i < gw->pool->n_eps; i++)
-        status_lines(out, gw->pool->eps[i].cfg.name, gw->pool->eps[i].statuses);
+        status_lines(out, gw->pool->eps[i].cfg.name, gw->pool->eps[i].counts.statuses);
     status_lines(out, "none", gw->unrouted);
     per_endpoint(gw, out, "wellpath_gateway_picks_total", "counter",
                  "Scheduling decisions per endpoint.", v_picks);
