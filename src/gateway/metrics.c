@@ -144,72 +144,105 @@ static void status_lines(wp_buf_t *out, const char *endpoint, const gw_status_co
     }
 }
 
-typedef double (*ep_value_fn)(const wp_gateway_t *gw, const gw_endpoint_t *ep);
+typedef double (*ep_value_fn)(const gw_endpoint_t *ep);
 
-static double v_healthy(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_healthy(const gw_endpoint_t *ep)
 {
     return gw_ep_outlier(ep)->healthy;
 }
-static double v_in_flight(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_in_flight(const gw_endpoint_t *ep)
 {
     return wp_sched_endpoint_in_flight(ep->pool->sched, ep->index);
 }
-static double v_waiting(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_waiting(const gw_endpoint_t *ep)
 {
     return ep->probe.waiting;
 }
-static double v_running(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_running(const gw_endpoint_t *ep)
 {
     return ep->probe.running;
 }
-static double v_kv(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_kv(const gw_endpoint_t *ep)
 {
     return ep->probe.kv_usage;
 }
-static double v_cache_queries(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_cache_queries(const gw_endpoint_t *ep)
 {
     return ep->probe.cache_queries;
 }
-static double v_cache_hits(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_cache_hits(const gw_endpoint_t *ep)
 {
     return ep->probe.cache_hits;
 }
-static double v_picks(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_picks(const gw_endpoint_t *ep)
 {
     return (double)ep->counts.picks;
 }
-static double v_connections(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_connections(const gw_endpoint_t *ep)
 {
     return wp_http_upstream_open_connections(wp__gw_ep_upstream(ep));
 }
-static double v_errors(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_errors(const gw_endpoint_t *ep)
 {
     return (double)ep->counts.upstream_errors;
 }
-static double v_index_blocks(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_index_blocks(const gw_endpoint_t *ep)
 {
     return (double)wp_sched_index_endpoint_blocks(wp_sched_index(ep->pool->sched), ep->index);
 }
-static double v_ejected(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_ejected(const gw_endpoint_t *ep)
 {
     return gw_ep_outlier(ep)->ejected;
 }
-static double v_ejections(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_ejections(const gw_endpoint_t *ep)
 {
     return (double)gw_ep_outlier(ep)->ejections_total;
 }
 
-static void per_endpoint(wp_gateway_t *gw, wp_buf_t *out, const char *name, const char *type,
-                         const char *help, ep_value_fn fn)
+/* A family with one sample per endpoint of the current generation. */
+typedef struct ep_family_s {
+    const char *name, *type, *help;
+    ep_value_fn value;
+} ep_family_t;
+
+static void per_endpoint(const wp_gateway_t *gw, wp_buf_t *out, const ep_family_t *f)
 {
-    family(out, name, type, help);
+    family(out, f->name, f->type, f->help);
     const gw_pool_t *pool = gw->pool;
     for (int i = 0; i < pool->n_eps; i++) {
-        wp_buf_printf(out, "%s{endpoint=\"", name);
+        wp_buf_printf(out, "%s{endpoint=\"", f->name);
         label(out, pool->eps[i].cfg.name);
-        wp_buf_printf(out, "\"} %.17g\n", fn(gw, &pool->eps[i]));
+        wp_buf_printf(out, "\"} %.17g\n", f->value(&pool->eps[i]));
     }
 }
+
+static const ep_family_t picks_family = {"wellpath_gateway_picks_total", "counter",
+                                         "Scheduling decisions per endpoint.", v_picks};
+
+/* The wellpath_endpoint_ families, in the order they are written. */
+static const ep_family_t endpoint_families[] = {
+    {"wellpath_endpoint_healthy", "gauge", "1 when the endpoint is in the pool.", v_healthy},
+    {"wellpath_endpoint_in_flight", "gauge", "Requests the gateway has on the endpoint.",
+     v_in_flight},
+    {"wellpath_endpoint_waiting", "gauge", "Waiting requests, last scrape.", v_waiting},
+    {"wellpath_endpoint_running", "gauge", "Running requests, last scrape.", v_running},
+    {"wellpath_endpoint_kv_usage", "gauge", "KV cache usage 0..1, last scrape.", v_kv},
+    {"wellpath_endpoint_prefix_cache_queries_total", "counter",
+     "The endpoint's prefix-cache queries in tokens, last scrape (vLLM's counter).",
+     v_cache_queries},
+    {"wellpath_endpoint_prefix_cache_hits_total", "counter",
+     "The endpoint's prefix-cache hits in tokens, last scrape (vLLM's counter).", v_cache_hits},
+    {"wellpath_endpoint_connections", "gauge",
+     "Open connections from the gateway to the endpoint (kept alive and reused).", v_connections},
+    {"wellpath_endpoint_upstream_errors_total", "counter",
+     "Failed upstream attempts (connect, timeout, 5xx, cut streams).", v_errors},
+    {"wellpath_endpoint_prefix_index_blocks", "gauge",
+     "Prompt blocks the prefix index remembers on the endpoint (LRU-bounded).", v_index_blocks},
+    {"wellpath_endpoint_ejected", "gauge",
+     "1 while outlier detection keeps the endpoint out of the pool.", v_ejected},
+    {"wellpath_endpoint_ejections_total", "counter",
+     "Times outlier detection ejected the endpoint.", v_ejections},
+};
 
 static void hist(wp_buf_t *out, const wp_stats_hist_t *h, const char *name, const char *help)
 {
@@ -306,8 +339,7 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
     for (int i = 0; i < gw->pool->n_eps; i++)
         status_lines(out, gw->pool->eps[i].cfg.name, gw->pool->eps[i].counts.statuses);
     status_lines(out, "none", gw->unrouted);
-    per_endpoint(gw, out, "wellpath_gateway_picks_total", "counter",
-                 "Scheduling decisions per endpoint.", v_picks);
+    per_endpoint(gw, out, &picks_family);
     family(out, "wellpath_gateway_retries_total", "counter",
            "Attempts moved to another endpoint before the first byte.");
     wp_buf_printf(out, "wellpath_gateway_retries_total %llu\n",
@@ -349,34 +381,8 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
            "Prefix-cache hit rate estimated from the endpoints' counters: sum of hits / sum of "
            "queries since they started (0 before any query).",
            sums.queries > 0 ? sums.hits / sums.queries : 0);
-    per_endpoint(gw, out, "wellpath_endpoint_healthy", "gauge",
-                 "1 when the endpoint is in the pool.", v_healthy);
-    per_endpoint(gw, out, "wellpath_endpoint_in_flight", "gauge",
-                 "Requests the gateway has on the endpoint.", v_in_flight);
-    per_endpoint(gw, out, "wellpath_endpoint_waiting", "gauge", "Waiting requests, last scrape.",
-                 v_waiting);
-    per_endpoint(gw, out, "wellpath_endpoint_running", "gauge", "Running requests, last scrape.",
-                 v_running);
-    per_endpoint(gw, out, "wellpath_endpoint_kv_usage", "gauge",
-                 "KV cache usage 0..1, last scrape.", v_kv);
-    per_endpoint(gw, out, "wellpath_endpoint_prefix_cache_queries_total", "counter",
-                 "The endpoint's prefix-cache queries in tokens, last scrape (vLLM's counter).",
-                 v_cache_queries);
-    per_endpoint(gw, out, "wellpath_endpoint_prefix_cache_hits_total", "counter",
-                 "The endpoint's prefix-cache hits in tokens, last scrape (vLLM's counter).",
-                 v_cache_hits);
-    per_endpoint(gw, out, "wellpath_endpoint_connections", "gauge",
-                 "Open connections from the gateway to the endpoint (kept alive and reused).",
-                 v_connections);
-    per_endpoint(gw, out, "wellpath_endpoint_upstream_errors_total", "counter",
-                 "Failed upstream attempts (connect, timeout, 5xx, cut streams).", v_errors);
-    per_endpoint(gw, out, "wellpath_endpoint_prefix_index_blocks", "gauge",
-                 "Prompt blocks the prefix index remembers on the endpoint (LRU-bounded).",
-                 v_index_blocks);
-    per_endpoint(gw, out, "wellpath_endpoint_ejected", "gauge",
-                 "1 while outlier detection keeps the endpoint out of the pool.", v_ejected);
-    per_endpoint(gw, out, "wellpath_endpoint_ejections_total", "counter",
-                 "Times outlier detection ejected the endpoint.", v_ejections);
+    for (size_t k = 0; k < N(endpoint_families); k++)
+        per_endpoint(gw, out, &endpoint_families[k]);
     write_accounting(gw, out);
     if (gw->cfg.guide_metrics)
         write_guide(gw, out, &sums);
