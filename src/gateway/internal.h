@@ -208,7 +208,7 @@ struct wp_gateway_s {
 
 /* The state of one proxied request, from wp__gw_proxy_start to wp__gw_proxy_finish (which
  * frees it). proxy.c owns it; the other files read it and write only the fields listed
- * under their name. */
+ * under their name (pd.c, answering a prefill 4xx itself, also sets status and ep). */
 typedef struct gw_proxy_s {
     wp_gateway_t *gw;
     /* The generation it picks from, held (a ref) for all its attempts; flow.c moves a
