@@ -16,10 +16,8 @@
 #include "gateway/internal.h"
 
 #include <stdio.h>
-#include <string.h>
 
 #include "base/hash.h"
-#include "base/log.h"
 
 static wp_sched_admit_cfg_t admit_cfg(const wp_gateway_config_t *cfg)
 {
@@ -44,16 +42,6 @@ void wp__gw_flow_free(wp_gateway_t *gw)
 {
     wp_sched_admit_free(gw->admit);
     gw->admit = NULL;
-}
-
-static wp_sched_role_t pool_role(const gw_pool_t *pool)
-{
-    return pool->has_prefill ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH;
-}
-
-static double now_s(const wp_gateway_t *gw)
-{
-    return wp__gw_now(gw);
 }
 
 bool wp__gw_flow_priority(gw_proxy_t *p)
@@ -127,8 +115,8 @@ bool wp__gw_flow_admit(gw_proxy_t *p)
     wp_gateway_t *gw = p->gw;
     p->ticket.ud = p;
     p->ticket.flow = request_flow(p);
-    wp_sched_admit_result_t r =
-        wp_sched_admit_arrive(gw->admit, p->pool->sched, now_s(gw), pool_role(p->pool), &p->ticket);
+    wp_sched_admit_result_t r = wp_sched_admit_arrive(gw->admit, p->pool->sched, wp__gw_now(gw),
+                                                      gw_pool_role(p->pool), &p->ticket);
     if (!carry_out(p, r))
         return false;
     return true;
@@ -142,8 +130,8 @@ void wp__gw_flow_no_room(gw_proxy_t *p)
         return;
     }
     p->attempts = 0; /* waiting for room: its next pick is a first attempt again */
-    wp_sched_admit_result_t r = wp_sched_admit_no_room(gw->admit, p->pool->sched, now_s(gw),
-                                                       pool_role(p->pool), &p->ticket);
+    wp_sched_admit_result_t r = wp_sched_admit_no_room(gw->admit, p->pool->sched, wp__gw_now(gw),
+                                                       gw_pool_role(p->pool), &p->ticket);
     /* Not drained from here: the caller is in the middle of a pick. */
     if (carry_out(p, r))
         wp__gw_proxy_unavailable(p);
@@ -155,32 +143,20 @@ void wp__gw_flow_forget(gw_proxy_t *p)
         wp_sched_admit_forget(p->gw->admit, &p->ticket);
 }
 
-/* A queued request holds nothing on its generation but the reference (its prefill, if it
- * had one, is over): it moves to the current one, whose room was just checked. Left on a
- * retired scheduler, it would be picked against in-flight counts the check does not see,
- * fail, come back to the queue, and be popped again at once. */
-static void move_to_current(wp_gateway_t *gw, gw_proxy_t *p)
-{
-    if (p->pool == gw->pool)
-        return;
-    wp__gw_pool_unref(p->pool);
-    p->pool = gw->pool;
-    wp__gw_pool_ref(p->pool);
-    p->pf_ep = NULL; /* an endpoint of the old generation: its stage is over */
-    memset(p->tried, 0, sizeof(p->tried));
-}
-
 static void drain_once(wp_gateway_t *gw)
 {
     wp_sched_ticket_t *t;
     for (uint32_t left = wp_sched_admit_pass(gw->admit); left > 0; left--) {
-        t = wp_sched_admit_next(gw->admit, gw->pool->sched, now_s(gw), pool_role(gw->pool));
+        t = wp_sched_admit_next(gw->admit, gw->pool->sched, wp__gw_now(gw), gw_pool_role(gw->pool));
         if (t == NULL)
             return;
         gw_proxy_t *p = t->ud;
-        move_to_current(gw, p);
-        p->queue_wait_s = now_s(gw) - t->queued_at;
-        wp_stats_hist_observe(&gw->queue_wait_s, p->queue_wait_s);
+        /* It holds nothing on its generation but the reference (its prefill, if it had
+         * one, is over): it moves to the current one, whose room was just checked. Left on
+         * a retired scheduler, it would be picked against in-flight counts the check does
+         * not see, fail, come back to the queue, and be popped again at once. */
+        wp__gw_proxy_move_to_current(p);
+        wp_stats_hist_observe(&gw->queue_wait_s, wp__gw_now(gw) - t->queued_at);
         wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_DEQUEUE,
                                                    .request = p->request_id});
         wp__gw_proxy_dispatch(p); /* nothing healthy: the pick answers 503 */
@@ -208,7 +184,7 @@ void wp__gw_flow_tick(wp_gateway_t *gw)
     if (gw->admit == NULL)
         return;
     wp_sched_ticket_t *t;
-    while ((t = wp_sched_admit_expired(gw->admit, now_s(gw))) != NULL)
+    while ((t = wp_sched_admit_expired(gw->admit, wp__gw_now(gw))) != NULL)
         shed(t->ud, WP_SCHED_SHED_QUEUE_TIMEOUT);
     wp__gw_flow_drain(gw);
 }

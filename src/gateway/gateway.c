@@ -1,13 +1,18 @@
 /*
  * gateway/gateway: life cycle and routes. Every request enters through on_request:
  * the two completion paths go to proxy.c, the rest (/health, /metrics, /v1/models,
- * and the status page / with its JSON /status from status.c) are answered here.
+ * and the status page / with its JSON /status from status.c, /admin/) are answered here.
  * Anything else gets a JSON 404 (or 405 for a wrong method).
+ *
+ * The tick (every scrape interval) drives the rest in order: retired generations freed
+ * (pool.c), ejections ended (outlier.c), queued requests shed or dispatched (flow.c), the
+ * checks started (checks.c). The served models are kept here: the config's, or those the
+ * endpoints' /v1/models name (learned by checks.c).
  *
  * Drain (SIGTERM): the server stops listening and closes idle connections; completion
  * requests that still arrive get 503 + Connection: close; a 20 ms timer watches for the
  * last client connection to go (or the deadline) and tells the caller. Reload (SIGHUP):
- * a new generation (sched + endpoints, endpoints.c) is built from the new config and
+ * a new generation (sched + endpoints, pool.c) is built from the new config and
  * swapped in; requests in flight keep the generation they started on.
  */
 #include "gateway/internal.h"
@@ -47,6 +52,32 @@ void wp_gateway_config_default(wp_gateway_config_t *cfg)
 double wp__gw_now(const wp_gateway_t *gw)
 {
     return (double)uv_now(gw->loop) / 1000.0;
+}
+
+/* ---- the served models: from the config, else learned from the endpoints (checks.c) ---- */
+
+bool wp__gw_model_known(const wp_gateway_t *gw, const char *model)
+{
+    for (int i = 0; i < gw->n_models; i++) {
+        if (strcmp(gw->models[i], model) == 0)
+            return true;
+    }
+    return false;
+}
+
+void wp__gw_model_learn(wp_gateway_t *gw, const char *model)
+{
+    if (wp__gw_model_known(gw, model) || gw->n_models >= WP_GATEWAY_MAX_MODELS)
+        return;
+    wp_strlcpy(gw->models[gw->n_models++], model, sizeof(gw->models[0]));
+    wp_log(WP_LOG_INFO, "model learned", "model=%s", model);
+}
+
+static void models_from_config(wp_gateway_t *gw, const wp_gateway_config_t *cfg)
+{
+    gw->n_models = 0;
+    for (int i = 0; i < cfg->n_models; i++)
+        wp_strlcpy(gw->models[gw->n_models++], cfg->models[i], sizeof(gw->models[0]));
 }
 
 static void answer_models(wp_gateway_t *gw, wp_http_req_t *req)
@@ -127,7 +158,7 @@ static void admin_send(wp_http_req_t *req, int status, const char *msg, const ch
 static void answer_admin(wp_gateway_t *gw, wp_http_req_t *req, bool post)
 {
     if (gw->cfg.admin_token[0] == '\0') {
-        wp__gw_count_status(gw->unrouted, 404);
+        wp__gw_count_unrouted(gw, 404);
         wp_http_res_error(req, 404, "no route: the admin API is off (no admin token)", NULL);
         return;
     }
@@ -172,7 +203,7 @@ static void on_request(wp_http_req_t *req, void *ctx)
     bool get = req->method == HTTP_GET, post = req->method == HTTP_POST;
     if (wp_api_kind_from_path(req->path.p, req->path.n, &kind)) {
         if (gw->draining) {
-            wp__gw_count_status(gw->unrouted, 503);
+            wp__gw_count_unrouted(gw, 503);
             wp_http_res_error(req, 503, "the gateway is shutting down", NULL);
             return;
         }
@@ -180,7 +211,7 @@ static void on_request(wp_http_req_t *req, void *ctx)
             wp_http_res_error(req, 405, "use POST for this path", NULL);
             return;
         }
-        wp__gw_proxy_start(gw, req, (int)kind);
+        wp__gw_proxy_start(gw, req, kind);
         return;
     }
     if (req->path.n >= 7 && memcmp(req->path.p, "/admin/", 7) == 0)
@@ -198,14 +229,20 @@ static void on_request(wp_http_req_t *req, void *ctx)
     else {
         char msg[300];
         snprintf(msg, sizeof(msg), "no route for %s %.200s", req->method_name, req->path.p);
-        wp__gw_count_status(gw->unrouted, 404);
+        wp__gw_count_unrouted(gw, 404);
         wp_http_res_error(req, 404, msg, NULL);
     }
 }
 
+/* Every scrape interval: free retired generations nobody holds, end ejections whose time
+ * is up, shed requests queued too long (and dispatch what now fits), start the checks. */
 static void on_scrape_timer(uv_timer_t *t)
 {
-    wp__gw_endpoints_tick(t->data);
+    wp_gateway_t *gw = t->data;
+    wp__gw_pools_collect(gw, false);
+    wp__gw_outlier_tick(gw);
+    wp__gw_flow_tick(gw);
+    wp__gw_checks_tick(gw);
 }
 
 wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp_err_t *err)
@@ -219,8 +256,7 @@ wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp
     gw->cfg = *cfg;
     wp_rng_seed(&gw->rng, cfg->seed);
     gw->id_base = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 40);
-    for (int i = 0; i < cfg->n_models; i++)
-        wp_strlcpy(gw->models[gw->n_models++], cfg->models[i], sizeof(gw->models[0]));
+    models_from_config(gw, cfg);
     gw->start_ms = uv_now(loop);
     gw_pool_t *pool = NULL;
     if (wp__gw_flow_configure(gw, err) != WP_OK || wp__gw_decisions_open(gw, err) != WP_OK ||
@@ -251,7 +287,7 @@ wp_status_t wp_gateway_start(wp_gateway_t *gw, wp_err_t *err)
     gw->port = wp_http_server_port(gw->server);
     uv_timer_start(&gw->scrape_timer, on_scrape_timer, 0, gw->cfg.scrape_interval_ms);
     wp_log(WP_LOG_INFO, "gateway listening", "addr=%s:%d endpoints=%d policy=%s",
-           gw->cfg.listen_host, gw->port, gw->n_eps, gw->cfg.sched.policy);
+           gw->cfg.listen_host, gw->port, gw->pool->n_eps, gw->cfg.sched.policy);
     return WP_OK;
 }
 
@@ -327,11 +363,8 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
     gw->cfg = *cfg;
     wp_strlcpy(gw->cfg.listen_host, host, sizeof(gw->cfg.listen_host));
     gw->cfg.listen_port = port;
-    if (cfg->n_models > 0) {
-        gw->n_models = 0;
-        for (int i = 0; i < cfg->n_models; i++)
-            wp_strlcpy(gw->models[gw->n_models++], cfg->models[i], sizeof(gw->models[0]));
-    }
+    if (cfg->n_models > 0)
+        models_from_config(gw, cfg);
     if (gw->server != NULL)
         wp_http_server_set_limits(gw->server, &gw->cfg.server);
     wp__gw_pool_use(gw, pool);
@@ -344,13 +377,14 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
     wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_RELOAD,
                                                .generation = gw->reloads + 1});
     wp__gw_flow_drain(gw);
-    gw->last_health_ms = 0; /* new endpoints are checked at the next tick */
+    wp__gw_checks_soon(gw); /* new endpoints are checked at the next tick */
     gw->reloads++;
     if (gw->server != NULL) {
         uv_timer_stop(&gw->scrape_timer);
         uv_timer_start(&gw->scrape_timer, on_scrape_timer, 0, gw->cfg.scrape_interval_ms);
     }
-    wp_log(WP_LOG_INFO, "reloaded", "endpoints=%d policy=%s", gw->n_eps, gw->cfg.sched.policy);
+    wp_log(WP_LOG_INFO, "reloaded", "endpoints=%d policy=%s", gw->pool->n_eps,
+           gw->cfg.sched.policy);
     return WP_OK;
 }
 
@@ -377,7 +411,7 @@ void wp_gateway_free(wp_gateway_t *gw)
     gw->on_drained = NULL;
     if (gw->server != NULL)
         wp_http_server_close(gw->server); /* aborts in-flight requests: they cancel their calls */
-    wp__gw_endpoints_free(gw);
+    wp__gw_pools_free(gw);
     uv_close((uv_handle_t *)&gw->scrape_timer, on_timer_closed);
     uv_close((uv_handle_t *)&gw->drain_timer, on_timer_closed);
 }

@@ -1,7 +1,30 @@
 /*
- * gateway/internal: the structures shared by the gateway's files (gateway.c: life
- * cycle and routes; endpoints.c: scraping and health; proxy.c: one proxied request;
- * metrics.c: the gateway's own /metrics; status.c: the status page). Not a public interface.
+ * gateway/internal: what the gateway's files share. Not a public interface.
+ *
+ * Every decision is a core's (sched/: pick, admission, P/D, retry, outlier ejection); these
+ * files carry real events to the cores and carry out what they decide. They are split by
+ * what they talk to:
+ *
+ *   downstream, the clients
+ *     gateway.c    life cycle, the server and its routes, drain, reload, the tick, the
+ *                  served models
+ *     proxy.c      one proxied request (gw_proxy_t) from its body to the last byte
+ *     pd.c         a request's prefill stage in a P/D pool
+ *     flow.c       admission and the waiting room (sched/admit.h)
+ *   upstream, the pools of endpoints
+ *     pool.c       generations (gw_pool_t): endpoints, schedulers, shared connections,
+ *                  carry-over on reload, what requests do to the schedulers' counts
+ *     checks.c     scrape, health and model checks of the current generation
+ *     outlier.c    outlier detection (sched/outlier.h) fed and pushed to the schedulers
+ *   the admin and status surface
+ *     metrics.c    GET /metrics and the counters behind it
+ *     status.c     GET / and GET /status
+ *     decisions.c  the decision log
+ *     session.c    session affinity's x-session-token
+ *
+ * Below: the shared types (an endpoint, a generation, the gateway, one request), then the
+ * functions each file offers the others, under its name. A file changes another file's
+ * state through these functions; it reads the shared types where that is all it needs.
  */
 #ifndef WP_GATEWAY_INTERNAL_H
 #define WP_GATEWAY_INTERNAL_H
@@ -17,21 +40,13 @@
 #include "gateway/gateway.h"
 #include "stats/stats.h"
 
+/* ---- an endpoint ---- */
+
 /* (model, status) pairs counted per endpoint. The last GW_OTHER_STATUSES slots are kept
  * for model "other": a new pair that finds the others full is counted there. */
 #define GW_MAX_STATUSES 48
 #define GW_OTHER_STATUSES 16
 #define GW_MODEL_LABEL_MAX 128
-
-/* Why a P/D request fell back to decode-only (wellpath_gateway_pd_fallbacks_total). */
-typedef enum {
-    GW_PD_NO_PREFILL_ENDPOINT,
-    GW_PD_CONNECT,
-    GW_PD_TIMEOUT,
-    GW_PD_HTTP_5XX,
-    GW_PD_BAD_RESPONSE,
-    GW_PD_FALLBACK_KINDS
-} gw_pd_fallback_t;
 
 /* One wellpath_gateway_requests_total sample of an endpoint: status 0 = free slot. */
 typedef struct gw_status_count_s {
@@ -44,7 +59,7 @@ typedef struct gw_status_count_s {
 
 struct gw_endpoint_s;
 
-/* One periodic GET to an endpoint (scrape, health or models) and its answer. */
+/* One periodic GET to an endpoint (scrape, health or models) and its answer (checks.c). */
 typedef enum { GW_CHECK_SCRAPE, GW_CHECK_HEALTH, GW_CHECK_MODELS, GW_CHECK_KINDS } gw_check_kind_t;
 
 typedef struct gw_check_s {
@@ -57,211 +72,223 @@ typedef struct gw_check_s {
     int status;
 } gw_check_t;
 
-struct gw_pool_s;
-struct gw_upstream_s; /* endpoints.c: an upstream shared by generations, with its refs */
-
-typedef struct gw_endpoint_s {
-    wp_gateway_endpoint_cfg_t cfg;
-    struct gw_pool_s *pool; /* the generation it belongs to */
-    int index;              /* in that pool's sched/ */
-    wp_http_upstream_t *up; /* upstream->up: borrowed from the shared upstream below */
-    /* The connection pool, shared with the same endpoint of the generations before and
-     * after while its address and client settings stay; freed with the last of them. */
-    struct gw_upstream_s *upstream;
-    /* Equal across generations while name and address stay: the newer scheduler's counts
-     * of the endpoint then continue the older one's (wp_sched_endpoint_adopt), and what a
-     * request of an older generation does there is passed on (endpoints.c). */
-    uint64_t lineage;
-    wp_sched_load_t synced;                    /* this generation's load of it, as last passed on */
-    uint64_t acct_seen[WP_SCHED_ACCT_KINDS];   /* the sched's error counts taken in */
-    uint64_t acct_errors[WP_SCHED_ACCT_KINDS]; /* accounting_errors_total, carried over */
-    bool healthy;
-    int failures[GW_CHECK_KINDS]; /* consecutive failed checks, by kind */
-    gw_check_t checks[GW_CHECK_KINDS];
+/* What an endpoint's checks learned (checks.c). A reload carries it over while the
+ * endpoint keeps its name and address. The checks' health verdict is kept once, in the
+ * generation's outlier state (wp_sched_outlier_ep_t.healthy; see gw_ep_outlier). */
+typedef struct gw_probe_s {
+    int failures[GW_CHECK_KINDS];      /* consecutive failed checks, by kind */
     double waiting, running, kv_usage; /* last scrape */
     double cache_queries, cache_hits;  /* the endpoint's prefix-cache counters (tokens) */
     bool metrics_seen;
     char last_error[200];
-    /* counters */
+} gw_probe_t;
+
+/* An endpoint's counters for /metrics and /status, counted through metrics.c, status.c
+ * and pool.c (accounting errors). A reload carries them over while the endpoint keeps its
+ * name. */
+typedef struct gw_ep_counts_s {
     gw_status_count_t statuses[GW_MAX_STATUSES];
-    uint64_t picks, upstream_errors, retries_from;
+    uint64_t picks, upstream_errors;
+    uint64_t acct_errors[WP_SCHED_ACCT_KINDS]; /* accounting_errors_total */
     /* recent TTFTs in seconds (status page): a ring of the last ttft_n answers */
     double ttft_recent[GW_TTFT_RECENT];
     int ttft_n, ttft_next;
+} gw_ep_counts_t;
+
+struct gw_pool_s;
+struct gw_upstream_s; /* pool.c: an upstream shared by generations, with its refs */
+
+/* An endpoint of one generation (pool.c makes and frees it). */
+typedef struct gw_endpoint_s {
+    wp_gateway_endpoint_cfg_t cfg;
+    struct gw_pool_s *pool; /* the generation it belongs to */
+    int index;              /* in that pool's sched/ and outlier state */
+    /* The connection pool (wp__gw_ep_upstream), shared with the same endpoint of the
+     * generations before and after while its address and client settings stay; freed with
+     * the last of them. */
+    struct gw_upstream_s *upstream;
+    /* Equal across generations while name and address stay: the newer scheduler's counts
+     * of the endpoint then continue the older one's (wp_sched_endpoint_adopt), and what a
+     * request of an older generation does there is passed on (pool.c). */
+    uint64_t lineage;
+    wp_sched_load_t synced;                  /* this generation's load of it, as last passed on */
+    uint64_t acct_seen[WP_SCHED_ACCT_KINDS]; /* the sched's error counts taken in */
+    gw_check_t checks[GW_CHECK_KINDS];       /* checks.c */
+    gw_probe_t probe;                        /* checks.c */
+    gw_ep_counts_t counts;
 } gw_endpoint_t;
 
-/* One generation of the pool: a scheduler and the endpoints it picks from (eps[i] is
- * sched endpoint i), each with its upstream connections (shared with the generation
- * before when the endpoint stayed). A reload (SIGHUP) builds a new generation and makes it
- * current; the old one is retired: its checks stop, and it is freed (sched, its refs on
- * the upstreams, endpoints) once no request holds it any more. A request
- * holds the generation that was current when it arrived (refs) for all its attempts, so
- * a request on a removed endpoint completes. The current generation holds one ref too. */
+/* ---- a generation of the pool ---- */
+
+/* A scheduler and the endpoints it picks from (eps[i] is sched endpoint i), each with its
+ * upstream connections (shared with the generation before when the endpoint stayed). A
+ * reload (SIGHUP) builds a new generation and makes it current; the old one is retired: its
+ * checks stop, and it is freed (sched, its refs on the upstreams, endpoints) once no request
+ * holds it any more. A request holds the generation that was current when it arrived (refs)
+ * for all its attempts, so a request on a removed endpoint completes. The current
+ * generation holds one ref too. */
 typedef struct gw_pool_s {
     int refs;
     wp_sched_t *sched;
     wp_sched_outlier_t *outlier; /* outlier detection's state of eps[i] is its endpoint i */
     gw_endpoint_t *eps;
     int n_eps;
-    bool has_prefill; /* requests go to decode endpoints */
+    bool has_prefill; /* it has prefill endpoints: requests go to decode endpoints */
     struct gw_pool_s *next_retired;
 } gw_pool_t;
 
+/* ep's outlier state in its generation, the health checks' verdict included. */
+static inline const wp_sched_outlier_ep_t *gw_ep_outlier(const gw_endpoint_t *ep)
+{
+    return wp_sched_outlier_get(ep->pool->outlier, ep->index);
+}
+
+/* The role a request's pick asks of pool: decode in a P/D pool, else any endpoint. */
+static inline wp_sched_role_t gw_pool_role(const gw_pool_t *pool)
+{
+    return pool->has_prefill ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH;
+}
+
+/* ---- the gateway: its state, grouped by the file that owns each part ---- */
+
+/* Why a P/D request fell back to decode-only (wellpath_gateway_pd_fallbacks_total). */
+typedef enum {
+    GW_PD_NO_PREFILL_ENDPOINT,
+    GW_PD_CONNECT,
+    GW_PD_TIMEOUT,
+    GW_PD_HTTP_5XX,
+    GW_PD_BAD_RESPONSE,
+    GW_PD_FALLBACK_KINDS
+} gw_pd_fallback_t;
+
 struct wp_gateway_s {
+    /* gateway.c: life cycle, the server, drain, reload, the tick */
     uv_loop_t *loop;
     wp_gateway_config_t cfg;
     wp_http_server_t *server;
-    gw_pool_t *pool;    /* the current generation */
-    gw_pool_t *retired; /* older generations still held by requests */
-    /* Aliases of the current generation's fields (kept in step by wp__gw_pool_use), for
-     * the readers that only look at the present pool (metrics.c, status.c, endpoints.c). */
-    wp_sched_t *sched;
-    gw_endpoint_t *eps;
-    int n_eps;
-    wp_rng_t rng;
-    uv_timer_t scrape_timer;
+    int port;
+    uv_timer_t scrape_timer; /* the tick */
     uv_timer_t drain_timer;
     int timers_open;
-    bool draining;
+    bool draining, stopping;
     uint64_t drain_deadline_ms;
     wp_gateway_drained_fn on_drained;
     void *drained_ud;
-    uint64_t reloads;      /* applied */
-    uint64_t next_lineage; /* the last gw_endpoint_t.lineage handed out */
-    uint64_t last_health_ms;
-    uint64_t last_models_ms;
-    bool stopping;
-    int port;
-    uint64_t next_id;
-    uint64_t id_base; /* request ids: mixed start time + counter */
+    wp_gateway_admin_t admin;
+    uint64_t reloads; /* applied */
+    uint64_t start_ms;
+    wp_rng_t rng; /* the schedulers' randomness (proxy.c, pd.c) */
+    /* the served models: the config's, else learned (wp__gw_model_learn) */
     char models[WP_GATEWAY_MAX_MODELS][128];
     int n_models;
-    /* metrics */
-    wp_stats_hist_t decision_s, ttft_s, e2e_s, itl_s, prefix_ratio;
-    gw_status_count_t unrouted[GW_MAX_STATUSES]; /* answered without an endpoint */
+    /* proxy.c: requests */
+    uint64_t next_id, id_base; /* request ids: mixed start time + counter */
+    uint64_t in_flight;        /* accepted, not answered yet (queued ones included) */
     uint64_t retries_total;
-    /* P/D */
-    bool has_prefill; /* alias of pool->has_prefill */
-    uint64_t pd_disaggregated, pd_decode_only;
-    uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];
-    uint64_t in_flight;
-    /* admission and flow control (flow.c over sched/admit) */
+    /* pool.c: generations */
+    gw_pool_t *pool;       /* the current generation */
+    gw_pool_t *retired;    /* older generations still held by requests */
+    uint64_t next_lineage; /* the last gw_endpoint_t.lineage handed out */
+    /* checks.c: when the last health and models checks started (0: at the next tick) */
+    uint64_t last_health_ms, last_models_ms;
+    /* flow.c: admission and flow control over sched/admit */
     wp_sched_admit_t *admit;
     bool flow_busy, flow_again; /* drain is running / must run once more */
-    wp_stats_hist_t queue_wait_s;
-    /* the decision log (decisions.c): NULL when off */
+    /* pd.c: P/D requests by path and fallback */
+    uint64_t pd_disaggregated, pd_decode_only;
+    uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];
+    /* metrics.c: histograms (observed where the event is), answers without an endpoint */
+    wp_stats_hist_t decision_s, ttft_s, e2e_s, itl_s, prefix_ratio, queue_wait_s;
+    gw_status_count_t unrouted[GW_MAX_STATUSES];
+    /* decisions.c: the decision log, NULL when off */
     FILE *decision_log;
-    uint64_t start_ms;
-    wp_gateway_admin_t admin;
-    uint64_t ejections_total;
 };
 
-/* endpoints.c */
-/* A new generation from cfg's endpoints and scheduler (refs 0; nothing is started). Its
- * endpoints carry over from `prev` (may be NULL) what is known about the same endpoint
- * (same name and address): health, last metrics, counters. NULL with err on failure. */
-gw_pool_t *wp__gw_pool_new(wp_gateway_t *gw, const wp_gateway_config_t *cfg, const gw_pool_t *prev,
-                           wp_err_t *err);
-/* Makes pool current (taking a ref) and retires the previous one (dropping its ref). */
-void wp__gw_pool_use(wp_gateway_t *gw, gw_pool_t *pool);
-void wp__gw_pool_ref(gw_pool_t *pool);
-/* Drops a ref; a retired generation left without refs is freed at the next tick. */
-void wp__gw_pool_unref(gw_pool_t *pool);
-/* Frees retired generations nobody holds (all == true: every one, at shutdown). */
-void wp__gw_pools_collect(wp_gateway_t *gw, bool all);
-/* The current generation's endpoint for ep (same name): where counters go when a request
- * that began before a reload ends; ep itself when it is current or was removed. */
-gw_endpoint_t *wp__gw_ep_current(wp_gateway_t *gw, gw_endpoint_t *ep);
-/* A request of generation `pool` was sent to ep with `pick` (in flight, prefill pending,
- * taught to the prefix index), or its attempt there ended. A new generation starts from
- * the counts and prefix blocks of the one before (wp_sched_endpoint_adopt) for each
- * endpoint of the same name and address; when a newer generation is current, what a
- * request of an older one does is passed on to it, so in-flight limits, load, pending
- * prefill and the prefix index hold across reloads. Each call also takes in the
- * accounting errors the scheduler counted (a completion or prefill-done with nothing
- * pending): counted in ep's acct_errors, logged, and an assert in debug builds. */
-void wp__gw_ep_sent(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
-                    const wp_sched_pick_t *pick);
-void wp__gw_ep_done(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep);
-/* The request of `pick` on ep produced its first byte (or failed before one). */
-void wp__gw_ep_prefilled(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
-                         const wp_sched_pick_t *pick);
-/* Shutdown: cancels checks, frees the current and every retired generation. */
-void wp__gw_endpoints_free(wp_gateway_t *gw);
-void wp__gw_endpoints_tick(wp_gateway_t *gw);
-bool wp__gw_model_known(const wp_gateway_t *gw, const char *model);
-int wp__gw_ready_count(const wp_gateway_t *gw);
+/* ---- one request ---- */
 
-/* proxy.c: one proxied request */
+/* The state of one proxied request, from wp__gw_proxy_start to wp__gw_proxy_finish (which
+ * frees it). proxy.c owns it; the other files read it and write only the fields listed
+ * under their name (pd.c, answering a prefill 4xx itself, also sets status and ep). */
 typedef struct gw_proxy_s {
     wp_gateway_t *gw;
-    gw_pool_t *pool; /* the generation this request picks from (held) */
-    wp_http_req_t *req;
-    wp_api_kind_t kind;
-    wp_api_request_t api;
-    const char *model;
-    gw_endpoint_t *ep;
-    wp_http_call_t *call;
-    wp_sched_pick_t pick;
-    uint64_t tried[(WP_SCHED_MAX_ENDPOINTS + 63) / 64];
+    /* The generation it picks from, held (a ref) for all its attempts; flow.c moves a
+     * request still queued to the current one (wp__gw_proxy_move_to_current). */
+    gw_pool_t *pool;
+    wp_http_req_t *req;   /* the client's request; its user is this */
+    wp_api_request_t api; /* the parsed body (owned) */
+    const char *model;    /* api.model, or the first served model when it names none */
+    size_t n_tokens;      /* the prompt's tokens (tok/), for the scheduler and the P/D decider */
+    char request_id[80];  /* the client's X-Request-Id when usable, else made up */
+    wp_buf_t fwd_headers; /* the client's headers less hop-by-hop ones, + X-Request-Id */
+    uint64_t t0_ns;       /* arrival (the server's start of the request) */
+    uint64_t t_first_ns;  /* the first body byte from upstream; 0 before */
+    uint64_t t_last_ns;   /* the last body byte (inter-token latency) */
+    /* the decode attempt (or the only one): endpoint, pick, call */
+    gw_endpoint_t *ep;    /* the endpoint of the current or last attempt; NULL before */
+    wp_sched_pick_t pick; /* the scheduler's answer for ep */
+    wp_http_call_t *call; /* the upstream call in flight, or NULL */
+    uint64_t tried[(WP_SCHED_MAX_ENDPOINTS + 63) / 64]; /* endpoints tried (excluded) */
     int attempts;
-    char request_id[80];
-    wp_buf_t fwd_headers;
-    uint64_t t0_ns, t_first_ns, t_last_ns;
-    double decision_s;
-    int status;    /* what the client got */
-    int up_status; /* what the current upstream answered */
-    bool sse, responded, dispatched;
-    bool prefilling; /* dispatched and no body byte yet: counts in the endpoint's pending prefill */
-    char fail_why[300];
-    int fail_status;
-    /* P/D: a prefill stage on a prefill endpoint runs first (gateway/pd.c) */
-    gw_endpoint_t *pf_ep;
+    bool dispatched;    /* counted in ep's in-flight (wp__gw_ep_sent) until released */
+    bool prefilling;    /* dispatched and no body byte yet: counts in ep's pending prefill */
+    int up_status;      /* what the current upstream answered; 0 before or after a failure */
+    char fail_why[300]; /* the last failed attempt's reason and status, answered when */
+    int fail_status;    /* no endpoint is left to retry on */
+    /* the answer to the client */
+    int status;     /* what the client got (499: went away) */
+    bool responded; /* its head is sent: no retry, no error answer from here on */
+    bool sse;       /* the answer is an event stream */
+    long long prompt_tokens, completion_tokens; /* from the answer's usage, for the log; -1 */
+    /* pd.c: the prefill stage on a prefill endpoint, run before the decode attempt */
+    bool pd_started;      /* wp__gw_pd_begin has run: a second dispatch goes to decode */
+    gw_endpoint_t *pf_ep; /* its endpoint; NULL without one */
     wp_sched_pick_t pf_pick;
-    wp_http_call_t *pf_call;
-    bool pf_dispatched;
+    wp_http_call_t *pf_call; /* in flight, or NULL */
+    bool pf_dispatched;      /* counted on pf_ep until released */
     int pf_status;
     wp_buf_t pf_answer;  /* the prefill endpoint's answer */
-    wp_buf_t send_body;  /* the body for the decode endpoint; empty: the client's own */
+    wp_buf_t send_body;  /* the body for the next call; empty: the client's own */
     long long pf_cached; /* the prefill side's cached tokens, shown to the client; -1: none */
-    long long prompt_tokens, completion_tokens; /* from the answer's usage, for the log; -1 */
-    size_t n_tokens; /* the prompt's tokens (tok/), for the scheduler and the P/D decider */
-    /* admission: its priority (the body's, or the X-Wellpath-Priority header's), fairness
-     * key and place in the queue */
+    /* flow.c: its priority (the body's, or the X-Wellpath-Priority header's), fairness key
+     * and place in the queue */
     wp_sched_ticket_t ticket;
-    double queue_wait_s;
-    bool pd_started; /* wp__gw_pd_begin has run: a second dispatch goes to decode */
 } gw_proxy_t;
 
-void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind);
+/* ---- gateway.c ---- */
+
+double wp__gw_now(const wp_gateway_t *gw);
+bool wp__gw_model_known(const wp_gateway_t *gw, const char *model);
+/* A model an endpoint serves (checks.c): added to the served ones while there is room. */
+void wp__gw_model_learn(wp_gateway_t *gw, const char *model);
+
+/* ---- proxy.c: one proxied request ---- */
+
+void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, wp_api_kind_t kind);
 /* Sends the request on its way: the P/D prefill stage, or straight to an endpoint. */
 void wp__gw_proxy_dispatch(gw_proxy_t *p);
 /* Picks an endpoint (decode role in a P/D pool) and sends it the request. */
 void wp__gw_proxy_attempt(gw_proxy_t *p);
+/* Sends body to ep of p's generation, picked by pick for role: the decision log's line, the
+ * endpoint's pick count and in-flight accounting (wp__gw_ep_sent), then the upstream POST
+ * on the request's path. The call, or NULL when out of memory (the accounting stays: the
+ * caller releases it as for any failed call). */
+wp_http_call_t *wp__gw_proxy_send(gw_proxy_t *p, gw_endpoint_t *ep, const wp_sched_pick_t *pick,
+                                  wp_sched_role_t role, int attempt, const wp_buf_t *body,
+                                  const wp_http_call_cbs_t *cbs);
 /* No healthy endpoint can serve it: 503. Ends the request. */
 void wp__gw_proxy_unavailable(gw_proxy_t *p);
 /* The scheduler's view of the request (the decode role in a P/D pool). */
 void wp__gw_proxy_sched_request(const gw_proxy_t *p, wp_sched_request_t *sr);
+/* A queued request (nothing dispatched, its prefill stage over) moves to the current
+ * generation. */
+void wp__gw_proxy_move_to_current(gw_proxy_t *p);
 /* Answers with an error, only before anything was sent; ends the request. */
 void wp__gw_proxy_fail(gw_proxy_t *p, int status, const char *msg, const char *param);
 /* Ends the request: accounting, the log line, memory. */
 void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome);
-/* X-Request-Id and friends for an answer the gateway writes itself. */
 
-/* session.c: session affinity's x-session-token (llm-d's): an endpoint's name in base64 */
-/* Writes name's token, NUL-terminated; its length, or 0 when it does not fit in cap. */
-size_t wp__gw_session_encode(const char *name, char *out, size_t cap);
-/* The endpoint of s that token[0..len) names; -1 when it is not a token (never trusted) or
- * names no endpoint of s. */
-int wp__gw_session_decode(const wp_sched_t *s, const char *token, size_t len);
-/* The request's session endpoint in its generation (wp_sched_request_t.session_ep): -1
- * without the header, with a bad one, or when the scheduler runs no session-affinity. */
-int wp__gw_session_endpoint(const gw_proxy_t *p);
-/* "x-session-token: TOKEN\r\n" for the answer of p->ep, when its scheduler runs
- * session-affinity; else "" (and 0). Returns the length written. */
-size_t wp__gw_session_header(const gw_proxy_t *p, char *out, size_t cap);
+/* ---- pd.c: prefill/decode disaggregation ---- */
 
-/* pd.c: prefill/decode disaggregation */
 /* Decides whether to disaggregate and, if so, starts the prefill stage (which then calls
  * wp__gw_proxy_attempt with the decode body); false: go straight to the decode endpoint. */
 bool wp__gw_pd_begin(gw_proxy_t *p);
@@ -269,7 +296,8 @@ bool wp__gw_pd_begin(gw_proxy_t *p);
 void wp__gw_pd_end(gw_proxy_t *p);
 const char *wp__gw_pd_fallback_name(int kind);
 
-/* flow.c: flow control (gateway.h, wp_gateway_flow_cfg_t) */
+/* ---- flow.c: flow control (gateway.h, wp_gateway_flow_cfg_t) ---- */
+
 /* true: send the request now. false: it waits in the queue (and is dispatched from there)
  * or it was answered 429 and finished. */
 bool wp__gw_flow_admit(gw_proxy_t *p);
@@ -290,7 +318,61 @@ void wp__gw_flow_forget(gw_proxy_t *p);
 wp_status_t wp__gw_flow_configure(wp_gateway_t *gw, wp_err_t *err);
 void wp__gw_flow_free(wp_gateway_t *gw);
 
-/* outlier.c: outlier detection (gateway.h, wp_gateway_outlier_cfg_t) */
+/* ---- pool.c: generations ---- */
+
+/* A new generation from cfg's endpoints and scheduler (refs 0; its checks are set up, not
+ * started). Its endpoints carry over from `prev` (may be NULL) what is known about the same
+ * endpoint: counters by name; at the same address also health, last metrics, outlier state
+ * and scheduler counts. NULL with err on failure. */
+gw_pool_t *wp__gw_pool_new(wp_gateway_t *gw, const wp_gateway_config_t *cfg, const gw_pool_t *prev,
+                           wp_err_t *err);
+/* Makes pool current (taking a ref) and retires the previous one (dropping its ref). */
+void wp__gw_pool_use(wp_gateway_t *gw, gw_pool_t *pool);
+void wp__gw_pool_ref(gw_pool_t *pool);
+/* Drops a ref; a retired generation left without refs is freed at the next tick. */
+void wp__gw_pool_unref(gw_pool_t *pool);
+/* Frees retired generations nobody holds (all == true: every one, at shutdown). */
+void wp__gw_pools_collect(wp_gateway_t *gw, bool all);
+/* Shutdown: frees the current and every retired generation (their checks cancelled). */
+void wp__gw_pools_free(wp_gateway_t *gw);
+/* ep's upstream connections; valid while ep's generation lives. */
+wp_http_upstream_t *wp__gw_ep_upstream(const gw_endpoint_t *ep);
+/* The current generation's endpoint for ep (same name): where counters go when a request
+ * that began before a reload ends; ep itself when it is current or was removed. */
+gw_endpoint_t *wp__gw_ep_current(wp_gateway_t *gw, gw_endpoint_t *ep);
+/* A request of generation `pool` was sent to ep with `pick` (in flight, prefill pending,
+ * taught to the prefix index), or its attempt there ended. A new generation starts from
+ * the counts and prefix blocks of the one before (wp_sched_endpoint_adopt) for each
+ * endpoint of the same name and address; when a newer generation is current, what a
+ * request of an older one does is passed on to it, so in-flight limits, load, pending
+ * prefill and the prefix index hold across reloads. Each call also takes in the
+ * accounting errors the scheduler counted (a completion or prefill-done with nothing
+ * pending): counted in ep's acct_errors, logged, and an assert in debug builds. */
+void wp__gw_ep_sent(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
+                    const wp_sched_pick_t *pick);
+void wp__gw_ep_done(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep);
+/* The request of `pick` on ep produced its first byte (or failed before one). */
+void wp__gw_ep_prefilled(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
+                         const wp_sched_pick_t *pick);
+/* Endpoints of the current generation in the pool: health checks pass, not ejected. */
+int wp__gw_ready_count(const wp_gateway_t *gw);
+
+/* ---- checks.c: scrape, health and models checks ---- */
+
+/* Sets up ep's checks (pool.c, for a new endpoint): out of the pool until both its scrape
+ * and its health check pass. */
+void wp__gw_checks_init(wp_gateway_t *gw, gw_endpoint_t *ep);
+/* Cancels ep's checks in flight (its generation is retired). */
+void wp__gw_checks_cancel(gw_endpoint_t *ep);
+/* Cancels them and frees their buffers (its generation is freed). */
+void wp__gw_checks_free(gw_endpoint_t *ep);
+/* At each tick: starts the checks due on the current generation's endpoints. */
+void wp__gw_checks_tick(wp_gateway_t *gw);
+/* Health checks at the next tick (a reload brought new endpoints). */
+void wp__gw_checks_soon(wp_gateway_t *gw);
+
+/* ---- outlier.c: outlier detection (gateway.h, wp_gateway_outlier_cfg_t) ---- */
+
 /* Pushes what the pool's scheduler must know of each endpoint: in the pool (health checks
  * pass and not ejected) and its in-flight limit (1 on probation while another endpoint
  * serves fully, else cfg.max_in_flight). Call it after any change to one endpoint: a
@@ -302,33 +384,51 @@ void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool fault);
 /* Ends ejections whose time is up (the endpoint goes on probation). */
 void wp__gw_outlier_tick(wp_gateway_t *gw);
 
-/* metrics.c */
+/* ---- metrics.c: /metrics and the counters behind it ---- */
+
 void wp__gw_metrics_init(wp_gateway_t *gw);
 void wp__gw_metrics_free(wp_gateway_t *gw);
-/* Counts an answer without a model (label "none"). */
-void wp__gw_count_status(gw_status_count_t *arr, int status);
-/* Counts an answer for a request's model: the model when the pool serves it (or when the
- * pool's models are not known yet), "none" when NULL, empty or unknown; a new pair that
- * finds the table full is counted as model "other" with its status. */
-void wp__gw_count_request(const wp_gateway_t *gw, gw_status_count_t *arr, const char *model,
-                          int status);
+/* An answer the gateway gave without an endpoint (model label "none"). */
+void wp__gw_count_unrouted(wp_gateway_t *gw, int status);
+/* A proxied request's answer, counted on ep (of any generation: on the current one's
+ * endpoint of that name, so counters survive a reload), or as unrouted when ep is NULL.
+ * Its model label: the model when the pool serves it (or when the pool's models are not
+ * known yet), "none" when NULL, empty or unknown; a new pair that finds the table full is
+ * counted as model "other" with its status. */
+void wp__gw_count_answer(wp_gateway_t *gw, gw_endpoint_t *ep, const char *model, int status);
+/* ep (of any generation, as above) was picked / failed an upstream attempt. */
+void wp__gw_count_pick(wp_gateway_t *gw, gw_endpoint_t *ep);
+void wp__gw_count_upstream_error(wp_gateway_t *gw, gw_endpoint_t *ep);
 void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out);
 
-/* status.c: GET / (the HTML status page) and GET /status (its JSON; shape in status.c) */
+/* ---- status.c: GET / (the HTML status page) and GET /status (its JSON; shape in status.c) */
+
 /* The page, a static string: *html stays valid for the life of the program. */
 void wp__gw_status_page(const char **html, size_t *len);
 void wp__gw_status_write_json(const wp_gateway_t *gw, wp_buf_t *out);
-/* Records a streamed 2xx answer's TTFT on the endpoint that served it. */
-void wp__gw_status_note_ttft(gw_endpoint_t *ep, double seconds);
+/* Records a streamed 2xx answer's TTFT on ep (of any generation, as metrics.c counts). */
+void wp__gw_status_note_ttft(wp_gateway_t *gw, gw_endpoint_t *ep, double seconds);
 
-/* decisions.c: the decision log (gateway.decisionLog; sched/decision.h) */
+/* ---- decisions.c: the decision log (gateway.decisionLog; sched/decision.h) ---- */
+
 /* Opens cfg.decision_log for appending (closing one open before); "" = off. */
 wp_status_t wp__gw_decisions_open(wp_gateway_t *gw, wp_err_t *err);
 void wp__gw_decisions_close(wp_gateway_t *gw);
 /* Writes one line when the log is on. */
 void wp__gw_decision(wp_gateway_t *gw, const wp_sched_decision_t *d);
 
-/* gateway.c */
-double wp__gw_now(const wp_gateway_t *gw);
+/* ---- session.c: session affinity's x-session-token (llm-d's): an endpoint's name in base64 */
+
+/* Writes name's token, NUL-terminated; its length, or 0 when it does not fit in cap. */
+size_t wp__gw_session_encode(const char *name, char *out, size_t cap);
+/* The endpoint of s that token[0..len) names; -1 when it is not a token (never trusted) or
+ * names no endpoint of s. */
+int wp__gw_session_decode(const wp_sched_t *s, const char *token, size_t len);
+/* The request's session endpoint in its generation (wp_sched_request_t.session_ep): -1
+ * without the header, with a bad one, or when the scheduler runs no session-affinity. */
+int wp__gw_session_endpoint(const gw_proxy_t *p);
+/* "x-session-token: TOKEN\r\n" for the answer of p->ep, when its scheduler runs
+ * session-affinity; else "" (and 0). Returns the length written. */
+size_t wp__gw_session_header(const gw_proxy_t *p, char *out, size_t cap);
 
 #endif

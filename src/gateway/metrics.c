@@ -24,7 +24,7 @@
  *   wellpath_endpoint_{ejected,ejections_total}{endpoint}  outlier detection (outlier.c)
  *   accounting_errors_total{endpoint,kind}  completions ("complete") and first bytes
  *                                        ("prefill") reported with nothing pending on the
- *                                        endpoint: a gateway bug, so alert on any (endpoints.c)
+ *                                        endpoint: a gateway bug, so alert on any (pool.c)
  *
  * With gateway.guideMetrics the production guide's own names follow (docs/reference.md §10), so
  * its rules run unchanged: vllm_ttft (histogram: the gateway's TTFT, vLLM's buckets),
@@ -89,17 +89,27 @@ static void count(gw_status_count_t *arr, const char *model, int status)
         count_in(arr, GW_MAX_STATUSES - GW_OTHER_STATUSES, GW_MAX_STATUSES, "other", status);
 }
 
-void wp__gw_count_status(gw_status_count_t *arr, int status)
+void wp__gw_count_unrouted(wp_gateway_t *gw, int status)
 {
-    count(arr, "none", status);
+    count(gw->unrouted, "none", status);
 }
 
-void wp__gw_count_request(const wp_gateway_t *gw, gw_status_count_t *arr, const char *model,
-                          int status)
+void wp__gw_count_answer(wp_gateway_t *gw, gw_endpoint_t *ep, const char *model, int status)
 {
+    ep = wp__gw_ep_current(gw, ep);
     bool known =
         model != NULL && model[0] != '\0' && (gw->n_models == 0 || wp__gw_model_known(gw, model));
-    count(arr, known ? model : "none", status);
+    count(ep != NULL ? ep->counts.statuses : gw->unrouted, known ? model : "none", status);
+}
+
+void wp__gw_count_pick(wp_gateway_t *gw, gw_endpoint_t *ep)
+{
+    wp__gw_ep_current(gw, ep)->counts.picks++;
+}
+
+void wp__gw_count_upstream_error(wp_gateway_t *gw, gw_endpoint_t *ep)
+{
+    wp__gw_ep_current(gw, ep)->counts.upstream_errors++;
 }
 
 static void family(wp_buf_t *out, const char *name, const char *type, const char *help)
@@ -134,71 +144,105 @@ static void status_lines(wp_buf_t *out, const char *endpoint, const gw_status_co
     }
 }
 
-typedef double (*ep_value_fn)(const wp_gateway_t *gw, const gw_endpoint_t *ep);
+typedef double (*ep_value_fn)(const gw_endpoint_t *ep);
 
-static double v_healthy(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_healthy(const gw_endpoint_t *ep)
 {
-    return ep->healthy;
+    return gw_ep_outlier(ep)->healthy;
 }
-static double v_in_flight(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_in_flight(const gw_endpoint_t *ep)
 {
-    return wp_sched_endpoint_in_flight(gw->sched, ep->index);
+    return wp_sched_endpoint_in_flight(ep->pool->sched, ep->index);
 }
-static double v_waiting(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_waiting(const gw_endpoint_t *ep)
 {
-    return ep->waiting;
+    return ep->probe.waiting;
 }
-static double v_running(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_running(const gw_endpoint_t *ep)
 {
-    return ep->running;
+    return ep->probe.running;
 }
-static double v_kv(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_kv(const gw_endpoint_t *ep)
 {
-    return ep->kv_usage;
+    return ep->probe.kv_usage;
 }
-static double v_cache_queries(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_cache_queries(const gw_endpoint_t *ep)
 {
-    return ep->cache_queries;
+    return ep->probe.cache_queries;
 }
-static double v_cache_hits(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_cache_hits(const gw_endpoint_t *ep)
 {
-    return ep->cache_hits;
+    return ep->probe.cache_hits;
 }
-static double v_picks(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_picks(const gw_endpoint_t *ep)
 {
-    return (double)ep->picks;
+    return (double)ep->counts.picks;
 }
-static double v_connections(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_connections(const gw_endpoint_t *ep)
 {
-    return wp_http_upstream_open_connections(ep->up);
+    return wp_http_upstream_open_connections(wp__gw_ep_upstream(ep));
 }
-static double v_errors(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_errors(const gw_endpoint_t *ep)
 {
-    return (double)ep->upstream_errors;
+    return (double)ep->counts.upstream_errors;
 }
-static double v_index_blocks(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_index_blocks(const gw_endpoint_t *ep)
 {
-    return (double)wp_sched_index_endpoint_blocks(wp_sched_index(gw->sched), ep->index);
+    return (double)wp_sched_index_endpoint_blocks(wp_sched_index(ep->pool->sched), ep->index);
 }
-static double v_ejected(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_ejected(const gw_endpoint_t *ep)
 {
-    return wp_sched_outlier_get(ep->pool->outlier, ep->index)->ejected;
+    return gw_ep_outlier(ep)->ejected;
 }
-static double v_ejections(const wp_gateway_t *gw, const gw_endpoint_t *ep)
+static double v_ejections(const gw_endpoint_t *ep)
 {
-    return (double)wp_sched_outlier_get(ep->pool->outlier, ep->index)->ejections_total;
+    return (double)gw_ep_outlier(ep)->ejections_total;
 }
 
-static void per_endpoint(wp_gateway_t *gw, wp_buf_t *out, const char *name, const char *type,
-                         const char *help, ep_value_fn fn)
+/* A family with one sample per endpoint of the current generation. */
+typedef struct ep_family_s {
+    const char *name, *type, *help;
+    ep_value_fn value;
+} ep_family_t;
+
+static void per_endpoint(const wp_gateway_t *gw, wp_buf_t *out, const ep_family_t *f)
 {
-    family(out, name, type, help);
-    for (int i = 0; i < gw->n_eps; i++) {
-        wp_buf_printf(out, "%s{endpoint=\"", name);
-        label(out, gw->eps[i].cfg.name);
-        wp_buf_printf(out, "\"} %.17g\n", fn(gw, &gw->eps[i]));
+    family(out, f->name, f->type, f->help);
+    const gw_pool_t *pool = gw->pool;
+    for (int i = 0; i < pool->n_eps; i++) {
+        wp_buf_printf(out, "%s{endpoint=\"", f->name);
+        label(out, pool->eps[i].cfg.name);
+        wp_buf_printf(out, "\"} %.17g\n", f->value(&pool->eps[i]));
     }
 }
+
+static const ep_family_t picks_family = {"wellpath_gateway_picks_total", "counter",
+                                         "Scheduling decisions per endpoint.", v_picks};
+
+/* The wellpath_endpoint_ families, in the order they are written. */
+static const ep_family_t endpoint_families[] = {
+    {"wellpath_endpoint_healthy", "gauge", "1 when the endpoint is in the pool.", v_healthy},
+    {"wellpath_endpoint_in_flight", "gauge", "Requests the gateway has on the endpoint.",
+     v_in_flight},
+    {"wellpath_endpoint_waiting", "gauge", "Waiting requests, last scrape.", v_waiting},
+    {"wellpath_endpoint_running", "gauge", "Running requests, last scrape.", v_running},
+    {"wellpath_endpoint_kv_usage", "gauge", "KV cache usage 0..1, last scrape.", v_kv},
+    {"wellpath_endpoint_prefix_cache_queries_total", "counter",
+     "The endpoint's prefix-cache queries in tokens, last scrape (vLLM's counter).",
+     v_cache_queries},
+    {"wellpath_endpoint_prefix_cache_hits_total", "counter",
+     "The endpoint's prefix-cache hits in tokens, last scrape (vLLM's counter).", v_cache_hits},
+    {"wellpath_endpoint_connections", "gauge",
+     "Open connections from the gateway to the endpoint (kept alive and reused).", v_connections},
+    {"wellpath_endpoint_upstream_errors_total", "counter",
+     "Failed upstream attempts (connect, timeout, 5xx, cut streams).", v_errors},
+    {"wellpath_endpoint_prefix_index_blocks", "gauge",
+     "Prompt blocks the prefix index remembers on the endpoint (LRU-bounded).", v_index_blocks},
+    {"wellpath_endpoint_ejected", "gauge",
+     "1 while outlier detection keeps the endpoint out of the pool.", v_ejected},
+    {"wellpath_endpoint_ejections_total", "counter",
+     "Times outlier detection ejected the endpoint.", v_ejections},
+};
 
 static void hist(wp_buf_t *out, const wp_stats_hist_t *h, const char *name, const char *help)
 {
@@ -222,12 +266,12 @@ typedef struct {
 static pool_sums_t pool_sums(const wp_gateway_t *gw)
 {
     pool_sums_t s = {0, 0, 0};
-    for (int i = 0; i < gw->n_eps; i++) {
-        const gw_endpoint_t *ep = &gw->eps[i];
-        s.hits += ep->cache_hits;
-        s.queries += ep->cache_queries;
-        if (ep->metrics_seen && ep->kv_usage > s.kv_max)
-            s.kv_max = ep->kv_usage;
+    for (int i = 0; i < gw->pool->n_eps; i++) {
+        const gw_probe_t *pr = &gw->pool->eps[i].probe;
+        s.hits += pr->cache_hits;
+        s.queries += pr->cache_queries;
+        if (pr->metrics_seen && pr->kv_usage > s.kv_max)
+            s.kv_max = pr->kv_usage;
     }
     return s;
 }
@@ -263,12 +307,13 @@ static void write_accounting(wp_gateway_t *gw, wp_buf_t *out)
     family(out, "wellpath_gateway_accounting_errors_total", "counter",
            "Completions or prefill ends reported with nothing pending on the endpoint (a bug: "
            "the in-flight and pending-prefill counts would drift without it).");
-    for (int i = 0; i < gw->n_eps; i++) {
+    const gw_pool_t *pool = gw->pool;
+    for (int i = 0; i < pool->n_eps; i++) {
         for (int k = 0; k < WP_SCHED_ACCT_KINDS; k++) {
             wp_buf_puts(out, "wellpath_gateway_accounting_errors_total{endpoint=\"");
-            label(out, gw->eps[i].cfg.name);
+            label(out, pool->eps[i].cfg.name);
             wp_buf_printf(out, "\",kind=\"%s\"} %llu\n", wp_sched_acct_name((wp_sched_acct_t)k),
-                          (unsigned long long)gw->eps[i].acct_errors[k]);
+                          (unsigned long long)pool->eps[i].counts.acct_errors[k]);
         }
     }
 }
@@ -291,16 +336,15 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
 {
     family(out, "wellpath_gateway_requests_total", "counter",
            "Requests answered, by endpoint, model and HTTP status.");
-    for (int i = 0; i < gw->n_eps; i++)
-        status_lines(out, gw->eps[i].cfg.name, gw->eps[i].statuses);
+    for (int i = 0; i < gw->pool->n_eps; i++)
+        status_lines(out, gw->pool->eps[i].cfg.name, gw->pool->eps[i].counts.statuses);
     status_lines(out, "none", gw->unrouted);
-    per_endpoint(gw, out, "wellpath_gateway_picks_total", "counter",
-                 "Scheduling decisions per endpoint.", v_picks);
+    per_endpoint(gw, out, &picks_family);
     family(out, "wellpath_gateway_retries_total", "counter",
            "Attempts moved to another endpoint before the first byte.");
     wp_buf_printf(out, "wellpath_gateway_retries_total %llu\n",
                   (unsigned long long)gw->retries_total);
-    if (gw->has_prefill)
+    if (gw->pool->has_prefill)
         write_pd(gw, out);
     scalar(out, "wellpath_gateway_in_flight", "gauge",
            "Requests accepted and not answered yet (those waiting in the queue included).",
@@ -321,7 +365,7 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
            (double)gw->reloads);
     scalar(out, "wellpath_gateway_prefix_index_bytes", "gauge",
            "Memory held by the prefix index (at most prefixLruBlocks blocks per endpoint).",
-           (double)wp_sched_index_bytes(wp_sched_index(gw->sched)));
+           (double)wp_sched_index_bytes(wp_sched_index(gw->pool->sched)));
     hist(out, &gw->decision_s, "wellpath_gateway_decision_seconds",
          "Time of one scheduling decision.");
     hist(out, &gw->ttft_s, "wellpath_gateway_ttft_seconds",
@@ -337,34 +381,8 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
            "Prefix-cache hit rate estimated from the endpoints' counters: sum of hits / sum of "
            "queries since they started (0 before any query).",
            sums.queries > 0 ? sums.hits / sums.queries : 0);
-    per_endpoint(gw, out, "wellpath_endpoint_healthy", "gauge",
-                 "1 when the endpoint is in the pool.", v_healthy);
-    per_endpoint(gw, out, "wellpath_endpoint_in_flight", "gauge",
-                 "Requests the gateway has on the endpoint.", v_in_flight);
-    per_endpoint(gw, out, "wellpath_endpoint_waiting", "gauge", "Waiting requests, last scrape.",
-                 v_waiting);
-    per_endpoint(gw, out, "wellpath_endpoint_running", "gauge", "Running requests, last scrape.",
-                 v_running);
-    per_endpoint(gw, out, "wellpath_endpoint_kv_usage", "gauge",
-                 "KV cache usage 0..1, last scrape.", v_kv);
-    per_endpoint(gw, out, "wellpath_endpoint_prefix_cache_queries_total", "counter",
-                 "The endpoint's prefix-cache queries in tokens, last scrape (vLLM's counter).",
-                 v_cache_queries);
-    per_endpoint(gw, out, "wellpath_endpoint_prefix_cache_hits_total", "counter",
-                 "The endpoint's prefix-cache hits in tokens, last scrape (vLLM's counter).",
-                 v_cache_hits);
-    per_endpoint(gw, out, "wellpath_endpoint_connections", "gauge",
-                 "Open connections from the gateway to the endpoint (kept alive and reused).",
-                 v_connections);
-    per_endpoint(gw, out, "wellpath_endpoint_upstream_errors_total", "counter",
-                 "Failed upstream attempts (connect, timeout, 5xx, cut streams).", v_errors);
-    per_endpoint(gw, out, "wellpath_endpoint_prefix_index_blocks", "gauge",
-                 "Prompt blocks the prefix index remembers on the endpoint (LRU-bounded).",
-                 v_index_blocks);
-    per_endpoint(gw, out, "wellpath_endpoint_ejected", "gauge",
-                 "1 while outlier detection keeps the endpoint out of the pool.", v_ejected);
-    per_endpoint(gw, out, "wellpath_endpoint_ejections_total", "counter",
-                 "Times outlier detection ejected the endpoint.", v_ejections);
+    for (size_t k = 0; k < N(endpoint_families); k++)
+        per_endpoint(gw, out, &endpoint_families[k]);
     write_accounting(gw, out);
     if (gw->cfg.guide_metrics)
         write_guide(gw, out, &sums);

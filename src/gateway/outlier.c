@@ -20,15 +20,13 @@ wp_sched_outlier_cfg_t wp_gateway_outlier_cfg(const wp_gateway_outlier_cfg_t *c)
 
 void wp__gw_pool_sync(wp_gateway_t *gw, gw_pool_t *pool)
 {
-    for (int i = 0; i < pool->n_eps; i++)
-        wp_sched_outlier_ep(pool->outlier, i)->healthy = pool->eps[i].healthy;
     wp_sched_outlier_apply(pool->outlier, pool->sched, gw->cfg.max_in_flight);
 }
 
 static void log_event(wp_gateway_t *gw, gw_endpoint_t *ep, wp_sched_outlier_event_t ev,
                       double for_s)
 {
-    const wp_sched_outlier_ep_t *o = wp_sched_outlier_get(ep->pool->outlier, ep->index);
+    const wp_sched_outlier_ep_t *o = gw_ep_outlier(ep);
     static const wp_sched_decision_kind_t kinds[] = {
         [WP_SCHED_OUTLIER_EJECTED] = WP_SCHED_DECISION_EJECT,
         [WP_SCHED_OUTLIER_PROBATION] = WP_SCHED_DECISION_PROBATION,
@@ -36,7 +34,6 @@ static void log_event(wp_gateway_t *gw, gw_endpoint_t *ep, wp_sched_outlier_even
     wp__gw_decision(
         gw, &(wp_sched_decision_t){.kind = kinds[ev], .endpoint = ep->cfg.name, .seconds = for_s});
     if (ev == WP_SCHED_OUTLIER_EJECTED) {
-        gw->ejections_total++;
         wp_log(WP_LOG_WARN, "endpoint ejected", "endpoint=%s failures=%d for_ms=%.0f ejections=%d",
                ep->cfg.name, o->consecutive_failures, for_s * 1000.0, o->ejections);
     } else {

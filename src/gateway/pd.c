@@ -31,7 +31,7 @@ static void release_prefill(gw_proxy_t *p)
 {
     if (!p->pf_dispatched)
         return;
-    wp_sched_on_prefill_done(p->pool->sched, &p->pf_pick);
+    wp__gw_ep_prefilled(p->gw, p->pool, p->pf_ep, &p->pf_pick);
     wp__gw_ep_done(p->gw, p->pool, p->pf_ep);
     p->pf_dispatched = false;
 }
@@ -131,28 +131,16 @@ bool wp__gw_pd_begin(gw_proxy_t *p)
         gw->pd_decode_only++;
         return false;
     }
-    wp__gw_decision(gw,
-                    &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_PICK,
-                                           .request = p->request_id,
-                                           .endpoint = p->pool->eps[p->pf_pick.endpoint].cfg.name,
-                                           .pick = &p->pf_pick,
-                                           .role = WP_SCHED_ROLE_PREFILL,
-                                           .attempt = 1});
     p->pf_ep = &p->pool->eps[p->pf_pick.endpoint];
     wp_buf_reset(&p->send_body);
     if (wp_api_pd_prefill_body(p->api.root, &p->send_body) != WP_OK) {
         fall_back(p, GW_PD_BAD_RESPONSE, "out of memory building the prefill body");
         return true;
     }
-    wp__gw_ep_sent(gw, p->pool, p->pf_ep, &p->pf_pick);
     p->pf_dispatched = true;
-    wp__gw_ep_current(gw, p->pf_ep)->picks++;
-    char path[300];
-    snprintf(path, sizeof(path), "%s%.*s", p->pf_ep->cfg.base_path, (int)p->req->url.len,
-             p->req->url.data);
     static const wp_http_call_cbs_t cbs = {pf_head, pf_body, pf_done};
-    p->pf_call = wp_http_call_start(p->pf_ep->up, "POST", path, p->fwd_headers.data,
-                                    p->send_body.data, p->send_body.len, &cbs, p);
+    p->pf_call =
+        wp__gw_proxy_send(p, p->pf_ep, &p->pf_pick, WP_SCHED_ROLE_PREFILL, 1, &p->send_body, &cbs);
     if (p->pf_call == NULL) {
         release_prefill(p);
         fall_back(p, GW_PD_CONNECT, "out of memory starting the prefill call");

@@ -1,8 +1,9 @@
 /*
  * gateway/proxy: one proxied completion request, from body parse to the last byte.
  *
- *   parse body -> check model -> pick (sched/) -> call upstream -> on_head: answer
- *   head -> on_body: pass each piece on as it arrives -> on_done: end, account, log.
+ *   parse body -> check model -> admit (flow.c) -> prefill stage (pd.c, P/D pools only)
+ *   -> pick (sched/) -> call upstream -> on_head: answer head -> on_body: pass each piece
+ *   on as it arrives -> on_done: end, account, log.
  *
  * Retries: a connection failure, a timeout or a 5xx from the upstream before any byte
  * has gone to the client is retried on another endpoint (never one already tried), at
@@ -10,10 +11,12 @@
  * (SSE) answer is ended with an SSE error event, any other body is cut by closing the
  * connection, so the client never mistakes a partial answer for a whole one.
  *
- * Lifetime: a gw_proxy_t lives from wp__gw_proxy_start to finish(); it owns the parsed body
- * and the upstream call, and holds the pool generation current at its start (every
- * attempt picks from it, so a reload never moves a request between schedulers). If the client goes
- * away first, on_abort cancels the call.
+ * Lifetime: a gw_proxy_t (its fields: internal.h) lives from wp__gw_proxy_start to
+ * wp__gw_proxy_finish; it owns the parsed body and the upstream call, and holds the pool
+ * generation current at its start: every attempt picks from it, so a reload never moves a
+ * dispatched request between schedulers (one still queued, holding nothing there, moves to
+ * the current generation when it leaves the queue). If the client goes away first,
+ * on_abort cancels the call.
  */
 #include "gateway/internal.h"
 
@@ -55,15 +58,13 @@ void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome)
     wp_gateway_t *gw = p->gw;
     wp__gw_flow_forget(p);
     release(p);
-    gw_endpoint_t *acct = wp__gw_ep_current(gw, p->ep); /* counters survive a reload */
-    wp__gw_count_request(gw, acct != NULL ? acct->statuses : gw->unrouted, p->model, p->status);
+    wp__gw_count_answer(gw, p->ep, p->model, p->status);
     uint64_t end = uv_hrtime();
     if (p->status >= 200 && p->status < 300) {
         wp_stats_hist_observe(&gw->e2e_s, (double)(end - p->t0_ns) / 1e9);
         if (p->t_first_ns && p->sse) {
             wp_stats_hist_observe(&gw->ttft_s, (double)(p->t_first_ns - p->t0_ns) / 1e9);
-            if (acct != NULL)
-                wp__gw_status_note_ttft(acct, (double)(p->t_first_ns - p->t0_ns) / 1e9);
+            wp__gw_status_note_ttft(gw, p->ep, (double)(p->t_first_ns - p->t0_ns) / 1e9);
         }
     }
     gw->in_flight--;
@@ -130,13 +131,11 @@ static void on_abort(wp_http_req_t *req)
 static void retry(gw_proxy_t *p, wp_sched_retry_t r, const char *why)
 {
     wp_gateway_t *gw = p->gw;
-    gw_endpoint_t *cur = wp__gw_ep_current(gw, p->ep);
-    cur->upstream_errors++;
+    wp__gw_count_upstream_error(gw, p->ep);
     snprintf(p->fail_why, sizeof(p->fail_why), "%s", why);
     p->fail_status = r.status;
     release(p);
     gw->retries_total++;
-    cur->retries_from++;
     wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_RETRY,
                                                .request = p->request_id,
                                                .endpoint = p->ep->cfg.name,
@@ -152,7 +151,7 @@ static void attempt_failed(gw_proxy_t *p, wp_sched_retry_t r, const char *why)
         retry(p, r, why);
         return;
     }
-    wp__gw_ep_current(p->gw, p->ep)->upstream_errors++;
+    wp__gw_count_upstream_error(p->gw, p->ep);
     release(p);
     wp__gw_proxy_fail(p, r.status, why, NULL);
 }
@@ -258,7 +257,7 @@ static void on_up_done(void *ud, wp_status_t st, const char *why)
         return;
     }
     int status = r.status;
-    wp__gw_ep_current(p->gw, p->ep)->upstream_errors++;
+    wp__gw_count_upstream_error(p->gw, p->ep);
     wp_log(WP_LOG_WARN, "upstream failed mid-response", "id=%s endpoint=%s why=\"%s\"",
            p->request_id, p->ep->cfg.name, why ? why : "");
     if (p->sse) {
@@ -296,7 +295,7 @@ void wp__gw_proxy_sched_request(const gw_proxy_t *p, wp_sched_request_t *sr)
         .prompt_len = p->api.prompt.len,
         .prompt_tokens = p->n_tokens,
         .session_ep = wp__gw_session_endpoint(p),
-        .role = p->pool->has_prefill ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH,
+        .role = gw_pool_role(p->pool),
         .exclude = p->tried,
     };
 }
@@ -310,8 +309,7 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
     uint64_t t = uv_hrtime();
     wp_err_t err;
     wp_status_t st = wp_sched_pick(p->pool->sched, wp__gw_now(gw), &sr, &gw->rng, &p->pick, &err);
-    p->decision_s = (double)(uv_hrtime() - t) / 1e9;
-    wp_stats_hist_observe(&gw->decision_s, p->decision_s);
+    wp_stats_hist_observe(&gw->decision_s, (double)(uv_hrtime() - t) / 1e9);
     if (st != WP_OK) {
         if (p->attempts > 1) {
             wp__gw_proxy_fail(p, p->fail_status, p->fail_why, NULL);
@@ -321,29 +319,48 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
         return;
     }
     p->ep = &p->pool->eps[p->pick.endpoint];
-    wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_PICK,
-                                               .request = p->request_id,
-                                               .endpoint = p->ep->cfg.name,
-                                               .pick = &p->pick,
-                                               .role = sr.role,
-                                               .attempt = p->attempts});
     p->tried[p->pick.endpoint / 64] |= 1ULL << (p->pick.endpoint % 64);
-    wp__gw_ep_sent(gw, p->pool, p->ep, &p->pick);
     p->dispatched = true;
     p->prefilling = true;
-    wp__gw_ep_current(gw, p->ep)->picks++;
     wp_stats_hist_observe(&gw->prefix_ratio, p->pick.prefix_ratio);
-    char path[300];
-    snprintf(path, sizeof(path), "%s%.*s", p->ep->cfg.base_path, (int)p->req->url.len,
-             p->req->url.data);
     static const wp_http_call_cbs_t cbs = {on_up_head, on_up_body, on_up_done};
-    const wp_buf_t *body = p->send_body.len ? &p->send_body : &p->req->body;
-    p->call = wp_http_call_start(p->ep->up, "POST", path, p->fwd_headers.data, body->data,
-                                 body->len, &cbs, p);
+    p->call = wp__gw_proxy_send(p, p->ep, &p->pick, sr.role, p->attempts,
+                                p->send_body.len ? &p->send_body : &p->req->body, &cbs);
     if (p->call == NULL)
         attempt_failed(
             p, wp_sched_retry_decide(WP_SCHED_RETRY_TRANSPORT, p->attempts, gw->cfg.retries, false),
             "out of memory starting the upstream call");
+}
+
+wp_http_call_t *wp__gw_proxy_send(gw_proxy_t *p, gw_endpoint_t *ep, const wp_sched_pick_t *pick,
+                                  wp_sched_role_t role, int attempt, const wp_buf_t *body,
+                                  const wp_http_call_cbs_t *cbs)
+{
+    wp_gateway_t *gw = p->gw;
+    wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_PICK,
+                                               .request = p->request_id,
+                                               .endpoint = ep->cfg.name,
+                                               .pick = pick,
+                                               .role = role,
+                                               .attempt = attempt});
+    wp__gw_ep_sent(gw, p->pool, ep, pick);
+    wp__gw_count_pick(gw, ep);
+    char path[300];
+    snprintf(path, sizeof(path), "%s%.*s", ep->cfg.base_path, (int)p->req->url.len,
+             p->req->url.data);
+    return wp_http_call_start(wp__gw_ep_upstream(ep), "POST", path, p->fwd_headers.data, body->data,
+                              body->len, cbs, p);
+}
+
+void wp__gw_proxy_move_to_current(gw_proxy_t *p)
+{
+    if (p->pool == p->gw->pool)
+        return;
+    wp__gw_pool_unref(p->pool);
+    p->pool = p->gw->pool;
+    wp__gw_pool_ref(p->pool);
+    p->pf_ep = NULL; /* an endpoint of the old generation: its stage is over */
+    memset(p->tried, 0, sizeof(p->tried));
 }
 
 static bool hop_by_hop(wp_str_t name)
@@ -396,7 +413,7 @@ static void set_request_id(gw_proxy_t *p)
     snprintf(p->request_id, sizeof(p->request_id), "wp-%016llx", (unsigned long long)r);
 }
 
-void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
+void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, wp_api_kind_t kind)
 {
     gw_proxy_t *p = calloc(1, sizeof(*p));
     if (p == NULL) {
@@ -407,7 +424,6 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
     p->pool = gw->pool;
     wp__gw_pool_ref(p->pool);
     p->req = req;
-    p->kind = (wp_api_kind_t)kind;
     p->t0_ns = req->start_ns;
     wp_buf_init(&p->pf_answer, 1u << 20);
     wp_buf_init(&p->send_body, 0);
@@ -419,7 +435,7 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, int kind)
     set_request_id(p);
     wp_buf_init(&p->fwd_headers, 64 * 1024);
     wp_api_error_t e;
-    if (wp_api_request_parse(p->kind, req->body.data, req->body.len, &p->api, &e) != WP_OK) {
+    if (wp_api_request_parse(kind, req->body.data, req->body.len, &p->api, &e) != WP_OK) {
         wp__gw_proxy_fail(p, e.status, e.err.msg, e.param);
         return;
     }

@@ -80,31 +80,33 @@ static void count_statuses(const gw_status_count_t *arr, uint64_t *all, uint64_t
     }
 }
 
-void wp__gw_status_note_ttft(gw_endpoint_t *ep, double seconds)
+void wp__gw_status_note_ttft(wp_gateway_t *gw, gw_endpoint_t *ep, double seconds)
 {
-    if (!isfinite(seconds) || seconds < 0)
+    ep = wp__gw_ep_current(gw, ep);
+    if (ep == NULL || !isfinite(seconds) || seconds < 0)
         return;
-    ep->ttft_recent[ep->ttft_next] = seconds;
-    ep->ttft_next = (ep->ttft_next + 1) % GW_TTFT_RECENT;
-    if (ep->ttft_n < GW_TTFT_RECENT)
-        ep->ttft_n++;
+    gw_ep_counts_t *c = &ep->counts;
+    c->ttft_recent[c->ttft_next] = seconds;
+    c->ttft_next = (c->ttft_next + 1) % GW_TTFT_RECENT;
+    if (c->ttft_n < GW_TTFT_RECENT)
+        c->ttft_n++;
 }
 
-static double recent_ttft_mean(const gw_endpoint_t *ep)
+static double recent_ttft_mean(const gw_ep_counts_t *c)
 {
-    if (ep->ttft_n == 0)
+    if (c->ttft_n == 0)
         return NAN;
     double sum = 0;
-    for (int i = 0; i < ep->ttft_n; i++)
-        sum += ep->ttft_recent[i];
-    return sum / ep->ttft_n;
+    for (int i = 0; i < c->ttft_n; i++)
+        sum += c->ttft_recent[i];
+    return sum / c->ttft_n;
 }
 
 static uint64_t total_picks(const wp_gateway_t *gw)
 {
     uint64_t n = 0;
-    for (int i = 0; i < gw->n_eps; i++)
-        n += gw->eps[i].picks;
+    for (int i = 0; i < gw->pool->n_eps; i++)
+        n += gw->pool->eps[i].counts.picks;
     return n;
 }
 
@@ -112,44 +114,46 @@ static void write_endpoint(const wp_gateway_t *gw, const gw_endpoint_t *ep, uint
                            wp_buf_t *b)
 {
     uint64_t requests = 0, errors = 0;
-    count_statuses(ep->statuses, &requests, &errors);
+    const gw_probe_t *pr = &ep->probe;
+    const gw_ep_counts_t *c = &ep->counts;
+    count_statuses(c->statuses, &requests, &errors);
     wp_buf_puts(b, "{");
     json_str(b, "name", ep->cfg.name);
     wp_buf_puts(b, ",");
     json_str(b, "role", role_name(ep->cfg.role));
-    const wp_sched_outlier_ep_t *o = wp_sched_outlier_get(ep->pool->outlier, ep->index);
+    const wp_sched_outlier_ep_t *o = gw_ep_outlier(ep);
     wp_buf_printf(b, ",\"healthy\":%s,\"outlier\":\"%s\",\"in_flight\":%u,",
-                  ep->healthy ? "true" : "false",
+                  o->healthy ? "true" : "false",
                   o->ejected     ? "ejected"
                   : o->probation ? "probation"
                                  : "ok",
-                  wp_sched_endpoint_in_flight(gw->sched, ep->index));
-    json_num(b, "waiting", ep->waiting);
+                  wp_sched_endpoint_in_flight(ep->pool->sched, ep->index));
+    json_num(b, "waiting", pr->waiting);
     wp_buf_puts(b, ",");
-    json_num(b, "running", ep->running);
+    json_num(b, "running", pr->running);
     wp_buf_puts(b, ",");
-    json_num(b, "kv_usage", ep->kv_usage);
+    json_num(b, "kv_usage", pr->kv_usage);
     wp_buf_puts(b, ",");
-    json_num(b, "cache_queries", ep->cache_queries);
+    json_num(b, "cache_queries", pr->cache_queries);
     wp_buf_puts(b, ",");
-    json_num(b, "cache_hits", ep->cache_hits);
+    json_num(b, "cache_hits", pr->cache_hits);
     wp_buf_puts(b, ",");
-    json_num(b, "cache_hit_rate", ep->cache_queries > 0 ? ep->cache_hits / ep->cache_queries : NAN);
-    wp_buf_printf(b, ",\"picks\":%llu,", (unsigned long long)ep->picks);
-    json_num(b, "pick_share", picks_all ? (double)ep->picks / (double)picks_all : NAN);
+    json_num(b, "cache_hit_rate", pr->cache_queries > 0 ? pr->cache_hits / pr->cache_queries : NAN);
+    wp_buf_printf(b, ",\"picks\":%llu,", (unsigned long long)c->picks);
+    json_num(b, "pick_share", picks_all ? (double)c->picks / (double)picks_all : NAN);
     wp_buf_printf(b, ",\"requests\":%llu,\"errors\":%llu,", (unsigned long long)requests,
                   (unsigned long long)errors);
-    json_num(b, "ttft_ms", recent_ttft_mean(ep) * 1000.0);
-    wp_buf_printf(b, ",\"ttft_samples\":%d,", ep->ttft_n);
-    json_str(b, "last_error", ep->last_error);
+    json_num(b, "ttft_ms", recent_ttft_mean(c) * 1000.0);
+    wp_buf_printf(b, ",\"ttft_samples\":%d,", c->ttft_n);
+    json_str(b, "last_error", pr->last_error);
     wp_buf_puts(b, "}");
 }
 
 static void write_totals(const wp_gateway_t *gw, uint64_t picks_all, wp_buf_t *b)
 {
     uint64_t requests = 0, errors = 0;
-    for (int i = 0; i < gw->n_eps; i++)
-        count_statuses(gw->eps[i].statuses, &requests, &errors);
+    for (int i = 0; i < gw->pool->n_eps; i++)
+        count_statuses(gw->pool->eps[i].counts.statuses, &requests, &errors);
     count_statuses(gw->unrouted, &requests, &errors);
     uint64_t shed = 0;
     for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
@@ -158,7 +162,7 @@ static void write_totals(const wp_gateway_t *gw, uint64_t picks_all, wp_buf_t *b
                   "\"totals\":{\"endpoints\":%d,\"healthy\":%d,\"in_flight\":%llu,"
                   "\"requests\":%llu,\"errors\":%llu,\"picks\":%llu,\"retries\":%llu,"
                   "\"queued\":%u,\"shed\":%llu,",
-                  gw->n_eps, wp__gw_ready_count(gw), (unsigned long long)gw->in_flight,
+                  gw->pool->n_eps, wp__gw_ready_count(gw), (unsigned long long)gw->in_flight,
                   (unsigned long long)requests, (unsigned long long)errors,
                   (unsigned long long)picks_all, (unsigned long long)gw->retries_total,
                   wp_sched_admit_queued(gw->admit), (unsigned long long)shed);
@@ -182,10 +186,10 @@ void wp__gw_status_write_json(const wp_gateway_t *gw, wp_buf_t *b)
     wp_buf_puts(b, "],");
     write_totals(gw, picks_all, b);
     wp_buf_puts(b, ",\"endpoints\":[");
-    for (int i = 0; i < gw->n_eps; i++) {
+    for (int i = 0; i < gw->pool->n_eps; i++) {
         if (i)
             wp_buf_puts(b, ",");
-        write_endpoint(gw, &gw->eps[i], picks_all, b);
+        write_endpoint(gw, &gw->pool->eps[i], picks_all, b);
     }
     wp_buf_puts(b, "]}");
 }
