@@ -159,15 +159,8 @@ static void on_token(breq_t *q)
     if (q->chunks == 0) {
         q->first_s = t;
     } else {
-        if (q->n_itl == q->cap_itl) {
-            size_t cap = q->cap_itl ? q->cap_itl * 2 : 64;
-            double *p = realloc(q->itl, cap * sizeof(double));
-            if (p == NULL)
-                return;
-            q->itl = p;
-            q->cap_itl = cap;
-        }
-        q->itl[q->n_itl++] = t - q->last_s;
+        if (wp_stats_append(&q->itl, &q->n_itl, &q->cap_itl, t - q->last_s) != WP_OK)
+            return;
     }
     q->last_s = t;
     q->chunks++;

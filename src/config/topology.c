@@ -30,6 +30,12 @@ _Static_assert(sizeof(wp_topology_engine_t) == sizeof(int), "enums are stored as
         .key = k, .kind = WP__CFG_STR, .off = offsetof(type, field), .size = SZ(type, field),      \
         .choices = ch                                                                              \
     }
+/* A string that may be left out (then ""). */
+#define F_STR_OPT(k, type, field)                                                                  \
+    {                                                                                              \
+        .key = k, .kind = WP__CFG_STR, .off = offsetof(type, field), .size = SZ(type, field),      \
+        .zero_unset = true                                                                         \
+    }
 #define F_ENUM(k, type, field, ch)                                                                 \
     {                                                                                              \
         .key = k, .kind = WP__CFG_ENUM, .off = offsetof(type, field), .choices = ch                \
@@ -192,16 +198,8 @@ static const wp__cfg_field_t gateway_fields[] = {
     F_INT("drainTimeoutMs", gateway_t, drain_timeout_ms, 1, 86400000),
     F_INT("maxInFlightPerEndpoint", gateway_t, max_in_flight_per_endpoint, 0, 1000000),
     F_INT("retries", gateway_t, retries, 0, 16),
-    {.key = "adminToken",
-     .kind = WP__CFG_STR,
-     .off = offsetof(gateway_t, admin_token),
-     .size = SZ(gateway_t, admin_token),
-     .zero_unset = true},
-    {.key = "decisionLog",
-     .kind = WP__CFG_STR,
-     .off = offsetof(gateway_t, decision_log),
-     .size = SZ(gateway_t, decision_log),
-     .zero_unset = true},
+    F_STR_OPT("adminToken", gateway_t, admin_token),
+    F_STR_OPT("decisionLog", gateway_t, decision_log),
     F_MAP("flowControl", gateway_t, flow, flow_fields),
     F_MAP("outlierDetection", gateway_t, outlier, outlier_fields),
     F_ENUM("logFormat", gateway_t, log_format, log_choices),
@@ -221,11 +219,7 @@ static const wp__cfg_field_t sim_fields[] = {
     F_INT("seed", sim_t, seed, 0, 9.2e18),
     F_CUSTOM("faults", parse_faults),
     F_CUSTOM("faultReplicas", parse_fault_replicas),
-    {.key = "adminToken",
-     .kind = WP__CFG_STR,
-     .off = offsetof(sim_t, admin_token),
-     .size = SZ(sim_t, admin_token),
-     .zero_unset = true},
+    F_STR_OPT("adminToken", sim_t, admin_token),
     F_SHARE("prefillMfu", sim_t, prefill_mfu),
     F_SHARE("decodeMbu", sim_t, decode_mbu),
     {.key = "stepOverheadMs",

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "des/internal.h"
+#include "stats/stats.h"
 
 void wp_des_config_default(wp_des_config_t *cfg)
 {
@@ -258,15 +259,7 @@ static void on_add(des_t *d, double t, dreq_t *q)
 
 static void add_gap(dreq_t *q, double gap)
 {
-    if (q->n_itl == q->cap_itl) {
-        size_t cap = q->cap_itl ? q->cap_itl * 2 : 64;
-        double *v = realloc(q->itl, cap * sizeof(double));
-        if (v == NULL)
-            return;
-        q->itl = v;
-        q->cap_itl = cap;
-    }
-    q->itl[q->n_itl++] = gap;
+    wp_stats_append(&q->itl, &q->n_itl, &q->cap_itl, gap); /* no memory: one gap fewer */
 }
 
 static void on_step_end(des_t *d, double t, int i)

@@ -290,3 +290,17 @@ wp_status_t wp_stats_samples_validate(const wp_stats_samples_t *s, wp_err_t *err
                           sum);
     return WP_OK;
 }
+
+wp_status_t wp_stats_append(double **v, size_t *n, size_t *cap, double x)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        double *nv = realloc(*v, c * sizeof(double));
+        if (nv == NULL)
+            return WP_ENOMEM;
+        *v = nv;
+        *cap = c;
+    }
+    (*v)[(*n)++] = x;
+    return WP_OK;
+}

@@ -93,6 +93,11 @@ typedef struct wp_stats_samples_s {
 
 #define WP_STATS_SAMPLES_DEFAULT_LIMIT ((size_t)1 << 24)
 
+/* Appends x to a caller-owned growable array (*v of *n values, room for *cap; capacity
+ * doubles from 64). WP_ENOMEM leaves it as it was. For per-request series (the gaps
+ * between tokens) that a report reads whole. */
+wp_status_t wp_stats_append(double **v, size_t *n, size_t *cap, double x);
+
 /* limit 0 means WP_STATS_SAMPLES_DEFAULT_LIMIT. Allocates nothing until the first add. */
 void wp_stats_samples_init(wp_stats_samples_t *s, size_t limit);
 void wp_stats_samples_free(wp_stats_samples_t *s);

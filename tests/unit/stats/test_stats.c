@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -362,9 +363,25 @@ static void test_stats_samples_limits(void **state)
     wp_stats_samples_free(&s);
 }
 
+/* wp_stats_append: values kept in order across growth from 64. */
+static void test_stats_append_grows(void **state)
+{
+    (void)state;
+    double *v = NULL;
+    size_t n = 0, cap = 0;
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(wp_stats_append(&v, &n, &cap, i * 0.5), WP_OK);
+    assert_int_equal(n, 200);
+    assert_int_equal(cap, 256);
+    for (int i = 0; i < 200; i++)
+        assert_true(v[i] == i * 0.5);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stats_append_grows),
         cmocka_unit_test(test_stats_hist_observe_counts),
         cmocka_unit_test(test_stats_hist_write_prom),
         cmocka_unit_test(test_stats_hist_vllm_buckets),
