@@ -109,7 +109,7 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
         k += snprintf(picks + k, sizeof(picks) - (size_t)k, "%s%llu", i ? "," : "",
                       (unsigned long long)stats.picks[i]);
     char admission[96] = "";
-    if (c.flow_enabled || c.max_in_flight > 0)
+    if (c.admit.queue || c.max_in_flight > 0)
         snprintf(admission, sizeof(admission), ", %llu queued at the gateway, %llu shed",
                  (unsigned long long)stats.queued, (unsigned long long)stats.shed);
     if (st == WP_OK)
@@ -177,10 +177,7 @@ static wp_status_t configure(const char *file, wp_des_config_t *dc, wp_sim_confi
     dc->scrape_interval_s = (double)gc.scrape_interval_ms / 1000.0;
     dc->seed = sc->seed;
     dc->max_in_flight = gc.max_in_flight;
-    dc->flow_enabled = gc.flow.enabled;
-    dc->flow_max_queue = gc.flow.max_queue;
-    dc->flow_queue_timeout_s = (double)gc.flow.queue_timeout_ms / 1000.0;
-    dc->saturation = gc.flow.saturation;
+    dc->admit = wp_gateway_admit_cfg(&gc.flow);
     dc->retries = gc.retries;
     dc->outlier = wp_gateway_outlier_cfg(&gc.outlier);
     dc->fault_replicas = sc->fault_replicas;
@@ -301,6 +298,9 @@ int wp_cli_simulate(int argc, char **argv)
     if (run.n_policies == 0)
         snprintf(run.policies[run.n_policies++], sizeof(run.policies[0]), "topology");
     FILE *dlog = NULL;
+    if (decision_log != NULL && (run.n_policies > 1 || xpyd_gpus > 0))
+        return wp_cli_fail("simulate", "--decision-log: one run at a time (one --policy, and no "
+                                       "--xpyd-gpus): every run would start again at t=0 and r1");
     if (decision_log != NULL) {
         if ((dlog = fopen(decision_log, "w")) == NULL)
             return wp_cli_fail("simulate", "--decision-log: cannot open the file for writing");

@@ -34,9 +34,7 @@ void wp_des_config_default(wp_des_config_t *cfg)
     cfg->client_latency_s = 0.0005;
     cfg->engine_latency_s = 0.0002;
     cfg->seed = 1;
-    cfg->flow_max_queue = 1024; /* the gateway's defaults */
-    cfg->flow_queue_timeout_s = 30.0;
-    cfg->saturation = (wp_sched_saturation_t){5, 0.8};
+    wp_sched_admit_cfg_default(&cfg->admit); /* the gateway's defaults */
     wp_sched_outlier_cfg_default(&cfg->outlier);
     cfg->retries = 2;
     cfg->fault_replicas = ~0ULL;
@@ -239,15 +237,10 @@ static void on_add(des_t *d, double t, dreq_t *q)
                           .arrival = t,
                           .user = q};
     if (q->ids == NULL || wp_engine_add(d->engines[ep].e, &in, NULL) != WP_OK) {
-        if (q->phase == PHASE_PREFILL) { /* decode-only, as the gateway falls back */
-            wp_sched_on_prefill_done(d->sched, &q->pf_pick);
-            wp_sched_on_complete(d->sched, q->pf_ep);
-            q->phase = PHASE_DECODE_LOCAL;
-            wp__des_push(d, t + d->cfg->engine_latency_s, EV_PICK, -1, q);
-            return;
-        }
-        wp_sched_on_prefill_done(d->sched, &q->pick);
-        finish(d, q, WP_REPORT_HTTP_4XX, t); /* the server would answer 400 */
+        /* The server answers 400 (too long for its context, or no memory to hold it);
+         * the gateway takes it as any answer of that engine (des/gateway.c). */
+        q->fail_status = 400;
+        wp__des_push(d, t + d->cfg->engine_latency_s, EV_FAIL, ep, q);
         return;
     }
     if (q->phase != PHASE_PREFILL) { /* the engine keeps the block hashes, not the tokens */
@@ -291,10 +284,7 @@ static void on_step_end(des_t *d, double t, int i)
             break;
         case WP_ENGINE_EV_FINISHED:
             if (q->phase == PHASE_PREFILL) { /* the gateway gets the KV params, then decodes */
-                wp_sched_on_complete(d->sched, q->pf_ep);
-                d->stats->disaggregated++; /* as the gateway counts it: the prefill succeeded */
-                q->phase = PHASE_DECODE;
-                wp__des_push(d, t + d->cfg->engine_latency_s, EV_PICK, -1, q);
+                wp__des_push(d, t + d->cfg->engine_latency_s, EV_PREFILLED, q->pf_ep, q);
                 break;
             }
             finish(d, q, WP_REPORT_OK, t);
@@ -341,6 +331,9 @@ static void dispatch(des_t *d, const wp_des_event_t *ev)
         break;
     case EV_FAIL:
         wp__des_gw_failed(d, ev->t, ev->ptr, ev->index);
+        break;
+    case EV_PREFILLED:
+        wp__des_gw_prefilled(d, ev->t, ev->ptr);
         break;
     case EV_RELEASE:
         wp_engine_release(d->engines[ev->index].e, ((dreq_t *)ev->ptr)->id);
@@ -396,9 +389,10 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
             snprintf(name, sizeof(name), "%s-%d", prefix[pools[p].role], k);
             if (wp_sched_endpoint_add(d->sched, name, pools[p].role) < 0)
                 return wp_err_set(err, WP_EINVAL, "cannot add engine %d to the scheduler", i);
+            /* Replica k of its pool, as `wellpath up` runs one `wellpath sim` per pool. */
             engine_t *en = &d->engines[i];
-            en->faulty = cfg->faults.n > 0 && i < 64 && (cfg->fault_replicas >> i & 1);
-            wp_rng_seed(&en->fault_rng, cfg->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)i);
+            en->faulty = cfg->faults.n > 0 && k < 64 && (cfg->fault_replicas >> k & 1);
+            wp_rng_seed(&en->fault_rng, cfg->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)k);
             d->engines[i].cfg = d->pd ? &cfg->pools[p].engine : &cfg->engine;
             wp_status_t st = wp_engine_new(&pools[p].engine, &d->engines[i].e, err);
             if (st != WP_OK)

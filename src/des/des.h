@@ -39,6 +39,7 @@
 #include "engine/engine.h"
 #include "report/report.h"
 #include "fault/fault.h"
+#include "sched/admit.h"
 #include "sched/decision.h"
 #include "sched/outlier.h"
 #include "sched/queue.h"
@@ -75,19 +76,16 @@ typedef struct wp_des_config_s {
     double engine_latency_s;  /* one way, gateway <-> engine */
     uint64_t seed;            /* the scheduler's tie-breaking */
     /* The gateway's admission (gateway.maxInFlightPerEndpoint, gateway.flowControl). */
-    uint32_t max_in_flight;           /* per endpoint, 0 = none */
-    bool flow_enabled;                /* queue while saturated */
-    uint32_t flow_max_queue;          /* 1..WP_SCHED_QUEUE_MAX */
-    double flow_queue_timeout_s;      /* > 0 */
-    wp_sched_saturation_t saturation; /* queue depth and KV usage thresholds */
+    uint32_t max_in_flight;     /* per endpoint, 0 = none */
+    wp_sched_admit_cfg_t admit; /* flow control: queue while saturated (sched/admit.h) */
     /* The decision log (sched/decision.h): called with each decision the simulated
      * gateway takes, at its virtual time; NULL = off. Requests are named "r<n>" (n from 1,
      * in arrival order), engines as the scheduler names them ("engine-0", "prefill-0"). */
     void (*decision)(void *ud, double t, const wp_sched_decision_t *d);
     void *decision_ud;
     /* Failures, as the gateway meets them: engines whose bit is set in fault_replicas
-     * (default all; engine i is bit i, the first 64) draw `faults` for every request as
-     * `wellpath sim --fault` does for its replica i with this seed; only the error kinds
+     * (default all; replica k of its pool is bit k, the first 64) draw `faults` for every
+     * request as `wellpath sim --fault` does for its replica k with this seed; only the error kinds
      * (429, 500, 503, context-length) are simulated. A failed attempt is retried on another
      * engine (`retries`, default 2) as sched/retry says, and outlier detection
      * (sched/outlier; the gateway's defaults) ejects an engine that keeps failing. */

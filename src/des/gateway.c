@@ -61,8 +61,10 @@ static bool pd_prefill_pick(des_t *d, double t, dreq_t *q)
     wp_sched_pd_verdict_t v =
         wp_sched_pd_decide(d->sched, t, &sr, d->cfg->pd_threshold, &d->rng, &q->pf_pick);
     decide(d, t, WP_SCHED_DECISION_PD, q, &(wp_sched_decision_t){.detail = wp_sched_pd_name(v)});
-    if (v != WP_SCHED_PD_DISAGGREGATE)
+    if (v != WP_SCHED_PD_DISAGGREGATE) {
+        q->phase = PHASE_DECODE_LOCAL; /* decided once, as the gateway's pd_started */
         return false;
+    }
     decide_pick(d, t, q, &q->pf_pick, WP_SCHED_ROLE_PREFILL);
     return true;
 }
@@ -70,12 +72,24 @@ static bool pd_prefill_pick(des_t *d, double t, dreq_t *q)
 /* The gateway answers the request itself (503: no engine; 429: shed; an engine's error
  * passed on) before any byte reached the client. Nobody will pull a prefill engine's held KV (the
  * simulator's would expire): it is released now. */
+static void drain(des_t *d, double t);
+
 static void reject(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t)
 {
     if (q->phase == PHASE_DECODE && !q->kv_pulled)
         wp_engine_release(d->engines[q->pf_ep].e, q->id);
     d->in_flight--;
     wp__des_end(d, q, outcome, t + d->cfg->client_latency_s);
+    drain(d, t); /* the gateway finished a request: as gateway/proxy.c's finish */
+}
+
+/* Answers q without draining: the caller drains when it is done. */
+static void reject_held(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t)
+{
+    bool was = d->drain_busy;
+    d->drain_busy = true;
+    reject(d, q, outcome, t);
+    d->drain_busy = was;
 }
 
 static wp_sched_role_t room_role(const des_t *d)
@@ -83,19 +97,20 @@ static wp_sched_role_t room_role(const des_t *d)
     return d->pd ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH;
 }
 
-/* Carries out what admission decided: true when the request goes on to its pick now. */
+/* Carries out what admission decided: true when the request goes on to its pick now. As
+ * gateway/flow.c: a request queued in place of an evicted one is logged first. */
 static bool carry_out(des_t *d, double t, dreq_t *q, wp_sched_admit_result_t r)
 {
-    if (r.evicted != NULL) {
-        decide(d, t, WP_SCHED_DECISION_SHED, r.evicted->ud,
-               &(wp_sched_decision_t){.detail = wp_sched_shed_name(WP_SCHED_SHED_EVICTED)});
-        reject(d, r.evicted->ud, WP_REPORT_HTTP_4XX, t);
-    }
     switch (r.verdict) {
     case WP_SCHED_ADMIT_SEND:
         return true;
     case WP_SCHED_ADMIT_QUEUED:
         decide(d, t, WP_SCHED_DECISION_QUEUE, q, NULL);
+        if (r.evicted != NULL) {
+            decide(d, t, WP_SCHED_DECISION_SHED, r.evicted->ud,
+                   &(wp_sched_decision_t){.detail = wp_sched_shed_name(WP_SCHED_SHED_EVICTED)});
+            reject_held(d, r.evicted->ud, WP_REPORT_HTTP_4XX, t);
+        }
         return false;
     case WP_SCHED_ADMIT_SHED:
         decide(d, t, WP_SCHED_DECISION_SHED, q,
@@ -112,8 +127,7 @@ static bool carry_out(des_t *d, double t, dreq_t *q, wp_sched_admit_result_t r)
 
 static void route(des_t *d, double t, dreq_t *q);
 
-/* Sends queued requests while an engine has room; each at most once a pass. */
-static void drain(des_t *d, double t)
+static void drain_once(des_t *d, double t)
 {
     for (uint32_t left = wp_sched_admit_pass(d->admit); left > 0; left--) {
         wp_sched_ticket_t *k = wp_sched_admit_next(d->admit, d->sched, t, room_role(d));
@@ -124,13 +138,31 @@ static void drain(des_t *d, double t)
     }
 }
 
+/* Sends queued requests while an engine has room, at the points gateway/flow.c drains
+ * (a request joined, the gateway finished one, a tick); one asked for inside another goes
+ * round once more instead. */
+static void drain(des_t *d, double t)
+{
+    if (d->drain_busy) {
+        d->drain_again = true;
+        return;
+    }
+    d->drain_busy = true;
+    do {
+        d->drain_again = false;
+        drain_once(d, t);
+    } while (d->drain_again);
+    d->drain_busy = false;
+}
+
+/* Every request past its deadline is shed before the tick's drain. */
 static void expire(des_t *d, double t)
 {
     wp_sched_ticket_t *k;
     while ((k = wp_sched_admit_expired(d->admit, t)) != NULL) {
         decide(d, t, WP_SCHED_DECISION_SHED, k->ud,
                &(wp_sched_decision_t){.detail = wp_sched_shed_name(WP_SCHED_SHED_QUEUE_TIMEOUT)});
-        reject(d, k->ud, WP_REPORT_HTTP_4XX, t);
+        reject_held(d, k->ud, WP_REPORT_HTTP_4XX, t);
     }
 }
 
@@ -142,8 +174,11 @@ void wp__des_gw_arrive(des_t *d, double t, dreq_t *q)
         q->ticket.ud = q;
         wp_sched_admit_result_t r =
             wp_sched_admit_arrive(d->admit, d->sched, t, room_role(d), &q->ticket);
-        if (!carry_out(d, t, q, r))
+        if (!carry_out(d, t, q, r)) {
+            if (r.verdict == WP_SCHED_ADMIT_QUEUED)
+                drain(d, t); /* it joined: room may be there for those ahead of it */
             return;
+        }
     }
     route(d, t, q);
 }
@@ -205,12 +240,8 @@ static void judge(des_t *d, double t, int ep, bool fault)
     wp_sched_outlier_event_t ev = wp_sched_outlier_note(d->outlier, ep, fault, t, &for_s);
     if (ev == WP_SCHED_OUTLIER_NONE)
         return;
-    static const wp_sched_decision_kind_t kinds[] = {
-        [WP_SCHED_OUTLIER_EJECTED] = WP_SCHED_DECISION_EJECT,
-        [WP_SCHED_OUTLIER_PROBATION] = WP_SCHED_DECISION_PROBATION,
-        [WP_SCHED_OUTLIER_RECOVERED] = WP_SCHED_DECISION_RECOVER};
     decide(
-        d, t, kinds[ev], NULL,
+        d, t, wp_sched_decision_of_outlier(ev), NULL,
         &(wp_sched_decision_t){.endpoint = wp_sched_endpoint_name(d->sched, ep), .seconds = for_s});
     wp_sched_outlier_apply(d->outlier, d->sched, d->cfg->max_in_flight);
 }
@@ -230,14 +261,15 @@ void wp__des_gw_failed(des_t *d, double t, dreq_t *q, int ep)
     wp_sched_on_prefill_done(d->sched, prefill ? &q->pf_pick : &q->pick);
     wp_sched_on_complete(d->sched, ep);
     if (prefill) { /* as gateway/pd.c: a 4xx is the client's, anything else falls back */
-        judge(d, t, ep, status >= 500);
-        if (status >= 400 && status < 500) {
+        wp_sched_pd_prefill_t o = wp_sched_pd_prefill_outcome(status);
+        if (o.judged)
+            judge(d, t, ep, o.fault);
+        if (o.to_client) {
             reject(d, q, WP_REPORT_HTTP_4XX, t);
             return;
         }
         q->phase = PHASE_DECODE_LOCAL;
         route(d, t, q);
-        drain(d, t);
         return;
     }
     wp_sched_retry_t r = wp_sched_retry_decide(status, q->attempts, d->cfg->retries, false);
@@ -252,7 +284,15 @@ void wp__des_gw_failed(des_t *d, double t, dreq_t *q, int ep)
     } else {
         reject(d, q, r.status >= 500 ? WP_REPORT_HTTP_5XX : WP_REPORT_HTTP_4XX, t);
     }
-    drain(d, t);
+}
+
+void wp__des_gw_prefilled(des_t *d, double t, dreq_t *q)
+{
+    wp_sched_on_complete(d->sched, q->pf_ep);
+    judge(d, t, q->pf_ep, false); /* a prefill answered 200: a success, as gateway/pd.c hears */
+    d->stats->disaggregated++;    /* as the gateway counts it: the prefill succeeded */
+    q->phase = PHASE_DECODE;
+    route(d, t, q);
 }
 
 void wp__des_gw_tick(des_t *d, double t)
@@ -260,7 +300,7 @@ void wp__des_gw_tick(des_t *d, double t)
     for (int i = 0; i < d->n; i++) {
         wp_sched_outlier_event_t ev = wp_sched_outlier_tick(d->outlier, i, t);
         if (ev != WP_SCHED_OUTLIER_NONE)
-            decide(d, t, WP_SCHED_DECISION_PROBATION, NULL,
+            decide(d, t, wp_sched_decision_of_outlier(ev), NULL,
                    &(wp_sched_decision_t){.endpoint = wp_sched_endpoint_name(d->sched, i)});
     }
     wp_sched_outlier_apply(d->outlier, d->sched, d->cfg->max_in_flight);
@@ -273,14 +313,10 @@ void wp__des_gw_tick(des_t *d, double t)
 wp_status_t wp__des_gw_setup(des_t *d, wp_err_t *err)
 {
     const wp_des_config_t *cfg = d->cfg;
-    wp_sched_admit_cfg_t acfg = {.queue = cfg->flow_enabled,
-                                 .max_queue = cfg->flow_max_queue,
-                                 .queue_timeout_s = cfg->flow_queue_timeout_s,
-                                 .saturation = cfg->saturation};
-    d->admit = wp_sched_admit_new(&acfg, err);
+    d->admit = wp_sched_admit_new(&cfg->admit, err);
     if (d->admit == NULL) /* err says which: a bad bound or no memory */
-        return cfg->flow_max_queue >= 1 && cfg->flow_max_queue <= WP_SCHED_QUEUE_MAX &&
-                       cfg->flow_queue_timeout_s > 0
+        return cfg->admit.max_queue >= 1 && cfg->admit.max_queue <= WP_SCHED_QUEUE_MAX &&
+                       cfg->admit.queue_timeout_s > 0
                    ? WP_ENOMEM
                    : WP_EINVAL;
     d->outlier = wp_sched_outlier_new(d->n, &cfg->outlier, err);

@@ -30,7 +30,8 @@ enum {
     EV_DONE,
     EV_SCRAPE,
     EV_RELEASE,
-    EV_FAIL
+    EV_FAIL,
+    EV_PREFILLED
 };
 
 /* A request's phase: straight to one engine, or P/D prefill then decode. */
@@ -89,10 +90,11 @@ typedef struct des_s {
     dreq_t *free_reqs;
     wp_status_t failure;
     wp_err_t *err;
-    bool pd;                     /* two pools: prefill and decode */
-    int n;                       /* engines */
-    wp_sched_admit_t *admit;     /* admission and flow control's waiting room */
-    wp_sched_outlier_t *outlier; /* outlier detection over the engines */
+    bool pd;                      /* two pools: prefill and decode */
+    int n;                        /* engines */
+    wp_sched_admit_t *admit;      /* admission and flow control's waiting room */
+    wp_sched_outlier_t *outlier;  /* outlier detection over the engines */
+    bool drain_busy, drain_again; /* a drain is running / must go round once more */
 } des_t;
 
 /* des.c */
@@ -112,6 +114,8 @@ void wp__des_gw_arrive(des_t *d, double t, dreq_t *q);
 void wp__des_gw_done(des_t *d, double t, int ep);
 /* EV_FAIL: engine ep answered q with q->fail_status before any byte. */
 void wp__des_gw_failed(des_t *d, double t, dreq_t *q, int ep);
+/* EV_PREFILLED: q's prefill engine answered 200; its decode stage starts. */
+void wp__des_gw_prefilled(des_t *d, double t, dreq_t *q);
 /* EV_SCRAPE, after the metrics: ejections that end, deadlines that pass, the queue. */
 void wp__des_gw_tick(des_t *d, double t);
 

@@ -5,8 +5,11 @@
  * A request's ticket carries its priority (the body's `priority`, vLLM's convention:
  * lower first; the X-Wellpath-Priority header overrides it) and its fairness key (the
  * x-gateway-inference-fairness-id header, hashed; none: the default flow). The queue is
- * drained whenever room may have appeared: a request ended, a tick brought fresh metrics,
- * a request joined. Each tick also sheds those that waited queue_timeout_ms.
+ * drained when room may have appeared, at the same points as the simulator drains it
+ * (des/gateway.c): a request joined at its arrival, the gateway finished a request
+ * (answered, shed, failed), a tick (after shedding, all at once, those that waited
+ * queue_timeout_ms). A drain never runs inside another or inside an answer the drain
+ * itself gives: it goes round once more instead.
  *
  * P/D: room is the decode endpoints'. A request in its prefill stage holds no decode slot
  * yet, so when its decode pick then finds every decode endpoint at its limit it waits
@@ -19,18 +22,9 @@
 
 #include "base/hash.h"
 
-static wp_sched_admit_cfg_t admit_cfg(const wp_gateway_config_t *cfg)
-{
-    const wp_gateway_flow_cfg_t *f = &cfg->flow;
-    return (wp_sched_admit_cfg_t){.queue = f->enabled,
-                                  .max_queue = f->max_queue,
-                                  .queue_timeout_s = (double)f->queue_timeout_ms / 1000.0,
-                                  .saturation = f->saturation};
-}
-
 wp_status_t wp__gw_flow_configure(wp_gateway_t *gw, wp_err_t *err)
 {
-    wp_sched_admit_cfg_t c = admit_cfg(&gw->cfg);
+    wp_sched_admit_cfg_t c = wp_gateway_admit_cfg(&gw->cfg.flow);
     if (gw->admit == NULL) {
         gw->admit = wp_sched_admit_new(&c, err);
         return gw->admit != NULL ? WP_OK : WP_EINVAL;
@@ -87,18 +81,30 @@ static void shed(gw_proxy_t *p, wp_sched_shed_t why)
     wp__gw_proxy_fail(p, 429, msg, NULL);
 }
 
-/* Carries out what admission decided: true when the request goes on to its pick now. */
+/* Sheds without draining: a drain that an answer would start waits for the caller's. */
+static void shed_held(gw_proxy_t *p, wp_sched_shed_t why)
+{
+    wp_gateway_t *gw = p->gw;
+    bool was = gw->flow_busy;
+    gw->flow_busy = true;
+    shed(p, why);
+    gw->flow_busy = was;
+}
+
+/* Carries out what admission decided: true when the request goes on to its pick now. A
+ * request queued in place of an evicted one is logged first; the evicted one's answer
+ * drains nothing (p may be dispatched, and freed, by the next drain). */
 static bool carry_out(gw_proxy_t *p, wp_sched_admit_result_t r)
 {
     wp_gateway_t *gw = p->gw;
-    if (r.evicted != NULL)
-        shed(r.evicted->ud, WP_SCHED_SHED_EVICTED);
     switch (r.verdict) {
     case WP_SCHED_ADMIT_SEND:
         return true;
     case WP_SCHED_ADMIT_QUEUED:
         wp__gw_decision(
             gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_QUEUE, .request = p->request_id});
+        if (r.evicted != NULL)
+            shed_held(r.evicted->ud, WP_SCHED_SHED_EVICTED);
         return false;
     case WP_SCHED_ADMIT_SHED:
         shed(p, r.shed);
@@ -117,9 +123,11 @@ bool wp__gw_flow_admit(gw_proxy_t *p)
     p->ticket.flow = request_flow(p);
     wp_sched_admit_result_t r = wp_sched_admit_arrive(gw->admit, p->pool->sched, wp__gw_now(gw),
                                                       gw_pool_role(p->pool), &p->ticket);
-    if (!carry_out(p, r))
-        return false;
-    return true;
+    if (carry_out(p, r))
+        return true;
+    if (r.verdict == WP_SCHED_ADMIT_QUEUED)
+        wp__gw_flow_drain(gw); /* it joined: room may be there for those ahead of it */
+    return false;
 }
 
 void wp__gw_flow_no_room(gw_proxy_t *p)
@@ -183,8 +191,8 @@ void wp__gw_flow_tick(wp_gateway_t *gw)
 {
     if (gw->admit == NULL)
         return;
-    wp_sched_ticket_t *t;
+    wp_sched_ticket_t *t; /* every one past its deadline first, then the drain */
     while ((t = wp_sched_admit_expired(gw->admit, wp__gw_now(gw))) != NULL)
-        shed(t->ud, WP_SCHED_SHED_QUEUE_TIMEOUT);
+        shed_held(t->ud, WP_SCHED_SHED_QUEUE_TIMEOUT);
     wp__gw_flow_drain(gw);
 }

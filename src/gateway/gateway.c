@@ -245,6 +245,22 @@ static void on_scrape_timer(uv_timer_t *t)
     wp__gw_checks_tick(gw);
 }
 
+wp_sched_outlier_cfg_t wp_gateway_outlier_cfg(const wp_gateway_outlier_cfg_t *c)
+{
+    return (wp_sched_outlier_cfg_t){.consecutive_failures = c->consecutive_failures,
+                                    .base_ejection_s = (double)c->base_ejection_ms / 1000.0,
+                                    .max_ejection_s = (double)c->max_ejection_ms / 1000.0,
+                                    .max_ejection_percent = c->max_ejection_percent};
+}
+
+wp_sched_admit_cfg_t wp_gateway_admit_cfg(const wp_gateway_flow_cfg_t *f)
+{
+    return (wp_sched_admit_cfg_t){.queue = f->enabled,
+                                  .max_queue = f->max_queue,
+                                  .queue_timeout_s = (double)f->queue_timeout_ms / 1000.0,
+                                  .saturation = f->saturation};
+}
+
 wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp_err_t *err)
 {
     wp_gateway_t *gw = calloc(1, sizeof(*gw));

@@ -25,6 +25,7 @@
 #include "config/topology.h"
 #include "http/client.h"
 #include "http/server.h"
+#include "sched/admit.h"
 #include "sched/outlier.h"
 #include "sched/sched.h"
 
@@ -101,9 +102,10 @@ typedef struct wp_gateway_s wp_gateway_t;
 typedef void (*wp_gateway_drained_fn)(void *ud, int cut);
 
 void wp_gateway_config_default(wp_gateway_config_t *cfg);
-/* The outlier detector's config (sched/outlier.h, in seconds) from the gateway's; the
- * simulator takes the same. */
+/* The cores' configs (in seconds) from the gateway's: the outlier detector
+ * (sched/outlier.h) and admission (sched/admit.h). The simulator takes the same. */
 wp_sched_outlier_cfg_t wp_gateway_outlier_cfg(const wp_gateway_outlier_cfg_t *c);
+wp_sched_admit_cfg_t wp_gateway_admit_cfg(const wp_gateway_flow_cfg_t *f);
 
 wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp_err_t *err);
 wp_status_t wp_gateway_start(wp_gateway_t *gw, wp_err_t *err);

@@ -340,6 +340,9 @@ wp_http_upstream_t *wp__gw_ep_upstream(const gw_endpoint_t *ep);
 /* The current generation's endpoint for ep (same name): where counters go when a request
  * that began before a reload ends; ep itself when it is current or was removed. */
 gw_endpoint_t *wp__gw_ep_current(wp_gateway_t *gw, gw_endpoint_t *ep);
+/* ep itself when current; else the current generation's endpoint that continues it (same
+ * name and address: its outlier state is ep's), NULL when it was removed or moved. */
+gw_endpoint_t *wp__gw_ep_heir(wp_gateway_t *gw, gw_endpoint_t *ep);
 /* A request of generation `pool` was sent to ep with `pick` (in flight, prefill pending,
  * taught to the prefix index), or its attempt there ended. A new generation starts from
  * the counts and prefix blocks of the one before (wp_sched_endpoint_adopt) for each

@@ -10,14 +10,6 @@
 
 #include "base/log.h"
 
-wp_sched_outlier_cfg_t wp_gateway_outlier_cfg(const wp_gateway_outlier_cfg_t *c)
-{
-    return (wp_sched_outlier_cfg_t){.consecutive_failures = c->consecutive_failures,
-                                    .base_ejection_s = (double)c->base_ejection_ms / 1000.0,
-                                    .max_ejection_s = (double)c->max_ejection_ms / 1000.0,
-                                    .max_ejection_percent = c->max_ejection_percent};
-}
-
 void wp__gw_pool_sync(wp_gateway_t *gw, gw_pool_t *pool)
 {
     wp_sched_outlier_apply(pool->outlier, pool->sched, gw->cfg.max_in_flight);
@@ -27,12 +19,9 @@ static void log_event(wp_gateway_t *gw, gw_endpoint_t *ep, wp_sched_outlier_even
                       double for_s)
 {
     const wp_sched_outlier_ep_t *o = gw_ep_outlier(ep);
-    static const wp_sched_decision_kind_t kinds[] = {
-        [WP_SCHED_OUTLIER_EJECTED] = WP_SCHED_DECISION_EJECT,
-        [WP_SCHED_OUTLIER_PROBATION] = WP_SCHED_DECISION_PROBATION,
-        [WP_SCHED_OUTLIER_RECOVERED] = WP_SCHED_DECISION_RECOVER};
-    wp__gw_decision(
-        gw, &(wp_sched_decision_t){.kind = kinds[ev], .endpoint = ep->cfg.name, .seconds = for_s});
+    wp__gw_decision(gw, &(wp_sched_decision_t){.kind = wp_sched_decision_of_outlier(ev),
+                                               .endpoint = ep->cfg.name,
+                                               .seconds = for_s});
     if (ev == WP_SCHED_OUTLIER_EJECTED) {
         wp_log(WP_LOG_WARN, "endpoint ejected", "endpoint=%s failures=%d for_ms=%.0f ejections=%d",
                ep->cfg.name, o->consecutive_failures, for_s * 1000.0, o->ejections);
@@ -45,9 +34,9 @@ static void log_event(wp_gateway_t *gw, gw_endpoint_t *ep, wp_sched_outlier_even
 
 void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool fault)
 {
+    ep = wp__gw_ep_heir(gw, ep); /* an endpoint that moved is another server: not judged */
     if (ep == NULL)
         return;
-    ep = wp__gw_ep_current(gw, ep);
     double for_s = 0;
     wp_sched_outlier_event_t ev =
         wp_sched_outlier_note(ep->pool->outlier, ep->index, fault, wp__gw_now(gw), &for_s);

@@ -17,6 +17,7 @@
 
 #include "api/pd.h"
 #include "sched/pd.h"
+#include "sched/retry.h"
 #include "base/log.h"
 
 static const char *const fallback_names[GW_PD_FALLBACK_KINDS] = {
@@ -87,16 +88,21 @@ static void pf_done(void *ud, wp_status_t st, const char *why)
     gw_proxy_t *p = ud;
     p->pf_call = NULL;
     release_prefill(p);
-    wp__gw_outlier_note(p->gw, p->pf_ep, st != WP_OK || p->pf_status >= 500);
+    int outcome = st == WP_OK          ? p->pf_status
+                  : st == WP_ETIMEDOUT ? WP_SCHED_RETRY_TIMEOUT
+                                       : WP_SCHED_RETRY_TRANSPORT;
+    wp_sched_pd_prefill_t o = wp_sched_pd_prefill_outcome(outcome);
+    if (o.judged)
+        wp__gw_outlier_note(p->gw, p->pf_ep, o.fault);
     if (st != WP_OK) {
         fall_back(p, st == WP_ETIMEDOUT ? GW_PD_TIMEOUT : GW_PD_CONNECT, why ? why : "");
         return;
     }
-    if (p->pf_status >= 400 && p->pf_status < 500) {
+    if (o.to_client) {
         pass_prefill_error(p);
         return;
     }
-    if (p->pf_status >= 500 || p->pf_status < 200) {
+    if (o.fall_back) {
         char d[64];
         snprintf(d, sizeof(d), "HTTP %d", p->pf_status);
         fall_back(p, GW_PD_HTTP_5XX, d);

@@ -312,6 +312,13 @@ wp_http_upstream_t *wp__gw_ep_upstream(const gw_endpoint_t *ep)
     return ep->upstream->up;
 }
 
+gw_endpoint_t *wp__gw_ep_heir(wp_gateway_t *gw, gw_endpoint_t *ep)
+{
+    if (ep == NULL || ep->pool == gw->pool)
+        return ep;
+    return heir(gw, ep->pool, ep);
+}
+
 gw_endpoint_t *wp__gw_ep_current(wp_gateway_t *gw, gw_endpoint_t *ep)
 {
     if (ep == NULL || ep->pool == gw->pool)

@@ -76,3 +76,17 @@ void wp_sched_decision_write(wp_buf_t *out, double t, const wp_sched_decision_t 
     }
     wp_buf_puts(out, "}\n");
 }
+
+wp_sched_decision_kind_t wp_sched_decision_of_outlier(wp_sched_outlier_event_t ev)
+{
+    switch (ev) {
+    case WP_SCHED_OUTLIER_EJECTED:
+        return WP_SCHED_DECISION_EJECT;
+    case WP_SCHED_OUTLIER_PROBATION:
+        return WP_SCHED_DECISION_PROBATION;
+    case WP_SCHED_OUTLIER_RECOVERED:
+        return WP_SCHED_DECISION_RECOVER;
+    default:
+        return WP_SCHED_DECISION_KINDS;
+    }
+}

@@ -17,8 +17,11 @@
  *   pd           request, decision (sched/pd.h names)
  *   eject        endpoint, seconds; probation, recover: endpoint
  *   reload       generation
- * Everything but t depends only on the order of events, never on their exact timing, so
- * the lines of two runs fed the same events compare equal once t is left out.
+ * Everything but t is a function of the decisions' inputs (the order of events and the
+ * state they leave, scraped metrics included), never of the clock, so two runs fed the
+ * same events with the same metrics write the same lines once t is left out. A retry's
+ * status is what the endpoint answered, or 502 / 504 when it failed at the transport or
+ * timed out.
  *
  * Pure: formats into a caller-owned buffer; no I/O.
  */
@@ -26,6 +29,7 @@
 #define WP_SCHED_DECISION_H
 
 #include "base/buf.h"
+#include "sched/outlier.h"
 #include "sched/sched.h"
 
 typedef enum {
@@ -56,6 +60,8 @@ typedef struct wp_sched_decision_s {
     unsigned long long generation; /* reload */
 } wp_sched_decision_t;
 
+/* The decision-log event of an outlier detector's event (sched/outlier.h); KINDS for none. */
+wp_sched_decision_kind_t wp_sched_decision_of_outlier(wp_sched_outlier_event_t ev);
 /* Appends one line (with its '\n') for d at time t. */
 void wp_sched_decision_write(wp_buf_t *out, double t, const wp_sched_decision_t *d);
 const char *wp_sched_decision_name(wp_sched_decision_kind_t kind);

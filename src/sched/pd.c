@@ -3,6 +3,8 @@
  */
 #include "sched/pd.h"
 
+#include "sched/retry.h"
+
 const char *wp_sched_pd_name(wp_sched_pd_verdict_t v)
 {
     static const char *const names[] = {"decode_only", "disaggregate", "no_prefill_endpoint"};
@@ -25,4 +27,14 @@ wp_sched_pd_verdict_t wp_sched_pd_decide(wp_sched_t *s, double now, const wp_sch
     if (wp_sched_pick(s, now, &sr, rng, prefill, NULL) != WP_OK)
         return WP_SCHED_PD_NO_PREFILL;
     return WP_SCHED_PD_DISAGGREGATE;
+}
+
+wp_sched_pd_prefill_t wp_sched_pd_prefill_outcome(int outcome)
+{
+    wp_sched_retry_t r = wp_sched_retry_decide(outcome, 1, 0, true); /* never retried */
+    wp_sched_pd_prefill_t p = {.judged = r.judged, .fault = r.fault};
+    p.ok = outcome >= 200 && outcome < 300;
+    p.to_client = outcome >= 400 && outcome < 500;
+    p.fall_back = !p.ok && !p.to_client;
+    return p;
 }

@@ -57,8 +57,8 @@ after(async () => {
   for (const [p, what] of procs.reverse()) await stopClean(assert, p, what);
 });
 
-async function startRole(role, replicas) {
-  const p = new Proc(['sim', '--role', role, '--replicas', String(replicas), '--port', '0', '--time-scale', '0.02', '--seed', '7']);
+async function startRole(role, replicas, args = []) {
+  const p = new Proc(['sim', '--role', role, '--replicas', String(replicas), '--port', '0', '--time-scale', '0.02', '--seed', '7', ...args]);
   procs.push([p, `sim ${role}`]);
   const m = await p.waitFor(/^wellpath sim: ready model=(\S+) ports=([\d,]+)/);
   return m[2].split(',').map(Number);
@@ -96,7 +96,10 @@ test('the gateway and the simulator take the same decisions on the same requests
 
 // P/D: two prefill and two decode replicas; the decider sends a prompt to a prefill
 // endpoint when it and its uncached part on the decode endpoint it would get reach 200
-// tokens. Both sides log the same P/D decisions, prefill picks and decode picks.
+// tokens. The second replica of each pool fails 70 % of its requests with a 500: a failed
+// prefill falls back to decoding without it, a failed decode is retried, and outlier
+// detection ejects them. Both sides log the same P/D decisions, picks, retries and
+// ejections.
 test('P/D: the same decisions to disaggregate, and the same prefill and decode picks', async () => {
   const desLog = writeTemp('', '.jsonl');
   const liveLog = writeTemp('', '.jsonl');
@@ -105,17 +108,23 @@ test('P/D: the same decisions to disaggregate, and the same prefill and decode p
   scorers:
     - {type: prefix-aware, weight: 100}
     - {type: load-aware, weight: 50}
+gateway:
+  retries: 2
+  outlierDetection: {consecutiveFailures: 2, baseEjectionMs: 600000, maxEjectionMs: 600000}
 simulation:
   seed: 7
+  faults: ["500:0.7"]
+  faultReplicas: [1]
 `;
-  const workload = WORKLOAD.map((a) => (a === '24' ? '16' : a));
+  const workload = WORKLOAD.map((a) => ({ 'num_groups=4': 'num_groups=8', 'num_prompts_per_group=4': 'num_prompts_per_group=2', 24: '16' })[a] ?? a);
   await run(['simulate', '-f', writeTemp(`model: qwen3-8b\ngpu: h100\nprefill: {replicas: 2}\ndecode: {replicas: 2}\n${sched}`),
     ...workload, '--decision-log', desLog]);
 
-  const [pre, dec] = await Promise.all([startRole('prefill', 2), startRole('decode', 2)]);
+  const faults = ['--fault', '500:0.7', '--fault-replicas', '1'];
+  const [pre, dec] = await Promise.all([startRole('prefill', 2, faults), startRole('decode', 2, faults)]);
   const eps = [...pre.map((port, i) => ({ name: `prefill-${i}`, port, role: 'prefill' })),
     ...dec.map((port, i) => ({ name: `decode-${i}`, port, role: 'decode' }))];
-  const gw = await startGateway(eps, { extra: `${sched}gateway:\n  decisionLog: ${liveLog}\n` });
+  const gw = await startGateway(eps, { extra: sched.replace('gateway:\n', `gateway:\n  decisionLog: ${liveLog}\n`) });
   procs.push([gw.proc, 'gateway']);
   await run(['bench', '--target', gw.url, ...workload]);
 
@@ -125,4 +134,6 @@ simulation:
   assert.equal(pd.length, 16);
   assert.ok(pd.includes('disaggregate') && pd.includes('decode_only'), JSON.stringify(pd));
   assert.ok(des.some((d) => d.event === 'pick' && d.role === 'prefill'));
+  assert.ok(des.some((d) => d.event === 'retry' && d.endpoint === 'decode-1'));
+  assert.deepEqual(des.filter((d) => d.event === 'eject').map((d) => d.endpoint).sort(), ['decode-1', 'prefill-1']);
 });

@@ -343,25 +343,30 @@ static void test_des_pd_on_paper(void **state)
     free(j);
 }
 
-/* P/D: a prefill engine whose max_model_len is below the prompt cannot take the prefill;
- * the request falls back to decode-only on the decode engine. It is not counted as
- * disaggregated (as the gateway counts only a prefill that succeeded) and moves no KV;
- * the prefill engine ends with nothing held. */
-static void test_des_pd_failed_prefill_add_falls_back(void **state)
+/* P/D: a prefill engine whose max_model_len is below the prompt cannot take the prefill: it
+ * answers 400, and the client gets that answer, as the gateway passes a prefill 4xx on
+ * (gateway/pd.c; sched/pd.h's prefill outcome). Nothing is decoded, counted as
+ * disaggregated or moved, and outlier detection takes a 400 as no fault. */
+static void test_des_pd_prefill_400_goes_to_the_client(void **state)
 {
     (void)state;
     world_t w;
     world_init(&w, 1);
     world_pd(&w, 1, 1);
     w.cfg.pools[0].engine.max_model_len = 500; /* the 900-token prompt does not fit */
+    w.cfg.outlier.consecutive_failures = 1;
     wp_workload_spec_t spec = shared_prefix(1, 2, 1, 2);
     wp_des_stats_t st;
     char *j = run_json(&w, &spec, "round-robin", &st);
-    assert_int_equal(st.completed, 2);
-    assert_int_equal(st.failed, 0);
+    assert_int_equal(st.completed, 0);
+    assert_int_equal(st.failed, 2);
     assert_int_equal(st.disaggregated, 0);
     assert_float_equal(st.kv_bytes_moved, 0.0, 0.0);
-    assert_int_equal(st.picks[1], 2); /* both decoded on the decode engine */
+    assert_int_equal(st.picks[0], 0); /* the prefill pick is the decider's, not counted */
+    assert_int_equal(st.picks[1], 0); /* no decode */
+    cJSON *root = cJSON_Parse(j);
+    assert_int_equal(cJSON_GetObjectItem(first_summary(root), "failed")->valueint, 2);
+    cJSON_Delete(root);
     free(j);
 }
 
@@ -418,7 +423,7 @@ static void test_des_flow_control(void **state)
     assert_int_equal(n_4xx, 5);
     assert_int_equal(st.queued, 0);
 
-    w.cfg.flow_enabled = true;
+    w.cfg.admit.queue = true;
     j = run_json(&w, &spec, "round-robin", &st);
     summary_e2e_4xx(j, &e2e, &n_4xx);
     free(j);
@@ -428,7 +433,7 @@ static void test_des_flow_control(void **state)
     assert_true(st.end_s > 5 * s_one); /* one at a time (the later ones hit the cache) */
     assert_true(e2e > 3 * s_one);      /* the k-th waited for the k - 1 before it */
 
-    w.cfg.flow_queue_timeout_s = 1.5 * s_one;
+    w.cfg.admit.queue_timeout_s = 1.5 * s_one;
     j = run_json(&w, &spec, "round-robin", &st);
     summary_e2e_4xx(j, &e2e, &n_4xx);
     free(j);
@@ -436,8 +441,8 @@ static void test_des_flow_control(void **state)
     assert_int_equal(st.shed, 4);
     assert_int_equal(n_4xx, 4);
 
-    w.cfg.flow_queue_timeout_s = 30.0;
-    w.cfg.flow_max_queue = 2;
+    w.cfg.admit.queue_timeout_s = 30.0;
+    w.cfg.admit.max_queue = 2;
     j = run_json(&w, &spec, "round-robin", &st);
     summary_e2e_4xx(j, &e2e, &n_4xx);
     free(j);
@@ -461,7 +466,7 @@ static void test_des_pd_flow_control_requeues_decode(void **state)
     world_init(&w, 1);
     world_pd(&w, 2, 1);
     w.cfg.max_in_flight = 1;
-    w.cfg.flow_enabled = true;
+    w.cfg.admit.queue = true;
     wp_workload_spec_t spec = shared_prefix(4, 1, 1000, 4);
     wp_des_stats_t st;
     free(run_json(&w, &spec, "round-robin", &st));
@@ -532,7 +537,7 @@ int main(void)
         cmocka_unit_test(test_des_client_cap_serialises),
         cmocka_unit_test(test_des_sequential_stages_drain),
         cmocka_unit_test(test_des_pd_on_paper),
-        cmocka_unit_test(test_des_pd_failed_prefill_add_falls_back),
+        cmocka_unit_test(test_des_pd_prefill_400_goes_to_the_client),
         cmocka_unit_test(test_des_pd_round_robin_spreads_both_pools),
         cmocka_unit_test(test_des_flow_control),
         cmocka_unit_test(test_des_pd_flow_control_requeues_decode),
