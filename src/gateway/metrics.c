@@ -17,7 +17,7 @@
  *   wellpath_gateway_pd_requests_total{path}, wellpath_gateway_pd_fallbacks_total{reason}  (P/D
  *   pools), wellpath_endpoint_upstream_errors_total{endpoint}
  *   queue_length, queue_wait_seconds     flow control: requests waiting now; time they waited
- *   shed_total{reason}                   429s of flow control and limits (flow.c's reasons)
+ *   shed_total{reason}                   429s of flow control and limits (sched/admit's reasons)
  *   reloads_total                        configs applied (SIGHUP, POST /admin/reload)
  *   prefix_index_bytes                   memory of the prefix index (bounded by the LRUs)
  *   wellpath_endpoint_prefix_index_blocks{endpoint}  blocks the index tracks per endpoint

@@ -386,10 +386,24 @@ static void test_decision_names(void **state)
     assert_string_equal(wp_sched_decision_name(WP_SCHED_DECISION_KINDS), "unknown");
 }
 
+/* Outlier detection's events map to the decision log's kinds; none to no kind. */
+static void test_decision_of_outlier(void **state)
+{
+    (void)state;
+    assert_int_equal(wp_sched_decision_of_outlier(WP_SCHED_OUTLIER_EJECTED),
+                     WP_SCHED_DECISION_EJECT);
+    assert_int_equal(wp_sched_decision_of_outlier(WP_SCHED_OUTLIER_PROBATION),
+                     WP_SCHED_DECISION_PROBATION);
+    assert_int_equal(wp_sched_decision_of_outlier(WP_SCHED_OUTLIER_RECOVERED),
+                     WP_SCHED_DECISION_RECOVER);
+    assert_int_equal(wp_sched_decision_of_outlier(WP_SCHED_OUTLIER_NONE), WP_SCHED_DECISION_KINDS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decision_each_kind),
+        cmocka_unit_test(test_decision_of_outlier),
         cmocka_unit_test(test_decision_pick_scores),
         cmocka_unit_test(test_decision_escapes_strings),
         cmocka_unit_test(test_decision_only_t_depends_on_time),

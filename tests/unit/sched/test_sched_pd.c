@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "sched/pd.h"
+#include "sched/retry.h"
 
 #define BLOCKS 8 /* the prompt: 8 blocks of 64 characters, 16 tokens each */
 #define P0 0     /* prefill */
@@ -231,10 +232,41 @@ static void test_pd_names(void **state)
     assert_string_equal(wp_sched_pd_name((wp_sched_pd_verdict_t)-1), "unknown");
 }
 
+/* The prefill stage's outcome: a 2xx decodes with its KV, a 4xx goes to the client, the
+ * rest falls back; outlier detection hears all but a 429, a fault at >= 500 or the
+ * transport. */
+static void test_pd_prefill_outcome_table(void **state)
+{
+    (void)state;
+    static const struct {
+        int outcome;
+        bool ok, to_client, fall_back, judged, fault;
+    } rows[] = {
+        {200, true, false, false, true, false},
+        {400, false, true, false, true, false},
+        {404, false, true, false, true, false},
+        {429, false, true, false, false, false},
+        {500, false, false, true, true, true},
+        {503, false, false, true, true, true},
+        {302, false, false, true, true, false},
+        {WP_SCHED_RETRY_TRANSPORT, false, false, true, true, true},
+        {WP_SCHED_RETRY_TIMEOUT, false, false, true, true, true},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        wp_sched_pd_prefill_t o = wp_sched_pd_prefill_outcome(rows[i].outcome);
+        if (o.ok != rows[i].ok || o.to_client != rows[i].to_client ||
+            o.fall_back != rows[i].fall_back || o.judged != rows[i].judged ||
+            o.fault != rows[i].fault)
+            fail_msg("outcome %d: ok %d to_client %d fall_back %d judged %d fault %d",
+                     rows[i].outcome, o.ok, o.to_client, o.fall_back, o.judged, o.fault);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pd_table),
+        cmocka_unit_test(test_pd_prefill_outcome_table),
         cmocka_unit_test(test_pd_looks_at_the_decode_pick),
         cmocka_unit_test(test_pd_dry_pick_moves_no_cursor),
         cmocka_unit_test(test_pd_names),
