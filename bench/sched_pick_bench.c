@@ -6,7 +6,9 @@
  * hashes a 32 KB prompt (512 blocks, capped at 256), matches it against the index and
  * scores the endpoints. Prompts rotate among one fully cached on one endpoint, one sharing
  * half its blocks with another, and one cached nowhere. Prints p50/p99/p99.9 in µs and the
- * index's bytes per tracked block. Usage: sched_pick_bench [iterations]
+ * index's bytes per tracked block. Then the other per-request work the gateway does
+ * before its decisions: counting a 32 KB English prompt's tokens (tok/, the count the
+ * simulator has too), once per request. Usage: sched_pick_bench [iterations]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "base/rng.h"
 #include "base/str.h"
 #include "sched/sched.h"
+#include "tok/tok.h"
 
 #define ENDPOINTS 16
 #define PROMPT_BYTES (32 * 1024)
@@ -103,6 +106,19 @@ int main(int argc, char **argv)
         }
     }
     qsort(lat, iters, sizeof(double), cmp_double);
+    /* English text from the filler words, as the workload generator writes it. */
+    static char english[PROMPT_BYTES];
+    size_t len = 0;
+    for (uint64_t w = 0; len + WP_TOK_FILLER_MAX + 1 < PROMPT_BYTES; w++)
+        len += wp_tok_filler(7, w, english + len, PROMPT_BYTES - len);
+    uint64_t n_tok = iters / 10 > 0 ? iters / 10 : 1;
+    double *tok_lat = malloc(n_tok * sizeof(double));
+    size_t tokens = 0;
+    for (uint64_t i = 0; tok_lat != NULL && i < n_tok; i++) {
+        double t0 = now_us();
+        tokens = wp_tok_count(english, len);
+        tok_lat[i] = now_us() - t0;
+    }
     wp_sched_index_t *ix = wp_sched_index(s);
     printf("sched pick: %d endpoints, %d-byte prompt, %llu decisions\n", ENDPOINTS, PROMPT_BYTES,
            (unsigned long long)iters);
@@ -110,6 +126,13 @@ int main(int argc, char **argv)
            lat[iters * 99 / 100], lat[iters * 999 / 1000], lat[iters - 1]);
     printf("  prefix index: %zu blocks, %.1f bytes per block\n", wp_sched_index_blocks(ix),
            (double)wp_sched_index_bytes(ix) / (double)wp_sched_index_blocks(ix));
+    if (tok_lat != NULL) {
+        qsort(tok_lat, n_tok, sizeof(double), cmp_double);
+        printf("token count (once per request): %zu-byte English prompt, %zu tokens, %llu counts\n",
+               len, tokens, (unsigned long long)n_tok);
+        printf("  p50 %.2f us  p99 %.2f us\n", tok_lat[n_tok / 2], tok_lat[n_tok * 99 / 100]);
+    }
+    free(tok_lat);
     free(lat);
     wp_sched_free(s);
     return 0;
