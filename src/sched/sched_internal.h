@@ -26,6 +26,7 @@ typedef struct wp__sched_ep_s {
     wp_sched_role_t role;
     bool healthy;
     bool has_metrics;
+    bool has_kv; /* the last scrape had a KV usage series (kv_usage is 0 when not) */
     uint32_t in_flight;
     uint32_t max_in_flight; /* 0 = no limit; at the limit the "room" filter drops it */
     uint32_t kv_blocks;     /* KV cache size in blocks (num_gpu_blocks), 0 = unknown */
@@ -119,6 +120,10 @@ bool wp__sched_at_limit(const wp__sched_ep_t *e);
 bool wp__sched_ep_fresh(const wp__sched_ctx_t *ctx, int ep);
 /* Waiting requests: scraped when fresh, otherwise the gateway's in-flight count. */
 double wp__sched_ep_queue(const wp__sched_ctx_t *ctx, int ep);
+/* Load: requests the endpoint holds, waiting or running. With fresh metrics
+ * max(waiting + running, in_flight): the scrape counts what other clients sent, the
+ * gateway's own in-flight count what it sent since the scrape; otherwise in_flight. */
+double wp__sched_ep_load(const wp__sched_ctx_t *ctx, int ep);
 /* out[i] = (max - v[i]) / (max - min) over v[0..n); 1 for all when max == min. */
 void wp__sched_inverse_minmax(const double *v, int n, double *out);
 double wp__sched_clamp01(double x);

@@ -46,6 +46,7 @@ static void fixture_init(fixture_t *f, double now)
 static void set_metrics(fixture_t *f, int ep, double at, double waiting, double kv)
 {
     f->eps[ep].has_metrics = true;
+    f->eps[ep].has_kv = true;
     f->eps[ep].scraped_at = at;
     f->eps[ep].waiting = waiting;
     f->eps[ep].kv_usage = kv;
@@ -68,6 +69,49 @@ static void test_scorers_load_aware_formula(void **state)
     f.cfg.load_threshold = 16; /* q = 64 ≥ T → 0 */
     wp__sched_scorer_load.score(&f.ctx, f.out);
     assert_float_equal(f.out[1], 0.0, 1e-12);
+}
+
+/* load-aware counts what runs as well as what waits: q = max(waiting + running, in_flight)
+ * with fresh metrics. Two slots busy and nothing queued is not idle. */
+static void test_scorers_load_aware_counts_running(void **state)
+{
+    fixture_t f;
+    fixture_init(&f, 10.0);
+    set_metrics(&f, 0, 10.0, 0, 0); /* idle: q = 0 → 0.5 */
+    set_metrics(&f, 1, 10.0, 0, 0); /* 2 running, none waiting: q = 2 */
+    f.eps[1].running = 2;
+    set_metrics(&f, 2, 10.0, 3, 0); /* 3 waiting + 1 running = 4, in flight 6 → q = 6 */
+    f.eps[2].running = 1;
+    f.eps[2].in_flight = 6;
+    wp__sched_scorer_load.score(&f.ctx, f.out);
+    assert_float_equal(f.out[0], 0.5, 1e-12);
+    assert_float_equal(f.out[1], 0.5 * (1.0 - 2.0 / 128.0), 1e-12);
+    assert_float_equal(f.out[2], 0.5 * (1.0 - 6.0 / 128.0), 1e-12);
+    assert_true(f.out[0] > f.out[1] && f.out[1] > f.out[2]);
+    /* The scrape's count wins when it is the larger (other clients' requests). */
+    f.eps[2].in_flight = 1;
+    wp__sched_scorer_load.score(&f.ctx, f.out);
+    assert_float_equal(f.out[2], 0.5 * (1.0 - 4.0 / 128.0), 1e-12);
+    /* wp__sched_ep_load itself. */
+    assert_float_equal(wp__sched_ep_load(&f.ctx, 1), 2.0, 1e-12);
+    assert_float_equal(wp__sched_ep_load(&f.ctx, 2), 4.0, 1e-12);
+    /* queue keeps the reference's waiting-queue count (llm-d's queue-scorer). */
+    assert_float_equal(wp__sched_ep_queue(&f.ctx, 1), 0.0, 1e-12);
+}
+
+/* An engine without a KV usage series (has_kv false): kv-cache-utilization is neutral. */
+static void test_scorers_kv_unknown_is_neutral(void **state)
+{
+    fixture_t f;
+    fixture_init(&f, 1.0);
+    set_metrics(&f, 0, 1.0, 0, 0.0);
+    set_metrics(&f, 1, 1.0, 0, 0.0);
+    f.eps[1].has_kv = false;
+    set_metrics(&f, 2, 1.0, 0, 0.9);
+    wp__sched_scorer_kv.score(&f.ctx, f.out);
+    assert_float_equal(f.out[0], 1.0, 1e-12);
+    assert_float_equal(f.out[1], 0.5, 1e-12);
+    assert_float_equal(f.out[2], 0.1, 1e-12);
 }
 
 static void test_scorers_stale_metrics_fall_back_to_in_flight(void **state)
@@ -249,6 +293,8 @@ int main(void)
         cmocka_unit_test(test_scorers_load_aware_formula),
         cmocka_unit_test(test_scorers_stale_metrics_fall_back_to_in_flight),
         cmocka_unit_test(test_scorers_queue_formula),
+        cmocka_unit_test(test_scorers_load_aware_counts_running),
+        cmocka_unit_test(test_scorers_kv_unknown_is_neutral),
         cmocka_unit_test(test_scorers_kv_formula),
         cmocka_unit_test(test_scorers_least_request_formula),
         cmocka_unit_test(test_scorers_prefix_and_session),
