@@ -178,6 +178,7 @@ wp_status_t wp_sched_endpoint_set_metrics(wp_sched_t *s, int ep, double now, dou
     e->has_kv = !isnan(kv_usage);
     e->kv_usage = e->has_kv ? wp__sched_clamp01(kv_usage) : 0.0;
     e->scraped_at = now;
+    e->in_flight_at_scrape = (double)e->in_flight;
     e->has_metrics = true;
     return WP_OK;
 }

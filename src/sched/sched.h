@@ -16,8 +16,9 @@
  * last scraped metrics (waiting, running, kv_usage). Metrics are "fresh" when they were set
  * at most stale_after_s before `now`; otherwise (never set, or stale) they are unknown and:
  *   - load-aware uses the endpoint's in-flight count as its load, and queue as its waiting
- *     count (with fresh metrics load-aware reads max(waiting + running, in_flight): what
- *     runs counts as well as what waits, and what the gateway sent since the scrape);
+ *     count. With fresh metrics load-aware's load is in_flight + max(0, waiting + running
+ *     − in_flight when the metrics were set): the gateway's own requests, exact and at
+ *     once, plus what else the server holds, waiting or running (other clients');
  *   - kv-cache-utilization scores 0.5 (neutral: unknown neither attracts nor repels).
  * KV usage alone may be unknown (an engine without the series, e.g. llama.cpp): set_metrics
  * with kv_usage NaN; kv-cache-utilization then scores 0.5 and saturation ignores KV.

@@ -1,7 +1,8 @@
 /*
  * sched/scorer_load: "load-aware". With T = load_threshold and q the endpoint's load, what
- * it holds waiting or running (wp__sched_ep_load: max(waiting + running, in_flight) with
- * fresh metrics, else the gateway's in-flight count): q = 0 scores 0.5, otherwise
+ * it holds waiting or running (wp__sched_ep_load: the gateway's in-flight count plus, with
+ * fresh metrics, what the scrape saw beyond the gateway's own requests,
+ * max(0, waiting + running − in_flight at the scrape)): q = 0 scores 0.5, otherwise
  * 0.5 × (1 − min(q, T)/T). Running requests count, so a server with every slot busy and
  * an empty queue never ties with an idle one (llm-d's load-aware scorer reads the waiting
  * queue alone, which stays 0 until all slots are busy; docs/scheduling.md). The score

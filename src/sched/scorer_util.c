@@ -45,9 +45,10 @@ double wp__sched_ep_queue(const wp__sched_ctx_t *ctx, int ep)
 double wp__sched_ep_load(const wp__sched_ctx_t *ctx, int ep)
 {
     const wp__sched_ep_t *e = &ctx->eps[ep];
+    double own = (double)e->in_flight;
     if (wp__sched_ep_fresh(ctx, ep))
-        return fmax(e->waiting + e->running, (double)e->in_flight);
-    return (double)e->in_flight;
+        return own + fmax(0.0, e->waiting + e->running - e->in_flight_at_scrape);
+    return own;
 }
 
 void wp__sched_inverse_minmax(const double *v, int n, double *out)

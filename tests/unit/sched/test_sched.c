@@ -314,16 +314,17 @@ static void test_sched_load_moves_traffic_off_a_queue(void **state)
 
 static void test_sched_stale_metrics_use_in_flight(void **state)
 {
-    /* A reported an empty server at t = 0 but has 128 requests in flight from the gateway
-     * since: its load is max(waiting + running, in flight) = 128 while the scrape is fresh
-     * and its in-flight count once it is stale (> 2 s), so idle B wins either way. With
-     * nothing in flight on A, A and B tie while both scrapes are fresh. */
+    /* A and B reported empty servers; the gateway then sends A 128 requests. A's load is
+     * its in-flight count (plus nothing more from a scrape that saw less), fresh or stale,
+     * so idle B wins; with nothing in flight anywhere, A and B tie. A scrape that sees
+     * requests beyond the gateway's own (another client's) adds them. */
     wp_rng_t rng;
     wp_rng_seed(&rng, 4);
     wp_sched_config_t c;
     wp_sched_config_default(&c);
     wp_err_t err;
     assert_int_equal(wp_sched_config_set_policy(&c, "load-aware", &err), WP_OK);
+    c.load_threshold = 1000; /* 128 and 200 both below it */
     wp_sched_t *s = make(&c, 2);
     wp_sched_request_t r = req_for("", NULL);
     wp_sched_pick_t p = {.endpoint = 0};
@@ -336,11 +337,15 @@ static void test_sched_stale_metrics_use_in_flight(void **state)
     p.endpoint = 0;
     for (int i = 0; i < 128; i++)
         assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
-    for (int i = 0; i < 20; i++) /* fresh: the in-flight count is the larger */
+    for (int i = 0; i < 20; i++) /* fresh: the in-flight count counts at once */
         assert_int_equal(pick_ep(s, 1.0, &r, &rng, &p), 1);
     for (int i = 0; i < 20; i++) /* stale: the in-flight count alone */
         assert_int_equal(pick_ep(s, 5.0, &r, &rng, &p), 1);
     assert_float_equal(p.scores[0].raw, 0.5, 0);
+    /* B's scrape shows 200 requests from elsewhere: A (128) wins now. */
+    wp_sched_endpoint_set_metrics(s, 1, 5.0, 100, 100, 0);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(pick_ep(s, 5.0, &r, &rng, &p), 0);
     wp_sched_free(s);
 }
 

@@ -71,31 +71,40 @@ static void test_scorers_load_aware_formula(void **state)
     assert_float_equal(f.out[1], 0.0, 1e-12);
 }
 
-/* load-aware counts what runs as well as what waits: q = max(waiting + running, in_flight)
- * with fresh metrics. Two slots busy and nothing queued is not idle. */
+/* load-aware counts what runs as well as what waits: q = in_flight + max(0, waiting +
+ * running − in_flight at the scrape) with fresh metrics. Two slots busy and nothing
+ * queued is not idle. */
 static void test_scorers_load_aware_counts_running(void **state)
 {
     fixture_t f;
     fixture_init(&f, 10.0);
     set_metrics(&f, 0, 10.0, 0, 0); /* idle: q = 0 → 0.5 */
-    set_metrics(&f, 1, 10.0, 0, 0); /* 2 running, none waiting: q = 2 */
+    set_metrics(&f, 1, 10.0, 0, 0); /* 2 running (another client's), none waiting: q = 2 */
     f.eps[1].running = 2;
-    set_metrics(&f, 2, 10.0, 3, 0); /* 3 waiting + 1 running = 4, in flight 6 → q = 6 */
-    f.eps[2].running = 1;
+    set_metrics(&f, 2, 10.0, 3, 0); /* 3 waiting + 1 running, 4 ours at the scrape: 0 more; */
+    f.eps[2].running = 1;           /* 6 in flight now → q = 6 */
+    f.eps[2].in_flight_at_scrape = 4;
     f.eps[2].in_flight = 6;
     wp__sched_scorer_load.score(&f.ctx, f.out);
     assert_float_equal(f.out[0], 0.5, 1e-12);
     assert_float_equal(f.out[1], 0.5 * (1.0 - 2.0 / 128.0), 1e-12);
     assert_float_equal(f.out[2], 0.5 * (1.0 - 6.0 / 128.0), 1e-12);
     assert_true(f.out[0] > f.out[1] && f.out[1] > f.out[2]);
-    /* The scrape's count wins when it is the larger (other clients' requests). */
+    /* Others' requests add to ours: 1 ours at the scrape of 4 seen, 1 in flight now → 4. */
+    f.eps[2].in_flight_at_scrape = 1;
     f.eps[2].in_flight = 1;
-    wp__sched_scorer_load.score(&f.ctx, f.out);
-    assert_float_equal(f.out[2], 0.5 * (1.0 - 4.0 / 128.0), 1e-12);
-    /* wp__sched_ep_load itself. */
-    assert_float_equal(wp__sched_ep_load(&f.ctx, 1), 2.0, 1e-12);
     assert_float_equal(wp__sched_ep_load(&f.ctx, 2), 4.0, 1e-12);
+    /* A scrape stale about our own requests adds nothing: 1 running (ours) at the scrape,
+     * finished since → 0. */
+    f.eps[2].waiting = 0;
+    f.eps[2].in_flight = 0;
+    assert_float_equal(wp__sched_ep_load(&f.ctx, 2), 0.0, 1e-12);
+    assert_float_equal(wp__sched_ep_load(&f.ctx, 1), 2.0, 1e-12);
+    /* Stale metrics: the in-flight count alone. */
+    f.ctx.now = 20.0;
+    assert_float_equal(wp__sched_ep_load(&f.ctx, 1), 0.0, 1e-12);
     /* queue keeps the reference's waiting-queue count (llm-d's queue-scorer). */
+    f.ctx.now = 10.0;
     assert_float_equal(wp__sched_ep_queue(&f.ctx, 1), 0.0, 1e-12);
 }
 
