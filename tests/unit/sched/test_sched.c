@@ -519,7 +519,7 @@ static void test_sched_limit_and_room(void **state)
     (void)state;
     wp_rng_t rng;
     wp_rng_seed(&rng, 5);
-    wp_sched_pick_t p;
+    wp_sched_pick_t p = {0}; /* dispatched by hand below: no prefill tokens */
     wp_err_t err;
     wp_sched_request_t r = req_for("hello", NULL);
     wp_sched_t *s = make(NULL, 2);
