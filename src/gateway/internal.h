@@ -78,9 +78,14 @@ typedef struct gw_check_s {
  * generation's outlier state (wp_sched_outlier_ep_t.healthy; see gw_ep_outlier). */
 typedef struct gw_probe_s {
     int failures[GW_CHECK_KINDS];      /* consecutive failed checks, by kind */
-    double waiting, running, kv_usage; /* last scrape */
-    double cache_queries, cache_hits;  /* the endpoint's prefix-cache counters (tokens) */
-    bool metrics_seen;
+    double waiting, running, kv_usage; /* last scrape (kv_usage 0 when not kv_known) */
+    double cache_queries, cache_hits;  /* the endpoint's prefix-cache counters */
+    bool metrics_seen;                 /* the last scrape had waiting and running */
+    bool kv_known;                     /* ... and KV usage */
+    bool cache_known;                  /* ... and the prefix-cache counters */
+    /* What the metrics lack and how to fix it ("" when complete); logged once per change,
+     * shown on /status. */
+    char metrics_warning[300];
     char last_error[200];
 } gw_probe_t;
 

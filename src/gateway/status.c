@@ -26,9 +26,13 @@
  *       "name": "replica-0", "role": "both" | "prefill" | "decode",
  *       "healthy": true, "in_flight": 0,   health checks pass; requests the gateway has there
  *       "outlier": "ok" | "ejected" | "probation",   outlier detection's verdict
- *       "waiting": 0, "running": 0, "kv_usage": 0.12,   last scrape (kv_usage 0..1)
+ *       "waiting": 0, "running": 0, "kv_usage": 0.12,   last scrape (kv_usage 0..1; null
+ *                                                       when the engine exports none)
  *       "cache_queries": 640, "cache_hits": 320,        the endpoint's prefix-cache
- *       "cache_hit_rate": 0.5,                          counters (tokens); hits/queries
+ *       "cache_hit_rate": 0.5,                          counters (tokens); hits/queries,
+ *                                                       null when unknown
+ *       "warning": "",                                  what its metrics lack and how to
+ *                                                       fix it ("" when complete)
  *       "picks": 5, "pick_share": 0.5,                  decisions and share of all picks
  *       "requests": 5, "errors": 0,                     answers and non-2xx answers
  *       "ttft_ms": 11.8, "ttft_samples": 5,             mean TTFT of the endpoint's last
@@ -137,13 +141,15 @@ static void write_endpoint(const wp_gateway_t *gw, const gw_endpoint_t *ep, uint
     wp_buf_puts(b, ",");
     json_num(b, "running", pr->running);
     wp_buf_puts(b, ",");
-    json_num(b, "kv_usage", pr->kv_usage);
+    json_num(b, "kv_usage", pr->kv_known || !pr->metrics_seen ? pr->kv_usage : NAN);
     wp_buf_puts(b, ",");
     json_num(b, "cache_queries", pr->cache_queries);
     wp_buf_puts(b, ",");
     json_num(b, "cache_hits", pr->cache_hits);
     wp_buf_puts(b, ",");
     json_num(b, "cache_hit_rate", pr->cache_queries > 0 ? pr->cache_hits / pr->cache_queries : NAN);
+    wp_buf_puts(b, ",");
+    json_str(b, "warning", pr->metrics_warning);
     wp_buf_printf(b, ",\"picks\":%llu,", (unsigned long long)c->picks);
     json_num(b, "pick_share", picks_all ? (double)c->picks / (double)picks_all : NAN);
     wp_buf_printf(b, ",\"requests\":%llu,\"errors\":%llu,", (unsigned long long)requests,
@@ -298,7 +304,8 @@ static const char status_page[] =
     "  const rows = s.endpoints.map((e) => {\n"
     "    const tr = document.createElement('tr');\n"
     "    tr.dataset.endpoint = e.name;\n"
-    "    cell(tr, 'name', e.name);\n"
+    "    const nm = cell(tr, 'name', e.warning ? e.name + ' \\u26a0' : e.name);\n"
+    "    if (e.warning) nm.title = e.warning;\n"
     "    cell(tr, 'role', e.role, 'l');\n"
     "    const up = e.healthy && e.outlier === 'ok';\n"
     "    const st = cell(tr, 'state', !e.healthy ? 'down' : up ? 'up' : e.outlier, up ? 'up' : "
