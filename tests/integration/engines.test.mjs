@@ -181,6 +181,9 @@ describe('every engine behind the gateway', () => {
     const prom = await metrics(gw.url);
     assert.ok(Math.abs(sample(prom, 'wellpath_gateway_cache_hit_rate') - 1070 / 2140) < 1e-9);
     assert.equal(sample(prom, 'wellpath_endpoint_prefix_cache_hits_total', { endpoint: 'llamacpp' }), 700);
+    // Unknown is no sample, not a false 0: llama.cpp has no KV usage series.
+    assert.equal(sample(prom, 'wellpath_endpoint_kv_usage', { endpoint: 'vllm' }), 0.25);
+    assert.equal(sample(prom, 'wellpath_endpoint_kv_usage', { endpoint: 'llamacpp' }), undefined);
     // TensorRT-LLM was scraped on /prometheus/metrics, not on its JSON /metrics.
     assert.ok(servers.find((s) => s.name === 'trtllm').scrapes > 0);
   });
