@@ -46,7 +46,7 @@ section sim-speed-2x "Virtual-time simulator: the ladder at twice the length (34
     "The time line is bash's: wall, user and system seconds of the whole command, report included." \
     bash -c "TIMEFORMAT='time: %R s wall, %U s user, %S s system'; time $bin simulate -f bench/calibration/llmd-topology.yaml --workload bench/calibration/llmd-ladder-2x.yaml --policy topology --quiet >/dev/null"
 section sim-peers-ladder "Policies side by side, simulated: the llm-d shared-prefix ladder (3 -> 60 QPS)" \
-    "\`topology\` is ours: prefix-aware 100 + load-aware 50 + cache-headroom 10 + prefill-queue 50 (bench/calibration/llmd-topology.yaml)." \
+    "\`topology\` is ours: prefix-aware 100 + load-aware 25 + cache-headroom 10 + prefill-queue 50 (bench/calibration/llmd-topology.yaml)." \
     "$bin" simulate -f bench/calibration/llmd-topology.yaml --workload bench/calibration/llmd-ladder.yaml \
     --policies "$peers" --quiet --json "$build/sim-ladder.json"
 # Flow control (gateway.flowControl) on the same ladder: requests wait at the gateway while
