@@ -121,7 +121,7 @@ fi
 
 # --- the tiny model ---------------------------------------------------------------------
 # Keyed by the generator's content and the tokenizer version: a changed generator writes a
-# new file beside the old.
+# new file (and the old one is removed).
 gen=$here/llama_tiny_model.py
 model_key=$(cat "$gen" | sha256sum | cut -c1-12)-tok$TOKENIZER_VERSION
 model=$cache/model/tiny-qwen3-$model_key.gguf
@@ -132,6 +132,8 @@ if [ ! -f "$model" ]; then
     PYTHONPATH=$src/gguf-py "$PY" "$gen" --tokenizer-dir "$(dirname "$tokenizer")" \
         --out "$model.tmp" || { rm -f "$model.tmp"; die "writing the model failed"; }
     mv "$model.tmp" "$model"
+    # Models of earlier generators are not used any more.
+    find "$cache/model" -name 'tiny-qwen3-*.gguf' ! -name "$(basename "$model")" -delete
     say "model ready ($(du -h "$model" | cut -f1), $(elapsed "$t0"))"
 fi
 
