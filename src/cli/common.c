@@ -129,6 +129,7 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
     gc->client.connect_timeout_ms = (uint64_t)g->connect_timeout_ms;
     gc->client.first_byte_ms =
         (uint64_t)(g->first_byte_timeout_ms ? g->first_byte_timeout_ms : g->request_timeout_ms);
+    gc->first_token_ms = (uint64_t)g->first_token_timeout_ms;
     gc->client.idle_ms =
         (uint64_t)(g->idle_timeout_ms ? g->idle_timeout_ms : g->request_timeout_ms);
     gc->retries = g->retries;

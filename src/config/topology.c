@@ -194,6 +194,7 @@ static const wp__cfg_field_t gateway_fields[] = {
     F_INT("requestTimeoutMs", gateway_t, request_timeout_ms, 1, 86400000),
     F_INT("connectTimeoutMs", gateway_t, connect_timeout_ms, 1, 600000),
     F_INT("firstByteTimeoutMs", gateway_t, first_byte_timeout_ms, 0, 86400000),
+    F_INT("firstTokenTimeoutMs", gateway_t, first_token_timeout_ms, 0, 86400000),
     F_INT("idleTimeoutMs", gateway_t, idle_timeout_ms, 0, 86400000),
     F_INT("drainTimeoutMs", gateway_t, drain_timeout_ms, 1, 86400000),
     F_INT("maxInFlightPerEndpoint", gateway_t, max_in_flight_per_endpoint, 0, 1000000),
@@ -505,6 +506,7 @@ void wp_topology_defaults(wp_topology_t *t)
     g->max_header_bytes = 16384;
     g->max_connections = 4096;
     g->request_timeout_ms = 600000;
+    g->first_token_timeout_ms = 120000;
     g->connect_timeout_ms = 2000;
     g->retries = 2;
     g->drain_timeout_ms = 30000;
@@ -558,6 +560,7 @@ const char *wp_topology_default_yaml(void)
            "  maxConnections: 4096\n"
            "  requestTimeoutMs: 600000\n"
            "  connectTimeoutMs: 2000\n"
+           "  firstTokenTimeoutMs: 120000\n"
            "  retries: 2\n"
            "  logFormat: logfmt\n"
            "  logPrompts: false\n"

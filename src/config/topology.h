@@ -133,6 +133,7 @@ typedef struct wp_topology_gateway_s {
     int64_t request_timeout_ms;          /* 1..86400000 */
     int64_t connect_timeout_ms;          /* 1..600000 */
     int64_t first_byte_timeout_ms;       /* 0..86400000, 0 = request_timeout_ms */
+    int64_t first_token_timeout_ms;      /* 0..86400000, default 120000; 0 = first byte's */
     int64_t idle_timeout_ms;             /* 0..86400000, 0 = request_timeout_ms */
     int64_t drain_timeout_ms;            /* 1..86400000, default 30000 */
     int max_in_flight_per_endpoint;      /* 0..1000000, 0 = no limit */

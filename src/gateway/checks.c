@@ -2,13 +2,21 @@
  * gateway/checks: the periodic GETs that tell the gateway what each endpoint of the current
  * generation is doing. Every tick each endpoint with no scrape in flight gets GET /metrics;
  * every health interval, GET /health; now and then (while the config names no models),
- * GET /v1/models to learn the served model names. The three signals the scorers need
- * (waiting, running, KV usage) are read under the metric names of the endpoint's engine
- * (docs/reference.md §2), summed over data-parallel engines (KV usage: the largest), and
- * handed to the generation's scheduler; what the checks learned is kept in ep->probe.
+ * GET /v1/models to learn the served model names. The signals the scorers need (waiting,
+ * running, KV usage) and the prefix-cache counters are read under the metric names of the
+ * endpoint's engine (api/engines, docs/engines.md), on its metrics path, and handed to the
+ * generation's scheduler; what the checks learned is kept in ep->probe.
+ *
+ * Metrics are a help, not a condition: a server that answers /metrics with a non-2xx
+ * status (llama-server without --metrics: 501), with text that is not Prometheus, or
+ * without the waiting and running series still joins on its health checks alone; the
+ * scheduler then sees its metrics as unknown (the gateway's in-flight count stands in)
+ * and a WARN line says once what is missing and how to fix it (ep->probe.metrics_warning,
+ * also on /status). A missing optional series (KV usage, the cache counters) leaves that
+ * signal unknown, with an INFO line. Only a scrape that gets no answer counts as failed.
  *
  * Health: an endpoint starts out of the pool and joins at its first good answer; two
- * failed checks in a row (connect error, timeout, non-2xx) take it out again, and it is
+ * failed checks in a row (connect error, timeout; non-2xx for /health) take it out again, and it is
  * logged each time it changes state. The verdict is kept once, in the generation's outlier
  * state (wp_sched_outlier_ep_t.healthy), and pushed to the scheduler by wp__gw_pool_sync.
  * Only the current generation is checked (pool.c cancels a retired one's checks).
@@ -16,10 +24,11 @@
 #include "gateway/internal.h"
 
 #include <cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "api/prom.h"
+#include "api/engines.h"
 #include "base/log.h"
 #include "base/str.h"
 
@@ -28,62 +37,10 @@
 #define CHECK_TIMEOUT_MS 2000
 #define SCRAPE_BODY_MAX (8u << 20)
 
-typedef struct engine_names_s {
-    const char *waiting, *running, *kv, *kv_old;
-} engine_names_t;
-
-static const engine_names_t engine_names[] = {
-    [WP_TOPO_ENGINE_VLLM] = {"vllm:num_requests_waiting", "vllm:num_requests_running",
-                             "vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc"},
-    [WP_TOPO_ENGINE_SGLANG] = {"sglang:num_queue_reqs", "sglang:num_running_reqs",
-                               "sglang:token_usage", NULL},
-    [WP_TOPO_ENGINE_TRTLLM] = {"trtllm_num_requests_waiting", "trtllm_num_requests_running",
-                               "trtllm_kv_cache_utilization", NULL},
-    [WP_TOPO_ENGINE_LLAMACPP] = {"llamacpp:requests_deferred", "llamacpp:requests_processing",
-                                 "llamacpp:kv_cache_usage_ratio", NULL},
-};
-
-typedef struct scrape_acc_s {
-    const engine_names_t *names;
-    double waiting, running, kv;
-    double cache_queries, cache_hits; /* vLLM's prefix-cache counters, when exported */
-    double kv_blocks;                 /* vllm:cache_config_info's num_gpu_blocks, 0 when absent */
-    int seen;
-} scrape_acc_t;
-
-static void on_sample(void *ud, wp_str_t name, wp_str_t labels, double v)
-{
-    scrape_acc_t *a = ud;
-    if (v != v) /* NaN */
-        return;
-    if (wp_str_eq_cstr(name, a->names->waiting)) {
-        a->waiting += v;
-        a->seen |= 1;
-    } else if (wp_str_eq_cstr(name, a->names->running)) {
-        a->running += v;
-        a->seen |= 2;
-    } else if (wp_str_eq_cstr(name, a->names->kv) ||
-               (a->names->kv_old && wp_str_eq_cstr(name, a->names->kv_old))) {
-        if (v > a->kv)
-            a->kv = v;
-        a->seen |= 4;
-    } else if (wp_str_eq_cstr(name, "vllm:cache_config_info")) {
-        char blocks[32];
-        double b;
-        if (wp_api_prom_label(labels, "num_gpu_blocks", blocks, sizeof(blocks)) &&
-            wp_parse_double(blocks, strlen(blocks), &b) == WP_OK && b > 0 && b < 4e9)
-            a->kv_blocks = b;
-    } else if (wp_str_eq_cstr(name, "vllm:prefix_cache_queries_total")) {
-        a->cache_queries += v;
-    } else if (wp_str_eq_cstr(name, "vllm:prefix_cache_hits_total")) {
-        a->cache_hits += v;
-    }
-}
-
 /* One check's outcome. Scrape and health failures are counted apart: an endpoint is in
  * the pool while neither has failed FAILURES_TO_EJECT times in a row, and joins only
- * when both last succeeded (so a server whose /health answers but whose /metrics lacks
- * the series does not flap in and out). */
+ * when both last succeeded. A scrape answered without usable metrics succeeds (the
+ * endpoint routes on health alone), so such a server neither stays out nor flaps. */
 static void mark(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind, bool ok,
                  const char *why)
 {
@@ -140,30 +97,81 @@ static void learn_models(wp_gateway_t *gw, const wp_buf_t *body)
     cJSON_Delete(root);
 }
 
+/* Records what the metrics lack (warning, "" when complete) and logs it when it changed:
+ * WARN when the load series are missing, INFO when only optional ones are. */
+static void metrics_note(gw_endpoint_t *ep, const char *warning, bool load_missing)
+{
+    gw_probe_t *pr = &ep->probe;
+    if (strcmp(pr->metrics_warning, warning) == 0)
+        return;
+    wp_strlcpy(pr->metrics_warning, warning, sizeof(pr->metrics_warning));
+    char q[400];
+    if (warning[0] == '\0')
+        wp_log(WP_LOG_INFO, "endpoint metrics complete", "endpoint=%s", ep->cfg.name);
+    else
+        wp_log(load_missing ? WP_LOG_WARN : WP_LOG_INFO,
+               load_missing ? "endpoint metrics unavailable: routing on health and in-flight "
+                              "counts alone"
+                            : "endpoint metrics partial: missing signals are unknown",
+               "endpoint=%s engine=%s detail=%s", ep->cfg.name,
+               wp_api_engine(ep->cfg.engine)->label, wp_log_quote(q, sizeof(q), warning));
+}
+
+/* The server answered, but with no usable load series: it stays in (or joins) the pool
+ * on its health checks; its metrics go unknown (stale) in the scheduler. */
+static void metrics_unavailable(wp_gateway_t *gw, gw_endpoint_t *ep, const char *what)
+{
+    const wp_api_engine_t *e = wp_api_engine(ep->cfg.engine);
+    char w[300];
+    snprintf(w, sizeof(w), "%s%.150s: scoring uses in-flight counts only; %.100s", e->metrics_path,
+             what, e->fix);
+    ep->probe.metrics_seen = ep->probe.kv_known = ep->probe.cache_known = false;
+    metrics_note(ep, w, true);
+    mark(gw, ep, GW_CHECK_SCRAPE, true, NULL);
+}
+
 static void apply_scrape(wp_gateway_t *gw, gw_endpoint_t *ep, const wp_buf_t *body)
 {
-    scrape_acc_t a = {.names = &engine_names[ep->cfg.engine]};
+    const wp_api_engine_t *e = wp_api_engine(ep->cfg.engine);
+    wp_api_engine_reading_t r;
     wp_err_t err;
-    if (wp_api_prom_parse(body->data, body->len, on_sample, &a, &err) != WP_OK) {
-        mark(gw, ep, GW_CHECK_SCRAPE, false, err.msg);
+    char what[300];
+    if (wp_api_engine_read(e, body->data, body->len, &r, &err) != WP_OK) {
+        snprintf(what, sizeof(what), " is not Prometheus text (%.120s)", err.msg);
+        metrics_unavailable(gw, ep, what);
         return;
     }
-    if (a.seen != 7) {
-        mark(gw, ep, GW_CHECK_SCRAPE, false,
-             "metrics lack the waiting, running or KV usage series");
+    char missing[200];
+    if ((r.seen & WP_API_ENGINE_SEEN_LOAD) != WP_API_ENGINE_SEEN_LOAD) {
+        snprintf(what, sizeof(what), " lacks %.150s (engine: %s)",
+                 wp_api_engine_missing(e, r.seen, false, missing, sizeof(missing)), e->label);
+        metrics_unavailable(gw, ep, what);
         return;
     }
     gw_probe_t *pr = &ep->probe;
-    pr->waiting = a.waiting;
-    pr->running = a.running;
-    pr->kv_usage = a.kv > 1.0 ? 1.0 : a.kv;
-    pr->cache_queries = a.cache_queries;
-    pr->cache_hits = a.cache_hits;
+    pr->waiting = r.waiting;
+    pr->running = r.running;
+    pr->kv_known = (r.seen & WP_API_ENGINE_SEEN_KV) != 0;
+    pr->kv_usage = r.kv_usage;
+    pr->cache_known = (r.seen & WP_API_ENGINE_SEEN_CACHE) != 0;
+    pr->cache_queries = r.cache_queries;
+    pr->cache_hits = r.cache_hits;
     pr->metrics_seen = true;
     wp_sched_endpoint_set_metrics(ep->pool->sched, ep->index, wp__gw_now(gw), pr->waiting,
-                                  pr->running, pr->kv_usage);
-    if (a.kv_blocks > 0)
-        wp_sched_endpoint_set_capacity(ep->pool->sched, ep->index, (uint32_t)a.kv_blocks);
+                                  pr->running, pr->kv_known ? pr->kv_usage : NAN);
+    if (r.kv_blocks > 0)
+        wp_sched_endpoint_set_capacity(ep->pool->sched, ep->index, (uint32_t)r.kv_blocks);
+    if (!pr->kv_known || !pr->cache_known) {
+        char w[300];
+        snprintf(w, sizeof(w), "%s lacks %.180s: %s unknown", e->metrics_path,
+                 wp_api_engine_missing(e, r.seen, true, missing, sizeof(missing)),
+                 !pr->kv_known && !pr->cache_known ? "KV usage and cache hit rate"
+                 : !pr->kv_known                   ? "KV usage"
+                                                   : "cache hit rate");
+        metrics_note(ep, w, false);
+    } else {
+        metrics_note(ep, "", false);
+    }
     mark(gw, ep, GW_CHECK_SCRAPE, true, NULL);
 }
 
@@ -173,6 +181,12 @@ static void check_on_done(void *ud, wp_status_t st, const char *why)
     c->call = NULL;
     if (c->gw->stopping)
         return;
+    if (st == WP_OK && c->kind == GW_CHECK_SCRAPE && (c->status < 200 || c->status > 299)) {
+        char what[64];
+        snprintf(what, sizeof(what), " answered HTTP %d", c->status);
+        metrics_unavailable(c->gw, c->ep, what);
+        return;
+    }
     if (st != WP_OK || c->status < 200 || c->status > 299) {
         char msg[300];
         if (st != WP_OK)
@@ -257,7 +271,7 @@ void wp__gw_checks_tick(wp_gateway_t *gw)
         gw->last_models_ms = now ? now : 1;
     for (int i = 0; i < gw->pool->n_eps; i++) {
         gw_endpoint_t *ep = &gw->pool->eps[i];
-        check_start(&ep->checks[GW_CHECK_SCRAPE], "/metrics");
+        check_start(&ep->checks[GW_CHECK_SCRAPE], wp_api_engine(ep->cfg.engine)->metrics_path);
         if (health)
             check_start(&ep->checks[GW_CHECK_HEALTH], "/health");
         if (models)

@@ -73,7 +73,11 @@ typedef struct wp_gateway_config_s {
     uint64_t scrape_interval_ms; /* 50 */
     uint64_t health_interval_ms; /* 1000 */
     int retries;                 /* extra attempts on another endpoint, before any byte: 2 */
-    int pd_threshold;            /* P/D decider, in prompt tokens (see topology.h) */
+    /* A streamed answer's head, and a prefill stage's answer, come with the first token:
+     * the longest wait for them (0: client.first_byte_ms, as for other answers, whose head
+     * comes with the whole answer): 120000. */
+    uint64_t first_token_ms;
+    int pd_threshold; /* P/D decider, in prompt tokens (see topology.h) */
     /* Models the pool serves: requests naming another model get 404. When empty, the
      * gateway learns them from the endpoints' /v1/models. */
     char models[WP_GATEWAY_MAX_MODELS][128];

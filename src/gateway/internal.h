@@ -55,7 +55,8 @@ typedef struct gw_status_count_s {
     uint64_t count;
 } gw_status_count_t;
 
-#define GW_TTFT_RECENT 32 /* TTFTs kept per endpoint for the status page */
+#define GW_TTFT_RECENT 32       /* TTFTs kept per endpoint for the status page */
+#define GW_TTFT_RECENT_ALL 1024 /* TTFTs kept for the page's exact recent percentiles */
 
 struct gw_endpoint_s;
 
@@ -77,9 +78,14 @@ typedef struct gw_check_s {
  * generation's outlier state (wp_sched_outlier_ep_t.healthy; see gw_ep_outlier). */
 typedef struct gw_probe_s {
     int failures[GW_CHECK_KINDS];      /* consecutive failed checks, by kind */
-    double waiting, running, kv_usage; /* last scrape */
-    double cache_queries, cache_hits;  /* the endpoint's prefix-cache counters (tokens) */
-    bool metrics_seen;
+    double waiting, running, kv_usage; /* last scrape (kv_usage 0 when not kv_known) */
+    double cache_queries, cache_hits;  /* the endpoint's prefix-cache counters */
+    bool metrics_seen;                 /* the last scrape had waiting and running */
+    bool kv_known;                     /* ... and KV usage */
+    bool cache_known;                  /* ... and the prefix-cache counters */
+    /* What the metrics lack and how to fix it ("" when complete); logged once per change,
+     * shown on /status. */
+    char metrics_warning[300];
     char last_error[200];
 } gw_probe_t;
 
@@ -200,6 +206,9 @@ struct wp_gateway_s {
     /* metrics.c: histograms (observed where the event is), answers without an endpoint */
     wp_stats_hist_t decision_s, ttft_s, e2e_s, itl_s, prefix_ratio, queue_wait_s;
     gw_status_count_t unrouted[GW_MAX_STATUSES];
+    /* status.c: the last GW_TTFT_RECENT_ALL TTFTs of streamed 2xx answers (a ring) */
+    double ttft_recent[GW_TTFT_RECENT_ALL];
+    int ttft_n, ttft_next;
     /* decisions.c: the decision log, NULL when off */
     FILE *decision_log;
 };
@@ -237,7 +246,16 @@ typedef struct gw_proxy_s {
     /* the answer to the client */
     int status;     /* what the client got (499: went away) */
     bool responded; /* its head is sent: no retry, no error answer from here on */
-    bool sse;       /* the answer is an event stream */
+    /* The upstream's answer head, held until its first body byte (or its end) so that an
+     * attempt that fails before it is retried unseen (proxy.c). */
+    struct {
+        bool held;
+        int status;
+        int64_t length;
+        char ctype[128];
+        char extra[640];
+    } head;
+    bool sse;                                   /* the answer is an event stream */
     long long prompt_tokens, completion_tokens; /* from the answer's usage, for the log; -1 */
     /* pd.c: the prefill stage on a prefill endpoint, run before the decode attempt */
     bool pd_started;      /* wp__gw_pd_begin has run: a second dispatch goes to decode */

@@ -35,6 +35,8 @@
  */
 #include "gateway/internal.h"
 
+#include <math.h>
+
 #include "base/str.h"
 
 #include <string.h>
@@ -162,17 +164,18 @@ static double v_running(const gw_endpoint_t *ep)
 {
     return ep->probe.running;
 }
+/* NaN: the endpoint does not export it (per_endpoint then writes no sample). */
 static double v_kv(const gw_endpoint_t *ep)
 {
-    return ep->probe.kv_usage;
+    return ep->probe.kv_known ? ep->probe.kv_usage : NAN;
 }
 static double v_cache_queries(const gw_endpoint_t *ep)
 {
-    return ep->probe.cache_queries;
+    return ep->probe.cache_known ? ep->probe.cache_queries : NAN;
 }
 static double v_cache_hits(const gw_endpoint_t *ep)
 {
-    return ep->probe.cache_hits;
+    return ep->probe.cache_known ? ep->probe.cache_hits : NAN;
 }
 static double v_picks(const gw_endpoint_t *ep)
 {
@@ -210,9 +213,12 @@ static void per_endpoint(const wp_gateway_t *gw, wp_buf_t *out, const ep_family_
     family(out, f->name, f->type, f->help);
     const gw_pool_t *pool = gw->pool;
     for (int i = 0; i < pool->n_eps; i++) {
+        double v = f->value(&pool->eps[i]);
+        if (v != v)
+            continue; /* unknown for this endpoint's engine: no sample rather than a false 0 */
         wp_buf_printf(out, "%s{endpoint=\"", f->name);
         label(out, pool->eps[i].cfg.name);
-        wp_buf_printf(out, "\"} %.17g\n", f->value(&pool->eps[i]));
+        wp_buf_printf(out, "\"} %.17g\n", v);
     }
 }
 
@@ -228,10 +234,11 @@ static const ep_family_t endpoint_families[] = {
     {"wellpath_endpoint_running", "gauge", "Running requests, last scrape.", v_running},
     {"wellpath_endpoint_kv_usage", "gauge", "KV cache usage 0..1, last scrape.", v_kv},
     {"wellpath_endpoint_prefix_cache_queries_total", "counter",
-     "The endpoint's prefix-cache queries in tokens, last scrape (vLLM's counter).",
+     "The endpoint's prefix-cache queries, last scrape (the engine's counter, docs/engines.md).",
      v_cache_queries},
     {"wellpath_endpoint_prefix_cache_hits_total", "counter",
-     "The endpoint's prefix-cache hits in tokens, last scrape (vLLM's counter).", v_cache_hits},
+     "The endpoint's prefix-cache hits, last scrape (the engine's counter, docs/engines.md).",
+     v_cache_hits},
     {"wellpath_endpoint_connections", "gauge",
      "Open connections from the gateway to the endpoint (kept alive and reused).", v_connections},
     {"wellpath_endpoint_upstream_errors_total", "counter",
@@ -270,7 +277,7 @@ static pool_sums_t pool_sums(const wp_gateway_t *gw)
         const gw_probe_t *pr = &gw->pool->eps[i].probe;
         s.hits += pr->cache_hits;
         s.queries += pr->cache_queries;
-        if (pr->metrics_seen && pr->kv_usage > s.kv_max)
+        if (pr->metrics_seen && pr->kv_known && pr->kv_usage > s.kv_max)
             s.kv_max = pr->kv_usage;
     }
     return s;

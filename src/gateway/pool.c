@@ -19,6 +19,7 @@
 #include "gateway/internal.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,7 +69,8 @@ static void carry_over(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep, con
     ep->probe = o->probe;
     if (ep->probe.metrics_seen)
         wp_sched_endpoint_set_metrics(pool->sched, ep->index, wp__gw_now(gw), ep->probe.waiting,
-                                      ep->probe.running, ep->probe.kv_usage);
+                                      ep->probe.running,
+                                      ep->probe.kv_known ? ep->probe.kv_usage : NAN);
 }
 
 static bool same_client(const wp_http_client_config_t *a, const wp_http_client_config_t *b)

@@ -198,15 +198,31 @@ static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
     if (cl.p == NULL || wp_parse_i64(cl.p, cl.n, &length) != WP_OK || length < 0 ||
         p->pf_cached >= 0)
         length = -1; /* unknown, or the folded usage changes it */
+    /* Held until the first body byte: a server that sends its head, then dies or hangs
+     * before the first token, is retried elsewhere and the client never knows. */
     p->status = status;
+    p->head.held = true;
+    p->head.status = status;
+    p->head.length = length;
+    wp_strlcpy(p->head.ctype, ctype, sizeof(p->head.ctype));
+    wp_strlcpy(p->head.extra, extra, sizeof(p->head.extra));
+}
+
+/* The held head goes to the client: from here on nothing is retried. */
+static void send_head(gw_proxy_t *p)
+{
+    if (!p->head.held)
+        return;
+    p->head.held = false;
     p->responded = true;
-    wp_http_res_head(p->req, status, ctype, length, extra);
+    wp_http_res_head(p->req, p->head.status, p->head.ctype, p->head.length, p->head.extra);
 }
 
 static void on_up_body(void *ud, const char *data, size_t len)
 {
     gw_proxy_t *p = ud;
     uint64_t now = uv_hrtime();
+    send_head(p);
     if (p->t_first_ns == 0) {
         p->t_first_ns = now;
         prefill_done(p);
@@ -243,6 +259,7 @@ static void on_up_done(void *ud, wp_status_t st, const char *why)
     p->call = NULL;
     if (st == WP_OK) {
         judge(p, p->ep, wp_sched_retry_decide(p->up_status, p->attempts, 0, true));
+        send_head(p); /* an empty body */
         wp_http_res_end(p->req);
         wp__gw_proxy_finish(p, "ok");
         return;
@@ -252,11 +269,15 @@ static void on_up_done(void *ud, wp_status_t st, const char *why)
         wp_sched_retry_decide(outcome, p->attempts, p->gw->cfg.retries, p->responded);
     judge(p, p->ep, r);
     p->up_status = 0;
-    if (!p->responded) {
+    if (!p->responded) { /* nothing reached the client, a held head included */
+        p->head.held = false;
         attempt_failed(p, r, why ? why : "upstream failed");
         return;
     }
+    /* The client saw a head (and part of the answer): it is counted as the failure it is,
+     * under the status the gateway would have answered, not as the head's 200. */
     int status = r.status;
+    p->status = status;
     wp__gw_count_upstream_error(p->gw, p->ep);
     wp_log(WP_LOG_WARN, "upstream failed mid-response", "id=%s endpoint=%s why=\"%s\"",
            p->request_id, p->ep->cfg.name, why ? why : "");
@@ -348,8 +369,10 @@ wp_http_call_t *wp__gw_proxy_send(gw_proxy_t *p, gw_endpoint_t *ep, const wp_sch
     char path[300];
     snprintf(path, sizeof(path), "%s%.*s", ep->cfg.base_path, (int)p->req->url.len,
              p->req->url.data);
-    return wp_http_call_start(wp__gw_ep_upstream(ep), "POST", path, p->fwd_headers.data, body->data,
-                              body->len, cbs, p);
+    /* A streamed answer's head and a prefill's answer come with the first token. */
+    uint64_t first_ms = p->api.stream || role == WP_SCHED_ROLE_PREFILL ? gw->cfg.first_token_ms : 0;
+    return wp_http_call_start_timed(wp__gw_ep_upstream(ep), "POST", path, p->fwd_headers.data,
+                                    body->data, body->len, first_ms, cbs, p);
 }
 
 void wp__gw_proxy_move_to_current(gw_proxy_t *p)

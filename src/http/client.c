@@ -38,6 +38,7 @@ struct wp_http_call_s {
     wp_http_call_cbs_t cbs;
     void *ud;
     bool head_seen, got_bytes, retried, canceled;
+    uint64_t first_byte_ms; /* 0: the upstream's */
 };
 
 struct conn_s {
@@ -355,7 +356,8 @@ static void conn_send(conn_t *c)
     }
     w->data = c;
     uv_buf_t b = uv_buf_init(call->req.data, (unsigned)call->req.len);
-    uv_timer_start(&c->timer, on_timeout, c->up->cfg.first_byte_ms, 0);
+    uv_timer_start(&c->timer, on_timeout,
+                   call->first_byte_ms ? call->first_byte_ms : c->up->cfg.first_byte_ms, 0);
     if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0 ||
         uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
         free(w);
@@ -409,10 +411,19 @@ wp_http_call_t *wp_http_call_start(wp_http_upstream_t *up, const char *method, c
                                    const char *headers, const void *body, size_t len,
                                    const wp_http_call_cbs_t *cbs, void *ud)
 {
+    return wp_http_call_start_timed(up, method, path, headers, body, len, 0, cbs, ud);
+}
+
+wp_http_call_t *wp_http_call_start_timed(wp_http_upstream_t *up, const char *method,
+                                         const char *path, const char *headers, const void *body,
+                                         size_t len, uint64_t first_byte_ms,
+                                         const wp_http_call_cbs_t *cbs, void *ud)
+{
     wp_http_call_t *call = calloc(1, sizeof(*call));
     if (call == NULL)
         return NULL;
     call->up = up;
+    call->first_byte_ms = first_byte_ms;
     call->cbs = *cbs;
     call->ud = ud;
     wp_buf_init(&call->req, 0);

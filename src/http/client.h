@@ -55,6 +55,12 @@ int wp_http_upstream_open_connections(const wp_http_upstream_t *up);
 wp_http_call_t *wp_http_call_start(wp_http_upstream_t *up, const char *method, const char *path,
                                    const char *headers, const void *body, size_t len,
                                    const wp_http_call_cbs_t *cbs, void *ud);
+/* The same with this call's own wait for the response head (0: the upstream's
+ * first_byte_ms). */
+wp_http_call_t *wp_http_call_start_timed(wp_http_upstream_t *up, const char *method,
+                                         const char *path, const char *headers, const void *body,
+                                         size_t len, uint64_t first_byte_ms,
+                                         const wp_http_call_cbs_t *cbs, void *ud);
 void wp_http_call_cancel(wp_http_call_t *call);
 
 #endif

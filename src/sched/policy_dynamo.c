@@ -7,13 +7,12 @@
  *   prefill = prompt blocks not cached there = prompt_len / block_chars − matched, with
  *             prompt_len / block_chars counted on the whole prompt (fractional, like
  *             Dynamo's uncached tokens / block size), matched from the prefix index;
- *   decode  = KV blocks in use there = kv_usage × kv_blocks when the metrics are fresh and
- *             the capacity is known (wp_sched_endpoint_set_capacity, from the server's
- *             num_gpu_blocks); otherwise in_flight × max(1, hashed blocks): each request
- *             in flight assumed as large as this one (Dynamo's own fallback for a worker it
- *             knows nothing of assumes the request's blocks).
- * docs/policies.md lists where this departs from Dynamo (which tracks the blocks and
- * pending prefill tokens of the requests it routed, per worker).
+ *   decode  = KV blocks in use there = kv_usage × kv_blocks when the metrics are fresh
+ *             with a KV usage series and the capacity is known (wp_sched_endpoint_set_capacity,
+ * from the server's num_gpu_blocks); otherwise in_flight × max(1, hashed blocks): each request in
+ * flight assumed as large as this one (Dynamo's own fallback for a worker it knows nothing of
+ * assumes the request's blocks). docs/policies.md lists where this departs from Dynamo (which
+ * tracks the blocks and pending prefill tokens of the requests it routed, per worker).
  */
 #include "sched/sched_internal.h"
 
@@ -22,7 +21,7 @@
 static double decode_blocks(const wp__sched_ctx_t *ctx, int ep)
 {
     const wp__sched_ep_t *e = &ctx->eps[ep];
-    if (e->kv_blocks > 0 && wp__sched_ep_fresh(ctx, ep))
+    if (e->kv_blocks > 0 && e->has_kv && wp__sched_ep_fresh(ctx, ep))
         return e->kv_usage * (double)e->kv_blocks;
     return (double)e->in_flight * fmax(1.0, (double)ctx->n_blocks);
 }

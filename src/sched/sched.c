@@ -169,14 +169,16 @@ wp_status_t wp_sched_endpoint_set_metrics(wp_sched_t *s, int ep, double now, dou
 {
     const double tol = 1e-6;
     if (!ep_ok(s, ep) || !isfinite(now) || !isfinite(waiting) || waiting < 0.0 ||
-        !isfinite(running) || running < 0.0 || !isfinite(kv_usage) || kv_usage < -tol ||
+        !isfinite(running) || running < 0.0 || isinf(kv_usage) || kv_usage < -tol ||
         kv_usage > 1.0 + tol)
         return WP_EINVAL;
     wp__sched_ep_t *e = &s->eps[ep];
     e->waiting = waiting;
     e->running = running;
-    e->kv_usage = wp__sched_clamp01(kv_usage);
+    e->has_kv = !isnan(kv_usage);
+    e->kv_usage = e->has_kv ? wp__sched_clamp01(kv_usage) : 0.0;
     e->scraped_at = now;
+    e->in_flight_at_scrape = (double)e->in_flight;
     e->has_metrics = true;
     return WP_OK;
 }
@@ -231,7 +233,7 @@ static bool saturated(const wp_sched_t *s, const wp__sched_ep_t *e, double now,
         return false;
     double waiting = fmax(e->waiting, (double)e->in_flight - e->running);
     return (th->queue_depth > 0 && waiting >= th->queue_depth) ||
-           (th->kv_usage > 0 && e->kv_usage >= th->kv_usage);
+           (th->kv_usage > 0 && e->has_kv && e->kv_usage >= th->kv_usage);
 }
 
 int wp_sched_room(const wp_sched_t *s, double now, wp_sched_role_t role,

@@ -15,8 +15,13 @@
  * Endpoint state: requests in flight (the gateway's own count, exact and immediate) and the
  * last scraped metrics (waiting, running, kv_usage). Metrics are "fresh" when they were set
  * at most stale_after_s before `now`; otherwise (never set, or stale) they are unknown and:
- *   - load-aware and queue use the endpoint's in-flight count as its waiting count q;
+ *   - load-aware uses the endpoint's in-flight count as its load, and queue as its waiting
+ *     count. With fresh metrics load-aware's load is in_flight + max(0, waiting + running
+ *     − in_flight when the metrics were set): the gateway's own requests, exact and at
+ *     once, plus what else the server holds, waiting or running (other clients');
  *   - kv-cache-utilization scores 0.5 (neutral: unknown neither attracts nor repels).
+ * KV usage alone may be unknown (an engine without the series, e.g. llama.cpp): set_metrics
+ * with kv_usage NaN; kv-cache-utilization then scores 0.5 and saturation ignores KV.
  *
  * Prefix chain: the prompt text is cut into full blocks of block_chars characters (at most
  * max_blocks); seed = wp_hash64(model bytes, NUL, cache_salt bytes; seed 0) with a NULL salt
@@ -159,7 +164,8 @@ const char *wp_sched_endpoint_name(const wp_sched_t *s, int ep);
 int wp_sched_endpoint_find(const wp_sched_t *s, const char *name);
 
 /* Setters return WP_EINVAL on an out-of-range endpoint or (metrics) a value that is NaN,
- * negative, or a kv_usage above 1 (kv_usage is clamped when within 1e-6 of [0,1]). */
+ * infinite, negative, or a kv_usage above 1 (kv_usage is clamped when within 1e-6 of
+ * [0,1]). kv_usage NaN is allowed: KV usage unknown (the engine exports no such series). */
 wp_status_t wp_sched_endpoint_set_healthy(wp_sched_t *s, int ep, bool healthy);
 wp_status_t wp_sched_endpoint_set_metrics(wp_sched_t *s, int ep, double now, double waiting,
                                           double running, double kv_usage);
@@ -192,7 +198,7 @@ wp_status_t wp_sched_endpoint_set_limit(wp_sched_t *s, int ep, uint32_t max_in_f
 
 /* Saturation (flow control): when is an endpoint too busy to take another request now?
  * At its in-flight limit; or, with fresh metrics, when its waiting queue reaches
- * queue_depth or its KV usage reaches kv_usage (either threshold <= 0: not used). The
+ * queue_depth or its KV usage (when known) reaches kv_usage (either threshold <= 0: not used). The
  * waiting count is the larger of the scraped one and (in flight - scraped running): what
  * the gateway sent since the scrape counts at once, so a burst cannot overshoot the
  * threshold on a 50 ms old number. Unknown (stale) metrics count as room: an endpoint

@@ -26,6 +26,7 @@ typedef struct wp__sched_ep_s {
     wp_sched_role_t role;
     bool healthy;
     bool has_metrics;
+    bool has_kv; /* the last scrape had a KV usage series (kv_usage is 0 when not) */
     uint32_t in_flight;
     uint32_t max_in_flight; /* 0 = no limit; at the limit the "room" filter drops it */
     uint32_t kv_blocks;     /* KV cache size in blocks (num_gpu_blocks), 0 = unknown */
@@ -33,6 +34,7 @@ typedef struct wp__sched_ep_s {
     uint32_t prefilling;    /* dispatched requests whose prefill has not ended; 0: no tokens */
     uint64_t acct_errors[WP_SCHED_ACCT_KINDS]; /* underflows reported by the caller */
     double waiting, running, kv_usage, scraped_at;
+    double in_flight_at_scrape; /* in_flight when the metrics were set */
 } wp__sched_ep_t;
 
 typedef struct wp__sched_ctx_s {
@@ -119,6 +121,12 @@ bool wp__sched_at_limit(const wp__sched_ep_t *e);
 bool wp__sched_ep_fresh(const wp__sched_ctx_t *ctx, int ep);
 /* Waiting requests: scraped when fresh, otherwise the gateway's in-flight count. */
 double wp__sched_ep_queue(const wp__sched_ctx_t *ctx, int ep);
+/* Load: requests the endpoint holds, waiting or running. The gateway's own in-flight count
+ * (exact, immediate) plus, with fresh metrics, what the scrape saw beyond the gateway's own
+ * requests: in_flight + max(0, waiting + running − in_flight at the scrape). A scrape that
+ * is stale about the gateway's own requests (one finished since) adds nothing; other
+ * clients' requests, waiting or running, count. Unknown metrics: in_flight. */
+double wp__sched_ep_load(const wp__sched_ctx_t *ctx, int ep);
 /* out[i] = (max - v[i]) / (max - min) over v[0..n); 1 for all when max == min. */
 void wp__sched_inverse_minmax(const double *v, int n, double *out);
 double wp__sched_clamp01(double x);

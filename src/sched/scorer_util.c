@@ -1,7 +1,7 @@
 /*
  * sched/scorer_util: helpers the scorers, filters and wp_sched_room share — metric
- * freshness, role fit, the in-flight limit, the waiting-queue estimate with its in-flight
- * fallback, and the inverse min-max normalisation used by the queue and least-request
+ * freshness, role fit, the in-flight limit, the waiting-queue and load estimates with their
+ * in-flight fallback, and the inverse min-max normalisation used by the queue and least-request
  * scorers. All pure functions of their arguments.
  */
 #include "sched/sched_internal.h"
@@ -40,6 +40,15 @@ double wp__sched_ep_queue(const wp__sched_ctx_t *ctx, int ep)
     if (wp__sched_ep_fresh(ctx, ep))
         return ctx->eps[ep].waiting;
     return (double)ctx->eps[ep].in_flight;
+}
+
+double wp__sched_ep_load(const wp__sched_ctx_t *ctx, int ep)
+{
+    const wp__sched_ep_t *e = &ctx->eps[ep];
+    double own = (double)e->in_flight;
+    if (wp__sched_ep_fresh(ctx, ep))
+        return own + fmax(0.0, e->waiting + e->running - e->in_flight_at_scrape);
+    return own;
 }
 
 void wp__sched_inverse_minmax(const double *v, int n, double *out)

@@ -4,6 +4,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -147,6 +148,10 @@ static void test_sched_endpoints(void **state)
     assert_int_equal(wp_sched_endpoint_set_healthy(s, 300, false), WP_EINVAL);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, -1, 0, 0), WP_EINVAL);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, 0, 0, 1.5), WP_EINVAL);
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, 0, 0, INFINITY), WP_EINVAL);
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, NAN, 0, 0), WP_EINVAL);
+    /* KV usage NaN: the engine exports none (llama.cpp); accepted as unknown. */
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, 3, 4, NAN), WP_OK);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, 3, 4, 0.5), WP_OK);
     /* never below 0: counted as an accounting error (test_sched_accounting.c) */
     assert_int_equal(wp_sched_on_complete(s, 0), WP_ELIMIT);
@@ -309,28 +314,38 @@ static void test_sched_load_moves_traffic_off_a_queue(void **state)
 
 static void test_sched_stale_metrics_use_in_flight(void **state)
 {
-    /* A reported an empty queue at t = 0, but by t = 5 that is stale (> 2 s): A's 128
-     * requests in flight count as its queue → load 0, so idle B (fresh, 0 waiting) wins. */
+    /* A and B reported empty servers; the gateway then sends A 128 requests. A's load is
+     * its in-flight count (plus nothing more from a scrape that saw less), fresh or stale,
+     * so idle B wins; with nothing in flight anywhere, A and B tie. A scrape that sees
+     * requests beyond the gateway's own (another client's) adds them. */
     wp_rng_t rng;
     wp_rng_seed(&rng, 4);
     wp_sched_config_t c;
     wp_sched_config_default(&c);
     wp_err_t err;
     assert_int_equal(wp_sched_config_set_policy(&c, "load-aware", &err), WP_OK);
+    c.load_threshold = 1000; /* 128 and 200 both below it */
     wp_sched_t *s = make(&c, 2);
     wp_sched_request_t r = req_for("", NULL);
     wp_sched_pick_t p = {.endpoint = 0};
-    for (int i = 0; i < 128; i++)
-        assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
     wp_sched_endpoint_set_metrics(s, 0, 0.0, 0, 0, 0);
     wp_sched_endpoint_set_metrics(s, 1, 4.5, 0, 0, 0);
     int hits0 = 0;
-    for (int i = 0; i < 100; i++) /* fresh at t = 1: both 0.5, a tie */
+    for (int i = 0; i < 100; i++) /* fresh at t = 1, nothing anywhere: a tie */
         hits0 += pick_ep(s, 1.0, &r, &rng, &p) == 0;
     assert_in_range(hits0, 25, 75);
-    for (int i = 0; i < 20; i++)
+    p.endpoint = 0;
+    for (int i = 0; i < 128; i++)
+        assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+    for (int i = 0; i < 20; i++) /* fresh: the in-flight count counts at once */
+        assert_int_equal(pick_ep(s, 1.0, &r, &rng, &p), 1);
+    for (int i = 0; i < 20; i++) /* stale: the in-flight count alone */
         assert_int_equal(pick_ep(s, 5.0, &r, &rng, &p), 1);
     assert_float_equal(p.scores[0].raw, 0.5, 0);
+    /* B's scrape shows 200 requests from elsewhere: A (128) wins now. */
+    wp_sched_endpoint_set_metrics(s, 1, 5.0, 100, 100, 0);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(pick_ep(s, 5.0, &r, &rng, &p), 0);
     wp_sched_free(s);
 }
 
@@ -504,7 +519,7 @@ static void test_sched_limit_and_room(void **state)
     (void)state;
     wp_rng_t rng;
     wp_rng_seed(&rng, 5);
-    wp_sched_pick_t p;
+    wp_sched_pick_t p = {0}; /* dispatched by hand below: no prefill tokens */
     wp_err_t err;
     wp_sched_request_t r = req_for("hello", NULL);
     wp_sched_t *s = make(NULL, 2);
@@ -533,6 +548,9 @@ static void test_sched_limit_and_room(void **state)
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 0, 0, 10, 0.8), WP_OK);
     assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, NULL), 0);
     assert_int_equal(wp_sched_room(s, 100, WP_SCHED_ROLE_BOTH, &th, NULL), 1);
+    /* KV usage unknown (NaN): the KV threshold does not apply. */
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 0, 0, 10, NAN), WP_OK);
+    assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, NULL), 1);
     const wp_sched_saturation_t off = {0, 0};
     assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &off, NULL), 1);
     /* Sends since the scrape count at once: 10 running + 5 more in flight = 5 waiting. */

@@ -46,6 +46,7 @@ static void fixture_init(fixture_t *f, double now)
 static void set_metrics(fixture_t *f, int ep, double at, double waiting, double kv)
 {
     f->eps[ep].has_metrics = true;
+    f->eps[ep].has_kv = true;
     f->eps[ep].scraped_at = at;
     f->eps[ep].waiting = waiting;
     f->eps[ep].kv_usage = kv;
@@ -68,6 +69,58 @@ static void test_scorers_load_aware_formula(void **state)
     f.cfg.load_threshold = 16; /* q = 64 ≥ T → 0 */
     wp__sched_scorer_load.score(&f.ctx, f.out);
     assert_float_equal(f.out[1], 0.0, 1e-12);
+}
+
+/* load-aware counts what runs as well as what waits: q = in_flight + max(0, waiting +
+ * running − in_flight at the scrape) with fresh metrics. Two slots busy and nothing
+ * queued is not idle. */
+static void test_scorers_load_aware_counts_running(void **state)
+{
+    fixture_t f;
+    fixture_init(&f, 10.0);
+    set_metrics(&f, 0, 10.0, 0, 0); /* idle: q = 0 → 0.5 */
+    set_metrics(&f, 1, 10.0, 0, 0); /* 2 running (another client's), none waiting: q = 2 */
+    f.eps[1].running = 2;
+    set_metrics(&f, 2, 10.0, 3, 0); /* 3 waiting + 1 running, 4 ours at the scrape: 0 more; */
+    f.eps[2].running = 1;           /* 6 in flight now → q = 6 */
+    f.eps[2].in_flight_at_scrape = 4;
+    f.eps[2].in_flight = 6;
+    wp__sched_scorer_load.score(&f.ctx, f.out);
+    assert_float_equal(f.out[0], 0.5, 1e-12);
+    assert_float_equal(f.out[1], 0.5 * (1.0 - 2.0 / 128.0), 1e-12);
+    assert_float_equal(f.out[2], 0.5 * (1.0 - 6.0 / 128.0), 1e-12);
+    assert_true(f.out[0] > f.out[1] && f.out[1] > f.out[2]);
+    /* Others' requests add to ours: 1 ours at the scrape of 4 seen, 1 in flight now → 4. */
+    f.eps[2].in_flight_at_scrape = 1;
+    f.eps[2].in_flight = 1;
+    assert_float_equal(wp__sched_ep_load(&f.ctx, 2), 4.0, 1e-12);
+    /* A scrape stale about our own requests adds nothing: 1 running (ours) at the scrape,
+     * finished since → 0. */
+    f.eps[2].waiting = 0;
+    f.eps[2].in_flight = 0;
+    assert_float_equal(wp__sched_ep_load(&f.ctx, 2), 0.0, 1e-12);
+    assert_float_equal(wp__sched_ep_load(&f.ctx, 1), 2.0, 1e-12);
+    /* Stale metrics: the in-flight count alone. */
+    f.ctx.now = 20.0;
+    assert_float_equal(wp__sched_ep_load(&f.ctx, 1), 0.0, 1e-12);
+    /* queue keeps the reference's waiting-queue count (llm-d's queue-scorer). */
+    f.ctx.now = 10.0;
+    assert_float_equal(wp__sched_ep_queue(&f.ctx, 1), 0.0, 1e-12);
+}
+
+/* An engine without a KV usage series (has_kv false): kv-cache-utilization is neutral. */
+static void test_scorers_kv_unknown_is_neutral(void **state)
+{
+    fixture_t f;
+    fixture_init(&f, 1.0);
+    set_metrics(&f, 0, 1.0, 0, 0.0);
+    set_metrics(&f, 1, 1.0, 0, 0.0);
+    f.eps[1].has_kv = false;
+    set_metrics(&f, 2, 1.0, 0, 0.9);
+    wp__sched_scorer_kv.score(&f.ctx, f.out);
+    assert_float_equal(f.out[0], 1.0, 1e-12);
+    assert_float_equal(f.out[1], 0.5, 1e-12);
+    assert_float_equal(f.out[2], 0.1, 1e-12);
 }
 
 static void test_scorers_stale_metrics_fall_back_to_in_flight(void **state)
@@ -249,6 +302,8 @@ int main(void)
         cmocka_unit_test(test_scorers_load_aware_formula),
         cmocka_unit_test(test_scorers_stale_metrics_fall_back_to_in_flight),
         cmocka_unit_test(test_scorers_queue_formula),
+        cmocka_unit_test(test_scorers_load_aware_counts_running),
+        cmocka_unit_test(test_scorers_kv_unknown_is_neutral),
         cmocka_unit_test(test_scorers_kv_formula),
         cmocka_unit_test(test_scorers_least_request_formula),
         cmocka_unit_test(test_scorers_prefix_and_session),
