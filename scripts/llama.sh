@@ -16,7 +16,10 @@
 #
 #   WELLPATH_LLAMA_SERVER=/…/bin/llama-server
 #   WELLPATH_LLAMA_MODEL=/…/model/tiny-qwen3-….gguf
-#   WELLPATH_LLAMA_VERSION=<llama.cpp release tag> (node-llama-cpp <version>)
+#   WELLPATH_LLAMA_VERSION=<llama.cpp release tag>
+#   WELLPATH_LLAMA_NODE_LLAMA_CPP=<node-llama-cpp version>
+#
+# (so `eval "$(scripts/llama.sh)"` sets them in a shell).
 #
 # Exit status: 0 ready; 77 a package (Debian or npm) cannot be installed here (one line on
 # stderr starting "llama.sh: SKIP:" says which and why; the test skips with it); 1 anything
@@ -177,4 +180,5 @@ fi
 
 echo "WELLPATH_LLAMA_SERVER=$server"
 echo "WELLPATH_LLAMA_MODEL=$model"
-echo "WELLPATH_LLAMA_VERSION=$llama_tag (node-llama-cpp $NLC_VERSION)"
+echo "WELLPATH_LLAMA_VERSION=$llama_tag"
+echo "WELLPATH_LLAMA_NODE_LLAMA_CPP=$NLC_VERSION"

@@ -51,7 +51,7 @@ export function ensureLlama({ timeoutMs = 1100_000 } = {}) {
       const v = {};
       for (const m of out.matchAll(/^WELLPATH_LLAMA_(\w+)=(.*)$/gm)) v[m[1]] = m[2];
       if (!v.SERVER || !v.MODEL) return reject(new Error(`scripts/llama.sh printed no paths\n${out}`));
-      resolve({ server: v.SERVER, model: v.MODEL, version: v.VERSION });
+      resolve({ server: v.SERVER, model: v.MODEL, version: `${v.VERSION} (node-llama-cpp ${v.NODE_LLAMA_CPP})` });
     });
   });
 }
