@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps bench bench-path1 bench-simulate bench-pd format clean fuzz fuzz-build fuzz-short soak
+.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -34,8 +34,14 @@ run: deps build
 node-deps:
 	@cd tests/e2e && { [ -d node_modules/openai ] || npm ci --no-audit --no-fund --loglevel=error; }
 
+# Real llama.cpp for tests/integration/llamacpp.test.mjs (docs/llamacpp.md): built once into
+# a cache outside the tree before the suite runs, so the build does not compete with tests;
+# status 77 (a package cannot be installed here) lets the suite run and that test skip.
+llama-deps:
+	@scripts/llama.sh >/dev/null || [ $$? -eq 77 ]
+
 # The whole suite, then again under AddressSanitizer + UndefinedBehaviorSanitizer.
-test: deps build build-asan node-deps
+test: deps build build-asan node-deps llama-deps
 	@$(MAKE) --no-print-directory fuzz-short
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
