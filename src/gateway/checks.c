@@ -226,6 +226,8 @@ static void check_start(gw_check_t *c, const char *path)
     snprintf(full, sizeof(full), "%s%s", c->ep->cfg.base_path, path);
     static const wp_http_call_cbs_t cbs = {check_on_head, check_on_body, check_on_done};
     c->call = wp_http_call_start(wp__gw_ep_upstream(c->ep), "GET", full, NULL, NULL, 0, &cbs, c);
+    if (c->call != NULL && c->kind == GW_CHECK_SCRAPE)
+        wp_sched_endpoint_scrape_sent(c->ep->pool->sched, c->ep->index);
 }
 
 void wp__gw_checks_init(wp_gateway_t *gw, gw_endpoint_t *ep)

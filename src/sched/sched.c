@@ -134,7 +134,8 @@ int wp_sched_endpoint_add(wp_sched_t *s, const char *name, wp_sched_role_t role)
     char *copy = strdup(name);
     if (!copy)
         return WP_ENOMEM;
-    s->eps[s->n_eps] = (wp__sched_ep_t){.name = copy, .role = role, .healthy = true};
+    s->eps[s->n_eps] =
+        (wp__sched_ep_t){.name = copy, .role = role, .healthy = true, .in_flight_at_send = -1.0};
     return s->n_eps++;
 }
 
@@ -178,8 +179,17 @@ wp_status_t wp_sched_endpoint_set_metrics(wp_sched_t *s, int ep, double now, dou
     e->has_kv = !isnan(kv_usage);
     e->kv_usage = e->has_kv ? wp__sched_clamp01(kv_usage) : 0.0;
     e->scraped_at = now;
-    e->in_flight_at_scrape = (double)e->in_flight;
+    e->in_flight_at_scrape = fmax((double)e->in_flight, e->in_flight_at_send);
+    e->in_flight_at_send = -1.0;
     e->has_metrics = true;
+    return WP_OK;
+}
+
+wp_status_t wp_sched_endpoint_scrape_sent(wp_sched_t *s, int ep)
+{
+    if (!ep_ok(s, ep))
+        return WP_EINVAL;
+    s->eps[ep].in_flight_at_send = (double)s->eps[ep].in_flight;
     return WP_OK;
 }
 

@@ -34,7 +34,9 @@ typedef struct wp__sched_ep_s {
     uint32_t prefilling;    /* dispatched requests whose prefill has not ended; 0: no tokens */
     uint64_t acct_errors[WP_SCHED_ACCT_KINDS]; /* underflows reported by the caller */
     double waiting, running, kv_usage, scraped_at;
-    double in_flight_at_scrape; /* in_flight when the metrics were set */
+    double in_flight_at_scrape; /* in_flight when the metrics were set (or the scrape was
+                                   sent, if larger: wp_sched_endpoint_scrape_sent) */
+    double in_flight_at_send;   /* in_flight when the scrape on its way was sent; -1: none */
 } wp__sched_ep_t;
 
 typedef struct wp__sched_ctx_s {
