@@ -203,6 +203,8 @@ wp_status_t wp_sched_endpoint_set_in_flight(wp_sched_t *s, int ep, uint32_t n)
     if (!ep_ok(s, ep))
         return WP_EINVAL;
     s->eps[ep].in_flight = n;
+    if (n == 0)
+        s->eps[ep].active_blocks = 0.0;
     return WP_OK;
 }
 
@@ -221,6 +223,8 @@ wp_status_t wp_sched_endpoint_set_load(wp_sched_t *s, int ep, const wp_sched_loa
         return WP_EINVAL;
     wp__sched_ep_t *e = &s->eps[ep];
     e->in_flight = load->in_flight;
+    if (e->in_flight == 0)
+        e->active_blocks = 0.0;
     e->prefilling = load->prefilling;
     e->pending_prefill = load->pending_prefill;
     return WP_OK;
@@ -384,6 +388,15 @@ double wp__sched_uncached_tokens(const wp__sched_ctx_t *ctx, int ep)
     return ctx->prompt_tokens > cached ? ctx->prompt_tokens - cached : 0.0;
 }
 
+/* The KV blocks a dispatched request holds: its whole prompt (the tokens it must prefill
+ * plus the blocks it found cached) in block_chars / 4-token blocks, rounded up. */
+static double request_blocks(const wp_sched_t *s, const wp_sched_pick_t *pick)
+{
+    double block_tokens = (double)s->cfg.block_chars / 4.0;
+    double tokens = pick->prefill_tokens + (double)pick->matched_blocks * block_tokens;
+    return isfinite(tokens) && tokens > 0.0 ? ceil(tokens / block_tokens) : 0.0;
+}
+
 wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick)
 {
     if (!pick || !ep_ok(s, pick->endpoint) || pick->n_blocks > WP_SCHED_MAX_BLOCKS)
@@ -392,6 +405,7 @@ wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick)
     e->in_flight++;
     e->prefilling++;
     e->pending_prefill += pick->prefill_tokens;
+    e->active_blocks += request_blocks(s, pick);
     wp_status_t st =
         wp_sched_index_insert(s->index, pick->endpoint, pick->block_hashes, pick->n_blocks);
     debug_check(s);
@@ -423,7 +437,11 @@ wp_status_t wp_sched_on_complete(wp_sched_t *s, int ep)
         s->eps[ep].acct_errors[WP_SCHED_ACCT_COMPLETE]++;
         return WP_ELIMIT;
     }
-    s->eps[ep].in_flight--;
+    /* The request's own size is not known here: remove the mean, exact when it leaves none. */
+    wp__sched_ep_t *e = &s->eps[ep];
+    e->active_blocks =
+        e->in_flight == 1 ? 0.0 : e->active_blocks * (e->in_flight - 1) / e->in_flight;
+    e->in_flight--;
     debug_check(s);
     return WP_OK;
 }
@@ -448,6 +466,7 @@ wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_
     wp__sched_ep_t *d = &dst->eps[dst_ep];
     const wp__sched_ep_t *o = &src->eps[src_ep];
     d->in_flight = o->in_flight;
+    d->active_blocks = o->active_blocks;
     d->prefilling = o->prefilling;
     d->pending_prefill = o->pending_prefill;
     wp_status_t st = wp_sched_index_copy_endpoint(dst->index, dst_ep, src->index, src_ep);
@@ -484,6 +503,10 @@ static wp_status_t validate_ep(const wp_sched_t *s, int i, wp_err_t *err)
         (e->prefilling == 0 && e->pending_prefill != 0.0))
         return wp_err_set(err, WP_EINVAL, "endpoint %s: pending prefill %g with %u prefilling",
                           e->name, e->pending_prefill, e->prefilling);
+    if (!(e->active_blocks >= 0.0) || !isfinite(e->active_blocks) ||
+        (e->in_flight == 0 && e->active_blocks != 0.0))
+        return wp_err_set(err, WP_EINVAL, "endpoint %s: %g active blocks with %u in flight",
+                          e->name, e->active_blocks, e->in_flight);
     if (wp_sched_index_endpoint_blocks(s->index, i) > s->cfg.lru_capacity)
         return wp_err_set(err, WP_EINVAL, "endpoint %s: index holds too many blocks", e->name);
     return WP_OK;

@@ -11,7 +11,8 @@
  * Peer policies (formulas and sources in docs/policies.md): "llm-d" (prefix-aware + queue +
  * kv-cache-utilization, 1:1:1, max-score), "sglang-cache-aware" (shortest in-flight queue
  * when imbalanced, else longest prefix match above a match rate, else smallest index
- * entry) and "dynamo-kv" (lowest overlap_weight × uncached blocks + KV blocks in use).
+ * entry) and "dynamo-kv" (lowest overlap_weight × prefill blocks, its own and pending,
+ * + the blocks of the requests in flight there).
  * Endpoint state: requests in flight (the gateway's own count, exact and immediate) and the
  * last scraped metrics (waiting, running, kv_usage). Metrics are "fresh" when they were set
  * at most stale_after_s before `now`; otherwise (never set, or stale) they are unknown and:
@@ -194,7 +195,8 @@ wp_sched_load_t wp_sched_endpoint_load(const wp_sched_t *s, int ep);
  * not finite, or not 0 while prefilling is 0. */
 wp_status_t wp_sched_endpoint_set_load(wp_sched_t *s, int ep, const wp_sched_load_t *load);
 /* The endpoint's KV cache size in blocks (vllm:cache_config_info num_gpu_blocks; 0 =
- * unknown, the initial state). Used by dynamo-kv. WP_EINVAL on an out-of-range endpoint. */
+ * unknown, the initial state). No policy reads it now (dynamo-kv counts the blocks of its own
+ * requests in flight instead); kept for the gateway's checks. WP_EINVAL out of range. */
 wp_status_t wp_sched_endpoint_set_capacity(wp_sched_t *s, int ep, uint32_t blocks);
 
 /* The most requests the gateway may have in flight on ep at once (0 = no limit, the

@@ -32,6 +32,8 @@ typedef struct wp__sched_ep_s {
     uint32_t kv_blocks;     /* KV cache size in blocks (num_gpu_blocks), 0 = unknown */
     double pending_prefill; /* tokens sent here whose prefill has not ended (first token) */
     uint32_t prefilling;    /* dispatched requests whose prefill has not ended; 0: no tokens */
+    double active_blocks;   /* KV blocks of the requests in flight here (prompt blocks each, as
+                               dispatched; a completion removes the mean); 0 when none */
     uint64_t acct_errors[WP_SCHED_ACCT_KINDS]; /* underflows reported by the caller */
     double waiting, running, kv_usage, scraped_at;
     double in_flight_at_scrape; /* in_flight when the metrics were set (or the scrape was

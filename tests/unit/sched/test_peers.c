@@ -335,66 +335,84 @@ static void test_peers_sglang_short_prompt_goes_to_smallest_tree(void **state)
 
 /* ---- dynamo-kv ---- */
 
-/* Prompt: 10 full blocks + 32 characters = 672 characters = 10.5 blocks (16-token KV
- * blocks at 4 characters per token). Capacities 1000 blocks; metrics fresh at t = 5.
- *   ep0: matched 8, kv 0.30 → prefill 2.5,  decode 300
- *   ep1: matched 0, kv 0.29 → prefill 10.5, decode 290
- *   ep2: metrics stale, 31 in flight → decode 31 × 10 hashed blocks = 310, prefill 10.5
- * weight 1: ep0 302.5, ep1 300.5, ep2 320.5 → ep1.
- * weight 2: ep0 305.0, ep1 311.0, ep2 331.0 → ep0. */
-static void test_peers_dynamo_cost_arithmetic(void **state)
+/* Puts one request of `blocks` 16-token blocks in flight on ep (none of them cached there);
+ * with prefilled, its prefill has ended, so only its blocks count, not its prefill. */
+static void dispatch_blocks(wp_sched_t *s, int ep, int blocks, bool prefilled)
 {
-    char text[64 * 10 + 32 + 1];
-    make_text(text, 10, 32, 8);
+    wp_sched_pick_t p = {.endpoint = ep, .prefill_tokens = 16.0 * blocks};
+    assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+    if (prefilled)
+        assert_int_equal(wp_sched_on_prefill_done(s, &p), WP_OK);
+}
+
+/* Prompt: 8 full blocks (512 characters = 128 tokens = 8 KV blocks of 16 tokens). ep0 holds
+ * all 8, ep1 none. ep0 runs requests of `active` blocks in all, prefill done, plus one of
+ * `pending` blocks still prefilling; ep1 runs nothing. By hand, at weight w:
+ *   ep0: w × (0 + pending) + (active + pending) + 0 new blocks
+ *   ep1: w × 8 + 8 new blocks = 8 (w + 1)
+ * so the holder wins until its in-flight blocks outweigh the blocks it saves, (w + 1) × 8;
+ * at a tie Dynamo prefers the smaller tree (ep1, which holds nothing). */
+static void test_peers_dynamo_table(void **state)
+{
+    static const struct {
+        double w;
+        int active, pending, want;
+    } rows[] = {
+        {1, 15, 0, 0}, /* 15 < 16 */
+        {1, 16, 0, 1}, /* 16 = 16: tie, ep1's tree is smaller */
+        {1, 17, 0, 1}, /* 17 > 16 */
+        {2, 23, 0, 0}, /* 23 < 24 */
+        {2, 25, 0, 1}, /* 25 > 24 */
+        {0, 7, 0, 0},  /* 7 < 8: weight 0 is load only, in blocks */
+        {0, 9, 0, 1},  /* 9 > 8 */
+        {1, 5, 5, 0},  /* 5 + 5 + 5 = 15 < 16 */
+        {1, 5, 6, 1},  /* 5 + 6 + 6 = 17 > 16 */
+    };
+    char text[64 * 8 + 1];
+    make_text(text, 8, 0, 8);
     wp_sched_request_t r = req_for(text);
-    for (int w = 1; w <= 2; w++) {
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         wp_sched_config_t c = config_for("dynamo-kv");
-        c.dynamo_overlap_weight = w;
-        wp_sched_t *s = make(&c, 3);
-        for (int e = 0; e < 3; e++)
-            assert_int_equal(wp_sched_endpoint_set_capacity(s, e, 1000), WP_OK);
+        c.dynamo_overlap_weight = rows[i].w;
+        wp_sched_t *s = make(&c, 2);
         teach(s, 0, text, 8);
-        assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 5.0, 0, 8, 0.30), WP_OK);
-        assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 5.0, 0, 8, 0.29), WP_OK);
-        assert_int_equal(wp_sched_endpoint_set_metrics(s, 2, 0.0, 0, 8, 0.0), WP_OK);
-        load(s, 2, 31);
-        for (uint64_t seed = 0; seed < 10; seed++)
-            assert_int_equal(pick_ep(s, 5.0, &r, seed), w == 1 ? 1 : 0);
-        /* Make ep2 cheapest through its fallback alone: with 29 in flight its cost is
-         * 10.5 + 290 = 300.5 at weight 1, a tie with ep1 (both must be picked). */
-        if (w == 1) {
-            for (int i = 0; i < 2; i++)
-                assert_int_equal(wp_sched_on_complete(s, 2), WP_OK);
-            int seen[3] = {0};
-            for (uint64_t seed = 0; seed < 64; seed++)
-                seen[pick_ep(s, 5.0, &r, seed)]++;
-            assert_int_equal(seen[0], 0);
-            assert_true(seen[1] > 0 && seen[2] > 0);
-        }
+        if (rows[i].active > 0)
+            dispatch_blocks(s, 0, rows[i].active, true);
+        if (rows[i].pending > 0)
+            dispatch_blocks(s, 0, rows[i].pending, false);
+        for (uint64_t seed = 0; seed < 8; seed++)
+            if (pick_ep(s, 1.0, &r, seed) != rows[i].want)
+                fail_msg("row %zu (w %g, active %d, pending %d): seed %llu picked ep%d", i,
+                         rows[i].w, rows[i].active, rows[i].pending, (unsigned long long)seed,
+                         1 - rows[i].want);
         assert_valid(s);
         wp_sched_free(s);
     }
 }
 
-/* Without a known capacity the fallback is used even with fresh metrics: the endpoint
- * with fewer requests in flight wins when prefixes are equal (none cached). Prompt of
- * 4 blocks: ep0 3 in flight → 4 + 12 = 16; ep1 2 in flight → 4 + 8 = 12. */
-static void test_peers_dynamo_unknown_capacity_fallback(void **state)
+/* Scraped metrics play no part: ep0 reports a full KV cache and a long queue, ep1 an empty
+ * one, but ep1 runs a 20-block request the router sent and ep0 nothing, so ep0 wins
+ * (4-block prompt, nothing cached: ep0 4 + 4 = 8, ep1 8 + 20 = 28). Completing ep1's request
+ * leaves it no blocks (validate checks it), and the tie is then broken at random. */
+static void test_peers_dynamo_router_blocks_not_metrics(void **state)
 {
     wp_sched_config_t c = config_for("dynamo-kv");
     wp_sched_t *s = make(&c, 2);
-    assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 1.0, 0, 3, 0.0), WP_OK);
-    assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 1.0, 0, 2, 0.9), WP_OK);
-    load(s, 0, 3);
-    load(s, 1, 2);
+    for (int e = 0; e < 2; e++)
+        assert_int_equal(wp_sched_endpoint_set_capacity(s, e, 1000), WP_OK);
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 1.0, 30, 8, 1.0), WP_OK);
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 1.0, 0, 0, 0.0), WP_OK);
+    dispatch_blocks(s, 1, 20, true);
     char text[64 * 4 + 1];
     make_text(text, 4, 0, 9);
     wp_sched_request_t r = req_for(text);
-    assert_int_equal(pick_ep(s, 1.0, &r, 2), 1);
-    /* A short prompt (no full block) counts each in-flight request as one block. */
-    wp_sched_request_t shortr = req_for("hi");
-    load(s, 1, 2); /* ep1: 4 in flight → cost 4 + 2/64; ep0: 3 + 2/64 */
-    assert_int_equal(pick_ep(s, 1.0, &shortr, 2), 0);
+    assert_int_equal(pick_ep(s, 1.0, &r, 2), 0);
+    assert_int_equal(wp_sched_on_complete(s, 1), WP_OK);
+    assert_valid(s);
+    int seen[2] = {0};
+    for (uint64_t seed = 0; seed < 64; seed++)
+        seen[pick_ep(s, 1.0, &r, seed)]++;
+    assert_true(seen[0] > 0 && seen[1] > 0);
     wp_sched_free(s);
 }
 
@@ -485,8 +503,8 @@ int main(void)
         cmocka_unit_test(test_peers_sglang_shortest_queue_ties),
         cmocka_unit_test(test_peers_sglang_match_rate_threshold),
         cmocka_unit_test(test_peers_sglang_short_prompt_goes_to_smallest_tree),
-        cmocka_unit_test(test_peers_dynamo_cost_arithmetic),
-        cmocka_unit_test(test_peers_dynamo_unknown_capacity_fallback),
+        cmocka_unit_test(test_peers_dynamo_table),
+        cmocka_unit_test(test_peers_dynamo_router_blocks_not_metrics),
         cmocka_unit_test(test_peers_deterministic),
         cmocka_unit_test(test_peers_respect_filters),
     };
