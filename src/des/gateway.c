@@ -86,10 +86,9 @@ static void reject(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t)
 /* Answers q without draining: the caller drains when it is done. */
 static void reject_held(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t)
 {
-    bool was = d->drain_busy;
-    d->drain_busy = true;
+    bool was = wp_sched_admit_hold(d->admit);
     reject(d, q, outcome, t);
-    d->drain_busy = was;
+    wp_sched_admit_unhold(d->admit, was);
 }
 
 static wp_sched_role_t room_role(const des_t *d)
@@ -127,32 +126,25 @@ static bool carry_out(des_t *d, double t, dreq_t *q, wp_sched_admit_result_t r)
 
 static void route(des_t *d, double t, dreq_t *q);
 
-static void drain_once(des_t *d, double t)
+/* The time of the drain running (send_queued's): drains never nest, so one is enough. */
+typedef struct drain_ctx_s {
+    des_t *d;
+    double t;
+} drain_ctx_t;
+
+static void send_queued(void *ud, wp_sched_ticket_t *k)
 {
-    for (uint32_t left = wp_sched_admit_pass(d->admit); left > 0; left--) {
-        wp_sched_ticket_t *k = wp_sched_admit_next(d->admit, d->sched, t, room_role(d));
-        if (k == NULL)
-            return;
-        decide(d, t, WP_SCHED_DECISION_DEQUEUE, k->ud, NULL);
-        route(d, t, k->ud);
-    }
+    drain_ctx_t *c = ud;
+    decide(c->d, c->t, WP_SCHED_DECISION_DEQUEUE, k->ud, NULL);
+    route(c->d, c->t, k->ud);
 }
 
 /* Sends queued requests while an engine has room, at the points gateway/flow.c drains
- * (a request joined, the gateway finished one, a tick); one asked for inside another goes
- * round once more instead. */
+ * (a request joined, the gateway finished one, a tick). */
 static void drain(des_t *d, double t)
 {
-    if (d->drain_busy) {
-        d->drain_again = true;
-        return;
-    }
-    d->drain_busy = true;
-    do {
-        d->drain_again = false;
-        drain_once(d, t);
-    } while (d->drain_again);
-    d->drain_busy = false;
+    drain_ctx_t c = {d, t};
+    wp_sched_admit_drain(d->admit, d->sched, t, room_role(d), send_queued, &c);
 }
 
 /* Every request past its deadline is shed before the tick's drain. */

@@ -90,11 +90,10 @@ typedef struct des_s {
     dreq_t *free_reqs;
     wp_status_t failure;
     wp_err_t *err;
-    bool pd;                      /* two pools: prefill and decode */
-    int n;                        /* engines */
-    wp_sched_admit_t *admit;      /* admission and flow control's waiting room */
-    wp_sched_outlier_t *outlier;  /* outlier detection over the engines */
-    bool drain_busy, drain_again; /* a drain is running / must go round once more */
+    bool pd;                     /* two pools: prefill and decode */
+    int n;                       /* engines */
+    wp_sched_admit_t *admit;     /* admission and flow control's waiting room */
+    wp_sched_outlier_t *outlier; /* outlier detection over the engines */
 } des_t;
 
 /* des.c */

@@ -85,10 +85,9 @@ static void shed(gw_proxy_t *p, wp_sched_shed_t why)
 static void shed_held(gw_proxy_t *p, wp_sched_shed_t why)
 {
     wp_gateway_t *gw = p->gw;
-    bool was = gw->flow_busy;
-    gw->flow_busy = true;
+    bool was = wp_sched_admit_hold(gw->admit);
     shed(p, why);
-    gw->flow_busy = was;
+    wp_sched_admit_unhold(gw->admit, was);
 }
 
 /* Carries out what admission decided: true when the request goes on to its pick now. A
@@ -151,40 +150,28 @@ void wp__gw_flow_forget(gw_proxy_t *p)
         wp_sched_admit_forget(p->gw->admit, &p->ticket);
 }
 
-static void drain_once(wp_gateway_t *gw)
+/* A queued request may go now (wp_sched_admit_drain). */
+static void send_queued(void *ud, wp_sched_ticket_t *t)
 {
-    wp_sched_ticket_t *t;
-    for (uint32_t left = wp_sched_admit_pass(gw->admit); left > 0; left--) {
-        t = wp_sched_admit_next(gw->admit, gw->pool->sched, wp__gw_now(gw), gw_pool_role(gw->pool));
-        if (t == NULL)
-            return;
-        gw_proxy_t *p = t->ud;
-        /* It holds nothing on its generation but the reference (its prefill, if it had
-         * one, is over): it moves to the current one, whose room was just checked. Left on
-         * a retired scheduler, it would be picked against in-flight counts the check does
-         * not see, fail, come back to the queue, and be popped again at once. */
-        wp__gw_proxy_move_to_current(p);
-        wp_stats_hist_observe(&gw->queue_wait_s, wp__gw_now(gw) - t->queued_at);
-        wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_DEQUEUE,
-                                                   .request = p->request_id});
-        wp__gw_proxy_dispatch(p); /* nothing healthy: the pick answers 503 */
-    }
+    wp_gateway_t *gw = ud;
+    gw_proxy_t *p = t->ud;
+    /* It holds nothing on its generation but the reference (its prefill, if it had one, is
+     * over): it moves to the current one, whose room was just checked. Left on a retired
+     * scheduler, it would be picked against in-flight counts the check does not see, fail,
+     * come back to the queue, and be popped again at once. */
+    wp__gw_proxy_move_to_current(p);
+    wp_stats_hist_observe(&gw->queue_wait_s, wp__gw_now(gw) - t->queued_at);
+    wp__gw_decision(
+        gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_DEQUEUE, .request = p->request_id});
+    wp__gw_proxy_dispatch(p); /* nothing healthy: the pick answers 503 */
 }
 
 void wp__gw_flow_drain(wp_gateway_t *gw)
 {
     if (gw->admit == NULL || gw->stopping)
         return;
-    if (gw->flow_busy) {
-        gw->flow_again = true;
-        return;
-    }
-    gw->flow_busy = true;
-    do {
-        gw->flow_again = false;
-        drain_once(gw);
-    } while (gw->flow_again);
-    gw->flow_busy = false;
+    wp_sched_admit_drain(gw->admit, gw->pool->sched, wp__gw_now(gw), gw_pool_role(gw->pool),
+                         send_queued, gw);
 }
 
 void wp__gw_flow_tick(wp_gateway_t *gw)

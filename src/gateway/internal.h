@@ -199,7 +199,6 @@ struct wp_gateway_s {
     uint64_t last_health_ms, last_models_ms;
     /* flow.c: admission and flow control over sched/admit */
     wp_sched_admit_t *admit;
-    bool flow_busy, flow_again; /* drain is running / must run once more */
     /* pd.c: P/D requests by path and fallback */
     uint64_t pd_disaggregated, pd_decode_only;
     uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];

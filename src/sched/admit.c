@@ -14,6 +14,7 @@ struct wp_sched_admit_s {
     wp_sched_queue_t *queue; /* NULL until the queue is first on */
     uint64_t shed[WP_SCHED_SHED_KINDS];
     uint64_t waited;
+    bool busy, again; /* a drain runs or is held back / one was asked for meanwhile */
 };
 
 static const char *const shed_names[WP_SCHED_SHED_KINDS] = {
@@ -169,6 +170,44 @@ wp_sched_ticket_t *wp_sched_admit_next(wp_sched_admit_t *a, const wp_sched_t *s,
     wp_sched_ticket_t *t = it.ud;
     t->queued = false;
     return t;
+}
+
+static void drain_pass(wp_sched_admit_t *a, const wp_sched_t *s, double now, wp_sched_role_t role,
+                       wp_sched_admit_send_fn send, void *ud)
+{
+    for (uint32_t left = wp_sched_admit_pass(a); left > 0; left--) {
+        wp_sched_ticket_t *t = wp_sched_admit_next(a, s, now, role);
+        if (t == NULL)
+            return;
+        send(ud, t);
+    }
+}
+
+void wp_sched_admit_drain(wp_sched_admit_t *a, const wp_sched_t *s, double now,
+                          wp_sched_role_t role, wp_sched_admit_send_fn send, void *ud)
+{
+    if (a->busy) {
+        a->again = true;
+        return;
+    }
+    a->busy = true;
+    do {
+        a->again = false;
+        drain_pass(a, s, now, role, send, ud);
+    } while (a->again);
+    a->busy = false;
+}
+
+bool wp_sched_admit_hold(wp_sched_admit_t *a)
+{
+    bool was = a->busy;
+    a->busy = true;
+    return was;
+}
+
+void wp_sched_admit_unhold(wp_sched_admit_t *a, bool was)
+{
+    a->busy = was;
 }
 
 wp_sched_ticket_t *wp_sched_admit_expired(wp_sched_admit_t *a, double now)

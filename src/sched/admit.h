@@ -27,10 +27,13 @@
  * in seconds; no clock, no I/O, no globals. Counters (shed by reason, requests queued)
  * live here so that both shells count alike.
  *
- * The caller loops over next() to drain, at most wp_sched_admit_pass() times: as many
- * tickets as were queued when the pass began, so a ticket that comes straight back (its
- * pick found no room after all) cannot spin the pass; the rest wait for the next event.
- * (Such a ticket may be handed out again within the pass when it still comes first.)
+ * A drain (wp_sched_admit_drain) hands tickets to the caller's send function in passes:
+ * each pass at most wp_sched_admit_pass() tickets, as many as were queued when it began, so
+ * a ticket that comes straight back (its pick found no room after all) cannot spin it; the
+ * rest wait for the next event. (Such a ticket may be handed out again within the pass when
+ * it still comes first.) A drain asked for while one runs (from inside send, or while the
+ * caller holds drains back to answer requests first) only makes the running one, or the
+ * caller's next, go round once more: a drain never runs inside another.
  */
 #ifndef WP_SCHED_ADMIT_H
 #define WP_SCHED_ADMIT_H
@@ -114,6 +117,15 @@ uint32_t wp_sched_admit_pass(const wp_sched_admit_t *a);
  * (or none is healthy: its pick then answers 503); NULL otherwise or when empty. */
 wp_sched_ticket_t *wp_sched_admit_next(wp_sched_admit_t *a, const wp_sched_t *s, double now,
                                        wp_sched_role_t role);
+/* Hands the tickets that may go now to send(ud, ticket), each taken out of the queue, in
+ * passes while the previous pass handed out any and a drain was asked for meanwhile. */
+typedef void (*wp_sched_admit_send_fn)(void *ud, wp_sched_ticket_t *t);
+void wp_sched_admit_drain(wp_sched_admit_t *a, const wp_sched_t *s, double now,
+                          wp_sched_role_t role, wp_sched_admit_send_fn send, void *ud);
+/* Holds drains back (they are noted, not run) until wp_sched_admit_unhold with what hold
+ * returned: for answering requests (which asks for a drain) before the caller drains. */
+bool wp_sched_admit_hold(wp_sched_admit_t *a);
+void wp_sched_admit_unhold(wp_sched_admit_t *a, bool was);
 /* A ticket whose deadline is at or before now, taken out of the queue and counted as shed
  * (queue_timeout); NULL when none. */
 wp_sched_ticket_t *wp_sched_admit_expired(wp_sched_admit_t *a, double now);

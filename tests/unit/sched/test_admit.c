@@ -774,6 +774,52 @@ static void test_admit_reload(void **state)
     wp_sched_free(s);
 }
 
+/* What a drain's send function sees: the tickets in order; it may ask for a drain itself
+ * (as answering a request does in the shells). */
+typedef struct sent_s {
+    wp_sched_admit_t *a;
+    wp_sched_t *s;
+    wp_sched_ticket_t *got[8];
+    int n, nested;
+} sent_t;
+
+static void record_send(void *ud, wp_sched_ticket_t *t)
+{
+    sent_t *x = ud;
+    x->got[x->n++] = t;
+    if (x->nested-- > 0) /* runs nothing now: the running drain goes round once more */
+        wp_sched_admit_drain(x->a, x->s, 5, BOTH, record_send, x);
+}
+
+/* A drain hands out every ticket that may go, in order; one asked for from inside it does
+ * not nest (the pass goes round once more); while held, drains only take note. */
+static void test_admit_drain_never_nests(void **state)
+{
+    wp_sched_t *s = make_sched(1, BOTH);
+    wp_sched_admit_t *a = make_admit(true, 16, 30);
+    set_full(s, 0, true);
+    wp_sched_ticket_t t[3] = {{.priority = 2}, {.priority = 0}, {.priority = 1}};
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(wp_sched_admit_arrive(a, s, i, BOTH, &t[i]).verdict, QUEUED);
+    sent_t x = {.a = a, .s = s, .nested = 1};
+    wp_sched_admit_drain(a, s, 5, BOTH, record_send, &x);
+    assert_int_equal(x.n, 0); /* no room */
+    set_full(s, 0, false);
+    bool was = wp_sched_admit_hold(a);
+    assert_false(was);
+    wp_sched_admit_drain(a, s, 5, BOTH, record_send, &x);
+    assert_int_equal(x.n, 0); /* held: noted only */
+    wp_sched_admit_unhold(a, was);
+    wp_sched_admit_drain(a, s, 5, BOTH, record_send, &x);
+    assert_int_equal(x.n, 3);
+    assert_ptr_equal(x.got[0], &t[1]);
+    assert_ptr_equal(x.got[1], &t[2]);
+    assert_ptr_equal(x.got[2], &t[0]);
+    assert_int_equal(wp_sched_admit_queued(a), 0);
+    wp_sched_admit_free(a);
+    wp_sched_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -788,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_admit_next_room_by_role),
         cmocka_unit_test(test_admit_pass_bound),
         cmocka_unit_test(test_admit_pass_requeued_outranking_ticket),
+        cmocka_unit_test(test_admit_drain_never_nests),
         cmocka_unit_test(test_admit_forget),
         cmocka_unit_test(test_admit_reload),
     };
