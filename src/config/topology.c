@@ -311,6 +311,38 @@ static wp_status_t parse_scorers(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, c
     return st;
 }
 
+/* Calls fn on each item of a sequence of scalars (items[0..count) of path), stopping at
+ * the first error; each item's path is path[i]. */
+typedef wp_status_t (*scalar_fn)(wp__cfg_ctx_t *c, yaml_node_t *item, const char *ip,
+                                 const char *text, void *base);
+
+static wp_status_t each_scalar(wp__cfg_ctx_t *c, const yaml_node_item_t *items, size_t count,
+                               const char *path, scalar_fn fn, void *base)
+{
+    wp_status_t st = WP_OK;
+    for (size_t i = 0; i < count && st == WP_OK; i++) {
+        yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
+        char ip[WP__CFG_PATH_MAX];
+        item_path(ip, sizeof(ip), path, i);
+        const char *text;
+        st = wp__cfg_scalar(c, item, ip, &text);
+        if (st == WP_OK)
+            st = fn(c, item, ip, text, base);
+    }
+    return st;
+}
+
+static wp_status_t add_fault(wp__cfg_ctx_t *c, yaml_node_t *item, const char *ip, const char *spec,
+                             void *base)
+{
+    sim_t *sim = base;
+    wp_fault_t f;
+    wp_err_t e;
+    if (wp_fault_parse_spec(spec, &f, &e) != WP_OK)
+        return wp__cfg_fail(c, item, ip, WP_EINVAL, "%s", e.msg);
+    return wp_fault_set_add(&sim->faults, &f, c->err);
+}
+
 /* simulation.faults: a list of specs, each read as `wellpath sim --fault` reads it. */
 static wp_status_t parse_faults(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path)
 {
@@ -324,20 +356,18 @@ static wp_status_t parse_faults(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, co
         return wp__cfg_fail(c, n, path, WP_EINVAL, "at most %d faults, got %zu", WP_FAULT_MAX,
                             count);
     sim->faults.n = 0;
-    for (size_t i = 0; i < count && st == WP_OK; i++) {
-        yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-        char ip[WP__CFG_PATH_MAX];
-        item_path(ip, sizeof(ip), path, i);
-        const char *spec;
-        wp_fault_t f;
-        wp_err_t e;
-        st = wp__cfg_scalar(c, item, ip, &spec);
-        if (st == WP_OK && wp_fault_parse_spec(spec, &f, &e) != WP_OK)
-            st = wp__cfg_fail(c, item, ip, WP_EINVAL, "%s", e.msg);
-        if (st == WP_OK)
-            st = wp_fault_set_add(&sim->faults, &f, c->err);
-    }
-    return st;
+    return each_scalar(c, items, count, path, add_fault, base);
+}
+
+static wp_status_t add_fault_replica(wp__cfg_ctx_t *c, yaml_node_t *item, const char *ip,
+                                     const char *v, void *base)
+{
+    sim_t *sim = base;
+    int64_t k = -1;
+    if (wp_parse_i64(v, strlen(v), &k) != WP_OK || k < 0 || k > 63)
+        return wp__cfg_fail(c, item, ip, WP_EINVAL, "expected a replica index 0..63, got '%s'", v);
+    sim->fault_replicas |= (uint64_t)1 << k;
+    return WP_OK;
 }
 
 /* simulation.faultReplicas: the replica indices (0..63) the faults apply to. */
@@ -353,20 +383,7 @@ static wp_status_t parse_fault_replicas(wp__cfg_ctx_t *c, yaml_node_t *n, void *
     if (count == 0)
         return wp__cfg_fail(c, n, path, WP_EINVAL, "expected at least one replica index");
     sim->fault_replicas = 0;
-    for (size_t i = 0; i < count && st == WP_OK; i++) {
-        yaml_node_t *item = yaml_document_get_node(c->doc, items[i]);
-        char ip[WP__CFG_PATH_MAX];
-        item_path(ip, sizeof(ip), path, i);
-        const char *v;
-        int64_t k = -1;
-        st = wp__cfg_scalar(c, item, ip, &v);
-        if (st == WP_OK && (wp_parse_i64(v, strlen(v), &k) != WP_OK || k < 0 || k > 63))
-            st =
-                wp__cfg_fail(c, item, ip, WP_EINVAL, "expected a replica index 0..63, got '%s'", v);
-        if (st == WP_OK)
-            sim->fault_replicas |= (uint64_t)1 << k;
-    }
-    return st;
+    return each_scalar(c, items, count, path, add_fault_replica, base);
 }
 
 static wp_status_t parse_url(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path)
