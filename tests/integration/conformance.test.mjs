@@ -103,19 +103,8 @@ test('the gateway and the simulator take the same decisions on the same requests
 test('P/D: the same decisions to disaggregate, and the same prefill and decode picks', async () => {
   const desLog = writeTemp('', '.jsonl');
   const liveLog = writeTemp('', '.jsonl');
-  const sched = `inferenceScheduler:
-  pdThreshold: 200
-  scorers:
-    - {type: prefix-aware, weight: 100}
-    - {type: load-aware, weight: 50}
-gateway:
-  retries: 2
-  outlierDetection: {consecutiveFailures: 2, baseEjectionMs: 600000, maxEjectionMs: 600000}
-simulation:
-  seed: 7
-  faults: ["500:0.7"]
-  faultReplicas: [1]
-`;
+  // The first case's scheduler, gateway and faults, with the P/D threshold.
+  const sched = SHARED.replace('inferenceScheduler:\n', 'inferenceScheduler:\n  pdThreshold: 200\n');
   const workload = WORKLOAD.map((a) => ({ 'num_groups=4': 'num_groups=8', 'num_prompts_per_group=4': 'num_prompts_per_group=2', 24: '16' })[a] ?? a);
   await run(['simulate', '-f', writeTemp(`model: qwen3-8b\ngpu: h100\nprefill: {replicas: 2}\ndecode: {replicas: 2}\n${sched}`),
     ...workload, '--decision-log', desLog]);
