@@ -8,6 +8,7 @@
 #include "cli/simopts.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,52 @@ static wp_status_t pass_faults(const wp_cli_simopt_t *o, const wp_sim_config_t *
         char spec[WP_FAULT_SPEC_MAX];
         wp_fault_format_spec(&sc->faults.f[i], spec, sizeof(spec));
         wp_status_t st = wp_cli_argv_push(av, err, "--%s=%s", o->flag, spec);
+        if (st != WP_OK)
+            return st;
+    }
+    return WP_OK;
+}
+
+/* "moeMfu=0.2,attnMbu=0.6": engine-model constants by their table key. */
+static wp_status_t parse_engine_model(wp_sim_config_t *sc, const char *what, const char *v,
+                                      wp_err_t *err)
+{
+    wp_perf_params_t probe;
+    wp_perf_params_default(&probe);
+    for (const char *p = v; *p != '\0';) {
+        size_t n = strcspn(p, ","), k = strcspn(p, "=");
+        char key[64], num[64], *end;
+        if (k >= n || k == 0 || k >= sizeof(key) || n - k - 1 >= sizeof(num) || n - k - 1 == 0)
+            return wp_err_set(err, WP_EINVAL, "%s: expected KEY=VALUE[,KEY=VALUE...], got '%s'",
+                              what, v);
+        memcpy(key, p, k);
+        key[k] = '\0';
+        memcpy(num, p + k + 1, n - k - 1);
+        num[n - k - 1] = '\0';
+        int i = wp_perf_const_find(key);
+        double x = strtod(num, &end);
+        if (i < 0)
+            return wp_err_set(err, WP_EINVAL, "%s: unknown constant '%s' (docs/calibration.md)",
+                              what, key);
+        wp_err_t e = {{0}};
+        if (end == num || *end != '\0' || !isfinite(x) ||
+            wp_perf_const_set(&probe, (size_t)i, x, &e) != WP_OK)
+            return wp_err_set(err, WP_EINVAL, "%s: %s: expected a number in range, got '%s'", what,
+                              key, num);
+        sc->engine_model[i] = x;
+        p += n + (p[n] == ',');
+    }
+    return WP_OK;
+}
+
+static wp_status_t pass_engine_model(const wp_cli_simopt_t *o, const wp_sim_config_t *sc,
+                                     wp_cli_argv_t *av, wp_err_t *err)
+{
+    for (size_t i = 0; i < wp_perf_const_count(); i++) {
+        if (isnan(sc->engine_model[i]))
+            continue;
+        wp_status_t st = wp_cli_argv_push(av, err, "--%s=%s=%.17g", o->flag,
+                                          wp_perf_const_at(i)->key, sc->engine_model[i]);
         if (st != WP_OK)
             return st;
     }
@@ -118,6 +165,20 @@ static const wp_cli_simopt_t rows[] = {
      .kind = WP_CLI_SIMOPT_STR,
      SC(gpu),
      .help = "a100|h100|h200|b200 (default h100)"},
+    {.flag = "precision",
+     .metavar = "P",
+     TOPO("precision", precision),
+     .kind = WP_CLI_SIMOPT_STR,
+     .unset = WP_CLI_SIMOPT_UNSET_ZERO,
+     SC(precision),
+     .help = "weights: bf16|fp8|mxfp4 (default: the checkpoint's,\ndocs/models.md)"},
+    {.flag = "kv-cache-dtype",
+     .metavar = "D",
+     TOPO("vllm.kvCacheDtype", vllm.kv_cache_dtype),
+     .kind = WP_CLI_SIMOPT_STR,
+     .unset = WP_CLI_SIMOPT_UNSET_ZERO,
+     SC(kv_cache_dtype),
+     .help = "like vLLM: auto|bfloat16|fp8|fp8_e4m3|fp8_e5m2\n(default auto: BF16)"},
     {.flag = "tp",
      .metavar = "N",
      TOPO("vllm.tensorParallel", vllm.tensor_parallel),
@@ -213,6 +274,22 @@ static const wp_cli_simopt_t rows[] = {
      .unset = WP_CLI_SIMOPT_UNSET_NEGATIVE,
      SC(step_overhead_ms),
      .help = "engine model: fixed CPU time per step (default 3)"},
+    {.flag = "max-cudagraph-capture-size",
+     .metavar = "N",
+     TOPO("vllm.maxCudagraphCaptureSize", vllm.max_cudagraph_capture_size),
+     INT(1, 65536),
+     .unset = WP_CLI_SIMOPT_UNSET_ZERO,
+     SC(max_cudagraph_capture_size),
+     .help = "like vLLM: steps of more tokens run without a CUDA\ngraph (default min(2 x "
+             "max-num-seqs, 512))"},
+    {.flag = "engine-model",
+     .metavar = "K=V,...",
+     TOPO("simulation.engineModel", simulation.engine_model),
+     .kind = WP_CLI_SIMOPT_CUSTOM,
+     SC(engine_model),
+     .parse = parse_engine_model,
+     .pass = pass_engine_model,
+     .help = "engine-model constants by key (docs/calibration.md),\ne.g. moeMfu=0.2,attnMbu=0.6"},
     {.flag = "no-prefix-caching",
      TOPO("vllm.prefixCaching", vllm.prefix_caching),
      .kind = WP_CLI_SIMOPT_OFF,

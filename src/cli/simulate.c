@@ -28,13 +28,20 @@ static const char usage_text[] =
     "  --latency-ms C,E        one-way network latency client-gateway and gateway-engine\n"
     "                          (default 0.5,0.2)\n"
     "  --decision-log FILE     write the simulated gateway's decisions, one JSON line each\n"
-    "                          (the format of gateway.decisionLog), to FILE\n";
+    "                          (the format of gateway.decisionLog), to FILE\n"
+    "  --uncertainty           also run each policy with every engine-model constant the\n"
+    "                          topology leaves unset at the fast and at the slow end of its\n"
+    "                          calibrated range (docs/calibration.md): runs \"P [fast]\" and\n"
+    "                          \"P [slow]\", and a band line per metric\n";
 
-enum { O_FILE = 'f', O_HELP = 'h', O_LATENCY = 256, O_XPYD, O_DECISION_LOG };
+enum { O_FILE = 'f', O_HELP = 'h', O_LATENCY = 256, O_XPYD, O_DECISION_LOG, O_UNCERTAINTY };
 
 static const wp_cli_opt_t opts[] = {
-    {"file", 'f', true, O_FILE},    {"latency-ms", 0, true, O_LATENCY},
-    {"xpyd-gpus", 0, true, O_XPYD}, {"decision-log", 0, true, O_DECISION_LOG},
+    {"file", 'f', true, O_FILE},
+    {"latency-ms", 0, true, O_LATENCY},
+    {"xpyd-gpus", 0, true, O_XPYD},
+    {"decision-log", 0, true, O_DECISION_LOG},
+    {"uncertainty", 0, false, O_UNCERTAINTY},
     {"help", 'h', false, O_HELP},
 };
 
@@ -57,6 +64,20 @@ static void on_progress(void *ud, size_t done, size_t total)
             100.0 * (double)done / (double)total, done, total);
     if (done == total)
         fprintf(stderr, "\n");
+}
+
+/* What vLLM logs at start-up ("GPU KV cache size: N tokens"), for each pool's engines. */
+static void log_engine(const char *pool, const wp_engine_config_t *e)
+{
+    const wp_perf_t *p = e->perf;
+    fprintf(stderr,
+            "simulate: %sengine %s (%s weights, %g-byte KV) on %s x tp%d: weights %.1f GB per GPU, "
+            "KV cache %lld tokens (%d blocks of %d), max_num_seqs %d, max_num_batched_tokens %d, "
+            "max_model_len %d\n",
+            pool, p->model->name, wp_precision_name(p->precision), p->params.kv_bytes, p->gpu->name,
+            p->tp, p->weight_bytes / p->tp / 1e9, (long long)e->num_blocks * e->block_size,
+            e->num_blocks, e->block_size, e->max_num_seqs, e->max_num_batched_tokens,
+            e->max_model_len);
 }
 
 static double wall_s(void)
@@ -152,7 +173,27 @@ static wp_status_t configure_pd(const wp_topology_t *topo, const wp_sim_config_t
     return WP_OK;
 }
 
-static wp_status_t configure(const char *file, wp_des_config_t *dc, wp_sim_config_t *sc,
+/* The legacy keys simulation.prefillMfu, decodeMbu and stepOverheadMs set a constant too. */
+static bool legacy_set(const wp_sim_config_t *sc, const char *key)
+{
+    return (strcmp(key, "prefillMfu") == 0 && sc->prefill_mfu > 0) ||
+           (strcmp(key, "decodeMbu") == 0 && sc->decode_mbu > 0) ||
+           (strcmp(key, "stepOverheadMs") == 0 && sc->step_overhead_ms >= 0);
+}
+
+/* Every engine-model constant the topology leaves unset, at the end of its calibrated
+ * range that makes steps slower (end > 0) or faster (end < 0). */
+static void engine_model_at_end(wp_sim_config_t *sc, int end)
+{
+    for (size_t i = 0; end != 0 && i < wp_perf_const_count(); i++) {
+        const wp_perf_const_t *k = wp_perf_const_at(i);
+        if (isnan(sc->engine_model[i]) && !legacy_set(sc, k->key))
+            sc->engine_model[i] = (end > 0) == k->slow_hi ? k->hi : k->lo;
+    }
+}
+
+/* end: 0 the calibrated engine model, > 0 its slow end, < 0 its fast end. */
+static wp_status_t configure(const char *file, int end, wp_des_config_t *dc, wp_sim_config_t *sc,
                              wp_perf_t perf[2], const wp_model_spec_t **model, wp_err_t *err)
 {
     wp_topology_t topo;
@@ -163,6 +204,7 @@ static wp_status_t configure(const char *file, wp_des_config_t *dc, wp_sim_confi
     st = wp_cli_gateway_config(&topo, &gc, err);
     if (st == WP_OK)
         st = wp_cli_sim_config(&topo, sc, err);
+    engine_model_at_end(sc, end);
     if (st == WP_OK)
         st = wp_sim_engine_setup(sc, model, &perf[0], &dc->engine, err);
     if (st == WP_OK && topo.prefill.present && topo.decode.present)
@@ -238,6 +280,54 @@ static wp_status_t sweep_xpyd(const wp_des_config_t *dc, const wp_cli_run_t *run
     return WP_OK;
 }
 
+/* One band line: the calibrated value and the range the three runs span. */
+static void band_line(const char *policy, const char *name, const char *unit, double scale,
+                      const double v[3])
+{
+    double lo = v[0], hi = v[0];
+    for (int i = 1; i < 3; i++) {
+        lo = v[i] < lo ? v[i] : lo;
+        hi = v[i] > hi ? v[i] : hi;
+    }
+    printf("uncertainty: %s: %s %.4g %s [%.4g, %.4g]\n", policy, name, v[0] * scale, unit,
+           lo * scale, hi * scale);
+}
+
+/* The policy at the fast and the slow end of the engine model (the runs after the
+ * calibrated one in rep), then each metric as a band over the three runs. */
+static wp_status_t simulate_band(const wp_des_config_t ends[2], const wp_cli_run_t *run,
+                                 const char *policy, const wp_workload_trace_t *trace,
+                                 wp_report_t *rep, wp_err_t *err)
+{
+    static const char *const tag[2] = {"fast", "slow"};
+    wp_report_metrics_t m[3];
+    for (int e = 0; e < 2; e++) {
+        char label[96];
+        snprintf(label, sizeof(label), "%s [%s]", policy, tag[e]);
+        wp_status_t st = simulate_one(&ends[e], run, policy, label, trace, rep, err);
+        if (st != WP_OK)
+            return st;
+    }
+    size_t n = wp_report_run_count(rep);
+    for (int i = 0; i < 3; i++)
+        if (wp_report_run_metrics(wp_report_run_get(rep, n - 3 + (size_t)i), WP_REPORT_SUMMARY,
+                                  &m[i], err) != WP_OK)
+            return WP_EINVAL;
+    double v[3];
+#define BAND(name, unit, scale, expr)                                                              \
+    for (int i = 0; i < 3; i++)                                                                    \
+        v[i] = m[i].expr;                                                                          \
+    band_line(policy, name, unit, scale, v)
+    BAND("TTFT mean", "ms", 1e3, ttft_s.mean);
+    BAND("TTFT p90", "ms", 1e3, ttft_s.p90);
+    BAND("TPOT mean", "ms", 1e3, tpot_s.mean);
+    BAND("E2E mean", "s", 1, e2e_s.mean);
+    BAND("output", "tok/s", 1, output_tokens_per_s);
+    BAND("requests", "/s", 1, requests_per_s);
+#undef BAND
+    return WP_OK;
+}
+
 /* One line of the decision log (sched/decision.h) into the file. */
 static void write_decision(void *ud, double t, const wp_sched_decision_t *d)
 {
@@ -256,6 +346,7 @@ int wp_cli_simulate(int argc, char **argv)
     wp_err_t err;
     const char *file = NULL, *latency = NULL, *decision_log = NULL;
     int xpyd_gpus = 0;
+    bool uncertainty = false;
     wp_des_config_default(&dc);
     wp_cli_args_t args;
     const char *v;
@@ -276,6 +367,8 @@ int wp_cli_simulate(int argc, char **argv)
             latency = v;
         else if (c == O_DECISION_LOG)
             decision_log = v;
+        else if (c == O_UNCERTAINTY)
+            uncertainty = true;
         else if (c == O_XPYD) {
             int64_t g;
             if (wp_parse_i64(v, strlen(v), &g) != WP_OK || g < 2 || g > 1024)
@@ -289,12 +382,28 @@ int wp_cli_simulate(int argc, char **argv)
     if (file == NULL)
         return wp_cli_fail("simulate", "-f FILE is required (the topology to simulate)");
     wp_sim_config_t sc;
-    static wp_perf_t perf[2];
+    static wp_perf_t perf[3][2];
+    static wp_des_config_t ends[2]; /* fast, slow */
     const wp_model_spec_t *model;
-    if (configure(file, &dc, &sc, perf, &model, &err) != WP_OK ||
+    if (configure(file, 0, &dc, &sc, perf[0], &model, &err) != WP_OK ||
         (latency != NULL && parse_latency(latency, &dc, &err) != WP_OK) ||
         wp_workload_spec_validate(&run.spec, &err) != WP_OK)
         return wp_cli_fail("simulate", err.msg);
+    if (uncertainty && xpyd_gpus > 0)
+        return wp_cli_fail("simulate", "--uncertainty: not with --xpyd-gpus");
+    for (int e = 0; uncertainty && e < 2; e++) {
+        ends[e] = dc;
+        wp_sim_config_t esc;
+        if (configure(file, e ? 1 : -1, &ends[e], &esc, perf[1 + e], &model, &err) != WP_OK ||
+            (latency != NULL && parse_latency(latency, &ends[e], &err) != WP_OK))
+            return wp_cli_fail("simulate", err.msg);
+    }
+    if (dc.n_pools == 2) {
+        log_engine("prefill ", &dc.pools[0].engine);
+        log_engine("decode ", &dc.pools[1].engine);
+    } else {
+        log_engine("", &dc.engine);
+    }
     if (run.n_policies == 0)
         snprintf(run.policies[run.n_policies++], sizeof(run.policies[0]), "topology");
     FILE *dlog = NULL;
@@ -319,8 +428,11 @@ int wp_cli_simulate(int argc, char **argv)
     wp_buf_free(&wj);
     if (xpyd_gpus > 0)
         st = sweep_xpyd(&dc, &run, xpyd_gpus, &trace, rep, &err);
-    for (int i = 0; xpyd_gpus == 0 && st == WP_OK && i < run.n_policies; i++)
+    for (int i = 0; xpyd_gpus == 0 && st == WP_OK && i < run.n_policies; i++) {
         st = simulate_one(&dc, &run, run.policies[i], run.policies[i], &trace, rep, &err);
+        if (st == WP_OK && uncertainty)
+            st = simulate_band(ends, &run, run.policies[i], &trace, rep, &err);
+    }
     int rc = 0;
     if (st != WP_OK) {
         fprintf(stderr, "wellpath simulate: %s\n", err.msg);

@@ -69,6 +69,15 @@ static const int64_t tp_choices[] = {1, 2, 4, 8, 0};
 static const char *const engine_choices[] = {"vllm", "sglang", "trtllm", "llamacpp", NULL};
 static const char *const role_choices[] = {"both", "prefill", "decode", NULL};
 static const char *const log_choices[] = {"logfmt", "json", NULL};
+static const char *const precision_choices[] = {"bf16", "fp8", "mxfp4", NULL};
+static const char *const kv_dtype_choices[] = {"auto",     "bfloat16", "fp8",
+                                               "fp8_e4m3", "fp8_e5m2", NULL};
+/* An optional string out of a list (left out: ""). */
+#define F_CHOICE_OPT(k, type, field, ch)                                                           \
+    {                                                                                              \
+        .key = k, .kind = WP__CFG_STR, .off = offsetof(type, field), .size = SZ(type, field),      \
+        .choices = ch, .zero_unset = true                                                          \
+    }
 
 static wp_status_t parse_scorers(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path);
 static wp_status_t parse_endpoints(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path);
@@ -77,6 +86,8 @@ static wp_status_t parse_url(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const
 static wp_status_t parse_faults(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path);
 static wp_status_t parse_fault_replicas(wp__cfg_ctx_t *c, yaml_node_t *n, void *base,
                                         const char *path);
+static wp_status_t parse_engine_model(wp__cfg_ctx_t *c, yaml_node_t *n, void *base,
+                                      const char *path);
 
 typedef wp_topology_vllm_t vllm_t;
 static const wp__cfg_field_t vllm_fields[] = {
@@ -111,6 +122,14 @@ static const wp__cfg_field_t vllm_fields[] = {
      .max = 1024,
      .zero_unset = true},
     F_SHARE("gpuMemoryUtilization", vllm_t, gpu_memory_utilization),
+    F_CHOICE_OPT("kvCacheDtype", vllm_t, kv_cache_dtype, kv_dtype_choices),
+    {.key = "maxCudagraphCaptureSize",
+     .kind = WP__CFG_INT,
+     .off = offsetof(vllm_t, max_cudagraph_capture_size),
+     .size = sizeof(int),
+     .min = 1,
+     .max = 65536,
+     .zero_unset = true},
     {.key = "maxModelLen",
      .kind = WP__CFG_INT,
      .off = offsetof(vllm_t, max_model_len),
@@ -229,6 +248,7 @@ static const wp__cfg_field_t sim_fields[] = {
      .min = 0,
      .max = 1000,
      .negative_unset = true},
+    F_CUSTOM("engineModel", parse_engine_model),
 };
 
 typedef wp_topology_pool_t pool_t;
@@ -264,6 +284,7 @@ static const wp__cfg_field_t nixl_fields[] = {
 static const wp__cfg_field_t top_fields[] = {
     F_STR("model", wp_topology_t, model, NULL),
     F_STR("gpu", wp_topology_t, gpu, NULL),
+    F_CHOICE_OPT("precision", wp_topology_t, precision, precision_choices),
     F_MAP("vllm", wp_topology_t, vllm, vllm_fields),
     F_MAP("inferenceScheduler", wp_topology_t, scheduler, sched_fields),
     F_CUSTOM("endpoints", parse_endpoints),
@@ -384,6 +405,46 @@ static wp_status_t parse_fault_replicas(wp__cfg_ctx_t *c, yaml_node_t *n, void *
         return wp__cfg_fail(c, n, path, WP_EINVAL, "expected at least one replica index");
     sim->fault_replicas = 0;
     return each_scalar(c, items, count, path, add_fault_replica, base);
+}
+
+/* engineModel: {key: number, ...} with the keys of the engine model's table. */
+static wp_status_t parse_engine_model(wp__cfg_ctx_t *c, yaml_node_t *n, void *base,
+                                      const char *path)
+{
+    sim_t *sim = base;
+    if (n->type != YAML_MAPPING_NODE)
+        return wp__cfg_fail(c, n, path, WP_EINVAL, "expected a map of engine-model constants");
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        const char *key, *text;
+        wp_status_t st = wp__cfg_scalar(c, k, path, &key);
+        if (st != WP_OK)
+            return st;
+        char sub[WP__CFG_PATH_MAX];
+        snprintf(sub, sizeof(sub), "%s.%s", path, key);
+        int i = wp_perf_const_find(key);
+        if (i < 0) {
+            char all[512] = "";
+            for (size_t j = 0, len = 0; j < wp_perf_const_count() && len < sizeof(all); j++)
+                len += (size_t)snprintf(all + len, sizeof(all) - len, "%s%s", j ? ", " : "",
+                                        wp_perf_const_at(j)->key);
+            return wp__cfg_fail(c, k, sub, WP_EINVAL, "unknown constant; allowed: %s", all);
+        }
+        if ((st = wp__cfg_scalar(c, v, sub, &text)) != WP_OK)
+            return st;
+        char *end;
+        double x = strtod(text, &end);
+        wp_perf_params_t probe;
+        wp_perf_params_default(&probe);
+        wp_err_t e = {{0}};
+        if (end == text || *end != '\0' || !isfinite(x))
+            return wp__cfg_fail(c, v, sub, WP_EINVAL, "expected a number, got \"%s\"", text);
+        if (wp_perf_const_set(&probe, (size_t)i, x, &e) != WP_OK)
+            return wp__cfg_fail(c, v, sub, WP_EINVAL, "%s", e.msg);
+        sim->engine_model[i] = x;
+    }
+    return WP_OK;
 }
 
 static wp_status_t parse_url(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path)
@@ -541,6 +602,8 @@ void wp_topology_defaults(wp_topology_t *t)
                                                .seed = 1,
                                                .step_overhead_ms = -1.0,
                                                .fault_replicas = ~0ULL};
+    for (size_t i = 0; i < WP_PERF_MAX_CONSTS; i++)
+        t->simulation.engine_model[i] = NAN;
     t->prefill.replicas = t->decode.replicas = 1;
     t->prefill.tensor_parallel = t->decode.tensor_parallel = 1;
     wp_strlcpy(t->nixl.backend, "ucx", sizeof(t->nixl.backend));

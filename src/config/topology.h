@@ -35,6 +35,7 @@
 #include "base/err.h"
 #include "config/addr.h"
 #include "fault/fault.h"
+#include "model/model.h"
 
 #define WP_TOPO_NAME_MAX 64               /* model, gpu, scorer type, policy, nixl strings */
 #define WP_TOPO_HOST_MAX WP_ADDR_HOST_MAX /* host names and addresses, without brackets */
@@ -68,11 +69,14 @@ typedef struct wp_topology_vllm_s {
     int tensor_parallel; /* 1, 2, 4 or 8 */
     bool prefix_caching;
     /* Optional engine settings: 0 (or 0.0) means "not set, use the engine's default". */
-    int max_num_seqs;              /* 1..65536 */
-    int max_num_batched_tokens;    /* 1..16777216 */
-    int block_size;                /* 1..1024 */
-    int max_model_len;             /* 1..16777216 */
-    double gpu_memory_utilization; /* (0, 1] */
+    int max_num_seqs;               /* 1..65536 */
+    int max_num_batched_tokens;     /* 1..16777216 */
+    int block_size;                 /* 1..1024 */
+    int max_model_len;              /* 1..16777216 */
+    double gpu_memory_utilization;  /* (0, 1] */
+    int max_cudagraph_capture_size; /* 1..65536, 0 = vLLM's min(2 x maxNumSeqs, 512) */
+    char kv_cache_dtype[16];        /* kvCacheDtype: "" (auto), auto, bfloat16, fp8, fp8_e4m3,
+                                       fp8_e5m2 (vLLM's --kv-cache-dtype) */
 } wp_topology_vllm_t;
 
 typedef struct wp_topology_scorer_s {
@@ -159,6 +163,9 @@ typedef struct wp_topology_simulation_s {
     double prefill_mfu;      /* prefillMfu: (0, 1], 0 = unset */
     double decode_mbu;       /* decodeMbu: (0, 1], 0 = unset */
     double step_overhead_ms; /* stepOverheadMs: 0..1000, < 0 = unset */
+    /* engineModel: any constant of model/model.h's table by its key; NaN = unset. Applied
+     * after the three keys above. */
+    double engine_model[WP_PERF_MAX_CONSTS];
 } wp_topology_simulation_t;
 
 typedef struct wp_topology_pool_s {
@@ -176,6 +183,7 @@ typedef struct wp_topology_nixl_s {
 typedef struct wp_topology_s {
     char model[WP_TOPO_NAME_MAX]; /* default qwen3-8b; "" only when endpoints are given */
     char gpu[WP_TOPO_NAME_MAX];   /* default h100; the shell checks it against the catalog */
+    char precision[16]; /* weights: "" (the checkpoint's), bf16, fp8, mxfp4 (model/model.h) */
     wp_topology_vllm_t vllm;
     wp_topology_scheduler_t scheduler; /* the file's inferenceScheduler */
     wp_topology_endpoint_t *endpoints; /* owned; NULL when none */

@@ -67,7 +67,25 @@ static const wp_model_spec_t models[] = {
      .params_active = 5130000000LL,
      .n_experts = 128,
      .top_k = 4,
-     .max_model_len = 131072},
+     .max_model_len = 131072,
+     .precision = WP_PREC_MXFP4},
+    /* Shape from the checkpoint's config.json (62 layers, 256 experts of width 1536, top 8);
+     * the counts are computed from it: attention, experts, router, embeddings and LM head. */
+    {.name = "minimax-m2.5",
+     .hf_id = "MiniMaxAI/MiniMax-M2.5",
+     .layers = 62,
+     .hidden = 3072,
+     .q_heads = 48,
+     .kv_heads = 8,
+     .head_dim = 128,
+     .ffn = 1536,
+     .vocab = 200064,
+     .params_total = 228678500352LL,
+     .params_active = 11029708800LL,
+     .n_experts = 256,
+     .top_k = 8,
+     .max_model_len = 196608,
+     .precision = WP_PREC_FP8},
     {.name = "deepseek-r1",
      .hf_id = "deepseek-ai/DeepSeek-R1",
      .layers = 61,
@@ -83,7 +101,8 @@ static const wp_model_spec_t models[] = {
      .top_k = 8,
      .kv_lora_rank = 512,
      .rope_dim = 64,
-     .max_model_len = 163840},
+     .max_model_len = 163840,
+     .precision = WP_PREC_FP8},
 };
 
 static const wp_gpu_spec_t gpus[] = {
@@ -92,6 +111,28 @@ static const wp_gpu_spec_t gpus[] = {
     {"h200", "NVIDIA H200 141GB", 989e12, 1979e12, 141 * GIB, 4.8e12, 900e9},
     {"b200", "NVIDIA B200 180GB", 2250e12, 4500e12, 180 * GIB, 8e12, 1800e9},
 };
+
+static const char *const precision_names[] = {"native", "bf16", "fp8", "mxfp4"};
+
+const char *wp_precision_name(wp_precision_t p)
+{
+    return p >= WP_PREC_NATIVE && p <= WP_PREC_MXFP4 ? precision_names[p] : "?";
+}
+
+bool wp_precision_parse(const char *s, wp_precision_t *out)
+{
+    for (int i = WP_PREC_BF16; i <= WP_PREC_MXFP4; i++) {
+        if (strcasecmp(s, precision_names[i]) == 0) {
+            *out = (wp_precision_t)i;
+            return true;
+        }
+    }
+    if (strcasecmp(s, "fp4") == 0) {
+        *out = WP_PREC_MXFP4;
+        return true;
+    }
+    return false;
+}
 
 #define N_MODELS (sizeof(models) / sizeof(models[0]))
 #define N_GPUS (sizeof(gpus) / sizeof(gpus[0]))

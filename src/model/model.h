@@ -25,6 +25,23 @@
 
 #include "base/err.h"
 
+/* Weight precision of a checkpoint. NATIVE (0) means "the checkpoint's own": the spec's
+ * `precision`. FP8: every linear layer (attention, MLP, experts) in one byte, embeddings and
+ * LM head in BF16, matmuls at the GPU's FP8 peak. MXFP4 (gpt-oss): expert weights in 4-bit
+ * blocks of 32 sharing one 8-bit scale (4.25 bits), everything else BF16; Hopper has no FP4
+ * tensor cores, so matmuls run at the BF16 peak (vLLM's Marlin kernels dequantize). */
+typedef enum {
+    WP_PREC_NATIVE = 0,
+    WP_PREC_BF16,
+    WP_PREC_FP8,
+    WP_PREC_MXFP4,
+} wp_precision_t;
+
+/* "bf16", "fp8", "mxfp4" ("native" for NATIVE). */
+const char *wp_precision_name(wp_precision_t p);
+/* Accepts those names (case-insensitive) and "fp4" for MXFP4; false for anything else. */
+bool wp_precision_parse(const char *s, wp_precision_t *out);
+
 typedef struct wp_model_spec_s {
     const char *name;  /* canonical, lower case: "qwen3-32b" */
     const char *hf_id; /* "Qwen/Qwen3-32B" */
@@ -35,14 +52,15 @@ typedef struct wp_model_spec_s {
     int head_dim;
     int ffn; /* dense FFN width; per expert for mixture-of-experts models */
     int vocab;
-    bool tied_embeddings;  /* input embedding and LM head share one matrix */
-    int64_t params_total;  /* all parameters, embeddings included */
-    int64_t params_active; /* parameters used per token (== total for dense models) */
-    int n_experts;         /* routed experts; 0 for dense */
-    int top_k;             /* routed experts per token; 0 for dense */
-    int kv_lora_rank;      /* MLA latent rank; 0 when the model uses plain GQA */
-    int rope_dim;          /* MLA decoupled rope key dimension */
-    int max_model_len;     /* longest context served by default */
+    bool tied_embeddings;     /* input embedding and LM head share one matrix */
+    int64_t params_total;     /* all parameters, embeddings included */
+    int64_t params_active;    /* parameters used per token (== total for dense models) */
+    int n_experts;            /* routed experts; 0 for dense */
+    int top_k;                /* routed experts per token; 0 for dense */
+    int kv_lora_rank;         /* MLA latent rank; 0 when the model uses plain GQA */
+    int rope_dim;             /* MLA decoupled rope key dimension */
+    int max_model_len;        /* longest context served by default */
+    wp_precision_t precision; /* the published checkpoint's; NATIVE reads as BF16 */
 } wp_model_spec_t;
 
 typedef struct wp_gpu_spec_s {
@@ -73,18 +91,51 @@ bool wp_model_is_moe(const wp_model_spec_t *m);
 bool wp_model_is_mla(const wp_model_spec_t *m);
 
 typedef struct wp_perf_params_s {
-    double weight_bytes;           /* per weight element: 2 = BF16, 1 = FP8 */
-    double kv_bytes;               /* per KV-cache element */
-    double prefill_mfu;            /* fraction of peak FLOP/s reached */
-    double decode_mbu;             /* fraction of memory bandwidth reached */
-    double step_overhead_s;        /* fixed CPU cost of one engine iteration */
+    /* Settings of the deployment (vLLM flags). */
+    wp_precision_t precision;      /* weights; NATIVE = the model's checkpoint */
+    double kv_bytes;               /* per KV-cache element: 2 (auto, BF16) or 1 (fp8) */
     double gpu_memory_utilization; /* vLLM's --gpu-memory-utilization */
-    double activation_reserve;     /* bytes per GPU kept for activations, graphs */
-    double allreduce_latency_s;    /* fixed cost of one tensor-parallel all-reduce */
+    int cudagraph_max_tokens;      /* steps of at most this many tokens replay a CUDA graph;
+                                      0 = every step does (vLLM's max_cudagraph_capture_size) */
+    /* The calibrated constants: one row each in wp_perf_consts (docs/calibration.md). */
+    double prefill_mfu;         /* dense matmuls and attention: fraction of peak FLOP/s */
+    double moe_mfu;             /* fused-MoE expert matmuls: fraction of peak FLOP/s */
+    double decode_mbu;          /* weight reads: fraction of HBM bandwidth */
+    double attn_mbu;            /* KV-cache reads by the attention kernels: fraction */
+    double step_overhead_s;     /* CPU time of one engine iteration not hidden by the GPU */
+    double layer_latency_s;     /* GPU time floor of one layer's kernels in a CUDA graph */
+    double moe_layer_latency_s; /* extra floor of an MoE layer (routing, permutation) */
+    double eager_layer_s;       /* launch cost of one layer in a step run without a graph */
+    double allreduce_latency_s; /* one all-reduce, per peer GPU (tp - 1 of them) */
+    double activation_reserve;  /* bytes per GPU kept out of the KV pool */
 } wp_perf_params_t;
 
-/* Defaults: BF16 weights and KV, MFU 0.5, MBU 0.75, 3 ms overhead, utilization 0.9,
- * 4 GiB activation reserve, 5 us per all-reduce. */
+/* The calibrated constants as a table: the topology key under simulation.engineModel,
+ * where the value lives, its calibrated value and range, and the unit factor (topology
+ * value x scale = params value). `slow_hi`: its high end makes steps slower (costs) rather
+ * than faster (efficiencies). */
+typedef struct wp_perf_const_s {
+    const char *key;
+    size_t off; /* of the double in wp_perf_params_t */
+    double value, lo, hi;
+    double scale;
+    bool slow_hi;
+    const char *what;
+} wp_perf_const_t;
+
+#define WP_PERF_MAX_CONSTS 16
+size_t wp_perf_const_count(void);
+const wp_perf_const_t *wp_perf_const_at(size_t i); /* NULL when i >= count */
+/* Index of a key, -1 when unknown. */
+int wp_perf_const_find(const char *key);
+/* Sets constant i from a topology value; WP_EINVAL outside (0, 1] for shares, < 0 for
+ * costs, with the key and the value in the message. */
+wp_status_t wp_perf_const_set(wp_perf_params_t *p, size_t i, double value, wp_err_t *err);
+/* Every constant at the end of its range that makes steps slower (slow) or faster. */
+void wp_perf_params_at_end(wp_perf_params_t *p, bool slow);
+
+/* Defaults: the checkpoint's weights, BF16 KV, utilization 0.9, every step in a graph,
+ * and every constant at its calibrated value. */
 void wp_perf_params_default(wp_perf_params_t *p);
 
 typedef struct wp_perf_s {
@@ -92,11 +143,18 @@ typedef struct wp_perf_s {
     const wp_gpu_spec_t *gpu;
     int tp;
     wp_perf_params_t params;
+    wp_precision_t precision;  /* resolved: never NATIVE */
     double peak_flops;         /* per GPU, for the weight dtype */
-    double weight_bytes;       /* whole model */
-    double shared_params;      /* parameters every token reads (attention, dense, embeddings) */
+    double weight_bytes;       /* whole model, in its precision */
+    double embed_params;       /* one vocab x hidden matrix (input embedding or LM head) */
+    double linear_params;      /* non-expert matmul weights and norms, all layers */
     double expert_params;      /* one routed expert over all layers; 0 for dense */
+    double linear_bytes;       /* bytes per non-expert linear weight */
+    double expert_bytes;       /* bytes per expert weight */
+    double step_weight_bytes;  /* weights one step reads at least: linear + LM head */
     double flop_params;        /* active parameters in matmuls per token (no embeddings) */
+    double expert_flop_params; /* of which in routed experts: top_k x expert_params */
+    double attn_peak_flops;    /* attention runs in BF16 whatever the weights */
     double attn_flops_pair;    /* FLOPs per (query token, attended token) pair, all layers */
     double lm_head_flops;      /* FLOPs for the logits of one sampled token */
     double kv_bytes_token;     /* KV bytes per token, whole model (all layers, all heads) */
@@ -133,6 +191,10 @@ double wp_perf_flops(const wp_perf_t *p, const wp_perf_batch_t *b);
 double wp_perf_bytes_per_gpu(const wp_perf_t *p, const wp_perf_batch_t *b);
 /* Seconds of tensor-parallel all-reduce in the step (0 at tp 1). */
 double wp_perf_allreduce_time(const wp_perf_t *p, const wp_perf_batch_t *b);
+/* The step's fixed costs: step_overhead + layers x (layer floor, + the MoE floor for MoE
+ * models) when the step replays a CUDA graph; step_overhead + layers x eager_layer when it
+ * has more tokens than cudagraph_max_tokens. */
+double wp_perf_overhead_time(const wp_perf_t *p, const wp_perf_batch_t *b);
 /* max(compute, memory) + overhead + all-reduce; 0 for an empty batch. */
 double wp_perf_step_time(const wp_perf_t *p, const wp_perf_batch_t *b);
 

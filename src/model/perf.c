@@ -24,22 +24,93 @@
 
 #define GIB (1024.0 * 1024.0 * 1024.0)
 
+#define P(field) offsetof(wp_perf_params_t, field)
+#define US 1e-6
+#define MS 1e-3
+
+/* Values and ranges: docs/calibration.md says where each comes from. */
+static const wp_perf_const_t consts[] = {
+    {"prefillMfu", P(prefill_mfu), 0.5, 0.4, 0.65, 1, false,
+     "dense matmuls and attention, fraction of peak FLOP/s"},
+    {"moeMfu", P(moe_mfu), 0.15, 0.1, 0.25, 1, false,
+     "fused-MoE expert matmuls, fraction of peak FLOP/s"},
+    {"decodeMbu", P(decode_mbu), 0.75, 0.6, 0.8, 1, false,
+     "weight reads, fraction of HBM bandwidth"},
+    {"attnMbu", P(attn_mbu), 0.5, 0.35, 0.7, 1, false,
+     "KV-cache reads by attention, fraction of HBM bandwidth"},
+    {"stepOverheadMs", P(step_overhead_s), 1.0, 0.5, 3.0, MS, true,
+     "CPU time per engine step not hidden by the GPU"},
+    {"layerLatencyUs", P(layer_latency_s), 25, 15, 40, US, true,
+     "GPU time floor of one layer in a CUDA graph"},
+    {"moeLayerLatencyUs", P(moe_layer_latency_s), 40, 20, 60, US, true,
+     "extra floor of an MoE layer"},
+    {"eagerLayerUs", P(eager_layer_s), 400, 200, 800, US, true,
+     "launch cost of one layer in a step without a CUDA graph"},
+    {"allreduceLatencyUs", P(allreduce_latency_s), 2.5, 1.5, 4.0, US, true,
+     "one all-reduce, per peer GPU"},
+    {"activationReserveGiB", P(activation_reserve), 6.0, 4.0, 9.0, GIB, false,
+     "memory per GPU kept out of the KV pool"},
+};
+#define N_CONSTS (sizeof(consts) / sizeof(consts[0]))
+_Static_assert(N_CONSTS <= WP_PERF_MAX_CONSTS, "raise WP_PERF_MAX_CONSTS");
+
+size_t wp_perf_const_count(void)
+{
+    return N_CONSTS;
+}
+
+const wp_perf_const_t *wp_perf_const_at(size_t i)
+{
+    return i < N_CONSTS ? &consts[i] : NULL;
+}
+
+int wp_perf_const_find(const char *key)
+{
+    for (size_t i = 0; i < N_CONSTS; i++)
+        if (strcmp(consts[i].key, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+static double *field(wp_perf_params_t *p, const wp_perf_const_t *c)
+{
+    return (double *)(void *)((char *)p + c->off);
+}
+
+static bool is_share(const wp_perf_const_t *c)
+{
+    return !c->slow_hi && c->scale == 1;
+}
+
+wp_status_t wp_perf_const_set(wp_perf_params_t *p, size_t i, double value, wp_err_t *err)
+{
+    if (i >= N_CONSTS)
+        return wp_err_set(err, WP_EINVAL, "engine model: no constant %zu", i);
+    const wp_perf_const_t *c = &consts[i];
+    bool ok = is_share(c) ? value > 0.0 && value <= 1.0 : value >= 0.0 && value < 1e6;
+    if (!ok)
+        return wp_err_set(err, WP_EINVAL, "engine model: %s %g must be %s", c->key, value,
+                          is_share(c) ? "in (0, 1]" : "in [0, 1e6)");
+    *field(p, c) = value * c->scale;
+    return WP_OK;
+}
+
+void wp_perf_params_at_end(wp_perf_params_t *p, bool slow)
+{
+    for (size_t i = 0; i < N_CONSTS; i++) {
+        const wp_perf_const_t *c = &consts[i];
+        *field(p, c) = (slow == c->slow_hi ? c->hi : c->lo) * c->scale;
+    }
+}
+
 void wp_perf_params_default(wp_perf_params_t *p)
 {
-    p->weight_bytes = 2.0;
-    p->kv_bytes = 2.0;
-    p->prefill_mfu = 0.5;
-    p->decode_mbu = 0.75;
-    /* vLLM spends a few milliseconds of CPU per iteration on the critical path
-     * (scheduling, building input tensors, sampling, detokenizing, streaming); small
-     * models on fast GPUs show it as an inter-token latency floor of 2-5 ms. */
-    p->step_overhead_s = 0.003;
-    p->gpu_memory_utilization = 0.9;
-    /* Peak activations of a max_num_batched_tokens step, CUDA graphs and the
-     * non-torch allocations vLLM's profiler subtracts before sizing the KV cache. */
-    p->activation_reserve = 4.0 * GIB;
-    /* A custom NVLink all-reduce of a small message inside a CUDA graph. */
-    p->allreduce_latency_s = 5e-6;
+    *p = (wp_perf_params_t){.precision = WP_PREC_NATIVE,
+                            .kv_bytes = 2.0,
+                            .gpu_memory_utilization = 0.9,
+                            .cudagraph_max_tokens = 0};
+    for (size_t i = 0; i < N_CONSTS; i++)
+        *field(p, &consts[i]) = consts[i].value * consts[i].scale;
 }
 
 static bool in_range(double x, double lo, double hi)
@@ -49,41 +120,65 @@ static bool in_range(double x, double lo, double hi)
 
 static wp_status_t check_params(const wp_perf_params_t *q, wp_err_t *err)
 {
-    if (!in_range(q->weight_bytes, 0.0, 8.0) || !in_range(q->kv_bytes, 0.0, 8.0)) {
-        return wp_err_set(err, WP_EINVAL, "dtype bytes must be in (0, 8]: weights %g, kv %g",
-                          q->weight_bytes, q->kv_bytes);
+    if (q->precision < WP_PREC_NATIVE || q->precision > WP_PREC_MXFP4 ||
+        !in_range(q->kv_bytes, 0.0, 8.0)) {
+        return wp_err_set(err, WP_EINVAL, "precision %d unknown or kv bytes %g not in (0, 8]",
+                          (int)q->precision, q->kv_bytes);
     }
-    if (!in_range(q->prefill_mfu, 0.0, 1.0) || !in_range(q->decode_mbu, 0.0, 1.0) ||
-        !in_range(q->gpu_memory_utilization, 0.0, 1.0)) {
+    if (!in_range(q->gpu_memory_utilization, 0.0, 1.0) || q->cudagraph_max_tokens < 0)
         return wp_err_set(err, WP_EINVAL,
-                          "mfu %g, mbu %g and gpu_memory_utilization %g must be in "
-                          "(0, 1]",
-                          q->prefill_mfu, q->decode_mbu, q->gpu_memory_utilization);
-    }
-    if (!(q->step_overhead_s >= 0.0) || !(q->activation_reserve >= 0.0) ||
-        !(q->allreduce_latency_s >= 0.0)) {
-        return wp_err_set(err, WP_EINVAL,
-                          "overhead, activation reserve and all-reduce latency "
-                          "must be >= 0");
+                          "gpu_memory_utilization %g must be in (0, 1] and the CUDA-graph size "
+                          "%d >= 0",
+                          q->gpu_memory_utilization, q->cudagraph_max_tokens);
+    wp_perf_params_t copy = *q;
+    for (size_t i = 0; i < N_CONSTS; i++) {
+        wp_status_t st =
+            wp_perf_const_set(&copy, i, *field(&copy, &consts[i]) / consts[i].scale, err);
+        if (st != WP_OK)
+            return st;
     }
     return WP_OK;
+}
+
+/* Bytes per weight of the linear layers outside the experts and of the experts. */
+static void precision_bytes(wp_precision_t prec, bool moe, double *linear, double *expert)
+{
+    switch (prec) {
+    case WP_PREC_FP8:
+        *linear = *expert = 1.0;
+        return;
+    case WP_PREC_MXFP4: /* 4-bit values + one 8-bit scale per 32 */
+        *expert = 4.25 / 8.0;
+        *linear = moe ? 2.0 : *expert;
+        return;
+    default:
+        *linear = *expert = 2.0;
+        return;
+    }
 }
 
 static void derive_params(wp_perf_t *p)
 {
     const wp_model_spec_t *m = p->model;
     double total = (double)m->params_total, active = (double)m->params_active;
-    double embed = (double)m->vocab * m->hidden * (m->tied_embeddings ? 1 : 2);
+    double embed = (double)m->vocab * m->hidden, embeds = embed * (m->tied_embeddings ? 1 : 2);
+    double shared = total;
+    p->expert_params = 0.0;
     if (wp_model_is_moe(m)) {
         p->expert_params = (total - active) / (m->n_experts - m->top_k);
-        p->shared_params = active - m->top_k * p->expert_params;
-    } else {
-        p->expert_params = 0.0;
-        p->shared_params = total;
+        shared = active - m->top_k * p->expert_params;
     }
-    p->flop_params = active - embed;
-    p->lm_head_flops = 2.0 * m->vocab * m->hidden;
-    p->weight_bytes = total * p->params.weight_bytes;
+    p->embed_params = embed;
+    p->linear_params = shared - embeds;
+    precision_bytes(p->precision, wp_model_is_moe(m), &p->linear_bytes, &p->expert_bytes);
+    double experts = p->expert_params * m->n_experts;
+    p->weight_bytes = p->linear_params * p->linear_bytes + experts * p->expert_bytes + embeds * 2.0;
+    /* A step reads every linear weight and the LM head; of the input embedding only the
+     * rows of its tokens (negligible). */
+    p->step_weight_bytes = p->linear_params * p->linear_bytes + embed * 2.0;
+    p->flop_params = active - embeds;
+    p->expert_flop_params = m->top_k * p->expert_params;
+    p->lm_head_flops = 2.0 * embed;
 }
 
 static void derive_attention(wp_perf_t *p)
@@ -143,8 +238,12 @@ wp_status_t wp_perf_init(wp_perf_t *p, const wp_model_spec_t *m, const wp_gpu_sp
     if (st != WP_OK) {
         return st;
     }
-    bool fp8 = p->params.weight_bytes <= 1.0 && g->fp8_flops > 0.0;
+    p->precision = p->params.precision != WP_PREC_NATIVE ? p->params.precision : m->precision;
+    if (p->precision == WP_PREC_NATIVE)
+        p->precision = WP_PREC_BF16;
+    bool fp8 = p->precision == WP_PREC_FP8 && g->fp8_flops > 0.0;
     p->peak_flops = fp8 ? g->fp8_flops : g->bf16_flops;
+    p->attn_peak_flops = g->bf16_flops;
     derive_params(p);
     derive_attention(p);
     return derive_capacity(p, err);
@@ -167,18 +266,44 @@ double wp_perf_flops(const wp_perf_t *p, const wp_perf_batch_t *b)
            p->lm_head_flops * (double)b->decode_seqs;
 }
 
-double wp_perf_bytes_per_gpu(const wp_perf_t *p, const wp_perf_batch_t *b)
+/* Seconds of matmul and attention work on one GPU: dense matmuls and attention at
+ * prefill_mfu (attention at the BF16 peak: activations and scores stay BF16), expert
+ * matmuls at moe_mfu. */
+static double compute_time(const wp_perf_t *p, const wp_perf_batch_t *b)
 {
-    double params = p->shared_params;
+    const wp_perf_params_t *q = &p->params;
+    double t = batch_tokens(b);
+    double dense = 2.0 * (p->flop_params - p->expert_flop_params) * t +
+                   p->lm_head_flops * (double)b->decode_seqs;
+    double expert = 2.0 * p->expert_flop_params * t;
+    double attn = p->attn_flops_pair * (b->prefill_attn + (double)b->decode_ctx);
+    double s =
+        dense / (p->peak_flops * q->prefill_mfu) + attn / (p->attn_peak_flops * q->prefill_mfu);
+    if (expert > 0.0)
+        s += expert / (p->peak_flops * q->moe_mfu);
+    return s / p->tp;
+}
+
+static double weight_bytes_gpu(const wp_perf_t *p, const wp_perf_batch_t *b)
+{
+    double weights = p->step_weight_bytes;
     if (p->expert_params > 0.0) {
         const wp_model_spec_t *m = p->model;
         double miss = 1.0 - (double)m->top_k / m->n_experts;
         double touched = 1.0 - pow(miss, batch_tokens(b));
-        params += p->expert_params * m->n_experts * touched;
+        weights += p->expert_params * m->n_experts * touched * p->expert_bytes;
     }
-    double weights = params * p->params.weight_bytes / p->tp;
-    double kv_tokens = (double)b->decode_ctx + (double)b->prefill_tokens;
-    return weights + kv_tokens * p->kv_bytes_token_gpu;
+    return weights / p->tp;
+}
+
+static double kv_bytes_gpu(const wp_perf_t *p, const wp_perf_batch_t *b)
+{
+    return ((double)b->decode_ctx + (double)b->prefill_tokens) * p->kv_bytes_token_gpu;
+}
+
+double wp_perf_bytes_per_gpu(const wp_perf_t *p, const wp_perf_batch_t *b)
+{
+    return weight_bytes_gpu(p, b) + kv_bytes_gpu(p, b);
 }
 
 double wp_perf_allreduce_time(const wp_perf_t *p, const wp_perf_batch_t *b)
@@ -188,7 +313,18 @@ double wp_perf_allreduce_time(const wp_perf_t *p, const wp_perf_batch_t *b)
     }
     double msg = batch_tokens(b) * p->model->hidden * 2.0; /* BF16 activations */
     double ring = 2.0 * (p->tp - 1) / p->tp * msg / p->gpu->nvlink_bw;
-    return 2.0 * p->model->layers * (p->params.allreduce_latency_s + ring);
+    return 2.0 * p->model->layers * (p->params.allreduce_latency_s * (p->tp - 1) + ring);
+}
+
+double wp_perf_overhead_time(const wp_perf_t *p, const wp_perf_batch_t *b)
+{
+    const wp_perf_params_t *q = &p->params;
+    double layers = p->model->layers;
+    int cap = q->cudagraph_max_tokens;
+    if (cap > 0 && batch_tokens(b) > cap)
+        return q->step_overhead_s + layers * q->eager_layer_s;
+    double floor = q->layer_latency_s + (p->expert_params > 0.0 ? q->moe_layer_latency_s : 0.0);
+    return q->step_overhead_s + layers * floor;
 }
 
 double wp_perf_step_time(const wp_perf_t *p, const wp_perf_batch_t *b)
@@ -196,10 +332,13 @@ double wp_perf_step_time(const wp_perf_t *p, const wp_perf_batch_t *b)
     if (batch_tokens(b) <= 0.0) {
         return 0.0;
     }
-    double compute = wp_perf_flops(p, b) / (p->peak_flops * p->params.prefill_mfu * p->tp);
-    double memory = wp_perf_bytes_per_gpu(p, b) / (p->gpu->mem_bw * p->params.decode_mbu);
+    const wp_perf_params_t *q = &p->params;
+    double compute = compute_time(p, b);
+    double bw = p->gpu->mem_bw;
+    double memory =
+        weight_bytes_gpu(p, b) / (bw * q->decode_mbu) + kv_bytes_gpu(p, b) / (bw * q->attn_mbu);
     double t = compute > memory ? compute : memory;
-    return t + p->params.step_overhead_s + wp_perf_allreduce_time(p, b);
+    return t + wp_perf_overhead_time(p, b) + wp_perf_allreduce_time(p, b);
 }
 
 wp_status_t wp_model_link(const char *transport, double *bytes_per_s, double *latency_s)

@@ -5,6 +5,7 @@
 #include "sim/internal.h"
 
 #include <http_parser.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ void wp_sim_config_default(wp_sim_config_t *cfg)
     cfg->prefix_caching = true;
     cfg->default_max_tokens = 256;
     cfg->step_overhead_ms = -1.0;
+    for (size_t i = 0; i < WP_PERF_MAX_CONSTS; i++)
+        cfg->engine_model[i] = NAN;
     cfg->role = WP_SIM_ROLE_BOTH;
     wp_sim_kv_transport("rdma", &cfg->kv_bandwidth, &cfg->kv_latency_s, NULL);
     cfg->kv_timeout_ms = 30000;
@@ -122,6 +125,22 @@ void wp__sim_on_request(wp_http_req_t *req, void *ctx)
     }
 }
 
+wp_status_t wp_sim_kv_dtype_bytes(const char *name, double *bytes)
+{
+    static const struct {
+        const char *name;
+        double bytes;
+    } dtypes[] = {{"", 2},    {"auto", 2},     {"bfloat16", 2},
+                  {"fp8", 1}, {"fp8_e4m3", 1}, {"fp8_e5m2", 1}};
+    for (size_t i = 0; i < sizeof(dtypes) / sizeof(dtypes[0]); i++) {
+        if (strcmp(name, dtypes[i].name) == 0) {
+            *bytes = dtypes[i].bytes;
+            return WP_OK;
+        }
+    }
+    return WP_EINVAL;
+}
+
 wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t **model,
                                 wp_perf_t *perf, wp_engine_config_t *ecfg, wp_err_t *err)
 {
@@ -135,6 +154,14 @@ wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t 
                           c->gpu);
     wp_perf_params_t pp;
     wp_perf_params_default(&pp);
+    if (c->precision[0] != '\0' && !wp_precision_parse(c->precision, &pp.precision))
+        return wp_err_set(err, WP_EINVAL, "unknown precision '%s': expected bf16, fp8 or mxfp4",
+                          c->precision);
+    if (wp_sim_kv_dtype_bytes(c->kv_cache_dtype, &pp.kv_bytes) != WP_OK)
+        return wp_err_set(err, WP_EINVAL,
+                          "unknown kv cache dtype '%s': expected auto, bfloat16, fp8, fp8_e4m3 "
+                          "or fp8_e5m2",
+                          c->kv_cache_dtype);
     if (c->gpu_memory_utilization > 0)
         pp.gpu_memory_utilization = c->gpu_memory_utilization;
     if (c->prefill_mfu > 0)
@@ -143,6 +170,10 @@ wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t 
         pp.decode_mbu = c->decode_mbu;
     if (c->step_overhead_ms >= 0)
         pp.step_overhead_s = c->step_overhead_ms / 1000.0;
+    for (size_t i = 0; i < wp_perf_const_count(); i++)
+        if (!isnan(c->engine_model[i]) &&
+            wp_perf_const_set(&pp, i, c->engine_model[i], err) != WP_OK)
+            return WP_EINVAL;
     wp_status_t st = wp_perf_init(perf, *model, gpu, c->tensor_parallel, &pp, err);
     if (st != WP_OK)
         return st;
@@ -159,6 +190,10 @@ wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t 
     }
     if (c->max_model_len)
         ecfg->max_model_len = c->max_model_len;
+    /* vLLM (0.11 on): max_cudagraph_capture_size defaults to min(2 x max_num_seqs, 512). */
+    int graph = 2 * ecfg->max_num_seqs < 512 ? 2 * ecfg->max_num_seqs : 512;
+    perf->params.cudagraph_max_tokens =
+        c->max_cudagraph_capture_size ? c->max_cudagraph_capture_size : graph;
     return WP_OK;
 }
 

@@ -105,8 +105,12 @@ typedef struct wp_sim_config_s {
     /* 0 = the engine's default */
     int max_num_seqs, max_num_batched_tokens, block_size, max_model_len;
     double gpu_memory_utilization;
+    char precision[16];      /* weights: "" = the checkpoint's; bf16 | fp8 | mxfp4 */
+    char kv_cache_dtype[16]; /* "" or auto | bfloat16 = BF16; fp8, fp8_e4m3, fp8_e5m2 = 1 byte */
     /* engine model constants: 0 (mfu, mbu) or < 0 (overhead) = the model's defaults */
     double prefill_mfu, decode_mbu, step_overhead_ms;
+    double engine_model[WP_PERF_MAX_CONSTS]; /* by model/model.h's table; NaN = default */
+    int max_cudagraph_capture_size;          /* 0 = vLLM's min(2 x max_num_seqs, 512) */
     int default_max_tokens;
     wp_sim_role_t role;  /* both */
     double kv_bandwidth; /* bytes per second (rdma: 50e9) */
@@ -123,6 +127,9 @@ typedef struct wp_sim_config_s {
 typedef struct wp_sim_s wp_sim_t;
 
 void wp_sim_config_default(wp_sim_config_t *cfg);
+/* Bytes per KV element for vLLM's --kv-cache-dtype name ("" and auto: the BF16 activations'
+ * 2); WP_EINVAL for a name vLLM's CUDA backends do not take. */
+wp_status_t wp_sim_kv_dtype_bytes(const char *name, double *bytes);
 /* The model, its perf model and the engine config that cfg describes (catalog names,
  * TP, memory utilisation, engine overrides). Shared with the virtual-time simulator. */
 wp_status_t wp_sim_engine_setup(const wp_sim_config_t *cfg, const wp_model_spec_t **model,

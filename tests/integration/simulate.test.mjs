@@ -88,25 +88,36 @@ test('test_simulate_bad_input', async () => {
 });
 
 // The engine model's constants from the topology (simulation.prefillMfu, decodeMbu,
-// stepOverheadMs): one request alone on one replica decodes in steps of weights / (bandwidth x
-// MBU) + overhead, so dropping the 3 ms overhead takes exactly 3 ms off every gap, and halving
-// the MBU doubles the rest.
+// stepOverheadMs, and any of them under simulation.engineModel): with the layer floor at 0, one
+// request alone on one replica decodes in steps of weights / (bandwidth x decodeMbu) + KV /
+// (bandwidth x attnMbu) + overhead, so dropping a 3 ms overhead takes exactly 3 ms off every
+// gap, and halving both bandwidth shares doubles the rest.
 test('test_simulate_engine_constants', async () => {
   const itl = async (extra) => {
-    const topo = writeTemp(`model: qwen3-8b\ngpu: h100\nvllm:\n  replicas: 1\nsimulation:\n  basePort: 0\n${extra}`);
+    const topo = writeTemp(`model: qwen3-8b\ngpu: h100\nvllm:\n  replicas: 1\nsimulation:\n  basePort: 0\n${extra}` +
+      (extra.includes('engineModel') ? '' : '  engineModel: {layerLatencyUs: 0}\n'));
     const json = writeTemp('', '.json');
     const r = await run(['simulate', '-f', topo, '--concurrency', '1', '--num-requests', '1',
       '--set', 'num_groups=1', '--set', 'system_prompt_len=64', '--set', 'output_len=64', '--json', json, '--quiet']);
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(fs.readFileSync(json, 'utf8')).runs[0].summary.itl_s.mean * 1000;
   };
-  const base = await itl('');
+  const base = await itl('  stepOverheadMs: 3\n');
   const bare = await itl('  stepOverheadMs: 0\n');
-  const slow = await itl('  decodeMbu: 0.375\n');
-  const faster = await itl('  decodeMbu: 0.75\n  stepOverheadMs: 0\n  prefillMfu: 0.65\n');
+  const slow = await itl('  stepOverheadMs: 3\n  decodeMbu: 0.375\n  engineModel: {layerLatencyUs: 0, attnMbu: 0.25}\n');
+  const faster = await itl('  stepOverheadMs: 0\n  prefillMfu: 0.65\n');
+  const keyed = await itl('  engineModel: {layerLatencyUs: 0, stepOverheadMs: 0}\n');
   assert.ok(Math.abs(base - bare - 3) < 0.01, `overhead: ${base} - ${bare} ms`);
   assert.ok(Math.abs((slow - 3) / (base - 3) - 2) < 0.01, `mbu halved: ${slow} vs ${base} ms`);
   assert.ok(Math.abs(faster - bare) < 0.01, 'the prefill MFU does not change a decode step');
+  assert.ok(Math.abs(keyed - bare) < 1e-9, `engineModel.stepOverheadMs: ${keyed} vs ${bare} ms`);
+  for (const [bad, msg] of [['moeMfux: 0.2', /engineModel\.moeMfux: unknown constant; allowed: prefillMfu, moeMfu/],
+    ['moeMfu: 2', /engineModel\.moeMfu: engine model: moeMfu 2 must be in \(0, 1\]/],
+    ['eagerLayerUs: fast', /engineModel\.eagerLayerUs: expected a number, got "fast"/]]) {
+    const res = await run(['simulate', '-f', writeTemp(`model: qwen3-8b\nsimulation:\n  engineModel:\n    ${bad}\n`), '--quiet']);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, msg);
+  }
   let r = await run(['simulate', '-f', writeTemp('model: qwen3-8b\nsimulation:\n  decodeMbu: 1.5\n'), '--quiet']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /:3:\d+: simulation\.decodeMbu/);
@@ -116,6 +127,9 @@ test('test_simulate_engine_constants', async () => {
   r = await run(['sim', '--decode-mbu', '0']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--decode-mbu: expected a number in \(0, 1\], got '0'/);
+  r = await run(['sim', '--engine-model', 'attnMbu=0']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--engine-model: attnMbu: expected a number in range, got '0'/);
   r = await run(['sim', '--step-overhead-ms', 'x']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--step-overhead-ms: expected a number in \[0, 1000\], got 'x'/);

@@ -527,7 +527,7 @@ static void test_engine_config_default(void **state)
     wp_engine_config_t c;
     wp_engine_config_default(&c, &p);
     assert_int_equal(c.block_size, 16);
-    assert_int_equal(c.num_blocks, 307100 / 16);
+    assert_int_equal(c.num_blocks, wp_perf_kv_capacity_tokens(&p) / 16);
     assert_int_equal(c.max_num_seqs, 1024); /* vLLM's OpenAI-server default on an H100 */
     assert_int_equal(c.max_num_batched_tokens, 8192);
     assert_int_equal(c.max_model_len, 32768);

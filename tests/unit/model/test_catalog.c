@@ -36,7 +36,7 @@ static void test_model_find_names(void **state)
 static void test_model_list(void **state)
 {
     (void)state;
-    assert_int_equal(wp_model_count(), 8);
+    assert_int_equal(wp_model_count(), 9);
     for (size_t i = 0; i < wp_model_count(); i++) {
         const wp_model_spec_t *m = wp_model_at(i);
         assert_non_null(m);

@@ -20,8 +20,29 @@
         }                                                                                          \
     } while (0)
 
+/* The plain roofline of the first calibration (docs/calibration.md, "Single steps"): no
+ * layer floors, KV read at the weights' bandwidth, 3 ms per step, 5 us per all-reduce and
+ * 4 GiB reserve. The checks against docs/reference.md §7 and the llm-d benchmark below are
+ * checks of that roofline; test_perf_calibrated covers the calibrated terms. */
+static wp_perf_params_t roofline(void)
+{
+    wp_perf_params_t pp;
+    wp_perf_params_default(&pp);
+    pp.prefill_mfu = 0.5;
+    pp.decode_mbu = pp.attn_mbu = 0.75;
+    pp.step_overhead_s = 3e-3;
+    pp.layer_latency_s = pp.moe_layer_latency_s = pp.eager_layer_s = 0.0;
+    pp.allreduce_latency_s = 5e-6;
+    pp.activation_reserve = 4.0 * 1024 * 1024 * 1024;
+    return pp;
+}
+
+/* pp NULL: the roofline above. */
 static wp_perf_t init_ok(const char *model, const char *gpu, int tp, const wp_perf_params_t *pp)
 {
+    wp_perf_params_t rf = roofline();
+    if (pp == NULL)
+        pp = &rf;
     wp_perf_t p;
     wp_err_t err = {{0}};
     wp_status_t st = wp_perf_init(&p, wp_model_find(model), wp_gpu_find(gpu), tp, pp, &err);
@@ -35,9 +56,8 @@ static wp_perf_t init_ok(const char *model, const char *gpu, int tp, const wp_pe
  * out with one byte per weight and per KV element (FP8): 32.76 GB / 3.35 TB/s = 9.78 ms. */
 static wp_perf_params_t fp8_no_overhead(void)
 {
-    wp_perf_params_t pp;
-    wp_perf_params_default(&pp);
-    pp.weight_bytes = 1.0;
+    wp_perf_params_t pp = roofline();
+    pp.precision = WP_PREC_FP8;
     pp.kv_bytes = 1.0;
     pp.step_overhead_s = 0.0;
     return pp;
@@ -141,11 +161,13 @@ static void test_perf_decode_reference(void **state)
     /* Weights alone at full bandwidth: 9.78 ms (REF: at least 9.8 ms). */
     pp.decode_mbu = 1.0;
     wp_perf_t full = init_ok("qwen3-32b", "h100", 1, &pp);
-    assert_near(full.weight_bytes / full.gpu->mem_bw, 9.8e-3, 0.01);
-    /* Default BF16 doubles the bytes: batch 1 ~26.5 ms + 3 ms overhead. */
+    assert_near(full.step_weight_bytes / full.gpu->mem_bw, 9.8e-3, 0.01);
+    /* Default BF16 doubles the bytes, embeddings and LM head included (FP8 keeps them in
+     * BF16): batch 1 ~26.5 ms less the 1.56 GB input embedding not read, + 3 ms overhead. */
     wp_perf_t bf16 = init_ok("qwen3-32b", "h100", 1, NULL);
     wp_perf_batch_t b1 = {.decode_seqs = 1, .decode_ctx = 4096};
-    assert_near(wp_perf_step_time(&bf16, &b1), 2 * 13.254e-3 + 3e-3, 0.002);
+    double embed_s = 151936.0 * 5120 * 2 / (3.35e12 * 0.75);
+    assert_near(wp_perf_step_time(&bf16, &b1), 2 * 13.254e-3 - embed_s + 3e-3, 0.002);
     wp_perf_batch_t empty = {0};
     assert_true(wp_perf_step_time(&bf16, &empty) == 0.0);
 }
@@ -258,24 +280,127 @@ static void test_perf_moe_weights(void **state)
 {
     (void)state;
     wp_perf_t p = init_ok("mixtral-8x7b", "h100", 2, NULL);
+    double embed = 32000.0 * 4096; /* the input embedding: only its rows are read */
     wp_perf_batch_t one = {.decode_seqs = 1};
-    assert_near(wp_perf_bytes_per_gpu(&p, &one), 12.9e9 * 2 / 2, 1e-9);
+    assert_near(wp_perf_bytes_per_gpu(&p, &one), (12.9e9 - embed) * 2 / 2, 1e-9);
     wp_perf_batch_t many = {.decode_seqs = 1000};
-    assert_near(wp_perf_bytes_per_gpu(&p, &many), 46.7e9 * 2 / 2, 1e-6);
+    assert_near(wp_perf_bytes_per_gpu(&p, &many), (46.7e9 - embed) * 2 / 2, 1e-6);
     /* Two tokens: 1 - (3/4)^2 = 7/16 of the experts. */
     wp_perf_batch_t two = {.decode_seqs = 2};
-    double expert = (46.7e9 - 12.9e9) / 6.0, shared = 12.9e9 - 2 * expert;
+    double expert = (46.7e9 - 12.9e9) / 6.0, shared = 12.9e9 - 2 * expert - embed;
     assert_near(wp_perf_bytes_per_gpu(&p, &two), (shared + 8 * expert * 7.0 / 16.0), 1e-9);
+}
+
+/* Checkpoint sizes by precision against the published ones: gpt-oss-120b's MXFP4
+ * checkpoint is 65.3 GB (within 2 %: the catalog's 116.8B/5.13B split; experts at 4.25
+ * bits, the rest BF16); Llama-3.1-70B in FP8 with BF16 embeddings and LM head about 72.7 GB;
+ * MiniMax-M2.5 in FP8 about 230 GB. FP8 runs at the FP8 peak, MXFP4 on Hopper at the BF16
+ * one, attention always at the BF16 one. */
+static void test_perf_precision(void **state)
+{
+    (void)state;
+    wp_perf_t oss = init_ok("gpt-oss-120b", "h100", 2, NULL);
+    assert_int_equal(oss.precision, WP_PREC_MXFP4);
+    assert_near(oss.weight_bytes, 65.3e9, 0.02);
+    assert_true(oss.peak_flops == oss.gpu->bf16_flops);
+    wp_perf_params_t pp = roofline();
+    pp.precision = WP_PREC_FP8;
+    wp_perf_t llama = init_ok("llama-3.1-70b", "h200", 1, &pp);
+    assert_near(llama.weight_bytes, 72.7e9, 0.005);
+    assert_true(llama.peak_flops == llama.gpu->fp8_flops);
+    assert_true(llama.attn_peak_flops == llama.gpu->bf16_flops);
+    wp_perf_t mm = init_ok("minimax-m2.5", "h200", 4, NULL);
+    assert_int_equal(mm.precision, WP_PREC_FP8);
+    assert_near(mm.weight_bytes, 230e9, 0.01);
+    wp_precision_t prec;
+    assert_true(wp_precision_parse("FP4", &prec) && prec == WP_PREC_MXFP4);
+    assert_true(wp_precision_parse("bf16", &prec) && prec == WP_PREC_BF16);
+    assert_false(wp_precision_parse("int4", &prec));
+    assert_string_equal(wp_precision_name(WP_PREC_FP8), "fp8");
+}
+
+/* The calibrated terms, worked by hand for Qwen3-32B TP2 on H100 and MiniMax-M2.5 TP4 on
+ * H200 with chosen constants. */
+static void test_perf_calibrated(void **state)
+{
+    (void)state;
+    wp_perf_params_t pp = roofline();
+    pp.step_overhead_s = 1e-3;
+    pp.layer_latency_s = 20e-6;
+    pp.moe_layer_latency_s = 30e-6;
+    pp.eager_layer_s = 400e-6;
+    pp.allreduce_latency_s = 2e-6;
+    pp.cudagraph_max_tokens = 512;
+    wp_perf_t q = init_ok("qwen3-32b", "h100", 2, &pp);
+    /* In a graph: 1 ms + 64 x 20 us; past 512 tokens: 1 ms + 64 x 400 us. */
+    wp_perf_batch_t small = {.decode_seqs = 512}, big = {.prefill_tokens = 513};
+    assert_near(wp_perf_overhead_time(&q, &small), 1e-3 + 64 * 20e-6, 1e-12);
+    assert_near(wp_perf_overhead_time(&q, &big), 1e-3 + 64 * 400e-6, 1e-12);
+    /* All-reduce latency per peer: TP4 pays 3 x 2 us per collective, 128 of them. */
+    wp_perf_t q4 = init_ok("qwen3-32b", "h100", 4, &pp);
+    wp_perf_batch_t one = {.decode_seqs = 1};
+    double ring4 = 2.0 * 3 / 4 * 5120 * 2 / 900e9;
+    assert_near(wp_perf_allreduce_time(&q4, &one), 128 * (3 * 2e-6 + ring4), 1e-9);
+    /* KV reads at attn_mbu: a step reading only KV (weights removed by the difference of two
+     * batches of the same size) costs kv bytes / (bandwidth x attn_mbu). */
+    pp.attn_mbu = 0.5;
+    wp_perf_t a = init_ok("qwen3-32b", "h100", 2, &pp);
+    wp_perf_batch_t ctx0 = {.decode_seqs = 1, .decode_ctx = 0};
+    wp_perf_batch_t ctx = {.decode_seqs = 1, .decode_ctx = 100000};
+    double kv = 100000.0 * 131072 / (3.35e12 * 0.5);
+    assert_near(wp_perf_step_time(&a, &ctx) - wp_perf_step_time(&a, &ctx0), kv, 1e-9);
+    /* MoE: expert matmuls at moe_mfu, the rest at prefill_mfu; the MoE layer floor adds. */
+    pp.moe_mfu = 0.1;
+    wp_perf_t mm = init_ok("minimax-m2.5", "h200", 4, &pp);
+    wp_perf_batch_t pre = {.prefill_tokens = 8192};
+    double peak = 1979e12, expert = mm.expert_flop_params, dense = mm.flop_params - expert;
+    double compute = (2 * dense * 8192 / (peak * 0.5) + 2 * expert * 8192 / (peak * 0.1)) / 4;
+    double t = compute + wp_perf_overhead_time(&mm, &pre) + wp_perf_allreduce_time(&mm, &pre);
+    assert_near(wp_perf_step_time(&mm, &pre), t, 1e-9);
+    assert_near(wp_perf_overhead_time(&mm, &small), 1e-3 + 62 * 50e-6, 1e-12);
+}
+
+/* The constants table: every default inside its range, the ends, set and its errors. */
+static void test_perf_consts(void **state)
+{
+    (void)state;
+    wp_perf_params_t d, fast, slow;
+    wp_perf_params_default(&d);
+    wp_perf_params_default(&fast);
+    wp_perf_params_default(&slow);
+    wp_perf_params_at_end(&fast, false);
+    wp_perf_params_at_end(&slow, true);
+    wp_perf_t pd = init_ok("qwen3-32b", "h100", 2, &d), pf = init_ok("qwen3-32b", "h100", 2, &fast),
+              ps = init_ok("qwen3-32b", "h100", 2, &slow);
+    wp_perf_batch_t b = {.decode_seqs = 64, .decode_ctx = 64 * 2000};
+    assert_true(wp_perf_step_time(&pf, &b) < wp_perf_step_time(&pd, &b));
+    assert_true(wp_perf_step_time(&pd, &b) < wp_perf_step_time(&ps, &b));
+    assert_true(wp_perf_const_count() >= 10);
+    for (size_t i = 0; i < wp_perf_const_count(); i++) {
+        const wp_perf_const_t *c = wp_perf_const_at(i);
+        assert_true(c->lo <= c->value && c->value <= c->hi);
+        assert_int_equal(wp_perf_const_find(c->key), (int)i);
+    }
+    assert_null(wp_perf_const_at(wp_perf_const_count()));
+    assert_int_equal(wp_perf_const_find("nope"), -1);
+    wp_err_t err = {{0}};
+    int mfu = wp_perf_const_find("moeMfu"), us = wp_perf_const_find("eagerLayerUs");
+    assert_int_equal(wp_perf_const_set(&d, (size_t)mfu, 1.5, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "moeMfu"));
+    assert_int_equal(wp_perf_const_set(&d, (size_t)us, -1, &err), WP_EINVAL);
+    assert_int_equal(wp_perf_const_set(&d, (size_t)us, 300, &err), WP_OK);
+    assert_near(d.eager_layer_s, 300e-6, 1e-12);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_perf_kv_bytes),         cmocka_unit_test(test_perf_kv_capacity),
-        cmocka_unit_test(test_perf_init_errors),      cmocka_unit_test(test_perf_prefill),
-        cmocka_unit_test(test_perf_decode_reference), cmocka_unit_test(test_perf_tensor_parallel),
-        cmocka_unit_test(test_perf_moe_weights),      cmocka_unit_test(test_perf_llmd_peak_step),
-        cmocka_unit_test(test_perf_llmd_ideal_stage),
+        cmocka_unit_test(test_perf_kv_bytes),        cmocka_unit_test(test_perf_kv_capacity),
+        cmocka_unit_test(test_perf_precision),       cmocka_unit_test(test_perf_calibrated),
+        cmocka_unit_test(test_perf_consts),          cmocka_unit_test(test_perf_init_errors),
+        cmocka_unit_test(test_perf_prefill),         cmocka_unit_test(test_perf_decode_reference),
+        cmocka_unit_test(test_perf_tensor_parallel), cmocka_unit_test(test_perf_moe_weights),
+        cmocka_unit_test(test_perf_llmd_peak_step),  cmocka_unit_test(test_perf_llmd_ideal_stage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
