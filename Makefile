@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd format clean fuzz fuzz-build fuzz-short soak
+.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-fidelity format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -81,6 +81,13 @@ bench-path1: deps build
 # The virtual-time simulator: speed and the policy comparisons (about a minute).
 bench-simulate: deps build
 	scripts/bench_simulate.sh $(BUILD)
+
+# The engine model against measured vLLM runs (POINTS: a CSV with the InferenceX columns;
+# default ../shared/data/inferencex/vllm-h100-h200.csv, skipped with a note when absent);
+# about 20 s. Writes its section of docs/benchmarks.md and docs/calibration.md.
+POINTS ?= ../shared/data/inferencex/vllm-h100-h200.csv
+bench-fidelity: deps build node-deps
+	scripts/bench_fidelity.sh $(BUILD) $(POINTS)
 
 # Load for SOAK_SECONDS at SOAK_RATE req/s through `wellpath up`: failures and memory growth
 # (not part of make test; writes its section of docs/benchmarks.md).

@@ -104,9 +104,9 @@ typedef struct wp_perf_params_s {
     double attn_mbu;            /* KV-cache reads by the attention kernels: fraction */
     double step_overhead_s;     /* CPU time of one engine iteration not hidden by the GPU */
     double layer_latency_s;     /* GPU time floor of one layer's kernels in a CUDA graph */
-    double moe_layer_latency_s; /* extra floor of an MoE layer (routing, permutation) */
+    double moe_slot_latency_s;  /* extra floor of an MoE layer per routed expert (top_k) */
     double eager_layer_s;       /* launch cost of one layer in a step run without a graph */
-    double allreduce_latency_s; /* one all-reduce, per peer GPU (tp - 1 of them) */
+    double allreduce_latency_s; /* one all-reduce, per synchronisation round (log2 tp) */
     double activation_reserve;  /* bytes per GPU kept out of the KV pool */
 } wp_perf_params_t;
 
@@ -191,8 +191,8 @@ double wp_perf_flops(const wp_perf_t *p, const wp_perf_batch_t *b);
 double wp_perf_bytes_per_gpu(const wp_perf_t *p, const wp_perf_batch_t *b);
 /* Seconds of tensor-parallel all-reduce in the step (0 at tp 1). */
 double wp_perf_allreduce_time(const wp_perf_t *p, const wp_perf_batch_t *b);
-/* The step's fixed costs: step_overhead + layers x (layer floor, + the MoE floor for MoE
- * models) when the step replays a CUDA graph; step_overhead + layers x eager_layer when it
+/* The step's fixed costs: step_overhead + layers x (layer floor + top_k x the MoE slot
+ * floor) when the step replays a CUDA graph; step_overhead + layers x eager_layer when it
  * has more tokens than cudagraph_max_tokens. */
 double wp_perf_overhead_time(const wp_perf_t *p, const wp_perf_batch_t *b);
 /* max(compute, memory) + overhead + all-reduce; 0 for an empty batch. */

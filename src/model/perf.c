@@ -42,12 +42,12 @@ static const wp_perf_const_t consts[] = {
      "CPU time per engine step not hidden by the GPU"},
     {"layerLatencyUs", P(layer_latency_s), 25, 15, 40, US, true,
      "GPU time floor of one layer in a CUDA graph"},
-    {"moeLayerLatencyUs", P(moe_layer_latency_s), 40, 20, 60, US, true,
-     "extra floor of an MoE layer"},
+    {"moeSlotLatencyUs", P(moe_slot_latency_s), 6, 3, 9, US, true,
+     "extra floor of an MoE layer per routed expert of a token (top_k)"},
     {"eagerLayerUs", P(eager_layer_s), 400, 200, 800, US, true,
      "launch cost of one layer in a step without a CUDA graph"},
-    {"allreduceLatencyUs", P(allreduce_latency_s), 2.5, 1.5, 4.0, US, true,
-     "one all-reduce, per peer GPU"},
+    {"allreduceLatencyUs", P(allreduce_latency_s), 7, 4, 10, US, true,
+     "one all-reduce, per synchronisation round (log2 tp)"},
     {"activationReserveGiB", P(activation_reserve), 6.0, 4.0, 9.0, GIB, false,
      "memory per GPU kept out of the KV pool"},
 };
@@ -313,7 +313,7 @@ double wp_perf_allreduce_time(const wp_perf_t *p, const wp_perf_batch_t *b)
     }
     double msg = batch_tokens(b) * p->model->hidden * 2.0; /* BF16 activations */
     double ring = 2.0 * (p->tp - 1) / p->tp * msg / p->gpu->nvlink_bw;
-    return 2.0 * p->model->layers * (p->params.allreduce_latency_s * (p->tp - 1) + ring);
+    return 2.0 * p->model->layers * (p->params.allreduce_latency_s * log2(p->tp) + ring);
 }
 
 double wp_perf_overhead_time(const wp_perf_t *p, const wp_perf_batch_t *b)
@@ -323,7 +323,7 @@ double wp_perf_overhead_time(const wp_perf_t *p, const wp_perf_batch_t *b)
     int cap = q->cudagraph_max_tokens;
     if (cap > 0 && batch_tokens(b) > cap)
         return q->step_overhead_s + layers * q->eager_layer_s;
-    double floor = q->layer_latency_s + (p->expert_params > 0.0 ? q->moe_layer_latency_s : 0.0);
+    double floor = q->layer_latency_s + p->model->top_k * q->moe_slot_latency_s;
     return q->step_overhead_s + layers * floor;
 }
 

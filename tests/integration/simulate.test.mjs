@@ -138,6 +138,62 @@ test('test_simulate_engine_constants', async () => {
 // The gateway's admission from the topology, as the live gateway applies it: an in-flight
 // limit of 1 on each of 3 replicas with 12 requests sent at once sheds 9 with 429; with flow
 // control they wait at the gateway and all complete.
+// The deployment settings the engine model reads (precision, vllm.kvCacheDtype) show in the
+// engine line simulate prints at start, as vLLM logs its KV-cache size: FP8 KV holds twice the
+// tokens of BF16 KV in the same memory, MXFP4 weights leave more room than FP8 ones. Bad
+// values name the key.
+test('test_simulate_precision_and_kv_dtype', async () => {
+  const kv = async (extra) => {
+    const topo = writeTemp(`model: gpt-oss-120b\ngpu: h100\nvllm:\n  replicas: 1\n  tensorParallel: 2\n${extra}`);
+    const r = await run(['simulate', '-f', topo, '--num-requests', '1', '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    const m = /engine gpt-oss-120b \((\w+) weights, (\d)-byte KV\) on h100 x tp2: weights ([\d.]+) GB per GPU, KV cache (\d+) tokens/.exec(r.stderr);
+    assert.ok(m, r.stderr);
+    return { prec: m[1], kvBytes: +m[2], weights: +m[3], tokens: +m[4] };
+  };
+  const native = await kv('');
+  assert.deepEqual([native.prec, native.kvBytes], ['mxfp4', 2]);
+  const fp8kv = await kv('  kvCacheDtype: fp8\n');
+  assert.ok(Math.abs(fp8kv.tokens / native.tokens - 2) < 0.001, `${fp8kv.tokens} vs ${native.tokens}`);
+  const fp8 = await kv('precision: fp8\n');
+  assert.equal(fp8.prec, 'fp8');
+  assert.ok(fp8.weights > native.weights && fp8.tokens < native.tokens);
+  for (const [bad, msg] of [['precision: int4\n', /:2:12: precision: "int4" is not one of: bf16, fp8, mxfp4/],
+    ['  kvCacheDtype: fp4\n', /vllm\.kvCacheDtype: "fp4" is not one of: auto, bfloat16, fp8, fp8_e4m3, fp8_e5m2/],
+    ['  maxCudagraphCaptureSize: 0\n', /vllm\.maxCudagraphCaptureSize: 0 is out of range/]]) {
+    const topo = writeTemp(bad.startsWith(' ') ? `model: qwen3-8b\nvllm:\n${bad}` : `model: qwen3-8b\n${bad}`);
+    const r = await run(['simulate', '-f', topo, '--quiet']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, msg);
+  }
+});
+
+// --uncertainty: each policy again with the engine model's unset constants at the fast and
+// at the slow end of their ranges, and a band per metric that holds the calibrated value;
+// a constant the topology sets stays put (here every one is set: the three runs agree).
+test('test_simulate_uncertainty', async () => {
+  const go = async (extra) => {
+    const topo = writeTemp(`model: qwen3-8b\ngpu: h100\nvllm:\n  replicas: 2\nsimulation:\n  basePort: 0\n${extra}`);
+    const json = writeTemp('', '.json');
+    const r = await run(['simulate', '-f', topo, '--concurrency', '4', '--num-requests', '16', '--uncertainty',
+      '--json', json, '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    return { out: r.stdout, runs: JSON.parse(fs.readFileSync(json, 'utf8')).runs };
+  };
+  const { out, runs } = await go('');
+  assert.deepEqual(runs.map((x) => x.policy), ['topology', 'topology [fast]', 'topology [slow]']);
+  const ttft = runs.map((x) => x.summary.ttft_s.mean);
+  assert.ok(ttft[1] < ttft[0] && ttft[0] < ttft[2], `fast < calibrated < slow: ${ttft}`);
+  const band = /uncertainty: topology: TTFT mean ([\d.]+) ms \[([\d.]+), ([\d.]+)\]/.exec(out);
+  assert.ok(band, out);
+  assert.ok(Math.abs(+band[2] - ttft[1] * 1000) < 0.01 * ttft[1] * 1000 && Math.abs(+band[3] - ttft[2] * 1000) < 0.01 * ttft[2] * 1000);
+  const keys = ['prefillMfu: 0.5', 'moeMfu: 0.2', 'decodeMbu: 0.7', 'attnMbu: 0.5', 'stepOverheadMs: 1', 'layerLatencyUs: 20',
+    'moeSlotLatencyUs: 5', 'eagerLayerUs: 300', 'allreduceLatencyUs: 5', 'activationReserveGiB: 6'];
+  const pinned = await go(`  engineModel: {${keys.join(', ')}}\n`);
+  const t = pinned.runs.map((x) => x.summary.ttft_s.mean);
+  assert.ok(t[0] === t[1] && t[1] === t[2], `every constant set: ${t}`);
+});
+
 test('test_simulate_gateway_admission', async () => {
   const topo = (flow) => writeTemp(`${TOPOLOGY}gateway:\n  maxInFlightPerEndpoint: 1\n  flowControl:\n    enabled: ${flow}\n`);
   const args = (f, json) => ['simulate', '-f', f, '--policy', 'round-robin', '--rate', '10000', '--num-requests', '12',

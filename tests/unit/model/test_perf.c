@@ -31,7 +31,7 @@ static wp_perf_params_t roofline(void)
     pp.prefill_mfu = 0.5;
     pp.decode_mbu = pp.attn_mbu = 0.75;
     pp.step_overhead_s = 3e-3;
-    pp.layer_latency_s = pp.moe_layer_latency_s = pp.eager_layer_s = 0.0;
+    pp.layer_latency_s = pp.moe_slot_latency_s = pp.eager_layer_s = 0.0;
     pp.allreduce_latency_s = 5e-6;
     pp.activation_reserve = 4.0 * 1024 * 1024 * 1024;
     return pp;
@@ -327,7 +327,7 @@ static void test_perf_calibrated(void **state)
     wp_perf_params_t pp = roofline();
     pp.step_overhead_s = 1e-3;
     pp.layer_latency_s = 20e-6;
-    pp.moe_layer_latency_s = 30e-6;
+    pp.moe_slot_latency_s = 30e-6;
     pp.eager_layer_s = 400e-6;
     pp.allreduce_latency_s = 2e-6;
     pp.cudagraph_max_tokens = 512;
@@ -336,11 +336,11 @@ static void test_perf_calibrated(void **state)
     wp_perf_batch_t small = {.decode_seqs = 512}, big = {.prefill_tokens = 513};
     assert_near(wp_perf_overhead_time(&q, &small), 1e-3 + 64 * 20e-6, 1e-12);
     assert_near(wp_perf_overhead_time(&q, &big), 1e-3 + 64 * 400e-6, 1e-12);
-    /* All-reduce latency per peer: TP4 pays 3 x 2 us per collective, 128 of them. */
+    /* All-reduce latency per round: TP4 pays log2(4) x 2 us per collective, 128 of them. */
     wp_perf_t q4 = init_ok("qwen3-32b", "h100", 4, &pp);
     wp_perf_batch_t one = {.decode_seqs = 1};
     double ring4 = 2.0 * 3 / 4 * 5120 * 2 / 900e9;
-    assert_near(wp_perf_allreduce_time(&q4, &one), 128 * (3 * 2e-6 + ring4), 1e-9);
+    assert_near(wp_perf_allreduce_time(&q4, &one), 128 * (2 * 2e-6 + ring4), 1e-9);
     /* KV reads at attn_mbu: a step reading only KV (weights removed by the difference of two
      * batches of the same size) costs kv bytes / (bandwidth x attn_mbu). */
     pp.attn_mbu = 0.5;
@@ -357,7 +357,7 @@ static void test_perf_calibrated(void **state)
     double compute = (2 * dense * 8192 / (peak * 0.5) + 2 * expert * 8192 / (peak * 0.1)) / 4;
     double t = compute + wp_perf_overhead_time(&mm, &pre) + wp_perf_allreduce_time(&mm, &pre);
     assert_near(wp_perf_step_time(&mm, &pre), t, 1e-9);
-    assert_near(wp_perf_overhead_time(&mm, &small), 1e-3 + 62 * 50e-6, 1e-12);
+    assert_near(wp_perf_overhead_time(&mm, &small), 1e-3 + 62 * (20e-6 + 8 * 30e-6), 1e-12);
 }
 
 /* The constants table: every default inside its range, the ends, set and its errors. */
