@@ -1,9 +1,9 @@
-/* Tests for workload's load.warmup: the key (range and cross-key errors with their
- * position, set from a flag, in the report's JSON) and the generator's marking: the first
- * `warmup` requests are warm-ups on top of the measured count, closed loop with the
- * prompts of a longer workload; open loop with the measured arrivals at the offsets they
- * would have without a warm-up (Poisson and constant, a duration that does not cut the
- * warm-up, sequential stages); a trace's first entries; fixed prompts starting over. */
+/* Tests for the generator's load.warmup (the key's errors, flag and JSON are in
+ * test_workload.c): the first `warmup` requests are marked warm-ups, on top of the
+ * measured count; closed loop with the prompts of a longer workload; open loop with the
+ * measured arrivals at the offsets they would have without a warm-up (Poisson and
+ * constant, a duration that does not cut the warm-up, sequential stages); a trace's first
+ * entries (and a trace too short for its warm-up); fixed prompts starting over. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,15 +35,6 @@ static wp_workload_spec_t parse_ok(const char *yaml)
     if (wp_workload_parse(yaml, strlen(yaml), "w.yaml", &s, &err) != WP_OK)
         fail_msg("parse: %s", err.msg);
     return s;
-}
-
-static void expect_error(const char *yaml, const char *needle)
-{
-    wp_workload_spec_t s;
-    wp_err_t err = {{0}};
-    assert_int_not_equal(wp_workload_parse(yaml, strlen(yaml), "w.yaml", &s, &err), WP_OK);
-    if (strstr(err.msg, needle) == NULL)
-        fail_msg("error \"%s\" lacks \"%s\"", err.msg, needle);
 }
 
 /* Every request of the workload into g (texts copied; free with gen_free). */
@@ -92,62 +83,6 @@ static void assert_marked(const gen_t *g, size_t warm)
         }
         assert_true(i == 0 || g->r[i].arrival_s >= g->r[i - 1].arrival_s);
     }
-}
-
-static void test_workload_warmup_key_errors(void **state)
-{
-    (void)state;
-    wp_workload_spec_t s = parse_ok("load:\n  type: concurrency\n  concurrency: 2\n"
-                                    "  num_requests: 8\n  warmup: 4\n");
-    assert_int_equal(s.load.warmup, 4);
-    assert_int_equal(wp_workload_spec_default().load.warmup, 0);
-    expect_error("load:\n  warmup: -1\n",
-                 "w.yaml:2:11: load.warmup: -1 is out of range [0, 4000000]");
-    expect_error("load:\n  warmup: some\n", "w.yaml:2:11: load.warmup: expected an integer");
-    expect_error("load: {warmup: 4000001}\n", "load.warmup: 4000001 is out of range");
-    expect_error("load: {num_requests: 3000000, warmup: 2000000}\n",
-                 "w.yaml:1:31: load.warmup: 2000000 warm-up and 3000000 measured requests are "
-                 "more than the 4000000 allowed");
-    expect_error("load: {warmup: [4]}\n", "load.warmup:");
-    /* from a flag, as the file takes it; the cross-key rule when validated */
-    s = wp_workload_spec_default();
-    wp_err_t err;
-    assert_int_equal(wp_workload_spec_set(&s, "load.warmup", "16", &err), WP_OK);
-    assert_int_equal(s.load.warmup, 16);
-    assert_int_equal(wp_workload_spec_validate(&s, &err), WP_OK);
-    assert_int_equal(wp_workload_spec_set(&s, "load.warmup", "x", &err), WP_EINVAL);
-    assert_string_equal(err.msg, "load.warmup: expected an integer, got \"x\"");
-    assert_int_equal(wp_workload_spec_set(&s, "load.num_requests", "3999990", &err), WP_OK);
-    assert_int_equal(wp_workload_spec_validate(&s, &err), WP_EINVAL);
-    assert_non_null(strstr(err.msg, "load.warmup: 16 warm-up and 3999990 measured"));
-    /* a trace too short for its warm-up: when the trace is known */
-    wp_workload_trace_t t;
-    const char *jsonl = "{\"timestamp\": 0, \"input_length\": 10, \"output_length\": 2, "
-                        "\"hash_ids\": [1]}\n{\"timestamp\": 5, \"input_length\": 10, "
-                        "\"output_length\": 2, \"hash_ids\": [2]}\n";
-    assert_int_equal(wp_workload_trace_parse(jsonl, strlen(jsonl), "t.jsonl", &t, &err), WP_OK);
-    s = parse_ok("type: trace\npath: t.jsonl\nload: {warmup: 2}\n");
-    assert_null(wp_workload_new(&s, &t, &err));
-    assert_string_equal(err.msg, "load.warmup: 2 warm-up requests leave none of the trace's 2 "
-                                 "entries to measure");
-    wp_workload_trace_free(&t);
-}
-
-static void test_workload_warmup_json(void **state)
-{
-    (void)state;
-    wp_buf_t b;
-    wp_buf_init(&b, 4096);
-    wp_workload_spec_t s = parse_ok("type: random\nload: {type: concurrency, concurrency: 2, "
-                                    "num_requests: 8, warmup: 4}\n");
-    assert_int_equal(wp_workload_spec_json(&s, &b), WP_OK);
-    assert_non_null(strstr(b.data, "\"load\":{\"type\":\"concurrency\",\"num_requests\":8,"
-                                   "\"concurrency\":2,\"warmup\":4}"));
-    wp_buf_reset(&b);
-    s.load.warmup = 0; /* none: not written, as before the key existed */
-    assert_int_equal(wp_workload_spec_json(&s, &b), WP_OK);
-    assert_null(strstr(b.data, "warmup"));
-    wp_buf_free(&b);
 }
 
 /* Closed loop: 4 warm-ups then 8 measured, 12 in all, with the prompts of a 12-request
@@ -271,11 +206,15 @@ static void test_workload_warmup_trace(void **state)
     assert_true(g.r[2].stage_start_s == 1.0); /* the last warm-up's arrival */
     assert_true(g.stages[0].duration == 4.5 && g.stages[0].rate == 3 / 4.5);
     gen_free(&g);
-    /* num_requests counts the measured entries */
+    /* num_requests counts the measured entries; a warm-up must leave one to measure */
     generate_yaml("type: trace\npath: t.jsonl\nload: {warmup: 1, num_requests: 2}\n", &t, &g);
     assert_int_equal(g.n, 3);
     assert_marked(&g, 1);
     gen_free(&g);
+    wp_workload_spec_t all = parse_ok("type: trace\npath: t.jsonl\nload: {warmup: 5}\n");
+    assert_null(wp_workload_new(&all, &t, &err));
+    assert_string_equal(err.msg, "load.warmup: 5 warm-up requests leave none of the trace's 5 "
+                                 "entries to measure");
     wp_workload_trace_free(&t);
 }
 
@@ -296,8 +235,6 @@ static void test_workload_warmup_fixed_prompts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_workload_warmup_key_errors),
-        cmocka_unit_test(test_workload_warmup_json),
         cmocka_unit_test(test_workload_warmup_closed_loop),
         cmocka_unit_test(test_workload_warmup_open_loop_offsets),
         cmocka_unit_test(test_workload_warmup_sequential),
