@@ -11,8 +11,9 @@
  * Before a run the target is probed (GET /v1/models: reachable, and the model name when
  * none was given); its prefix-cache counters are read from /metrics before and after,
  * for the server-side hit rate (vLLM's vllm:prefix_cache_* or the gateway's
- * wellpath_endpoint_prefix_cache_*). SIGINT stops the run; what was measured is still
- * reported.
+ * wellpath_endpoint_prefix_cache_*); with a warm-up, "before" is when the warm-up has
+ * ended (the run pauses there to read them). SIGINT stops the run; what was measured is
+ * still reported.
  */
 #ifndef WP_BENCH_BENCH_H
 #define WP_BENCH_BENCH_H

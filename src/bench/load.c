@@ -6,7 +6,9 @@
  * gives its send time or holds it until its stage drains; one timer fires at the send time
  * (up to 0.5 ms early: the timer counts whole ms), then the pacer sends it or puts it in
  * line for a slot. An ending request tells the pacer, which may hand the item back: its
- * stage starts (a send time), or it takes the freed slot (send now). Each request parses
+ * phase starts (a send time), or it takes the freed slot (send now). When the caller wants
+ * a pause after the warm-up, the last warm-up request's end is told to the pacer only when
+ * the caller resumes, so the measured run starts then. Each request parses
  * its answer with the SSE parser as bytes arrive and reads each event's JSON for content
  * and usage; the time of each content chunk gives TTFT and the inter-token gaps.
  */
@@ -49,8 +51,9 @@ struct wp_bench_load_s {
     pace_t pace;
     double next_at;
     wp_workload_pacer_t pacer;
+    bool paused;  /* after the warm-up, until wp_bench_load_resume */
     breq_t *live; /* doubly linked, for stop */
-    int in_flight;
+    int in_flight, warmups_in_flight;
     uint64_t started, ended, failed;
     int stage; /* of the last request sent (the progress line) */
     wp_stats_samples_t ttft_recent;
@@ -64,7 +67,7 @@ struct breq_s {
     wp_http_call_t *call;
     wp_api_sse_t sse;
     int stage, status;
-    bool is_sse, done_event, usage_seen;
+    bool warmup, is_sse, done_event, usage_seen;
     double start_s, first_s, last_s;
     double *itl;
     size_t n_itl, cap_itl;
@@ -104,6 +107,26 @@ static void finish_run_if_done(wp_bench_load_t *l)
     l->done(l->ud, st, l->fatal[0] ? l->fatal : l->stopping ? "interrupted" : NULL);
 }
 
+/* A request ended at `end`: the item pulled ahead may be handed back (its phase starts). */
+static void tell_ended(wp_bench_load_t *l, double end)
+{
+    void *ud;
+    double at;
+    if (wp_workload_pacer_ended(&l->pacer, end, &ud, &at)) {
+        l->pace = PACE_TIMED;
+        l->next_at = at;
+    }
+}
+
+/* q, ending, is the last warm-up request and the caller wants the run paused after it:
+ * every warm-up was sent (the item pulled ahead is the first measured one, held) and
+ * none is left in flight. */
+static bool last_warmup(const wp_bench_load_t *l, const breq_t *q)
+{
+    return l->cfg.warmup_done != NULL && q->warmup && l->warmups_in_flight == 0 && l->have_next &&
+           !l->next.warmup && l->pace == PACE_HELD && !l->stopping;
+}
+
 static void breq_end(breq_t *q)
 {
     wp_bench_load_t *l = q->l;
@@ -112,6 +135,7 @@ static void breq_end(breq_t *q)
         breq_fail(q, WP_REPORT_STREAM_ERROR, "%s", "the stream ended without a token");
     wp_bench_result_t r = {
         .r = {.stage = (size_t)q->stage,
+              .warmup = q->warmup,
               .outcome = q->fail,
               .start_s = q->start_s,
               .ttft_s = q->chunks > 0 ? q->first_s - q->start_s : NAN,
@@ -137,18 +161,21 @@ static void breq_end(breq_t *q)
         q->next->prev = q->prev;
     l->in_flight--;
     l->ended++;
+    l->warmups_in_flight -= q->warmup;
     void *ud;
-    double at;
-    if (wp_workload_pacer_ended(&l->pacer, (size_t)q->stage, end, &ud, &at)) {
-        l->pace = PACE_TIMED; /* the item pulled ahead: its stage starts */
-        l->next_at = at;
-    }
+    bool pause = last_warmup(l, q);
+    if (pause)
+        l->paused = true; /* the caller's turn: wp_bench_load_resume tells the pacer */
+    else
+        tell_ended(l, end);
     if (wp_workload_pacer_free_slot(&l->pacer, &ud))
         l->pace = PACE_GO; /* the item pulled ahead takes the slot */
     wp_api_sse_free(&q->sse);
     wp_buf_free(&q->body);
     free(q->itl);
     free(q);
+    if (pause)
+        l->cfg.warmup_done(l->ud);
     pump(l);
     finish_run_if_done(l);
 }
@@ -276,6 +303,8 @@ static void send_next(wp_bench_load_t *l)
     }
     q->l = l;
     q->stage = l->next.stage;
+    q->warmup = l->next.warmup;
+    l->warmups_in_flight += q->warmup;
     q->start_s = now_s(l);
     wp_api_sse_init(&q->sse, MAX_EVENT, on_event, q);
     wp_buf_init(&q->body, 64 * 1024);
@@ -334,7 +363,8 @@ static bool pull(wp_bench_load_t *l)
     }
     build_body(l);
     l->have_next = true;
-    wp_workload_pacer_item_t it = {l->next.arrival_s, (size_t)l->next.stage, l->next.stage_start_s};
+    wp_workload_pacer_item_t it = {l->next.arrival_s, (size_t)l->next.stage, l->next.stage_start_s,
+                                   l->next.warmup};
     l->pace =
         wp_workload_pacer_offer(&l->pacer, &it, l, now_s(l), &l->next_at) ? PACE_TIMED : PACE_HELD;
     return true;
@@ -344,7 +374,7 @@ static void on_timer(uv_timer_t *t);
 
 static void pump(wp_bench_load_t *l)
 {
-    while (!l->stopping && !l->fatal[0] && pull(l)) {
+    while (!l->stopping && !l->paused && !l->fatal[0] && pull(l)) {
         if (l->pace == PACE_HELD || l->pace == PACE_LINE)
             return; /* an ending request hands it back (breq_end) and pumps again */
         if (l->pace == PACE_TIMED) {
@@ -381,8 +411,13 @@ static void on_progress(uv_timer_t *t)
     double p50 = wp_stats_samples_count(&l->ttft_recent)
                      ? wp_stats_samples_quantile(&l->ttft_recent, 0.5)
                      : NAN;
-    fprintf(stderr, "\r%s%sstage %d  done %llu  in flight %d  failed %llu  TTFT p50 %.0f ms   ",
-            l->cfg.label ? l->cfg.label : "", l->cfg.label ? "  " : "", l->stage + 1,
+    char stage[32];
+    if (l->warmups_in_flight > 0 || (l->have_next && l->next.warmup))
+        snprintf(stage, sizeof(stage), "warm-up");
+    else
+        snprintf(stage, sizeof(stage), "stage %d", l->stage + 1);
+    fprintf(stderr, "\r%s%s%s  done %llu  in flight %d  failed %llu  TTFT p50 %.0f ms   ",
+            l->cfg.label ? l->cfg.label : "", l->cfg.label ? "  " : "", stage,
             (unsigned long long)l->ended, l->in_flight, (unsigned long long)l->failed,
             p50 * 1000.0);
 }
@@ -446,6 +481,16 @@ void wp_bench_load_stop(wp_bench_load_t *l)
         breq_fail(q, WP_REPORT_ABORTED, "%s", "the run was interrupted");
         breq_end(q); /* unlinks q */
     }
+    finish_run_if_done(l);
+}
+
+void wp_bench_load_resume(wp_bench_load_t *l)
+{
+    if (!l->paused || l->stopping)
+        return;
+    l->paused = false;
+    tell_ended(l, now_s(l)); /* the last warm-up's end, as of now: the measured run starts */
+    pump(l);
     finish_run_if_done(l);
 }
 

@@ -10,9 +10,13 @@
  * are in flight (closed loop). With max_concurrency, an item that is due waits until fewer
  * than that many are in flight (first come, first served; it bounds a closed loop too).
  * With sequential stages, a stage's first item waits until every request of the stage
- * before has ended, plus interval_s. A request counts one output token per content chunk
- * and takes the usage chunk's numbers as the truth for token counts (include_usage is
- * always asked for).
+ * before has ended, plus interval_s. Items marked warmup (the workload's first ones) are
+ * paced alike and their results say so (the report keeps them out of its metrics); the
+ * first measured item waits until every warm-up request has ended, and with warmup_done
+ * set the run pauses there until the caller resumes it (to read the target's counters
+ * between the warm-up and the measured run). A request counts one output token per content
+ * chunk and takes the usage chunk's numbers as the truth for token counts (include_usage
+ * is always asked for).
  *
  * Ownership: the caller owns config, source and sink state; the run owns its requests.
  * wp_bench_load_stop may be called at any time (Ctrl-C): no new request starts, the
@@ -33,6 +37,7 @@ typedef struct wp_bench_item_s {
     double arrival_s; /* from the start of the run; < 0: closed loop */
     int stage;
     double stage_start_s; /* nominal start of its stage (sequential stages shift from it) */
+    bool warmup;          /* a warm-up request (the first ones of a workload) */
     const char *prompt;   /* valid until the next pull */
     size_t prompt_len;
     int max_tokens;
@@ -66,6 +71,10 @@ typedef struct wp_bench_load_config_s {
     double timeout_s;  /* per request: first byte and between chunks */
     bool progress;     /* a live line on stderr */
     const char *label; /* shown in the progress line (policy name) */
+    /* Called (with the start's ud) once every warm-up request has ended, before the first
+     * measured one is sent; the run waits for wp_bench_load_resume, and the measured run
+     * starts then. NULL: it starts at once. */
+    void (*warmup_done)(void *ud);
 } wp_bench_load_config_t;
 
 typedef struct wp_bench_load_s wp_bench_load_t;
@@ -74,6 +83,9 @@ wp_bench_load_t *wp_bench_load_start(uv_loop_t *loop, const wp_bench_load_config
                                      wp_bench_source_fn source, wp_bench_sink_fn sink,
                                      wp_bench_done_fn done, void *ud, wp_err_t *err);
 void wp_bench_load_stop(wp_bench_load_t *l);
+/* Starts the measured run of a run paused after its warm-up (warmup_done); nothing when it
+ * is not paused (or was stopped). */
+void wp_bench_load_resume(wp_bench_load_t *l);
 /* Frees the run after on_done has been called (run the loop to let handles close). */
 void wp_bench_load_free(wp_bench_load_t *l);
 

@@ -43,7 +43,7 @@ typedef struct run_s {
     wp_bench_load_t *load; /* the replay under way */
     wp_workload_t *wl;
     wp_report_run_t *rrun;
-    bool replay_done;
+    bool replay_done, warmup_done, wake; /* wake: either of the two */
     wp_status_t replay_status;
     char replay_why[640];
     uint64_t results, bad_results, completed;
@@ -201,6 +201,7 @@ static wp_status_t source(void *ud, wp_bench_item_t *out, wp_err_t *err)
     *out = (wp_bench_item_t){.arrival_s = q.arrival_s,
                              .stage = (int)q.stage,
                              .stage_start_s = q.stage_start_s,
+                             .warmup = q.warmup,
                              .prompt = q.prompt,
                              .prompt_len = q.prompt_len,
                              .max_tokens = (int)q.max_tokens};
@@ -226,6 +227,15 @@ static void replay_done(void *ud, wp_status_t st, const char *why)
     r->replay_status = st;
     wp_strlcpy(r->replay_why, why ? why : "", sizeof(r->replay_why));
     r->replay_done = true;
+    r->wake = true;
+}
+
+/* The load paused after its warm-up: the counters are read then (replay). */
+static void warmup_done(void *ud)
+{
+    run_t *r = ud;
+    r->warmup_done = true;
+    r->wake = true;
 }
 
 static void on_sigint(uv_signal_t *h, int signum)
@@ -248,6 +258,24 @@ static wp_status_t parse_target(const char *url, target_t *t, wp_err_t *err)
         t->base_path[n - 3] = '\0';
     snprintf(t->url, sizeof(t->url), "http://%s:%u%s", t->host, (unsigned)t->port, t->base_path);
     return WP_OK;
+}
+
+/* Turns the loop until the replay ends. A run that pauses after its warm-up (the target
+ * has prefix-cache counters) has them read then, after one more scrape, so that the
+ * server-side hit rate leaves the warm-up out as the other metrics do; then it resumes. */
+static void await_replay(run_t *r, const target_t *t, counters_t *before)
+{
+    while (!r->replay_done) {
+        r->wake = false;
+        if (!turn_until(r->loop, &r->wake))
+            break;
+        if (r->warmup_done && !r->replay_done) {
+            r->warmup_done = false;
+            settle(r->loop, COUNTER_SETTLE_MS);
+            *before = read_counters(r->loop, t);
+            wp_bench_load_resume(r->load);
+        }
+    }
 }
 
 /* One replay of the workload against t, recorded as a run labelled `label`. */
@@ -283,15 +311,17 @@ static wp_status_t replay(run_t *r, wp_report_t *rep, const target_t *t, const c
                                         ws[i].duration > 0 ? ws[i].duration : NAN};
     wp_status_t st = wp_report_run_add(rep, label, stages, ns, &r->rrun, err);
     counters_t before = read_counters(r->loop, t);
+    if (before.seen && o->spec.load.warmup > 0)
+        lc.warmup_done = warmup_done;
     /* A Ctrl-C during the probe or the deployment's start leaves the run empty. */
     if (st == WP_OK && !r->interrupted) {
-        r->replay_done = false;
+        r->replay_done = r->warmup_done = false;
         r->load = wp_bench_load_start(r->loop, &lc, source, sink, replay_done, r, err);
         if (r->load == NULL)
             st = WP_EINVAL;
     }
     if (st == WP_OK && r->load != NULL) {
-        turn_until(r->loop, &r->replay_done);
+        await_replay(r, t, &before);
         wp_bench_load_free(r->load);
         r->load = NULL;
         if (r->replay_status != WP_OK && r->replay_status != WP_EAGAIN)

@@ -21,11 +21,12 @@ static const wp_cli_opt_t run_opts[] = {
     {"workload", 0, true, WP_CLI_O_WORKLOAD}, {"set", 0, true, WP_CLI_O_SET},
     {"type", 0, true, WP_CLI_O_TYPE},         {"rate", 0, true, WP_CLI_O_RATE},
     {"duration", 0, true, WP_CLI_O_DURATION}, {"num-requests", 0, true, WP_CLI_O_NUM},
-    {"concurrency", 0, true, WP_CLI_O_CONC},  {"stages", 0, true, WP_CLI_O_STAGES},
-    {"seed", 0, true, WP_CLI_O_SEED},         {"api", 0, true, WP_CLI_O_API},
-    {"policies", 0, true, WP_CLI_O_POLICIES}, {"policy", 0, true, WP_CLI_O_POLICY},
-    {"slo", 0, true, WP_CLI_O_SLO},           {"json", 0, true, WP_CLI_O_JSON},
-    {"html", 0, true, WP_CLI_O_HTML},         {"quiet", 0, false, WP_CLI_O_QUIET},
+    {"concurrency", 0, true, WP_CLI_O_CONC},  {"num-warmups", 0, true, WP_CLI_O_WARMUPS},
+    {"stages", 0, true, WP_CLI_O_STAGES},     {"seed", 0, true, WP_CLI_O_SEED},
+    {"api", 0, true, WP_CLI_O_API},           {"policies", 0, true, WP_CLI_O_POLICIES},
+    {"policy", 0, true, WP_CLI_O_POLICY},     {"slo", 0, true, WP_CLI_O_SLO},
+    {"json", 0, true, WP_CLI_O_JSON},         {"html", 0, true, WP_CLI_O_HTML},
+    {"quiet", 0, false, WP_CLI_O_QUIET},
 };
 
 wp_status_t wp_cli_run_add_options(wp_cli_args_t *a, wp_err_t *err)
@@ -126,6 +127,8 @@ wp_status_t wp_cli_run_option(wp_cli_run_t *r, int code, const char *v, bool *ha
         if (wp_workload_spec_set(s, "load.type", "concurrency", err) != WP_OK)
             return WP_EINVAL;
         return wp_workload_spec_set(s, "load.concurrency", v, err);
+    case WP_CLI_O_WARMUPS:
+        return wp_workload_spec_set(s, "load.warmup", v, err);
     case WP_CLI_O_STAGES:
         if (stages_yaml(v, yaml, sizeof(yaml), err) != WP_OK ||
             wp_workload_spec_set(s, "load.type", "stages", err) != WP_OK)

@@ -32,6 +32,7 @@ enum {
     WP_CLI_O_DURATION,
     WP_CLI_O_NUM,
     WP_CLI_O_CONC,
+    WP_CLI_O_WARMUPS,
     WP_CLI_O_STAGES,
     WP_CLI_O_SEED,
     WP_CLI_O_API,
@@ -56,6 +57,7 @@ wp_status_t wp_cli_run_add_options(wp_cli_args_t *a, wp_err_t *err);
     "  --duration S            seconds of arrivals\n"                                              \
     "  --num-requests N        number of requests\n"                                               \
     "  --concurrency N         closed loop: N requests in flight\n"                                \
+    "  --num-warmups N         N warm-up requests first, in no metric (load.warmup)\n"             \
     "  --stages R:S,R:S,...    Poisson stages of rate R for S seconds\n"                           \
     "  --seed N                workload seed (same seed, same requests)\n"                         \
     "  --api completions|chat  which endpoint the requests call (default completions)\n"           \

@@ -77,6 +77,7 @@ static void record(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double end)
 {
     wp_report_result_t r = {
         .stage = q->stage,
+        .warmup = q->warmup,
         .outcome = outcome,
         .start_s = q->sent,
         .ttft_s = q->output_tokens > 0 ? q->first - q->sent : NAN,
@@ -91,8 +92,8 @@ static void record(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double end)
     d->done++;
     void *next;
     double at;
-    if (wp_workload_pacer_ended(&d->pacer, q->stage, end, &next, &at))
-        wp__des_push(d, at, EV_SEND, -1, next); /* the next stage starts: its first request */
+    if (wp_workload_pacer_ended(&d->pacer, end, &next, &at))
+        wp__des_push(d, at, EV_SEND, -1, next); /* the next phase starts: its first request */
     if (outcome == WP_REPORT_OK)
         d->stats->completed++;
     else
@@ -104,7 +105,7 @@ static void record(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double end)
 }
 
 /* Pulls the next request; schedules its SEND when the pacer says (now in a closed loop,
- * at its arrival, or when its stage starts). */
+ * at its arrival, or when its phase starts: after the warm-up, or its sequential stage). */
 static void pull_next(des_t *d, double now)
 {
     if (d->source_done)
@@ -121,6 +122,7 @@ static void pull_next(des_t *d, double now)
     }
     q->id = (uint64_t)w.index + 1;
     q->stage = w.stage;
+    q->warmup = w.warmup;
     q->max_tokens = (int32_t)w.max_tokens;
     q->ids = malloc((w.n_ids ? w.n_ids : 1) * sizeof(int32_t));
     if (q->ids != NULL && w.ids != NULL)
@@ -133,12 +135,23 @@ static void pull_next(des_t *d, double now)
         d->cfg->model, NULL, w.prompt, w.prompt_len, d->cfg->sched.block_chars,
         d->cfg->sched.max_blocks, q->pick.block_hashes);
     d->closed_loop = w.arrival_s < 0;
+    d->pulled++;
     d->stats->requests++;
-    wp_workload_pacer_item_t it = {w.arrival_s, w.stage, w.stage_start_s};
+    wp_workload_pacer_item_t it = {w.arrival_s, w.stage, w.stage_start_s, w.warmup};
     double at;
     if (wp_workload_pacer_offer(&d->pacer, &it, q, now, &at))
         wp__des_push(d, at, EV_SEND, -1, q);
-    /* else held until its stage starts: record() sends it */
+    /* else held until its phase starts: record() sends it */
+}
+
+/* A closed loop pulls until `concurrency` requests are pulled and not ended (sent, in the
+ * client's line, or held until the warm-up drains), but never past a held one: the others
+ * are pulled when it is handed back. */
+static void fill_closed_loop(des_t *d, double now)
+{
+    while (d->closed_loop && !d->source_done && d->failure == WP_OK && d->pulled < d->concurrency &&
+           !wp_workload_pacer_holding(&d->pacer))
+        pull_next(d, now);
 }
 
 /* ---- events ---- */
@@ -179,8 +192,8 @@ void wp__des_end(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t)
 {
     record(d, q, outcome, t);
     free_slot(d, t);
-    if (d->closed_loop) /* the client's slot is free again */
-        pull_next(d, t);
+    d->pulled--;
+    fill_closed_loop(d, t); /* the client's slot is free again */
     wp__des_release(d, q);
 }
 
@@ -452,9 +465,9 @@ wp_status_t wp_des_run(const wp_des_config_t *cfg, wp_workload_t *wl, wp_report_
         wp_workload_pacer_config_t pc = {conc, spec->load.max_concurrency, spec->load.sequential,
                                          spec->load.interval};
         wp_workload_pacer_init(&d.pacer, &pc);
+        d.concurrency = (size_t)(conc > 0 ? conc : 1);
         pull_next(&d, 0.0);
-        for (int k = 1; d.closed_loop && k < conc; k++)
-            pull_next(&d, 0.0);
+        fill_closed_loop(&d, 0.0);
         wp_des_event_t ev;
         while (d.failure == WP_OK && wp_des_heap_pop(&d.heap, &ev)) {
             stats->events++;

@@ -22,7 +22,10 @@
  * pacing core (workload/arrivals.h): open loop at the arrival times, closed loop, a cap on
  * requests in flight (load.max_concurrency), or inference-perf's sequential stages
  * (load.sequential): a stage's requests keep their offsets into the stage, and the stage
- * starts load.interval seconds after the last request of the previous one ended.
+ * starts load.interval seconds after the last request of the previous one ended. With
+ * load.warmup the first requests are warm-ups, paced alike and recorded as such (the
+ * report leaves them out of its metrics); the measured requests start when the last
+ * warm-up ended.
  *
  * Deterministic: no clock, no global state; the same config, seed and workload give the
  * same events in the same order. Ownership: the caller owns config, workload and report

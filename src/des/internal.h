@@ -40,6 +40,7 @@ enum { PHASE_DIRECT, PHASE_PREFILL, PHASE_DECODE, PHASE_DECODE_LOCAL };
 typedef struct dreq_s {
     uint64_t id;
     size_t stage;
+    bool warmup; /* a warm-up request: paced, not in the report's metrics */
     int ep;
     double sent, first; /* client times */
     double last_token;  /* engine time of the last token */
@@ -81,9 +82,11 @@ typedef struct des_s {
     wp_des_stats_t *stats;
     size_t total, done, in_flight;
     /* The client's pacing (workload/arrivals): when each request is sent. closed_loop: the
-     * requests are closed loop, so each one that ends pulls the next. */
+     * requests are closed loop, so the client keeps `concurrency` of them pulled and not
+     * ended (pulled counts those). */
     wp_workload_pacer_t pacer;
     bool source_done, closed_loop;
+    size_t concurrency, pulled;
     wp_des_progress_fn progress;
     void *ud;
     size_t next_progress;

@@ -359,6 +359,23 @@ static wp_status_t page_head(wp_buf_t *out, const wp_report_t *r)
                          mode, css, mode, r->n_runs, slo);
 }
 
+/* A paragraph per run that had a warm-up. */
+static wp_status_t page_warmup(wp_buf_t *out, const wp_report_t *r)
+{
+    wp_status_t st = WP_OK;
+    for (size_t i = 0; i < r->n_runs && st == WP_OK; i++) {
+        char text[200];
+        if (!wp__report_warmup_text(text, sizeof(text), r->runs[i]))
+            continue;
+        st = wp_buf_puts(out, "<p>Warm-up, ");
+        if (st == WP_OK)
+            st = esc(out, r->runs[i]->policy);
+        if (st == WP_OK)
+            st = wp_buf_printf(out, ": %s.</p>\n", text);
+    }
+    return st;
+}
+
 static wp_status_t page_workload(wp_buf_t *out, const wp_report_t *r)
 {
     char *text = cJSON_Print(r->workload);
@@ -409,6 +426,8 @@ wp_status_t wp_report_write_html(wp_report_t *r, wp_buf_t *out, wp_err_t *err)
     wp_status_t st = page_init(&pg, r, err);
     if (st == WP_OK) {
         st = page_head(out, r);
+        if (st == WP_OK)
+            st = page_warmup(out, r);
         if (st == WP_OK)
             st = chart_cdf(out, &pg);
         if (st == WP_OK)

@@ -108,6 +108,9 @@ static wp_status_t put_run(jb_t *b, cJSON *runs, wp_report_run_t *run, wp_err_t 
         return WP_OK;
     }
     jb_add(b, o, "policy", cJSON_CreateString(run->policy));
+    jb_num(b, o, "warmup", (double)run->warmup.requests);
+    jb_num(b, o, "warmup_failed", (double)run->warmup.failed);
+    jb_num(b, o, "warmup_end_s", run->warmup.end_s);
     put_metrics(b, o, "summary", &m);
     cJSON *stages = jb_add(b, o, "stages", cJSON_CreateArray());
     for (size_t s = 0; stages != NULL && s < run->n_stages && st == WP_OK; s++)

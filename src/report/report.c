@@ -213,6 +213,7 @@ static wp_report_run_t *run_new(const wp_report_t *r, const char *policy,
         wp_stats_samples_init(&run->itl[i], r->limits.max_itl_samples);
     for (size_t i = 0; i <= n_stages; i++)
         run->server_hit[i] = NAN;
+    run->warmup.end_s = NAN;
     return run;
 }
 
@@ -263,6 +264,11 @@ size_t wp_report_run_stage_count(const wp_report_run_t *run)
 uint64_t wp_report_run_itl_dropped(const wp_report_run_t *run)
 {
     return run->itl_dropped;
+}
+
+wp_report_warmup_t wp_report_run_warmup(const wp_report_run_t *run)
+{
+    return run->warmup;
 }
 
 /* ---- adding results ------------------------------------------------------------------- */
@@ -342,6 +348,13 @@ static double mean_of(const double *v, size_t n)
 wp_status_t wp_report_add(wp_report_run_t *run, const wp_report_result_t *res, wp_err_t *err)
 {
     wp_status_t st = check_result(run, res, err);
+    if (st == WP_OK && res->warmup) {
+        double end = res->start_s + res->e2e_s;
+        run->warmup.requests++;
+        run->warmup.failed += res->outcome != WP_REPORT_OK;
+        run->warmup.end_s = fmax(run->warmup.end_s, end); /* NaN: none before */
+        return WP_OK;
+    }
     if (st == WP_OK)
         st = grow_recs(run, err);
     if (st != WP_OK)
@@ -408,6 +421,10 @@ static wp_status_t validate_run(const wp_report_t *r, const wp_report_run_t *run
     if (itl != run->itl_total || itl > r->limits.max_itl_samples)
         return wp_err_set(err, WP_EINVAL, "run '%s': ITL total %zu != %zu stored or over cap",
                           run->policy, run->itl_total, itl);
+    const wp_report_warmup_t *w = &run->warmup;
+    if (w->failed > w->requests || (w->requests > 0) != time_ok(w->end_s))
+        return wp_err_set(err, WP_EINVAL, "run '%s': warm-up counts or end time broken",
+                          run->policy);
     for (size_t i = 0; i < run->n_recs; i++) {
         wp_status_t st = validate_rec(run, i, err);
         if (st != WP_OK)

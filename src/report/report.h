@@ -3,7 +3,9 @@
  *
  * A wp_report_t holds one run per scheduling policy; a run holds the stages it was driven
  * through ({rate, duration_s} as configured) and one record per finished request, added
- * with wp_report_add. From them it computes the metrics M of docs/reference.md §9 per stage and
+ * with wp_report_add. A warm-up request (load.warmup, sent before the measured run) is
+ * only counted: how many, how many failed, and when the last one ended; it is in no
+ * metric. From the records it computes the metrics M of docs/reference.md §9 per stage and
  * for the whole run, and writes them as JSON (the `--json` shape of issue 3, byte-identical
  * for identical inputs), as a plain-text table for stdout, and as one self-contained HTML
  * page (inline CSS and SVG, no scripts, no external assets).
@@ -77,6 +79,7 @@ typedef struct wp_report_stage_s {
 /* One finished request. Times are seconds; start_s counts from the run's start. */
 typedef struct wp_report_result_s {
     size_t stage;                /* index into the run's stages */
+    bool warmup;                 /* a warm-up request: counted apart, in no metric */
     wp_report_outcome_t outcome; /* WP_REPORT_OK or a failure kind */
     double start_s;              /* when the request was sent */
     double ttft_s;               /* first token; required when OK, NaN allowed on failure */
@@ -159,10 +162,18 @@ size_t wp_report_run_stage_count(const wp_report_run_t *run);
 /* ITL gaps dropped because the run's ITL cap was reached. */
 uint64_t wp_report_run_itl_dropped(const wp_report_run_t *run);
 
-/* Records one finished request. WP_EINVAL (nothing recorded) for a bad stage or outcome,
- * negative or non-finite times, an OK result without a TTFT or with E2E < TTFT, a bad ITL
- * gap, or cached > prompt tokens; WP_ELIMIT when the run holds max_requests records;
- * WP_ENOMEM. */
+/* The run's warm-up requests (added with warmup set): how many, how many failed, and when
+ * the last one ended (seconds from the run's start; NaN when none). */
+typedef struct wp_report_warmup_s {
+    uint64_t requests, failed;
+    double end_s;
+} wp_report_warmup_t;
+wp_report_warmup_t wp_report_run_warmup(const wp_report_run_t *run);
+
+/* Records one finished request (a warm-up one: counts it, see above). WP_EINVAL (nothing
+ * recorded) for a bad stage or outcome, negative or non-finite times, an OK result without
+ * a TTFT or with E2E < TTFT, a bad ITL gap, or cached > prompt tokens; WP_ELIMIT when the
+ * run holds max_requests records; WP_ENOMEM. */
 wp_status_t wp_report_add(wp_report_run_t *run, const wp_report_result_t *res, wp_err_t *err);
 
 /* Server-side prefix-cache hit rate in [0,1] (from the servers' counters before/after) for
@@ -176,13 +187,15 @@ wp_status_t wp_report_run_metrics(wp_report_run_t *run, size_t stage, wp_report_
                                   wp_err_t *err);
 
 /* The whole report as a new cJSON tree (caller frees with cJSON_Delete): {"tool",
- * "mode","workload","runs":[{"policy","summary":M,"stages":[{"rate","duration_s",
- * "metrics":M}]}]}; M's keys in the order of issue 3, then "failures" after "failed"
- * and "server_cache_hit_rate" last. NULL on allocation failure. */
+ * "mode","workload","runs":[{"policy","warmup","warmup_failed","warmup_end_s","summary":M,
+ * "stages":[{"rate","duration_s","metrics":M}]}]}; M's keys in the order of issue 3, then
+ * "failures" after "failed" and "server_cache_hit_rate" last. NULL on allocation
+ * failure. */
 struct cJSON *wp_report_to_json(wp_report_t *r, wp_err_t *err);
 /* Appends the JSON text (tab-indented when pretty, else one line) to out. */
 wp_status_t wp_report_write_json(wp_report_t *r, wp_buf_t *out, bool pretty, wp_err_t *err);
-/* Appends the stdout table: one row per policy, then one row per policy and stage. */
+/* Appends the stdout table: one row per policy, then one row per policy and stage (and,
+ * when a run had a warm-up, a line per run that says so). */
 wp_status_t wp_report_write_table(wp_report_t *r, wp_buf_t *out, wp_err_t *err);
 /* Appends a self-contained HTML page: TTFT CDF per policy, output throughput and TTFT p90
  * per stage (grouped bars, one colour per policy), the tables and the workload. */

@@ -39,6 +39,7 @@ struct wp_report_run_s {
     size_t itl_total;
     uint64_t itl_dropped;
     double *server_hit; /* n_stages + 1 */
+    wp_report_warmup_t warmup;
 };
 
 struct wp_report_s {
@@ -71,6 +72,9 @@ extern const size_t WP__REPORT_NCOLS;
 /* Formats one cell; "-" for NaN. */
 void wp__report_cell(char *dst, size_t cap, const wp__report_col_t *c,
                      const wp_report_metrics_t *m);
+/* "4 warm-up requests (0 failed) before the measured run, the last ended at 1.234 s; in
+ * no metric" for a run with a warm-up; false (dst "") for one without. */
+bool wp__report_warmup_text(char *dst, size_t cap, const wp_report_run_t *run);
 /* "ttft<=0.2s, itl<=0.05s" or "none". */
 void wp__report_slo_text(char *dst, size_t cap, const wp_report_slo_t *slo);
 const char *wp__report_mode_name(wp_report_mode_t mode);

@@ -6,7 +6,8 @@
  * wp_report_metrics_t, so both tables print the same columns from one list. Numbers are
  * right-aligned in columns at least as wide as their header; the policy column is as wide
  * as the longest policy name. The first block has one row per run (its summary), the
- * second one row per run and stage, with the stage's configured rate.
+ * second one row per run and stage, with the stage's configured rate. A run that had a
+ * warm-up gets a line above them that says how many warm-up requests it sent.
  */
 #include <math.h>
 #include <stddef.h>
@@ -79,6 +80,32 @@ void wp__report_slo_text(char *dst, size_t cap, const wp_report_slo_t *slo)
     at = slo_put(dst, cap, at, "e2e", slo->e2e_s);
     if (at == 0)
         snprintf(dst, cap, "none");
+}
+
+bool wp__report_warmup_text(char *dst, size_t cap, const wp_report_run_t *run)
+{
+    const wp_report_warmup_t *w = &run->warmup;
+    dst[0] = '\0';
+    if (w->requests == 0)
+        return false;
+    snprintf(dst, cap,
+             "%llu warm-up request%s (%llu failed) before the measured run, the last ended at "
+             "%.3f s; in no metric",
+             (unsigned long long)w->requests, w->requests == 1 ? "" : "s",
+             (unsigned long long)w->failed, w->end_s);
+    return true;
+}
+
+/* A line per run that had a warm-up. */
+static wp_status_t put_warmup_lines(const wp_report_t *r, wp_buf_t *out)
+{
+    wp_status_t st = WP_OK;
+    for (size_t i = 0; i < r->n_runs && st == WP_OK; i++) {
+        char text[200];
+        if (wp__report_warmup_text(text, sizeof(text), r->runs[i]))
+            st = wp_buf_printf(out, "warm-up %s: %s\n", r->runs[i]->policy, text);
+    }
+    return st;
 }
 
 static int col_width(const wp__report_col_t *c)
@@ -166,6 +193,8 @@ wp_status_t wp_report_write_table(wp_report_t *r, wp_buf_t *out, wp_err_t *err)
     int pw = policy_width(r);
     wp_status_t st = wp_buf_printf(out, "wellpath %s: %zu run(s), goodput SLO: %s\n",
                                    wp__report_mode_name(r->mode), r->n_runs, slo);
+    if (st == WP_OK)
+        st = put_warmup_lines(r, out);
     if (st == WP_OK)
         st = put_summary_rows(r, out, pw, err);
     if (st == WP_OK)

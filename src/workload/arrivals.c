@@ -5,11 +5,14 @@
  * loop: the cap; closed loop: the smaller of concurrency and the cap), `in_flight` counts
  * the items sent and not ended, and a due item finding them all taken joins a ring; a
  * freed slot passes straight to the ring's head, so in_flight does not drop while anyone
- * waits. Stages: a stage's real start `stage_at` is fixed when its first item is offered
- * (the first stage: its nominal start) or when the stage before drains (its last end plus
- * the interval), and every item's send time is stage_at + its offset into the stage, the
- * same sum whichever shell asks. stage_left counts offered items, not sent ones, so an
- * item waiting at the cap keeps its stage open.
+ * waits. Phases: an item's phase is its warmup mark and, with sequential stages, its
+ * stage. A phase's real start `phase_at` is fixed when its first item is offered (nothing
+ * ran before: its nominal start) or when the phase before drains (its last end, plus the
+ * interval after a sequential stage), and every open-loop item's send time is phase_at +
+ * its offset from the phase's nominal start `phase_base`, the same sum whichever shell
+ * asks. phase_left counts offered items, not sent ones, so an item waiting at the cap
+ * keeps its phase open. The warm-up is a drain like a sequential stage's: that is all
+ * that makes the measured run start after it.
  */
 #include "workload/arrivals.h"
 
@@ -35,44 +38,67 @@ void wp_workload_pacer_free(wp_workload_pacer_t *p)
     p->line_cap = p->line_head = p->line_len = 0;
 }
 
-static void start_stage(wp_workload_pacer_t *p, size_t stage, double at)
+/* The stage that tells phases apart: only sequential stages are phases of their own. */
+static size_t phase_stage(const wp_workload_pacer_t *p, const wp_workload_pacer_item_t *it)
 {
-    p->stage_set = true;
-    p->stage = stage;
-    p->stage_left = 1;
-    p->stage_at = at;
+    return p->cfg.sequential ? it->stage : 0;
+}
+
+static bool in_phase(const wp_workload_pacer_t *p, const wp_workload_pacer_item_t *it)
+{
+    return p->phase_set && it->warmup == p->phase_warmup && phase_stage(p, it) == p->phase_stage;
+}
+
+/* Item it, the first of its phase, starts the phase at `at`. */
+static void start_phase(wp_workload_pacer_t *p, const wp_workload_pacer_item_t *it, double at)
+{
+    p->phase_set = true;
+    p->phase_warmup = it->warmup;
+    p->phase_stage = phase_stage(p, it);
+    p->phase_left = 1;
+    p->phase_at = at;
+    p->phase_base = it->stage_start_s;
+}
+
+/* When the current phase's next phase starts, the current one having drained at `end`. */
+static double next_phase_at(const wp_workload_pacer_t *p, double end)
+{
+    return p->phase_warmup ? end : end + p->cfg.interval_s;
+}
+
+/* An item of the current phase: its send time (a phase that did not move keeps the
+ * arrival as it is). */
+static double send_time(const wp_workload_pacer_t *p, const wp_workload_pacer_item_t *it,
+                        double now)
+{
+    if (it->arrival_s < 0)
+        return now;
+    if (p->phase_at == p->phase_base)
+        return it->arrival_s;
+    return p->phase_at + (it->arrival_s - p->phase_base);
 }
 
 bool wp_workload_pacer_offer(wp_workload_pacer_t *p, const wp_workload_pacer_item_t *it, void *ud,
                              double now, double *at)
 {
     size_t cap = p->cfg.max_concurrency > 0 ? (size_t)p->cfg.max_concurrency : SIZE_MAX;
-    if (it->arrival_s < 0) { /* closed loop: due now, for one of its slots */
-        size_t conc = (size_t)p->cfg.concurrency;
-        p->slots = conc < cap ? conc : cap;
-        *at = now;
-        return true;
-    }
-    p->slots = cap;
-    if (!p->cfg.sequential) {
-        *at = it->arrival_s;
-        return true;
-    }
-    double offset = it->arrival_s - it->stage_start_s;
-    if (p->stage_set && it->stage == p->stage) {
-        p->stage_left++;
-    } else if (p->stage_set && p->stage_left > 0) { /* until the stage before drains */
+    size_t conc = (size_t)p->cfg.concurrency;
+    /* closed loop: due now, for one of its slots */
+    p->slots = it->arrival_s < 0 && conc < cap ? conc : cap;
+    if (in_phase(p, it)) {
+        p->phase_left++;
+    } else if (p->phase_set && p->phase_left > 0) { /* until the phase before drains */
         assert(!p->holding);
         p->holding = true;
         p->held = ud;
-        p->held_stage = it->stage;
-        p->held_offset = offset;
+        p->held_item = *it;
         return false;
+    } else if (p->phase_set) {
+        start_phase(p, it, next_phase_at(p, p->last_end));
     } else {
-        start_stage(p, it->stage,
-                    p->stage_set ? p->last_end + p->cfg.interval_s : it->stage_start_s);
+        start_phase(p, it, it->arrival_s < 0 ? now : it->stage_start_s);
     }
-    *at = p->stage_at + offset;
+    *at = send_time(p, it, now);
     return true;
 }
 
@@ -111,17 +137,16 @@ wp_status_t wp_workload_pacer_due(wp_workload_pacer_t *p, void *ud, bool *send)
     return WP_OK;
 }
 
-bool wp_workload_pacer_ended(wp_workload_pacer_t *p, size_t stage, double now, void **ud,
-                             double *at)
+bool wp_workload_pacer_ended(wp_workload_pacer_t *p, double now, void **ud, double *at)
 {
-    if (!p->cfg.sequential || !p->stage_set || stage != p->stage || p->stage_left == 0)
+    if (!p->phase_set || p->phase_left == 0)
         return false;
     p->last_end = now;
-    if (--p->stage_left > 0 || !p->holding)
+    if (--p->phase_left > 0 || !p->holding)
         return false;
-    start_stage(p, p->held_stage, now + p->cfg.interval_s);
+    start_phase(p, &p->held_item, next_phase_at(p, now));
     *ud = p->held;
-    *at = p->stage_at + p->held_offset;
+    *at = send_time(p, &p->held_item, now);
     p->holding = false;
     p->held = NULL;
     return true;
@@ -151,6 +176,11 @@ size_t wp_workload_pacer_waiting(const wp_workload_pacer_t *p)
     return p->line_len;
 }
 
+bool wp_workload_pacer_holding(const wp_workload_pacer_t *p)
+{
+    return p->holding;
+}
+
 bool wp_workload_pacer_take(wp_workload_pacer_t *p, void **ud)
 {
     if (p->holding) {
@@ -171,7 +201,7 @@ bool wp_workload_pacer_validate(const wp_workload_pacer_t *p)
         return false;
     if (p->in_flight > p->slots || (p->line_len > 0 && p->in_flight < p->slots))
         return false;
-    if (p->holding && !(p->cfg.sequential && p->stage_set && p->stage_left > 0))
+    if (p->holding && !(p->phase_set && p->phase_left > 0))
         return false;
     return true;
 }

@@ -9,15 +9,22 @@
  * (stage_end[k] is one past its last request). A sequential load (inference-perf's) draws
  * exactly floor(rate x duration) arrivals per stage, uncut by the duration; each stage's
  * nominal start (stage_start[k]) travels with its requests so the driver can move the
- * stage to when the previous one drained.
+ * stage to when the previous one drained. The load.warmup warm-up requests come first:
+ * closed loop, they are the first of the count; open loop, they arrive as the first
+ * stage's requests do, from 0 and from their own arrival stream, uncut by a duration, and
+ * the measured arrivals are then drawn as without a warm-up, from where the warm-up's
+ * stream ends (its last arrival for Poisson, the next slot for constant): the pacer starts
+ * the measured run when the warm-up drained, at the measured arrivals' offsets from there;
+ * trace, the first entries. The stages, their starts and their ends count the measured
+ * requests after the warm-up ones.
  *
  * Content is made on demand by wp_workload_next into one reused buffer, from the content
  * stream (sequential draws: shuffles, random lengths) and from keys that name each piece
  * of text (group g's system prompt, session s's turn t...), so a piece has the same text
  * wherever it appears. shared_prefix walks the (group, prompt) pairs in an order shuffled
  * per pass; a pass past the first reuses the system prompts with new questions (with
- * fixed_prompts, as inference-perf, one shuffle, the same questions again, and each stage
- * starting over from the first prompt of that order).
+ * fixed_prompts, as inference-perf, one shuffle, the same questions again, and the
+ * warm-up and each stage starting over from the first prompt of that order).
  * multi_turn goes turn by turn across sessions (all first turns, then all second turns),
  * so a session's turns are num_sessions requests apart; a pass past the first starts new
  * sessions. Text goes through one sink (internal.h), which also collects the token ids
@@ -41,6 +48,7 @@ struct wp_workload_s {
     size_t n_stages;
     double *arrivals; /* total entries; NULL in closed loop */
     size_t total, next, stage;
+    size_t warmup; /* the first `warmup` requests are warm-ups (total counts them) */
     wp_rng_t content;
     uint32_t *perm; /* shared_prefix: groups x prompts */
     size_t n_perm;
@@ -68,22 +76,28 @@ static wp_status_t push(wp_workload_t *w, size_t *cap, double t, wp_err_t *err)
     return WP_OK;
 }
 
+/* The i-th arrival (from 0) of a stream at `rate` that starts at `start`, t the one
+ * before: a Poisson gap after t, or start + i / rate. */
+static double next_arrival(const wp_workload_t *w, double t, double start, size_t i, double rate,
+                           wp_rng_t *r)
+{
+    if (w->spec.load.type != WP_WORKLOAD_LOAD_CONSTANT)
+        return t - log(1.0 - wp_rng_double(r)) / rate;
+    return start + (double)i / rate;
+}
+
 /* Arrivals of stage k from time start, until its duration or limit requests in all; in a
  * sequential load exactly floor(rate x duration) of them, however long they take. */
 static wp_status_t draw_stage(wp_workload_t *w, size_t k, double start, size_t limit, wp_rng_t *r,
                               size_t *cap, wp_err_t *err)
 {
     const wp_workload_stage_t *s = &w->stages[k];
-    bool poisson = w->spec.load.type != WP_WORKLOAD_LOAD_CONSTANT;
     bool exact = w->spec.load.sequential && s->duration > 0;
     size_t count = exact ? (size_t)floor(s->rate * s->duration) : SIZE_MAX;
     double t = start;
     wp_status_t st = WP_OK;
     for (size_t i = 0; st == WP_OK && w->total < limit && i < count; i++) {
-        if (poisson)
-            t += -log(1.0 - wp_rng_double(r)) / s->rate;
-        else
-            t = start + (double)i / s->rate;
+        t = next_arrival(w, t, start, i, s->rate, r);
         if (!exact && s->duration > 0 && t >= start + s->duration)
             break;
         st = push(w, cap, t, err);
@@ -91,16 +105,37 @@ static wp_status_t draw_stage(wp_workload_t *w, size_t k, double start, size_t l
     return st;
 }
 
+/* The warm-up's arrivals: as the first stage's, from 0, from their own stream, uncut by
+ * its duration. *end is where the measured arrivals start: the last warm-up arrival
+ * (Poisson gaps are memoryless) or, constant, the slot after it. */
+static wp_status_t draw_warmup(wp_workload_t *w, size_t *cap, double *end, wp_err_t *err)
+{
+    wp_rng_t r;
+    wp_rng_seed(&r, wp__workload_key((uint64_t)w->spec.seed, WP__WL_TAG_ARRIVAL, 1, 0));
+    double rate = w->stages[0].rate, t = 0;
+    wp_status_t st = WP_OK;
+    for (size_t i = 0; st == WP_OK && i < w->warmup; i++) {
+        t = next_arrival(w, t, 0, i, rate, &r);
+        st = push(w, cap, t, err);
+    }
+    *end = w->spec.load.type == WP_WORKLOAD_LOAD_CONSTANT ? (double)w->warmup / rate : t;
+    return st;
+}
+
 static wp_status_t draw_rate_arrivals(wp_workload_t *w, wp_err_t *err)
 {
     size_t limit, cap = 0;
     w->n_stages = wp__workload_rate_stages(&w->spec, w->stages, &limit);
+    limit = limit == SIZE_MAX ? SIZE_MAX : w->warmup + limit; /* limit counts measured ones */
+    double start = 0;
+    wp_status_t st = draw_warmup(w, &cap, &start, err);
+    if (st != WP_OK)
+        return st;
     wp_rng_t r;
     wp_rng_seed(&r, wp__workload_key((uint64_t)w->spec.seed, WP__WL_TAG_ARRIVAL, 0, 0));
-    double start = 0;
     for (size_t k = 0; k < w->n_stages; k++) {
         w->stage_start[k] = start;
-        wp_status_t st = draw_stage(w, k, start, limit, &r, &cap, err);
+        st = draw_stage(w, k, start, limit, &r, &cap, err);
         if (st != WP_OK)
             return st;
         w->stage_end[k] = w->total;
@@ -122,16 +157,24 @@ static wp_status_t trace_arrivals(wp_workload_t *w, wp_err_t *err)
     const wp_workload_trace_t *t = w->trace;
     if (t == NULL || t->n == 0)
         return wp_err_set(err, WP_EINVAL, "type trace: no trace given (parse the file first)");
-    size_t n = requested(&w->spec, t->n);
-    n = n < t->n ? n : t->n;
-    w->arrivals = malloc(n * sizeof(*w->arrivals));
+    if (w->warmup >= t->n)
+        return wp_err_set(err, WP_EINVAL,
+                          "load.warmup: %zu warm-up requests leave none of the trace's %zu "
+                          "entries to measure",
+                          w->warmup, t->n);
+    size_t n = requested(&w->spec, t->n - w->warmup); /* measured */
+    n = n < t->n - w->warmup ? n : t->n - w->warmup;
+    size_t total = w->warmup + n;
+    w->arrivals = malloc(total * sizeof(*w->arrivals));
     if (w->arrivals == NULL)
-        return wp_err_set(err, WP_ENOMEM, "out of memory for %zu arrivals", n);
+        return wp_err_set(err, WP_ENOMEM, "out of memory for %zu arrivals", total);
     double t0 = t->entries[0].timestamp_ms;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < total; i++)
         w->arrivals[i] = (t->entries[i].timestamp_ms - t0) / 1000.0 / w->spec.trace_speed;
-    w->total = n;
-    double span = w->arrivals[n - 1];
+    w->total = total;
+    /* the measured entries start where the warm-up's last one arrived */
+    w->stage_start[0] = w->warmup > 0 ? w->arrivals[w->warmup - 1] : 0;
+    double span = w->arrivals[total - 1] - w->stage_start[0];
     w->stages[0] = (wp_workload_stage_t){.rate = span > 0 ? (double)n / span : 0, .duration = span};
     return WP_OK;
 }
@@ -147,7 +190,7 @@ static wp_status_t draw_arrivals(wp_workload_t *w, wp_err_t *err)
     if (t == WP_WORKLOAD_LOAD_TRACE)
         st = trace_arrivals(w, err);
     else
-        w->total = requested(&w->spec, wp__workload_natural_size(&w->spec));
+        w->total = w->warmup + requested(&w->spec, wp__workload_natural_size(&w->spec));
     w->stage_end[0] = w->total;
     return st;
 }
@@ -180,8 +223,9 @@ static wp_status_t make_shared_prefix(wp_workload_t *w, size_t i, wp_workload_re
 {
     const wp_workload_spec_t *s = &w->spec;
     size_t pass = i / w->n_perm, j = i % w->n_perm;
-    if (s->fixed_prompts) { /* one shuffle; every stage starts again from its first prompt */
-        size_t first = w->stage > 0 ? w->stage_end[w->stage - 1] : 0;
+    if (s->fixed_prompts) { /* one shuffle; the warm-up and every stage start again from its
+                               first prompt */
+        size_t first = w->stage > 0 ? w->stage_end[w->stage - 1] : i < w->warmup ? 0 : w->warmup;
         pass = 0;
         j = (i - first) % w->n_perm;
         if (i == 0)
@@ -307,6 +351,7 @@ wp_workload_t *wp_workload_new(const wp_workload_spec_t *spec, const wp_workload
         return NULL;
     }
     w->spec = *spec;
+    w->warmup = (size_t)spec->load.warmup;
     w->trace = spec->type == WP_WORKLOAD_TRACE ? trace : NULL;
     if (draw_arrivals(w, err) != WP_OK || init_content(w, err) != WP_OK) {
         wp_workload_free(w);
@@ -334,13 +379,16 @@ wp_status_t wp_workload_next(wp_workload_t *w, wp_workload_req_t *out)
     size_t i = w->next;
     while (w->stage + 1 < w->n_stages && i >= w->stage_end[w->stage])
         w->stage++;
+    bool warmup = i < w->warmup;
     memset(out, 0, sizeof(*out));
-    *out = (wp_workload_req_t){.index = i,
-                               .arrival_s = w->arrivals ? w->arrivals[i] : -1,
-                               .stage = w->stage,
-                               .stage_start_s = w->arrivals ? w->stage_start[w->stage] : 0,
-                               .group = -1,
-                               .session = -1};
+    *out =
+        (wp_workload_req_t){.index = i,
+                            .arrival_s = w->arrivals ? w->arrivals[i] : -1,
+                            .stage = w->stage,
+                            .stage_start_s = w->arrivals && !warmup ? w->stage_start[w->stage] : 0,
+                            .warmup = warmup,
+                            .group = -1,
+                            .session = -1};
     wp_buf_reset(&w->text);
     w->sink.n_ids = 0;
     wp_status_t st = make_content(w, i, out);
@@ -395,7 +443,7 @@ static wp_status_t validate_arrivals(const wp_workload_t *w, wp_err_t *err)
     if (w->arrivals == NULL && w->spec.load.type != WP_WORKLOAD_LOAD_CONCURRENCY && w->total > 0)
         return wp_err_set(err, WP_EINVAL, "open-loop run without arrival times");
     if (w->n_stages == 0 || w->n_stages > WP_WORKLOAD_MAX_STAGES ||
-        w->stage_end[w->n_stages - 1] != w->total)
+        w->stage_end[w->n_stages - 1] != w->total || w->stage_end[0] < w->warmup)
         return wp_err_set(err, WP_EINVAL, "stages do not cover the %zu requests", w->total);
     for (size_t k = 1; k < w->n_stages; k++)
         if (w->stage_end[k] < w->stage_end[k - 1])

@@ -112,6 +112,12 @@ static const wp__cfg_field_t load_fields[] = {
      .min = 1,
      .max = 1000000,
      .zero_unset = true},
+    {.key = "warmup",
+     .kind = WP__CFG_INT,
+     .off = offsetof(load_t, warmup),
+     .size = sizeof(int64_t),
+     .min = 0,
+     .max = WP_WORKLOAD_MAX_REQUESTS},
     {.key = "sequential", .kind = WP__CFG_BOOL, .off = offsetof(load_t, sequential)},
     {.key = "interval",
      .kind = WP__CFG_DOUBLE,
@@ -392,13 +398,27 @@ static wp_status_t check_count(const spec_t *s, problem_t *p)
     stage_t st[WP_WORKLOAD_MAX_STAGES];
     size_t limit;
     size_t n = wp__workload_rate_stages(s, st, &limit);
-    double expect = 0;
+    double expect = (double)s->load.warmup;
     for (size_t i = 0; i < n; i++)
         expect += st[i].rate * st[i].duration;
     if (limit == SIZE_MAX && expect > 0.9 * WP_WORKLOAD_MAX_REQUESTS)
         return fail(p, "load", "about %.0f requests (rate x duration), more than the %d allowed",
                     expect, (int)(0.9 * WP_WORKLOAD_MAX_REQUESTS));
     return WP_OK;
+}
+
+/* Warm-up and measured requests together stay within the limit, where the count is known. */
+static wp_status_t check_warmup(const spec_t *s, problem_t *p)
+{
+    const load_t *l = &s->load;
+    int64_t measured = l->num_requests;
+    if (measured == 0 && l->duration == 0 && l->n_stages == 0)
+        measured = (int64_t)wp__workload_natural_size(s);
+    if (s->type == WP_WORKLOAD_TRACE || l->warmup + measured <= WP_WORKLOAD_MAX_REQUESTS)
+        return WP_OK;
+    return fail(p, "load.warmup",
+                "%lld warm-up and %lld measured requests are more than the %d allowed",
+                (long long)l->warmup, (long long)measured, WP_WORKLOAD_MAX_REQUESTS);
 }
 
 static wp_status_t check_load(const spec_t *s, problem_t *p)
@@ -413,6 +433,8 @@ static wp_status_t check_load(const spec_t *s, problem_t *p)
     if (s->load.n_stages > WP_WORKLOAD_MAX_STAGES)
         return fail(p, "load.stages", "more than %d stages", WP_WORKLOAD_MAX_STAGES);
     wp_status_t st = check_load_keys(&s->load, t, p);
+    if (st == WP_OK)
+        st = check_warmup(s, p);
     if (st == WP_OK && (t == WP_WORKLOAD_LOAD_POISSON || t == WP_WORKLOAD_LOAD_CONSTANT ||
                         t == WP_WORKLOAD_LOAD_STAGES))
         st = check_count(s, p);
@@ -685,6 +707,8 @@ static wp_status_t json_load(const spec_t *s, wp_buf_t *b)
         st = wp_buf_printf(b, ",\"concurrency\":%d", l->concurrency);
     if (st == WP_OK && l->max_concurrency > 0)
         st = wp_buf_printf(b, ",\"max_concurrency\":%d", l->max_concurrency);
+    if (st == WP_OK && l->warmup > 0)
+        st = wp_buf_printf(b, ",\"warmup\":%lld", (long long)l->warmup);
     if (st == WP_OK && l->sequential)
         st = wp_buf_printf(b, ",\"sequential\":true,\"interval\":%.10g", l->interval);
     if (st == WP_OK && l->n_stages > 0)

@@ -95,7 +95,8 @@ typedef struct wp_workload_stage_s {
  * poisson/constant: rate (default 5) with duration or num_requests, or a stages list;
  * stages: the list; concurrency: concurrency with num_requests; trace: the trace's
  * timestamps (num_requests keeps the first N). Without duration or num_requests the count
- * is the workload's natural size: groups x prompts, sessions x turns, 100 for random. */
+ * is the workload's natural size: groups x prompts, sessions x turns, 100 for random.
+ * These count measured requests; warm-up requests come on top of them. */
 typedef struct wp_workload_load_s {
     wp_workload_load_type_t type;
     double rate;
@@ -116,6 +117,14 @@ typedef struct wp_workload_load_s {
      * Only for poisson, constant and stages loads. */
     bool sequential;
     double interval; /* seconds between a stage's last answer and the next stage; >= 0 */
+    /* Warm-up requests, as `vllm bench serve --num-warmups` (0: none): the workload's first
+     * `warmup` requests, sent with the same load (arrivals, concurrency, cap) before the
+     * num_requests (or duration, or natural size) measured ones, which start only when
+     * every warm-up request has ended (workload/arrivals); the report counts them apart,
+     * in no metric. Open loop: they arrive as the first stage's do (their own random
+     * stream), and the measured arrivals follow as they would without a warm-up; trace:
+     * the trace's first entries. */
+    int64_t warmup;
     wp_workload_stage_t stages[WP_WORKLOAD_MAX_STAGES];
     size_t n_stages;
     bool has_type; /* type was given (else a trace workload uses trace arrivals) */
@@ -207,11 +216,12 @@ wp_status_t wp_workload_trace_validate(const wp_workload_trace_t *t, wp_err_t *e
 typedef struct wp_workload_s wp_workload_t;
 
 typedef struct wp_workload_req_s {
-    size_t index;         /* 0, 1, 2, ... */
+    size_t index;         /* 0, 1, 2, ... (warm-up requests first) */
     double arrival_s;     /* seconds from the start; -1 in closed loop (issue when a slot frees) */
-    size_t stage;         /* index into wp_workload_stages */
+    size_t stage;         /* index into wp_workload_stages (0 for a warm-up request) */
     double stage_start_s; /* nominal start of its stage: arrival_s - stage_start_s is its
-                             offset into the stage (0 in closed loop) */
+                             offset into the stage (0 in closed loop and for warm-ups) */
+    bool warmup;          /* one of the load.warmup first requests */
     int64_t group;        /* shared_prefix: the group; else -1 */
     int64_t session;      /* multi_turn: the session (unique over the run); else -1 */
     int turn;             /* multi_turn: 0-based turn; else 0 */
@@ -247,11 +257,13 @@ wp_status_t wp_workload_set_vocab(wp_workload_t *w, uint32_t vocab);
  * the whole prompt). 0: the whole text (the default). */
 void wp_workload_set_max_text_bytes(wp_workload_t *w, size_t max_text_bytes);
 
-/* Number of requests in the run (always known: arrivals are drawn up front). */
+/* Number of requests in the run, warm-up ones included (always known: arrivals are drawn
+ * up front). */
 size_t wp_workload_total(const wp_workload_t *w);
 
-/* The stages, for the report: one for poisson/constant without a list (duration 0 when
- * bounded by num_requests), one with rate 0 for concurrency, one spanning the trace. */
+/* The stages of the measured requests, for the report: one for poisson/constant without
+ * a list (duration 0 when bounded by num_requests), one with rate 0 for concurrency, one
+ * spanning the trace's measured entries. */
 size_t wp_workload_stages(const wp_workload_t *w, const wp_workload_stage_t **out);
 
 const wp_workload_spec_t *wp_workload_spec(const wp_workload_t *w);

@@ -4,7 +4,8 @@
 //   hitting the cache at least as often as round-robin, the table and the HTML page;
 // - every workload type and load type against one `wellpath up` (--target), with the
 //   request count checked at the gateway and usage-derived prompt tokens checked
-//   against the workload's lengths;
+//   against the workload's lengths; a warm-up before the measured run, and its barrier
+//   as a target sees it;
 // - the same seed giving the same request sequence;
 // - bad input: unreachable target, bad stages, a malformed trace line, a target that
 //   ignores "stream", malformed SSE events, and Ctrl-C in the middle of a run;
@@ -159,7 +160,7 @@ describe('bench against wellpath up', () => {
   });
 
   // Runs bench against the deployment; checks the exit code, that every request completed,
-  // and that the gateway saw exactly as many requests as the report.
+  // and that the gateway saw exactly as many requests as the report (and its warm-up).
   async function run(t, args, files = {}) {
     const before0 = await gatewayRequests(up.base);
     const r = await bench(t, ['--target', up.url, ...args]);
@@ -167,8 +168,8 @@ describe('bench against wellpath up', () => {
     const s = r.report.runs[0].summary;
     assertMetrics(s, 'summary');
     assert.equal(s.completed, s.requests, `every request completed: ${JSON.stringify(s.failures)}`);
-    assert.equal((await gatewayRequests(up.base)) - before0, s.requests, 'requests seen at the gateway');
-    return { rep: r.report, s, stages: r.report.runs[0].stages };
+    assert.equal((await gatewayRequests(up.base)) - before0, s.requests + r.report.runs[0].warmup, 'requests seen at the gateway');
+    return { rep: r.report, s, stages: r.report.runs[0].stages, stdout: r.stdout };
   }
 
   const near = (got, want, tol, what) => assert.ok(Math.abs(got - want) <= tol * want, `${what}: got ${got}, want ${want} ± ${tol * 100} %`);
@@ -280,6 +281,23 @@ describe('bench against wellpath up', () => {
     assert.equal(promptTotal(s), 12 * 250);
   });
 
+  // vLLM's --num-warmups: 4 warm-up requests, then 8 measured at concurrency 2; the
+  // gateway sees all 12, the report the 8 and says there were 4 warm-ups. The run pauses
+  // between the two to read the gateway's prefix-cache counters, so the server-side hit
+  // rate covers the measured requests.
+  test('test_bench_warmup', async (t) => {
+    const { rep, s, stdout } = await run(t, ['--type', 'random', '--seed', '19', '--set', 'input_len=200', '--set', 'output_len=5',
+      '--concurrency', '2', '--num-requests', '8', '--num-warmups', '4']);
+    assert.equal(rep.workload.load.warmup, 4);
+    assert.equal(rep.runs[0].warmup, 4);
+    assert.equal(rep.runs[0].warmup_failed, 0);
+    assert.equal(s.requests, 8);
+    assert.equal(promptTotal(s), 8 * 200, 'the measured requests\' prompts only');
+    assert.ok(rep.runs[0].warmup_end_s > 0);
+    assert.equal(typeof s.server_cache_hit_rate, 'number', 'counters read after the warm-up and after the run');
+    assert.match(stdout, /^warm-up target: 4 warm-up requests \(0 failed\) before the measured run/m);
+  });
+
   test('test_bench_chat_api', async (t) => {
     const { rep, s } = await run(t, ['--type', 'random', '--seed', '18', '--set', 'input_len=300', '--set', 'output_len=6', '--rate', '50', '--num-requests', '10', '--api', 'chat']);
     assert.equal(rep.workload.api, 'chat');
@@ -313,6 +331,46 @@ test('test_bench_same_seed_same_sequence', { timeout: 60000 }, async (t) => {
   assert.equal(sa.completed, sb.completed);
   assert.equal(promptTotal(sa), promptTotal(sb), 'the same prompt tokens');
   assert.equal(outputTotal(sa), outputTotal(sb), 'the same output tokens');
+});
+
+// The warm-up's barrier as the target sees it: a target that answers each request with a
+// short stream (of its own pace, some slower than others) records when each arrives and
+// when it answered. At concurrency 2 with 4 warm-ups, no request arrives while more than 2
+// are open, and the fifth arrives only after the first four were answered.
+test('test_bench_warmup_barrier_at_the_target', async (t) => {
+  const arrived = [];
+  const answered = [];
+  let open = 0;
+  let most = 0;
+  const url = await fakeTarget(t, (req, res) => {
+    const i = arrived.length;
+    arrived.push(performance.now());
+    most = Math.max(most, ++open);
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    let k = 0;
+    const tick = () => {
+      if (k++ < 3) {
+        res.write('data: {"choices":[{"index":0,"text":"x"}]}\n\n');
+        setTimeout(tick, 5 + (i % 3) * 10);
+        return;
+      }
+      res.write('data: {"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":3}}\n\n');
+      answered[i] = performance.now();
+      open--;
+      res.end('data: [DONE]\n\n');
+    };
+    tick();
+  });
+  const r = await bench(t, ['--target', url, '--type', 'random', '--set', 'input_len=20', '--concurrency', '2',
+    '--num-requests', '8', '--num-warmups', '4']);
+  assert.equal(r.code, 0, r.proc.output());
+  assert.equal(r.report.runs[0].warmup, 4);
+  assert.equal(r.report.runs[0].summary.requests, 8);
+  assert.equal(r.report.runs[0].summary.completed, 8);
+  assert.equal(arrived.length, 12);
+  assert.ok(most <= 2, `at most 2 open at the target: ${most}`);
+  const warmEnd = Math.max(...answered.slice(0, 4));
+  for (let i = 4; i < 12; i++) assert.ok(arrived[i] >= warmEnd, `request ${i + 1} arrived before the warm-up was answered`);
 });
 
 describe('bench bad input', () => {

@@ -87,6 +87,49 @@ test('test_simulate_bad_input', async () => {
   assert.match(r.stderr, /:3:\d+: vllm\.replicas: expected an integer/);
 });
 
+// vLLM's --num-warmups, as InferenceX runs it (2 x C warm-up, 10 x C measured, closed loop
+// at C): 4 warm-up requests then 8 measured at concurrency 2. The report counts the 8 and
+// says there were 4 warm-ups; the decision log shows every measured request sent (picked
+// a client latency later) only after the last warm-up ended, the first two together.
+test('test_simulate_warmup_before_the_measured_run', async () => {
+  const topo = writeTemp(TOPOLOGY);
+  const json = writeTemp('', '.json');
+  const log = writeTemp('', '.jsonl');
+  const r = await run(['simulate', '-f', topo, '--policy', 'round-robin', '--type', 'random', '--set', 'input_len=200',
+    '--set', 'output_len={dist: uniform, min: 4, max: 40}', '--concurrency', '2', '--num-requests', '8',
+    '--num-warmups', '4', '--seed', '2', '--json', json, '--decision-log', log, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+  assert.equal(rep.workload.load.warmup, 4);
+  const [one] = rep.runs;
+  assert.equal(one.warmup, 4);
+  assert.equal(one.warmup_failed, 0);
+  assert.equal(one.summary.requests, 8, 'measured requests only');
+  assert.equal(one.summary.completed, 8);
+  assert.match(r.stdout, /^warm-up round-robin: 4 warm-up requests \(0 failed\) before the measured run/m);
+  const picks = new Map();
+  for (const line of fs.readFileSync(log, 'utf8').split('\n').filter(Boolean)) {
+    const d = JSON.parse(line);
+    if (d.event === 'pick') picks.set(Number(d.request.slice(1)), d.t);
+  }
+  assert.deepEqual([...picks.keys()].sort((a, b) => a - b), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  const measured = [...picks].filter(([n]) => n > 4).map(([, t]) => t);
+  const first = Math.min(...measured);
+  assert.ok(first > one.warmup_end_s, `first measured pick ${first} s after the last warm-up ended at ${one.warmup_end_s} s`);
+  assert.ok(first - one.warmup_end_s < 0.01, 'sent as soon as the warm-up drained');
+  assert.equal(picks.get(5), picks.get(6), 'both slots filled at once');
+  for (let n = 1; n <= 4; n++) assert.ok(picks.get(n) < one.warmup_end_s);
+
+  // The key in a workload file, and its errors.
+  const bad = await run(['simulate', '-f', topo, '--num-warmups', '-2', '--quiet']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /load\.warmup: -2 is out of range \[0, 4000000\]/);
+  const file = writeTemp('type: random\nload:\n  type: concurrency\n  concurrency: 2\n  warmup: lots\n');
+  const badFile = await run(['simulate', '-f', topo, '--workload', file, '--quiet']);
+  assert.equal(badFile.code, 2);
+  assert.match(badFile.stderr, /:5:\d+: load\.warmup: expected an integer/);
+});
+
 // The engine model's constants from the topology (simulation.prefillMfu, decodeMbu,
 // stepOverheadMs, and any of them under simulation.engineModel): with the layer floor at 0, one
 // request alone on one replica decodes in steps of weights / (bandwidth x decodeMbu) + KV /

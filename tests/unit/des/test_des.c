@@ -1,6 +1,6 @@
 /*
- * tests/unit/des/test_des: the virtual-time simulator — determinism, conservation, and a
- * scenario small enough to check on paper.
+ * tests/unit/des/test_des: the virtual-time simulator — determinism, conservation, a
+ * scenario small enough to check on paper, and the warm-up before the measured run.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -527,6 +527,102 @@ static void test_des_failing_engine_retried_and_ejected(void **state)
     assert_int_equal(k.picks_on[1], 30);
 }
 
+/* The order in which a run's picks and ends happened (events run in time order). */
+typedef struct order_s {
+    char what[64]; /* 'p' a pick, 'e' an end */
+    int who[64];   /* the request picked (r<n>), or the ends so far */
+    double t[64];  /* a pick's time */
+    int n;
+} order_t;
+
+static void note_pick(void *ud, double t, const wp_sched_decision_t *d)
+{
+    order_t *o = ud;
+    if (d->kind != WP_SCHED_DECISION_PICK || o->n == 64)
+        return;
+    o->what[o->n] = 'p';
+    o->who[o->n] = atoi(d->request + 1);
+    o->t[o->n++] = t;
+}
+
+static void note_end(void *ud, size_t done, size_t total)
+{
+    order_t *o = ud;
+    (void)total;
+    if (o->n == 64)
+        return;
+    o->what[o->n] = 'e';
+    o->who[o->n++] = (int)done;
+}
+
+/* load.warmup 4, num_requests 8, concurrency 2 (answers of different lengths, so requests
+ * end one at a time): 12 requests run, the report holds the 8 measured ones and counts the
+ * 4 warm-ups apart; no measured request is picked before
+ * every warm-up ended, both measured slots are filled the moment the last one ends (a
+ * client latency before their picks), and never more than 2 are in flight. */
+static void test_des_warmup_then_measured(void **state)
+{
+    (void)state;
+    world_t w;
+    world_init(&w, 2);
+    order_t o = {0};
+    w.cfg.decision = note_pick;
+    w.cfg.decision_ud = &o;
+    wp_err_t err;
+    wp_workload_spec_t spec = wp_workload_spec_default();
+    const char *keys[][2] = {{"type", "random"},
+                             {"input_len", "300"},
+                             {"output_len", "{dist: uniform, min: 5, max: 60}"},
+                             {"load.type", "concurrency"},
+                             {"load.concurrency", "2"},
+                             {"load.num_requests", "8"},
+                             {"load.warmup", "4"}};
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        assert_int_equal(wp_workload_spec_set(&spec, keys[i][0], keys[i][1], &err), WP_OK);
+    wp_des_config_t cfg = w.cfg;
+    assert_int_equal(wp_sched_config_set_policy(&cfg.sched, "round-robin", &err), WP_OK);
+    wp_workload_t *wl = wp_workload_new(&spec, NULL, &err);
+    assert_non_null(wl);
+    assert_int_equal(wp_workload_total(wl), 12);
+    wp_report_t *rep;
+    assert_int_equal(wp_report_create(&rep, WP_REPORT_MODE_SIMULATE, "{}", NULL, NULL, &err),
+                     WP_OK);
+    wp_report_stage_t stage = {NAN, NAN};
+    wp_report_run_t *run;
+    assert_int_equal(wp_report_run_add(rep, "round-robin", &stage, 1, &run, &err), WP_OK);
+    wp_des_stats_t st;
+    assert_int_equal(wp_des_run(&cfg, wl, run, note_end, &o, &st, &err), WP_OK);
+    assert_int_equal(st.requests, 12);
+    assert_int_equal(st.completed, 12);
+    wp_report_metrics_t m;
+    assert_int_equal(wp_report_run_metrics(run, WP_REPORT_SUMMARY, &m, &err), WP_OK);
+    assert_int_equal(m.requests, 8);
+    assert_int_equal(m.completed, 8);
+    wp_report_warmup_t warm = wp_report_run_warmup(run);
+    assert_int_equal(warm.requests, 4);
+    assert_int_equal(warm.failed, 0);
+    assert_int_equal(o.n, 24);
+    int ends = 0, picks = 0, measured_at_barrier = 0;
+    for (int i = 0; i < o.n; i++) {
+        if (o.what[i] == 'e') {
+            ends = o.who[i];
+            continue;
+        }
+        picks++;
+        assert_true(picks - ends <= 2); /* the concurrency, warm-up or not */
+        if (o.who[i] <= 4)
+            continue;
+        assert_true(ends >= 4); /* every warm-up ended first */
+        assert_true(o.t[i] >= warm.end_s + cfg.client_latency_s - 1e-9);
+        measured_at_barrier += fabs(o.t[i] - (warm.end_s + cfg.client_latency_s)) < 1e-9;
+    }
+    assert_int_equal(picks, 12);
+    assert_int_equal(measured_at_barrier, 2); /* r5 and r6, sent when the last warm-up ended */
+    assert_int_equal(wp_report_validate(rep, &err), WP_OK);
+    wp_report_free(rep);
+    wp_workload_free(wl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -542,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_des_flow_control),
         cmocka_unit_test(test_des_pd_flow_control_requeues_decode),
         cmocka_unit_test(test_des_failing_engine_retried_and_ejected),
+        cmocka_unit_test(test_des_warmup_then_measured),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

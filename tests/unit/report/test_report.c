@@ -1,6 +1,7 @@
 /* Unit tests for report/: metrics against hand-computed values (percentiles, means, TPOT,
  * goodput, rates over the measured span, cache hit rate), failures by kind, the stage split,
- * the JSON shape and its determinism, the HTML page and the SLO parser's errors. */
+ * the JSON shape and its determinism, the HTML page, the SLO parser's errors, and warm-up
+ * results counted apart. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -513,6 +514,68 @@ static void test_report_table(void **state)
     wp_report_free(r);
 }
 
+/* Warm-up results are counted apart (how many, failed, the last end) and change no
+ * metric; the JSON, the table and the page say how many there were. */
+static void test_report_warmup_counted_apart(void **state)
+{
+    (void)state;
+    wp_report_t *r = make_report(NULL, "rr");
+    wp_report_run_t *run = wp_report_run_get(r, 0);
+    wp_report_metrics_t before[3], after[3];
+    size_t scopes[3] = {0, 1, WP_REPORT_SUMMARY};
+    for (size_t k = 0; k < 3; k++)
+        assert_int_equal(wp_report_run_metrics(run, scopes[k], &before[k], NULL), WP_OK);
+    assert_int_equal(wp_report_run_warmup(run).requests, 0);
+    assert_true(isnan(wp_report_run_warmup(run).end_s));
+    wp_report_result_t w1 = ok_result(0, 0.0, 0.05, 0.4, 5000, 7, 4000);
+    w1.itl_s = gaps_a;
+    w1.n_itl = 9;
+    w1.warmup = true;
+    wp_report_result_t w2 = failed_result(1, WP_REPORT_HTTP_5XX, 0.1, 0.8);
+    w2.warmup = true;
+    assert_int_equal(wp_report_add(run, &w1, NULL), WP_OK);
+    assert_int_equal(wp_report_add(run, &w2, NULL), WP_OK);
+    wp_report_result_t bad = w1;
+    bad.start_s = -1; /* checked as any result: nothing counted */
+    assert_int_equal(wp_report_add(run, &bad, NULL), WP_EINVAL);
+    wp_report_warmup_t w = wp_report_run_warmup(run);
+    assert_int_equal(w.requests, 2);
+    assert_int_equal(w.failed, 1);
+    assert_near(w.end_s, 0.9, EPS);
+    assert_int_equal(wp_report_validate(r, NULL), WP_OK);
+    for (size_t k = 0; k < 3; k++) {
+        assert_int_equal(wp_report_run_metrics(run, scopes[k], &after[k], NULL), WP_OK);
+        assert_int_equal(after[k].requests, before[k].requests);
+        assert_int_equal(after[k].failed, before[k].failed);
+        assert_int_equal(after[k].prompt_tokens, before[k].prompt_tokens);
+        assert_near(after[k].span_s, before[k].span_s, 0);
+        assert_near(after[k].ttft_s.p50, before[k].ttft_s.p50, 0);
+        assert_near(after[k].itl_s.mean, before[k].itl_s.mean, 0);
+        assert_near(after[k].cache_hit_rate, before[k].cache_hit_rate, 0);
+    }
+    wp_report_run_t *cold;
+    assert_int_equal(wp_report_run_add(r, "cold", two_stages, 2, &cold, NULL), WP_OK);
+    fill_run(cold);
+
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    assert_int_equal(wp_report_write_json(r, &b, false, NULL), WP_OK);
+    assert_non_null(
+        strstr(b.data, "\"policy\":\"rr\",\"warmup\":2,\"warmup_failed\":1,\"warmup_end_s\":0.9,"));
+    assert_non_null(strstr(b.data, "\"policy\":\"cold\",\"warmup\":0,\"warmup_failed\":0,"
+                                   "\"warmup_end_s\":null,"));
+    wp_buf_reset(&b);
+    assert_int_equal(wp_report_write_table(r, &b, NULL), WP_OK);
+    assert_non_null(strstr(b.data, "\nwarm-up rr: 2 warm-up requests (1 failed) before the "
+                                   "measured run, the last ended at 0.900 s; in no metric\n"));
+    assert_int_equal(count_of(b.data, "warm-up"), 2); /* one line: the cold run has none */
+    wp_buf_reset(&b);
+    assert_int_equal(wp_report_write_html(r, &b, NULL), WP_OK);
+    assert_non_null(strstr(b.data, "<p>Warm-up, rr: 2 warm-up requests (1 failed)"));
+    wp_buf_free(&b);
+    wp_report_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -526,6 +589,7 @@ int main(void)
         cmocka_unit_test(test_report_json_deterministic),
         cmocka_unit_test(test_report_html),
         cmocka_unit_test(test_report_table),
+        cmocka_unit_test(test_report_warmup_counted_apart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

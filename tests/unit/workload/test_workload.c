@@ -461,6 +461,13 @@ static void test_workload_yaml_errors(void **state)
     expect_error("", "w.yaml:1:1: empty file");
     expect_error("a: [\n", "w.yaml:2:1: invalid YAML");
     expect_error("seed: 1\n---\nseed: 2\n", "a second YAML document");
+    expect_error("load:\n  warmup: -1\n",
+                 "w.yaml:2:11: load.warmup: -1 is out of range [0, 4000000]");
+    expect_error("load:\n  warmup: some\n", "w.yaml:2:11: load.warmup: expected an integer");
+    expect_error("load: {warmup: 4000001}\n", "load.warmup: 4000001 is out of range");
+    expect_error("load: {num_requests: 3000000, warmup: 2000000}\n",
+                 "w.yaml:1:31: load.warmup: 2000000 warm-up and 3000000 measured requests are "
+                 "more than the 4000000 allowed");
 }
 
 static void test_workload_spec_set(void **state)
@@ -494,6 +501,17 @@ static void test_workload_spec_set(void **state)
     assert_int_equal(wp_workload_spec_set(&s, "load.rate", "3", &err), WP_OK);
     assert_int_equal(wp_workload_spec_validate(&s, &err), WP_EINVAL);
     assert_non_null(strstr(err.msg, "load: stages take no rate"));
+    /* load.warmup (--num-warmups): default 0; warm-up + measured within the limit */
+    s = wp_workload_spec_default();
+    assert_int_equal(s.load.warmup, 0);
+    assert_int_equal(wp_workload_spec_set(&s, "load.warmup", "16", &err), WP_OK);
+    assert_int_equal(s.load.warmup, 16);
+    assert_int_equal(wp_workload_spec_validate(&s, &err), WP_OK);
+    assert_int_equal(wp_workload_spec_set(&s, "load.warmup", "x", &err), WP_EINVAL);
+    assert_string_equal(err.msg, "load.warmup: expected an integer, got \"x\"");
+    assert_int_equal(wp_workload_spec_set(&s, "load.num_requests", "3999990", &err), WP_OK);
+    assert_int_equal(wp_workload_spec_validate(&s, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "load.warmup: 16 warm-up and 3999990 measured"));
 }
 
 static void test_workload_json(void **state)
@@ -516,6 +534,12 @@ static void test_workload_json(void **state)
                         "{\"dist\":\"normal\",\"mean\":10,\"std\":2,\"min\":1,\"max\":20},"
                         "\"output_len\":50,\"load\":{\"type\":\"stages\",\"stages\":[{\"rate\":1,"
                         "\"duration\":2}]}}");
+    wp_buf_reset(&b); /* load.warmup when set (none: not written, as before the key) */
+    s = parse_ok("type: random\nload: {type: concurrency, concurrency: 2, num_requests: 8, "
+                 "warmup: 4}\n");
+    assert_int_equal(wp_workload_spec_json(&s, &b), WP_OK);
+    assert_non_null(strstr(b.data, "\"load\":{\"type\":\"concurrency\",\"num_requests\":8,"
+                                   "\"concurrency\":2,\"warmup\":4}"));
     wp_buf_free(&b);
 }
 
