@@ -8,8 +8,8 @@
  * the total, uniform when all are zero). The single-scorer policies ("least-request", "load-aware",
  * "prefix-aware", "queue", "kv-cache-utilization") are that scorer alone with weight 1 and
  * max-score; "round-robin" cycles over the eligible endpoints by index; "random" is uniform.
- * Peer policies (formulas and sources in docs/policies.md): "llm-d" (prefix-aware + queue +
- * kv-cache-utilization, 1:1:1, max-score), "sglang-cache-aware" (shortest in-flight queue
+ * Peer policies (formulas and sources in docs/policies.md): "llm-d" (prefix-aware 3 + queue 2
+ * + kv-cache-utilization 2, max-score), "sglang-cache-aware" (shortest in-flight queue
  * when imbalanced, else longest prefix match above a match rate, else smallest index
  * entry) and "dynamo-kv" (lowest overlap_weight × prefill blocks, its own and pending,
  * + the distinct blocks of the requests in flight there with the request's own new ones).

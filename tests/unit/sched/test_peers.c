@@ -164,8 +164,9 @@ static void test_peers_set_capacity(void **state)
 /* ---- llm-d ---- */
 
 /* llm-d must equal the topology policy configured by hand with the same three scorers at
- * weight 1 and max-score: same winner, same total, same per-scorer values, on a series of
- * states mixing prefix matches, queues, KV usage and stale metrics. */
+ * the guide's weights (prefix 3, queue 2, KV 2) and max-score: same winner, same total,
+ * same per-scorer values, on a series of states mixing prefix matches, queues, KV usage
+ * and stale metrics. */
 static void test_peers_llmd_equals_manual_config(void **state)
 {
     wp_sched_config_t a = config_for("llm-d");
@@ -173,9 +174,9 @@ static void test_peers_llmd_equals_manual_config(void **state)
     wp_sched_config_default(&m);
     m.n_scorers = 0;
     wp_err_t err;
-    assert_int_equal(wp_sched_config_add_scorer(&m, "prefix-aware", 1, &err), WP_OK);
-    assert_int_equal(wp_sched_config_add_scorer(&m, "queue", 1, &err), WP_OK);
-    assert_int_equal(wp_sched_config_add_scorer(&m, "kv-cache-utilization", 1, &err), WP_OK);
+    assert_int_equal(wp_sched_config_add_scorer(&m, "prefix-aware", 3, &err), WP_OK);
+    assert_int_equal(wp_sched_config_add_scorer(&m, "queue", 2, &err), WP_OK);
+    assert_int_equal(wp_sched_config_add_scorer(&m, "kv-cache-utilization", 2, &err), WP_OK);
     wp_sched_t *sa = make(&a, 4), *sm = make(&m, 4);
     wp_rng_t ra, rm, world;
     wp_rng_seed(&ra, 7);
@@ -212,8 +213,10 @@ static void test_peers_llmd_equals_manual_config(void **state)
     wp_sched_free(sm);
 }
 
-/* 1:1:1 by hand: ep0 holds 4 of 4 blocks, waiting 10, kv 0.9 → 1 + 0 + 0.1 = 1.1;
- * ep1 holds none, waiting 0, kv 0.2 → 0 + 1 + 0.8 = 1.8. ep1 wins. */
+/* 3:2:2 by hand (prefix, queue, KV): ep0 holds 4 of 4 blocks, waiting 10, KV 0.6 →
+ * 3 × 1 + 2 × 0 + 2 × 0.4 = 3.8; ep1 holds none, waiting 0, KV 0.2 → 0 + 2 × 1 + 2 × 0.8
+ * = 3.6. ep0 wins (at 1:1:1 it would lose, 1.4 against 1.8). With ep0's KV at 0.9 it is
+ * 3.2 and ep1 wins with 3.6; with ep1 waiting 10 too, ep1 is 1.6 and ep0 wins again. */
 static void test_peers_llmd_hand_numbers(void **state)
 {
     wp_sched_config_t c = config_for("llm-d");
@@ -221,17 +224,16 @@ static void test_peers_llmd_hand_numbers(void **state)
     char text[64 * 4 + 1];
     make_text(text, 4, 0, 1);
     teach(s, 0, text, 4);
-    assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 1.0, 10, 4, 0.9), WP_OK);
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 1.0, 10, 4, 0.6), WP_OK);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 1.0, 0, 4, 0.2), WP_OK);
     wp_sched_request_t r = req_for(text);
-    wp_rng_t rng;
-    wp_rng_seed(&rng, 1);
-    wp_sched_pick_t p;
-    wp_err_t err;
-    assert_int_equal(wp_sched_pick(s, 1.0, &r, &rng, &p, &err), WP_OK);
+    wp_sched_pick_t p = pick_of(s, 1.0, &r, 1);
+    assert_int_equal(p.endpoint, 0);
+    assert_float_equal(p.total, 3.8, 1e-12);
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 1.0, 10, 4, 0.9), WP_OK);
+    p = pick_of(s, 1.0, &r, 1);
     assert_int_equal(p.endpoint, 1);
-    assert_float_equal(p.total, 1.8, 1e-12);
-    /* ep1 now at waiting 10 too: ep0 = 1 + 1 + 0.1 = 2.1, ep1 = 0 + 1 + 0.8 = 1.8. */
+    assert_float_equal(p.total, 3.6, 1e-12);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 1.0, 10, 4, 0.2), WP_OK);
     assert_int_equal(pick_ep(s, 1.0, &r, 1), 0);
     wp_sched_free(s);
