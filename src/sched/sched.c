@@ -31,6 +31,7 @@ struct wp_sched_s {
     int n_plan;
     uint32_t policy_state[WP_SCHED_ROLE_DECODE + 1]; /* round-robin cursor, one per role */
     wp_sched_index_t *index;
+    uint32_t index_capacity; /* blocks per endpoint (the policy's, or lru_capacity) */
     int n_eps;
     wp__sched_ep_t eps[WP_SCHED_MAX_ENDPOINTS];
     /* pick scratch */
@@ -98,7 +99,9 @@ wp_sched_t *wp_sched_new(const wp_sched_config_t *cfg, wp_err_t *err)
         return NULL;
     }
     s->cfg = *cfg;
-    s->index = wp_sched_index_new(cfg->lru_capacity, err);
+    const wp__sched_policy_t *p = wp__sched_policy_find(cfg->policy);
+    s->index_capacity = p->index_capacity ? p->index_capacity(cfg) : cfg->lru_capacity;
+    s->index = wp_sched_index_new(s->index_capacity, err);
     if (!s->index) {
         free(s);
         return NULL;
@@ -559,7 +562,7 @@ static wp_status_t validate_ep(const wp_sched_t *s, int i, wp_err_t *err)
             err, WP_EINVAL,
             "endpoint %s: %zu active hashes and %llu other blocks with none in flight", e->name,
             wp_sched_active_unique(&e->active), (unsigned long long)e->active_tail);
-    if (wp_sched_index_endpoint_blocks(s->index, i) > s->cfg.lru_capacity)
+    if (wp_sched_index_endpoint_blocks(s->index, i) > s->index_capacity)
         return wp_err_set(err, WP_EINVAL, "endpoint %s: index holds too many blocks", e->name);
     return WP_OK;
 }

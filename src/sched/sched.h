@@ -88,6 +88,11 @@ typedef struct wp_sched_config_s {
     double sglang_cache_threshold;
     double sglang_balance_abs;
     double sglang_balance_rel;
+    /* sglang-cache-aware: characters of prompt text each endpoint's entry in the prefix
+     * index may hold (SGLang's max_tree_size, counted in characters per worker), >= 1,
+     * default 2^24. Its index holds max(1, this / block_chars) blocks per endpoint in place
+     * of lru_capacity. */
+    uint32_t sglang_max_tree_chars;
     double dynamo_overlap_weight; /* dynamo-kv: weight of uncached prefill blocks, >= 0, 1 */
 } wp_sched_config_t;
 

@@ -79,6 +79,8 @@ typedef struct wp__sched_policy_s {
     int (*choose)(const wp__sched_ctx_t *ctx, uint32_t *state, wp_rng_t *rng);
     const wp__sched_weighted_t *preset; /* preset policy: its scorers, with max-score */
     int n_preset;                       /* 1..WP_SCHED_MAX_SCORERS when preset is set */
+    /* Blocks per endpoint its prefix index holds, at least 1; NULL: cfg->lru_capacity. */
+    uint32_t (*index_capacity)(const wp_sched_config_t *cfg);
 } wp__sched_policy_t;
 
 typedef struct wp__sched_filter_s {

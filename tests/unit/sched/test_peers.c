@@ -2,7 +2,7 @@
  * hand-built endpoint states, both sides of every threshold, the cost arithmetic worked
  * by hand (docs/policies.md repeats each worked case), dynamo-kv's active blocks (a prefix
  * shared by requests in flight counts once; a completion removes that request's blocks),
- * determinism with a seed, the config checks, and the scheduler's
+ * SGLang's tree size, determinism with a seed, the config checks, and the scheduler's
  * invariants. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -132,6 +132,7 @@ static void test_peers_config_defaults_and_checks(void **state)
     assert_float_equal(c.sglang_balance_abs, 32, 0);
     assert_float_equal(c.sglang_balance_rel, 1.0001, 0);
     assert_float_equal(c.dynamo_overlap_weight, 1.0, 0);
+    assert_int_equal(c.sglang_max_tree_chars, 1u << 24);
     wp_err_t err;
     wp_sched_config_t bad = c;
     bad.sglang_cache_threshold = 1.5;
@@ -147,6 +148,10 @@ static void test_peers_config_defaults_and_checks(void **state)
     bad.dynamo_overlap_weight = INFINITY;
     assert_int_equal(wp_sched_config_validate(&bad, &err), WP_EINVAL);
     assert_non_null(strstr(err.msg, "overlap_weight"));
+    bad = c;
+    bad.sglang_max_tree_chars = 0;
+    assert_int_equal(wp_sched_config_validate(&bad, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "max_tree_size"));
     assert_int_equal(wp_sched_config_validate(&c, &err), WP_OK);
 }
 
@@ -343,6 +348,44 @@ static void test_peers_sglang_short_prompt_goes_to_smallest_tree(void **state)
     teach(s, 0, other, 4);
     wp_sched_request_t r = req_for("hello");
     assert_int_equal(pick_ep(s, 0, &r, 3), 1);
+    wp_sched_free(s);
+}
+
+/* SGLang sizes its trees in characters per worker (max_tree_size), not by the llm-d LRU:
+ * with the default 2^24 characters an endpoint's entry holds 262,144 blocks of 64, so
+ * 40,000 blocks all stay where llm-d's index keeps its 31,250; a tree of 4 blocks' worth
+ * (256 characters) keeps the 4 leading blocks of a 6-block prompt, the least recently
+ * used going first. */
+static void test_peers_sglang_tree_size(void **state)
+{
+    enum { MANY = 40000 };
+    uint64_t *h = malloc(MANY * sizeof(*h));
+    assert_non_null(h);
+    for (uint64_t i = 0; i < MANY; i++)
+        h[i] = i * 0x9e3779b97f4a7c15ULL + 1;
+    const char *names[] = {"sglang-cache-aware", "llm-d"};
+    const size_t held[] = {MANY, 31250};
+    for (int k = 0; k < 2; k++) {
+        wp_sched_config_t c = config_for(names[k]);
+        wp_sched_t *s = make(&c, 1);
+        assert_int_equal(wp_sched_index_insert(wp_sched_index(s), 0, h, MANY), WP_OK);
+        assert_int_equal(wp_sched_index_endpoint_blocks(wp_sched_index(s), 0), held[k]);
+        assert_valid(s);
+        wp_sched_free(s);
+    }
+    free(h);
+    wp_sched_config_t c = config_for("sglang-cache-aware");
+    c.sglang_max_tree_chars = 4 * 64;
+    wp_sched_t *s = make(&c, 2);
+    char text[64 * 6 + 1];
+    make_text(text, 6, 0, 12);
+    teach(s, 0, text, 6);
+    assert_int_equal(wp_sched_index_endpoint_blocks(wp_sched_index(s), 0), 4);
+    wp_sched_request_t r = req_for(text);
+    wp_sched_pick_t p = pick_of(s, 0, &r, 1);
+    assert_int_equal(p.endpoint, 0); /* 4 of 6 blocks: 0.67 > 0.5 */
+    assert_int_equal(p.matched_blocks, 4);
+    assert_valid(s);
     wp_sched_free(s);
 }
 
@@ -619,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_peers_sglang_shortest_queue_ties),
         cmocka_unit_test(test_peers_sglang_match_rate_threshold),
         cmocka_unit_test(test_peers_sglang_short_prompt_goes_to_smallest_tree),
+        cmocka_unit_test(test_peers_sglang_tree_size),
         cmocka_unit_test(test_peers_dynamo_table),
         cmocka_unit_test(test_peers_dynamo_router_blocks_not_metrics),
         cmocka_unit_test(test_peers_dynamo_shared_prefix_counts_once),
