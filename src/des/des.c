@@ -188,12 +188,18 @@ static void free_slot(des_t *d, double t)
         wp__des_push(d, t, EV_SEND_QUEUED, -1, q);
 }
 
-void wp__des_end(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t)
+/* q ended at the client at time t: recorded, its slot freed, the next one pulled. */
+static void answered(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t)
 {
     record(d, q, outcome, t);
     free_slot(d, t);
     d->pulled--;
     fill_closed_loop(d, t); /* the client's slot is free again */
+}
+
+void wp__des_end(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t)
+{
+    answered(d, q, outcome, t);
     wp__des_release(d, q);
 }
 
@@ -211,11 +217,13 @@ static void plan_step(des_t *d, int i, double t)
     wp__des_push(d, t + en->step.duration_s, EV_STEP_END, i, NULL);
 }
 
+/* The engine finished q at `at`: the client hears it a round trip later, the gateway
+ * (EV_DONE, which releases q: the completion names its pick) an engine latency later. */
 static void finish(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double at)
 {
     double back = d->cfg->engine_latency_s + d->cfg->client_latency_s;
-    wp__des_push(d, at + d->cfg->engine_latency_s, EV_DONE, q->ep, NULL);
-    wp__des_end(d, q, outcome, at + back);
+    wp__des_push(d, at + d->cfg->engine_latency_s, EV_DONE, q->ep, q);
+    answered(d, q, outcome, at + back);
 }
 
 /* An engine with faults draws for every request, as `wellpath sim` does for each one its
@@ -340,7 +348,8 @@ static void dispatch(des_t *d, const wp_des_event_t *ev)
         on_step_end(d, ev->t, ev->index);
         break;
     case EV_DONE:
-        wp__des_gw_done(d, ev->t, ev->index);
+        wp__des_gw_done(d, ev->t, ev->ptr);
+        wp__des_release(d, ev->ptr);
         break;
     case EV_FAIL:
         wp__des_gw_failed(d, ev->t, ev->ptr, ev->index);

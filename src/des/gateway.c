@@ -238,11 +238,11 @@ static void judge(des_t *d, double t, int ep, bool fault)
     wp_sched_outlier_apply(d->outlier, d->sched, d->cfg->max_in_flight);
 }
 
-void wp__des_gw_done(des_t *d, double t, int ep)
+void wp__des_gw_done(des_t *d, double t, dreq_t *q)
 {
-    wp_sched_on_complete(d->sched, ep);
+    wp_sched_on_complete(d->sched, &q->pick);
     d->in_flight--;
-    judge(d, t, ep, false);
+    judge(d, t, q->ep, false);
     drain(d, t);
 }
 
@@ -250,8 +250,9 @@ void wp__des_gw_failed(des_t *d, double t, dreq_t *q, int ep)
 {
     int status = q->fail_status;
     bool prefill = q->phase == PHASE_PREFILL;
-    wp_sched_on_prefill_done(d->sched, prefill ? &q->pf_pick : &q->pick);
-    wp_sched_on_complete(d->sched, ep);
+    const wp_sched_pick_t *pick = prefill ? &q->pf_pick : &q->pick;
+    wp_sched_on_prefill_done(d->sched, pick);
+    wp_sched_on_complete(d->sched, pick);
     if (prefill) { /* as gateway/pd.c: a 4xx is the client's, anything else falls back */
         wp_sched_pd_prefill_t o = wp_sched_pd_prefill_outcome(status);
         if (o.judged)
@@ -280,7 +281,7 @@ void wp__des_gw_failed(des_t *d, double t, dreq_t *q, int ep)
 
 void wp__des_gw_prefilled(des_t *d, double t, dreq_t *q)
 {
-    wp_sched_on_complete(d->sched, q->pf_ep);
+    wp_sched_on_complete(d->sched, &q->pf_pick);
     judge(d, t, q->pf_ep, false); /* a prefill answered 200: a success, as gateway/pd.c hears */
     d->stats->disaggregated++;    /* as the gateway counts it: the prefill succeeded */
     q->phase = PHASE_DECODE;

@@ -112,8 +112,9 @@ wp_status_t wp__des_gw_setup(des_t *d, wp_err_t *err);
 void wp__des_gw_teardown(des_t *d);
 /* EV_PICK: the request reaches the gateway (first, or for its decode stage). */
 void wp__des_gw_arrive(des_t *d, double t, dreq_t *q);
-/* EV_DONE: the gateway sees a request on engine ep end well. */
-void wp__des_gw_done(des_t *d, double t, int ep);
+/* EV_DONE: the gateway sees q end well on its engine (q->ep, q->pick); the caller then
+ * releases q, which the client has already recorded. */
+void wp__des_gw_done(des_t *d, double t, dreq_t *q);
 /* EV_FAIL: engine ep answered q with q->fail_status before any byte. */
 void wp__des_gw_failed(des_t *d, double t, dreq_t *q, int ep);
 /* EV_PREFILLED: q's prefill engine answered 200; its decode stage starts. */

@@ -361,16 +361,18 @@ gw_endpoint_t *wp__gw_ep_current(wp_gateway_t *gw, gw_endpoint_t *ep);
  * name and address: its outlier state is ep's), NULL when it was removed or moved. */
 gw_endpoint_t *wp__gw_ep_heir(wp_gateway_t *gw, gw_endpoint_t *ep);
 /* A request of generation `pool` was sent to ep with `pick` (in flight, prefill pending,
- * taught to the prefix index), or its attempt there ended. A new generation starts from
- * the counts and prefix blocks of the one before (wp_sched_endpoint_adopt) for each
- * endpoint of the same name and address; when a newer generation is current, what a
- * request of an older one does is passed on to it, so in-flight limits, load, pending
- * prefill and the prefix index hold across reloads. Each call also takes in the
+ * its blocks active, taught to the prefix index), or its attempt there, sent with `pick`,
+ * ended. A new generation starts from the counts, active blocks and prefix blocks of the
+ * one before (wp_sched_endpoint_adopt) for each endpoint of the same name and address;
+ * when a newer generation is current, what a request of an older one does is passed on to
+ * it, so in-flight limits, load, pending prefill, active blocks and the prefix index hold
+ * across reloads. Each call also takes in the
  * accounting errors the scheduler counted (a completion or prefill-done with nothing
  * pending): counted in ep's acct_errors, logged, and an assert in debug builds. */
 void wp__gw_ep_sent(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
                     const wp_sched_pick_t *pick);
-void wp__gw_ep_done(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep);
+void wp__gw_ep_done(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
+                    const wp_sched_pick_t *pick);
 /* The request of `pick` on ep produced its first byte (or failed before one). */
 void wp__gw_ep_prefilled(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
                          const wp_sched_pick_t *pick);

@@ -33,7 +33,7 @@ static void release_prefill(gw_proxy_t *p)
     if (!p->pf_dispatched)
         return;
     wp__gw_ep_prefilled(p->gw, p->pool, p->pf_ep, &p->pf_pick);
-    wp__gw_ep_done(p->gw, p->pool, p->pf_ep);
+    wp__gw_ep_done(p->gw, p->pool, p->pf_ep, &p->pf_pick);
     p->pf_dispatched = false;
 }
 

@@ -8,10 +8,11 @@
  * address) keeps all it had: health and what its checks learned (ep->probe), counters
  * (ep->counts), its upstream connections (a gw_upstream_t shared by the generations, freed
  * with the last one that holds it) and its scheduler state (in flight, pending prefill,
- * prefix blocks, copied by wp_sched_endpoint_adopt). One that changed address keeps only its
- * counters. Requests of a retired generation still run there: the change their events make
- * to the old scheduler's counts is passed on to the current one (heir_sync), so the new
- * counts stay what they would have been without the reload.
+ * active and prefix blocks, copied by wp_sched_endpoint_adopt). One that changed address
+ * keeps only its counters. Requests of a retired generation still run there: the change
+ * their events make to the old scheduler's counts is passed on to the current one
+ * (heir_sync; their blocks join and leave its active set with them), so the new counts
+ * stay what they would have been without the reload.
  *
  * The checks of the current generation's endpoints are checks.c's; this file starts them
  * (wp__gw_checks_init) and stops them when a generation is retired or freed.
@@ -289,11 +290,13 @@ void wp__gw_ep_sent(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
                     const wp_sched_pick_t *pick)
 {
     wp_sched_on_dispatch(pool->sched, pick);
+    heir_sync(gw, pool, ep);
     gw_endpoint_t *h = heir(gw, pool, ep);
-    if (h != NULL) /* what it was sent is in its cache, whichever generation sent it */
+    if (h != NULL) { /* what it was sent is in its cache, whichever generation sent it */
         wp_sched_index_insert(wp_sched_index(gw->pool->sched), h->index, pick->block_hashes,
                               pick->n_blocks);
-    heir_sync(gw, pool, ep);
+        wp_sched_endpoint_hold(gw->pool->sched, h->index, pick, true);
+    }
 }
 
 void wp__gw_ep_prefilled(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
@@ -303,9 +306,13 @@ void wp__gw_ep_prefilled(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
     heir_sync(gw, pool, ep);
 }
 
-void wp__gw_ep_done(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep)
+void wp__gw_ep_done(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
+                    const wp_sched_pick_t *pick)
 {
-    wp_sched_on_complete(pool->sched, ep->index);
+    wp_sched_on_complete(pool->sched, pick);
+    gw_endpoint_t *h = heir(gw, pool, ep);
+    if (h != NULL) /* its blocks leave the heir's active set, which took them over */
+        wp_sched_endpoint_hold(gw->pool->sched, h->index, pick, false);
     heir_sync(gw, pool, ep);
 }
 

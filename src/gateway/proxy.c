@@ -48,7 +48,7 @@ static void release(gw_proxy_t *p)
 {
     prefill_done(p);
     if (p->dispatched) {
-        wp__gw_ep_done(p->gw, p->pool, p->ep);
+        wp__gw_ep_done(p->gw, p->pool, p->ep, &p->pick);
     }
     p->dispatched = false;
 }

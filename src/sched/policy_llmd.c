@@ -2,16 +2,17 @@
  * sched/policy_llmd: "llm-d", the llm-d inference scheduler's scoring profile for the
  * inference-scheduling path, as a preset of this scheduler's own scorers: approximate
  * prefix (64-character blocks, a 31,250-block LRU per endpoint: the prefix index with the
- * default config) + queue (waiting requests, min-max normalised) + kv-cache-utilization
- * (1 − kv_usage), weights 1:1:1, max-score picker with random tie-breaking. The weights
- * are data in the table below; docs/policies.md says where they come from.
+ * default config) weight 3 + queue (waiting requests, min-max normalised) weight 2 +
+ * kv-cache-utilization (1 − kv_usage) weight 2, max-score picker with random tie-breaking:
+ * the weights of the guide's scheduler profile and of llm-d-router's default-plugins.yaml.
+ * The weights are data in the table below; docs/policies.md cites the files.
  */
 #include "sched/sched_internal.h"
 
 static const wp__sched_weighted_t llmd_scorers[] = {
-    {"prefix-aware", 1.0},
-    {"queue", 1.0},
-    {"kv-cache-utilization", 1.0},
+    {"prefix-aware", 3.0},
+    {"queue", 2.0},
+    {"kv-cache-utilization", 2.0},
 };
 
 const wp__sched_policy_t wp__sched_policy_llmd = {

@@ -12,6 +12,9 @@
  * with the most room). Every rule breaks ties uniformly with the rng. The index learns
  * the request on the endpoint chosen, whichever rule chose it, as SGLang inserts the text
  * into the chosen worker's tree in both modes (wp_sched_on_dispatch does it here).
+ * The index is sized as SGLang sizes its trees: max_tree_size characters per worker
+ * (sglang_max_tree_chars, 2^24 by default), so max_tree_size / block_chars blocks per
+ * endpoint, the least recently used going first.
  */
 #include "sched/sched_internal.h"
 
@@ -53,7 +56,14 @@ static int sglang_choose(const wp__sched_ctx_t *ctx, uint32_t *state, wp_rng_t *
     return wp__sched_argmin(ctx, tree_size, rng);
 }
 
+static uint32_t tree_blocks(const wp_sched_config_t *cfg)
+{
+    uint32_t blocks = cfg->sglang_max_tree_chars / cfg->block_chars;
+    return blocks > 0 ? blocks : 1;
+}
+
 const wp__sched_policy_t wp__sched_policy_sglang = {
     .name = "sglang-cache-aware",
     .choose = sglang_choose,
+    .index_capacity = tree_blocks,
 };

@@ -20,13 +20,14 @@ static const wp__sched_picker_t *const pickers[] = {
     &wp__sched_picker_weighted,
 };
 
-static const wp__sched_policy_t topology = {"topology", NULL, NULL, NULL, 0};
-static const wp__sched_policy_t least_request = {"least-request", "least-request", NULL, NULL, 0};
-static const wp__sched_policy_t load_aware = {"load-aware", "load-aware", NULL, NULL, 0};
-static const wp__sched_policy_t prefix_aware = {"prefix-aware", "prefix-aware", NULL, NULL, 0};
-static const wp__sched_policy_t queue = {"queue", "queue", NULL, NULL, 0};
-static const wp__sched_policy_t kv = {"kv-cache-utilization", "kv-cache-utilization", NULL, NULL,
-                                      0};
+static const wp__sched_policy_t topology = {.name = "topology"};
+static const wp__sched_policy_t least_request = {.name = "least-request",
+                                                 .scorer = "least-request"};
+static const wp__sched_policy_t load_aware = {.name = "load-aware", .scorer = "load-aware"};
+static const wp__sched_policy_t prefix_aware = {.name = "prefix-aware", .scorer = "prefix-aware"};
+static const wp__sched_policy_t queue = {.name = "queue", .scorer = "queue"};
+static const wp__sched_policy_t kv = {.name = "kv-cache-utilization",
+                                      .scorer = "kv-cache-utilization"};
 
 static const wp__sched_policy_t *const policies[] = {
     &topology,

@@ -31,6 +31,7 @@ struct wp_sched_s {
     int n_plan;
     uint32_t policy_state[WP_SCHED_ROLE_DECODE + 1]; /* round-robin cursor, one per role */
     wp_sched_index_t *index;
+    uint32_t index_capacity; /* blocks per endpoint (the policy's, or lru_capacity) */
     int n_eps;
     wp__sched_ep_t eps[WP_SCHED_MAX_ENDPOINTS];
     /* pick scratch */
@@ -98,7 +99,9 @@ wp_sched_t *wp_sched_new(const wp_sched_config_t *cfg, wp_err_t *err)
         return NULL;
     }
     s->cfg = *cfg;
-    s->index = wp_sched_index_new(cfg->lru_capacity, err);
+    const wp__sched_policy_t *p = wp__sched_policy_find(cfg->policy);
+    s->index_capacity = p->index_capacity ? p->index_capacity(cfg) : cfg->lru_capacity;
+    s->index = wp_sched_index_new(s->index_capacity, err);
     if (!s->index) {
         free(s);
         return NULL;
@@ -111,8 +114,10 @@ void wp_sched_free(wp_sched_t *s)
 {
     if (!s)
         return;
-    for (int i = 0; i < s->n_eps; i++)
+    for (int i = 0; i < s->n_eps; i++) {
         free(s->eps[i].name);
+        wp_sched_active_clear(&s->eps[i].active);
+    }
     wp_sched_index_free(s->index);
     free(s);
 }
@@ -198,13 +203,22 @@ uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep)
     return ep_ok(s, ep) ? s->eps[ep].in_flight : 0;
 }
 
+/* Nothing in flight: no active blocks either (also when the caller's bookkeeping and
+ * ours disagreed about which requests ended). */
+static void settle_active(wp__sched_ep_t *e)
+{
+    if (e->in_flight > 0)
+        return;
+    wp_sched_active_clear(&e->active);
+    e->active_tail = 0;
+}
+
 wp_status_t wp_sched_endpoint_set_in_flight(wp_sched_t *s, int ep, uint32_t n)
 {
     if (!ep_ok(s, ep))
         return WP_EINVAL;
     s->eps[ep].in_flight = n;
-    if (n == 0)
-        s->eps[ep].active_blocks = 0.0;
+    settle_active(&s->eps[ep]);
     return WP_OK;
 }
 
@@ -223,8 +237,7 @@ wp_status_t wp_sched_endpoint_set_load(wp_sched_t *s, int ep, const wp_sched_loa
         return WP_EINVAL;
     wp__sched_ep_t *e = &s->eps[ep];
     e->in_flight = load->in_flight;
-    if (e->in_flight == 0)
-        e->active_blocks = 0.0;
+    settle_active(e);
     e->prefilling = load->prefilling;
     e->pending_prefill = load->pending_prefill;
     return WP_OK;
@@ -356,6 +369,7 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
                            .n = n,
                            .cand = s->cand,
                            .matched = s->matched,
+                           .hashes = out->block_hashes,
                            .n_blocks = (uint32_t)nb,
                            .index = s->index};
     ctx.prompt_tokens = req->prompt_tokens    ? (double)req->prompt_tokens
@@ -379,6 +393,7 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
     out->matched_blocks = s->matched[ep];
     out->prefix_ratio = nb ? (double)s->matched[ep] / (double)nb : 0.0;
     out->prefill_tokens = wp__sched_uncached_tokens(&ctx, ep);
+    out->prompt_tokens = ctx.prompt_tokens;
     return WP_OK;
 }
 
@@ -388,28 +403,62 @@ double wp__sched_uncached_tokens(const wp__sched_ctx_t *ctx, int ep)
     return ctx->prompt_tokens > cached ? ctx->prompt_tokens - cached : 0.0;
 }
 
-/* The KV blocks a dispatched request holds: its whole prompt (the tokens it must prefill
- * plus the blocks it found cached) in block_chars / 4-token blocks, rounded up. */
-static double request_blocks(const wp_sched_t *s, const wp_sched_pick_t *pick)
+uint64_t wp__sched_tail_blocks(double prompt_tokens, uint32_t n_blocks, uint32_t block_chars)
 {
-    double block_tokens = (double)s->cfg.block_chars / 4.0;
-    double tokens = pick->prefill_tokens + (double)pick->matched_blocks * block_tokens;
-    return isfinite(tokens) && tokens > 0.0 ? ceil(tokens / block_tokens) : 0.0;
+    double full = floor(prompt_tokens / ((double)block_chars / 4.0));
+    return isfinite(full) && full > (double)n_blocks ? (uint64_t)full - n_blocks : 0;
+}
+
+/* The blocks of pick's request join (held) or leave e's active set. */
+static wp_status_t hold(const wp_sched_t *s, wp__sched_ep_t *e, const wp_sched_pick_t *pick,
+                        bool held)
+{
+    uint64_t tail = wp__sched_tail_blocks(pick->prompt_tokens, pick->n_blocks, s->cfg.block_chars);
+    if (!held) {
+        wp_sched_active_remove(&e->active, pick->block_hashes, pick->n_blocks);
+        e->active_tail -= tail < e->active_tail ? tail : e->active_tail;
+        return WP_OK;
+    }
+    wp_status_t st = wp_sched_active_add(&e->active, pick->block_hashes, pick->n_blocks);
+    if (st == WP_OK)
+        e->active_tail += tail;
+    return st;
+}
+
+static bool pick_ok(const wp_sched_t *s, const wp_sched_pick_t *pick)
+{
+    return pick && ep_ok(s, pick->endpoint) && pick->n_blocks <= WP_SCHED_MAX_BLOCKS;
 }
 
 wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick)
 {
-    if (!pick || !ep_ok(s, pick->endpoint) || pick->n_blocks > WP_SCHED_MAX_BLOCKS)
+    if (!pick_ok(s, pick))
         return WP_EINVAL;
     wp__sched_ep_t *e = &s->eps[pick->endpoint];
     e->in_flight++;
     e->prefilling++;
     e->pending_prefill += pick->prefill_tokens;
-    e->active_blocks += request_blocks(s, pick);
+    wp_status_t held = hold(s, e, pick, true);
     wp_status_t st =
         wp_sched_index_insert(s->index, pick->endpoint, pick->block_hashes, pick->n_blocks);
     debug_check(s);
+    return st != WP_OK ? st : held != WP_OK ? WP_ENOMEM : WP_OK;
+}
+
+wp_status_t wp_sched_endpoint_hold(wp_sched_t *s, int ep, const wp_sched_pick_t *pick, bool held)
+{
+    if (!ep_ok(s, ep) || !pick || pick->n_blocks > WP_SCHED_MAX_BLOCKS)
+        return WP_EINVAL;
+    wp_status_t st = hold(s, &s->eps[ep], pick, held);
+    debug_check(s);
     return st;
+}
+
+uint64_t wp_sched_endpoint_active_blocks(const wp_sched_t *s, int ep)
+{
+    if (!ep_ok(s, ep))
+        return 0;
+    return wp_sched_active_unique(&s->eps[ep].active) + s->eps[ep].active_tail;
 }
 
 wp_status_t wp_sched_on_prefill_done(wp_sched_t *s, const wp_sched_pick_t *pick)
@@ -429,19 +478,18 @@ wp_status_t wp_sched_on_prefill_done(wp_sched_t *s, const wp_sched_pick_t *pick)
     return WP_OK;
 }
 
-wp_status_t wp_sched_on_complete(wp_sched_t *s, int ep)
+wp_status_t wp_sched_on_complete(wp_sched_t *s, const wp_sched_pick_t *pick)
 {
-    if (!ep_ok(s, ep))
+    if (!pick_ok(s, pick))
         return WP_EINVAL;
-    if (s->eps[ep].in_flight == 0) {
-        s->eps[ep].acct_errors[WP_SCHED_ACCT_COMPLETE]++;
+    wp__sched_ep_t *e = &s->eps[pick->endpoint];
+    if (e->in_flight == 0) {
+        e->acct_errors[WP_SCHED_ACCT_COMPLETE]++;
         return WP_ELIMIT;
     }
-    /* The request's own size is not known here: remove the mean, exact when it leaves none. */
-    wp__sched_ep_t *e = &s->eps[ep];
-    e->active_blocks =
-        e->in_flight == 1 ? 0.0 : e->active_blocks * (e->in_flight - 1) / e->in_flight;
     e->in_flight--;
+    hold(s, e, pick, false);
+    settle_active(e);
     debug_check(s);
     return WP_OK;
 }
@@ -466,12 +514,15 @@ wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_
     wp__sched_ep_t *d = &dst->eps[dst_ep];
     const wp__sched_ep_t *o = &src->eps[src_ep];
     d->in_flight = o->in_flight;
-    d->active_blocks = o->active_blocks;
     d->prefilling = o->prefilling;
     d->pending_prefill = o->pending_prefill;
+    wp_status_t copied = wp_sched_active_copy(&d->active, &o->active);
+    d->active_tail = copied == WP_OK ? o->active_tail : 0;
+    if (copied != WP_OK)
+        wp_sched_active_clear(&d->active);
     wp_status_t st = wp_sched_index_copy_endpoint(dst->index, dst_ep, src->index, src_ep);
     debug_check(dst);
-    return st;
+    return st != WP_OK ? st : copied;
 }
 
 bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type)
@@ -503,11 +554,15 @@ static wp_status_t validate_ep(const wp_sched_t *s, int i, wp_err_t *err)
         (e->prefilling == 0 && e->pending_prefill != 0.0))
         return wp_err_set(err, WP_EINVAL, "endpoint %s: pending prefill %g with %u prefilling",
                           e->name, e->pending_prefill, e->prefilling);
-    if (!(e->active_blocks >= 0.0) || !isfinite(e->active_blocks) ||
-        (e->in_flight == 0 && e->active_blocks != 0.0))
-        return wp_err_set(err, WP_EINVAL, "endpoint %s: %g active blocks with %u in flight",
-                          e->name, e->active_blocks, e->in_flight);
-    if (wp_sched_index_endpoint_blocks(s->index, i) > s->cfg.lru_capacity)
+    wp_status_t st = wp_sched_active_validate(&e->active, err);
+    if (st != WP_OK)
+        return st;
+    if (e->in_flight == 0 && (wp_sched_active_unique(&e->active) != 0 || e->active_tail != 0))
+        return wp_err_set(
+            err, WP_EINVAL,
+            "endpoint %s: %zu active hashes and %llu other blocks with none in flight", e->name,
+            wp_sched_active_unique(&e->active), (unsigned long long)e->active_tail);
+    if (wp_sched_index_endpoint_blocks(s->index, i) > s->index_capacity)
         return wp_err_set(err, WP_EINVAL, "endpoint %s: index holds too many blocks", e->name);
     return WP_OK;
 }

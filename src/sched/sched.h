@@ -8,11 +8,11 @@
  * the total, uniform when all are zero). The single-scorer policies ("least-request", "load-aware",
  * "prefix-aware", "queue", "kv-cache-utilization") are that scorer alone with weight 1 and
  * max-score; "round-robin" cycles over the eligible endpoints by index; "random" is uniform.
- * Peer policies (formulas and sources in docs/policies.md): "llm-d" (prefix-aware + queue +
- * kv-cache-utilization, 1:1:1, max-score), "sglang-cache-aware" (shortest in-flight queue
+ * Peer policies (formulas and sources in docs/policies.md): "llm-d" (prefix-aware 3 + queue 2
+ * + kv-cache-utilization 2, max-score), "sglang-cache-aware" (shortest in-flight queue
  * when imbalanced, else longest prefix match above a match rate, else smallest index
  * entry) and "dynamo-kv" (lowest overlap_weight × prefill blocks, its own and pending,
- * + the blocks of the requests in flight there).
+ * + the distinct blocks of the requests in flight there with the request's own new ones).
  * Endpoint state: requests in flight (the gateway's own count, exact and immediate) and the
  * last scraped metrics (waiting, running, kv_usage). Metrics are "fresh" when they were set
  * at most stale_after_s before `now`; otherwise (never set, or stale) they are unknown and:
@@ -88,6 +88,11 @@ typedef struct wp_sched_config_s {
     double sglang_cache_threshold;
     double sglang_balance_abs;
     double sglang_balance_rel;
+    /* sglang-cache-aware: characters of prompt text each endpoint's entry in the prefix
+     * index may hold (SGLang's max_tree_size, counted in characters per worker), >= 1,
+     * default 2^24. Its index holds max(1, this / block_chars) blocks per endpoint in place
+     * of lru_capacity. */
+    uint32_t sglang_max_tree_chars;
     double dynamo_overlap_weight; /* dynamo-kv: weight of uncached prefill blocks, >= 0, 1 */
 } wp_sched_config_t;
 
@@ -129,6 +134,7 @@ typedef struct wp_sched_pick_s {
     uint32_t matched_blocks;                       /* leading blocks the winner holds */
     double prefix_ratio;   /* matched_blocks / n_blocks, 0 when n_blocks is 0 */
     double prefill_tokens; /* prompt tokens the winner must prefill (estimated) */
+    double prompt_tokens;  /* the whole prompt's tokens, as the pick took them */
     uint64_t block_hashes[WP_SCHED_MAX_BLOCKS];
 } wp_sched_pick_t;
 
@@ -178,7 +184,8 @@ wp_status_t wp_sched_endpoint_set_metrics(wp_sched_t *s, int ep, double now, dou
                                           double running, double kv_usage);
 uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep);
 /* Sets the in-flight count outright (the other counts stay; a reload takes all of an
- * endpoint's over with wp_sched_endpoint_adopt). WP_EINVAL out of range. */
+ * endpoint's over with wp_sched_endpoint_adopt); at 0 the active set is emptied too.
+ * WP_EINVAL out of range. */
 wp_status_t wp_sched_endpoint_set_in_flight(wp_sched_t *s, int ep, uint32_t n);
 /* What an endpoint has outstanding by the scheduler's own bookkeeping: dispatches less
  * completions (in_flight), and less prefill-dones (prefilling, with their prompt tokens
@@ -191,9 +198,18 @@ typedef struct wp_sched_load_s {
 /* All zero when ep is out of range. */
 wp_sched_load_t wp_sched_endpoint_load(const wp_sched_t *s, int ep);
 /* Sets it outright: a caller that keeps a newer scheduler in step with requests an older one
- * dispatched (a reload). WP_EINVAL out of range, or on a pending_prefill that is negative,
- * not finite, or not 0 while prefilling is 0. */
+ * dispatched (a reload); with in_flight 0 the active set is emptied too. WP_EINVAL out of
+ * range, or on a pending_prefill that is negative, not finite, or not 0 while prefilling
+ * is 0. */
 wp_status_t wp_sched_endpoint_set_load(wp_sched_t *s, int ep, const wp_sched_load_t *load);
+/* The blocks of pick's request join (held) or leave ep's active set, and nothing else
+ * changes: for a caller that keeps a newer scheduler in step with requests an older one
+ * dispatched or completed (a reload; on_dispatch and on_complete do this themselves).
+ * ep, not pick->endpoint, names the endpoint. WP_EINVAL out of range; WP_ENOMEM or
+ * WP_ELIMIT when the set could not grow (nothing joins). */
+wp_status_t wp_sched_endpoint_hold(wp_sched_t *s, int ep, const wp_sched_pick_t *pick, bool held);
+/* The active set's size: distinct hashes plus the blocks they do not name. 0 out of range. */
+uint64_t wp_sched_endpoint_active_blocks(const wp_sched_t *s, int ep);
 /* The endpoint's KV cache size in blocks (vllm:cache_config_info num_gpu_blocks; 0 =
  * unknown, the initial state). No policy reads it now (dynamo-kv counts the blocks of its own
  * requests in flight instead); kept for the gateway's checks. WP_EINVAL out of range. */
@@ -231,17 +247,26 @@ int wp_sched_room(const wp_sched_t *s, double now, wp_sched_role_t role,
 wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *req, wp_rng_t *rng,
                           wp_sched_pick_t *out, wp_err_t *err);
 /* The request was sent to pick->endpoint: in_flight++, one more prefill pending (its
- * prefill_tokens), and the prefix index records the pick's block hashes on that endpoint.
- * WP_ENOMEM when the index could not grow (the counts are still updated). */
+ * prefill_tokens), its blocks join the endpoint's active set (below), and the prefix index
+ * records the pick's block hashes on that endpoint. WP_ENOMEM when the index or the active
+ * set could not grow (the counts are still updated).
+ * Active set: per endpoint, the block hashes of the requests in flight there, each distinct
+ * hash once however many requests hold it, plus the KV blocks the hashes do not name
+ * (floor(prompt_tokens / (block_chars / 4)) less n_blocks, when positive: a prompt longer
+ * than max_blocks, or one whose text runs short of 4 characters a token), counted per
+ * request. dynamo-kv reads it; it leaves with on_complete of the same pick. */
 wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick);
 /* The request of this pick produced its first token (or failed before one): the prompt
  * tokens it had to prefill leave the endpoint's pending prefill work. Call it once per
  * dispatched request, before or with on_complete. WP_ELIMIT, and nothing changes but the
  * endpoint's WP_SCHED_ACCT_PREFILL error count, when no prefill was pending there. */
 wp_status_t wp_sched_on_prefill_done(wp_sched_t *s, const wp_sched_pick_t *pick);
-/* A request on ep ended (success or not): in_flight--. WP_ELIMIT, and nothing changes but
- * the endpoint's WP_SCHED_ACCT_COMPLETE error count, when nothing was in flight there. */
-wp_status_t wp_sched_on_complete(wp_sched_t *s, int ep);
+/* The request of this pick (the one given to on_dispatch, unchanged) ended on
+ * pick->endpoint, success or not: in_flight--, and its blocks leave the endpoint's active
+ * set (hashes the set no longer holds are skipped; with nothing left in flight the set is
+ * emptied). WP_ELIMIT, and nothing changes but the endpoint's WP_SCHED_ACCT_COMPLETE error
+ * count, when nothing was in flight there; WP_EINVAL on a NULL pick or a bad endpoint. */
+wp_status_t wp_sched_on_complete(wp_sched_t *s, const wp_sched_pick_t *pick);
 
 /* Accounting errors: a completion or a prefill-done the scheduler's counts say cannot be
  * (a double completion, or one for a request never dispatched here). The counts stay at
@@ -252,11 +277,11 @@ uint64_t wp_sched_accounting_errors(const wp_sched_t *s, int ep, wp_sched_acct_t
 const char *wp_sched_acct_name(wp_sched_acct_t kind);
 
 /* A reload: endpoint dst_ep of a new scheduler takes over what src (an older scheduler)
- * knows of src_ep by its own bookkeeping: in-flight and pending-prefill counts and the
- * prefix index's blocks (added as the most recent of dst_ep, in src_ep's LRU order, so the
- * older ones go first if dst's LRU is smaller). Metrics, health, limits and error counts
- * are not copied. src is read only. WP_EINVAL on an endpoint out of range; WP_ENOMEM when
- * dst's index could not grow (it stays valid, with part of the blocks). */
+ * knows of src_ep by its own bookkeeping: in-flight and pending-prefill counts, the active
+ * set and the prefix index's blocks (added as the most recent of dst_ep, in src_ep's LRU order, so
+ * the older ones go first if dst's LRU is smaller). Metrics, health, limits and error counts are
+ * not copied. src is read only. WP_EINVAL on an endpoint out of range; WP_ENOMEM when dst's index
+ * or active set could not grow (it stays valid, with part of the blocks). */
 wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_t *src, int src_ep);
 
 /* Whether picks run the scorer of that type (in the topology list or a policy's preset,

@@ -28,6 +28,7 @@ void wp_sched_config_default(wp_sched_config_t *cfg)
     cfg->sglang_cache_threshold = 0.5;
     cfg->sglang_balance_abs = 32.0;
     cfg->sglang_balance_rel = 1.0001;
+    cfg->sglang_max_tree_chars = 1u << 24;
     cfg->dynamo_overlap_weight = 1.0;
 }
 
@@ -118,6 +119,8 @@ static wp_status_t validate_peers(const wp_sched_config_t *cfg, wp_err_t *err)
         st = check_param("sglang balance_rel_threshold", cfg->sglang_balance_rel, INFINITY, err);
     if (st == WP_OK)
         st = check_param("dynamo overlap_weight", cfg->dynamo_overlap_weight, INFINITY, err);
+    if (st == WP_OK && cfg->sglang_max_tree_chars == 0)
+        st = wp_err_set(err, WP_EINVAL, "sglang max_tree_size must be at least 1 character");
     return st;
 }
 

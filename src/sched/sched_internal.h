@@ -19,6 +19,7 @@
 #ifndef WP_SCHED_SCHED_INTERNAL_H
 #define WP_SCHED_SCHED_INTERNAL_H
 
+#include "sched/active.h"
 #include "sched/sched.h"
 
 typedef struct wp__sched_ep_s {
@@ -28,12 +29,13 @@ typedef struct wp__sched_ep_s {
     bool has_metrics;
     bool has_kv; /* the last scrape had a KV usage series (kv_usage is 0 when not) */
     uint32_t in_flight;
-    uint32_t max_in_flight; /* 0 = no limit; at the limit the "room" filter drops it */
-    uint32_t kv_blocks;     /* KV cache size in blocks (num_gpu_blocks), 0 = unknown */
-    double pending_prefill; /* tokens sent here whose prefill has not ended (first token) */
-    uint32_t prefilling;    /* dispatched requests whose prefill has not ended; 0: no tokens */
-    double active_blocks;   /* KV blocks of the requests in flight here (prompt blocks each, as
-                               dispatched; a completion removes the mean); 0 when none */
+    uint32_t max_in_flight;   /* 0 = no limit; at the limit the "room" filter drops it */
+    uint32_t kv_blocks;       /* KV cache size in blocks (num_gpu_blocks), 0 = unknown */
+    double pending_prefill;   /* tokens sent here whose prefill has not ended (first token) */
+    uint32_t prefilling;      /* dispatched requests whose prefill has not ended; 0: no tokens */
+    wp_sched_active_t active; /* block hashes of the requests in flight here (multiset,
+                                 owned); empty when none */
+    uint64_t active_tail;     /* their KV blocks the hashes do not name; 0 when none */
     uint64_t acct_errors[WP_SCHED_ACCT_KINDS]; /* underflows reported by the caller */
     double waiting, running, kv_usage, scraped_at;
     double in_flight_at_scrape; /* in_flight when the metrics were set (or the scrape was
@@ -49,6 +51,7 @@ typedef struct wp__sched_ctx_s {
     int n;                   /* candidates */
     const int *cand;         /* candidate endpoint indices, ascending */
     const uint16_t *matched; /* leading blocks held, by endpoint index */
+    const uint64_t *hashes;  /* the prompt's block hashes (n_blocks of them) */
     uint32_t n_blocks;
     const wp_sched_index_t *index; /* the prefix index, read-only (tree sizes) */
     double prompt_tokens;          /* the whole prompt, estimated (wp__sched_prompt_tokens) */
@@ -76,6 +79,8 @@ typedef struct wp__sched_policy_s {
     int (*choose)(const wp__sched_ctx_t *ctx, uint32_t *state, wp_rng_t *rng);
     const wp__sched_weighted_t *preset; /* preset policy: its scorers, with max-score */
     int n_preset;                       /* 1..WP_SCHED_MAX_SCORERS when preset is set */
+    /* Blocks per endpoint its prefix index holds, at least 1; NULL: cfg->lru_capacity. */
+    uint32_t (*index_capacity)(const wp_sched_config_t *cfg);
 } wp__sched_policy_t;
 
 typedef struct wp__sched_filter_s {
@@ -95,6 +100,9 @@ extern const wp__sched_scorer_t wp__sched_scorer_prefill;
 /* Prompt tokens the endpoint would have to prefill: the whole prompt less the leading
  * blocks it holds (block_chars / 4 tokens each), never below 0. */
 double wp__sched_uncached_tokens(const wp__sched_ctx_t *ctx, int ep);
+/* A prompt's KV blocks its n_blocks hashes do not name: its full block_chars / 4-token
+ * blocks, floor(prompt_tokens / that), less n_blocks; 0 when not positive (or not finite). */
+uint64_t wp__sched_tail_blocks(double prompt_tokens, uint32_t n_blocks, uint32_t block_chars);
 extern const wp__sched_picker_t wp__sched_picker_max;
 extern const wp__sched_picker_t wp__sched_picker_weighted;
 extern const wp__sched_policy_t wp__sched_policy_rr;

@@ -319,7 +319,7 @@ static void test_admit_queue_off_sheds_in_flight_limit(void **state)
         } else {
             assert_int_equal(r.verdict, QUEUED);
             assert_null(wp_sched_admit_next(a, s, 3, BOTH));
-            assert_int_equal(wp_sched_on_complete(s, 1), WP_OK);
+            assert_int_equal(wp_sched_on_complete(s, &(wp_sched_pick_t){.endpoint = 1}), WP_OK);
             assert_ptr_equal(wp_sched_admit_next(a, s, 3, BOTH), &t[2]);
             assert_false(t[2].queued);
             assert_int_equal(wp_sched_pick(s, 3, &req, &rng, &pk, NULL), WP_OK);

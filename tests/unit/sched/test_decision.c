@@ -121,7 +121,7 @@ static void make_pick(wp_sched_pick_t *pk)
     assert_int_equal(wp_sched_pick(s, 0, &r, &rng, pk, &err), WP_OK);
     assert_int_equal(pk->endpoint, 0);
     assert_int_equal(wp_sched_on_dispatch(s, pk), WP_OK);
-    assert_int_equal(wp_sched_on_complete(s, 0), WP_OK);
+    assert_int_equal(wp_sched_on_complete(s, pk), WP_OK);
     r.exclude = NULL;
     r.prompt_len = 128;
     assert_int_equal(wp_sched_pick(s, 0, &r, &rng, pk, &err), WP_OK);

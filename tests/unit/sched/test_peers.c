@@ -1,11 +1,15 @@
 /* Tests for the peer policies (llm-d, sglang-cache-aware, dynamo-kv): each decision on
  * hand-built endpoint states, both sides of every threshold, the cost arithmetic worked
- * by hand, determinism with a seed, the config checks, and the scheduler's invariants. */
+ * by hand (docs/policies.md repeats each worked case), dynamo-kv's active blocks (a prefix
+ * shared by requests in flight counts once; a completion removes that request's blocks),
+ * SGLang's tree size, determinism with a seed, the config checks, and the scheduler's
+ * invariants. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <math.h>
@@ -79,7 +83,9 @@ static void load(wp_sched_t *s, int ep, int count)
         assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
 }
 
-static int pick_ep(wp_sched_t *s, double now, const wp_sched_request_t *r, uint64_t seed)
+/* The pick of r with an rng seeded with seed (not dispatched). */
+static wp_sched_pick_t pick_of(wp_sched_t *s, double now, const wp_sched_request_t *r,
+                               uint64_t seed)
 {
     wp_rng_t rng;
     wp_rng_seed(&rng, seed);
@@ -87,7 +93,12 @@ static int pick_ep(wp_sched_t *s, double now, const wp_sched_request_t *r, uint6
     wp_err_t err;
     if (wp_sched_pick(s, now, r, &rng, &p, &err) != WP_OK)
         fail_msg("pick: %s", err.msg);
-    return p.endpoint;
+    return p;
+}
+
+static int pick_ep(wp_sched_t *s, double now, const wp_sched_request_t *r, uint64_t seed)
+{
+    return pick_of(s, now, r, seed).endpoint;
 }
 
 /* ---- registry and config ---- */
@@ -121,6 +132,7 @@ static void test_peers_config_defaults_and_checks(void **state)
     assert_float_equal(c.sglang_balance_abs, 32, 0);
     assert_float_equal(c.sglang_balance_rel, 1.0001, 0);
     assert_float_equal(c.dynamo_overlap_weight, 1.0, 0);
+    assert_int_equal(c.sglang_max_tree_chars, 1u << 24);
     wp_err_t err;
     wp_sched_config_t bad = c;
     bad.sglang_cache_threshold = 1.5;
@@ -136,6 +148,10 @@ static void test_peers_config_defaults_and_checks(void **state)
     bad.dynamo_overlap_weight = INFINITY;
     assert_int_equal(wp_sched_config_validate(&bad, &err), WP_EINVAL);
     assert_non_null(strstr(err.msg, "overlap_weight"));
+    bad = c;
+    bad.sglang_max_tree_chars = 0;
+    assert_int_equal(wp_sched_config_validate(&bad, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "max_tree_size"));
     assert_int_equal(wp_sched_config_validate(&c, &err), WP_OK);
 }
 
@@ -153,8 +169,9 @@ static void test_peers_set_capacity(void **state)
 /* ---- llm-d ---- */
 
 /* llm-d must equal the topology policy configured by hand with the same three scorers at
- * weight 1 and max-score: same winner, same total, same per-scorer values, on a series of
- * states mixing prefix matches, queues, KV usage and stale metrics. */
+ * the guide's weights (prefix 3, queue 2, KV 2) and max-score: same winner, same total,
+ * same per-scorer values, on a series of states mixing prefix matches, queues, KV usage
+ * and stale metrics. */
 static void test_peers_llmd_equals_manual_config(void **state)
 {
     wp_sched_config_t a = config_for("llm-d");
@@ -162,9 +179,9 @@ static void test_peers_llmd_equals_manual_config(void **state)
     wp_sched_config_default(&m);
     m.n_scorers = 0;
     wp_err_t err;
-    assert_int_equal(wp_sched_config_add_scorer(&m, "prefix-aware", 1, &err), WP_OK);
-    assert_int_equal(wp_sched_config_add_scorer(&m, "queue", 1, &err), WP_OK);
-    assert_int_equal(wp_sched_config_add_scorer(&m, "kv-cache-utilization", 1, &err), WP_OK);
+    assert_int_equal(wp_sched_config_add_scorer(&m, "prefix-aware", 3, &err), WP_OK);
+    assert_int_equal(wp_sched_config_add_scorer(&m, "queue", 2, &err), WP_OK);
+    assert_int_equal(wp_sched_config_add_scorer(&m, "kv-cache-utilization", 2, &err), WP_OK);
     wp_sched_t *sa = make(&a, 4), *sm = make(&m, 4);
     wp_rng_t ra, rm, world;
     wp_rng_seed(&ra, 7);
@@ -201,8 +218,10 @@ static void test_peers_llmd_equals_manual_config(void **state)
     wp_sched_free(sm);
 }
 
-/* 1:1:1 by hand: ep0 holds 4 of 4 blocks, waiting 10, kv 0.9 → 1 + 0 + 0.1 = 1.1;
- * ep1 holds none, waiting 0, kv 0.2 → 0 + 1 + 0.8 = 1.8. ep1 wins. */
+/* 3:2:2 by hand (prefix, queue, KV): ep0 holds 4 of 4 blocks, waiting 10, KV 0.6 →
+ * 3 × 1 + 2 × 0 + 2 × 0.4 = 3.8; ep1 holds none, waiting 0, KV 0.2 → 0 + 2 × 1 + 2 × 0.8
+ * = 3.6. ep0 wins (at 1:1:1 it would lose, 1.4 against 1.8). With ep0's KV at 0.9 it is
+ * 3.2 and ep1 wins with 3.6; with ep1 waiting 10 too, ep1 is 1.6 and ep0 wins again. */
 static void test_peers_llmd_hand_numbers(void **state)
 {
     wp_sched_config_t c = config_for("llm-d");
@@ -210,17 +229,16 @@ static void test_peers_llmd_hand_numbers(void **state)
     char text[64 * 4 + 1];
     make_text(text, 4, 0, 1);
     teach(s, 0, text, 4);
-    assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 1.0, 10, 4, 0.9), WP_OK);
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 1.0, 10, 4, 0.6), WP_OK);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 1.0, 0, 4, 0.2), WP_OK);
     wp_sched_request_t r = req_for(text);
-    wp_rng_t rng;
-    wp_rng_seed(&rng, 1);
-    wp_sched_pick_t p;
-    wp_err_t err;
-    assert_int_equal(wp_sched_pick(s, 1.0, &r, &rng, &p, &err), WP_OK);
+    wp_sched_pick_t p = pick_of(s, 1.0, &r, 1);
+    assert_int_equal(p.endpoint, 0);
+    assert_float_equal(p.total, 3.8, 1e-12);
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 1.0, 10, 4, 0.9), WP_OK);
+    p = pick_of(s, 1.0, &r, 1);
     assert_int_equal(p.endpoint, 1);
-    assert_float_equal(p.total, 1.8, 1e-12);
-    /* ep1 now at waiting 10 too: ep0 = 1 + 1 + 0.1 = 2.1, ep1 = 0 + 1 + 0.8 = 1.8. */
+    assert_float_equal(p.total, 3.6, 1e-12);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 1.0, 10, 4, 0.2), WP_OK);
     assert_int_equal(pick_ep(s, 1.0, &r, 1), 0);
     wp_sched_free(s);
@@ -333,40 +351,82 @@ static void test_peers_sglang_short_prompt_goes_to_smallest_tree(void **state)
     wp_sched_free(s);
 }
 
+/* SGLang sizes its trees in characters per worker (max_tree_size), not by the llm-d LRU:
+ * with the default 2^24 characters an endpoint's entry holds 262,144 blocks of 64, so
+ * 40,000 blocks all stay where llm-d's index keeps its 31,250; a tree of 4 blocks' worth
+ * (256 characters) keeps the 4 leading blocks of a 6-block prompt, the least recently
+ * used going first. */
+static void test_peers_sglang_tree_size(void **state)
+{
+    enum { MANY = 40000 };
+    uint64_t *h = malloc(MANY * sizeof(*h));
+    assert_non_null(h);
+    for (uint64_t i = 0; i < MANY; i++)
+        h[i] = i * 0x9e3779b97f4a7c15ULL + 1;
+    const char *names[] = {"sglang-cache-aware", "llm-d"};
+    const size_t held[] = {MANY, 31250};
+    for (int k = 0; k < 2; k++) {
+        wp_sched_config_t c = config_for(names[k]);
+        wp_sched_t *s = make(&c, 1);
+        assert_int_equal(wp_sched_index_insert(wp_sched_index(s), 0, h, MANY), WP_OK);
+        assert_int_equal(wp_sched_index_endpoint_blocks(wp_sched_index(s), 0), held[k]);
+        assert_valid(s);
+        wp_sched_free(s);
+    }
+    free(h);
+    wp_sched_config_t c = config_for("sglang-cache-aware");
+    c.sglang_max_tree_chars = 4 * 64;
+    wp_sched_t *s = make(&c, 2);
+    char text[64 * 6 + 1];
+    make_text(text, 6, 0, 12);
+    teach(s, 0, text, 6);
+    assert_int_equal(wp_sched_index_endpoint_blocks(wp_sched_index(s), 0), 4);
+    wp_sched_request_t r = req_for(text);
+    wp_sched_pick_t p = pick_of(s, 0, &r, 1);
+    assert_int_equal(p.endpoint, 0); /* 4 of 6 blocks: 0.67 > 0.5 */
+    assert_int_equal(p.matched_blocks, 4);
+    assert_valid(s);
+    wp_sched_free(s);
+}
+
 /* ---- dynamo-kv ---- */
 
-/* Puts one request of `blocks` 16-token blocks in flight on ep (none of them cached there);
- * with prefilled, its prefill has ended, so only its blocks count, not its prefill. */
-static void dispatch_blocks(wp_sched_t *s, int ep, int blocks, bool prefilled)
+/* Puts one request of `blocks` 16-token blocks in flight on ep: a prompt none of whose
+ * blocks are hashed (or cached there), so all of them count as its own; with prefilled,
+ * its prefill has ended, so only its blocks count, not its prefill. Returns its pick. */
+static wp_sched_pick_t dispatch_blocks(wp_sched_t *s, int ep, int blocks, bool prefilled)
 {
-    wp_sched_pick_t p = {.endpoint = ep, .prefill_tokens = 16.0 * blocks};
+    wp_sched_pick_t p = {
+        .endpoint = ep, .prefill_tokens = 16.0 * blocks, .prompt_tokens = 16.0 * blocks};
     assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
     if (prefilled)
         assert_int_equal(wp_sched_on_prefill_done(s, &p), WP_OK);
+    return p;
 }
 
 /* Prompt: 8 full blocks (512 characters = 128 tokens = 8 KV blocks of 16 tokens). ep0 holds
- * all 8, ep1 none. ep0 runs requests of `active` blocks in all, prefill done, plus one of
- * `pending` blocks still prefilling; ep1 runs nothing. By hand, at weight w:
- *   ep0: w × (0 + pending) + (active + pending) + 0 new blocks
+ * all 8 in its prefix index, ep1 none. ep0 runs requests of `active` blocks in all, prefill
+ * done, plus one of `pending` blocks still prefilling, none of them sharing a block with
+ * the prompt; ep1 runs nothing. By hand, at weight w:
+ *   ep0: w × (0 + pending) + (active + pending) + 8 new blocks (none of the prompt's is active)
  *   ep1: w × 8 + 8 new blocks = 8 (w + 1)
- * so the holder wins until its in-flight blocks outweigh the blocks it saves, (w + 1) × 8;
- * at a tie Dynamo prefers the smaller tree (ep1, which holds nothing). */
+ * so the holder wins while its in-flight blocks, active + (w + 1) × pending, stay under the
+ * prefill it saves, 8w; at a tie Dynamo prefers the smaller tree (ep1, which holds nothing). */
 static void test_peers_dynamo_table(void **state)
 {
     static const struct {
         double w;
         int active, pending, want;
     } rows[] = {
-        {1, 15, 0, 0}, /* 15 < 16 */
-        {1, 16, 0, 1}, /* 16 = 16: tie, ep1's tree is smaller */
-        {1, 17, 0, 1}, /* 17 > 16 */
-        {2, 23, 0, 0}, /* 23 < 24 */
-        {2, 25, 0, 1}, /* 25 > 24 */
-        {0, 7, 0, 0},  /* 7 < 8: weight 0 is load only, in blocks */
-        {0, 9, 0, 1},  /* 9 > 8 */
-        {1, 5, 5, 0},  /* 5 + 5 + 5 = 15 < 16 */
-        {1, 5, 6, 1},  /* 5 + 6 + 6 = 17 > 16 */
+        {1, 7, 0, 0},  /* 15 < 16 */
+        {1, 8, 0, 1},  /* 16 = 16: tie, ep1's tree is smaller */
+        {1, 9, 0, 1},  /* 17 > 16 */
+        {2, 15, 0, 0}, /* 23 < 24 */
+        {2, 17, 0, 1}, /* 25 > 24 */
+        {0, 0, 0, 1},  /* weight 0, idle: 8 = 8, the smaller tree */
+        {0, 1, 0, 1},  /* 9 > 8: weight 0 is load only, in blocks */
+        {1, 3, 2, 0},  /* 2 + 3 + 2 + 8 = 15 < 16 */
+        {1, 3, 3, 1},  /* 3 + 3 + 3 + 8 = 17 > 16 */
     };
     char text[64 * 8 + 1];
     make_text(text, 8, 0, 8);
@@ -392,8 +452,8 @@ static void test_peers_dynamo_table(void **state)
 
 /* Scraped metrics play no part: ep0 reports a full KV cache and a long queue, ep1 an empty
  * one, but ep1 runs a 20-block request the router sent and ep0 nothing, so ep0 wins
- * (4-block prompt, nothing cached: ep0 4 + 4 = 8, ep1 8 + 20 = 28). Completing ep1's request
- * leaves it no blocks (validate checks it), and the tie is then broken at random. */
+ * (4-block prompt, nothing cached: ep0 4 + 4 = 8, ep1 4 + 20 + 4 = 28). Completing ep1's
+ * request leaves it no blocks (validate checks it), and the tie is then broken at random. */
 static void test_peers_dynamo_router_blocks_not_metrics(void **state)
 {
     wp_sched_config_t c = config_for("dynamo-kv");
@@ -402,12 +462,14 @@ static void test_peers_dynamo_router_blocks_not_metrics(void **state)
         assert_int_equal(wp_sched_endpoint_set_capacity(s, e, 1000), WP_OK);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 1.0, 30, 8, 1.0), WP_OK);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 1.0, 0, 0, 0.0), WP_OK);
-    dispatch_blocks(s, 1, 20, true);
+    wp_sched_pick_t big = dispatch_blocks(s, 1, 20, true);
+    assert_int_equal(wp_sched_endpoint_active_blocks(s, 1), 20);
     char text[64 * 4 + 1];
     make_text(text, 4, 0, 9);
     wp_sched_request_t r = req_for(text);
     assert_int_equal(pick_ep(s, 1.0, &r, 2), 0);
-    assert_int_equal(wp_sched_on_complete(s, 1), WP_OK);
+    assert_int_equal(wp_sched_on_complete(s, &big), WP_OK);
+    assert_int_equal(wp_sched_endpoint_active_blocks(s, 1), 0);
     assert_valid(s);
     int seen[2] = {0};
     for (uint64_t seed = 0; seed < 64; seed++)
@@ -416,12 +478,95 @@ static void test_peers_dynamo_router_blocks_not_metrics(void **state)
     wp_sched_free(s);
 }
 
+/* `shared` blocks of one system prompt, then `own` blocks from seed. */
+static void make_shared(char *buf, int shared, int own, int seed)
+{
+    make_text(buf, shared + own, 0, 0);
+    char mine[64 * 16 + 1];
+    make_text(mine, shared + own, 0, seed);
+    memcpy(buf + 64 * shared, mine + 64 * shared, (size_t)own * 64);
+}
+
+/* The pick of r on ep alone (every other endpoint excluded), dispatched. */
+static wp_sched_pick_t send_to(wp_sched_t *s, int ep, const wp_sched_request_t *r)
+{
+    uint64_t ex[WP_SCHED_EXCLUDE_WORDS];
+    memset(ex, 0xff, sizeof(ex));
+    ex[ep / 64] &= ~(1ULL << (ep % 64));
+    wp_sched_request_t only = *r;
+    only.exclude = ex;
+    wp_sched_pick_t p = pick_of(s, 0, &only, 1);
+    assert_int_equal(p.endpoint, ep);
+    assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+    return p;
+}
+
+/* Two requests in flight on ep0 share a 6-block system prompt and have 2 blocks of their
+ * own each (8 blocks, 128 tokens): ep0's active blocks are 6 + 2 + 2 = 10, not 16. The
+ * second found the system prompt cached, so it owes 2 blocks of prefill (32 tokens), the
+ * first all 8 (128): 160 pending, and the second's prefill-done takes exactly its 32.
+ * A third request with the same system prompt, both prefills done, by hand at weight 1:
+ *   ep0: prefill 2 (6 of 8 cached) + active 10 + new 2 (its own; the 6 shared are active) = 14
+ *   ep1: prefill 8 + active 0 + new 8 = 16
+ * so ep0 wins; counting each request's blocks apart (16 active) it would cost 20 and lose.
+ * When the first ends its own 2 blocks leave and the shared 6 stay (8 active): the second
+ * still holds them. Blocks the hashes do not name (a prompt longer than its hashed text)
+ * count once per request: 4 hashed blocks of a 10-block prompt are 4 + 6; twice, 4 + 12. */
+static void test_peers_dynamo_shared_prefix_counts_once(void **state)
+{
+    wp_sched_config_t c = config_for("dynamo-kv");
+    wp_sched_t *s = make(&c, 2);
+    char t1[64 * 8 + 1], t2[64 * 8 + 1], t3[64 * 8 + 1];
+    make_shared(t1, 6, 2, 1);
+    make_shared(t2, 6, 2, 2);
+    make_shared(t3, 6, 2, 3);
+    wp_sched_request_t r1 = req_for(t1), r2 = req_for(t2), r3 = req_for(t3);
+    wp_sched_pick_t p1 = send_to(s, 0, &r1);
+    wp_sched_pick_t p2 = send_to(s, 0, &r2);
+    assert_int_equal(p2.matched_blocks, 6);
+    assert_int_equal(wp_sched_endpoint_active_blocks(s, 0), 10);
+    assert_float_equal(wp_sched_endpoint_load(s, 0).pending_prefill, 128 + 32, 0);
+    assert_int_equal(wp_sched_on_prefill_done(s, &p2), WP_OK);
+    assert_float_equal(wp_sched_endpoint_load(s, 0).pending_prefill, 128, 0);
+    assert_int_equal(wp_sched_on_prefill_done(s, &p1), WP_OK);
+    for (uint64_t seed = 0; seed < 8; seed++)
+        assert_int_equal(pick_ep(s, 0, &r3, seed), 0);
+    assert_int_equal(wp_sched_on_complete(s, &p1), WP_OK);
+    assert_int_equal(wp_sched_endpoint_active_blocks(s, 0), 8);
+    assert_int_equal(wp_sched_on_complete(s, &p2), WP_OK);
+    assert_int_equal(wp_sched_endpoint_active_blocks(s, 0), 0);
+    assert_valid(s);
+
+    uint64_t h[4];
+    assert_int_equal(wp_sched_hash_chain(MODEL, NULL, t3, 256, 64, WP_SCHED_MAX_BLOCKS, h), 4);
+    wp_sched_request_t longer = {
+        .model = MODEL, .session_ep = -1, .hashes = h, .n_hashes = 4, .prompt_tokens = 160};
+    wp_sched_pick_t a = send_to(s, 1, &longer);
+    assert_int_equal(wp_sched_endpoint_active_blocks(s, 1), 4 + 6);
+    wp_sched_pick_t b = send_to(s, 1, &longer);
+    assert_int_equal(wp_sched_endpoint_active_blocks(s, 1), 4 + 12);
+    assert_int_equal(wp_sched_on_complete(s, &a), WP_OK);
+    assert_int_equal(wp_sched_endpoint_active_blocks(s, 1), 4 + 6);
+    assert_valid(s);
+    assert_int_equal(wp_sched_on_complete(s, &b), WP_OK);
+    assert_int_equal(wp_sched_endpoint_active_blocks(s, 1), 0);
+    /* A completion with nothing in flight: an accounting error, the set stays empty. */
+    assert_int_equal(wp_sched_on_complete(s, &b), WP_ELIMIT);
+    assert_int_equal(wp_sched_accounting_errors(s, 1, WP_SCHED_ACCT_COMPLETE), 1);
+    assert_valid(s);
+    wp_sched_free(s);
+}
+
 /* ---- all three ---- */
 
 /* Same seed, same sequence of requests and states → the same picks, run after run; the
- * scheduler stays valid throughout. */
+ * scheduler stays valid throughout. A completion names the latest request in flight on its
+ * endpoint; once all have ended, no endpoint has an active block left. */
 static void run_sequence(const char *policy, uint64_t seed, int *out, int n)
 {
+    wp_sched_pick_t *live = malloc((size_t)n * sizeof(*live));
+    assert_non_null(live);
+    int n_live = 0;
     wp_sched_config_t c = config_for(policy);
     c.sglang_balance_abs = 3;
     wp_sched_t *s = make(&c, 5);
@@ -444,11 +589,25 @@ static void run_sequence(const char *policy, uint64_t seed, int *out, int n)
         assert_int_equal(wp_sched_pick(s, now, &r, &rng, &p, &err), WP_OK);
         out[i] = p.endpoint;
         assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+        live[n_live++] = p;
         int done = (int)wp_rng_below(&world, 5);
-        if (wp_rng_below(&world, 3) == 0 && wp_sched_endpoint_in_flight(s, done) > 0)
-            assert_int_equal(wp_sched_on_complete(s, done), WP_OK);
+        if (wp_rng_below(&world, 3) != 0)
+            continue;
+        for (int k = n_live - 1; k >= 0; k--) {
+            if (live[k].endpoint == done) {
+                assert_int_equal(wp_sched_on_complete(s, &live[k]), WP_OK);
+                live[k] = live[--n_live];
+                break;
+            }
+        }
     }
     assert_valid(s);
+    while (n_live > 0)
+        assert_int_equal(wp_sched_on_complete(s, &live[--n_live]), WP_OK);
+    for (int e = 0; e < 5; e++)
+        assert_int_equal(wp_sched_endpoint_active_blocks(s, e), 0);
+    assert_valid(s);
+    free(live);
     wp_sched_free(s);
 }
 
@@ -503,8 +662,10 @@ int main(void)
         cmocka_unit_test(test_peers_sglang_shortest_queue_ties),
         cmocka_unit_test(test_peers_sglang_match_rate_threshold),
         cmocka_unit_test(test_peers_sglang_short_prompt_goes_to_smallest_tree),
+        cmocka_unit_test(test_peers_sglang_tree_size),
         cmocka_unit_test(test_peers_dynamo_table),
         cmocka_unit_test(test_peers_dynamo_router_blocks_not_metrics),
+        cmocka_unit_test(test_peers_dynamo_shared_prefix_counts_once),
         cmocka_unit_test(test_peers_deterministic),
         cmocka_unit_test(test_peers_respect_filters),
     };

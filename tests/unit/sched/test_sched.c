@@ -7,6 +7,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -154,9 +155,9 @@ static void test_sched_endpoints(void **state)
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, 3, 4, NAN), WP_OK);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, 3, 4, 0.5), WP_OK);
     /* never below 0: counted as an accounting error (test_sched_accounting.c) */
-    assert_int_equal(wp_sched_on_complete(s, 0), WP_ELIMIT);
+    assert_int_equal(wp_sched_on_complete(s, &(wp_sched_pick_t){.endpoint = 0}), WP_ELIMIT);
     assert_int_equal(wp_sched_endpoint_in_flight(s, 0), 0);
-    assert_int_equal(wp_sched_on_complete(s, -1), WP_EINVAL);
+    assert_int_equal(wp_sched_on_complete(s, &(wp_sched_pick_t){.endpoint = -1}), WP_EINVAL);
     assert_valid(s);
     wp_sched_free(s);
 }
@@ -452,9 +453,47 @@ static void test_sched_session_affinity(void **state)
     wp_sched_free(s);
 }
 
-/* Runs a fixed random workload; returns a checksum of the endpoints picked. */
+/* Completes the latest of the live picks on ep (there is one: ep has requests in flight)
+ * and drops it from the list. */
+static void complete_one(wp_sched_t *s, wp_sched_pick_t *live, int *n_live, int ep)
+{
+    for (int i = *n_live - 1; i >= 0; i--) {
+        if (live[i].endpoint != ep)
+            continue;
+        assert_int_equal(wp_sched_on_complete(s, &live[i]), WP_OK);
+        live[i] = live[--*n_live];
+        return;
+    }
+    fail_msg("endpoint %d has requests in flight but no live pick", ep);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The active blocks of ep worked out from the live picks alone: their distinct hashes
+ * (these prompts have no blocks past their hashes). */
+static uint64_t distinct_live(const wp_sched_pick_t *live, int n_live, int ep)
+{
+    static uint64_t all[3000 * 12];
+    size_t n = 0;
+    for (int i = 0; i < n_live; i++)
+        for (uint32_t b = 0; live[i].endpoint == ep && b < live[i].n_blocks; b++)
+            all[n++] = live[i].block_hashes[b];
+    qsort(all, n, sizeof(all[0]), cmp_u64);
+    uint64_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        distinct += i == 0 || all[i] != all[i - 1];
+    return distinct;
+}
+
+/* Runs a fixed random workload; returns a checksum of the endpoints picked. Every
+ * completion names one of the requests in flight on its endpoint. */
 static uint64_t random_workload(uint64_t seed, bool check)
 {
+    enum { STEPS = 3000 };
     wp_sched_config_t c;
     wp_sched_config_default(&c);
     c.lru_capacity = 40;
@@ -463,7 +502,10 @@ static uint64_t random_workload(uint64_t seed, bool check)
     wp_rng_seed(&rng, seed);
     char text[12 * 64 + 1];
     uint64_t sum = 0;
-    for (int step = 0; step < 3000; step++) {
+    wp_sched_pick_t *live = malloc(STEPS * sizeof(*live));
+    assert_non_null(live);
+    int n_live = 0;
+    for (int step = 0; step < STEPS; step++) {
         int ep = (int)wp_rng_below(&rng, 8);
         double now = step * 0.01;
         switch (wp_rng_below(&rng, 10)) {
@@ -476,7 +518,7 @@ static uint64_t random_workload(uint64_t seed, bool check)
             break;
         case 2:
             if (wp_sched_endpoint_in_flight(s, ep) > 0)
-                assert_int_equal(wp_sched_on_complete(s, ep), WP_OK);
+                complete_one(s, live, &n_live, ep);
             break;
         default: {
             make_text(text, 1 + (int)wp_rng_below(&rng, 12), (int)wp_rng_below(&rng, 6));
@@ -494,12 +536,23 @@ static uint64_t random_workload(uint64_t seed, bool check)
                 assert_true(p.prefix_ratio >= 0 && p.prefix_ratio <= 1);
             }
             assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+            live[n_live++] = p;
         }
         }
-        if (check && step % 50 == 0)
+        if (check && step % 50 == 0) {
             assert_valid(s);
+            for (int e = 0; e < 8; e++)
+                assert_int_equal(wp_sched_endpoint_active_blocks(s, e),
+                                 distinct_live(live, n_live, e));
+        }
     }
     assert_valid(s);
+    while (n_live > 0) /* everything ends: nothing stays active */
+        complete_one(s, live, &n_live, live[n_live - 1].endpoint);
+    for (int e = 0; e < 8; e++)
+        assert_int_equal(wp_sched_endpoint_active_blocks(s, e), 0);
+    assert_valid(s);
+    free(live);
     wp_sched_free(s);
     return sum;
 }
@@ -567,7 +620,7 @@ static void test_sched_limit_and_room(void **state)
     assert_int_equal(wp_sched_endpoint_in_flight(s, 0), 1);
     assert_int_equal(wp_sched_endpoint_set_in_flight(s, 9, 1), WP_EINVAL);
     /* The limited endpoint frees its slot: room again. */
-    assert_int_equal(wp_sched_on_complete(s, 0), WP_OK);
+    assert_int_equal(wp_sched_on_complete(s, &(wp_sched_pick_t){.endpoint = 0}), WP_OK);
     assert_int_equal(wp_sched_room(s, 0, WP_SCHED_ROLE_BOTH, &th, NULL), 1);
     /* Unhealthy endpoints are neither room nor healthy; roles are respected. */
     wp_sched_endpoint_set_healthy(s, 0, false);
@@ -611,12 +664,12 @@ static void test_sched_scrape_in_flight_on_the_way(void **state)
     /* Ours ends while the scrape is on its way; the engine still counted it running. */
     assert_int_equal(wp_sched_on_dispatch(s, &mine), WP_OK);
     assert_int_equal(wp_sched_endpoint_scrape_sent(s, 0), WP_OK);
-    assert_int_equal(wp_sched_on_complete(s, 0), WP_OK);
+    assert_int_equal(wp_sched_on_complete(s, &mine), WP_OK);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 1.0, 0, 1, 0.1), WP_OK);
     assert_float_equal(load_score(s, 1.0), 0.5, 1e-12); /* idle: nothing phantom */
     /* Without the sent mark the same answer leaves a phantom request for a scrape interval. */
     assert_int_equal(wp_sched_on_dispatch(s, &mine), WP_OK);
-    assert_int_equal(wp_sched_on_complete(s, 0), WP_OK);
+    assert_int_equal(wp_sched_on_complete(s, &mine), WP_OK);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 2.0, 0, 1, 0.1), WP_OK);
     assert_true(load_score(s, 2.0) < 0.5);
     /* Ours starts while the scrape is on its way and the engine counts it: one, not two. */
@@ -626,7 +679,7 @@ static void test_sched_scrape_in_flight_on_the_way(void **state)
     double one = load_score(s, 3.0);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 3.0, 0, 0, 0.1), WP_OK);
     assert_float_equal(load_score(s, 3.0), one, 1e-12); /* the same as the engine not counting it */
-    assert_int_equal(wp_sched_on_complete(s, 0), WP_OK);
+    assert_int_equal(wp_sched_on_complete(s, &mine), WP_OK);
     wp_sched_free(s);
 }
 

@@ -67,19 +67,20 @@ static void test_sched_accounting_double_completion_counted(void **state)
     wp_sched_pick_t p = {.endpoint = 1, .prefill_tokens = 100};
     assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
     assert_int_equal(wp_sched_on_prefill_done(s, &p), WP_OK);
-    assert_int_equal(wp_sched_on_complete(s, 1), WP_OK);
+    assert_int_equal(wp_sched_on_complete(s, &p), WP_OK);
     assert_int_equal(wp_sched_accounting_errors(s, 1, WP_SCHED_ACCT_COMPLETE), 0);
     /* The same request ends again: refused, counted, the count stays at 0. */
-    assert_int_equal(wp_sched_on_complete(s, 1), WP_ELIMIT);
-    assert_int_equal(wp_sched_on_complete(s, 1), WP_ELIMIT);
+    assert_int_equal(wp_sched_on_complete(s, &p), WP_ELIMIT);
+    assert_int_equal(wp_sched_on_complete(s, &p), WP_ELIMIT);
     assert_int_equal(wp_sched_endpoint_in_flight(s, 1), 0);
     assert_int_equal(wp_sched_accounting_errors(s, 1, WP_SCHED_ACCT_COMPLETE), 2);
     assert_int_equal(wp_sched_accounting_errors(s, 0, WP_SCHED_ACCT_COMPLETE), 0);
     /* A completion on an endpoint that never had a request. */
-    assert_int_equal(wp_sched_on_complete(s, 0), WP_ELIMIT);
+    assert_int_equal(wp_sched_on_complete(s, &(wp_sched_pick_t){.endpoint = 0}), WP_ELIMIT);
     assert_int_equal(wp_sched_accounting_errors(s, 0, WP_SCHED_ACCT_COMPLETE), 1);
     /* Out of range: not an accounting error, a bad argument. */
-    assert_int_equal(wp_sched_on_complete(s, 2), WP_EINVAL);
+    assert_int_equal(wp_sched_on_complete(s, &(wp_sched_pick_t){.endpoint = 2}), WP_EINVAL);
+    assert_int_equal(wp_sched_on_complete(s, NULL), WP_EINVAL);
     assert_int_equal(wp_sched_accounting_errors(s, 2, WP_SCHED_ACCT_COMPLETE), 0);
     assert_int_equal(wp_sched_accounting_errors(s, 0, WP_SCHED_ACCT_KINDS), 0);
     assert_string_equal(wp_sched_acct_name(WP_SCHED_ACCT_COMPLETE), "complete");
@@ -112,8 +113,9 @@ static void test_sched_accounting_prefill_underflow_counted(void **state)
 }
 
 /* After a reload the surviving endpoint keeps its prefix blocks, so a prompt it served goes
- * back to it with its full prefix matched; in-flight and pending prefill come along, and
- * the requests begun before complete in the new scheduler without an accounting error. */
+ * back to it with its full prefix matched; in-flight, pending prefill and active blocks
+ * come along, and the requests begun before complete in the new scheduler without an
+ * accounting error. */
 static void test_sched_adopt_keeps_prefix_and_counts(void **state)
 {
     const char *old_names[] = {"a", "b", "c"};
@@ -136,14 +138,18 @@ static void test_sched_adopt_keeps_prefix_and_counts(void **state)
     assert_int_equal(wp_sched_index_endpoint_blocks(wp_sched_index(old), 2), 8); /* src kept */
     assert_int_equal(wp_sched_index_endpoint_blocks(wp_sched_index(neu), 1), 0);
     assert_int_equal(wp_sched_endpoint_in_flight(neu, 0), 2);
+    assert_int_equal(wp_sched_endpoint_active_blocks(neu, 0), 8); /* the same 8, twice */
+    assert_int_equal(wp_sched_endpoint_active_blocks(neu, 1), 0);
     wp_sched_pick_t q = pick_for(neu, text);
     assert_int_equal(q.endpoint, 0);
     assert_int_equal(q.matched_blocks, 8);
     assert_float_equal(q.prefix_ratio, 1.0, 0);
     /* One request was still prefilling: its prefill-done and both completions are owed. */
     assert_int_equal(wp_sched_on_prefill_done(neu, &q), WP_OK);
-    assert_int_equal(wp_sched_on_complete(neu, 0), WP_OK);
-    assert_int_equal(wp_sched_on_complete(neu, 0), WP_OK);
+    assert_int_equal(wp_sched_on_complete(neu, &q), WP_OK);
+    assert_int_equal(wp_sched_endpoint_active_blocks(neu, 0), 8);
+    assert_int_equal(wp_sched_on_complete(neu, &q), WP_OK);
+    assert_int_equal(wp_sched_endpoint_active_blocks(neu, 0), 0);
     assert_int_equal(wp_sched_accounting_errors(neu, 0, WP_SCHED_ACCT_PREFILL), 0);
     assert_int_equal(wp_sched_accounting_errors(neu, 0, WP_SCHED_ACCT_COMPLETE), 0);
     assert_int_equal(wp_sched_on_prefill_done(neu, &q), WP_ELIMIT);
@@ -151,6 +157,44 @@ static void test_sched_adopt_keeps_prefix_and_counts(void **state)
     assert_int_equal(wp_sched_endpoint_adopt(neu, 3, old, 0), WP_EINVAL);
     assert_int_equal(wp_sched_endpoint_adopt(neu, 0, old, 3), WP_EINVAL);
     assert_int_equal(wp_sched_endpoint_adopt(neu, 0, neu, 1), WP_EINVAL);
+    assert_valid(neu);
+    wp_sched_free(old);
+    wp_sched_free(neu);
+}
+
+/* A reload's heir follows the requests of the older generation as gateway/pool.c drives it:
+ * one sent there after the reload joins the heir's active set (its counts come by
+ * set_load) and leaves it when it ends; one begun before leaves the copy adopt made. */
+static void test_sched_hold_follows_older_generation(void **state)
+{
+    const char *names[] = {"a"};
+    wp_sched_t *old = make(names, 1, true, 0), *neu = make(names, 1, true, 0);
+    char t1[6 * 64 + 1], t2[6 * 64 + 1];
+    make_text(t1, 6, 1);
+    make_text(t2, 6, 2);
+    wp_sched_pick_t p1 = pick_for(old, t1);
+    assert_int_equal(wp_sched_on_dispatch(old, &p1), WP_OK);
+    assert_int_equal(wp_sched_endpoint_adopt(neu, 0, old, 0), WP_OK);
+    assert_int_equal(wp_sched_endpoint_active_blocks(neu, 0), 6);
+    wp_sched_pick_t p2 = pick_for(old, t2);
+    assert_int_equal(wp_sched_on_dispatch(old, &p2), WP_OK);
+    wp_sched_load_t l = wp_sched_endpoint_load(old, 0);
+    assert_int_equal(wp_sched_endpoint_set_load(neu, 0, &l), WP_OK);
+    assert_int_equal(wp_sched_endpoint_hold(neu, 0, &p2, true), WP_OK);
+    assert_int_equal(wp_sched_endpoint_active_blocks(neu, 0), 12);
+    assert_int_equal(wp_sched_endpoint_in_flight(neu, 0), 2); /* hold moves no count */
+    assert_int_equal(wp_sched_on_complete(old, &p1), WP_OK);
+    assert_int_equal(wp_sched_endpoint_hold(neu, 0, &p1, false), WP_OK);
+    assert_int_equal(wp_sched_endpoint_active_blocks(neu, 0), 6);
+    assert_int_equal(wp_sched_endpoint_active_blocks(old, 0), 6);
+    assert_int_equal(wp_sched_on_complete(old, &p2), WP_OK);
+    assert_int_equal(wp_sched_endpoint_hold(neu, 0, &p2, false), WP_OK);
+    assert_int_equal(wp_sched_endpoint_active_blocks(neu, 0), 0);
+    l = wp_sched_endpoint_load(old, 0);
+    assert_int_equal(wp_sched_endpoint_set_load(neu, 0, &l), WP_OK);
+    assert_int_equal(wp_sched_endpoint_hold(neu, 1, &p2, true), WP_EINVAL);
+    assert_int_equal(wp_sched_endpoint_hold(neu, 0, NULL, true), WP_EINVAL);
+    assert_valid(old);
     assert_valid(neu);
     wp_sched_free(old);
     wp_sched_free(neu);
@@ -209,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_sched_accounting_prefill_underflow_counted),
         cmocka_unit_test(test_sched_adopt_keeps_prefix_and_counts),
         cmocka_unit_test(test_sched_adopt_smaller_lru_keeps_most_recent),
+        cmocka_unit_test(test_sched_hold_follows_older_generation),
         cmocka_unit_test(test_sched_load_get_and_set),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

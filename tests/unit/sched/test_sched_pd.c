@@ -82,7 +82,7 @@ static void hold_prefix(wp_sched_t *s, int ep, int blocks)
     assert_int_equal(pk.endpoint, ep);
     assert_int_equal(wp_sched_on_dispatch(s, &pk), WP_OK);
     assert_int_equal(wp_sched_on_prefill_done(s, &pk), WP_OK);
-    assert_int_equal(wp_sched_on_complete(s, ep), WP_OK);
+    assert_int_equal(wp_sched_on_complete(s, &pk), WP_OK);
 }
 
 typedef struct pd_case_s {
