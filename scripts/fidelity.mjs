@@ -133,14 +133,21 @@ async function simulate(r, dir, extra = []) {
   writeFileSync(`${base}.topology.yaml`, f.topo);
   writeFileSync(`${base}.workload.yaml`, f.wl);
   const res = await run(o.bin, ['simulate', '-f', `${base}.topology.yaml`, '--workload', `${base}.workload.yaml`,
-    '--quiet', '--json', `${base}.json`]);
+    '--quiet', '--json', `${base}.json`, ...(o.uncertainty ? ['--uncertainty'] : [])]);
   if (res.code !== 0) return { error: res.err.trim().split('\n').pop() };
-  const sum = JSON.parse(readFileSync(`${base}.json`, 'utf8')).runs[0].summary;
+  const runs = JSON.parse(readFileSync(`${base}.json`, 'utf8')).runs;
+  const sum = runs[0].summary;
   const kv = /KV cache (\d+) tokens/.exec(res.err);
-  return {
+  const out = {
     ttft_ms: sum.ttft_s.mean * 1000, tpot_ms: sum.tpot_s.mean * 1000, failed: sum.failed,
     kv_tokens: kv ? +kv[1] : null, settings: s,
   };
+  if (o.uncertainty) // the engine model at the fast and the slow end of every constant
+    out.band = Object.fromEntries(['ttft', 'tpot'].map((k) => {
+      const v = runs.slice(1, 3).map((r) => r.summary[`${k}_s`].mean * 1000);
+      return [`${k}_ms`, [Math.min(...v), Math.max(...v)]];
+    }));
+  return out;
 }
 
 // Runs fn over items with at most n at once, results in order.
@@ -184,16 +191,23 @@ function summarize(rows) {
       tpot: { median: quantile(e('tpot_ms'), 0.5), p90: quantile(e('tpot_ms'), 0.9) },
       kv: { rows: kv.length, median: quantile(kv, 0.5), p90: quantile(kv, 0.9) },
     });
+    if (ok.length && ok[0].pred.band) {
+      const inside = (k) => ok.filter((r) => r.pred.band[k][0] <= +r[k] && +r[k] <= r.pred.band[k][1]).length / ok.length;
+      out[out.length - 1].band_coverage = { ttft: inside('ttft_ms'), tpot: inside('tpot_ms') };
+    }
   }
   return out;
 }
 
 function table(summary) {
-  const lines = ['| model | rows | TTFT median | TTFT p90 | TPOT median | TPOT p90 | KV rows | KV median | KV p90 |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|'];
+  const band = summary[0].band_coverage !== undefined;
+  const lines = ['| model | rows | TTFT median | TTFT p90 | TPOT median | TPOT p90 | KV rows | KV median | KV p90 |' +
+    (band ? ' TTFT in band | TPOT in band |' : ''),
+  '|---|---:|---:|---:|---:|---:|---:|---:|---:|' + (band ? '---:|---:|' : '')];
   for (const s of summary)
     lines.push(`| ${s.model} | ${s.simulated}/${s.rows} | ${pct(s.ttft.median)} | ${pct(s.ttft.p90)} | ${pct(s.tpot.median)} | ` +
-      `${pct(s.tpot.p90)} | ${s.kv.rows} | ${pct(s.kv.median)} | ${pct(s.kv.p90)} |`);
+      `${pct(s.tpot.p90)} | ${s.kv.rows} | ${pct(s.kv.median)} | ${pct(s.kv.p90)} |` +
+      (band ? ` ${pct(s.band_coverage.ttft)} | ${pct(s.band_coverage.tpot)} |` : ''));
   return lines.join('\n');
 }
 

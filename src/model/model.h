@@ -99,14 +99,16 @@ typedef struct wp_perf_params_s {
                                       0 = every step does (vLLM's max_cudagraph_capture_size) */
     /* The calibrated constants: one row each in wp_perf_consts (docs/calibration.md). */
     double prefill_mfu;         /* dense matmuls and attention: fraction of peak FLOP/s */
-    double moe_mfu;             /* fused-MoE expert matmuls: fraction of peak FLOP/s */
+    double moe_mfu;             /* fused-MoE expert matmuls: share of the BF16 peak, any dtype */
     double decode_mbu;          /* weight reads: fraction of HBM bandwidth */
     double attn_mbu;            /* KV-cache reads by the attention kernels: fraction */
     double step_overhead_s;     /* CPU time of one engine iteration not hidden by the GPU */
     double layer_latency_s;     /* GPU time floor of one layer's kernels in a CUDA graph */
     double moe_slot_latency_s;  /* extra floor of an MoE layer per routed expert (top_k) */
     double eager_layer_s;       /* launch cost of one layer in a step run without a graph */
+    double eager_moe_layer_s;   /* extra launch cost of an MoE layer there (routing kernels) */
     double allreduce_latency_s; /* one all-reduce, per synchronisation round (log2 tp) */
+    double allreduce_bw_share;  /* all-reduce bandwidth: share of the GPU's NVLink figure */
     double activation_reserve;  /* bytes per GPU kept out of the KV pool */
 } wp_perf_params_t;
 
@@ -192,8 +194,8 @@ double wp_perf_bytes_per_gpu(const wp_perf_t *p, const wp_perf_batch_t *b);
 /* Seconds of tensor-parallel all-reduce in the step (0 at tp 1). */
 double wp_perf_allreduce_time(const wp_perf_t *p, const wp_perf_batch_t *b);
 /* The step's fixed costs: step_overhead + layers x (layer floor + top_k x the MoE slot
- * floor) when the step replays a CUDA graph; step_overhead + layers x eager_layer when it
- * has more tokens than cudagraph_max_tokens. */
+ * floor) when the step replays a CUDA graph; step_overhead + layers x (eager_layer, + the
+ * eager MoE extra for MoE models) when it has more tokens than cudagraph_max_tokens. */
 double wp_perf_overhead_time(const wp_perf_t *p, const wp_perf_batch_t *b);
 /* max(compute, memory) + overhead + all-reduce; 0 for an empty batch. */
 double wp_perf_step_time(const wp_perf_t *p, const wp_perf_batch_t *b);

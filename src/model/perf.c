@@ -30,24 +30,28 @@
 
 /* Values and ranges: docs/calibration.md says where each comes from. */
 static const wp_perf_const_t consts[] = {
-    {"prefillMfu", P(prefill_mfu), 0.5, 0.4, 0.65, 1, false,
+    {"prefillMfu", P(prefill_mfu), 0.5, 0.4, 0.625, 1, false,
      "dense matmuls and attention, fraction of peak FLOP/s"},
-    {"moeMfu", P(moe_mfu), 0.15, 0.1, 0.25, 1, false,
-     "fused-MoE expert matmuls, fraction of peak FLOP/s"},
-    {"decodeMbu", P(decode_mbu), 0.75, 0.6, 0.8, 1, false,
+    {"moeMfu", P(moe_mfu), 0.17, 0.136, 0.2125, 1, false,
+     "fused-MoE expert matmuls, share of the BF16 peak whatever the weights' dtype"},
+    {"decodeMbu", P(decode_mbu), 0.86, 0.688, 0.95, 1, false,
      "weight reads, fraction of HBM bandwidth"},
-    {"attnMbu", P(attn_mbu), 0.5, 0.35, 0.7, 1, false,
+    {"attnMbu", P(attn_mbu), 0.46, 0.368, 0.575, 1, false,
      "KV-cache reads by attention, fraction of HBM bandwidth"},
-    {"stepOverheadMs", P(step_overhead_s), 1.0, 0.5, 3.0, MS, true,
+    {"stepOverheadMs", P(step_overhead_s), 0.56, 0.448, 0.7, MS, true,
      "CPU time per engine step not hidden by the GPU"},
-    {"layerLatencyUs", P(layer_latency_s), 25, 15, 40, US, true,
+    {"layerLatencyUs", P(layer_latency_s), 25, 20.0, 31.25, US, true,
      "GPU time floor of one layer in a CUDA graph"},
-    {"moeSlotLatencyUs", P(moe_slot_latency_s), 6, 3, 9, US, true,
+    {"moeSlotLatencyUs", P(moe_slot_latency_s), 4.8, 3.84, 6.0, US, true,
      "extra floor of an MoE layer per routed expert of a token (top_k)"},
-    {"eagerLayerUs", P(eager_layer_s), 400, 200, 800, US, true,
+    {"eagerLayerUs", P(eager_layer_s), 320, 256.0, 400.0, US, true,
      "launch cost of one layer in a step without a CUDA graph"},
-    {"allreduceLatencyUs", P(allreduce_latency_s), 7, 4, 10, US, true,
+    {"eagerMoeLayerUs", P(eager_moe_layer_s), 500, 400.0, 625.0, US, true,
+     "extra launch cost of an MoE layer in a step without a CUDA graph"},
+    {"allreduceLatencyUs", P(allreduce_latency_s), 6, 4.8, 7.5, US, true,
      "one all-reduce, per synchronisation round (log2 tp)"},
+    {"allreduceBwShare", P(allreduce_bw_share), 0.45, 0.36, 0.5625, 1, false,
+     "all-reduce bandwidth, share of the catalog's bidirectional NVLink figure"},
     {"activationReserveGiB", P(activation_reserve), 6.0, 4.0, 9.0, GIB, false,
      "memory per GPU kept out of the KV pool"},
 };
@@ -266,9 +270,11 @@ double wp_perf_flops(const wp_perf_t *p, const wp_perf_batch_t *b)
            p->lm_head_flops * (double)b->decode_seqs;
 }
 
-/* Seconds of matmul and attention work on one GPU: dense matmuls and attention at
- * prefill_mfu (attention at the BF16 peak: activations and scores stay BF16), expert
- * matmuls at moe_mfu. */
+/* Seconds of matmul and attention work on one GPU: dense matmuls at prefill_mfu of the
+ * weights' peak, attention at prefill_mfu of the BF16 peak (activations and scores stay
+ * BF16), expert matmuls at moe_mfu of the BF16 peak: the grouped GEMMs of a few hundred rows
+ * per expert reach the same throughput with W4A16 (Marlin) and FP8 block-scaled (Triton)
+ * kernels (docs/calibration.md). */
 static double compute_time(const wp_perf_t *p, const wp_perf_batch_t *b)
 {
     const wp_perf_params_t *q = &p->params;
@@ -280,7 +286,7 @@ static double compute_time(const wp_perf_t *p, const wp_perf_batch_t *b)
     double s =
         dense / (p->peak_flops * q->prefill_mfu) + attn / (p->attn_peak_flops * q->prefill_mfu);
     if (expert > 0.0)
-        s += expert / (p->peak_flops * q->moe_mfu);
+        s += expert / (p->attn_peak_flops * q->moe_mfu);
     return s / p->tp;
 }
 
@@ -312,7 +318,8 @@ double wp_perf_allreduce_time(const wp_perf_t *p, const wp_perf_batch_t *b)
         return 0.0;
     }
     double msg = batch_tokens(b) * p->model->hidden * 2.0; /* BF16 activations */
-    double ring = 2.0 * (p->tp - 1) / p->tp * msg / p->gpu->nvlink_bw;
+    double ring =
+        2.0 * (p->tp - 1) / p->tp * msg / (p->gpu->nvlink_bw * p->params.allreduce_bw_share);
     return 2.0 * p->model->layers * (p->params.allreduce_latency_s * log2(p->tp) + ring);
 }
 
@@ -321,8 +328,10 @@ double wp_perf_overhead_time(const wp_perf_t *p, const wp_perf_batch_t *b)
     const wp_perf_params_t *q = &p->params;
     double layers = p->model->layers;
     int cap = q->cudagraph_max_tokens;
+    bool moe = p->expert_params > 0.0;
     if (cap > 0 && batch_tokens(b) > cap)
-        return q->step_overhead_s + layers * q->eager_layer_s;
+        return q->step_overhead_s +
+               layers * (q->eager_layer_s + (moe ? q->eager_moe_layer_s : 0.0));
     double floor = q->layer_latency_s + p->model->top_k * q->moe_slot_latency_s;
     return q->step_overhead_s + layers * floor;
 }

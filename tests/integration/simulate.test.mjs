@@ -138,18 +138,18 @@ test('test_simulate_warmup_before_the_measured_run', async () => {
 test('test_simulate_engine_constants', async () => {
   const itl = async (extra) => {
     const topo = writeTemp(`model: qwen3-8b\ngpu: h100\nvllm:\n  replicas: 1\nsimulation:\n  basePort: 0\n${extra}` +
-      (extra.includes('engineModel') ? '' : '  engineModel: {layerLatencyUs: 0}\n'));
+      (extra.includes('engineModel') ? '' : '  engineModel: {layerLatencyUs: 0, attnMbu: 0.5}\n'));
     const json = writeTemp('', '.json');
     const r = await run(['simulate', '-f', topo, '--concurrency', '1', '--num-requests', '1',
       '--set', 'num_groups=1', '--set', 'system_prompt_len=64', '--set', 'output_len=64', '--json', json, '--quiet']);
     assert.equal(r.code, 0, r.stderr);
     return JSON.parse(fs.readFileSync(json, 'utf8')).runs[0].summary.itl_s.mean * 1000;
   };
-  const base = await itl('  stepOverheadMs: 3\n');
-  const bare = await itl('  stepOverheadMs: 0\n');
+  const base = await itl('  stepOverheadMs: 3\n  decodeMbu: 0.75\n');
+  const bare = await itl('  stepOverheadMs: 0\n  decodeMbu: 0.75\n');
   const slow = await itl('  stepOverheadMs: 3\n  decodeMbu: 0.375\n  engineModel: {layerLatencyUs: 0, attnMbu: 0.25}\n');
-  const faster = await itl('  stepOverheadMs: 0\n  prefillMfu: 0.65\n');
-  const keyed = await itl('  engineModel: {layerLatencyUs: 0, stepOverheadMs: 0}\n');
+  const faster = await itl('  stepOverheadMs: 0\n  decodeMbu: 0.75\n  prefillMfu: 0.65\n');
+  const keyed = await itl('  decodeMbu: 0.75\n  engineModel: {layerLatencyUs: 0, attnMbu: 0.5, stepOverheadMs: 0}\n');
   assert.ok(Math.abs(base - bare - 3) < 0.01, `overhead: ${base} - ${bare} ms`);
   assert.ok(Math.abs((slow - 3) / (base - 3) - 2) < 0.01, `mbu halved: ${slow} vs ${base} ms`);
   assert.ok(Math.abs(faster - bare) < 0.01, 'the prefill MFU does not change a decode step');
@@ -231,7 +231,7 @@ test('test_simulate_uncertainty', async () => {
   assert.ok(band, out);
   assert.ok(Math.abs(+band[2] - ttft[1] * 1000) < 0.01 * ttft[1] * 1000 && Math.abs(+band[3] - ttft[2] * 1000) < 0.01 * ttft[2] * 1000);
   const keys = ['prefillMfu: 0.5', 'moeMfu: 0.2', 'decodeMbu: 0.7', 'attnMbu: 0.5', 'stepOverheadMs: 1', 'layerLatencyUs: 20',
-    'moeSlotLatencyUs: 5', 'eagerLayerUs: 300', 'allreduceLatencyUs: 5', 'activationReserveGiB: 6'];
+    'moeSlotLatencyUs: 5', 'eagerLayerUs: 300', 'allreduceLatencyUs: 5', 'activationReserveGiB: 6', 'allreduceBwShare: 0.45', 'eagerMoeLayerUs: 500'];
   const pinned = await go(`  engineModel: {${keys.join(', ')}}\n`);
   const t = pinned.runs.map((x) => x.summary.ttft_s.mean);
   assert.ok(t[0] === t[1] && t[1] === t[2], `every constant set: ${t}`);

@@ -31,8 +31,9 @@ static wp_perf_params_t roofline(void)
     pp.prefill_mfu = 0.5;
     pp.decode_mbu = pp.attn_mbu = 0.75;
     pp.step_overhead_s = 3e-3;
-    pp.layer_latency_s = pp.moe_slot_latency_s = pp.eager_layer_s = 0.0;
+    pp.layer_latency_s = pp.moe_slot_latency_s = pp.eager_layer_s = pp.eager_moe_layer_s = 0.0;
     pp.allreduce_latency_s = 5e-6;
+    pp.allreduce_bw_share = 1.0;
     pp.activation_reserve = 4.0 * 1024 * 1024 * 1024;
     return pp;
 }
@@ -329,8 +330,10 @@ static void test_perf_calibrated(void **state)
     pp.layer_latency_s = 20e-6;
     pp.moe_slot_latency_s = 30e-6;
     pp.eager_layer_s = 400e-6;
+    pp.eager_moe_layer_s = 500e-6;
     pp.allreduce_latency_s = 2e-6;
     pp.cudagraph_max_tokens = 512;
+    pp.allreduce_bw_share = 0.5;
     wp_perf_t q = init_ok("qwen3-32b", "h100", 2, &pp);
     /* In a graph: 1 ms + 64 x 20 us; past 512 tokens: 1 ms + 64 x 400 us. */
     wp_perf_batch_t small = {.decode_seqs = 512}, big = {.prefill_tokens = 513};
@@ -339,7 +342,7 @@ static void test_perf_calibrated(void **state)
     /* All-reduce latency per round: TP4 pays log2(4) x 2 us per collective, 128 of them. */
     wp_perf_t q4 = init_ok("qwen3-32b", "h100", 4, &pp);
     wp_perf_batch_t one = {.decode_seqs = 1};
-    double ring4 = 2.0 * 3 / 4 * 5120 * 2 / 900e9;
+    double ring4 = 2.0 * 3 / 4 * 5120 * 2 / (900e9 * 0.5);
     assert_near(wp_perf_allreduce_time(&q4, &one), 128 * (2 * 2e-6 + ring4), 1e-9);
     /* KV reads at attn_mbu: a step reading only KV (weights removed by the difference of two
      * batches of the same size) costs kv bytes / (bandwidth x attn_mbu). */
@@ -349,15 +352,16 @@ static void test_perf_calibrated(void **state)
     wp_perf_batch_t ctx = {.decode_seqs = 1, .decode_ctx = 100000};
     double kv = 100000.0 * 131072 / (3.35e12 * 0.5);
     assert_near(wp_perf_step_time(&a, &ctx) - wp_perf_step_time(&a, &ctx0), kv, 1e-9);
-    /* MoE: expert matmuls at moe_mfu, the rest at prefill_mfu; the MoE layer floor adds. */
-    pp.moe_mfu = 0.1;
+    /* MoE: expert matmuls at their share, the rest at prefill_mfu; the MoE slot floor adds. */
+    pp.moe_mfu = 0.1; /* of the BF16 peak, though MiniMax-M2.5's experts are FP8 */
     wp_perf_t mm = init_ok("minimax-m2.5", "h200", 4, &pp);
     wp_perf_batch_t pre = {.prefill_tokens = 8192};
     double peak = 1979e12, expert = mm.expert_flop_params, dense = mm.flop_params - expert;
-    double compute = (2 * dense * 8192 / (peak * 0.5) + 2 * expert * 8192 / (peak * 0.1)) / 4;
+    double compute = (2 * dense * 8192 / (peak * 0.5) + 2 * expert * 8192 / (989e12 * 0.1)) / 4;
     double t = compute + wp_perf_overhead_time(&mm, &pre) + wp_perf_allreduce_time(&mm, &pre);
     assert_near(wp_perf_step_time(&mm, &pre), t, 1e-9);
     assert_near(wp_perf_overhead_time(&mm, &small), 1e-3 + 62 * (20e-6 + 8 * 30e-6), 1e-12);
+    assert_near(wp_perf_overhead_time(&mm, &big), 1e-3 + 62 * (400e-6 + 500e-6), 1e-12);
 }
 
 /* The constants table: every default inside its range, the ends, set and its errors. */
