@@ -11,7 +11,7 @@ if [ ! -f "$points" ]; then
     echo "bench-fidelity: skipped: no points file at $points (pass POINTS=file.csv)"
     exit 0
 fi
-cmd="node scripts/fidelity.mjs --points $points --bin $build/wellpath --json $build/fidelity.json --markdown $build/fidelity-summary.md"
+cmd="node scripts/fidelity.mjs --uncertainty --points $points --bin $build/wellpath --json $build/fidelity.json --markdown $build/fidelity-summary.md"
 echo "running: $cmd" >&2
 rc=0
 out=$($cmd) || rc=$?

@@ -52,8 +52,8 @@ static const wp_model_spec_t models[] = {
      .n_experts = 8,
      .top_k = 2,
      .max_model_len = 32768},
-    /* Alternate layers use a 128-token sliding window; modelled as full attention, which
-     * overstates its KV needs (conservative). */
+    /* Alternate layers use a 128-token sliding window: their attention reads and computes
+     * over at most 128 tokens. The KV pool is sized as vLLM reports it (every layer full). */
     {.name = "gpt-oss-120b",
      .hf_id = "openai/gpt-oss-120b",
      .layers = 36,
@@ -68,7 +68,9 @@ static const wp_model_spec_t models[] = {
      .n_experts = 128,
      .top_k = 4,
      .max_model_len = 131072,
-     .precision = WP_PREC_MXFP4},
+     .precision = WP_PREC_MXFP4,
+     .sliding_window = 128,
+     .sliding_layers = 18},
     /* Shape from the checkpoint's config.json (62 layers, 256 experts of width 1536, top 8);
      * the counts are computed from it: attention, experts, router, embeddings and LM head. */
     {.name = "minimax-m2.5",
@@ -224,6 +226,13 @@ static wp_status_t validate_shape(const wp_model_spec_t *m, wp_err_t *err)
     if (m->q_heads % m->kv_heads != 0) {
         return wp_err_set(err, WP_EINVAL, "model %s: %d query heads not a multiple of %d kv heads",
                           m->name, m->q_heads, m->kv_heads);
+    }
+    if (m->sliding_window < 0 || m->sliding_layers < 0 || m->sliding_layers >= m->layers ||
+        (m->sliding_window > 0) != (m->sliding_layers > 0)) {
+        return wp_err_set(err, WP_EINVAL,
+                          "model %s: sliding window %d on %d of %d layers: both or neither, "
+                          "fewer than all layers",
+                          m->name, m->sliding_window, m->sliding_layers, m->layers);
     }
     if ((m->kv_lora_rank > 0) != (m->rope_dim > 0)) {
         return wp_err_set(err, WP_EINVAL, "model %s: MLA needs both kv_lora_rank and rope_dim",

@@ -61,6 +61,8 @@ typedef struct wp_model_spec_s {
     int rope_dim;             /* MLA decoupled rope key dimension */
     int max_model_len;        /* longest context served by default */
     wp_precision_t precision; /* the published checkpoint's; NATIVE reads as BF16 */
+    int sliding_window;       /* tokens a sliding-window layer attends to; 0: none */
+    int sliding_layers;       /* how many of the layers use it (< layers) */
 } wp_model_spec_t;
 
 typedef struct wp_gpu_spec_s {

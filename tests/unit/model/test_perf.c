@@ -362,6 +362,19 @@ static void test_perf_calibrated(void **state)
     assert_near(wp_perf_step_time(&mm, &pre), t, 1e-9);
     assert_near(wp_perf_overhead_time(&mm, &small), 1e-3 + 62 * (20e-6 + 8 * 30e-6), 1e-12);
     assert_near(wp_perf_overhead_time(&mm, &big), 1e-3 + 62 * (400e-6 + 500e-6), 1e-12);
+    /* gpt-oss: 18 of 36 layers attend to 128 tokens at most. Ten sequences at 10k context
+     * read half the KV of 100k tokens plus half that of 1,280; a 100-token context is under
+     * the window: all of it. */
+    wp_perf_t oss = init_ok("gpt-oss-120b", "h200", 1, &pp);
+    wp_perf_batch_t ten = {.decode_seqs = 10, .decode_ctx = 100000};
+    wp_perf_batch_t ten0 = {.decode_seqs = 10, .decode_ctx = 0};
+    double kv_oss = (0.5 * 100000 + 0.5 * 1280) * oss.kv_bytes_token_gpu;
+    assert_near(wp_perf_bytes_per_gpu(&oss, &ten) - wp_perf_bytes_per_gpu(&oss, &ten0), kv_oss, 1e-9);
+    wp_perf_batch_t shortctx = {.decode_seqs = 10, .decode_ctx = 1000};
+    assert_near(wp_perf_bytes_per_gpu(&oss, &shortctx) - wp_perf_bytes_per_gpu(&oss, &ten0),
+                1000 * oss.kv_bytes_token_gpu, 1e-9);
+    assert_near(wp_perf_flops(&oss, &ten) - wp_perf_flops(&oss, &ten0),
+                oss.attn_flops_pair * (0.5 * 100000 + 0.5 * 1280), 1e-9);
 }
 
 /* The constants table: every default inside its range, the ends, set and its errors. */
