@@ -654,6 +654,92 @@ static void test_peers_deterministic(void **state)
     }
 }
 
+/* The horizon: llm-d hashes and matches the first 256 blocks of a prompt (its
+ * maxPrefixBlocksToMatch), dynamo-kv and sglang-cache-aware the whole prompt. Prompt: 300
+ * blocks of 64 characters (19,200 characters, 4,800 tokens, 300 KV blocks of 16). Nothing
+ * is in flight and no metrics are set. By hand:
+ *   ep0 holds the prompt's first 256 blocks, ep1 all 300.
+ *   llm-d: 256 blocks hashed, both hold all 256: 3 × 1 + 2 × 1 (queues equal) + 2 × 0.5
+ *     (KV unknown) = 6 each, a tie broken at random: both win across seeds.
+ *   dynamo-kv: 300 hashed. ep0: prefill (4,800 − 256 × 16) / 16 = 44 + decode 300 new = 344;
+ *     ep1: prefill 0 + decode 300 = 300: ep1, every seed. (At a 256-block horizon both would
+ *     cost 44 + 256 + 44 unhashed = 344, and the tie would go to the smaller tree, ep0.)
+ *   ep0 holds the first 140 blocks, ep1 20 blocks of another text (trees 140 and 20).
+ *   sglang-cache-aware: match rate 140 / 300 = 0.47, not above 0.5: the smallest tree, ep1.
+ *     Given only the chain's first 256 hashes it would see 140 / 256 = 0.55 and take ep0. */
+static void test_peers_horizon_whole_prompt_past_256(void **state)
+{
+    enum { BLOCKS = 300 };
+    static char text[64 * BLOCKS + 1], other[64 * 20 + 1];
+    make_text(text, BLOCKS, 0, 13);
+    make_text(other, 20, 0, 14);
+    uint64_t chain[CHAIN];
+    wp_sched_request_t r = req_for(text, chain);
+    r.prompt_tokens = 16 * BLOCKS;
+
+    wp_sched_config_t c = config_for("llm-d");
+    wp_sched_t *s = make(&c, 2);
+    assert_int_equal(wp_sched_horizon(s), 256);
+    assert_int_equal(wp_sched_chain_blocks(s, strlen(text)), 256);
+    teach(s, 0, text, 256);
+    teach(s, 1, text, BLOCKS);
+    int seen[2] = {0};
+    for (uint64_t seed = 0; seed < 32; seed++) {
+        wp_sched_pick_t p = pick_of(s, 0, &r, seed);
+        assert_int_equal(p.n_blocks, 256);
+        assert_int_equal(p.matched_blocks, 256);
+        assert_float_equal(p.total, 6.0, 1e-12);
+        seen[p.endpoint]++;
+    }
+    assert_true(seen[0] > 0 && seen[1] > 0);
+    uint64_t h[CHAIN]; /* hashed by the caller, all 300: llm-d still takes 256 */
+    assert_int_equal(wp_sched_hash_chain(MODEL, NULL, text, strlen(text), 64, CHAIN, h), BLOCKS);
+    wp_sched_request_t pre = {.model = MODEL,
+                              .session_ep = -1,
+                              .hashes = h,
+                              .n_hashes = BLOCKS,
+                              .prompt_tokens = 16 * BLOCKS};
+    assert_int_equal(pick_of(s, 0, &pre, 1).n_blocks, 256);
+    wp_sched_free(s);
+
+    c = config_for("dynamo-kv");
+    s = make(&c, 2);
+    assert_int_equal(wp_sched_horizon(s), SIZE_MAX);
+    assert_int_equal(wp_sched_chain_blocks(s, strlen(text)), BLOCKS);
+    teach(s, 0, text, 256);
+    teach(s, 1, text, BLOCKS);
+    for (uint64_t seed = 0; seed < 16; seed++) {
+        wp_sched_pick_t p = pick_of(s, 0, &r, seed);
+        assert_int_equal(p.endpoint, 1);
+        assert_int_equal(p.n_blocks, BLOCKS);
+        assert_int_equal(p.matched_blocks, BLOCKS);
+        assert_float_equal(p.prefill_tokens, 0, 0);
+    }
+    wp_sched_pick_t p = pick_of(s, 0, &r, 1);
+    assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+    assert_int_equal(wp_sched_endpoint_active_blocks(s, 1), BLOCKS); /* every block hashed */
+    assert_int_equal(wp_sched_on_complete(s, &p), WP_OK);
+    assert_valid(s);
+    wp_sched_free(s);
+
+    c = config_for("sglang-cache-aware");
+    s = make(&c, 2);
+    assert_int_equal(wp_sched_chain_blocks(s, strlen(text)), BLOCKS);
+    teach(s, 0, text, 140);
+    teach(s, 1, other, 20);
+    uint32_t m[WP_SCHED_MAX_ENDPOINTS];
+    assert_int_equal(wp_sched_index_match(wp_sched_index(s), h, BLOCKS, m), 140);
+    for (uint64_t seed = 0; seed < 16; seed++) {
+        wp_sched_pick_t q = pick_of(s, 0, &r, seed);
+        assert_int_equal(q.endpoint, 1);
+        assert_int_equal(q.n_blocks, BLOCKS);
+    }
+    pre.n_hashes = 256;
+    assert_int_equal(pick_of(s, 0, &pre, 1).endpoint, 0);
+    assert_valid(s);
+    wp_sched_free(s);
+}
+
 /* Filters still apply: an unhealthy endpoint is never chosen, whatever it scores. */
 static void test_peers_respect_filters(void **state)
 {
@@ -691,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_peers_dynamo_router_blocks_not_metrics),
         cmocka_unit_test(test_peers_dynamo_shared_prefix_counts_once),
         cmocka_unit_test(test_peers_deterministic),
+        cmocka_unit_test(test_peers_horizon_whole_prompt_past_256),
         cmocka_unit_test(test_peers_respect_filters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
