@@ -45,16 +45,16 @@ static void fill_text(char *buf, size_t n, wp_rng_t *rng)
 
 static int setup(wp_sched_t *s, wp_rng_t *rng, uint32_t cap)
 {
-    uint64_t chain[WP_SCHED_MAX_BLOCKS];
+    uint64_t chain[WP_SCHED_MATCH_BLOCKS];
     for (int e = 0; e < ENDPOINTS; e++) {
         char name[32];
         snprintf(name, sizeof(name), "10.0.0.%d:8000", e + 1);
         if (wp_sched_endpoint_add(s, name, WP_SCHED_ROLE_BOTH) != e)
             return -1;
-        for (uint32_t done = 0; done < cap; done += WP_SCHED_MAX_BLOCKS) {
-            for (int i = 0; i < WP_SCHED_MAX_BLOCKS; i++)
+        for (uint32_t done = 0; done < cap; done += WP_SCHED_MATCH_BLOCKS) {
+            for (int i = 0; i < WP_SCHED_MATCH_BLOCKS; i++)
                 chain[i] = wp_rng_next(rng);
-            if (wp_sched_index_insert(wp_sched_index(s), e, chain, WP_SCHED_MAX_BLOCKS) != WP_OK)
+            if (wp_sched_index_insert(wp_sched_index(s), e, chain, WP_SCHED_MATCH_BLOCKS) != WP_OK)
                 return -1;
         }
         wp_sched_endpoint_set_metrics(s, e, 0.0, (double)wp_rng_below(rng, 20), 8, 0.5);
@@ -88,12 +88,19 @@ int main(int argc, char **argv)
     for (int p = 0; p < PROMPTS; p++)
         fill_text(prompts[p], PROMPT_BYTES, &rng);
     memcpy(prompts[1], prompts[0], PROMPT_BYTES / 4); /* 128 of 256 blocks shared */
-    wp_sched_request_t req = {.model = "qwen3-32b", .prompt_len = PROMPT_BYTES, .session_ep = -1};
+    /* The request's chain buffer, as the gateway keeps one per request, sized by the scheduler. */
+    static uint64_t hashes[PROMPT_BYTES / 64];
+    wp_sched_request_t req = {.model = "qwen3-32b",
+                              .prompt_len = PROMPT_BYTES,
+                              .session_ep = -1,
+                              .hash_buf = hashes,
+                              .hash_cap = wp_sched_chain_blocks(s, PROMPT_BYTES)};
     static wp_sched_pick_t pick;
     req.prompt = prompts[0]; /* teach the index: prompt 0 on endpoint 3 */
     pick.endpoint = 3;
-    pick.n_blocks = (uint32_t)wp_sched_hash_chain(req.model, NULL, prompts[0], PROMPT_BYTES, 64,
-                                                  256, pick.block_hashes);
+    pick.n_blocks = (uint32_t)wp_sched_hash_prompt(s, req.model, NULL, prompts[0], PROMPT_BYTES,
+                                                   hashes, req.hash_cap);
+    pick.block_hashes = hashes;
     wp_sched_on_dispatch(s, &pick);
     for (uint64_t i = 0; i < iters; i++) {
         req.prompt = prompts[i % PROMPTS];

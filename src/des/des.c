@@ -56,10 +56,14 @@ static dreq_t *req_alloc(des_t *d)
         int32_t *ids = q->ids;
         double *itl = q->itl;
         size_t cap = q->cap_itl;
+        uint64_t *hashes = q->hashes;
+        size_t cap_hashes = q->cap_hashes;
         memset(q, 0, sizeof(*q));
         q->ids = ids;
         q->itl = itl;
         q->cap_itl = cap;
+        q->hashes = hashes;
+        q->cap_hashes = cap_hashes;
         return q;
     }
     return calloc(1, sizeof(dreq_t));
@@ -130,10 +134,20 @@ static void pull_next(des_t *d, double now)
     q->n_ids = (int32_t)w.n_ids;
     q->prompt_tokens = (uint32_t)w.n_ids;
     /* The text is valid only until the next pull: hash its block chain now (as the
-     * gateway would at PICK) and keep the hashes for the pick. */
-    q->pick.n_blocks = (uint32_t)wp_sched_hash_chain(
-        d->cfg->model, NULL, w.prompt, w.prompt_len, d->cfg->sched.block_chars,
-        d->cfg->sched.max_blocks, q->pick.block_hashes);
+     * gateway would at PICK) and keep the hashes for the picks. */
+    size_t need = wp_sched_chain_blocks(d->sched, w.prompt_len);
+    if (need > q->cap_hashes) {
+        uint64_t *h = realloc(q->hashes, need * sizeof(uint64_t));
+        if (h == NULL) {
+            d->failure = wp_err_set(d->err, WP_ENOMEM, "out of memory for a prompt's hashes");
+            wp__des_release(d, q);
+            return;
+        }
+        q->hashes = h;
+        q->cap_hashes = need;
+    }
+    q->n_hashes = wp_sched_hash_prompt(d->sched, d->cfg->model, NULL, w.prompt, w.prompt_len,
+                                       q->hashes, q->cap_hashes);
     d->closed_loop = w.arrival_s < 0;
     d->pulled++;
     d->stats->requests++;
@@ -446,6 +460,7 @@ static void teardown(des_t *d)
         d->free_reqs = q->next_free;
         free(q->itl);
         free(q->ids);
+        free(q->hashes);
         free(q);
     }
 }
@@ -464,10 +479,13 @@ wp_status_t wp_des_run(const wp_des_config_t *cfg, wp_workload_t *wl, wp_report_
     d.total = wp_workload_total(wl);
     wp_status_t st = setup(&d, err);
     if (st == WP_OK) {
-        /* Token ids straight from the generator; text only as far as the scheduler hashes. */
+        /* Token ids straight from the generator; text only as far as the scheduler hashes
+         * (all of it for a policy that sees the whole prompt: no cap). */
         if (wp_workload_set_vocab(wl, cfg->vocab) != WP_OK)
             d.failure = wp_err_set(err, WP_ENOMEM, "out of memory for token ids");
-        wp_workload_set_max_text_bytes(wl, (size_t)cfg->sched.block_chars * cfg->sched.max_blocks);
+        size_t horizon = wp_sched_horizon(d.sched);
+        wp_workload_set_max_text_bytes(
+            wl, horizon == SIZE_MAX ? 0 : horizon * (size_t)cfg->sched.block_chars);
         wp__des_push(&d, 0.0, EV_SCRAPE, -1, NULL);
         const wp_workload_spec_t *spec = wp_workload_spec(wl);
         int conc = spec->load.type == WP_WORKLOAD_LOAD_CONCURRENCY ? spec->load.concurrency : 1;

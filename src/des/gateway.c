@@ -46,8 +46,8 @@ static wp_sched_request_t sched_request(const des_t *d, const dreq_t *q)
 {
     return (wp_sched_request_t){.model = d->cfg->model,
                                 .session_ep = -1,
-                                .hashes = q->pick.block_hashes,
-                                .n_hashes = q->pick.n_blocks,
+                                .hashes = q->hashes,
+                                .n_hashes = q->n_hashes,
                                 .prompt_tokens = q->prompt_tokens,
                                 .role = d->pd ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH,
                                 .exclude = q->tried};

@@ -49,6 +49,10 @@ typedef struct dreq_s {
     int32_t *ids;
     int32_t n_ids, max_tokens;
     uint32_t prompt_tokens, output_tokens, cached;
+    /* The prompt's block chain as far as the scheduler's horizon, hashed when the request is
+     * pulled (owned, kept when the request is reused); its picks point into it. */
+    uint64_t *hashes;
+    size_t n_hashes, cap_hashes;
     wp_sched_pick_t pick;
     int phase;
     int pf_ep;

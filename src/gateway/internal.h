@@ -226,6 +226,10 @@ typedef struct gw_proxy_s {
     wp_api_request_t api; /* the parsed body (owned) */
     const char *model;    /* api.model, or the first served model when it names none */
     size_t n_tokens;      /* the prompt's tokens (tok/), for the scheduler and the P/D decider */
+    /* The prompt's block chain, which each pick writes and its pick points at (owned; grown
+     * by wp__gw_proxy_sched_request, when no pick of this request is dispatched). */
+    uint64_t *hashes;
+    size_t hash_cap;
     char request_id[80];  /* the client's X-Request-Id when usable, else made up */
     wp_buf_t fwd_headers; /* the client's headers less hop-by-hop ones, + X-Request-Id */
     uint64_t t0_ns;       /* arrival (the server's start of the request) */
@@ -294,8 +298,11 @@ wp_http_call_t *wp__gw_proxy_send(gw_proxy_t *p, gw_endpoint_t *ep, const wp_sch
                                   const wp_http_call_cbs_t *cbs);
 /* No healthy endpoint can serve it: 503. Ends the request. */
 void wp__gw_proxy_unavailable(gw_proxy_t *p);
-/* The scheduler's view of the request (the decode role in a P/D pool). */
-void wp__gw_proxy_sched_request(const gw_proxy_t *p, wp_sched_request_t *sr);
+/* The scheduler's view of the request (the decode role in a P/D pool), for a pick from p's
+ * generation: its hash buffer grows first to the blocks that scheduler hashes (when it cannot,
+ * the pick hashes fewer). Call it only while no pick of p is dispatched: growing moves the
+ * buffer the picks point at. */
+void wp__gw_proxy_sched_request(gw_proxy_t *p, wp_sched_request_t *sr);
 /* A queued request (nothing dispatched, its prefill stage over) moves to the current
  * generation. */
 void wp__gw_proxy_move_to_current(gw_proxy_t *p);

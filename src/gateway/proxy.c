@@ -91,6 +91,7 @@ void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome)
     wp_buf_free(&p->send_body);
     wp_api_request_free(&p->api);
     wp_buf_free(&p->fwd_headers);
+    free(p->hashes);
     wp__gw_pool_unref(p->pool);
     free(p);
     wp__gw_flow_drain(gw); /* an endpoint may have room now */
@@ -307,13 +308,23 @@ void wp__gw_proxy_unavailable(gw_proxy_t *p)
     wp__gw_proxy_fail(p, 503, msg, NULL);
 }
 
-void wp__gw_proxy_sched_request(const gw_proxy_t *p, wp_sched_request_t *sr)
+void wp__gw_proxy_sched_request(gw_proxy_t *p, wp_sched_request_t *sr)
 {
+    size_t need = wp_sched_chain_blocks(p->pool->sched, p->api.prompt.len);
+    if (need > p->hash_cap && !p->dispatched && !p->pf_dispatched) {
+        uint64_t *h = realloc(p->hashes, need * sizeof(uint64_t));
+        if (h != NULL) {
+            p->hashes = h;
+            p->hash_cap = need;
+        }
+    }
     *sr = (wp_sched_request_t){
         .model = p->model,
         .cache_salt = p->api.cache_salt,
         .prompt = p->api.prompt.data,
         .prompt_len = p->api.prompt.len,
+        .hash_buf = p->hashes,
+        .hash_cap = p->hash_cap,
         .prompt_tokens = p->n_tokens,
         .session_ep = wp__gw_session_endpoint(p),
         .role = gw_pool_role(p->pool),

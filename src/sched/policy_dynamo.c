@@ -12,8 +12,9 @@
  *   cost    = overlap_weight × prefill + decode.
  * Ties (equal cost) go to the candidate whose prefix index holds the fewest blocks (Dynamo's
  * "tree size"), and among those uniformly with the rng. The costs are worked out once per
- * pick, into a stack array. docs/policies.md cites the source and lists where this departs
- * from it.
+ * pick, into a stack array. It matches the whole prompt (no max_blocks horizon): Dynamo
+ * hashes every full KV block of the request. docs/policies.md cites the source and lists
+ * where this departs from it.
  */
 #include "sched/sched_internal.h"
 
@@ -72,4 +73,5 @@ static int dynamo_choose(const wp__sched_ctx_t *ctx, uint32_t *state, wp_rng_t *
 const wp__sched_policy_t wp__sched_policy_dynamo = {
     .name = "dynamo-kv",
     .choose = dynamo_choose,
+    .whole_prompt = true, /* Dynamo hashes every full KV block of the request */
 };

@@ -14,7 +14,8 @@
  * into the chosen worker's tree in both modes (wp_sched_on_dispatch does it here).
  * The index is sized as SGLang sizes its trees: max_tree_size characters per worker
  * (sglang_max_tree_chars, 2^24 by default), so max_tree_size / block_chars blocks per
- * endpoint, the least recently used going first.
+ * endpoint, the least recently used going first. It matches the whole prompt (no max_blocks
+ * horizon), as SGLang's tree matches the whole text.
  */
 #include "sched/sched_internal.h"
 
@@ -66,4 +67,5 @@ const wp__sched_policy_t wp__sched_policy_sglang = {
     .name = "sglang-cache-aware",
     .choose = sglang_choose,
     .index_capacity = tree_blocks,
+    .whole_prompt = true, /* SGLang's tree matches every character of the text */
 };

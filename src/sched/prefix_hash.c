@@ -24,7 +24,7 @@ static uint64_t chain_seed(const char *model, const char *cache_salt)
 }
 
 size_t wp_sched_hash_chain(const char *model, const char *cache_salt, const char *text, size_t len,
-                           uint32_t block_chars, uint32_t max_blocks, uint64_t *out)
+                           uint32_t block_chars, size_t max_blocks, uint64_t *out)
 {
     if (block_chars == 0 || !text)
         return 0;

@@ -287,11 +287,11 @@ wp_status_t wp_sched_index_insert(wp_sched_index_t *ix, int ep, const uint64_t *
 }
 
 size_t wp_sched_index_match(const wp_sched_index_t *ix, const uint64_t *hashes, size_t n,
-                            uint16_t *matched)
+                            uint32_t *matched)
 {
     memset(matched, 0, WP_SCHED_INDEX_MAX_ENDPOINTS * sizeof(*matched));
-    if (n > UINT16_MAX)
-        n = UINT16_MAX;
+    if (n > UINT32_MAX)
+        n = UINT32_MAX;
     size_t i = 0;
     for (; i < n; i++) {
         if (i + PREFETCH_AHEAD < n)
@@ -303,7 +303,7 @@ size_t wp_sched_index_match(const wp_sched_index_t *ix, const uint64_t *hashes, 
         for (uint32_t id = ix->slots[slot]; id != NIL; id = ix->nodes[id].hnext) {
             uint16_t ep = ix->nodes[id].ep;
             if (matched[ep] == i) {
-                matched[ep] = (uint16_t)(i + 1);
+                matched[ep] = (uint32_t)(i + 1);
                 advanced = true;
             }
         }

@@ -46,10 +46,10 @@ void wp_sched_index_free(wp_sched_index_t *ix);
 wp_status_t wp_sched_index_insert(wp_sched_index_t *ix, int ep, const uint64_t *hashes, size_t n);
 
 /* For each endpoint e (all WP_SCHED_INDEX_MAX_ENDPOINTS of them), matched[e] = the number
- * of consecutive leading hashes e holds (n is at most 65535). Returns the longest match.
+ * of consecutive leading hashes e holds (n is at most UINT32_MAX). Returns the longest match.
  * Reads only; allocates nothing. */
 size_t wp_sched_index_match(const wp_sched_index_t *ix, const uint64_t *hashes, size_t n,
-                            uint16_t *matched);
+                            uint32_t *matched);
 
 bool wp_sched_index_contains(const wp_sched_index_t *ix, int ep, uint64_t hash);
 /* Copies src's blocks of endpoint src_ep into dst as endpoint dst_ep's most recent ones,

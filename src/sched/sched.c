@@ -4,8 +4,9 @@
  * wp_sched_new validates the config and resolves it, once, into a plan: the policy table,
  * and for scoring policies the list of (scorer table, weight) and the picker table. A pick
  * then runs without allocating, using scratch arrays inside wp_sched_t: filter the endpoints
- * into candidates, hash the prompt's block chain into the caller's pick struct, match it
- * against the prefix index (one pass for all endpoints), and either let the policy choose
+ * into candidates, hash the prompt's block chain as far as the policy's horizon into the
+ * caller's array (or take the caller's hashes), match it against the prefix index (one pass
+ * for all endpoints), and either let the policy choose
  * (round-robin, random) or run each scorer over the candidates, clamp its values to [0,1],
  * add value × weight into the totals and let the picker choose. The winner's per-scorer
  * values and prefix match are copied into the pick, so the gateway can log and export why
@@ -36,7 +37,7 @@ struct wp_sched_s {
     wp__sched_ep_t eps[WP_SCHED_MAX_ENDPOINTS];
     /* pick scratch */
     int cand[WP_SCHED_MAX_ENDPOINTS];
-    uint16_t matched[WP_SCHED_MAX_ENDPOINTS];
+    uint32_t matched[WP_SCHED_MAX_ENDPOINTS];
     double totals[WP_SCHED_MAX_ENDPOINTS];
     double raw[WP_SCHED_MAX_SCORERS][WP_SCHED_MAX_ENDPOINTS];
     uint64_t debug_ops; /* debug builds: state changes since the last validation */
@@ -308,7 +309,45 @@ static wp_status_t check_request(const wp_sched_request_t *req, const wp_rng_t *
                           req->prompt_len);
     if (req->role < WP_SCHED_ROLE_BOTH || req->role > WP_SCHED_ROLE_DECODE)
         return wp_err_set(err, WP_EINVAL, "pick: bad role %d", (int)req->role);
+    if (!req->hashes && !req->hash_buf && req->hash_cap > 0)
+        return wp_err_set(err, WP_EINVAL, "pick: hash_buf is NULL but hash_cap is %zu",
+                          req->hash_cap);
     return WP_OK;
+}
+
+size_t wp_sched_horizon(const wp_sched_t *s)
+{
+    return s->policy->whole_prompt ? SIZE_MAX : s->cfg.max_blocks;
+}
+
+size_t wp_sched_chain_blocks(const wp_sched_t *s, size_t len)
+{
+    size_t n = len / s->cfg.block_chars, h = wp_sched_horizon(s);
+    return n < h ? n : h;
+}
+
+size_t wp_sched_hash_prompt(const wp_sched_t *s, const char *model, const char *cache_salt,
+                            const char *text, size_t len, uint64_t *out, size_t cap)
+{
+    size_t n = wp_sched_chain_blocks(s, len);
+    return wp_sched_hash_chain(model, cache_salt, text, len, s->cfg.block_chars, n < cap ? n : cap,
+                               out);
+}
+
+/* The request's chain as far as the horizon (and UINT32_MAX, what a pick counts): the
+ * caller's hashes, or the prompt hashed into the caller's hash_buf. */
+static const uint64_t *request_chain(const wp_sched_t *s, const wp_sched_request_t *req, size_t *n)
+{
+    size_t h = wp_sched_horizon(s);
+    h = h < UINT32_MAX ? h : UINT32_MAX;
+    if (req->hashes != NULL) {
+        *n = req->n_hashes < h ? req->n_hashes : h;
+        return *n ? req->hashes : NULL;
+    }
+    *n = wp_sched_hash_chain(req->model, req->cache_salt, req->prompt, req->prompt_len,
+                             s->cfg.block_chars, req->hash_cap < h ? req->hash_cap : h,
+                             req->hash_buf);
+    return *n ? req->hash_buf : NULL;
 }
 
 static wp_status_t no_candidate(const wp_sched_t *s, const wp_sched_request_t *req, wp_err_t *err)
@@ -353,15 +392,8 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
     if (n == 0)
         return no_candidate(s, req, err);
     size_t nb;
-    if (req->hashes != NULL) {
-        nb = req->n_hashes < s->cfg.max_blocks ? req->n_hashes : s->cfg.max_blocks;
-        if (out->block_hashes != req->hashes)
-            memmove(out->block_hashes, req->hashes, nb * sizeof(uint64_t));
-    } else {
-        nb = wp_sched_hash_chain(req->model, req->cache_salt, req->prompt, req->prompt_len,
-                                 s->cfg.block_chars, s->cfg.max_blocks, out->block_hashes);
-    }
-    wp_sched_index_match(s->index, out->block_hashes, nb, s->matched);
+    const uint64_t *chain = request_chain(s, req, &nb);
+    wp_sched_index_match(s->index, chain, nb, s->matched);
     wp__sched_ctx_t ctx = {.cfg = &s->cfg,
                            .eps = s->eps,
                            .req = req,
@@ -369,7 +401,7 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
                            .n = n,
                            .cand = s->cand,
                            .matched = s->matched,
-                           .hashes = out->block_hashes,
+                           .hashes = chain,
                            .n_blocks = (uint32_t)nb,
                            .index = s->index};
     ctx.prompt_tokens = req->prompt_tokens    ? (double)req->prompt_tokens
@@ -388,6 +420,7 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
     }
     int ep = s->cand[pos];
     out->endpoint = ep;
+    out->block_hashes = chain;
     out->n_candidates = n;
     out->n_blocks = (uint32_t)nb;
     out->matched_blocks = s->matched[ep];
@@ -425,14 +458,15 @@ static wp_status_t hold(const wp_sched_t *s, wp__sched_ep_t *e, const wp_sched_p
     return st;
 }
 
-static bool pick_ok(const wp_sched_t *s, const wp_sched_pick_t *pick)
+/* A pick whose chain is there when it has one. */
+static bool chain_ok(const wp_sched_pick_t *pick)
 {
-    return pick && ep_ok(s, pick->endpoint) && pick->n_blocks <= WP_SCHED_MAX_BLOCKS;
+    return pick && (pick->n_blocks == 0 || pick->block_hashes != NULL);
 }
 
 wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick)
 {
-    if (!pick_ok(s, pick))
+    if (!chain_ok(pick) || !ep_ok(s, pick->endpoint))
         return WP_EINVAL;
     wp__sched_ep_t *e = &s->eps[pick->endpoint];
     e->in_flight++;
@@ -447,7 +481,7 @@ wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick)
 
 wp_status_t wp_sched_endpoint_hold(wp_sched_t *s, int ep, const wp_sched_pick_t *pick, bool held)
 {
-    if (!ep_ok(s, ep) || !pick || pick->n_blocks > WP_SCHED_MAX_BLOCKS)
+    if (!chain_ok(pick) || !ep_ok(s, ep))
         return WP_EINVAL;
     wp_status_t st = hold(s, &s->eps[ep], pick, held);
     debug_check(s);
@@ -480,7 +514,7 @@ wp_status_t wp_sched_on_prefill_done(wp_sched_t *s, const wp_sched_pick_t *pick)
 
 wp_status_t wp_sched_on_complete(wp_sched_t *s, const wp_sched_pick_t *pick)
 {
-    if (!pick_ok(s, pick))
+    if (!chain_ok(pick) || !ep_ok(s, pick->endpoint))
         return WP_EINVAL;
     wp__sched_ep_t *e = &s->eps[pick->endpoint];
     if (e->in_flight == 0) {

@@ -24,17 +24,23 @@
  * KV usage alone may be unknown (an engine without the series, e.g. llama.cpp): set_metrics
  * with kv_usage NaN; kv-cache-utilization then scores 0.5 and saturation ignores KV.
  *
- * Prefix chain: the prompt text is cut into full blocks of block_chars characters (at most
- * max_blocks); seed = wp_hash64(model bytes, NUL, cache_salt bytes; seed 0) with a NULL salt
- * read as ""; h_0 = wp_hash64(block_0, seed), h_i = wp_hash64(block_i, h_{i-1}). An endpoint's
- * prefix score is the number of leading blocks the prefix index says it holds / total blocks
- * (0 when the prompt has no full block). The hashes travel in the pick, so on_dispatch teaches
- * the index without re-hashing. The chain is always hashed and matched, whatever the policy.
+ * Prefix chain: the prompt text is cut into full blocks of block_chars characters; seed =
+ * wp_hash64(model bytes, NUL, cache_salt bytes; seed 0) with a NULL salt read as ""; h_0 =
+ * wp_hash64(block_0, seed), h_i = wp_hash64(block_i, h_{i-1}). How far the chain goes is the
+ * policy's horizon (wp_sched_horizon): the first max_blocks blocks (256 by default, llm-d's
+ * maxPrefixBlocksToMatch) for every policy but dynamo-kv and sglang-cache-aware, which see the
+ * whole prompt as Dynamo's and SGLang's routers do. An endpoint's prefix score is the number
+ * of leading blocks the prefix index says it holds / blocks hashed (0 when the prompt has no
+ * full block). The chain is always hashed and matched, whatever the policy.
  *
  * Determinism: no clock, no global state; `now` and the rng are arguments, so a seed gives
  * the same picks. Memory: wp_sched_t owns endpoint names (copied), the prefix index and its
  * scratch space; pick allocates nothing. A wp_sched_t is driven by one thread at a time.
- * Pointers in a request are borrowed for the duration of the call; a pick is plain data.
+ * Pointers in a request are borrowed for the duration of the call. The chain's hashes live in
+ * the caller's memory (the request's hashes or hash_buf): a pick points at them, so the
+ * request's blocks travel to on_dispatch and on_complete without re-hashing or copying, and
+ * the caller keeps that array unchanged while any pick made with it is dispatched (until its
+ * on_complete). The rest of a pick is plain data.
  */
 #ifndef WP_SCHED_SCHED_H
 #define WP_SCHED_SCHED_H
@@ -49,7 +55,8 @@
 
 #define WP_SCHED_MAX_ENDPOINTS WP_SCHED_INDEX_MAX_ENDPOINTS
 #define WP_SCHED_MAX_SCORERS 16
-#define WP_SCHED_MAX_BLOCKS 256
+/* The default max_blocks: llm-d's maxPrefixBlocksToMatch (docs/policies.md). */
+#define WP_SCHED_MATCH_BLOCKS 256
 #define WP_SCHED_NAME_MAX 64
 #define WP_SCHED_EXCLUDE_WORDS ((WP_SCHED_MAX_ENDPOINTS + 63) / 64)
 
@@ -77,8 +84,10 @@ typedef struct wp_sched_config_s {
     char picker[WP_SCHED_NAME_MAX]; /* "max-score" or "weighted-random"; topology only */
     wp_sched_scorer_cfg_t scorers[WP_SCHED_MAX_SCORERS]; /* topology only */
     int n_scorers;
-    uint32_t block_chars;  /* prefix block size in characters, default 64 */
-    uint32_t max_blocks;   /* 1..WP_SCHED_MAX_BLOCKS, default 256 */
+    uint32_t block_chars; /* prefix block size in characters, default 64 */
+    /* The horizon of every policy that does not see the whole prompt: blocks of the prompt
+     * hashed and matched, >= 1, default WP_SCHED_MATCH_BLOCKS. */
+    uint32_t max_blocks;
     uint32_t lru_capacity; /* blocks per endpoint, default 31250 */
     double load_threshold; /* load-aware T, > 0, default 128 */
     double stale_after_s;  /* metrics older than this are unknown, >= 0, default 2 */
@@ -106,10 +115,16 @@ typedef struct wp_sched_request_s {
     /* NULL, or a bitset of WP_SCHED_MAX_ENDPOINTS bits (WP_SCHED_EXCLUDE_WORDS words, bit i
      * of word i / 64 = endpoint i): endpoints to skip, e.g. those a retry already tried. */
     const uint64_t *exclude;
-    /* NULL, or the prompt's block chain already hashed (wp_sched_hash_chain with this
-     * scheduler's block_chars and max_blocks): then prompt is not read. */
+    /* The prompt's block chain, in the caller's memory, one of two ways. Already hashed:
+     * hashes (n_hashes of them, from wp_sched_hash_prompt on this scheduler; past its horizon
+     * they are ignored), and prompt is not read. Otherwise (hashes NULL) the pick hashes the
+     * prompt into hash_buf, at most hash_cap blocks (wp_sched_chain_blocks(s, prompt_len) are
+     * enough; fewer slots hash fewer blocks, none with hash_cap 0). Either way the pick's
+     * block_hashes point at that array: see the top of this file for how long it must live. */
     const uint64_t *hashes;
     size_t n_hashes;
+    uint64_t *hash_buf;
+    size_t hash_cap;
     /* The prompt's length in tokens when the caller knows it; 0: estimated as
      * prompt_len / 4 (or n_hashes blocks when only hashes are given). */
     size_t prompt_tokens;
@@ -130,12 +145,14 @@ typedef struct wp_sched_pick_s {
     int n_scores;
     wp_sched_score_t scores[WP_SCHED_MAX_SCORERS]; /* the winner's, in scorer order */
     int n_candidates;                              /* endpoints left after the filters */
-    uint32_t n_blocks;                             /* full blocks hashed (<= max_blocks) */
-    uint32_t matched_blocks;                       /* leading blocks the winner holds */
-    double prefix_ratio;   /* matched_blocks / n_blocks, 0 when n_blocks is 0 */
-    double prefill_tokens; /* prompt tokens the winner must prefill (estimated) */
-    double prompt_tokens;  /* the whole prompt's tokens, as the pick took them */
-    uint64_t block_hashes[WP_SCHED_MAX_BLOCKS];
+    uint32_t n_blocks;       /* full blocks hashed (<= the policy's horizon) */
+    uint32_t matched_blocks; /* leading blocks the winner holds */
+    double prefix_ratio;     /* matched_blocks / n_blocks, 0 when n_blocks is 0 */
+    double prefill_tokens;   /* prompt tokens the winner must prefill (estimated) */
+    double prompt_tokens;    /* the whole prompt's tokens, as the pick took them */
+    /* The chain, n_blocks hashes: borrowed from the request (its hashes or hash_buf); NULL
+     * when n_blocks is 0. */
+    const uint64_t *block_hashes;
 } wp_sched_pick_t;
 
 typedef struct wp_sched_s wp_sched_t;
@@ -240,10 +257,11 @@ int wp_sched_room(const wp_sched_t *s, double now, wp_sched_role_t role,
                   const wp_sched_saturation_t *th, int *n_healthy);
 
 /* Picks an endpoint for req. WP_ENOTFOUND when no endpoint passes the filters, WP_EINVAL on
- * a bad request (NULL model, prompt NULL with len > 0, NULL rng). out is fully written on
- * success. Allocates nothing; updates only the round-robin cursor of the request's role
- * (one cursor per role, so prefill and decode picks of P/D do not move each other's), and
- * not even that for a dry pick. */
+ * a bad request (NULL model, prompt NULL with len > 0, hash_buf NULL with hash_cap > 0, NULL
+ * rng). out is fully written on success; its block_hashes point into the request's array.
+ * Allocates nothing; updates only the round-robin cursor of the request's role (one cursor
+ * per role, so prefill and decode picks of P/D do not move each other's), and not even that
+ * for a dry pick. */
 wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *req, wp_rng_t *rng,
                           wp_sched_pick_t *out, wp_err_t *err);
 /* The request was sent to pick->endpoint: in_flight++, one more prefill pending (its
@@ -253,7 +271,7 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
  * Active set: per endpoint, the block hashes of the requests in flight there, each distinct
  * hash once however many requests hold it, plus the KV blocks the hashes do not name
  * (floor(prompt_tokens / (block_chars / 4)) less n_blocks, when positive: a prompt longer
- * than max_blocks, or one whose text runs short of 4 characters a token), counted per
+ * than the horizon, or one whose text runs short of 4 characters a token), counted per
  * request. dynamo-kv reads it; it leaves with on_complete of the same pick. */
 wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick);
 /* The request of this pick produced its first token (or failed before one): the prompt
@@ -288,10 +306,20 @@ wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_
  * with a weight above 0): a caller feeds what only that scorer reads (session_ep). */
 bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type);
 
-/* Hashes a prompt's block chain as described above; returns the number of blocks (at most
- * max_blocks, which must be <= WP_SCHED_MAX_BLOCKS). */
+/* Hashes a prompt's block chain as described above into out; returns the number of blocks
+ * (len / block_chars, at most max_blocks). */
 size_t wp_sched_hash_chain(const char *model, const char *cache_salt, const char *text, size_t len,
-                           uint32_t block_chars, uint32_t max_blocks, uint64_t *out);
+                           uint32_t block_chars, size_t max_blocks, uint64_t *out);
+/* The most blocks of a prompt a pick of s hashes and matches: the config's max_blocks, or
+ * SIZE_MAX for a policy that sees the whole prompt (dynamo-kv, sglang-cache-aware). */
+size_t wp_sched_horizon(const wp_sched_t *s);
+/* The blocks a pick of s hashes for a prompt of len characters: len / block_chars, at most
+ * the horizon. What a caller's hash_buf needs. */
+size_t wp_sched_chain_blocks(const wp_sched_t *s, size_t len);
+/* Hashes the prompt as a pick of s would (its block size and horizon), at most cap blocks,
+ * into out; returns how many. For a caller that hashes once and passes hashes to picks. */
+size_t wp_sched_hash_prompt(const wp_sched_t *s, const char *model, const char *cache_salt,
+                            const char *text, size_t len, uint64_t *out, size_t cap);
 
 /* The prefix index (owned by s), e.g. to forget an endpoint's blocks or read its size. */
 wp_sched_index_t *wp_sched_index(wp_sched_t *s);

@@ -21,7 +21,7 @@ void wp_sched_config_default(wp_sched_config_t *cfg)
     cfg->scorers[1].weight = 50.0;
     cfg->n_scorers = 2;
     cfg->block_chars = 64;
-    cfg->max_blocks = WP_SCHED_MAX_BLOCKS;
+    cfg->max_blocks = WP_SCHED_MATCH_BLOCKS;
     cfg->lru_capacity = 31250;
     cfg->load_threshold = 128.0;
     cfg->stale_after_s = 2.0;
@@ -128,9 +128,8 @@ static wp_status_t validate_numbers(const wp_sched_config_t *cfg, wp_err_t *err)
 {
     if (cfg->block_chars == 0)
         return wp_err_set(err, WP_EINVAL, "prefix block size must be at least 1 character");
-    if (cfg->max_blocks == 0 || cfg->max_blocks > WP_SCHED_MAX_BLOCKS)
-        return wp_err_set(err, WP_EINVAL, "max blocks %u out of range (1..%d)", cfg->max_blocks,
-                          WP_SCHED_MAX_BLOCKS);
+    if (cfg->max_blocks == 0)
+        return wp_err_set(err, WP_EINVAL, "max blocks must be at least 1");
     if (cfg->lru_capacity == 0)
         return wp_err_set(err, WP_EINVAL, "prefix LRU capacity must be at least 1 block");
     if (!isfinite(cfg->load_threshold) || cfg->load_threshold <= 0.0)

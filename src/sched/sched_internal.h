@@ -50,8 +50,8 @@ typedef struct wp__sched_ctx_s {
     double now;
     int n;                   /* candidates */
     const int *cand;         /* candidate endpoint indices, ascending */
-    const uint16_t *matched; /* leading blocks held, by endpoint index */
-    const uint64_t *hashes;  /* the prompt's block hashes (n_blocks of them) */
+    const uint32_t *matched; /* leading blocks held, by endpoint index */
+    const uint64_t *hashes;  /* the prompt's block hashes (n_blocks of them; NULL when none) */
     uint32_t n_blocks;
     const wp_sched_index_t *index; /* the prefix index, read-only (tree sizes) */
     double prompt_tokens;          /* the whole prompt, estimated (wp__sched_prompt_tokens) */
@@ -81,6 +81,9 @@ typedef struct wp__sched_policy_s {
     int n_preset;                       /* 1..WP_SCHED_MAX_SCORERS when preset is set */
     /* Blocks per endpoint its prefix index holds, at least 1; NULL: cfg->lru_capacity. */
     uint32_t (*index_capacity)(const wp_sched_config_t *cfg);
+    /* It hashes and matches the whole prompt (its source's router does); false: the first
+     * cfg->max_blocks blocks. */
+    bool whole_prompt;
 } wp__sched_policy_t;
 
 typedef struct wp__sched_filter_s {

@@ -115,7 +115,13 @@ static void make_pick(wp_sched_pick_t *pk)
     text[128] = 0;
     wp_rng_t rng;
     wp_rng_seed(&rng, 1);
-    wp_sched_request_t r = {.model = "m", .prompt = text, .prompt_len = 64, .session_ep = -1};
+    static uint64_t chain[2]; /* the pick returned points at it */
+    wp_sched_request_t r = {.model = "m",
+                            .prompt = text,
+                            .prompt_len = 64,
+                            .session_ep = -1,
+                            .hash_buf = chain,
+                            .hash_cap = 2};
     uint64_t ex[WP_SCHED_EXCLUDE_WORDS] = {2}; /* the first pick must land on ep0 */
     r.exclude = ex;
     assert_int_equal(wp_sched_pick(s, 0, &r, &rng, pk, &err), WP_OK);

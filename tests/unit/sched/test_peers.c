@@ -19,6 +19,8 @@
 #include "sched/sched.h"
 
 #define MODEL "qwen3-32b"
+/* Slots of a request's chain buffer: more than any prompt here has blocks. */
+#define CHAIN 512
 
 static void assert_valid(const wp_sched_t *s)
 {
@@ -60,17 +62,23 @@ static void make_text(char *buf, int blocks, int tail, int seed)
     buf[len] = 0;
 }
 
-static wp_sched_request_t req_for(const char *text)
+/* A request for text whose picks hash into chain (CHAIN slots, the caller's: it must outlive
+ * the picks dispatched with it). */
+static wp_sched_request_t req_for(const char *text, uint64_t *chain)
 {
-    return (wp_sched_request_t){
-        .model = MODEL, .prompt = text, .prompt_len = strlen(text), .session_ep = -1};
+    return (wp_sched_request_t){.model = MODEL,
+                                .prompt = text,
+                                .prompt_len = strlen(text),
+                                .session_ep = -1,
+                                .hash_buf = chain,
+                                .hash_cap = CHAIN};
 }
 
 /* The index learns that ep holds the first `blocks` blocks of text. */
 static void teach(wp_sched_t *s, int ep, const char *text, size_t blocks)
 {
-    uint64_t h[WP_SCHED_MAX_BLOCKS];
-    size_t n = wp_sched_hash_chain(MODEL, NULL, text, strlen(text), 64, WP_SCHED_MAX_BLOCKS, h);
+    uint64_t h[CHAIN];
+    size_t n = wp_sched_hash_chain(MODEL, NULL, text, strlen(text), 64, CHAIN, h);
     assert_true(blocks <= n);
     assert_int_equal(wp_sched_index_insert(wp_sched_index(s), ep, h, blocks), WP_OK);
 }
@@ -188,6 +196,7 @@ static void test_peers_llmd_equals_manual_config(void **state)
     wp_rng_seed(&rm, 7);
     wp_rng_seed(&world, 99);
     char text[64 * 12 + 1];
+    uint64_t chain[CHAIN]; /* each pick is dispatched at once and never completed */
     for (int step = 0; step < 300; step++) {
         double now = step * 0.1;
         for (int e = 0; e < 4; e++) {
@@ -198,7 +207,7 @@ static void test_peers_llmd_equals_manual_config(void **state)
             assert_int_equal(wp_sched_endpoint_set_metrics(sm, e, now, q, 1, kv), WP_OK);
         }
         make_text(text, 1 + (int)wp_rng_below(&world, 11), 5, (int)wp_rng_below(&world, 6));
-        wp_sched_request_t r = req_for(text);
+        wp_sched_request_t r = req_for(text, chain);
         wp_sched_pick_t pa, pm;
         assert_int_equal(wp_sched_pick(sa, now, &r, &ra, &pa, &err), WP_OK);
         assert_int_equal(wp_sched_pick(sm, now, &r, &rm, &pm, &err), WP_OK);
@@ -231,7 +240,8 @@ static void test_peers_llmd_hand_numbers(void **state)
     teach(s, 0, text, 4);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 1.0, 10, 4, 0.6), WP_OK);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 1, 1.0, 0, 4, 0.2), WP_OK);
-    wp_sched_request_t r = req_for(text);
+    uint64_t chain[CHAIN];
+    wp_sched_request_t r = req_for(text, chain);
     wp_sched_pick_t p = pick_of(s, 1.0, &r, 1);
     assert_int_equal(p.endpoint, 0);
     assert_float_equal(p.total, 3.8, 1e-12);
@@ -264,7 +274,8 @@ static void test_peers_sglang_absolute_threshold(void **state)
     wp_sched_config_t c = config_for("sglang-cache-aware");
     char text[64 * 8 + 1];
     make_text(text, 8, 0, 3);
-    wp_sched_request_t r = req_for(text);
+    uint64_t chain[CHAIN];
+    wp_sched_request_t r = req_for(text, chain);
     /* max − min = 37 − 5 = 32, not > 32: balanced, the full match on ep0 wins. */
     wp_sched_t *s = sglang_world(&c, text, 37, 5, 9);
     for (uint64_t seed = 0; seed < 20; seed++)
@@ -284,7 +295,8 @@ static void test_peers_sglang_relative_threshold(void **state)
     c.sglang_balance_rel = 10.0;
     char text[64 * 8 + 1];
     make_text(text, 8, 0, 3);
-    wp_sched_request_t r = req_for(text);
+    uint64_t chain[CHAIN];
+    wp_sched_request_t r = req_for(text, chain);
     /* 50 − 5 = 45 > 32, but 50 > 10 × 5 is false: balanced, ep0 by prefix. */
     wp_sched_t *s = sglang_world(&c, text, 50, 5, 9);
     assert_int_equal(pick_ep(s, 0, &r, 1), 0);
@@ -302,7 +314,8 @@ static void test_peers_sglang_shortest_queue_ties(void **state)
     c.sglang_balance_abs = 2;
     char text[64 * 8 + 1];
     make_text(text, 8, 0, 3);
-    wp_sched_request_t r = req_for(text);
+    uint64_t chain[CHAIN];
+    wp_sched_request_t r = req_for(text, chain);
     wp_sched_t *s = sglang_world(&c, text, 10, 1, 1);
     int seen[3] = {0};
     for (uint64_t seed = 0; seed < 64; seed++)
@@ -321,7 +334,8 @@ static void test_peers_sglang_match_rate_threshold(void **state)
     char text[64 * 10 + 1], other[64 * 10 + 1];
     make_text(text, 10, 0, 4);
     make_text(other, 10, 0, 5);
-    wp_sched_request_t r = req_for(text);
+    uint64_t chain[CHAIN];
+    wp_sched_request_t r = req_for(text, chain);
     for (int held = 6; held >= 5; held--) {
         wp_sched_t *s = make(&c, 3);
         teach(s, 0, text, (size_t)held);
@@ -346,7 +360,8 @@ static void test_peers_sglang_short_prompt_goes_to_smallest_tree(void **state)
     make_text(other, 4, 0, 6);
     wp_sched_t *s = make(&c, 2);
     teach(s, 0, other, 4);
-    wp_sched_request_t r = req_for("hello");
+    uint64_t chain[CHAIN];
+    wp_sched_request_t r = req_for("hello", chain);
     assert_int_equal(pick_ep(s, 0, &r, 3), 1);
     wp_sched_free(s);
 }
@@ -381,7 +396,8 @@ static void test_peers_sglang_tree_size(void **state)
     make_text(text, 6, 0, 12);
     teach(s, 0, text, 6);
     assert_int_equal(wp_sched_index_endpoint_blocks(wp_sched_index(s), 0), 4);
-    wp_sched_request_t r = req_for(text);
+    uint64_t chain[CHAIN];
+    wp_sched_request_t r = req_for(text, chain);
     wp_sched_pick_t p = pick_of(s, 0, &r, 1);
     assert_int_equal(p.endpoint, 0); /* 4 of 6 blocks: 0.67 > 0.5 */
     assert_int_equal(p.matched_blocks, 4);
@@ -430,7 +446,8 @@ static void test_peers_dynamo_table(void **state)
     };
     char text[64 * 8 + 1];
     make_text(text, 8, 0, 8);
-    wp_sched_request_t r = req_for(text);
+    uint64_t chain[CHAIN];
+    wp_sched_request_t r = req_for(text, chain);
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
         wp_sched_config_t c = config_for("dynamo-kv");
         c.dynamo_overlap_weight = rows[i].w;
@@ -466,7 +483,8 @@ static void test_peers_dynamo_router_blocks_not_metrics(void **state)
     assert_int_equal(wp_sched_endpoint_active_blocks(s, 1), 20);
     char text[64 * 4 + 1];
     make_text(text, 4, 0, 9);
-    wp_sched_request_t r = req_for(text);
+    uint64_t chain[CHAIN];
+    wp_sched_request_t r = req_for(text, chain);
     assert_int_equal(pick_ep(s, 1.0, &r, 2), 0);
     assert_int_equal(wp_sched_on_complete(s, &big), WP_OK);
     assert_int_equal(wp_sched_endpoint_active_blocks(s, 1), 0);
@@ -520,7 +538,8 @@ static void test_peers_dynamo_shared_prefix_counts_once(void **state)
     make_shared(t1, 6, 2, 1);
     make_shared(t2, 6, 2, 2);
     make_shared(t3, 6, 2, 3);
-    wp_sched_request_t r1 = req_for(t1), r2 = req_for(t2), r3 = req_for(t3);
+    uint64_t c1[CHAIN], c2[CHAIN], c3[CHAIN];
+    wp_sched_request_t r1 = req_for(t1, c1), r2 = req_for(t2, c2), r3 = req_for(t3, c3);
     wp_sched_pick_t p1 = send_to(s, 0, &r1);
     wp_sched_pick_t p2 = send_to(s, 0, &r2);
     assert_int_equal(p2.matched_blocks, 6);
@@ -538,7 +557,7 @@ static void test_peers_dynamo_shared_prefix_counts_once(void **state)
     assert_valid(s);
 
     uint64_t h[4];
-    assert_int_equal(wp_sched_hash_chain(MODEL, NULL, t3, 256, 64, WP_SCHED_MAX_BLOCKS, h), 4);
+    assert_int_equal(wp_sched_hash_chain(MODEL, NULL, t3, 256, 64, CHAIN, h), 4);
     wp_sched_request_t longer = {
         .model = MODEL, .session_ep = -1, .hashes = h, .n_hashes = 4, .prompt_tokens = 160};
     wp_sched_pick_t a = send_to(s, 1, &longer);
@@ -565,7 +584,9 @@ static void test_peers_dynamo_shared_prefix_counts_once(void **state)
 static void run_sequence(const char *policy, uint64_t seed, int *out, int n)
 {
     wp_sched_pick_t *live = malloc((size_t)n * sizeof(*live));
+    uint64_t(*chains)[16] = malloc((size_t)n * sizeof(*chains)); /* request i's, 10 blocks */
     assert_non_null(live);
+    assert_non_null(chains);
     int n_live = 0;
     wp_sched_config_t c = config_for(policy);
     c.sglang_balance_abs = 3;
@@ -584,7 +605,8 @@ static void run_sequence(const char *policy, uint64_t seed, int *out, int n)
                                                        2, wp_rng_double(&world)),
                          WP_OK);
         make_text(text, (int)wp_rng_below(&world, 10), 7, (int)wp_rng_below(&world, 4));
-        wp_sched_request_t r = req_for(text);
+        wp_sched_request_t r = req_for(text, chains[i]);
+        r.hash_cap = 16;
         wp_sched_pick_t p;
         assert_int_equal(wp_sched_pick(s, now, &r, &rng, &p, &err), WP_OK);
         out[i] = p.endpoint;
@@ -608,6 +630,7 @@ static void run_sequence(const char *policy, uint64_t seed, int *out, int n)
         assert_int_equal(wp_sched_endpoint_active_blocks(s, e), 0);
     assert_valid(s);
     free(live);
+    free(chains);
     wp_sched_free(s);
 }
 
@@ -631,13 +654,100 @@ static void test_peers_deterministic(void **state)
     }
 }
 
+/* The horizon: llm-d hashes and matches the first 256 blocks of a prompt (its
+ * maxPrefixBlocksToMatch), dynamo-kv and sglang-cache-aware the whole prompt. Prompt: 300
+ * blocks of 64 characters (19,200 characters, 4,800 tokens, 300 KV blocks of 16). Nothing
+ * is in flight and no metrics are set. By hand:
+ *   ep0 holds the prompt's first 256 blocks, ep1 all 300.
+ *   llm-d: 256 blocks hashed, both hold all 256: 3 × 1 + 2 × 1 (queues equal) + 2 × 0.5
+ *     (KV unknown) = 6 each, a tie broken at random: both win across seeds.
+ *   dynamo-kv: 300 hashed. ep0: prefill (4,800 − 256 × 16) / 16 = 44 + decode 300 new = 344;
+ *     ep1: prefill 0 + decode 300 = 300: ep1, every seed. (At a 256-block horizon both would
+ *     cost 44 + 256 + 44 unhashed = 344, and the tie would go to the smaller tree, ep0.)
+ *   ep0 holds the first 140 blocks, ep1 20 blocks of another text (trees 140 and 20).
+ *   sglang-cache-aware: match rate 140 / 300 = 0.47, not above 0.5: the smallest tree, ep1.
+ *     Given only the chain's first 256 hashes it would see 140 / 256 = 0.55 and take ep0. */
+static void test_peers_horizon_whole_prompt_past_256(void **state)
+{
+    enum { BLOCKS = 300 };
+    static char text[64 * BLOCKS + 1], other[64 * 20 + 1];
+    make_text(text, BLOCKS, 0, 13);
+    make_text(other, 20, 0, 14);
+    uint64_t chain[CHAIN];
+    wp_sched_request_t r = req_for(text, chain);
+    r.prompt_tokens = 16 * BLOCKS;
+
+    wp_sched_config_t c = config_for("llm-d");
+    wp_sched_t *s = make(&c, 2);
+    assert_int_equal(wp_sched_horizon(s), 256);
+    assert_int_equal(wp_sched_chain_blocks(s, strlen(text)), 256);
+    teach(s, 0, text, 256);
+    teach(s, 1, text, BLOCKS);
+    int seen[2] = {0};
+    for (uint64_t seed = 0; seed < 32; seed++) {
+        wp_sched_pick_t p = pick_of(s, 0, &r, seed);
+        assert_int_equal(p.n_blocks, 256);
+        assert_int_equal(p.matched_blocks, 256);
+        assert_float_equal(p.total, 6.0, 1e-12);
+        seen[p.endpoint]++;
+    }
+    assert_true(seen[0] > 0 && seen[1] > 0);
+    uint64_t h[CHAIN]; /* hashed by the caller, all 300: llm-d still takes 256 */
+    assert_int_equal(wp_sched_hash_chain(MODEL, NULL, text, strlen(text), 64, CHAIN, h), BLOCKS);
+    wp_sched_request_t pre = {.model = MODEL,
+                              .session_ep = -1,
+                              .hashes = h,
+                              .n_hashes = BLOCKS,
+                              .prompt_tokens = 16 * BLOCKS};
+    assert_int_equal(pick_of(s, 0, &pre, 1).n_blocks, 256);
+    wp_sched_free(s);
+
+    c = config_for("dynamo-kv");
+    s = make(&c, 2);
+    assert_int_equal(wp_sched_horizon(s), SIZE_MAX);
+    assert_int_equal(wp_sched_chain_blocks(s, strlen(text)), BLOCKS);
+    teach(s, 0, text, 256);
+    teach(s, 1, text, BLOCKS);
+    for (uint64_t seed = 0; seed < 16; seed++) {
+        wp_sched_pick_t p = pick_of(s, 0, &r, seed);
+        assert_int_equal(p.endpoint, 1);
+        assert_int_equal(p.n_blocks, BLOCKS);
+        assert_int_equal(p.matched_blocks, BLOCKS);
+        assert_float_equal(p.prefill_tokens, 0, 0);
+    }
+    wp_sched_pick_t p = pick_of(s, 0, &r, 1);
+    assert_int_equal(wp_sched_on_dispatch(s, &p), WP_OK);
+    assert_int_equal(wp_sched_endpoint_active_blocks(s, 1), BLOCKS); /* every block hashed */
+    assert_int_equal(wp_sched_on_complete(s, &p), WP_OK);
+    assert_valid(s);
+    wp_sched_free(s);
+
+    c = config_for("sglang-cache-aware");
+    s = make(&c, 2);
+    assert_int_equal(wp_sched_chain_blocks(s, strlen(text)), BLOCKS);
+    teach(s, 0, text, 140);
+    teach(s, 1, other, 20);
+    uint32_t m[WP_SCHED_MAX_ENDPOINTS];
+    assert_int_equal(wp_sched_index_match(wp_sched_index(s), h, BLOCKS, m), 140);
+    for (uint64_t seed = 0; seed < 16; seed++) {
+        wp_sched_pick_t q = pick_of(s, 0, &r, seed);
+        assert_int_equal(q.endpoint, 1);
+        assert_int_equal(q.n_blocks, BLOCKS);
+    }
+    pre.n_hashes = 256;
+    assert_int_equal(pick_of(s, 0, &pre, 1).endpoint, 0);
+    assert_valid(s);
+    wp_sched_free(s);
+}
+
 /* Filters still apply: an unhealthy endpoint is never chosen, whatever it scores. */
 static void test_peers_respect_filters(void **state)
 {
     const char *names[] = {"llm-d", "sglang-cache-aware", "dynamo-kv"};
     char text[64 * 6 + 1];
     make_text(text, 6, 0, 2);
-    wp_sched_request_t r = req_for(text);
+    uint64_t chain[CHAIN];
+    wp_sched_request_t r = req_for(text, chain);
     for (int i = 0; i < 3; i++) {
         wp_sched_config_t c = config_for(names[i]);
         wp_sched_t *s = make(&c, 3);
@@ -667,6 +777,7 @@ int main(void)
         cmocka_unit_test(test_peers_dynamo_router_blocks_not_metrics),
         cmocka_unit_test(test_peers_dynamo_shared_prefix_counts_once),
         cmocka_unit_test(test_peers_deterministic),
+        cmocka_unit_test(test_peers_horizon_whole_prompt_past_256),
         cmocka_unit_test(test_peers_respect_filters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

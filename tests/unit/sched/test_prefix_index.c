@@ -37,7 +37,7 @@ static void test_prefix_index_match_consecutive(void **state)
     assert_int_equal(wp_sched_index_insert(ix, 0, a, 3), WP_OK);
     assert_int_equal(wp_sched_index_insert(ix, 1, b, 2), WP_OK);
     assert_int_equal(wp_sched_index_insert(ix, 7, c, 2), WP_OK);
-    uint16_t m[WP_SCHED_INDEX_MAX_ENDPOINTS];
+    uint32_t m[WP_SCHED_INDEX_MAX_ENDPOINTS];
     const uint64_t q[] = {11, 12, 13, 14};
     assert_int_equal(wp_sched_index_match(ix, q, 4, m), 3);
     assert_int_equal(m[0], 3);
@@ -83,7 +83,7 @@ static void test_prefix_index_keeps_leading_blocks(void **state)
     wp_sched_index_t *ix = new_index(2);
     const uint64_t chain[] = {21, 22, 23, 24};
     assert_int_equal(wp_sched_index_insert(ix, 3, chain, 4), WP_OK);
-    uint16_t m[WP_SCHED_INDEX_MAX_ENDPOINTS];
+    uint32_t m[WP_SCHED_INDEX_MAX_ENDPOINTS];
     assert_int_equal(wp_sched_index_match(ix, chain, 4, m), 2);
     assert_int_equal(m[3], 2);
     assert_false(wp_sched_index_contains(ix, 3, 24));
@@ -123,7 +123,7 @@ static void test_prefix_index_copy_endpoint(void **state)
     assert_false(wp_sched_index_contains(dst, 2, 4)); /* the oldest did not fit */
     assert_false(wp_sched_index_contains(dst, 2, 9));
     assert_false(wp_sched_index_contains(dst, 5, 1));
-    uint16_t m[WP_SCHED_INDEX_MAX_ENDPOINTS];
+    uint32_t m[WP_SCHED_INDEX_MAX_ENDPOINTS];
     assert_int_equal(wp_sched_index_match(dst, a, 4, m), 3);
     assert_int_equal(m[2], 3);
     const uint64_t fresh[] = {7};

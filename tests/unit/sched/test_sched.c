@@ -38,13 +38,20 @@ static wp_sched_t *make(const wp_sched_config_t *cfg, int n)
     return s;
 }
 
-static wp_sched_request_t req_for(const char *text, const char *salt)
+/* Slots of a request's chain buffer: more than any prompt here has blocks. */
+#define CHAIN 16
+
+/* A request whose picks hash text into chain (CHAIN slots, the caller's, alive as long as a
+ * pick made with it is dispatched); NULL: no room, the picks hash nothing. */
+static wp_sched_request_t req_for(const char *text, const char *salt, uint64_t *chain)
 {
     return (wp_sched_request_t){.model = "qwen3-32b",
                                 .cache_salt = salt,
                                 .prompt = text,
                                 .prompt_len = text ? strlen(text) : 0,
-                                .session_ep = -1};
+                                .session_ep = -1,
+                                .hash_buf = chain,
+                                .hash_cap = chain ? CHAIN : 0};
 }
 
 /* Deterministic prompt text: `blocks` blocks of 64 characters, block i made from seed + i. */
@@ -114,8 +121,10 @@ static void test_sched_config_unknown_names(void **state)
     assert_null(wp_sched_new(&c, &err));
     assert_non_null(strstr(err.msg, "unknown scorer type 'load-awre'"));
     wp_sched_config_default(&c);
-    c.max_blocks = 300;
+    c.max_blocks = 0;
     assert_int_equal(wp_sched_config_validate(&c, &err), WP_EINVAL);
+    c.max_blocks = 300; /* any horizon: the caller's buffers hold the chain */
+    assert_int_equal(wp_sched_config_validate(&c, &err), WP_OK);
     wp_sched_config_default(&c);
     c.n_scorers = 0;
     assert_int_equal(wp_sched_config_validate(&c, &err), WP_EINVAL);
@@ -168,7 +177,7 @@ static void test_sched_not_found_and_filters(void **state)
     wp_rng_seed(&rng, 1);
     wp_sched_pick_t p;
     wp_err_t err;
-    wp_sched_request_t r = req_for("hello", NULL);
+    wp_sched_request_t r = req_for("hello", NULL, NULL);
     wp_sched_t *s = make(NULL, 0);
     assert_int_equal(wp_sched_pick(s, 0, &r, &rng, &p, &err), WP_ENOTFOUND);
     assert_int_equal(wp_sched_endpoint_add(s, "p0", WP_SCHED_ROLE_PREFILL), 0);
@@ -201,8 +210,11 @@ static void test_sched_not_found_and_filters(void **state)
     assert_int_equal(wp_sched_pick(s, 0, &r, NULL, &p, &err), WP_EINVAL);
     r.model = NULL;
     assert_int_equal(wp_sched_pick(s, 0, &r, &rng, &p, &err), WP_EINVAL);
-    r = req_for(NULL, NULL);
+    r = req_for(NULL, NULL, NULL);
     r.prompt_len = 5;
+    assert_int_equal(wp_sched_pick(s, 0, &r, &rng, &p, &err), WP_EINVAL);
+    r = req_for("hello", NULL, NULL);
+    r.hash_cap = 4; /* room promised, no buffer */
     assert_int_equal(wp_sched_pick(s, 0, &r, &rng, &p, &err), WP_EINVAL);
     wp_sched_free(s);
 }
@@ -214,7 +226,8 @@ static void test_sched_prefix_routes_to_same_endpoint(void **state)
     wp_sched_t *s = make(NULL, 4);
     char text[10 * 64 + 1], other[10 * 64 + 1];
     make_text(text, 10, 1);
-    wp_sched_request_t r = req_for(text, NULL);
+    uint64_t chain[CHAIN], other_chain[CHAIN];
+    wp_sched_request_t r = req_for(text, NULL, chain);
     wp_sched_pick_t p;
     int first = pick_ep(s, 0, &r, &rng, &p);
     assert_int_equal(p.n_blocks, 10);
@@ -234,12 +247,12 @@ static void test_sched_prefix_routes_to_same_endpoint(void **state)
     /* Same first 6 blocks, different tail: still routed there, ratio 0.6. */
     memcpy(other, text, sizeof(text));
     other[6 * 64 + 3] ^= 1;
-    r = req_for(other, NULL);
+    r = req_for(other, NULL, other_chain);
     assert_int_equal(pick_ep(s, 0, &r, &rng, &p), first);
     assert_int_equal(p.matched_blocks, 6);
     assert_float_equal(p.prefix_ratio, 0.6, 1e-12);
     /* The same text under another cache_salt matches nothing anywhere. */
-    r = req_for(text, "tenant-b");
+    r = req_for(text, "tenant-b", other_chain);
     pick_ep(s, 0, &r, &rng, &p);
     assert_int_equal(p.matched_blocks, 0);
     assert_float_equal(p.scores[0].raw, 0.0, 0);
@@ -262,7 +275,8 @@ static void test_sched_pending_prefill_moves_traffic(void **state)
     char a[10 * 64 + 1], b[10 * 64 + 1];
     make_text(a, 10, 1);
     make_text(b, 10, 2);
-    wp_sched_request_t ra = req_for(a, NULL), rb = req_for(b, NULL);
+    uint64_t ca[CHAIN], cb[CHAIN];
+    wp_sched_request_t ra = req_for(a, NULL, ca), rb = req_for(b, NULL, cb);
     wp_sched_pick_t pa, pb;
     int first = pick_ep(s, 0, &ra, &rng, &pa);
     assert_float_equal(pa.prefill_tokens, 640.0 / 4.0, 1e-9); /* 640 chars, nothing cached */
@@ -294,8 +308,8 @@ static void test_sched_load_moves_traffic_off_a_queue(void **state)
     wp_sched_t *s = make(NULL, 2);
     char text[10 * 64 + 1];
     make_text(text, 10, 2);
-    wp_sched_request_t r = req_for(text, NULL);
-    uint64_t h[10];
+    uint64_t h[10], chain[CHAIN];
+    wp_sched_request_t r = req_for(text, NULL, chain);
     assert_int_equal(wp_sched_hash_chain(r.model, NULL, text, r.prompt_len, 64, 256, h), 10);
     assert_int_equal(wp_sched_index_insert(wp_sched_index(s), 0, h, 2), WP_OK);
     wp_sched_pick_t p;
@@ -327,7 +341,7 @@ static void test_sched_stale_metrics_use_in_flight(void **state)
     assert_int_equal(wp_sched_config_set_policy(&c, "load-aware", &err), WP_OK);
     c.load_threshold = 1000; /* 128 and 200 both below it */
     wp_sched_t *s = make(&c, 2);
-    wp_sched_request_t r = req_for("", NULL);
+    wp_sched_request_t r = req_for("", NULL, NULL);
     wp_sched_pick_t p = {.endpoint = 0};
     wp_sched_endpoint_set_metrics(s, 0, 0.0, 0, 0, 0);
     wp_sched_endpoint_set_metrics(s, 1, 4.5, 0, 0, 0);
@@ -355,7 +369,7 @@ static void test_sched_ties_uniform(void **state)
     wp_rng_t rng;
     wp_rng_seed(&rng, 5);
     wp_sched_t *s = make(NULL, 4);
-    wp_sched_request_t r = req_for("short prompt", NULL);
+    wp_sched_request_t r = req_for("short prompt", NULL, NULL);
     wp_sched_pick_t p;
     int hits[4] = {0};
     for (int i = 0; i < 4000; i++)
@@ -373,7 +387,7 @@ static void test_sched_round_robin_and_single_scorer(void **state)
     wp_sched_config_default(&c);
     assert_int_equal(wp_sched_config_set_policy(&c, "round-robin", NULL), WP_OK);
     wp_sched_t *s = make(&c, 3);
-    wp_sched_request_t r = req_for("x", NULL);
+    wp_sched_request_t r = req_for("x", NULL, NULL);
     wp_sched_pick_t p;
     wp_sched_endpoint_set_healthy(s, 1, false);
     const int want[] = {0, 2, 0, 2, 0};
@@ -414,7 +428,8 @@ static void test_sched_round_robin_per_role_and_dry(void **state)
     assert_int_equal(wp_sched_endpoint_add(s, "p1", WP_SCHED_ROLE_PREFILL), 1);
     assert_int_equal(wp_sched_endpoint_add(s, "d0", WP_SCHED_ROLE_DECODE), 2);
     assert_int_equal(wp_sched_endpoint_add(s, "d1", WP_SCHED_ROLE_DECODE), 3);
-    wp_sched_request_t dry = req_for("x", NULL), pf = req_for("x", NULL), dec = req_for("x", NULL);
+    wp_sched_request_t dry = req_for("x", NULL, NULL), pf = req_for("x", NULL, NULL),
+                       dec = req_for("x", NULL, NULL);
     dry.role = dec.role = WP_SCHED_ROLE_DECODE;
     dry.dry = true;
     pf.role = WP_SCHED_ROLE_PREFILL;
@@ -441,7 +456,7 @@ static void test_sched_session_affinity(void **state)
     wp_sched_t *s = make(&c, 3);
     wp_sched_pick_t p = {.endpoint = 2};
     wp_sched_on_dispatch(s, &p); /* 2 is the busiest, but the session's home */
-    wp_sched_request_t r = req_for("x", NULL);
+    wp_sched_request_t r = req_for("x", NULL, NULL);
     r.session_ep = 2;
     assert_int_equal(pick_ep(s, 0, &r, &rng, &p), 2);
     assert_float_equal(p.total, 100, 0);
@@ -503,7 +518,9 @@ static uint64_t random_workload(uint64_t seed, bool check)
     char text[12 * 64 + 1];
     uint64_t sum = 0;
     wp_sched_pick_t *live = malloc(STEPS * sizeof(*live));
+    uint64_t(*chains)[CHAIN] = malloc(STEPS * sizeof(*chains)); /* step i's request's */
     assert_non_null(live);
+    assert_non_null(chains);
     int n_live = 0;
     for (int step = 0; step < STEPS; step++) {
         int ep = (int)wp_rng_below(&rng, 8);
@@ -522,7 +539,7 @@ static uint64_t random_workload(uint64_t seed, bool check)
             break;
         default: {
             make_text(text, 1 + (int)wp_rng_below(&rng, 12), (int)wp_rng_below(&rng, 6));
-            wp_sched_request_t r = req_for(text, wp_rng_below(&rng, 3) ? NULL : "t1");
+            wp_sched_request_t r = req_for(text, wp_rng_below(&rng, 3) ? NULL : "t1", chains[step]);
             wp_sched_pick_t p;
             wp_err_t err;
             if (wp_sched_pick(s, now, &r, &rng, &p, &err) != WP_OK)
@@ -553,6 +570,7 @@ static uint64_t random_workload(uint64_t seed, bool check)
         assert_int_equal(wp_sched_endpoint_active_blocks(s, e), 0);
     assert_valid(s);
     free(live);
+    free(chains);
     wp_sched_free(s);
     return sum;
 }
@@ -574,7 +592,7 @@ static void test_sched_limit_and_room(void **state)
     wp_rng_seed(&rng, 5);
     wp_sched_pick_t p = {0}; /* dispatched by hand below: no prefill tokens */
     wp_err_t err;
-    wp_sched_request_t r = req_for("hello", NULL);
+    wp_sched_request_t r = req_for("hello", NULL, NULL);
     wp_sched_t *s = make(NULL, 2);
     const wp_sched_saturation_t th = {.queue_depth = 5, .kv_usage = 0.8};
     int healthy = -1;
@@ -641,7 +659,7 @@ static double load_score(wp_sched_t *s, double now)
 {
     wp_rng_t rng;
     wp_rng_seed(&rng, 1);
-    wp_sched_request_t r = req_for("x", NULL);
+    wp_sched_request_t r = req_for("x", NULL, NULL);
     wp_sched_pick_t p;
     pick_ep(s, now, &r, &rng, &p);
     for (int i = 0; i < p.n_scores; i++)

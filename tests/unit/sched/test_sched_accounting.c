@@ -47,10 +47,19 @@ static void make_text(char *buf, int blocks, int seed)
     buf[blocks * 64] = 0;
 }
 
-static wp_sched_pick_t pick_for(wp_sched_t *s, const char *text)
+/* Slots of a request's chain buffer: more than any prompt here has blocks. */
+#define CHAIN 8
+
+/* The pick of text; its chain goes into the caller's chain (CHAIN slots), which must live as
+ * long as the pick is dispatched. */
+static wp_sched_pick_t pick_for(wp_sched_t *s, const char *text, uint64_t *chain)
 {
-    wp_sched_request_t r = {
-        .model = "m", .prompt = text, .prompt_len = strlen(text), .session_ep = -1};
+    wp_sched_request_t r = {.model = "m",
+                            .prompt = text,
+                            .prompt_len = strlen(text),
+                            .session_ep = -1,
+                            .hash_buf = chain,
+                            .hash_cap = CHAIN};
     wp_rng_t rng;
     wp_rng_seed(&rng, 1);
     wp_sched_pick_t p;
@@ -123,7 +132,8 @@ static void test_sched_adopt_keeps_prefix_and_counts(void **state)
     wp_sched_t *old = make(old_names, 3, true, 0);
     char text[8 * 64 + 1];
     make_text(text, 8, 3);
-    wp_sched_pick_t p = pick_for(old, text);
+    uint64_t cp[CHAIN], cq[CHAIN];
+    wp_sched_pick_t p = pick_for(old, text, cp);
     p.endpoint = 2; /* send it to c */
     assert_int_equal(wp_sched_on_dispatch(old, &p), WP_OK);
     assert_int_equal(wp_sched_on_dispatch(old, &p), WP_OK);
@@ -140,7 +150,7 @@ static void test_sched_adopt_keeps_prefix_and_counts(void **state)
     assert_int_equal(wp_sched_endpoint_in_flight(neu, 0), 2);
     assert_int_equal(wp_sched_endpoint_active_blocks(neu, 0), 8); /* the same 8, twice */
     assert_int_equal(wp_sched_endpoint_active_blocks(neu, 1), 0);
-    wp_sched_pick_t q = pick_for(neu, text);
+    wp_sched_pick_t q = pick_for(neu, text, cq);
     assert_int_equal(q.endpoint, 0);
     assert_int_equal(q.matched_blocks, 8);
     assert_float_equal(q.prefix_ratio, 1.0, 0);
@@ -172,11 +182,12 @@ static void test_sched_hold_follows_older_generation(void **state)
     char t1[6 * 64 + 1], t2[6 * 64 + 1];
     make_text(t1, 6, 1);
     make_text(t2, 6, 2);
-    wp_sched_pick_t p1 = pick_for(old, t1);
+    uint64_t c1[CHAIN], c2[CHAIN];
+    wp_sched_pick_t p1 = pick_for(old, t1, c1);
     assert_int_equal(wp_sched_on_dispatch(old, &p1), WP_OK);
     assert_int_equal(wp_sched_endpoint_adopt(neu, 0, old, 0), WP_OK);
     assert_int_equal(wp_sched_endpoint_active_blocks(neu, 0), 6);
-    wp_sched_pick_t p2 = pick_for(old, t2);
+    wp_sched_pick_t p2 = pick_for(old, t2, c2);
     assert_int_equal(wp_sched_on_dispatch(old, &p2), WP_OK);
     wp_sched_load_t l = wp_sched_endpoint_load(old, 0);
     assert_int_equal(wp_sched_endpoint_set_load(neu, 0, &l), WP_OK);
@@ -233,15 +244,16 @@ static void test_sched_adopt_smaller_lru_keeps_most_recent(void **state)
     char t1[4 * 64 + 1], t2[4 * 64 + 1];
     make_text(t1, 4, 1);
     make_text(t2, 4, 2);
-    wp_sched_pick_t p1 = pick_for(old, t1), p2 = pick_for(old, t2);
+    uint64_t c1[CHAIN], c2[CHAIN], scratch[CHAIN];
+    wp_sched_pick_t p1 = pick_for(old, t1, c1), p2 = pick_for(old, t2, c2);
     assert_int_equal(wp_sched_on_dispatch(old, &p1), WP_OK);
     assert_int_equal(wp_sched_on_dispatch(old, &p2), WP_OK); /* t2 is the most recent */
     wp_sched_t *neu = make(names, 1, true, 4);
     assert_int_equal(wp_sched_endpoint_adopt(neu, 0, old, 0), WP_OK);
     assert_valid(neu);
     assert_int_equal(wp_sched_index_endpoint_blocks(wp_sched_index(neu), 0), 4);
-    assert_int_equal(pick_for(neu, t2).matched_blocks, 4);
-    assert_int_equal(pick_for(neu, t1).matched_blocks, 0);
+    assert_int_equal(pick_for(neu, t2, scratch).matched_blocks, 4);
+    assert_int_equal(pick_for(neu, t1, scratch).matched_blocks, 0);
     wp_sched_free(old);
     wp_sched_free(neu);
 }

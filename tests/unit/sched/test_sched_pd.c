@@ -54,13 +54,19 @@ static wp_sched_t *make_pd(void)
     return make("prefix-aware", names, roles, 3);
 }
 
+/* Every request here is a prefix of text, so all picks may share one chain buffer: each
+ * writes the same hashes. */
+static uint64_t chain[BLOCKS];
+
 static wp_sched_request_t req(size_t chars, size_t tokens)
 {
     return (wp_sched_request_t){.model = "m",
                                 .prompt = text,
                                 .prompt_len = chars,
                                 .prompt_tokens = tokens,
-                                .session_ep = -1};
+                                .session_ep = -1,
+                                .hash_buf = chain,
+                                .hash_cap = BLOCKS};
 }
 
 /* Endpoint ep holds the prompt's first `blocks` blocks (a request of that prefix was sent

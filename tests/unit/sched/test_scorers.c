@@ -19,7 +19,7 @@ typedef struct fixture_s {
     wp_sched_config_t cfg;
     wp__sched_ep_t eps[N];
     int cand[N];
-    uint16_t matched[WP_SCHED_MAX_ENDPOINTS];
+    uint32_t matched[WP_SCHED_MAX_ENDPOINTS];
     wp_sched_request_t req;
     wp__sched_ctx_t ctx;
     double out[N];
