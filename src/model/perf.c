@@ -38,7 +38,7 @@ static const wp_perf_const_t consts[] = {
      "fused-MoE expert matmuls, share of the BF16 peak whatever the weights' dtype"},
     {"decodeMbu", P(decode_mbu), 0.77, 0.616, 0.95, 1, false,
      "weight reads, fraction of HBM bandwidth"},
-    {"attnMbu", P(attn_mbu), 0.41, 0.328, 0.512, 1, false,
+    {"attnMbu", P(attn_mbu), 0.75, 0.6, 0.9375, 1, false,
      "KV-cache reads by attention, fraction of HBM bandwidth"},
     {"stepOverheadMs", P(step_overhead_s), 0.6, 0.48, 0.75, MS, true,
      "CPU time per engine step not hidden by the GPU"},
