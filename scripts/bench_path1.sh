@@ -21,7 +21,7 @@ What was scaled, against the llm-d inference-scheduling benchmark (docs/referenc
 | | published | here |
 |---|---|---|
 | model, GPUs | Qwen3-32B, 8 replicas x TP2 on 16 H100 | Qwen3-8B, 4 simulated replicas x TP1 on H100 |
-| KV cache per replica | about 307k tokens | about 46k tokens (`gpuMemoryUtilization: 0.32`) |
+| KV cache per replica | about 307k tokens | about 46k tokens (`gpuMemoryUtilization: 0.345`) |
 | workload | shared prefix, 150 groups x 5, 6000 / 1200 / 1000 tokens | shared prefix, 40 groups x 5, 3000 / 300 / 50 tokens |
 | arrivals | Poisson stages 3 -> 60 QPS | Poisson stages 4, 12, 24, 36 QPS, 15 s each |
 | time | real | real (`timeScale: 1`): simulated durations play out on the wall clock |

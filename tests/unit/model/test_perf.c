@@ -369,7 +369,8 @@ static void test_perf_calibrated(void **state)
     wp_perf_batch_t ten = {.decode_seqs = 10, .decode_ctx = 100000};
     wp_perf_batch_t ten0 = {.decode_seqs = 10, .decode_ctx = 0};
     double kv_oss = (0.5 * 100000 + 0.5 * 1280) * oss.kv_bytes_token_gpu;
-    assert_near(wp_perf_bytes_per_gpu(&oss, &ten) - wp_perf_bytes_per_gpu(&oss, &ten0), kv_oss, 1e-9);
+    assert_near(wp_perf_bytes_per_gpu(&oss, &ten) - wp_perf_bytes_per_gpu(&oss, &ten0), kv_oss,
+                1e-9);
     wp_perf_batch_t shortctx = {.decode_seqs = 10, .decode_ctx = 1000};
     assert_near(wp_perf_bytes_per_gpu(&oss, &shortctx) - wp_perf_bytes_per_gpu(&oss, &ten0),
                 1000 * oss.kv_bytes_token_gpu, 1e-9);
