@@ -52,8 +52,11 @@ static const wp_model_spec_t models[] = {
      .n_experts = 8,
      .top_k = 2,
      .max_model_len = 32768},
-    /* Alternate layers use a 128-token sliding window: their attention reads and computes
-     * over at most 128 tokens. The KV pool is sized as vLLM reports it (every layer full). */
+    /* gpt-oss (OpenAI's model card, parameter table): 116.83B = MLP 114.71B + attention
+     * 0.96B + embedding and unembedding 1.16B; the card's 5.13B active counts the
+     * unembedding only, ours both matrices (as for every model here): 5.71B. Alternate layers
+     * use a 128-token sliding window: their attention reads and computes over at most 128
+     * tokens. The KV pool is sized as vLLM reports it (every layer full). */
     {.name = "gpt-oss-120b",
      .hf_id = "openai/gpt-oss-120b",
      .layers = 36,
@@ -63,14 +66,64 @@ static const wp_model_spec_t models[] = {
      .head_dim = 64,
      .ffn = 2880,
      .vocab = 201088,
-     .params_total = 116800000000LL,
-     .params_active = 5130000000LL,
+     .params_total = 116830000000LL,
+     .params_active = 5710000000LL,
      .n_experts = 128,
      .top_k = 4,
      .max_model_len = 131072,
      .precision = WP_PREC_MXFP4,
      .sliding_window = 128,
      .sliding_layers = 18},
+    /* 20.91B = MLP 19.12B + attention 0.64B + embeddings 1.16B; 3.61B active on the card, 4.19B
+     * with the input embedding. */
+    {.name = "gpt-oss-20b",
+     .hf_id = "openai/gpt-oss-20b",
+     .layers = 24,
+     .hidden = 2880,
+     .q_heads = 64,
+     .kv_heads = 8,
+     .head_dim = 64,
+     .ffn = 2880,
+     .vocab = 201088,
+     .params_total = 20910000000LL,
+     .params_active = 4190000000LL,
+     .n_experts = 32,
+     .top_k = 4,
+     .max_model_len = 131072,
+     .precision = WP_PREC_MXFP4,
+     .sliding_window = 128,
+     .sliding_layers = 12},
+    /* Qwen3 MoE (config.json): 128 experts, top 8, no shared expert; the counts are computed
+     * from the shape (attention with QK norm, norms, router, experts, embeddings and LM head):
+     * 30.53B / 3.35B and 235.09B / 22.19B, the published 30.5B / 3.3B and 235B / 22B. */
+    {.name = "qwen3-30b-a3b",
+     .hf_id = "Qwen/Qwen3-30B-A3B",
+     .layers = 48,
+     .hidden = 2048,
+     .q_heads = 32,
+     .kv_heads = 4,
+     .head_dim = 128,
+     .ffn = 768,
+     .vocab = 151936,
+     .params_total = 30532122624LL,
+     .params_active = 3353032704LL,
+     .n_experts = 128,
+     .top_k = 8,
+     .max_model_len = 40960},
+    {.name = "qwen3-235b-a22b",
+     .hf_id = "Qwen/Qwen3-235B-A22B",
+     .layers = 94,
+     .hidden = 4096,
+     .q_heads = 64,
+     .kv_heads = 4,
+     .head_dim = 128,
+     .ffn = 1536,
+     .vocab = 151936,
+     .params_total = 235093634560LL,
+     .params_active = 22190763520LL,
+     .n_experts = 128,
+     .top_k = 8,
+     .max_model_len = 40960},
     /* Shape from the checkpoint's config.json (62 layers, 256 experts of width 1536, top 8);
      * the counts are computed from it: attention, experts, router, embeddings and LM head. */
     {.name = "minimax-m2.5",
@@ -103,6 +156,7 @@ static const wp_model_spec_t models[] = {
      .top_k = 8,
      .kv_lora_rank = 512,
      .rope_dim = 64,
+     .dense_layers = 3,
      .max_model_len = 163840,
      .precision = WP_PREC_FP8},
 };
@@ -226,6 +280,11 @@ static wp_status_t validate_shape(const wp_model_spec_t *m, wp_err_t *err)
     if (m->q_heads % m->kv_heads != 0) {
         return wp_err_set(err, WP_EINVAL, "model %s: %d query heads not a multiple of %d kv heads",
                           m->name, m->q_heads, m->kv_heads);
+    }
+    if (m->dense_layers < 0 || m->dense_layers >= m->layers ||
+        (m->dense_layers > 0 && m->n_experts == 0)) {
+        return wp_err_set(err, WP_EINVAL, "model %s: %d dense layers of %d (MoE models only)",
+                          m->name, m->dense_layers, m->layers);
     }
     if (m->sliding_window < 0 || m->sliding_layers < 0 || m->sliding_layers >= m->layers ||
         (m->sliding_window > 0) != (m->sliding_layers > 0)) {

@@ -61,6 +61,7 @@ typedef struct wp_model_spec_s {
     int rope_dim;             /* MLA decoupled rope key dimension */
     int max_model_len;        /* longest context served by default */
     wp_precision_t precision; /* the published checkpoint's; NATIVE reads as BF16 */
+    int dense_layers;         /* MoE: first layers with a dense MLP instead of experts */
     int sliding_window;       /* tokens a sliding-window layer attends to; 0: none */
     int sliding_layers;       /* how many of the layers use it (< layers) */
 } wp_model_spec_t;
@@ -195,9 +196,10 @@ double wp_perf_flops(const wp_perf_t *p, const wp_perf_batch_t *b);
 double wp_perf_bytes_per_gpu(const wp_perf_t *p, const wp_perf_batch_t *b);
 /* Seconds of tensor-parallel all-reduce in the step (0 at tp 1). */
 double wp_perf_allreduce_time(const wp_perf_t *p, const wp_perf_batch_t *b);
-/* The step's fixed costs: step_overhead + layers x (layer floor + top_k x the MoE slot
- * floor) when the step replays a CUDA graph; step_overhead + layers x (eager_layer, + the
- * eager MoE extra for MoE models) when it has more tokens than cudagraph_max_tokens. */
+/* The step's fixed costs: step_overhead + layers x layer floor + MoE layers x top_k x the
+ * MoE slot floor when the step replays a CUDA graph; step_overhead + layers x eager_layer +
+ * MoE layers x the eager MoE extra when it has more tokens than cudagraph_max_tokens. MoE
+ * layers are the layers less the model's dense first ones. */
 double wp_perf_overhead_time(const wp_perf_t *p, const wp_perf_batch_t *b);
 /* max(compute, memory) + overhead + all-reduce; 0 for an empty batch. */
 double wp_perf_step_time(const wp_perf_t *p, const wp_perf_batch_t *b);

@@ -346,14 +346,13 @@ double wp_perf_allreduce_time(const wp_perf_t *p, const wp_perf_batch_t *b)
 double wp_perf_overhead_time(const wp_perf_t *p, const wp_perf_batch_t *b)
 {
     const wp_perf_params_t *q = &p->params;
-    double layers = p->model->layers;
+    const wp_model_spec_t *m = p->model;
+    double layers = m->layers, moe = m->n_experts > 0 ? m->layers - m->dense_layers : 0;
     int cap = q->cudagraph_max_tokens;
-    bool moe = p->expert_params > 0.0;
     if (cap > 0 && batch_tokens(b) > cap)
-        return q->step_overhead_s +
-               layers * (q->eager_layer_s + (moe ? q->eager_moe_layer_s : 0.0));
-    double floor = q->layer_latency_s + p->model->top_k * q->moe_slot_latency_s;
-    return q->step_overhead_s + layers * floor;
+        return q->step_overhead_s + layers * q->eager_layer_s + moe * q->eager_moe_layer_s;
+    return q->step_overhead_s + layers * q->layer_latency_s +
+           moe * m->top_k * q->moe_slot_latency_s;
 }
 
 double wp_perf_step_time(const wp_perf_t *p, const wp_perf_batch_t *b)

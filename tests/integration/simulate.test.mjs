@@ -211,6 +211,22 @@ test('test_simulate_precision_and_kv_dtype', async () => {
   }
 });
 
+// The P/D guide's gpt-oss-120b deployment (8 prefill TP1 + 2 decode TP4 on H200) loads and
+// simulates: with MXFP4 weights gpt-oss fits on one H200 (65.2 GB), which BF16 weights did not.
+test('test_simulate_pd_guide_gpt_oss', async () => {
+  const topo = writeTemp('model: gpt-oss-120b\ngpu: h200\nprefill:\n  replicas: 8\n  tensorParallel: 1\n' +
+    'decode:\n  replicas: 2\n  tensorParallel: 4\nnixl:\n  backend: ucx\n  transport: rdma\n');
+  const json = writeTemp('', '.json');
+  const r = await run(['simulate', '-f', topo, '--type', 'random', '--set', 'input_len=4000', '--set', 'output_len=64', '--rate', '8',
+    '--num-requests', '40', '--json', json, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /prefill engine gpt-oss-120b \(mxfp4 weights, 2-byte KV\) on h200 x tp1: weights 65\.2 GB per GPU/);
+  assert.match(r.stderr, /decode engine gpt-oss-120b \(mxfp4 weights, 2-byte KV\) on h200 x tp4/);
+  const sum = JSON.parse(fs.readFileSync(json, 'utf8')).runs[0].summary;
+  assert.equal(sum.completed, 40);
+  assert.equal(sum.failed, 0);
+});
+
 // --uncertainty: each policy again with the engine model's unset constants at the fast and
 // at the slow end of their ranges, and a band per metric that holds the calibrated value;
 // a constant the topology sets stays put (here every one is set: the three runs agree).

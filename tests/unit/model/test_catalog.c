@@ -36,7 +36,7 @@ static void test_model_find_names(void **state)
 static void test_model_list(void **state)
 {
     (void)state;
-    assert_int_equal(wp_model_count(), 9);
+    assert_int_equal(wp_model_count(), 12);
     for (size_t i = 0; i < wp_model_count(); i++) {
         const wp_model_spec_t *m = wp_model_at(i);
         assert_non_null(m);
@@ -66,6 +66,14 @@ static void test_model_validate_catalog(void **state)
     bad = *wp_model_find("deepseek-r1");
     bad.rope_dim = 0;
     assert_int_equal(wp_model_validate(&bad, &err), WP_EINVAL);
+    bad = *wp_model_find("qwen3-8b");
+    bad.dense_layers = 2; /* dense first layers only make sense in an MoE model */
+    assert_int_equal(wp_model_validate(&bad, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "dense layers"));
+    bad = *wp_model_find("gpt-oss-20b");
+    bad.sliding_layers = 0; /* a window needs its layers */
+    assert_int_equal(wp_model_validate(&bad, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "sliding window"));
     assert_int_equal(wp_model_validate(NULL, &err), WP_EINVAL);
 }
 
