@@ -171,7 +171,7 @@ static const wp_cli_simopt_t rows[] = {
      .kind = WP_CLI_SIMOPT_STR,
      .unset = WP_CLI_SIMOPT_UNSET_ZERO,
      SC(precision),
-     .help = "weights: bf16|fp8|mxfp4 (default: the checkpoint's,\ndocs/models.md)"},
+     .help = "weights: bf16|fp8|mxfp4|nvfp4 (default: the checkpoint's,\ndocs/models.md)"},
     {.flag = "kv-cache-dtype",
      .metavar = "D",
      TOPO("vllm.kvCacheDtype", vllm.kv_cache_dtype),

@@ -69,7 +69,7 @@ static const int64_t tp_choices[] = {1, 2, 4, 8, 0};
 static const char *const engine_choices[] = {"vllm", "sglang", "trtllm", "llamacpp", NULL};
 static const char *const role_choices[] = {"both", "prefill", "decode", NULL};
 static const char *const log_choices[] = {"logfmt", "json", NULL};
-static const char *const precision_choices[] = {"bf16", "fp8", "mxfp4", NULL};
+static const char *const precision_choices[] = {"bf16", "fp8", "mxfp4", "nvfp4", NULL};
 static const char *const kv_dtype_choices[] = {"auto",     "bfloat16", "fp8",
                                                "fp8_e4m3", "fp8_e5m2", NULL};
 /* An optional string out of a list (left out: ""). */

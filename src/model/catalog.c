@@ -162,22 +162,22 @@ static const wp_model_spec_t models[] = {
 };
 
 static const wp_gpu_spec_t gpus[] = {
-    {"a100", "NVIDIA A100 SXM 80GB", 312e12, 0.0, 80 * GIB, 2.039e12, 600e9},
-    {"h100", "NVIDIA H100 SXM 80GB", 989e12, 1979e12, 80 * GIB, 3.35e12, 900e9},
-    {"h200", "NVIDIA H200 141GB", 989e12, 1979e12, 141 * GIB, 4.8e12, 900e9},
-    {"b200", "NVIDIA B200 180GB", 2250e12, 4500e12, 180 * GIB, 8e12, 1800e9},
+    {"a100", "NVIDIA A100 SXM 80GB", 312e12, 0.0, 0.0, 80 * GIB, 2.039e12, 600e9},
+    {"h100", "NVIDIA H100 SXM 80GB", 989e12, 1979e12, 0.0, 80 * GIB, 3.35e12, 900e9},
+    {"h200", "NVIDIA H200 141GB", 989e12, 1979e12, 0.0, 141 * GIB, 4.8e12, 900e9},
+    {"b200", "NVIDIA B200 180GB", 2250e12, 4500e12, 9000e12, 180 * GIB, 8e12, 1800e9},
 };
 
-static const char *const precision_names[] = {"native", "bf16", "fp8", "mxfp4"};
+static const char *const precision_names[] = {"native", "bf16", "fp8", "mxfp4", "nvfp4"};
 
 const char *wp_precision_name(wp_precision_t p)
 {
-    return p >= WP_PREC_NATIVE && p <= WP_PREC_MXFP4 ? precision_names[p] : "?";
+    return p >= WP_PREC_NATIVE && p <= WP_PREC_LAST ? precision_names[p] : "?";
 }
 
 bool wp_precision_parse(const char *s, wp_precision_t *out)
 {
-    for (int i = WP_PREC_BF16; i <= WP_PREC_MXFP4; i++) {
+    for (int i = WP_PREC_BF16; i <= WP_PREC_LAST; i++) {
         if (strcasecmp(s, precision_names[i]) == 0) {
             *out = (wp_precision_t)i;
             return true;

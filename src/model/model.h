@@ -29,15 +29,20 @@
  * `precision`. FP8: every linear layer (attention, MLP, experts) in one byte, embeddings and
  * LM head in BF16, matmuls at the GPU's FP8 peak. MXFP4 (gpt-oss): expert weights in 4-bit
  * blocks of 32 sharing one 8-bit scale (4.25 bits), everything else BF16; Hopper has no FP4
- * tensor cores, so matmuls run at the BF16 peak (vLLM's Marlin kernels dequantize). */
+ * tensor cores, so matmuls run at the BF16 peak (vLLM's Marlin kernels dequantize). NVFP4
+ * (NVIDIA's Blackwell checkpoints): 4-bit blocks of 16 sharing an FP8 scale (4.5 bits), on
+ * the experts of an MoE model (attention stays BF16, as MXFP4) and on every linear layer of
+ * a dense one; matmuls at the FP4 peak on a GPU that has one (B200), else at the BF16 peak. */
 typedef enum {
     WP_PREC_NATIVE = 0,
     WP_PREC_BF16,
     WP_PREC_FP8,
     WP_PREC_MXFP4,
+    WP_PREC_NVFP4,
+    WP_PREC_LAST = WP_PREC_NVFP4,
 } wp_precision_t;
 
-/* "bf16", "fp8", "mxfp4" ("native" for NATIVE). */
+/* "bf16", "fp8", "mxfp4", "nvfp4" ("native" for NATIVE). */
 const char *wp_precision_name(wp_precision_t p);
 /* Accepts those names (case-insensitive) and "fp4" for MXFP4; false for anything else. */
 bool wp_precision_parse(const char *s, wp_precision_t *out);
@@ -71,6 +76,7 @@ typedef struct wp_gpu_spec_s {
     const char *desc;  /* "NVIDIA H100 SXM 80GB" */
     double bf16_flops; /* dense peak, FLOP/s */
     double fp8_flops;  /* dense peak, FLOP/s; 0 when the GPU has no FP8 tensor cores */
+    double fp4_flops;  /* dense peak, FLOP/s; 0 when the GPU has no FP4 tensor cores */
     double hbm_bytes;
     double mem_bw;    /* bytes/s */
     double nvlink_bw; /* bytes/s per GPU */

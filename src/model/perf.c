@@ -126,7 +126,7 @@ static bool in_range(double x, double lo, double hi)
 
 static wp_status_t check_params(const wp_perf_params_t *q, wp_err_t *err)
 {
-    if (q->precision < WP_PREC_NATIVE || q->precision > WP_PREC_MXFP4 ||
+    if (q->precision < WP_PREC_NATIVE || q->precision > WP_PREC_LAST ||
         !in_range(q->kv_bytes, 0.0, 8.0)) {
         return wp_err_set(err, WP_EINVAL, "precision %d unknown or kv bytes %g not in (0, 8]",
                           (int)q->precision, q->kv_bytes);
@@ -152,6 +152,10 @@ static void precision_bytes(wp_precision_t prec, bool moe, double *linear, doubl
     switch (prec) {
     case WP_PREC_FP8:
         *linear = *expert = 1.0;
+        return;
+    case WP_PREC_NVFP4: /* 4-bit values + one FP8 scale per 16 */
+        *expert = 4.5 / 8.0;
+        *linear = moe ? 2.0 : *expert;
         return;
     case WP_PREC_MXFP4: /* 4-bit values + one 8-bit scale per 32 */
         *expert = 4.25 / 8.0;
@@ -248,7 +252,8 @@ wp_status_t wp_perf_init(wp_perf_t *p, const wp_model_spec_t *m, const wp_gpu_sp
     if (p->precision == WP_PREC_NATIVE)
         p->precision = WP_PREC_BF16;
     bool fp8 = p->precision == WP_PREC_FP8 && g->fp8_flops > 0.0;
-    p->peak_flops = fp8 ? g->fp8_flops : g->bf16_flops;
+    bool fp4 = p->precision == WP_PREC_NVFP4 && g->fp4_flops > 0.0;
+    p->peak_flops = fp4 ? g->fp4_flops : fp8 ? g->fp8_flops : g->bf16_flops;
     p->attn_peak_flops = g->bf16_flops;
     derive_params(p);
     derive_attention(p);

@@ -155,7 +155,7 @@ wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t 
     wp_perf_params_t pp;
     wp_perf_params_default(&pp);
     if (c->precision[0] != '\0' && !wp_precision_parse(c->precision, &pp.precision))
-        return wp_err_set(err, WP_EINVAL, "unknown precision '%s': expected bf16, fp8 or mxfp4",
+        return wp_err_set(err, WP_EINVAL, "unknown precision '%s': expected bf16, fp8, mxfp4 or nvfp4",
                           c->precision);
     if (wp_sim_kv_dtype_bytes(c->kv_cache_dtype, &pp.kv_bytes) != WP_OK)
         return wp_err_set(err, WP_EINVAL,

@@ -201,7 +201,7 @@ test('test_simulate_precision_and_kv_dtype', async () => {
   const fp8 = await kv('precision: fp8\n');
   assert.equal(fp8.prec, 'fp8');
   assert.ok(fp8.weights > native.weights && fp8.tokens < native.tokens);
-  for (const [bad, msg] of [['precision: int4\n', /:2:12: precision: "int4" is not one of: bf16, fp8, mxfp4/],
+  for (const [bad, msg] of [['precision: int4\n', /:2:12: precision: "int4" is not one of: bf16, fp8, mxfp4, nvfp4/],
     ['  kvCacheDtype: fp4\n', /vllm\.kvCacheDtype: "fp4" is not one of: auto, bfloat16, fp8, fp8_e4m3, fp8_e5m2/],
     ['  maxCudagraphCaptureSize: 0\n', /vllm\.maxCudagraphCaptureSize: 0 is out of range/]]) {
     const topo = writeTemp(bad.startsWith(' ') ? `model: qwen3-8b\nvllm:\n${bad}` : `model: qwen3-8b\n${bad}`);
