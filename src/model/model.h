@@ -127,7 +127,7 @@ typedef struct wp_perf_params_s {
  * than faster (efficiencies). */
 typedef struct wp_perf_const_s {
     const char *key;
-    size_t off; /* of the double in wp_perf_params_t */
+    size_t off; /* of the double in its table's params struct (wp_perf_params_t here) */
     double value, lo, hi;
     double scale;
     bool slow_hi;
@@ -139,9 +139,15 @@ size_t wp_perf_const_count(void);
 const wp_perf_const_t *wp_perf_const_at(size_t i); /* NULL when i >= count */
 /* Index of a key, -1 when unknown. */
 int wp_perf_const_find(const char *key);
+/* The same in any table of n rows (model/ep.h has its own). */
+int wp_perf_const_find_in(const wp_perf_const_t *rows, size_t n, const char *key);
 /* Sets constant i from a topology value; WP_EINVAL outside (0, 1] for shares, < 0 for
  * costs, with the key and the value in the message. */
 wp_status_t wp_perf_const_set(wp_perf_params_t *p, size_t i, double value, wp_err_t *err);
+/* Sets the double that row c describes in `params` (the struct its table's offsets refer to:
+ * wp_perf_params_t here, wp_ep_params_t for model/ep.h's table) with the checks above. */
+wp_status_t wp_perf_const_apply(void *params, const wp_perf_const_t *c, double value,
+                                wp_err_t *err);
 /* Every constant at the end of its range that makes steps slower (slow) or faster. */
 void wp_perf_params_at_end(wp_perf_params_t *p, bool slow);
 
@@ -184,6 +190,12 @@ wp_status_t wp_model_link(const char *transport, double *bytes_per_s, double *la
 wp_status_t wp_perf_init(wp_perf_t *p, const wp_model_spec_t *m, const wp_gpu_spec_t *g, int tp,
                          const wp_perf_params_t *params, wp_err_t *err);
 
+/* wp_perf_init without the memory check: derives the per-token constants and leaves
+ * kv_capacity_tokens 0. For engines whose weights are not split by tp alone (model/ep.h
+ * places the experts over many GPUs and sizes the KV pool itself). */
+wp_status_t wp_perf_init_shape(wp_perf_t *p, const wp_model_spec_t *m, const wp_gpu_spec_t *g,
+                               int tp, const wp_perf_params_t *params, wp_err_t *err);
+
 /* (HBM x utilization - weights/tp - activation reserve) / KV bytes per token per GPU. */
 int64_t wp_perf_kv_capacity_tokens(const wp_perf_t *p);
 
@@ -200,6 +212,11 @@ typedef struct wp_perf_batch_s {
 double wp_perf_flops(const wp_perf_t *p, const wp_perf_batch_t *b);
 /* Bytes one GPU moves to and from HBM during the step (weights, KV reads and writes). */
 double wp_perf_bytes_per_gpu(const wp_perf_t *p, const wp_perf_batch_t *b);
+/* Seconds one GPU spends on the step's matmuls outside the routed experts (at prefillMfu of
+ * the weights' peak, LM head included) and on attention (at prefillMfu of the BF16 peak). */
+double wp_perf_dense_compute_time(const wp_perf_t *p, const wp_perf_batch_t *b);
+/* KV-cache bytes one GPU reads and writes during the step (part of wp_perf_bytes_per_gpu). */
+double wp_perf_kv_bytes_per_gpu(const wp_perf_t *p, const wp_perf_batch_t *b);
 /* Seconds of tensor-parallel all-reduce in the step (0 at tp 1). */
 double wp_perf_allreduce_time(const wp_perf_t *p, const wp_perf_batch_t *b);
 /* The step's fixed costs: step_overhead + layers x layer floor + MoE layers x top_k x the

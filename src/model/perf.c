@@ -70,17 +70,22 @@ const wp_perf_const_t *wp_perf_const_at(size_t i)
     return i < N_CONSTS ? &consts[i] : NULL;
 }
 
-int wp_perf_const_find(const char *key)
+int wp_perf_const_find_in(const wp_perf_const_t *rows, size_t n, const char *key)
 {
-    for (size_t i = 0; i < N_CONSTS; i++)
-        if (strcmp(consts[i].key, key) == 0)
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(rows[i].key, key) == 0)
             return (int)i;
     return -1;
 }
 
-static double *field(wp_perf_params_t *p, const wp_perf_const_t *c)
+int wp_perf_const_find(const char *key)
 {
-    return (double *)(void *)((char *)p + c->off);
+    return wp_perf_const_find_in(consts, N_CONSTS, key);
+}
+
+static double *field(void *params, const wp_perf_const_t *c)
+{
+    return (double *)(void *)((char *)params + c->off);
 }
 
 static bool is_share(const wp_perf_const_t *c)
@@ -92,7 +97,11 @@ wp_status_t wp_perf_const_set(wp_perf_params_t *p, size_t i, double value, wp_er
 {
     if (i >= N_CONSTS)
         return wp_err_set(err, WP_EINVAL, "engine model: no constant %zu", i);
-    const wp_perf_const_t *c = &consts[i];
+    return wp_perf_const_apply(p, &consts[i], value, err);
+}
+
+wp_status_t wp_perf_const_apply(void *p, const wp_perf_const_t *c, double value, wp_err_t *err)
+{
     bool ok = is_share(c) ? value > 0.0 && value <= 1.0 : value >= 0.0 && value < 1e6;
     if (!ok)
         return wp_err_set(err, WP_EINVAL, "engine model: %s %g must be %s", c->key, value,
@@ -228,6 +237,13 @@ static wp_status_t derive_capacity(wp_perf_t *p, wp_err_t *err)
 wp_status_t wp_perf_init(wp_perf_t *p, const wp_model_spec_t *m, const wp_gpu_spec_t *g, int tp,
                          const wp_perf_params_t *params, wp_err_t *err)
 {
+    wp_status_t st = wp_perf_init_shape(p, m, g, tp, params, err);
+    return st != WP_OK ? st : derive_capacity(p, err);
+}
+
+wp_status_t wp_perf_init_shape(wp_perf_t *p, const wp_model_spec_t *m, const wp_gpu_spec_t *g,
+                               int tp, const wp_perf_params_t *params, wp_err_t *err)
+{
     if (p == NULL || m == NULL || g == NULL) {
         return wp_err_set(err, WP_EINVAL, "perf model needs a model and a GPU");
     }
@@ -257,7 +273,7 @@ wp_status_t wp_perf_init(wp_perf_t *p, const wp_model_spec_t *m, const wp_gpu_sp
     p->attn_peak_flops = g->bf16_flops;
     derive_params(p);
     derive_attention(p);
-    return derive_capacity(p, err);
+    return WP_OK;
 }
 
 int64_t wp_perf_kv_capacity_tokens(const wp_perf_t *p)
@@ -299,16 +315,26 @@ double wp_perf_flops(const wp_perf_t *p, const wp_perf_batch_t *b)
  * BF16), expert matmuls at moe_mfu of the BF16 peak: the grouped GEMMs of a few hundred rows
  * per expert reach the same throughput with W4A16 (Marlin) and FP8 block-scaled (Triton)
  * kernels (docs/calibration.md). */
+static double dense_seconds(const wp_perf_t *p, const wp_perf_batch_t *b)
+{
+    const wp_perf_params_t *q = &p->params;
+    double dense = 2.0 * (p->flop_params - p->expert_flop_params) * batch_tokens(b) +
+                   p->lm_head_flops * (double)b->decode_seqs;
+    double attn = p->attn_flops_pair * attn_pairs(p, b);
+    return dense / (p->peak_flops * q->prefill_mfu) + attn / (p->attn_peak_flops * q->prefill_mfu);
+}
+
+double wp_perf_dense_compute_time(const wp_perf_t *p, const wp_perf_batch_t *b)
+{
+    return dense_seconds(p, b) / p->tp;
+}
+
 static double compute_time(const wp_perf_t *p, const wp_perf_batch_t *b)
 {
     const wp_perf_params_t *q = &p->params;
     double t = batch_tokens(b);
-    double dense = 2.0 * (p->flop_params - p->expert_flop_params) * t +
-                   p->lm_head_flops * (double)b->decode_seqs;
     double expert = 2.0 * p->expert_flop_params * t;
-    double attn = p->attn_flops_pair * attn_pairs(p, b);
-    double s =
-        dense / (p->peak_flops * q->prefill_mfu) + attn / (p->attn_peak_flops * q->prefill_mfu);
+    double s = dense_seconds(p, b);
     if (expert > 0.0)
         s += expert / (p->attn_peak_flops * q->moe_mfu);
     return s / p->tp;
@@ -330,6 +356,11 @@ static double kv_bytes_gpu(const wp_perf_t *p, const wp_perf_batch_t *b)
 {
     double read = windowed(p, (double)b->decode_ctx, (double)b->decode_seqs);
     return (read + (double)b->prefill_tokens) * p->kv_bytes_token_gpu;
+}
+
+double wp_perf_kv_bytes_per_gpu(const wp_perf_t *p, const wp_perf_batch_t *b)
+{
+    return kv_bytes_gpu(p, b);
 }
 
 double wp_perf_bytes_per_gpu(const wp_perf_t *p, const wp_perf_batch_t *b)

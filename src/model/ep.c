@@ -1,0 +1,266 @@
+/*
+ * model/ep: one step of a wide-EP group, costed from perf.c's per-token constants.
+ *
+ * wp_ep_init derives the model's constants once on one GPU (wp_perf_init_shape at tp 1:
+ * attention, dense matmuls and the MLA latent are not split inside a rank), places
+ * (experts + redundant) / ranks experts on each rank and sizes each rank's KV pool after
+ * its weights: the dense ones (attention, shared expert, dense first layers, embeddings,
+ * LM head) replicated, its own experts.
+ *
+ * A step runs every layer in lockstep over the ranks: attention on each rank's own batch,
+ * then per MoE layer a dispatch, the experts, a combine. Per rank r with T_r tokens:
+ *
+ *   dense_r   = max(dense FLOPs / peaks, (dense weights + KV) / HBM)       perf.c's terms
+ *   slots     = Σ_r T_r × top_k / ranks × imbalance      (the busiest rank's experts' load)
+ *   expert    = max(2 × expert params × slots / (BF16 peak × moeMfu),
+ *                   touched local experts × expert bytes / (HBM × decodeMbu))
+ *   a2a bytes = max(T_r × top_k, slots) × hidden × bytes per element  (send or receive side)
+ *   link      = max(on-node bytes / (NVLink × share), off-node bytes / RDMA)  (+ a fixed
+ *               cost per call for the low-latency kernels, one call per micro-batch)
+ *   rank_r    = dense_r + expert + MoE layers × (dispatch + combine) − hidden + overhead_r
+ *
+ * The load of the busiest rank's experts does not depend on its own batch, so every rank
+ * is charged it: with a barrier at each dispatch and combine the group pays, per layer,
+ * the slowest attention plus the slowest experts, which is this same max over ranks.
+ * With two micro-batches (DeepSeek's dual-batch overlap) the all-to-alls of one run while
+ * the other computes: hidden = min(compute, all-to-all).
+ */
+#include "model/ep.h"
+
+#include <math.h>
+
+#define P(field) offsetof(wp_ep_params_t, field)
+#define US 1e-6
+#define GBS 1e9
+
+/* Not calibrated: values from DeepEP's and SGLang's published measurements (docs/models.md,
+ * "Wide expert parallelism"); ranges are value / 1.25 .. x 1.25, or the span the sources
+ * give. */
+static const wp_perf_const_t consts[] = {
+    {"epImbalance", P(imbalance), 1.2, 1.0, 2.5, 1, true,
+     "routed token-slots on the busiest rank over the mean (EPLB with redundant experts)"},
+    {"a2aNvlinkShare", P(a2a_nvlink_share), 0.38, 0.304, 0.475, 1, false,
+     "all-to-all bandwidth inside a node, share of the catalog's NVLink figure"},
+    {"a2aRdmaGBs", P(a2a_rdma_bw), 50, 40, 62.5, GBS, false,
+     "normal (prefill) all-to-all, GB/s per GPU leaving the node"},
+    {"a2aLlRdmaGBs", P(a2a_ll_rdma_bw), 39, 31.2, 48.75, GBS, false,
+     "low-latency (decode) all-to-all, GB/s per GPU leaving the node"},
+    {"a2aLatencyUs", P(a2a_latency_s), 10, 8, 12.5, US, true,
+     "fixed cost of one low-latency dispatch or combine"},
+};
+#define N_CONSTS (sizeof(consts) / sizeof(consts[0]))
+
+size_t wp_ep_const_count(void)
+{
+    return N_CONSTS;
+}
+
+const wp_perf_const_t *wp_ep_const_at(size_t i)
+{
+    return i < N_CONSTS ? &consts[i] : NULL;
+}
+
+int wp_ep_const_find(const char *key)
+{
+    return wp_perf_const_find_in(consts, N_CONSTS, key);
+}
+
+wp_status_t wp_ep_const_set(wp_ep_params_t *p, size_t i, double value, wp_err_t *err)
+{
+    if (i >= N_CONSTS)
+        return wp_err_set(err, WP_EINVAL, "expert-parallel model: no constant %zu", i);
+    return wp_perf_const_apply(p, &consts[i], value, err);
+}
+
+void wp_ep_params_default(wp_ep_params_t *p)
+{
+    *p = (wp_ep_params_t){.ranks_per_node = 8,
+                          .overlap = true,
+                          .mode = WP_EP_A2A_AUTO,
+                          .dispatch_bytes = 1.0 + 4.0 / 128.0,
+                          .combine_bytes = 2.0};
+    wp_perf_params_default(&p->perf);
+    for (size_t i = 0; i < N_CONSTS; i++) {
+        wp_status_t st = wp_ep_const_set(p, i, consts[i].value, NULL);
+        (void)st; /* the table's own values are in range */
+    }
+}
+
+static wp_status_t check_params(const wp_ep_params_t *q, wp_err_t *err)
+{
+    if (q->ranks_per_node < 1 || q->redundant_experts < 0 || q->mode < WP_EP_A2A_AUTO ||
+        q->mode > WP_EP_A2A_LOW_LATENCY)
+        return wp_err_set(err, WP_EINVAL,
+                          "expert parallel: ranks per node %d must be >= 1, redundant experts %d "
+                          ">= 0, all-to-all mode %d known",
+                          q->ranks_per_node, q->redundant_experts, (int)q->mode);
+    if (!(q->imbalance >= 1.0 && q->imbalance < 1e3))
+        return wp_err_set(err, WP_EINVAL, "expert parallel: epImbalance %g must be in [1, 1000)",
+                          q->imbalance);
+    if (!(q->dispatch_bytes > 0.0 && q->dispatch_bytes <= 8.0 && q->combine_bytes > 0.0 &&
+          q->combine_bytes <= 8.0))
+        return wp_err_set(err, WP_EINVAL,
+                          "expert parallel: dispatch %g and combine %g bytes per element must be "
+                          "in (0, 8]",
+                          q->dispatch_bytes, q->combine_bytes);
+    wp_ep_params_t copy = *q;
+    for (size_t i = 0; i < N_CONSTS; i++) {
+        double *v = (double *)(void *)((char *)&copy + consts[i].off);
+        wp_status_t st = wp_ep_const_set(&copy, i, *v / consts[i].scale, err);
+        if (st != WP_OK)
+            return st;
+        if (!(*v > 0.0))
+            return wp_err_set(err, WP_EINVAL, "expert parallel: %s must be > 0", consts[i].key);
+    }
+    return WP_OK;
+}
+
+static wp_status_t place(wp_ep_t *ep, wp_err_t *err)
+{
+    const wp_model_spec_t *m = ep->perf.model;
+    const wp_perf_t *p = &ep->perf;
+    int physical = m->n_experts + ep->params.redundant_experts;
+    if (ep->ranks < 2 || physical % ep->ranks != 0)
+        return wp_err_set(err, WP_EINVAL,
+                          "expert parallel over %d ranks: need at least 2 ranks, dividing the %d "
+                          "experts (%d routed + %d redundant)",
+                          ep->ranks, physical, m->n_experts, ep->params.redundant_experts);
+    ep->experts_per_rank = physical / ep->ranks;
+    ep->moe_layers = m->layers - m->dense_layers;
+    int node = ep->params.ranks_per_node < ep->ranks ? ep->params.ranks_per_node : ep->ranks;
+    ep->remote_share = (double)(ep->ranks - node) / ep->ranks;
+    double dense = p->weight_bytes - p->expert_params * m->n_experts * p->expert_bytes;
+    ep->weight_bytes_rank = dense + ep->experts_per_rank * p->expert_params * p->expert_bytes;
+    double usable = p->gpu->hbm_bytes * p->params.gpu_memory_utilization;
+    double free_bytes = usable - ep->weight_bytes_rank - p->params.activation_reserve;
+    if (free_bytes < p->kv_bytes_token_gpu)
+        return wp_err_set(err, WP_EINVAL,
+                          "model %s does not fit on %s with %d experts per rank: %.1f GB of "
+                          "weights and %.1f GB reserve per rank, %.1f GB usable",
+                          m->name, p->gpu->name, ep->experts_per_rank, ep->weight_bytes_rank / 1e9,
+                          p->params.activation_reserve / 1e9, usable / 1e9);
+    ep->kv_capacity_tokens = (int64_t)floor(free_bytes / p->kv_bytes_token_gpu);
+    return WP_OK;
+}
+
+wp_status_t wp_ep_init(wp_ep_t *ep, const wp_model_spec_t *m, const wp_gpu_spec_t *g, int ranks,
+                       const wp_ep_params_t *params, wp_err_t *err)
+{
+    if (ep == NULL || m == NULL || g == NULL)
+        return wp_err_set(err, WP_EINVAL, "expert parallel model needs a model and a GPU");
+    if (!wp_model_is_moe(m))
+        return wp_err_set(err, WP_EINVAL, "expert parallel: model %s is dense (no routed experts)",
+                          m->name);
+    *ep = (wp_ep_t){.ranks = ranks};
+    if (params != NULL)
+        ep->params = *params;
+    else
+        wp_ep_params_default(&ep->params);
+    wp_status_t st = check_params(&ep->params, err);
+    if (st == WP_OK)
+        st = wp_perf_init_shape(&ep->perf, m, g, 1, &ep->params.perf, err);
+    return st != WP_OK ? st : place(ep, err);
+}
+
+int64_t wp_ep_kv_capacity_tokens(const wp_ep_t *ep)
+{
+    return ep->kv_capacity_tokens;
+}
+
+static double tokens(const wp_perf_batch_t *b)
+{
+    return (double)b->prefill_tokens + (double)b->decode_seqs;
+}
+
+static double dense_time(const wp_ep_t *ep, const wp_perf_batch_t *b)
+{
+    const wp_perf_t *p = &ep->perf;
+    double bw = p->gpu->mem_bw;
+    double compute = wp_perf_dense_compute_time(p, b);
+    double memory = p->step_weight_bytes / (bw * p->params.decode_mbu) +
+                    wp_perf_kv_bytes_per_gpu(p, b) / (bw * p->params.attn_mbu);
+    return compute > memory ? compute : memory;
+}
+
+/* The busiest rank's experts: `slots` token-slots per MoE layer, spread uniformly over its
+ * local experts, touch each one with probability 1 - (1 - 1/n)^slots. */
+static double expert_time(const wp_ep_t *ep, double slots, double *flops)
+{
+    const wp_perf_t *p = &ep->perf;
+    const wp_perf_params_t *q = &p->params;
+    double n = ep->experts_per_rank;
+    *flops = 2.0 * p->expert_params * slots;
+    double compute = *flops / (p->attn_peak_flops * q->moe_mfu);
+    double touched = n * (1.0 - pow(1.0 - 1.0 / n, slots));
+    double memory = touched * p->expert_params * p->expert_bytes / (p->gpu->mem_bw * q->decode_mbu);
+    return compute > memory ? compute : memory;
+}
+
+/* Seconds of one dispatch or combine moving `bytes` to and from one rank. */
+static double link_time(const wp_ep_t *ep, double bytes, bool low_latency)
+{
+    const wp_ep_params_t *q = &ep->params;
+    double nvl = bytes * (1.0 - ep->remote_share) / (ep->perf.gpu->nvlink_bw * q->a2a_nvlink_share);
+    double rdma = bytes * ep->remote_share / (low_latency ? q->a2a_ll_rdma_bw : q->a2a_rdma_bw);
+    double t = nvl > rdma ? nvl : rdma;
+    if (low_latency)
+        t += q->a2a_latency_s * (q->overlap ? 2.0 : 1.0);
+    return t;
+}
+
+static bool use_low_latency(const wp_ep_t *ep, const wp_perf_batch_t *per_rank)
+{
+    if (ep->params.mode != WP_EP_A2A_AUTO)
+        return ep->params.mode == WP_EP_A2A_LOW_LATENCY;
+    for (int r = 0; r < ep->ranks; r++)
+        if (per_rank[r].prefill_tokens > 0)
+            return false;
+    return true;
+}
+
+static void rank_step(const wp_ep_t *ep, const wp_perf_batch_t *b, double slots, bool ll,
+                      wp_ep_step_detail_t *d)
+{
+    const wp_model_spec_t *m = ep->perf.model;
+    double layers = ep->moe_layers;
+    double sent = tokens(b) * m->top_k;
+    double moved = sent > slots ? sent : slots;
+    d->dense_s = dense_time(ep, b);
+    d->expert_s = expert_time(ep, slots, &d->expert_flops);
+    d->routed_slots = slots;
+    d->dispatch_bytes = moved * m->hidden * ep->params.dispatch_bytes;
+    d->combine_bytes = moved * m->hidden * ep->params.combine_bytes;
+    d->dispatch_s = layers * link_time(ep, d->dispatch_bytes, ll);
+    d->combine_s = layers * link_time(ep, d->combine_bytes, ll);
+    double compute = d->dense_s + d->expert_s, a2a = d->dispatch_s + d->combine_s;
+    d->hidden_s = ep->params.overlap ? (compute < a2a ? compute : a2a) : 0.0;
+    d->overhead_s = wp_perf_overhead_time(&ep->perf, b);
+    d->low_latency = ll;
+    d->step_s = compute + a2a - d->hidden_s + d->overhead_s;
+}
+
+double wp_ep_step_time(const wp_ep_t *ep, const wp_perf_batch_t *per_rank, int n_ranks,
+                       wp_ep_step_detail_t *out)
+{
+    if (n_ranks != ep->ranks)
+        return -1.0;
+    double total = 0.0;
+    for (int r = 0; r < n_ranks; r++)
+        total += tokens(&per_rank[r]);
+    wp_ep_step_detail_t best = {.slowest_rank = 0};
+    if (total > 0.0) {
+        double slots = total * ep->perf.model->top_k / ep->ranks * ep->params.imbalance;
+        double all = total * ep->perf.model->top_k;
+        slots = slots < all ? slots : all;
+        bool ll = use_low_latency(ep, per_rank);
+        for (int r = 0; r < n_ranks; r++) {
+            wp_ep_step_detail_t d = {.slowest_rank = r};
+            rank_step(ep, &per_rank[r], slots, ll, &d);
+            if (r == 0 || d.step_s > best.step_s)
+                best = d;
+        }
+    }
+    if (out != NULL)
+        *out = best;
+    return best.step_s;
+}
