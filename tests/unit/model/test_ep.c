@@ -298,8 +298,13 @@ static void test_ep_consts(void **state)
 static void test_ep_deepseek_published(void **state)
 {
     (void)state;
-    const wp_gpu_spec_t h800 = {
-        "h800", "NVIDIA H800 SXM 80GB", 989e12, 1979e12, 80.0 * 1024 * 1024 * 1024, 3.35e12, 400e9};
+    const wp_gpu_spec_t h800 = {.name = "h800",
+                                .desc = "NVIDIA H800 SXM 80GB",
+                                .bf16_flops = 989e12,
+                                .fp8_flops = 1979e12,
+                                .hbm_bytes = 80.0 * 1024 * 1024 * 1024,
+                                .mem_bw = 3.35e12,
+                                .nvlink_bw = 400e9};
     wp_ep_params_t pp;
     wp_ep_params_default(&pp);
     pp.redundant_experts = 32;
