@@ -470,6 +470,8 @@ wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick)
         return WP_EINVAL;
     wp__sched_ep_t *e = &s->eps[pick->endpoint];
     e->in_flight++;
+    if (e->in_flight_at_send >= 0.0) /* a scrape on its way may count this request */
+        e->in_flight_at_send = fmax(e->in_flight_at_send, (double)e->in_flight);
     e->prefilling++;
     e->pending_prefill += pick->prefill_tokens;
     wp_status_t held = hold(s, e, pick, true);

@@ -192,10 +192,11 @@ int wp_sched_endpoint_find(const wp_sched_t *s, const char *name);
  * [0,1]). kv_usage NaN is allowed: KV usage unknown (the engine exports no such series). */
 wp_status_t wp_sched_endpoint_set_healthy(wp_sched_t *s, int ep, bool healthy);
 /* A scrape of ep was sent now (a live gateway: its answer comes later). The load scorers
- * subtract the gateway's own requests from the scraped counts; a request that ends while
- * the answer is on its way is still in those counts, so the larger of the in-flight count
- * when the scrape was sent and when its metrics are set is what is subtracted (see
- * set_metrics). A caller whose scrape is instantaneous (the simulator) need not call it. */
+ * subtract the gateway's own requests from the scraped counts; a request dispatched while
+ * the scrape is on its way may be in those counts even if it has ended by the time the
+ * answer comes, so what is subtracted is the most requests in flight at once from the send
+ * to the answer (the count at the send, raised by every dispatch until set_metrics). A
+ * caller whose scrape is instantaneous (the simulator) need not call it. */
 wp_status_t wp_sched_endpoint_scrape_sent(wp_sched_t *s, int ep);
 wp_status_t wp_sched_endpoint_set_metrics(wp_sched_t *s, int ep, double now, double waiting,
                                           double running, double kv_usage);

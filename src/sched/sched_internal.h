@@ -40,7 +40,8 @@ typedef struct wp__sched_ep_s {
     double waiting, running, kv_usage, scraped_at;
     double in_flight_at_scrape; /* in_flight when the metrics were set (or the scrape was
                                    sent, if larger: wp_sched_endpoint_scrape_sent) */
-    double in_flight_at_send;   /* in_flight when the scrape on its way was sent; -1: none */
+    double in_flight_at_send;   /* the most in flight since the scrape on its way was sent
+                                   (dispatches raise it); -1: none on its way */
 } wp__sched_ep_t;
 
 typedef struct wp__sched_ctx_s {

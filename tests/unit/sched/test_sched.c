@@ -670,9 +670,10 @@ static double load_score(wp_sched_t *s, double now)
 }
 
 /* A live scrape's answer comes after it was sent: a request of ours that ends on the way is
- * still in the scraped running count. With wp_sched_endpoint_scrape_sent, the larger of the
- * in-flight counts at sending and at answering is subtracted, so it is not counted twice
- * (once in the scrape, once as a phantom); one that starts on the way is not either. */
+ * still in the scraped running count. With wp_sched_endpoint_scrape_sent, the most requests
+ * in flight at once from the send to the answer is subtracted, so it is not counted twice
+ * (once in the scrape, once as a phantom); one that starts on the way is not either, nor one
+ * that starts and ends on the way (a short request with a slow scrape). */
 static void test_sched_scrape_in_flight_on_the_way(void **state)
 {
     (void)state;
@@ -698,6 +699,12 @@ static void test_sched_scrape_in_flight_on_the_way(void **state)
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 3.0, 0, 0, 0.1), WP_OK);
     assert_float_equal(load_score(s, 3.0), one, 1e-12); /* the same as the engine not counting it */
     assert_int_equal(wp_sched_on_complete(s, &mine), WP_OK);
+    /* Ours starts and ends while the scrape is on its way, and the engine counted it. */
+    assert_int_equal(wp_sched_endpoint_scrape_sent(s, 0), WP_OK);
+    assert_int_equal(wp_sched_on_dispatch(s, &mine), WP_OK);
+    assert_int_equal(wp_sched_on_complete(s, &mine), WP_OK);
+    assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 4.0, 0, 1, 0.1), WP_OK);
+    assert_float_equal(load_score(s, 4.0), 0.5, 1e-12); /* idle, as the simulator sees it */
     wp_sched_free(s);
 }
 
