@@ -96,6 +96,7 @@ function settings(r) {
   if (num('max_model_len')) s.maxModelLen = num('max_model_len');
   if (num('gpu_memory_utilization')) s.gpuMemoryUtilization = num('gpu_memory_utilization');
   if (num('block_size')) s.blockSize = num('block_size');
+  if (num('max_cudagraph_capture_size')) s.maxCudagraphCaptureSize = num('max_cudagraph_capture_size');
   if (r.enable_prefix_caching) s.prefixCaching = r.enable_prefix_caching === 'true';
   for (const l of launch) if (l.match(r)) Object.assign(s, l.set(r));
   return s;
@@ -105,7 +106,8 @@ function files(r, s, extra) {
   const precision = precisionOf[r.precision];
   if (!precision) throw new Error(`line ${r.line}: precision '${r.precision}': expected fp8, fp4 or bf16`);
   const vllm = ['replicas: 1', `tensorParallel: ${r.tp}`, `prefixCaching: ${s.prefixCaching ?? false}`];
-  for (const k of ['maxNumSeqs', 'maxNumBatchedTokens', 'maxModelLen', 'gpuMemoryUtilization', 'blockSize', 'kvCacheDtype'])
+  for (const k of ['maxNumSeqs', 'maxNumBatchedTokens', 'maxModelLen', 'gpuMemoryUtilization', 'blockSize', 'kvCacheDtype',
+    'maxCudagraphCaptureSize'])
     if (s[k] !== undefined) vllm.push(`${k}: ${s[k]}`);
   const topo = [`model: ${modelOf(r.model)}`, `gpu: ${r.gpu}`, `precision: ${precision}`, 'vllm:',
     ...vllm.map((l) => `  ${l}`), 'inferenceScheduler:', '  policy: round-robin', ...extra].join('\n');

@@ -37,15 +37,15 @@
  * "Wide expert parallelism"); ranges are value / 1.25 .. x 1.25, or the span the sources
  * give. */
 static const wp_perf_const_t consts[] = {
-    {"epImbalance", P(imbalance), 1.2, 1.0, 2.5, 1, true,
+    {"epImbalance", P(imbalance), 1.2, 1.0, 2.5, 1, true, false,
      "routed token-slots on the busiest rank over the mean (EPLB with redundant experts)"},
-    {"a2aNvlinkShare", P(a2a_nvlink_share), 0.38, 0.304, 0.475, 1, false,
+    {"a2aNvlinkShare", P(a2a_nvlink_share), 0.38, 0.304, 0.475, 1, false, false,
      "all-to-all bandwidth inside a node, share of the catalog's NVLink figure"},
-    {"a2aRdmaGBs", P(a2a_rdma_bw), 50, 40, 62.5, GBS, false,
+    {"a2aRdmaGBs", P(a2a_rdma_bw), 50, 40, 62.5, GBS, false, false,
      "normal (prefill) all-to-all, GB/s per GPU leaving the node"},
-    {"a2aLlRdmaGBs", P(a2a_ll_rdma_bw), 39, 31.2, 48.75, GBS, false,
+    {"a2aLlRdmaGBs", P(a2a_ll_rdma_bw), 39, 31.2, 48.75, GBS, false, false,
      "low-latency (decode) all-to-all, GB/s per GPU leaving the node"},
-    {"a2aLatencyUs", P(a2a_latency_s), 10, 8, 12.5, US, true,
+    {"a2aLatencyUs", P(a2a_latency_s), 10, 8, 12.5, US, true, false,
      "fixed cost of one low-latency dispatch or combine"},
 };
 #define N_CONSTS (sizeof(consts) / sizeof(consts[0]))

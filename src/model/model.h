@@ -131,6 +131,8 @@ typedef struct wp_perf_const_s {
     double value, lo, hi;
     double scale;
     bool slow_hi;
+    bool memory; /* sizes the KV pool, not a step: the uncertainty band leaves it put (an
+                    end could make a topology that fits not fit) */
     const char *what;
 } wp_perf_const_t;
 
@@ -148,7 +150,8 @@ wp_status_t wp_perf_const_set(wp_perf_params_t *p, size_t i, double value, wp_er
  * wp_perf_params_t here, wp_ep_params_t for model/ep.h's table) with the checks above. */
 wp_status_t wp_perf_const_apply(void *params, const wp_perf_const_t *c, double value,
                                 wp_err_t *err);
-/* Every constant at the end of its range that makes steps slower (slow) or faster. */
+/* Every step constant (not the memory ones) at the end of its range that makes steps slower
+ * (slow) or faster. */
 void wp_perf_params_at_end(wp_perf_params_t *p, bool slow);
 
 /* Defaults: the checkpoint's weights, BF16 KV, utilization 0.9, every step in a graph,

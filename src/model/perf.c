@@ -32,29 +32,29 @@
  * value / 1.25 .. x 1.25 (shares at most 0.95; the reserve: the spread vLLM's logs imply), an
  * interval that holds 85-90 % of the measured means (docs/calibration.md). */
 static const wp_perf_const_t consts[] = {
-    {"prefillMfu", P(prefill_mfu), 0.5, 0.4, 0.625, 1, false,
+    {"prefillMfu", P(prefill_mfu), 0.5, 0.4, 0.625, 1, false, false,
      "dense matmuls and attention, fraction of peak FLOP/s"},
-    {"moeMfu", P(moe_mfu), 0.17, 0.136, 0.213, 1, false,
+    {"moeMfu", P(moe_mfu), 0.17, 0.136, 0.213, 1, false, false,
      "fused-MoE expert matmuls, share of the BF16 peak whatever the weights' dtype"},
-    {"decodeMbu", P(decode_mbu), 0.77, 0.616, 0.95, 1, false,
+    {"decodeMbu", P(decode_mbu), 0.77, 0.616, 0.95, 1, false, false,
      "weight reads, fraction of HBM bandwidth"},
-    {"attnMbu", P(attn_mbu), 0.75, 0.6, 0.9375, 1, false,
+    {"attnMbu", P(attn_mbu), 0.75, 0.6, 0.9375, 1, false, false,
      "KV-cache reads by attention, fraction of HBM bandwidth"},
-    {"stepOverheadMs", P(step_overhead_s), 0.6, 0.48, 0.75, MS, true,
+    {"stepOverheadMs", P(step_overhead_s), 0.6, 0.48, 0.75, MS, true, false,
      "CPU time per engine step not hidden by the GPU"},
-    {"layerLatencyUs", P(layer_latency_s), 25, 20.0, 31.25, US, true,
+    {"layerLatencyUs", P(layer_latency_s), 25, 20.0, 31.25, US, true, false,
      "GPU time floor of one layer in a CUDA graph"},
-    {"moeSlotLatencyUs", P(moe_slot_latency_s), 4.3, 3.44, 5.375, US, true,
+    {"moeSlotLatencyUs", P(moe_slot_latency_s), 4.3, 3.44, 5.375, US, true, false,
      "extra floor of an MoE layer per routed expert of a token (top_k)"},
-    {"eagerLayerUs", P(eager_layer_s), 320, 256.0, 400.0, US, true,
+    {"eagerLayerUs", P(eager_layer_s), 320, 256.0, 400.0, US, true, false,
      "launch cost of one layer in a step without a CUDA graph"},
-    {"eagerMoeLayerUs", P(eager_moe_layer_s), 550, 440.0, 687.5, US, true,
+    {"eagerMoeLayerUs", P(eager_moe_layer_s), 550, 440.0, 687.5, US, true, false,
      "extra launch cost of an MoE layer in a step without a CUDA graph"},
-    {"allreduceLatencyUs", P(allreduce_latency_s), 6, 4.8, 7.5, US, true,
+    {"allreduceLatencyUs", P(allreduce_latency_s), 6, 4.8, 7.5, US, true, false,
      "one all-reduce, per synchronisation round (log2 tp)"},
-    {"allreduceBwShare", P(allreduce_bw_share), 0.45, 0.36, 0.562, 1, false,
+    {"allreduceBwShare", P(allreduce_bw_share), 0.45, 0.36, 0.562, 1, false, false,
      "all-reduce bandwidth, share of the catalog's bidirectional NVLink figure"},
-    {"activationReserveGiB", P(activation_reserve), 6.0, 4.0, 9.0, GIB, false,
+    {"activationReserveGiB", P(activation_reserve), 6.0, 4.0, 9.0, GIB, true, true,
      "memory per GPU kept out of the KV pool"},
 };
 #define N_CONSTS (sizeof(consts) / sizeof(consts[0]))
@@ -114,7 +114,8 @@ void wp_perf_params_at_end(wp_perf_params_t *p, bool slow)
 {
     for (size_t i = 0; i < N_CONSTS; i++) {
         const wp_perf_const_t *c = &consts[i];
-        *field(p, c) = (slow == c->slow_hi ? c->hi : c->lo) * c->scale;
+        if (!c->memory)
+            *field(p, c) = (slow == c->slow_hi ? c->hi : c->lo) * c->scale;
     }
 }
 
@@ -268,7 +269,7 @@ wp_status_t wp_perf_init_shape(wp_perf_t *p, const wp_model_spec_t *m, const wp_
     if (p->precision == WP_PREC_NATIVE)
         p->precision = WP_PREC_BF16;
     bool fp8 = p->precision == WP_PREC_FP8 && g->fp8_flops > 0.0;
-    bool fp4 = p->precision == WP_PREC_NVFP4 && g->fp4_flops > 0.0;
+    bool fp4 = p->precision == WP_PREC_NVFP4 && !wp_model_is_moe(m) && g->fp4_flops > 0.0;
     p->peak_flops = fp4 ? g->fp4_flops : fp8 ? g->fp8_flops : g->bf16_flops;
     p->attn_peak_flops = g->bf16_flops;
     derive_params(p);
@@ -385,7 +386,9 @@ double wp_perf_overhead_time(const wp_perf_t *p, const wp_perf_batch_t *b)
     const wp_model_spec_t *m = p->model;
     double layers = m->layers, moe = m->n_experts > 0 ? m->layers - m->dense_layers : 0;
     int cap = q->cudagraph_max_tokens;
-    if (cap > 0 && batch_tokens(b) > cap)
+    /* Past the capture size a step runs eagerly; one with prefill tokens replays vLLM's
+     * piecewise graph, attention launched from Python layer by layer: both pay per layer. */
+    if ((cap > 0 && batch_tokens(b) > cap) || b->prefill_tokens > 0)
         return q->step_overhead_s + layers * q->eager_layer_s + moe * q->eager_moe_layer_s;
     return q->step_overhead_s + layers * q->layer_latency_s +
            moe * m->top_k * q->moe_slot_latency_s;

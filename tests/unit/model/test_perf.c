@@ -329,16 +329,19 @@ static void test_perf_precision(void **state)
     assert_true(wp_precision_parse("FP4", &prec) && prec == WP_PREC_MXFP4);
     assert_true(wp_precision_parse("bf16", &prec) && prec == WP_PREC_BF16);
     assert_false(wp_precision_parse("int4", &prec));
-    /* NVFP4 on B200: DeepSeek-R1's experts at 4.5 bits and the FP4 peak; on H200 no FP4
-     * tensor cores, the BF16 peak. 4.5 / 8 of the experts' 8-bit size, the rest BF16. */
+    /* NVFP4: DeepSeek-R1's experts at 4.5 bits, the rest BF16, so its dense matmuls run at
+     * the BF16 peak (experts always at moeMfu of it); a dense model's linear layers are all
+     * FP4 and run at the FP4 peak on a B200, at the BF16 peak on an H200 (no FP4 cores). */
     assert_true(wp_precision_parse("nvfp4", &prec) && prec == WP_PREC_NVFP4);
     pp = roofline();
     pp.precision = WP_PREC_NVFP4;
     wp_perf_t nv = init_ok("deepseek-r1", "b200", 8, &pp);
-    assert_true(nv.peak_flops == nv.gpu->fp4_flops);
+    assert_true(nv.peak_flops == nv.gpu->bf16_flops);
     double experts = nv.expert_params * 256;
     assert_near(nv.weight_bytes, experts * 4.5 / 8 + (671e9 - experts) * 2, 1e-6);
-    wp_perf_t nvh = init_ok("deepseek-r1", "h200", 8, &pp);
+    wp_perf_t nvd = init_ok("llama-3.1-70b", "b200", 1, &pp);
+    assert_true(nvd.peak_flops == nvd.gpu->fp4_flops);
+    wp_perf_t nvh = init_ok("llama-3.1-70b", "h200", 1, &pp);
     assert_true(nvh.peak_flops == nvh.gpu->bf16_flops);
     assert_string_equal(wp_precision_name(WP_PREC_FP8), "fp8");
 }
