@@ -52,34 +52,53 @@ static wp_status_t pass_faults(const wp_cli_simopt_t *o, const wp_sim_config_t *
 }
 
 /* "moeMfu=0.2,attnMbu=0.6": engine-model constants by their table key. */
+/* One KEY=VALUE item of p (n bytes) into *i and *x; false when it is malformed. */
+static bool engine_item(const char *p, size_t n, char key[64], int *i, double *x)
+{
+    size_t k = strcspn(p, "=");
+    char num[64], *end;
+    if (k >= n || k == 0 || k >= 64 || n - k - 1 == 0 || n - k - 1 >= sizeof(num))
+        return false;
+    memcpy(key, p, k);
+    key[k] = '\0';
+    memcpy(num, p + k + 1, n - k - 1);
+    num[n - k - 1] = '\0';
+    *i = wp_perf_const_find(key);
+    *x = strtod(num, &end);
+    return isdigit((unsigned char)num[0]) || num[0] == '.' || num[0] == '-'
+               ? end != num && *end == '\0' && isfinite(*x) && !strpbrk(num, "xX")
+               : false;
+}
+
+/* "moeMfu=0.2,attnMbu=0.6": engine-model constants by their table key, each once. */
 static wp_status_t parse_engine_model(wp_sim_config_t *sc, const char *what, const char *v,
                                       wp_err_t *err)
 {
     wp_perf_params_t probe;
     wp_perf_params_default(&probe);
-    for (const char *p = v; *p != '\0';) {
-        size_t n = strcspn(p, ","), k = strcspn(p, "=");
-        char key[64], num[64], *end;
-        if (k >= n || k == 0 || k >= sizeof(key) || n - k - 1 >= sizeof(num) || n - k - 1 == 0)
+    bool seen[WP_PERF_MAX_CONSTS] = {false};
+    const char *p = v;
+    do {
+        size_t n = strcspn(p, ",");
+        char key[64] = "";
+        int i = -1;
+        double x = 0;
+        wp_err_t e = {{0}};
+        if (!engine_item(p, n, key, &i, &x) && i < 0 && key[0] == '\0')
             return wp_err_set(err, WP_EINVAL, "%s: expected KEY=VALUE[,KEY=VALUE...], got '%s'",
                               what, v);
-        memcpy(key, p, k);
-        key[k] = '\0';
-        memcpy(num, p + k + 1, n - k - 1);
-        num[n - k - 1] = '\0';
-        int i = wp_perf_const_find(key);
-        double x = strtod(num, &end);
         if (i < 0)
             return wp_err_set(err, WP_EINVAL, "%s: unknown constant '%s' (docs/calibration.md)",
                               what, key);
-        wp_err_t e = {{0}};
-        if (end == num || *end != '\0' || !isfinite(x) ||
-            wp_perf_const_set(&probe, (size_t)i, x, &e) != WP_OK)
-            return wp_err_set(err, WP_EINVAL, "%s: %s: expected a number in range, got '%s'", what,
-                              key, num);
+        if (seen[i])
+            return wp_err_set(err, WP_EINVAL, "%s: %s given twice", what, key);
+        if (!engine_item(p, n, key, &i, &x) || wp_perf_const_set(&probe, (size_t)i, x, &e) != WP_OK)
+            return wp_err_set(err, WP_EINVAL, "%s: %s: expected a number in range, got '%.*s'",
+                              what, key, (int)(n - strlen(key) - 1), p + strlen(key) + 1);
+        seen[i] = true;
         sc->engine_model[i] = x;
-        p += n + (p[n] == ',');
-    }
+        p += n;
+    } while (*p++ == ',');
     return WP_OK;
 }
 

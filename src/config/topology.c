@@ -408,41 +408,65 @@ static wp_status_t parse_fault_replicas(wp__cfg_ctx_t *c, yaml_node_t *n, void *
 }
 
 /* engineModel: {key: number, ...} with the keys of the engine model's table. */
+static wp_status_t unknown_constant(wp__cfg_ctx_t *c, yaml_node_t *k, const char *path)
+{
+    char all[512] = "";
+    for (size_t j = 0, len = 0; j < wp_perf_const_count() && len < sizeof(all); j++)
+        len += (size_t)snprintf(all + len, sizeof(all) - len, "%s%s", j ? ", " : "",
+                                wp_perf_const_at(j)->key);
+    return wp__cfg_fail(c, k, path, WP_EINVAL, "unknown constant; allowed: %s", all);
+}
+
+/* A plain decimal number (no quotes, no hex, no inf/nan) in the constant's range. */
+static wp_status_t engine_value(wp__cfg_ctx_t *c, yaml_node_t *v, const char *path, size_t i,
+                                double *out)
+{
+    const char *text;
+    wp_status_t st = wp__cfg_scalar(c, v, path, &text);
+    if (st != WP_OK)
+        return st;
+    if (v->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return wp__cfg_fail(c, v, path, WP_EINVAL, "expected a number, got the string \"%s\"",
+                            text);
+    char *end;
+    double x = strtod(text, &end);
+    if (end == text || *end != '\0' || !isfinite(x) || strpbrk(text, "xXnN") != NULL)
+        return wp__cfg_fail(c, v, path, WP_EINVAL, "expected a number, got \"%s\"", text);
+    wp_perf_params_t probe;
+    wp_perf_params_default(&probe);
+    wp_err_t e = {{0}};
+    if (wp_perf_const_set(&probe, i, x, &e) != WP_OK)
+        return wp__cfg_fail(c, v, path, WP_EINVAL, "%s", e.msg);
+    *out = x;
+    return WP_OK;
+}
+
+/* engineModel: {key: number, ...} with the keys of the engine model's table, each once. */
 static wp_status_t parse_engine_model(wp__cfg_ctx_t *c, yaml_node_t *n, void *base,
                                       const char *path)
 {
     sim_t *sim = base;
+    bool seen[WP_PERF_MAX_CONSTS] = {false};
     if (n->type != YAML_MAPPING_NODE)
         return wp__cfg_fail(c, n, path, WP_EINVAL, "expected a map of engine-model constants");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
-        const char *key, *text;
+        const char *key;
         wp_status_t st = wp__cfg_scalar(c, k, path, &key);
         if (st != WP_OK)
             return st;
         char sub[WP__CFG_PATH_MAX];
         snprintf(sub, sizeof(sub), "%s.%s", path, key);
         int i = wp_perf_const_find(key);
-        if (i < 0) {
-            char all[512] = "";
-            for (size_t j = 0, len = 0; j < wp_perf_const_count() && len < sizeof(all); j++)
-                len += (size_t)snprintf(all + len, sizeof(all) - len, "%s%s", j ? ", " : "",
-                                        wp_perf_const_at(j)->key);
-            return wp__cfg_fail(c, k, sub, WP_EINVAL, "unknown constant; allowed: %s", all);
-        }
-        if ((st = wp__cfg_scalar(c, v, sub, &text)) != WP_OK)
+        if (i < 0)
+            return unknown_constant(c, k, sub);
+        if (seen[i])
+            return wp__cfg_fail(c, k, sub, WP_EINVAL, "duplicate key");
+        seen[i] = true;
+        st = engine_value(c, yaml_document_get_node(c->doc, p->value), sub, (size_t)i,
+                          &sim->engine_model[i]);
+        if (st != WP_OK)
             return st;
-        char *end;
-        double x = strtod(text, &end);
-        wp_perf_params_t probe;
-        wp_perf_params_default(&probe);
-        wp_err_t e = {{0}};
-        if (end == text || *end != '\0' || !isfinite(x))
-            return wp__cfg_fail(c, v, sub, WP_EINVAL, "expected a number, got \"%s\"", text);
-        if (wp_perf_const_set(&probe, (size_t)i, x, &e) != WP_OK)
-            return wp__cfg_fail(c, v, sub, WP_EINVAL, "%s", e.msg);
-        sim->engine_model[i] = x;
     }
     return WP_OK;
 }

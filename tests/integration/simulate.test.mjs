@@ -156,7 +156,10 @@ test('test_simulate_engine_constants', async () => {
   assert.ok(Math.abs(keyed - bare) < 1e-9, `engineModel.stepOverheadMs: ${keyed} vs ${bare} ms`);
   for (const [bad, msg] of [['moeMfux: 0.2', /engineModel\.moeMfux: unknown constant; allowed: prefillMfu, moeMfu/],
     ['moeMfu: 2', /engineModel\.moeMfu: engine model: moeMfu 2 must be in \(0, 1\]/],
-    ['eagerLayerUs: fast', /engineModel\.eagerLayerUs: expected a number, got "fast"/]]) {
+    ['eagerLayerUs: fast', /engineModel\.eagerLayerUs: expected a number, got "fast"/],
+    ['moeMfu: "0.2"', /engineModel\.moeMfu: expected a number, got the string "0\.2"/],
+    ['layerLatencyUs: 0x10', /engineModel\.layerLatencyUs: expected a number, got "0x10"/],
+    ['moeMfu: 0.2\n    moeMfu: 0.3', /:5:5: simulation\.engineModel\.moeMfu: duplicate key/]]) {
     const res = await run(['simulate', '-f', writeTemp(`model: qwen3-8b\nsimulation:\n  engineModel:\n    ${bad}\n`), '--quiet']);
     assert.equal(res.code, 2);
     assert.match(res.stderr, msg);
@@ -173,6 +176,12 @@ test('test_simulate_engine_constants', async () => {
   r = await run(['sim', '--engine-model', 'attnMbu=0']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--engine-model: attnMbu: expected a number in range, got '0'/);
+  for (const [bad, msg] of [['moeMfu=0.2,', /expected KEY=VALUE\[,KEY=VALUE\.\.\.\], got 'moeMfu=0\.2,'/],
+    ['moeMfu=0.2,moeMfu=0.3', /--engine-model: moeMfu given twice/], ['nope=1', /unknown constant 'nope'/]]) {
+    r = await run(['sim', '--engine-model', bad]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, msg);
+  }
   r = await run(['sim', '--step-overhead-ms', 'x']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--step-overhead-ms: expected a number in \[0, 1000\], got 'x'/);
