@@ -124,6 +124,7 @@ function run(bin, args) {
     const p = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d) => (err += d));
+    p.on('error', (e) => done({ code: -1, err: `${bin}: ${e.message}` })); // cannot start
     p.on('close', (code) => done({ code, err }));
   });
 }
