@@ -69,7 +69,11 @@ static const int64_t tp_choices[] = {1, 2, 4, 8, 0};
 static const char *const engine_choices[] = {"vllm", "sglang", "trtllm", "llamacpp", NULL};
 static const char *const role_choices[] = {"both", "prefill", "decode", NULL};
 static const char *const log_choices[] = {"logfmt", "json", NULL};
-static const char *const precision_choices[] = {"bf16", "fp8", "mxfp4", "nvfp4", NULL};
+/* The catalog's precision names (model/model.h), NULL past the last. */
+static const char *precision_at(size_t i)
+{
+    return i < WP_PREC_LAST ? wp_precision_name((wp_precision_t)(i + 1)) : NULL;
+}
 static const char *const kv_dtype_choices[] = {"auto",     "bfloat16", "fp8",
                                                "fp8_e4m3", "fp8_e5m2", NULL};
 /* An optional string out of a list (left out: ""). */
@@ -284,7 +288,12 @@ static const wp__cfg_field_t nixl_fields[] = {
 static const wp__cfg_field_t top_fields[] = {
     F_STR("model", wp_topology_t, model, NULL),
     F_STR("gpu", wp_topology_t, gpu, NULL),
-    F_CHOICE_OPT("precision", wp_topology_t, precision, precision_choices),
+    {.key = "precision",
+     .kind = WP__CFG_STR,
+     .off = offsetof(wp_topology_t, precision),
+     .size = SZ(wp_topology_t, precision),
+     .choice_at = precision_at,
+     .zero_unset = true},
     F_MAP("vllm", wp_topology_t, vllm, vllm_fields),
     F_MAP("inferenceScheduler", wp_topology_t, scheduler, sched_fields),
     F_CUSTOM("endpoints", parse_endpoints),
