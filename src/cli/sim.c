@@ -118,10 +118,11 @@ int wp_cli_sim(int argc, char **argv)
     }
     if (c < 0)
         return wp_cli_fail("sim", err.msg);
-    if (flag_replicas && sc.replicas < 64 && (sc.fault_replicas >> sc.replicas) != 0) {
+    int servers = sc.replicas * (sc.data_parallel > 0 ? sc.data_parallel : 1);
+    if (flag_replicas && servers < 64 && (sc.fault_replicas >> servers) != 0) {
         snprintf(err.msg, sizeof(err.msg),
                  "--fault-replicas: replica %d does not exist (replicas 0..%d)",
-                 63 - __builtin_clzll(sc.fault_replicas), sc.replicas - 1);
+                 63 - __builtin_clzll(sc.fault_replicas), servers - 1);
         return wp_cli_fail("sim", err.msg);
     }
     if (getenv("WELLPATH_PARENT_DEATH") != NULL)

@@ -158,7 +158,7 @@ static wp_status_t configure_pd(const wp_topology_t *topo, const wp_sim_config_t
         wp_sim_config_t c = *sc;
         c.replicas = pools[p]->replicas;
         c.tensor_parallel = pools[p]->tensor_parallel;
-        wp_status_t st = wp_sim_engine_setup(&c, &m, &perf[p], &dc->pools[p].engine, err);
+        wp_status_t st = wp_sim_engine_setup(&c, &m, &perf[p], NULL, &dc->pools[p].engine, err);
         if (st != WP_OK)
             return st;
         dc->pools[p].n = c.replicas;
@@ -206,7 +206,7 @@ static wp_status_t configure(const char *file, int end, wp_des_config_t *dc, wp_
         st = wp_cli_sim_config(&topo, sc, err);
     engine_model_at_end(sc, end);
     if (st == WP_OK)
-        st = wp_sim_engine_setup(sc, model, &perf[0], &dc->engine, err);
+        st = wp_sim_engine_setup(sc, model, &perf[0], NULL, &dc->engine, err);
     if (st == WP_OK && topo.prefill.present && topo.decode.present)
         st = configure_pd(&topo, sc, dc, perf, err);
     wp_topology_free(&topo);

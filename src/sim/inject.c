@@ -64,22 +64,26 @@ void wp__sim_inject_close(sim_replica_t *r)
 
 /* ---- crash and restart ---- */
 
-/* A restarted process: an empty engine and cache, fresh vLLM series. */
+/* A restarted process: an empty engine and cache, fresh vLLM series. In a wide-EP group
+ * the rank restarts alone; the group's step goes on for the others (this rank's events of
+ * the running step are dropped with its engine). */
 static void engine_reset(sim_replica_t *r)
 {
-    uv_timer_stop(&r->timer);
-    r->timer_armed = false;
-    r->step.n_events = 0;
+    sim_group_t *g = r->group;
+    if (g->n_ranks == 1) {
+        uv_timer_stop(&g->timer);
+        g->timer_armed = false;
+    }
+    wp_err_t err;
+    if (wp_group_reset(g->core, r->rank, &err) == WP_OK)
+        r->engine = wp_group_engine(g->core, r->rank);
+    else
+        wp_log(WP_LOG_ERROR, "fault: rank engine not restarted", "replica=%d error=\"%s\"",
+               r->index, err.msg);
     while (r->dead != NULL) {
         sim_req_t *d = r->dead;
         r->dead = d->next_dead;
         wp__sim_req_free(d);
-    }
-    wp_engine_t *e;
-    wp_err_t err;
-    if (wp_engine_new(&r->sim->ecfg, &e, &err) == WP_OK) {
-        wp_engine_free(r->engine);
-        r->engine = e;
     }
     wp__sim_metrics_free(r);
     wp__sim_metrics_init(r);
@@ -115,6 +119,7 @@ static void on_crash(uv_timer_t *t)
            r->port, (long long)r->restart_ms);
     wp_http_server_close(r->server); /* in-flight requests get on_abort */
     r->server = NULL;
+    wp__sim_cut_live(r);
     wp__sim_pull_close_all(r);
     wp__sim_kv_forget(r);
     engine_reset(r);

@@ -15,11 +15,13 @@
 #include "api/openai.h"
 #include "base/buf.h"
 #include "engine/engine.h"
+#include "engine/group.h"
 #include "model/model.h"
 #include "sim/sim.h"
 #include "stats/stats.h"
 
 typedef struct sim_replica_s sim_replica_t;
+typedef struct sim_group_s sim_group_t;
 typedef struct sim_pull_s sim_pull_t;
 typedef struct sim_held_s sim_held_t;
 typedef struct sim_kvconn_s sim_kvconn_t;
@@ -43,20 +45,36 @@ typedef struct sim_req_s {
     sim_pull_t *pull;  /* while pulling KV: the pull owns the record */
     double arrival, first_token, last_token, first_scheduled; /* simulated seconds */
     struct sim_req_s *next_dead;
+    /* On r->live from req_new to wp__sim_req_free: a crash of r cuts what closing r's own
+     * server did not reach (requests sent to r by X-data-parallel-rank on another port). */
+    struct sim_req_s *live_prev, *live_next;
 } sim_req_t;
+
+/* Ranks that step together (engine/group.h): a plain replica is a group of one. The step
+ * loop is the group's: one simulated clock, one timer, one step for all its ranks. */
+struct sim_group_s {
+    wp_sim_t *sim;
+    int index;
+    sim_replica_t *ranks; /* sim->replicas + index x ranks per group */
+    int n_ranks;
+    wp_group_t *core;
+    uv_timer_t timer;
+    bool timer_armed; /* a step is running; its events come when the timer fires */
+    double vnow;      /* simulated clock, seconds */
+    wp_group_step_t step;
+};
 
 struct sim_replica_s {
     wp_sim_t *sim;
     int index;
+    sim_group_t *group;
+    int rank; /* within its group: the `engine` label of its series */
     wp_http_server_t *server;
     int port;
-    wp_engine_t *engine;
-    uv_timer_t timer;
-    bool timer_armed; /* a step is running; its events come when the timer fires */
+    wp_engine_t *engine; /* the group's engine of this rank (changes on a crash) */
     bool closing;
-    wp_engine_step_t step;
-    double vnow; /* simulated clock, seconds */
     uint64_t next_id;
+    sim_req_t *live; /* its requests, a list */
     sim_req_t *dead; /* aborted while a step was running; freed after it */
     wp_stats_hist_t ttft, itl, e2e, queue, prefill, decode;
     uint64_t success;
@@ -87,10 +105,13 @@ struct wp_sim_s {
     wp_sim_config_t cfg;
     const wp_model_spec_t *model;
     wp_perf_t perf;
+    wp_ep_t ep; /* wide-EP groups (cfg.data_parallel > 1) */
     wp_engine_config_t ecfg;
     uint64_t t0_ns;
-    sim_replica_t *replicas;
+    sim_replica_t *replicas; /* n of them: group g's rank k is replicas[g x ranks + k] */
     int n;
+    sim_group_t *groups;
+    int n_groups;
     int open_handles;
     bool freeing;
 };
@@ -108,6 +129,12 @@ void wp__sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_
 void wp__sim_serve_tokenize(sim_replica_t *r, wp_http_req_t *req);
 double
 wp__sim_real_seconds(const wp_sim_t *sim); /* simulated seconds since start, from the clock */
+
+/* serve.c: plans the group's next step when it has work and none is running. */
+void wp__sim_plan_step(sim_group_t *g);
+/* serve.c: after a crash closed r's server, cuts r's requests still live (those that came
+ * through another rank's port): their connections close as the crash closed its own. */
+void wp__sim_cut_live(sim_replica_t *r);
 
 /* serve.c: adds q (prompt ids copied by the engine) and starts its answer; on failure the
  * request is answered with an error and q freed. */
@@ -141,6 +168,7 @@ void wp__sim_inject_close(sim_replica_t *r);
 /* metrics.c */
 void wp__sim_metrics_init(sim_replica_t *r);
 void wp__sim_metrics_free(sim_replica_t *r);
-void wp__sim_metrics_write(sim_replica_t *r, wp_buf_t *out);
+/* The series of n replicas (ranks of one group), each labelled engine="<its rank>". */
+void wp__sim_metrics_write(sim_replica_t *const *rs, int n, wp_buf_t *out);
 
 #endif

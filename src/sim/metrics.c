@@ -11,7 +11,10 @@
  */
 #include "sim/internal.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const double kv_pull_buckets[] = {0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                          0.1,    0.25,   0.5,   1,      2.5,   5,    10};
@@ -51,121 +54,190 @@ static void sample(wp_buf_t *out, const char *name, const char *labels, double v
     wp_buf_printf(out, "%s{%s} %s\n", name, labels, num);
 }
 
-static void gauge(wp_buf_t *out, const char *name, const char *help, const char *labels, double v)
+/* The replicas of one /metrics answer: their stats and labels, taken once. */
+typedef struct view_s {
+    sim_replica_t *const *rs;
+    int n;
+    wp_engine_stats_t st[WP_SIM_MAX_REPLICAS];
+    char labels[WP_SIM_MAX_REPLICAS][160];
+} view_t;
+
+/* The labels of replica k of v with one more label (name="value", in alphabetical place:
+ * after engine, before model_name; NULL: none). */
+static void labels_with(const view_t *v, int k, const char *name, const char *value, char *out,
+                        size_t cap)
 {
-    family(out, name, "gauge", help);
-    sample(out, name, labels, v);
+    const sim_replica_t *r = v->rs[k];
+    if (name == NULL)
+        snprintf(out, cap, "engine=\"%d\",model_name=\"%s\"", r->rank, r->sim->model->hf_id);
+    else if (strcmp(name, "model_name") < 0)
+        snprintf(out, cap, "engine=\"%d\",%s=\"%s\",model_name=\"%s\"", r->rank, name, value,
+                 r->sim->model->hf_id);
+    else
+        snprintf(out, cap, "engine=\"%d\",model_name=\"%s\",%s=\"%s\"", r->rank,
+                 r->sim->model->hf_id, name, value);
 }
 
-static void counter(wp_buf_t *out, const char *name, const char *help, const char *labels, double v)
-{
-    family(out, name, "counter", help);
-    sample(out, name, labels, v);
-}
+/* One family, a sample per replica: value(v, k). */
+#define EACH_SAMPLE(out, v, name, type, help, value)                                              \
+    do {                                                                                           \
+        family(out, name, type, help);                                                             \
+        for (int k = 0; k < (v)->n; k++)                                                           \
+            sample(out, name, (v)->labels[k], (double)(value));                                    \
+    } while (0)
 
-static void hist(wp_buf_t *out, const char *name, const char *help, const char *labels,
-                 const wp_stats_hist_t *h)
+static void hist(wp_buf_t *out, const view_t *v, const char *name, const char *help,
+                 size_t field)
 {
     family(out, name, "histogram", help);
-    wp_stats_hist_write_prom(h, out, name, labels);
+    for (int k = 0; k < v->n; k++) {
+        const wp_stats_hist_t *h = (const wp_stats_hist_t *)(const void *)((const char *)v->rs[k] +
+                                                                             field);
+        wp_stats_hist_write_prom(h, out, name, v->labels[k]);
+    }
 }
 
-/* A counter family with one sample per value of the label `result`. */
-static void counter_by_result(wp_buf_t *out, const sim_replica_t *r, const char *name,
-                              const char *help, const char *const *results, const uint64_t *v)
+/* A counter family with one sample per replica and value of the label `label`. */
+static void counter_by(wp_buf_t *out, const view_t *v, const char *name, const char *help,
+                       const char *label, const char *const *values, int n_values,
+                       uint64_t (*get)(const sim_replica_t *r, const wp_engine_stats_t *st, int i))
 {
     family(out, name, "counter", help);
-    for (int i = 0; i < 2; i++) {
-        char l[320];
-        snprintf(l, sizeof(l), "engine=\"0\",model_name=\"%s\",result=\"%s\"", r->sim->model->hf_id,
-                 results[i]);
-        sample(out, name, l, (double)v[i]);
+    for (int k = 0; k < v->n; k++) {
+        for (int i = 0; i < n_values; i++) {
+            char l[320];
+            labels_with(v, k, label, values[i], l, sizeof(l));
+            sample(out, name, l, (double)get(v->rs[k], &v->st[k], i));
+        }
     }
 }
 
-static void write_kv(sim_replica_t *r, wp_buf_t *out, const char *labels,
-                     const wp_engine_stats_t *st)
+static uint64_t pulls(const sim_replica_t *r, const wp_engine_stats_t *st, int i)
 {
-    static const char *const pulls[] = {"ok", "failed"}, *const served[] = {"ok", "refused"};
-    uint64_t p[2] = {r->kv_pulls_ok, r->kv_pulls_failed}, s[2] = {r->kv_served, r->kv_refused};
-    counter_by_result(out, r, "wellpath_sim_kv_pulls_total",
-                      "KV pulls from a remote prefill server, by result.", pulls, p);
-    hist(out, "wellpath_sim_kv_pull_seconds",
-         "Simulated KV transfer time of successful pulls in seconds.", labels, &r->kv_pull);
-    counter_by_result(out, r, "wellpath_sim_kv_served_total",
-                      "KV pull requests answered on the side channel, by result.", served, s);
-    gauge(out, "wellpath_sim_kv_held_requests",
-          "Finished remote prefills whose KV blocks wait for a pull.", labels, st->num_held);
-    gauge(out, "wellpath_sim_kv_held_blocks", "KV blocks held for remote decodes.", labels,
-          st->held_blocks);
+    (void)st;
+    return i == 0 ? r->kv_pulls_ok : r->kv_pulls_failed;
 }
 
-static void write_faults(sim_replica_t *r, wp_buf_t *out)
+static uint64_t served(const sim_replica_t *r, const wp_engine_stats_t *st, int i)
 {
-    const char *name = "wellpath_sim_faults_injected_total";
-    family(out, name, "counter", "Faults injected into requests of this replica, by kind.");
-    for (int k = 0; k < WP_FAULT_KIND_COUNT; k++) {
-        char l[320];
-        snprintf(l, sizeof(l), "engine=\"0\",kind=\"%s\",model_name=\"%s\"",
-                 wp_fault_kind_name((wp_fault_kind_t)k), r->sim->model->hf_id);
-        sample(out, name, l, (double)r->faults_injected[k]);
+    (void)st;
+    return i == 0 ? r->kv_served : r->kv_refused;
+}
+
+static uint64_t finished(const sim_replica_t *r, const wp_engine_stats_t *st, int i)
+{
+    (void)r;
+    return st->finished[WP_ENGINE_FINISH_LENGTH + i];
+}
+
+static uint64_t injected(const sim_replica_t *r, const wp_engine_stats_t *st, int i)
+{
+    (void)st;
+    return r->faults_injected[i];
+}
+
+static void write_kv(const view_t *v, wp_buf_t *out)
+{
+    static const char *const ok_failed[] = {"ok", "failed"}, *const ok_refused[] = {"ok", "refused"};
+    counter_by(out, v, "wellpath_sim_kv_pulls_total",
+               "KV pulls from a remote prefill server, by result.", "result", ok_failed, 2, pulls);
+    hist(out, v, "wellpath_sim_kv_pull_seconds",
+         "Simulated KV transfer time of successful pulls in seconds.",
+         offsetof(sim_replica_t, kv_pull));
+    counter_by(out, v, "wellpath_sim_kv_served_total",
+               "KV pull requests answered on the side channel, by result.", "result", ok_refused, 2,
+               served);
+    EACH_SAMPLE(out, v, "wellpath_sim_kv_held_requests", "gauge",
+                "Finished remote prefills whose KV blocks wait for a pull.", v->st[k].num_held);
+    EACH_SAMPLE(out, v, "wellpath_sim_kv_held_blocks", "gauge",
+                "KV blocks held for remote decodes.", v->st[k].held_blocks);
+}
+
+static void write_faults(const view_t *v, wp_buf_t *out)
+{
+    const char *kinds[WP_FAULT_KIND_COUNT];
+    for (int k = 0; k < WP_FAULT_KIND_COUNT; k++)
+        kinds[k] = wp_fault_kind_name((wp_fault_kind_t)k);
+    counter_by(out, v, "wellpath_sim_faults_injected_total",
+               "Faults injected into requests of this replica, by kind.", "kind", kinds,
+               WP_FAULT_KIND_COUNT, injected);
+}
+
+static void write_cache_info(const view_t *v, wp_buf_t *out)
+{
+    family(out, "vllm:cache_config_info", "gauge", "Information of the LLMEngine CacheConfig");
+    for (int k = 0; k < v->n; k++) {
+        const wp_sim_t *sim = v->rs[k]->sim;
+        char info[512];
+        snprintf(info, sizeof(info),
+                 "block_size=\"%d\",cache_dtype=\"auto\",enable_prefix_caching=\"%s\",engine="
+                 "\"%d\",gpu_memory_utilization=\"%g\",num_gpu_blocks=\"%d\"",
+                 v->st[k].block_size, sim->ecfg.enable_prefix_caching ? "True" : "False",
+                 v->rs[k]->rank, sim->perf.params.gpu_memory_utilization, v->st[k].num_blocks);
+        sample(out, "vllm:cache_config_info", info, 1.0);
     }
 }
 
-void wp__sim_metrics_write(sim_replica_t *r, wp_buf_t *out)
+static void write_latencies(const view_t *v, wp_buf_t *out)
 {
-    wp_sim_t *sim = r->sim;
-    wp_engine_stats_t st;
-    wp_engine_stats(r->engine, &st);
-    char labels[256];
-    snprintf(labels, sizeof(labels), "engine=\"0\",model_name=\"%s\"", sim->model->hf_id);
-    gauge(out, "vllm:num_requests_running", "Number of requests in model execution batches.",
-          labels, st.num_running);
-    gauge(out, "vllm:num_requests_waiting", "Number of requests waiting to be processed.", labels,
-          st.num_waiting);
-    gauge(out, "vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", labels,
-          st.kv_usage);
-    counter(out, "vllm:prefix_cache_queries_total",
-            "Prefix cache queries, in terms of number of queried tokens.", labels,
-            (double)st.prefix_queries);
-    counter(out, "vllm:prefix_cache_hits_total",
-            "Prefix cache hits, in terms of number of cached tokens.", labels,
-            (double)st.prefix_hits);
-    counter(out, "vllm:prompt_tokens_total", "Number of prefill tokens processed.", labels,
-            (double)st.prompt_tokens_total);
-    counter(out, "vllm:generation_tokens_total", "Number of generation tokens processed.", labels,
-            (double)st.generation_tokens_total);
-    counter(out, "vllm:num_preemptions_total", "Cumulative number of preemption from the engine.",
-            labels, (double)st.num_preemptions_total);
-    family(out, "vllm:request_success_total", "counter",
-           "Count of successfully processed requests.");
-    for (int f = WP_ENGINE_FINISH_LENGTH; f < WP_ENGINE_FINISH_COUNT; f++) {
-        char l[320];
-        snprintf(l, sizeof(l), "engine=\"0\",finished_reason=\"%s\",model_name=\"%s\"",
-                 wp_engine_finish_str((wp_engine_finish_t)f), sim->model->hf_id);
-        sample(out, "vllm:request_success_total", l, (double)st.finished[f]);
+    hist(out, v, "vllm:time_to_first_token_seconds",
+         "Histogram of time to first token in seconds.", offsetof(sim_replica_t, ttft));
+    hist(out, v, "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.",
+         offsetof(sim_replica_t, itl));
+    hist(out, v, "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.",
+         offsetof(sim_replica_t, e2e));
+    hist(out, v, "vllm:request_queue_time_seconds",
+         "Histogram of time spent in WAITING phase for request.", offsetof(sim_replica_t, queue));
+    hist(out, v, "vllm:request_prefill_time_seconds",
+         "Histogram of time spent in PREFILL phase for request.", offsetof(sim_replica_t, prefill));
+    hist(out, v, "vllm:request_decode_time_seconds",
+         "Histogram of time spent in DECODE phase for request.", offsetof(sim_replica_t, decode));
+}
+
+static void write_all(view_t *v, wp_buf_t *out)
+{
+    for (int k = 0; k < v->n; k++) {
+        wp_engine_stats(v->rs[k]->engine, &v->st[k]);
+        labels_with(v, k, NULL, NULL, v->labels[k], sizeof(v->labels[k]));
     }
-    hist(out, "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.",
-         labels, &r->ttft);
-    hist(out, "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.",
-         labels, &r->itl);
-    hist(out, "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.",
-         labels, &r->e2e);
-    hist(out, "vllm:request_queue_time_seconds",
-         "Histogram of time spent in WAITING phase for request.", labels, &r->queue);
-    hist(out, "vllm:request_prefill_time_seconds",
-         "Histogram of time spent in PREFILL phase for request.", labels, &r->prefill);
-    hist(out, "vllm:request_decode_time_seconds",
-         "Histogram of time spent in DECODE phase for request.", labels, &r->decode);
-    char info[512];
-    snprintf(info, sizeof(info),
-             "block_size=\"%d\",cache_dtype=\"auto\",enable_prefix_caching=\"%s\",engine=\"0\","
-             "gpu_memory_utilization=\"%g\",num_gpu_blocks=\"%d\"",
-             st.block_size, sim->ecfg.enable_prefix_caching ? "True" : "False",
-             sim->perf.params.gpu_memory_utilization, st.num_blocks);
-    gauge(out, "vllm:cache_config_info", "Information of the LLMEngine CacheConfig", info, 1.0);
-    counter(out, "wellpath_sim_steps_total", "Engine steps run by this simulated replica.", labels,
-            (double)r->steps);
-    write_kv(r, out, labels, &st);
-    write_faults(r, out);
+    EACH_SAMPLE(out, v, "vllm:num_requests_running", "gauge",
+                "Number of requests in model execution batches.", v->st[k].num_running);
+    EACH_SAMPLE(out, v, "vllm:num_requests_waiting", "gauge",
+                "Number of requests waiting to be processed.", v->st[k].num_waiting);
+    EACH_SAMPLE(out, v, "vllm:kv_cache_usage_perc", "gauge",
+                "KV-cache usage. 1 means 100 percent usage.", v->st[k].kv_usage);
+    EACH_SAMPLE(out, v, "vllm:prefix_cache_queries_total", "counter",
+                "Prefix cache queries, in terms of number of queried tokens.",
+                v->st[k].prefix_queries);
+    EACH_SAMPLE(out, v, "vllm:prefix_cache_hits_total", "counter",
+                "Prefix cache hits, in terms of number of cached tokens.", v->st[k].prefix_hits);
+    EACH_SAMPLE(out, v, "vllm:prompt_tokens_total", "counter",
+                "Number of prefill tokens processed.", v->st[k].prompt_tokens_total);
+    EACH_SAMPLE(out, v, "vllm:generation_tokens_total", "counter",
+                "Number of generation tokens processed.", v->st[k].generation_tokens_total);
+    EACH_SAMPLE(out, v, "vllm:num_preemptions_total", "counter",
+                "Cumulative number of preemption from the engine.", v->st[k].num_preemptions_total);
+    const char *reasons[WP_ENGINE_FINISH_COUNT];
+    int n_reasons = 0;
+    for (int f = WP_ENGINE_FINISH_LENGTH; f < WP_ENGINE_FINISH_COUNT; f++)
+        reasons[n_reasons++] = wp_engine_finish_str((wp_engine_finish_t)f);
+    counter_by(out, v, "vllm:request_success_total", "Count of successfully processed requests.",
+               "finished_reason", reasons, n_reasons, finished);
+    write_latencies(v, out);
+    write_cache_info(v, out);
+    EACH_SAMPLE(out, v, "wellpath_sim_steps_total", "counter",
+                "Engine steps run by this simulated replica.", v->rs[k]->steps);
+    write_kv(v, out);
+    write_faults(v, out);
+}
+
+void wp__sim_metrics_write(sim_replica_t *const *rs, int n, wp_buf_t *out)
+{
+    view_t *v = calloc(1, sizeof(*v)); /* 16 KiB: not on the loop's stack */
+    if (v == NULL)
+        return;
+    v->rs = rs;
+    v->n = n < WP_SIM_MAX_REPLICAS ? n : WP_SIM_MAX_REPLICAS;
+    write_all(v, out);
+    free(v);
 }

@@ -1,8 +1,9 @@
 /*
  * sim/serve: completions on a simulated replica, and the engine's step loop.
  *
- * The step loop keeps a simulated clock (vnow). When the engine has work, one step is
- * planned at vnow, vnow advances by the step's duration, and a timer fires when the
+ * The step loop is a group's (engine/group.h; a plain replica is a group of one) and keeps
+ * a simulated clock (vnow). When any rank has work, one step of every rank is planned at
+ * vnow, vnow advances by the group's step duration, and a timer fires when the
  * wall clock reaches vnow × time_scale; then the step's tokens are delivered and the
  * next step is planned. Tying the timer to the absolute target (not to each step's
  * delay) keeps the pace right even though libuv timers have millisecond resolution.
@@ -35,6 +36,12 @@ double wp__sim_real_seconds(const wp_sim_t *sim)
 
 void wp__sim_req_free(sim_req_t *q)
 {
+    if (q->live_prev != NULL)
+        q->live_prev->live_next = q->live_next;
+    else if (q->r->live == q)
+        q->r->live = q->live_next;
+    if (q->live_next != NULL)
+        q->live_next->live_prev = q->live_prev;
     wp_buf_free(&q->text);
     free(q);
 }
@@ -46,7 +53,7 @@ static void forget(sim_req_t *q)
     sim_replica_t *r = q->r;
     q->aborted = true;
     wp_engine_abort(r->engine, q->id);
-    if (r->timer_armed) {
+    if (r->group->timer_armed) {
         q->next_dead = r->dead;
         r->dead = q;
     } else {
@@ -72,6 +79,21 @@ static void cut(sim_req_t *q)
     q->http->on_abort = NULL;
     wp_http_res_abort(q->http);
     forget(q);
+}
+
+void wp__sim_cut_live(sim_replica_t *r)
+{
+    for (sim_req_t *q = r->live, *next; q != NULL; q = next) {
+        next = q->live_next;
+        if (q->aborted)
+            continue; /* parked on `dead` or ending in its pull */
+        q->http->on_abort = NULL;
+        wp_http_res_abort(q->http);
+        if (q->pull != NULL)
+            q->aborted = true; /* the pull frees the record when it closes */
+        else
+            forget(q);
+    }
 }
 
 /* ---- writing answers ---- */
@@ -187,42 +209,46 @@ static void deliver_event(sim_replica_t *r, const wp_engine_event_t *ev, double 
 
 /* ---- the step loop ---- */
 
-static void plan_step(sim_replica_t *r);
-
 static void on_step_done(uv_timer_t *t)
 {
-    sim_replica_t *r = t->data;
+    sim_group_t *g = t->data;
     /* timer_armed stays set while the events go out: ending a response may run the
-     * next pipelined request (whose plan_step must not overwrite r->step now), and an
-     * abort must park its record on `dead`, since later events may still name it. */
-    for (size_t i = 0; i < r->step.n_events; i++)
-        deliver_event(r, &r->step.events[i], r->vnow);
-    r->step.n_events = 0;
-    while (r->dead != NULL) {
-        sim_req_t *d = r->dead;
-        r->dead = d->next_dead;
-        wp__sim_req_free(d);
+     * next pipelined request (whose plan must not overwrite g->step now), and an abort
+     * must park its record on `dead`, since later events may still name it. */
+    for (int k = 0; k < g->step.n_ranks; k++) {
+        const wp_engine_step_t *st = &g->step.ranks[k];
+        for (size_t i = 0; i < st->n_events; i++)
+            deliver_event(&g->ranks[k], &st->events[i], g->vnow);
     }
-    r->timer_armed = false;
-    plan_step(r);
+    for (int k = 0; k < g->n_ranks; k++) {
+        sim_replica_t *r = &g->ranks[k];
+        while (r->dead != NULL) {
+            sim_req_t *d = r->dead;
+            r->dead = d->next_dead;
+            wp__sim_req_free(d);
+        }
+    }
+    g->timer_armed = false;
+    wp__sim_plan_step(g);
 }
 
-static void plan_step(sim_replica_t *r)
+void wp__sim_plan_step(sim_group_t *g)
 {
-    if (r->timer_armed || r->closing || !wp_engine_busy(r->engine))
+    if (g->timer_armed || g->ranks[0].closing || !wp_group_busy(g->core))
         return;
-    wp_sim_t *sim = r->sim;
+    wp_sim_t *sim = g->sim;
     double real = wp__sim_real_seconds(sim);
-    if (r->vnow < real)
-        r->vnow = real;
-    if (wp_engine_step(r->engine, r->vnow, &r->step) != WP_OK)
+    if (g->vnow < real)
+        g->vnow = real;
+    if (wp_group_step(g->core, g->vnow, &g->step) != WP_OK)
         return;
-    r->steps++;
-    r->vnow += r->step.duration_s;
-    double wait_s = (r->vnow - wp__sim_real_seconds(sim)) * sim->cfg.time_scale;
+    for (int k = 0; k < g->n_ranks; k++)
+        g->ranks[k].steps++;
+    g->vnow += g->step.duration_s;
+    double wait_s = (g->vnow - wp__sim_real_seconds(sim)) * sim->cfg.time_scale;
     uint64_t ms = wait_s > 0 ? (uint64_t)ceil(wait_s * 1000.0) : 0;
-    r->timer_armed = true;
-    uv_timer_start(&r->timer, on_step_done, ms, 0);
+    g->timer_armed = true;
+    uv_timer_start(&g->timer, on_step_done, ms, 0);
 }
 
 /* ---- requests ---- */
@@ -337,9 +363,13 @@ static sim_req_t *req_new(sim_replica_t *r, wp_http_req_t *req, const wp_api_req
     if (clean)
         snprintf(q->headers, sizeof(q->headers), "X-Request-Id: %.*s\r\n", (int)xid.n, xid.p);
     q->arrival = wp__sim_real_seconds(r->sim);
-    if (r->vnow > q->arrival && !r->timer_armed)
-        q->arrival = r->vnow;
+    if (r->group->vnow > q->arrival && !r->group->timer_armed)
+        q->arrival = r->group->vnow;
     wp_buf_init(&q->text, 0);
+    q->live_next = r->live;
+    if (r->live != NULL)
+        r->live->live_prev = q;
+    r->live = q;
     return q;
 }
 
@@ -421,7 +451,7 @@ void wp__sim_enqueue(sim_req_t *q, const int32_t *ids, size_t n, bool kv_ready)
         snprintf(head, sizeof(head), "Cache-Control: no-cache\r\n%s", q->headers);
         wp_http_res_head(q->http, 200, "text/event-stream; charset=utf-8", -1, head);
     }
-    plan_step(r);
+    wp__sim_plan_step(r->group);
 }
 
 void wp__sim_serve_tokenize(sim_replica_t *r, wp_http_req_t *req)

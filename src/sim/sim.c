@@ -1,6 +1,7 @@
 /*
- * sim/sim: replicas and routes. Each replica has its own HTTP server and engine; the
- * perf model (catalog model + GPU + TP) is shared read-only by all of them.
+ * sim/sim: replicas, groups and routes. Each replica has its own HTTP server and engine (a
+ * rank of its group's engine/group core); the perf model (catalog model + GPU + TP, or the
+ * wide-EP model) is shared read-only by all of them.
  */
 #include "sim/internal.h"
 
@@ -92,13 +93,45 @@ static void answer_models(sim_replica_t *r, wp_http_req_t *req)
     wp_buf_free(&b);
 }
 
+/* A group's base port (its rank 0) speaks for every rank, as one vLLM API server of a DP
+ * deployment does; any other port for its own rank. */
 static void answer_metrics(sim_replica_t *r, wp_http_req_t *req)
 {
+    sim_replica_t *rs[WP_SIM_MAX_REPLICAS];
+    int n = 0;
+    for (int k = 0; k < (r->rank == 0 ? r->group->n_ranks : 1); k++)
+        rs[n++] = r->rank == 0 ? &r->group->ranks[k] : r;
     wp_buf_t b;
     wp_buf_init(&b, 0);
-    wp__sim_metrics_write(r, &b);
+    wp__sim_metrics_write(rs, n, &b);
     wp_http_res_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, NULL);
     wp_buf_free(&b);
+}
+
+/* The rank that X-data-parallel-rank names in r's group (r itself without the header); NULL
+ * after answering the request with an error. */
+static sim_replica_t *route_rank(sim_replica_t *r, wp_http_req_t *req)
+{
+    wp_str_t h = wp_http_headers_get(&req->headers, "X-data-parallel-rank");
+    if (h.n == 0)
+        return r;
+    int64_t k = -1;
+    char msg[200];
+    if (wp_parse_i64(h.p, h.n, &k) != WP_OK || k < 0 || k >= r->group->n_ranks) {
+        snprintf(msg, sizeof(msg),
+                 "X-data-parallel-rank: expected a rank 0..%d of this data-parallel group, got "
+                 "\"%.*s\"",
+                 r->group->n_ranks - 1, h.n > 32 ? 32 : (int)h.n, h.p);
+        wp_http_res_error(req, 400, msg, NULL);
+        return NULL;
+    }
+    sim_replica_t *t = &r->group->ranks[k];
+    if (t->down) {
+        snprintf(msg, sizeof(msg), "data-parallel rank %d is down", (int)k);
+        wp_http_res_error(req, 503, msg, NULL);
+        return NULL;
+    }
+    return t;
 }
 
 void wp__sim_on_request(wp_http_req_t *req, void *ctx)
@@ -108,8 +141,11 @@ void wp__sim_on_request(wp_http_req_t *req, void *ctx)
     bool get = req->method == HTTP_GET, post = req->method == HTTP_POST;
     if (wp__sim_admin(r, req))
         return;
-    if (wp_api_kind_from_path(req->path.p, req->path.n, &kind) && post)
-        wp__sim_inject_completion(r, req, kind);
+    if (wp_api_kind_from_path(req->path.p, req->path.n, &kind) && post) {
+        sim_replica_t *t = route_rank(r, req);
+        if (t != NULL)
+            wp__sim_inject_completion(t, req, kind);
+    }
     else if (wp_str_eq_cstr(req->path, "/health") && get)
         wp_http_res_send(req, 200, NULL, "", 0, NULL);
     else if (wp_str_eq_cstr(req->path, "/metrics") && get)
@@ -141,8 +177,28 @@ wp_status_t wp_sim_kv_dtype_bytes(const char *name, double *bytes)
     return WP_EINVAL;
 }
 
+/* The wide-EP model of a group of c->data_parallel ranks at tensor parallel 1. */
+static wp_status_t ep_setup(const wp_sim_config_t *c, const wp_model_spec_t *m,
+                            const wp_gpu_spec_t *gpu, const wp_perf_params_t *pp, wp_perf_t *perf,
+                            wp_ep_t *ep, wp_err_t *err)
+{
+    if (c->tensor_parallel != 1)
+        return wp_err_set(err, WP_EINVAL,
+                          "wide-EP ranks run at tensor parallel 1 (data parallel %d, tensor "
+                          "parallel %d)",
+                          c->data_parallel, c->tensor_parallel);
+    wp_ep_params_t ep_p;
+    wp_ep_params_default(&ep_p);
+    ep_p.perf = *pp;
+    wp_status_t st = wp_ep_init(ep, m, gpu, c->data_parallel, &ep_p, err);
+    if (st == WP_OK)
+        *perf = ep->perf;
+    return st;
+}
+
 wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t **model,
-                                wp_perf_t *perf, wp_engine_config_t *ecfg, wp_err_t *err)
+                                wp_perf_t *perf, wp_ep_t *ep, wp_engine_config_t *ecfg,
+                                wp_err_t *err)
 {
     *model = wp_model_find(c->model);
     if (*model == NULL)
@@ -174,10 +230,14 @@ wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t 
         if (!isnan(c->engine_model[i]) &&
             wp_perf_const_set(&pp, i, c->engine_model[i], err) != WP_OK)
             return WP_EINVAL;
-    wp_status_t st = wp_perf_init(perf, *model, gpu, c->tensor_parallel, &pp, err);
+    bool wide = c->data_parallel > 1;
+    wp_status_t st = wide ? ep_setup(c, *model, gpu, &pp, perf, ep, err)
+                          : wp_perf_init(perf, *model, gpu, c->tensor_parallel, &pp, err);
     if (st != WP_OK)
         return st;
     wp_engine_config_default(ecfg, perf);
+    if (wide && (st = wp_group_rank_config(ep, ecfg, ecfg, err)) != WP_OK)
+        return st;
     ecfg->enable_prefix_caching = c->prefix_caching;
     if (c->max_num_seqs)
         ecfg->max_num_seqs = c->max_num_seqs;
@@ -194,26 +254,70 @@ wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t 
     int graph = 2 * ecfg->max_num_seqs < 512 ? 2 * ecfg->max_num_seqs : 512;
     perf->params.cudagraph_max_tokens =
         c->max_cudagraph_capture_size ? c->max_cudagraph_capture_size : graph;
+    if (wide) {
+        ep->perf.params.cudagraph_max_tokens = perf->params.cudagraph_max_tokens;
+        ecfg->perf = &ep->perf;
+    }
+    return WP_OK;
+}
+
+/* Ranks per group: data_parallel, where 0 and 1 both say plain replicas. */
+static int group_ranks(const wp_sim_config_t *cfg)
+{
+    return cfg->data_parallel > 1 ? cfg->data_parallel : 1;
+}
+
+static wp_status_t check_config(const wp_sim_config_t *cfg, wp_err_t *err)
+{
+    if (cfg->replicas < 1 || cfg->data_parallel < 0 ||
+        cfg->replicas * group_ranks(cfg) > WP_SIM_MAX_REPLICAS)
+        return wp_err_set(err, WP_EINVAL,
+                          "replicas x data parallel must be 1..%d, got %d x %d",
+                          WP_SIM_MAX_REPLICAS, cfg->replicas, group_ranks(cfg));
+    if (!(cfg->time_scale > 0))
+        return wp_err_set(err, WP_EINVAL, "time scale must be > 0");
+    if (!(cfg->kv_bandwidth > 0) || !(cfg->kv_latency_s >= 0) || cfg->kv_timeout_ms < 1 ||
+        cfg->kv_port < 0 || cfg->kv_port > 65535)
+        return wp_err_set(
+            err, WP_EINVAL,
+            "kv link: bandwidth must be > 0, latency >= 0, timeout >= 1 ms, port 0..65535");
+    return WP_OK;
+}
+
+static wp_status_t group_init(wp_sim_t *sim, int index, wp_err_t *err)
+{
+    sim_group_t *g = &sim->groups[index];
+    int ranks = group_ranks(&sim->cfg);
+    g->sim = sim;
+    g->index = index;
+    g->ranks = &sim->replicas[index * ranks];
+    g->n_ranks = ranks;
+    wp_group_config_t gc = {.ranks = ranks, .engine = sim->ecfg, .ep = ranks > 1 ? &sim->ep : NULL};
+    wp_status_t st = wp_group_new(&gc, &g->core, err);
+    if (st != WP_OK)
+        return st;
+    uv_timer_init(sim->loop, &g->timer);
+    g->timer.data = g;
+    sim->open_handles++;
+    sim->n_groups++;
+    for (int k = 0; k < ranks; k++) {
+        sim_replica_t *r = &g->ranks[k];
+        r->sim = sim;
+        r->index = index * ranks + k;
+        r->group = g;
+        r->rank = k;
+        r->engine = wp_group_engine(g->core, k);
+        sim->n++;
+        wp__sim_metrics_init(r);
+        wp__sim_inject_init(r);
+    }
     return WP_OK;
 }
 
 wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err)
 {
-    if (cfg->replicas < 1 || cfg->replicas > WP_SIM_MAX_REPLICAS) {
-        wp_err_set(err, WP_EINVAL, "replicas must be 1..%d, got %d", WP_SIM_MAX_REPLICAS,
-                   cfg->replicas);
+    if (check_config(cfg, err) != WP_OK)
         return NULL;
-    }
-    if (!(cfg->time_scale > 0)) {
-        wp_err_set(err, WP_EINVAL, "time scale must be > 0");
-        return NULL;
-    }
-    if (!(cfg->kv_bandwidth > 0) || !(cfg->kv_latency_s >= 0) || cfg->kv_timeout_ms < 1 ||
-        cfg->kv_port < 0 || cfg->kv_port > 65535) {
-        wp_err_set(err, WP_EINVAL,
-                   "kv link: bandwidth must be > 0, latency >= 0, timeout >= 1 ms, port 0..65535");
-        return NULL;
-    }
     wp_sim_t *sim = calloc(1, sizeof(*sim));
     if (sim == NULL) {
         wp_err_set(err, WP_ENOMEM, "out of memory");
@@ -222,29 +326,23 @@ wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err)
     sim->loop = loop;
     sim->cfg = *cfg;
     sim->t0_ns = uv_hrtime();
-    sim->replicas = calloc((size_t)cfg->replicas, sizeof(sim_replica_t));
-    if (sim->replicas == NULL ||
-        wp_sim_engine_setup(&sim->cfg, &sim->model, &sim->perf, &sim->ecfg, err) != WP_OK) {
-        if (sim->replicas == NULL)
+    sim->replicas = calloc((size_t)(cfg->replicas * group_ranks(cfg)), sizeof(sim_replica_t));
+    sim->groups = calloc((size_t)cfg->replicas, sizeof(sim_group_t));
+    if (sim->replicas == NULL || sim->groups == NULL ||
+        wp_sim_engine_setup(&sim->cfg, &sim->model, &sim->perf, &sim->ep, &sim->ecfg, err) !=
+            WP_OK) {
+        if (sim->replicas == NULL || sim->groups == NULL)
             wp_err_set(err, WP_ENOMEM, "out of memory");
         free(sim->replicas);
+        free(sim->groups);
         free(sim);
         return NULL;
     }
     for (int i = 0; i < cfg->replicas; i++) {
-        sim_replica_t *r = &sim->replicas[i];
-        r->sim = sim;
-        r->index = i;
-        if (wp_engine_new(&sim->ecfg, &r->engine, err) != WP_OK) {
+        if (group_init(sim, i, err) != WP_OK) {
             wp_sim_free(sim);
             return NULL;
         }
-        sim->n++;
-        wp__sim_metrics_init(r);
-        uv_timer_init(loop, &r->timer);
-        r->timer.data = r;
-        sim->open_handles++;
-        wp__sim_inject_init(r);
     }
     return sim;
 }
@@ -266,9 +364,10 @@ wp_status_t wp_sim_start(wp_sim_t *sim, wp_err_t *err)
             return st;
     }
     wp_log(WP_LOG_INFO, "sim started",
-           "model=%s gpu=%s tp=%d replicas=%d kv_blocks=%d block_size=%d time_scale=%g role=%s "
+           "model=%s gpu=%s tp=%d dp=%d replicas=%d kv_blocks=%d block_size=%d time_scale=%g role=%s "
            "kv_bandwidth=%g kv_latency_s=%g kv_timeout_ms=%d",
-           sim->model->hf_id, sim->cfg.gpu, sim->cfg.tensor_parallel, sim->n, sim->ecfg.num_blocks,
+           sim->model->hf_id, sim->cfg.gpu, sim->cfg.tensor_parallel, group_ranks(&sim->cfg),
+           sim->n, sim->ecfg.num_blocks,
            sim->ecfg.block_size, sim->cfg.time_scale, wp_sim_role_str(sim->cfg.role),
            sim->cfg.kv_bandwidth, sim->cfg.kv_latency_s, sim->cfg.kv_timeout_ms);
     return WP_OK;
@@ -293,6 +392,7 @@ void wp__sim_handle_closed(wp_sim_t *sim)
 {
     if (--sim->open_handles == 0 && sim->freeing) {
         free(sim->replicas);
+        free(sim->groups);
         free(sim);
     }
 }
@@ -304,17 +404,21 @@ const char *wp_sim_served_name(const wp_sim_t *sim)
 
 static void on_timer_closed(uv_handle_t *h)
 {
-    sim_replica_t *r = h->data;
-    wp_sim_t *sim = r->sim;
-    while (r->dead != NULL) {
-        sim_req_t *d = r->dead;
-        r->dead = d->next_dead;
-        wp_buf_free(&d->text);
-        free(d);
+    sim_group_t *g = h->data;
+    wp_sim_t *sim = g->sim;
+    for (int k = 0; k < g->n_ranks; k++) {
+        sim_replica_t *r = &g->ranks[k];
+        while (r->dead != NULL) {
+            sim_req_t *d = r->dead;
+            r->dead = d->next_dead;
+            wp_buf_free(&d->text);
+            free(d);
+        }
+        r->engine = NULL;
+        wp__sim_metrics_free(r);
     }
-    wp_engine_free(r->engine);
-    r->engine = NULL;
-    wp__sim_metrics_free(r);
+    wp_group_free(g->core);
+    g->core = NULL;
     wp__sim_handle_closed(sim);
 }
 
@@ -330,10 +434,12 @@ void wp_sim_free(wp_sim_t *sim)
         wp__sim_pull_close_all(r);
         wp__sim_kv_close(r);
         wp__sim_inject_close(r);
-        uv_close((uv_handle_t *)&r->timer, on_timer_closed);
     }
-    if (sim->n == 0) {
+    for (int i = 0; i < sim->n_groups; i++)
+        uv_close((uv_handle_t *)&sim->groups[i].timer, on_timer_closed);
+    if (sim->n_groups == 0) {
         free(sim->replicas);
+        free(sim->groups);
         free(sim);
     }
 }

@@ -48,6 +48,19 @@
  * it listens again on the same port after that many milliseconds. Its siblings are not
  * touched. The P/D side channel keeps listening.
  *
+ * Wide-EP groups (data_parallel > 1; DESIGN.md Path 3, engine/group.h): each of the
+ * `replicas` servers is a group of data_parallel ranks that step in lock step (the model's
+ * MoE layers expert-parallel over the ranks, model/ep.h), each rank a replica with its own
+ * engine, KV pool, port and side channel: group g's rank k is replica g x data_parallel + k
+ * and listens on port + that index (vLLM's external load balancing: a server per rank). A
+ * request carrying `X-data-parallel-rank: k` goes to rank k of the group of the port it came
+ * to (vLLM's header on a shared port); a rank out of range or not an integer is a 400, a
+ * rank that is down a 503. /metrics on a group's first port (its base port) reports every
+ * rank of the group, each with its `engine="<rank>"` label, as vLLM's one API server of a
+ * DP deployment does; any other rank's port reports that rank alone. A plain replica is
+ * rank 0 of a group of one (engine="0"). Ranks crash alone: a crashed rank's requests end
+ * (also those that came through another rank's port) and the others keep serving.
+ *
  * Admin endpoint, per replica, only when cfg.admin_token is set (otherwise /admin/... is
  * an unknown path, 404); every call needs "Authorization: Bearer <token>" (401 with a
  * JSON error and "WWW-Authenticate: Bearer" otherwise):
@@ -71,6 +84,7 @@
 #include "base/err.h"
 #include "engine/engine.h"
 #include "fault/fault.h"
+#include "model/ep.h"
 #include "model/model.h"
 #include "http/server.h"
 
@@ -95,8 +109,9 @@ double wp_sim_kv_pull_seconds(double kv_bytes, double bandwidth, double latency_
 typedef struct wp_sim_config_s {
     char host[64];
     int port; /* first replica's port; replica i listens on port + i (0: ephemeral) */
-    int replicas;
-    char model[64]; /* catalog name, e.g. qwen3-8b */
+    int replicas;      /* servers: plain replicas, or wide-EP groups */
+    int data_parallel; /* ranks per wide-EP group (0 or 1: plain replicas); replicas x it <= 64 */
+    char model[64];    /* catalog name, e.g. qwen3-8b */
     char gpu[16];   /* a100|h100|h200|b200 */
     int tensor_parallel;
     double time_scale;
@@ -131,11 +146,16 @@ void wp_sim_config_default(wp_sim_config_t *cfg);
  * 2); WP_EINVAL for a name vLLM's CUDA backends do not take. */
 wp_status_t wp_sim_kv_dtype_bytes(const char *name, double *bytes);
 /* The model, its perf model and the engine config that cfg describes (catalog names,
- * TP, memory utilisation, engine overrides). Shared with the virtual-time simulator. */
+ * TP, memory utilisation, engine overrides). With data_parallel > 1 also the wide-EP model
+ * of a group (ep must not be NULL then; tensor_parallel must be 1): perf is then ep's
+ * per-token model and ecfg a rank's (its own KV pool). Shared with the virtual-time
+ * simulator. */
 wp_status_t wp_sim_engine_setup(const wp_sim_config_t *cfg, const wp_model_spec_t **model,
-                                wp_perf_t *perf, wp_engine_config_t *ecfg, wp_err_t *err);
+                                wp_perf_t *perf, wp_ep_t *ep, wp_engine_config_t *ecfg,
+                                wp_err_t *err);
 wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err);
 wp_status_t wp_sim_start(wp_sim_t *sim, wp_err_t *err);
+/* Replicas (ranks, in wide-EP groups), each with its own port. */
 int wp_sim_replicas(const wp_sim_t *sim);
 int wp_sim_port(const wp_sim_t *sim, int replica);
 /* The replica's side-channel (KV pull) port. */
