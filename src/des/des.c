@@ -217,18 +217,21 @@ void wp__des_end(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t)
     wp__des_release(d, q);
 }
 
+/* Plans the next step of engine i's group if it has work and none is running. */
 static void plan_step(des_t *d, int i, double t)
 {
-    engine_t *en = &d->engines[i];
-    if (en->stepping || !wp_engine_busy(en->e))
+    dgroup_t *g = &d->groups[d->engines[i].group];
+    if (g->stepping || !wp_group_busy(g->core))
         return;
-    if (wp_engine_step(en->e, t, &en->step) != WP_OK)
+    if (wp_group_step(g->core, t, &g->step) != WP_OK)
         return;
     d->stats->steps++;
-    d->stats->scheduled += (uint64_t)en->step.n_scheduled;
-    d->stats->preemptions += (uint64_t)en->step.n_preempted;
-    en->stepping = true;
-    wp__des_push(d, t + en->step.duration_s, EV_STEP_END, i, NULL);
+    for (int k = 0; k < g->step.n_ranks; k++) {
+        d->stats->scheduled += (uint64_t)g->step.ranks[k].n_scheduled;
+        d->stats->preemptions += (uint64_t)g->step.ranks[k].n_preempted;
+    }
+    g->stepping = true;
+    wp__des_push(d, t + g->step.duration_s, EV_STEP_END, d->engines[i].group, NULL);
 }
 
 /* The engine finished q at `at`: the client hears it a round trip later, the gateway
@@ -290,44 +293,51 @@ static void add_gap(dreq_t *q, double gap)
     wp_stats_append(&q->itl, &q->n_itl, &q->cap_itl, gap); /* no memory: one gap fewer */
 }
 
-static void on_step_end(des_t *d, double t, int i)
+static void on_event(des_t *d, double t, const wp_engine_event_t *ev)
 {
-    engine_t *en = &d->engines[i];
-    en->stepping = false;
     double back = d->cfg->engine_latency_s + d->cfg->client_latency_s;
-    for (size_t k = 0; k < en->step.n_events; k++) {
-        const wp_engine_event_t *ev = &en->step.events[k];
-        dreq_t *q = ev->user;
-        switch (ev->type) {
-        case WP_ENGINE_EV_FIRST_TOKEN:
-            if (q->phase == PHASE_PREFILL) { /* the prefill stage's one token: not the client's */
-                wp_sched_on_prefill_done(d->sched, &q->pf_pick);
-                q->cached = (uint32_t)ev->cached_tokens; /* the prefill side's hits */
-                break;
-            }
-            wp_sched_on_prefill_done(d->sched, &q->pick);
-            q->first = t + back;
-            if (q->phase != PHASE_DECODE) /* a pulled prompt counts as the prefill side's hits */
-                q->cached = (uint32_t)ev->cached_tokens;
-            q->output_tokens = 1;
-            q->last_token = t;
-            break;
-        case WP_ENGINE_EV_TOKEN:
-            add_gap(q, t - q->last_token);
-            q->last_token = t;
-            q->output_tokens++;
-            break;
-        case WP_ENGINE_EV_FINISHED:
-            if (q->phase == PHASE_PREFILL) { /* the gateway gets the KV params, then decodes */
-                wp__des_push(d, t + d->cfg->engine_latency_s, EV_PREFILLED, q->pf_ep, q);
-                break;
-            }
-            finish(d, q, WP_REPORT_OK, t);
+    dreq_t *q = ev->user;
+    switch (ev->type) {
+    case WP_ENGINE_EV_FIRST_TOKEN:
+        if (q->phase == PHASE_PREFILL) { /* the prefill stage's one token: not the client's */
+            wp_sched_on_prefill_done(d->sched, &q->pf_pick);
+            q->cached = (uint32_t)ev->cached_tokens; /* the prefill side's hits */
             break;
         }
+        wp_sched_on_prefill_done(d->sched, &q->pick);
+        q->first = t + back;
+        if (q->phase != PHASE_DECODE) /* a pulled prompt counts as the prefill side's hits */
+            q->cached = (uint32_t)ev->cached_tokens;
+        q->output_tokens = 1;
+        q->last_token = t;
+        break;
+    case WP_ENGINE_EV_TOKEN:
+        add_gap(q, t - q->last_token);
+        q->last_token = t;
+        q->output_tokens++;
+        break;
+    case WP_ENGINE_EV_FINISHED:
+        if (q->phase == PHASE_PREFILL) { /* the gateway gets the KV params, then decodes */
+            wp__des_push(d, t + d->cfg->engine_latency_s, EV_PREFILLED, q->pf_ep, q);
+            break;
+        }
+        finish(d, q, WP_REPORT_OK, t);
+        break;
     }
-    en->step.n_events = 0;
-    plan_step(d, i, t);
+}
+
+/* Group gi's step ended at t: every rank's tokens are delivered, the next step planned. */
+static void on_step_end(des_t *d, double t, int gi)
+{
+    dgroup_t *g = &d->groups[gi];
+    g->stepping = false;
+    for (int k = 0; k < g->step.n_ranks; k++) {
+        const wp_engine_step_t *st = &g->step.ranks[k];
+        for (size_t i = 0; i < st->n_events; i++)
+            on_event(d, t, &st->events[i]);
+    }
+    g->step.n_ranks = 0;
+    plan_step(d, g->first, t);
 }
 
 static void on_scrape(des_t *d, double t)
@@ -396,11 +406,25 @@ static wp_status_t check_faults(const wp_fault_set_t *set, wp_err_t *err)
     return WP_OK;
 }
 
+/* A group of `ranks` engines of pool pl, its rank 0 at engine `first`. */
+static wp_status_t group_new(des_t *d, const wp_des_pool_t *pl, int ranks, int first, wp_err_t *err)
+{
+    dgroup_t *g = &d->groups[d->n_groups];
+    wp_group_config_t gc = {.ranks = ranks, .engine = pl->engine, .ep = ranks > 1 ? pl->ep : NULL};
+    wp_status_t st = wp_group_new(&gc, &g->core, err);
+    if (st != WP_OK)
+        return st;
+    g->first = first;
+    g->n = ranks;
+    d->n_groups++;
+    return WP_OK;
+}
+
 static wp_status_t setup(des_t *d, wp_err_t *err)
 {
     const wp_des_config_t *cfg = d->cfg;
     /* One pool of n_engines, or the two P/D pools. */
-    wp_des_pool_t single = {cfg->n_engines, cfg->engine, WP_SCHED_ROLE_BOTH};
+    wp_des_pool_t single = {cfg->n_engines, cfg->engine, WP_SCHED_ROLE_BOTH, cfg->ranks, cfg->ep};
     const wp_des_pool_t *pools = cfg->n_pools == 2 ? cfg->pools : &single;
     int n_pools = cfg->n_pools == 2 ? 2 : 1;
     d->pd = n_pools == 2;
@@ -416,11 +440,21 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
     if (d->sched == NULL)
         return WP_EINVAL;
     d->engines = calloc((size_t)d->n, sizeof(engine_t));
-    if (d->engines == NULL)
+    d->groups = calloc((size_t)d->n, sizeof(dgroup_t));
+    if (d->engines == NULL || d->groups == NULL)
         return wp_err_set(err, WP_ENOMEM, "out of memory");
     static const char *const prefix[] = {"engine", "prefill", "decode"};
     for (int p = 0, i = 0; p < n_pools; p++) {
+        int ranks = pools[p].ranks > 1 ? pools[p].ranks : 1;
+        if (pools[p].n % ranks != 0)
+            return wp_err_set(err, WP_EINVAL, "%s pool: %d engines are not groups of %d ranks",
+                              prefix[pools[p].role], pools[p].n, ranks);
         for (int k = 0; k < pools[p].n; k++, i++) {
+            if (k % ranks == 0) {
+                wp_status_t st = group_new(d, &pools[p], ranks, i, err);
+                if (st != WP_OK)
+                    return st;
+            }
             char name[32];
             snprintf(name, sizeof(name), "%s-%d", prefix[pools[p].role], k);
             if (wp_sched_endpoint_add(d->sched, name, pools[p].role) < 0)
@@ -429,10 +463,9 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
             engine_t *en = &d->engines[i];
             en->faulty = cfg->faults.n > 0 && k < 64 && (cfg->fault_replicas >> k & 1);
             wp_rng_seed(&en->fault_rng, cfg->seed * 0x9e3779b97f4a7c15ULL + (uint64_t)k);
-            d->engines[i].cfg = d->pd ? &cfg->pools[p].engine : &cfg->engine;
-            wp_status_t st = wp_engine_new(&pools[p].engine, &d->engines[i].e, err);
-            if (st != WP_OK)
-                return st;
+            en->cfg = d->pd ? &cfg->pools[p].engine : &cfg->engine;
+            en->group = d->n_groups - 1;
+            en->e = wp_group_engine(d->groups[en->group].core, k % ranks);
         }
     }
     wp_status_t st = check_faults(&cfg->faults, err);
@@ -450,8 +483,9 @@ static void teardown(des_t *d)
     while (wp_workload_pacer_take(&d->pacer, &ud)) /* a run that failed: held or in line */
         wp__des_release(d, ud);
     wp_workload_pacer_free(&d->pacer);
-    for (int i = 0; d->engines != NULL && i < d->n; i++)
-        wp_engine_free(d->engines[i].e);
+    for (int i = 0; d->groups != NULL && i < d->n_groups; i++)
+        wp_group_free(d->groups[i].core);
+    free(d->groups);
     free(d->engines);
     wp_sched_free(d->sched);
     wp_des_heap_free(&d->heap);

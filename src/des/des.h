@@ -40,6 +40,7 @@
 
 #include "base/err.h"
 #include "engine/engine.h"
+#include "engine/group.h"
 #include "report/report.h"
 #include "fault/fault.h"
 #include "sched/admit.h"
@@ -56,11 +57,19 @@ typedef struct wp_des_pool_s {
     int n;
     wp_engine_config_t engine; /* perf borrowed */
     wp_sched_role_t role;
+    /* Wide-EP: the pool's engines are groups of `ranks` consecutive ones that step in lock
+     * step (engine/group.h) for ep's step time; ranks 0 or 1: plain engines. n must be a
+     * multiple of ranks; ep borrowed. Each rank is an endpoint of the scheduler, tagged
+     * with its group. */
+    int ranks;
+    const wp_ep_t *ep;
 } wp_des_pool_t;
 
 typedef struct wp_des_config_s {
     int n_engines;
     wp_engine_config_t engine; /* every engine's config (perf borrowed) */
+    int ranks;         /* wide-EP groups of the single pool, as wp_des_pool_t's */
+    const wp_ep_t *ep; /* borrowed */
     /* P/D instead: when n_pools is 2, pools[0] is the prefill pool and pools[1] the decode
      * pool (n_engines and engine are then ignored). A request is disaggregated when its
      * prompt and its uncached part on the decode engine the scheduler would pick both reach

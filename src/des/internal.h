@@ -65,11 +65,19 @@ typedef struct dreq_s {
     struct dreq_s *next_free;               /* the free list */
 } dreq_t;
 
-typedef struct engine_s {
-    wp_engine_t *e;
-    const wp_engine_config_t *cfg;
-    wp_engine_step_t step;
+/* Engines that step together (engine/group.h): a plain engine is a group of one. */
+typedef struct dgroup_s {
+    wp_group_t *core;
+    int first; /* its rank 0 in d->engines */
+    int n;
+    wp_group_step_t step;
     bool stepping;
+} dgroup_t;
+
+typedef struct engine_s {
+    wp_engine_t *e; /* its group's engine of its rank */
+    const wp_engine_config_t *cfg;
+    int group; /* in d->groups */
     bool faulty;             /* gets cfg->faults */
     wp_rng_t fault_rng;      /* seeded as `wellpath sim` seeds its replica of this index */
     uint64_t fault_requests; /* requests that drew */
@@ -83,6 +91,8 @@ typedef struct des_s {
     wp_rng_t rng;
     wp_des_heap_t heap;
     engine_t *engines;
+    dgroup_t *groups;
+    int n_groups;
     wp_des_stats_t *stats;
     size_t total, done, in_flight;
     /* The client's pacing (workload/arrivals): when each request is sent. closed_loop: the
