@@ -66,18 +66,28 @@ static void on_progress(void *ud, size_t done, size_t total)
         fprintf(stderr, "\n");
 }
 
-/* What vLLM logs at start-up ("GPU KV cache size: N tokens"), for each pool's engines. */
-static void log_engine(const char *pool, const wp_engine_config_t *e)
+/* The perf models of the pools (and their wide-EP models): what the des config borrows. */
+typedef struct engine_models_s {
+    wp_perf_t perf[2];
+    wp_ep_t ep[2];
+} engine_models_t;
+
+/* What vLLM logs at start-up ("GPU KV cache size: N tokens"), for each pool's engines (each
+ * rank's, in wide-EP groups of `ranks`). */
+static void log_engine(const char *pool, const wp_engine_config_t *e, int ranks, const wp_ep_t *ep)
 {
     const wp_perf_t *p = e->perf;
+    bool wide = ranks > 1;
+    char shape[64];
+    snprintf(shape, sizeof(shape), wide ? "wide-EP groups of %d ranks" : "tp%d", wide ? ranks : p->tp);
     fprintf(stderr,
-            "simulate: %sengine %s (%s weights, %g-byte KV) on %s x tp%d: weights %.1f GB per GPU, "
+            "simulate: %sengine %s (%s weights, %g-byte KV) on %s x %s: weights %.1f GB per GPU, "
             "KV cache %lld tokens (%d blocks of %d), max_num_seqs %d, max_num_batched_tokens %d, "
             "max_model_len %d\n",
             pool, p->model->name, wp_precision_name(p->precision), p->params.kv_bytes, p->gpu->name,
-            p->tp, p->weight_bytes / p->tp / 1e9, (long long)e->num_blocks * e->block_size,
-            e->num_blocks, e->block_size, e->max_num_seqs, e->max_num_batched_tokens,
-            e->max_model_len);
+            shape, (wide ? ep->weight_bytes_rank : p->weight_bytes / p->tp) / 1e9,
+            (long long)e->num_blocks * e->block_size, e->num_blocks, e->block_size, e->max_num_seqs,
+            e->max_num_batched_tokens, e->max_model_len);
 }
 
 static double wall_s(void)
@@ -147,10 +157,17 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
     return st;
 }
 
-/* A topology with prefill and decode sections: two pools, each with its replicas and TP,
- * and the KV link of nixl.transport. perf holds one perf model per pool. */
+/* Ranks per engine group of sc: expertParallel's wide-EP groups, or 1. */
+static int group_ranks(const wp_sim_config_t *sc)
+{
+    return sc->data_parallel > 1 ? sc->data_parallel : 1;
+}
+
+/* A topology with prefill and decode sections: two pools, each with its replicas (groups of
+ * expertParallel ranks with it) and TP, and the KV link of nixl.transport. em holds one
+ * perf model (and wide-EP model) per pool. */
 static wp_status_t configure_pd(const wp_topology_t *topo, const wp_sim_config_t *sc,
-                                wp_des_config_t *dc, wp_perf_t perf[2], wp_err_t *err)
+                                wp_des_config_t *dc, engine_models_t *em, wp_err_t *err)
 {
     const wp_topology_pool_t *pools[2] = {&topo->prefill, &topo->decode};
     const wp_model_spec_t *m;
@@ -158,10 +175,13 @@ static wp_status_t configure_pd(const wp_topology_t *topo, const wp_sim_config_t
         wp_sim_config_t c = *sc;
         c.replicas = pools[p]->replicas;
         c.tensor_parallel = pools[p]->tensor_parallel;
-        wp_status_t st = wp_sim_engine_setup(&c, &m, &perf[p], NULL, &dc->pools[p].engine, err);
+        wp_status_t st =
+            wp_sim_engine_setup(&c, &m, &em->perf[p], &em->ep[p], &dc->pools[p].engine, err);
         if (st != WP_OK)
             return st;
-        dc->pools[p].n = c.replicas;
+        dc->pools[p].ranks = group_ranks(&c);
+        dc->pools[p].ep = &em->ep[p];
+        dc->pools[p].n = c.replicas * dc->pools[p].ranks;
         dc->pools[p].role = p == 0 ? WP_SCHED_ROLE_PREFILL : WP_SCHED_ROLE_DECODE;
     }
     dc->n_pools = 2;
@@ -194,7 +214,7 @@ static void engine_model_at_end(wp_sim_config_t *sc, int end)
 
 /* end: 0 the calibrated engine model, > 0 its slow end, < 0 its fast end. */
 static wp_status_t configure(const char *file, int end, wp_des_config_t *dc, wp_sim_config_t *sc,
-                             wp_perf_t perf[2], const wp_model_spec_t **model, wp_err_t *err)
+                             engine_models_t *em, const wp_model_spec_t **model, wp_err_t *err)
 {
     wp_topology_t topo;
     static wp_gateway_config_t gc;
@@ -206,13 +226,15 @@ static wp_status_t configure(const char *file, int end, wp_des_config_t *dc, wp_
         st = wp_cli_sim_config(&topo, sc, err);
     engine_model_at_end(sc, end);
     if (st == WP_OK)
-        st = wp_sim_engine_setup(sc, model, &perf[0], NULL, &dc->engine, err);
+        st = wp_sim_engine_setup(sc, model, &em->perf[0], &em->ep[0], &dc->engine, err);
     if (st == WP_OK && topo.prefill.present && topo.decode.present)
-        st = configure_pd(&topo, sc, dc, perf, err);
+        st = configure_pd(&topo, sc, dc, em, err);
     wp_topology_free(&topo);
     if (st != WP_OK)
         return st;
-    dc->n_engines = sc->replicas;
+    dc->ranks = group_ranks(sc);
+    dc->ep = &em->ep[0];
+    dc->n_engines = sc->replicas * dc->ranks;
     dc->sched = gc.sched;
     dc->model = (*model)->hf_id;
     dc->vocab = (uint32_t)(*model)->vocab;
@@ -244,6 +266,10 @@ static wp_status_t sweep_xpyd(const wp_des_config_t *dc, const wp_cli_run_t *run
     if (dc->n_pools != 2)
         return wp_err_set(err, WP_EINVAL,
                           "--xpyd-gpus needs a topology with prefill and decode sections");
+    if (dc->pools[0].ranks > 1 || dc->pools[1].ranks > 1)
+        return wp_err_set(err, WP_EINVAL,
+                          "--xpyd-gpus sizes pools of plain replicas, not wide-EP groups "
+                          "(expertParallel)");
     int tp_p = dc->pools[0].engine.perf->tp, tp_d = dc->pools[1].engine.perf->tp;
     char best[32] = "", best_good[32] = "";
     double best_tps = -1, best_gps = -1;
@@ -382,10 +408,10 @@ int wp_cli_simulate(int argc, char **argv)
     if (file == NULL)
         return wp_cli_fail("simulate", "-f FILE is required (the topology to simulate)");
     wp_sim_config_t sc;
-    static wp_perf_t perf[3][2];
+    static engine_models_t em[3];
     static wp_des_config_t ends[2]; /* fast, slow */
     const wp_model_spec_t *model;
-    if (configure(file, 0, &dc, &sc, perf[0], &model, &err) != WP_OK ||
+    if (configure(file, 0, &dc, &sc, &em[0], &model, &err) != WP_OK ||
         (latency != NULL && parse_latency(latency, &dc, &err) != WP_OK) ||
         wp_workload_spec_validate(&run.spec, &err) != WP_OK)
         return wp_cli_fail("simulate", err.msg);
@@ -394,15 +420,15 @@ int wp_cli_simulate(int argc, char **argv)
     for (int e = 0; uncertainty && e < 2; e++) {
         ends[e] = dc;
         wp_sim_config_t esc;
-        if (configure(file, e ? 1 : -1, &ends[e], &esc, perf[1 + e], &model, &err) != WP_OK ||
+        if (configure(file, e ? 1 : -1, &ends[e], &esc, &em[1 + e], &model, &err) != WP_OK ||
             (latency != NULL && parse_latency(latency, &ends[e], &err) != WP_OK))
             return wp_cli_fail("simulate", err.msg);
     }
     if (dc.n_pools == 2) {
-        log_engine("prefill ", &dc.pools[0].engine);
-        log_engine("decode ", &dc.pools[1].engine);
+        log_engine("prefill ", &dc.pools[0].engine, dc.pools[0].ranks, dc.pools[0].ep);
+        log_engine("decode ", &dc.pools[1].engine, dc.pools[1].ranks, dc.pools[1].ep);
     } else {
-        log_engine("", &dc.engine);
+        log_engine("", &dc.engine, dc.ranks, dc.ep);
     }
     if (run.n_policies == 0)
         snprintf(run.policies[run.n_policies++], sizeof(run.policies[0]), "topology");

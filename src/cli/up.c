@@ -237,6 +237,12 @@ static wp_status_t child_args(const up_pool_t *pool, const char *transport, cons
     return st;
 }
 
+/* Ranks per server of a pool: expertParallel's wide-EP groups, or 1. */
+static int pool_ranks(const up_pool_t *pool)
+{
+    return pool->sc.data_parallel > 1 ? pool->sc.data_parallel : 1;
+}
+
 /* One pool per role: Path 1 runs one pool of vllm.replicas; a topology with prefill and
  * decode sections runs a prefill pool and a decode pool, each with its own replicas and
  * TP, on consecutive ports. */
@@ -260,7 +266,7 @@ static void make_pools(up_t *u, const wp_topology_t *topo, const wp_sim_config_t
         }
         if (sc->port != 0)
             pool->sc.port = sc->port + u->replicas;
-        u->replicas += pool->sc.replicas;
+        u->replicas += pool->sc.replicas * pool_ranks(pool);
     }
 }
 
