@@ -236,6 +236,27 @@ test('test_simulate_pd_guide_gpt_oss', async () => {
   assert.equal(sum.failed, 0);
 });
 
+// The seed's Path 3 topology (topologies/wide-ep.yaml: DeepSeek-R1 on 32 H200s, a prefill
+// and a decode group of 16 data-parallel ranks each) loads unchanged and runs at full size:
+// each rank holds the dense weights and 16 of the 256 experts in FP8; every request is
+// served, and every decode rank takes a share.
+test('test_simulate_wide_ep_seed', async () => {
+  const topo = new URL('../../topologies/wide-ep.yaml', import.meta.url).pathname;
+  const json = writeTemp('', '.json');
+  const r = await run(['simulate', '-f', topo, '--type', 'random', '--set', 'input_len=1000', '--set', 'output_len=100',
+    '--concurrency', '256', '--num-requests', '512', '--json', json, '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const eng = /decode engine deepseek-r1 \(fp8 weights, 2-byte KV\) on h200 x wide-EP groups of 16 ranks: weights ([\d.]+) GB per GPU, KV cache (\d+) tokens/.exec(r.stderr);
+  assert.ok(eng, r.stderr);
+  assert.ok(+eng[1] > 40 && +eng[1] < 80, `dense weights + 16 experts per rank: ${eng[1]} GB`);
+  const sum = JSON.parse(fs.readFileSync(json, 'utf8')).runs[0].summary;
+  assert.equal(sum.completed, 512);
+  assert.equal(sum.failed, 0);
+  const picks = /picks=([\d,]+)/.exec(r.stderr)[1].split(',').map(Number);
+  assert.equal(picks.length, 32);
+  assert.ok(picks.slice(16).every((n) => n > 0), `every decode rank served: ${picks}`);
+});
+
 // --uncertainty: each policy again with the engine model's unset constants at the fast and
 // at the slow end of their ranges, and a band per metric that holds the calibrated value;
 // a constant the topology sets stays put (here every one is set: the three runs agree).
