@@ -63,7 +63,7 @@ static bool engine_item(const char *p, size_t n, char key[64], int *i, double *x
     key[k] = '\0';
     memcpy(num, p + k + 1, n - k - 1);
     num[n - k - 1] = '\0';
-    *i = wp_perf_const_find(key);
+    *i = wp_model_const_find(key);
     *x = strtod(num, &end);
     return isdigit((unsigned char)num[0]) || num[0] == '.' || num[0] == '-'
                ? end != num && *end == '\0' && isfinite(*x) && !strpbrk(num, "xX")
@@ -74,9 +74,7 @@ static bool engine_item(const char *p, size_t n, char key[64], int *i, double *x
 static wp_status_t parse_engine_model(wp_sim_config_t *sc, const char *what, const char *v,
                                       wp_err_t *err)
 {
-    wp_perf_params_t probe;
-    wp_perf_params_default(&probe);
-    bool seen[WP_PERF_MAX_CONSTS] = {false};
+    bool seen[WP_MODEL_MAX_CONSTS] = {false};
     const char *p = v;
     do {
         size_t n = strcspn(p, ",");
@@ -92,7 +90,7 @@ static wp_status_t parse_engine_model(wp_sim_config_t *sc, const char *what, con
                               what, key);
         if (seen[i])
             return wp_err_set(err, WP_EINVAL, "%s: %s given twice", what, key);
-        if (!engine_item(p, n, key, &i, &x) || wp_perf_const_set(&probe, (size_t)i, x, &e) != WP_OK)
+        if (!engine_item(p, n, key, &i, &x) || wp_model_const_check((size_t)i, x, &e) != WP_OK)
             return wp_err_set(err, WP_EINVAL, "%s: %s: expected a number in range, got '%.*s'",
                               what, key, (int)(n - strlen(key) - 1), p + strlen(key) + 1);
         seen[i] = true;
@@ -105,11 +103,11 @@ static wp_status_t parse_engine_model(wp_sim_config_t *sc, const char *what, con
 static wp_status_t pass_engine_model(const wp_cli_simopt_t *o, const wp_sim_config_t *sc,
                                      wp_cli_argv_t *av, wp_err_t *err)
 {
-    for (size_t i = 0; i < wp_perf_const_count(); i++) {
+    for (size_t i = 0; i < wp_model_const_count(); i++) {
         if (isnan(sc->engine_model[i]))
             continue;
         wp_status_t st = wp_cli_argv_push(av, err, "--%s=%s=%.17g", o->flag,
-                                          wp_perf_const_at(i)->key, sc->engine_model[i]);
+                                          wp_model_const_at(i)->key, sc->engine_model[i]);
         if (st != WP_OK)
             return st;
     }

@@ -419,10 +419,10 @@ static wp_status_t parse_fault_replicas(wp__cfg_ctx_t *c, yaml_node_t *n, void *
 /* engineModel: {key: number, ...} with the keys of the engine model's table. */
 static wp_status_t unknown_constant(wp__cfg_ctx_t *c, yaml_node_t *k, const char *path)
 {
-    char all[512] = "";
-    for (size_t j = 0, len = 0; j < wp_perf_const_count() && len < sizeof(all); j++)
+    char all[1024] = "";
+    for (size_t j = 0, len = 0; j < wp_model_const_count() && len < sizeof(all); j++)
         len += (size_t)snprintf(all + len, sizeof(all) - len, "%s%s", j ? ", " : "",
-                                wp_perf_const_at(j)->key);
+                                wp_model_const_at(j)->key);
     return wp__cfg_fail(c, k, path, WP_EINVAL, "unknown constant; allowed: %s", all);
 }
 
@@ -441,10 +441,8 @@ static wp_status_t engine_value(wp__cfg_ctx_t *c, yaml_node_t *v, const char *pa
     double x = strtod(text, &end);
     if (end == text || *end != '\0' || !isfinite(x) || strpbrk(text, "xXnN") != NULL)
         return wp__cfg_fail(c, v, path, WP_EINVAL, "expected a number, got \"%s\"", text);
-    wp_perf_params_t probe;
-    wp_perf_params_default(&probe);
     wp_err_t e = {{0}};
-    if (wp_perf_const_set(&probe, i, x, &e) != WP_OK)
+    if (wp_model_const_check(i, x, &e) != WP_OK)
         return wp__cfg_fail(c, v, path, WP_EINVAL, "%s", e.msg);
     *out = x;
     return WP_OK;
@@ -455,7 +453,7 @@ static wp_status_t parse_engine_model(wp__cfg_ctx_t *c, yaml_node_t *n, void *ba
                                       const char *path)
 {
     sim_t *sim = base;
-    bool seen[WP_PERF_MAX_CONSTS] = {false};
+    bool seen[WP_MODEL_MAX_CONSTS] = {false};
     if (n->type != YAML_MAPPING_NODE)
         return wp__cfg_fail(c, n, path, WP_EINVAL, "expected a map of engine-model constants");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
@@ -466,7 +464,7 @@ static wp_status_t parse_engine_model(wp__cfg_ctx_t *c, yaml_node_t *n, void *ba
             return st;
         char sub[WP__CFG_PATH_MAX];
         snprintf(sub, sizeof(sub), "%s.%s", path, key);
-        int i = wp_perf_const_find(key);
+        int i = wp_model_const_find(key);
         if (i < 0)
             return unknown_constant(c, k, sub);
         if (seen[i])
@@ -635,7 +633,7 @@ void wp_topology_defaults(wp_topology_t *t)
                                                .seed = 1,
                                                .step_overhead_ms = -1.0,
                                                .fault_replicas = ~0ULL};
-    for (size_t i = 0; i < WP_PERF_MAX_CONSTS; i++)
+    for (size_t i = 0; i < WP_MODEL_MAX_CONSTS; i++)
         t->simulation.engine_model[i] = NAN;
     t->prefill.replicas = t->decode.replicas = 1;
     t->prefill.tensor_parallel = t->decode.tensor_parallel = 1;

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "model/consts.h"
 #include "config/addr.h"
 #include "fault/fault.h"
 #include "model/model.h"
@@ -165,7 +166,7 @@ typedef struct wp_topology_simulation_s {
     double step_overhead_ms; /* stepOverheadMs: 0..1000, < 0 = unset */
     /* engineModel: any constant of model/model.h's table by its key; NaN = unset. Applied
      * after the three keys above. */
-    double engine_model[WP_PERF_MAX_CONSTS];
+    double engine_model[WP_MODEL_MAX_CONSTS];
 } wp_topology_simulation_t;
 
 typedef struct wp_topology_pool_s {

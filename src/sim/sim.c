@@ -28,7 +28,7 @@ void wp_sim_config_default(wp_sim_config_t *cfg)
     cfg->prefix_caching = true;
     cfg->default_max_tokens = 256;
     cfg->step_overhead_ms = -1.0;
-    for (size_t i = 0; i < WP_PERF_MAX_CONSTS; i++)
+    for (size_t i = 0; i < WP_MODEL_MAX_CONSTS; i++)
         cfg->engine_model[i] = NAN;
     cfg->role = WP_SIM_ROLE_BOTH;
     wp_sim_kv_transport("rdma", &cfg->kv_bandwidth, &cfg->kv_latency_s, NULL);
@@ -190,7 +190,9 @@ static wp_status_t ep_setup(const wp_sim_config_t *c, const wp_model_spec_t *m,
     wp_ep_params_t ep_p;
     wp_ep_params_default(&ep_p);
     ep_p.perf = *pp;
-    wp_status_t st = wp_ep_init(ep, m, gpu, c->data_parallel, &ep_p, err);
+    wp_status_t st = wp_model_const_apply(c->engine_model, &ep_p.perf, &ep_p, err);
+    if (st == WP_OK)
+        st = wp_ep_init(ep, m, gpu, c->data_parallel, &ep_p, err);
     if (st == WP_OK)
         *perf = ep->perf;
     return st;
@@ -226,10 +228,8 @@ wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t 
         pp.decode_mbu = c->decode_mbu;
     if (c->step_overhead_ms >= 0)
         pp.step_overhead_s = c->step_overhead_ms / 1000.0;
-    for (size_t i = 0; i < wp_perf_const_count(); i++)
-        if (!isnan(c->engine_model[i]) &&
-            wp_perf_const_set(&pp, i, c->engine_model[i], err) != WP_OK)
-            return WP_EINVAL;
+    if (wp_model_const_apply(c->engine_model, &pp, NULL, err) != WP_OK)
+        return WP_EINVAL;
     bool wide = c->data_parallel > 1;
     wp_status_t st = wide ? ep_setup(c, *model, gpu, &pp, perf, ep, err)
                           : wp_perf_init(perf, *model, gpu, c->tensor_parallel, &pp, err);

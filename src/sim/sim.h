@@ -84,6 +84,7 @@
 #include "base/err.h"
 #include "engine/engine.h"
 #include "fault/fault.h"
+#include "model/consts.h"
 #include "model/ep.h"
 #include "model/model.h"
 #include "http/server.h"
@@ -124,7 +125,7 @@ typedef struct wp_sim_config_s {
     char kv_cache_dtype[16]; /* "" or auto | bfloat16 = BF16; fp8, fp8_e4m3, fp8_e5m2 = 1 byte */
     /* engine model constants: 0 (mfu, mbu) or < 0 (overhead) = the model's defaults */
     double prefill_mfu, decode_mbu, step_overhead_ms;
-    double engine_model[WP_PERF_MAX_CONSTS]; /* by model/model.h's table; NaN = default */
+    double engine_model[WP_MODEL_MAX_CONSTS]; /* by model/consts.h's index; NaN = default */
     int max_cudagraph_capture_size;          /* 0 = vLLM's min(2 x max_num_seqs, 512) */
     int default_max_tokens;
     wp_sim_role_t role;  /* both */
