@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-fidelity format clean fuzz fuzz-build fuzz-short soak
+.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-wide-ep bench-fidelity format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -97,6 +97,9 @@ soak: deps build
 # P/D against aggregated (simulated and live) and the xPyD sweep (about 2 minutes).
 bench-pd: deps build
 	scripts/bench_pd.sh $(BUILD)
+
+bench-wide-ep: deps build
+	scripts/bench_wide_ep.sh $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make bench-wide-ep`: Path 3 in virtual time. The wide-EP model's calibration against the
+# published figures (docs/calibration.md), then three comparisons in docs/benchmarks.md:
+# aggregated TP against wide-EP on the same 16 GPUs, rank-aware against rank-blind routing
+# in front of a lock-step group, and EPLB on against off. Each section carries its command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+bin=$build/wellpath
+dir=bench/wide-ep
+host="$(nproc) cores, $(date -u +%Y-%m-%d)"
+section() { # file, name, title, note, command...
+    local file=$1 name=$2 title=$3 note=$4 out
+    shift 4
+    echo "running: $*" >&2
+    out=$("$@" 2>&1 | sed 's/ picks=.*//')
+    printf '%s\n\n' "$out"
+    printf '## %s\n\nWritten by `make bench-wide-ep` on %s. %s Command:\n\n```\n%s\n```\n\n```\n%s\n```\n' \
+        "$title" "$host" "$note" "$*" "$out" | scripts/doc_section.sh "$file" "$name"
+}
+sim() { # topology, workload, extra flags...
+    local topo=$1 wl=$2
+    shift 2
+    "$bin" simulate -f "$topo" --workload "$wl" --quiet "$@"
+}
+
+section docs/calibration.md wide-ep-calibration "Wide-EP (Path 3): the step model against the published figures" \
+    "Each published setup as docs/models.md reads it; error = (wellpath - published) / published." \
+    "$build/ep_calibration"
+
+tp_vs_ep() {
+    echo "aggregated: 2 replicas x TP8"
+    sim $dir/agg-tp8.yaml $dir/throughput.yaml
+    echo
+    echo "wide-EP: one group of 16 data-parallel ranks"
+    sim $dir/wide-ep16.yaml $dir/throughput.yaml
+}
+section docs/benchmarks.md wide-ep-tp "Aggregated TP against wide-EP at equal GPU count (DeepSeek-R1, 16 H200, 1k/1k)" \
+    "Output tokens/s per GPU = out tok/s / 16." tp_vs_ep
+
+routing() {
+    echo "rank-blind: prefix-aware 100 + load-aware 50"
+    sim $dir/wide-ep16-blind.yaml $dir/mixed.yaml
+    echo
+    echo "rank-aware: prefix-aware 100 + load-aware 50 + rank-balance 100"
+    sim $dir/wide-ep16-aware.yaml $dir/mixed.yaml
+}
+section docs/benchmarks.md wide-ep-routing "Rank-aware against rank-blind routing in front of a wide-EP group (DeepSeek-R1, 16 H200, 0.5k-16k tokens in)" \
+    "The group steps at its slowest rank's pace, so a rank that gets the long prompts slows all 16." routing
+
+eplb() {
+    echo "EPLB on (epImbalance at its calibrated value)"
+    sim $dir/wide-ep16.yaml $dir/throughput.yaml
+    echo
+    echo "EPLB off"
+    sim $dir/wide-ep16-eplb-off.yaml $dir/throughput.yaml
+}
+section docs/benchmarks.md wide-ep-eplb "EPLB on against off (DeepSeek-R1, 16 H200, 1k/1k)" \
+    "Without expert load balancing the busiest rank's experts get more of the routed tokens, and every rank waits for it." eplb
