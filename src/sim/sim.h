@@ -97,7 +97,7 @@ typedef struct wp_sim_config_s {
     int port; /* first replica's port; replica i listens on port + i (0: ephemeral) */
     int replicas;
     char model[64]; /* catalog name, e.g. qwen3-8b */
-    char gpu[16];   /* a100|h100|h200|b200 */
+    char gpu[16];   /* a100|h100|h200|b200|h800 */
     int tensor_parallel;
     double time_scale;
     uint64_t seed;
