@@ -35,8 +35,8 @@ static const wp_ep_calib_row_t rows[] = {
      0.563, 8, 73700.0, "input tok/s per node (hits incl.)",
      "H800, EP32 (4 nodes), 32 redundant, 16,384 computed tokens/rank, prompts 4,384, 56.3 % hit",
      "check (a 24-hour average: capacity should be above it)", true},
-    {"llm-d wide-EP, B200", "llm-d wide-EP guide (REFERENCE.md §8)", "b200", 16, 0, 0, false, 128,
-     1500.0, 0.0, 1, 3100.0, "output tok/s per decode GPU",
+    {"llm-d wide-EP, B200", "llm-d production guide", "b200", 16, 0, 0, false, 128, 1500.0, 0.0, 1,
+     3100.0, "output tok/s per decode GPU",
      "B200, decode DP16/EP16 (2 nodes), no EPLB, no MTP, 128 seqs/rank (2,048 / 16), 1k/1k: KV "
      "1,500",
      "check", true},
