@@ -181,7 +181,7 @@ static const wp_cli_simopt_t rows[] = {
      TOPO("gpu", gpu),
      .kind = WP_CLI_SIMOPT_STR,
      SC(gpu),
-     .help = "a100|h100|h200|b200 (default h100)"},
+     .help = "a100|h100|h200|b200|h800 (default h100)"},
     {.flag = "precision",
      .metavar = "P",
      TOPO("precision", precision),

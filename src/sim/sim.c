@@ -208,12 +208,13 @@ wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t 
                           c->model);
     const wp_gpu_spec_t *gpu = wp_gpu_find(c->gpu);
     if (gpu == NULL)
-        return wp_err_set(err, WP_EINVAL, "unknown gpu '%s': expected a100, h100, h200 or b200",
-                          c->gpu);
+        return wp_err_set(err, WP_EINVAL,
+                          "unknown gpu '%s': expected a100, h100, h200, b200 or h800", c->gpu);
     wp_perf_params_t pp;
     wp_perf_params_default(&pp);
     if (c->precision[0] != '\0' && !wp_precision_parse(c->precision, &pp.precision))
-        return wp_err_set(err, WP_EINVAL, "unknown precision '%s': expected bf16, fp8, mxfp4 or nvfp4",
+        return wp_err_set(err, WP_EINVAL,
+                          "unknown precision '%s': expected bf16, fp8, mxfp4 or nvfp4",
                           c->precision);
     if (wp_sim_kv_dtype_bytes(c->kv_cache_dtype, &pp.kv_bytes) != WP_OK)
         return wp_err_set(err, WP_EINVAL,

@@ -113,7 +113,7 @@ typedef struct wp_sim_config_s {
     int replicas;      /* servers: plain replicas, or wide-EP groups */
     int data_parallel; /* ranks per wide-EP group (0 or 1: plain replicas); replicas x it <= 64 */
     char model[64];    /* catalog name, e.g. qwen3-8b */
-    char gpu[16];   /* a100|h100|h200|b200 */
+    char gpu[16];      /* a100|h100|h200|b200|h800 */
     int tensor_parallel;
     double time_scale;
     uint64_t seed;

@@ -106,13 +106,18 @@ static void test_model_gpu_find(void **state)
     assert_null(wp_gpu_find("h10"));
     assert_null(wp_gpu_find("h1000"));
     assert_null(wp_gpu_find(NULL));
-    assert_int_equal(wp_gpu_count(), 4);
-    assert_null(wp_gpu_at(4));
+    assert_int_equal(wp_gpu_count(), 5);
+    assert_null(wp_gpu_at(5));
     assert_true(h->bf16_flops == 989e12);
     assert_true(h->mem_bw == 3.35e12);
     assert_true(wp_gpu_find("a100")->fp8_flops == 0.0);
     assert_true(wp_gpu_find("b200")->nvlink_bw == 1.8e12);
     assert_true(wp_gpu_find("h200")->hbm_bytes > 140.0 * 1073741824.0);
+    /* The H800: an H100 with NVLink cut to 400 GB/s. */
+    const wp_gpu_spec_t *h800 = wp_gpu_find("h800");
+    assert_non_null(h800);
+    assert_true(h800->nvlink_bw == 400e9 && h800->fp8_flops == h->fp8_flops);
+    assert_true(h800->mem_bw == h->mem_bw && h800->hbm_bytes == h->hbm_bytes);
 }
 
 int main(void)
