@@ -99,6 +99,7 @@ bench-pd: deps build
 	scripts/bench_pd.sh $(BUILD)
 
 bench-wide-ep: deps build
+	cmake --build $(BUILD) --target ep_calibration
 	scripts/bench_wide_ep.sh $(BUILD)
 
 format:
