@@ -364,6 +364,23 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
             "out of memory starting the upstream call");
 }
 
+/* The headers of a call to ep: the client's (fwd_headers, its first fwd_len bytes) and, for
+ * a data-parallel rank, "X-data-parallel-rank: <rank>" (build_forward_headers dropped the
+ * client's own: which rank serves the request is the gateway's decision). Written at the
+ * end of fwd_headers, in place of the previous call's; NULL when they do not fit. */
+static const char *headers_for(gw_proxy_t *p, const gw_endpoint_t *ep)
+{
+    wp_buf_t *h = &p->fwd_headers;
+    if (h->data == NULL || p->fwd_len > h->len)
+        return NULL;
+    h->len = p->fwd_len;
+    h->data[h->len] = '\0';
+    if (ep->cfg.has_dp_rank &&
+        wp_buf_printf(h, "X-data-parallel-rank: %d\r\n", ep->cfg.dp_rank) != WP_OK)
+        return NULL;
+    return h->data;
+}
+
 wp_http_call_t *wp__gw_proxy_send(gw_proxy_t *p, gw_endpoint_t *ep, const wp_sched_pick_t *pick,
                                   wp_sched_role_t role, int attempt, const wp_buf_t *body,
                                   const wp_http_call_cbs_t *cbs)
@@ -380,10 +397,13 @@ wp_http_call_t *wp__gw_proxy_send(gw_proxy_t *p, gw_endpoint_t *ep, const wp_sch
     char path[300];
     snprintf(path, sizeof(path), "%s%.*s", ep->cfg.base_path, (int)p->req->url.len,
              p->req->url.data);
+    const char *headers = headers_for(p, ep);
+    if (headers == NULL)
+        return NULL;
     /* A streamed answer's head and a prefill's answer come with the first token. */
     uint64_t first_ms = p->api.stream || role == WP_SCHED_ROLE_PREFILL ? gw->cfg.first_token_ms : 0;
-    return wp_http_call_start_timed(wp__gw_ep_upstream(ep), "POST", path, p->fwd_headers.data,
-                                    body->data, body->len, first_ms, cbs, p);
+    return wp_http_call_start_timed(wp__gw_ep_upstream(ep), "POST", path, headers, body->data,
+                                    body->len, first_ms, cbs, p);
 }
 
 void wp__gw_proxy_move_to_current(gw_proxy_t *p)
@@ -399,18 +419,11 @@ void wp__gw_proxy_move_to_current(gw_proxy_t *p)
 
 static bool hop_by_hop(wp_str_t name)
 {
-    static const char *const skip[] = {"connection",
-                                       "keep-alive",
-                                       "transfer-encoding",
-                                       "te",
-                                       "upgrade",
-                                       "proxy-connection",
-                                       "proxy-authorization",
-                                       "host",
-                                       "content-length",
-                                       "x-request-id",
-                                       "trailer",
-                                       "expect"};
+    static const char *const skip[] = {"connection", "keep-alive", "transfer-encoding", "te",
+                                       "upgrade", "proxy-connection", "proxy-authorization", "host",
+                                       "content-length", "x-request-id", "trailer", "expect",
+                                       /* the gateway's own, per endpoint (headers_for) */
+                                       "x-data-parallel-rank"};
     for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
         if (wp_str_case_eq_cstr(name, skip[i]))
             return true;
@@ -429,6 +442,7 @@ static void build_forward_headers(gw_proxy_t *p)
         wp_buf_printf(&p->fwd_headers, "%.*s: %.*s\r\n", (int)n.n, n.p, (int)v.n, v.p);
     }
     wp_buf_printf(&p->fwd_headers, "X-Request-Id: %s\r\n", p->request_id);
+    p->fwd_len = p->fwd_headers.len;
 }
 
 static void set_request_id(gw_proxy_t *p)
