@@ -230,10 +230,12 @@ typedef struct gw_proxy_s {
      * by wp__gw_proxy_sched_request, when no pick of this request is dispatched). */
     uint64_t *hashes;
     size_t hash_cap;
-    char request_id[80];  /* the client's X-Request-Id when usable, else made up */
-    wp_buf_t fwd_headers; /* the client's headers less hop-by-hop ones, + X-Request-Id;
-                             past fwd_len: the current call's endpoint's own (proxy.c) */
-    size_t fwd_len;
+    char request_id[80]; /* the client's X-Request-Id when usable, else made up */
+    /* The client's headers less hop-by-hop ones and X-data-parallel-rank, + X-Request-Id
+     * (fwd_base bytes); past fwd_base: the current call's (its endpoint's rank, or the
+     * client's rank header; proxy.c). */
+    wp_buf_t fwd_headers;
+    size_t fwd_base;
     uint64_t t0_ns;      /* arrival (the server's start of the request) */
     uint64_t t_first_ns; /* the first body byte from upstream; 0 before */
     uint64_t t_last_ns;  /* the last body byte (inter-token latency) */

@@ -6,8 +6,9 @@
 // client's own header is replaced, never passed on); each endpoint's waiting, running and
 // KV usage on /status and /metrics are its engine's numbers; /status and /metrics name the
 // group and the rank; rank-balance sends requests held in flight to the rank holding fewer
-// prompt tokens; in a P/D pool of two ranks the prefill stage goes out with the prefill
-// rank's header and the decode stage with the decode rank's.
+// prompt tokens; in a P/D pool the prefill stage goes out with the prefill rank's header and
+// the decode stage with the decode rank's, and an endpoint without a rank gets the client's
+// own header unchanged.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
@@ -178,27 +179,43 @@ describe('data-parallel ranks in a P/D pool', () => {
   let gw;
   before(async () => {
     up = await fakeRanks();
+    // prefix-aware alone, on prompts of no full block: every decode pick is a tie.
     const yaml = [
       'inferenceScheduler:',
       '  pdThreshold: 1',
+      '  scorers:',
+      '    - {type: prefix-aware, weight: 1}',
       'endpoints:',
       `  - {url: "http://127.0.0.1:${up.port}", name: pf, role: prefill, dataParallelRank: 0}`,
       `  - {url: "http://127.0.0.1:${up.port}", name: dec, role: decode, dataParallelRank: 1}`,
+      `  - {url: "http://127.0.0.1:${up.port}", name: plain, role: decode}`,
       '',
     ].join('\n');
-    gw = await startGateway(yaml, ['pf', 'dec']);
+    gw = await startGateway(yaml, ['pf', 'dec', 'plain']);
   });
   after(async () => {
     if (gw) await stopClean(assert, gw.proc, 'gateway');
     if (up) up.server.close();
   });
 
+  // The prefill stage goes out with the prefill rank's header, the decode stage with the
+  // decode rank's, both in place of the client's; an endpoint with no rank gets the
+  // client's header as it was sent.
   test('test_dp_ranks_prefill_and_decode_stages_carry_their_rank', async () => {
-    const r = await complete(gw.url, 'dp-pd-0', { 'X-data-parallel-rank': '5' });
-    assert.equal(r.status, 200, JSON.stringify(r.json));
-    const calls = up.calls.filter((c) => c.id === 'dp-pd-0');
-    assert.deepEqual(calls.map((c) => [c.prefill, c.ranks]), [[true, ['0']], [false, ['1']]]);
+    const seen = new Set();
+    for (let i = 0; i < 24 && seen.size < 2; i++) {
+      const id = `dp-pd-${i}`;
+      const r = await complete(gw.url, id, { 'X-data-parallel-rank': '5' });
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      seen.add(r.endpoint);
+      const calls = up.calls.filter((c) => c.id === id);
+      const decode = r.endpoint === 'dec' ? ['1'] : ['5'];
+      assert.deepEqual(calls.map((c) => [c.prefill, c.ranks]), [[true, ['0']], [false, decode]], `${id} decoded on ${r.endpoint}`);
+    }
+    assert.deepEqual([...seen].sort(), ['dec', 'plain']);
     const st = await status(gw.url);
-    assert.equal(st.pf.group, `127.0.0.1:${up.port}`); /* a rank without a group: its host:port */
+    assert.equal(st.pf.group, `127.0.0.1:${up.port}`); // a rank without a group: its host:port
+    assert.equal(st.plain.group, null);
+    assert.equal(st.plain.data_parallel_rank, null);
   });
 });
