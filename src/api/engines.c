@@ -6,6 +6,7 @@
  */
 #include "api/engines.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,6 +44,7 @@ const wp_api_engine_t *wp_api_engine(wp_topology_engine_t engine)
 
 typedef struct acc_s {
     const wp_api_engine_t *e;
+    int rank; /* -1: every sample */
     wp_api_engine_reading_t *r;
     double misses; /* `queries` when it excludes the hits */
 } acc_t;
@@ -52,12 +54,22 @@ static bool is(wp_str_t name, const char *want)
     return want != NULL && wp_str_eq_cstr(name, want);
 }
 
+/* The sample is the rank's: no rank asked, no rank label, or the label is that rank. */
+static bool rank_sample(int rank, wp_str_t labels)
+{
+    char v[24];
+    int64_t r;
+    if (rank < 0 || !wp_api_prom_label(labels, WP_API_ENGINE_RANK_LABEL, v, sizeof(v)))
+        return true;
+    return wp_parse_i64(v, strlen(v), &r) == WP_OK && r == rank;
+}
+
 static void on_sample(void *ud, wp_str_t name, wp_str_t labels, double v)
 {
     acc_t *a = ud;
     const wp_api_engine_t *e = a->e;
     wp_api_engine_reading_t *r = a->r;
-    if (v != v) /* NaN */
+    if (v != v || !rank_sample(a->rank, labels)) /* NaN, or another rank's */
         return;
     if (is(name, e->waiting)) {
         r->waiting += v;
@@ -86,11 +98,11 @@ static void on_sample(void *ud, wp_str_t name, wp_str_t labels, double v)
     }
 }
 
-wp_status_t wp_api_engine_read(const wp_api_engine_t *e, const char *text, size_t len,
+wp_status_t wp_api_engine_read(const wp_api_engine_t *e, int rank, const char *text, size_t len,
                                wp_api_engine_reading_t *out, wp_err_t *err)
 {
     *out = (wp_api_engine_reading_t){0};
-    acc_t a = {.e = e, .r = out};
+    acc_t a = {.e = e, .rank = rank, .r = out};
     if (wp_api_prom_parse(text, len, on_sample, &a, err) != WP_OK) {
         *out = (wp_api_engine_reading_t){0};
         return WP_EINVAL;

@@ -6,6 +6,10 @@
  * Signals: waiting and running requests (summed over all series of the name: several
  * data-parallel engines or label sets), KV cache usage in [0,1] (the largest series, capped
  * at 1), and the prefix-cache counters in tokens or blocks (hits and queries, summed).
+ * A reading for one data-parallel rank (rank >= 0: an endpoint that is that rank of a
+ * wide-EP group, docs/topology.md) takes only the samples whose WP_API_ENGINE_RANK_LABEL
+ * label is that rank, in decimal; samples without the label are taken as they are (a
+ * server that reports one engine unlabelled). rank -1 takes every sample, as above.
  * Waiting and running are required for the metrics to count at all; KV usage and the
  * cache counters are optional: a scrape without them leaves them unknown (the `seen` bits).
  * Some engines count queries apart from hits (llama.cpp's prompt_tokens_total excludes
@@ -53,11 +57,15 @@ typedef struct wp_api_engine_reading_s {
     unsigned seen;                    /* WP_API_ENGINE_SEEN_* bits */
 } wp_api_engine_reading_t;
 
-/* Reads one scrape of `text` (Prometheus text) with the names of `e`. WP_EINVAL with the
- * parser's message when the text is not Prometheus text; out is then all zero. A text
- * that parses but lacks series is WP_OK: the caller reads out->seen. NaN samples are
+/* vLLM's data-parallel index label: engine="<rank>" on every per-engine series. */
+#define WP_API_ENGINE_RANK_LABEL "engine"
+
+/* Reads one scrape of `text` (Prometheus text) with the names of `e`, for data-parallel
+ * rank `rank` (0..; -1 = every sample; see above). WP_EINVAL with the parser's message when
+ * the text is not Prometheus text; out is then all zero. A text that parses but lacks series
+ * (or has none for the rank) is WP_OK: the caller reads out->seen. NaN samples are
  * skipped. */
-wp_status_t wp_api_engine_read(const wp_api_engine_t *e, const char *text, size_t len,
+wp_status_t wp_api_engine_read(const wp_api_engine_t *e, int rank, const char *text, size_t len,
                                wp_api_engine_reading_t *out, wp_err_t *err);
 
 /* The series of `e` that a reading lacks, as "name, name" (the required ones first; the

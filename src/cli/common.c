@@ -172,6 +172,9 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
         wp_strlcpy(ep->base_path, e->base_path, sizeof(ep->base_path));
         ep->engine = e->engine;
         ep->role = role_of(e->role);
+        ep->has_dp_rank = e->has_data_parallel_rank;
+        ep->dp_rank = e->data_parallel_rank;
+        wp_strlcpy(ep->group, e->group, sizeof(ep->group));
     }
     return WP_OK;
 }

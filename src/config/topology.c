@@ -185,6 +185,14 @@ static const wp__cfg_field_t endpoint_fields[] = {
     F_ENUM("engine", endpoint_t, engine, engine_choices),
     F_ENUM("role", endpoint_t, role, role_choices),
     F_STR("name", endpoint_t, name, NULL),
+    {.key = "dataParallelRank",
+     .kind = WP__CFG_INT,
+     .off = offsetof(endpoint_t, data_parallel_rank),
+     .size = sizeof(int),
+     .min = 0,
+     .max = WP_TOPO_MAX_DP_RANK,
+     .flag_off = offsetof(endpoint_t, has_data_parallel_rank) + 1},
+    F_STR_OPT("group", endpoint_t, group),
 };
 
 typedef wp_topology_flow_t flow_t;
@@ -507,13 +515,40 @@ static wp_status_t parse_listen(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, co
     return WP_OK;
 }
 
-static void default_name(endpoint_t *e)
+/* "host:port" ("[v6]:port") of e's URL, cut to cap. */
+static void host_port(const endpoint_t *e, char *out, size_t cap)
 {
     bool v6 = strchr(e->host, ':') != NULL;
-    char name[WP_TOPO_HOST_MAX + 16];
-    snprintf(name, sizeof(name), "%s%s%s:%u", v6 ? "[" : "", e->host, v6 ? "]" : "",
-             (unsigned)e->port);
-    wp_strlcpy(e->name, name, sizeof(e->name));
+    char hp[WP_TOPO_GROUP_MAX];
+    snprintf(hp, sizeof(hp), "%s%s%s:%u", v6 ? "[" : "", e->host, v6 ? "]" : "", (unsigned)e->port);
+    wp_strlcpy(out, hp, cap);
+}
+
+/* The endpoint before eps[i] with eps[i]'s group and data-parallel rank; -1 when none (or
+ * eps[i] has no rank). */
+static int rank_clash(const endpoint_t *eps, size_t i)
+{
+    const endpoint_t *e = &eps[i];
+    for (size_t k = 0; e->has_data_parallel_rank && k < i; k++)
+        if (eps[k].has_data_parallel_rank && eps[k].data_parallel_rank == e->data_parallel_rank &&
+            strcmp(eps[k].group, e->group) == 0)
+            return (int)k;
+    return -1;
+}
+
+/* A rank without a group is a rank of its URL's host:port; no (group, rank) twice. */
+static wp_status_t endpoint_rank(wp__cfg_ctx_t *c, yaml_node_t *item, endpoint_t *eps, size_t i,
+                                 const char *ip)
+{
+    endpoint_t *e = &eps[i];
+    if (e->has_data_parallel_rank && e->group[0] == '\0')
+        host_port(e, e->group, sizeof(e->group));
+    int k = rank_clash(eps, i);
+    if (k >= 0)
+        return wp__cfg_fail(c, item, ip, WP_EINVAL,
+                            "dataParallelRank %d of group \"%s\" already used on line %d",
+                            e->data_parallel_rank, e->group, eps[k].line);
+    return WP_OK;
 }
 
 static wp_status_t parse_endpoint(wp__cfg_ctx_t *c, yaml_node_t *item, endpoint_t *eps, size_t i,
@@ -525,13 +560,13 @@ static wp_status_t parse_endpoint(wp__cfg_ctx_t *c, yaml_node_t *item, endpoint_
     if (st != WP_OK)
         return st;
     if (e->name[0] == '\0')
-        default_name(e);
+        host_port(e, e->name, sizeof(e->name));
     for (size_t k = 0; k < i; k++)
         if (strcmp(eps[k].name, e->name) == 0)
             return wp__cfg_fail(c, item, ip, WP_EINVAL,
                                 "endpoint name \"%s\" already used on line %d", e->name,
                                 eps[k].line);
-    return WP_OK;
+    return endpoint_rank(c, item, eps, i, ip);
 }
 
 static wp_status_t parse_endpoints(wp__cfg_ctx_t *c, yaml_node_t *n, void *base, const char *path)
@@ -734,6 +769,12 @@ static wp_status_t validate_lists(const wp_topology_t *t, wp_err_t *err)
         if (memchr(e->host, 0, sizeof(e->host)) == NULL || e->host[0] == '\0' || e->port == 0 ||
             memchr(e->base_path, 0, sizeof(e->base_path)) == NULL)
             return wp_err_set(err, WP_EINVAL, "endpoints[%zu]: bad address", i);
+        if (e->has_data_parallel_rank && e->group[0] == '\0')
+            return wp_err_set(err, WP_EINVAL,
+                              "endpoints[%zu]: a data-parallel rank without a group", i);
+        if (rank_clash(t->endpoints, i) >= 0)
+            return wp_err_set(err, WP_EINVAL, "endpoints[%zu]: group \"%s\" rank %d twice", i,
+                              e->group, e->data_parallel_rank);
     }
     return WP_OK;
 }

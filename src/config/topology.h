@@ -18,7 +18,8 @@
  *
  * Invariants (wp_topology_validate): every string is NUL-terminated within its array;
  * numbers are within the ranges documented on each field; n_scorers <= WP_TOPO_MAX_SCORERS;
- * endpoints is non-NULL exactly when n_endpoints > 0. Addresses (gateway.listen,
+ * endpoints is non-NULL exactly when n_endpoints > 0; an endpoint with a data-parallel
+ * rank has a group, and no two endpoints share a (group, rank). Addresses (gateway.listen,
  * endpoints[].url) follow config/addr.h.
  *
  * Ownership: the caller owns the wp_topology_t. Strings are fixed-size arrays inside it
@@ -43,6 +44,8 @@
 #define WP_TOPO_URL_MAX 512
 #define WP_TOPO_PATH_MAX WP_ADDR_PATH_MAX
 #define WP_TOPO_TOKEN_MAX 256
+#define WP_TOPO_GROUP_MAX (WP_TOPO_HOST_MAX + 8) /* a group name; room for "[v6]:port" */
+#define WP_TOPO_MAX_DP_RANK 1023
 #define WP_TOPO_MAX_SCORERS 16
 #define WP_TOPO_MAX_ENDPOINTS 256
 #define WP_TOPO_MAX_INPUT ((size_t)1 << 20) /* bytes of YAML accepted */
@@ -109,6 +112,15 @@ typedef struct wp_topology_endpoint_s {
     wp_topology_engine_t engine;      /* default vllm */
     wp_topology_role_t role;          /* default both */
     char name[WP_TOPO_NAME_MAX];      /* default "host:port"; unique in the file */
+    /* Wide-EP (Path 3): the endpoint is data-parallel rank data_parallel_rank (0..1023,
+     * meaningful when has_data_parallel_rank) of the group named `group` ("" = none).
+     * Endpoints with the same group name are ranks of one group; a rank without a group
+     * is in the group "host:port" of its URL (ranks behind one shared port form a group);
+     * no two endpoints share a group and a rank. A group without a rank is allowed (a
+     * port per rank, the rank left unsaid). */
+    int data_parallel_rank;
+    bool has_data_parallel_rank;
+    char group[WP_TOPO_GROUP_MAX];
     int line;
 } wp_topology_endpoint_t;
 

@@ -5,7 +5,9 @@
  * GET /v1/models to learn the served model names. The signals the scorers need (waiting,
  * running, KV usage) and the prefix-cache counters are read under the metric names of the
  * endpoint's engine (api/engines, docs/engines.md), on its metrics path, and handed to the
- * generation's scheduler; what the checks learned is kept in ep->probe.
+ * generation's scheduler; what the checks learned is kept in ep->probe. An endpoint that is
+ * a data-parallel rank reads only its engine's samples (engine="<rank>"): on a port shared
+ * by the ranks of a wide-EP group each rank sees its own numbers.
  *
  * Metrics are a help, not a condition: a server that answers /metrics with a non-2xx
  * status (llama-server without --metrics: 501), with text that is not Prometheus, or
@@ -136,7 +138,8 @@ static void apply_scrape(wp_gateway_t *gw, gw_endpoint_t *ep, const wp_buf_t *bo
     wp_api_engine_reading_t r;
     wp_err_t err;
     char what[300];
-    if (wp_api_engine_read(e, body->data, body->len, &r, &err) != WP_OK) {
+    int rank = ep->cfg.has_dp_rank ? ep->cfg.dp_rank : -1; /* its own engine's samples */
+    if (wp_api_engine_read(e, rank, body->data, body->len, &r, &err) != WP_OK) {
         snprintf(what, sizeof(what), " is not Prometheus text (%.120s)", err.msg);
         metrics_unavailable(gw, ep, what);
         return;

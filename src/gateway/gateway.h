@@ -39,6 +39,16 @@ typedef struct wp_gateway_endpoint_cfg_s {
     char base_path[128];         /* prefixed to every upstream path; "" for none */
     wp_topology_engine_t engine; /* picks the metric names to scrape */
     wp_sched_role_t role;
+    /* Wide-EP (docs/topology.md): with has_dp_rank the endpoint is data-parallel rank
+     * dp_rank (0..1023): every request to it carries "X-data-parallel-rank: dp_rank" in
+     * place of the client's own such header, and its scrape reads only the samples
+     * labelled engine="dp_rank" (unlabelled ones too). Without it: the client's header, if
+     * any, is passed on as it is, and every sample is read (summed). Endpoints with the same
+     * non-empty group are ranks of one group for the scheduler (wp_sched_endpoint_set_group; "" =
+     * none). All zero: none of this. */
+    bool has_dp_rank;
+    int dp_rank;
+    char group[WP_TOPO_GROUP_MAX];
 } wp_gateway_endpoint_cfg_t;
 
 /* Flow control: while every endpoint is saturated (sched.h, wp_sched_room), requests wait

@@ -230,11 +230,15 @@ typedef struct gw_proxy_s {
      * by wp__gw_proxy_sched_request, when no pick of this request is dispatched). */
     uint64_t *hashes;
     size_t hash_cap;
-    char request_id[80];  /* the client's X-Request-Id when usable, else made up */
-    wp_buf_t fwd_headers; /* the client's headers less hop-by-hop ones, + X-Request-Id */
-    uint64_t t0_ns;       /* arrival (the server's start of the request) */
-    uint64_t t_first_ns;  /* the first body byte from upstream; 0 before */
-    uint64_t t_last_ns;   /* the last body byte (inter-token latency) */
+    char request_id[80]; /* the client's X-Request-Id when usable, else made up */
+    /* The client's headers less hop-by-hop ones and X-data-parallel-rank, + X-Request-Id
+     * (fwd_base bytes); past fwd_base: the current call's (its endpoint's rank, or the
+     * client's rank header; proxy.c). */
+    wp_buf_t fwd_headers;
+    size_t fwd_base;
+    uint64_t t0_ns;      /* arrival (the server's start of the request) */
+    uint64_t t_first_ns; /* the first body byte from upstream; 0 before */
+    uint64_t t_last_ns;  /* the last body byte (inter-token latency) */
     /* the decode attempt (or the only one): endpoint, pick, call */
     gw_endpoint_t *ep;    /* the endpoint of the current or last attempt; NULL before */
     wp_sched_pick_t pick; /* the scheduler's answer for ep */

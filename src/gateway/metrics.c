@@ -12,6 +12,9 @@
  *   cache_hit_rate                       sum of the endpoints' prefix-cache hits / queries
  *   in_flight                            requests being served now
  *   wellpath_endpoint_{healthy,in_flight,waiting,running,kv_usage}{endpoint}
+ *   wellpath_endpoint_tokens_in_flight{endpoint}  prompt tokens of the requests in flight
+ *   wellpath_endpoint_info{endpoint,group,data_parallel_rank} 1   wide-EP: the endpoint's
+ *                                        group and rank ("" when none)
  *   wellpath_endpoint_prefix_cache_{queries,hits}_total{endpoint}  re-exported vLLM counters
  *   wellpath_endpoint_connections{endpoint}  open upstream connections (reused)
  *   wellpath_gateway_pd_requests_total{path}, wellpath_gateway_pd_fallbacks_total{reason}  (P/D
@@ -156,6 +159,10 @@ static double v_in_flight(const gw_endpoint_t *ep)
 {
     return wp_sched_endpoint_in_flight(ep->pool->sched, ep->index);
 }
+static double v_tokens_in_flight(const gw_endpoint_t *ep)
+{
+    return wp_sched_endpoint_load(ep->pool->sched, ep->index).tokens_in_flight;
+}
 static double v_waiting(const gw_endpoint_t *ep)
 {
     return ep->probe.waiting;
@@ -230,7 +237,10 @@ static const ep_family_t endpoint_families[] = {
     {"wellpath_endpoint_healthy", "gauge", "1 when the endpoint is in the pool.", v_healthy},
     {"wellpath_endpoint_in_flight", "gauge", "Requests the gateway has on the endpoint.",
      v_in_flight},
-    {"wellpath_endpoint_waiting", "gauge", "Waiting requests, last scrape.", v_waiting},
+    {"wellpath_endpoint_tokens_in_flight", "gauge",
+     "Prompt tokens of the requests the gateway has on the endpoint.", v_tokens_in_flight},
+    {"wellpath_endpoint_waiting", "gauge",
+     "Waiting requests, last scrape (a data-parallel rank's: its engine's series).", v_waiting},
     {"wellpath_endpoint_running", "gauge", "Running requests, last scrape.", v_running},
     {"wellpath_endpoint_kv_usage", "gauge", "KV cache usage 0..1, last scrape.", v_kv},
     {"wellpath_endpoint_prefix_cache_queries_total", "counter",
@@ -307,6 +317,25 @@ static void by_reason(wp_buf_t *out, const char *name, const char *help, const c
     for (int k = 0; k < n; k++)
         wp_buf_printf(out, "%s{%s=\"%s\"} %llu\n", name, label, value_name(k),
                       (unsigned long long)v[k]);
+}
+
+/* One sample per endpoint naming its wide-EP group and data-parallel rank. */
+static void write_info(const wp_gateway_t *gw, wp_buf_t *out)
+{
+    family(out, "wellpath_endpoint_info", "gauge",
+           "1 per endpoint; labels: its wide-EP group and data-parallel rank (\"\" when none).");
+    const gw_pool_t *pool = gw->pool;
+    for (int i = 0; i < pool->n_eps; i++) {
+        const wp_gateway_endpoint_cfg_t *c = &pool->eps[i].cfg;
+        wp_buf_puts(out, "wellpath_endpoint_info{endpoint=\"");
+        label(out, c->name);
+        wp_buf_puts(out, "\",group=\"");
+        label(out, c->group);
+        if (c->has_dp_rank)
+            wp_buf_printf(out, "\",data_parallel_rank=\"%d\"} 1\n", c->dp_rank);
+        else
+            wp_buf_puts(out, "\",data_parallel_rank=\"\"} 1\n");
+    }
 }
 
 static void write_accounting(wp_gateway_t *gw, wp_buf_t *out)
@@ -388,6 +417,7 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
            "Prefix-cache hit rate estimated from the endpoints' counters: sum of hits / sum of "
            "queries since they started (0 before any query).",
            sums.queries > 0 ? sums.hits / sums.queries : 0);
+    write_info(gw, out);
     for (size_t k = 0; k < N(endpoint_families); k++)
         per_endpoint(gw, out, &endpoint_families[k]);
     write_accounting(gw, out);

@@ -33,10 +33,25 @@ typedef struct gw_upstream_s {
     int refs;
 } gw_upstream_t;
 
+/* The same server (a data-parallel rank counts as the address: another rank is another
+ * engine, with its own requests, cache and metrics). */
 static bool same_address(const wp_gateway_endpoint_cfg_t *a, const wp_gateway_endpoint_cfg_t *b)
 {
     return strcmp(a->host, b->host) == 0 && a->port == b->port &&
-           strcmp(a->base_path, b->base_path) == 0 && a->engine == b->engine && a->role == b->role;
+           strcmp(a->base_path, b->base_path) == 0 && a->engine == b->engine &&
+           a->role == b->role && a->has_dp_rank == b->has_dp_rank &&
+           (!a->has_dp_rank || a->dp_rank == b->dp_rank);
+}
+
+/* The scheduler's id of endpoint i's wide-EP group: the index of the first endpoint of the
+ * config with that group name (below WP_SCHED_MAX_ENDPOINTS), -1 for none. */
+static int group_id(const wp_gateway_config_t *cfg, int i)
+{
+    const char *g = cfg->endpoints[i].group;
+    for (int j = 0; g[0] != '\0' && j <= i; j++)
+        if (strcmp(cfg->endpoints[j].group, g) == 0)
+            return j;
+    return -1;
 }
 
 static const gw_endpoint_t *find_by_name(const gw_pool_t *pool, const char *name)
@@ -146,6 +161,7 @@ static wp_status_t endpoint_init(wp_gateway_t *gw, gw_pool_t *pool, const wp_gat
     if (ep->index < 0)
         return wp_err_set(err, WP_EINVAL, "endpoint '%s': cannot add (duplicate name or too many)",
                           ep->cfg.name);
+    wp_sched_endpoint_set_group(pool->sched, ep->index, group_id(cfg, i));
     pool->has_prefill |= ep->cfg.role == WP_SCHED_ROLE_PREFILL;
     wp__gw_checks_init(gw, ep); /* out of the pool until its checks pass */
     return WP_OK;
@@ -283,6 +299,9 @@ static void heir_sync(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep)
     l.pending_prefill += now.pending_prefill - was.pending_prefill;
     if (l.prefilling == 0 || l.pending_prefill < 0.5)
         l.pending_prefill = 0.0;
+    l.tokens_in_flight += now.tokens_in_flight - was.tokens_in_flight;
+    if (l.in_flight == 0 || l.tokens_in_flight < 0.0)
+        l.tokens_in_flight = 0.0;
     wp_sched_endpoint_set_load(gw->pool->sched, h->index, &l);
 }
 

@@ -364,6 +364,27 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
             "out of memory starting the upstream call");
 }
 
+static wp_status_t forward_headers(gw_proxy_t *p, bool want_rank);
+
+/* The headers of a call to ep: fwd_headers (its first fwd_base bytes), then for a
+ * data-parallel rank "X-data-parallel-rank: <rank>" (which rank serves the request is the
+ * gateway's decision), else the client's own X-data-parallel-rank if it sent one, passed on
+ * as it is. Written at the end of fwd_headers in place of the previous call's; NULL when
+ * they do not fit. */
+static const char *headers_for(gw_proxy_t *p, const gw_endpoint_t *ep)
+{
+    wp_buf_t *h = &p->fwd_headers;
+    if (h->data == NULL || p->fwd_base > h->len)
+        return NULL;
+    h->len = p->fwd_base;
+    h->data[h->len] = '\0';
+    if (!ep->cfg.has_dp_rank)
+        return forward_headers(p, true) == WP_OK ? h->data : NULL;
+    if (wp_buf_printf(h, "X-data-parallel-rank: %d\r\n", ep->cfg.dp_rank) != WP_OK)
+        return NULL;
+    return h->data;
+}
+
 wp_http_call_t *wp__gw_proxy_send(gw_proxy_t *p, gw_endpoint_t *ep, const wp_sched_pick_t *pick,
                                   wp_sched_role_t role, int attempt, const wp_buf_t *body,
                                   const wp_http_call_cbs_t *cbs)
@@ -380,10 +401,13 @@ wp_http_call_t *wp__gw_proxy_send(gw_proxy_t *p, gw_endpoint_t *ep, const wp_sch
     char path[300];
     snprintf(path, sizeof(path), "%s%.*s", ep->cfg.base_path, (int)p->req->url.len,
              p->req->url.data);
+    const char *headers = headers_for(p, ep);
+    if (headers == NULL)
+        return NULL;
     /* A streamed answer's head and a prefill's answer come with the first token. */
     uint64_t first_ms = p->api.stream || role == WP_SCHED_ROLE_PREFILL ? gw->cfg.first_token_ms : 0;
-    return wp_http_call_start_timed(wp__gw_ep_upstream(ep), "POST", path, p->fwd_headers.data,
-                                    body->data, body->len, first_ms, cbs, p);
+    return wp_http_call_start_timed(wp__gw_ep_upstream(ep), "POST", path, headers, body->data,
+                                    body->len, first_ms, cbs, p);
 }
 
 void wp__gw_proxy_move_to_current(gw_proxy_t *p)
@@ -418,17 +442,31 @@ static bool hop_by_hop(wp_str_t name)
     return false;
 }
 
-static void build_forward_headers(gw_proxy_t *p)
+/* Appends the client's headers to fwd_headers: want_rank false, all but the hop-by-hop
+ * ones, those the gateway sets and X-data-parallel-rank; true, its X-data-parallel-rank
+ * ones. WP_ELIMIT when they do not fit. */
+static wp_status_t forward_headers(gw_proxy_t *p, bool want_rank)
 {
     const wp_http_headers_t *hs = &p->req->headers;
-    wp_buf_init(&p->fwd_headers, 64 * 1024);
-    for (int i = 0; i < hs->n; i++) {
+    wp_status_t st = WP_OK;
+    for (int i = 0; i < hs->n && st == WP_OK; i++) {
         wp_str_t n = wp_http_headers_name(hs, i), v = wp_http_headers_value(hs, i);
-        if (hop_by_hop(n))
+        bool rank = wp_str_case_eq_cstr(n, "x-data-parallel-rank");
+        if (rank != want_rank || (!rank && hop_by_hop(n)))
             continue;
-        wp_buf_printf(&p->fwd_headers, "%.*s: %.*s\r\n", (int)n.n, n.p, (int)v.n, v.p);
+        st = wp_buf_printf(&p->fwd_headers, "%.*s: %.*s\r\n", (int)n.n, n.p, (int)v.n, v.p);
     }
+    return st;
+}
+
+/* fwd_headers: the client's headers less the hop-by-hop ones and X-data-parallel-rank, then
+ * X-Request-Id (fwd_base bytes); each call adds its endpoint's part (headers_for). */
+static void build_forward_headers(gw_proxy_t *p)
+{
+    wp_buf_init(&p->fwd_headers, 64 * 1024);
+    forward_headers(p, false);
     wp_buf_printf(&p->fwd_headers, "X-Request-Id: %s\r\n", p->request_id);
+    p->fwd_base = p->fwd_headers.len;
 }
 
 static void set_request_id(gw_proxy_t *p)

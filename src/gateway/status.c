@@ -24,7 +24,9 @@
  *     },
  *     "endpoints": [{
  *       "name": "replica-0", "role": "both" | "prefill" | "decode",
+ *       "group": "g", "data_parallel_rank": 1,  wide-EP: its group and rank (null: none)
  *       "healthy": true, "in_flight": 0,   health checks pass; requests the gateway has there
+ *       "tokens_in_flight": 0,             prompt tokens of those requests
  *       "outlier": "ok" | "ejected" | "probation",   outlier detection's verdict
  *       "waiting": 0, "running": 0, "kv_usage": 0.12,   last scrape (kv_usage 0..1; null
  *                                                       when the engine exports none)
@@ -119,6 +121,21 @@ static uint64_t total_picks(const wp_gateway_t *gw)
     return n;
 }
 
+/* ,"group":...,"data_parallel_rank":... (null when none). */
+static void write_rank(const gw_endpoint_t *ep, wp_buf_t *b)
+{
+    if (ep->cfg.group[0] != '\0') {
+        wp_buf_puts(b, ",");
+        json_str(b, "group", ep->cfg.group);
+    } else {
+        wp_buf_puts(b, ",\"group\":null");
+    }
+    if (ep->cfg.has_dp_rank)
+        wp_buf_printf(b, ",\"data_parallel_rank\":%d", ep->cfg.dp_rank);
+    else
+        wp_buf_puts(b, ",\"data_parallel_rank\":null");
+}
+
 static void write_endpoint(const wp_gateway_t *gw, const gw_endpoint_t *ep, uint64_t picks_all,
                            wp_buf_t *b)
 {
@@ -130,6 +147,7 @@ static void write_endpoint(const wp_gateway_t *gw, const gw_endpoint_t *ep, uint
     json_str(b, "name", ep->cfg.name);
     wp_buf_puts(b, ",");
     json_str(b, "role", role_name(ep->cfg.role));
+    write_rank(ep, b);
     const wp_sched_outlier_ep_t *o = gw_ep_outlier(ep);
     wp_buf_printf(b, ",\"healthy\":%s,\"outlier\":\"%s\",\"in_flight\":%u,",
                   o->healthy ? "true" : "false",
@@ -137,6 +155,9 @@ static void write_endpoint(const wp_gateway_t *gw, const gw_endpoint_t *ep, uint
                   : o->probation ? "probation"
                                  : "ok",
                   wp_sched_endpoint_in_flight(ep->pool->sched, ep->index));
+    json_num(b, "tokens_in_flight",
+             wp_sched_endpoint_load(ep->pool->sched, ep->index).tokens_in_flight);
+    wp_buf_puts(b, ",");
     json_num(b, "waiting", pr->waiting);
     wp_buf_puts(b, ",");
     json_num(b, "running", pr->running);
@@ -306,7 +327,8 @@ static const char status_page[] =
     "    tr.dataset.endpoint = e.name;\n"
     "    const nm = cell(tr, 'name', e.warning ? e.name + ' \\u26a0' : e.name);\n"
     "    if (e.warning) nm.title = e.warning;\n"
-    "    cell(tr, 'role', e.role, 'l');\n"
+    "    cell(tr, 'role', e.data_parallel_rank == null ? e.role : e.role + ' \\u00b7 ' +\n"
+    "      (e.group || '') + ' rank ' + e.data_parallel_rank, 'l');\n"
     "    const up = e.healthy && e.outlier === 'ok';\n"
     "    const st = cell(tr, 'state', !e.healthy ? 'down' : up ? 'up' : e.outlier, up ? 'up' : "
     "'down');\n"

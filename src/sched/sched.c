@@ -140,8 +140,8 @@ int wp_sched_endpoint_add(wp_sched_t *s, const char *name, wp_sched_role_t role)
     char *copy = strdup(name);
     if (!copy)
         return WP_ENOMEM;
-    s->eps[s->n_eps] =
-        (wp__sched_ep_t){.name = copy, .role = role, .healthy = true, .in_flight_at_send = -1.0};
+    s->eps[s->n_eps] = (wp__sched_ep_t){
+        .name = copy, .role = role, .healthy = true, .in_flight_at_send = -1.0, .group = -1};
     return s->n_eps++;
 }
 
@@ -204,14 +204,15 @@ uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep)
     return ep_ok(s, ep) ? s->eps[ep].in_flight : 0;
 }
 
-/* Nothing in flight: no active blocks either (also when the caller's bookkeeping and
- * ours disagreed about which requests ended). */
+/* Nothing in flight: no active blocks and no tokens in flight either (also when the
+ * caller's bookkeeping and ours disagreed about which requests ended). */
 static void settle_active(wp__sched_ep_t *e)
 {
     if (e->in_flight > 0)
         return;
     wp_sched_active_clear(&e->active);
     e->active_tail = 0;
+    e->tokens_in_flight = 0.0;
 }
 
 wp_status_t wp_sched_endpoint_set_in_flight(wp_sched_t *s, int ep, uint32_t n)
@@ -226,18 +227,25 @@ wp_status_t wp_sched_endpoint_set_in_flight(wp_sched_t *s, int ep, uint32_t n)
 wp_sched_load_t wp_sched_endpoint_load(const wp_sched_t *s, int ep)
 {
     if (!ep_ok(s, ep))
-        return (wp_sched_load_t){0, 0, 0.0};
+        return (wp_sched_load_t){0, 0, 0.0, 0.0};
     const wp__sched_ep_t *e = &s->eps[ep];
-    return (wp_sched_load_t){e->in_flight, e->prefilling, e->pending_prefill};
+    return (wp_sched_load_t){e->in_flight, e->prefilling, e->pending_prefill, e->tokens_in_flight};
+}
+
+/* A token count that is a count, and 0 when `of` (the requests it belongs to) is. */
+static bool tokens_ok(double tokens, uint32_t of)
+{
+    return isfinite(tokens) && tokens >= 0.0 && (of > 0 || tokens == 0.0);
 }
 
 wp_status_t wp_sched_endpoint_set_load(wp_sched_t *s, int ep, const wp_sched_load_t *load)
 {
-    if (!ep_ok(s, ep) || !load || !isfinite(load->pending_prefill) || load->pending_prefill < 0.0 ||
-        (load->prefilling == 0 && load->pending_prefill != 0.0))
+    if (!ep_ok(s, ep) || !load || !tokens_ok(load->pending_prefill, load->prefilling) ||
+        !tokens_ok(load->tokens_in_flight, load->in_flight))
         return WP_EINVAL;
     wp__sched_ep_t *e = &s->eps[ep];
     e->in_flight = load->in_flight;
+    e->tokens_in_flight = load->tokens_in_flight;
     settle_active(e);
     e->prefilling = load->prefilling;
     e->pending_prefill = load->pending_prefill;
@@ -278,6 +286,19 @@ int wp_sched_room(const wp_sched_t *s, double now, wp_sched_role_t role,
     if (n_healthy)
         *n_healthy = healthy;
     return room;
+}
+
+wp_status_t wp_sched_endpoint_set_group(wp_sched_t *s, int ep, int group)
+{
+    if (!ep_ok(s, ep) || group < -1 || group >= WP_SCHED_MAX_ENDPOINTS)
+        return WP_EINVAL;
+    s->eps[ep].group = group;
+    return WP_OK;
+}
+
+int wp_sched_endpoint_group(const wp_sched_t *s, int ep)
+{
+    return ep_ok(s, ep) ? s->eps[ep].group : -1;
 }
 
 wp_status_t wp_sched_endpoint_set_capacity(wp_sched_t *s, int ep, uint32_t blocks)
@@ -458,6 +479,12 @@ static wp_status_t hold(const wp_sched_t *s, wp__sched_ep_t *e, const wp_sched_p
     return st;
 }
 
+/* The pick's prompt tokens as tokens in flight count them (0 when not a count). */
+static double pick_tokens(const wp_sched_pick_t *pick)
+{
+    return isfinite(pick->prompt_tokens) && pick->prompt_tokens > 0.0 ? pick->prompt_tokens : 0.0;
+}
+
 /* A pick whose chain is there when it has one. */
 static bool chain_ok(const wp_sched_pick_t *pick)
 {
@@ -470,6 +497,7 @@ wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick)
         return WP_EINVAL;
     wp__sched_ep_t *e = &s->eps[pick->endpoint];
     e->in_flight++;
+    e->tokens_in_flight += pick_tokens(pick);
     if (e->in_flight_at_send >= 0.0) /* a scrape on its way may count this request */
         e->in_flight_at_send = fmax(e->in_flight_at_send, (double)e->in_flight);
     e->prefilling++;
@@ -524,6 +552,7 @@ wp_status_t wp_sched_on_complete(wp_sched_t *s, const wp_sched_pick_t *pick)
         return WP_ELIMIT;
     }
     e->in_flight--;
+    e->tokens_in_flight = fmax(0.0, e->tokens_in_flight - pick_tokens(pick));
     hold(s, e, pick, false);
     settle_active(e);
     debug_check(s);
@@ -550,6 +579,7 @@ wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_
     wp__sched_ep_t *d = &dst->eps[dst_ep];
     const wp__sched_ep_t *o = &src->eps[src_ep];
     d->in_flight = o->in_flight;
+    d->tokens_in_flight = o->tokens_in_flight;
     d->prefilling = o->prefilling;
     d->pending_prefill = o->pending_prefill;
     wp_status_t copied = wp_sched_active_copy(&d->active, &o->active);
@@ -586,10 +616,14 @@ static wp_status_t validate_ep(const wp_sched_t *s, int i, wp_err_t *err)
     if (e->has_metrics && (e->waiting < 0.0 || e->running < 0.0 || !(e->kv_usage >= 0.0) ||
                            e->kv_usage > 1.0 || !isfinite(e->scraped_at)))
         return wp_err_set(err, WP_EINVAL, "endpoint %s: metrics out of range", e->name);
-    if (!(e->pending_prefill >= 0.0) || !isfinite(e->pending_prefill) ||
-        (e->prefilling == 0 && e->pending_prefill != 0.0))
+    if (!tokens_ok(e->pending_prefill, e->prefilling))
         return wp_err_set(err, WP_EINVAL, "endpoint %s: pending prefill %g with %u prefilling",
                           e->name, e->pending_prefill, e->prefilling);
+    if (!tokens_ok(e->tokens_in_flight, e->in_flight))
+        return wp_err_set(err, WP_EINVAL, "endpoint %s: %g tokens in flight with %u requests",
+                          e->name, e->tokens_in_flight, e->in_flight);
+    if (e->group < -1 || e->group >= WP_SCHED_MAX_ENDPOINTS)
+        return wp_err_set(err, WP_EINVAL, "endpoint %s: group %d out of range", e->name, e->group);
     wp_status_t st = wp_sched_active_validate(&e->active, err);
     if (st != WP_OK)
         return st;

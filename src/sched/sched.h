@@ -13,8 +13,14 @@
  * when imbalanced, else longest prefix match above a match rate, else smallest index
  * entry) and "dynamo-kv" (lowest overlap_weight × prefill blocks, its own and pending,
  * + the distinct blocks of the requests in flight there with the request's own new ones).
- * Endpoint state: requests in flight (the gateway's own count, exact and immediate) and the
- * last scraped metrics (waiting, running, kv_usage). Metrics are "fresh" when they were set
+ * The scorer "rank-balance" (wide-EP, Path 3) balances the data-parallel ranks of a group:
+ * among the candidates of an endpoint's group, (max t − t) / (max t − min t) with t its
+ * prompt tokens in flight (1 for all when equal); an endpoint in no group scores 0, so the
+ * scorer adds nothing to a deployment without groups (source and what differs from it:
+ * docs/policies.md). It is in no default list; a topology's scorers may name it.
+ * Endpoint state: requests in flight (the gateway's own count, exact and immediate), their
+ * prompt tokens, the endpoint's group (wide-EP; none by default) and the last scraped
+ * metrics (waiting, running, kv_usage). Metrics are "fresh" when they were set
  * at most stale_after_s before `now`; otherwise (never set, or stale) they are unknown and:
  *   - load-aware uses the endpoint's in-flight count as its load, and queue as its waiting
  *     count. With fresh metrics load-aware's load is in_flight + max(0, waiting + running
@@ -75,7 +81,8 @@ typedef enum {
 
 typedef struct wp_sched_scorer_cfg_s {
     char type[WP_SCHED_NAME_MAX]; /* prefix-aware, load-aware, queue, kv-cache-utilization,
-                                     least-request, session-affinity */
+                                     least-request, session-affinity, cache-headroom,
+                                     prefill-queue, rank-balance */
     double weight;                /* finite, >= 0 */
 } wp_sched_scorer_cfg_t;
 
@@ -202,23 +209,25 @@ wp_status_t wp_sched_endpoint_set_metrics(wp_sched_t *s, int ep, double now, dou
                                           double running, double kv_usage);
 uint32_t wp_sched_endpoint_in_flight(const wp_sched_t *s, int ep);
 /* Sets the in-flight count outright (the other counts stay; a reload takes all of an
- * endpoint's over with wp_sched_endpoint_adopt); at 0 the active set is emptied too.
- * WP_EINVAL out of range. */
+ * endpoint's over with wp_sched_endpoint_adopt); at 0 the active set and the tokens in
+ * flight are emptied too. WP_EINVAL out of range. */
 wp_status_t wp_sched_endpoint_set_in_flight(wp_sched_t *s, int ep, uint32_t n);
 /* What an endpoint has outstanding by the scheduler's own bookkeeping: dispatches less
- * completions (in_flight), and less prefill-dones (prefilling, with their prompt tokens
- * still to prefill; pending_prefill is 0 when prefilling is). */
+ * completions (in_flight, and tokens_in_flight: the sum of their picks' prompt_tokens, 0
+ * when in_flight is), and less prefill-dones (prefilling, with their prompt tokens still to
+ * prefill; pending_prefill is 0 when prefilling is). */
 typedef struct wp_sched_load_s {
     uint32_t in_flight;
     uint32_t prefilling;
     double pending_prefill;
+    double tokens_in_flight;
 } wp_sched_load_t;
 /* All zero when ep is out of range. */
 wp_sched_load_t wp_sched_endpoint_load(const wp_sched_t *s, int ep);
 /* Sets it outright: a caller that keeps a newer scheduler in step with requests an older one
  * dispatched (a reload); with in_flight 0 the active set is emptied too. WP_EINVAL out of
- * range, or on a pending_prefill that is negative, not finite, or not 0 while prefilling
- * is 0. */
+ * range, or on a pending_prefill (tokens_in_flight) that is negative, not finite, or not 0
+ * while prefilling (in_flight) is 0. */
 wp_status_t wp_sched_endpoint_set_load(wp_sched_t *s, int ep, const wp_sched_load_t *load);
 /* The blocks of pick's request join (held) or leave ep's active set, and nothing else
  * changes: for a caller that keeps a newer scheduler in step with requests an older one
@@ -228,6 +237,15 @@ wp_status_t wp_sched_endpoint_set_load(wp_sched_t *s, int ep, const wp_sched_loa
 wp_status_t wp_sched_endpoint_hold(wp_sched_t *s, int ep, const wp_sched_pick_t *pick, bool held);
 /* The active set's size: distinct hashes plus the blocks they do not name. 0 out of range. */
 uint64_t wp_sched_endpoint_active_blocks(const wp_sched_t *s, int ep);
+/* Wide-EP: ep is a data-parallel rank of group `group` (0..WP_SCHED_MAX_ENDPOINTS−1: there
+ * are never more groups than endpoints; a caller may number a group by the index of its
+ * first endpoint), or of none (-1, every endpoint's initial state). Endpoints with the same
+ * group are balanced against one another by "rank-balance". WP_EINVAL on an endpoint or a
+ * group out of range. */
+wp_status_t wp_sched_endpoint_set_group(wp_sched_t *s, int ep, int group);
+/* ep's group, -1 when none or ep is out of range. */
+int wp_sched_endpoint_group(const wp_sched_t *s, int ep);
+
 /* The endpoint's KV cache size in blocks (vllm:cache_config_info num_gpu_blocks; 0 =
  * unknown, the initial state). No policy reads it now (dynamo-kv counts the blocks of its own
  * requests in flight instead); kept for the gateway's checks. WP_EINVAL out of range. */
@@ -265,15 +283,15 @@ int wp_sched_room(const wp_sched_t *s, double now, wp_sched_role_t role,
  * for a dry pick. */
 wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *req, wp_rng_t *rng,
                           wp_sched_pick_t *out, wp_err_t *err);
-/* The request was sent to pick->endpoint: in_flight++, one more prefill pending (its
- * prefill_tokens), its blocks join the endpoint's active set (below), and the prefix index
- * records the pick's block hashes on that endpoint. WP_ENOMEM when the index or the active
- * set could not grow (the counts are still updated).
- * Active set: per endpoint, the block hashes of the requests in flight there, each distinct
- * hash once however many requests hold it, plus the KV blocks the hashes do not name
- * (floor(prompt_tokens / (block_chars / 4)) less n_blocks, when positive: a prompt longer
- * than the horizon, or one whose text runs short of 4 characters a token), counted per
- * request. dynamo-kv reads it; it leaves with on_complete of the same pick. */
+/* The request was sent to pick->endpoint: in_flight++, tokens_in_flight += its
+ * prompt_tokens, one more prefill pending (its prefill_tokens), its blocks join the endpoint's
+ * active set (below), and the prefix index records the pick's block hashes on that endpoint.
+ * WP_ENOMEM when the index or the active set could not grow (the counts are still updated). Active
+ * set: per endpoint, the block hashes of the requests in flight there, each distinct hash once
+ * however many requests hold it, plus the KV blocks the hashes do not name (floor(prompt_tokens /
+ * (block_chars / 4)) less n_blocks, when positive: a prompt longer than the horizon, or one whose
+ * text runs short of 4 characters a token), counted per request. dynamo-kv reads it; it leaves with
+ * on_complete of the same pick. */
 wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick);
 /* The request of this pick produced its first token (or failed before one): the prompt
  * tokens it had to prefill leave the endpoint's pending prefill work. Call it once per
@@ -281,7 +299,8 @@ wp_status_t wp_sched_on_dispatch(wp_sched_t *s, const wp_sched_pick_t *pick);
  * endpoint's WP_SCHED_ACCT_PREFILL error count, when no prefill was pending there. */
 wp_status_t wp_sched_on_prefill_done(wp_sched_t *s, const wp_sched_pick_t *pick);
 /* The request of this pick (the one given to on_dispatch, unchanged) ended on
- * pick->endpoint, success or not: in_flight--, and its blocks leave the endpoint's active
+ * pick->endpoint, success or not: in_flight--, tokens_in_flight −= its prompt_tokens (never
+ * below 0; 0 with nothing left in flight), and its blocks leave the endpoint's active
  * set (hashes the set no longer holds are skipped; with nothing left in flight the set is
  * emptied). WP_ELIMIT, and nothing changes but the endpoint's WP_SCHED_ACCT_COMPLETE error
  * count, when nothing was in flight there; WP_EINVAL on a NULL pick or a bad endpoint. */
@@ -296,11 +315,12 @@ uint64_t wp_sched_accounting_errors(const wp_sched_t *s, int ep, wp_sched_acct_t
 const char *wp_sched_acct_name(wp_sched_acct_t kind);
 
 /* A reload: endpoint dst_ep of a new scheduler takes over what src (an older scheduler)
- * knows of src_ep by its own bookkeeping: in-flight and pending-prefill counts, the active
- * set and the prefix index's blocks (added as the most recent of dst_ep, in src_ep's LRU order, so
- * the older ones go first if dst's LRU is smaller). Metrics, health, limits and error counts are
- * not copied. src is read only. WP_EINVAL on an endpoint out of range; WP_ENOMEM when dst's index
- * or active set could not grow (it stays valid, with part of the blocks). */
+ * knows of src_ep by its own bookkeeping: in-flight, tokens-in-flight and pending-prefill
+ * counts, the active set and the prefix index's blocks (added as the most recent of dst_ep, in
+ * src_ep's LRU order, so the older ones go first if dst's LRU is smaller). Metrics, health,
+ * limits, the group (the new config's) and error counts are not copied. src is read only. WP_EINVAL
+ * on an endpoint out of range; WP_ENOMEM when dst's index or active set could not grow (it stays
+ * valid, with part of the blocks). */
 wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_t *src, int src_ep);
 
 /* Whether picks run the scorer of that type (in the topology list or a policy's preset,

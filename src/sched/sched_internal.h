@@ -33,6 +33,8 @@ typedef struct wp__sched_ep_s {
     uint32_t kv_blocks;       /* KV cache size in blocks (num_gpu_blocks), 0 = unknown */
     double pending_prefill;   /* tokens sent here whose prefill has not ended (first token) */
     uint32_t prefilling;      /* dispatched requests whose prefill has not ended; 0: no tokens */
+    double tokens_in_flight;  /* prompt tokens of the requests in flight here; 0 when none */
+    int group;                /* wide-EP group, 0..WP_SCHED_MAX_ENDPOINTS-1; -1: none */
     wp_sched_active_t active; /* block hashes of the requests in flight here (multiset,
                                  owned); empty when none */
     uint64_t active_tail;     /* their KV blocks the hashes do not name; 0 when none */
@@ -100,6 +102,7 @@ extern const wp__sched_scorer_t wp__sched_scorer_least_request;
 extern const wp__sched_scorer_t wp__sched_scorer_session;
 extern const wp__sched_scorer_t wp__sched_scorer_headroom;
 extern const wp__sched_scorer_t wp__sched_scorer_prefill;
+extern const wp__sched_scorer_t wp__sched_scorer_rank_balance;
 
 /* Prompt tokens the endpoint would have to prefill: the whole prompt less the leading
  * blocks it holds (block_chars / 4 tokens each), never below 0. */

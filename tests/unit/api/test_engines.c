@@ -11,13 +11,18 @@
 
 #include "api/engines.h"
 
-static wp_api_engine_reading_t read_ok(wp_topology_engine_t engine, const char *text)
+static wp_api_engine_reading_t read_rank(wp_topology_engine_t engine, int rank, const char *text)
 {
     wp_api_engine_reading_t r;
     wp_err_t err;
-    assert_int_equal(wp_api_engine_read(wp_api_engine(engine), text, strlen(text), &r, &err),
+    assert_int_equal(wp_api_engine_read(wp_api_engine(engine), rank, text, strlen(text), &r, &err),
                      WP_OK);
     return r;
+}
+
+static wp_api_engine_reading_t read_ok(wp_topology_engine_t engine, const char *text)
+{
+    return read_rank(engine, -1, text);
 }
 
 static void test_engines_vllm_two_engines(void **state)
@@ -41,6 +46,56 @@ static void test_engines_vllm_two_engines(void **state)
     assert_float_equal(r.cache_hits, 40, 0);
     assert_float_equal(r.kv_blocks, 2048, 0);
     assert_int_equal(r.seen, 31);
+}
+
+/* A data-parallel rank's endpoint reads its own engine's samples: on a shared port that
+ * reports every rank (engine="0", engine="1"), rank 1 gets rank 1's numbers; samples with
+ * no engine label count for every rank; a rank the text does not report sees nothing. */
+static void test_engines_rank_filter(void **state)
+{
+    const char *text = "# TYPE vllm:num_requests_running gauge\n"
+                       "vllm:num_requests_running{engine=\"0\",model_name=\"m\"} 3.0\n"
+                       "vllm:num_requests_running{model_name=\"m\",engine=\"1\"} 2.0\n"
+                       "vllm:num_requests_waiting{engine=\"0\",model_name=\"m\"} 7.0\n"
+                       "vllm:num_requests_waiting{engine=\"1\",model_name=\"m\"} 4.0\n"
+                       "vllm:kv_cache_usage_perc{engine=\"0\",model_name=\"m\"} 0.75\n"
+                       "vllm:kv_cache_usage_perc{engine=\"1\",model_name=\"m\"} 0.25\n"
+                       "vllm:prefix_cache_queries_total{engine=\"0\",model_name=\"m\"} 100.0\n"
+                       "vllm:prefix_cache_queries_total{engine=\"1\",model_name=\"m\"} 60.0\n"
+                       "vllm:prefix_cache_hits_total{engine=\"0\",model_name=\"m\"} 40.0\n"
+                       "vllm:prefix_cache_hits_total{engine=\"1\",model_name=\"m\"} 30.0\n"
+                       "vllm:cache_config_info{engine=\"0\",num_gpu_blocks=\"2048\"} 1.0\n"
+                       "vllm:cache_config_info{engine=\"1\",num_gpu_blocks=\"1024\"} 1.0\n";
+    wp_api_engine_reading_t r = read_rank(WP_TOPO_ENGINE_VLLM, 1, text);
+    assert_float_equal(r.running, 2, 0);
+    assert_float_equal(r.waiting, 4, 0);
+    assert_float_equal(r.kv_usage, 0.25, 0);
+    assert_float_equal(r.cache_queries, 60, 0);
+    assert_float_equal(r.cache_hits, 30, 0);
+    assert_float_equal(r.kv_blocks, 1024, 0);
+    assert_int_equal(r.seen, 31);
+    r = read_rank(WP_TOPO_ENGINE_VLLM, 0, text);
+    assert_float_equal(r.running, 3, 0);
+    assert_float_equal(r.waiting, 7, 0);
+    assert_float_equal(r.kv_usage, 0.75, 0);
+    assert_float_equal(r.kv_blocks, 2048, 0);
+    /* no rank: every engine, summed (KV: the largest) */
+    r = read_ok(WP_TOPO_ENGINE_VLLM, text);
+    assert_float_equal(r.running, 5, 0);
+    assert_float_equal(r.waiting, 11, 0);
+    assert_float_equal(r.kv_usage, 0.75, 0);
+    assert_float_equal(r.cache_queries, 160, 0);
+    /* a rank the server does not report: nothing seen */
+    r = read_rank(WP_TOPO_ENGINE_VLLM, 2, text);
+    assert_int_equal(r.seen, 0);
+    /* unlabelled samples are taken for any rank; a label that is no number is no rank */
+    const char *mixed = "vllm:num_requests_running 6\n"
+                        "vllm:num_requests_waiting{engine=\"x1\"} 9\n"
+                        "vllm:num_requests_waiting{engine=\"01\"} 5\n";
+    r = read_rank(WP_TOPO_ENGINE_VLLM, 1, mixed);
+    assert_float_equal(r.running, 6, 0);
+    assert_float_equal(r.waiting, 5, 0);
+    assert_int_equal(r.seen, WP_API_ENGINE_SEEN_LOAD);
 }
 
 /* The current llama-server set: no KV series; prompt_tokens_total excludes cached ones. */
@@ -125,7 +180,7 @@ static void test_engines_missing_and_bad_text(void **state)
     wp_err_t err;
     const char *json = "[{\"numActiveRequests\": 1}]";
     assert_int_equal(
-        wp_api_engine_read(wp_api_engine(WP_TOPO_ENGINE_TRTLLM), json, strlen(json), &r, &err),
+        wp_api_engine_read(wp_api_engine(WP_TOPO_ENGINE_TRTLLM), -1, json, strlen(json), &r, &err),
         WP_EINVAL);
     assert_int_equal(r.seen, 0);
 }
@@ -134,6 +189,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engines_vllm_two_engines),
+        cmocka_unit_test(test_engines_rank_filter),
         cmocka_unit_test(test_engines_llamacpp_current_set),
         cmocka_unit_test(test_engines_sglang_labels),
         cmocka_unit_test(test_engines_trtllm_blocks),

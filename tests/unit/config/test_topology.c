@@ -501,6 +501,96 @@ static void test_config_fault_replicas_and_decision_log(void **state)
     expect_error("model: m\nsimulation:\n  faultReplicas: [x]\n", "topology.yaml:3", "got 'x'");
 }
 
+/* Wide-EP ranks: dataParallelRank and group, the group's default (the URL's host:port),
+ * a group without a rank, and a rank that is absent (no flag). */
+static void test_config_endpoint_ranks(void **state)
+{
+    (void)state;
+    wp_topology_t t;
+    wp_err_t err = {{0}};
+    const char *y = "endpoints:\n"
+                    "  - url: http://10.0.0.5:8000\n"
+                    "    name: r0\n"
+                    "    dataParallelRank: 0\n"
+                    "  - url: http://10.0.0.5:8000\n"
+                    "    name: r1\n"
+                    "    dataParallelRank: 1\n"
+                    "  - url: http://10.0.0.6:8001\n"
+                    "    dataParallelRank: 1\n"
+                    "    group: ep-a\n"
+                    "  - url: http://10.0.0.6:8002\n"
+                    "    group: ep-a\n"
+                    "  - url: http://[::1]:9000\n"
+                    "    dataParallelRank: 1023\n"
+                    "  - url: http://10.0.0.7:8000\n";
+    if (parse(y, &t, &err) != WP_OK)
+        fail_msg("%s", err.msg);
+    assert_int_equal(t.n_endpoints, 6);
+    assert_true(t.endpoints[0].has_data_parallel_rank);
+    assert_int_equal(t.endpoints[0].data_parallel_rank, 0);
+    assert_string_equal(t.endpoints[0].group, "10.0.0.5:8000"); /* the shared port's group */
+    assert_int_equal(t.endpoints[1].data_parallel_rank, 1);
+    assert_string_equal(t.endpoints[1].group, "10.0.0.5:8000");
+    assert_int_equal(t.endpoints[2].data_parallel_rank, 1); /* rank 1 again, another group */
+    assert_string_equal(t.endpoints[2].group, "ep-a");
+    assert_false(t.endpoints[3].has_data_parallel_rank); /* a group without a rank */
+    assert_string_equal(t.endpoints[3].group, "ep-a");
+    assert_int_equal(t.endpoints[4].data_parallel_rank, 1023);
+    assert_string_equal(t.endpoints[4].group, "[::1]:9000");
+    assert_false(t.endpoints[5].has_data_parallel_rank); /* neither: as before */
+    assert_string_equal(t.endpoints[5].group, "");
+    assert_int_equal(wp_topology_validate(&t, &err), WP_OK);
+    t.endpoints[1].data_parallel_rank = 0; /* (10.0.0.5:8000, 0) twice */
+    assert_int_equal(wp_topology_validate(&t, &err), WP_EINVAL);
+    assert_non_null(strstr(err.msg, "endpoints[1]"));
+    t.endpoints[1].data_parallel_rank = 1;
+    t.endpoints[0].group[0] = '\0'; /* a rank with no group */
+    assert_int_equal(wp_topology_validate(&t, &err), WP_EINVAL);
+    wp_topology_free(&t);
+}
+
+static void test_config_endpoint_rank_errors(void **state)
+{
+    (void)state;
+    expect_error("endpoints:\n  - url: http://h:1\n    dataParallelRank: 1024\n",
+                 "topology.yaml:3:23: endpoints[0].dataParallelRank: 1024 is out of range [0, "
+                 "1023]",
+                 NULL);
+    expect_error("endpoints:\n  - url: http://h:1\n    dataParallelRank: -1\n",
+                 "topology.yaml:3:23: endpoints[0].dataParallelRank:", "out of range");
+    expect_error("endpoints:\n  - url: http://h:1\n    dataParallelRank: \"1\"\n",
+                 "topology.yaml:3:23: endpoints[0].dataParallelRank: expected an integer, got "
+                 "the string \"1\"",
+                 NULL);
+    expect_error("endpoints:\n  - url: http://h:1\n    dataParallelRank: 1.5\n",
+                 "topology.yaml:3:23: endpoints[0].dataParallelRank: expected an integer", NULL);
+    expect_error("endpoints:\n  - url: http://h:1\n    group: \"\"\n",
+                 "topology.yaml:3:12: endpoints[0].group: expected a non-empty string", NULL);
+    expect_error("endpoints:\n  - url: http://h:1\n    group: [a]\n",
+                 "topology.yaml:3:12: endpoints[0].group: expected a string, got a list", NULL);
+    /* the same rank twice in a group: the second names the first's line */
+    expect_error("endpoints:\n"
+                 "  - url: http://h:1\n"
+                 "    name: a\n"
+                 "    dataParallelRank: 3\n"
+                 "  - url: http://h:1\n"
+                 "    name: b\n"
+                 "    dataParallelRank: 3\n",
+                 "topology.yaml:5:5: endpoints[1]: dataParallelRank 3 of group \"h:1\" already "
+                 "used on line 2",
+                 NULL);
+    expect_error("endpoints:\n"
+                 "  - url: http://h:1\n"
+                 "    dataParallelRank: 0\n"
+                 "    group: g\n"
+                 "  - url: http://h:2\n"
+                 "    dataParallelRank: 0\n"
+                 "    group: g\n",
+                 "topology.yaml:5:5: endpoints[1]: dataParallelRank 0 of group \"g\" already used "
+                 "on line 2",
+                 NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +605,8 @@ int main(void)
         cmocka_unit_test(test_config_invalid_yaml_and_empty),
         cmocka_unit_test(test_config_endpoints),
         cmocka_unit_test(test_config_bad_url),
+        cmocka_unit_test(test_config_endpoint_ranks),
+        cmocka_unit_test(test_config_endpoint_rank_errors),
         cmocka_unit_test(test_config_pd_and_ep),
         cmocka_unit_test(test_config_policy_names_are_the_registry),
         cmocka_unit_test(test_config_validate_catches_breakage),

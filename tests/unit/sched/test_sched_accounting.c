@@ -223,12 +223,17 @@ static void test_sched_load_get_and_set(void **state)
     assert_float_equal(l.pending_prefill, 40, 0);
     l = wp_sched_endpoint_load(s, 1);
     assert_int_equal(l.in_flight + l.prefilling, 0);
-    l = (wp_sched_load_t){3, 2, 70};
+    l = (wp_sched_load_t){3, 2, 70, 900};
     assert_int_equal(wp_sched_endpoint_set_load(s, 0, &l), WP_OK);
     assert_int_equal(wp_sched_endpoint_in_flight(s, 0), 3);
-    l = (wp_sched_load_t){3, 0, 70}; /* tokens with nothing prefilling */
+    assert_float_equal(wp_sched_endpoint_load(s, 0).tokens_in_flight, 900, 0);
+    l = (wp_sched_load_t){3, 0, 70, 900}; /* tokens with nothing prefilling */
     assert_int_equal(wp_sched_endpoint_set_load(s, 0, &l), WP_EINVAL);
-    l = (wp_sched_load_t){3, 1, -1};
+    l = (wp_sched_load_t){0, 0, 0, 900}; /* tokens in flight with nothing in flight */
+    assert_int_equal(wp_sched_endpoint_set_load(s, 0, &l), WP_EINVAL);
+    l = (wp_sched_load_t){3, 1, 10, -1};
+    assert_int_equal(wp_sched_endpoint_set_load(s, 0, &l), WP_EINVAL);
+    l = (wp_sched_load_t){3, 1, -1, 0};
     assert_int_equal(wp_sched_endpoint_set_load(s, 0, &l), WP_EINVAL);
     assert_int_equal(wp_sched_endpoint_set_load(s, 1, &l), WP_EINVAL);
     assert_int_equal(wp_sched_endpoint_load(s, 0).prefilling, 2);
