@@ -40,12 +40,12 @@ section docs/benchmarks.md wide-ep-tp "Aggregated TP against wide-EP at equal GP
 
 routing() {
     echo "rank-blind: prefix-aware 100 + load-aware 50"
-    sim $dir/wide-ep16-blind.yaml $dir/mixed.yaml
+    sim $dir/wide-ep32-blind.yaml $dir/mixed.yaml
     echo
     echo "rank-aware: prefix-aware 100 + load-aware 50 + rank-balance 100"
-    sim $dir/wide-ep16-aware.yaml $dir/mixed.yaml
+    sim $dir/wide-ep32-aware.yaml $dir/mixed.yaml
 }
-section docs/benchmarks.md wide-ep-routing "Rank-aware against rank-blind routing in front of a wide-EP group (DeepSeek-R1, 16 H200, 0.5k-16k tokens in)" \
+section docs/benchmarks.md wide-ep-routing "Rank-aware against rank-blind routing in front of wide-EP groups (DeepSeek-R1, the seed's prefill and decode groups of 16 H200 each, 0.5k-16k tokens in)" \
     "The group steps at its slowest rank's pace, so a rank that gets the long prompts slows all 16." routing
 
 eplb() {

@@ -156,10 +156,14 @@ static void on_ready_tick(uv_timer_t *t)
     fflush(stdout);
 }
 
-/* Adds one endpoint per port of a pool's ready line. */
+static int pool_ranks(const up_pool_t *pool);
+
+/* Adds one endpoint per port of a pool's ready line; in wide-EP groups each port is rank
+ * i % ranks of group <prefix>-g<i / ranks>, which the gateway's endpoint says. */
 static void add_endpoints(up_t *u, const up_pool_t *pool)
 {
     const char *p = pool->ports;
+    int ranks = pool_ranks(pool);
     for (int i = 0; *p && u->gc.n_endpoints < WP_GATEWAY_MAX_ENDPOINTS; i++) {
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
@@ -172,6 +176,11 @@ static void add_endpoints(up_t *u, const up_pool_t *pool)
         wp_strlcpy(ep->host, "127.0.0.1", sizeof(ep->host));
         ep->port = (int)port;
         ep->role = pool->role;
+        if (ranks > 1) {
+            ep->has_dp_rank = true;
+            ep->dp_rank = i % ranks;
+            snprintf(ep->group, sizeof(ep->group), "%s-g%d", pool->prefix, i / ranks);
+        }
         p += n + (comma ? 1 : 0);
     }
 }

@@ -466,6 +466,9 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
             en->cfg = d->pd ? &cfg->pools[p].engine : &cfg->engine;
             en->group = d->n_groups - 1;
             en->e = wp_group_engine(d->groups[en->group].core, k % ranks);
+            /* A wide-EP group's ranks share one scheduler group, named by its first rank. */
+            if (ranks > 1)
+                wp_sched_endpoint_set_group(d->sched, i, d->groups[en->group].first);
         }
     }
     wp_status_t st = check_faults(&cfg->faults, err);
