@@ -24,9 +24,22 @@ sim() { # topology, workload, extra flags...
     "$bin" simulate -f "$topo" --workload "$wl" --quiet "$@"
 }
 
-section docs/calibration.md wide-ep-calibration "Wide-EP (Path 3): the step model against the published figures" \
-    "Each published setup as docs/models.md reads it; error = (wellpath - published) / published." \
-    "$build/ep_calibration"
+# The calibration tables go inside docs/calibration.md's "Wide-EP (Path 3)" section.
+echo "running: $build/ep_calibration" >&2
+cal=$("$build/ep_calibration")
+printf '%s\n\n' "$cal"
+printf 'Written by `make bench-wide-ep` on %s (`%s`):\n\n%s\n' "$host" "$build/ep_calibration" "$cal" |
+    scripts/doc_section.sh docs/calibration.md wide-ep-calibration
+
+guide() {
+    echo "B200 (the guide: about 50k output tokens/s in all, about 3.1k per decode GPU)"
+    sim $dir/seed-b200.yaml $dir/guide-1k1k.yaml
+    echo
+    echo "H200 (vLLM's post on llm-d: about 2.2k output tokens/s per H200)"
+    sim topologies/wide-ep.yaml $dir/guide-1k1k.yaml
+}
+section docs/calibration.md wide-ep-sim "Wide-EP: the whole simulator at full size against the guide's figure (DeepSeek-R1, 16 prefill + 16 decode ranks, 1k/1k)" \
+    "The seed topology run by \`wellpath simulate\` (engines, lock-step groups, P/D, gateway): per decode GPU = out tok/s / 16." guide
 
 tp_vs_ep() {
     echo "aggregated: 2 replicas x TP8"
