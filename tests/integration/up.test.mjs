@@ -172,3 +172,20 @@ ${faults}
   assert.equal(info.labels.gpu_memory_utilization, '0.8');
   await stopClean(assert, up, 'wellpath up');
 });
+
+// The seed's Path 3 topology at full size, unchanged: 32 ranks of DeepSeek-R1 (a prefill and
+// a decode group of 16) join the gateway, one endpoint each, and a long prompt goes through
+// a prefill rank and a decode rank.
+test('test_up_wide_ep_seed_full_size', async (t) => {
+  const seed = new URL('../../topologies/wide-ep.yaml', import.meta.url).pathname;
+  const up = new Proc(['up', '-f', seed, '--listen', '127.0.0.1:0', '--base-port', '0']);
+  t.after(() => stopClean(assert, up, 'wellpath up'));
+  const m = await up.waitFor(/^wellpath up: ready gateway=(http:\/\/127\.0\.0\.1:\d+\/v1) replicas=32\/32 model=(\S+)/, { timeout: 30000 });
+  assert.equal(m[2], 'deepseek-ai/DeepSeek-R1');
+  const r = await post(`${m[1]}/completions`, { model: 'deepseek-r1', prompt: 'a long prompt for a wide-EP group '.repeat(100), max_tokens: 4 });
+  assert.equal(r.status, 200, r.text);
+  assert.match(r.headers.get('x-wellpath-endpoint'), /^decode-\d+$/);
+  const prom = await metrics(m[1].replace(/\/v1$/, ''));
+  assert.equal(prom.filter((s) => s.name === 'wellpath_endpoint_info' && s.labels.group === 'prefill-g0').length, 16);
+  assert.equal(prom.filter((s) => s.name === 'wellpath_endpoint_info' && s.labels.group === 'decode-g0').length, 16);
+});
