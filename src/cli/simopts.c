@@ -214,7 +214,8 @@ static const wp_cli_simopt_t rows[] = {
      INT(1, WP_SIM_MAX_REPLICAS),
      .unset = WP_CLI_SIMOPT_UNSET_ZERO,
      SC(data_parallel),
-     .help = "ranks per server: a wide-EP group of N data-parallel\nranks (MoE models, tp 1), rank k of server g on\nport + g x N + k (default 1: plain replicas)"},
+     .help = "ranks per server: a wide-EP group of N data-parallel\nranks (MoE models, tp 1), rank "
+             "k of server g on\nport + g x N + k (default 1: plain replicas)"},
     {.flag = "host",
      .metavar = "ADDR",
      .kind = WP_CLI_SIMOPT_STR,

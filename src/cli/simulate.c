@@ -79,7 +79,8 @@ static void log_engine(const char *pool, const wp_engine_config_t *e, int ranks,
     const wp_perf_t *p = e->perf;
     bool wide = ranks > 1;
     char shape[64];
-    snprintf(shape, sizeof(shape), wide ? "wide-EP groups of %d ranks" : "tp%d", wide ? ranks : p->tp);
+    snprintf(shape, sizeof(shape), wide ? "wide-EP groups of %d ranks" : "tp%d",
+             wide ? ranks : p->tp);
     fprintf(stderr,
             "simulate: %sengine %s (%s weights, %g-byte KV) on %s x %s: weights %.1f GB per GPU, "
             "KV cache %lld tokens (%d blocks of %d), max_num_seqs %d, max_num_batched_tokens %d, "

@@ -68,8 +68,8 @@ typedef struct wp_des_pool_s {
 typedef struct wp_des_config_s {
     int n_engines;
     wp_engine_config_t engine; /* every engine's config (perf borrowed) */
-    int ranks;         /* wide-EP groups of the single pool, as wp_des_pool_t's */
-    const wp_ep_t *ep; /* borrowed */
+    int ranks;                 /* wide-EP groups of the single pool, as wp_des_pool_t's */
+    const wp_ep_t *ep;         /* borrowed */
     /* P/D instead: when n_pools is 2, pools[0] is the prefill pool and pools[1] the decode
      * pool (n_engines and engine are then ignored). A request is disaggregated when its
      * prompt and its uncached part on the decode engine the scheduler would pick both reach

@@ -77,7 +77,7 @@ typedef struct dgroup_s {
 typedef struct engine_s {
     wp_engine_t *e; /* its group's engine of its rank */
     const wp_engine_config_t *cfg;
-    int group; /* in d->groups */
+    int group;               /* in d->groups */
     bool faulty;             /* gets cfg->faults */
     wp_rng_t fault_rng;      /* seeded as `wellpath sim` seeds its replica of this index */
     uint64_t fault_requests; /* requests that drew */

@@ -17,7 +17,8 @@ bool wp_model_const_is_ep(size_t i)
 
 const wp_perf_const_t *wp_model_const_at(size_t i)
 {
-    return wp_model_const_is_ep(i) ? wp_ep_const_at(i - wp_perf_const_count()) : wp_perf_const_at(i);
+    return wp_model_const_is_ep(i) ? wp_ep_const_at(i - wp_perf_const_count())
+                                   : wp_perf_const_at(i);
 }
 
 int wp_model_const_find(const char *key)
@@ -46,8 +47,8 @@ wp_status_t wp_model_const_check(size_t i, double value, wp_err_t *err)
     return set_one(i, value, &probe.perf, &probe, err);
 }
 
-wp_status_t wp_model_const_apply(const double *values, wp_perf_params_t *perf,
-                                 wp_ep_params_t *ep, wp_err_t *err)
+wp_status_t wp_model_const_apply(const double *values, wp_perf_params_t *perf, wp_ep_params_t *ep,
+                                 wp_err_t *err)
 {
     for (size_t i = 0; i < wp_model_const_count(); i++) {
         if (isnan(values[i]))

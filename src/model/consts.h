@@ -27,7 +27,7 @@ bool wp_model_const_is_ep(size_t i);
 wp_status_t wp_model_const_check(size_t i, double value, wp_err_t *err);
 /* Applies the constants of values[] (one per index, NaN = leave) to the roofline's params
  * and, when ep is not NULL, to the wide-EP params. */
-wp_status_t wp_model_const_apply(const double *values, wp_perf_params_t *perf,
-                                 wp_ep_params_t *ep, wp_err_t *err);
+wp_status_t wp_model_const_apply(const double *values, wp_perf_params_t *perf, wp_ep_params_t *ep,
+                                 wp_err_t *err);
 
 #endif

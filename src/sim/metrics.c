@@ -79,20 +79,19 @@ static void labels_with(const view_t *v, int k, const char *name, const char *va
 }
 
 /* One family, a sample per replica: value(v, k). */
-#define EACH_SAMPLE(out, v, name, type, help, value)                                              \
+#define EACH_SAMPLE(out, v, name, type, help, value)                                               \
     do {                                                                                           \
         family(out, name, type, help);                                                             \
         for (int k = 0; k < (v)->n; k++)                                                           \
             sample(out, name, (v)->labels[k], (double)(value));                                    \
     } while (0)
 
-static void hist(wp_buf_t *out, const view_t *v, const char *name, const char *help,
-                 size_t field)
+static void hist(wp_buf_t *out, const view_t *v, const char *name, const char *help, size_t field)
 {
     family(out, name, "histogram", help);
     for (int k = 0; k < v->n; k++) {
-        const wp_stats_hist_t *h = (const wp_stats_hist_t *)(const void *)((const char *)v->rs[k] +
-                                                                             field);
+        const wp_stats_hist_t *h =
+            (const wp_stats_hist_t *)(const void *)((const char *)v->rs[k] + field);
         wp_stats_hist_write_prom(h, out, name, v->labels[k]);
     }
 }
@@ -138,7 +137,8 @@ static uint64_t injected(const sim_replica_t *r, const wp_engine_stats_t *st, in
 
 static void write_kv(const view_t *v, wp_buf_t *out)
 {
-    static const char *const ok_failed[] = {"ok", "failed"}, *const ok_refused[] = {"ok", "refused"};
+    static const char *const ok_failed[] = {"ok", "failed"}, *const ok_refused[] = {"ok",
+                                                                                    "refused"};
     counter_by(out, v, "wellpath_sim_kv_pulls_total",
                "KV pulls from a remote prefill server, by result.", "result", ok_failed, 2, pulls);
     hist(out, v, "wellpath_sim_kv_pull_seconds",
@@ -180,8 +180,8 @@ static void write_cache_info(const view_t *v, wp_buf_t *out)
 
 static void write_latencies(const view_t *v, wp_buf_t *out)
 {
-    hist(out, v, "vllm:time_to_first_token_seconds",
-         "Histogram of time to first token in seconds.", offsetof(sim_replica_t, ttft));
+    hist(out, v, "vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.",
+         offsetof(sim_replica_t, ttft));
     hist(out, v, "vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.",
          offsetof(sim_replica_t, itl));
     hist(out, v, "vllm:e2e_request_latency_seconds", "Histogram of e2e request latency in seconds.",

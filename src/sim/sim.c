@@ -145,8 +145,7 @@ void wp__sim_on_request(wp_http_req_t *req, void *ctx)
         sim_replica_t *t = route_rank(r, req);
         if (t != NULL)
             wp__sim_inject_completion(t, req, kind);
-    }
-    else if (wp_str_eq_cstr(req->path, "/health") && get)
+    } else if (wp_str_eq_cstr(req->path, "/health") && get)
         wp_http_res_send(req, 200, NULL, "", 0, NULL);
     else if (wp_str_eq_cstr(req->path, "/metrics") && get)
         answer_metrics(r, req);
@@ -272,8 +271,7 @@ static wp_status_t check_config(const wp_sim_config_t *cfg, wp_err_t *err)
 {
     if (cfg->replicas < 1 || cfg->data_parallel < 0 ||
         cfg->replicas * group_ranks(cfg) > WP_SIM_MAX_REPLICAS)
-        return wp_err_set(err, WP_EINVAL,
-                          "replicas x data parallel must be 1..%d, got %d x %d",
+        return wp_err_set(err, WP_EINVAL, "replicas x data parallel must be 1..%d, got %d x %d",
                           WP_SIM_MAX_REPLICAS, cfg->replicas, group_ranks(cfg));
     if (!(cfg->time_scale > 0))
         return wp_err_set(err, WP_EINVAL, "time scale must be > 0");
@@ -364,13 +362,14 @@ wp_status_t wp_sim_start(wp_sim_t *sim, wp_err_t *err)
         if (st != WP_OK)
             return st;
     }
-    wp_log(WP_LOG_INFO, "sim started",
-           "model=%s gpu=%s tp=%d dp=%d replicas=%d kv_blocks=%d block_size=%d time_scale=%g role=%s "
-           "kv_bandwidth=%g kv_latency_s=%g kv_timeout_ms=%d",
-           sim->model->hf_id, sim->cfg.gpu, sim->cfg.tensor_parallel, group_ranks(&sim->cfg),
-           sim->n, sim->ecfg.num_blocks,
-           sim->ecfg.block_size, sim->cfg.time_scale, wp_sim_role_str(sim->cfg.role),
-           sim->cfg.kv_bandwidth, sim->cfg.kv_latency_s, sim->cfg.kv_timeout_ms);
+    wp_log(
+        WP_LOG_INFO, "sim started",
+        "model=%s gpu=%s tp=%d dp=%d replicas=%d kv_blocks=%d block_size=%d time_scale=%g role=%s "
+        "kv_bandwidth=%g kv_latency_s=%g kv_timeout_ms=%d",
+        sim->model->hf_id, sim->cfg.gpu, sim->cfg.tensor_parallel, group_ranks(&sim->cfg), sim->n,
+        sim->ecfg.num_blocks, sim->ecfg.block_size, sim->cfg.time_scale,
+        wp_sim_role_str(sim->cfg.role), sim->cfg.kv_bandwidth, sim->cfg.kv_latency_s,
+        sim->cfg.kv_timeout_ms);
     return WP_OK;
 }
 

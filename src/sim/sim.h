@@ -109,7 +109,7 @@ double wp_sim_kv_pull_seconds(double kv_bytes, double bandwidth, double latency_
 
 typedef struct wp_sim_config_s {
     char host[64];
-    int port; /* first replica's port; replica i listens on port + i (0: ephemeral) */
+    int port;          /* first replica's port; replica i listens on port + i (0: ephemeral) */
     int replicas;      /* servers: plain replicas, or wide-EP groups */
     int data_parallel; /* ranks per wide-EP group (0 or 1: plain replicas); replicas x it <= 64 */
     char model[64];    /* catalog name, e.g. qwen3-8b */
@@ -126,7 +126,7 @@ typedef struct wp_sim_config_s {
     /* engine model constants: 0 (mfu, mbu) or < 0 (overhead) = the model's defaults */
     double prefill_mfu, decode_mbu, step_overhead_ms;
     double engine_model[WP_MODEL_MAX_CONSTS]; /* by model/consts.h's index; NaN = default */
-    int max_cudagraph_capture_size;          /* 0 = vLLM's min(2 x max_num_seqs, 512) */
+    int max_cudagraph_capture_size;           /* 0 = vLLM's min(2 x max_num_seqs, 512) */
     int default_max_tokens;
     wp_sim_role_t role;  /* both */
     double kv_bandwidth; /* bytes per second (rdma: 50e9) */

@@ -43,8 +43,10 @@ static void world_init(world_t *w, int engines)
 static void world_pd(world_t *w, int n_prefill, int n_decode)
 {
     w->cfg.n_pools = 2;
-    w->cfg.pools[0] = (wp_des_pool_t){.n = n_prefill, .engine = w->cfg.engine, .role = WP_SCHED_ROLE_PREFILL};
-    w->cfg.pools[1] = (wp_des_pool_t){.n = n_decode, .engine = w->cfg.engine, .role = WP_SCHED_ROLE_DECODE};
+    w->cfg.pools[0] =
+        (wp_des_pool_t){.n = n_prefill, .engine = w->cfg.engine, .role = WP_SCHED_ROLE_PREFILL};
+    w->cfg.pools[1] =
+        (wp_des_pool_t){.n = n_decode, .engine = w->cfg.engine, .role = WP_SCHED_ROLE_DECODE};
     w->cfg.kv_link_bw = 1e9;
     w->cfg.kv_link_latency_s = 1e-4;
     w->cfg.pd_threshold = 500;

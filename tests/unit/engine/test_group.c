@@ -168,9 +168,9 @@ static void test_bad_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_rank_config), cmocka_unit_test(test_lockstep_time),
+        cmocka_unit_test(test_rank_config),     cmocka_unit_test(test_lockstep_time),
         cmocka_unit_test(test_balance_matters), cmocka_unit_test(test_reset),
-        cmocka_unit_test(test_single), cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_single),          cmocka_unit_test(test_bad_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

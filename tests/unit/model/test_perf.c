@@ -293,9 +293,9 @@ static void test_perf_moe_weights(void **state)
 }
 
 /* Checkpoint sizes by precision against the published ones: gpt-oss-120b's MXFP4
- * checkpoint is 65.3 GB (experts at 4.25 bits, the rest BF16); Llama-3.1-70B in FP8 with BF16 embeddings and LM head about 72.7 GB;
- * MiniMax-M2.5 in FP8 about 230 GB. FP8 runs at the FP8 peak, MXFP4 on Hopper at the BF16
- * one, attention always at the BF16 one. */
+ * checkpoint is 65.3 GB (experts at 4.25 bits, the rest BF16); Llama-3.1-70B in FP8 with BF16
+ * embeddings and LM head about 72.7 GB; MiniMax-M2.5 in FP8 about 230 GB. FP8 runs at the FP8 peak,
+ * MXFP4 on Hopper at the BF16 one, attention always at the BF16 one. */
 static void test_perf_precision(void **state)
 {
     (void)state;
