@@ -203,11 +203,14 @@ static bool legacy_set(const wp_sim_config_t *sc, const char *key)
 }
 
 /* Every engine-model step constant the topology leaves unset, at the end of its calibrated
- * range that makes steps slower (end > 0) or faster (end < 0); memory constants stay. */
+ * range that makes steps slower (end > 0) or faster (end < 0); memory constants stay, and
+ * the wide-EP model's when there is no group. */
 static void engine_model_at_end(wp_sim_config_t *sc, int end)
 {
     for (size_t i = 0; end != 0 && i < wp_model_const_count(); i++) {
         const wp_perf_const_t *k = wp_model_const_at(i);
+        if (wp_model_const_is_ep(i) && sc->data_parallel < 2)
+            continue; /* no wide-EP group to move */
         if (isnan(sc->engine_model[i]) && !legacy_set(sc, k->key) && !k->memory)
             sc->engine_model[i] = (end > 0) == k->slow_hi ? k->hi : k->lo;
     }

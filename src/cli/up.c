@@ -343,8 +343,8 @@ static wp_status_t reload(void *ud, wp_err_t *err)
     wp_status_t st = configure(&next, &u->opts, &sc, err);
     if (st == WP_OK && !same_pools(u, &next))
         st = wp_err_set(err, WP_EINVAL,
-                        "%s: the simulated pool changed (model, gpu, replicas, TP or engine "
-                        "settings); restart `wellpath up` to apply that",
+                        "%s: the simulated pool changed (model, gpu, replicas, TP, expertParallel "
+                        "or engine settings); restart `wellpath up` to apply that",
                         u->opts.file);
     if (st == WP_OK) {
         for (int i = 0; i < u->n_pools; i++)

@@ -217,15 +217,14 @@ void wp__des_end(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t)
     wp__des_release(d, q);
 }
 
-/* Plans the next step of engine i's group if it has work and none is running. */
-static void plan_step(des_t *d, int i, double t)
+void wp__des_plan_step(des_t *d, int i, double t)
 {
     dgroup_t *g = &d->groups[d->engines[i].group];
     if (g->stepping || !wp_group_busy(g->core))
         return;
-    if (wp_group_step(g->core, t, &g->step) != WP_OK)
-        return;
-    d->stats->steps++;
+    if (wp_group_step(g->core, t, &g->step) != WP_OK || g->step.n_scheduled == 0)
+        return; /* blocked on held KV: planned again when blocks are freed */
+    d->stats->steps += (uint64_t)g->step.n_ranks; /* every rank of a group steps */
     for (int k = 0; k < g->step.n_ranks; k++) {
         d->stats->scheduled += (uint64_t)g->step.ranks[k].n_scheduled;
         d->stats->preemptions += (uint64_t)g->step.ranks[k].n_preempted;
@@ -285,7 +284,7 @@ static void on_add(des_t *d, double t, dreq_t *q)
         free(q->ids);
         q->ids = NULL;
     }
-    plan_step(d, ep, t);
+    wp__des_plan_step(d, ep, t);
 }
 
 static void add_gap(dreq_t *q, double gap)
@@ -337,7 +336,7 @@ static void on_step_end(des_t *d, double t, int gi)
             on_event(d, t, &st->events[i]);
     }
     g->step.n_ranks = 0;
-    plan_step(d, g->first, t);
+    wp__des_plan_step(d, g->first, t);
 }
 
 static void on_scrape(des_t *d, double t)
@@ -383,6 +382,7 @@ static void dispatch(des_t *d, const wp_des_event_t *ev)
         break;
     case EV_RELEASE:
         wp_engine_release(d->engines[ev->index].e, ((dreq_t *)ev->ptr)->id);
+        wp__des_plan_step(d, ev->index, ev->t);
         break;
     case EV_SCRAPE:
         on_scrape(d, ev->t);

@@ -109,7 +109,7 @@ typedef struct wp_des_config_s {
 
 typedef struct wp_des_stats_s {
     uint64_t events;   /* events processed by the loop */
-    uint64_t steps;    /* engine steps */
+    uint64_t steps;    /* engine steps (a group's step counts once per rank: each steps) */
     uint64_t requests; /* requests issued */
     uint64_t completed, failed;
     double end_s;         /* virtual time at the end */

@@ -76,8 +76,10 @@ static void drain(des_t *d, double t);
 
 static void reject(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t)
 {
-    if (q->phase == PHASE_DECODE && !q->kv_pulled)
+    if (q->phase == PHASE_DECODE && !q->kv_pulled) {
         wp_engine_release(d->engines[q->pf_ep].e, q->id);
+        wp__des_plan_step(d, q->pf_ep, t);
+    }
     d->in_flight--;
     wp__des_end(d, q, outcome, t + d->cfg->client_latency_s);
     drain(d, t); /* the gateway finished a request: as gateway/proxy.c's finish */

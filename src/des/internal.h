@@ -121,6 +121,10 @@ void wp__des_end(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double t);
 /* Back to the free list. */
 void wp__des_release(des_t *d, dreq_t *q);
 
+/* des.c: plans the next step of engine i's group when it has work and none is running
+ * (also after blocks were freed: a release or an abort). */
+void wp__des_plan_step(des_t *d, int i, double t);
+
 /* gateway.c */
 wp_status_t wp__des_gw_setup(des_t *d, wp_err_t *err);
 void wp__des_gw_teardown(des_t *d);

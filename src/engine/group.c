@@ -98,13 +98,13 @@ wp_status_t wp_group_reset(wp_group_t *g, int rank, wp_err_t *err)
 {
     if (rank < 0 || rank >= g->cfg.ranks)
         return wp_err_set(err, WP_EINVAL, "engine group: no rank %d of %d", rank, g->cfg.ranks);
+    g->steps[rank] = (wp_engine_step_t){0}; /* its events are gone, whatever comes next */
     wp_engine_t *fresh = NULL;
     wp_status_t st = wp_engine_new(&g->cfg.engine, &fresh, err);
     if (st != WP_OK)
         return st;
     wp_engine_free(g->engines[rank]);
     g->engines[rank] = fresh;
-    g->steps[rank] = (wp_engine_step_t){0};
     return WP_OK;
 }
 
@@ -124,6 +124,7 @@ wp_status_t wp_group_step(wp_group_t *g, double now, wp_group_step_t *out)
         if (st != WP_OK)
             return st;
         g->batches[r] = g->steps[r].batch;
+        out->n_scheduled += g->steps[r].n_scheduled;
     }
     if (g->cfg.ranks == 1)
         out->duration_s = g->steps[0].duration_s;

@@ -52,7 +52,9 @@ int wp_group_ranks(const wp_group_t *g);
 /* The rank's engine (NULL out of range); replaced by wp_group_reset. */
 wp_engine_t *wp_group_engine(wp_group_t *g, int rank);
 /* Replaces the rank's engine with an empty one (a restarted process): its requests are
- * gone without events, its last step's results too; the other ranks keep theirs. */
+ * gone without events, its last step's results too (also when the new engine cannot be
+ * made: then the old one stays, its events of the running step dropped); the other ranks
+ * keep theirs. */
 wp_status_t wp_group_reset(wp_group_t *g, int rank, wp_err_t *err);
 
 /* Whether any rank has a request waiting or running. */
@@ -62,6 +64,11 @@ typedef struct wp_group_step_s {
     double duration_s;             /* the group's step; 0 when no rank had work */
     const wp_engine_step_t *ranks; /* ranks[r]: rank r's step (events, batch, counts) */
     int n_ranks;
+    /* Requests that ran, over all ranks. 0: nothing could run although a rank is busy (its
+     * waiting requests need blocks held for remote decodes): no time passes and no event
+     * comes; the caller waits for blocks to be freed (a release or an abort) to step again
+     * rather than stepping at once, which would spin. */
+    int n_scheduled;
     wp_ep_step_detail_t ep; /* wide groups: the breakdown of the step (zero otherwise) */
 } wp_group_step_t;
 

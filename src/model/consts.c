@@ -3,6 +3,7 @@
  */
 #include "model/consts.h"
 
+#include <assert.h>
 #include <math.h>
 
 size_t wp_model_const_count(void)
@@ -50,6 +51,7 @@ wp_status_t wp_model_const_check(size_t i, double value, wp_err_t *err)
 wp_status_t wp_model_const_apply(const double *values, wp_perf_params_t *perf, wp_ep_params_t *ep,
                                  wp_err_t *err)
 {
+    assert(wp_model_const_count() <= WP_MODEL_MAX_CONSTS);
     for (size_t i = 0; i < wp_model_const_count(); i++) {
         if (isnan(values[i]))
             continue;

@@ -30,7 +30,8 @@ typedef struct sim_wait_s {
     wp_api_kind_t kind;
     wp_fault_decision_t d;
     uv_timer_t timer;
-    bool timing; /* the latency timer was opened */
+    bool timing;                    /* the latency timer was opened */
+    struct sim_wait_s *prev, *next; /* on r->waits until freed */
 } sim_wait_t;
 
 static void install(sim_replica_t *r, const wp_fault_set_t *set)
@@ -110,6 +111,21 @@ static void on_restart(uv_timer_t *t)
     wp_log(WP_LOG_INFO, "fault: replica restarted", "replica=%d port=%d", r->index, r->port);
 }
 
+static void wait_free(sim_wait_t *w);
+
+/* After a crash closed r's server: the requests parked for r that came through another
+ * rank's port (X-data-parallel-rank) are cut as its own were. */
+static void cut_waits(sim_replica_t *r)
+{
+    while (r->waits != NULL) {
+        sim_wait_t *w = r->waits;
+        w->http->on_abort = NULL;
+        w->http->user = NULL;
+        wp_http_res_abort(w->http);
+        wait_free(w);
+    }
+}
+
 static void on_crash(uv_timer_t *t)
 {
     sim_replica_t *r = t->data;
@@ -119,6 +135,7 @@ static void on_crash(uv_timer_t *t)
            r->port, (long long)r->restart_ms);
     wp_http_server_close(r->server); /* in-flight requests get on_abort */
     r->server = NULL;
+    cut_waits(r);
     wp__sim_cut_live(r);
     wp__sim_pull_close_all(r);
     wp__sim_kv_forget(r);
@@ -148,6 +165,12 @@ static void on_wait_timer_closed(uv_handle_t *h)
 
 static void wait_free(sim_wait_t *w)
 {
+    if (w->prev != NULL)
+        w->prev->next = w->next;
+    else if (w->r->waits == w)
+        w->r->waits = w->next;
+    if (w->next != NULL)
+        w->next->prev = w->prev;
     if (w->timing)
         uv_close((uv_handle_t *)&w->timer, on_wait_timer_closed);
     else
@@ -199,7 +222,10 @@ static void wait_start(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind,
         wp_http_res_error(req, 503, "out of memory", NULL);
         return;
     }
-    *w = (sim_wait_t){.r = r, .http = req, .kind = kind, .d = *d};
+    *w = (sim_wait_t){.r = r, .http = req, .kind = kind, .d = *d, .next = r->waits};
+    if (r->waits != NULL)
+        r->waits->prev = w;
+    r->waits = w;
     req->user = w;
     req->on_abort = on_wait_abort;
     if (!timed)

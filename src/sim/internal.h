@@ -95,7 +95,8 @@ struct sim_replica_s {
     wp_rng_t fault_rng;
     uint64_t fault_requests; /* completion requests since the set was installed or a restart */
     uint64_t faults_injected[WP_FAULT_KIND_COUNT];
-    uv_timer_t fault_timer; /* the crash (deferred out of any handler), then the restart */
+    struct sim_wait_s *waits; /* requests parked by a fault for this replica, a list */
+    uv_timer_t fault_timer;   /* the crash (deferred out of any handler), then the restart */
     bool crash_pending, down;
     int64_t restart_ms;
 };

@@ -58,10 +58,12 @@ static void held_drop(sim_held_t *hd, bool release)
         r->held = hd->next;
     if (hd->next != NULL)
         hd->next->prev = hd->prev;
-    if (release)
-        wp_engine_release(r->engine, hd->id);
     uv_timer_stop(&hd->timer);
     uv_close((uv_handle_t *)&hd->timer, held_closed);
+    if (release) {
+        wp_engine_release(r->engine, hd->id);
+        wp__sim_plan_step(r->group); /* the blocks are free: a blocked request may run */
+    }
 }
 
 static void on_held_expired(uv_timer_t *t)
@@ -79,6 +81,7 @@ void wp__sim_kv_hold(sim_replica_t *r, uint64_t id, int32_t prompt_tokens)
     sim_held_t *hd = calloc(1, sizeof(*hd));
     if (hd == NULL) {
         wp_engine_release(r->engine, id); /* nobody could pull it */
+        wp__sim_plan_step(r->group);
         return;
     }
     *hd = (sim_held_t){.r = r, .id = id, .prompt_tokens = prompt_tokens, .next = r->held};

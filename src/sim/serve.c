@@ -58,6 +58,7 @@ static void forget(sim_req_t *q)
         r->dead = q;
     } else {
         wp__sim_req_free(q);
+        wp__sim_plan_step(r->group); /* its blocks are free: a blocked request may run */
     }
 }
 
@@ -240,8 +241,8 @@ void wp__sim_plan_step(sim_group_t *g)
     double real = wp__sim_real_seconds(sim);
     if (g->vnow < real)
         g->vnow = real;
-    if (wp_group_step(g->core, g->vnow, &g->step) != WP_OK)
-        return;
+    if (wp_group_step(g->core, g->vnow, &g->step) != WP_OK || g->step.n_scheduled == 0)
+        return; /* blocked on held KV: planned again when blocks are freed */
     for (int k = 0; k < g->n_ranks; k++)
         g->ranks[k].steps++;
     g->vnow += g->step.duration_s;

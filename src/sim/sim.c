@@ -230,6 +230,12 @@ wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t 
         pp.step_overhead_s = c->step_overhead_ms / 1000.0;
     if (wp_model_const_apply(c->engine_model, &pp, NULL, err) != WP_OK)
         return WP_EINVAL;
+    for (size_t i = 0; c->data_parallel < 2 && i < wp_model_const_count(); i++)
+        if (wp_model_const_is_ep(i) && !isnan(c->engine_model[i]))
+            return wp_err_set(err, WP_EINVAL,
+                              "engine model constant %s applies to wide-EP groups only "
+                              "(expertParallel, --data-parallel)",
+                              wp_model_const_at(i)->key);
     bool wide = c->data_parallel > 1;
     wp_status_t st = wide ? ep_setup(c, *model, gpu, &pp, perf, ep, err)
                           : wp_perf_init(perf, *model, gpu, c->tensor_parallel, &pp, err);
@@ -411,8 +417,7 @@ static void on_timer_closed(uv_handle_t *h)
         while (r->dead != NULL) {
             sim_req_t *d = r->dead;
             r->dead = d->next_dead;
-            wp_buf_free(&d->text);
-            free(d);
+            wp__sim_req_free(d); /* unlinked from `live`: a pull closed later unlinks its own */
         }
         r->engine = NULL;
         wp__sim_metrics_free(r);

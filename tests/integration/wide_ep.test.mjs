@@ -8,6 +8,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 
+import net from 'node:net';
+
 import { Proc, assertErrorShape, metrics, post, sample, stopClean, waitUntil } from '../lib/wellpath.mjs';
 
 const MOE = 'Qwen/Qwen3-30B-A3B';
@@ -116,6 +118,62 @@ describe('wide-EP group in wellpath sim', () => {
     const pulls = await metrics(url(dec.ports[0], ''));
     assert.equal(sample(pulls, 'wellpath_sim_kv_pulls_total', { engine: '1', result: 'ok' }), 1);
     assert.equal(sample(pulls, 'wellpath_sim_kv_pulls_total', { engine: '0', result: 'ok' }), 0);
+  });
+
+  // A rank whose KV is full of blocks held for remote decodes cannot run a new prompt: the
+  // group does not spin on empty steps (its /metrics answer, the request waits), and the
+  // request runs once the held blocks expire.
+  test('test_wide_ep_blocked_rank_waits_without_spinning', async (t) => {
+    const g = await startGroup(2, ['--role', 'prefill', '--gpu-memory-utilization', '0.5', '--kv-timeout-ms', '1500']);
+    t.after(() => stopClean(assert, g.proc, 'wellpath sim'));
+    const kvReq = { do_remote_decode: true, do_remote_prefill: false, remote_engine_id: null, remote_block_ids: null, remote_host: null, remote_port: null };
+    const word = (i) => `w${i} `;
+    const text = (n, tag) => Array.from({ length: n }, (_, i) => word(i) + tag).join(' ');
+    for (const tag of ['a', 'b']) {
+      const r = await complete(g.ports[0], { prompt: text(10000, tag), max_tokens: 1, kv_transfer_params: kvReq });
+      assert.equal(r.status, 200, r.text);
+    }
+    const blocked = complete(g.ports[0], { prompt: text(6000, 'c'), max_tokens: 2 });
+    await waitUntil(async () => sample(await metrics(url(g.ports[0], '')), 'vllm:num_requests_waiting', { engine: '0' }) === 1,
+      { what: 'the third request waiting for blocks, with /metrics answering' });
+    const r = await blocked;
+    assert.equal(r.status, 200, r.text);
+  });
+
+  // A crash fault drawn by a rank for a request that came through another rank's port: the
+  // request's connection is cut as the rank's own are, not left hanging.
+  test('test_wide_ep_crash_fault_cuts_a_routed_request', async (t) => {
+    const g = await startGroup(2, ['--fault', 'crash,restart_ms=-1', '--fault-replicas', '1']);
+    t.after(() => stopClean(assert, g.proc, 'wellpath sim'));
+    const outcome = await complete(g.ports[0], {}, { 'X-data-parallel-rank': '1' }).then((r) => `status ${r.status}`, () => 'cut');
+    assert.equal(outcome, 'cut');
+    const r = await complete(g.ports[0]);
+    assert.equal(r.status, 200, 'rank 0 serves on');
+  });
+
+  // Stopping a group while one rank streams and another pulls KV from a prefill server that
+  // never answers: every record is freed once (the ASan build checks), exit status 0.
+  test('test_wide_ep_stop_with_a_pull_in_flight', async (t) => {
+    const silent = net.createServer(() => {});
+    await new Promise((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    t.after(() => silent.close());
+    const g = await startGroup(2, ['--role', 'decode']);
+    const ctl = new AbortController();
+    const res = await fetch(url(g.ports[1], '/v1/completions'), {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, signal: ctl.signal,
+      body: JSON.stringify({ model: MOE, prompt: 'a long stream', max_tokens: 5000, stream: true }),
+    });
+    await res.body.getReader().read();
+    const kv = { do_remote_prefill: true, do_remote_decode: false, remote_engine_id: 'sim-1', remote_block_ids: [0],
+      remote_request_id: '1', remote_host: '127.0.0.1', remote_port: silent.address().port, tp_size: 1 };
+    const pulling = complete(g.ports[1], { prompt: 'decode after a pull', kv_transfer_params: kv }, { 'X-data-parallel-rank': '1' }).catch(() => null);
+    await waitUntil(async () => {
+      const m = await metrics(url(g.ports[1], ''));
+      return sample(m, 'vllm:num_requests_running', { engine: '1' }) === 1;
+    }, { what: 'the stream running' });
+    await stopClean(assert, g.proc, 'wellpath sim');
+    ctl.abort();
+    await pulling;
   });
 
   test('test_wide_ep_bad_setups_exit_2', async () => {
