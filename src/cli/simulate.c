@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "cli/cli.h"
+#include "cli/desconf.h"
 #include "cli/runopts.h"
 #include "des/des.h"
 #include "bench/bench.h"
@@ -65,12 +66,6 @@ static void on_progress(void *ud, size_t done, size_t total)
     if (done == total)
         fprintf(stderr, "\n");
 }
-
-/* The perf models of the pools (and their wide-EP models): what the des config borrows. */
-typedef struct engine_models_s {
-    wp_perf_t perf[2];
-    wp_ep_t ep[2];
-} engine_models_t;
 
 /* What vLLM logs at start-up ("GPU KV cache size: N tokens"), for each pool's engines (each
  * rank's, in wide-EP groups of `ranks`). */
@@ -158,108 +153,18 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
     return st;
 }
 
-/* Ranks per engine group of sc: expertParallel's wide-EP groups, or 1. */
-static int group_ranks(const wp_sim_config_t *sc)
-{
-    return sc->data_parallel > 1 ? sc->data_parallel : 1;
-}
-
-/* A topology with prefill and decode sections: two pools, each with its replicas (groups of
- * expertParallel ranks with it) and TP, and the KV link of nixl.transport. em holds one
- * perf model (and wide-EP model) per pool. */
-static wp_status_t configure_pd(const wp_topology_t *topo, const wp_sim_config_t *sc,
-                                wp_des_config_t *dc, engine_models_t *em, wp_err_t *err)
-{
-    const wp_topology_pool_t *pools[2] = {&topo->prefill, &topo->decode};
-    const wp_model_spec_t *m;
-    for (int p = 0; p < 2; p++) {
-        wp_sim_config_t c = *sc;
-        c.replicas = pools[p]->replicas;
-        c.tensor_parallel = pools[p]->tensor_parallel;
-        wp_status_t st =
-            wp_sim_engine_setup(&c, &m, &em->perf[p], &em->ep[p], &dc->pools[p].engine, err);
-        if (st != WP_OK)
-            return st;
-        dc->pools[p].ranks = group_ranks(&c);
-        dc->pools[p].ep = &em->ep[p];
-        dc->pools[p].n = c.replicas * dc->pools[p].ranks;
-        dc->pools[p].role = p == 0 ? WP_SCHED_ROLE_PREFILL : WP_SCHED_ROLE_DECODE;
-    }
-    dc->n_pools = 2;
-    dc->pd_threshold = topo->scheduler.pd_threshold;
-    if (wp_model_link(topo->nixl.present ? topo->nixl.transport : "rdma", &dc->kv_link_bw,
-                      &dc->kv_link_latency_s) != WP_OK)
-        return wp_err_set(err, WP_EINVAL, "nixl.transport '%s': expected rdma or tcp",
-                          topo->nixl.transport);
-    return WP_OK;
-}
-
-/* The legacy keys simulation.prefillMfu, decodeMbu and stepOverheadMs set a constant too. */
-static bool legacy_set(const wp_sim_config_t *sc, const char *key)
-{
-    return (strcmp(key, "prefillMfu") == 0 && sc->prefill_mfu > 0) ||
-           (strcmp(key, "decodeMbu") == 0 && sc->decode_mbu > 0) ||
-           (strcmp(key, "stepOverheadMs") == 0 && sc->step_overhead_ms >= 0);
-}
-
-/* Every engine-model step constant the topology leaves unset, at the end of its calibrated
- * range that makes steps slower (end > 0) or faster (end < 0); memory constants stay, and
- * the wide-EP model's when there is no group. */
-static void engine_model_at_end(wp_sim_config_t *sc, int end)
-{
-    for (size_t i = 0; end != 0 && i < wp_model_const_count(); i++) {
-        const wp_perf_const_t *k = wp_model_const_at(i);
-        if (wp_model_const_is_ep(i) && sc->data_parallel < 2)
-            continue; /* no wide-EP group to move */
-        if (isnan(sc->engine_model[i]) && !legacy_set(sc, k->key) && !k->memory)
-            sc->engine_model[i] = (end > 0) == k->slow_hi ? k->hi : k->lo;
-    }
-}
-
 /* end: 0 the calibrated engine model, > 0 its slow end, < 0 its fast end. */
 static wp_status_t configure(const char *file, int end, wp_des_config_t *dc, wp_sim_config_t *sc,
-                             engine_models_t *em, const wp_model_spec_t **model, wp_err_t *err)
+                             wp_cli_engine_models_t *em, const wp_model_spec_t **model,
+                             wp_err_t *err)
 {
     wp_topology_t topo;
-    static wp_gateway_config_t gc;
     wp_status_t st = wp_cli_load_topology(file, &topo, err);
     if (st != WP_OK)
         return st;
-    st = wp_cli_gateway_config(&topo, &gc, err);
-    if (st == WP_OK)
-        st = wp_cli_sim_config(&topo, sc, err);
-    engine_model_at_end(sc, end);
-    if (st == WP_OK)
-        st = wp_sim_engine_setup(sc, model, &em->perf[0], &em->ep[0], &dc->engine, err);
-    if (st == WP_OK && topo.prefill.present && topo.decode.present)
-        st = configure_pd(&topo, sc, dc, em, err);
+    st = wp_cli_des_configure(&topo, end, dc, sc, em, model, err);
     wp_topology_free(&topo);
-    if (st != WP_OK)
-        return st;
-    dc->ranks = group_ranks(sc);
-    dc->ep = &em->ep[0];
-    dc->n_engines = sc->replicas * dc->ranks;
-    dc->sched = gc.sched;
-    dc->model = (*model)->hf_id;
-    dc->vocab = (uint32_t)(*model)->vocab;
-    dc->scrape_interval_s = (double)gc.scrape_interval_ms / 1000.0;
-    dc->seed = sc->seed;
-    dc->max_in_flight = gc.max_in_flight;
-    dc->admit = wp_gateway_admit_cfg(&gc.flow);
-    dc->retries = gc.retries;
-    dc->outlier = wp_gateway_outlier_cfg(&gc.outlier);
-    dc->fault_replicas = sc->fault_replicas;
-    dc->faults.n = 0; /* the errors; what needs a connection is left to `wellpath up` */
-    for (int i = 0; i < sc->faults.n; i++) {
-        if (wp_fault_status(sc->faults.f[i].kind) != 0)
-            dc->faults.f[dc->faults.n++] = sc->faults.f[i];
-        else
-            fprintf(stderr,
-                    "wellpath simulate: simulation.faults: '%s' is not simulated in virtual "
-                    "time (429, 500, 503 and context-length are); left out\n",
-                    wp_fault_kind_name(sc->faults.f[i].kind));
-    }
-    return WP_OK;
+    return st;
 }
 
 /* Every prefill:decode split of a fixed GPU budget (at the pools' TP), one run each,
@@ -412,7 +317,7 @@ int wp_cli_simulate(int argc, char **argv)
     if (file == NULL)
         return wp_cli_fail("simulate", "-f FILE is required (the topology to simulate)");
     wp_sim_config_t sc;
-    static engine_models_t em[3];
+    static wp_cli_engine_models_t em[3];
     static wp_des_config_t ends[2]; /* fast, slow */
     const wp_model_spec_t *model;
     if (configure(file, 0, &dc, &sc, &em[0], &model, &err) != WP_OK ||

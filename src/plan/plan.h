@@ -14,7 +14,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+#include "base/buf.h"
 #include "base/err.h"
 #include "model/model.h"
 
@@ -51,9 +53,77 @@ typedef struct wp_plan_candidate_s {
 
 int wp_plan_candidate_gpus(const wp_plan_candidate_t *c);
 
+/* ---- the facts and the guide's decision tree ---- */
+
+typedef struct wp_plan_facts_s {
+    const wp_model_spec_t *model;
+    const wp_gpu_spec_t *gpu;
+    int gpus;                         /* the budget */
+    double weight_gb;                 /* the model's weights at its checkpoint precision */
+    int min_tp;                       /* the smallest TP (1, 2, 4, 8) a server fits at; 0: none */
+    size_t requests;                  /* measured on the workload: */
+    double isl_p50, isl_p90, osl_p50; /* tokens */
+    double prefix_reuse;              /* share of prompt tokens in blocks an earlier request had */
+} wp_plan_facts_t;
+
+typedef struct wp_plan_decision_s {
+    wp_plan_path_t path;
+    int ratio_p, ratio_d; /* Path 2: the guide's prefill:decode ratio for the ISL/OSL */
+    char why[WP_PLAN_WHY_MAX][WP_PLAN_TEXT_MAX]; /* each branch taken, with its facts */
+    int n_why;
+} wp_plan_decision_t;
+
+/* The guide's tree: a large MoE model (200B+ parameters) on 16+ GPUs -> Path 3; long
+ * inputs (ISL p50 >= 4096) with ISL/OSL >= 4 on a 30B+ (active) model -> Path 2 with the
+ * guide's xPyD ratio; otherwise Path 1, whose prefix-aware routing pays with the measured
+ * prefix reuse. Thresholds and sources in docs/plan.md. */
+void wp_plan_decide(const wp_plan_facts_t *f, wp_plan_decision_t *out);
+
+/* ---- the candidates ---- */
+
+/* The candidates of every path on at most `gpus` GPUs of type g, into out (at most cap):
+ * Path 1 at each TP a server fits at; Path 2 at the two smallest such TPs per pool, every
+ * prefill:decode split that uses the budget; Path 3 (MoE models) with groups of 8, 16, ...
+ * ranks that divide the experts and fit, aggregated and as a prefill group + a decode
+ * group. Returns how many (0: nothing fits). Deterministic order: Path 1, 2, 3. */
+size_t wp_plan_candidates(const wp_model_spec_t *m, const wp_gpu_spec_t *g, int gpus,
+                          wp_plan_candidate_t *out, size_t cap);
+/* The smallest TP of 1, 2, 4, 8 at which one server of m fits on g (KV room for at least
+ * one max-length request); 0 when none. */
+int wp_plan_min_tp(const wp_model_spec_t *m, const wp_gpu_spec_t *g);
+
+/* ---- the ranking ---- */
+
+/* What the shell measured for a candidate (its `des` run). */
+typedef struct wp_plan_result_s {
+    wp_plan_candidate_t cand;
+    int gpus;
+    bool ran; /* false: the run failed (error says why) */
+    char error[WP_PLAN_TEXT_MAX];
+    double goodput_rps; /* requests/s meeting every SLO (all completed without SLOs) */
+    double output_tps;  /* output tokens/s */
+    double ttft_p90, itl_p50, tpot_p90, e2e_p90; /* seconds */
+    uint64_t requests, failed;
+    double goodput_per_gpu;         /* set by wp_plan_rank */
+    char verdict[WP_PLAN_TEXT_MAX]; /* set by wp_plan_rank: why it won or lost */
+} wp_plan_result_t;
+
+/* SLOs at p90 (seconds; INFINITY: none). */
+typedef struct wp_plan_slo_s {
+    double ttft_s, itl_s, tpot_s, e2e_s;
+} wp_plan_slo_t;
+
+/* Sorts r best first: by goodput per GPU, then output tokens/s per GPU, then fewer GPUs,
+ * then the candidates' order. Writes each verdict: the winner's, and for each loser the
+ * first reason (a failed run, failed requests, an SLO its p90 misses, or how much less
+ * goodput per GPU it has than the winner). */
+void wp_plan_rank(wp_plan_result_t *r, size_t n, const wp_plan_slo_t *slo);
+
+/* ---- the deployment ---- */
+
 /* The deployment a candidate becomes, for plan/manifest.h. Strings are borrowed. */
 typedef struct wp_plan_deploy_s {
-    const char *name;      /* resource name prefix (DNS-1123 label), e.g. "wellpath" */
+    const char *name;       /* resource name prefix (DNS-1123 label), e.g. "wellpath" */
     const char *namespace_; /* Kubernetes namespace, e.g. "default" */
     const wp_model_spec_t *model;
     const wp_gpu_spec_t *gpu;
@@ -70,5 +140,13 @@ typedef struct wp_plan_deploy_s {
     bool keda;                     /* a KEDA ScaledObject on the gateway's queue metrics */
     bool gateway_api;              /* an InferencePool + HTTPRoute */
 } wp_plan_deploy_t;
+
+/* The topology file of the deployment (the guide's keys, as docs/topology.md reads them):
+ * model, gpu, the pool(s) with expertParallel for wide-EP, nixl for P/D, the scheduler's
+ * scorers (prefix-aware 100, load-aware 50, and rank-balance 100 for wide-EP groups), and
+ * the gateway's listen address. It runs as is with `wellpath up` and `wellpath simulate`.
+ * sim_extra: more YAML lines under `simulation:` (NULL: none). */
+wp_status_t wp_plan_topology_yaml(const wp_plan_deploy_t *d, const char *sim_extra, wp_buf_t *out,
+                                  wp_err_t *err);
 
 #endif
