@@ -22,6 +22,7 @@ int wp_cli_gateway(int argc, char **argv);
 int wp_cli_up(int argc, char **argv);
 int wp_cli_bench(int argc, char **argv);
 int wp_cli_simulate(int argc, char **argv);
+int wp_cli_plan(int argc, char **argv);
 
 /* Reads and parses path (NULL: the embedded default). */
 wp_status_t wp_cli_load_topology(const char *path, wp_topology_t *t, wp_err_t *err);

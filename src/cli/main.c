@@ -19,6 +19,7 @@ static void usage(FILE *out)
           "  sim       one or more simulated vLLM-compatible model servers\n"
           "  bench     a serving benchmark against a server, or against `up` once per policy\n"
           "  simulate  the whole pool and scheduler in virtual time, with bench's report\n"
+          "  plan      pick a deployment for a model, GPUs and a workload, by simulation\n"
           "\n"
           "Run 'wellpath <command> --help' for a command's options.\n",
           out);
@@ -40,6 +41,8 @@ int main(int argc, char **argv)
         return wp_cli_gateway(argc - 1, argv + 1);
     if (strcmp(cmd, "simulate") == 0)
         return wp_cli_simulate(argc - 1, argv + 1);
+    if (strcmp(cmd, "plan") == 0)
+        return wp_cli_plan(argc - 1, argv + 1);
     if (strcmp(cmd, "bench") == 0)
         return wp_cli_bench(argc - 1, argv + 1);
     if (strcmp(cmd, "sim") == 0)

@@ -79,6 +79,15 @@ typedef struct wp_plan_decision_s {
  * prefix reuse. Thresholds and sources in docs/plan.md. */
 void wp_plan_decide(const wp_plan_facts_t *f, wp_plan_decision_t *out);
 
+/* Prefix reuse on a workload (plan/reuse.c): the share of prompt tokens in leading 16-token
+ * blocks an earlier prompt already had, as an unbounded prefix cache would find them. The
+ * set is owned by the wp_plan_reuse_t; new returns NULL without memory. */
+typedef struct wp_plan_reuse_s wp_plan_reuse_t;
+wp_plan_reuse_t *wp_plan_reuse_new(void);
+void wp_plan_reuse_free(wp_plan_reuse_t *r);
+void wp_plan_reuse_add(wp_plan_reuse_t *r, const int32_t *ids, size_t n);
+double wp_plan_reuse_ratio(const wp_plan_reuse_t *r);
+
 /* ---- the candidates ---- */
 
 /* The candidates of every path on at most `gpus` GPUs of type g, into out (at most cap):
@@ -92,6 +101,25 @@ size_t wp_plan_candidates(const wp_model_spec_t *m, const wp_gpu_spec_t *g, int 
  * one max-length request); 0 when none. */
 int wp_plan_min_tp(const wp_model_spec_t *m, const wp_gpu_spec_t *g);
 
+/* ---- the load each candidate sustains ---- */
+
+/* Whether a run at offered_rps kept up: no failed request, and at least 90 % of the offered
+ * requests per second met every SLO (goodput). */
+bool wp_plan_sustains(double offered_rps, double good_rps, uint64_t failed);
+
+/* The search for the highest sustained rate: start at the workload's rate, double while it
+ * is sustained (halve while it is not) until the limit is bracketed (at most 8 times), then
+ * 4 geometric bisections. lo: the best rate sustained so far (0: none). */
+typedef struct wp_plan_sweep_s {
+    double next, lo, hi;
+    int runs, grown, bisected;
+    bool done;
+} wp_plan_sweep_t;
+void wp_plan_sweep_init(wp_plan_sweep_t *s, double rate);
+/* The rate to run next; false when the search is over (lo is the answer). */
+bool wp_plan_sweep_next(const wp_plan_sweep_t *s, double *rate);
+void wp_plan_sweep_report(wp_plan_sweep_t *s, bool sustained);
+
 /* ---- the ranking ---- */
 
 /* What the shell measured for a candidate (its `des` run). */
@@ -100,6 +128,9 @@ typedef struct wp_plan_result_s {
     int gpus;
     bool ran; /* false: the run failed (error says why) */
     char error[WP_PLAN_TEXT_MAX];
+    double offered_rps; /* the rate of the run kept (the highest sustained one when swept;
+                           NaN for a closed-loop or trace load) */
+    int runs;           /* simulations made for it */
     double goodput_rps; /* requests/s meeting every SLO (all completed without SLOs) */
     double output_tps;  /* output tokens/s */
     double ttft_p90, itl_p50, tpot_p90, e2e_p90; /* seconds */

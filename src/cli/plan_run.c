@@ -1,0 +1,332 @@
+/*
+ * cli/plan_run: `wellpath plan` after its options. Measure the workload, decide as the
+ * guide does, simulate every candidate (jobs at once, each its own workload generator,
+ * report and des run: nothing shared but read-only catalogs), rank, print, write.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench/bench.h"
+#include "cli/desconf.h"
+#include "cli/plan_int.h"
+#include "report/report.h"
+#include "stats/stats.h"
+
+static double wall_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- the facts ---- */
+
+static wp_status_t measure(plan_t *p, wp_err_t *err)
+{
+    wp_workload_t *wl = wp_workload_new(&p->run.spec, &p->trace, err);
+    wp_plan_reuse_t *reuse = wp_plan_reuse_new();
+    if (wl == NULL || reuse == NULL || wp_workload_set_vocab(wl, (uint32_t)p->model->vocab) != WP_OK) {
+        wp_workload_free(wl);
+        wp_plan_reuse_free(reuse);
+        return err->msg[0] ? WP_EINVAL : wp_err_set(err, WP_ENOMEM, "out of memory");
+    }
+    wp_stats_samples_t isl, osl;
+    wp_stats_samples_init(&isl, 0);
+    wp_stats_samples_init(&osl, 0);
+    wp_workload_req_t q;
+    while (wp_workload_next(wl, &q) == WP_OK) {
+        wp_stats_samples_add(&isl, (double)q.prompt_tokens);
+        wp_stats_samples_add(&osl, (double)q.max_tokens);
+        wp_plan_reuse_add(reuse, q.ids, q.n_ids);
+    }
+    wp_plan_facts_t *f = &p->facts;
+    *f = (wp_plan_facts_t){.model = p->model, .gpu = p->gpu, .gpus = p->gpus,
+                           .min_tp = wp_plan_min_tp(p->model, p->gpu),
+                           .requests = wp_stats_samples_count(&isl),
+                           .isl_p50 = wp_stats_samples_quantile(&isl, 0.5),
+                           .isl_p90 = wp_stats_samples_quantile(&isl, 0.9),
+                           .osl_p50 = wp_stats_samples_quantile(&osl, 0.5),
+                           .prefix_reuse = wp_plan_reuse_ratio(reuse)};
+    wp_perf_t perf;
+    if (wp_perf_init_shape(&perf, p->model, p->gpu, 1, NULL, NULL) == WP_OK)
+        f->weight_gb = perf.weight_bytes / 1e9;
+    wp_stats_samples_free(&isl);
+    wp_stats_samples_free(&osl);
+    wp_plan_reuse_free(reuse);
+    wp_workload_free(wl);
+    return WP_OK;
+}
+
+static void print_decision(const plan_t *p)
+{
+    const wp_plan_facts_t *f = &p->facts;
+    printf("wellpath plan: %s on %d x %s, %zu requests of the workload\n", p->model->name,
+           p->gpus, p->gpu->name, f->requests);
+    printf("the guide's decision tree:\n");
+    for (int i = 0; i < p->decision.n_why; i++)
+        printf("  - %s\n", p->decision.why[i]);
+    printf("  => %s\n", wp_plan_path_name(p->decision.path));
+}
+
+/* ---- one candidate ---- */
+
+static void deploy_of(const plan_t *p, const wp_plan_candidate_t *c, bool prefix_caching,
+                      wp_plan_deploy_t *d)
+{
+    *d = (wp_plan_deploy_t){.name = "wellpath", .namespace_ = "default", .model = p->model,
+                            .gpu = p->gpu, .cand = *c, .prefix_caching = prefix_caching,
+                            .gpu_memory_utilization = 0.9, .vllm_port = 8000, .gateway_port = 8000};
+}
+
+/* The candidate's metrics from one des run of the workload (spec) on its topology text. */
+static wp_status_t simulate(const plan_t *p, const wp_workload_spec_t *spec,
+                            const wp_plan_deploy_t *d, wp_plan_result_t *r, wp_err_t *err)
+{
+    wp_buf_t yaml;
+    wp_buf_init(&yaml, 0);
+    wp_topology_t topo;
+    wp_status_t st = wp_plan_topology_yaml(d, NULL, &yaml, err);
+    if (st == WP_OK)
+        st = wp_topology_parse(yaml.data, yaml.len, "plan.yaml", &topo, err);
+    wp_buf_free(&yaml);
+    if (st != WP_OK)
+        return st;
+    wp_des_config_t *dc = malloc(sizeof(*dc));
+    wp_cli_engine_models_t *em = malloc(sizeof(*em));
+    wp_report_t *rep = NULL;
+    wp_workload_t *wl = NULL;
+    const wp_model_spec_t *m;
+    wp_sim_config_t sc;
+    if (dc == NULL || em == NULL)
+        st = wp_err_set(err, WP_ENOMEM, "out of memory");
+    if (st == WP_OK) {
+        wp_des_config_default(dc);
+        st = wp_cli_des_configure(&topo, 0, dc, &sc, em, &m, err);
+    }
+    wp_topology_free(&topo);
+    if (st == WP_OK)
+        st = wp_report_create(&rep, WP_REPORT_MODE_SIMULATE, NULL, &p->run.slo, NULL, err);
+    if (st == WP_OK && (wl = wp_workload_new(spec, &p->trace, err)) == NULL)
+        st = WP_EINVAL;
+    wp_report_run_t *run = NULL;
+    wp_report_stage_t stage = {NAN, NAN};
+    if (st == WP_OK)
+        st = wp_report_run_add(rep, r->cand.label, &stage, 1, &run, err);
+    wp_des_stats_t stats;
+    if (st == WP_OK)
+        st = wp_des_run(dc, wl, run, NULL, NULL, &stats, err);
+    wp_report_metrics_t mt;
+    if (st == WP_OK && (st = wp_report_run_metrics(run, WP_REPORT_SUMMARY, &mt, err)) == WP_OK) {
+        r->goodput_rps = mt.goodput_requests_per_s;
+        r->output_tps = mt.output_tokens_per_s;
+        r->ttft_p90 = mt.ttft_s.p90;
+        r->itl_p50 = mt.itl_s.p50;
+        r->tpot_p90 = mt.tpot_s.p90;
+        r->e2e_p90 = mt.e2e_s.p90;
+        r->requests = mt.requests;
+        r->failed = mt.failed;
+    }
+    wp_workload_free(wl);
+    wp_report_free(rep);
+    free(dc);
+    free(em);
+    return st;
+}
+
+static bool open_loop(const wp_workload_spec_t *s)
+{
+    return (s->load.type == WP_WORKLOAD_LOAD_POISSON || s->load.type == WP_WORKLOAD_LOAD_CONSTANT) &&
+           s->load.rate > 0;
+}
+
+/* Open-loop loads: the highest rate the candidate sustains (plan/sweep), its metrics those
+ * of the best sustained run (of the last one when none was). Other loads: one run. */
+static wp_status_t sweep(const plan_t *p, const wp_plan_deploy_t *d, wp_plan_result_t *r,
+                         wp_err_t *err)
+{
+    wp_workload_spec_t spec = p->run.spec;
+    if (!open_loop(&spec)) {
+        r->offered_rps = NAN;
+        r->runs = 1;
+        return simulate(p, &spec, d, r, err);
+    }
+    wp_plan_sweep_t sw;
+    wp_plan_sweep_init(&sw, spec.load.rate);
+    wp_plan_result_t best = *r, last = *r;
+    bool any = false;
+    double rate;
+    while (wp_plan_sweep_next(&sw, &rate)) {
+        spec.load.rate = rate;
+        wp_status_t st = simulate(p, &spec, d, &last, err);
+        if (st != WP_OK)
+            return st;
+        last.offered_rps = rate;
+        bool ok = wp_plan_sustains(rate, last.goodput_rps, last.failed);
+        wp_plan_sweep_report(&sw, ok);
+        if (ok && (!any || rate > best.offered_rps)) {
+            best = last;
+            any = true;
+        }
+    }
+    *r = any ? best : last;
+    r->runs = sw.runs;
+    return WP_OK;
+}
+
+static void run_one(const plan_t *p, wp_plan_result_t *r)
+{
+    wp_plan_deploy_t d;
+    deploy_of(p, &r->cand, true, &d);
+    wp_err_t err = {{0}};
+    r->gpus = wp_plan_candidate_gpus(&r->cand);
+    r->ran = sweep(p, &d, r, &err) == WP_OK;
+    if (!r->ran)
+        snprintf(r->error, sizeof(r->error), "%.*s", (int)sizeof(r->error) - 1, err.msg);
+}
+
+/* ---- every candidate, jobs at once ---- */
+
+typedef struct pool_s {
+    plan_t *p;
+    pthread_mutex_t mu;
+    size_t next, done;
+    double t0;
+} pool_t;
+
+static void *worker(void *arg)
+{
+    pool_t *w = arg;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        size_t i = w->next++;
+        pthread_mutex_unlock(&w->mu);
+        if (i >= w->p->n)
+            return NULL;
+        run_one(w->p, &w->p->results[i]);
+        pthread_mutex_lock(&w->mu);
+        w->done++;
+        if (w->p->run.progress)
+            fprintf(stderr, "\rplan: %zu/%zu candidates simulated (%.1f s)", w->done, w->p->n,
+                    wall_s() - w->t0);
+        pthread_mutex_unlock(&w->mu);
+    }
+}
+
+static void run_all(plan_t *p)
+{
+    pool_t w = {.p = p, .t0 = wall_s()};
+    pthread_mutex_init(&w.mu, NULL);
+    int n = p->jobs < (int)p->n ? p->jobs : (int)p->n;
+    pthread_t th[256];
+    int started = 0;
+    for (int i = 0; i < n && i < 256; i++)
+        if (pthread_create(&th[i], NULL, worker, &w) == 0)
+            started++;
+    if (started == 0)
+        worker(&w);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&w.mu);
+    if (p->run.progress)
+        fputc('\n', stderr);
+    fprintf(stderr, "plan: %zu candidates simulated in %.1f s on %d threads\n", p->n,
+            wall_s() - w.t0, started ? started : 1);
+}
+
+/* ---- the answer ---- */
+
+static void print_ranking(const plan_t *p)
+{
+    printf("\n%-4s %-24s %-4s %4s %9s %11s %13s %9s %8s  %s\n", "rank", "candidate", "path", "GPUs",
+           "rate req/s", "goodput/GPU", "out tok/s/GPU", "TTFT p90", "ITL p50", "verdict");
+    for (size_t i = 0; i < p->n; i++) {
+        const wp_plan_result_t *r = &p->results[i];
+        printf("%-4zu %-24s %-4d %4d %9.3g %11.4f %13.1f %8.3fs %6.1fms  %s\n", i + 1,
+               r->cand.label, (int)r->cand.path, r->gpus, r->offered_rps, r->goodput_per_gpu,
+               r->output_tps / (r->gpus ? r->gpus : 1), r->ttft_p90, r->itl_p50 * 1e3, r->verdict);
+    }
+}
+
+static void print_cost(const plan_t *p)
+{
+    const wp_plan_result_t *b = &p->results[0];
+    if (p->price <= 0 || !(b->output_tps > 0))
+        return;
+    double per_hour = b->gpus * p->price;
+    double per_mtok = per_hour / (b->output_tps * 3600.0) * 1e6;
+    printf("\ncost: %d GPUs x %.2f = %.2f per hour; %.4f per million output tokens\n", b->gpus,
+           p->price, per_hour, per_mtok);
+    if (p->spot > 0)
+        printf("  spot (%.0f %% off): %.2f per hour; %.4f per million output tokens, if the "
+               "deployment tolerates preemption of its GPUs\n",
+               100 * p->spot, per_hour * (1 - p->spot), per_mtok * (1 - p->spot));
+}
+
+static wp_status_t write_files(const plan_t *p, wp_err_t *err)
+{
+    if (p->out_dir == NULL)
+        return WP_OK;
+    if (mkdir(p->out_dir, 0755) != 0 && errno != EEXIST)
+        return wp_err_set(err, WP_EIO, "--out: cannot create %s: %s", p->out_dir, strerror(errno));
+    wp_plan_deploy_t d;
+    deploy_of(p, &p->results[0].cand, true, &d);
+    wp_buf_t yaml;
+    wp_buf_init(&yaml, 0);
+    wp_status_t st = wp_plan_topology_yaml(&d, NULL, &yaml, err);
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/topology.yaml", p->out_dir);
+    FILE *f = st == WP_OK ? fopen(path, "w") : NULL;
+    if (st == WP_OK && (f == NULL || fwrite(yaml.data, 1, yaml.len, f) != yaml.len))
+        st = wp_err_set(err, WP_EIO, "--out: cannot write %s", path);
+    if (f != NULL && fclose(f) != 0 && st == WP_OK)
+        st = wp_err_set(err, WP_EIO, "--out: cannot write %s", path);
+    wp_buf_free(&yaml);
+    if (st == WP_OK)
+        printf("\nwrote %s\n", path);
+    return st;
+}
+
+static wp_plan_slo_t slo_of(const wp_report_slo_t *s)
+{
+    return (wp_plan_slo_t){s->ttft_s, s->itl_s, s->tpot_s, s->e2e_s};
+}
+
+int wp__plan_run(plan_t *p, wp_err_t *err)
+{
+    if (p->run.spec.type == WP_WORKLOAD_TRACE &&
+        wp_bench_read_trace(&p->run.spec, p->run.workload_file, &p->trace, err) != WP_OK)
+        return 2;
+    if (measure(p, err) != WP_OK)
+        return 2;
+    wp_plan_decide(&p->facts, &p->decision);
+    print_decision(p);
+    wp_plan_candidate_t cands[WP_PLAN_MAX_CANDIDATES];
+    p->n = wp_plan_candidates(p->model, p->gpu, p->gpus, cands, WP_PLAN_MAX_CANDIDATES);
+    if (p->n == 0) {
+        wp_err_set(err, WP_EINVAL, "%s fits no server of up to 8 %s GPUs within %d GPUs",
+                   p->model->name, p->gpu->name, p->gpus);
+        return 2;
+    }
+    for (size_t i = 0; i < p->n; i++)
+        p->results[i] = (wp_plan_result_t){.cand = cands[i]};
+    run_all(p);
+    wp_plan_slo_t slo = slo_of(&p->run.slo);
+    wp_plan_rank(p->results, p->n, &slo);
+    print_ranking(p);
+    const wp_plan_result_t *b = &p->results[0];
+    printf("\nrecommended: %s, %s on %d GPUs (%s)%s\n", wp_plan_path_name(b->cand.path),
+           b->cand.label, b->gpus, b->verdict,
+           b->cand.path == p->decision.path ? ", as the guide's tree says"
+                                            : ", where the guide's tree says otherwise");
+    print_cost(p);
+    wp_status_t st = write_files(p, err);
+    wp_workload_trace_free(&p->trace);
+    return st == WP_OK ? 0 : 1;
+}
