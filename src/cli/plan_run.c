@@ -132,6 +132,7 @@ static wp_status_t simulate(const plan_t *p, const wp_workload_spec_t *spec,
         r->e2e_p90 = mt.e2e_s.p90;
         r->requests = mt.requests;
         r->failed = mt.failed;
+        r->attainment = mt.requests ? (double)mt.good / (double)mt.requests : 0.0;
     }
     wp_workload_free(wl);
     wp_report_free(rep);
@@ -159,16 +160,23 @@ static wp_status_t sweep(const plan_t *p, const wp_plan_deploy_t *d, wp_plan_res
     }
     wp_plan_sweep_t sw;
     wp_plan_sweep_init(&sw, spec.load.rate);
+    /* A fixed number of requests at a higher rate is a shorter burst, which a large batch
+     * absorbs: the run keeps the workload's duration instead (more requests at a higher
+     * rate), so each rate is held for as long as the workload lasts. */
+    double base_rate = spec.load.rate, base_n = (double)spec.load.num_requests;
     wp_plan_result_t best = *r, last = *r;
     bool any = false;
     double rate;
     while (wp_plan_sweep_next(&sw, &rate)) {
         spec.load.rate = rate;
+        if (base_n > 0)
+            spec.load.num_requests = (int64_t)ceil(base_n * fmax(1.0, rate / base_rate));
         wp_status_t st = simulate(p, &spec, d, &last, err);
         if (st != WP_OK)
             return st;
         last.offered_rps = rate;
-        bool ok = wp_plan_sustains(rate, last.goodput_rps, last.failed);
+        last.goodput_rps = rate * last.attainment; /* the rate, not the drain's tail */
+        bool ok = wp_plan_sustains(last.attainment, last.failed);
         wp_plan_sweep_report(&sw, ok);
         if (ok && (!any || rate > best.offered_rps)) {
             best = last;
@@ -298,6 +306,19 @@ static wp_plan_slo_t slo_of(const wp_report_slo_t *s)
     return (wp_plan_slo_t){s->ttft_s, s->itl_s, s->tpot_s, s->e2e_s};
 }
 
+/* Without objectives every run "meets" them and the sweep could not tell a queue building
+ * up: planning needs a TTFT and an ITL bound (docs/plan.md). */
+static void default_slo(plan_t *p)
+{
+    wp_report_slo_t *s = &p->run.slo;
+    if (isinf(s->ttft_s))
+        s->ttft_s = 2.0;
+    if (isinf(s->itl_s))
+        s->itl_s = 0.1;
+    printf("objectives: TTFT %g s, mean ITL %g s%s%s (90 %% of requests must meet them)\n",
+           s->ttft_s, s->itl_s, isinf(s->tpot_s) ? "" : ", TPOT", isinf(s->e2e_s) ? "" : ", E2E");
+}
+
 int wp__plan_run(plan_t *p, wp_err_t *err)
 {
     if (p->run.spec.type == WP_WORKLOAD_TRACE &&
@@ -307,6 +328,7 @@ int wp__plan_run(plan_t *p, wp_err_t *err)
         return 2;
     wp_plan_decide(&p->facts, &p->decision);
     print_decision(p);
+    default_slo(p);
     wp_plan_candidate_t cands[WP_PLAN_MAX_CANDIDATES];
     p->n = wp_plan_candidates(p->model, p->gpu, p->gpus, cands, WP_PLAN_MAX_CANDIDATES);
     if (p->n == 0) {

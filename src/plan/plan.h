@@ -103,9 +103,10 @@ int wp_plan_min_tp(const wp_model_spec_t *m, const wp_gpu_spec_t *g);
 
 /* ---- the load each candidate sustains ---- */
 
-/* Whether a run at offered_rps kept up: no failed request, and at least 90 % of the offered
- * requests per second met every SLO (goodput). */
-bool wp_plan_sustains(double offered_rps, double good_rps, uint64_t failed);
+/* Whether a run kept up: no failed request, and at least 90 % of its requests met every SLO
+ * (attainment = good / requests). Queueing shows as TTFT, so a TTFT objective is what
+ * makes an overloaded run fail (the shell sets default SLOs when none are given). */
+bool wp_plan_sustains(double attainment, uint64_t failed);
 
 /* The search for the highest sustained rate: start at the workload's rate, double while it
  * is sustained (halve while it is not) until the limit is bracketed (at most 8 times), then
@@ -131,7 +132,8 @@ typedef struct wp_plan_result_s {
     double offered_rps; /* the rate of the run kept (the highest sustained one when swept;
                            NaN for a closed-loop or trace load) */
     int runs;           /* simulations made for it */
-    double goodput_rps; /* requests/s meeting every SLO (all completed without SLOs) */
+    double attainment;  /* share of the requests that met every SLO */
+    double goodput_rps; /* requests/s meeting every SLO: offered x attainment when swept */
     double output_tps;  /* output tokens/s */
     double ttft_p90, itl_p50, tpot_p90, e2e_p90; /* seconds */
     uint64_t requests, failed;

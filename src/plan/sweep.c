@@ -8,11 +8,11 @@
 
 #define GROW_MAX 8   /* doublings or halvings at most */
 #define BISECT 4     /* then this many bisections */
-#define KEEP_UP 0.9  /* share of the offered requests that must meet every SLO */
+#define KEEP_UP 0.9  /* share of the requests that must meet every SLO */
 
-bool wp_plan_sustains(double offered_rps, double good_rps, uint64_t failed)
+bool wp_plan_sustains(double attainment, uint64_t failed)
 {
-    return failed == 0 && offered_rps > 0 && good_rps >= KEEP_UP * offered_rps;
+    return failed == 0 && attainment >= KEEP_UP;
 }
 
 void wp_plan_sweep_init(wp_plan_sweep_t *s, double rate)
