@@ -120,4 +120,3 @@ wp_status_t wp_cli_des_configure(const wp_topology_t *topo, int end, wp_des_conf
     }
     return WP_OK;
 }
-

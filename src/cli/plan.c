@@ -43,10 +43,14 @@ static const char usage_text[] =
 enum { O_MODEL = 256, O_GPU, O_GPUS, O_TRACE, O_PRICE, O_SPOT, O_OUT, O_JOBS, O_HELP };
 
 static const wp_cli_opt_t opts[] = {
-    {"model", 0, true, O_MODEL},          {"gpu", 0, true, O_GPU},
-    {"gpus", 0, true, O_GPUS},            {"trace", 0, true, O_TRACE},
-    {"price-per-gpu-hour", 0, true, O_PRICE}, {"spot-discount", 0, true, O_SPOT},
-    {"out", 0, true, O_OUT},              {"jobs", 0, true, O_JOBS},
+    {"model", 0, true, O_MODEL},
+    {"gpu", 0, true, O_GPU},
+    {"gpus", 0, true, O_GPUS},
+    {"trace", 0, true, O_TRACE},
+    {"price-per-gpu-hour", 0, true, O_PRICE},
+    {"spot-discount", 0, true, O_SPOT},
+    {"out", 0, true, O_OUT},
+    {"jobs", 0, true, O_JOBS},
     {"help", 'h', false, O_HELP},
 };
 
@@ -73,8 +77,10 @@ static wp_status_t option(plan_t *p, int c, const char *v, wp_err_t *err)
         return WP_OK;
     case O_GPU:
         if ((p->gpu = wp_gpu_find(v)) == NULL)
-            return wp_err_set(err, WP_EINVAL, "--gpu: unknown gpu '%s': expected a100, h100, h200, "
-                                              "b200 or h800", v);
+            return wp_err_set(err, WP_EINVAL,
+                              "--gpu: unknown gpu '%s': expected a100, h100, h200, "
+                              "b200 or h800",
+                              v);
         return WP_OK;
     case O_GPUS:
         if (number("gpus", v, 1, 1024, &x, err) != WP_OK || x != floor(x))
@@ -108,7 +114,8 @@ static wp_status_t parse(plan_t *p, int argc, char **argv, bool *help, wp_err_t 
     int c;
     wp_cli_args_init(&args, argc, argv);
     if (wp_cli_args_add(&args, opts, sizeof(opts) / sizeof(opts[0]), err) != WP_OK ||
-        wp_cli_run_add_options(&args, err) != WP_OK || wp_cli_run_init(&p->run, &args, err) != WP_OK)
+        wp_cli_run_add_options(&args, err) != WP_OK ||
+        wp_cli_run_init(&p->run, &args, err) != WP_OK)
         return WP_EINVAL;
     while ((c = wp_cli_args_next(&args, &v, err)) > 0) {
         if (c == O_HELP) {
@@ -130,7 +137,7 @@ int wp_cli_plan(int argc, char **argv)
     static plan_t p; /* large (results); one plan per process */
     wp_err_t err;
     bool help = false;
-    p = (plan_t){.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN)};
+    p = (plan_t){.jobs = (int)sysconf(_SC_NPROCESSORS_ONLN), .argc = argc, .argv = argv};
     if (parse(&p, argc, argv, &help, &err) != WP_OK)
         return wp_cli_fail("plan", err.msg);
     if (help) {

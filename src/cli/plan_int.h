@@ -16,6 +16,8 @@ typedef struct plan_s {
     int gpus, jobs;
     double price, spot;
     const char *out_dir;
+    int argc; /* the command line, for the check command it prints */
+    char **argv;
     wp_workload_trace_t trace;
     wp_plan_facts_t facts;
     wp_plan_decision_t decision;

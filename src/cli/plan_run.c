@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cJSON.h>
+
 #include "bench/bench.h"
 #include "cli/desconf.h"
 #include "cli/plan_int.h"
@@ -32,7 +34,8 @@ static wp_status_t measure(plan_t *p, wp_err_t *err)
 {
     wp_workload_t *wl = wp_workload_new(&p->run.spec, &p->trace, err);
     wp_plan_reuse_t *reuse = wp_plan_reuse_new();
-    if (wl == NULL || reuse == NULL || wp_workload_set_vocab(wl, (uint32_t)p->model->vocab) != WP_OK) {
+    if (wl == NULL || reuse == NULL ||
+        wp_workload_set_vocab(wl, (uint32_t)p->model->vocab) != WP_OK) {
         wp_workload_free(wl);
         wp_plan_reuse_free(reuse);
         return err->msg[0] ? WP_EINVAL : wp_err_set(err, WP_ENOMEM, "out of memory");
@@ -47,7 +50,9 @@ static wp_status_t measure(plan_t *p, wp_err_t *err)
         wp_plan_reuse_add(reuse, q.ids, q.n_ids);
     }
     wp_plan_facts_t *f = &p->facts;
-    *f = (wp_plan_facts_t){.model = p->model, .gpu = p->gpu, .gpus = p->gpus,
+    *f = (wp_plan_facts_t){.model = p->model,
+                           .gpu = p->gpu,
+                           .gpus = p->gpus,
                            .min_tp = wp_plan_min_tp(p->model, p->gpu),
                            .requests = wp_stats_samples_count(&isl),
                            .isl_p50 = wp_stats_samples_quantile(&isl, 0.5),
@@ -67,8 +72,8 @@ static wp_status_t measure(plan_t *p, wp_err_t *err)
 static void print_decision(const plan_t *p)
 {
     const wp_plan_facts_t *f = &p->facts;
-    printf("wellpath plan: %s on %d x %s, %zu requests of the workload\n", p->model->name,
-           p->gpus, p->gpu->name, f->requests);
+    printf("wellpath plan: %s on %d x %s, %zu requests of the workload\n", p->model->name, p->gpus,
+           p->gpu->name, f->requests);
     printf("the guide's decision tree:\n");
     for (int i = 0; i < p->decision.n_why; i++)
         printf("  - %s\n", p->decision.why[i]);
@@ -80,9 +85,15 @@ static void print_decision(const plan_t *p)
 static void deploy_of(const plan_t *p, const wp_plan_candidate_t *c, bool prefix_caching,
                       wp_plan_deploy_t *d)
 {
-    *d = (wp_plan_deploy_t){.name = "wellpath", .namespace_ = "default", .model = p->model,
-                            .gpu = p->gpu, .cand = *c, .prefix_caching = prefix_caching,
-                            .gpu_memory_utilization = 0.9, .vllm_port = 8000, .gateway_port = 8000};
+    *d = (wp_plan_deploy_t){.name = "wellpath",
+                            .namespace_ = "default",
+                            .model = p->model,
+                            .gpu = p->gpu,
+                            .cand = *c,
+                            .prefix_caching = prefix_caching,
+                            .gpu_memory_utilization = 0.9,
+                            .vllm_port = 8000,
+                            .gateway_port = 8000};
 }
 
 /* The candidate's metrics from one des run of the workload (spec) on its topology text. */
@@ -143,7 +154,8 @@ static wp_status_t simulate(const plan_t *p, const wp_workload_spec_t *spec,
 
 static bool open_loop(const wp_workload_spec_t *s)
 {
-    return (s->load.type == WP_WORKLOAD_LOAD_POISSON || s->load.type == WP_WORKLOAD_LOAD_CONSTANT) &&
+    return (s->load.type == WP_WORKLOAD_LOAD_POISSON ||
+            s->load.type == WP_WORKLOAD_LOAD_CONSTANT) &&
            s->load.rate > 0;
 }
 
@@ -301,6 +313,113 @@ static wp_status_t write_files(const plan_t *p, wp_err_t *err)
     return st;
 }
 
+/* For the check command: -1 for an argument to keep; else how many arguments after it to
+ * drop too (plan's own options, and those the check sets itself). */
+static int own_option(const char *a)
+{
+    static const char *const own[] = {
+        "--model",         "--gpu",  "--gpus",         "--price-per-gpu-hour",
+        "--spot-discount", "--out",  "--jobs",         "--json",
+        "--html",          "--rate", "--num-requests", "--slo"};
+    if (strcmp(a, "--quiet") == 0)
+        return 0;
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
+        size_t n = strlen(own[i]);
+        if (strncmp(a, own[i], n) == 0 && (a[n] == '\0' || a[n] == '='))
+            return a[n] == '=' ? 0 : 1;
+    }
+    return -1;
+}
+
+/* The command that checks the plan: the winner's topology in `wellpath simulate` at the rate
+ * it sustained, for the workload's duration. */
+static void check_command(const plan_t *p, char *out, size_t cap)
+{
+    const wp_plan_result_t *b = &p->results[0];
+    const wp_report_slo_t *s = &p->run.slo;
+    int n = snprintf(out, cap, "wellpath simulate -f %s/topology.yaml",
+                     p->out_dir ? p->out_dir : "DIR");
+    for (int i = 1; i < p->argc && n > 0 && (size_t)n < cap; i++) { /* argv[0]: "plan" */
+        int skip = own_option(p->argv[i]);
+        if (skip < 0)
+            n += snprintf(out + n, cap - (size_t)n, " %s", p->argv[i]);
+        else
+            i += skip;
+    }
+    if (isfinite(b->offered_rps) && p->run.spec.load.rate > 0 && n > 0 && (size_t)n < cap) {
+        double k = b->offered_rps / p->run.spec.load.rate;
+        long req = p->run.spec.load.num_requests > 0
+                       ? (long)ceil((double)p->run.spec.load.num_requests * (k > 1 ? k : 1))
+                       : 0;
+        n += snprintf(out + n, cap - (size_t)n, " --rate %.6g", b->offered_rps);
+        if (req > 0 && n > 0 && (size_t)n < cap)
+            n += snprintf(out + n, cap - (size_t)n, " --num-requests %ld", req);
+    }
+    if (n > 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, " --slo ttft=%g,itl=%g", s->ttft_s, s->itl_s);
+}
+
+static cJSON *result_json(const wp_plan_result_t *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "candidate", r->cand.label);
+    cJSON_AddNumberToObject(o, "path", (int)r->cand.path);
+    cJSON_AddNumberToObject(o, "gpus", r->gpus);
+    cJSON_AddBoolToObject(o, "ran", r->ran);
+    if (isfinite(r->offered_rps))
+        cJSON_AddNumberToObject(o, "sustained_rps", r->offered_rps);
+    cJSON_AddNumberToObject(o, "runs", r->runs);
+    cJSON_AddNumberToObject(o, "attainment", r->attainment);
+    cJSON_AddNumberToObject(o, "goodput_rps", r->goodput_rps);
+    cJSON_AddNumberToObject(o, "goodput_per_gpu", r->goodput_per_gpu);
+    cJSON_AddNumberToObject(o, "output_tokens_per_s", r->output_tps);
+    cJSON_AddNumberToObject(o, "ttft_p90_s", isfinite(r->ttft_p90) ? r->ttft_p90 : -1);
+    cJSON_AddNumberToObject(o, "itl_p50_s", isfinite(r->itl_p50) ? r->itl_p50 : -1);
+    cJSON_AddStringToObject(o, "verdict", r->verdict);
+    return o;
+}
+
+static cJSON *plan_json(const plan_t *p, const char *check)
+{
+    const wp_plan_facts_t *f = &p->facts;
+    cJSON *o = cJSON_CreateObject(), *facts = cJSON_AddObjectToObject(o, "facts");
+    cJSON_AddStringToObject(facts, "model", p->model->name);
+    cJSON_AddStringToObject(facts, "gpu", p->gpu->name);
+    cJSON_AddNumberToObject(facts, "gpus", p->gpus);
+    cJSON_AddNumberToObject(facts, "requests", (double)f->requests);
+    cJSON_AddNumberToObject(facts, "isl_p50", f->isl_p50);
+    cJSON_AddNumberToObject(facts, "isl_p90", f->isl_p90);
+    cJSON_AddNumberToObject(facts, "osl_p50", f->osl_p50);
+    cJSON_AddNumberToObject(facts, "prefix_reuse", f->prefix_reuse);
+    cJSON *tree = cJSON_AddObjectToObject(o, "guide");
+    cJSON_AddNumberToObject(tree, "path", (int)p->decision.path);
+    cJSON *why = cJSON_AddArrayToObject(tree, "why");
+    for (int i = 0; i < p->decision.n_why; i++)
+        cJSON_AddItemToArray(why, cJSON_CreateString(p->decision.why[i]));
+    cJSON *rs = cJSON_AddArrayToObject(o, "candidates");
+    for (size_t i = 0; i < p->n; i++)
+        cJSON_AddItemToArray(rs, result_json(&p->results[i]));
+    cJSON_AddStringToObject(o, "check", check);
+    return o;
+}
+
+static wp_status_t write_json(const plan_t *p, const char *check, wp_err_t *err)
+{
+    if (p->run.json_path == NULL)
+        return WP_OK;
+    cJSON *o = plan_json(p, check);
+    char *text = o ? cJSON_Print(o) : NULL;
+    cJSON_Delete(o);
+    FILE *f = text ? fopen(p->run.json_path, "w") : NULL;
+    wp_status_t st = WP_OK;
+    if (f == NULL || fputs(text, f) < 0 || fputc('\n', f) < 0)
+        st = wp_err_set(err, WP_EIO, "--json: cannot write %s", p->run.json_path);
+    if (f != NULL && fclose(f) != 0 && st == WP_OK)
+        st = wp_err_set(err, WP_EIO, "--json: cannot write %s", p->run.json_path);
+    free(text);
+    return st;
+}
+
 static wp_plan_slo_t slo_of(const wp_report_slo_t *s)
 {
     return (wp_plan_slo_t){s->ttft_s, s->itl_s, s->tpot_s, s->e2e_s};
@@ -348,7 +467,12 @@ int wp__plan_run(plan_t *p, wp_err_t *err)
            b->cand.path == p->decision.path ? ", as the guide's tree says"
                                             : ", where the guide's tree says otherwise");
     print_cost(p);
+    char check[1024];
+    check_command(p, check, sizeof(check));
+    printf("\ncheck it: %s\n", check);
     wp_status_t st = write_files(p, err);
+    if (st == WP_OK)
+        st = write_json(p, check, err);
     wp_workload_trace_free(&p->trace);
     return st == WP_OK ? 0 : 1;
 }

@@ -6,9 +6,9 @@
 
 #include <math.h>
 
-#define GROW_MAX 8   /* doublings or halvings at most */
-#define BISECT 4     /* then this many bisections */
-#define KEEP_UP 0.9  /* share of the requests that must meet every SLO */
+#define GROW_MAX 8  /* doublings or halvings at most */
+#define BISECT 4    /* then this many bisections */
+#define KEEP_UP 0.9 /* share of the requests that must meet every SLO */
 
 bool wp_plan_sustains(double attainment, uint64_t failed)
 {
