@@ -1,0 +1,105 @@
+// `wellpath plan`: the guide's own scenarios as golden tests. Each plan's recommendation is
+// the path the guide's tree gives, its topology.yaml runs as is in `wellpath simulate`, and
+// at the rate the plan says it sustains it meets the objectives the plan claims (90 % of
+// requests within them). Bad input exits 2 with one line.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+
+import { Proc } from '../lib/wellpath.mjs';
+
+async function run(args) {
+  const p = new Proc(args);
+  const r = await p.exit;
+  return { ...r, stdout: p.lines.stdout.join('\n'), stderr: p.lines.stderr.join('\n') };
+}
+
+function tmpdir() {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'wellpath-plan-'));
+  test.after?.(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+// Plans, then checks the winner in simulate at its sustained rate.
+async function planAndCheck({ model, gpu, gpus, workload, rate, n, slo, wantPath }) {
+  const dir = tmpdir();
+  const json = path.join(dir, 'plan.json');
+  const r = await run(['plan', '--model', model, '--gpu', gpu, '--gpus', String(gpus), ...workload, '--rate', String(rate),
+    '--num-requests', String(n), '--slo', slo, '--out', dir, '--json', json, '--quiet']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const plan = JSON.parse(fs.readFileSync(json, 'utf8'));
+  assert.equal(plan.guide.path, wantPath, `the guide's tree: ${plan.guide.why.join('; ')}`);
+  const best = plan.candidates[0];
+  assert.equal(best.path, wantPath, `recommended ${best.candidate}:\n${r.stdout}`);
+  assert.ok(best.sustained_rps > 0 && best.attainment >= 0.9, JSON.stringify(best));
+  for (const c of plan.candidates.slice(1)) assert.ok(c.verdict.length > 0 && c.goodput_per_gpu <= best.goodput_per_gpu);
+  // The check the plan prints, run: its topology in simulate at the sustained rate.
+  const check = plan.check.split(' ').slice(1);
+  const sim = path.join(dir, 'sim.json');
+  const s = await run([...check, '--quiet', '--json', sim]);
+  assert.equal(s.code, 0, s.stderr);
+  const sum = JSON.parse(fs.readFileSync(sim, 'utf8')).runs[0].summary;
+  assert.equal(sum.failed, 0);
+  const attainment = sum.goodput_requests_per_s / sum.requests_per_s;
+  assert.ok(attainment >= 0.9, `simulate meets the objectives for ${(attainment * 100).toFixed(1)} % of requests`);
+  return { plan, stdout: r.stdout };
+}
+
+test('test_plan_guide_dense_shared_prefix_is_path1', async () => {
+  const { plan, stdout } = await planAndCheck({
+    model: 'qwen3-32b', gpu: 'h100', gpus: 16, rate: 10, n: 150, slo: 'ttft=1,itl=0.1', wantPath: 1,
+    workload: ['--type', 'shared_prefix', '--set', 'num_groups=20', '--set', 'num_prompts_per_group=10',
+      '--set', 'system_prompt_len=2000', '--set', 'question_len=200', '--set', 'output_len=200'],
+  });
+  assert.ok(plan.facts.prefix_reuse > 0.5, `prefix reuse measured: ${plan.facts.prefix_reuse}`);
+  assert.match(stdout, /prefix reuse measured on the workload: \d+ % of prompt tokens: prefix-aware routing pays/);
+  assert.ok(plan.candidates.length >= 40, 'Path 1 and Path 2 candidates on 16 GPUs');
+  assert.match(stdout, /recommended: Path 1 \(inference scheduling\), \d+ x TP\d on 16 GPUs/);
+});
+
+test('test_plan_guide_long_inputs_is_path2', async () => {
+  const { plan } = await planAndCheck({
+    model: 'llama-3.1-70b', gpu: 'h100', gpus: 16, rate: 2, n: 120, slo: 'ttft=3,itl=0.05', wantPath: 2,
+    workload: ['--type', 'random', '--set', 'input_len=10000', '--set', 'output_len=300'],
+  });
+  const m = /^(\d+)P TP(\d) \+ (\d+)D TP(\d)$/.exec(plan.candidates[0].candidate);
+  assert.ok(m, plan.candidates[0].candidate);
+  assert.ok(+m[1] * +m[2] > +m[3] * +m[4], 'long inputs: more prefill GPUs than decode GPUs');
+});
+
+test('test_plan_guide_large_moe_is_path3', async () => {
+  const { plan } = await planAndCheck({
+    model: 'deepseek-r1', gpu: 'h200', gpus: 32, rate: 4, n: 100, slo: 'ttft=5,itl=0.1', wantPath: 3,
+    workload: ['--type', 'random', '--set', 'input_len=1000', '--set', 'output_len=300'],
+  });
+  assert.match(plan.candidates[0].candidate, /EP\d+/);
+});
+
+test('test_plan_cost_lines', async () => {
+  const r = await run(['plan', '--model', 'qwen3-8b', '--gpu', 'h100', '--gpus', '2', '--type', 'random', '--rate', '5',
+    '--num-requests', '50', '--price-per-gpu-hour', '2.5', '--spot-discount', '0.6', '--quiet']);
+  assert.equal(r.code, 0, r.stderr);
+  const m = /cost: (\d+) GPUs x 2\.50 = ([\d.]+) per hour; ([\d.]+) per million output tokens/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  assert.equal(+m[2], +m[1] * 2.5);
+  const spot = /spot \(60 % off\): ([\d.]+) per hour; ([\d.]+) per million/.exec(r.stdout);
+  assert.ok(spot, r.stdout);
+  assert.ok(Math.abs(+spot[1] - +m[2] * 0.4) < 0.01);
+});
+
+test('test_plan_bad_input_exits_2', async () => {
+  for (const [args, want] of [
+    [['--model', 'qwen3-8b', '--gpu', 'h100'], /--model, --gpu and --gpus are required/],
+    [['--model', 'nope', '--gpu', 'h100', '--gpus', '4'], /--model: unknown model 'nope'/],
+    [['--model', 'qwen3-8b', '--gpu', 'h100', '--gpus', '0'], /--gpus: expected a GPU count 1\.\.1024, got '0'/],
+    [['--model', 'qwen3-8b', '--gpu', 'h100', '--gpus', '4', '--spot-discount', '2'], /--spot-discount: expected a number in \[0, 0\.95\], got '2'/],
+    [['--model', 'deepseek-r1', '--gpu', 'h100', '--gpus', '4'], /deepseek-r1 fits no server of up to 8 h100 GPUs within 4 GPUs/],
+  ]) {
+    const r = await run(['plan', ...args, '--num-requests', '10', '--quiet']);
+    assert.equal(r.code, 2, `${args.join(' ')}\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stderr, want);
+    assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('wellpath plan:')).length, 1);
+  }
+});
