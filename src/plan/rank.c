@@ -49,7 +49,8 @@ static void verdict(wp_plan_result_t *r, const wp_plan_result_t *best, const wp_
 {
     char slo_miss[WP_PLAN_TEXT_MAX];
     if (!r->ran)
-        snprintf(r->verdict, sizeof(r->verdict), "did not run: %s", r->error);
+        snprintf(r->verdict, sizeof(r->verdict), "did not run: %.*s", (int)sizeof(r->verdict) - 14,
+                 r->error);
     else if (r == best)
         snprintf(r->verdict, sizeof(r->verdict), "best goodput per GPU: %.3g req/s",
                  r->goodput_per_gpu);

@@ -17,8 +17,12 @@
 
 static wp_plan_facts_t facts(const char *model, int gpus, double isl, double osl, double reuse)
 {
-    return (wp_plan_facts_t){.model = wp_model_find(model), .gpu = wp_gpu_find("h100"),
-                             .gpus = gpus, .isl_p50 = isl, .isl_p90 = isl, .osl_p50 = osl,
+    return (wp_plan_facts_t){.model = wp_model_find(model),
+                             .gpu = wp_gpu_find("h100"),
+                             .gpus = gpus,
+                             .isl_p50 = isl,
+                             .isl_p90 = isl,
+                             .osl_p50 = osl,
                              .prefix_reuse = reuse};
 }
 
@@ -102,8 +106,14 @@ static void test_sweep(void **state)
 
 static wp_plan_result_t result(const char *label, int gpus, double goodput, double ttft)
 {
-    wp_plan_result_t r = {.gpus = gpus, .ran = true, .goodput_rps = goodput, .output_tps = goodput * 100,
-                          .ttft_p90 = ttft, .itl_p50 = 0.02, .tpot_p90 = 0.02, .e2e_p90 = 5,
+    wp_plan_result_t r = {.gpus = gpus,
+                          .ran = true,
+                          .goodput_rps = goodput,
+                          .output_tps = goodput * 100,
+                          .ttft_p90 = ttft,
+                          .itl_p50 = 0.02,
+                          .tpot_p90 = 0.02,
+                          .e2e_p90 = 5,
                           .requests = 100};
     snprintf(r.cand.label, sizeof(r.cand.label), "%s", label);
     return r;
@@ -152,8 +162,11 @@ static void test_topology_round_trip(void **state)
     size_t n = wp_plan_candidates(wp_model_find("deepseek-r1"), wp_gpu_find("h200"), 32, c,
                                   WP_PLAN_MAX_CANDIDATES);
     for (size_t i = 0; i < n; i++) {
-        wp_plan_deploy_t d = {.model = wp_model_find("deepseek-r1"), .gpu = wp_gpu_find("h200"),
-                              .cand = c[i], .prefix_caching = true, .gateway_port = 8000};
+        wp_plan_deploy_t d = {.model = wp_model_find("deepseek-r1"),
+                              .gpu = wp_gpu_find("h200"),
+                              .cand = c[i],
+                              .prefix_caching = true,
+                              .gateway_port = 8000};
         wp_buf_t b;
         wp_buf_init(&b, 0);
         wp_err_t err = {{0}};
