@@ -209,8 +209,9 @@ void wp__yw_text(wp__yw_t *w, int ind, const char *key, const char *text)
     const char *end = text + len;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (n > 0) {
+        const char *eol = nl != NULL ? nl : end;
+        size_t n = (size_t)(eol - p);
+        if (eol != p) { /* an empty line is written empty */
             wp__yw_indent(w, ind + 2);
             put(w, p, n);
         }

@@ -362,6 +362,47 @@ static void test_manifest_path3(void **state)
     scenario_free(&s);
 }
 
+/* Wide-EP groups of other shapes: one that fits a node is one StatefulSet pod; TP2 ranks
+ * over two nodes put 4 ranks on each. */
+static void test_manifest_wide_ep_shapes(void **state)
+{
+    (void)state;
+    scenario_t s;
+    base_deploy(&s, "ep8", "qwen3-30b-a3b", "h100");
+    s.d.cand =
+        (wp_plan_candidate_t){.path = WP_PLAN_PATH_3, .pool = pool(2, 1, 8), .label = "2 x EP8"};
+    add_topology(&s);
+    render(&s);
+    const char *m = file_text(&s, "model-servers.yaml");
+    assert_int_equal(count_of(m, "\nkind: StatefulSet\n"), 1);
+    assert_int_equal(count_of(m, "LeaderWorkerSet"), 0);
+    assert_has(m, "  replicas: 2\n");
+    assert_has(m, "nvidia.com/gpu: \"8\"");
+    assert_has(
+        m, "- \"--data-parallel-size\"\n        - \"8\"\n        - \"--enable-expert-parallel\"\n"
+           "        - \"--api-server-count\"\n        - \"8\"\n");
+    assert_lacks(m, "--data-parallel-address");
+    assert_lacks(m, "--kv-transfer-config");
+    scenario_free(&s);
+
+    base_deploy(&s, "tp2ep8", "deepseek-r1", "h200");
+    s.d.cand =
+        (wp_plan_candidate_t){.path = WP_PLAN_PATH_3, .pool = pool(1, 2, 8), .label = "EP8 x TP2"};
+    add_topology(&s);
+    render(&s);
+    m = file_text(&s, "model-servers.yaml");
+    assert_int_equal(count_of(m, "\nkind: LeaderWorkerSet\n"), 1);
+    assert_has(m, "    size: 2\n");
+    assert_int_equal(count_of(m, "nvidia.com/gpu: \"8\""), 2);
+    assert_int_equal(count_of(m, "--tensor-parallel-size 2 "), 2);
+    assert_int_equal(count_of(m, "--data-parallel-size 8 --enable-expert-parallel "
+                                 "--data-parallel-size-local 4 "),
+                     2);
+    assert_has(m, "--data-parallel-start-rank \\\"$((LWS_WORKER_INDEX * 4))\\\"\"");
+    assert_has(m, "--api-server-count 4\"");
+    scenario_free(&s);
+}
+
 /* ---- every flag known ---- */
 
 static void check_flags(const char *text, const char *docs)
@@ -765,6 +806,7 @@ int main(void)
         cmocka_unit_test(test_manifest_left_out),
         cmocka_unit_test(test_manifest_bad_input),
         cmocka_unit_test(test_manifest_defaults),
+        cmocka_unit_test(test_manifest_wide_ep_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
