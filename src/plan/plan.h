@@ -172,6 +172,17 @@ typedef struct wp_plan_deploy_s {
     int gateway_port;              /* 8000 */
     bool keda;                     /* a KEDA ScaledObject on the gateway's queue metrics */
     bool gateway_api;              /* an InferencePool + HTTPRoute */
+    /* For plan/manifest.h; NULL or 0 takes the default named there (WP_PLAN_DEFAULT_*). */
+    const char *prometheus_rules_yaml;  /* deploy/prometheus/wellpath-rules.yml's text; NULL:
+                                           its PrometheusRule is left out, with a note */
+    const char *guide_rules_yaml;       /* deploy/prometheus/guide-rules.yml's; likewise */
+    const char *grafana_dashboard_json; /* deploy/grafana/wellpath-dashboard.json's; likewise */
+    int gpus_per_node;                  /* 8: a server of more GPUs spans nodes */
+    const char *model_cache_pvc; /* PersistentVolumeClaim for the Hugging Face cache; NULL: an
+                                    emptyDir (each pod downloads the weights) */
+    const char *prometheus_url;  /* where KEDA's prometheus trigger queries */
+    int keda_in_flight;          /* requests in flight per server KEDA aims at */
+    const char *route_parent;    /* the Gateway the HTTPRoute attaches to */
 } wp_plan_deploy_t;
 
 /* The topology file of the deployment (the guide's keys, as docs/topology.md reads them):
