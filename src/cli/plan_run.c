@@ -18,6 +18,8 @@
 #include "bench/bench.h"
 #include "cli/desconf.h"
 #include "cli/plan_int.h"
+#include "os/file.h"
+#include "plan/manifest.h"
 #include "report/report.h"
 #include "stats/stats.h"
 
@@ -93,7 +95,9 @@ static void deploy_of(const plan_t *p, const wp_plan_candidate_t *c, bool prefix
                             .prefix_caching = prefix_caching,
                             .gpu_memory_utilization = 0.9,
                             .vllm_port = 8000,
-                            .gateway_port = 8000};
+                            .gateway_port = 8000,
+                            .keda = true,         /* scaling on the gateway's queue */
+                            .gateway_api = true}; /* and an InferencePool for Gateway API users */
 }
 
 /* The candidate's metrics from one des run of the workload (spec) on its topology text. */
@@ -289,27 +293,109 @@ static void print_cost(const plan_t *p)
                100 * p->spot, per_hour * (1 - p->spot), per_mtok * (1 - p->spot));
 }
 
+/* A file of the source tree's deploy/ folder, found from the executable (build/wellpath:
+ * ../deploy); an empty buffer when it is not there (the manifests then say what is left
+ * out). */
+static void read_asset(const char *rel, wp_buf_t *out)
+{
+    char exe[2048], path[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    wp_buf_init(out, 0);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    snprintf(path, sizeof(path), "%s/../deploy/%s", exe, rel);
+    wp_err_t err;
+    if (access(path, R_OK) != 0 || wp_os_read_file(path, rel, 1 << 24, out, &err) != WP_OK) {
+        wp_buf_free(out);
+        wp_buf_init(out, 0);
+    }
+}
+
+static wp_status_t write_text(const char *dir, const char *name, const char *text, size_t len,
+                              wp_err_t *err)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    wp_status_t st = WP_OK;
+    if (f == NULL || fwrite(text, 1, len, f) != len)
+        st = wp_err_set(err, WP_EIO, "--out: cannot write %s", path);
+    if (f != NULL && fclose(f) != 0 && st == WP_OK)
+        st = wp_err_set(err, WP_EIO, "--out: cannot write %s", path);
+    if (st == WP_OK)
+        printf("  %s\n", path);
+    return st;
+}
+
+static wp_status_t mkdir_p(const char *dir, wp_err_t *err)
+{
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return wp_err_set(err, WP_EIO, "--out: cannot create %s: %s", dir, strerror(errno));
+    return WP_OK;
+}
+
+/* DIR/manifests/: the Kubernetes objects of the plan, its gateway's topology in a ConfigMap. */
+static wp_status_t write_manifests(const plan_t *p, wp_plan_deploy_t *d, wp_err_t *err)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s/manifests", p->out_dir);
+    wp_buf_t gw, rules, guide, dash;
+    wp_buf_init(&gw, 0);
+    read_asset("prometheus/wellpath-rules.yml", &rules);
+    read_asset("prometheus/guide-rules.yml", &guide);
+    read_asset("grafana/wellpath-dashboard.json", &dash);
+    d->prometheus_rules_yaml = rules.data;
+    d->guide_rules_yaml = guide.data;
+    d->grafana_dashboard_json = dash.data;
+    wp_plan_file_t files[WP_PLAN_FILES_MAX];
+    memset(files, 0, sizeof(files));
+    size_t n = 0;
+    wp_status_t st = wp_plan_gateway_yaml(d, &gw, err);
+    d->topology_yaml = gw.data;
+    if (st == WP_OK)
+        st = mkdir_p(dir, err);
+    if (st == WP_OK)
+        st = wp_plan_render(d, files, WP_PLAN_FILES_MAX, &n, err);
+    for (size_t i = 0; st == WP_OK && i < n; i++)
+        st = write_text(dir, files[i].name, files[i].text, files[i].len, err);
+    if (st == WP_OK)
+        st = write_text(p->out_dir, "gateway-topology.yaml", gw.data, gw.len, err);
+    char notes[16][WP_PLAN_NOTE_MAX];
+    size_t k = st == WP_OK ? wp_plan_notes(d, notes, 16) : 0;
+    for (size_t i = 0; i < k; i++)
+        printf("  note: %s\n", notes[i]);
+    wp_plan_files_free(files, n);
+    wp_buf_free(&gw);
+    wp_buf_free(&rules);
+    wp_buf_free(&guide);
+    wp_buf_free(&dash);
+    return st;
+}
+
+/* DIR/topology.yaml (the plan's simulated deployment, for `wellpath up` and `simulate`),
+ * DIR/gateway-topology.yaml and DIR/manifests/ (the Kubernetes deployment). */
 static wp_status_t write_files(const plan_t *p, wp_err_t *err)
 {
     if (p->out_dir == NULL)
         return WP_OK;
-    if (mkdir(p->out_dir, 0755) != 0 && errno != EEXIST)
-        return wp_err_set(err, WP_EIO, "--out: cannot create %s: %s", p->out_dir, strerror(errno));
+    wp_status_t st = mkdir_p(p->out_dir, err);
+    if (st != WP_OK)
+        return st;
     wp_plan_deploy_t d;
     deploy_of(p, &p->results[0].cand, true, &d);
     wp_buf_t yaml;
     wp_buf_init(&yaml, 0);
-    wp_status_t st = wp_plan_topology_yaml(&d, NULL, &yaml, err);
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/topology.yaml", p->out_dir);
-    FILE *f = st == WP_OK ? fopen(path, "w") : NULL;
-    if (st == WP_OK && (f == NULL || fwrite(yaml.data, 1, yaml.len, f) != yaml.len))
-        st = wp_err_set(err, WP_EIO, "--out: cannot write %s", path);
-    if (f != NULL && fclose(f) != 0 && st == WP_OK)
-        st = wp_err_set(err, WP_EIO, "--out: cannot write %s", path);
+    printf("\nwrote:\n");
+    st = wp_plan_topology_yaml(&d, NULL, &yaml, err);
+    if (st == WP_OK)
+        st = write_text(p->out_dir, "topology.yaml", yaml.data, yaml.len, err);
     wp_buf_free(&yaml);
     if (st == WP_OK)
-        printf("\nwrote %s\n", path);
+        st = write_manifests(p, &d, err);
     return st;
 }
 

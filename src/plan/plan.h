@@ -193,4 +193,9 @@ typedef struct wp_plan_deploy_s {
 wp_status_t wp_plan_topology_yaml(const wp_plan_deploy_t *d, const char *sim_extra, wp_buf_t *out,
                                   wp_err_t *err);
 
+/* The topology of the gateway in the Kubernetes deployment (its ConfigMap): the same
+ * scheduler, and the vLLM servers of plan/manifest.h as `endpoints` (by their pod names;
+ * wide-EP ranks by `dataParallelRank`); for `wellpath gateway -f`. */
+wp_status_t wp_plan_gateway_yaml(const wp_plan_deploy_t *d, wp_buf_t *out, wp_err_t *err);
+
 #endif

@@ -1,6 +1,7 @@
 /*
  * plan/topology_out: a candidate's deployment as the topology file users write.
  */
+#include "plan/manifest.h"
 #include "plan/plan.h"
 
 static void pool(wp_buf_t *b, const char *key, const wp_plan_pool_t *p)
@@ -31,6 +32,36 @@ static int ranks_of(const wp_plan_candidate_t *c)
     return p->data_parallel > 1 ? p->data_parallel : 1;
 }
 
+/* The scheduler's scorers: the seed's Path 1 weights, and rank balance for wide-EP groups. */
+static void scheduler(wp_buf_t *out, const wp_plan_candidate_t *c)
+{
+    wp_buf_puts(out, "inferenceScheduler:\n  scorers:\n    - {type: prefix-aware, weight: 100}\n"
+                     "    - {type: load-aware, weight: 50}\n");
+    if (ranks_of(c) > 1)
+        wp_buf_puts(out, "    - {type: rank-balance, weight: 100}\n");
+}
+
+static int gateway_port(const wp_plan_deploy_t *d)
+{
+    return d->gateway_port > 0 ? d->gateway_port : 8000;
+}
+
+wp_status_t wp_plan_gateway_yaml(const wp_plan_deploy_t *d, wp_buf_t *out, wp_err_t *err)
+{
+    if (d->model == NULL || d->gpu == NULL || wp_plan_candidate_gpus(&d->cand) < 1)
+        return wp_err_set(err, WP_EINVAL, "plan: a deployment needs a model, a GPU and a pool");
+    wp_buf_printf(out,
+                  "# The gateway of %s (%s on %d %s GPUs), planned by `wellpath plan`:\n"
+                  "# `wellpath gateway -f` in front of the vLLM servers of the manifests.\n",
+                  wp_plan_path_name(d->cand.path), d->cand.label, wp_plan_candidate_gpus(&d->cand),
+                  d->gpu->name);
+    scheduler(out, &d->cand);
+    wp_status_t st = wp_plan_render_endpoints(d, out, err);
+    if (st == WP_OK)
+        wp_buf_printf(out, "gateway:\n  listen: 0.0.0.0:%d\n", gateway_port(d));
+    return st;
+}
+
 wp_status_t wp_plan_topology_yaml(const wp_plan_deploy_t *d, const char *sim_extra, wp_buf_t *out,
                                   wp_err_t *err)
 {
@@ -48,12 +79,8 @@ wp_status_t wp_plan_topology_yaml(const wp_plan_deploy_t *d, const char *sim_ext
     }
     if (ranks_of(c) > 1)
         wp_buf_printf(out, "expertParallel: %d\n", ranks_of(c));
-    wp_buf_puts(out, "inferenceScheduler:\n  scorers:\n    - {type: prefix-aware, weight: 100}\n"
-                     "    - {type: load-aware, weight: 50}\n");
-    if (ranks_of(c) > 1)
-        wp_buf_puts(out, "    - {type: rank-balance, weight: 100}\n");
-    wp_buf_printf(out, "gateway:\n  listen: 0.0.0.0:%d\n",
-                  d->gateway_port > 0 ? d->gateway_port : 8000);
+    scheduler(out, c);
+    wp_buf_printf(out, "gateway:\n  listen: 0.0.0.0:%d\n", gateway_port(d));
     if (sim_extra != NULL && sim_extra[0] != '\0')
         wp_buf_printf(out, "simulation:\n%s", sim_extra);
     return WP_OK;

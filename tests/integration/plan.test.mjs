@@ -16,6 +16,27 @@ const heavy = process.env.WELLPATH_SANITIZED === '1'
   ? { skip: 'the guide scenarios run in the release build (the ASan build is ~40x slower; the small plans below run here)' }
   : {};
 
+// The manifests `plan --out` wrote, against their real schemas (tests/plan/validate.mjs)
+// when tests/plan/node_modules are installed (`make node-deps`; CI has them).
+const PLAN_DEPS = new URL('../plan/node_modules/kubernetes-models', import.meta.url).pathname;
+async function validateManifests(dir) {
+  if (!fs.existsSync(PLAN_DEPS)) {
+    assert.ok(!process.env.CI, 'tests/plan/node_modules missing in CI');
+    return null;
+  }
+  const v = await import('../plan/validate.mjs');
+  const mdir = path.join(dir, 'manifests');
+  const objs = [];
+  for (const f of fs.readdirSync(mdir)) objs.push(...v.parseDocuments(fs.readFileSync(path.join(mdir, f), 'utf8'), f));
+  const errors = objs.flatMap((o) => v.validateObject(o).map((e) => `${o.kind} ${o.metadata?.name}: ${e}`));
+  errors.push(...v.crossCheck(objs));
+  assert.deepEqual(errors, [], 'the manifests validate');
+  // The gateway's ConfigMap holds the topology `wellpath gateway -f` reads, as written.
+  const cm = objs.find((o) => o.kind === 'ConfigMap' && o.data?.['topology.yaml']);
+  assert.equal(cm.data['topology.yaml'], fs.readFileSync(path.join(dir, 'gateway-topology.yaml'), 'utf8'));
+  return objs;
+}
+
 async function run(args) {
   const p = new Proc(args);
   const r = await p.exit;
@@ -50,6 +71,17 @@ async function planAndCheck({ model, gpu, gpus, workload, rate, n, slo, wantPath
   assert.equal(sum.failed, 0);
   const attainment = sum.goodput_requests_per_s / sum.requests_per_s;
   assert.ok(attainment >= 0.9, `simulate meets the objectives for ${(attainment * 100).toFixed(1)} % of requests`);
+  const objs = await validateManifests(dir);
+  if (objs) {
+    const gpus = objs.flatMap((o) => {
+      const tpl = o.kind === 'LeaderWorkerSet' ? o.spec.leaderWorkerTemplate.workerTemplate
+        : o.kind === 'StatefulSet' ? o.spec.template : null;
+      if (!tpl) return [];
+      const pods = o.kind === 'LeaderWorkerSet' ? o.spec.replicas * o.spec.leaderWorkerTemplate.size : o.spec.replicas;
+      return [pods * Number(tpl.spec.containers[0].resources.limits['nvidia.com/gpu'])];
+    }).reduce((a, b) => a + b, 0);
+    assert.equal(gpus, best.gpus, 'the manifests ask for the GPUs of the plan');
+  }
   return { plan, stdout: r.stdout };
 }
 

@@ -183,6 +183,17 @@ static void test_topology_round_trip(void **state)
         else
             assert_int_equal(t.vllm.replicas, c[i].pool.replicas);
         wp_topology_free(&t);
+        /* The gateway's topology in the Kubernetes deployment: one endpoint per rank. */
+        wp_buf_free(&b);
+        wp_buf_init(&b, 0);
+        d.name = "wellpath";
+        d.namespace_ = "default";
+        assert_int_equal(wp_plan_gateway_yaml(&d, &b, &err), WP_OK);
+        if (wp_topology_parse(b.data, b.len, "gateway.yaml", &t, &err) != WP_OK)
+            fail_msg("%s\n%s", err.msg, b.data);
+        assert_int_equal(t.n_endpoints, (size_t)wp_plan_candidate_gpus(&c[i]) /
+                                            (c[i].path == WP_PLAN_PATH_3 ? 1 : 8));
+        wp_topology_free(&t);
         wp_buf_free(&b);
     }
     wp_plan_deploy_t none = {0};
