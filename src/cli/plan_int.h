@@ -20,6 +20,7 @@ typedef struct plan_s {
     char **argv;
     wp_workload_trace_t trace;
     wp_plan_facts_t facts;
+    double idle_share; /* of the arrivals' span, gaps a pool could spend at zero replicas */
     wp_plan_decision_t decision;
     wp_plan_result_t results[WP_PLAN_MAX_CANDIDATES];
     size_t n;

@@ -30,6 +30,9 @@ static double wall_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Scale-to-zero: how long a pool idles before it scales down (KEDA's default cooldown). */
+#define SCALE_TO_ZERO_WINDOW_S 300.0
+
 /* ---- the facts ---- */
 
 static wp_status_t measure(plan_t *p, wp_err_t *err)
@@ -45,8 +48,12 @@ static wp_status_t measure(plan_t *p, wp_err_t *err)
     wp_stats_samples_t isl, osl;
     wp_stats_samples_init(&isl, 0);
     wp_stats_samples_init(&osl, 0);
+    double *arrivals = NULL;
+    size_t n_arr = 0, cap_arr = 0;
     wp_workload_req_t q;
     while (wp_workload_next(wl, &q) == WP_OK) {
+        if (q.arrival_s >= 0)
+            wp_stats_append(&arrivals, &n_arr, &cap_arr, q.arrival_s);
         wp_stats_samples_add(&isl, (double)q.prompt_tokens);
         wp_stats_samples_add(&osl, (double)q.max_tokens);
         wp_plan_reuse_add(reuse, q.ids, q.n_ids);
@@ -64,6 +71,8 @@ static wp_status_t measure(plan_t *p, wp_err_t *err)
     wp_perf_t perf;
     if (wp_perf_init_shape(&perf, p->model, p->gpu, 1, NULL, NULL) == WP_OK)
         f->weight_gb = perf.weight_bytes / 1e9;
+    p->idle_share = wp_plan_idle_share(arrivals, n_arr, SCALE_TO_ZERO_WINDOW_S);
+    free(arrivals);
     wp_stats_samples_free(&isl);
     wp_stats_samples_free(&osl);
     wp_plan_reuse_free(reuse);
@@ -156,6 +165,18 @@ static wp_status_t simulate(const plan_t *p, const wp_workload_spec_t *spec,
     return st;
 }
 
+/* The workload at another rate. A fixed number of requests at a higher rate is a shorter
+ * burst, which a large batch absorbs: the run keeps the workload's duration instead (more
+ * requests at a higher rate), so each rate is held for as long as the workload lasts. */
+static void spec_at(const plan_t *p, double rate, wp_workload_spec_t *spec)
+{
+    *spec = p->run.spec;
+    double base_rate = spec->load.rate, base_n = (double)spec->load.num_requests;
+    spec->load.rate = rate;
+    if (base_n > 0)
+        spec->load.num_requests = (int64_t)ceil(base_n * fmax(1.0, rate / base_rate));
+}
+
 static bool open_loop(const wp_workload_spec_t *s)
 {
     return (s->load.type == WP_WORKLOAD_LOAD_POISSON ||
@@ -176,17 +197,11 @@ static wp_status_t sweep(const plan_t *p, const wp_plan_deploy_t *d, wp_plan_res
     }
     wp_plan_sweep_t sw;
     wp_plan_sweep_init(&sw, spec.load.rate);
-    /* A fixed number of requests at a higher rate is a shorter burst, which a large batch
-     * absorbs: the run keeps the workload's duration instead (more requests at a higher
-     * rate), so each rate is held for as long as the workload lasts. */
-    double base_rate = spec.load.rate, base_n = (double)spec.load.num_requests;
     wp_plan_result_t best = *r, last = *r;
     bool any = false;
     double rate;
     while (wp_plan_sweep_next(&sw, &rate)) {
-        spec.load.rate = rate;
-        if (base_n > 0)
-            spec.load.num_requests = (int64_t)ceil(base_n * fmax(1.0, rate / base_rate));
+        spec_at(p, rate, &spec);
         wp_status_t st = simulate(p, &spec, d, &last, err);
         if (st != WP_OK)
             return st;
@@ -278,19 +293,88 @@ static void print_ranking(const plan_t *p)
     }
 }
 
-static void print_cost(const plan_t *p)
+/* "<goodput>/GPU, <cost>/Mtok" for a lever's line. */
+static void figures(const plan_t *p, const wp_plan_result_t *r, char *out, size_t cap)
+{
+    double per_gpu = r->goodput_rps / (r->gpus ? r->gpus : 1);
+    double cost = wp_plan_cost_per_mtok(r->gpus, p->price, r->output_tps);
+    if (p->price > 0 && isfinite(cost))
+        snprintf(out, cap, "%.3g req/s per GPU, %.4f per million output tokens, TTFT p90 %.3g s",
+                 per_gpu, cost, r->ttft_p90);
+    else
+        snprintf(out, cap, "%.3g req/s per GPU, %.1f output tok/s per GPU, TTFT p90 %.3g s",
+                 per_gpu, r->output_tps / (r->gpus ? r->gpus : 1), r->ttft_p90);
+}
+
+/* Prefix caching: the winner again at its rate, without it. */
+static void lever_prefix(const plan_t *p, const wp_plan_result_t *b)
+{
+    wp_plan_deploy_t d;
+    deploy_of(p, &b->cand, false, &d);
+    wp_plan_result_t off = *b;
+    wp_workload_spec_t spec;
+    wp_err_t err = {{0}};
+    double rate = isfinite(b->offered_rps) ? b->offered_rps : p->run.spec.load.rate;
+    spec_at(p, rate, &spec);
+    if (!isfinite(b->offered_rps))
+        spec = p->run.spec;
+    if (simulate(p, &spec, &d, &off, &err) != WP_OK) {
+        printf("  prefix caching: not measured (%s)\n", err.msg);
+        return;
+    }
+    if (isfinite(b->offered_rps))
+        off.goodput_rps = rate * off.attainment;
+    char on_s[160], off_s[160];
+    figures(p, b, on_s, sizeof(on_s));
+    figures(p, &off, off_s, sizeof(off_s));
+    printf("  prefix caching (measured reuse %.0f %%): on %s; off %s, %.0f %% of requests within "
+           "the objectives\n",
+           100 * p->facts.prefix_reuse, on_s, off_s, 100 * off.attainment);
+}
+
+/* P/D with TP1 prefill: the best such candidate against the winner. */
+static void lever_tp1_prefill(const plan_t *p, const wp_plan_result_t *b)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        const wp_plan_result_t *r = &p->results[i];
+        if (!r->cand.pd || r->cand.prefill.tensor_parallel != 1 || r->cand.path != WP_PLAN_PATH_2)
+            continue;
+        char s[160];
+        figures(p, r, s, sizeof(s));
+        printf("  P/D with TP1 prefill: best is %s (rank %zu): %s%s\n", r->cand.label, i + 1, s,
+               r == b ? ": the plan" : "");
+        return;
+    }
+    printf("  P/D with TP1 prefill: no candidate (the model fits no single GPU)\n");
+}
+
+static void print_levers(const plan_t *p)
 {
     const wp_plan_result_t *b = &p->results[0];
-    if (p->price <= 0 || !(b->output_tps > 0))
-        return;
-    double per_hour = b->gpus * p->price;
-    double per_mtok = per_hour / (b->output_tps * 3600.0) * 1e6;
-    printf("\ncost: %d GPUs x %.2f = %.2f per hour; %.4f per million output tokens\n", b->gpus,
-           p->price, per_hour, per_mtok);
-    if (p->spot > 0)
-        printf("  spot (%.0f %% off): %.2f per hour; %.4f per million output tokens, if the "
-               "deployment tolerates preemption of its GPUs\n",
-               100 * p->spot, per_hour * (1 - p->spot), per_mtok * (1 - p->spot));
+    char s[160];
+    figures(p, b, s, sizeof(s));
+    printf("\ncost levers for %s (%s):\n", b->cand.label, s);
+    lever_prefix(p, b);
+    lever_tp1_prefill(p, b);
+    double cost = wp_plan_cost_per_mtok(b->gpus, p->price, b->output_tps);
+    bool priced = p->price > 0 && isfinite(cost);
+    printf("  scale-to-zero: %.0f %% of the workload's span is gaps over %.0f s between requests"
+           "%s",
+           100 * p->idle_share, SCALE_TO_ZERO_WINDOW_S,
+           p->idle_share > 0 ? "" : ": nothing to save");
+    if (p->idle_share > 0 && priced)
+        printf(": about %.4f per million output tokens (the first request after each gap waits "
+               "for a cold start)",
+               cost * (1 - p->idle_share));
+    printf("\n");
+    if (p->spot > 0 && priced)
+        printf("  spot (%.0f %% off): %.2f per hour, %.4f per million output tokens, if the "
+               "deployment tolerates losing GPUs\n",
+               100 * p->spot, b->gpus * p->price * (1 - p->spot), cost * (1 - p->spot));
+    printf("  CPU KV offload: not estimated (the simulated engine has no CPU KV tier)\n");
+    if (priced)
+        printf("cost: %d GPUs x %.2f = %.2f per hour; %.4f per million output tokens\n", b->gpus,
+               p->price, b->gpus * p->price, cost);
 }
 
 /* A file of the source tree's deploy/ folder, found from the executable (build/wellpath:
@@ -552,7 +636,7 @@ int wp__plan_run(plan_t *p, wp_err_t *err)
            b->cand.label, b->gpus, b->verdict,
            b->cand.path == p->decision.path ? ", as the guide's tree says"
                                             : ", where the guide's tree says otherwise");
-    print_cost(p);
+    print_levers(p);
     char check[1024];
     check_command(p, check, sizeof(check));
     printf("\ncheck it: %s\n", check);

@@ -152,6 +152,16 @@ typedef struct wp_plan_slo_s {
  * goodput per GPU it has than the winner). */
 void wp_plan_rank(wp_plan_result_t *r, size_t n, const wp_plan_slo_t *slo);
 
+/* ---- the cost levers (plan/levers.c) ---- */
+
+/* Price of a million output tokens: gpus x price per GPU-hour / (output tokens/s x 3600) x
+ * 1e6; NaN without throughput. */
+double wp_plan_cost_per_mtok(int gpus, double price_per_gpu_hour, double output_tps);
+/* Scale-to-zero: the share of the arrivals' span a pool could spend at zero replicas, the
+ * gaps between requests longer than window_s, less window_s each (the pool waits that long
+ * before it scales down). Sorts arrivals in place. 0 for fewer than two arrivals. */
+double wp_plan_idle_share(double *arrivals, size_t n, double window_s);
+
 /* ---- the deployment ---- */
 
 /* The deployment a candidate becomes, for plan/manifest.h. Strings are borrowed. */

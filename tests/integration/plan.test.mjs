@@ -122,9 +122,30 @@ test('test_plan_cost_lines', async () => {
   const m = /cost: (\d+) GPUs x 2\.50 = ([\d.]+) per hour; ([\d.]+) per million output tokens/.exec(r.stdout);
   assert.ok(m, r.stdout);
   assert.equal(+m[2], +m[1] * 2.5);
-  const spot = /spot \(60 % off\): ([\d.]+) per hour; ([\d.]+) per million/.exec(r.stdout);
+  const spot = /spot \(60 % off\): ([\d.]+) per hour, ([\d.]+) per million/.exec(r.stdout);
   assert.ok(spot, r.stdout);
   assert.ok(Math.abs(+spot[1] - +m[2] * 0.4) < 0.01);
+  // Every lever of the guide has its line, from this run (or says why it has none).
+  assert.match(r.stdout, /prefix caching \(measured reuse \d+ %\): on .* per million output tokens.*; off .*% of requests within the objectives/);
+  assert.match(r.stdout, /P\/D with TP1 prefill: (best is \d+P TP1 \+ \d+D TP\d|no candidate)/);
+  assert.match(r.stdout, /scale-to-zero: \d+ % of the workload's span is gaps over 300 s/);
+  assert.match(r.stdout, /CPU KV offload: not estimated/);
+});
+
+// A trace with long quiet gaps: scale-to-zero has something to save, measured on its arrivals.
+test('test_plan_scale_to_zero_on_a_bursty_trace', async () => {
+  const dir = tmpdir();
+  const trace = path.join(dir, 'trace.jsonl');
+  const lines = [];
+  for (const start of [0, 1_800_000, 3_600_000]) // three bursts 30 minutes apart (ms)
+    for (let i = 0; i < 10; i++) lines.push(JSON.stringify({ timestamp: start + i * 100, input_length: 200, output_length: 20, hash_ids: [i] }));
+  fs.writeFileSync(trace, lines.join('\n') + '\n');
+  const r = await run(['plan', '--model', 'qwen3-8b', '--gpu', 'h100', '--gpus', '1', '--trace', trace,
+    '--price-per-gpu-hour', '2', '--quiet']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const m = /scale-to-zero: (\d+) % of the workload's span is gaps over 300 s between requests: about ([\d.]+) per million/.exec(r.stdout);
+  assert.ok(m, r.stdout);
+  assert.ok(+m[1] >= 80 && +m[1] < 100, `two 30-minute gaps less 5 minutes each, of a 60-minute span: ${m[1]} %`);
 });
 
 test('test_plan_bad_input_exits_2', async () => {

@@ -204,12 +204,27 @@ static void test_topology_round_trip(void **state)
     wp_buf_free(&b);
 }
 
+static void test_levers(void **state)
+{
+    (void)state;
+    /* 16 GPUs at 2.5 an hour making 10,000 output tokens/s: 40 / 36e6 tokens x 1e6. */
+    assert_true(fabs(wp_plan_cost_per_mtok(16, 2.5, 10000) - 40.0 / 36.0) < 1e-12);
+    assert_true(isnan(wp_plan_cost_per_mtok(16, 2.5, 0)));
+    /* Arrivals 0, 10, 1000, 1010: one gap of 990 s, less the 300 s window, of 1010 s. */
+    double a[] = {1010, 0, 1000, 10};
+    assert_true(fabs(wp_plan_idle_share(a, 4, 300) - 690.0 / 1010.0) < 1e-12);
+    assert_true(a[0] == 0 && a[3] == 1010); /* sorted in place */
+    double one[] = {5};
+    assert_true(wp_plan_idle_share(one, 1, 300) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decide_branches), cmocka_unit_test(test_candidates),
         cmocka_unit_test(test_sweep),           cmocka_unit_test(test_rank),
         cmocka_unit_test(test_reuse),           cmocka_unit_test(test_topology_round_trip),
+        cmocka_unit_test(test_levers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
