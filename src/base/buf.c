@@ -133,3 +133,31 @@ void wp_buf_consume(wp_buf_t *b, size_t n)
     b->len -= n;
     b->data[b->len] = '\0';
 }
+
+wp_status_t wp_buf_html_escape(wp_buf_t *b, const char *s)
+{
+    wp_status_t st = WP_OK;
+    for (; *s && st == WP_OK; s++) {
+        switch (*s) {
+        case '&':
+            st = wp_buf_puts(b, "&amp;");
+            break;
+        case '<':
+            st = wp_buf_puts(b, "&lt;");
+            break;
+        case '>':
+            st = wp_buf_puts(b, "&gt;");
+            break;
+        case '"':
+            st = wp_buf_puts(b, "&quot;");
+            break;
+        case '\'':
+            st = wp_buf_puts(b, "&#39;");
+            break;
+        default:
+            st = wp_buf_append(b, s, 1);
+            break;
+        }
+    }
+    return st;
+}

@@ -31,6 +31,8 @@ wp_status_t wp_buf_puts(wp_buf_t *b, const char *s);
 wp_status_t wp_buf_printf(wp_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as the body of a JSON string (no quotes), escaping as JSON requires. */
 wp_status_t wp_buf_json_escape(wp_buf_t *b, const char *s, size_t n);
+/* Appends s (NUL-terminated) with & < > " ' as HTML entities, for text and attributes. */
+wp_status_t wp_buf_html_escape(wp_buf_t *b, const char *s);
 /* Drops the first n bytes. */
 void wp_buf_consume(wp_buf_t *b, size_t n);
 

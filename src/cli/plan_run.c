@@ -590,6 +590,23 @@ static wp_status_t write_json(const plan_t *p, const char *check, wp_err_t *err)
     return st;
 }
 
+static wp_status_t write_html(const plan_t *p, wp_err_t *err)
+{
+    if (p->run.html_path == NULL)
+        return WP_OK;
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    wp_plan_write_html(&p->facts, &p->decision, p->results, p->n, &b);
+    FILE *f = fopen(p->run.html_path, "w");
+    wp_status_t st = WP_OK;
+    if (f == NULL || fwrite(b.data, 1, b.len, f) != b.len)
+        st = wp_err_set(err, WP_EIO, "--html: cannot write %s", p->run.html_path);
+    if (f != NULL && fclose(f) != 0 && st == WP_OK)
+        st = wp_err_set(err, WP_EIO, "--html: cannot write %s", p->run.html_path);
+    wp_buf_free(&b);
+    return st;
+}
+
 static wp_plan_slo_t slo_of(const wp_report_slo_t *s)
 {
     return (wp_plan_slo_t){s->ttft_s, s->itl_s, s->tpot_s, s->e2e_s};
@@ -643,6 +660,8 @@ int wp__plan_run(plan_t *p, wp_err_t *err)
     wp_status_t st = write_files(p, err);
     if (st == WP_OK)
         st = write_json(p, check, err);
+    if (st == WP_OK)
+        st = write_html(p, err);
     wp_workload_trace_free(&p->trace);
     return st == WP_OK ? 0 : 1;
 }

@@ -152,6 +152,10 @@ typedef struct wp_plan_slo_s {
  * goodput per GPU it has than the winner). */
 void wp_plan_rank(wp_plan_result_t *r, size_t n, const wp_plan_slo_t *slo);
 
+/* The plan as a self-contained HTML page (plan/html.c): facts, the tree, the ranking. */
+void wp_plan_write_html(const wp_plan_facts_t *f, const wp_plan_decision_t *d,
+                        const wp_plan_result_t *r, size_t n, wp_buf_t *b);
+
 /* ---- the cost levers (plan/levers.c) ---- */
 
 /* Price of a million output tokens: gpus x price per GPU-hour / (output tokens/s x 3600) x

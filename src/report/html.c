@@ -40,30 +40,7 @@ typedef double (*metric_fn)(const wp_report_metrics_t *m);
 
 static wp_status_t esc(wp_buf_t *out, const char *s)
 {
-    wp_status_t st = WP_OK;
-    for (; *s && st == WP_OK; s++) {
-        switch (*s) {
-        case '&':
-            st = wp_buf_puts(out, "&amp;");
-            break;
-        case '<':
-            st = wp_buf_puts(out, "&lt;");
-            break;
-        case '>':
-            st = wp_buf_puts(out, "&gt;");
-            break;
-        case '"':
-            st = wp_buf_puts(out, "&quot;");
-            break;
-        case '\'':
-            st = wp_buf_puts(out, "&#39;");
-            break;
-        default:
-            st = wp_buf_append(out, s, 1);
-            break;
-        }
-    }
-    return st;
+    return wp_buf_html_escape(out, s);
 }
 
 static const char *color_of(size_t i)

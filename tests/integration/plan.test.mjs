@@ -116,9 +116,14 @@ test('test_plan_guide_large_moe_is_path3', heavy, async () => {
 });
 
 test('test_plan_cost_lines', async () => {
+  const html = path.join(tmpdir(), 'plan.html');
   const r = await run(['plan', '--model', 'qwen3-8b', '--gpu', 'h100', '--gpus', '2', '--type', 'random', '--rate', '5',
-    '--num-requests', '50', '--price-per-gpu-hour', '2.5', '--spot-discount', '0.6', '--quiet']);
+    '--num-requests', '50', '--price-per-gpu-hour', '2.5', '--spot-discount', '0.6', '--quiet', '--html', html]);
   assert.equal(r.code, 0, r.stderr);
+  const page = fs.readFileSync(html, 'utf8');
+  assert.match(page, /^<!doctype html>/);
+  assert.match(page, /<h1>wellpath plan: qwen3-8b on 2 x h100<\/h1>/);
+  assert.equal((page.match(/<tr( class=best)?><td>\d+<\/td>/g) || []).length, 3, 'a row per candidate: 2 x TP1, 1 x TP2, 1P + 1D');
   const m = /cost: (\d+) GPUs x 2\.50 = ([\d.]+) per hour; ([\d.]+) per million output tokens/.exec(r.stdout);
   assert.ok(m, r.stdout);
   assert.equal(+m[2], +m[1] * 2.5);
