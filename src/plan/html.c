@@ -46,8 +46,9 @@ void wp_plan_write_html(const wp_plan_facts_t *f, const wp_plan_decision_t *d,
     wp_buf_html_escape(b, f->model->name);
     wp_buf_printf(b, " on %d x ", f->gpus);
     wp_buf_html_escape(b, f->gpu->name);
-    wp_buf_printf(b, "</h1>\n<p>%zu requests; ISL p50 %.0f, p90 %.0f tokens; OSL p50 %.0f; "
-                     "prefix reuse %.0f %%</p>\n<h2>The guide's decision tree</h2><ul>\n",
+    wp_buf_printf(b,
+                  "</h1>\n<p>%zu requests; ISL p50 %.0f, p90 %.0f tokens; OSL p50 %.0f; "
+                  "prefix reuse %.0f %%</p>\n<h2>The guide's decision tree</h2><ul>\n",
                   f->requests, f->isl_p50, f->isl_p90, f->osl_p50, 100 * f->prefix_reuse);
     for (int i = 0; i < d->n_why; i++) {
         wp_buf_puts(b, "<li>");

@@ -72,13 +72,7 @@ static void deployment(wp__yw_t *w, const wp__plan_ctx_t *c, const char *config)
     wp__plan_meta(w, c, c->gateway, &l);
     wp__yw_key(w, 0, "spec");
     wp__yw_int(w, 2, "replicas", 1);
-    wp__yw_key(w, 2, "selector");
-    wp__yw_key(w, 4, "matchLabels");
-    wp__plan_labels(w, c, 6, &l, true);
-    wp__yw_key(w, 2, "template");
-    wp__yw_key(w, 4, "metadata");
-    wp__yw_key(w, 6, "labels");
-    wp__plan_labels(w, c, 8, &l, false);
+    wp__plan_pod_labels(w, c, &l);
     wp__yw_key(w, 6, "annotations");
     wp__yw_str(w, 8, "wellpath/topology-hash", hash);
     wp__yw_key(w, 4, "spec");

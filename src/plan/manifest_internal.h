@@ -97,6 +97,9 @@ void wp__plan_meta(wp__yw_t *w, const wp__plan_ctx_t *c, const char *name,
 /* The labels map (its entries at ind); `selector` leaves out the ones that may change. */
 void wp__plan_labels(wp__yw_t *w, const wp__plan_ctx_t *c, int ind, const wp__plan_labels_t *l,
                      bool selector);
+/* A workload's `selector.matchLabels` and `template.metadata.labels` (under `spec`, at 2):
+ * the pods it selects are the pods of its template. */
+void wp__plan_pod_labels(wp__yw_t *w, const wp__plan_ctx_t *c, const wp__plan_labels_t *l);
 /* A container's httpGet probe on /health, port "http". */
 void wp__plan_probe(wp__yw_t *w, int ind, const char *key, int period_s, int failures);
 

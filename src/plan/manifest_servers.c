@@ -194,13 +194,7 @@ static void statefulset(wp__yw_t *w, const wp__plan_ctx_t *c, const wp__plan_poo
     wp__yw_str(w, 2, "serviceName", p->name);
     wp__yw_int(w, 2, "replicas", p->replicas);
     wp__yw_str(w, 2, "podManagementPolicy", "Parallel");
-    wp__yw_key(w, 2, "selector");
-    wp__yw_key(w, 4, "matchLabels");
-    wp__plan_labels(w, c, 6, &l, true);
-    wp__yw_key(w, 2, "template");
-    wp__yw_key(w, 4, "metadata");
-    wp__yw_key(w, 6, "labels");
-    wp__plan_labels(w, c, 8, &l, false);
+    wp__plan_pod_labels(w, c, &l);
     wp__yw_key(w, 4, "spec");
     pod_spec(w, c, p, WP__PLAN_CMD_SERVER, 6);
 }

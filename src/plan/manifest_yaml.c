@@ -278,3 +278,14 @@ void wp__plan_probe(wp__yw_t *w, int ind, const char *key, int period_s, int fai
     wp__yw_int(w, ind + 2, "timeoutSeconds", 5);
     wp__yw_int(w, ind + 2, "failureThreshold", failures);
 }
+
+void wp__plan_pod_labels(wp__yw_t *w, const wp__plan_ctx_t *c, const wp__plan_labels_t *l)
+{
+    wp__yw_key(w, 2, "selector");
+    wp__yw_key(w, 4, "matchLabels");
+    wp__plan_labels(w, c, 6, l, true);
+    wp__yw_key(w, 2, "template");
+    wp__yw_key(w, 4, "metadata");
+    wp__yw_key(w, 6, "labels");
+    wp__plan_labels(w, c, 8, l, false);
+}
