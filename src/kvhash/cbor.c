@@ -1,9 +1,9 @@
 /*
  * kvhash/cbor: the writer. Every item is a head (major type in the top three bits of the
  * initial byte, then the argument in its shortest form) followed, for strings, by the
- * payload. put() is the only place bytes land: it appends to the buffer, flushing to the
- * sink first when they would not fit, and passes a payload larger than the whole buffer to
- * the sink directly.
+ * payload. Bytes land through put(), which appends to the buffer, flushing to the sink
+ * first when they would not fit, and passes a payload larger than the whole buffer to the
+ * sink directly; a head is written in place when the buffer has room for the longest one.
  */
 #include "kvhash/cbor.h"
 
@@ -52,33 +52,33 @@ static void put(wp_cbor_t *w, const void *p, size_t n)
     }
 }
 
-/* The head of an item: the argument in the initial byte below 24, else in 1, 2, 4 or 8
- * big-endian bytes after it (additional information 24..27), whichever is shortest. */
-static void head(wp_cbor_t *w, unsigned major, uint64_t arg)
+/* Writes the head of an item into b (9 bytes at most) and returns its length: the argument
+ * in the initial byte below 24, else in 1, 2, 4 or 8 big-endian bytes after it (additional
+ * information 24..27), whichever is shortest. */
+static size_t encode_head(uint8_t *b, unsigned major, uint64_t arg)
 {
-    uint8_t b[9];
-    size_t extra;
-    unsigned info;
     if (arg < 24) {
-        extra = 0;
-        info = (unsigned)arg;
-    } else if (arg <= UINT8_MAX) {
-        extra = 1;
-        info = 24;
-    } else if (arg <= UINT16_MAX) {
-        extra = 2;
-        info = 25;
-    } else if (arg <= UINT32_MAX) {
-        extra = 4;
-        info = 26;
-    } else {
-        extra = 8;
-        info = 27;
+        b[0] = (uint8_t)(major << 5 | arg);
+        return 1;
     }
+    size_t extra = arg <= UINT8_MAX ? 1 : arg <= UINT16_MAX ? 2 : arg <= UINT32_MAX ? 4 : 8;
+    unsigned info = extra == 1 ? 24 : extra == 2 ? 25 : extra == 4 ? 26 : 27;
     b[0] = (uint8_t)(major << 5 | info);
     for (size_t i = 0; i < extra; i++)
         b[1 + i] = (uint8_t)(arg >> (8 * (extra - 1 - i)));
-    put(w, b, 1 + extra);
+    return 1 + extra;
+}
+
+/* Straight into the buffer when a head of any size fits, else through put(). */
+static void head(wp_cbor_t *w, unsigned major, uint64_t arg)
+{
+    if (w->cap - w->len >= 9) {
+        w->len += encode_head(w->buf + w->len, major, arg);
+        return;
+    }
+    uint8_t b[9];
+    size_t n = encode_head(b, major, arg);
+    put(w, b, n);
 }
 
 void wp_cbor_uint(wp_cbor_t *w, uint64_t v)

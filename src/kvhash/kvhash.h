@@ -1,7 +1,7 @@
 /*
  * kvhash: vLLM's portable prefix-cache block hashes, byte for byte, so that the hashes a
- * vLLM server publishes in its KV events (REFERENCE §6, docs/kv-hash.md) can be matched to
- * the blocks of a prompt the gateway has tokenized.
+ * vLLM server publishes in its KV events (docs/reference.md §6, docs/kv-hash.md) can be
+ * matched to the blocks of a prompt the gateway has tokenized.
  *
  * The format, as vLLM computes it with `--prefix-caching-hash-algo sha256_cbor` (read in
  * vllm/v1/core/kv_cache_utils.py at commit 001cabc1be16a59a70d720ed61a13b678c060a18 and
