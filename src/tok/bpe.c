@@ -1,0 +1,881 @@
+/*
+ * tok/bpe: loading tokenizer.json and encoding with it.
+ *
+ * Tokens are kept as raw bytes: every vocab string is mapped back from the GPT-2
+ * byte-level alphabet (the 188 printable bytes stand for themselves, the other 68 were
+ * moved to U+0100 and up) when the file is loaded, so encoding never builds byte-level
+ * strings. The vocab is an open-addressing table from bytes to id; the merges a table from
+ * the id pair (left, right) to (rank, merged id).
+ *
+ * Encoding: added tokens are found in the raw text first (at each byte whose value starts
+ * some added token, the longest one that matches there); each stretch between them is
+ * normalized (NFC when asked, and only when it has code points at or above U+0300), cut
+ * into pre-tokens (tok/pretok), and each pre-token is BPE-merged: start from one token per
+ * byte, then repeatedly merge the adjacent pair with the lowest rank (leftmost on ties)
+ * until no pair has a rank. A pre-token's ids depend on its bytes alone, so the caller's
+ * cache maps pre-tokens already seen to their ids.
+ *
+ * Merging scans the symbols for the best pair at each step: quadratic in the length of a
+ * pre-token, which is a few bytes for text (long runs of one class, such as megabytes of
+ * spaces, are slow; see docs/tokenizer.md).
+ */
+#include "tok/bpe.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "tok/pretok.h"
+#include "tok/unicode.h"
+
+typedef struct {
+    uint32_t off, len; /* raw bytes in blob */
+    int32_t id;
+} tok_t;
+
+typedef struct {
+    uint64_t key; /* (left << 32) | right; 0 with rank UINT32_MAX: empty */
+    uint32_t rank;
+    int32_t id;
+} merge_t;
+
+struct wp_bpe_s {
+    unsigned char *blob;
+    size_t blob_len, blob_cap;
+    tok_t *vocab;
+    size_t nvocab;
+    uint32_t *vslots; /* index + 1 into vocab; 0 empty */
+    size_t vmask;
+    merge_t *mslots;
+    size_t mmask, nmerges;
+    int32_t byte_id[256];
+    tok_t *added;
+    size_t nadded;
+    unsigned char added_first[256]; /* 1 where some added token starts with that byte */
+    int nfc;
+    int ignore_merges;
+    wp_pretok_kind_t pretok;
+    size_t vocab_size;
+};
+
+/* ---- the byte-level alphabet ---- */
+
+static int printable_byte(unsigned b)
+{
+    return (b >= '!' && b <= '~') || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+}
+
+/* The byte that code point cp stands for, or -1. */
+static int byte_of_cp(uint32_t cp)
+{
+    if (cp < 256)
+        return printable_byte(cp) ? (int)cp : -1;
+    if (cp >= 256 + 68)
+        return -1;
+    unsigned k = cp - 256, seen = 0;
+    for (unsigned b = 0; b < 256; b++)
+        if (!printable_byte(b) && seen++ == k)
+            return (int)b;
+    return -1;
+}
+
+/* Maps byte-level string s into raw bytes at out (room for n bytes); returns the length,
+ * or -1 when a character is not in the alphabet. */
+static long from_byte_level(const char *s, size_t n, unsigned char *out, const int *inv)
+{
+    size_t i = 0, o = 0;
+    while (i < n) {
+        uint32_t cp;
+        size_t len = wp__utf8_decode((const unsigned char *)s + i, n - i, &cp);
+        if (len == 0 || cp >= 512 || inv[cp] < 0)
+            return -1;
+        out[o++] = (unsigned char)inv[cp];
+        i += len;
+    }
+    return (long)o;
+}
+
+/* ---- tables ---- */
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    return XXH3_64bits(p, n);
+}
+
+static size_t pow2_at_least(size_t n)
+{
+    size_t s = 16;
+    while (s < n)
+        s <<= 1;
+    return s;
+}
+
+static int blob_add(wp_bpe_t *b, const unsigned char *p, size_t n, uint32_t *off)
+{
+    if (b->blob_len + n > b->blob_cap) {
+        size_t cap = b->blob_cap ? b->blob_cap * 2 : 1 << 16;
+        while (cap < b->blob_len + n)
+            cap *= 2;
+        if (cap > UINT32_MAX)
+            return -1;
+        unsigned char *nb = realloc(b->blob, cap);
+        if (!nb)
+            return -1;
+        b->blob = nb;
+        b->blob_cap = cap;
+    }
+    memcpy(b->blob + b->blob_len, p, n);
+    *off = (uint32_t)b->blob_len;
+    b->blob_len += n;
+    return 0;
+}
+
+/* The vocab index of raw bytes p[0..n), or -1. */
+static long vocab_find(const wp_bpe_t *b, const void *p, size_t n)
+{
+    size_t i = (size_t)hash_bytes(p, n) & b->vmask;
+    for (;;) {
+        uint32_t v = b->vslots[i];
+        if (!v)
+            return -1;
+        const tok_t *t = &b->vocab[v - 1];
+        if (t->len == n && memcmp(b->blob + t->off, p, n) == 0)
+            return (long)(v - 1);
+        i = (i + 1) & b->vmask;
+    }
+}
+
+static void vocab_insert(wp_bpe_t *b, size_t index)
+{
+    const tok_t *t = &b->vocab[index];
+    size_t i = (size_t)hash_bytes(b->blob + t->off, t->len) & b->vmask;
+    while (b->vslots[i])
+        i = (i + 1) & b->vmask;
+    b->vslots[i] = (uint32_t)index + 1;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static const merge_t *merge_find(const wp_bpe_t *b, int32_t l, int32_t r)
+{
+    uint64_t key = ((uint64_t)(uint32_t)l << 32) | (uint32_t)r;
+    size_t i = (size_t)mix64(key) & b->mmask;
+    for (;;) {
+        const merge_t *m = &b->mslots[i];
+        if (m->rank == UINT32_MAX)
+            return NULL;
+        if (m->key == key)
+            return m;
+        i = (i + 1) & b->mmask;
+    }
+}
+
+/* Inserts unless the pair is there already (the lower rank, seen first, stays). */
+static void merge_insert(wp_bpe_t *b, int32_t l, int32_t r, uint32_t rank, int32_t id)
+{
+    uint64_t key = ((uint64_t)(uint32_t)l << 32) | (uint32_t)r;
+    size_t i = (size_t)mix64(key) & b->mmask;
+    while (b->mslots[i].rank != UINT32_MAX) {
+        if (b->mslots[i].key == key)
+            return;
+        i = (i + 1) & b->mmask;
+    }
+    b->mslots[i] = (merge_t){key, rank, id};
+    b->nmerges++;
+}
+
+/* ---- loading ---- */
+
+static int is_true(const cJSON *o, const char *key)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+static int empty_or_null(const cJSON *o, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return !v || cJSON_IsNull(v) || (cJSON_IsString(v) && v->valuestring[0] == '\0');
+}
+
+static const char *type_of(const cJSON *o)
+{
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "type");
+    return cJSON_IsString(t) ? t->valuestring : NULL;
+}
+
+static wp_status_t load_normalizer(wp_bpe_t *b, const cJSON *n, wp_err_t *err)
+{
+    if (!n || cJSON_IsNull(n))
+        return WP_OK;
+    const char *t = type_of(n);
+    if (t && strcmp(t, "NFC") == 0) {
+        b->nfc = 1;
+        return WP_OK;
+    }
+    if (t && strcmp(t, "Sequence") == 0) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(n, "normalizers");
+        const cJSON *e;
+        cJSON_ArrayForEach(e, list)
+        {
+            wp_status_t st = load_normalizer(b, e, err);
+            if (st != WP_OK)
+                return st;
+        }
+        return WP_OK;
+    }
+    return wp_err_set(err, WP_EINVAL, "normalizer: type '%s' is not supported (NFC only)",
+                      t ? t : "(none)");
+}
+
+static wp_status_t load_byte_level(const cJSON *p, int in_sequence, wp_bpe_t *b, wp_err_t *err)
+{
+    if (is_true(p, "add_prefix_space"))
+        return wp_err_set(err, WP_EINVAL,
+                          "pre_tokenizer: ByteLevel add_prefix_space true is not supported");
+    const cJSON *ur = cJSON_GetObjectItemCaseSensitive(p, "use_regex");
+    int use_regex = !ur || cJSON_IsTrue(ur); /* the default is true */
+    if (use_regex && in_sequence)
+        return wp_err_set(err, WP_EINVAL,
+                          "pre_tokenizer: a ByteLevel with use_regex true after a Split "
+                          "is not supported");
+    if (use_regex)
+        b->pretok = WP_PRETOK_GPT2;
+    return WP_OK;
+}
+
+static wp_status_t load_split(const cJSON *p, wp_bpe_t *b, wp_err_t *err)
+{
+    const cJSON *pat = cJSON_GetObjectItemCaseSensitive(p, "pattern");
+    const cJSON *re = cJSON_GetObjectItemCaseSensitive(pat, "Regex");
+    if (!cJSON_IsString(re))
+        return wp_err_set(err, WP_EINVAL, "pre_tokenizer: Split pattern must be a Regex");
+    const cJSON *beh = cJSON_GetObjectItemCaseSensitive(p, "behavior");
+    if (!cJSON_IsString(beh) || strcmp(beh->valuestring, "Isolated") != 0)
+        return wp_err_set(err, WP_EINVAL,
+                          "pre_tokenizer: Split behavior must be 'Isolated' (found '%s')",
+                          cJSON_IsString(beh) ? beh->valuestring : "(none)");
+    if (is_true(p, "invert"))
+        return wp_err_set(err, WP_EINVAL, "pre_tokenizer: Split invert true is not supported");
+    b->pretok = wp_pretok_kind_from_pattern(re->valuestring, strlen(re->valuestring));
+    if (b->pretok == WP_PRETOK_NONE)
+        return wp_err_set(err, WP_EINVAL,
+                          "pre_tokenizer: Split pattern '%.200s' is not one of the known "
+                          "patterns (Qwen2, Llama 3, GPT-2)",
+                          re->valuestring);
+    return WP_OK;
+}
+
+static wp_status_t load_pre_tokenizer(wp_bpe_t *b, const cJSON *p, wp_err_t *err)
+{
+    const char *t = p ? type_of(p) : NULL;
+    if (!p || cJSON_IsNull(p))
+        return wp_err_set(err, WP_EINVAL, "pre_tokenizer: missing (a byte-level BPE has one)");
+    if (t && strcmp(t, "ByteLevel") == 0)
+        return load_byte_level(p, 0, b, err);
+    if (!t || strcmp(t, "Sequence") != 0)
+        return wp_err_set(err, WP_EINVAL,
+                          "pre_tokenizer: type '%s' is not supported (ByteLevel or Sequence)",
+                          t ? t : "(none)");
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(p, "pretokenizers");
+    int n = cJSON_GetArraySize(list);
+    const cJSON *a = cJSON_GetArrayItem(list, 0), *c = cJSON_GetArrayItem(list, 1);
+    if (n != 2 || !type_of(a) || strcmp(type_of(a), "Split") != 0 || !type_of(c) ||
+        strcmp(type_of(c), "ByteLevel") != 0)
+        return wp_err_set(err, WP_EINVAL,
+                          "pre_tokenizer: a Sequence must be [Split, ByteLevel] (found %d "
+                          "entries)",
+                          n);
+    wp_status_t st = load_split(a, b, err);
+    return st != WP_OK ? st : load_byte_level(c, 1, b, err);
+}
+
+static wp_status_t load_vocab(wp_bpe_t *b, const cJSON *vocab, const int *inv, wp_err_t *err)
+{
+    if (!cJSON_IsObject(vocab))
+        return wp_err_set(err, WP_EINVAL, "model.vocab: missing or not an object");
+    size_t n = (size_t)cJSON_GetArraySize(vocab);
+    b->vocab = calloc(n ? n : 1, sizeof *b->vocab);
+    b->vmask = pow2_at_least(n * 2) - 1;
+    b->vslots = calloc(b->vmask + 1, sizeof *b->vslots);
+    if (!b->vocab || !b->vslots)
+        return wp_err_set(err, WP_ENOMEM, "model.vocab: out of memory (%zu tokens)", n);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, vocab)
+    {
+        if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble >= INT32_MAX ||
+            e->valuedouble != (double)(int32_t)e->valuedouble)
+            return wp_err_set(err, WP_EINVAL,
+                              "model.vocab['%.100s']: id must be an integer in "
+                              "[0, 2^31-1)",
+                              e->string);
+        size_t len = strlen(e->string);
+        unsigned char stackbuf[256];
+        unsigned char *raw = len <= sizeof stackbuf ? stackbuf : malloc(len);
+        if (!raw)
+            return wp_err_set(err, WP_ENOMEM, "model.vocab: out of memory");
+        long rl = from_byte_level(e->string, len, raw, inv);
+        wp_status_t st = WP_OK;
+        if (rl < 0) {
+            /* not a byte-level string (a special token kept in the vocab): BPE never
+             * produces it, wp_bpe_token_id does not know it */
+        } else if (vocab_find(b, raw, (size_t)rl) >= 0) {
+            st = wp_err_set(err, WP_EINVAL, "model.vocab: '%.100s' appears twice", e->string);
+        } else {
+            tok_t *t = &b->vocab[b->nvocab];
+            if (blob_add(b, raw, (size_t)rl, &t->off) != 0)
+                st = wp_err_set(err, WP_ENOMEM, "model.vocab: out of memory");
+            else {
+                t->len = (uint32_t)rl;
+                t->id = (int32_t)e->valuedouble;
+                vocab_insert(b, b->nvocab++);
+                if ((size_t)t->id + 1 > b->vocab_size)
+                    b->vocab_size = (size_t)t->id + 1;
+            }
+        }
+        if (raw != stackbuf)
+            free(raw);
+        if (st != WP_OK)
+            return st;
+    }
+    for (unsigned byte = 0; byte < 256; byte++) {
+        unsigned char c = (unsigned char)byte;
+        long k = vocab_find(b, &c, 1);
+        if (k < 0)
+            return wp_err_set(err, WP_EINVAL,
+                              "model.vocab: byte 0x%02x has no token (a byte-level vocab "
+                              "has all 256)",
+                              byte);
+        b->byte_id[byte] = b->vocab[k].id;
+    }
+    return WP_OK;
+}
+
+/* Splits merge entry e into its two sides. */
+static int merge_sides(const cJSON *e, const char **l, size_t *ll, const char **r, size_t *rl)
+{
+    if (cJSON_IsString(e)) {
+        const char *s = e->valuestring;
+        const char *sp = strchr(s, ' ');
+        if (!sp || sp == s || !sp[1] || strchr(sp + 1, ' '))
+            return -1;
+        *l = s, *ll = (size_t)(sp - s), *r = sp + 1, *rl = strlen(sp + 1);
+        return 0;
+    }
+    if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2) {
+        const cJSON *a = cJSON_GetArrayItem(e, 0), *c = cJSON_GetArrayItem(e, 1);
+        if (!cJSON_IsString(a) || !cJSON_IsString(c))
+            return -1;
+        *l = a->valuestring, *ll = strlen(a->valuestring);
+        *r = c->valuestring, *rl = strlen(c->valuestring);
+        return 0;
+    }
+    return -1;
+}
+
+static wp_status_t load_merges(wp_bpe_t *b, const cJSON *merges, const int *inv, wp_err_t *err)
+{
+    if (!cJSON_IsArray(merges))
+        return wp_err_set(err, WP_EINVAL, "model.merges: missing or not an array");
+    size_t n = (size_t)cJSON_GetArraySize(merges);
+    b->mmask = pow2_at_least(n * 2) - 1;
+    b->mslots = malloc((b->mmask + 1) * sizeof *b->mslots);
+    if (!b->mslots)
+        return wp_err_set(err, WP_ENOMEM, "model.merges: out of memory (%zu merges)", n);
+    for (size_t i = 0; i <= b->mmask; i++)
+        b->mslots[i] = (merge_t){0, UINT32_MAX, -1};
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+    uint32_t rank = 0;
+    const cJSON *e;
+    wp_status_t st = WP_OK;
+    cJSON_ArrayForEach(e, merges)
+    {
+        const char *l, *r;
+        size_t ll, rl;
+        if (merge_sides(e, &l, &ll, &r, &rl) != 0) {
+            st = wp_err_set(err, WP_EINVAL, "model.merges[%u]: expected \"a b\" or [\"a\", \"b\"]",
+                            rank);
+            break;
+        }
+        if (ll + rl > cap) {
+            cap = (ll + rl) * 2;
+            free(buf);
+            buf = malloc(cap);
+            if (!buf) {
+                st = wp_err_set(err, WP_ENOMEM, "model.merges: out of memory");
+                break;
+            }
+        }
+        long a = from_byte_level(l, ll, buf, inv);
+        long c = a < 0 ? -1 : from_byte_level(r, rl, buf + a, inv);
+        long ka = a < 0 ? -1 : vocab_find(b, buf, (size_t)a);
+        long kc = c < 0 ? -1 : vocab_find(b, buf + a, (size_t)c);
+        long km = ka < 0 || kc < 0 ? -1 : vocab_find(b, buf, (size_t)(a + c));
+        if (ka < 0 || kc < 0 || km < 0) {
+            const char *what = ka < 0 ? l : kc < 0 ? r : "their concatenation";
+            int wl = ka < 0 ? (int)ll : kc < 0 ? (int)rl : 19;
+            st = wp_err_set(err, WP_EINVAL, "model.merges[%u]: '%.*s' is not in the vocab", rank,
+                            wl > 100 ? 100 : wl, what);
+            break;
+        }
+        merge_insert(b, b->vocab[ka].id, b->vocab[kc].id, rank, b->vocab[km].id);
+        rank++;
+    }
+    free(buf);
+    return st;
+}
+
+static wp_status_t load_added(wp_bpe_t *b, const cJSON *added, wp_err_t *err)
+{
+    if (!added || cJSON_IsNull(added))
+        return WP_OK;
+    if (!cJSON_IsArray(added))
+        return wp_err_set(err, WP_EINVAL, "added_tokens: not an array");
+    size_t n = (size_t)cJSON_GetArraySize(added);
+    b->added = calloc(n ? n : 1, sizeof *b->added);
+    if (!b->added)
+        return wp_err_set(err, WP_ENOMEM, "added_tokens: out of memory");
+    const cJSON *e;
+    size_t i = 0;
+    cJSON_ArrayForEach(e, added)
+    {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(e, "content");
+        if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= INT32_MAX ||
+            !cJSON_IsString(content) || content->valuestring[0] == '\0')
+            return wp_err_set(err, WP_EINVAL,
+                              "added_tokens[%zu]: needs an integer id and a non-empty content", i);
+        if (is_true(e, "lstrip") || is_true(e, "rstrip") || is_true(e, "single_word"))
+            return wp_err_set(err, WP_EINVAL,
+                              "added_tokens[%zu] '%.100s': lstrip, rstrip and single_word "
+                              "must be false",
+                              i, content->valuestring);
+        tok_t *t = &b->added[b->nadded++];
+        size_t len = strlen(content->valuestring);
+        if (blob_add(b, (const unsigned char *)content->valuestring, len, &t->off) != 0)
+            return wp_err_set(err, WP_ENOMEM, "added_tokens: out of memory");
+        t->len = (uint32_t)len;
+        t->id = (int32_t)id->valuedouble;
+        b->added_first[(unsigned char)content->valuestring[0]] = 1;
+        if ((size_t)t->id + 1 > b->vocab_size)
+            b->vocab_size = (size_t)t->id + 1;
+        i++;
+    }
+    return WP_OK;
+}
+
+static wp_status_t load_model(wp_bpe_t *b, const cJSON *m, wp_err_t *err)
+{
+    if (!cJSON_IsObject(m))
+        return wp_err_set(err, WP_EINVAL, "model: missing or not an object");
+    const char *t = type_of(m);
+    if (t && strcmp(t, "BPE") != 0)
+        return wp_err_set(err, WP_EINVAL, "model.type: '%s' is not supported (BPE only)", t);
+    const cJSON *dropout = cJSON_GetObjectItemCaseSensitive(m, "dropout");
+    if (dropout && !cJSON_IsNull(dropout))
+        return wp_err_set(err, WP_EINVAL, "model.dropout: must be null");
+    if (is_true(m, "byte_fallback"))
+        return wp_err_set(err, WP_EINVAL, "model.byte_fallback: true is not supported");
+    if (!empty_or_null(m, "continuing_subword_prefix") || !empty_or_null(m, "end_of_word_suffix"))
+        return wp_err_set(err, WP_EINVAL,
+                          "model: continuing_subword_prefix and "
+                          "end_of_word_suffix must be empty");
+    b->ignore_merges = is_true(m, "ignore_merges");
+    int inv[512];
+    for (uint32_t cp = 0; cp < 512; cp++)
+        inv[cp] = byte_of_cp(cp);
+    wp_status_t st = load_vocab(b, cJSON_GetObjectItemCaseSensitive(m, "vocab"), inv, err);
+    return st != WP_OK ? st
+                       : load_merges(b, cJSON_GetObjectItemCaseSensitive(m, "merges"), inv, err);
+}
+
+wp_status_t wp_bpe_load(const char *json, size_t len, wp_bpe_t **out, wp_err_t *err)
+{
+    *out = NULL;
+    if (len > WP_BPE_JSON_MAX)
+        return wp_err_set(err, WP_ELIMIT, "tokenizer.json: %zu bytes, above the limit of %zu", len,
+                          WP_BPE_JSON_MAX);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        size_t off = at && at >= json && at <= json + len ? (size_t)(at - json) : 0;
+        return wp_err_set(err, WP_EINVAL, "tokenizer.json: not valid JSON (near byte %zu)", off);
+    }
+    wp_bpe_t *b = calloc(1, sizeof *b);
+    wp_status_t st = WP_OK;
+    if (!b)
+        st = wp_err_set(err, WP_ENOMEM, "tokenizer: out of memory");
+    else if (!cJSON_IsObject(root))
+        st = wp_err_set(err, WP_EINVAL, "tokenizer.json: not an object");
+    if (st == WP_OK)
+        st = load_model(b, cJSON_GetObjectItemCaseSensitive(root, "model"), err);
+    if (st == WP_OK)
+        st = load_normalizer(b, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), err);
+    if (st == WP_OK)
+        st = load_pre_tokenizer(b, cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"), err);
+    if (st == WP_OK)
+        st = load_added(b, cJSON_GetObjectItemCaseSensitive(root, "added_tokens"), err);
+    cJSON_Delete(root);
+    if (st != WP_OK) {
+        wp_bpe_free(b);
+        return st;
+    }
+    *out = b;
+    return WP_OK;
+}
+
+void wp_bpe_free(wp_bpe_t *b)
+{
+    if (!b)
+        return;
+    free(b->blob);
+    free(b->vocab);
+    free(b->vslots);
+    free(b->mslots);
+    free(b->added);
+    free(b);
+}
+
+int32_t wp_bpe_token_id(const wp_bpe_t *b, const char *text, size_t len)
+{
+    for (size_t i = 0; i < b->nadded; i++)
+        if (b->added[i].len == len && memcmp(b->blob + b->added[i].off, text, len) == 0)
+            return b->added[i].id;
+    int inv[512];
+    for (uint32_t cp = 0; cp < 512; cp++)
+        inv[cp] = byte_of_cp(cp);
+    unsigned char *raw = malloc(len ? len : 1);
+    if (!raw)
+        return -1;
+    long rl = from_byte_level(text, len, raw, inv);
+    long k = rl < 0 ? -1 : vocab_find(b, raw, (size_t)rl);
+    free(raw);
+    return k < 0 ? -1 : b->vocab[k].id;
+}
+
+size_t wp_bpe_vocab_size(const wp_bpe_t *b)
+{
+    return b->vocab_size;
+}
+
+wp_status_t wp_bpe_validate(const wp_bpe_t *b, wp_err_t *err)
+{
+    for (unsigned c = 0; c < 256; c++) {
+        unsigned char byte = (unsigned char)c;
+        long k = vocab_find(b, &byte, 1);
+        if (k < 0 || b->vocab[k].id != b->byte_id[c])
+            return wp_err_set(err, WP_EINVAL, "byte 0x%02x: no token or a stale id", c);
+    }
+    size_t merges = 0;
+    for (size_t i = 0; i <= b->mmask; i++) {
+        if (b->mslots[i].rank == UINT32_MAX)
+            continue;
+        merges++;
+        if (b->mslots[i].id < 0 || (size_t)b->mslots[i].id >= b->vocab_size)
+            return wp_err_set(err, WP_EINVAL, "merge rank %u: id %d out of range",
+                              b->mslots[i].rank, b->mslots[i].id);
+    }
+    if (merges != b->nmerges)
+        return wp_err_set(err, WP_EINVAL, "merges: %zu in the table, %zu counted", merges,
+                          b->nmerges);
+    for (size_t i = 0; i < b->nvocab; i++)
+        if (vocab_find(b, b->blob + b->vocab[i].off, b->vocab[i].len) != (long)i)
+            return wp_err_set(err, WP_EINVAL, "vocab entry %zu: not found by its bytes", i);
+    return WP_OK;
+}
+
+/* ---- encoding ---- */
+
+enum { CACHE_PIECE_MAX = 128, CACHE_DEFAULT = 65536 };
+
+typedef struct {
+    uint64_t h;
+    uint32_t off, len; /* len 0: empty slot */
+    uint32_t ids_off, nids;
+} centry_t;
+
+struct wp_bpe_cache_s {
+    size_t max, count, mask;
+    centry_t *slots;
+    unsigned char *bytes;
+    size_t bytes_len, bytes_cap;
+    int32_t *ids;
+    size_t ids_len, ids_cap;
+};
+
+wp_bpe_cache_t *wp_bpe_cache_new(size_t max_entries)
+{
+    wp_bpe_cache_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->max = max_entries ? max_entries : CACHE_DEFAULT;
+    c->mask = pow2_at_least(c->max * 2) - 1;
+    c->bytes_cap = c->max * 16;
+    c->ids_cap = c->max * 4;
+    c->slots = calloc(c->mask + 1, sizeof *c->slots);
+    c->bytes = malloc(c->bytes_cap);
+    c->ids = malloc(c->ids_cap * sizeof *c->ids);
+    if (!c->slots || !c->bytes || !c->ids) {
+        wp_bpe_cache_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void wp_bpe_cache_free(wp_bpe_cache_t *c)
+{
+    if (!c)
+        return;
+    free(c->slots);
+    free(c->bytes);
+    free(c->ids);
+    free(c);
+}
+
+static const centry_t *cache_get(const wp_bpe_cache_t *c, uint64_t h, const unsigned char *p,
+                                 size_t n)
+{
+    size_t i = (size_t)h & c->mask;
+    for (;;) {
+        const centry_t *e = &c->slots[i];
+        if (e->len == 0)
+            return NULL;
+        if (e->h == h && e->len == n && memcmp(c->bytes + e->off, p, n) == 0)
+            return e;
+        i = (i + 1) & c->mask;
+    }
+}
+
+static void cache_put(wp_bpe_cache_t *c, uint64_t h, const unsigned char *p, size_t n,
+                      const int32_t *ids, size_t nids)
+{
+    if (c->count >= c->max || c->bytes_len + n > c->bytes_cap ||
+        c->ids_len + nids > c->ids_cap) { /* full: start again */
+        memset(c->slots, 0, (c->mask + 1) * sizeof *c->slots);
+        c->count = c->bytes_len = c->ids_len = 0;
+        if (n > c->bytes_cap || nids > c->ids_cap)
+            return;
+    }
+    size_t i = (size_t)h & c->mask;
+    while (c->slots[i].len)
+        i = (i + 1) & c->mask;
+    centry_t *e = &c->slots[i];
+    e->h = h;
+    e->off = (uint32_t)c->bytes_len;
+    e->len = (uint32_t)n;
+    e->ids_off = (uint32_t)c->ids_len;
+    e->nids = (uint32_t)nids;
+    memcpy(c->bytes + c->bytes_len, p, n);
+    c->bytes_len += n;
+    memcpy(c->ids + c->ids_len, ids, nids * sizeof *ids);
+    c->ids_len += nids;
+    c->count++;
+}
+
+typedef struct {
+    int32_t *v;
+    size_t n, cap;
+} ids_t;
+
+static int ids_reserve(ids_t *o, size_t more)
+{
+    if (o->n + more <= o->cap)
+        return 0;
+    size_t cap = o->cap ? o->cap : 64;
+    while (cap < o->n + more)
+        cap *= 2;
+    int32_t *nv = realloc(o->v, cap * sizeof *nv);
+    if (!nv)
+        return -1;
+    o->v = nv;
+    o->cap = cap;
+    return 0;
+}
+
+/* BPE-merges pre-token p[0..n) and appends its ids to o. */
+static int encode_piece(const wp_bpe_t *b, wp_bpe_cache_t *cache, const unsigned char *p, size_t n,
+                        ids_t *o)
+{
+    if (ids_reserve(o, n) != 0)
+        return -1;
+    if (n == 1) {
+        o->v[o->n++] = b->byte_id[p[0]];
+        return 0;
+    }
+    if (b->ignore_merges) {
+        long k = vocab_find(b, p, n);
+        if (k >= 0) {
+            o->v[o->n++] = b->vocab[k].id;
+            return 0;
+        }
+    }
+    uint64_t h = 0;
+    if (cache && n <= CACHE_PIECE_MAX) {
+        h = hash_bytes(p, n);
+        const centry_t *e = cache_get(cache, h, p, n);
+        if (e) {
+            memcpy(o->v + o->n, cache->ids + e->ids_off, e->nids * sizeof(int32_t));
+            o->n += e->nids;
+            return 0;
+        }
+    }
+    /* sym[i]: the tokens so far; rank[i], id[i]: the merge of sym[i] and sym[i+1] */
+    int32_t *sym = o->v + o->n; /* built in place: the result is at most n ids */
+    uint32_t rank_stack[64];
+    int32_t id_stack[64];
+    uint32_t *rank = n <= 64 ? rank_stack : malloc(n * sizeof *rank);
+    int32_t *mid = n <= 64 ? id_stack : malloc(n * sizeof *mid);
+    if (!rank || !mid) {
+        if (rank != rank_stack)
+            free(rank);
+        if (mid != id_stack)
+            free(mid);
+        return -1;
+    }
+    size_t m = n;
+    for (size_t i = 0; i < n; i++)
+        sym[i] = b->byte_id[p[i]];
+    for (size_t i = 0; i + 1 < m; i++) {
+        const merge_t *mg = merge_find(b, sym[i], sym[i + 1]);
+        rank[i] = mg ? mg->rank : UINT32_MAX;
+        mid[i] = mg ? mg->id : -1;
+    }
+    for (;;) {
+        size_t best = SIZE_MAX;
+        uint32_t best_rank = UINT32_MAX;
+        for (size_t i = 0; i + 1 < m; i++)
+            if (rank[i] < best_rank) {
+                best_rank = rank[i];
+                best = i;
+            }
+        if (best == SIZE_MAX)
+            break;
+        sym[best] = mid[best];
+        memmove(sym + best + 1, sym + best + 2, (m - best - 2) * sizeof *sym);
+        if (best + 3 <= m) { /* the pairs after the merged one move down */
+            memmove(rank + best + 1, rank + best + 2, (m - best - 3) * sizeof *rank);
+            memmove(mid + best + 1, mid + best + 2, (m - best - 3) * sizeof *mid);
+        }
+        m--;
+        for (size_t i = best > 0 ? best - 1 : 0; i <= best && i + 1 < m; i++) {
+            const merge_t *mg = merge_find(b, sym[i], sym[i + 1]);
+            rank[i] = mg ? mg->rank : UINT32_MAX;
+            mid[i] = mg ? mg->id : -1;
+        }
+    }
+    if (rank != rank_stack)
+        free(rank);
+    if (mid != id_stack)
+        free(mid);
+    if (cache && n <= CACHE_PIECE_MAX)
+        cache_put(cache, h, p, n, sym, m);
+    o->n += m;
+    return 0;
+}
+
+static int encode_stretch(const wp_bpe_t *b, wp_bpe_cache_t *cache, const unsigned char *s,
+                          size_t n, ids_t *o)
+{
+    unsigned char *norm = NULL;
+    if (b->nfc && wp__nfc_may_change(s, n)) {
+        norm = malloc(3 * n + 16);
+        if (!norm)
+            return -1;
+        n = wp__nfc(s, n, norm);
+        s = norm;
+    }
+    int rc = 0;
+    size_t i = 0;
+    while (i < n && rc == 0) {
+        size_t k = wp_pretok_next(b->pretok, s + i, n - i);
+        rc = encode_piece(b, cache, s + i, k, o);
+        i += k;
+    }
+    free(norm);
+    return rc;
+}
+
+/* The length of the longest added token at s[0..n), or 0; its id in *id. */
+static size_t added_at(const wp_bpe_t *b, const unsigned char *s, size_t n, int32_t *id)
+{
+    size_t best = 0;
+    for (size_t k = 0; k < b->nadded; k++) {
+        const tok_t *t = &b->added[k];
+        if (t->len > best && t->len <= n && memcmp(b->blob + t->off, s, t->len) == 0) {
+            best = t->len;
+            *id = t->id;
+        }
+    }
+    return best;
+}
+
+static size_t utf8_invalid_at(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t len = wp__utf8_decode(s + i, n - i, &cp);
+        if (len == 0)
+            return i;
+        i += len;
+    }
+    return SIZE_MAX;
+}
+
+wp_status_t wp_bpe_encode(const wp_bpe_t *b, wp_bpe_cache_t *cache, const char *text, size_t len,
+                          int32_t **ids, size_t *n, wp_err_t *err)
+{
+    *ids = NULL;
+    *n = 0;
+    if (len > WP_BPE_TEXT_MAX)
+        return wp_err_set(err, WP_ELIMIT, "text: %zu bytes, above the limit of %zu", len,
+                          WP_BPE_TEXT_MAX);
+    const unsigned char *s = (const unsigned char *)text;
+    size_t bad = utf8_invalid_at(s, len);
+    if (bad != SIZE_MAX)
+        return wp_err_set(err, WP_EINVAL, "text: not valid UTF-8 at byte %zu", bad);
+    ids_t o = {0};
+    if (ids_reserve(&o, len / 3 + 16) != 0)
+        return wp_err_set(err, WP_ENOMEM, "encode: out of memory");
+    size_t start = 0, i = 0;
+    int rc = 0;
+    while (i < len && rc == 0) {
+        int32_t id;
+        size_t k = b->added_first[s[i]] ? added_at(b, s + i, len - i, &id) : 0;
+        if (!k) {
+            i++;
+            continue;
+        }
+        rc = encode_stretch(b, cache, s + start, i - start, &o);
+        if (rc == 0 && (rc = ids_reserve(&o, 1)) == 0)
+            o.v[o.n++] = id;
+        i += k;
+        start = i;
+    }
+    if (rc == 0)
+        rc = encode_stretch(b, cache, s + start, len - start, &o);
+    if (rc != 0) {
+        free(o.v);
+        return wp_err_set(err, WP_ENOMEM, "encode: out of memory");
+    }
+    if (o.n == 0) {
+        free(o.v);
+        o.v = NULL;
+    }
+    *ids = o.v;
+    *n = o.n;
+    return WP_OK;
+}
