@@ -9,6 +9,9 @@
 //   nfc_single  code points that NFC changes on their own (singletons, exclusions), with
 //               what they become (at most four code points)
 //   nfc_pairs   primary composites: (starter, combining) -> composed, sorted by the pair
+//   nfc_maybe   ranges of the code points NFC may change or compose with what precedes
+//               them (the first column of nfc_single, the second of nfc_pairs, Hangul
+//               vowels and trailing consonants): text without them is already NFC here
 //
 // Usage: node scripts/gen_unicode_tables.mjs > src/tok/unicode_tables.c
 const MAX = 0x10ffff;
@@ -80,4 +83,15 @@ lines.push('const wp__uc_pair_t wp__uc_nfc_pairs[] = {');
 for (const [a, b, c] of pairs) lines.push(`    {${hex(a)}, ${hex(b)}, ${hex(c)}},`);
 lines.push('};');
 lines.push(`const size_t wp__uc_nfc_pairs_n = ${pairs.length};`);
+lines.push('');
+const maybe = new Set([...single.map(([c]) => c), ...pairs.map((p) => p[1])]);
+for (let c = 0x1161; c <= 0x1175; c++) maybe.add(c);
+for (let c = 0x11a8; c <= 0x11c2; c++) maybe.add(c);
+const maybeRanges = [];
+for (const c of [...maybe].sort((a, b) => a - b)) {
+  const last = maybeRanges[maybeRanges.length - 1];
+  if (last && last[1] === c - 1) last[1] = c;
+  else maybeRanges.push([c, c]);
+}
+emitRanges('nfc_maybe', maybeRanges);
 process.stdout.write(lines.join('\n') + '\n');

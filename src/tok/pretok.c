@@ -43,6 +43,14 @@ wp_pretok_kind_t wp_pretok_kind_from_pattern(const char *pattern, size_t n)
     return WP_PRETOK_NONE;
 }
 
+/* WP__UC_* of each ASCII byte (letters, digits, the six whitespace bytes). */
+static const unsigned char ASCII_CLASS[128] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+};
+
 /* One character at s[i..n): its code point, class and length (1 for a byte that is not
  * valid UTF-8, treated as "other"; callers pass valid text). */
 typedef struct {
@@ -57,6 +65,8 @@ static ch_t at(const unsigned char *s, size_t n, size_t i)
     if (s[i] < 0x80) {
         c.cp = s[i];
         c.len = 1;
+        c.cls = ASCII_CLASS[s[i]];
+        return c;
     } else {
         c.len = wp__utf8_decode(s + i, n - i, &c.cp);
         if (c.len == 0) {
@@ -74,6 +84,9 @@ static ch_t at(const unsigned char *s, size_t n, size_t i)
 static size_t run_end(const unsigned char *s, size_t n, size_t i, int cls, size_t max)
 {
     size_t k = 0;
+    if (max == SIZE_MAX) /* ASCII first, a byte at a time */
+        while (i < n && s[i] < 0x80 && ASCII_CLASS[s[i]] == cls)
+            i++;
     while (i < n && k < max) {
         ch_t c = at(s, n, i);
         if (c.cls != cls)

@@ -45,6 +45,8 @@ extern const wp__uc_single_t wp__uc_nfc_single[];
 extern const size_t wp__uc_nfc_single_n;
 extern const wp__uc_pair_t wp__uc_nfc_pairs[];
 extern const size_t wp__uc_nfc_pairs_n;
+extern const wp__uc_range_t wp__uc_nfc_maybe[];
+extern const size_t wp__uc_nfc_maybe_n;
 
 enum { WP__UC_OTHER = 0, WP__UC_LETTER = 1, WP__UC_NUMBER = 2, WP__UC_SPACE = 3 };
 
@@ -58,8 +60,9 @@ size_t wp__utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 /* Encodes cp into out (room for 4 bytes); returns the length. */
 size_t wp__utf8_encode(uint32_t cp, unsigned char *out);
 
-/* Whether NFC could change s[0..n): false when every byte is below 0xCC (all code points
- * below U+0300, which NFC leaves as they are). */
+/* Whether NFC could change valid UTF-8 s[0..n): false when no code point of it is in
+ * wp__uc_nfc_maybe (checked only for lead bytes from 0xCC, code points from U+0300: below,
+ * NFC changes nothing). */
 int wp__nfc_may_change(const unsigned char *s, size_t n);
 
 /* Writes the NFC form (as described above) of valid UTF-8 s[0..n) into out, which has room
