@@ -104,9 +104,15 @@ size_t wp__utf8_encode(uint32_t cp, unsigned char *out)
 
 int wp__nfc_may_change(const unsigned char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] >= 0xcc)
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < 0xcc)
+            continue;
+        uint32_t cp;
+        size_t len = wp__utf8_decode(s + i, n - i, &cp);
+        if (len == 0 || in_ranges(wp__uc_nfc_maybe, wp__uc_nfc_maybe_n, cp))
             return 1;
+        i += len - 1;
+    }
     return 0;
 }
 
