@@ -59,7 +59,7 @@ typedef struct {
     size_t len;
 } ch_t;
 
-static ch_t at(const unsigned char *s, size_t n, size_t i)
+static inline __attribute__((always_inline)) ch_t at(const unsigned char *s, size_t n, size_t i)
 {
     ch_t c;
     if (s[i] < 0x80) {
