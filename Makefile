@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-wide-ep bench-fidelity format clean fuzz fuzz-build fuzz-short soak
+.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-bpe bench-wide-ep bench-fidelity format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -101,6 +101,10 @@ soak: deps build
 # P/D against aggregated (simulated and live) and the xPyD sweep (about 2 minutes).
 bench-pd: deps build
 	scripts/bench_pd.sh $(BUILD)
+
+# The model tokenizer (src/tok/bpe.h) against the reference in node (about a minute).
+bench-bpe: build node-deps
+	scripts/bench_bpe.sh $(BUILD)
 
 bench-wide-ep: deps build
 	cmake --build $(BUILD) --target ep_calibration
