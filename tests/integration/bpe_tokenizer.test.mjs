@@ -7,6 +7,10 @@
 // binary test_bpe, beside the wellpath binary, encodes the same strings (its helper mode);
 // every id must agree. Mismatches are reported with the string and both id lists.
 //
+// The chat templates (src/tok/chat.h) the same way: 2,000 conversations per model rendered
+// by the model's own Jinja template (tokenizer_config.json, with @huggingface/jinja) and by
+// the C code; the rendered text and its ids must agree.
+//
 // Without tests/tokenizer/node_modules the test skips with a message, unless CI is set.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -17,7 +21,7 @@ import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { BIN } from '../lib/wellpath.mjs';
-import { corpus } from '../tokenizer/corpus.mjs';
+import { conversations, corpus } from '../tokenizer/corpus.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TOK = path.resolve(here, '../tokenizer');
@@ -33,9 +37,11 @@ function skipReason() {
   return false;
 }
 
-function runHelper(json, input, output) {
+function runHelper(json, input, output, chat) {
+  const env = { ...process.env, WP_BPE_JSON: json, WP_BPE_INPUT: input, WP_BPE_OUTPUT: output };
+  if (chat) env.WP_BPE_CHAT = chat;
   return new Promise((resolve, reject) => {
-    execFile(UNIT, [], { env: { ...process.env, WP_BPE_JSON: json, WP_BPE_INPUT: input, WP_BPE_OUTPUT: output }, timeout: 240000 },
+    execFile(UNIT, [], { env, timeout: 240000 },
       (err, stdout, stderr) => (err ? reject(new Error(`test_bpe failed: ${err.message}\n${stderr}`)) : resolve()));
   });
 }
@@ -71,6 +77,39 @@ describe('BPE tokenizer against the reference', { skip: skipReason() }, () => {
         t.diagnostic(`${model}: ${items.length - bad.length}/${items.length} strings identical (${ids} ids); ${summary}`);
         const show = bad.slice(0, 10).map((b) => `  [${b.family}] ${JSON.stringify(b.text)}\n    reference: ${b.want}\n    C:         ${b.got}`);
         assert.equal(bad.length, 0, `${bad.length} of ${items.length} strings differ:\n${show.join('\n')}`);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+
+  for (const model of ['qwen3', 'llama3']) {
+    test(`${model}: chat template, rendered and tokenized as the model's Jinja template does`, async (t) => {
+      const { Template } = await import(path.join(TOK, 'node_modules', '@huggingface', 'jinja', 'dist', 'index.js'));
+      const { fromPreTrained } = await import(path.join(pkg(model), 'dist', 'main.mjs'));
+      const ref = fromPreTrained();
+      const cfg = JSON.parse(fs.readFileSync(path.join(pkg(model), 'models', 'tokenizer_config.json'), 'utf8'));
+      const tpl = new Template(cfg.chat_template);
+      const convs = conversations(model, 2000);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wellpath-chat-'));
+      try {
+        const input = path.join(dir, 'in.jsonl');
+        const output = path.join(dir, 'out.txt');
+        fs.writeFileSync(input, convs.map((c) => JSON.stringify(c)).join('\n') + '\n');
+        await runHelper(path.join(pkg(model), 'models', 'tokenizer.json'), input, output, model);
+        const got = fs.readFileSync(output, 'utf8').split('\n');
+        const bad = [];
+        convs.forEach((c, i) => {
+          const text = tpl.render({ ...c, bos_token: cfg.bos_token ?? '' });
+          const want = ref.encode(text, { add_special_tokens: false }).join(' ');
+          const tab = got[i].indexOf('\t');
+          const gotText = tab < 0 ? null : JSON.parse(got[i].slice(0, tab));
+          const gotIds = tab < 0 ? got[i] : got[i].slice(tab + 1);
+          if (gotText !== text || gotIds !== want) bad.push({ c, text, gotText, want, gotIds });
+        });
+        t.diagnostic(`${model}: ${convs.length - bad.length}/${convs.length} conversations identical`);
+        const show = bad.slice(0, 5).map((b) => `  ${JSON.stringify(b.c)}\n    template: ${JSON.stringify(b.text)}\n    C:        ${JSON.stringify(b.gotText)}\n    ids ref:  ${b.want}\n    ids C:    ${b.gotIds}`);
+        assert.equal(bad.length, 0, `${bad.length} of ${convs.length} conversations differ:\n${show.join('\n')}`);
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

@@ -165,3 +165,60 @@ export function corpus(model, seed = 17) {
   out.push({ family: 'edges', text: 'ab'.repeat(1000) });
   return out;
 }
+
+// Conversations for the chat templates: an optional system message, user and assistant
+// turns with think blocks in many shapes, tool results (Qwen3), a system message in the
+// middle, contents with whitespace at their ends; generation prompt and thinking switched
+// at random (think blocks: see think() below). Contents avoid U+001C-U+001F, U+0085 and U+FEFF, where Jinja's trim differs
+// between Python (vLLM) and JavaScript (the reference).
+export function conversations(model, count, seed = 71) {
+  const r = rng(seed);
+  const text = () => {
+    switch (int(r, 0, 5)) {
+      case 0: return englishSentence(r);
+      case 1: return pick(r, SCRIPTS) + ' ' + englishSentence(r);
+      case 2: return pick(r, SPACES) + englishSentence(r) + pick(r, SPACES);
+      case 3: return pick(r, CODE);
+      case 4: return '';
+      default: return englishSentence(r) + '\n\n' + pick(r, EMOJI) + englishSentence(r);
+    }
+  };
+  // Around a think block only newlines: the reference's Jinja (@huggingface/jinja) ignores
+  // the argument of strip('\n'), lstrip('\n') and rstrip('\n') and strips all whitespace,
+  // where Python's (vLLM's) strips newlines only, as tok/chat does (its unit test pins that).
+  const inner = () => text().trim();
+  const think = () => {
+    const body = inner();
+    switch (int(r, 0, 5)) {
+      case 0: return `<think>\n${body}\n</think>\n\n${inner()}`;
+      case 1: return `<think>${body}</think>${inner()}`;
+      case 2: return `\n\n<think>\n\n${body}\n\n</think>\n\n\n${inner()}`;
+      case 3: return `${body}</think>\n${inner()}`;
+      case 4: return `<think>a</think>b<think>c</think>\n\n${inner()}`;
+      default: return text().trimStart(); // a last turn's content is lstrip('\n')-ed too
+    }
+  };
+  const out = [];
+  for (let c = 0; c < count; c++) {
+    const messages = [];
+    if (r() < 0.6) messages.push({ role: 'system', content: text() });
+    const turns = int(r, 1, 6);
+    for (let t = 0; t < turns; t++) {
+      const u = r();
+      if (model === 'qwen3' && u < 0.1) messages.push({ role: 'user', content: `<tool_response>${text()}</tool_response>` });
+      else messages.push({ role: 'user', content: text() });
+      if (model === 'qwen3' && r() < 0.2) {
+        messages.push({ role: 'assistant', content: think() });
+        for (let k = int(r, 1, 3); k > 0; k--) messages.push({ role: 'tool', content: text() });
+      }
+      if (r() < 0.1) messages.push({ role: 'system', content: text() });
+      if (t < turns - 1 || r() < 0.3) messages.push({ role: 'assistant', content: model === 'qwen3' ? think() : text() });
+    }
+    const conv = { messages, add_generation_prompt: r() < 0.8 };
+    const th = r();
+    if (th < 0.3) conv.enable_thinking = false;
+    else if (th < 0.5) conv.enable_thinking = true;
+    out.push(conv);
+  }
+  return out;
+}

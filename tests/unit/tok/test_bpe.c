@@ -4,7 +4,10 @@
  *
  * Also the helper of tests/integration/bpe_tokenizer.test.mjs: with WP_BPE_JSON (a
  * tokenizer.json) and WP_BPE_INPUT (one JSON string a line) set, it encodes every line and
- * writes one line of space-separated ids each to WP_BPE_OUTPUT, then exits. */
+ * writes one line of space-separated ids each to WP_BPE_OUTPUT, then exits. With WP_BPE_CHAT
+ * (qwen3 or llama3) each line is a conversation instead, {"messages": [{"role", "content"}],
+ * "add_generation_prompt", "enable_thinking"}, rendered by tok/chat before encoding; the
+ * output line is then the rendered text as a JSON string, a tab, and the ids. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "tok/bpe.h"
+#include "tok/chat.h"
 #include "tok/pretok.h"
 #include "tok/unicode.h"
 
@@ -295,8 +300,62 @@ static void test_bpe_load_errors(void **state)
     expect_edit_error("\"hell\":258", "\"hell\":-1", "model.vocab['hell']");
 }
 
+/* One conversation of the helper's chat mode. */
+static int helper_chat(const wp_bpe_t *b, wp_bpe_cache_t *cache, const char *chat,
+                       const cJSON *conv, FILE *out)
+{
+    const cJSON *list = cJSON_GetObjectItemCaseSensitive(conv, "messages");
+    size_t n = (size_t)cJSON_GetArraySize(list);
+    wp_chat_msg_t *msgs = calloc(n ? n : 1, sizeof *msgs);
+    size_t i = 0;
+    const cJSON *m;
+    cJSON_ArrayForEach(m, list)
+    {
+        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
+        if (!cJSON_IsString(role) || !cJSON_IsString(content)) {
+            fprintf(stderr, "input: a message without role or content\n");
+            free(msgs);
+            return 1;
+        }
+        msgs[i].role = role->valuestring;
+        msgs[i].content = content->valuestring;
+        msgs[i].content_len = strlen(content->valuestring);
+        i++;
+    }
+    wp_chat_opts_t opts = {
+        .add_generation_prompt =
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(conv, "add_generation_prompt")),
+        .enable_thinking =
+            !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(conv, "enable_thinking")),
+    };
+    wp_chat_kind_t kind = strcmp(chat, "llama3") == 0 ? WP_CHAT_LLAMA3 : WP_CHAT_QWEN3;
+    wp_buf_t text, js;
+    wp_buf_init(&text, WP_BUF_DEFAULT_MAX);
+    wp_buf_init(&js, WP_BUF_DEFAULT_MAX);
+    wp_err_t err = {{0}};
+    int32_t *ids = NULL;
+    size_t nids = 0;
+    if (wp_chat_render(kind, msgs, n, &opts, &text, &err) != WP_OK ||
+        wp_bpe_encode(b, cache, text.data ? text.data : "", text.len, &ids, &nids, &err) != WP_OK) {
+        fprintf(out, "error: %s\n", err.msg);
+    } else {
+        wp_buf_json_escape(&js, text.data ? text.data : "", text.len);
+        fprintf(out, "\"%s\"\t", js.data ? js.data : "");
+        for (size_t k = 0; k < nids; k++)
+            fprintf(out, k ? " %d" : "%d", ids[k]);
+        fputc('\n', out);
+    }
+    free(ids);
+    wp_buf_free(&text);
+    wp_buf_free(&js);
+    free(msgs);
+    return 0;
+}
+
 /* The integration test's helper: see the top of this file. */
-static int run_helper(const char *json_path, const char *in_path, const char *out_path)
+static int run_helper(const char *json_path, const char *in_path, const char *out_path,
+                      const char *chat)
 {
     FILE *f = fopen(json_path, "rb");
     if (!f) {
@@ -335,6 +394,13 @@ static int run_helper(const char *json_path, const char *in_path, const char *ou
     int rc = 0;
     while ((got = getline(&line, &cap, in)) > 0) {
         cJSON *s = cJSON_ParseWithLength(line, (size_t)got);
+        if (chat && cJSON_IsObject(s)) {
+            rc = helper_chat(b, cache, chat, s, out);
+            cJSON_Delete(s);
+            if (rc)
+                break;
+            continue;
+        }
         if (!cJSON_IsString(s)) {
             fprintf(stderr, "input: a line is not a JSON string\n");
             rc = 1;
@@ -367,7 +433,7 @@ int main(void)
     const char *json = getenv("WP_BPE_JSON"), *in = getenv("WP_BPE_INPUT");
     const char *out = getenv("WP_BPE_OUTPUT");
     if (json && in && out)
-        return run_helper(json, in, out);
+        return run_helper(json, in, out, getenv("WP_BPE_CHAT"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bpe_merges_by_rank),
         cmocka_unit_test(test_bpe_bad_utf8),
