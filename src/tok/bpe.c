@@ -15,9 +15,10 @@
  * until no pair has a rank. A pre-token's ids depend on its bytes alone, so the caller's
  * cache maps pre-tokens already seen to their ids.
  *
- * Merging scans the symbols for the best pair at each step: quadratic in the length of a
- * pre-token, which is a few bytes for text (long runs of one class, such as megabytes of
- * spaces, are slow; see docs/tokenizer.md).
+ * Merging a pre-token of up to 64 bytes scans its symbols for the best pair at each step
+ * (quadratic, but words are short and this needs no allocation); a longer one (a run of
+ * spaces, a long word) keeps its symbols in a linked list and the candidate pairs in a
+ * heap ordered by (rank, position), each checked when popped: O(n log n), the same order.
  */
 #include "tok/bpe.h"
 
@@ -701,46 +702,16 @@ static int ids_reserve(ids_t *o, size_t more)
     return 0;
 }
 
-/* BPE-merges pre-token p[0..n) and appends its ids to o. */
-static int encode_piece(const wp_bpe_t *b, wp_bpe_cache_t *cache, const unsigned char *p, size_t n,
-                        ids_t *o)
+/* Pieces up to SCAN_MAX bytes are merged by scanning for the best pair at each step (no
+ * allocation, fastest for words); longer ones with a heap of candidate pairs. */
+enum { SCAN_MAX = 64 };
+
+/* Merges p[0..n) (n <= SCAN_MAX) into sym; returns the number of ids. */
+static size_t merge_scan(const wp_bpe_t *b, const unsigned char *p, size_t n, int32_t *sym)
 {
-    if (ids_reserve(o, n) != 0)
-        return -1;
-    if (n == 1) {
-        o->v[o->n++] = b->byte_id[p[0]];
-        return 0;
-    }
-    if (b->ignore_merges) {
-        long k = vocab_find(b, p, n);
-        if (k >= 0) {
-            o->v[o->n++] = b->vocab[k].id;
-            return 0;
-        }
-    }
-    uint64_t h = 0;
-    if (cache && n <= CACHE_PIECE_MAX) {
-        h = hash_bytes(p, n);
-        const centry_t *e = cache_get(cache, h, p, n);
-        if (e) {
-            memcpy(o->v + o->n, cache->ids + e->ids_off, e->nids * sizeof(int32_t));
-            o->n += e->nids;
-            return 0;
-        }
-    }
-    /* sym[i]: the tokens so far; rank[i], id[i]: the merge of sym[i] and sym[i+1] */
-    int32_t *sym = o->v + o->n; /* built in place: the result is at most n ids */
-    uint32_t rank_stack[64];
-    int32_t id_stack[64];
-    uint32_t *rank = n <= 64 ? rank_stack : malloc(n * sizeof *rank);
-    int32_t *mid = n <= 64 ? id_stack : malloc(n * sizeof *mid);
-    if (!rank || !mid) {
-        if (rank != rank_stack)
-            free(rank);
-        if (mid != id_stack)
-            free(mid);
-        return -1;
-    }
+    /* rank[i], mid[i]: the merge of sym[i] and sym[i+1] */
+    uint32_t rank[SCAN_MAX];
+    int32_t mid[SCAN_MAX];
     size_t m = n;
     for (size_t i = 0; i < n; i++)
         sym[i] = b->byte_id[p[i]];
@@ -772,10 +743,137 @@ static int encode_piece(const wp_bpe_t *b, wp_bpe_cache_t *cache, const unsigned
             mid[i] = mg ? mg->id : -1;
         }
     }
-    if (rank != rank_stack)
-        free(rank);
-    if (mid != id_stack)
-        free(mid);
+    return m;
+}
+
+/* A candidate merge of the symbols at pos and right, valid while both still hold lid and
+ * rid and are still neighbours. Ordered by rank, then position: the scan's order. */
+typedef struct {
+    uint32_t rank, pos, right;
+    int32_t lid, rid, id;
+} cand_t;
+
+static int cand_before(const cand_t *a, const cand_t *c)
+{
+    return a->rank < c->rank || (a->rank == c->rank && a->pos < c->pos);
+}
+
+static void heap_push(cand_t *h, size_t *n, cand_t c)
+{
+    size_t i = (*n)++;
+    while (i > 0 && cand_before(&c, &h[(i - 1) / 2])) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = c;
+}
+
+static cand_t heap_pop(cand_t *h, size_t *n)
+{
+    cand_t top = h[0], last = h[--(*n)];
+    size_t i = 0;
+    for (;;) {
+        size_t k = 2 * i + 1;
+        if (k >= *n)
+            break;
+        if (k + 1 < *n && cand_before(&h[k + 1], &h[k]))
+            k++;
+        if (!cand_before(&h[k], &last))
+            break;
+        h[i] = h[k];
+        i = k;
+    }
+    if (*n)
+        h[i] = last;
+    return top;
+}
+
+static void try_candidate(const wp_bpe_t *b, const int32_t *sym, uint32_t l, uint32_t r, cand_t *h,
+                          size_t *hn)
+{
+    const merge_t *mg = merge_find(b, sym[l], sym[r]);
+    if (mg)
+        heap_push(h, hn, (cand_t){mg->rank, l, r, sym[l], sym[r], mg->id});
+}
+
+/* Merges p[0..n) into out (room for n ids) with a linked list of symbols and a heap of
+ * candidates checked when popped: O(n log n). Returns the number of ids, SIZE_MAX when out
+ * of memory. */
+static size_t merge_heap(const wp_bpe_t *b, const unsigned char *p, size_t n, int32_t *out)
+{
+    const uint32_t none = UINT32_MAX;
+    int32_t *sym = malloc(n * sizeof *sym);
+    uint32_t *next = malloc(n * sizeof *next), *prev = malloc(n * sizeof *prev);
+    unsigned char *dead = calloc(n, 1);
+    cand_t *h = malloc(3 * n * sizeof *h); /* n - 1 at first, at most 2 per merge */
+    size_t hn = 0, m = SIZE_MAX;
+    if (!sym || !next || !prev || !dead || !h || n > UINT32_MAX / 4)
+        goto out;
+    for (uint32_t i = 0; i < n; i++) {
+        sym[i] = b->byte_id[p[i]];
+        next[i] = i + 1 < n ? i + 1 : none;
+        prev[i] = i > 0 ? i - 1 : none;
+    }
+    for (uint32_t i = 0; i + 1 < n; i++)
+        try_candidate(b, sym, i, i + 1, h, &hn);
+    while (hn) {
+        cand_t c = heap_pop(h, &hn);
+        if (dead[c.pos] || dead[c.right] || next[c.pos] != c.right || sym[c.pos] != c.lid ||
+            sym[c.right] != c.rid)
+            continue;
+        sym[c.pos] = c.id;
+        dead[c.right] = 1;
+        next[c.pos] = next[c.right];
+        if (next[c.pos] != none)
+            prev[next[c.pos]] = c.pos;
+        if (prev[c.pos] != none)
+            try_candidate(b, sym, prev[c.pos], c.pos, h, &hn);
+        if (next[c.pos] != none)
+            try_candidate(b, sym, c.pos, next[c.pos], h, &hn);
+    }
+    m = 0;
+    for (uint32_t i = 0; i != none; i = next[i])
+        out[m++] = sym[i];
+out:
+    free(sym);
+    free(next);
+    free(prev);
+    free(dead);
+    free(h);
+    return m;
+}
+
+/* BPE-merges pre-token p[0..n) and appends its ids to o. */
+static int encode_piece(const wp_bpe_t *b, wp_bpe_cache_t *cache, const unsigned char *p, size_t n,
+                        ids_t *o)
+{
+    if (ids_reserve(o, n) != 0)
+        return -1;
+    if (n == 1) {
+        o->v[o->n++] = b->byte_id[p[0]];
+        return 0;
+    }
+    if (b->ignore_merges) {
+        long k = vocab_find(b, p, n);
+        if (k >= 0) {
+            o->v[o->n++] = b->vocab[k].id;
+            return 0;
+        }
+    }
+    uint64_t h = 0;
+    if (cache && n <= CACHE_PIECE_MAX) {
+        h = hash_bytes(p, n);
+        const centry_t *e = cache_get(cache, h, p, n);
+        if (e) {
+            memcpy(o->v + o->n, cache->ids + e->ids_off, e->nids * sizeof(int32_t));
+            o->n += e->nids;
+            return 0;
+        }
+    }
+    int32_t *sym = o->v + o->n; /* built in place: the result is at most n ids */
+    size_t m = n <= SCAN_MAX ? merge_scan(b, p, n, sym) : merge_heap(b, p, n, sym);
+    if (m == SIZE_MAX)
+        return -1;
     if (cache && n <= CACHE_PIECE_MAX)
         cache_put(cache, h, p, n, sym, m);
     o->n += m;

@@ -182,6 +182,31 @@ static void test_bpe_merges_by_rank(void **state)
     }
 }
 
+/* Pieces above 64 bytes are merged with the heap: the same ids as the scan. */
+static void test_bpe_long_pieces(void **state)
+{
+    (void)state;
+    wp_bpe_t *b = tiny(NULL, QWEN2_PAT, 0);
+    char text[200];
+    int32_t want[200];
+    size_t nw = 0;
+    text[0] = '\0';
+    for (int i = 0; i < 20; i++) { /* one 100-byte word */
+        strcat(text, "hello");
+        want[nw++] = 258;
+        want[nw++] = 'o';
+    }
+    expect_ids(b, NULL, text, want, nw);
+    memset(text, 'l', 65); /* leftmost first: 32 x "ll", then "l" */
+    text[65] = '\0';
+    nw = 0;
+    for (int i = 0; i < 32; i++)
+        want[nw++] = 257;
+    want[nw++] = 'l';
+    expect_ids(b, NULL, text, want, nw);
+    wp_bpe_free(b);
+}
+
 static void test_bpe_bad_utf8(void **state)
 {
     (void)state;
@@ -435,11 +460,9 @@ int main(void)
     if (json && in && out)
         return run_helper(json, in, out, getenv("WP_BPE_CHAT"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bpe_merges_by_rank),
-        cmocka_unit_test(test_bpe_bad_utf8),
-        cmocka_unit_test(test_bpe_nfc),
-        cmocka_unit_test(test_pretok_patterns),
-        cmocka_unit_test(test_bpe_load_errors),
+        cmocka_unit_test(test_bpe_merges_by_rank), cmocka_unit_test(test_bpe_bad_utf8),
+        cmocka_unit_test(test_bpe_long_pieces),    cmocka_unit_test(test_bpe_nfc),
+        cmocka_unit_test(test_pretok_patterns),    cmocka_unit_test(test_bpe_load_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
