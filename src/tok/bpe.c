@@ -126,8 +126,10 @@ static int blob_add(wp_bpe_t *b, const unsigned char *p, size_t n, uint32_t *off
         b->blob = nb;
         b->blob_cap = cap;
     }
-    memcpy(b->blob + b->blob_len, p, n);
     *off = (uint32_t)b->blob_len;
+    if (n == 0)
+        return 0;
+    memcpy(b->blob + b->blob_len, p, n);
     b->blob_len += n;
     return 0;
 }
@@ -325,9 +327,9 @@ static wp_status_t load_vocab(wp_bpe_t *b, const cJSON *vocab, const int *inv, w
             return wp_err_set(err, WP_ENOMEM, "model.vocab: out of memory");
         long rl = from_byte_level(e->string, len, raw, inv);
         wp_status_t st = WP_OK;
-        if (rl < 0) {
-            /* not a byte-level string (a special token kept in the vocab): BPE never
-             * produces it, wp_bpe_token_id does not know it */
+        if (rl <= 0) {
+            /* empty, or not a byte-level string (a special token kept in the vocab):
+             * BPE never produces it, wp_bpe_token_id does not know it */
         } else if (vocab_find(b, raw, (size_t)rl) >= 0) {
             st = wp_err_set(err, WP_EINVAL, "model.vocab: '%.100s' appears twice", e->string);
         } else {
