@@ -13,7 +13,7 @@ cmake --build "$build" --target bpe_bench >/dev/null
 text=$(mktemp)
 trap 'rm -f "$text"' EXIT
 cat README.md $(ls docs/*.md | grep -v docs/benchmarks.md) >"$text"
-host="$(nproc) cores, $(uname -m), $(date -u +%Y-%m-%d)"
+host="$(nproc) cores, $(uname -m), $(date -u +%Y-%m-%d), load average $(cut -d" " -f1 /proc/loadavg) at the start (other work on the machine slows every figure)"
 run() {
     for m in qwen3 llama3; do
         taskset -c 0 "$build/bpe_bench" "$tok/tokenizer-$m/models/tokenizer.json" "$text" 20 |
