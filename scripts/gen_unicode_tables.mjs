@@ -6,12 +6,16 @@
 //   letters     ranges of \p{L}
 //   numbers     ranges of \p{N}
 //   spaces      ranges of JavaScript's \s (White_Space plus U+FEFF, less U+0085)
-//   nfc_single  code points that NFC changes on their own (singletons, exclusions), with
-//               what they become (at most four code points)
+//   nfd         code points with a canonical decomposition (Hangul syllables apart), with
+//               their full decomposition (at most four code points)
+//   ccc         ranges of code points with a non-zero canonical combining class, and a
+//               class number: not Unicode's values (node does not expose them) but their
+//               order, found by asking NFD whether it reorders each pair; NFC needs only
+//               the order and which are zero
 //   nfc_pairs   primary composites: (starter, combining) -> composed, sorted by the pair
 //   nfc_maybe   ranges of the code points NFC may change or compose with what precedes
-//               them (the first column of nfc_single, the second of nfc_pairs, Hangul
-//               vowels and trailing consonants): text without them is already NFC here
+//               them (those NFC changes on their own, the second column of nfc_pairs,
+//               Hangul vowels and trailing consonants): text without them is already NFC
 //
 // Usage: node scripts/gen_unicode_tables.mjs > src/tok/unicode_tables.c
 const MAX = 0x10ffff;
@@ -43,17 +47,21 @@ const emitRanges = (name, rs) => {
 
 const single = [];
 const pairs = [];
+const decomp = [];
 for (let c = 0; c <= MAX; c++) {
   if (c >= 0xd800 && c <= 0xdfff) continue;
   if (c >= 0xac00 && c <= 0xd7a3) continue; // Hangul syllables: algorithmic
   const s = String.fromCodePoint(c);
+  const nfd = [...s.normalize('NFD')].map((x) => x.codePointAt(0));
+  if (nfd.length !== 1 || nfd[0] !== c) {
+    if (nfd.length > 4) throw new Error(`NFD of ${hex(c)} is longer than 4`);
+    decomp.push([c, nfd]);
+  }
   const nfc = [...s.normalize('NFC')].map((x) => x.codePointAt(0));
   if (nfc.length !== 1 || nfc[0] !== c) {
-    if (nfc.length > 4) throw new Error(`NFC of ${hex(c)} is longer than 4`);
-    single.push([c, nfc]);
+    single.push(c);
     continue;
   }
-  const nfd = [...s.normalize('NFD')].map((x) => x.codePointAt(0));
   if (nfd.length < 2) continue;
   // A primary composite: its canonical decomposition is (first, last) where first is the
   // full decomposition of the prefix; record the one-step pair from the canonical
@@ -71,20 +79,50 @@ lines.push('');
 emitRanges('letters', ranges(/\p{L}/u));
 emitRanges('numbers', ranges(/\p{N}/u));
 emitRanges('spaces', ranges(/\s/u));
-lines.push('const wp__uc_single_t wp__uc_nfc_single[] = {');
-for (const [c, seq] of single) {
+lines.push('const wp__uc_single_t wp__uc_nfd[] = {');
+for (const [c, seq] of decomp) {
   const v = [...seq, 0, 0, 0].slice(0, 4);
   lines.push(`    {${hex(c)}, ${seq.length}, {${v.map(hex).join(', ')}}},`);
 }
 lines.push('};');
-lines.push(`const size_t wp__uc_nfc_single_n = ${single.length};`);
+lines.push(`const size_t wp__uc_nfd_n = ${decomp.length};`);
+lines.push('');
+// Non-zero combining classes, by order: a mark is non-zero when NFD moves it before U+0301
+// (class 230) or moves U+0334 (class 1) before it; classes are ranked by whether NFD swaps
+// each pair.
+const ch = (c) => String.fromCodePoint(c);
+const swaps = (a, b) => (ch(a) + ch(b)).normalize('NFD') === ch(b) + ch(a);
+const marks = [];
+for (let c = 0; c <= MAX; c++) {
+  if (c >= 0xd800 && c <= 0xdfff) continue;
+  const x = ch(c);
+  if (x.normalize('NFD') !== x) continue;
+  if (('\u0301' + x).normalize('NFD') === x + '\u0301' || (x + '\u0334').normalize('NFD') === '\u0334' + x) marks.push(c);
+}
+marks.sort((a, b) => (swaps(a, b) ? 1 : swaps(b, a) ? -1 : a - b));
+const klass = new Map();
+let k = 1;
+marks.forEach((c, i) => {
+  if (i > 0 && swaps(c, marks[i - 1])) k++;
+  klass.set(c, k);
+});
+const cccRanges = [];
+for (const c of [...klass.keys()].sort((a, b) => a - b)) {
+  const last = cccRanges[cccRanges.length - 1];
+  if (last && last[1] === c - 1 && last[2] === klass.get(c)) last[1] = c;
+  else cccRanges.push([c, c, klass.get(c)]);
+}
+lines.push('const wp__uc_class_range_t wp__uc_ccc[] = {');
+for (const [a, b, v] of cccRanges) lines.push(`    {${hex(a)}, ${hex(b)}, ${v}},`);
+lines.push('};');
+lines.push(`const size_t wp__uc_ccc_n = ${cccRanges.length};`);
 lines.push('');
 lines.push('const wp__uc_pair_t wp__uc_nfc_pairs[] = {');
 for (const [a, b, c] of pairs) lines.push(`    {${hex(a)}, ${hex(b)}, ${hex(c)}},`);
 lines.push('};');
 lines.push(`const size_t wp__uc_nfc_pairs_n = ${pairs.length};`);
 lines.push('');
-const maybe = new Set([...single.map(([c]) => c), ...pairs.map((p) => p[1])]);
+const maybe = new Set([...single, ...pairs.map((p) => p[1])]);
 for (let c = 0x1161; c <= 0x1175; c++) maybe.add(c);
 for (let c = 0x11a8; c <= 0x11c2; c++) maybe.add(c);
 const maybeRanges = [];

@@ -305,6 +305,10 @@ static int encode_stretch(const wp_bpe_t *b, wp_bpe_cache_t *cache, const unsign
         if (!norm)
             return -1;
         n = wp__nfc(s, n, norm);
+        if (n == SIZE_MAX) {
+            free(norm);
+            return -1;
+        }
         s = norm;
     }
     int rc = 0;

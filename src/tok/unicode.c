@@ -2,11 +2,15 @@
  * tok/unicode: class lookups and partial NFC over the generated tables.
  *
  * ASCII classes come from a 128-entry table; above it, a binary search over the sorted
- * ranges of each class. NFC works one code point at a time: replace a code point that NFC
- * changes on its own, then try to compose it with the last code point written (Hangul
- * arithmetically, otherwise a binary search over the sorted primary-composite pairs).
+ * ranges of each class. NFC decodes the text into code points, decomposes each fully,
+ * sorts each run of non-starters by combining class (stable), then composes: a code point
+ * joins the last starter when a primary composite exists and nothing between them has a
+ * class of zero or one at least its own (Hangul arithmetically, otherwise a binary search
+ * over the sorted primary-composite pairs).
  */
 #include "tok/unicode.h"
+
+#include <stdlib.h>
 
 static int in_ranges(const wp__uc_range_t *r, size_t n, uint32_t cp)
 {
@@ -102,33 +106,60 @@ size_t wp__utf8_encode(uint32_t cp, unsigned char *out)
     return 4;
 }
 
+static uint32_t ccc(uint32_t cp);
+
 int wp__nfc_may_change(const unsigned char *s, size_t n)
 {
+    uint32_t last = 0; /* the combining class of the code point before */
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < 0xcc)
+        if (s[i] < 0xcc) {
+            if (s[i] < 0x80 || s[i] >= 0xc0) /* a code point below U+0300: class 0 */
+                last = 0;
             continue;
+        }
         uint32_t cp;
         size_t len = wp__utf8_decode(s + i, n - i, &cp);
         if (len == 0 || in_ranges(wp__uc_nfc_maybe, wp__uc_nfc_maybe_n, cp))
             return 1;
+        uint32_t cc = ccc(cp);
+        if (cc && last > cc) /* marks out of canonical order */
+            return 1;
+        last = cc;
         i += len - 1;
     }
     return 0;
 }
 
-static const wp__uc_single_t *find_single(uint32_t cp)
+static const wp__uc_single_t *find_nfd(uint32_t cp)
 {
-    size_t lo = 0, hi = wp__uc_nfc_single_n;
+    size_t lo = 0, hi = wp__uc_nfd_n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (cp < wp__uc_nfc_single[mid].cp)
+        if (cp < wp__uc_nfd[mid].cp)
             hi = mid;
-        else if (cp > wp__uc_nfc_single[mid].cp)
+        else if (cp > wp__uc_nfd[mid].cp)
             lo = mid + 1;
         else
-            return &wp__uc_nfc_single[mid];
+            return &wp__uc_nfd[mid];
     }
     return NULL;
+}
+
+static uint32_t ccc(uint32_t cp)
+{
+    if (cp < 0x300)
+        return 0;
+    size_t lo = 0, hi = wp__uc_ccc_n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cp < wp__uc_ccc[mid].lo)
+            hi = mid;
+        else if (cp > wp__uc_ccc[mid].hi)
+            lo = mid + 1;
+        else
+            return wp__uc_ccc[mid].cls;
+    }
+    return 0;
 }
 
 enum { H_SBASE = 0xac00, H_LBASE = 0x1100, H_VBASE = 0x1161, H_TBASE = 0x11a7 };
@@ -156,44 +187,76 @@ static uint32_t compose(uint32_t a, uint32_t b)
     return 0;
 }
 
+/* Appends the full canonical decomposition of cp to cps. */
+static size_t decompose(uint32_t cp, uint32_t *cps)
+{
+    if (cp >= H_SBASE && cp < H_SBASE + H_SCOUNT) {
+        uint32_t si = cp - H_SBASE, t = si % H_TCOUNT;
+        cps[0] = H_LBASE + si / H_NCOUNT;
+        cps[1] = H_VBASE + (si % H_NCOUNT) / H_TCOUNT;
+        if (!t)
+            return 2;
+        cps[2] = H_TBASE + t;
+        return 3;
+    }
+    const wp__uc_single_t *d = cp >= 0xc0 ? find_nfd(cp) : NULL;
+    if (!d) {
+        cps[0] = cp;
+        return 1;
+    }
+    for (uint32_t k = 0; k < d->n; k++)
+        cps[k] = d->seq[k];
+    return d->n;
+}
+
 size_t wp__nfc(const unsigned char *s, size_t n, unsigned char *out)
 {
-    size_t o = 0;
-    size_t last_at = 0; /* where the last code point written starts */
-    uint32_t last = 0;
-    int have_last = 0;
-    size_t i = 0;
+    /* at most four code points per input code point, and at most n input code points */
+    uint32_t *cps = malloc((4 * n + 1) * sizeof *cps);
+    if (!cps)
+        return SIZE_MAX;
+    size_t m = 0, i = 0, o = 0;
     while (i < n) {
         uint32_t cp;
         size_t len = wp__utf8_decode(s + i, n - i, &cp);
-        if (len == 0) { /* not ours to judge: copied as it is */
-            out[o++] = s[i++];
-            have_last = 0;
-            continue;
+        if (len == 0) { /* callers pass valid text; a stray byte stands for itself */
+            cp = s[i];
+            len = 1;
         }
         i += len;
-        uint32_t seq[4] = {cp, 0, 0, 0};
-        size_t nseq = 1;
-        if (cp >= 0x300) {
-            const wp__uc_single_t *sg = find_single(cp);
-            if (sg) {
-                nseq = sg->n;
-                for (size_t k = 0; k < nseq; k++)
-                    seq[k] = sg->seq[k];
-            }
-        }
-        for (size_t k = 0; k < nseq; k++) {
-            uint32_t c = seq[k];
-            uint32_t comp = have_last && c >= 0x300 ? compose(last, c) : 0;
-            if (comp) {
-                o = last_at;
-                c = comp;
-            }
-            last_at = o;
-            o += wp__utf8_encode(c, out + o);
-            last = c;
-            have_last = 1;
-        }
+        m += decompose(cp, cps + m);
     }
+    /* canonical order: a stable insertion sort of each run of non-starters */
+    for (size_t k = 1; k < m; k++) {
+        uint32_t c = cps[k], cc = ccc(c);
+        if (!cc)
+            continue;
+        size_t j = k;
+        while (j > 0 && ccc(cps[j - 1]) > cc) {
+            cps[j] = cps[j - 1];
+            j--;
+        }
+        cps[j] = c;
+    }
+    /* composition */
+    size_t w = 0, starter = SIZE_MAX;
+    uint32_t last_class = 256;
+    for (size_t k = 0; k < m; k++) {
+        uint32_t c = cps[k], cc = ccc(c);
+        if (starter != SIZE_MAX && (last_class < cc || (last_class == 0 && w == starter + 1))) {
+            uint32_t comp = compose(cps[starter], c);
+            if (comp) {
+                cps[starter] = comp;
+                continue;
+            }
+        }
+        if (cc == 0)
+            starter = w;
+        last_class = cc;
+        cps[w++] = c;
+    }
+    for (size_t k = 0; k < w; k++)
+        o += wp__utf8_encode(cps[k], out + o);
+    free(cps);
     return o;
 }

@@ -6,12 +6,11 @@
  * Unicode data by scripts/gen_unicode_tables.mjs into unicode_tables.c (never edited by
  * hand). The reference implementation the tests compare against runs on the same data.
  *
- * NFC here is partial, and says so (docs/tokenizer.md): code points that NFC changes on
- * their own (singletons, composition exclusions) are replaced, then each code point is
- * composed with the one just before it (primary composites and Hangul). Canonical
- * reordering of combining marks and composition across an intervening mark are not done;
- * text whose marks are already in canonical order, each right after what it composes
- * with, comes out as NFC would give it. Text below U+0300 is returned untouched.
+ * NFC is the standard algorithm (UAX #15): full canonical decomposition (tables, Hangul
+ * arithmetically), canonical reordering of combining marks by class, then canonical
+ * composition with blocking. The classes are ranks, not Unicode's numbers (node does not
+ * expose those), which is all the algorithm compares. Text without a code point that NFC
+ * may change (wp__nfc_may_change) is left alone.
  *
  * Pure functions, no state; the caller owns every buffer. Internal to src/tok (wp__).
  */
@@ -35,14 +34,20 @@ typedef struct {
     uint32_t a, b, composed;
 } wp__uc_pair_t;
 
+typedef struct {
+    uint32_t lo, hi, cls;
+} wp__uc_class_range_t;
+
 extern const wp__uc_range_t wp__uc_letters[];
 extern const size_t wp__uc_letters_n;
 extern const wp__uc_range_t wp__uc_numbers[];
 extern const size_t wp__uc_numbers_n;
 extern const wp__uc_range_t wp__uc_spaces[];
 extern const size_t wp__uc_spaces_n;
-extern const wp__uc_single_t wp__uc_nfc_single[];
-extern const size_t wp__uc_nfc_single_n;
+extern const wp__uc_single_t wp__uc_nfd[];
+extern const size_t wp__uc_nfd_n;
+extern const wp__uc_class_range_t wp__uc_ccc[];
+extern const size_t wp__uc_ccc_n;
 extern const wp__uc_pair_t wp__uc_nfc_pairs[];
 extern const size_t wp__uc_nfc_pairs_n;
 extern const wp__uc_range_t wp__uc_nfc_maybe[];
@@ -60,14 +65,14 @@ size_t wp__utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 /* Encodes cp into out (room for 4 bytes); returns the length. */
 size_t wp__utf8_encode(uint32_t cp, unsigned char *out);
 
-/* Whether NFC could change valid UTF-8 s[0..n): false when no code point of it is in
- * wp__uc_nfc_maybe (checked only for lead bytes from 0xCC, code points from U+0300: below,
- * NFC changes nothing). */
+/* Whether NFC could change valid UTF-8 s[0..n): true when a code point of it is in
+ * wp__uc_nfc_maybe or two combining marks are out of canonical order (the quick check of
+ * UAX #15, with "maybe" taken as "yes"). Code points below U+0300 are not looked up. */
 int wp__nfc_may_change(const unsigned char *s, size_t n);
 
-/* Writes the NFC form (as described above) of valid UTF-8 s[0..n) into out, which has room
- * for 3 * n + 16 bytes (an expansion grows a code point to at most three times its bytes);
- * returns the bytes written. */
+/* Writes the NFC form of valid UTF-8 s[0..n) into out, which has room for 3 * n + 16 bytes
+ * (NFC grows a code point to at most three times its bytes); returns the bytes written, or
+ * SIZE_MAX when out of memory (it needs a scratch array of 16 * n bytes). */
 size_t wp__nfc(const unsigned char *s, size_t n, unsigned char *out);
 
 #endif

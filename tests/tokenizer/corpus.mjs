@@ -32,8 +32,10 @@ const SCRIPTS = [
   'Tiếng Việt có dấu', 'Ｆｕｌｌｗｉｄｔｈ１２３', '①②③ Ⅻ ½ ² ³', '٣٤٥ ۱۲۳ १२३',
 ];
 const EMOJI = ['🙂', '😀', '👍🏽', '👨‍👩‍👧‍👦', '🇫🇷', '🇯🇵', '❤️', '✨', '🚀', '🤖', '🧠', '☕', '🏳️‍🌈', '🔥🔥🔥', '💯', '👩🏾‍💻'];
-// A base and one combining mark (canonical order needs nothing more): some compose under NFC.
-const MARKS = ['e\u0301', 'a\u0308', 'o\u0302', 'n\u0303', 'c\u0327', 'A\u030a', 'u\u0308\u0301', 'x\u0301', 'q\u0323', 'a\u0323\u0302', '\u1100\u1161\u11a8', 'i\u0307', '\u212b', '\u2126', 'K\u0301', '\u0915\u093c', '\u0644\u0653'];
+// Bases with combining marks: composing, not composing, out of canonical order, blocked.
+const MARK_POOL = ['\u0300', '\u0301', '\u0302', '\u0303', '\u0308', '\u030a', '\u0323', '\u0327', '\u0316', '\u0315', '\u0346', '\u0334', '\u0345', '\u0344', '\u0340', '\u05b0', '\u093c', '\u0f71', '\u1dc0', '\u20d0', '\u302a', '\u3099', '\u0b3e', '\u1161', '\u11a8'];
+const MARK_BASES = ['a', 'e', 'o', 'u', 'A', 'ạ', 'â', 'ü', 'Ω', 'α', 'ι', 'か', 'ଇ', '\u0b47', '\u1100', '가', ' ', '1', ''];
+const MARKS = ['a\u0302\u0323', '\u00e2\u0323', 'a\u0346\u0301', 'a\u0316\u0300', 'e\u0315\u0301', 'e\u0301', 'a\u0308', 'o\u0302', 'n\u0303', 'c\u0327', 'A\u030a', 'u\u0308\u0301', 'x\u0301', 'q\u0323', 'a\u0323\u0302', '\u1100\u1161\u11a8', 'i\u0307', '\u212b', '\u2126', 'K\u0301', '\u0915\u093c', '\u0644\u0653'];
 const SPACES = [' ', '  ', '   ', '\t', '\t\t', '\n', '\n\n', '\r\n', ' \n', '\n ', '  \n  ', '\u00a0', '\u3000', '\u2009', '\u200b', '\u2028', ' \t \n', '\f', '\v'];
 const SPECIAL = {
   qwen3: ['<|im_start|>', '<|im_end|>', '<|endoftext|>', '<think>', '</think>', '<tool_call>', '</tool_call>', '<|fim_prefix|>'],
@@ -114,7 +116,13 @@ export function corpus(model, seed = 17) {
     marks: () => {
       const n = int(r, 1, 5);
       let s = '';
-      for (let i = 0; i < n; i++) s += pick(r, ['', ' ', 'x', 'caf']) + pick(r, MARKS) + pick(r, ['', ' ', 'd', '.']);
+      for (let i = 0; i < n; i++) {
+        if (r() < 0.5) s += pick(r, ['', ' ', 'x', 'caf']) + pick(r, MARKS) + pick(r, ['', ' ', 'd', '.']);
+        else {
+          s += pick(r, MARK_BASES);
+          for (let k = int(r, 1, 4); k > 0; k--) s += pick(r, MARK_POOL);
+        }
+      }
       return s;
     },
     whitespace: () => {

@@ -226,7 +226,13 @@ static void test_bpe_nfc(void **state)
     wp_bpe_t *b = tiny("NFC", QWEN2_PAT, 0);
     EXPECT(b, NULL, "e\xcc\x81", 0xc3, 0xa9);    /* e + U+0301 -> U+00E9 */
     EXPECT(b, NULL, "\xe2\x84\xab", 0xc3, 0x85); /* U+212B ANGSTROM SIGN -> U+00C5 */
+    /* U+05B0 (class 10) before U+0334 (class 1): out of order, although neither code point
+     * changes on its own or composes */
+    EXPECT(b, NULL, "a\xd6\xb0\xcc\xb4", 'a', 0xcc, 0xb4, 0xd6, 0xb0);
     wp_bpe_free(b);
+    assert_true(wp__nfc_may_change((const unsigned char *)"a\xd6\xb0\xcc\xb4", 5));
+    assert_false(wp__nfc_may_change((const unsigned char *)"a\xcc\xb4\xd6\xb0", 5));
+    assert_false(wp__nfc_may_change((const unsigned char *)"caf\xc3\xa9 \xe4\xbd\xa0", 9));
     wp_bpe_t *raw = tiny(NULL, QWEN2_PAT, 0);
     EXPECT(raw, NULL, "e\xcc\x81", 'e', 0xcc, 0x81);
     wp_bpe_free(raw);
@@ -237,6 +243,19 @@ static void test_bpe_nfc(void **state)
     size_t n = wp__nfc((const unsigned char *)in, strlen(in), out);
     assert_int_equal(n, 7);
     assert_memory_equal(out, "\xe1\xba\xad \xed\x93\x9b", 7);
+    /* marks out of canonical order (U+0302 class 230 before U+0323 class 220) and a
+     * precomposed letter followed by a mark that sorts before its own: both U+1EAD */
+    const char *in2 = "a\xcc\x82\xcc\xa3 \xc3\xa2\xcc\xa3";
+    n = wp__nfc((const unsigned char *)in2, strlen(in2), out);
+    assert_int_equal(n, 7);
+    assert_memory_equal(out, "\xe1\xba\xad \xe1\xba\xad", 7);
+    /* blocking: U+0346 (class 230, no composite with a) blocks U+0301 (230); U+0316 (220)
+     * does not block U+0300 (230); U+0315 (232) sorts after U+0301, which then composes */
+    const char *in3 = "a\xcd\x86\xcc\x81 a\xcc\x96\xcc\x80 e\xcc\x95\xcc\x81";
+    n = wp__nfc((const unsigned char *)in3, strlen(in3), out);
+    const char *want3 = "a\xcd\x86\xcc\x81 \xc3\xa0\xcc\x96 \xc3\xa9\xcc\x95";
+    assert_int_equal(n, strlen(want3));
+    assert_memory_equal(out, want3, n);
 }
 
 /* The pre-tokens of text joined with '|'. */
