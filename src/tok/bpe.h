@@ -8,7 +8,7 @@
  *                  rank = position), ignore_merges (a pre-token found whole in the vocab
  *                  is that token); dropout, unk_token, byte_fallback, prefixes and suffixes
  *                  must be off or empty
- *   normalizer     null, or NFC (partial: see tok/unicode.h and docs/tokenizer.md)
+ *   normalizer     null, or NFC (tok/unicode.h), or a Sequence of those
  *   pre_tokenizer  ByteLevel (its own GPT-2 regex when use_regex is true), or a Sequence of
  *                  a Split on one of the patterns of tok/pretok.h (behavior Isolated) and a
  *                  ByteLevel with use_regex false; add_prefix_space must be false

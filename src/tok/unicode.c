@@ -1,5 +1,5 @@
 /*
- * tok/unicode: class lookups and partial NFC over the generated tables.
+ * tok/unicode: class lookups and NFC over the generated tables.
  *
  * ASCII classes come from a 128-entry table; above it, a binary search over the sorted
  * ranges of each class. NFC decodes the text into code points, decomposes each fully,
