@@ -82,11 +82,7 @@ static void carry_over(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep, con
     if (wp_sched_endpoint_adopt(pool->sched, ep->index, o->pool->sched, o->index) != WP_OK)
         wp_log(WP_LOG_WARN, "reload: prefix index only partly carried over (out of memory)",
                "endpoint=%s", ep->cfg.name);
-    ep->probe = o->probe;
-    if (ep->probe.metrics_seen)
-        wp_sched_endpoint_set_metrics(pool->sched, ep->index, wp__gw_now(gw), ep->probe.waiting,
-                                      ep->probe.running,
-                                      ep->probe.kv_known ? ep->probe.kv_usage : NAN);
+    ep->probe = o->probe; /* the scheduler's copy of its metrics came with the adoption */
 }
 
 static bool same_client(const wp_http_client_config_t *a, const wp_http_client_config_t *b)

@@ -580,6 +580,17 @@ wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_
     const wp__sched_ep_t *o = &src->eps[src_ep];
     d->in_flight = o->in_flight;
     d->tokens_in_flight = o->tokens_in_flight;
+    /* The last scrape as it was taken, with the requests in flight it may count (and a scrape
+     * on its way): re-set at the reload's time against the counts of then, a request that
+     * ended since would count twice until the next scrape. */
+    d->has_metrics = o->has_metrics;
+    d->has_kv = o->has_kv;
+    d->waiting = o->waiting;
+    d->running = o->running;
+    d->kv_usage = o->kv_usage;
+    d->scraped_at = o->scraped_at;
+    d->in_flight_at_scrape = o->in_flight_at_scrape;
+    d->in_flight_at_send = o->in_flight_at_send;
     d->prefilling = o->prefilling;
     d->pending_prefill = o->pending_prefill;
     wp_status_t copied = wp_sched_active_copy(&d->active, &o->active);

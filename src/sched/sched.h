@@ -317,8 +317,10 @@ const char *wp_sched_acct_name(wp_sched_acct_t kind);
 /* A reload: endpoint dst_ep of a new scheduler takes over what src (an older scheduler)
  * knows of src_ep by its own bookkeeping: in-flight, tokens-in-flight and pending-prefill
  * counts, the active set and the prefix index's blocks (added as the most recent of dst_ep, in
- * src_ep's LRU order, so the older ones go first if dst's LRU is smaller). Metrics, health,
- * limits, the group (the new config's) and error counts are not copied. src is read only. WP_EINVAL
+ * src_ep's LRU order, so the older ones go first if dst's LRU is smaller), and the last
+ * scraped metrics as they were taken (their time, and the requests in flight they may count,
+ * also of a scrape still on its way). Health, limits, the group (the new config's) and error
+ * counts are not copied. src is read only. WP_EINVAL
  * on an endpoint out of range; WP_ENOMEM when dst's index or active set could not grow (it stays
  * valid, with part of the blocks). */
 wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_t *src, int src_ep);

@@ -125,6 +125,37 @@ static void test_sched_accounting_prefill_underflow_counted(void **state)
  * back to it with its full prefix matched; in-flight, pending prefill and active blocks
  * come along, and the requests begun before complete in the new scheduler without an
  * accounting error. */
+/* A reload keeps the last scrape as it was taken: a request in flight then, that ended
+ * before the reload, is not counted again on top of the scraped count (the default
+ * topology policy's load-aware scores the same in both schedulers). */
+static void test_sched_adopt_keeps_the_scrape(void **state)
+{
+    (void)state;
+    const char *names[] = {"a", "b"};
+    wp_sched_t *old = make(names, 2, false, 0), *neu = make(names, 2, false, 0);
+    char text[8 * 64 + 1];
+    make_text(text, 8, 5);
+    uint64_t cp[CHAIN], cq[CHAIN];
+    wp_sched_pick_t p = pick_for(old, text, cp);
+    p.endpoint = 1;
+    assert_int_equal(wp_sched_on_dispatch(old, &p), WP_OK);
+    assert_int_equal(wp_sched_endpoint_scrape_sent(old, 1), WP_OK);
+    /* the scrape saw that request running, and 3 waiting from other clients */
+    assert_int_equal(wp_sched_endpoint_set_metrics(old, 1, 10.0, 3, 1, 0.5), WP_OK);
+    assert_int_equal(wp_sched_on_prefill_done(old, &p), WP_OK);
+    assert_int_equal(wp_sched_on_complete(old, &p), WP_OK); /* ended before the reload */
+    assert_int_equal(wp_sched_endpoint_adopt(neu, 0, old, 0), WP_OK);
+    assert_int_equal(wp_sched_endpoint_adopt(neu, 1, old, 1), WP_OK);
+    assert_valid(neu);
+    wp_sched_pick_t a = pick_for(old, text, cp), b = pick_for(neu, text, cq);
+    assert_int_equal(a.n_scores, b.n_scores);
+    for (int k = 0; k < a.n_scores; k++)
+        assert_float_equal(a.scores[k].raw, b.scores[k].raw, 0);
+    assert_int_equal(a.endpoint, b.endpoint);
+    wp_sched_free(old);
+    wp_sched_free(neu);
+}
+
 static void test_sched_adopt_keeps_prefix_and_counts(void **state)
 {
     const char *old_names[] = {"a", "b", "c"};
@@ -269,6 +300,7 @@ int main(void)
         cmocka_unit_test(test_sched_accounting_double_completion_counted),
         cmocka_unit_test(test_sched_accounting_prefill_underflow_counted),
         cmocka_unit_test(test_sched_adopt_keeps_prefix_and_counts),
+        cmocka_unit_test(test_sched_adopt_keeps_the_scrape),
         cmocka_unit_test(test_sched_adopt_smaller_lru_keeps_most_recent),
         cmocka_unit_test(test_sched_hold_follows_older_generation),
         cmocka_unit_test(test_sched_load_get_and_set),
