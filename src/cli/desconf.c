@@ -10,12 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Ranks per engine group of sc: expertParallel's wide-EP groups, or 1. */
-static int group_ranks(const wp_sim_config_t *sc)
-{
-    return sc->data_parallel > 1 ? sc->data_parallel : 1;
-}
-
 /* A topology with prefill and decode sections: two pools, each with its replicas (groups of
  * expertParallel ranks with it) and TP, and the KV link of nixl.transport. em holds one
  * perf model (and wide-EP model) per pool. */
@@ -32,7 +26,7 @@ static wp_status_t configure_pd(const wp_topology_t *topo, const wp_sim_config_t
             wp_sim_engine_setup(&c, m, &em->perf[p], &em->ep[p], &dc->pools[p].engine, err);
         if (st != WP_OK)
             return st;
-        dc->pools[p].ranks = group_ranks(&c);
+        dc->pools[p].ranks = wp_sim_ranks(&c);
         dc->pools[p].ep = &em->ep[p];
         dc->pools[p].n = c.replicas * dc->pools[p].ranks;
         dc->pools[p].role = p == 0 ? WP_SCHED_ROLE_PREFILL : WP_SCHED_ROLE_DECODE;
@@ -104,7 +98,7 @@ wp_status_t wp_cli_des_configure(const wp_topology_t *topo, int end, wp_des_conf
     free(gc);
     if (st != WP_OK)
         return st;
-    dc->ranks = group_ranks(sc);
+    dc->ranks = wp_sim_ranks(sc);
     dc->ep = &em->ep[0];
     dc->n_engines = sc->replicas * dc->ranks;
     dc->fault_replicas = sc->fault_replicas;

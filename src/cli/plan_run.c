@@ -399,17 +399,27 @@ static void read_asset(const char *rel, wp_buf_t *out)
     }
 }
 
+/* Writes len bytes of text to path; the error names the option that asked for it. */
+static wp_status_t write_file(const char *path, const char *flag, const char *text, size_t len,
+                              wp_err_t *err)
+{
+    FILE *f = fopen(path, "w");
+    wp_status_t st = WP_OK;
+    if (f == NULL || fwrite(text, 1, len, f) != len)
+        st = wp_err_set(err, WP_EIO, "%s: cannot write %s", flag, path);
+    if (f != NULL && fclose(f) != 0 && st == WP_OK)
+        st = wp_err_set(err, WP_EIO, "%s: cannot write %s", flag, path);
+    return st;
+}
+
 static wp_status_t write_text(const char *dir, const char *name, const char *text, size_t len,
                               wp_err_t *err)
 {
     char path[4096];
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    wp_status_t st = WP_OK;
-    if (f == NULL || fwrite(text, 1, len, f) != len)
-        st = wp_err_set(err, WP_EIO, "--out: cannot write %s", path);
-    if (f != NULL && fclose(f) != 0 && st == WP_OK)
-        st = wp_err_set(err, WP_EIO, "--out: cannot write %s", path);
+    int n = snprintf(path, sizeof(path), "%.3800s/%.255s", dir, name);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return wp_err_set(err, WP_EINVAL, "--out: the path of %s is too long", name);
+    wp_status_t st = write_file(path, "--out", text, len, err);
     if (st == WP_OK)
         printf("  %s\n", path);
     return st;
@@ -580,12 +590,13 @@ static wp_status_t write_json(const plan_t *p, const char *check, wp_err_t *err)
     cJSON *o = plan_json(p, check);
     char *text = o ? cJSON_Print(o) : NULL;
     cJSON_Delete(o);
-    FILE *f = text ? fopen(p->run.json_path, "w") : NULL;
-    wp_status_t st = WP_OK;
-    if (f == NULL || fputs(text, f) < 0 || fputc('\n', f) < 0)
-        st = wp_err_set(err, WP_EIO, "--json: cannot write %s", p->run.json_path);
-    if (f != NULL && fclose(f) != 0 && st == WP_OK)
-        st = wp_err_set(err, WP_EIO, "--json: cannot write %s", p->run.json_path);
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    wp_status_t st = text == NULL ? wp_err_set(err, WP_ENOMEM, "--json: out of memory")
+                                  : wp_buf_printf(&b, "%s\n", text);
+    if (st == WP_OK)
+        st = write_file(p->run.json_path, "--json", b.data, b.len, err);
+    wp_buf_free(&b);
     free(text);
     return st;
 }
@@ -597,12 +608,7 @@ static wp_status_t write_html(const plan_t *p, wp_err_t *err)
     wp_buf_t b;
     wp_buf_init(&b, 0);
     wp_plan_write_html(&p->facts, &p->decision, p->results, p->n, &b);
-    FILE *f = fopen(p->run.html_path, "w");
-    wp_status_t st = WP_OK;
-    if (f == NULL || fwrite(b.data, 1, b.len, f) != b.len)
-        st = wp_err_set(err, WP_EIO, "--html: cannot write %s", p->run.html_path);
-    if (f != NULL && fclose(f) != 0 && st == WP_OK)
-        st = wp_err_set(err, WP_EIO, "--html: cannot write %s", p->run.html_path);
+    wp_status_t st = write_file(p->run.html_path, "--html", b.data, b.len, err);
     wp_buf_free(&b);
     return st;
 }

@@ -118,7 +118,7 @@ int wp_cli_sim(int argc, char **argv)
     }
     if (c < 0)
         return wp_cli_fail("sim", err.msg);
-    int servers = sc.replicas * (sc.data_parallel > 0 ? sc.data_parallel : 1);
+    int servers = sc.replicas * wp_sim_ranks(&sc);
     if (flag_replicas && servers < 64 && (sc.fault_replicas >> servers) != 0) {
         snprintf(err.msg, sizeof(err.msg),
                  "--fault-replicas: replica %d does not exist (replicas 0..%d)",

@@ -156,14 +156,12 @@ static void on_ready_tick(uv_timer_t *t)
     fflush(stdout);
 }
 
-static int pool_ranks(const up_pool_t *pool);
-
 /* Adds one endpoint per port of a pool's ready line; in wide-EP groups each port is rank
  * i % ranks of group <prefix>-g<i / ranks>, which the gateway's endpoint says. */
 static void add_endpoints(up_t *u, const up_pool_t *pool)
 {
     const char *p = pool->ports;
-    int ranks = pool_ranks(pool);
+    int ranks = wp_sim_ranks(&pool->sc);
     for (int i = 0; *p && u->gc.n_endpoints < WP_GATEWAY_MAX_ENDPOINTS; i++) {
         const char *comma = strchr(p, ',');
         size_t n = comma ? (size_t)(comma - p) : strlen(p);
@@ -246,12 +244,6 @@ static wp_status_t child_args(const up_pool_t *pool, const char *transport, cons
     return st;
 }
 
-/* Ranks per server of a pool: expertParallel's wide-EP groups, or 1. */
-static int pool_ranks(const up_pool_t *pool)
-{
-    return pool->sc.data_parallel > 1 ? pool->sc.data_parallel : 1;
-}
-
 /* One pool per role: Path 1 runs one pool of vllm.replicas; a topology with prefill and
  * decode sections runs a prefill pool and a decode pool, each with its own replicas and
  * TP, on consecutive ports. */
@@ -275,7 +267,7 @@ static void make_pools(up_t *u, const wp_topology_t *topo, const wp_sim_config_t
         }
         if (sc->port != 0)
             pool->sc.port = sc->port + u->replicas;
-        u->replicas += pool->sc.replicas * pool_ranks(pool);
+        u->replicas += pool->sc.replicas * wp_sim_ranks(&pool->sc);
     }
 }
 

@@ -236,7 +236,7 @@ wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t 
                               "engine model constant %s applies to wide-EP groups only "
                               "(expertParallel, --data-parallel)",
                               wp_model_const_at(i)->key);
-    bool wide = c->data_parallel > 1;
+    bool wide = wp_sim_ranks(c) > 1;
     wp_status_t st = wide ? ep_setup(c, *model, gpu, &pp, perf, ep, err)
                           : wp_perf_init(perf, *model, gpu, c->tensor_parallel, &pp, err);
     if (st != WP_OK)
@@ -267,8 +267,7 @@ wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t 
     return WP_OK;
 }
 
-/* Ranks per group: data_parallel, where 0 and 1 both say plain replicas. */
-static int group_ranks(const wp_sim_config_t *cfg)
+int wp_sim_ranks(const wp_sim_config_t *cfg)
 {
     return cfg->data_parallel > 1 ? cfg->data_parallel : 1;
 }
@@ -276,9 +275,9 @@ static int group_ranks(const wp_sim_config_t *cfg)
 static wp_status_t check_config(const wp_sim_config_t *cfg, wp_err_t *err)
 {
     if (cfg->replicas < 1 || cfg->data_parallel < 0 ||
-        cfg->replicas * group_ranks(cfg) > WP_SIM_MAX_REPLICAS)
+        cfg->replicas * wp_sim_ranks(cfg) > WP_SIM_MAX_REPLICAS)
         return wp_err_set(err, WP_EINVAL, "replicas x data parallel must be 1..%d, got %d x %d",
-                          WP_SIM_MAX_REPLICAS, cfg->replicas, group_ranks(cfg));
+                          WP_SIM_MAX_REPLICAS, cfg->replicas, wp_sim_ranks(cfg));
     if (!(cfg->time_scale > 0))
         return wp_err_set(err, WP_EINVAL, "time scale must be > 0");
     if (!(cfg->kv_bandwidth > 0) || !(cfg->kv_latency_s >= 0) || cfg->kv_timeout_ms < 1 ||
@@ -292,7 +291,7 @@ static wp_status_t check_config(const wp_sim_config_t *cfg, wp_err_t *err)
 static wp_status_t group_init(wp_sim_t *sim, int index, wp_err_t *err)
 {
     sim_group_t *g = &sim->groups[index];
-    int ranks = group_ranks(&sim->cfg);
+    int ranks = wp_sim_ranks(&sim->cfg);
     g->sim = sim;
     g->index = index;
     g->ranks = &sim->replicas[index * ranks];
@@ -331,7 +330,7 @@ wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err)
     sim->loop = loop;
     sim->cfg = *cfg;
     sim->t0_ns = uv_hrtime();
-    sim->replicas = calloc((size_t)(cfg->replicas * group_ranks(cfg)), sizeof(sim_replica_t));
+    sim->replicas = calloc((size_t)(cfg->replicas * wp_sim_ranks(cfg)), sizeof(sim_replica_t));
     sim->groups = calloc((size_t)cfg->replicas, sizeof(sim_group_t));
     if (sim->replicas == NULL || sim->groups == NULL ||
         wp_sim_engine_setup(&sim->cfg, &sim->model, &sim->perf, &sim->ep, &sim->ecfg, err) !=
@@ -372,7 +371,7 @@ wp_status_t wp_sim_start(wp_sim_t *sim, wp_err_t *err)
         WP_LOG_INFO, "sim started",
         "model=%s gpu=%s tp=%d dp=%d replicas=%d kv_blocks=%d block_size=%d time_scale=%g role=%s "
         "kv_bandwidth=%g kv_latency_s=%g kv_timeout_ms=%d",
-        sim->model->hf_id, sim->cfg.gpu, sim->cfg.tensor_parallel, group_ranks(&sim->cfg), sim->n,
+        sim->model->hf_id, sim->cfg.gpu, sim->cfg.tensor_parallel, wp_sim_ranks(&sim->cfg), sim->n,
         sim->ecfg.num_blocks, sim->ecfg.block_size, sim->cfg.time_scale,
         wp_sim_role_str(sim->cfg.role), sim->cfg.kv_bandwidth, sim->cfg.kv_latency_s,
         sim->cfg.kv_timeout_ms);

@@ -156,6 +156,8 @@ wp_status_t wp_sim_engine_setup(const wp_sim_config_t *cfg, const wp_model_spec_
                                 wp_err_t *err);
 wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err);
 wp_status_t wp_sim_start(wp_sim_t *sim, wp_err_t *err);
+/* Ranks per server of cfg: data_parallel, where 0 and 1 both say plain replicas. */
+int wp_sim_ranks(const wp_sim_config_t *cfg);
 /* Replicas (ranks, in wide-EP groups), each with its own port. */
 int wp_sim_replicas(const wp_sim_t *sim);
 int wp_sim_port(const wp_sim_t *sim, int replica);
