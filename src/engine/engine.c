@@ -112,6 +112,21 @@ wp_status_t wp_engine_new(const wp_engine_config_t *cfg, wp_engine_t **out, wp_e
     return WP_OK;
 }
 
+void wp__engine_kv_log(wp_engine_t *e, const wp_engine_kv_event_t *ev)
+{
+    if (e->n_kv_log == e->cap_kv_log) {
+        size_t cap = e->cap_kv_log ? 2 * e->cap_kv_log : 256;
+        wp_engine_kv_event_t *log = realloc(e->kv_log, cap * sizeof(*log));
+        if (log == NULL) {
+            e->kv_lost++;
+            return;
+        }
+        e->kv_log = log;
+        e->cap_kv_log = cap;
+    }
+    e->kv_log[e->n_kv_log++] = *ev;
+}
+
 static void req_free_arrays(wp__req_t *r)
 {
     free(r->hashes);
@@ -133,6 +148,7 @@ void wp_engine_free(wp_engine_t *e)
     free(e->running);
     free(e->sched);
     free(e->events);
+    free(e->kv_log);
     wp__map_free(&e->ids);
     wp__kv_free(&e->kv);
     free(e);
@@ -199,14 +215,29 @@ static wp_status_t reserve_one(wp_engine_t *e)
     return wp__map_reserve(&e->ids, (size_t)e->n_live + 1);
 }
 
+size_t wp_engine_hash_prompt(const int32_t *tokens, size_t n, int32_t block_size, uint64_t salt,
+                             uint64_t *out, size_t cap)
+{
+    size_t bs = block_size > 0 ? (size_t)block_size : 1, blocks = n / bs;
+    uint64_t parent = WP_ENGINE_HASH_ROOT;
+    for (size_t i = 0; i < blocks && i < cap; i++) {
+        parent = wp_engine_block_hash(parent, tokens + i * bs, bs, salt);
+        out[i] = parent;
+    }
+    return blocks;
+}
+
 static void hash_prompt(const wp_engine_t *e, wp__req_t *r, const wp_engine_req_t *in)
 {
-    int32_t bs = e->cfg.block_size;
-    uint64_t parent = WP_ENGINE_HASH_ROOT;
-    for (int32_t i = 0; i < r->n_hashes; i++) {
-        parent = wp_engine_block_hash(parent, in->tokens + (size_t)i * bs, (size_t)bs, in->salt);
-        r->hashes[i] = parent;
+    if (r->n_hashes == 0) {
+        return;
     }
+    if (in->block_hashes != NULL) {
+        memcpy(r->hashes, in->block_hashes, (size_t)r->n_hashes * sizeof(uint64_t));
+        return;
+    }
+    wp_engine_hash_prompt(in->tokens, (size_t)in->n_tokens, e->cfg.block_size, in->salt,
+                          r->hashes, (size_t)r->n_hashes);
 }
 
 static wp_status_t init_request(wp_engine_t *e, wp__req_t *r, const wp_engine_req_t *in)

@@ -51,6 +51,11 @@ typedef struct wp_engine_s wp_engine_t;
 /* Hash of one full block: chained on the parent's hash, keyed by the salt (the hash of
  * cache_salt; 0 = none). Same tokens, parent and salt give the same hash. */
 uint64_t wp_engine_block_hash(uint64_t parent, const int32_t *tokens, size_t n, uint64_t salt);
+/* The chain of a prompt's full blocks as the engine hashes it when the caller gives none:
+ * n / block_size hashes, the first min(that, cap) written to out; returns that count. What a
+ * virtual-time gateway (des/) matches against the engine's KV events. */
+size_t wp_engine_hash_prompt(const int32_t *tokens, size_t n, int32_t block_size, uint64_t salt,
+                             uint64_t *out, size_t cap);
 
 typedef struct wp_engine_config_s {
     int32_t block_size;             /* tokens per KV block (16) */
@@ -60,6 +65,7 @@ typedef struct wp_engine_config_s {
     int32_t max_model_len;          /* prompt + max_tokens at most */
     bool enable_prefix_caching;
     bool priority_scheduling; /* lower priority value first; else first come, first served */
+    bool kv_events;           /* record KV cache events in each step (below) */
     const wp_perf_t *perf;    /* required, borrowed */
 } wp_engine_config_t;
 
@@ -83,6 +89,11 @@ typedef struct wp_engine_req_s {
     double arrival;        /* seconds; orders equal priorities */
     bool hold;             /* keep the blocks after FINISHED, until wp_engine_release */
     bool kv_ready;         /* the prompt's KV came from a remote prefill: no prefill work */
+    /* NULL: the engine hashes the prompt's blocks itself (wp_engine_hash_prompt, with salt).
+     * Else n_tokens / block_size hashes of its full blocks, chained and salted by the caller
+     * (e.g. vLLM's, wp_kvhash_u64 of kv/kvhash, so that KV events name blocks as a vLLM
+     * server would); read during wp_engine_add only. */
+    const uint64_t *block_hashes;
     void *user;
 } wp_engine_req_t;
 
@@ -128,10 +139,43 @@ typedef struct wp_engine_event_s {
     double first_scheduled; /* `now` of the step that first scheduled the request */
 } wp_engine_event_t;
 
+/* KV cache events (cfg.kv_events), what vLLM publishes with --kv-events-config, from the
+ * pool's own state: STORED when a full block gets its hash (it becomes findable by later
+ * requests: a prompt block once computed, a block of generated tokens once full), REMOVED
+ * when a cached block is evicted to make room (its hash is dropped). A block whose hash is
+ * already held by another block is not stored again. Within a step removals (planning) come
+ * before stores (applying); a consumer that applies every step's events in order holds
+ * exactly the engine's set of hashed blocks. A cleared cache (a restart) is the shell's to
+ * say: wp_group_reset makes a new engine. */
+typedef enum {
+    WP_ENGINE_KV_STORED,
+    WP_ENGINE_KV_REMOVED,
+} wp_engine_kv_type_t;
+
+typedef struct wp_engine_kv_event_s {
+    wp_engine_kv_type_t type;
+    uint64_t hash;
+    /* STORED only: the block before it in its request's sequence (has_parent false for the
+     * first block), the request (id, user) and the block's index in its sequence: it holds
+     * tokens [block × block_size, (block + 1) × block_size) of prompt then output. */
+    bool has_parent;
+    uint64_t parent;
+    uint64_t id;
+    void *user;
+    int32_t block;
+} wp_engine_kv_event_t;
+
 typedef struct wp_engine_step_s {
     double duration_s; /* wp_perf_step_time of the batch run; 0 when idle */
     const wp_engine_event_t *events;
     size_t n_events;
+    /* The step's KV cache events, in the order they happened; none without cfg.kv_events.
+     * Owned by the engine, valid as events are. */
+    const wp_engine_kv_event_t *kv_events;
+    size_t n_kv_events;
+    /* KV events that could not be recorded (no memory to grow the log): a consumer's view
+     * is wrong from here on and must start over. 0 normally. */
+    size_t kv_events_lost;
     wp_perf_batch_t batch;
     int32_t n_scheduled; /* requests that ran this step */
     int32_t n_preempted; /* requests preempted this step */

@@ -72,6 +72,8 @@ struct wp_engine_s {
     int32_t n_sched;
     wp_engine_event_t *events;
     size_t n_events;
+    wp_engine_kv_event_t *kv_log; /* cfg.kv_events: the step's KV events (grown on demand) */
+    size_t n_kv_log, cap_kv_log, kv_lost;
     int64_t next_order;  /* order of the next added request */
     int64_t front_order; /* order of the next request put back at the front */
     uint64_t prefix_queries;
@@ -97,6 +99,8 @@ int32_t wp__running_find(const wp_engine_t *e, int32_t slot); /* -1 when absent 
 
 /* engine.c: releases a request's blocks, tail first, and empties its table. */
 void wp__engine_release_blocks(wp_engine_t *e, wp__req_t *r);
+/* sched.c: records a KV event of the running step (cfg.kv_events only). */
+void wp__engine_kv_log(wp_engine_t *e, const wp_engine_kv_event_t *ev);
 /* engine.c: removes a request from the id map and frees its slot. */
 void wp__engine_drop(wp_engine_t *e, int32_t slot);
 

@@ -96,15 +96,24 @@ void wp__kv_ref(wp__kv_t *kv, int32_t b)
     kv->ref[b]++;
 }
 
-int32_t wp__kv_alloc(wp__kv_t *kv)
+int32_t wp__kv_alloc(wp__kv_t *kv, bool *evicted, uint64_t *hash)
 {
     int32_t b;
+    if (evicted != NULL) {
+        *evicted = false;
+    }
     if (kv->free_top > 0) {
         b = kv->free_stack[--kv->free_top];
     } else if (kv->lru_head >= 0) {
         b = kv->lru_head;
         lru_unlink(kv, b);
         wp__map_del(&kv->map, kv->hash[b]);
+        if (evicted != NULL) {
+            *evicted = true;
+        }
+        if (hash != NULL) {
+            *hash = kv->hash[b];
+        }
         kv->hashed[b] = 0;
         kv->hash[b] = 0;
         kv->evictions++;

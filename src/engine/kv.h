@@ -44,8 +44,10 @@ int32_t wp__kv_lookup(const wp__kv_t *kv, uint64_t hash);
 int32_t wp__kv_available(const wp__kv_t *kv);
 /* Adds a reference to a block found by lookup (taking it off the LRU when cached). */
 void wp__kv_ref(wp__kv_t *kv, int32_t b);
-/* A block with ref 1 and no hash, or -1 when none is free or cached. */
-int32_t wp__kv_alloc(wp__kv_t *kv);
+/* A block with ref 1 and no hash, or -1 when none is free or cached. When it had to evict
+ * a cached block, *evicted (may be NULL) is set true and *hash (may be NULL) to the hash the
+ * pool dropped; else *evicted is false. */
+int32_t wp__kv_alloc(wp__kv_t *kv, bool *evicted, uint64_t *hash);
 /* Drops one reference; at zero the block is cached (LRU tail) when hashed, else freed. */
 void wp__kv_release(wp__kv_t *kv, int32_t b);
 /* Gives a referenced, unhashed block its hash; false (no change) when the hash is

@@ -69,7 +69,12 @@ static bool grow_blocks(wp_engine_t *e, wp__req_t *r, int32_t slots)
         return false;
     }
     while (need-- > 0) {
-        r->blocks[r->n_blocks++] = wp__kv_alloc(&e->kv);
+        bool evicted;
+        uint64_t hash;
+        r->blocks[r->n_blocks++] = wp__kv_alloc(&e->kv, &evicted, &hash);
+        if (evicted && e->cfg.kv_events) {
+            wp__engine_kv_log(e, &(wp_engine_kv_event_t){.type = WP_ENGINE_KV_REMOVED, .hash = hash});
+        }
     }
     return true;
 }
@@ -244,7 +249,15 @@ static void register_blocks(wp_engine_t *e, wp__req_t *r)
         r->n_hashes++;
     }
     for (int32_t j = r->n_hashed; j < limit; j++) {
-        wp__kv_register(&e->kv, r->blocks[j], r->hashes[j]);
+        if (wp__kv_register(&e->kv, r->blocks[j], r->hashes[j]) && e->cfg.kv_events) {
+            wp__engine_kv_log(e, &(wp_engine_kv_event_t){.type = WP_ENGINE_KV_STORED,
+                                                         .hash = r->hashes[j],
+                                                         .has_parent = j > 0,
+                                                         .parent = j > 0 ? r->hashes[j - 1] : 0,
+                                                         .id = r->id,
+                                                         .user = r->user,
+                                                         .block = j});
+        }
     }
     if (limit > r->n_hashed) {
         r->n_hashed = limit;
@@ -357,6 +370,8 @@ wp_status_t wp_engine_step(wp_engine_t *e, double now, wp_engine_step_t *out)
         return WP_EINVAL;
     }
     e->n_events = 0;
+    e->n_kv_log = 0;
+    e->kv_lost = 0;
     e->n_sched = 0;
     plan_t p = {.budget = e->cfg.max_num_batched_tokens, .now = now};
     if (run_pass(e, &p, true)) {
@@ -370,6 +385,9 @@ wp_status_t wp_engine_step(wp_engine_t *e, double now, wp_engine_step_t *out)
     out->duration_s = wp_perf_step_time(e->cfg.perf, &out->batch);
     out->events = e->events;
     out->n_events = e->n_events;
+    out->kv_events = e->kv_log;
+    out->n_kv_events = e->n_kv_log;
+    out->kv_events_lost = e->kv_lost;
     debug_check(e);
     return WP_OK;
 }

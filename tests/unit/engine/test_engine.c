@@ -13,6 +13,7 @@
 
 #include "base/rng.h"
 #include "engine/engine.h"
+#include "engine/engine_int.h"
 
 static wp_perf_t perf;
 
@@ -550,6 +551,53 @@ static void test_engine_config_default(void **state)
 
 /* Many requests in groups sharing prefixes, random lengths, random aborts, a pool small
  * enough to force eviction and preemption; validate() after every step. */
+/* A consumer of KV events: the set of hashes the engine holds, as the events tell it. */
+typedef struct {
+    uint64_t h[4096];
+    int n;
+} mirror_t;
+
+static int mirror_find(const mirror_t *m, uint64_t h)
+{
+    for (int i = 0; i < m->n; i++) {
+        if (m->h[i] == h) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void mirror_apply(mirror_t *m, const wp_engine_step_t *s)
+{
+    assert_int_equal(s->kv_events_lost, 0);
+    for (size_t i = 0; i < s->n_kv_events; i++) {
+        const wp_engine_kv_event_t *ev = &s->kv_events[i];
+        int at = mirror_find(m, ev->hash);
+        if (ev->type == WP_ENGINE_KV_STORED) {
+            assert_int_equal(at, -1); /* never stored twice */
+            assert_true(ev->has_parent == (ev->block > 0));
+            assert_true(m->n < 4096);
+            m->h[m->n++] = ev->hash;
+        } else {
+            assert_true(at >= 0); /* only what was stored is removed */
+            m->h[at] = m->h[--m->n];
+        }
+    }
+}
+
+/* The events' view equals the pool: every hashed block, and nothing else. */
+static void mirror_check(const mirror_t *m, const wp_engine_t *e)
+{
+    int hashed = 0;
+    for (int32_t b = 0; b < e->kv.num_blocks; b++) {
+        if (e->kv.hashed[b]) {
+            hashed++;
+            assert_true(mirror_find(m, e->kv.hash[b]) >= 0);
+        }
+    }
+    assert_int_equal(hashed, m->n);
+}
+
 static void test_engine_randomized(void **state)
 {
     (void)state;
@@ -557,7 +605,11 @@ static void test_engine_randomized(void **state)
     wp_engine_config_t c = small_config(300);
     c.max_num_seqs = 32;
     c.max_num_batched_tokens = 512;
+    c.kv_events = true;
     wp_engine_t *e = make(&c);
+    static mirror_t mirror;
+    mirror.n = 0;
+    uint64_t removed = 0;
     wp_rng_t rng;
     wp_rng_seed(&rng, 12345);
     static track_t tr[N];
@@ -597,6 +649,11 @@ static void test_engine_randomized(void **state)
         wp_engine_step_t s;
         assert_int_equal(wp_engine_step(e, now, &s), WP_OK);
         check(e);
+        for (size_t i = 0; i < s.n_kv_events; i++) {
+            removed += s.kv_events[i].type == WP_ENGINE_KV_REMOVED;
+        }
+        mirror_apply(&mirror, &s);
+        mirror_check(&mirror, e);
         assert_true(s.batch.prefill_tokens + s.batch.decode_seqs <= 512);
         preempted += s.n_preempted;
         now += s.duration_s > 0 ? s.duration_s : 0.01;
@@ -621,9 +678,53 @@ static void test_engine_randomized(void **state)
     assert_int_equal(st.num_preemptions_total, (uint64_t)preempted);
     assert_true(st.prefix_hits > 0);
     assert_true(st.kv_usage == 0.0);
+    assert_true(removed > 0); /* the pool was small enough to evict */
     print_message("randomized: %d steps, %d preemptions, hits %llu/%llu tokens\n", steps, preempted,
                   (unsigned long long)st.prefix_hits, (unsigned long long)st.prefix_queries);
     free(t);
+    wp_engine_free(e);
+}
+
+/* Caller-given block hashes name the blocks in the cache and in the events, whatever the
+ * tokens: two prompts with the same hashes share their blocks. */
+static void test_engine_caller_hashes(void **state)
+{
+    (void)state;
+    wp_engine_config_t c = small_config(64);
+    c.kv_events = true;
+    wp_engine_t *e = make(&c);
+    int32_t t[40];
+    fill(t, 40, 1000);
+    uint64_t hashes[2] = {0xaaaa, 0xbbbb};
+    wp_engine_req_t r = {.id = 1, .tokens = t, .n_tokens = 40, .max_tokens = 1,
+                         .block_hashes = hashes};
+    wp_err_t err = {{0}};
+    assert_int_equal(wp_engine_add(e, &r, &err), WP_OK);
+    wp_engine_step_t s;
+    assert_int_equal(wp_engine_step(e, 0.0, &s), WP_OK);
+    assert_int_equal(s.n_kv_events, 2);
+    assert_int_equal(s.kv_events[0].type, WP_ENGINE_KV_STORED);
+    assert_int_equal(s.kv_events[0].hash, 0xaaaa);
+    assert_false(s.kv_events[0].has_parent);
+    assert_int_equal(s.kv_events[1].hash, 0xbbbb);
+    assert_true(s.kv_events[1].has_parent);
+    assert_int_equal(s.kv_events[1].parent, 0xaaaa);
+    assert_int_equal(s.kv_events[1].block, 1);
+    assert_int_equal(s.kv_events[1].id, 1);
+    run_idle(e, 1, NULL);
+    fill(t, 40, 7); /* other tokens, the same hashes */
+    r.id = 2;
+    assert_int_equal(wp_engine_add(e, &r, &err), WP_OK);
+    assert_int_equal(run_idle(e, 2, NULL), 32);
+    /* The engine's own chain is what wp_engine_hash_prompt gives. */
+    uint64_t own[2];
+    assert_int_equal(wp_engine_hash_prompt(t, 40, c.block_size, 0, own, 2), 2);
+    r = (wp_engine_req_t){.id = 3, .tokens = t, .n_tokens = 40, .max_tokens = 1};
+    assert_int_equal(wp_engine_add(e, &r, &err), WP_OK);
+    assert_int_equal(wp_engine_step(e, 1.0, &s), WP_OK);
+    assert_int_equal(s.n_kv_events, 2);
+    assert_int_equal(s.kv_events[0].hash, own[0]);
+    assert_int_equal(s.kv_events[1].hash, own[1]);
     wp_engine_free(e);
 }
 
@@ -642,6 +743,7 @@ int main(void)
         cmocka_unit_test(test_engine_add_errors),
         cmocka_unit_test(test_engine_config_default),
         cmocka_unit_test(test_engine_randomized),
+        cmocka_unit_test(test_engine_caller_hashes),
     };
     return cmocka_run_group_tests(tests, setup_perf, NULL);
 }

@@ -54,11 +54,11 @@ static void test_kv_lru_order(void **state)
     assert_int_equal(wp__kv_init(&kv, 4), WP_OK);
     int32_t b[4];
     for (int i = 0; i < 4; i++) {
-        b[i] = wp__kv_alloc(&kv);
+        b[i] = wp__kv_alloc(&kv, NULL, NULL);
         assert_int_equal(b[i], i);
         assert_true(wp__kv_register(&kv, b[i], 100 + (uint64_t)i));
     }
-    assert_int_equal(wp__kv_alloc(&kv), -1);
+    assert_int_equal(wp__kv_alloc(&kv, NULL, NULL), -1);
     assert_int_equal(wp__kv_available(&kv), 0);
     assert_false(wp__kv_register(&kv, b[0], 555)); /* already hashed */
     /* Released in the order 2, 0, 3, 1: all stay cached, evicted in that order. */
@@ -73,11 +73,15 @@ static void test_kv_lru_order(void **state)
     /* A cache hit takes block 0 off the LRU; eviction then goes 2, 3, 1. */
     wp__kv_ref(&kv, wp__kv_lookup(&kv, 100));
     assert_int_equal(kv.ref[0], 1);
-    assert_int_equal(wp__kv_alloc(&kv), 2);
+    bool evicted = false;
+    uint64_t gone = 0;
+    assert_int_equal(wp__kv_alloc(&kv, &evicted, &gone), 2);
+    assert_true(evicted);
+    assert_int_equal(gone, 102);
     assert_int_equal(wp__kv_lookup(&kv, 102), -1); /* the mapping went with it */
-    assert_int_equal(wp__kv_alloc(&kv), 3);
-    assert_int_equal(wp__kv_alloc(&kv), 1);
-    assert_int_equal(wp__kv_alloc(&kv), -1);
+    assert_int_equal(wp__kv_alloc(&kv, NULL, NULL), 3);
+    assert_int_equal(wp__kv_alloc(&kv, NULL, NULL), 1);
+    assert_int_equal(wp__kv_alloc(&kv, NULL, NULL), -1);
     assert_int_equal(kv.evictions, 3);
     int32_t refs[4] = {1, 1, 1, 1};
     assert_int_equal(wp__kv_validate(&kv, refs, &err), WP_OK);
@@ -93,7 +97,7 @@ static void test_kv_lru_order(void **state)
     wp__kv_release(&kv, 0);
     wp__kv_release(&kv, 3);
     assert_int_equal(kv.free_top, 1);
-    assert_int_equal(wp__kv_alloc(&kv), 3); /* free blocks before evicting cached ones */
+    assert_int_equal(wp__kv_alloc(&kv, NULL, NULL), 3); /* free blocks before evicting cached ones */
     refs[3] = 1;
     assert_int_equal(wp__kv_validate(&kv, refs, &err), WP_OK);
     wp__kv_free(&kv);
