@@ -236,8 +236,8 @@ static void hash_prompt(const wp_engine_t *e, wp__req_t *r, const wp_engine_req_
         memcpy(r->hashes, in->block_hashes, (size_t)r->n_hashes * sizeof(uint64_t));
         return;
     }
-    wp_engine_hash_prompt(in->tokens, (size_t)in->n_tokens, e->cfg.block_size, in->salt,
-                          r->hashes, (size_t)r->n_hashes);
+    wp_engine_hash_prompt(in->tokens, (size_t)in->n_tokens, e->cfg.block_size, in->salt, r->hashes,
+                          (size_t)r->n_hashes);
 }
 
 static wp_status_t init_request(wp_engine_t *e, wp__req_t *r, const wp_engine_req_t *in)

@@ -73,7 +73,8 @@ static bool grow_blocks(wp_engine_t *e, wp__req_t *r, int32_t slots)
         uint64_t hash;
         r->blocks[r->n_blocks++] = wp__kv_alloc(&e->kv, &evicted, &hash);
         if (evicted && e->cfg.kv_events) {
-            wp__engine_kv_log(e, &(wp_engine_kv_event_t){.type = WP_ENGINE_KV_REMOVED, .hash = hash});
+            wp__engine_kv_log(e,
+                              &(wp_engine_kv_event_t){.type = WP_ENGINE_KV_REMOVED, .hash = hash});
         }
     }
     return true;

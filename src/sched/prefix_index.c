@@ -313,6 +313,18 @@ size_t wp_sched_index_match(const wp_sched_index_t *ix, const uint64_t *hashes, 
     return i;
 }
 
+bool wp_sched_index_remove(wp_sched_index_t *ix, int ep, uint64_t hash)
+{
+    if (ep < 0 || ep >= WP_SCHED_INDEX_MAX_ENDPOINTS)
+        return false;
+    size_t slot = map_find(ix, hash);
+    uint32_t id = slot == SIZE_MAX ? NIL : chain_find(ix, ix->slots[slot], ep);
+    if (id == NIL)
+        return false;
+    node_remove(ix, id);
+    return true;
+}
+
 wp_status_t wp_sched_index_copy_endpoint(wp_sched_index_t *dst, int dst_ep,
                                          const wp_sched_index_t *src, int src_ep)
 {

@@ -52,6 +52,8 @@ size_t wp_sched_index_match(const wp_sched_index_t *ix, const uint64_t *hashes, 
                             uint32_t *matched);
 
 bool wp_sched_index_contains(const wp_sched_index_t *ix, int ep, uint64_t hash);
+/* Forgets one block of endpoint ep; false (no change) when ep does not hold it. */
+bool wp_sched_index_remove(wp_sched_index_t *ix, int ep, uint64_t hash);
 /* Copies src's blocks of endpoint src_ep into dst as endpoint dst_ep's most recent ones,
  * keeping their LRU order (src may be another index, with another capacity: the oldest
  * go first when dst's LRU is smaller). src is read only; it may not be dst. WP_EINVAL on

@@ -13,6 +13,7 @@ static const wp__sched_scorer_t *const scorers[] = {
     &wp__sched_scorer_prefix,   &wp__sched_scorer_load,          &wp__sched_scorer_queue,
     &wp__sched_scorer_kv,       &wp__sched_scorer_least_request, &wp__sched_scorer_session,
     &wp__sched_scorer_headroom, &wp__sched_scorer_prefill,       &wp__sched_scorer_rank_balance,
+    &wp__sched_scorer_precise,
 };
 
 static const wp__sched_picker_t *const pickers[] = {

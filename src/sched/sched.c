@@ -33,11 +33,14 @@ struct wp_sched_s {
     uint32_t policy_state[WP_SCHED_ROLE_DECODE + 1]; /* round-robin cursor, one per role */
     wp_sched_index_t *index;
     uint32_t index_capacity; /* blocks per endpoint (the policy's, or lru_capacity) */
+    wp_sched_kv_t *kv;       /* what the servers' KV events say they hold */
+    bool reads_kv;           /* a scorer of the plan reads the KV view's match */
     int n_eps;
     wp__sched_ep_t eps[WP_SCHED_MAX_ENDPOINTS];
     /* pick scratch */
     int cand[WP_SCHED_MAX_ENDPOINTS];
     uint32_t matched[WP_SCHED_MAX_ENDPOINTS];
+    uint32_t kv_gpu[WP_SCHED_MAX_ENDPOINTS], kv_any[WP_SCHED_MAX_ENDPOINTS];
     double totals[WP_SCHED_MAX_ENDPOINTS];
     double raw[WP_SCHED_MAX_SCORERS][WP_SCHED_MAX_ENDPOINTS];
     uint64_t debug_ops; /* debug builds: state changes since the last validation */
@@ -103,11 +106,14 @@ wp_sched_t *wp_sched_new(const wp_sched_config_t *cfg, wp_err_t *err)
     const wp__sched_policy_t *p = wp__sched_policy_find(cfg->policy);
     s->index_capacity = p->index_capacity ? p->index_capacity(cfg) : cfg->lru_capacity;
     s->index = wp_sched_index_new(s->index_capacity, err);
-    if (!s->index) {
+    s->kv = s->index ? wp_sched_kv_new(cfg->kv_capacity, err) : NULL;
+    if (!s->kv) {
+        wp_sched_index_free(s->index);
         free(s);
         return NULL;
     }
     resolve_plan(s);
+    s->reads_kv = wp_sched_uses_scorer(s, "precise-prefix");
     return s;
 }
 
@@ -120,6 +126,7 @@ void wp_sched_free(wp_sched_t *s)
         wp_sched_active_clear(&s->eps[i].active);
     }
     wp_sched_index_free(s->index);
+    wp_sched_kv_free(s->kv);
     free(s);
 }
 
@@ -425,6 +432,14 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
                            .hashes = chain,
                            .n_blocks = (uint32_t)nb,
                            .index = s->index};
+    if (s->reads_kv && req->kv_hashes && req->n_kv_hashes > 0) {
+        size_t nk = req->n_kv_hashes < UINT32_MAX ? req->n_kv_hashes : UINT32_MAX;
+        wp_sched_kv_match(s->kv, s->n_eps, req->kv_hashes, nk, s->kv_gpu, s->kv_any);
+        ctx.kv_gpu = s->kv_gpu;
+        ctx.kv_any = s->kv_any;
+        ctx.n_kv = (uint32_t)nk;
+        ctx.kv_block_tokens = req->kv_block_tokens ? req->kv_block_tokens : 16.0;
+    }
     ctx.prompt_tokens = req->prompt_tokens    ? (double)req->prompt_tokens
                         : req->hashes != NULL ? (double)nb * s->cfg.block_chars / 4.0
                                               : (double)req->prompt_len / 4.0;
@@ -446,6 +461,9 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
     out->n_blocks = (uint32_t)nb;
     out->matched_blocks = s->matched[ep];
     out->prefix_ratio = nb ? (double)s->matched[ep] / (double)nb : 0.0;
+    out->n_kv_blocks = ctx.n_kv;
+    out->kv_gpu_blocks = ctx.kv_gpu ? ctx.kv_gpu[ep] : 0;
+    out->kv_any_blocks = ctx.kv_any ? ctx.kv_any[ep] : 0;
     out->prefill_tokens = wp__sched_uncached_tokens(&ctx, ep);
     out->prompt_tokens = ctx.prompt_tokens;
     return WP_OK;
@@ -453,7 +471,8 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
 
 double wp__sched_uncached_tokens(const wp__sched_ctx_t *ctx, int ep)
 {
-    double cached = (double)ctx->matched[ep] * ctx->cfg->block_chars / 4.0;
+    double cached = ctx->kv_any ? (double)ctx->kv_any[ep] * ctx->kv_block_tokens
+                                : (double)ctx->matched[ep] * ctx->cfg->block_chars / 4.0;
     return ctx->prompt_tokens > cached ? ctx->prompt_tokens - cached : 0.0;
 }
 
@@ -598,8 +617,9 @@ wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_
     if (copied != WP_OK)
         wp_sched_active_clear(&d->active);
     wp_status_t st = wp_sched_index_copy_endpoint(dst->index, dst_ep, src->index, src_ep);
+    wp_status_t kst = wp_sched_kv_copy_endpoint(dst->kv, dst_ep, src->kv, src_ep);
     debug_check(dst);
-    return st != WP_OK ? st : copied;
+    return st != WP_OK ? st : kst != WP_OK ? kst : copied;
 }
 
 bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type)
@@ -613,6 +633,11 @@ bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type)
 wp_sched_index_t *wp_sched_index(wp_sched_t *s)
 {
     return s->index;
+}
+
+wp_sched_kv_t *wp_sched_kv(wp_sched_t *s)
+{
+    return s->kv;
 }
 
 /* ---- validation ---- */
@@ -665,5 +690,6 @@ wp_status_t wp_sched_validate(const wp_sched_t *s, wp_err_t *err)
     for (int i = s->n_eps; i < WP_SCHED_MAX_ENDPOINTS; i++)
         if (wp_sched_index_endpoint_blocks(s->index, i) != 0)
             return wp_err_set(err, WP_EINVAL, "index holds blocks for unknown endpoint %d", i);
-    return wp_sched_index_validate(s->index, err);
+    wp_status_t st = wp_sched_kv_validate(s->kv, s->n_eps, err);
+    return st != WP_OK ? st : wp_sched_index_validate(s->index, err);
 }

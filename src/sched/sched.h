@@ -13,6 +13,11 @@
  * when imbalanced, else longest prefix match above a match rate, else smallest index
  * entry) and "dynamo-kv" (lowest overlap_weight × prefill blocks, its own and pending,
  * + the distinct blocks of the requests in flight there with the request's own new ones).
+ * The scorer "precise-prefix" reads what the servers say they hold (their KV events, applied
+ * to the KV view by the caller: sched/kv_view.h) against the request's kv_hashes, the chain
+ * the servers compute from its token ids: an endpoint scores (g + w × (a − g)) / n, with g
+ * the leading blocks it holds on the GPU, a those on either medium, w kv_cpu_weight and n the
+ * request's blocks. Without kv_hashes (no tokenizer for the model) it scores as prefix-aware.
  * The scorer "rank-balance" (wide-EP, Path 3) balances the data-parallel ranks of a group:
  * among the candidates of an endpoint's group, (max t − t) / (max t − min t) with t its
  * prompt tokens in flight (1 for all when equal); an endpoint in no group scores 0, so the
@@ -57,6 +62,7 @@
 
 #include "base/err.h"
 #include "base/rng.h"
+#include "sched/kv_view.h"
 #include "sched/prefix_index.h"
 
 #define WP_SCHED_MAX_ENDPOINTS WP_SCHED_INDEX_MAX_ENDPOINTS
@@ -110,6 +116,12 @@ typedef struct wp_sched_config_s {
      * of lru_capacity. */
     uint32_t sglang_max_tree_chars;
     double dynamo_overlap_weight; /* dynamo-kv: weight of uncached prefill blocks, >= 0, 1 */
+    /* The KV view (sched/kv_view.h, the servers' own events): blocks per endpoint and medium,
+     * >= 1, default 2^20; and what a leading block held on the CPU only is worth to
+     * precise-prefix against one on the GPU, in [0,1], default 0.8 (loading it over the host
+     * link costs time a GPU hit does not; recomputing it costs more). */
+    uint32_t kv_capacity;
+    double kv_cpu_weight;
 } wp_sched_config_t;
 
 typedef struct wp_sched_request_s {
@@ -132,6 +144,12 @@ typedef struct wp_sched_request_s {
     size_t n_hashes;
     uint64_t *hash_buf;
     size_t hash_cap;
+    /* The prompt's blocks as the servers hash them (vLLM's chain of its token ids, the 64-bit
+     * event form), kv_block_tokens tokens each (0: 16); NULL when the gateway has no tokenizer
+     * for the model: precise-prefix then scores as prefix-aware does. */
+    const uint64_t *kv_hashes;
+    size_t n_kv_hashes;
+    uint32_t kv_block_tokens;
     /* The prompt's length in tokens when the caller knows it; 0: estimated as
      * prompt_len / 4 (or n_hashes blocks when only hashes are given). */
     size_t prompt_tokens;
@@ -155,6 +173,11 @@ typedef struct wp_sched_pick_s {
     uint32_t n_blocks;       /* full blocks hashed (<= the policy's horizon) */
     uint32_t matched_blocks; /* leading blocks the winner holds */
     double prefix_ratio;     /* matched_blocks / n_blocks, 0 when n_blocks is 0 */
+    /* With kv_hashes and a policy that runs precise-prefix: the request's kv blocks and the
+     * leading ones the winner reported holding, on the GPU and on either medium (0 else). */
+    uint32_t n_kv_blocks;
+    uint32_t kv_gpu_blocks;
+    uint32_t kv_any_blocks;
     double prefill_tokens;   /* prompt tokens the winner must prefill (estimated) */
     double prompt_tokens;    /* the whole prompt's tokens, as the pick took them */
     /* The chain, n_blocks hashes: borrowed from the request (its hashes or hash_buf); NULL
@@ -346,6 +369,9 @@ size_t wp_sched_hash_prompt(const wp_sched_t *s, const char *model, const char *
 
 /* The prefix index (owned by s), e.g. to forget an endpoint's blocks or read its size. */
 wp_sched_index_t *wp_sched_index(wp_sched_t *s);
+/* The KV view (owned by s): callers apply each endpoint's KV events to it (sched/kv_view.h),
+ * by the endpoint's index in s. */
+wp_sched_kv_t *wp_sched_kv(wp_sched_t *s);
 
 /* Checks the endpoints, the plan and the prefix index. Debug builds (NDEBUG unset) run it,
  * sampled by its cost, after each dispatch, prefill-done, completion and adoption, and

@@ -30,6 +30,8 @@ void wp_sched_config_default(wp_sched_config_t *cfg)
     cfg->sglang_balance_rel = 1.0001;
     cfg->sglang_max_tree_chars = 1u << 24;
     cfg->dynamo_overlap_weight = 1.0;
+    cfg->kv_capacity = 1u << 20;
+    cfg->kv_cpu_weight = 0.8;
 }
 
 /* Copies name into dst when it fits; a name too long cannot be a valid one anyway. */
@@ -121,6 +123,11 @@ static wp_status_t validate_peers(const wp_sched_config_t *cfg, wp_err_t *err)
         st = check_param("dynamo overlap_weight", cfg->dynamo_overlap_weight, INFINITY, err);
     if (st == WP_OK && cfg->sglang_max_tree_chars == 0)
         st = wp_err_set(err, WP_EINVAL, "sglang max_tree_size must be at least 1 character");
+    if (st == WP_OK)
+        st = check_param("precise-prefix cpu weight", cfg->kv_cpu_weight, 1.0, err);
+    if (st == WP_OK && (cfg->kv_capacity == 0 || cfg->kv_capacity > (1u << 24)))
+        st = wp_err_set(err, WP_EINVAL, "kv view capacity %u out of range (1..%u blocks)",
+                        cfg->kv_capacity, 1u << 24);
     return st;
 }
 

@@ -57,6 +57,12 @@ typedef struct wp__sched_ctx_s {
     const uint64_t *hashes;  /* the prompt's block hashes (n_blocks of them; NULL when none) */
     uint32_t n_blocks;
     const wp_sched_index_t *index; /* the prefix index, read-only (tree sizes) */
+    /* The KV view's match of the request's kv_hashes (n_kv of them, kv_block_tokens each):
+     * leading blocks on the GPU and on either medium, by endpoint; NULL when the request has
+     * none or no scorer reads them. */
+    const uint32_t *kv_gpu, *kv_any;
+    uint32_t n_kv;
+    double kv_block_tokens;
     double prompt_tokens;          /* the whole prompt, estimated (wp__sched_prompt_tokens) */
 } wp__sched_ctx_t;
 
@@ -95,6 +101,7 @@ typedef struct wp__sched_filter_s {
 } wp__sched_filter_t;
 
 extern const wp__sched_scorer_t wp__sched_scorer_prefix;
+extern const wp__sched_scorer_t wp__sched_scorer_precise;
 extern const wp__sched_scorer_t wp__sched_scorer_load;
 extern const wp__sched_scorer_t wp__sched_scorer_queue;
 extern const wp__sched_scorer_t wp__sched_scorer_kv;
@@ -105,7 +112,8 @@ extern const wp__sched_scorer_t wp__sched_scorer_prefill;
 extern const wp__sched_scorer_t wp__sched_scorer_rank_balance;
 
 /* Prompt tokens the endpoint would have to prefill: the whole prompt less the leading
- * blocks it holds (block_chars / 4 tokens each), never below 0. */
+ * blocks it holds (by the KV view when the pick matched it: kv_block_tokens each, either
+ * medium; else by the prefix index: block_chars / 4 tokens each), never below 0. */
 double wp__sched_uncached_tokens(const wp__sched_ctx_t *ctx, int ep);
 /* A prompt's KV blocks its n_blocks hashes do not name: its full block_chars / 4-token
  * blocks, floor(prompt_tokens / that), less n_blocks; 0 when not positive (or not finite). */

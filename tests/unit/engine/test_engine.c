@@ -696,8 +696,8 @@ static void test_engine_caller_hashes(void **state)
     int32_t t[40];
     fill(t, 40, 1000);
     uint64_t hashes[2] = {0xaaaa, 0xbbbb};
-    wp_engine_req_t r = {.id = 1, .tokens = t, .n_tokens = 40, .max_tokens = 1,
-                         .block_hashes = hashes};
+    wp_engine_req_t r = {
+        .id = 1, .tokens = t, .n_tokens = 40, .max_tokens = 1, .block_hashes = hashes};
     wp_err_t err = {{0}};
     assert_int_equal(wp_engine_add(e, &r, &err), WP_OK);
     wp_engine_step_t s;

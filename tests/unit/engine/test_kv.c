@@ -97,7 +97,8 @@ static void test_kv_lru_order(void **state)
     wp__kv_release(&kv, 0);
     wp__kv_release(&kv, 3);
     assert_int_equal(kv.free_top, 1);
-    assert_int_equal(wp__kv_alloc(&kv, NULL, NULL), 3); /* free blocks before evicting cached ones */
+    assert_int_equal(wp__kv_alloc(&kv, NULL, NULL),
+                     3); /* free blocks before evicting cached ones */
     refs[3] = 1;
     assert_int_equal(wp__kv_validate(&kv, refs, &err), WP_OK);
     wp__kv_free(&kv);
