@@ -56,14 +56,16 @@ static dreq_t *req_alloc(des_t *d)
         int32_t *ids = q->ids;
         double *itl = q->itl;
         size_t cap = q->cap_itl;
-        uint64_t *hashes = q->hashes;
-        size_t cap_hashes = q->cap_hashes;
+        uint64_t *hashes = q->hashes, *kv_hashes = q->kv_hashes;
+        size_t cap_hashes = q->cap_hashes, cap_kv = q->cap_kv;
         memset(q, 0, sizeof(*q));
         q->ids = ids;
         q->itl = itl;
         q->cap_itl = cap;
         q->hashes = hashes;
         q->cap_hashes = cap_hashes;
+        q->kv_hashes = kv_hashes;
+        q->cap_kv = cap_kv;
         return q;
     }
     return calloc(1, sizeof(dreq_t));
@@ -108,6 +110,24 @@ static void record(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double end)
     }
 }
 
+/* The prompt's blocks as the engines hash them, for precise-prefix (what their KV events
+ * name): the same chain an engine computes at wp_engine_add. */
+static wp_status_t kv_chain(des_t *d, dreq_t *q, const wp_workload_req_t *w)
+{
+    size_t need = w->n_ids / (size_t)d->kv_block;
+    if (need > q->cap_kv) {
+        uint64_t *h = realloc(q->kv_hashes, need * sizeof(uint64_t));
+        if (h == NULL)
+            return d->failure =
+                       wp_err_set(d->err, WP_ENOMEM, "out of memory for a prompt's hashes");
+        q->kv_hashes = h;
+        q->cap_kv = need;
+    }
+    q->n_kv =
+        w->ids ? wp_engine_hash_prompt(w->ids, w->n_ids, d->kv_block, 0, q->kv_hashes, need) : 0;
+    return WP_OK;
+}
+
 /* Pulls the next request; schedules its SEND when the pacer says (now in a closed loop,
  * at its arrival, or when its phase starts: after the warm-up, or its sequential stage). */
 static void pull_next(des_t *d, double now)
@@ -148,6 +168,10 @@ static void pull_next(des_t *d, double now)
     }
     q->n_hashes = wp_sched_hash_prompt(d->sched, d->cfg->model, NULL, w.prompt, w.prompt_len,
                                        q->hashes, q->cap_hashes);
+    if (d->kv_events && kv_chain(d, q, &w) != WP_OK) {
+        wp__des_release(d, q);
+        return;
+    }
     d->closed_loop = w.arrival_s < 0;
     d->pulled++;
     d->stats->requests++;
@@ -325,6 +349,23 @@ static void on_event(des_t *d, double t, const wp_engine_event_t *ev)
     }
 }
 
+/* Engine ep's KV events of a step reach the scheduler's KV view (as a live gateway's
+ * subscriber applies a server's batch; here with no delay). A lost event makes the view
+ * start over, as a resync does. */
+static void apply_kv_events(des_t *d, int ep, const wp_engine_step_t *st)
+{
+    wp_sched_kv_t *kv = wp_sched_kv(d->sched);
+    if (st->kv_events_lost > 0)
+        wp_sched_kv_clear(kv, ep);
+    for (size_t i = 0; i < st->n_kv_events; i++) {
+        const wp_engine_kv_event_t *ev = &st->kv_events[i];
+        if (ev->type == WP_ENGINE_KV_STORED)
+            wp_sched_kv_store(kv, ep, WP_SCHED_MEDIUM_GPU, &ev->hash, 1);
+        else
+            wp_sched_kv_remove(kv, ep, WP_SCHED_MEDIUM_GPU, &ev->hash, 1);
+    }
+}
+
 /* Group gi's step ended at t: every rank's tokens are delivered, the next step planned. */
 static void on_step_end(des_t *d, double t, int gi)
 {
@@ -332,6 +373,7 @@ static void on_step_end(des_t *d, double t, int gi)
     g->stepping = false;
     for (int k = 0; k < g->step.n_ranks; k++) {
         const wp_engine_step_t *st = &g->step.ranks[k];
+        apply_kv_events(d, g->first + k, st);
         for (size_t i = 0; i < st->n_events; i++)
             on_event(d, t, &st->events[i]);
     }
@@ -411,6 +453,7 @@ static wp_status_t group_new(des_t *d, const wp_des_pool_t *pl, int ranks, int f
 {
     dgroup_t *g = &d->groups[d->n_groups];
     wp_group_config_t gc = {.ranks = ranks, .engine = pl->engine, .ep = ranks > 1 ? pl->ep : NULL};
+    gc.engine.kv_events = d->kv_events;
     wp_status_t st = wp_group_new(&gc, &g->core, err);
     if (st != WP_OK)
         return st;
@@ -439,6 +482,8 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
     d->sched = wp_sched_new(&cfg->sched, err);
     if (d->sched == NULL)
         return WP_EINVAL;
+    d->kv_events = wp_sched_uses_scorer(d->sched, "precise-prefix");
+    d->kv_block = pools[n_pools - 1].engine.block_size; /* the decode side's, in P/D */
     d->engines = calloc((size_t)d->n, sizeof(engine_t));
     d->groups = calloc((size_t)d->n, sizeof(dgroup_t));
     if (d->engines == NULL || d->groups == NULL)
@@ -498,6 +543,7 @@ static void teardown(des_t *d)
         free(q->itl);
         free(q->ids);
         free(q->hashes);
+        free(q->kv_hashes);
         free(q);
     }
 }

@@ -48,6 +48,9 @@ static wp_sched_request_t sched_request(const des_t *d, const dreq_t *q)
                                 .session_ep = -1,
                                 .hashes = q->hashes,
                                 .n_hashes = q->n_hashes,
+                                .kv_hashes = q->kv_hashes,
+                                .n_kv_hashes = q->n_kv,
+                                .kv_block_tokens = (uint32_t)d->kv_block,
                                 .prompt_tokens = q->prompt_tokens,
                                 .role = d->pd ? WP_SCHED_ROLE_DECODE : WP_SCHED_ROLE_BOTH,
                                 .exclude = q->tried};

@@ -53,6 +53,10 @@ typedef struct dreq_s {
      * pulled (owned, kept when the request is reused); its picks point into it. */
     uint64_t *hashes;
     size_t n_hashes, cap_hashes;
+    /* With precise-prefix: the prompt's blocks as the engines hash them (wp_engine_hash_prompt,
+     * what their KV events name), owned and kept like hashes. */
+    uint64_t *kv_hashes;
+    size_t n_kv, cap_kv;
     wp_sched_pick_t pick;
     int phase;
     int pf_ep;
@@ -111,6 +115,11 @@ typedef struct des_s {
     int n;                       /* engines */
     wp_sched_admit_t *admit;     /* admission and flow control's waiting room */
     wp_sched_outlier_t *outlier; /* outlier detection over the engines */
+    /* The policy runs precise-prefix: the engines record KV events, applied to the
+     * scheduler's KV view at the end of each step; requests carry kv_hashes of blocks of
+     * kv_block tokens. */
+    bool kv_events;
+    int32_t kv_block;
 } des_t;
 
 /* des.c */

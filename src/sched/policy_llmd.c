@@ -20,3 +20,19 @@ const wp__sched_policy_t wp__sched_policy_llmd = {
     .preset = llmd_scorers,
     .n_preset = (int)(sizeof(llmd_scorers) / sizeof(llmd_scorers[0])),
 };
+
+/* "llm-d-precise": the profile of llm-d's precise-prefix-cache-aware guide
+ * (guides/precise-prefix-cache-aware/gaie-kv-events/values.yaml): the precise prefix scorer
+ * (the servers' KV events against the prompt's tokenized blocks) weight 3 +
+ * kv-cache-utilization 2 + queue 2, max-score. */
+static const wp__sched_weighted_t llmd_precise_scorers[] = {
+    {"precise-prefix", 3.0},
+    {"kv-cache-utilization", 2.0},
+    {"queue", 2.0},
+};
+
+const wp__sched_policy_t wp__sched_policy_llmd_precise = {
+    .name = "llm-d-precise",
+    .preset = llmd_precise_scorers,
+    .n_preset = (int)(sizeof(llmd_precise_scorers) / sizeof(llmd_precise_scorers[0])),
+};

@@ -40,6 +40,7 @@ static const wp__sched_policy_t *const policies[] = {
     &queue,
     &kv,
     &wp__sched_policy_llmd,
+    &wp__sched_policy_llmd_precise,
     &wp__sched_policy_sglang,
     &wp__sched_policy_dynamo,
 };

@@ -123,6 +123,7 @@ extern const wp__sched_picker_t wp__sched_picker_weighted;
 extern const wp__sched_policy_t wp__sched_policy_rr;
 extern const wp__sched_policy_t wp__sched_policy_random;
 extern const wp__sched_policy_t wp__sched_policy_llmd;
+extern const wp__sched_policy_t wp__sched_policy_llmd_precise;
 extern const wp__sched_policy_t wp__sched_policy_sglang;
 extern const wp__sched_policy_t wp__sched_policy_dynamo;
 
