@@ -100,7 +100,7 @@ static void test_sched_config_unknown_names(void **state)
     assert_int_equal(wp_sched_config_set_policy(&c, "fastest", &err), WP_EINVAL);
     assert_string_equal(err.msg, "unknown scheduling policy 'fastest' (valid: topology, "
                                  "round-robin, random, least-request, load-aware, prefix-aware, "
-                                 "queue, kv-cache-utilization, llm-d, sglang-cache-aware, "
+                                 "queue, kv-cache-utilization, llm-d, llm-d-precise, sglang-cache-aware, "
                                  "dynamo-kv)");
     assert_string_equal(c.policy, "topology"); /* unchanged */
     assert_int_equal(wp_sched_config_add_scorer(&c, "magic", 1, &err), WP_EINVAL);
