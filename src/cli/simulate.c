@@ -149,6 +149,13 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
                 stats.steps ? (double)stats.scheduled / (double)stats.steps : 0.0,
                 (unsigned long long)stats.preemptions, stats.end_s, wall,
                 (double)stats.events / (wall > 0 ? wall : 1e-9) / 1e6, picks);
+    if (st == WP_OK && stats.oracle_prompt_tokens > 0)
+        fprintf(stderr,
+                "simulate: %s: prefix-cache hits %.1f%% of measured prompt tokens; the oracle (one "
+                "unbounded cache shared by all engines) %.1f%%%s\n",
+                label, 100.0 * (double)stats.cached_tokens / (double)stats.oracle_prompt_tokens,
+                100.0 * (double)stats.oracle_hit_tokens / (double)stats.oracle_prompt_tokens,
+                stats.oracle_failed ? " (partial: out of memory)" : "");
     wp_workload_free(wl);
     return st;
 }

@@ -95,6 +95,8 @@ static void record(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double end)
         .n_itl = q->n_itl,
     };
     wp_report_add(d->run, &r, NULL);
+    if (!q->warmup)
+        d->stats->cached_tokens += q->cached;
     d->done++;
     void *next;
     double at;
@@ -111,7 +113,7 @@ static void record(des_t *d, dreq_t *q, wp_report_outcome_t outcome, double end)
 }
 
 /* The prompt's blocks as the engines hash them, for precise-prefix (what their KV events
- * name): the same chain an engine computes at wp_engine_add. */
+ * name) and the oracle: the same chain an engine computes at wp_engine_add. */
 static wp_status_t kv_chain(des_t *d, dreq_t *q, const wp_workload_req_t *w)
 {
     size_t need = w->n_ids / (size_t)d->kv_block;
@@ -168,10 +170,12 @@ static void pull_next(des_t *d, double now)
     }
     q->n_hashes = wp_sched_hash_prompt(d->sched, d->cfg->model, NULL, w.prompt, w.prompt_len,
                                        q->hashes, q->cap_hashes);
-    if (d->kv_events && kv_chain(d, q, &w) != WP_OK) {
+    if (kv_chain(d, q, &w) != WP_OK) {
         wp__des_release(d, q);
         return;
     }
+    wp__des_oracle_add(&d->oracle, q->kv_hashes, q->n_kv, q->prompt_tokens, (uint32_t)d->kv_block,
+                       !q->warmup);
     d->closed_loop = w.arrival_s < 0;
     d->pulled++;
     d->stats->requests++;
@@ -526,6 +530,7 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
 
 static void teardown(des_t *d)
 {
+    wp__des_oracle_free(&d->oracle);
     wp__des_gw_teardown(d);
     void *ud;
     while (wp_workload_pacer_take(&d->pacer, &ud)) /* a run that failed: held or in line */
@@ -586,6 +591,9 @@ wp_status_t wp_des_run(const wp_des_config_t *cfg, wp_workload_t *wl, wp_report_
         }
         st = d.failure;
         stats->queued = wp_sched_admit_waited_count(d.admit);
+        stats->oracle_hit_tokens = d.oracle.hit_tokens;
+        stats->oracle_prompt_tokens = d.oracle.prompt_tokens;
+        stats->oracle_failed = d.oracle.failed;
         for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
             stats->shed += wp_sched_admit_shed_count(d.admit, (wp_sched_shed_t)k);
     }

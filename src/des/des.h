@@ -121,6 +121,12 @@ typedef struct wp_des_stats_s {
     uint64_t queued;          /* flow control: requests that waited at the gateway (once each) */
     uint64_t shed;            /* answered 429 by the gateway (queue full, timeout, limit) */
     uint64_t faults_injected; /* engine answers that were injected errors */
+    /* The oracle (des/oracle.c): prompt tokens of the measured requests that one unbounded
+     * cache shared by all engines would have hit, and their prompt tokens; with the
+     * requests' cached tokens against the same prompt tokens, the hit rate beside the best
+     * any policy could reach. oracle_failed: out of memory, the figures are partial. */
+    uint64_t oracle_hit_tokens, oracle_prompt_tokens, cached_tokens;
+    bool oracle_failed;
 } wp_des_stats_t;
 
 /* Called now and then with requests finished so far and the total. */

@@ -87,6 +87,18 @@ typedef struct engine_s {
     uint64_t fault_requests; /* requests that drew */
 } engine_t;
 
+/* oracle.c: the best hit rate a workload allows (one unbounded cache, see oracle.c). */
+typedef struct wp__des_oracle_s {
+    uint64_t *slots;
+    size_t cap, n;
+    bool has_zero, failed;
+    uint64_t hit_tokens, prompt_tokens; /* measured (not warm-up) requests */
+} wp__des_oracle_t;
+
+void wp__des_oracle_add(wp__des_oracle_t *o, const uint64_t *chain, size_t n, uint32_t prompt_tokens,
+                        uint32_t block_tokens, bool measured);
+void wp__des_oracle_free(wp__des_oracle_t *o);
+
 typedef struct des_s {
     const wp_des_config_t *cfg;
     wp_workload_t *wl;
@@ -120,6 +132,7 @@ typedef struct des_s {
      * kv_block tokens. */
     bool kv_events;
     int32_t kv_block;
+    wp__des_oracle_t oracle;
 } des_t;
 
 /* des.c */
