@@ -93,8 +93,11 @@ wp_status_t wp_cli_des_configure(const wp_topology_t *topo, int end, wp_des_conf
     if (st == WP_OK)
         st = pd ? configure_pd(topo, sc, dc, em, model, err)
                 : wp_sim_engine_setup(sc, model, &em->perf[0], &em->ep[0], &dc->engine, err);
-    if (st == WP_OK)
+    if (st == WP_OK) {
         fill_gateway(dc, gc, sc, *model);
+        dc->gateways = topo->gateway.replicas;
+        dc->share_routes = topo->gateway.share_routes;
+    }
     free(gc);
     if (st != WP_OK)
         return st;

@@ -237,6 +237,8 @@ static const wp__cfg_field_t gateway_fields[] = {
     F_ENUM("logFormat", gateway_t, log_format, log_choices),
     F_BOOL("logPrompts", gateway_t, log_prompts),
     F_BOOL("guideMetrics", gateway_t, guide_metrics),
+    F_INT("replicas", gateway_t, replicas, 1, 16),
+    F_BOOL("shareRoutes", gateway_t, share_routes),
 };
 
 typedef wp_topology_simulation_t sim_t;
@@ -663,6 +665,8 @@ void wp_topology_defaults(wp_topology_t *t)
                                          .max_ejection_ms = 300000,
                                          .max_ejection_percent = 50};
     g->log_format = WP_TOPO_LOG_LOGFMT;
+    g->replicas = 1;
+    g->share_routes = true;
     t->simulation = (wp_topology_simulation_t){.base_port = 8100,
                                                .time_scale = 1.0,
                                                .seed = 1,

@@ -162,6 +162,12 @@ typedef struct wp_topology_gateway_s {
     wp_topology_log_format_t log_format;
     bool log_prompts;
     bool guide_metrics; /* also export the production guide's series on /metrics */
+    /* replicas: gateways over the one pool (1..16, default 1), each with its own scheduler
+     * state, clients spread over them (`wellpath up` starts them, `simulate` simulates
+     * them). shareRoutes (default true): they tell each other where they routed prompts,
+     * so that the approximate prefix index of each knows the others' routing too. */
+    int replicas;
+    bool share_routes;
 } wp_topology_gateway_t;
 
 typedef struct wp_topology_simulation_s {

@@ -147,6 +147,7 @@ static void pull_next(des_t *d, double now)
         return;
     }
     q->id = (uint64_t)w.index + 1;
+    q->gw = (int)(w.index % (size_t)d->n_gw);
     q->stage = w.stage;
     q->warmup = w.warmup;
     q->max_tokens = (int32_t)w.max_tokens;
@@ -327,11 +328,11 @@ static void on_event(des_t *d, double t, const wp_engine_event_t *ev)
     switch (ev->type) {
     case WP_ENGINE_EV_FIRST_TOKEN:
         if (q->phase == PHASE_PREFILL) { /* the prefill stage's one token: not the client's */
-            wp_sched_on_prefill_done(d->sched, &q->pf_pick);
+            wp_sched_on_prefill_done(wp__des_sched(d, q), &q->pf_pick);
             q->cached = (uint32_t)ev->cached_tokens; /* the prefill side's hits */
             break;
         }
-        wp_sched_on_prefill_done(d->sched, &q->pick);
+        wp_sched_on_prefill_done(wp__des_sched(d, q), &q->pick);
         q->first = t + back;
         if (q->phase != PHASE_DECODE) /* a pulled prompt counts as the prefill side's hits */
             q->cached = (uint32_t)ev->cached_tokens;
@@ -358,15 +359,17 @@ static void on_event(des_t *d, double t, const wp_engine_event_t *ev)
  * start over, as a resync does. */
 static void apply_kv_events(des_t *d, int ep, const wp_engine_step_t *st)
 {
-    wp_sched_kv_t *kv = wp_sched_kv(d->sched);
-    if (st->kv_events_lost > 0)
-        wp_sched_kv_clear(kv, ep);
-    for (size_t i = 0; i < st->n_kv_events; i++) {
-        const wp_engine_kv_event_t *ev = &st->kv_events[i];
-        if (ev->type == WP_ENGINE_KV_STORED)
-            wp_sched_kv_store(kv, ep, WP_SCHED_MEDIUM_GPU, &ev->hash, 1);
-        else
-            wp_sched_kv_remove(kv, ep, WP_SCHED_MEDIUM_GPU, &ev->hash, 1);
+    for (int g = 0; g < d->n_gw; g++) {
+        wp_sched_kv_t *kv = wp_sched_kv(d->scheds[g]);
+        if (st->kv_events_lost > 0)
+            wp_sched_kv_clear(kv, ep);
+        for (size_t i = 0; i < st->n_kv_events; i++) {
+            const wp_engine_kv_event_t *ev = &st->kv_events[i];
+            if (ev->type == WP_ENGINE_KV_STORED)
+                wp_sched_kv_store(kv, ep, WP_SCHED_MEDIUM_GPU, &ev->hash, 1);
+            else
+                wp_sched_kv_remove(kv, ep, WP_SCHED_MEDIUM_GPU, &ev->hash, 1);
+        }
     }
 }
 
@@ -390,8 +393,11 @@ static void on_scrape(des_t *d, double t)
     for (int i = 0; i < d->n; i++) {
         wp_engine_stats_t st;
         wp_engine_stats(d->engines[i].e, &st);
-        wp_sched_endpoint_set_metrics(d->sched, i, t, st.num_waiting, st.num_running, st.kv_usage);
-        wp_sched_endpoint_set_capacity(d->sched, i, (uint32_t)st.num_blocks);
+        for (int g = 0; g < d->n_gw; g++) {
+            wp_sched_endpoint_set_metrics(d->scheds[g], i, t, st.num_waiting, st.num_running,
+                                          st.kv_usage);
+            wp_sched_endpoint_set_capacity(d->scheds[g], i, (uint32_t)st.num_blocks);
+        }
     }
     wp__des_gw_tick(d, t);
     if (d->in_flight > 0 || !d->source_done || wp_workload_pacer_waiting(&d->pacer) > 0)
@@ -483,9 +489,19 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
                           d->n);
     if (d->pd && !(cfg->kv_link_bw > 0 && cfg->kv_link_latency_s >= 0))
         return wp_err_set(err, WP_EINVAL, "P/D needs a KV link bandwidth > 0");
-    d->sched = wp_sched_new(&cfg->sched, err);
-    if (d->sched == NULL)
-        return WP_EINVAL;
+    d->n_gw = cfg->gateways > 0 ? cfg->gateways : 1;
+    if (d->n_gw > WP_DES_MAX_GATEWAYS)
+        return wp_err_set(err, WP_EINVAL, "gateway replicas must be 1..%d, got %d",
+                          WP_DES_MAX_GATEWAYS, d->n_gw);
+    if (d->n_gw > 1 && cfg->admit.queue)
+        return wp_err_set(err, WP_EINVAL,
+                          "flow control with %d gateway replicas is not simulated (each would "
+                          "keep its own waiting room); use one gateway or turn flowControl off",
+                          d->n_gw);
+    for (int g = 0; g < d->n_gw; g++)
+        if ((d->scheds[g] = wp_sched_new(&cfg->sched, err)) == NULL)
+            return WP_EINVAL;
+    d->sched = d->scheds[0];
     d->kv_events = wp_sched_uses_scorer(d->sched, "precise-prefix");
     d->kv_block = pools[n_pools - 1].engine.block_size; /* the decode side's, in P/D */
     d->engines = calloc((size_t)d->n, sizeof(engine_t));
@@ -506,8 +522,9 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
             }
             char name[32];
             snprintf(name, sizeof(name), "%s-%d", prefix[pools[p].role], k);
-            if (wp_sched_endpoint_add(d->sched, name, pools[p].role) < 0)
-                return wp_err_set(err, WP_EINVAL, "cannot add engine %d to the scheduler", i);
+            for (int g = 0; g < d->n_gw; g++)
+                if (wp_sched_endpoint_add(d->scheds[g], name, pools[p].role) < 0)
+                    return wp_err_set(err, WP_EINVAL, "cannot add engine %d to the scheduler", i);
             /* Replica k of its pool, as `wellpath up` runs one `wellpath sim` per pool. */
             engine_t *en = &d->engines[i];
             en->faulty = cfg->faults.n > 0 && k < 64 && (cfg->fault_replicas >> k & 1);
@@ -516,8 +533,8 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
             en->group = d->n_groups - 1;
             en->e = wp_group_engine(d->groups[en->group].core, k % ranks);
             /* A wide-EP group's ranks share one scheduler group, named by its first rank. */
-            if (ranks > 1)
-                wp_sched_endpoint_set_group(d->sched, i, d->groups[en->group].first);
+            for (int g = 0; ranks > 1 && g < d->n_gw; g++)
+                wp_sched_endpoint_set_group(d->scheds[g], i, d->groups[en->group].first);
         }
     }
     wp_status_t st = check_faults(&cfg->faults, err);
@@ -540,7 +557,8 @@ static void teardown(des_t *d)
         wp_group_free(d->groups[i].core);
     free(d->groups);
     free(d->engines);
-    wp_sched_free(d->sched);
+    for (int g = 0; g < d->n_gw; g++)
+        wp_sched_free(d->scheds[g]);
     wp_des_heap_free(&d->heap);
     while (d->free_reqs != NULL) {
         dreq_t *q = d->free_reqs;

@@ -51,6 +51,7 @@
 #include "workload/workload.h"
 
 #define WP_DES_MAX_ENGINES 1024
+#define WP_DES_MAX_GATEWAYS 16
 
 /* P/D: the engines of a prefill pool and of a decode pool (each with its own config). */
 typedef struct wp_des_pool_s {
@@ -105,6 +106,14 @@ typedef struct wp_des_config_s {
     uint64_t fault_replicas;
     int retries;
     wp_sched_outlier_cfg_t outlier;
+    /* Gateway replicas over the one pool (gateway.replicas), 1..WP_DES_MAX_GATEWAYS (0 reads
+     * as 1): requests go to them in turn, as a Service spreads clients; each has its own
+     * scheduler (its requests in flight, its prefix index), all get every scrape and every
+     * engine's KV events. share_routes: each tells the others where it routed a prompt's
+     * blocks (wp_sched_learn_route), at once. More than one gateway with flow control
+     * (admit.queue) is refused: the waiting room is one gateway's. */
+    int gateways;
+    bool share_routes;
 } wp_des_config_t;
 
 typedef struct wp_des_stats_s {

@@ -41,6 +41,23 @@ static void decide_pick(des_t *d, double t, const dreq_t *q, const wp_sched_pick
     decide(d, t, WP_SCHED_DECISION_PICK, q, &more);
 }
 
+/* q's gateway sent it with pick: its scheduler counts it, and with share_routes the other
+ * replicas learn where its blocks went. */
+static void dispatched(des_t *d, const dreq_t *q, const wp_sched_pick_t *pick)
+{
+    wp_sched_on_dispatch(wp__des_sched(d, q), pick);
+    for (int g = 0; d->cfg->share_routes && g < d->n_gw; g++)
+        if (g != q->gw)
+            wp_sched_learn_route(d->scheds[g], pick->endpoint, pick->block_hashes, pick->n_blocks);
+}
+
+/* Outlier detection's verdicts reach every replica's scheduler. */
+static void apply_outlier(des_t *d)
+{
+    for (int g = 0; g < d->n_gw; g++)
+        wp_sched_outlier_apply(d->outlier, d->scheds[g], d->cfg->max_in_flight);
+}
+
 /* The scheduler's view of q (the decode role in a P/D pool). */
 static wp_sched_request_t sched_request(const des_t *d, const dreq_t *q)
 {
@@ -62,7 +79,7 @@ static bool pd_prefill_pick(des_t *d, double t, dreq_t *q)
 {
     wp_sched_request_t sr = sched_request(d, q);
     wp_sched_pd_verdict_t v =
-        wp_sched_pd_decide(d->sched, t, &sr, d->cfg->pd_threshold, &d->rng, &q->pf_pick);
+        wp_sched_pd_decide(wp__des_sched(d, q), t, &sr, d->cfg->pd_threshold, &d->rng, &q->pf_pick);
     decide(d, t, WP_SCHED_DECISION_PD, q, &(wp_sched_decision_t){.detail = wp_sched_pd_name(v)});
     if (v != WP_SCHED_PD_DISAGGREGATE) {
         q->phase = PHASE_DECODE_LOCAL; /* decided once, as the gateway's pd_started */
@@ -170,7 +187,7 @@ void wp__des_gw_arrive(des_t *d, double t, dreq_t *q)
     if (q->phase == PHASE_DIRECT) {
         q->ticket.ud = q;
         wp_sched_admit_result_t r =
-            wp_sched_admit_arrive(d->admit, d->sched, t, room_role(d), &q->ticket);
+            wp_sched_admit_arrive(d->admit, wp__des_sched(d, q), t, room_role(d), &q->ticket);
         if (!carry_out(d, t, q, r)) {
             if (r.verdict == WP_SCHED_ADMIT_QUEUED)
                 drain(d, t); /* it joined: room may be there for those ahead of it */
@@ -190,7 +207,7 @@ static void no_pick(des_t *d, double t, dreq_t *q)
     }
     q->attempts = 0; /* waiting for room: its next pick is a first attempt again */
     wp_sched_admit_result_t r =
-        wp_sched_admit_no_room(d->admit, d->sched, t, room_role(d), &q->ticket);
+        wp_sched_admit_no_room(d->admit, wp__des_sched(d, q), t, room_role(d), &q->ticket);
     if (carry_out(d, t, q, r))
         reject(d, q, WP_REPORT_HTTP_5XX, t);
 }
@@ -200,13 +217,13 @@ static void route(des_t *d, double t, dreq_t *q)
     if (d->pd && q->phase == PHASE_DIRECT && pd_prefill_pick(d, t, q)) {
         q->phase = PHASE_PREFILL;
         q->pf_ep = q->pf_pick.endpoint;
-        wp_sched_on_dispatch(d->sched, &q->pf_pick);
+        dispatched(d, q, &q->pf_pick);
         wp__des_push(d, t + d->cfg->engine_latency_s, EV_ADD, q->pf_ep, q);
         return;
     }
     q->attempts++;
     wp_sched_request_t sr = sched_request(d, q);
-    if (wp_sched_pick(d->sched, t, &sr, &d->rng, &q->pick, NULL) != WP_OK) {
+    if (wp_sched_pick(wp__des_sched(d, q), t, &sr, &d->rng, &q->pick, NULL) != WP_OK) {
         no_pick(d, t, q);
         return;
     }
@@ -215,7 +232,7 @@ static void route(des_t *d, double t, dreq_t *q)
     decide_pick(d, t, q, &q->pick, sr.role);
     if (q->ep < 64)
         d->stats->picks[q->ep]++;
-    wp_sched_on_dispatch(d->sched, &q->pick);
+    dispatched(d, q, &q->pick);
     double at = t + d->cfg->engine_latency_s;
     if (q->phase == PHASE_DECODE && !q->kv_pulled) { /* the decode engine pulls the KV first */
         q->kv_pulled = true;
@@ -240,12 +257,12 @@ static void judge(des_t *d, double t, int ep, bool fault)
     decide(
         d, t, wp_sched_decision_of_outlier(ev), NULL,
         &(wp_sched_decision_t){.endpoint = wp_sched_endpoint_name(d->sched, ep), .seconds = for_s});
-    wp_sched_outlier_apply(d->outlier, d->sched, d->cfg->max_in_flight);
+    apply_outlier(d);
 }
 
 void wp__des_gw_done(des_t *d, double t, dreq_t *q)
 {
-    wp_sched_on_complete(d->sched, &q->pick);
+    wp_sched_on_complete(wp__des_sched(d, q), &q->pick);
     d->in_flight--;
     judge(d, t, q->ep, false);
     drain(d, t);
@@ -256,8 +273,8 @@ void wp__des_gw_failed(des_t *d, double t, dreq_t *q, int ep)
     int status = q->fail_status;
     bool prefill = q->phase == PHASE_PREFILL;
     const wp_sched_pick_t *pick = prefill ? &q->pf_pick : &q->pick;
-    wp_sched_on_prefill_done(d->sched, pick);
-    wp_sched_on_complete(d->sched, pick);
+    wp_sched_on_prefill_done(wp__des_sched(d, q), pick);
+    wp_sched_on_complete(wp__des_sched(d, q), pick);
     if (prefill) { /* as gateway/pd.c: a 4xx is the client's, anything else falls back */
         wp_sched_pd_prefill_t o = wp_sched_pd_prefill_outcome(status);
         if (o.judged)
@@ -286,7 +303,7 @@ void wp__des_gw_failed(des_t *d, double t, dreq_t *q, int ep)
 
 void wp__des_gw_prefilled(des_t *d, double t, dreq_t *q)
 {
-    wp_sched_on_complete(d->sched, &q->pf_pick);
+    wp_sched_on_complete(wp__des_sched(d, q), &q->pf_pick);
     judge(d, t, q->pf_ep, false); /* a prefill answered 200: a success, as gateway/pd.c hears */
     d->stats->disaggregated++;    /* as the gateway counts it: the prefill succeeded */
     q->phase = PHASE_DECODE;
@@ -301,7 +318,7 @@ void wp__des_gw_tick(des_t *d, double t)
             decide(d, t, wp_sched_decision_of_outlier(ev), NULL,
                    &(wp_sched_decision_t){.endpoint = wp_sched_endpoint_name(d->sched, i)});
     }
-    wp_sched_outlier_apply(d->outlier, d->sched, d->cfg->max_in_flight);
+    apply_outlier(d);
     expire(d, t);
     drain(d, t);
 }
@@ -320,7 +337,7 @@ wp_status_t wp__des_gw_setup(des_t *d, wp_err_t *err)
     d->outlier = wp_sched_outlier_new(d->n, &cfg->outlier, err);
     if (d->outlier == NULL)
         return WP_ENOMEM;
-    wp_sched_outlier_apply(d->outlier, d->sched, cfg->max_in_flight);
+    apply_outlier(d);
     return WP_OK;
 }
 

@@ -39,6 +39,7 @@ enum { PHASE_DIRECT, PHASE_PREFILL, PHASE_DECODE, PHASE_DECODE_LOCAL };
 
 typedef struct dreq_s {
     uint64_t id;
+    int gw; /* the gateway replica it goes through (d->scheds) */
     size_t stage;
     bool warmup; /* a warm-up request: paced, not in the report's metrics */
     int ep;
@@ -95,15 +96,17 @@ typedef struct wp__des_oracle_s {
     uint64_t hit_tokens, prompt_tokens; /* measured (not warm-up) requests */
 } wp__des_oracle_t;
 
-void wp__des_oracle_add(wp__des_oracle_t *o, const uint64_t *chain, size_t n, uint32_t prompt_tokens,
-                        uint32_t block_tokens, bool measured);
+void wp__des_oracle_add(wp__des_oracle_t *o, const uint64_t *chain, size_t n,
+                        uint32_t prompt_tokens, uint32_t block_tokens, bool measured);
 void wp__des_oracle_free(wp__des_oracle_t *o);
 
 typedef struct des_s {
     const wp_des_config_t *cfg;
     wp_workload_t *wl;
     wp_report_run_t *run;
-    wp_sched_t *sched;
+    wp_sched_t *sched; /* scheds[0]: hashing, admission and what needs one view */
+    wp_sched_t *scheds[WP_DES_MAX_GATEWAYS];
+    int n_gw;
     wp_rng_t rng;
     wp_des_heap_t heap;
     engine_t *engines;
@@ -134,6 +137,12 @@ typedef struct des_s {
     int32_t kv_block;
     wp__des_oracle_t oracle;
 } des_t;
+
+/* The scheduler of the gateway replica q goes through. */
+static inline wp_sched_t *wp__des_sched(const des_t *d, const dreq_t *q)
+{
+    return d->scheds[q->gw];
+}
 
 /* des.c */
 void wp__des_push(des_t *d, double t, int type, int index, void *ptr);

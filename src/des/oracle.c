@@ -54,8 +54,8 @@ static bool seen(wp__des_oracle_t *o, uint64_t h)
     return false;
 }
 
-void wp__des_oracle_add(wp__des_oracle_t *o, const uint64_t *chain, size_t n, uint32_t prompt_tokens,
-                        uint32_t block_tokens, bool measured)
+void wp__des_oracle_add(wp__des_oracle_t *o, const uint64_t *chain, size_t n,
+                        uint32_t prompt_tokens, uint32_t block_tokens, bool measured)
 {
     size_t lead = 0;
     while (lead < n && seen(o, chain[lead]))
@@ -65,7 +65,8 @@ void wp__des_oracle_add(wp__des_oracle_t *o, const uint64_t *chain, size_t n, ui
     if (!measured)
         return;
     uint64_t hit = (uint64_t)lead * block_tokens;
-    uint64_t cap = prompt_tokens > 0 ? (uint64_t)(prompt_tokens - 1) / block_tokens * block_tokens : 0;
+    uint64_t cap =
+        prompt_tokens > 0 ? (uint64_t)(prompt_tokens - 1) / block_tokens * block_tokens : 0;
     o->hit_tokens += hit < cap ? hit : cap;
     o->prompt_tokens += prompt_tokens;
 }

@@ -630,6 +630,15 @@ bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type)
     return false;
 }
 
+wp_status_t wp_sched_learn_route(wp_sched_t *s, int ep, const uint64_t *hashes, size_t n)
+{
+    if (!ep_ok(s, ep) || (n > 0 && !hashes))
+        return WP_EINVAL;
+    wp_status_t st = wp_sched_index_insert(s->index, ep, hashes, n);
+    debug_check(s);
+    return st;
+}
+
 wp_sched_index_t *wp_sched_index(wp_sched_t *s)
 {
     return s->index;

@@ -178,8 +178,8 @@ typedef struct wp_sched_pick_s {
     uint32_t n_kv_blocks;
     uint32_t kv_gpu_blocks;
     uint32_t kv_any_blocks;
-    double prefill_tokens;   /* prompt tokens the winner must prefill (estimated) */
-    double prompt_tokens;    /* the whole prompt's tokens, as the pick took them */
+    double prefill_tokens; /* prompt tokens the winner must prefill (estimated) */
+    double prompt_tokens;  /* the whole prompt's tokens, as the pick took them */
     /* The chain, n_blocks hashes: borrowed from the request (its hashes or hash_buf); NULL
      * when n_blocks is 0. */
     const uint64_t *block_hashes;
@@ -328,6 +328,13 @@ wp_status_t wp_sched_on_prefill_done(wp_sched_t *s, const wp_sched_pick_t *pick)
  * emptied). WP_ELIMIT, and nothing changes but the endpoint's WP_SCHED_ACCT_COMPLETE error
  * count, when nothing was in flight there; WP_EINVAL on a NULL pick or a bad endpoint. */
 wp_status_t wp_sched_on_complete(wp_sched_t *s, const wp_sched_pick_t *pick);
+
+/* Another gateway (a replica over the same pool) routed a request with this block chain to
+ * ep: the prefix index records it as on_dispatch would, and nothing else changes (the other
+ * gateway counts its own requests in flight). What approximate replicas tell each other so
+ * that each knows where the others sent prompts. WP_EINVAL out of range; WP_ENOMEM as
+ * on_dispatch. */
+wp_status_t wp_sched_learn_route(wp_sched_t *s, int ep, const uint64_t *hashes, size_t n);
 
 /* Accounting errors: a completion or a prefill-done the scheduler's counts say cannot be
  * (a double completion, or one for a request never dispatched here). The counts stay at

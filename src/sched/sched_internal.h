@@ -63,7 +63,7 @@ typedef struct wp__sched_ctx_s {
     const uint32_t *kv_gpu, *kv_any;
     uint32_t n_kv;
     double kv_block_tokens;
-    double prompt_tokens;          /* the whole prompt, estimated (wp__sched_prompt_tokens) */
+    double prompt_tokens; /* the whole prompt, estimated (wp__sched_prompt_tokens) */
 } wp__sched_ctx_t;
 
 typedef struct wp__sched_scorer_s {

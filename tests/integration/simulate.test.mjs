@@ -330,3 +330,42 @@ nixl:
   assert.equal(r.code, 2);
   assert.match(r.stderr, /needs a topology with prefill and decode sections/);
 });
+
+// Precise prefix routing and gateway replicas, in virtual time: the Path 1 workload of
+// bench-path1 (shared prefixes that fit the pool but not one replica). One gateway: llm-d
+// and llm-d-precise both come close to the oracle. Three replicas that keep their routing
+// to themselves: the approximate scheduler loses hits (each replica knows a third of the
+// routing), the precise one, reading the engines' own KV events, does not; with shareRoutes
+// the approximate replicas learn each other's routing and get their hits back.
+test('test_simulate_precise_prefix_and_gateway_replicas', async () => {
+  const base = fs.readFileSync(new URL('../../bench/path1/topology.yaml', import.meta.url), 'utf8');
+  const workload = new URL('../../bench/path1/workload.yaml', import.meta.url).pathname;
+  const hits = async (replicas, share) => {
+    const topo = writeTemp(`${base}gateway:\n  replicas: ${replicas}\n  shareRoutes: ${share}\n`);
+    const r = await run(['simulate', '-f', topo, '--workload', workload, '--policies', 'llm-d,llm-d-precise',
+      '--quiet']);
+    assert.equal(r.code, 0, r.stderr);
+    const out = {};
+    for (const m of r.stderr.matchAll(/simulate: ([\w-]+): prefix-cache hits ([\d.]+)% .* ([\d.]+)%/g))
+      out[m[1]] = { hit: Number(m[2]), oracle: Number(m[3]) };
+    assert.ok(out['llm-d'] && out['llm-d-precise'], r.stderr);
+    return out;
+  };
+  const one = await hits(1, true);
+  for (const p of ['llm-d', 'llm-d-precise']) {
+    assert.ok(one[p].hit > one[p].oracle - 5, `${p} with one gateway: ${one[p].hit}% vs oracle ${one[p].oracle}%`);
+    assert.ok(one[p].hit <= one[p].oracle + 0.05, `${p} cannot beat the oracle`);
+  }
+  const apart = await hits(3, false);
+  assert.ok(apart['llm-d'].hit < one['llm-d'].hit - 20,
+    `three approximate replicas lose hits: ${apart['llm-d'].hit}% vs ${one['llm-d'].hit}%`);
+  assert.ok(Math.abs(apart['llm-d-precise'].hit - one['llm-d-precise'].hit) < 1,
+    `precise replicas keep them: ${apart['llm-d-precise'].hit}% vs ${one['llm-d-precise'].hit}%`);
+  const shared = await hits(3, true);
+  assert.ok(shared['llm-d'].hit > one['llm-d'].hit - 2,
+    `shared routes restore them: ${shared['llm-d'].hit}% vs ${one['llm-d'].hit}%`);
+  const bad = await run(['simulate', '-f', writeTemp(`${base}gateway:\n  replicas: 17\n`), '--workload', workload,
+    '--quiet']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /replicas/);
+});
