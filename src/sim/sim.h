@@ -138,6 +138,9 @@ typedef struct wp_sim_config_s {
     wp_fault_set_t faults;   /* installed at start (empty: none) */
     uint64_t fault_replicas; /* bit i: replica i gets `faults` (default: all) */
     char admin_token[128];   /* "": no admin endpoint */
+    /* the model's own tokenizer (os/tokfiles.h: a directory or a tokenizer.json); "": the
+     * default fake tokenizer (tok/tok.h) */
+    char tokenizer[1024];
 } wp_sim_config_t;
 
 typedef struct wp_sim_s wp_sim_t;
