@@ -2,7 +2,8 @@
  * sim: simulated vLLM-compatible model servers, in real time.
  *
  * Each replica is an HTTP server in front of one engine/ core: requests are tokenized
- * (tok/), added to the engine, and the engine is stepped on a libuv timer whose delay
+ * (tok/: the fake tokenizer, or with cfg.tokenizer the model's own, tok/model.h, whose ids
+ * are vLLM's), added to the engine, and the engine is stepped on a libuv timer whose delay
  * is the step's simulated duration times time_scale. Tokens produced by a step are
  * delivered when the step ends: streamed as SSE chunks or gathered into one JSON
  * answer. The API is vLLM's (docs/reference.md §1): /v1/completions, /v1/chat/completions,

@@ -145,6 +145,24 @@ describe('sim --tokenizer: prompt ids as vLLM makes them', { skip: skipReason() 
     });
   }
 
+  describe('prefix cache on the real ids', () => {
+    const sim = simWith(() => models('qwen3'));
+    test('a repeated chat hits the cache in whole blocks of its real ids', async () => {
+      const { fromPreTrained } = await import(path.join(pkg('qwen3'), 'dist', 'main.mjs'));
+      const content = prompts('qwen3', 40).join(' ');
+      const body = { messages: [{ role: 'user', content }], max_tokens: 1 };
+      const first = await post(`${sim.url}/v1/chat/completions`, body);
+      const second = await post(`${sim.url}/v1/chat/completions`, body);
+      assert.equal(first.status, 200, first.text);
+      const n = second.json.usage.prompt_tokens;
+      assert.equal(n, first.json.usage.prompt_tokens);
+      assert.ok(n > 64, `${n} prompt tokens`);
+      assert.ok(n < fromPreTrained().encode(content).length + 16);
+      // vLLM's block size 16: every full block but the one holding the last token
+      assert.equal(second.json.usage.prompt_tokens_details.cached_tokens, Math.floor((n - 1) / 16) * 16);
+    });
+  });
+
   describe('gpt2: no chat template', () => {
     const sim = simWith(() => models('gpt2'));
     test('chat is a 400 that says why; completions work', async () => {
