@@ -20,7 +20,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { BIN, post, startSim } from '../lib/wellpath.mjs';
+import { BIN, post, startSim, stopClean } from '../lib/wellpath.mjs';
 import { conversations, corpus } from '../tokenizer/corpus.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -72,7 +72,7 @@ function simWith(dirOf) {
     s.url = `http://127.0.0.1:${sim.ports[0]}`;
   });
   after(async () => {
-    if (s.proc) await s.proc.stop();
+    if (s.proc) await stopClean(assert, s.proc, 'sim'); // no leak report under ASan
   });
   return s;
 }
