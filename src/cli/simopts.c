@@ -176,6 +176,14 @@ static const wp_cli_simopt_t rows[] = {
      .kind = WP_CLI_SIMOPT_STR,
      SC(model),
      .help = "model from the catalog (default qwen3-8b)"},
+    {.flag = "tokenizer",
+     .metavar = "PATH",
+     .kind = WP_CLI_SIMOPT_STR,
+     .unset = WP_CLI_SIMOPT_UNSET_ZERO,
+     SC(tokenizer),
+     .help = "the model's own tokenizer: a directory with tokenizer.json\n(and "
+             "tokenizer_config.json) or that file; prompt ids\nthen as vLLM makes them "
+             "(docs/tokenizer.md)"},
     {.flag = "gpu",
      .metavar = "NAME",
      TOPO("gpu", gpu),

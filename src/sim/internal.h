@@ -19,6 +19,7 @@
 #include "model/model.h"
 #include "sim/sim.h"
 #include "stats/stats.h"
+#include "tok/model.h"
 
 typedef struct sim_replica_s sim_replica_t;
 typedef struct sim_group_s sim_group_t;
@@ -115,6 +116,8 @@ struct wp_sim_s {
     int n_groups;
     int open_handles;
     bool freeing;
+    wp_tokmodel_t *tok;        /* cfg.tokenizer loaded, or NULL: the fake tokenizer */
+    wp_bpe_cache_t *tok_cache; /* the loop thread's */
 };
 
 /* sim.c: whether `model` names this simulator's model (any catalog spelling) */

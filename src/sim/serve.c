@@ -259,9 +259,25 @@ static void reject(wp_http_req_t *req, int status, const char *msg, const char *
     wp_http_res_error(req, status, msg, param);
 }
 
-/* Tokens of the request's prompt: given ids, or the text tokenized. Caller frees. */
-static int32_t *prompt_tokens(const wp_sim_t *sim, const wp_api_request_t *api, size_t *n)
+/* Tokens of the request's prompt: given ids, or the text tokenized, by the model's own
+ * tokenizer when the sim has one (tok/model.h: vLLM's BOS and chat-template rules), else by
+ * the fake one (the chat messages as wp_api_render_chat renders them). Caller frees. NULL
+ * with *status (503: out of memory; 400: the prompt cannot be tokenized, e.g. a chat request
+ * to a tokenizer without a supported chat template) and err. */
+static int32_t *prompt_tokens(wp_sim_t *sim, const wp_api_request_t *api, size_t *n, int *status,
+                              wp_err_t *err)
 {
+    *status = 503;
+    wp_err_set(err, WP_ENOMEM, "out of memory");
+    if (sim->tok != NULL) {
+        int32_t *ids = NULL;
+        wp_status_t st = wp_tokmodel_encode_request(sim->tok, sim->tok_cache, api, &ids, n, err);
+        if (st == WP_OK && ids == NULL)
+            ids = malloc(sizeof(int32_t)); /* no ids: still a non-NULL answer */
+        if (st != WP_OK)
+            *status = st == WP_ENOMEM ? 503 : 400;
+        return ids;
+    }
     if (api->prompt_ids != NULL) {
         int32_t *ids = malloc(api->n_prompt_ids * sizeof(int32_t));
         if (ids != NULL)
@@ -386,11 +402,14 @@ void wp__sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_
         return;
     }
     size_t n = 0;
-    int32_t *ids = prompt_tokens(sim, &api, &n);
+    int status;
+    wp_err_t terr;
+    int32_t *ids = prompt_tokens(sim, &api, &n, &status, &terr);
     int64_t max_tokens = api.max_tokens > 0 ? api.max_tokens : sim->cfg.default_max_tokens;
     sim_req_t *q = NULL;
     if (ids == NULL)
-        reject(req, 503, "out of memory", NULL);
+        reject(req, status, terr.msg,
+               status == 400 ? (kind == WP_API_CHAT ? "messages" : "prompt") : NULL);
     else {
         wp_sim_role_t role = sim->cfg.role;
         bool remote_decode = role != WP_SIM_ROLE_DECODE && kv_flag(&api, "do_remote_decode");
@@ -467,7 +486,14 @@ void wp__sim_serve_tokenize(sim_replica_t *r, wp_http_req_t *req)
         return;
     }
     size_t n = 0;
-    int32_t *ids = prompt_tokens(r->sim, &api, &n);
+    int status;
+    wp_err_t terr;
+    int32_t *ids = prompt_tokens(r->sim, &api, &n, &status, &terr);
+    if (ids == NULL) {
+        reject(req, status, terr.msg, NULL);
+        wp_api_request_free(&api);
+        return;
+    }
     wp_buf_t b;
     wp_buf_init(&b, 0);
     wp_buf_printf(&b, "{\"count\":%zu,\"max_model_len\":%d,\"tokens\":[", ids ? n : 0,

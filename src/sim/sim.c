@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "base/str.h"
+#include "os/tokfiles.h"
 
 void wp_sim_config_default(wp_sim_config_t *cfg)
 {
@@ -318,6 +319,30 @@ static wp_status_t group_init(wp_sim_t *sim, int index, wp_err_t *err)
     return WP_OK;
 }
 
+/* Frees what wp_sim_new allocated, once no handle is open. */
+static void sim_release(wp_sim_t *sim)
+{
+    wp_bpe_cache_free(sim->tok_cache);
+    wp_tokmodel_free(sim->tok);
+    free(sim->replicas);
+    free(sim->groups);
+    free(sim);
+}
+
+/* cfg.tokenizer, when set, as sim->tok (a startup error names the file). */
+static wp_status_t load_tokenizer(wp_sim_t *sim, wp_err_t *err)
+{
+    if (sim->cfg.tokenizer[0] == '\0')
+        return WP_OK;
+    wp_err_t e;
+    if (wp_os_tokmodel_load(sim->cfg.tokenizer, &sim->tok, &e) != WP_OK)
+        return wp_err_set(err, WP_EINVAL, "--tokenizer: %s", e.msg);
+    sim->tok_cache = wp_bpe_cache_new(0);
+    if (sim->tok_cache == NULL)
+        return wp_err_set(err, WP_ENOMEM, "out of memory");
+    return WP_OK;
+}
+
 wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err)
 {
     if (check_config(cfg, err) != WP_OK)
@@ -334,12 +359,11 @@ wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err)
     sim->groups = calloc((size_t)cfg->replicas, sizeof(sim_group_t));
     if (sim->replicas == NULL || sim->groups == NULL ||
         wp_sim_engine_setup(&sim->cfg, &sim->model, &sim->perf, &sim->ep, &sim->ecfg, err) !=
-            WP_OK) {
+            WP_OK ||
+        load_tokenizer(sim, err) != WP_OK) {
         if (sim->replicas == NULL || sim->groups == NULL)
             wp_err_set(err, WP_ENOMEM, "out of memory");
-        free(sim->replicas);
-        free(sim->groups);
-        free(sim);
+        sim_release(sim);
         return NULL;
     }
     for (int i = 0; i < cfg->replicas; i++) {
@@ -396,9 +420,7 @@ int wp_sim_kv_port(const wp_sim_t *sim, int replica)
 void wp__sim_handle_closed(wp_sim_t *sim)
 {
     if (--sim->open_handles == 0 && sim->freeing) {
-        free(sim->replicas);
-        free(sim->groups);
-        free(sim);
+        sim_release(sim);
     }
 }
 
@@ -442,8 +464,6 @@ void wp_sim_free(wp_sim_t *sim)
     for (int i = 0; i < sim->n_groups; i++)
         uv_close((uv_handle_t *)&sim->groups[i].timer, on_timer_closed);
     if (sim->n_groups == 0) {
-        free(sim->replicas);
-        free(sim->groups);
-        free(sim);
+        sim_release(sim);
     }
 }

@@ -2,7 +2,8 @@
  * sim: simulated vLLM-compatible model servers, in real time.
  *
  * Each replica is an HTTP server in front of one engine/ core: requests are tokenized
- * (tok/), added to the engine, and the engine is stepped on a libuv timer whose delay
+ * (tok/: the fake tokenizer, or with cfg.tokenizer the model's own, tok/model.h, whose ids
+ * are vLLM's), added to the engine, and the engine is stepped on a libuv timer whose delay
  * is the step's simulated duration times time_scale. Tokens produced by a step are
  * delivered when the step ends: streamed as SSE chunks or gathered into one JSON
  * answer. The API is vLLM's (docs/reference.md §1): /v1/completions, /v1/chat/completions,
@@ -138,6 +139,9 @@ typedef struct wp_sim_config_s {
     wp_fault_set_t faults;   /* installed at start (empty: none) */
     uint64_t fault_replicas; /* bit i: replica i gets `faults` (default: all) */
     char admin_token[128];   /* "": no admin endpoint */
+    /* the model's own tokenizer (os/tokfiles.h: a directory or a tokenizer.json); "": the
+     * default fake tokenizer (tok/tok.h) */
+    char tokenizer[1024];
 } wp_sim_config_t;
 
 typedef struct wp_sim_s wp_sim_t;
