@@ -116,6 +116,34 @@ static wp_sched_role_t role_of(wp_topology_role_t r)
                                       : WP_SCHED_ROLE_BOTH;
 }
 
+/* An endpoint's KV-event addresses: its own, else inferenceScheduler.kvEvents's ports on its
+ * host, offset by its data-parallel rank as vLLM offsets them. */
+static wp_status_t kv_events_addr(const wp_topology_t *t, const wp_topology_endpoint_t *e,
+                                  wp_gateway_endpoint_cfg_t *ep, wp_err_t *err)
+{
+    const wp_topology_kv_events_t *k = &t->scheduler.kv_events;
+    int rank = e->has_data_parallel_rank ? e->data_parallel_rank : 0;
+    bool v6 = strchr(e->host, ':') != NULL;
+    const char *lb = v6 ? "[" : "", *rb = v6 ? "]" : "";
+    if (e->kv_events[0])
+        wp_strlcpy(ep->kv_events, e->kv_events, sizeof(ep->kv_events));
+    else if (k->port > 0)
+        snprintf(ep->kv_events, sizeof(ep->kv_events), "tcp://%s%.200s%s:%d", lb, e->host, rb,
+                 k->port + rank);
+    if (e->kv_events_replay[0])
+        wp_strlcpy(ep->kv_replay, e->kv_events_replay, sizeof(ep->kv_replay));
+    else if (k->replay_port > 0 && !e->kv_events[0])
+        snprintf(ep->kv_replay, sizeof(ep->kv_replay), "tcp://%s%.200s%s:%d", lb, e->host, rb,
+                 k->replay_port + rank);
+    wp_strlcpy(ep->kv_topic, k->topic, sizeof(ep->kv_topic));
+    if ((ep->kv_events[0] && strncmp(ep->kv_events, "tcp://", 6) != 0) ||
+        (ep->kv_replay[0] && strncmp(ep->kv_replay, "tcp://", 6) != 0))
+        return wp_err_set(err, WP_EINVAL,
+                          "endpoints (line %d): kvEvents '%s': expected tcp://host:port", e->line,
+                          e->kv_events[0] ? e->kv_events : e->kv_events_replay);
+    return WP_OK;
+}
+
 wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *gc, wp_err_t *err)
 {
     wp_gateway_config_default(gc);
@@ -175,7 +203,13 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
         ep->has_dp_rank = e->has_data_parallel_rank;
         ep->dp_rank = e->data_parallel_rank;
         wp_strlcpy(ep->group, e->group, sizeof(ep->group));
+        st = kv_events_addr(t, e, ep, err);
+        if (st != WP_OK)
+            return st;
     }
+    wp_strlcpy(gc->tokenizer, t->scheduler.tokenizer, sizeof(gc->tokenizer));
+    wp_strlcpy(gc->kv_hash_seed, t->scheduler.kv_hash_seed, sizeof(gc->kv_hash_seed));
+    gc->kv_block_size = t->scheduler.kv_block_size;
     return WP_OK;
 }
 

@@ -158,6 +158,13 @@ static const wp__cfg_field_t scorer_fields[] = {
      .required = true},
 };
 
+typedef wp_topology_kv_events_t kvev_t;
+static const wp__cfg_field_t kv_events_fields[] = {
+    F_INT("port", kvev_t, port, 0, 65535),
+    F_INT("replayPort", kvev_t, replay_port, 0, 65535),
+    F_STR_OPT("topic", kvev_t, topic),
+};
+
 typedef wp_topology_scheduler_t sched_t;
 static const wp__cfg_field_t sched_fields[] = {
     /* The names are the scheduler registry's: a policy added there is accepted here. */
@@ -177,6 +184,10 @@ static const wp__cfg_field_t sched_fields[] = {
     F_INT("prefixBlockChars", sched_t, prefix_block_chars, 1, 65536),
     F_INT("prefixLruBlocks", sched_t, prefix_lru_blocks, 1, 16000000),
     F_INT("pdThreshold", sched_t, pd_threshold, 0, 16777216),
+    F_STR_OPT("tokenizer", sched_t, tokenizer),
+    F_STR_OPT("kvHashSeed", sched_t, kv_hash_seed),
+    F_INT("kvBlockSize", sched_t, kv_block_size, 1, 1024),
+    F_MAP("kvEvents", sched_t, kv_events, kv_events_fields),
 };
 
 typedef wp_topology_endpoint_t endpoint_t;
@@ -193,6 +204,8 @@ static const wp__cfg_field_t endpoint_fields[] = {
      .max = WP_TOPO_MAX_DP_RANK,
      .flag_off = offsetof(endpoint_t, has_data_parallel_rank) + 1},
     F_STR_OPT("group", endpoint_t, group),
+    F_STR_OPT("kvEvents", endpoint_t, kv_events),
+    F_STR_OPT("kvEventsReplay", endpoint_t, kv_events_replay),
 };
 
 typedef wp_topology_flow_t flow_t;
@@ -645,6 +658,8 @@ void wp_topology_defaults(wp_topology_t *t)
     s->prefix_block_chars = 64;
     s->prefix_lru_blocks = 31250;
     s->pd_threshold = 512;
+    wp_strlcpy(s->kv_hash_seed, "0", sizeof(s->kv_hash_seed));
+    s->kv_block_size = 16;
     wp_topology_gateway_t *g = &t->gateway;
     wp_strlcpy(g->listen_host, "127.0.0.1", sizeof(g->listen_host));
     g->listen_port = 8000;

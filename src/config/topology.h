@@ -89,6 +89,15 @@ typedef struct wp_topology_scorer_s {
     int line;                    /* 1-based line of the list item, 0 when not from a file */
 } wp_topology_scorer_t;
 
+/* inferenceScheduler.kvEvents: where the servers publish their KV events (vLLM's
+ * --kv-events-config), for endpoints that do not say: the endpoint's host and port + its
+ * data-parallel rank (vLLM offsets the port per rank); 0 = none. */
+typedef struct wp_topology_kv_events_s {
+    int port;        /* 0..65535, default 0 */
+    int replay_port; /* 0..65535, default 0 (no replay) */
+    char topic[64];  /* default "" (vLLM's) */
+} wp_topology_kv_events_t;
+
 typedef struct wp_topology_scheduler_s {
     /* Names of the scheduler's registry (wp_sched_policy_name, wp_sched_picker_name; the
      * one list, docs/policies.md), hence strings. */
@@ -102,6 +111,13 @@ typedef struct wp_topology_scheduler_s {
     int prefix_lru_blocks;  /* 1..16000000 */
     int pd_threshold;       /* P/D: disaggregate when the prompt and its uncached part on the
                                decode endpoint both reach this many tokens; 0..16777216 */
+    /* Precise prefix routing (docs/precise-routing.md): the model's tokenizer (a directory
+     * with tokenizer.json, or the file; "" = none), the servers' PYTHONHASHSEED (default
+     * "0") and block size (1..1024, default 16), and where their KV events are. */
+    char tokenizer[512];
+    char kv_hash_seed[64];
+    int kv_block_size;
+    wp_topology_kv_events_t kv_events;
 } wp_topology_scheduler_t;
 
 typedef struct wp_topology_endpoint_s {
@@ -121,6 +137,10 @@ typedef struct wp_topology_endpoint_s {
     int data_parallel_rank;
     bool has_data_parallel_rank;
     char group[WP_TOPO_GROUP_MAX];
+    /* kvEvents, kvEventsReplay: the server's KV-event PUB and replay addresses
+     * ("tcp://host:port"); "" = inferenceScheduler.kvEvents's default, if any. */
+    char kv_events[WP_TOPO_URL_MAX];
+    char kv_events_replay[WP_TOPO_URL_MAX];
     int line;
 } wp_topology_endpoint_t;
 

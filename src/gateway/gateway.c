@@ -39,6 +39,8 @@ void wp_gateway_config_default(wp_gateway_config_t *cfg)
     cfg->retries = 2;
     cfg->first_token_ms = 120000;
     cfg->pd_threshold = 512;
+    snprintf(cfg->kv_hash_seed, sizeof(cfg->kv_hash_seed), "0");
+    cfg->kv_block_size = 16;
     cfg->log_requests = true;
     cfg->seed = 1;
     cfg->drain_timeout_ms = 30000;
@@ -276,8 +278,10 @@ wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp
     models_from_config(gw, cfg);
     gw->start_ms = uv_now(loop);
     gw_pool_t *pool = NULL;
-    if (wp__gw_flow_configure(gw, err) != WP_OK || wp__gw_decisions_open(gw, err) != WP_OK ||
+    if (wp__gw_flow_configure(gw, err) != WP_OK || wp__gw_prompt_open(gw, err) != WP_OK ||
+        wp__gw_decisions_open(gw, err) != WP_OK ||
         (pool = wp__gw_pool_new(gw, cfg, NULL, err)) == NULL) {
+        wp__gw_prompt_close(gw);
         wp__gw_decisions_close(gw);
         wp__gw_flow_free(gw);
         free(gw);
@@ -412,6 +416,7 @@ static void free_all(wp_gateway_t *gw)
     wp__gw_metrics_free(gw);
     wp__gw_flow_free(gw);
     wp__gw_decisions_close(gw);
+    wp__gw_prompt_close(gw);
     free(gw);
 }
 

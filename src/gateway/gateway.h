@@ -49,6 +49,12 @@ typedef struct wp_gateway_endpoint_cfg_s {
     bool has_dp_rank;
     int dp_rank;
     char group[WP_TOPO_GROUP_MAX];
+    /* Its KV events (vLLM's --kv-events-config publisher): "tcp://host:port" of the PUB
+     * socket and of the replay ROUTER ("" = none), and the topic. With kv_events the
+     * gateway subscribes and applies them to the scheduler's KV view (precise-prefix). */
+    char kv_events[256];
+    char kv_replay[256];
+    char kv_topic[64];
 } wp_gateway_endpoint_cfg_t;
 
 /* Flow control: while every endpoint is saturated (sched.h, wp_sched_room), requests wait
@@ -110,6 +116,13 @@ typedef struct wp_gateway_config_s {
     char decision_log[512];
     wp_gateway_endpoint_cfg_t endpoints[WP_GATEWAY_MAX_ENDPOINTS];
     int n_endpoints;
+    /* Precise prefix routing: the model's tokenizer (tok/model.h; a directory or a
+     * tokenizer.json, "" = none: requests get no kv_hashes and precise-prefix scores as
+     * prefix-aware), the servers' PYTHONHASHSEED and KV block size, for vLLM's block hashes
+     * of each prompt's token ids (kvhash/kvhash.h). */
+    char tokenizer[512];
+    char kv_hash_seed[64];
+    int kv_block_size;
 } wp_gateway_config_t;
 
 typedef struct wp_gateway_s wp_gateway_t;

@@ -38,7 +38,9 @@
 #include "sched/decision.h"
 #include "sched/outlier.h"
 #include "gateway/gateway.h"
+#include "kvhash/kvhash.h"
 #include "stats/stats.h"
+#include "tok/model.h"
 
 /* ---- an endpoint ---- */
 
@@ -210,6 +212,11 @@ struct wp_gateway_s {
     int ttft_n, ttft_next;
     /* decisions.c: the decision log, NULL when off */
     FILE *decision_log;
+    /* prompt.c: the model's tokenizer (NULL: none) and the servers' hash seed */
+    wp_tokmodel_t *tok;
+    wp_bpe_cache_t *tok_cache;
+    wp_kvhash_t kv_seed;
+    uint64_t tokenize_errors;
 };
 
 /* ---- one request ---- */
@@ -230,6 +237,9 @@ typedef struct gw_proxy_s {
      * by wp__gw_proxy_sched_request, when no pick of this request is dispatched). */
     uint64_t *hashes;
     size_t hash_cap;
+    /* prompt.c: its full blocks as the servers hash them (owned; NULL without a tokenizer) */
+    uint64_t *kv_hashes;
+    size_t n_kv_hashes;
     char request_id[80]; /* the client's X-Request-Id when usable, else made up */
     /* The client's headers less hop-by-hop ones and X-data-parallel-rank, + X-Request-Id
      * (fwd_base bytes); past fwd_base: the current call's (its endpoint's rank, or the
@@ -285,6 +295,14 @@ double wp__gw_now(const wp_gateway_t *gw);
 bool wp__gw_model_known(const wp_gateway_t *gw, const char *model);
 /* A model an endpoint serves (checks.c): added to the served ones while there is room. */
 void wp__gw_model_learn(wp_gateway_t *gw, const char *model);
+
+/* ---- prompt.c: token ids and the servers' block hashes ---- */
+
+/* Loads cfg.tokenizer when set; err names the file and what is wrong. */
+wp_status_t wp__gw_prompt_open(wp_gateway_t *gw, wp_err_t *err);
+void wp__gw_prompt_close(wp_gateway_t *gw);
+/* With a tokenizer: p->n_tokens from the token ids, p->kv_hashes from their blocks. */
+void wp__gw_prompt_hash(gw_proxy_t *p);
 
 /* ---- proxy.c: one proxied request ---- */
 

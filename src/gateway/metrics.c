@@ -24,6 +24,9 @@
  *   reloads_total                        configs applied (SIGHUP, POST /admin/reload)
  *   prefix_index_bytes                   memory of the prefix index (bounded by the LRUs)
  *   wellpath_endpoint_prefix_index_blocks{endpoint}  blocks the index tracks per endpoint
+ *   kv_index_bytes, wellpath_endpoint_kv_index_{gpu,cpu}_blocks{endpoint}  the KV view: what
+ *                                        the endpoints' KV events say they hold (precise-prefix)
+ *   tokenize_errors_total                prompts the tokenizer refused (gateway.h: tokenizer)
  *   wellpath_endpoint_{ejected,ejections_total}{endpoint}  outlier detection (outlier.c)
  *   accounting_errors_total{endpoint,kind}  completions ("complete") and first bytes
  *                                        ("prefill") reported with nothing pending on the
@@ -200,6 +203,18 @@ static double v_index_blocks(const gw_endpoint_t *ep)
 {
     return (double)wp_sched_index_endpoint_blocks(wp_sched_index(ep->pool->sched), ep->index);
 }
+static double v_kv_blocks(const gw_endpoint_t *ep, wp_sched_medium_t m)
+{
+    return (double)wp_sched_kv_blocks(wp_sched_kv(ep->pool->sched), ep->index, m);
+}
+static double v_kv_gpu(const gw_endpoint_t *ep)
+{
+    return v_kv_blocks(ep, WP_SCHED_MEDIUM_GPU);
+}
+static double v_kv_cpu(const gw_endpoint_t *ep)
+{
+    return v_kv_blocks(ep, WP_SCHED_MEDIUM_CPU);
+}
 static double v_ejected(const gw_endpoint_t *ep)
 {
     return gw_ep_outlier(ep)->ejected;
@@ -255,6 +270,11 @@ static const ep_family_t endpoint_families[] = {
      "Failed upstream attempts (connect, timeout, 5xx, cut streams).", v_errors},
     {"wellpath_endpoint_prefix_index_blocks", "gauge",
      "Prompt blocks the prefix index remembers on the endpoint (LRU-bounded).", v_index_blocks},
+    {"wellpath_endpoint_kv_index_gpu_blocks", "gauge",
+     "KV blocks the endpoint's own KV events say it holds on the GPU (precise-prefix's view).",
+     v_kv_gpu},
+    {"wellpath_endpoint_kv_index_cpu_blocks", "gauge",
+     "KV blocks the endpoint's own KV events say it holds on the CPU (offloaded).", v_kv_cpu},
     {"wellpath_endpoint_ejected", "gauge",
      "1 while outlier detection keeps the endpoint out of the pool.", v_ejected},
     {"wellpath_endpoint_ejections_total", "counter",
@@ -402,6 +422,12 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
     scalar(out, "wellpath_gateway_prefix_index_bytes", "gauge",
            "Memory held by the prefix index (at most prefixLruBlocks blocks per endpoint).",
            (double)wp_sched_index_bytes(wp_sched_index(gw->pool->sched)));
+    scalar(out, "wellpath_gateway_kv_index_bytes", "gauge",
+           "Memory held by the KV view built from the endpoints' KV events (precise-prefix).",
+           (double)wp_sched_kv_bytes(wp_sched_kv(gw->pool->sched)));
+    scalar(out, "wellpath_gateway_tokenize_errors_total", "counter",
+           "Prompts the model's tokenizer refused (routed without the servers' block hashes).",
+           (double)gw->tokenize_errors);
     hist(out, &gw->decision_s, "wellpath_gateway_decision_seconds",
          "Time of one scheduling decision.");
     hist(out, &gw->ttft_s, "wellpath_gateway_ttft_seconds",

@@ -92,6 +92,7 @@ void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome)
     wp_api_request_free(&p->api);
     wp_buf_free(&p->fwd_headers);
     free(p->hashes);
+    free(p->kv_hashes);
     wp__gw_pool_unref(p->pool);
     free(p);
     wp__gw_flow_drain(gw); /* an endpoint may have room now */
@@ -325,6 +326,9 @@ void wp__gw_proxy_sched_request(gw_proxy_t *p, wp_sched_request_t *sr)
         .prompt_len = p->api.prompt.len,
         .hash_buf = p->hashes,
         .hash_cap = p->hash_cap,
+        .kv_hashes = p->kv_hashes,
+        .n_kv_hashes = p->n_kv_hashes,
+        .kv_block_tokens = (uint32_t)p->gw->cfg.kv_block_size,
         .prompt_tokens = p->n_tokens,
         .session_ep = wp__gw_session_endpoint(p),
         .role = gw_pool_role(p->pool),
@@ -524,6 +528,7 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, wp_api_kind_t kind
         return;
     }
     p->n_tokens = wp_tok_count(p->api.prompt.data ? p->api.prompt.data : "", p->api.prompt.len);
+    wp__gw_prompt_hash(p);
     if (!wp__gw_flow_priority(p)) {
         wp__gw_proxy_fail(p, 400, "X-Wellpath-Priority: expected an integer", "priority");
         return;
