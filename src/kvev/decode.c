@@ -1,0 +1,495 @@
+/*
+ * kvev/decode: msgpack to a batch, with msgpack-c's object unpacker.
+ *
+ * msgpack_unpack builds the payload's object tree in a zone the decoder keeps (strings and
+ * bytes point into the payload, not copied); the walk below checks each object's type and
+ * copies what the batch needs into the decoder's own arrays. Those arrays may move while
+ * they grow, so events first record offsets and get their pointers when the walk is done.
+ * The zone is made big enough for the payload before unpacking (a msgpack object is at
+ * least one byte of payload and sizeof(msgpack_object) bytes of tree), so a warm decoder
+ * does not allocate.
+ *
+ * The layout is told by the batch: a map is the current one (keys, any order, unknown
+ * keys skipped), an array the older array_like one ([ts, events(, rank)], events
+ * [tag, fields...] with trailing fields optional). Errors name the path to the object.
+ */
+#include "kvev/kvev.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+typedef struct {
+    size_t hashes, tokens;
+    size_t lora, medium; /* offsets into strs, SIZE_MAX = NULL */
+} fix_t;
+
+struct wp_kvev_decoder_s {
+    msgpack_zone zone;
+    size_t zone_chunk;
+    wp_kvev_event_t *events;
+    fix_t *fix;
+    size_t ev_cap;
+    uint64_t *hashes;
+    size_t h_len, h_cap;
+    int32_t *tokens;
+    size_t t_len, t_cap;
+    char *strs;
+    size_t s_len, s_cap;
+    char path[128]; /* where the walk is, for errors */
+};
+
+#define ZONE_MIN ((size_t)64 << 10)
+
+wp_kvev_decoder_t *wp_kvev_decoder_new(void)
+{
+    wp_kvev_decoder_t *d = calloc(1, sizeof(*d));
+    if (d == NULL)
+        return NULL;
+    if (!msgpack_zone_init(&d->zone, ZONE_MIN)) {
+        free(d);
+        return NULL;
+    }
+    d->zone_chunk = ZONE_MIN;
+    return d;
+}
+
+void wp_kvev_decoder_free(wp_kvev_decoder_t *d)
+{
+    if (d == NULL)
+        return;
+    msgpack_zone_destroy(&d->zone);
+    free(d->events);
+    free(d->fix);
+    free(d->hashes);
+    free(d->tokens);
+    free(d->strs);
+    free(d);
+}
+
+/* Grows *p (elements of size sz, capacity *cap) to hold need elements. */
+static bool grow(void **p, size_t *cap, size_t need, size_t sz)
+{
+    if (need <= *cap)
+        return true;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * sz);
+    if (q == NULL)
+        return false;
+    *p = q;
+    *cap = n;
+    return true;
+}
+
+static const char *type_desc(const msgpack_object *o)
+{
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL:
+        return "nil";
+    case MSGPACK_OBJECT_BOOLEAN:
+        return "a boolean";
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        return "an integer";
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        return "a float";
+    case MSGPACK_OBJECT_STR:
+        return "a string";
+    case MSGPACK_OBJECT_ARRAY:
+        return "an array";
+    case MSGPACK_OBJECT_MAP:
+        return "a map";
+    case MSGPACK_OBJECT_BIN:
+        return "bytes";
+    default:
+        return "an extension";
+    }
+}
+
+/* Sets d->path to "events[ev].field" (field NULL: "events[ev]"; ev SIZE_MAX: field). */
+static const char *at(wp_kvev_decoder_t *d, size_t ev, const char *field, size_t idx)
+{
+    int n = 0;
+    if (ev != SIZE_MAX)
+        n = snprintf(d->path, sizeof(d->path), "events[%zu]%s", ev, field ? "." : "");
+    if (field != NULL && n >= 0 && (size_t)n < sizeof(d->path))
+        n += snprintf(d->path + n, sizeof(d->path) - (size_t)n, "%s", field);
+    if (idx != SIZE_MAX && n >= 0 && (size_t)n < sizeof(d->path))
+        snprintf(d->path + n, sizeof(d->path) - (size_t)n, "[%zu]", idx);
+    return d->path;
+}
+
+static wp_status_t expected(wp_err_t *err, const char *where, const char *what,
+                            const msgpack_object *o)
+{
+    return wp_err_set(err, WP_EINVAL, "%s: expected %s, got %s", where, what, type_desc(o));
+}
+
+static bool is_str(const msgpack_object *o, const char *s)
+{
+    size_t n = strlen(s);
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+           memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+static wp_status_t get_hash(wp_kvev_decoder_t *d, const msgpack_object *o, size_t ev,
+                            const char *field, size_t idx, uint64_t *h, wp_err_t *err)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        *h = o->via.u64;
+        return WP_OK;
+    }
+    if (o->type == MSGPACK_OBJECT_BIN) {
+        uint32_t n = o->via.bin.size, k = n < 8 ? n : 8;
+        uint64_t v = 0;
+        for (uint32_t i = n - k; i < n; i++)
+            v = v << 8 | (uint8_t)o->via.bin.ptr[i];
+        *h = v;
+        return WP_OK;
+    }
+    return expected(err, at(d, ev, field, idx),
+                    o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER ? "a non-negative integer or bytes"
+                                                               : "an integer or bytes",
+                    o);
+}
+
+static wp_status_t get_int(wp_kvev_decoder_t *d, const msgpack_object *o, size_t ev,
+                           const char *field, size_t idx, int64_t lo, int64_t hi, int64_t *v,
+                           wp_err_t *err)
+{
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= (uint64_t)hi)
+        *v = (int64_t)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && o->via.i64 >= lo)
+        *v = o->via.i64;
+    else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER ||
+             o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return wp_err_set(err, WP_EINVAL, "%s: integer out of range [%lld, %lld]",
+                          at(d, ev, field, idx), (long long)lo, (long long)hi);
+    else
+        return expected(err, at(d, ev, field, idx), "an integer", o);
+    return WP_OK;
+}
+
+/* Copies a string (or nil: SIZE_MAX) into strs; *off is its offset. */
+static wp_status_t get_str(wp_kvev_decoder_t *d, const msgpack_object *o, size_t ev,
+                           const char *field, size_t *off, wp_err_t *err)
+{
+    if (o->type == MSGPACK_OBJECT_NIL) {
+        *off = SIZE_MAX;
+        return WP_OK;
+    }
+    if (o->type != MSGPACK_OBJECT_STR)
+        return expected(err, at(d, ev, field, SIZE_MAX), "a string or nil", o);
+    size_t n = o->via.str.size;
+    if (!grow((void **)&d->strs, &d->s_cap, d->s_len + n + 1, 1))
+        return wp_err_set(err, WP_ENOMEM, "kv events: out of memory");
+    memcpy(d->strs + d->s_len, o->via.str.ptr, n);
+    d->strs[d->s_len + n] = 0;
+    *off = d->s_len;
+    d->s_len += n + 1;
+    return WP_OK;
+}
+
+static wp_status_t get_hashes(wp_kvev_decoder_t *d, const msgpack_object *o, size_t ev,
+                              wp_kvev_event_t *e, fix_t *f, wp_err_t *err)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return expected(err, at(d, ev, "block_hashes", SIZE_MAX), "an array", o);
+    size_t n = o->via.array.size;
+    if (d->h_len + n > WP_KVEV_MAX_ITEMS)
+        return wp_err_set(err, WP_ELIMIT, "%s: more than %zu block hashes in one batch",
+                          at(d, ev, "block_hashes", SIZE_MAX), WP_KVEV_MAX_ITEMS);
+    if (!grow((void **)&d->hashes, &d->h_cap, d->h_len + n, sizeof(uint64_t)))
+        return wp_err_set(err, WP_ENOMEM, "kv events: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        wp_status_t st =
+            get_hash(d, &o->via.array.ptr[i], ev, "block_hashes", i, &d->hashes[d->h_len + i], err);
+        if (st != WP_OK)
+            return st;
+    }
+    f->hashes = d->h_len;
+    e->n_hashes = n;
+    d->h_len += n;
+    return WP_OK;
+}
+
+static wp_status_t get_tokens(wp_kvev_decoder_t *d, const msgpack_object *o, size_t ev,
+                              wp_kvev_event_t *e, fix_t *f, wp_err_t *err)
+{
+    if (o->type != MSGPACK_OBJECT_ARRAY)
+        return expected(err, at(d, ev, "token_ids", SIZE_MAX), "an array", o);
+    size_t n = o->via.array.size;
+    if (d->t_len + n > WP_KVEV_MAX_ITEMS)
+        return wp_err_set(err, WP_ELIMIT, "%s: more than %zu token ids in one batch",
+                          at(d, ev, "token_ids", SIZE_MAX), WP_KVEV_MAX_ITEMS);
+    if (!grow((void **)&d->tokens, &d->t_cap, d->t_len + n, sizeof(int32_t)))
+        return wp_err_set(err, WP_ENOMEM, "kv events: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        int64_t v;
+        wp_status_t st =
+            get_int(d, &o->via.array.ptr[i], ev, "token_ids", i, INT32_MIN, INT32_MAX, &v, err);
+        if (st != WP_OK)
+            return st;
+        d->tokens[d->t_len + i] = (int32_t)v;
+    }
+    f->tokens = d->t_len;
+    e->n_tokens = n;
+    d->t_len += n;
+    return WP_OK;
+}
+
+/* Field i of an event (by name), from either layout. */
+static wp_status_t set_field(wp_kvev_decoder_t *d, size_t ev, const char *name,
+                             const msgpack_object *v, wp_kvev_event_t *e, fix_t *f, wp_err_t *err)
+{
+    wp_status_t st = WP_OK;
+    int64_t x;
+    if (strcmp(name, "block_hashes") == 0) {
+        st = get_hashes(d, v, ev, e, f, err);
+    } else if (strcmp(name, "parent_block_hash") == 0) {
+        e->has_parent = v->type != MSGPACK_OBJECT_NIL;
+        if (e->has_parent)
+            st = get_hash(d, v, ev, name, SIZE_MAX, &e->parent, err);
+    } else if (strcmp(name, "token_ids") == 0) {
+        st = get_tokens(d, v, ev, e, f, err);
+    } else if (strcmp(name, "block_size") == 0) {
+        st = get_int(d, v, ev, name, SIZE_MAX, 1, INT32_MAX, &x, err);
+        e->block_size = (int32_t)x;
+    } else if (strcmp(name, "lora_id") == 0) {
+        e->has_lora_id = v->type != MSGPACK_OBJECT_NIL;
+        if (e->has_lora_id)
+            st = get_int(d, v, ev, name, SIZE_MAX, INT64_MIN, INT64_MAX, &e->lora_id, err);
+    } else if (strcmp(name, "medium") == 0) {
+        if (v->type == MSGPACK_OBJECT_STR) {
+            e->medium = wp_kvev_medium_parse(v->via.str.ptr, v->via.str.size);
+            if (e->medium == WP_KVEV_MEDIUM_OTHER)
+                st = get_str(d, v, ev, name, &f->medium, err);
+        } else if (v->type != MSGPACK_OBJECT_NIL) {
+            st = expected(err, at(d, ev, name, SIZE_MAX), "a string or nil", v);
+        }
+    } else if (strcmp(name, "lora_name") == 0) {
+        st = get_str(d, v, ev, name, &f->lora, err);
+    }
+    return st;
+}
+
+static const char *const STORED_FIELDS[] = {"block_hashes", "parent_block_hash", "token_ids",
+                                            "block_size",   "lora_id",           "medium",
+                                            "lora_name"};
+static const char *const REMOVED_FIELDS[] = {"block_hashes", "medium"};
+
+static wp_status_t get_type(wp_kvev_decoder_t *d, const msgpack_object *o, size_t ev,
+                            wp_kvev_type_t *t, wp_err_t *err)
+{
+    if (o->type != MSGPACK_OBJECT_STR)
+        return expected(err, at(d, ev, "type", SIZE_MAX), "a string", o);
+    if (is_str(o, "BlockStored"))
+        *t = WP_KVEV_STORED;
+    else if (is_str(o, "BlockRemoved"))
+        *t = WP_KVEV_REMOVED;
+    else if (is_str(o, "AllBlocksCleared"))
+        *t = WP_KVEV_CLEARED;
+    else
+        return wp_err_set(err, WP_EINVAL, "%s: unknown event type '%.*s'",
+                          at(d, ev, "type", SIZE_MAX),
+                          (int)(o->via.str.size > 64 ? 64 : o->via.str.size), o->via.str.ptr);
+    return WP_OK;
+}
+
+/* Which required fields were seen, as bits over STORED_FIELDS/REMOVED_FIELDS. */
+static wp_status_t check_required(wp_kvev_decoder_t *d, size_t ev, wp_kvev_type_t t, unsigned seen,
+                                  wp_err_t *err)
+{
+    /* block_hashes always; BlockStored also token_ids and block_size. */
+    unsigned need = t == WP_KVEV_STORED ? (1u << 0 | 1u << 2 | 1u << 3) : 1u << 0;
+    const char *const *names = t == WP_KVEV_STORED ? STORED_FIELDS : REMOVED_FIELDS;
+    for (unsigned i = 0; i < 4; i++)
+        if ((need & (1u << i)) && !(seen & (1u << i)))
+            return wp_err_set(err, WP_EINVAL, "%s: missing field '%s'", at(d, ev, NULL, SIZE_MAX),
+                              names[i]);
+    return WP_OK;
+}
+
+static wp_status_t get_event(wp_kvev_decoder_t *d, const msgpack_object *o, size_t ev,
+                             wp_kvev_event_t *e, fix_t *f, wp_err_t *err)
+{
+    memset(e, 0, sizeof(*e));
+    *f = (fix_t){0, 0, SIZE_MAX, SIZE_MAX};
+    wp_status_t st;
+    unsigned seen = 0;
+    if (o->type == MSGPACK_OBJECT_ARRAY) {
+        const msgpack_object_array *a = &o->via.array;
+        if (a->size == 0)
+            return wp_err_set(err, WP_EINVAL, "%s: empty event array", at(d, ev, NULL, SIZE_MAX));
+        if ((st = get_type(d, &a->ptr[0], ev, &e->type, err)) != WP_OK)
+            return st;
+        const char *const *names = e->type == WP_KVEV_STORED ? STORED_FIELDS : REMOVED_FIELDS;
+        size_t n = e->type == WP_KVEV_STORED ? 7 : e->type == WP_KVEV_REMOVED ? 2 : 0;
+        for (size_t i = 0; i < n && i + 1 < a->size; i++) {
+            if ((st = set_field(d, ev, names[i], &a->ptr[i + 1], e, f, err)) != WP_OK)
+                return st;
+            seen |= 1u << i;
+        }
+    } else if (o->type == MSGPACK_OBJECT_MAP) {
+        const msgpack_object_map *m = &o->via.map;
+        const msgpack_object *type = NULL;
+        for (size_t i = 0; i < m->size; i++)
+            if (is_str(&m->ptr[i].key, "type"))
+                type = &m->ptr[i].val;
+        if (type == NULL)
+            return wp_err_set(err, WP_EINVAL, "%s: missing field 'type'",
+                              at(d, ev, NULL, SIZE_MAX));
+        if ((st = get_type(d, type, ev, &e->type, err)) != WP_OK)
+            return st;
+        const char *const *names = e->type == WP_KVEV_STORED ? STORED_FIELDS : REMOVED_FIELDS;
+        size_t n = e->type == WP_KVEV_STORED ? 7 : e->type == WP_KVEV_REMOVED ? 2 : 0;
+        for (size_t i = 0; i < m->size; i++) {
+            for (size_t j = 0; j < n; j++) {
+                if (!is_str(&m->ptr[i].key, names[j]))
+                    continue;
+                if ((st = set_field(d, ev, names[j], &m->ptr[i].val, e, f, err)) != WP_OK)
+                    return st;
+                seen |= 1u << j;
+            }
+        }
+    } else {
+        return expected(err, at(d, ev, NULL, SIZE_MAX), "a map or an array", o);
+    }
+    return e->type == WP_KVEV_CLEARED ? WP_OK : check_required(d, ev, e->type, seen, err);
+}
+
+static wp_status_t get_rank(const msgpack_object *o, int32_t *rank, wp_err_t *err)
+{
+    if (o->type == MSGPACK_OBJECT_NIL) {
+        *rank = -1;
+    } else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= INT32_MAX) {
+        *rank = (int32_t)o->via.u64;
+    } else {
+        return wp_err_set(err, WP_EINVAL, "data_parallel_rank: expected a rank >= 0 or nil, got %s",
+                          type_desc(o));
+    }
+    return WP_OK;
+}
+
+static wp_status_t get_ts(const msgpack_object *o, double *ts, wp_err_t *err)
+{
+    if (o->type == MSGPACK_OBJECT_FLOAT64 || o->type == MSGPACK_OBJECT_FLOAT32)
+        *ts = o->via.f64;
+    else if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        *ts = (double)o->via.u64;
+    else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *ts = (double)o->via.i64;
+    else
+        return wp_err_set(err, WP_EINVAL, "ts: expected a number, got %s", type_desc(o));
+    return WP_OK;
+}
+
+static wp_status_t get_batch(wp_kvev_decoder_t *d, const msgpack_object *root, wp_kvev_batch_t *out,
+                             wp_err_t *err)
+{
+    const msgpack_object *ts = NULL, *events = NULL, *rank = NULL;
+    if (root->type == MSGPACK_OBJECT_MAP) {
+        for (size_t i = 0; i < root->via.map.size; i++) {
+            const msgpack_object_kv *kv = &root->via.map.ptr[i];
+            if (is_str(&kv->key, "ts"))
+                ts = &kv->val;
+            else if (is_str(&kv->key, "events"))
+                events = &kv->val;
+            else if (is_str(&kv->key, "data_parallel_rank"))
+                rank = &kv->val;
+        }
+        if (ts == NULL || events == NULL)
+            return wp_err_set(err, WP_EINVAL, "batch: missing field '%s'",
+                              ts == NULL ? "ts" : "events");
+    } else if (root->type == MSGPACK_OBJECT_ARRAY) {
+        const msgpack_object_array *a = &root->via.array;
+        if (a->size < 2)
+            return wp_err_set(err, WP_EINVAL, "batch: expected [ts, events(, rank)], got %u items",
+                              a->size);
+        ts = &a->ptr[0];
+        events = &a->ptr[1];
+        rank = a->size > 2 ? &a->ptr[2] : NULL;
+    } else {
+        return wp_err_set(err, WP_EINVAL, "batch: expected a map or an array, got %s",
+                          type_desc(root));
+    }
+    wp_status_t st;
+    out->dp_rank = -1;
+    if ((st = get_ts(ts, &out->ts, err)) != WP_OK)
+        return st;
+    if (rank != NULL && (st = get_rank(rank, &out->dp_rank, err)) != WP_OK)
+        return st;
+    if (events->type != MSGPACK_OBJECT_ARRAY)
+        return wp_err_set(err, WP_EINVAL, "events: expected an array, got %s", type_desc(events));
+    size_t n = events->via.array.size;
+    if (n > WP_KVEV_MAX_ITEMS)
+        return wp_err_set(err, WP_ELIMIT, "events: %zu events, at most %zu", n, WP_KVEV_MAX_ITEMS);
+    size_t cap = d->ev_cap;
+    if (!grow((void **)&d->events, &cap, n, sizeof(*d->events)) ||
+        !grow((void **)&d->fix, &d->ev_cap, n, sizeof(*d->fix)))
+        return wp_err_set(err, WP_ENOMEM, "kv events: out of memory");
+    for (size_t i = 0; i < n; i++)
+        if ((st = get_event(d, &events->via.array.ptr[i], i, &d->events[i], &d->fix[i], err)) !=
+            WP_OK)
+            return st;
+    for (size_t i = 0; i < n; i++) {
+        wp_kvev_event_t *e = &d->events[i];
+        const fix_t *f = &d->fix[i];
+        e->hashes = e->n_hashes ? d->hashes + f->hashes : NULL;
+        e->token_ids = e->n_tokens ? d->tokens + f->tokens : NULL;
+        e->lora_name = f->lora == SIZE_MAX ? NULL : d->strs + f->lora;
+        e->medium_name = f->medium == SIZE_MAX ? NULL : d->strs + f->medium;
+    }
+    out->events = n ? d->events : NULL;
+    out->n_events = n;
+    return WP_OK;
+}
+
+wp_status_t wp_kvev_decode(wp_kvev_decoder_t *d, const void *data, size_t len, wp_kvev_batch_t *out,
+                           wp_err_t *err)
+{
+    memset(out, 0, sizeof(*out));
+    out->dp_rank = -1;
+    if (len > WP_KVEV_MAX_PAYLOAD)
+        return wp_err_set(err, WP_ELIMIT, "kv events payload of %zu bytes, at most %zu", len,
+                          WP_KVEV_MAX_PAYLOAD);
+    d->h_len = d->t_len = d->s_len = 0;
+    size_t need = len * sizeof(msgpack_object) + 4096;
+    if (need > d->zone_chunk) {
+        size_t c = d->zone_chunk;
+        while (c < need)
+            c *= 2;
+        msgpack_zone_destroy(&d->zone);
+        if (!msgpack_zone_init(&d->zone, c)) {
+            msgpack_zone_init(&d->zone, ZONE_MIN);
+            d->zone_chunk = ZONE_MIN;
+            return wp_err_set(err, WP_ENOMEM, "kv events: out of memory");
+        }
+        d->zone_chunk = c;
+    } else {
+        msgpack_zone_clear(&d->zone);
+    }
+    msgpack_object root;
+    size_t off = 0;
+    msgpack_unpack_return r = msgpack_unpack(data, len, &off, &d->zone, &root);
+    if (r == MSGPACK_UNPACK_CONTINUE)
+        return wp_err_set(err, WP_EINVAL, "kv events payload: truncated msgpack (%zu bytes)", len);
+    if (r == MSGPACK_UNPACK_NOMEM_ERROR)
+        return wp_err_set(err, WP_ENOMEM, "kv events payload: out of memory (or nested too deep)");
+    if (r != MSGPACK_UNPACK_SUCCESS && r != MSGPACK_UNPACK_EXTRA_BYTES)
+        return wp_err_set(err, WP_EINVAL, "kv events payload: not valid msgpack");
+    if (off != len)
+        return wp_err_set(err, WP_EINVAL, "kv events payload: %zu bytes after the batch",
+                          len - off);
+    wp_status_t st = get_batch(d, &root, out, err);
+    if (st != WP_OK) {
+        memset(out, 0, sizeof(*out));
+        out->dp_rank = -1;
+    }
+    return st;
+}
