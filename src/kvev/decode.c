@@ -162,7 +162,8 @@ static wp_status_t get_int(wp_kvev_decoder_t *d, const msgpack_object *o, size_t
                            const char *field, size_t idx, int64_t lo, int64_t hi, int64_t *v,
                            wp_err_t *err)
 {
-    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= (uint64_t)hi)
+    if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER && o->via.u64 <= (uint64_t)hi &&
+        (lo <= 0 || o->via.u64 >= (uint64_t)lo))
         *v = (int64_t)o->via.u64;
     else if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && o->via.i64 >= lo)
         *v = o->via.i64;
