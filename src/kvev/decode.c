@@ -244,45 +244,70 @@ static wp_status_t get_tokens(wp_kvev_decoder_t *d, const msgpack_object *o, siz
     return WP_OK;
 }
 
-/* Field i of an event (by name), from either layout. */
-static wp_status_t set_field(wp_kvev_decoder_t *d, size_t ev, const char *name,
-                             const msgpack_object *v, wp_kvev_event_t *e, fix_t *f, wp_err_t *err)
+/* An event's fields, in BlockStored's declaration order (vLLM's). */
+enum { F_HASHES, F_PARENT, F_TOKENS, F_BLOCK_SIZE, F_LORA_ID, F_MEDIUM, F_LORA_NAME, F_COUNT };
+
+typedef struct {
+    const char *name;
+    uint32_t len;
+} name_t;
+
+#define NAME(s)                                                                                    \
+    {                                                                                              \
+        s, sizeof(s) - 1                                                                           \
+    }
+static const name_t FIELD_NAMES[F_COUNT] = {NAME("block_hashes"), NAME("parent_block_hash"),
+                                            NAME("token_ids"),    NAME("block_size"),
+                                            NAME("lora_id"),      NAME("medium"),
+                                            NAME("lora_name")};
+/* The fields of each type, in wire order (the array layout's positions after the tag). */
+static const int STORED_FIELDS[] = {F_HASHES,  F_PARENT, F_TOKENS,   F_BLOCK_SIZE,
+                                    F_LORA_ID, F_MEDIUM, F_LORA_NAME};
+static const int REMOVED_FIELDS[] = {F_HASHES, F_MEDIUM};
+
+static bool is_name(const msgpack_object *o, const name_t *n)
 {
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n->len &&
+           memcmp(o->via.str.ptr, n->name, n->len) == 0;
+}
+
+/* Field f of an event, from either layout. */
+static wp_status_t set_field(wp_kvev_decoder_t *d, size_t ev, int f, const msgpack_object *v,
+                             wp_kvev_event_t *e, fix_t *fx, wp_err_t *err)
+{
+    const char *name = FIELD_NAMES[f].name;
     wp_status_t st = WP_OK;
     int64_t x;
-    if (strcmp(name, "block_hashes") == 0) {
-        st = get_hashes(d, v, ev, e, f, err);
-    } else if (strcmp(name, "parent_block_hash") == 0) {
+    switch (f) {
+    case F_HASHES:
+        return get_hashes(d, v, ev, e, fx, err);
+    case F_PARENT:
         e->has_parent = v->type != MSGPACK_OBJECT_NIL;
-        if (e->has_parent)
-            st = get_hash(d, v, ev, name, SIZE_MAX, &e->parent, err);
-    } else if (strcmp(name, "token_ids") == 0) {
-        st = get_tokens(d, v, ev, e, f, err);
-    } else if (strcmp(name, "block_size") == 0) {
+        return e->has_parent ? get_hash(d, v, ev, name, SIZE_MAX, &e->parent, err) : WP_OK;
+    case F_TOKENS:
+        return get_tokens(d, v, ev, e, fx, err);
+    case F_BLOCK_SIZE:
         st = get_int(d, v, ev, name, SIZE_MAX, 1, INT32_MAX, &x, err);
         e->block_size = (int32_t)x;
-    } else if (strcmp(name, "lora_id") == 0) {
+        return st;
+    case F_LORA_ID:
         e->has_lora_id = v->type != MSGPACK_OBJECT_NIL;
-        if (e->has_lora_id)
-            st = get_int(d, v, ev, name, SIZE_MAX, INT64_MIN, INT64_MAX, &e->lora_id, err);
-    } else if (strcmp(name, "medium") == 0) {
+        return e->has_lora_id
+                   ? get_int(d, v, ev, name, SIZE_MAX, INT64_MIN, INT64_MAX, &e->lora_id, err)
+                   : WP_OK;
+    case F_MEDIUM:
         if (v->type == MSGPACK_OBJECT_STR) {
             e->medium = wp_kvev_medium_parse(v->via.str.ptr, v->via.str.size);
             if (e->medium == WP_KVEV_MEDIUM_OTHER)
-                st = get_str(d, v, ev, name, &f->medium, err);
+                st = get_str(d, v, ev, name, &fx->medium, err);
         } else if (v->type != MSGPACK_OBJECT_NIL) {
             st = expected(err, at(d, ev, name, SIZE_MAX), "a string or nil", v);
         }
-    } else if (strcmp(name, "lora_name") == 0) {
-        st = get_str(d, v, ev, name, &f->lora, err);
+        return st;
+    default:
+        return get_str(d, v, ev, name, &fx->lora, err);
     }
-    return st;
 }
-
-static const char *const STORED_FIELDS[] = {"block_hashes", "parent_block_hash", "token_ids",
-                                            "block_size",   "lora_id",           "medium",
-                                            "lora_name"};
-static const char *const REMOVED_FIELDS[] = {"block_hashes", "medium"};
 
 static wp_status_t get_type(wp_kvev_decoder_t *d, const msgpack_object *o, size_t ev,
                             wp_kvev_type_t *t, wp_err_t *err)
@@ -302,17 +327,17 @@ static wp_status_t get_type(wp_kvev_decoder_t *d, const msgpack_object *o, size_
     return WP_OK;
 }
 
-/* Which required fields were seen, as bits over STORED_FIELDS/REMOVED_FIELDS. */
+/* seen: a bit per field id present. */
 static wp_status_t check_required(wp_kvev_decoder_t *d, size_t ev, wp_kvev_type_t t, unsigned seen,
                                   wp_err_t *err)
 {
     /* block_hashes always; BlockStored also token_ids and block_size. */
-    unsigned need = t == WP_KVEV_STORED ? (1u << 0 | 1u << 2 | 1u << 3) : 1u << 0;
-    const char *const *names = t == WP_KVEV_STORED ? STORED_FIELDS : REMOVED_FIELDS;
-    for (unsigned i = 0; i < 4; i++)
+    unsigned need = t == WP_KVEV_STORED ? (1u << F_HASHES | 1u << F_TOKENS | 1u << F_BLOCK_SIZE)
+                                        : 1u << F_HASHES;
+    for (unsigned i = 0; i < F_COUNT; i++)
         if ((need & (1u << i)) && !(seen & (1u << i)))
             return wp_err_set(err, WP_EINVAL, "%s: missing field '%s'", at(d, ev, NULL, SIZE_MAX),
-                              names[i]);
+                              FIELD_NAMES[i].name);
     return WP_OK;
 }
 
@@ -329,12 +354,12 @@ static wp_status_t get_event(wp_kvev_decoder_t *d, const msgpack_object *o, size
             return wp_err_set(err, WP_EINVAL, "%s: empty event array", at(d, ev, NULL, SIZE_MAX));
         if ((st = get_type(d, &a->ptr[0], ev, &e->type, err)) != WP_OK)
             return st;
-        const char *const *names = e->type == WP_KVEV_STORED ? STORED_FIELDS : REMOVED_FIELDS;
+        const int *ids = e->type == WP_KVEV_STORED ? STORED_FIELDS : REMOVED_FIELDS;
         size_t n = e->type == WP_KVEV_STORED ? 7 : e->type == WP_KVEV_REMOVED ? 2 : 0;
         for (size_t i = 0; i < n && i + 1 < a->size; i++) {
-            if ((st = set_field(d, ev, names[i], &a->ptr[i + 1], e, f, err)) != WP_OK)
+            if ((st = set_field(d, ev, ids[i], &a->ptr[i + 1], e, f, err)) != WP_OK)
                 return st;
-            seen |= 1u << i;
+            seen |= 1u << ids[i];
         }
     } else if (o->type == MSGPACK_OBJECT_MAP) {
         const msgpack_object_map *m = &o->via.map;
@@ -347,15 +372,16 @@ static wp_status_t get_event(wp_kvev_decoder_t *d, const msgpack_object *o, size
                               at(d, ev, NULL, SIZE_MAX));
         if ((st = get_type(d, type, ev, &e->type, err)) != WP_OK)
             return st;
-        const char *const *names = e->type == WP_KVEV_STORED ? STORED_FIELDS : REMOVED_FIELDS;
+        const int *ids = e->type == WP_KVEV_STORED ? STORED_FIELDS : REMOVED_FIELDS;
         size_t n = e->type == WP_KVEV_STORED ? 7 : e->type == WP_KVEV_REMOVED ? 2 : 0;
         for (size_t i = 0; i < m->size; i++) {
             for (size_t j = 0; j < n; j++) {
-                if (!is_str(&m->ptr[i].key, names[j]))
+                if (!is_name(&m->ptr[i].key, &FIELD_NAMES[ids[j]]))
                     continue;
-                if ((st = set_field(d, ev, names[j], &m->ptr[i].val, e, f, err)) != WP_OK)
+                if ((st = set_field(d, ev, ids[j], &m->ptr[i].val, e, f, err)) != WP_OK)
                     return st;
-                seen |= 1u << j;
+                seen |= 1u << ids[j];
+                break;
             }
         }
     } else {

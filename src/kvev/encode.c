@@ -23,8 +23,15 @@ typedef struct {
 static int sink_write(void *data, const char *p, size_t n)
 {
     sink_t *s = data;
+    wp_buf_t *b = s->out;
+    if (s->st == WP_OK && b->cap - b->len > n) { /* room for the bytes and the NUL */
+        memcpy(b->data + b->len, p, n);
+        b->len += n;
+        b->data[b->len] = 0;
+        return 0;
+    }
     if (s->st == WP_OK)
-        s->st = wp_buf_append(s->out, p, n);
+        s->st = wp_buf_append(b, p, n);
     return s->st == WP_OK ? 0 : -1;
 }
 
