@@ -477,6 +477,131 @@ static wp_status_t get_batch(wp_kvev_decoder_t *d, const msgpack_object *root, w
     return WP_OK;
 }
 
+/* Reads n big-endian bytes at p. */
+static uint64_t be(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* One pass over the payload before msgpack-c sees it: every item is in bounds, and no array
+ * or map declares more items than there are bytes left to hold them (each takes one at
+ * least). msgpack-c allocates a container's items as soon as it reads its count, so without
+ * this a 5-byte array32 head could ask for 100 GB. pending counts the items still to read,
+ * so no stack is needed. Returns false on a bad or truncated payload. */
+static bool precheck(const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+    uint64_t pending = 1;
+    while (pending > 0) {
+        if (i >= len)
+            return false;
+        uint8_t h = p[i++];
+        pending--;
+        uint64_t items = 0, skip = 0; /* items to add; bytes to skip after the head */
+        size_t arg = 0;               /* bytes of a length argument */
+        if (h <= 0x7f || h >= 0xe0 || h == 0xc0 || h == 0xc2 || h == 0xc3) {
+        } else if (h <= 0x8f) {
+            items = 2u * (h & 0x0f);
+        } else if (h <= 0x9f) {
+            items = h & 0x0f;
+        } else if (h <= 0xbf) {
+            skip = h & 0x1f;
+        } else {
+            switch (h) {
+            case 0xc4:
+            case 0xd9:
+                arg = 1;
+                break;
+            case 0xc5:
+            case 0xda:
+                arg = 2;
+                break;
+            case 0xc6:
+            case 0xdb:
+                arg = 4;
+                break;
+            case 0xc7:
+                arg = 1;
+                skip = 1;
+                break;
+            case 0xc8:
+                arg = 2;
+                skip = 1;
+                break;
+            case 0xc9:
+                arg = 4;
+                skip = 1;
+                break;
+            case 0xca:
+                skip = 4;
+                break;
+            case 0xcb:
+                skip = 8;
+                break;
+            case 0xcc:
+            case 0xd0:
+                skip = 1;
+                break;
+            case 0xcd:
+            case 0xd1:
+                skip = 2;
+                break;
+            case 0xce:
+            case 0xd2:
+                skip = 4;
+                break;
+            case 0xcf:
+            case 0xd3:
+                skip = 8;
+                break;
+            case 0xd4:
+                skip = 2;
+                break;
+            case 0xd5:
+                skip = 3;
+                break;
+            case 0xd6:
+                skip = 5;
+                break;
+            case 0xd7:
+                skip = 9;
+                break;
+            case 0xd8:
+                skip = 17;
+                break;
+            case 0xdc:
+            case 0xde:
+                arg = 2;
+                break;
+            case 0xdd:
+            case 0xdf:
+                arg = 4;
+                break;
+            default:
+                return false; /* 0xc1: never used */
+            }
+            if (arg > len - i)
+                return false;
+            uint64_t n = arg ? be(p + i, arg) : 0;
+            i += arg;
+            if (h >= 0xdc)
+                items = h >= 0xde ? 2 * n : n;
+            else if (arg)
+                skip += n;
+        }
+        if (skip > len - i)
+            return false;
+        i += skip;
+        pending += items;
+        if (pending > len - i)
+            return false;
+    }
+    return true;
+}
+
 wp_status_t wp_kvev_decode(wp_kvev_decoder_t *d, const void *data, size_t len, wp_kvev_batch_t *out,
                            wp_err_t *err)
 {
@@ -485,6 +610,10 @@ wp_status_t wp_kvev_decode(wp_kvev_decoder_t *d, const void *data, size_t len, w
     if (len > WP_KVEV_MAX_PAYLOAD)
         return wp_err_set(err, WP_ELIMIT, "kv events payload of %zu bytes, at most %zu", len,
                           WP_KVEV_MAX_PAYLOAD);
+    if (!precheck(data, len))
+        return wp_err_set(err, WP_EINVAL,
+                          "kv events payload: not valid msgpack (bad item, truncated, or a "
+                          "count past the end)");
     d->h_len = d->t_len = d->s_len = 0;
     size_t need = len * sizeof(msgpack_object) + 4096;
     if (need > d->zone_chunk) {

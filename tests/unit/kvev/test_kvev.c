@@ -350,6 +350,10 @@ static void test_kvev_decode_errors(void **state)
     msgpack_sbuffer_destroy(&sb);
 
     EXPECT_ERROR("\xc1", WP_EINVAL, "not valid msgpack");
+    /* Counts past the end are refused before msgpack-c would allocate for them. */
+    EXPECT_ERROR("\xdd\xff\xff\xff\xff", WP_EINVAL, "count past the end");
+    EXPECT_ERROR("\x92\x00\xdf\x10\x00\x00\x00\x00", WP_EINVAL, "count past the end");
+    EXPECT_ERROR("\x92\x00\x91\xc6\x7f\xff\xff\xff", WP_EINVAL, "not valid msgpack");
     EXPECT_ERROR("\x05", WP_EINVAL, "batch: expected a map or an array, got an integer");
     EXPECT_ERROR("\x91\x00", WP_EINVAL, "batch: expected [ts, events(, rank)]");
     EXPECT_ERROR("\x92\x00\x00", WP_EINVAL, "events: expected an array, got an integer");
