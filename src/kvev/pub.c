@@ -353,6 +353,10 @@ wp_kvev_pub_t *wp_kvev_pub_new(uv_loop_t *loop, void *zmq_ctx, const wp_kvev_pub
         wp_err_set(err, WP_EINVAL, "kv events: publisher is not enabled");
         return NULL;
     }
+    if (cfg->buffer_steps == 0) {
+        wp_err_set(err, WP_EINVAL, "kv events: buffer_steps must be at least 1");
+        return NULL;
+    }
     wp_kvev_pub_t *p = calloc(1, sizeof(*p));
     if (p != NULL)
         p->ring = calloc(cfg->buffer_steps, sizeof(slot_t));
