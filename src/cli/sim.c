@@ -2,6 +2,7 @@
  * cli/sim: `wellpath sim` — N simulated vLLM-compatible servers in one process, on
  * consecutive ports. When every replica listens it prints one line on stdout,
  *   wellpath sim: ready model=NAME ports=8100,8101,... kv_ports=P0,P1,...
+ *     [kv_events=tcp://H:P,... kv_events_replay=tcp://H:P,...]  (with --kv-events-config)
  * which `wellpath up` (and tests) read to learn the ports; kv_ports are the P/D side
  * channels (protocol in sim/sim.h). Fault injection (--fault, --fault-replicas,
  * --admin-token or WELLPATH_ADMIN_TOKEN) is described in sim/sim.h and fault/fault.h.
@@ -145,6 +146,14 @@ int wp_cli_sim(int argc, char **argv)
     printf(" kv_ports=");
     for (int i = 0; i < wp_sim_replicas(run.sim); i++)
         printf("%s%d", i ? "," : "", wp_sim_kv_port(run.sim, i));
+    if (wp_sim_kv_events_endpoint(run.sim, 0, false)[0]) {
+        printf(" kv_events=");
+        for (int i = 0; i < wp_sim_replicas(run.sim); i++)
+            printf("%s%s", i ? "," : "", wp_sim_kv_events_endpoint(run.sim, i, false));
+        printf(" kv_events_replay=");
+        for (int i = 0; i < wp_sim_replicas(run.sim); i++)
+            printf("%s%s", i ? "," : "", wp_sim_kv_events_endpoint(run.sim, i, true));
+    }
     printf("\n");
     fflush(stdout);
     uv_run(loop, UV_RUN_DEFAULT);

@@ -15,12 +15,26 @@
 
 #include "base/str.h"
 #include "cli/cli.h"
+#include "kvev/pub.h"
 
 /* ---- the custom rows ---- */
 
 static wp_status_t parse_role(wp_sim_config_t *sc, const char *what, const char *v, wp_err_t *err)
 {
     return wp_sim_role_parse(v, &sc->role, err);
+}
+
+static wp_status_t parse_kv_events(wp_sim_config_t *sc, const char *what, const char *v,
+                                   wp_err_t *err)
+{
+    wp_kvev_pub_config_t c;
+    wp_err_t e;
+    if (wp_kvev_pub_config_parse(v, strlen(v), 0, &c, &e) != WP_OK)
+        return wp_err_set(err, WP_EINVAL, "%s: %s", what, e.msg);
+    if (!wp_strlcpy(sc->kv_events_config, v, sizeof(sc->kv_events_config)))
+        return wp_err_set(err, WP_EINVAL, "%s: longer than %zu bytes", what,
+                          sizeof(sc->kv_events_config) - 1);
+    return WP_OK;
 }
 
 static wp_status_t parse_transport(wp_sim_config_t *sc, const char *what, const char *v,
@@ -178,12 +192,23 @@ static const wp_cli_simopt_t rows[] = {
      .help = "model from the catalog (default qwen3-8b)"},
     {.flag = "tokenizer",
      .metavar = "PATH",
+     TOPO("inferenceScheduler.tokenizer", scheduler.tokenizer),
      .kind = WP_CLI_SIMOPT_STR,
      .unset = WP_CLI_SIMOPT_UNSET_ZERO,
      SC(tokenizer),
      .help = "the model's own tokenizer: a directory with tokenizer.json\n(and "
              "tokenizer_config.json) or that file; prompt ids\nthen as vLLM makes them "
              "(docs/tokenizer.md)"},
+    {.flag = "kv-events-config",
+     .metavar = "JSON",
+     .kind = WP_CLI_SIMOPT_STR,
+     .unset = WP_CLI_SIMOPT_UNSET_ZERO,
+     SC(kv_events_config),
+     .parse = parse_kv_events,
+     .help = "vLLM's --kv-events-config: publish KV events over ZeroMQ\n"
+             "('{\"enable_kv_cache_events\":true,\"publisher\":\"zmq\",\n"
+             "\"endpoint\":\"tcp://*:5557\"}'); replica i's ports + i; block\n"
+             "hashes from PYTHONHASHSEED (docs/kv-events.md)"},
     {.flag = "gpu",
      .metavar = "NAME",
      TOPO("gpu", gpu),

@@ -434,6 +434,7 @@ void wp_gateway_free(wp_gateway_t *gw)
     if (gw->server != NULL)
         wp_http_server_close(gw->server); /* aborts in-flight requests: they cancel their calls */
     wp__gw_pools_free(gw);
+    wp__gw_kvev_close(gw);
     uv_close((uv_handle_t *)&gw->scrape_timer, on_timer_closed);
     uv_close((uv_handle_t *)&gw->drain_timer, on_timer_closed);
 }

@@ -38,6 +38,7 @@
 #include "sched/decision.h"
 #include "sched/outlier.h"
 #include "gateway/gateway.h"
+#include "kvev/sub.h"
 #include "kvhash/kvhash.h"
 #include "stats/stats.h"
 #include "tok/model.h"
@@ -136,6 +137,7 @@ typedef struct gw_endpoint_s {
  * for all its attempts, so a request on a removed endpoint completes. The current
  * generation holds one ref too. */
 typedef struct gw_pool_s {
+    struct wp_gateway_s *gw;
     int refs;
     wp_sched_t *sched;
     wp_sched_outlier_t *outlier; /* outlier detection's state of eps[i] is its endpoint i */
@@ -168,6 +170,16 @@ typedef enum {
     GW_PD_BAD_RESPONSE,
     GW_PD_FALLBACK_KINDS
 } gw_pd_fallback_t;
+
+/* kvevents.c: one endpoint's KV-event subscription (owned by the gateway, kept across
+ * reloads while name and addresses stay). */
+typedef struct gw_kvsub_s {
+    struct wp_gateway_s *gw;
+    char name[64], addr[256], replay[256], topic[64];
+    wp_kvev_sub_t *sub;
+    double lag_s;          /* at the last batch: the gateway's clock less the batch's ts */
+    uint64_t store_errors; /* stores the view could not take (no memory) */
+} gw_kvsub_t;
 
 struct wp_gateway_s {
     /* gateway.c: life cycle, the server, drain, reload, the tick */
@@ -217,6 +229,10 @@ struct wp_gateway_s {
     wp_bpe_cache_t *tok_cache;
     wp_kvhash_t kv_seed;
     uint64_t tokenize_errors;
+    /* kvevents.c: the endpoints' KV-event subscriptions */
+    void *zctx;
+    gw_kvsub_t *kvsubs[WP_GATEWAY_MAX_ENDPOINTS];
+    int n_kvsubs;
 };
 
 /* ---- one request ---- */
@@ -303,6 +319,14 @@ wp_status_t wp__gw_prompt_open(wp_gateway_t *gw, wp_err_t *err);
 void wp__gw_prompt_close(wp_gateway_t *gw);
 /* With a tokenizer: p->n_tokens from the token ids, p->kv_hashes from their blocks. */
 void wp__gw_prompt_hash(gw_proxy_t *p);
+
+/* ---- kvevents.c: the endpoints' KV events into the KV view ---- */
+
+/* Subscriptions follow the current generation's endpoints (after a pool becomes current). */
+void wp__gw_kvev_sync(wp_gateway_t *gw);
+void wp__gw_kvev_close(wp_gateway_t *gw);
+/* The subscription of the endpoint of that name, or NULL. */
+const gw_kvsub_t *wp__gw_kvev_find(const wp_gateway_t *gw, const char *name);
 
 /* ---- proxy.c: one proxied request ---- */
 

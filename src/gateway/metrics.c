@@ -27,6 +27,8 @@
  *   kv_index_bytes, wellpath_endpoint_kv_index_{gpu,cpu}_blocks{endpoint}  the KV view: what
  *                                        the endpoints' KV events say they hold (precise-prefix)
  *   tokenize_errors_total                prompts the tokenizer refused (gateway.h: tokenizer)
+ *   wellpath_endpoint_kv_event_{batches,gaps,replayed,resyncs,decode_errors}_total{endpoint},
+ *   wellpath_endpoint_kv_events_total, wellpath_endpoint_kv_event_lag_seconds  its KV events
  *   wellpath_endpoint_{ejected,ejections_total}{endpoint}  outlier detection (outlier.c)
  *   accounting_errors_total{endpoint,kind}  completions ("complete") and first bytes
  *                                        ("prefill") reported with nothing pending on the
@@ -215,6 +217,46 @@ static double v_kv_cpu(const gw_endpoint_t *ep)
 {
     return v_kv_blocks(ep, WP_SCHED_MEDIUM_CPU);
 }
+/* The endpoint's KV-event subscription's counters (NaN without one: no sample). */
+static double kvsub(const gw_endpoint_t *ep, int what)
+{
+    const gw_kvsub_t *k = wp__gw_kvev_find(ep->pool->gw, ep->cfg.name);
+    if (k == NULL)
+        return NAN;
+    wp_kvev_sub_stats_t st;
+    wp_kvev_sub_stats(k->sub, &st);
+    double v[] = {(double)st.batches, (double)st.events, (double)st.gaps, (double)st.replayed,
+                  (double)st.resyncs, (double)st.decode_errors, k->lag_s};
+    return v[what];
+}
+static double v_kv_batches(const gw_endpoint_t *ep)
+{
+    return kvsub(ep, 0);
+}
+static double v_kv_events(const gw_endpoint_t *ep)
+{
+    return kvsub(ep, 1);
+}
+static double v_kv_gaps(const gw_endpoint_t *ep)
+{
+    return kvsub(ep, 2);
+}
+static double v_kv_replayed(const gw_endpoint_t *ep)
+{
+    return kvsub(ep, 3);
+}
+static double v_kv_resyncs(const gw_endpoint_t *ep)
+{
+    return kvsub(ep, 4);
+}
+static double v_kv_decode_errors(const gw_endpoint_t *ep)
+{
+    return kvsub(ep, 5);
+}
+static double v_kv_lag(const gw_endpoint_t *ep)
+{
+    return kvsub(ep, 6);
+}
 static double v_ejected(const gw_endpoint_t *ep)
 {
     return gw_ep_outlier(ep)->ejected;
@@ -275,6 +317,23 @@ static const ep_family_t endpoint_families[] = {
      v_kv_gpu},
     {"wellpath_endpoint_kv_index_cpu_blocks", "gauge",
      "KV blocks the endpoint's own KV events say it holds on the CPU (offloaded).", v_kv_cpu},
+    {"wellpath_endpoint_kv_event_batches_total", "counter",
+     "KV-event batches received from the endpoint (each seq once, in order).", v_kv_batches},
+    {"wellpath_endpoint_kv_events_total", "counter",
+     "KV events (BlockStored, BlockRemoved, AllBlocksCleared) received from the endpoint.",
+     v_kv_events},
+    {"wellpath_endpoint_kv_event_gaps_total", "counter",
+     "Sequence gaps seen in the endpoint's KV events (then replayed, or a resync).", v_kv_gaps},
+    {"wellpath_endpoint_kv_event_replayed_total", "counter",
+     "KV-event batches recovered from the endpoint's replay socket.", v_kv_replayed},
+    {"wellpath_endpoint_kv_event_resyncs_total", "counter",
+     "Times the endpoint's KV view started over (events lost, or the publisher restarted).",
+     v_kv_resyncs},
+    {"wellpath_endpoint_kv_event_decode_errors_total", "counter",
+     "KV-event payloads from the endpoint that did not decode.", v_kv_decode_errors},
+    {"wellpath_endpoint_kv_event_lag_seconds", "gauge",
+     "At the last batch: the gateway's clock less the batch's timestamp (the server's clock).",
+     v_kv_lag},
     {"wellpath_endpoint_ejected", "gauge",
      "1 while outlier detection keeps the endpoint out of the pool.", v_ejected},
     {"wellpath_endpoint_ejections_total", "counter",

@@ -76,8 +76,10 @@ static void engine_reset(sim_replica_t *r)
         g->timer_armed = false;
     }
     wp_err_t err;
-    if (wp_group_reset(g->core, r->rank, &err) == WP_OK)
+    if (wp_group_reset(g->core, r->rank, &err) == WP_OK) {
         r->engine = wp_group_engine(g->core, r->rank);
+        wp__sim_kvev_cleared(r);
+    }
     else
         wp_log(WP_LOG_ERROR, "fault: rank engine not restarted", "replica=%d error=\"%s\"",
                r->index, err.msg);

@@ -19,6 +19,8 @@
 #include "model/model.h"
 #include "sim/sim.h"
 #include "stats/stats.h"
+#include "kvev/pub.h"
+#include "kvhash/kvhash.h"
 #include "tok/model.h"
 
 typedef struct sim_replica_s sim_replica_t;
@@ -41,6 +43,9 @@ typedef struct sim_req_s {
     bool hold;                /* a remote prefill: answer carries kv_transfer_params */
     int64_t disconnect_after; /* injected: close the connection at this token (-1: never) */
     uint64_t salt;
+    char *cache_salt; /* with KV events: the request's cache_salt (owned; NULL = none) */
+    int32_t *ids;     /* with KV events: the prompt's ids (owned), for BlockStored */
+    size_t n_ids;
     int32_t priority;
     char headers[160]; /* extra response headers: "X-Request-Id: ...\r\n" or "" */
     sim_pull_t *pull;  /* while pulling KV: the pull owns the record */
@@ -100,6 +105,7 @@ struct sim_replica_s {
     uv_timer_t fault_timer;   /* the crash (deferred out of any handler), then the restart */
     bool crash_pending, down;
     int64_t restart_ms;
+    wp_kvev_pub_t *kvpub; /* its KV events (kvevents.c); NULL when off */
 };
 
 struct wp_sim_s {
@@ -118,6 +124,9 @@ struct wp_sim_s {
     bool freeing;
     wp_tokmodel_t *tok;        /* cfg.tokenizer loaded, or NULL: the fake tokenizer */
     wp_bpe_cache_t *tok_cache; /* the loop thread's */
+    bool kvev;                 /* cfg.kv_events_config enabled (kvevents.c) */
+    void *zctx;                /* its ZeroMQ context */
+    wp_kvhash_t kv_seed;       /* vLLM's NONE_HASH, from PYTHONHASHSEED */
 };
 
 /* sim.c: whether `model` names this simulator's model (any catalog spelling) */
@@ -168,6 +177,16 @@ void wp__sim_inject_init(sim_replica_t *r);
 void wp__sim_inject_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind);
 bool wp__sim_admin(sim_replica_t *r, wp_http_req_t *req);
 void wp__sim_inject_close(sim_replica_t *r);
+
+/* kvevents.c: KV events. open: reads cfg.kv_events_config (sim-wide); replica: r's
+ * publisher; hashes: q's prompt blocks as vLLM hashes them (malloc'd, NULL when off);
+ * publish: a step's events of r's engine; cleared: r restarted with an empty cache. */
+wp_status_t wp__sim_kvev_open(wp_sim_t *sim, wp_err_t *err);
+wp_status_t wp__sim_kvev_replica(sim_replica_t *r, wp_err_t *err);
+void wp__sim_kvev_close(sim_replica_t *r);
+uint64_t *wp__sim_kvev_hashes(const sim_req_t *q, const int32_t *ids, size_t n);
+void wp__sim_kvev_publish(sim_replica_t *r, const wp_engine_step_t *st);
+void wp__sim_kvev_cleared(sim_replica_t *r);
 
 /* metrics.c */
 void wp__sim_metrics_init(sim_replica_t *r);

@@ -43,6 +43,8 @@ void wp__sim_req_free(sim_req_t *q)
     if (q->live_next != NULL)
         q->live_next->live_prev = q->live_prev;
     wp_buf_free(&q->text);
+    free(q->cache_salt);
+    free(q->ids);
     free(q);
 }
 
@@ -216,6 +218,8 @@ static void on_step_done(uv_timer_t *t)
     /* timer_armed stays set while the events go out: ending a response may run the
      * next pipelined request (whose plan must not overwrite g->step now), and an abort
      * must park its record on `dead`, since later events may still name it. */
+    for (int k = 0; k < g->step.n_ranks; k++) /* before the tokens: they may free requests */
+        wp__sim_kvev_publish(&g->ranks[k], &g->step.ranks[k]);
     for (int k = 0; k < g->step.n_ranks; k++) {
         const wp_engine_step_t *st = &g->step.ranks[k];
         for (size_t i = 0; i < st->n_events; i++)
@@ -372,6 +376,8 @@ static sim_req_t *req_new(sim_replica_t *r, wp_http_req_t *req, const wp_api_req
              (unsigned long long)wp_hash_mix(q->id ^ r->sim->t0_ns));
     q->created = (int64_t)time(NULL);
     q->salt = api->cache_salt ? wp_hash64(api->cache_salt, strlen(api->cache_salt), 0) : 0;
+    if (r->sim->kvev && api->cache_salt && api->cache_salt[0])
+        q->cache_salt = strdup(api->cache_salt); /* no memory: hashed without it */
     q->priority = (int32_t)api->priority;
     wp_str_t xid = wp_http_headers_get(&req->headers, "X-Request-Id");
     bool clean = xid.n > 0 && xid.n <= 128;
@@ -451,6 +457,11 @@ void wp__sim_fail(sim_req_t *q, int status, const char *msg)
 void wp__sim_enqueue(sim_req_t *q, const int32_t *ids, size_t n, bool kv_ready)
 {
     sim_replica_t *r = q->r;
+    uint64_t *hashes = wp__sim_kvev_hashes(q, ids, n);
+    if (r->sim->kvev && q->ids == NULL && (q->ids = malloc((n ? n : 1) * sizeof(int32_t))) != NULL) {
+        memcpy(q->ids, ids, n * sizeof(int32_t));
+        q->n_ids = n;
+    }
     wp_engine_req_t in = {.id = q->id,
                           .tokens = ids,
                           .n_tokens = (int32_t)n,
@@ -460,9 +471,12 @@ void wp__sim_enqueue(sim_req_t *q, const int32_t *ids, size_t n, bool kv_ready)
                           .arrival = q->arrival,
                           .hold = q->hold,
                           .kv_ready = kv_ready,
+                          .block_hashes = hashes,
                           .user = q};
     wp_err_t err;
-    if (wp_engine_add(r->engine, &in, &err) != WP_OK) {
+    wp_status_t added = wp_engine_add(r->engine, &in, &err);
+    free(hashes);
+    if (added != WP_OK) {
         wp__sim_fail(q, 400, err.msg);
         return;
     }

@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "base/str.h"
+#include "kvev/ctx.h"
 #include "os/tokfiles.h"
 
 void wp_sim_config_default(wp_sim_config_t *cfg)
@@ -324,6 +325,7 @@ static void sim_release(wp_sim_t *sim)
 {
     wp_bpe_cache_free(sim->tok_cache);
     wp_tokmodel_free(sim->tok);
+    wp_kvev_ctx_free(sim->zctx);
     free(sim->replicas);
     free(sim->groups);
     free(sim);
@@ -360,7 +362,7 @@ wp_sim_t *wp_sim_new(uv_loop_t *loop, const wp_sim_config_t *cfg, wp_err_t *err)
     if (sim->replicas == NULL || sim->groups == NULL ||
         wp_sim_engine_setup(&sim->cfg, &sim->model, &sim->perf, &sim->ep, &sim->ecfg, err) !=
             WP_OK ||
-        load_tokenizer(sim, err) != WP_OK) {
+        load_tokenizer(sim, err) != WP_OK || wp__sim_kvev_open(sim, err) != WP_OK) {
         if (sim->replicas == NULL || sim->groups == NULL)
             wp_err_set(err, WP_ENOMEM, "out of memory");
         sim_release(sim);
@@ -388,6 +390,8 @@ wp_status_t wp_sim_start(wp_sim_t *sim, wp_err_t *err)
             return st;
         r->port = wp_http_server_port(r->server);
         st = wp__sim_kv_listen(r, sim->cfg.kv_port ? sim->cfg.kv_port + i : 0, err);
+        if (st == WP_OK)
+            st = wp__sim_kvev_replica(r, err);
         if (st != WP_OK)
             return st;
     }
@@ -459,6 +463,7 @@ void wp_sim_free(wp_sim_t *sim)
         r->server = NULL;
         wp__sim_pull_close_all(r);
         wp__sim_kv_close(r);
+        wp__sim_kvev_close(r);
         wp__sim_inject_close(r);
     }
     for (int i = 0; i < sim->n_groups; i++)

@@ -142,6 +142,10 @@ typedef struct wp_sim_config_s {
     /* the model's own tokenizer (os/tokfiles.h: a directory or a tokenizer.json); "": the
      * default fake tokenizer (tok/tok.h) */
     char tokenizer[1024];
+    /* vLLM's --kv-events-config (kvev/pub.h); "" or disabled: no KV events. Replica i of the
+     * process publishes on the endpoints' ports + i (a wide-EP rank is a replica); block
+     * hashes are vLLM's sha256_cbor from PYTHONHASHSEED (kvhash/kvhash.h). */
+    char kv_events_config[2048];
 } wp_sim_config_t;
 
 typedef struct wp_sim_s wp_sim_t;
@@ -169,6 +173,9 @@ int wp_sim_port(const wp_sim_t *sim, int replica);
 int wp_sim_kv_port(const wp_sim_t *sim, int replica);
 /* The name clients use (the catalog's Hugging Face id) and its short alias. */
 const char *wp_sim_served_name(const wp_sim_t *sim);
+/* Replica's KV-event PUB endpoint (replay: its ROUTER) as bound ("tcp://127.0.0.1:41234");
+ * "" without KV events (or replay). */
+const char *wp_sim_kv_events_endpoint(const wp_sim_t *sim, int replica, bool replay);
 void wp_sim_free(wp_sim_t *sim);
 
 #endif
