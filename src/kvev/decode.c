@@ -489,7 +489,7 @@ static uint64_t be(const uint8_t *p, size_t n)
 /* One pass over the payload before msgpack-c sees it: every item is in bounds, and no array
  * or map declares more items than there are bytes left to hold them (each takes one at
  * least). msgpack-c allocates a container's items as soon as it reads its count, so without
- * this a 5-byte array32 head could ask for 100 GB. pending counts the items still to read,
+ * this a 5-byte array32 head could ask for a hundred GB. pending counts the items still to read,
  * so no stack is needed. Returns false on a bad or truncated payload. */
 static bool precheck(const uint8_t *p, size_t len)
 {

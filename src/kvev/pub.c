@@ -379,6 +379,10 @@ wp_kvev_pub_t *wp_kvev_pub_new(uv_loop_t *loop, void *zmq_ctx, const wp_kvev_pub
         goto fail;
     if (p->router != NULL && start_poll(p, p->router, &p->poll, err) != WP_OK)
         goto fail;
+    /* Read ZMQ_EVENTS once now: until then libzmq may not signal the fds for what arrives
+     * first (a socket's pipes count as active until a read finds them empty). */
+    drain_pub(p);
+    drain_router(p);
     return p;
 fail:
     wp_kvev_pub_close(p);

@@ -199,6 +199,11 @@ static void on_timeout(uv_timer_t *t)
     drain(s);
 }
 
+static void on_kick(uv_timer_t *t)
+{
+    drain(t->data);
+}
+
 static void on_live(wp_kvev_sub_t *s, uint64_t seq, const void *data, size_t len)
 {
     if (s->replaying) {
@@ -377,6 +382,9 @@ wp_kvev_sub_t *wp_kvev_sub_new(uv_loop_t *loop, void *zmq_ctx, const char *endpo
     s->psub.data = s->timer.data = s;
     s->open_handles = 2;
     uv_poll_start(&s->psub, UV_READABLE, on_poll);
+    /* A first drain on the loop's next turn: until a socket's ZMQ_EVENTS has been read once,
+     * its pipes count as active and libzmq may not signal the fd for the first messages. */
+    uv_timer_start(&s->timer, on_kick, 0, 0);
     return s;
 fail:
     close_dealer(s);

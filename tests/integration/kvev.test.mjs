@@ -29,6 +29,9 @@ function skipReason() {
 
 test('kv events: wire format, replay and resync against pyzmq + msgpack', { skip: skipReason(), timeout: 120_000 }, async () => {
   const child = spawn(PY, [path.join(here, 'kvev_vllm.py'), TOOL], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Killed with the runner too (a timeout): the tools it started then see stdin close and exit.
+  const reap = () => child.exitCode === null && child.kill('SIGKILL');
+  process.on('exit', reap);
   let out = '';
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (out += d));
@@ -38,6 +41,7 @@ test('kv events: wire format, replay and resync against pyzmq + msgpack', { skip
     assert.equal(code, 0, `kvev_vllm.py failed:\n${out}`);
     assert.match(out, /ok: all/);
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    reap();
+    process.off('exit', reap);
   }
 });

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include <msgpack.h>
+#include <zmq.h>
 
 #include "kvev/ctx.h"
 #include "kvev/kvev.h"
@@ -615,6 +616,104 @@ static void test_kvev_pub_sub_inproc(void **state)
     wp_kvev_ctx_free(ctx);
 }
 
+/* A raw publisher (libzmq directly) makes the gaps: one the replay never answers (a DEALER
+ * connected where nothing listens: resync after the timeout), a restart (seq back to 0), and
+ * with a second subscriber without a replay endpoint, a gap that resyncs at once. */
+static void raw_send(void *xpub, uint64_t seq)
+{
+    wp_kvev_event_t ev = {.type = WP_KVEV_CLEARED};
+    wp_kvev_batch_t b = {.ts = (double)seq, .events = &ev, .n_events = 1, .dp_rank = -1};
+    wp_buf_t out;
+    wp_buf_init(&out, 1024);
+    assert_int_equal(wp_kvev_encode(&b, WP_KVEV_ENC_MAP, &out, NULL), WP_OK);
+    uint8_t sb[8];
+    for (int k = 0; k < 8; k++)
+        sb[k] = (uint8_t)(seq >> (56 - 8 * k));
+    assert_true(zmq_send(xpub, "t", 1, ZMQ_SNDMORE) == 1);
+    assert_true(zmq_send(xpub, sb, 8, ZMQ_SNDMORE) == 8);
+    assert_true(zmq_send(xpub, out.data, out.len, 0) == (int)out.len);
+    wp_buf_free(&out);
+}
+
+typedef struct {
+    got_t *g;
+    int n, resyncs;
+} want_t;
+
+static bool reached(void *arg)
+{
+    want_t *w = arg;
+    return w->g->n >= w->n && w->g->resyncs >= w->resyncs;
+}
+
+static void wait_subscription(void *xpub)
+{
+    char m[8];
+    int ms = 5000;
+    zmq_setsockopt(xpub, ZMQ_RCVTIMEO, &ms, sizeof(ms));
+    assert_true(zmq_recv(xpub, m, sizeof(m), 0) >= 1);
+    assert_int_equal(m[0], 1);
+}
+
+static void test_kvev_sub_gaps(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    wp_err_t err;
+    void *ctx = wp_kvev_ctx_new(&err);
+    void *xpub = zmq_socket(ctx, ZMQ_XPUB);
+    int zero = 0;
+    zmq_setsockopt(xpub, ZMQ_LINGER, &zero, sizeof(zero));
+    assert_int_equal(zmq_bind(xpub, "inproc://raw"), 0);
+    got_t g = {0}, g2 = {0};
+    wp_kvev_sub_cb_t cb = {on_batch, on_resync};
+    wp_kvev_sub_t *sub =
+        wp_kvev_sub_new(&loop, ctx, "inproc://raw", "inproc://nobody", "t", &cb, &g, &err);
+    assert_non_null(sub);
+    wait_subscription(xpub);
+    wp_kvev_sub_t *sub2 = wp_kvev_sub_new(&loop, ctx, "inproc://raw", NULL, "", &cb, &g2, &err);
+    assert_non_null(sub2);
+    wait_subscription(xpub);
+
+    raw_send(xpub, 0);
+    raw_send(xpub, 1);
+    want_t w = {&g, 2, 0};
+    run_until(&loop, reached, &w);
+    assert_int_equal(g.n, 2);
+
+    raw_send(xpub, 5); /* the replay goes unanswered: resync after the timeout, then 5 */
+    w = (want_t){&g, 3, 1};
+    run_until(&loop, reached, &w);
+    assert_int_equal(g.resyncs, 1);
+    assert_int_equal(g.n, 3);
+    assert_int_equal(g.seqs[2], 5);
+
+    raw_send(xpub, 0); /* a restart */
+    w = (want_t){&g, 4, 2};
+    run_until(&loop, reached, &w);
+    assert_int_equal(g.resyncs, 2);
+    assert_int_equal(g.seqs[3], 0);
+
+    /* sub2 saw 0, 1, 5 (resync at once: no replay endpoint), 0 (resync). */
+    w = (want_t){&g2, 4, 2};
+    run_until(&loop, reached, &w);
+    assert_int_equal(g2.n, 4);
+    assert_int_equal(g2.resyncs, 2);
+    wp_kvev_sub_stats_t st;
+    wp_kvev_sub_stats(sub, &st);
+    assert_int_equal(st.gaps, 1);
+    assert_int_equal(st.resyncs, 2);
+    assert_int_equal(st.replayed, 0);
+    assert_int_equal(st.last_seq, 0);
+
+    wp_kvev_sub_close(sub);
+    wp_kvev_sub_close(sub2);
+    zmq_close(xpub);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    wp_kvev_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -628,6 +727,7 @@ int main(void)
         cmocka_unit_test(test_kvev_medium),
         cmocka_unit_test(test_kvev_config),
         cmocka_unit_test(test_kvev_pub_sub_inproc),
+        cmocka_unit_test(test_kvev_sub_gaps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
