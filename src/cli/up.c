@@ -61,6 +61,8 @@ typedef struct up_pool_s {
     wp_sched_role_t role;
     const char *prefix; /* endpoint names: prefix-0, prefix-1, ... */
     char ports[4096];   /* from the child's ready line */
+    /* ... and, with KV events, each replica's publisher and replay addresses */
+    char kv_events[8192], kv_replay[8192];
     bool ready;
 } up_pool_t;
 
@@ -77,9 +79,16 @@ typedef struct up_s {
     int replicas;       /* over all pools */
     char transport[16]; /* nixl.transport: the simulated KV link of a P/D pair */
     int ready_ticks;
+    bool kv_events; /* the scheduler reads KV events: the sims publish them */
     bool announced, stopping, draining, log_json;
     int exit_code;
 } up_t;
+
+/* The simulated servers' KV events when the scheduler reads them: vLLM's config, each
+ * replica on free loopback ports, replay on. */
+#define KV_EVENTS_CONFIG                                                                           \
+    "{\"enable_kv_cache_events\":true,\"publisher\":\"zmq\",\"endpoint\":\"tcp://"     \
+    "127.0.0.1:0\",\"replay_endpoint\":\"tcp://127.0.0.1:0\"}"
 
 static void stop(up_t *u, int code)
 {
@@ -156,8 +165,30 @@ static void on_ready_tick(uv_timer_t *t)
     fflush(stdout);
 }
 
+/* The i-th comma-separated item of list into out ("" when there is none). */
+static void nth_item(const char *list, int i, char *out, size_t cap)
+{
+    out[0] = '\0';
+    for (; i > 0 && list; i--) {
+        list = strchr(list, ',');
+        list = list ? list + 1 : NULL;
+    }
+    if (list)
+        snprintf(out, cap, "%.*s", (int)strcspn(list, ","), list);
+}
+
+/* A key's value (up to a space) in the child's ready line, into out ("" when absent). */
+static void ready_value(const char *line, const char *key, char *out, size_t cap)
+{
+    const char *v = strstr(line, key);
+    out[0] = '\0';
+    if (v)
+        snprintf(out, cap, "%.*s", (int)strcspn(v + strlen(key), " "), v + strlen(key));
+}
+
 /* Adds one endpoint per port of a pool's ready line; in wide-EP groups each port is rank
- * i % ranks of group <prefix>-g<i / ranks>, which the gateway's endpoint says. */
+ * i % ranks of group <prefix>-g<i / ranks>, which the gateway's endpoint says. With KV
+ * events, each endpoint subscribes to its replica's publisher. */
 static void add_endpoints(up_t *u, const up_pool_t *pool)
 {
     const char *p = pool->ports;
@@ -179,6 +210,8 @@ static void add_endpoints(up_t *u, const up_pool_t *pool)
             ep->dp_rank = i % ranks;
             snprintf(ep->group, sizeof(ep->group), "%s-g%d", pool->prefix, i / ranks);
         }
+        nth_item(pool->kv_events, i, ep->kv_events, sizeof(ep->kv_events));
+        nth_item(pool->kv_replay, i, ep->kv_replay, sizeof(ep->kv_replay));
         p += n + (comma ? 1 : 0);
     }
 }
@@ -216,8 +249,9 @@ static void on_child_line(void *ud, const char *line)
         stop(u, 1);
         return;
     }
-    size_t n = strcspn(ports + 6, " ");
-    snprintf(pool->ports, sizeof(pool->ports), "%.*s", (int)n, ports + 6);
+    ready_value(line, " ports=", pool->ports, sizeof(pool->ports));
+    ready_value(line, " kv_events=", pool->kv_events, sizeof(pool->kv_events));
+    ready_value(line, " kv_events_replay=", pool->kv_replay, sizeof(pool->kv_replay));
     pool->ready = true;
     for (int i = 0; i < u->n_pools; i++) {
         if (!u->pools[i].ready)
@@ -237,6 +271,8 @@ static wp_status_t child_args(const up_pool_t *pool, const char *transport, cons
                               pool->role == WP_SCHED_ROLE_PREFILL ? "prefill" : "decode");
     if (st == WP_OK && pool->role != WP_SCHED_ROLE_BOTH)
         st = wp_cli_argv_push(av, err, "--kv-transport=%s", transport);
+    if (st == WP_OK && pool->u->kv_events)
+        st = wp_cli_argv_push(av, err, "--kv-events-config=%s", KV_EVENTS_CONFIG);
     if (st == WP_OK)
         st = wp_cli_simopt_to_argv(&pool->sc, av, err);
     if (st == WP_OK)
@@ -271,6 +307,16 @@ static void make_pools(up_t *u, const wp_topology_t *topo, const wp_sim_config_t
     }
 }
 
+/* Whether the scheduler's policy runs precise-prefix (it reads the servers' KV events). */
+static bool reads_kv_events(const wp_sched_config_t *cfg)
+{
+    wp_err_t err;
+    wp_sched_t *s = wp_sched_new(cfg, &err);
+    bool reads = s != NULL && wp_sched_uses_scorer(s, "precise-prefix");
+    wp_sched_free(s);
+    return reads;
+}
+
 static wp_status_t configure(up_t *u, const up_opts_t *o, wp_sim_config_t *sc, wp_err_t *err)
 {
     const char *file = o->file;
@@ -299,6 +345,9 @@ static wp_status_t configure(up_t *u, const up_opts_t *o, wp_sim_config_t *sc, w
         wp_strlcpy(u->gc.models[0], m->hf_id, sizeof(u->gc.models[0]));
         wp_strlcpy(u->gc.models[1], m->name, sizeof(u->gc.models[1]));
         u->gc.n_models = 2;
+        u->kv_events = reads_kv_events(&u->gc.sched);
+        if (u->kv_events) /* the servers' hash seed, as vLLM's servers take it */
+            setenv("PYTHONHASHSEED", u->gc.kv_hash_seed, 1);
         make_pools(u, &topo, sc);
         wp_strlcpy(u->transport, topo.nixl.present ? topo.nixl.transport : "rdma",
                    sizeof(u->transport));
