@@ -207,6 +207,19 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
         if (st != WP_OK)
             return st;
     }
+    wp_strlcpy(gc->routes_listen, g->routes_listen, sizeof(gc->routes_listen));
+    for (const char *p = g->routes_peers; *p;) {
+        size_t n = strcspn(p, ",");
+        if (gc->n_route_peers == WP_GATEWAY_MAX_ROUTE_PEERS || n == 0 ||
+            n >= sizeof(gc->route_peers[0]) || strncmp(p, "tcp://", 6) != 0)
+            return wp_err_set(err, WP_EINVAL,
+                              "gateway.routesPeers: expected up to %d tcp://host:port addresses, "
+                              "comma-separated, at '%.60s'",
+                              WP_GATEWAY_MAX_ROUTE_PEERS, p);
+        snprintf(gc->route_peers[gc->n_route_peers++], sizeof(gc->route_peers[0]), "%.*s", (int)n,
+                 p);
+        p += n + (p[n] == ',');
+    }
     wp_strlcpy(gc->tokenizer, t->scheduler.tokenizer, sizeof(gc->tokenizer));
     wp_strlcpy(gc->kv_hash_seed, t->scheduler.kv_hash_seed, sizeof(gc->kv_hash_seed));
     gc->kv_block_size = t->scheduler.kv_block_size;

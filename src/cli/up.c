@@ -75,7 +75,12 @@ typedef struct up_s {
     uv_signal_t sighup;
     up_opts_t opts;
     wp_gateway_config_t gc;
-    wp_gateway_t *gw;
+    wp_gateway_t *gw; /* gws[0] */
+    /* gateway.replicas: gateways over the one pool, each its own scheduler; ports from the
+     * listen port on (+ i), or any free ones; share_routes: they share their routing */
+    wp_gateway_t *gws[16];
+    int n_gw, want_gw, drained_gw, cut_gw;
+    bool share_routes;
     int replicas;       /* over all pools */
     char transport[16]; /* nixl.transport: the simulated KV link of a P/D pair */
     int ready_ticks;
@@ -87,7 +92,7 @@ typedef struct up_s {
 /* The simulated servers' KV events when the scheduler reads them: vLLM's config, each
  * replica on free loopback ports, replay on. */
 #define KV_EVENTS_CONFIG                                                                           \
-    "{\"enable_kv_cache_events\":true,\"publisher\":\"zmq\",\"endpoint\":\"tcp://"     \
+    "{\"enable_kv_cache_events\":true,\"publisher\":\"zmq\",\"endpoint\":\"tcp://"                 \
     "127.0.0.1:0\",\"replay_endpoint\":\"tcp://127.0.0.1:0\"}"
 
 static void stop(up_t *u, int code)
@@ -96,8 +101,9 @@ static void stop(up_t *u, int code)
         return;
     u->stopping = true;
     u->exit_code = code;
-    if (u->gw != NULL)
-        wp_gateway_free(u->gw);
+    for (int i = 0; i < u->n_gw; i++)
+        wp_gateway_free(u->gws[i]);
+    u->n_gw = 0;
     u->gw = NULL;
     for (int i = 0; i < u->n_pools; i++) {
         if (u->pools[i].child != NULL)
@@ -110,9 +116,20 @@ static void stop(up_t *u, int code)
     uv_close((uv_handle_t *)&u->sighup, NULL);
 }
 
+/* Each replica drains; the last one to finish stops everything. */
 static void on_drained(void *ud, int cut)
 {
-    stop(ud, cut > 0 ? 1 : 0);
+    up_t *u = ud;
+    u->cut_gw += cut;
+    if (++u->drained_gw == u->n_gw)
+        stop(u, u->cut_gw > 0 ? 1 : 0);
+}
+
+static void drain_all(up_t *u)
+{
+    u->draining = true;
+    for (int i = 0; i < u->n_gw; i++)
+        wp_gateway_drain(u->gws[i], on_drained, u);
 }
 
 static void on_signal(void *ud, int signum)
@@ -124,17 +141,14 @@ static void on_signal(void *ud, int signum)
         return;
     }
     wp_log(WP_LOG_INFO, "stopping", "signal=%d", signum);
-    u->draining = true;
-    wp_gateway_drain(u->gw, on_drained, u);
+    drain_all(u);
 }
 
 static void admin_drain(void *ud)
 {
     up_t *u = ud;
-    if (u->gw != NULL && !u->draining) {
-        u->draining = true;
-        wp_gateway_drain(u->gw, on_drained, u);
-    }
+    if (u->gw != NULL && !u->draining)
+        drain_all(u);
 }
 
 static void on_child_exit(void *ud, int64_t status, int term_signal)
@@ -152,13 +166,21 @@ static void on_ready_tick(uv_timer_t *t)
     up_t *u = t->data;
     if (u->announced || u->gw == NULL)
         return;
-    int ready = wp_gateway_ready_endpoints(u->gw);
+    int ready = u->replicas;
+    for (int i = 0; i < u->n_gw; i++) {
+        int r = wp_gateway_ready_endpoints(u->gws[i]);
+        ready = r < ready ? r : ready;
+    }
     if (ready < u->replicas && ++u->ready_ticks < 1500)
         return;
     u->announced = true;
     uv_timer_stop(t);
-    printf("wellpath up: ready gateway=http://%s:%d/v1 replicas=%d/%d model=%s\n",
-           u->gc.listen_host, wp_gateway_port(u->gw), ready, u->replicas, u->gc.models[0]);
+    printf("wellpath up: ready gateway=http://%s:%d/v1 replicas=%d/%d model=%s", u->gc.listen_host,
+           wp_gateway_port(u->gw), ready, u->replicas, u->gc.models[0]);
+    for (int i = 0; u->n_gw > 1 && i < u->n_gw; i++)
+        printf("%shttp://%s:%d/v1", i ? "," : " gateways=", u->gc.listen_host,
+               wp_gateway_port(u->gws[i]));
+    printf("\n");
     printf("  try: curl http://%s:%d/v1/completions -H 'Content-Type: application/json' "
            "-d '{\"model\":\"%s\",\"prompt\":\"Hello\",\"max_tokens\":16}'\n",
            u->gc.listen_host, wp_gateway_port(u->gw), u->gc.models[0]);
@@ -224,13 +246,37 @@ static void start_gateway(up_t *u)
     for (int i = 0; i < u->n_pools; i++)
         add_endpoints(u, &u->pools[i]);
     wp_err_t err;
-    u->gw = wp_gateway_new(u->loop, &u->gc, &err);
-    if (u->gw == NULL || wp_gateway_start(u->gw, &err) != WP_OK) {
-        fprintf(stderr, "wellpath up: %s\n", err.msg);
-        stop(u, 1);
-        return;
+    for (int i = 0; i < u->want_gw; i++) {
+        wp_gateway_config_t *gc = malloc(sizeof(*gc)); /* large: not on the stack */
+        if (gc == NULL) {
+            fprintf(stderr, "wellpath up: out of memory\n");
+            stop(u, 1);
+            return;
+        }
+        *gc = u->gc;
+        if (gc->listen_port != 0)
+            gc->listen_port += i;
+        gc->seed += (uint64_t)i; /* replicas break ties apart, as separate processes would */
+        if (u->want_gw > 1 && u->share_routes)
+            snprintf(gc->routes_listen, sizeof(gc->routes_listen), "tcp://127.0.0.1:0");
+        wp_gateway_t *gw = wp_gateway_new(u->loop, gc, &err);
+        free(gc);
+        if (gw == NULL || wp_gateway_start(gw, &err) != WP_OK) {
+            if (gw != NULL)
+                u->gws[u->n_gw++] = gw;
+            fprintf(stderr, "wellpath up: %s\n", err.msg);
+            stop(u, 1);
+            return;
+        }
+        u->gws[u->n_gw++] = gw;
+        wp_gateway_set_admin(gw, &(wp_gateway_admin_t){reload, admin_drain, u});
     }
-    wp_gateway_set_admin(u->gw, &(wp_gateway_admin_t){reload, admin_drain, u});
+    u->gw = u->gws[0];
+    for (int i = 0; u->share_routes && i < u->n_gw; i++)
+        for (int j = 0; j < u->n_gw; j++)
+            if (i != j && wp_gateway_add_route_peer(
+                              u->gws[i], wp_gateway_routes_endpoint(u->gws[j]), &err) != WP_OK)
+                wp_log(WP_LOG_ERROR, "routes not shared", "error=\"%s\"", err.msg);
     uv_timer_start(&u->ready_timer, on_ready_tick, 20, 20);
 }
 
@@ -345,6 +391,8 @@ static wp_status_t configure(up_t *u, const up_opts_t *o, wp_sim_config_t *sc, w
         wp_strlcpy(u->gc.models[0], m->hf_id, sizeof(u->gc.models[0]));
         wp_strlcpy(u->gc.models[1], m->name, sizeof(u->gc.models[1]));
         u->gc.n_models = 2;
+        u->want_gw = topo.gateway.replicas;
+        u->share_routes = topo.gateway.share_routes;
         u->kv_events = reads_kv_events(&u->gc.sched);
         if (u->kv_events) /* the servers' hash seed, as vLLM's servers take it */
             setenv("PYTHONHASHSEED", u->gc.kv_hash_seed, 1);
@@ -390,7 +438,16 @@ static wp_status_t reload(void *ud, wp_err_t *err)
     if (st == WP_OK) {
         for (int i = 0; i < u->n_pools; i++)
             add_endpoints(&next, &u->pools[i]);
-        st = wp_gateway_reload(u->gw, &next.gc, err);
+        for (int i = 0; st == WP_OK && i < u->n_gw; i++) {
+            wp_gateway_config_t *gc = malloc(sizeof(*gc));
+            if (gc == NULL)
+                return wp_err_set(err, WP_ENOMEM, "out of memory");
+            *gc = next.gc;
+            if (gc->listen_port != 0)
+                gc->listen_port += i;
+            st = wp_gateway_reload(u->gws[i], gc, err);
+            free(gc);
+        }
     }
     if (st != WP_OK) {
         wp_cli_log_reload_failed(u->opts.file, err->msg);

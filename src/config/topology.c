@@ -252,6 +252,8 @@ static const wp__cfg_field_t gateway_fields[] = {
     F_BOOL("guideMetrics", gateway_t, guide_metrics),
     F_INT("replicas", gateway_t, replicas, 1, 16),
     F_BOOL("shareRoutes", gateway_t, share_routes),
+    F_STR_OPT("routesListen", gateway_t, routes_listen),
+    F_STR_OPT("routesPeers", gateway_t, routes_peers),
 };
 
 typedef wp_topology_simulation_t sim_t;

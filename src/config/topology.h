@@ -188,6 +188,10 @@ typedef struct wp_topology_gateway_s {
      * so that the approximate prefix index of each knows the others' routing too. */
     int replicas;
     bool share_routes;
+    /* Replicas run apart (`wellpath gateway` each): routesListen, this one's routes PUB
+     * address ("tcp://host:port"), and routesPeers, the others' (comma-separated). */
+    char routes_listen[256];
+    char routes_peers[2048];
 } wp_topology_gateway_t;
 
 typedef struct wp_topology_simulation_s {

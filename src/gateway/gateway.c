@@ -279,8 +279,10 @@ wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp
     gw->start_ms = uv_now(loop);
     gw_pool_t *pool = NULL;
     if (wp__gw_flow_configure(gw, err) != WP_OK || wp__gw_prompt_open(gw, err) != WP_OK ||
-        wp__gw_decisions_open(gw, err) != WP_OK ||
+        wp__gw_routes_open(gw, err) != WP_OK || wp__gw_decisions_open(gw, err) != WP_OK ||
         (pool = wp__gw_pool_new(gw, cfg, NULL, err)) == NULL) {
+        wp__gw_routes_close(gw);
+        wp__gw_kvev_close(gw);
         wp__gw_prompt_close(gw);
         wp__gw_decisions_close(gw);
         wp__gw_flow_free(gw);
@@ -434,6 +436,7 @@ void wp_gateway_free(wp_gateway_t *gw)
     if (gw->server != NULL)
         wp_http_server_close(gw->server); /* aborts in-flight requests: they cancel their calls */
     wp__gw_pools_free(gw);
+    wp__gw_routes_close(gw);
     wp__gw_kvev_close(gw);
     uv_close((uv_handle_t *)&gw->scrape_timer, on_timer_closed);
     uv_close((uv_handle_t *)&gw->drain_timer, on_timer_closed);

@@ -32,6 +32,8 @@
 #define WP_GATEWAY_MAX_ENDPOINTS 256
 #define WP_GATEWAY_MAX_MODELS 8
 
+#define WP_GATEWAY_MAX_ROUTE_PEERS 16
+
 typedef struct wp_gateway_endpoint_cfg_s {
     char name[64];
     char host[256];
@@ -123,9 +125,20 @@ typedef struct wp_gateway_config_s {
     char tokenizer[512];
     char kv_hash_seed[64];
     int kv_block_size;
+    /* Gateway replicas sharing their routing (gateway/routes.c): this one's PUB address
+     * ("tcp://host:port", port 0: any free one; "" = off) and the others'. */
+    char routes_listen[256];
+    char route_peers[WP_GATEWAY_MAX_ROUTE_PEERS][256];
+    int n_route_peers;
 } wp_gateway_config_t;
 
 typedef struct wp_gateway_s wp_gateway_t;
+
+/* Another replica's routes address (its routes_listen as bound): its routing decisions
+ * reach this gateway's prefix index. WP_ELIMIT past WP_GATEWAY_MAX_ROUTE_PEERS. */
+wp_status_t wp_gateway_add_route_peer(wp_gateway_t *gw, const char *addr, wp_err_t *err);
+/* The routes PUB address as bound ("tcp://127.0.0.1:40123"); "" when off. */
+const char *wp_gateway_routes_endpoint(const wp_gateway_t *gw);
 typedef void (*wp_gateway_drained_fn)(void *ud, int cut);
 
 void wp_gateway_config_default(wp_gateway_config_t *cfg);

@@ -233,6 +233,11 @@ struct wp_gateway_s {
     void *zctx;
     gw_kvsub_t *kvsubs[WP_GATEWAY_MAX_ENDPOINTS];
     int n_kvsubs;
+    /* routes.c: routing shared with the other replicas */
+    struct wp_kvev_pub_s *routes_pub;
+    wp_kvev_sub_t *route_subs[WP_GATEWAY_MAX_ROUTE_PEERS];
+    int n_route_subs;
+    uint64_t routes_sent, routes_learned;
 };
 
 /* ---- one request ---- */
@@ -327,6 +332,13 @@ void wp__gw_kvev_sync(wp_gateway_t *gw);
 void wp__gw_kvev_close(wp_gateway_t *gw);
 /* The subscription of the endpoint of that name, or NULL. */
 const gw_kvsub_t *wp__gw_kvev_find(const wp_gateway_t *gw, const char *name);
+
+/* ---- routes.c: routing shared between gateway replicas ---- */
+
+wp_status_t wp__gw_routes_open(wp_gateway_t *gw, wp_err_t *err);
+void wp__gw_routes_close(wp_gateway_t *gw);
+/* pick went to ep: the other replicas learn it. */
+void wp__gw_routes_publish(wp_gateway_t *gw, const gw_endpoint_t *ep, const wp_sched_pick_t *pick);
 
 /* ---- proxy.c: one proxied request ---- */
 

@@ -27,6 +27,7 @@
  *   kv_index_bytes, wellpath_endpoint_kv_index_{gpu,cpu}_blocks{endpoint}  the KV view: what
  *                                        the endpoints' KV events say they hold (precise-prefix)
  *   tokenize_errors_total                prompts the tokenizer refused (gateway.h: tokenizer)
+ *   routes_{shared,learned}_total        routing shared with other gateway replicas (routes.c)
  *   wellpath_endpoint_kv_event_{batches,gaps,replayed,resyncs,decode_errors}_total{endpoint},
  *   wellpath_endpoint_kv_events_total, wellpath_endpoint_kv_event_lag_seconds  its KV events
  *   wellpath_endpoint_{ejected,ejections_total}{endpoint}  outlier detection (outlier.c)
@@ -225,8 +226,9 @@ static double kvsub(const gw_endpoint_t *ep, int what)
         return NAN;
     wp_kvev_sub_stats_t st;
     wp_kvev_sub_stats(k->sub, &st);
-    double v[] = {(double)st.batches, (double)st.events, (double)st.gaps, (double)st.replayed,
-                  (double)st.resyncs, (double)st.decode_errors, k->lag_s};
+    double v[] = {
+        (double)st.batches, (double)st.events,        (double)st.gaps, (double)st.replayed,
+        (double)st.resyncs, (double)st.decode_errors, k->lag_s};
     return v[what];
 }
 static double v_kv_batches(const gw_endpoint_t *ep)
@@ -484,6 +486,12 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
     scalar(out, "wellpath_gateway_kv_index_bytes", "gauge",
            "Memory held by the KV view built from the endpoints' KV events (precise-prefix).",
            (double)wp_sched_kv_bytes(wp_sched_kv(gw->pool->sched)));
+    scalar(out, "wellpath_gateway_routes_shared_total", "counter",
+           "Routing decisions published to the other gateway replicas (gateway.shareRoutes).",
+           (double)gw->routes_sent);
+    scalar(out, "wellpath_gateway_routes_learned_total", "counter",
+           "Routing decisions of other gateway replicas taken into the prefix index.",
+           (double)gw->routes_learned);
     scalar(out, "wellpath_gateway_tokenize_errors_total", "counter",
            "Prompts the model's tokenizer refused (routed without the servers' block hashes).",
            (double)gw->tokenize_errors);

@@ -307,6 +307,7 @@ void wp__gw_ep_sent(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
                     const wp_sched_pick_t *pick)
 {
     wp_sched_on_dispatch(pool->sched, pick);
+    wp__gw_routes_publish(gw, ep, pick);
     heir_sync(gw, pool, ep);
     gw_endpoint_t *h = heir(gw, pool, ep);
     if (h != NULL) { /* what it was sent is in its cache, whichever generation sent it */

@@ -79,8 +79,7 @@ static void engine_reset(sim_replica_t *r)
     if (wp_group_reset(g->core, r->rank, &err) == WP_OK) {
         r->engine = wp_group_engine(g->core, r->rank);
         wp__sim_kvev_cleared(r);
-    }
-    else
+    } else
         wp_log(WP_LOG_ERROR, "fault: rank engine not restarted", "replica=%d error=\"%s\"",
                r->index, err.msg);
     while (r->dead != NULL) {

@@ -92,7 +92,8 @@ uint64_t *wp__sim_kvev_hashes(const sim_req_t *q, const int32_t *ids, size_t n)
     uint64_t *out = malloc(blocks * sizeof(uint64_t));
     wp_kvhash_opts_t o = {.block_size = bs, .cache_salt = q->cache_salt};
     size_t got;
-    bool ok = full && out && wp_kvhash_chain(&sim->kv_seed, ids, n, &o, full, blocks, &got) == WP_OK;
+    bool ok =
+        full && out && wp_kvhash_chain(&sim->kv_seed, ids, n, &o, full, blocks, &got) == WP_OK;
     for (size_t i = 0; ok && i < blocks; i++)
         out[i] = wp_kvhash_u64(&full[i]);
     free(full);
@@ -126,7 +127,8 @@ static void add_stored(batch_t *b, const wp_engine_kv_event_t *e, int32_t bs)
 {
     const sim_req_t *q = e->user;
     wp_kvev_event_t *open = b->n_ev ? &b->ev[b->n_ev - 1] : NULL;
-    if (!open || open->type != WP_KVEV_STORED || b->last_user != q || e->block != b->last_block + 1) {
+    if (!open || open->type != WP_KVEV_STORED || b->last_user != q ||
+        e->block != b->last_block + 1) {
         open = &b->ev[b->n_ev++];
         *open = (wp_kvev_event_t){.type = WP_KVEV_STORED,
                                   .hashes = b->hashes + b->n_hashes,
@@ -194,8 +196,8 @@ void wp__sim_kvev_publish(sim_replica_t *r, const wp_engine_step_t *st)
         }
         publish_batch(r, b.ev, b.n_ev);
     } else {
-        wp_log(WP_LOG_ERROR, "kv events: out of memory, a step's events are lost",
-               "replica=%d", r->index);
+        wp_log(WP_LOG_ERROR, "kv events: out of memory, a step's events are lost", "replica=%d",
+               r->index);
     }
     free(b.ev);
     free(b.hashes);

@@ -458,7 +458,8 @@ void wp__sim_enqueue(sim_req_t *q, const int32_t *ids, size_t n, bool kv_ready)
 {
     sim_replica_t *r = q->r;
     uint64_t *hashes = wp__sim_kvev_hashes(q, ids, n);
-    if (r->sim->kvev && q->ids == NULL && (q->ids = malloc((n ? n : 1) * sizeof(int32_t))) != NULL) {
+    if (r->sim->kvev && q->ids == NULL &&
+        (q->ids = malloc((n ? n : 1) * sizeof(int32_t))) != NULL) {
         memcpy(q->ids, ids, n * sizeof(int32_t));
         q->n_ids = n;
     }
