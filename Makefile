@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-bpe bench-wide-ep bench-fidelity format clean fuzz fuzz-build fuzz-short soak
+.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-bpe bench-precise bench-wide-ep bench-fidelity format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -107,6 +107,11 @@ bench-pd: deps build
 # The model tokenizer (src/tok/bpe.h) against the reference in node (about a minute).
 bench-bpe: build node-deps
 	scripts/bench_bpe.sh $(BUILD)
+
+# Precise against approximate prefix routing with 1-3 gateway replicas, live and in
+# virtual time (about 5 minutes).
+bench-precise: deps build node-deps
+	scripts/bench_precise.sh $(BUILD)
 
 bench-wide-ep: deps build
 	cmake --build $(BUILD) --target ep_calibration

@@ -36,7 +36,8 @@ typedef enum { PACE_HELD, PACE_TIMED, PACE_LINE, PACE_GO } pace_t;
 struct wp_bench_load_s {
     uv_loop_t *loop;
     wp_bench_load_config_t cfg;
-    wp_http_upstream_t *up;
+    wp_http_upstream_t *ups[WP_BENCH_MAX_PORTS]; /* the port, then more_ports: in turn */
+    int n_ups;
     wp_bench_source_fn source;
     wp_bench_sink_fn sink;
     wp_bench_done_fn done;
@@ -319,7 +320,7 @@ static void send_next(wp_bench_load_t *l)
     snprintf(path, sizeof(path), "%s%s", l->cfg.base_path,
              l->cfg.api == WP_API_CHAT ? "/v1/chat/completions" : "/v1/completions");
     static const wp_http_call_cbs_t cbs = {on_head, on_body, on_done};
-    q->call = wp_http_call_start(l->up, "POST", path, "Content-Type: application/json\r\n",
+    q->call = wp_http_call_start(l->ups[l->started % (uint64_t)l->n_ups], "POST", path, "Content-Type: application/json\r\n",
                                  l->next_body.data, l->next_body.len, &cbs, q);
     l->have_next = false;
     if (q->call == NULL) {
@@ -447,10 +448,16 @@ wp_bench_load_t *wp_bench_load_start(uv_loop_t *loop, const wp_bench_load_config
     cc.first_byte_ms = (uint64_t)(cfg->timeout_s * 1000.0);
     cc.idle_ms = cc.first_byte_ms;
     cc.max_idle = 4096;
-    l->up = wp_http_upstream_new(loop, cfg->host, cfg->port, &cc, err);
-    if (l->up == NULL) {
-        free(l);
-        return NULL;
+    int n_more = cfg->n_more_ports > 0 && cfg->n_more_ports < WP_BENCH_MAX_PORTS ? cfg->n_more_ports : 0;
+    for (int i = 0; i <= n_more; i++) {
+        int port = i == 0 ? cfg->port : cfg->more_ports[i - 1];
+        if ((l->ups[i] = wp_http_upstream_new(loop, cfg->host, port, &cc, err)) == NULL) {
+            for (int k = 0; k < i; k++)
+                wp_http_upstream_free(l->ups[k]);
+            free(l);
+            return NULL;
+        }
+        l->n_ups = i + 1;
     }
     wp_buf_init(&l->next_body, 0);
     wp_stats_samples_init(&l->ttft_recent, 0);
@@ -503,7 +510,8 @@ static void on_closed(uv_handle_t *h)
 
 void wp_bench_load_free(wp_bench_load_t *l)
 {
-    wp_http_upstream_free(l->up);
+    for (int i = 0; i < l->n_ups; i++)
+        wp_http_upstream_free(l->ups[i]);
     wp_buf_free(&l->next_body);
     wp_stats_samples_free(&l->ttft_recent);
     wp_workload_pacer_free(&l->pacer);

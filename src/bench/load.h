@@ -56,9 +56,15 @@ typedef void (*wp_bench_sink_fn)(void *ud, const wp_bench_result_t *r);
 /* status WP_OK: the source ran out and every request ended; otherwise why the run stopped. */
 typedef void (*wp_bench_done_fn)(void *ud, wp_status_t status, const char *why);
 
+#define WP_BENCH_MAX_PORTS 16
+
 typedef struct wp_bench_load_config_s {
     char host[256];
     int port;
+    /* More gateways on the same host (replicas of one deployment): requests go to port and
+     * these in turn, as a Service spreads clients over its pods. */
+    int more_ports[WP_BENCH_MAX_PORTS - 1];
+    int n_more_ports;
     char base_path[256];
     char model[256];
     wp_api_kind_t api;

@@ -31,6 +31,8 @@
 typedef struct target_s {
     char host[256];
     uint16_t port;
+    int more_ports[WP_BENCH_MAX_PORTS - 1]; /* the deployment's other gateway replicas */
+    int n_more_ports;
     char base_path[256];
     char url[600];
 } target_t;
@@ -51,6 +53,7 @@ typedef struct run_s {
     wp_child_t *child;
     bool child_ready, child_exited;
     char child_url[300];
+    char child_gateways[2048]; /* its ready line's gateways= (replicas), "" when one */
 } run_t;
 
 /* Turns the loop until *flag; false when nothing is left to wait on. */
@@ -250,6 +253,7 @@ static void on_sigint(uv_signal_t *h, int signum)
 static wp_status_t parse_target(const char *url, target_t *t, wp_err_t *err)
 {
     wp_err_t e;
+    t->n_more_ports = 0;
     if (wp_addr_parse_url(url, t->host, &t->port, t->base_path, &e) != WP_OK)
         return wp_err_set(err, WP_EINVAL, "target: %s", e.msg);
     /* A URL given as .../v1 names the API root: requests add /v1 themselves. */
@@ -284,6 +288,7 @@ static wp_status_t replay(run_t *r, wp_report_t *rep, const target_t *t, const c
 {
     const wp_bench_opts_t *o = r->opts;
     wp_bench_load_config_t lc = {.port = t->port,
+                                 .n_more_ports = t->n_more_ports,
                                  .api = o->spec.api == WP_WORKLOAD_API_CHAT ? WP_API_CHAT
                                                                             : WP_API_COMPLETIONS,
                                  .concurrency = o->spec.load.concurrency,
@@ -295,6 +300,7 @@ static wp_status_t replay(run_t *r, wp_report_t *rep, const target_t *t, const c
                                  .label = label};
     wp_strlcpy(lc.host, t->host, sizeof(lc.host));
     wp_strlcpy(lc.base_path, t->base_path, sizeof(lc.base_path));
+    memcpy(lc.more_ports, t->more_ports, sizeof(lc.more_ports));
     /* The probe also tells an unreachable target apart before any request is sent. */
     if (first_model(r->loop, t, lc.model, sizeof(lc.model), err) != WP_OK)
         return WP_EIO;
@@ -351,6 +357,11 @@ static void child_line(void *ud, const char *line)
     char *sp = strchr(r->child_url, ' ');
     if (sp != NULL)
         *sp = '\0';
+    const char *gs = strstr(line, " gateways=");
+    r->child_gateways[0] = '\0';
+    if (gs != NULL)
+        snprintf(r->child_gateways, sizeof(r->child_gateways), "%.*s",
+                 (int)strcspn(gs + 10, " "), gs + 10);
     r->child_ready = true;
 }
 
@@ -375,7 +386,19 @@ static wp_status_t deploy(run_t *r, const char *policy, target_t *t, wp_err_t *e
     if (r->child_exited)
         return wp_err_set(err, WP_EIO, "`wellpath up -f %s --policy %s` exited before it was ready",
                           r->opts->topology, policy);
-    return parse_target(r->child_url, t, err);
+    wp_status_t st = parse_target(r->child_url, t, err);
+    /* The other replicas: each URL of gateways= but the first (the one above). */
+    for (const char *p = r->child_gateways; st == WP_OK && *p;) {
+        size_t n = strcspn(p, ",");
+        char url[300];
+        snprintf(url, sizeof(url), "%.*s", (int)n, p);
+        target_t other;
+        if (parse_target(url, &other, err) == WP_OK && other.port != t->port &&
+            t->n_more_ports < WP_BENCH_MAX_PORTS - 1)
+            t->more_ports[t->n_more_ports++] = other.port;
+        p += n + (p[n] == ',');
+    }
+    return st;
 }
 
 static void undeploy(run_t *r)
