@@ -7,7 +7,8 @@
  * the first block), in the 64-bit form its KV events carry. Those are the request's
  * kv_hashes for the scheduler; its token count is then exact.
  *
- * A request the tokenizer refuses (a chat for a model without a supported template, text
+ * A token-id prompt is hashed as it is, with or without a tokenizer. A request the tokenizer
+ * refuses (a chat for a model without a supported template, text
  * that is not UTF-8) is routed without kv_hashes, as without a tokenizer, and counted
  * (tokenize_errors): the server, not the gateway, answers it. The tokenizer and its cache
  * are the gateway's, loaded once at start (a reload keeps them).
@@ -24,14 +25,15 @@
 wp_status_t wp__gw_prompt_open(wp_gateway_t *gw, wp_err_t *err)
 {
     const wp_gateway_config_t *c = &gw->cfg;
+    if (wp_kvhash_seed(c->kv_hash_seed, strlen(c->kv_hash_seed), &gw->kv_seed) != WP_OK)
+        return wp_err_set(err, WP_EIO, "kvHashSeed: cannot hash it");
     if (!c->tokenizer[0])
         return WP_OK;
     wp_err_t e;
     if (wp_os_tokmodel_load(c->tokenizer, &gw->tok, &e) != WP_OK)
         return wp_err_set(err, WP_EINVAL, "tokenizer: %s", e.msg);
     gw->tok_cache = wp_bpe_cache_new(0);
-    if (gw->tok_cache == NULL ||
-        wp_kvhash_seed(c->kv_hash_seed, strlen(c->kv_hash_seed), &gw->kv_seed) != WP_OK) {
+    if (gw->tok_cache == NULL) {
         wp__gw_prompt_close(gw);
         return wp_err_set(err, WP_ENOMEM, "tokenizer: out of memory");
     }
@@ -75,6 +77,12 @@ static bool hash_ids(gw_proxy_t *p, const int32_t *ids, size_t n)
 void wp__gw_prompt_hash(gw_proxy_t *p)
 {
     wp_gateway_t *gw = p->gw;
+    if (p->api.prompt_ids != NULL) { /* the server's ids already: no tokenizer needed */
+        p->n_tokens = p->api.n_prompt_ids;
+        if (!hash_ids(p, p->api.prompt_ids, p->api.n_prompt_ids))
+            gw->tokenize_errors++;
+        return;
+    }
     if (gw->tok == NULL)
         return;
     int32_t *ids = NULL;

@@ -309,9 +309,23 @@ void wp__gw_proxy_unavailable(gw_proxy_t *p)
     wp__gw_proxy_fail(p, 503, msg, NULL);
 }
 
+/* The prompt the approximate chain hashes: its text, or a token-id prompt's ids as bytes (4
+ * a token: a 64-character block is 16 tokens, as the servers' blocks). */
+static const char *chain_text(const gw_proxy_t *p, size_t *len)
+{
+    if (p->api.prompt.len == 0 && p->api.prompt_ids != NULL) {
+        *len = p->api.n_prompt_ids * sizeof(int32_t);
+        return (const char *)p->api.prompt_ids;
+    }
+    *len = p->api.prompt.len;
+    return p->api.prompt.data;
+}
+
 void wp__gw_proxy_sched_request(gw_proxy_t *p, wp_sched_request_t *sr)
 {
-    size_t need = wp_sched_chain_blocks(p->pool->sched, p->api.prompt.len);
+    size_t len;
+    const char *text = chain_text(p, &len);
+    size_t need = wp_sched_chain_blocks(p->pool->sched, len);
     if (need > p->hash_cap && !p->dispatched && !p->pf_dispatched) {
         uint64_t *h = realloc(p->hashes, need * sizeof(uint64_t));
         if (h != NULL) {
@@ -322,8 +336,8 @@ void wp__gw_proxy_sched_request(gw_proxy_t *p, wp_sched_request_t *sr)
     *sr = (wp_sched_request_t){
         .model = p->model,
         .cache_salt = p->api.cache_salt,
-        .prompt = p->api.prompt.data,
-        .prompt_len = p->api.prompt.len,
+        .prompt = text,
+        .prompt_len = len,
         .hash_buf = p->hashes,
         .hash_cap = p->hash_cap,
         .kv_hashes = p->kv_hashes,
