@@ -137,7 +137,6 @@ typedef struct gw_endpoint_s {
  * for all its attempts, so a request on a removed endpoint completes. The current
  * generation holds one ref too. */
 typedef struct gw_pool_s {
-    struct wp_gateway_s *gw;
     int refs;
     wp_sched_t *sched;
     wp_sched_outlier_t *outlier; /* outlier detection's state of eps[i] is its endpoint i */

@@ -218,47 +218,6 @@ static double v_kv_cpu(const gw_endpoint_t *ep)
 {
     return v_kv_blocks(ep, WP_SCHED_MEDIUM_CPU);
 }
-/* The endpoint's KV-event subscription's counters (NaN without one: no sample). */
-static double kvsub(const gw_endpoint_t *ep, int what)
-{
-    const gw_kvsub_t *k = wp__gw_kvev_find(ep->pool->gw, ep->cfg.name);
-    if (k == NULL)
-        return NAN;
-    wp_kvev_sub_stats_t st;
-    wp_kvev_sub_stats(k->sub, &st);
-    double v[] = {
-        (double)st.batches, (double)st.events,        (double)st.gaps, (double)st.replayed,
-        (double)st.resyncs, (double)st.decode_errors, k->lag_s};
-    return v[what];
-}
-static double v_kv_batches(const gw_endpoint_t *ep)
-{
-    return kvsub(ep, 0);
-}
-static double v_kv_events(const gw_endpoint_t *ep)
-{
-    return kvsub(ep, 1);
-}
-static double v_kv_gaps(const gw_endpoint_t *ep)
-{
-    return kvsub(ep, 2);
-}
-static double v_kv_replayed(const gw_endpoint_t *ep)
-{
-    return kvsub(ep, 3);
-}
-static double v_kv_resyncs(const gw_endpoint_t *ep)
-{
-    return kvsub(ep, 4);
-}
-static double v_kv_decode_errors(const gw_endpoint_t *ep)
-{
-    return kvsub(ep, 5);
-}
-static double v_kv_lag(const gw_endpoint_t *ep)
-{
-    return kvsub(ep, 6);
-}
 static double v_ejected(const gw_endpoint_t *ep)
 {
     return gw_ep_outlier(ep)->ejected;
@@ -319,28 +278,66 @@ static const ep_family_t endpoint_families[] = {
      v_kv_gpu},
     {"wellpath_endpoint_kv_index_cpu_blocks", "gauge",
      "KV blocks the endpoint's own KV events say it holds on the CPU (offloaded).", v_kv_cpu},
-    {"wellpath_endpoint_kv_event_batches_total", "counter",
-     "KV-event batches received from the endpoint (each seq once, in order).", v_kv_batches},
-    {"wellpath_endpoint_kv_events_total", "counter",
-     "KV events (BlockStored, BlockRemoved, AllBlocksCleared) received from the endpoint.",
-     v_kv_events},
-    {"wellpath_endpoint_kv_event_gaps_total", "counter",
-     "Sequence gaps seen in the endpoint's KV events (then replayed, or a resync).", v_kv_gaps},
-    {"wellpath_endpoint_kv_event_replayed_total", "counter",
-     "KV-event batches recovered from the endpoint's replay socket.", v_kv_replayed},
-    {"wellpath_endpoint_kv_event_resyncs_total", "counter",
-     "Times the endpoint's KV view started over (events lost, or the publisher restarted).",
-     v_kv_resyncs},
-    {"wellpath_endpoint_kv_event_decode_errors_total", "counter",
-     "KV-event payloads from the endpoint that did not decode.", v_kv_decode_errors},
-    {"wellpath_endpoint_kv_event_lag_seconds", "gauge",
-     "At the last batch: the gateway's clock less the batch's timestamp (the server's clock).",
-     v_kv_lag},
     {"wellpath_endpoint_ejected", "gauge",
      "1 while outlier detection keeps the endpoint out of the pool.", v_ejected},
     {"wellpath_endpoint_ejections_total", "counter",
      "Times outlier detection ejected the endpoint.", v_ejections},
 };
+
+/* The endpoints' KV-event subscriptions (kvevents.c), one family per counter; an endpoint
+ * without a subscription has no sample. */
+enum { KV_BATCHES, KV_EVENTS, KV_GAPS, KV_REPLAYED, KV_RESYNCS, KV_DECODE_ERRORS, KV_LAG };
+
+static const struct {
+    const char *name, *type, *help;
+} kv_families[] = {
+    [KV_BATCHES] = {"wellpath_endpoint_kv_event_batches_total", "counter",
+                    "KV-event batches received from the endpoint (each seq once, in order)."},
+    [KV_EVENTS] = {"wellpath_endpoint_kv_events_total", "counter",
+                   "KV events (BlockStored, BlockRemoved, AllBlocksCleared) from the endpoint."},
+    [KV_GAPS] = {"wellpath_endpoint_kv_event_gaps_total", "counter",
+                 "Sequence gaps seen in the endpoint's KV events (then replayed, or a resync)."},
+    [KV_REPLAYED] = {"wellpath_endpoint_kv_event_replayed_total", "counter",
+                     "KV-event batches recovered from the endpoint's replay socket."},
+    [KV_RESYNCS] = {"wellpath_endpoint_kv_event_resyncs_total", "counter",
+                    "Times the endpoint's KV view started over (events lost, a restarted "
+                    "publisher)."},
+    [KV_DECODE_ERRORS] = {"wellpath_endpoint_kv_event_decode_errors_total", "counter",
+                          "KV-event payloads from the endpoint that did not decode."},
+    [KV_LAG] = {"wellpath_endpoint_kv_event_lag_seconds", "gauge",
+                "At the last batch: the gateway's clock less the batch's timestamp."},
+};
+
+static double kv_value(const gw_kvsub_t *k, int what)
+{
+    wp_kvev_sub_stats_t st;
+    wp_kvev_sub_stats(k->sub, &st);
+    double v[] = {[KV_BATCHES] = (double)st.batches,
+                  [KV_EVENTS] = (double)st.events,
+                  [KV_GAPS] = (double)st.gaps,
+                  [KV_REPLAYED] = (double)st.replayed,
+                  [KV_RESYNCS] = (double)st.resyncs,
+                  [KV_DECODE_ERRORS] = (double)st.decode_errors,
+                  [KV_LAG] = k->lag_s};
+    return v[what];
+}
+
+static void write_kv_events(const wp_gateway_t *gw, wp_buf_t *out)
+{
+    if (gw->n_kvsubs == 0)
+        return;
+    for (int f = 0; f < (int)N(kv_families); f++) {
+        family(out, kv_families[f].name, kv_families[f].type, kv_families[f].help);
+        for (int i = 0; i < gw->pool->n_eps; i++) {
+            const gw_kvsub_t *k = wp__gw_kvev_find(gw, gw->pool->eps[i].cfg.name);
+            if (k == NULL)
+                continue;
+            wp_buf_printf(out, "%s{endpoint=\"", kv_families[f].name);
+            label(out, k->name);
+            wp_buf_printf(out, "\"} %.17g\n", kv_value(k, f));
+        }
+    }
+}
 
 static void hist(wp_buf_t *out, const wp_stats_hist_t *h, const char *name, const char *help)
 {
@@ -513,6 +510,7 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
     write_info(gw, out);
     for (size_t k = 0; k < N(endpoint_families); k++)
         per_endpoint(gw, out, &endpoint_families[k]);
+    write_kv_events(gw, out);
     write_accounting(gw, out);
     if (gw->cfg.guide_metrics)
         write_guide(gw, out, &sums);

@@ -171,7 +171,6 @@ gw_pool_t *wp__gw_pool_new(wp_gateway_t *gw, const wp_gateway_config_t *cfg, con
         wp_err_set(err, WP_ENOMEM, "out of memory");
         return NULL;
     }
-    pool->gw = gw;
     pool->eps = calloc((size_t)(cfg->n_endpoints ? cfg->n_endpoints : 1), sizeof(gw_endpoint_t));
     pool->sched = wp_sched_new(&cfg->sched, err);
     wp_sched_outlier_cfg_t ocfg = wp_gateway_outlier_cfg(&cfg->outlier);

@@ -11,6 +11,7 @@
  * cannot send to a peer (gone or past its high-water mark), as vLLM's does.
  */
 #include "kvev/pub.h"
+#include "kvev/ctx.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -255,29 +256,6 @@ static void serve_replay(wp_kvev_pub_t *p, const zmq_msg_t *id, uint64_t start)
     zmq_send(p->router, "", 0, ZMQ_DONTWAIT);
 }
 
-/* Receives one multipart message: up to 3 frames kept in f, the count in *n (frames past
- * the third are counted and dropped). false when nothing was waiting. */
-static bool recv_request(void *s, zmq_msg_t f[3], int *n)
-{
-    *n = 0;
-    for (;;) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, s, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            return *n > 0;
-        }
-        bool more = zmq_msg_more(&m);
-        if (*n < 3)
-            f[*n] = m;
-        else
-            zmq_msg_close(&m);
-        (*n)++;
-        if (!more)
-            return true;
-    }
-}
-
 static void drain_router(wp_kvev_pub_t *p)
 {
     for (;;) {
@@ -288,7 +266,7 @@ static void drain_router(wp_kvev_pub_t *p)
             return;
         zmq_msg_t f[3];
         int n;
-        if (!recv_request(p->router, f, &n))
+        if (!wp_kvev_recv3(p->router, f, &n))
             return;
         if (n == 3 && zmq_msg_size(&f[1]) == 0 && zmq_msg_size(&f[2]) == 8) {
             const uint8_t *b = zmq_msg_data(&f[2]);

@@ -11,6 +11,7 @@
  * answer cannot be taken for the next replay's.
  */
 #include "kvev/sub.h"
+#include "kvev/ctx.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -264,28 +265,6 @@ static void on_replay(wp_kvev_sub_t *s, uint64_t seq, const void *data, size_t l
     finish_replay(s, why);
 }
 
-/* One multipart message: up to 3 frames in f, the number of frames in *n. */
-static bool recv_msg(void *sock, zmq_msg_t f[3], int *n)
-{
-    *n = 0;
-    for (;;) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sock, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&m);
-            return *n > 0;
-        }
-        bool more = zmq_msg_more(&m);
-        if (*n < 3)
-            f[*n] = m;
-        else
-            zmq_msg_close(&m);
-        (*n)++;
-        if (!more)
-            return true;
-    }
-}
-
 static bool readable(void *sock)
 {
     int ev = 0;
@@ -300,7 +279,7 @@ static bool read_one(wp_kvev_sub_t *s, void *sock, bool live)
         return false;
     zmq_msg_t f[3];
     int n;
-    if (!recv_msg(sock, f, &n))
+    if (!wp_kvev_recv3(sock, f, &n))
         return false;
     /* live: [topic, seq, payload]; replay: ["", seq, payload] */
     if (n == 3 && zmq_msg_size(&f[1]) == 8 && (live || zmq_msg_size(&f[0]) == 0)) {
