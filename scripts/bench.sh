@@ -18,6 +18,8 @@ section() { # name, title, command...
 }
 section sched "Scheduling decision: 16 endpoints, 32 KB prompt, prefix + load scorers (budget: p99 < 10 us; prefix index < 64 B per block)" \
     "$build/sched_pick_bench" 200000
+section kv-view "The KV view (precise-prefix's index of the servers' KV events): bytes per block, store, remove, match" \
+    "$build/kv_view_bench" 100000
 section engine "Engine core step rate (the simulator's inner loop)" "$build/engine_step_bench" 2000
 section sse "SSE events: consumed by wellpath bench and forwarded by the gateway, per CPU-second" \
     scripts/bench_sse.sh "$build"
