@@ -82,6 +82,11 @@ static wp_status_t check_config(const wp_engine_config_t *c, wp_err_t *err)
                           (int)c->num_blocks, (int)c->max_num_seqs, (int)c->max_num_batched_tokens,
                           (int)c->max_model_len);
     }
+    if (c->cpu_offload_blocks < 0 || !(c->host_bw >= 0) || !isfinite(c->host_bw)) {
+        return wp_err_set(err, WP_EINVAL,
+                          "engine: cpu_offload_blocks %d and host_bw %g must be >= 0",
+                          (int)c->cpu_offload_blocks, c->host_bw);
+    }
     return WP_OK;
 }
 
@@ -103,7 +108,8 @@ wp_status_t wp_engine_new(const wp_engine_config_t *cfg, wp_engine_t **out, wp_e
     e->sched = malloc(seqs * sizeof(int32_t));
     e->events = malloc(2 * seqs * sizeof(wp_engine_event_t));
     if (e->running == NULL || e->sched == NULL || e->events == NULL ||
-        wp__kv_init(&e->kv, cfg->num_blocks) != WP_OK) {
+        wp__kv_init(&e->kv, cfg->num_blocks) != WP_OK ||
+        wp__tier_init(&e->tier, cfg->cpu_offload_blocks) != WP_OK) {
         wp_engine_free(e);
         return wp_err_set(err, WP_ENOMEM, "engine: out of memory for %d blocks",
                           (int)cfg->num_blocks);
@@ -149,6 +155,7 @@ void wp_engine_free(wp_engine_t *e)
     free(e->sched);
     free(e->events);
     free(e->kv_log);
+    wp__tier_free(&e->tier);
     wp__map_free(&e->ids);
     wp__kv_free(&e->kv);
     free(e);
@@ -395,6 +402,12 @@ void wp_engine_stats(const wp_engine_t *e, wp_engine_stats_t *out)
         .num_preemptions_total = e->num_preemptions_total,
         .num_held = e->n_held,
         .held_blocks = e->held_blocks,
+        .cpu_queries = e->cpu_queries,
+        .cpu_hits = e->cpu_hits,
+        .cpu_blocks = e->tier.cap,
+        .cpu_blocks_used = e->tier.count,
+        .cpu_stores = e->cpu_stores,
+        .cpu_loaded_bytes = e->cpu_loaded_bytes,
     };
     for (int i = 0; i < WP_ENGINE_FINISH_COUNT; i++) {
         out->finished[i] = e->finished[i];
@@ -522,6 +535,9 @@ wp_status_t wp_engine_validate(const wp_engine_t *e, wp_err_t *err)
     }
     if (st == WP_OK) {
         st = wp__kv_validate(&e->kv, refs, err);
+    }
+    if (st == WP_OK) {
+        st = wp__tier_validate(&e->tier, err);
     }
     free(refs);
     free(seen);

@@ -66,7 +66,15 @@ typedef struct wp_engine_config_s {
     bool enable_prefix_caching;
     bool priority_scheduling; /* lower priority value first; else first come, first served */
     bool kv_events;           /* record KV cache events in each step (below) */
-    const wp_perf_t *perf;    /* required, borrowed */
+    /* CPU KV offload (vLLM's offloading connector, docs/cost-levers.md): a tier of this many
+     * blocks in host memory (0 = none). A block the GPU pool evicts is copied there; an
+     * admission that runs out of GPU hits goes on matching the prompt's blocks in the tier,
+     * and the blocks found are loaded (allocated on the GPU, counted as cached) instead of
+     * computed, at host_bw bytes/s per GPU (0: the perf model's GPU's host_bw): the step that
+     * admits them lasts that much longer (a synchronous load; docs/cost-levers.md). */
+    int32_t cpu_offload_blocks;
+    double host_bw;
+    const wp_perf_t *perf; /* required, borrowed */
 } wp_engine_config_t;
 
 /* vLLM's defaults; num_blocks from the perf model's KV capacity, max_model_len from the
@@ -163,6 +171,9 @@ typedef struct wp_engine_kv_event_s {
     uint64_t id;
     void *user;
     int32_t block;
+    /* The CPU tier (medium CPU): STORED when the GPU evicted the block into it, REMOVED when
+     * the tier dropped it; no parent, request or block index then. */
+    bool cpu;
 } wp_engine_kv_event_t;
 
 typedef struct wp_engine_step_s {
@@ -177,6 +188,7 @@ typedef struct wp_engine_step_s {
      * is wrong from here on and must start over. 0 normally. */
     size_t kv_events_lost;
     wp_perf_batch_t batch;
+    double load_s;       /* host-link time of the step's CPU-tier loads, in duration_s */
     int32_t n_scheduled; /* requests that ran this step */
     int32_t n_preempted; /* requests preempted this step */
 } wp_engine_step_t;
@@ -201,6 +213,13 @@ typedef struct wp_engine_stats_s {
     uint64_t finished[WP_ENGINE_FINISH_COUNT];
     int32_t num_held;    /* finished `hold` requests not yet released */
     int32_t held_blocks; /* block-table entries of held requests (their referenced KV) */
+    /* The CPU tier: tokens looked up there (those past the GPU hits) and found, cumulative,
+     * as vLLM's external_prefix_cache_{queries,hits}; blocks it holds of its size; blocks
+     * stored into it and bytes loaded from it (per GPU). */
+    uint64_t cpu_queries, cpu_hits;
+    int32_t cpu_blocks, cpu_blocks_used;
+    uint64_t cpu_stores;
+    double cpu_loaded_bytes;
 } wp_engine_stats_t;
 
 void wp_engine_stats(const wp_engine_t *e, wp_engine_stats_t *out);

@@ -16,6 +16,7 @@
 #include "engine/engine.h"
 #include "engine/kv.h"
 #include "engine/map.h"
+#include "engine/tier.h"
 
 typedef enum {
     REQ_FREE = 0,
@@ -72,6 +73,10 @@ struct wp_engine_s {
     int32_t n_sched;
     wp_engine_event_t *events;
     size_t n_events;
+    wp__tier_t tier;        /* the CPU offload tier (cap 0: none) */
+    double step_load_bytes; /* CPU-tier loads of the running step, bytes per GPU */
+    uint64_t cpu_queries, cpu_hits, cpu_stores;
+    double cpu_loaded_bytes;
     wp_engine_kv_event_t *kv_log; /* cfg.kv_events: the step's KV events (grown on demand) */
     size_t n_kv_log, cap_kv_log, kv_lost;
     int64_t next_order;  /* order of the next added request */

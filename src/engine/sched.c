@@ -58,6 +58,31 @@ static void schedule(wp_engine_t *e, plan_t *p, int32_t slot, int32_t n)
     p->budget -= n;
 }
 
+/* The GPU pool evicted hash: its KV goes to the CPU tier (when there is one), which may drop
+ * its oldest block to make room; each move is a KV event. */
+static void evict_to_tier(wp_engine_t *e, uint64_t hash)
+{
+    bool dropped = false;
+    uint64_t gone = 0;
+    if (e->tier.cap > 0) {
+        wp__tier_put(&e->tier, hash, &dropped, &gone);
+        e->cpu_stores++;
+    }
+    if (!e->cfg.kv_events) {
+        return;
+    }
+    wp__engine_kv_log(e, &(wp_engine_kv_event_t){.type = WP_ENGINE_KV_REMOVED, .hash = hash});
+    if (e->tier.cap > 0) {
+        wp__engine_kv_log(e,
+                          &(wp_engine_kv_event_t){
+                              .type = WP_ENGINE_KV_STORED, .hash = hash, .block = -1, .cpu = true});
+    }
+    if (dropped) {
+        wp__engine_kv_log(
+            e, &(wp_engine_kv_event_t){.type = WP_ENGINE_KV_REMOVED, .hash = gone, .cpu = true});
+    }
+}
+
 /* Grows the block table to cover `slots` tokens: all the blocks or none. */
 static bool grow_blocks(wp_engine_t *e, wp__req_t *r, int32_t slots)
 {
@@ -72,9 +97,8 @@ static bool grow_blocks(wp_engine_t *e, wp__req_t *r, int32_t slots)
         bool evicted;
         uint64_t hash;
         r->blocks[r->n_blocks++] = wp__kv_alloc(&e->kv, &evicted, &hash);
-        if (evicted && e->cfg.kv_events) {
-            wp__engine_kv_log(e,
-                              &(wp_engine_kv_event_t){.type = WP_ENGINE_KV_REMOVED, .hash = hash});
+        if (evicted) {
+            evict_to_tier(e, hash);
         }
     }
     return true;
@@ -163,6 +187,46 @@ static int32_t count_hits(const wp_engine_t *e, wp__req_t *r, int32_t *in_lru)
     return hits;
 }
 
+/* Blocks past the GPU hits that the CPU tier holds, consecutive from block `from` (a
+ * request's prompt blocks, never its last token's). */
+static int32_t count_cpu_hits(const wp_engine_t *e, const wp__req_t *r, int32_t from)
+{
+    int32_t max = (known(r) - 1) / e->cfg.block_size;
+    if (max > r->n_hashes) {
+        max = r->n_hashes;
+    }
+    int32_t n = 0;
+    while (from + n < max && wp__tier_has(&e->tier, r->hashes[from + n])) {
+        n++;
+    }
+    return n;
+}
+
+/* The cpu blocks after the GPU hits were loaded into the blocks just allocated for them:
+ * they hold their hashes now (findable, and KV events), the tier keeps its copies (touched),
+ * and the step pays the load over the host link. */
+static void take_cpu_hits(wp_engine_t *e, wp__req_t *r, int32_t hits, int32_t cpu)
+{
+    for (int32_t j = hits; j < hits + cpu; j++) {
+        wp__tier_put(&e->tier, r->hashes[j], NULL, NULL);
+        if (wp__kv_register(&e->kv, r->blocks[j], r->hashes[j]) && e->cfg.kv_events) {
+            wp__engine_kv_log(e, &(wp_engine_kv_event_t){.type = WP_ENGINE_KV_STORED,
+                                                         .hash = r->hashes[j],
+                                                         .has_parent = j > 0,
+                                                         .parent = j > 0 ? r->hashes[j - 1] : 0,
+                                                         .id = r->id,
+                                                         .user = r->user,
+                                                         .block = j});
+        }
+    }
+    if (hits + cpu > r->n_hashed) {
+        r->n_hashed = hits + cpu;
+    }
+    double bytes = (double)cpu * e->cfg.block_size * e->cfg.perf->kv_bytes_token_gpu;
+    e->step_load_bytes += bytes;
+    e->cpu_loaded_bytes += bytes;
+}
+
 /* Takes the blocks count_hits just found (nothing changed the cache in between). */
 static void take_hits(wp_engine_t *e, wp__req_t *r, int32_t hits)
 {
@@ -197,19 +261,26 @@ static bool admit_one(wp_engine_t *e, plan_t *p)
     wp__req_t *r = &e->reqs[slot];
     int32_t bs = e->cfg.block_size, in_lru = 0, start, n;
     int32_t hits = e->cfg.enable_prefix_caching ? count_hits(e, r, &in_lru) : 0;
-    int32_t cached = hits * bs;
     bool remote = r->kv_ready;
-    if (first_chunk(e, r, hits, p->budget, &start, &n) > wp__kv_available(&e->kv) - in_lru) {
+    int32_t cpu = e->cfg.enable_prefix_caching && !remote ? count_cpu_hits(e, r, hits) : 0;
+    int32_t cached = (hits + cpu) * bs;
+    if (first_chunk(e, r, hits + cpu, p->budget, &start, &n) + cpu >
+        wp__kv_available(&e->kv) - in_lru) {
         return false;
     }
     wp__queue_remove(e, slot);
     take_hits(e, r, hits);
     grow_blocks(e, r, start + n); /* fits: checked above */
+    take_cpu_hits(e, r, hits, cpu);
     r->num_computed = start;
     r->remote_step = remote;
     if (e->cfg.enable_prefix_caching) {
         e->prefix_queries += (uint64_t)known(r);
-        e->prefix_hits += (uint64_t)cached;
+        e->prefix_hits += (uint64_t)(hits * bs);
+        if (e->tier.cap > 0 && !remote) {
+            e->cpu_queries += (uint64_t)(known(r) - hits * bs);
+            e->cpu_hits += (uint64_t)(cpu * bs);
+        }
     }
     if (r->first_scheduled < 0.0) {
         r->first_scheduled = p->now;
@@ -371,6 +442,7 @@ wp_status_t wp_engine_step(wp_engine_t *e, double now, wp_engine_step_t *out)
         return WP_EINVAL;
     }
     e->n_events = 0;
+    e->step_load_bytes = 0.0;
     e->n_kv_log = 0;
     e->kv_lost = 0;
     e->n_sched = 0;
@@ -384,6 +456,11 @@ wp_status_t wp_engine_step(wp_engine_t *e, double now, wp_engine_step_t *out)
     *out = (wp_engine_step_t){.n_preempted = p.preempted};
     out->n_scheduled = apply(e, &out->batch);
     out->duration_s = wp_perf_step_time(e->cfg.perf, &out->batch);
+    if (e->step_load_bytes > 0.0) {
+        double bw = e->cfg.host_bw > 0.0 ? e->cfg.host_bw : e->cfg.perf->gpu->host_bw;
+        out->load_s = e->step_load_bytes / bw;
+        out->duration_s += out->load_s;
+    }
     out->events = e->events;
     out->n_events = e->n_events;
     out->kv_events = e->kv_log;

@@ -162,13 +162,13 @@ static const wp_model_spec_t models[] = {
 };
 
 static const wp_gpu_spec_t gpus[] = {
-    {"a100", "NVIDIA A100 SXM 80GB", 312e12, 0.0, 0.0, 80 * GIB, 2.039e12, 600e9},
-    {"h100", "NVIDIA H100 SXM 80GB", 989e12, 1979e12, 0.0, 80 * GIB, 3.35e12, 900e9},
-    {"h200", "NVIDIA H200 141GB", 989e12, 1979e12, 0.0, 141 * GIB, 4.8e12, 900e9},
-    {"b200", "NVIDIA B200 180GB", 2250e12, 4500e12, 9000e12, 180 * GIB, 8e12, 1800e9},
+    {"a100", "NVIDIA A100 SXM 80GB", 312e12, 0.0, 0.0, 80 * GIB, 2.039e12, 600e9, 27e9},
+    {"h100", "NVIDIA H100 SXM 80GB", 989e12, 1979e12, 0.0, 80 * GIB, 3.35e12, 900e9, 54e9},
+    {"h200", "NVIDIA H200 141GB", 989e12, 1979e12, 0.0, 141 * GIB, 4.8e12, 900e9, 54e9},
+    {"b200", "NVIDIA B200 180GB", 2250e12, 4500e12, 9000e12, 180 * GIB, 8e12, 1800e9, 54e9},
     /* The H100's export variant DeepSeek serves on: H100 compute and HBM, NVLink cut to
      * 400 GB/s (DeepEP's README: ~160 GB/s one way). */
-    {"h800", "NVIDIA H800 SXM 80GB", 989e12, 1979e12, 0.0, 80 * GIB, 3.35e12, 400e9},
+    {"h800", "NVIDIA H800 SXM 80GB", 989e12, 1979e12, 0.0, 80 * GIB, 3.35e12, 400e9, 54e9},
 };
 
 static const char *const precision_names[] = {"native", "bf16", "fp8", "mxfp4", "nvfp4"};

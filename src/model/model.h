@@ -80,6 +80,10 @@ typedef struct wp_gpu_spec_s {
     double hbm_bytes;
     double mem_bw;    /* bytes/s */
     double nvlink_bw; /* bytes/s per GPU */
+    /* Host link, CPU memory to this GPU, bytes/s one way, as a KV load sees it: PCIe Gen4 x16
+     * (A100) or Gen5 x16 (H100, H200, H800, B200) at 85 % of the link's 32 / 64 GB/s
+     * (docs/cost-levers.md). CPU KV offload loads at this rate per GPU. */
+    double host_bw;
 } wp_gpu_spec_t;
 
 /* Catalog lookups; NULL when unknown. */

@@ -728,6 +728,104 @@ static void test_engine_caller_hashes(void **state)
     wp_engine_free(e);
 }
 
+/* The CPU offload tier on paper: a GPU pool of 10 blocks, a tier of 64. A's 4 prompt blocks
+ * are evicted by B's and C's into the tier; A again finds them there: cached (loaded, not
+ * computed), the step pays the load at the host link's rate, and the KV events say where each
+ * block went. */
+static void test_engine_cpu_tier(void **state)
+{
+    (void)state;
+    wp_engine_config_t c = small_config(10);
+    c.cpu_offload_blocks = 64;
+    c.host_bw = 1e9;
+    c.kv_events = true;
+    c.max_num_seqs = 1;
+    wp_engine_t *e = make(&c);
+    int32_t a[65], b[130], d[130];
+    fill(a, 65, 100);
+    fill(b, 130, 5000);
+    fill(d, 130, 9000);
+    static mirror_t gpu, cpu;
+    gpu.n = cpu.n = 0;
+    uint64_t want[4];
+    assert_int_equal(wp_engine_hash_prompt(a, 65, c.block_size, 0, want, 4), 4);
+    const int32_t *prompts[3] = {a, b, d};
+    int lens[3] = {65, 130, 130};
+    double load_s = 0.0;
+    int cached_a2 = -1;
+    for (int k = 0; k < 4; k++) {
+        int which = k < 3 ? k : 0;
+        add(e, (uint64_t)k + 1, prompts[which], lens[which], 1);
+        double now = 0.0;
+        while (wp_engine_busy(e)) {
+            wp_engine_step_t s;
+            assert_int_equal(wp_engine_step(e, now, &s), WP_OK);
+            check(e);
+            load_s += s.load_s;
+            now += s.duration_s;
+            for (size_t i = 0; i < s.n_kv_events; i++) {
+                const wp_engine_kv_event_t *ev = &s.kv_events[i];
+                mirror_t *m = ev->cpu ? &cpu : &gpu;
+                int at = mirror_find(m, ev->hash);
+                if (ev->type == WP_ENGINE_KV_STORED) {
+                    assert_int_equal(at, -1);
+                    m->h[m->n++] = ev->hash;
+                } else {
+                    assert_true(at >= 0);
+                    m->h[at] = m->h[--m->n];
+                }
+            }
+            for (size_t i = 0; i < s.n_events; i++)
+                if (k == 3 && s.events[i].type == WP_ENGINE_EV_FIRST_TOKEN)
+                    cached_a2 = s.events[i].cached_tokens;
+        }
+    }
+    /* A's blocks went to the tier and came back: 4 blocks of 16 tokens loaded. */
+    assert_int_equal(cached_a2, 64);
+    for (int j = 0; j < 4; j++) {
+        assert_true(mirror_find(&cpu, want[j]) >= 0); /* the tier keeps its copy */
+        assert_true(mirror_find(&gpu, want[j]) >= 0); /* and the GPU holds it again */
+    }
+    wp_engine_stats_t st;
+    wp_engine_stats(e, &st);
+    assert_int_equal(st.cpu_hits, 64);
+    assert_true(st.cpu_queries >= 65);
+    assert_int_equal(st.cpu_blocks, 64);
+    assert_int_equal(st.cpu_blocks_used, cpu.n);
+    double bytes = 64.0 * perf.kv_bytes_token_gpu;
+    assert_true(fabs(st.cpu_loaded_bytes - bytes) < 1e-6 * bytes);
+    assert_true(fabs(load_s - bytes / 1e9) < 1e-9 + 1e-6 * load_s);
+    wp_engine_free(e);
+}
+
+/* The tier's LRU on paper: put, touch, drop the oldest. */
+static void test_engine_tier_lru(void **state)
+{
+    (void)state;
+    wp__tier_t t;
+    wp_err_t err;
+    assert_int_equal(wp__tier_init(&t, 3), WP_OK);
+    bool dropped;
+    uint64_t gone = 0;
+    wp__tier_put(&t, 1, &dropped, &gone);
+    wp__tier_put(&t, 2, &dropped, &gone);
+    wp__tier_put(&t, 3, &dropped, &gone);
+    assert_false(dropped);
+    wp__tier_put(&t, 1, &dropped, &gone); /* touched: 2 is the oldest now */
+    assert_false(dropped);
+    wp__tier_put(&t, 4, &dropped, &gone);
+    assert_true(dropped);
+    assert_int_equal(gone, 2);
+    assert_false(wp__tier_has(&t, 2));
+    assert_true(wp__tier_has(&t, 1) && wp__tier_has(&t, 3) && wp__tier_has(&t, 4));
+    assert_int_equal(wp__tier_validate(&t, &err), WP_OK);
+    wp__tier_free(&t);
+    assert_int_equal(wp__tier_init(&t, 0), WP_OK); /* no tier: holds nothing */
+    wp__tier_put(&t, 9, &dropped, NULL);
+    assert_false(wp__tier_has(&t, 9));
+    wp__tier_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -744,6 +842,8 @@ int main(void)
         cmocka_unit_test(test_engine_config_default),
         cmocka_unit_test(test_engine_randomized),
         cmocka_unit_test(test_engine_caller_hashes),
+        cmocka_unit_test(test_engine_cpu_tier),
+        cmocka_unit_test(test_engine_tier_lru),
     };
     return cmocka_run_group_tests(tests, setup_perf, NULL);
 }
