@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-bpe bench-precise bench-wide-ep bench-fidelity format clean fuzz fuzz-build fuzz-short soak
+.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-bpe bench-precise bench-offload bench-wide-ep bench-fidelity format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -112,6 +112,10 @@ bench-bpe: build node-deps
 # virtual time (about 5 minutes).
 bench-precise: deps build node-deps
 	scripts/bench_precise.sh $(BUILD)
+
+# CPU KV offload against the tier size, virtual time (about 2 minutes).
+bench-offload: deps build
+	scripts/bench_offload.sh $(BUILD)
 
 bench-wide-ep: deps build
 	cmake --build $(BUILD) --target ep_calibration

@@ -81,6 +81,8 @@ typedef struct wp_topology_vllm_s {
     int max_cudagraph_capture_size; /* 1..65536, 0 = vLLM's min(2 x maxNumSeqs, 512) */
     char kv_cache_dtype[16];        /* kvCacheDtype: "" (auto), auto, bfloat16, fp8, fp8_e4m3,
                                        fp8_e5m2 (vLLM's --kv-cache-dtype) */
+    double kv_offloading_size;      /* kvOffloadingSize: GiB of CPU KV offload per server
+                                       (vLLM's --kv-offloading-size), 0..65536, 0 = none */
 } wp_topology_vllm_t;
 
 typedef struct wp_topology_scorer_s {

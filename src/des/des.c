@@ -365,10 +365,11 @@ static void apply_kv_events(des_t *d, int ep, const wp_engine_step_t *st)
             wp_sched_kv_clear(kv, ep);
         for (size_t i = 0; i < st->n_kv_events; i++) {
             const wp_engine_kv_event_t *ev = &st->kv_events[i];
+            wp_sched_medium_t m = ev->cpu ? WP_SCHED_MEDIUM_CPU : WP_SCHED_MEDIUM_GPU;
             if (ev->type == WP_ENGINE_KV_STORED)
-                wp_sched_kv_store(kv, ep, WP_SCHED_MEDIUM_GPU, &ev->hash, 1);
+                wp_sched_kv_store(kv, ep, m, &ev->hash, 1);
             else
-                wp_sched_kv_remove(kv, ep, WP_SCHED_MEDIUM_GPU, &ev->hash, 1);
+                wp_sched_kv_remove(kv, ep, m, &ev->hash, 1);
         }
     }
 }

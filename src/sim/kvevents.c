@@ -12,9 +12,10 @@
  * From the engine's events (engine.h): consecutive stored blocks of one request become one
  * BlockStored (its hashes, the parent of the first, their tokens: the prompt's, and for
  * blocks of generated tokens the ids of the filler words the simulator writes), consecutive
- * evictions one BlockRemoved, both with medium "GPU". A restarted replica (a crash fault)
- * publishes AllBlocksCleared. Replica i offsets the configured ports by i (vLLM offsets
- * them per data-parallel rank; a simulated process serves several servers); a port 0
+ * evictions one BlockRemoved, both with medium "GPU"; with a CPU offload tier, the blocks the
+ * GPU evicts into it as BlockStored and those it drops as BlockRemoved, medium "CPU". A restarted
+ * replica (a crash fault) publishes AllBlocksCleared. Replica i offsets the configured ports by i
+ * (vLLM offsets them per data-parallel rank; a simulated process serves several servers); a port 0
  * binds any free port, reported by wp_sim_kv_events_endpoint.
  */
 #include "sim/internal.h"
@@ -147,14 +148,19 @@ static void add_stored(batch_t *b, const wp_engine_kv_event_t *e, int32_t bs)
     b->last_block = e->block;
 }
 
-static void add_removed(batch_t *b, const wp_engine_kv_event_t *e)
+/* A block the GPU evicted into the CPU tier, or any removal: consecutive ones of one type and
+ * medium in one event (a CPU store carries no tokens or parent, as the offloading connector's). */
+static void add_plain(batch_t *b, const wp_engine_kv_event_t *e, int32_t bs)
 {
+    wp_kvev_type_t type = e->type == WP_ENGINE_KV_STORED ? WP_KVEV_STORED : WP_KVEV_REMOVED;
+    wp_kvev_medium_t medium = e->cpu ? WP_KVEV_MEDIUM_CPU : WP_KVEV_MEDIUM_GPU;
     wp_kvev_event_t *open = b->n_ev ? &b->ev[b->n_ev - 1] : NULL;
-    if (!open || open->type != WP_KVEV_REMOVED) {
+    if (!open || open->type != type || open->medium != medium || b->last_user != NULL) {
         open = &b->ev[b->n_ev++];
-        *open = (wp_kvev_event_t){.type = WP_KVEV_REMOVED,
+        *open = (wp_kvev_event_t){.type = type,
                                   .hashes = b->hashes + b->n_hashes,
-                                  .medium = WP_KVEV_MEDIUM_GPU};
+                                  .block_size = type == WP_KVEV_STORED ? bs : 0,
+                                  .medium = medium};
     }
     b->hashes[b->n_hashes++] = e->hash;
     open->n_hashes++;
@@ -189,10 +195,10 @@ void wp__sim_kvev_publish(sim_replica_t *r, const wp_engine_step_t *st)
     if (b.ev && b.hashes && b.tokens) {
         for (size_t i = 0; i < n; i++) {
             const wp_engine_kv_event_t *e = &st->kv_events[i];
-            if (e->type == WP_ENGINE_KV_STORED)
+            if (e->type == WP_ENGINE_KV_STORED && !e->cpu)
                 add_stored(&b, e, bs);
             else
-                add_removed(&b, e);
+                add_plain(&b, e, bs);
         }
         publish_batch(r, b.ev, b.n_ev);
     } else {

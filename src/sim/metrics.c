@@ -211,6 +211,24 @@ static void write_all(view_t *v, wp_buf_t *out)
                 v->st[k].prefix_queries);
     EACH_SAMPLE(out, v, "vllm:prefix_cache_hits_total", "counter",
                 "Prefix cache hits, in terms of number of cached tokens.", v->st[k].prefix_hits);
+    if (v->st[0].cpu_blocks > 0) { /* CPU KV offload: vLLM's external prefix cache */
+        EACH_SAMPLE(out, v, "vllm:external_prefix_cache_queries_total", "counter",
+                    "External prefix cache queries from KV connector cross-instance cache "
+                    "sharing, in terms of number of queried tokens.",
+                    v->st[k].cpu_queries);
+        EACH_SAMPLE(out, v, "vllm:external_prefix_cache_hits_total", "counter",
+                    "External prefix cache hits from KV connector cross-instance cache sharing, in "
+                    "terms of number of cached tokens.",
+                    v->st[k].cpu_hits);
+        EACH_SAMPLE(out, v, "vllm:cpu_cache_usage_perc", "gauge",
+                    "CPU KV-cache usage (the offload tier). 1 means 100 percent usage.",
+                    (double)v->st[k].cpu_blocks_used / v->st[k].cpu_blocks);
+        EACH_SAMPLE(out, v, "wellpath_sim_kv_offload_stored_blocks_total", "counter",
+                    "Blocks the GPU evicted into the CPU tier.", v->st[k].cpu_stores);
+        EACH_SAMPLE(out, v, "wellpath_sim_kv_offload_loaded_bytes_total", "counter",
+                    "Bytes loaded from the CPU tier over the host link, per GPU.",
+                    v->st[k].cpu_loaded_bytes);
+    }
     EACH_SAMPLE(out, v, "vllm:prompt_tokens_total", "counter",
                 "Number of prefill tokens processed.", v->st[k].prompt_tokens_total);
     EACH_SAMPLE(out, v, "vllm:generation_tokens_total", "counter",

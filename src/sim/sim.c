@@ -258,6 +258,15 @@ wp_status_t wp_sim_engine_setup(const wp_sim_config_t *c, const wp_model_spec_t 
     }
     if (c->max_model_len)
         ecfg->max_model_len = c->max_model_len;
+    /* vLLM's native offloading: the GiB split over the ranks, each keeping its share of every
+     * block (kv_offloading_size x 2^30 / tp bytes / (block_size x KV bytes a token on a GPU)). */
+    if (c->kv_offloading_size > 0) {
+        double blocks = c->kv_offloading_size * 1073741824.0 / c->tensor_parallel /
+                        (ecfg->block_size * perf->kv_bytes_token_gpu);
+        ecfg->cpu_offload_blocks = blocks < 1               ? 1
+                                   : blocks > INT32_MAX / 2 ? INT32_MAX / 2
+                                                            : (int32_t)blocks;
+    }
     /* vLLM (0.11 on): max_cudagraph_capture_size defaults to min(2 x max_num_seqs, 512). */
     int graph = 2 * ecfg->max_num_seqs < 512 ? 2 * ecfg->max_num_seqs : 512;
     perf->params.cudagraph_max_tokens =

@@ -122,6 +122,9 @@ typedef struct wp_sim_config_s {
     /* 0 = the engine's default */
     int max_num_seqs, max_num_batched_tokens, block_size, max_model_len;
     double gpu_memory_utilization;
+    /* GiB of CPU KV offload per server (vLLM's --kv-offloading-size with the native backend,
+     * split over its tensor-parallel ranks); 0 = none (engine.h: cpu_offload_blocks) */
+    double kv_offloading_size;
     char precision[16];      /* weights: "" = the checkpoint's; bf16 | fp8 | mxfp4 */
     char kv_cache_dtype[16]; /* "" or auto | bfloat16 = BF16; fp8, fp8_e4m3, fp8_e5m2 = 1 byte */
     /* engine model constants: 0 (mfu, mbu) or < 0 (overhead) = the model's defaults */
