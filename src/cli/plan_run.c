@@ -32,6 +32,10 @@ static double wall_s(void)
 
 /* Scale-to-zero: how long a pool idles before it scales down (KEDA's default cooldown). */
 #define SCALE_TO_ZERO_WINDOW_S 300.0
+/* Host memory for CPU KV offload, GiB per GPU of a server: a DGX/HGX H100 node has 2 TiB for
+ * its 8 GPUs (docs/cost-levers.md); a quarter of that share, leaving the rest to the OS and
+ * the weights' staging. */
+#define OFFLOAD_GIB_PER_GPU 64.0
 
 /* ---- the facts ---- */
 
@@ -332,6 +336,34 @@ static void lever_prefix(const plan_t *p, const wp_plan_result_t *b)
            100 * p->facts.prefix_reuse, on_s, off_s, 100 * off.attainment);
 }
 
+/* CPU KV offload: the winner again with a tier of host memory per server, as much as a GPU
+ * node commonly has beside each GPU (OFFLOAD_GIB_PER_GPU; docs/cost-levers.md). */
+static void lever_offload(const plan_t *p, const wp_plan_result_t *b)
+{
+    wp_plan_deploy_t d;
+    deploy_of(p, &b->cand, true, &d);
+    int gpus = b->cand.pd ? b->cand.decode.tensor_parallel : b->cand.pool.tensor_parallel;
+    d.kv_offloading_size = OFFLOAD_GIB_PER_GPU * (gpus > 0 ? gpus : 1);
+    wp_plan_result_t on = *b;
+    wp_workload_spec_t spec;
+    wp_err_t err = {{0}};
+    double rate = isfinite(b->offered_rps) ? b->offered_rps : p->run.spec.load.rate;
+    spec_at(p, rate, &spec);
+    if (!isfinite(b->offered_rps))
+        spec = p->run.spec;
+    if (simulate(p, &spec, &d, &on, &err) != WP_OK) {
+        printf("  CPU KV offload: not measured (%s)\n", err.msg);
+        return;
+    }
+    if (isfinite(b->offered_rps))
+        on.goodput_rps = rate * on.attainment;
+    char on_s[160];
+    figures(p, &on, on_s, sizeof(on_s));
+    printf("  CPU KV offload (vllm.kvOffloadingSize: %g GiB a server): %s, %.0f %% of requests "
+           "within the objectives (against %.0f %% without)\n",
+           d.kv_offloading_size, on_s, 100 * on.attainment, 100 * b->attainment);
+}
+
 /* P/D with TP1 prefill: the best such candidate against the winner. */
 static void lever_tp1_prefill(const plan_t *p, const wp_plan_result_t *b)
 {
@@ -371,7 +403,7 @@ static void print_levers(const plan_t *p)
         printf("  spot (%.0f %% off): %.2f per hour, %.4f per million output tokens, if the "
                "deployment tolerates losing GPUs\n",
                100 * p->spot, b->gpus * p->price * (1 - p->spot), cost * (1 - p->spot));
-    printf("  CPU KV offload: not estimated (the simulated engine has no CPU KV tier)\n");
+    lever_offload(p, b);
     if (priced)
         printf("cost: %d GPUs x %.2f = %.2f per hour; %.4f per million output tokens\n", b->gpus,
                p->price, b->gpus * p->price, cost);

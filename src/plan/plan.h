@@ -179,6 +179,7 @@ typedef struct wp_plan_deploy_s {
     double gpu_memory_utilization; /* vLLM's --gpu-memory-utilization */
     int max_model_len;             /* 0: the model's */
     const char *kv_cache_dtype;    /* "" or NULL: auto */
+    double kv_offloading_size;     /* GiB of CPU KV offload per server (vLLM's); 0: none */
     const char *topology_yaml;     /* the gateway's topology.yaml, for its ConfigMap */
     const char *vllm_image;        /* e.g. "vllm/vllm-openai:v0.11.0" */
     const char *gateway_image;     /* e.g. "wellpath:latest" */

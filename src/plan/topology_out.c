@@ -24,6 +24,8 @@ static void engine_settings(wp_buf_t *b, const wp_plan_deploy_t *d)
         wp_buf_printf(b, "  maxModelLen: %d\n", d->max_model_len);
     if (d->kv_cache_dtype != NULL && d->kv_cache_dtype[0] != '\0')
         wp_buf_printf(b, "  kvCacheDtype: %s\n", d->kv_cache_dtype);
+    if (d->kv_offloading_size > 0)
+        wp_buf_printf(b, "  kvOffloadingSize: %g\n", d->kv_offloading_size);
 }
 
 static int ranks_of(const wp_plan_candidate_t *c)

@@ -134,7 +134,7 @@ test('test_plan_cost_lines', async () => {
   assert.match(r.stdout, /prefix caching \(measured reuse \d+ %\): on .* per million output tokens.*; off .*% of requests within the objectives/);
   assert.match(r.stdout, /P\/D with TP1 prefill: (best is \d+P TP1 \+ \d+D TP\d|no candidate)/);
   assert.match(r.stdout, /scale-to-zero: \d+ % of the workload's span is gaps over 300 s/);
-  assert.match(r.stdout, /CPU KV offload: not estimated/);
+  assert.match(r.stdout, /CPU KV offload \(vllm\.kvOffloadingSize: \d+ GiB a server\): .* per million output tokens.*, \d+ % of requests within the objectives \(against \d+ % without\)/);
 });
 
 // A trace with long quiet gaps: scale-to-zero has something to save, measured on its arrivals.
