@@ -332,7 +332,7 @@ nixl:
 });
 
 // Precise prefix routing and gateway replicas, in virtual time: the Path 1 workload of
-// bench-path1 (shared prefixes that fit the pool but not one replica). One gateway: llm-d
+// bench-path1 (shared prefixes that fit the pool but not one replica), its first 10 s at 12/s. One gateway: llm-d
 // and llm-d-precise both come close to the oracle. Three replicas that keep their routing
 // to themselves: the approximate scheduler loses hits (each replica knows a third of the
 // routing), the precise one, reading the engines' own KV events, does not; with shareRoutes
@@ -342,8 +342,8 @@ test('test_simulate_precise_prefix_and_gateway_replicas', async () => {
   const workload = new URL('../../bench/path1/workload.yaml', import.meta.url).pathname;
   const hits = async (replicas, share) => {
     const topo = writeTemp(`${base}gateway:\n  replicas: ${replicas}\n  shareRoutes: ${share}\n`);
-    const r = await run(['simulate', '-f', topo, '--workload', workload, '--policies', 'llm-d,llm-d-precise',
-      '--quiet']);
+    const r = await run(['simulate', '-f', topo, '--workload', workload, '--stages', '12:10', '--policies',
+      'llm-d,llm-d-precise', '--quiet']);
     assert.equal(r.code, 0, r.stderr);
     const out = {};
     for (const m of r.stderr.matchAll(/simulate: ([\w-]+): prefix-cache hits ([\d.]+)% .* ([\d.]+)%/g))
