@@ -466,6 +466,7 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
     scalar(out, "wellpath_gateway_queue_length", "gauge",
            "Requests waiting for an endpoint with room (flow control).",
            (double)wp_sched_admit_queued(gw->admit));
+    wp__gw_wake_metrics(gw, out);
     hist(out, &gw->queue_wait_s, "wellpath_gateway_queue_wait_seconds",
          "Time a request waited in the flow-control queue before it was sent.");
     family(out, "wellpath_gateway_shed_total", "counter",
