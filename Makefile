@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-bpe bench-precise bench-wide-ep bench-fidelity format clean fuzz fuzz-build fuzz-short soak
+.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-bpe bench-precise bench-wide-ep bench-scale-to-zero bench-fidelity format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -112,6 +112,11 @@ bench-bpe: build node-deps
 # virtual time (about 5 minutes).
 bench-precise: deps build node-deps
 	scripts/bench_precise.sh $(BUILD)
+
+# Scale-to-zero on a bursty workload, live: cold-start TTFT penalty and idle GPU-seconds
+# saved against an always-on pool (about a minute and a half).
+bench-scale-to-zero: build
+	scripts/bench_scale_to_zero.sh $(BUILD)
 
 bench-wide-ep: deps build
 	cmake --build $(BUILD) --target ep_calibration
