@@ -4,6 +4,9 @@
 // hold that times out (503 + Retry-After), and a pool with no endpoint up at all (replicas
 // 0) whose held request is served once an endpoint appears.
 import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 
 import { MODEL, freePort, metrics, post, randomText, sample, startGateway, startSim, stopClean, waitUntil } from '../lib/wellpath.mjs';
@@ -80,6 +83,46 @@ describe('simulator sleep mode (vLLM with --enable-sleep-mode)', () => {
     r = await fetch(`${base}/sleep?level=2`, { method: 'POST' });
     assert.equal(r.status, 200);
     assert.equal(sleepState(await metrics(base), 'discard_all'), 1);
+  });
+});
+
+const PY = '/usr/bin/python3';
+function noZmq() {
+  try {
+    execFileSync(PY, ['-c', 'import zmq, msgpack']);
+    return false;
+  } catch {
+    return process.env.CI ? false : `missing: ${PY} with zmq and msgpack (CI would fail here)`;
+  }
+}
+
+describe('simulator sleep mode and KV events', () => {
+  test('a sleep empties the KV cache and publishes AllBlocksCleared', { skip: noZmq() }, async (t) => {
+    const s = await sim({ timeScale: 0.05, args: ['--kv-events-config',
+      '{"enable_kv_cache_events":true,"publisher":"zmq","endpoint":"tcp://127.0.0.1:0","replay_endpoint":"tcp://127.0.0.1:0","topic":"kv"}'] });
+    const ready = s.proc.lines.stdout.find((l) => l.includes(' kv_events='));
+    const live = ready.match(/ kv_events=(\S+)/)[1];
+    const replay = ready.match(/ kv_events_replay=(\S+)/)[1];
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    const py = spawn(PY, [path.join(here, 'sim_kv_events.py'), live, replay], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.after(() => py.kill('SIGKILL'));
+    const got = [];
+    let partial = '';
+    py.stdout.setEncoding('utf8');
+    py.stdout.on('data', (d) => {
+      const parts = (partial + d).split('\n');
+      partial = parts.pop();
+      for (const l of parts) got.push(JSON.parse(l));
+    });
+    await waitUntil(() => got.some((x) => x.ready), { what: 'the replay end marker' });
+    const base = `http://127.0.0.1:${s.ports[0]}`;
+    const r = await complete(base, { prompt: 'y'.repeat(600) });
+    assert.equal(r.status, 200, r.text);
+    const cleared = () => got.some((x) => x.batch?.events?.some((e) => e.type === 'AllBlocksCleared'));
+    await waitUntil(() => got.some((x) => x.batch?.events?.some((e) => e.type === 'BlockStored')), { what: 'BlockStored' });
+    assert.equal(cleared(), false);
+    assert.equal((await fetch(`${base}/sleep?level=1`, { method: 'POST' })).status, 200);
+    await waitUntil(cleared, { what: 'AllBlocksCleared after /sleep' });
   });
 });
 
