@@ -1,8 +1,9 @@
 /*
  * sim/sleep: vLLM's sleep mode on a simulated replica (what `vllm serve` offers with
  * --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1):
- *   POST /sleep?level=1|2[&mode=...]  level 1 offloads the weights to CPU memory, level 2
- *                                      discards them; both discard the KV cache. 200, empty.
+ *   POST /sleep?level=0|1|2[&mode=...]  level 0 only pauses the scheduler; level 1 also
+ *                                      offloads the weights to CPU memory, level 2 discards
+ *                                      them; 1 and 2 discard the KV cache. 200, empty.
  *   POST /wake_up[?tags=weights&tags=kv_cache]  answered 200 (empty) once the parts named
  *                                      (all without tags) are back, after the wake-up time
  *                                      of model/sleep.h scaled by the time scale.
@@ -36,6 +37,7 @@ struct sim_sleep_s {
     int level;                  /* 0 awake, 1 or 2 */
     bool weights_asleep;        /* the weights are not on the GPUs */
     bool kv_asleep;             /* the KV cache is not allocated */
+    bool paused;                /* the scheduler is paused (every level) */
     bool waking;                /* wake_timer runs */
     bool wake_weights, wake_kv; /* what the running wake-up brings back */
     uv_timer_t wake_timer;
@@ -46,7 +48,8 @@ struct sim_sleep_s {
 
 bool wp__sim_asleep(const sim_group_t *g)
 {
-    return g->sleep != NULL && (g->sleep->weights_asleep || g->sleep->kv_asleep);
+    return g->sleep != NULL &&
+           (g->sleep->paused || g->sleep->weights_asleep || g->sleep->kv_asleep);
 }
 
 static void on_sleep_closed(uv_handle_t *h)
@@ -120,8 +123,10 @@ static void on_woken(uv_timer_t *t)
         s->weights_asleep = false;
     if (s->wake_kv)
         s->kv_asleep = false;
-    if (!s->weights_asleep && !s->kv_asleep)
+    if (!s->weights_asleep && !s->kv_asleep) {
         s->level = 0;
+        s->paused = false;
+    }
     s->wakes++;
     wp_log(WP_LOG_INFO, "sim: woke up", "group=%d port=%d weights=%d kv_cache=%d", s->g->index,
            s->g->ranks[0].port, s->wake_weights, s->wake_kv);
@@ -160,7 +165,9 @@ static void do_sleep(sim_replica_t *r, wp_http_req_t *req)
             req, 409, "requests in flight: the simulator puts only an idle engine to sleep", NULL);
         return;
     }
-    if (level > 0 && !wp__sim_asleep(g)) {
+    if (level == 0 && !wp__sim_asleep(g))
+        s->paused = true; /* the engine keeps its weights and cache */
+    else if (level > 0 && !s->weights_asleep && !s->kv_asleep) {
         for (int k = 0; k < g->n_ranks; k++) {
             sim_replica_t *rk = &g->ranks[k];
             wp_err_t err;
@@ -171,7 +178,7 @@ static void do_sleep(sim_replica_t *r, wp_http_req_t *req)
             rk->engine = wp_group_engine(g->core, rk->rank);
             wp__sim_kvev_cleared(rk);
         }
-        s->weights_asleep = s->kv_asleep = true;
+        s->weights_asleep = s->kv_asleep = s->paused = true;
         s->level = (int)level;
         s->sleeps++;
         wp_log(WP_LOG_INFO, "sim: asleep", "group=%d port=%d level=%d", g->index, r->port,
@@ -203,6 +210,13 @@ static void do_wake(sim_replica_t *r, wp_http_req_t *req)
     }
     weights = weights && s->weights_asleep;
     kv = kv && s->kv_asleep;
+    if (!s->waking && !s->weights_asleep && !s->kv_asleep && s->paused) {
+        s->paused = false; /* level 0: the scheduler goes on at once */
+        s->level = 0;
+        wp_http_res_send(req, 200, NULL, "", 0, NULL);
+        wp__sim_plan_step(r->group);
+        return;
+    }
     if (!s->waking && !weights && !kv) {
         wp_http_res_send(req, 200, NULL, "", 0, NULL);
         return;
@@ -252,9 +266,10 @@ void wp__sim_sleep_metrics(sim_replica_t *const *rs, int n, wp_buf_t *out)
     static const char *const states[] = {"awake", "weights_offloaded", "discard_all"};
     for (int i = 0; i < n; i++) {
         const sim_sleep_t *s = rs[i]->group->sleep;
-        int level = s != NULL && wp__sim_asleep(rs[i]->group) ? s->level : 0;
+        bool asleep = s != NULL && wp__sim_asleep(rs[i]->group);
+        int level = asleep ? s->level : 0;
         for (int k = 0; k < 3; k++) {
-            int v = k == 0 ? level == 0 : level == k;
+            int v = k == 0 ? !asleep : level == k;
             wp_buf_printf(
                 out,
                 "vllm:engine_sleep_state{engine=\"%d\",model_name=\"%s\",sleep_state=\"%s\"} %d\n",

@@ -79,6 +79,18 @@ describe('simulator sleep mode (vLLM with --enable-sleep-mode)', () => {
     assert.equal(done.json.usage.prompt_tokens_details?.cached_tokens ?? 0, 0, 'the KV cache was discarded by the sleep');
     prom = await metrics(base);
     assert.equal(sleepState(prom, 'awake'), 1);
+    // level 0 only pauses the scheduler: a request waits, a wake_up resumes it at once
+    r = await fetch(`${base}/sleep?level=0`, { method: 'POST' });
+    assert.equal(r.status, 200);
+    assert.equal(await isSleeping(base), true);
+    prom = await metrics(base);
+    assert.deepEqual(['awake', 'weights_offloaded', 'discard_all'].map((x) => sleepState(prom, x)), [0, 0, 0]);
+    const paused = complete(base);
+    await waitUntil(async () => sample(await metrics(base), 'vllm:num_requests_waiting') === 1, { what: 'the request waiting in the paused engine' });
+    r = await fetch(`${base}/wake_up?tags=scheduling`, { method: 'POST' });
+    assert.equal(r.status, 200);
+    assert.equal((await paused).status, 200);
+    assert.equal(await isSleeping(base), false);
     // level 2 shows as discard_all; a wake_up when awake answers at once
     r = await fetch(`${base}/sleep?level=2`, { method: 'POST' });
     assert.equal(r.status, 200);
