@@ -21,8 +21,9 @@
  *   pools), wellpath_endpoint_upstream_errors_total{endpoint}
  *   queue_length, queue_wait_seconds     flow control: requests waiting now; time they waited
  *   shed_total{reason}                   429s of flow control and limits (sched/admit's reasons)
- *   pool_{demand,sleeping,ready}, pool_{asleep_seconds,sleeps,wakeups}_total  scale-to-zero
- *                                        (wake.c): requests held for a pool that cannot serve
+ *   pool_{demand,sleeping,ready}, pool_{asleep_seconds,sleeps,wakeups,sleep_refusals}_total
+ *                                        scale-to-zero (wake.c): requests held for a pool that
+ *                                        cannot serve, its sleeps and wake-ups
  *   reloads_total                        configs applied (SIGHUP, POST /admin/reload)
  *   prefix_index_bytes                   memory of the prefix index (bounded by the LRUs)
  *   wellpath_endpoint_prefix_index_blocks{endpoint}  blocks the index tracks per endpoint

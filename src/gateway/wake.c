@@ -36,6 +36,7 @@ typedef struct gw_wake_s {
     double *held_at;
     uint32_t n_held, cap;
     gw_wake_call_t calls[WP_GATEWAY_MAX_ENDPOINTS];
+    bool slept; /* an endpoint accepted the last round of POST /sleep */
 } gw_wake_t;
 
 static wp_sched_wake_cfg_t core_cfg(const wp_gateway_s2z_cfg_t *c)
@@ -180,8 +181,19 @@ static void call_on_done(void *ud, wp_status_t st, const char *why)
         wp_log(WP_LOG_WARN,
                c->wake ? "scale-to-zero: wake-up failed" : "scale-to-zero: sleep failed",
                "endpoint=%d status=%d why=\"%s\"", (int)(c - w->calls), c->status, why ? why : "");
-    if (!c->wake)
+    if (!c->wake) {
+        w->slept |= ok;
+        for (int i = 0; i < WP_GATEWAY_MAX_ENDPOINTS; i++)
+            if (w->calls[i].call != NULL && !w->calls[i].wake)
+                return; /* the round goes on */
+        if (!w->slept && w->core.state == WP_SCHED_WAKE_ASLEEP) {
+            wp_log(WP_LOG_WARN, "scale-to-zero: no endpoint went to sleep, the pool stays awake",
+                   "hint=\"vLLM serves /sleep with --enable-sleep-mode and "
+                   "VLLM_SERVER_DEV_MODE=1\"");
+            wp_sched_wake_sleep_refused(&w->core, wp__gw_now(gw));
+        }
         return;
+    }
     if (!ok) {
         for (int i = 0; i < WP_GATEWAY_MAX_ENDPOINTS; i++)
             if (w->calls[i].call != NULL && w->calls[i].wake)
@@ -200,6 +212,8 @@ static void send_all(gw_wake_t *w, bool wake)
 {
     wp_gateway_t *gw = w->gw;
     char path[256];
+    if (!wake)
+        w->slept = false;
     for (int i = 0; i < gw->pool->n_eps && i < WP_GATEWAY_MAX_ENDPOINTS; i++) {
         gw_endpoint_t *ep = &gw->pool->eps[i];
         gw_wake_call_t *c = &w->calls[i];
@@ -319,8 +333,12 @@ void wp__gw_wake_metrics(const wp_gateway_t *gw, wp_buf_t *out)
         "# HELP wellpath_gateway_pool_wakeups_total Wake-ups the gateway started for held "
         "requests.\n"
         "# TYPE wellpath_gateway_pool_wakeups_total counter\nwellpath_gateway_pool_wakeups_total "
-        "%llu\n",
+        "%llu\n"
+        "# HELP wellpath_gateway_pool_sleep_refusals_total Sleeps no endpoint accepted (servers "
+        "without sleep mode); the pool stayed awake.\n"
+        "# TYPE wellpath_gateway_pool_sleep_refusals_total counter\n"
+        "wellpath_gateway_pool_sleep_refusals_total %llu\n",
         w->n_held, w->core.state != WP_SCHED_WAKE_AWAKE, ready(gw),
         wp_sched_wake_asleep_seconds(&w->core, now), (unsigned long long)w->core.sleeps,
-        (unsigned long long)w->core.wakes);
+        (unsigned long long)w->core.wakes, (unsigned long long)w->core.sleep_refusals);
 }

@@ -99,6 +99,15 @@ void wp_sched_wake_woke(wp_sched_wake_t *w, double now, bool ok)
     }
 }
 
+void wp_sched_wake_sleep_refused(wp_sched_wake_t *w, double now)
+{
+    w->sleep_refusals++;
+    if (w->state == WP_SCHED_WAKE_ASLEEP) {
+        enter(w, WP_SCHED_WAKE_AWAKE, now);
+        w->last_busy = now;
+    }
+}
+
 double wp_sched_wake_asleep_seconds(const wp_sched_wake_t *w, double now)
 {
     return w->asleep_s + (w->state != WP_SCHED_WAKE_AWAKE ? now - w->state_since : 0);

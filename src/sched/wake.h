@@ -63,7 +63,7 @@ typedef struct wp_sched_wake_s {
     double state_since; /* when the state was entered */
     uint32_t held;
     double asleep_s; /* seconds spent ASLEEP or WAKING, the current stretch excluded */
-    uint64_t sleeps, wakes, wake_failures;
+    uint64_t sleeps, wakes, wake_failures, sleep_refusals;
 } wp_sched_wake_t;
 
 void wp_sched_wake_init(wp_sched_wake_t *w, const wp_sched_wake_cfg_t *cfg, double now);
@@ -83,6 +83,10 @@ wp_sched_wake_action_t wp_sched_wake_tick(wp_sched_wake_t *w, double now, uint64
 /* An endpoint answered POST /wake_up: ok true (2xx) makes the pool AWAKE; false while
  * WAKING falls back to ASLEEP (woken again at the next tick with requests held). */
 void wp_sched_wake_woke(wp_sched_wake_t *w, double now, bool ok);
+/* Every endpoint refused POST /sleep (a server without sleep mode: vLLM needs
+ * --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1): an ASLEEP pool is AWAKE again, and the
+ * idle time starts over. */
+void wp_sched_wake_sleep_refused(wp_sched_wake_t *w, double now);
 /* Seconds the pool has slept so far (the current stretch included). */
 double wp_sched_wake_asleep_seconds(const wp_sched_wake_t *w, double now);
 const char *wp_sched_wake_state_name(wp_sched_wake_state_t s);

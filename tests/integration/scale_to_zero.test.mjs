@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 
-import { MODEL, freePort, metrics, post, randomText, sample, startGateway, startSim, stopClean, waitUntil } from '../lib/wellpath.mjs';
+import { MODEL, fakeVllm, freePort, metrics, post, randomText, sample, startGateway, startSim, stopClean, waitUntil } from '../lib/wellpath.mjs';
 
 const procs = [];
 after(async () => {
@@ -178,6 +178,32 @@ describe('gateway scale-to-zero', () => {
     assert.match(r.json.error.message, /woke up within 600 ms/);
     assert.ok(r.headers.get('retry-after'));
     assert.equal(sample(await metrics(g.url), 'wellpath_gateway_pool_demand'), 0);
+  });
+
+  test('servers without sleep mode refuse /sleep: the pool stays awake and serves at once', async () => {
+    // a vLLM look-alike without VLLM_SERVER_DEV_MODE: /sleep and /wake_up are 404
+    const fake = await fakeVllm({ failing: false });
+    const handler = fake.server.listeners('request')[0];
+    fake.server.removeAllListeners('request');
+    fake.server.on('request', (req, res) => {
+      if (req.url.startsWith('/sleep') || req.url.startsWith('/wake_up')) {
+        req.resume();
+        res.statusCode = 404;
+        return res.end('{"detail":"Not Found"}');
+      }
+      return handler(req, res);
+    });
+    try {
+      const g = await gateway([{ name: 'nosleep', port: fake.port }],
+        'gateway:\n  scaleToZero: {enabled: true, idleAfterMs: 1000, wakeTimeoutMs: 5000}\n');
+      await waitUntil(async () => sample(await metrics(g.url), 'wellpath_gateway_pool_sleep_refusals_total') >= 1, { what: 'a refused sleep' });
+      assert.equal(sample(await metrics(g.url), 'wellpath_gateway_pool_sleeping'), 0);
+      const r = await complete(g.url);
+      assert.equal(r.status, 200, r.text);
+      assert.equal(sample(await metrics(g.url), 'wellpath_gateway_pool_wakeups_total'), 0);
+    } finally {
+      fake.server.close();
+    }
   });
 
   test('replicas 0: a held request is served once an endpoint comes up', async () => {

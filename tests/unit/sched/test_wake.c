@@ -110,6 +110,27 @@ static void test_wake_no_endpoint(void **state)
     assert_int_equal(wp_sched_wake_tick(&w, 3.1, 0, true), WP_SCHED_WAKE_RELEASE);
 }
 
+static void test_wake_sleep_refused(void **state)
+{
+    (void)state;
+    /* servers without sleep mode: the pool is awake again, and tries again only after
+     * another idle stretch */
+    wp_sched_wake_t w;
+    wp_sched_wake_cfg_t c = cfg();
+    wp_sched_wake_init(&w, &c, 0);
+    assert_int_equal(wp_sched_wake_tick(&w, 10, 0, true), WP_SCHED_WAKE_SLEEP);
+    wp_sched_wake_sleep_refused(&w, 10.2);
+    assert_int_equal(w.state, WP_SCHED_WAKE_AWAKE);
+    assert_int_equal(w.sleep_refusals, 1);
+    assert_int_equal(wp_sched_wake_arrive(&w, 11, true), WP_SCHED_WAKE_PASS);
+    assert_int_equal(wp_sched_wake_tick(&w, 20.9, 0, true), WP_SCHED_WAKE_NOTHING);
+    assert_int_equal(wp_sched_wake_tick(&w, 21, 0, true), WP_SCHED_WAKE_SLEEP);
+    /* a refusal once awake changes nothing but the count */
+    wp_sched_wake_woke(&w, 22, true);
+    wp_sched_wake_sleep_refused(&w, 23);
+    assert_int_equal(w.state, WP_SCHED_WAKE_AWAKE);
+}
+
 static void test_wake_off(void **state)
 {
     (void)state;
@@ -134,11 +155,9 @@ static void test_wake_off(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_wake_idle_sleep),
-        cmocka_unit_test(test_wake_arrival_wakes),
-        cmocka_unit_test(test_wake_failed_retried),
-        cmocka_unit_test(test_wake_no_endpoint),
-        cmocka_unit_test(test_wake_off),
+        cmocka_unit_test(test_wake_idle_sleep),     cmocka_unit_test(test_wake_arrival_wakes),
+        cmocka_unit_test(test_wake_failed_retried), cmocka_unit_test(test_wake_no_endpoint),
+        cmocka_unit_test(test_wake_sleep_refused),  cmocka_unit_test(test_wake_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
