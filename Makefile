@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-bpe bench-precise bench-offload bench-wide-ep bench-fidelity format clean fuzz fuzz-build fuzz-short soak
+.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-bpe bench-precise bench-offload bench-scale-to-zero bench-wide-ep bench-fidelity format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -116,6 +116,11 @@ bench-precise: deps build node-deps
 # CPU KV offload against the tier size, virtual time (about 2 minutes).
 bench-offload: deps build
 	scripts/bench_offload.sh $(BUILD)
+
+# Scale-to-zero on a bursty workload, live: cold-start TTFT penalty and idle GPU-seconds
+# saved against an always-on pool (about a minute and a half).
+bench-scale-to-zero: build
+	scripts/bench_scale_to_zero.sh $(BUILD)
 
 bench-wide-ep: deps build
 	cmake --build $(BUILD) --target ep_calibration

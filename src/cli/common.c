@@ -173,6 +173,12 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
                                    .base_ejection_ms = (uint64_t)g->outlier.base_ejection_ms,
                                    .max_ejection_ms = (uint64_t)g->outlier.max_ejection_ms,
                                    .max_ejection_percent = g->outlier.max_ejection_percent};
+    gc->scale_to_zero =
+        (wp_gateway_s2z_cfg_t){.enabled = g->scale_to_zero.enabled,
+                               .idle_after_ms = (uint64_t)g->scale_to_zero.idle_after_ms,
+                               .wake_timeout_ms = (uint64_t)g->scale_to_zero.wake_timeout_ms,
+                               .max_queue = (uint32_t)g->scale_to_zero.max_queue,
+                               .level = g->scale_to_zero.level};
     if (!wp_strlcpy(gc->decision_log, g->decision_log, sizeof(gc->decision_log)))
         return wp_err_set(err, WP_EINVAL, "gateway.decisionLog: longer than %zu bytes",
                           sizeof(gc->decision_log) - 1);

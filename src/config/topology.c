@@ -234,6 +234,15 @@ static const wp__cfg_field_t outlier_fields[] = {
     F_INT("maxEjectionPercent", outlier_t, max_ejection_percent, 0, 100),
 };
 
+typedef wp_topology_s2z_t s2z_t;
+static const wp__cfg_field_t s2z_fields[] = {
+    F_BOOL("enabled", s2z_t, enabled),
+    F_INT("idleAfterMs", s2z_t, idle_after_ms, 1, 86400000),
+    F_INT("wakeTimeoutMs", s2z_t, wake_timeout_ms, 1, 86400000),
+    F_INT("maxQueue", s2z_t, max_queue, 1, 16384),
+    F_INT("level", s2z_t, level, 1, 2),
+};
+
 typedef wp_topology_gateway_t gateway_t;
 static const wp__cfg_field_t gateway_fields[] = {
     F_CUSTOM("listen", parse_listen),
@@ -252,6 +261,7 @@ static const wp__cfg_field_t gateway_fields[] = {
     F_STR_OPT("decisionLog", gateway_t, decision_log),
     F_MAP("flowControl", gateway_t, flow, flow_fields),
     F_MAP("outlierDetection", gateway_t, outlier, outlier_fields),
+    F_MAP("scaleToZero", gateway_t, scale_to_zero, s2z_fields),
     F_ENUM("logFormat", gateway_t, log_format, log_choices),
     F_BOOL("logPrompts", gateway_t, log_prompts),
     F_BOOL("guideMetrics", gateway_t, guide_metrics),
@@ -686,6 +696,8 @@ void wp_topology_defaults(wp_topology_t *t)
                                          .base_ejection_ms = 30000,
                                          .max_ejection_ms = 300000,
                                          .max_ejection_percent = 50};
+    g->scale_to_zero = (wp_topology_s2z_t){
+        .idle_after_ms = 300000, .wake_timeout_ms = 60000, .max_queue = 256, .level = 1};
     g->log_format = WP_TOPO_LOG_LOGFMT;
     g->replicas = 1;
     g->share_routes = true;

@@ -163,6 +163,16 @@ typedef struct wp_topology_outlier_s {
     int max_ejection_percent; /* 0..100, default 50 */
 } wp_topology_outlier_t;
 
+/* gateway.scaleToZero: put an idle pool to sleep (vLLM's sleep mode), hold requests while
+ * it wakes or while no endpoint is there, export the demand (docs/cost-levers.md). */
+typedef struct wp_topology_s2z_s {
+    bool enabled;            /* default false */
+    int64_t idle_after_ms;   /* 1..86400000, default 300000 */
+    int64_t wake_timeout_ms; /* 1..86400000, default 60000 */
+    int max_queue;           /* 1..16384, default 256 */
+    int level;               /* 1..2, default 1 */
+} wp_topology_s2z_t;
+
 typedef struct wp_topology_gateway_s {
     char listen_host[WP_TOPO_HOST_MAX];  /* from listen: host:port ([v6]:port) */
     uint16_t listen_port;                /* 0..65535, 0 = ephemeral */
@@ -181,6 +191,7 @@ typedef struct wp_topology_gateway_s {
     char decision_log[512];              /* decisionLog: a file for the decision log, "" = off */
     wp_topology_flow_t flow;
     wp_topology_outlier_t outlier;
+    wp_topology_s2z_t scale_to_zero;
     wp_topology_log_format_t log_format;
     bool log_prompts;
     bool guide_metrics; /* also export the production guide's series on /metrics */

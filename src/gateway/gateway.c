@@ -46,6 +46,8 @@ void wp_gateway_config_default(wp_gateway_config_t *cfg)
     cfg->drain_timeout_ms = 30000;
     cfg->flow = (wp_gateway_flow_cfg_t){
         .max_queue = 1024, .queue_timeout_ms = 30000, .saturation = {5, 0.8}};
+    cfg->scale_to_zero = (wp_gateway_s2z_cfg_t){
+        .idle_after_ms = 300000, .wake_timeout_ms = 60000, .max_queue = 256, .level = 1};
     cfg->outlier = (wp_gateway_outlier_cfg_t){.consecutive_failures = 5,
                                               .base_ejection_ms = 30000,
                                               .max_ejection_ms = 300000,
@@ -245,6 +247,7 @@ static void on_scrape_timer(uv_timer_t *t)
     wp__gw_pools_collect(gw, false);
     wp__gw_outlier_tick(gw);
     wp__gw_flow_tick(gw);
+    wp__gw_wake_tick(gw);
     wp__gw_checks_tick(gw);
 }
 
@@ -278,14 +281,16 @@ wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp
     models_from_config(gw, cfg);
     gw->start_ms = uv_now(loop);
     gw_pool_t *pool = NULL;
-    if (wp__gw_flow_configure(gw, err) != WP_OK || wp__gw_prompt_open(gw, err) != WP_OK ||
-        wp__gw_routes_open(gw, err) != WP_OK || wp__gw_decisions_open(gw, err) != WP_OK ||
+    if (wp__gw_flow_configure(gw, err) != WP_OK || wp__gw_wake_configure(gw, err) != WP_OK ||
+        wp__gw_prompt_open(gw, err) != WP_OK || wp__gw_routes_open(gw, err) != WP_OK ||
+        wp__gw_decisions_open(gw, err) != WP_OK ||
         (pool = wp__gw_pool_new(gw, cfg, NULL, err)) == NULL) {
         wp__gw_routes_close(gw);
         wp__gw_kvev_close(gw);
         wp__gw_prompt_close(gw);
         wp__gw_decisions_close(gw);
         wp__gw_flow_free(gw);
+        wp__gw_wake_free(gw);
         free(gw);
         return NULL;
     }
@@ -395,6 +400,8 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
     wp_err_t ferr;
     if (wp__gw_flow_configure(gw, &ferr) != WP_OK)
         wp_log(WP_LOG_WARN, "reload: flow control kept as it was", "why=\"%s\"", ferr.msg);
+    if (wp__gw_wake_configure(gw, &ferr) != WP_OK)
+        wp_log(WP_LOG_WARN, "reload: scale-to-zero kept as it was", "why=\"%s\"", ferr.msg);
     if (wp__gw_decisions_open(gw, &ferr) != WP_OK)
         wp_log(WP_LOG_WARN, "reload: no decision log", "why=\"%s\"", ferr.msg);
     wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_RELOAD,
@@ -417,6 +424,7 @@ static void free_all(wp_gateway_t *gw)
 {
     wp__gw_metrics_free(gw);
     wp__gw_flow_free(gw);
+    wp__gw_wake_free(gw);
     wp__gw_decisions_close(gw);
     wp__gw_prompt_close(gw);
     free(gw);
@@ -435,6 +443,7 @@ void wp_gateway_free(wp_gateway_t *gw)
     gw->on_drained = NULL;
     if (gw->server != NULL)
         wp_http_server_close(gw->server); /* aborts in-flight requests: they cancel their calls */
+    wp__gw_wake_cancel(gw);
     wp__gw_pools_free(gw);
     wp__gw_routes_close(gw);
     wp__gw_kvev_close(gw);

@@ -69,6 +69,19 @@ typedef struct wp_gateway_flow_cfg_s {
     wp_sched_saturation_t saturation; /* queue depth 5, KV usage 0.8 */
 } wp_gateway_flow_cfg_t;
 
+/* Scale-to-zero (gateway/wake.c over sched/wake.h): after idle_after_ms without a request
+ * the gateway puts every endpoint to sleep (vLLM's POST /sleep?level=N); a request to a
+ * sleeping pool -- or to one with no healthy endpoint at all -- is held (at most max_queue,
+ * each at most wake_timeout_ms, then 503 with Retry-After) while POST /wake_up wakes it.
+ * The held count is exported as wellpath_gateway_pool_demand. Off: none of this. */
+typedef struct wp_gateway_s2z_cfg_s {
+    bool enabled;             /* false */
+    uint64_t idle_after_ms;   /* 300000 */
+    uint64_t wake_timeout_ms; /* 60000 */
+    uint32_t max_queue;       /* 256 */
+    int level;                /* 1 */
+} wp_gateway_s2z_cfg_t;
+
 /* Outlier detection: an endpoint whose proxied requests fail (connect error, timeout, 5xx,
  * a cut stream) consecutive_failures times in a row leaves the pool for base_ejection_ms,
  * doubled at each ejection up to max_ejection_ms; then it is on probation (one request at
@@ -110,6 +123,7 @@ typedef struct wp_gateway_config_s {
     uint32_t max_in_flight;    /* per endpoint, 0 = no limit; all at it: queue or 429 */
     wp_gateway_flow_cfg_t flow;
     wp_gateway_outlier_cfg_t outlier;
+    wp_gateway_s2z_cfg_t scale_to_zero;
     /* Bearer token of the admin API (POST /admin/reload, POST /admin/drain); "" = the
      * admin paths do not exist (404). */
     char admin_token[256];

@@ -212,6 +212,8 @@ struct wp_gateway_s {
     uint64_t last_health_ms, last_models_ms;
     /* flow.c: admission and flow control over sched/admit */
     wp_sched_admit_t *admit;
+    /* wake.c: scale-to-zero (sched/wake.h) and the requests it holds */
+    struct gw_wake_s *wake;
     /* pd.c: P/D requests by path and fallback */
     uint64_t pd_disaggregated, pd_decode_only;
     uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];
@@ -342,6 +344,9 @@ void wp__gw_routes_publish(wp_gateway_t *gw, const gw_endpoint_t *ep, const wp_s
 /* ---- proxy.c: one proxied request ---- */
 
 void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, wp_api_kind_t kind);
+/* The rest of the start once the body is parsed: model checks, prompt, priority, admission
+ * and dispatch (wake.c calls it for a request it held). */
+void wp__gw_proxy_continue(gw_proxy_t *p);
 /* Sends the request on its way: the P/D prefill stage, or straight to an endpoint. */
 void wp__gw_proxy_dispatch(gw_proxy_t *p);
 /* Picks an endpoint (decode role in a P/D pool) and sends it the request. */
@@ -398,6 +403,23 @@ void wp__gw_flow_forget(gw_proxy_t *p);
 /* Applies cfg->flow (at start and on reload). WP_ENOMEM, or WP_EINVAL on a bad bound. */
 wp_status_t wp__gw_flow_configure(wp_gateway_t *gw, wp_err_t *err);
 void wp__gw_flow_free(wp_gateway_t *gw);
+
+/* ---- wake.c: scale-to-zero (gateway.h, wp_gateway_s2z_cfg_t) ---- */
+
+/* Applies cfg->scale_to_zero (at start and on reload). */
+wp_status_t wp__gw_wake_configure(wp_gateway_t *gw, wp_err_t *err);
+/* Cancels the sleep and wake-up calls in flight (the gateway stops). */
+void wp__gw_wake_cancel(wp_gateway_t *gw);
+void wp__gw_wake_free(wp_gateway_t *gw);
+/* A request (body parsed) arrives: true when it is held (or answered 503, the hold being
+ * full); it goes on later through wp__gw_proxy_continue, or gets 503 at its timeout. */
+bool wp__gw_wake_hold(gw_proxy_t *p);
+/* The request ends (client gone, shutdown): out of the hold if it is there. */
+void wp__gw_wake_forget(gw_proxy_t *p);
+/* At each tick: timeouts, sleep of an idle pool, wake-up, release. */
+void wp__gw_wake_tick(wp_gateway_t *gw);
+/* /metrics: the pool's demand, sleep state and time asleep. */
+void wp__gw_wake_metrics(const wp_gateway_t *gw, wp_buf_t *out);
 
 /* ---- pool.c: generations ---- */
 

@@ -21,6 +21,9 @@
  *   pools), wellpath_endpoint_upstream_errors_total{endpoint}
  *   queue_length, queue_wait_seconds     flow control: requests waiting now; time they waited
  *   shed_total{reason}                   429s of flow control and limits (sched/admit's reasons)
+ *   pool_{demand,sleeping,ready}, pool_{asleep_seconds,sleeps,wakeups,sleep_refusals}_total
+ *                                        scale-to-zero (wake.c): requests held for a pool that
+ *                                        cannot serve, its sleeps and wake-ups
  *   reloads_total                        configs applied (SIGHUP, POST /admin/reload)
  *   prefix_index_bytes                   memory of the prefix index (bounded by the LRUs)
  *   wellpath_endpoint_prefix_index_blocks{endpoint}  blocks the index tracks per endpoint
@@ -466,6 +469,7 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
     scalar(out, "wellpath_gateway_queue_length", "gauge",
            "Requests waiting for an endpoint with room (flow control).",
            (double)wp_sched_admit_queued(gw->admit));
+    wp__gw_wake_metrics(gw, out);
     hist(out, &gw->queue_wait_s, "wellpath_gateway_queue_wait_seconds",
          "Time a request waited in the flow-control queue before it was sent.");
     family(out, "wellpath_gateway_shed_total", "counter",

@@ -57,6 +57,7 @@ void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome)
 {
     wp_gateway_t *gw = p->gw;
     wp__gw_flow_forget(p);
+    wp__gw_wake_forget(p);
     release(p);
     wp__gw_count_answer(gw, p->ep, p->model, p->status);
     uint64_t end = uv_hrtime();
@@ -529,6 +530,13 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, wp_api_kind_t kind
         wp__gw_proxy_fail(p, e.status, e.err.msg, e.param);
         return;
     }
+    if (!wp__gw_wake_hold(p))
+        wp__gw_proxy_continue(p);
+}
+
+void wp__gw_proxy_continue(gw_proxy_t *p)
+{
+    wp_gateway_t *gw = p->gw;
     p->model = p->api.model ? p->api.model : (gw->n_models > 0 ? gw->models[0] : NULL);
     if (p->model == NULL) {
         wp__gw_proxy_fail(p, 503, "no endpoint is ready: the served models are not known yet",

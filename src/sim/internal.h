@@ -28,6 +28,7 @@ typedef struct sim_group_s sim_group_t;
 typedef struct sim_pull_s sim_pull_t;
 typedef struct sim_held_s sim_held_t;
 typedef struct sim_kvconn_s sim_kvconn_t;
+typedef struct sim_sleep_s sim_sleep_t;
 
 /* One request on a replica, from arrival to the last byte. */
 typedef struct sim_req_s {
@@ -68,6 +69,7 @@ struct sim_group_s {
     bool timer_armed; /* a step is running; its events come when the timer fires */
     double vnow;      /* simulated clock, seconds */
     wp_group_step_t step;
+    sim_sleep_t *sleep; /* sleep.c: vLLM's sleep mode of the group */
 };
 
 struct sim_replica_s {
@@ -187,6 +189,17 @@ void wp__sim_kvev_close(sim_replica_t *r);
 uint64_t *wp__sim_kvev_hashes(const sim_req_t *q, const int32_t *ids, size_t n);
 void wp__sim_kvev_publish(sim_replica_t *r, const wp_engine_step_t *st);
 void wp__sim_kvev_cleared(sim_replica_t *r);
+
+/* sleep.c: vLLM's sleep mode (POST /sleep, POST /wake_up, GET /is_sleeping). route: false
+ * when req is not one of them; asleep: the group's scheduler is paused; wake_seconds: the
+ * wake-up time (simulated seconds) of the parts named from that level; metrics: the
+ * vllm:engine_sleep_state gauge of n replicas. */
+wp_status_t wp__sim_sleep_init(sim_group_t *g, wp_err_t *err);
+void wp__sim_sleep_close(sim_group_t *g);
+bool wp__sim_sleep_route(sim_replica_t *r, wp_http_req_t *req);
+bool wp__sim_asleep(const sim_group_t *g);
+double wp__sim_wake_seconds(const sim_group_t *g, int level, bool weights, bool kv);
+void wp__sim_sleep_metrics(sim_replica_t *const *rs, int n, wp_buf_t *out);
 
 /* metrics.c */
 void wp__sim_metrics_init(sim_replica_t *r);

@@ -239,7 +239,7 @@ static void on_step_done(uv_timer_t *t)
 
 void wp__sim_plan_step(sim_group_t *g)
 {
-    if (g->timer_armed || g->ranks[0].closing || !wp_group_busy(g->core))
+    if (g->timer_armed || g->ranks[0].closing || !wp_group_busy(g->core) || wp__sim_asleep(g))
         return;
     wp_sim_t *sim = g->sim;
     double real = wp__sim_real_seconds(sim);

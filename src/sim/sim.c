@@ -106,6 +106,7 @@ static void answer_metrics(sim_replica_t *r, wp_http_req_t *req)
     wp_buf_t b;
     wp_buf_init(&b, 0);
     wp__sim_metrics_write(rs, n, &b);
+    wp__sim_sleep_metrics(rs, n, &b);
     wp_http_res_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, NULL);
     wp_buf_free(&b);
 }
@@ -141,7 +142,7 @@ void wp__sim_on_request(wp_http_req_t *req, void *ctx)
     sim_replica_t *r = ctx;
     wp_api_kind_t kind;
     bool get = req->method == HTTP_GET, post = req->method == HTTP_POST;
-    if (wp__sim_admin(r, req))
+    if (wp__sim_admin(r, req) || wp__sim_sleep_route(r, req))
         return;
     if (wp_api_kind_from_path(req->path.p, req->path.n, &kind) && post) {
         sim_replica_t *t = route_rank(r, req);
@@ -315,6 +316,8 @@ static wp_status_t group_init(wp_sim_t *sim, int index, wp_err_t *err)
     g->timer.data = g;
     sim->open_handles++;
     sim->n_groups++;
+    if ((st = wp__sim_sleep_init(g, err)) != WP_OK)
+        return st;
     for (int k = 0; k < ranks; k++) {
         sim_replica_t *r = &g->ranks[k];
         r->sim = sim;
@@ -475,8 +478,10 @@ void wp_sim_free(wp_sim_t *sim)
         wp__sim_kvev_close(r);
         wp__sim_inject_close(r);
     }
-    for (int i = 0; i < sim->n_groups; i++)
+    for (int i = 0; i < sim->n_groups; i++) {
+        wp__sim_sleep_close(&sim->groups[i]);
         uv_close((uv_handle_t *)&sim->groups[i].timer, on_timer_closed);
+    }
     if (sim->n_groups == 0) {
         sim_release(sim);
     }
