@@ -91,9 +91,9 @@ static int blob_add(wp_bpe_t *b, const unsigned char *p, size_t n, uint32_t *off
     return 0;
 }
 
-long wp__bpe_vocab_find(const wp_bpe_t *b, const void *p, size_t n)
+long wp__bpe_vocab_find_h(const wp_bpe_t *b, uint64_t h, const void *p, size_t n)
 {
-    size_t i = (size_t)wp__bpe_hash(p, n) & b->vmask;
+    size_t i = (size_t)h & b->vmask;
     for (;;) {
         uint32_t v = b->vslots[i];
         if (!v)
@@ -393,6 +393,35 @@ static wp_status_t load_merges(wp_bpe_t *b, const cJSON *merges, const int *inv,
     return st;
 }
 
+/* Marks the vocab entries whose bytes, as a pre-token, encode to them alone. */
+static wp_status_t mark_whole(wp_bpe_t *b, wp_err_t *err)
+{
+    size_t cap = 0;
+    int32_t *out = NULL;
+    for (size_t i = 0; i < b->nvocab; i++) {
+        wp__bpe_tok_t *t = &b->vocab[i];
+        if (b->ignore_merges || t->len == 1) {
+            t->whole = 1;
+            continue;
+        }
+        if (t->len > cap) {
+            free(out);
+            cap = t->len * 2;
+            out = malloc(cap * sizeof *out);
+            if (!out)
+                return wp_err_set(err, WP_ENOMEM, "model.vocab: out of memory");
+        }
+        size_t m = wp__bpe_merge(b, b->blob + t->off, t->len, out);
+        if (m == SIZE_MAX) {
+            free(out);
+            return wp_err_set(err, WP_ENOMEM, "model.vocab: out of memory");
+        }
+        t->whole = m == 1 && out[0] == t->id;
+    }
+    free(out);
+    return WP_OK;
+}
+
 static wp_status_t load_added(wp_bpe_t *b, const cJSON *added, wp_err_t *err)
 {
     if (!added || cJSON_IsNull(added))
@@ -453,8 +482,9 @@ static wp_status_t load_model(wp_bpe_t *b, const cJSON *m, wp_err_t *err)
     for (uint32_t cp = 0; cp < 512; cp++)
         inv[cp] = byte_of_cp(cp);
     wp_status_t st = load_vocab(b, cJSON_GetObjectItemCaseSensitive(m, "vocab"), inv, err);
-    return st != WP_OK ? st
-                       : load_merges(b, cJSON_GetObjectItemCaseSensitive(m, "merges"), inv, err);
+    if (st == WP_OK)
+        st = load_merges(b, cJSON_GetObjectItemCaseSensitive(m, "merges"), inv, err);
+    return st != WP_OK ? st : mark_whole(b, err);
 }
 
 wp_status_t wp_bpe_load(const char *json, size_t len, wp_bpe_t **out, wp_err_t *err)

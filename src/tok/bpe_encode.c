@@ -259,7 +259,13 @@ out:
     return m;
 }
 
-/* BPE-merges pre-token p[0..n) and appends its ids to o. */
+size_t wp__bpe_merge(const wp_bpe_t *b, const unsigned char *p, size_t n, int32_t *out)
+{
+    return n <= SCAN_MAX ? merge_scan(b, p, n, out) : merge_heap(b, p, n, out);
+}
+
+/* BPE-merges pre-token p[0..n) and appends its ids to o: a whole vocab entry as it is, a
+ * piece the cache knows from it, any other merged (and cached). */
 static int encode_piece(const wp_bpe_t *b, wp_bpe_cache_t *cache, const unsigned char *p, size_t n,
                         ids_t *o)
 {
@@ -269,16 +275,14 @@ static int encode_piece(const wp_bpe_t *b, wp_bpe_cache_t *cache, const unsigned
         o->v[o->n++] = b->byte_id[p[0]];
         return 0;
     }
-    if (b->ignore_merges) {
-        long k = wp__bpe_vocab_find(b, p, n);
-        if (k >= 0) {
-            o->v[o->n++] = b->vocab[k].id;
-            return 0;
-        }
+    uint64_t h = wp__bpe_hash(p, n);
+    long k = wp__bpe_vocab_find_h(b, h, p, n);
+    if (k >= 0 && b->vocab[k].whole) {
+        o->v[o->n++] = b->vocab[k].id;
+        return 0;
     }
-    uint64_t h = 0;
-    if (cache && n <= CACHE_PIECE_MAX) {
-        h = wp__bpe_hash(p, n);
+    int cached = cache && n <= CACHE_PIECE_MAX;
+    if (cached) {
         const centry_t *e = cache_get(cache, h, p, n);
         if (e) {
             memcpy(o->v + o->n, cache->ids + e->ids_off, e->nids * sizeof(int32_t));
@@ -287,10 +291,10 @@ static int encode_piece(const wp_bpe_t *b, wp_bpe_cache_t *cache, const unsigned
         }
     }
     int32_t *sym = o->v + o->n; /* built in place: the result is at most n ids */
-    size_t m = n <= SCAN_MAX ? merge_scan(b, p, n, sym) : merge_heap(b, p, n, sym);
+    size_t m = wp__bpe_merge(b, p, n, sym);
     if (m == SIZE_MAX)
         return -1;
-    if (cache && n <= CACHE_PIECE_MAX)
+    if (cached)
         cache_put(cache, h, p, n, sym, m);
     o->n += m;
     return 0;

@@ -5,7 +5,10 @@
  * Tokens are raw bytes in blob (vocab strings mapped back from the byte-level alphabet);
  * vslots is an open-addressing table of vocab indexes (index + 1, 0 empty) by the hash of
  * the bytes; mslots maps the id pair (left << 32 | right) to (rank, merged id), rank
- * UINT32_MAX marking an empty slot. Immutable once loaded.
+ * UINT32_MAX marking an empty slot. A vocab entry is whole when a pre-token of exactly
+ * its bytes encodes to it alone (always under ignore_merges; otherwise found at load by
+ * merging its bytes), so encoding takes such a pre-token from the vocab without merging.
+ * Immutable once loaded.
  */
 #ifndef WP_TOK_BPE_IMPL_H
 #define WP_TOK_BPE_IMPL_H
@@ -20,6 +23,7 @@
 typedef struct {
     uint32_t off, len; /* raw bytes in blob */
     int32_t id;
+    uint32_t whole; /* 1: a pre-token of these bytes is this token alone */
 } wp__bpe_tok_t;
 
 typedef struct {
@@ -60,10 +64,19 @@ static inline size_t wp__bpe_pow2(size_t n)
     return s;
 }
 
-/* The vocab index of raw bytes p[0..n), or -1. */
-long wp__bpe_vocab_find(const wp_bpe_t *b, const void *p, size_t n);
+/* The vocab index of raw bytes p[0..n), or -1; h is wp__bpe_hash(p, n). */
+long wp__bpe_vocab_find_h(const wp_bpe_t *b, uint64_t h, const void *p, size_t n);
+
+static inline long wp__bpe_vocab_find(const wp_bpe_t *b, const void *p, size_t n)
+{
+    return wp__bpe_vocab_find_h(b, wp__bpe_hash(p, n), p, n);
+}
 
 /* The merge of ids l and r, or NULL. */
 const wp__bpe_merge_t *wp__bpe_merge_find(const wp_bpe_t *b, int32_t l, int32_t r);
+
+/* BPE-merges p[0..n) (n >= 1) from one token per byte into out (room for n ids), without
+ * the whole-token shortcut; returns the number of ids, SIZE_MAX when out of memory. */
+size_t wp__bpe_merge(const wp_bpe_t *b, const unsigned char *p, size_t n, int32_t *out);
 
 #endif
