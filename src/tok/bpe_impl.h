@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#define XXH_INLINE_ALL /* the hash of a short pre-token inlined, no call */
 #include <xxhash.h>
 
 #include "tok/bpe.h"
