@@ -66,7 +66,7 @@ static const centry_t *cache_get(const wp_bpe_cache_t *c, uint64_t h, const unsi
         const centry_t *e = &c->slots[i];
         if (e->len == 0)
             return NULL;
-        if (e->h == h && e->len == n && memcmp(c->bytes + e->off, p, n) == 0)
+        if (e->h == h && e->len == n && wp__bpe_bytes_eq(c->bytes + e->off, p, n))
             return e;
         i = (i + 1) & c->mask;
     }
@@ -276,9 +276,9 @@ static int encode_piece(const wp_bpe_t *b, wp_bpe_cache_t *cache, const unsigned
         return 0;
     }
     uint64_t h = wp__bpe_hash(p, n);
-    long k = wp__bpe_vocab_find_h(b, h, p, n);
-    if (k >= 0 && b->vocab[k].whole) {
-        o->v[o->n++] = b->vocab[k].id;
+    const wp__bpe_tok_t *t = wp__bpe_vocab_find_h(b, h, p, n);
+    if (t && t->whole) {
+        o->v[o->n++] = t->id;
         return 0;
     }
     int cached = cache && n <= CACHE_PIECE_MAX;
