@@ -413,6 +413,7 @@ static wp_status_t mark_whole(wp_bpe_t *b, wp_err_t *err)
 
 static wp_status_t load_added(wp_bpe_t *b, const cJSON *added, wp_err_t *err)
 {
+    b->added_byte = -1;
     if (!added || cJSON_IsNull(added))
         return WP_OK;
     if (!cJSON_IsArray(added))
@@ -442,7 +443,9 @@ static wp_status_t load_added(wp_bpe_t *b, const cJSON *added, wp_err_t *err)
             return wp_err_set(err, WP_ENOMEM, "added_tokens: out of memory");
         t->len = (uint32_t)len;
         t->id = (int32_t)id->valuedouble;
-        b->added_first[(unsigned char)content->valuestring[0]] = 1;
+        unsigned char first = (unsigned char)content->valuestring[0];
+        b->added_first[first] = 1;
+        b->added_byte = b->nadded == 1 || b->added_byte == first ? first : -1;
         if ((size_t)t->id + 1 > b->vocab_size)
             b->vocab_size = (size_t)t->id + 1;
         i++;

@@ -340,12 +340,24 @@ static size_t added_at(const wp_bpe_t *b, const unsigned char *s, size_t n, int3
     return best;
 }
 
+/* The first i' >= i where s[i'] starts some added token, or len. */
+static size_t next_added_first(const wp_bpe_t *b, const unsigned char *s, size_t len, size_t i)
+{
+    if (b->added_byte >= 0) {
+        const unsigned char *q = i < len ? memchr(s + i, b->added_byte, len - i) : NULL;
+        return q ? (size_t)(q - s) : len;
+    }
+    while (i < len && !b->added_first[s[i]])
+        i++;
+    return i;
+}
+
 static size_t utf8_invalid_at(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
         if (s[i] < 0x80) {
-            i++;
+            i += wp__ascii_prefix(s + i, n - i);
             continue;
         }
         uint32_t cp;
@@ -374,9 +386,9 @@ wp_status_t wp_bpe_encode(const wp_bpe_t *b, wp_bpe_cache_t *cache, const char *
         return wp_err_set(err, WP_ENOMEM, "encode: out of memory");
     size_t start = 0, i = 0;
     int rc = 0;
-    while (i < len && rc == 0) {
+    while ((i = next_added_first(b, s, len, i)) < len && rc == 0) {
         int32_t id;
-        size_t k = b->added_first[s[i]] ? added_at(b, s + i, len - i, &id) : 0;
+        size_t k = added_at(b, s + i, len - i, &id);
         if (!k) {
             i++;
             continue;

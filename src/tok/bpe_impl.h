@@ -47,6 +47,7 @@ struct wp_bpe_s {
     wp__bpe_tok_t *added;
     size_t nadded;
     unsigned char added_first[256]; /* 1 where some added token starts with that byte */
+    int added_byte; /* the byte all added tokens start with; -1: none, or more than one */
     int nfc;
     int ignore_merges;
     wp_pretok_kind_t pretok;
