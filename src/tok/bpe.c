@@ -4,16 +4,21 @@
  * Tokens are kept as raw bytes: every vocab string is mapped back from the GPT-2
  * byte-level alphabet (the 188 printable bytes stand for themselves, the other 68 were
  * moved to U+0100 and up) when the file is loaded, so encoding never builds byte-level
- * strings. The vocab is an open-addressing table from bytes to id; the merges a table from
- * the id pair (left, right) to (rank, merged id).
+ * strings. The vocab is an open-addressing table of the entries by the hash of their bytes
+ * (16 bytes a slot with 16 bits of the hash, so a probe reads the blob only for a likely
+ * match); the merges a table from the id pair (left, right) to (rank, merged id). Once the
+ * merges are in, every vocab entry is merged from its bytes once: those that come out as
+ * themselves are marked whole (all of them under ignore_merges).
  *
  * Encoding: added tokens are found in the raw text first (at each byte whose value starts
  * some added token, the longest one that matches there); each stretch between them is
  * normalized (NFC when asked, and only when it has code points at or above U+0300), cut
  * into pre-tokens (tok/pretok), and each pre-token is BPE-merged: start from one token per
  * byte, then repeatedly merge the adjacent pair with the lowest rank (leftmost on ties)
- * until no pair has a rank. A pre-token's ids depend on its bytes alone, so the caller's
- * cache maps pre-tokens already seen to their ids.
+ * until no pair has a rank. A pre-token that is a whole vocab entry is that token without
+ * merging (most English words: in this project's docs the no-cache path merges about one
+ * pre-token in 25). A pre-token's ids depend on its bytes alone, so the caller's cache maps the
+ * others already seen to their ids.
  *
  * Merging a pre-token of up to 64 bytes scans its symbols for the best pair at each step
  * (quadratic, but words are short and this needs no allocation); a longer one (a run of
@@ -547,6 +552,16 @@ size_t wp_bpe_vocab_size(const wp_bpe_t *b)
     return b->vocab_size;
 }
 
+/* Whether the bytes of vocab entry t merge to t alone. */
+static int merges_to_itself(const wp_bpe_t *b, const wp__bpe_tok_t *t)
+{
+    int32_t *out = malloc(t->len * sizeof *out);
+    size_t m = out ? wp__bpe_merge(b, b->blob + t->off, t->len, out) : SIZE_MAX;
+    int same = m == 1 && out[0] == t->id;
+    free(out);
+    return same;
+}
+
 wp_status_t wp_bpe_validate(const wp_bpe_t *b, wp_err_t *err)
 {
     for (unsigned c = 0; c < 256; c++) {
@@ -575,8 +590,11 @@ wp_status_t wp_bpe_validate(const wp_bpe_t *b, wp_err_t *err)
         used++;
         if (wp__bpe_vocab_find(b, b->blob + t->off, t->len) != t)
             return wp_err_set(err, WP_EINVAL, "vocab slot %zu: not found by its bytes", i);
-        if (t->whole > 1)
-            return wp_err_set(err, WP_EINVAL, "vocab slot %zu: whole is %u", i, t->whole);
+        if (t->whole > 1 || (t->whole && !b->ignore_merges && !merges_to_itself(b, t)))
+            return wp_err_set(err, WP_EINVAL,
+                              "vocab slot %zu (id %d): marked whole, but its bytes "
+                              "do not merge to it",
+                              i, t->id);
     }
     if (used != b->nvocab || used > b->vmask)
         return wp_err_set(err, WP_EINVAL, "vocab: %zu slots used, %zu counted, %zu in all", used,

@@ -2,9 +2,10 @@
  * tok/bpe_encode: encoding with a loaded tokenizer (see bpe.c's head for the whole path).
  *
  * Added tokens are found in the raw text first; each stretch between them is normalized,
- * split into pre-tokens and each pre-token merged: by a scan for pieces of up to 64 bytes,
- * by a heap of candidate pairs for longer ones (the same order: lowest rank, then
- * leftmost). The caller's cache maps pre-tokens already seen to their ids.
+ * split into pre-tokens, and each pre-token is a whole vocab entry (one lookup, the hash
+ * shared with the cache) or merged: by a scan for pieces of up to 64 bytes, by a heap of
+ * candidate pairs for longer ones (the same order: lowest rank, then leftmost). The
+ * caller's cache maps pre-tokens already merged to their ids.
  */
 #include <stdlib.h>
 #include <string.h>
