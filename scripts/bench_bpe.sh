@@ -24,5 +24,5 @@ run() {
 }
 out=$(run)
 printf '%s\n' "$out"
-printf '## Model tokenizer: byte-level BPE against the reference, English text, one core\n\nWritten by `make bench-bpe` on %s. The text is the project'"'"'s README.md and docs/*.md (less this file), cut into documents of about 8 KB; "no cache": every pre-token merged; "warm cache": one wp_bpe_cache_t kept across the passes, as a long-running gateway keeps it. Goal: 50 MB/s. Command:\n\n```\nscripts/bench_bpe.sh %s\n```\n\n```\n%s\n```\n' \
+printf '## Model tokenizer: byte-level BPE against the reference, English text, one core\n\nWritten by `make bench-bpe` on %s. The text is the project'"'"'s README.md and docs/*.md (less this file), cut into documents of about 8 KB; "no cache": no wp_bpe_cache_t (a pre-token that is not a whole vocab entry is merged each time); "warm cache": one wp_bpe_cache_t kept across the passes, as a long-running gateway keeps it. Goal: 50 MB/s. Command:\n\n```\nscripts/bench_bpe.sh %s\n```\n\n```\n%s\n```\n' \
     "$host" "$build" "$out" | scripts/doc_section.sh docs/benchmarks.md bpe

@@ -4,16 +4,21 @@
  * Tokens are kept as raw bytes: every vocab string is mapped back from the GPT-2
  * byte-level alphabet (the 188 printable bytes stand for themselves, the other 68 were
  * moved to U+0100 and up) when the file is loaded, so encoding never builds byte-level
- * strings. The vocab is an open-addressing table from bytes to id; the merges a table from
- * the id pair (left, right) to (rank, merged id).
+ * strings. The vocab is an open-addressing table of the entries by the hash of their bytes
+ * (16 bytes a slot with 16 bits of the hash, so a probe reads the blob only for a likely
+ * match); the merges a table from the id pair (left, right) to (rank, merged id). Once the
+ * merges are in, every vocab entry is merged from its bytes once: those that come out as
+ * themselves are marked whole (all of them under ignore_merges).
  *
  * Encoding: added tokens are found in the raw text first (at each byte whose value starts
  * some added token, the longest one that matches there); each stretch between them is
  * normalized (NFC when asked, and only when it has code points at or above U+0300), cut
  * into pre-tokens (tok/pretok), and each pre-token is BPE-merged: start from one token per
  * byte, then repeatedly merge the adjacent pair with the lowest rank (leftmost on ties)
- * until no pair has a rank. A pre-token's ids depend on its bytes alone, so the caller's
- * cache maps pre-tokens already seen to their ids.
+ * until no pair has a rank. A pre-token that is a whole vocab entry is that token without
+ * merging (most English words: in this project's docs the no-cache path merges about one
+ * pre-token in 25). A pre-token's ids depend on its bytes alone, so the caller's cache maps the
+ * others already seen to their ids.
  *
  * Merging a pre-token of up to 64 bytes scans its symbols for the best pair at each step
  * (quadratic, but words are short and this needs no allocation); a longer one (a run of
@@ -91,27 +96,17 @@ static int blob_add(wp_bpe_t *b, const unsigned char *p, size_t n, uint32_t *off
     return 0;
 }
 
-long wp__bpe_vocab_find(const wp_bpe_t *b, const void *p, size_t n)
+/* Puts t (its off, len and id set) into its slot; the bytes must not be there already. */
+static wp__bpe_tok_t *vocab_insert(wp_bpe_t *b, wp__bpe_tok_t t)
 {
-    size_t i = (size_t)wp__bpe_hash(p, n) & b->vmask;
-    for (;;) {
-        uint32_t v = b->vslots[i];
-        if (!v)
-            return -1;
-        const wp__bpe_tok_t *t = &b->vocab[v - 1];
-        if (t->len == n && memcmp(b->blob + t->off, p, n) == 0)
-            return (long)(v - 1);
+    uint64_t h = wp__bpe_hash(b->blob + t.off, t.len);
+    size_t i = (size_t)h & b->vmask;
+    while (b->vtab[i].len)
         i = (i + 1) & b->vmask;
-    }
-}
-
-static void vocab_insert(wp_bpe_t *b, size_t index)
-{
-    const wp__bpe_tok_t *t = &b->vocab[index];
-    size_t i = (size_t)wp__bpe_hash(b->blob + t->off, t->len) & b->vmask;
-    while (b->vslots[i])
-        i = (i + 1) & b->vmask;
-    b->vslots[i] = (uint32_t)index + 1;
+    t.tag = wp__bpe_tag(h);
+    b->vtab[i] = t;
+    b->nvocab++;
+    return &b->vtab[i];
 }
 
 static uint64_t mix64(uint64_t x)
@@ -262,10 +257,9 @@ static wp_status_t load_vocab(wp_bpe_t *b, const cJSON *vocab, const int *inv, w
     if (!cJSON_IsObject(vocab))
         return wp_err_set(err, WP_EINVAL, "model.vocab: missing or not an object");
     size_t n = (size_t)cJSON_GetArraySize(vocab);
-    b->vocab = calloc(n ? n : 1, sizeof *b->vocab);
-    b->vmask = wp__bpe_pow2(n * 2) - 1;
-    b->vslots = calloc(b->vmask + 1, sizeof *b->vslots);
-    if (!b->vocab || !b->vslots)
+    b->vmask = wp__bpe_pow2(n + n / 2 + 1) - 1;
+    b->vtab = calloc(b->vmask + 1, sizeof *b->vtab);
+    if (!b->vtab)
         return wp_err_set(err, WP_ENOMEM, "model.vocab: out of memory (%zu tokens)", n);
     const cJSON *e;
     cJSON_ArrayForEach(e, vocab)
@@ -286,18 +280,16 @@ static wp_status_t load_vocab(wp_bpe_t *b, const cJSON *vocab, const int *inv, w
         if (rl <= 0) {
             /* empty, or not a byte-level string (a special token kept in the vocab):
              * BPE never produces it, wp_bpe_token_id does not know it */
-        } else if (wp__bpe_vocab_find(b, raw, (size_t)rl) >= 0) {
+        } else if (wp__bpe_vocab_find(b, raw, (size_t)rl)) {
             st = wp_err_set(err, WP_EINVAL, "model.vocab: '%.100s' appears twice", e->string);
         } else {
-            wp__bpe_tok_t *t = &b->vocab[b->nvocab];
-            if (blob_add(b, raw, (size_t)rl, &t->off) != 0)
+            wp__bpe_tok_t t = {.len = (uint32_t)rl, .id = (int32_t)e->valuedouble};
+            if (blob_add(b, raw, (size_t)rl, &t.off) != 0)
                 st = wp_err_set(err, WP_ENOMEM, "model.vocab: out of memory");
             else {
-                t->len = (uint32_t)rl;
-                t->id = (int32_t)e->valuedouble;
-                vocab_insert(b, b->nvocab++);
-                if ((size_t)t->id + 1 > b->vocab_size)
-                    b->vocab_size = (size_t)t->id + 1;
+                vocab_insert(b, t);
+                if ((size_t)t.id + 1 > b->vocab_size)
+                    b->vocab_size = (size_t)t.id + 1;
             }
         }
         if (raw != stackbuf)
@@ -307,13 +299,13 @@ static wp_status_t load_vocab(wp_bpe_t *b, const cJSON *vocab, const int *inv, w
     }
     for (unsigned byte = 0; byte < 256; byte++) {
         unsigned char c = (unsigned char)byte;
-        long k = wp__bpe_vocab_find(b, &c, 1);
-        if (k < 0)
+        const wp__bpe_tok_t *t = wp__bpe_vocab_find(b, &c, 1);
+        if (!t)
             return wp_err_set(err, WP_EINVAL,
                               "model.vocab: byte 0x%02x has no token (a byte-level vocab "
                               "has all 256)",
                               byte);
-        b->byte_id[byte] = b->vocab[k].id;
+        b->byte_id[byte] = t->id;
     }
     return WP_OK;
 }
@@ -376,25 +368,57 @@ static wp_status_t load_merges(wp_bpe_t *b, const cJSON *merges, const int *inv,
         }
         long a = from_byte_level(l, ll, buf, inv);
         long c = a < 0 ? -1 : from_byte_level(r, rl, buf + a, inv);
-        long ka = a < 0 ? -1 : wp__bpe_vocab_find(b, buf, (size_t)a);
-        long kc = c < 0 ? -1 : wp__bpe_vocab_find(b, buf + a, (size_t)c);
-        long km = ka < 0 || kc < 0 ? -1 : wp__bpe_vocab_find(b, buf, (size_t)(a + c));
-        if (ka < 0 || kc < 0 || km < 0) {
-            const char *what = ka < 0 ? l : kc < 0 ? r : "their concatenation";
-            int wl = ka < 0 ? (int)ll : kc < 0 ? (int)rl : 19;
+        const wp__bpe_tok_t *ka = a <= 0 ? NULL : wp__bpe_vocab_find(b, buf, (size_t)a);
+        const wp__bpe_tok_t *kc = c <= 0 ? NULL : wp__bpe_vocab_find(b, buf + a, (size_t)c);
+        const wp__bpe_tok_t *km = !ka || !kc ? NULL : wp__bpe_vocab_find(b, buf, (size_t)(a + c));
+        if (!ka || !kc || !km) {
+            const char *what = !ka ? l : !kc ? r : "their concatenation";
+            int wl = !ka ? (int)ll : !kc ? (int)rl : 19;
             st = wp_err_set(err, WP_EINVAL, "model.merges[%u]: '%.*s' is not in the vocab", rank,
                             wl > 100 ? 100 : wl, what);
             break;
         }
-        merge_insert(b, b->vocab[ka].id, b->vocab[kc].id, rank, b->vocab[km].id);
+        merge_insert(b, ka->id, kc->id, rank, km->id);
         rank++;
     }
     free(buf);
     return st;
 }
 
+/* Marks the vocab entries whose bytes, as a pre-token, encode to them alone. */
+static wp_status_t mark_whole(wp_bpe_t *b, wp_err_t *err)
+{
+    size_t cap = 0;
+    int32_t *out = NULL;
+    for (size_t i = 0; i <= b->vmask; i++) {
+        wp__bpe_tok_t *t = &b->vtab[i];
+        if (t->len == 0)
+            continue;
+        if (b->ignore_merges || t->len == 1) {
+            t->whole = 1;
+            continue;
+        }
+        if (t->len > cap) {
+            free(out);
+            cap = t->len * 2;
+            out = malloc(cap * sizeof *out);
+            if (!out)
+                return wp_err_set(err, WP_ENOMEM, "model.vocab: out of memory");
+        }
+        size_t m = wp__bpe_merge(b, b->blob + t->off, t->len, out);
+        if (m == SIZE_MAX) {
+            free(out);
+            return wp_err_set(err, WP_ENOMEM, "model.vocab: out of memory");
+        }
+        t->whole = m == 1 && out[0] == t->id;
+    }
+    free(out);
+    return WP_OK;
+}
+
 static wp_status_t load_added(wp_bpe_t *b, const cJSON *added, wp_err_t *err)
 {
+    b->added_byte = -1;
     if (!added || cJSON_IsNull(added))
         return WP_OK;
     if (!cJSON_IsArray(added))
@@ -424,7 +448,9 @@ static wp_status_t load_added(wp_bpe_t *b, const cJSON *added, wp_err_t *err)
             return wp_err_set(err, WP_ENOMEM, "added_tokens: out of memory");
         t->len = (uint32_t)len;
         t->id = (int32_t)id->valuedouble;
-        b->added_first[(unsigned char)content->valuestring[0]] = 1;
+        unsigned char first = (unsigned char)content->valuestring[0];
+        b->added_first[first] = 1;
+        b->added_byte = b->nadded == 1 || b->added_byte == first ? first : -1;
         if ((size_t)t->id + 1 > b->vocab_size)
             b->vocab_size = (size_t)t->id + 1;
         i++;
@@ -453,8 +479,9 @@ static wp_status_t load_model(wp_bpe_t *b, const cJSON *m, wp_err_t *err)
     for (uint32_t cp = 0; cp < 512; cp++)
         inv[cp] = byte_of_cp(cp);
     wp_status_t st = load_vocab(b, cJSON_GetObjectItemCaseSensitive(m, "vocab"), inv, err);
-    return st != WP_OK ? st
-                       : load_merges(b, cJSON_GetObjectItemCaseSensitive(m, "merges"), inv, err);
+    if (st == WP_OK)
+        st = load_merges(b, cJSON_GetObjectItemCaseSensitive(m, "merges"), inv, err);
+    return st != WP_OK ? st : mark_whole(b, err);
 }
 
 wp_status_t wp_bpe_load(const char *json, size_t len, wp_bpe_t **out, wp_err_t *err)
@@ -497,8 +524,7 @@ void wp_bpe_free(wp_bpe_t *b)
     if (!b)
         return;
     free(b->blob);
-    free(b->vocab);
-    free(b->vslots);
+    free(b->vtab);
     free(b->mslots);
     free(b->added);
     free(b);
@@ -516,9 +542,9 @@ int32_t wp_bpe_token_id(const wp_bpe_t *b, const char *text, size_t len)
     if (!raw)
         return -1;
     long rl = from_byte_level(text, len, raw, inv);
-    long k = rl < 0 ? -1 : wp__bpe_vocab_find(b, raw, (size_t)rl);
+    const wp__bpe_tok_t *t = rl <= 0 ? NULL : wp__bpe_vocab_find(b, raw, (size_t)rl);
     free(raw);
-    return k < 0 ? -1 : b->vocab[k].id;
+    return t ? t->id : -1;
 }
 
 size_t wp_bpe_vocab_size(const wp_bpe_t *b)
@@ -526,12 +552,22 @@ size_t wp_bpe_vocab_size(const wp_bpe_t *b)
     return b->vocab_size;
 }
 
+/* Whether the bytes of vocab entry t merge to t alone. */
+static int merges_to_itself(const wp_bpe_t *b, const wp__bpe_tok_t *t)
+{
+    int32_t *out = malloc(t->len * sizeof *out);
+    size_t m = out ? wp__bpe_merge(b, b->blob + t->off, t->len, out) : SIZE_MAX;
+    int same = m == 1 && out[0] == t->id;
+    free(out);
+    return same;
+}
+
 wp_status_t wp_bpe_validate(const wp_bpe_t *b, wp_err_t *err)
 {
     for (unsigned c = 0; c < 256; c++) {
         unsigned char byte = (unsigned char)c;
-        long k = wp__bpe_vocab_find(b, &byte, 1);
-        if (k < 0 || b->vocab[k].id != b->byte_id[c])
+        const wp__bpe_tok_t *t = wp__bpe_vocab_find(b, &byte, 1);
+        if (!t || t->id != b->byte_id[c])
             return wp_err_set(err, WP_EINVAL, "byte 0x%02x: no token or a stale id", c);
     }
     size_t merges = 0;
@@ -546,8 +582,22 @@ wp_status_t wp_bpe_validate(const wp_bpe_t *b, wp_err_t *err)
     if (merges != b->nmerges)
         return wp_err_set(err, WP_EINVAL, "merges: %zu in the table, %zu counted", merges,
                           b->nmerges);
-    for (size_t i = 0; i < b->nvocab; i++)
-        if (wp__bpe_vocab_find(b, b->blob + b->vocab[i].off, b->vocab[i].len) != (long)i)
-            return wp_err_set(err, WP_EINVAL, "vocab entry %zu: not found by its bytes", i);
+    size_t used = 0;
+    for (size_t i = 0; i <= b->vmask; i++) {
+        const wp__bpe_tok_t *t = &b->vtab[i];
+        if (t->len == 0)
+            continue;
+        used++;
+        if (wp__bpe_vocab_find(b, b->blob + t->off, t->len) != t)
+            return wp_err_set(err, WP_EINVAL, "vocab slot %zu: not found by its bytes", i);
+        if (t->whole > 1 || (t->whole && !b->ignore_merges && !merges_to_itself(b, t)))
+            return wp_err_set(err, WP_EINVAL,
+                              "vocab slot %zu (id %d): marked whole, but its bytes "
+                              "do not merge to it",
+                              i, t->id);
+    }
+    if (used != b->nvocab || used > b->vmask)
+        return wp_err_set(err, WP_EINVAL, "vocab: %zu slots used, %zu counted, %zu in all", used,
+                          b->nvocab, b->vmask + 1);
     return WP_OK;
 }

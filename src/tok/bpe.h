@@ -20,7 +20,8 @@
  * the reference does with add_special_tokens false.
  *
  * Invariants (wp_bpe_validate): every byte has a token; every merge's two sides and their
- * concatenation are tokens; ids are in [0, INT32_MAX).
+ * concatenation are tokens; ids are in [0, INT32_MAX); a vocab entry encode takes whole
+ * (without merging) is one its bytes merge to, unless ignore_merges says to take it.
  *
  * Ownership: wp_bpe_load copies what it needs from the JSON (the caller's buffer may go
  * once it returns); the wp_bpe_t is immutable after load, so one may serve any number of

@@ -2,9 +2,10 @@
  * tok/bpe_encode: encoding with a loaded tokenizer (see bpe.c's head for the whole path).
  *
  * Added tokens are found in the raw text first; each stretch between them is normalized,
- * split into pre-tokens and each pre-token merged: by a scan for pieces of up to 64 bytes,
- * by a heap of candidate pairs for longer ones (the same order: lowest rank, then
- * leftmost). The caller's cache maps pre-tokens already seen to their ids.
+ * split into pre-tokens, and each pre-token is a whole vocab entry (one lookup, the hash
+ * shared with the cache) or merged: by a scan for pieces of up to 64 bytes, by a heap of
+ * candidate pairs for longer ones (the same order: lowest rank, then leftmost). The
+ * caller's cache maps pre-tokens already merged to their ids.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,7 @@ static const centry_t *cache_get(const wp_bpe_cache_t *c, uint64_t h, const unsi
         const centry_t *e = &c->slots[i];
         if (e->len == 0)
             return NULL;
-        if (e->h == h && e->len == n && memcmp(c->bytes + e->off, p, n) == 0)
+        if (e->h == h && e->len == n && wp__bpe_bytes_eq(c->bytes + e->off, p, n))
             return e;
         i = (i + 1) & c->mask;
     }
@@ -259,7 +260,13 @@ out:
     return m;
 }
 
-/* BPE-merges pre-token p[0..n) and appends its ids to o. */
+size_t wp__bpe_merge(const wp_bpe_t *b, const unsigned char *p, size_t n, int32_t *out)
+{
+    return n <= SCAN_MAX ? merge_scan(b, p, n, out) : merge_heap(b, p, n, out);
+}
+
+/* BPE-merges pre-token p[0..n) and appends its ids to o: a whole vocab entry as it is, a
+ * piece the cache knows from it, any other merged (and cached). */
 static int encode_piece(const wp_bpe_t *b, wp_bpe_cache_t *cache, const unsigned char *p, size_t n,
                         ids_t *o)
 {
@@ -269,16 +276,14 @@ static int encode_piece(const wp_bpe_t *b, wp_bpe_cache_t *cache, const unsigned
         o->v[o->n++] = b->byte_id[p[0]];
         return 0;
     }
-    if (b->ignore_merges) {
-        long k = wp__bpe_vocab_find(b, p, n);
-        if (k >= 0) {
-            o->v[o->n++] = b->vocab[k].id;
-            return 0;
-        }
+    uint64_t h = wp__bpe_hash(p, n);
+    const wp__bpe_tok_t *t = wp__bpe_vocab_find_h(b, h, p, n);
+    if (t && t->whole) {
+        o->v[o->n++] = t->id;
+        return 0;
     }
-    uint64_t h = 0;
-    if (cache && n <= CACHE_PIECE_MAX) {
-        h = wp__bpe_hash(p, n);
+    int cached = cache && n <= CACHE_PIECE_MAX;
+    if (cached) {
         const centry_t *e = cache_get(cache, h, p, n);
         if (e) {
             memcpy(o->v + o->n, cache->ids + e->ids_off, e->nids * sizeof(int32_t));
@@ -287,10 +292,10 @@ static int encode_piece(const wp_bpe_t *b, wp_bpe_cache_t *cache, const unsigned
         }
     }
     int32_t *sym = o->v + o->n; /* built in place: the result is at most n ids */
-    size_t m = n <= SCAN_MAX ? merge_scan(b, p, n, sym) : merge_heap(b, p, n, sym);
+    size_t m = wp__bpe_merge(b, p, n, sym);
     if (m == SIZE_MAX)
         return -1;
-    if (cache && n <= CACHE_PIECE_MAX)
+    if (cached)
         cache_put(cache, h, p, n, sym, m);
     o->n += m;
     return 0;
@@ -336,12 +341,24 @@ static size_t added_at(const wp_bpe_t *b, const unsigned char *s, size_t n, int3
     return best;
 }
 
+/* The first i' >= i where s[i'] starts some added token, or len. */
+static size_t next_added_first(const wp_bpe_t *b, const unsigned char *s, size_t len, size_t i)
+{
+    if (b->added_byte >= 0) {
+        const unsigned char *q = i < len ? memchr(s + i, b->added_byte, len - i) : NULL;
+        return q ? (size_t)(q - s) : len;
+    }
+    while (i < len && !b->added_first[s[i]])
+        i++;
+    return i;
+}
+
 static size_t utf8_invalid_at(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
         if (s[i] < 0x80) {
-            i++;
+            i += wp__ascii_prefix(s + i, n - i);
             continue;
         }
         uint32_t cp;
@@ -370,9 +387,9 @@ wp_status_t wp_bpe_encode(const wp_bpe_t *b, wp_bpe_cache_t *cache, const char *
         return wp_err_set(err, WP_ENOMEM, "encode: out of memory");
     size_t start = 0, i = 0;
     int rc = 0;
-    while (i < len && rc == 0) {
+    while ((i = next_added_first(b, s, len, i)) < len && rc == 0) {
         int32_t id;
-        size_t k = b->added_first[s[i]] ? added_at(b, s + i, len - i, &id) : 0;
+        size_t k = added_at(b, s + i, len - i, &id);
         if (!k) {
             i++;
             continue;

@@ -134,8 +134,21 @@ static size_t whitespace(const unsigned char *s, size_t n, int with_newline_rule
     return last_start;
 }
 
+static int ascii_letter(unsigned char c)
+{
+    return c < 0x80 && ASCII_CLASS[c] == WP__UC_LETTER;
+}
+
 static size_t next_qwen_llama(const unsigned char *s, size_t n, size_t max_digits)
 {
+    /* most of English: an ASCII word, alone or after a space ([^\r\n\p{L}\p{N}]?\p{L}+) */
+    size_t j = s[0] == ' ' && n > 1 ? 1 : 0;
+    if (ascii_letter(s[j])) {
+        size_t e = j + 1;
+        while (e < n && ascii_letter(s[e]))
+            e++;
+        return e == n || s[e] < 0x80 ? e : run_end(s, n, e, WP__UC_LETTER, SIZE_MAX);
+    }
     size_t k = contraction(s, n, 1);
     if (k)
         return k;
@@ -149,7 +162,7 @@ static size_t next_qwen_llama(const unsigned char *s, size_t n, size_t max_digit
     }
     if (c0.cls == WP__UC_NUMBER)
         return run_end(s, n, 0, WP__UC_NUMBER, max_digits);
-    size_t j = c0.cp == ' ' ? 1 : 0;
+    j = c0.cp == ' ' ? 1 : 0;
     size_t e = j < n ? run_end(s, n, j, WP__UC_OTHER, SIZE_MAX) : j;
     if (e > j) {
         while (e < n && (s[e] == '\r' || s[e] == '\n'))

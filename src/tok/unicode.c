@@ -111,10 +111,17 @@ static uint32_t ccc(uint32_t cp);
 int wp__nfc_may_change(const unsigned char *s, size_t n)
 {
     uint32_t last = 0; /* the combining class of the code point before */
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < 0xcc) {
-            if (s[i] < 0x80 || s[i] >= 0xc0) /* a code point below U+0300: class 0 */
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] < 0x80) { /* ASCII: class 0 */
+            i += wp__ascii_prefix(s + i, n - i);
+            last = 0;
+            continue;
+        }
+        if (s[i] < 0xcc) { /* a continuation byte, or a lead below U+0300: class 0 */
+            if (s[i] >= 0xc0)
                 last = 0;
+            i++;
             continue;
         }
         uint32_t cp;
@@ -125,7 +132,7 @@ int wp__nfc_may_change(const unsigned char *s, size_t n)
         if (cc && last > cc) /* marks out of canonical order */
             return 1;
         last = cc;
-        i += len - 1;
+        i += len;
     }
     return 0;
 }

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct {
     uint32_t lo, hi; /* inclusive */
@@ -61,6 +62,22 @@ int wp__uc_class(uint32_t cp);
 /* Decodes one UTF-8 sequence at s[0..n) (n > 0) into *cp; returns its length, or 0 when
  * the bytes there are not valid UTF-8 (overlong, surrogate, above U+10FFFF, cut short). */
 size_t wp__utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
+/* The length of the ASCII bytes (below 0x80) that s[0..n) starts with, eight at a time:
+ * text is mostly ASCII, and the checks before pre-tokenizing skip it this way. */
+static inline size_t wp__ascii_prefix(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ULL)
+            break;
+    }
+    while (i < n && s[i] < 0x80)
+        i++;
+    return i;
+}
 
 /* Encodes cp into out (room for 4 bytes); returns the length. */
 size_t wp__utf8_encode(uint32_t cp, unsigned char *out);
