@@ -5,6 +5,8 @@
  */
 #include "cli/desconf.h"
 
+#include "model/sleep.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +79,20 @@ static void fill_gateway(wp_des_config_t *dc, const wp_gateway_config_t *gc,
     dc->outlier = wp_gateway_outlier_cfg(&gc->outlier);
 }
 
+/* gateway.scaleToZero, as the live gateway reads it (gateway/wake.c), and the time a server
+ * of the pool takes to wake (model/sleep.h). */
+static void scale_to_zero(wp_des_config_t *dc, const wp_gateway_s2z_cfg_t *c,
+                          const wp_sim_config_t *sc)
+{
+    dc->wake = wp_gateway_wake_cfg(c);
+    const wp_perf_t *perf = dc->n_pools == 2 ? dc->pools[1].engine.perf : dc->engine.perf;
+    int tp = perf != NULL ? perf->tp : 1;
+    dc->wake_s = perf != NULL ? wp_model_wake_time(perf->weight_bytes, tp, sc->gpu, dc->wake.level,
+                                                   true, true)
+                                    .total_s
+                              : 0.0;
+}
+
 wp_status_t wp_cli_des_configure(const wp_topology_t *topo, int end, wp_des_config_t *dc,
                                  wp_sim_config_t *sc, wp_cli_engine_models_t *em,
                                  const wp_model_spec_t **model, wp_err_t *err)
@@ -97,6 +113,7 @@ wp_status_t wp_cli_des_configure(const wp_topology_t *topo, int end, wp_des_conf
         fill_gateway(dc, gc, sc, *model);
         dc->gateways = topo->gateway.replicas;
         dc->share_routes = topo->gateway.share_routes;
+        scale_to_zero(dc, &gc->scale_to_zero, sc);
     }
     free(gc);
     if (st != WP_OK)

@@ -149,6 +149,14 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
                 stats.steps ? (double)stats.scheduled / (double)stats.steps : 0.0,
                 (unsigned long long)stats.preemptions, stats.end_s, wall,
                 (double)stats.events / (wall > 0 ? wall : 1e-9) / 1e6, picks);
+    if (st == WP_OK && c.wake.enabled)
+        fprintf(stderr,
+                "simulate: %s: scale-to-zero: the pool slept %.1f s of %.1f s (%.0f %%): %llu "
+                "sleeps, %llu wake-ups of %.2f s, %llu requests held for one\n",
+                label, stats.asleep_s, stats.end_s,
+                stats.end_s > 0 ? 100.0 * stats.asleep_s / stats.end_s : 0.0,
+                (unsigned long long)stats.sleeps, (unsigned long long)stats.wakes, c.wake_s,
+                (unsigned long long)stats.held_for_wake);
     if (st == WP_OK && stats.oracle_prompt_tokens > 0)
         fprintf(stderr,
                 "simulate: %s: prefix-cache hits %.1f%% of measured prompt tokens; the oracle (one "

@@ -440,6 +440,9 @@ static void dispatch(des_t *d, const wp_des_event_t *ev)
     case EV_SCRAPE:
         on_scrape(d, ev->t);
         break;
+    case EV_WOKE:
+        wp__des_wake_woke(d, ev->t);
+        break;
     }
 }
 
@@ -543,11 +546,15 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
         return st;
     wp_rng_seed(&d->rng, cfg->seed);
     wp_des_heap_init(&d->heap);
+    wp__des_wake_setup(d);
     return WP_OK;
 }
 
 static void teardown(des_t *d)
 {
+    for (size_t i = 0; i < d->n_held; i++) /* a run that failed: still held */
+        wp__des_release(d, d->held[i]);
+    wp__des_wake_free(d);
     wp__des_oracle_free(&d->oracle);
     wp__des_gw_teardown(d);
     void *ud;
@@ -610,6 +617,9 @@ wp_status_t wp_des_run(const wp_des_config_t *cfg, wp_workload_t *wl, wp_report_
         }
         st = d.failure;
         stats->queued = wp_sched_admit_waited_count(d.admit);
+        stats->asleep_s = wp_sched_wake_asleep_seconds(&d.wake, stats->end_s);
+        stats->sleeps = d.wake.sleeps;
+        stats->wakes = d.wake.wakes;
         stats->oracle_hit_tokens = d.oracle.hit_tokens;
         stats->oracle_prompt_tokens = d.oracle.prompt_tokens;
         stats->oracle_failed = d.oracle.failed;

@@ -48,6 +48,7 @@
 #include "sched/outlier.h"
 #include "sched/queue.h"
 #include "sched/sched.h"
+#include "sched/wake.h"
 #include "workload/workload.h"
 
 #define WP_DES_MAX_ENGINES 1024
@@ -114,6 +115,11 @@ typedef struct wp_des_config_s {
      * (admit.queue) is refused: the waiting room is one gateway's. */
     int gateways;
     bool share_routes;
+    /* Scale-to-zero (gateway.scaleToZero, sched/wake.h): an idle pool sleeps, a request that
+     * finds it asleep is held while it wakes, which takes wake_s (model/sleep.h). Off when
+     * wake.enabled is false. */
+    wp_sched_wake_cfg_t wake;
+    double wake_s;
 } wp_des_config_t;
 
 typedef struct wp_des_stats_s {
@@ -136,6 +142,10 @@ typedef struct wp_des_stats_s {
      * any policy could reach. oracle_failed: out of memory, the figures are partial. */
     uint64_t oracle_hit_tokens, oracle_prompt_tokens, cached_tokens;
     bool oracle_failed;
+    /* Scale-to-zero: seconds the pool slept (asleep or waking), times it slept and woke,
+     * requests held for a wake-up. */
+    double asleep_s;
+    uint64_t sleeps, wakes, held_for_wake;
 } wp_des_stats_t;
 
 /* Called now and then with requests finished so far and the total. */

@@ -182,8 +182,20 @@ static void expire(des_t *d, double t)
 
 /* A request reaching the gateway: sent on at once while an engine has room and nobody
  * waits, queued otherwise (no engine at all: on to the pick, which answers 503). */
+/* Scale-to-zero's timeout or a full hold: 503. */
+static void wake_timeout(des_t *d, double t, dreq_t *q)
+{
+    reject(d, q, WP_REPORT_HTTP_5XX, t);
+}
+
 void wp__des_gw_arrive(des_t *d, double t, dreq_t *q)
 {
+    bool rejected;
+    if (q->phase == PHASE_DIRECT && !wp__des_wake_arrive(d, t, q, &rejected)) {
+        if (rejected)
+            wake_timeout(d, t, q);
+        return;
+    }
     if (q->phase == PHASE_DIRECT) {
         q->ticket.ud = q;
         wp_sched_admit_result_t r =
@@ -320,6 +332,7 @@ void wp__des_gw_tick(des_t *d, double t)
     }
     apply_outlier(d);
     expire(d, t);
+    wp__des_wake_tick(d, t, wake_timeout);
     drain(d, t);
 }
 

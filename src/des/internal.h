@@ -19,6 +19,7 @@
 #include "fault/fault.h"
 #include "sched/admit.h"
 #include "sched/outlier.h"
+#include "sched/wake.h"
 #include "workload/arrivals.h"
 
 enum {
@@ -31,7 +32,8 @@ enum {
     EV_SCRAPE,
     EV_RELEASE,
     EV_FAIL,
-    EV_PREFILLED
+    EV_PREFILLED,
+    EV_WOKE
 };
 
 /* A request's phase: straight to one engine, or P/D prefill then decode. */
@@ -67,6 +69,7 @@ typedef struct dreq_s {
     uint64_t tried[WP_SCHED_EXCLUDE_WORDS]; /* engines the current stage tried */
     int fail_status;                        /* an injected error's status (EV_FAIL) */
     bool kv_pulled;                         /* P/D: the decode stage pulled the prefilled KV */
+    double held_at;                         /* scale-to-zero: when it was held (wake.c) */
     struct dreq_s *next_free;               /* the free list */
 } dreq_t;
 
@@ -136,6 +139,10 @@ typedef struct des_s {
     bool kv_events;
     int32_t kv_block;
     wp__des_oracle_t oracle;
+    /* wake.c: scale-to-zero (sched/wake.h) and the requests held while the pool wakes */
+    wp_sched_wake_t wake;
+    dreq_t **held;
+    size_t n_held, cap_held;
 } des_t;
 
 /* The scheduler of the gateway replica q goes through. */
@@ -155,6 +162,15 @@ void wp__des_release(des_t *d, dreq_t *q);
 /* des.c: plans the next step of engine i's group when it has work and none is running
  * (also after blocks were freed: a release or an abort). */
 void wp__des_plan_step(des_t *d, int i, double t);
+
+/* wake.c: scale-to-zero. arrive: true when q goes on; false when held (or, *rejected, to
+ * be answered 503: the hold is full). tick (each scrape): timeouts answered with timeout(),
+ * sleep, wake, release. woke: EV_WOKE, the pool is awake, the held go on. */
+void wp__des_wake_setup(des_t *d);
+void wp__des_wake_free(des_t *d);
+bool wp__des_wake_arrive(des_t *d, double t, dreq_t *q, bool *rejected);
+void wp__des_wake_tick(des_t *d, double t, void (*timeout)(des_t *, double, dreq_t *));
+void wp__des_wake_woke(des_t *d, double t);
 
 /* gateway.c */
 wp_status_t wp__des_gw_setup(des_t *d, wp_err_t *err);

@@ -28,6 +28,7 @@
 #include "sched/admit.h"
 #include "sched/outlier.h"
 #include "sched/sched.h"
+#include "sched/wake.h"
 
 #define WP_GATEWAY_MAX_ENDPOINTS 256
 #define WP_GATEWAY_MAX_MODELS 8
@@ -160,6 +161,8 @@ void wp_gateway_config_default(wp_gateway_config_t *cfg);
  * (sched/outlier.h) and admission (sched/admit.h). The simulator takes the same. */
 wp_sched_outlier_cfg_t wp_gateway_outlier_cfg(const wp_gateway_outlier_cfg_t *c);
 wp_sched_admit_cfg_t wp_gateway_admit_cfg(const wp_gateway_flow_cfg_t *f);
+/* ... and scale-to-zero's (sched/wake.h). */
+wp_sched_wake_cfg_t wp_gateway_wake_cfg(const wp_gateway_s2z_cfg_t *c);
 
 wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp_err_t *err);
 wp_status_t wp_gateway_start(wp_gateway_t *gw, wp_err_t *err);

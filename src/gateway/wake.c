@@ -39,7 +39,7 @@ typedef struct gw_wake_s {
     bool slept; /* an endpoint accepted the last round of POST /sleep */
 } gw_wake_t;
 
-static wp_sched_wake_cfg_t core_cfg(const wp_gateway_s2z_cfg_t *c)
+wp_sched_wake_cfg_t wp_gateway_wake_cfg(const wp_gateway_s2z_cfg_t *c)
 {
     return (wp_sched_wake_cfg_t){.enabled = c->enabled,
                                  .hold = c->enabled,
@@ -57,7 +57,7 @@ wp_status_t wp__gw_wake_configure(wp_gateway_t *gw, wp_err_t *err)
         return wp_err_set(err, WP_EINVAL,
                           "scaleToZero: level 1 or 2, maxQueue >= 1, idleAfterMs and "
                           "wakeTimeoutMs >= 1");
-    wp_sched_wake_cfg_t cc = core_cfg(c);
+    wp_sched_wake_cfg_t cc = wp_gateway_wake_cfg(c);
     gw_wake_t *w = gw->wake;
     if (w == NULL) {
         w = calloc(1, sizeof(*w));

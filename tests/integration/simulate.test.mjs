@@ -369,3 +369,26 @@ test('test_simulate_precise_prefix_and_gateway_replicas', async () => {
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /replicas/);
 });
+
+// Scale-to-zero in virtual time (gateway.scaleToZero, the core the live gateway runs): bursts
+// with long quiet stretches between them. The pool sleeps in the gaps (most of the run), the
+// first requests of a burst wait for the wake-up (the model's 0.4 s for Qwen3-8B on an H100),
+// and nothing fails; the same pool always on never sleeps and has no such wait.
+test('test_simulate_scale_to_zero', async () => {
+  const base = fs.readFileSync(new URL('../../bench/scale-to-zero/scale-to-zero.yaml', import.meta.url), 'utf8');
+  const args = (f) => ['simulate', '-f', f, '--type', 'random', '--set', 'input_len=500', '--set', 'output_len=50',
+    '--stages', '4:3,0.01:20,4:3,0.01:20,4:3', '--json', writeTemp('', '.json'), '--quiet'];
+  const on = await run(args(writeTemp(base)));
+  assert.equal(on.code, 0, on.stderr);
+  const m = on.stderr.match(/scale-to-zero: the pool slept ([\d.]+) s of ([\d.]+) s \((\d+) %\): (\d+) sleeps, (\d+) wake-ups of ([\d.]+) s, (\d+) requests held/);
+  assert.ok(m, on.stderr);
+  assert.ok(+m[3] > 50, `asleep most of the run: ${m[3]} %`);
+  assert.ok(+m[4] >= 2 && +m[5] >= 2, 'it slept and woke between the bursts');
+  assert.ok(Math.abs(+m[6] - 0.4) < 0.02, `wake-up ${m[6]} s`);
+  assert.ok(+m[7] >= 2, 'the first requests of a burst were held');
+  const always = await run(args(writeTemp(base.replace('enabled: true', 'enabled: false'))));
+  assert.equal(always.code, 0, always.stderr);
+  assert.doesNotMatch(always.stderr, /scale-to-zero: the pool slept/);
+  const p95 = (s) => +s.match(/^topology\s+\d+\s+0\s+\S+\s+\S+\s+\S+\s+(\S+)/m)[1];
+  assert.ok(p95(on.stdout) > p95(always.stdout) + 300, `cold starts show in TTFT p95: ${p95(on.stdout)} vs ${p95(always.stdout)} ms`);
+});
