@@ -259,6 +259,7 @@ void wp__des_plan_step(des_t *d, int i, double t)
         d->stats->preemptions += (uint64_t)g->step.ranks[k].n_preempted;
     }
     g->stepping = true;
+    wp__des_spot_busy(d, d->engines[i].group, g->step.duration_s);
     wp__des_push(d, t + g->step.duration_s, EV_STEP_END, d->engines[i].group, NULL);
 }
 
@@ -439,6 +440,9 @@ static void dispatch(des_t *d, const wp_des_event_t *ev)
     case EV_SCRAPE:
         on_scrape(d, ev->t);
         break;
+    case EV_SPOT:
+        wp__des_spot_event(d, ev->t, ev->index);
+        break;
     }
 }
 
@@ -548,6 +552,7 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
 static void teardown(des_t *d)
 {
     wp__des_oracle_free(&d->oracle);
+    wp__des_spot_free(d);
     wp__des_gw_teardown(d);
     void *ud;
     while (wp_workload_pacer_take(&d->pacer, &ud)) /* a run that failed: held or in line */
@@ -601,12 +606,16 @@ wp_status_t wp_des_run(const wp_des_config_t *cfg, wp_workload_t *wl, wp_report_
         d.concurrency = (size_t)(conc > 0 ? conc : 1);
         pull_next(&d, 0.0);
         fill_closed_loop(&d, 0.0);
+        if (d.failure == WP_OK)
+            d.failure = wp__des_spot_start(&d, err);
         wp_des_event_t ev;
         while (d.failure == WP_OK && wp_des_heap_pop(&d.heap, &ev)) {
             stats->events++;
-            stats->end_s = ev.t;
+            if (ev.type != EV_SPOT) /* spot events do not make the run longer */
+                stats->end_s = ev.t;
             dispatch(&d, &ev);
         }
+        wp__des_spot_finish(&d);
         st = d.failure;
         stats->queued = wp_sched_admit_waited_count(d.admit);
         stats->oracle_hit_tokens = d.oracle.hit_tokens;

@@ -66,6 +66,16 @@ typedef struct wp_des_pool_s {
     const wp_ep_t *ep;
 } wp_des_pool_t;
 
+/* Spot capacity (des/spot.c): every engine group is interrupted at random, a Poisson
+ * process of interruptions_per_hour per group (0: on-demand, none); the gateway takes it out
+ * of the pool at the notice, it restarts empty once the notice ends and its streams are
+ * done, and is back restart_s later. */
+typedef struct wp_des_spot_s {
+    double interruptions_per_hour;
+    double notice_s;  /* AWS gives 120 s, GCP 30 s */
+    double restart_s; /* down (not billed) until back in the pool */
+} wp_des_spot_t;
+
 typedef struct wp_des_config_s {
     int n_engines;
     wp_engine_config_t engine; /* every engine's config (perf borrowed) */
@@ -114,6 +124,7 @@ typedef struct wp_des_config_s {
      * (admit.queue) is refused: the waiting room is one gateway's. */
     int gateways;
     bool share_routes;
+    wp_des_spot_t spot;
 } wp_des_config_t;
 
 typedef struct wp_des_stats_s {
@@ -136,6 +147,12 @@ typedef struct wp_des_stats_s {
      * any policy could reach. oracle_failed: out of memory, the figures are partial. */
     uint64_t oracle_hit_tokens, oracle_prompt_tokens, cached_tokens;
     bool oracle_failed;
+    /* For the cost report (report/cost.h): GPU-seconds the engines were up (billed) and
+     * ran steps; with spot, the interruptions, the groups' down time (s), and notices that
+     * ended with work still running (des waited for it: see des/spot.c). */
+    double up_gpu_s, busy_gpu_s;
+    uint64_t interruptions, spot_overruns;
+    double down_s;
 } wp_des_stats_t;
 
 /* Called now and then with requests finished so far and the total. */
