@@ -71,6 +71,10 @@
  *   DELETE /admin/faults   clears the set: 200 {"faults":[]}
  *   POST   /admin/crash    optional body {"restart_ms":N}: 202 {"crash":true,"restart_ms":N},
  *                          then the replica crashes (counted as an injected crash)
+ *   POST   /admin/preempt  optional body {"notice_ms":N,"restart_ms":M} (120000, -1): 202
+ *                          {"preempt":true,...}; the replica drains for N ms (/health and
+ *                          new completions 503, running streams go on), then crashes as
+ *                          above; 409 while a notice runs or it is down (sim/notice.c)
  * Replacing or clearing the set reseeds the replica's RNG and restarts its request count.
  * Ownership: wp_sim_t owns its replicas, engines and servers; free with wp_sim_free
  * and run the loop until the handles are closed.
