@@ -23,6 +23,7 @@
 #include <stdlib.h>
 
 #include "des/internal.h"
+#include "sched/drain.h"
 
 enum { SPOT_UP, SPOT_NOTICED, SPOT_DOWN };
 
@@ -52,9 +53,11 @@ static void next_interruption(des_t *d, int gi, double t)
     wp__des_push(d, t + gap, EV_SPOT, gi, NULL);
 }
 
-/* The group's engines in or out of every gateway replica's pool. */
-static void set_healthy(des_t *d, int gi, bool healthy)
+/* The group's engines in or out of every gateway replica's pool, as the live gateway
+ * decides on their /health answer (sched/drain): 503 while noticed, 200 once back. */
+static void set_health(des_t *d, int gi, int status)
 {
+    bool healthy = wp_sched_health_verdict(true, status) == WP_SCHED_HEALTH_OK;
     const dgroup_t *g = &d->groups[gi];
     for (int k = 0; k < g->n; k++)
         wp_sched_outlier_ep(d->outlier, g->first + k)->healthy = healthy;
@@ -94,7 +97,7 @@ void wp__des_spot_event(des_t *d, double t, int gi)
         d->stats->interruptions++;
         s->phase = SPOT_NOTICED;
         s->overrun = false;
-        set_healthy(d, gi, false);
+        set_health(d, gi, 503);
         wp__des_push(d, t + d->cfg->spot.notice_s, EV_SPOT, gi, NULL);
         return;
     case SPOT_NOTICED:
@@ -121,7 +124,7 @@ void wp__des_spot_event(des_t *d, double t, int gi)
             return; /* the run ended while it was down: finish() counts the rest */
         s->down_s += t - s->down_since;
         s->phase = SPOT_UP;
-        set_healthy(d, gi, true);
+        set_health(d, gi, 200);
         next_interruption(d, gi, t);
         return;
     }
