@@ -546,7 +546,7 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
         return st;
     wp_rng_seed(&d->rng, cfg->seed);
     wp_des_heap_init(&d->heap);
-    return WP_OK;
+    return wp__des_spot_start(d, err);
 }
 
 static void teardown(des_t *d)
@@ -606,8 +606,6 @@ wp_status_t wp_des_run(const wp_des_config_t *cfg, wp_workload_t *wl, wp_report_
         d.concurrency = (size_t)(conc > 0 ? conc : 1);
         pull_next(&d, 0.0);
         fill_closed_loop(&d, 0.0);
-        if (d.failure == WP_OK)
-            d.failure = wp__des_spot_start(&d, err);
         wp_des_event_t ev;
         while (d.failure == WP_OK && wp_des_heap_pop(&d.heap, &ev)) {
             stats->events++;

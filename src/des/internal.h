@@ -173,7 +173,8 @@ void wp__des_gw_prefilled(des_t *d, double t, dreq_t *q);
 /* EV_SCRAPE, after the metrics: ejections that end, deadlines that pass, the queue. */
 void wp__des_gw_tick(des_t *d, double t);
 
-/* spot.c: interruptions scheduled from t=0 (none at rate 0); EV_SPOT for group gi; a step
+/* spot.c: checks cfg->spot and schedules the interruptions from t=0 (none at rate 0; at
+ * set-up, before any request); EV_SPOT for group gi; a step
  * of group gi of duration_s (busy GPU-seconds); at the end, up GPU-seconds and down time
  * into the stats; free. */
 wp_status_t wp__des_spot_start(des_t *d, wp_err_t *err);
