@@ -404,8 +404,9 @@ static const wp_cli_simopt_t rows[] = {
      .kind = WP_CLI_SIMOPT_STR,
      SC(admin_token),
      .pass = pass_admin_token,
-     .help = "turn on /admin/faults and /admin/crash, behind\nAuthorization: Bearer TOKEN (or env "
-             "WELLPATH_ADMIN_TOKEN)"},
+     .help =
+         "turn on /admin/faults, /admin/crash and /admin/preempt,\nbehind Authorization: Bearer "
+         "TOKEN (or env\nWELLPATH_ADMIN_TOKEN)"},
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))
