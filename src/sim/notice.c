@@ -12,6 +12,10 @@
  *                         202 {"preempt":true,"notice_ms":N,"restart_ms":M}; a second
  *                         notice while one runs: 409.
  *
+ * SIGTERM: `wellpath sim --shutdown-timeout S` notices every replica for S seconds
+ * (wp_sim_drain) and stops as soon as none has a request left (wp_sim_idle), or when the
+ * notice ends.
+ *
  * The notice timer is the replica's notice_timer (opened with the replica, closed with
  * it: sim->open_handles counts it).
  */
@@ -142,5 +146,25 @@ bool wp__sim_notice_route(sim_replica_t *r, wp_http_req_t *req, bool completion)
         wp_http_res_send(req, 503, "application/json", body, sizeof(body) - 1, NULL);
     else
         return false;
+    return true;
+}
+
+int wp_sim_drain(wp_sim_t *sim, int64_t notice_ms)
+{
+    int n = 0;
+    for (int i = 0; i < sim->n; i++) {
+        wp_err_t err;
+        sim_replica_t *r = &sim->replicas[i];
+        if (!r->closing && wp__sim_notice_start(r, notice_ms, -1, &err) == WP_OK)
+            n++;
+    }
+    return n;
+}
+
+bool wp_sim_idle(const wp_sim_t *sim)
+{
+    for (int i = 0; i < sim->n; i++)
+        if (sim->replicas[i].live != NULL || sim->replicas[i].waits != NULL)
+            return false;
     return true;
 }

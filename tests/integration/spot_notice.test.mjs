@@ -6,11 +6,12 @@
 // requests go to the other server, a request it refused before the first byte is retried
 // there, streams that could finish within the notice finish whole, and /metrics reports
 // the notice (wellpath_endpoint_draining, wellpath_gateway_preemption_notices_total). When
-// the notice ends the server is reclaimed, restarts empty and rejoins.
+// the notice ends the server is reclaimed, restarts empty and rejoins. SIGTERM with
+// --shutdown-timeout (vLLM's flag) drains the same way and exits 0 once the streams ended.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, metrics, post, sample, startGateway, startSim, stopClean, waitUntil } from '../lib/wellpath.mjs';
+import { MODEL, Proc, metrics, post, sample, startGateway, startSim, stopClean, waitUntil } from '../lib/wellpath.mjs';
 
 const TOKEN = 'spot-test-token';
 
@@ -120,5 +121,26 @@ describe('preemption notice', () => {
     assert.equal(sample(prom, 'wellpath_gateway_preemption_notices_total'), 1);
     const q = await post(`http://127.0.0.1:${sim.ports[0]}/v1/completions`, { model: MODEL, prompt: 'back', max_tokens: 2 });
     assert.equal(q.status, 200, 'the replacement serves');
+  });
+});
+
+describe('SIGTERM with --shutdown-timeout', () => {
+  test('drains: running streams finish, new requests get 503, exits 0 once idle', async () => {
+    const p = new Proc(['sim', '--port', '0', '--time-scale', '1', '--shutdown-timeout', '30']);
+    const m = await p.waitFor(/^wellpath sim: ready model=(\S+) ports=(\d+)/);
+    const url = `http://127.0.0.1:${m[2]}`;
+    const s = stream(url, 'a stream that outlives the signal', 250);
+    assert.equal((await s.head).status, 200);
+    const t0 = performance.now();
+    p.child.kill('SIGTERM');
+    await waitUntil(async () => (await fetch(`${url}/health`)).status === 503, { timeout: 5000, what: '/health 503' });
+    assert.equal((await post(`${url}/v1/completions`, { model: MODEL, prompt: 'late', max_tokens: 2 })).status, 503);
+    const d = await s.done;
+    assert.ok(d.done && !d.data.some((e) => e.error));
+    assert.equal(d.data.length, 250, 'all its tokens');
+    const exit = await p.exit;
+    assert.equal(exit.code, 0, p.lines.stderr.join('\n'));
+    assert.ok(performance.now() - t0 < 25000, 'stopped when idle, not at the timeout');
+    assert.ok(p.lines.stderr.some((l) => /sim: SIGTERM, draining/.test(l)));
   });
 });
