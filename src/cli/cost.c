@@ -43,6 +43,8 @@ wp_status_t wp_cli_cost_option(wp_cli_cost_t *c, int code, const char *v, bool *
                                wp_err_t *err)
 {
     *handled = true;
+    if (code >= O_PRICE && code <= O_SPOT_RESTART)
+        c->set |= 1u << (code - O_PRICE);
     switch (code) {
     case O_PRICE:
         return number("price-per-gpu-hour", v, 0, 1e6, &c->price.per_gpu_hour, err);
@@ -59,6 +61,19 @@ wp_status_t wp_cli_cost_option(wp_cli_cost_t *c, int code, const char *v, bool *
         *handled = false;
         return WP_OK;
     }
+}
+
+void wp_cli_cost_from_topology(wp_cli_cost_t *c, const wp_topology_cost_t *t)
+{
+#define FROM(code, dst, src)                                                                       \
+    if (!(c->set & (1u << ((code)-O_PRICE))))                                                      \
+    dst = src
+    FROM(O_PRICE, c->price.per_gpu_hour, t->price_per_gpu_hour);
+    FROM(O_SPOT_DISCOUNT, c->price.spot_discount, t->spot_discount);
+    FROM(O_SPOT_RATE, c->spot.interruptions_per_hour, t->spot_interruptions_per_hour);
+    FROM(O_SPOT_NOTICE, c->spot.notice_s, t->spot_notice_s);
+    FROM(O_SPOT_RESTART, c->spot.restart_s, t->spot_restart_s);
+#undef FROM
 }
 
 bool wp_cli_cost_spot(const wp_cli_cost_t *c)

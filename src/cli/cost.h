@@ -7,6 +7,8 @@
  *   --spot-notice-s S            the notice before a reclaim (default 120, AWS's)
  *   --spot-restart-s S           down time until a replacement serves (default 300)
  *
+ * The topology's `cost:` section gives the same, by the keys pricePerGpuHour, spotDiscount,
+ * spotInterruptionsPerHour, spotNoticeS and spotRestartS; a flag wins over its key.
  * With a discount or an interruption rate, each policy also runs on spot capacity ("P
  * [spot]"); every run gets a cost line (report/cost.h) on stdout and a "cost" object in the
  * JSON report.
@@ -17,6 +19,7 @@
 #include <stdbool.h>
 
 #include "cli/args.h"
+#include "config/topology.h"
 #include "des/des.h"
 #include "report/cost.h"
 #include "report/report.h"
@@ -24,6 +27,7 @@
 typedef struct wp_cli_cost_s {
     wp_cost_price_t price;
     wp_des_spot_t spot; /* the spot runs' interruptions */
+    unsigned set;       /* the options given (bit per option): they win over the file */
 } wp_cli_cost_t;
 
 #define WP_CLI_COST_USAGE                                                                          \
@@ -42,6 +46,9 @@ wp_status_t wp_cli_cost_add_options(wp_cli_args_t *a, wp_err_t *err);
 /* Applies one option; *handled is false for a code that is not one of these. */
 wp_status_t wp_cli_cost_option(wp_cli_cost_t *c, int code, const char *v, bool *handled,
                                wp_err_t *err);
+/* The topology's cost section (its keys name the options: pricePerGpuHour ...) for the
+ * options not given. */
+void wp_cli_cost_from_topology(wp_cli_cost_t *c, const wp_topology_cost_t *t);
 /* Whether the policies also run on spot capacity. */
 bool wp_cli_cost_spot(const wp_cli_cost_t *c);
 /* The cost report of a finished run: computed (report/cost.h), attached to the run for the

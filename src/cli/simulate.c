@@ -167,12 +167,14 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
 /* end: 0 the calibrated engine model, > 0 its slow end, < 0 its fast end. */
 static wp_status_t configure(const char *file, int end, wp_des_config_t *dc, wp_sim_config_t *sc,
                              wp_cli_engine_models_t *em, const wp_model_spec_t **model,
-                             wp_err_t *err)
+                             wp_cli_cost_t *cost, wp_err_t *err)
 {
     wp_topology_t topo;
     wp_status_t st = wp_cli_load_topology(file, &topo, err);
     if (st != WP_OK)
         return st;
+    if (cost != NULL) /* the file's price model, under the flags */
+        wp_cli_cost_from_topology(cost, &topo.cost);
     st = wp_cli_des_configure(&topo, end, dc, sc, em, model, err);
     wp_topology_free(&topo);
     return st;
@@ -338,7 +340,7 @@ int wp_cli_simulate(int argc, char **argv)
     static wp_cli_engine_models_t em[3];
     static wp_des_config_t ends[2]; /* fast, slow */
     const wp_model_spec_t *model;
-    if (configure(file, 0, &dc, &sc, &em[0], &model, &err) != WP_OK ||
+    if (configure(file, 0, &dc, &sc, &em[0], &model, &cost, &err) != WP_OK ||
         (latency != NULL && parse_latency(latency, &dc, &err) != WP_OK) ||
         wp_workload_spec_validate(&run.spec, &err) != WP_OK)
         return wp_cli_fail("simulate", err.msg);
@@ -347,7 +349,7 @@ int wp_cli_simulate(int argc, char **argv)
     for (int e = 0; uncertainty && e < 2; e++) {
         ends[e] = dc;
         wp_sim_config_t esc;
-        if (configure(file, e ? 1 : -1, &ends[e], &esc, &em[1 + e], &model, &err) != WP_OK ||
+        if (configure(file, e ? 1 : -1, &ends[e], &esc, &em[1 + e], &model, NULL, &err) != WP_OK ||
             (latency != NULL && parse_latency(latency, &ends[e], &err) != WP_OK))
             return wp_cli_fail("simulate", err.msg);
     }

@@ -66,3 +66,23 @@ test('bad prices and rates exit 2 with one line', async () => {
     assert.match(r.stderr, new RegExp(`${flag.slice(2)}: expected a number`));
   }
 });
+
+test('the topology\'s cost section is the flags\' defaults; a flag wins; a bad key is named', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wp-cost-'));
+  const file = path.join(dir, 'topology.yaml');
+  fs.writeFileSync(file, fs.readFileSync(TOPOLOGY, 'utf8') +
+    'cost:\n  pricePerGpuHour: 4\n  spotDiscount: 0.7\n  spotInterruptionsPerHour: 60\n  spotNoticeS: 5\n  spotRestartS: 20\n');
+  const base = ['simulate', '--rate', '4', '--duration', '120', '--quiet', '--slo', 'ttft=0.5'];
+  const fromFile = await run([...base, '-f', file]);
+  const fromFlags = await run(ARGS);
+  assert.equal(fromFile.code, 0, fromFile.stderr);
+  assert.equal(fromFile.stdout, fromFlags.stdout, 'the file says what the flags say');
+  const over = await run([...base, '-f', file, '--price-per-gpu-hour', '2']);
+  assert.match(over.stdout, /^cost: topology: .* at \$2\/GPU-hour/m);
+  assert.match(over.stdout, /^cost: topology \[spot\]: .* at \$0\.6\/GPU-hour/m);
+  fs.writeFileSync(file, fs.readFileSync(TOPOLOGY, 'utf8') + 'cost:\n  spotDiscount: 2\n');
+  const bad = await run([...base, '-f', file]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /cost\.spotDiscount/);
+  fs.rmSync(dir, { recursive: true });
+});
