@@ -96,6 +96,8 @@ describe('preemption notice', () => {
     assert.equal(sample(prom, 'wellpath_endpoint_healthy', { endpoint: 'a' }), 0);
     assert.equal(sample(prom, 'wellpath_endpoint_draining', { endpoint: 'b' }), 0);
     assert.equal(sample(prom, 'wellpath_gateway_preemption_notices_total'), 1);
+    const status = await (await fetch(`${gw.url}/status`)).json();
+    assert.deepEqual(status.endpoints.map((e) => [e.name, e.healthy, e.draining]), [['a', false, true], ['b', true, false]]);
     // At most the one request a refused before the gateway knew (it came back as a retry on
     // b); after that, no pick of a at all.
     const refused = sample(prom, 'wellpath_gateway_picks_total', { endpoint: 'a' }) - picksA;
