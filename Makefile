@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-pd bench-bpe bench-precise bench-offload bench-scale-to-zero bench-wide-ep bench-fidelity format clean fuzz fuzz-build fuzz-short soak
+.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-spot bench-pd bench-bpe bench-precise bench-offload bench-scale-to-zero bench-wide-ep bench-fidelity format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -87,6 +87,11 @@ bench-path1: deps build
 # The virtual-time simulator: speed and the policy comparisons (about a minute).
 bench-simulate: deps build
 	scripts/bench_simulate.sh $(BUILD)
+
+# Spot capacity against on-demand in virtual time, with the cost report (about a minute);
+# writes its section of docs/benchmarks.md and docs/cost-levers.md.
+bench-spot: deps build
+	scripts/bench_spot.sh $(BUILD)
 
 # The engine model against measured vLLM runs (POINTS: a CSV with the InferenceX columns;
 # default ../shared/data/inferencex/vllm-h100-h200.csv, skipped with a note when absent);

@@ -36,13 +36,53 @@ static void usage(FILE *out)
 typedef struct sim_run_s {
     wp_sim_t *sim;
     wp_cli_signals_t sig;
+    int shutdown_timeout_s;
+    bool draining, stopped;
+    uv_timer_t drain_timer; /* while draining: polls for the end */
+    uint64_t deadline_ms;
 } sim_run_t;
 
+static void stop(sim_run_t *r)
+{
+    if (r->stopped)
+        return;
+    r->stopped = true;
+    if (r->draining)
+        uv_close((uv_handle_t *)&r->drain_timer, NULL);
+    wp_sim_free(r->sim);
+    wp_cli_signals_close(&r->sig);
+}
+
+static void on_drain_tick(uv_timer_t *t)
+{
+    sim_run_t *r = t->data;
+    if (wp_sim_idle(r->sim) || uv_now(t->loop) >= r->deadline_ms) {
+        wp_log(WP_LOG_INFO, "sim: drained, stopping", "idle=%s",
+               wp_sim_idle(r->sim) ? "true" : "false");
+        stop(r);
+    }
+}
+
+/* SIGTERM with --shutdown-timeout: drain as vLLM does (sim/notice.c), then stop; any other
+ * signal, or a second one, stops at once. */
 static void on_signal(void *ud, int signum)
 {
     sim_run_t *r = ud;
-    wp_sim_free(r->sim);
-    wp_cli_signals_close(&r->sig);
+    if (signum == SIGTERM && r->shutdown_timeout_s > 0 && !r->draining && !r->stopped) {
+        uv_loop_t *loop = r->sig.sigterm.loop;
+        r->draining = true;
+        r->deadline_ms = uv_now(loop) + (uint64_t)r->shutdown_timeout_s * 1000;
+        uv_timer_init(loop, &r->drain_timer);
+        r->drain_timer.data = r;
+        uv_timer_start(&r->drain_timer, on_drain_tick, 20, 20);
+        int n = wp_sim_drain(r->sim, (int64_t)r->shutdown_timeout_s * 1000);
+        wp_log(WP_LOG_WARN, "sim: SIGTERM, draining", "replicas=%d shutdown_timeout_s=%d", n,
+               r->shutdown_timeout_s);
+        return;
+    }
+    if (r->draining)
+        uv_timer_stop(&r->drain_timer);
+    stop(r);
 }
 
 enum { O_FILE = 'f', O_HELP = 'h', O_LOG = 256, O_ROW = 512 /* + the simopts row */ };
@@ -129,7 +169,7 @@ int wp_cli_sim(int argc, char **argv)
     if (getenv("WELLPATH_PARENT_DEATH") != NULL)
         prctl(PR_SET_PDEATHSIG, SIGTERM);
     uv_loop_t *loop = uv_default_loop();
-    sim_run_t run = {0};
+    sim_run_t run = {.shutdown_timeout_s = sc.shutdown_timeout_s};
     run.sim = wp_sim_new(loop, &sc, &err);
     if (run.sim == NULL)
         return wp_cli_fail("sim", err.msg);

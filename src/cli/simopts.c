@@ -409,14 +409,21 @@ static const wp_cli_simopt_t rows[] = {
      .parse = parse_replica_list,
      .pass = pass_fault_replicas,
      .help = "replica indices the --fault flags apply to, e.g. 0,2\n(default all)"},
+    {.flag = "shutdown-timeout",
+     .metavar = "S",
+     INT(0, 86400),
+     SC(shutdown_timeout_s),
+     .help = "like vLLM: on SIGTERM drain up to S seconds (/health and new\nrequests 503, running "
+             "streams finish), then stop (default 0: at\nonce; a second signal stops at once)"},
     {.flag = "admin-token",
      .metavar = "TOKEN",
      TOPO("simulation.adminToken", simulation.admin_token),
      .kind = WP_CLI_SIMOPT_STR,
      SC(admin_token),
      .pass = pass_admin_token,
-     .help = "turn on /admin/faults and /admin/crash, behind\nAuthorization: Bearer TOKEN (or env "
-             "WELLPATH_ADMIN_TOKEN)"},
+     .help =
+         "turn on /admin/faults, /admin/crash and /admin/preempt,\nbehind Authorization: Bearer "
+         "TOKEN (or env\nWELLPATH_ADMIN_TOKEN)"},
 };
 
 #define N_ROWS (sizeof(rows) / sizeof(rows[0]))

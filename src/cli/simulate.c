@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "cli/cli.h"
+#include "cli/cost.h"
 #include "cli/desconf.h"
 #include "cli/runopts.h"
 #include "des/des.h"
@@ -33,7 +34,7 @@ static const char usage_text[] =
     "  --uncertainty           also run each policy with every engine-model constant the\n"
     "                          topology leaves unset at the fast and at the slow end of its\n"
     "                          calibrated range (docs/calibration.md): runs \"P [fast]\" and\n"
-    "                          \"P [slow]\", and a band line per metric\n";
+    "                          \"P [slow]\", and a band line per metric\n" WP_CLI_COST_USAGE;
 
 enum { O_FILE = 'f', O_HELP = 'h', O_LATENCY = 256, O_XPYD, O_DECISION_LOG, O_UNCERTAINTY };
 
@@ -108,7 +109,8 @@ static wp_status_t parse_latency(const char *v, wp_des_config_t *dc, wp_err_t *e
 /* One policy: a fresh workload generator over the same spec, a run in the report. */
 static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *run,
                                 const char *policy, const char *label,
-                                const wp_workload_trace_t *trace, wp_report_t *rep, wp_err_t *err)
+                                const wp_workload_trace_t *trace, wp_report_t *rep,
+                                const wp_cli_cost_t *cost, bool spot, wp_err_t *err)
 {
     wp_des_config_t c = *dc;
     if (wp_sched_config_set_policy(&c.sched, policy, err) != WP_OK)
@@ -164,6 +166,8 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
                 label, 100.0 * (double)stats.cached_tokens / (double)stats.oracle_prompt_tokens,
                 100.0 * (double)stats.oracle_hit_tokens / (double)stats.oracle_prompt_tokens,
                 stats.oracle_failed ? " (partial: out of memory)" : "");
+    if (st == WP_OK)
+        st = wp_cli_cost_report(cost, &stats, spot, rr, err);
     wp_workload_free(wl);
     return st;
 }
@@ -171,12 +175,14 @@ static wp_status_t simulate_one(const wp_des_config_t *dc, const wp_cli_run_t *r
 /* end: 0 the calibrated engine model, > 0 its slow end, < 0 its fast end. */
 static wp_status_t configure(const char *file, int end, wp_des_config_t *dc, wp_sim_config_t *sc,
                              wp_cli_engine_models_t *em, const wp_model_spec_t **model,
-                             wp_err_t *err)
+                             wp_cli_cost_t *cost, wp_err_t *err)
 {
     wp_topology_t topo;
     wp_status_t st = wp_cli_load_topology(file, &topo, err);
     if (st != WP_OK)
         return st;
+    if (cost != NULL) /* the file's price model, under the flags */
+        wp_cli_cost_from_topology(cost, &topo.cost);
     st = wp_cli_des_configure(&topo, end, dc, sc, em, model, err);
     wp_topology_free(&topo);
     return st;
@@ -185,7 +191,8 @@ static wp_status_t configure(const char *file, int end, wp_des_config_t *dc, wp_
 /* Every prefill:decode split of a fixed GPU budget (at the pools' TP), one run each,
  * labelled xPyD; then the best split by output tokens/s, and by goodput when SLOs are set. */
 static wp_status_t sweep_xpyd(const wp_des_config_t *dc, const wp_cli_run_t *run, int gpus,
-                              const wp_workload_trace_t *trace, wp_report_t *rep, wp_err_t *err)
+                              const wp_workload_trace_t *trace, wp_report_t *rep,
+                              const wp_cli_cost_t *cost, wp_err_t *err)
 {
     if (dc->n_pools != 2)
         return wp_err_set(err, WP_EINVAL,
@@ -203,7 +210,8 @@ static wp_status_t sweep_xpyd(const wp_des_config_t *dc, const wp_cli_run_t *run
         c.pools[1].n = (gpus - x * tp_p) / tp_d;
         char label[32];
         snprintf(label, sizeof(label), "%dP%dD", x, c.pools[1].n);
-        wp_status_t st = simulate_one(&c, run, run->policies[0], label, trace, rep, err);
+        wp_status_t st =
+            simulate_one(&c, run, run->policies[0], label, trace, rep, cost, false, err);
         if (st != WP_OK)
             return st;
         wp_report_metrics_t m;
@@ -247,14 +255,14 @@ static void band_line(const char *policy, const char *name, const char *unit, do
  * calibrated one in rep), then each metric as a band over the three runs. */
 static wp_status_t simulate_band(const wp_des_config_t ends[2], const wp_cli_run_t *run,
                                  const char *policy, const wp_workload_trace_t *trace,
-                                 wp_report_t *rep, wp_err_t *err)
+                                 wp_report_t *rep, const wp_cli_cost_t *cost, wp_err_t *err)
 {
     static const char *const tag[2] = {"fast", "slow"};
     wp_report_metrics_t m[3];
     for (int e = 0; e < 2; e++) {
         char label[96];
         snprintf(label, sizeof(label), "%s [%s]", policy, tag[e]);
-        wp_status_t st = simulate_one(&ends[e], run, policy, label, trace, rep, err);
+        wp_status_t st = simulate_one(&ends[e], run, policy, label, trace, rep, cost, false, err);
         if (st != WP_OK)
             return st;
     }
@@ -297,13 +305,17 @@ int wp_cli_simulate(int argc, char **argv)
     const char *file = NULL, *latency = NULL, *decision_log = NULL;
     int xpyd_gpus = 0;
     bool uncertainty = false;
+    wp_cli_cost_t cost;
+    wp_cli_cost_init(&cost);
     wp_des_config_default(&dc);
     wp_cli_args_t args;
     const char *v;
     int c;
     wp_cli_args_init(&args, argc, argv);
     if (wp_cli_args_add(&args, opts, sizeof(opts) / sizeof(opts[0]), &err) != WP_OK ||
-        wp_cli_run_add_options(&args, &err) != WP_OK || wp_cli_run_init(&run, &args, &err) != WP_OK)
+        wp_cli_run_add_options(&args, &err) != WP_OK ||
+        wp_cli_cost_add_options(&args, &err) != WP_OK ||
+        wp_cli_run_init(&run, &args, &err) != WP_OK)
         return wp_cli_fail("simulate", err.msg);
     while ((c = wp_cli_args_next(&args, &v, &err)) > 0) {
         bool handled;
@@ -324,7 +336,8 @@ int wp_cli_simulate(int argc, char **argv)
             if (wp_parse_i64(v, strlen(v), &g) != WP_OK || g < 2 || g > 1024)
                 return wp_cli_fail("simulate", "--xpyd-gpus: expected a GPU count 2..1024");
             xpyd_gpus = (int)g;
-        } else if (wp_cli_run_option(&run, c, v, &handled, &err) != WP_OK)
+        } else if (wp_cli_cost_option(&cost, c, v, &handled, &err) != WP_OK ||
+                   (!handled && wp_cli_run_option(&run, c, v, &handled, &err) != WP_OK))
             return wp_cli_fail("simulate", err.msg);
     }
     if (c < 0)
@@ -335,7 +348,7 @@ int wp_cli_simulate(int argc, char **argv)
     static wp_cli_engine_models_t em[3];
     static wp_des_config_t ends[2]; /* fast, slow */
     const wp_model_spec_t *model;
-    if (configure(file, 0, &dc, &sc, &em[0], &model, &err) != WP_OK ||
+    if (configure(file, 0, &dc, &sc, &em[0], &model, &cost, &err) != WP_OK ||
         (latency != NULL && parse_latency(latency, &dc, &err) != WP_OK) ||
         wp_workload_spec_validate(&run.spec, &err) != WP_OK)
         return wp_cli_fail("simulate", err.msg);
@@ -344,7 +357,7 @@ int wp_cli_simulate(int argc, char **argv)
     for (int e = 0; uncertainty && e < 2; e++) {
         ends[e] = dc;
         wp_sim_config_t esc;
-        if (configure(file, e ? 1 : -1, &ends[e], &esc, &em[1 + e], &model, &err) != WP_OK ||
+        if (configure(file, e ? 1 : -1, &ends[e], &esc, &em[1 + e], &model, NULL, &err) != WP_OK ||
             (latency != NULL && parse_latency(latency, &ends[e], &err) != WP_OK))
             return wp_cli_fail("simulate", err.msg);
     }
@@ -377,11 +390,19 @@ int wp_cli_simulate(int argc, char **argv)
     wp_status_t st = wp_report_create(&rep, WP_REPORT_MODE_SIMULATE, wj.data, &run.slo, NULL, &err);
     wp_buf_free(&wj);
     if (xpyd_gpus > 0)
-        st = sweep_xpyd(&dc, &run, xpyd_gpus, &trace, rep, &err);
+        st = sweep_xpyd(&dc, &run, xpyd_gpus, &trace, rep, &cost, &err);
     for (int i = 0; xpyd_gpus == 0 && st == WP_OK && i < run.n_policies; i++) {
-        st = simulate_one(&dc, &run, run.policies[i], run.policies[i], &trace, rep, &err);
+        st = simulate_one(&dc, &run, run.policies[i], run.policies[i], &trace, rep, &cost, false,
+                          &err);
+        if (st == WP_OK && wp_cli_cost_spot(&cost)) { /* the same on spot capacity */
+            wp_des_config_t sdc = dc;
+            sdc.spot = cost.spot;
+            char label[WP_REPORT_MAX_POLICY_LEN];
+            snprintf(label, sizeof(label), "%s [spot]", run.policies[i]);
+            st = simulate_one(&sdc, &run, run.policies[i], label, &trace, rep, &cost, true, &err);
+        }
         if (st == WP_OK && uncertainty)
-            st = simulate_band(ends, &run, run.policies[i], &trace, rep, &err);
+            st = simulate_band(ends, &run, run.policies[i], &trace, rep, &cost, &err);
     }
     int rc = 0;
     if (st != WP_OK) {

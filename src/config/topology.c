@@ -295,6 +295,20 @@ static const wp__cfg_field_t sim_fields[] = {
     F_CUSTOM("engineModel", parse_engine_model),
 };
 
+typedef wp_topology_cost_t cost_t;
+#define F_DBL(k, field, lo, hi)                                                                    \
+    {                                                                                              \
+        .key = k, .kind = WP__CFG_DOUBLE, .off = offsetof(cost_t, field), .min = lo, .max = hi     \
+    }
+static const wp__cfg_field_t cost_fields[] = {
+    F_DBL("pricePerGpuHour", price_per_gpu_hour, 0, 1e6),
+    F_DBL("spotDiscount", spot_discount, 0, 0.95),
+    F_DBL("spotInterruptionsPerHour", spot_interruptions_per_hour, 0, 3599),
+    F_DBL("spotNoticeS", spot_notice_s, 0.01, 86400),
+    F_DBL("spotRestartS", spot_restart_s, 0, 86400),
+};
+#undef F_DBL
+
 typedef wp_topology_pool_t pool_t;
 static const wp__cfg_field_t pool_fields[] = {
     {.key = "replicas",
@@ -339,6 +353,7 @@ static const wp__cfg_field_t top_fields[] = {
     F_CUSTOM("endpoints", parse_endpoints),
     F_MAP("gateway", wp_topology_t, gateway, gateway_fields),
     F_MAP("simulation", wp_topology_t, simulation, sim_fields),
+    F_MAP("cost", wp_topology_t, cost, cost_fields),
     F_SECTION("prefill", prefill, pool_fields),
     F_SECTION("decode", decode, pool_fields),
     F_SECTION("nixl", nixl, nixl_fields),
@@ -708,6 +723,7 @@ void wp_topology_defaults(wp_topology_t *t)
                                                .fault_replicas = ~0ULL};
     for (size_t i = 0; i < WP_MODEL_MAX_CONSTS; i++)
         t->simulation.engine_model[i] = NAN;
+    t->cost = (wp_topology_cost_t){.spot_notice_s = 120.0, .spot_restart_s = 300.0};
     t->prefill.replicas = t->decode.replicas = 1;
     t->prefill.tensor_parallel = t->decode.tensor_parallel = 1;
     wp_strlcpy(t->nixl.backend, "ucx", sizeof(t->nixl.backend));

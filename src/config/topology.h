@@ -224,6 +224,16 @@ typedef struct wp_topology_simulation_s {
     double engine_model[WP_MODEL_MAX_CONSTS];
 } wp_topology_simulation_t;
 
+/* cost: the price model of `wellpath simulate`'s cost report (report/cost.h, cli/cost.h);
+ * its flags of the same names win over these. */
+typedef struct wp_topology_cost_s {
+    double price_per_gpu_hour;          /* pricePerGpuHour: >= 0, 0 = no price */
+    double spot_discount;               /* spotDiscount: 0..0.95, share off on spot */
+    double spot_interruptions_per_hour; /* spotInterruptionsPerHour: 0..3599 per node */
+    double spot_notice_s;               /* spotNoticeS: 0.01..86400 (120) */
+    double spot_restart_s;              /* spotRestartS: 0..86400 (300) */
+} wp_topology_cost_t;
+
 typedef struct wp_topology_pool_s {
     bool present;        /* the section was in the file */
     int replicas;        /* 1..64, required in the section */
@@ -246,6 +256,7 @@ typedef struct wp_topology_s {
     size_t n_endpoints;                /* <= WP_TOPO_MAX_ENDPOINTS */
     wp_topology_gateway_t gateway;
     wp_topology_simulation_t simulation;
+    wp_topology_cost_t cost;
     wp_topology_pool_t prefill;
     wp_topology_pool_t decode;
     wp_topology_nixl_t nixl;

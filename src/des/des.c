@@ -259,6 +259,7 @@ void wp__des_plan_step(des_t *d, int i, double t)
         d->stats->preemptions += (uint64_t)g->step.ranks[k].n_preempted;
     }
     g->stepping = true;
+    wp__des_spot_busy(d, d->engines[i].group, g->step.duration_s);
     wp__des_push(d, t + g->step.duration_s, EV_STEP_END, d->engines[i].group, NULL);
 }
 
@@ -443,6 +444,9 @@ static void dispatch(des_t *d, const wp_des_event_t *ev)
     case EV_WOKE:
         wp__des_wake_woke(d, ev->t);
         break;
+    case EV_SPOT:
+        wp__des_spot_event(d, ev->t, ev->index);
+        break;
     }
 }
 
@@ -547,7 +551,7 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
     wp_rng_seed(&d->rng, cfg->seed);
     wp_des_heap_init(&d->heap);
     wp__des_wake_setup(d);
-    return WP_OK;
+    return wp__des_spot_start(d, err);
 }
 
 static void teardown(des_t *d)
@@ -556,6 +560,7 @@ static void teardown(des_t *d)
         wp__des_release(d, d->held[i]);
     wp__des_wake_free(d);
     wp__des_oracle_free(&d->oracle);
+    wp__des_spot_free(d);
     wp__des_gw_teardown(d);
     void *ud;
     while (wp_workload_pacer_take(&d->pacer, &ud)) /* a run that failed: held or in line */
@@ -612,9 +617,11 @@ wp_status_t wp_des_run(const wp_des_config_t *cfg, wp_workload_t *wl, wp_report_
         wp_des_event_t ev;
         while (d.failure == WP_OK && wp_des_heap_pop(&d.heap, &ev)) {
             stats->events++;
-            stats->end_s = ev.t;
+            if (ev.type != EV_SPOT) /* spot events do not make the run longer */
+                stats->end_s = ev.t;
             dispatch(&d, &ev);
         }
+        wp__des_spot_finish(&d);
         st = d.failure;
         stats->queued = wp_sched_admit_waited_count(d.admit);
         stats->asleep_s = wp_sched_wake_asleep_seconds(&d.wake, stats->end_s);

@@ -67,6 +67,16 @@ typedef struct wp_des_pool_s {
     const wp_ep_t *ep;
 } wp_des_pool_t;
 
+/* Spot capacity (des/spot.c): every engine group is interrupted at random, a Poisson
+ * process of interruptions_per_hour per group (0: on-demand, none); the gateway takes it out
+ * of the pool at the notice, it restarts empty once the notice ends and its streams are
+ * done, and is back restart_s later. */
+typedef struct wp_des_spot_s {
+    double interruptions_per_hour;
+    double notice_s;  /* AWS gives 120 s, GCP 30 s */
+    double restart_s; /* down (not billed) until back in the pool */
+} wp_des_spot_t;
+
 typedef struct wp_des_config_s {
     int n_engines;
     wp_engine_config_t engine; /* every engine's config (perf borrowed) */
@@ -120,6 +130,7 @@ typedef struct wp_des_config_s {
      * wake.enabled is false. */
     wp_sched_wake_cfg_t wake;
     double wake_s;
+    wp_des_spot_t spot;
 } wp_des_config_t;
 
 typedef struct wp_des_stats_s {
@@ -146,6 +157,12 @@ typedef struct wp_des_stats_s {
      * requests held for a wake-up. */
     double asleep_s;
     uint64_t sleeps, wakes, held_for_wake;
+    /* For the cost report (report/cost.h): GPU-seconds the engines were up (billed) and
+     * ran steps; with spot, the interruptions, the groups' down time (s), and notices that
+     * ended with work still running (des waited for it: see des/spot.c). */
+    double up_gpu_s, busy_gpu_s;
+    uint64_t interruptions, spot_overruns;
+    double down_s;
 } wp_des_stats_t;
 
 /* Called now and then with requests finished so far and the total. */

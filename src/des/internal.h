@@ -33,7 +33,8 @@ enum {
     EV_RELEASE,
     EV_FAIL,
     EV_PREFILLED,
-    EV_WOKE
+    EV_WOKE,
+    EV_SPOT /* des/spot.c: a group's interruption, notice end or restart */
 };
 
 /* A request's phase: straight to one engine, or P/D prefill then decode. */
@@ -143,6 +144,7 @@ typedef struct des_s {
     wp_sched_wake_t wake;
     dreq_t **held;
     size_t n_held, cap_held;
+    struct wp__des_spot_s *spot; /* des/spot.c; NULL without spot interruptions */
 } des_t;
 
 /* The scheduler of the gateway replica q goes through. */
@@ -186,5 +188,15 @@ void wp__des_gw_failed(des_t *d, double t, dreq_t *q, int ep);
 void wp__des_gw_prefilled(des_t *d, double t, dreq_t *q);
 /* EV_SCRAPE, after the metrics: ejections that end, deadlines that pass, the queue. */
 void wp__des_gw_tick(des_t *d, double t);
+
+/* spot.c: checks cfg->spot and schedules the interruptions from t=0 (none at rate 0; at
+ * set-up, before any request); EV_SPOT for group gi; a step
+ * of group gi of duration_s (busy GPU-seconds); at the end, up GPU-seconds and down time
+ * into the stats; free. */
+wp_status_t wp__des_spot_start(des_t *d, wp_err_t *err);
+void wp__des_spot_event(des_t *d, double t, int gi);
+void wp__des_spot_busy(des_t *d, int gi, double duration_s);
+void wp__des_spot_finish(des_t *d);
+void wp__des_spot_free(des_t *d);
 
 #endif

@@ -19,9 +19,10 @@
  *
  * Health: an endpoint starts out of the pool and joins at its first good answer; two
  * failed checks in a row (connect error, timeout; non-2xx for /health) take it out again, and it is
- * logged each time it changes state. The verdict is kept once, in the generation's outlier
- * state (wp_sched_outlier_ep_t.healthy), and pushed to the scheduler by wp__gw_pool_sync.
- * Only the current generation is checked (pool.c cancels a retired one's checks).
+ * logged each time it changes state. A /health answer of 503 is a server draining (shutting
+ * down, a preemption notice: sched/drain): out at once (notice.c). The verdict is kept once, in the
+ * generation's outlier state (wp_sched_outlier_ep_t.healthy), and pushed to the scheduler by
+ * wp__gw_pool_sync. Only the current generation is checked (pool.c cancels a retired one's checks).
  */
 #include "gateway/internal.h"
 
@@ -33,6 +34,7 @@
 #include "api/engines.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "sched/drain.h"
 
 #define FAILURES_TO_EJECT 2
 #define MODELS_INTERVAL_MS 5000
@@ -190,6 +192,13 @@ static void check_on_done(void *ud, wp_status_t st, const char *why)
         metrics_unavailable(c->gw, c->ep, what);
         return;
     }
+    if (c->kind == GW_CHECK_HEALTH) { /* sched/drain: a 503 is out at once */
+        wp_sched_health_t h = wp_sched_health_verdict(st == WP_OK, c->status);
+        if (h == WP_SCHED_HEALTH_DRAINING)
+            wp__gw_notice_draining(c->gw, c->ep);
+        else if (h == WP_SCHED_HEALTH_OK)
+            wp__gw_notice_clear(c->gw, c->ep);
+    }
     if (st != WP_OK || c->status < 200 || c->status > 299) {
         char msg[300];
         if (st != WP_OK)
@@ -257,6 +266,13 @@ void wp__gw_checks_free(gw_endpoint_t *ep)
     wp__gw_checks_cancel(ep);
     for (int k = 0; k < GW_CHECK_KINDS; k++)
         wp_buf_free(&ep->checks[k].body);
+}
+
+void wp__gw_checks_health_now(wp_gateway_t *gw, gw_endpoint_t *ep)
+{
+    (void)gw;
+    if (ep->checks[GW_CHECK_HEALTH].call == NULL)
+        check_start(&ep->checks[GW_CHECK_HEALTH], "/health");
 }
 
 void wp__gw_checks_soon(wp_gateway_t *gw)

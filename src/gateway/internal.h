@@ -90,6 +90,7 @@ typedef struct gw_probe_s {
      * shown on /status. */
     char metrics_warning[300];
     char last_error[200];
+    bool draining; /* notice.c: /health answered 503; out of the pool until it answers 2xx */
 } gw_probe_t;
 
 /* An endpoint's counters for /metrics and /status, counted through metrics.c, status.c
@@ -204,6 +205,7 @@ struct wp_gateway_s {
     uint64_t next_id, id_base; /* request ids: mixed start time + counter */
     uint64_t in_flight;        /* accepted, not answered yet (queued ones included) */
     uint64_t retries_total;
+    uint64_t preemption_notices; /* notice.c: endpoints seen starting to drain */
     /* pool.c: generations */
     gw_pool_t *pool;       /* the current generation */
     gw_pool_t *retired;    /* older generations still held by requests */
@@ -478,6 +480,17 @@ void wp__gw_checks_free(gw_endpoint_t *ep);
 void wp__gw_checks_tick(wp_gateway_t *gw);
 /* Health checks at the next tick (a reload brought new endpoints). */
 void wp__gw_checks_soon(wp_gateway_t *gw);
+/* ep's health check now, unless one is in flight (notice.c: a 503 may mean draining). */
+void wp__gw_checks_health_now(wp_gateway_t *gw, gw_endpoint_t *ep);
+
+/* ---- notice.c: endpoints going away (sched/drain) ---- */
+
+/* /health answered 503: ep leaves the pool at once, counted and logged once per notice. */
+void wp__gw_notice_draining(wp_gateway_t *gw, gw_endpoint_t *ep);
+/* A good health answer: ep no longer drains (it rejoins as checks.c says). */
+void wp__gw_notice_clear(wp_gateway_t *gw, gw_endpoint_t *ep);
+/* An upstream status before the first byte (proxy.c): a 503 checks ep's health now. */
+void wp__gw_notice_upstream(wp_gateway_t *gw, gw_endpoint_t *ep, int status);
 
 /* ---- outlier.c: outlier detection (gateway.h, wp_gateway_outlier_cfg_t) ---- */
 

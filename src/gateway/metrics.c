@@ -6,12 +6,13 @@
  *                                        model when the request named none the pool serves)
  *   picks_total{endpoint}                scheduling decisions per endpoint
  *   retries_total                        attempts moved to another endpoint
+ *   preemption_notices_total             endpoints seen starting to drain (notice.c)
  *   decision_seconds                     time of one scheduling decision (histogram)
  *   ttft_seconds, itl_seconds, e2e_seconds  seen at the gateway (vLLM's buckets)
  *   prefix_match_ratio                   matched / total prefix blocks on the winner
  *   cache_hit_rate                       sum of the endpoints' prefix-cache hits / queries
  *   in_flight                            requests being served now
- *   wellpath_endpoint_{healthy,in_flight,waiting,running,kv_usage}{endpoint}
+ *   wellpath_endpoint_{healthy,draining,in_flight,waiting,running,kv_usage}{endpoint}
  *   wellpath_endpoint_tokens_in_flight{endpoint}  prompt tokens of the requests in flight
  *   wellpath_endpoint_info{endpoint,group,data_parallel_rank} 1   wide-EP: the endpoint's
  *                                        group and rank ("" when none)
@@ -164,6 +165,10 @@ static double v_healthy(const gw_endpoint_t *ep)
 {
     return gw_ep_outlier(ep)->healthy;
 }
+static double v_draining(const gw_endpoint_t *ep)
+{
+    return ep->probe.draining;
+}
 static double v_in_flight(const gw_endpoint_t *ep)
 {
     return wp_sched_endpoint_in_flight(ep->pool->sched, ep->index);
@@ -256,6 +261,10 @@ static const ep_family_t picks_family = {"wellpath_gateway_picks_total", "counte
 /* The wellpath_endpoint_ families, in the order they are written. */
 static const ep_family_t endpoint_families[] = {
     {"wellpath_endpoint_healthy", "gauge", "1 when the endpoint is in the pool.", v_healthy},
+    {"wellpath_endpoint_draining", "gauge",
+     "1 while the endpoint drains (its /health answered 503: shutting down, a preemption "
+     "notice); out of the pool, its streams finishing.",
+     v_draining},
     {"wellpath_endpoint_in_flight", "gauge", "Requests the gateway has on the endpoint.",
      v_in_flight},
     {"wellpath_endpoint_tokens_in_flight", "gauge",
@@ -461,6 +470,10 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
            "Attempts moved to another endpoint before the first byte.");
     wp_buf_printf(out, "wellpath_gateway_retries_total %llu\n",
                   (unsigned long long)gw->retries_total);
+    family(out, "wellpath_gateway_preemption_notices_total", "counter",
+           "Endpoints seen starting to drain (/health answered 503): out of the pool at once.");
+    wp_buf_printf(out, "wellpath_gateway_preemption_notices_total %llu\n",
+                  (unsigned long long)gw->preemption_notices);
     if (gw->pool->has_prefill)
         write_pd(gw, out);
     scalar(out, "wellpath_gateway_in_flight", "gauge",

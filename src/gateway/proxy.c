@@ -170,6 +170,7 @@ static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
 {
     gw_proxy_t *p = ud;
     p->up_status = status;
+    wp__gw_notice_upstream(p->gw, p->ep, status); /* a 503: is it draining? */
     wp_sched_retry_t r = wp_sched_retry_decide(status, p->attempts, p->gw->cfg.retries, false);
     if (r.retry) {
         wp_http_call_cancel(p->call);

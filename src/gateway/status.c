@@ -26,6 +26,7 @@
  *       "name": "replica-0", "role": "both" | "prefill" | "decode",
  *       "group": "g", "data_parallel_rank": 1,  wide-EP: its group and rank (null: none)
  *       "healthy": true, "in_flight": 0,   health checks pass; requests the gateway has there
+ *       "draining": false,                 its /health answered 503 (notice.c): out, streams go on
  *       "tokens_in_flight": 0,             prompt tokens of those requests
  *       "outlier": "ok" | "ejected" | "probation",   outlier detection's verdict
  *       "waiting": 0, "running": 0, "kv_usage": 0.12,   last scrape (kv_usage 0..1; null
@@ -149,8 +150,8 @@ static void write_endpoint(const wp_gateway_t *gw, const gw_endpoint_t *ep, uint
     json_str(b, "role", role_name(ep->cfg.role));
     write_rank(ep, b);
     const wp_sched_outlier_ep_t *o = gw_ep_outlier(ep);
-    wp_buf_printf(b, ",\"healthy\":%s,\"outlier\":\"%s\",\"in_flight\":%u,",
-                  o->healthy ? "true" : "false",
+    wp_buf_printf(b, ",\"healthy\":%s,\"draining\":%s,\"outlier\":\"%s\",\"in_flight\":%u,",
+                  o->healthy ? "true" : "false", ep->probe.draining ? "true" : "false",
                   o->ejected     ? "ejected"
                   : o->probation ? "probation"
                                  : "ok",
@@ -330,8 +331,8 @@ static const char status_page[] =
     "    cell(tr, 'role', e.data_parallel_rank == null ? e.role : e.role + ' \\u00b7 ' +\n"
     "      (e.group || '') + ' rank ' + e.data_parallel_rank, 'l');\n"
     "    const up = e.healthy && e.outlier === 'ok';\n"
-    "    const st = cell(tr, 'state', !e.healthy ? 'down' : up ? 'up' : e.outlier, up ? 'up' : "
-    "'down');\n"
+    "    const st = cell(tr, 'state', e.draining ? 'draining' : !e.healthy ? 'down' : up ? 'up' : "
+    "e.outlier, up ? 'up' : 'down');\n"
     "    if (!e.healthy && e.last_error) st.title = e.last_error;\n"
     "    cell(tr, 'in_flight', e.in_flight);\n"
     "    cell(tr, 'waiting', num(e.waiting));\n"

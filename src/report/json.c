@@ -112,6 +112,15 @@ static wp_status_t put_run(jb_t *b, cJSON *runs, wp_report_run_t *run, wp_err_t 
     jb_num(b, o, "warmup_failed", (double)run->warmup.failed);
     jb_num(b, o, "warmup_end_s", run->warmup.end_s);
     put_metrics(b, o, "summary", &m);
+    cJSON *c = run->has_cost ? jb_obj(b, o, "cost") : NULL;
+    if (c != NULL) {
+        jb_num(b, c, "gpu_hours", run->cost.gpu_hours);
+        jb_num(b, c, "price_per_gpu_hour", run->cost.price_per_gpu_hour);
+        jb_num(b, c, "cost", run->cost.cost);
+        jb_num(b, c, "cost_per_mtok", run->cost.cost_per_mtok);
+        jb_num(b, c, "idle_share", run->cost.idle_share);
+        jb_num(b, c, "attainment", run->cost.attainment);
+    }
     cJSON *stages = jb_add(b, o, "stages", cJSON_CreateArray());
     for (size_t s = 0; stages != NULL && s < run->n_stages && st == WP_OK; s++)
         st = put_stage(b, stages, run, s, err);

@@ -11,6 +11,8 @@
 
 #include <cJSON.h>
 
+#include "report/cost.h"
+
 #include "report/report.h"
 #include "stats/stats.h"
 
@@ -40,6 +42,8 @@ struct wp_report_run_s {
     uint64_t itl_dropped;
     double *server_hit; /* n_stages + 1 */
     wp_report_warmup_t warmup;
+    bool has_cost; /* wp_report_run_set_cost (report/cost.h) */
+    wp_cost_report_t cost;
 };
 
 struct wp_report_s {

@@ -55,12 +55,14 @@ void wp__sim_inject_init(sim_replica_t *r)
     uv_timer_init(sim->loop, &r->fault_timer);
     r->fault_timer.data = r;
     sim->open_handles++;
+    wp__sim_notice_init(r);
 }
 
 void wp__sim_inject_close(sim_replica_t *r)
 {
     uv_timer_stop(&r->fault_timer);
     uv_close((uv_handle_t *)&r->fault_timer, on_fault_timer_closed);
+    wp__sim_notice_close(r);
 }
 
 /* ---- crash and restart ---- */
@@ -152,6 +154,11 @@ static void crash(sim_replica_t *r, int64_t restart_ms)
     r->crash_pending = true;
     r->restart_ms = restart_ms;
     uv_timer_start(&r->fault_timer, on_crash, 0, 0);
+}
+
+void wp__sim_crash(sim_replica_t *r, int64_t restart_ms)
+{
+    crash(r, restart_ms);
 }
 
 /* ---- waiting requests: hang, latency, a crash to come ---- */
@@ -307,7 +314,8 @@ bool wp__sim_admin(sim_replica_t *r, wp_http_req_t *req)
     const char *token = r->sim->cfg.admin_token;
     bool faults = wp_str_eq_cstr(req->path, "/admin/faults");
     bool crash_path = wp_str_eq_cstr(req->path, "/admin/crash");
-    if (token[0] == '\0' || !(faults || crash_path))
+    bool preempt = wp_str_eq_cstr(req->path, "/admin/preempt");
+    if (token[0] == '\0' || !(faults || crash_path || preempt))
         return false;
     if (!wp_http_bearer_ok(&req->headers, token)) {
         wp_buf_t b;
@@ -323,9 +331,13 @@ bool wp__sim_admin(sim_replica_t *r, wp_http_req_t *req)
         admin_faults(r, req);
     else if (crash_path && m == HTTP_POST)
         admin_crash(r, req);
+    else if (preempt && m == HTTP_POST)
+        wp__sim_admin_preempt(r, req);
     else
-        wp_http_res_error(
-            req, 405, faults ? "/admin/faults takes GET, PUT or DELETE" : "/admin/crash takes POST",
-            NULL);
+        wp_http_res_error(req, 405,
+                          faults       ? "/admin/faults takes GET, PUT or DELETE"
+                          : crash_path ? "/admin/crash takes POST"
+                                       : "/admin/preempt takes POST",
+                          NULL);
     return true;
 }

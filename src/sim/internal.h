@@ -107,6 +107,11 @@ struct sim_replica_s {
     uv_timer_t fault_timer;   /* the crash (deferred out of any handler), then the restart */
     bool crash_pending, down;
     int64_t restart_ms;
+    /* a preemption notice (notice.c): draining until notice_timer fires, then a crash */
+    bool noticed;
+    uv_timer_t notice_timer;
+    int64_t notice_restart_ms;
+    uint64_t notices;
     wp_kvev_pub_t *kvpub; /* its KV events (kvevents.c); NULL when off */
 };
 
@@ -179,6 +184,19 @@ void wp__sim_inject_init(sim_replica_t *r);
 void wp__sim_inject_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_t kind);
 bool wp__sim_admin(sim_replica_t *r, wp_http_req_t *req);
 void wp__sim_inject_close(sim_replica_t *r);
+/* inject.c: crashes r as /admin/crash does (deferred out of any handler). */
+void wp__sim_crash(sim_replica_t *r, int64_t restart_ms);
+
+/* notice.c: preemption notices. init/close: r's notice timer (from inject init/close);
+ * start: r drains for notice_ms, then crashes (restart_ms as /admin/crash's); admin:
+ * POST /admin/preempt; route: answers req when r is noticed and req is a completion
+ * (503) or GET /health (503), true when it did. */
+void wp__sim_notice_init(sim_replica_t *r);
+void wp__sim_notice_close(sim_replica_t *r);
+wp_status_t wp__sim_notice_start(sim_replica_t *r, int64_t notice_ms, int64_t restart_ms,
+                                 wp_err_t *err);
+void wp__sim_admin_preempt(sim_replica_t *r, wp_http_req_t *req);
+bool wp__sim_notice_route(sim_replica_t *r, wp_http_req_t *req, bool completion);
 
 /* kvevents.c: KV events. open: reads cfg.kv_events_config (sim-wide); replica: r's
  * publisher; hashes: q's prompt blocks as vLLM hashes them (malloc'd, NULL when off);

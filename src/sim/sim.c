@@ -144,7 +144,10 @@ void wp__sim_on_request(wp_http_req_t *req, void *ctx)
     bool get = req->method == HTTP_GET, post = req->method == HTTP_POST;
     if (wp__sim_admin(r, req) || wp__sim_sleep_route(r, req))
         return;
-    if (wp_api_kind_from_path(req->path.p, req->path.n, &kind) && post) {
+    bool completion = wp_api_kind_from_path(req->path.p, req->path.n, &kind) && post;
+    if (wp__sim_notice_route(r, req, completion)) /* a preemption notice: draining */
+        return;
+    if (completion) {
         sim_replica_t *t = route_rank(r, req);
         if (t != NULL)
             wp__sim_inject_completion(t, req, kind);

@@ -71,6 +71,10 @@
  *   DELETE /admin/faults   clears the set: 200 {"faults":[]}
  *   POST   /admin/crash    optional body {"restart_ms":N}: 202 {"crash":true,"restart_ms":N},
  *                          then the replica crashes (counted as an injected crash)
+ *   POST   /admin/preempt  optional body {"notice_ms":N,"restart_ms":M} (120000, -1): 202
+ *                          {"preempt":true,...}; the replica drains for N ms (/health and
+ *                          new completions 503, running streams go on), then crashes as
+ *                          above; 409 while a notice runs or it is down (sim/notice.c)
  * Replacing or clearing the set reseeds the replica's RNG and restarts its request count.
  * Ownership: wp_sim_t owns its replicas, engines and servers; free with wp_sim_free
  * and run the loop until the handles are closed.
@@ -142,6 +146,9 @@ typedef struct wp_sim_config_s {
     wp_fault_set_t faults;   /* installed at start (empty: none) */
     uint64_t fault_replicas; /* bit i: replica i gets `faults` (default: all) */
     char admin_token[128];   /* "": no admin endpoint */
+    /* like vLLM's --shutdown-timeout: on SIGTERM the command drains (wp_sim_drain) up to
+     * this many seconds, then stops; 0: stops at once */
+    int shutdown_timeout_s;
     /* the model's own tokenizer (os/tokfiles.h: a directory or a tokenizer.json); "": the
      * default fake tokenizer (tok/tok.h) */
     char tokenizer[1024];
@@ -180,5 +187,10 @@ const char *wp_sim_served_name(const wp_sim_t *sim);
  * "" without KV events (or replay). */
 const char *wp_sim_kv_events_endpoint(const wp_sim_t *sim, int replica, bool replay);
 void wp_sim_free(wp_sim_t *sim);
+/* A preemption notice of notice_ms on every replica that is up and not noticed yet, with no
+ * restart (sim/notice.c): they drain, then close. Returns how many were noticed. */
+int wp_sim_drain(wp_sim_t *sim, int64_t notice_ms);
+/* Whether no replica has a request in flight (a drain can stop early). */
+bool wp_sim_idle(const wp_sim_t *sim);
 
 #endif
