@@ -58,4 +58,8 @@ typedef struct wp_cli_signals_s {
 void wp_cli_signals_start(uv_loop_t *loop, wp_cli_signals_t *s, void (*fn)(void *, int), void *ud);
 void wp_cli_signals_close(wp_cli_signals_t *s);
 
+/* An option's number value v in [lo, hi] into *out; WP_EINVAL names --flag and the value. */
+wp_status_t wp_cli_number(const char *flag, const char *v, double lo, double hi, double *out,
+                          wp_err_t *err);
+
 #endif

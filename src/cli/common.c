@@ -261,3 +261,15 @@ void wp_cli_signals_close(wp_cli_signals_t *s)
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
 }
+
+wp_status_t wp_cli_number(const char *flag, const char *v, double lo, double hi, double *out,
+                          wp_err_t *err)
+{
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end != '\0' || !(x >= lo && x <= hi))
+        return wp_err_set(err, WP_EINVAL, "--%s: expected a number in [%g, %g], got '%s'", flag, lo,
+                          hi, v);
+    *out = x;
+    return WP_OK;
+}

@@ -3,6 +3,8 @@
  */
 #include "cli/cost.h"
 
+#include "cli/cli.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,18 +29,6 @@ wp_status_t wp_cli_cost_add_options(wp_cli_args_t *a, wp_err_t *err)
     return wp_cli_args_add(a, opts, sizeof(opts) / sizeof(opts[0]), err);
 }
 
-static wp_status_t number(const char *flag, const char *v, double lo, double hi, double *out,
-                          wp_err_t *err)
-{
-    char *end;
-    double x = strtod(v, &end);
-    if (end == v || *end != '\0' || !(x >= lo && x <= hi))
-        return wp_err_set(err, WP_EINVAL, "--%s: expected a number in [%g, %g], got '%s'", flag, lo,
-                          hi, v);
-    *out = x;
-    return WP_OK;
-}
-
 wp_status_t wp_cli_cost_option(wp_cli_cost_t *c, int code, const char *v, bool *handled,
                                wp_err_t *err)
 {
@@ -47,16 +37,16 @@ wp_status_t wp_cli_cost_option(wp_cli_cost_t *c, int code, const char *v, bool *
         c->set |= 1u << (code - O_PRICE);
     switch (code) {
     case O_PRICE:
-        return number("price-per-gpu-hour", v, 0, 1e6, &c->price.per_gpu_hour, err);
+        return wp_cli_number("price-per-gpu-hour", v, 0, 1e6, &c->price.per_gpu_hour, err);
     case O_SPOT_DISCOUNT:
-        return number("spot-discount", v, 0, 0.95, &c->price.spot_discount, err);
+        return wp_cli_number("spot-discount", v, 0, 0.95, &c->price.spot_discount, err);
     case O_SPOT_RATE:
-        return number("spot-interruptions-per-hour", v, 0, 3599, &c->spot.interruptions_per_hour,
-                      err);
+        return wp_cli_number("spot-interruptions-per-hour", v, 0, 3599,
+                             &c->spot.interruptions_per_hour, err);
     case O_SPOT_NOTICE:
-        return number("spot-notice-s", v, 0.01, 86400, &c->spot.notice_s, err);
+        return wp_cli_number("spot-notice-s", v, 0.01, 86400, &c->spot.notice_s, err);
     case O_SPOT_RESTART:
-        return number("spot-restart-s", v, 0, 86400, &c->spot.restart_s, err);
+        return wp_cli_number("spot-restart-s", v, 0, 86400, &c->spot.restart_s, err);
     default:
         *handled = false;
         return WP_OK;

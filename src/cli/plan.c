@@ -54,18 +54,6 @@ static const wp_cli_opt_t opts[] = {
     {"help", 'h', false, O_HELP},
 };
 
-static wp_status_t number(const char *flag, const char *v, double lo, double hi, double *out,
-                          wp_err_t *err)
-{
-    char *end;
-    double x = strtod(v, &end);
-    if (end == v || *end != '\0' || !(x >= lo && x <= hi))
-        return wp_err_set(err, WP_EINVAL, "--%s: expected a number in [%g, %g], got '%s'", flag, lo,
-                          hi, v);
-    *out = x;
-    return WP_OK;
-}
-
 static wp_status_t option(plan_t *p, int c, const char *v, wp_err_t *err)
 {
     double x;
@@ -83,7 +71,7 @@ static wp_status_t option(plan_t *p, int c, const char *v, wp_err_t *err)
                               v);
         return WP_OK;
     case O_GPUS:
-        if (number("gpus", v, 1, 1024, &x, err) != WP_OK || x != floor(x))
+        if (wp_cli_number("gpus", v, 1, 1024, &x, err) != WP_OK || x != floor(x))
             return wp_err_set(err, WP_EINVAL, "--gpus: expected a GPU count 1..1024, got '%s'", v);
         p->gpus = (int)x;
         return WP_OK;
@@ -92,14 +80,14 @@ static wp_status_t option(plan_t *p, int c, const char *v, wp_err_t *err)
                    ? wp_workload_spec_set(&p->run.spec, "path", v, err)
                    : WP_EINVAL;
     case O_PRICE:
-        return number("price-per-gpu-hour", v, 0, 1e6, &p->price, err);
+        return wp_cli_number("price-per-gpu-hour", v, 0, 1e6, &p->price, err);
     case O_SPOT:
-        return number("spot-discount", v, 0, 0.95, &p->spot, err);
+        return wp_cli_number("spot-discount", v, 0, 0.95, &p->spot, err);
     case O_OUT:
         p->out_dir = v;
         return WP_OK;
     case O_JOBS:
-        if (number("jobs", v, 1, 256, &x, err) != WP_OK || x != floor(x))
+        if (wp_cli_number("jobs", v, 1, 256, &x, err) != WP_OK || x != floor(x))
             return wp_err_set(err, WP_EINVAL, "--jobs: expected 1..256, got '%s'", v);
         p->jobs = (int)x;
         return WP_OK;

@@ -310,24 +310,34 @@ static void figures(const plan_t *p, const wp_plan_result_t *r, char *out, size_
                  per_gpu, r->output_tps / (r->gpus ? r->gpus : 1), r->ttft_p90);
 }
 
+/* The winner b's workload at its rate (the plan's own when it had none), on deployment d:
+ * a lever's variant of the winner. */
+static wp_status_t resimulate(const plan_t *p, const wp_plan_result_t *b, const wp_plan_deploy_t *d,
+                              wp_plan_result_t *out, wp_err_t *err)
+{
+    *out = *b;
+    wp_workload_spec_t spec;
+    double rate = isfinite(b->offered_rps) ? b->offered_rps : p->run.spec.load.rate;
+    spec_at(p, rate, &spec);
+    if (!isfinite(b->offered_rps))
+        spec = p->run.spec;
+    wp_status_t st = simulate(p, &spec, d, out, err);
+    if (st == WP_OK && isfinite(b->offered_rps))
+        out->goodput_rps = rate * out->attainment;
+    return st;
+}
+
 /* Prefix caching: the winner again at its rate, without it. */
 static void lever_prefix(const plan_t *p, const wp_plan_result_t *b)
 {
     wp_plan_deploy_t d;
     deploy_of(p, &b->cand, false, &d);
-    wp_plan_result_t off = *b;
-    wp_workload_spec_t spec;
+    wp_plan_result_t off;
     wp_err_t err = {{0}};
-    double rate = isfinite(b->offered_rps) ? b->offered_rps : p->run.spec.load.rate;
-    spec_at(p, rate, &spec);
-    if (!isfinite(b->offered_rps))
-        spec = p->run.spec;
-    if (simulate(p, &spec, &d, &off, &err) != WP_OK) {
+    if (resimulate(p, b, &d, &off, &err) != WP_OK) {
         printf("  prefix caching: not measured (%s)\n", err.msg);
         return;
     }
-    if (isfinite(b->offered_rps))
-        off.goodput_rps = rate * off.attainment;
     char on_s[160], off_s[160];
     figures(p, b, on_s, sizeof(on_s));
     figures(p, &off, off_s, sizeof(off_s));
@@ -344,19 +354,12 @@ static void lever_offload(const plan_t *p, const wp_plan_result_t *b)
     deploy_of(p, &b->cand, true, &d);
     int gpus = b->cand.pd ? b->cand.decode.tensor_parallel : b->cand.pool.tensor_parallel;
     d.kv_offloading_size = OFFLOAD_GIB_PER_GPU * (gpus > 0 ? gpus : 1);
-    wp_plan_result_t on = *b;
-    wp_workload_spec_t spec;
+    wp_plan_result_t on;
     wp_err_t err = {{0}};
-    double rate = isfinite(b->offered_rps) ? b->offered_rps : p->run.spec.load.rate;
-    spec_at(p, rate, &spec);
-    if (!isfinite(b->offered_rps))
-        spec = p->run.spec;
-    if (simulate(p, &spec, &d, &on, &err) != WP_OK) {
+    if (resimulate(p, b, &d, &on, &err) != WP_OK) {
         printf("  CPU KV offload: not measured (%s)\n", err.msg);
         return;
     }
-    if (isfinite(b->offered_rps))
-        on.goodput_rps = rate * on.attainment;
     char on_s[160];
     figures(p, &on, on_s, sizeof(on_s));
     printf("  CPU KV offload (vllm.kvOffloadingSize: %g GiB a server): %s, %.0f %% of requests "

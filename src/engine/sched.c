@@ -187,6 +187,21 @@ static int32_t count_hits(const wp_engine_t *e, wp__req_t *r, int32_t *in_lru)
     return hits;
 }
 
+/* Block j of r's table gets its hash: findable by later requests, and a KV event (unless
+ * another block holds the hash already). */
+static void register_block(wp_engine_t *e, wp__req_t *r, int32_t j)
+{
+    if (wp__kv_register(&e->kv, r->blocks[j], r->hashes[j]) && e->cfg.kv_events) {
+        wp__engine_kv_log(e, &(wp_engine_kv_event_t){.type = WP_ENGINE_KV_STORED,
+                                                     .hash = r->hashes[j],
+                                                     .has_parent = j > 0,
+                                                     .parent = j > 0 ? r->hashes[j - 1] : 0,
+                                                     .id = r->id,
+                                                     .user = r->user,
+                                                     .block = j});
+    }
+}
+
 /* Blocks past the GPU hits that the CPU tier holds, consecutive from block `from` (a
  * request's prompt blocks, never its last token's). */
 static int32_t count_cpu_hits(const wp_engine_t *e, const wp__req_t *r, int32_t from)
@@ -209,15 +224,7 @@ static void take_cpu_hits(wp_engine_t *e, wp__req_t *r, int32_t hits, int32_t cp
 {
     for (int32_t j = hits; j < hits + cpu; j++) {
         wp__tier_put(&e->tier, r->hashes[j], NULL, NULL);
-        if (wp__kv_register(&e->kv, r->blocks[j], r->hashes[j]) && e->cfg.kv_events) {
-            wp__engine_kv_log(e, &(wp_engine_kv_event_t){.type = WP_ENGINE_KV_STORED,
-                                                         .hash = r->hashes[j],
-                                                         .has_parent = j > 0,
-                                                         .parent = j > 0 ? r->hashes[j - 1] : 0,
-                                                         .id = r->id,
-                                                         .user = r->user,
-                                                         .block = j});
-        }
+        register_block(e, r, j);
     }
     if (hits + cpu > r->n_hashed) {
         r->n_hashed = hits + cpu;
@@ -321,15 +328,7 @@ static void register_blocks(wp_engine_t *e, wp__req_t *r)
         r->n_hashes++;
     }
     for (int32_t j = r->n_hashed; j < limit; j++) {
-        if (wp__kv_register(&e->kv, r->blocks[j], r->hashes[j]) && e->cfg.kv_events) {
-            wp__engine_kv_log(e, &(wp_engine_kv_event_t){.type = WP_ENGINE_KV_STORED,
-                                                         .hash = r->hashes[j],
-                                                         .has_parent = j > 0,
-                                                         .parent = j > 0 ? r->hashes[j - 1] : 0,
-                                                         .id = r->id,
-                                                         .user = r->user,
-                                                         .block = j});
-        }
+        register_block(e, r, j);
     }
     if (limit > r->n_hashed) {
         r->n_hashed = limit;
