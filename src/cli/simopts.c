@@ -411,7 +411,9 @@ static const wp_cli_simopt_t rows[] = {
      .help = "replica indices the --fault flags apply to, e.g. 0,2\n(default all)"},
     {.flag = "shutdown-timeout",
      .metavar = "S",
+     TOPO("vllm.shutdownTimeout", vllm.shutdown_timeout),
      INT(0, 86400),
+     .unset = WP_CLI_SIMOPT_UNSET_ZERO,
      SC(shutdown_timeout_s),
      .help = "like vLLM: on SIGTERM drain up to S seconds (/health and new\nrequests 503, running "
              "streams finish), then stop (default 0: at\nonce; a second signal stops at once)"},

@@ -132,6 +132,7 @@ static const wp__cfg_field_t vllm_fields[] = {
      .off = offsetof(vllm_t, kv_offloading_size),
      .min = 0,
      .max = 65536},
+    F_INT("shutdownTimeout", vllm_t, shutdown_timeout, 0, 86400),
     {.key = "maxCudagraphCaptureSize",
      .kind = WP__CFG_INT,
      .off = offsetof(vllm_t, max_cudagraph_capture_size),

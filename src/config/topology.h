@@ -83,6 +83,8 @@ typedef struct wp_topology_vllm_s {
                                        fp8_e5m2 (vLLM's --kv-cache-dtype) */
     double kv_offloading_size;      /* kvOffloadingSize: GiB of CPU KV offload per server
                                        (vLLM's --kv-offloading-size), 0..65536, 0 = none */
+    int shutdown_timeout;           /* shutdownTimeout: seconds a server drains on SIGTERM
+                                       (vLLM's --shutdown-timeout), 0..86400, 0 = at once */
 } wp_topology_vllm_t;
 
 typedef struct wp_topology_scorer_s {
