@@ -18,6 +18,7 @@
 #include "bench/bench.h"
 #include "cli/desconf.h"
 #include "cli/plan_int.h"
+#include "report/cost.h"
 #include "os/file.h"
 #include "plan/manifest.h"
 #include "report/report.h"
@@ -161,6 +162,11 @@ static wp_status_t simulate(const plan_t *p, const wp_workload_spec_t *spec,
         r->requests = mt.requests;
         r->failed = mt.failed;
         r->attainment = mt.requests ? (double)mt.good / (double)mt.requests : 0.0;
+        wp_cost_report_t cr;
+        wp_cost_compute(
+            &(wp_cost_price_t){0},
+            &(wp_cost_usage_t){.up_gpu_s = stats.up_gpu_s, .busy_gpu_s = stats.busy_gpu_s}, &cr);
+        r->idle_share = cr.idle_share;
     }
     wp_workload_free(wl);
     wp_report_free(rep);
@@ -408,8 +414,9 @@ static void print_levers(const plan_t *p)
                100 * p->spot, b->gpus * p->price * (1 - p->spot), cost * (1 - p->spot));
     lever_offload(p, b);
     if (priced)
-        printf("cost: %d GPUs x %.2f = %.2f per hour; %.4f per million output tokens\n", b->gpus,
-               p->price, b->gpus * p->price, cost);
+        printf("cost: %d GPUs x %.2f = %.2f per hour; %.4f per million output tokens; idle %.1f %% "
+               "of the GPU time (report/cost.h)\n",
+               b->gpus, p->price, b->gpus * p->price, cost, 100 * b->idle_share);
 }
 
 /* A file of the source tree's deploy/ folder, found from the executable (build/wellpath:

@@ -137,7 +137,8 @@ typedef struct wp_plan_result_s {
     double output_tps;  /* output tokens/s */
     double ttft_p90, itl_p50, tpot_p90, e2e_p90; /* seconds */
     uint64_t requests, failed;
-    double goodput_per_gpu;         /* set by wp_plan_rank */
+    double idle_share;      /* GPU time up but not stepping (report/cost.h), NaN when unknown */
+    double goodput_per_gpu; /* set by wp_plan_rank */
     char verdict[WP_PLAN_TEXT_MAX]; /* set by wp_plan_rank: why it won or lost */
 } wp_plan_result_t;
 

@@ -124,7 +124,7 @@ test('test_plan_cost_lines', async () => {
   assert.match(page, /^<!doctype html>/);
   assert.match(page, /<h1>wellpath plan: qwen3-8b on 2 x h100<\/h1>/);
   assert.equal((page.match(/<tr( class=best)?><td>\d+<\/td>/g) || []).length, 3, 'a row per candidate: 2 x TP1, 1 x TP2, 1P + 1D');
-  const m = /cost: (\d+) GPUs x 2\.50 = ([\d.]+) per hour; ([\d.]+) per million output tokens/.exec(r.stdout);
+  const m = /cost: (\d+) GPUs x 2\.50 = ([\d.]+) per hour; ([\d.]+) per million output tokens; idle ([\d.]+) % of the GPU time/.exec(r.stdout);
   assert.ok(m, r.stdout);
   assert.equal(+m[2], +m[1] * 2.5);
   const spot = /spot \(60 % off\): ([\d.]+) per hour, ([\d.]+) per million/.exec(r.stdout);
