@@ -538,17 +538,18 @@ static void on_resync(void *ud, const char *why)
 
 static void tick(uv_timer_t *t) {}
 
-/* Runs the loop until cond(arg) or 2,000 rounds (each waits for I/O up to the timer). */
+/* The tests' round timer, one per loop. It repeats: a one-shot timer started on the loop's
+ * cached clock can be due already when uv_run(ONCE) updates the clock (a loaded machine), fire
+ * before the poll, and leave the poll without a timeout: a wait without end. */
+static uv_timer_t rounds;
+
+/* Runs the loop until cond(arg) or 2,000 rounds (each waits for I/O at most 5 ms). */
 static void run_until(uv_loop_t *loop, bool (*cond)(void *), void *arg)
 {
-    uv_timer_t t;
-    uv_timer_init(loop, &t);
-    for (int i = 0; i < 2000 && !cond(arg); i++) {
-        uv_timer_start(&t, tick, 5, 0);
+    uv_timer_start(&rounds, tick, 5, 5);
+    for (int i = 0; i < 2000 && !cond(arg); i++)
         uv_run(loop, UV_RUN_ONCE);
-    }
-    uv_close((uv_handle_t *)&t, NULL);
-    uv_run(loop, UV_RUN_NOWAIT);
+    uv_timer_stop(&rounds);
 }
 
 static bool subscribed(void *p)
@@ -567,6 +568,7 @@ static void test_kvev_pub_sub_inproc(void **state)
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
+    uv_timer_init(&loop, &rounds);
     wp_err_t err;
     void *ctx = wp_kvev_ctx_new(&err);
     assert_non_null(ctx);
@@ -611,6 +613,7 @@ static void test_kvev_pub_sub_inproc(void **state)
     assert_int_equal(ps.next_seq, 3);
     wp_kvev_sub_close(sub);
     wp_kvev_pub_close(pub);
+    uv_close((uv_handle_t *)&rounds, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     wp_kvev_ctx_free(ctx);
@@ -659,6 +662,7 @@ static void test_kvev_sub_gaps(void **state)
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
+    uv_timer_init(&loop, &rounds);
     wp_err_t err;
     void *ctx = wp_kvev_ctx_new(&err);
     void *xpub = zmq_socket(ctx, ZMQ_XPUB);
@@ -709,6 +713,7 @@ static void test_kvev_sub_gaps(void **state)
     wp_kvev_sub_close(sub);
     wp_kvev_sub_close(sub2);
     zmq_close(xpub);
+    uv_close((uv_handle_t *)&rounds, NULL);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     wp_kvev_ctx_free(ctx);
