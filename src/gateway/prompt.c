@@ -56,16 +56,10 @@ static bool hash_ids(gw_proxy_t *p, const int32_t *ids, size_t n)
     size_t blocks = n / bs;
     if (blocks == 0)
         return true;
-    wp_kvhash_t *full = malloc(blocks * sizeof(*full));
-    p->kv_hashes = malloc(blocks * sizeof(uint64_t));
     wp_kvhash_opts_t o = {.block_size = bs, .cache_salt = p->api.cache_salt};
-    size_t got = 0;
-    bool ok = full && p->kv_hashes &&
-              wp_kvhash_chain(&gw->kv_seed, ids, n, &o, full, blocks, &got) == WP_OK;
-    for (size_t i = 0; ok && i < blocks; i++)
-        p->kv_hashes[i] = wp_kvhash_u64(&full[i]);
-    free(full);
-    if (!ok) {
+    p->kv_hashes = malloc(blocks * sizeof(uint64_t));
+    if (p->kv_hashes == NULL ||
+        wp_kvhash_chain_u64(&gw->kv_seed, ids, n, &o, p->kv_hashes, blocks, &blocks) != WP_OK) {
         free(p->kv_hashes);
         p->kv_hashes = NULL;
         return false;

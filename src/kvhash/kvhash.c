@@ -143,6 +143,27 @@ wp_status_t wp_kvhash_chain(const wp_kvhash_t *seed, const int32_t *tokens, size
     return WP_OK;
 }
 
+wp_status_t wp_kvhash_chain_u64(const wp_kvhash_t *seed, const int32_t *tokens, size_t n,
+                                const wp_kvhash_opts_t *opts, uint64_t *out, size_t cap,
+                                size_t *n_blocks)
+{
+    static const wp_kvhash_opts_t defaults = {0};
+    if (opts == NULL)
+        opts = &defaults;
+    size_t bs = opts->block_size ? opts->block_size : WP_KVHASH_BLOCK_SIZE;
+    *n_blocks = n / bs;
+    wp_kvhash_t h = *seed;
+    for (size_t i = 0; i < *n_blocks && i < cap; i++) {
+        wp_kvhash_key_t keys[2];
+        size_t nk = chain_keys(opts, i, keys);
+        wp_status_t st = wp_kvhash_block(&h, tokens + i * bs, bs, keys, nk, &h);
+        if (st != WP_OK)
+            return st;
+        out[i] = wp_kvhash_u64(&h);
+    }
+    return WP_OK;
+}
+
 uint64_t wp_kvhash_u64(const wp_kvhash_t *h)
 {
     uint64_t v = 0;

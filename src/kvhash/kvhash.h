@@ -82,6 +82,12 @@ wp_status_t wp_kvhash_chain(const wp_kvhash_t *seed, const int32_t *tokens, size
                             const wp_kvhash_opts_t *opts, wp_kvhash_t *out, size_t cap,
                             size_t *n_blocks);
 
+/* The same chain in the 64-bit form KV events carry (what a gateway matches and a simulated
+ * server publishes): out[i] = wp_kvhash_u64 of block i's hash. */
+wp_status_t wp_kvhash_chain_u64(const wp_kvhash_t *seed, const int32_t *tokens, size_t n,
+                                const wp_kvhash_opts_t *opts, uint64_t *out, size_t cap,
+                                size_t *n_blocks);
+
 /* The 64-bit form KV events carry: the last 8 bytes, big-endian. */
 uint64_t wp_kvhash_u64(const wp_kvhash_t *h);
 

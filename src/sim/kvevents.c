@@ -89,18 +89,12 @@ uint64_t *wp__sim_kvev_hashes(const sim_req_t *q, const int32_t *ids, size_t n)
     size_t bs = (size_t)sim->ecfg.block_size, blocks = n / bs;
     if (!sim->kvev || blocks == 0)
         return NULL;
-    wp_kvhash_t *full = malloc(blocks * sizeof(*full));
-    uint64_t *out = malloc(blocks * sizeof(uint64_t));
     wp_kvhash_opts_t o = {.block_size = bs, .cache_salt = q->cache_salt};
-    size_t got;
-    bool ok =
-        full && out && wp_kvhash_chain(&sim->kv_seed, ids, n, &o, full, blocks, &got) == WP_OK;
-    for (size_t i = 0; ok && i < blocks; i++)
-        out[i] = wp_kvhash_u64(&full[i]);
-    free(full);
-    if (!ok) {
+    uint64_t *out = malloc(blocks * sizeof(uint64_t));
+    if (out != NULL &&
+        wp_kvhash_chain_u64(&sim->kv_seed, ids, n, &o, out, blocks, &blocks) != WP_OK) {
         free(out);
-        return NULL;
+        out = NULL;
     }
     return out;
 }
