@@ -353,12 +353,12 @@ static void make_pools(up_t *u, const wp_topology_t *topo, const wp_sim_config_t
     }
 }
 
-/* Whether the scheduler's policy runs precise-prefix (it reads the servers' KV events). */
+/* Whether the scheduler's policy reads the servers' KV events. */
 static bool reads_kv_events(const wp_sched_config_t *cfg)
 {
     wp_err_t err;
     wp_sched_t *s = wp_sched_new(cfg, &err);
-    bool reads = s != NULL && wp_sched_uses_scorer(s, "precise-prefix");
+    bool reads = s != NULL && wp_sched_reads_kv_events(s);
     wp_sched_free(s);
     return reads;
 }

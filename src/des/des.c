@@ -510,7 +510,7 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
         if ((d->scheds[g] = wp_sched_new(&cfg->sched, err)) == NULL)
             return WP_EINVAL;
     d->sched = d->scheds[0];
-    d->kv_events = wp_sched_uses_scorer(d->sched, "precise-prefix");
+    d->kv_events = wp_sched_reads_kv_events(d->sched);
     d->kv_block = pools[n_pools - 1].engine.block_size; /* the decode side's, in P/D */
     d->engines = calloc((size_t)d->n, sizeof(engine_t));
     d->groups = calloc((size_t)d->n, sizeof(dgroup_t));
@@ -530,9 +530,11 @@ static wp_status_t setup(des_t *d, wp_err_t *err)
             }
             char name[32];
             snprintf(name, sizeof(name), "%s-%d", prefix[pools[p].role], k);
-            for (int g = 0; g < d->n_gw; g++)
+            for (int g = 0; g < d->n_gw; g++) {
                 if (wp_sched_endpoint_add(d->scheds[g], name, pools[p].role) < 0)
                     return wp_err_set(err, WP_EINVAL, "cannot add engine %d to the scheduler", i);
+                wp_sched_endpoint_set_kv_events(d->scheds[g], i, d->kv_events);
+            }
             /* Replica k of its pool, as `wellpath up` runs one `wellpath sim` per pool. */
             engine_t *en = &d->engines[i];
             en->faulty = cfg->faults.n > 0 && k < 64 && (cfg->fault_replicas >> k & 1);

@@ -158,6 +158,7 @@ static wp_status_t endpoint_init(wp_gateway_t *gw, gw_pool_t *pool, const wp_gat
         return wp_err_set(err, WP_EINVAL, "endpoint '%s': cannot add (duplicate name or too many)",
                           ep->cfg.name);
     wp_sched_endpoint_set_group(pool->sched, ep->index, group_id(cfg, i));
+    wp_sched_endpoint_set_kv_events(pool->sched, ep->index, ep->cfg.kv_events[0] != '\0');
     pool->has_prefill |= ep->cfg.role == WP_SCHED_ROLE_PREFILL;
     wp__gw_checks_init(gw, ep); /* out of the pool until its checks pass */
     return WP_OK;

@@ -74,4 +74,5 @@ const wp__sched_policy_t wp__sched_policy_dynamo = {
     .name = "dynamo-kv",
     .choose = dynamo_choose,
     .whole_prompt = true, /* Dynamo hashes every full KV block of the request */
+    .kv_events = true,    /* its indexer follows the workers' KV events by default */
 };

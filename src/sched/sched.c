@@ -113,7 +113,7 @@ wp_sched_t *wp_sched_new(const wp_sched_config_t *cfg, wp_err_t *err)
         return NULL;
     }
     resolve_plan(s);
-    s->reads_kv = wp_sched_uses_scorer(s, "precise-prefix");
+    s->reads_kv = s->policy->kv_events || wp_sched_uses_scorer(s, "precise-prefix");
     return s;
 }
 
@@ -303,6 +303,14 @@ wp_status_t wp_sched_endpoint_set_group(wp_sched_t *s, int ep, int group)
     return WP_OK;
 }
 
+wp_status_t wp_sched_endpoint_set_kv_events(wp_sched_t *s, int ep, bool fed)
+{
+    if (!ep_ok(s, ep))
+        return WP_EINVAL;
+    s->eps[ep].kv_fed = fed;
+    return WP_OK;
+}
+
 int wp_sched_endpoint_group(const wp_sched_t *s, int ep)
 {
     return ep_ok(s, ep) ? s->eps[ep].group : -1;
@@ -471,7 +479,8 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
 
 double wp__sched_uncached_tokens(const wp__sched_ctx_t *ctx, int ep)
 {
-    double cached = ctx->kv_any ? (double)ctx->kv_any[ep] * ctx->kv_block_tokens
+    double cached = ctx->kv_any && ctx->eps[ep].kv_fed
+                        ? (double)ctx->kv_any[ep] * ctx->kv_block_tokens
                                 : (double)ctx->matched[ep] * ctx->cfg->block_chars / 4.0;
     return ctx->prompt_tokens > cached ? ctx->prompt_tokens - cached : 0.0;
 }
@@ -604,6 +613,7 @@ wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_
      * ended since would count twice until the next scrape. */
     d->has_metrics = o->has_metrics;
     d->has_kv = o->has_kv;
+    d->kv_fed = o->kv_fed;
     d->waiting = o->waiting;
     d->running = o->running;
     d->kv_usage = o->kv_usage;
@@ -628,6 +638,11 @@ bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type)
         if (s->plan[k].weight > 0 && strcmp(s->plan[k].scorer->name, type) == 0)
             return true;
     return false;
+}
+
+bool wp_sched_reads_kv_events(const wp_sched_t *s)
+{
+    return s->reads_kv;
 }
 
 wp_status_t wp_sched_learn_route(wp_sched_t *s, int ep, const uint64_t *hashes, size_t n)

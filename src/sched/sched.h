@@ -269,6 +269,13 @@ wp_status_t wp_sched_endpoint_set_group(wp_sched_t *s, int ep, int group);
 /* ep's group, -1 when none or ep is out of range. */
 int wp_sched_endpoint_group(const wp_sched_t *s, int ep);
 
+/* Whether ep's own KV events feed the KV view (a caller subscribed to them, or des applies
+ * its engine's; false, the initial state, until a caller says so). Where they do, a pick
+ * counts ep's cached prompt tokens from the view (wp__sched_uncached_tokens: dynamo-kv's
+ * prefill term, prefill-queue); where they do not, from the prefix index, the gateway's own
+ * record of where it sent each prefix. WP_EINVAL out of range. */
+wp_status_t wp_sched_endpoint_set_kv_events(wp_sched_t *s, int ep, bool fed);
+
 /* The endpoint's KV cache size in blocks (vllm:cache_config_info num_gpu_blocks; 0 =
  * unknown, the initial state). No policy reads it now (dynamo-kv counts the blocks of its own
  * requests in flight instead); kept for the gateway's checks. WP_EINVAL out of range. */
@@ -358,6 +365,10 @@ wp_status_t wp_sched_endpoint_adopt(wp_sched_t *dst, int dst_ep, const wp_sched_
 /* Whether picks run the scorer of that type (in the topology list or a policy's preset,
  * with a weight above 0): a caller feeds what only that scorer reads (session_ep). */
 bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type);
+/* Whether picks read the KV view built from the servers' KV events (the precise-prefix
+ * scorer, or a policy whose source router consumes them: dynamo-kv): a caller subscribes to
+ * the events and gives requests their kv_hashes only then. */
+bool wp_sched_reads_kv_events(const wp_sched_t *s);
 
 /* Hashes a prompt's block chain as described above into out; returns the number of blocks
  * (len / block_chars, at most max_blocks). */

@@ -28,6 +28,7 @@ typedef struct wp__sched_ep_s {
     bool healthy;
     bool has_metrics;
     bool has_kv; /* the last scrape had a KV usage series (kv_usage is 0 when not) */
+    bool kv_fed; /* its KV events feed the view (wp_sched_endpoint_set_kv_events) */
     uint32_t in_flight;
     uint32_t max_in_flight;   /* 0 = no limit; at the limit the "room" filter drops it */
     uint32_t kv_blocks;       /* KV cache size in blocks (num_gpu_blocks), 0 = unknown */
@@ -93,6 +94,9 @@ typedef struct wp__sched_policy_s {
     /* It hashes and matches the whole prompt (its source's router does); false: the first
      * cfg->max_blocks blocks. */
     bool whole_prompt;
+    /* It reads the KV view's match when the request brings kv_hashes (its source's router
+     * consumes the servers' KV events by default); false: the prefix index alone. */
+    bool kv_events;
 } wp__sched_policy_t;
 
 typedef struct wp__sched_filter_s {
@@ -112,8 +116,9 @@ extern const wp__sched_scorer_t wp__sched_scorer_prefill;
 extern const wp__sched_scorer_t wp__sched_scorer_rank_balance;
 
 /* Prompt tokens the endpoint would have to prefill: the whole prompt less the leading
- * blocks it holds (by the KV view when the pick matched it: kv_block_tokens each, either
- * medium; else by the prefix index: block_chars / 4 tokens each), never below 0. */
+ * blocks it holds (by the KV view when the pick matched it and the endpoint's events feed
+ * it: kv_block_tokens each, either medium; else by the prefix index: block_chars / 4 tokens
+ * each), never below 0. */
 double wp__sched_uncached_tokens(const wp__sched_ctx_t *ctx, int ep);
 /* A prompt's KV blocks its n_blocks hashes do not name: its full block_chars / 4-token
  * blocks, floor(prompt_tokens / that), less n_blocks; 0 when not positive (or not finite). */

@@ -740,6 +740,44 @@ static void test_peers_horizon_whole_prompt_past_256(void **state)
     wp_sched_free(s);
 }
 
+/* Dynamo's router counts a worker's cached blocks from its KV events when it has them, and
+ * from its own routing decisions without (--no-kv-events). The index says ep0 holds the
+ * 4-block prompt, ep1's events say ep1 does. By hand, weight 1, nothing in flight:
+ *   no events: ep0 prefill 0 + new 4 = 4, ep1 prefill 4 + new 4 = 8: ep0;
+ *   events:    ep0 prefill 4 + new 4 = 8, ep1 prefill 0 + new 4 = 4: ep1. */
+static void test_peers_dynamo_reads_kv_events(void **state)
+{
+    (void)state;
+    wp_sched_config_t c = config_for("dynamo-kv");
+    wp_sched_t *s = make(&c, 2);
+    assert_true(wp_sched_reads_kv_events(s));
+    char text[64 * 4 + 1];
+    make_text(text, 4, 0, 5);
+    teach(s, 0, text, 4);
+    const uint64_t kv[4] = {11, 12, 13, 14};
+    assert_int_equal(wp_sched_kv_store(wp_sched_kv(s), 1, WP_SCHED_MEDIUM_GPU, kv, 4), WP_OK);
+    uint64_t chain[CHAIN];
+    wp_sched_request_t r = req_for(text, chain);
+    r.kv_hashes = kv;
+    r.n_kv_hashes = 4;
+    r.kv_block_tokens = 16;
+    r.prompt_tokens = 64;
+    for (uint64_t seed = 0; seed < 8; seed++)
+        assert_int_equal(pick_ep(s, 0, &r, seed), 0);
+    for (int ep = 0; ep < 2; ep++)
+        assert_int_equal(wp_sched_endpoint_set_kv_events(s, ep, true), WP_OK);
+    for (uint64_t seed = 0; seed < 8; seed++) {
+        wp_sched_pick_t p = pick_of(s, 0, &r, seed);
+        assert_int_equal(p.endpoint, 1);
+        assert_float_equal(p.prefill_tokens, 0, 0);
+    }
+    wp_sched_free(s);
+    c = config_for("llm-d");
+    s = make(&c, 2);
+    assert_false(wp_sched_reads_kv_events(s)); /* the approximate guide: no events read */
+    wp_sched_free(s);
+}
+
 /* Filters still apply: an unhealthy endpoint is never chosen, whatever it scores. */
 static void test_peers_respect_filters(void **state)
 {
@@ -776,6 +814,7 @@ int main(void)
         cmocka_unit_test(test_peers_dynamo_table),
         cmocka_unit_test(test_peers_dynamo_router_blocks_not_metrics),
         cmocka_unit_test(test_peers_dynamo_shared_prefix_counts_once),
+        cmocka_unit_test(test_peers_dynamo_reads_kv_events),
         cmocka_unit_test(test_peers_deterministic),
         cmocka_unit_test(test_peers_horizon_whole_prompt_past_256),
         cmocka_unit_test(test_peers_respect_filters),

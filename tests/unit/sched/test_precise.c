@@ -86,6 +86,8 @@ static void fill(wp_sched_t *s)
     assert_int_equal(wp_sched_kv_store(kv, 1, WP_SCHED_MEDIUM_GPU, chain, 4), WP_OK);
     assert_int_equal(wp_sched_kv_store(kv, 2, WP_SCHED_MEDIUM_GPU, chain, 2), WP_OK);
     assert_int_equal(wp_sched_kv_store(kv, 2, WP_SCHED_MEDIUM_CPU, chain + 2, 4), WP_OK);
+    for (int ep = 0; ep < 3; ep++)
+        assert_int_equal(wp_sched_endpoint_set_kv_events(s, ep, true), WP_OK);
 }
 
 static wp_sched_pick_t pick(wp_sched_t *s, const uint64_t *kv_hashes, size_t n)
@@ -118,6 +120,12 @@ static void test_precise_prefix_gpu_over_cpu(void **state)
     assert_int_equal(p.kv_gpu_blocks, 2);
     assert_int_equal(p.kv_any_blocks, 6);
     assert_true(fabs(p.prefill_tokens - 4.0) < 1e-9); /* 100 tokens less 6 blocks of 16 */
+    /* Events no longer feed ep 2: its cached tokens come from the prefix index (none). */
+    assert_int_equal(wp_sched_endpoint_set_kv_events(s, 2, false), WP_OK);
+    p = pick(s, chain, 6);
+    assert_int_equal(p.endpoint, 2);
+    assert_true(fabs(p.prefill_tokens - 100.0) < 1e-9);
+    assert_int_equal(wp_sched_endpoint_set_kv_events(s, 3, true), WP_EINVAL);
     wp_sched_free(s);
     s = make(0.3, 3);
     fill(s);
