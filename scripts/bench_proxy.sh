@@ -9,13 +9,22 @@
 # nbthread 1, the gateway's one loop), pinned to CPU 0; wrk and the backend are pinned to
 # CPU 1 (on a machine with one core nothing is pinned). Writes docs/benchmarks.md
 # (section bench-proxy).
-# Usage: scripts/bench_proxy.sh [build-dir]   (DURATION=10s CONNS=32 to change the load)
+# Usage: scripts/bench_proxy.sh [build-dir]   (DURATION=10s CONNS=32 to change the load;
+#   PROXIES="gateway nginx" to run some of them, BODIES="8" some of the bodies, MODES=keep-alive
+#   some of the connection modes; PERF=dir records `perf record -g` of the gateway during each
+#   of its cells into dir/gateway-<KB>-<mode>.data and prints the top of `perf report`. A run
+#   with any of these set does not write docs/benchmarks.md.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 bin=$build/wellpath
 duration=${DURATION:-10s}
 conns=${CONNS:-32}
+proxies=${PROXIES:-nginx haproxy gateway}
+bodies=${BODIES:-8 400}
+modes=${MODES:-keep-alive close}
+perf_dir=${PERF:-}
+partial=$([ -n "${PROXIES:-}${BODIES:-}${MODES:-}$perf_dir" ] && echo 1 || echo "")
 
 # The Debian packages, installed when missing (root or password-less sudo).
 missing=()
@@ -213,11 +222,11 @@ ms() { awk -v u="$1" 'BEGIN{printf "%.2f", u/1000}'; }
 {
 printf '| proxy | body | connection | req/s | p50 ms | p99 ms | p99.9 ms | proxy CPU-s / 1k req | non-2xx/3xx | socket errors |\n'
 printf '|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n'
-for kb in 8 400; do
-    for mode in keep-alive close; do
+for kb in $bodies; do
+    for mode in $modes; do
         hdr=()
         [ "$mode" = close ] && hdr=(-H "Connection: close")
-        for proxy in nginx haproxy gateway; do
+        for proxy in $proxies; do
             case $proxy in
             nginx) port=$np pid=$nginx_pid ;;
             haproxy) port=$hp pid=$haproxy_pid ;;
@@ -226,10 +235,20 @@ for kb in 8 400; do
             url="http://127.0.0.1:$port/v1/completions"
             # A short warm-up, then the measured run.
             $pin_load wrk -t1 -c"$conns" -d1s -s "$tmp/post$kb.lua" "${hdr[@]}" "$url" >/dev/null 2>&1 || true
+            perf_pid=""
+            if [ -n "$perf_dir" ] && [ "$proxy" = gateway ]; then
+                mkdir -p "$perf_dir"
+                perf record -q -g -p "$pid" -o "$perf_dir/gateway-$kb-$mode.data" 2>/dev/null &
+                perf_pid=$!
+            fi
             t0=$(cpu_ticks "$pid")
             $pin_load wrk -t1 -c"$conns" -d"$duration" --timeout 5s -s "$tmp/post$kb.lua" "${hdr[@]}" "$url" \
                 >"$tmp/wrk.out" 2>&1 || true
             t1=$(cpu_ticks "$pid")
+            if [ -n "$perf_pid" ]; then
+                kill -INT "$perf_pid" 2>/dev/null || true
+                wait "$perf_pid" 2>/dev/null || true
+            fi
             read -r _ n secs p50 p99 p999 non2xx sockerr < <(grep '^RESULT' "$tmp/wrk.out") ||
                 { echo "bench-proxy: wrk failed for $proxy: $(cat "$tmp/wrk.out")" >&2; exit 1; }
             grep -v '^RESULT' "$tmp/wrk.out" | grep -iE 'error|non-2xx' | sed "s|^|  $proxy $kb KB $mode: |" >&2 || true
@@ -243,6 +262,16 @@ for kb in 8 400; do
 done
 } >"$tmp/table"
 
+if [ -n "$partial" ]; then
+    cat "$tmp/table"
+    for f in "${perf_dir:-/nonexistent}"/gateway-*.data; do
+        [ -f "$f" ] || continue
+        echo "== $f (perf report --no-children, top 25)"
+        perf report -i "$f" --no-children --stdio --percent-limit 1 -g none 2>/dev/null |
+            grep -v '^#' | grep -v '^$' | head -n 25
+    done
+    exit 0
+fi
 cmd="make bench-proxy  (scripts/bench_proxy.sh $build; wrk -t1 -c$conns -d$duration per cell)"
 host="$(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 versions="$(nginx -v 2>&1); $(haproxy -v | head -n 1 | cut -d' ' -f1-3); $(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2); wellpath $(git rev-parse --short HEAD)"

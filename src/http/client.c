@@ -53,6 +53,7 @@ struct conn_s {
     int handles_open;
     int connect_err; /* uv_tcp_connect failed at once: reported from the timer */
     bool connected, reused, closing, in_parse, complete, keep_alive;
+    bool reading; /* uv_read_start done: it reads from the first call until it closes */
 };
 
 static void call_start_on(wp_http_call_t *call, conn_t *c);
@@ -154,7 +155,8 @@ static void conn_release(conn_t *c)
         conn_close(c);
         return;
     }
-    uv_read_stop((uv_stream_t *)&c->tcp); /* an idle peer's close is seen at next use */
+    /* It keeps reading while idle: the peer's close (or stray bytes) closes it at once, and
+     * the next call needs no epoll change. */
     c->next_idle = up->idle;
     up->idle = c;
     up->nidle++;
@@ -278,7 +280,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     conn_t *c = s->data;
     if (c->call == NULL) { /* idle peer closed, or sent stray bytes */
-        conn_close(c);
+        if (nread != 0)
+            conn_close(c);
         return;
     }
     if (nread < 0) {
@@ -342,6 +345,9 @@ static void on_write(uv_write_t *w, int status)
         conn_fail(c, uv_strerror(status));
 }
 
+/* Writes the call's request: what the socket takes at once is done without a write request
+ * (uv_try_write leaves the poll set alone; a finished uv_write re-arms it, one epoll_ctl a
+ * call); the rest goes to uv_write from the call's own buffer, which outlives it. */
 static void conn_send(conn_t *c)
 {
     wp_http_call_t *call = c->call;
@@ -349,17 +355,27 @@ static void conn_send(conn_t *c)
     c->parser.data = c;
     c->complete = false;
     wp_http_headers_reset(&c->headers);
+    uv_timer_start(&c->timer, on_timeout,
+                   call->first_byte_ms ? call->first_byte_ms : c->up->cfg.first_byte_ms, 0);
+    if (!c->reading)
+        c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
+    uv_buf_t b = uv_buf_init(call->req.data, (unsigned)call->req.len);
+    int n = c->reading ? uv_try_write((uv_stream_t *)&c->tcp, &b, 1) : UV_EINVAL;
+    if (n == (int)b.len)
+        return;
+    if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS) {
+        conn_fail(c, "cannot write the request");
+        return;
+    }
     uv_write_t *w = malloc(sizeof(*w));
     if (w == NULL) {
         conn_fail(c, "out of memory");
         return;
     }
     w->data = c;
-    uv_buf_t b = uv_buf_init(call->req.data, (unsigned)call->req.len);
-    uv_timer_start(&c->timer, on_timeout,
-                   call->first_byte_ms ? call->first_byte_ms : c->up->cfg.first_byte_ms, 0);
-    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0 ||
-        uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+    if (n > 0)
+        b = uv_buf_init(b.base + n, b.len - (unsigned)n);
+    if (uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
         free(w);
         conn_fail(c, "cannot write the request");
     }

@@ -10,6 +10,13 @@
  * A connection is freed in its close callback. If its request is still with the
  * handler then, the request is detached (req->conn = NULL, aborted) and freed later by
  * wp_http_res_end.
+ *
+ * Output is corked: what the handler writes (head, body, chunks) is appended to the
+ * connection's output buffer and goes to the socket in one write when the answer ends, or
+ * at the end of the loop iteration (the server's check handle) for an answer still going:
+ * a head and its body, or the events of one upstream read, leave in one syscall. The write
+ * is tried at once (uv_try_write); only what the socket does not take is handed to
+ * uv_write, which then owns that buffer.
  */
 #include "http/server.h"
 
@@ -38,7 +45,11 @@ struct wp_http_server_s {
     bool listening;     /* the listener handle exists (until its close callback) */
     bool listener_open; /* ... and uv_close has not been called on it yet */
     bool closing, draining;
-    wp_http_conn_t *conns; /* doubly linked list of open connections */
+    wp_http_conn_t *conns;  /* doubly linked list of open connections */
+    uv_check_t check;       /* flushes corked output at the end of each loop iteration */
+    bool check_open;        /* check initialised, uv_close not yet called on it */
+    bool check_live;        /* ... and its close callback has not run yet */
+    wp_http_conn_t *corked; /* connections with output waiting (linked by next_corked) */
 };
 
 struct wp_http_conn_s {
@@ -54,11 +65,15 @@ struct wp_http_conn_s {
     int error_status; /* set by a parser callback that hit a limit */
     bool over_limit;  /* accepted past max_connections: its request gets 503, then close */
     int handles_open; /* tcp + timer */
+    wp_buf_t out;     /* corked output, not yet handed to the socket */
+    bool is_corked;   /* on srv->corked */
+    wp_http_conn_t *next_corked;
 };
 
+/* A write the socket did not take at once: owns its bytes until libuv is done. */
 typedef struct write_s {
     uv_write_t w;
-    char data[];
+    char *data;
 } write_t;
 
 static const http_parser_settings *settings(void);
@@ -66,6 +81,20 @@ static void conn_process(wp_http_conn_t *c);
 static void conn_close(wp_http_conn_t *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* The server is freed once closed and its listener, connections and check handle are gone. */
+static void srv_maybe_free(wp_http_server_t *srv)
+{
+    if (srv->closing && srv->nconns == 0 && !srv->listening && !srv->check_live)
+        free(srv);
+}
+
+static void on_check_closed(uv_handle_t *h)
+{
+    wp_http_server_t *srv = h->data;
+    srv->check_live = false;
+    srv_maybe_free(srv);
+}
 
 static void on_timer(uv_timer_t *t)
 {
@@ -115,23 +144,84 @@ static void req_free(wp_http_req_t *r)
 
 static void on_write(uv_write_t *w, int status)
 {
-    free(w);
+    (void)status;
+    write_t *wr = (write_t *)w;
+    free(wr->data);
+    free(wr);
+}
+
+static void uncork(wp_http_conn_t *c)
+{
+    if (!c->is_corked)
+        return;
+    c->is_corked = false;
+    for (wp_http_conn_t **pp = &c->srv->corked; *pp; pp = &(*pp)->next_corked)
+        if (*pp == c) {
+            *pp = c->next_corked;
+            break;
+        }
+}
+
+/* Hands the corked output to the socket: what it takes now is done; the rest (the buffer
+ * itself, not a copy) goes to uv_write. */
+static void conn_flush(wp_http_conn_t *c)
+{
+    uncork(c);
+    if (c->closing || c->out.len == 0)
+        return;
+    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == (int)c->out.len) {
+        if (c->out.cap > 64 * 1024)
+            wp_buf_free(&c->out); /* a large answer's buffer is not kept */
+        else
+            wp_buf_reset(&c->out);
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS) {
+        conn_close(c);
+        return;
+    }
+    size_t done = n > 0 ? (size_t)n : 0;
+    write_t *w = malloc(sizeof(*w));
+    if (w == NULL) {
+        conn_close(c);
+        return;
+    }
+    wp_buf_consume(&c->out, done);
+    w->data = c->out.data;
+    b = uv_buf_init(w->data, (unsigned)c->out.len);
+    size_t max = c->out.max;
+    c->out = (wp_buf_t){0};
+    wp_buf_init(&c->out, max);
+    if (uv_write(&w->w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+        free(w->data);
+        free(w);
+        conn_close(c);
+    }
+}
+
+static void on_check(uv_check_t *h)
+{
+    wp_http_server_t *srv = h->data;
+    while (srv->corked != NULL)
+        conn_flush(srv->corked); /* unlinks it */
+    uv_check_stop(h);
 }
 
 static void conn_write(wp_http_conn_t *c, const void *data, size_t len)
 {
     if (c == NULL || c->closing || len == 0)
         return;
-    write_t *w = malloc(sizeof(*w) + len);
-    if (w == NULL) {
+    if (wp_buf_append(&c->out, data, len) != WP_OK) {
         conn_close(c);
         return;
     }
-    memcpy(w->data, data, len);
-    uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
-    if (uv_write(&w->w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
-        free(w);
-        conn_close(c);
+    if (!c->is_corked) {
+        c->is_corked = true;
+        c->next_corked = c->srv->corked;
+        c->srv->corked = c;
+        uv_check_start(&c->srv->check, on_check);
     }
 }
 
@@ -220,20 +310,12 @@ void wp_http_res_write(wp_http_req_t *req, const void *data, size_t len)
         conn_write(req->conn, data, len);
         return;
     }
-    /* One write for size line, data and CRLF keeps frames whole on the wire. */
+    /* Size line, data and CRLF are corked together: frames leave whole. */
     char size[24];
     int k = snprintf(size, sizeof(size), "%zx\r\n", len);
-    write_t *w = malloc(sizeof(*w) + (size_t)k + len + 2);
-    if (w == NULL) {
-        conn_close(req->conn);
-        return;
-    }
-    memcpy(w->data, size, (size_t)k);
-    memcpy(w->data + k, data, len);
-    memcpy(w->data + k + len, "\r\n", 2);
-    uv_buf_t b = uv_buf_init(w->data, (unsigned)((size_t)k + len + 2));
-    if (req->conn->closing || uv_write(&w->w, (uv_stream_t *)&req->conn->tcp, &b, 1, on_write) != 0)
-        free(w);
+    conn_write(req->conn, size, (size_t)k);
+    conn_write(req->conn, data, len);
+    conn_write(req->conn, "\r\n", 2);
 }
 
 static void on_shutdown(uv_shutdown_t *s, int status)
@@ -247,6 +329,9 @@ static void on_shutdown(uv_shutdown_t *s, int status)
 static void conn_shutdown(wp_http_conn_t *c)
 {
     if (c->closing || c->shutting)
+        return;
+    conn_flush(c);
+    if (c->closing)
         return;
     c->shutting = true;
     uv_read_stop((uv_stream_t *)&c->tcp);
@@ -275,6 +360,7 @@ void wp_http_res_end(wp_http_req_t *req)
         wp_http_res_head(req, 200, NULL, 0, NULL);
     if (req->chunked)
         conn_write(c, "0\r\n\r\n", 5);
+    conn_flush(c);
     bool keep = req->keep_alive;
     req_free(req);
     if (!keep || c->closing || c->srv->draining) {
@@ -295,6 +381,7 @@ void wp_http_res_abort(wp_http_req_t *req)
     if (c != NULL) {
         c->req = NULL;
         c->req_complete = false;
+        conn_flush(c); /* what was written before the abort leaves, as it would uncorked */
         conn_close(c);
     }
     req->ended = true;
@@ -320,7 +407,7 @@ void wp_http_res_error(wp_http_req_t *req, int status, const char *message, cons
 
 size_t wp_http_req_write_queue(const wp_http_req_t *req)
 {
-    return req->conn ? req->conn->tcp.write_queue_size : 0;
+    return req->conn ? req->conn->tcp.write_queue_size + req->conn->out.len : 0;
 }
 
 /* ---- parser callbacks ---- */
@@ -534,11 +621,11 @@ static void on_handle_closed(uv_handle_t *h)
         return;
     wp_http_server_t *srv = c->srv;
     wp_buf_free(&c->in);
+    wp_buf_free(&c->out);
     srv->n_over -= c->over_limit;
     free(c);
     srv->nconns--;
-    if (srv->closing && srv->nconns == 0 && !srv->listening)
-        free(srv);
+    srv_maybe_free(srv);
 }
 
 static void conn_close(wp_http_conn_t *c)
@@ -546,6 +633,7 @@ static void conn_close(wp_http_conn_t *c)
     if (c->closing)
         return;
     c->closing = true;
+    uncork(c);
     wp_http_server_t *srv = c->srv;
     if (c->prev)
         c->prev->next = c->next;
@@ -589,6 +677,7 @@ static void on_connection(uv_stream_t *server, int status)
         srv->conns->prev = c;
     srv->conns = c;
     wp_buf_init(&c->in, 0);
+    wp_buf_init(&c->out, 0);
     if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
         conn_close(c);
         return;
@@ -620,6 +709,9 @@ wp_http_server_t *wp_http_server_new(uv_loop_t *loop, const wp_http_server_confi
     srv->cfg = *cfg;
     srv->handler = handler;
     srv->ctx = ctx;
+    uv_check_init(loop, &srv->check);
+    srv->check.data = srv;
+    srv->check_open = srv->check_live = true;
     return srv;
 }
 
@@ -660,8 +752,7 @@ static void on_listener_closed(uv_handle_t *h)
 {
     wp_http_server_t *srv = h->data;
     srv->listening = false;
-    if (srv->closing && srv->nconns == 0)
-        free(srv);
+    srv_maybe_free(srv);
 }
 
 static void close_listener(wp_http_server_t *srv)
@@ -706,6 +797,8 @@ void wp_http_server_close(wp_http_server_t *srv)
     while (srv->conns != NULL)
         conn_close(srv->conns);
     close_listener(srv);
-    if (!srv->listening && srv->nconns == 0)
-        free(srv);
+    if (srv->check_open) {
+        srv->check_open = false;
+        uv_close((uv_handle_t *)&srv->check, on_check_closed);
+    }
 }

@@ -481,7 +481,7 @@ double wp__sched_uncached_tokens(const wp__sched_ctx_t *ctx, int ep)
 {
     double cached = ctx->kv_any && ctx->eps[ep].kv_fed
                         ? (double)ctx->kv_any[ep] * ctx->kv_block_tokens
-                                : (double)ctx->matched[ep] * ctx->cfg->block_chars / 4.0;
+                        : (double)ctx->matched[ep] * ctx->cfg->block_chars / 4.0;
     return ctx->prompt_tokens > cached ? ctx->prompt_tokens - cached : 0.0;
 }
 
@@ -643,6 +643,16 @@ bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type)
 bool wp_sched_reads_kv_events(const wp_sched_t *s)
 {
     return s->reads_kv;
+}
+
+bool wp_sched_reads_prompt_tokens(const wp_sched_t *s)
+{
+    if (s->policy->reads_tokens)
+        return true;
+    for (int k = 0; k < s->n_plan; k++)
+        if (s->plan[k].weight > 0 && s->plan[k].scorer->reads_tokens)
+            return true;
+    return false;
 }
 
 wp_status_t wp_sched_learn_route(wp_sched_t *s, int ep, const uint64_t *hashes, size_t n)

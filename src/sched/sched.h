@@ -369,6 +369,12 @@ bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type);
  * scorer, or a policy whose source router consumes them: dynamo-kv): a caller subscribes to
  * the events and gives requests their kv_hashes only then. */
 bool wp_sched_reads_kv_events(const wp_sched_t *s);
+/* Whether picks read the prompt's token count (request.prompt_tokens): a scorer or policy
+ * that weighs prefill work (prefill-queue, rank-balance, dynamo-kv). Where none does, a
+ * caller may leave it 0 and save counting: the scheduler then estimates it from the
+ * prompt's length (4 characters a token) for its in-flight token counts. The P/D decider
+ * (wp_sched_pd_decide) reads it whatever this says. */
+bool wp_sched_reads_prompt_tokens(const wp_sched_t *s);
 
 /* Hashes a prompt's block chain as described above into out; returns the number of blocks
  * (len / block_chars, at most max_blocks). */

@@ -70,6 +70,7 @@ typedef struct wp__sched_ctx_s {
 typedef struct wp__sched_scorer_s {
     const char *name;
     void (*score)(const wp__sched_ctx_t *ctx, double *out);
+    bool reads_tokens; /* it reads the prompt's token count (wp_sched_reads_prompt_tokens) */
 } wp__sched_scorer_t;
 
 typedef struct wp__sched_picker_s {
@@ -97,6 +98,7 @@ typedef struct wp__sched_policy_s {
     /* It reads the KV view's match when the request brings kv_hashes (its source's router
      * consumes the servers' KV events by default); false: the prefix index alone. */
     bool kv_events;
+    bool reads_tokens; /* it reads the prompt's token count */
 } wp__sched_policy_t;
 
 typedef struct wp__sched_filter_s {

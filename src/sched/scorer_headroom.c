@@ -22,4 +22,5 @@ static void headroom_score(const wp__sched_ctx_t *ctx, double *out)
     }
 }
 
-const wp__sched_scorer_t wp__sched_scorer_headroom = {"cache-headroom", headroom_score};
+const wp__sched_scorer_t wp__sched_scorer_headroom = {.name = "cache-headroom",
+                                                      .score = headroom_score};

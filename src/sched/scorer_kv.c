@@ -17,4 +17,4 @@ static void kv_score(const wp__sched_ctx_t *ctx, double *out)
     }
 }
 
-const wp__sched_scorer_t wp__sched_scorer_kv = {"kv-cache-utilization", kv_score};
+const wp__sched_scorer_t wp__sched_scorer_kv = {.name = "kv-cache-utilization", .score = kv_score};

@@ -11,4 +11,5 @@ static void least_request_score(const wp__sched_ctx_t *ctx, double *out)
     wp__sched_inverse_minmax(out, ctx->n, out);
 }
 
-const wp__sched_scorer_t wp__sched_scorer_least_request = {"least-request", least_request_score};
+const wp__sched_scorer_t wp__sched_scorer_least_request = {.name = "least-request",
+                                                           .score = least_request_score};

@@ -22,4 +22,4 @@ static void load_score(const wp__sched_ctx_t *ctx, double *out)
     }
 }
 
-const wp__sched_scorer_t wp__sched_scorer_load = {"load-aware", load_score};
+const wp__sched_scorer_t wp__sched_scorer_load = {.name = "load-aware", .score = load_score};

@@ -21,4 +21,5 @@ static void precise_score(const wp__sched_ctx_t *ctx, double *out)
     }
 }
 
-const wp__sched_scorer_t wp__sched_scorer_precise = {"precise-prefix", precise_score};
+const wp__sched_scorer_t wp__sched_scorer_precise = {.name = "precise-prefix",
+                                                     .score = precise_score};

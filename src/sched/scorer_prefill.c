@@ -25,4 +25,5 @@ static void prefill_score(const wp__sched_ctx_t *ctx, double *out)
         out[i] = hi > lo ? (hi - out[i]) / (hi - lo) : 1.0;
 }
 
-const wp__sched_scorer_t wp__sched_scorer_prefill = {"prefill-queue", prefill_score};
+const wp__sched_scorer_t wp__sched_scorer_prefill = {
+    .name = "prefill-queue", .score = prefill_score, .reads_tokens = true};

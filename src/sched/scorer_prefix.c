@@ -11,4 +11,4 @@ static void prefix_score(const wp__sched_ctx_t *ctx, double *out)
         out[i] = ctx->n_blocks ? (double)ctx->matched[ctx->cand[i]] / ctx->n_blocks : 0.0;
 }
 
-const wp__sched_scorer_t wp__sched_scorer_prefix = {"prefix-aware", prefix_score};
+const wp__sched_scorer_t wp__sched_scorer_prefix = {.name = "prefix-aware", .score = prefix_score};

@@ -14,4 +14,4 @@ static void queue_score(const wp__sched_ctx_t *ctx, double *out)
     wp__sched_inverse_minmax(out, ctx->n, out);
 }
 
-const wp__sched_scorer_t wp__sched_scorer_queue = {"queue", queue_score};
+const wp__sched_scorer_t wp__sched_scorer_queue = {.name = "queue", .score = queue_score};

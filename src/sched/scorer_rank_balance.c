@@ -45,4 +45,5 @@ static void rank_balance_score(const wp__sched_ctx_t *ctx, double *out)
     }
 }
 
-const wp__sched_scorer_t wp__sched_scorer_rank_balance = {"rank-balance", rank_balance_score};
+const wp__sched_scorer_t wp__sched_scorer_rank_balance = {
+    .name = "rank-balance", .score = rank_balance_score, .reads_tokens = true};

@@ -10,4 +10,5 @@ static void session_score(const wp__sched_ctx_t *ctx, double *out)
         out[i] = ctx->cand[i] == ctx->req->session_ep ? 1.0 : 0.0;
 }
 
-const wp__sched_scorer_t wp__sched_scorer_session = {"session-affinity", session_score};
+const wp__sched_scorer_t wp__sched_scorer_session = {.name = "session-affinity",
+                                                     .score = session_score};
