@@ -76,4 +76,5 @@ const wp__sched_policy_t wp__sched_policy_dynamo = {
     .whole_prompt = true, /* Dynamo hashes every full KV block of the request */
     .kv_events = true,    /* its indexer follows the workers' KV events by default */
     .reads_tokens = true, /* its costs are in blocks of the prompt's tokens */
+    .reads_active = true, /* its decode term */
 };

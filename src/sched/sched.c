@@ -491,10 +491,13 @@ uint64_t wp__sched_tail_blocks(double prompt_tokens, uint32_t n_blocks, uint32_t
     return isfinite(full) && full > (double)n_blocks ? (uint64_t)full - n_blocks : 0;
 }
 
-/* The blocks of pick's request join (held) or leave e's active set. */
+/* The blocks of pick's request join (held) or leave e's active set, kept only for a policy
+ * that reads it. */
 static wp_status_t hold(const wp_sched_t *s, wp__sched_ep_t *e, const wp_sched_pick_t *pick,
                         bool held)
 {
+    if (!s->policy->reads_active)
+        return WP_OK;
     uint64_t tail = wp__sched_tail_blocks(pick->prompt_tokens, pick->n_blocks, s->cfg.block_chars);
     if (!held) {
         wp_sched_active_remove(&e->active, pick->block_hashes, pick->n_blocks);

@@ -258,7 +258,9 @@ wp_status_t wp_sched_endpoint_set_load(wp_sched_t *s, int ep, const wp_sched_loa
  * ep, not pick->endpoint, names the endpoint. WP_EINVAL out of range; WP_ENOMEM or
  * WP_ELIMIT when the set could not grow (nothing joins). */
 wp_status_t wp_sched_endpoint_hold(wp_sched_t *s, int ep, const wp_sched_pick_t *pick, bool held);
-/* The active set's size: distinct hashes plus the blocks they do not name. 0 out of range. */
+/* The active set's size: distinct hashes plus the blocks they do not name. 0 out of range,
+ * and always 0 under a policy that does not read it (only dynamo-kv does: the set is kept
+ * for it alone). */
 uint64_t wp_sched_endpoint_active_blocks(const wp_sched_t *s, int ep);
 /* Wide-EP: ep is a data-parallel rank of group `group` (0..WP_SCHED_MAX_ENDPOINTS−1: there
  * are never more groups than endpoints; a caller may number a group by the index of its

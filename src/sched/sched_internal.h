@@ -99,6 +99,9 @@ typedef struct wp__sched_policy_s {
      * consumes the servers' KV events by default); false: the prefix index alone. */
     bool kv_events;
     bool reads_tokens; /* it reads the prompt's token count */
+    /* It reads the endpoints' active blocks (wp__sched_ep_t.active, active_tail): only then
+     * does the scheduler keep them (a multiset update per block on dispatch and end). */
+    bool reads_active;
 } wp__sched_policy_t;
 
 typedef struct wp__sched_filter_s {
