@@ -8,9 +8,9 @@
  * offending field in `param` and a message that says what was expected. Everything
  * else in the body is left alone, so the gateway can pass the body through untouched.
  *
- * Ownership: wp_api_request_t owns its cJSON tree and its prompt buffer; the string
- * fields (model, cache_salt, request_id) point into the tree and live as long as the
- * request. Free with wp_api_request_free.
+ * Ownership: wp_api_request_t owns its cJSON tree and its rendered chat; the string
+ * fields (model, cache_salt, request_id) and the prompt view point into the tree (or into
+ * `rendered`) and live as long as the request. Free with wp_api_request_free.
  */
 #ifndef WP_API_OPENAI_H
 #define WP_API_OPENAI_H
@@ -40,9 +40,14 @@ typedef struct wp_api_request_s {
     const char *cache_salt;    /* NULL when absent */
     const char *request_id;    /* body field request_id, NULL when absent */
     cJSON *kv_transfer_params; /* borrowed from root, NULL when absent */
-    /* The prompt as text: completions' prompt string, or the chat messages rendered
-     * by wp_api_render_chat. Token-id prompts are kept in prompt_ids instead. */
-    wp_buf_t prompt;
+    /* The prompt as text, a view (not a copy; NUL-terminated, data NULL when empty):
+     * completions' prompt string in the tree, or the chat messages wp_api_render_chat
+     * rendered into `rendered`. Token-id prompts are kept in prompt_ids instead. */
+    struct {
+        const char *data;
+        size_t len;
+    } prompt;
+    wp_buf_t rendered;
     int32_t *prompt_ids;
     size_t n_prompt_ids;
 } wp_api_request_t;

@@ -204,14 +204,20 @@ static wp_status_t take_ids(wp_api_request_t *r, const cJSON *arr, wp_api_error_
     return WP_OK;
 }
 
+/* The prompt is the tree's own string, not a copy (a 400 KB prompt was copied here). */
+static wp_status_t view_prompt(wp_api_request_t *r, const char *s)
+{
+    r->prompt.len = strlen(s);
+    r->prompt.data = r->prompt.len > 0 ? s : NULL;
+    return WP_OK;
+}
+
 static wp_status_t parse_prompt(wp_api_request_t *r, const cJSON *p, wp_api_error_t *e)
 {
     if (p == NULL)
         return bad(e, "prompt", "%s", "'prompt' is required");
     if (cJSON_IsString(p))
-        return wp_buf_puts(&r->prompt, p->valuestring) == WP_OK
-                   ? WP_OK
-                   : bad(e, "prompt", "%s", "'prompt' is too long");
+        return view_prompt(r, p->valuestring);
     if (!cJSON_IsArray(p) || cJSON_GetArraySize(p) == 0)
         return bad(e, "prompt",
                    "'prompt' must be a string, a list of token ids or a one-element list, got %s",
@@ -224,9 +230,7 @@ static wp_status_t parse_prompt(wp_api_request_t *r, const cJSON *p, wp_api_erro
             e, "prompt", "%s",
             "'prompt' lists of several prompts are not supported; send one request per prompt");
     if (cJSON_IsString(first))
-        return wp_buf_puts(&r->prompt, first->valuestring) == WP_OK
-                   ? WP_OK
-                   : bad(e, "prompt", "%s", "'prompt' is too long");
+        return view_prompt(r, first->valuestring);
     if (cJSON_IsArray(first))
         return take_ids(r, first, e);
     return bad(e, "prompt", "'prompt' elements must be strings or token ids, got %s",
@@ -267,8 +271,10 @@ static wp_status_t parse_fields(wp_api_request_t *r, wp_api_error_t *e)
         const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
         if (check_messages(msgs, e))
             return WP_EINVAL;
-        if (wp_api_render_chat(msgs, &r->prompt) != WP_OK)
+        if (wp_api_render_chat(msgs, &r->rendered) != WP_OK)
             return bad(e, "messages", "%s", "'messages' are too long");
+        r->prompt.data = r->rendered.len > 0 ? r->rendered.data : NULL;
+        r->prompt.len = r->rendered.len;
         return WP_OK;
     }
     return parse_prompt(r, cJSON_GetObjectItemCaseSensitive(root, "prompt"), e);
@@ -281,7 +287,7 @@ wp_status_t wp_api_request_parse(wp_api_kind_t kind, const char *body, size_t le
     out->kind = kind;
     out->max_tokens = -1;
     out->n = 1;
-    wp_buf_init(&out->prompt, 0);
+    wp_buf_init(&out->rendered, 0);
     e->status = 0;
     e->param[0] = '\0';
     e->err.msg[0] = '\0';
@@ -312,7 +318,9 @@ void wp_api_request_free(wp_api_request_t *req)
 {
     cJSON_Delete(req->root);
     req->root = NULL;
-    wp_buf_free(&req->prompt);
+    wp_buf_free(&req->rendered);
+    req->prompt.data = NULL;
+    req->prompt.len = 0;
     free(req->prompt_ids);
     req->prompt_ids = NULL;
 }

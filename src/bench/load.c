@@ -76,6 +76,7 @@ struct breq_s {
     wp_report_outcome_t fail;
     char error[640];
     wp_buf_t body; /* a non-SSE answer, for the error message */
+    wp_buf_t sent; /* the request body, which the call borrows until it ends */
 };
 
 static double now_s(const wp_bench_load_t *l)
@@ -173,6 +174,7 @@ static void breq_end(breq_t *q)
         l->pace = PACE_GO; /* the item pulled ahead takes the slot */
     wp_api_sse_free(&q->sse);
     wp_buf_free(&q->body);
+    wp_buf_free(&q->sent);
     free(q->itl);
     free(q);
     if (pause)
@@ -320,8 +322,10 @@ static void send_next(wp_bench_load_t *l)
     snprintf(path, sizeof(path), "%s%s", l->cfg.base_path,
              l->cfg.api == WP_API_CHAT ? "/v1/chat/completions" : "/v1/completions");
     static const wp_http_call_cbs_t cbs = {on_head, on_body, on_done};
+    q->sent = l->next_body; /* moved, not copied: the next body gets a buffer of its own */
+    wp_buf_init(&l->next_body, 0);
     q->call = wp_http_call_start(l->ups[l->started % (uint64_t)l->n_ups], "POST", path, "Content-Type: application/json\r\n",
-                                 l->next_body.data, l->next_body.len, &cbs, q);
+                                 q->sent.data, q->sent.len, &cbs, q);
     l->have_next = false;
     if (q->call == NULL) {
         breq_fail(q, WP_REPORT_CONNECT, "%s", "out of memory");

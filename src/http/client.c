@@ -34,7 +34,9 @@ struct wp_http_upstream_s {
 struct wp_http_call_s {
     wp_http_upstream_t *up;
     conn_t *conn;
-    wp_buf_t req; /* the request bytes, kept for one transparent retry */
+    wp_buf_t req;     /* the request line and headers, kept for one transparent retry */
+    const char *body; /* borrowed from the caller (client.h) */
+    size_t body_len;
     wp_http_call_cbs_t cbs;
     void *ud;
     bool head_seen, got_bytes, retried, canceled;
@@ -328,6 +330,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (c->complete) {
         if (n < (size_t)nread)
             c->keep_alive = false; /* bytes beyond the response: do not trust the connection */
+        if (c->tcp.write_queue_size > 0)
+            c->keep_alive = false; /* answered before the request was all written: closing
+                                      drops the rest, which borrows the caller's body */
         c->call = NULL;
         call->conn = NULL;
         conn_release(c);
@@ -345,9 +350,11 @@ static void on_write(uv_write_t *w, int status)
         conn_fail(c, uv_strerror(status));
 }
 
-/* Writes the call's request: what the socket takes at once is done without a write request
- * (uv_try_write leaves the poll set alone; a finished uv_write re-arms it, one epoll_ctl a
- * call); the rest goes to uv_write from the call's own buffer, which outlives it. */
+/* Writes the call's request, head and borrowed body in one writev: what the socket takes at
+ * once is done without a write request (uv_try_write leaves the poll set alone; a finished
+ * uv_write re-arms it, one epoll_ctl a call); the rest goes to uv_write, still from the
+ * call's head buffer and the caller's body, which outlive it (a connection closed with a
+ * write pending never touches them again). */
 static void conn_send(conn_t *c)
 {
     wp_http_call_t *call = c->call;
@@ -359,23 +366,32 @@ static void conn_send(conn_t *c)
                    call->first_byte_ms ? call->first_byte_ms : c->up->cfg.first_byte_ms, 0);
     if (!c->reading)
         c->reading = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0;
-    uv_buf_t b = uv_buf_init(call->req.data, (unsigned)call->req.len);
-    int n = c->reading ? uv_try_write((uv_stream_t *)&c->tcp, &b, 1) : UV_EINVAL;
-    if (n == (int)b.len)
+    uv_buf_t b[2] = {uv_buf_init(call->req.data, (unsigned)call->req.len),
+                     uv_buf_init((char *)call->body, (unsigned)call->body_len)};
+    unsigned nb = call->body_len > 0 ? 2 : 1;
+    size_t total = call->req.len + call->body_len;
+    int n = c->reading ? uv_try_write((uv_stream_t *)&c->tcp, b, nb) : UV_EINVAL;
+    if (n >= 0 && (size_t)n == total)
         return;
     if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS) {
         conn_fail(c, "cannot write the request");
         return;
     }
+    size_t done = n > 0 ? (size_t)n : 0;
+    uv_buf_t *rest = b;
+    if (done >= b[0].len) { /* the head went whole: the rest of the body */
+        rest = &b[1];
+        nb = 1;
+        done -= b[0].len;
+    }
+    *rest = uv_buf_init(rest->base + done, rest->len - (unsigned)done);
     uv_write_t *w = malloc(sizeof(*w));
     if (w == NULL) {
         conn_fail(c, "out of memory");
         return;
     }
     w->data = c;
-    if (n > 0)
-        b = uv_buf_init(b.base + n, b.len - (unsigned)n);
-    if (uv_write(w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+    if (uv_write(w, (uv_stream_t *)&c->tcp, rest, nb, on_write) != 0) {
         free(w);
         conn_fail(c, "cannot write the request");
     }
@@ -443,9 +459,10 @@ wp_http_call_t *wp_http_call_start_timed(wp_http_upstream_t *up, const char *met
     call->cbs = *cbs;
     call->ud = ud;
     wp_buf_init(&call->req, 0);
-    wp_buf_printf(&call->req, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n%s\r\n", method,
-                  path, up->name, len, headers ? headers : "");
-    if (wp_buf_append(&call->req, body, len) != WP_OK) {
+    call->body = len > 0 ? body : NULL;
+    call->body_len = len;
+    if (wp_buf_printf(&call->req, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n%s\r\n",
+                      method, path, up->name, len, headers ? headers : "") != WP_OK) {
         call_free(call);
         return NULL;
     }

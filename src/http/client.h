@@ -51,7 +51,9 @@ const char *wp_http_upstream_name(const wp_http_upstream_t *up); /* "host:port" 
 int wp_http_upstream_open_connections(const wp_http_upstream_t *up);
 
 /* headers: extra request headers "Name: value\r\n..." (Host, Content-Length and
- * Connection are added here). Returns NULL only when out of memory. */
+ * Connection are added here). The body is borrowed, not copied: it must stay valid and
+ * unchanged until on_done has run or wp_http_call_cancel has returned (a transparent retry
+ * sends it again). Returns NULL only when out of memory. */
 wp_http_call_t *wp_http_call_start(wp_http_upstream_t *up, const char *method, const char *path,
                                    const char *headers, const void *body, size_t len,
                                    const wp_http_call_cbs_t *cbs, void *ud);

@@ -21,6 +21,7 @@
 #include "http/server.h"
 
 #include <http_parser.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,7 @@ typedef struct write_s {
 
 static const http_parser_settings *settings(void);
 static void conn_process(wp_http_conn_t *c);
+static void conn_fail(wp_http_conn_t *c, int status, const char *why);
 static void conn_close(wp_http_conn_t *c);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -548,41 +550,80 @@ static void conn_dispatch(wp_http_conn_t *c)
     c->srv->handler(c->req, c->srv->ctx);
 }
 
+/* Feeds data[0..len) to the parser; returns the bytes it took, or SIZE_MAX when the request
+ * was malformed (answered, and the connection shut down). */
+static size_t conn_parse(wp_http_conn_t *c, const char *data, size_t len)
+{
+    http_parser_pause(&c->parser, 0);
+    size_t n = http_parser_execute(&c->parser, settings(), data, len);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (e == HPE_OK || e == HPE_PAUSED)
+        return n;
+    char why[160];
+    int status = c->error_status ? c->error_status : 400;
+    if (status == 413)
+        snprintf(why, sizeof(why), "request body exceeds the limit of %zu bytes",
+                 c->srv->cfg.max_body_bytes);
+    else if (status == 431)
+        snprintf(why, sizeof(why), "request headers exceed the limit of %zu bytes",
+                 c->srv->cfg.max_header_bytes);
+    else if (status == 505)
+        snprintf(why, sizeof(why),
+                 "HTTP version %u.%u is not supported: this server speaks HTTP/1.0 "
+                 "and HTTP/1.1",
+                 c->parser.http_major, c->parser.http_minor);
+    else
+        snprintf(why, sizeof(why), "malformed HTTP request at byte %zu: %s", n,
+                 http_errno_description(e));
+    conn_fail(c, status, why);
+    return SIZE_MAX;
+}
+
 static void conn_process(wp_http_conn_t *c)
 {
     if (c->in_process)
         return;
     c->in_process = true;
     while (!c->closing && !c->shutting && c->req_complete == false && c->in.len > 0) {
-        http_parser_pause(&c->parser, 0);
-        size_t n = http_parser_execute(&c->parser, settings(), c->in.data, c->in.len);
-        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-        if (e != HPE_OK && e != HPE_PAUSED) {
-            char why[160];
-            int status = c->error_status ? c->error_status : 400;
-            if (status == 413)
-                snprintf(why, sizeof(why), "request body exceeds the limit of %zu bytes",
-                         c->srv->cfg.max_body_bytes);
-            else if (status == 431)
-                snprintf(why, sizeof(why), "request headers exceed the limit of %zu bytes",
-                         c->srv->cfg.max_header_bytes);
-            else if (status == 505)
-                snprintf(why, sizeof(why),
-                         "HTTP version %u.%u is not supported: this server speaks HTTP/1.0 "
-                         "and HTTP/1.1",
-                         c->parser.http_major, c->parser.http_minor);
-            else
-                snprintf(why, sizeof(why), "malformed HTTP request at byte %zu: %s", n,
-                         http_errno_description(e));
-            conn_fail(c, status, why);
+        size_t n = conn_parse(c, c->in.data, c->in.len);
+        if (n == SIZE_MAX)
             break;
-        }
         wp_buf_consume(&c->in, n);
         if (!c->req_complete)
             break; /* need more bytes */
         conn_dispatch(c);
     }
     c->in_process = false;
+}
+
+/* Bytes read while nothing is buffered are parsed where they were read; only what the
+ * parser has not taken (the start of the next request) is kept in c->in, before the
+ * handler runs. A body is copied once, into its request. */
+static void conn_feed(wp_http_conn_t *c, const char *data, size_t len)
+{
+    if (c->in.len == 0 && !c->in_process && !c->req_complete && !c->closing && !c->shutting) {
+        c->in_process = true;
+        size_t n = conn_parse(c, data, len);
+        c->in_process = false;
+        if (n == SIZE_MAX)
+            return;
+        if (n < len && wp_buf_append(&c->in, data + n, len - n) != WP_OK) {
+            conn_close(c);
+            return;
+        }
+        if (c->req_complete) {
+            c->in_process = true;
+            conn_dispatch(c);
+            c->in_process = false;
+        }
+        conn_process(c);
+        return;
+    }
+    if (wp_buf_append(&c->in, data, len) != WP_OK) {
+        conn_close(c);
+        return;
+    }
+    conn_process(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -600,18 +641,14 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     }
     if (nread == 0)
         return;
+    conn_feed(c, buf->base, (size_t)nread);
     size_t cap = c->srv->cfg.max_header_bytes + c->srv->cfg.max_body_bytes + 64 * 1024;
-    if (wp_buf_append(&c->in, buf->base, (size_t)nread) != WP_OK) {
-        conn_close(c);
-        return;
-    }
-    if (c->in.len > cap) {
+    if (!c->closing && c->reading && c->in.len > cap) {
         /* More pipelined input than one request may hold: keep what was read (it is
          * part of the stream) and stop reading until the current answer is done. */
         uv_read_stop(s);
         c->reading = false;
     }
-    conn_process(c);
 }
 
 static void on_handle_closed(uv_handle_t *h)
