@@ -8,9 +8,10 @@
  * offending field in `param` and a message that says what was expected. Everything
  * else in the body is left alone, so the gateway can pass the body through untouched.
  *
- * Ownership: wp_api_request_t owns its cJSON tree and its rendered chat; the string
- * fields (model, cache_salt, request_id) and the prompt view point into the tree (or into
- * `rendered`) and live as long as the request. Free with wp_api_request_free.
+ * Ownership: wp_api_request_t owns its strings, its rendered prompt and the cJSON tree
+ * wp_api_request_tree may build; it borrows the body, which must outlive it. The string
+ * fields (model, cache_salt, request_id) point into `strings`; the prompt is a view into
+ * the body (a string without escapes) or into `rendered`. Free with wp_api_request_free.
  */
 #ifndef WP_API_OPENAI_H
 #define WP_API_OPENAI_H
@@ -22,12 +23,15 @@
 #include "base/err.h"
 
 typedef struct cJSON cJSON;
+typedef struct wp_json_s wp_json_t;
 
 typedef enum { WP_API_COMPLETIONS, WP_API_CHAT } wp_api_kind_t;
 
 typedef struct wp_api_request_s {
     wp_api_kind_t kind;
-    cJSON *root;
+    const char *body; /* borrowed: the text parsed, which must outlive the request */
+    size_t body_len;
+    cJSON *root;       /* NULL until wp_api_request_tree builds it (owned) */
     const char *model; /* NULL when absent (a server then uses its default model) */
     bool stream;
     bool include_usage; /* stream_options.include_usage */
@@ -37,17 +41,20 @@ typedef struct wp_api_request_s {
     int64_t priority; /* 0 when absent; lower runs earlier */
     bool has_priority;
     bool ignore_eos;
-    const char *cache_salt;    /* NULL when absent */
-    const char *request_id;    /* body field request_id, NULL when absent */
-    cJSON *kv_transfer_params; /* borrowed from root, NULL when absent */
-    /* The prompt as text, a view (not a copy; NUL-terminated, data NULL when empty):
-     * completions' prompt string in the tree, or the chat messages wp_api_render_chat
-     * rendered into `rendered`. Token-id prompts are kept in prompt_ids instead. */
+    bool add_special_tokens;     /* true when absent */
+    const char *cache_salt;      /* NULL when absent */
+    const char *request_id;      /* body field request_id, NULL when absent */
+    bool has_kv_transfer_params; /* an object (wp_api_request_kv_params reads it) */
+    /* The prompt as text, a view (data NULL when empty): completions' prompt string where
+     * it lies in the body when it holds no escape (then not NUL-terminated, and gone with
+     * the body), else decoded into `rendered`; or the chat messages wp_api_render_chat
+     * rendered there. Token-id prompts are kept in prompt_ids instead. */
     struct {
         const char *data;
         size_t len;
     } prompt;
-    wp_buf_t rendered;
+    wp_buf_t rendered; /* a decoded prompt or the rendered chat (owned) */
+    wp_buf_t strings;  /* model, cache_salt, request_id, NUL-terminated (owned) */
     int32_t *prompt_ids;
     size_t n_prompt_ids;
 } wp_api_request_t;
@@ -62,10 +69,18 @@ wp_status_t wp_api_request_parse(wp_api_kind_t kind, const char *body, size_t le
                                  wp_api_request_t *out, wp_api_error_t *err);
 void wp_api_request_free(wp_api_request_t *req);
 
-/* Renders chat messages as one text, the same way everywhere (the simulator's chat
- * template and the gateway's prefix hashing): "<|role|>\ncontent\n" per message, then
- * "<|assistant|>\n". Text parts of array contents are concatenated. */
-wp_status_t wp_api_render_chat(const cJSON *messages, wp_buf_t *out);
+/* The body as a cJSON tree, for callers that edit or template it (P/D bodies, the chat
+ * template of a real tokenizer); built on first use and owned by r. NULL when out of
+ * memory. */
+cJSON *wp_api_request_tree(wp_api_request_t *r);
+/* The body's kv_transfer_params object (in the tree), NULL when absent. */
+cJSON *wp_api_request_kv_params(wp_api_request_t *r);
+
+/* Renders chat messages (array token `messages` of j; -1: none) as one text, the same way
+ * everywhere (the simulator's chat template and the gateway's prefix hashing):
+ * "<|role|>\ncontent\n" per message, then "<|assistant|>\n". Text parts of array
+ * contents are concatenated. */
+wp_status_t wp_api_render_chat(const wp_json_t *j, int messages, wp_buf_t *out);
 
 /* Path from a URL path: /v1/completions → WP_API_COMPLETIONS etc.; false otherwise. */
 bool wp_api_kind_from_path(const char *path, size_t len, wp_api_kind_t *kind);

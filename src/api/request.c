@@ -1,10 +1,13 @@
 /*
  * api/request: parsing and validating OpenAI-style request bodies (see openai.h).
  *
- * cJSON parses the body; each field a server or the gateway relies on is checked for
- * type and range in one table-free pass, stopping at the first problem. Messages are
- * rendered into one text with wp_api_render_chat so that the simulator's chat template
- * and the gateway's prefix hashing see the very same bytes.
+ * base/json indexes the body in place (no tree, no copy); each field a server or the
+ * gateway relies on is checked for type and range in one table-free pass, stopping at the
+ * first problem. The prompt is a view of the body's text when it holds no escape; short
+ * string fields are copied, NUL-terminated, into r->strings. Messages are rendered into one
+ * text with wp_api_render_chat so that the simulator's chat template and the gateway's
+ * prefix hashing see the very same bytes. A cJSON tree of the body is built only for the
+ * callers that edit or template it (wp_api_request_tree: P/D bodies, chat templates).
  */
 #include "api/openai.h"
 
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json.h"
 #include "base/str.h"
 
 #define MAX_PROMPT_IDS (1u << 22)
@@ -26,258 +30,322 @@ static wp_status_t bad(wp_api_error_t *e, const char *param, const char *fmt, co
     return WP_EINVAL;
 }
 
-static const char *type_name(const cJSON *v)
+typedef struct parse_s {
+    wp_api_request_t *r;
+    const wp_json_t *j;
+    wp_api_error_t *e;
+} parse_t;
+
+static const char *type_name(const wp_json_t *j, int v)
 {
-    if (cJSON_IsString(v))
-        return "a string";
-    if (cJSON_IsNumber(v))
-        return "a number";
-    if (cJSON_IsBool(v))
-        return "a boolean";
-    if (cJSON_IsNull(v))
-        return "null";
-    if (cJSON_IsArray(v))
-        return "an array";
-    return "an object";
+    static const char *const names[] = {"null",     "a boolean", "a boolean", "a number",
+                                        "a string", "an array",  "an object"};
+    return names[wp_json_type(j, v)];
 }
 
-static bool is_integer(const cJSON *v)
+static bool absent(const wp_json_t *j, int v)
 {
-    return cJSON_IsNumber(v) && isfinite(v->valuedouble) &&
-           floor(v->valuedouble) == v->valuedouble && fabs(v->valuedouble) < 9.0e15;
+    return v < 0 || wp_json_type(j, v) == WP_JSON_NULL;
+}
+
+static bool is_bool(const wp_json_t *j, int v)
+{
+    return v >= 0 && (wp_json_type(j, v) == WP_JSON_TRUE || wp_json_type(j, v) == WP_JSON_FALSE);
+}
+
+static bool is_integer(const wp_json_t *j, int v, double *x)
+{
+    if (v < 0 || wp_json_type(j, v) != WP_JSON_NUMBER)
+        return false;
+    *x = wp_json_number(j, v);
+    return isfinite(*x) && floor(*x) == *x && fabs(*x) < 9.0e15;
+}
+
+/* Appends string value v, decoded and NUL-terminated, to r->strings. */
+static wp_status_t keep_string(parse_t *p, int v)
+{
+    const char *s;
+    size_t n;
+    size_t at = p->r->strings.len;
+    if (wp_json_str(p->j, v, &p->r->strings, &s, &n) != WP_OK)
+        return WP_ELIMIT;
+    if (p->r->strings.len == at && wp_buf_append(&p->r->strings, s, n) != WP_OK)
+        return WP_ELIMIT; /* it was read in place (nothing decoded here): copied */
+    return wp_buf_append(&p->r->strings, "", 1);
 }
 
 /* An optional integer field in [lo, hi]; absent or null leaves *out as it is. */
-static wp_status_t get_int(const cJSON *root, const char *key, int64_t lo, int64_t hi, int64_t *out,
-                           wp_api_error_t *e)
+static wp_status_t get_int(parse_t *p, int obj, const char *key, int64_t lo, int64_t hi,
+                           int64_t *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (v == NULL || cJSON_IsNull(v))
+    int v = wp_json_get(p->j, obj, key);
+    if (absent(p->j, v))
         return WP_OK;
     char msg[160];
-    if (!is_integer(v)) {
-        snprintf(msg, sizeof(msg), "'%s' must be an integer, got %s", key, type_name(v));
-        return bad(e, key, "%s", msg);
+    double d;
+    if (!is_integer(p->j, v, &d)) {
+        snprintf(msg, sizeof(msg), "'%s' must be an integer, got %s", key, type_name(p->j, v));
+        return bad(p->e, key, "%s", msg);
     }
-    int64_t x = (int64_t)v->valuedouble;
+    int64_t x = (int64_t)d;
     if (x < lo || x > hi) {
         snprintf(msg, sizeof(msg), "'%s' must be between %lld and %lld, got %lld", key,
                  (long long)lo, (long long)hi, (long long)x);
-        return bad(e, key, "%s", msg);
+        return bad(p->e, key, "%s", msg);
     }
     *out = x;
     return WP_OK;
 }
 
-static wp_status_t check_number(const cJSON *root, const char *key, double lo, double hi,
-                                wp_api_error_t *e)
+static wp_status_t check_number(parse_t *p, int obj, const char *key, double lo, double hi)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (v == NULL || cJSON_IsNull(v))
+    int v = wp_json_get(p->j, obj, key);
+    if (absent(p->j, v))
         return WP_OK;
     char msg[160];
-    if (!cJSON_IsNumber(v)) {
-        snprintf(msg, sizeof(msg), "'%s' must be a number, got %s", key, type_name(v));
-        return bad(e, key, "%s", msg);
+    if (wp_json_type(p->j, v) != WP_JSON_NUMBER) {
+        snprintf(msg, sizeof(msg), "'%s' must be a number, got %s", key, type_name(p->j, v));
+        return bad(p->e, key, "%s", msg);
     }
-    if (!(v->valuedouble >= lo && v->valuedouble <= hi)) {
+    double x = wp_json_number(p->j, v);
+    if (!(x >= lo && x <= hi)) {
         snprintf(msg, sizeof(msg), "'%s' must be between %g and %g", key, lo, hi);
-        return bad(e, key, "%s", msg);
+        return bad(p->e, key, "%s", msg);
     }
     return WP_OK;
 }
 
-static wp_status_t get_bool(const cJSON *root, const char *key, bool *out, wp_api_error_t *e)
+static wp_status_t get_bool(parse_t *p, int obj, const char *key, bool *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (v == NULL || cJSON_IsNull(v))
+    int v = wp_json_get(p->j, obj, key);
+    if (absent(p->j, v))
         return WP_OK;
-    if (!cJSON_IsBool(v)) {
+    if (!is_bool(p->j, v)) {
         char msg[160];
-        snprintf(msg, sizeof(msg), "'%s' must be a boolean, got %s", key, type_name(v));
-        return bad(e, key, "%s", msg);
+        snprintf(msg, sizeof(msg), "'%s' must be a boolean, got %s", key, type_name(p->j, v));
+        return bad(p->e, key, "%s", msg);
     }
-    *out = cJSON_IsTrue(v);
+    *out = wp_json_type(p->j, v) == WP_JSON_TRUE;
     return WP_OK;
 }
 
-/* An optional string field; an empty string is refused when !allow_empty. */
-static wp_status_t get_string(const cJSON *root, const char *key, bool allow_empty,
-                              const char **out, wp_api_error_t *e)
+/* An optional string field (its offset in r->strings, or -1); an empty string is refused
+ * when !allow_empty. */
+static wp_status_t get_string(parse_t *p, int obj, const char *key, bool allow_empty,
+                              ptrdiff_t *out)
 {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (v == NULL || cJSON_IsNull(v))
+    int v = wp_json_get(p->j, obj, key);
+    if (absent(p->j, v))
         return WP_OK;
     char msg[160];
-    if (!cJSON_IsString(v)) {
-        snprintf(msg, sizeof(msg), "'%s' must be a string, got %s", key, type_name(v));
-        return bad(e, key, "%s", msg);
+    if (wp_json_type(p->j, v) != WP_JSON_STRING) {
+        snprintf(msg, sizeof(msg), "'%s' must be a string, got %s", key, type_name(p->j, v));
+        return bad(p->e, key, "%s", msg);
     }
-    if (!allow_empty && v->valuestring[0] == '\0') {
+    if (!allow_empty && p->j->toks[v].len == 0) {
         snprintf(msg, sizeof(msg), "'%s' must be a non-empty string", key);
-        return bad(e, key, "%s", msg);
+        return bad(p->e, key, "%s", msg);
     }
-    *out = v->valuestring;
+    size_t at = p->r->strings.len;
+    if (keep_string(p, v) != WP_OK)
+        return bad(p->e, key, "'%s' is too long", key);
+    *out = (ptrdiff_t)at;
     return WP_OK;
 }
 
-static wp_status_t append_content(wp_buf_t *out, const cJSON *content)
+static wp_status_t append_str(const wp_json_t *j, int v, wp_buf_t *out)
 {
-    if (cJSON_IsString(content))
-        return wp_buf_puts(out, content->valuestring);
-    if (!cJSON_IsArray(content))
+    const char *s;
+    size_t n;
+    size_t at = out->len;
+    if (wp_json_str(j, v, out, &s, &n) != WP_OK)
+        return WP_ELIMIT;
+    if (out->len != at)
+        return WP_OK; /* decoded into out: already there */
+    return wp_buf_append(out, s, n);
+}
+
+static wp_status_t append_content(const wp_json_t *j, int content, wp_buf_t *out)
+{
+    if (content < 0)
+        return WP_OK;
+    if (wp_json_type(j, content) == WP_JSON_STRING)
+        return append_str(j, content, out);
+    if (wp_json_type(j, content) != WP_JSON_ARRAY)
         return WP_OK; /* null content (tool calls) renders as nothing */
-    const cJSON *part;
-    cJSON_ArrayForEach(part, content)
-    {
-        const cJSON *text = cJSON_GetObjectItemCaseSensitive(part, "text");
-        if (cJSON_IsString(text) && wp_buf_puts(out, text->valuestring) != WP_OK)
+    for (int part = wp_json_first(j, content); part >= 0; part = wp_json_next(j, content, part)) {
+        int text = wp_json_get(j, part, "text");
+        if (text >= 0 && wp_json_type(j, text) == WP_JSON_STRING &&
+            append_str(j, text, out) != WP_OK)
             return WP_ELIMIT;
     }
     return WP_OK;
 }
 
-wp_status_t wp_api_render_chat(const cJSON *messages, wp_buf_t *out)
+wp_status_t wp_api_render_chat(const wp_json_t *j, int messages, wp_buf_t *out)
 {
-    const cJSON *m;
-    cJSON_ArrayForEach(m, messages)
-    {
-        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-        if (wp_buf_printf(out, "<|%s|>\n", cJSON_IsString(role) ? role->valuestring : "user") ||
-            append_content(out, cJSON_GetObjectItemCaseSensitive(m, "content")) ||
-            wp_buf_puts(out, "\n"))
+    for (int m = messages >= 0 ? wp_json_first(j, messages) : -1; m >= 0;
+         m = wp_json_next(j, messages, m)) {
+        int role = wp_json_get(j, m, "role");
+        if (wp_buf_puts(out, "<|") != WP_OK ||
+            (role >= 0 && wp_json_type(j, role) == WP_JSON_STRING
+                 ? append_str(j, role, out)
+                 : wp_buf_puts(out, "user")) != WP_OK ||
+            wp_buf_puts(out, "|>\n") != WP_OK ||
+            append_content(j, wp_json_get(j, m, "content"), out) != WP_OK ||
+            wp_buf_puts(out, "\n") != WP_OK)
             return WP_ELIMIT;
     }
     return wp_buf_puts(out, "<|assistant|>\n");
 }
 
-static wp_status_t check_messages(const cJSON *msgs, wp_api_error_t *e)
+static void content_required(const wp_json_t *j, int role, int i, char *msg, size_t cap)
 {
-    if (msgs == NULL)
-        return bad(e, "messages", "%s", "'messages' is required");
-    if (!cJSON_IsArray(msgs) || cJSON_GetArraySize(msgs) == 0)
-        return bad(e, "messages", "'messages' must be a non-empty array, got %s",
-                   cJSON_IsArray(msgs) ? "an empty array" : type_name(msgs));
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    const char *s = "";
+    size_t n = 0;
+    (void)wp_json_str(j, role, &b, &s, &n);
+    snprintf(msg, cap, "messages[%d].content is required for role '%.*s'", i,
+             (int)(n < 32 ? n : 32), s);
+    wp_buf_free(&b);
+}
+
+static wp_status_t check_messages(parse_t *p, int msgs)
+{
+    const wp_json_t *j = p->j;
+    if (msgs < 0)
+        return bad(p->e, "messages", "%s", "'messages' is required");
+    if (wp_json_type(j, msgs) != WP_JSON_ARRAY || j->toks[msgs].count == 0)
+        return bad(p->e, "messages", "'messages' must be a non-empty array, got %s",
+                   wp_json_type(j, msgs) == WP_JSON_ARRAY ? "an empty array" : type_name(j, msgs));
     int i = 0;
-    const cJSON *m;
-    cJSON_ArrayForEach(m, msgs)
-    {
+    for (int m = wp_json_first(j, msgs); m >= 0; m = wp_json_next(j, msgs, m), i++) {
         char msg[200];
-        const cJSON *role = cJSON_GetObjectItemCaseSensitive(m, "role");
-        const cJSON *content = cJSON_GetObjectItemCaseSensitive(m, "content");
-        if (!cJSON_IsObject(m))
-            snprintf(msg, sizeof(msg), "messages[%d] must be an object, got %s", i, type_name(m));
-        else if (!cJSON_IsString(role))
+        if (wp_json_type(j, m) != WP_JSON_OBJECT) {
+            snprintf(msg, sizeof(msg), "messages[%d] must be an object, got %s", i,
+                     type_name(j, m));
+            return bad(p->e, "messages", "%s", msg);
+        }
+        int role = wp_json_get(j, m, "role"), content = wp_json_get(j, m, "content");
+        if (role < 0 || wp_json_type(j, role) != WP_JSON_STRING)
             snprintf(msg, sizeof(msg), "messages[%d].role must be a string", i);
-        else if (content == NULL && strcmp(role->valuestring, "assistant") != 0)
-            snprintf(msg, sizeof(msg), "messages[%d].content is required for role '%.32s'", i,
-                     role->valuestring);
-        else if (content != NULL && !cJSON_IsString(content) && !cJSON_IsArray(content) &&
-                 !cJSON_IsNull(content))
+        else if (content < 0 && !wp_json_str_eq(j, role, "assistant"))
+            content_required(j, role, i, msg, sizeof(msg));
+        else if (content >= 0 && wp_json_type(j, content) != WP_JSON_STRING &&
+                 wp_json_type(j, content) != WP_JSON_ARRAY && !absent(j, content))
             snprintf(msg, sizeof(msg),
                      "messages[%d].content must be a string or an array of parts, got %s", i,
-                     type_name(content));
-        else {
-            i++;
+                     type_name(j, content));
+        else
             continue;
-        }
-        return bad(e, "messages", "%s", msg);
+        return bad(p->e, "messages", "%s", msg);
     }
     return WP_OK;
 }
 
-static wp_status_t take_ids(wp_api_request_t *r, const cJSON *arr, wp_api_error_t *e)
+static wp_status_t take_ids(parse_t *p, int arr)
 {
-    size_t n = (size_t)cJSON_GetArraySize(arr);
+    const wp_json_t *j = p->j;
+    wp_api_request_t *r = p->r;
+    size_t n = j->toks[arr].count;
     if (n == 0 || n > MAX_PROMPT_IDS)
-        return bad(e, "prompt", "%s", "'prompt' token list must hold 1 to 4194304 token ids");
+        return bad(p->e, "prompt", "%s", "'prompt' token list must hold 1 to 4194304 token ids");
     r->prompt_ids = malloc(n * sizeof(int32_t));
     if (r->prompt_ids == NULL)
-        return bad(e, "prompt", "%s", "out of memory");
-    const cJSON *t;
-    cJSON_ArrayForEach(t, arr)
-    {
-        if (!is_integer(t) || t->valuedouble < 0 || t->valuedouble > 2147483647.0)
-            return bad(e, "prompt", "%s", "'prompt' token ids must be non-negative integers");
-        r->prompt_ids[r->n_prompt_ids++] = (int32_t)t->valuedouble;
+        return bad(p->e, "prompt", "%s", "out of memory");
+    for (int t = wp_json_first(j, arr); t >= 0; t = wp_json_next(j, arr, t)) {
+        double x;
+        if (!is_integer(j, t, &x) || x < 0 || x > 2147483647.0)
+            return bad(p->e, "prompt", "%s", "'prompt' token ids must be non-negative integers");
+        r->prompt_ids[r->n_prompt_ids++] = (int32_t)x;
     }
     return WP_OK;
 }
 
-/* The prompt is the tree's own string, not a copy (a 400 KB prompt was copied here). */
-static wp_status_t view_prompt(wp_api_request_t *r, const char *s)
+/* The prompt is the body's own text where it has no escapes (a 400 KB prompt is not
+ * copied), else decoded into r->rendered. */
+static wp_status_t view_prompt(parse_t *p, int v)
 {
-    r->prompt.len = strlen(s);
-    r->prompt.data = r->prompt.len > 0 ? s : NULL;
+    const char *s;
+    size_t n;
+    if (wp_json_str(p->j, v, &p->r->rendered, &s, &n) != WP_OK)
+        return bad(p->e, "prompt", "%s", "'prompt' is too long");
+    p->r->prompt.data = n > 0 ? s : NULL;
+    p->r->prompt.len = n;
     return WP_OK;
 }
 
-static wp_status_t parse_prompt(wp_api_request_t *r, const cJSON *p, wp_api_error_t *e)
+static wp_status_t parse_prompt(parse_t *p, int v)
 {
-    if (p == NULL)
-        return bad(e, "prompt", "%s", "'prompt' is required");
-    if (cJSON_IsString(p))
-        return view_prompt(r, p->valuestring);
-    if (!cJSON_IsArray(p) || cJSON_GetArraySize(p) == 0)
-        return bad(e, "prompt",
+    const wp_json_t *j = p->j;
+    if (v < 0)
+        return bad(p->e, "prompt", "%s", "'prompt' is required");
+    if (wp_json_type(j, v) == WP_JSON_STRING)
+        return view_prompt(p, v);
+    if (wp_json_type(j, v) != WP_JSON_ARRAY || j->toks[v].count == 0)
+        return bad(p->e, "prompt",
                    "'prompt' must be a string, a list of token ids or a one-element list, got %s",
-                   cJSON_IsArray(p) ? "an empty array" : type_name(p));
-    const cJSON *first = p->child;
-    if (cJSON_IsNumber(first))
-        return take_ids(r, p, e);
-    if (cJSON_GetArraySize(p) > 1)
+                   wp_json_type(j, v) == WP_JSON_ARRAY ? "an empty array" : type_name(j, v));
+    int first = wp_json_first(j, v);
+    if (wp_json_type(j, first) == WP_JSON_NUMBER)
+        return take_ids(p, v);
+    if (j->toks[v].count > 1)
         return bad(
-            e, "prompt", "%s",
+            p->e, "prompt", "%s",
             "'prompt' lists of several prompts are not supported; send one request per prompt");
-    if (cJSON_IsString(first))
-        return view_prompt(r, first->valuestring);
-    if (cJSON_IsArray(first))
-        return take_ids(r, first, e);
-    return bad(e, "prompt", "'prompt' elements must be strings or token ids, got %s",
-               type_name(first));
+    if (wp_json_type(j, first) == WP_JSON_STRING)
+        return view_prompt(p, first);
+    if (wp_json_type(j, first) == WP_JSON_ARRAY)
+        return take_ids(p, first);
+    return bad(p->e, "prompt", "'prompt' elements must be strings or token ids, got %s",
+               type_name(j, first));
 }
 
-static wp_status_t parse_fields(wp_api_request_t *r, wp_api_error_t *e)
+static wp_status_t parse_fields(parse_t *p)
 {
-    cJSON *root = r->root;
-    if (get_string(root, "model", false, &r->model, e) || get_bool(root, "stream", &r->stream, e) ||
-        get_int(root, "max_tokens", 1, 1 << 24, &r->max_tokens, e) ||
-        get_int(root, "max_completion_tokens", 1, 1 << 24, &r->max_tokens, e) ||
-        get_int(root, "min_tokens", 0, 1 << 24, &r->min_tokens, e) ||
-        get_int(root, "n", 1, 128, &r->n, e) ||
-        get_int(root, "priority", -(1LL << 31), (1LL << 31) - 1, &r->priority, e) ||
-        get_bool(root, "ignore_eos", &r->ignore_eos, e) ||
-        check_number(root, "temperature", 0.0, 2.0, e) ||
-        check_number(root, "top_p", 0.0, 1.0, e) ||
-        get_string(root, "cache_salt", false, &r->cache_salt, e) ||
-        get_string(root, "request_id", true, &r->request_id, e))
+    wp_api_request_t *r = p->r;
+    ptrdiff_t model = -1, salt = -1, rid = -1;
+    if (get_string(p, 0, "model", false, &model) || get_bool(p, 0, "stream", &r->stream) ||
+        get_int(p, 0, "max_tokens", 1, 1 << 24, &r->max_tokens) ||
+        get_int(p, 0, "max_completion_tokens", 1, 1 << 24, &r->max_tokens) ||
+        get_int(p, 0, "min_tokens", 0, 1 << 24, &r->min_tokens) ||
+        get_int(p, 0, "n", 1, 128, &r->n) ||
+        get_int(p, 0, "priority", -(1LL << 31), (1LL << 31) - 1, &r->priority) ||
+        get_bool(p, 0, "ignore_eos", &r->ignore_eos) ||
+        get_bool(p, 0, "add_special_tokens", &r->add_special_tokens) ||
+        check_number(p, 0, "temperature", 0.0, 2.0) || check_number(p, 0, "top_p", 0.0, 1.0) ||
+        get_string(p, 0, "cache_salt", false, &salt) || get_string(p, 0, "request_id", true, &rid))
         return WP_EINVAL;
-    const cJSON *prio = cJSON_GetObjectItemCaseSensitive(root, "priority");
-    r->has_priority = prio != NULL && !cJSON_IsNull(prio);
-    const cJSON *so = cJSON_GetObjectItemCaseSensitive(root, "stream_options");
-    if (so != NULL && !cJSON_IsNull(so)) {
-        if (!cJSON_IsObject(so))
-            return bad(e, "stream_options", "'stream_options' must be an object, got %s",
-                       type_name(so));
-        if (get_bool(so, "include_usage", &r->include_usage, e))
+    /* The strings are complete: point into their buffer, which no longer grows. */
+    r->model = model >= 0 ? r->strings.data + model : NULL;
+    r->cache_salt = salt >= 0 ? r->strings.data + salt : NULL;
+    r->request_id = rid >= 0 ? r->strings.data + rid : NULL;
+    r->has_priority = !absent(p->j, wp_json_get(p->j, 0, "priority"));
+    int so = wp_json_get(p->j, 0, "stream_options");
+    if (!absent(p->j, so)) {
+        if (wp_json_type(p->j, so) != WP_JSON_OBJECT)
+            return bad(p->e, "stream_options", "'stream_options' must be an object, got %s",
+                       type_name(p->j, so));
+        if (get_bool(p, so, "include_usage", &r->include_usage))
             return WP_EINVAL;
     }
-    cJSON *kv = cJSON_GetObjectItemCaseSensitive(root, "kv_transfer_params");
-    if (kv != NULL && !cJSON_IsNull(kv) && !cJSON_IsObject(kv))
-        return bad(e, "kv_transfer_params", "'kv_transfer_params' must be an object, got %s",
-                   type_name(kv));
-    r->kv_transfer_params = cJSON_IsObject(kv) ? kv : NULL;
+    int kv = wp_json_get(p->j, 0, "kv_transfer_params");
+    if (!absent(p->j, kv) && wp_json_type(p->j, kv) != WP_JSON_OBJECT)
+        return bad(p->e, "kv_transfer_params", "'kv_transfer_params' must be an object, got %s",
+                   type_name(p->j, kv));
+    r->has_kv_transfer_params = !absent(p->j, kv);
     if (r->kind == WP_API_CHAT) {
-        const cJSON *msgs = cJSON_GetObjectItemCaseSensitive(root, "messages");
-        if (check_messages(msgs, e))
+        int msgs = wp_json_get(p->j, 0, "messages");
+        if (check_messages(p, msgs))
             return WP_EINVAL;
-        if (wp_api_render_chat(msgs, &r->rendered) != WP_OK)
-            return bad(e, "messages", "%s", "'messages' are too long");
+        if (wp_api_render_chat(p->j, msgs, &r->rendered) != WP_OK)
+            return bad(p->e, "messages", "%s", "'messages' are too long");
         r->prompt.data = r->rendered.len > 0 ? r->rendered.data : NULL;
         r->prompt.len = r->rendered.len;
         return WP_OK;
     }
-    return parse_prompt(r, cJSON_GetObjectItemCaseSensitive(root, "prompt"), e);
+    return parse_prompt(p, wp_json_get(p->j, 0, "prompt"));
 }
 
 wp_status_t wp_api_request_parse(wp_api_kind_t kind, const char *body, size_t len,
@@ -287,31 +355,48 @@ wp_status_t wp_api_request_parse(wp_api_kind_t kind, const char *body, size_t le
     out->kind = kind;
     out->max_tokens = -1;
     out->n = 1;
+    out->add_special_tokens = true;
+    out->body = body;
+    out->body_len = len;
     wp_buf_init(&out->rendered, 0);
+    wp_buf_init(&out->strings, 0);
     e->status = 0;
     e->param[0] = '\0';
     e->err.msg[0] = '\0';
     if (len == 0)
         return bad(e, "", "%s", "the request body is empty; expected a JSON object");
-    const char *end = NULL;
-    out->root = cJSON_ParseWithLengthOpts(body, len, &end, false);
-    if (out->root == NULL) {
-        char msg[120];
-        size_t off = end != NULL && end >= body ? (size_t)(end - body) : 0;
-        snprintf(msg, sizeof(msg), "invalid JSON in the request body near byte %zu", off);
+    wp_json_t j;
+    size_t at;
+    wp_err_t jerr;
+    wp_status_t st = wp_json_parse(&j, body, len, &at, &jerr);
+    if (st != WP_OK) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "invalid JSON in the request body at byte %zu: %.120s", at,
+                 jerr.msg);
+        wp_json_free(&j);
         return bad(e, "", "%s", msg);
     }
-    for (const char *p = end; p != NULL && p < body + len; p++) {
-        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
-            char msg[120];
-            snprintf(msg, sizeof(msg), "invalid JSON: unexpected data after the object at byte %zu",
-                     (size_t)(p - body));
-            return bad(e, "", "%s", msg);
-        }
-    }
-    if (!cJSON_IsObject(out->root))
-        return bad(e, "", "the request body must be a JSON object, got %s", type_name(out->root));
-    return parse_fields(out, e);
+    parse_t p = {.r = out, .j = &j, .e = e};
+    st = wp_json_type(&j, 0) != WP_JSON_OBJECT
+             ? bad(e, "", "the request body must be a JSON object, got %s", type_name(&j, 0))
+             : parse_fields(&p);
+    wp_json_free(&j);
+    return st;
+}
+
+cJSON *wp_api_request_tree(wp_api_request_t *r)
+{
+    if (r->root == NULL && r->body != NULL)
+        r->root = cJSON_ParseWithLength(r->body, r->body_len);
+    return r->root;
+}
+
+cJSON *wp_api_request_kv_params(wp_api_request_t *r)
+{
+    if (!r->has_kv_transfer_params)
+        return NULL;
+    cJSON *kv = cJSON_GetObjectItemCaseSensitive(wp_api_request_tree(r), "kv_transfer_params");
+    return cJSON_IsObject(kv) ? kv : NULL;
 }
 
 void wp_api_request_free(wp_api_request_t *req)
@@ -319,6 +404,7 @@ void wp_api_request_free(wp_api_request_t *req)
     cJSON_Delete(req->root);
     req->root = NULL;
     wp_buf_free(&req->rendered);
+    wp_buf_free(&req->strings);
     req->prompt.data = NULL;
     req->prompt.len = 0;
     free(req->prompt_ids);

@@ -324,8 +324,9 @@ static void send_next(wp_bench_load_t *l)
     static const wp_http_call_cbs_t cbs = {on_head, on_body, on_done};
     q->sent = l->next_body; /* moved, not copied: the next body gets a buffer of its own */
     wp_buf_init(&l->next_body, 0);
-    q->call = wp_http_call_start(l->ups[l->started % (uint64_t)l->n_ups], "POST", path, "Content-Type: application/json\r\n",
-                                 q->sent.data, q->sent.len, &cbs, q);
+    q->call = wp_http_call_start(l->ups[l->started % (uint64_t)l->n_ups], "POST", path,
+                                 "Content-Type: application/json\r\n", q->sent.data, q->sent.len,
+                                 &cbs, q);
     l->have_next = false;
     if (q->call == NULL) {
         breq_fail(q, WP_REPORT_CONNECT, "%s", "out of memory");
@@ -452,7 +453,8 @@ wp_bench_load_t *wp_bench_load_start(uv_loop_t *loop, const wp_bench_load_config
     cc.first_byte_ms = (uint64_t)(cfg->timeout_s * 1000.0);
     cc.idle_ms = cc.first_byte_ms;
     cc.max_idle = 4096;
-    int n_more = cfg->n_more_ports > 0 && cfg->n_more_ports < WP_BENCH_MAX_PORTS ? cfg->n_more_ports : 0;
+    int n_more =
+        cfg->n_more_ports > 0 && cfg->n_more_ports < WP_BENCH_MAX_PORTS ? cfg->n_more_ports : 0;
     for (int i = 0; i <= n_more; i++) {
         int port = i == 0 ? cfg->port : cfg->more_ports[i - 1];
         if ((l->ups[i] = wp_http_upstream_new(loop, cfg->host, port, &cc, err)) == NULL) {

@@ -256,6 +256,7 @@ typedef struct gw_proxy_s {
     wp_http_req_t *req;   /* the client's request; its user is this */
     wp_api_request_t api; /* the parsed body (owned) */
     const char *model;    /* api.model, or the first served model when it names none */
+    char *logged_prompt;  /* the prompt's first 4 KB for the request log (log_prompts), owned */
     size_t n_tokens;      /* the prompt's tokens (tok/), for the scheduler and the P/D decider;
                              0 when no decision reads them (wp_sched_reads_prompt_tokens) */
     /* The prompt's block chain, which each pick writes and its pick points at (owned; grown

@@ -110,7 +110,7 @@ static void pf_done(void *ud, wp_status_t st, const char *why)
     }
     wp_err_t err;
     wp_buf_reset(&p->send_body);
-    if (wp_api_pd_decode_body(p->api.root, p->pf_answer.data ? p->pf_answer.data : "",
+    if (wp_api_pd_decode_body(wp_api_request_tree(&p->api), p->pf_answer.data ? p->pf_answer.data : "",
                               p->pf_answer.len, &p->send_body, &p->pf_cached, &err) != WP_OK) {
         fall_back(p, GW_PD_BAD_RESPONSE, err.msg);
         return;
@@ -139,7 +139,7 @@ bool wp__gw_pd_begin(gw_proxy_t *p)
     }
     p->pf_ep = &p->pool->eps[p->pf_pick.endpoint];
     wp_buf_reset(&p->send_body);
-    if (wp_api_pd_prefill_body(p->api.root, &p->send_body) != WP_OK) {
+    if (wp_api_pd_prefill_body(wp_api_request_tree(&p->api), &p->send_body) != WP_OK) {
         fall_back(p, GW_PD_BAD_RESPONSE, "out of memory building the prefill body");
         return true;
     }

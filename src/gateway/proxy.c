@@ -84,12 +84,13 @@ void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome)
                p->completion_tokens, p->attempts, p->pick.prefix_ratio, scores[0] ? scores : "-",
                gw->cfg.log_prompts ? " prompt=" : "",
                gw->cfg.log_prompts
-                   ? wp_log_quote(q, sizeof(q), p->api.prompt.data ? p->api.prompt.data : "")
+                   ? wp_log_quote(q, sizeof(q), p->logged_prompt ? p->logged_prompt : "")
                    : "");
     }
     wp__gw_pd_end(p);
     wp_buf_free(&p->pf_answer);
     wp_buf_free(&p->send_body);
+    free(p->logged_prompt);
     wp_api_request_free(&p->api);
     wp_buf_free(&p->fwd_headers);
     free(p->hashes);
@@ -544,6 +545,9 @@ void wp__gw_proxy_continue(gw_proxy_t *p)
                           "model");
         return;
     }
+    if (gw->cfg.log_prompts) /* the prompt is a view into the body, gone with the answer */
+        p->logged_prompt = strndup(p->api.prompt.data ? p->api.prompt.data : "",
+                                   p->api.prompt.len < 4096 ? p->api.prompt.len : 4096);
     if (gw->n_models > 0 && !wp__gw_model_known(gw, p->model)) {
         char msg[300];
         snprintf(msg, sizeof(msg), "The model `%.200s` does not exist.", p->model);

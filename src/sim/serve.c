@@ -268,7 +268,7 @@ static void reject(wp_http_req_t *req, int status, const char *msg, const char *
  * the fake one (the chat messages as wp_api_render_chat renders them). Caller frees. NULL
  * with *status (503: out of memory; 400: the prompt cannot be tokenized, e.g. a chat request
  * to a tokenizer without a supported chat template) and err. */
-static int32_t *prompt_tokens(wp_sim_t *sim, const wp_api_request_t *api, size_t *n, int *status,
+static int32_t *prompt_tokens(wp_sim_t *sim, wp_api_request_t *api, size_t *n, int *status,
                               wp_err_t *err)
 {
     *status = 503;
@@ -354,9 +354,9 @@ static bool check_request(sim_replica_t *r, wp_http_req_t *req, const wp_api_req
 }
 
 /* Whether kv_transfer_params holds `name`: true. */
-static bool kv_flag(const wp_api_request_t *api, const char *name)
+static bool kv_flag(wp_api_request_t *api, const char *name)
 {
-    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(api->kv_transfer_params, name));
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(wp_api_request_kv_params(api), name));
 }
 
 static sim_req_t *req_new(sim_replica_t *r, wp_http_req_t *req, const wp_api_request_t *api)
@@ -434,7 +434,7 @@ void wp__sim_serve_completion(sim_replica_t *r, wp_http_req_t *req, wp_api_kind_
             req->user = q;
             req->on_abort = on_abort;
             if (remote_prefill && !remote_decode)
-                wp__sim_pull_start(q, api.kv_transfer_params, ids, n);
+                wp__sim_pull_start(q, wp_api_request_kv_params(&api), ids, n);
             else
                 wp__sim_enqueue(q, ids, n, false);
         }

@@ -387,7 +387,7 @@ wp_status_t wp_tokmodel_encode_messages(const wp_tokmodel_t *m, wp_bpe_cache_t *
 }
 
 wp_status_t wp_tokmodel_encode_request(const wp_tokmodel_t *m, wp_bpe_cache_t *cache,
-                                       const wp_api_request_t *req, int32_t **ids, size_t *n,
+                                       wp_api_request_t *req, int32_t **ids, size_t *n,
                                        wp_err_t *err)
 {
     *ids = NULL;
@@ -400,11 +400,13 @@ wp_status_t wp_tokmodel_encode_request(const wp_tokmodel_t *m, wp_bpe_cache_t *c
         *n = req->n_prompt_ids;
         return WP_OK;
     }
-    if (req->kind == WP_API_CHAT)
-        return wp_tokmodel_encode_messages(m, cache,
-                                           cJSON_GetObjectItemCaseSensitive(req->root, "messages"),
-                                           req->root, ids, n, err);
+    if (req->kind == WP_API_CHAT) {
+        const cJSON *body = wp_api_request_tree(req);
+        if (body == NULL)
+            return wp_err_set(err, WP_ENOMEM, "out of memory");
+        return wp_tokmodel_encode_messages(
+            m, cache, cJSON_GetObjectItemCaseSensitive(body, "messages"), body, ids, n, err);
+    }
     return wp_tokmodel_encode_prompt(m, cache, req->prompt.data ? req->prompt.data : "",
-                                     req->prompt.len,
-                                     body_bool(req->root, "add_special_tokens", true), ids, n, err);
+                                     req->prompt.len, req->add_special_tokens, ids, n, err);
 }

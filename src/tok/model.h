@@ -90,7 +90,7 @@ wp_status_t wp_tokmodel_encode_messages(const wp_tokmodel_t *m, wp_bpe_cache_t *
  * with the BOS rule (the body's add_special_tokens, default true); a chat's messages. *ids
  * is malloc'd (non-NULL when *n > 0). */
 wp_status_t wp_tokmodel_encode_request(const wp_tokmodel_t *m, wp_bpe_cache_t *cache,
-                                       const wp_api_request_t *req, int32_t **ids, size_t *n,
+                                       wp_api_request_t *req, int32_t **ids, size_t *n,
                                        wp_err_t *err);
 
 #endif

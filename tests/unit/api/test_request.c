@@ -11,12 +11,20 @@
 #include <cmocka.h>
 
 #include "api/openai.h"
+#include "base/json.h"
 
 /* Parses a NUL-terminated body; the request must be freed by the caller. */
 static wp_status_t parse(wp_api_kind_t kind, const char *body, wp_api_request_t *r,
                          wp_api_error_t *e)
 {
     return wp_api_request_parse(kind, body, strlen(body), r, e);
+}
+
+/* The prompt view holds exactly want (it is not NUL-terminated when read in place). */
+static void prompt_is(const wp_api_request_t *r, const char *want)
+{
+    assert_int_equal(r->prompt.len, strlen(want));
+    assert_memory_equal(r->prompt.data, want, r->prompt.len);
 }
 
 /* Asserts that body is refused with 400, naming param, with msg_part in the message. */
@@ -44,7 +52,7 @@ static void test_api_completions_string_prompt(void **state)
         parse(WP_API_COMPLETIONS, "{\"model\":\"m\",\"prompt\":\"Hello world\"}", &r, &e), WP_OK);
     assert_int_equal(r.kind, WP_API_COMPLETIONS);
     assert_string_equal(r.model, "m");
-    assert_string_equal(r.prompt.data, "Hello world");
+    prompt_is(&r, "Hello world");
     assert_int_equal(r.prompt.len, 11);
     assert_null(r.prompt_ids);
     assert_int_equal(r.n_prompt_ids, 0);
@@ -59,7 +67,9 @@ static void test_api_completions_string_prompt(void **state)
     assert_false(r.ignore_eos);
     assert_null(r.cache_salt);
     assert_null(r.request_id);
-    assert_null(r.kv_transfer_params);
+    assert_false(r.has_kv_transfer_params);
+    assert_null(wp_api_request_kv_params(&r));
+    assert_null(r.root); /* no tree until one is asked for */
     assert_int_equal(e.status, 0);
     wp_api_request_free(&r);
 }
@@ -81,7 +91,7 @@ static void test_api_completions_list_of_one_string(void **state)
     wp_api_request_t r;
     wp_api_error_t e;
     assert_int_equal(parse(WP_API_COMPLETIONS, "{\"prompt\":[\"only one\"]}", &r, &e), WP_OK);
-    assert_string_equal(r.prompt.data, "only one");
+    prompt_is(&r, "only one");
     assert_null(r.prompt_ids);
     wp_api_request_free(&r);
 }
@@ -147,25 +157,33 @@ static void test_api_chat_render_exact(void **state)
                                        "<|assistant|>\n");
     assert_int_equal(r.prompt.len, strlen(r.prompt.data));
 
-    /* wp_api_render_chat renders the same bytes from the tree. */
+    /* wp_api_render_chat renders the same bytes from an index of the body. */
+    wp_json_t j;
+    size_t at;
+    wp_err_t err;
+    assert_int_equal(wp_json_parse(&j, body, strlen(body), &at, &err), WP_OK);
     wp_buf_t b;
     wp_buf_init(&b, 0);
-    assert_int_equal(wp_api_render_chat(cJSON_GetObjectItem(r.root, "messages"), &b), WP_OK);
+    assert_int_equal(wp_api_render_chat(&j, wp_json_get(&j, 0, "messages"), &b), WP_OK);
     assert_string_equal(b.data, r.prompt.data);
     wp_buf_free(&b);
+    wp_json_free(&j);
     wp_api_request_free(&r);
 }
 
 static void test_api_chat_render_cap(void **state)
 {
     (void)state;
-    cJSON *msgs = cJSON_Parse("[{\"role\":\"user\",\"content\":\"0123456789\"}]");
-    assert_non_null(msgs);
+    const char *text = "[{\"role\":\"user\",\"content\":\"0123456789\"}]";
+    wp_json_t j;
+    size_t at;
+    wp_err_t err;
+    assert_int_equal(wp_json_parse(&j, text, strlen(text), &at, &err), WP_OK);
     wp_buf_t b;
     wp_buf_init(&b, 16); /* "<|user|>\n" fits, the content does not */
-    assert_int_equal(wp_api_render_chat(msgs, &b), WP_ELIMIT);
+    assert_int_equal(wp_api_render_chat(&j, 0, &b), WP_ELIMIT);
     wp_buf_free(&b);
-    cJSON_Delete(msgs);
+    wp_json_free(&j);
 }
 
 static void test_api_chat_message_errors(void **state)
@@ -235,7 +253,7 @@ static void test_api_null_fields_are_absent(void **state)
     assert_null(r.model);
     assert_int_equal(r.max_tokens, -1);
     assert_false(r.stream);
-    assert_null(r.kv_transfer_params);
+    assert_null(wp_api_request_kv_params(&r));
     assert_false(r.has_priority);
     wp_api_request_free(&r);
 }
@@ -245,7 +263,7 @@ static void test_api_invalid_json_offset(void **state)
     (void)state;
     /* "{\"model\": x}": the bad token starts at byte 10. */
     expect_bad(WP_API_COMPLETIONS, "{\"model\": x}", "",
-               "invalid JSON in the request body near byte 10");
+               "invalid JSON in the request body at byte 10: expected a value");
     expect_bad(WP_API_COMPLETIONS, "{\"prompt\":\"unterminated", "", "invalid JSON");
     expect_bad(WP_API_CHAT, "[1,2", "", "invalid JSON");
 }
@@ -254,7 +272,7 @@ static void test_api_trailing_garbage(void **state)
 {
     (void)state;
     expect_bad(WP_API_COMPLETIONS, "{\"prompt\":\"p\"} x", "",
-               "unexpected data after the object at byte 15");
+               "at byte 15: unexpected data after the value");
     expect_bad(WP_API_COMPLETIONS, "{\"prompt\":\"p\"}{}", "", "at byte 14");
     /* Trailing white space is fine. */
     wp_api_request_t r;
@@ -274,7 +292,7 @@ static void test_api_body_not_object_or_empty(void **state)
     wp_api_error_t e;
     const char *body = "{\"prompt\":\"p\"}GARBAGE";
     assert_int_equal(wp_api_request_parse(WP_API_COMPLETIONS, body, 14, &r, &e), WP_OK);
-    assert_string_equal(r.prompt.data, "p");
+    prompt_is(&r, "p");
     wp_api_request_free(&r);
 }
 
@@ -340,6 +358,26 @@ static void test_api_stream_options_include_usage(void **state)
     wp_api_request_free(&r);
 }
 
+/* A prompt without escapes is read where it lies in the body; one with escapes is
+ * decoded into the request's own buffer. */
+static void test_api_prompt_in_place_or_decoded(void **state)
+{
+    (void)state;
+    wp_api_request_t r;
+    wp_api_error_t e;
+    const char *plain = "{\"prompt\":\"as sent\",\"model\":\"m\\u00e9\"}";
+    assert_int_equal(parse(WP_API_COMPLETIONS, plain, &r, &e), WP_OK);
+    assert_ptr_equal(r.prompt.data, strstr(plain, "as sent"));
+    prompt_is(&r, "as sent");
+    assert_string_equal(r.model, "m\xc3\xa9"); /* decoded, NUL-terminated */
+    wp_api_request_free(&r);
+    const char *esc = "{\"prompt\":\"line\\none \\\"q\\\"\"}";
+    assert_int_equal(parse(WP_API_COMPLETIONS, esc, &r, &e), WP_OK);
+    assert_true(r.prompt.data == r.rendered.data);
+    prompt_is(&r, "line\none \"q\"");
+    wp_api_request_free(&r);
+}
+
 static void test_api_vllm_extras(void **state)
 {
     (void)state;
@@ -359,7 +397,8 @@ static void test_api_vllm_extras(void **state)
     assert_true(r.ignore_eos);
     assert_int_equal(r.n, 2);
     /* Fields not validated are left in the tree as sent. */
-    assert_string_equal(cJSON_GetObjectItem(r.root, "top_k")->valuestring, "untouched");
+    assert_string_equal(cJSON_GetObjectItem(wp_api_request_tree(&r), "top_k")->valuestring,
+                        "untouched");
     wp_api_request_free(&r);
 }
 
@@ -384,14 +423,14 @@ static void test_api_kv_transfer_params_kept(void **state)
               "\"remote_block_ids\":[1,2,3],\"remote_engine_id\":\"e1\",\"remote_port\":5600}}",
               &r, &e),
         WP_OK);
-    assert_non_null(r.kv_transfer_params);
-    assert_ptr_equal(r.kv_transfer_params, cJSON_GetObjectItem(r.root, "kv_transfer_params"));
-    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(r.kv_transfer_params, "do_remote_prefill")));
-    assert_int_equal(
-        cJSON_GetArraySize(cJSON_GetObjectItem(r.kv_transfer_params, "remote_block_ids")), 3);
-    assert_string_equal(cJSON_GetObjectItem(r.kv_transfer_params, "remote_engine_id")->valuestring,
-                        "e1");
-    assert_int_equal(cJSON_GetObjectItem(r.kv_transfer_params, "remote_port")->valueint, 5600);
+    assert_true(r.has_kv_transfer_params);
+    const cJSON *kv = wp_api_request_kv_params(&r);
+    assert_non_null(kv);
+    assert_ptr_equal(kv, cJSON_GetObjectItem(r.root, "kv_transfer_params"));
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(kv, "do_remote_prefill")));
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(kv, "remote_block_ids")), 3);
+    assert_string_equal(cJSON_GetObjectItem(kv, "remote_engine_id")->valuestring, "e1");
+    assert_int_equal(cJSON_GetObjectItem(kv, "remote_port")->valueint, 5600);
     wp_api_request_free(&r);
 }
 
@@ -437,6 +476,7 @@ int main(void)
         cmocka_unit_test(test_api_body_not_object_or_empty),
         cmocka_unit_test(test_api_max_tokens_and_max_completion_tokens),
         cmocka_unit_test(test_api_stream_options_include_usage),
+        cmocka_unit_test(test_api_prompt_in_place_or_decoded),
         cmocka_unit_test(test_api_vllm_extras),
         cmocka_unit_test(test_api_cache_salt_empty_rejected),
         cmocka_unit_test(test_api_kv_transfer_params_kept),
