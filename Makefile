@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-spot bench-pd bench-bpe bench-precise bench-offload bench-scale-to-zero bench-wide-ep bench-fidelity bench-proxy bench-long-prompts format clean fuzz fuzz-build fuzz-short soak
+.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-spot bench-pd bench-bpe bench-precise bench-offload bench-scale-to-zero bench-wide-ep bench-fidelity bench-proxy bench-long-prompts bench-streams format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -137,6 +137,11 @@ bench-proxy: build
 # scheduler set-ups (about a minute). Writes its section of docs/benchmarks.md.
 bench-long-prompts: build node-deps
 	scripts/bench_long_prompts.sh $(BUILD)
+
+# Ten thousand SSE streams (or as many as the open-file limit allows) held through one gateway
+# loop: failures, peak RSS, each stream's largest gap (about a minute). Writes its section.
+bench-streams: build
+	scripts/bench_streams.sh $(BUILD)
 
 bench-wide-ep: deps build
 	cmake --build $(BUILD) --target ep_calibration

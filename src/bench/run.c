@@ -4,6 +4,7 @@
  * the loop until that phase's flag is set, so the whole run reads top to bottom.
  */
 #include "bench/bench.h"
+#include "os/limits.h"
 
 #include <errno.h>
 #include <math.h>
@@ -360,8 +361,8 @@ static void child_line(void *ud, const char *line)
     const char *gs = strstr(line, " gateways=");
     r->child_gateways[0] = '\0';
     if (gs != NULL)
-        snprintf(r->child_gateways, sizeof(r->child_gateways), "%.*s",
-                 (int)strcspn(gs + 10, " "), gs + 10);
+        snprintf(r->child_gateways, sizeof(r->child_gateways), "%.*s", (int)strcspn(gs + 10, " "),
+                 gs + 10);
     r->child_ready = true;
 }
 
@@ -513,6 +514,7 @@ int wp_bench_run(const wp_bench_opts_t *o)
     static run_t r;
     memset(&r, 0, sizeof(r));
     r.loop = uv_default_loop();
+    wp_os_nofile_raise(65536); /* a connection per request in flight */
     r.opts = o;
     uv_signal_init(r.loop, &r.sigint);
     r.sigint.data = &r;

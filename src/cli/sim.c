@@ -18,6 +18,10 @@
 #include "base/str.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "os/limits.h"
+
+/* Open files a sim process asks for: a socket per client connection, many thousands. */
+#define OPEN_FILES_WANTED 65536
 #include "cli/simopts.h"
 
 static void usage(FILE *out)
@@ -169,6 +173,7 @@ int wp_cli_sim(int argc, char **argv)
     if (getenv("WELLPATH_PARENT_DEATH") != NULL)
         prctl(PR_SET_PDEATHSIG, SIGTERM);
     uv_loop_t *loop = uv_default_loop();
+    wp_os_nofile_raise(OPEN_FILES_WANTED); /* a server for many clients at once */
     sim_run_t run = {.shutdown_timeout_s = sc.shutdown_timeout_s};
     run.sim = wp_sim_new(loop, &sc, &err);
     if (run.sim == NULL)

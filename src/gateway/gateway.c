@@ -24,6 +24,7 @@
 
 #include "api/openai.h"
 #include "base/log.h"
+#include "os/limits.h"
 #include "base/str.h"
 
 void wp_gateway_config_default(wp_gateway_config_t *cfg)
@@ -303,8 +304,29 @@ wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp
     return gw;
 }
 
+/* Each client connection may hold one upstream connection: the open-file limit is raised to
+ * twice gateway.maxConnections and a margin (listeners, scrapes, checks, KV-event sockets,
+ * files), or said plainly at start when it cannot be. */
+static void raise_open_files(const wp_gateway_t *gw)
+{
+    uint64_t want = 2 * (uint64_t)gw->cfg.server.max_connections + 1024;
+    uint64_t have = wp_os_nofile_raise(want);
+    if (have >= want) {
+        wp_log(WP_LOG_INFO, "open files", "limit=%llu needed=%llu", (unsigned long long)have,
+               (unsigned long long)want);
+        return;
+    }
+    wp_log(WP_LOG_WARN,
+           "open-file limit below what gateway.maxConnections needs: connections past it will "
+           "be refused; raise the limit (ulimit -n, systemd LimitNOFILE=, the container's "
+           "nofile ulimit) or lower gateway.maxConnections",
+           "limit=%llu needed=%llu max_connections=%d", (unsigned long long)have,
+           (unsigned long long)want, gw->cfg.server.max_connections);
+}
+
 wp_status_t wp_gateway_start(wp_gateway_t *gw, wp_err_t *err)
 {
+    raise_open_files(gw);
     gw->server = wp_http_server_new(gw->loop, &gw->cfg.server, on_request, gw);
     if (gw->server == NULL)
         return wp_err_set(err, WP_ENOMEM, "out of memory");

@@ -69,6 +69,8 @@ static void put_metrics(jb_t *b, cJSON *parent, const char *key, const wp_report
     put_dist(b, m, "itl_s", &mm->itl_s);
     put_dist(b, m, "tpot_s", &mm->tpot_s);
     put_dist(b, m, "e2e_s", &mm->e2e_s);
+    put_dist(b, m, "max_itl_s", &mm->max_itl_s);
+    jb_num(b, m, "max_itl_max_s", mm->max_itl_max_s);
     jb_num(b, m, "requests_per_s", mm->requests_per_s);
     jb_num(b, m, "output_tokens_per_s", mm->output_tokens_per_s);
     jb_num(b, m, "total_tokens_per_s", mm->total_tokens_per_s);

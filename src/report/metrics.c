@@ -4,15 +4,14 @@
  * One pass over the run's records picks those in scope (one stage, or all): it counts
  * outcomes, sums tokens of completed requests, tracks the earliest start and latest end
  * (start + E2E, failures included) for the measured span, counts requests meeting every
- * SLO, and fills temporary sample sets for TTFT, TPOT and E2E. ITL comes from the run's
- * per-stage sample sets: a stage's own set (sorted in place), or for the whole run the
- * only stage's set, or else the union of all of them (wp_stats_samples_union_quantiles:
- * each sorted in place and merged, nothing copied). Percentiles are
- * wp_stats_samples_quantile (numpy's linear method); means are arithmetic means. The ITL
- * mean is the pooled mean of every gap (each request's mean times its gap count, summed),
- * so it stays exact when the sample cap dropped gaps; its percentiles use the kept ones.
- * Rates divide by the span; with a span <= 0 they are NaN. See report.h for the exact
- * definitions of TPOT, the ITL SLO and goodput.
+ * SLO, and fills temporary sample sets for TTFT, TPOT, E2E and each stream's largest gap. ITL comes
+ * from the run's per-stage sample sets: a stage's own set (sorted in place), or for the whole run
+ * the only stage's set, or else the union of all of them (wp_stats_samples_union_quantiles: each
+ * sorted in place and merged, nothing copied). Percentiles are wp_stats_samples_quantile (numpy's
+ * linear method); means are arithmetic means. The ITL mean is the pooled mean of every gap (each
+ * request's mean times its gap count, summed), so it stays exact when the sample cap dropped gaps;
+ * its percentiles use the kept ones. Rates divide by the span; with a span <= 0 they are NaN. See
+ * report.h for the exact definitions of TPOT, the ITL SLO and goodput.
  */
 #include <math.h>
 #include <string.h>
@@ -20,7 +19,7 @@
 #include "report/report_int.h"
 
 typedef struct {
-    wp_stats_samples_t ttft, tpot, e2e;
+    wp_stats_samples_t ttft, tpot, e2e, max_itl;
     double first_start, last_end;
     double gap_sum; /* every ITL gap of the scope's completed requests, kept or not */
     uint64_t gaps;
@@ -74,6 +73,13 @@ static wp_status_t add_completed(scope_acc_t *acc, wp_report_metrics_t *m,
         return WP_ENOMEM;
     if (!isnan(tpot) && wp_stats_samples_add(&acc->tpot, tpot) != WP_OK)
         return WP_ENOMEM;
+    if (!isnan(rec->max_itl_s)) {
+        if (wp_stats_samples_add(&acc->max_itl, rec->max_itl_s) != WP_OK)
+            return WP_ENOMEM;
+        m->max_itl_max_s = isnan(m->max_itl_max_s) || rec->max_itl_s > m->max_itl_max_s
+                               ? rec->max_itl_s
+                               : m->max_itl_max_s;
+    }
     return WP_OK;
 }
 
@@ -148,11 +154,13 @@ wp_status_t wp_report_run_metrics(wp_report_run_t *run, size_t stage, wp_report_
         return wp_err_set(err, WP_EINVAL, "report: stage %zu out of range (run has %zu)", stage,
                           run->n_stages);
     memset(m, 0, sizeof(*m));
+    m->max_itl_max_s = NAN;
     size_t limit = run->owner->limits.max_requests;
     scope_acc_t acc = {.first_start = INFINITY, .last_end = -INFINITY};
     wp_stats_samples_init(&acc.ttft, limit);
     wp_stats_samples_init(&acc.tpot, limit);
     wp_stats_samples_init(&acc.e2e, limit);
+    wp_stats_samples_init(&acc.max_itl, limit);
     wp_status_t st = scan_records(run, stage, &acc, m);
     if (st == WP_OK)
         st = itl_dist(run, stage, &m->itl_s);
@@ -160,6 +168,7 @@ wp_status_t wp_report_run_metrics(wp_report_run_t *run, size_t stage, wp_report_
         dist_of(&acc.ttft, &m->ttft_s);
         dist_of(&acc.tpot, &m->tpot_s);
         dist_of(&acc.e2e, &m->e2e_s);
+        dist_of(&acc.max_itl, &m->max_itl_s);
         if (acc.gaps > 0) /* exact even when gaps past the sample cap were dropped */
             m->itl_s.mean = acc.gap_sum / (double)acc.gaps;
         rates(m, &acc);
@@ -169,6 +178,7 @@ wp_status_t wp_report_run_metrics(wp_report_run_t *run, size_t stage, wp_report_
     wp_stats_samples_free(&acc.ttft);
     wp_stats_samples_free(&acc.tpot);
     wp_stats_samples_free(&acc.e2e);
+    wp_stats_samples_free(&acc.max_itl);
     if (st != WP_OK)
         return wp_err_set(err, st, "report: out of memory computing metrics");
     return WP_OK;

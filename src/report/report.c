@@ -335,6 +335,15 @@ static void store_gaps(wp_report_run_t *run, const wp_report_result_t *res)
     run->itl_dropped += res->n_itl - i;
 }
 
+/* The largest of v[0..n); NaN when n is 0. */
+static double max_of(const double *v, size_t n)
+{
+    double m = NAN;
+    for (size_t i = 0; i < n; i++)
+        m = i == 0 || v[i] > m ? v[i] : m;
+    return m;
+}
+
 static double mean_of(const double *v, size_t n)
 {
     if (n == 0)
@@ -367,6 +376,7 @@ wp_status_t wp_report_add(wp_report_run_t *run, const wp_report_result_t *res, w
         .ttft_s = ok ? res->ttft_s : NAN,
         .e2e_s = res->e2e_s,
         .mean_itl_s = ok ? mean_of(res->itl_s, res->n_itl) : NAN,
+        .max_itl_s = ok ? max_of(res->itl_s, res->n_itl) : NAN,
         .n_gaps = ok ? (uint32_t)res->n_itl : 0,
         .stage = (uint32_t)res->stage,
         .prompt_tokens = res->prompt_tokens,

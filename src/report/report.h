@@ -125,6 +125,11 @@ typedef struct wp_report_metrics_s {
     uint64_t failed;
     uint64_t failures[WP_REPORT_OUTCOME_COUNT]; /* per kind; failures[WP_REPORT_OK] is 0 */
     wp_report_dist_t ttft_s, itl_s, tpot_s, e2e_s;
+    /* Each completed stream's largest gap between tokens, over the streams (a starved
+     * stream shows here when the ITL percentiles, over all gaps, hide it), and the largest
+     * of them. NaN without gaps. */
+    wp_report_dist_t max_itl_s;
+    double max_itl_max_s;
     double span_s; /* measured span the rates divide by */
     double requests_per_s;
     double output_tokens_per_s;

@@ -21,6 +21,7 @@ typedef struct wp__report_rec_s {
     double ttft_s;
     double e2e_s;
     double mean_itl_s; /* NaN when the request had no gaps */
+    double max_itl_s;  /* its largest gap; NaN when it had none */
     uint32_t n_gaps;   /* its ITL gaps, stored or dropped (so the mean ITL is exact) */
     uint32_t stage;
     uint32_t prompt_tokens;

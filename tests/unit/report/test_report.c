@@ -122,6 +122,10 @@ static void test_report_stage_metrics(void **state)
     assert_near(m.itl_s.mean, 2.9 / 13, EPS);
     assert_near(m.itl_s.p50, 0.1, EPS);
     assert_near(m.itl_s.p90, 0.56, EPS);
+    /* Each stream's largest gap: A 0.1, B 0.8 (C has none): mean and p50 0.45, largest 0.8. */
+    assert_near(m.max_itl_s.mean, 0.45, EPS);
+    assert_near(m.max_itl_s.p50, 0.45, EPS);
+    assert_near(m.max_itl_max_s, 0.8, EPS);
     /* Span 3.5 s (F ends at 3.5); 3 completed, 16 output, 400 prompt tokens. */
     assert_near(m.span_s, 3.5, EPS);
     assert_near(m.requests_per_s, 3 / 3.5, EPS);
@@ -342,6 +346,8 @@ static void check_metrics(const cJSON *m)
                           "itl_s",
                           "tpot_s",
                           "e2e_s",
+                          "max_itl_s",
+                          "max_itl_max_s",
                           "requests_per_s",
                           "output_tokens_per_s",
                           "total_tokens_per_s",
@@ -358,6 +364,7 @@ static void check_metrics(const cJSON *m)
     check_dist(m, "itl_s");
     check_dist(m, "tpot_s");
     check_dist(m, "e2e_s");
+    check_dist(m, "max_itl_s");
     const cJSON *f = cJSON_GetObjectItemCaseSensitive(m, "failures");
     const char *kinds[] = {"http_4xx",     "http_5xx",     "connect", "timeout",
                            "stream_error", "bad_response", "aborted"};
