@@ -29,66 +29,12 @@ for t in nginx wrk; do
     command -v "$t" >/dev/null 2>&1 || { echo "bench-long-prompts: $t is not installed (make bench-proxy installs it)" >&2; exit 1; }
 done
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-if [ "$(nproc)" -ge 2 ]; then
-    pin_gw="taskset -c 0" pin_load="taskset -c 1"
-else
-    pin_gw="" pin_load=""
-fi
-hz=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { # url what
-    for _ in $(seq 100); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
-    echo "bench-long-prompts: $2 did not start ($1)" >&2
-    exit 1
-}
+. scripts/bench_lib.sh
 model="Qwen/Qwen3-8B"
 
 # The static backend.
 be=$(free_port)
-mkdir -p "$tmp/be"
-cat >"$tmp/be/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process off;
-pid $tmp/be/nginx.pid;
-error_log $tmp/be/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $tmp/be;
-    client_max_body_size 8m;
-    client_body_buffer_size 1m;
-    server {
-        listen 127.0.0.1:$be;
-        location = /health { return 200 ''; }
-        location = /metrics {
-            default_type text/plain;
-            return 200 'vllm:num_requests_waiting{model_name="$model"} 0\nvllm:num_requests_running{model_name="$model"} 0\nvllm:kv_cache_usage_perc{model_name="$model"} 0\n';
-        }
-        location = /v1/models {
-            default_type application/json;
-            return 200 '{"object":"list","data":[{"id":"$model","object":"model"}]}';
-        }
-        location / {
-            default_type application/json;
-            return 200 '{"id":"cmpl-static","object":"text_completion","model":"$model","choices":[{"index":0,"text":"ok","finish_reason":"length"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}';
-        }
-    }
-}
-EOF
-$pin_load nginx -p "$tmp/be" -e "$tmp/be/error.log" -c "$tmp/be/nginx.conf" &
-pids+=($!)
-wait_http "http://127.0.0.1:$be/health" "backend nginx"
+start_static_backend "$tmp/be" "$be" "$model"
 
 # The prompt: docs text, cut to 100,000 Qwen3 tokens (a sim with the tokenizer counts).
 sp=$(free_port)
@@ -137,12 +83,7 @@ request = function()
     return wrk.format(nil, nil, nil, head .. string.format(" %08d", counter) .. tail)
 end
 delay = function() return 100 end
-done = function(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format("RESULT %d %.6f %d %d %d %d %d\n", summary.requests,
-        summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
-        latency:percentile(99.9), e.status, e.connect + e.read + e.write + e.timeout))
-end
+$(wrk_result_lua)
 EOF
 # The body ends with the tail the script cuts at.
 python3 -c "import sys; b=open('$tmp/body.json').read(); assert b.endswith('\", \"max_tokens\": 1}'), b[-30:]"

@@ -50,67 +50,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ -x "$bin" ] || { echo "bench-proxy: $bin not built (make build)" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-if [ "$(nproc)" -ge 2 ]; then
-    pin_proxy="taskset -c 0" pin_load="taskset -c 1"
-else
-    pin_proxy="" pin_load=""
-fi
-hz=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { # port, what
-    for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0; sleep 0.1; done
-    echo "bench-proxy: $2 did not start on port $1" >&2
-    exit 1
-}
+. scripts/bench_lib.sh
+pin_proxy=$pin_gw
+wait_port() { wait_http "http://127.0.0.1:$1/health" "$2"; }
 model="Qwen/Qwen3-8B"
 
 # The backend: one static nginx worker.
 be=$(free_port)
-mkdir -p "$tmp/be"
-cat >"$tmp/be/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-master_process off;
-pid $tmp/be/nginx.pid;
-error_log $tmp/be/error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $tmp/be;
-    client_max_body_size 8m;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$be backlog=4096;
-        location = /health { return 200 ''; }
-        location = /metrics {
-            default_type text/plain;
-            return 200 'vllm:num_requests_waiting{model_name="$model"} 0\nvllm:num_requests_running{model_name="$model"} 0\nvllm:kv_cache_usage_perc{model_name="$model"} 0\n';
-        }
-        location = /v1/models {
-            default_type application/json;
-            return 200 '{"object":"list","data":[{"id":"$model","object":"model"}]}';
-        }
-        location / {
-            default_type application/json;
-            return 200 '{"id":"cmpl-static","object":"text_completion","model":"$model","choices":[{"index":0,"text":"ok","finish_reason":"length"}],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}';
-        }
-    }
-}
-EOF
-$pin_load nginx -p "$tmp/be" -e "$tmp/be/error.log" -c "$tmp/be/nginx.conf" &
-pids+=($!)
-wait_port "$be" "backend nginx"
+start_static_backend "$tmp/be" "$be" "$model"
 
 # The streaming backend: a simulated vLLM at a millionth of real time.
 bs=$(free_port)
@@ -243,12 +190,7 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
-done = function(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format("RESULT %d %.6f %d %d %d %d %d\n", summary.requests,
-        summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
-        latency:percentile(99.9), e.status, e.connect + e.read + e.write + e.timeout))
-end
+$(wrk_result_lua)
 EOF
 done
 
@@ -257,12 +199,7 @@ cat >"$tmp/sse.lua" <<EOF
 wrk.method = "POST"
 wrk.body = '{"model":"$model","prompt":"Tell me a story.","max_tokens":200,"ignore_eos":true,"stream":true}'
 wrk.headers["Content-Type"] = "application/json"
-done = function(summary, latency, requests)
-    local e = summary.errors
-    io.write(string.format("RESULT %d %.6f %d %d %d %d %d\n", summary.requests,
-        summary.duration / 1e6, latency:percentile(50), latency:percentile(99),
-        latency:percentile(99.9), e.status, e.connect + e.read + e.write + e.timeout))
-end
+$(wrk_result_lua)
 EOF
 
 # Checks each proxy answers a completion with 200 before measuring.

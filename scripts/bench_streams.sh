@@ -21,21 +21,7 @@ fit=$(( hard == 0 ? 10000 : (hard - 1024) / 2 - 32 ))
 streams=${STREAMS:-$((fit < 10000 ? fit : 10000))}
 [ -x "$bin" ] || { echo "bench-streams: $bin not built (make build)" >&2; exit 1; }
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_http() { # url what
-    for _ in $(seq 150); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done
-    echo "bench-streams: $2 did not start ($1)" >&2
-    exit 1
-}
+. scripts/bench_lib.sh
 
 # Eight servers on consecutive ports (the first one free), each with room for its share.
 replicas=8

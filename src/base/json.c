@@ -230,6 +230,21 @@ static void close_container(parser_t *p, int t)
     p->i++;
 }
 
+/* Container top's next item begins at p->i: an object's key (scanned, with its colon), or an
+ * array's element (counted); a value must follow. */
+static wp_status_t next_item(parser_t *p, int top, bool *want_value)
+{
+    if (p->j->toks[top].type == WP_JSON_OBJECT) {
+        wp_status_t st = scan_key(p, top);
+        if (st != WP_OK)
+            return st;
+    } else {
+        p->j->toks[top].count++;
+    }
+    *want_value = true;
+    return WP_OK;
+}
+
 /* After a value: what its container allows next. Returns WP_OK with *want_value set when
  * a value must follow, clear when the document's value is complete. */
 static wp_status_t after_value(parser_t *p, int *stack, size_t *depth, bool *want_value)
@@ -246,15 +261,7 @@ static wp_status_t after_value(parser_t *p, int *stack, size_t *depth, bool *wan
         if (c == ',') {
             p->i++;
             skip_ws(p);
-            if (obj) {
-                wp_status_t st = scan_key(p, top);
-                if (st != WP_OK)
-                    return st;
-            } else {
-                p->j->toks[top].count++;
-            }
-            *want_value = true;
-            return WP_OK;
+            return next_item(p, top, want_value);
         }
         if (c != (obj ? '}' : ']'))
             return fail(p, obj ? "expected ',' or '}' in an object"
@@ -275,15 +282,7 @@ static wp_status_t after_open(parser_t *p, int *stack, size_t *depth, bool *want
         (*depth)--;
         return after_value(p, stack, depth, want_value);
     }
-    if (obj) {
-        wp_status_t st = scan_key(p, top);
-        if (st != WP_OK)
-            return st;
-    } else {
-        p->j->toks[top].count++;
-    }
-    *want_value = true;
-    return WP_OK;
+    return next_item(p, top, want_value);
 }
 
 wp_status_t wp_json_parse(wp_json_t *j, const char *text, size_t len, size_t *at, wp_err_t *err)
