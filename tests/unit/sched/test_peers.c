@@ -778,6 +778,44 @@ static void test_peers_dynamo_reads_kv_events(void **state)
     wp_sched_free(s);
 }
 
+/* Which policies read the prompt's token count (the gateway counts it only for them): those
+ * that weigh prefill work. */
+static void test_peers_reads_prompt_tokens(void **state)
+{
+    (void)state;
+    const struct {
+        const char *policy;
+        bool reads;
+    } rows[] = {{"topology", false},
+                {"llm-d", false},
+                {"sglang-cache-aware", false},
+                {"round-robin", false},
+                {"dynamo-kv", true}};
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        wp_sched_config_t c = config_for(rows[i].policy);
+        wp_sched_t *s = make(&c, 2);
+        if (wp_sched_reads_prompt_tokens(s) != rows[i].reads)
+            fail_msg("%s: reads_prompt_tokens should be %d", rows[i].policy, rows[i].reads);
+        wp_sched_free(s);
+    }
+    /* The default topology with prefill-queue added reads them; at weight 0 it does not. */
+    wp_sched_config_t c = config_for("topology");
+    wp_err_t err;
+    assert_int_equal(wp_sched_config_add_scorer(&c, "prefill-queue", 0.0, &err), WP_OK);
+    wp_sched_t *s = make(&c, 2);
+    assert_false(wp_sched_reads_prompt_tokens(s));
+    wp_sched_free(s);
+    c.scorers[c.n_scorers - 1].weight = 50;
+    s = make(&c, 2);
+    assert_true(wp_sched_reads_prompt_tokens(s));
+    wp_sched_free(s);
+    c = config_for("topology");
+    assert_int_equal(wp_sched_config_add_scorer(&c, "rank-balance", 10, &err), WP_OK);
+    s = make(&c, 2);
+    assert_true(wp_sched_reads_prompt_tokens(s)); /* it balances tokens in flight */
+    wp_sched_free(s);
+}
+
 /* Filters still apply: an unhealthy endpoint is never chosen, whatever it scores. */
 static void test_peers_respect_filters(void **state)
 {
@@ -815,6 +853,7 @@ int main(void)
         cmocka_unit_test(test_peers_dynamo_router_blocks_not_metrics),
         cmocka_unit_test(test_peers_dynamo_shared_prefix_counts_once),
         cmocka_unit_test(test_peers_dynamo_reads_kv_events),
+        cmocka_unit_test(test_peers_reads_prompt_tokens),
         cmocka_unit_test(test_peers_deterministic),
         cmocka_unit_test(test_peers_horizon_whole_prompt_past_256),
         cmocka_unit_test(test_peers_respect_filters),
