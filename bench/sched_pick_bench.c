@@ -2,13 +2,15 @@
  * bench/sched_pick_bench: how long one scheduling decision takes.
  *
  * 16 endpoints under the default policy (prefix-aware 100 + load-aware 50, max-score), each
- * endpoint's prefix LRU filled to its 31,250-block capacity, fresh metrics. Each decision
+ * endpoint's prefix LRU filled to its 31,250-block capacity, fresh metrics (or as many
+ * endpoints and blocks each as the command line says: a 1,000-endpoint pool). Each decision
  * hashes a 32 KB prompt (512 blocks, capped at 256), matches it against the index and
  * scores the endpoints. Prompts rotate among one fully cached on one endpoint, one sharing
  * half its blocks with another, and one cached nowhere. Prints p50/p99/p99.9 in µs and the
  * index's bytes per tracked block. Then the other per-request work the gateway does
  * before its decisions: counting a 32 KB English prompt's tokens (tok/, the count the
- * simulator has too), once per request. Usage: sched_pick_bench [iterations]
+ * simulator has too), once per request.
+ * Usage: sched_pick_bench [iterations [endpoints [blocks-per-endpoint]]]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +22,7 @@
 #include "sched/sched.h"
 #include "tok/tok.h"
 
-#define ENDPOINTS 16
+#define ENDPOINTS 16 /* by default */
 #define PROMPT_BYTES (32 * 1024)
 #define PROMPTS 3
 
@@ -43,12 +45,12 @@ static void fill_text(char *buf, size_t n, wp_rng_t *rng)
         buf[i] = (char)('a' + wp_rng_below(rng, 26));
 }
 
-static int setup(wp_sched_t *s, wp_rng_t *rng, uint32_t cap)
+static int setup(wp_sched_t *s, wp_rng_t *rng, int endpoints, uint32_t cap)
 {
     uint64_t chain[WP_SCHED_MATCH_BLOCKS];
-    for (int e = 0; e < ENDPOINTS; e++) {
+    for (int e = 0; e < endpoints; e++) {
         char name[32];
-        snprintf(name, sizeof(name), "10.0.0.%d:8000", e + 1);
+        snprintf(name, sizeof(name), "10.0.%d.%d:8000", e / 250, e % 250 + 1);
         if (wp_sched_endpoint_add(s, name, WP_SCHED_ROLE_BOTH) != e)
             return -1;
         for (uint32_t done = 0; done < cap; done += WP_SCHED_MATCH_BLOCKS) {
@@ -64,9 +66,13 @@ static int setup(wp_sched_t *s, wp_rng_t *rng, uint32_t cap)
 
 int main(int argc, char **argv)
 {
-    uint64_t iters = 200000;
-    if (argc > 1 && wp_parse_u64(argv[1], strlen(argv[1]), &iters) != WP_OK) {
-        fprintf(stderr, "usage: %s [iterations]\n", argv[0]);
+    uint64_t iters = 200000, endpoints = ENDPOINTS, blocks = 0;
+    if ((argc > 1 && wp_parse_u64(argv[1], strlen(argv[1]), &iters) != WP_OK) ||
+        (argc > 2 && (wp_parse_u64(argv[2], strlen(argv[2]), &endpoints) != WP_OK ||
+                      endpoints < 4 || endpoints > WP_SCHED_MAX_ENDPOINTS)) ||
+        (argc > 3 && wp_parse_u64(argv[3], strlen(argv[3]), &blocks) != WP_OK) || iters == 0) {
+        fprintf(stderr, "usage: %s [iterations [endpoints (4..%d) [blocks-per-endpoint]]]\n",
+                argv[0], WP_SCHED_MAX_ENDPOINTS);
         return 2;
     }
     wp_sched_config_t cfg;
@@ -81,7 +87,8 @@ int main(int argc, char **argv)
     }
     wp_rng_t rng;
     wp_rng_seed(&rng, 2024);
-    if (setup(s, &rng, cfg.lru_capacity) != 0) {
+    uint32_t fill = blocks > 0 && blocks < cfg.lru_capacity ? (uint32_t)blocks : cfg.lru_capacity;
+    if (setup(s, &rng, (int)endpoints, fill) != 0) {
         fprintf(stderr, "index setup failed\n");
         return 1;
     }
@@ -127,8 +134,8 @@ int main(int argc, char **argv)
         tok_lat[i] = now_us() - t0;
     }
     wp_sched_index_t *ix = wp_sched_index(s);
-    printf("sched pick: %d endpoints, %d-byte prompt, %llu decisions\n", ENDPOINTS, PROMPT_BYTES,
-           (unsigned long long)iters);
+    printf("sched pick: %llu endpoints (%u blocks each), %d-byte prompt, %llu decisions\n",
+           (unsigned long long)endpoints, fill, PROMPT_BYTES, (unsigned long long)iters);
     printf("  p50 %.2f us  p99 %.2f us  p99.9 %.2f us  max %.2f us\n", lat[iters / 2],
            lat[iters * 99 / 100], lat[iters * 999 / 1000], lat[iters - 1]);
     printf("  prefix index: %zu blocks, %.1f bytes per block\n", wp_sched_index_blocks(ix),

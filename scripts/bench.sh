@@ -18,6 +18,8 @@ section() { # name, title, command...
 }
 section sched "Scheduling decision: 16 endpoints, 32 KB prompt, prefix + load scorers (budget: p99 < 10 us; prefix index < 64 B per block)" \
     "$build/sched_pick_bench" 200000
+section sched-1000 "Scheduling decision: 1,000 endpoints (2,048 indexed blocks each), 32 KB prompt, prefix + load scorers (goal: p99 < 50 us)" \
+    "$build/sched_pick_bench" 50000 1000 2048
 section kv-view "The KV view (precise-prefix's index of the servers' KV events): bytes per block, store, remove, match" \
     "$build/kv_view_bench" 100000
 section engine "Engine core step rate (the simulator's inner loop)" "$build/engine_step_bench" 2000

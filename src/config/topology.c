@@ -188,7 +188,7 @@ static const wp__cfg_field_t sched_fields[] = {
     F_INT("scrapeIntervalMs", sched_t, scrape_interval_ms, 1, 60000),
     F_INT("staleAfterMs", sched_t, stale_after_ms, 1, 3600000),
     F_INT("prefixBlockChars", sched_t, prefix_block_chars, 1, 65536),
-    F_INT("prefixLruBlocks", sched_t, prefix_lru_blocks, 1, 16000000),
+    F_INT("prefixLruBlocks", sched_t, prefix_lru_blocks, 1, 4000000),
     F_INT("pdThreshold", sched_t, pd_threshold, 0, 16777216),
     F_STR_OPT("tokenizer", sched_t, tokenizer),
     F_STR_OPT("kvHashSeed", sched_t, kv_hash_seed),

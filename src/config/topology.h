@@ -47,7 +47,7 @@
 #define WP_TOPO_GROUP_MAX (WP_TOPO_HOST_MAX + 8) /* a group name; room for "[v6]:port" */
 #define WP_TOPO_MAX_DP_RANK 1023
 #define WP_TOPO_MAX_SCORERS 16
-#define WP_TOPO_MAX_ENDPOINTS 256
+#define WP_TOPO_MAX_ENDPOINTS 1024
 #define WP_TOPO_MAX_INPUT ((size_t)1 << 20) /* bytes of YAML accepted */
 
 typedef enum {

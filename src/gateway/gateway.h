@@ -30,7 +30,7 @@
 #include "sched/sched.h"
 #include "sched/wake.h"
 
-#define WP_GATEWAY_MAX_ENDPOINTS 256
+#define WP_GATEWAY_MAX_ENDPOINTS 1024
 #define WP_GATEWAY_MAX_MODELS 8
 
 #define WP_GATEWAY_MAX_ROUTE_PEERS 16

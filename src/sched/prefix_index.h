@@ -30,7 +30,7 @@
 
 #include "base/err.h"
 
-#define WP_SCHED_INDEX_MAX_ENDPOINTS 256
+#define WP_SCHED_INDEX_MAX_ENDPOINTS 1024
 
 typedef struct wp_sched_index_s wp_sched_index_t;
 
@@ -39,10 +39,10 @@ typedef struct wp_sched_index_s wp_sched_index_t;
 wp_sched_index_t *wp_sched_index_new(uint32_t capacity, wp_err_t *err);
 void wp_sched_index_free(wp_sched_index_t *ix);
 
-/* Records that endpoint ep (0..255) now holds hashes[0..n). They are inserted from last to
- * first, so the leading blocks (the most shared, and without which the rest cannot match)
- * end up most recent and are evicted last. WP_ENOMEM leaves the index valid with a prefix
- * of the work done; WP_EINVAL on a bad endpoint. */
+/* Records that endpoint ep (0..WP_SCHED_INDEX_MAX_ENDPOINTS - 1) now holds hashes[0..n). They are
+ * inserted from last to first, so the leading blocks (the most shared, and without which the rest
+ * cannot match) end up most recent and are evicted last. WP_ENOMEM leaves the index valid with a
+ * prefix of the work done; WP_EINVAL on a bad endpoint. */
 wp_status_t wp_sched_index_insert(wp_sched_index_t *ix, int ep, const uint64_t *hashes, size_t n);
 
 /* For each endpoint e (all WP_SCHED_INDEX_MAX_ENDPOINTS of them), matched[e] = the number

@@ -131,7 +131,7 @@ static void test_prefix_index_copy_endpoint(void **state)
     assert_false(wp_sched_index_contains(dst, 2, 3));
     assert_true(wp_sched_index_contains(dst, 2, 2));
     assert_int_equal(wp_sched_index_copy_endpoint(dst, 2, dst, 2), WP_EINVAL);
-    assert_int_equal(wp_sched_index_copy_endpoint(dst, 256, src, 5), WP_EINVAL);
+    assert_int_equal(wp_sched_index_copy_endpoint(dst, WP_SCHED_INDEX_MAX_ENDPOINTS, src, 5), WP_EINVAL);
     assert_int_equal(wp_sched_index_copy_endpoint(dst, 2, src, -1), WP_EINVAL);
     assert_valid(dst);
     wp_sched_index_free(src);
@@ -146,8 +146,8 @@ static void test_prefix_index_bad_input(void **state)
     wp_sched_index_t *ix = new_index(4);
     uint64_t h = 1;
     assert_int_equal(wp_sched_index_insert(ix, -1, &h, 1), WP_EINVAL);
-    assert_int_equal(wp_sched_index_insert(ix, 256, &h, 1), WP_EINVAL);
-    assert_int_equal(wp_sched_index_endpoint_blocks(ix, 999), 0);
+    assert_int_equal(wp_sched_index_insert(ix, WP_SCHED_INDEX_MAX_ENDPOINTS, &h, 1), WP_EINVAL);
+    assert_int_equal(wp_sched_index_endpoint_blocks(ix, WP_SCHED_INDEX_MAX_ENDPOINTS + 5), 0);
     wp_sched_index_free(ix);
 }
 

@@ -151,12 +151,12 @@ static void test_sched_endpoints(void **state)
         assert_int_equal(wp_sched_endpoint_add(s, name, WP_SCHED_ROLE_BOTH), i);
     }
     assert_int_equal(wp_sched_endpoint_add(s, "one-too-many", WP_SCHED_ROLE_BOTH), WP_ELIMIT);
-    assert_int_equal(wp_sched_endpoint_count(s), 256);
+    assert_int_equal(wp_sched_endpoint_count(s), WP_SCHED_MAX_ENDPOINTS);
     assert_string_equal(wp_sched_endpoint_name(s, 7), "e7");
-    assert_null(wp_sched_endpoint_name(s, 256));
+    assert_null(wp_sched_endpoint_name(s, WP_SCHED_MAX_ENDPOINTS));
     assert_int_equal(wp_sched_endpoint_find(s, "e9"), 9);
     assert_int_equal(wp_sched_endpoint_find(s, "zz"), -1);
-    assert_int_equal(wp_sched_endpoint_set_healthy(s, 300, false), WP_EINVAL);
+    assert_int_equal(wp_sched_endpoint_set_healthy(s, WP_SCHED_MAX_ENDPOINTS + 44, false), WP_EINVAL);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, -1, 0, 0), WP_EINVAL);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, 0, 0, 1.5), WP_EINVAL);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, 0, 0, INFINITY), WP_EINVAL);
