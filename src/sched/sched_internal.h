@@ -12,7 +12,7 @@
  *              two with the max-score picker) or its own choose(ctx, state, rng)
  *              (round-robin, random, sglang-cache-aware, dynamo-kv) with one word of state
  *              kept by the scheduler.
- *   - filter:  keep(ep, index, req) says whether an endpoint may serve the request.
+ *   - filter:  pass(eps, req, cand, n) keeps the candidates that may serve the request.
  * Tables are immutable, so there is no global mutable state. Adding a scorer means one new
  * file and one line in registry.c.
  */
@@ -106,7 +106,9 @@ typedef struct wp__sched_policy_s {
 
 typedef struct wp__sched_filter_s {
     const char *name;
-    bool (*keep)(const wp__sched_ep_t *ep, int index, const wp_sched_request_t *req);
+    /* Keeps, in order, the endpoints of cand[0..n) (indices into eps) that may serve req;
+     * returns how many. */
+    int (*pass)(const wp__sched_ep_t *eps, const wp_sched_request_t *req, int *cand, int n);
 } wp__sched_filter_t;
 
 extern const wp__sched_scorer_t wp__sched_scorer_prefix;
@@ -147,16 +149,30 @@ wp_status_t wp__sched_unknown(wp_err_t *err, char kind, const char *name);
 /* Filters: writes the indices of the endpoints every filter keeps; returns their count. */
 int wp__sched_filter(const wp__sched_ep_t *eps, int n_eps, const wp_sched_request_t *req, int *out);
 
-/* Endpoint predicates shared by the filters, the scorers and wp_sched_room. */
+/* Endpoint predicates shared by the filters, the scorers and wp_sched_room; inline, since
+ * each runs once per endpoint of every pick (a thousand of them in a large pool). */
 /* Its metrics were scraped at most stale_after_s before now. */
-bool wp__sched_metrics_fresh(const wp__sched_ep_t *e, double now, double stale_after_s);
+static inline bool wp__sched_metrics_fresh(const wp__sched_ep_t *e, double now,
+                                           double stale_after_s)
+{
+    return e->has_metrics && now - e->scraped_at <= stale_after_s;
+}
 /* It may serve a request that wants `role` (BOTH on either side fits anything). */
-bool wp__sched_role_fits(wp_sched_role_t ep_role, wp_sched_role_t role);
+static inline bool wp__sched_role_fits(wp_sched_role_t ep_role, wp_sched_role_t role)
+{
+    return role == WP_SCHED_ROLE_BOTH || ep_role == WP_SCHED_ROLE_BOTH || ep_role == role;
+}
 /* It has reached its in-flight limit (never, without one). */
-bool wp__sched_at_limit(const wp__sched_ep_t *e);
+static inline bool wp__sched_at_limit(const wp__sched_ep_t *e)
+{
+    return e->max_in_flight > 0 && e->in_flight >= e->max_in_flight;
+}
 
 /* Shared by scorers. */
-bool wp__sched_ep_fresh(const wp__sched_ctx_t *ctx, int ep);
+static inline bool wp__sched_ep_fresh(const wp__sched_ctx_t *ctx, int ep)
+{
+    return wp__sched_metrics_fresh(&ctx->eps[ep], ctx->now, ctx->cfg->stale_after_s);
+}
 /* Waiting requests: scraped when fresh, otherwise the gateway's in-flight count. */
 double wp__sched_ep_queue(const wp__sched_ctx_t *ctx, int ep);
 /* Load: requests the endpoint holds, waiting or running. The gateway's own in-flight count
@@ -164,10 +180,20 @@ double wp__sched_ep_queue(const wp__sched_ctx_t *ctx, int ep);
  * requests: in_flight + max(0, waiting + running − in_flight at the scrape). A scrape that
  * is stale about the gateway's own requests (one finished since) adds nothing; other
  * clients' requests, waiting or running, count. Unknown metrics: in_flight. */
-double wp__sched_ep_load(const wp__sched_ctx_t *ctx, int ep);
+static inline double wp__sched_ep_load(const wp__sched_ctx_t *ctx, int ep)
+{
+    const wp__sched_ep_t *e = &ctx->eps[ep];
+    double own = (double)e->in_flight, beyond = e->waiting + e->running - e->in_flight_at_scrape;
+    return wp__sched_ep_fresh(ctx, ep) && beyond > 0.0 ? own + beyond : own;
+}
 /* out[i] = (max - v[i]) / (max - min) over v[0..n); 1 for all when max == min. */
 void wp__sched_inverse_minmax(const double *v, int n, double *out);
-double wp__sched_clamp01(double x);
+static inline double wp__sched_clamp01(double x)
+{
+    if (!(x > 0.0)) /* also maps NaN to 0 */
+        return 0.0;
+    return x < 1.0 ? x : 1.0;
+}
 
 /* Shared by choose policies: the position (in ctx->cand) of a candidate with the lowest
  * key(ctx, endpoint); keys within 1e-9 of the lowest are ties, broken uniformly with the
