@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-spot bench-pd bench-bpe bench-precise bench-offload bench-scale-to-zero bench-wide-ep bench-fidelity bench-proxy bench-long-prompts bench-streams format clean fuzz fuzz-build fuzz-short soak
+.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-spot bench-pd bench-bpe bench-precise bench-offload bench-scale-to-zero bench-wide-ep bench-fidelity bench-proxy bench-long-prompts bench-streams bench-pool format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -142,6 +142,11 @@ bench-long-prompts: build node-deps
 # loop: failures, peak RSS, each stream's largest gap (about a minute). Writes its section.
 bench-streams: build
 	scripts/bench_streams.sh $(BUILD)
+
+# 1,000 endpoints behind one gateway loop: the scrape cost alone, and 8 KB requests against a
+# one-endpoint pool (about a minute). Writes its section of docs/benchmarks.md.
+bench-pool: build
+	scripts/bench_pool.sh $(BUILD)
 
 bench-wide-ep: deps build
 	cmake --build $(BUILD) --target ep_calibration

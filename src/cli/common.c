@@ -194,6 +194,7 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
     gc->guide_metrics = g->guide_metrics;
     gc->seed = t->simulation.seed;
     gc->scrape_interval_ms = (uint64_t)t->scheduler.scrape_interval_ms;
+    gc->scrape_budget = (uint32_t)t->scheduler.scrape_budget;
     st = sched_config(&t->scheduler, &gc->sched, err);
     if (st != WP_OK)
         return st;

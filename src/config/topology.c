@@ -186,6 +186,7 @@ static const wp__cfg_field_t sched_fields[] = {
      .choice_at = wp_sched_picker_name},
     F_CUSTOM("scorers", parse_scorers),
     F_INT("scrapeIntervalMs", sched_t, scrape_interval_ms, 1, 60000),
+    F_INT("scrapeBudget", sched_t, scrape_budget, 0, 10000000),
     F_INT("staleAfterMs", sched_t, stale_after_ms, 1, 3600000),
     F_INT("prefixBlockChars", sched_t, prefix_block_chars, 1, 65536),
     F_INT("prefixLruBlocks", sched_t, prefix_lru_blocks, 1, 4000000),
@@ -687,6 +688,7 @@ void wp_topology_defaults(wp_topology_t *t)
     set_scorer(&s->scorers[1], "load-aware", 50);
     s->n_scorers = 2;
     s->scrape_interval_ms = 50;
+    s->scrape_budget = 2000;
     s->stale_after_ms = 2000;
     s->prefix_block_chars = 64;
     s->prefix_lru_blocks = 31250;
@@ -750,6 +752,7 @@ const char *wp_topology_default_yaml(void)
            "    - type: load-aware\n"
            "      weight: 50\n"
            "  scrapeIntervalMs: 50\n"
+           "  scrapeBudget: 2000\n"
            "  staleAfterMs: 2000\n"
            "  prefixBlockChars: 64\n"
            "  prefixLruBlocks: 31250\n"

@@ -110,9 +110,10 @@ typedef struct wp_topology_scheduler_s {
     wp_topology_scorer_t scorers[WP_TOPO_MAX_SCORERS];
     size_t n_scorers;       /* >= 1 */
     int scrape_interval_ms; /* 1..60000 */
+    int scrape_budget;      /* scrapes per second across the pool, 0..10000000; 0: no limit */
     int stale_after_ms;     /* 1..3600000 */
     int prefix_block_chars; /* 1..65536 */
-    int prefix_lru_blocks;  /* 1..16000000 */
+    int prefix_lru_blocks;  /* 1..4000000 */
     int pd_threshold;       /* P/D: disaggregate when the prompt and its uncached part on the
                                decode endpoint both reach this many tokens; 0..16777216 */
     /* Precise prefix routing (docs/precise-routing.md): the model's tokenizer (a directory

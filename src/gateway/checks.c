@@ -280,22 +280,58 @@ void wp__gw_checks_soon(wp_gateway_t *gw)
     gw->last_health_ms = 0;
 }
 
+/* Scrapes this tick: every endpoint while that fits the scrape budget, else the budget's
+ * share of one interval (at least one), taken in turns. */
+static int scrape_quota(const wp_gateway_t *gw, int n)
+{
+    if (gw->cfg.scrape_budget == 0)
+        return n;
+    double per_tick = (double)gw->cfg.scrape_budget * (double)gw->cfg.scrape_interval_ms / 1000.0;
+    return per_tick >= n ? n : per_tick < 1.0 ? 1 : (int)per_tick;
+}
+
+/* Health checks this tick: all at the first tick and when asked (wp__gw_checks_soon),
+ * otherwise each endpoint once per health interval, spread evenly over the ticks. */
+static int health_quota(wp_gateway_t *gw, int n, uint64_t now)
+{
+    if (gw->last_health_ms == 0) {
+        gw->last_health_ms = now ? now : 1;
+        gw->health_credit = 0.0;
+        return n;
+    }
+    double interval = (double)(gw->cfg.health_interval_ms ? gw->cfg.health_interval_ms : 1);
+    gw->health_credit += (double)n * (double)gw->cfg.scrape_interval_ms / interval;
+    int k = gw->health_credit >= n ? n : (int)gw->health_credit;
+    gw->health_credit -= k;
+    return k;
+}
+
+/* Starts check `kind` at path on k endpoints from *cursor on, in turn. */
+static void start_turns(gw_pool_t *pool, int kind, const char *path, int k, int *cursor)
+{
+    int n = pool->n_eps;
+    for (int j = 0; j < k; j++) {
+        gw_endpoint_t *ep = &pool->eps[(*cursor + j) % n];
+        check_start(&ep->checks[kind], path ? path : wp_api_engine(ep->cfg.engine)->metrics_path);
+    }
+    *cursor = (*cursor + k) % n;
+}
+
 void wp__gw_checks_tick(wp_gateway_t *gw)
 {
     uint64_t now = uv_now(gw->loop);
-    bool health = now - gw->last_health_ms >= gw->cfg.health_interval_ms || gw->last_health_ms == 0;
+    int n = gw->pool->n_eps;
+    if (n == 0)
+        return;
+    gw->scrape_cursor %= n; /* a reload may have shrunk the pool */
+    gw->health_cursor %= n;
+    start_turns(gw->pool, GW_CHECK_SCRAPE, NULL, scrape_quota(gw, n), &gw->scrape_cursor);
+    start_turns(gw->pool, GW_CHECK_HEALTH, "/health", health_quota(gw, n, now), &gw->health_cursor);
     bool models = gw->cfg.n_models == 0 &&
                   (now - gw->last_models_ms >= MODELS_INTERVAL_MS || gw->last_models_ms == 0);
-    if (health)
-        gw->last_health_ms = now ? now : 1;
-    if (models)
-        gw->last_models_ms = now ? now : 1;
-    for (int i = 0; i < gw->pool->n_eps; i++) {
-        gw_endpoint_t *ep = &gw->pool->eps[i];
-        check_start(&ep->checks[GW_CHECK_SCRAPE], wp_api_engine(ep->cfg.engine)->metrics_path);
-        if (health)
-            check_start(&ep->checks[GW_CHECK_HEALTH], "/health");
-        if (models)
-            check_start(&ep->checks[GW_CHECK_MODELS], "/v1/models");
-    }
+    if (!models)
+        return;
+    gw->last_models_ms = now ? now : 1;
+    for (int i = 0; i < n; i++)
+        check_start(&gw->pool->eps[i].checks[GW_CHECK_MODELS], "/v1/models");
 }

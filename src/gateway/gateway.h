@@ -103,6 +103,10 @@ typedef struct wp_gateway_config_s {
     wp_http_client_config_t client;
     wp_sched_config_t sched;
     uint64_t scrape_interval_ms; /* 50 */
+    /* Scrapes per second across the pool (2000; 0: no limit). A pool whose every endpoint
+     * every interval would pass it is scraped in turns, the budget's share of an interval
+     * at a time: each endpoint every n / budget seconds, and no burst of n scrapes. */
+    uint32_t scrape_budget;
     uint64_t health_interval_ms; /* 1000 */
     int retries;                 /* extra attempts on another endpoint, before any byte: 2 */
     /* A streamed answer's head, and a prefill stage's answer, come with the first token:

@@ -212,6 +212,8 @@ struct wp_gateway_s {
     uint64_t next_lineage; /* the last gw_endpoint_t.lineage handed out */
     /* checks.c: when the last health and models checks started (0: at the next tick) */
     uint64_t last_health_ms, last_models_ms;
+    int scrape_cursor, health_cursor; /* the next endpoints to scrape and to check */
+    double health_credit;             /* health checks owed, spread over the ticks */
     /* flow.c: admission and flow control over sched/admit */
     wp_sched_admit_t *admit;
     /* wake.c: scale-to-zero (sched/wake.h) and the requests it holds */
