@@ -82,3 +82,36 @@ done = function(summary, latency, requests)
 end
 EOC
 }
+
+# body-file: a wrk script that POSTs that JSON file and ends with wrk_result_lua's hook.
+wrk_post_lua() {
+    printf 'local f = io.open("%s", "rb")\nwrk.method = "POST"\nwrk.body = f:read("*a")\nf:close()\n' "$1"
+    printf 'wrk.headers["Content-Type"] = "application/json"\n'
+    wrk_result_lua
+}
+
+# n: the first of n consecutive free loopback ports.
+free_ports() {
+    python3 - "$1" <<'PY'
+import socket, sys
+n = int(sys.argv[1])
+for start in range(20000, 60000 - n, 97):
+    socks = []
+    try:
+        for k in range(n):
+            s = socket.socket(); s.bind(("127.0.0.1", start + k)); socks.append(s)
+        print(start); break
+    except OSError:
+        pass
+    finally:
+        for s in socks: s.close()
+PY
+}
+
+# tools...: exits with a message naming the first that is not installed.
+need_tools() {
+    for t in "$@"; do
+        command -v "$t" >/dev/null 2>&1 ||
+            { echo "$(basename "$0"): $t is not installed (make bench-proxy installs nginx and wrk)" >&2; exit 1; }
+    done
+}

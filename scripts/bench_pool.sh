@@ -14,28 +14,12 @@ bin=$build/wellpath
 n=${ENDPOINTS:-1000}
 duration=${DURATION:-10s}
 [ -x "$bin" ] || { echo "bench-pool: $bin not built (make build)" >&2; exit 1; }
-for t in nginx wrk; do
-    command -v "$t" >/dev/null 2>&1 || { echo "bench-pool: $t is not installed (make bench-proxy installs it)" >&2; exit 1; }
-done
 . scripts/bench_lib.sh
+need_tools nginx wrk
 model="Qwen/Qwen3-8B"
 
 # n consecutive free ports.
-base=$(python3 - "$n" <<'PY'
-import socket, sys
-n = int(sys.argv[1])
-for start in range(21000, 60000 - n, 211):
-    socks = []
-    try:
-        for k in range(n):
-            s = socket.socket(); s.bind(("127.0.0.1", start + k)); socks.append(s)
-        print(start); break
-    except OSError:
-        pass
-    finally:
-        for s in socks: s.close()
-PY
-)
+base=$(free_ports "$n")
 start_static_backend "$tmp/be" "$base" "$model"
 # The same server on every port: add the other listen lines and reload by restarting.
 kill "${pids[-1]}" && wait "${pids[-1]}" 2>/dev/null || true
@@ -47,14 +31,7 @@ $pin_load nginx -p "$tmp/be" -e "$tmp/be/error.log" -c "$tmp/be/nginx.conf" &
 pids+=($!)
 wait_http "http://127.0.0.1:$((base + n - 1))/health" "nginx on $n ports"
 
-cat >"$tmp/post.lua" <<EOF
-local f = io.open("$tmp/body.json", "rb")
-wrk.method = "POST"
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = "application/json"
-$(wrk_result_lua)
-EOF
+wrk_post_lua "$tmp/body.json" >"$tmp/post.lua"
 python3 - "$model" >"$tmp/body.json" <<'PY'
 import json, sys
 words = "the quick brown fox jumps over the lazy dog and keeps running through the field "

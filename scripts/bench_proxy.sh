@@ -184,14 +184,7 @@ base = len(json.dumps(body))
 body["prompt"] = prompt[: kb * 1024 - base]
 sys.stdout.write(json.dumps(body))
 PY
-    cat >"$tmp/post$kb.lua" <<EOF
-local f = io.open("$tmp/body$kb.json", "rb")
-wrk.method = "POST"
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = "application/json"
-$(wrk_result_lua)
-EOF
+    wrk_post_lua "$tmp/body$kb.json" >"$tmp/post$kb.lua"
 done
 
 # The streaming request: a short prompt, 200 tokens, one SSE event each.

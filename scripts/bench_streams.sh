@@ -26,21 +26,7 @@ streams=${STREAMS:-$((fit < 10000 ? fit : 10000))}
 # Eight servers on consecutive ports (the first one free), each with room for its share.
 replicas=8
 per=$(((streams + replicas - 1) / replicas + 64))
-base=$(python3 - "$replicas" <<'PY'
-import socket, sys
-n = int(sys.argv[1])
-for start in range(20000, 60000, 97):
-    socks = []
-    try:
-        for k in range(n):
-            s = socket.socket(); s.bind(("127.0.0.1", start + k)); socks.append(s)
-        print(start); break
-    except OSError:
-        pass
-    finally:
-        for s in socks: s.close()
-PY
-)
+base=$(free_ports "$replicas")
 "$bin" sim --replicas "$replicas" --port "$base" --time-scale 5 --max-num-seqs "$per" \
     --log-level warn 2>"$tmp/sim.err" &
 pids+=($!)
