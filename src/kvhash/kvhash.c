@@ -151,34 +151,12 @@ static size_t chain_keys(const wp_kvhash_opts_t *opts, size_t i, wp_kvhash_key_t
     return k;
 }
 
-wp_status_t wp_kvhash_chain(const wp_kvhash_t *seed, const int32_t *tokens, size_t n,
-                            const wp_kvhash_opts_t *opts, wp_kvhash_t *out, size_t cap,
-                            size_t *n_blocks)
-{
-    static const wp_kvhash_opts_t defaults = {0};
-    if (opts == NULL)
-        opts = &defaults;
-    size_t bs = opts->block_size ? opts->block_size : WP_KVHASH_BLOCK_SIZE;
-    size_t full = n / bs;
-    *n_blocks = full;
-    const wp_kvhash_t *parent = seed;
-    digest_t d;
-    if (digest_open(&d) != WP_OK)
-        return WP_EIO;
-    wp_status_t st = WP_OK;
-    for (size_t i = 0; i < full && i < cap && st == WP_OK; i++) {
-        wp_kvhash_key_t keys[2];
-        size_t nk = chain_keys(opts, i, keys);
-        st = block_with(&d, parent, tokens + i * bs, bs, keys, nk, &out[i]);
-        parent = &out[i];
-    }
-    digest_close(&d);
-    return st;
-}
-
-wp_status_t wp_kvhash_chain_u64(const wp_kvhash_t *seed, const int32_t *tokens, size_t n,
-                                const wp_kvhash_opts_t *opts, uint64_t *out, size_t cap,
-                                size_t *n_blocks)
+/* The chain of tokens[0..n)'s full blocks from seed, with one digest for all of them: each
+ * block's full digest into full[i] (when full is not NULL) and its 64-bit form into
+ * u64[i] (when u64 is not NULL), for the first cap blocks. */
+static wp_status_t chain(const wp_kvhash_t *seed, const int32_t *tokens, size_t n,
+                         const wp_kvhash_opts_t *opts, wp_kvhash_t *full, uint64_t *u64, size_t cap,
+                         size_t *n_blocks)
 {
     static const wp_kvhash_opts_t defaults = {0};
     if (opts == NULL)
@@ -194,10 +172,27 @@ wp_status_t wp_kvhash_chain_u64(const wp_kvhash_t *seed, const int32_t *tokens, 
         wp_kvhash_key_t keys[2];
         size_t nk = chain_keys(opts, i, keys);
         st = block_with(&d, &h, tokens + i * bs, bs, keys, nk, &h);
-        out[i] = wp_kvhash_u64(&h);
+        if (full != NULL)
+            full[i] = h;
+        if (u64 != NULL)
+            u64[i] = wp_kvhash_u64(&h);
     }
     digest_close(&d);
     return st;
+}
+
+wp_status_t wp_kvhash_chain(const wp_kvhash_t *seed, const int32_t *tokens, size_t n,
+                            const wp_kvhash_opts_t *opts, wp_kvhash_t *out, size_t cap,
+                            size_t *n_blocks)
+{
+    return chain(seed, tokens, n, opts, out, NULL, cap, n_blocks);
+}
+
+wp_status_t wp_kvhash_chain_u64(const wp_kvhash_t *seed, const int32_t *tokens, size_t n,
+                                const wp_kvhash_opts_t *opts, uint64_t *out, size_t cap,
+                                size_t *n_blocks)
+{
+    return chain(seed, tokens, n, opts, NULL, out, cap, n_blocks);
 }
 
 uint64_t wp_kvhash_u64(const wp_kvhash_t *h)
