@@ -110,8 +110,9 @@ static void pf_done(void *ud, wp_status_t st, const char *why)
     }
     wp_err_t err;
     wp_buf_reset(&p->send_body);
-    if (wp_api_pd_decode_body(wp_api_request_tree(&p->api), p->pf_answer.data ? p->pf_answer.data : "",
-                              p->pf_answer.len, &p->send_body, &p->pf_cached, &err) != WP_OK) {
+    if (wp_api_pd_decode_body(wp_api_request_tree(&p->api),
+                              p->pf_answer.data ? p->pf_answer.data : "", p->pf_answer.len,
+                              &p->send_body, &p->pf_cached, &err) != WP_OK) {
         fall_back(p, GW_PD_BAD_RESPONSE, err.msg);
         return;
     }

@@ -131,7 +131,8 @@ static void test_prefix_index_copy_endpoint(void **state)
     assert_false(wp_sched_index_contains(dst, 2, 3));
     assert_true(wp_sched_index_contains(dst, 2, 2));
     assert_int_equal(wp_sched_index_copy_endpoint(dst, 2, dst, 2), WP_EINVAL);
-    assert_int_equal(wp_sched_index_copy_endpoint(dst, WP_SCHED_INDEX_MAX_ENDPOINTS, src, 5), WP_EINVAL);
+    assert_int_equal(wp_sched_index_copy_endpoint(dst, WP_SCHED_INDEX_MAX_ENDPOINTS, src, 5),
+                     WP_EINVAL);
     assert_int_equal(wp_sched_index_copy_endpoint(dst, 2, src, -1), WP_EINVAL);
     assert_valid(dst);
     wp_sched_index_free(src);

@@ -156,7 +156,8 @@ static void test_sched_endpoints(void **state)
     assert_null(wp_sched_endpoint_name(s, WP_SCHED_MAX_ENDPOINTS));
     assert_int_equal(wp_sched_endpoint_find(s, "e9"), 9);
     assert_int_equal(wp_sched_endpoint_find(s, "zz"), -1);
-    assert_int_equal(wp_sched_endpoint_set_healthy(s, WP_SCHED_MAX_ENDPOINTS + 44, false), WP_EINVAL);
+    assert_int_equal(wp_sched_endpoint_set_healthy(s, WP_SCHED_MAX_ENDPOINTS + 44, false),
+                     WP_EINVAL);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, -1, 0, 0), WP_EINVAL);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, 0, 0, 1.5), WP_EINVAL);
     assert_int_equal(wp_sched_endpoint_set_metrics(s, 0, 0, 0, 0, INFINITY), WP_EINVAL);
