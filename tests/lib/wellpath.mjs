@@ -497,3 +497,27 @@ export function pidAlive(pid) {
     return false;
   }
 }
+
+// A sim's KV events as an independent reader sees them: tests/integration/sim_kv_events.py
+// (pyzmq + msgpack under python, e.g. /usr/bin/python3) subscribes to the PUB and replay
+// addresses the sim printed on its ready line and writes one JSON object a line; resolves
+// with the growing array of those objects once the replay's end marker arrived. The reader
+// is killed when test t ends.
+export async function kvEventReader(t, simProc, python) {
+  const ready = simProc.lines.stdout.find((l) => l.includes(' kv_events='));
+  const live = ready.match(/ kv_events=(\S+)/)[1];
+  const replay = ready.match(/ kv_events_replay=(\S+)/)[1];
+  const py = spawn(python, [path.resolve(here, '../integration/sim_kv_events.py'), live, replay],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => py.kill('SIGKILL'));
+  const got = [];
+  let partial = '';
+  py.stdout.setEncoding('utf8');
+  py.stdout.on('data', (d) => {
+    const parts = (partial + d).split('\n');
+    partial = parts.pop();
+    for (const l of parts) got.push(JSON.parse(l));
+  });
+  await waitUntil(() => got.some((x) => x.ready), { what: 'the replay end marker' });
+  return got;
+}
