@@ -12,7 +12,8 @@
  *              two with the max-score picker) or its own choose(ctx, state, rng)
  *              (round-robin, random, sglang-cache-aware, dynamo-kv) with one word of state
  *              kept by the scheduler.
- *   - filter:  pass(eps, req, cand, n) keeps the candidates that may serve the request.
+ *   - filter:  a row of filter.c's table: when an endpoint may serve the request; all rows
+ *              are tested in one pass over the endpoints.
  * Tables are immutable, so there is no global mutable state. Adding a scorer means one new
  * file and one line in registry.c.
  */
@@ -104,13 +105,6 @@ typedef struct wp__sched_policy_s {
     bool reads_active;
 } wp__sched_policy_t;
 
-typedef struct wp__sched_filter_s {
-    const char *name;
-    /* Keeps, in order, the endpoints of cand[0..n) (indices into eps) that may serve req;
-     * returns how many. */
-    int (*pass)(const wp__sched_ep_t *eps, const wp_sched_request_t *req, int *cand, int n);
-} wp__sched_filter_t;
-
 extern const wp__sched_scorer_t wp__sched_scorer_prefix;
 extern const wp__sched_scorer_t wp__sched_scorer_precise;
 extern const wp__sched_scorer_t wp__sched_scorer_load;
@@ -146,7 +140,8 @@ const wp__sched_policy_t *wp__sched_policy_find(const char *name);
 /* WP_EINVAL "unknown <what> 'name' (valid: a, b, c)" for kind 's'corer, 'p'icker, 'P'olicy. */
 wp_status_t wp__sched_unknown(wp_err_t *err, char kind, const char *name);
 
-/* Filters: writes the indices of the endpoints every filter keeps; returns their count. */
+/* Filters: writes, ascending, the indices of the endpoints every filter keeps; returns their
+ * count. */
 int wp__sched_filter(const wp__sched_ep_t *eps, int n_eps, const wp_sched_request_t *req, int *out);
 
 /* Endpoint predicates shared by the filters, the scorers and wp_sched_room; inline, since
