@@ -136,10 +136,10 @@ static wp_status_t parse_replica_list(wp_sim_config_t *sc, const char *what, con
     for (const char *p = v;; p++) {
         size_t n = strcspn(p, ",");
         int64_t i;
-        if (wp_parse_i64(p, n, &i) != WP_OK || i < 0 || i >= WP_SIM_MAX_REPLICAS)
+        if (wp_parse_i64(p, n, &i) != WP_OK || i < 0 || i >= WP_SIM_FAULT_REPLICAS)
             return wp_err_set(err, WP_EINVAL,
                               "%s: expected replica indices 0..%d separated by commas, got '%s'",
-                              what, WP_SIM_MAX_REPLICAS - 1, v);
+                              what, WP_SIM_FAULT_REPLICAS - 1, v);
         m |= (uint64_t)1 << i;
         p += n;
         if (*p == '\0')
@@ -155,9 +155,9 @@ static wp_status_t pass_fault_replicas(const wp_cli_simopt_t *o, const wp_sim_co
 {
     if (sc->fault_replicas == ~0ULL)
         return WP_OK;
-    char list[64 * 3 + 1] = "";
+    char list[WP_SIM_FAULT_REPLICAS * 3 + 1] = "";
     size_t n = 0;
-    for (int i = 0; i < 64; i++)
+    for (int i = 0; i < WP_SIM_FAULT_REPLICAS; i++)
         if (sc->fault_replicas >> i & 1)
             n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%d", n ? "," : "", i);
     return wp_cli_argv_push(av, err, "--%s=%s", o->flag, list);
@@ -240,7 +240,8 @@ static const wp_cli_simopt_t rows[] = {
      TOPO("vllm.replicas", vllm.replicas),
      INT(1, WP_SIM_MAX_REPLICAS),
      SC(replicas),
-     .help = "servers to run, on consecutive ports (default 1)"},
+     .help = "servers to run, on consecutive ports (default 1; at most\n1024 here, 64 in a "
+             "topology file, which `wellpath up`\nand `simulate` also run)"},
     {.flag = "data-parallel",
      .metavar = "N",
      TOPO("expertParallel", expert_parallel),

@@ -51,7 +51,7 @@ void wp__sim_inject_init(sim_replica_t *r)
 {
     wp_sim_t *sim = r->sim;
     wp_fault_set_t none = {.n = 0};
-    install(r, (sim->cfg.fault_replicas >> r->index) & 1 ? &sim->cfg.faults : &none);
+    install(r, wp_sim_fault_applies(sim->cfg.fault_replicas, r->index) ? &sim->cfg.faults : &none);
     uv_timer_init(sim->loop, &r->fault_timer);
     r->fault_timer.data = r;
     sim->open_handles++;

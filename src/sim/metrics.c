@@ -58,8 +58,8 @@ static void sample(wp_buf_t *out, const char *name, const char *labels, double v
 typedef struct view_s {
     sim_replica_t *const *rs;
     int n;
-    wp_engine_stats_t st[WP_SIM_MAX_REPLICAS];
-    char labels[WP_SIM_MAX_REPLICAS][160];
+    wp_engine_stats_t *st; /* [n] */
+    char (*labels)[160];   /* [n] */
 } view_t;
 
 /* The labels of replica k of v with one more label (name="value", in alphabetical place:
@@ -251,11 +251,11 @@ static void write_all(view_t *v, wp_buf_t *out)
 
 void wp__sim_metrics_write(sim_replica_t *const *rs, int n, wp_buf_t *out)
 {
-    view_t *v = calloc(1, sizeof(*v)); /* 16 KiB: not on the loop's stack */
-    if (v == NULL)
-        return;
-    v->rs = rs;
-    v->n = n < WP_SIM_MAX_REPLICAS ? n : WP_SIM_MAX_REPLICAS;
-    write_all(v, out);
-    free(v);
+    view_t v = {.rs = rs, .n = n};
+    v.st = calloc((size_t)n, sizeof(*v.st));
+    v.labels = calloc((size_t)n, sizeof(*v.labels));
+    if (v.st != NULL && v.labels != NULL)
+        write_all(&v, out);
+    free(v.st);
+    free(v.labels);
 }

@@ -94,7 +94,11 @@
 #include "model/model.h"
 #include "http/server.h"
 
-#define WP_SIM_MAX_REPLICAS 64
+/* Servers (ranks) one process runs: a pool of a thousand endpoints fits in one `wellpath sim`. */
+#define WP_SIM_MAX_REPLICAS 1024
+/* The fault lists (fault_replicas) name replicas 0..63, a bit each; replicas past 63 get the
+ * faults only when the list is left at its default, all of them (wp_sim_fault_applies). */
+#define WP_SIM_FAULT_REPLICAS 64
 #define WP_SIM_KV_LINE_MAX 128
 #define WP_SIM_KV_IO_TIMEOUT_MS 5000
 
@@ -116,7 +120,8 @@ typedef struct wp_sim_config_s {
     char host[64];
     int port;          /* first replica's port; replica i listens on port + i (0: ephemeral) */
     int replicas;      /* servers: plain replicas, or wide-EP groups */
-    int data_parallel; /* ranks per wide-EP group (0 or 1: plain replicas); replicas x it <= 64 */
+    int data_parallel; /* ranks per wide-EP group (0 or 1: plain replicas); replicas x it <=
+                          WP_SIM_MAX_REPLICAS */
     char model[64];    /* catalog name, e.g. qwen3-8b */
     char gpu[16];      /* a100|h100|h200|b200|h800 */
     int tensor_parallel;
@@ -177,6 +182,12 @@ wp_status_t wp_sim_start(wp_sim_t *sim, wp_err_t *err);
 /* Ranks per server of cfg: data_parallel, where 0 and 1 both say plain replicas. */
 int wp_sim_ranks(const wp_sim_config_t *cfg);
 /* Replicas (ranks, in wide-EP groups), each with its own port. */
+/* Whether replica `index` gets cfg.faults under the list `fault_replicas`. */
+static inline bool wp_sim_fault_applies(uint64_t fault_replicas, int index)
+{
+    return index < WP_SIM_FAULT_REPLICAS ? (fault_replicas >> index & 1) != 0
+                                         : fault_replicas == ~(uint64_t)0;
+}
 int wp_sim_replicas(const wp_sim_t *sim);
 int wp_sim_port(const wp_sim_t *sim, int replica);
 /* The replica's side-channel (KV pull) port. */

@@ -181,7 +181,7 @@ describe('wide-EP group in wellpath sim', () => {
       [['--model', 'qwen3-8b', '--data-parallel', '4'], /dense/i],
       [['--model', 'qwen3-30b-a3b', '--data-parallel', '4', '--tp', '2'], /wide-EP ranks run at tensor parallel 1/],
       [['--model', 'qwen3-30b-a3b', '--data-parallel', '5'], /5/],
-      [['--model', 'qwen3-30b-a3b', '--data-parallel', '32', '--replicas', '3'], /replicas x data parallel must be 1\.\.64, got 3 x 32/],
+      [['--model', 'qwen3-30b-a3b', '--data-parallel', '32', '--replicas', '33'], /replicas x data parallel must be 1\.\.1024, got 33 x 32/],
     ]) {
       const p = new Proc(['sim', '--port', '0', ...args]);
       const r = await p.exit;
