@@ -23,6 +23,11 @@
  * down, a preemption notice: sched/drain): out at once (notice.c). The verdict is kept once, in the
  * generation's outlier state (wp_sched_outlier_ep_t.healthy), and pushed to the scheduler by
  * wp__gw_pool_sync. Only the current generation is checked (pool.c cancels a retired one's checks).
+ *
+ * The GETs run on the checks' own thread (prober.c), which also reads a scrape's text: this
+ * file decides and applies on the gateway's loop, and matches each result to its check by the
+ * check's ticket (a slot in gw->probing and a sequence number); a result whose check was
+ * cancelled or timed out finds its slot empty or reused and is dropped.
  */
 #include "gateway/internal.h"
 
@@ -33,6 +38,7 @@
 
 #include "api/engines.h"
 #include "base/log.h"
+#include "gateway/prober.h"
 #include "base/str.h"
 #include "sched/drain.h"
 
@@ -72,25 +78,9 @@ static void mark(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind, bool
            wp_log_quote(q, sizeof(q), why));
 }
 
-/* ---- one GET with its body gathered; the three checks share it ---- */
-
-static void check_on_head(void *ud, int status, const wp_http_headers_t *h)
+static void learn_models(wp_gateway_t *gw, const char *body, size_t len)
 {
-    gw_check_t *c = ud;
-    c->status = status;
-    wp_buf_reset(&c->body);
-}
-
-static void check_on_body(void *ud, const char *data, size_t len)
-{
-    gw_check_t *c = ud;
-    if (c->kind != GW_CHECK_HEALTH)
-        wp_buf_append(&c->body, data, len);
-}
-
-static void learn_models(wp_gateway_t *gw, const wp_buf_t *body)
-{
-    cJSON *root = cJSON_ParseWithLength(body->data, body->len);
+    cJSON *root = cJSON_ParseWithLength(body, len);
     const cJSON *m;
     cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(root, "data"))
     {
@@ -130,19 +120,19 @@ static void metrics_unavailable(wp_gateway_t *gw, gw_endpoint_t *ep, const char 
     snprintf(w, sizeof(w), "%s%.150s: scoring uses in-flight counts only; %.100s", e->metrics_path,
              what, e->fix);
     ep->probe.metrics_seen = ep->probe.kv_known = ep->probe.cache_known = false;
+    ep->probe.noted = 0;
     metrics_note(ep, w, true);
     mark(gw, ep, GW_CHECK_SCRAPE, true, NULL);
 }
 
-static void apply_scrape(wp_gateway_t *gw, gw_endpoint_t *ep, const wp_buf_t *body)
+/* A 2xx scrape, as the checks' thread read it (res->reading). */
+static void apply_scrape(wp_gateway_t *gw, gw_endpoint_t *ep, const wp_gw_probe_result_t *res)
 {
     const wp_api_engine_t *e = wp_api_engine(ep->cfg.engine);
-    wp_api_engine_reading_t r;
-    wp_err_t err;
+    const wp_api_engine_reading_t r = res->reading;
     char what[300];
-    int rank = ep->cfg.has_dp_rank ? ep->cfg.dp_rank : -1; /* its own engine's samples */
-    if (wp_api_engine_read(e, rank, body->data, body->len, &r, &err) != WP_OK) {
-        snprintf(what, sizeof(what), " is not Prometheus text (%.120s)", err.msg);
+    if (res->read_st != WP_OK) {
+        snprintf(what, sizeof(what), " is not Prometheus text (%.120s)", res->read_err);
         metrics_unavailable(gw, ep, what);
         return;
     }
@@ -166,7 +156,11 @@ static void apply_scrape(wp_gateway_t *gw, gw_endpoint_t *ep, const wp_buf_t *bo
                                   pr->running, pr->kv_known ? pr->kv_usage : NAN);
     if (r.kv_blocks > 0)
         wp_sched_endpoint_set_capacity(ep->pool->sched, ep->index, (uint32_t)r.kv_blocks);
-    if (!pr->kv_known || !pr->cache_known) {
+    /* The note depends on the engine and the series seen alone: written when they change. */
+    unsigned noted = ((unsigned)ep->cfg.engine << 8 | r.seen) + 1;
+    if (pr->noted == noted) {
+        /* as last time */
+    } else if (!pr->kv_known || !pr->cache_known) {
         char w[300];
         snprintf(w, sizeof(w), "%s lacks %.180s: %s unknown", e->metrics_path,
                  wp_api_engine_missing(e, r.seen, true, missing, sizeof(missing)),
@@ -177,101 +171,148 @@ static void apply_scrape(wp_gateway_t *gw, gw_endpoint_t *ep, const wp_buf_t *bo
     } else {
         metrics_note(ep, "", false);
     }
+    pr->noted = noted;
     mark(gw, ep, GW_CHECK_SCRAPE, true, NULL);
 }
 
-static void check_on_done(void *ud, wp_status_t st, const char *why)
+/* ---- tickets: which check a result is for ---- */
+
+/* The check's GET is no longer awaited: its slot is free, its result will be dropped. */
+static void forget(gw_check_t *c)
 {
-    gw_check_t *c = ud;
-    c->call = NULL;
-    if (c->gw->stopping)
+    if (c->ticket == 0)
         return;
-    if (st == WP_OK && c->kind == GW_CHECK_SCRAPE && (c->status < 200 || c->status > 299)) {
+    wp_gateway_t *gw = c->gw;
+    int slot = (int)(c->ticket & (GW_PROBE_SLOTS - 1));
+    gw->probing[slot] = NULL;
+    gw->probe_free[gw->n_probe_free++] = slot;
+    c->ticket = 0;
+}
+
+/* A ticket for c's next GET (c->ticket), in a free slot; false when none is free. */
+static bool take_ticket(gw_check_t *c)
+{
+    wp_gateway_t *gw = c->gw;
+    if (gw->n_probe_free == 0)
+        return false;
+    int slot = gw->probe_free[--gw->n_probe_free];
+    gw->probing[slot] = c;
+    c->ticket = ++gw->probe_seq * GW_PROBE_SLOTS + (uint64_t)slot;
+    return true;
+}
+
+/* What a check's GET found, on the gateway's loop. */
+static void on_result(void *ud, const wp_gw_probe_result_t *res)
+{
+    wp_gateway_t *gw = ud;
+    gw_check_t *c = gw->probing[res->ticket & (GW_PROBE_SLOTS - 1)];
+    if (c == NULL || c->ticket != res->ticket || gw->stopping)
+        return; /* cancelled or timed out since */
+    forget(c);
+    if (res->st == WP_OK && c->kind == GW_CHECK_SCRAPE &&
+        (res->status < 200 || res->status > 299)) {
         char what[64];
-        snprintf(what, sizeof(what), " answered HTTP %d", c->status);
-        metrics_unavailable(c->gw, c->ep, what);
+        snprintf(what, sizeof(what), " answered HTTP %d", res->status);
+        metrics_unavailable(gw, c->ep, what);
         return;
     }
     if (c->kind == GW_CHECK_HEALTH) { /* sched/drain: a 503 is out at once */
-        wp_sched_health_t h = wp_sched_health_verdict(st == WP_OK, c->status);
+        wp_sched_health_t h = wp_sched_health_verdict(res->st == WP_OK, res->status);
         if (h == WP_SCHED_HEALTH_DRAINING)
-            wp__gw_notice_draining(c->gw, c->ep);
+            wp__gw_notice_draining(gw, c->ep);
         else if (h == WP_SCHED_HEALTH_OK)
-            wp__gw_notice_clear(c->gw, c->ep);
+            wp__gw_notice_clear(gw, c->ep);
     }
-    if (st != WP_OK || c->status < 200 || c->status > 299) {
+    if (res->st != WP_OK || res->status < 200 || res->status > 299) {
         char msg[300];
-        if (st != WP_OK)
-            wp_strlcpy(msg, why ? why : "request failed", sizeof(msg));
+        if (res->st != WP_OK)
+            wp_strlcpy(msg, res->why[0] ? res->why : "request failed", sizeof(msg));
         else
             snprintf(msg, sizeof(msg), "%s answered HTTP %d",
                      c->kind == GW_CHECK_SCRAPE   ? "/metrics"
                      : c->kind == GW_CHECK_HEALTH ? "/health"
                                                   : "/v1/models",
-                     c->status);
+                     res->status);
         if (c->kind != GW_CHECK_MODELS)
-            mark(c->gw, c->ep, c->kind, false, msg);
+            mark(gw, c->ep, c->kind, false, msg);
         return;
     }
     if (c->kind == GW_CHECK_SCRAPE)
-        apply_scrape(c->gw, c->ep, &c->body);
+        apply_scrape(gw, c->ep, res);
     else if (c->kind == GW_CHECK_MODELS)
-        learn_models(c->gw, &c->body);
+        learn_models(gw, res->body ? res->body : "", res->body_len);
     else
-        mark(c->gw, c->ep, c->kind, true, NULL);
+        mark(gw, c->ep, c->kind, true, NULL);
 }
 
 static void check_start(gw_check_t *c, const char *path)
 {
-    uint64_t now = uv_now(c->gw->loop);
-    if (c->call != NULL) {
+    wp_gateway_t *gw = c->gw;
+    uint64_t now = uv_now(gw->loop);
+    if (c->ticket != 0) {
         if (now - c->started_ms < CHECK_TIMEOUT_MS)
             return;
-        wp_http_call_cancel(c->call); /* hung: counts as a failed check */
-        c->call = NULL;
+        forget(c); /* hung: counts as a failed check */
         if (c->kind != GW_CHECK_MODELS)
-            mark(c->gw, c->ep, c->kind, false, "no answer within the check timeout");
+            mark(gw, c->ep, c->kind, false, "no answer within the check timeout");
+    }
+    if (!take_ticket(c))
+        return;
+    const gw_endpoint_t *ep = c->ep;
+    wp_gw_probe_t probe = {.ticket = c->ticket,
+                           .port = ep->cfg.port,
+                           .engine =
+                               c->kind == GW_CHECK_SCRAPE ? wp_api_engine(ep->cfg.engine) : NULL,
+                           .rank = ep->cfg.has_dp_rank ? ep->cfg.dp_rank : -1,
+                           .keep_body = c->kind == GW_CHECK_MODELS};
+    wp_strlcpy(probe.host, ep->cfg.host, sizeof(probe.host));
+    snprintf(probe.path, sizeof(probe.path), "%s%s", ep->cfg.base_path, path);
+    if (wp_gw_prober_submit(gw->prober, &probe) != WP_OK) {
+        forget(c);
+        return;
     }
     c->started_ms = now;
-    c->status = 0;
-    char full[256];
-    snprintf(full, sizeof(full), "%s%s", c->ep->cfg.base_path, path);
-    static const wp_http_call_cbs_t cbs = {check_on_head, check_on_body, check_on_done};
-    c->call = wp_http_call_start(wp__gw_ep_upstream(c->ep), "GET", full, NULL, NULL, 0, &cbs, c);
-    if (c->call != NULL && c->kind == GW_CHECK_SCRAPE)
-        wp_sched_endpoint_scrape_sent(c->ep->pool->sched, c->ep->index);
+    if (c->kind == GW_CHECK_SCRAPE)
+        wp_sched_endpoint_scrape_sent(ep->pool->sched, ep->index);
+}
+
+wp_status_t wp__gw_checks_open(wp_gateway_t *gw, wp_err_t *err)
+{
+    for (int i = 0; i < GW_PROBE_SLOTS; i++)
+        gw->probe_free[i] = GW_PROBE_SLOTS - 1 - i;
+    gw->n_probe_free = GW_PROBE_SLOTS;
+    gw->prober = wp_gw_prober_new(gw->loop, CHECK_TIMEOUT_MS, SCRAPE_BODY_MAX, on_result, gw, err);
+    return gw->prober != NULL ? WP_OK : WP_EIO;
+}
+
+void wp__gw_checks_close(wp_gateway_t *gw, void (*closed)(void *ud), void *ud)
+{
+    wp_gw_prober_t *p = gw->prober;
+    gw->prober = NULL;
+    if (p != NULL)
+        wp_gw_prober_free(p, closed, ud);
+    else if (closed != NULL)
+        closed(ud);
 }
 
 void wp__gw_checks_init(wp_gateway_t *gw, gw_endpoint_t *ep)
 {
     ep->probe.failures[GW_CHECK_SCRAPE] = ep->probe.failures[GW_CHECK_HEALTH] = 1; /* both first */
     wp_sched_outlier_ep(ep->pool->outlier, ep->index)->healthy = false;
-    for (int k = 0; k < GW_CHECK_KINDS; k++) {
+    for (int k = 0; k < GW_CHECK_KINDS; k++)
         ep->checks[k] = (gw_check_t){.gw = gw, .ep = ep, .kind = (gw_check_kind_t)k};
-        wp_buf_init(&ep->checks[k].body, SCRAPE_BODY_MAX);
-    }
 }
 
 void wp__gw_checks_cancel(gw_endpoint_t *ep)
 {
-    for (int k = 0; k < GW_CHECK_KINDS; k++) {
-        if (ep->checks[k].call != NULL)
-            wp_http_call_cancel(ep->checks[k].call);
-        ep->checks[k].call = NULL;
-    }
-}
-
-void wp__gw_checks_free(gw_endpoint_t *ep)
-{
-    wp__gw_checks_cancel(ep);
     for (int k = 0; k < GW_CHECK_KINDS; k++)
-        wp_buf_free(&ep->checks[k].body);
+        forget(&ep->checks[k]);
 }
 
 void wp__gw_checks_health_now(wp_gateway_t *gw, gw_endpoint_t *ep)
 {
     (void)gw;
-    if (ep->checks[GW_CHECK_HEALTH].call == NULL)
+    if (ep->checks[GW_CHECK_HEALTH].ticket == 0)
         check_start(&ep->checks[GW_CHECK_HEALTH], "/health");
 }
 

@@ -285,8 +285,9 @@ wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp
     gw_pool_t *pool = NULL;
     if (wp__gw_flow_configure(gw, err) != WP_OK || wp__gw_wake_configure(gw, err) != WP_OK ||
         wp__gw_prompt_open(gw, err) != WP_OK || wp__gw_routes_open(gw, err) != WP_OK ||
-        wp__gw_decisions_open(gw, err) != WP_OK ||
+        wp__gw_decisions_open(gw, err) != WP_OK || wp__gw_checks_open(gw, err) != WP_OK ||
         (pool = wp__gw_pool_new(gw, cfg, NULL, err)) == NULL) {
+        wp__gw_checks_close(gw, NULL, NULL);
         wp__gw_routes_close(gw);
         wp__gw_kvev_close(gw);
         wp__gw_prompt_close(gw);
@@ -301,7 +302,7 @@ wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp
     uv_timer_init(gw->loop, &gw->scrape_timer);
     uv_timer_init(gw->loop, &gw->drain_timer);
     gw->scrape_timer.data = gw->drain_timer.data = gw;
-    gw->timers_open = 2;
+    gw->handles_open = 3; /* the two timers and the checks' thread */
     return gw;
 }
 
@@ -453,11 +454,16 @@ static void free_all(wp_gateway_t *gw)
     free(gw);
 }
 
+static void on_closed(void *ud)
+{
+    wp_gateway_t *gw = ud;
+    if (--gw->handles_open == 0)
+        free_all(gw);
+}
+
 static void on_timer_closed(uv_handle_t *h)
 {
-    wp_gateway_t *gw = h->data;
-    if (--gw->timers_open == 0)
-        free_all(gw);
+    on_closed(h->data);
 }
 
 void wp_gateway_free(wp_gateway_t *gw)
@@ -468,6 +474,7 @@ void wp_gateway_free(wp_gateway_t *gw)
         wp_http_server_close(gw->server); /* aborts in-flight requests: they cancel their calls */
     wp__gw_wake_cancel(gw);
     wp__gw_pools_free(gw);
+    wp__gw_checks_close(gw, on_closed, gw);
     wp__gw_routes_close(gw);
     wp__gw_kvev_close(gw);
     uv_close((uv_handle_t *)&gw->scrape_timer, on_timer_closed);

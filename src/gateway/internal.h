@@ -63,18 +63,24 @@ typedef struct gw_status_count_s {
 
 struct gw_endpoint_s;
 
-/* One periodic GET to an endpoint (scrape, health or models) and its answer (checks.c). */
+/* One periodic GET to an endpoint (scrape, health or models), run on the checks' thread
+ * (checks.c, prober.c). */
 typedef enum { GW_CHECK_SCRAPE, GW_CHECK_HEALTH, GW_CHECK_MODELS, GW_CHECK_KINDS } gw_check_kind_t;
 
 typedef struct gw_check_s {
     struct wp_gateway_s *gw;
     struct gw_endpoint_s *ep;
     gw_check_kind_t kind;
-    wp_http_call_t *call; /* in flight, or NULL */
+    uint64_t ticket; /* its GET in flight (a slot of gw->probing + a sequence), 0: none */
     uint64_t started_ms;
-    wp_buf_t body;
-    int status;
 } gw_check_t;
+
+/* Checks awaited at once: every kind on every endpoint of the current generation (a power
+ * of two: a ticket's low bits are its slot). */
+#define GW_PROBE_SLOTS 4096
+_Static_assert(GW_PROBE_SLOTS >= WP_GATEWAY_MAX_ENDPOINTS * GW_CHECK_KINDS &&
+                   (GW_PROBE_SLOTS & (GW_PROBE_SLOTS - 1)) == 0,
+               "a slot for every check of the largest pool");
 
 /* What an endpoint's checks learned (checks.c). A reload carries it over while the
  * endpoint keeps its name and address. The checks' health verdict is kept once, in the
@@ -89,6 +95,8 @@ typedef struct gw_probe_s {
     /* What the metrics lack and how to fix it ("" when complete); logged once per change,
      * shown on /status. */
     char metrics_warning[300];
+    unsigned noted; /* the engine and series metrics_warning was last written for by a scrape
+                       with the load series ((engine << 8 | seen) + 1); 0: none */
     char last_error[200];
     bool draining; /* notice.c: /health answered 503; out of the pool until it answers 2xx */
 } gw_probe_t;
@@ -189,7 +197,7 @@ struct wp_gateway_s {
     int port;
     uv_timer_t scrape_timer; /* the tick */
     uv_timer_t drain_timer;
-    int timers_open;
+    int handles_open; /* the timers and the checks' thread: gw is freed when all are closed */
     bool draining, stopping;
     uint64_t drain_deadline_ms;
     wp_gateway_drained_fn on_drained;
@@ -212,8 +220,13 @@ struct wp_gateway_s {
     uint64_t next_lineage; /* the last gw_endpoint_t.lineage handed out */
     /* checks.c: when the last health and models checks started (0: at the next tick) */
     uint64_t last_health_ms, last_models_ms;
-    int scrape_cursor, health_cursor; /* the next endpoints to scrape and to check */
-    double health_credit;             /* health checks owed, spread over the ticks */
+    int scrape_cursor, health_cursor;    /* the next endpoints to scrape and to check */
+    double health_credit;                /* health checks owed, spread over the ticks */
+    struct wp_gw_prober_s *prober;       /* the checks' thread */
+    gw_check_t *probing[GW_PROBE_SLOTS]; /* the check each slot's GET is for, NULL: free */
+    int probe_free[GW_PROBE_SLOTS];      /* free slots (a stack) */
+    int n_probe_free;
+    uint64_t probe_seq;
     /* flow.c: admission and flow control over sched/admit */
     wp_sched_admit_t *admit;
     /* wake.c: scale-to-zero (sched/wake.h) and the requests it holds */
@@ -476,10 +489,13 @@ int wp__gw_ready_count(const wp_gateway_t *gw);
 /* Sets up ep's checks (pool.c, for a new endpoint): out of the pool until both its scrape
  * and its health check pass. */
 void wp__gw_checks_init(wp_gateway_t *gw, gw_endpoint_t *ep);
-/* Cancels ep's checks in flight (its generation is retired). */
+/* Starts the checks' thread. */
+wp_status_t wp__gw_checks_open(wp_gateway_t *gw, wp_err_t *err);
+/* Stops it; closed(ud) once it is gone (at once when it never started). */
+void wp__gw_checks_close(wp_gateway_t *gw, void (*closed)(void *ud), void *ud);
+/* Gives up ep's checks in flight (its generation is retired or freed): their results are
+ * dropped. */
 void wp__gw_checks_cancel(gw_endpoint_t *ep);
-/* Cancels them and frees their buffers (its generation is freed). */
-void wp__gw_checks_free(gw_endpoint_t *ep);
 /* At each tick: starts the checks due on the current generation's endpoints. */
 void wp__gw_checks_tick(wp_gateway_t *gw);
 /* Health checks at the next tick (a reload brought new endpoints). */

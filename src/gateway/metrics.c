@@ -17,7 +17,7 @@
  *   wellpath_endpoint_info{endpoint,group,data_parallel_rank} 1   wide-EP: the endpoint's
  *                                        group and rank ("" when none)
  *   wellpath_endpoint_prefix_cache_{queries,hits}_total{endpoint}  re-exported vLLM counters
- *   wellpath_endpoint_connections{endpoint}  open upstream connections (reused)
+ *   wellpath_endpoint_connections{endpoint}  open upstream connections of requests (reused)
  *   wellpath_gateway_pd_requests_total{path}, wellpath_gateway_pd_fallbacks_total{reason}  (P/D
  *   pools), wellpath_endpoint_upstream_errors_total{endpoint}
  *   queue_length, queue_wait_seconds     flow control: requests waiting now; time they waited
@@ -280,7 +280,9 @@ static const ep_family_t endpoint_families[] = {
      "The endpoint's prefix-cache hits, last scrape (the engine's counter, docs/engines.md).",
      v_cache_hits},
     {"wellpath_endpoint_connections", "gauge",
-     "Open connections from the gateway to the endpoint (kept alive and reused).", v_connections},
+     "Open connections that carry requests to the endpoint (kept alive and reused; the "
+     "checks thread's own are not counted).",
+     v_connections},
     {"wellpath_endpoint_upstream_errors_total", "counter",
      "Failed upstream attempts (connect, timeout, 5xx, cut streams).", v_errors},
     {"wellpath_endpoint_prefix_index_blocks", "gauge",

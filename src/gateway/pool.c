@@ -133,7 +133,7 @@ static void upstream_detach(gw_endpoint_t *ep)
 static void pool_free(gw_pool_t *pool)
 {
     for (int i = 0; i < pool->n_eps; i++) {
-        wp__gw_checks_free(&pool->eps[i]);
+        wp__gw_checks_cancel(&pool->eps[i]);
         upstream_detach(&pool->eps[i]);
     }
     free(pool->eps);

@@ -274,7 +274,7 @@ static const http_parser_settings *settings(void)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    static char slab[64 * 1024];
+    static _Thread_local char slab[64 * 1024]; /* one per loop's thread (gateway/prober) */
     *buf = uv_buf_init(slab, sizeof(slab));
 }
 

@@ -628,7 +628,8 @@ static void conn_feed(wp_http_conn_t *c, const char *data, size_t len)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
-    static char slab[64 * 1024]; /* the loop is single-threaded; data is copied at once */
+    /* one per thread, as a loop is; what a read leaves unparsed is copied at once */
+    static _Thread_local char slab[64 * 1024];
     *buf = uv_buf_init(slab, sizeof(slab));
 }
 
