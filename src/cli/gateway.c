@@ -9,6 +9,12 @@
  * is and logs one line saying why (the key and line, from the topology parser). With an
  * admin token (gateway.adminToken or WELLPATH_ADMIN_TOKEN), POST /admin/reload and POST
  * /admin/drain do the same as SIGHUP and SIGTERM.
+ *
+ * Discovery (gateway.discoveryFile, cli/discovery.h): the file's endpoints join the
+ * topology's. A change to it is applied as a reload of the endpoints alone: the topology as
+ * last loaded, with the file's new endpoints. A discovery file that cannot be read or parsed
+ * keeps the endpoints last read from it (at start: none, and the gateway waits for the file)
+ * and logs why; a SIGHUP reads both files again.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +24,7 @@
 #include "base/str.h"
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/discovery.h"
 
 static const char usage_text[] =
     "usage: wellpath gateway -f FILE [--listen HOST:PORT] [--log-level LEVEL] [--log-json]\n"
@@ -29,7 +36,9 @@ static const char usage_text[] =
     "      --log-level LEVEL  debug|info|warn|error (default info)\n"
     "      --log-json         structured logs as JSON lines instead of logfmt\n"
     "      --drain-timeout MS on SIGTERM, how long in-flight requests may run (default 30000)\n"
-    "Signals: SIGTERM/SIGINT drain then exit (twice: exit at once); SIGHUP reloads FILE.\n";
+    "Signals: SIGTERM/SIGINT drain then exit (twice: exit at once); SIGHUP reloads FILE.\n"
+    "gateway.discoveryFile in FILE names a file of more endpoints, watched and applied as\n"
+    "it changes.\n";
 
 typedef struct gw_run_s {
     wp_gateway_t *gw;
@@ -39,28 +48,96 @@ typedef struct gw_run_s {
     int64_t drain_timeout_ms; /* -1: from the config */
     bool draining;
     int exit_code;
+    wp_topology_t topo;       /* FILE as last loaded (its endpoints owned) */
+    wp_topology_t found;      /* the discovery file's endpoints as last read (owned) */
+    wp_buf_t found_bytes;     /* ... and its bytes */
+    wp_buf_t reading;         /* the bytes of the read in progress */
+    wp_cli_discovery_t watch; /* the discovery file's directory */
 } gw_run_t;
 
-/* FILE (and the command line over it) as a gateway config. */
+/* Loads FILE into r->topo; on failure r->topo stays as it was. */
+static wp_status_t load_topology(gw_run_t *r, wp_err_t *err)
+{
+    wp_topology_t t;
+    wp_status_t st = wp_cli_load_topology(r->file, &t, err);
+    if (st != WP_OK)
+        return st;
+    wp_topology_free(&r->topo);
+    r->topo = t;
+    return WP_OK;
+}
+
+/* Reads the discovery file into r->found. Unchanged bytes: WP_OK, *changed false. Missing
+ * or unreadable: the endpoints last read stay, the log says so, WP_OK (at start: none). A
+ * text that does not parse: its error, r->found kept. */
+static wp_status_t read_discovery(gw_run_t *r, bool *changed, wp_err_t *err)
+{
+    const char *path = r->topo.gateway.discovery_file;
+    *changed = false;
+    if (path[0] == '\0') {
+        *changed = r->found.n_endpoints > 0;
+        wp_topology_free(&r->found);
+        wp_buf_free(&r->found_bytes);
+        return WP_OK;
+    }
+    wp_topology_t eps = {0};
+    wp_status_t st = wp_cli_discovery_read(path, &r->reading, &eps, err);
+    if (st == WP_ENOTFOUND || st == WP_EIO) {
+        wp_log(WP_LOG_WARN, "discovery file unreadable: keeping the endpoints last read from it",
+               "file=%s endpoints=%zu reason=\"%s\"", path, r->found.n_endpoints, err->msg);
+        return WP_OK;
+    }
+    if (st != WP_OK)
+        return st;
+    if (r->found_bytes.data != NULL && r->found_bytes.len == r->reading.len &&
+        memcmp(r->found_bytes.data, r->reading.data, r->reading.len) == 0) {
+        wp_topology_free(&eps);
+        wp_log(WP_LOG_INFO, "discovery file read: unchanged", "file=%s endpoints=%zu", path,
+               r->found.n_endpoints);
+        return WP_OK;
+    }
+    wp_topology_free(&r->found);
+    r->found = eps;
+    wp_buf_t t = r->found_bytes;
+    r->found_bytes = r->reading;
+    r->reading = t;
+    *changed = true;
+    return WP_OK;
+}
+
+/* r->topo with the discovered endpoints (and the command line over it) as a gateway
+ * config. */
 static wp_status_t build_config(const gw_run_t *r, wp_gateway_config_t *gc, bool *log_json,
                                 wp_err_t *err)
 {
-    wp_topology_t topo;
-    wp_status_t st = wp_cli_load_topology(r->file, &topo, err);
-    if (st != WP_OK)
-        return st;
+    wp_topology_t topo = r->topo;
+    topo.endpoints = NULL;
+    topo.n_endpoints = 0;
+    wp_status_t st = wp_topology_add_endpoints(&topo, &r->topo, r->file, err);
+    if (st == WP_OK)
+        st = wp_topology_add_endpoints(&topo, &r->found, r->topo.gateway.discovery_file, err);
     *log_json = topo.gateway.log_format == WP_TOPO_LOG_JSON;
-    st = wp_cli_gateway_config(&topo, gc, err);
+    if (st == WP_OK)
+        st = wp_cli_gateway_config(&topo, gc, err);
     if (st == WP_OK && r->listen != NULL)
         st = wp_cli_listen(r->listen, gc, err);
-    if (st == WP_OK && gc->n_endpoints == 0)
+    if (st == WP_OK && gc->n_endpoints == 0 && topo.gateway.discovery_file[0] == '\0')
         st = wp_err_set(err, WP_EINVAL,
-                        "%s: no `endpoints:` listed; use `wellpath up` for a simulated pool",
+                        "%s: no `endpoints:` listed (nor gateway.discoveryFile); use `wellpath up` "
+                        "for a simulated pool",
                         r->file);
     if (r->drain_timeout_ms >= 0)
         gc->drain_timeout_ms = (uint64_t)r->drain_timeout_ms;
     wp_topology_free(&topo);
     return st;
+}
+
+static void run_free(gw_run_t *r)
+{
+    wp_topology_free(&r->topo);
+    wp_topology_free(&r->found);
+    wp_buf_free(&r->found_bytes);
+    wp_buf_free(&r->reading);
 }
 
 static void stop_now(gw_run_t *r, int code)
@@ -70,6 +147,7 @@ static void stop_now(gw_run_t *r, int code)
     r->gw = NULL;
     wp_cli_signals_close(&r->sig);
     uv_close((uv_handle_t *)&r->sighup, NULL);
+    wp_cli_discovery_close(&r->watch);
 }
 
 static void on_drained(void *ud, int cut)
@@ -97,21 +175,65 @@ static void on_signal(void *ud, int signum)
     begin_drain(r);
 }
 
-/* Re-reads FILE and applies it; on failure the running config stays and the log says why. */
-static wp_status_t reload(void *ud, wp_err_t *err)
+static void on_discovery_changed(void *ud);
+
+/* Applies r->topo and r->found; on failure the running config stays and the log says why,
+ * naming `file`. */
+static wp_status_t apply(gw_run_t *r, const char *file, wp_err_t *err)
 {
-    gw_run_t *r = ud;
     static wp_gateway_config_t gc; /* large: not on the stack */
     bool log_json;
-    if (r->gw == NULL || r->draining)
-        return wp_err_set(err, WP_EINVAL, "the gateway is shutting down");
-    wp_log(WP_LOG_INFO, "reloading", "file=%s", r->file);
     if (build_config(r, &gc, &log_json, err) != WP_OK ||
         wp_gateway_reload(r->gw, &gc, err) != WP_OK) {
-        wp_cli_log_reload_failed(r->file, err->msg);
+        wp_cli_log_reload_failed(file, err->msg);
         return WP_EINVAL;
     }
     return WP_OK;
+}
+
+/* Re-reads FILE and the discovery file and applies them; on failure the running config
+ * stays and the log says why. */
+static wp_status_t reload(void *ud, wp_err_t *err)
+{
+    gw_run_t *r = ud;
+    bool changed;
+    if (r->gw == NULL || r->draining)
+        return wp_err_set(err, WP_EINVAL, "the gateway is shutting down");
+    wp_log(WP_LOG_INFO, "reloading", "file=%s", r->file);
+    if (load_topology(r, err) != WP_OK) {
+        wp_cli_log_reload_failed(r->file, err->msg);
+        return WP_EINVAL;
+    }
+    if (read_discovery(r, &changed, err) != WP_OK) {
+        wp_cli_log_reload_failed(r->topo.gateway.discovery_file, err->msg);
+        return WP_EINVAL;
+    }
+    wp_err_t werr;
+    if (wp_cli_discovery_watch(&r->watch, uv_default_loop(), r->topo.gateway.discovery_file,
+                               on_discovery_changed, r, &werr) != WP_OK)
+        wp_log(WP_LOG_WARN, "discovery file: not watched", "reason=\"%s\"", werr.msg);
+    return apply(r, r->file, err);
+}
+
+/* The discovery file's directory changed: its endpoints, if they changed, replace those
+ * last read (the rest of the running config as FILE was last loaded). */
+static void on_discovery_changed(void *ud)
+{
+    gw_run_t *r = ud;
+    wp_err_t err;
+    bool changed;
+    const char *path = r->topo.gateway.discovery_file;
+    if (r->gw == NULL || r->draining)
+        return;
+    if (read_discovery(r, &changed, &err) != WP_OK) {
+        wp_cli_log_reload_failed(path, err.msg);
+        return;
+    }
+    if (!changed)
+        return;
+    wp_log(WP_LOG_INFO, "discovery file changed: applying its endpoints", "file=%s endpoints=%zu",
+           path, r->found.n_endpoints);
+    apply(r, path, &err);
 }
 
 static void on_sighup(uv_signal_t *h, int signum)
@@ -178,15 +300,20 @@ int wp_cli_gateway(int argc, char **argv)
         return wp_cli_fail("gateway",
                            "-f FILE is required (a topology file with an `endpoints:` list)");
     static wp_gateway_config_t gc;
-    bool log_json = false;
+    bool log_json = false, changed;
     wp_log_setup(level, json);
-    if (build_config(&run, &gc, &log_json, &err) != WP_OK)
+    if (load_topology(&run, &err) != WP_OK || read_discovery(&run, &changed, &err) != WP_OK ||
+        build_config(&run, &gc, &log_json, &err) != WP_OK) {
+        run_free(&run);
         return wp_cli_fail("gateway", err.msg);
+    }
     wp_log_setup(level, json || log_json);
     uv_loop_t *loop = uv_default_loop();
     run.gw = wp_gateway_new(loop, &gc, &err);
-    if (run.gw == NULL)
+    if (run.gw == NULL) {
+        run_free(&run);
         return wp_cli_fail("gateway", err.msg);
+    }
     /* Signals are caught before the gateway listens: a SIGTERM sent as soon as the
      * "listening" line appears drains like any other. */
     wp_cli_signals_start(loop, &run.sig, on_signal, &run);
@@ -196,10 +323,20 @@ int wp_cli_gateway(int argc, char **argv)
     if (wp_gateway_start(run.gw, &err) != WP_OK) {
         stop_now(&run, 2);
         uv_run(loop, UV_RUN_DEFAULT);
+        run_free(&run);
         return wp_cli_fail("gateway", err.msg);
     }
     wp_gateway_set_admin(run.gw, &(wp_gateway_admin_t){reload, admin_drain, &run});
+    if (run.topo.gateway.discovery_file[0] != '\0' &&
+        wp_cli_discovery_watch(&run.watch, loop, run.topo.gateway.discovery_file,
+                               on_discovery_changed, &run, &err) != WP_OK) {
+        stop_now(&run, 2);
+        uv_run(loop, UV_RUN_DEFAULT);
+        run_free(&run);
+        return wp_cli_fail("gateway", err.msg);
+    }
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
+    run_free(&run);
     return run.exit_code;
 }

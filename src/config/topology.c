@@ -261,6 +261,7 @@ static const wp__cfg_field_t gateway_fields[] = {
     F_INT("retries", gateway_t, retries, 0, 16),
     F_STR_OPT("adminToken", gateway_t, admin_token),
     F_STR_OPT("decisionLog", gateway_t, decision_log),
+    F_STR_OPT("discoveryFile", gateway_t, discovery_file),
     F_MAP("flowControl", gateway_t, flow, flow_fields),
     F_MAP("outlierDetection", gateway_t, outlier, outlier_fields),
     F_MAP("scaleToZero", gateway_t, scale_to_zero, s2z_fields),
@@ -651,9 +652,10 @@ static yaml_node_t *top_key_node(wp__cfg_ctx_t *c, yaml_node_t *root, const char
 
 static wp_status_t check_across(wp__cfg_ctx_t *c, yaml_node_t *root, const wp_topology_t *t)
 {
-    if (t->model[0] == '\0' && t->n_endpoints == 0)
-        return wp__cfg_fail(c, root, "model", WP_EINVAL,
-                            "missing required key (name the model, or list endpoints)");
+    if (t->model[0] == '\0' && t->n_endpoints == 0 && t->gateway.discovery_file[0] == '\0')
+        return wp__cfg_fail(
+            c, root, "model", WP_EINVAL,
+            "missing required key (name the model, or list endpoints, or gateway.discoveryFile)");
     if (t->prefill.present != t->decode.present) {
         const char *has = t->prefill.present ? "prefill" : "decode";
         return wp__cfg_fail(c, top_key_node(c, root, has), has, WP_EINVAL,
@@ -802,6 +804,71 @@ wp_status_t wp_topology_parse(const char *data, size_t len, const char *filename
     return st;
 }
 
+/* ---- discovery files: endpoints alone ---- */
+
+static const wp__cfg_field_t discovery_fields[] = {
+    F_CUSTOM("endpoints", parse_endpoints),
+};
+
+static wp_status_t parse_discovery_root(wp__cfg_ctx_t *c, yaml_node_t *root, void *arg)
+{
+    if (root == NULL)
+        return WP_OK; /* an empty file: no endpoints */
+    return wp__cfg_map(c, root, discovery_fields, N(discovery_fields), arg, "");
+}
+
+wp_status_t wp_topology_parse_endpoints(const char *data, size_t len, const char *filename,
+                                        wp_topology_t *out, wp_err_t *err)
+{
+    const char *file = filename ? filename : "discovery file";
+    out->endpoints = NULL;
+    out->n_endpoints = 0;
+    if (len > WP_TOPO_MAX_INPUT)
+        return wp_err_set(err, WP_ELIMIT, "%s: %zu bytes, more than the %zu allowed", file, len,
+                          WP_TOPO_MAX_INPUT);
+    wp_status_t st = wp__cfg_load(data, len, file, parse_discovery_root, out, err);
+    if (st != WP_OK)
+        wp_topology_free(out);
+    return st;
+}
+
+wp_status_t wp_topology_add_endpoints(wp_topology_t *t, const wp_topology_t *more, const char *what,
+                                      wp_err_t *err)
+{
+    size_t n = t->n_endpoints, m = more->n_endpoints;
+    if (m == 0)
+        return WP_OK;
+    if (n + m > WP_TOPO_MAX_ENDPOINTS)
+        return wp_err_set(err, WP_EINVAL, "%s: %zu endpoints and %zu in the topology, at most %d",
+                          what, m, n, WP_TOPO_MAX_ENDPOINTS);
+    endpoint_t *all = calloc(n + m, sizeof(*all));
+    if (all == NULL)
+        return wp_err_set(err, WP_ENOMEM, "out of memory");
+    if (n > 0)
+        memcpy(all, t->endpoints, n * sizeof(*all));
+    memcpy(all + n, more->endpoints, m * sizeof(*all));
+    wp_status_t st = WP_OK;
+    for (size_t i = n; i < n + m && st == WP_OK; i++) {
+        for (size_t k = 0; k < n && st == WP_OK; k++)
+            if (strcmp(all[k].name, all[i].name) == 0)
+                st = wp_err_set(err, WP_EINVAL,
+                                "%s: line %d: endpoint name \"%s\" is also in the topology", what,
+                                all[i].line, all[i].name);
+        if (st == WP_OK && rank_clash(all, i) >= 0)
+            st = wp_err_set(err, WP_EINVAL,
+                            "%s: line %d: group \"%s\" rank %d is also in the topology", what,
+                            all[i].line, all[i].group, all[i].data_parallel_rank);
+    }
+    if (st != WP_OK) {
+        free(all);
+        return st;
+    }
+    free(t->endpoints);
+    t->endpoints = all;
+    t->n_endpoints = n + m;
+    return WP_OK;
+}
+
 void wp_topology_free(wp_topology_t *t)
 {
     free(t->endpoints);
@@ -840,7 +907,7 @@ static wp_status_t validate_lists(const wp_topology_t *t, wp_err_t *err)
 wp_status_t wp_topology_validate(const wp_topology_t *t, wp_err_t *err)
 {
     if (memchr(t->model, 0, sizeof(t->model)) == NULL ||
-        (t->model[0] == '\0' && t->n_endpoints == 0))
+        (t->model[0] == '\0' && t->n_endpoints == 0 && t->gateway.discovery_file[0] == '\0'))
         return wp_err_set(err, WP_EINVAL, "model: empty and no endpoints");
     /* model may legitimately be "" with endpoints: check the other top fields only. */
     if (wp__cfg_check(top_fields + 1, N(top_fields) - 1, t, "", err) != WP_OK)

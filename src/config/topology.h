@@ -192,6 +192,9 @@ typedef struct wp_topology_gateway_s {
     int retries;                         /* 0..16 */
     char admin_token[WP_TOPO_TOKEN_MAX]; /* "" = admin API off (unless the environment sets one) */
     char decision_log[512];              /* decisionLog: a file for the decision log, "" = off */
+    /* discoveryFile: a file of more endpoints (`endpoints:` alone) that another system writes;
+     * the gateway watches it and applies its changes as a reload of the endpoints. "" = none */
+    char discovery_file[512];
     wp_topology_flow_t flow;
     wp_topology_outlier_t outlier;
     wp_topology_s2z_t scale_to_zero;
@@ -282,6 +285,19 @@ wp_status_t wp_topology_parse(const char *data, size_t len, const char *filename
 
 /* Releases the endpoints and leaves t with none; safe on a defaults-only struct. */
 void wp_topology_free(wp_topology_t *t);
+
+/* Parses a discovery file (gateway.discoveryFile): a YAML mapping with the one key
+ * `endpoints`, a list as in a topology file (possibly empty; an empty file is no endpoints).
+ * On success out->endpoints holds them (free with wp_topology_free; the rest of out is
+ * untouched); on failure none, and err says what and where. */
+wp_status_t wp_topology_parse_endpoints(const char *data, size_t len, const char *filename,
+                                        wp_topology_t *out, wp_err_t *err);
+
+/* Appends a copy of more's endpoints to t's; `what` names where they came from in an error
+ * (a name or a data-parallel rank of a group already in t, or more than
+ * WP_TOPO_MAX_ENDPOINTS in all). On failure t is as it was. */
+wp_status_t wp_topology_add_endpoints(wp_topology_t *t, const wp_topology_t *more, const char *what,
+                                      wp_err_t *err);
 
 wp_status_t wp_topology_validate(const wp_topology_t *t, wp_err_t *err);
 

@@ -12,7 +12,8 @@ wp_status_t wp_os_read_file(const char *path, const char *what, size_t max, wp_b
     wp_buf_init(out, max + 1);
     FILE *f = fopen(path, "rb");
     if (f == NULL)
-        return wp_err_set(err, WP_EIO, "cannot open %s '%s': %s", what, path, strerror(errno));
+        return wp_err_set(err, errno == ENOENT ? WP_ENOTFOUND : WP_EIO, "cannot open %s '%s': %s",
+                          what, path, strerror(errno));
     char chunk[65536];
     size_t n;
     wp_status_t st = WP_OK;

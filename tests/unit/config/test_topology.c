@@ -591,10 +591,61 @@ static void test_config_endpoint_rank_errors(void **state)
                  NULL);
 }
 
+/* A discovery file: `endpoints` alone, added to a topology's with names and ranks unique. */
+static void test_config_discovery_endpoints(void **state)
+{
+    (void)state;
+    wp_topology_t t, d, none;
+    wp_err_t err = {{0}};
+    assert_int_equal(parse("gateway:\n  discoveryFile: /etc/wellpath/endpoints.yaml\n", &t, &err),
+                     WP_OK);
+    assert_string_equal(t.gateway.discovery_file, "/etc/wellpath/endpoints.yaml");
+    assert_string_equal(t.model, ""); /* the discovered endpoints say what they serve */
+    assert_int_equal(t.n_endpoints, 0);
+
+    const char eps[] = "endpoints:\n"
+                       "  - {url: \"http://10.0.0.1:8000\", name: a}\n"
+                       "  - {url: \"http://10.0.0.2:8000\"}\n";
+    assert_int_equal(wp_topology_parse_endpoints(eps, strlen(eps), "eps.yaml", &d, &err), WP_OK);
+    assert_int_equal(d.n_endpoints, 2);
+    assert_string_equal(d.endpoints[1].name, "10.0.0.2:8000");
+    assert_int_equal(wp_topology_parse_endpoints("", 0, "eps.yaml", &none, &err), WP_OK);
+    assert_int_equal(none.n_endpoints, 0);
+
+    wp_topology_t w;
+    assert_int_equal(parse("endpoints:\n  - {url: \"http://10.0.0.9:8000\", name: w}\n", &w, &err),
+                     WP_OK);
+    assert_int_equal(wp_topology_add_endpoints(&w, &d, "eps.yaml", &err), WP_OK);
+    assert_int_equal(w.n_endpoints, 3);
+    assert_string_equal(w.endpoints[0].name, "w");
+    assert_string_equal(w.endpoints[1].name, "a");
+    assert_int_equal(wp_topology_validate(&w, &err), WP_OK);
+    /* a second time: every name is taken; w stays as it was */
+    assert_int_equal(wp_topology_add_endpoints(&w, &d, "eps.yaml", &err), WP_EINVAL);
+    assert_string_equal(err.msg, "eps.yaml: line 2: endpoint name \"a\" is also in the topology");
+    assert_int_equal(w.n_endpoints, 3);
+    wp_topology_free(&w);
+    wp_topology_free(&d);
+    wp_topology_free(&t);
+
+    /* anything but endpoints, or a bad entry, is refused with its place */
+    const char other[] = "endpoints: []\nmodel: qwen3-8b\n";
+    assert_int_equal(wp_topology_parse_endpoints(other, strlen(other), "eps.yaml", &d, &err),
+                     WP_EINVAL);
+    assert_non_null(strstr(err.msg, "eps.yaml:2:1: model: unknown key; allowed here: endpoints"));
+    assert_null(d.endpoints);
+    const char bad[] = "endpoints:\n  - {url: \"http://10.0.0.1:99999\"}\n";
+    assert_int_equal(wp_topology_parse_endpoints(bad, strlen(bad), "eps.yaml", &d, &err),
+                     WP_EINVAL);
+    assert_non_null(strstr(err.msg, "eps.yaml:2:"));
+    assert_null(d.endpoints);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config_gateway_robustness_keys),
+        cmocka_unit_test(test_config_discovery_endpoints),
         cmocka_unit_test(test_config_path1_guide_block),
         cmocka_unit_test(test_config_defaults),
         cmocka_unit_test(test_config_default_yaml_equals_defaults),
