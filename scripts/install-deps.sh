@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential cmake pkg-config clang
       libuv1-dev libhttp-parser-dev libyaml-dev libcjson-dev libxxhash-dev libssl-dev
-      libzmq3-dev libmsgpack-dev python3-zmq python3-msgpack
+      libzmq3-dev libmsgpack-dev libc-ares-dev python3-zmq python3-msgpack dnsmasq-base
       libcmocka-dev nodejs npm curl prometheus chromium)
 
 missing=()

@@ -25,6 +25,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "cli/discovery.h"
+#include "cli/dnsdisc.h"
 
 static const char usage_text[] =
     "usage: wellpath gateway -f FILE [--listen HOST:PORT] [--log-level LEVEL] [--log-json]\n"
@@ -53,6 +54,7 @@ typedef struct gw_run_s {
     wp_buf_t found_bytes;     /* ... and its bytes */
     wp_buf_t reading;         /* the bytes of the read in progress */
     wp_cli_discovery_t watch; /* the discovery file's directory */
+    wp_cli_dnsdisc_t dns;     /* the endpoints named by DNS (discover: dns, srv) */
 } gw_run_t;
 
 /* Loads FILE into r->topo; on failure r->topo stays as it was. */
@@ -105,23 +107,40 @@ static wp_status_t read_discovery(gw_run_t *r, bool *changed, wp_err_t *err)
     return WP_OK;
 }
 
-/* r->topo with the discovered endpoints (and the command line over it) as a gateway
- * config. */
-static wp_status_t build_config(const gw_run_t *r, wp_gateway_config_t *gc, bool *log_json,
-                                wp_err_t *err)
+static void on_dns_changed(void *ud);
+
+/* Whether t names endpoints that come and go (a discovery file, names followed in DNS): then
+ * it may start with none. */
+static bool discovers(const wp_topology_t *t)
 {
-    wp_topology_t topo = r->topo;
+    bool any = t->gateway.discovery_file[0] != '\0';
+    for (size_t i = 0; i < t->n_endpoints && !any; i++)
+        any = t->endpoints[i].discover != WP_TOPO_DISCOVER_NONE;
+    return any;
+}
+
+/* r->topo with the discovered endpoints (the discovery file's; the addresses of the names
+ * followed in DNS, which this syncs) and the command line over it, as a gateway config. */
+static wp_status_t build_config(gw_run_t *r, wp_gateway_config_t *gc, bool *log_json, wp_err_t *err)
+{
+    wp_topology_t listed = r->topo, topo = r->topo;
+    listed.endpoints = NULL;
+    listed.n_endpoints = 0;
+    wp_status_t st = wp_topology_add_endpoints(&listed, &r->topo, r->file, err);
+    if (st == WP_OK)
+        st = wp_topology_add_endpoints(&listed, &r->found, r->topo.gateway.discovery_file, err);
+    if (st == WP_OK)
+        st = wp_cli_dnsdisc_sync(&r->dns, uv_default_loop(), &listed, on_dns_changed, r, err);
     topo.endpoints = NULL;
     topo.n_endpoints = 0;
-    wp_status_t st = wp_topology_add_endpoints(&topo, &r->topo, r->file, err);
     if (st == WP_OK)
-        st = wp_topology_add_endpoints(&topo, &r->found, r->topo.gateway.discovery_file, err);
+        st = wp_cli_dnsdisc_expand(&r->dns, &listed, &topo, err);
     *log_json = topo.gateway.log_format == WP_TOPO_LOG_JSON;
     if (st == WP_OK)
         st = wp_cli_gateway_config(&topo, gc, err);
     if (st == WP_OK && r->listen != NULL)
         st = wp_cli_listen(r->listen, gc, err);
-    if (st == WP_OK && gc->n_endpoints == 0 && topo.gateway.discovery_file[0] == '\0')
+    if (st == WP_OK && gc->n_endpoints == 0 && !discovers(&listed))
         st = wp_err_set(err, WP_EINVAL,
                         "%s: no `endpoints:` listed (nor gateway.discoveryFile); use `wellpath up` "
                         "for a simulated pool",
@@ -129,6 +148,7 @@ static wp_status_t build_config(const gw_run_t *r, wp_gateway_config_t *gc, bool
     if (r->drain_timeout_ms >= 0)
         gc->drain_timeout_ms = (uint64_t)r->drain_timeout_ms;
     wp_topology_free(&topo);
+    wp_topology_free(&listed);
     return st;
 }
 
@@ -148,6 +168,7 @@ static void stop_now(gw_run_t *r, int code)
     wp_cli_signals_close(&r->sig);
     uv_close((uv_handle_t *)&r->sighup, NULL);
     wp_cli_discovery_close(&r->watch);
+    wp_cli_dnsdisc_close(&r->dns);
 }
 
 static void on_drained(void *ud, int cut)
@@ -213,6 +234,16 @@ static wp_status_t reload(void *ud, wp_err_t *err)
                                on_discovery_changed, r, &werr) != WP_OK)
         wp_log(WP_LOG_WARN, "discovery file: not watched", "reason=\"%s\"", werr.msg);
     return apply(r, r->file, err);
+}
+
+/* A name followed in DNS resolves to other addresses: they replace its endpoints. */
+static void on_dns_changed(void *ud)
+{
+    gw_run_t *r = ud;
+    wp_err_t err;
+    if (r->gw == NULL || r->draining)
+        return;
+    apply(r, "DNS", &err);
 }
 
 /* The discovery file's directory changed: its endpoints, if they changed, replace those

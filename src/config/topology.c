@@ -68,6 +68,7 @@ _Static_assert(sizeof(wp_topology_engine_t) == sizeof(int), "enums are stored as
 static const int64_t tp_choices[] = {1, 2, 4, 8, 0};
 static const char *const engine_choices[] = {"vllm", "sglang", "trtllm", "llamacpp", NULL};
 static const char *const role_choices[] = {"both", "prefill", "decode", NULL};
+static const char *const discover_choices[] = {"none", "dns", "srv", NULL};
 static const char *const log_choices[] = {"logfmt", "json", NULL};
 /* The catalog's precision names (model/model.h), NULL past the last. */
 static const char *precision_at(size_t i)
@@ -213,6 +214,14 @@ static const wp__cfg_field_t endpoint_fields[] = {
     F_STR_OPT("group", endpoint_t, group),
     F_STR_OPT("kvEvents", endpoint_t, kv_events),
     F_STR_OPT("kvEventsReplay", endpoint_t, kv_events_replay),
+    F_ENUM("discover", endpoint_t, discover, discover_choices),
+};
+
+typedef wp_topology_dns_t dns_t;
+static const wp__cfg_field_t dns_fields[] = {
+    F_STR_OPT("servers", dns_t, servers),
+    F_INT("minTtlMs", dns_t, min_ttl_ms, 100, 3600000),
+    F_INT("maxTtlMs", dns_t, max_ttl_ms, 100, 86400000),
 };
 
 typedef wp_topology_flow_t flow_t;
@@ -262,6 +271,7 @@ static const wp__cfg_field_t gateway_fields[] = {
     F_STR_OPT("adminToken", gateway_t, admin_token),
     F_STR_OPT("decisionLog", gateway_t, decision_log),
     F_STR_OPT("discoveryFile", gateway_t, discovery_file),
+    F_MAP("dns", gateway_t, dns, dns_fields),
     F_MAP("flowControl", gateway_t, flow, flow_fields),
     F_MAP("outlierDetection", gateway_t, outlier, outlier_fields),
     F_MAP("scaleToZero", gateway_t, scale_to_zero, s2z_fields),
@@ -611,6 +621,10 @@ static wp_status_t parse_endpoint(wp__cfg_ctx_t *c, yaml_node_t *item, endpoint_
         return st;
     if (e->name[0] == '\0')
         host_port(e, e->name, sizeof(e->name));
+    if (e->discover != WP_TOPO_DISCOVER_NONE && e->has_data_parallel_rank)
+        return wp__cfg_fail(c, item, ip, WP_EINVAL,
+                            "discover: %s names many servers, dataParallelRank one: not both",
+                            discover_choices[e->discover]);
     for (size_t k = 0; k < i; k++)
         if (strcmp(eps[k].name, e->name) == 0)
             return wp__cfg_fail(c, item, ip, WP_EINVAL,
@@ -656,6 +670,11 @@ static wp_status_t check_across(wp__cfg_ctx_t *c, yaml_node_t *root, const wp_to
         return wp__cfg_fail(
             c, root, "model", WP_EINVAL,
             "missing required key (name the model, or list endpoints, or gateway.discoveryFile)");
+    if (t->gateway.dns.min_ttl_ms > t->gateway.dns.max_ttl_ms)
+        return wp__cfg_fail(c, top_key_node(c, root, "gateway"), "gateway.dns", WP_EINVAL,
+                            "minTtlMs %lld is above maxTtlMs %lld",
+                            (long long)t->gateway.dns.min_ttl_ms,
+                            (long long)t->gateway.dns.max_ttl_ms);
     if (t->prefill.present != t->decode.present) {
         const char *has = t->prefill.present ? "prefill" : "decode";
         return wp__cfg_fail(c, top_key_node(c, root, has), has, WP_EINVAL,
@@ -718,6 +737,7 @@ void wp_topology_defaults(wp_topology_t *t)
                                          .max_ejection_percent = 50};
     g->scale_to_zero = (wp_topology_s2z_t){
         .idle_after_ms = 300000, .wake_timeout_ms = 60000, .max_queue = 256, .level = 1};
+    g->dns = (wp_topology_dns_t){.min_ttl_ms = 1000, .max_ttl_ms = 30000};
     g->log_format = WP_TOPO_LOG_LOGFMT;
     g->replicas = 1;
     g->share_routes = true;

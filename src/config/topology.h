@@ -125,6 +125,14 @@ typedef struct wp_topology_scheduler_s {
     wp_topology_kv_events_t kv_events;
 } wp_topology_scheduler_t;
 
+/* endpoints[].discover: how the URL's host names the servers. */
+typedef enum {
+    WP_TOPO_DISCOVER_NONE = 0, /* one endpoint, the host resolved when loaded */
+    WP_TOPO_DISCOVER_DNS,      /* an endpoint per address of the name, followed on its TTL */
+    WP_TOPO_DISCOVER_SRV,      /* the host is an SRV name: an endpoint per target address and
+                                  port, followed likewise */
+} wp_topology_discover_t;
+
 typedef struct wp_topology_endpoint_s {
     char url[WP_TOPO_URL_MAX];        /* as written */
     char host[WP_TOPO_HOST_MAX];      /* without [] for IPv6 */
@@ -146,8 +154,18 @@ typedef struct wp_topology_endpoint_s {
      * ("tcp://host:port"); "" = inferenceScheduler.kvEvents's default, if any. */
     char kv_events[WP_TOPO_URL_MAX];
     char kv_events_replay[WP_TOPO_URL_MAX];
+    /* discover: with dns or srv the entry stands for the endpoints its name resolves to
+     * (cli/dnsdisc.h), each named "<name>@<address>:<port>"; not with dataParallelRank */
+    wp_topology_discover_t discover;
     int line;
 } wp_topology_endpoint_t;
+
+/* gateway.dns: how endpoints with `discover` are looked up. */
+typedef struct wp_topology_dns_s {
+    char servers[256];  /* "ip[:port],...", "" = the system's (/etc/resolv.conf) */
+    int64_t min_ttl_ms; /* 100..3600000, default 1000: a name is looked up again no sooner */
+    int64_t max_ttl_ms; /* 100..86400000, default 30000: ... and no later, whatever its TTL */
+} wp_topology_dns_t;
 
 /* gateway.flowControl: requests wait at the gateway while every endpoint is saturated. */
 typedef struct wp_topology_flow_s {
@@ -195,6 +213,7 @@ typedef struct wp_topology_gateway_s {
     /* discoveryFile: a file of more endpoints (`endpoints:` alone) that another system writes;
      * the gateway watches it and applies its changes as a reload of the endpoints. "" = none */
     char discovery_file[512];
+    wp_topology_dns_t dns;
     wp_topology_flow_t flow;
     wp_topology_outlier_t outlier;
     wp_topology_s2z_t scale_to_zero;

@@ -1,0 +1,131 @@
+// Endpoints named by DNS (endpoints[].discover: dns, srv), against a real DNS server: dnsmasq
+// (Debian's dnsmasq-base) on a loopback port, its records in a hosts directory it watches and
+// re-reads as the test changes them, a TTL of one second. Three simulated servers listen on
+// 127.0.0.1, .2 and .3 at one port, as pods behind a headless Service would. The pool grows
+// when the name gains addresses, shrinks under load with no failed request, follows an
+// address change, keeps its last good set when the name stops resolving (NXDOMAIN) and says
+// so; an SRV name gives the ports of its records.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+
+import { MODEL, Proc, freePort, metrics, post, startSim, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+
+const DNSMASQ = ['/usr/sbin/dnsmasq', '/usr/bin/dnsmasq'].find((p) => fs.existsSync(p));
+const SKIP = DNSMASQ ? false : process.env.CI ? false : 'dnsmasq not installed (Debian dnsmasq-base; `make deps`)';
+
+describe('endpoints followed in DNS', { skip: SKIP }, () => {
+  let dns, gw, base, dir, port, srvSims;
+  const sims = [];
+
+  // The addresses pool.test has now (an empty list: the name is gone).
+  function setPool(last) {
+    const lines = last.map((x) => `127.0.0.${x} pool.test\n`).join('');
+    const tmp = path.join(dir, '.hosts.tmp');
+    fs.writeFileSync(tmp, `127.0.0.1 srvhost.test\n${lines}`);
+    fs.renameSync(tmp, path.join(dir, 'hosts'));
+    return Date.now();
+  }
+
+  async function pool(prefix) {
+    return (await metrics(base))
+      .filter((s) => s.name === 'wellpath_endpoint_healthy' && s.value === 1 && s.labels.endpoint.startsWith(prefix))
+      .map((s) => s.labels.endpoint)
+      .sort();
+  }
+
+  async function waitPool(prefix, want, what) {
+    await waitUntil(async () => JSON.stringify(await pool(prefix)) === JSON.stringify(want), { timeout: 15000, what });
+  }
+
+  const ep = (x) => `pool@127.0.0.${x}:${port}`;
+  const complete = (prompt) => post(`${base}/v1/completions`, { model: MODEL, prompt, max_tokens: 3 });
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wellpath-dns-'));
+    port = await freePort();
+    for (const x of [1, 2, 3]) sims.push(await startSim({ port, timeScale: 0.01, args: ['--host', `127.0.0.${x}`] }));
+    srvSims = await startSim({ replicas: 2, timeScale: 0.01 });
+    setPool([1]);
+    const dnsPort = await freePort();
+    dns = new Proc(['-k', `--port=${dnsPort}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--no-resolv', '--no-hosts',
+      `--hostsdir=${dir}`, '--local=/test/', '--local-ttl=1', '--user=root', '--pid-file=', '--log-facility=-',
+      ...srvSims.ports.map((p) => `--srv-host=_vllm._tcp.svc.test,srvhost.test,${p}`)], { bin: DNSMASQ });
+    await dns.waitFor(/started, version/, { stream: 'stderr' });
+    const topo = writeTemp(`gateway:
+  dns: {servers: "127.0.0.1:${dnsPort}", minTtlMs: 200, maxTtlMs: 5000}
+endpoints:
+  - {url: "http://pool.test:${port}", discover: dns, name: pool}
+  - {url: "http://_vllm._tcp.svc.test", discover: srv, name: svc}
+`);
+    gw = new Proc(['gateway', '-f', topo, '--listen', '127.0.0.1:0']);
+    const m = await gw.waitFor(/msg="gateway listening" addr=127\.0\.0\.1:(\d+)/, { stream: 'stderr' });
+    base = `http://127.0.0.1:${m[1]}`;
+  });
+  after(async () => {
+    if (gw) await stopClean(assert, gw, 'wellpath gateway');
+    for (const s of [...sims, srvSims]) if (s) await stopClean(assert, s.proc, 'wellpath sim');
+    if (dns) await dns.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('test_dns_name_resolves_to_its_endpoint', async () => {
+    await waitPool('pool@', [ep(1)], 'pool.test to give its one address');
+    const r = await complete('hello');
+    assert.equal(r.status, 200, r.text);
+  });
+
+  test('test_dns_srv_records_give_ports', async () => {
+    await waitPool('svc@', srvSims.ports.map((p) => `svc@127.0.0.1:${p}`).sort(), 'the SRV targets and ports');
+  });
+
+  test('test_dns_scale_out_adds_endpoints_after_their_checks', async () => {
+    const t0 = setPool([1, 2, 3]);
+    await waitPool('pool@', [ep(1), ep(2), ep(3)], 'pool.test to gain .2 and .3');
+    console.log(`dns: record added -> endpoints in the pool in ${Date.now() - t0} ms (TTL 1 s)`);
+  });
+
+  test('test_dns_scale_in_under_load_fails_nothing', async () => {
+    let stop = false;
+    const results = [];
+    const worker = async (w) => {
+      for (let i = 0; !stop; i++) {
+        const sent = Date.now();
+        const r = await complete(`load ${w} ${i}`);
+        results.push({ status: r.status, endpoint: r.headers.get('x-wellpath-endpoint'), text: r.text, sent });
+      }
+    };
+    const workers = Array.from({ length: 6 }, (_, w) => worker(w));
+    await waitUntil(() => results.length >= 30, { what: 'load before the change' });
+    const t0 = setPool([3]);
+    await waitPool('pool@', [ep(3)], '.1 and .2 to leave');
+    const goneAt = Date.now();
+    const n = results.length;
+    await waitUntil(() => results.length >= n + 30, { what: 'load after the change' });
+    stop = true;
+    await Promise.all(workers);
+    assert.deepEqual(results.filter((r) => r.status !== 200), [], 'no request failed while the pool shrank');
+    const late = results.filter((r) => r.sent > goneAt && r.endpoint.startsWith('pool@'));
+    assert.ok(late.every((r) => r.endpoint === ep(3)), `after the change: ${[...new Set(late.map((r) => r.endpoint))]}`);
+    console.log(`dns: record removed -> endpoints out of the pool in ${goneAt - t0} ms (TTL 1 s)`);
+  });
+
+  test('test_dns_address_change_moves_the_endpoint', async () => {
+    setPool([2]);
+    await waitPool('pool@', [ep(2)], 'pool.test to move from .3 to .2');
+  });
+
+  test('test_dns_nxdomain_keeps_the_last_good_set_and_says_so', async () => {
+    const from = gw.lines.stderr.length;
+    setPool([]);
+    await gw.waitFor(/msg="DNS: lookup failed, keeping the last addresses" name=pool\.test type=A\/AAAA addresses=1 reason="no such name \(NXDOMAIN\)/, { stream: 'stderr', from });
+    assert.deepEqual(await pool('pool@'), [ep(2)]);
+    const r = await complete('still served');
+    assert.equal(r.status, 200, r.text);
+    const back = gw.lines.stderr.length;
+    setPool([2]);
+    await gw.waitFor(/msg="DNS: name resolves again" name=pool\.test/, { stream: 'stderr', from: back });
+  });
+});
