@@ -6,8 +6,9 @@
  * wp_topology_parse_endpoints). wp_cli_discovery_watch watches the file's directory
  * (inotify, through libuv), since writers replace files by renaming a new one into place and
  * a ConfigMap swaps its "..data" symlink: a change there to the file's name or to a "..name"
- * entry is followed, 100 ms later (a burst of events is one change), by a call to `changed`, which reads the file again with
- * wp_cli_discovery_read and applies it if its bytes differ from those last applied.
+ * entry is followed, 100 ms later (a burst of events is one change), by a call to `changed`, which
+ * reads the file again with wp_cli_discovery_read and applies it if its bytes differ from those
+ * last applied.
  *
  * Ownership: the caller owns the struct (it must stay put while watched) and closes it with
  * wp_cli_discovery_close; the handles close on the loop.

@@ -43,6 +43,8 @@ static void lookup_failed(wp_cli_dns_name_t *nm, const char *why)
     if (news)
         wp_log(WP_LOG_WARN, "DNS: lookup failed, keeping the last addresses",
                "name=%s type=%s addresses=%zu reason=\"%s\"", nm->host, kind(nm), nm->n, why);
+    if (d->looked != NULL)
+        d->looked(d->ud, false);
 }
 
 static void on_lookup(void *ud, wp_status_t st, const char *why, const wp_dns_addr_t *addrs,
@@ -68,6 +70,8 @@ static void on_lookup(void *ud, wp_status_t st, const char *why, const wp_dns_ad
     if (same_set(nm, addrs, n)) {
         if (!was_ok)
             wp_log(WP_LOG_INFO, "DNS: name resolves again", "name=%s addresses=%zu", nm->host, n);
+        if (d->looked != NULL)
+            d->looked(d->ud, false);
         return;
     }
     wp_dns_addr_t *copy = malloc(n * sizeof(*copy));
@@ -81,8 +85,8 @@ static void on_lookup(void *ud, wp_status_t st, const char *why, const wp_dns_ad
     nm->n = n;
     wp_log(WP_LOG_INFO, "DNS: addresses changed", "name=%s type=%s addresses=%zu ttl_s=%u",
            nm->host, kind(nm), n, ttl_s);
-    if (d->changed != NULL)
-        d->changed(d->ud);
+    if (d->looked != NULL)
+        d->looked(d->ud, true);
 }
 
 static void look_up(wp_cli_dns_name_t *nm)
@@ -160,7 +164,7 @@ static wp_status_t resolver(wp_cli_dnsdisc_t *d, uv_loop_t *loop, const char *se
 }
 
 wp_status_t wp_cli_dnsdisc_sync(wp_cli_dnsdisc_t *d, uv_loop_t *loop, const wp_topology_t *t,
-                                void (*changed)(void *ud), void *ud, wp_err_t *err)
+                                void (*looked)(void *ud, bool changed), void *ud, wp_err_t *err)
 {
     bool any = false;
     for (size_t i = 0; i < t->n_endpoints && !any; i++)
@@ -174,7 +178,7 @@ wp_status_t wp_cli_dnsdisc_sync(wp_cli_dnsdisc_t *d, uv_loop_t *loop, const wp_t
         uv_timer_start(&d->timer, on_tick, TICK_MS, TICK_MS);
         d->open = true;
     }
-    d->changed = changed;
+    d->looked = looked;
     d->ud = ud;
     d->min_ttl_ms = t->gateway.dns.min_ttl_ms;
     d->max_ttl_ms = t->gateway.dns.max_ttl_ms;

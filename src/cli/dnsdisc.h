@@ -8,7 +8,8 @@
  * wp_cli_dnsdisc_expand turns a topology's discover entries into one endpoint per address
  * (named "<entry name>@<address>:<port>", the entry's other keys as they are), from what the
  * last good lookup of each name found. When a lookup finds another set of addresses,
- * `changed` is called (the caller expands again and reloads). A lookup that fails (NXDOMAIN,
+ * `looked(ud, true)` is called (the caller expands again and reloads), after any other
+ * lookup `looked(ud, false)` (the names' states, for metrics). A lookup that fails (NXDOMAIN,
  * no records, no answer) keeps the name's last good set, is logged when the name's state
  * changes, and is tried again after minTtlMs.
  *
@@ -56,7 +57,7 @@ typedef struct wp_cli_dnsdisc_s {
     int64_t min_ttl_ms, max_ttl_ms;
     wp_cli_dns_name_t names[WP_CLI_DNS_NAMES_MAX];
     int n_names;
-    void (*changed)(void *ud);
+    void (*looked)(void *ud, bool changed);
     void *ud;
 } wp_cli_dnsdisc_t;
 
@@ -64,7 +65,7 @@ typedef struct wp_cli_dnsdisc_s {
  * looked up at once, names no longer listed are dropped. WP_ELIMIT past
  * WP_CLI_DNS_NAMES_MAX names; other errors from the resolver (its servers). */
 wp_status_t wp_cli_dnsdisc_sync(wp_cli_dnsdisc_t *d, uv_loop_t *loop, const wp_topology_t *t,
-                                void (*changed)(void *ud), void *ud, wp_err_t *err);
+                                void (*looked)(void *ud, bool changed), void *ud, wp_err_t *err);
 /* out (empty) gets t's endpoints with each discover entry replaced by its addresses. */
 wp_status_t wp_cli_dnsdisc_expand(const wp_cli_dnsdisc_t *d, const wp_topology_t *t,
                                   wp_topology_t *out, wp_err_t *err);

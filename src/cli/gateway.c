@@ -55,7 +55,12 @@ typedef struct gw_run_s {
     wp_buf_t reading;         /* the bytes of the read in progress */
     wp_cli_discovery_t watch; /* the discovery file's directory */
     wp_cli_dnsdisc_t dns;     /* the endpoints named by DNS (discover: dns, srv) */
+    bool file_ok;             /* the discovery file's last read succeeded */
+    uint64_t file_reads, file_failures;
+    char file_error[200]; /* the last failed read's words */
 } gw_run_t;
+
+static void push_sources(gw_run_t *r);
 
 /* Loads FILE into r->topo; on failure r->topo stays as it was. */
 static wp_status_t load_topology(gw_run_t *r, wp_err_t *err)
@@ -84,6 +89,14 @@ static wp_status_t read_discovery(gw_run_t *r, bool *changed, wp_err_t *err)
     }
     wp_topology_t eps = {0};
     wp_status_t st = wp_cli_discovery_read(path, &r->reading, &eps, err);
+    r->file_reads++;
+    r->file_ok = st == WP_OK;
+    if (st != WP_OK) {
+        r->file_failures++;
+        wp_strlcpy(r->file_error, err->msg, sizeof(r->file_error));
+    } else {
+        r->file_error[0] = '\0';
+    }
     if (st == WP_ENOTFOUND || st == WP_EIO) {
         wp_log(WP_LOG_WARN, "discovery file unreadable: keeping the endpoints last read from it",
                "file=%s endpoints=%zu reason=\"%s\"", path, r->found.n_endpoints, err->msg);
@@ -107,7 +120,7 @@ static wp_status_t read_discovery(gw_run_t *r, bool *changed, wp_err_t *err)
     return WP_OK;
 }
 
-static void on_dns_changed(void *ud);
+static void on_dns_looked(void *ud, bool changed);
 
 /* Whether t names endpoints that come and go (a discovery file, names followed in DNS): then
  * it may start with none. */
@@ -130,7 +143,7 @@ static wp_status_t build_config(gw_run_t *r, wp_gateway_config_t *gc, bool *log_
     if (st == WP_OK)
         st = wp_topology_add_endpoints(&listed, &r->found, r->topo.gateway.discovery_file, err);
     if (st == WP_OK)
-        st = wp_cli_dnsdisc_sync(&r->dns, uv_default_loop(), &listed, on_dns_changed, r, err);
+        st = wp_cli_dnsdisc_sync(&r->dns, uv_default_loop(), &listed, on_dns_looked, r, err);
     topo.endpoints = NULL;
     topo.n_endpoints = 0;
     if (st == WP_OK)
@@ -233,17 +246,54 @@ static wp_status_t reload(void *ud, wp_err_t *err)
     if (wp_cli_discovery_watch(&r->watch, uv_default_loop(), r->topo.gateway.discovery_file,
                                on_discovery_changed, r, &werr) != WP_OK)
         wp_log(WP_LOG_WARN, "discovery file: not watched", "reason=\"%s\"", werr.msg);
-    return apply(r, r->file, err);
+    wp_status_t st = apply(r, r->file, err);
+    push_sources(r);
+    return st;
 }
 
-/* A name followed in DNS resolves to other addresses: they replace its endpoints. */
-static void on_dns_changed(void *ud)
+/* The gateway's view of where its endpoints come from (/metrics, /status). */
+static void push_sources(gw_run_t *r)
+{
+    static wp_gateway_source_t s[WP_GATEWAY_MAX_SOURCES];
+    int n = 0;
+    if (r->gw == NULL)
+        return;
+    if (r->topo.gateway.discovery_file[0] != '\0') {
+        s[n] = (wp_gateway_source_t){.ok = r->file_ok,
+                                     .endpoints = (uint32_t)r->found.n_endpoints,
+                                     .lookups = r->file_reads,
+                                     .failures = r->file_failures};
+        wp_strlcpy(s[n].name, r->topo.gateway.discovery_file, sizeof(s[n].name));
+        wp_strlcpy(s[n].kind, "file", sizeof(s[n].kind));
+        wp_strlcpy(s[n].error, r->file_error, sizeof(s[n].error));
+        n++;
+    }
+    for (int i = 0; i < r->dns.n_names && n < WP_GATEWAY_MAX_SOURCES; i++) {
+        const wp_cli_dns_name_t *nm = &r->dns.names[i];
+        if (nm->host[0] == '\0' || !nm->listed)
+            continue;
+        s[n] = (wp_gateway_source_t){.ok = nm->ok,
+                                     .endpoints = (uint32_t)nm->n,
+                                     .lookups = nm->lookups,
+                                     .failures = nm->failures};
+        wp_strlcpy(s[n].name, nm->host, sizeof(s[n].name));
+        wp_strlcpy(s[n].kind, nm->srv ? "srv" : "dns", sizeof(s[n].kind));
+        wp_strlcpy(s[n].error, nm->error, sizeof(s[n].error));
+        n++;
+    }
+    wp_gateway_set_sources(r->gw, s, n);
+}
+
+/* A lookup of a name followed in DNS ended; other addresses replace its endpoints. */
+static void on_dns_looked(void *ud, bool changed)
 {
     gw_run_t *r = ud;
     wp_err_t err;
     if (r->gw == NULL || r->draining)
         return;
-    apply(r, "DNS", &err);
+    if (changed)
+        apply(r, "DNS", &err);
+    push_sources(r);
 }
 
 /* The discovery file's directory changed: its endpoints, if they changed, replace those
@@ -256,15 +306,15 @@ static void on_discovery_changed(void *ud)
     const char *path = r->topo.gateway.discovery_file;
     if (r->gw == NULL || r->draining)
         return;
-    if (read_discovery(r, &changed, &err) != WP_OK) {
+    wp_status_t st = read_discovery(r, &changed, &err);
+    if (st != WP_OK)
         wp_cli_log_reload_failed(path, err.msg);
-        return;
+    if (st == WP_OK && changed) {
+        wp_log(WP_LOG_INFO, "discovery file changed: applying its endpoints",
+               "file=%s endpoints=%zu", path, r->found.n_endpoints);
+        apply(r, path, &err);
     }
-    if (!changed)
-        return;
-    wp_log(WP_LOG_INFO, "discovery file changed: applying its endpoints", "file=%s endpoints=%zu",
-           path, r->found.n_endpoints);
-    apply(r, path, &err);
+    push_sources(r);
 }
 
 static void on_sighup(uv_signal_t *h, int signum)
@@ -358,6 +408,7 @@ int wp_cli_gateway(int argc, char **argv)
         return wp_cli_fail("gateway", err.msg);
     }
     wp_gateway_set_admin(run.gw, &(wp_gateway_admin_t){reload, admin_drain, &run});
+    push_sources(&run);
     if (run.topo.gateway.discovery_file[0] != '\0' &&
         wp_cli_discovery_watch(&run.watch, loop, run.topo.gateway.discovery_file,
                                on_discovery_changed, &run, &err) != WP_OK) {

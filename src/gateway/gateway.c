@@ -140,6 +140,13 @@ static void answer_status_page(wp_http_req_t *req)
     wp_http_res_send(req, 200, "text/html; charset=utf-8", html, len, NULL);
 }
 
+void wp_gateway_set_sources(wp_gateway_t *gw, const wp_gateway_source_t *s, int n)
+{
+    gw->n_sources = n < WP_GATEWAY_MAX_SOURCES ? n : WP_GATEWAY_MAX_SOURCES;
+    if (gw->n_sources > 0)
+        memcpy(gw->sources, s, (size_t)gw->n_sources * sizeof(*s));
+}
+
 /* ---- admin API: off without a token; every call needs it as a bearer token ---- */
 
 void wp_gateway_set_admin(wp_gateway_t *gw, const wp_gateway_admin_t *admin)

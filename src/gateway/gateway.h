@@ -197,6 +197,20 @@ typedef struct wp_gateway_admin_s {
     void *ud;
 } wp_gateway_admin_t;
 void wp_gateway_set_admin(wp_gateway_t *gw, const wp_gateway_admin_t *admin);
+
+/* Where endpoints come from, as the command running the gateway follows them (a DNS name, a
+ * discovery file): shown on /metrics (wellpath_gateway_discovery_*) and /status. */
+#define WP_GATEWAY_MAX_SOURCES 65
+typedef struct wp_gateway_source_s {
+    char name[256];     /* the DNS name or the file's path */
+    char kind[8];       /* "dns", "srv", "file" */
+    bool ok;            /* its last lookup or read succeeded */
+    uint32_t endpoints; /* the endpoints it gives now (its last good set) */
+    uint64_t lookups, failures;
+    char error[200]; /* the last failure's words; "" when ok */
+} wp_gateway_source_t;
+/* Replaces the sources shown (at most WP_GATEWAY_MAX_SOURCES; the rest are left out). */
+void wp_gateway_set_sources(wp_gateway_t *gw, const wp_gateway_source_t *s, int n);
 void wp_gateway_free(wp_gateway_t *gw);
 
 #endif

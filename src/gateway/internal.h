@@ -256,6 +256,9 @@ struct wp_gateway_s {
     wp_kvev_sub_t *route_subs[WP_GATEWAY_MAX_ROUTE_PEERS];
     int n_route_subs;
     uint64_t routes_sent, routes_learned;
+    /* gateway.c: where endpoints come from (wp_gateway_set_sources), for metrics.c, status.c */
+    wp_gateway_source_t sources[WP_GATEWAY_MAX_SOURCES];
+    int n_sources;
 };
 
 /* ---- one request ---- */

@@ -35,6 +35,8 @@
  *   wellpath_endpoint_kv_event_{batches,gaps,replayed,resyncs,decode_errors}_total{endpoint},
  *   wellpath_endpoint_kv_events_total, wellpath_endpoint_kv_event_lag_seconds  its KV events
  *   wellpath_endpoint_{ejected,ejections_total}{endpoint}  outlier detection (outlier.c)
+ *   wellpath_gateway_discovery_{ok,endpoints,lookups_total,failures_total}{source,kind}  where
+ *   endpoints come from (DNS names, a discovery file: wp_gateway_set_sources)
  *   accounting_errors_total{endpoint,kind}  completions ("complete") and first bytes
  *                                        ("prefill") reported with nothing pending on the
  *                                        endpoint: a gateway bug, so alert on any (pool.c)
@@ -460,6 +462,38 @@ static void write_pd(wp_gateway_t *gw, wp_buf_t *out)
               "reason", wp__gw_pd_fallback_name, gw->pd_fallbacks, GW_PD_FALLBACK_KINDS);
 }
 
+/* wellpath_gateway_discovery_*{source,kind}: the sources of endpoints (DNS names, a
+ * discovery file) and how their lookups go. */
+static void write_sources(const wp_gateway_t *gw, wp_buf_t *out)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } fams[] = {
+        {"wellpath_gateway_discovery_ok", "gauge",
+         "1 when the source's last lookup or read succeeded (else its last good endpoints stay)."},
+        {"wellpath_gateway_discovery_endpoints", "gauge", "Endpoints the source gives now."},
+        {"wellpath_gateway_discovery_lookups_total", "counter",
+         "Lookups (DNS) or reads (file) of the source."},
+        {"wellpath_gateway_discovery_failures_total", "counter",
+         "Lookups or reads of the source that failed."},
+    };
+    if (gw->n_sources == 0)
+        return;
+    for (size_t f = 0; f < N(fams); f++) {
+        family(out, fams[f].name, fams[f].type, fams[f].help);
+        for (int i = 0; i < gw->n_sources; i++) {
+            const wp_gateway_source_t *s = &gw->sources[i];
+            double v = f == 0   ? (double)s->ok
+                       : f == 1 ? (double)s->endpoints
+                       : f == 2 ? (double)s->lookups
+                                : (double)s->failures;
+            wp_buf_printf(out, "%s{source=\"", fams[f].name);
+            label(out, s->name);
+            wp_buf_printf(out, "\",kind=\"%s\"} %.0f\n", s->kind, v);
+        }
+    }
+}
+
 void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
 {
     family(out, "wellpath_gateway_requests_total", "counter",
@@ -531,6 +565,7 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
         per_endpoint(gw, out, &endpoint_families[k]);
     write_kv_events(gw, out);
     write_accounting(gw, out);
+    write_sources(gw, out);
     if (gw->cfg.guide_metrics)
         write_guide(gw, out, &sums);
 }

@@ -232,6 +232,19 @@ void wp__gw_status_write_json(const wp_gateway_t *gw, wp_buf_t *b)
             wp_buf_puts(b, ",");
         write_endpoint(gw, &gw->pool->eps[i], picks_all, b);
     }
+    wp_buf_puts(b, "],\"discovery\":[");
+    for (int i = 0; i < gw->n_sources; i++) {
+        const wp_gateway_source_t *src = &gw->sources[i];
+        wp_buf_puts(b, i ? ",{" : "{");
+        json_str(b, "source", src->name);
+        wp_buf_puts(b, ",");
+        json_str(b, "kind", src->kind);
+        wp_buf_printf(b, ",\"ok\":%s,\"endpoints\":%u,\"lookups\":%llu,\"failures\":%llu,",
+                      src->ok ? "true" : "false", src->endpoints, (unsigned long long)src->lookups,
+                      (unsigned long long)src->failures);
+        json_str(b, "error", src->error);
+        wp_buf_puts(b, "}");
+    }
     wp_buf_puts(b, "]}");
 }
 
@@ -246,6 +259,7 @@ static const char status_page[] =
     "<style>\n"
     "body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2330;background:#f6f7f9}\n"
     "h1{font-size:20px;margin:0 0 4px}\n"
+    "h2{font-size:15px;margin:18px 0 6px}\n"
     ".sub{color:#5b6475;margin-bottom:16px}\n"
     ".cards{display:flex;gap:12px;flex-wrap:wrap;margin-bottom:18px}\n"
     ".card{background:#fff;border:1px solid #dde1e8;border-radius:8px;padding:10px 14px;"
@@ -272,6 +286,10 @@ static const char status_page[] =
     "<th>waiting</th><th>running</th><th>KV usage</th><th>cache hit rate</th>"
     "<th>recent TTFT</th><th>picks</th><th>share of picks</th><th>errors</th></tr></thead>\n"
     "<tbody id=\"pool\"></tbody></table>\n"
+    "<div id=\"discovery\" hidden><h2>where endpoints come from</h2>\n"
+    "<table><thead><tr><th>source</th><th class=\"l\">kind</th><th>state</th><th>endpoints</th>"
+    "<th>lookups</th><th>failures</th><th class=\"l\">last error</th></tr></thead>\n"
+    "<tbody id=\"sources\"></tbody></table></div>\n"
     "<div id=\"err\"></div>\n"
     "<script>\n"
     "'use strict';\n"
@@ -346,6 +364,20 @@ static const char status_page[] =
     "    return tr;\n"
     "  });\n"
     "  $('pool').replaceChildren(...rows);\n"
+    "  const src = (s.discovery || []).map((d) => {\n"
+    "    const tr = document.createElement('tr');\n"
+    "    tr.dataset.source = d.source;\n"
+    "    cell(tr, 'source', d.source);\n"
+    "    cell(tr, 'kind', d.kind, 'l');\n"
+    "    cell(tr, 'state', d.ok ? 'ok' : 'failing: last good kept', d.ok ? 'up' : 'down');\n"
+    "    cell(tr, 'endpoints', d.endpoints);\n"
+    "    cell(tr, 'lookups', d.lookups);\n"
+    "    cell(tr, 'failures', d.failures);\n"
+    "    cell(tr, 'error', d.error || '-', 'l');\n"
+    "    return tr;\n"
+    "  });\n"
+    "  $('sources').replaceChildren(...src);\n"
+    "  $('discovery').hidden = src.length === 0;\n"
     "}\n"
     "async function poll() {\n"
     "  try {\n"

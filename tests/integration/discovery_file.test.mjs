@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, Proc, metrics, post, startSim, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+import { MODEL, Proc, metrics, post, sample, startSim, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
 
 describe('endpoints from a watched discovery file', () => {
   let sim, gw, base, dir, file;
@@ -120,6 +120,11 @@ describe('endpoints from a watched discovery file', () => {
     assert.deepEqual(await pool(), ['c']);
     const r = await complete('still served');
     assert.equal(r.status, 200, r.text);
+    const src = { source: file, kind: 'file' };
+    await waitUntil(async () => sample(await metrics(base), 'wellpath_gateway_discovery_ok', src) === 0, { what: 'discovery_ok 0' });
+    assert.equal(sample(await metrics(base), 'wellpath_gateway_discovery_endpoints', src), 1);
+    const status = await (await fetch(`${base}/status`)).json();
+    assert.match(status.discovery.find((x) => x.kind === 'file').error, /unknown key/);
   });
 
   test('test_discovery_file_removed_keeps_the_endpoints', async () => {

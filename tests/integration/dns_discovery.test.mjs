@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, Proc, freePort, metrics, post, startSim, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+import { MODEL, Proc, freePort, metrics, post, sample, startSim, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
 
 const DNSMASQ = ['/usr/sbin/dnsmasq', '/usr/bin/dnsmasq'].find((p) => fs.existsSync(p));
 const SKIP = DNSMASQ ? false : process.env.CI ? false : 'dnsmasq not installed (Debian dnsmasq-base; `make deps`)';
@@ -124,8 +124,21 @@ endpoints:
     assert.deepEqual(await pool('pool@'), [ep(2)]);
     const r = await complete('still served');
     assert.equal(r.status, 200, r.text);
+    // Said on /metrics and /status too.
+    const src = { source: 'pool.test', kind: 'dns' };
+    await waitUntil(async () => sample(await metrics(base), 'wellpath_gateway_discovery_ok', src) === 0, { what: 'discovery_ok 0' });
+    const prom = await metrics(base);
+    assert.equal(sample(prom, 'wellpath_gateway_discovery_endpoints', src), 1);
+    assert.ok(sample(prom, 'wellpath_gateway_discovery_failures_total', src) >= 1);
+    assert.ok(sample(prom, 'wellpath_gateway_discovery_lookups_total', src) > sample(prom, 'wellpath_gateway_discovery_failures_total', src));
+    const status = await (await fetch(`${base}/status`)).json();
+    const d = status.discovery.find((x) => x.source === 'pool.test');
+    assert.equal(d.ok, false);
+    assert.match(d.error, /NXDOMAIN/);
+    assert.ok(status.discovery.some((x) => x.source === '_vllm._tcp.svc.test' && x.kind === 'srv' && x.ok && x.endpoints === 2));
     const back = gw.lines.stderr.length;
     setPool([2]);
     await gw.waitFor(/msg="DNS: name resolves again" name=pool\.test/, { stream: 'stderr', from: back });
+    await waitUntil(async () => sample(await metrics(base), 'wellpath_gateway_discovery_ok', src) === 1, { what: 'discovery_ok 1' });
   });
 });
