@@ -258,6 +258,13 @@ wp_status_t wp_cli_dnsdisc_expand(const wp_cli_dnsdisc_t *d, const wp_topology_t
         }
         const wp_cli_dns_name_t *nm =
             find(d, e->host, e->discover == WP_TOPO_DISCOVER_SRV, e->port);
+        if (nm != NULL && nm->n > 1 && e->has_data_parallel_rank) {
+            wp_topology_free(out);
+            return wp_err_set(err, WP_EINVAL,
+                              "endpoint %s: %s gives %zu addresses, but dataParallelRank %d is one "
+                              "server (name each rank's server apart)",
+                              e->name, e->host, nm->n, e->data_parallel_rank);
+        }
         for (size_t a = 0; nm != NULL && a < nm->n; a++)
             one(e, &nm->addrs[a], &out->endpoints[k++]);
     }

@@ -621,10 +621,6 @@ static wp_status_t parse_endpoint(wp__cfg_ctx_t *c, yaml_node_t *item, endpoint_
         return st;
     if (e->name[0] == '\0')
         host_port(e, e->name, sizeof(e->name));
-    if (e->discover != WP_TOPO_DISCOVER_NONE && e->has_data_parallel_rank)
-        return wp__cfg_fail(c, item, ip, WP_EINVAL,
-                            "discover: %s names many servers, dataParallelRank one: not both",
-                            discover_choices[e->discover]);
     for (size_t k = 0; k < i; k++)
         if (strcmp(eps[k].name, e->name) == 0)
             return wp__cfg_fail(c, item, ip, WP_EINVAL,

@@ -155,7 +155,8 @@ typedef struct wp_topology_endpoint_s {
     char kv_events[WP_TOPO_URL_MAX];
     char kv_events_replay[WP_TOPO_URL_MAX];
     /* discover: with dns or srv the entry stands for the endpoints its name resolves to
-     * (cli/dnsdisc.h), each named "<name>@<address>:<port>"; not with dataParallelRank */
+     * (cli/dnsdisc.h), each named "<name>@<address>:<port>"; with dataParallelRank the name
+     * must give one address (a pod's own name), a rank being one server */
     wp_topology_discover_t discover;
     int line;
 } wp_topology_endpoint_t;

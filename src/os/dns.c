@@ -33,6 +33,7 @@ struct wp_dns_s {
     uv_timer_t timer;
     sock_t socks[MAX_SOCKS];
     bool freeing;
+    int depth;        /* callbacks to the caller running (wp_dns_free waits for them) */
     int open_handles; /* the timer and the polls not yet closed */
 };
 
@@ -201,6 +202,7 @@ static void query_done(lookup_t *l)
         return;
     wp_dns_t *d = l->d;
     if (!d->freeing) {
+        d->depth++;
         qsort(l->addrs, l->n, sizeof(l->addrs[0]), cmp_addr);
         if (l->n > 0)
             l->cb(l->ud, WP_OK, NULL, l->addrs, l->n, l->ttl);
@@ -212,6 +214,7 @@ static void query_done(lookup_t *l)
                            : "no such name (NXDOMAIN) or no "
                              "records of the type asked",
                   NULL, 0, 0);
+        d->depth--;
     }
     free(l);
 }
@@ -317,13 +320,28 @@ wp_status_t wp_dns_lookup(wp_dns_t *d, const char *name, bool srv, wp_dns_cb cb,
     return WP_OK;
 }
 
-void wp_dns_free(wp_dns_t *d)
+static void destroy(wp_dns_t *d)
 {
-    d->freeing = true;
     ares_destroy(d->channel); /* ends the queries: their callbacks see freeing, call nothing */
     uv_timer_stop(&d->timer);
     uv_close((uv_handle_t *)&d->timer, on_handle_closed);
     for (int i = 0; i < MAX_SOCKS; i++)
         if (d->socks[i].used && !uv_is_closing((uv_handle_t *)&d->socks[i].poll))
             uv_close((uv_handle_t *)&d->socks[i].poll, on_handle_closed);
+}
+
+static void on_destroy_timer(uv_timer_t *t)
+{
+    destroy(t->data);
+}
+
+void wp_dns_free(wp_dns_t *d)
+{
+    d->freeing = true;
+    if (d->depth == 0) {
+        destroy(d);
+        return;
+    }
+    /* Called back from a lookup, inside c-ares: destroyed once it has returned. */
+    uv_timer_start(&d->timer, on_destroy_timer, 0, 0);
 }

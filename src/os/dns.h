@@ -12,8 +12,8 @@
  * (c-ares 1.18 does not expose an SRV record's own TTL).
  *
  * Ownership: wp_dns_t owns its c-ares channel and the loop handles for its sockets; free it
- * with wp_dns_free, which cancels the lookups in flight (their callbacks do not run) and
- * closes its handles on the loop.
+ * with wp_dns_free (also from a lookup's callback), which cancels the lookups in flight (their
+ * callbacks do not run) and closes its handles on the loop.
  */
 #ifndef WP_OS_DNS_H
 #define WP_OS_DNS_H

@@ -413,12 +413,12 @@ static void endpoint_line(wp_buf_t *out, const wp__plan_ctx_t *c, const wp__plan
         return;
     if (p->dp > 1)
         *st = wp_buf_printf(out,
-                            "  - {url: \"http://%s:%d\", name: %s-%d-r%d, group: %s-%d, "
-                            "dataParallelRank: %d%s}\n",
+                            "  - {url: \"http://%s:%d\", discover: dns, name: %s-%d-r%d, "
+                            "group: %s-%d, dataParallelRank: %d%s}\n",
                             host, c->vllm_port, p->name, i, rank, p->name, i, rank, role);
     else
-        *st = wp_buf_printf(out, "  - {url: \"http://%s:%d\", name: %s-%d%s}\n", host, c->vllm_port,
-                            p->name, i, role);
+        *st = wp_buf_printf(out, "  - {url: \"http://%s:%d\", discover: dns, name: %s-%d%s}\n",
+                            host, c->vllm_port, p->name, i, role);
 }
 
 wp_status_t wp_plan_render_endpoints(const wp_plan_deploy_t *d, wp_buf_t *out, wp_err_t *err)

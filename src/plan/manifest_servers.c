@@ -2,8 +2,9 @@
  * plan/manifest_servers: model-servers.yaml, the vLLM pods of every pool.
  *
  * A pool is a headless Service and, when a server fits a node, a StatefulSet: its pods
- * have stable names (<pool>-<i>.<pool>), which is what the gateway's topology lists (the
- * gateway resolves each endpoint's name when it starts; a Deployment's pods have none). A
+ * have stable names (<pool>-<i>.<pool>), which is what the gateway's topology lists, each
+ * with `discover: dns` so that the gateway follows a restarted pod's new address
+ * (cli/dnsdisc.h; a Deployment's pods have no such names). A
  * wide-EP group that spans nodes is a LeaderWorkerSet of `nodes` pods per group; the
  * LeaderWorkerSet controller uses the headless Service of the same name (it makes one only
  * when none exists), so leader pods get the same kind of name.

@@ -138,6 +138,8 @@ describe('plan manifests against their schemas', { skip: skipReason() }, () => {
         if (obj.kind === 'StatefulSet' || obj.kind === 'LeaderWorkerSet')
           for (let i = 0; i < obj.spec.replicas; i++) expected.add(`${obj.metadata.name}-${i}.${obj.metadata.name}.${obj.metadata.namespace}.svc.cluster.local`);
       assert.deepEqual([...hosts].sort(), [...expected].sort(), sc);
+      // Each pod's name is followed in DNS: a restarted pod's new address is found.
+      assert.ok(topo.endpoints.every((e) => e.discover === 'dns'), sc);
     }
   });
 

@@ -357,8 +357,8 @@ static void test_manifest_path3(void **state)
                   "    kind: \"LeaderWorkerSet\"\n    name: \"wellpath-decode\"\n");
     const char *g = file_text(&s, "gateway.yaml");
     assert_has(g, "{url: \"http://wellpath-decode-0.wellpath-decode.llm.svc.cluster.local:8000\", "
-                  "name: wellpath-decode-0-r15, group: wellpath-decode-0, dataParallelRank: 15, "
-                  "role: decode}");
+                  "discover: dns, name: wellpath-decode-0-r15, group: wellpath-decode-0, "
+                  "dataParallelRank: 15, role: decode}");
     scenario_free(&s);
 }
 
