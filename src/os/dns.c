@@ -229,47 +229,55 @@ static void note_status(lookup_t *l, int status)
     wp_strlcpy(l->why, ares_strerror(status), sizeof(l->why));
 }
 
+#define ANSWERS_MAX 64 /* address records read from one answer */
+
+/* The addresses of an A (or, v6, AAAA) answer as text, with their TTLs; how many, or -1 when
+ * the answer does not parse. */
+static int read_answer(bool v6, const unsigned char *abuf, int alen, char text[][46], uint32_t *ttl)
+{
+    struct ares_addrttl a[ANSWERS_MAX];
+    struct ares_addr6ttl a6[ANSWERS_MAX];
+    int n = ANSWERS_MAX;
+    int rc = v6 ? ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n)
+                : ares_parse_a_reply(abuf, alen, NULL, a, &n);
+    if (rc == ARES_ENODATA)
+        return 0; /* an answer without such records */
+    if (rc != ARES_SUCCESS)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        int t = v6 ? a6[i].ttl : a[i].ttl;
+        inet_ntop(v6 ? AF_INET6 : AF_INET,
+                  v6 ? (const void *)&a6[i].ip6addr : (const void *)&a[i].ipaddr, text[i], 46);
+        ttl[i] = (uint32_t)(t > 0 ? t : 0);
+    }
+    return n;
+}
+
+static void on_address_answer(query_t *q, bool v6, int status, const unsigned char *abuf, int alen)
+{
+    lookup_t *l = q->l;
+    char text[ANSWERS_MAX][46];
+    uint32_t ttl[ANSWERS_MAX];
+    int n = status == ARES_SUCCESS ? read_answer(v6, abuf, alen, text, ttl) : -1;
+    for (int i = 0; i < n; i++)
+        add_addr(l, text[i], q->port, ttl[i]);
+    l->found |= n > 0;
+    if (n < 0)
+        note_status(l, status == ARES_SUCCESS ? ARES_EBADRESP : status);
+    free(q);
+    query_done(l);
+}
+
 static void on_a(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
     (void)timeouts;
-    query_t *q = arg;
-    lookup_t *l = q->l;
-    struct ares_addrttl ttls[64];
-    int n = 64;
-    if (status == ARES_SUCCESS && ares_parse_a_reply(abuf, alen, NULL, ttls, &n) == ARES_SUCCESS) {
-        for (int i = 0; i < n; i++) {
-            char text[46];
-            inet_ntop(AF_INET, &ttls[i].ipaddr, text, sizeof(text));
-            add_addr(l, text, q->port, (uint32_t)(ttls[i].ttl > 0 ? ttls[i].ttl : 0));
-            l->found = true;
-        }
-    } else {
-        note_status(l, status);
-    }
-    free(q);
-    query_done(l);
+    on_address_answer(arg, false, status, abuf, alen);
 }
 
 static void on_aaaa(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
     (void)timeouts;
-    query_t *q = arg;
-    lookup_t *l = q->l;
-    struct ares_addr6ttl ttls[64];
-    int n = 64;
-    if (status == ARES_SUCCESS &&
-        ares_parse_aaaa_reply(abuf, alen, NULL, ttls, &n) == ARES_SUCCESS) {
-        for (int i = 0; i < n; i++) {
-            char text[46];
-            inet_ntop(AF_INET6, &ttls[i].ip6addr, text, sizeof(text));
-            add_addr(l, text, q->port, (uint32_t)(ttls[i].ttl > 0 ? ttls[i].ttl : 0));
-            l->found = true;
-        }
-    } else {
-        note_status(l, status);
-    }
-    free(q);
-    query_done(l);
+    on_address_answer(arg, true, status, abuf, alen);
 }
 
 /* Queries A and AAAA of name for l, their addresses going with port. */

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, Proc, metrics, post, sample, startSim, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+import { MODEL, Proc, loadAcross, metrics, post, sample, startSim, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
 
 describe('endpoints from a watched discovery file', () => {
   let sim, gw, base, dir, file;
@@ -85,31 +85,17 @@ describe('endpoints from a watched discovery file', () => {
   });
 
   test('test_discovery_scale_in_under_load_fails_nothing', async () => {
-    let stop = false;
-    const results = [];
-    const worker = async (w) => {
-      for (let i = 0; !stop; i++) {
-        const sent = Date.now();
-        const r = await complete(`load ${w} ${i}`);
-        results.push({ status: r.status, endpoint: r.headers.get('x-wellpath-endpoint'), text: r.text, sent });
-      }
-    };
-    const workers = Array.from({ length: 6 }, (_, w) => worker(w));
-    await waitUntil(() => results.length >= 30, { what: 'load before the change' });
-    const t0 = publish(['c']);
-    await waitPool(['c'], 'a and b to leave');
-    const goneAt = Date.now();
-    const after = results.length;
-    await waitUntil(() => results.length >= after + 30, { what: 'load after the change' });
-    stop = true;
-    await Promise.all(workers);
-    const failed = results.filter((r) => r.status !== 200);
-    assert.deepEqual(failed, [], 'no request failed while the pool shrank');
+    let t0;
+    const { results, changedAt } = await loadAcross(complete, async () => {
+      t0 = publish(['c']);
+      await waitPool(['c'], 'a and b to leave');
+    });
+    assert.deepEqual(results.filter((r) => r.status !== 200), [], 'no request failed while the pool shrank');
     // Sent once the pool had shrunk: picked from the new endpoints alone.
-    const late = results.filter((r) => r.sent > goneAt);
+    const late = results.filter((r) => r.sent > changedAt);
     assert.ok(late.length > 0);
     assert.ok(late.every((r) => r.endpoint === 'c'), `after the change: ${[...new Set(late.map((r) => r.endpoint))]}`);
-    console.log(`discovery: file written -> removed endpoints out of the pool in ${goneAt - t0} ms`);
+    console.log(`discovery: file written -> removed endpoints out of the pool in ${changedAt - t0} ms`);
   });
 
   test('test_discovery_bad_file_keeps_the_endpoints_and_names_the_line', async () => {

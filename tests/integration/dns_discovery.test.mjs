@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, Proc, freePort, metrics, post, sample, startSim, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+import { MODEL, Proc, freePort, loadAcross, metrics, post, sample, startSim, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
 
 const DNSMASQ = ['/usr/sbin/dnsmasq', '/usr/bin/dnsmasq'].find((p) => fs.existsSync(p));
 const SKIP = DNSMASQ ? false : process.env.CI ? false : 'dnsmasq not installed (Debian dnsmasq-base; `make deps`)';
@@ -88,28 +88,15 @@ endpoints:
   });
 
   test('test_dns_scale_in_under_load_fails_nothing', async () => {
-    let stop = false;
-    const results = [];
-    const worker = async (w) => {
-      for (let i = 0; !stop; i++) {
-        const sent = Date.now();
-        const r = await complete(`load ${w} ${i}`);
-        results.push({ status: r.status, endpoint: r.headers.get('x-wellpath-endpoint'), text: r.text, sent });
-      }
-    };
-    const workers = Array.from({ length: 6 }, (_, w) => worker(w));
-    await waitUntil(() => results.length >= 30, { what: 'load before the change' });
-    const t0 = setPool([3]);
-    await waitPool('pool@', [ep(3)], '.1 and .2 to leave');
-    const goneAt = Date.now();
-    const n = results.length;
-    await waitUntil(() => results.length >= n + 30, { what: 'load after the change' });
-    stop = true;
-    await Promise.all(workers);
+    let t0;
+    const { results, changedAt } = await loadAcross(complete, async () => {
+      t0 = setPool([3]);
+      await waitPool('pool@', [ep(3)], '.1 and .2 to leave');
+    });
     assert.deepEqual(results.filter((r) => r.status !== 200), [], 'no request failed while the pool shrank');
-    const late = results.filter((r) => r.sent > goneAt && r.endpoint.startsWith('pool@'));
+    const late = results.filter((r) => r.sent > changedAt && r.endpoint.startsWith('pool@'));
     assert.ok(late.every((r) => r.endpoint === ep(3)), `after the change: ${[...new Set(late.map((r) => r.endpoint))]}`);
-    console.log(`dns: record removed -> endpoints out of the pool in ${goneAt - t0} ms (TTL 1 s)`);
+    console.log(`dns: record removed -> endpoints out of the pool in ${changedAt - t0} ms (TTL 1 s)`);
   });
 
   test('test_dns_address_change_moves_the_endpoint', async () => {

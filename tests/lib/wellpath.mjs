@@ -225,6 +225,35 @@ export function fakeVllm({ failing = true, delayMs = 0 } = {}) {
   }));
 }
 
+// A change made under load: `workers` loops call send(tag) (a request; resolves with
+// post()'s answer) until `after` answers have come after change() resolved, change() being
+// called once `before` answers came. Resolves with every answer ({status, endpoint (its
+// X-Wellpath-Endpoint), text, sent: when it was sent}) and `changedAt` (when change()
+// resolved).
+export async function loadAcross(send, change, { workers = 6, before = 30, after = 30 } = {}) {
+  let stop = false;
+  const results = [];
+  const loop = async (w) => {
+    for (let i = 0; !stop; i++) {
+      const sent = Date.now();
+      const r = await send(`load ${w} ${i}`);
+      results.push({ status: r.status, endpoint: r.headers.get('x-wellpath-endpoint'), text: r.text, sent });
+    }
+  };
+  const loops = Array.from({ length: workers }, (_, w) => loop(w));
+  try {
+    await waitUntil(() => results.length >= before, { what: 'load before the change' });
+    await change();
+    const changedAt = Date.now();
+    const n = results.length;
+    await waitUntil(() => results.length >= n + after, { what: 'load after the change' });
+    return { results, changedAt };
+  } finally {
+    stop = true;
+    await Promise.all(loops);
+  }
+}
+
 // Polls cond() (sync or async) until it returns a truthy value, or throws on timeout.
 export async function waitUntil(cond, { timeout = 15000, interval = 25, what = 'condition' } = {}) {
   const end = Date.now() + timeout;
