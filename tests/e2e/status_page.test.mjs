@@ -5,13 +5,13 @@
 // screenshot of the page is saved as a test artifact (tests/artifacts/status-page.png,
 // git-ignored) and its path printed.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
+import { chromium, findChromium, stripTags } from '../lib/chromium.mjs';
 import { MODEL, Proc, postStream, randomText, stopClean, writeTemp } from '../lib/wellpath.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -28,28 +28,6 @@ simulation:
   basePort: 0
   timeScale: 0.05
 `;
-
-// Chromium: $CHROMIUM, else Debian's /usr/bin/chromium, else the first on PATH.
-function findChromium() {
-  const candidates = [process.env.CHROMIUM, '/usr/bin/chromium', '/usr/bin/chromium-browser'];
-  for (const dir of (process.env.PATH || '').split(':')) candidates.push(path.join(dir, 'chromium'));
-  return candidates.find((c) => c && fs.existsSync(c));
-}
-
-// Runs headless Chromium on url with extra args; resolves with its stdout.
-function chromium(bin, profile, url, extra) {
-  const args = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    '--disable-dev-shm-usage', `--user-data-dir=${profile}`, '--virtual-time-budget=2500', ...extra, url];
-  return new Promise((resolve, reject) => {
-    execFile(bin, args, { timeout: 30000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`chromium failed: ${err.message}\n${stderr.slice(-2000)}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-const stripTags = (html) => html.replace(/<[^>]*>/g, '').trim();
 
 // The rendered page's pool table and total cards: { updated, totals: {key: text},
 // rows: {endpoint: {field: text}} } (cell text without the bars).

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
+import { chromium, findChromium, stripTags } from '../lib/chromium.mjs';
 import { MODEL, Proc, freePort, loadAcross, metrics, post, sample, startSim, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
 
 const DNSMASQ = ['/usr/sbin/dnsmasq', '/usr/bin/dnsmasq'].find((p) => fs.existsSync(p));
@@ -99,6 +100,20 @@ endpoints:
     console.log(`dns: record removed -> endpoints out of the pool in ${changedAt - t0} ms (TTL 1 s)`);
   });
 
+  test('test_dns_ttl_honoured_between_lookups', async () => {
+    // dnsmasq gives its records a TTL of 1 s and minTtlMs is 200: a name is looked up again
+    // when its TTL runs out, not at the floor. Two lookups in a row, timed as they show on
+    // /metrics (polled every 25 ms).
+    const src = { source: 'pool.test', kind: 'dns' };
+    const lookups = async () => sample(await metrics(base), 'wellpath_gateway_discovery_lookups_total', src);
+    const l0 = await lookups();
+    await waitUntil(async () => (await lookups()) >= l0 + 1, { what: 'a lookup' });
+    const t1 = Date.now();
+    await waitUntil(async () => (await lookups()) >= l0 + 2, { what: 'the next lookup' });
+    const gap = Date.now() - t1;
+    assert.ok(gap >= 800, `lookups ${gap} ms apart, under the records' 1 s TTL`);
+  });
+
   test('test_dns_address_change_moves_the_endpoint', async () => {
     setPool([2]);
     await waitPool('pool@', [ep(2)], 'pool.test to move from .3 to .2');
@@ -114,6 +129,24 @@ endpoints:
     // Said on /metrics and /status too.
     const src = { source: 'pool.test', kind: 'dns' };
     await waitUntil(async () => sample(await metrics(base), 'wellpath_gateway_discovery_ok', src) === 0, { what: 'discovery_ok 0' });
+    // ... and on the status page, rendered in headless Chromium.
+    const bin = findChromium();
+    assert.ok(bin || !process.env.CI, 'chromium not found');
+    if (bin) {
+      const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'wellpath-chromium-'));
+      try {
+        const html = await chromium(bin, profile, `${base}/`, ['--dump-dom']);
+        const row = html.match(/<tr data-source="pool\.test">([\s\S]*?)<\/tr>/);
+        assert.ok(row, 'a row for pool.test in the discovery table');
+        const cells = Object.fromEntries([...row[1].matchAll(/<td data-field="([^"]*)"[^>]*>([\s\S]*?)<\/td>/g)].map((m) => [m[1], stripTags(m[2])]));
+        assert.equal(cells.kind, 'dns');
+        assert.match(cells.state, /failing/);
+        assert.equal(cells.endpoints, '1');
+        assert.match(cells.error, /NXDOMAIN/);
+      } finally {
+        fs.rmSync(profile, { recursive: true, force: true });
+      }
+    }
     const prom = await metrics(base);
     assert.equal(sample(prom, 'wellpath_gateway_discovery_endpoints', src), 1);
     assert.ok(sample(prom, 'wellpath_gateway_discovery_failures_total', src) >= 1);
