@@ -82,10 +82,26 @@ endpoints:
     await waitPool('svc@', srvSims.ports.map((p) => `svc@127.0.0.1:${p}`).sort(), 'the SRV targets and ports');
   });
 
-  test('test_dns_scale_out_adds_endpoints_after_their_checks', async () => {
+  test('test_dns_scale_out_adds_endpoints_and_keeps_the_old_ones_state', async () => {
+    // What the endpoint that stays learned: a long prompt's prefix, its pick count.
+    // (The gateway also has the SRV name's two endpoints: the prompt lands on one of the three.)
+    const prompt = `a long shared prefix ${'lorem ipsum dolor sit amet '.repeat(80)}`;
+    const home = (await complete(prompt)).headers.get('x-wellpath-endpoint');
+    const picks = async () => sample(await metrics(base), 'wellpath_gateway_picks_total', { endpoint: home });
+    const before = await picks();
     const t0 = setPool([1, 2, 3]);
+    // The first request routed to a new endpoint: requests sent one after another from the
+    // change on (each is a pick; the new endpoints are idle, the old one as idle).
+    let first = 0;
+    for (let i = 0; !first; i++) {
+      const r = await complete(`probe ${i}`);
+      assert.equal(r.status, 200, r.text);
+      if ([ep(2), ep(3)].includes(r.headers.get('x-wellpath-endpoint'))) first = Date.now() - t0;
+    }
     await waitPool('pool@', [ep(1), ep(2), ep(3)], 'pool.test to gain .2 and .3');
-    console.log(`dns: record added -> endpoints in the pool in ${Date.now() - t0} ms (TTL 1 s)`);
+    assert.ok((await picks()) > before, 'the endpoint that stayed kept its pick count');
+    assert.equal((await complete(prompt)).headers.get('x-wellpath-endpoint'), home, 'and its prefixes');
+    console.log(`dns: record added -> first request routed to a new endpoint ${first} ms later (TTL 1 s)`);
   });
 
   test('test_dns_scale_in_under_load_fails_nothing', async () => {
@@ -97,7 +113,9 @@ endpoints:
     assert.deepEqual(results.filter((r) => r.status !== 200), [], 'no request failed while the pool shrank');
     const late = results.filter((r) => r.sent > changedAt && r.endpoint.startsWith('pool@'));
     assert.ok(late.every((r) => r.endpoint === ep(3)), `after the change: ${[...new Set(late.map((r) => r.endpoint))]}`);
-    console.log(`dns: record removed -> endpoints out of the pool in ${changedAt - t0} ms (TTL 1 s)`);
+    const lastOld = Math.max(...results.filter((r) => [ep(1), ep(2)].includes(r.endpoint)).map((r) => r.sent));
+    console.log(`dns: record removed -> endpoints out of the pool in ${changedAt - t0} ms, last request ` +
+      `routed to a removed endpoint sent ${lastOld - t0} ms after the change (TTL 1 s)`);
   });
 
   test('test_dns_ttl_honoured_between_lookups', async () => {
