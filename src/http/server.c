@@ -62,6 +62,8 @@ struct wp_http_conn_s {
     wp_buf_t in;
     wp_http_req_t *req; /* being parsed, or with the handler */
     bool req_complete;  /* parsed whole, handed to the handler */
+    bool peer_closes;   /* the request asked the connection to close (Connection: close, or
+                           HTTP/1.0 without keep-alive): the client sends nothing more */
     bool in_process, closing, shutting, reading;
     int error_status; /* set by a parser callback that hit a limit */
     bool over_limit;  /* accepted past max_connections: its request gets 503, then close */
@@ -366,7 +368,15 @@ void wp_http_res_end(wp_http_req_t *req)
     bool keep = req->keep_alive;
     req_free(req);
     if (!keep || c->closing || c->srv->draining) {
-        conn_shutdown(c);
+        /* The client said it closes and the answer is all in the kernel's hands: a plain close
+         * (the answer still leaves, then FIN), as nginx does without lingering_close; else
+         * the writes drain first and the write side is shut down before the close, so that a
+         * client still sending (an answer before its whole request) is not cut by a reset. */
+        if (c->peer_closes && c->in.len == 0 &&
+            uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0)
+            conn_close(c);
+        else
+            conn_shutdown(c);
         return;
     }
     uv_timer_start(&c->timer, on_timer, c->srv->cfg.idle_timeout_ms, 0);
@@ -494,7 +504,8 @@ static int on_message_complete(http_parser *p)
     r->method = (int)p->method;
     wp_strlcpy(r->method_name, http_method_str((enum http_method)p->method),
                sizeof(r->method_name));
-    r->keep_alive = http_should_keep_alive(p) != 0 && !c->srv->closing && !c->srv->draining;
+    c->peer_closes = http_should_keep_alive(p) == 0;
+    r->keep_alive = !c->peer_closes && !c->srv->closing && !c->srv->draining;
     r->http10 = p->http_major == 1 && p->http_minor == 0;
     const char *q = memchr(r->url.data ? r->url.data : "", '?', r->url.len);
     r->path =
@@ -730,7 +741,6 @@ static void on_connection(uv_stream_t *server, int status)
     }
     c->over_limit = over;
     srv->n_over += over;
-    uv_tcp_nodelay(&c->tcp, 1);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     uv_timer_start(&c->timer, on_timer, over ? OVER_LIMIT_MS : srv->cfg.idle_timeout_ms, 0);
@@ -764,6 +774,10 @@ wp_status_t wp_http_server_listen(wp_http_server_t *srv, const char *host, int p
     srv->tcp.data = srv;
     srv->listening = srv->listener_open = true;
     rc = uv_tcp_bind(&srv->tcp, (const struct sockaddr *)&addr, 0);
+    /* No Nagle delay on answers: set once here, Linux copies TCP_NODELAY to every accepted
+     * socket (a setsockopt per connection saved). */
+    if (rc == 0)
+        rc = uv_tcp_nodelay(&srv->tcp, 1);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&srv->tcp, 511, on_connection);
     if (rc != 0)
