@@ -44,7 +44,7 @@ static void lookup_failed(wp_cli_dns_name_t *nm, const char *why)
         wp_log(WP_LOG_WARN, "DNS: lookup failed, keeping the last addresses",
                "name=%s type=%s addresses=%zu reason=\"%s\"", nm->host, kind(nm), nm->n, why);
     if (d->looked != NULL)
-        d->looked(d->ud, false);
+        d->looked(d->ud, nm->unapplied);
 }
 
 static void on_lookup(void *ud, wp_status_t st, const char *why, const wp_dns_addr_t *addrs,
@@ -71,7 +71,7 @@ static void on_lookup(void *ud, wp_status_t st, const char *why, const wp_dns_ad
         if (!was_ok)
             wp_log(WP_LOG_INFO, "DNS: name resolves again", "name=%s addresses=%zu", nm->host, n);
         if (d->looked != NULL)
-            d->looked(d->ud, false);
+            d->looked(d->ud, nm->unapplied);
         return;
     }
     wp_dns_addr_t *copy = malloc(n * sizeof(*copy));
@@ -83,6 +83,7 @@ static void on_lookup(void *ud, wp_status_t st, const char *why, const wp_dns_ad
     free(nm->addrs);
     nm->addrs = copy;
     nm->n = n;
+    nm->unapplied = true;
     wp_log(WP_LOG_INFO, "DNS: addresses changed", "name=%s type=%s addresses=%zu ttl_s=%u",
            nm->host, kind(nm), n, ttl_s);
     if (d->looked != NULL)
@@ -182,6 +183,20 @@ wp_status_t wp_cli_dnsdisc_sync(wp_cli_dnsdisc_t *d, uv_loop_t *loop, const wp_t
     d->ud = ud;
     d->min_ttl_ms = t->gateway.dns.min_ttl_ms;
     d->max_ttl_ms = t->gateway.dns.max_ttl_ms;
+    /* The names t lists must fit before anything changes: a refused sync leaves every name
+     * followed as it was. */
+    int wanted = 0;
+    for (size_t i = 0; i < t->n_endpoints; i++) {
+        const wp_topology_endpoint_t *e = &t->endpoints[i];
+        bool again = false;
+        for (size_t k = 0; k < i && !again; k++)
+            again = t->endpoints[k].discover == e->discover && t->endpoints[k].port == e->port &&
+                    strcmp(t->endpoints[k].host, e->host) == 0;
+        wanted += e->discover != WP_TOPO_DISCOVER_NONE && !again;
+    }
+    if (wanted > WP_CLI_DNS_NAMES_MAX)
+        return wp_err_set(err, WP_ELIMIT, "endpoints: %d DNS names to follow, at most %d", wanted,
+                          WP_CLI_DNS_NAMES_MAX);
     if (resolver(d, loop, t->gateway.dns.servers, err) != WP_OK)
         return WP_EINVAL;
     for (int i = 0; i < d->n_names; i++)
@@ -270,6 +285,12 @@ wp_status_t wp_cli_dnsdisc_expand(const wp_cli_dnsdisc_t *d, const wp_topology_t
     }
     out->n_endpoints = k;
     return WP_OK;
+}
+
+void wp_cli_dnsdisc_applied(wp_cli_dnsdisc_t *d)
+{
+    for (int i = 0; i < d->n_names; i++)
+        d->names[i].unapplied = false;
 }
 
 static void on_timer_closed(uv_handle_t *h)

@@ -8,8 +8,10 @@
  * wp_cli_dnsdisc_expand turns a topology's discover entries into one endpoint per address
  * (named "<entry name>@<address>:<port>", the entry's other keys as they are), from what the
  * last good lookup of each name found. When a lookup finds another set of addresses,
- * `looked(ud, true)` is called (the caller expands again and reloads), after any other
- * lookup `looked(ud, false)` (the names' states, for metrics). A lookup that fails (NXDOMAIN,
+ * or while a set is not yet applied, `looked(ud, true)` is called (the caller expands again
+ * and reloads, and says so with wp_cli_dnsdisc_applied when that worked: a failed apply is
+ * tried again at the next lookup), after any other lookup `looked(ud, false)` (the names'
+ * states, for metrics). A lookup that fails (NXDOMAIN,
  * no records, no answer) keeps the name's last good set, is logged when the name's state
  * changes, and is tried again after minTtlMs.
  *
@@ -35,11 +37,12 @@ typedef struct wp_cli_dns_name_s {
     struct wp_cli_dnsdisc_s *owner;
     char host[WP_TOPO_HOST_MAX]; /* "" = a free slot */
     bool srv;
-    int port;         /* the URL's: an address record's port */
-    bool listed;      /* named by the topology as last synced */
-    bool looking;     /* a lookup in flight */
-    bool ok;          /* the last lookup found addresses */
-    bool ever;        /* some lookup did */
+    int port;       /* the URL's: an address record's port */
+    bool listed;    /* named by the topology as last synced */
+    bool looking;   /* a lookup in flight */
+    bool ok;        /* the last lookup found addresses */
+    bool ever;      /* some lookup did */
+    bool unapplied; /* its set changed and no apply has succeeded since (wp_cli_dnsdisc_applied) */
     uint64_t next_ms; /* the next lookup, loop time */
     uint32_t ttl_s;
     wp_dns_addr_t *addrs; /* the last good set (owned) */
@@ -69,6 +72,8 @@ wp_status_t wp_cli_dnsdisc_sync(wp_cli_dnsdisc_t *d, uv_loop_t *loop, const wp_t
 /* out (empty) gets t's endpoints with each discover entry replaced by its addresses. */
 wp_status_t wp_cli_dnsdisc_expand(const wp_cli_dnsdisc_t *d, const wp_topology_t *t,
                                   wp_topology_t *out, wp_err_t *err);
+/* The addresses the names have now are in the running config. */
+void wp_cli_dnsdisc_applied(wp_cli_dnsdisc_t *d);
 void wp_cli_dnsdisc_close(wp_cli_dnsdisc_t *d);
 
 #endif

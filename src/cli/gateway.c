@@ -52,7 +52,6 @@ typedef struct gw_run_s {
     wp_topology_t topo;       /* FILE as last loaded (its endpoints owned) */
     wp_topology_t found;      /* the discovery file's endpoints as last read (owned) */
     wp_buf_t found_bytes;     /* ... and its bytes */
-    wp_buf_t reading;         /* the bytes of the read in progress */
     wp_cli_discovery_t watch; /* the discovery file's directory */
     wp_cli_dnsdisc_t dns;     /* the endpoints named by DNS (discover: dns, srv) */
     bool file_ok;             /* the discovery file's last read succeeded */
@@ -62,33 +61,30 @@ typedef struct gw_run_s {
 
 static void push_sources(gw_run_t *r);
 
-/* Loads FILE into r->topo; on failure r->topo stays as it was. */
-static wp_status_t load_topology(gw_run_t *r, wp_err_t *err)
+/* A copy of t's endpoints into out (empty). */
+static wp_status_t copy_endpoints(const wp_topology_t *t, wp_topology_t *out, wp_err_t *err)
 {
-    wp_topology_t t;
-    wp_status_t st = wp_cli_load_topology(r->file, &t, err);
-    if (st != WP_OK)
-        return st;
-    wp_topology_free(&r->topo);
-    r->topo = t;
-    return WP_OK;
+    out->endpoints = NULL;
+    out->n_endpoints = 0;
+    return wp_topology_add_endpoints(out, t, "endpoints", err);
 }
 
-/* Reads the discovery file into r->found. Unchanged bytes: WP_OK, *changed false. Missing
- * or unreadable: the endpoints last read stay, the log says so, WP_OK (at start: none). A
- * text that does not parse: its error, r->found kept. */
-static wp_status_t read_discovery(gw_run_t *r, bool *changed, wp_err_t *err)
+/* The discovery file at path into found and bytes (empty), to apply: its endpoints, or when it
+ * cannot be read, a copy of those last applied (the log says so; at start: none). *changed:
+ * they differ from those last applied. A text that does not parse: its error. The counts and
+ * the last error (/metrics, /status) are kept in r. */
+static wp_status_t read_discovery(gw_run_t *r, const char *path, wp_topology_t *found,
+                                  wp_buf_t *bytes, bool *changed, wp_err_t *err)
 {
-    const char *path = r->topo.gateway.discovery_file;
     *changed = false;
+    found->endpoints = NULL;
+    found->n_endpoints = 0;
+    wp_buf_init(bytes, 0);
     if (path[0] == '\0') {
         *changed = r->found.n_endpoints > 0;
-        wp_topology_free(&r->found);
-        wp_buf_free(&r->found_bytes);
         return WP_OK;
     }
-    wp_topology_t eps = {0};
-    wp_status_t st = wp_cli_discovery_read(path, &r->reading, &eps, err);
+    wp_status_t st = wp_cli_discovery_read(path, bytes, found, err);
     r->file_reads++;
     r->file_ok = st == WP_OK;
     if (st != WP_OK) {
@@ -100,23 +96,20 @@ static wp_status_t read_discovery(gw_run_t *r, bool *changed, wp_err_t *err)
     if (st == WP_ENOTFOUND || st == WP_EIO) {
         wp_log(WP_LOG_WARN, "discovery file unreadable: keeping the endpoints last read from it",
                "file=%s endpoints=%zu reason=\"%s\"", path, r->found.n_endpoints, err->msg);
-        return WP_OK;
+        wp_buf_free(bytes);
+        if (wp_buf_append(bytes, r->found_bytes.data ? r->found_bytes.data : "",
+                          r->found_bytes.len) != WP_OK)
+            return wp_err_set(err, WP_ENOMEM, "out of memory");
+        return copy_endpoints(&r->found, found, err);
     }
     if (st != WP_OK)
         return st;
-    if (r->found_bytes.data != NULL && r->found_bytes.len == r->reading.len &&
-        memcmp(r->found_bytes.data, r->reading.data, r->reading.len) == 0) {
-        wp_topology_free(&eps);
+    *changed = r->found_bytes.len != bytes->len ||
+               (bytes->len > 0 && memcmp(r->found_bytes.data, bytes->data, bytes->len) != 0) ||
+               r->found_bytes.data == NULL;
+    if (!*changed)
         wp_log(WP_LOG_INFO, "discovery file read: unchanged", "file=%s endpoints=%zu", path,
                r->found.n_endpoints);
-        return WP_OK;
-    }
-    wp_topology_free(&r->found);
-    r->found = eps;
-    wp_buf_t t = r->found_bytes;
-    r->found_bytes = r->reading;
-    r->reading = t;
-    *changed = true;
     return WP_OK;
 }
 
@@ -132,16 +125,18 @@ static bool discovers(const wp_topology_t *t)
     return any;
 }
 
-/* r->topo with the discovered endpoints (the discovery file's; the addresses of the names
- * followed in DNS, which this syncs) and the command line over it, as a gateway config. */
-static wp_status_t build_config(gw_run_t *r, wp_gateway_config_t *gc, bool *log_json, wp_err_t *err)
+/* topo with the discovered endpoints (found, the discovery file's; the addresses of the
+ * names followed in DNS, which this syncs) and the command line over it, as a gateway
+ * config. */
+static wp_status_t build_config(gw_run_t *r, const wp_topology_t *t, const wp_topology_t *found,
+                                wp_gateway_config_t *gc, bool *log_json, wp_err_t *err)
 {
-    wp_topology_t listed = r->topo, topo = r->topo;
+    wp_topology_t listed = *t, topo = *t;
     listed.endpoints = NULL;
     listed.n_endpoints = 0;
-    wp_status_t st = wp_topology_add_endpoints(&listed, &r->topo, r->file, err);
+    wp_status_t st = wp_topology_add_endpoints(&listed, t, r->file, err);
     if (st == WP_OK)
-        st = wp_topology_add_endpoints(&listed, &r->found, r->topo.gateway.discovery_file, err);
+        st = wp_topology_add_endpoints(&listed, found, t->gateway.discovery_file, err);
     if (st == WP_OK)
         st = wp_cli_dnsdisc_sync(&r->dns, uv_default_loop(), &listed, on_dns_looked, r, err);
     topo.endpoints = NULL;
@@ -170,7 +165,6 @@ static void run_free(gw_run_t *r)
     wp_topology_free(&r->topo);
     wp_topology_free(&r->found);
     wp_buf_free(&r->found_bytes);
-    wp_buf_free(&r->reading);
 }
 
 static void stop_now(gw_run_t *r, int code)
@@ -211,18 +205,36 @@ static void on_signal(void *ud, int signum)
 
 static void on_discovery_changed(void *ud);
 
-/* Applies r->topo and r->found; on failure the running config stays and the log says why,
- * naming `file`. */
-static wp_status_t apply(gw_run_t *r, const char *file, wp_err_t *err)
+/* Applies topo and found (the DNS names' addresses with them); on failure the running config
+ * stays and the log says why, naming `file`. */
+static wp_status_t apply(gw_run_t *r, const wp_topology_t *topo, const wp_topology_t *found,
+                         const char *file, wp_err_t *err)
 {
     static wp_gateway_config_t gc; /* large: not on the stack */
     bool log_json;
-    if (build_config(r, &gc, &log_json, err) != WP_OK ||
+    if (build_config(r, topo, found, &gc, &log_json, err) != WP_OK ||
         wp_gateway_reload(r->gw, &gc, err) != WP_OK) {
         wp_cli_log_reload_failed(file, err->msg);
         return WP_EINVAL;
     }
+    wp_cli_dnsdisc_applied(&r->dns);
     return WP_OK;
+}
+
+/* What was applied becomes the state the next change starts from; the old state goes. */
+static void commit(gw_run_t *r, wp_topology_t *topo, wp_topology_t *found, wp_buf_t *bytes)
+{
+    if (topo != NULL) {
+        wp_topology_t t = r->topo;
+        r->topo = *topo;
+        *topo = t;
+    }
+    wp_topology_t f = r->found;
+    r->found = *found;
+    *found = f;
+    wp_buf_t b = r->found_bytes;
+    r->found_bytes = *bytes;
+    *bytes = b;
 }
 
 /* Re-reads FILE and the discovery file and applies them; on failure the running config
@@ -234,21 +246,33 @@ static wp_status_t reload(void *ud, wp_err_t *err)
     if (r->gw == NULL || r->draining)
         return wp_err_set(err, WP_EINVAL, "the gateway is shutting down");
     wp_log(WP_LOG_INFO, "reloading", "file=%s", r->file);
-    if (load_topology(r, err) != WP_OK) {
+    wp_topology_t topo, found = {0};
+    wp_buf_t bytes = {0};
+    wp_status_t st = wp_cli_load_topology(r->file, &topo, err);
+    if (st != WP_OK) {
         wp_cli_log_reload_failed(r->file, err->msg);
         return WP_EINVAL;
     }
-    if (read_discovery(r, &changed, err) != WP_OK) {
-        wp_cli_log_reload_failed(r->topo.gateway.discovery_file, err->msg);
-        return WP_EINVAL;
+    const char *file = r->file;
+    st = read_discovery(r, topo.gateway.discovery_file, &found, &bytes, &changed, err);
+    if (st != WP_OK)
+        file = topo.gateway.discovery_file;
+    if (st != WP_OK)
+        wp_cli_log_reload_failed(file, err->msg);
+    else
+        st = apply(r, &topo, &found, file, err);
+    if (st == WP_OK) {
+        commit(r, &topo, &found, &bytes);
+        wp_err_t werr;
+        if (wp_cli_discovery_watch(&r->watch, uv_default_loop(), r->topo.gateway.discovery_file,
+                                   on_discovery_changed, r, &werr) != WP_OK)
+            wp_log(WP_LOG_WARN, "discovery file: not watched", "reason=\"%s\"", werr.msg);
     }
-    wp_err_t werr;
-    if (wp_cli_discovery_watch(&r->watch, uv_default_loop(), r->topo.gateway.discovery_file,
-                               on_discovery_changed, r, &werr) != WP_OK)
-        wp_log(WP_LOG_WARN, "discovery file: not watched", "reason=\"%s\"", werr.msg);
-    wp_status_t st = apply(r, r->file, err);
+    wp_topology_free(&topo);
+    wp_topology_free(&found);
+    wp_buf_free(&bytes);
     push_sources(r);
-    return st;
+    return st == WP_OK ? WP_OK : WP_EINVAL;
 }
 
 /* The gateway's view of where its endpoints come from (/metrics, /status). */
@@ -284,15 +308,16 @@ static void push_sources(gw_run_t *r)
     wp_gateway_set_sources(r->gw, s, n);
 }
 
-/* A lookup of a name followed in DNS ended; other addresses replace its endpoints. */
-static void on_dns_looked(void *ud, bool changed)
+/* A lookup of a name followed in DNS ended; addresses not yet applied replace its
+ * endpoints (a failed apply is tried again at the name's next lookup). */
+static void on_dns_looked(void *ud, bool unapplied)
 {
     gw_run_t *r = ud;
     wp_err_t err;
     if (r->gw == NULL || r->draining)
         return;
-    if (changed)
-        apply(r, "DNS", &err);
+    if (unapplied)
+        apply(r, &r->topo, &r->found, "DNS", &err);
     push_sources(r);
 }
 
@@ -306,14 +331,21 @@ static void on_discovery_changed(void *ud)
     const char *path = r->topo.gateway.discovery_file;
     if (r->gw == NULL || r->draining)
         return;
-    wp_status_t st = read_discovery(r, &changed, &err);
+    wp_topology_t found;
+    wp_buf_t bytes;
+    wp_status_t st = read_discovery(r, path, &found, &bytes, &changed, &err);
     if (st != WP_OK)
         wp_cli_log_reload_failed(path, err.msg);
     if (st == WP_OK && changed) {
         wp_log(WP_LOG_INFO, "discovery file changed: applying its endpoints",
-               "file=%s endpoints=%zu", path, r->found.n_endpoints);
-        apply(r, path, &err);
+               "file=%s endpoints=%zu", path, found.n_endpoints);
+        /* Applied, it becomes the last good set; refused, the last good set stays (and the
+         * same bytes are tried again at the next change, differing from those applied). */
+        if (apply(r, &r->topo, &found, path, &err) == WP_OK)
+            commit(r, NULL, &found, &bytes);
     }
+    wp_topology_free(&found);
+    wp_buf_free(&bytes);
     push_sources(r);
 }
 
@@ -383,8 +415,18 @@ int wp_cli_gateway(int argc, char **argv)
     static wp_gateway_config_t gc;
     bool log_json = false, changed;
     wp_log_setup(level, json);
-    if (load_topology(&run, &err) != WP_OK || read_discovery(&run, &changed, &err) != WP_OK ||
-        build_config(&run, &gc, &log_json, &err) != WP_OK) {
+    wp_topology_t found;
+    wp_buf_t bytes;
+    wp_status_t st = wp_cli_load_topology(run.file, &run.topo, &err);
+    if (st == WP_OK)
+        st = read_discovery(&run, run.topo.gateway.discovery_file, &found, &bytes, &changed, &err);
+    if (st == WP_OK) {
+        commit(&run, NULL, &found, &bytes);
+        wp_topology_free(&found);
+        wp_buf_free(&bytes);
+        st = build_config(&run, &run.topo, &run.found, &gc, &log_json, &err);
+    }
+    if (st != WP_OK) {
         run_free(&run);
         return wp_cli_fail("gateway", err.msg);
     }

@@ -45,9 +45,9 @@ typedef struct lookup_s {
     bool found;  /* some query found records */
     int status;  /* the first failure other than "no such name/records" */
     char why[160];
-    uint32_t ttl; /* the smallest TTL seen */
-    wp_dns_addr_t addrs[WP_DNS_ADDRS_MAX];
-    size_t n;
+    uint32_t ttl;         /* the smallest TTL seen */
+    wp_dns_addr_t *addrs; /* every address found (owned), sorted and cut at the end */
+    size_t n, cap;
 } lookup_t;
 
 /* One address query for a lookup: the port its addresses go with. */
@@ -112,7 +112,10 @@ static void on_sock_state(void *data, ares_socket_t fd, int readable, int writab
     wp_dns_t *d = data;
     sock_t *s = NULL, *free_slot = NULL;
     for (int i = 0; i < MAX_SOCKS; i++) {
-        if (d->socks[i].used && d->socks[i].fd == fd)
+        /* A slot still closing is not this socket any more: c-ares closes a socket and opens
+         * the next one in one call, and the kernel hands back the same fd number. */
+        if (d->socks[i].used && d->socks[i].fd == fd &&
+            !uv_is_closing((uv_handle_t *)&d->socks[i].poll))
             s = &d->socks[i];
         else if (!d->socks[i].used && free_slot == NULL)
             free_slot = &d->socks[i];
@@ -182,17 +185,34 @@ static int cmp_addr(const void *a, const void *b)
     return c != 0 ? c : x->port - y->port;
 }
 
-static void add_addr(lookup_t *l, const char *host, int port, uint32_t ttl)
+/* Adds an address (duplicates go at the end); false when out of memory. */
+static bool add_addr(lookup_t *l, const char *host, int port)
 {
-    for (size_t i = 0; i < l->n; i++)
-        if (l->addrs[i].port == port && strcmp(l->addrs[i].host, host) == 0)
-            return;
-    if (l->n < WP_DNS_ADDRS_MAX) {
-        wp_strlcpy(l->addrs[l->n].host, host, sizeof(l->addrs[0].host));
-        l->addrs[l->n++].port = port;
+    if (l->n == l->cap) {
+        size_t c = l->cap ? l->cap * 2 : 16;
+        wp_dns_addr_t *a = realloc(l->addrs, c * sizeof(*a));
+        if (a == NULL)
+            return false;
+        l->addrs = a;
+        l->cap = c;
     }
-    if (ttl < l->ttl)
-        l->ttl = ttl;
+    wp_strlcpy(l->addrs[l->n].host, host, sizeof(l->addrs[0].host));
+    l->addrs[l->n++].port = port;
+    return true;
+}
+
+/* Sorted, without duplicates, at most WP_DNS_ADDRS_MAX: the same set gives the same list
+ * whatever order the server shuffled its records into. */
+static void settle_addrs(lookup_t *l)
+{
+    if (l->n == 0)
+        return;
+    qsort(l->addrs, l->n, sizeof(l->addrs[0]), cmp_addr);
+    size_t k = 1;
+    for (size_t i = 1; i < l->n; i++)
+        if (cmp_addr(&l->addrs[i], &l->addrs[k - 1]) != 0)
+            l->addrs[k++] = l->addrs[i];
+    l->n = k < WP_DNS_ADDRS_MAX ? k : WP_DNS_ADDRS_MAX;
 }
 
 /* A query ended: the last one calls back. */
@@ -203,11 +223,13 @@ static void query_done(lookup_t *l)
     wp_dns_t *d = l->d;
     if (!d->freeing) {
         d->depth++;
-        qsort(l->addrs, l->n, sizeof(l->addrs[0]), cmp_addr);
-        if (l->n > 0)
-            l->cb(l->ud, WP_OK, NULL, l->addrs, l->n, l->ttl);
-        else if (l->status != ARES_SUCCESS)
+        settle_addrs(l);
+        /* A query that failed (not "no such name or records") fails the lookup, even with
+         * addresses from the others: a part of the set is not the set. */
+        if (l->status != ARES_SUCCESS)
             l->cb(l->ud, l->status == ARES_ETIMEOUT ? WP_ETIMEDOUT : WP_EIO, l->why, NULL, 0, 0);
+        else if (l->n > 0)
+            l->cb(l->ud, WP_OK, NULL, l->addrs, l->n, l->ttl);
         else
             l->cb(l->ud, WP_ENOTFOUND,
                   l->found ? "no address for the name's records"
@@ -216,6 +238,7 @@ static void query_done(lookup_t *l)
                   NULL, 0, 0);
         d->depth--;
     }
+    free(l->addrs);
     free(l);
 }
 
@@ -229,38 +252,42 @@ static void note_status(lookup_t *l, int status)
     wp_strlcpy(l->why, ares_strerror(status), sizeof(l->why));
 }
 
-#define ANSWERS_MAX 64 /* address records read from one answer */
+#define TTLS_MAX 64 /* records whose TTL is read from one answer (their addresses: all) */
 
-/* The addresses of an A (or, v6, AAAA) answer as text, with their TTLs; how many, or -1 when
- * the answer does not parse. */
-static int read_answer(bool v6, const unsigned char *abuf, int alen, char text[][46], uint32_t *ttl)
+/* Adds every address of an A (or, v6, AAAA) answer to l, and the smallest TTL among the
+ * first TTLS_MAX records; how many, or -1 when the answer does not parse (or memory ran out). */
+static int read_answer(lookup_t *l, int port, bool v6, const unsigned char *abuf, int alen)
 {
-    struct ares_addrttl a[ANSWERS_MAX];
-    struct ares_addr6ttl a6[ANSWERS_MAX];
-    int n = ANSWERS_MAX;
-    int rc = v6 ? ares_parse_aaaa_reply(abuf, alen, NULL, a6, &n)
-                : ares_parse_a_reply(abuf, alen, NULL, a, &n);
+    struct ares_addrttl a[TTLS_MAX];
+    struct ares_addr6ttl a6[TTLS_MAX];
+    struct hostent *host = NULL;
+    int nt = TTLS_MAX;
+    int rc = v6 ? ares_parse_aaaa_reply(abuf, alen, &host, a6, &nt)
+                : ares_parse_a_reply(abuf, alen, &host, a, &nt);
     if (rc == ARES_ENODATA)
         return 0; /* an answer without such records */
-    if (rc != ARES_SUCCESS)
+    if (rc != ARES_SUCCESS || host == NULL)
         return -1;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < nt; i++) {
         int t = v6 ? a6[i].ttl : a[i].ttl;
-        inet_ntop(v6 ? AF_INET6 : AF_INET,
-                  v6 ? (const void *)&a6[i].ip6addr : (const void *)&a[i].ipaddr, text[i], 46);
-        ttl[i] = (uint32_t)(t > 0 ? t : 0);
+        uint32_t ttl = (uint32_t)(t > 0 ? t : 0);
+        l->ttl = ttl < l->ttl ? ttl : l->ttl;
     }
+    int n = 0;
+    for (char **p = host->h_addr_list; p != NULL && *p != NULL && n >= 0; p++, n++) {
+        char text[46];
+        inet_ntop(host->h_addrtype, *p, text, sizeof(text));
+        if (!add_addr(l, text, port))
+            n = -2; /* -1 after the loop's increment */
+    }
+    ares_free_hostent(host);
     return n;
 }
 
 static void on_address_answer(query_t *q, bool v6, int status, const unsigned char *abuf, int alen)
 {
     lookup_t *l = q->l;
-    char text[ANSWERS_MAX][46];
-    uint32_t ttl[ANSWERS_MAX];
-    int n = status == ARES_SUCCESS ? read_answer(v6, abuf, alen, text, ttl) : -1;
-    for (int i = 0; i < n; i++)
-        add_addr(l, text[i], q->port, ttl[i]);
+    int n = status == ARES_SUCCESS ? read_answer(l, q->port, v6, abuf, alen) : -1;
     l->found |= n > 0;
     if (n < 0)
         note_status(l, status == ARES_SUCCESS ? ARES_EBADRESP : status);

@@ -137,6 +137,24 @@ endpoints:
     await waitPool('pool@', [ep(2)], 'pool.test to move from .3 to .2');
   });
 
+  test('test_dns_server_that_refuses_is_a_failed_lookup_not_a_crash', async () => {
+    // Nothing listens on the port: each query's socket is refused and c-ares opens the next
+    // on the same descriptor number at once.
+    const closed = await freePort();
+    const topo = writeTemp(`gateway:\n  dns: {servers: "127.0.0.1:${closed}", minTtlMs: 100}\nendpoints:\n  - {url: "http://nowhere.test:${port}", discover: dns, name: nowhere}\n`);
+    const g = new Proc(['gateway', '-f', topo, '--listen', '127.0.0.1:0']);
+    try {
+      const m = await g.waitFor(/msg="gateway listening" addr=127\.0\.0\.1:(\d+)/, { stream: 'stderr' });
+      await g.waitFor(/msg="DNS: lookup failed, keeping the last addresses" name=nowhere\.test/, { stream: 'stderr' });
+      const src = { source: 'nowhere.test', kind: 'dns' };
+      await waitUntil(async () => (sample(await metrics(`http://127.0.0.1:${m[1]}`), 'wellpath_gateway_discovery_failures_total', src) ?? 0) >= 3,
+        { what: 'three failed lookups, the gateway still up' });
+      assert.equal((await fetch(`http://127.0.0.1:${m[1]}/health`)).status, 503);
+    } finally {
+      await stopClean(assert, g, 'wellpath gateway with an unreachable DNS server');
+    }
+  });
+
   test('test_dns_nxdomain_keeps_the_last_good_set_and_says_so', async () => {
     const from = gw.lines.stderr.length;
     setPool([]);
