@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -160,4 +161,27 @@ wp_status_t wp_buf_html_escape(wp_buf_t *b, const char *s)
         }
     }
     return st;
+}
+
+wp_status_t wp_array_reserve(void **v, size_t *cap, size_t n, size_t more, size_t elem,
+                             size_t first)
+{
+    if (n <= *cap && more <= *cap - n)
+        return WP_OK;
+    if (more > SIZE_MAX - n)
+        return WP_ENOMEM;
+    size_t c = *cap ? *cap : (first ? first : 1);
+    while (c < n + more) {
+        if (c > SIZE_MAX / 2)
+            return WP_ENOMEM;
+        c *= 2;
+    }
+    if (elem != 0 && c > SIZE_MAX / elem)
+        return WP_ENOMEM;
+    void *nv = realloc(*v, c * elem);
+    if (nv == NULL)
+        return WP_ENOMEM;
+    *v = nv;
+    *cap = c;
+    return WP_OK;
 }

@@ -22,6 +22,12 @@ typedef struct wp_buf_s {
 
 #define WP_BUF_DEFAULT_MAX ((size_t)64 << 20)
 
+/* A growable array of any element: makes room for `more` elements past n in *v (elem bytes
+ * each, *cap of them allocated), doubling from `first`; *v and *cap change only on success.
+ * WP_ENOMEM when it cannot (or the size would overflow). */
+wp_status_t wp_array_reserve(void **v, size_t *cap, size_t n, size_t more, size_t elem,
+                             size_t first);
+
 void wp_buf_init(wp_buf_t *b, size_t max);
 void wp_buf_free(wp_buf_t *b);
 void wp_buf_reset(wp_buf_t *b); /* len = 0, keeps the memory */

@@ -3,6 +3,8 @@
 
 #include <stdlib.h>
 
+#include "base/buf.h"
+
 void wp_des_heap_init(wp_des_heap_t *h)
 {
     h->v = NULL;
@@ -23,14 +25,8 @@ static int before(const wp_des_event_t *a, const wp_des_event_t *b)
 
 wp_status_t wp_des_heap_push(wp_des_heap_t *h, double t, int type, int index, void *ptr)
 {
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? h->cap * 2 : 1024;
-        wp_des_event_t *v = realloc(h->v, cap * sizeof(*v));
-        if (v == NULL)
-            return WP_ENOMEM;
-        h->v = v;
-        h->cap = cap;
-    }
+    if (wp_array_reserve((void **)&h->v, &h->cap, h->n, 1, sizeof(*h->v), 1024) != WP_OK)
+        return WP_ENOMEM;
     wp_des_event_t e = {t, h->next_seq++, type, index, ptr};
     size_t i = h->n++;
     while (i > 0) {

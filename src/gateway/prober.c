@@ -83,14 +83,8 @@ struct wp_gw_prober_s {
 /* Appends x (sz bytes); false when out of memory. */
 static bool vec_push(vec_t *q, const void *x, size_t sz)
 {
-    if (q->n == q->cap) {
-        size_t c = q->cap ? q->cap * 2 : 64;
-        void *nv = realloc(q->v, c * sz);
-        if (nv == NULL)
-            return false;
-        q->v = nv;
-        q->cap = c;
-    }
+    if (wp_array_reserve(&q->v, &q->cap, q->n, 1, sz, 64) != WP_OK)
+        return false;
     memcpy((char *)q->v + q->n * sz, x, sz);
     q->n++;
     return true;
@@ -106,16 +100,8 @@ static bool vec_hand_over(vec_t *queue, vec_t *batch, size_t sz)
         *batch = t;
         return true;
     }
-    if (queue->n + batch->n > queue->cap) {
-        size_t c = queue->cap;
-        while (c < queue->n + batch->n)
-            c *= 2;
-        void *nv = realloc(queue->v, c * sz);
-        if (nv == NULL)
-            return false;
-        queue->v = nv;
-        queue->cap = c;
-    }
+    if (wp_array_reserve(&queue->v, &queue->cap, queue->n, batch->n, sz, 64) != WP_OK)
+        return false;
     memcpy((char *)queue->v + queue->n * sz, batch->v, batch->n * sz);
     queue->n += batch->n;
     batch->n = 0;

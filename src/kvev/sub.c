@@ -21,6 +21,7 @@
 
 #include <zmq.h>
 
+#include "base/buf.h"
 #include "base/log.h"
 
 typedef struct {
@@ -168,14 +169,9 @@ static void hold(wp_kvev_sub_t *s, uint64_t seq, const void *data, size_t len)
         on_live(s, seq, data, len);
         return;
     }
-    if (s->n_held == s->cap_held) {
-        size_t c = s->cap_held ? s->cap_held * 2 : 16;
-        held_t *h = realloc(s->held, c * sizeof(*h));
-        if (h == NULL)
-            goto oom;
-        s->held = h;
-        s->cap_held = c;
-    }
+    if (wp_array_reserve((void **)&s->held, &s->cap_held, s->n_held, 1, sizeof(*s->held), 16) !=
+        WP_OK)
+        goto oom;
     void *copy = malloc(len ? len : 1);
     if (copy == NULL)
         goto oom;

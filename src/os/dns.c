@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/str.h"
 
 #define MAX_SOCKS 16 /* c-ares's own sockets: one or two per server */
@@ -188,14 +189,8 @@ static int cmp_addr(const void *a, const void *b)
 /* Adds an address (duplicates go at the end); false when out of memory. */
 static bool add_addr(lookup_t *l, const char *host, int port)
 {
-    if (l->n == l->cap) {
-        size_t c = l->cap ? l->cap * 2 : 16;
-        wp_dns_addr_t *a = realloc(l->addrs, c * sizeof(*a));
-        if (a == NULL)
-            return false;
-        l->addrs = a;
-        l->cap = c;
-    }
+    if (wp_array_reserve((void **)&l->addrs, &l->cap, l->n, 1, sizeof(*l->addrs), 16) != WP_OK)
+        return false;
     wp_strlcpy(l->addrs[l->n].host, host, sizeof(l->addrs[0].host));
     l->addrs[l->n++].port = port;
     return true;

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -130,6 +131,32 @@ static void test_base_buf_consume(void **state)
     assert_int_equal(b.len, 0);
 }
 
+/* wp_array_reserve: room for more elements, doubling from `first`; nothing changes when it
+ * cannot (an overflowing size). */
+static void test_base_array_reserve(void **state)
+{
+    (void)state;
+    int *v = NULL;
+    size_t cap = 0, n = 0;
+    assert_int_equal(wp_array_reserve((void **)&v, &cap, n, 1, sizeof(int), 4), WP_OK);
+    assert_int_equal(cap, 4);
+    for (int i = 0; i < 100; i++) {
+        assert_int_equal(wp_array_reserve((void **)&v, &cap, n, 1, sizeof(int), 4), WP_OK);
+        v[n++] = i;
+    }
+    assert_int_equal(cap, 128); /* 4, 8, ..., 128: doubled, never more than needed twice */
+    assert_int_equal(wp_array_reserve((void **)&v, &cap, n, 300, sizeof(int), 4), WP_OK);
+    assert_int_equal(cap, 512);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(v[i], i); /* kept across the moves */
+    int *before = v;
+    assert_int_equal(wp_array_reserve((void **)&v, &cap, n, SIZE_MAX / 2, sizeof(int), 4),
+                     WP_ENOMEM);
+    assert_ptr_equal(v, before);
+    assert_int_equal(cap, 512);
+    free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +166,7 @@ int main(void)
         cmocka_unit_test(test_base_buf_printf),
         cmocka_unit_test(test_base_buf_json_escape),
         cmocka_unit_test(test_base_buf_consume),
+        cmocka_unit_test(test_base_array_reserve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
