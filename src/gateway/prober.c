@@ -46,16 +46,26 @@ typedef struct vec_s {
     size_t n, cap;
 } vec_t;
 
+/* One side's outbox: what the side adds during an iteration of its loop goes to the other
+ * side's queue in one move, before the loop waits (what timers added) or after its I/O
+ * callbacks (what answers added), and wakes the other side. */
+typedef struct outbox_s {
+    struct wp_gw_prober_s *p;
+    uv_prepare_t prepare;
+    uv_check_t check;
+    vec_t batch;      /* added this iteration */
+    vec_t *queue;     /* the other side's, under p->mu */
+    uv_async_t *wake; /* the other side's */
+    size_t elem;
+    void (*drop)(vec_t *batch); /* empties a batch that could not be handed over */
+} outbox_t;
+
 struct wp_gw_prober_s {
     /* the owner's loop */
     uv_loop_t *owner;
     uv_async_t owner_async;
-    /* Hand the GETs submitted over, once per loop iteration: before the loop waits (those
-     * of timers) and after its I/O callbacks (those of answers). */
-    uv_prepare_t owner_prepare;
-    uv_check_t owner_check;
-    vec_t submitted;  /* this iteration's GETs (wp_gw_probe_t) */
-    vec_t delivering; /* the results being delivered (kept for its memory) */
+    outbox_t to_thread; /* the GETs submitted (wp_gw_probe_t) */
+    vec_t delivering;   /* the results being delivered (kept for its memory) */
     wp_gw_prober_deliver_fn deliver;
     void *ud;
     void (*closed)(void *ud);
@@ -69,11 +79,9 @@ struct wp_gw_prober_s {
     uv_thread_t thread;
     uv_loop_t loop;
     uv_async_t thread_async;
-    uv_prepare_t thread_prepare; /* hand the results over, as the owner's do its GETs */
-    uv_check_t thread_check;
+    outbox_t to_owner; /* the results (wp_gw_probe_result_t, bodies owned) */
     uv_timer_t sweep;
     vec_t starting; /* the GETs being started (kept for its memory) */
-    vec_t results;  /* this iteration's results */
     wp_http_client_config_t client;
     size_t body_max;
     up_entry_t *buckets[UP_BUCKETS];
@@ -139,38 +147,65 @@ static void on_owner_async(uv_async_t *a)
     free_results(&p->delivering);
 }
 
-/* The GETs submitted since the last hand-over go to the thread together. */
-static void hand_over_submitted(wp_gw_prober_t *p)
+static void outbox_flush(outbox_t *o)
 {
-    uv_mutex_lock(&p->mu);
-    bool ok = vec_hand_over(&p->in, &p->submitted, sizeof(wp_gw_probe_t));
-    uv_mutex_unlock(&p->mu);
-    if (!ok) /* out of memory: lost; those checks time out and are tried again */
-        p->submitted.n = 0;
-    uv_prepare_stop(&p->owner_prepare);
-    uv_check_stop(&p->owner_check);
-    uv_async_send(&p->thread_async);
+    uv_mutex_lock(&o->p->mu);
+    bool ok = vec_hand_over(o->queue, &o->batch, o->elem);
+    uv_mutex_unlock(&o->p->mu);
+    if (!ok)
+        o->drop(&o->batch);
+    uv_prepare_stop(&o->prepare);
+    uv_check_stop(&o->check);
+    uv_async_send(o->wake);
 }
 
-static void on_owner_prepare(uv_prepare_t *h)
+static void on_outbox_prepare(uv_prepare_t *h)
 {
-    hand_over_submitted(h->data);
+    outbox_flush(h->data);
 }
 
-static void on_owner_check(uv_check_t *h)
+static void on_outbox_check(uv_check_t *h)
 {
-    hand_over_submitted(h->data);
+    outbox_flush(h->data);
+}
+
+/* Adds x (o->elem bytes); false when out of memory. */
+static bool outbox_add(outbox_t *o, const void *x)
+{
+    if (!vec_push(&o->batch, x, o->elem))
+        return false;
+    if (o->batch.n == 1) {
+        uv_prepare_start(&o->prepare, on_outbox_prepare);
+        uv_check_start(&o->check, on_outbox_check);
+    }
+    return true;
+}
+
+static void outbox_init(outbox_t *o, wp_gw_prober_t *p, uv_loop_t *loop, vec_t *queue,
+                        uv_async_t *wake, size_t elem, void (*drop)(vec_t *batch))
+{
+    *o = (outbox_t){.p = p, .queue = queue, .wake = wake, .elem = elem, .drop = drop};
+    uv_prepare_init(loop, &o->prepare);
+    uv_check_init(loop, &o->check);
+    o->prepare.data = o->check.data = o;
+}
+
+static void outbox_close(outbox_t *o)
+{
+    uv_close((uv_handle_t *)&o->prepare, NULL);
+    uv_close((uv_handle_t *)&o->check, NULL);
+}
+
+/* GETs that could not reach the thread (out of memory): their checks time out and are tried
+ * again. */
+static void drop_gets(vec_t *batch)
+{
+    batch->n = 0;
 }
 
 wp_status_t wp_gw_prober_submit(wp_gw_prober_t *p, const wp_gw_probe_t *probe)
 {
-    if (!vec_push(&p->submitted, probe, sizeof(*probe)))
-        return WP_ENOMEM;
-    if (p->submitted.n == 1) {
-        uv_prepare_start(&p->owner_prepare, on_owner_prepare);
-        uv_check_start(&p->owner_check, on_owner_check);
-    }
-    return WP_OK;
+    return outbox_add(&p->to_thread, probe) ? WP_OK : WP_ENOMEM;
 }
 
 static void thread_main(void *arg);
@@ -215,25 +250,23 @@ wp_gw_prober_t *wp_gw_prober_new(uv_loop_t *owner, uint64_t timeout_ms, size_t b
         return NULL;
     }
     uv_async_init(&p->loop, &p->thread_async, on_thread_async);
-    uv_prepare_init(&p->loop, &p->thread_prepare);
-    uv_check_init(&p->loop, &p->thread_check);
     uv_timer_init(&p->loop, &p->sweep);
-    p->thread_async.data = p->thread_prepare.data = p->thread_check.data = p->sweep.data = p;
+    p->thread_async.data = p->sweep.data = p;
     uv_async_init(owner, &p->owner_async, on_owner_async);
-    uv_prepare_init(owner, &p->owner_prepare);
-    uv_check_init(owner, &p->owner_check);
-    p->owner_async.data = p->owner_prepare.data = p->owner_check.data = p;
+    p->owner_async.data = p;
+    outbox_init(&p->to_thread, p, owner, &p->in, &p->thread_async, sizeof(wp_gw_probe_t),
+                drop_gets);
+    outbox_init(&p->to_owner, p, &p->loop, &p->out, &p->owner_async, sizeof(wp_gw_probe_result_t),
+                free_results);
     if ((rc = uv_thread_create(&p->thread, thread_main, p)) != 0) {
         wp_err_set(err, WP_EIO, "checks thread: %s", uv_strerror(rc));
         uv_close((uv_handle_t *)&p->thread_async, NULL);
-        uv_close((uv_handle_t *)&p->thread_prepare, NULL);
-        uv_close((uv_handle_t *)&p->thread_check, NULL);
+        outbox_close(&p->to_owner);
         uv_close((uv_handle_t *)&p->sweep, NULL);
         uv_run(&p->loop, UV_RUN_DEFAULT);
         uv_loop_close(&p->loop);
         uv_mutex_destroy(&p->mu);
-        uv_close((uv_handle_t *)&p->owner_prepare, NULL);
-        uv_close((uv_handle_t *)&p->owner_check, NULL);
+        outbox_close(&p->to_thread);
         uv_close((uv_handle_t *)&p->owner_async, on_owner_closed);
         return NULL;
     }
@@ -249,18 +282,17 @@ void wp_gw_prober_free(wp_gw_prober_t *p, void (*closed)(void *ud), void *ud)
     uv_thread_join(&p->thread); /* the thread closes its handles and leaves its loop */
     uv_loop_close(&p->loop);
     uv_mutex_destroy(&p->mu);
-    free(p->submitted.v);
+    free(p->to_thread.batch.v);
     free(p->in.v);
     free(p->starting.v);
     free_results(&p->out);
     free(p->out.v);
-    free_results(&p->results);
-    free(p->results.v);
+    free_results(&p->to_owner.batch);
+    free(p->to_owner.batch.v);
     free(p->delivering.v);
     p->closed = closed;
     p->closed_ud = ud;
-    uv_close((uv_handle_t *)&p->owner_prepare, NULL);
-    uv_close((uv_handle_t *)&p->owner_check, NULL);
+    outbox_close(&p->to_thread);
     uv_close((uv_handle_t *)&p->owner_async, on_owner_closed);
 }
 
@@ -304,42 +336,13 @@ static up_entry_t *upstream_for(wp_gw_prober_t *p, const char *host, int port, w
     return e;
 }
 
-/* The results since the last hand-over go to the owner together. */
-static void hand_over_results(wp_gw_prober_t *p)
-{
-    uv_mutex_lock(&p->mu);
-    bool ok = vec_hand_over(&p->out, &p->results, sizeof(wp_gw_probe_result_t));
-    uv_mutex_unlock(&p->mu);
-    if (!ok) /* out of memory: lost, as below */
-        free_results(&p->results);
-    uv_prepare_stop(&p->thread_prepare);
-    uv_check_stop(&p->thread_check);
-    uv_async_send(&p->owner_async);
-}
-
-static void on_thread_prepare(uv_prepare_t *h)
-{
-    hand_over_results(h->data);
-}
-
-static void on_thread_check(uv_check_t *h)
-{
-    hand_over_results(h->data);
-}
-
 /* Adds r to this iteration's results (its body, if any, goes with it), handed to the owner
  * at the iteration's end. Out of memory, it is lost: the owner's check then times out, as
  * for a server that never answers. */
 static void post(wp_gw_prober_t *p, wp_gw_probe_result_t *r)
 {
-    if (!vec_push(&p->results, r, sizeof(*r))) {
+    if (!outbox_add(&p->to_owner, r))
         free((char *)r->body);
-        return;
-    }
-    if (p->results.n == 1) {
-        uv_prepare_start(&p->thread_prepare, on_thread_prepare);
-        uv_check_start(&p->thread_check, on_thread_check);
-    }
 }
 
 /* A GET that could not start. */
@@ -464,8 +467,7 @@ static void shut_down(wp_gw_prober_t *p)
         }
     }
     uv_close((uv_handle_t *)&p->thread_async, NULL);
-    uv_close((uv_handle_t *)&p->thread_prepare, NULL);
-    uv_close((uv_handle_t *)&p->thread_check, NULL);
+    outbox_close(&p->to_owner);
     uv_close((uv_handle_t *)&p->sweep, NULL);
 }
 
