@@ -4,11 +4,13 @@
  */
 #include "gateway/prober.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 
 #include "base/buf.h"
+#include "gateway/mailbox.h"
 #include "base/hash.h"
 #include "base/str.h"
 #include "http/client.h"
@@ -40,181 +42,57 @@ typedef struct pcall_s {
     wp_buf_t body;
 } pcall_t;
 
-/* A growable array of elements: a side's batch, a queue between the sides. */
-typedef struct vec_s {
-    void *v;
-    size_t n, cap;
-} vec_t;
-
-/* One side's outbox: what the side adds during an iteration of its loop goes to the other
- * side's queue in one move, before the loop waits (what timers added) or after its I/O
- * callbacks (what answers added), and wakes the other side. */
-typedef struct outbox_s {
-    struct wp_gw_prober_s *p;
-    uv_prepare_t prepare;
-    uv_check_t check;
-    vec_t batch;      /* added this iteration */
-    vec_t *queue;     /* the other side's, under p->mu */
-    uv_async_t *wake; /* the other side's */
-    size_t elem;
-    void (*drop)(vec_t *batch); /* empties a batch that could not be handed over */
-} outbox_t;
-
 struct wp_gw_prober_s {
     /* the owner's loop */
     uv_loop_t *owner;
-    uv_async_t owner_async;
-    outbox_t to_thread; /* the GETs submitted (wp_gw_probe_t) */
-    vec_t delivering;   /* the results being delivered (kept for its memory) */
+    wp_gw_mailbox_t owner_box; /* results (wp_gw_probe_result_t, bodies owned) */
+    wp_gw_outbox_t to_thread;  /* the GETs submitted (wp_gw_probe_t) */
     wp_gw_prober_deliver_fn deliver;
     void *ud;
     void (*closed)(void *ud);
     void *closed_ud;
-    /* shared, under mu: each side hands a whole batch over and takes a whole queue */
-    uv_mutex_t mu;
-    vec_t in;  /* GETs for the thread */
-    vec_t out; /* results (wp_gw_probe_result_t, bodies owned) for the owner */
-    bool stop;
     /* the thread's */
     uv_thread_t thread;
     uv_loop_t loop;
-    uv_async_t thread_async;
-    outbox_t to_owner; /* the results (wp_gw_probe_result_t, bodies owned) */
+    wp_gw_mailbox_t thread_box; /* GETs; stopped by wp_gw_prober_free */
+    wp_gw_outbox_t to_owner;    /* the results */
     uv_timer_t sweep;
-    vec_t starting; /* the GETs being started (kept for its memory) */
     wp_http_client_config_t client;
     size_t body_max;
     up_entry_t *buckets[UP_BUCKETS];
     pcall_t *calls; /* in flight */
 };
 
-/* Appends x (sz bytes); false when out of memory. */
-static bool vec_push(vec_t *q, const void *x, size_t sz)
+static void drop_result(void *msg)
 {
-    if (wp_array_reserve(&q->v, &q->cap, q->n, 1, sz, 64) != WP_OK)
-        return false;
-    memcpy((char *)q->v + q->n * sz, x, sz);
-    q->n++;
-    return true;
-}
-
-/* Moves batch's elements to the end of queue (an empty queue swaps memory with batch); false
- * when out of memory (both as they were). */
-static bool vec_hand_over(vec_t *queue, vec_t *batch, size_t sz)
-{
-    if (queue->n == 0) {
-        vec_t t = *queue;
-        *queue = *batch;
-        *batch = t;
-        return true;
-    }
-    if (wp_array_reserve(&queue->v, &queue->cap, queue->n, batch->n, sz, 64) != WP_OK)
-        return false;
-    memcpy((char *)queue->v + queue->n * sz, batch->v, batch->n * sz);
-    queue->n += batch->n;
-    batch->n = 0;
-    return true;
-}
-
-/* Takes the whole queue into mine (empty), leaving mine's memory to the queue. */
-static void vec_take(vec_t *queue, vec_t *mine)
-{
-    vec_t t = *mine;
-    *mine = *queue;
-    *queue = t;
-    queue->n = 0;
-}
-
-static void free_results(vec_t *q)
-{
-    wp_gw_probe_result_t *r = q->v;
-    for (size_t i = 0; i < q->n; i++)
-        free((char *)r[i].body);
-    q->n = 0;
+    free((char *)((wp_gw_probe_result_t *)msg)->body);
 }
 
 /* ---- the owner's side ---- */
 
-static void on_owner_async(uv_async_t *a)
+static void on_results(void *ud, void *msgs, size_t n, bool stop)
 {
-    wp_gw_prober_t *p = a->data;
-    uv_mutex_lock(&p->mu);
-    vec_take(&p->out, &p->delivering);
-    uv_mutex_unlock(&p->mu);
-    const wp_gw_probe_result_t *r = p->delivering.v;
-    for (size_t i = 0; i < p->delivering.n; i++)
+    (void)stop;
+    wp_gw_prober_t *p = ud;
+    wp_gw_probe_result_t *r = msgs;
+    for (size_t i = 0; i < n; i++) {
         p->deliver(p->ud, &r[i]);
-    free_results(&p->delivering);
-}
-
-static void outbox_flush(outbox_t *o)
-{
-    uv_mutex_lock(&o->p->mu);
-    bool ok = vec_hand_over(o->queue, &o->batch, o->elem);
-    uv_mutex_unlock(&o->p->mu);
-    if (!ok)
-        o->drop(&o->batch);
-    uv_prepare_stop(&o->prepare);
-    uv_check_stop(&o->check);
-    uv_async_send(o->wake);
-}
-
-static void on_outbox_prepare(uv_prepare_t *h)
-{
-    outbox_flush(h->data);
-}
-
-static void on_outbox_check(uv_check_t *h)
-{
-    outbox_flush(h->data);
-}
-
-/* Adds x (o->elem bytes); false when out of memory. */
-static bool outbox_add(outbox_t *o, const void *x)
-{
-    if (!vec_push(&o->batch, x, o->elem))
-        return false;
-    if (o->batch.n == 1) {
-        uv_prepare_start(&o->prepare, on_outbox_prepare);
-        uv_check_start(&o->check, on_outbox_check);
+        drop_result(&r[i]);
     }
-    return true;
-}
-
-static void outbox_init(outbox_t *o, wp_gw_prober_t *p, uv_loop_t *loop, vec_t *queue,
-                        uv_async_t *wake, size_t elem, void (*drop)(vec_t *batch))
-{
-    *o = (outbox_t){.p = p, .queue = queue, .wake = wake, .elem = elem, .drop = drop};
-    uv_prepare_init(loop, &o->prepare);
-    uv_check_init(loop, &o->check);
-    o->prepare.data = o->check.data = o;
-}
-
-static void outbox_close(outbox_t *o)
-{
-    uv_close((uv_handle_t *)&o->prepare, NULL);
-    uv_close((uv_handle_t *)&o->check, NULL);
-}
-
-/* GETs that could not reach the thread (out of memory): their checks time out and are tried
- * again. */
-static void drop_gets(vec_t *batch)
-{
-    batch->n = 0;
 }
 
 wp_status_t wp_gw_prober_submit(wp_gw_prober_t *p, const wp_gw_probe_t *probe)
 {
-    return outbox_add(&p->to_thread, probe) ? WP_OK : WP_ENOMEM;
+    return wp_gw_outbox_add(&p->to_thread, probe) ? WP_OK : WP_ENOMEM;
 }
 
 static void thread_main(void *arg);
-static void on_thread_async(uv_async_t *a);
+static void on_gets(void *ud, void *msgs, size_t n, bool stop);
 static void on_sweep(uv_timer_t *t);
 
 static void on_owner_closed(uv_handle_t *h)
 {
-    wp_gw_prober_t *p = h->data;
+    wp_gw_prober_t *p = (wp_gw_prober_t *)((char *)h - offsetof(wp_gw_prober_t, owner_box.async));
     void (*closed)(void *) = p->closed;
     void *cud = p->closed_ud;
     free(p);
@@ -238,36 +116,43 @@ wp_gw_prober_t *wp_gw_prober_new(uv_loop_t *owner, uint64_t timeout_ms, size_t b
     p->client.connect_timeout_ms = p->client.first_byte_ms = p->client.idle_ms = timeout_ms;
     p->client.max_idle = MAX_IDLE_PER_UP;
     int rc;
-    if ((rc = uv_mutex_init(&p->mu)) != 0) {
-        free(p);
-        wp_err_set(err, WP_EIO, "checks thread: mutex: %s", uv_strerror(rc));
-        return NULL;
-    }
     if ((rc = uv_loop_init(&p->loop)) != 0) {
-        uv_mutex_destroy(&p->mu);
         free(p);
         wp_err_set(err, WP_EIO, "checks thread: loop: %s", uv_strerror(rc));
         return NULL;
     }
-    uv_async_init(&p->loop, &p->thread_async, on_thread_async);
+    if ((rc = wp_gw_mailbox_init(&p->thread_box, &p->loop, sizeof(wp_gw_probe_t), on_gets, NULL,
+                                 p)) != 0) {
+        uv_loop_close(&p->loop);
+        free(p);
+        wp_err_set(err, WP_EIO, "checks thread: mailbox: %s", uv_strerror(rc));
+        return NULL;
+    }
+    if ((rc = wp_gw_mailbox_init(&p->owner_box, owner, sizeof(wp_gw_probe_result_t), on_results,
+                                 drop_result, p)) != 0) {
+        wp_gw_mailbox_close(&p->thread_box, NULL);
+        uv_run(&p->loop, UV_RUN_DEFAULT);
+        wp_gw_mailbox_free(&p->thread_box);
+        uv_loop_close(&p->loop);
+        free(p);
+        wp_err_set(err, WP_EIO, "checks thread: mailbox: %s", uv_strerror(rc));
+        return NULL;
+    }
     uv_timer_init(&p->loop, &p->sweep);
-    p->thread_async.data = p->sweep.data = p;
-    uv_async_init(owner, &p->owner_async, on_owner_async);
-    p->owner_async.data = p;
-    outbox_init(&p->to_thread, p, owner, &p->in, &p->thread_async, sizeof(wp_gw_probe_t),
-                drop_gets);
-    outbox_init(&p->to_owner, p, &p->loop, &p->out, &p->owner_async, sizeof(wp_gw_probe_result_t),
-                free_results);
+    p->sweep.data = p;
+    wp_gw_outbox_init(&p->to_thread, owner, &p->thread_box);
+    wp_gw_outbox_init(&p->to_owner, &p->loop, &p->owner_box);
     if ((rc = uv_thread_create(&p->thread, thread_main, p)) != 0) {
         wp_err_set(err, WP_EIO, "checks thread: %s", uv_strerror(rc));
-        uv_close((uv_handle_t *)&p->thread_async, NULL);
-        outbox_close(&p->to_owner);
+        wp_gw_mailbox_close(&p->thread_box, NULL);
+        wp_gw_outbox_close(&p->to_owner);
         uv_close((uv_handle_t *)&p->sweep, NULL);
         uv_run(&p->loop, UV_RUN_DEFAULT);
         uv_loop_close(&p->loop);
-        uv_mutex_destroy(&p->mu);
-        outbox_close(&p->to_thread);
-        uv_close((uv_handle_t *)&p->owner_async, on_owner_closed);
+        wp_gw_mailbox_free(&p->thread_box);
+        wp_gw_mailbox_free(&p->owner_box);
+        wp_gw_outbox_close(&p->to_thread);
+        wp_gw_mailbox_close(&p->owner_box, on_owner_closed);
         return NULL;
     }
     return p;
@@ -275,25 +160,15 @@ wp_gw_prober_t *wp_gw_prober_new(uv_loop_t *owner, uint64_t timeout_ms, size_t b
 
 void wp_gw_prober_free(wp_gw_prober_t *p, void (*closed)(void *ud), void *ud)
 {
-    uv_mutex_lock(&p->mu);
-    p->stop = true;
-    uv_mutex_unlock(&p->mu);
-    uv_async_send(&p->thread_async);
+    wp_gw_mailbox_stop(&p->thread_box);
     uv_thread_join(&p->thread); /* the thread closes its handles and leaves its loop */
     uv_loop_close(&p->loop);
-    uv_mutex_destroy(&p->mu);
-    free(p->to_thread.batch.v);
-    free(p->in.v);
-    free(p->starting.v);
-    free_results(&p->out);
-    free(p->out.v);
-    free_results(&p->to_owner.batch);
-    free(p->to_owner.batch.v);
-    free(p->delivering.v);
+    wp_gw_mailbox_free(&p->thread_box);
+    wp_gw_mailbox_free(&p->owner_box); /* results not delivered: dropped */
     p->closed = closed;
     p->closed_ud = ud;
-    outbox_close(&p->to_thread);
-    uv_close((uv_handle_t *)&p->owner_async, on_owner_closed);
+    wp_gw_outbox_close(&p->to_thread);
+    wp_gw_mailbox_close(&p->owner_box, on_owner_closed);
 }
 
 /* ---- the thread's side ---- */
@@ -341,7 +216,7 @@ static up_entry_t *upstream_for(wp_gw_prober_t *p, const char *host, int port, w
  * for a server that never answers. */
 static void post(wp_gw_prober_t *p, wp_gw_probe_result_t *r)
 {
-    if (!outbox_add(&p->to_owner, r))
+    if (!wp_gw_outbox_add(&p->to_owner, r))
         free((char *)r->body);
 }
 
@@ -466,27 +341,21 @@ static void shut_down(wp_gw_prober_t *p)
             free(e);
         }
     }
-    uv_close((uv_handle_t *)&p->thread_async, NULL);
-    outbox_close(&p->to_owner);
+    wp_gw_mailbox_close(&p->thread_box, NULL);
+    wp_gw_outbox_close(&p->to_owner);
     uv_close((uv_handle_t *)&p->sweep, NULL);
 }
 
-static void on_thread_async(uv_async_t *a)
+static void on_gets(void *ud, void *msgs, size_t n, bool stop)
 {
-    wp_gw_prober_t *p = a->data;
-    uv_mutex_lock(&p->mu);
-    vec_take(&p->in, &p->starting);
-    bool stop = p->stop;
-    uv_mutex_unlock(&p->mu);
+    wp_gw_prober_t *p = ud;
     if (stop) {
-        p->starting.n = 0;
         shut_down(p);
         return;
     }
-    const wp_gw_probe_t *in = p->starting.v;
-    for (size_t i = 0; i < p->starting.n; i++)
+    const wp_gw_probe_t *in = msgs;
+    for (size_t i = 0; i < n; i++)
         start_get(p, &in[i]);
-    p->starting.n = 0;
 }
 
 static void on_sweep(uv_timer_t *t)
