@@ -162,6 +162,7 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
         (uint64_t)(g->idle_timeout_ms ? g->idle_timeout_ms : g->request_timeout_ms);
     gc->retries = g->retries;
     gc->drain_timeout_ms = (uint64_t)g->drain_timeout_ms;
+    gc->workers = g->workers;
     gc->max_in_flight = (uint32_t)g->max_in_flight_per_endpoint;
     gc->flow = (wp_gateway_flow_cfg_t){
         .enabled = g->flow.enabled,

@@ -282,6 +282,7 @@ static const wp__cfg_field_t gateway_fields[] = {
     F_BOOL("shareRoutes", gateway_t, share_routes),
     F_STR_OPT("routesListen", gateway_t, routes_listen),
     F_STR_OPT("routesPeers", gateway_t, routes_peers),
+    F_INT("workers", gateway_t, workers, 1, WP_TOPO_MAX_WORKERS),
 };
 
 typedef wp_topology_simulation_t sim_t;
@@ -723,6 +724,7 @@ void wp_topology_defaults(wp_topology_t *t)
     g->connect_timeout_ms = 2000;
     g->retries = 2;
     g->drain_timeout_ms = 30000;
+    g->workers = 1;
     g->flow = (wp_topology_flow_t){.max_queue = 1024,
                                    .queue_timeout_ms = 30000,
                                    .queue_depth_threshold = 5,

@@ -195,6 +195,8 @@ typedef struct wp_topology_s2z_s {
     int level;               /* 1..2, default 1 */
 } wp_topology_s2z_t;
 
+#define WP_TOPO_MAX_WORKERS 64 /* gateway.workers */
+
 typedef struct wp_topology_gateway_s {
     char listen_host[WP_TOPO_HOST_MAX];  /* from listen: host:port ([v6]:port) */
     uint16_t listen_port;                /* 0..65535, 0 = ephemeral */
@@ -231,6 +233,9 @@ typedef struct wp_topology_gateway_s {
      * address ("tcp://host:port"), and routesPeers, the others' (comma-separated). */
     char routes_listen[256];
     char routes_peers[2048];
+    /* workers: event loops (threads) of one gateway process sharing its port and its view of
+     * the pool (1..64, default 1; docs/topology.md) */
+    int workers;
 } wp_topology_gateway_t;
 
 typedef struct wp_topology_simulation_s {

@@ -62,7 +62,8 @@ static void mark(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind, bool
             pr->failures[GW_CHECK_HEALTH] == 0) {
             *healthy = true;
             wp__gw_pool_sync(gw, ep->pool);
-            wp_log(WP_LOG_INFO, "endpoint joined the pool", "endpoint=%s", ep->cfg.name);
+            if (gw_logs_state(gw))
+                wp_log(WP_LOG_INFO, "endpoint joined the pool", "endpoint=%s", ep->cfg.name);
         }
         return;
     }
@@ -74,8 +75,9 @@ static void mark(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind, bool
     /* Whatever it held may be gone (a restart empties the cache): forget its prefixes. */
     wp_sched_index_clear_endpoint(wp_sched_index(ep->pool->sched), ep->index);
     char q[256];
-    wp_log(WP_LOG_WARN, "endpoint left the pool", "endpoint=%s reason=%s", ep->cfg.name,
-           wp_log_quote(q, sizeof(q), why));
+    if (gw_logs_state(gw))
+        wp_log(WP_LOG_WARN, "endpoint left the pool", "endpoint=%s reason=%s", ep->cfg.name,
+               wp_log_quote(q, sizeof(q), why));
 }
 
 static void learn_models(wp_gateway_t *gw, const char *body, size_t len)
@@ -99,6 +101,8 @@ static void metrics_note(gw_endpoint_t *ep, const char *warning, bool load_missi
     if (strcmp(pr->metrics_warning, warning) == 0)
         return;
     wp_strlcpy(pr->metrics_warning, warning, sizeof(pr->metrics_warning));
+    if (!gw_logs_state(ep->checks[0].gw))
+        return;
     char q[400];
     if (warning[0] == '\0')
         wp_log(WP_LOG_INFO, "endpoint metrics complete", "endpoint=%s", ep->cfg.name);
@@ -201,6 +205,51 @@ static bool take_ticket(gw_check_t *c)
     return true;
 }
 
+void wp__gw_checks_apply(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind,
+                         const wp_gw_probe_result_t *res)
+{
+    if (res->st == WP_OK && kind == GW_CHECK_SCRAPE && (res->status < 200 || res->status > 299)) {
+        char what[64];
+        snprintf(what, sizeof(what), " answered HTTP %d", res->status);
+        metrics_unavailable(gw, ep, what);
+        return;
+    }
+    if (kind == GW_CHECK_HEALTH) { /* sched/drain: a 503 is out at once */
+        wp_sched_health_t h = wp_sched_health_verdict(res->st == WP_OK, res->status);
+        if (h == WP_SCHED_HEALTH_DRAINING)
+            wp__gw_notice_draining(gw, ep);
+        else if (h == WP_SCHED_HEALTH_OK)
+            wp__gw_notice_clear(gw, ep);
+    }
+    if (res->st != WP_OK || res->status < 200 || res->status > 299) {
+        char msg[300];
+        if (res->st != WP_OK)
+            wp_strlcpy(msg, res->why[0] ? res->why : "request failed", sizeof(msg));
+        else
+            snprintf(msg, sizeof(msg), "%s answered HTTP %d",
+                     kind == GW_CHECK_SCRAPE   ? "/metrics"
+                     : kind == GW_CHECK_HEALTH ? "/health"
+                                               : "/v1/models",
+                     res->status);
+        if (kind != GW_CHECK_MODELS)
+            mark(gw, ep, kind, false, msg);
+        return;
+    }
+    if (kind == GW_CHECK_SCRAPE)
+        apply_scrape(gw, ep, res);
+    else if (kind == GW_CHECK_MODELS)
+        learn_models(gw, res->body ? res->body : "", res->body_len);
+    else
+        mark(gw, ep, kind, true, NULL);
+}
+
+/* c's result, applied here and by the other workers. */
+static void checked(gw_check_t *c, const wp_gw_probe_result_t *res)
+{
+    wp__gw_workers_check(c->gw, c->ep, c->kind, res);
+    wp__gw_checks_apply(c->gw, c->ep, c->kind, res);
+}
+
 /* What a check's GET found, on the gateway's loop. */
 static void on_result(void *ud, const wp_gw_probe_result_t *res)
 {
@@ -209,40 +258,7 @@ static void on_result(void *ud, const wp_gw_probe_result_t *res)
     if (c == NULL || c->ticket != res->ticket || gw->stopping)
         return; /* cancelled or timed out since */
     forget(c);
-    if (res->st == WP_OK && c->kind == GW_CHECK_SCRAPE &&
-        (res->status < 200 || res->status > 299)) {
-        char what[64];
-        snprintf(what, sizeof(what), " answered HTTP %d", res->status);
-        metrics_unavailable(gw, c->ep, what);
-        return;
-    }
-    if (c->kind == GW_CHECK_HEALTH) { /* sched/drain: a 503 is out at once */
-        wp_sched_health_t h = wp_sched_health_verdict(res->st == WP_OK, res->status);
-        if (h == WP_SCHED_HEALTH_DRAINING)
-            wp__gw_notice_draining(gw, c->ep);
-        else if (h == WP_SCHED_HEALTH_OK)
-            wp__gw_notice_clear(gw, c->ep);
-    }
-    if (res->st != WP_OK || res->status < 200 || res->status > 299) {
-        char msg[300];
-        if (res->st != WP_OK)
-            wp_strlcpy(msg, res->why[0] ? res->why : "request failed", sizeof(msg));
-        else
-            snprintf(msg, sizeof(msg), "%s answered HTTP %d",
-                     c->kind == GW_CHECK_SCRAPE   ? "/metrics"
-                     : c->kind == GW_CHECK_HEALTH ? "/health"
-                                                  : "/v1/models",
-                     res->status);
-        if (c->kind != GW_CHECK_MODELS)
-            mark(gw, c->ep, c->kind, false, msg);
-        return;
-    }
-    if (c->kind == GW_CHECK_SCRAPE)
-        apply_scrape(gw, c->ep, res);
-    else if (c->kind == GW_CHECK_MODELS)
-        learn_models(gw, res->body ? res->body : "", res->body_len);
-    else
-        mark(gw, c->ep, c->kind, true, NULL);
+    checked(c, res);
 }
 
 static void check_start(gw_check_t *c, const char *path)
@@ -253,8 +269,9 @@ static void check_start(gw_check_t *c, const char *path)
         if (now - c->started_ms < CHECK_TIMEOUT_MS)
             return;
         forget(c); /* hung: counts as a failed check */
-        if (c->kind != GW_CHECK_MODELS)
-            mark(gw, c->ep, c->kind, false, "no answer within the check timeout");
+        wp_gw_probe_result_t hung = {.st = WP_ETIMEDOUT};
+        wp_strlcpy(hung.why, "no answer within the check timeout", sizeof(hung.why));
+        checked(c, &hung);
     }
     if (!take_ticket(c))
         return;
@@ -272,8 +289,10 @@ static void check_start(gw_check_t *c, const char *path)
         return;
     }
     c->started_ms = now;
-    if (c->kind == GW_CHECK_SCRAPE)
+    if (c->kind == GW_CHECK_SCRAPE) {
         wp_sched_endpoint_scrape_sent(ep->pool->sched, ep->index);
+        wp__gw_workers_scrape_sent(gw, ep);
+    }
 }
 
 wp_status_t wp__gw_checks_open(wp_gateway_t *gw, wp_err_t *err)
@@ -311,7 +330,8 @@ void wp__gw_checks_cancel(gw_endpoint_t *ep)
 
 void wp__gw_checks_health_now(wp_gateway_t *gw, gw_endpoint_t *ep)
 {
-    (void)gw;
+    if (wp__gw_workers_health_now(gw, ep)) /* worker 0 checks */
+        return;
     if (ep->checks[GW_CHECK_HEALTH].ticket == 0)
         check_start(&ep->checks[GW_CHECK_HEALTH], "/health");
 }
@@ -362,7 +382,7 @@ void wp__gw_checks_tick(wp_gateway_t *gw)
 {
     uint64_t now = uv_now(gw->loop);
     int n = gw->pool->n_eps;
-    if (n == 0)
+    if (n == 0 || gw->prober == NULL) /* the other workers: worker 0 checks */
         return;
     gw->scrape_cursor %= n; /* a reload may have shrunk the pool */
     gw->health_cursor %= n;

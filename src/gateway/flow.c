@@ -160,7 +160,7 @@ static void send_queued(void *ud, wp_sched_ticket_t *t)
      * scheduler, it would be picked against in-flight counts the check does not see, fail,
      * come back to the queue, and be popped again at once. */
     wp__gw_proxy_move_to_current(p);
-    wp_stats_hist_observe(&gw->queue_wait_s, wp__gw_now(gw) - t->queued_at);
+    wp_stats_hist_observe(&gw->tally.queue_wait_s, wp__gw_now(gw) - t->queued_at);
     wp__gw_decision(
         gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_DEQUEUE, .request = p->request_id});
     wp__gw_proxy_dispatch(p); /* nothing healthy: the pick answers 503 */

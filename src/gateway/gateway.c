@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "api/openai.h"
+#include "base/hash.h"
 #include "base/log.h"
 #include "os/limits.h"
 #include "base/str.h"
@@ -45,6 +46,7 @@ void wp_gateway_config_default(wp_gateway_config_t *cfg)
     cfg->kv_block_size = 16;
     cfg->log_requests = true;
     cfg->seed = 1;
+    cfg->workers = 1;
     cfg->drain_timeout_ms = 30000;
     cfg->flow = (wp_gateway_flow_cfg_t){
         .max_queue = 1024, .queue_timeout_ms = 30000, .saturation = {5, 0.8}};
@@ -77,7 +79,8 @@ void wp__gw_model_learn(wp_gateway_t *gw, const char *model)
     if (wp__gw_model_known(gw, model) || gw->n_models >= WP_GATEWAY_MAX_MODELS)
         return;
     wp_strlcpy(gw->models[gw->n_models++], model, sizeof(gw->models[0]));
-    wp_log(WP_LOG_INFO, "model learned", "model=%s", model);
+    if (gw_logs_state(gw))
+        wp_log(WP_LOG_INFO, "model learned", "model=%s", model);
 }
 
 static void models_from_config(wp_gateway_t *gw, const wp_gateway_config_t *cfg)
@@ -116,6 +119,8 @@ static void answer_health(wp_gateway_t *gw, wp_http_req_t *req)
 
 static void answer_metrics(wp_gateway_t *gw, wp_http_req_t *req)
 {
+    if (wp__gw_workers_summed(gw, req, false))
+        return;
     wp_buf_t b;
     wp_buf_init(&b, 0);
     wp__gw_metrics_write(gw, &b);
@@ -125,6 +130,8 @@ static void answer_metrics(wp_gateway_t *gw, wp_http_req_t *req)
 
 static void answer_status(wp_gateway_t *gw, wp_http_req_t *req)
 {
+    if (wp__gw_workers_summed(gw, req, true))
+        return;
     wp_buf_t b;
     wp_buf_init(&b, 0);
     wp__gw_status_write_json(gw, &b);
@@ -143,8 +150,9 @@ static void answer_status_page(wp_http_req_t *req)
 void wp_gateway_set_sources(wp_gateway_t *gw, const wp_gateway_source_t *s, int n)
 {
     gw->n_sources = n < WP_GATEWAY_MAX_SOURCES ? n : WP_GATEWAY_MAX_SOURCES;
-    if (gw->n_sources > 0)
+    if (gw->n_sources > 0 && gw->sources != s)
         memcpy(gw->sources, s, (size_t)gw->n_sources * sizeof(*s));
+    wp__gw_workers_sources(gw);
 }
 
 /* ---- admin API: off without a token; every call needs it as a bearer token ---- */
@@ -152,6 +160,13 @@ void wp_gateway_set_sources(wp_gateway_t *gw, const wp_gateway_source_t *s, int 
 void wp_gateway_set_admin(wp_gateway_t *gw, const wp_gateway_admin_t *admin)
 {
     gw->admin = admin != NULL ? *admin : (wp_gateway_admin_t){0};
+}
+
+static void admin_send(wp_http_req_t *req, int status, const char *msg, const char *extra);
+
+void wp__gw_admin_answer(wp_http_req_t *req, int status, const char *msg)
+{
+    admin_send(req, status, msg, NULL);
 }
 
 static void admin_send(wp_http_req_t *req, int status, const char *msg, const char *extra)
@@ -192,12 +207,19 @@ static void answer_admin(wp_gateway_t *gw, wp_http_req_t *req, bool post)
         admin_send(req, 405, "use POST for this path", "Allow: POST\r\n");
         return;
     }
+    if (wp__gw_workers_admin(gw, req, drain))
+        return;            /* worker 0 answers */
+    if (gw->worker != 0) { /* a drain: worker 0 starts it */
+        admin_send(req, 202, "draining", "Connection: close\r\n");
+        return;
+    }
     if ((reload && gw->admin.reload == NULL) || (drain && gw->admin.drain == NULL)) {
         admin_send(req, 501, "not available for this command", NULL);
         return;
     }
     if (drain) {
-        wp_log(WP_LOG_INFO, "admin: drain", "in_flight=%llu", (unsigned long long)gw->in_flight);
+        wp_log(WP_LOG_INFO, "admin: drain", "in_flight=%llu",
+               (unsigned long long)gw->tally.in_flight);
         admin_send(req, 202, "draining", "Connection: close\r\n");
         gw->admin.drain(gw->admin.ud);
         return;
@@ -276,8 +298,33 @@ wp_sched_admit_cfg_t wp_gateway_admit_cfg(const wp_gateway_flow_cfg_t *f)
                                   .saturation = f->saturation};
 }
 
-wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp_err_t *err)
+/* What several workers cannot do yet (docs/topology.md); err names it. */
+static wp_status_t workers_check(const wp_gateway_config_t *cfg, wp_err_t *err)
 {
+    if (cfg->workers < 1 || cfg->workers > WP_GATEWAY_MAX_WORKERS)
+        return wp_err_set(err, WP_EINVAL, "gateway.workers: %d is out of range (1..%d)",
+                          cfg->workers, WP_GATEWAY_MAX_WORKERS);
+    if (cfg->workers == 1)
+        return WP_OK;
+    if (cfg->scale_to_zero.enabled)
+        return wp_err_set(err, WP_EINVAL,
+                          "gateway.workers: %d with gateway.scaleToZero is not supported: "
+                          "use workers: 1 for a pool that scales to zero",
+                          cfg->workers);
+    if (cfg->routes_listen[0] != '\0' || cfg->n_route_peers > 0)
+        return wp_err_set(err, WP_EINVAL,
+                          "gateway.workers: %d with routesListen or routesPeers is not "
+                          "supported: the workers of one gateway share their routes already; "
+                          "use workers: 1 on replicas that share routes",
+                          cfg->workers);
+    return WP_OK;
+}
+
+static wp_gateway_t *gw_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, struct gw_hub_s *hub,
+                            int worker, wp_err_t *err)
+{
+    if (workers_check(cfg, err) != WP_OK)
+        return NULL;
     wp_gateway_t *gw = calloc(1, sizeof(*gw));
     if (gw == NULL) {
         wp_err_set(err, WP_ENOMEM, "out of memory");
@@ -285,14 +332,17 @@ wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp
     }
     gw->loop = loop;
     gw->cfg = *cfg;
-    wp_rng_seed(&gw->rng, cfg->seed);
-    gw->id_base = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 40);
+    gw->hub = hub;
+    gw->worker = worker;
+    wp_rng_seed(&gw->rng, cfg->seed + (uint64_t)worker);
+    gw->id_base = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 40) ^ wp_hash_mix((uint64_t)worker);
     models_from_config(gw, cfg);
     gw->start_ms = uv_now(loop);
     gw_pool_t *pool = NULL;
     if (wp__gw_flow_configure(gw, err) != WP_OK || wp__gw_wake_configure(gw, err) != WP_OK ||
         wp__gw_prompt_open(gw, err) != WP_OK || wp__gw_routes_open(gw, err) != WP_OK ||
-        wp__gw_decisions_open(gw, err) != WP_OK || wp__gw_checks_open(gw, err) != WP_OK ||
+        wp__gw_decisions_open(gw, err) != WP_OK ||
+        (worker == 0 && wp__gw_checks_open(gw, err) != WP_OK) ||
         (pool = wp__gw_pool_new(gw, cfg, NULL, err)) == NULL) {
         wp__gw_checks_close(gw, NULL, NULL);
         wp__gw_routes_close(gw);
@@ -309,8 +359,19 @@ wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp
     uv_timer_init(gw->loop, &gw->scrape_timer);
     uv_timer_init(gw->loop, &gw->drain_timer);
     gw->scrape_timer.data = gw->drain_timer.data = gw;
-    gw->handles_open = 3; /* the two timers and the checks' thread */
+    gw->handles_open = 3; /* the two timers and the checks' thread (closed at once if none) */
     return gw;
+}
+
+wp_gateway_t *wp_gateway_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, wp_err_t *err)
+{
+    return gw_new(loop, cfg, NULL, 0, err);
+}
+
+wp_gateway_t *wp__gw_new_worker(uv_loop_t *loop, const wp_gateway_config_t *cfg,
+                                struct gw_hub_s *hub, int worker, wp_err_t *err)
+{
+    return gw_new(loop, cfg, hub, worker, err);
 }
 
 /* Each client connection may hold one upstream connection: the open-file limit is raised to
@@ -336,6 +397,8 @@ static void raise_open_files(const wp_gateway_t *gw)
 wp_status_t wp_gateway_start(wp_gateway_t *gw, wp_err_t *err)
 {
     raise_open_files(gw);
+    if (gw->cfg.workers > 1)
+        gw->cfg.server.reuse_port = true; /* the other workers bind the same address */
     gw->server = wp_http_server_new(gw->loop, &gw->cfg.server, on_request, gw);
     if (gw->server == NULL)
         return wp_err_set(err, WP_ENOMEM, "out of memory");
@@ -345,9 +408,11 @@ wp_status_t wp_gateway_start(wp_gateway_t *gw, wp_err_t *err)
         return st;
     gw->port = wp_http_server_port(gw->server);
     uv_timer_start(&gw->scrape_timer, on_scrape_timer, 0, gw->cfg.scrape_interval_ms);
-    wp_log(WP_LOG_INFO, "gateway listening", "addr=%s:%d endpoints=%d policy=%s",
-           gw->cfg.listen_host, gw->port, gw->pool->n_eps, gw->cfg.sched.policy);
-    return WP_OK;
+    if (gw->worker == 0)
+        wp_log(WP_LOG_INFO, "gateway listening", "addr=%s:%d endpoints=%d policy=%s workers=%d",
+               gw->cfg.listen_host, gw->port, gw->pool->n_eps, gw->cfg.sched.policy,
+               gw->cfg.workers);
+    return wp__gw_workers_start(gw, err);
 }
 
 int wp_gateway_port(const wp_gateway_t *gw)
@@ -372,7 +437,7 @@ static void on_drain_timer(uv_timer_t *t)
     uv_timer_stop(t);
     if (left > 0)
         wp_log(WP_LOG_WARN, "drain timeout: cutting what is left", "connections=%d in_flight=%llu",
-               left, (unsigned long long)gw->in_flight);
+               left, (unsigned long long)gw->tally.in_flight);
     else
         wp_log(WP_LOG_INFO, "drained", "connections=0");
     wp_gateway_drained_fn fn = gw->on_drained;
@@ -383,6 +448,13 @@ static void on_drain_timer(uv_timer_t *t)
 
 void wp_gateway_drain(wp_gateway_t *gw, wp_gateway_drained_fn fn, void *ud)
 {
+    if (gw->draining || gw->stopping || wp__gw_workers_drain(gw, fn, ud))
+        return;
+    wp__gw_drain_local(gw, fn, ud);
+}
+
+void wp__gw_drain_local(wp_gateway_t *gw, wp_gateway_drained_fn fn, void *ud)
+{
     if (gw->draining || gw->stopping)
         return;
     gw->draining = true;
@@ -392,7 +464,7 @@ void wp_gateway_drain(wp_gateway_t *gw, wp_gateway_drained_fn fn, void *ud)
     if (gw->server != NULL)
         wp_http_server_drain(gw->server);
     wp_log(WP_LOG_INFO, "draining", "in_flight=%llu connections=%d timeout_ms=%llu",
-           (unsigned long long)gw->in_flight,
+           (unsigned long long)gw->tally.in_flight,
            gw->server ? wp_http_server_connections(gw->server) : 0,
            (unsigned long long)gw->cfg.drain_timeout_ms);
     if (gw->server == NULL) {
@@ -408,6 +480,13 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
 {
     if (gw->draining || gw->stopping)
         return wp_err_set(err, WP_EINVAL, "the gateway is shutting down");
+    wp_gateway_config_t c = *cfg; /* the number of workers is the running one's */
+    c.workers = gw->cfg.workers;
+    if (workers_check(&c, err) != WP_OK)
+        return WP_EINVAL;
+    if (cfg->workers != gw->cfg.workers)
+        wp_log(WP_LOG_WARN, "reload: gateway.workers needs a restart, kept", "workers=%d wanted=%d",
+               gw->cfg.workers, cfg->workers);
     gw_pool_t *pool = wp__gw_pool_new(gw, cfg, gw->pool, err);
     if (pool == NULL)
         return WP_EINVAL;
@@ -419,7 +498,7 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
     char host[sizeof(gw->cfg.listen_host)];
     int port = gw->cfg.listen_port;
     wp_strlcpy(host, gw->cfg.listen_host, sizeof(host));
-    gw->cfg = *cfg;
+    gw->cfg = c;
     wp_strlcpy(gw->cfg.listen_host, host, sizeof(gw->cfg.listen_host));
     gw->cfg.listen_port = port;
     if (cfg->n_models > 0)
@@ -444,8 +523,10 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
         uv_timer_stop(&gw->scrape_timer);
         uv_timer_start(&gw->scrape_timer, on_scrape_timer, 0, gw->cfg.scrape_interval_ms);
     }
-    wp_log(WP_LOG_INFO, "reloaded", "endpoints=%d policy=%s", gw->pool->n_eps,
-           gw->cfg.sched.policy);
+    if (gw_logs_state(gw))
+        wp_log(WP_LOG_INFO, "reloaded", "endpoints=%d policy=%s", gw->pool->n_eps,
+               gw->cfg.sched.policy);
+    wp__gw_workers_reload(gw, cfg);
     return WP_OK;
 }
 
@@ -484,6 +565,7 @@ void wp_gateway_free(wp_gateway_t *gw)
     wp__gw_checks_close(gw, on_closed, gw);
     wp__gw_routes_close(gw);
     wp__gw_kvev_close(gw);
+    wp__gw_workers_stop(gw); /* worker 0: the others stop and are joined */
     uv_close((uv_handle_t *)&gw->scrape_timer, on_timer_closed);
     uv_close((uv_handle_t *)&gw->drain_timer, on_timer_closed);
 }

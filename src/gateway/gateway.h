@@ -34,6 +34,8 @@
 #define WP_GATEWAY_MAX_MODELS 8
 
 #define WP_GATEWAY_MAX_ROUTE_PEERS 16
+/* gateway.workers' largest value */
+#define WP_GATEWAY_MAX_WORKERS WP_TOPO_MAX_WORKERS
 
 typedef struct wp_gateway_endpoint_cfg_s {
     char name[64];
@@ -149,6 +151,11 @@ typedef struct wp_gateway_config_s {
     char routes_listen[256];
     char route_peers[WP_GATEWAY_MAX_ROUTE_PEERS][256];
     int n_route_peers;
+    /* Event loops serving the listen address, each on its own thread (1..WP_GATEWAY_MAX_WORKERS,
+     * default 1): the kernel spreads client connections over them (SO_REUSEPORT), and they share
+     * one view of the pool (gateway/workers.c). With more than one: no scale-to-zero, no
+     * routes_listen or route_peers. */
+    int workers;
 } wp_gateway_config_t;
 
 typedef struct wp_gateway_s wp_gateway_t;

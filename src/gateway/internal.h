@@ -129,7 +129,10 @@ typedef struct gw_endpoint_s {
      * of the endpoint then continue the older one's (wp_sched_endpoint_adopt), and what a
      * request of an older generation does there is passed on (pool.c). */
     uint64_t lineage;
-    wp_sched_load_t synced;                  /* this generation's load of it, as last passed on */
+    wp_sched_load_t synced; /* this generation's load of it, as last passed on */
+    /* workers.c: the other workers' requests on it that this scheduler counts (dispatched,
+     * and not yet prefilled), carried over with the lineage */
+    uint32_t peer_in_flight, peer_prefilling;
     uint64_t acct_seen[WP_SCHED_ACCT_KINDS]; /* the sched's error counts taken in */
     gw_check_t checks[GW_CHECK_KINDS];       /* checks.c */
     gw_probe_t probe;                        /* checks.c */
@@ -189,6 +192,22 @@ typedef struct gw_kvsub_s {
     uint64_t store_errors; /* stores the view could not take (no memory) */
 } gw_kvsub_t;
 
+/* What requests counted on one worker (metrics.c, status.c): /metrics and /status add every
+ * worker's (workers.c: wp__gw_tally_add). The pool's state (health, ejections, notices,
+ * reloads) is every worker's alike and is not in it. */
+typedef struct gw_tally_s {
+    wp_stats_hist_t decision_s, ttft_s, e2e_s, itl_s, prefix_ratio, queue_wait_s;
+    gw_status_count_t unrouted[GW_MAX_STATUSES]; /* answers without an endpoint */
+    uint64_t in_flight; /* accepted, not answered yet (queued ones included) */
+    uint64_t retries_total;
+    uint64_t pd_disaggregated, pd_decode_only; /* P/D requests by path */
+    uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];
+    uint64_t tokenize_errors;
+    /* status.c: the last GW_TTFT_RECENT_ALL TTFTs of streamed 2xx answers (a ring) */
+    double ttft_recent[GW_TTFT_RECENT_ALL];
+    int ttft_n, ttft_next;
+} gw_tally_t;
+
 struct wp_gateway_s {
     /* gateway.c: life cycle, the server, drain, reload, the tick */
     uv_loop_t *loop;
@@ -210,9 +229,7 @@ struct wp_gateway_s {
     char models[WP_GATEWAY_MAX_MODELS][128];
     int n_models;
     /* proxy.c: requests */
-    uint64_t next_id, id_base; /* request ids: mixed start time + counter */
-    uint64_t in_flight;        /* accepted, not answered yet (queued ones included) */
-    uint64_t retries_total;
+    uint64_t next_id, id_base;   /* request ids: mixed start time + counter */
     uint64_t preemption_notices; /* notice.c: endpoints seen starting to drain */
     /* pool.c: generations */
     gw_pool_t *pool;       /* the current generation */
@@ -231,22 +248,14 @@ struct wp_gateway_s {
     wp_sched_admit_t *admit;
     /* wake.c: scale-to-zero (sched/wake.h) and the requests it holds */
     struct gw_wake_s *wake;
-    /* pd.c: P/D requests by path and fallback */
-    uint64_t pd_disaggregated, pd_decode_only;
-    uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];
-    /* metrics.c: histograms (observed where the event is), answers without an endpoint */
-    wp_stats_hist_t decision_s, ttft_s, e2e_s, itl_s, prefix_ratio, queue_wait_s;
-    gw_status_count_t unrouted[GW_MAX_STATUSES];
-    /* status.c: the last GW_TTFT_RECENT_ALL TTFTs of streamed 2xx answers (a ring) */
-    double ttft_recent[GW_TTFT_RECENT_ALL];
-    int ttft_n, ttft_next;
+    /* metrics.c: the request counters (histograms observed where the event is) */
+    gw_tally_t tally;
     /* decisions.c: the decision log, NULL when off */
     FILE *decision_log;
     /* prompt.c: the model's tokenizer (NULL: none) and the servers' hash seed */
     wp_tokmodel_t *tok;
     wp_bpe_cache_t *tok_cache;
     wp_kvhash_t kv_seed;
-    uint64_t tokenize_errors;
     /* kvevents.c: the endpoints' KV-event subscriptions */
     void *zctx;
     gw_kvsub_t *kvsubs[WP_GATEWAY_MAX_ENDPOINTS];
@@ -259,7 +268,18 @@ struct wp_gateway_s {
     /* gateway.c: where endpoints come from (wp_gateway_set_sources), for metrics.c, status.c */
     wp_gateway_source_t sources[WP_GATEWAY_MAX_SOURCES];
     int n_sources;
+    /* workers.c: gateway.workers > 1: the hub linking the workers (NULL with one), and this
+     * one's index (0: the caller's loop, which alone runs the checks and the admin API) */
+    struct gw_hub_s *hub;
+    int worker;
 };
+
+/* A change of the pool's state (an endpoint joins, leaves, is ejected) is applied by every
+ * worker and logged by worker 0 alone. */
+static inline bool gw_logs_state(const wp_gateway_t *gw)
+{
+    return gw->worker == 0;
+}
 
 /* ---- one request ---- */
 
@@ -336,6 +356,14 @@ typedef struct gw_proxy_s {
 /* ---- gateway.c ---- */
 
 double wp__gw_now(const wp_gateway_t *gw);
+/* Worker `worker` (1..) of a gateway with several (workers.c), on its own loop: the checks are
+ * worker 0's. NULL (err set) as wp_gateway_new. */
+wp_gateway_t *wp__gw_new_worker(uv_loop_t *loop, const wp_gateway_config_t *cfg,
+                                struct gw_hub_s *hub, int worker, wp_err_t *err);
+/* This worker's own drain (wp_gateway_drain's, without the other workers). */
+void wp__gw_drain_local(wp_gateway_t *gw, wp_gateway_drained_fn fn, void *ud);
+/* An admin API answer: {"status": msg} below 300, else an error. */
+void wp__gw_admin_answer(wp_http_req_t *req, int status, const char *msg);
 bool wp__gw_model_known(const wp_gateway_t *gw, const char *model);
 /* A model an endpoint serves (checks.c): added to the served ones while there is room. */
 void wp__gw_model_learn(wp_gateway_t *gw, const char *model);
@@ -506,6 +534,11 @@ void wp__gw_checks_soon(wp_gateway_t *gw);
 /* ep's health check now, unless one is in flight (notice.c: a 503 may mean draining). */
 void wp__gw_checks_health_now(wp_gateway_t *gw, gw_endpoint_t *ep);
 
+/* Applies what a check's GET found (checks.c's results, and worker 0's on the other workers). */
+struct wp_gw_probe_result_s;
+void wp__gw_checks_apply(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind,
+                         const struct wp_gw_probe_result_s *res);
+
 /* ---- notice.c: endpoints going away (sched/drain) ---- */
 
 /* /health answered 503: ep leaves the pool at once, counted and logged once per notice. */
@@ -525,6 +558,8 @@ void wp__gw_pool_sync(wp_gateway_t *gw, gw_pool_t *pool);
 /* A proxied request on ep (of any generation: the current one's endpoint of that name is
  * the one judged) ended; fault: it counts against the endpoint (sched/retry.h). */
 void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool fault);
+/* The verdict on ep (of the current generation) applied here alone (another worker's note). */
+void wp__gw_outlier_apply(wp_gateway_t *gw, gw_endpoint_t *ep, bool fault);
 /* Ends ejections whose time is up (the endpoint goes on probation). */
 void wp__gw_outlier_tick(wp_gateway_t *gw);
 
@@ -532,6 +567,12 @@ void wp__gw_outlier_tick(wp_gateway_t *gw);
 
 void wp__gw_metrics_init(wp_gateway_t *gw);
 void wp__gw_metrics_free(wp_gateway_t *gw);
+/* A tally with empty histograms (WP_ENOMEM); free with wp__gw_tally_free. */
+wp_status_t wp__gw_tally_init(gw_tally_t *t);
+void wp__gw_tally_free(gw_tally_t *t);
+/* Adds src's counts into dst (another worker's, for /metrics and /status). */
+void wp__gw_tally_add(gw_tally_t *dst, const gw_tally_t *src);
+void wp__gw_counts_add(gw_ep_counts_t *dst, const gw_ep_counts_t *src);
 /* An answer the gateway gave without an endpoint (model label "none"). */
 void wp__gw_count_unrouted(wp_gateway_t *gw, int status);
 /* A proxied request's answer, counted on ep (of any generation: on the current one's
@@ -574,5 +615,36 @@ int wp__gw_session_endpoint(const gw_proxy_t *p);
 /* "x-session-token: TOKEN\r\n" for the answer of p->ep, when its scheduler runs
  * session-affinity; else "" (and 0). Returns the length written. */
 size_t wp__gw_session_header(const gw_proxy_t *p, char *out, size_t cap);
+
+/* ---- workers.c: gateway.workers > 1 (each call does nothing with one worker) ---- */
+
+/* What a request did on an endpoint, told to the other workers' schedulers. */
+typedef enum { GW_LOAD_SENT, GW_LOAD_PREFILLED, GW_LOAD_DONE } gw_load_t;
+
+/* Worker 0, listening: starts the others on the same address; on error none runs. */
+wp_status_t wp__gw_workers_start(wp_gateway_t *gw, wp_err_t *err);
+/* Worker 0, being freed: stops and joins the others (their requests are cut). */
+void wp__gw_workers_stop(wp_gateway_t *gw);
+void wp__gw_workers_load(wp_gateway_t *gw, const gw_endpoint_t *ep, const wp_sched_pick_t *pick,
+                         gw_load_t what);
+/* Worker 0's checks: a scrape sent, a result (applied by every worker) */
+void wp__gw_workers_scrape_sent(wp_gateway_t *gw, const gw_endpoint_t *ep);
+void wp__gw_workers_check(wp_gateway_t *gw, const gw_endpoint_t *ep, gw_check_kind_t kind,
+                          const struct wp_gw_probe_result_s *res);
+void wp__gw_workers_outlier(wp_gateway_t *gw, const gw_endpoint_t *ep, bool fault);
+/* Another worker asks worker 0 to check ep's health now: true when it was asked. */
+bool wp__gw_workers_health_now(wp_gateway_t *gw, const gw_endpoint_t *ep);
+/* Worker 0 applied a new config / new discovery sources: the others apply them too. */
+void wp__gw_workers_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg);
+void wp__gw_workers_sources(wp_gateway_t *gw);
+/* Worker 0: every worker drains, then fn(ud, connections cut in all); false with one worker. */
+bool wp__gw_workers_drain(wp_gateway_t *gw, wp_gateway_drained_fn fn, void *ud);
+/* GET /metrics (status false) or /status, answered with every worker's counters added once
+ * they came: true when it will be (false with one worker: answer it at once). */
+bool wp__gw_workers_summed(wp_gateway_t *gw, wp_http_req_t *req, bool status);
+/* An authorized admin call on a worker other than 0, relayed to worker 0: true when the answer
+ * will come from there (reload); false: answer it here (one worker, or a drain, which worker 0
+ * starts). */
+bool wp__gw_workers_admin(wp_gateway_t *gw, wp_http_req_t *req, bool drain);
 
 #endif

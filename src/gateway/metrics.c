@@ -54,6 +54,7 @@
 
 #include "base/str.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static const double decision_bounds[] = {1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5,
@@ -62,28 +63,57 @@ static const double ratio_bounds[] = {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The tally's histograms and their buckets. */
+static const struct {
+    size_t at; /* offsetof in gw_tally_t */
+    const double *bounds;
+    size_t n;
+} hists[] = {
+    {offsetof(gw_tally_t, decision_s), decision_bounds, N(decision_bounds)},
+    {offsetof(gw_tally_t, ttft_s), WP_STATS_BUCKETS_TTFT, WP_STATS_BUCKETS_TTFT_N},
+    {offsetof(gw_tally_t, itl_s), WP_STATS_BUCKETS_ITL, WP_STATS_BUCKETS_ITL_N},
+    {offsetof(gw_tally_t, e2e_s), WP_STATS_BUCKETS_E2E, WP_STATS_BUCKETS_E2E_N},
+    {offsetof(gw_tally_t, prefix_ratio), ratio_bounds, N(ratio_bounds)},
+    {offsetof(gw_tally_t, queue_wait_s), WP_STATS_BUCKETS_TTFT, WP_STATS_BUCKETS_TTFT_N},
+};
+
+static wp_stats_hist_t *hist_of(gw_tally_t *t, size_t i)
+{
+    return (wp_stats_hist_t *)((char *)t + hists[i].at);
+}
+
+wp_status_t wp__gw_tally_init(gw_tally_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    wp_status_t st = WP_OK;
+    for (size_t i = 0; i < N(hists); i++) {
+        if (wp_stats_hist_init(hist_of(t, i), hists[i].bounds, hists[i].n, NULL) != WP_OK)
+            st = WP_ENOMEM;
+    }
+    if (st != WP_OK)
+        wp__gw_tally_free(t);
+    return st;
+}
+
+void wp__gw_tally_free(gw_tally_t *t)
+{
+    for (size_t i = 0; i < N(hists); i++)
+        wp_stats_hist_free(hist_of(t, i));
+}
+
 void wp__gw_metrics_init(wp_gateway_t *gw)
 {
-    wp_stats_hist_init(&gw->decision_s, decision_bounds, N(decision_bounds), NULL);
-    wp_stats_hist_init(&gw->ttft_s, WP_STATS_BUCKETS_TTFT, WP_STATS_BUCKETS_TTFT_N, NULL);
-    wp_stats_hist_init(&gw->itl_s, WP_STATS_BUCKETS_ITL, WP_STATS_BUCKETS_ITL_N, NULL);
-    wp_stats_hist_init(&gw->e2e_s, WP_STATS_BUCKETS_E2E, WP_STATS_BUCKETS_E2E_N, NULL);
-    wp_stats_hist_init(&gw->prefix_ratio, ratio_bounds, N(ratio_bounds), NULL);
-    wp_stats_hist_init(&gw->queue_wait_s, WP_STATS_BUCKETS_TTFT, WP_STATS_BUCKETS_TTFT_N, NULL);
+    wp__gw_tally_init(&gw->tally); /* out of memory: histograms that observe nothing */
 }
 
 void wp__gw_metrics_free(wp_gateway_t *gw)
 {
-    wp_stats_hist_free(&gw->decision_s);
-    wp_stats_hist_free(&gw->ttft_s);
-    wp_stats_hist_free(&gw->itl_s);
-    wp_stats_hist_free(&gw->e2e_s);
-    wp_stats_hist_free(&gw->prefix_ratio);
-    wp_stats_hist_free(&gw->queue_wait_s);
+    wp__gw_tally_free(&gw->tally);
 }
 
-/* Counts into arr[from, to): the pair's slot, or a free one; false when full. */
-static bool count_in(gw_status_count_t *arr, int from, int to, const char *model, int status)
+/* Counts n into arr[from, to): the pair's slot, or a free one; false when full. */
+static bool count_in(gw_status_count_t *arr, int from, int to, const char *model, int status,
+                     uint64_t n)
 {
     for (int i = from; i < to; i++) {
         if (arr[i].status == 0) {
@@ -92,23 +122,75 @@ static bool count_in(gw_status_count_t *arr, int from, int to, const char *model
         } else if (arr[i].status != status || strcmp(arr[i].model, model) != 0) {
             continue;
         }
-        arr[i].count++;
+        arr[i].count += n;
         return true;
     }
     return false;
 }
 
-static void count(gw_status_count_t *arr, const char *model, int status)
+static void count_n(gw_status_count_t *arr, const char *model, int status, uint64_t n)
 {
     char m[GW_MODEL_LABEL_MAX];
     wp_strlcpy(m, model, sizeof(m));
-    if (!count_in(arr, 0, GW_MAX_STATUSES - GW_OTHER_STATUSES, m, status))
-        count_in(arr, GW_MAX_STATUSES - GW_OTHER_STATUSES, GW_MAX_STATUSES, "other", status);
+    if (!count_in(arr, 0, GW_MAX_STATUSES - GW_OTHER_STATUSES, m, status, n))
+        count_in(arr, GW_MAX_STATUSES - GW_OTHER_STATUSES, GW_MAX_STATUSES, "other", status, n);
+}
+
+static void count(gw_status_count_t *arr, const char *model, int status)
+{
+    count_n(arr, model, status, 1);
+}
+
+static void statuses_add(gw_status_count_t *dst, const gw_status_count_t *src)
+{
+    for (int i = 0; i < GW_MAX_STATUSES; i++) {
+        if (src[i].status != 0)
+            count_n(dst, src[i].model, src[i].status, src[i].count);
+    }
+}
+
+/* Appends src's ring of recent values to dst's (oldest first). */
+static void ring_add(double *dst, int *dst_n, int *dst_next, int cap, const double *src, int src_n,
+                     int src_next)
+{
+    for (int k = 0; k < src_n; k++) {
+        dst[*dst_next] = src[(src_next - src_n + k + cap) % cap];
+        *dst_next = (*dst_next + 1) % cap;
+        if (*dst_n < cap)
+            (*dst_n)++;
+    }
+}
+
+void wp__gw_tally_add(gw_tally_t *dst, const gw_tally_t *src)
+{
+    for (size_t i = 0; i < N(hists); i++)
+        wp_stats_hist_merge(hist_of(dst, i), hist_of((gw_tally_t *)src, i));
+    statuses_add(dst->unrouted, src->unrouted);
+    dst->in_flight += src->in_flight;
+    dst->retries_total += src->retries_total;
+    dst->pd_disaggregated += src->pd_disaggregated;
+    dst->pd_decode_only += src->pd_decode_only;
+    for (int k = 0; k < GW_PD_FALLBACK_KINDS; k++)
+        dst->pd_fallbacks[k] += src->pd_fallbacks[k];
+    dst->tokenize_errors += src->tokenize_errors;
+    ring_add(dst->ttft_recent, &dst->ttft_n, &dst->ttft_next, GW_TTFT_RECENT_ALL, src->ttft_recent,
+             src->ttft_n, src->ttft_next);
+}
+
+void wp__gw_counts_add(gw_ep_counts_t *dst, const gw_ep_counts_t *src)
+{
+    statuses_add(dst->statuses, src->statuses);
+    dst->picks += src->picks;
+    dst->upstream_errors += src->upstream_errors;
+    for (int k = 0; k < WP_SCHED_ACCT_KINDS; k++)
+        dst->acct_errors[k] += src->acct_errors[k];
+    ring_add(dst->ttft_recent, &dst->ttft_n, &dst->ttft_next, GW_TTFT_RECENT, src->ttft_recent,
+             src->ttft_n, src->ttft_next);
 }
 
 void wp__gw_count_unrouted(wp_gateway_t *gw, int status)
 {
-    count(gw->unrouted, "none", status);
+    count(gw->tally.unrouted, "none", status);
 }
 
 void wp__gw_count_answer(wp_gateway_t *gw, gw_endpoint_t *ep, const char *model, int status)
@@ -116,7 +198,7 @@ void wp__gw_count_answer(wp_gateway_t *gw, gw_endpoint_t *ep, const char *model,
     ep = wp__gw_ep_current(gw, ep);
     bool known =
         model != NULL && model[0] != '\0' && (gw->n_models == 0 || wp__gw_model_known(gw, model));
-    count(ep != NULL ? ep->counts.statuses : gw->unrouted, known ? model : "none", status);
+    count(ep != NULL ? ep->counts.statuses : gw->tally.unrouted, known ? model : "none", status);
 }
 
 void wp__gw_count_pick(wp_gateway_t *gw, gw_endpoint_t *ep)
@@ -390,7 +472,7 @@ static pool_sums_t pool_sums(const wp_gateway_t *gw)
 /* The production guide's series (gateway.guideMetrics). */
 static void write_guide(wp_gateway_t *gw, wp_buf_t *out, const pool_sums_t *s)
 {
-    hist(out, &gw->ttft_s, "vllm_ttft",
+    hist(out, &gw->tally.ttft_s, "vllm_ttft",
          "The production guide's name for TTFT: the gateway's wellpath_gateway_ttft_seconds.");
     scalar(out, "kv_cache_hit", "counter",
            "The production guide's name: the endpoints' prefix-cache hits summed (tokens).",
@@ -454,12 +536,12 @@ static void write_pd(wp_gateway_t *gw, wp_buf_t *out)
     family(out, "wellpath_gateway_pd_requests_total", "counter",
            "Requests of a P/D pool by path: prefilled on a prefill endpoint, or decode-only.");
     wp_buf_printf(out, "wellpath_gateway_pd_requests_total{path=\"disaggregated\"} %llu\n",
-                  (unsigned long long)gw->pd_disaggregated);
+                  (unsigned long long)gw->tally.pd_disaggregated);
     wp_buf_printf(out, "wellpath_gateway_pd_requests_total{path=\"decode_only\"} %llu\n",
-                  (unsigned long long)gw->pd_decode_only);
+                  (unsigned long long)gw->tally.pd_decode_only);
     by_reason(out, "wellpath_gateway_pd_fallbacks_total",
               "Prefill stages that failed, so the request was decoded without them, by reason.",
-              "reason", wp__gw_pd_fallback_name, gw->pd_fallbacks, GW_PD_FALLBACK_KINDS);
+              "reason", wp__gw_pd_fallback_name, gw->tally.pd_fallbacks, GW_PD_FALLBACK_KINDS);
 }
 
 /* wellpath_gateway_discovery_*{source,kind}: the sources of endpoints (DNS names, a
@@ -500,12 +582,12 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
            "Requests answered, by endpoint, model and HTTP status.");
     for (int i = 0; i < gw->pool->n_eps; i++)
         status_lines(out, gw->pool->eps[i].cfg.name, gw->pool->eps[i].counts.statuses);
-    status_lines(out, "none", gw->unrouted);
+    status_lines(out, "none", gw->tally.unrouted);
     per_endpoint(gw, out, &picks_family);
     family(out, "wellpath_gateway_retries_total", "counter",
            "Attempts moved to another endpoint before the first byte.");
     wp_buf_printf(out, "wellpath_gateway_retries_total %llu\n",
-                  (unsigned long long)gw->retries_total);
+                  (unsigned long long)gw->tally.retries_total);
     family(out, "wellpath_gateway_preemption_notices_total", "counter",
            "Endpoints seen starting to drain (/health answered 503): out of the pool at once.");
     wp_buf_printf(out, "wellpath_gateway_preemption_notices_total %llu\n",
@@ -514,12 +596,12 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
         write_pd(gw, out);
     scalar(out, "wellpath_gateway_in_flight", "gauge",
            "Requests accepted and not answered yet (those waiting in the queue included).",
-           (double)gw->in_flight);
+           (double)gw->tally.in_flight);
     scalar(out, "wellpath_gateway_queue_length", "gauge",
            "Requests waiting for an endpoint with room (flow control).",
            (double)wp_sched_admit_queued(gw->admit));
     wp__gw_wake_metrics(gw, out);
-    hist(out, &gw->queue_wait_s, "wellpath_gateway_queue_wait_seconds",
+    hist(out, &gw->tally.queue_wait_s, "wellpath_gateway_queue_wait_seconds",
          "Time a request waited in the flow-control queue before it was sent.");
     family(out, "wellpath_gateway_shed_total", "counter",
            "Requests answered 429 by flow control or the in-flight limit, by reason.");
@@ -544,16 +626,16 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
            (double)gw->routes_learned);
     scalar(out, "wellpath_gateway_tokenize_errors_total", "counter",
            "Prompts the model's tokenizer refused (routed without the servers' block hashes).",
-           (double)gw->tokenize_errors);
-    hist(out, &gw->decision_s, "wellpath_gateway_decision_seconds",
+           (double)gw->tally.tokenize_errors);
+    hist(out, &gw->tally.decision_s, "wellpath_gateway_decision_seconds",
          "Time of one scheduling decision.");
-    hist(out, &gw->ttft_s, "wellpath_gateway_ttft_seconds",
+    hist(out, &gw->tally.ttft_s, "wellpath_gateway_ttft_seconds",
          "Time to the first response byte, seen at the gateway.");
-    hist(out, &gw->itl_s, "wellpath_gateway_itl_seconds",
+    hist(out, &gw->tally.itl_s, "wellpath_gateway_itl_seconds",
          "Gaps between streamed pieces, seen at the gateway.");
-    hist(out, &gw->e2e_s, "wellpath_gateway_e2e_seconds",
+    hist(out, &gw->tally.e2e_s, "wellpath_gateway_e2e_seconds",
          "Whole request latency, seen at the gateway.");
-    hist(out, &gw->prefix_ratio, "wellpath_gateway_prefix_match_ratio",
+    hist(out, &gw->tally.prefix_ratio, "wellpath_gateway_prefix_match_ratio",
          "Share of the prompt's prefix blocks the chosen endpoint was expected to hold.");
     pool_sums_t sums = pool_sums(gw);
     scalar(out, "wellpath_gateway_cache_hit_rate", "gauge",

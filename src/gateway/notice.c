@@ -31,6 +31,8 @@ void wp__gw_notice_draining(wp_gateway_t *gw, gw_endpoint_t *ep)
     *healthy = false;
     wp__gw_pool_sync(gw, ep->pool);
     wp_sched_index_clear_endpoint(wp_sched_index(ep->pool->sched), ep->index);
+    if (!gw_logs_state(gw))
+        return;
     wp_log(WP_LOG_WARN, "endpoint draining: left the pool at once",
            "endpoint=%s reason=\"/health answered 503 (shutting down or preemption notice)\" "
            "was_in_pool=%s in_flight=%u",
@@ -40,11 +42,11 @@ void wp__gw_notice_draining(wp_gateway_t *gw, gw_endpoint_t *ep)
 
 void wp__gw_notice_clear(wp_gateway_t *gw, gw_endpoint_t *ep)
 {
-    (void)gw;
     if (!ep->probe.draining)
         return;
     ep->probe.draining = false;
-    wp_log(WP_LOG_INFO, "endpoint no longer draining", "endpoint=%s", ep->cfg.name);
+    if (gw_logs_state(gw))
+        wp_log(WP_LOG_INFO, "endpoint no longer draining", "endpoint=%s", ep->cfg.name);
 }
 
 void wp__gw_notice_upstream(wp_gateway_t *gw, gw_endpoint_t *ep, int status)

@@ -19,6 +19,8 @@ static void log_event(wp_gateway_t *gw, gw_endpoint_t *ep, wp_sched_outlier_even
                       double for_s)
 {
     const wp_sched_outlier_ep_t *o = gw_ep_outlier(ep);
+    if (!gw_logs_state(gw))
+        return;
     wp__gw_decision(gw, &(wp_sched_decision_t){.kind = wp_sched_decision_of_outlier(ev),
                                                .endpoint = ep->cfg.name,
                                                .seconds = for_s});
@@ -37,6 +39,12 @@ void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool fault)
     ep = wp__gw_ep_heir(gw, ep); /* an endpoint that moved is another server: not judged */
     if (ep == NULL)
         return;
+    wp__gw_workers_outlier(gw, ep, fault);
+    wp__gw_outlier_apply(gw, ep, fault);
+}
+
+void wp__gw_outlier_apply(wp_gateway_t *gw, gw_endpoint_t *ep, bool fault)
+{
     double for_s = 0;
     wp_sched_outlier_event_t ev =
         wp_sched_outlier_note(ep->pool->outlier, ep->index, fault, wp__gw_now(gw), &for_s);

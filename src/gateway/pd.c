@@ -48,8 +48,8 @@ void wp__gw_pd_end(gw_proxy_t *p)
 static void fall_back(gw_proxy_t *p, gw_pd_fallback_t why, const char *detail)
 {
     p->pf_cached = -1;
-    p->gw->pd_fallbacks[why]++;
-    p->gw->pd_decode_only++;
+    p->gw->tally.pd_fallbacks[why]++;
+    p->gw->tally.pd_decode_only++;
     wp_buf_reset(&p->send_body);
     char q[300];
     wp_log(WP_LOG_WARN, "prefill failed, decoding without it", "id=%s reason=%s detail=%s",
@@ -116,7 +116,7 @@ static void pf_done(void *ud, wp_status_t st, const char *why)
         fall_back(p, GW_PD_BAD_RESPONSE, err.msg);
         return;
     }
-    p->gw->pd_disaggregated++;
+    p->gw->tally.pd_disaggregated++;
     wp__gw_proxy_attempt(p);
 }
 
@@ -134,8 +134,8 @@ bool wp__gw_pd_begin(gw_proxy_t *p)
                                                .detail = wp_sched_pd_name(v)});
     if (v != WP_SCHED_PD_DISAGGREGATE) {
         if (v == WP_SCHED_PD_NO_PREFILL)
-            gw->pd_fallbacks[GW_PD_NO_PREFILL_ENDPOINT]++;
-        gw->pd_decode_only++;
+            gw->tally.pd_fallbacks[GW_PD_NO_PREFILL_ENDPOINT]++;
+        gw->tally.pd_decode_only++;
         return false;
     }
     p->pf_ep = &p->pool->eps[p->pf_pick.endpoint];

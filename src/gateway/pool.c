@@ -83,6 +83,8 @@ static void carry_over(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep, con
         wp_log(WP_LOG_WARN, "reload: prefix index only partly carried over (out of memory)",
                "endpoint=%s", ep->cfg.name);
     ep->probe = o->probe; /* the scheduler's copy of its metrics came with the adoption */
+    ep->peer_in_flight = o->peer_in_flight; /* ... and the other workers' requests */
+    ep->peer_prefilling = o->peer_prefilling;
 }
 
 static bool same_client(const wp_http_client_config_t *a, const wp_http_client_config_t *b)
@@ -308,6 +310,7 @@ void wp__gw_ep_sent(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
 {
     wp_sched_on_dispatch(pool->sched, pick);
     wp__gw_routes_publish(gw, ep, pick);
+    wp__gw_workers_load(gw, ep, pick, GW_LOAD_SENT);
     heir_sync(gw, pool, ep);
     gw_endpoint_t *h = heir(gw, pool, ep);
     if (h != NULL) { /* what it was sent is in its cache, whichever generation sent it */
@@ -321,6 +324,7 @@ void wp__gw_ep_prefilled(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
                          const wp_sched_pick_t *pick)
 {
     wp_sched_on_prefill_done(pool->sched, pick);
+    wp__gw_workers_load(gw, ep, pick, GW_LOAD_PREFILLED);
     heir_sync(gw, pool, ep);
 }
 
@@ -328,6 +332,7 @@ void wp__gw_ep_done(wp_gateway_t *gw, gw_pool_t *pool, gw_endpoint_t *ep,
                     const wp_sched_pick_t *pick)
 {
     wp_sched_on_complete(pool->sched, pick);
+    wp__gw_workers_load(gw, ep, pick, GW_LOAD_DONE);
     gw_endpoint_t *h = heir(gw, pool, ep);
     if (h != NULL) /* its blocks leave the heir's active set, which took them over */
         wp_sched_endpoint_hold(gw->pool->sched, h->index, pick, false);

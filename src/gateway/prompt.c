@@ -74,7 +74,7 @@ void wp__gw_prompt_hash(gw_proxy_t *p)
     if (p->api.prompt_ids != NULL) { /* the server's ids already: no tokenizer needed */
         p->n_tokens = p->api.n_prompt_ids;
         if (!hash_ids(p, p->api.prompt_ids, p->api.n_prompt_ids))
-            gw->tokenize_errors++;
+            gw->tally.tokenize_errors++;
         return;
     }
     if (gw->tok == NULL)
@@ -83,7 +83,7 @@ void wp__gw_prompt_hash(gw_proxy_t *p)
     size_t n = 0;
     wp_err_t e;
     if (wp_tokmodel_encode_request(gw->tok, gw->tok_cache, &p->api, &ids, &n, &e) != WP_OK) {
-        if (gw->tokenize_errors++ == 0)
+        if (gw->tally.tokenize_errors++ == 0)
             wp_log(WP_LOG_WARN, "prompt not tokenized: routed without the servers' block hashes",
                    "request=%s error=\"%s\" (later ones: wellpath_gateway_tokenize_errors_total)",
                    p->request_id, e.msg);
@@ -91,6 +91,6 @@ void wp__gw_prompt_hash(gw_proxy_t *p)
     }
     p->n_tokens = n;
     if (!hash_ids(p, ids, n))
-        gw->tokenize_errors++;
+        gw->tally.tokenize_errors++;
     free(ids);
 }

@@ -62,13 +62,13 @@ void wp__gw_proxy_finish(gw_proxy_t *p, const char *outcome)
     wp__gw_count_answer(gw, p->ep, p->model, p->status);
     uint64_t end = uv_hrtime();
     if (p->status >= 200 && p->status < 300) {
-        wp_stats_hist_observe(&gw->e2e_s, (double)(end - p->t0_ns) / 1e9);
+        wp_stats_hist_observe(&gw->tally.e2e_s, (double)(end - p->t0_ns) / 1e9);
         if (p->t_first_ns && p->sse) {
-            wp_stats_hist_observe(&gw->ttft_s, (double)(p->t_first_ns - p->t0_ns) / 1e9);
+            wp_stats_hist_observe(&gw->tally.ttft_s, (double)(p->t_first_ns - p->t0_ns) / 1e9);
             wp__gw_status_note_ttft(gw, p->ep, (double)(p->t_first_ns - p->t0_ns) / 1e9);
         }
     }
-    gw->in_flight--;
+    gw->tally.in_flight--;
     if (gw->cfg.log_requests && wp_log_enabled(WP_LOG_INFO)) {
         char scores[256] = "", q[4096];
         size_t k = 0;
@@ -139,7 +139,7 @@ static void retry(gw_proxy_t *p, wp_sched_retry_t r, const char *why)
     snprintf(p->fail_why, sizeof(p->fail_why), "%s", why);
     p->fail_status = r.status;
     release(p);
-    gw->retries_total++;
+    gw->tally.retries_total++;
     wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_RETRY,
                                                .request = p->request_id,
                                                .endpoint = p->ep->cfg.name,
@@ -232,7 +232,7 @@ static void on_up_body(void *ud, const char *data, size_t len)
         p->t_first_ns = now;
         prefill_done(p);
     } else if (p->sse)
-        wp_stats_hist_observe(&p->gw->itl_s, (double)(now - p->t_last_ns) / 1e9);
+        wp_stats_hist_observe(&p->gw->tally.itl_s, (double)(now - p->t_last_ns) / 1e9);
     p->t_last_ns = now;
     if (wp_http_req_write_queue(p->req) > SLOW_CLIENT_BYTES) {
         /* The client reads slower than the model writes: cut it off rather than buffer
@@ -362,7 +362,7 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
     uint64_t t = uv_hrtime();
     wp_err_t err;
     wp_status_t st = wp_sched_pick(p->pool->sched, wp__gw_now(gw), &sr, &gw->rng, &p->pick, &err);
-    wp_stats_hist_observe(&gw->decision_s, (double)(uv_hrtime() - t) / 1e9);
+    wp_stats_hist_observe(&gw->tally.decision_s, (double)(uv_hrtime() - t) / 1e9);
     if (st != WP_OK) {
         if (p->attempts > 1) {
             wp__gw_proxy_fail(p, p->fail_status, p->fail_why, NULL);
@@ -375,7 +375,7 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
     p->tried[p->pick.endpoint / 64] |= 1ULL << (p->pick.endpoint % 64);
     p->dispatched = true;
     p->prefilling = true;
-    wp_stats_hist_observe(&gw->prefix_ratio, p->pick.prefix_ratio);
+    wp_stats_hist_observe(&gw->tally.prefix_ratio, p->pick.prefix_ratio);
     static const wp_http_call_cbs_t cbs = {on_up_head, on_up_body, on_up_done};
     p->call = wp__gw_proxy_send(p, p->ep, &p->pick, sr.role, p->attempts,
                                 p->send_body.len ? &p->send_body : &p->req->body, &cbs);
@@ -524,7 +524,7 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, wp_api_kind_t kind
     p->prompt_tokens = p->completion_tokens = -1;
     req->user = p;
     req->on_abort = on_abort;
-    gw->in_flight++;
+    gw->tally.in_flight++;
     set_request_id(p);
     wp_buf_init(&p->fwd_headers, 64 * 1024);
     wp_api_error_t e;

@@ -93,10 +93,10 @@ void wp__gw_status_note_ttft(wp_gateway_t *gw, gw_endpoint_t *ep, double seconds
     ep = wp__gw_ep_current(gw, ep);
     if (ep == NULL || !isfinite(seconds) || seconds < 0)
         return;
-    gw->ttft_recent[gw->ttft_next] = seconds;
-    gw->ttft_next = (gw->ttft_next + 1) % GW_TTFT_RECENT_ALL;
-    if (gw->ttft_n < GW_TTFT_RECENT_ALL)
-        gw->ttft_n++;
+    gw->tally.ttft_recent[gw->tally.ttft_next] = seconds;
+    gw->tally.ttft_next = (gw->tally.ttft_next + 1) % GW_TTFT_RECENT_ALL;
+    if (gw->tally.ttft_n < GW_TTFT_RECENT_ALL)
+        gw->tally.ttft_n++;
     gw_ep_counts_t *c = &ep->counts;
     c->ttft_recent[c->ttft_next] = seconds;
     c->ttft_next = (c->ttft_next + 1) % GW_TTFT_RECENT;
@@ -187,7 +187,7 @@ static void write_totals(const wp_gateway_t *gw, uint64_t picks_all, wp_buf_t *b
     uint64_t requests = 0, errors = 0;
     for (int i = 0; i < gw->pool->n_eps; i++)
         count_statuses(gw->pool->eps[i].counts.statuses, &requests, &errors);
-    count_statuses(gw->unrouted, &requests, &errors);
+    count_statuses(gw->tally.unrouted, &requests, &errors);
     uint64_t shed = 0;
     for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
         shed += wp_sched_admit_shed_count(gw->admit, (wp_sched_shed_t)k);
@@ -195,22 +195,22 @@ static void write_totals(const wp_gateway_t *gw, uint64_t picks_all, wp_buf_t *b
                   "\"totals\":{\"endpoints\":%d,\"healthy\":%d,\"in_flight\":%llu,"
                   "\"requests\":%llu,\"errors\":%llu,\"picks\":%llu,\"retries\":%llu,"
                   "\"queued\":%u,\"shed\":%llu,",
-                  gw->pool->n_eps, wp__gw_ready_count(gw), (unsigned long long)gw->in_flight,
+                  gw->pool->n_eps, wp__gw_ready_count(gw), (unsigned long long)gw->tally.in_flight,
                   (unsigned long long)requests, (unsigned long long)errors,
-                  (unsigned long long)picks_all, (unsigned long long)gw->retries_total,
+                  (unsigned long long)picks_all, (unsigned long long)gw->tally.retries_total,
                   wp_sched_admit_queued(gw->admit), (unsigned long long)shed);
     /* Exact percentiles of the recent samples (a histogram's buckets are too coarse for a
      * page a person reads: 1300 ms estimated for a measured 790 ms). */
     wp_stats_samples_t recent;
     wp_stats_samples_init(&recent, GW_TTFT_RECENT_ALL);
-    for (int i = 0; i < gw->ttft_n; i++)
-        wp_stats_samples_add(&recent, gw->ttft_recent[i]);
+    for (int i = 0; i < gw->tally.ttft_n; i++)
+        wp_stats_samples_add(&recent, gw->tally.ttft_recent[i]);
     json_num(b, "ttft_p50_ms", wp_stats_samples_quantile(&recent, 0.5) * 1000.0);
     wp_buf_puts(b, ",");
     json_num(b, "ttft_p95_ms", wp_stats_samples_quantile(&recent, 0.95) * 1000.0);
     wp_stats_samples_free(&recent);
-    wp_buf_printf(b, ",\"ttft_samples\":%d,\"ttft_count\":%llu}", gw->ttft_n,
-                  (unsigned long long)gw->ttft_s.count);
+    wp_buf_printf(b, ",\"ttft_samples\":%d,\"ttft_count\":%llu}", gw->tally.ttft_n,
+                  (unsigned long long)gw->tally.ttft_s.count);
 }
 
 void wp__gw_status_write_json(const wp_gateway_t *gw, wp_buf_t *b)

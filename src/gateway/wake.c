@@ -289,7 +289,7 @@ void wp__gw_wake_tick(wp_gateway_t *gw)
                  (unsigned long long)gw->cfg.scale_to_zero.wake_timeout_ms);
         wp__gw_proxy_fail(p, 503, msg, NULL);
     }
-    uint64_t in_flight = gw->in_flight - w->n_held;
+    uint64_t in_flight = gw->tally.in_flight - w->n_held;
     if (w->core.state == WP_SCHED_WAKE_ASLEEP && waking_calls(w))
         return;
     switch (wp_sched_wake_tick(&w->core, now, in_flight, ready(gw))) {

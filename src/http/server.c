@@ -20,11 +20,13 @@
  */
 #include "http/server.h"
 
+#include <errno.h>
 #include <http_parser.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "api/openai.h"
 #include "base/log.h"
@@ -763,6 +765,17 @@ wp_http_server_t *wp_http_server_new(uv_loop_t *loop, const wp_http_server_confi
     return srv;
 }
 
+/* SO_REUSEPORT: servers on other loops bind the same address; the kernel spreads new
+ * connections over them. */
+static int reuse_port(uv_tcp_t *tcp)
+{
+    uv_os_fd_t fd;
+    int one = 1, rc = uv_fileno((uv_handle_t *)tcp, &fd);
+    if (rc == 0 && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+        rc = uv_translate_sys_error(errno);
+    return rc;
+}
+
 wp_status_t wp_http_server_listen(wp_http_server_t *srv, const char *host, int port, wp_err_t *err)
 {
     struct sockaddr_storage addr;
@@ -770,10 +783,12 @@ wp_status_t wp_http_server_listen(wp_http_server_t *srv, const char *host, int p
                                : uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
     if (rc != 0)
         return wp_err_set(err, WP_EINVAL, "listen address '%s' is not a numeric IP address", host);
-    uv_tcp_init(srv->loop, &srv->tcp);
+    uv_tcp_init_ex(srv->loop, &srv->tcp, addr.ss_family); /* the socket now, for its options */
     srv->tcp.data = srv;
     srv->listening = srv->listener_open = true;
-    rc = uv_tcp_bind(&srv->tcp, (const struct sockaddr *)&addr, 0);
+    rc = srv->cfg.reuse_port ? reuse_port(&srv->tcp) : 0;
+    if (rc == 0)
+        rc = uv_tcp_bind(&srv->tcp, (const struct sockaddr *)&addr, 0);
     /* No Nagle delay on answers: set once here, Linux copies TCP_NODELAY to every accepted
      * socket (a setsockopt per connection saved). */
     if (rc == 0)

@@ -62,6 +62,9 @@ typedef struct wp_http_server_config_s {
     uint64_t idle_timeout_ms;   /* keep-alive idle: 60 s */
     uint64_t header_timeout_ms; /* whole request must arrive within: 30 s */
     const char *server_name;    /* "Server:" header value */
+    /* Listen with SO_REUSEPORT (false): servers on other loops or processes that set it too
+     * may bind the same address, and the kernel spreads new connections over them. */
+    bool reuse_port;
 } wp_http_server_config_t;
 
 void wp_http_server_config_default(wp_http_server_config_t *cfg);
