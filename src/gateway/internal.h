@@ -199,6 +199,8 @@ typedef struct gw_tally_s {
     wp_stats_hist_t decision_s, ttft_s, e2e_s, itl_s, prefix_ratio, queue_wait_s;
     gw_status_count_t unrouted[GW_MAX_STATUSES]; /* answers without an endpoint */
     uint64_t in_flight; /* accepted, not answered yet (queued ones included) */
+    /* completion requests accepted, by worker: each worker counts in its own slot */
+    uint64_t accepted[WP_GATEWAY_MAX_WORKERS];
     uint64_t retries_total;
     uint64_t pd_disaggregated, pd_decode_only; /* P/D requests by path */
     uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];

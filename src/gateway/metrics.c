@@ -167,6 +167,8 @@ void wp__gw_tally_add(gw_tally_t *dst, const gw_tally_t *src)
         wp_stats_hist_merge(hist_of(dst, i), hist_of((gw_tally_t *)src, i));
     statuses_add(dst->unrouted, src->unrouted);
     dst->in_flight += src->in_flight;
+    for (int w = 0; w < WP_GATEWAY_MAX_WORKERS; w++)
+        dst->accepted[w] += src->accepted[w];
     dst->retries_total += src->retries_total;
     dst->pd_disaggregated += src->pd_disaggregated;
     dst->pd_decode_only += src->pd_decode_only;
@@ -594,6 +596,12 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
                   (unsigned long long)gw->preemption_notices);
     if (gw->pool->has_prefill)
         write_pd(gw, out);
+    family(out, "wellpath_gateway_worker_requests_total", "counter",
+           "Completion requests accepted, by the worker (event loop) whose connection they came "
+           "on (gateway.workers).");
+    for (int w = 0; w < gw->cfg.workers; w++)
+        wp_buf_printf(out, "wellpath_gateway_worker_requests_total{worker=\"%d\"} %llu\n", w,
+                      (unsigned long long)gw->tally.accepted[w]);
     scalar(out, "wellpath_gateway_in_flight", "gauge",
            "Requests accepted and not answered yet (those waiting in the queue included).",
            (double)gw->tally.in_flight);

@@ -525,6 +525,7 @@ void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, wp_api_kind_t kind
     req->user = p;
     req->on_abort = on_abort;
     gw->tally.in_flight++;
+    gw->tally.accepted[gw->worker]++;
     set_request_id(p);
     wp_buf_init(&p->fwd_headers, 64 * 1024);
     wp_api_error_t e;

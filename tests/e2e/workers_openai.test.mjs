@@ -1,0 +1,167 @@
+// gateway.workers: 2, live, with the official OpenAI SDK as the client. Each request goes on a
+// connection of its own (the kernel spreads connections over the workers), so consecutive
+// requests land on either worker. Both workers serve; /metrics adds both; prompts that share a
+// prefix go to one endpoint whichever worker takes them (the prefix index is shared); requests
+// in flight on one worker count on the other's scheduler (long streams spread evenly); a reload
+// asked of either worker's admin API applies to both; SIGTERM drains the streams of both.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import OpenAI from 'openai';
+
+import { MODEL, Proc, metrics, randomText, sample, seededRandom, startSim, stopClean, testSeed, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+
+const SEED = testSeed();
+const rng = seededRandom(SEED);
+const TOKEN = 'workers-test-token';
+
+// fetch over a new TCP connection each time (node:http, no agent): the SDK's requests then
+// reach whichever worker the kernel gives each connection.
+function freshFetch(url, init = {}) {
+  return new Promise((resolve, reject) => {
+    const headers = Object.fromEntries(new Headers(init.headers || {}).entries());
+    const req = http.request(url, { method: init.method || 'GET', headers, agent: false }, (res) => {
+      const h = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+      resolve(new Response(Readable.toWeb(res), { status: res.statusCode, headers: h }));
+    });
+    req.on('error', reject);
+    if (init.signal) init.signal.addEventListener('abort', () => req.destroy(new Error('aborted')));
+    req.end(init.body ?? undefined);
+  });
+}
+
+function topology(eps, extra = '') {
+  return `endpoints:\n${eps.map((e) => `  - {url: "http://127.0.0.1:${e.port}", name: ${e.name}}`).join('\n')}\n` +
+    `gateway:\n  workers: 2\n  adminToken: ${TOKEN}\n${extra}`;
+}
+
+describe('a gateway with two workers', () => {
+  let sim, gw, base, client, file, eps;
+
+  const served = async () => (await metrics(base)).filter((s) => s.name === 'wellpath_gateway_worker_requests_total');
+
+  async function complete(prompt, opts = {}) {
+    const { data, response } = await client.completions
+      .create({ model: MODEL, prompt, max_tokens: 3, ...opts })
+      .withResponse();
+    return { data, endpoint: response.headers.get('x-wellpath-endpoint') };
+  }
+
+  before(async () => {
+    sim = await startSim({ replicas: 4, timeScale: 0.02 });
+    eps = sim.ports.map((port, i) => ({ name: 'abcd'[i], port }));
+    file = writeTemp(topology(eps));
+    gw = new Proc(['gateway', '-f', file, '--listen', '127.0.0.1:0']);
+    const m = await gw.waitFor(/msg="gateway listening" addr=127\.0\.0\.1:(\d+)/, { stream: 'stderr' });
+    base = `http://127.0.0.1:${m[1]}`;
+    await gw.waitFor(/msg="workers started" workers=2/, { stream: 'stderr' });
+    client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60000, fetch: freshFetch });
+    // Ready on both workers: twenty /health answers in a row, on fresh connections.
+    await waitUntil(async () => {
+      for (let i = 0; i < 20; i++) if ((await freshFetch(`${base}/health`)).status !== 200) return false;
+      return (await metrics(base)).filter((s) => s.name === 'wellpath_endpoint_healthy' && s.value === 1).length === 4;
+    }, { timeout: 20000, what: 'every endpoint in both workers\' pools' });
+  });
+  after(async () => {
+    if (gw) await stopClean(assert, gw, 'wellpath gateway');
+    if (sim) await stopClean(assert, sim.proc, 'wellpath sim');
+  });
+
+  test('test_workers_both_serve_and_metrics_add_them', async () => {
+    const before = await metrics(base);
+    const n = 40;
+    for (let i = 0; i < n; i += 4)
+      await Promise.all([0, 1, 2, 3].map((k) => complete(`spread ${SEED} ${i + k} ${randomText(80, rng)}`)));
+    const after = await metrics(base);
+    const by = (prom, w) => sample(prom, 'wellpath_gateway_worker_requests_total', { worker: String(w) }) ?? 0;
+    const got = [0, 1].map((w) => by(after, w) - by(before, w));
+    assert.equal(got[0] + got[1], n, `accepted by worker: ${got}`);
+    assert.ok(got[0] > 0 && got[1] > 0, `both workers take connections: ${got}`);
+    const ok = (prom) => eps.reduce((s, e) => s + (sample(prom, 'wellpath_gateway_requests_total', { endpoint: e.name, model: MODEL, status: '200' }) ?? 0), 0);
+    assert.equal(ok(after) - ok(before), n, 'every 200 counted once, whichever worker served it');
+    const picks = (prom) => eps.reduce((s, e) => s + (sample(prom, 'wellpath_gateway_picks_total', { endpoint: e.name }) ?? 0), 0);
+    assert.equal(picks(after) - picks(before), n);
+    const st = await (await freshFetch(`${base}/status`)).json();
+    assert.equal(st.totals.picks, picks(after), '/status adds both workers too');
+  });
+
+  test('test_workers_share_the_prefix_index', async () => {
+    let spanned = 0; // groups whose requests both workers took
+    for (let g = 0; g < 6; g++) {
+      const prefix = `group ${g} ${SEED} ${randomText(1200, rng)}`;
+      const where = new Set();
+      const workers = new Set();
+      for (let i = 0; i < 5; i++) {
+        const before = await served();
+        const r = await complete(`${prefix} question ${i}`);
+        where.add(r.endpoint);
+        const after = await served();
+        workers.add(after.find((s, k) => s.value !== before[k].value)?.labels.worker);
+      }
+      assert.equal(where.size, 1, `group ${g}: one endpoint for its prefix, got ${[...where]} (workers ${[...workers]})`);
+      spanned += workers.size === 2;
+    }
+    // each group's five connections all on one worker: 1 chance in 16
+    assert.ok(spanned >= 3, `groups served by both workers: ${spanned} of 6`);
+  });
+
+  test('test_workers_count_each_others_requests_in_flight', async () => {
+    const streams = [];
+    const where = [];
+    for (let i = 0; i < 8; i++) {
+      const { data: stream, response } = await client.completions
+        .create({ model: MODEL, prompt: `long ${SEED} ${i} ${randomText(100, rng)}`, max_tokens: 400, stream: true })
+        .withResponse();
+      where.push(response.headers.get('x-wellpath-endpoint'));
+      const it = stream[Symbol.asyncIterator]();
+      await it.next(); // dispatched and streaming: both workers count it by now
+      streams.push((async () => { while (!(await it.next()).done); })());
+    }
+    const per = eps.map((e) => where.filter((w) => w === e.name).length);
+    assert.deepEqual(per, [2, 2, 2, 2], `8 long streams over 4 endpoints: ${where}`);
+    await Promise.all(streams);
+  });
+
+  test('test_workers_reload_through_either_admin_api', async () => {
+    fs.writeFileSync(file, topology(eps.slice(0, 3)));
+    for (let i = 0; i < 6; i++) {
+      const res = await freshFetch(`${base}/admin/reload`, { method: 'POST', headers: { Authorization: `Bearer ${TOKEN}` } });
+      const body = await res.text();
+      assert.equal(res.status, 200, body);
+      assert.equal(JSON.parse(body).status, 'reloaded');
+    }
+    const seen = new Set();
+    for (let i = 0; i < 24; i++) seen.add((await complete(`after reload ${SEED} ${i} ${randomText(80, rng)}`)).endpoint);
+    assert.ok(!seen.has('d'), `no request to the removed endpoint: ${[...seen]}`);
+    const prom = await metrics(base);
+    assert.equal(sample(prom, 'wellpath_endpoint_healthy', { endpoint: 'd' }), undefined);
+  });
+
+  test('test_workers_drain_every_workers_streams', async () => {
+    const streams = [];
+    for (let i = 0; i < 6; i++) {
+      const stream = await client.completions.create({ model: MODEL, prompt: `drain ${SEED} ${i}`, max_tokens: 150, stream: true });
+      const it = stream[Symbol.asyncIterator]();
+      await it.next();
+      streams.push((async () => { let n = 1; while (!(await it.next()).done) n++; return n; })());
+    }
+    const exited = gw.stop();
+    const counts = await Promise.all(streams);
+    assert.ok(counts.every((n) => n >= 100), `every stream ran to its end: ${counts}`);
+    const r = await exited;
+    assert.deepEqual({ code: r.code, signal: r.signal }, { code: 0, signal: null }, gw.output());
+    assert.ok(gw.lines.stderr.some((l) => l.includes('msg=drained')), gw.output());
+    gw = null;
+  });
+});
+
+test('test_workers_refuse_scale_to_zero', async () => {
+  const file = writeTemp('endpoints:\n  - {url: "http://127.0.0.1:9", name: a}\ngateway:\n  workers: 2\n  scaleToZero: {enabled: true}\n');
+  const p = new Proc(['gateway', '-f', file, '--listen', '127.0.0.1:0']);
+  const r = await p.exit;
+  assert.notEqual(r.code, 0);
+  assert.match(p.output(), /gateway\.workers: 2 with gateway\.scaleToZero is not supported/);
+});
