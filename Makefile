@@ -9,7 +9,7 @@ FUZZ_CC    ?= clang
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 
-.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-spot bench-pd bench-bpe bench-precise bench-offload bench-scale-to-zero bench-wide-ep bench-fidelity bench-proxy bench-long-prompts bench-streams bench-pool format clean fuzz fuzz-build fuzz-short soak
+.PHONY: all build build-asan deps run test test-fast node-deps llama-deps bench bench-path1 bench-simulate bench-spot bench-pd bench-bpe bench-precise bench-offload bench-scale-to-zero bench-wide-ep bench-fidelity bench-proxy bench-long-prompts bench-streams bench-pool bench-workers format clean fuzz fuzz-build fuzz-short soak
 
 all: build
 
@@ -147,6 +147,11 @@ bench-streams: build
 # one-endpoint pool (about a minute). Writes its section of docs/benchmarks.md.
 bench-pool: build
 	scripts/bench_pool.sh $(BUILD)
+
+# gateway.workers 1 and 2 against nginx with 1 and 2 workers (req/s, p99, CPU per request) and
+# the Path 1 hit rate with 1 and 2 workers (about 5 minutes). Writes its section.
+bench-workers: build
+	scripts/bench_workers.sh $(BUILD)
 
 bench-wide-ep: deps build
 	cmake --build $(BUILD) --target ep_calibration

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# `make bench-workers`: gateway.workers (several event loops on one port) against one loop.
+# 1. Throughput: the gateway with 1 and 2 workers, and nginx with 1 and 2 worker processes as
+#    the reference, each in front of the same static backend (bench_lib.sh), loaded by wrk
+#    (2 threads, 64 connections, 8 KB and 400 KB POST /v1/completions, keep-alive): requests/s, p50/p99,
+#    the proxy's CPU per request, and how the gateway's workers shared the connections. Nothing
+#    is pinned: on a machine with as many cores as workers the load generator and the backend
+#    share the cores with the proxy, and nginx's own 1 -> 2 ratio shows what the machine allows.
+# 2. Routing quality: the Path 1 benchmark's workload (bench/path1) through `wellpath bench`
+#    with the topology policy, gateway.workers 1 and 2: the prefix-cache hit rate must not drop.
+# Writes docs/benchmarks.md (section bench-workers).
+# Usage: scripts/bench_workers.sh [build-dir]   (DURATION=10s; QUALITY=0 skips part 2 and
+#   does not write the doc)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+bin=$build/wellpath
+duration=${DURATION:-10s}
+quality=${QUALITY:-1}
+[ -x "$bin" ] || { echo "bench-workers: $bin not built (make build)" >&2; exit 1; }
+. scripts/bench_lib.sh
+need_tools nginx wrk
+pin_load="" # nothing pinned here (see above)
+model="Qwen/Qwen3-8B"
+
+be=$(free_port)
+start_static_backend "$tmp/be" "$be" "$model"
+for kb in 8 400; do
+    python3 - "$model" "$kb" >"$tmp/body$kb.json" <<'PY'
+import json, sys
+words = "the quick brown fox jumps over the lazy dog and keeps running through the field "
+kb = int(sys.argv[2])
+body = {"model": sys.argv[1], "prompt": "", "max_tokens": 1}
+body["prompt"] = (words * (kb * 13 + 1))[: kb * 1024 - len(json.dumps(body))]
+sys.stdout.write(json.dumps(body))
+PY
+    wrk_post_lua "$tmp/body$kb.json" >"$tmp/post$kb.lua"
+done
+
+start_nginx() { # workers: sets pid and port
+    port=$(free_port)
+    local d="$tmp/nginx$1"
+    mkdir -p "$d"
+    cat >"$d/nginx.conf" <<EOF
+worker_processes $1;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $d/body;
+    proxy_temp_path $d/proxy;
+    client_body_buffer_size 512k;
+    keepalive_requests 1000000;
+    upstream backend { least_conn; server 127.0.0.1:$be; keepalive 64; }
+    server {
+        listen 127.0.0.1:$port backlog=4096;
+        location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+EOF
+    nginx -p "$d" -e "$d/error.log" -c "$d/nginx.conf" &
+    pid=$!
+    pids+=($pid)
+    wait_http "http://127.0.0.1:$port/v1/models" "nginx ($1 workers)"
+}
+
+start_gateway() { # workers: sets pid and port
+    port=$(free_port)
+    printf 'endpoints:\n  - {url: "http://127.0.0.1:%s", name: static}\ngateway:\n  workers: %s\n' \
+        "$be" "$1" >"$tmp/gw$1.yaml"
+    "$bin" gateway -f "$tmp/gw$1.yaml" --listen "127.0.0.1:$port" --log-level warn 2>"$tmp/gw$1.err" &
+    pid=$!
+    pids+=($pid)
+    wait_http "http://127.0.0.1:$port/health" "the gateway ($1 workers)"
+}
+
+# CPU ticks of a process and its children (nginx's workers are its children).
+tree_ticks() {
+    local t
+    t=$(cpu_ticks "$1")
+    for c in $(pgrep -P "$1" || true); do t=$((t + $(cpu_ticks "$c"))); done
+    echo "$t"
+}
+
+measure() { # proxy workers pid port body-KB: prints one table row
+    local lua="$tmp/post$5.lua"
+    wrk -t2 -c64 -d1s -s "$lua" "http://127.0.0.1:$4/v1/completions" >/dev/null 2>&1 || true
+    local t0 t1
+    t0=$(tree_ticks "$3")
+    wrk -t2 -c64 -d"$duration" --timeout 5s -s "$lua" "http://127.0.0.1:$4/v1/completions" \
+        >"$tmp/wrk.out" 2>&1 || true
+    t1=$(tree_ticks "$3")
+    grep -q '^RESULT' "$tmp/wrk.out" || { echo "bench-workers: wrk failed: $(cat "$tmp/wrk.out")" >&2; exit 1; }
+    local split="-"
+    if [ "$1" = gateway ]; then
+        split=$(curl -s "http://127.0.0.1:$4/metrics" |
+            awk '/^wellpath_gateway_worker_requests_total/ {v[++n]=$2; s+=$2}
+                 END {for (i=1;i<=n;i++) printf "%s%.0f %%", (i>1?" / ":""), 100*v[i]/s}')
+    fi
+    read -r n secs p50 p99 _ non2xx sockerr < <(grep '^RESULT' "$tmp/wrk.out" | cut -d' ' -f2-)
+    awk -v p="$1" -v w="$2" -v kb="$5" -v n="$n" -v s="$secs" -v t=$((t1 - t0)) -v hz="$hz" -v p50="$p50" \
+        -v p99="$p99" -v e="$non2xx" -v se="$sockerr" -v share="$split" 'BEGIN{
+        printf "| %d KB | %s | %d | %.0f | %.2f | %.2f | %.3f | %.2f | %s | %d |\n", kb, p, w, n / s,
+            p50 / 1000, p99 / 1000, t / hz / n * 1000, t / hz / s, share, e + se }'
+}
+
+{
+    printf '| body | proxy | workers | req/s | p50 ms | p99 ms | proxy CPU-ms / req | proxy cores busy | requests per worker | errors |\n'
+    printf '|---|---|---:|---:|---:|---:|---:|---:|---|---:|\n'
+    for kb in 8 400; do
+        for w in 1 2; do
+            start_nginx "$w"
+            measure nginx "$w" "$pid" "$port" "$kb"
+            kill "$pid"
+            wait "$pid" 2>/dev/null || true
+            start_gateway "$w"
+            measure gateway "$w" "$pid" "$port" "$kb"
+            kill "$pid"
+            wait "$pid" 2>/dev/null || true
+        done
+    done
+} >"$tmp/table"
+cat "$tmp/table"
+[ "$quality" = 1 ] || exit 0
+
+# Routing quality: the Path 1 workload, one policy, 1 and 2 workers.
+: >"$tmp/quality"
+for w in 1 2; do
+    { cat bench/path1/topology.yaml; printf 'gateway:\n  workers: %s\n' "$w"; } >"$tmp/path1-$w.yaml"
+    out=$("$bin" bench --topology "$tmp/path1-$w.yaml" --workload bench/path1/workload.yaml \
+        --policies topology --slo ttft=0.5 --quiet)
+    printf '## gateway.workers: %s\n%s\n\n' "$w" "$out" >>"$tmp/quality"
+done
+cat "$tmp/quality"
+{
+    printf '## Several event loops: gateway.workers\n\n'
+    printf 'Written by `make bench-workers` on %s cores, %s, load average %s (wellpath %s). Command:\n\n' \
+        "$(nproc)" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(git rev-parse --short HEAD)"
+    printf '```\nscripts/bench_workers.sh %s   # wrk -t2 -c64 -d%s per cell, keep-alive\n```\n\n' "$build" "$duration"
+    printf 'Throughput: each proxy in front of one static nginx backend, nothing pinned (wrk, the\n'
+    printf 'backend and the proxy share the machine'"'"'s cores); nginx with 1 and 2 worker processes is\n'
+    printf 'the reference for what a second worker can give here. proxy cores busy: the proxy'"'"'s\n'
+    printf 'utime+stime over the run'"'"'s seconds (all its processes or threads, the gateway'"'"'s checks\n'
+    printf 'thread included). connections per worker: the share of requests each gateway worker\n'
+    printf 'accepted (`wellpath_gateway_worker_requests_total`).\n\n'
+    cat "$tmp/table"
+    printf '\nRouting quality: the Path 1 workload (bench/path1, 200 requests over four Poisson stages,\n'
+    printf '60 s) through `wellpath bench --policies topology` with the gateway at 1 and 2 workers.\n\n```\n'
+    cat "$tmp/quality"
+    printf '```\n'
+} | scripts/doc_section.sh docs/benchmarks.md bench-workers
