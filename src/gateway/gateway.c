@@ -298,32 +298,32 @@ wp_sched_admit_cfg_t wp_gateway_admit_cfg(const wp_gateway_flow_cfg_t *f)
                                   .saturation = f->saturation};
 }
 
-/* What several workers cannot do yet (docs/topology.md); err names it. */
-static wp_status_t workers_check(const wp_gateway_config_t *cfg, wp_err_t *err)
+/* What `workers` workers cannot do yet with cfg (docs/topology.md); err names it. */
+static wp_status_t workers_check(const wp_gateway_config_t *cfg, int workers, wp_err_t *err)
 {
-    if (cfg->workers < 1 || cfg->workers > WP_GATEWAY_MAX_WORKERS)
-        return wp_err_set(err, WP_EINVAL, "gateway.workers: %d is out of range (1..%d)",
-                          cfg->workers, WP_GATEWAY_MAX_WORKERS);
-    if (cfg->workers == 1)
+    if (workers < 1 || workers > WP_GATEWAY_MAX_WORKERS)
+        return wp_err_set(err, WP_EINVAL, "gateway.workers: %d is out of range (1..%d)", workers,
+                          WP_GATEWAY_MAX_WORKERS);
+    if (workers == 1)
         return WP_OK;
     if (cfg->scale_to_zero.enabled)
         return wp_err_set(err, WP_EINVAL,
                           "gateway.workers: %d with gateway.scaleToZero is not supported: "
                           "use workers: 1 for a pool that scales to zero",
-                          cfg->workers);
+                          workers);
     if (cfg->routes_listen[0] != '\0' || cfg->n_route_peers > 0)
         return wp_err_set(err, WP_EINVAL,
                           "gateway.workers: %d with routesListen or routesPeers is not "
                           "supported: the workers of one gateway share their routes already; "
                           "use workers: 1 on replicas that share routes",
-                          cfg->workers);
+                          workers);
     return WP_OK;
 }
 
 static wp_gateway_t *gw_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, struct gw_hub_s *hub,
                             int worker, wp_err_t *err)
 {
-    if (workers_check(cfg, err) != WP_OK)
+    if (workers_check(cfg, cfg->workers, err) != WP_OK)
         return NULL;
     wp_gateway_t *gw = calloc(1, sizeof(*gw));
     if (gw == NULL) {
@@ -480,9 +480,7 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
 {
     if (gw->draining || gw->stopping)
         return wp_err_set(err, WP_EINVAL, "the gateway is shutting down");
-    wp_gateway_config_t c = *cfg; /* the number of workers is the running one's */
-    c.workers = gw->cfg.workers;
-    if (workers_check(&c, err) != WP_OK)
+    if (workers_check(cfg, gw->cfg.workers, err) != WP_OK) /* the running number of workers */
         return WP_EINVAL;
     if (cfg->workers != gw->cfg.workers)
         wp_log(WP_LOG_WARN, "reload: gateway.workers needs a restart, kept", "workers=%d wanted=%d",
@@ -498,7 +496,9 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
     char host[sizeof(gw->cfg.listen_host)];
     int port = gw->cfg.listen_port;
     wp_strlcpy(host, gw->cfg.listen_host, sizeof(host));
-    gw->cfg = c;
+    int workers = gw->cfg.workers;
+    gw->cfg = *cfg;
+    gw->cfg.workers = workers;
     wp_strlcpy(gw->cfg.listen_host, host, sizeof(gw->cfg.listen_host));
     gw->cfg.listen_port = port;
     if (cfg->n_models > 0)

@@ -82,9 +82,18 @@ void wp_gw_mailbox_stop(wp_gw_mailbox_t *m)
     uv_async_send(&m->async);
 }
 
-void wp_gw_mailbox_close(wp_gw_mailbox_t *m, uv_close_cb cb)
+static void on_mailbox_closed(uv_handle_t *h)
 {
-    uv_close((uv_handle_t *)&m->async, cb);
+    wp_gw_mailbox_t *m = h->data;
+    if (m->closed != NULL)
+        m->closed(m->closed_ud);
+}
+
+void wp_gw_mailbox_close(wp_gw_mailbox_t *m, void (*closed)(void *ud), void *ud)
+{
+    m->closed = closed;
+    m->closed_ud = ud;
+    uv_close((uv_handle_t *)&m->async, on_mailbox_closed);
 }
 
 void wp_gw_mailbox_free(wp_gw_mailbox_t *m)
@@ -141,11 +150,21 @@ bool wp_gw_outbox_add(wp_gw_outbox_t *o, const void *msg)
     return true;
 }
 
-void wp_gw_outbox_close(wp_gw_outbox_t *o)
+static void on_outbox_closed(uv_handle_t *h)
+{
+    wp_gw_outbox_t *o = h->data;
+    if (--o->closing == 0 && o->closed != NULL)
+        o->closed(o->closed_ud);
+}
+
+void wp_gw_outbox_close(wp_gw_outbox_t *o, void (*closed)(void *ud), void *ud)
 {
     vec_drop(&o->batch, o->to->elem, o->to->drop);
     free(o->batch.v);
     o->batch = (wp_gw_vec_t){0};
-    uv_close((uv_handle_t *)&o->prepare, NULL);
-    uv_close((uv_handle_t *)&o->check, NULL);
+    o->closing = 2;
+    o->closed = closed;
+    o->closed_ud = ud;
+    uv_close((uv_handle_t *)&o->prepare, on_outbox_closed);
+    uv_close((uv_handle_t *)&o->check, on_outbox_closed);
 }

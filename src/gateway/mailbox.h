@@ -50,6 +50,8 @@ typedef struct wp_gw_mailbox_s {
     wp_gw_mail_fn handle;
     wp_gw_drop_fn drop;
     void *ud;
+    void (*closed)(void *ud); /* wp_gw_mailbox_close's */
+    void *closed_ud;
 } wp_gw_mailbox_t;
 
 /* 0, or a libuv error code (nothing to free then). */
@@ -57,8 +59,8 @@ int wp_gw_mailbox_init(wp_gw_mailbox_t *m, uv_loop_t *receiver, size_t elem, wp_
                        wp_gw_drop_fn drop, void *ud);
 /* From any thread: the receiver's handler runs once more with stop set. */
 void wp_gw_mailbox_stop(wp_gw_mailbox_t *m);
-/* Closes the mailbox's handle (cb as uv_close's, with the async handle). */
-void wp_gw_mailbox_close(wp_gw_mailbox_t *m, uv_close_cb cb);
+/* Closes the mailbox's handle; closed(ud) (may be NULL) once libuv is done with it. */
+void wp_gw_mailbox_close(wp_gw_mailbox_t *m, void (*closed)(void *ud), void *ud);
 /* Once no sender is left: drops what is queued, frees the memory and the mutex. */
 void wp_gw_mailbox_free(wp_gw_mailbox_t *m);
 
@@ -67,14 +69,17 @@ typedef struct wp_gw_outbox_s {
     uv_check_t check;
     wp_gw_vec_t batch; /* added this iteration */
     wp_gw_mailbox_t *to;
+    int closing; /* handles still closing */
+    void (*closed)(void *ud);
+    void *closed_ud;
 } wp_gw_outbox_t;
 
 void wp_gw_outbox_init(wp_gw_outbox_t *o, uv_loop_t *sender, wp_gw_mailbox_t *to);
 /* Adds one message (the mailbox's elem bytes); false when out of memory (nothing added: what
  * the message owns is still the caller's). */
 bool wp_gw_outbox_add(wp_gw_outbox_t *o, const void *msg);
-/* Closes its handles (the outbox must live until the loop has run their close callbacks) and
- * drops the batch not handed over. */
-void wp_gw_outbox_close(wp_gw_outbox_t *o);
+/* Closes its handles and drops the batch not handed over; closed(ud) (may be NULL) once libuv
+ * is done with both handles: the outbox's memory may go then, not before. */
+void wp_gw_outbox_close(wp_gw_outbox_t *o, void (*closed)(void *ud), void *ud);
 
 #endif

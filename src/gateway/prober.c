@@ -51,6 +51,7 @@ struct wp_gw_prober_s {
     void *ud;
     void (*closed)(void *ud);
     void *closed_ud;
+    int owner_parts; /* closing: the outbox and the mailbox */
     /* the thread's */
     uv_thread_t thread;
     uv_loop_t loop;
@@ -90,9 +91,13 @@ static void thread_main(void *arg);
 static void on_gets(void *ud, void *msgs, size_t n, bool stop);
 static void on_sweep(uv_timer_t *t);
 
-static void on_owner_closed(uv_handle_t *h)
+/* One of the owner's two parts (its outbox, its mailbox) is closed: the prober goes with the
+ * second. */
+static void on_owner_closed(void *ud)
 {
-    wp_gw_prober_t *p = (wp_gw_prober_t *)((char *)h - offsetof(wp_gw_prober_t, owner_box.async));
+    wp_gw_prober_t *p = ud;
+    if (--p->owner_parts > 0)
+        return;
     void (*closed)(void *) = p->closed;
     void *cud = p->closed_ud;
     free(p);
@@ -130,7 +135,7 @@ wp_gw_prober_t *wp_gw_prober_new(uv_loop_t *owner, uint64_t timeout_ms, size_t b
     }
     if ((rc = wp_gw_mailbox_init(&p->owner_box, owner, sizeof(wp_gw_probe_result_t), on_results,
                                  drop_result, p)) != 0) {
-        wp_gw_mailbox_close(&p->thread_box, NULL);
+        wp_gw_mailbox_close(&p->thread_box, NULL, NULL);
         uv_run(&p->loop, UV_RUN_DEFAULT);
         wp_gw_mailbox_free(&p->thread_box);
         uv_loop_close(&p->loop);
@@ -144,15 +149,16 @@ wp_gw_prober_t *wp_gw_prober_new(uv_loop_t *owner, uint64_t timeout_ms, size_t b
     wp_gw_outbox_init(&p->to_owner, &p->loop, &p->owner_box);
     if ((rc = uv_thread_create(&p->thread, thread_main, p)) != 0) {
         wp_err_set(err, WP_EIO, "checks thread: %s", uv_strerror(rc));
-        wp_gw_mailbox_close(&p->thread_box, NULL);
-        wp_gw_outbox_close(&p->to_owner);
+        wp_gw_mailbox_close(&p->thread_box, NULL, NULL);
+        wp_gw_outbox_close(&p->to_owner, NULL, NULL);
         uv_close((uv_handle_t *)&p->sweep, NULL);
         uv_run(&p->loop, UV_RUN_DEFAULT);
         uv_loop_close(&p->loop);
         wp_gw_mailbox_free(&p->thread_box);
         wp_gw_mailbox_free(&p->owner_box);
-        wp_gw_outbox_close(&p->to_thread);
-        wp_gw_mailbox_close(&p->owner_box, on_owner_closed);
+        p->owner_parts = 2;
+        wp_gw_outbox_close(&p->to_thread, on_owner_closed, p);
+        wp_gw_mailbox_close(&p->owner_box, on_owner_closed, p);
         return NULL;
     }
     return p;
@@ -167,8 +173,9 @@ void wp_gw_prober_free(wp_gw_prober_t *p, void (*closed)(void *ud), void *ud)
     wp_gw_mailbox_free(&p->owner_box); /* results not delivered: dropped */
     p->closed = closed;
     p->closed_ud = ud;
-    wp_gw_outbox_close(&p->to_thread);
-    wp_gw_mailbox_close(&p->owner_box, on_owner_closed);
+    p->owner_parts = 2;
+    wp_gw_outbox_close(&p->to_thread, on_owner_closed, p);
+    wp_gw_mailbox_close(&p->owner_box, on_owner_closed, p);
 }
 
 /* ---- the thread's side ---- */
@@ -341,8 +348,8 @@ static void shut_down(wp_gw_prober_t *p)
             free(e);
         }
     }
-    wp_gw_mailbox_close(&p->thread_box, NULL);
-    wp_gw_outbox_close(&p->to_owner);
+    wp_gw_mailbox_close(&p->thread_box, NULL, NULL);
+    wp_gw_outbox_close(&p->to_owner, NULL, NULL);
     uv_close((uv_handle_t *)&p->sweep, NULL);
 }
 

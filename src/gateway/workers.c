@@ -125,6 +125,7 @@ typedef struct gw_hub_s {
     wp_gateway_drained_fn on_drained;
     void *drained_ud;
     int drain_left, drain_cut;
+    int closing; /* worker 0's handles still closing at the end: the hub goes with the last */
 } gw_hub_t;
 
 static hub_worker_t *me(const wp_gateway_t *gw)
@@ -631,8 +632,9 @@ static void on_mail(void *ud, void *msgs, size_t n, bool stop)
     hub_msg_t *m = msgs;
     bool room = false;
     int drained = 0, cut = 0;
+    bool live = !stop && w->gw != NULL && !w->gw->stopping; /* NULL: it failed to start */
     for (size_t i = 0; i < n; i++) {
-        if (!stop && !w->gw->stopping) {
+        if (live) {
             room |= handle(w, &m[i]);
             drained += m[i].kind == HUB_DRAINED;
             cut += m[i].kind == HUB_DRAINED ? m[i].a : 0;
@@ -643,7 +645,7 @@ static void on_mail(void *ud, void *msgs, size_t n, bool stop)
         worker_stop(w);
         return;
     }
-    if (room && !w->gw->stopping)
+    if (room && live)
         wp__gw_flow_drain(w->gw);     /* an endpoint may have room now */
     for (int i = 0; i < drained; i++) /* the last may free the gateway and this mailbox */
         drained_one(w->gw, i == drained - 1 ? cut : 0);
@@ -651,7 +653,8 @@ static void on_mail(void *ud, void *msgs, size_t n, bool stop)
 
 /* ---- the workers' threads ---- */
 
-static void close_links(hub_worker_t *w)
+/* Ends the pending requests and closes the outboxes; closed(ud) once for each outbox. */
+static void close_links(hub_worker_t *w, void (*closed)(void *ud), void *ud)
 {
     while (w->pending != NULL) {
         pending_t *p = w->pending;
@@ -660,7 +663,7 @@ static void close_links(hub_worker_t *w)
     }
     for (int j = 0; w->out_ok && j < w->hub->n; j++) {
         if (j != w->index)
-            wp_gw_outbox_close(&w->out[j]);
+            wp_gw_outbox_close(&w->out[j], closed, ud);
     }
     w->out_ok = false;
 }
@@ -681,8 +684,8 @@ static void worker_stop(hub_worker_t *w)
     if (w->gw != NULL)
         wp_gateway_free(w->gw);
     w->gw = NULL;
-    close_links(w);
-    wp_gw_mailbox_close(&w->box, NULL);
+    close_links(w, NULL, NULL);
+    wp_gw_mailbox_close(&w->box, NULL, NULL);
 }
 
 static void worker_main(void *arg)
@@ -711,16 +714,22 @@ static void worker_main(void *arg)
     uv_run(w->loop, UV_RUN_DEFAULT);
 }
 
-static void on_hub_closed(uv_handle_t *h)
+static void hub_free(gw_hub_t *hub)
 {
-    hub_worker_t *w0 = (hub_worker_t *)((char *)h - offsetof(hub_worker_t, box.async));
-    gw_hub_t *hub = w0->hub;
     for (int i = 0; i < hub->n; i++)
         free(hub->w[i].out);
     free(hub->w);
     free(hub->cfg);
     uv_sem_destroy(&hub->ready);
     free(hub);
+}
+
+/* One of worker 0's handles is closed: the hub goes with the last. */
+static void on_hub_part_closed(void *ud)
+{
+    gw_hub_t *hub = ud;
+    if (--hub->closing == 0)
+        hub_free(hub);
 }
 
 void wp__gw_workers_stop(wp_gateway_t *gw)
@@ -740,7 +749,7 @@ void wp__gw_workers_stop(wp_gateway_t *gw)
         hub_worker_t *w = &hub->w[i];
         bool closed = w->running && w->start_st == WP_OK; /* by its thread (worker_stop) */
         if (w->box_ok && !closed) {
-            wp_gw_mailbox_close(&w->box, NULL);
+            wp_gw_mailbox_close(&w->box, NULL, NULL);
             uv_run(w->loop, UV_RUN_DEFAULT);
         }
         if (w->box_ok)
@@ -749,10 +758,17 @@ void wp__gw_workers_stop(wp_gateway_t *gw)
             wp_log(WP_LOG_ERROR, "worker: loop left with open handles", "worker=%d", i);
     }
     hub_worker_t *w0 = &hub->w[0];
-    close_links(w0);
-    wp_gw_mailbox_free(&w0->box);
     gw->hub = NULL;
-    wp_gw_mailbox_close(&w0->box, on_hub_closed);
+    hub->closing = (w0->out_ok ? hub->n - 1 : 0) + (w0->box_ok ? 1 : 0);
+    if (hub->closing == 0) {
+        hub_free(hub);
+        return;
+    }
+    close_links(w0, on_hub_part_closed, hub);
+    if (w0->box_ok) {
+        wp_gw_mailbox_free(&w0->box);
+        wp_gw_mailbox_close(&w0->box, on_hub_part_closed, hub);
+    }
 }
 
 static wp_status_t hub_fail(wp_gateway_t *gw, wp_err_t *err, int i, const char *what, int rc)

@@ -783,7 +783,9 @@ wp_status_t wp_http_server_listen(wp_http_server_t *srv, const char *host, int p
                                : uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
     if (rc != 0)
         return wp_err_set(err, WP_EINVAL, "listen address '%s' is not a numeric IP address", host);
-    uv_tcp_init_ex(srv->loop, &srv->tcp, addr.ss_family); /* the socket now, for its options */
+    rc = uv_tcp_init_ex(srv->loop, &srv->tcp, addr.ss_family); /* the socket now, for options */
+    if (rc != 0)
+        return wp_err_set(err, WP_EIO, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
     srv->tcp.data = srv;
     srv->listening = srv->listener_open = true;
     rc = srv->cfg.reuse_port ? reuse_port(&srv->tcp) : 0;
