@@ -146,8 +146,9 @@ cat "$tmp/quality"
     printf 'thread included). connections per worker: the share of requests each gateway worker\n'
     printf 'accepted (`wellpath_gateway_worker_requests_total`).\n\n'
     cat "$tmp/table"
-    printf '\nRouting quality: the Path 1 workload (bench/path1, 200 requests over four Poisson stages,\n'
-    printf '60 s) through `wellpath bench --policies topology` with the gateway at 1 and 2 workers.\n\n```\n'
+    printf '\nRouting quality: the Path 1 workload (bench/path1: 40 groups of shared 3,000-token prefixes, four Poisson stages,\n'
+    printf '4 to 36 requests/s, 60 s) through `wellpath bench --policies topology` with the gateway at 1
+and 2 workers; the load generator's connections spread over the workers.\n\n```\n'
     cat "$tmp/quality"
     printf '```\n'
 } | scripts/doc_section.sh docs/benchmarks.md bench-workers
