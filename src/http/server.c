@@ -115,12 +115,12 @@ static void conn_read_start(wp_http_conn_t *c)
 
 void wp_http_server_config_default(wp_http_server_config_t *cfg)
 {
-    cfg->max_header_bytes = 16 * 1024;
-    cfg->max_body_bytes = 4 * 1024 * 1024;
-    cfg->max_connections = 4096;
-    cfg->idle_timeout_ms = 60000;
-    cfg->header_timeout_ms = 30000;
-    cfg->server_name = "wellpath";
+    *cfg = (wp_http_server_config_t){.max_header_bytes = 16 * 1024,
+                                     .max_body_bytes = 4 * 1024 * 1024,
+                                     .max_connections = 4096,
+                                     .idle_timeout_ms = 60000,
+                                     .header_timeout_ms = 30000,
+                                     .server_name = "wellpath"};
 }
 
 /* ---- requests ---- */
