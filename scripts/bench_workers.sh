@@ -66,11 +66,11 @@ EOF
     wait_http "http://127.0.0.1:$port/v1/models" "nginx ($1 workers)"
 }
 
-start_gateway() { # workers: sets pid and port
+start_gateway() { # workers [pin]: sets pid and port
     port=$(free_port)
     printf 'endpoints:\n  - {url: "http://127.0.0.1:%s", name: static}\ngateway:\n  workers: %s\n' \
         "$be" "$1" >"$tmp/gw$1.yaml"
-    "$bin" gateway -f "$tmp/gw$1.yaml" --listen "127.0.0.1:$port" --log-level warn 2>"$tmp/gw$1.err" &
+    ${2:-} "$bin" gateway -f "$tmp/gw$1.yaml" --listen "127.0.0.1:$port" --log-level warn 2>"$tmp/gw$1.err" &
     pid=$!
     pids+=($pid)
     wait_http "http://127.0.0.1:$port/health" "the gateway ($1 workers)"
@@ -123,6 +123,40 @@ measure() { # proxy workers pid port body-KB: prints one table row
     done
 } >"$tmp/table"
 cat "$tmp/table"
+
+# The cost of sharing, apart from what the machine allows: the gateway pinned to CPU 0 with 1
+# and then 2 workers (both on that one core), wrk (1 thread, 32 connections) and the backend on
+# CPU 1; 8 KB keep-alive, three rounds, the median of each. What a second worker adds to each
+# request's CPU is what each worker spends applying the other's events.
+: >"$tmp/share"
+if [ "$(nproc)" -ge 2 ]; then
+    taskset -pc 1 "$(cat "$tmp/be/nginx.pid")" >/dev/null
+    for round in 1 2 3; do
+        for w in 1 2; do
+            start_gateway "$w" "taskset -c 0"
+            taskset -c 1 wrk -t1 -c32 -d1s -s "$tmp/post8.lua" "http://127.0.0.1:$port/v1/completions" >/dev/null 2>&1 || true
+            t0=$(cpu_ticks "$pid")
+            taskset -c 1 wrk -t1 -c32 -d"$duration" -s "$tmp/post8.lua" "http://127.0.0.1:$port/v1/completions" >"$tmp/wrk.out" 2>&1 || true
+            t1=$(cpu_ticks "$pid")
+            read -r n secs _ < <(grep '^RESULT' "$tmp/wrk.out" | cut -d' ' -f2-)
+            awk -v w="$w" -v n="$n" -v s="$secs" -v t=$((t1 - t0)) -v hz="$hz" \
+                'BEGIN{printf "%d %.0f %.4f\n", w, n / s, t / hz / n * 1000}' >>"$tmp/share"
+            kill "$pid"
+            wait "$pid" 2>/dev/null || true
+        done
+    done
+    med() { sort -n | sed -n 2p; } # the middle of three
+    {
+        printf '| workers on CPU 0 | req/s (median of 3) | gateway CPU-ms / req (median of 3) | rounds (CPU-ms / req) |\n'
+        printf '|---:|---:|---:|---|\n'
+        for w in 1 2; do
+            printf '| %s | %s | %s | %s |\n' "$w" "$(awk -v w="$w" '$1 == w {print $2}' "$tmp/share" | med)" \
+                "$(awk -v w="$w" '$1 == w {print $3}' "$tmp/share" | med)" \
+                "$(awk -v w="$w" '$1 == w {printf "%s ", $3}' "$tmp/share")"
+        done
+    } >"$tmp/share-table"
+    cat "$tmp/share-table"
+fi
 [ "$quality" = 1 ] || exit 0
 
 # Routing quality: the Path 1 workload, one policy, 1 and 2 workers.
@@ -146,9 +180,17 @@ cat "$tmp/quality"
     printf 'thread included). connections per worker: the share of requests each gateway worker\n'
     printf 'accepted (`wellpath_gateway_worker_requests_total`).\n\n'
     cat "$tmp/table"
+    if [ -s "$tmp/share-table" ]; then
+        printf '\nThe cost of sharing: the gateway pinned to CPU 0 with 1 and then 2 workers (both loops on\n'
+        printf 'that one core), wrk (one thread, 32 connections) and the backend on CPU 1, 8 KB keep-alive,\n'
+        printf 'three rounds. With the same core doing the same requests, what the second worker adds to\n'
+        printf 'each request'"'"'s CPU is what the workers spend applying each other'"'"'s events (each dispatch is\n'
+        printf 'applied to both schedulers and prefix indexes) and handing them over.\n\n'
+        cat "$tmp/share-table"
+    fi
     printf '\nRouting quality: the Path 1 workload (bench/path1: 40 groups of shared 3,000-token prefixes, four Poisson stages,\n'
-    printf '4 to 36 requests/s, 60 s) through `wellpath bench --policies topology` with the gateway at 1
-and 2 workers; the load generator's connections spread over the workers.\n\n```\n'
+    printf '4 to 36 requests/s, 60 s) through `wellpath bench --policies topology` with the gateway at 1\n'
+    printf 'and 2 workers; the connections of the load generator spread over the workers.\n\n```\n'
     cat "$tmp/quality"
     printf '```\n'
 } | scripts/doc_section.sh docs/benchmarks.md bench-workers

@@ -67,6 +67,8 @@ typedef struct hub_msg_s {
     hub_kind_t kind;
     int from;
     int a;
+    int index; /* the endpoint's index in the sender's current generation (the receiver's
+                  too, while both run the same config: found at once), -1: none */
     char name[64];
     /* HUB_LOAD: the pick's numbers (payload: its block chain, n_blocks hashes) */
     uint32_t n_blocks;
@@ -188,14 +190,18 @@ static void broadcast(hub_worker_t *w, const hub_msg_t *m, size_t len)
 
 static hub_msg_t named(hub_kind_t kind, const gw_endpoint_t *ep, int a)
 {
-    hub_msg_t m = {.kind = kind, .a = a};
+    hub_msg_t m = {.kind = kind, .a = a, .index = ep->index};
     wp_strlcpy(m.name, ep->cfg.name, sizeof(m.name));
     return m;
 }
 
-static gw_endpoint_t *find(wp_gateway_t *gw, const char *name)
+/* The current generation's endpoint of that name; at index when it is there (-1: look). */
+static gw_endpoint_t *find(wp_gateway_t *gw, const char *name, int index)
 {
     gw_pool_t *pool = gw->pool;
+    if (pool != NULL && index >= 0 && index < pool->n_eps &&
+        strcmp(pool->eps[index].cfg.name, name) == 0)
+        return &pool->eps[index];
     for (int i = 0; pool != NULL && i < pool->n_eps; i++) {
         if (strcmp(pool->eps[i].cfg.name, name) == 0)
             return &pool->eps[i];
@@ -213,7 +219,11 @@ void wp__gw_workers_load(wp_gateway_t *gw, const gw_endpoint_t *ep, const wp_sch
     hub_msg_t m = named(HUB_LOAD, ep, (int)what);
     m.prompt_tokens = pick->prompt_tokens;
     m.prefill_tokens = pick->prefill_tokens;
-    if (what != GW_LOAD_PREFILLED && pick->n_blocks > 0) {
+    /* the chain: for the index and active blocks at a dispatch, for active blocks alone at a
+     * completion */
+    bool chain =
+        what == GW_LOAD_SENT || (what == GW_LOAD_DONE && wp_sched_reads_active(ep->pool->sched));
+    if (chain && pick->n_blocks > 0) {
         m.n_blocks = pick->n_blocks;
         m.payload = (void *)pick->block_hashes;
     }
@@ -406,7 +416,7 @@ static void write_summed(wp_gateway_t *gw, pending_t *p, wp_buf_t *b)
         const snap_t *s = p->snaps[k];
         wp__gw_tally_add(&sum, &s->tally);
         for (int i = 0; i < s->n; i++) {
-            gw_endpoint_t *ep = find(gw, s->names[i]);
+            gw_endpoint_t *ep = find(gw, s->names[i], i);
             if (ep != NULL)
                 wp__gw_counts_add(&ep->counts, &s->counts[i]);
         }
@@ -572,7 +582,7 @@ static void admin_done(hub_msg_t *m)
 static bool handle(hub_worker_t *w, hub_msg_t *m)
 {
     wp_gateway_t *gw = w->gw;
-    gw_endpoint_t *ep = m->name[0] ? find(gw, m->name) : NULL;
+    gw_endpoint_t *ep = m->name[0] ? find(gw, m->name, m->index) : NULL;
     switch (m->kind) {
     case HUB_LOAD:
         return ep != NULL && apply_load(gw, ep, m);

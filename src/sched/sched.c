@@ -648,6 +648,11 @@ bool wp_sched_reads_kv_events(const wp_sched_t *s)
     return s->reads_kv;
 }
 
+bool wp_sched_reads_active(const wp_sched_t *s)
+{
+    return s->policy->reads_active;
+}
+
 bool wp_sched_reads_prompt_tokens(const wp_sched_t *s)
 {
     if (s->policy->reads_tokens)

@@ -371,6 +371,9 @@ bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type);
  * scorer, or a policy whose source router consumes them: dynamo-kv): a caller subscribes to
  * the events and gives requests their kv_hashes only then. */
 bool wp_sched_reads_kv_events(const wp_sched_t *s);
+/* Whether completions read the pick's block chain (the policy keeps the blocks of the requests
+ * in flight: dynamo-kv); else on_complete needs only the pick's endpoint and token counts. */
+bool wp_sched_reads_active(const wp_sched_t *s);
 /* Whether picks read the prompt's token count (request.prompt_tokens): a scorer or policy
  * that weighs prefill work (prefill-queue, rank-balance, dynamo-kv). Where none does, a
  * caller may leave it 0 and save counting: the scheduler then estimates it from the
