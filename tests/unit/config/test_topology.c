@@ -165,6 +165,8 @@ static void test_config_ranges_and_choices(void **state)
                  NULL);
     expect_error("model: m\nvllm:\n  replicas: 65\n",
                  "topology.yaml:3:13: vllm.replicas: 65 is out of range [1, 64]", NULL);
+    expect_error("model: m\ngateway:\n  workers: 0\n",
+                 "topology.yaml:3:12: gateway.workers: 0 is out of range [1, 64]", NULL);
     expect_error("model: m\nvllm:\n  gpuMemoryUtilization: 0\n",
                  "topology.yaml:3:25: vllm.gpuMemoryUtilization: 0 is out of range (0, 1]", NULL);
     expect_error("model: m\ninferenceScheduler:\n  policy: fastest\n",
