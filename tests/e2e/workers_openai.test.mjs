@@ -11,7 +11,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 
-import { MODEL, Proc, metrics, randomText, sample, seededRandom, startSim, stopClean, testSeed, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+import { MODEL, Proc, fakeVllm, metrics, parseProm, randomText, sample, seededRandom, startSim, stopClean, testSeed, waitUntil, writeTemp } from '../lib/wellpath.mjs';
 
 const SEED = testSeed();
 const rng = seededRandom(SEED);
@@ -33,6 +33,10 @@ function freshFetch(url, init = {}) {
   });
 }
 
+async function served(base) {
+  return (await metrics(base)).filter((s) => s.name === 'wellpath_gateway_worker_requests_total');
+}
+
 function topology(eps, extra = '') {
   return `endpoints:\n${eps.map((e) => `  - {url: "http://127.0.0.1:${e.port}", name: ${e.name}}`).join('\n')}\n` +
     `gateway:\n  workers: 2\n  adminToken: ${TOKEN}\n${extra}`;
@@ -41,7 +45,6 @@ function topology(eps, extra = '') {
 describe('a gateway with two workers', () => {
   let sim, gw, base, client, file, eps;
 
-  const served = async () => (await metrics(base)).filter((s) => s.name === 'wellpath_gateway_worker_requests_total');
 
   async function complete(prompt, opts = {}) {
     const { data, response } = await client.completions
@@ -95,10 +98,10 @@ describe('a gateway with two workers', () => {
       const where = new Set();
       const workers = new Set();
       for (let i = 0; i < 5; i++) {
-        const before = await served();
+        const before = await served(base);
         const r = await complete(`${prefix} question ${i}`);
         where.add(r.endpoint);
-        const after = await served();
+        const after = await served(base);
         workers.add(after.find((s, k) => s.value !== before[k].value)?.labels.worker);
       }
       assert.equal(where.size, 1, `group ${g}: one endpoint for its prefix, got ${[...where]} (workers ${[...workers]})`);
@@ -155,6 +158,59 @@ describe('a gateway with two workers', () => {
     assert.deepEqual({ code: r.code, signal: r.signal }, { code: 0, signal: null }, gw.output());
     assert.ok(gw.lines.stderr.some((l) => l.includes('msg=drained')), gw.output());
     gw = null;
+  });
+});
+
+// The pool's state is one: an endpoint that fails is ejected by every worker after the
+// configured failures counted across workers, and a server that goes away leaves both workers'
+// pools (only worker 0 checks it).
+describe('two workers share the endpoints\' state', () => {
+  let sim, fake, gw, base, client;
+  before(async () => {
+    sim = await startSim({ replicas: 2, timeScale: 0.02 });
+    fake = await fakeVllm({ failing: true });
+    const file = writeTemp(`endpoints:\n  - {url: "http://127.0.0.1:${sim.ports[0]}", name: a}\n` +
+      `  - {url: "http://127.0.0.1:${sim.ports[1]}", name: c}\n  - {url: "http://127.0.0.1:${fake.port}", name: b}\n` +
+      'gateway:\n  workers: 2\n  outlierDetection: {consecutiveFailures: 3, baseEjectionMs: 600000}\n');
+    gw = new Proc(['gateway', '-f', file, '--listen', '127.0.0.1:0']);
+    const m = await gw.waitFor(/msg="gateway listening" addr=127\.0\.0\.1:(\d+)/, { stream: 'stderr' });
+    base = `http://127.0.0.1:${m[1]}`;
+    await gw.waitFor(/msg="workers started" workers=2/, { stream: 'stderr' });
+    client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60000, fetch: freshFetch });
+    await waitUntil(async () => {
+      for (let i = 0; i < 20; i++) if ((await freshFetch(`${base}/health`)).status !== 200) return false;
+      return (await metrics(base)).filter((s) => s.name === 'wellpath_endpoint_healthy' && s.value === 1).length === 3;
+    }, { timeout: 20000, what: 'three endpoints in both workers\' pools' });
+  });
+  after(async () => {
+    if (gw) await stopClean(assert, gw, 'wellpath gateway');
+    if (sim) await stopClean(assert, sim.proc, 'wellpath sim');
+    if (fake) fake.server.close();
+  });
+
+  test('test_workers_eject_together', async () => {
+    const workers = new Set();
+    for (let i = 0; i < 30; i++) {
+      const r = await client.completions.create({ model: MODEL, prompt: `eject ${SEED} ${i} ${randomText(40, rng)}`, max_tokens: 2 }).withResponse();
+      assert.notEqual(r.response.headers.get('x-wellpath-endpoint'), 'b');
+    }
+    for (const s of await served(base)) if (s.value > 0) workers.add(s.labels.worker);
+    assert.equal(workers.size, 2, 'both workers served');
+    // Three failures in a row, counted across the workers, and no fourth request reached it.
+    assert.equal(fake.completions, 3, `requests that reached the failing server: ${fake.completions}`);
+    for (let i = 0; i < 10; i++) // whichever worker answers sees it ejected
+      assert.equal(sample(parseProm(await (await freshFetch(`${base}/metrics`)).text()), 'wellpath_endpoint_ejected', { endpoint: 'b' }), 1);
+  });
+
+  test('test_workers_drop_a_server_that_goes_away', async () => {
+    await stopClean(assert, sim.proc, 'wellpath sim');
+    sim = null; // a and c are gone: both leave every worker's pool
+    await waitUntil(async () => {
+      for (let i = 0; i < 10; i++) if ((await freshFetch(`${base}/health`)).status !== 503) return false;
+      return true;
+    }, { timeout: 15000, what: 'every worker to see no healthy endpoint' });
+    const r = await freshFetch(`${base}/v1/completions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ model: MODEL, prompt: 'x', max_tokens: 1 }) });
+    assert.equal(r.status, 503, await r.text());
   });
 });
 
