@@ -37,6 +37,7 @@ static const char usage_text[] =
     "      --log-level LEVEL  debug|info|warn|error (default info)\n"
     "      --log-json         structured logs as JSON lines instead of logfmt\n"
     "      --drain-timeout MS on SIGTERM, how long in-flight requests may run (default 30000)\n"
+    "      --workers N        override gateway.workers: event loops on the listen address (1..64)\n"
     "Signals: SIGTERM/SIGINT drain then exit (twice: exit at once); SIGHUP reloads FILE.\n"
     "gateway.discoveryFile in FILE names a file of more endpoints, watched and applied as\n"
     "it changes.\n";
@@ -47,6 +48,7 @@ typedef struct gw_run_s {
     uv_signal_t sighup;
     const char *file, *listen;
     int64_t drain_timeout_ms; /* -1: from the config */
+    int workers;              /* 0: from the config */
     bool draining;
     int exit_code;
     wp_topology_t topo;       /* FILE as last loaded (its endpoints owned) */
@@ -155,6 +157,8 @@ static wp_status_t build_config(gw_run_t *r, const wp_topology_t *t, const wp_to
                         r->file);
     if (r->drain_timeout_ms >= 0)
         gc->drain_timeout_ms = (uint64_t)r->drain_timeout_ms;
+    if (r->workers > 0)
+        gc->workers = r->workers;
     wp_topology_free(&topo);
     wp_topology_free(&listed);
     return st;
@@ -362,12 +366,13 @@ static void admin_drain(void *ud)
         begin_drain(r);
 }
 
-enum { O_FILE = 'f', O_HELP = 'h', O_LISTEN = 256, O_LOG, O_JSON, O_DRAIN };
+enum { O_FILE = 'f', O_HELP = 'h', O_LISTEN = 256, O_LOG, O_JSON, O_DRAIN, O_WORKERS };
 
 static const wp_cli_opt_t opts[] = {
     {"file", 'f', true, O_FILE},         {"listen", 0, true, O_LISTEN},
     {"log-level", 0, true, O_LOG},       {"log-json", 0, false, O_JSON},
     {"drain-timeout", 0, true, O_DRAIN}, {"help", 'h', false, O_HELP},
+    {"workers", 0, true, O_WORKERS},
 };
 
 int wp_cli_gateway(int argc, char **argv)
@@ -395,6 +400,17 @@ int wp_cli_gateway(int argc, char **argv)
             if (!wp_cli_drain_timeout("gateway", v, &run.drain_timeout_ms))
                 return 2;
             break;
+        case O_WORKERS: {
+            int64_t n;
+            if (wp_parse_i64(v, strlen(v), &n) != WP_OK || n < 1 || n > WP_GATEWAY_MAX_WORKERS) {
+                char msg[160];
+                snprintf(msg, sizeof(msg), "--workers: expected an integer in 1..%d, got '%.40s'",
+                         WP_GATEWAY_MAX_WORKERS, v);
+                return wp_cli_fail("gateway", msg);
+            }
+            run.workers = (int)n;
+            break;
+        }
         case O_JSON:
             json = true;
             break;

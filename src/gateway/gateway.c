@@ -306,6 +306,11 @@ static wp_status_t workers_check(const wp_gateway_config_t *cfg, int workers, wp
                           WP_GATEWAY_MAX_WORKERS);
     if (workers == 1)
         return WP_OK;
+    if (cfg->flow.enabled)
+        return wp_err_set(err, WP_EINVAL,
+                          "gateway.workers: %d with gateway.flowControl is not supported yet (its "
+                          "queue is one loop's): use workers: 1 with flow control",
+                          workers);
     if (cfg->scale_to_zero.enabled)
         return wp_err_set(err, WP_EINVAL,
                           "gateway.workers: %d with gateway.scaleToZero is not supported: "
@@ -334,7 +339,7 @@ static wp_gateway_t *gw_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, str
     gw->cfg = *cfg;
     gw->hub = hub;
     gw->worker = worker;
-    wp_rng_seed(&gw->rng, cfg->seed + (uint64_t)worker);
+    wp_rng_seed(&gw->rng, cfg->seed); /* each worker's tie-breaks as one loop's would be */
     gw->id_base = uv_hrtime() ^ ((uint64_t)uv_os_getpid() << 40) ^ wp_hash_mix((uint64_t)worker);
     models_from_config(gw, cfg);
     gw->start_ms = uv_now(loop);
@@ -514,8 +519,9 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
         wp_log(WP_LOG_WARN, "reload: scale-to-zero kept as it was", "why=\"%s\"", ferr.msg);
     if (wp__gw_decisions_open(gw, &ferr) != WP_OK)
         wp_log(WP_LOG_WARN, "reload: no decision log", "why=\"%s\"", ferr.msg);
-    wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_RELOAD,
-                                               .generation = gw->reloads + 1});
+    if (gw_logs_state(gw))
+        wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_RELOAD,
+                                                   .generation = gw->reloads + 1});
     wp__gw_flow_drain(gw);
     wp__gw_checks_soon(gw); /* new endpoints are checked at the next tick */
     gw->reloads++;

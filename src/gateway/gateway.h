@@ -153,8 +153,8 @@ typedef struct wp_gateway_config_s {
     int n_route_peers;
     /* Event loops serving the listen address, each on its own thread (1..WP_GATEWAY_MAX_WORKERS,
      * default 1): the kernel spreads client connections over them (SO_REUSEPORT), and they share
-     * one view of the pool (gateway/workers.c). With more than one: no scale-to-zero, no
-     * routes_listen or route_peers. */
+     * one view of the pool (gateway/workers.c). With more than one: no flow control, no
+     * scale-to-zero, no routes_listen or route_peers. */
     int workers;
 } wp_gateway_config_t;
 

@@ -205,6 +205,9 @@ typedef struct gw_tally_s {
     uint64_t pd_disaggregated, pd_decode_only; /* P/D requests by path */
     uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];
     uint64_t tokenize_errors;
+    /* Flow control's queue length and sheds: sched/admit keeps this worker's; these hold the
+     * other workers' (0 but while /metrics or /status is written with them added). */
+    uint64_t queued, shed[WP_SCHED_SHED_KINDS];
     /* status.c: the last GW_TTFT_RECENT_ALL TTFTs of streamed 2xx answers (a ring) */
     double ttft_recent[GW_TTFT_RECENT_ALL];
     int ttft_n, ttft_next;
@@ -560,8 +563,9 @@ void wp__gw_pool_sync(wp_gateway_t *gw, gw_pool_t *pool);
 /* A proxied request on ep (of any generation: the current one's endpoint of that name is
  * the one judged) ended; fault: it counts against the endpoint (sched/retry.h). */
 void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool fault);
-/* The verdict on ep (of the current generation) applied here alone (another worker's note). */
-void wp__gw_outlier_apply(wp_gateway_t *gw, gw_endpoint_t *ep, bool fault);
+/* The verdict on ep (of the current generation) applied here alone; logs: what it decides is
+ * logged here (the worker whose request it was). */
+void wp__gw_outlier_apply(wp_gateway_t *gw, gw_endpoint_t *ep, bool fault, bool logs);
 /* Ends ejections whose time is up (the endpoint goes on probation). */
 void wp__gw_outlier_tick(wp_gateway_t *gw);
 
@@ -575,6 +579,10 @@ void wp__gw_tally_free(gw_tally_t *t);
 /* Adds src's counts into dst (another worker's, for /metrics and /status). */
 void wp__gw_tally_add(gw_tally_t *dst, const gw_tally_t *src);
 void wp__gw_counts_add(gw_ep_counts_t *dst, const gw_ep_counts_t *src);
+/* Requests in flow control's queue, and those shed for a reason: this worker's (sched/admit)
+ * plus, while written summed, the others' (gw_tally_t.queued, .shed). */
+uint64_t wp__gw_queued(const wp_gateway_t *gw);
+uint64_t wp__gw_shed(const wp_gateway_t *gw, int reason);
 /* An answer the gateway gave without an endpoint (model label "none"). */
 void wp__gw_count_unrouted(wp_gateway_t *gw, int status);
 /* A proxied request's answer, counted on ep (of any generation: on the current one's
@@ -634,6 +642,9 @@ void wp__gw_workers_scrape_sent(wp_gateway_t *gw, const gw_endpoint_t *ep);
 void wp__gw_workers_check(wp_gateway_t *gw, const gw_endpoint_t *ep, gw_check_kind_t kind,
                           const struct wp_gw_probe_result_s *res);
 void wp__gw_workers_outlier(wp_gateway_t *gw, const gw_endpoint_t *ep, bool fault);
+/* Applies the other workers' events sent so far, now rather than at this loop's next
+ * iteration (a pick that found no room asks before it answers); true when there were some. */
+bool wp__gw_workers_sync(wp_gateway_t *gw);
 /* Another worker asks worker 0 to check ep's health now: true when it was asked. */
 bool wp__gw_workers_health_now(wp_gateway_t *gw, const gw_endpoint_t *ep);
 /* Worker 0 applied a new config / new discovery sources: the others apply them too. */

@@ -45,9 +45,10 @@ static void vec_drop(wp_gw_vec_t *q, size_t sz, wp_gw_drop_fn drop)
 
 /* ---- the receiver's side ---- */
 
-static void on_async(uv_async_t *a)
+bool wp_gw_mailbox_poll(wp_gw_mailbox_t *m)
 {
-    wp_gw_mailbox_t *m = a->data;
+    if (m->handling)
+        return false;
     uv_mutex_lock(&m->mu);
     wp_gw_vec_t t = m->taking; /* the whole queue, leaving it the memory of the last batch */
     m->taking = m->queue;
@@ -55,8 +56,19 @@ static void on_async(uv_async_t *a)
     m->queue.n = 0;
     bool stop = m->stop;
     uv_mutex_unlock(&m->mu);
-    m->handle(m->ud, m->taking.v, m->taking.n, stop);
+    size_t n = m->taking.n;
+    if (n == 0 && !stop)
+        return false;
+    m->handling = true;
+    m->handle(m->ud, m->taking.v, n, stop);
+    m->handling = false;
     m->taking.n = 0;
+    return true;
+}
+
+static void on_async(uv_async_t *a)
+{
+    wp_gw_mailbox_poll(a->data);
 }
 
 int wp_gw_mailbox_init(wp_gw_mailbox_t *m, uv_loop_t *receiver, size_t elem, wp_gw_mail_fn handle,

@@ -52,11 +52,15 @@ typedef struct wp_gw_mailbox_s {
     void *ud;
     void (*closed)(void *ud); /* wp_gw_mailbox_close's */
     void *closed_ud;
+    bool handling; /* the handler runs (a poll from inside it does nothing) */
 } wp_gw_mailbox_t;
 
 /* 0, or a libuv error code (nothing to free then). */
 int wp_gw_mailbox_init(wp_gw_mailbox_t *m, uv_loop_t *receiver, size_t elem, wp_gw_mail_fn handle,
                        wp_gw_drop_fn drop, void *ud);
+/* On the receiver's loop: hands what is queued to the handler now, without waiting for the
+ * wake-up; false when nothing was queued (or the handler is running already). */
+bool wp_gw_mailbox_poll(wp_gw_mailbox_t *m);
 /* From any thread: the receiver's handler runs once more with stop set. */
 void wp_gw_mailbox_stop(wp_gw_mailbox_t *m);
 /* Closes the mailbox's handle; closed(ud) (may be NULL) once libuv is done with it. */

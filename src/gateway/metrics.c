@@ -175,8 +175,21 @@ void wp__gw_tally_add(gw_tally_t *dst, const gw_tally_t *src)
     for (int k = 0; k < GW_PD_FALLBACK_KINDS; k++)
         dst->pd_fallbacks[k] += src->pd_fallbacks[k];
     dst->tokenize_errors += src->tokenize_errors;
+    dst->queued += src->queued;
+    for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
+        dst->shed[k] += src->shed[k];
     ring_add(dst->ttft_recent, &dst->ttft_n, &dst->ttft_next, GW_TTFT_RECENT_ALL, src->ttft_recent,
              src->ttft_n, src->ttft_next);
+}
+
+uint64_t wp__gw_queued(const wp_gateway_t *gw)
+{
+    return wp_sched_admit_queued(gw->admit) + gw->tally.queued;
+}
+
+uint64_t wp__gw_shed(const wp_gateway_t *gw, int reason)
+{
+    return wp_sched_admit_shed_count(gw->admit, (wp_sched_shed_t)reason) + gw->tally.shed[reason];
 }
 
 void wp__gw_counts_add(gw_ep_counts_t *dst, const gw_ep_counts_t *src)
@@ -606,8 +619,7 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
            "Requests accepted and not answered yet (those waiting in the queue included).",
            (double)gw->tally.in_flight);
     scalar(out, "wellpath_gateway_queue_length", "gauge",
-           "Requests waiting for an endpoint with room (flow control).",
-           (double)wp_sched_admit_queued(gw->admit));
+           "Requests waiting for an endpoint with room (flow control).", (double)wp__gw_queued(gw));
     wp__gw_wake_metrics(gw, out);
     hist(out, &gw->tally.queue_wait_s, "wellpath_gateway_queue_wait_seconds",
          "Time a request waited in the flow-control queue before it was sent.");
@@ -616,7 +628,7 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
     for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
         wp_buf_printf(out, "wellpath_gateway_shed_total{reason=\"%s\"} %llu\n",
                       wp_sched_shed_name((wp_sched_shed_t)k),
-                      (unsigned long long)wp_sched_admit_shed_count(gw->admit, (wp_sched_shed_t)k));
+                      (unsigned long long)wp__gw_shed(gw, k));
     scalar(out, "wellpath_gateway_reloads_total", "counter",
            "Configurations applied while running (SIGHUP or POST /admin/reload).",
            (double)gw->reloads);

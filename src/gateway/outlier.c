@@ -15,12 +15,11 @@ void wp__gw_pool_sync(wp_gateway_t *gw, gw_pool_t *pool)
     wp_sched_outlier_apply(pool->outlier, pool->sched, gw->cfg.max_in_flight);
 }
 
+/* Logs what outlier detection decided (the caller says whether this worker logs it). */
 static void log_event(wp_gateway_t *gw, gw_endpoint_t *ep, wp_sched_outlier_event_t ev,
                       double for_s)
 {
     const wp_sched_outlier_ep_t *o = gw_ep_outlier(ep);
-    if (!gw_logs_state(gw))
-        return;
     wp__gw_decision(gw, &(wp_sched_decision_t){.kind = wp_sched_decision_of_outlier(ev),
                                                .endpoint = ep->cfg.name,
                                                .seconds = for_s});
@@ -40,17 +39,18 @@ void wp__gw_outlier_note(wp_gateway_t *gw, gw_endpoint_t *ep, bool fault)
     if (ep == NULL)
         return;
     wp__gw_workers_outlier(gw, ep, fault);
-    wp__gw_outlier_apply(gw, ep, fault);
+    wp__gw_outlier_apply(gw, ep, fault, true);
 }
 
-void wp__gw_outlier_apply(wp_gateway_t *gw, gw_endpoint_t *ep, bool fault)
+void wp__gw_outlier_apply(wp_gateway_t *gw, gw_endpoint_t *ep, bool fault, bool logs)
 {
     double for_s = 0;
     wp_sched_outlier_event_t ev =
         wp_sched_outlier_note(ep->pool->outlier, ep->index, fault, wp__gw_now(gw), &for_s);
     if (ev == WP_SCHED_OUTLIER_NONE)
         return;
-    log_event(gw, ep, ev, for_s);
+    if (logs)
+        log_event(gw, ep, ev, for_s);
     wp__gw_pool_sync(gw, ep->pool);
 }
 
@@ -59,7 +59,7 @@ void wp__gw_outlier_tick(wp_gateway_t *gw)
     gw_pool_t *pool = gw->pool;
     for (int i = 0; i < pool->n_eps; i++) {
         wp_sched_outlier_event_t ev = wp_sched_outlier_tick(pool->outlier, i, wp__gw_now(gw));
-        if (ev != WP_SCHED_OUTLIER_NONE)
+        if (ev != WP_SCHED_OUTLIER_NONE && gw_logs_state(gw)) /* each worker's clock: once */
             log_event(gw, &pool->eps[i], ev, 0);
     }
     wp__gw_pool_sync(gw, pool);

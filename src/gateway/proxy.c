@@ -362,6 +362,8 @@ void wp__gw_proxy_attempt(gw_proxy_t *p)
     uint64_t t = uv_hrtime();
     wp_err_t err;
     wp_status_t st = wp_sched_pick(p->pool->sched, wp__gw_now(gw), &sr, &gw->rng, &p->pick, &err);
+    if (st != WP_OK && wp__gw_workers_sync(gw)) /* another worker's completion may make room */
+        st = wp_sched_pick(p->pool->sched, wp__gw_now(gw), &sr, &gw->rng, &p->pick, &err);
     wp_stats_hist_observe(&gw->tally.decision_s, (double)(uv_hrtime() - t) / 1e9);
     if (st != WP_OK) {
         if (p->attempts > 1) {

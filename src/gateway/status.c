@@ -190,15 +190,15 @@ static void write_totals(const wp_gateway_t *gw, uint64_t picks_all, wp_buf_t *b
     count_statuses(gw->tally.unrouted, &requests, &errors);
     uint64_t shed = 0;
     for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
-        shed += wp_sched_admit_shed_count(gw->admit, (wp_sched_shed_t)k);
+        shed += wp__gw_shed(gw, k);
     wp_buf_printf(b,
                   "\"totals\":{\"endpoints\":%d,\"healthy\":%d,\"in_flight\":%llu,"
                   "\"requests\":%llu,\"errors\":%llu,\"picks\":%llu,\"retries\":%llu,"
-                  "\"queued\":%u,\"shed\":%llu,",
+                  "\"queued\":%llu,\"shed\":%llu,",
                   gw->pool->n_eps, wp__gw_ready_count(gw), (unsigned long long)gw->tally.in_flight,
                   (unsigned long long)requests, (unsigned long long)errors,
                   (unsigned long long)picks_all, (unsigned long long)gw->tally.retries_total,
-                  wp_sched_admit_queued(gw->admit), (unsigned long long)shed);
+                  (unsigned long long)wp__gw_queued(gw), (unsigned long long)shed);
     /* Exact percentiles of the recent samples (a histogram's buckets are too coarse for a
      * page a person reads: 1300 ms estimated for a measured 790 ms). */
     wp_stats_samples_t recent;

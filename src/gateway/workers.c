@@ -267,6 +267,11 @@ void wp__gw_workers_outlier(wp_gateway_t *gw, const gw_endpoint_t *ep, bool faul
     broadcast(me(gw), &m, 0);
 }
 
+bool wp__gw_workers_sync(wp_gateway_t *gw)
+{
+    return gw->hub != NULL && wp_gw_mailbox_poll(&me(gw)->box);
+}
+
 bool wp__gw_workers_health_now(wp_gateway_t *gw, const gw_endpoint_t *ep)
 {
     if (gw->hub == NULL || gw->worker == 0)
@@ -390,6 +395,9 @@ static snap_t *snap_take(wp_gateway_t *gw)
         return NULL;
     }
     wp__gw_tally_add(&s->tally, &gw->tally);
+    s->tally.queued = wp__gw_queued(gw);
+    for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
+        s->tally.shed[k] = wp__gw_shed(gw, k);
     for (int i = 0; i < n; i++) {
         wp_strlcpy(s->names[i], gw->pool->eps[i].cfg.name, sizeof(s->names[i]));
         s->counts[i] = gw->pool->eps[i].counts;
@@ -501,6 +509,10 @@ static bool apply_load(wp_gateway_t *gw, gw_endpoint_t *ep, const hub_msg_t *m)
         ep->peer_in_flight++;
         ep->peer_prefilling++;
         wp_sched_on_dispatch(s, &pick);
+        /* the role it was picked for: a prefill endpoint's, else the pool's (proxy.c, pd.c) */
+        wp_sched_follow(s, ep->index,
+                        ep->cfg.role == WP_SCHED_ROLE_PREFILL ? WP_SCHED_ROLE_PREFILL
+                                                              : gw_pool_role(ep->pool));
         return false;
     case GW_LOAD_PREFILLED:
         if (ep->peer_prefilling == 0)
@@ -596,7 +608,7 @@ static bool handle(hub_worker_t *w, hub_msg_t *m)
         return true;
     case HUB_OUTLIER:
         if (ep != NULL)
-            wp__gw_outlier_apply(gw, ep, m->a != 0);
+            wp__gw_outlier_apply(gw, ep, m->a != 0, false);
         return true;
     case HUB_HEALTH_NOW:
         if (ep != NULL)

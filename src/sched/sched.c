@@ -648,6 +648,12 @@ bool wp_sched_reads_kv_events(const wp_sched_t *s)
     return s->reads_kv;
 }
 
+void wp_sched_follow(wp_sched_t *s, int ep, wp_sched_role_t role)
+{
+    if (ep_ok(s, ep) && role >= 0 && role <= WP_SCHED_ROLE_DECODE && s->policy->follow != NULL)
+        s->policy->follow(&s->policy_state[role], ep);
+}
+
 bool wp_sched_reads_active(const wp_sched_t *s)
 {
     return s->policy->reads_active;

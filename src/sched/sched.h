@@ -371,6 +371,11 @@ bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type);
  * scorer, or a policy whose source router consumes them: dynamo-kv): a caller subscribes to
  * the events and gives requests their kv_hashes only then. */
 bool wp_sched_reads_kv_events(const wp_sched_t *s);
+/* Another scheduler over the same pool (another worker of one gateway) dispatched a request
+ * for role to ep: a policy whose state moves with each pick (round-robin's turn) moves as if
+ * this scheduler had picked ep, so that the schedulers take turns together. Out of range:
+ * nothing. */
+void wp_sched_follow(wp_sched_t *s, int ep, wp_sched_role_t role);
 /* Whether completions read the pick's block chain (the policy keeps the blocks of the requests
  * in flight: dynamo-kv); else on_complete needs only the pick's endpoint and token counts. */
 bool wp_sched_reads_active(const wp_sched_t *s);

@@ -214,10 +214,12 @@ describe('two workers share the endpoints\' state', () => {
   });
 });
 
-test('test_workers_refuse_scale_to_zero', async () => {
-  const file = writeTemp('endpoints:\n  - {url: "http://127.0.0.1:9", name: a}\ngateway:\n  workers: 2\n  scaleToZero: {enabled: true}\n');
-  const p = new Proc(['gateway', '-f', file, '--listen', '127.0.0.1:0']);
-  const r = await p.exit;
-  assert.notEqual(r.code, 0);
-  assert.match(p.output(), /gateway\.workers: 2 with gateway\.scaleToZero is not supported/);
+test('test_workers_refuse_what_is_one_loops', async () => {
+  for (const [key, yaml] of [['scaleToZero', '  scaleToZero: {enabled: true}'], ['flowControl', '  flowControl: {enabled: true}']]) {
+    const file = writeTemp(`endpoints:\n  - {url: "http://127.0.0.1:9", name: a}\ngateway:\n${yaml}\n`);
+    const p = new Proc(['gateway', '-f', file, '--listen', '127.0.0.1:0', '--workers', '2']);
+    const r = await p.exit;
+    assert.equal(r.code, 2, p.output());
+    assert.match(p.output(), new RegExp(`gateway\\.workers: 2 with gateway\\.${key} is not supported`));
+  }
 });

@@ -39,9 +39,14 @@ process.on('exit', () => {
   }
 });
 
+// WELLPATH_WORKERS=N runs every `wellpath gateway` the tests start with --workers N (a sweep
+// of the suite over several event loops; a test that sets its own --workers keeps it).
+const WORKERS = process.env.WELLPATH_WORKERS;
+
 // A started process: its output by line, and a promise of its exit.
 export class Proc {
   constructor(args, opts = {}) {
+    if (WORKERS && args[0] === 'gateway' && !args.includes('--workers')) args = ['gateway', '--workers', WORKERS, ...args.slice(1)];
     this.args = args;
     this.lines = { stdout: [], stderr: [] };
     this.waiters = [];

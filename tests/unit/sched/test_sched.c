@@ -398,6 +398,19 @@ static void test_sched_round_robin_and_single_scorer(void **state)
     assert_int_equal(p.n_scores, 0);
     wp_sched_free(s);
 
+    /* Two schedulers over one pool (two workers) take turns together: each follows the
+     * other's picks, so the four picks go 0, 1, 2, 3 whichever of them makes each. */
+    wp_sched_t *a = make(&c, 4), *b = make(&c, 4);
+    for (int i = 0; i < 4; i++) {
+        wp_sched_t *me = i % 2 ? b : a, *other = i % 2 ? a : b;
+        assert_int_equal(pick_ep(me, 0, &r, &rng, &p), i);
+        wp_sched_follow(other, p.endpoint, WP_SCHED_ROLE_BOTH);
+    }
+    wp_sched_follow(a, 99, WP_SCHED_ROLE_BOTH); /* out of range: nothing */
+    assert_int_equal(pick_ep(a, 0, &r, &rng, &p), 0);
+    wp_sched_free(a);
+    wp_sched_free(b);
+
     assert_int_equal(wp_sched_config_set_policy(&c, "least-request", NULL), WP_OK);
     s = make(&c, 3);
     p = (wp_sched_pick_t){.endpoint = 0};
