@@ -166,26 +166,31 @@ static void *dup_bytes(const void *p, size_t n)
 }
 
 /* Sends m (its payload with it) to worker `to`; out of memory, it is dropped. */
-static void post(hub_worker_t *w, int to, hub_msg_t *m)
+static bool post(hub_worker_t *w, int to, hub_msg_t *m)
 {
     m->from = w->index;
-    if (!wp_gw_outbox_add(&w->out[to], m))
-        drop_msg(m);
+    if (wp_gw_outbox_add(&w->out[to], m))
+        return true;
+    drop_msg(m);
+    return false;
 }
 
 /* Sends a copy of m, with a copy of its payload (len bytes), to every other worker; m's own
- * payload stays the caller's. */
-static void broadcast(hub_worker_t *w, const hub_msg_t *m, size_t len)
+ * payload stays the caller's. Returns how many it reached (no memory: a worker misses it; a
+ * message that asks for an answer then waits for that many). */
+static int broadcast(hub_worker_t *w, const hub_msg_t *m, size_t len)
 {
+    int reached = 0;
     for (int j = 0; j < w->hub->n; j++) {
         if (j == w->index)
             continue;
         hub_msg_t c = *m;
         c.payload = m->payload ? dup_bytes(m->payload, len) : NULL;
         if (m->payload != NULL && c.payload == NULL)
-            continue; /* no memory: that worker misses it */
-        post(w, j, &c);
+            continue;
+        reached += post(w, j, &c);
     }
+    return reached;
 }
 
 static hub_msg_t named(hub_kind_t kind, const gw_endpoint_t *ep, int a)
@@ -329,10 +334,9 @@ bool wp__gw_workers_drain(wp_gateway_t *gw, wp_gateway_drained_fn fn, void *ud)
     gw_hub_t *hub = gw->hub;
     hub->on_drained = fn;
     hub->drained_ud = ud;
-    hub->drain_left = hub->n;
     hub->drain_cut = 0;
     hub_msg_t m = {.kind = HUB_DRAIN};
-    broadcast(me(gw), &m, 0);
+    hub->drain_left = 1 + broadcast(me(gw), &m, 0); /* itself and the workers told */
     wp__gw_drain_local(gw, on_local_drained, gw);
     return true;
 }
@@ -467,11 +471,13 @@ bool wp__gw_workers_summed(wp_gateway_t *gw, wp_http_req_t *req, bool status)
     if (gw->hub == NULL)
         return false;
     hub_worker_t *w = me(gw);
-    pending_t *p = pending_new(w, req, status ? ASK_STATUS : ASK_METRICS, w->hub->n - 1);
+    pending_t *p = pending_new(w, req, status ? ASK_STATUS : ASK_METRICS, 0);
     if (p == NULL)
         return true;
     hub_msg_t m = {.kind = HUB_SNAP_ASK, .ref = p};
-    broadcast(w, &m, 0);
+    p->waiting = broadcast(w, &m, 0);
+    if (p->waiting == 0) /* none reached: this worker's counters alone */
+        pending_answer(p);
     return true;
 }
 
@@ -489,7 +495,13 @@ bool wp__gw_workers_admin(wp_gateway_t *gw, wp_http_req_t *req, bool drain)
     if (p == NULL)
         return true;
     m.ref = p;
-    post(w, 0, &m);
+    if (!post(w, 0, &m)) {
+        pending_unlink(p);
+        p->req->on_abort = NULL;
+        wp__gw_admin_answer(p->req, 503, "out of memory relaying the reload to worker 0");
+        p->req = NULL;
+        pending_free(p);
+    }
     return true;
 }
 
