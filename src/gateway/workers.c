@@ -32,10 +32,11 @@
  * the chain where one loop makes one), and holds the whole index (N times its memory).
  *
  * Threads: worker 0 is the caller's; workers 1..N-1 run on threads started here, each with its
- * own loop, and touch only their own gateway. The hub (the array of workers, their mailboxes)
- * is set up before the threads start and torn down after they are joined.
+ * own loop, and touch only their own gateway. Requests that wait for the other workers
+ * (/metrics, /status, a relayed admin reload) are workers_ask.c's. The hub (the array of workers,
+ * their mailboxes) is set up before the threads start and torn down after they are joined.
  */
-#include "gateway/internal.h"
+#include "gateway/workers_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,97 +48,14 @@
 #include "gateway/mailbox.h"
 #include "gateway/prober.h"
 
-typedef enum {
-    HUB_LOAD,        /* a request's event on endpoint `name` (a: gw_load_t), to all */
-    HUB_SCRAPE_SENT, /* worker 0 sent `name` a scrape, to all */
-    HUB_CHECK,       /* worker 0's check result (a: gw_check_kind_t; payload), to all */
-    HUB_OUTLIER,     /* a proxied request's verdict on `name` (a: fault), to all */
-    HUB_HEALTH_NOW,  /* to worker 0: check `name`'s health now */
-    HUB_RELOAD,      /* worker 0's new config (payload), to all */
-    HUB_SOURCES,     /* worker 0's discovery sources (payload, a of them), to all */
-    HUB_DRAIN,       /* worker 0 drains: so does the receiver */
-    HUB_DRAINED,     /* to worker 0: the sender has drained (a: connections cut) */
-    HUB_SNAP_ASK,    /* the sender's gather (ref) asks for the receiver's counters */
-    HUB_SNAP,        /* ... and gets them (payload: a snap_t) */
-    HUB_ADMIN,       /* to worker 0: run admin op a (relay ref) */
-    HUB_ADMIN_DONE,  /* its answer: a = HTTP status, payload = the message */
-} hub_kind_t;
-
-typedef struct hub_msg_s {
-    hub_kind_t kind;
-    int from;
-    int a;
-    int index; /* the endpoint's index in the sender's current generation (the receiver's
-                  too, while both run the same config: found at once), -1: none */
-    char name[64];
-    /* HUB_LOAD: the pick's numbers (payload: its block chain, n_blocks hashes) */
-    uint32_t n_blocks;
-    double prompt_tokens, prefill_tokens;
-    void *payload; /* owned (freed by drop_msg) */
-    void *ref;     /* the sender's, sent back as it came */
-} hub_msg_t;
-
-/* One worker's counters, for another's /metrics or /status. */
-typedef struct snap_s {
-    gw_tally_t tally;
-    int n;
-    char (*names)[64];
-    gw_ep_counts_t *counts;
-} snap_t;
-
-struct hub_worker_s;
-
-/* A request waiting for the other workers: /metrics or /status for their counters, or an
- * admin reload relayed to worker 0. */
-typedef enum { ASK_METRICS, ASK_STATUS, ASK_RELOAD } ask_t;
-
-typedef struct pending_s {
-    struct pending_s *next;
-    struct hub_worker_s *w;
-    wp_http_req_t *req; /* NULL once the client went away */
-    ask_t ask;
-    int waiting;
-    snap_t *snaps[WP_GATEWAY_MAX_WORKERS];
-    int n_snaps;
-} pending_t;
-
-typedef struct hub_worker_s {
-    struct gw_hub_s *hub;
-    int index;
-    wp_gateway_t *gw;
-    uv_loop_t own_loop; /* workers 1..N-1 */
-    uv_loop_t *loop;
-    uv_thread_t thread;
-    bool running; /* its thread is started (workers 1..N-1) */
-    wp_gw_mailbox_t box;
-    bool box_ok;
-    wp_gw_outbox_t *out; /* out[j]: to worker j (not to itself); on its loop */
-    bool out_ok;
-    pending_t *pending;
-    wp_status_t start_st;
-    char start_err[sizeof(((wp_err_t *)0)->msg)];
-} hub_worker_t;
-
-typedef struct gw_hub_s {
-    int n;
-    hub_worker_t *w;
-    wp_gateway_config_t *cfg; /* the others' start config */
-    uv_sem_t ready;
-    /* worker 0's drain: the caller's callback once every worker has drained */
-    wp_gateway_drained_fn on_drained;
-    void *drained_ud;
-    int drain_left, drain_cut;
-    int closing; /* worker 0's handles still closing at the end: the hub goes with the last */
-} gw_hub_t;
-
-static hub_worker_t *me(const wp_gateway_t *gw)
+hub_worker_t *wp__gw_hub_me(const wp_gateway_t *gw)
 {
     return &gw->hub->w[gw->worker];
 }
 
 /* ---- messages ---- */
 
-static void snap_free(snap_t *s)
+void wp__gw_hub_snap_free(snap_t *s)
 {
     if (s == NULL)
         return;
@@ -151,7 +69,7 @@ static void drop_msg(void *msg)
 {
     hub_msg_t *m = msg;
     if (m->kind == HUB_SNAP)
-        snap_free(m->payload);
+        wp__gw_hub_snap_free(m->payload);
     else
         free(m->payload);
     m->payload = NULL;
@@ -166,7 +84,7 @@ static void *dup_bytes(const void *p, size_t n)
 }
 
 /* Sends m (its payload with it) to worker `to`; out of memory, it is dropped. */
-static bool post(hub_worker_t *w, int to, hub_msg_t *m)
+bool wp__gw_hub_post(hub_worker_t *w, int to, hub_msg_t *m)
 {
     m->from = w->index;
     if (wp_gw_outbox_add(&w->out[to], m))
@@ -178,7 +96,7 @@ static bool post(hub_worker_t *w, int to, hub_msg_t *m)
 /* Sends a copy of m, with a copy of its payload (len bytes), to every other worker; m's own
  * payload stays the caller's. Returns how many it reached (no memory: a worker misses it; a
  * message that asks for an answer then waits for that many). */
-static int broadcast(hub_worker_t *w, const hub_msg_t *m, size_t len)
+int wp__gw_hub_broadcast(hub_worker_t *w, const hub_msg_t *m, size_t len)
 {
     int reached = 0;
     for (int j = 0; j < w->hub->n; j++) {
@@ -188,7 +106,7 @@ static int broadcast(hub_worker_t *w, const hub_msg_t *m, size_t len)
         c.payload = m->payload ? dup_bytes(m->payload, len) : NULL;
         if (m->payload != NULL && c.payload == NULL)
             continue;
-        reached += post(w, j, &c);
+        reached += wp__gw_hub_post(w, j, &c);
     }
     return reached;
 }
@@ -201,7 +119,7 @@ static hub_msg_t named(hub_kind_t kind, const gw_endpoint_t *ep, int a)
 }
 
 /* The current generation's endpoint of that name; at index when it is there (-1: look). */
-static gw_endpoint_t *find(wp_gateway_t *gw, const char *name, int index)
+gw_endpoint_t *wp__gw_hub_find(wp_gateway_t *gw, const char *name, int index)
 {
     gw_pool_t *pool = gw->pool;
     if (pool != NULL && index >= 0 && index < pool->n_eps &&
@@ -232,7 +150,7 @@ void wp__gw_workers_load(wp_gateway_t *gw, const gw_endpoint_t *ep, const wp_sch
         m.n_blocks = pick->n_blocks;
         m.payload = (void *)pick->block_hashes;
     }
-    broadcast(me(gw), &m, (size_t)m.n_blocks * sizeof(uint64_t));
+    wp__gw_hub_broadcast(wp__gw_hub_me(gw), &m, (size_t)m.n_blocks * sizeof(uint64_t));
 }
 
 void wp__gw_workers_scrape_sent(wp_gateway_t *gw, const gw_endpoint_t *ep)
@@ -240,7 +158,7 @@ void wp__gw_workers_scrape_sent(wp_gateway_t *gw, const gw_endpoint_t *ep)
     if (gw->hub == NULL)
         return;
     hub_msg_t m = named(HUB_SCRAPE_SENT, ep, 0);
-    broadcast(me(gw), &m, 0);
+    wp__gw_hub_broadcast(wp__gw_hub_me(gw), &m, 0);
 }
 
 void wp__gw_workers_check(wp_gateway_t *gw, const gw_endpoint_t *ep, gw_check_kind_t kind,
@@ -260,7 +178,7 @@ void wp__gw_workers_check(wp_gateway_t *gw, const gw_endpoint_t *ep, gw_check_ki
     }
     hub_msg_t m = named(HUB_CHECK, ep, (int)kind);
     m.payload = copy;
-    broadcast(me(gw), &m, len);
+    wp__gw_hub_broadcast(wp__gw_hub_me(gw), &m, len);
     free(copy);
 }
 
@@ -269,12 +187,12 @@ void wp__gw_workers_outlier(wp_gateway_t *gw, const gw_endpoint_t *ep, bool faul
     if (gw->hub == NULL)
         return;
     hub_msg_t m = named(HUB_OUTLIER, ep, fault);
-    broadcast(me(gw), &m, 0);
+    wp__gw_hub_broadcast(wp__gw_hub_me(gw), &m, 0);
 }
 
 bool wp__gw_workers_sync(wp_gateway_t *gw)
 {
-    return gw->hub != NULL && wp_gw_mailbox_poll(&me(gw)->box);
+    return gw->hub != NULL && wp_gw_mailbox_poll(&wp__gw_hub_me(gw)->box);
 }
 
 bool wp__gw_workers_health_now(wp_gateway_t *gw, const gw_endpoint_t *ep)
@@ -282,7 +200,7 @@ bool wp__gw_workers_health_now(wp_gateway_t *gw, const gw_endpoint_t *ep)
     if (gw->hub == NULL || gw->worker == 0)
         return false;
     hub_msg_t m = named(HUB_HEALTH_NOW, ep, 0);
-    post(me(gw), 0, &m);
+    wp__gw_hub_post(wp__gw_hub_me(gw), 0, &m);
     return true;
 }
 
@@ -291,7 +209,7 @@ void wp__gw_workers_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg)
     if (gw->hub == NULL || gw->worker != 0)
         return;
     hub_msg_t m = {.kind = HUB_RELOAD, .payload = (void *)cfg};
-    broadcast(me(gw), &m, sizeof(*cfg));
+    wp__gw_hub_broadcast(wp__gw_hub_me(gw), &m, sizeof(*cfg));
 }
 
 void wp__gw_workers_sources(wp_gateway_t *gw)
@@ -299,7 +217,7 @@ void wp__gw_workers_sources(wp_gateway_t *gw)
     if (gw->hub == NULL || gw->worker != 0)
         return;
     hub_msg_t m = {.kind = HUB_SOURCES, .a = gw->n_sources, .payload = gw->sources};
-    broadcast(me(gw), &m, sizeof(gw->sources));
+    wp__gw_hub_broadcast(wp__gw_hub_me(gw), &m, sizeof(gw->sources));
 }
 
 /* ---- drain: every worker, then the caller's callback ---- */
@@ -324,7 +242,7 @@ static void on_local_drained(void *ud, int cut)
         return;
     }
     hub_msg_t m = {.kind = HUB_DRAINED, .a = cut};
-    post(me(gw), 0, &m);
+    wp__gw_hub_post(wp__gw_hub_me(gw), 0, &m);
 }
 
 bool wp__gw_workers_drain(wp_gateway_t *gw, wp_gateway_drained_fn fn, void *ud)
@@ -336,172 +254,9 @@ bool wp__gw_workers_drain(wp_gateway_t *gw, wp_gateway_drained_fn fn, void *ud)
     hub->drained_ud = ud;
     hub->drain_cut = 0;
     hub_msg_t m = {.kind = HUB_DRAIN};
-    hub->drain_left = 1 + broadcast(me(gw), &m, 0); /* itself and the workers told */
+    hub->drain_left =
+        1 + wp__gw_hub_broadcast(wp__gw_hub_me(gw), &m, 0); /* itself and the workers told */
     wp__gw_drain_local(gw, on_local_drained, gw);
-    return true;
-}
-
-/* ---- requests that wait for the other workers ---- */
-
-static void pending_unlink(pending_t *p)
-{
-    for (pending_t **l = &p->w->pending; *l != NULL; l = &(*l)->next) {
-        if (*l == p) {
-            *l = p->next;
-            return;
-        }
-    }
-}
-
-static void pending_free(pending_t *p)
-{
-    if (p->req != NULL) {
-        p->req->on_abort = NULL;
-        wp_http_res_error(p->req, 503, "the gateway is shutting down", NULL);
-    }
-    for (int i = 0; i < p->n_snaps; i++)
-        snap_free(p->snaps[i]);
-    free(p);
-}
-
-static void on_pending_abort(wp_http_req_t *req)
-{
-    pending_t *p = req->user;
-    p->req = NULL;
-    wp_http_res_end(req);
-}
-
-static pending_t *pending_new(hub_worker_t *w, wp_http_req_t *req, ask_t ask, int waiting)
-{
-    pending_t *p = calloc(1, sizeof(*p));
-    if (p == NULL) {
-        wp_http_res_error(req, 503, "out of memory", NULL);
-        return NULL;
-    }
-    *p = (pending_t){.next = w->pending, .w = w, .req = req, .ask = ask, .waiting = waiting};
-    w->pending = p;
-    req->user = p;
-    req->on_abort = on_pending_abort;
-    return p;
-}
-
-/* This worker's counters, for another's answer. */
-static snap_t *snap_take(wp_gateway_t *gw)
-{
-    snap_t *s = calloc(1, sizeof(*s));
-    int n = gw->pool->n_eps;
-    if (s == NULL)
-        return NULL;
-    s->names = calloc((size_t)(n ? n : 1), sizeof(*s->names));
-    s->counts = calloc((size_t)(n ? n : 1), sizeof(*s->counts));
-    if (s->names == NULL || s->counts == NULL || wp__gw_tally_init(&s->tally) != WP_OK) {
-        snap_free(s);
-        return NULL;
-    }
-    wp__gw_tally_add(&s->tally, &gw->tally);
-    s->tally.queued = wp__gw_queued(gw);
-    for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
-        s->tally.shed[k] = wp__gw_shed(gw, k);
-    for (int i = 0; i < n; i++) {
-        wp_strlcpy(s->names[i], gw->pool->eps[i].cfg.name, sizeof(s->names[i]));
-        s->counts[i] = gw->pool->eps[i].counts;
-    }
-    s->n = n;
-    return s;
-}
-
-/* Writes the answer with every worker's counters added to this one's: they are added in place
- * for the writing, then put back as they were. */
-static void write_summed(wp_gateway_t *gw, pending_t *p, wp_buf_t *b)
-{
-    gw_pool_t *pool = gw->pool;
-    gw_tally_t own = gw->tally, sum;
-    gw_ep_counts_t *saved = malloc(sizeof(*saved) * (size_t)(pool->n_eps ? pool->n_eps : 1));
-    if (saved == NULL || wp__gw_tally_init(&sum) != WP_OK) {
-        free(saved);
-        return;
-    }
-    wp__gw_tally_add(&sum, &own);
-    for (int i = 0; i < pool->n_eps; i++)
-        saved[i] = pool->eps[i].counts;
-    for (int k = 0; k < p->n_snaps; k++) {
-        const snap_t *s = p->snaps[k];
-        wp__gw_tally_add(&sum, &s->tally);
-        for (int i = 0; i < s->n; i++) {
-            gw_endpoint_t *ep = find(gw, s->names[i], i);
-            if (ep != NULL)
-                wp__gw_counts_add(&ep->counts, &s->counts[i]);
-        }
-    }
-    gw->tally = sum;
-    if (p->ask == ASK_METRICS)
-        wp__gw_metrics_write(gw, b);
-    else
-        wp__gw_status_write_json(gw, b);
-    gw->tally = own;
-    wp__gw_tally_free(&sum);
-    for (int i = 0; i < pool->n_eps; i++)
-        pool->eps[i].counts = saved[i];
-    free(saved);
-}
-
-static void pending_answer(pending_t *p)
-{
-    pending_unlink(p);
-    wp_http_req_t *req = p->req;
-    p->req = NULL;
-    if (req != NULL) {
-        req->on_abort = NULL;
-        wp_buf_t b;
-        wp_buf_init(&b, 0);
-        write_summed(p->w->gw, p, &b);
-        if (p->ask == ASK_METRICS)
-            wp_http_res_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len,
-                             NULL);
-        else
-            wp_http_res_send(req, 200, "application/json", b.data, b.len,
-                             "Cache-Control: no-store\r\n");
-        wp_buf_free(&b);
-    }
-    pending_free(p);
-}
-
-bool wp__gw_workers_summed(wp_gateway_t *gw, wp_http_req_t *req, bool status)
-{
-    if (gw->hub == NULL)
-        return false;
-    hub_worker_t *w = me(gw);
-    pending_t *p = pending_new(w, req, status ? ASK_STATUS : ASK_METRICS, 0);
-    if (p == NULL)
-        return true;
-    hub_msg_t m = {.kind = HUB_SNAP_ASK, .ref = p};
-    p->waiting = broadcast(w, &m, 0);
-    if (p->waiting == 0) /* none reached: this worker's counters alone */
-        pending_answer(p);
-    return true;
-}
-
-bool wp__gw_workers_admin(wp_gateway_t *gw, wp_http_req_t *req, bool drain)
-{
-    if (gw->hub == NULL || gw->worker == 0)
-        return false;
-    hub_worker_t *w = me(gw);
-    hub_msg_t m = {.kind = HUB_ADMIN, .a = drain};
-    if (drain) {
-        post(w, 0, &m);
-        return false; /* answered here, as worker 0 would */
-    }
-    pending_t *p = pending_new(w, req, ASK_RELOAD, 1);
-    if (p == NULL)
-        return true;
-    m.ref = p;
-    if (!post(w, 0, &m)) {
-        pending_unlink(p);
-        p->req->on_abort = NULL;
-        wp__gw_admin_answer(p->req, 503, "out of memory relaying the reload to worker 0");
-        p->req = NULL;
-        pending_free(p);
-    }
     return true;
 }
 
@@ -552,61 +307,11 @@ static void apply_check(wp_gateway_t *gw, gw_endpoint_t *ep, hub_msg_t *m)
     wp__gw_checks_apply(gw, ep, (gw_check_kind_t)m->a, res);
 }
 
-static void answer_snap_ask(hub_worker_t *w, const hub_msg_t *m)
-{
-    hub_msg_t r = {.kind = HUB_SNAP, .ref = m->ref, .payload = snap_take(w->gw)};
-    post(w, m->from, &r); /* no memory: the asker counts it in with nothing */
-}
-
-static void take_snap(hub_msg_t *m)
-{
-    pending_t *p = m->ref;
-    if (m->payload != NULL)
-        p->snaps[p->n_snaps++] = m->payload;
-    m->payload = NULL; /* the pending request's now */
-    if (--p->waiting == 0)
-        pending_answer(p);
-}
-
-static void run_admin(hub_worker_t *w, const hub_msg_t *m)
-{
-    wp_gateway_t *gw = w->gw;
-    if (m->a) {
-        if (gw->admin.drain != NULL)
-            gw->admin.drain(gw->admin.ud);
-        return;
-    }
-    wp_err_t err = {{0}};
-    hub_msg_t r = {.kind = HUB_ADMIN_DONE, .ref = m->ref, .a = 200};
-    if (gw->admin.reload == NULL) {
-        r.a = 501;
-        snprintf(err.msg, sizeof(err.msg), "not available for this command");
-    } else if (gw->admin.reload(gw->admin.ud, &err) != WP_OK) {
-        r.a = 400;
-    } else {
-        snprintf(err.msg, sizeof(err.msg), "reloaded");
-    }
-    r.payload = strdup(err.msg);
-    post(w, m->from, &r);
-}
-
-static void admin_done(hub_msg_t *m)
-{
-    pending_t *p = m->ref;
-    pending_unlink(p);
-    if (p->req != NULL) {
-        p->req->on_abort = NULL;
-        wp__gw_admin_answer(p->req, m->a, m->payload ? m->payload : "out of memory");
-        p->req = NULL;
-    }
-    pending_free(p);
-}
-
 /* One message; true when it may have made room on an endpoint. */
 static bool handle(hub_worker_t *w, hub_msg_t *m)
 {
     wp_gateway_t *gw = w->gw;
-    gw_endpoint_t *ep = m->name[0] ? find(gw, m->name, m->index) : NULL;
+    gw_endpoint_t *ep = m->name[0] ? wp__gw_hub_find(gw, m->name, m->index) : NULL;
     switch (m->kind) {
     case HUB_LOAD:
         return ep != NULL && apply_load(gw, ep, m);
@@ -643,16 +348,16 @@ static bool handle(hub_worker_t *w, hub_msg_t *m)
     case HUB_DRAINED: /* counted by on_mail, last: the caller's callback may free gw */
         return false;
     case HUB_SNAP_ASK:
-        answer_snap_ask(w, m);
+        wp__gw_hub_snap_answer(w, m);
         return false;
     case HUB_SNAP:
-        take_snap(m);
+        wp__gw_hub_snap_take(m);
         return false;
     case HUB_ADMIN:
-        run_admin(w, m);
+        wp__gw_hub_admin_run(w, m);
         return false;
     case HUB_ADMIN_DONE:
-        admin_done(m);
+        wp__gw_hub_admin_done(m);
         return false;
     }
     return false;
@@ -690,11 +395,7 @@ static void on_mail(void *ud, void *msgs, size_t n, bool stop)
 /* Ends the pending requests and closes the outboxes; closed(ud) once for each outbox. */
 static void close_links(hub_worker_t *w, void (*closed)(void *ud), void *ud)
 {
-    while (w->pending != NULL) {
-        pending_t *p = w->pending;
-        w->pending = p->next;
-        pending_free(p);
-    }
+    wp__gw_hub_pending_end(w);
     for (int j = 0; w->out_ok && j < w->hub->n; j++) {
         if (j != w->index)
             wp_gw_outbox_close(&w->out[j], closed, ud);

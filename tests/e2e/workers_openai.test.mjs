@@ -37,6 +37,21 @@ async function served(base) {
   return (await metrics(base)).filter((s) => s.name === 'wellpath_gateway_worker_requests_total');
 }
 
+// `wellpath gateway -f file` with its two workers started and n endpoints in both workers'
+// pools (twenty /health answers in a row on fresh connections: each worker answered some).
+async function startWorkers(file, n) {
+  const gw = new Proc(['gateway', '-f', file, '--listen', '127.0.0.1:0']);
+  const m = await gw.waitFor(/msg="gateway listening" addr=127\.0\.0\.1:(\d+)/, { stream: 'stderr' });
+  const base = `http://127.0.0.1:${m[1]}`;
+  await gw.waitFor(/msg="workers started" workers=2/, { stream: 'stderr' });
+  const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60000, fetch: freshFetch });
+  await waitUntil(async () => {
+    for (let i = 0; i < 20; i++) if ((await freshFetch(`${base}/health`)).status !== 200) return false;
+    return (await metrics(base)).filter((s) => s.name === 'wellpath_endpoint_healthy' && s.value === 1).length === n;
+  }, { timeout: 20000, what: `${n} endpoints in both workers' pools` });
+  return { gw, base, client };
+}
+
 function topology(eps, extra = '') {
   return `endpoints:\n${eps.map((e) => `  - {url: "http://127.0.0.1:${e.port}", name: ${e.name}}`).join('\n')}\n` +
     `gateway:\n  workers: 2\n  adminToken: ${TOKEN}\n${extra}`;
@@ -57,16 +72,7 @@ describe('a gateway with two workers', () => {
     sim = await startSim({ replicas: 4, timeScale: 0.02 });
     eps = sim.ports.map((port, i) => ({ name: 'abcd'[i], port }));
     file = writeTemp(topology(eps));
-    gw = new Proc(['gateway', '-f', file, '--listen', '127.0.0.1:0']);
-    const m = await gw.waitFor(/msg="gateway listening" addr=127\.0\.0\.1:(\d+)/, { stream: 'stderr' });
-    base = `http://127.0.0.1:${m[1]}`;
-    await gw.waitFor(/msg="workers started" workers=2/, { stream: 'stderr' });
-    client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60000, fetch: freshFetch });
-    // Ready on both workers: twenty /health answers in a row, on fresh connections.
-    await waitUntil(async () => {
-      for (let i = 0; i < 20; i++) if ((await freshFetch(`${base}/health`)).status !== 200) return false;
-      return (await metrics(base)).filter((s) => s.name === 'wellpath_endpoint_healthy' && s.value === 1).length === 4;
-    }, { timeout: 20000, what: 'every endpoint in both workers\' pools' });
+    ({ gw, base, client } = await startWorkers(file, 4));
   });
   after(async () => {
     if (gw) await stopClean(assert, gw, 'wellpath gateway');
@@ -172,15 +178,7 @@ describe('two workers share the endpoints\' state', () => {
     const file = writeTemp(`endpoints:\n  - {url: "http://127.0.0.1:${sim.ports[0]}", name: a}\n` +
       `  - {url: "http://127.0.0.1:${sim.ports[1]}", name: c}\n  - {url: "http://127.0.0.1:${fake.port}", name: b}\n` +
       'gateway:\n  workers: 2\n  outlierDetection: {consecutiveFailures: 3, baseEjectionMs: 600000}\n');
-    gw = new Proc(['gateway', '-f', file, '--listen', '127.0.0.1:0']);
-    const m = await gw.waitFor(/msg="gateway listening" addr=127\.0\.0\.1:(\d+)/, { stream: 'stderr' });
-    base = `http://127.0.0.1:${m[1]}`;
-    await gw.waitFor(/msg="workers started" workers=2/, { stream: 'stderr' });
-    client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60000, fetch: freshFetch });
-    await waitUntil(async () => {
-      for (let i = 0; i < 20; i++) if ((await freshFetch(`${base}/health`)).status !== 200) return false;
-      return (await metrics(base)).filter((s) => s.name === 'wellpath_endpoint_healthy' && s.value === 1).length === 3;
-    }, { timeout: 20000, what: 'three endpoints in both workers\' pools' });
+    ({ gw, base, client } = await startWorkers(file, 3));
   });
   after(async () => {
     if (gw) await stopClean(assert, gw, 'wellpath gateway');
