@@ -25,7 +25,7 @@ model="Qwen/Qwen3-8B"
 
 be=$(free_port)
 start_static_backend "$tmp/be" "$be" "$model"
-for kb in 8 400; do
+for kb in 8 32 400; do
     python3 - "$model" "$kb" >"$tmp/body$kb.json" <<'PY'
 import json, sys
 words = "the quick brown fox jumps over the lazy dog and keeps running through the field "
@@ -66,10 +66,14 @@ EOF
     wait_http "http://127.0.0.1:$port/v1/models" "nginx ($1 workers)"
 }
 
-start_gateway() { # workers [pin]: sets pid and port
+# The 32 KB cells add the prefill-queue scorer, which reads each prompt's token count: the
+# gateway then tokenizes every prompt, the heavy gateway-side case (long prompts, docs/benchmarks.md
+# bench-long-prompts), where the gateway rather than the load generator is the bottleneck.
+counting='inferenceScheduler:\n  scorers:\n    - {type: prefix-aware, weight: 100}\n    - {type: load-aware, weight: 50}\n    - {type: prefill-queue, weight: 10}\n'
+start_gateway() { # workers [pin] [extra topology]: sets pid and port
     port=$(free_port)
-    printf 'endpoints:\n  - {url: "http://127.0.0.1:%s", name: static}\ngateway:\n  workers: %s\n' \
-        "$be" "$1" >"$tmp/gw$1.yaml"
+    printf 'endpoints:\n  - {url: "http://127.0.0.1:%s", name: static}\ngateway:\n  workers: %s\n%b' \
+        "$be" "$1" "${3:-}" >"$tmp/gw$1.yaml"
     ${2:-} "$bin" gateway -f "$tmp/gw$1.yaml" --listen "127.0.0.1:$port" --log-level warn 2>"$tmp/gw$1.err" &
     pid=$!
     pids+=($pid)
@@ -84,14 +88,19 @@ tree_ticks() {
     echo "$t"
 }
 
+# "total idle" jiffies of the whole machine (/proc/stat)
+machine() { awk '/^cpu / {print $2 + $3 + $4 + $5 + $6 + $7 + $8, $5 + $6}' /proc/stat; }
+
 measure() { # proxy workers pid port body-KB: prints one table row
     local lua="$tmp/post$5.lua"
     wrk -t2 -c64 -d1s -s "$lua" "http://127.0.0.1:$4/v1/completions" >/dev/null 2>&1 || true
-    local t0 t1
+    local t0 t1 m0 m1
     t0=$(tree_ticks "$3")
+    m0=$(machine)
     wrk -t2 -c64 -d"$duration" --timeout 5s -s "$lua" "http://127.0.0.1:$4/v1/completions" \
         >"$tmp/wrk.out" 2>&1 || true
     t1=$(tree_ticks "$3")
+    m1=$(machine)
     grep -q '^RESULT' "$tmp/wrk.out" || { echo "bench-workers: wrk failed: $(cat "$tmp/wrk.out")" >&2; exit 1; }
     local split="-"
     if [ "$1" = gateway ]; then
@@ -100,22 +109,26 @@ measure() { # proxy workers pid port body-KB: prints one table row
                  END {for (i=1;i<=n;i++) printf "%s%.0f %%", (i>1?" / ":""), 100*v[i]/s}')
     fi
     read -r n secs p50 p99 _ non2xx sockerr < <(grep '^RESULT' "$tmp/wrk.out" | cut -d' ' -f2-)
+    read -r mt0 mi0 <<<"$m0"
+    read -r mt1 mi1 <<<"$m1"
     awk -v p="$1" -v w="$2" -v kb="$5" -v n="$n" -v s="$secs" -v t=$((t1 - t0)) -v hz="$hz" -v p50="$p50" \
-        -v p99="$p99" -v e="$non2xx" -v se="$sockerr" -v share="$split" 'BEGIN{
-        printf "| %d KB | %s | %d | %.0f | %.2f | %.2f | %.3f | %.2f | %s | %d |\n", kb, p, w, n / s,
-            p50 / 1000, p99 / 1000, t / hz / n * 1000, t / hz / s, share, e + se }'
+        -v p99="$p99" -v e="$non2xx" -v se="$sockerr" -v share="$split" \
+        -v busy="$(awk -v a=$((mt1 - mt0)) -v i=$((mi1 - mi0)) 'BEGIN{printf "%.0f", (a > 0 ? 100 * (1 - i / a) : 0)}')" 'BEGIN{
+        printf "| %d KB%s | %s | %d | %.0f | %.2f | %.2f | %.3f | %.2f | %s %% | %s | %d |\n", kb,
+            kb == 32 && p == "gateway" ? ", counted" : "", p, w, n / s, p50 / 1000, p99 / 1000, t / hz / n * 1000,
+            t / hz / s, busy, share, e + se }'
 }
 
 {
-    printf '| body | proxy | workers | req/s | p50 ms | p99 ms | proxy CPU-ms / req | proxy cores busy | requests per worker | errors |\n'
-    printf '|---|---|---:|---:|---:|---:|---:|---:|---|---:|\n'
-    for kb in 8 400; do
+    printf '| body | proxy | workers | req/s | p50 ms | p99 ms | proxy CPU-ms / req | proxy cores busy | machine busy | requests per worker | errors |\n'
+    printf '|---|---|---:|---:|---:|---:|---:|---:|---:|---|---:|\n'
+    for kb in 8 32 400; do
         for w in 1 2; do
             start_nginx "$w"
             measure nginx "$w" "$pid" "$port" "$kb"
             kill "$pid"
             wait "$pid" 2>/dev/null || true
-            start_gateway "$w"
+            start_gateway "$w" "" "$([ "$kb" = 32 ] && printf '%s' "$counting")"
             measure gateway "$w" "$pid" "$port" "$kb"
             kill "$pid"
             wait "$pid" 2>/dev/null || true
@@ -177,8 +190,11 @@ cat "$tmp/quality"
     printf 'backend and the proxy share the machine'"'"'s cores); nginx with 1 and 2 worker processes is\n'
     printf 'the reference for what a second worker can give here. proxy cores busy: the proxy'"'"'s\n'
     printf 'utime+stime over the run'"'"'s seconds (all its processes or threads, the gateway'"'"'s checks\n'
-    printf 'thread included). connections per worker: the share of requests each gateway worker\n'
-    printf 'accepted (`wellpath_gateway_worker_requests_total`).\n\n'
+    printf 'thread included). machine busy: all CPUs over the run (/proc/stat), wrk and the backend\n'
+    printf 'included: near 100 %%, the machine is the limit, not the proxy. requests per worker: the\n'
+    printf 'share each gateway worker accepted (`wellpath_gateway_worker_requests_total`). "32 KB,\n'
+    printf 'counted": the gateway'"'"'s scorers include prefill-queue, so it counts every prompt'"'"'s tokens\n'
+    printf '(nginx just proxies the same bodies): the case where the gateway is the heavy part.\n\n'
     cat "$tmp/table"
     if [ -s "$tmp/share-table" ]; then
         printf '\nThe cost of sharing: the gateway pinned to CPU 0 with 1 and then 2 workers (both loops on\n'
