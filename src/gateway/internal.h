@@ -111,6 +111,9 @@ typedef struct gw_ep_counts_s {
     /* recent TTFTs in seconds (status page): a ring of the last ttft_n answers */
     double ttft_recent[GW_TTFT_RECENT];
     int ttft_n, ttft_next;
+    /* the other workers' open upstream connections to it (workers.c): 0 but while /metrics
+     * is written with every worker's counters added */
+    uint64_t connections;
 } gw_ep_counts_t;
 
 struct gw_pool_s;

@@ -197,6 +197,7 @@ void wp__gw_counts_add(gw_ep_counts_t *dst, const gw_ep_counts_t *src)
     statuses_add(dst->statuses, src->statuses);
     dst->picks += src->picks;
     dst->upstream_errors += src->upstream_errors;
+    dst->connections += src->connections;
     for (int k = 0; k < WP_SCHED_ACCT_KINDS; k++)
         dst->acct_errors[k] += src->acct_errors[k];
     ring_add(dst->ttft_recent, &dst->ttft_n, &dst->ttft_next, GW_TTFT_RECENT, src->ttft_recent,
@@ -303,7 +304,8 @@ static double v_picks(const gw_endpoint_t *ep)
 }
 static double v_connections(const gw_endpoint_t *ep)
 {
-    return wp_http_upstream_open_connections(wp__gw_ep_upstream(ep));
+    return (double)wp_http_upstream_open_connections(wp__gw_ep_upstream(ep)) +
+           (double)ep->counts.connections;
 }
 static double v_errors(const gw_endpoint_t *ep)
 {

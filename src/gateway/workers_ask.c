@@ -77,6 +77,8 @@ static snap_t *snap_take(wp_gateway_t *gw)
     for (int i = 0; i < n; i++) {
         wp_strlcpy(s->names[i], gw->pool->eps[i].cfg.name, sizeof(s->names[i]));
         s->counts[i] = gw->pool->eps[i].counts;
+        s->counts[i].connections =
+            (uint64_t)wp_http_upstream_open_connections(wp__gw_ep_upstream(&gw->pool->eps[i]));
     }
     s->n = n;
     return s;

@@ -188,12 +188,22 @@ describe('two workers share the endpoints\' state', () => {
 
   test('test_workers_eject_together', async () => {
     const workers = new Set();
+    const pairs = { a: new Set(), c: new Set() }; // the workers that sent each endpoint a request
     for (let i = 0; i < 30; i++) {
+      const before = await served(base);
       const r = await client.completions.create({ model: MODEL, prompt: `eject ${SEED} ${i} ${randomText(40, rng)}`, max_tokens: 2 }).withResponse();
-      assert.notEqual(r.response.headers.get('x-wellpath-endpoint'), 'b');
+      const ep = r.response.headers.get('x-wellpath-endpoint');
+      assert.notEqual(ep, 'b');
+      const after = await served(base);
+      pairs[ep].add(after.find((s, k) => s.value !== before[k].value)?.labels.worker);
     }
     for (const s of await served(base)) if (s.value > 0) workers.add(s.labels.worker);
     assert.equal(workers.size, 2, 'both workers served');
+    // One request at a time: each worker keeps one upstream connection to each endpoint it
+    // sent to, and /metrics (whichever worker answers) adds the two workers' connections.
+    const prom = await metrics(base);
+    for (const ep of ['a', 'c'])
+      assert.equal(sample(prom, 'wellpath_endpoint_connections', { endpoint: ep }), pairs[ep].size, `${ep}: sent by workers ${[...pairs[ep]]}`);
     // Three failures in a row, counted across the workers, and no fourth request reached it.
     assert.equal(fake.completions, 3, `requests that reached the failing server: ${fake.completions}`);
     for (let i = 0; i < 10; i++) // whichever worker answers sees it ejected
