@@ -117,26 +117,27 @@ static void answer_health(wp_gateway_t *gw, wp_http_req_t *req)
                       NULL);
 }
 
-static void answer_metrics(wp_gateway_t *gw, wp_http_req_t *req)
+void wp__gw_answer_counters(wp_gateway_t *gw, wp_http_req_t *req, bool status)
 {
-    if (wp__gw_workers_summed(gw, req, false))
-        return;
     wp_buf_t b;
     wp_buf_init(&b, 0);
-    wp__gw_metrics_write(gw, &b);
-    wp_http_res_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, NULL);
+    if (status) {
+        wp__gw_status_write_json(gw, &b);
+        wp_http_res_send(req, 200, "application/json", b.data, b.len,
+                         "Cache-Control: no-store\r\n");
+    } else {
+        wp__gw_metrics_write(gw, &b);
+        wp_http_res_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len, NULL);
+    }
     wp_buf_free(&b);
 }
 
-static void answer_status(wp_gateway_t *gw, wp_http_req_t *req)
+/* GET /metrics (status false) or /status: with several workers, once the others' counters
+ * came (workers_ask.c). */
+static void answer_counters(wp_gateway_t *gw, wp_http_req_t *req, bool status)
 {
-    if (wp__gw_workers_summed(gw, req, true))
-        return;
-    wp_buf_t b;
-    wp_buf_init(&b, 0);
-    wp__gw_status_write_json(gw, &b);
-    wp_http_res_send(req, 200, "application/json", b.data, b.len, "Cache-Control: no-store\r\n");
-    wp_buf_free(&b);
+    if (!wp__gw_workers_summed(gw, req, status))
+        wp__gw_answer_counters(gw, req, status);
 }
 
 static void answer_status_page(wp_http_req_t *req)
@@ -255,11 +256,11 @@ static void on_request(wp_http_req_t *req, void *ctx)
     else if (wp_str_eq_cstr(req->path, "/health") && get)
         answer_health(gw, req);
     else if (wp_str_eq_cstr(req->path, "/metrics") && get)
-        answer_metrics(gw, req);
+        answer_counters(gw, req, false);
     else if (wp_str_eq_cstr(req->path, "/v1/models") && get)
         answer_models(gw, req);
     else if (wp_str_eq_cstr(req->path, "/status") && get)
-        answer_status(gw, req);
+        answer_counters(gw, req, true);
     else if (wp_str_eq_cstr(req->path, "/") && get)
         answer_status_page(req);
     else {

@@ -370,6 +370,8 @@ wp_gateway_t *wp__gw_new_worker(uv_loop_t *loop, const wp_gateway_config_t *cfg,
                                 struct gw_hub_s *hub, int worker, wp_err_t *err);
 /* This worker's own drain (wp_gateway_drain's, without the other workers). */
 void wp__gw_drain_local(wp_gateway_t *gw, wp_gateway_drained_fn fn, void *ud);
+/* Answers GET /status (status true) or GET /metrics with gw's counters as they are now. */
+void wp__gw_answer_counters(wp_gateway_t *gw, wp_http_req_t *req, bool status);
 /* An admin API answer: {"status": msg} below 300, else an error. */
 void wp__gw_admin_answer(wp_http_req_t *req, int status, const char *msg);
 bool wp__gw_model_known(const wp_gateway_t *gw, const char *model);

@@ -84,15 +84,16 @@ static snap_t *snap_take(wp_gateway_t *gw)
     return s;
 }
 
-/* Writes the answer with every worker's counters added to this one's: they are added in place
- * for the writing, then put back as they were. */
-static void write_summed(wp_gateway_t *gw, pending_t *p, wp_buf_t *b)
+/* Answers req with every worker's counters added to this one's: they are added in place for
+ * the writing, then put back as they were (out of memory: this worker's alone). */
+static void answer_summed(wp_gateway_t *gw, pending_t *p, wp_http_req_t *req)
 {
     gw_pool_t *pool = gw->pool;
     gw_tally_t own = gw->tally, sum;
     gw_ep_counts_t *saved = malloc(sizeof(*saved) * (size_t)(pool->n_eps ? pool->n_eps : 1));
     if (saved == NULL || wp__gw_tally_init(&sum) != WP_OK) {
         free(saved);
+        wp__gw_answer_counters(gw, req, p->ask == ASK_STATUS);
         return;
     }
     wp__gw_tally_add(&sum, &own);
@@ -108,10 +109,7 @@ static void write_summed(wp_gateway_t *gw, pending_t *p, wp_buf_t *b)
         }
     }
     gw->tally = sum;
-    if (p->ask == ASK_METRICS)
-        wp__gw_metrics_write(gw, b);
-    else
-        wp__gw_status_write_json(gw, b);
+    wp__gw_answer_counters(gw, req, p->ask == ASK_STATUS);
     gw->tally = own;
     wp__gw_tally_free(&sum);
     for (int i = 0; i < pool->n_eps; i++)
@@ -126,16 +124,7 @@ static void pending_answer(pending_t *p)
     p->req = NULL;
     if (req != NULL) {
         req->on_abort = NULL;
-        wp_buf_t b;
-        wp_buf_init(&b, 0);
-        write_summed(p->w->gw, p, &b);
-        if (p->ask == ASK_METRICS)
-            wp_http_res_send(req, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len,
-                             NULL);
-        else
-            wp_http_res_send(req, 200, "application/json", b.data, b.len,
-                             "Cache-Control: no-store\r\n");
-        wp_buf_free(&b);
+        answer_summed(p->w->gw, p, req);
     }
     pending_free(p);
 }
