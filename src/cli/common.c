@@ -196,6 +196,9 @@ wp_status_t wp_cli_gateway_config(const wp_topology_t *t, wp_gateway_config_t *g
     gc->seed = t->simulation.seed;
     gc->scrape_interval_ms = (uint64_t)t->scheduler.scrape_interval_ms;
     gc->scrape_budget = (uint32_t)t->scheduler.scrape_budget;
+    gc->health_interval_ms = (uint64_t)t->scheduler.health_interval_ms;
+    gc->check_timeout_ms = (uint64_t)t->scheduler.check_timeout_ms;
+    gc->unhealthy_after = t->scheduler.unhealthy_after;
     st = sched_config(&t->scheduler, &gc->sched, err);
     if (st != WP_OK)
         return st;

@@ -189,6 +189,9 @@ static const wp__cfg_field_t sched_fields[] = {
     F_INT("scrapeIntervalMs", sched_t, scrape_interval_ms, 1, 60000),
     F_INT("scrapeBudget", sched_t, scrape_budget, 0, 10000000),
     F_INT("staleAfterMs", sched_t, stale_after_ms, 1, 3600000),
+    F_INT("healthIntervalMs", sched_t, health_interval_ms, 10, 60000),
+    F_INT("checkTimeoutMs", sched_t, check_timeout_ms, 10, 60000),
+    F_INT("unhealthyAfter", sched_t, unhealthy_after, 1, 100),
     F_INT("prefixBlockChars", sched_t, prefix_block_chars, 1, 65536),
     F_INT("prefixLruBlocks", sched_t, prefix_lru_blocks, 1, 4000000),
     F_INT("pdThreshold", sched_t, pd_threshold, 0, 16777216),
@@ -708,6 +711,9 @@ void wp_topology_defaults(wp_topology_t *t)
     s->scrape_interval_ms = 50;
     s->scrape_budget = 2000;
     s->stale_after_ms = 2000;
+    s->health_interval_ms = 1000;
+    s->check_timeout_ms = 2000;
+    s->unhealthy_after = 2;
     s->prefix_block_chars = 64;
     s->prefix_lru_blocks = 31250;
     s->pd_threshold = 512;
@@ -774,6 +780,9 @@ const char *wp_topology_default_yaml(void)
            "  scrapeIntervalMs: 50\n"
            "  scrapeBudget: 2000\n"
            "  staleAfterMs: 2000\n"
+           "  healthIntervalMs: 1000\n"
+           "  checkTimeoutMs: 2000\n"
+           "  unhealthyAfter: 2\n"
            "  prefixBlockChars: 64\n"
            "  prefixLruBlocks: 31250\n"
            "  pdThreshold: 512\n"

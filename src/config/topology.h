@@ -112,6 +112,9 @@ typedef struct wp_topology_scheduler_s {
     int scrape_interval_ms; /* 1..60000 */
     int scrape_budget;      /* scrapes per second across the pool, 0..10000000; 0: no limit */
     int stale_after_ms;     /* 1..3600000 */
+    int health_interval_ms; /* 10..60000: period of GET /health per endpoint */
+    int check_timeout_ms;   /* 10..60000: a check with no whole answer by then failed */
+    int unhealthy_after;    /* 1..100: failed checks in a row that take an endpoint out */
     int prefix_block_chars; /* 1..65536 */
     int prefix_lru_blocks;  /* 1..4000000 */
     int pd_threshold;       /* P/D: disaggregate when the prompt and its uncached part on the

@@ -18,7 +18,8 @@
  * signal unknown, with an INFO line. Only a scrape that gets no answer counts as failed.
  *
  * Health: an endpoint starts out of the pool and joins at its first good answer; two
- * failed checks in a row (connect error, timeout; non-2xx for /health) take it out again, and it is
+ * unhealthy_after (2) failed checks in a row (connect error, no whole answer within check_timeout_ms;
+ * non-2xx for /health) take it out again, and it is
  * logged each time it changes state. A /health answer of 503 is a server draining (shutting
  * down, a preemption notice: sched/drain): out at once (notice.c). The verdict is kept once, in the
  * generation's outlier state (wp_sched_outlier_ep_t.healthy), and pushed to the scheduler by
@@ -42,13 +43,11 @@
 #include "base/str.h"
 #include "sched/drain.h"
 
-#define FAILURES_TO_EJECT 2
 #define MODELS_INTERVAL_MS 5000
-#define CHECK_TIMEOUT_MS 2000
 #define SCRAPE_BODY_MAX (8u << 20)
 
 /* One check's outcome. Scrape and health failures are counted apart: an endpoint is in
- * the pool while neither has failed FAILURES_TO_EJECT times in a row, and joins only
+ * the pool while neither has failed unhealthy_after times in a row, and joins only
  * when both last succeeded. A scrape answered without usable metrics succeeds (the
  * endpoint routes on health alone), so such a server neither stays out nor flaps. */
 static void mark(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind, bool ok,
@@ -68,7 +67,7 @@ static void mark(wp_gateway_t *gw, gw_endpoint_t *ep, gw_check_kind_t kind, bool
         return;
     }
     wp_strlcpy(pr->last_error, why, sizeof(pr->last_error));
-    if (++pr->failures[kind] < FAILURES_TO_EJECT || !*healthy)
+    if (++pr->failures[kind] < gw->cfg.unhealthy_after || !*healthy)
         return;
     *healthy = false;
     wp__gw_pool_sync(gw, ep->pool);
@@ -266,7 +265,7 @@ static void check_start(gw_check_t *c, const char *path)
     wp_gateway_t *gw = c->gw;
     uint64_t now = uv_now(gw->loop);
     if (c->ticket != 0) {
-        if (now - c->started_ms < CHECK_TIMEOUT_MS)
+        if (now - c->started_ms < gw->cfg.check_timeout_ms)
             return;
         forget(c); /* hung: counts as a failed check */
         wp_gw_probe_result_t hung = {.st = WP_ETIMEDOUT};
@@ -281,7 +280,8 @@ static void check_start(gw_check_t *c, const char *path)
                            .engine =
                                c->kind == GW_CHECK_SCRAPE ? wp_api_engine(ep->cfg.engine) : NULL,
                            .rank = ep->cfg.has_dp_rank ? ep->cfg.dp_rank : -1,
-                           .keep_body = c->kind == GW_CHECK_MODELS};
+                           .keep_body = c->kind == GW_CHECK_MODELS,
+                           .timeout_ms = gw->cfg.check_timeout_ms};
     wp_strlcpy(probe.host, ep->cfg.host, sizeof(probe.host));
     snprintf(probe.path, sizeof(probe.path), "%s%s", ep->cfg.base_path, path);
     if (wp_gw_prober_submit(gw->prober, &probe) != WP_OK) {
@@ -300,7 +300,7 @@ wp_status_t wp__gw_checks_open(wp_gateway_t *gw, wp_err_t *err)
     for (int i = 0; i < GW_PROBE_SLOTS; i++)
         gw->probe_free[i] = GW_PROBE_SLOTS - 1 - i;
     gw->n_probe_free = GW_PROBE_SLOTS;
-    gw->prober = wp_gw_prober_new(gw->loop, CHECK_TIMEOUT_MS, SCRAPE_BODY_MAX, on_result, gw, err);
+    gw->prober = wp_gw_prober_new(gw->loop, SCRAPE_BODY_MAX, on_result, gw, err);
     return gw->prober != NULL ? WP_OK : WP_EIO;
 }
 

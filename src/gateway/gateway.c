@@ -38,6 +38,8 @@ void wp_gateway_config_default(wp_gateway_config_t *cfg)
     wp_sched_config_default(&cfg->sched);
     cfg->scrape_interval_ms = 50;
     cfg->health_interval_ms = 1000;
+    cfg->check_timeout_ms = 2000;
+    cfg->unhealthy_after = 2;
     cfg->scrape_budget = 2000;
     cfg->retries = 2;
     cfg->first_token_ms = 120000;

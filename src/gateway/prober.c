@@ -20,11 +20,13 @@
 #define SWEEP_MS 10000    /* how often the thread looks for such upstreams */
 #define MAX_IDLE_PER_UP 4 /* connections kept per address: three kinds of check */
 
-/* An upstream of the thread's, by address. */
+/* An upstream of the thread's, by address and timeout (a reload that changes the timeout
+ * makes a new one; the old one is swept once unused). */
 typedef struct up_entry_s {
     struct up_entry_s *next;
     char host[256];
     int port;
+    uint64_t timeout_ms;
     wp_http_upstream_t *up;
     uint64_t last_used_ms;
     int calls; /* GETs in flight on it */
@@ -105,8 +107,8 @@ static void on_owner_closed(void *ud)
         closed(cud);
 }
 
-wp_gw_prober_t *wp_gw_prober_new(uv_loop_t *owner, uint64_t timeout_ms, size_t body_max,
-                                 wp_gw_prober_deliver_fn deliver, void *ud, wp_err_t *err)
+wp_gw_prober_t *wp_gw_prober_new(uv_loop_t *owner, size_t body_max, wp_gw_prober_deliver_fn deliver,
+                                 void *ud, wp_err_t *err)
 {
     wp_gw_prober_t *p = calloc(1, sizeof(*p));
     if (p == NULL) {
@@ -118,7 +120,6 @@ wp_gw_prober_t *wp_gw_prober_new(uv_loop_t *owner, uint64_t timeout_ms, size_t b
     p->ud = ud;
     p->body_max = body_max;
     wp_http_client_config_default(&p->client);
-    p->client.connect_timeout_ms = p->client.first_byte_ms = p->client.idle_ms = timeout_ms;
     p->client.max_idle = MAX_IDLE_PER_UP;
     int rc;
     if ((rc = uv_loop_init(&p->loop)) != 0) {
@@ -194,25 +195,30 @@ static up_entry_t **bucket(wp_gw_prober_t *p, const char *host, int port)
     return &p->buckets[h & (UP_BUCKETS - 1)];
 }
 
-/* The upstream for host:port, made at its first use; NULL with err when it cannot be. */
-static up_entry_t *upstream_for(wp_gw_prober_t *p, const char *host, int port, wp_err_t *err)
+/* The upstream for the probe's host:port and timeout, made at its first use; NULL with err
+ * when it cannot be. */
+static up_entry_t *upstream_for(wp_gw_prober_t *p, const wp_gw_probe_t *probe, wp_err_t *err)
 {
-    up_entry_t **b = bucket(p, host, port);
+    up_entry_t **b = bucket(p, probe->host, probe->port);
     for (up_entry_t *e = *b; e != NULL; e = e->next)
-        if (e->port == port && strcmp(e->host, host) == 0)
+        if (e->port == probe->port && e->timeout_ms == probe->timeout_ms &&
+            strcmp(e->host, probe->host) == 0)
             return e;
     up_entry_t *e = calloc(1, sizeof(*e));
     if (e == NULL) {
         wp_err_set(err, WP_ENOMEM, "out of memory");
         return NULL;
     }
-    e->up = wp_http_upstream_new(&p->loop, host, port, &p->client, err);
+    wp_http_client_config_t c = p->client;
+    c.connect_timeout_ms = c.first_byte_ms = c.idle_ms = probe->timeout_ms;
+    e->up = wp_http_upstream_new(&p->loop, probe->host, probe->port, &c, err);
     if (e->up == NULL) {
         free(e);
         return NULL;
     }
-    wp_strlcpy(e->host, host, sizeof(e->host));
-    e->port = port;
+    wp_strlcpy(e->host, probe->host, sizeof(e->host));
+    e->port = probe->port;
+    e->timeout_ms = probe->timeout_ms;
     e->next = *b;
     *b = e;
     return e;
@@ -304,7 +310,7 @@ static void get_on_done(void *ud, wp_status_t st, const char *why)
 static void start_get(wp_gw_prober_t *p, const wp_gw_probe_t *probe)
 {
     wp_err_t err = {{0}};
-    up_entry_t *e = upstream_for(p, probe->host, probe->port, &err);
+    up_entry_t *e = upstream_for(p, probe, &err);
     if (e == NULL) {
         post_failure(p, probe->ticket, WP_EIO, err.msg);
         return;

@@ -15,8 +15,8 @@
  * to or to take a whole queue, never across I/O.
  *
  * Tickets: the owner names each GET with a nonzero ticket and matches results by it. There is
- * no cancel: every GET ends, by its answer or its timeout (timeout_ms for the connection, for
- * the answer's head and between body pieces), and a result for a ticket the owner has given up
+ * no cancel: every GET ends, by its answer or its timeout (the GET's timeout_ms for a new connection,
+ * for the answer's head and between body pieces), and a result for a ticket the owner has given up
  * is the owner's to drop.
  *
  * Connections: one upstream (a pool of kept-alive connections, http/client) per host:port,
@@ -50,7 +50,8 @@ typedef struct wp_gw_probe_s {
      * `rank` (-1: every sample); NULL: not a scrape. */
     const wp_api_engine_t *engine;
     int rank;
-    bool keep_body; /* hand the answer's body to deliver */
+    bool keep_body;      /* hand the answer's body to deliver */
+    uint64_t timeout_ms; /* > 0: to connect (a new connection), for the head, between pieces */
 } wp_gw_probe_t;
 
 /* What one GET found. */
@@ -73,8 +74,8 @@ typedef struct wp_gw_probe_result_s {
 typedef void (*wp_gw_prober_deliver_fn)(void *ud, const wp_gw_probe_result_t *r);
 
 /* Starts the thread. body_max: the largest body kept (a longer answer fails the GET). */
-wp_gw_prober_t *wp_gw_prober_new(uv_loop_t *owner, uint64_t timeout_ms, size_t body_max,
-                                 wp_gw_prober_deliver_fn deliver, void *ud, wp_err_t *err);
+wp_gw_prober_t *wp_gw_prober_new(uv_loop_t *owner, size_t body_max, wp_gw_prober_deliver_fn deliver,
+                                 void *ud, wp_err_t *err);
 /* Queues one GET for the thread; WP_ENOMEM when it cannot (nothing is queued then). */
 wp_status_t wp_gw_prober_submit(wp_gw_prober_t *p, const wp_gw_probe_t *probe);
 /* Stops and joins the thread, frees its part; closed(ud) runs on the owner's loop once the

@@ -1,7 +1,8 @@
 // A pool of a thousand endpoints, live: one `wellpath sim` process serves 1,000 simulated
 // vLLM servers on 1,000 ports, one gateway loop has each as an endpoint (the default 50 ms
-// scrape interval under the default scrape budget, health checks every second) and the
-// official OpenAI SDK sends completions through it. Every endpoint joins the pool; prompts
+// scrape interval under the default scrape budget, health checks every second, each check
+// given 10 s) and the official OpenAI SDK sends completions through it. Every endpoint
+// joins the pool; prompts
 // that share a prefix go to one endpoint; a burst of unrelated prompts spreads over the
 // pool; what the endpoints' /metrics say reaches the gateway by its scrapes; the gateway's
 // decision histogram counts every pick.
@@ -25,7 +26,11 @@ describe(`a pool of ${N} endpoints behind one gateway`, () => {
     sim = await startSim({ replicas: N, timeScale: 0.001, args: ['--gpu-memory-utilization', '0.5'] });
     assert.equal(sim.ports.length, N);
     const eps = sim.ports.map((port, i) => ({ name: `e${i}`, port }));
-    gw = new Proc(['gateway', '-f', writeTemp(gatewayTopology(eps)), '--listen', '127.0.0.1:0']);
+    // Checks may wait longer than the default 2 s: on a loaded 2-core machine (the sanitized
+    // build) one stall made two health checks in a row time out, and the endpoint that held a
+    // group's prefix left the pool with it.
+    const extra = 'inferenceScheduler:\n  checkTimeoutMs: 10000\n';
+    gw = new Proc(['gateway', '-f', writeTemp(gatewayTopology(eps, extra)), '--listen', '127.0.0.1:0']);
     const m = await gw.waitFor(/msg="gateway listening" addr=127\.0\.0\.1:(\d+)/, { stream: 'stderr', timeout: 30000 });
     base = `http://127.0.0.1:${m[1]}`;
     client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60000 });

@@ -2,11 +2,15 @@
 // after gateway.idleTimeoutMs and the client's stream ends with an SSE error event (504),
 // never a hang; one that never sends its head is cut after firstByteTimeoutMs and, with no
 // other endpoint, answered 504 with a JSON error; both are counted as upstream errors.
+// The health checks have their own timeout and threshold (inferenceScheduler.checkTimeoutMs,
+// unhealthyAfter), applied by a reload.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, assertErrorShape, metrics, post, postStream, sample, startGateway, stopClean } from '../lib/wellpath.mjs';
+import fs from 'node:fs';
+
+import { MODEL, assertErrorShape, gatewayTopology, metrics, post, postStream, sample, startGateway, stopClean, waitUntil } from '../lib/wellpath.mjs';
 
 // Streams two SSE events and then goes quiet (the connection stays open); a request whose
 // prompt is "silent" gets nothing at all.
@@ -65,5 +69,68 @@ describe('upstream timeouts', () => {
     assertErrorShape(assert, r.json, 504);
     assert.ok(took >= 280 && took < 5000, `answered after ${took} ms`);
     assert.equal(sample(await metrics(gw.url), 'wellpath_endpoint_upstream_errors_total', { endpoint: 'stall' }), before + 1);
+  });
+});
+
+// /health answers after `s.healthDelayMs`, or with 500 while `s.failing`; counts the failed
+// answers it gave.
+function checkedServer() {
+  const s = { healthDelayMs: 0, failing: false, failed: 0 };
+  s.server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.url === '/health') {
+        if (s.failing) {
+          s.failed++;
+          res.statusCode = 500;
+          return res.end();
+        }
+        return setTimeout(() => res.end(), s.healthDelayMs);
+      }
+      if (req.url === '/metrics') return res.end('vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n');
+      if (req.url === '/v1/models') return res.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model' }] }));
+      res.statusCode = 404;
+      res.end();
+    });
+  });
+  return new Promise((resolve) => s.server.listen(0, '127.0.0.1', () => {
+    s.port = s.server.address().port;
+    resolve(s);
+  }));
+}
+
+describe('health checks: checkTimeoutMs and unhealthyAfter', () => {
+  let up;
+  let gw;
+  const endpoint = () => [{ name: 'checked', port: up.port }];
+  const status = async () => (await (await fetch(`${gw.url}/status`)).json()).endpoints[0];
+  after(async () => {
+    if (gw) await stopClean(assert, gw.proc, 'gateway');
+    up?.server.close();
+  });
+
+  test('a /health slower than checkTimeoutMs keeps the endpoint out; a reload to a longer timeout lets it in', async () => {
+    up = await checkedServer();
+    up.healthDelayMs = 400;
+    gw = await startGateway(endpoint(), { waitReady: false, extra: 'inferenceScheduler:\n  healthIntervalMs: 100\n  checkTimeoutMs: 150\n' });
+    await waitUntil(async () => /check timeout|timeout/i.test((await status()).last_error || ''), { what: 'a health check to time out' });
+    assert.equal((await status()).healthy, false);
+    fs.writeFileSync(gw.file, gatewayTopology(endpoint(), 'inferenceScheduler:\n  healthIntervalMs: 100\n  checkTimeoutMs: 2000\n'));
+    gw.proc.child.kill('SIGHUP');
+    await waitUntil(async () => (await status()).healthy === true, { what: 'the endpoint to join after the reload' });
+  });
+
+  test('an endpoint leaves after unhealthyAfter failed health checks in a row, not before', async () => {
+    up.healthDelayMs = 0;
+    fs.writeFileSync(gw.file, gatewayTopology(endpoint(), 'inferenceScheduler:\n  healthIntervalMs: 200\n  unhealthyAfter: 3\n'));
+    const from = gw.proc.lines.stderr.length;
+    gw.proc.child.kill('SIGHUP');
+    await gw.proc.waitFor(/msg=reloaded/, { stream: 'stderr', from });
+    assert.equal((await status()).healthy, true);
+    up.failing = true;
+    await gw.proc.waitFor(/msg="endpoint left the pool" endpoint=checked/, { stream: 'stderr', from });
+    const failed = up.failed; /* the third failure took it out; a fourth may be on its way */
+    assert.ok(failed >= 3 && failed <= 4, `left after ${failed} failed checks`);
+    assert.equal((await status()).healthy, false);
   });
 });

@@ -90,6 +90,9 @@ static void test_config_defaults(void **state)
     assert_true(t.scheduler.scorers[1].weight == 50.0);
     assert_int_equal(t.scheduler.scrape_interval_ms, 50);
     assert_int_equal(t.scheduler.stale_after_ms, 2000);
+    assert_int_equal(t.scheduler.health_interval_ms, 1000);
+    assert_int_equal(t.scheduler.check_timeout_ms, 2000);
+    assert_int_equal(t.scheduler.unhealthy_after, 2);
     assert_int_equal(t.scheduler.prefix_block_chars, 64);
     assert_int_equal(t.scheduler.prefix_lru_blocks, 31250);
     assert_string_equal(t.gateway.listen_host, "127.0.0.1");
@@ -165,6 +168,10 @@ static void test_config_ranges_and_choices(void **state)
                  NULL);
     expect_error("model: m\nvllm:\n  replicas: 65\n",
                  "topology.yaml:3:13: vllm.replicas: 65 is out of range [1, 64]", NULL);
+    expect_error("model: m\ninferenceScheduler:\n  checkTimeoutMs: 5\n",
+                 "topology.yaml:3:19: inferenceScheduler.checkTimeoutMs: 5 is out of range "
+                 "[10, 60000]",
+                 NULL);
     expect_error("model: m\ngateway:\n  workers: 0\n",
                  "topology.yaml:3:12: gateway.workers: 0 is out of range [1, 64]", NULL);
     expect_error("model: m\nvllm:\n  gpuMemoryUtilization: 0\n",

@@ -27,6 +27,7 @@ typedef struct fixture_s {
     wp_gw_probe_result_t got[MAX_RESULTS];
     char bodies[MAX_RESULTS][256];
     int n_got, want;
+    uint64_t timeout_ms; /* of the next GETs */
     bool closed;
     char big[BIG];
 } fixture_t;
@@ -85,7 +86,8 @@ static int setup(void **state)
     wp_err_t err;
     assert_int_equal(wp_http_server_listen(f.server, "127.0.0.1", 0, &err), WP_OK);
     f.port = wp_http_server_port(f.server);
-    f.prober = wp_gw_prober_new(&f.loop, 300, 64 * 1024, deliver, &f, &err);
+    f.timeout_ms = 300;
+    f.prober = wp_gw_prober_new(&f.loop, 64 * 1024, deliver, &f, &err);
     assert_non_null(f.prober);
     *state = &f;
     return 0;
@@ -115,7 +117,8 @@ static void submit(fixture_t *f, uint64_t ticket, const char *path, int port, bo
                        .port = port,
                        .engine = scrape ? wp_api_engine(WP_TOPO_ENGINE_VLLM) : NULL,
                        .rank = -1,
-                       .keep_body = keep_body};
+                       .keep_body = keep_body,
+                       .timeout_ms = f->timeout_ms};
     wp_strlcpy(p.host, "127.0.0.1", sizeof(p.host));
     wp_strlcpy(p.path, path, sizeof(p.path));
     assert_int_equal(wp_gw_prober_submit(f->prober, &p), WP_OK);
@@ -207,6 +210,24 @@ static void test_prober_failures_say_what_failed(void **state)
     assert_false(b->read);
 }
 
+/* Each GET waits as long as it says: of two GETs that get no answer, the one sent second
+ * with the shorter timeout fails first (checkTimeoutMs changed by a reload applies at once). */
+static void test_prober_each_get_has_its_own_timeout(void **state)
+{
+    fixture_t *f = *state;
+    f->timeout_ms = 900;
+    submit(f, 41, "/hang", f->port, false, false);
+    f->timeout_ms = 60;
+    submit(f, 42, "/hang", f->port, false, false);
+    f->want = 2;
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    assert_int_equal(f->n_got, 2);
+    assert_int_equal(f->got[0].ticket, 42);
+    assert_int_equal(f->got[1].ticket, 41);
+    assert_int_equal(f->got[0].st, WP_ETIMEDOUT);
+    assert_int_equal(f->got[1].st, WP_ETIMEDOUT);
+}
+
 static void test_prober_free_with_gets_in_flight_delivers_nothing_more(void **state)
 {
     fixture_t *f = *state;
@@ -223,6 +244,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_prober_answers_come_back_by_ticket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prober_failures_say_what_failed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_prober_each_get_has_its_own_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prober_free_with_gets_in_flight_delivers_nothing_more,
                                         setup, teardown),
     };
