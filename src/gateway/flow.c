@@ -15,9 +15,19 @@
  * yet, so when its decode pick then finds every decode endpoint at its limit it waits
  * again (wp__gw_flow_no_room) with its first deadline, and goes on to the decode stage
  * when room appears (its prefill is not run again).
+ *
+ * Several workers (gateway.workers): each has its own queue over the one view of the pool
+ * they share (workers.c), and the queues behave as one (sched/admit.h, "Several queues").
+ * Before admission decides, it reads what the other workers' queues hold; after each change
+ * of its queue, it publishes what it holds. A request goes before no better one queued on
+ * another worker (a worker whose best got worse tells the others to look again), maxQueue
+ * counts every worker's, and a newcomer that outranks the worst of them all has that one
+ * evicted on the worker that holds it. A slot freed on one worker reaches the others with its
+ * completion, and each drains then.
  */
 #include "gateway/internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "base/hash.h"
@@ -36,6 +46,20 @@ void wp__gw_flow_free(wp_gateway_t *gw)
 {
     wp_sched_admit_free(gw->admit);
     gw->admit = NULL;
+}
+
+/* Admission reads what the other workers' queues hold ... */
+static void look_around(wp_gateway_t *gw)
+{
+    if (gw->hub != NULL)
+        wp_sched_admit_set_others(gw->admit, wp__gw_workers_queues(gw));
+}
+
+/* ... and they learn what this worker's holds, after each change of it. */
+static void tell_around(wp_gateway_t *gw)
+{
+    if (gw->hub != NULL)
+        wp__gw_workers_queue_moved(gw, wp_sched_admit_mine(gw->admit));
 }
 
 bool wp__gw_flow_priority(gw_proxy_t *p)
@@ -72,7 +96,7 @@ static void shed(gw_proxy_t *p, wp_sched_shed_t why)
         break;
     default:
         snprintf(msg, sizeof(msg), "every endpoint is saturated and the queue is full (%u)",
-                 wp_sched_admit_queued(gw->admit));
+                 gw->cfg.flow.max_queue); /* every worker's requests */
         break;
     }
     wp__gw_decision(gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_SHED,
@@ -104,6 +128,8 @@ static bool carry_out(gw_proxy_t *p, wp_sched_admit_result_t r)
             gw, &(wp_sched_decision_t){.kind = WP_SCHED_DECISION_QUEUE, .request = p->request_id});
         if (r.evicted != NULL)
             shed_held(r.evicted->ud, WP_SCHED_SHED_EVICTED);
+        if (r.evict_elsewhere)
+            wp__gw_workers_evict(gw, r.evict_below);
         return false;
     case WP_SCHED_ADMIT_SHED:
         shed(p, r.shed);
@@ -120,12 +146,16 @@ bool wp__gw_flow_admit(gw_proxy_t *p)
     wp_gateway_t *gw = p->gw;
     p->ticket.ud = p;
     p->ticket.flow = request_flow(p);
+    look_around(gw);
     wp_sched_admit_result_t r = wp_sched_admit_arrive(gw->admit, p->pool->sched, wp__gw_now(gw),
                                                       gw_pool_role(p->pool), &p->ticket);
+    bool queued = r.verdict == WP_SCHED_ADMIT_QUEUED;
     if (carry_out(p, r))
         return true;
-    if (r.verdict == WP_SCHED_ADMIT_QUEUED)
+    if (queued) {
+        tell_around(gw);
         wp__gw_flow_drain(gw); /* it joined: room may be there for those ahead of it */
+    }
     return false;
 }
 
@@ -139,6 +169,8 @@ void wp__gw_flow_no_room(gw_proxy_t *p)
     p->attempts = 0; /* waiting for room: its next pick is a first attempt again */
     wp_sched_admit_result_t r = wp_sched_admit_no_room(gw->admit, p->pool->sched, wp__gw_now(gw),
                                                        gw_pool_role(p->pool), &p->ticket);
+    if (r.verdict == WP_SCHED_ADMIT_QUEUED)
+        tell_around(gw);
     /* Not drained from here: the caller is in the middle of a pick. */
     if (carry_out(p, r))
         wp__gw_proxy_unavailable(p);
@@ -146,8 +178,10 @@ void wp__gw_flow_no_room(gw_proxy_t *p)
 
 void wp__gw_flow_forget(gw_proxy_t *p)
 {
-    if (p->gw->admit != NULL)
-        wp_sched_admit_forget(p->gw->admit, &p->ticket);
+    if (p->gw->admit == NULL || !p->ticket.queued)
+        return;
+    wp_sched_admit_forget(p->gw->admit, &p->ticket);
+    tell_around(p->gw);
 }
 
 /* A queued request may go now (wp_sched_admit_drain). */
@@ -170,8 +204,21 @@ void wp__gw_flow_drain(wp_gateway_t *gw)
 {
     if (gw->admit == NULL || gw->stopping)
         return;
+    look_around(gw);
     wp_sched_admit_drain(gw->admit, gw->pool->sched, wp__gw_now(gw), gw_pool_role(gw->pool),
                          send_queued, gw);
+    tell_around(gw);
+}
+
+void wp__gw_flow_evict(wp_gateway_t *gw, int64_t below)
+{
+    if (gw->admit == NULL)
+        return;
+    wp_sched_ticket_t *t = wp_sched_admit_evict_worse(gw->admit, below);
+    if (t == NULL)
+        return; /* sent or gone meanwhile */
+    shed_held(t->ud, WP_SCHED_SHED_EVICTED);
+    tell_around(gw);
 }
 
 void wp__gw_flow_tick(wp_gateway_t *gw)
@@ -181,5 +228,5 @@ void wp__gw_flow_tick(wp_gateway_t *gw)
     wp_sched_ticket_t *t; /* every one past its deadline first, then the drain */
     while ((t = wp_sched_admit_expired(gw->admit, wp__gw_now(gw))) != NULL)
         shed_held(t->ud, WP_SCHED_SHED_QUEUE_TIMEOUT);
-    wp__gw_flow_drain(gw);
+    wp__gw_flow_drain(gw); /* which tells the others what is left */
 }

@@ -309,11 +309,6 @@ static wp_status_t workers_check(const wp_gateway_config_t *cfg, int workers, wp
                           WP_GATEWAY_MAX_WORKERS);
     if (workers == 1)
         return WP_OK;
-    if (cfg->flow.enabled)
-        return wp_err_set(err, WP_EINVAL,
-                          "gateway.workers: %d with gateway.flowControl is not supported yet (its "
-                          "queue is one loop's): use workers: 1 with flow control",
-                          workers);
     if (cfg->scale_to_zero.enabled)
         return wp_err_set(err, WP_EINVAL,
                           "gateway.workers: %d with gateway.scaleToZero is not supported: "

@@ -458,6 +458,9 @@ void wp__gw_flow_no_room(gw_proxy_t *p);
 void wp__gw_flow_drain(wp_gateway_t *gw);
 /* At each tick: 429 for requests past their deadline, then drain. */
 void wp__gw_flow_tick(wp_gateway_t *gw);
+/* Another worker queued a request in place of this worker's worst (workers.c): evict it when
+ * its priority value is above `below`. */
+void wp__gw_flow_evict(wp_gateway_t *gw, int64_t below);
 /* The request ends while queued (client gone, shutdown): take it out. */
 void wp__gw_flow_forget(gw_proxy_t *p);
 /* Applies cfg->flow (at start and on reload). WP_ENOMEM, or WP_EINVAL on a bad bound. */
@@ -650,6 +653,13 @@ void wp__gw_workers_outlier(wp_gateway_t *gw, const gw_endpoint_t *ep, bool faul
 /* Applies the other workers' events sent so far, now rather than at this loop's next
  * iteration (a pick that found no room asks before it answers); true when there were some. */
 bool wp__gw_workers_sync(wp_gateway_t *gw);
+/* Flow control across workers (sched/admit.h, "Several queues"): what the other workers'
+ * queues hold together (none with one worker); this worker's queue now holds `mine` (when its
+ * best got worse, the others with requests queued look again); the worker holding the worst
+ * queued request is to evict one of a priority value above `below`. */
+wp_sched_admit_others_t wp__gw_workers_queues(const wp_gateway_t *gw);
+void wp__gw_workers_queue_moved(wp_gateway_t *gw, wp_sched_admit_others_t mine);
+void wp__gw_workers_evict(wp_gateway_t *gw, int64_t below);
 /* Another worker asks worker 0 to check ep's health now: true when it was asked. */
 bool wp__gw_workers_health_now(wp_gateway_t *gw, const gw_endpoint_t *ep);
 /* Worker 0 applied a new config / new discovery sources: the others apply them too. */

@@ -190,6 +190,60 @@ void wp__gw_workers_outlier(wp_gateway_t *gw, const gw_endpoint_t *ep, bool faul
     wp__gw_hub_broadcast(wp__gw_hub_me(gw), &m, 0);
 }
 
+/* Worker j's queue as its loop last published it. */
+static wp_sched_admit_others_t queue_of(const hub_worker_t *w)
+{
+    return (wp_sched_admit_others_t){
+        .best = atomic_load_explicit(&w->q_best, memory_order_relaxed),
+        .worst = atomic_load_explicit(&w->q_worst, memory_order_relaxed),
+        .queued = atomic_load_explicit(&w->q_len, memory_order_relaxed)};
+}
+
+wp_sched_admit_others_t wp__gw_workers_queues(const wp_gateway_t *gw)
+{
+    wp_sched_admit_others_t all = WP_SCHED_ADMIT_NO_OTHERS;
+    for (int j = 0; gw->hub != NULL && j < gw->hub->n; j++) {
+        if (j == gw->worker)
+            continue;
+        wp_sched_admit_others_t q = queue_of(&gw->hub->w[j]);
+        all.best = q.best < all.best ? q.best : all.best;
+        all.worst = q.worst > all.worst ? q.worst : all.worst;
+        all.queued += q.queued;
+    }
+    return all;
+}
+
+void wp__gw_workers_queue_moved(wp_gateway_t *gw, wp_sched_admit_others_t mine)
+{
+    if (gw->hub == NULL)
+        return;
+    hub_worker_t *me = wp__gw_hub_me(gw);
+    int64_t was = atomic_exchange_explicit(&me->q_best, mine.best, memory_order_relaxed);
+    atomic_store_explicit(&me->q_worst, mine.worst, memory_order_relaxed);
+    atomic_store_explicit(&me->q_len, mine.queued, memory_order_relaxed);
+    if (mine.best > was && wp__gw_workers_queues(gw).queued > 0) {
+        hub_msg_t m = {.kind = HUB_QUEUE, .index = -1};
+        wp__gw_hub_broadcast(me, &m, 0);
+    }
+}
+
+void wp__gw_workers_evict(wp_gateway_t *gw, int64_t below)
+{
+    int to = -1;
+    int64_t worst = INT64_MIN;
+    for (int j = 0; gw->hub != NULL && j < gw->hub->n; j++) {
+        int64_t p = atomic_load_explicit(&gw->hub->w[j].q_worst, memory_order_relaxed);
+        if (j != gw->worker && p > worst) {
+            worst = p;
+            to = j;
+        }
+    }
+    if (to < 0)
+        return; /* gone meanwhile: the queues hold one more than the bound until they drain */
+    hub_msg_t m = {.kind = HUB_EVICT, .index = -1, .priority = below};
+    wp__gw_hub_post(wp__gw_hub_me(gw), to, &m);
+}
+
 bool wp__gw_workers_sync(wp_gateway_t *gw)
 {
     return gw->hub != NULL && wp_gw_mailbox_poll(&wp__gw_hub_me(gw)->box);
@@ -359,6 +413,11 @@ static bool handle(hub_worker_t *w, hub_msg_t *m)
     case HUB_ADMIN_DONE:
         wp__gw_hub_admin_done(m);
         return false;
+    case HUB_QUEUE:
+        return true;
+    case HUB_EVICT:
+        wp__gw_flow_evict(gw, m->priority);
+        return false;
     }
     return false;
 }
@@ -523,6 +582,9 @@ static gw_hub_t *hub_new(wp_gateway_t *gw)
     bool ok = hub->w != NULL && hub->cfg != NULL;
     for (int i = 0; ok && i < hub->n; i++) {
         hub->w[i] = (hub_worker_t){.hub = hub, .index = i};
+        atomic_init(&hub->w[i].q_best, INT64_MAX);
+        atomic_init(&hub->w[i].q_worst, INT64_MIN);
+        atomic_init(&hub->w[i].q_len, 0);
         ok = (hub->w[i].out = calloc((size_t)hub->n, sizeof(wp_gw_outbox_t))) != NULL;
     }
     if (!ok || uv_sem_init(&hub->ready, 0) != 0) {

@@ -6,6 +6,8 @@
 #ifndef WP_GATEWAY_WORKERS_INT_H
 #define WP_GATEWAY_WORKERS_INT_H
 
+#include <stdatomic.h>
+
 #include "gateway/internal.h"
 #include "gateway/mailbox.h"
 
@@ -23,6 +25,8 @@ typedef enum {
     HUB_SNAP,        /* ... and gets them (payload: a snap_t) */
     HUB_ADMIN,       /* to worker 0: run admin op a (relay ref) */
     HUB_ADMIN_DONE,  /* its answer: a = HTTP status, payload = the message */
+    HUB_QUEUE,       /* the sender's best queued priority got worse: the receiver may go */
+    HUB_EVICT,       /* evict a queued request of a priority value above `priority` */
 } hub_kind_t;
 
 typedef struct hub_msg_s {
@@ -35,8 +39,9 @@ typedef struct hub_msg_s {
     /* HUB_LOAD: the pick's numbers (payload: its block chain, n_blocks hashes) */
     uint32_t n_blocks;
     double prompt_tokens, prefill_tokens;
-    void *payload; /* owned (freed by drop_msg) */
-    void *ref;     /* the sender's, sent back as it came */
+    int64_t priority; /* HUB_EVICT */
+    void *payload;    /* owned (freed by drop_msg) */
+    void *ref;        /* the sender's, sent back as it came */
 } hub_msg_t;
 
 /* One worker's counters, for another's /metrics or /status. */
@@ -76,6 +81,10 @@ typedef struct hub_worker_s {
     wp_gw_outbox_t *out; /* out[j]: to worker j (not to itself); on its loop */
     bool out_ok;
     pending_t *pending;
+    /* What its flow-control queue holds (wp_sched_admit_others_t's fields): written by its
+     * own loop, read by the others' (flow.c; sched/admit.h, "Several queues"). */
+    _Atomic int64_t q_best, q_worst;
+    _Atomic uint32_t q_len;
     wp_status_t start_st;
     char start_err[sizeof(((wp_err_t *)0)->msg)];
 } hub_worker_t;

@@ -7,6 +7,7 @@
  */
 #include "sched/admit.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 struct wp_sched_admit_s {
@@ -14,7 +15,8 @@ struct wp_sched_admit_s {
     wp_sched_queue_t *queue; /* NULL until the queue is first on */
     uint64_t shed[WP_SCHED_SHED_KINDS];
     uint64_t waited;
-    bool busy, again; /* a drain runs or is held back / one was asked for meanwhile */
+    wp_sched_admit_others_t others; /* what the other queues hold */
+    bool busy, again;               /* a drain runs or is held back / one was asked for meanwhile */
 };
 
 static const char *const shed_names[WP_SCHED_SHED_KINDS] = {
@@ -50,12 +52,12 @@ wp_status_t wp_sched_admit_configure(wp_sched_admit_t *a, const wp_sched_admit_c
     wp_status_t st = check(cfg, err);
     if (st != WP_OK)
         return st;
+    /* The queue's own bound is the largest: max_queue counts every queue's tickets, and is
+     * kept here (enqueue). */
     if (cfg->queue && a->queue == NULL) {
-        a->queue = wp_sched_queue_new(cfg->max_queue, err);
+        a->queue = wp_sched_queue_new(WP_SCHED_QUEUE_MAX, err);
         if (a->queue == NULL)
-            return WP_ENOMEM; /* the capacity was checked above */
-    } else if (a->queue != NULL) {
-        wp_sched_queue_set_capacity(a->queue, cfg->max_queue);
+            return WP_ENOMEM;
     }
     a->cfg = *cfg;
     return WP_OK;
@@ -68,6 +70,7 @@ wp_sched_admit_t *wp_sched_admit_new(const wp_sched_admit_cfg_t *cfg, wp_err_t *
         wp_err_set(err, WP_ENOMEM, "out of memory");
         return NULL;
     }
+    a->others = WP_SCHED_ADMIT_NO_OTHERS;
     if (wp_sched_admit_configure(a, cfg, err) != WP_OK) {
         free(a);
         return NULL;
@@ -99,9 +102,41 @@ static wp_sched_admit_result_t shed(wp_sched_admit_t *a, wp_sched_shed_t why)
     return (wp_sched_admit_result_t){.verdict = WP_SCHED_ADMIT_SHED, .shed = why};
 }
 
+static wp_sched_ticket_t *evicted(wp_sched_admit_t *a, wp_sched_queue_item_t *it)
+{
+    wp_sched_ticket_t *t = it->ud;
+    t->queued = false;
+    a->shed[WP_SCHED_SHED_EVICTED]++;
+    return t;
+}
+
+/* Every queue together is full (with one queue: this one): t takes the worst one's place,
+ * here or elsewhere, when it outranks it; false when it outranks nobody. */
+static bool make_place(wp_sched_admit_t *a, const wp_sched_ticket_t *t, wp_sched_admit_result_t *r)
+{
+    int64_t best, mine = INT64_MIN;
+    wp_sched_queue_span(a->queue, &best, &mine);
+    if (mine >= a->others.worst) {
+        wp_sched_queue_item_t ev;
+        if (!wp_sched_queue_evict_worse(a->queue, t->priority, &ev))
+            return false;
+        r->evicted = evicted(a, &ev);
+        return true;
+    }
+    if (t->priority >= a->others.worst)
+        return false;
+    r->evict_elsewhere = true;
+    r->evict_below = t->priority;
+    return true;
+}
+
 /* Into the queue with its first deadline, or shed. */
 static wp_sched_admit_result_t enqueue(wp_sched_admit_t *a, double now, wp_sched_ticket_t *t)
 {
+    wp_sched_admit_result_t r = verdict(WP_SCHED_ADMIT_QUEUED);
+    uint64_t total = (uint64_t)wp_sched_queue_len(a->queue) + a->others.queued;
+    if (total >= a->cfg.max_queue && !make_place(a, t, &r))
+        return shed(a, WP_SCHED_SHED_QUEUE_FULL);
     bool first = t->deadline == 0;
     double deadline = first ? now + a->cfg.queue_timeout_s : t->deadline;
     wp_sched_queue_item_t it = {.priority = t->priority,
@@ -109,21 +144,20 @@ static wp_sched_admit_result_t enqueue(wp_sched_admit_t *a, double now, wp_sched
                                 .deadline = deadline,
                                 .ud = t},
                           ev;
-    bool evicted = false;
-    wp_status_t st = wp_sched_queue_push(a->queue, &it, &ev, &evicted);
+    /* This queue alone at WP_SCHED_QUEUE_MAX (the others' count was stale): push evicts here. */
+    bool full = false;
+    wp_status_t st = wp_sched_queue_push(a->queue, &it, &ev, &full);
     if (st != WP_OK)
         return shed(a, st == WP_ENOMEM ? WP_SCHED_SHED_NO_MEMORY : WP_SCHED_SHED_QUEUE_FULL);
+    if (full) {
+        r.evicted = evicted(a, &ev);
+        r.evict_elsewhere = false;
+    }
     t->deadline = deadline;
     t->queued = true;
     t->queued_at = now;
     t->id = it.id;
     a->waited += first;
-    wp_sched_admit_result_t r = verdict(WP_SCHED_ADMIT_QUEUED);
-    if (evicted) {
-        r.evicted = ev.ud;
-        r.evicted->queued = false;
-        a->shed[WP_SCHED_SHED_EVICTED]++;
-    }
     return r;
 }
 
@@ -134,7 +168,8 @@ wp_sched_admit_result_t wp_sched_admit_arrive(wp_sched_admit_t *a, const wp_sche
         return verdict(WP_SCHED_ADMIT_SEND);
     int healthy = 0;
     int room = wp_sched_room(s, now, role, &a->cfg.saturation, &healthy);
-    if (wp_sched_queue_len(a->queue) == 0 && (room > 0 || healthy == 0))
+    if (wp_sched_queue_len(a->queue) == 0 &&
+        ((room > 0 && t->priority <= a->others.best) || healthy == 0))
         return verdict(WP_SCHED_ADMIT_SEND); /* no endpoint at all: the pick answers 503 */
     return enqueue(a, now, t);
 }
@@ -164,8 +199,12 @@ wp_sched_ticket_t *wp_sched_admit_next(wp_sched_admit_t *a, const wp_sched_t *s,
         return NULL;
     int healthy = 0;
     int room = wp_sched_room(s, now, role, &a->cfg.saturation, &healthy);
+    int64_t first = 0, last = 0;
+    if (healthy > 0 &&
+        (room == 0 || (wp_sched_queue_span(a->queue, &first, &last) && first > a->others.best)))
+        return NULL; /* no room, or a better ticket waits in another queue */
     wp_sched_queue_item_t it;
-    if ((room == 0 && healthy > 0) || !wp_sched_queue_pop(a->queue, &it))
+    if (!wp_sched_queue_pop(a->queue, &it))
         return NULL;
     wp_sched_ticket_t *t = it.ud;
     t->queued = false;
@@ -231,6 +270,27 @@ void wp_sched_admit_forget(wp_sched_admit_t *a, wp_sched_ticket_t *t)
 uint32_t wp_sched_admit_queued(const wp_sched_admit_t *a)
 {
     return a->queue != NULL ? wp_sched_queue_len(a->queue) : 0;
+}
+
+wp_sched_admit_others_t wp_sched_admit_mine(const wp_sched_admit_t *a)
+{
+    wp_sched_admit_others_t o = WP_SCHED_ADMIT_NO_OTHERS;
+    if (a->queue != NULL && wp_sched_queue_span(a->queue, &o.best, &o.worst))
+        o.queued = wp_sched_queue_len(a->queue);
+    return o;
+}
+
+void wp_sched_admit_set_others(wp_sched_admit_t *a, wp_sched_admit_others_t others)
+{
+    a->others = others;
+}
+
+wp_sched_ticket_t *wp_sched_admit_evict_worse(wp_sched_admit_t *a, int64_t priority)
+{
+    wp_sched_queue_item_t ev;
+    if (a->queue == NULL || !wp_sched_queue_evict_worse(a->queue, priority, &ev))
+        return NULL;
+    return evicted(a, &ev);
 }
 
 uint64_t wp_sched_admit_shed_count(const wp_sched_admit_t *a, wp_sched_shed_t why)

@@ -34,6 +34,21 @@
  * it still comes first.) A drain asked for while one runs (from inside send, or while the
  * caller holds drains back to answer requests first) only makes the running one, or the
  * caller's next, go round once more: a drain never runs inside another.
+ *
+ * Several queues (gateway.workers: one per worker) behave as one: each owner publishes what
+ * its queue holds (wp_sched_admit_mine: best and worst priority, length) and tells its
+ * admission what the others hold (wp_sched_admit_set_others).
+ *   - Order: a ticket goes before no better one queued elsewhere. An arrival is sent at once
+ *     only when its priority value is at most the others' best, and a drain hands out its
+ *     first ticket only while that holds, so priority classes are served in order across the
+ *     queues (within a class, each queue keeps its own fair turns and arrival order).
+ *   - Bound: max_queue counts the tickets of every queue. When they are that many, a
+ *     newcomer that outranks the worst of them takes its place: here, when the worst is here
+ *     (.evicted); when it is in another queue, the newcomer is queued and the result says to
+ *     evict there (.evict_elsewhere: the caller asks that queue's owner, who calls
+ *     wp_sched_admit_evict_worse). Meanwhile the queues hold one more than the bound.
+ * What the others hold is as fresh as the caller's last look: two queues deciding in the same
+ * instant may each take the last place, or each send a ticket into the same room.
  */
 #ifndef WP_SCHED_ADMIT_H
 #define WP_SCHED_ADMIT_H
@@ -86,7 +101,20 @@ typedef struct wp_sched_admit_result_s {
     /* Non-NULL: this other ticket was displaced from the full queue; answer it 429
      * (evicted). It is no longer queued. */
     wp_sched_ticket_t *evicted;
+    /* Queued over the bound of several queues: the queue holding the worst ticket (the
+     * others' worst) is to evict one of a priority value above the newcomer's, evict_below. */
+    bool evict_elsewhere;
+    int64_t evict_below;
 } wp_sched_admit_result_t;
+
+/* What a queue holds, as the other queues see it. */
+typedef struct wp_sched_admit_others_s {
+    int64_t best;    /* the lowest priority value queued; INT64_MAX: none */
+    int64_t worst;   /* the highest; INT64_MIN: none */
+    uint32_t queued; /* tickets */
+} wp_sched_admit_others_t;
+
+#define WP_SCHED_ADMIT_NO_OTHERS ((wp_sched_admit_others_t){INT64_MAX, INT64_MIN, 0})
 
 typedef struct wp_sched_admit_s wp_sched_admit_t;
 
@@ -133,6 +161,12 @@ wp_sched_ticket_t *wp_sched_admit_expired(wp_sched_admit_t *a, double now);
 void wp_sched_admit_forget(wp_sched_admit_t *a, wp_sched_ticket_t *t);
 
 uint32_t wp_sched_admit_queued(const wp_sched_admit_t *a);
+/* Several queues: what this one holds; what the others hold (WP_SCHED_ADMIT_NO_OTHERS, the
+ * default, with one queue); the last ticket in order when its priority value is above
+ * `priority`, taken out and counted as shed (evicted), else NULL. */
+wp_sched_admit_others_t wp_sched_admit_mine(const wp_sched_admit_t *a);
+void wp_sched_admit_set_others(wp_sched_admit_t *a, wp_sched_admit_others_t others);
+wp_sched_ticket_t *wp_sched_admit_evict_worse(wp_sched_admit_t *a, int64_t priority);
 /* Requests shed for `why`, and requests that waited (each counted once). */
 uint64_t wp_sched_admit_shed_count(const wp_sched_admit_t *a, wp_sched_shed_t why);
 uint64_t wp_sched_admit_waited_count(const wp_sched_admit_t *a);

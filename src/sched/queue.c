@@ -44,14 +44,6 @@ void wp_sched_queue_free(wp_sched_queue_t *q)
     free(q);
 }
 
-wp_status_t wp_sched_queue_set_capacity(wp_sched_queue_t *q, uint32_t capacity)
-{
-    if (capacity < 1 || capacity > WP_SCHED_QUEUE_MAX)
-        return WP_EINVAL;
-    q->capacity = capacity;
-    return WP_OK;
-}
-
 uint32_t wp_sched_queue_len(const wp_sched_queue_t *q)
 {
     return q->n;
@@ -116,10 +108,8 @@ wp_status_t wp_sched_queue_push(wp_sched_queue_t *q, wp_sched_queue_item_t *item
 {
     *has_evicted = false;
     if (q->n >= q->capacity) {
-        uint32_t worst = extreme(q, true);
-        if (item->priority >= q->slots[worst].item.priority)
+        if (!wp_sched_queue_evict_worse(q, item->priority, evicted))
             return WP_ELIMIT;
-        *evicted = take(q, worst);
         *has_evicted = true;
     }
     if (grow(q) != WP_OK) /* never after an eviction: that left a free slot */
@@ -129,6 +119,17 @@ wp_status_t wp_sched_queue_push(wp_sched_queue_t *q, wp_sched_queue_item_t *item
     q->slots[q->n].tag = flow_tag(q, item->flow);
     q->n++;
     return WP_OK;
+}
+
+bool wp_sched_queue_evict_worse(wp_sched_queue_t *q, int64_t priority, wp_sched_queue_item_t *out)
+{
+    if (q->n == 0)
+        return false;
+    uint32_t worst = extreme(q, true);
+    if (q->slots[worst].item.priority <= priority)
+        return false;
+    *out = take(q, worst);
+    return true;
 }
 
 bool wp_sched_queue_pop(wp_sched_queue_t *q, wp_sched_queue_item_t *out)
@@ -151,6 +152,21 @@ bool wp_sched_queue_pop_expired(wp_sched_queue_t *q, double now, wp_sched_queue_
         }
     }
     return false;
+}
+
+bool wp_sched_queue_span(const wp_sched_queue_t *q, int64_t *first, int64_t *last)
+{
+    if (q->n == 0)
+        return false;
+    int64_t lo = q->slots[0].item.priority, hi = lo;
+    for (uint32_t i = 1; i < q->n; i++) {
+        int64_t p = q->slots[i].item.priority;
+        lo = p < lo ? p : lo;
+        hi = p > hi ? p : hi;
+    }
+    *first = lo;
+    *last = hi;
+    return true;
 }
 
 bool wp_sched_queue_remove(wp_sched_queue_t *q, uint64_t id)

@@ -45,8 +45,6 @@ typedef struct wp_sched_queue_s wp_sched_queue_t;
 /* capacity: 1..WP_SCHED_QUEUE_MAX. NULL with err on a bad capacity or no memory. */
 wp_sched_queue_t *wp_sched_queue_new(uint32_t capacity, wp_err_t *err);
 void wp_sched_queue_free(wp_sched_queue_t *q);
-/* A new bound for later pushes (1..WP_SCHED_QUEUE_MAX); items already queued stay. */
-wp_status_t wp_sched_queue_set_capacity(wp_sched_queue_t *q, uint32_t capacity);
 uint32_t wp_sched_queue_len(const wp_sched_queue_t *q);
 
 /* Adds item (its id is written back into *item). When the queue is full and item outranks
@@ -58,6 +56,12 @@ wp_status_t wp_sched_queue_push(wp_sched_queue_t *q, wp_sched_queue_item_t *item
 bool wp_sched_queue_pop(wp_sched_queue_t *q, wp_sched_queue_item_t *out);
 /* An item whose deadline is before or at now, removed into *out; false when none. */
 bool wp_sched_queue_pop_expired(wp_sched_queue_t *q, double now, wp_sched_queue_item_t *out);
+/* The priorities of the first and the last item in order (the lowest and the highest value
+ * queued); false when empty. */
+bool wp_sched_queue_span(const wp_sched_queue_t *q, int64_t *first, int64_t *last);
+/* Removes the last item in order into *out when its priority value is above `priority` (the
+ * one a newcomer of that priority outranks); false when there is none. */
+bool wp_sched_queue_evict_worse(wp_sched_queue_t *q, int64_t priority, wp_sched_queue_item_t *out);
 /* Removes the item with that id; false when it is not queued. */
 bool wp_sched_queue_remove(wp_sched_queue_t *q, uint64_t id);
 

@@ -4,6 +4,8 @@
 // prefix go to one endpoint whichever worker takes them (the prefix index is shared); requests
 // in flight on one worker count on the other's scheduler (long streams spread evenly); a reload
 // asked of either worker's admin API applies to both; SIGTERM drains the streams of both.
+// Flow control: requests queued on both workers go out by priority, whichever worker holds
+// them.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -222,8 +224,118 @@ describe('two workers share the endpoints\' state', () => {
   });
 });
 
+// A model server that holds every completion until the test lets it go (`release()`), and
+// records the prompts in the order they arrived.
+function heldServer() {
+  const s = { order: [], held: [], waiters: [] };
+  s.server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => { body += c; });
+    req.on('end', () => {
+      if (req.url === '/health') return res.end();
+      if (req.url === '/metrics') return res.end('vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n');
+      if (req.url === '/v1/models') return res.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model' }] }));
+      const prompt = JSON.parse(body).prompt;
+      s.order.push(prompt);
+      s.held.push({ prompt, res });
+      for (const w of s.waiters.splice(0)) w();
+    });
+  });
+  // Answers the oldest held completion.
+  s.release = () => {
+    const { prompt, res } = s.held.shift();
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ id: 'cmpl-held', object: 'text_completion', created: 0, model: MODEL,
+      choices: [{ index: 0, text: ` ${prompt}`, finish_reason: 'length', logprobs: null }],
+      usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
+  };
+  s.arrived = (n) => new Promise((resolve) => {
+    const check = () => (s.order.length >= n ? resolve() : s.waiters.push(check));
+    check();
+  });
+  return new Promise((resolve) => s.server.listen(0, '127.0.0.1', () => {
+    s.port = s.server.address().port;
+    resolve(s);
+  }));
+}
+
+describe('flow control with two workers', () => {
+  let up, gw, base, client;
+  before(async () => {
+    up = await heldServer();
+    const extra = '  maxInFlightPerEndpoint: 1\n  flowControl: {enabled: true, maxQueue: 17, queueTimeoutMs: 60000}\n';
+    ({ gw, base, client } = await startWorkers(writeTemp(topology([{ name: 'held', port: up.port }], extra)), 1));
+  });
+  after(async () => {
+    if (gw) await stopClean(assert, gw, 'wellpath gateway');
+    while (up?.held.length) up.release();
+    up?.server.close();
+  });
+
+  test('test_workers_flow_control_serves_priority_across_workers', async () => {
+    const before = await served(base);
+    const send = (prompt, priority) => client.completions.create({ model: MODEL, prompt, max_tokens: 1, priority });
+    const answers = [send('first', 5)];
+    await up.arrived(1); // the endpoint's one slot is taken; everything else waits
+    const queued = async (n) => waitUntil(async () => sample(await metrics(base), 'wellpath_gateway_queue_length') === n,
+      { what: `${n} requests queued over both workers` });
+    for (let i = 0; i < 16; i++) answers.push(send(`low ${i}`, 10));
+    await queued(16);
+    answers.push(send('high', 0));
+    await queued(17);
+    const after = await served(base);
+    const by = (list, w) => list.find((x) => x.labels.worker === w)?.value ?? 0;
+    for (const w of ['0', '1'])
+      assert.ok(by(after, w) - by(before, w) >= 1, `worker ${w} holds some of the queued requests: ${JSON.stringify(after)}`);
+    // Each release frees the slot: the worker holding the best request sends it, wherever it is.
+    for (let n = 2; n <= 18; n++) {
+      up.release();
+      await up.arrived(n);
+    }
+    up.release();
+    assert.equal(up.order[1], 'high', `served in the order ${up.order.join(', ')}`);
+    assert.deepEqual(up.order.slice(2).sort(), Array.from({ length: 16 }, (_, i) => `low ${i}`).sort());
+    const done = await Promise.all(answers);
+    assert.equal(done.length, 18);
+    assert.equal(sample(await metrics(base), 'wellpath_gateway_queue_length'), 0);
+  });
+
+  test('test_workers_flow_control_max_queue_counts_both_workers', async () => {
+    const at = up.order.length;
+    const shed = async (reason) => sample(await metrics(base), 'wellpath_gateway_shed_total', { reason }) ?? 0;
+    const [evicted0, full0] = [await shed('evicted'), await shed('queue_full')];
+    const status = (prompt, priority) => client.completions.create({ model: MODEL, prompt, max_tokens: 1, priority })
+      .then(() => 200, (e) => e.status);
+    const answers = { busy: status('busy', 5) };
+    await up.arrived(at + 1);
+    // Priorities 10..26, spread over both workers by their connections.
+    for (let i = 0; i < 17; i++) answers[`p${10 + i}`] = status(`p${10 + i}`, 10 + i);
+    await waitUntil(async () => sample(await metrics(base), 'wellpath_gateway_queue_length') === 17, { what: '17 queued: full' });
+    // Full across both workers: each of priorities 0..3 takes the place of the worst request
+    // queued on either worker (26, then 25, 24, 23), wherever that one waits.
+    for (let u = 0; u < 4; u++) {
+      answers[`p${u}`] = status(`p${u}`, u);
+      await waitUntil(async () => (await shed('evicted')) === evicted0 + u + 1, { what: `eviction ${u + 1}` });
+    }
+    assert.equal(await status('late', 30), 429); // outranks nobody
+    assert.equal(await shed('queue_full'), full0 + 1);
+    assert.equal(sample(await metrics(base), 'wellpath_gateway_queue_length'), 17);
+    for (let n = at + 2; n <= at + 18; n++) {
+      up.release();
+      await up.arrived(n);
+    }
+    up.release();
+    // One priority order across the workers.
+    const want = ['busy', 'p0', 'p1', 'p2', 'p3', ...Array.from({ length: 13 }, (_, i) => `p${10 + i}`)];
+    assert.deepEqual(up.order.slice(at), want);
+    const got = Object.fromEntries(await Promise.all(Object.entries(answers).map(async ([k, v]) => [k, await v])));
+    for (const k of ['p23', 'p24', 'p25', 'p26']) assert.equal(got[k], 429, `${k} evicted: ${JSON.stringify(got)}`);
+    for (const k of want) assert.equal(got[k], 200, k);
+  });
+});
+
 test('test_workers_refuse_what_is_one_loops', async () => {
-  for (const [key, yaml] of [['scaleToZero', '  scaleToZero: {enabled: true}'], ['flowControl', '  flowControl: {enabled: true}']]) {
+  for (const [key, yaml] of [['scaleToZero', '  scaleToZero: {enabled: true}']]) {
     const file = writeTemp(`endpoints:\n  - {url: "http://127.0.0.1:9", name: a}\ngateway:\n${yaml}\n`);
     const p = new Proc(['gateway', '-f', file, '--listen', '127.0.0.1:0', '--workers', '2']);
     const r = await p.exit;

@@ -5,7 +5,8 @@
  * or evicts the last one queued; deadlines set once and kept on a requeue; expired() and
  * queue_timeout; next() in priority and fair order only while there is room, bounded by
  * pass(); forget(); a reload (queue turned off keeps the queued draining, bounds changed,
- * bad bounds refused with a message); the counters. */
+ * bad bounds refused with a message); the counters; two queues, each yielding to a
+ * better ticket in the other and sharing one bound. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -647,6 +648,107 @@ static void test_admit_pass_requeued_outranking_ticket(void **state)
     wp_sched_free(s);
 }
 
+/* ---- several queues (gateway.workers) ---- */
+
+/* Tells each admission what the other holds, as the workers do. */
+static void publish(wp_sched_admit_t *a, wp_sched_admit_t *b)
+{
+    wp_sched_admit_set_others(a, wp_sched_admit_mine(b));
+    wp_sched_admit_set_others(b, wp_sched_admit_mine(a));
+}
+
+/* Two queues over one view of the pool (one endpoint, in-flight limit 1): a ticket goes
+ * before no better one in the other queue, on arrival and on drain; ties go either way;
+ * with nothing healthy every queue hands out (to its 503). */
+static void test_admit_queues_yield_to_better_elsewhere(void **state)
+{
+    (void)state;
+    wp_sched_t *s = make_sched(1, BOTH);
+    wp_sched_admit_t *a = make_admit(true, 16, 30), *b = make_admit(true, 16, 30);
+    assert_int_equal(wp_sched_admit_mine(a).queued, 0);
+    assert_true(wp_sched_admit_mine(a).best == INT64_MAX);
+    set_full(s, 0, true);
+    wp_sched_ticket_t lo[2] = {{.priority = 10}, {.priority = 10}}, hi = {.priority = 0};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(wp_sched_admit_arrive(a, s, 0, BOTH, &lo[i]).verdict, QUEUED);
+    assert_int_equal(wp_sched_admit_arrive(b, s, 0, BOTH, &hi).verdict, QUEUED);
+    publish(a, b);
+    wp_sched_admit_others_t ma = wp_sched_admit_mine(a);
+    assert_true(ma.best == 10 && ma.worst == 10 && ma.queued == 2);
+
+    /* A slot frees: a's first ticket waits for b's better one. */
+    set_full(s, 0, false);
+    assert_null(wp_sched_admit_next(a, s, 1, BOTH));
+    /* An arrival on a with nothing queued there waits too, unless it is as good. */
+    wp_sched_admit_t *c = make_admit(true, 16, 30);
+    wp_sched_admit_set_others(c, (wp_sched_admit_others_t){.best = 0, .worst = 0, .queued = 1});
+    wp_sched_ticket_t mid = {.priority = 5}, top_class = {.priority = 0};
+    assert_int_equal(wp_sched_admit_arrive(c, s, 1, BOTH, &mid).verdict, QUEUED);
+    wp_sched_admit_forget(c, &mid);
+    assert_int_equal(wp_sched_admit_arrive(c, s, 1, BOTH, &top_class).verdict, SEND);
+    wp_sched_admit_free(c);
+
+    assert_ptr_equal(wp_sched_admit_next(b, s, 1, BOTH), &hi);
+    publish(a, b); /* b is empty now: a's turn */
+    assert_int_equal(wp_sched_admit_queued(b), 0);
+    assert_ptr_equal(wp_sched_admit_next(a, s, 1, BOTH), &lo[0]);
+
+    /* Nothing healthy: handed out whatever the others hold (each pick answers 503). */
+    wp_sched_admit_set_others(a,
+                              (wp_sched_admit_others_t){.best = -100, .worst = -100, .queued = 1});
+    assert_int_equal(wp_sched_endpoint_set_healthy(s, 0, false), WP_OK);
+    assert_ptr_equal(wp_sched_admit_next(a, s, 1, BOTH), &lo[1]);
+    wp_sched_admit_free(a);
+    wp_sched_admit_free(b);
+    wp_sched_free(s);
+}
+
+/* max_queue bounds two queues together: a newcomer takes the place of the worst of either,
+ * evicting here when the worst is here, else queued with word to evict there; outranking
+ * nobody, it is shed. */
+static void test_admit_queues_share_the_bound(void **state)
+{
+    (void)state;
+    wp_sched_t *s = make_sched(1, BOTH);
+    set_full(s, 0, true);
+    wp_sched_admit_t *a = make_admit(true, 3, 30), *b = make_admit(true, 3, 30);
+    wp_sched_ticket_t t10 = {.priority = 10}, t20 = {.priority = 20}, t5 = {.priority = 5};
+    assert_int_equal(wp_sched_admit_arrive(a, s, 0, BOTH, &t10).verdict, QUEUED);
+    assert_int_equal(wp_sched_admit_arrive(a, s, 0, BOTH, &t20).verdict, QUEUED);
+    publish(a, b);
+    assert_int_equal(wp_sched_admit_arrive(b, s, 0, BOTH, &t5).verdict, QUEUED);
+    publish(a, b); /* 3 queued: full */
+
+    /* On b, priority 30 outranks nobody: shed. */
+    wp_sched_ticket_t t30 = {.priority = 30};
+    wp_sched_admit_result_t r = wp_sched_admit_arrive(b, s, 1, BOTH, &t30);
+    assert_int_equal(r.verdict, SHED);
+    assert_int_equal(r.shed, WP_SCHED_SHED_QUEUE_FULL);
+    /* On b, priority 0: the worst (20) is a's. Queued on b; a evicts its 20 when told. */
+    wp_sched_ticket_t t0 = {.priority = 0};
+    r = wp_sched_admit_arrive(b, s, 1, BOTH, &t0);
+    assert_int_equal(r.verdict, QUEUED);
+    assert_null(r.evicted);
+    assert_true(r.evict_elsewhere);
+    assert_true(r.evict_below == 0);
+    assert_ptr_equal(wp_sched_admit_evict_worse(a, r.evict_below), &t20);
+    assert_false(t20.queued);
+    assert_null(wp_sched_admit_evict_worse(a, 10)); /* its 10 is not worse than 10 */
+    assert_int_equal(wp_sched_admit_shed_count(a, WP_SCHED_SHED_EVICTED), 1);
+    publish(a, b);
+    /* On a, priority 7: the worst is a's own 10: evicted here at once. */
+    wp_sched_ticket_t t7 = {.priority = 7};
+    r = wp_sched_admit_arrive(a, s, 2, BOTH, &t7);
+    assert_int_equal(r.verdict, QUEUED);
+    assert_ptr_equal(r.evicted, &t10);
+    assert_false(r.evict_elsewhere);
+    publish(a, b);
+    assert_int_equal(wp_sched_admit_queued(a) + wp_sched_admit_queued(b), 3);
+    wp_sched_admit_free(a);
+    wp_sched_admit_free(b);
+    wp_sched_free(s);
+}
+
 /* ---- forget ---- */
 
 static void test_admit_forget(void **state)
@@ -835,6 +937,8 @@ int main(void)
         cmocka_unit_test(test_admit_pass_bound),
         cmocka_unit_test(test_admit_pass_requeued_outranking_ticket),
         cmocka_unit_test(test_admit_drain_never_nests),
+        cmocka_unit_test(test_admit_queues_yield_to_better_elsewhere),
+        cmocka_unit_test(test_admit_queues_share_the_bound),
         cmocka_unit_test(test_admit_forget),
         cmocka_unit_test(test_admit_reload),
     };

@@ -110,15 +110,18 @@ static void test_queue_full_evicts_lower_priority(void **state)
     assert_int_equal(pop(q), 1);
     assert_int_equal(pop(q), 4);
     assert_int_equal(pop(q), 2);
-    /* A smaller bound applies to new pushes only. */
-    push(q, 0, 0, INFINITY, 5);
-    push(q, 0, 0, INFINITY, 6);
-    assert_int_equal(wp_sched_queue_set_capacity(q, 1), WP_OK);
-    assert_int_equal(wp_sched_queue_len(q), 2);
-    it.priority = 0;
-    assert_int_equal(wp_sched_queue_push(q, &it, &ev, &has_ev), WP_ELIMIT);
-    assert_int_equal(wp_sched_queue_set_capacity(q, 0), WP_EINVAL);
-    assert_int_equal(wp_sched_queue_set_capacity(q, WP_SCHED_QUEUE_MAX + 1), WP_EINVAL);
+    /* evict_worse takes the last in order only when it is worse than the priority given;
+     * span gives the first and last priorities. */
+    push(q, 2, 0, INFINITY, 5);
+    push(q, 7, 0, INFINITY, 6);
+    int64_t first = 0, last = 0;
+    assert_true(wp_sched_queue_span(q, &first, &last));
+    assert_true(first == 2 && last == 7);
+    assert_false(wp_sched_queue_evict_worse(q, 7, &ev));
+    assert_true(wp_sched_queue_evict_worse(q, 6, &ev));
+    assert_int_equal((int)(intptr_t)ev.ud, 6);
+    assert_true(wp_sched_queue_span(q, &first, &last));
+    assert_true(first == 2 && last == 2);
     wp_sched_queue_free(q);
 }
 
