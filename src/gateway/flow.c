@@ -51,15 +51,21 @@ void wp__gw_flow_free(wp_gateway_t *gw)
 /* Admission reads what the other workers' queues hold ... */
 static void look_around(wp_gateway_t *gw)
 {
-    if (gw->hub != NULL)
+    if (gw->hub != NULL && (gw->cfg.flow.enabled || !gw->told_empty))
         wp_sched_admit_set_others(gw->admit, wp__gw_workers_queues(gw));
 }
 
-/* ... and they learn what this worker's holds, after each change of it. */
+/* ... and they learn what this worker's holds, after each change of it (an empty queue once:
+ * the hot path of a gateway without flow control writes nothing shared). */
 static void tell_around(wp_gateway_t *gw)
 {
-    if (gw->hub != NULL)
-        wp__gw_workers_queue_moved(gw, wp_sched_admit_mine(gw->admit));
+    if (gw->hub == NULL)
+        return;
+    wp_sched_admit_others_t mine = wp_sched_admit_mine(gw->admit);
+    if (mine.queued == 0 && gw->told_empty)
+        return;
+    gw->told_empty = mine.queued == 0;
+    wp__gw_workers_queue_moved(gw, mine);
 }
 
 bool wp__gw_flow_priority(gw_proxy_t *p)
@@ -167,6 +173,7 @@ void wp__gw_flow_no_room(gw_proxy_t *p)
         return;
     }
     p->attempts = 0; /* waiting for room: its next pick is a first attempt again */
+    look_around(gw);
     wp_sched_admit_result_t r = wp_sched_admit_no_room(gw->admit, p->pool->sched, wp__gw_now(gw),
                                                        gw_pool_role(p->pool), &p->ticket);
     if (r.verdict == WP_SCHED_ADMIT_QUEUED)
@@ -214,6 +221,7 @@ void wp__gw_flow_evict(wp_gateway_t *gw, int64_t below)
 {
     if (gw->admit == NULL)
         return;
+    look_around(gw); /* the newcomer is counted in its worker's queue by now */
     wp_sched_ticket_t *t = wp_sched_admit_evict_worse(gw->admit, below);
     if (t == NULL)
         return; /* sent or gone meanwhile */

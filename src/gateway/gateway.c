@@ -301,9 +301,15 @@ wp_sched_admit_cfg_t wp_gateway_admit_cfg(const wp_gateway_flow_cfg_t *f)
                                   .saturation = f->saturation};
 }
 
-/* What `workers` workers cannot do yet with cfg (docs/topology.md); err names it. */
-static wp_status_t workers_check(const wp_gateway_config_t *cfg, int workers, wp_err_t *err)
+/* What cfg cannot be, and what `workers` workers cannot do yet with it (docs/topology.md);
+ * err names it. */
+static wp_status_t config_check(const wp_gateway_config_t *cfg, int workers, wp_err_t *err)
 {
+    if (cfg->check_timeout_ms < 1 || cfg->unhealthy_after < 1)
+        return wp_err_set(err, WP_EINVAL,
+                          "checks: checkTimeoutMs and unhealthyAfter must be at least 1 (got %llu, "
+                          "%d)",
+                          (unsigned long long)cfg->check_timeout_ms, cfg->unhealthy_after);
     if (workers < 1 || workers > WP_GATEWAY_MAX_WORKERS)
         return wp_err_set(err, WP_EINVAL, "gateway.workers: %d is out of range (1..%d)", workers,
                           WP_GATEWAY_MAX_WORKERS);
@@ -314,19 +320,13 @@ static wp_status_t workers_check(const wp_gateway_config_t *cfg, int workers, wp
                           "gateway.workers: %d with gateway.scaleToZero is not supported: "
                           "use workers: 1 for a pool that scales to zero",
                           workers);
-    if (cfg->routes_listen[0] != '\0' || cfg->n_route_peers > 0)
-        return wp_err_set(err, WP_EINVAL,
-                          "gateway.workers: %d with routesListen or routesPeers is not "
-                          "supported: the workers of one gateway share their routes already; "
-                          "use workers: 1 on replicas that share routes",
-                          workers);
     return WP_OK;
 }
 
 static wp_gateway_t *gw_new(uv_loop_t *loop, const wp_gateway_config_t *cfg, struct gw_hub_s *hub,
                             int worker, wp_err_t *err)
 {
-    if (workers_check(cfg, cfg->workers, err) != WP_OK)
+    if (config_check(cfg, cfg->workers, err) != WP_OK)
         return NULL;
     wp_gateway_t *gw = calloc(1, sizeof(*gw));
     if (gw == NULL) {
@@ -483,7 +483,7 @@ wp_status_t wp_gateway_reload(wp_gateway_t *gw, const wp_gateway_config_t *cfg, 
 {
     if (gw->draining || gw->stopping)
         return wp_err_set(err, WP_EINVAL, "the gateway is shutting down");
-    if (workers_check(cfg, gw->cfg.workers, err) != WP_OK) /* the running number of workers */
+    if (config_check(cfg, gw->cfg.workers, err) != WP_OK) /* the running number of workers */
         return WP_EINVAL;
     if (cfg->workers != gw->cfg.workers)
         wp_log(WP_LOG_WARN, "reload: gateway.workers needs a restart, kept", "workers=%d wanted=%d",

@@ -110,12 +110,12 @@ typedef struct wp_gateway_config_s {
      * at a time: each endpoint every n / budget seconds, and no burst of n scrapes. */
     uint32_t scrape_budget;
     uint64_t health_interval_ms; /* 1000 */
-    /* A check (scrape, health, models) with no whole answer within check_timeout_ms has
-     * failed (2000); unhealthy_after failed checks of one kind in a row take the endpoint
-     * out of the pool (2). */
+    /* A check (scrape, health, models) waits check_timeout_ms to connect, for the answer's
+     * head and between body pieces, each (2000); past it, it has failed. unhealthy_after
+     * failed checks of one kind in a row take the endpoint out of the pool (2). */
     uint64_t check_timeout_ms;
     int unhealthy_after;
-    int retries;                 /* extra attempts on another endpoint, before any byte: 2 */
+    int retries; /* extra attempts on another endpoint, before any byte: 2 */
     /* A streamed answer's head, and a prefill stage's answer, come with the first token:
      * the longest wait for them (0: client.first_byte_ms, as for other answers, whose head
      * comes with the whole answer): 120000. */

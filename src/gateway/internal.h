@@ -208,6 +208,7 @@ typedef struct gw_tally_s {
     uint64_t pd_disaggregated, pd_decode_only; /* P/D requests by path */
     uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];
     uint64_t tokenize_errors;
+    uint64_t routes_sent, routes_learned; /* routes.c: worker 0's (it alone talks to peers) */
     /* Flow control's queue length and sheds: sched/admit keeps this worker's; these hold the
      * other workers' (0 but while /metrics or /status is written with them added). */
     uint64_t queued, shed[WP_SCHED_SHED_KINDS];
@@ -272,7 +273,6 @@ struct wp_gateway_s {
     struct wp_kvev_pub_s *routes_pub;
     wp_kvev_sub_t *route_subs[WP_GATEWAY_MAX_ROUTE_PEERS];
     int n_route_subs;
-    uint64_t routes_sent, routes_learned;
     /* gateway.c: where endpoints come from (wp_gateway_set_sources), for metrics.c, status.c */
     wp_gateway_source_t sources[WP_GATEWAY_MAX_SOURCES];
     int n_sources;
@@ -280,6 +280,7 @@ struct wp_gateway_s {
      * one's index (0: the caller's loop, which alone runs the checks and the admin API) */
     struct gw_hub_s *hub;
     int worker;
+    bool told_empty; /* flow.c: the others last learned that this worker's queue is empty */
 };
 
 /* A change of the pool's state (an endpoint joins, leaves, is ejected) is applied by every
@@ -660,6 +661,9 @@ bool wp__gw_workers_sync(wp_gateway_t *gw);
 wp_sched_admit_others_t wp__gw_workers_queues(const wp_gateway_t *gw);
 void wp__gw_workers_queue_moved(wp_gateway_t *gw, wp_sched_admit_others_t mine);
 void wp__gw_workers_evict(wp_gateway_t *gw, int64_t below);
+/* Worker 0 learned a peer replica's route (routes.c): the others take it too. */
+void wp__gw_workers_route(wp_gateway_t *gw, const gw_endpoint_t *ep, const uint64_t *hashes,
+                          size_t n);
 /* Another worker asks worker 0 to check ep's health now: true when it was asked. */
 bool wp__gw_workers_health_now(wp_gateway_t *gw, const gw_endpoint_t *ep);
 /* Worker 0 applied a new config / new discovery sources: the others apply them too. */

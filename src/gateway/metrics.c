@@ -175,6 +175,8 @@ void wp__gw_tally_add(gw_tally_t *dst, const gw_tally_t *src)
     for (int k = 0; k < GW_PD_FALLBACK_KINDS; k++)
         dst->pd_fallbacks[k] += src->pd_fallbacks[k];
     dst->tokenize_errors += src->tokenize_errors;
+    dst->routes_sent += src->routes_sent;
+    dst->routes_learned += src->routes_learned;
     dst->queued += src->queued;
     for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
         dst->shed[k] += src->shed[k];
@@ -642,10 +644,10 @@ void wp__gw_metrics_write(wp_gateway_t *gw, wp_buf_t *out)
            (double)wp_sched_kv_bytes(wp_sched_kv(gw->pool->sched)));
     scalar(out, "wellpath_gateway_routes_shared_total", "counter",
            "Routing decisions published to the other gateway replicas (gateway.shareRoutes).",
-           (double)gw->routes_sent);
+           (double)gw->tally.routes_sent);
     scalar(out, "wellpath_gateway_routes_learned_total", "counter",
            "Routing decisions of other gateway replicas taken into the prefix index.",
-           (double)gw->routes_learned);
+           (double)gw->tally.routes_learned);
     scalar(out, "wellpath_gateway_tokenize_errors_total", "counter",
            "Prompts the model's tokenizer refused (routed without the servers' block hashes).",
            (double)gw->tally.tokenize_errors);

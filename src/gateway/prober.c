@@ -1,6 +1,6 @@
 /*
  * gateway/prober: see prober.h. The owner's side (new, submit, free, the owner's async) is at
- * the top; the thread's side (its loop, the upstreams by address, one GET) below it.
+ * the top; the thread's side (its loop, the upstreams by address and timeout, one GET) below it.
  */
 #include "gateway/prober.h"
 
@@ -15,7 +15,7 @@
 #include "base/str.h"
 #include "http/client.h"
 
-#define UP_BUCKETS 1024   /* upstreams by host:port (chained) */
+#define UP_BUCKETS 1024   /* upstreams by host:port and timeout (chained) */
 #define UP_IDLE_MS 60000  /* an upstream no GET used for this long is freed */
 #define SWEEP_MS 10000    /* how often the thread looks for such upstreams */
 #define MAX_IDLE_PER_UP 4 /* connections kept per address: three kinds of check */

@@ -15,11 +15,12 @@
  * to or to take a whole queue, never across I/O.
  *
  * Tickets: the owner names each GET with a nonzero ticket and matches results by it. There is
- * no cancel: every GET ends, by its answer or its timeout (the GET's timeout_ms for a new connection,
- * for the answer's head and between body pieces), and a result for a ticket the owner has given up
- * is the owner's to drop.
+ * no cancel: every GET ends, by its answer or its timeout (the GET's timeout_ms for a new
+ * connection, for the answer's head and between body pieces), and a result for a ticket the owner
+ * has given up is the owner's to drop.
  *
- * Connections: one upstream (a pool of kept-alive connections, http/client) per host:port,
+ * Connections: one upstream (a pool of kept-alive connections, http/client) per host:port and
+ * timeout,
  * made at its first GET (a host name is resolved then, on the prober's thread) and freed once
  * no GET has used it for a minute.
  *

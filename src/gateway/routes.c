@@ -14,6 +14,10 @@
  * Config (gateway.h): routes_listen (the PUB address; "" = off) and route_peers (the other
  * replicas' addresses); wp_gateway_add_route_peer adds one at run time (`wellpath up`
  * learns the ports once every replica is bound).
+ *
+ * Several workers (gateway.workers): worker 0 alone has the sockets. It publishes every
+ * worker's dispatches (the others' reach it as messages, workers.c) and hands each route it
+ * learns to the others.
  */
 #include "gateway/internal.h"
 
@@ -36,6 +40,8 @@ static void *zctx(wp_gateway_t *gw, wp_err_t *err)
 wp_status_t wp__gw_routes_open(wp_gateway_t *gw, wp_err_t *err)
 {
     const wp_gateway_config_t *c = &gw->cfg;
+    if (gw->worker != 0)
+        return WP_OK; /* worker 0 talks to the peers for all */
     if (c->routes_listen[0]) {
         wp_kvev_pub_config_t pc;
         wp_kvev_pub_config_default(&pc);
@@ -43,6 +49,7 @@ wp_status_t wp__gw_routes_open(wp_gateway_t *gw, wp_err_t *err)
         snprintf(pc.endpoint, sizeof(pc.endpoint), "%s", c->routes_listen);
         snprintf(pc.topic, sizeof(pc.topic), ROUTES_TOPIC);
         pc.buffer_steps = 1;
+        pc.always_bind = true; /* a listen address, whatever its host */
         if (zctx(gw, err) == NULL ||
             (gw->routes_pub = wp_kvev_pub_new(gw->loop, gw->zctx, &pc, err)) == NULL)
             return wp_err_set(err, WP_EINVAL, "gateway.routesListen '%s': %s", c->routes_listen,
@@ -80,7 +87,7 @@ void wp__gw_routes_publish(wp_gateway_t *gw, const gw_endpoint_t *ep, const wp_s
         .ts = (double)uv_now(gw->loop) / 1000.0, .events = &ev, .n_events = 1, .dp_rank = -1};
     wp_err_t err;
     if (wp_kvev_pub_send(gw->routes_pub, &b, &err) == WP_OK)
-        gw->routes_sent++;
+        gw->tally.routes_sent++;
 }
 
 static void on_route(void *ud, const wp_kvev_batch_t *b, uint64_t seq)
@@ -96,7 +103,8 @@ static void on_route(void *ud, const wp_kvev_batch_t *b, uint64_t seq)
             if (strcmp(pool->eps[i].cfg.name, ev->medium_name) != 0)
                 continue;
             wp_sched_learn_route(pool->sched, pool->eps[i].index, ev->hashes, ev->n_hashes);
-            gw->routes_learned++;
+            wp__gw_workers_route(gw, &pool->eps[i], ev->hashes, ev->n_hashes);
+            gw->tally.routes_learned++;
             break;
         }
     }

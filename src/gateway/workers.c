@@ -23,7 +23,15 @@
  *     to worker 0;
  *   - /metrics and /status: the worker that answers asks the others for their request
  *     counters (gw_tally_t, each endpoint's gw_ep_counts_t) and adds them to its own; the
- *     pool's state is the same on every worker.
+ *     pool's state is the same on every worker;
+ *   - flow control (flow.c): what each worker's queue holds is published in atomics of its
+ *     hub_worker_t, which the others read before admitting (no message); a worker whose best
+ *     queued priority got worse tells the others to look again (HUB_QUEUE), and one whose
+ *     newcomer outranks the worst request queued on another asks that one to evict it
+ *     (HUB_EVICT);
+ *   - routes shared with peer replicas (routes.c): worker 0 alone holds the publisher and the
+ *     peers' subscriptions; it publishes the others' dispatches as they reach it and hands
+ *     each route it learns to the others (HUB_ROUTE).
  *
  * The lag: a worker sees another's event at its next loop iteration (microseconds under
  * load), so two workers may pick the same endpoint in the same instant where one loop would
@@ -32,7 +40,8 @@
  * the chain where one loop makes one), and holds the whole index (N times its memory).
  *
  * Threads: worker 0 is the caller's; workers 1..N-1 run on threads started here, each with its
- * own loop, and touch only their own gateway. Requests that wait for the other workers
+ * own loop, and touch only their own gateway (and read the others' queue atomics). Requests that
+ * wait for the other workers
  * (/metrics, /status, a relayed admin reload) are workers_ask.c's. The hub (the array of workers,
  * their mailboxes) is set up before the threads start and torn down after they are joined.
  */
@@ -193,10 +202,9 @@ void wp__gw_workers_outlier(wp_gateway_t *gw, const gw_endpoint_t *ep, bool faul
 /* Worker j's queue as its loop last published it. */
 static wp_sched_admit_others_t queue_of(const hub_worker_t *w)
 {
-    return (wp_sched_admit_others_t){
-        .best = atomic_load_explicit(&w->q_best, memory_order_relaxed),
-        .worst = atomic_load_explicit(&w->q_worst, memory_order_relaxed),
-        .queued = atomic_load_explicit(&w->q_len, memory_order_relaxed)};
+    return (wp_sched_admit_others_t){.best = atomic_load(&w->q_best),
+                                     .worst = atomic_load(&w->q_worst),
+                                     .queued = atomic_load(&w->q_len)};
 }
 
 wp_sched_admit_others_t wp__gw_workers_queues(const wp_gateway_t *gw)
@@ -218,13 +226,24 @@ void wp__gw_workers_queue_moved(wp_gateway_t *gw, wp_sched_admit_others_t mine)
     if (gw->hub == NULL)
         return;
     hub_worker_t *me = wp__gw_hub_me(gw);
-    int64_t was = atomic_exchange_explicit(&me->q_best, mine.best, memory_order_relaxed);
-    atomic_store_explicit(&me->q_worst, mine.worst, memory_order_relaxed);
-    atomic_store_explicit(&me->q_len, mine.queued, memory_order_relaxed);
+    int64_t was = atomic_exchange(&me->q_best, mine.best);
+    atomic_store(&me->q_worst, mine.worst);
+    atomic_store(&me->q_len, mine.queued);
     if (mine.best > was && wp__gw_workers_queues(gw).queued > 0) {
         hub_msg_t m = {.kind = HUB_QUEUE, .index = -1};
         wp__gw_hub_broadcast(me, &m, 0);
     }
+}
+
+void wp__gw_workers_route(wp_gateway_t *gw, const gw_endpoint_t *ep, const uint64_t *hashes,
+                          size_t n)
+{
+    if (gw->hub == NULL || n == 0 || n > UINT32_MAX)
+        return;
+    hub_msg_t m = named(HUB_ROUTE, ep, 0);
+    m.n_blocks = (uint32_t)n;
+    m.payload = (void *)hashes;
+    wp__gw_hub_broadcast(wp__gw_hub_me(gw), &m, n * sizeof(*hashes));
 }
 
 void wp__gw_workers_evict(wp_gateway_t *gw, int64_t below)
@@ -232,7 +251,7 @@ void wp__gw_workers_evict(wp_gateway_t *gw, int64_t below)
     int to = -1;
     int64_t worst = INT64_MIN;
     for (int j = 0; gw->hub != NULL && j < gw->hub->n; j++) {
-        int64_t p = atomic_load_explicit(&gw->hub->w[j].q_worst, memory_order_relaxed);
+        int64_t p = atomic_load(&gw->hub->w[j].q_worst);
         if (j != gw->worker && p > worst) {
             worst = p;
             to = j;
@@ -330,6 +349,7 @@ static bool apply_load(wp_gateway_t *gw, gw_endpoint_t *ep, const hub_msg_t *m)
         ep->peer_in_flight++;
         ep->peer_prefilling++;
         wp_sched_on_dispatch(s, &pick);
+        wp__gw_routes_publish(gw, ep, &pick); /* worker 0 tells the peer replicas */
         /* the role it was picked for: a prefill endpoint's, else the pool's (proxy.c, pd.c) */
         wp_sched_follow(s, ep->index,
                         ep->cfg.role == WP_SCHED_ROLE_PREFILL ? WP_SCHED_ROLE_PREFILL
@@ -417,6 +437,10 @@ static bool handle(hub_worker_t *w, hub_msg_t *m)
         return true;
     case HUB_EVICT:
         wp__gw_flow_evict(gw, m->priority);
+        return false;
+    case HUB_ROUTE:
+        if (ep != NULL)
+            wp_sched_learn_route(ep->pool->sched, ep->index, m->payload, m->n_blocks);
         return false;
     }
     return false;
@@ -577,7 +601,10 @@ static gw_hub_t *hub_new(wp_gateway_t *gw)
     if (hub == NULL)
         return NULL;
     hub->n = gw->cfg.workers;
-    hub->w = calloc((size_t)hub->n, sizeof(*hub->w));
+    /* aligned: each worker's queue figures start a cache line (hub_worker_t) */
+    hub->w = aligned_alloc(_Alignof(hub_worker_t), (size_t)hub->n * sizeof(*hub->w));
+    if (hub->w != NULL)
+        memset(hub->w, 0, (size_t)hub->n * sizeof(*hub->w));
     hub->cfg = malloc(sizeof(*hub->cfg));
     bool ok = hub->w != NULL && hub->cfg != NULL;
     for (int i = 0; ok && i < hub->n; i++) {

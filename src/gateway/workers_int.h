@@ -27,6 +27,7 @@ typedef enum {
     HUB_ADMIN_DONE,  /* its answer: a = HTTP status, payload = the message */
     HUB_QUEUE,       /* the sender's best queued priority got worse: the receiver may go */
     HUB_EVICT,       /* evict a queued request of a priority value above `priority` */
+    HUB_ROUTE,       /* worker 0 learned a peer replica's route to `name` (payload: chain) */
 } hub_kind_t;
 
 typedef struct hub_msg_s {
@@ -82,9 +83,13 @@ typedef struct hub_worker_s {
     bool out_ok;
     pending_t *pending;
     /* What its flow-control queue holds (wp_sched_admit_others_t's fields): written by its
-     * own loop, read by the others' (flow.c; sched/admit.h, "Several queues"). */
-    _Atomic int64_t q_best, q_worst;
+     * own loop, read by the others' (flow.c; sched/admit.h, "Several queues"). Sequentially
+     * consistent: a worker that publishes and then reads the others, as each does, sees what
+     * another published before it read (no lost "look again"). On a cache line of their own. */
+    _Alignas(64) _Atomic int64_t q_best;
+    _Atomic int64_t q_worst;
     _Atomic uint32_t q_len;
+    char q_pad[64 - 2 * sizeof(int64_t) - sizeof(uint32_t)];
     wp_status_t start_st;
     char start_err[sizeof(((wp_err_t *)0)->msg)];
 } hub_worker_t;

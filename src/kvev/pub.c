@@ -346,8 +346,9 @@ wp_kvev_pub_t *wp_kvev_pub_new(uv_loop_t *loop, void *zmq_ctx, const wp_kvev_pub
     p->loop = loop;
     p->cfg = *cfg;
     wp_buf_init(&p->buf, WP_KVEV_MAX_PAYLOAD + 1);
-    if (open_socket(zmq_ctx, ZMQ_XPUB, cfg->endpoint, should_bind(cfg->endpoint), cfg->hwm, &p->pub,
-                    p->endpoint, sizeof(p->endpoint), err) != WP_OK)
+    if (open_socket(zmq_ctx, ZMQ_XPUB, cfg->endpoint,
+                    cfg->always_bind || should_bind(cfg->endpoint), cfg->hwm, &p->pub, p->endpoint,
+                    sizeof(p->endpoint), err) != WP_OK)
         goto fail;
     if (cfg->replay_endpoint[0] != 0 &&
         open_socket(zmq_ctx, ZMQ_ROUTER, cfg->replay_endpoint, true, -1, &p->router,

@@ -288,7 +288,9 @@ void wp_sched_admit_set_others(wp_sched_admit_t *a, wp_sched_admit_others_t othe
 wp_sched_ticket_t *wp_sched_admit_evict_worse(wp_sched_admit_t *a, int64_t priority)
 {
     wp_sched_queue_item_t ev;
-    if (a->queue == NULL || !wp_sched_queue_evict_worse(a->queue, priority, &ev))
+    if (a->queue == NULL ||
+        (uint64_t)wp_sched_queue_len(a->queue) + a->others.queued <= a->cfg.max_queue ||
+        !wp_sched_queue_evict_worse(a->queue, priority, &ev))
         return NULL;
     return evicted(a, &ev);
 }

@@ -46,7 +46,8 @@
  *     newcomer that outranks the worst of them takes its place: here, when the worst is here
  *     (.evicted); when it is in another queue, the newcomer is queued and the result says to
  *     evict there (.evict_elsewhere: the caller asks that queue's owner, who calls
- *     wp_sched_admit_evict_worse). Meanwhile the queues hold one more than the bound.
+ *     wp_sched_admit_evict_worse, which evicts only while the queues are still over the
+ *     bound). Meanwhile the queues hold one more than the bound.
  * What the others hold is as fresh as the caller's last look: two queues deciding in the same
  * instant may each take the last place, or each send a ticket into the same room.
  */
@@ -162,8 +163,9 @@ void wp_sched_admit_forget(wp_sched_admit_t *a, wp_sched_ticket_t *t);
 
 uint32_t wp_sched_admit_queued(const wp_sched_admit_t *a);
 /* Several queues: what this one holds; what the others hold (WP_SCHED_ADMIT_NO_OTHERS, the
- * default, with one queue); the last ticket in order when its priority value is above
- * `priority`, taken out and counted as shed (evicted), else NULL. */
+ * default, with one queue); while every queue together holds more than max_queue, the last
+ * ticket in order when its priority value is above `priority`, taken out and counted as shed
+ * (evicted), else NULL (sent, gone or outranking it meanwhile). */
 wp_sched_admit_others_t wp_sched_admit_mine(const wp_sched_admit_t *a);
 void wp_sched_admit_set_others(wp_sched_admit_t *a, wp_sched_admit_others_t others);
 wp_sched_ticket_t *wp_sched_admit_evict_worse(wp_sched_admit_t *a, int64_t priority);

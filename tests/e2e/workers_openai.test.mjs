@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 
-import { MODEL, Proc, fakeVllm, metrics, parseProm, randomText, sample, seededRandom, startSim, stopClean, testSeed, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+import { MODEL, Proc, fakeVllm, freePort, metrics, parseProm, randomText, sample, seededRandom, startSim, stopClean, testSeed, waitUntil, writeTemp } from '../lib/wellpath.mjs';
 
 const SEED = testSeed();
 const rng = seededRandom(SEED);
@@ -331,6 +331,52 @@ describe('flow control with two workers', () => {
     const got = Object.fromEntries(await Promise.all(Object.entries(answers).map(async ([k, v]) => [k, await v])));
     for (const k of ['p23', 'p24', 'p25', 'p26']) assert.equal(got[k], 429, `${k} evicted: ${JSON.stringify(got)}`);
     for (const k of want) assert.equal(got[k], 200, k);
+  });
+});
+
+describe('two gateway replicas of two workers each', () => {
+  let sim;
+  const gws = [];
+  before(async () => {
+    sim = await startSim({ replicas: 4, timeScale: 0.02 });
+    const eps = sim.ports.map((port, i) => ({ name: 'abcd'[i], port }));
+    const ports = [await freePort(), await freePort()];
+    for (let g = 0; g < 2; g++) {
+      // Seeds apart: their tie-breaks differ, as two replicas' would.
+      const routes = `  routesListen: tcp://127.0.0.1:${ports[g]}\n  routesPeers: tcp://127.0.0.1:${ports[1 - g]}\n` +
+        `simulation:\n  seed: ${g + 1}\n`;
+      gws.push(await startWorkers(writeTemp(topology(eps, routes)), 4));
+    }
+  });
+  after(async () => {
+    for (const g of gws) await stopClean(assert, g.gw, 'wellpath gateway');
+    if (sim) await stopClean(assert, sim.proc, 'wellpath sim');
+  });
+
+  test('test_workers_replicas_share_routes', async () => {
+    const complete = async (g, prompt) => {
+      const { response } = await g.client.completions.create({ model: MODEL, prompt, max_tokens: 2 }).withResponse();
+      return response.headers.get('x-wellpath-endpoint');
+    };
+    const counter = async (g, name) => sample(await metrics(g.base), name);
+    const before = await served(gws[1].base);
+    for (let k = 0; k < 8; k++) {
+      const prompt = `route ${k} ${randomText(3000, rng)}`;
+      const shared = await counter(gws[0], 'wellpath_gateway_routes_shared_total');
+      const first = await complete(gws[0], prompt);
+      // The other replica's worker 0 learned it and handed it to its worker 1.
+      await waitUntil(async () => (await counter(gws[1], 'wellpath_gateway_routes_learned_total')) >= shared + 1,
+        { what: `route ${k} learned by the other replica` });
+      for (let r = 0; r < 3; r++)
+        assert.equal(await complete(gws[1], `${prompt} again ${r}`), first, `route ${k}, repeat ${r} through the other replica (seed ${SEED})`);
+    }
+    const after = await served(gws[1].base);
+    const by = (list, w) => list.find((x) => x.labels.worker === w)?.value ?? 0;
+    for (const w of ['0', '1'])
+      assert.ok(by(after, w) > by(before, w), `both of its workers routed repeats: ${JSON.stringify(after)}`);
+    // Every worker's dispatch is published once, by worker 0.
+    const shared = await counter(gws[1], 'wellpath_gateway_routes_shared_total');
+    assert.equal(shared, 24, 'the repeats through the second replica, each published once');
   });
 });
 
