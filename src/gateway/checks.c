@@ -19,8 +19,9 @@
  *
  * Health: an endpoint starts out of the pool and joins at its first good answer;
  * unhealthy_after (2) failed checks in a row (connect error, a wait past check_timeout_ms;
- * non-2xx for /health) take it out again, and it is logged each time it changes state. A /health answer of 503 is a server draining (shutting down, a preemption notice:
- * sched/drain): out at once (notice.c). The verdict is kept once, in the generation's outlier state
+ * non-2xx for /health) take it out again, and it is logged each time it changes state. A /health
+ * answer of 503 is a server draining (shutting down, a preemption notice: sched/drain): out at once
+ * (notice.c). The verdict is kept once, in the generation's outlier state
  * (wp_sched_outlier_ep_t.healthy), and pushed to the scheduler by wp__gw_pool_sync. Only the
  * current generation is checked (pool.c cancels a retired one's checks).
  *

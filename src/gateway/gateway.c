@@ -301,8 +301,7 @@ wp_sched_admit_cfg_t wp_gateway_admit_cfg(const wp_gateway_flow_cfg_t *f)
                                   .saturation = f->saturation};
 }
 
-/* What cfg cannot be, and what `workers` workers cannot do yet with it (docs/topology.md);
- * err names it. */
+/* What cfg cannot be (docs/topology.md); err names it. workers: the running number. */
 static wp_status_t config_check(const wp_gateway_config_t *cfg, int workers, wp_err_t *err)
 {
     if (cfg->check_timeout_ms < 1 || cfg->unhealthy_after < 1)
@@ -313,13 +312,6 @@ static wp_status_t config_check(const wp_gateway_config_t *cfg, int workers, wp_
     if (workers < 1 || workers > WP_GATEWAY_MAX_WORKERS)
         return wp_err_set(err, WP_EINVAL, "gateway.workers: %d is out of range (1..%d)", workers,
                           WP_GATEWAY_MAX_WORKERS);
-    if (workers == 1)
-        return WP_OK;
-    if (cfg->scale_to_zero.enabled)
-        return wp_err_set(err, WP_EINVAL,
-                          "gateway.workers: %d with gateway.scaleToZero is not supported: "
-                          "use workers: 1 for a pool that scales to zero",
-                          workers);
     return WP_OK;
 }
 

@@ -209,6 +209,7 @@ typedef struct gw_tally_s {
     uint64_t pd_fallbacks[GW_PD_FALLBACK_KINDS];
     uint64_t tokenize_errors;
     uint64_t routes_sent, routes_learned; /* routes.c: worker 0's (it alone talks to peers) */
+    uint64_t held; /* scale-to-zero: the other workers' held requests (as queued, below) */
     /* Flow control's queue length and sheds: sched/admit keeps this worker's; these hold the
      * other workers' (0 but while /metrics or /status is written with them added). */
     uint64_t queued, shed[WP_SCHED_SHED_KINDS];
@@ -482,6 +483,11 @@ bool wp__gw_wake_hold(gw_proxy_t *p);
 void wp__gw_wake_forget(gw_proxy_t *p);
 /* At each tick: timeouts, sleep of an idle pool, wake-up, release. */
 void wp__gw_wake_tick(wp_gateway_t *gw);
+/* Several workers: worker 0 is asked to wake the pool (a tick now, and its state shared); a
+ * follower takes worker 0's state; the requests this worker holds. */
+void wp__gw_wake_asked(wp_gateway_t *gw);
+void wp__gw_wake_follow(wp_gateway_t *gw, const struct wp_sched_wake_s *leader);
+uint32_t wp__gw_wake_held(const wp_gateway_t *gw);
 /* /metrics: the pool's demand, sleep state and time asleep. */
 void wp__gw_wake_metrics(const wp_gateway_t *gw, wp_buf_t *out);
 
@@ -661,6 +667,15 @@ bool wp__gw_workers_sync(wp_gateway_t *gw);
 wp_sched_admit_others_t wp__gw_workers_queues(const wp_gateway_t *gw);
 void wp__gw_workers_queue_moved(wp_gateway_t *gw, wp_sched_admit_others_t mine);
 void wp__gw_workers_evict(wp_gateway_t *gw, int64_t below);
+/* Scale-to-zero across workers (wake.c; sched/wake.h, "Several workers"): a follower publishes
+ * what it holds, has in flight and when it last saw a request; the leader (worker 0) reads the
+ * others'; a follower asks the leader to wake the pool; the leader shares its state. */
+void wp__gw_workers_wake_publish(wp_gateway_t *gw, uint32_t held, uint64_t in_flight,
+                                 double last_busy);
+void wp__gw_workers_wake_others(const wp_gateway_t *gw, uint32_t *held, uint64_t *in_flight,
+                                double *last_busy);
+void wp__gw_workers_wake_ask(wp_gateway_t *gw);
+void wp__gw_workers_wake_share(wp_gateway_t *gw, const struct wp_sched_wake_s *state);
 /* Worker 0 learned a peer replica's route (routes.c): the others take it too. */
 void wp__gw_workers_route(wp_gateway_t *gw, const gw_endpoint_t *ep, const uint64_t *hashes,
                           size_t n);

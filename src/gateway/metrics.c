@@ -177,6 +177,7 @@ void wp__gw_tally_add(gw_tally_t *dst, const gw_tally_t *src)
     dst->tokenize_errors += src->tokenize_errors;
     dst->routes_sent += src->routes_sent;
     dst->routes_learned += src->routes_learned;
+    dst->held += src->held;
     dst->queued += src->queued;
     for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
         dst->shed[k] += src->shed[k];

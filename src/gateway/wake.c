@@ -12,6 +12,14 @@
  * One sleep or wake-up call per endpoint slot is in flight at most (a new one cancels the
  * old one). A wake-up's first 2xx makes the pool awake and releases what is held; the
  * others' answers change nothing.
+ *
+ * Several workers (gateway.workers; sched/wake.h, "Several workers"): worker 0 leads. It
+ * alone sends the sleep and wake-up calls; at each tick it counts what the others hold, have
+ * in flight and when they last saw a request (published by them in atomics, workers.c), and
+ * it shares its state with them whenever that changes or one asks. The others hold by that
+ * state, ask worker 0 to wake the pool, and release what they hold once it is awake and ready.
+ * A request that reaches another worker in the instant worker 0 decides to sleep may pass
+ * before that worker learns it.
  */
 #include "gateway/internal.h"
 
@@ -36,8 +44,37 @@ typedef struct gw_wake_s {
     double *held_at;
     uint32_t n_held, cap;
     gw_wake_call_t calls[WP_GATEWAY_MAX_ENDPOINTS];
-    bool slept; /* an endpoint accepted the last round of POST /sleep */
+    bool slept;           /* an endpoint accepted the last round of POST /sleep */
+    wp_sched_wake_t told; /* worker 0: the state it last shared with the others */
 } gw_wake_t;
+
+/* Worker 0 (or the only one) decides for the pool; the others follow it. */
+static bool leads(const wp_gateway_t *gw)
+{
+    return gw->hub == NULL || gw->worker == 0;
+}
+
+/* A follower tells worker 0 what it holds, has in flight and when it last saw a request. */
+static void publish(gw_wake_t *w)
+{
+    wp_gateway_t *gw = w->gw;
+    if (!leads(gw) && gw->cfg.scale_to_zero.enabled)
+        wp__gw_workers_wake_publish(gw, w->n_held, gw->tally.in_flight - w->n_held,
+                                    w->core.last_busy);
+}
+
+/* Worker 0 shares its state with the others when it changed (or always, when asked). */
+static void share(gw_wake_t *w, bool always)
+{
+    const wp_sched_wake_t *c = &w->core, *t = &w->told;
+    if (w->gw->hub == NULL || w->gw->worker != 0)
+        return;
+    if (!always && c->state == t->state && c->sleeps == t->sleeps && c->wakes == t->wakes &&
+        c->wake_failures == t->wake_failures && c->sleep_refusals == t->sleep_refusals)
+        return;
+    w->told = *c;
+    wp__gw_workers_wake_share(w->gw, c);
+}
 
 wp_sched_wake_cfg_t wp_gateway_wake_cfg(const wp_gateway_s2z_cfg_t *c)
 {
@@ -127,6 +164,7 @@ static bool take_out(gw_wake_t *w, const gw_proxy_t *p)
                     (w->n_held - i - 1) * sizeof(w->held_at[0]));
             w->n_held--;
             wp_sched_wake_leave(&w->core);
+            publish(w);
             return true;
         }
     }
@@ -191,6 +229,7 @@ static void call_on_done(void *ud, wp_status_t st, const char *why)
                    "hint=\"vLLM serves /sleep with --enable-sleep-mode and "
                    "VLLM_SERVER_DEV_MODE=1\"");
             wp_sched_wake_sleep_refused(&w->core, wp__gw_now(gw));
+            share(w, false);
         }
         return;
     }
@@ -200,6 +239,7 @@ static void call_on_done(void *ud, wp_status_t st, const char *why)
                 return; /* another endpoint may still wake */
     }
     wp_sched_wake_woke(&w->core, wp__gw_now(gw), ok);
+    share(w, false);
     if (ok) {
         wp_log(WP_LOG_INFO, "scale-to-zero: pool awake", "held=%u", w->n_held);
         if (ready(gw))
@@ -251,6 +291,7 @@ bool wp__gw_wake_hold(gw_proxy_t *p)
     wp_sched_wake_verdict_t v = wp_sched_wake_arrive(&w->core, now, ready(gw));
     switch (v) {
     case WP_SCHED_WAKE_PASS:
+        publish(w);
         return false;
     case WP_SCHED_WAKE_FULL: {
         char msg[160];
@@ -269,8 +310,13 @@ bool wp__gw_wake_hold(gw_proxy_t *p)
         }
         w->held[w->n_held] = p;
         w->held_at[w->n_held++] = now;
-        if (v == WP_SCHED_WAKE_HOLD_WAKE)
+        publish(w);
+        if (v == WP_SCHED_WAKE_HOLD_WAKE && leads(gw)) {
             send_all(w, true);
+            share(w, false);
+        } else if (v == WP_SCHED_WAKE_HOLD_WAKE) {
+            wp__gw_workers_wake_ask(gw);
+        }
         return true;
     }
 }
@@ -290,9 +336,25 @@ void wp__gw_wake_tick(wp_gateway_t *gw)
         wp__gw_proxy_fail(p, 503, msg, NULL);
     }
     uint64_t in_flight = gw->tally.in_flight - w->n_held;
+    if (!leads(gw)) {
+        publish(w);
+        if (wp_sched_wake_follower_release(&w->core, ready(gw)))
+            release_all(w);
+        return;
+    }
+    if (gw->hub != NULL) { /* the others' requests count as this worker's */
+        uint32_t held;
+        uint64_t flying;
+        double last;
+        wp__gw_workers_wake_others(gw, &held, &flying, &last);
+        wp_sched_wake_elsewhere(&w->core, held, last);
+        in_flight += flying;
+    }
     if (w->core.state == WP_SCHED_WAKE_ASLEEP && waking_calls(w))
         return;
-    switch (wp_sched_wake_tick(&w->core, now, in_flight, ready(gw))) {
+    wp_sched_wake_action_t act = wp_sched_wake_tick(&w->core, now, in_flight, ready(gw));
+    share(w, false);
+    switch (act) {
     case WP_SCHED_WAKE_SLEEP:
         send_all(w, false);
         break;
@@ -305,6 +367,29 @@ void wp__gw_wake_tick(wp_gateway_t *gw)
     default:
         break;
     }
+}
+
+void wp__gw_wake_asked(wp_gateway_t *gw)
+{
+    if (gw->wake == NULL || !leads(gw))
+        return;
+    wp__gw_wake_tick(gw);
+    share(gw->wake, true); /* the asker may have a stale state */
+}
+
+void wp__gw_wake_follow(wp_gateway_t *gw, const wp_sched_wake_t *leader)
+{
+    gw_wake_t *w = gw->wake;
+    if (w == NULL || leads(gw) || gw->stopping)
+        return;
+    wp_sched_wake_follow(&w->core, leader);
+    if (wp_sched_wake_follower_release(&w->core, ready(gw)))
+        release_all(w);
+}
+
+uint32_t wp__gw_wake_held(const wp_gateway_t *gw)
+{
+    return gw->wake != NULL ? gw->wake->n_held : 0;
 }
 
 void wp__gw_wake_metrics(const wp_gateway_t *gw, wp_buf_t *out)
@@ -338,7 +423,7 @@ void wp__gw_wake_metrics(const wp_gateway_t *gw, wp_buf_t *out)
         "without sleep mode); the pool stayed awake.\n"
         "# TYPE wellpath_gateway_pool_sleep_refusals_total counter\n"
         "wellpath_gateway_pool_sleep_refusals_total %llu\n",
-        w->n_held, w->core.state != WP_SCHED_WAKE_AWAKE, ready(gw),
+        w->n_held + (uint32_t)gw->tally.held, w->core.state != WP_SCHED_WAKE_AWAKE, ready(gw),
         wp_sched_wake_asleep_seconds(&w->core, now), (unsigned long long)w->core.sleeps,
         (unsigned long long)w->core.wakes, (unsigned long long)w->core.sleep_refusals);
 }

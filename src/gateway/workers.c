@@ -31,7 +31,10 @@
  *     (HUB_EVICT);
  *   - routes shared with peer replicas (routes.c): worker 0 alone holds the publisher and the
  *     peers' subscriptions; it publishes the others' dispatches as they reach it and hands
- *     each route it learns to the others (HUB_ROUTE).
+ *     each route it learns to the others (HUB_ROUTE);
+ *   - scale-to-zero (wake.c): worker 0 leads (it sleeps and wakes the pool); the others
+ *     publish what they hold and hold in flight, and when they last saw a request, in atomics,
+ *     ask worker 0 to wake the pool (HUB_WAKE) and follow its state (HUB_WAKE_STATE).
  *
  * The lag: a worker sees another's event at its next loop iteration (microseconds under
  * load), so two workers may pick the same endpoint in the same instant where one loop would
@@ -246,6 +249,49 @@ void wp__gw_workers_route(wp_gateway_t *gw, const gw_endpoint_t *ep, const uint6
     wp__gw_hub_broadcast(wp__gw_hub_me(gw), &m, n * sizeof(*hashes));
 }
 
+void wp__gw_workers_wake_publish(wp_gateway_t *gw, uint32_t held, uint64_t in_flight,
+                                 double last_busy)
+{
+    if (gw->hub == NULL)
+        return;
+    hub_worker_t *me = wp__gw_hub_me(gw);
+    atomic_store(&me->s2z_held, held);
+    atomic_store(&me->s2z_in_flight, in_flight);
+    atomic_store(&me->s2z_last_ms, (uint64_t)(last_busy * 1000.0));
+}
+
+void wp__gw_workers_wake_others(const wp_gateway_t *gw, uint32_t *held, uint64_t *in_flight,
+                                double *last_busy)
+{
+    uint64_t last = 0;
+    *held = 0;
+    *in_flight = 0;
+    for (int j = 0; gw->hub != NULL && j < gw->hub->n; j++) {
+        const hub_worker_t *w = &gw->hub->w[j];
+        if (j == gw->worker)
+            continue;
+        *held += atomic_load(&w->s2z_held);
+        *in_flight += atomic_load(&w->s2z_in_flight);
+        uint64_t t = atomic_load(&w->s2z_last_ms);
+        last = t > last ? t : last;
+    }
+    *last_busy = (double)last / 1000.0;
+}
+
+void wp__gw_workers_wake_ask(wp_gateway_t *gw)
+{
+    hub_msg_t m = {.kind = HUB_WAKE, .index = -1};
+    if (gw->hub != NULL && gw->worker != 0)
+        wp__gw_hub_post(wp__gw_hub_me(gw), 0, &m);
+}
+
+void wp__gw_workers_wake_share(wp_gateway_t *gw, const wp_sched_wake_t *state)
+{
+    hub_msg_t m = {.kind = HUB_WAKE_STATE, .index = -1, .payload = (void *)state};
+    if (gw->hub != NULL && gw->worker == 0)
+        wp__gw_hub_broadcast(wp__gw_hub_me(gw), &m, sizeof(*state));
+}
+
 void wp__gw_workers_evict(wp_gateway_t *gw, int64_t below)
 {
     int to = -1;
@@ -442,6 +488,13 @@ static bool handle(hub_worker_t *w, hub_msg_t *m)
         if (ep != NULL)
             wp_sched_learn_route(ep->pool->sched, ep->index, m->payload, m->n_blocks);
         return false;
+    case HUB_WAKE:
+        wp__gw_wake_asked(gw);
+        return false;
+    case HUB_WAKE_STATE:
+        if (m->payload != NULL)
+            wp__gw_wake_follow(gw, m->payload);
+        return false;
     }
     return false;
 }
@@ -612,6 +665,9 @@ static gw_hub_t *hub_new(wp_gateway_t *gw)
         atomic_init(&hub->w[i].q_best, INT64_MAX);
         atomic_init(&hub->w[i].q_worst, INT64_MIN);
         atomic_init(&hub->w[i].q_len, 0);
+        atomic_init(&hub->w[i].s2z_held, 0);
+        atomic_init(&hub->w[i].s2z_in_flight, 0);
+        atomic_init(&hub->w[i].s2z_last_ms, 0);
         ok = (hub->w[i].out = calloc((size_t)hub->n, sizeof(wp_gw_outbox_t))) != NULL;
     }
     if (!ok || uv_sem_init(&hub->ready, 0) != 0) {

@@ -72,6 +72,7 @@ static snap_t *snap_take(wp_gateway_t *gw)
     }
     wp__gw_tally_add(&s->tally, &gw->tally);
     s->tally.queued = wp__gw_queued(gw);
+    s->tally.held = wp__gw_wake_held(gw);
     for (int k = 0; k < WP_SCHED_SHED_KINDS; k++)
         s->tally.shed[k] = wp__gw_shed(gw, k);
     for (int i = 0; i < n; i++) {

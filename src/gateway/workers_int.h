@@ -28,6 +28,8 @@ typedef enum {
     HUB_QUEUE,       /* the sender's best queued priority got worse: the receiver may go */
     HUB_EVICT,       /* evict a queued request of a priority value above `priority` */
     HUB_ROUTE,       /* worker 0 learned a peer replica's route to `name` (payload: chain) */
+    HUB_WAKE,        /* to worker 0: the sender holds requests for a sleeping pool */
+    HUB_WAKE_STATE,  /* worker 0's scale-to-zero state (payload: its wp_sched_wake_t) */
 } hub_kind_t;
 
 typedef struct hub_msg_s {
@@ -88,8 +90,11 @@ typedef struct hub_worker_s {
      * another published before it read (no lost "look again"). On a cache line of their own. */
     _Alignas(64) _Atomic int64_t q_best;
     _Atomic int64_t q_worst;
-    _Atomic uint32_t q_len;
-    char q_pad[64 - 2 * sizeof(int64_t) - sizeof(uint32_t)];
+    /* Scale-to-zero (wake.c), workers 1..N-1 for worker 0: requests held and in flight, and
+     * when it last saw one (ms of the loops' clock). */
+    _Atomic uint64_t s2z_in_flight, s2z_last_ms;
+    _Atomic uint32_t q_len, s2z_held;
+    char q_pad[64 - 4 * sizeof(int64_t) - 2 * sizeof(uint32_t)];
     wp_status_t start_st;
     char start_err[sizeof(((wp_err_t *)0)->msg)];
 } hub_worker_t;

@@ -62,7 +62,7 @@ bool wp_sched_wake_expired(const wp_sched_wake_t *w, double held_at, double now)
 wp_sched_wake_action_t wp_sched_wake_tick(wp_sched_wake_t *w, double now, uint64_t in_flight,
                                           bool ready)
 {
-    if (in_flight > 0 || w->held > 0)
+    if (in_flight > 0 || w->held > 0 || w->held_elsewhere > 0)
         w->last_busy = now;
     switch (w->state) {
     case WP_SCHED_WAKE_AWAKE:
@@ -76,7 +76,7 @@ wp_sched_wake_action_t wp_sched_wake_tick(wp_sched_wake_t *w, double now, uint64
         }
         return WP_SCHED_WAKE_NOTHING;
     case WP_SCHED_WAKE_ASLEEP:
-        if (w->held > 0 || !w->cfg.enabled) {
+        if (w->held > 0 || w->held_elsewhere > 0 || !w->cfg.enabled) {
             enter(w, WP_SCHED_WAKE_WAKING, now);
             w->wakes++;
             return WP_SCHED_WAKE_WAKE;
@@ -106,6 +106,28 @@ void wp_sched_wake_sleep_refused(wp_sched_wake_t *w, double now)
         enter(w, WP_SCHED_WAKE_AWAKE, now);
         w->last_busy = now;
     }
+}
+
+void wp_sched_wake_elsewhere(wp_sched_wake_t *w, uint32_t held, double last_busy)
+{
+    w->held_elsewhere = held;
+    if (last_busy > w->last_busy)
+        w->last_busy = last_busy;
+}
+
+void wp_sched_wake_follow(wp_sched_wake_t *w, const wp_sched_wake_t *leader)
+{
+    wp_sched_wake_t own = *w;
+    *w = *leader;
+    w->cfg = own.cfg;
+    w->held = own.held;
+    w->held_elsewhere = 0;
+    w->last_busy = own.last_busy;
+}
+
+bool wp_sched_wake_follower_release(const wp_sched_wake_t *w, bool ready)
+{
+    return w->state == WP_SCHED_WAKE_AWAKE && ready && w->held > 0;
 }
 
 double wp_sched_wake_asleep_seconds(const wp_sched_wake_t *w, double now)

@@ -14,8 +14,16 @@
  * scale-to-zero on goes to sleep. A failed wake-up falls back to ASLEEP; the next tick
  * with requests held wakes again.
  *
- * Invariants: held <= max_queue; state is AWAKE whenever cfg.enabled is false (then no
- * request is ever held: every arrival passes, as without this module).
+ * Several workers (gateway.workers): one machine leads, worker 0's. It hears what the others
+ * hold and when they last saw a request (wp_sched_wake_elsewhere) and counts their requests in
+ * flight in its tick's `in_flight`, so it sleeps a pool idle on every worker and wakes one
+ * that any worker holds requests for. Each other worker keeps a follower: it holds arrivals
+ * by the leader's state, copied at each change (wp_sched_wake_follow), asks the leader to wake
+ * (a HOLD_WAKE verdict is its cue), and releases what it holds once the state is AWAKE and
+ * the pool ready (wp_sched_wake_follower_release); it never decides to sleep or wake.
+ *
+ * Invariants: held <= max_queue (each worker's own); state is AWAKE whenever cfg.enabled is
+ * false (then no request is ever held: every arrival passes, as without this module).
  * Pure: time comes in as `now` (seconds); no I/O, no clock, no globals. The struct is the
  * caller's (embedded, no allocation).
  */
@@ -62,7 +70,8 @@ typedef struct wp_sched_wake_s {
     double last_busy;   /* the last time a request was in flight, held or arrived */
     double state_since; /* when the state was entered */
     uint32_t held;
-    double asleep_s; /* seconds spent ASLEEP or WAKING, the current stretch excluded */
+    uint32_t held_elsewhere; /* the leader: requests the other workers hold */
+    double asleep_s;         /* seconds spent ASLEEP or WAKING, the current stretch excluded */
     uint64_t sleeps, wakes, wake_failures, sleep_refusals;
 } wp_sched_wake_t;
 
@@ -87,6 +96,12 @@ void wp_sched_wake_woke(wp_sched_wake_t *w, double now, bool ok);
  * --enable-sleep-mode and VLLM_SERVER_DEV_MODE=1): an ASLEEP pool is AWAKE again, and the
  * idle time starts over. */
 void wp_sched_wake_sleep_refused(wp_sched_wake_t *w, double now);
+/* The leader: the other workers hold `held` requests and last saw one at last_busy. */
+void wp_sched_wake_elsewhere(wp_sched_wake_t *w, uint32_t held, double last_busy);
+/* A follower takes the leader's state and counters (its own config, held and idle time stay). */
+void wp_sched_wake_follow(wp_sched_wake_t *w, const wp_sched_wake_t *leader);
+/* A follower's tick: true when what it holds may go now (AWAKE and ready). */
+bool wp_sched_wake_follower_release(const wp_sched_wake_t *w, bool ready);
 /* Seconds the pool has slept so far (the current stretch included). */
 double wp_sched_wake_asleep_seconds(const wp_sched_wake_t *w, double now);
 const char *wp_sched_wake_state_name(wp_sched_wake_state_t s);

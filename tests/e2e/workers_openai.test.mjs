@@ -380,12 +380,80 @@ describe('two gateway replicas of two workers each', () => {
   });
 });
 
-test('test_workers_refuse_what_is_one_loops', async () => {
-  for (const [key, yaml] of [['scaleToZero', '  scaleToZero: {enabled: true}']]) {
-    const file = writeTemp(`endpoints:\n  - {url: "http://127.0.0.1:9", name: a}\ngateway:\n${yaml}\n`);
-    const p = new Proc(['gateway', '-f', file, '--listen', '127.0.0.1:0', '--workers', '2']);
-    const r = await p.exit;
-    assert.equal(r.code, 2, p.output());
-    assert.match(p.output(), new RegExp(`gateway\\.workers: 2 with gateway\\.${key} is not supported`));
-  }
+// An OpenAI client whose requests all go over one kept-alive connection, so all reach the
+// worker that accepted it; `worker` is that worker's index (learned from the per-worker
+// counter).
+async function stickyClient(base) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const fetchOn = (url, init = {}) => new Promise((resolve, reject) => {
+    const headers = Object.fromEntries(new Headers(init.headers || {}).entries());
+    const req = http.request(url, { method: init.method || 'GET', headers, agent }, (res) => {
+      const h = new Headers();
+      for (const [k, v] of Object.entries(res.headers)) h.set(k, Array.isArray(v) ? v.join(', ') : v);
+      resolve(new Response(Readable.toWeb(res), { status: res.statusCode, headers: h }));
+    });
+    req.on('error', reject);
+    req.end(init.body ?? undefined);
+  });
+  const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60000, fetch: fetchOn });
+  const before = await served(base);
+  await client.completions.create({ model: MODEL, prompt: 'which worker', max_tokens: 1 });
+  const after = await served(base);
+  const moved = after.find((s) => s.value > (before.find((b) => b.labels.worker === s.labels.worker)?.value ?? 0));
+  return { client, agent, worker: Number(moved.labels.worker) };
+}
+
+describe('scale-to-zero with two workers', () => {
+  let up, base;
+  before(async () => {
+    const topology = 'model: qwen3-8b\nvllm:\n  replicas: 2\ngateway:\n  workers: 2\n' +
+      '  scaleToZero: {enabled: true, idleAfterMs: 400, wakeTimeoutMs: 30000, maxQueue: 8}\n' +
+      'simulation:\n  basePort: 0\n  timeScale: 2\n';
+    up = new Proc(['up', '-f', writeTemp(topology), '--listen', '127.0.0.1:0']);
+    const m = await up.waitFor(/^wellpath up: ready gateway=(http:\/\/127\.0\.0\.1:\d+)\/v1 replicas=2\/2/);
+    base = m[1];
+  });
+  after(async () => {
+    if (up) await stopClean(assert, up, 'wellpath up');
+  });
+
+  test('test_workers_scale_to_zero_idle_and_wake_across_workers', async () => {
+    // A connection on worker 1, the one that does not lead.
+    const sticky = [];
+    let c;
+    for (let i = 0; i < 40; i++) {
+      c = await stickyClient(base);
+      if (c.worker === 1) break;
+      sticky.push(c);
+    }
+    assert.equal(c.worker, 1, 'a connection landed on worker 1');
+    const pool = async () => {
+      const prom = await metrics(base);
+      return { sleeps: sample(prom, 'wellpath_gateway_pool_sleeps_total'), wakes: sample(prom, 'wellpath_gateway_pool_wakeups_total'),
+        sleeping: sample(prom, 'wellpath_gateway_pool_sleeping'), demand: sample(prom, 'wellpath_gateway_pool_demand') };
+    };
+    const start = await pool();
+    // Requests on worker 1 alone, every 100 ms for 1.5 s (idleAfterMs 400): worker 0, which
+    // decides, sees them and keeps the pool awake.
+    const t0 = performance.now();
+    while (performance.now() - t0 < 1500) {
+      const r = await c.client.completions.create({ model: MODEL, prompt: 'keep awake', max_tokens: 1 });
+      assert.equal(r.usage.completion_tokens, 1);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.equal((await pool()).sleeps, start.sleeps, 'no sleep while worker 1 had requests');
+    // Quiet: the pool sleeps.
+    await waitUntil(async () => {
+      const p = await pool();
+      return p.sleeping === 1 && p.sleeps === start.sleeps + 1;
+    }, { what: 'the idle pool asleep' });
+    // A request on worker 1 is held, worker 1 asks worker 0 to wake the pool, and it completes.
+    const r = await c.client.completions.create({ model: MODEL, prompt: 'wake up', max_tokens: 2 });
+    assert.equal(r.usage.completion_tokens, 2);
+    const p = await pool();
+    assert.equal(p.wakes, start.wakes + 1);
+    assert.equal(p.sleeping, 0);
+    assert.equal(p.demand, 0);
+    for (const s of [...sticky, c]) s.agent.destroy();
+  });
 });

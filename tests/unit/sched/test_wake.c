@@ -1,7 +1,7 @@
 /* Tests for sched/wake: the scale-to-zero state machine -- sleep after the idle time only
  * when nothing is in flight or held and an endpoint is ready; arrivals pass, hold, or hold
  * and wake; the bounded hold; release once awake and ready; a failed wake-up retried;
- * timeouts; time asleep; off = every arrival passes. */
+ * timeouts; time asleep; off = every arrival passes; a leader and a follower (two workers). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -152,12 +152,52 @@ static void test_wake_off(void **state)
     assert_int_equal(wp_sched_wake_tick(&w, 2001, 0, true), WP_SCHED_WAKE_WAKE);
 }
 
+/* Two workers: the leader sleeps only when no worker saw a request for the idle time, wakes
+ * for requests the follower holds, and the follower holds by the leader's state and releases
+ * once it is awake. */
+static void test_wake_leader_and_follower(void **state)
+{
+    (void)state;
+    wp_sched_wake_t lead, fol;
+    wp_sched_wake_cfg_t c = cfg();
+    wp_sched_wake_init(&lead, &c, 0);
+    wp_sched_wake_init(&fol, &c, 0);
+    /* The follower saw a request at 8: the leader is not idle at 12. */
+    assert_int_equal(wp_sched_wake_arrive(&fol, 8, true), WP_SCHED_WAKE_PASS);
+    wp_sched_wake_elsewhere(&lead, 0, fol.last_busy);
+    assert_int_equal(wp_sched_wake_tick(&lead, 12, 0, true), WP_SCHED_WAKE_NOTHING);
+    /* Requests in flight on the follower count in the leader's in_flight. */
+    assert_int_equal(wp_sched_wake_tick(&lead, 19, 1, true), WP_SCHED_WAKE_NOTHING);
+    assert_int_equal(wp_sched_wake_tick(&lead, 29, 0, true), WP_SCHED_WAKE_SLEEP);
+    wp_sched_wake_follow(&fol, &lead);
+    assert_int_equal(fol.state, WP_SCHED_WAKE_ASLEEP);
+    assert_int_equal(fol.sleeps, 1);
+    /* An arrival on the follower: held, and its cue to ask the leader to wake. */
+    assert_int_equal(wp_sched_wake_arrive(&fol, 40, true), WP_SCHED_WAKE_HOLD_WAKE);
+    assert_false(wp_sched_wake_follower_release(&fol, true));
+    wp_sched_wake_elsewhere(&lead, fol.held, fol.last_busy);
+    assert_int_equal(wp_sched_wake_tick(&lead, 40, 0, true), WP_SCHED_WAKE_WAKE);
+    assert_int_equal(lead.wakes, 1);
+    wp_sched_wake_woke(&lead, 41, true);
+    wp_sched_wake_follow(&fol, &lead);
+    assert_int_equal(fol.held, 1); /* its own */
+    assert_int_equal(fol.wakes, 1); /* the leader's */
+    assert_false(wp_sched_wake_follower_release(&fol, false));
+    assert_true(wp_sched_wake_follower_release(&fol, true));
+    wp_sched_wake_leave(&fol);
+    /* While the follower holds requests the leader is busy, awake: no sleep. */
+    wp_sched_wake_elsewhere(&lead, 1, 41);
+    assert_int_equal(wp_sched_wake_tick(&lead, 60, 0, true), WP_SCHED_WAKE_NOTHING);
+    assert_float_equal(wp_sched_wake_asleep_seconds(&lead, 60), 12, 1e-9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wake_idle_sleep),     cmocka_unit_test(test_wake_arrival_wakes),
         cmocka_unit_test(test_wake_failed_retried), cmocka_unit_test(test_wake_no_endpoint),
         cmocka_unit_test(test_wake_sleep_refused),  cmocka_unit_test(test_wake_off),
+        cmocka_unit_test(test_wake_leader_and_follower),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
