@@ -46,6 +46,7 @@ typedef struct gw_wake_s {
     gw_wake_call_t calls[WP_GATEWAY_MAX_ENDPOINTS];
     bool slept;           /* an endpoint accepted the last round of POST /sleep */
     wp_sched_wake_t told; /* worker 0: the state it last shared with the others */
+    uint64_t told_ms;     /* the others: the last request time they last published (ms) */
 } gw_wake_t;
 
 /* Worker 0 (or the only one) decides for the pool; the others follow it. */
@@ -54,13 +55,16 @@ static bool leads(const wp_gateway_t *gw)
     return gw->hub == NULL || gw->worker == 0;
 }
 
-/* A follower tells worker 0 what it holds, has in flight and when it last saw a request. */
-static void publish(gw_wake_t *w)
+/* A follower tells worker 0 what it holds, has in flight and when it last saw a request; for
+ * a request that passes, only once a millisecond (the hot path). */
+static void publish(gw_wake_t *w, bool pass)
 {
     wp_gateway_t *gw = w->gw;
-    if (!leads(gw) && gw->cfg.scale_to_zero.enabled)
-        wp__gw_workers_wake_publish(gw, w->n_held, gw->tally.in_flight - w->n_held,
-                                    w->core.last_busy);
+    uint64_t ms = (uint64_t)(w->core.last_busy * 1000.0);
+    if (leads(gw) || !gw->cfg.scale_to_zero.enabled || (pass && ms == w->told_ms))
+        return;
+    w->told_ms = ms;
+    wp__gw_workers_wake_publish(gw, w->n_held, gw->tally.in_flight - w->n_held, w->core.last_busy);
 }
 
 /* Worker 0 shares its state with the others when it changed (or always, when asked). */
@@ -106,7 +110,8 @@ wp_status_t wp__gw_wake_configure(wp_gateway_t *gw, wp_err_t *err)
         wp_sched_wake_init(&w->core, &cc, wp__gw_now(gw));
         gw->wake = w;
     } else
-        wp_sched_wake_configure(&w->core, &cc);
+        wp_sched_wake_configure(&w->core, &cc, wp__gw_now(gw));
+    publish(w, false); /* turned on: worker 0 hears of this worker's requests from now on */
     uint32_t cap = cc.max_queue > w->n_held ? cc.max_queue : w->n_held;
     if (cap > w->cap) {
         gw_proxy_t **h = realloc(w->held, cap * sizeof(*h));
@@ -164,7 +169,7 @@ static bool take_out(gw_wake_t *w, const gw_proxy_t *p)
                     (w->n_held - i - 1) * sizeof(w->held_at[0]));
             w->n_held--;
             wp_sched_wake_leave(&w->core);
-            publish(w);
+            publish(w, false);
             return true;
         }
     }
@@ -288,10 +293,11 @@ bool wp__gw_wake_hold(gw_proxy_t *p)
     if (w == NULL)
         return false;
     double now = wp__gw_now(gw);
-    wp_sched_wake_verdict_t v = wp_sched_wake_arrive(&w->core, now, ready(gw));
+    wp_sched_wake_verdict_t v = leads(gw) ? wp_sched_wake_arrive(&w->core, now, ready(gw))
+                                          : wp_sched_wake_follower_arrive(&w->core, now, ready(gw));
     switch (v) {
     case WP_SCHED_WAKE_PASS:
-        publish(w);
+        publish(w, true);
         return false;
     case WP_SCHED_WAKE_FULL: {
         char msg[160];
@@ -310,7 +316,7 @@ bool wp__gw_wake_hold(gw_proxy_t *p)
         }
         w->held[w->n_held] = p;
         w->held_at[w->n_held++] = now;
-        publish(w);
+        publish(w, false);
         if (v == WP_SCHED_WAKE_HOLD_WAKE && leads(gw)) {
             send_all(w, true);
             share(w, false);
@@ -337,9 +343,11 @@ void wp__gw_wake_tick(wp_gateway_t *gw)
     }
     uint64_t in_flight = gw->tally.in_flight - w->n_held;
     if (!leads(gw)) {
-        publish(w);
+        publish(w, false);
         if (wp_sched_wake_follower_release(&w->core, ready(gw)))
             release_all(w);
+        else if (w->n_held > 0 && w->core.state != WP_SCHED_WAKE_AWAKE)
+            wp__gw_workers_wake_ask(gw); /* until worker 0's state comes (a message may be lost) */
         return;
     }
     if (gw->hub != NULL) { /* the others' requests count as this worker's */

@@ -90,11 +90,13 @@ typedef struct hub_worker_s {
      * another published before it read (no lost "look again"). On a cache line of their own. */
     _Alignas(64) _Atomic int64_t q_best;
     _Atomic int64_t q_worst;
+    _Atomic uint32_t q_len;
     /* Scale-to-zero (wake.c), workers 1..N-1 for worker 0: requests held and in flight, and
-     * when it last saw one (ms of the loops' clock). */
-    _Atomic uint64_t s2z_in_flight, s2z_last_ms;
-    _Atomic uint32_t q_len, s2z_held;
-    char q_pad[64 - 4 * sizeof(int64_t) - 2 * sizeof(uint32_t)];
+     * when it last saw one (ms of the loops' clock). On the next cache line. */
+    _Alignas(64) _Atomic uint64_t s2z_in_flight;
+    _Atomic uint64_t s2z_last_ms;
+    _Atomic uint32_t s2z_held;
+    char s2z_pad[64 - 2 * sizeof(uint64_t) - sizeof(uint32_t)];
     wp_status_t start_st;
     char start_err[sizeof(((wp_err_t *)0)->msg)];
 } hub_worker_t;

@@ -38,9 +38,10 @@ typedef struct wp_kvev_pub_config_s {
     size_t max_queue_size;                      /* 100000 (accepted; sends never queue here) */
     char topic[WP_KVEV_ENDPOINT_MAX];           /* "" */
     wp_kvev_encoding_t encoding;                /* "map" (default) or "array" */
-    /* Bind endpoint whatever its form (a listen address of our own). false: vLLM's rule,
-     * which binds a wildcard, ipc:// or inproc:// (and here a tcp port 0) and connects to a
-     * named host (its centralised mode). */
+    /* Bind endpoint, whatever host it names (a listen address of our own: an IP address, `*`
+     * or an interface name; ZeroMQ binds no DNS name). false: vLLM's rule, which binds a
+     * wildcard, ipc:// or inproc:// (and here a tcp port 0) and connects to a named host (its
+     * centralised mode). */
     bool always_bind;
 } wp_kvev_pub_config_t;
 

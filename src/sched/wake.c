@@ -27,12 +27,15 @@ void wp_sched_wake_init(wp_sched_wake_t *w, const wp_sched_wake_cfg_t *cfg, doub
         .cfg = *cfg, .state = WP_SCHED_WAKE_AWAKE, .last_busy = now, .state_since = now};
 }
 
-void wp_sched_wake_configure(wp_sched_wake_t *w, const wp_sched_wake_cfg_t *cfg)
+void wp_sched_wake_configure(wp_sched_wake_t *w, const wp_sched_wake_cfg_t *cfg, double now)
 {
+    if (cfg->enabled && !w->cfg.enabled)
+        w->last_busy = now;
     w->cfg = *cfg;
 }
 
-wp_sched_wake_verdict_t wp_sched_wake_arrive(wp_sched_wake_t *w, double now, bool ready)
+/* An arrival; lead: this machine decides (it starts the wake-up) rather than follows. */
+static wp_sched_wake_verdict_t arrive(wp_sched_wake_t *w, double now, bool ready, bool lead)
 {
     w->last_busy = now;
     if (!w->cfg.hold || (w->state == WP_SCHED_WAKE_AWAKE && ready && w->held == 0))
@@ -40,12 +43,23 @@ wp_sched_wake_verdict_t wp_sched_wake_arrive(wp_sched_wake_t *w, double now, boo
     if (w->held >= w->cfg.max_queue)
         return WP_SCHED_WAKE_FULL;
     w->held++;
-    if (w->state == WP_SCHED_WAKE_ASLEEP) {
+    if (w->state != WP_SCHED_WAKE_ASLEEP)
+        return WP_SCHED_WAKE_HOLD;
+    if (lead) {
         enter(w, WP_SCHED_WAKE_WAKING, now);
         w->wakes++;
-        return WP_SCHED_WAKE_HOLD_WAKE;
     }
-    return WP_SCHED_WAKE_HOLD;
+    return WP_SCHED_WAKE_HOLD_WAKE;
+}
+
+wp_sched_wake_verdict_t wp_sched_wake_arrive(wp_sched_wake_t *w, double now, bool ready)
+{
+    return arrive(w, now, ready, true);
+}
+
+wp_sched_wake_verdict_t wp_sched_wake_follower_arrive(wp_sched_wake_t *w, double now, bool ready)
+{
+    return arrive(w, now, ready, false);
 }
 
 void wp_sched_wake_leave(wp_sched_wake_t *w)

@@ -19,11 +19,13 @@
  * flight in its tick's `in_flight`, so it sleeps a pool idle on every worker and wakes one
  * that any worker holds requests for. Each other worker keeps a follower: it holds arrivals
  * by the leader's state, copied at each change (wp_sched_wake_follow), asks the leader to wake
- * (a HOLD_WAKE verdict is its cue), and releases what it holds once the state is AWAKE and
- * the pool ready (wp_sched_wake_follower_release); it never decides to sleep or wake.
+ * (a HOLD_WAKE verdict of wp_sched_wake_follower_arrive is its cue), and releases what it
+ * holds once the state is AWAKE and the pool ready (wp_sched_wake_follower_release); it never
+ * changes the state or the counters itself.
  *
- * Invariants: held <= max_queue (each worker's own); state is AWAKE whenever cfg.enabled is
- * false (then no request is ever held: every arrival passes, as without this module).
+ * Invariants: held <= max_queue (each worker's own); the leader's state is AWAKE whenever
+ * cfg.enabled is false (then no request is ever held: every arrival passes, as without this
+ * module).
  * Pure: time comes in as `now` (seconds); no I/O, no clock, no globals. The struct is the
  * caller's (embedded, no allocation).
  */
@@ -76,8 +78,9 @@ typedef struct wp_sched_wake_s {
 } wp_sched_wake_t;
 
 void wp_sched_wake_init(wp_sched_wake_t *w, const wp_sched_wake_cfg_t *cfg, double now);
-/* A new configuration (reload): turning it off wakes nothing but lets arrivals pass. */
-void wp_sched_wake_configure(wp_sched_wake_t *w, const wp_sched_wake_cfg_t *cfg);
+/* A new configuration (reload): turning it off wakes nothing but lets arrivals pass; turning
+ * it on starts the idle time at now. */
+void wp_sched_wake_configure(wp_sched_wake_t *w, const wp_sched_wake_cfg_t *cfg, double now);
 /* A request arrives; ready: the pool has a healthy endpoint. HOLD and HOLD_WAKE count it
  * in held (the shell calls wp_sched_wake_leave when it leaves the hold). */
 wp_sched_wake_verdict_t wp_sched_wake_arrive(wp_sched_wake_t *w, double now, bool ready);
@@ -98,6 +101,9 @@ void wp_sched_wake_woke(wp_sched_wake_t *w, double now, bool ok);
 void wp_sched_wake_sleep_refused(wp_sched_wake_t *w, double now);
 /* The leader: the other workers hold `held` requests and last saw one at last_busy. */
 void wp_sched_wake_elsewhere(wp_sched_wake_t *w, uint32_t held, double last_busy);
+/* A follower's arrival: as wp_sched_wake_arrive, but the state and counters stay the leader's
+ * (HOLD_WAKE: ask the leader to wake the pool). */
+wp_sched_wake_verdict_t wp_sched_wake_follower_arrive(wp_sched_wake_t *w, double now, bool ready);
 /* A follower takes the leader's state and counters (its own config, held and idle time stay). */
 void wp_sched_wake_follow(wp_sched_wake_t *w, const wp_sched_wake_t *leader);
 /* A follower's tick: true when what it holds may go now (AWAKE and ready). */

@@ -145,11 +145,12 @@ static void test_wake_off(void **state)
     assert_string_equal(wp_sched_wake_state_name(WP_SCHED_WAKE_WAKING), "waking");
     /* turned off while asleep: woken at the next tick */
     c.enabled = c.hold = true;
-    wp_sched_wake_configure(&w, &c);
-    assert_int_equal(wp_sched_wake_tick(&w, 2000, 0, true), WP_SCHED_WAKE_SLEEP);
+    wp_sched_wake_configure(&w, &c, 1995); /* on: the idle time starts now */
+    assert_int_equal(wp_sched_wake_tick(&w, 2000, 0, true), WP_SCHED_WAKE_NOTHING);
+    assert_int_equal(wp_sched_wake_tick(&w, 2005, 0, true), WP_SCHED_WAKE_SLEEP);
     c.enabled = c.hold = false;
-    wp_sched_wake_configure(&w, &c);
-    assert_int_equal(wp_sched_wake_tick(&w, 2001, 0, true), WP_SCHED_WAKE_WAKE);
+    wp_sched_wake_configure(&w, &c, 2005);
+    assert_int_equal(wp_sched_wake_tick(&w, 2006, 0, true), WP_SCHED_WAKE_WAKE);
 }
 
 /* Two workers: the leader sleeps only when no worker saw a request for the idle time, wakes
@@ -163,7 +164,7 @@ static void test_wake_leader_and_follower(void **state)
     wp_sched_wake_init(&lead, &c, 0);
     wp_sched_wake_init(&fol, &c, 0);
     /* The follower saw a request at 8: the leader is not idle at 12. */
-    assert_int_equal(wp_sched_wake_arrive(&fol, 8, true), WP_SCHED_WAKE_PASS);
+    assert_int_equal(wp_sched_wake_follower_arrive(&fol, 8, true), WP_SCHED_WAKE_PASS);
     wp_sched_wake_elsewhere(&lead, 0, fol.last_busy);
     assert_int_equal(wp_sched_wake_tick(&lead, 12, 0, true), WP_SCHED_WAKE_NOTHING);
     /* Requests in flight on the follower count in the leader's in_flight. */
@@ -172,15 +173,18 @@ static void test_wake_leader_and_follower(void **state)
     wp_sched_wake_follow(&fol, &lead);
     assert_int_equal(fol.state, WP_SCHED_WAKE_ASLEEP);
     assert_int_equal(fol.sleeps, 1);
-    /* An arrival on the follower: held, and its cue to ask the leader to wake. */
-    assert_int_equal(wp_sched_wake_arrive(&fol, 40, true), WP_SCHED_WAKE_HOLD_WAKE);
+    /* An arrival on the follower: held, and its cue to ask the leader to wake; the state and
+     * the counters stay the leader's. */
+    assert_int_equal(wp_sched_wake_follower_arrive(&fol, 40, true), WP_SCHED_WAKE_HOLD_WAKE);
+    assert_int_equal(fol.state, WP_SCHED_WAKE_ASLEEP);
+    assert_int_equal(fol.wakes, 0);
     assert_false(wp_sched_wake_follower_release(&fol, true));
     wp_sched_wake_elsewhere(&lead, fol.held, fol.last_busy);
     assert_int_equal(wp_sched_wake_tick(&lead, 40, 0, true), WP_SCHED_WAKE_WAKE);
     assert_int_equal(lead.wakes, 1);
     wp_sched_wake_woke(&lead, 41, true);
     wp_sched_wake_follow(&fol, &lead);
-    assert_int_equal(fol.held, 1); /* its own */
+    assert_int_equal(fol.held, 1);  /* its own */
     assert_int_equal(fol.wakes, 1); /* the leader's */
     assert_false(wp_sched_wake_follower_release(&fol, false));
     assert_true(wp_sched_wake_follower_release(&fol, true));
@@ -194,9 +198,9 @@ static void test_wake_leader_and_follower(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_wake_idle_sleep),     cmocka_unit_test(test_wake_arrival_wakes),
-        cmocka_unit_test(test_wake_failed_retried), cmocka_unit_test(test_wake_no_endpoint),
-        cmocka_unit_test(test_wake_sleep_refused),  cmocka_unit_test(test_wake_off),
+        cmocka_unit_test(test_wake_idle_sleep),          cmocka_unit_test(test_wake_arrival_wakes),
+        cmocka_unit_test(test_wake_failed_retried),      cmocka_unit_test(test_wake_no_endpoint),
+        cmocka_unit_test(test_wake_sleep_refused),       cmocka_unit_test(test_wake_off),
         cmocka_unit_test(test_wake_leader_and_follower),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
