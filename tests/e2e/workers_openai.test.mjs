@@ -13,18 +13,18 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 
-import { MODEL, Proc, fakeVllm, freePort, metrics, parseProm, randomText, sample, seededRandom, startSim, stopClean, testSeed, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+import { MODEL, Proc, answerChecks, fakeVllm, freePort, metrics, parseProm, randomText, sample, seededRandom, startSim, stopClean, testSeed, waitUntil, writeTemp } from '../lib/wellpath.mjs';
 
 const SEED = testSeed();
 const rng = seededRandom(SEED);
 const TOKEN = 'workers-test-token';
 
-// fetch over a new TCP connection each time (node:http, no agent): the SDK's requests then
-// reach whichever worker the kernel gives each connection.
-function freshFetch(url, init = {}) {
-  return new Promise((resolve, reject) => {
+// A fetch over node:http with `agent` (false: a new TCP connection each time, so the SDK's
+// requests reach whichever worker the kernel gives each connection).
+function fetchOver(agent) {
+  return (url, init = {}) => new Promise((resolve, reject) => {
     const headers = Object.fromEntries(new Headers(init.headers || {}).entries());
-    const req = http.request(url, { method: init.method || 'GET', headers, agent: false }, (res) => {
+    const req = http.request(url, { method: init.method || 'GET', headers, agent }, (res) => {
       const h = new Headers();
       for (const [k, v] of Object.entries(res.headers)) h.set(k, Array.isArray(v) ? v.join(', ') : v);
       resolve(new Response(Readable.toWeb(res), { status: res.statusCode, headers: h }));
@@ -34,6 +34,7 @@ function freshFetch(url, init = {}) {
     req.end(init.body ?? undefined);
   });
 }
+const freshFetch = fetchOver(false);
 
 async function served(base) {
   return (await metrics(base)).filter((s) => s.name === 'wellpath_gateway_worker_requests_total');
@@ -232,9 +233,7 @@ function heldServer() {
     let body = '';
     req.on('data', (c) => { body += c; });
     req.on('end', () => {
-      if (req.url === '/health') return res.end();
-      if (req.url === '/metrics') return res.end('vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n');
-      if (req.url === '/v1/models') return res.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model' }] }));
+      if (answerChecks(req, res)) return;
       const prompt = JSON.parse(body).prompt;
       s.order.push(prompt);
       s.held.push({ prompt, res });
@@ -385,17 +384,7 @@ describe('two gateway replicas of two workers each', () => {
 // counter).
 async function stickyClient(base) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const fetchOn = (url, init = {}) => new Promise((resolve, reject) => {
-    const headers = Object.fromEntries(new Headers(init.headers || {}).entries());
-    const req = http.request(url, { method: init.method || 'GET', headers, agent }, (res) => {
-      const h = new Headers();
-      for (const [k, v] of Object.entries(res.headers)) h.set(k, Array.isArray(v) ? v.join(', ') : v);
-      resolve(new Response(Readable.toWeb(res), { status: res.statusCode, headers: h }));
-    });
-    req.on('error', reject);
-    req.end(init.body ?? undefined);
-  });
-  const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60000, fetch: fetchOn });
+  const client = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'unused', maxRetries: 0, timeout: 60000, fetch: fetchOver(agent) });
   const before = await served(base);
   await client.completions.create({ model: MODEL, prompt: 'which worker', max_tokens: 1 });
   const after = await served(base);

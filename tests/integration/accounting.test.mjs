@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, metrics, postStream, sample, startGateway, stopClean, waitUntil } from '../lib/wellpath.mjs';
+import { MODEL, answerChecks, metrics, postStream, sample, startGateway, stopClean, waitUntil } from '../lib/wellpath.mjs';
 
 // A vLLM look-alike whose completions behave as `mode` says: 'ok' (an SSE answer of two
 // chunks after delayMs), 'head-then-die' (a 200 event-stream head, then the connection
@@ -27,9 +27,7 @@ function upstream(mode, { delayMs = 0 } = {}) {
     req.on('data', (d) => { raw += d; });
     req.on('end', () => {
       req.rawBody = raw;
-      if (req.url === '/health') return res.end();
-      if (req.url === '/metrics') return res.end('vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n');
-      if (req.url === '/v1/models') return res.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model' }] }));
+      if (answerChecks(req, res)) return;
       s.completions++;
       if (s.mode === 'hang') return; /* accepted, never answered (closed with the server) */
       if (!body_is_stream(req)) {

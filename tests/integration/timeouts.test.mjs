@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 
 import fs from 'node:fs';
 
-import { MODEL, assertErrorShape, gatewayTopology, metrics, post, postStream, sample, startGateway, stopClean, waitUntil } from '../lib/wellpath.mjs';
+import { MODEL, answerChecks, assertErrorShape, gatewayTopology, metrics, post, postStream, sample, startGateway, stopClean, waitUntil } from '../lib/wellpath.mjs';
 
 // Streams two SSE events and then goes quiet (the connection stays open); a request whose
 // prompt is "silent" gets nothing at all.
@@ -19,9 +19,7 @@ function stallingServer() {
   s.server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
-      if (req.url === '/health') return res.end();
-      if (req.url === '/metrics') return res.end('vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n');
-      if (req.url === '/v1/models') return res.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model' }] }));
+      if (answerChecks(req, res)) return;
       s.open.add(res);
       res.on('close', () => s.open.delete(res));
       if (req.headers['x-test'] === 'silent') return; /* no head, no byte */
@@ -87,8 +85,7 @@ function checkedServer() {
         }
         return setTimeout(() => res.end(), s.healthDelayMs);
       }
-      if (req.url === '/metrics') return res.end('vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n');
-      if (req.url === '/v1/models') return res.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model' }] }));
+      if (answerChecks(req, res)) return;
       res.statusCode = 404;
       res.end();
     });

@@ -195,6 +195,18 @@ export async function startGateway(endpoints, { extra = '', waitReady = true } =
   return { proc: p, port, url, file };
 }
 
+// Answers the gateway's checks as an idle vLLM server would: /health, /metrics (idle gauges)
+// and /v1/models; false for any other path (the caller answers it).
+export function answerChecks(req, res) {
+  if (req.url === '/health') return res.end(), true;
+  if (req.url === '/metrics') {
+    res.setHeader('Content-Type', 'text/plain');
+    return res.end('vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n'), true;
+  }
+  if (req.url === '/v1/models') return res.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model' }] })), true;
+  return false;
+}
+
 // A vLLM look-alike on 127.0.0.1 (node's http): /health, /metrics (idle gauges) and
 // /v1/models answer; each completion takes `delayMs` and fails with a 500 JSON error while
 // `failing` is true. It counts completions and the most it had at once (`maxActive`).
@@ -204,12 +216,7 @@ export function fakeVllm({ failing = true, delayMs = 0 } = {}) {
   s.server = http.createServer((req, res) => {
     req.resume();
     req.on('end', () => {
-      if (req.url === '/health') return res.end();
-      if (req.url === '/metrics') {
-        res.setHeader('Content-Type', 'text/plain');
-        return res.end('vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0\n');
-      }
-      if (req.url === '/v1/models') return res.end(JSON.stringify({ object: 'list', data: [{ id: MODEL, object: 'model' }] }));
+      if (answerChecks(req, res)) return;
       s.completions++;
       s.active++;
       s.maxActive = Math.max(s.maxActive, s.active);
