@@ -13,7 +13,7 @@ import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import OpenAI from 'openai';
 
-import { MODEL, Proc, answerChecks, fakeVllm, freePort, metrics, parseProm, randomText, sample, seededRandom, startSim, stopClean, testSeed, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+import { MODEL, Proc, answerChecks, fakeVllm, freePort, listenLocal, metrics, parseProm, randomText, sample, seededRandom, startSim, stopClean, testSeed, waitUntil, writeTemp } from '../lib/wellpath.mjs';
 
 const SEED = testSeed();
 const rng = seededRandom(SEED);
@@ -252,10 +252,7 @@ function heldServer() {
     const check = () => (s.order.length >= n ? resolve() : s.waiters.push(check));
     check();
   });
-  return new Promise((resolve) => s.server.listen(0, '127.0.0.1', () => {
-    s.port = s.server.address().port;
-    resolve(s);
-  }));
+  return listenLocal(s);
 }
 
 describe('flow control with two workers', () => {

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, answerChecks, metrics, postStream, sample, startGateway, stopClean, waitUntil } from '../lib/wellpath.mjs';
+import { MODEL, answerChecks, listenLocal, metrics, postStream, sample, startGateway, stopClean, waitUntil } from '../lib/wellpath.mjs';
 
 // A vLLM look-alike whose completions behave as `mode` says: 'ok' (an SSE answer of two
 // chunks after delayMs), 'head-then-die' (a 200 event-stream head, then the connection
@@ -47,10 +47,7 @@ function upstream(mode, { delayMs = 0 } = {}) {
       }, s.delayMs);
     });
   });
-  return new Promise((resolve) => s.server.listen(0, '127.0.0.1', () => {
-    s.port = s.server.address().port;
-    resolve(s);
-  }));
+  return listenLocal(s);
 }
 
 const body = { model: MODEL, prompt: 'hello there', max_tokens: 2, stream: true };

@@ -13,7 +13,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, Proc, metrics, sample, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+import { MODEL, Proc, listenLocal, metrics, sample, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
 
 // Each engine's state, as the shared port's /metrics reports it.
 const ENGINES = {
@@ -64,10 +64,7 @@ function fakeRanks() {
       else answer(res, body);
     });
   });
-  return new Promise((resolve) => s.server.listen(0, '127.0.0.1', () => {
-    s.port = s.server.address().port;
-    resolve(s);
-  }));
+  return listenLocal(s);
 }
 
 async function startGateway(yaml, names) {

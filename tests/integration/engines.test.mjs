@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 
-import { MODEL, Proc, metrics, post, sample, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
+import { MODEL, Proc, listenLocal, metrics, post, sample, stopClean, waitUntil, writeTemp } from '../lib/wellpath.mjs';
 
 // Each engine's /metrics text for a state {waiting, running, kv, hits, queries}.
 const EXPORTS = {
@@ -121,10 +121,7 @@ function fakeEngine(engine, state, { noMetrics = false } = {}) {
       res.end(JSON.stringify({ id: 'cmpl-x', object: 'text_completion', model: MODEL, choices: [{ index: 0, text: 'ok', finish_reason: 'length' }], usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 } }));
     });
   });
-  return new Promise((resolve) => s.server.listen(0, '127.0.0.1', () => {
-    s.port = s.server.address().port;
-    resolve(s);
-  }));
+  return listenLocal(s);
 }
 
 async function startGatewayFor(servers) {

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 
 import fs from 'node:fs';
 
-import { MODEL, answerChecks, assertErrorShape, gatewayTopology, metrics, post, postStream, sample, startGateway, stopClean, waitUntil } from '../lib/wellpath.mjs';
+import { MODEL, answerChecks, assertErrorShape, gatewayTopology, listenLocal, metrics, post, postStream, sample, startGateway, stopClean, waitUntil } from '../lib/wellpath.mjs';
 
 // Streams two SSE events and then goes quiet (the connection stays open); a request whose
 // prompt is "silent" gets nothing at all.
@@ -27,10 +27,7 @@ function stallingServer() {
       for (let i = 0; i < 2; i++) res.write(`data: ${JSON.stringify({ id: 'cmpl-x', object: 'text_completion', choices: [{ index: 0, text: ` t${i}` }] })}\n\n`);
     });
   });
-  return new Promise((resolve) => s.server.listen(0, '127.0.0.1', () => {
-    s.port = s.server.address().port;
-    resolve(s);
-  }));
+  return listenLocal(s);
 }
 
 describe('upstream timeouts', () => {
@@ -90,10 +87,7 @@ function checkedServer() {
       res.end();
     });
   });
-  return new Promise((resolve) => s.server.listen(0, '127.0.0.1', () => {
-    s.port = s.server.address().port;
-    resolve(s);
-  }));
+  return listenLocal(s);
 }
 
 describe('health checks: checkTimeoutMs and unhealthyAfter', () => {

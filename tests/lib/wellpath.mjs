@@ -195,6 +195,14 @@ export async function startGateway(endpoints, { extra = '', waitReady = true } =
   return { proc: p, port, url, file };
 }
 
+// Listens s.server on 127.0.0.1 at an ephemeral port; resolves with s, its port in s.port.
+export function listenLocal(s) {
+  return new Promise((resolve) => s.server.listen(0, '127.0.0.1', () => {
+    s.port = s.server.address().port;
+    resolve(s);
+  }));
+}
+
 // Answers the gateway's checks as an idle vLLM server would: /health, /metrics (idle gauges)
 // and /v1/models; false for any other path (the caller answers it).
 export function answerChecks(req, res) {
@@ -231,10 +239,7 @@ export function fakeVllm({ failing = true, delayMs = 0 } = {}) {
       }, s.delayMs);
     });
   });
-  return new Promise((resolve) => s.server.listen(0, '127.0.0.1', () => {
-    s.port = s.server.address().port;
-    resolve(s);
-  }));
+  return listenLocal(s);
 }
 
 // A change made under load: `workers` loops call send(tag) (a request; resolves with
