@@ -46,13 +46,14 @@ typedef struct gw_wake_s {
     gw_wake_call_t calls[WP_GATEWAY_MAX_ENDPOINTS];
     bool slept;           /* an endpoint accepted the last round of POST /sleep */
     wp_sched_wake_t told; /* worker 0: the state it last shared with the others */
+    bool asked;           /* worker 0: another asked for the state (it may hold a stale one) */
     uint64_t told_ms;     /* the others: the last request time they last published (ms) */
 } gw_wake_t;
 
-/* Worker 0 (or the only one) decides for the pool; the others follow it. */
+/* Worker 0 (the only one, with one worker) decides for the pool; the others follow it. */
 static bool leads(const wp_gateway_t *gw)
 {
-    return gw->hub == NULL || gw->worker == 0;
+    return gw->worker == 0;
 }
 
 /* A follower tells worker 0 what it holds, has in flight and when it last saw a request; for
@@ -67,15 +68,16 @@ static void publish(gw_wake_t *w, bool pass)
     wp__gw_workers_wake_publish(gw, w->n_held, gw->tally.in_flight - w->n_held, w->core.last_busy);
 }
 
-/* Worker 0 shares its state with the others when it changed (or always, when asked). */
-static void share(gw_wake_t *w, bool always)
+/* Worker 0 shares its state with the others when it changed, or when one asked. */
+static void share(gw_wake_t *w)
 {
     const wp_sched_wake_t *c = &w->core, *t = &w->told;
-    if (w->gw->hub == NULL || w->gw->worker != 0)
-        return;
-    if (!always && c->state == t->state && c->sleeps == t->sleeps && c->wakes == t->wakes &&
+    if (w->gw->hub == NULL || !leads(w->gw))
+        return; /* nobody to tell */
+    if (!w->asked && c->state == t->state && c->sleeps == t->sleeps && c->wakes == t->wakes &&
         c->wake_failures == t->wake_failures && c->sleep_refusals == t->sleep_refusals)
         return;
+    w->asked = false;
     w->told = *c;
     wp__gw_workers_wake_share(w->gw, c);
 }
@@ -234,7 +236,7 @@ static void call_on_done(void *ud, wp_status_t st, const char *why)
                    "hint=\"vLLM serves /sleep with --enable-sleep-mode and "
                    "VLLM_SERVER_DEV_MODE=1\"");
             wp_sched_wake_sleep_refused(&w->core, wp__gw_now(gw));
-            share(w, false);
+            share(w);
         }
         return;
     }
@@ -244,7 +246,7 @@ static void call_on_done(void *ud, wp_status_t st, const char *why)
                 return; /* another endpoint may still wake */
     }
     wp_sched_wake_woke(&w->core, wp__gw_now(gw), ok);
-    share(w, false);
+    share(w);
     if (ok) {
         wp_log(WP_LOG_INFO, "scale-to-zero: pool awake", "held=%u", w->n_held);
         if (ready(gw))
@@ -319,7 +321,7 @@ bool wp__gw_wake_hold(gw_proxy_t *p)
         publish(w, false);
         if (v == WP_SCHED_WAKE_HOLD_WAKE && leads(gw)) {
             send_all(w, true);
-            share(w, false);
+            share(w);
         } else if (v == WP_SCHED_WAKE_HOLD_WAKE) {
             wp__gw_workers_wake_ask(gw);
         }
@@ -361,7 +363,7 @@ void wp__gw_wake_tick(wp_gateway_t *gw)
     if (w->core.state == WP_SCHED_WAKE_ASLEEP && waking_calls(w))
         return;
     wp_sched_wake_action_t act = wp_sched_wake_tick(&w->core, now, in_flight, ready(gw));
-    share(w, false);
+    share(w);
     switch (act) {
     case WP_SCHED_WAKE_SLEEP:
         send_all(w, false);
@@ -381,8 +383,9 @@ void wp__gw_wake_asked(wp_gateway_t *gw)
 {
     if (gw->wake == NULL || !leads(gw))
         return;
+    gw->wake->asked = true;
     wp__gw_wake_tick(gw);
-    share(gw->wake, true); /* the asker may have a stale state */
+    share(gw->wake); /* once: the tick shares it when it runs that far */
 }
 
 void wp__gw_wake_follow(wp_gateway_t *gw, const wp_sched_wake_t *leader)

@@ -44,10 +44,9 @@
  *
  * Threads: worker 0 is the caller's; workers 1..N-1 run on threads started here, each with its
  * own loop, and touch only their own gateway (and read the others' queue and scale-to-zero
- * atomics). Requests that
- * wait for the other workers
- * (/metrics, /status, a relayed admin reload) are workers_ask.c's. The hub (the array of workers,
- * their mailboxes) is set up before the threads start and torn down after they are joined.
+ * atomics). Requests that wait for the other workers (/metrics, /status, a relayed admin
+ * reload) are workers_ask.c's. The hub (the array of workers, their mailboxes) is set up
+ * before the threads start and torn down after they are joined.
  */
 #include "gateway/workers_int.h"
 
