@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/str.h"
+
 void wp_buf_init(wp_buf_t *b, size_t max)
 {
     b->data = NULL;
@@ -67,12 +69,21 @@ wp_status_t wp_buf_puts(wp_buf_t *b, const char *s)
     return wp_buf_append(b, s, strlen(s));
 }
 
+/* One pass when the text fits the room the buffer has; a second, after growing it, when not
+ * (the first pass then wrote a truncated copy past len, which the NUL at len hides). */
 wp_status_t wp_buf_printf(wp_buf_t *b, const char *fmt, ...)
 {
+    size_t room = b->cap > b->len ? b->cap - b->len : 0;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(room > 0 ? b->data + b->len : NULL, room, fmt, ap);
     va_end(ap);
+    if (n >= 0 && (size_t)n < room) {
+        b->len += (size_t)n;
+        return WP_OK;
+    }
+    if (b->data != NULL)
+        b->data[b->len] = '\0';
     if (n < 0)
         return WP_EINVAL;
     wp_status_t st = wp_buf_reserve(b, (size_t)n);
@@ -85,9 +96,41 @@ wp_status_t wp_buf_printf(wp_buf_t *b, const char *fmt, ...)
     return WP_OK;
 }
 
+wp_status_t wp_buf_cat(wp_buf_t *b, ...)
+{
+    size_t start = b->len;
+    va_list ap;
+    va_start(ap, b);
+    wp_status_t st = WP_OK;
+    for (const char *s = va_arg(ap, const char *); s != NULL && st == WP_OK;
+         s = va_arg(ap, const char *))
+        st = wp_buf_puts(b, s);
+    va_end(ap);
+    if (st != WP_OK && b->data != NULL) {
+        b->len = start;
+        b->data[start] = '\0';
+    }
+    return st;
+}
+
+wp_status_t wp_buf_append_int(wp_buf_t *b, int64_t v)
+{
+    char d[21];
+    size_t k = 0;
+    if (v < 0)
+        d[k++] = '-';
+    k += wp_fmt_u64(d + k, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    return wp_buf_append(b, d, k);
+}
+
+wp_status_t wp_buf_append_hex(wp_buf_t *b, uint64_t v)
+{
+    char d[16];
+    return wp_buf_append(b, d, wp_fmt_hex(d, v));
+}
+
 wp_status_t wp_buf_json_escape(wp_buf_t *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t start = b->len;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -107,8 +150,8 @@ wp_status_t wp_buf_json_escape(wp_buf_t *b, const char *s, size_t n)
             esc[k++] = 't';
         } else if (c < 0x20) {
             memcpy(esc, "\\u00", 4);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
+            esc[4] = "0123456789abcdef"[c >> 4];
+            esc[5] = "0123456789abcdef"[c & 15];
             k = 6;
         } else {
             esc[k++] = (char)c;

@@ -89,3 +89,37 @@ bool wp_strlcpy(char *dst, const char *src, size_t cap)
     dst[k] = '\0';
     return k == n;
 }
+
+/* Digits are made from the last, into d, then moved to the front of out. */
+static size_t put_digits(char *out, uint64_t v, unsigned base)
+{
+    static const char digits[] = "0123456789abcdef";
+    char d[20];
+    size_t k = sizeof(d);
+    do {
+        d[--k] = digits[v % base];
+        v /= base;
+    } while (v > 0);
+    memcpy(out, d + k, sizeof(d) - k);
+    return sizeof(d) - k;
+}
+
+size_t wp_fmt_u64(char *out, uint64_t v)
+{
+    return put_digits(out, v, 10);
+}
+
+size_t wp_fmt_hex(char *out, uint64_t v)
+{
+    return put_digits(out, v, 16);
+}
+
+bool wp_str_append(char *dst, size_t cap, size_t *len, const char *src, size_t n)
+{
+    if (*len >= cap || n >= cap - *len)
+        return false;
+    memcpy(dst + *len, src, n);
+    *len += n;
+    dst[*len] = '\0';
+    return true;
+}

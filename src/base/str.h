@@ -1,5 +1,5 @@
 /*
- * base/str: string slices and strict number parsing.
+ * base/str: string slices, strict number parsing and plain number formatting.
  *
  * A wp_str_t borrows its bytes: it is valid as long as what it points into. Number
  * parsing accepts the whole slice or fails (no trailing garbage, no silent overflow);
@@ -30,7 +30,16 @@ wp_status_t wp_parse_i64(const char *s, size_t n, int64_t *out);
 wp_status_t wp_parse_u64(const char *s, size_t n, uint64_t *out);
 wp_status_t wp_parse_double(const char *s, size_t n, double *out);
 
+/* Write v's digits at out, with no NUL, and return how many: decimal (at most 20), and
+ * lowercase hexadecimal without leading zeros (at most 16). "%llu" and "%llx" without
+ * printf's cost, for the paths every request takes. */
+size_t wp_fmt_u64(char *out, uint64_t v);
+size_t wp_fmt_hex(char *out, uint64_t v);
+
 /* Copies at most cap-1 bytes and always NUL-terminates; returns false when cut. */
 bool wp_strlcpy(char *dst, const char *src, size_t cap);
+/* Appends n bytes of src to dst, a NUL-terminated string of *len bytes in cap: all of them
+ * (true, *len grown) or, when they do not fit with the NUL, none (false). */
+bool wp_str_append(char *dst, size_t cap, size_t *len, const char *src, size_t n);
 
 #endif

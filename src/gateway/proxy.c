@@ -167,6 +167,33 @@ static void judge(gw_proxy_t *p, gw_endpoint_t *ep, wp_sched_retry_t r)
         wp__gw_outlier_note(p->gw, ep, r.fault);
 }
 
+/* The headers the gateway adds to the answer, into p->head.extra: the request id, the
+ * endpoint, the session token, no caching for a stream, and the body's encoding (the body is
+ * passed on as it came: so is its encoding). Every part is bounded: they fit. */
+static void head_extra(gw_proxy_t *p, wp_str_t ce)
+{
+    char session[160];
+    size_t sn = wp__gw_session_header(p, session, sizeof(session));
+    bool enc = ce.p != NULL && ce.n < 64;
+    const wp_str_t parts[] = {
+        WP_STR("X-Request-Id: "),
+        wp_str_from(p->request_id),
+        WP_STR("\r\nX-Wellpath-Endpoint: "),
+        wp_str_from(p->ep->cfg.name),
+        WP_STR("\r\n"),
+        {session, sn},
+        p->sse ? WP_STR("Cache-Control: no-cache\r\n") : WP_STR(""),
+        enc ? WP_STR("Content-Encoding: ") : WP_STR(""),
+        enc ? ce : WP_STR(""),
+        enc ? WP_STR("\r\n") : WP_STR(""),
+    };
+    size_t n = 0;
+    p->head.extra[0] = '\0';
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+        if (!wp_str_append(p->head.extra, sizeof(p->head.extra), &n, parts[i].p, parts[i].n))
+            break;
+}
+
 static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
 {
     gw_proxy_t *p = ud;
@@ -189,14 +216,7 @@ static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
         ctype[ct.n] = '\0';
     }
     p->sse = strncmp(ctype, "text/event-stream", 17) == 0;
-    /* The body is passed on as it came: so is its encoding. */
-    wp_str_t ce = wp_http_headers_get(h, "Content-Encoding");
-    char extra[640], session[160];
-    wp__gw_session_header(p, session, sizeof(session));
-    snprintf(extra, sizeof(extra), "X-Request-Id: %s\r\nX-Wellpath-Endpoint: %s\r\n%s%s%s%.*s%s",
-             p->request_id, p->ep->cfg.name, session, p->sse ? "Cache-Control: no-cache\r\n" : "",
-             ce.p && ce.n < 64 ? "Content-Encoding: " : "", ce.p && ce.n < 64 ? (int)ce.n : 0,
-             ce.p ? ce.p : "", ce.p && ce.n < 64 ? "\r\n" : "");
+    head_extra(p, wp_http_headers_get(h, "Content-Encoding"));
     /* A body of known length keeps its length; anything else is sent chunked. */
     wp_str_t cl = wp_http_headers_get(h, "Content-Length");
     int64_t length = -1;
@@ -210,7 +230,6 @@ static void on_up_head(void *ud, int status, const wp_http_headers_t *h)
     p->head.status = status;
     p->head.length = length;
     wp_strlcpy(p->head.ctype, ctype, sizeof(p->head.ctype));
-    wp_strlcpy(p->head.extra, extra, sizeof(p->head.extra));
 }
 
 /* The held head goes to the client: from here on nothing is retried. */
@@ -477,7 +496,13 @@ static wp_status_t forward_headers(gw_proxy_t *p, bool want_rank)
         bool rank = wp_str_case_eq_cstr(n, "x-data-parallel-rank");
         if (rank != want_rank || (!rank && hop_by_hop(n)))
             continue;
-        st = wp_buf_printf(&p->fwd_headers, "%.*s: %.*s\r\n", (int)n.n, n.p, (int)v.n, v.p);
+        st = wp_buf_reserve(&p->fwd_headers, n.n + v.n + 4);
+        if (st == WP_OK) { /* there is room: the four appends take it */
+            wp_buf_append(&p->fwd_headers, n.p, n.n);
+            wp_buf_append(&p->fwd_headers, ": ", 2);
+            wp_buf_append(&p->fwd_headers, v.p, v.n);
+            wp_buf_append(&p->fwd_headers, "\r\n", 2);
+        }
     }
     return st;
 }
@@ -488,7 +513,7 @@ static void build_forward_headers(gw_proxy_t *p)
 {
     wp_buf_init(&p->fwd_headers, 64 * 1024);
     forward_headers(p, false);
-    wp_buf_printf(&p->fwd_headers, "X-Request-Id: %s\r\n", p->request_id);
+    wp_buf_cat(&p->fwd_headers, "X-Request-Id: ", p->request_id, "\r\n", NULL);
     p->fwd_base = p->fwd_headers.len;
 }
 
@@ -505,7 +530,10 @@ static void set_request_id(gw_proxy_t *p)
     }
     /* Unique across restarts: the start time, mixed, plus a counter. */
     uint64_t r = wp_hash_mix(p->gw->id_base + ++p->gw->next_id);
-    snprintf(p->request_id, sizeof(p->request_id), "wp-%016llx", (unsigned long long)r);
+    char d[16];
+    size_t k = wp_fmt_hex(d, r);
+    memcpy(p->request_id, "wp-0000000000000000", 20); /* 16 digits, zero-padded */
+    memcpy(p->request_id + 19 - k, d, k);
 }
 
 void wp__gw_proxy_start(wp_gateway_t *gw, wp_http_req_t *req, wp_api_kind_t kind)

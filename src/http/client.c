@@ -446,6 +446,22 @@ wp_http_call_t *wp_http_call_start(wp_http_upstream_t *up, const char *method, c
     return wp_http_call_start_timed(up, method, path, headers, body, len, 0, cbs, ud);
 }
 
+/* The request line and head: the headers given, Host and the body's Content-Length. */
+static wp_status_t request_head(wp_buf_t *b, const char *method, const char *path, const char *host,
+                                size_t len, const char *headers)
+{
+    wp_status_t st =
+        wp_buf_reserve(b, strlen(method) + strlen(path) + strlen(host) + strlen(headers) + 64);
+    if (st == WP_OK)
+        st = wp_buf_cat(b, method, " ", path, " HTTP/1.1\r\nHost: ", host,
+                        "\r\nContent-Length: ", NULL);
+    if (st == WP_OK)
+        st = wp_buf_append_int(b, (int64_t)len);
+    if (st == WP_OK)
+        st = wp_buf_cat(b, "\r\n", headers, "\r\n", NULL);
+    return st;
+}
+
 wp_http_call_t *wp_http_call_start_timed(wp_http_upstream_t *up, const char *method,
                                          const char *path, const char *headers, const void *body,
                                          size_t len, uint64_t first_byte_ms,
@@ -461,8 +477,7 @@ wp_http_call_t *wp_http_call_start_timed(wp_http_upstream_t *up, const char *met
     wp_buf_init(&call->req, 0);
     call->body = len > 0 ? body : NULL;
     call->body_len = len;
-    if (wp_buf_printf(&call->req, "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %zu\r\n%s\r\n",
-                      method, path, up->name, len, headers ? headers : "") != WP_OK) {
+    if (request_head(&call->req, method, path, up->name, len, headers ? headers : "") != WP_OK) {
         call_free(call);
         return NULL;
     }

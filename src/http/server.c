@@ -30,6 +30,7 @@
 
 #include "api/openai.h"
 #include "base/log.h"
+#include "base/str.h"
 
 /* Connections past max_connections that are still answered (503), and how long each may
  * take to send its request. */
@@ -290,14 +291,21 @@ void wp_http_res_head(wp_http_req_t *req, int status, const char *content_type,
         req->keep_alive = false; /* the connection closes after this answer */
     wp_buf_t h;
     wp_buf_init(&h, 64 * 1024);
-    wp_buf_printf(&h, "HTTP/1.1 %d %s\r\nServer: %s\r\n", status, wp_http_status_text(status),
-                  c->srv->cfg.server_name);
+    wp_buf_reserve(&h, 160 + (content_type ? strlen(content_type) : 0) +
+                           (extra_headers ? strlen(extra_headers) : 0));
+    wp_buf_puts(&h, "HTTP/1.1 ");
+    wp_buf_append_int(&h, status);
+    wp_buf_cat(&h, " ", wp_http_status_text(status), "\r\nServer: ", c->srv->cfg.server_name,
+               "\r\n", NULL);
     if (content_type != NULL)
-        wp_buf_printf(&h, "Content-Type: %s\r\n", content_type);
+        wp_buf_cat(&h, "Content-Type: ", content_type, "\r\n", NULL);
     if (req->chunked)
         wp_buf_puts(&h, "Transfer-Encoding: chunked\r\n");
-    else if (content_length >= 0)
-        wp_buf_printf(&h, "Content-Length: %lld\r\n", content_length);
+    else if (content_length >= 0) {
+        wp_buf_puts(&h, "Content-Length: ");
+        wp_buf_append_int(&h, content_length);
+        wp_buf_puts(&h, "\r\n");
+    }
     if (!req->keep_alive)
         wp_buf_puts(&h, "Connection: close\r\n");
     if (extra_headers != NULL)
@@ -318,8 +326,9 @@ void wp_http_res_write(wp_http_req_t *req, const void *data, size_t len)
     }
     /* Size line, data and CRLF are corked together: frames leave whole. */
     char size[24];
-    int k = snprintf(size, sizeof(size), "%zx\r\n", len);
-    conn_write(req->conn, size, (size_t)k);
+    size_t k = wp_fmt_hex(size, len);
+    memcpy(size + k, "\r\n", 2);
+    conn_write(req->conn, size, k + 2);
     conn_write(req->conn, data, len);
     conn_write(req->conn, "\r\n", 2);
 }

@@ -90,6 +90,67 @@ static void test_base_buf_printf(void **state)
     wp_buf_free(&b);
 }
 
+/* Text that fits the room left is written in one pass; text that does not makes the buffer
+ * grow and is written whole, never cut at the old capacity. */
+static void test_base_buf_printf_fits_or_grows(void **state)
+{
+    (void)state;
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    assert_int_equal(wp_buf_puts(&b, "x"), WP_OK);
+    size_t cap = b.cap;
+    assert_int_equal(wp_buf_printf(&b, "%d", 7), WP_OK);
+    assert_int_equal(b.cap, cap); /* fitted */
+    char big[600];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    assert_int_equal(wp_buf_printf(&b, "[%s]", big), WP_OK);
+    assert_true(b.cap > cap);
+    assert_int_equal(b.len, 2 + 1 + 599 + 1);
+    assert_int_equal(b.data[2], '[');
+    assert_int_equal(b.data[b.len - 1], ']');
+    assert_int_equal(b.data[b.len], '\0');
+    assert_int_equal(strlen(b.data), b.len);
+    wp_buf_free(&b);
+    /* Past the cap after a first pass that wrote into the room: the text is as it was. */
+    wp_buf_init(&b, 16);
+    assert_int_equal(wp_buf_puts(&b, "abc"), WP_OK);
+    assert_int_equal(wp_buf_printf(&b, "%s", "0123456789abcdef"), WP_ELIMIT);
+    assert_int_equal(b.len, 3);
+    assert_string_equal(b.data, "abc");
+    wp_buf_free(&b);
+}
+
+static void test_base_buf_cat_and_numbers(void **state)
+{
+    (void)state;
+    wp_buf_t b;
+    wp_buf_init(&b, 0);
+    assert_int_equal(wp_buf_cat(&b, "a", "", "bc", NULL), WP_OK);
+    assert_int_equal(wp_buf_append_int(&b, 0), WP_OK);
+    assert_int_equal(wp_buf_append_int(&b, -42), WP_OK);
+    assert_int_equal(wp_buf_append_int(&b, INT64_MIN), WP_OK);
+    assert_int_equal(wp_buf_puts(&b, " "), WP_OK);
+    assert_int_equal(wp_buf_append_int(&b, INT64_MAX), WP_OK);
+    assert_int_equal(wp_buf_puts(&b, " "), WP_OK);
+    assert_int_equal(wp_buf_append_hex(&b, 0), WP_OK);
+    assert_int_equal(wp_buf_append_hex(&b, 0x1f), WP_OK);
+    assert_int_equal(wp_buf_puts(&b, " "), WP_OK);
+    assert_int_equal(wp_buf_append_hex(&b, UINT64_MAX), WP_OK);
+    assert_string_equal(b.data,
+                        "abc0-42-9223372036854775808 9223372036854775807 01f ffffffffffffffff");
+    wp_buf_free(&b);
+    /* All the strings or none. */
+    wp_buf_init(&b, 8);
+    assert_int_equal(wp_buf_cat(&b, "12", "34", NULL), WP_OK);
+    assert_int_equal(wp_buf_cat(&b, "5", "678", NULL), WP_ELIMIT);
+    assert_int_equal(b.len, 4);
+    assert_string_equal(b.data, "1234");
+    assert_int_equal(wp_buf_append_int(&b, 12345), WP_ELIMIT);
+    assert_string_equal(b.data, "1234");
+    wp_buf_free(&b);
+}
+
 static void test_base_buf_json_escape(void **state)
 {
     (void)state;
@@ -164,6 +225,8 @@ int main(void)
         cmocka_unit_test(test_base_buf_cap_leaves_unchanged),
         cmocka_unit_test(test_base_buf_growth),
         cmocka_unit_test(test_base_buf_printf),
+        cmocka_unit_test(test_base_buf_printf_fits_or_grows),
+        cmocka_unit_test(test_base_buf_cat_and_numbers),
         cmocka_unit_test(test_base_buf_json_escape),
         cmocka_unit_test(test_base_buf_consume),
         cmocka_unit_test(test_base_array_reserve),

@@ -146,12 +146,42 @@ static void test_base_str_strlcpy(void **state)
     assert_string_equal(dst, "");
 }
 
+static void test_base_str_format_and_append(void **state)
+{
+    (void)state;
+    char d[24];
+    assert_int_equal(wp_fmt_u64(d, 0), 1);
+    assert_memory_equal(d, "0", 1);
+    assert_int_equal(wp_fmt_u64(d, UINT64_MAX), 20);
+    assert_memory_equal(d, "18446744073709551615", 20);
+    assert_int_equal(wp_fmt_hex(d, 0), 1);
+    assert_memory_equal(d, "0", 1);
+    assert_int_equal(wp_fmt_hex(d, 0xabc0), 4);
+    assert_memory_equal(d, "abc0", 4);
+    assert_int_equal(wp_fmt_hex(d, UINT64_MAX), 16);
+    char s[6] = "";
+    size_t n = 0;
+    assert_true(wp_str_append(s, sizeof(s), &n, "ab", 2));
+    assert_true(wp_str_append(s, sizeof(s), &n, "", 0));
+    assert_false(wp_str_append(s, sizeof(s), &n, "cdef", 4)); /* 6 bytes with the NUL */
+    assert_string_equal(s, "ab");
+    assert_int_equal(n, 2);
+    assert_true(wp_str_append(s, sizeof(s), &n, "cde", 3));
+    assert_string_equal(s, "abcde");
+    assert_true(wp_str_append(s, sizeof(s), &n, "", 0)); /* nothing fits a full one */
+    assert_false(wp_str_append(s, sizeof(s), &n, "f", 1));
+    assert_int_equal(n, 5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base_str_slices),    cmocka_unit_test(test_base_str_parse_i64),
-        cmocka_unit_test(test_base_str_parse_u64), cmocka_unit_test(test_base_str_parse_double),
+        cmocka_unit_test(test_base_str_slices),
+        cmocka_unit_test(test_base_str_parse_i64),
+        cmocka_unit_test(test_base_str_parse_u64),
+        cmocka_unit_test(test_base_str_parse_double),
         cmocka_unit_test(test_base_str_strlcpy),
+        cmocka_unit_test(test_base_str_format_and_append),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
