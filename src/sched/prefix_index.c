@@ -176,6 +176,40 @@ static void lru_push_front(wp_sched_index_t *ix, uint32_t id)
     l->count++;
 }
 
+/* Moves the nodes first..last (a run linked by next) to the front of their LRU, in order. */
+static void lru_run_to_front(wp_sched_index_t *ix, uint32_t first, uint32_t last)
+{
+    node_t *f = &ix->nodes[first], *z = &ix->nodes[last];
+    lru_t *l = &ix->lru[f->ep];
+    if (l->head == first)
+        return;
+    ix->nodes[f->prev].next = z->next;
+    if (z->next != NIL)
+        ix->nodes[z->next].prev = f->prev;
+    else
+        l->tail = f->prev;
+    f->prev = NIL;
+    z->next = l->head;
+    ix->nodes[l->head].prev = last;
+    l->head = first;
+}
+
+/* How many of hashes[0..n) are, in order, the nodes from `first` on along ep's LRU (still
+ * live and ep's); *last: the last of them. */
+static size_t run_length(const wp_sched_index_t *ix, int ep, uint32_t first, const uint64_t *hashes,
+                         size_t n, uint32_t *last)
+{
+    size_t k = 0;
+    *last = NIL;
+    for (uint32_t id = first; k < n && id != NIL; id = ix->nodes[id].next, k++) {
+        const node_t *nd = &ix->nodes[id];
+        if (!nd->live || nd->ep != ep || nd->hash != hashes[k])
+            break;
+        *last = id;
+    }
+    return k;
+}
+
 /* ---- node life ---- */
 
 static uint32_t chain_find(const wp_sched_index_t *ix, uint32_t head, int ep)
@@ -278,7 +312,25 @@ wp_status_t wp_sched_index_insert(wp_sched_index_t *ix, int ep, const uint64_t *
 {
     if (ep < 0 || ep >= WP_SCHED_INDEX_MAX_ENDPOINTS)
         return WP_EINVAL;
-    for (size_t i = n; i-- > 0;) {
+    /* The leading hashes that already are the front of ep's LRU, in order (the previous
+     * request's shared prefix, usually): inserting them one by one would move each to the
+     * front in turn and leave them where a single move of the whole run puts them. */
+    uint32_t first = ix->lru[ep].head, end;
+    size_t k = run_length(ix, ep, first, hashes, n, &end);
+    if (k == n)
+        return WP_OK;
+    for (size_t i = n; i-- > k;) {
+        wp_status_t st = insert_one(ix, ep, hashes[i]);
+        if (st != WP_OK)
+            return st;
+    }
+    /* The run as it was (the blocks after it may have evicted or moved some of it): one move;
+     * otherwise what is left of it one block at a time, as ever. */
+    if (k > 0 && run_length(ix, ep, first, hashes, k, &end) == k) {
+        lru_run_to_front(ix, first, end);
+        return WP_OK;
+    }
+    for (size_t i = k; i-- > 0;) {
         wp_status_t st = insert_one(ix, ep, hashes[i]);
         if (st != WP_OK)
             return st;

@@ -208,6 +208,56 @@ static void test_prefix_index_random_against_reference(void **state)
     wp_sched_index_free(ix);
 }
 
+static void assert_same_as_ref(const wp_sched_index_t *ix, const ref_t *ref, uint64_t universe)
+{
+    size_t total = 0;
+    for (int ep = 0; ep < REF_EPS; ep++) {
+        total += (size_t)ref->n[ep];
+        assert_int_equal(wp_sched_index_endpoint_blocks(ix, ep), ref->n[ep]);
+        for (uint64_t h = 0; h < universe; h++) {
+            bool in_ref = false;
+            for (int i = 0; i < ref->n[ep]; i++)
+                in_ref |= ref->h[ep][i] == h;
+            assert_int_equal(wp_sched_index_contains(ix, ep, h), in_ref);
+        }
+    }
+    assert_int_equal(wp_sched_index_blocks(ix), total);
+}
+
+/* Chains, inserted whole: prefixes of a few conversations (so the front of an endpoint's LRU
+ * is often the start of the next chain, the case a chain's leading run moves at once),
+ * sometimes with a repeated or foreign hash, against the reference fed one hash at a time
+ * from last to first. Every block held, after every insert, is the reference's; with five
+ * blocks an endpoint, evictions expose any difference in order within a few steps. */
+static void test_prefix_index_chains_against_reference(void **state)
+{
+    (void)state;
+    wp_sched_index_t *ix = new_index(REF_CAP);
+    ref_t ref = {0};
+    wp_rng_t rng;
+    wp_rng_seed(&rng, 7);
+    const uint64_t universe = 40;
+    for (int step = 0; step < 20000; step++) {
+        int ep = (int)wp_rng_below(&rng, REF_EPS);
+        uint64_t chain[REF_CAP + 2];
+        size_t n = 1 + wp_rng_below(&rng, REF_CAP + 2);
+        uint64_t conv = wp_rng_below(&rng, 4); /* conversation c: hashes 8c .. 8c+7 */
+        for (size_t i = 0; i < n; i++)
+            chain[i] = 8 * conv + i;
+        if (wp_rng_below(&rng, 8) == 0) /* a repeat or a stranger somewhere in it */
+            chain[wp_rng_below(&rng, n)] =
+                wp_rng_below(&rng, 2) ? chain[0] : 32 + wp_rng_below(&rng, 8);
+        assert_int_equal(wp_sched_index_insert(ix, ep, chain, n), WP_OK);
+        for (size_t i = n; i-- > 0;)
+            ref_insert(&ref, ep, chain[i]);
+        assert_same_as_ref(ix, &ref, universe);
+        if (step % 97 == 0)
+            assert_valid(ix);
+    }
+    assert_valid(ix);
+    wp_sched_index_free(ix);
+}
+
 static void test_prefix_index_memory_per_block(void **state)
 {
     /* Eight endpoints filled to the default capacity with distinct hashes (no sharing,
@@ -244,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_prefix_index_copy_endpoint),
         cmocka_unit_test(test_prefix_index_bad_input),
         cmocka_unit_test(test_prefix_index_random_against_reference),
+        cmocka_unit_test(test_prefix_index_chains_against_reference),
         cmocka_unit_test(test_prefix_index_memory_per_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
