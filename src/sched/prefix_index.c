@@ -312,13 +312,12 @@ wp_status_t wp_sched_index_insert(wp_sched_index_t *ix, int ep, const uint64_t *
 {
     if (ep < 0 || ep >= WP_SCHED_INDEX_MAX_ENDPOINTS)
         return WP_EINVAL;
-    /* The leading hashes that already are the front of ep's LRU, in order (the previous
-     * request's shared prefix, usually): inserting them one by one would move each to the
-     * front in turn and leave them where a single move of the whole run puts them. */
-    uint32_t first = ix->lru[ep].head, end;
+    /* The leading hashes that ep holds as one run, in order, wherever it sits in its LRU (the
+     * shared prefix of an earlier request, usually): inserting them one by one would move each
+     * to the front in turn, to end as one move of the whole run leaves them. */
+    size_t slot = n > 0 ? map_find(ix, hashes[0]) : SIZE_MAX;
+    uint32_t first = slot == SIZE_MAX ? NIL : chain_find(ix, ix->slots[slot], ep), end;
     size_t k = run_length(ix, ep, first, hashes, n, &end);
-    if (k == n)
-        return WP_OK;
     for (size_t i = n; i-- > k;) {
         wp_status_t st = insert_one(ix, ep, hashes[i]);
         if (st != WP_OK)
@@ -326,7 +325,7 @@ wp_status_t wp_sched_index_insert(wp_sched_index_t *ix, int ep, const uint64_t *
     }
     /* The run as it was (the blocks after it may have evicted or moved some of it): one move;
      * otherwise what is left of it one block at a time, as ever. */
-    if (k > 0 && run_length(ix, ep, first, hashes, k, &end) == k) {
+    if (k > 0 && (k == n || run_length(ix, ep, first, hashes, k, &end) == k)) {
         lru_run_to_front(ix, first, end);
         return WP_OK;
     }
