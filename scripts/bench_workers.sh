@@ -6,10 +6,12 @@
 #    the proxy's CPU per request, and how the gateway's workers shared the connections. Nothing
 #    is pinned: on a machine with as many cores as workers the load generator and the backend
 #    share the cores with the proxy, and nginx's own 1 -> 2 ratio shows what the machine allows.
-# 2. Routing quality: the Path 1 benchmark's workload (bench/path1) through `wellpath bench`
+# 2. The cost of sharing: the gateway's CPU per request with 1 and 2 workers pinned to one core,
+#    and its user-space instructions per request under callgrind (two loads), 1 and 2 workers.
+# 3. Routing quality: the Path 1 benchmark's workload (bench/path1) through `wellpath bench`
 #    with the topology policy, gateway.workers 1 and 2: the prefix-cache hit rate must not drop.
 # Writes docs/benchmarks.md (section bench-workers).
-# Usage: scripts/bench_workers.sh [build-dir]   (DURATION=10s; QUALITY=0 skips part 2 and
+# Usage: scripts/bench_workers.sh [build-dir]   (DURATION=10s; QUALITY=0 skips part 3 and
 #   does not write the doc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -170,6 +172,60 @@ if [ "$(nproc)" -ge 2 ]; then
     } >"$tmp/share-table"
     cat "$tmp/share-table"
 fi
+
+# The cost of sharing in instructions: user-space instructions do not depend on what else the
+# machine runs, so callgrind measures what the second worker adds to each request without the
+# noise of the table above (the kernel's part, the syscalls, is not in it). The gateway runs
+# under callgrind with instrumentation off; it is on only while wrk (1 thread, 32 connections)
+# loads it, over the requests served in that window. Two loads: the same 8 KB body every time,
+# and 8 groups whose bodies share a 6 KB prefix and end in 2 KB of their own.
+: >"$tmp/instr"
+if command -v callgrind_control >/dev/null 2>&1; then
+    cat >"$tmp/groups.lua" <<'EOC'
+local words = "the quick brown fox jumps over the lazy dog and keeps running through the field "
+local prefixes, n = {}, 0
+for g = 1, 8 do
+    prefixes[g] = string.rep(string.format("group %d system prompt: ", g) .. words, 80):sub(1, 6144)
+end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+    n = n + 1
+    local own = string.rep(string.format("request %d asks: ", n) .. words, 30):sub(1, 2048)
+    return wrk.format(nil, "/v1/completions", nil,
+        '{"model":"MODEL","max_tokens":1,"prompt":"' .. prefixes[n * 7 % 8 + 1] .. own .. '"}')
+end
+EOC
+    sed -i "s|MODEL|$model|" "$tmp/groups.lua"
+    wrk_result_lua >>"$tmp/groups.lua"
+    served() { curl -s "http://127.0.0.1:$1/metrics" |
+        awk '/^wellpath_gateway_worker_requests_total/ {s += $2} END {printf "%d", s}'; }
+    for load in post8 groups; do
+        for w in 1 2; do
+            start_gateway "$w" "valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$tmp/cg.$load.$w"
+            wrk -t1 -c32 -d2s -s "$tmp/$load.lua" "http://127.0.0.1:$port/v1/completions" >/dev/null 2>&1 || true
+            n0=$(served "$port")
+            callgrind_control -i on "$pid" >/dev/null 2>&1
+            wrk -t1 -c32 -d"$duration" -s "$tmp/$load.lua" "http://127.0.0.1:$port/v1/completions" >/dev/null 2>&1 || true
+            callgrind_control -i off "$pid" >/dev/null 2>&1
+            n1=$(served "$port")
+            kill -INT "$pid"
+            wait "$pid" 2>/dev/null || true
+            ir=$(callgrind_annotate "$tmp/cg.$load.$w" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+            echo "$load $w $((n1 - n0)) $ir" >>"$tmp/instr"
+        done
+    done
+    awk 'BEGIN {
+            print "| load | workers | requests measured | instructions / request | against 1 worker |"
+            print "|---|---:|---:|---:|---:|" }
+         { per = $4 / $3; if ($2 == 1) one[$1] = per
+           printf "| %s | %d | %d | %.0f | %+.1f %% |\n",
+               $1 == "post8" ? "8 KB, the same body" : "8 KB, 8 groups (6 KB shared + 2 KB own)",
+               $2, $3, per, 100 * (per / one[$1] - 1) }' "$tmp/instr" >"$tmp/instr-table"
+    cat "$tmp/instr-table"
+else
+    echo "bench-workers: callgrind_control not found (Debian package valgrind): no instruction counts" >&2
+fi
 [ "$quality" = 1 ] || exit 0
 
 # Routing quality: the Path 1 workload, one policy, 1 and 2 workers.
@@ -203,6 +259,16 @@ cat "$tmp/quality"
         printf 'each request'"'"'s CPU is what the workers spend applying each other'"'"'s events (each dispatch is\n'
         printf 'applied to both schedulers and prefix indexes) and handing them over.\n\n'
         cat "$tmp/share-table"
+    fi
+    if [ -s "$tmp/instr-table" ]; then
+        printf '\nThe cost of sharing in instructions (callgrind: user-space instructions, which do not\n'
+        printf 'depend on what else the machine runs; the kernel'"'"'s part is not in them). The gateway under\n'
+        printf 'callgrind, instrumented only while wrk (1 thread, 32 connections, %s) loads it, over the\n' "$duration"
+        printf 'requests served then. Two loads: the same 8 KB body every time, and 8 groups whose bodies\n'
+        printf 'share a 6 KB prefix and end in 2 KB of their own. What the second worker adds is applying\n'
+        printf 'the other'"'"'s dispatches: mostly inserting each request'"'"'s new blocks in its own prefix index\n'
+        printf '(a chain'"'"'s leading run already held is moved at once).\n\n'
+        cat "$tmp/instr-table"
     fi
     printf '\nRouting quality: the Path 1 workload (bench/path1: 40 groups of shared 3,000-token prefixes, four Poisson stages,\n'
     printf '4 to 36 requests/s, 60 s) through `wellpath bench --policies topology` with the gateway at 1\n'

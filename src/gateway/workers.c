@@ -40,7 +40,11 @@
  * load), so two workers may pick the same endpoint in the same instant where one loop would
  * have spread the two requests; `make bench-workers` measures what that does to routing.
  * Costs: each worker applies every request's dispatch to its own prefix index (N inserts of
- * the chain where one loop makes one), and holds the whole index (N times its memory).
+ * the chain where one loop makes one; the leading blocks it already holds as one run move at
+ * once, so what repeats is mostly the new blocks), and holds the whole index (N times its
+ * memory). A prefix index shared by the workers would be inserted once, but every insert would
+ * then write the hot prefix's nodes on the other cores' cache lines; `make bench-workers`
+ * counts what the copies cost in instructions.
  *
  * Threads: worker 0 is the caller's; workers 1..N-1 run on threads started here, each with its
  * own loop, and touch only their own gateway (and read the others' queue and scale-to-zero

@@ -13,6 +13,11 @@
  * and advances those endpoints whose match length is still i. When none advances, no
  * endpoint can match further and the walk stops. The map slots of the next few blocks are
  * prefetched, since the hashes are all known up front.
+ *
+ * Inserting walks the chain from last to first, each block to the front of the LRU; the
+ * leading blocks the endpoint already holds as one run, in order (an earlier request's shared
+ * prefix), are found from the first block's node and moved as one run at the end, which leaves
+ * the LRU exactly as the block-by-block moves would.
  */
 #include "sched/prefix_index.h"
 
