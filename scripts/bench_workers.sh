@@ -205,13 +205,16 @@ EOC
             start_gateway "$w" "valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=$tmp/cg.$load.$w"
             wrk -t1 -c32 -d2s -s "$tmp/$load.lua" "http://127.0.0.1:$port/v1/completions" >/dev/null 2>&1 || true
             n0=$(served "$port")
-            callgrind_control -i on "$pid" >/dev/null 2>&1
+            callgrind_control -i on "$pid" >/dev/null 2>&1 ||
+                { echo "bench-workers: callgrind_control could not reach the gateway" >&2; exit 1; }
             wrk -t1 -c32 -d"$duration" -s "$tmp/$load.lua" "http://127.0.0.1:$port/v1/completions" >/dev/null 2>&1 || true
             callgrind_control -i off "$pid" >/dev/null 2>&1
             n1=$(served "$port")
             kill -INT "$pid"
             wait "$pid" 2>/dev/null || true
             ir=$(callgrind_annotate "$tmp/cg.$load.$w" | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1}')
+            [ "$((n1 - n0))" -gt 0 ] && [ -n "$ir" ] ||
+                { echo "bench-workers: no requests or no instruction count under callgrind ($load, $w workers)" >&2; exit 1; }
             echo "$load $w $((n1 - n0)) $ir" >>"$tmp/instr"
         done
     done

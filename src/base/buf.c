@@ -119,18 +119,19 @@ wp_status_t wp_buf_append_int(wp_buf_t *b, int64_t v)
     size_t k = 0;
     if (v < 0)
         d[k++] = '-';
-    k += wp_fmt_u64(d + k, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+    k += wp_str_put_u64(d + k, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
     return wp_buf_append(b, d, k);
 }
 
 wp_status_t wp_buf_append_hex(wp_buf_t *b, uint64_t v)
 {
     char d[16];
-    return wp_buf_append(b, d, wp_fmt_hex(d, v));
+    return wp_buf_append(b, d, wp_str_put_hex(d, v));
 }
 
 wp_status_t wp_buf_json_escape(wp_buf_t *b, const char *s, size_t n)
 {
+    static const char hex[] = "0123456789abcdef";
     size_t start = b->len;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
@@ -150,8 +151,8 @@ wp_status_t wp_buf_json_escape(wp_buf_t *b, const char *s, size_t n)
             esc[k++] = 't';
         } else if (c < 0x20) {
             memcpy(esc, "\\u00", 4);
-            esc[4] = "0123456789abcdef"[c >> 4];
-            esc[5] = "0123456789abcdef"[c & 15];
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
             k = 6;
         } else {
             esc[k++] = (char)c;

@@ -36,8 +36,8 @@ wp_status_t wp_buf_reserve(wp_buf_t *b, size_t extra);
 wp_status_t wp_buf_append(wp_buf_t *b, const void *p, size_t n);
 wp_status_t wp_buf_puts(wp_buf_t *b, const char *s);
 wp_status_t wp_buf_printf(wp_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends each NUL-terminated string up to the NULL that ends the list: all of them, or
- * (WP_ELIMIT, WP_ENOMEM) none. */
+/* Appends each NUL-terminated string up to the NULL that ends the list (so none of them may
+ * be NULL: the list would end there): all of them, or (WP_ELIMIT, WP_ENOMEM) none. */
 wp_status_t wp_buf_cat(wp_buf_t *b, ...) __attribute__((sentinel));
 /* v in decimal, and v in lowercase hexadecimal without leading zeros: what "%lld" and "%llx"
  * print, without printf's cost on the paths every request takes. */

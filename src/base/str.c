@@ -104,12 +104,12 @@ static size_t put_digits(char *out, uint64_t v, unsigned base)
     return sizeof(d) - k;
 }
 
-size_t wp_fmt_u64(char *out, uint64_t v)
+size_t wp_str_put_u64(char *out, uint64_t v)
 {
     return put_digits(out, v, 10);
 }
 
-size_t wp_fmt_hex(char *out, uint64_t v)
+size_t wp_str_put_hex(char *out, uint64_t v)
 {
     return put_digits(out, v, 16);
 }

@@ -33,8 +33,8 @@ wp_status_t wp_parse_double(const char *s, size_t n, double *out);
 /* Write v's digits at out, with no NUL, and return how many: decimal (at most 20), and
  * lowercase hexadecimal without leading zeros (at most 16). "%llu" and "%llx" without
  * printf's cost, for the paths every request takes. */
-size_t wp_fmt_u64(char *out, uint64_t v);
-size_t wp_fmt_hex(char *out, uint64_t v);
+size_t wp_str_put_u64(char *out, uint64_t v);
+size_t wp_str_put_hex(char *out, uint64_t v);
 
 /* Copies at most cap-1 bytes and always NUL-terminates; returns false when cut. */
 bool wp_strlcpy(char *dst, const char *src, size_t cap);

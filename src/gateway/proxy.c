@@ -531,7 +531,7 @@ static void set_request_id(gw_proxy_t *p)
     /* Unique across restarts: the start time, mixed, plus a counter. */
     uint64_t r = wp_hash_mix(p->gw->id_base + ++p->gw->next_id);
     char d[16];
-    size_t k = wp_fmt_hex(d, r);
+    size_t k = wp_str_put_hex(d, r);
     memcpy(p->request_id, "wp-0000000000000000", 20); /* 16 digits, zero-padded */
     memcpy(p->request_id + 19 - k, d, k);
 }

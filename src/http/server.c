@@ -291,7 +291,8 @@ void wp_http_res_head(wp_http_req_t *req, int status, const char *content_type,
         req->keep_alive = false; /* the connection closes after this answer */
     wp_buf_t h;
     wp_buf_init(&h, 64 * 1024);
-    wp_buf_reserve(&h, 160 + (content_type ? strlen(content_type) : 0) +
+    wp_buf_reserve(&h, 160 + strlen(c->srv->cfg.server_name) +
+                           (content_type ? strlen(content_type) : 0) +
                            (extra_headers ? strlen(extra_headers) : 0));
     wp_buf_puts(&h, "HTTP/1.1 ");
     wp_buf_append_int(&h, status);
@@ -326,7 +327,7 @@ void wp_http_res_write(wp_http_req_t *req, const void *data, size_t len)
     }
     /* Size line, data and CRLF are corked together: frames leave whole. */
     char size[24];
-    size_t k = wp_fmt_hex(size, len);
+    size_t k = wp_str_put_hex(size, len);
     memcpy(size + k, "\r\n", 2);
     conn_write(req->conn, size, k + 2);
     conn_write(req->conn, data, len);

@@ -318,10 +318,11 @@ wp_status_t wp_sched_index_insert(wp_sched_index_t *ix, int ep, const uint64_t *
     if (ep < 0 || ep >= WP_SCHED_INDEX_MAX_ENDPOINTS)
         return WP_EINVAL;
     /* The leading hashes that ep holds as one run, in order, wherever it sits in its LRU (the
-     * shared prefix of an earlier request, usually): inserting them one by one would move each
-     * to the front in turn, to end as one move of the whole run leaves them. */
+     * shared prefix of an earlier request, usually). Moved one by one to the front, last to
+     * first, they would end in the same order, at the front: one move of the run does that. */
     size_t slot = n > 0 ? map_find(ix, hashes[0]) : SIZE_MAX;
-    uint32_t first = slot == SIZE_MAX ? NIL : chain_find(ix, ix->slots[slot], ep), end;
+    uint32_t first = slot == SIZE_MAX ? NIL : chain_find(ix, ix->slots[slot], ep);
+    uint32_t end;
     size_t k = run_length(ix, ep, first, hashes, n, &end);
     for (size_t i = n; i-- > k;) {
         wp_status_t st = insert_one(ix, ep, hashes[i]);

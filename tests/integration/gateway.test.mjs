@@ -60,6 +60,43 @@ describe('gateway over three replicas', () => {
     assert.match(payload, /data: \[DONE\]\n\n$/);
   });
 
+  // The heads the gateway writes, byte for byte: the status line, each header line ended by
+  // CRLF, Content-Length equal to the body's bytes, and for a stream chunk-size lines in hex
+  // that frame exactly the bytes that follow them.
+  test('test_gateway_response_head_bytes', async () => {
+    const body = JSON.stringify({ model: MODEL, prompt: 'head bytes', max_tokens: 2 });
+    const ask = (b) => `POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${b.length}\r\n\r\n${b}`;
+    const text = await rawRequest(gw.port, ask(body), { timeout: 10000 });
+    const cut = text.indexOf('\r\n\r\n');
+    const head = text.slice(0, cut).split('\r\n');
+    const payload = text.slice(cut + 4);
+    assert.equal(head[0], 'HTTP/1.1 200 OK');
+    for (const line of head.slice(1)) assert.match(line, /^[A-Za-z-]+: [^\r\n]*$/, `a header line: ${JSON.stringify(line)}`);
+    const field = (name) => head.find((l) => l.toLowerCase().startsWith(`${name.toLowerCase()}: `))?.slice(name.length + 2);
+    assert.equal(Number(field('Content-Length')), Buffer.byteLength(payload, 'latin1'), text);
+    assert.match(field('X-Request-Id') || '', /^wp-[0-9a-f]{16}$/);
+    assert.ok(NAMES.includes(field('X-Wellpath-Endpoint')), text);
+    assert.equal(JSON.parse(payload).usage.completion_tokens, 2);
+
+    const streamed = await rawRequest(gw.port, ask(JSON.stringify({ model: MODEL, prompt: 'head bytes', max_tokens: 3, stream: true })), { timeout: 10000 });
+    const scut = streamed.indexOf('\r\n\r\n');
+    assert.match(streamed.slice(0, scut), /\r\nTransfer-Encoding: chunked(\r\n|$)/);
+    let rest = streamed.slice(scut + 4), events = '', chunks = 0;
+    for (;;) {
+      const eol = rest.indexOf('\r\n');
+      assert.match(rest.slice(0, eol), /^[0-9a-f]+$/, `a chunk-size line: ${JSON.stringify(rest.slice(0, 40))}`);
+      const size = parseInt(rest.slice(0, eol), 16);
+      if (size === 0) break;
+      events += rest.slice(eol + 2, eol + 2 + size);
+      assert.equal(rest.slice(eol + 2 + size, eol + 4 + size), '\r\n', 'each chunk ends where its size says');
+      rest = rest.slice(eol + 4 + size);
+      chunks++;
+    }
+    assert.ok(chunks >= 1);
+    assert.equal((events.match(/^data: \{/gm) || []).length, 3, events);
+    assert.match(events, /data: \[DONE\]\n\n$/);
+  });
+
   test('test_gateway_request_id', async () => {
     const given = await post(`${gw.url}/v1/completions`, { model: MODEL, prompt: 'x y z', max_tokens: 1 }, { headers: { 'X-Request-Id': 'itest-req-42' } });
     assert.equal(given.status, 200);
@@ -68,7 +105,7 @@ describe('gateway over three replicas', () => {
     for (let i = 0; i < 3; i++) {
       const r = await post(`${gw.url}/v1/completions`, { model: MODEL, prompt: 'x y z', max_tokens: 1 });
       const id = r.headers.get('x-request-id');
-      assert.ok(id && id.length > 0, 'an id is generated when the client sends none');
+      assert.match(id || '', /^wp-[0-9a-f]{16}$/, 'an id is generated when the client sends none');
       ids.add(id);
     }
     assert.equal(ids.size, 3, 'generated ids are unique');

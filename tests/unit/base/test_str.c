@@ -150,20 +150,21 @@ static void test_base_str_format_and_append(void **state)
 {
     (void)state;
     char d[24];
-    assert_int_equal(wp_fmt_u64(d, 0), 1);
+    assert_int_equal(wp_str_put_u64(d, 0), 1);
     assert_memory_equal(d, "0", 1);
-    assert_int_equal(wp_fmt_u64(d, UINT64_MAX), 20);
+    assert_int_equal(wp_str_put_u64(d, UINT64_MAX), 20);
     assert_memory_equal(d, "18446744073709551615", 20);
-    assert_int_equal(wp_fmt_hex(d, 0), 1);
+    assert_int_equal(wp_str_put_hex(d, 0), 1);
     assert_memory_equal(d, "0", 1);
-    assert_int_equal(wp_fmt_hex(d, 0xabc0), 4);
+    assert_int_equal(wp_str_put_hex(d, 0xabc0), 4);
     assert_memory_equal(d, "abc0", 4);
-    assert_int_equal(wp_fmt_hex(d, UINT64_MAX), 16);
+    assert_int_equal(wp_str_put_hex(d, UINT64_MAX), 16);
+    assert_memory_equal(d, "ffffffffffffffff", 16);
     char s[6] = "";
     size_t n = 0;
     assert_true(wp_str_append(s, sizeof(s), &n, "ab", 2));
     assert_true(wp_str_append(s, sizeof(s), &n, "", 0));
-    assert_false(wp_str_append(s, sizeof(s), &n, "cdef", 4)); /* 6 bytes with the NUL */
+    assert_false(wp_str_append(s, sizeof(s), &n, "cdef", 4)); /* 7 bytes with the NUL: 6 fit */
     assert_string_equal(s, "ab");
     assert_int_equal(n, 2);
     assert_true(wp_str_append(s, sizeof(s), &n, "cde", 3));
