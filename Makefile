@@ -148,9 +148,10 @@ bench-streams: build
 bench-pool: build
 	scripts/bench_pool.sh $(BUILD)
 
-# gateway.workers 1 and 2 against nginx with 1 and 2 workers (req/s, p99, CPU per request) and
-# the Path 1 hit rate with 1 and 2 workers (about 5 minutes). Writes its section.
-bench-workers: build
+# gateway.workers 1 and 2 against nginx with 1 and 2 workers (req/s, p99, CPU per request), the
+# cost of sharing (CPU and instructions per request), 100k-token prompts where the gateway is the
+# limit, and the Path 1 hit rate with 1 and 2 workers (about 8 minutes). Writes its section.
+bench-workers: build node-deps
 	scripts/bench_workers.sh $(BUILD)
 
 bench-wide-ep: deps build

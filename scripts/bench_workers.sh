@@ -8,10 +8,12 @@
 #    share the cores with the proxy, and nginx's own 1 -> 2 ratio shows what the machine allows.
 # 2. The cost of sharing: the gateway's CPU per request with 1 and 2 workers pinned to one core,
 #    and its user-space instructions per request under callgrind (two loads), 1 and 2 workers.
-# 3. Routing quality: the Path 1 benchmark's workload (bench/path1) through `wellpath bench`
+# 3. Where the gateway is the limit: 100k-token prompts routed by llm-d-precise (tokenized and
+#    hashed by the gateway), closed loop: requests/s with 1 and 2 workers.
+# 4. Routing quality: the Path 1 benchmark's workload (bench/path1) through `wellpath bench`
 #    with the topology policy, gateway.workers 1 and 2: the prefix-cache hit rate must not drop.
 # Writes docs/benchmarks.md (section bench-workers).
-# Usage: scripts/bench_workers.sh [build-dir]   (DURATION=10s; QUALITY=0 skips part 3 and
+# Usage: scripts/bench_workers.sh [build-dir]   (DURATION=10s; QUALITY=0 skips part 4 and
 #   does not write the doc)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -229,6 +231,45 @@ EOC
 else
     echo "bench-workers: callgrind_control not found (Debian package valgrind): no instruction counts" >&2
 fi
+
+# Where the gateway's own work dominates: 100k-token prompts routed by llm-d-precise (each
+# prompt tokenized with Qwen3's byte-level BPE and its blocks hashed as vLLM hashes them, some
+# milliseconds of the gateway's CPU a request, where wrk and the backend spend a fraction of
+# that), closed loop (wrk, 1 thread, 32 connections, no think time), nothing pinned: what a
+# second worker gives when the gateway, not the machine's other processes, is the limit.
+: >"$tmp/long"
+if [ -f "$qwen3_tokenizer" ]; then
+    mkdir -p "$tmp/long-prompt"
+    long_prompt "$tmp/long-prompt" "$bin" "$model" 0
+    precise=$(printf 'inferenceScheduler:\n  policy: llm-d-precise\n  tokenizer: %s\n' "$PWD/$qwen3_tokenizer")
+    for w in 1 2; do
+        start_gateway "$w" "" "$precise"
+        url="http://127.0.0.1:$port/v1/completions"
+        wrk -t1 -c32 -d2s -s "$tmp/long-prompt/post.lua" "$url" >/dev/null 2>&1 || true
+        t0=$(cpu_ticks "$pid")
+        m0=$(machine)
+        wrk -t1 -c32 -d"$duration" --timeout 20s -s "$tmp/long-prompt/post.lua" "$url" >"$tmp/wrk.out" 2>&1 || true
+        t1=$(cpu_ticks "$pid")
+        m1=$(machine)
+        kill "$pid"
+        wait "$pid" 2>/dev/null || true
+        read -r _ n secs p50 p99 _ non2xx sockerr < <(grep '^RESULT' "$tmp/wrk.out") ||
+            { echo "bench-workers: wrk failed: $(cat "$tmp/wrk.out")" >&2; exit 1; }
+        read -r mt0 mi0 <<<"$m0"
+        read -r mt1 mi1 <<<"$m1"
+        echo "$w $n $secs $p50 $p99 $((t1 - t0)) $((mt1 - mt0)) $((mi1 - mi0)) $((non2xx + sockerr))" >>"$tmp/long"
+    done
+    awk -v hz="$hz" 'BEGIN {
+            print "| workers | req/s | against 1 worker | p50 ms | p99 ms | gateway cores busy | gateway CPU-ms / req | machine busy | errors |"
+            print "|---:|---:|---:|---:|---:|---:|---:|---:|---:|" }
+         { rate = $2 / $3; if ($1 == 1) one = rate
+           printf "| %d | %.1f | %.2fx | %.0f | %.0f | %.2f | %.2f | %.0f %% | %d |\n", $1, rate, rate / one,
+               $4 / 1000, $5 / 1000, $6 / hz / $3, $6 / hz / $2 * 1000, 100 * (1 - $8 / $7), $9 }' \
+        "$tmp/long" >"$tmp/long-table"
+    cat "$tmp/long-table"
+else
+    echo "bench-workers: $qwen3_tokenizer missing (make node-deps): no long-prompt cells" >&2
+fi
 [ "$quality" = 1 ] || exit 0
 
 # Routing quality: the Path 1 workload, one policy, 1 and 2 workers.
@@ -272,6 +313,14 @@ cat "$tmp/quality"
         printf 'the other'"'"'s dispatches: mostly inserting each request'"'"'s new blocks in its own prefix index\n'
         printf '(a chain'"'"'s leading run already held is moved at once).\n\n'
         cat "$tmp/instr-table"
+    fi
+    if [ -s "$tmp/long-table" ]; then
+        printf '\nWhere the gateway is the limit: 100k-token prompts (the project'"'"'s docs, as in\n'
+        printf '`make bench-long-prompts`) routed by `llm-d-precise`, which tokenizes each prompt with\n'
+        printf 'Qwen3'"'"'s BPE and hashes its blocks as vLLM does: milliseconds of the gateway'"'"'s CPU a\n'
+        printf 'request, a fraction of that for wrk and the backend. Closed loop, wrk 1 thread and 32\n'
+        printf 'connections, no think time, %s, nothing pinned.\n\n' "$duration"
+        cat "$tmp/long-table"
     fi
     printf '\nRouting quality: the Path 1 workload (bench/path1: 40 groups of shared 3,000-token prefixes, four Poisson stages,\n'
     printf '4 to 36 requests/s, 60 s) through `wellpath bench --policies topology` with the gateway at 1\n'
