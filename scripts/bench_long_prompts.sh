@@ -10,10 +10,10 @@
 #                         and vLLM's block hashes (sha256 of CBOR per 16 tokens) over the
 #                         whole prompt, as llm-d's precise prefix-cache scorer does.
 # The prompt is English text (the project's docs) cut to the length that Qwen3's tokenizer
-# makes 100,000 tokens (counted by `wellpath sim --tokenizer`); each request appends a
-# counter at its end, so prompts differ only in their last block. wrk holds 12 connections,
-# each waiting 100 ms between requests (wrk's delay hook): about 100 requests/s; the CPU
-# per request is also scaled to exactly 100 requests/s.
+# makes 100,000 tokens (counted by `wellpath sim --tokenizer`, bench_lib.sh long_prompt);
+# each request ends it with a number from 1 to 64, in turn, so prompts differ only in their
+# last block. wrk holds 12 connections, each waiting 100 ms between requests (wrk's delay
+# hook): about 100 requests/s; the CPU per request is also scaled to exactly 100 requests/s.
 # Needs nginx-light and wrk (installed like bench-proxy's) and tests/tokenizer/node_modules
 # (make node-deps) for the tokenizer. Writes docs/benchmarks.md (section bench-long-prompts).
 # Usage: scripts/bench_long_prompts.sh [build-dir]   (DURATION=10s)
