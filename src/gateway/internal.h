@@ -676,6 +676,9 @@ void wp__gw_workers_wake_others(const wp_gateway_t *gw, uint32_t *held, uint64_t
                                 double *last_busy);
 void wp__gw_workers_wake_ask(wp_gateway_t *gw);
 void wp__gw_workers_wake_share(wp_gateway_t *gw, const struct wp_sched_wake_s *state);
+/* A new pool's scheduler takes its turns (round-robin's) from the hub's one turn, shared by
+ * every worker's scheduler: exact turns across workers (sched.h, wp_sched_share_turns). */
+void wp__gw_workers_share_turns(wp_gateway_t *gw, gw_pool_t *pool);
 /* Worker 0 learned a peer replica's route (routes.c): the others take it too. */
 void wp__gw_workers_route(wp_gateway_t *gw, const gw_endpoint_t *ep, const uint64_t *hashes,
                           size_t n);

@@ -176,6 +176,8 @@ gw_pool_t *wp__gw_pool_new(wp_gateway_t *gw, const wp_gateway_config_t *cfg, con
     }
     pool->eps = calloc((size_t)(cfg->n_endpoints ? cfg->n_endpoints : 1), sizeof(gw_endpoint_t));
     pool->sched = wp_sched_new(&cfg->sched, err);
+    if (pool->sched != NULL)
+        wp__gw_workers_share_turns(gw, pool);
     wp_sched_outlier_cfg_t ocfg = wp_gateway_outlier_cfg(&cfg->outlier);
     if (pool->sched != NULL)
         pool->outlier = wp_sched_outlier_new(cfg->n_endpoints, &ocfg, err);

@@ -34,7 +34,9 @@
  *     each route it learns to the others (HUB_ROUTE);
  *   - scale-to-zero (wake.c): worker 0 leads (it sleeps and wakes the pool); the others
  *     publish what they hold and hold in flight, and when they last saw a request, in atomics,
- *     ask worker 0 to wake the pool (HUB_WAKE) and follow its state (HUB_WAKE_STATE).
+ *     ask worker 0 to wake the pool (HUB_WAKE) and follow its state (HUB_WAKE_STATE);
+ *   - round-robin's turn: one word of the hub, which every worker's scheduler claims with a
+ *     compare-and-swap (wp_sched_share_turns): no message.
  *
  * The lag: a worker sees another's event at its next loop iteration (microseconds under
  * load), so two workers may pick the same endpoint in the same instant where one loop would
@@ -149,6 +151,12 @@ gw_endpoint_t *wp__gw_hub_find(wp_gateway_t *gw, const char *name, int index)
 }
 
 /* ---- what one worker tells the others (called by the other files) ---- */
+
+void wp__gw_workers_share_turns(wp_gateway_t *gw, gw_pool_t *pool)
+{
+    if (gw->hub != NULL && pool != NULL)
+        wp_sched_share_turns(pool->sched, gw->hub->turns);
+}
 
 void wp__gw_workers_load(wp_gateway_t *gw, const gw_endpoint_t *ep, const wp_sched_pick_t *pick,
                          gw_load_t what)
@@ -400,10 +408,6 @@ static bool apply_load(wp_gateway_t *gw, gw_endpoint_t *ep, const hub_msg_t *m)
         ep->peer_prefilling++;
         wp_sched_on_dispatch(s, &pick);
         wp__gw_routes_publish(gw, ep, &pick); /* worker 0 tells the peer replicas */
-        /* the role it was picked for: a prefill endpoint's, else the pool's (proxy.c, pd.c) */
-        wp_sched_follow(s, ep->index,
-                        ep->cfg.role == WP_SCHED_ROLE_PREFILL ? WP_SCHED_ROLE_PREFILL
-                                                              : gw_pool_role(ep->pool));
         return false;
     case GW_LOAD_PREFILLED:
         if (ep->peer_prefilling == 0)
@@ -654,9 +658,13 @@ static wp_status_t hub_fail(wp_gateway_t *gw, wp_err_t *err, int i, const char *
 
 static gw_hub_t *hub_new(wp_gateway_t *gw)
 {
-    gw_hub_t *hub = calloc(1, sizeof(*hub));
+    gw_hub_t *hub =
+        aligned_alloc(_Alignof(gw_hub_t), sizeof(*hub)); /* turns: a line of their own */
     if (hub == NULL)
         return NULL;
+    memset(hub, 0, sizeof(*hub));
+    for (int r = 0; r <= WP_SCHED_ROLE_DECODE; r++)
+        atomic_init(&hub->turns[r], 0);
     hub->n = gw->cfg.workers;
     /* aligned: each worker's queue figures start a cache line (hub_worker_t) */
     hub->w = aligned_alloc(_Alignof(hub_worker_t), (size_t)hub->n * sizeof(*hub->w));
@@ -696,6 +704,7 @@ wp_status_t wp__gw_workers_start(wp_gateway_t *gw, wp_err_t *err)
     if (hub == NULL)
         return wp_err_set(err, WP_ENOMEM, "gateway.workers: out of memory");
     gw->hub = hub;
+    wp__gw_workers_share_turns(gw, gw->pool); /* made before the hub was */
     hub->w[0].gw = gw;
     hub->w[0].loop = gw->loop;
     int rc = 0;

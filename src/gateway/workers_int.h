@@ -111,6 +111,9 @@ typedef struct gw_hub_s {
     void *drained_ud;
     int drain_left, drain_cut;
     int closing; /* worker 0's handles still closing at the end: the hub goes with the last */
+    /* The pool's policy turn (round-robin's), one per role, for every worker's scheduler of
+     * every generation: a pick claims it with a compare-and-swap. On a cache line of its own. */
+    _Alignas(64) _Atomic uint32_t turns[WP_SCHED_ROLE_DECODE + 1];
 } gw_hub_t;
 
 /* workers.c */

@@ -18,11 +18,4 @@ static int rr_choose(const wp__sched_ctx_t *ctx, uint32_t *state, wp_rng_t *rng)
     return pos;
 }
 
-/* Another scheduler's pick of ep: the next turn is past it, as after a pick of ep here. */
-static void rr_follow(uint32_t *state, int ep)
-{
-    *state = (uint32_t)ep + 1;
-}
-
-const wp__sched_policy_t wp__sched_policy_rr = {
-    .name = "round-robin", .choose = rr_choose, .follow = rr_follow};
+const wp__sched_policy_t wp__sched_policy_rr = {.name = "round-robin", .choose = rr_choose};

@@ -31,6 +31,7 @@ struct wp_sched_s {
     plan_t plan[WP_SCHED_MAX_SCORERS];
     int n_plan;
     uint32_t policy_state[WP_SCHED_ROLE_DECODE + 1]; /* round-robin cursor, one per role */
+    _Atomic uint32_t *shared_turns; /* instead of policy_state: wp_sched_share_turns */
     wp_sched_index_t *index;
     uint32_t index_capacity; /* blocks per endpoint (the policy's, or lru_capacity) */
     wp_sched_kv_t *kv;       /* what the servers' KV events say they hold */
@@ -418,6 +419,29 @@ static int score_and_pick(wp_sched_t *s, const wp__sched_ctx_t *ctx, wp_rng_t *r
     return pos;
 }
 
+/* A policy with a turn (round-robin): chooses from the turn and moves it past the pick (not
+ * for a dry pick). A shared turn is claimed with a compare-and-swap; when another scheduler
+ * moved it meanwhile, the choice is made again from where it is now. */
+static int choose_turn(wp_sched_t *s, const wp__sched_ctx_t *ctx, const wp_sched_request_t *req,
+                       wp_rng_t *rng)
+{
+    if (s->shared_turns == NULL) {
+        uint32_t cursor = s->policy_state[req->role];
+        int pos = s->policy->choose(ctx, &cursor, rng);
+        if (!req->dry)
+            s->policy_state[req->role] = cursor;
+        return pos;
+    }
+    _Atomic uint32_t *turn = &s->shared_turns[req->role];
+    uint32_t seen = atomic_load(turn);
+    for (;;) {
+        uint32_t next = seen;
+        int pos = s->policy->choose(ctx, &next, rng);
+        if (req->dry || atomic_compare_exchange_weak(turn, &seen, next))
+            return pos;
+    }
+}
+
 wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *req, wp_rng_t *rng,
                           wp_sched_pick_t *out, wp_err_t *err)
 {
@@ -453,10 +477,7 @@ wp_status_t wp_sched_pick(wp_sched_t *s, double now, const wp_sched_request_t *r
                                               : (double)req->prompt_len / 4.0;
     int pos;
     if (s->policy->choose) {
-        uint32_t cursor = s->policy_state[req->role];
-        pos = s->policy->choose(&ctx, &cursor, rng);
-        if (!req->dry)
-            s->policy_state[req->role] = cursor;
+        pos = choose_turn(s, &ctx, req, rng);
         out->total = 0.0;
         out->n_scores = 0;
     } else {
@@ -648,10 +669,9 @@ bool wp_sched_reads_kv_events(const wp_sched_t *s)
     return s->reads_kv;
 }
 
-void wp_sched_follow(wp_sched_t *s, int ep, wp_sched_role_t role)
+void wp_sched_share_turns(wp_sched_t *s, _Atomic uint32_t *turns)
 {
-    if (ep_ok(s, ep) && role >= 0 && role <= WP_SCHED_ROLE_DECODE && s->policy->follow != NULL)
-        s->policy->follow(&s->policy_state[role], ep);
+    s->shared_turns = turns;
 }
 
 bool wp_sched_reads_active(const wp_sched_t *s)

@@ -56,6 +56,7 @@
 #ifndef WP_SCHED_SCHED_H
 #define WP_SCHED_SCHED_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -371,11 +372,13 @@ bool wp_sched_uses_scorer(const wp_sched_t *s, const char *type);
  * scorer, or a policy whose source router consumes them: dynamo-kv): a caller subscribes to
  * the events and gives requests their kv_hashes only then. */
 bool wp_sched_reads_kv_events(const wp_sched_t *s);
-/* Another scheduler over the same pool (another worker of one gateway) dispatched a request
- * for role to ep: a policy whose state moves with each pick (round-robin's turn) moves as if
- * this scheduler had picked ep, so that the schedulers take turns together. Out of range:
- * nothing. */
-void wp_sched_follow(wp_sched_t *s, int ep, wp_sched_role_t role);
+/* The policy's turn (round-robin's next endpoint), one per role, kept in turns[0..role
+ * DECODE] from now on instead of in the scheduler: schedulers over the same pool on several
+ * threads (a gateway's workers) that share it take their turns exactly, each pick claiming
+ * the turn it read with a compare-and-swap (and choosing again when another scheduler took
+ * it first). turns is the caller's and outlives s; NULL: back to s's own turn. The only
+ * shared memory a scheduler writes. */
+void wp_sched_share_turns(wp_sched_t *s, _Atomic uint32_t *turns);
 /* Whether completions read the pick's block chain (the policy keeps the blocks of the requests
  * in flight: dynamo-kv); else on_complete needs only the pick's endpoint and token counts. */
 bool wp_sched_reads_active(const wp_sched_t *s);

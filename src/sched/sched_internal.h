@@ -89,9 +89,6 @@ typedef struct wp__sched_policy_s {
     const char *name;
     const char *scorer; /* single-scorer policy: its scorer; NULL: topology, preset or choose */
     int (*choose)(const wp__sched_ctx_t *ctx, uint32_t *state, wp_rng_t *rng);
-    /* A choose policy whose state moves with each pick: how it moves when another scheduler
-     * of the same pool picked ep (wp_sched_follow); NULL: it does not. */
-    void (*follow)(uint32_t *state, int ep);
     const wp__sched_weighted_t *preset; /* preset policy: its scorers, with max-score */
     int n_preset;                       /* 1..WP_SCHED_MAX_SCORERS when preset is set */
     /* Blocks per endpoint its prefix index holds, at least 1; NULL: cfg->lru_capacity. */

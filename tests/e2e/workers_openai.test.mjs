@@ -137,6 +137,28 @@ describe('a gateway with two workers', () => {
     await Promise.all(streams);
   });
 
+  // Round-robin's turn is one word both workers' schedulers claim in turn: 40 requests sent
+  // at once over both workers reach each of the 4 endpoints exactly 10 times (turns that
+  // each worker only followed after the other's pick could give one endpoint two in a row).
+  test('test_workers_round_robin_takes_exact_turns', async () => {
+    const rrFile = writeTemp(topology(eps, 'inferenceScheduler:\n  policy: round-robin\n'));
+    const rr = await startWorkers(rrFile, 4);
+    try {
+      const before = await metrics(rr.base);
+      const picks = (prom, name) => sample(prom, 'wellpath_gateway_picks_total', { endpoint: name }) ?? 0;
+      const ends = await Promise.all(Array.from({ length: 40 }, (_, i) => rr.client.completions
+        .create({ model: MODEL, prompt: `turn ${SEED} ${i}`, max_tokens: 2 }).withResponse()
+        .then(({ response }) => response.headers.get('x-wellpath-endpoint'))));
+      const after = await metrics(rr.base);
+      const by = (prom, w) => sample(prom, 'wellpath_gateway_worker_requests_total', { worker: String(w) }) ?? 0;
+      const workers = [0, 1].map((w) => by(after, w) - by(before, w));
+      assert.ok(workers[0] > 0 && workers[1] > 0, `both workers picked: ${workers}`);
+      assert.deepEqual(eps.map((e) => picks(after, e.name) - picks(before, e.name)), [10, 10, 10, 10], `endpoints: ${ends}`);
+    } finally {
+      await stopClean(assert, rr.gw, 'wellpath gateway (round-robin)');
+    }
+  });
+
   test('test_workers_reload_through_either_admin_api', async () => {
     fs.writeFileSync(file, topology(eps.slice(0, 3)));
     for (let i = 0; i < 6; i++) {

@@ -398,16 +398,27 @@ static void test_sched_round_robin_and_single_scorer(void **state)
     assert_int_equal(p.n_scores, 0);
     wp_sched_free(s);
 
-    /* Two schedulers over one pool (two workers) take turns together: each follows the
-     * other's picks, so the four picks go 0, 1, 2, 3 whichever of them makes each. */
+    /* Two schedulers over one pool sharing one turn (two workers' schedulers on two
+     * threads): the picks go round exactly whichever makes each; a dry pick moves nothing;
+     * unshared, each is back to its own turn, where it left it. */
+    _Atomic uint32_t turns[WP_SCHED_ROLE_DECODE + 1];
+    for (int k = 0; k <= WP_SCHED_ROLE_DECODE; k++)
+        atomic_init(&turns[k], 0);
     wp_sched_t *a = make(&c, 4), *b = make(&c, 4);
-    for (int i = 0; i < 4; i++) {
-        wp_sched_t *me = i % 2 ? b : a, *other = i % 2 ? a : b;
-        assert_int_equal(pick_ep(me, 0, &r, &rng, &p), i);
-        wp_sched_follow(other, p.endpoint, WP_SCHED_ROLE_BOTH);
-    }
-    wp_sched_follow(a, 99, WP_SCHED_ROLE_BOTH); /* out of range: nothing */
-    assert_int_equal(pick_ep(a, 0, &r, &rng, &p), 0);
+    wp_sched_share_turns(a, turns);
+    wp_sched_share_turns(b, turns);
+    const int who[] = {0, 0, 1, 0, 1, 1, 1, 0, 0};
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(pick_ep(who[i] ? b : a, 0, &r, &rng, &p), i % 4);
+    assert_int_equal(atomic_load(&turns[WP_SCHED_ROLE_BOTH]), 1);
+    wp_sched_request_t dry = r;
+    dry.dry = true;
+    assert_int_equal(pick_ep(b, 0, &dry, &rng, &p), 1);
+    assert_int_equal(atomic_load(&turns[WP_SCHED_ROLE_BOTH]), 1);
+    assert_int_equal(pick_ep(a, 0, &r, &rng, &p), 1);
+    wp_sched_share_turns(a, NULL);
+    assert_int_equal(pick_ep(a, 0, &r, &rng, &p), 0); /* its own turn never moved */
+    assert_int_equal(pick_ep(b, 0, &r, &rng, &p), 2);
     wp_sched_free(a);
     wp_sched_free(b);
 
