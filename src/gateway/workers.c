@@ -35,8 +35,8 @@
  *   - scale-to-zero (wake.c): worker 0 leads (it sleeps and wakes the pool); the others
  *     publish what they hold and hold in flight, and when they last saw a request, in atomics,
  *     ask worker 0 to wake the pool (HUB_WAKE) and follow its state (HUB_WAKE_STATE);
- *   - round-robin's turn: one word of the hub, which every worker's scheduler claims with a
- *     compare-and-swap (wp_sched_share_turns): no message.
+ *   - round-robin's turn: a word of the hub per role, which every worker's scheduler claims
+ *     with a compare-and-swap (wp_sched_share_turns): no message.
  *
  * The lag: a worker sees another's event at its next loop iteration (microseconds under
  * load), so two workers may pick the same endpoint in the same instant where one loop would
@@ -50,9 +50,9 @@
  *
  * Threads: worker 0 is the caller's; workers 1..N-1 run on threads started here, each with its
  * own loop, and touch only their own gateway (and read the others' queue and scale-to-zero
- * atomics). Requests that wait for the other workers (/metrics, /status, a relayed admin
- * reload) are workers_ask.c's. The hub (the array of workers, their mailboxes) is set up
- * before the threads start and torn down after they are joined.
+ * atomics, and claim round-robin's turns in the hub). Requests that wait for the other workers
+ * (/metrics, /status, a relayed admin reload) are workers_ask.c's. The hub (the array of workers,
+ * their mailboxes) is set up before the threads start and torn down after they are joined.
  */
 #include "gateway/workers_int.h"
 
@@ -637,6 +637,11 @@ void wp__gw_workers_stop(wp_gateway_t *gw)
             wp_log(WP_LOG_ERROR, "worker: loop left with open handles", "worker=%d", i);
     }
     hub_worker_t *w0 = &hub->w[0];
+    /* worker 0's schedulers back to turns of their own: the hub's go with it */
+    for (gw_pool_t *p = gw->retired; p != NULL; p = p->next_retired)
+        wp_sched_share_turns(p->sched, NULL);
+    if (gw->pool != NULL)
+        wp_sched_share_turns(gw->pool->sched, NULL);
     gw->hub = NULL;
     hub->closing = (w0->out_ok ? hub->n - 1 : 0) + (w0->box_ok ? 1 : 0);
     if (hub->closing == 0) {

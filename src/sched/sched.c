@@ -419,9 +419,10 @@ static int score_and_pick(wp_sched_t *s, const wp__sched_ctx_t *ctx, wp_rng_t *r
     return pos;
 }
 
-/* A policy with a turn (round-robin): chooses from the turn and moves it past the pick (not
- * for a dry pick). A shared turn is claimed with a compare-and-swap; when another scheduler
- * moved it meanwhile, the choice is made again from where it is now. */
+/* A policy with a choose function: chooses from the turn and moves it past the pick (not for
+ * a dry pick; round-robin's turn, the others leave it as it is). A shared turn that moves is
+ * claimed with a compare-and-swap; when another scheduler moved it meanwhile, the choice is
+ * made again from where it is now. One that does not move is only read. */
 static int choose_turn(wp_sched_t *s, const wp__sched_ctx_t *ctx, const wp_sched_request_t *req,
                        wp_rng_t *rng)
 {
@@ -437,7 +438,7 @@ static int choose_turn(wp_sched_t *s, const wp__sched_ctx_t *ctx, const wp_sched
     for (;;) {
         uint32_t next = seen;
         int pos = s->policy->choose(ctx, &next, rng);
-        if (req->dry || atomic_compare_exchange_weak(turn, &seen, next))
+        if (req->dry || next == seen || atomic_compare_exchange_weak(turn, &seen, next))
             return pos;
     }
 }

@@ -1,6 +1,7 @@
 /* Tests for sched: configuration and its errors, endpoints, filters, the pick pipeline end to
  * end (prefix routing, salt isolation, load against prefix, stale metrics, ties, policies),
  * and the scheduler's invariants after randomized operations. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -381,6 +382,61 @@ static void test_sched_ties_uniform(void **state)
     wp_sched_free(s);
 }
 
+/* Two threads, each with its own scheduler over the same 4 endpoints, sharing one turn, pick
+ * as fast as they can: the compare-and-swap loses races and chooses again, and every turn is
+ * taken once, so the 4 endpoints get exactly a quarter of all picks each. */
+#define TURN_PICKS 200000
+typedef struct {
+    wp_sched_t *s;
+    pthread_barrier_t *go;
+    int hits[4];
+} turn_worker_t;
+
+static void *turn_worker(void *arg)
+{
+    turn_worker_t *w = arg;
+    wp_rng_t rng;
+    wp_rng_seed(&rng, 1);
+    wp_sched_request_t r = req_for("x", NULL, NULL);
+    wp_sched_pick_t p;
+    wp_err_t err;
+    pthread_barrier_wait(w->go); /* both start together */
+    for (int i = 0; i < TURN_PICKS; i++) {
+        if (wp_sched_pick(w->s, 0, &r, &rng, &p, &err) != WP_OK)
+            return NULL;
+        w->hits[p.endpoint]++;
+    }
+    return w;
+}
+
+static void test_sched_shared_turn_across_threads(void **state)
+{
+    (void)state;
+    wp_sched_config_t c;
+    wp_sched_config_default(&c);
+    assert_int_equal(wp_sched_config_set_policy(&c, "round-robin", NULL), WP_OK);
+    _Atomic uint32_t turns[WP_SCHED_ROLE_DECODE + 1];
+    for (int k = 0; k <= WP_SCHED_ROLE_DECODE; k++)
+        atomic_init(&turns[k], 0);
+    pthread_barrier_t go;
+    assert_int_equal(pthread_barrier_init(&go, NULL, 2), 0);
+    turn_worker_t w[2] = {{.s = make(&c, 4), .go = &go}, {.s = make(&c, 4), .go = &go}};
+    pthread_t t[2];
+    for (int k = 0; k < 2; k++) {
+        wp_sched_share_turns(w[k].s, turns);
+        assert_int_equal(pthread_create(&t[k], NULL, turn_worker, &w[k]), 0);
+    }
+    for (int k = 0; k < 2; k++) {
+        void *ok = NULL;
+        assert_int_equal(pthread_join(t[k], &ok), 0);
+        assert_non_null(ok);
+        wp_sched_free(w[k].s);
+    }
+    pthread_barrier_destroy(&go);
+    for (int e = 0; e < 4; e++)
+        assert_int_equal(w[0].hits[e] + w[1].hits[e], 2 * TURN_PICKS / 4);
+}
+
 static void test_sched_round_robin_and_single_scorer(void **state)
 {
     wp_rng_t rng;
@@ -753,6 +809,7 @@ int main(void)
         cmocka_unit_test(test_sched_stale_metrics_use_in_flight),
         cmocka_unit_test(test_sched_ties_uniform),
         cmocka_unit_test(test_sched_round_robin_and_single_scorer),
+        cmocka_unit_test(test_sched_shared_turn_across_threads),
         cmocka_unit_test(test_sched_round_robin_per_role_and_dry),
         cmocka_unit_test(test_sched_session_affinity),
         cmocka_unit_test(test_sched_validate_after_random_operations),
