@@ -123,12 +123,6 @@ wp_status_t wp_buf_append_int(wp_buf_t *b, int64_t v)
     return wp_buf_append(b, d, k);
 }
 
-wp_status_t wp_buf_append_hex(wp_buf_t *b, uint64_t v)
-{
-    char d[16];
-    return wp_buf_append(b, d, wp_str_put_hex(d, v));
-}
-
 wp_status_t wp_buf_json_escape(wp_buf_t *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";

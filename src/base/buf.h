@@ -39,10 +39,8 @@ wp_status_t wp_buf_printf(wp_buf_t *b, const char *fmt, ...) __attribute__((form
 /* Appends each NUL-terminated string up to the NULL that ends the list (so none of them may
  * be NULL: the list would end there): all of them, or (WP_ELIMIT, WP_ENOMEM) none. */
 wp_status_t wp_buf_cat(wp_buf_t *b, ...) __attribute__((sentinel));
-/* v in decimal, and v in lowercase hexadecimal without leading zeros: what "%lld" and "%llx"
- * print, without printf's cost on the paths every request takes. */
+/* v in decimal: what "%lld" prints, without printf's cost on the paths every request takes. */
 wp_status_t wp_buf_append_int(wp_buf_t *b, int64_t v);
-wp_status_t wp_buf_append_hex(wp_buf_t *b, uint64_t v);
 /* Appends s as the body of a JSON string (no quotes), escaping as JSON requires. */
 wp_status_t wp_buf_json_escape(wp_buf_t *b, const char *s, size_t n);
 /* Appends s (NUL-terminated) with & < > " ' as HTML entities, for text and attributes. */
